@@ -1,0 +1,170 @@
+/*
+ * gt.h - the whole public API of libgt, a cooperative green-threads runtime.
+ *
+ * Every green thread runs on the kernel thread that called gt_main(); the
+ * runtime switches between them only when one parks (blocks on I/O, a lock,
+ * a channel, a timer, a join) or yields.  Every function here that can fail
+ * returns -1 and sets errno, like the libc calls it stands in for, so the
+ * interposed libc names (see README.md) behave exactly like libc.
+ *
+ * Naming: gt_ is public; gt__ is internal to the library; everything else
+ * is static.  The registry that observers read is described separately in
+ * <gt/registry.h>.
+ */
+#ifndef GT_H
+#define GT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GT_VERSION_MAJOR 0
+#define GT_VERSION_MINOR 1
+
+/* ---- threads ----------------------------------------------------------- */
+
+/* A handle to a green thread.  It stays safe to pass after the thread is
+ * gone: the runtime checks `id` against the record and answers ESRCH. */
+typedef struct gt_t {
+    struct gt__thread *rec; /* private */
+    uint64_t id;            /* read-only: the thread id shown by every tool */
+} gt_t;
+
+#define GT_NAME_MAX 32 /* bytes in a thread name, including the NUL */
+
+typedef struct gt_attr_t {
+    const char *name;  /* NULL: unnamed; copied, truncated to GT_NAME_MAX-1 */
+    size_t stack_size; /* 0: the default (64 KiB, or GT_STACK_SIZE in the
+                        * environment); usable bytes, rounded up to pages;
+                        * between GT_STACK_MIN and GT_STACK_MAX */
+    int detached;      /* nonzero: resources go back at exit, no join */
+} gt_attr_t;
+
+#define GT_STACK_MIN (16u * 1024)          /* below this, EINVAL */
+#define GT_STACK_MAX (256u * 1024 * 1024)  /* above this, EINVAL */
+
+/* Runs fn(arg) as the first green thread and returns 0 once every green
+ * thread has exited.  -1 with EBUSY if a runtime already runs in this
+ * process, ENOMEM if its memory cannot be had. */
+int gt_main(void (*fn)(void *), void *arg);
+
+/* Creates a thread that runs fn(arg); it first runs when the caller parks
+ * or yields.  attr may be NULL.  Errors: EINVAL (stack size out of range),
+ * ENOMEM (no memory for the stack or the record; nothing is leaked),
+ * EPERM (not called from a green thread). */
+int gt_spawn(gt_t *t, void (*fn)(void *), void *arg, const gt_attr_t *attr);
+
+/* Waits for t to exit.  ESRCH: no such thread (or already joined);
+ * EINVAL: t is detached or someone else joins it; EDEADLK: t is self. */
+int gt_join(gt_t t);
+int gt_detach(gt_t t);
+_Noreturn void gt_exit(void);
+gt_t gt_self(void);
+uint64_t gt_id(gt_t t);              /* 0 for an invalid handle */
+int gt_yield(void);                  /* 0; -1/EPERM outside a green thread */
+int gt_set_name(gt_t t, const char *name);
+int gt_get_name(gt_t t, char *buf, size_t len);
+
+/* Inside a green thread? (The interposed libc names use this.) */
+int gt_in_thread(void);
+
+/* ---- time ---------------------------------------------------------------- */
+
+#define GT_FOREVER (-1) /* a timeout that never expires */
+
+/* Nanoseconds on the runtime's monotonic clock (CLOCK_MONOTONIC). */
+int64_t gt_now_ns(void);
+/* Parks for ns nanoseconds (0 just yields).  0, or -1 with EPERM. */
+int gt_sleep_ns(int64_t ns);
+
+/* ---- mutex and condition variable ---------------------------------------- */
+
+/* Plain structs, so they can be embedded and initialised statically.  The
+ * fields are private; waiters form a FIFO and unlock hands the mutex to the
+ * first waiter, so no thread starves. */
+struct gt__waitq {
+    struct gt__thread *head, *tail;
+};
+
+typedef struct gt_mutex_t {
+    struct gt__thread *owner;
+    struct gt__waitq waiters;
+    uint64_t magic; /* 0 (zeroed static) or GT_MUTEX_MAGIC: usable */
+} gt_mutex_t;
+
+typedef struct gt_cond_t {
+    struct gt__waitq waiters;
+    uint64_t magic;
+} gt_cond_t;
+
+#define GT_MUTEX_MAGIC 0x67746d7574657821ull
+#define GT_COND_MAGIC 0x6774636f6e642121ull
+#define GT_MUTEX_INITIALIZER {0, {0, 0}, GT_MUTEX_MAGIC}
+#define GT_COND_INITIALIZER  {{0, 0}, GT_COND_MAGIC}
+
+int gt_mutex_init(gt_mutex_t *m);
+int gt_mutex_destroy(gt_mutex_t *m); /* EBUSY if locked or waited on */
+int gt_mutex_lock(gt_mutex_t *m);    /* EDEADLK if the caller owns it */
+int gt_mutex_trylock(gt_mutex_t *m); /* EBUSY if taken */
+int gt_mutex_unlock(gt_mutex_t *m);  /* EPERM if the caller does not own it */
+
+int gt_cond_init(gt_cond_t *c);
+int gt_cond_destroy(gt_cond_t *c);   /* EBUSY if waited on */
+/* Waits for a signal; timeout_ns < 0 waits forever.  ETIMEDOUT on timeout;
+ * the mutex is held again on every return. */
+int gt_cond_wait(gt_cond_t *c, gt_mutex_t *m);
+int gt_cond_timedwait(gt_cond_t *c, gt_mutex_t *m, int64_t timeout_ns);
+int gt_cond_signal(gt_cond_t *c);
+int gt_cond_broadcast(gt_cond_t *c);
+
+/* ---- channels ------------------------------------------------------------ */
+
+/* A bounded FIFO of pointers.  Send parks while full, recv while empty. */
+typedef struct gt_chan gt_chan_t;
+
+gt_chan_t *gt_chan_create(size_t capacity);   /* NULL + EINVAL/ENOMEM */
+/* Wakes every waiter: senders fail with EPIPE, receivers drain what is
+ * left and then fail with EPIPE. */
+int gt_chan_close(gt_chan_t *ch);
+int gt_chan_destroy(gt_chan_t *ch);           /* EBUSY if waited on */
+/* timeout_ns: GT_FOREVER, 0 (do not park: EAGAIN), or nanoseconds
+ * (ETIMEDOUT). */
+int gt_chan_send(gt_chan_t *ch, void *msg, int64_t timeout_ns);
+int gt_chan_recv(gt_chan_t *ch, void **msg, int64_t timeout_ns);
+size_t gt_chan_len(const gt_chan_t *ch);
+
+/* ---- I/O that parks only the calling thread ------------------------------ */
+
+/* The fd may be blocking or not: the runtime switches sockets and pipes to
+ * non-blocking mode itself, keeps the caller's own O_NONBLOCK choice
+ * (EAGAIN is returned only to a caller that asked for non-blocking mode),
+ * and calls regular files straight through (they never wait on readiness;
+ * the registry counts those calls and their time). */
+ssize_t gt_read(int fd, void *buf, size_t len);
+ssize_t gt_write(int fd, const void *buf, size_t len);
+ssize_t gt_recv(int fd, void *buf, size_t len, int flags);
+ssize_t gt_send(int fd, const void *buf, size_t len, int flags);
+int gt_accept(int fd, struct sockaddr *addr, socklen_t *addrlen);
+int gt_connect(int fd, const struct sockaddr *addr, socklen_t addrlen);
+/* Waits until fd is ready for events (POLLIN, POLLOUT); returns the ready
+ * events, or -1 with ETIMEDOUT. */
+int gt_wait_fd(int fd, int events, int64_t timeout_ns);
+/* Forgets what the runtime knows of fd, then closes it. */
+int gt_close(int fd);
+
+/* ---- configuration ------------------------------------------------------- */
+
+/* How many return addresses make a location: the call site and depth-1
+ * callers (1..GT_LOCATION_DEPTH_MAX, default 2; GT_LOCATION_DEPTH in the
+ * environment).  Call before gt_main. */
+int gt_set_location_depth(int depth);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GT_H */

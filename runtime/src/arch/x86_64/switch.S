@@ -1,0 +1,59 @@
+/*
+ * switch.S (x86-64) - the context switch and the thread entry trampoline.
+ *
+ * A context is the array of GT_CTX_* slots in gt/registry.h: sp, pc, rbp,
+ * rbx, r12-r15.  Only callee-saved state is kept (SysV ABI); the x87
+ * control word and MXCSR are left alone, as no thread of ours changes them.
+ * Readers unwind a parked thread from exactly these slots, so the saved pc
+ * is the return address into the caller of gt__ctx_switch and the saved sp
+ * is the caller's sp after that return: a normal call-site frame state.
+ */
+	.text
+
+/* void gt__ctx_switch(uint64_t *from, const uint64_t *to) */
+	.globl	gt__ctx_switch
+	.hidden	gt__ctx_switch
+	.type	gt__ctx_switch, @function
+	.p2align 4
+gt__ctx_switch:
+	.cfi_startproc
+	movq	(%rsp), %rax
+	leaq	8(%rsp), %rcx
+	movq	%rcx, 0(%rdi)
+	movq	%rax, 8(%rdi)
+	movq	%rbp, 16(%rdi)
+	movq	%rbx, 24(%rdi)
+	movq	%r12, 32(%rdi)
+	movq	%r13, 40(%rdi)
+	movq	%r14, 48(%rdi)
+	movq	%r15, 56(%rdi)
+	movq	0(%rsi), %rsp
+	movq	16(%rsi), %rbp
+	movq	24(%rsi), %rbx
+	movq	32(%rsi), %r12
+	movq	40(%rsi), %r13
+	movq	48(%rsi), %r14
+	movq	56(%rsi), %r15
+	jmpq	*8(%rsi)
+	.cfi_endproc
+	.size	gt__ctx_switch, .-gt__ctx_switch
+
+/* First code of every thread: rbx holds the thread, r12 gt__thread_start.
+ * The return address slot above the first frame is zero and the CFI says
+ * the caller's pc is undefined, so GDB, libunwind and frame-pointer walks
+ * all end here. */
+	.globl	gt__ctx_trampoline
+	.hidden	gt__ctx_trampoline
+	.type	gt__ctx_trampoline, @function
+	.p2align 4
+gt__ctx_trampoline:
+	.cfi_startproc
+	.cfi_undefined rip
+	xorl	%ebp, %ebp
+	movq	%rbx, %rdi
+	callq	*%r12
+	ud2
+	.cfi_endproc
+	.size	gt__ctx_trampoline, .-gt__ctx_trampoline
+
+	.section .note.GNU-stack,"",@progbits

@@ -1,0 +1,116 @@
+/*
+ * fault.c - a crash in a green thread says which thread, where, and how.
+ *
+ * Fatal signals run on an alternate signal stack (an overflowing thread has
+ * no stack left), print the thread's id, name, location, stack bounds, the
+ * faulting address (and whether it hit the guard page), and a backtrace
+ * through libunwind; then the default action is restored and the signal
+ * re-raised, so the process dies as it would have and leaves a core.
+ */
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "sys.h"
+
+#define ALTSTACK_SIZE (64 * 1024)
+
+static const int fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+
+static void say(const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (n > (int)sizeof(buf) - 1)
+        n = (int)sizeof(buf) - 1;
+    if (n > 0)
+        (void)!sys_write(2, buf, (size_t)n);
+}
+
+static void backtrace_from(ucontext_t *uc)
+{
+    unw_cursor_t cur;
+    if (unw_init_local2(&cur, (unw_context_t *)uc, UNW_INIT_SIGNAL_FRAME) < 0) {
+        say("  (no backtrace: libunwind could not start)\n");
+        return;
+    }
+    for (int i = 0; i < 64; i++) {
+        unw_word_t pc = 0, off = 0;
+        char name[128];
+        unw_get_reg(&cur, UNW_REG_IP, &pc);
+        if (!pc)
+            break;
+        if (unw_get_proc_name(&cur, name, sizeof(name), &off) == 0)
+            say("  #%-2d 0x%016llx %s+0x%llx\n", i, (unsigned long long)pc,
+                name, (unsigned long long)off);
+        else
+            say("  #%-2d 0x%016llx ?\n", i, (unsigned long long)pc);
+        if (unw_step(&cur) <= 0)
+            break;
+    }
+}
+
+static void on_fatal(int sig, siginfo_t *si, void *ucv)
+{
+    struct gt__thread *t = gt__tls_current;
+    if (t) {
+        uintptr_t addr = (uintptr_t)si->si_addr;
+        uintptr_t lo = (uintptr_t)t->pub.stack_lo;
+        bool overflow = (sig == SIGSEGV || sig == SIGBUS) &&
+                        addr < lo && addr + 65536 >= lo;
+        say("gt: %s in green thread %llu \"%s\"%s\n", strsignal(sig),
+            (unsigned long long)t->pub.id, t->pub.name,
+            overflow ? ": stack overflow" : "");
+        if (sig == SIGSEGV || sig == SIGBUS)
+            say("  fault address %p%s\n", si->si_addr,
+                overflow ? " (below the stack: the guard page)" : "");
+        say("  stack %#llx..%#llx (%llu bytes; raise gt_attr_t.stack_size "
+            "or GT_STACK_SIZE if it is too small)\n",
+            (unsigned long long)t->pub.stack_lo,
+            (unsigned long long)t->pub.stack_hi,
+            (unsigned long long)(t->pub.stack_hi - t->pub.stack_lo));
+        if (t->prev_loc)
+            say("  last parked at location %u\n", t->prev_loc);
+        say("  backtrace:\n");
+        backtrace_from(ucv);
+    }
+    /* Die the way the signal meant: the default action makes the core. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_DFL;
+    sigaction(sig, &sa, NULL);
+    raise(sig);
+}
+
+int gt__fault_init(void)
+{
+    static char *altstack;
+    if (!altstack) {
+        altstack = malloc(ALTSTACK_SIZE);
+        if (!altstack)
+            return -1;
+    }
+    stack_t ss = {.ss_sp = altstack, .ss_size = ALTSTACK_SIZE};
+    if (sigaltstack(&ss, NULL) < 0)
+        return -1;
+    for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++) {
+        struct sigaction old, sa;
+        /* A program's own handler wins: it has asked for the signal. */
+        if (sigaction(fatal[i], NULL, &old) == 0 && old.sa_handler != SIG_DFL)
+            continue;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_sigaction = on_fatal;
+        sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER | SA_RESETHAND;
+        sigemptyset(&sa.sa_mask);
+        sigaction(fatal[i], &sa, NULL);
+    }
+    return 0;
+}

@@ -1,0 +1,115 @@
+/*
+ * fd.c - what the runtime knows about each file descriptor.
+ *
+ * Parking I/O needs non-blocking fds, but programs hand us blocking ones,
+ * and the interposed libc names must keep libc's semantics.  So the first
+ * time a green thread uses an fd, the runtime looks at it once:
+ *   socket, pipe      -> O_NONBLOCK on (remembering whether the program
+ *                        had asked for it: only then does it see EAGAIN;
+ *                        the interposed fcntl shows the program its own
+ *                        flags);
+ *   tty, char device  -> flags untouched (the description is shared with
+ *                        other processes, e.g. the shell): wait for
+ *                        readiness, then call;
+ *   regular file, dir -> called straight (epoll cannot wait on them).
+ * close() through libgt forgets the fd; gt_main restores the flags it
+ * changed before it returns.
+ *
+ * The table is two-level so entries never move: fd waiters link into them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "internal.h"
+#include "sys.h"
+
+#define FDS_PER_CHUNK 1024
+#define FD_CHUNKS 4096 /* 4M fds */
+
+static struct gt__fdent *_Atomic chunks[FD_CHUNKS];
+
+struct gt__fdent *gt__fd_get(int fd)
+{
+    if (fd < 0 || fd >= FDS_PER_CHUNK * FD_CHUNKS)
+        return NULL;
+    struct gt__fdent *c = atomic_load_explicit(&chunks[fd / FDS_PER_CHUNK],
+                                               memory_order_acquire);
+    return c ? &c[fd % FDS_PER_CHUNK] : NULL;
+}
+
+static struct gt__fdent *fd_get_alloc(int fd)
+{
+    struct gt__fdent *e = gt__fd_get(fd);
+    if (e || fd < 0 || fd >= FDS_PER_CHUNK * FD_CHUNKS)
+        return e;
+    struct gt__fdent *c = calloc(FDS_PER_CHUNK, sizeof(*c));
+    if (!c)
+        return NULL;
+    struct gt__fdent *expected = NULL;
+    if (!atomic_compare_exchange_strong(&chunks[fd / FDS_PER_CHUNK],
+                                        &expected, c)) {
+        free(c);
+        c = expected;
+    }
+    return &c[fd % FDS_PER_CHUNK];
+}
+
+struct gt__fdent *gt__fd_prepare(int fd)
+{
+    struct gt__fdent *e = fd_get_alloc(fd);
+    if (!e || e->kind != GT__FD_UNKNOWN)
+        return e;
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return NULL; /* the call itself will report EBADF */
+    if (S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode)) {
+        int fl = sys_fcntl(fd, F_GETFL, 0);
+        if (fl < 0)
+            return NULL;
+        e->user_nonblock = fl & O_NONBLOCK;
+        if (!e->user_nonblock) {
+            if (sys_fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+                return NULL;
+            e->we_set = true;
+        }
+        e->kind = GT__FD_NONBLOCK;
+    } else if (S_ISCHR(st.st_mode)) {
+        int fl = sys_fcntl(fd, F_GETFL, 0);
+        e->user_nonblock = fl >= 0 && (fl & O_NONBLOCK);
+        e->kind = GT__FD_SHARED;
+    } else {
+        e->kind = GT__FD_FILE;
+    }
+    return e;
+}
+
+void gt__fd_forget(int fd)
+{
+    struct gt__fdent *e = gt__fd_get(fd);
+    if (!e)
+        return;
+    e->kind = GT__FD_UNKNOWN;
+    e->user_nonblock = e->we_set = e->registered = false;
+}
+
+void gt__fd_restore_all(void)
+{
+    for (int c = 0; c < FD_CHUNKS; c++) {
+        struct gt__fdent *ch = atomic_load(&chunks[c]);
+        if (!ch)
+            continue;
+        for (int i = 0; i < FDS_PER_CHUNK; i++) {
+            struct gt__fdent *e = &ch[i];
+            int fd = c * FDS_PER_CHUNK + i;
+            if (e->we_set) {
+                int fl = sys_fcntl(fd, F_GETFL, 0);
+                if (fl >= 0)
+                    sys_fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+            }
+            e->kind = GT__FD_UNKNOWN;
+            e->user_nonblock = e->we_set = e->registered = false;
+        }
+    }
+}

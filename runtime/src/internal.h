@@ -1,0 +1,235 @@
+/*
+ * internal.h - every internal structure of libgt, with its invariants.
+ *
+ * A thread is one struct gt__thread: the published record (what readers
+ * see, struct gt_thread_rec, first) followed by private scheduling state.
+ * Parking never allocates: the run queue, wait queues, location queues and
+ * the timer heap all link threads through fields of this struct.
+ */
+#ifndef GT_INTERNAL_H
+#define GT_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "gt.h"
+#include "gt/registry.h"
+
+#define GT__HIDDEN __attribute__((visibility("hidden")))
+#define GT__LIKELY(x) __builtin_expect(!!(x), 1)
+#define GT__UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* The bench builds a second library with -DGT_NO_INSTRUMENT to show what
+ * the registry's bookkeeping costs; normal builds always instrument. */
+#ifdef GT_NO_INSTRUMENT
+#define GT__INSTRUMENT 0
+#else
+#define GT__INSTRUMENT 1
+#endif
+
+struct gt__thread {
+    struct gt_thread_rec pub;     /* published: first, see registry.h */
+
+    struct gt__thread *rq_next;   /* run queue link */
+    struct gt__thread *wq_next;   /* wait queue links (mutex, cond, chan, */
+    struct gt__thread *wq_prev;   /* join): one queue at a time          */
+    struct gt__waitq *wq;         /* the queue it is on, NULL none */
+    struct gt__thread *free_next; /* free slot list */
+    uint64_t slot;                /* index in the registry's slabs */
+    struct gt__thread *joiner;    /* who waits in gt_join, NULL none */
+    struct gt__fd_waiter *fdw;    /* fd waits on this thread's stack */
+    void (*fn)(void *);
+    void *fn_arg;
+    void *chan_msg;               /* message handed over by a channel */
+    uint64_t resumed_at;          /* ns: left its last park (edges) */
+    uint32_t heap_idx;            /* timer heap slot + 1, 0 none */
+    uint32_t prev_loc;            /* location of its last park (edges) */
+    int wake_result;              /* 0, or the errno a wait ends with */
+    bool joined;                  /* someone joins it or has joined it */
+    unsigned vg_stack;            /* valgrind's id for the stack */
+#if defined(__SANITIZE_ADDRESS__)
+    void *asan_fake_stack;
+#endif
+};
+
+/* A thread's wait on one fd: lives on the waiting thread's stack. */
+struct gt__fd_waiter {
+    struct gt__thread *t;
+    struct gt__fd_waiter *next, *prev; /* in the fd's waiter list */
+    struct gt__fd_waiter *tnext;       /* the thread's other fd waits */
+    int fd;
+    uint32_t events;                   /* POLLIN/POLLOUT wanted */
+};
+
+/* Per-fd knowledge (see io.c).  Entries never move: two-level table. */
+enum gt__fd_kind {
+    GT__FD_UNKNOWN = 0,
+    GT__FD_NONBLOCK,   /* socket or pipe: O_NONBLOCK set, by us or user */
+    GT__FD_SHARED,     /* tty, char device: flags left alone; wait for
+                        * readiness, then call */
+    GT__FD_FILE,       /* regular file, block device, dir: call straight */
+};
+
+struct gt__fdent {
+    uint8_t kind;
+    bool user_nonblock;   /* the caller's own O_NONBLOCK */
+    bool we_set;          /* the runtime turned O_NONBLOCK on */
+    bool registered;      /* in the epoll set (edge-triggered) */
+    struct gt__fd_waiter *waiters;
+};
+
+struct gt__sched {
+    struct gt__thread *current;   /* NULL on the scheduler context */
+    uint64_t sched_ctx[GT_CTX_NREGS]; /* gt_main's own stack */
+    struct gt__thread *prev;      /* the thread switched away from */
+    struct gt__thread *dead;      /* exited, detached: free after switch */
+    struct gt__thread *rq_head, *rq_tail;
+    struct gt__thread *free_slots;
+    struct gt__thread **heap;     /* timers: min-heap on pub.deadline */
+    uint32_t heap_len, heap_cap;
+    uint64_t live;                /* threads not yet FREE */
+    uint64_t parked_unwakeable;   /* parked with no fd and no deadline */
+    uint64_t fd_waiters;          /* fd waits in progress */
+    uint64_t slice_start;         /* ns: the clock at the last park/poll */
+    uint32_t switches_since_poll;
+    int epfd;
+    int loc_depth;
+    uint64_t next_id;
+    int exit_status;
+};
+
+extern struct gt__sched gt__sched GT__HIDDEN;
+extern __thread struct gt__thread *gt__tls_current GT__HIDDEN;
+
+/* ---- clock --------------------------------------------------------------- */
+static inline uint64_t gt__clock(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    gt_registry.clock_now = now;
+    return now;
+}
+
+/* ---- seq: the reader protocol of registry.h ------------------------------ */
+static inline void gt__seq_begin(uint32_t *seq)
+{
+    *seq += 1;
+    atomic_thread_fence(memory_order_release);
+}
+static inline void gt__seq_end(uint32_t *seq)
+{
+    atomic_thread_fence(memory_order_release);
+    *seq += 1;
+}
+
+/* ---- arch: switch.S ------------------------------------------------------ */
+/* Saves callee-saved registers, sp and the return pc into from[], loads
+ * to[] and continues there. */
+void gt__ctx_switch(uint64_t *from, const uint64_t *to) GT__HIDDEN;
+/* First pc of a new thread: calls gt__thread_start(thread), which never
+ * returns; the trampoline's CFI marks the return address undefined so every
+ * unwinder stops there. */
+void gt__ctx_trampoline(void) GT__HIDDEN;
+void gt__ctx_init(uint64_t *ctx, void *stack_top, struct gt__thread *t)
+    GT__HIDDEN;
+_Noreturn void gt__thread_start(struct gt__thread *t) GT__HIDDEN;
+
+/* ---- registry.c ---------------------------------------------------------- */
+int gt__registry_init(void) GT__HIDDEN;
+struct gt__thread *gt__slot_alloc(void) GT__HIDDEN;
+void gt__slot_free(struct gt__thread *t) GT__HIDDEN;
+void gt__set_state(struct gt__thread *t, enum gt_state s) GT__HIDDEN;
+
+static inline void gt__count_state(enum gt_state from, enum gt_state to)
+{
+    gt_registry.nstate[from]--;
+    gt_registry.nstate[to]++;
+}
+
+/* ---- location.c ---------------------------------------------------------- */
+int gt__locations_init(void) GT__HIDDEN;
+/* Interns the location of a park whose outermost gt entry point has frame
+ * pointer fp; links t at its queue.  now: the park's timestamp. */
+void gt__location_arrive(struct gt__thread *t, const void *fp,
+                         enum gt_wait_kind kind, uint64_t now) GT__HIDDEN;
+void gt__location_leave(struct gt__thread *t, uint64_t now) GT__HIDDEN;
+
+/* ---- sched.c ------------------------------------------------------------- */
+/* Parks the current thread.  fp: frame of the outermost gt entry point
+ * (its location); deadline: absolute ns, 0 for none.  Returns the wake
+ * result: 0, ETIMEDOUT, or what the waker passed. */
+int gt__park(const void *fp, enum gt_wait_kind kind, uint64_t obj,
+             uint64_t arg, uint64_t deadline) GT__HIDDEN;
+/* Makes a parked thread runnable; result is what gt__park returns. */
+void gt__wake(struct gt__thread *t, int result) GT__HIDDEN;
+void gt__wake_at(struct gt__thread *t, int result, uint64_t now) GT__HIDDEN;
+uint64_t gt__deadline(int64_t timeout_ns) GT__HIDDEN;
+int gt__sleep(const void *fp, int64_t ns) GT__HIDDEN;
+
+static inline struct gt__thread *gt__self(void) { return gt__tls_current; }
+
+/* ---- waitq (sync.c) ------------------------------------------------------ */
+void gt__waitq_push(struct gt__waitq *q, struct gt__thread *t) GT__HIDDEN;
+struct gt__thread *gt__waitq_pop(struct gt__waitq *q) GT__HIDDEN;
+void gt__waitq_remove(struct gt__thread *t) GT__HIDDEN;
+/* Parks on q until woken or the deadline; leaves q on every return. */
+int gt__waitq_park(struct gt__waitq *q, const void *fp, enum gt_wait_kind k,
+                   uint64_t obj, uint64_t arg, uint64_t deadline) GT__HIDDEN;
+int gt__mutex_lock(gt_mutex_t *m, const void *fp) GT__HIDDEN;
+
+/* ---- timer.c ------------------------------------------------------------- */
+int gt__timer_add(struct gt__thread *t) GT__HIDDEN;
+void gt__timer_remove(struct gt__thread *t) GT__HIDDEN;
+/* Wakes every thread whose deadline is <= now; returns how many. */
+unsigned gt__timer_expire(uint64_t now) GT__HIDDEN;
+/* ns until the earliest deadline, -1 if none. */
+int64_t gt__timer_next(uint64_t now) GT__HIDDEN;
+
+/* ---- stack.c ------------------------------------------------------------- */
+int gt__stacks_init(void) GT__HIDDEN;
+/* Gives t a stack of `size` usable bytes (page-rounded); ENOMEM. */
+int gt__stack_alloc(struct gt__thread *t, size_t size) GT__HIDDEN;
+void gt__stack_free(struct gt__thread *t) GT__HIDDEN;
+void gt__stack_check(struct gt__thread *t) GT__HIDDEN; /* canary policy */
+size_t gt__stack_default(void) GT__HIDDEN;
+
+/* ---- poll_epoll.c -------------------------------------------------------- */
+int gt__poller_init(void) GT__HIDDEN;
+void gt__poller_fini(void) GT__HIDDEN;
+/* Waits at most timeout_ns (-1 forever) and wakes the fd waiters that
+ * became ready.  Returns the number woken. */
+int gt__poller_poll(int64_t timeout_ns) GT__HIDDEN;
+/* Parks the current thread until one of its fd waits is ready.  Returns
+ * 0 (ready), ETIMEDOUT, EBADF (fd closed under it). */
+int gt__fd_park(struct gt__fd_waiter *w, int n, const void *fp,
+                uint64_t deadline) GT__HIDDEN;
+void gt__fd_closed(int fd) GT__HIDDEN; /* wakes waiters with EBADF */
+
+/* ---- fd.c ---------------------------------------------------------------- */
+struct gt__fdent *gt__fd_get(int fd) GT__HIDDEN; /* NULL if out of range */
+/* Learns what fd is (once) and prepares it for parking I/O. */
+struct gt__fdent *gt__fd_prepare(int fd) GT__HIDDEN;
+void gt__fd_forget(int fd) GT__HIDDEN;
+void gt__fd_restore_all(void) GT__HIDDEN;
+
+/* ---- fault.c ------------------------------------------------------------- */
+int gt__fault_init(void) GT__HIDDEN;
+
+/* ---- probes -------------------------------------------------------------- */
+#if defined(GT_HAVE_SDT)
+#include <sys/sdt.h>
+#define GT__PROBE1(n, a) DTRACE_PROBE1(gt, n, a)
+#define GT__PROBE2(n, a, b) DTRACE_PROBE2(gt, n, a, b)
+#else
+#define GT__PROBE1(n, a) ((void)0)
+#define GT__PROBE2(n, a, b) ((void)0)
+#endif
+
+/* Raw system call for the libc fallbacks: see interpose.c. */
+long gt__syscall_ret(long r) GT__HIDDEN;
+
+#endif /* GT_INTERNAL_H */

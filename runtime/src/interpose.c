@@ -1,0 +1,194 @@
+/*
+ * interpose.c - the libc names that park a green thread.
+ *
+ * A program linked with libgt calls these instead of libc's: from a green
+ * thread they park only the caller; from anywhere else they do what libc
+ * does (the system call, with errno), including blocking on an fd the
+ * runtime switched to non-blocking mode behind the program's back.
+ *
+ * Each function records its own frame so that the location of a park is
+ * the program's call site of read(), not a line inside libgt.
+ */
+/* glibc's _GNU_SOURCE prototypes of accept/recvfrom take a transparent
+ * union; these definitions must match the plain POSIX ones. */
+#undef _GNU_SOURCE
+#define _DEFAULT_SOURCE 1
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <time.h>
+
+#include "internal.h"
+#include "io.h"
+#include "sys.h"
+
+#define FP __builtin_frame_address(0)
+#define GT__PUBLIC __attribute__((visibility("default")))
+
+GT__PUBLIC ssize_t read(int fd, void *buf, size_t len)
+{
+    struct gt__io io = {.op = GT__IO_READ, .fd = fd, .buf = buf, .len = len};
+    return gt__io(&io, FP);
+}
+
+GT__PUBLIC ssize_t write(int fd, const void *buf, size_t len)
+{
+    struct gt__io io = {.op = GT__IO_WRITE, .fd = fd, .buf = (void *)buf,
+                        .len = len};
+    return gt__io(&io, FP);
+}
+
+GT__PUBLIC ssize_t readv(int fd, const struct iovec *iov, int cnt)
+{
+    struct gt__io io = {.op = GT__IO_READV, .fd = fd, .buf = (void *)iov,
+                        .len = (size_t)cnt};
+    return gt__io(&io, FP);
+}
+
+GT__PUBLIC ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+    struct gt__io io = {.op = GT__IO_WRITEV, .fd = fd, .buf = (void *)iov,
+                        .len = (size_t)cnt};
+    return gt__io(&io, FP);
+}
+
+GT__PUBLIC ssize_t recv(int fd, void *buf, size_t len, int flags)
+{
+    struct gt__io io = {.op = GT__IO_RECVFROM, .fd = fd, .buf = buf,
+                        .len = len, .flags = flags};
+    return gt__io(&io, FP);
+}
+
+GT__PUBLIC ssize_t recvfrom(int fd, void *buf, size_t len, int flags,
+                            struct sockaddr *addr, socklen_t *addrlen)
+{
+    struct gt__io io = {.op = GT__IO_RECVFROM, .fd = fd, .buf = buf,
+                        .len = len, .flags = flags, .addr = addr,
+                        .addrlen = addrlen};
+    return gt__io(&io, FP);
+}
+
+GT__PUBLIC ssize_t send(int fd, const void *buf, size_t len, int flags)
+{
+    struct gt__io io = {.op = GT__IO_SENDTO, .fd = fd, .buf = (void *)buf,
+                        .len = len, .flags = flags};
+    return gt__io(&io, FP);
+}
+
+GT__PUBLIC ssize_t sendto(int fd, const void *buf, size_t len, int flags,
+                          const struct sockaddr *addr, socklen_t addrlen)
+{
+    struct gt__io io = {.op = GT__IO_SENDTO, .fd = fd, .buf = (void *)buf,
+                        .len = len, .flags = flags,
+                        .addr = (struct sockaddr *)addr, .addrlen_in = addrlen};
+    return gt__io(&io, FP);
+}
+
+GT__PUBLIC int accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
+{
+    struct gt__io io = {.op = GT__IO_ACCEPT4, .fd = fd, .addr = addr,
+                        .addrlen = addrlen};
+    return (int)gt__io(&io, FP);
+}
+
+GT__PUBLIC int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen,
+                       int flags)
+{
+    struct gt__io io = {.op = GT__IO_ACCEPT4, .fd = fd, .addr = addr,
+                        .addrlen = addrlen, .flags = flags};
+    return (int)gt__io(&io, FP);
+}
+
+GT__PUBLIC int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+    return gt__connect(fd, addr, len, FP);
+}
+
+GT__PUBLIC int poll(struct pollfd *fds, nfds_t n, int timeout_ms)
+{
+    if (!gt__self())
+        return sys_poll(fds, n, timeout_ms);
+    return gt__poll(fds, n, timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000000,
+                    FP);
+}
+
+GT__PUBLIC int nanosleep(const struct timespec *req, struct timespec *rem)
+{
+    if (!gt__self())
+        return sys_nanosleep(req, rem);
+    if (!req || req->tv_nsec < 0 || req->tv_nsec >= 1000000000 ||
+        req->tv_sec < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    gt__sleep(FP, (int64_t)req->tv_sec * 1000000000 + req->tv_nsec);
+    if (rem)
+        rem->tv_sec = rem->tv_nsec = 0;
+    return 0;
+}
+
+GT__PUBLIC int usleep(useconds_t us)
+{
+    if (!gt__self()) {
+        struct timespec ts = {us / 1000000, (long)(us % 1000000) * 1000};
+        return sys_nanosleep(&ts, NULL);
+    }
+    gt__sleep(FP, (int64_t)us * 1000);
+    return 0;
+}
+
+GT__PUBLIC unsigned sleep(unsigned s)
+{
+    if (!gt__self()) {
+        struct timespec ts = {s, 0}, rem = {0, 0};
+        if (sys_nanosleep(&ts, &rem) < 0)
+            return (unsigned)rem.tv_sec + (rem.tv_nsec >= 500000000);
+        return 0;
+    }
+    gt__sleep(FP, (int64_t)s * 1000000000);
+    return 0;
+}
+
+GT__PUBLIC int close(int fd) { return gt__close(fd); }
+
+/* fcntl: the program sees its own O_NONBLOCK, never the runtime's. */
+static int fcntl_view(int fd, int cmd, long arg)
+{
+    struct gt__fdent *e = gt__fd_get(fd);
+    if (e && e->kind == GT__FD_NONBLOCK) {
+        if (cmd == F_GETFL) {
+            int fl = sys_fcntl(fd, F_GETFL, 0);
+            if (fl >= 0 && !e->user_nonblock)
+                fl &= ~O_NONBLOCK;
+            return fl;
+        }
+        if (cmd == F_SETFL) {
+            int r = sys_fcntl(fd, F_SETFL, arg | O_NONBLOCK);
+            if (r == 0) {
+                e->user_nonblock = arg & O_NONBLOCK;
+                e->we_set = !e->user_nonblock;
+            }
+            return r;
+        }
+    }
+    return sys_fcntl(fd, cmd, arg);
+}
+
+GT__PUBLIC int fcntl(int fd, int cmd, ...)
+{
+    va_list ap;
+    va_start(ap, cmd);
+    long arg = va_arg(ap, long); /* every fcntl argument fits a long */
+    va_end(ap);
+    return fcntl_view(fd, cmd, arg);
+}
+
+GT__PUBLIC int fcntl64(int fd, int cmd, ...)
+{
+    va_list ap;
+    va_start(ap, cmd);
+    long arg = va_arg(ap, long);
+    va_end(ap);
+    return fcntl_view(fd, cmd, arg);
+}

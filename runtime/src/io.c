@@ -1,0 +1,266 @@
+/*
+ * io.c - I/O that parks only the calling green thread.
+ *
+ * Every call has one shape: try the system call; on EAGAIN, park until
+ * epoll says the fd is ready; try again.  See fd.c for how fds are
+ * prepared and poll_epoll.c for the waiting.  Regular files cannot be
+ * waited on (epoll refuses them and the kernel always calls them ready):
+ * their calls go straight to the kernel, which blocks every green thread
+ * for that long, so the registry counts them (file_io_calls, file_io_ns)
+ * and the stall shows in every reader instead of hiding.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+
+#include "internal.h"
+#include "io.h"
+#include "sys.h"
+
+static ssize_t io_call(const struct gt__io *io)
+{
+    switch (io->op) {
+    case GT__IO_READ: return sys_read(io->fd, io->buf, io->len);
+    case GT__IO_WRITE: return sys_write(io->fd, io->buf, io->len);
+    case GT__IO_READV: return sys_readv(io->fd, io->buf, (int)io->len);
+    case GT__IO_WRITEV: return sys_writev(io->fd, io->buf, (int)io->len);
+    case GT__IO_RECVFROM:
+        return sys_recvfrom(io->fd, io->buf, io->len, io->flags, io->addr,
+                            io->addrlen);
+    case GT__IO_SENDTO:
+        return sys_sendto(io->fd, io->buf, io->len, io->flags, io->addr,
+                          io->addrlen_in);
+    case GT__IO_ACCEPT4:
+        return sys_accept4(io->fd, io->addr, io->addrlen, io->flags);
+    }
+    errno = EINVAL;
+    return -1;
+}
+
+static uint32_t io_events(enum gt__io_op op)
+{
+    switch (op) {
+    case GT__IO_READ: case GT__IO_READV: case GT__IO_RECVFROM:
+    case GT__IO_ACCEPT4:
+        return POLLIN;
+    default:
+        return POLLOUT;
+    }
+}
+
+/* Outside a green thread: an fd the runtime made non-blocking behind the
+ * program's back must still block, as libc would. */
+static bool we_made_nonblocking(int fd)
+{
+    struct gt__fdent *e = gt__fd_get(fd);
+    return e && e->kind == GT__FD_NONBLOCK && e->we_set;
+}
+
+static int wait_blocking(int fd, short events)
+{
+    struct pollfd p = {.fd = fd, .events = events};
+    return sys_poll(&p, 1, -1);
+}
+
+/* Parks until fd is ready for events; 0, or an errno (EBADF: closed). */
+static int wait_ready(int fd, uint32_t events, const void *fp, uint64_t deadline)
+{
+    struct gt__fd_waiter w = {.fd = fd, .events = events};
+    return gt__fd_park(&w, 1, fp, deadline);
+}
+
+ssize_t gt__io(struct gt__io *io, const void *fp)
+{
+    uint32_t events = io_events(io->op);
+    if (!gt__self()) {
+        for (;;) {
+            ssize_t r = io_call(io);
+            if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK) ||
+                !we_made_nonblocking(io->fd))
+                return r;
+            wait_blocking(io->fd, (short)events);
+        }
+    }
+    struct gt__fdent *e = gt__fd_prepare(io->fd);
+    if (!e)
+        return io_call(io);
+    if (e->kind == GT__FD_FILE) {
+        uint64_t t0 = gt__clock();
+        ssize_t r = io_call(io);
+        gt_registry.file_io_calls++;
+        gt_registry.file_io_ns += gt__clock() - t0;
+        return r;
+    }
+    if (e->kind == GT__FD_SHARED && !e->user_nonblock) {
+        struct pollfd p = {.fd = io->fd, .events = (short)events};
+        while (sys_poll(&p, 1, 0) == 0) {
+            int r = wait_ready(io->fd, events, fp, 0);
+            if (r) {
+                errno = r;
+                return -1;
+            }
+        }
+        return io_call(io);
+    }
+    for (;;) {
+        ssize_t r = io_call(io);
+        if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK) ||
+            e->user_nonblock)
+            return r;
+        int w = wait_ready(io->fd, events, fp, 0);
+        if (w) {
+            errno = w;
+            return -1;
+        }
+    }
+}
+
+int gt__connect(int fd, const struct sockaddr *a, socklen_t al, const void *fp)
+{
+    struct gt__fdent *e = gt__self() ? gt__fd_prepare(fd) : NULL;
+    int r = sys_connect(fd, a, al);
+    if (r == 0 || errno != EINPROGRESS)
+        return r;
+    if (e && e->user_nonblock)
+        return r;
+    if (e && e->kind == GT__FD_NONBLOCK) {
+        int w = wait_ready(fd, POLLOUT, fp, 0);
+        if (w) {
+            errno = w;
+            return -1;
+        }
+    } else if (we_made_nonblocking(fd)) {
+        wait_blocking(fd, POLLOUT);
+    } else {
+        return r;
+    }
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        return -1;
+    if (err) {
+        errno = err;
+        return -1;
+    }
+    return 0;
+}
+
+int gt__poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const void *fp)
+{
+    int r = sys_poll(fds, n, 0);
+    if (r != 0 || timeout_ns == 0 || !gt__self())
+        return r;
+    /* Park on every valid fd at once; waiters live on this stack, as
+     * parking never allocates (a huge poll set is the one exception). */
+    struct gt__fd_waiter small[16], *w = small;
+    if (n > 16 && !(w = calloc(n, sizeof(*w)))) {
+        errno = ENOMEM;
+        return -1;
+    }
+    int nw = 0;
+    for (nfds_t i = 0; i < n; i++) {
+        if (fds[i].fd < 0 || !gt__fd_prepare(fds[i].fd))
+            continue;
+        w[nw].fd = fds[i].fd;
+        w[nw].events = (uint32_t)(fds[i].events & (POLLIN | POLLOUT | POLLPRI));
+        w[nw].events |= POLLIN; /* hang-ups and errors are reported as IN */
+        nw++;
+    }
+    uint64_t deadline = gt__deadline(timeout_ns);
+    for (;;) {
+        if (nw == 0) {
+            /* Nothing to wait on but time, as poll(NULL, 0, t) does. */
+            if (timeout_ns < 0) {
+                r = gt__park(fp, GT_WAIT_POLL, 0, 0, 0);
+            } else {
+                r = gt__park(fp, GT_WAIT_SLEEP, 0, (uint64_t)timeout_ns, deadline);
+            }
+        } else {
+            r = gt__fd_park(w, nw, fp, deadline);
+        }
+        int ready = sys_poll(fds, n, 0);
+        if (ready != 0 || r == ETIMEDOUT) {
+            if (w != small)
+                free(w);
+            return ready;
+        }
+    }
+}
+
+int gt__close(int fd)
+{
+    if (gt__self())
+        gt__fd_closed(fd);
+    gt__fd_forget(fd);
+    return sys_close(fd);
+}
+
+/* ---- the gt_* API -------------------------------------------------------- */
+
+#define FP __builtin_frame_address(0)
+
+ssize_t gt_read(int fd, void *buf, size_t len)
+{
+    if (!gt__self()) { errno = EPERM; return -1; }
+    struct gt__io io = {.op = GT__IO_READ, .fd = fd, .buf = buf, .len = len};
+    return gt__io(&io, FP);
+}
+
+ssize_t gt_write(int fd, const void *buf, size_t len)
+{
+    if (!gt__self()) { errno = EPERM; return -1; }
+    struct gt__io io = {.op = GT__IO_WRITE, .fd = fd, .buf = (void *)buf,
+                        .len = len};
+    return gt__io(&io, FP);
+}
+
+ssize_t gt_recv(int fd, void *buf, size_t len, int flags)
+{
+    if (!gt__self()) { errno = EPERM; return -1; }
+    struct gt__io io = {.op = GT__IO_RECVFROM, .fd = fd, .buf = buf,
+                        .len = len, .flags = flags};
+    return gt__io(&io, FP);
+}
+
+ssize_t gt_send(int fd, const void *buf, size_t len, int flags)
+{
+    if (!gt__self()) { errno = EPERM; return -1; }
+    struct gt__io io = {.op = GT__IO_SENDTO, .fd = fd, .buf = (void *)buf,
+                        .len = len, .flags = flags};
+    return gt__io(&io, FP);
+}
+
+int gt_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
+{
+    if (!gt__self()) { errno = EPERM; return -1; }
+    struct gt__io io = {.op = GT__IO_ACCEPT4, .fd = fd, .addr = addr,
+                        .addrlen = addrlen, .flags = SOCK_CLOEXEC};
+    return (int)gt__io(&io, FP);
+}
+
+int gt_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
+{
+    if (!gt__self()) { errno = EPERM; return -1; }
+    return gt__connect(fd, addr, addrlen, FP);
+}
+
+int gt_wait_fd(int fd, int events, int64_t timeout_ns)
+{
+    if (!gt__self()) { errno = EPERM; return -1; }
+    struct pollfd p = {.fd = fd, .events = (short)events};
+    int r = gt__poll(&p, 1, timeout_ns, FP);
+    if (r < 0)
+        return -1;
+    if (r == 0) {
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    if (p.revents & POLLNVAL) {
+        errno = EBADF;
+        return -1;
+    }
+    return p.revents;
+}
+
+int gt_close(int fd) { return gt__close(fd); }

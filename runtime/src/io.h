@@ -1,0 +1,37 @@
+/*
+ * io.h - the one shape of every parking I/O call (io.c), shared by the
+ * gt_* functions and the interposed libc names.
+ */
+#ifndef GT_IO_H
+#define GT_IO_H
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+enum gt__io_op {
+    GT__IO_READ, GT__IO_WRITE, GT__IO_READV, GT__IO_WRITEV,
+    GT__IO_RECVFROM, GT__IO_SENDTO, GT__IO_ACCEPT4,
+};
+
+struct gt__io {
+    enum gt__io_op op;
+    int fd;
+    void *buf;                 /* or const struct iovec * */
+    size_t len;                /* or iovcnt */
+    int flags;
+    struct sockaddr *addr;     /* recvfrom/accept4 out, sendto in */
+    socklen_t *addrlen;        /* recvfrom/accept4 */
+    socklen_t addrlen_in;      /* sendto */
+};
+
+/* Runs the call; in a green thread, parks on EAGAIN until the fd is ready
+ * (unless the program asked for O_NONBLOCK).  Outside one, behaves as
+ * libc would on that fd.  fp: frame of the public entry point. */
+ssize_t gt__io(struct gt__io *io, const void *fp) GT__HIDDEN;
+int gt__connect(int fd, const struct sockaddr *a, socklen_t al,
+                const void *fp) GT__HIDDEN;
+int gt__poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns,
+             const void *fp) GT__HIDDEN;
+int gt__close(int fd) GT__HIDDEN;
+
+#endif

@@ -1,0 +1,152 @@
+/*
+ * poll_epoll.c - readiness through epoll, and parking on fds.
+ *
+ * Each fd joins the epoll set once, edge-triggered, for both directions.
+ * That is safe because every parking I/O call first tries the operation
+ * and parks only after EAGAIN: the edge that ends the wait always comes
+ * after the park began (or is already queued in epoll's ready list, which
+ * the next epoll_wait returns).  Waits that do not start with the
+ * operation (gt_wait_fd, poll) check readiness with a zero-timeout poll
+ * first for the same reason.
+ *
+ * Waiters are struct gt__fd_waiter on the parked thread's own stack, in a
+ * list per fd; a ready fd wakes the waiters whose events it satisfies.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <sys/epoll.h>
+
+#include "internal.h"
+#include "sys.h"
+
+#define S gt__sched
+#define MAX_EVENTS 512
+
+int gt__poller_init(void)
+{
+    S.epfd = epoll_create1(EPOLL_CLOEXEC);
+    return S.epfd < 0 ? -1 : 0;
+}
+
+void gt__poller_fini(void)
+{
+    if (S.epfd >= 0)
+        sys_close(S.epfd);
+    S.epfd = -1;
+}
+
+/* 0, or -1 when epoll cannot watch the fd (a regular file: always ready). */
+static int watch(int fd, struct gt__fdent *e)
+{
+    if (e->registered)
+        return 0;
+    struct epoll_event ev = {
+        .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET,
+        .data.fd = fd,
+    };
+    if (epoll_ctl(S.epfd, EPOLL_CTL_ADD, fd, &ev) < 0 && errno != EEXIST)
+        return -1;
+    e->registered = true;
+    return 0;
+}
+
+static void unlink_waiter(struct gt__fd_waiter *w)
+{
+    struct gt__fdent *e = gt__fd_get(w->fd);
+    if (w->prev)
+        w->prev->next = w->next;
+    else if (e)
+        e->waiters = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    w->next = w->prev = NULL;
+}
+
+int gt__fd_park(struct gt__fd_waiter *w, int n, const void *fp,
+                uint64_t deadline)
+{
+    struct gt__thread *self = gt__self();
+    int linked = 0;
+    for (int i = 0; i < n; i++) {
+        struct gt__fdent *e = gt__fd_get(w[i].fd);
+        if (!e || watch(w[i].fd, e) < 0) {
+            /* Not pollable: such an fd is always ready, as poll() says. */
+            for (int j = 0; j < linked; j++)
+                unlink_waiter(&w[j]);
+            return 0;
+        }
+        w[i].t = self;
+        w[i].prev = NULL;
+        w[i].next = e->waiters;
+        if (e->waiters)
+            e->waiters->prev = &w[i];
+        e->waiters = &w[i];
+        linked++;
+    }
+    S.fd_waiters += (uint64_t)n;
+    int r = gt__park(fp, n == 1 ? GT_WAIT_FD : GT_WAIT_POLL,
+                     (uint64_t)w[0].fd, n == 1 ? w[0].events : (uint64_t)n,
+                     deadline);
+    S.fd_waiters -= (uint64_t)n;
+    for (int i = 0; i < n; i++)
+        unlink_waiter(&w[i]);
+    return r;
+}
+
+void gt__fd_closed(int fd)
+{
+    struct gt__fdent *e = gt__fd_get(fd);
+    if (!e)
+        return;
+    for (struct gt__fd_waiter *w = e->waiters; w; w = w->next)
+        gt__wake(w->t, EBADF);
+    /* The woken threads unlink themselves; they must not find this entry
+     * reused by a new fd first, so detach the whole list now. */
+    for (struct gt__fd_waiter *w = e->waiters, *next; w; w = next) {
+        next = w->next;
+        w->next = w->prev = NULL;
+        w->fd = -1;
+    }
+    e->waiters = NULL;
+}
+
+int gt__poller_poll(int64_t timeout_ns)
+{
+    struct epoll_event evs[MAX_EVENTS];
+    struct timespec ts, *tp = NULL;
+    if (timeout_ns >= 0) {
+        ts.tv_sec = timeout_ns / 1000000000;
+        ts.tv_nsec = timeout_ns % 1000000000;
+        tp = &ts;
+    }
+    uint64_t before = timeout_ns ? gt__clock() : 0;
+    int n = epoll_pwait2(S.epfd, evs, MAX_EVENTS, tp, NULL);
+    if (n < 0 && errno == ENOSYS) {
+        int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
+        n = epoll_wait(S.epfd, evs, MAX_EVENTS, ms);
+    }
+    uint64_t now = gt__clock();
+    gt_registry.polls++;
+    if (timeout_ns)
+        gt_registry.idle_ns += now - before;
+    S.slice_start = now;
+    int woken = 0;
+    for (int i = 0; i < n; i++) {
+        struct gt__fdent *e = gt__fd_get(evs[i].data.fd);
+        if (!e)
+            continue;
+        uint32_t ev = evs[i].events;
+        uint32_t ready = ((ev & (EPOLLIN | EPOLLRDHUP)) ? POLLIN : 0) |
+                         ((ev & EPOLLPRI) ? POLLPRI : 0) |
+                         ((ev & EPOLLOUT) ? POLLOUT : 0);
+        bool all = ev & (EPOLLERR | EPOLLHUP);
+        for (struct gt__fd_waiter *w = e->waiters; w; w = w->next) {
+            if (all || (w->events & ready)) {
+                gt__wake_at(w->t, 0, now);
+                woken++;
+            }
+        }
+    }
+    gt__timer_expire(now);
+    return woken;
+}

@@ -1,0 +1,191 @@
+/*
+ * registry.c - the published registry object, its layout table, and the
+ * slabs of thread records.
+ *
+ * Thread records are carved from chunks of GT_THREADS_PER_CHUNK that are
+ * never freed, so a reader that holds a record address can always read it.
+ * The chunk pointer array grows by copying into a bigger array; the old one
+ * is kept (a reader may still be reading it) and generation is bumped.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define F(rec, id, type, member)                                          \
+    {rec, id, (uint32_t)offsetof(type, member),                           \
+     (uint32_t)sizeof(((type *)0)->member), 0}
+#define R(id, m) F(GT_REC_REGISTRY, GT_F_REG_##id, struct gt_registry, m)
+#define T(id, m) F(GT_REC_THREAD, GT_F_THR_##id, struct gt__thread, pub.m)
+#define L(id, m) F(GT_REC_LOCATION, GT_F_LOC_##id, struct gt_location_rec, m)
+#define E(id, m) F(GT_REC_EDGE, GT_F_EDGE_##id, struct gt_edge_rec, m)
+
+static const struct gt_field gt__layout[] = {
+    {GT_REC_REGISTRY, GT_F_REG_SIZE, 0, sizeof(struct gt_registry), 0},
+    R(PID, pid), R(CLOCK_BASE, clock_base), R(REALTIME_BASE, realtime_base),
+    R(CLOCK_NOW, clock_now), R(CURRENT, current), R(GENERATION, generation),
+    R(THREAD_CHUNKS, thread_chunks), R(THREAD_CHUNK_CAP, thread_chunk_cap),
+    R(THREAD_CHUNK_COUNT, thread_chunk_count),
+    R(THREADS_PER_CHUNK, threads_per_chunk), R(THREAD_SLOTS, thread_slots),
+    R(LOC_CHUNKS, loc_chunks), R(LOC_CHUNK_COUNT, loc_chunk_count),
+    R(LOCS_PER_CHUNK, locs_per_chunk), R(LOC_COUNT, loc_count),
+    R(LOC_DEPTH, loc_depth), R(EDGE_CHUNKS, edge_chunks),
+    R(EDGE_CHUNK_COUNT, edge_chunk_count),
+    R(EDGES_PER_CHUNK, edges_per_chunk), R(EDGE_COUNT, edge_count),
+    R(NSTATE, nstate), R(SWITCHES, switches), R(SPAWNS, spawns),
+    R(EXITS, exits), R(RUNQ_LEN, runq_len), R(POLLS, polls),
+    R(IDLE_NS, idle_ns), R(FILE_IO_CALLS, file_io_calls),
+    R(FILE_IO_NS, file_io_ns), R(GUARD_POLICY, guard_policy),
+    R(GUARD_MAPPINGS, guard_mappings), R(MAX_MAP_COUNT, max_map_count),
+    R(STACK_DEFAULT, stack_default), R(STACK_RESERVED, stack_reserved),
+    R(PAGE_SIZE, page_size), R(CANARY, canary),
+
+    {GT_REC_THREAD, GT_F_THR_SIZE, 0, sizeof(struct gt__thread), 0},
+    T(SEQ, seq), T(ID, id), T(PARENT, parent), T(NAME, name),
+    T(STATE, state), T(WAIT_KIND, wait_kind), T(FLAGS, flags),
+    T(LOCATION, location), T(WAIT_OBJ, wait_obj), T(WAIT_ARG, wait_arg),
+    T(WAIT_SINCE, wait_since), T(DEADLINE, deadline), T(ENTRY, entry),
+    T(ARG, arg), T(SPAWN_SITE, spawn_site), T(CREATED, created),
+    T(RUN_NS, run_ns), T(SWITCHES, switches), T(STACK_LO, stack_lo),
+    T(STACK_HI, stack_hi), T(GUARD_SIZE, guard_size),
+    T(CTX_SP, ctx[GT_CTX_SP]), T(CTX_PC, ctx[GT_CTX_PC]),
+    T(CTX_FP, ctx[GT_CTX_RBP]), T(CTX_REGS, ctx),
+    T(LOC_NEXT, loc_next), T(LOC_PREV, loc_prev),
+
+    {GT_REC_LOCATION, GT_F_LOC_SIZE, 0, sizeof(struct gt_location_rec), 0},
+    L(SEQ, seq), L(INDEX, index), L(DEPTH, depth), L(PCS, pcs),
+    L(WAIT_KIND, wait_kind), L(WAITING, waiting), L(HEAD, head),
+    L(TAIL, tail), L(ARRIVALS, arrivals), L(COMPLETED, completed),
+    L(TOTAL_WAIT_NS, total_wait_ns), L(MAX_WAIT_NS, max_wait_ns),
+    L(HIST, hist),
+
+    {GT_REC_EDGE, GT_F_EDGE_SIZE, 0, sizeof(struct gt_edge_rec), 0},
+    E(SEQ, seq), E(FROM, from), E(TO, to), E(COUNT, count),
+    E(RUN_NS, run_ns), E(MAX_RUN_NS, max_run_ns),
+};
+
+/* Default visibility and `used`: it must reach .dynsym and survive
+ * --gc-sections even in a program that never names it. */
+__attribute__((visibility("default"), used))
+struct gt_registry gt_registry = {
+    .magic = GT_REGISTRY_MAGIC,
+    .abi = GT_REGISTRY_ABI,
+    .header_size = sizeof(struct gt_registry),
+    .layout = 0, /* set at init: a pointer in a static initializer would
+                  * need a relocation the reader then has to apply */
+    .nlayout = sizeof(gt__layout) / sizeof(gt__layout[0]),
+#if defined(__x86_64__)
+    .arch = 62,
+#elif defined(__aarch64__)
+    .arch = 183,
+#endif
+    .threads_per_chunk = GT_THREADS_PER_CHUNK,
+    .locs_per_chunk = GT_LOCS_PER_CHUNK,
+    .edges_per_chunk = GT_EDGES_PER_CHUNK,
+};
+
+int gt__registry_init(void)
+{
+    struct timespec rt;
+    gt_registry.layout = (uint64_t)(uintptr_t)gt__layout;
+    gt_registry.pid = (uint64_t)getpid();
+    clock_gettime(CLOCK_REALTIME, &rt);
+    gt_registry.clock_base = gt__clock();
+    gt_registry.realtime_base =
+        (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
+    gt_registry.page_size = (uint64_t)sysconf(_SC_PAGESIZE);
+    return 0;
+}
+
+/* Adds one chunk of thread records; the new slots go on the free list in
+ * address order so that low slots are used first. */
+static int add_thread_chunk(void)
+{
+    struct gt_registry *r = &gt_registry;
+    struct gt__thread **chunks = (struct gt__thread **)(uintptr_t)r->thread_chunks;
+    if (r->thread_chunk_count == r->thread_chunk_cap) {
+        uint32_t cap = r->thread_chunk_cap ? r->thread_chunk_cap * 2 : 64;
+        struct gt__thread **n = calloc(cap, sizeof(*n));
+        if (!n)
+            return -1;
+        if (chunks)
+            memcpy(n, chunks, r->thread_chunk_count * sizeof(*n));
+        /* The old array stays allocated: a reader may hold its address. */
+        r->thread_chunks = (uint64_t)(uintptr_t)n;
+        r->thread_chunk_cap = cap;
+        r->generation++;
+        chunks = n;
+    }
+    struct gt__thread *c = calloc(GT_THREADS_PER_CHUNK, sizeof(*c));
+    if (!c)
+        return -1;
+    uint64_t base = (uint64_t)r->thread_chunk_count * GT_THREADS_PER_CHUNK;
+    for (uint32_t i = GT_THREADS_PER_CHUNK; i-- > 0;) {
+        c[i].slot = base + i;
+        c[i].free_next = gt__sched.free_slots;
+        gt__sched.free_slots = &c[i];
+    }
+    chunks[r->thread_chunk_count] = c;
+    atomic_thread_fence(memory_order_release);
+    r->thread_chunk_count++;
+    return 0;
+}
+
+struct gt__thread *gt__slot_alloc(void)
+{
+    if (!gt__sched.free_slots && add_thread_chunk() < 0) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    struct gt__thread *t = gt__sched.free_slots;
+    gt__sched.free_slots = t->free_next;
+    /* thread_slots is a high-water mark: readers scan slots below it. */
+    if (t->slot + 1 > gt_registry.thread_slots)
+        gt_registry.thread_slots = t->slot + 1;
+    return t;
+}
+
+void gt__slot_free(struct gt__thread *t)
+{
+    gt__seq_begin(&t->pub.seq);
+    gt__count_state((enum gt_state)t->pub.state, GT_STATE_FREE);
+    t->pub.state = GT_STATE_FREE;
+    gt__seq_end(&t->pub.seq);
+    t->free_next = gt__sched.free_slots;
+    gt__sched.free_slots = t;
+}
+
+void gt__set_state(struct gt__thread *t, enum gt_state s)
+{
+    gt__seq_begin(&t->pub.seq);
+    gt__count_state((enum gt_state)t->pub.state, s);
+    t->pub.state = (uint8_t)s;
+    gt__seq_end(&t->pub.seq);
+}
+
+/* Two ways in for readers that have no symbol table:
+ * - .debug_gdb_scripts names the GDB loader, so GDB loads the extension
+ *   by itself (with the usual add-auto-load-safe-path);
+ * - a note "gt" of type 1 holds the registry's address relative to the
+ *   note's own descriptor, so a reader finds the registry in a stripped,
+ *   fully static executable too (add the load bias for PIE). */
+/* A hidden alias: the note's link-time constant must not depend on which
+ * object the dynamic linker binds gt_registry to. */
+extern struct gt_registry gt__registry_here
+    __attribute__((alias("gt_registry"), visibility("hidden")));
+
+__asm__(".pushsection \".debug_gdb_scripts\", \"MS\", @progbits, 1\n"
+        ".byte 1\n"
+        ".asciz \"gt-gdb.py\"\n"
+        ".popsection\n"
+        ".pushsection .note.gt, \"a\", @note\n"
+        ".balign 4\n"
+        ".long 3\n"
+        ".long 8\n"
+        ".long 1\n"
+        ".asciz \"gt\"\n"
+        ".balign 4\n"
+        "1: .quad gt__registry_here - 1b\n"
+        ".popsection\n");

@@ -1,0 +1,553 @@
+/*
+ * sched.c - the scheduler: thread life cycle, the run queue, park and wake.
+ *
+ * One kernel thread runs every green thread.  A thread that parks or
+ * yields switches straight to the next runnable thread; only when none is
+ * runnable does control go back to the scheduler context (gt_main's own
+ * stack), which runs expired timers and the poller.  Every operation here
+ * is O(1) except timers, which are O(log n).
+ *
+ * Registry protocol for a switch: the outgoing thread's seq turns odd
+ * before its state changes and before gt__ctx_switch writes its context;
+ * the incoming side ends that odd phase (after_switch) once the context is
+ * complete.  So a reader never sees an even seq with a half-written context.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+#include "internal.h"
+
+struct gt__sched gt__sched;
+__attribute__((tls_model("initial-exec")))
+__thread struct gt__thread *gt__tls_current;
+
+#define S gt__sched
+
+/* Yield and park poll for I/O and timers at least this often while the
+ * run queue never drains, so a busy set of threads cannot starve I/O. */
+#define POLL_EVERY_SWITCHES 1024
+
+static bool running;
+#if defined(__SANITIZE_ADDRESS__)
+static const void *main_stack_bottom;
+static size_t main_stack_size;
+#endif
+
+/* ---- run queue ----------------------------------------------------------- */
+
+static inline void rq_push(struct gt__thread *t)
+{
+    t->rq_next = NULL;
+    if (S.rq_tail)
+        S.rq_tail->rq_next = t;
+    else
+        S.rq_head = t;
+    S.rq_tail = t;
+    gt_registry.runq_len++;
+}
+
+static inline struct gt__thread *rq_pop(void)
+{
+    struct gt__thread *t = S.rq_head;
+    if (t) {
+        S.rq_head = t->rq_next;
+        if (!S.rq_head)
+            S.rq_tail = NULL;
+        gt_registry.runq_len--;
+    }
+    return t;
+}
+
+/* ---- switching ----------------------------------------------------------- */
+
+/* Runs first in whatever context a switch lands in. */
+static void after_switch(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    struct gt__thread *self = gt__tls_current;
+    const void *bottom;
+    size_t size;
+    __sanitizer_finish_switch_fiber(self ? self->asan_fake_stack : NULL,
+                                    &bottom, &size);
+    if (!S.prev && !main_stack_bottom) {
+        main_stack_bottom = bottom;
+        main_stack_size = size;
+    }
+#endif
+    struct gt__thread *p = S.prev;
+    if (p) {
+        gt__seq_end(&p->pub.seq);
+        S.prev = NULL;
+    }
+    struct gt__thread *d = S.dead;
+    if (d) {
+        S.dead = NULL;
+        gt__stack_free(d);
+        if (d->pub.flags & GT_TF_DETACHED)
+            gt__slot_free(d);
+    }
+}
+
+/* Leaves the current context for next (NULL: the scheduler context).
+ * cur (NULL: the scheduler) has already been put wherever it waits. */
+static void switch_to(struct gt__thread *cur, enum gt_state st,
+                      struct gt__thread *next)
+{
+    uint64_t *from = S.sched_ctx;
+    const uint64_t *to = S.sched_ctx;
+    if (cur) {
+        gt__seq_begin(&cur->pub.seq);
+        gt__count_state(GT_STATE_RUNNING, st);
+        cur->pub.state = (uint8_t)st;
+        if (GT__UNLIKELY(!cur->pub.guard_size))
+            gt__stack_check(cur); /* no guard page: the canary must hold */
+        from = cur->pub.ctx;
+        S.prev = cur;
+    }
+    if (next) {
+        gt__seq_begin(&next->pub.seq);
+        gt__count_state(GT_STATE_RUNNABLE, GT_STATE_RUNNING);
+        next->pub.state = GT_STATE_RUNNING;
+        next->pub.switches++;
+        gt__seq_end(&next->pub.seq);
+        to = next->pub.ctx;
+    }
+    gt__tls_current = next;
+    gt_registry.current = (uint64_t)(uintptr_t)next;
+    gt_registry.switches++;
+    S.switches_since_poll++;
+    GT__PROBE2(switch, cur ? cur->pub.id : 0, next ? next->pub.id : 0);
+#if defined(__SANITIZE_ADDRESS__)
+    void **fake = cur ? (st == GT_STATE_EXITED ? NULL : &cur->asan_fake_stack)
+                      : NULL;
+    if (next)
+        __sanitizer_start_switch_fiber(
+            fake, (void *)(uintptr_t)next->pub.stack_lo,
+            (size_t)(next->pub.stack_hi - next->pub.stack_lo));
+    else
+        __sanitizer_start_switch_fiber(fake, main_stack_bottom,
+                                       main_stack_size);
+#endif
+    gt__ctx_switch(from, to);
+    after_switch();
+}
+
+/* Checks timers and I/O without blocking; called while threads keep the
+ * run queue busy. */
+static void poll_now(void)
+{
+    S.switches_since_poll = 0;
+    if (S.heap_len)
+        gt__timer_expire(gt__clock());
+    if (S.fd_waiters)
+        gt__poller_poll(0);
+}
+
+/* ---- parking ------------------------------------------------------------- */
+
+uint64_t gt__deadline(int64_t timeout_ns)
+{
+    if (timeout_ns < 0)
+        return 0;
+    return gt__clock() + (uint64_t)timeout_ns;
+}
+
+int gt__park(const void *fp, enum gt_wait_kind kind, uint64_t obj,
+             uint64_t arg, uint64_t deadline)
+{
+    struct gt__thread *cur = gt__tls_current;
+    uint64_t now = (GT__INSTRUMENT || deadline) ? gt__clock() : 0;
+    gt__seq_begin(&cur->pub.seq);
+#if GT__INSTRUMENT
+    cur->pub.run_ns += now - S.slice_start;
+    S.slice_start = now;
+#endif
+    cur->pub.wait_kind = (uint8_t)kind;
+    cur->pub.wait_obj = obj;
+    cur->pub.wait_arg = arg;
+    cur->pub.wait_since = now;
+    cur->pub.deadline = deadline;
+    cur->pub.flags &= (uint16_t)~GT_TF_TIMED_OUT;
+#if GT__INSTRUMENT
+    gt__location_arrive(cur, fp, kind, now);
+#else
+    (void)fp;
+#endif
+    gt__seq_end(&cur->pub.seq);
+    cur->wake_result = 0;
+    if (deadline && gt__timer_add(cur) < 0) {
+        /* No memory for the heap: an error beats a wait that never ends. */
+        gt__seq_begin(&cur->pub.seq);
+        gt__location_leave(cur, now);
+        cur->pub.wait_kind = GT_WAIT_NONE;
+        gt__seq_end(&cur->pub.seq);
+        return ENOMEM;
+    }
+    GT__PROBE2(park, cur->pub.id, cur->pub.location);
+    if (S.switches_since_poll >= POLL_EVERY_SWITCHES)
+        poll_now();
+    switch_to(cur, GT_STATE_PARKED, rq_pop());
+    return cur->wake_result;
+}
+
+void gt__wake_at(struct gt__thread *t, int result, uint64_t now)
+{
+    if (t->pub.state != GT_STATE_PARKED)
+        return; /* already woken by another of its waits */
+    if (t->heap_idx)
+        gt__timer_remove(t);
+    gt__seq_begin(&t->pub.seq);
+#if GT__INSTRUMENT
+    gt__location_leave(t, now);
+#else
+    (void)now;
+#endif
+    t->pub.wait_kind = GT_WAIT_NONE;
+    t->pub.deadline = 0;
+    if (result == ETIMEDOUT)
+        t->pub.flags |= GT_TF_TIMED_OUT;
+    gt__count_state(GT_STATE_PARKED, GT_STATE_RUNNABLE);
+    t->pub.state = GT_STATE_RUNNABLE;
+    gt__seq_end(&t->pub.seq);
+    t->wake_result = result;
+    GT__PROBE1(wake, t->pub.id);
+    rq_push(t);
+}
+
+void gt__wake(struct gt__thread *t, int result)
+{
+    gt__wake_at(t, result, GT__INSTRUMENT ? gt__clock() : 0);
+}
+
+int gt__sleep(const void *fp, int64_t ns)
+{
+    if (!gt__tls_current) {
+        errno = EPERM;
+        return -1;
+    }
+    if (ns <= 0)
+        return gt_yield();
+    gt__park(fp, GT_WAIT_SLEEP, 0, (uint64_t)ns, gt__deadline(ns));
+    return 0;
+}
+
+int gt_yield(void)
+{
+    struct gt__thread *cur = gt__tls_current;
+    if (GT__UNLIKELY(!cur)) {
+        errno = EPERM;
+        return -1;
+    }
+    if (GT__UNLIKELY(S.switches_since_poll >= POLL_EVERY_SWITCHES ||
+                     !S.rq_head))
+        poll_now();
+    struct gt__thread *next = rq_pop();
+    if (!next)
+        return 0;
+    rq_push(cur);
+    switch_to(cur, GT_STATE_RUNNABLE, next);
+    return 0;
+}
+
+/* ---- life cycle ---------------------------------------------------------- */
+
+static void copy_name(char *dst, const char *src)
+{
+    size_t n = src ? strnlen(src, GT_NAME_MAX - 1) : 0;
+    memcpy(dst, src ? src : "", n);
+    memset(dst + n, 0, GT_NAME_MAX - n);
+}
+
+static int spawn(gt_t *out, void (*fn)(void *), void *arg,
+                 const gt_attr_t *attr, uint64_t site, uint16_t flags)
+{
+    size_t size = attr && attr->stack_size ? attr->stack_size
+                                           : gt__stack_default();
+    if (!fn || size < GT_STACK_MIN || size > GT_STACK_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct gt__thread *t = gt__slot_alloc();
+    if (!t)
+        return -1;
+    if (gt__stack_alloc(t, size) < 0) {
+        t->free_next = S.free_slots; /* still FREE: just give it back */
+        S.free_slots = t;
+        errno = ENOMEM;
+        return -1;
+    }
+    struct gt__thread *self = gt__tls_current;
+    gt__seq_begin(&t->pub.seq);
+    t->pub.id = S.next_id++;
+    t->pub.parent = self ? self->pub.id : 0;
+    copy_name(t->pub.name, attr ? attr->name : NULL);
+    t->pub.flags = (uint16_t)(flags | (attr && attr->detached ? GT_TF_DETACHED : 0));
+    t->pub.wait_kind = GT_WAIT_NONE;
+    t->pub.location = 0;
+    t->pub.wait_obj = t->pub.wait_arg = t->pub.wait_since = 0;
+    t->pub.deadline = 0;
+    t->pub.entry = (uint64_t)(uintptr_t)fn;
+    t->pub.arg = (uint64_t)(uintptr_t)arg;
+    t->pub.spawn_site = site;
+    t->pub.created = S.slice_start; /* the last clock reading: cheap */
+    t->pub.run_ns = 0;
+    t->pub.switches = 0;
+    t->pub.loc_next = t->pub.loc_prev = 0;
+    gt__ctx_init(t->pub.ctx, (void *)(uintptr_t)t->pub.stack_hi, t);
+    gt__count_state(GT_STATE_FREE, GT_STATE_RUNNABLE);
+    t->pub.state = GT_STATE_RUNNABLE;
+    gt__seq_end(&t->pub.seq);
+    t->fn = fn;
+    t->fn_arg = arg;
+    t->joiner = NULL;
+    t->joined = false;
+    t->fdw = NULL;
+    t->wq = NULL;
+    t->heap_idx = 0;
+    t->prev_loc = 0;
+    t->resumed_at = S.slice_start;
+#if defined(__SANITIZE_ADDRESS__)
+    t->asan_fake_stack = NULL;
+#endif
+    S.live++;
+    gt_registry.spawns++;
+    GT__PROBE2(spawn, t->pub.id, t->pub.parent);
+    rq_push(t);
+    if (out) {
+        out->rec = t;
+        out->id = t->pub.id;
+    }
+    return 0;
+}
+
+int gt_spawn(gt_t *t, void (*fn)(void *), void *arg, const gt_attr_t *attr)
+{
+    if (!gt__tls_current) {
+        errno = EPERM;
+        return -1;
+    }
+    return spawn(t, fn, arg, attr,
+                 (uint64_t)(uintptr_t)__builtin_return_address(0), 0);
+}
+
+_Noreturn void gt__thread_start(struct gt__thread *t)
+{
+    after_switch();
+    t->fn(t->fn_arg);
+    gt_exit();
+}
+
+_Noreturn void gt_exit(void)
+{
+    struct gt__thread *cur = gt__tls_current;
+    if (!cur) /* not a green thread: end the calling kernel thread */
+        pthread_exit(NULL);
+    gt_registry.exits++;
+    S.live--;
+    GT__PROBE1(exit, cur->pub.id);
+    if (cur->joiner)
+        gt__wake(cur->joiner, 0);
+    S.dead = cur; /* its stack (and record, if detached) go after the switch */
+    switch_to(cur, GT_STATE_EXITED, rq_pop());
+    __builtin_unreachable();
+}
+
+/* Resolves a handle; NULL (and errno) when it names no live thread. */
+static struct gt__thread *lookup(gt_t h)
+{
+    struct gt__thread *t = h.rec;
+    if (!t || !h.id || t->pub.id != h.id || t->pub.state == GT_STATE_FREE) {
+        errno = ESRCH;
+        return NULL;
+    }
+    return t;
+}
+
+int gt_join(gt_t h)
+{
+    struct gt__thread *self = gt__tls_current;
+    if (!self) {
+        errno = EPERM;
+        return -1;
+    }
+    struct gt__thread *t = lookup(h);
+    if (!t)
+        return -1;
+    if (t == self) {
+        errno = EDEADLK;
+        return -1;
+    }
+    if ((t->pub.flags & GT_TF_DETACHED) || t->joined) {
+        errno = EINVAL;
+        return -1;
+    }
+    t->joined = true;
+    if (t->pub.state != GT_STATE_EXITED) {
+        t->joiner = self;
+        gt__park(__builtin_frame_address(0), GT_WAIT_JOIN, t->pub.id, 0, 0);
+    }
+    gt__slot_free(t);
+    return 0;
+}
+
+int gt_detach(gt_t h)
+{
+    struct gt__thread *t = lookup(h);
+    if (!t)
+        return -1;
+    if ((t->pub.flags & GT_TF_DETACHED) || t->joined) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (t->pub.state == GT_STATE_EXITED) {
+        gt__slot_free(t);
+        return 0;
+    }
+    gt__seq_begin(&t->pub.seq);
+    t->pub.flags |= GT_TF_DETACHED;
+    gt__seq_end(&t->pub.seq);
+    return 0;
+}
+
+gt_t gt_self(void)
+{
+    struct gt__thread *t = gt__tls_current;
+    gt_t h = {t, t ? t->pub.id : 0};
+    return h;
+}
+
+uint64_t gt_id(gt_t h)
+{
+    struct gt__thread *t = h.rec;
+    return t && h.id && t->pub.id == h.id && t->pub.state != GT_STATE_FREE
+               ? h.id : 0;
+}
+
+int gt_in_thread(void) { return gt__tls_current != NULL; }
+
+int gt_set_name(gt_t h, const char *name)
+{
+    struct gt__thread *t = lookup(h);
+    if (!t)
+        return -1;
+    gt__seq_begin(&t->pub.seq);
+    copy_name(t->pub.name, name);
+    gt__seq_end(&t->pub.seq);
+    return 0;
+}
+
+int gt_get_name(gt_t h, char *buf, size_t len)
+{
+    struct gt__thread *t = lookup(h);
+    if (!t)
+        return -1;
+    if (!buf || !len) {
+        errno = EINVAL;
+        return -1;
+    }
+    size_t n = strnlen(t->pub.name, GT_NAME_MAX - 1);
+    if (n >= len)
+        n = len - 1;
+    memcpy(buf, t->pub.name, n);
+    buf[n] = 0;
+    return 0;
+}
+
+int64_t gt_now_ns(void) { return (int64_t)gt__clock(); }
+
+int gt_set_location_depth(int depth)
+{
+    if (depth < 1 || depth > GT_LOCATION_DEPTH_MAX || running) {
+        errno = EINVAL;
+        return -1;
+    }
+    S.loc_depth = depth;
+    return 0;
+}
+
+/* ---- gt_main ------------------------------------------------------------- */
+
+static int init_once(void)
+{
+    static bool done;
+    if (done)
+        return 0;
+    if (!S.loc_depth) {
+        const char *e = getenv("GT_LOCATION_DEPTH");
+        int d = e ? atoi(e) : 2;
+        S.loc_depth = d >= 1 && d <= GT_LOCATION_DEPTH_MAX ? d : 2;
+    }
+    if (gt__registry_init() < 0 || gt__locations_init() < 0 ||
+        gt__stacks_init() < 0)
+        return -1;
+    gt__fault_init(); /* best effort: a missing handler loses only reports */
+    S.next_id = 1;
+    done = true;
+    return 0;
+}
+
+int gt_main(void (*fn)(void *), void *arg)
+{
+    if (running || gt__tls_current) {
+        errno = EBUSY;
+        return -1;
+    }
+    if (!fn) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (init_once() < 0 || gt__poller_init() < 0) {
+        errno = ENOMEM;
+        return -1;
+    }
+    running = true;
+    S.exit_status = 0;
+    S.slice_start = gt__clock();
+    if (spawn(NULL, fn, arg, NULL, (uint64_t)(uintptr_t)__builtin_return_address(0),
+              GT_TF_MAIN | GT_TF_DETACHED) < 0) {
+        int e = errno;
+        gt__poller_fini();
+        running = false;
+        errno = e;
+        return -1;
+    }
+    for (;;) {
+        struct gt__thread *next = rq_pop();
+        if (next) {
+            S.slice_start = gt__clock();
+            switch_to(NULL, GT_STATE_RUNNING, next);
+            continue;
+        }
+        if (!S.live)
+            break;
+        uint64_t now = gt__clock();
+        if (gt__timer_expire(now))
+            continue;
+        if (!S.fd_waiters && !S.heap_len) {
+            fprintf(stderr, "gt: deadlock: %llu green threads parked on locks, "
+                            "channels or joins that nothing can release\n",
+                    (unsigned long long)S.live);
+            S.exit_status = EDEADLK;
+            break;
+        }
+        S.switches_since_poll = 0;
+        gt__poller_poll(gt__timer_next(now));
+    }
+    gt__fd_restore_all();
+    gt__poller_fini();
+    running = false;
+    gt_registry.current = 0;
+    if (S.exit_status) {
+        errno = S.exit_status;
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,210 @@
+/*
+ * stack.c - thread stacks: carved from large arenas, guarded, recycled.
+ *
+ * 100,000 stacks as separate mappings would hit vm.max_map_count (65,530
+ * by default), so stacks are carved from arenas of ARENA_SIZE bytes, each
+ * one mapping (MAP_NORESERVE: only touched pages cost memory).  A slot is
+ * [guard page][usable stack]; the guard is, by preference:
+ *   1. MADV_GUARD_INSTALL (Linux 6.13+): a fault page that costs no VMA;
+ *   2. mprotect(PROT_NONE): splits the arena mapping, so it is used only
+ *      while the map count stays well under vm.max_map_count;
+ *   3. a canary word at the stack's low end, checked at every switch.
+ * The policy in force is published in the registry.
+ *
+ * Freed stacks go on a free list per size, LIFO (the hottest stack is
+ * reused first).  At free, everything below the top page goes back to the
+ * kernel (MADV_DONTNEED), so the next thread's stack reads as zero below
+ * what it touched itself: "touched" (lowest non-zero word) stays true.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <valgrind/valgrind.h>
+
+#include "internal.h"
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+#define ARENA_SIZE ((size_t)256 << 20)
+#define MAX_CLASSES 16
+/* Mappings kept free for the rest of the program when using mprotect. */
+#define MAP_COUNT_RESERVE 4096
+
+struct size_class {
+    size_t size;   /* usable bytes */
+    void *free;    /* stack_hi of a free stack; next pointer stored below */
+};
+
+static struct size_class classes[MAX_CLASSES];
+static unsigned nclasses;
+static char *arena_cur, *arena_end;
+static size_t page;
+static size_t default_size;
+
+size_t gt__stack_default(void) { return default_size; }
+
+static uint64_t read_max_map_count(void)
+{
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+    unsigned long long v = 65530;
+    if (f) {
+        if (fscanf(f, "%llu", &v) != 1)
+            v = 65530;
+        fclose(f);
+    }
+    return v;
+}
+
+static enum gt_guard_policy probe_guard_policy(void)
+{
+    void *p = mmap(NULL, page, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return GT_GUARD_CANARY;
+    int r = madvise(p, page, MADV_GUARD_INSTALL);
+    munmap(p, page);
+    return r == 0 ? GT_GUARD_MADVISE : GT_GUARD_MPROTECT;
+}
+
+int gt__stacks_init(void)
+{
+    page = (size_t)sysconf(_SC_PAGESIZE);
+    default_size = 64 * 1024;
+    const char *e = getenv("GT_STACK_SIZE");
+    if (e) {
+        unsigned long long v = strtoull(e, NULL, 0);
+        if (v >= GT_STACK_MIN && v <= GT_STACK_MAX)
+            default_size = (size_t)v;
+        else
+            fprintf(stderr, "gt: GT_STACK_SIZE=%s is outside %u..%u bytes; "
+                            "using %zu\n", e, GT_STACK_MIN, GT_STACK_MAX,
+                    default_size);
+    }
+    default_size = (default_size + page - 1) & ~(page - 1);
+    gt_registry.stack_default = default_size;
+    gt_registry.max_map_count = read_max_map_count();
+    gt_registry.guard_policy = probe_guard_policy();
+    gt_registry.canary = 0x6774206361727921ull ^ (uint64_t)(uintptr_t)&page;
+    return 0;
+}
+
+/* A new region of at least `need` bytes; tries smaller arenas when the
+ * address space is tight (RLIMIT_AS), down to just what is needed. */
+static int new_arena(size_t need)
+{
+    size_t size = need > ARENA_SIZE / 4 ? need : ARENA_SIZE;
+    for (;;) {
+        void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p != MAP_FAILED) {
+            arena_cur = p;
+            arena_end = (char *)p + size;
+            gt_registry.guard_mappings++;
+            return 0;
+        }
+        if (size == need)
+            return -1;
+        size = size / 2 > need ? size / 2 : need;
+    }
+}
+
+static void guard(char *g)
+{
+    switch (gt_registry.guard_policy) {
+    case GT_GUARD_MADVISE:
+        if (madvise(g, page, MADV_GUARD_INSTALL) == 0)
+            return;
+        break;
+    case GT_GUARD_MPROTECT:
+        if (gt_registry.guard_mappings + 2 + MAP_COUNT_RESERVE <
+                gt_registry.max_map_count &&
+            mprotect(g, page, PROT_NONE) == 0) {
+            gt_registry.guard_mappings += 2;
+            return;
+        }
+        break;
+    default:
+        return;
+    }
+    /* The preferred guard failed: from now on, every new stack gets a
+     * canary instead, and the registry says so. */
+    gt_registry.guard_policy = GT_GUARD_CANARY;
+}
+
+static struct size_class *class_for(size_t size)
+{
+    for (unsigned i = 0; i < nclasses; i++)
+        if (classes[i].size == size)
+            return &classes[i];
+    if (nclasses == MAX_CLASSES)
+        return NULL; /* uncommon sizes are simply not recycled */
+    classes[nclasses].size = size;
+    classes[nclasses].free = NULL;
+    return &classes[nclasses++];
+}
+
+int gt__stack_alloc(struct gt__thread *t, size_t size)
+{
+    size = (size + page - 1) & ~(page - 1);
+    struct size_class *c = class_for(size);
+    char *hi;
+    if (c && c->free) {
+        hi = c->free;
+        c->free = ((void **)hi)[-1];
+    } else {
+        size_t slot = size + page;
+        if ((size_t)(arena_end - arena_cur) < slot && new_arena(slot) < 0)
+            return -1;
+        char *g = arena_cur;
+        arena_cur += slot;
+        guard(g);
+        hi = g + slot;
+        gt_registry.stack_reserved += slot;
+    }
+    char *lo = hi - size;
+    t->pub.stack_lo = (uint64_t)(uintptr_t)lo;
+    t->pub.stack_hi = (uint64_t)(uintptr_t)hi;
+    t->pub.guard_size = gt_registry.guard_policy == GT_GUARD_CANARY ? 0 : page;
+    if (gt_registry.guard_policy == GT_GUARD_CANARY)
+        *(uint64_t *)lo = gt_registry.canary;
+    t->vg_stack = VALGRIND_STACK_REGISTER(lo, hi);
+    return 0;
+}
+
+void gt__stack_free(struct gt__thread *t)
+{
+    char *lo = (char *)(uintptr_t)t->pub.stack_lo;
+    char *hi = (char *)(uintptr_t)t->pub.stack_hi;
+    size_t size = (size_t)(hi - lo);
+    VALGRIND_STACK_DEREGISTER(t->vg_stack);
+    /* Return all but the top page: the next thread then starts with a
+     * stack that reads as zero, and memory a deep call once used is not
+     * held by a stack that sits idle. */
+    madvise(lo, size - page, MADV_DONTNEED);
+    struct size_class *c = class_for(size);
+    if (c) {
+        ((void **)hi)[-1] = c->free;
+        c->free = hi;
+    }
+}
+
+void gt__stack_check(struct gt__thread *t)
+{
+    if (*(uint64_t *)(uintptr_t)t->pub.stack_lo == gt_registry.canary)
+        return;
+    char msg[160];
+    int n = snprintf(msg, sizeof(msg),
+                     "gt: stack overflow in green thread %llu \"%s\": its "
+                     "%llu-byte stack canary was overwritten\n",
+                     (unsigned long long)t->pub.id, t->pub.name,
+                     (unsigned long long)(t->pub.stack_hi - t->pub.stack_lo));
+    if (n > 0)
+        (void)!write(2, msg, (size_t)n);
+    abort();
+}
