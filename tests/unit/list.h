@@ -1,0 +1,77 @@
+/*
+ * list.h - every unit test, in the order the runner runs them.
+ *
+ * X(name, timeout_s): the test is `TEST_IMPL(name)` in one of the
+ * test_*.c files; timeout_s is its timeout in seconds, 0 for the runner's
+ * default (60 s, or -t).  A test defined but not listed here never runs,
+ * and one listed but not defined does not link.
+ */
+#ifndef GT_TEST_LIST_H
+#define GT_TEST_LIST_H
+
+#define TEST_LIST(X)                          \
+    /* test_threads.c */                      \
+    X(threads_main_returns_zero, 0)           \
+    X(threads_main_twice, 0)                  \
+    X(threads_spawn_join_many, 0)             \
+    X(threads_exit, 0)                        \
+    X(threads_detach, 0)                      \
+    X(threads_detach_exited, 0)               \
+    X(threads_self_id, 0)                     \
+    X(threads_names, 0)                       \
+    X(threads_yield_order, 0)                 \
+    X(threads_custom_stack, 0)                \
+    X(threads_100k_park, 120)                 \
+    /* test_sleep.c */                        \
+    X(sleep_order, 0)                         \
+    X(sleep_zero_yields, 0)                   \
+    X(sleep_elapsed, 0)                       \
+    X(sleep_many, 0)                          \
+    /* test_sync.c */                         \
+    X(mutex_contention, 0)                    \
+    X(mutex_fifo_handoff, 0)                  \
+    X(mutex_trylock, 0)                       \
+    X(cond_producer_consumer, 0)              \
+    X(cond_signal_fifo, 0)                    \
+    X(cond_broadcast, 0)                      \
+    X(cond_timedwait, 0)                      \
+    X(cond_timedwait_many, 0)                 \
+    /* test_chan.c */                         \
+    X(chan_fifo, 0)                           \
+    X(chan_many, 0)                           \
+    X(chan_timeouts, 0)                       \
+    X(chan_close, 0)                          \
+    X(chan_ping_pong, 0)                      \
+    /* test_io.c */                           \
+    X(io_wait_fd, 0)                          \
+    X(io_user_nonblock, 0)                    \
+    X(io_regular_file, 0)                     \
+    X(io_close_forgets, 0)                    \
+    X(io_read_write_same_fd, 0)               \
+    X(io_tcp_accept_connect, 0)               \
+    X(io_connect_refused, 0)                  \
+    X(io_echo_10k, 120)                       \
+    /* test_interpose.c */                    \
+    X(interpose_read_parks, 0)                \
+    X(interpose_read_outside_runtime, 0)      \
+    X(interpose_pthread_beside_runtime, 0)    \
+    X(interpose_errno_semantics, 0)           \
+    X(interpose_sleep_family, 0)              \
+    X(interpose_poll, 0)                      \
+    X(interpose_fcntl_flags, 0)               \
+    X(interpose_readv_writev, 0)              \
+    X(interpose_recvfrom_sendto, 0)           \
+    X(interpose_accept4, 0)                   \
+    X(interpose_close_reuse, 0)               \
+    X(interpose_write_parks, 0)               \
+    /* test_misuse.c */                       \
+    X(misuse_stack_size, 0)                   \
+    X(misuse_outside_green_thread, 0)         \
+    X(misuse_main_busy, 0)                    \
+    X(misuse_join, 0)                         \
+    X(misuse_mutex_cond, 0)                   \
+    X(misuse_chan, 0)                         \
+    X(misuse_location_depth, 0)               \
+    X(misuse_spawn_enomem, 0)
+
+#endif /* GT_TEST_LIST_H */

@@ -1,0 +1,133 @@
+/*
+ * test_sleep.c - gt_sleep_ns and gt_now_ns: wake order, elapsed time,
+ * sleep(0) as a yield, many timers at once.
+ */
+#include "test.h"
+
+/* ---- threads wake in the order of their deadlines ----------------------- */
+
+static const int delays_ms[5] = {50, 10, 30, 20, 40};
+static int woke[5];
+static int nwoke;
+
+static void sleeper(void *arg)
+{
+    int ms = *(const int *)arg;
+    int64_t gt0 = gt_now_ns(), k0 = tu_now_ns();
+
+    ASSERT_EQ(gt_sleep_ns(ms * TU_MS), 0);
+    ASSERT_GE(gt_now_ns() - gt0, ms * TU_MS);
+    ASSERT_GE(tu_now_ns() - k0, ms * TU_MS);
+    woke[nwoke++] = ms;
+}
+
+static void sleep_order(void *arg)
+{
+    gt_t t[5];
+    (void)arg;
+
+    for (int i = 0; i < 5; i++)
+        t[i] = tu_spawn(sleeper, (void *)&delays_ms[i]);
+    for (int i = 0; i < 5; i++)
+        tu_join(t[i]);
+}
+
+TEST_IMPL(sleep_order)
+{
+    tu_run(sleep_order, NULL);
+    ASSERT_EQ(nwoke, 5);
+    for (int i = 0; i < 5; i++)
+        ASSERT_EQ(woke[i], 10 * (i + 1));
+}
+
+/* ---- gt_sleep_ns(0) yields ----------------------------------------------- */
+
+static char order[16];
+static int order_len;
+
+static void log_and_sleep0(void *arg)
+{
+    for (int i = 0; i < 2; i++) {
+        order[order_len++] = (char)(intptr_t)arg;
+        ASSERT_EQ(gt_sleep_ns(0), 0);
+    }
+}
+
+static void sleep_zero(void *arg)
+{
+    (void)arg;
+    gt_t a = tu_spawn(log_and_sleep0, (void *)(intptr_t)'A');
+    gt_t b = tu_spawn(log_and_sleep0, (void *)(intptr_t)'B');
+    tu_join(a);
+    tu_join(b);
+}
+
+TEST_IMPL(sleep_zero_yields)
+{
+    tu_run(sleep_zero, NULL);
+    ASSERT_STR_EQ(order, "ABAB");
+}
+
+/* ---- gt_now_ns is CLOCK_MONOTONIC and the time slept is at least asked -- */
+
+static void clock_and_elapsed(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 100; i++) {
+        int64_t before = tu_now_ns();
+        int64_t now = gt_now_ns();
+        int64_t after = tu_now_ns();
+        ASSERT_LE(before, now);
+        ASSERT_LE(now, after);
+    }
+    static const int64_t asks[] = {1, 1000, 100 * 1000, TU_MS, 15 * TU_MS};
+    for (size_t i = 0; i < sizeof asks / sizeof asks[0]; i++) {
+        int64_t t0 = tu_now_ns();
+        ASSERT_EQ(gt_sleep_ns(asks[i]), 0);
+        ASSERT_GE(tu_now_ns() - t0, asks[i]);
+    }
+}
+
+TEST_IMPL(sleep_elapsed)
+{
+    tu_run(clock_and_elapsed, NULL);
+    /* gt_now_ns also works outside a green thread. */
+    int64_t before = tu_now_ns();
+    int64_t now = gt_now_ns();
+    ASSERT_LE(before, now);
+    ASSERT_LE(now, tu_now_ns());
+}
+
+/* ---- 10,000 timers: every thread wakes, none early ---------------------- */
+
+#define SLEEPERS 10000
+static int late_wakers;
+
+static void sleep_some(void *arg)
+{
+    int64_t ns = (int64_t)(intptr_t)arg;
+    int64_t t0 = tu_now_ns();
+    ASSERT_EQ(gt_sleep_ns(ns), 0);
+    ASSERT_GE(tu_now_ns() - t0, ns);
+    late_wakers++;
+}
+
+static void many_sleepers(void *arg)
+{
+    static gt_t t[SLEEPERS];
+    (void)arg;
+
+    for (int i = 0; i < SLEEPERS; i++) {
+        /* 0..99 ms plus a few microseconds, spread over the range. */
+        int64_t ns = (int64_t)((i * 7919) % 100) * TU_MS + (i % 7) * 1000;
+        t[i] = tu_spawn(sleep_some, (void *)(intptr_t)ns);
+    }
+    for (int i = 0; i < SLEEPERS; i++)
+        tu_join(t[i]);
+}
+
+TEST_IMPL(sleep_many)
+{
+    tu_run(many_sleepers, NULL);
+    ASSERT_EQ(late_wakers, SLEEPERS);
+}
