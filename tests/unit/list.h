@@ -21,6 +21,8 @@
     X(threads_names, 0)                       \
     X(threads_yield_order, 0)                 \
     X(threads_custom_stack, 0)                \
+    X(threads_stack_size_env, 0)              \
+    X(threads_overflow_reported, 0)           \
     X(threads_100k_park, 120)                 \
     /* test_sleep.c */                        \
     X(sleep_order, 0)                         \
@@ -64,6 +66,9 @@
     X(interpose_accept4, 0)                   \
     X(interpose_close_reuse, 0)               \
     X(interpose_write_parks, 0)               \
+    X(interpose_recvmsg_sendmsg, 0)           \
+    X(interpose_dup_managed_fd, 0)            \
+    X(interpose_fionbio, 0)                   \
     /* test_misuse.c */                       \
     X(misuse_stack_size, 0)                   \
     X(misuse_outside_green_thread, 0)         \

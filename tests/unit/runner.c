@@ -1,13 +1,14 @@
 /*
  * runner.c - runs the unit tests named in list.h, one process each.
  *
- *   runner [-l] [-t SECONDS] [PATTERN...]
+ *   runner [-l] [-v] [-t SECONDS] [PATTERN...]
  *
  * Each test runs in a forked child, in its own process group, with its
  * stdout and stderr captured in memory and a timeout (list.h gives the
  * seconds, 0 meaning the default; -t replaces the default).  A PATTERN is
  * a shell glob matched against test names (fnmatch), e.g. 'chan_*'; with
- * none, every test runs, in list order.  -l only lists the names.
+ * none, every test runs, in list order.  -l only lists the names; -v
+ * also shows the output of tests that pass.
  *
  * One line per test: "ok NAME 12ms" or "FAIL NAME: REASON" followed by the
  * test's captured output, indented.  The reason is the first assertion
@@ -50,12 +51,16 @@ static const struct test {
 
 #define NTESTS (sizeof tests / sizeof tests[0])
 
+static int verbose; /* -v: show the output of passing tests too */
+
 /* Sanitizer builds: let allocations fail with NULL (the ENOMEM test needs
- * it) and stop at the first undefined-behaviour report.  Unused otherwise. */
+ * it), leave fatal signals to libgt's own handler (it names the green
+ * thread, which is what threads_overflow_reported checks), and stop at
+ * the first undefined-behaviour report.  Unused otherwise. */
 const char *__asan_default_options(void);
 const char *__asan_default_options(void)
 {
-    return "allocator_may_return_null=1";
+    return "allocator_may_return_null=1:handle_segv=0:handle_sigbus=0";
 }
 const char *__ubsan_default_options(void);
 const char *__ubsan_default_options(void)
@@ -163,6 +168,7 @@ static int wait_child(pid_t pid, int64_t deadline_ms, int *status)
 static void run_one(const struct test *t, int default_timeout_s,
                     struct outcome *o)
 {
+    int64_t start = now_ms();
     int timeout_s = t->timeout_s ? t->timeout_s : default_timeout_s;
     int out = memfd_create("gt-test-output", MFD_CLOEXEC);
     int status = 0, finished;
@@ -226,6 +232,10 @@ static void run_one(const struct test *t, int default_timeout_s,
     if (!o->passed) {
         printf("FAIL %s: %s\n", t->name, o->reason);
         print_output(f);
+    } else {
+        printf("ok %s %" PRId64 "ms\n", t->name, now_ms() - start);
+        if (verbose)
+            print_output(f);
     }
     fclose(f);
 }
@@ -242,8 +252,9 @@ static int selected(const struct test *t, int npat, char **pat)
 
 static void usage(FILE *to)
 {
-    fprintf(to, "usage: runner [-l] [-t SECONDS] [PATTERN...]\n"
+    fprintf(to, "usage: runner [-l] [-v] [-t SECONDS] [PATTERN...]\n"
                 "  -l          list the test names and exit\n"
+                "  -v          show the output of passing tests too\n"
                 "  -t SECONDS  default timeout per test (now %d)\n"
                 "  PATTERN     shell glob of test names to run\n",
             DEFAULT_TIMEOUT_S);
@@ -255,10 +266,13 @@ int main(int argc, char **argv)
     int passed = 0, failed = 0;
     sigset_t chld;
 
-    while ((opt = getopt(argc, argv, "hlt:")) != -1) {
+    while ((opt = getopt(argc, argv, "hlvt:")) != -1) {
         switch (opt) {
         case 'l':
             list = 1;
+            break;
+        case 'v':
+            verbose = 1;
             break;
         case 't':
             default_timeout_s = atoi(optarg);
@@ -291,18 +305,14 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < NTESTS; i++) {
         const struct test *t = &tests[i];
         struct outcome o;
-        int64_t start;
 
         if (!selected(t, argc - optind, argv + optind))
             continue;
-        start = now_ms();
         run_one(t, default_timeout_s, &o);
-        if (o.passed) {
-            printf("ok %s %" PRId64 "ms\n", t->name, now_ms() - start);
+        if (o.passed)
             passed++;
-        } else {
+        else
             failed++;
-        }
     }
     if (passed + failed == 0) {
         fprintf(stderr, "runner: no test matches the given pattern(s); "

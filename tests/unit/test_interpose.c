@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -212,6 +213,13 @@ static void *side_pthread(void *arg)
     return NULL;
 }
 
+static void green_write_g(void *arg)
+{
+    (void)arg;
+    ASSERT_EQ(gt_sleep_ns(5 * TU_MS), 0);
+    ASSERT_EQ(write(shared_pipe[1], "g", 1), 1);
+}
+
 static void beside_runtime(void *arg)
 {
     pthread_t pt;
@@ -220,8 +228,12 @@ static void beside_runtime(void *arg)
 
     ASSERT_OK(pipe(shared_pipe));
     ASSERT_OK(pipe(side_pipe));
-    ASSERT_EQ(write(shared_pipe[1], "g", 1), 1);
+    /* A read that parks: libgt's non-blocking machinery now owns it. */
+    gt_t g = tu_spawn(green_write_g, NULL);
     ASSERT_EQ(read(shared_pipe[0], buf, sizeof buf), 1);
+    tu_join(g);
+    printf("kernel flags of the shared pipe after a parked read: 0x%x\n",
+           kernel_getfl(shared_pipe[0]));
     gt_t tick = tu_spawn(ticker, NULL);
     ASSERT_EQ(pthread_create(&pt, NULL, side_pthread, NULL), 0);
     long t0 = ticks;
@@ -246,28 +258,39 @@ TEST_IMPL(interpose_pthread_beside_runtime)
 /* ---- errno semantics are the same inside and outside -------------------- */
 
 struct errno_probe {
-    ssize_t eagain_rc, ebadf_rc, epipe_rc;
-    int eagain, ebadf, epipe;
+    ssize_t eagain_rc, ebadf_rc, epipe_rc, dontwait_rc;
+    int eagain, ebadf, epipe, dontwait;
 };
 
 static int nb_pipe[2], broken_pipe[2], closed_fd;
+/* One socket pair per context, for recv(MSG_DONTWAIT). */
+static int dw_main[2], dw_green[2], dw_pthread[2];
 
-static void probe(struct errno_probe *p)
+static void probe(struct errno_probe *p, int dw[2])
 {
-    char c;
+    struct tu_watchdog *wd;
+    char c[4];
+
     errno = 0;
-    p->eagain_rc = read(nb_pipe[0], &c, 1);
+    p->eagain_rc = read(nb_pipe[0], c, 1);
     p->eagain = errno;
     errno = 0;
-    p->ebadf_rc = read(closed_fd, &c, 1);
+    p->ebadf_rc = read(closed_fd, c, 1);
     p->ebadf = errno;
     errno = 0;
     p->epipe_rc = write(broken_pipe[1], "x", 1);
     p->epipe = errno;
+    /* A recv that parks or blocks instead of failing gets the watchdog's
+     * two bytes after 2 s, and the check below names it. */
+    wd = tu_watchdog_start(dw[1], "WD", 2, 2000);
+    errno = 0;
+    p->dontwait_rc = recv(dw[0], c, sizeof c, MSG_DONTWAIT);
+    p->dontwait = errno;
+    tu_watchdog_stop(wd);
 }
 
 static struct errno_probe in_green, in_pthread, in_main;
-static int probe_bystander_ran;
+static int probe_bystander_ran, bystander_ran_during_probe;
 
 static void probe_bystander(void *arg)
 {
@@ -279,15 +302,15 @@ static void probe_green(void *arg)
 {
     (void)arg;
     gt_t b = tu_spawn(probe_bystander, NULL);
-    probe(&in_green);
-    ASSERT_EQ(probe_bystander_ran, 0); /* nothing parked */
+    probe(&in_green, dw_green);
+    bystander_ran_during_probe = probe_bystander_ran;
     tu_join(b);
 }
 
 static void *probe_pthread(void *arg)
 {
     (void)arg;
-    probe(&in_pthread);
+    probe(&in_pthread, dw_pthread);
     return NULL;
 }
 
@@ -303,6 +326,13 @@ static void check_probe(const char *where, const struct errno_probe *p)
     if (p->epipe_rc != -1 || p->epipe != EPIPE)
         FAIL("%s: write() to a pipe without reader gave %zd/%s, expected "
              "-1/EPIPE", where, p->epipe_rc, tu_errname(p->epipe));
+    if (p->dontwait_rc >= 0)
+        FAIL("%s: recv(MSG_DONTWAIT) on an empty blocking socket waited and "
+             "returned %zd bytes (the watchdog's, written after 2 s); "
+             "expected -1/EAGAIN at once", where, p->dontwait_rc);
+    if (p->dontwait != EAGAIN)
+        FAIL("%s: recv(MSG_DONTWAIT) on an empty blocking socket gave -1/%s, "
+             "expected -1/EAGAIN", where, tu_errname(p->dontwait));
 }
 
 TEST_IMPL(interpose_errno_semantics)
@@ -314,17 +344,26 @@ TEST_IMPL(interpose_errno_semantics)
     ASSERT_OK(pipe2(nb_pipe, O_NONBLOCK));
     ASSERT_OK(pipe(broken_pipe));
     ASSERT_OK(close(broken_pipe[0]));
+    ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM, 0, dw_main));
+    ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM, 0, dw_green));
+    ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM, 0, dw_pthread));
+    /* A closed fd far above the lowest free one, so nothing reuses it. */
     ASSERT_OK(pipe(spare));
-    closed_fd = spare[1];
+    closed_fd = fcntl(spare[1], F_DUPFD, 1000);
+    ASSERT_GE(closed_fd, 1000);
+    ASSERT_OK(close(closed_fd));
+    ASSERT_OK(close(spare[0]));
     ASSERT_OK(close(spare[1]));
 
-    probe(&in_main);
+    probe(&in_main, dw_main);
     tu_run(probe_green, NULL);
     ASSERT_EQ(pthread_create(&pt, NULL, probe_pthread, NULL), 0);
     ASSERT_EQ(pthread_join(pt, NULL), 0);
     check_probe("outside the runtime", &in_main);
     check_probe("in a green thread", &in_green);
     check_probe("in a plain pthread", &in_pthread);
+    /* None of the failing calls parked the green thread. */
+    ASSERT_EQ(bystander_ran_during_probe, 0);
 }
 
 /* ---- sleep, usleep, nanosleep, poll(NULL, 0, ms) park only the caller --- */
@@ -380,10 +419,21 @@ static void sleep_family(void *arg)
     tu_join(tick);
 }
 
+static void bad_sleeps(void *arg)
+{
+    struct timespec bad = {0, 1000000000L}, neg = {-1, 0};
+    (void)arg;
+    ASSERT_ERRNO(nanosleep(&bad, NULL), EINVAL);
+    ASSERT_ERRNO(nanosleep(&neg, NULL), EINVAL);
+}
+
 TEST_IMPL(interpose_sleep_family)
 {
     tu_run(sleep_family, NULL);
     ASSERT_EQ(sleepers_done, 4);
+    /* Invalid arguments fail as in libc, inside and outside. */
+    tu_run(bad_sleeps, NULL);
+    bad_sleeps(NULL);
 
     /* Outside the runtime they sleep the calling thread, as libc does. */
     struct timespec ts = {0, 15 * 1000 * 1000};
@@ -455,8 +505,8 @@ static void poll_test(void *arg)
     ASSERT_OK(pipe(pc));
     ASSERT_EQ(write(pa[1], "a", 1), 1);
     ASSERT_EQ(write(pc[1], "c", 1), 1);
-    freefd = dup(pa[0]);
-    ASSERT_GE(freefd, 0);
+    freefd = fcntl(pa[0], F_DUPFD, 1000); /* nothing will reuse it */
+    ASSERT_GE(freefd, 1000);
     ASSERT_OK(close(freefd));
 
     struct pollfd fds[] = {
@@ -731,7 +781,11 @@ static void datagram_test(void *arg)
      * libc does, even when it arrives in two parts. */
     ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM, 0, st));
     gt_t two = tu_spawn(send_in_two_parts, NULL);
-    ASSERT_EQ(recv(st[0], buf, 10, MSG_WAITALL), 10);
+    ssize_t got = recv(st[0], buf, 10, MSG_WAITALL);
+    if (got != 10)
+        FAIL("recv(MSG_WAITALL) of 10 bytes on a blocking socket returned "
+             "%zd (errno %s) when the data came as 5 + 5 bytes 10 ms apart; "
+             "libc waits for all 10", got, tu_errname(errno));
     ASSERT_MEM_EQ(buf, "0123456789", 10);
     tu_join(two);
     ASSERT_OK(close(st[0]));
@@ -764,8 +818,10 @@ static void acc_server(void *arg)
     ASSERT_EQ(len, sizeof acc_peer);
     acc_nb_fl = fcntl(fd, F_GETFL);
     acc_cloexec = fcntl(fd, F_GETFD);
-    /* The client wrote before it parked; a second read finds nothing
+    /* Wait for the client's four bytes, then a second read finds nothing
      * and the fd is non-blocking by request. */
+    struct pollfd pin = {.fd = fd, .events = POLLIN};
+    ASSERT_EQ(poll(&pin, 1, -1), 1);
     ASSERT_EQ(read(fd, acc_buf, 4), 4);
     errno = 0;
     if (read(fd, acc_buf + 4, 4) == -1 && errno == EAGAIN)
@@ -970,4 +1026,161 @@ static void write_parks(void *arg)
 TEST_IMPL(interpose_write_parks)
 {
     tu_run(write_parks, NULL);
+}
+
+/* ---- recvmsg / sendmsg park like recv / send ---------------------------- */
+
+static int msock[2];
+static int sendmsg_ran, sendmsg_ran_before_return;
+static ssize_t recvmsg_got;
+static int recvmsg_errno;
+static char msg_a[3], msg_b[8];
+
+static void msg_receiver(void *arg)
+{
+    struct iovec iov[2] = {{msg_a, sizeof msg_a}, {msg_b, sizeof msg_b}};
+    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+    (void)arg;
+    errno = 0;
+    recvmsg_got = recvmsg(msock[0], &mh, 0);
+    recvmsg_errno = errno;
+    sendmsg_ran_before_return = sendmsg_ran;
+}
+
+static void msg_sender(void *arg)
+{
+    struct iovec iov[2] = {{(void *)"abc", 3}, {(void *)"defgh", 5}};
+    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+    (void)arg;
+    sendmsg_ran = 1;
+    ASSERT_EQ(sendmsg(msock[1], &mh, 0), 8);
+}
+
+static void msg_test(void *arg)
+{
+    char c;
+    (void)arg;
+
+    ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM, 0, msock));
+    /* Let libgt manage the socket first, as a server's read() would. */
+    ASSERT_EQ(write(msock[1], "x", 1), 1);
+    ASSERT_EQ(read(msock[0], &c, 1), 1);
+    struct tu_watchdog *wd = tu_watchdog_start(msock[1], "WATCHDOG", 8,
+                                               3000);
+    gt_t r = tu_spawn(msg_receiver, NULL);
+    gt_t s = tu_spawn(msg_sender, NULL);
+    tu_join(r);
+    tu_join(s);
+    int fired = tu_watchdog_stop(wd);
+    if (recvmsg_got == -1)
+        FAIL("recvmsg() on an empty blocking socket in a green thread "
+             "failed with %s; libc would wait for data",
+             tu_errname(recvmsg_errno));
+    if (fired || !sendmsg_ran_before_return)
+        FAIL("recvmsg() on an empty socket in a green thread blocked the "
+             "kernel thread instead of parking (got %zd bytes%s)",
+             recvmsg_got, fired ? ", the watchdog's, after 3 s" : "");
+    ASSERT_EQ(recvmsg_got, 8);
+    ASSERT_MEM_EQ(msg_a, "abc", 3);
+    ASSERT_MEM_EQ(msg_b, "defgh", 5);
+    ASSERT_OK(close(msock[0]));
+    ASSERT_OK(close(msock[1]));
+}
+
+TEST_IMPL(interpose_recvmsg_sendmsg)
+{
+    tu_run(msg_test, NULL);
+}
+
+/* ---- a dup of a managed fd is still blocking for its user --------------- */
+
+static int dsock[2];
+
+static void dup_write_later(void *arg)
+{
+    (void)arg;
+    ASSERT_EQ(gt_sleep_ns(10 * TU_MS), 0);
+    ASSERT_EQ(write(dsock[1], "late", 4), 4);
+}
+
+static void dup_test(void *arg)
+{
+    char buf[8];
+    (void)arg;
+
+    ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM, 0, dsock));
+    /* A read that parks: libgt has made dsock[0] non-blocking inside. */
+    gt_t w = tu_spawn(dup_write_later, NULL);
+    ASSERT_EQ(read(dsock[0], buf, sizeof buf), 4);
+    tu_join(w);
+
+    int d = dup(dsock[0]);
+    ASSERT_GE(d, 0);
+    int fl = fcntl(d, F_GETFL);
+    if (fl & O_NONBLOCK)
+        FAIL("fcntl(F_GETFL) on a dup of a blocking socket shows "
+             "O_NONBLOCK (flags 0x%x): libgt's own flag leaked through "
+             "the new fd", fl);
+    w = tu_spawn(dup_write_later, NULL);
+    errno = 0;
+    ssize_t n = read(d, buf, sizeof buf);
+    if (n != 4)
+        FAIL("read() on a dup of a blocking socket returned %zd (%s); "
+             "expected to park until the 4 bytes came", n,
+             tu_errname(errno));
+    tu_join(w);
+    ASSERT_OK(close(d));
+    ASSERT_OK(close(dsock[0]));
+    ASSERT_OK(close(dsock[1]));
+}
+
+TEST_IMPL(interpose_dup_managed_fd)
+{
+    tu_run(dup_test, NULL);
+}
+
+/* ---- ioctl(FIONBIO) is the caller asking for non-blocking mode ---------- */
+
+static int io_sock[2], fionbio_cancel;
+
+static void fionbio_rescue(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 200 && !fionbio_cancel; i++)
+        ASSERT_EQ(gt_sleep_ns(10 * TU_MS), 0);
+    if (!fionbio_cancel)
+        ASSERT_EQ(write(io_sock[1], "RESCUE", 6), 6);
+}
+
+static void fionbio_test(void *arg)
+{
+    char buf[8];
+    int one = 1;
+    (void)arg;
+
+    ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM, 0, io_sock));
+    ASSERT_EQ(write(io_sock[1], "x", 1), 1);
+    ASSERT_EQ(read(io_sock[0], buf, 1), 1);
+    ASSERT_OK(ioctl(io_sock[0], FIONBIO, &one));
+    gt_t r = tu_spawn(fionbio_rescue, NULL);
+    errno = 0;
+    ssize_t n = read(io_sock[0], buf, sizeof buf);
+    if (n >= 0)
+        FAIL("read() on an empty socket the caller made non-blocking with "
+             "ioctl(FIONBIO) parked and returned %zd bytes 2 s later; "
+             "expected -1/EAGAIN at once", n);
+    ASSERT_EQ(errno, EAGAIN);
+    fionbio_cancel = 1;
+    tu_join(r);
+    int fl = fcntl(io_sock[0], F_GETFL);
+    if (!(fl & O_NONBLOCK))
+        FAIL("fcntl(F_GETFL) after ioctl(FIONBIO, 1) does not show "
+             "O_NONBLOCK (flags 0x%x)", fl);
+    ASSERT_OK(close(io_sock[0]));
+    ASSERT_OK(close(io_sock[1]));
+}
+
+TEST_IMPL(interpose_fionbio)
+{
+    tu_run(fionbio_test, NULL);
 }

@@ -244,6 +244,12 @@ static void refused_and_nonblocking(void *arg)
     ASSERT_ERRNO(gt_connect(fd, (struct sockaddr *)&addr, sizeof addr),
                  ECONNREFUSED);
     ASSERT_EQ(gt_close(fd), 0);
+    /* The same through the interposed connect(). */
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    ASSERT_ERRNO(connect(fd, (struct sockaddr *)&addr, sizeof addr),
+                 ECONNREFUSED);
+    ASSERT_EQ(close(fd), 0);
     ASSERT_EQ(gt_close(bound), 0);
 
     /* A listener the caller made non-blocking: EAGAIN, no parking. */
@@ -408,7 +414,7 @@ static void files_test(void *arg)
     ASSERT_NOT_NULL(data);
     ASSERT_NOT_NULL(back);
     snprintf(path, sizeof path, "%s/gt-unit-XXXXXX",
-             dir && *dir ? dir : "/tmp");
+             dir && *dir ? dir : P_tmpdir);
     fd = mkstemp(path);
     if (fd < 0)
         FAIL("mkstemp(%s): %s", path, strerror(errno));
@@ -455,6 +461,21 @@ TEST_IMPL(io_regular_file)
 
 /* ---- the caller's O_NONBLOCK: EAGAIN without parking --------------------- */
 
+static int rescue_fd, rescue_cancel;
+
+/* Writes "RESCUE" to rescue_fd after arg milliseconds unless cancelled:
+ * if a read that should fail at once parks instead, this ends it with
+ * data the test recognises rather than a hang. */
+static void rescue(void *arg)
+{
+    int steps = (int)(intptr_t)arg / 10;
+    for (int i = 0; i < steps && !rescue_cancel; i++)
+        ASSERT_EQ(gt_sleep_ns(10 * TU_MS), 0);
+    if (!rescue_cancel)
+        ASSERT_EQ(gt_write(rescue_fd, "RESCUE", 6), 6);
+}
+
+
 static int nb_ran;
 static int blk[2];
 
@@ -498,7 +519,17 @@ static void nonblock_test(void *arg)
     /* MSG_DONTWAIT asks for the same on a blocking socket. */
     int sp[2];
     ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM, 0, sp));
-    ASSERT_ERRNO(gt_recv(sp[0], buf, 10, MSG_DONTWAIT), EAGAIN);
+    rescue_fd = sp[1];
+    rescue_cancel = 0;
+    gt_t rs = tu_spawn(rescue, (void *)(intptr_t)2000);
+    errno = 0;
+    ssize_t got = gt_recv(sp[0], buf, 10, MSG_DONTWAIT);
+    if (got >= 0)
+        FAIL("gt_recv(MSG_DONTWAIT) on an empty blocking socket parked and "
+             "returned %zd bytes 2 s later; expected -1/EAGAIN at once", got);
+    ASSERT_EQ(errno, EAGAIN);
+    rescue_cancel = 1;
+    tu_join(rs);
     ASSERT_EQ(gt_send(sp[1], "peek", 4, 0), 4);
     ASSERT_EQ(gt_recv(sp[0], buf, 10, MSG_PEEK), 4);
     ASSERT_MEM_EQ(buf, "peek", 4);
@@ -524,20 +555,6 @@ TEST_IMPL(io_user_nonblock)
 }
 
 /* ---- gt_close forgets the fd: a new fd with the same number is new ------ */
-
-static int rescue_fd, rescue_cancel;
-
-/* Writes "RESCUE" to rescue_fd after arg milliseconds unless cancelled:
- * if a read that should fail at once parks instead, this ends it with
- * data the test recognises rather than a hang. */
-static void rescue(void *arg)
-{
-    int steps = (int)(intptr_t)arg / 10;
-    for (int i = 0; i < steps && !rescue_cancel; i++)
-        ASSERT_EQ(gt_sleep_ns(10 * TU_MS), 0);
-    if (!rescue_cancel)
-        ASSERT_EQ(gt_write(rescue_fd, "RESCUE", 6), 6);
-}
 
 static void close_forgets(void *arg)
 {

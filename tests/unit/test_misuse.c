@@ -435,6 +435,7 @@ static void enomem_test(void *arg)
         FAIL("gt_spawn #%d failed with %s, expected ENOMEM", n,
              tu_errname(err));
     ASSERT_GT(n, 0);
+    printf("%d spawns of %d-byte stacks before ENOMEM\n", n, ENOMEM_STACK);
 
     /* Everything spawned still runs to the end. */
     release_and_join(t, n);
@@ -447,6 +448,7 @@ static void enomem_test(void *arg)
         FAIL("after joining %d threads only %d could be spawned again "
              "(%s): stack memory was not given back", n, again,
              tu_errname(err));
+    printf("%d spawns after joining them\n", again);
     release_and_join(t, again);
     ASSERT_EQ(mem_done, n + again);
 

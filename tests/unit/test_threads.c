@@ -4,6 +4,9 @@
  */
 #include "test.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 /* ---- gt_main returns once every thread has exited ------------------------ */
 
 static int main_returned;
@@ -129,11 +132,30 @@ static void exit_test(void *arg)
     after_exit++;
 }
 
+static int orphan_done;
+
+static void orphan(void *arg)
+{
+    (void)arg;
+    gt_sleep_ns(5 * TU_MS);
+    orphan_done = 1;
+}
+
+static void main_exits(void *arg)
+{
+    (void)arg;
+    tu_spawn(orphan, NULL);
+    gt_exit();
+}
+
 TEST_IMPL(threads_exit)
 {
     tu_run(exit_test, NULL);
     ASSERT_EQ(before_exit, 3);
     ASSERT_EQ(after_exit, 1);
+    /* The first thread may leave by gt_exit too; gt_main still waits. */
+    tu_run(main_exits, NULL);
+    ASSERT_EQ(orphan_done, 1);
 }
 
 /* ---- detached threads run to the end and gt_main waits for them --------- */
@@ -465,4 +487,89 @@ static void stacks_test(void *arg)
 TEST_IMPL(threads_custom_stack)
 {
     tu_run(stacks_test, NULL);
+}
+
+/* ---- GT_STACK_SIZE sets the default ------------------------------------- */
+
+static void env_stack(void *arg)
+{
+    (void)arg;
+    dig_with(0, 200 * 1024);
+}
+
+TEST_IMPL(threads_stack_size_env)
+{
+    ASSERT_OK(setenv("GT_STACK_SIZE", "262144", 1));
+    tu_run(env_stack, NULL);
+}
+
+/* ---- a stack overflow names the thread, the cause and the backtrace ----- */
+
+static __attribute__((noinline)) int recurse_forever(int n)
+{
+    volatile char pad[512];
+    pad[0] = (char)n;
+    if (n < 1000000000)
+        return recurse_forever(n + 1) + pad[0];
+    return pad[0];
+}
+
+static void overflow_thread(void *arg)
+{
+    (void)arg;
+    recurse_forever(0);
+}
+
+static void overflow_main(void *arg)
+{
+    (void)arg;
+    gt_t t = tu_spawn_named(overflow_thread, NULL, "deep-diver");
+    printf("id=%" PRIu64 "\n", t.id);
+    fflush(stdout);
+    gt_join(t);
+    printf("survived\n");
+}
+
+TEST_IMPL(threads_overflow_reported)
+{
+    char out[16384], want[64];
+    size_t len = 0;
+    uint64_t id = 0;
+    int p[2], status;
+    pid_t pid;
+    FILE *f;
+
+    ASSERT_OK(pipe(p));
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        dup2(p[1], STDOUT_FILENO);
+        dup2(p[1], STDERR_FILENO);
+        close(p[0]);
+        close(p[1]);
+        gt_main(overflow_main, NULL);
+        _exit(0);
+    }
+    close(p[1]);
+    f = fdopen(p[0], "r");
+    ASSERT_NOT_NULL(f);
+    len = fread(out, 1, sizeof out - 1, f);
+    out[len] = '\0';
+    fclose(f);
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    printf("%s", out); /* shown if anything below fails */
+    if (!WIFSIGNALED(status))
+        FAIL("a thread that overflowed its stack did not end the process "
+             "with a signal (wait status 0x%x)", status);
+    ASSERT(strstr(out, "survived") == NULL);
+    ASSERT_EQ(sscanf(out, "id=%" SCNu64, &id), 1);
+    snprintf(want, sizeof want, "%" PRIu64, id);
+    if (strstr(out, "\"deep-diver\"") == NULL || strstr(out, want) == NULL)
+        FAIL("the crash report does not name thread %s \"deep-diver\"", want);
+    if (strcasestr(out, "overflow") == NULL)
+        FAIL("the crash report does not say the stack overflowed");
+    if (strstr(out, "recurse_forever") == NULL)
+        FAIL("the crash report has no backtrace through recurse_forever");
 }
