@@ -38,12 +38,14 @@ endif
 
 all: lib
 
-include runtime/runtime.mk
--include tests/tests.mk
--include bench/bench.mk
-
 # Missing Debian packages are installed once, by one script.
 DEPS_STAMP := $(BUILD)/.deps-ok
+
+include runtime/runtime.mk
+-include tests/tests.mk
+include tests/integration.mk
+-include bench/bench.mk
+
 $(DEPS_STAMP): tools/install-deps.sh | $(BUILD)/
 	$(Q)sh tools/install-deps.sh
 	$(Q)touch $@
@@ -53,6 +55,28 @@ $(BUILD)/:
 	$(Q)mkdir -p $@
 $(BUILD)/%/:
 	$(Q)mkdir -p $@
+
+# make test: everything a fresh machine needs to prove the tree works.
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+VALGRIND_TESTS := 'threads_spawn_join_many' 'threads_yield_order' 'sleep_order' \
+                  'mutex_contention' 'cond_*' 'chan_*' 'io_tcp_accept_connect' \
+                  'interpose_read_parks'
+
+test: deps lib test-unit test-integration test-asan test-valgrind
+	@echo "make test: all suites passed"
+
+# The unit suite again, with AddressSanitizer and UBSan, in its own tree.
+test-asan:
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/asan \
+		EXTRA_CFLAGS='$(SAN_FLAGS)' EXTRA_LDFLAGS='$(SAN_FLAGS)' test-unit
+
+# A small scenario under valgrind: stacks are registered, so memcheck
+# follows the switches; any error fails the run.
+test-valgrind: $(UNIT_RUNNER)
+	$(Q)valgrind -q --error-exitcode=99 --leak-check=full \
+		--errors-for-leak-kinds=definite $(UNIT_RUNNER) -t 300 $(VALGRIND_TESTS)
+
+.PHONY: test-asan test-valgrind test-unit test-integration
 
 clean:
 	rm -rf $(BUILD)

@@ -94,6 +94,19 @@ void gt__fd_forget(int fd)
     e->user_nonblock = e->we_set = e->registered = false;
 }
 
+void gt__fd_share(int newfd, const struct gt__fdent *from)
+{
+    if (!from || from->kind == GT__FD_UNKNOWN)
+        return;
+    struct gt__fdent *e = fd_get_alloc(newfd);
+    if (!e)
+        return;
+    e->kind = from->kind;
+    e->user_nonblock = from->user_nonblock;
+    /* One description, one flag: restore it through one fd only. */
+    e->we_set = false;
+}
+
 void gt__fd_restore_all(void)
 {
     for (int c = 0; c < FD_CHUNKS; c++) {

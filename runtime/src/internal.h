@@ -143,6 +143,7 @@ int gt__registry_init(void) GT__HIDDEN;
 struct gt__thread *gt__slot_alloc(void) GT__HIDDEN;
 void gt__slot_free(struct gt__thread *t) GT__HIDDEN;
 void gt__set_state(struct gt__thread *t, enum gt_state s) GT__HIDDEN;
+void gt__retire(void *array) GT__HIDDEN; /* keep an old chunk array */
 
 static inline void gt__count_state(enum gt_state from, enum gt_state to)
 {
@@ -214,6 +215,8 @@ struct gt__fdent *gt__fd_get(int fd) GT__HIDDEN; /* NULL if out of range */
 /* Learns what fd is (once) and prepares it for parking I/O. */
 struct gt__fdent *gt__fd_prepare(int fd) GT__HIDDEN;
 void gt__fd_forget(int fd) GT__HIDDEN;
+/* newfd is a duplicate of the fd described by from (may be NULL). */
+void gt__fd_share(int newfd, const struct gt__fdent *from) GT__HIDDEN;
 void gt__fd_restore_all(void) GT__HIDDEN;
 
 /* ---- fault.c ------------------------------------------------------------- */

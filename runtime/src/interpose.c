@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <sys/ioctl.h>
 #include <time.h>
 
 #include "internal.h"
@@ -82,6 +83,20 @@ GT__PUBLIC ssize_t sendto(int fd, const void *buf, size_t len, int flags,
     struct gt__io io = {.op = GT__IO_SENDTO, .fd = fd, .buf = (void *)buf,
                         .len = len, .flags = flags,
                         .addr = (struct sockaddr *)addr, .addrlen_in = addrlen};
+    return gt__io(&io, FP);
+}
+
+GT__PUBLIC ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+    struct gt__io io = {.op = GT__IO_RECVMSG, .fd = fd, .buf = msg,
+                        .flags = flags};
+    return gt__io(&io, FP);
+}
+
+GT__PUBLIC ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+    struct gt__io io = {.op = GT__IO_SENDMSG, .fd = fd, .buf = (void *)msg,
+                        .flags = flags};
     return gt__io(&io, FP);
 }
 
@@ -152,9 +167,49 @@ GT__PUBLIC unsigned sleep(unsigned s)
 
 GT__PUBLIC int close(int fd) { return gt__close(fd); }
 
+GT__PUBLIC int dup(int fd)
+{
+    return gt__dup_result(fd, (int)syscall(SYS_dup, fd));
+}
+
+GT__PUBLIC int dup2(int fd, int newfd)
+{
+    if (fd == newfd) /* dup2 to itself only checks fd */
+        return sys_fcntl(fd, F_GETFD, 0) < 0 ? -1 : newfd;
+    return gt__dup_result(fd, (int)syscall(SYS_dup3, fd, newfd, 0));
+}
+
+GT__PUBLIC int dup3(int fd, int newfd, int flags)
+{
+    return gt__dup_result(fd, (int)syscall(SYS_dup3, fd, newfd, flags));
+}
+
+/* ioctl(FIONBIO) is the other way to set O_NONBLOCK: remember it as the
+ * program's choice and keep the fd non-blocking underneath. */
+GT__PUBLIC int ioctl(int fd, unsigned long req, ...)
+{
+    va_list ap;
+    va_start(ap, req);
+    void *arg = va_arg(ap, void *);
+    va_end(ap);
+    struct gt__fdent *e = gt__fd_get(fd);
+    if (req == FIONBIO && e && e->kind == GT__FD_NONBLOCK && arg) {
+        int on = *(const int *)arg;
+        int fl = sys_fcntl(fd, F_GETFL, 0);
+        if (fl < 0 || sys_fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+            return -1;
+        e->user_nonblock = on != 0;
+        e->we_set = !on;
+        return 0;
+    }
+    return (int)syscall(SYS_ioctl, fd, req, arg);
+}
+
 /* fcntl: the program sees its own O_NONBLOCK, never the runtime's. */
 static int fcntl_view(int fd, int cmd, long arg)
 {
+    if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
+        return gt__dup_result(fd, sys_fcntl(fd, cmd, arg));
     struct gt__fdent *e = gt__fd_get(fd);
     if (e && e->kind == GT__FD_NONBLOCK) {
         if (cmd == F_GETFL) {

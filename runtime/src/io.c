@@ -33,6 +33,8 @@ static ssize_t io_call(const struct gt__io *io)
                           io->addrlen_in);
     case GT__IO_ACCEPT4:
         return sys_accept4(io->fd, io->addr, io->addrlen, io->flags);
+    case GT__IO_RECVMSG: return sys_recvmsg(io->fd, io->buf, io->flags);
+    case GT__IO_SENDMSG: return sys_sendmsg(io->fd, io->buf, io->flags);
     }
     errno = EINVAL;
     return -1;
@@ -42,7 +44,7 @@ static uint32_t io_events(enum gt__io_op op)
 {
     switch (op) {
     case GT__IO_READ: case GT__IO_READV: case GT__IO_RECVFROM:
-    case GT__IO_ACCEPT4:
+    case GT__IO_ACCEPT4: case GT__IO_RECVMSG:
         return POLLIN;
     default:
         return POLLOUT;
@@ -69,6 +71,15 @@ static int wait_ready(int fd, uint32_t events, const void *fp, uint64_t deadline
     struct gt__fd_waiter w = {.fd = fd, .events = events};
     return gt__fd_park(&w, 1, fp, deadline);
 }
+
+static bool is_msg_op(enum gt__io_op op)
+{
+    return op == GT__IO_RECVFROM || op == GT__IO_SENDTO ||
+           op == GT__IO_RECVMSG || op == GT__IO_SENDMSG;
+}
+
+static ssize_t io_park_loop(struct gt__io *io, struct gt__fdent *e,
+                            uint32_t events, const void *fp);
 
 ssize_t gt__io(struct gt__io *io, const void *fp)
 {
@@ -103,10 +114,37 @@ ssize_t gt__io(struct gt__io *io, const void *fp)
         }
         return io_call(io);
     }
+    /* MSG_WAITALL on a plain recv: the kernel returns short reads on a
+     * non-blocking socket, so keep going as a blocking socket would. */
+    if (io->op == GT__IO_RECVFROM && (io->flags & MSG_WAITALL) &&
+        !e->user_nonblock && !(io->flags & MSG_DONTWAIT)) {
+        struct gt__io part = *io;
+        size_t got = 0;
+        while (got < io->len) {
+            part.buf = (char *)io->buf + got;
+            part.len = io->len - got;
+            ssize_t r = io_park_loop(&part, e, events, fp);
+            if (r <= 0)
+                return got ? (ssize_t)got : r;
+            got += (size_t)r;
+            part.addr = NULL; /* the peer's address comes with the first */
+            part.addrlen = NULL;
+        }
+        return (ssize_t)got;
+    }
+    return io_park_loop(io, e, events, fp);
+}
+
+static ssize_t io_park_loop(struct gt__io *io, struct gt__fdent *e,
+                            uint32_t events, const void *fp)
+{
+    /* The caller asked for no waiting: by the fd's mode, or by this one
+     * call's MSG_DONTWAIT. */
+    bool dontwait = e->user_nonblock ||
+                    (is_msg_op(io->op) && (io->flags & MSG_DONTWAIT));
     for (;;) {
         ssize_t r = io_call(io);
-        if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK) ||
-            e->user_nonblock)
+        if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK) || dontwait)
             return r;
         int w = wait_ready(io->fd, events, fp, 0);
         if (w) {
@@ -186,6 +224,18 @@ int gt__poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const void *fp)
             return ready;
         }
     }
+}
+
+int gt__dup_result(int fd, int newfd)
+{
+    if (newfd < 0 || newfd == fd)
+        return newfd;
+    /* dup2/dup3 closed whatever newfd was. */
+    if (gt__self())
+        gt__fd_closed(newfd);
+    gt__fd_forget(newfd);
+    gt__fd_share(newfd, gt__fd_get(fd));
+    return newfd;
 }
 
 int gt__close(int fd)

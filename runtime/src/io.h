@@ -11,12 +11,13 @@
 enum gt__io_op {
     GT__IO_READ, GT__IO_WRITE, GT__IO_READV, GT__IO_WRITEV,
     GT__IO_RECVFROM, GT__IO_SENDTO, GT__IO_ACCEPT4,
+    GT__IO_RECVMSG, GT__IO_SENDMSG,
 };
 
 struct gt__io {
     enum gt__io_op op;
     int fd;
-    void *buf;                 /* or const struct iovec * */
+    void *buf;                 /* or const struct iovec *, struct msghdr * */
     size_t len;                /* or iovcnt */
     int flags;
     struct sockaddr *addr;     /* recvfrom/accept4 out, sendto in */
@@ -33,5 +34,8 @@ int gt__connect(int fd, const struct sockaddr *a, socklen_t al,
 int gt__poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns,
              const void *fp) GT__HIDDEN;
 int gt__close(int fd) GT__HIDDEN;
+/* After dup/dup2/dup3/F_DUPFD: newfd shares fd's open file description,
+ * so it shares what the runtime knows (and did) about it. */
+int gt__dup_result(int fd, int newfd) GT__HIDDEN;
 
 #endif

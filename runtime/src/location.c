@@ -63,6 +63,7 @@ static int chunk_reserve(uint64_t *chunks_field, uint32_t *count, uint32_t *cap,
             return -1;
         if (chunks)
             memcpy(n, chunks, *count * sizeof(*n));
+        gt__retire(chunks);
         *chunks_field = (uint64_t)(uintptr_t)n;
         *cap = ncap;
         gt_registry.generation++;

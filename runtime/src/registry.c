@@ -99,6 +99,18 @@ int gt__registry_init(void)
     return 0;
 }
 
+/* Chunk pointer arrays replaced by bigger copies.  Readers may still read
+ * an old one, so it is never freed; it stays listed here, so it is not a
+ * leak either.  Arrays double, so 64 entries outlast any address space. */
+static void *retired[64];
+static unsigned nretired;
+
+void gt__retire(void *array)
+{
+    if (array && nretired < sizeof(retired) / sizeof(retired[0]))
+        retired[nretired++] = array;
+}
+
 /* Adds one chunk of thread records; the new slots go on the free list in
  * address order so that low slots are used first. */
 static int add_thread_chunk(void)
@@ -113,6 +125,7 @@ static int add_thread_chunk(void)
         if (chunks)
             memcpy(n, chunks, r->thread_chunk_count * sizeof(*n));
         /* The old array stays allocated: a reader may hold its address. */
+        gt__retire(chunks);
         r->thread_chunks = (uint64_t)(uintptr_t)n;
         r->thread_chunk_cap = cap;
         r->generation++;

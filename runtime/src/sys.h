@@ -31,6 +31,10 @@ static inline ssize_t sys_recvfrom(int fd, void *b, size_t n, int fl,
 static inline ssize_t sys_sendto(int fd, const void *b, size_t n, int fl,
                                  const struct sockaddr *a, socklen_t al)
 { return syscall(SYS_sendto, fd, b, n, fl, a, al); }
+static inline ssize_t sys_recvmsg(int fd, struct msghdr *m, int fl)
+{ return syscall(SYS_recvmsg, fd, m, fl); }
+static inline ssize_t sys_sendmsg(int fd, const struct msghdr *m, int fl)
+{ return syscall(SYS_sendmsg, fd, m, fl); }
 static inline int sys_accept4(int fd, struct sockaddr *a, socklen_t *al, int fl)
 { return (int)syscall(SYS_accept4, fd, a, al, fl); }
 static inline int sys_connect(int fd, const struct sockaddr *a, socklen_t al)
