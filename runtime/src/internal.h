@@ -102,6 +102,8 @@ struct gt__sched {
 };
 
 extern struct gt__sched gt__sched GT__HIDDEN;
+/* gt_registry under a hidden alias (registry.c). */
+extern struct gt_registry gt__reg GT__HIDDEN;
 extern __thread struct gt__thread *gt__tls_current GT__HIDDEN;
 
 /* ---- clock --------------------------------------------------------------- */
@@ -110,7 +112,7 @@ static inline uint64_t gt__clock(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-    gt_registry.clock_now = now;
+    gt__reg.clock_now = now;
     return now;
 }
 
@@ -147,8 +149,8 @@ void gt__retire(void *array) GT__HIDDEN; /* keep an old chunk array */
 
 static inline void gt__count_state(enum gt_state from, enum gt_state to)
 {
-    gt_registry.nstate[from]--;
-    gt_registry.nstate[to]++;
+    gt__reg.nstate[from]--;
+    gt__reg.nstate[to]++;
 }
 
 /* ---- location.c ---------------------------------------------------------- */

@@ -99,8 +99,8 @@ ssize_t gt__io(struct gt__io *io, const void *fp)
     if (e->kind == GT__FD_FILE) {
         uint64_t t0 = gt__clock();
         ssize_t r = io_call(io);
-        gt_registry.file_io_calls++;
-        gt_registry.file_io_ns += gt__clock() - t0;
+        gt__reg.file_io_calls++;
+        gt__reg.file_io_ns += gt__clock() - t0;
         return r;
     }
     if (e->kind == GT__FD_SHARED && !e->user_nonblock) {

@@ -29,13 +29,13 @@ static uint32_t loc_chunk_cap, edge_chunk_cap;
 static inline struct gt_location_rec *loc_at(uint32_t i)
 {
     struct gt_location_rec **c =
-        (struct gt_location_rec **)(uintptr_t)gt_registry.loc_chunks;
+        (struct gt_location_rec **)(uintptr_t)gt__reg.loc_chunks;
     return &c[i / GT_LOCS_PER_CHUNK][i % GT_LOCS_PER_CHUNK];
 }
 
 static inline struct gt_edge_rec *edge_at(uint32_t i)
 {
-    struct gt_edge_rec **c = (struct gt_edge_rec **)(uintptr_t)gt_registry.edge_chunks;
+    struct gt_edge_rec **c = (struct gt_edge_rec **)(uintptr_t)gt__reg.edge_chunks;
     return &c[i / GT_EDGES_PER_CHUNK][i % GT_EDGES_PER_CHUNK];
 }
 
@@ -66,7 +66,7 @@ static int chunk_reserve(uint64_t *chunks_field, uint32_t *count, uint32_t *cap,
         gt__retire(chunks);
         *chunks_field = (uint64_t)(uintptr_t)n;
         *cap = ncap;
-        gt_registry.generation++;
+        gt__reg.generation++;
         chunks = n;
     }
     void *c = calloc(per, rec_size);
@@ -116,16 +116,16 @@ int gt__locations_init(void)
 {
     /* Index 0 of both arrays is the "none" record. */
     if (table_grow(&loc_table) < 0 || table_grow(&edge_table) < 0 ||
-        chunk_reserve(&gt_registry.loc_chunks, &gt_registry.loc_chunk_count,
+        chunk_reserve(&gt__reg.loc_chunks, &gt__reg.loc_chunk_count,
                       &loc_chunk_cap, 0, GT_LOCS_PER_CHUNK,
                       sizeof(struct gt_location_rec)) < 0 ||
-        chunk_reserve(&gt_registry.edge_chunks, &gt_registry.edge_chunk_count,
+        chunk_reserve(&gt__reg.edge_chunks, &gt__reg.edge_chunk_count,
                       &edge_chunk_cap, 0, GT_EDGES_PER_CHUNK,
                       sizeof(struct gt_edge_rec)) < 0)
         return -1;
-    gt_registry.loc_count = 1;
-    gt_registry.edge_count = 1;
-    gt_registry.loc_depth = (uint32_t)gt__sched.loc_depth;
+    gt__reg.loc_count = 1;
+    gt__reg.edge_count = 1;
+    gt__reg.loc_depth = (uint32_t)gt__sched.loc_depth;
     return 0;
 }
 
@@ -167,8 +167,8 @@ static uint32_t intern_location(const uint64_t *pcs, uint32_t depth,
         if (l->depth == depth && !memcmp(l->pcs, pcs, depth * sizeof(*pcs)))
             return idx;
     }
-    uint32_t idx = gt_registry.loc_count;
-    if (chunk_reserve(&gt_registry.loc_chunks, &gt_registry.loc_chunk_count,
+    uint32_t idx = gt__reg.loc_count;
+    if (chunk_reserve(&gt__reg.loc_chunks, &gt__reg.loc_chunk_count,
                       &loc_chunk_cap, idx, GT_LOCS_PER_CHUNK,
                       sizeof(struct gt_location_rec)) < 0)
         return 0;
@@ -180,7 +180,7 @@ static uint32_t intern_location(const uint64_t *pcs, uint32_t depth,
     memcpy(l->pcs, pcs, depth * sizeof(*pcs));
     gt__seq_end(&l->seq);
     loc_table.slots[j] = idx;
-    gt_registry.loc_count = idx + 1;
+    gt__reg.loc_count = idx + 1;
     if (++loc_table.used * 2 > loc_table.mask)
         table_grow(&loc_table); /* on failure the table just stays fuller */
     return idx;
@@ -198,8 +198,8 @@ static struct gt_edge_rec *intern_edge(uint32_t from, uint32_t to)
         if (e->from == from && e->to == to)
             return e;
     }
-    uint32_t idx = (uint32_t)gt_registry.edge_count;
-    if (chunk_reserve(&gt_registry.edge_chunks, &gt_registry.edge_chunk_count,
+    uint32_t idx = (uint32_t)gt__reg.edge_count;
+    if (chunk_reserve(&gt__reg.edge_chunks, &gt__reg.edge_chunk_count,
                       &edge_chunk_cap, idx, GT_EDGES_PER_CHUNK,
                       sizeof(struct gt_edge_rec)) < 0)
         return NULL;
@@ -209,7 +209,7 @@ static struct gt_edge_rec *intern_edge(uint32_t from, uint32_t to)
     e->to = to;
     gt__seq_end(&e->seq);
     edge_table.slots[j] = idx;
-    gt_registry.edge_count = idx + 1;
+    gt__reg.edge_count = idx + 1;
     if (++edge_table.used * 2 > edge_table.mask)
         table_grow(&edge_table);
     return e;

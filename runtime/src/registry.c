@@ -89,13 +89,13 @@ struct gt_registry gt_registry = {
 int gt__registry_init(void)
 {
     struct timespec rt;
-    gt_registry.layout = (uint64_t)(uintptr_t)gt__layout;
-    gt_registry.pid = (uint64_t)getpid();
+    gt__reg.layout = (uint64_t)(uintptr_t)gt__layout;
+    gt__reg.pid = (uint64_t)getpid();
     clock_gettime(CLOCK_REALTIME, &rt);
-    gt_registry.clock_base = gt__clock();
-    gt_registry.realtime_base =
+    gt__reg.clock_base = gt__clock();
+    gt__reg.realtime_base =
         (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
-    gt_registry.page_size = (uint64_t)sysconf(_SC_PAGESIZE);
+    gt__reg.page_size = (uint64_t)sysconf(_SC_PAGESIZE);
     return 0;
 }
 
@@ -155,8 +155,8 @@ struct gt__thread *gt__slot_alloc(void)
     struct gt__thread *t = gt__sched.free_slots;
     gt__sched.free_slots = t->free_next;
     /* thread_slots is a high-water mark: readers scan slots below it. */
-    if (t->slot + 1 > gt_registry.thread_slots)
-        gt_registry.thread_slots = t->slot + 1;
+    if (t->slot + 1 > gt__reg.thread_slots)
+        gt__reg.thread_slots = t->slot + 1;
     return t;
 }
 
@@ -184,9 +184,10 @@ void gt__set_state(struct gt__thread *t, enum gt_state s)
  * - a note "gt" of type 1 holds the registry's address relative to the
  *   note's own descriptor, so a reader finds the registry in a stripped,
  *   fully static executable too (add the load bias for PIE). */
-/* A hidden alias: the note's link-time constant must not depend on which
- * object the dynamic linker binds gt_registry to. */
-extern struct gt_registry gt__registry_here
+/* The runtime's own name for the registry: hidden, so its accesses are
+ * PC-relative instead of going through the GOT, and the note's link-time
+ * constant does not depend on what the dynamic linker binds. */
+extern struct gt_registry gt__reg
     __attribute__((alias("gt_registry"), visibility("hidden")));
 
 __asm__(".pushsection \".debug_gdb_scripts\", \"MS\", @progbits, 1\n"
@@ -200,5 +201,5 @@ __asm__(".pushsection \".debug_gdb_scripts\", \"MS\", @progbits, 1\n"
         ".long 1\n"
         ".asciz \"gt\"\n"
         ".balign 4\n"
-        "1: .quad gt__registry_here - 1b\n"
+        "1: .quad gt__reg - 1b\n"
         ".popsection\n");

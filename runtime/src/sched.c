@@ -51,7 +51,7 @@ static inline void rq_push(struct gt__thread *t)
     else
         S.rq_head = t;
     S.rq_tail = t;
-    gt_registry.runq_len++;
+    gt__reg.runq_len++;
 }
 
 static inline struct gt__thread *rq_pop(void)
@@ -61,15 +61,26 @@ static inline struct gt__thread *rq_pop(void)
         S.rq_head = t->rq_next;
         if (!S.rq_head)
             S.rq_tail = NULL;
-        gt_registry.runq_len--;
+        gt__reg.runq_len--;
     }
     return t;
 }
 
 /* ---- switching ----------------------------------------------------------- */
 
+/* The thread that just exited can give back its stack now that nothing
+ * runs on it. */
+static __attribute__((noinline)) void reap_dead(void)
+{
+    struct gt__thread *d = S.dead;
+    S.dead = NULL;
+    gt__stack_free(d);
+    if (d->pub.flags & GT_TF_DETACHED)
+        gt__slot_free(d);
+}
+
 /* Runs first in whatever context a switch lands in. */
-static void after_switch(void)
+static inline __attribute__((always_inline)) void after_switch(void)
 {
 #if defined(__SANITIZE_ADDRESS__)
     struct gt__thread *self = gt__tls_current;
@@ -87,13 +98,8 @@ static void after_switch(void)
         gt__seq_end(&p->pub.seq);
         S.prev = NULL;
     }
-    struct gt__thread *d = S.dead;
-    if (d) {
-        S.dead = NULL;
-        gt__stack_free(d);
-        if (d->pub.flags & GT_TF_DETACHED)
-            gt__slot_free(d);
-    }
+    if (GT__UNLIKELY(S.dead != NULL))
+        reap_dead();
 }
 
 /* Leaves the current context for next (NULL: the scheduler context).
@@ -121,8 +127,8 @@ static void switch_to(struct gt__thread *cur, enum gt_state st,
         to = next->pub.ctx;
     }
     gt__tls_current = next;
-    gt_registry.current = (uint64_t)(uintptr_t)next;
-    gt_registry.switches++;
+    gt__reg.current = (uint64_t)(uintptr_t)next;
+    gt__reg.switches++;
     S.switches_since_poll++;
     GT__PROBE2(switch, cur ? cur->pub.id : 0, next ? next->pub.id : 0);
 #if defined(__SANITIZE_ADDRESS__)
@@ -239,6 +245,9 @@ int gt__sleep(const void *fp, int64_t ns)
     return 0;
 }
 
+/* The hot path of a hand-off, written out on its own: no state counters
+ * change (one thread leaves RUNNING, one enters it) and the run queue's
+ * length stays the same. */
 int gt_yield(void)
 {
     struct gt__thread *cur = gt__tls_current;
@@ -247,13 +256,41 @@ int gt_yield(void)
         return -1;
     }
     if (GT__UNLIKELY(S.switches_since_poll >= POLL_EVERY_SWITCHES ||
-                     !S.rq_head))
+                     !S.rq_head)) {
         poll_now();
-    struct gt__thread *next = rq_pop();
-    if (!next)
-        return 0;
-    rq_push(cur);
-    switch_to(cur, GT_STATE_RUNNABLE, next);
+        if (!S.rq_head)
+            return 0;
+    }
+    struct gt__thread *next = S.rq_head;
+    S.rq_head = next->rq_next;
+    cur->rq_next = NULL;
+    if (S.rq_head)
+        S.rq_tail->rq_next = cur;
+    else
+        S.rq_head = cur;
+    S.rq_tail = cur;
+
+    gt__seq_begin(&cur->pub.seq); /* ended by after_switch, in next */
+    cur->pub.state = GT_STATE_RUNNABLE;
+    if (GT__UNLIKELY(!cur->pub.guard_size))
+        gt__stack_check(cur);
+    gt__seq_begin(&next->pub.seq);
+    next->pub.state = GT_STATE_RUNNING;
+    next->pub.switches++;
+    gt__seq_end(&next->pub.seq);
+    S.prev = cur;
+    gt__tls_current = next;
+    gt__reg.current = (uint64_t)(uintptr_t)next;
+    gt__reg.switches++;
+    S.switches_since_poll++;
+    GT__PROBE2(switch, cur->pub.id, next->pub.id);
+#if defined(__SANITIZE_ADDRESS__)
+    __sanitizer_start_switch_fiber(&cur->asan_fake_stack,
+                                   (void *)(uintptr_t)next->pub.stack_lo,
+                                   (size_t)(next->pub.stack_hi - next->pub.stack_lo));
+#endif
+    gt__ctx_switch(cur->pub.ctx, next->pub.ctx);
+    after_switch();
     return 0;
 }
 
@@ -318,7 +355,7 @@ static int spawn(gt_t *out, void (*fn)(void *), void *arg,
     t->asan_fake_stack = NULL;
 #endif
     S.live++;
-    gt_registry.spawns++;
+    gt__reg.spawns++;
     GT__PROBE2(spawn, t->pub.id, t->pub.parent);
     rq_push(t);
     if (out) {
@@ -350,7 +387,7 @@ _Noreturn void gt_exit(void)
     struct gt__thread *cur = gt__tls_current;
     if (!cur) /* not a green thread: end the calling kernel thread */
         pthread_exit(NULL);
-    gt_registry.exits++;
+    gt__reg.exits++;
     S.live--;
     GT__PROBE1(exit, cur->pub.id);
     if (cur->joiner)
@@ -544,7 +581,7 @@ int gt_main(void (*fn)(void *), void *arg)
     gt__fd_restore_all();
     gt__poller_fini();
     running = false;
-    gt_registry.current = 0;
+    gt__reg.current = 0;
     if (S.exit_status) {
         errno = S.exit_status;
         return -1;

@@ -87,10 +87,10 @@ int gt__stacks_init(void)
                     default_size);
     }
     default_size = (default_size + page - 1) & ~(page - 1);
-    gt_registry.stack_default = default_size;
-    gt_registry.max_map_count = read_max_map_count();
-    gt_registry.guard_policy = probe_guard_policy();
-    gt_registry.canary = 0x6774206361727921ull ^ (uint64_t)(uintptr_t)&page;
+    gt__reg.stack_default = default_size;
+    gt__reg.max_map_count = read_max_map_count();
+    gt__reg.guard_policy = probe_guard_policy();
+    gt__reg.canary = 0x6774206361727921ull ^ (uint64_t)(uintptr_t)&page;
     return 0;
 }
 
@@ -105,7 +105,7 @@ static int new_arena(size_t need)
         if (p != MAP_FAILED) {
             arena_cur = p;
             arena_end = (char *)p + size;
-            gt_registry.guard_mappings++;
+            gt__reg.guard_mappings++;
             return 0;
         }
         if (size == need)
@@ -116,16 +116,16 @@ static int new_arena(size_t need)
 
 static void guard(char *g)
 {
-    switch (gt_registry.guard_policy) {
+    switch (gt__reg.guard_policy) {
     case GT_GUARD_MADVISE:
         if (madvise(g, page, MADV_GUARD_INSTALL) == 0)
             return;
         break;
     case GT_GUARD_MPROTECT:
-        if (gt_registry.guard_mappings + 2 + MAP_COUNT_RESERVE <
-                gt_registry.max_map_count &&
+        if (gt__reg.guard_mappings + 2 + MAP_COUNT_RESERVE <
+                gt__reg.max_map_count &&
             mprotect(g, page, PROT_NONE) == 0) {
-            gt_registry.guard_mappings += 2;
+            gt__reg.guard_mappings += 2;
             return;
         }
         break;
@@ -134,7 +134,7 @@ static void guard(char *g)
     }
     /* The preferred guard failed: from now on, every new stack gets a
      * canary instead, and the registry says so. */
-    gt_registry.guard_policy = GT_GUARD_CANARY;
+    gt__reg.guard_policy = GT_GUARD_CANARY;
 }
 
 static struct size_class *class_for(size_t size)
@@ -165,14 +165,14 @@ int gt__stack_alloc(struct gt__thread *t, size_t size)
         arena_cur += slot;
         guard(g);
         hi = g + slot;
-        gt_registry.stack_reserved += slot;
+        gt__reg.stack_reserved += slot;
     }
     char *lo = hi - size;
     t->pub.stack_lo = (uint64_t)(uintptr_t)lo;
     t->pub.stack_hi = (uint64_t)(uintptr_t)hi;
-    t->pub.guard_size = gt_registry.guard_policy == GT_GUARD_CANARY ? 0 : page;
-    if (gt_registry.guard_policy == GT_GUARD_CANARY)
-        *(uint64_t *)lo = gt_registry.canary;
+    t->pub.guard_size = gt__reg.guard_policy == GT_GUARD_CANARY ? 0 : page;
+    if (gt__reg.guard_policy == GT_GUARD_CANARY)
+        *(uint64_t *)lo = gt__reg.canary;
     t->vg_stack = VALGRIND_STACK_REGISTER(lo, hi);
     return 0;
 }
@@ -196,7 +196,7 @@ void gt__stack_free(struct gt__thread *t)
 
 void gt__stack_check(struct gt__thread *t)
 {
-    if (*(uint64_t *)(uintptr_t)t->pub.stack_lo == gt_registry.canary)
+    if (*(uint64_t *)(uintptr_t)t->pub.stack_lo == gt__reg.canary)
         return;
     char msg[160];
     int n = snprintf(msg, sizeof(msg),
