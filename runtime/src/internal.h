@@ -45,6 +45,7 @@ struct gt__thread {
     void *fn_arg;
     void *chan_msg;               /* message handed over by a channel */
     uint64_t resumed_at;          /* ns: left its last park (edges) */
+    uint64_t low_water;           /* lowest frame seen at a gt call */
     uint32_t heap_idx;            /* timer heap slot + 1, 0 none */
     uint32_t prev_loc;            /* location of its last park (edges) */
     int wake_result;              /* 0, or the errno a wait ends with */
@@ -174,6 +175,13 @@ uint64_t gt__deadline(int64_t timeout_ns) GT__HIDDEN;
 int gt__sleep(const void *fp, int64_t ns) GT__HIDDEN;
 
 static inline struct gt__thread *gt__self(void) { return gt__tls_current; }
+
+/* Remembers how deep the thread's stack has been (see stack.c). */
+static inline void gt__note_depth(struct gt__thread *t, const void *fp)
+{
+    if ((uint64_t)(uintptr_t)fp < t->low_water)
+        t->low_water = (uint64_t)(uintptr_t)fp;
+}
 
 /* ---- waitq (sync.c) ------------------------------------------------------ */
 void gt__waitq_push(struct gt__waitq *q, struct gt__thread *t) GT__HIDDEN;

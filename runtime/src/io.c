@@ -93,6 +93,7 @@ ssize_t gt__io(struct gt__io *io, const void *fp)
             wait_blocking(io->fd, (short)events);
         }
     }
+    gt__note_depth(gt__self(), fp);
     struct gt__fdent *e = gt__fd_prepare(io->fd);
     if (!e)
         return io_call(io);

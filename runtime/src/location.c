@@ -150,6 +150,14 @@ static uint32_t capture(const struct gt__thread *t, const void *fp,
     return n;
 }
 
+static inline bool same_pcs(const uint64_t *a, const uint64_t *b, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
+}
+
 /* Returns the index of the location with these pcs, interning it; 0 when
  * memory runs out (the wait is then simply not attributed). */
 static uint32_t intern_location(const uint64_t *pcs, uint32_t depth,
@@ -164,7 +172,7 @@ static uint32_t intern_location(const uint64_t *pcs, uint32_t depth,
         if (!idx)
             break;
         struct gt_location_rec *l = loc_at(idx);
-        if (l->depth == depth && !memcmp(l->pcs, pcs, depth * sizeof(*pcs)))
+        if (l->depth == depth && same_pcs(l->pcs, pcs, depth))
             return idx;
     }
     uint32_t idx = gt__reg.loc_count;

@@ -171,6 +171,7 @@ int gt__park(const void *fp, enum gt_wait_kind kind, uint64_t obj,
 {
     struct gt__thread *cur = gt__tls_current;
     uint64_t now = (GT__INSTRUMENT || deadline) ? gt__clock() : 0;
+    gt__note_depth(cur, fp);
     gt__seq_begin(&cur->pub.seq);
 #if GT__INSTRUMENT
     cur->pub.run_ns += now - S.slice_start;

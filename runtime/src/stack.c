@@ -21,11 +21,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <valgrind/valgrind.h>
 
 #include "internal.h"
+#include "sys.h"
 
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
@@ -36,15 +39,22 @@
 /* Mappings kept free for the rest of the program when using mprotect. */
 #define MAP_COUNT_RESERVE 4096
 
+#define CARVE_BATCH 64
+#define CARVE_BYTES ((size_t)16 << 20) /* at most this much per batch */
+
 struct size_class {
-    size_t size;   /* usable bytes */
-    void *free;    /* stack_hi of a free stack; next pointer stored below */
+    size_t size;                /* usable bytes */
+    void *free;                 /* stack_hi of a free stack; next pointer
+                                 * stored just below it */
+    char *fresh[CARVE_BATCH];   /* stack_hi of carved, never-used stacks */
+    unsigned nfresh;
 };
 
 static struct size_class classes[MAX_CLASSES];
 static unsigned nclasses;
 static char *arena_cur, *arena_end;
 static size_t page;
+static int pidfd = -1; /* for process_madvise on ourselves */
 static size_t default_size;
 
 size_t gt__stack_default(void) { return default_size; }
@@ -90,6 +100,17 @@ int gt__stacks_init(void)
     gt__reg.stack_default = default_size;
     gt__reg.max_map_count = read_max_map_count();
     gt__reg.guard_policy = probe_guard_policy();
+    /* GT_GUARD=canary|mprotect|madvise overrides the choice (madvise only
+     * where the kernel has it). */
+    const char *g = getenv("GT_GUARD");
+    if (g && !strcmp(g, "canary"))
+        gt__reg.guard_policy = GT_GUARD_CANARY;
+    else if (g && !strcmp(g, "mprotect"))
+        gt__reg.guard_policy = GT_GUARD_MPROTECT;
+    else if (g && strcmp(g, "madvise"))
+        fprintf(stderr, "gt: GT_GUARD=%s is not canary, mprotect or madvise; "
+                        "keeping the default\n", g);
+    pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
     gt__reg.canary = 0x6774206361727921ull ^ (uint64_t)(uintptr_t)&page;
     return 0;
 }
@@ -149,32 +170,97 @@ static struct size_class *class_for(size_t size)
     return &classes[nclasses++];
 }
 
+/* Guards a batch of new slots (their guard pages start at g[i]) with one
+ * process_madvise call: a guard costs the kernel about as much as a first
+ * page fault, and one call per stack would add its syscall on top. */
+static void guard_batch(char **g, unsigned n)
+{
+    if (gt__reg.guard_policy == GT_GUARD_MADVISE && pidfd >= 0) {
+        struct iovec iov[CARVE_BATCH];
+        for (unsigned i = 0; i < n; i++) {
+            iov[i].iov_base = g[i];
+            iov[i].iov_len = page;
+        }
+        if (syscall(SYS_process_madvise, pidfd, iov, (size_t)n,
+                    MADV_GUARD_INSTALL, 0u) == (long)(n * page))
+            return;
+        sys_close(pidfd); /* not supported here: one madvise per guard */
+        pidfd = -1;
+    }
+    for (unsigned i = 0; i < n; i++)
+        guard(g[i]);
+}
+
+/* Carves up to a batch of slots for class c from the arena. */
+static int carve(struct size_class *c, bool recycled)
+{
+    size_t slot = c->size + page;
+    if ((size_t)(arena_end - arena_cur) < slot && new_arena(slot) < 0)
+        return -1;
+    size_t want = CARVE_BYTES / slot;
+    want = want < 1 || !recycled ? 1 : want > CARVE_BATCH ? CARVE_BATCH : want;
+    size_t room = (size_t)(arena_end - arena_cur) / slot;
+    unsigned n = (unsigned)(want < room ? want : room);
+    char *g[CARVE_BATCH];
+    for (unsigned i = 0; i < n; i++) {
+        g[i] = arena_cur;
+        arena_cur += slot;
+        /* Handed out lowest first: fresh[] is used from its end. */
+        c->fresh[n - 1 - i] = g[i] + slot;
+    }
+    c->nfresh = n;
+    gt__reg.stack_reserved += n * slot;
+    guard_batch(g, n);
+    return 0;
+}
+
 int gt__stack_alloc(struct gt__thread *t, size_t size)
 {
     size = (size + page - 1) & ~(page - 1);
     struct size_class *c = class_for(size);
+    struct size_class once = {.size = size};
+    if (!c)
+        c = &once; /* an odd size: carve just one, never recycled */
     char *hi;
-    if (c && c->free) {
+    if (c->free) {
         hi = c->free;
         c->free = ((void **)hi)[-1];
     } else {
-        size_t slot = size + page;
-        if ((size_t)(arena_end - arena_cur) < slot && new_arena(slot) < 0)
+        if (!c->nfresh && carve(c, c != &once) < 0)
             return -1;
-        char *g = arena_cur;
-        arena_cur += slot;
-        guard(g);
-        hi = g + slot;
-        gt__reg.stack_reserved += slot;
+        hi = c->fresh[--c->nfresh];
     }
     char *lo = hi - size;
     t->pub.stack_lo = (uint64_t)(uintptr_t)lo;
     t->pub.stack_hi = (uint64_t)(uintptr_t)hi;
+    t->low_water = (uint64_t)(uintptr_t)hi;
     t->pub.guard_size = gt__reg.guard_policy == GT_GUARD_CANARY ? 0 : page;
     if (gt__reg.guard_policy == GT_GUARD_CANARY)
         *(uint64_t *)lo = gt__reg.canary;
     t->vg_stack = VALGRIND_STACK_REGISTER(lo, hi);
     return 0;
+}
+
+/* Did the thread leave marks below its top page?  A thread that ever
+ * parked lived long enough that a madvise (about a microsecond here) is
+ * noise: assume so.  For a thread that ran start to finish in one go, the
+ * churn case, look: it went deep if it called into gt below its top page
+ * (low_water), or if the top of the next page down, where any frame that
+ * crosses the boundary keeps its return address and saved registers, is
+ * not all zero.  That read costs one fault the first time (the kernel maps
+ * its shared zero page) and nothing while the stack keeps being reused.
+ * The one case this misses: a frame that spans the whole next page without
+ * writing its top, in a thread that never parks.  Its next user's stack
+ * then holds the old words below its own, and reads as touched that deep. */
+static bool went_deep(const struct gt__thread *t, char *hi)
+{
+    if (t->pub.switches > 1 || t->low_water < (uint64_t)(uintptr_t)(hi - page))
+        return true;
+    const uint64_t *w = (const uint64_t *)(hi - page) - 64;
+    uint64_t any = 0;
+    for (int i = 0; i < 64; i++)
+        any |= w[i];
+    return any != 0;
 }
 
 void gt__stack_free(struct gt__thread *t)
@@ -183,15 +269,21 @@ void gt__stack_free(struct gt__thread *t)
     char *hi = (char *)(uintptr_t)t->pub.stack_hi;
     size_t size = (size_t)(hi - lo);
     VALGRIND_STACK_DEREGISTER(t->vg_stack);
-    /* Return all but the top page: the next thread then starts with a
-     * stack that reads as zero, and memory a deep call once used is not
-     * held by a stack that sits idle. */
-    madvise(lo, size - page, MADV_DONTNEED);
     struct size_class *c = class_for(size);
-    if (c) {
-        ((void **)hi)[-1] = c->free;
-        c->free = hi;
+    /* Give back all but the top page of a stack that went deeper: the next
+     * thread then starts with a stack that reads as zero below its top
+     * page ("touched" stays true), and memory a deep call once used is not
+     * held by a stack that sits idle. */
+    if (!c) {
+        /* An odd size is not recycled: its memory goes back whole; the
+         * address space stays with the arena. */
+        madvise(lo, size, MADV_DONTNEED);
+        return;
     }
+    if (went_deep(t, hi))
+        madvise(lo, size - page, MADV_DONTNEED);
+    ((void **)hi)[-1] = c->free;
+    c->free = hi;
 }
 
 void gt__stack_check(struct gt__thread *t)
