@@ -9,6 +9,7 @@
  */
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
+#include <dlfcn.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,6 +36,20 @@ static void say(const char *fmt, ...)
         (void)!sys_write(2, buf, (size_t)n);
 }
 
+/* One pc with the symbol the dynamic linker knows, if any. */
+static void say_pc(const char *indent, int i, uint64_t pc)
+{
+    Dl_info info;
+    if (dladdr((void *)(uintptr_t)(pc - 1), &info) && info.dli_sname)
+        say("%s#%-2d 0x%016llx %s+0x%llx\n", indent, i, (unsigned long long)pc,
+            info.dli_sname,
+            (unsigned long long)(pc - (uint64_t)(uintptr_t)info.dli_saddr));
+    else
+        say("%s#%-2d 0x%016llx\n", indent, i, (unsigned long long)pc);
+}
+
+/* Prints the backtrace, folding runs of the same pc (deep recursion is
+ * the usual overflow) into one line, so the thread's entry still shows. */
 static void backtrace_from(ucontext_t *uc)
 {
     unw_cursor_t cur;
@@ -42,20 +57,33 @@ static void backtrace_from(ucontext_t *uc)
         say("  (no backtrace: libunwind could not start)\n");
         return;
     }
-    for (int i = 0; i < 64; i++) {
+    unw_word_t last = 0;
+    int repeats = 0, printed = 0;
+    for (int i = 0; i < 100000 && printed < 64; i++) {
         unw_word_t pc = 0, off = 0;
         char name[128];
         unw_get_reg(&cur, UNW_REG_IP, &pc);
         if (!pc)
             break;
-        if (unw_get_proc_name(&cur, name, sizeof(name), &off) == 0)
-            say("  #%-2d 0x%016llx %s+0x%llx\n", i, (unsigned long long)pc,
-                name, (unsigned long long)off);
-        else
-            say("  #%-2d 0x%016llx ?\n", i, (unsigned long long)pc);
+        if (pc == last) {
+            repeats++;
+        } else {
+            if (repeats)
+                say("      ... the same frame %d more times\n", repeats);
+            repeats = 0;
+            last = pc;
+            if (unw_get_proc_name(&cur, name, sizeof(name), &off) == 0)
+                say("  #%-2d 0x%016llx %s+0x%llx\n", i, (unsigned long long)pc,
+                    name, (unsigned long long)off);
+            else
+                say("  #%-2d 0x%016llx ?\n", i, (unsigned long long)pc);
+            printed++;
+        }
         if (unw_step(&cur) <= 0)
             break;
     }
+    if (repeats)
+        say("      ... the same frame %d more times\n", repeats);
 }
 
 static void on_fatal(int sig, siginfo_t *si, void *ucv)
@@ -77,8 +105,14 @@ static void on_fatal(int sig, siginfo_t *si, void *ucv)
             (unsigned long long)t->pub.stack_lo,
             (unsigned long long)t->pub.stack_hi,
             (unsigned long long)(t->pub.stack_hi - t->pub.stack_lo));
-        if (t->prev_loc)
-            say("  last parked at location %u\n", t->prev_loc);
+        const struct gt_location_rec *l = gt__location_get(t->prev_loc);
+        if (l) {
+            say("  location (where it last parked):\n");
+            for (uint32_t d = 0; d < l->depth; d++)
+                say_pc("    ", d, l->pcs[d]);
+        } else {
+            say("  location: none (it never parked)\n");
+        }
         say("  backtrace:\n");
         backtrace_from(ucv);
     }

@@ -161,6 +161,7 @@ int gt__locations_init(void) GT__HIDDEN;
 void gt__location_arrive(struct gt__thread *t, const void *fp,
                          enum gt_wait_kind kind, uint64_t now) GT__HIDDEN;
 void gt__location_leave(struct gt__thread *t, uint64_t now) GT__HIDDEN;
+const struct gt_location_rec *gt__location_get(uint32_t idx) GT__HIDDEN;
 
 /* ---- sched.c ------------------------------------------------------------- */
 /* Parks the current thread.  fp: frame of the outermost gt entry point

@@ -33,6 +33,11 @@ static inline struct gt_location_rec *loc_at(uint32_t i)
     return &c[i / GT_LOCS_PER_CHUNK][i % GT_LOCS_PER_CHUNK];
 }
 
+const struct gt_location_rec *gt__location_get(uint32_t idx)
+{
+    return idx && idx < gt__reg.loc_count ? loc_at(idx) : NULL;
+}
+
 static inline struct gt_edge_rec *edge_at(uint32_t i)
 {
     struct gt_edge_rec **c = (struct gt_edge_rec **)(uintptr_t)gt__reg.edge_chunks;
