@@ -45,9 +45,12 @@ $(LIBGT_SO): $(RT_OBJS) | $(BUILD)/lib/
 	$(Q)$(CC) -shared -Wl,-soname,libgt.so.0 -Wl,-z,noexecstack $(GT_LDFLAGS) \
 		-o $@ $^ -lunwind
 
-$(GT_PC): runtime/gt.pc.in Makefile | $(BUILD)/lib/pkgconfig/
-	$(call msg,GEN,$@)
+# The prefix is a make variable, so gt.pc is made again on every build
+# (cheap) and on install, never left stale from another PREFIX.
+$(GT_PC): runtime/gt.pc.in FORCE | $(BUILD)/lib/pkgconfig/
 	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1|' $< > $@
+FORCE:
+.PHONY: FORCE
 
 install-lib: lib
 	install -d $(DESTDIR)$(PREFIX)/include/gt $(DESTDIR)$(PREFIX)/lib/pkgconfig

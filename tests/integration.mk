@@ -8,7 +8,14 @@ $(BUILD)/tests/integration/%: tests/integration/%.c $(LIBGT_A) | $(BUILD)/tests/
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(GT_CFLAGS) -MMD -MP -o $@ $< $(LIBGT_A) $(GT_LDFLAGS) $(GT_LIBS)
 
-test-integration: $(IT_PROGS) $(DEPS_STAMP)
+# The registry fixture again, linked with libgt.so (found through its rpath).
+$(BUILD)/tests/integration/three_locations-shared: tests/integration/three_locations.c $(LIBGT_SO) | $(BUILD)/tests/integration/
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(GT_CFLAGS) -o $@ $< -L$(BUILD)/lib -l:libgt.so \
+		-Wl,-rpath,$(abspath $(BUILD)/lib) $(GT_LDFLAGS)
+	$(Q)ln -sf libgt.so $(BUILD)/lib/libgt.so.0
+
+test-integration: $(IT_PROGS) $(BUILD)/tests/integration/three_locations-shared $(DEPS_STAMP)
 	$(Q)GT_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
 .PHONY: test-integration

@@ -23,6 +23,10 @@
 extern "C" {
 #endif
 
+/* libgt is built with hidden visibility; everything declared here is its
+ * exported API. */
+#pragma GCC visibility push(default)
+
 #define GT_VERSION_MAJOR 0
 #define GT_VERSION_MINOR 1
 
@@ -163,6 +167,8 @@ int gt_close(int fd);
  * callers (1..GT_LOCATION_DEPTH_MAX, default 2; GT_LOCATION_DEPTH in the
  * environment).  Call before gt_main. */
 int gt_set_location_depth(int depth);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

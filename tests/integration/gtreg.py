@@ -61,28 +61,35 @@ class Target:
         return int.from_bytes(self.read(addr, size), "little")
 
     def _registry_address(self):
-        out = subprocess.run(["readelf", "--dyn-syms", "-W", self.exe],
-                             capture_output=True, text=True, check=True).stdout
-        value = None
-        for line in out.splitlines():
-            f = line.split()
-            if len(f) >= 8 and f[7] == "gt_registry":
-                value = int(f[1], 16)
-        if value is None:
-            raise LookupError("%s: no gt_registry in .dynsym" % self.exe)
-        hdr = subprocess.run(["readelf", "-h", "-W", self.exe],
-                             capture_output=True, text=True, check=True).stdout
-        bias = 0
-        if "DYN (" in hdr:
-            real = os.path.realpath(self.exe)
-            with open("/proc/%d/maps" % self.pid) as maps:
-                for line in maps:
-                    f = line.split()
-                    if len(f) >= 6 and f[5] == real and int(f[2], 16) == 0:
-                        bias = int(f[0].split("-")[0], 16)
-                        break
-        self.bias = bias
-        return bias + value
+        """The registry in the executable, or in a mapped libgt.so."""
+        bases = {}
+        with open("/proc/%d/maps" % self.pid) as maps:
+            for line in maps:
+                f = line.split()
+                if len(f) >= 6 and f[5].startswith("/") and int(f[2], 16) == 0:
+                    bases.setdefault(f[5], int(f[0].split("-")[0], 16))
+        exe = os.path.realpath(self.exe)
+        for path in [exe] + [p for p in bases if p != exe]:
+            value = dynsym(path, "gt_registry")
+            if value is None:
+                continue
+            hdr = subprocess.run(["readelf", "-h", "-W", path], capture_output=True,
+                                 text=True, check=True).stdout
+            self.bias = bases.get(path, 0) if "DYN (" in hdr else 0
+            self.object = path
+            return self.bias + value
+        raise LookupError("%s: no gt_registry in .dynsym of the program or "
+                          "its libraries" % self.exe)
+
+
+def dynsym(path, name):
+    out = subprocess.run(["readelf", "--dyn-syms", "-W", path],
+                         capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) >= 8 and f[7] == name and f[6] != "UND":
+            return int(f[1], 16)
+    return None
 
 
 class Registry:

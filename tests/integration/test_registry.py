@@ -15,12 +15,17 @@ from gtreg import C, Registry, Target, symbolize
 
 BUILD = os.environ.get("GT_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 EXE = os.path.join(BUILD, "tests", "integration", "three_locations")
+# The same fixture linked with libgt.so: the registry is then in the library.
+EXE_SHARED = os.path.join(BUILD, "tests", "integration", "three_locations-shared")
 
 
 @pytest.fixture
 def fixture_process(request):
     counts = request.param
-    p = subprocess.Popen([EXE] + [str(n) for n in counts], stdin=subprocess.PIPE,
+    exe = EXE
+    if counts and counts[0] == "shared":
+        exe, counts = EXE_SHARED, counts[1:]
+    p = subprocess.Popen([exe] + [str(n) for n in counts], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, text=True)
     line = p.stdout.readline()
     assert line.startswith("ready "), line
@@ -114,3 +119,29 @@ def test_layout_table_and_counters(fixture_process):
         assert base <= t["created"] <= t["wait_since"] <= reg.g("CLOCK_NOW")
     target.close()
     finish(p)
+
+
+@pytest.mark.parametrize("fixture_process", [("shared", 7, 5, 3)], indirect=True)
+def test_registry_in_shared_libgt(fixture_process):
+    p, (na, nb, nc) = fixture_process
+    target = Target(p.pid)
+    assert os.path.basename(target.object).startswith("libgt.so")
+    reg = Registry(target)
+    assert reg.g("NSTATE", C["GT_STATE_PARKED"]) == na + nb + nc + 1
+    per_loc = collections.Counter(t["location"] for _, t in reg.threads())
+    locs = reg.locations()
+    funcs = {symbolize(target.exe, target_exe_bias(p.pid, target.exe), l["pcs"][:1])[0]: i
+             for i, l in locs.items()}
+    assert [per_loc[funcs[f]] for f in ("wait_a", "wait_b", "wait_c")] == [na, nb, nc]
+    target.close()
+    finish(p)
+
+
+def target_exe_bias(pid, exe):
+    real = os.path.realpath(exe)
+    with open("/proc/%d/maps" % pid) as maps:
+        for line in maps:
+            f = line.split()
+            if len(f) >= 6 and f[5] == real and int(f[2], 16) == 0:
+                return int(f[0].split("-")[0], 16)
+    return 0
