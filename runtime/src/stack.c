@@ -26,6 +26,9 @@
 #include <unistd.h>
 
 #include <valgrind/valgrind.h>
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
 
 #include "internal.h"
 #include "sys.h"
@@ -231,6 +234,11 @@ int gt__stack_alloc(struct gt__thread *t, size_t size)
         hi = c->fresh[--c->nfresh];
     }
     char *lo = hi - size;
+#if defined(__SANITIZE_ADDRESS__)
+    /* The frames of the stack's last thread never returned (it switched
+     * away in gt_exit): their redzones are still poisoned. */
+    __asan_unpoison_memory_region(lo, size);
+#endif
     t->pub.stack_lo = (uint64_t)(uintptr_t)lo;
     t->pub.stack_hi = (uint64_t)(uintptr_t)hi;
     t->low_water = (uint64_t)(uintptr_t)hi;
