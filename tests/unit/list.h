@@ -77,6 +77,11 @@
     X(misuse_mutex_cond, 0)                   \
     X(misuse_chan, 0)                         \
     X(misuse_location_depth, 0)               \
-    X(misuse_spawn_enomem, 0)
+    X(misuse_spawn_enomem, 0)                 \
+    /* test_registry.c */                     \
+    X(registry_layout_matches_header, 0)      \
+    X(registry_locations_and_edges, 0)        \
+    X(registry_location_depth, 0)             \
+    X(registry_states_and_counters, 0)
 
 #endif /* GT_TEST_LIST_H */

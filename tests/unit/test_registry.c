@@ -1,0 +1,263 @@
+/*
+ * test_registry.c - what the runtime publishes, read back in-process.
+ *
+ * Ground truth: the test knows how many threads it parked where, for how
+ * long, and in which order they moved from one location to the next.
+ */
+#include "test.h"
+
+#include <gt/registry.h>
+#include <stddef.h>
+
+static const struct gt_field *field(unsigned rec, unsigned id)
+{
+    const struct gt_field *f = (const struct gt_field *)(uintptr_t)gt_registry.layout;
+    for (uint32_t i = 0; i < gt_registry.nlayout; i++)
+        if (f[i].rec == rec && f[i].id == id)
+            return &f[i];
+    return NULL;
+}
+
+static void expect_field(unsigned rec, unsigned id, size_t off, size_t size)
+{
+    const struct gt_field *f = field(rec, id);
+    if (!f)
+        FAIL("layout table has no field %u of record kind %u", id, rec);
+    ASSERT_EQ(f->offset, off);
+    ASSERT_EQ(f->size, size);
+}
+
+#define EXPECT(rec, id, type, m) \
+    expect_field(rec, id, offsetof(type, m), sizeof(((type *)0)->m))
+
+static void noop(void *arg) { (void)arg; }
+
+TEST_IMPL(registry_layout_matches_header)
+{
+    tu_run(noop, NULL); /* the layout pointer is set when the runtime starts */
+    ASSERT_EQ(gt_registry.magic, GT_REGISTRY_MAGIC);
+    ASSERT_EQ(gt_registry.abi, GT_REGISTRY_ABI);
+    ASSERT_EQ(gt_registry.header_size, sizeof(struct gt_registry));
+    /* The fixed head never moves. */
+    ASSERT_EQ(offsetof(struct gt_registry, layout), 16);
+    ASSERT_EQ(offsetof(struct gt_registry, nlayout), 24);
+    ASSERT_EQ(offsetof(struct gt_registry, arch), 28);
+    EXPECT(GT_REC_REGISTRY, GT_F_REG_NSTATE, struct gt_registry, nstate);
+    EXPECT(GT_REC_REGISTRY, GT_F_REG_THREAD_CHUNKS, struct gt_registry, thread_chunks);
+    EXPECT(GT_REC_REGISTRY, GT_F_REG_GUARD_POLICY, struct gt_registry, guard_policy);
+    EXPECT(GT_REC_THREAD, GT_F_THR_SEQ, struct gt_thread_rec, seq);
+    EXPECT(GT_REC_THREAD, GT_F_THR_NAME, struct gt_thread_rec, name);
+    EXPECT(GT_REC_THREAD, GT_F_THR_CTX_REGS, struct gt_thread_rec, ctx);
+    EXPECT(GT_REC_THREAD, GT_F_THR_LOC_NEXT, struct gt_thread_rec, loc_next);
+    EXPECT(GT_REC_LOCATION, GT_F_LOC_PCS, struct gt_location_rec, pcs);
+    EXPECT(GT_REC_LOCATION, GT_F_LOC_HIST, struct gt_location_rec, hist);
+    EXPECT(GT_REC_EDGE, GT_F_EDGE_RUN_NS, struct gt_edge_rec, run_ns);
+    /* A thread record holds the published part and may grow past it. */
+    ASSERT_GE(field(GT_REC_THREAD, GT_F_THR_SIZE)->size, sizeof(struct gt_thread_rec));
+    ASSERT_EQ(field(GT_REC_LOCATION, GT_F_LOC_SIZE)->size, sizeof(struct gt_location_rec));
+    /* Every field id of every kind is present exactly once. */
+    static const unsigned counts[] = {0, GT_F_REG__COUNT, GT_F_THR__COUNT,
+                                      GT_F_LOC__COUNT, GT_F_EDGE__COUNT};
+    for (unsigned rec = GT_REC_REGISTRY; rec <= GT_REC_EDGE; rec++)
+        for (unsigned id = 0; id < counts[rec]; id++)
+            if (!field(rec, id))
+                FAIL("record kind %u lacks field %u", rec, id);
+}
+
+/* ---- locations, their statistics and the edges between them -------------- */
+
+#define N_PIPE 300
+#define SLEEP_NS (2 * TU_MS)
+
+static gt_chan_t *release_chan;
+
+__attribute__((noinline)) static void stage_sleep(void)
+{
+    gt_sleep_ns(SLEEP_NS);
+    __asm__ volatile(""); /* keep the call from becoming a tail call */
+}
+
+__attribute__((noinline)) static void stage_recv(void)
+{
+    void *m;
+    ASSERT_OK(gt_chan_recv(release_chan, &m, GT_FOREVER));
+    __asm__ volatile("");
+}
+
+__attribute__((noinline)) static void piped(void *arg)
+{
+    (void)arg;
+    stage_sleep();
+    stage_recv();
+    __asm__ volatile(""); /* stage_recv's caller stays piped, not a tail call */
+}
+
+static struct gt_location_rec *loc(uint32_t i)
+{
+    struct gt_location_rec **c = (struct gt_location_rec **)(uintptr_t)gt_registry.loc_chunks;
+    return &c[i / gt_registry.locs_per_chunk][i % gt_registry.locs_per_chunk];
+}
+
+static struct gt_edge_rec *edge(uint32_t i)
+{
+    struct gt_edge_rec **c = (struct gt_edge_rec **)(uintptr_t)gt_registry.edge_chunks;
+    return &c[i / gt_registry.edges_per_chunk][i % gt_registry.edges_per_chunk];
+}
+
+/* The location whose call site lies in fn's body (fn's first 512 bytes). */
+static uint32_t find_loc(void (*fn)(void))
+{
+    uintptr_t lo = (uintptr_t)fn;
+    uint32_t found = 0;
+    for (uint32_t i = 1; i < gt_registry.loc_count; i++) {
+        uintptr_t pc = (uintptr_t)loc(i)->pcs[0];
+        if (pc > lo && pc < lo + 512) {
+            if (found)
+                FAIL("two locations in one function's body: %u and %u", found, i);
+            found = i;
+        }
+    }
+    if (!found)
+        FAIL("no location in the function at %p", (void *)fn);
+    return found;
+}
+
+static void pipeline_main(void *arg)
+{
+    (void)arg;
+    gt_t t[N_PIPE];
+    release_chan = gt_chan_create(N_PIPE);
+    ASSERT_NOT_NULL(release_chan);
+    int64_t t0 = gt_now_ns();
+    for (int i = 0; i < N_PIPE; i++)
+        t[i] = tu_spawn(piped, NULL);
+    /* Everyone sleeps, then parks in stage_recv. */
+    while (gt_registry.nstate[GT_STATE_PARKED] < N_PIPE ||
+           gt_now_ns() - t0 < SLEEP_NS)
+        gt_sleep_ns(TU_MS);
+
+    uint32_t ls = find_loc(stage_sleep), lr = find_loc(stage_recv);
+    struct gt_location_rec *s = loc(ls), *r = loc(lr);
+    ASSERT_EQ(s->seq % 2, 0);
+    ASSERT_EQ(s->wait_kind, GT_WAIT_SLEEP);
+    ASSERT_EQ(r->wait_kind, GT_WAIT_CHAN_RECV);
+    ASSERT_EQ(s->depth, 2);
+    /* pcs[1] is the caller: inside piped. */
+    ASSERT_GT(s->pcs[1], (uint64_t)(uintptr_t)piped);
+    ASSERT_LT(s->pcs[1], (uint64_t)(uintptr_t)piped + 512);
+    ASSERT_EQ(s->arrivals, N_PIPE);
+    ASSERT_EQ(s->completed, N_PIPE);
+    ASSERT_EQ(s->waiting, 0);
+    ASSERT_GE(s->total_wait_ns, (uint64_t)N_PIPE * SLEEP_NS);
+    ASSERT_GE(s->max_wait_ns, (uint64_t)SLEEP_NS);
+    uint64_t sum = 0, below = 0;
+    for (int b = 0; b < GT_WAIT_HIST_BUCKETS; b++) {
+        sum += s->hist[b];
+        if ((1ull << (b + 1)) <= (uint64_t)SLEEP_NS)
+            below += s->hist[b]; /* bucket wholly shorter than the sleep */
+    }
+    ASSERT_EQ(sum, N_PIPE);
+    ASSERT_EQ(below, 0);
+
+    ASSERT_EQ(r->arrivals, N_PIPE);
+    ASSERT_EQ(r->waiting, N_PIPE);
+    ASSERT_EQ(r->completed, 0);
+    /* The queue at stage_recv lists exactly the parked threads, oldest
+     * first, each pointing back at this location. */
+    uint64_t n = 0;
+    for (struct gt_thread_rec *q = (struct gt_thread_rec *)(uintptr_t)r->head; q;
+         q = (struct gt_thread_rec *)(uintptr_t)q->loc_next) {
+        ASSERT_EQ(q->location, lr);
+        ASSERT_EQ(q->state, GT_STATE_PARKED);
+        ASSERT_EQ(q->wait_obj, (uint64_t)(uintptr_t)release_chan);
+        if (++n > N_PIPE)
+            FAIL("the queue at stage_recv is longer than %d", N_PIPE);
+    }
+    ASSERT_EQ(n, N_PIPE);
+    ASSERT_EQ(((struct gt_thread_rec *)(uintptr_t)r->head)->id, t[0].id);
+
+    /* One edge sleep -> recv, taken by every thread. */
+    uint32_t found = 0;
+    for (uint32_t i = 1; i < gt_registry.edge_count; i++) {
+        struct gt_edge_rec *e = edge(i);
+        if (e->from == ls && e->to == lr) {
+            ASSERT_EQ(e->count, N_PIPE);
+            ASSERT_LE(e->max_run_ns, e->run_ns);
+            ASSERT_GT(e->run_ns, 0);
+            found = i;
+        }
+        ASSERT(!(e->from == lr)); /* nobody has left stage_recv yet */
+    }
+    ASSERT_NE(found, 0);
+
+    for (int i = 0; i < N_PIPE; i++)
+        ASSERT_OK(gt_chan_send(release_chan, NULL, GT_FOREVER));
+    for (int i = 0; i < N_PIPE; i++)
+        tu_join(t[i]);
+    ASSERT_EQ(r->waiting, 0);
+    ASSERT_EQ(r->completed, N_PIPE);
+    ASSERT_EQ(r->head, 0);
+    ASSERT_EQ(r->tail, 0);
+    gt_chan_destroy(release_chan);
+}
+
+TEST_IMPL(registry_locations_and_edges)
+{
+    tu_run(pipeline_main, NULL);
+}
+
+static void depth_main(void *arg)
+{
+    (void)arg;
+    gt_t t = tu_spawn(piped, NULL);
+    release_chan = gt_chan_create(1);
+    gt_sleep_ns(2 * SLEEP_NS);
+    uint32_t lr = find_loc(stage_recv);
+    ASSERT_EQ(loc(lr)->depth, 3);
+    ASSERT_EQ(gt_registry.loc_depth, 3);
+    /* pcs[1] in piped, pcs[2] in the runtime's thread entry: not piped. */
+    ASSERT_GT(loc(lr)->pcs[1], (uint64_t)(uintptr_t)piped);
+    ASSERT_LT(loc(lr)->pcs[1], (uint64_t)(uintptr_t)piped + 512);
+    ASSERT_NE(loc(lr)->pcs[2], 0);
+    ASSERT_OK(gt_chan_send(release_chan, NULL, GT_FOREVER));
+    tu_join(t);
+}
+
+TEST_IMPL(registry_location_depth)
+{
+    ASSERT_OK(gt_set_location_depth(3));
+    tu_run(depth_main, NULL);
+}
+
+/* ---- states and counters -------------------------------------------------- */
+
+static void counters_main(void *arg)
+{
+    (void)arg;
+    gt_t self = gt_self();
+    struct gt_thread_rec *me = (struct gt_thread_rec *)self.rec;
+    ASSERT_EQ(gt_registry.current, (uint64_t)(uintptr_t)me);
+    ASSERT_EQ(me->state, GT_STATE_RUNNING);
+    ASSERT_EQ(gt_registry.nstate[GT_STATE_RUNNING], 1);
+    uint64_t spawns = gt_registry.spawns;
+    gt_t t[10];
+    for (int i = 0; i < 10; i++)
+        t[i] = tu_spawn(noop, NULL);
+    ASSERT_EQ(gt_registry.spawns, spawns + 10);
+    ASSERT_EQ(gt_registry.nstate[GT_STATE_RUNNABLE], 10);
+    ASSERT_EQ(gt_registry.runq_len, 10);
+    gt_yield(); /* all ten run and exit */
+    ASSERT_EQ(gt_registry.nstate[GT_STATE_EXITED], 10);
+    ASSERT_EQ(gt_registry.runq_len, 0);
+    for (int i = 0; i < 10; i++)
+        tu_join(t[i]);
+    ASSERT_EQ(gt_registry.nstate[GT_STATE_EXITED], 0);
+    ASSERT_EQ(gt_registry.exits, 10);
+    ASSERT_EQ(me->parent, 0);
+    ASSERT((me->flags & GT_TF_MAIN) != 0);
+}
+
+TEST_IMPL(registry_states_and_counters)
+{
+    tu_run(counters_main, NULL);
+}
