@@ -41,9 +41,16 @@ all: lib
 # Missing Debian packages are installed once, by one script.
 DEPS_STAMP := $(BUILD)/.deps-ok
 
+# Each part adds its own suite to TEST_SUITES and its files to install.
+TEST_SUITES :=
+
 include runtime/runtime.mk
 -include tests/tests.mk
 include tests/integration.mk
+-include tools/tools.mk
+-include gdb/gdb.mk
+-include viewer/viewer.mk
+-include examples/examples.mk
 -include bench/bench.mk
 
 $(DEPS_STAMP): tools/install-deps.sh | $(BUILD)/
@@ -62,7 +69,7 @@ VALGRIND_TESTS := 'threads_spawn_join_many' 'threads_yield_order' 'sleep_order' 
                   'mutex_contention' 'cond_*' 'chan_*' 'io_tcp_accept_connect' \
                   'interpose_read_parks'
 
-test: deps lib test-unit test-integration test-asan test-valgrind
+test: deps lib test-unit test-integration test-asan test-valgrind $(TEST_SUITES)
 	@echo "make test: all suites passed"
 
 # The unit suite again, with AddressSanitizer and UBSan, in its own tree.
