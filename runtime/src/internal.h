@@ -107,15 +107,11 @@ extern struct gt__sched gt__sched GT__HIDDEN;
 extern struct gt_registry gt__reg GT__HIDDEN;
 extern __thread struct gt__thread *gt__tls_current GT__HIDDEN;
 
-/* ---- clock --------------------------------------------------------------- */
-static inline uint64_t gt__clock(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-    gt__reg.clock_now = now;
-    return now;
-}
+/* ---- clock.c ------------------------------------------------------------- */
+void gt__clock_init(void) GT__HIDDEN;
+/* CLOCK_MONOTONIC nanoseconds (see clock.c); runtime thread only. */
+uint64_t gt__clock_read(void) GT__HIDDEN;
+static inline uint64_t gt__clock(void) { return gt__clock_read(); }
 
 /* ---- seq: the reader protocol of registry.h ------------------------------ */
 static inline void gt__seq_begin(uint32_t *seq)

@@ -499,7 +499,14 @@ int gt_get_name(gt_t h, char *buf, size_t len)
     return 0;
 }
 
-int64_t gt_now_ns(void) { return (int64_t)gt__clock(); }
+int64_t gt_now_ns(void)
+{
+    if (gt__tls_current)
+        return (int64_t)gt__clock();
+    struct timespec ts; /* another kernel thread: the kernel's clock */
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 int gt_set_location_depth(int depth)
 {
@@ -523,6 +530,7 @@ static int init_once(void)
         int d = e ? atoi(e) : 2;
         S.loc_depth = d >= 1 && d <= GT_LOCATION_DEPTH_MAX ? d : 2;
     }
+    gt__clock_init();
     if (gt__registry_init() < 0 || gt__locations_init() < 0 ||
         gt__stacks_init() < 0)
         return -1;

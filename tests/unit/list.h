@@ -82,6 +82,8 @@
     X(registry_layout_matches_header, 0)      \
     X(registry_locations_and_edges, 0)        \
     X(registry_location_depth, 0)             \
-    X(registry_states_and_counters, 0)
+    X(registry_states_and_counters, 0)       \
+    /* test_clock.c */                        \
+    X(clock_agrees_with_monotonic, 0)
 
 #endif /* GT_TEST_LIST_H */
