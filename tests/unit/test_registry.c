@@ -8,6 +8,7 @@
 
 #include <gt/registry.h>
 #include <stddef.h>
+#include <stdio.h>
 
 static const struct gt_field *field(unsigned rec, unsigned id)
 {
@@ -117,9 +118,23 @@ static uint32_t find_loc(void (*fn)(void))
             found = i;
         }
     }
-    if (!found)
+    if (!found) {
+        for (uint32_t i = 1; i < gt_registry.loc_count; i++)
+            fprintf(stderr, "location %u: pcs[0] %#llx depth %u\n", i,
+                    (unsigned long long)loc(i)->pcs[0], loc(i)->depth);
         FAIL("no location in the function at %p", (void *)fn);
+    }
     return found;
+}
+
+/* Threads parked now at a location in fn's body (0 if none yet). */
+static uint64_t waiting_in(void (*fn)(void))
+{
+    uintptr_t lo = (uintptr_t)fn;
+    for (uint32_t i = 1; i < gt_registry.loc_count; i++)
+        if (loc(i)->pcs[0] > lo && loc(i)->pcs[0] < lo + 512)
+            return loc(i)->waiting;
+    return 0;
 }
 
 static void pipeline_main(void *arg)
@@ -132,9 +147,12 @@ static void pipeline_main(void *arg)
     for (int i = 0; i < N_PIPE; i++)
         t[i] = tu_spawn(piped, NULL);
     /* Everyone sleeps, then parks in stage_recv. */
-    while (gt_registry.nstate[GT_STATE_PARKED] < N_PIPE ||
-           gt_now_ns() - t0 < SLEEP_NS)
+    while (waiting_in(stage_recv) < N_PIPE) {
+        if (gt_now_ns() - t0 > 10000 * TU_MS)
+            FAIL("after 10 s, %llu of %d threads wait in stage_recv",
+                 (unsigned long long)waiting_in(stage_recv), N_PIPE);
         gt_sleep_ns(TU_MS);
+    }
 
     uint32_t ls = find_loc(stage_sleep), lr = find_loc(stage_recv);
     struct gt_location_rec *s = loc(ls), *r = loc(lr);
