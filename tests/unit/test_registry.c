@@ -7,6 +7,7 @@
 #include "test.h"
 
 #include <gt/registry.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
