@@ -223,15 +223,20 @@ int gt__stack_alloc(struct gt__thread *t, size_t size)
 {
     size = (size + page - 1) & ~(page - 1);
     struct size_class *c = class_for(size);
-    struct size_class once = {.size = size};
-    if (!c)
-        c = &once; /* an odd size: carve just one, never recycled */
     char *hi;
-    if (c->free) {
+    if (GT__UNLIKELY(!c)) {
+        /* An odd size beyond the classes: carve just one, never recycled. */
+        static struct size_class once;
+        once.size = size;
+        once.nfresh = 0;
+        if (carve(&once, false) < 0)
+            return -1;
+        hi = once.fresh[0];
+    } else if (c->free) {
         hi = c->free;
         c->free = ((void **)hi)[-1];
     } else {
-        if (!c->nfresh && carve(c, c != &once) < 0)
+        if (!c->nfresh && carve(c, true) < 0)
             return -1;
         hi = c->fresh[--c->nfresh];
     }
