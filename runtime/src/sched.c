@@ -262,14 +262,8 @@ int gt_yield(void)
         if (!S.rq_head)
             return 0;
     }
-    struct gt__thread *next = S.rq_head;
-    S.rq_head = next->rq_next;
-    cur->rq_next = NULL;
-    if (S.rq_head)
-        S.rq_tail->rq_next = cur;
-    else
-        S.rq_head = cur;
-    S.rq_tail = cur;
+    struct gt__thread *next = rq_pop();
+    rq_push(cur);
 
     gt__seq_begin(&cur->pub.seq); /* ended by after_switch, in next */
     cur->pub.state = GT_STATE_RUNNABLE;
