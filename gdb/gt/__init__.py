@@ -1,0 +1,21 @@
+"""gt: GDB commands for the green threads of a gt program.
+
+One module per subject: abi (constants from registry.h), target (finding
+and reading the registry), registry (bulk decoding), symbols (pc ->
+function, file:line), stacks (frame-pointer walks over bulk-read stacks),
+fmt (units), and the commands: threads, locations, select (the unwinder
+behind `green-thread`), apply, backtrace, stackuse, params.
+"""
+
+_registered = False
+
+
+def register():
+    """Registers every command, the unwinder and the event hooks once."""
+    global _registered
+    if _registered:
+        return
+    _registered = True
+    from . import params, threads, locations, select, apply, backtrace, stackuse
+    for m in (params, threads, locations, select, apply, backtrace, stackuse):
+        m.register()

@@ -1,0 +1,281 @@
+"""Decoding a registry snapshot: one memory read per chunk of records.
+
+Every offset comes from the registry's own layout table, so this reads any
+runtime of the same ABI without DWARF, including ones that grew records.
+A chunk of thread records is turned into tuples by struct.iter_unpack with
+one format built from the table; reading fields through gdb.Value would
+cost seconds at 100,000 threads.
+
+The target's memory is treated as possibly corrupt (a core of a crashed
+program): counts are capped by what the header says is allocated and by
+absolute limits, unreadable chunks are skipped and counted, and a record
+caught mid-update (odd seq) is counted as in flux, never decoded.
+"""
+import collections
+import struct
+
+import gdb
+
+from . import abi
+from .target import Target
+
+C = abi.C
+REC_REG, REC_THR, REC_LOC = C["GT_REC_REGISTRY"], C["GT_REC_THREAD"], C["GT_REC_LOCATION"]
+
+# Caps on what a damaged header can make us read.
+MAX_CHUNKS = 1 << 16          # 64M thread slots at 1024 a chunk
+MAX_LAYOUT = 4096
+MAX_RECORD = 1 << 16
+
+_INT = {1: "B", 2: "H", 4: "I", 8: "Q"}
+
+THREAD_FIELDS = ("seq", "id", "parent", "name", "state", "wait_kind", "flags",
+                 "location", "wait_obj", "wait_arg", "wait_since", "deadline",
+                 "entry", "arg", "spawn_site", "created", "run_ns", "switches",
+                 "stack_lo", "stack_hi", "guard_size", "ctx_regs")
+LOC_FIELDS = ("seq", "index", "depth", "pcs", "wait_kind", "waiting", "head",
+              "tail", "arrivals", "completed", "total_wait_ns", "max_wait_ns",
+              "hist")
+
+Thread = collections.namedtuple("Thread", ("addr",) + THREAD_FIELDS)
+Location = collections.namedtuple("Location", ("addr",) + LOC_FIELDS)
+
+
+class Layout:
+    """The layout table: {(rec, id): (offset, size)} and record sizes."""
+
+    def __init__(self, target, addr, n):
+        if not 0 < n <= MAX_LAYOUT:
+            raise gdb.GdbError("gt: registry damaged: %d layout entries" % n)
+        raw = target.try_read(addr, 16 * n)
+        if raw is None:
+            raise gdb.GdbError("gt: registry damaged: layout table at %#x "
+                               "unreadable" % addr)
+        self.map = {}
+        for rec, fid, off, size, _ in struct.iter_unpack("<HHIII", raw):
+            self.map[(rec, fid)] = (off, size)
+
+    def size(self, rec):
+        if (rec, 0) not in self.map:
+            raise gdb.GdbError("gt: registry damaged: no size for record kind %d" % rec)
+        size = self.map[(rec, 0)][1]
+        if not 0 < size <= MAX_RECORD:
+            raise gdb.GdbError("gt: registry damaged: record size %d" % size)
+        return size
+
+    def decoder(self, rec, prefix, names):
+        """A struct.Struct over one record of kind rec yielding `names`.
+
+        Fields the table does not list (an older runtime) come out as None
+        through the returned fill list; arrays (name, pcs, regs, hist) as
+        a bytes or tuple-of-ints slot each.
+        """
+        ids = abi.fields(prefix)
+        size = self.size(rec)
+        taken = []
+        for name in names:
+            ent = self.map.get((rec, ids[name]))
+            if ent and ent[0] + ent[1] <= size:
+                taken.append((ent[0], ent[1], name))
+        taken.sort()
+        fmt, pos, order, counts = "<", 0, [], []
+        for off, fsize, name in taken:
+            if off < pos:
+                continue  # overlaps a field already taken
+            if off > pos:
+                fmt += "%dx" % (off - pos)
+            if name == "name":
+                fmt += "%ds" % fsize
+                counts.append(0)
+            elif fsize in _INT:
+                fmt += _INT[fsize]
+                counts.append(1)
+            else:
+                fmt += "%dQ" % (fsize // 8)
+                counts.append(fsize // 8)
+                fsize = fsize // 8 * 8
+            order.append(name)
+            pos = off + fsize
+        if pos < size:
+            fmt += "%dx" % (size - pos)
+        return struct.Struct(fmt), order, counts
+
+
+def _shape(values, counts):
+    """Groups a flat unpack tuple into one value per field."""
+    out, i = [], 0
+    for n in counts:
+        if n <= 1:
+            out.append(values[i])
+            i += 1
+        else:
+            out.append(values[i:i + n])
+            i += n
+    return out
+
+
+class Snapshot:
+    """The registry of the selected inferior, decoded once per stop."""
+
+    def __init__(self, target, head):
+        self.target = target
+        self.address = target.address
+        magic, ver, hsize, layout, nlayout, arch = struct.unpack("<QIIQII", head)
+        if magic != abi.MAGIC:
+            raise gdb.GdbError("gt: no gt registry at %#x (bad magic %#x): "
+                               "memory damaged or not a gt program"
+                               % (target.address, magic))
+        if ver != abi.ABI:
+            raise gdb.GdbError("gt: registry ABI %d, this extension reads ABI %d: "
+                               "use the extension that came with the program's libgt"
+                               % (ver, abi.ABI))
+        if arch != 62:
+            raise gdb.GdbError("gt: registry of ELF machine %d; this extension "
+                               "unwinds x86-64 (62) only" % arch)
+        self.layout = Layout(target, layout, nlayout)
+        rsize = self.layout.size(REC_REG)
+        raw = target.try_read(target.address, rsize)
+        if raw is None:
+            raise gdb.GdbError("gt: registry at %#x unreadable" % target.address)
+        self.reg = {}
+        for name, fid in abi.fields("GT_F_REG_").items():
+            ent = self.layout.map.get((REC_REG, fid))
+            if fid == 0 or not ent or ent[0] + ent[1] > rsize:
+                continue
+            off, size = ent
+            if name == "nstate":
+                self.reg[name] = struct.unpack_from("<%dQ" % (size // 8), raw, off)
+            else:
+                self.reg[name] = int.from_bytes(raw[off:off + size], "little")
+        self.now = target.now_ns(self.reg.get("clock_now", 0))
+        self.skipped = 0        # records in chunks that could not be read
+        self.bad_chunks = 0
+        self.in_flux = 0        # records caught mid-update (odd seq)
+        self.threads = self._read_threads()
+        self.locations = self._read_locations()
+        self._by_id = None
+
+    def _chunk_ptrs(self, array, count):
+        raw = self.target.try_read(array, 8 * count) if count else b""
+        if raw is None:
+            raise gdb.GdbError("gt: registry damaged: chunk array at %#x "
+                               "unreadable" % array)
+        return struct.unpack("<%dQ" % count, raw)
+
+    def _records(self, rec, prefix, names, array, count, per, total, cap=None):
+        """(address, values) of records [0, total) of a chunked slab."""
+        count = min(count, cap if cap is not None else count, MAX_CHUNKS)
+        total = min(total, count * per)
+        st, order, counts = self.layout.decoder(rec, prefix, names)
+        size = self.layout.size(rec)
+        shaped = any(n != 1 for n in counts)
+        for ci, base in enumerate(self._chunk_ptrs(array, count)):
+            n = min(per, total - ci * per)
+            if n <= 0:
+                break
+            raw = self.target.try_read(base, size * n) if base else None
+            if raw is None:
+                self.skipped += n
+                self.bad_chunks += 1
+                continue
+            for i, values in enumerate(st.iter_unpack(raw)):
+                yield base + i * size, (_shape(values, counts) if shaped else values), order
+
+    def _read_threads(self):
+        r = self.reg
+        out = []
+        free = C["GT_STATE_FREE"]
+        for addr, values, order in self._records(
+                REC_THR, "GT_F_THR_", THREAD_FIELDS, r.get("thread_chunks", 0),
+                r.get("thread_chunk_count", 0), r.get("threads_per_chunk", 0) or 1,
+                r.get("thread_slots", 0), r.get("thread_chunk_cap")):
+            d = dict(zip(order, values))
+            if d.get("state", free) == free:
+                continue
+            if d.get("seq", 0) & 1 or d["state"] not in abi.STATE_NAMES:
+                self.in_flux += 1
+                continue
+            name = d.get("name", b"")
+            d["name"] = name.split(b"\0", 1)[0].decode("utf-8", "replace")
+            out.append(Thread(addr, *(d.get(f) for f in THREAD_FIELDS)))
+        return out
+
+    def _read_locations(self):
+        r = self.reg
+        out = {}
+        for addr, values, order in self._records(
+                REC_LOC, "GT_F_LOC_", LOC_FIELDS, r.get("loc_chunks", 0),
+                r.get("loc_chunk_count", 0), r.get("locs_per_chunk", 0) or 1,
+                r.get("loc_count", 0)):
+            d = dict(zip(order, values))
+            if d.get("seq", 0) & 1:
+                self.in_flux += 1
+                continue
+            if not d.get("index"):
+                continue
+            pcs = d.get("pcs") or ()
+            if isinstance(pcs, int):
+                pcs = (pcs,)
+            d["pcs"] = tuple(pcs[:min(d.get("depth") or 0, len(pcs))])
+            out[d["index"]] = Location(addr, *(d.get(f) for f in LOC_FIELDS))
+        return out
+
+    def by_id(self):
+        if self._by_id is None:
+            self._by_id = {t.id: t for t in self.threads}
+        return self._by_id
+
+    def thread(self, tid):
+        """The thread with id tid, or a gdb.GdbError naming it."""
+        t = self.by_id().get(tid)
+        if t is None:
+            raise gdb.GdbError("gt: no green thread %d (ids run from 1 to %d; "
+                               "`info green-threads` lists them)"
+                               % (tid, max(self.by_id(), default=0)))
+        return t
+
+    def damage_note(self):
+        """One line on what could not be read, or None."""
+        parts = []
+        if self.skipped:
+            parts.append("%s thread slots in %d unreadable chunks skipped"
+                         % (format(self.skipped, ","), self.bad_chunks))
+        if self.in_flux:
+            parts.append("%d records in flux (caught mid-update) skipped" % self.in_flux)
+        return "gt: " + "; ".join(parts) if parts else None
+
+
+_cache = {}
+
+
+def invalidate(*_):
+    _cache.clear()
+
+
+def snapshot():
+    """The decoded registry of the selected inferior, cached until it runs.
+
+    The cache key includes the registry header's bytes: any park, switch
+    or spawn changes its counters, so a live process that moved gets a
+    fresh snapshot even if no stop event was seen.
+    """
+    target = Target()
+    head = target.try_read(target.address, 32)
+    if head is None:
+        raise gdb.GdbError("gt: registry at %#x unreadable" % target.address)
+    hsize = min(struct.unpack_from("<I", head, 12)[0], MAX_RECORD)
+    full = target.try_read(target.address, max(hsize, 32)) or head
+    key = (target.inferior.num, target.inferior.pid, target.address, full)
+    snap = _cache.get(key)
+    if snap is None:
+        _cache.clear()
+        snap = Snapshot(target, head)
+        _cache[key] = snap
+    return snap
+
+
+def connect_events():
+    for ev in (gdb.events.cont, gdb.events.exited, gdb.events.new_objfile,
+               gdb.events.clear_objfiles, gdb.events.memory_changed,
+               gdb.events.inferior_call):
+        ev.connect(invalidate)

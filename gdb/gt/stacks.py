@@ -1,0 +1,65 @@
+"""Frame-pointer walks of parked threads over bulk-read stack bytes.
+
+GDB's own unwinder costs a millisecond or two a frame chain, minutes at
+100,000 threads.  A parked thread's saved context (registry.h: GT_CTX_*)
+holds the pc inside the runtime function that switched away and that
+function's frame pointer; libgt and gt programs keep frame pointers, so
+the chain [fp] -> caller's fp, [fp + 8] -> return address is the whole
+stack.  Each thread's live stack, from its saved sp to its top, is read in
+one piece and the chain followed in it, each step bounded by the stack and
+required to move up, so a damaged stack ends the walk instead of looping.
+"""
+import struct
+
+from . import abi
+
+C = abi.C
+SP, PC, FP = C["GT_CTX_SP"], C["GT_CTX_PC"], C["GT_CTX_RBP"]
+RUNNING = C["GT_STATE_RUNNING"]
+MAX_FRAMES = 256
+MAX_LIVE = 8 << 20   # bytes of one stack read at most
+
+
+def live_bytes(t):
+    """Bytes of t's stack in use at its last switch (0 if unknown)."""
+    sp = t.ctx_regs[SP] if t.ctx_regs else 0
+    if t.state == RUNNING or not t.stack_lo < sp <= t.stack_hi:
+        return 0
+    return t.stack_hi - sp
+
+
+def walk(target, t, max_frames=MAX_FRAMES):
+    """Return addresses of t's frames, innermost first, or None.
+
+    None for the running thread (its saved context is stale: its frames
+    are the OS thread's) and for a context outside its own stack.  The
+    first pc is not a return address when the thread never ran (it is
+    the entry trampoline itself); see first_is_return.
+    """
+    if t.state == RUNNING or not t.ctx_regs:
+        return None
+    sp, pc, fp = t.ctx_regs[SP], t.ctx_regs[PC], t.ctx_regs[FP]
+    lo, hi = t.stack_lo, t.stack_hi
+    if not lo <= sp < hi:
+        return None
+    size = min(hi - sp, MAX_LIVE)
+    mem = target.try_read(sp, size)
+    if mem is None:
+        return (pc,)
+    pcs = [pc]
+    end = sp + size
+    unpack = struct.unpack_from
+    while sp <= fp <= end - 16 and len(pcs) < max_frames:
+        next_fp, ret = unpack("<QQ", mem, fp - sp)
+        if ret == 0:
+            break
+        pcs.append(ret)
+        if next_fp <= fp:
+            break
+        fp = next_fp
+    return tuple(pcs)
+
+
+def first_is_return(t):
+    """Whether t's saved pc is a return address (it ran at least once)."""
+    return bool(t.switches)

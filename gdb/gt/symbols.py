@@ -1,0 +1,69 @@
+"""Return addresses to function names and file:line, cached per pc.
+
+At 100,000 threads in a handful of distinct stacks there are only a few
+hundred distinct pcs, so each is looked up once through GDB's symbol
+tables; the cache is dropped when objfiles change.
+"""
+import os
+import re
+
+import gdb
+
+_cache = {}
+
+
+def invalidate(*_):
+    _cache.clear()
+
+
+class Sym:
+    __slots__ = ("pc", "func", "file", "line")
+
+    def __init__(self, pc, func, file, line):
+        self.pc, self.func, self.file, self.line = pc, func, file, line
+
+    def where(self):
+        """`func file:line`, or `func` alone without line info."""
+        if self.file:
+            return "%s %s:%d" % (self.func, self.file, self.line)
+        return self.func
+
+
+def lookup(pc, is_return=True):
+    """Sym of a pc; a return address is looked up at pc - 1, inside the call."""
+    key = (pc, is_return)
+    s = _cache.get(key)
+    if s is None:
+        s = _cache[key] = _lookup(pc - 1 if is_return and pc else pc, pc)
+    return s
+
+
+def _lookup(at, pc):
+    func = None
+    try:
+        block = gdb.block_for_pc(at)
+    except (RuntimeError, gdb.error):
+        block = None
+    while block is not None and block.function is None:
+        block = block.superblock
+    if block is not None:
+        func = block.function.print_name
+    if func is None:
+        try:
+            m = re.search(r"<([^>+]+)", gdb.format_address(at))
+            func = m.group(1) if m else None
+        except (RuntimeError, gdb.error):
+            func = None
+    file, line = None, 0
+    try:
+        sal = gdb.find_pc_line(at)
+        if sal.symtab is not None and sal.line:
+            file, line = os.path.basename(sal.symtab.filename), sal.line
+    except (RuntimeError, gdb.error):
+        pass
+    return Sym(pc, func or "0x%x" % pc, file, line)
+
+
+def connect_events():
+    gdb.events.new_objfile.connect(invalidate)
+    gdb.events.clear_objfiles.connect(invalidate)
