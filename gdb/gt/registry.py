@@ -12,6 +12,7 @@ absolute limits, unreadable chunks are skipped and counted, and a record
 caught mid-update (odd seq) is counted as in flux, never decoded.
 """
 import collections
+import operator
 import struct
 
 import gdb
@@ -37,8 +38,30 @@ LOC_FIELDS = ("seq", "index", "depth", "pcs", "wait_kind", "waiting", "head",
               "tail", "arrivals", "completed", "total_wait_ns", "max_wait_ns",
               "hist")
 
-Thread = collections.namedtuple("Thread", ("addr",) + THREAD_FIELDS)
-Location = collections.namedtuple("Location", ("addr",) + LOC_FIELDS)
+
+def _words(raw):
+    """u64s of an array field kept as bytes (decoded only when used)."""
+    return struct.unpack("<%dQ" % (len(raw) // 8), raw) if raw else ()
+
+
+class Thread(collections.namedtuple("Thread", ("addr",) + tuple(
+        "name_raw" if f == "name" else "regs_raw" if f == "ctx_regs" else f
+        for f in THREAD_FIELDS))):
+    """One thread record.  The name and saved registers stay bytes until
+    asked for: 100,000 records are decoded per snapshot, few are shown."""
+    __slots__ = ()
+
+    @property
+    def name(self):
+        return (self.name_raw or b"").split(b"\0", 1)[0].decode("utf-8", "replace")
+
+    @property
+    def ctx_regs(self):
+        return _words(self.regs_raw)
+
+
+class Location(collections.namedtuple("Location", ("addr",) + LOC_FIELDS)):
+    __slots__ = ()
 
 
 class Layout:
@@ -64,11 +87,11 @@ class Layout:
         return size
 
     def decoder(self, rec, prefix, names):
-        """A struct.Struct over one record of kind rec yielding `names`.
+        """(struct.Struct over one record, getter) for the fields `names`.
 
-        Fields the table does not list (an older runtime) come out as None
-        through the returned fill list; arrays (name, pcs, regs, hist) as
-        a bytes or tuple-of-ints slot each.
+        The getter turns an unpacked record into a tuple in `names` order;
+        a field the table does not list (an older runtime) comes out as
+        None.  Integer fields are ints; others (name, arrays) bytes.
         """
         ids = abi.fields(prefix)
         size = self.size(rec)
@@ -78,40 +101,24 @@ class Layout:
             if ent and ent[0] + ent[1] <= size:
                 taken.append((ent[0], ent[1], name))
         taken.sort()
-        fmt, pos, order, counts = "<", 0, [], []
+        fmt, pos, order = "<", 0, []
         for off, fsize, name in taken:
             if off < pos:
                 continue  # overlaps a field already taken
             if off > pos:
                 fmt += "%dx" % (off - pos)
-            if name == "name":
-                fmt += "%ds" % fsize
-                counts.append(0)
-            elif fsize in _INT:
-                fmt += _INT[fsize]
-                counts.append(1)
-            else:
-                fmt += "%dQ" % (fsize // 8)
-                counts.append(fsize // 8)
-                fsize = fsize // 8 * 8
+            fmt += _INT[fsize] if fsize in _INT and name not in ("name", "pcs", "hist", "ctx_regs") \
+                else "%ds" % fsize
             order.append(name)
             pos = off + fsize
         if pos < size:
             fmt += "%dx" % (size - pos)
-        return struct.Struct(fmt), order, counts
-
-
-def _shape(values, counts):
-    """Groups a flat unpack tuple into one value per field."""
-    out, i = [], 0
-    for n in counts:
-        if n <= 1:
-            out.append(values[i])
-            i += 1
-        else:
-            out.append(values[i:i + n])
-            i += n
-    return out
+        missing = len(order)
+        idx = [order.index(n) if n in order else missing for n in names]
+        if missing in idx:
+            pick = operator.itemgetter(*idx)
+            return struct.Struct(fmt), lambda v: pick(v + (None,))
+        return struct.Struct(fmt), operator.itemgetter(*idx)
 
 
 class Snapshot:
@@ -162,13 +169,12 @@ class Snapshot:
                                "unreadable" % array)
         return struct.unpack("<%dQ" % count, raw)
 
-    def _records(self, rec, prefix, names, array, count, per, total, cap=None):
-        """(address, values) of records [0, total) of a chunked slab."""
+    def _chunks(self, rec, array, count, per, total, cap=None):
+        """(base address, bytes, n) of each readable chunk of a slab
+        holding records [0, total)."""
         count = min(count, cap if cap is not None else count, MAX_CHUNKS)
         total = min(total, count * per)
-        st, order, counts = self.layout.decoder(rec, prefix, names)
         size = self.layout.size(rec)
-        shaped = any(n != 1 for n in counts)
         for ci, base in enumerate(self._chunk_ptrs(array, count)):
             n = min(per, total - ci * per)
             if n <= 0:
@@ -178,46 +184,52 @@ class Snapshot:
                 self.skipped += n
                 self.bad_chunks += 1
                 continue
-            for i, values in enumerate(st.iter_unpack(raw)):
-                yield base + i * size, (_shape(values, counts) if shaped else values), order
+            yield base, raw
 
     def _read_threads(self):
         r = self.reg
-        out = []
+        st, pick = self.layout.decoder(REC_THR, "GT_F_THR_", THREAD_FIELDS)
+        size = st.size
+        i_seq, i_state = THREAD_FIELDS.index("seq"), THREAD_FIELDS.index("state")
         free = C["GT_STATE_FREE"]
-        for addr, values, order in self._records(
-                REC_THR, "GT_F_THR_", THREAD_FIELDS, r.get("thread_chunks", 0),
-                r.get("thread_chunk_count", 0), r.get("threads_per_chunk", 0) or 1,
-                r.get("thread_slots", 0), r.get("thread_chunk_cap")):
-            d = dict(zip(order, values))
-            if d.get("state", free) == free:
-                continue
-            if d.get("seq", 0) & 1 or d["state"] not in abi.STATE_NAMES:
-                self.in_flux += 1
-                continue
-            name = d.get("name", b"")
-            d["name"] = name.split(b"\0", 1)[0].decode("utf-8", "replace")
-            out.append(Thread(addr, *(d.get(f) for f in THREAD_FIELDS)))
+        states = set(abi.STATE_NAMES)
+        out = []
+        append = out.append
+        make = Thread._make
+        for base, raw in self._chunks(
+                REC_THR, r.get("thread_chunks", 0), r.get("thread_chunk_count", 0),
+                r.get("threads_per_chunk", 0) or 1, r.get("thread_slots", 0),
+                r.get("thread_chunk_cap")):
+            addr = base
+            for v in st.iter_unpack(raw):
+                f = pick(v)
+                state = f[i_state]
+                if state != free:
+                    if (f[i_seq] or 0) & 1 or state not in states:
+                        self.in_flux += 1
+                    else:
+                        append(make((addr,) + f))
+                addr += size
         return out
 
     def _read_locations(self):
         r = self.reg
+        st, pick = self.layout.decoder(REC_LOC, "GT_F_LOC_", LOC_FIELDS)
         out = {}
-        for addr, values, order in self._records(
-                REC_LOC, "GT_F_LOC_", LOC_FIELDS, r.get("loc_chunks", 0),
-                r.get("loc_chunk_count", 0), r.get("locs_per_chunk", 0) or 1,
-                r.get("loc_count", 0)):
-            d = dict(zip(order, values))
-            if d.get("seq", 0) & 1:
-                self.in_flux += 1
-                continue
-            if not d.get("index"):
-                continue
-            pcs = d.get("pcs") or ()
-            if isinstance(pcs, int):
-                pcs = (pcs,)
-            d["pcs"] = tuple(pcs[:min(d.get("depth") or 0, len(pcs))])
-            out[d["index"]] = Location(addr, *(d.get(f) for f in LOC_FIELDS))
+        for base, raw in self._chunks(
+                REC_LOC, r.get("loc_chunks", 0), r.get("loc_chunk_count", 0),
+                r.get("locs_per_chunk", 0) or 1, r.get("loc_count", 0)):
+            for i, v in enumerate(st.iter_unpack(raw)):
+                d = dict(zip(LOC_FIELDS, pick(v)))
+                if (d["seq"] or 0) & 1:
+                    self.in_flux += 1
+                    continue
+                if not d["index"]:
+                    continue
+                pcs = _words(d["pcs"])
+                d["pcs"] = pcs[:min(d["depth"] or 0, len(pcs))]
+                d["hist"] = _words(d["hist"])
+                out[d["index"]] = Location(base + i * st.size, **d)
         return out
 
     def by_id(self):

@@ -1,5 +1,250 @@
-"""stub"""
+"""`green-thread`: select a green thread so that bt, frame, up, down,
+info locals and print work on its stack, live and on core files.
+
+On a core file GDB cannot write registers, so selection never touches
+them.  Instead a Python unwinder claims frame #0 of the OS thread the
+selection was made on and gives, as that frame's caller, the green
+thread's saved context (sp, pc, rbp, rbx, r12-r15).  Frame #1 is then the
+green thread's innermost frame (the runtime function that switched away)
+and GDB's own DWARF unwinder carries on from there over the green stack.
+A frame filter hides frame #0 from `bt`, so a backtrace shows only the
+green thread; frame numbers stay GDB's own, so `frame N` means the same
+frame `bt` printed as #N.
+
+The selection belongs to the OS thread it was made on (other threads
+unwind normally) and is dropped when the program continues, exits or a
+new program or core is loaded: a saved context is only true while the
+program stands still.
+"""
+import gdb
+import gdb.unwinder
+
+from . import abi, args, fmt, registry, symbols
+
+C = abi.C
+CTX_REGS = (("rsp", C["GT_CTX_SP"]), ("rip", C["GT_CTX_PC"]), ("rbp", C["GT_CTX_RBP"]),
+            ("rbx", C["GT_CTX_RBX"]), ("r12", C["GT_CTX_R12"]), ("r13", C["GT_CTX_R13"]),
+            ("r14", C["GT_CTX_R14"]), ("r15", C["GT_CTX_R15"]))
+
+
+class Selection:
+    __slots__ = ("inferior", "ptid", "thread", "regs")
+
+    def __init__(self, inferior, ptid, thread, regs):
+        self.inferior, self.ptid, self.thread, self.regs = inferior, ptid, thread, regs
+
+
+_sel = None
+_u64 = None
+
+
+def _u64_type():
+    global _u64
+    if _u64 is None:
+        _u64 = gdb.lookup_type("unsigned long")
+    return _u64
+
+
+def _active():
+    """The selection if it applies to the selected OS thread, else None."""
+    sel = _sel
+    if sel is None:
+        return None
+    th = gdb.selected_thread()
+    if th is None or th.ptid != sel.ptid or th.inferior.num != sel.inferior:
+        return None
+    return sel
+
+
+class _FrameId:
+    __slots__ = ("sp", "pc")
+
+    def __init__(self, sp, pc):
+        self.sp, self.pc = sp, pc
+
+
+class GreenUnwinder(gdb.unwinder.Unwinder):
+    """Makes a selected green thread's saved context the caller of frame #0."""
+
+    def __init__(self):
+        super().__init__("gt-green-thread")
+
+    def __call__(self, pending_frame):
+        if _sel is None or pending_frame.level() != 0:
+            return None
+        sel = _active()
+        if sel is None:
+            return None
+        # Frame #0's id gets the green thread's sp, not the OS thread's:
+        # GDB stops a backtrace whose caller frame lies below its callee
+        # ("previous frame inner to this frame"), and green stacks usually
+        # lie below the OS thread's stack.
+        # (GDB 13 takes only gdb.Value in frame ids and saved registers.)
+        t = _u64_type()
+        pc = pending_frame.read_register("rip")
+        info = pending_frame.create_unwind_info(
+            _FrameId(gdb.Value(sel.regs[0][1]).cast(t), pc))
+        for reg, value in sel.regs:
+            info.add_saved_register(reg, gdb.Value(value).cast(t))
+        return info
+
+
+class HideOsFrame:
+    """Frame filter: with a green thread selected, `bt` starts at its frames."""
+
+    def __init__(self):
+        self.name = "gt-green-thread"
+        self.priority = 100
+        self.enabled = True
+        gdb.frame_filters[self.name] = self
+
+    def filter(self, frame_iter):
+        if _active() is None:
+            return frame_iter
+        return (f for f in frame_iter if f.inferior_frame().level() != 0)
+
+
+def _invalidate_frames():
+    gdb.invalidate_cached_frames()
+
+
+def clear(*_):
+    """Drops the selection (on continue, exit, a new program or core)."""
+    global _sel
+    if _sel is not None:
+        _sel = None
+        _invalidate_frames()
+
+
+def selected():
+    """The green thread id selected on the current OS thread, or None."""
+    sel = _active()
+    return sel.thread if sel else None
+
+
+def activate(t):
+    """Selects green thread record t on the current OS thread.
+
+    Returns the frame that is its innermost frame (frame #1), or None if
+    t is running (its frames are the OS thread's own).
+    """
+    global _sel
+    th = gdb.selected_thread()
+    if th is None:
+        raise gdb.GdbError("gt: no thread selected")
+    if t.state == C["GT_STATE_RUNNING"]:
+        clear()
+        return None
+    _sel = Selection(th.inferior.num, th.ptid, t.id,
+                     tuple((reg, t.ctx_regs[i]) for reg, i in CTX_REGS))
+    _invalidate_frames()
+    frame = gdb.newest_frame().older()
+    if frame is None:
+        clear()
+        raise gdb.GdbError("gt: green thread %d: its saved context does not unwind "
+                           "(sp %#x, pc %#x)" % (t.id, t.ctx_regs[C["GT_CTX_SP"]],
+                                                  t.ctx_regs[C["GT_CTX_PC"]]))
+    frame.select()
+    return frame
+
+
+def restore(prev_thread_id, prev_level):
+    """Puts back an earlier selection (by green id, or none) and frame level."""
+    if prev_thread_id is None:
+        clear()
+    else:
+        t = registry.snapshot().by_id().get(prev_thread_id)
+        if t is not None:
+            activate(t)
+        else:
+            clear()
+    try:
+        f = gdb.newest_frame()
+        for _ in range(prev_level):
+            f = f.older() or f
+        f.select()
+    except gdb.error:
+        pass
+
+
+def describe(snap, t):
+    s = "green thread %d" % t.id
+    if t.name:
+        s += " (%s)" % t.name
+    s += ", %s" % abi.STATE_NAMES[t.state]
+    if t.state == C["GT_STATE_PARKED"]:
+        s += " at %s" % fmt.location_text(snap, t.location)
+        w = fmt.wait_text(t, snap.now)
+        if w:
+            s += ", %s" % w
+    return s
+
+
+def parse_id(text):
+    try:
+        return int(text.lstrip("#"), 0)
+    except ValueError:
+        raise gdb.GdbError("green-thread: %r is not a thread id (see "
+                           "`info green-threads`)" % text)
+
+
+class GreenThread(gdb.Command):
+    """Select a green thread: green-thread [ID | off]
+
+green-thread ID   makes green thread ID's stack the one bt, frame N, up,
+                  down, info locals and print work on (frames from #1;
+                  `bt` hides the OS thread's frame #0).  Works on a live
+                  process and on a core file.
+green-thread      says which green thread is selected.
+green-thread off  goes back to the OS thread's own frames.
+
+The selection belongs to the OS thread it was made on and is dropped when
+the program continues.
+green-thread apply runs a command on many threads (help green-thread apply)."""
+
+    def __init__(self):
+        super().__init__("green-thread", gdb.COMMAND_STACK, prefix=True)
+
+    def invoke(self, arg, from_tty):
+        argv = args.split(arg)
+        if not argv:
+            sel = _active()
+            if sel is None:
+                if _sel is not None:
+                    gdb.write("No green thread selected on this OS thread "
+                              "(green thread %d is selected on another).\n" % _sel.thread)
+                else:
+                    gdb.write("No green thread selected: frames are the OS thread's own.\n")
+                return
+            snap = registry.snapshot()
+            t = snap.by_id().get(sel.thread)
+            gdb.write("Selected: %s.\n" % (describe(snap, t) if t else
+                                          "green thread %d (gone)" % sel.thread))
+            return
+        if len(argv) != 1:
+            raise gdb.GdbError("green-thread: one id, or off (see `help green-thread`)")
+        if argv[0] == "off":
+            clear()
+            gdb.newest_frame().select()
+            gdb.write("No green thread selected: frames are the OS thread's own.\n")
+            return
+        tid = parse_id(argv[0])
+        snap = registry.snapshot()
+        t = snap.thread(tid)
+        frame = activate(t)
+        if frame is None:
+            gdb.write("[%s: it is the running thread, its frames are the OS "
+                      "thread's own]\n" % describe(snap, t))
+            gdb.newest_frame().select()
+        else:
+            gdb.write("[Switching to %s]\n" % describe(snap, t))
+        gdb.execute("frame", to_string=False)
 
 
 def register():
-    pass
+    gdb.unwinder.register_unwinder(None, GreenUnwinder(), replace=True)
+    HideOsFrame()
+    GreenThread()
+    for ev in (gdb.events.cont, gdb.events.exited, gdb.events.new_objfile,
+               gdb.events.clear_objfiles):
+        ev.connect(clear)
