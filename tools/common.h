@@ -1,0 +1,49 @@
+/*
+ * common.h - what gt-stacks and gt-waste share: exit codes, opening the
+ * target from the command line, and the formatting of sizes, durations
+ * and JSON strings.
+ */
+#ifndef GT_TOOLS_COMMON_H
+#define GT_TOOLS_COMMON_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "gtobserve.h"
+
+enum {
+    EXIT_OK = 0,      /* the report was printed */
+    EXIT_TARGET = 1,  /* the target could not be read: see the message */
+    EXIT_USAGE = 2,   /* bad command line */
+};
+
+/* What names the target on the command line. */
+struct target_args {
+    const char *pid;   /* PID argument, or NULL */
+    const char *core;  /* --core */
+    const char *exe;   /* --exe */
+};
+
+/* Checks the combination (called at ARGP_KEY_END); the message names the
+ * fix.  0 or -1 with err set. */
+int target_args_check(const struct target_args *a, char *err, size_t len);
+
+/* Opens the target; on failure prints "PROG: message" and returns NULL. */
+gto_target *target_open(const char *prog, const struct target_args *a);
+
+/* "1.5s", "200ms", "30us", "12ns", "2m", "1h" -> ns; -1 when invalid. */
+int64_t parse_duration(const char *s);
+/* ns -> "7.0s", "12.3ms", "40us" */
+const char *fmt_duration(uint64_t ns, char *buf, size_t len);
+/* bytes -> "625 MiB", "16 KiB", "512 B" */
+const char *fmt_bytes(uint64_t b, char *buf, size_t len);
+/* 40000 -> "40,000" */
+const char *fmt_count(uint64_t n, char *buf, size_t len);
+/* Writes S as a JSON string, quotes included ("null" for NULL). */
+void json_str(FILE *f, const char *s);
+
+/* "func (file:line)" of a pc, the location style; *fn gets the function. */
+const char *describe_pc(gto_target *t, uint64_t pc, int return_address,
+                        char *buf, size_t len);
+
+#endif

@@ -1,0 +1,518 @@
+/*
+ * gt-stacks - grouped backtraces of every green thread of a gt program,
+ * live or from a core file.
+ *
+ *   gt-stacks PID
+ *   gt-stacks --core CORE [--exe EXE]
+ *
+ * Threads with identical stacks form one group, biggest first:
+ *
+ *   38112 threads  parked 2.1s..14.9s (median 7.0s)  at read_request (knot.c:142)
+ *     #0  gt__park (sched.c:190)
+ *     ...
+ *
+ * --all prints one entry per thread instead, --thread ID one thread with
+ * its details.  --json prints one document:
+ *
+ *   { "target": str, "pid": int, "now_ns": int, "threads": int,
+ *     "shown": int,                       threads that passed the filters
+ *     "groups": [ { "count": int, "states": {state: int},
+ *                   "representative": {"id": int, "name": str},
+ *                   "location": LOC|null, "wait_ns": WAIT|null,
+ *                   "thread_ids": [int], "frames": [FRAME] } ] }
+ *   with --all or --thread, "threads_list": [ { "id", "name", "state",
+ *     "wait_kind", "location": LOC|null, "wait_ns": int|null, "entry": str,
+ *     "stack": {"reserved", "live"}, "unwind": str, "frames": [FRAME] } ]
+ *   LOC   = { "index": int, "function": str, "file": str|null, "line": int }
+ *   WAIT  = { "min": int, "median": int, "max": int }
+ *   FRAME = { "pc": int, "function": str, "file": str|null, "line": int,
+ *             "module": str|null, "inlined": bool, "size": int }
+ *   (an inlined call gives several FRAMEs for one pc; "size" is the
+ *   physical frame's bytes, on its outermost FRAME, 0 on the others)
+ *
+ * --folded prints one line per group for flamegraph.pl or speedscope:
+ * frames outermost first, separated by ';', then the thread count.
+ *
+ * Exit status: 0 printed, 1 the target could not be read (one line on
+ * stderr says why), 2 bad command line.
+ */
+#include <argp.h>
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+static const char doc[] =
+    "Grouped backtraces of every green thread of a gt program, live or from "
+    "a core file.\v"
+    "Exit status: 0 success, 1 the target could not be read (the message "
+    "says why), 2 bad command line.";
+static const char args_doc[] = "PID\n--core CORE [--exe EXE]";
+
+enum { OPT_NO_FASTPATH = 256 };
+
+static const struct argp_option options[] = {
+    {NULL, 0, NULL, 0, "Target:", 1},
+    {"core", 'c', "CORE", 0, "read the core file CORE", 1},
+    {"exe", 'e', "EXE", 0, "the program that dumped CORE (default: the path "
+     "the core names)", 1},
+    {NULL, 0, NULL, 0, "What to show:", 2},
+    {"all", 'a', NULL, 0, "one entry per thread, not per group", 2},
+    {"thread", 't', "ID", 0, "only the thread with this id, in detail", 2},
+    {"state", 's', "STATE", 0, "only threads in STATE (parked, runnable, "
+     "running, exited)", 2},
+    {"location", 'l', "SUBSTRING", 0, "only threads whose location (function, "
+     "file:line) contains SUBSTRING", 2},
+    {"name", 'n', "GLOB", 0, "only threads whose name matches GLOB", 2},
+    {"min-wait", 'w', "DURATION", 0, "only threads parked for at least "
+     "DURATION (500ms, 2s, 1m)", 2},
+    {"limit", 'L', "N", 0, "print at most N groups (or threads); 0, the "
+     "default, is no limit", 2},
+    {NULL, 0, NULL, 0, "Output:", 3},
+    {"json", 'j', NULL, 0, "one JSON document (schema: see the manual)", 3},
+    {"folded", 'f', NULL, 0, "folded stacks for flamegraph.pl / speedscope, "
+     "weight = thread count", 3},
+    {"no-fastpath", OPT_NO_FASTPATH, NULL, 0, "unwind every thread with "
+     "libunwind (slower; for checking the frame-pointer path)", 3},
+    {NULL, 0, NULL, 0, NULL, 0},
+};
+
+struct opts {
+    struct target_args target;
+    int all, json, folded, no_fastpath;
+    int have_thread;
+    uint64_t thread;
+    int state;               /* -1 any */
+    const char *location;
+    const char *name;
+    int64_t min_wait;        /* -1 none */
+    uint64_t limit;
+};
+
+static int parse_state(const char *s)
+{
+    for (int i = 1; i < GTO_STATE_COUNT; i++)
+        if (strcmp(s, gto_state_name(i)) == 0)
+            return i;
+    return -1;
+}
+
+static error_t parse_opt(int key, char *arg, struct argp_state *st)
+{
+    struct opts *o = st->input;
+    char *end;
+    switch (key) {
+    case 'c': o->target.core = arg; break;
+    case 'e': o->target.exe = arg; break;
+    case 'a': o->all = 1; break;
+    case 't':
+        o->thread = strtoull(arg, &end, 10);
+        if (*end || end == arg || !o->thread)
+            argp_error(st, "'%s' is not a thread id", arg);
+        o->have_thread = 1;
+        break;
+    case 's':
+        o->state = parse_state(arg);
+        if (o->state < 0)
+            argp_error(st, "unknown state '%s' (parked, runnable, running, exited)",
+                       arg);
+        break;
+    case 'l': o->location = arg; break;
+    case 'n': o->name = arg; break;
+    case 'w':
+        o->min_wait = parse_duration(arg);
+        if (o->min_wait < 0)
+            argp_error(st, "'%s' is not a duration (examples: 500ms, 2s, 1.5m)", arg);
+        break;
+    case 'L':
+        o->limit = strtoull(arg, &end, 10);
+        if (*end || end == arg || arg[0] == '-')
+            argp_error(st, "'%s' is not a count (0 for no limit)", arg);
+        break;
+    case 'j': o->json = 1; break;
+    case 'f': o->folded = 1; break;
+    case OPT_NO_FASTPATH: o->no_fastpath = 1; break;
+    case ARGP_KEY_ARG:
+        if (o->target.pid)
+            argp_error(st, "one PID only ('%s' is extra)", arg);
+        o->target.pid = arg;
+        break;
+    case ARGP_KEY_END: {
+        char err[256];
+        if (target_args_check(&o->target, err, sizeof(err)) < 0)
+            argp_error(st, "%s", err);
+        if (o->json && o->folded)
+            argp_error(st, "--json and --folded are two outputs: choose one");
+        if (o->folded && (o->all || o->have_thread))
+            argp_error(st, "--folded prints groups: it does not go with --all "
+                       "or --thread");
+        break;
+    }
+    default:
+        return ARGP_ERR_UNKNOWN;
+    }
+    return 0;
+}
+
+/* "func (file:line)" of a thread's location, "" when it has none. */
+static const char *location_text(gto_target *t, const gto_snapshot *s,
+                                 uint32_t index, char *buf, size_t len)
+{
+    const struct gto_location *loc = gto_location_by_index(s, index);
+    if (!loc || !loc->depth)
+        return "";
+    return describe_pc(t, loc->pcs[0], 1, buf, len);
+}
+
+static int location_matches(gto_target *t, const gto_snapshot *s,
+                            const struct gto_thread *th, const char *needle)
+{
+    const struct gto_location *loc = gto_location_by_index(s, th->location);
+    if (!loc)
+        return 0;
+    for (uint32_t d = 0; d < loc->depth; d++) {
+        char buf[512];
+        if (strstr(describe_pc(t, loc->pcs[d], 1, buf, sizeof(buf)), needle))
+            return 1;
+    }
+    return 0;
+}
+
+static int selected(gto_target *t, const gto_snapshot *s, const struct opts *o,
+                    const struct gto_thread *th)
+{
+    if (o->have_thread && th->id != o->thread)
+        return 0;
+    if (o->state >= 0 && th->state != o->state)
+        return 0;
+    if (o->name && fnmatch(o->name, th->name, 0) != 0)
+        return 0;
+    if (o->min_wait >= 0) {
+        uint64_t now = gto_snapshot_counters(s)->now;
+        if (th->state != GTO_STATE_PARKED || now < th->wait_since ||
+            now - th->wait_since < (uint64_t)o->min_wait)
+            return 0;
+    }
+    if (o->location && !location_matches(t, s, th, o->location))
+        return 0;
+    return 1;
+}
+
+static const char *file_base(const char *f)
+{
+    const char *s = f ? strrchr(f, '/') : NULL;
+    return s ? s + 1 : f;
+}
+
+static void print_frames(gto_target *t, const struct gto_thread *th)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < th->nframes; i++) {
+        const struct gto_symbol *sym;
+        size_t n = gto_frame_symbols(t, th, i, &sym);
+        for (size_t j = 0; j < n; j++, k++) {
+            printf("  #%-3zu %s", k, sym[j].function);
+            if (sym[j].file)
+                printf(" (%s:%d)", file_base(sym[j].file), sym[j].line);
+            else if (sym[j].module)
+                printf("+%#llx (%s)", (unsigned long long)sym[j].offset,
+                       sym[j].module);
+            else
+                printf(" %#llx", (unsigned long long)th->frames[i].pc);
+            if (sym[j].inlined)
+                printf(" [inlined]");
+            putchar('\n');
+        }
+    }
+    static const char *const why[] = {
+        [GTO_UNWIND_NOT_TRIED] = "not unwound",
+        [GTO_UNWIND_RUNNING] = "running: its registers are live on the CPU, "
+                               "no saved context to unwind",
+        [GTO_UNWIND_IN_FLUX] = "in flux: its record kept changing while read",
+        [GTO_UNWIND_BAD_CONTEXT] = "its saved sp is outside its stack",
+        [GTO_UNWIND_TRUNCATED] = "the unwinder stopped here (corrupt stack?)",
+    };
+    if (th->unwind_status != GTO_UNWIND_OK)
+        printf("  (%s)\n", why[th->unwind_status]);
+}
+
+static void print_json_frames(gto_target *t, const struct gto_thread *th)
+{
+    printf("[");
+    int first = 1;
+    for (size_t i = 0; i < th->nframes; i++) {
+        const struct gto_symbol *sym;
+        size_t n = gto_frame_symbols(t, th, i, &sym);
+        for (size_t j = 0; j < n; j++) {
+            printf("%s{\"pc\": %llu, \"function\": ", first ? "" : ", ",
+                   (unsigned long long)th->frames[i].pc);
+            first = 0;
+            json_str(stdout, sym[j].function);
+            printf(", \"file\": ");
+            json_str(stdout, sym[j].file);
+            printf(", \"line\": %d, \"module\": ", sym[j].line);
+            json_str(stdout, sym[j].module);
+            printf(", \"inlined\": %s, \"size\": %llu}",
+                   sym[j].inlined ? "true" : "false",
+                   (unsigned long long)(j + 1 == n ? th->frames[i].size : 0));
+        }
+    }
+    printf("]");
+}
+
+static void print_json_location(gto_target *t, const gto_snapshot *s,
+                                uint32_t index)
+{
+    const struct gto_location *loc = gto_location_by_index(s, index);
+    if (!loc || !loc->depth) {
+        printf("null");
+        return;
+    }
+    const struct gto_symbol *sym;
+    gto_symbolize(t, loc->pcs[0], 1, &sym);
+    printf("{\"index\": %u, \"function\": ", index);
+    json_str(stdout, sym[0].function);
+    printf(", \"file\": ");
+    json_str(stdout, sym[0].file);
+    printf(", \"line\": %d}", sym[0].line);
+}
+
+/* "parked 2.1s..14.9s (median 7.0s)", or the mix of states. */
+static void print_states(const struct gto_group *g)
+{
+    char a[32], b[32], c[32];
+    int kinds = 0;
+    for (int i = 0; i < GTO_STATE_COUNT; i++)
+        kinds += g->nstate[i] != 0;
+    if (kinds == 1 && g->nstate[GTO_STATE_PARKED]) {
+        if (g->count == 1)
+            printf("parked %s", fmt_duration(g->wait_max, a, sizeof(a)));
+        else
+            printf("parked %s..%s (median %s)",
+                   fmt_duration(g->wait_min, a, sizeof(a)),
+                   fmt_duration(g->wait_max, b, sizeof(b)),
+                   fmt_duration(g->wait_median, c, sizeof(c)));
+        return;
+    }
+    const char *sep = "";
+    for (int i = 0; i < GTO_STATE_COUNT; i++)
+        if (g->nstate[i]) {
+            if (kinds == 1)
+                printf("%s", gto_state_name(i));
+            else
+                printf("%s%zu %s", sep, g->nstate[i], gto_state_name(i));
+            sep = ", ";
+        }
+}
+
+static void print_group_text(gto_target *t, const gto_snapshot *s,
+                             const struct gto_group *g)
+{
+    char buf[512];
+    printf("%zu thread%s  ", g->count, g->count == 1 ? "" : "s");
+    print_states(g);
+    const char *loc = g->nstate[GTO_STATE_PARKED]
+                          ? location_text(t, s, g->location, buf, sizeof(buf)) : "";
+    if (*loc)
+        printf("  at %s", loc);
+    printf("  (thread %llu \"%s\"%s)\n", (unsigned long long)g->rep->id,
+           g->rep->name, g->count > 1 ? " and others" : "");
+    print_frames(t, g->rep);
+    putchar('\n');
+}
+
+static void print_thread_text(gto_target *t, const gto_snapshot *s,
+                              const struct gto_thread *th, int detail)
+{
+    char buf[512], d[32], b1[32], b2[32];
+    uint64_t now = gto_snapshot_counters(s)->now;
+    printf("thread %llu \"%s\"  %s", (unsigned long long)th->id, th->name,
+           gto_state_name(th->state));
+    if (th->state == GTO_STATE_PARKED) {
+        printf(" %s", fmt_duration(now > th->wait_since ? now - th->wait_since : 0,
+                                   d, sizeof(d)));
+        const char *loc = location_text(t, s, th->location, buf, sizeof(buf));
+        if (*loc)
+            printf("  at %s", loc);
+    }
+    putchar('\n');
+    if (detail) {
+        printf("  wait: %s", gto_wait_kind_name(th->wait_kind));
+        if (th->state == GTO_STATE_PARKED && th->wait_kind)
+            printf(" (object %#llx, arg %llu)", (unsigned long long)th->wait_obj,
+                   (unsigned long long)th->wait_arg);
+        printf("\n  entry: %s\n", describe_pc(t, th->entry, 0, buf, sizeof(buf)));
+        printf("  parent: %llu  switches: %llu  run time: %s\n",
+               (unsigned long long)th->parent, (unsigned long long)th->switches,
+               fmt_duration(th->run_ns, d, sizeof(d)));
+        printf("  stack: %s reserved, %s live\n",
+               fmt_bytes(th->reserved, b1, sizeof(b1)),
+               fmt_bytes(th->live, b2, sizeof(b2)));
+    }
+    print_frames(t, th);
+    putchar('\n');
+}
+
+static void print_thread_json(gto_target *t, const gto_snapshot *s,
+                              const struct gto_thread *th)
+{
+    static const char *const unwind[] = {"ok", "not tried", "running", "in flux",
+                                         "bad context", "truncated"};
+    uint64_t now = gto_snapshot_counters(s)->now;
+    char buf[512];
+    printf("{\"id\": %llu, \"name\": ", (unsigned long long)th->id);
+    json_str(stdout, th->name);
+    printf(", \"state\": \"%s\", \"wait_kind\": \"%s\", \"location\": ",
+           gto_state_name(th->state), gto_wait_kind_name(th->wait_kind));
+    print_json_location(t, s, th->location);
+    if (th->state == GTO_STATE_PARKED)
+        printf(", \"wait_ns\": %llu",
+               (unsigned long long)(now > th->wait_since ? now - th->wait_since : 0));
+    else
+        printf(", \"wait_ns\": null");
+    printf(", \"entry\": ");
+    json_str(stdout, describe_pc(t, th->entry, 0, buf, sizeof(buf)));
+    printf(", \"stack\": {\"reserved\": %llu, \"live\": %llu}, \"unwind\": \"%s\", "
+           "\"frames\": ", (unsigned long long)th->reserved,
+           (unsigned long long)th->live, unwind[th->unwind_status]);
+    print_json_frames(t, th);
+    printf("}");
+}
+
+static void print_group_json(gto_target *t, const gto_snapshot *s,
+                             const struct gto_group *g)
+{
+    printf("{\"count\": %zu, \"states\": {", g->count);
+    const char *sep = "";
+    for (int i = 0; i < GTO_STATE_COUNT; i++)
+        if (g->nstate[i]) {
+            printf("%s\"%s\": %zu", sep, gto_state_name(i), g->nstate[i]);
+            sep = ", ";
+        }
+    printf("}, \"representative\": {\"id\": %llu, \"name\": ",
+           (unsigned long long)g->rep->id);
+    json_str(stdout, g->rep->name);
+    printf("}, \"location\": ");
+    print_json_location(t, s, g->nstate[GTO_STATE_PARKED] ? g->location : 0);
+    if (g->nwaiting)
+        printf(", \"wait_ns\": {\"min\": %llu, \"median\": %llu, \"max\": %llu}",
+               (unsigned long long)g->wait_min, (unsigned long long)g->wait_median,
+               (unsigned long long)g->wait_max);
+    else
+        printf(", \"wait_ns\": null");
+    printf(", \"thread_ids\": [");
+    for (size_t i = 0; i < g->count; i++)
+        printf("%s%llu", i ? ", " : "", (unsigned long long)g->threads[i]->id);
+    printf("], \"frames\": ");
+    print_json_frames(t, g->rep);
+    printf("}");
+}
+
+/* flamegraph.pl's input: root first, ';' between frames. */
+static void print_group_folded(gto_target *t, const struct gto_group *g)
+{
+    const struct gto_thread *th = g->rep;
+    if (!th->nframes) {
+        printf("[%s] %zu\n", gto_state_name(th->state), g->count);
+        return;
+    }
+    for (size_t i = th->nframes; i-- > 0;) {
+        const struct gto_symbol *sym;
+        size_t n = gto_frame_symbols(t, th, i, &sym);
+        for (size_t j = n; j-- > 0;)
+            printf("%s%s", i == th->nframes - 1 && j == n - 1 ? "" : ";",
+                   sym[j].function);
+    }
+    printf(" %zu\n", g->count);
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o = {.state = -1, .min_wait = -1};
+    struct argp argp = {options, parse_opt, args_doc, doc, NULL, NULL, NULL};
+    argp_err_exit_status = EXIT_USAGE;
+    argp_parse(&argp, argc, argv, 0, NULL, &o);
+
+    gto_target *t = target_open("gt-stacks", &o.target);
+    if (!t)
+        return EXIT_TARGET;
+    char err[GTO_ERR_MAX];
+    gto_snapshot *s;
+    unsigned flags = GTO_SNAP_UNWIND | (o.no_fastpath ? GTO_SNAP_NO_FASTPATH : 0);
+    if (gto_snapshot_take(t, flags, &s, err) < 0) {
+        fprintf(stderr, "gt-stacks: %s\n", err);
+        gto_close(t);
+        return EXIT_TARGET;
+    }
+    const struct gto_counters *c = gto_snapshot_counters(s);
+    size_t n = gto_thread_count(s), nsel = 0;
+    const struct gto_thread **sel = malloc((n + 1) * sizeof(*sel));
+    if (!sel) {
+        fprintf(stderr, "gt-stacks: out of memory\n");
+        return EXIT_TARGET;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (selected(t, s, &o, gto_thread_at(s, i)))
+            sel[nsel++] = gto_thread_at(s, i);
+    if (o.have_thread && !nsel) {
+        fprintf(stderr, "gt-stacks: %s has no thread %llu%s\n", gto_target_name(t),
+                (unsigned long long)o.thread,
+                gto_thread_by_id(s, o.thread) ? " that passes the filters" : "");
+        return EXIT_TARGET;
+    }
+    int per_thread = o.all || o.have_thread;
+    struct gto_group *g = NULL;
+    ssize_t ng = 0;
+    if (!per_thread && (ng = gto_group(s, sel, nsel, &g)) < 0) {
+        fprintf(stderr, "gt-stacks: out of memory grouping %zu threads\n", nsel);
+        return EXIT_TARGET;
+    }
+    size_t count = per_thread ? nsel : (size_t)ng;
+    size_t shown = o.limit && o.limit < count ? (size_t)o.limit : count;
+
+    if (o.json) {
+        printf("{\"target\": ");
+        json_str(stdout, gto_target_name(t));
+        printf(", \"pid\": %llu, \"now_ns\": %llu, \"threads\": %zu, "
+               "\"shown\": %zu, ", (unsigned long long)c->pid,
+               (unsigned long long)c->now, n, nsel);
+        printf(per_thread ? "\"threads_list\": [" : "\"groups\": [");
+        for (size_t i = 0; i < shown; i++) {
+            printf(i ? ",\n  " : "\n  ");
+            if (per_thread)
+                print_thread_json(t, s, sel[i]);
+            else
+                print_group_json(t, s, &g[i]);
+        }
+        printf("]}\n");
+    } else if (o.folded) {
+        for (size_t i = 0; i < shown; i++)
+            print_group_folded(t, &g[i]);
+    } else {
+        if (!c->started)
+            printf("%s: the gt runtime has not started (gt_main not called yet)\n",
+                   gto_target_name(t));
+        else
+            printf("%s: %zu green thread%s%s", gto_target_name(t), n,
+                   n == 1 ? "" : "s", nsel != n ? "" : "\n\n");
+        if (c->started && nsel != n)
+            printf(", %zu shown\n\n", nsel);
+        for (size_t i = 0; i < shown; i++) {
+            if (o.have_thread)
+                print_thread_text(t, s, sel[i], 1);
+            else if (per_thread)
+                print_thread_text(t, s, sel[i], 0);
+            else
+                print_group_text(t, s, &g[i]);
+        }
+        if (shown < count)
+            printf("... %zu more %s (use --limit 0 for all)\n", count - shown,
+                   per_thread ? "threads" : "groups");
+    }
+    gto_groups_free(g, (size_t)(ng > 0 ? ng : 0));
+    free(sel);
+    gto_snapshot_free(s);
+    gto_close(t);
+    return EXIT_OK;
+}

@@ -1,0 +1,421 @@
+/*
+ * backend_core.c - a core file as a target.  Memory comes from the core's
+ * PT_LOAD segments where the core holds it; what the kernel (or gcore)
+ * left out, such as program text, comes from the mapped files the NT_FILE
+ * note names.  NT_PRSTATUS gives the pid and the registers of the thread
+ * that was running, NT_AUXV the program's entry point (hence which mapping
+ * is the program).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#ifndef NT_FILE
+#define NT_FILE 0x46494c45
+#endif
+#define AT_ENTRY_TAG 9
+
+/* The segment holding addr, NULL when none does. */
+static const struct gto_core_seg *seg_of(const gto_target *t, uint64_t addr)
+{
+    size_t lo = 0, hi = t->nsegs;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        const struct gto_core_seg *s = &t->segs[mid];
+        if (addr < s->vaddr)
+            hi = mid;
+        else if (addr >= s->vaddr + s->memsz)
+            lo = mid + 1;
+        else
+            return s;
+    }
+    return NULL;
+}
+
+/* Copies what the core itself holds; -1 EFAULT when any byte is not in it. */
+static int core_data_read(const gto_target *t, uint64_t addr, void *buf,
+                          size_t len)
+{
+    uint8_t *out = buf;
+    while (len) {
+        const struct gto_core_seg *s = seg_of(t, addr);
+        if (!s || addr >= s->vaddr + s->filesz) {
+            errno = EFAULT;
+            return -1;
+        }
+        size_t n = (size_t)(s->vaddr + s->filesz - addr);
+        if (n > len)
+            n = len;
+        memcpy(out, t->core_data + s->offset + (addr - s->vaddr), n);
+        out += n;
+        addr += n;
+        len -= n;
+    }
+    return 0;
+}
+
+static int core_read(gto_target *t, uint64_t addr, void *buf, size_t len)
+{
+    uint8_t *out = buf;
+    while (len) {
+        const struct gto_core_seg *s = seg_of(t, addr);
+        size_t n;
+        if (s && addr < s->vaddr + s->filesz) {
+            n = (size_t)(s->vaddr + s->filesz - addr);
+            if (n > len)
+                n = len;
+            memcpy(out, t->core_data + s->offset + (addr - s->vaddr), n);
+        } else {
+            /* Not dumped: the file it maps, page by page, so a range that
+             * runs back into dumped memory is read from the core again. */
+            n = 4096 - (size_t)(addr & 4095);
+            if (n > len)
+                n = len;
+            if (gto__file_read(t, addr, out, n) < 0)
+                return -1;
+        }
+        out += n;
+        addr += n;
+        len -= n;
+    }
+    return 0;
+}
+
+static int core_read_many(gto_target *t, const struct gto_range *r, size_t n,
+                          uint8_t *ok)
+{
+    for (size_t i = 0; i < n; i++)
+        ok[i] = core_read(t, r[i].addr, r[i].buf, r[i].len) == 0;
+    return 0;
+}
+
+/* A page counts as resident when the core holds data for it that is not
+ * all zero: the kernel leaves pages that were never present out (a hole
+ * that reads as zero), and a page of zeros cannot be told from one. */
+static int core_residency(gto_target *t, uint64_t lo, uint64_t hi,
+                          uint8_t *present)
+{
+    size_t i = 0;
+    for (uint64_t p = lo; p < hi; p += 4096, i++) {
+        const struct gto_core_seg *s = seg_of(t, p);
+        present[i] = 0;
+        if (!s || p + 4096 > s->vaddr + s->filesz)
+            continue;
+        const uint64_t *w = (const uint64_t *)(const void *)
+            (t->core_data + s->offset + (p - s->vaddr));
+        for (size_t k = 0; k < 512; k++)
+            if (w[k]) {
+                present[i] = 1;
+                break;
+            }
+    }
+    return 0;
+}
+
+static void core_close(gto_target *t)
+{
+    if (t->core_elf)
+        elf_end(t->core_elf);
+    if (t->core_data)
+        munmap((void *)t->core_data, t->core_size);
+    if (t->core_fd >= 0)
+        close(t->core_fd);
+}
+
+const struct gto_backend gto__core_backend = {
+    "core", core_read, core_read_many, core_residency, core_close,
+};
+
+static int cmp_seg(const void *a, const void *b)
+{
+    const struct gto_core_seg *x = a, *y = b;
+    return x->vaddr < y->vaddr ? -1 : x->vaddr > y->vaddr;
+}
+
+/* NT_FILE: count, page size, count x {start, end, offset in pages}, then
+ * count NUL-terminated paths. */
+static void parse_nt_file(gto_target *t, const uint8_t *d, size_t len)
+{
+    if (len < 16)
+        return;
+    uint64_t count, pagesz;
+    memcpy(&count, d, 8);
+    memcpy(&pagesz, d + 8, 8);
+    if (count > len / 24)
+        return;
+    const char *names = (const char *)d + 16 + count * 24;
+    const char *end = (const char *)d + len;
+    t->maps = calloc(count ? count : 1, sizeof(*t->maps));
+    if (!t->maps)
+        return;
+    for (uint64_t i = 0; i < count && names < end; i++) {
+        uint64_t v[3];
+        memcpy(v, d + 16 + i * 24, 24);
+        size_t nl = strnlen(names, (size_t)(end - names));
+        struct gto_mapping *m = &t->maps[t->nmaps];
+        m->start = v[0];
+        m->end = v[1];
+        m->offset = v[2] * pagesz;
+        m->fd = -1;
+        m->path = strndup(names, nl);
+        if (m->path)
+            t->nmaps++;
+        names += nl + 1;
+    }
+}
+
+static void parse_notes(gto_target *t, const uint8_t *d, size_t len,
+                        uint64_t *entry, char *fname)
+{
+    size_t off = 0;
+    while (off + 12 <= len) {
+        uint32_t namesz, descsz, type;
+        memcpy(&namesz, d + off, 4);
+        memcpy(&descsz, d + off + 4, 4);
+        memcpy(&type, d + off + 8, 4);
+        size_t desc = off + 12 + ((namesz + 3) & ~3u);
+        if (desc + descsz > len)
+            break;
+        const uint8_t *p = d + desc;
+        if (type == NT_PRSTATUS && descsz >= 112 + 27 * 8 && !t->have_prstatus) {
+            /* struct elf_prstatus: pr_pid at 32, pr_reg (user_regs_struct:
+             * r15 r14 r13 r12 rbp rbx r11 r10 r9 r8 rax rcx rdx rsi rdi
+             * orig_rax rip cs eflags rsp ...) at 112. */
+            static const int dwarf_of[17] = {15, 14, 13, 12, 6, 3, 11, 10, 9, 8,
+                                             0, 2, 1, 4, 5, -1, 16};
+            uint64_t r[20];
+            int32_t pid;
+            memcpy(&pid, p + 32, 4);
+            memcpy(r, p + 112, sizeof(r));
+            t->pid = pid;
+            for (int i = 0; i < 17; i++)
+                if (dwarf_of[i] >= 0)
+                    t->prstatus_regs[dwarf_of[i]] = r[i];
+            t->prstatus_regs[7] = r[19];
+            t->have_prstatus = 1;
+        } else if (type == NT_PRPSINFO && descsz >= 56) {
+            memcpy(fname, p + 40, 16);
+            fname[16] = 0;
+        } else if (type == NT_AUXV) {
+            for (size_t k = 0; k + 16 <= descsz; k += 16) {
+                uint64_t tag, val;
+                memcpy(&tag, p + k, 8);
+                memcpy(&val, p + k + 8, 8);
+                if (tag == AT_ENTRY_TAG)
+                    *entry = val;
+            }
+        } else if (type == NT_FILE && !t->maps) {
+            parse_nt_file(t, p, descsz);
+        }
+        off = desc + ((descsz + 3) & ~3u);
+    }
+}
+
+/* Which mapping is the program, and EXE in its place when given. */
+static int choose_exe(gto_target *t, const char *exe, uint64_t entry, char *err)
+{
+    const char *core_exe = NULL;
+    for (size_t i = 0; i < t->nmaps; i++)
+        if (entry >= t->maps[i].start && entry < t->maps[i].end)
+            core_exe = t->maps[i].path;
+    if (!exe) {
+        if (!core_exe) {
+            gto__err(err, "%s does not name its program (no NT_FILE entry for "
+                     "its entry point): give the program with --exe", t->name);
+            return -1;
+        }
+        if (access(core_exe, R_OK) != 0) {
+            gto__err(err, "%s was dumped by %s, which is no longer there: give "
+                     "the program with --exe", t->name, core_exe);
+            return -1;
+        }
+        t->exe = strdup(core_exe);
+        return t->exe ? 0 : -1;
+    }
+    if (access(exe, R_OK) != 0) {
+        gto__err(err, "cannot read the program %s: %s", exe, strerror(errno));
+        return -1;
+    }
+    t->exe = strdup(exe);
+    if (!t->exe || !core_exe)
+        return t->exe ? 0 : -1;
+    char *old = strdup(core_exe);
+    for (size_t i = 0; old && i < t->nmaps; i++)
+        if (strcmp(t->maps[i].path, old) == 0) {
+            free(t->maps[i].path);
+            t->maps[i].path = strdup(exe);
+        }
+    free(old);
+    return 0;
+}
+
+static void hex(char *out, const uint8_t *id, int n)
+{
+    for (int i = 0; i < n; i++)
+        sprintf(out + 2 * i, "%02x", id[i]);
+    out[2 * n] = 0;
+}
+
+/* The build-id in the program file against the copy the core holds of the
+ * program's first page, when both exist. */
+static int check_build_id(gto_target *t, char *err)
+{
+    int fd = open(t->exe, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        gto__err(err, "cannot open the program %s: %s", t->exe, strerror(errno));
+        return -1;
+    }
+    Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+    GElf_Ehdr eh;
+    if (!elf || elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &eh)) {
+        gto__err(err, "the program %s is not an ELF file", t->exe);
+        goto fail;
+    }
+    if (eh.e_machine != EM_X86_64) {
+        gto__err(err, "the program %s is for %s, the core for x86-64", t->exe,
+                 gto__machine_name(eh.e_machine));
+        goto fail;
+    }
+    uint8_t id[64], in_core[64];
+    uint64_t vaddr, base = 0;
+    int n = gto__elf_build_id(elf, id, sizeof(id), &vaddr);
+    int have_base = 0;
+    for (size_t i = 0; i < t->nmaps; i++)
+        if (t->maps[i].offset == 0 && strcmp(t->maps[i].path, t->exe) == 0) {
+            base = t->maps[i].start;
+            have_base = 1;
+            break;
+        }
+    if (n > 0 && have_base) {
+        uint64_t bias = eh.e_type == ET_DYN ? base - gto__elf_first_vaddr(elf) : 0;
+        if (core_data_read(t, bias + vaddr, in_core, (size_t)n) == 0 &&
+            memcmp(id, in_core, (size_t)n) != 0) {
+            char a[130], b[130];
+            hex(a, in_core, n);
+            hex(b, id, n);
+            gto__err(err, "%s was not dumped by %s: build-id %s in the core, %s "
+                     "in the program; give the right program with --exe",
+                     t->name, t->exe, a, b);
+            goto fail;
+        }
+    }
+    elf_end(elf);
+    close(fd);
+    return 0;
+fail:
+    if (elf)
+        elf_end(elf);
+    close(fd);
+    return -1;
+}
+
+int gto_open_core(const char *core, const char *exe, gto_target **out, char *err)
+{
+    *out = NULL;
+    gto_target *t = calloc(1, sizeof(*t));
+    if (!t) {
+        gto__err(err, "out of memory");
+        return -1;
+    }
+    t->be = &gto__core_backend;
+    t->core_fd = -1;
+    t->pagemap_fd = -1;
+    snprintf(t->name, sizeof(t->name), "core %s", core);
+    elf_version(EV_CURRENT);
+
+    struct stat st;
+    t->core_fd = open(core, O_RDONLY | O_CLOEXEC);
+    if (t->core_fd < 0 || fstat(t->core_fd, &st) < 0) {
+        gto__err(err, "cannot open core %s: %s", core, strerror(errno));
+        goto fail;
+    }
+    t->core_size = (size_t)st.st_size;
+    if (t->core_size < EI_NIDENT) {
+        gto__err(err, "%s is not a core file: it is not an ELF file (%zu bytes)",
+                 core, t->core_size);
+        goto fail;
+    }
+    t->core_data = mmap(NULL, t->core_size, PROT_READ, MAP_PRIVATE, t->core_fd, 0);
+    if (t->core_data == MAP_FAILED) {
+        t->core_data = NULL;
+        gto__err(err, "cannot map core %s: %s", core, strerror(errno));
+        goto fail;
+    }
+    t->core_elf = elf_memory((char *)t->core_data, t->core_size);
+    GElf_Ehdr eh;
+    if (!t->core_elf || elf_kind(t->core_elf) != ELF_K_ELF ||
+        !gelf_getehdr(t->core_elf, &eh)) {
+        gto__err(err, "%s is not a core file: it is not an ELF file", core);
+        goto fail;
+    }
+    if (eh.e_type != ET_CORE) {
+        gto__err(err, "%s is not a core file but an ELF %s; give the core with "
+                 "--core and the program with --exe", core,
+                 eh.e_type == ET_EXEC ? "executable" :
+                 eh.e_type == ET_DYN ? "shared object or PIE program" :
+                 eh.e_type == ET_REL ? "object file" : "file of another type");
+        goto fail;
+    }
+    if (eh.e_machine != EM_X86_64 || eh.e_ident[EI_CLASS] != ELFCLASS64) {
+        gto__err(err, "%s is a core of %s (e_machine %u); this reader reads "
+                 "x86-64 cores", core, gto__machine_name(eh.e_machine),
+                 (unsigned)eh.e_machine);
+        goto fail;
+    }
+    size_t nph;
+    if (elf_getphdrnum(t->core_elf, &nph) < 0 ||
+        eh.e_phoff + (uint64_t)nph * eh.e_phentsize > t->core_size) {
+        gto__err(err, "core %s is truncated: its program headers are cut off",
+                 core);
+        goto fail;
+    }
+    t->segs = calloc(nph ? nph : 1, sizeof(*t->segs));
+    if (!t->segs)
+        goto fail;
+    uint64_t need = 0, entry = 0;
+    char fname[17] = "";
+    for (size_t i = 0; i < nph; i++) {
+        GElf_Phdr ph;
+        if (!gelf_getphdr(t->core_elf, (int)i, &ph))
+            continue;
+        if ((ph.p_type == PT_LOAD || ph.p_type == PT_NOTE) &&
+            ph.p_offset + ph.p_filesz > need)
+            need = ph.p_offset + ph.p_filesz;
+        if (ph.p_offset + ph.p_filesz > t->core_size)
+            continue;
+        if (ph.p_type == PT_LOAD) {
+            struct gto_core_seg *s = &t->segs[t->nsegs++];
+            s->vaddr = ph.p_vaddr;
+            s->memsz = ph.p_memsz;
+            s->offset = ph.p_offset;
+            s->filesz = ph.p_filesz;
+        } else if (ph.p_type == PT_NOTE) {
+            parse_notes(t, t->core_data + ph.p_offset, ph.p_filesz, &entry, fname);
+        }
+    }
+    if (need > t->core_size) {
+        gto__err(err, "core %s is truncated: it has %zu bytes, its segments need "
+                 "%llu (was it still being written, or cut by a size limit?)",
+                 core, t->core_size, (unsigned long long)need);
+        goto fail;
+    }
+    qsort(t->segs, t->nsegs, sizeof(*t->segs), cmp_seg);
+    if (t->pid)
+        snprintf(t->name, sizeof(t->name), "core %s (process %d, %s)", core,
+                 (int)t->pid, fname);
+    if (choose_exe(t, exe, entry, err) < 0 || check_build_id(t, err) < 0 ||
+        gto__find_registry(t, err) < 0)
+        goto fail;
+    *out = t;
+    return 0;
+fail:
+    gto_close(t);
+    return -1;
+}

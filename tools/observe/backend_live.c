@@ -1,0 +1,240 @@
+/*
+ * backend_live.c - a live process as a target: memory through
+ * process_vm_readv (which neither stops nor writes to the process), the
+ * mapped files from /proc/PID/maps, residency from /proc/PID/pagemap.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define IOV_BATCH 1024 /* IOV_MAX on Linux */
+
+static int live_read(gto_target *t, uint64_t addr, void *buf, size_t len)
+{
+    struct iovec local = {buf, len};
+    struct iovec remote = {(void *)(uintptr_t)addr, len};
+    ssize_t n = process_vm_readv(t->pid, &local, 1, &remote, 1, 0);
+    if (n == (ssize_t)len)
+        return 0;
+    if (n >= 0)
+        errno = EFAULT;
+    return -1;
+}
+
+static int live_read_many(gto_target *t, const struct gto_range *r, size_t n,
+                          uint8_t *ok)
+{
+    struct iovec local[IOV_BATCH], remote[IOV_BATCH];
+    size_t i = 0;
+    while (i < n) {
+        size_t k = 0;
+        size_t total = 0;
+        for (; k < IOV_BATCH && i + k < n; k++) {
+            local[k].iov_base = r[i + k].buf;
+            local[k].iov_len = r[i + k].len;
+            remote[k].iov_base = (void *)(uintptr_t)r[i + k].addr;
+            remote[k].iov_len = r[i + k].len;
+            total += r[i + k].len;
+        }
+        ssize_t got = process_vm_readv(t->pid, local, k, remote, k, 0);
+        if (got < 0 && (errno == ESRCH || errno == EPERM))
+            return -1;
+        if (got == (ssize_t)total) {
+            memset(ok + i, 1, k);
+            i += k;
+            continue;
+        }
+        /* A short read stops at the first range it could not read: those
+         * before it are whole, that one failed, the rest are tried again. */
+        size_t done = got > 0 ? (size_t)got : 0, j = 0;
+        while (j < k && done >= r[i + j].len) {
+            done -= r[i + j].len;
+            ok[i + j++] = 1;
+        }
+        if (j < k)
+            ok[i + j++] = 0;
+        i += j;
+    }
+    return 0;
+}
+
+/* Bit 63 of a pagemap entry: page present in RAM; bit 62: swapped, which
+ * still counts as resident memory charged to the stack. */
+static int live_residency(gto_target *t, uint64_t lo, uint64_t hi,
+                          uint8_t *present)
+{
+    if (t->pagemap_fd < 0) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)t->pid);
+        t->pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (t->pagemap_fd < 0)
+            return -1;
+    }
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    size_t npages = (size_t)((hi - lo) / page);
+    uint64_t entries[4096];
+    for (size_t done = 0; done < npages;) {
+        size_t k = npages - done < 4096 ? npages - done : 4096;
+        off_t off = (off_t)((lo / page + done) * 8);
+        ssize_t got = pread(t->pagemap_fd, entries, k * 8, off);
+        if (got <= 0)
+            return -1;
+        k = (size_t)got / 8;
+        for (size_t j = 0; j < k; j++)
+            present[done + j] = (entries[j] >> 62) & 3 ? 1 : 0;
+        done += k;
+    }
+    return 0;
+}
+
+static void live_close(gto_target *t)
+{
+    if (t->pagemap_fd >= 0)
+        close(t->pagemap_fd);
+}
+
+const struct gto_backend gto__live_backend = {
+    "live", live_read, live_read_many, live_residency, live_close,
+};
+
+static void permission_error(gto_target *t, char *err, const char *what)
+{
+    char path[64];
+    struct stat st;
+    snprintf(path, sizeof(path), "/proc/%d", (int)t->pid);
+    if (stat(path, &st) == 0)
+        gto__err(err, "not permitted to read %s %s (the process belongs to "
+                 "uid %u, you are uid %u): run as the same user, or give the "
+                 "reader CAP_SYS_PTRACE", what, t->name, (unsigned)st.st_uid,
+                 (unsigned)geteuid());
+    else
+        gto__err(err, "not permitted to read %s %s: run as the same user, or "
+                 "give the reader CAP_SYS_PTRACE", what, t->name);
+}
+
+static int read_maps(gto_target *t, char *err)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/maps", (int)t->pid);
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        if (errno == EACCES || errno == EPERM)
+            permission_error(t, err, "the memory map of");
+        else
+            gto__err(err, "%s: cannot open %s: %s", t->name, path, strerror(errno));
+        return -1;
+    }
+    char line[4400];
+    size_t cap = 0;
+    while (fgets(line, sizeof(line), f)) {
+        unsigned long long start, end, offset;
+        int pathpos = 0;
+        if (sscanf(line, "%llx-%llx %*s %llx %*s %*s %n", &start, &end, &offset,
+                   &pathpos) < 3 || !pathpos || line[pathpos] != '/')
+            continue;
+        char *p = line + pathpos;
+        p[strcspn(p, "\n")] = 0;
+        char *deleted = strstr(p, " (deleted)");
+        if (deleted && deleted[10] == 0)
+            *deleted = 0;
+        if (t->nmaps == cap) {
+            cap = cap ? cap * 2 : 64;
+            struct gto_mapping *m = realloc(t->maps, cap * sizeof(*m));
+            if (!m)
+                break;
+            t->maps = m;
+        }
+        struct gto_mapping *m = &t->maps[t->nmaps];
+        m->start = start;
+        m->end = end;
+        m->offset = offset;
+        m->fd = -1;
+        m->path = strdup(p);
+        if (m->path)
+            t->nmaps++;
+    }
+    fclose(f);
+    return 0;
+}
+
+int gto_open_pid(pid_t pid, gto_target **out, char *err)
+{
+    *out = NULL;
+    if (pid <= 0) {
+        gto__err(err, "%d is not a process id", (int)pid);
+        return -1;
+    }
+    gto_target *t = calloc(1, sizeof(*t));
+    if (!t) {
+        gto__err(err, "out of memory");
+        return -1;
+    }
+    t->be = &gto__live_backend;
+    t->pid = pid;
+    t->pagemap_fd = -1;
+    t->core_fd = -1;
+
+    char path[64], comm[64] = "";
+    snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f && errno == ENOENT) {
+        gto__err(err, "no process %d", (int)pid);
+        free(t);
+        return -1;
+    }
+    if (f) {
+        if (fgets(comm, sizeof(comm), f))
+            comm[strcspn(comm, "\n")] = 0;
+        fclose(f);
+    }
+    snprintf(t->name, sizeof(t->name), "process %d (%s)", (int)pid, comm);
+
+    char exe[PATH_MAX];
+    snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+    ssize_t n = readlink(path, exe, sizeof(exe) - 1);
+    if (n < 0) {
+        if (errno == EACCES || errno == EPERM)
+            permission_error(t, err, "the program of");
+        else if (errno == ENOENT)
+            gto__err(err, "%s has no program: it is a kernel thread, a zombie, "
+                     "or it has just exited", t->name);
+        else
+            gto__err(err, "%s: cannot read %s: %s", t->name, path, strerror(errno));
+        goto fail;
+    }
+    exe[n] = 0;
+    char *deleted = strstr(exe, " (deleted)");
+    if (deleted && deleted[10] == 0)
+        *deleted = 0;
+    t->exe = strdup(exe);
+    if (!t->exe || read_maps(t, err) < 0)
+        goto fail;
+    if (gto__find_registry(t, err) < 0)
+        goto fail;
+    /* Probe once: a reader without ptrace rights learns it here, by name,
+     * rather than as a failed read somewhere later. */
+    uint64_t magic;
+    if (live_read(t, t->registry, &magic, sizeof(magic)) < 0) {
+        if (errno == EPERM || errno == EACCES)
+            permission_error(t, err, "the memory of");
+        else if (errno == ESRCH)
+            gto__err(err, "%s exited while being read", t->name);
+        else
+            gto__err(err, "%s: its registry at %#llx cannot be read: %s", t->name,
+                     (unsigned long long)t->registry, strerror(errno));
+        goto fail;
+    }
+    *out = t;
+    return 0;
+fail:
+    gto_close(t);
+    return -1;
+}

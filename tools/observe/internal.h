@@ -1,0 +1,168 @@
+/*
+ * internal.h - what the files of libgtobserve share.  Names: gto__ for
+ * internal functions, everything else static.
+ */
+#ifndef GTO_INTERNAL_H
+#define GTO_INTERNAL_H
+
+#include <elfutils/libdwfl.h>
+#include <gelf.h>
+#include <stdarg.h>
+#include <stdbool.h>
+
+#include "gtobserve.h"
+#include "pcmap.h"
+
+/* One range of target memory to read into a local buffer. */
+struct gto_range {
+    uint64_t addr;
+    size_t len;
+    void *buf;
+};
+
+/* The backend: how the target's memory is read.  A live process and a core
+ * file differ only here; everything above is one code path. */
+struct gto_backend {
+    const char *kind; /* "live", "core" */
+    /* Copies [addr, addr + len) into buf.  0 on success; -1 with errno:
+     * EFAULT not mapped (or not in the core), ESRCH the process is gone,
+     * EPERM not permitted. */
+    int (*read)(gto_target *t, uint64_t addr, void *buf, size_t len);
+    /* Reads N ranges with as few system calls as it can; ok[i] says which
+     * range was read whole.  -1 with errno only when the target failed as
+     * a whole (ESRCH, EPERM). */
+    int (*read_many)(gto_target *t, const struct gto_range *r, size_t n,
+                     uint8_t *ok);
+    /* Pages of [lo, hi) (page aligned) present in memory: one byte per
+     * page, 1 present.  0, or -1 with errno. */
+    int (*residency)(gto_target *t, uint64_t lo, uint64_t hi,
+                     uint8_t *present);
+    void (*close)(gto_target *t);
+};
+
+/* A file mapping of the target, from /proc/PID/maps or NT_FILE. */
+struct gto_mapping {
+    uint64_t start, end;   /* target addresses */
+    uint64_t offset;       /* in the file, bytes */
+    char *path;            /* the file to read (EXE replaces the core's) */
+    int fd;                /* opened on demand, -1 not yet, -2 failed */
+};
+
+/* A loaded segment of a core file. */
+struct gto_core_seg {
+    uint64_t vaddr, memsz;
+    uint64_t offset, filesz;
+};
+
+/* Per-pc knowledge of the fast path (fastpath.c). */
+enum gto_fp_rule {
+    GTO_FP_UNKNOWN = 0,
+    GTO_FP_STANDARD,  /* CFA = rbp + 16, rbp at CFA - 16, ra at CFA - 8 */
+    GTO_FP_END,       /* return address undefined: the entry trampoline */
+    GTO_FP_OTHER,     /* anything else: libunwind decides */
+};
+
+struct gto_target {
+    const struct gto_backend *be;
+    char name[128];          /* for messages */
+    pid_t pid;               /* live: the process; core: who dumped it */
+    char *exe;               /* the program's path */
+
+    struct gto_mapping *maps;
+    size_t nmaps;
+
+    /* core only */
+    int core_fd;
+    const uint8_t *core_data;
+    size_t core_size;
+    Elf *core_elf;
+    struct gto_core_seg *segs;
+    size_t nsegs;
+    int have_prstatus;
+    uint64_t prstatus_regs[17]; /* DWARF numbering, x86-64 */
+
+    /* live only */
+    int pagemap_fd;
+
+    /* the registry */
+    uint64_t registry;       /* its address */
+    char *registry_object;   /* the ELF file that defines it */
+
+    /* symbols and CFI (symbols.c, fastpath.c) */
+    Dwfl *dwfl;
+    struct gto_pcmap syms;   /* pc|flag -> struct gto_symcache * */
+    struct gto_pcmap rules;  /* pc|flag -> enum gto_fp_rule + 1 */
+    char **strings;          /* interned names owned by the target */
+    size_t nstrings, capstrings;
+
+    /* unwinding (unwind.c) */
+    void *unw_as;            /* unw_addr_space_t */
+    struct gto_pcmap pages;  /* page address -> cached page (text, tables) */
+    struct gto_pcmap tables; /* module start -> struct gto_unw_table * */
+};
+
+/* Formats the one-line error message. */
+void gto__err(char *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Backends. */
+extern const struct gto_backend gto__live_backend;
+extern const struct gto_backend gto__core_backend;
+
+/* Reads from a mapped file (core targets: memory the core left out). */
+int gto__file_read(gto_target *t, uint64_t addr, void *buf, size_t len);
+
+/* Finds the registry among the target's mapped files (target.c). */
+int gto__find_registry(gto_target *t, char *err);
+
+/* ELF helpers (elf_file.c). */
+int gto__elf_symbol(Elf *elf, const char *name, uint64_t *value);
+int gto__elf_registry_note(Elf *elf, uint64_t *value);
+uint64_t gto__elf_first_vaddr(Elf *elf);
+int gto__elf_build_id(Elf *elf, uint8_t *id, size_t max, uint64_t *vaddr);
+const char *gto__machine_name(unsigned machine);
+
+/* Symbols and CFI (symbols.c). */
+int gto__dwfl_open(gto_target *t, char *err);
+const char *gto__intern(gto_target *t, const char *s);
+
+/* Fast path (fastpath.c): the rule at pc (exact when frame 0). */
+enum gto_fp_rule gto__fp_rule(gto_target *t, uint64_t pc, int exact);
+
+/* Unwinding (unwind.c). */
+struct gto_unw_thread {
+    gto_target *t;
+    uint64_t regs[17];      /* DWARF numbering: rax..r15 (0-15), rip (16) */
+    uint32_t valid;         /* bit per register */
+    uint64_t copy_lo;       /* the stack copy covers [copy_lo, copy_hi) */
+    uint64_t copy_hi;
+    const uint8_t *copy;
+};
+int gto__unwind_init(gto_target *t, char *err);
+void gto__unwind_fini(gto_target *t);
+/* Unwinds one thread; frames go to *frames (malloc'd), *n their count.
+ * Returns an enum gto_unwind_status. */
+int gto__unwind_libunwind(struct gto_unw_thread *u, uint64_t top,
+                          struct gto_frame **frames, size_t *n);
+int gto__unwind_fast(struct gto_unw_thread *u, uint64_t top,
+                     struct gto_frame **frames, size_t *n);
+
+/* Stack measures (measure.c). */
+int gto__measure(gto_target *t, gto_snapshot *s, char *err);
+
+/* The snapshot's internals that measure.c needs. */
+struct gto_snapshot {
+    gto_target *t;
+    struct gto_counters c;
+    struct gto_thread *threads;
+    size_t nthreads;
+    struct gto_location *locs;
+    size_t nlocs;
+    struct gto_edge *edges;
+    size_t nedges;
+    struct gto_frame *frames;   /* every thread's frames */
+    size_t slow_unwinds;
+    struct gto_pcmap by_id;     /* id -> index + 1 */
+};
+
+#endif /* GTO_INTERNAL_H */

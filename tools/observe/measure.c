@@ -1,0 +1,186 @@
+/*
+ * measure.c - resident and touched bytes of every stack.
+ *
+ * touched is measured from the lowest non-zero word: a stack page the
+ * thread never wrote reads as zero.  Only resident pages can hold such a
+ * word, so residency comes first (pagemap for a live process, the core's
+ * data otherwise), for whole runs of adjacent stacks at once (stacks are
+ * carved from arenas, so a few reads cover them all); then, for every
+ * thread, its lowest resident page below the saved sp is read - all of
+ * them in one batch - and scanned; a page of zeros sends that thread to
+ * its next resident page in the next round.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define GUARD_CANARY 3
+
+struct probe {
+    struct gto_thread *th;
+    uint64_t next;   /* next page to look at */
+    uint64_t end;    /* pages below this one are candidates: sp's page + 1 */
+    uint8_t *present;
+};
+
+static int by_stack(const void *a, const void *b)
+{
+    const struct probe *x = a, *y = b;
+    return x->th->stack_lo < y->th->stack_lo ? -1 : x->th->stack_lo > y->th->stack_lo;
+}
+
+/* Residency of each probe's stack, reading runs of adjacent stacks with one
+ * call. */
+static int residency(gto_target *t, struct probe *p, size_t n, uint64_t page,
+                     uint8_t *bits)
+{
+    size_t used = 0;
+    for (size_t i = 0; i < n;) {
+        uint64_t lo = p[i].th->stack_lo & ~(page - 1);
+        uint64_t hi = (p[i].th->stack_hi + page - 1) & ~(page - 1);
+        size_t j = i + 1;
+        while (j < n) {
+            uint64_t l2 = p[j].th->stack_lo & ~(page - 1);
+            uint64_t h2 = (p[j].th->stack_hi + page - 1) & ~(page - 1);
+            if (l2 < hi || l2 - hi > 16 * page || h2 - lo > (256ull << 20))
+                break;
+            if (h2 > hi)
+                hi = h2;
+            j++;
+        }
+        uint8_t *run = bits + used;
+        if (t->be->residency(t, lo, hi, run) < 0)
+            return -1;
+        used += (size_t)((hi - lo) / page);
+        for (size_t k = i; k < j; k++)
+            p[k].present = run + ((p[k].th->stack_lo & ~(page - 1)) - lo) / page;
+        i = j;
+    }
+    return 0;
+}
+
+int gto__measure(gto_target *t, gto_snapshot *s, char *err)
+{
+    uint64_t page = s->c.page_size ? s->c.page_size : (uint64_t)sysconf(_SC_PAGESIZE);
+    struct probe *p = calloc(s->nthreads + 1, sizeof(*p));
+    size_t n = 0, pages = 0;
+    if (!p)
+        goto oom;
+    for (size_t i = 0; i < s->nthreads; i++) {
+        struct gto_thread *th = &s->threads[i];
+        if (th->in_flux || th->stack_hi <= th->stack_lo ||
+            th->stack_hi - th->stack_lo > (1ull << 30))
+            continue;
+        p[n++].th = th;
+        pages += (th->stack_hi - th->stack_lo) / page + 2;
+    }
+    qsort(p, n, sizeof(*p), by_stack);
+    uint8_t *bits = calloc(pages + 16 * n + 1, 1);
+    if (!bits)
+        goto oom;
+    if (residency(t, p, n, page, bits) < 0) {
+        if (errno == ESRCH)
+            gto__err(err, "%s exited while being read", t->name);
+        else
+            gto__err(err, "%s: cannot read which stack pages are resident: %s",
+                     t->name, strerror(errno));
+        free(bits);
+        free(p);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct gto_thread *th = p[i].th;
+        uint64_t base = th->stack_lo & ~(page - 1);
+        uint64_t npg = ((th->stack_hi + page - 1) & ~(page - 1)) - base;
+        npg /= page;
+        uint64_t res = 0;
+        for (uint64_t k = 0; k < npg; k++)
+            res += p[i].present[k];
+        th->resident = res * page;
+        if (th->resident > th->reserved)
+            th->resident = th->reserved;
+        uint64_t sp = th->live ? th->ctx_sp : th->stack_hi;
+        p[i].next = base;
+        p[i].end = sp;
+        th->touched = th->live;
+    }
+    /* Rounds: each unresolved thread offers its next resident page below
+     * sp; all offered pages are read in one batch. */
+    struct gto_range *r = malloc((n + 1) * sizeof(*r));
+    uint8_t *ok = malloc(n + 1);
+    size_t *who = malloc((n + 1) * sizeof(*who));
+    uint8_t *buf = malloc((n + 1) * page);
+    if (!r || !ok || !who || !buf) {
+        free(r), free(ok), free(who), free(buf), free(bits);
+        goto oom;
+    }
+    size_t open = n;
+    while (open) {
+        size_t nr = 0;
+        for (size_t i = 0; i < n; i++) {
+            struct probe *q = &p[i];
+            uint64_t base = q->th->stack_lo & ~(page - 1);
+            while (q->next < q->end && !q->present[(q->next - base) / page])
+                q->next += page;
+            if (q->next >= q->end)
+                continue;
+            uint64_t from = q->next < q->th->stack_lo ? q->th->stack_lo : q->next;
+            uint64_t to = q->next + page < q->end ? q->next + page : q->end;
+            if (to <= from) {
+                q->next = q->end;
+                continue;
+            }
+            r[nr].addr = from;
+            r[nr].len = (size_t)(to - from);
+            r[nr].buf = buf + nr * page;
+            who[nr++] = i;
+        }
+        open = nr;
+        if (!nr)
+            break;
+        if (t->be->read_many(t, r, nr, ok) < 0) {
+            gto__err(err, "%s exited while being read", t->name);
+            free(r), free(ok), free(who), free(buf), free(bits), free(p);
+            return -1;
+        }
+        for (size_t k = 0; k < nr; k++) {
+            struct probe *q = &p[who[k]];
+            q->next += page;
+            if (!ok[k])
+                continue;
+            const uint64_t *w = r[k].buf;
+            size_t nw = r[k].len / 8;
+            for (size_t j = 0; j < nw; j++) {
+                uint64_t at = r[k].addr + j * 8;
+                if (!w[j])
+                    continue;
+                /* The canary at the stack's low end is the runtime's word,
+                 * not the thread's. */
+                if (at == q->th->stack_lo && s->c.guard_policy == GUARD_CANARY &&
+                    w[j] == s->c.canary)
+                    continue;
+                if (q->th->stack_hi - at > q->th->touched)
+                    q->th->touched = q->th->stack_hi - at;
+                q->next = q->end;
+                break;
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct gto_thread *th = p[i].th;
+        if (th->touched > th->reserved)
+            th->touched = th->reserved;
+        th->dead = th->touched > th->live ? th->touched - th->live : 0;
+        th->unused = th->reserved - th->touched;
+        th->measured = 1;
+    }
+    free(r), free(ok), free(who), free(buf), free(bits), free(p);
+    return 0;
+oom:
+    free(p);
+    gto__err(err, "out of memory measuring %zu stacks", s->nthreads);
+    return -1;
+}

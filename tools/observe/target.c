@@ -1,0 +1,187 @@
+/*
+ * target.c - what a live process and a core have in common once opened:
+ * the error line, the mapped files, finding the registry among them, and
+ * closing.  The backends (backend_live.c, backend_core.c) fill in the
+ * mappings and the memory reader; from here on there is one code path.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+void gto__err(char *err, const char *fmt, ...)
+{
+    if (!err)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, GTO_ERR_MAX, fmt, ap);
+    va_end(ap);
+}
+
+const char *gto_target_name(const gto_target *t) { return t->name; }
+
+static int mapping_fd(gto_target *t, struct gto_mapping *m)
+{
+    if (m->fd == -1) {
+        m->fd = open(m->path, O_RDONLY | O_CLOEXEC);
+        if (m->fd < 0 && t->be == &gto__live_backend) {
+            /* A process in another mount namespace sees its files here. */
+            char alt[4200];
+            snprintf(alt, sizeof(alt), "/proc/%d/root%s", (int)t->pid, m->path);
+            m->fd = open(alt, O_RDONLY | O_CLOEXEC);
+        }
+        if (m->fd < 0)
+            m->fd = -2;
+    }
+    return m->fd;
+}
+
+int gto__file_read(gto_target *t, uint64_t addr, void *buf, size_t len)
+{
+    uint8_t *out = buf;
+    while (len) {
+        struct gto_mapping *m = NULL;
+        for (size_t i = 0; i < t->nmaps; i++)
+            if (addr >= t->maps[i].start && addr < t->maps[i].end) {
+                m = &t->maps[i];
+                break;
+            }
+        if (!m || mapping_fd(t, m) < 0) {
+            errno = EFAULT;
+            return -1;
+        }
+        size_t n = len;
+        if (n > m->end - addr)
+            n = (size_t)(m->end - addr);
+        ssize_t got = pread(m->fd, out, n, (off_t)(m->offset + (addr - m->start)));
+        if (got <= 0) {
+            errno = EFAULT;
+            return -1;
+        }
+        out += got;
+        addr += (uint64_t)got;
+        len -= (size_t)got;
+    }
+    return 0;
+}
+
+/* The lowest-addressed mapping of PATH with file offset 0: where the ELF
+ * image starts in the target. */
+static int image_base(const gto_target *t, const char *path, uint64_t *base)
+{
+    for (size_t i = 0; i < t->nmaps; i++)
+        if (t->maps[i].offset == 0 && strcmp(t->maps[i].path, path) == 0) {
+            *base = t->maps[i].start;
+            return 0;
+        }
+    return -1;
+}
+
+/* Looks for the registry in one mapped ELF file. */
+static int registry_in(gto_target *t, struct gto_mapping *m)
+{
+    uint64_t base;
+    if (image_base(t, m->path, &base) < 0 || mapping_fd(t, m) < 0)
+        return -1;
+    Elf *elf = elf_begin(m->fd, ELF_C_READ_MMAP, NULL);
+    if (!elf)
+        return -1;
+    int found = -1;
+    GElf_Ehdr eh;
+    uint64_t value;
+    if (elf_kind(elf) == ELF_K_ELF && gelf_getehdr(elf, &eh) &&
+        (gto__elf_symbol(elf, "gt_registry", &value) == 0 ||
+         gto__elf_registry_note(elf, &value) == 0)) {
+        uint64_t bias = eh.e_type == ET_DYN ? base - gto__elf_first_vaddr(elf) : 0;
+        t->registry = bias + value;
+        t->registry_object = strdup(m->path);
+        found = t->registry_object ? 0 : -1;
+    }
+    elf_end(elf);
+    return found;
+}
+
+int gto__find_registry(gto_target *t, char *err)
+{
+    elf_version(EV_CURRENT);
+    /* The program first, then libgt, then every other file: a program
+     * linked with libgt.a has it, one linked with libgt.so finds it in the
+     * library, and the order makes the usual cases cheap. */
+    for (int pass = 0; pass < 3; pass++)
+        for (size_t i = 0; i < t->nmaps; i++) {
+            struct gto_mapping *m = &t->maps[i];
+            if (m->offset != 0)
+                continue;
+            int is_exe = t->exe && strcmp(m->path, t->exe) == 0;
+            int is_libgt = strstr(m->path, "libgt") != NULL;
+            if ((pass == 0 && !is_exe) || (pass == 1 && (is_exe || !is_libgt)) ||
+                (pass == 2 && (is_exe || is_libgt)))
+                continue;
+            if (registry_in(t, m) == 0)
+                return 0;
+        }
+    gto__err(err, "%s is not a gt program: no gt_registry in its program (%s) "
+             "or its libraries", t->name, t->exe ? t->exe : "?");
+    return -1;
+}
+
+void gto_close(gto_target *t)
+{
+    if (!t)
+        return;
+    gto__unwind_fini(t);
+    if (t->be && t->be->close)
+        t->be->close(t);
+    if (t->dwfl)
+        dwfl_end(t->dwfl);
+    for (size_t i = 0; i < t->nmaps; i++) {
+        if (t->maps[i].fd >= 0)
+            close(t->maps[i].fd);
+        free(t->maps[i].path);
+    }
+    free(t->maps);
+    for (size_t i = 0; i < t->nstrings; i++)
+        free(t->strings[i]);
+    free(t->strings);
+    /* Symbol cache entries are owned through the interned strings and the
+     * arrays the map points to. */
+    for (size_t i = 0; i < t->syms.cap; i++)
+        if (t->syms.keys[i])
+            free((void *)(uintptr_t)t->syms.vals[i]);
+    gto_pcmap_free(&t->syms);
+    gto_pcmap_free(&t->rules);
+    free(t->exe);
+    free(t->registry_object);
+    free(t->segs);
+    free(t);
+}
+
+const char *gto_state_name(int state)
+{
+    static const char *const names[] = {"free", "runnable", "running",
+                                        "parked", "exited"};
+    return state >= 0 && state < GTO_STATE_COUNT ? names[state] : "unknown";
+}
+
+const char *gto_wait_kind_name(int kind)
+{
+    static const char *const names[] = {"none", "fd", "poll", "sleep",
+                                        "mutex", "cond", "join", "chan-send",
+                                        "chan-recv"};
+    return kind >= 0 && kind < 9 ? names[kind] : "unknown";
+}
+
+const char *gto_guard_policy_name(uint32_t policy)
+{
+    switch (policy) {
+    case 1: return "madvise";
+    case 2: return "mprotect";
+    case 3: return "canary";
+    default: return "unknown";
+    }
+}

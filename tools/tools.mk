@@ -1,0 +1,74 @@
+# tools/tools.mk - libgtobserve and the tools built on it (gt-stacks,
+# gt-waste), their test fixtures and test suite.  Included by the Makefile,
+# which defines BUILD, GT_CFLAGS, GT_LDFLAGS, GT_LIBS, LIBGT_A, LIBGT_SO,
+# DEPS_STAMP, PYTHON, Q and msg.
+#
+#   make tools          build/bin/gt-stacks, build/bin/gt-waste
+#   make test-tools     the tools against fixtures with known ground truth
+#                       (tests/tools/): live, gcore and kernel cores, libgt
+#                       static and shared, stripped and not
+
+OBS_SRCS := $(sort $(wildcard tools/observe/*.c))
+OBS_OBJS := $(OBS_SRCS:%.c=$(BUILD)/%.o)
+LIBGTOBSERVE := $(BUILD)/lib/libgtobserve.a
+TOOL_NAMES := gt-stacks gt-waste
+TOOL_BINS := $(TOOL_NAMES:%=$(BUILD)/bin/%)
+TOOLS_CFLAGS := $(GT_CFLAGS) -Itools/observe -Itools
+# libunwind-x86_64 is libunwind's remote (cross-process) flavour; the plain
+# -lunwind only unwinds its own process.
+TOOLS_LIBS := -lunwind-x86_64 -lunwind -ldw -lelf
+
+.SECONDEXPANSION:
+
+$(BUILD)/tools/%.o: tools/%.c | $$(DEPS_STAMP)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(TOOLS_CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIBGTOBSERVE): $(OBS_OBJS) | $(BUILD)/lib/
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/bin/%: $(BUILD)/tools/%.o $(BUILD)/tools/common.o $(LIBGTOBSERVE) | $(BUILD)/bin/
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(GT_LDFLAGS) -o $@ $^ $(TOOLS_LIBS)
+
+tools: $(TOOL_BINS)
+all: tools
+
+# Fixtures: each tests/tools/*.c linked with libgt.a (as is), with libgt.so,
+# and stripped (its functions exported, so names come from .dynsym).
+TT_SRCS := $(sort $(wildcard tests/tools/*.c))
+TT_STATIC := $(TT_SRCS:tests/tools/%.c=$(BUILD)/tests/tools/%)
+TT_SHARED := $(TT_STATIC:%=%-shared)
+TT_STRIPPED := $(TT_STATIC:%=%-stripped)
+
+$(BUILD)/tests/tools/%: tests/tools/%.c $(LIBGT_A) | $(BUILD)/tests/tools/
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(GT_CFLAGS) -MMD -MP -o $@ $< $(LIBGT_A) $(GT_LDFLAGS) $(GT_LIBS)
+
+$(BUILD)/tests/tools/%-shared: tests/tools/%.c $(LIBGT_SO) | $(BUILD)/tests/tools/
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(GT_CFLAGS) -o $@ $< -L$(BUILD)/lib -l:libgt.so \
+		-Wl,-rpath,$(abspath $(BUILD)/lib) $(GT_LDFLAGS)
+	$(Q)ln -sf libgt.so $(BUILD)/lib/libgt.so.0
+
+$(BUILD)/tests/tools/%-stripped: tests/tools/%.c $(LIBGT_A) | $(BUILD)/tests/tools/
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(GT_CFLAGS) -rdynamic -o $@ $< $(LIBGT_A) $(GT_LDFLAGS) $(GT_LIBS)
+	$(Q)strip --strip-all $@
+
+TT_PROGS := $(TT_STATIC) $(TT_SHARED) $(TT_STRIPPED)
+
+test-tools: $(TOOL_BINS) $(TT_PROGS) $(DEPS_STAMP)
+	$(Q)GT_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/tools
+
+# TEST_SUITES += test-tools (enabled with the suite)
+
+install-tools: $(TOOL_BINS)
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(TOOL_BINS) $(DESTDIR)$(PREFIX)/bin/
+install: install-tools
+
+.PHONY: tools test-tools install-tools
+
+-include $(OBS_OBJS:.o=.d) $(BUILD)/tools/gt-stacks.d $(BUILD)/tools/gt-waste.d $(BUILD)/tools/common.d
