@@ -11,7 +11,7 @@
 OBS_SRCS := $(sort $(wildcard tools/observe/*.c))
 OBS_OBJS := $(OBS_SRCS:%.c=$(BUILD)/%.o)
 LIBGTOBSERVE := $(BUILD)/lib/libgtobserve.a
-TOOL_NAMES := gt-stacks
+TOOL_NAMES := gt-stacks gt-waste
 TOOL_BINS := $(TOOL_NAMES:%=$(BUILD)/bin/%)
 TOOLS_CFLAGS := $(GT_CFLAGS) -Itools/observe -Itools
 # libunwind-x86_64 is libunwind's remote (cross-process) flavour; the plain

@@ -101,6 +101,10 @@ struct gto_thread {
     uint64_t live;           /* stack_hi - saved sp */
     uint64_t dead;           /* touched - live */
     uint64_t unused;         /* reserved - touched */
+    uint64_t dead_resident;  /* resident bytes in whole pages below the
+                              * saved sp's page: what the thread could give
+                              * back now (MADV_DONTNEED) without losing
+                              * anything live */
 };
 
 /* A location: an interned call site where threads park, with its queue. */

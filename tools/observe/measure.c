@@ -26,6 +26,33 @@ struct probe {
     uint8_t *present;
 };
 
+#define BATCH 4096
+
+/* The lowest non-zero word of one page read for probe q, if any. */
+static void scan(const gto_snapshot *s, struct probe *q, const struct gto_range *r,
+                 int ok, uint64_t page)
+{
+    q->next += page;
+    if (!ok)
+        return;
+    const uint64_t *w = r->buf;
+    size_t nw = r->len / 8;
+    for (size_t j = 0; j < nw; j++) {
+        uint64_t at = r->addr + j * 8;
+        if (!w[j])
+            continue;
+        /* The canary at the stack's low end is the runtime's word, not the
+         * thread's. */
+        if (at == q->th->stack_lo && s->c.guard_policy == GUARD_CANARY &&
+            w[j] == s->c.canary)
+            continue;
+        if (q->th->stack_hi - at > q->th->touched)
+            q->th->touched = q->th->stack_hi - at;
+        q->next = q->end;
+        return;
+    }
+}
+
 static int by_stack(const void *a, const void *b)
 {
     const struct probe *x = a, *y = b;
@@ -96,77 +123,65 @@ int gto__measure(gto_target *t, gto_snapshot *s, char *err)
         uint64_t base = th->stack_lo & ~(page - 1);
         uint64_t npg = ((th->stack_hi + page - 1) & ~(page - 1)) - base;
         npg /= page;
-        uint64_t res = 0;
-        for (uint64_t k = 0; k < npg; k++)
+        uint64_t res = 0, below = 0;
+        uint64_t sp = th->live ? th->ctx_sp : th->stack_hi;
+        uint64_t sp_page = (sp & ~(page - 1)) - base;
+        for (uint64_t k = 0; k < npg; k++) {
             res += p[i].present[k];
+            if ((k + 1) * page <= sp_page)
+                below += p[i].present[k];
+        }
         th->resident = res * page;
         if (th->resident > th->reserved)
             th->resident = th->reserved;
-        uint64_t sp = th->live ? th->ctx_sp : th->stack_hi;
+        th->dead_resident = below * page;
         p[i].next = base;
         p[i].end = sp;
         th->touched = th->live;
     }
     /* Rounds: each unresolved thread offers its next resident page below
-     * sp; all offered pages are read in one batch. */
-    struct gto_range *r = malloc((n + 1) * sizeof(*r));
-    uint8_t *ok = malloc(n + 1);
-    size_t *who = malloc((n + 1) * sizeof(*who));
-    uint8_t *buf = malloc((n + 1) * page);
+     * sp; the offered pages are read in batches of BATCH into one reused
+     * buffer (a buffer for all of them would cost a page fault per page). */
+    struct gto_range *r = malloc(BATCH * sizeof(*r));
+    uint8_t *ok = malloc(BATCH);
+    size_t *who = malloc(BATCH * sizeof(*who));
+    uint8_t *buf = malloc(BATCH * page);
     if (!r || !ok || !who || !buf) {
         free(r), free(ok), free(who), free(buf), free(bits);
         goto oom;
     }
-    size_t open = n;
-    while (open) {
-        size_t nr = 0;
-        for (size_t i = 0; i < n; i++) {
-            struct probe *q = &p[i];
-            uint64_t base = q->th->stack_lo & ~(page - 1);
-            while (q->next < q->end && !q->present[(q->next - base) / page])
-                q->next += page;
-            if (q->next >= q->end)
-                continue;
-            uint64_t from = q->next < q->th->stack_lo ? q->th->stack_lo : q->next;
-            uint64_t to = q->next + page < q->end ? q->next + page : q->end;
-            if (to <= from) {
-                q->next = q->end;
-                continue;
-            }
-            r[nr].addr = from;
-            r[nr].len = (size_t)(to - from);
-            r[nr].buf = buf + nr * page;
-            who[nr++] = i;
-        }
-        open = nr;
-        if (!nr)
-            break;
-        if (t->be->read_many(t, r, nr, ok) < 0) {
-            gto__err(err, "%s exited while being read", t->name);
-            free(r), free(ok), free(who), free(buf), free(bits), free(p);
-            return -1;
-        }
-        for (size_t k = 0; k < nr; k++) {
-            struct probe *q = &p[who[k]];
-            q->next += page;
-            if (!ok[k])
-                continue;
-            const uint64_t *w = r[k].buf;
-            size_t nw = r[k].len / 8;
-            for (size_t j = 0; j < nw; j++) {
-                uint64_t at = r[k].addr + j * 8;
-                if (!w[j])
+    for (int more = 1; more;) {
+        more = 0;
+        for (size_t i = 0; i < n;) {
+            size_t nr = 0;
+            for (; i < n && nr < BATCH; i++) {
+                struct probe *q = &p[i];
+                uint64_t base = q->th->stack_lo & ~(page - 1);
+                while (q->next < q->end && !q->present[(q->next - base) / page])
+                    q->next += page;
+                if (q->next >= q->end)
                     continue;
-                /* The canary at the stack's low end is the runtime's word,
-                 * not the thread's. */
-                if (at == q->th->stack_lo && s->c.guard_policy == GUARD_CANARY &&
-                    w[j] == s->c.canary)
+                uint64_t from = q->next < q->th->stack_lo ? q->th->stack_lo : q->next;
+                uint64_t to = q->next + page < q->end ? q->next + page : q->end;
+                if (to <= from) {
+                    q->next = q->end;
                     continue;
-                if (q->th->stack_hi - at > q->th->touched)
-                    q->th->touched = q->th->stack_hi - at;
-                q->next = q->end;
-                break;
+                }
+                r[nr].addr = from;
+                r[nr].len = (size_t)(to - from);
+                r[nr].buf = buf + nr * page;
+                who[nr++] = i;
             }
+            if (!nr)
+                continue;
+            more = 1;
+            if (t->be->read_many(t, r, nr, ok) < 0) {
+                gto__err(err, "%s exited while being read", t->name);
+                free(r), free(ok), free(who), free(buf), free(bits), free(p);
+                return -1;
+            }
+            for (size_t k = 0; k < nr; k++)
+                scan(s, &p[who[k]], &r[k], ok[k], page);
         }
     }
     for (size_t i = 0; i < n; i++) {
