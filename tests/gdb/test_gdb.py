@@ -1,0 +1,307 @@
+"""The GDB extension against fixtures with known ground truth.
+
+green_fixture.c (beside this file) parks N threads of each of six kinds at
+known call sites, with known names, wait objects, ids and a known local in
+a recursion of known depth; these tests drive `gdb -batch -nx` with the
+extension over it: stopped at a breakpoint, attached to while it runs,
+from a gcore core and from a kernel core after a crash, and at 100,000
+threads.
+"""
+import collections
+import glob
+import json
+import os
+import re
+import resource
+import signal
+import subprocess
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+BUILD = os.environ.get("GT_BUILD", os.path.join(ROOT, "build"))
+FIXTURE = os.path.join(BUILD, "tests", "gdb", "green_fixture")
+NO_RUNTIME = os.path.join(BUILD, "tests", "gdb", "no_runtime")
+LOADER = os.path.join(ROOT, "gdb", "gt-gdb.py")
+
+N = 3
+KINDS = ("sleeper", "locker", "reader", "receiver", "sender", "condwait")
+# kind -> (function at the location, wait text pattern)
+EXPECT = {
+    "sleeper": ("sleep_deep", r"sleep 59m5\ds left"),
+    "locker": ("lock_wait", r"mutex 0x[0-9a-f]+"),
+    "reader": ("read_wait", r"fd \d+ read"),
+    "receiver": ("recv_wait", r"chan 0x[0-9a-f]+ recv"),
+    "sender": ("send_wait", r"chan 0x[0-9a-f]+ send"),
+    "condwait": ("cond_wait_here", r"cond 0x[0-9a-f]+"),
+    "joiner": ("join_wait", r"join #2"),
+}
+
+
+def ids_of(kind, n=N):
+    """Ids the fixture gives a kind (spawn order; the main thread is 1)."""
+    if kind == "joiner":
+        return [6 * n + 2]
+    k = KINDS.index(kind)
+    return list(range(2 + k * n, 2 + (k + 1) * n))
+
+
+def gdb(args, commands, timeout=240, source=True, env=None):
+    argv = ["gdb", "-batch", "-nx"]
+    if source:
+        argv += ["-ex", "source " + LOADER]
+    for c in commands:
+        argv += ["-ex", c]
+    p = subprocess.run(argv + args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, timeout=timeout, env=env)
+    return p.stdout
+
+
+def json_of(out):
+    lines = [l for l in out.splitlines() if l.startswith("{")]
+    assert lines, out
+    return json.loads(lines[-1])
+
+
+def at_breakpoint(commands, n=N, timeout=240):
+    return gdb(["--args", FIXTURE, str(n)],
+               ["break ready_point", "run"] + commands + ["kill"], timeout=timeout)
+
+
+@pytest.fixture
+def running():
+    """The fixture running (parked at hold_main), for attach and gcore."""
+    env = dict(os.environ, GT_GUARD="mprotect")
+    p = subprocess.Popen([FIXTURE, str(N)], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True, env=env)
+    line = p.stdout.readline()
+    assert line.startswith("ready "), line
+    yield p
+    p.kill()
+    p.wait()
+
+
+def check_listing(data, n=N, main_state="running"):
+    rows = data["threads"]
+    assert data["total"] == 6 * n + 2 == len(rows)
+    by_name = collections.defaultdict(list)
+    for r in rows:
+        by_name[r["name"]].append(r)
+    main = by_name.pop("")
+    assert [r["id"] for r in main] == [1] and main[0]["state"] == main_state
+    assert set(by_name) == set(EXPECT)
+    for kind, (func, wait) in EXPECT.items():
+        got = by_name[kind]
+        assert sorted(r["id"] for r in got) == ids_of(kind, n)
+        for r in got:
+            assert r["state"] == "parked"
+            assert r["location"].startswith(func + " green_fixture.c:"), r
+            assert re.fullmatch(wait, r["wait"]), r
+            assert 0 < r["stack_live"] < r["stack_reserved"] == 65536
+
+
+def check_selected_sleeper(out):
+    """green-thread 3; bt; frame function sleep_deep; info locals; up; info locals."""
+    assert "[Switching to green thread 3 (sleeper), parked at sleep_deep" in out
+    # From the selection to the first `info locals`: the frame line, then bt.
+    sel = out.split("[Switching to green thread 3", 1)[1].split("marker =", 1)[0]
+    bt = re.findall(r"^#(\d+)\s+(?:0x[0-9a-f]+ in )?(\w+) \(", sel, re.M)
+    funcs = [f for _, f in bt]
+    assert funcs.count("sleep_deep") >= 3, out
+    assert "gt__thread_start" in funcs
+    assert "0" not in [lvl for lvl, _ in bt], "bt shows the OS thread's frame #0"
+    assert re.search(r"^marker = 4711003$", out, re.M), out
+    assert re.search(r"^marker = 4711002$", out, re.M), out
+
+
+SELECT_SLEEPER = ["green-thread 3", "bt", "frame function sleep_deep", "info locals",
+                  "up", "info locals"]
+
+
+def test_live_breakpoint_lists_every_thread():
+    out = at_breakpoint(["info green-threads --json --limit 0", "info green-threads"])
+    check_listing(json_of(out))
+    assert "%d green threads: %d parked, 1 running" % (6 * N + 2, 6 * N + 1) in out
+
+
+def test_live_breakpoint_green_thread_bt_locals():
+    out = at_breakpoint(SELECT_SLEEPER + ["green-thread", "green-thread off", "bt"])
+    check_selected_sleeper(out)
+    assert "Selected: green thread 3 (sleeper)" in out
+    # After `off`, bt is the OS thread's: the breakpoint's frame is #0.
+    after = out.rsplit("No green thread selected", 1)[1]
+    assert re.search(r"^#0\s+ready_point \(\) at", after, re.M), after
+
+
+def test_selection_dropped_on_continue():
+    out = at_breakpoint(["green-thread 3", "tbreak hold_main", "continue", "green-thread", "bt 1"])
+    assert "No green thread selected: frames are the OS thread's own." in out
+    assert re.search(r"^#0\s+.*hold_main", out, re.M), out
+
+
+def test_attach_to_running_process(running):
+    out = gdb(["-p", str(running.pid)],
+              ["info green-threads --json --limit 0"] + SELECT_SLEEPER)
+    data = json_of(out)
+    check_listing(data, main_state="parked")
+    main = [r for r in data["threads"] if r["id"] == 1][0]
+    assert main["location"].startswith("hold_main green_fixture.c:")
+    check_selected_sleeper(out)
+
+
+def test_gcore_core(running, tmp_path):
+    core = str(tmp_path / "gcore")
+    out = gdb(["-p", str(running.pid)], ["gcore " + core], source=False)
+    assert os.path.exists(core), out
+    out = gdb([FIXTURE, core], ["info green-threads --json --limit 0"] + SELECT_SLEEPER)
+    check_listing(json_of(out), main_state="parked")
+    check_selected_sleeper(out)
+
+
+def test_kernel_core_after_crash(tmp_path):
+    def unlimited():
+        resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY,) * 2)
+    p = subprocess.run([FIXTURE, str(N), "crash"], cwd=tmp_path, preexec_fn=unlimited,
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == -signal.SIGSEGV, p.stderr
+    cores = glob.glob(str(tmp_path / "core*"))
+    assert len(cores) == 1, (os.listdir(tmp_path), p.stderr)
+    out = gdb([FIXTURE, cores[0]], ["info green-threads --json --limit 0"] + SELECT_SLEEPER
+              + ["green-thread 1"])
+    check_listing(json_of(out))
+    check_selected_sleeper(out)
+    assert "green thread 1, running: it is the running thread" in out
+
+
+def test_green_bt_groups_identical_stacks():
+    out = at_breakpoint(["green-bt --limit 0", "green-bt -l recv_wait", "green-bt --limit 2"])
+    assert "%d green threads in 8 distinct stacks" % (6 * N + 2) in out
+    for kind in KINDS:
+        ids = ids_of(kind)
+        assert re.search(r"^%d threads, parked .*: ids %d-%d \(%s\)$"
+                         % (N, ids[0], ids[-1], kind), out, re.M), kind
+    # The sleepers' group shows the recursion: three sleep_deep frames.
+    sleepers = out.split("(sleeper)\n", 1)[1].split("\n\n", 1)[0]
+    assert sleepers.count(" in sleep_deep green_fixture.c:") == 3
+    assert "%d green threads in 1 distinct stacks" % N in out
+    assert "... 6 more groups (%d threads): --limit N or a filter" % (4 * N + 2) in out
+
+
+def test_apply_group_runs_once_per_group():
+    out = at_breakpoint(["green-thread apply all --group print 4242",
+                         "green-thread apply 2-4 frame function sleep_deep",
+                         "green-thread"])
+    assert len(re.findall(r"^\$\d+ = 4242$", out, re.M)) == 8
+    for kind in KINDS:
+        ids = ids_of(kind)
+        assert "%d threads like green thread %d: ids %d-%d:" % (N, ids[0], ids[0], ids[-1]) in out
+    # Per thread: the sleepers 2..4 each have a sleep_deep frame.
+    assert len(re.findall(r"^Green thread [234] \(sleeper\):$", out, re.M)) == 3
+    assert len(re.findall(r"in sleep_deep \(depth=depth@entry=3\)|sleep_deep \(depth=depth@entry=3\)",
+                          out)) >= 3
+    # The selection in force before apply (none) is back.
+    assert "No green thread selected: frames are the OS thread's own." in \
+        out.rsplit("Green thread 4 (sleeper):", 1)[1]
+
+
+def test_locations_queue_per_call_site():
+    out = at_breakpoint(["info green-locations --json", "info green-locations"])
+    locs = json_of(out)["locations"]
+    waiting = {l["location"].split()[0]: l["waiting"] for l in locs if l["waiting"]}
+    assert waiting == {"sleep_deep": N, "lock_wait": N, "read_wait": N, "recv_wait": N,
+                       "send_wait": N, "cond_wait_here": N, "join_wait": 1}
+    assert re.search(r"^sleep_deep green_fixture.c:\d+ <- sleep_deep green_fixture.c:\d+\s+sleep\s+%d\s" % N,
+                     out, re.M), out
+
+
+def test_stack_usage():
+    out = at_breakpoint(["info green-stack 3", "info green-stack"])
+    m = re.search(r"^\s+3  sleeper\s+(\d+)\s+(\S+)\s+(\S+)\s+64K\s+68K$", out, re.M)
+    assert m, out
+    assert 0 < int(m.group(1)) < 4096
+    assert "%d threads: live" % (6 * N + 2) in out
+
+
+def test_filters_limit_and_parameter():
+    out = at_breakpoint(["info green-threads -s parked -n 'rec*' --json --limit 0",
+                         "info green-threads -l lock_wait --json",
+                         "info green-threads -w 1h --json",
+                         "set green-threads limit 4", "show green-threads limit",
+                         "info green-threads"])
+    datas = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+    assert sorted(r["id"] for r in datas[0]["threads"]) == ids_of("receiver")
+    assert sorted(r["id"] for r in datas[1]["threads"]) == ids_of("locker")
+    assert "no green thread matches -w 1h" in out
+    assert "at most 4 rows" in out
+    assert "... %d more: --limit N or a filter" % (6 * N + 2 - 4) in out
+
+
+def test_user_errors_are_one_line():
+    out = at_breakpoint(["green-thread 99999", "info green-threads -n nosuchname",
+                         "info green-threads -s sleeping", "green-thread apply 2",
+                         "info green-threads --bogus"])
+    assert "gt: no green thread 99999 (ids run from 1 to %d" % (6 * N + 2) in out
+    assert "info green-threads: no green thread matches -n nosuchname (of %d threads)" \
+        % (6 * N + 2) in out
+    assert "unknown state 'sleeping'" in out
+    assert "green-thread apply: no command to run" in out
+    assert "unknown option --bogus" in out
+    assert "Traceback" not in out and "Python Exception" not in out
+
+    out = gdb([FIXTURE], ["info green-threads"])
+    assert "gt: no process and no core file" in out
+    out = gdb([NO_RUNTIME], ["break stop_here", "run", "info green-threads", "kill"])
+    assert "gt: no gt runtime in this program" in out
+    assert "Traceback" not in out and "Python Exception" not in out
+
+
+def test_abi_mismatch_names_both_versions():
+    out = at_breakpoint(["set var gt_registry.abi = 99", "info green-threads"])
+    assert "gt: registry ABI 99, this extension reads ABI 1" in out
+
+
+def test_damaged_chunk_pointer_is_skipped_and_counted():
+    n = 200  # 1,202 threads: two chunks of 1,024 slots
+    out = at_breakpoint(["python import gt.registry as r; s = r.snapshot(); "
+                         "print('slots', s.reg['thread_slots'])",
+                         "set var ((unsigned long *)gt_registry.thread_chunks)[1] = 16",
+                         "info green-threads --json --limit 0",
+                         "info green-threads --limit 1"], n=n)
+    slots = int(re.search(r"^slots (\d+)", out, re.M).group(1))
+    data = json_of(out)
+    assert data["skipped"] == slots - 1024 > 0
+    assert data["total"] == 6 * n + 2 - (slots - 1024)
+    assert "gt: %s thread slots in 1 unreadable chunks skipped" % format(slots - 1024, ",") in out
+
+
+def test_100k_threads_exact_count():
+    n = 16667  # 6n + 2 = 100,004 threads
+    total = 6 * n + 2
+    out = at_breakpoint(["info green-threads", "info green-threads --json --limit 0",
+                         "green-bt --limit 3", "green-thread 50000", "bt"],
+                        n=n, timeout=600)
+    assert "%s green threads: %s parked, 1 running" % (format(total, ","),
+                                                        format(total - 1, ",")) in out
+    assert "... %s more: --limit N or a filter" % format(total - 50, ",") in out
+    data = json_of(out)
+    assert data["total"] == total == len(data["threads"])
+    assert collections.Counter(r["name"] for r in data["threads"]) == dict(
+        {k: n for k in KINDS}, joiner=1, **{"": 1})
+    assert "%s green threads in 8 distinct stacks" % format(total, ",") in out
+    assert "[Switching to green thread 50000 (reader)" in out
+    assert re.search(r"^#\d+\s+0x[0-9a-f]+ in read_wait \(", out, re.M)
+
+
+def test_install_auto_loads_through_debug_gdb_scripts(tmp_path):
+    dest = tmp_path / "dest"
+    subprocess.run(["make", "-s", "-C", ROOT, "install-gdb", "DESTDIR=" + str(dest),
+                    "PREFIX=/usr/local"], check=True, capture_output=True)
+    d = str(dest) + "/usr/local/share/gt/gdb"
+    assert os.path.exists(d + "/gt-gdb.py") and os.path.exists(d + "/gt/registry.h")
+    # The two lines gdb/README.md tells users to put in ~/.gdbinit.
+    out = gdb(["-iex", "add-auto-load-safe-path " + d, "-iex", "directory " + d,
+               "--args", FIXTURE, str(N)],
+              ["break ready_point", "run", "info green-threads --json", "kill"],
+              source=False)
+    assert json_of(out)["total"] == 6 * N + 2
