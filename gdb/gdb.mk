@@ -42,3 +42,10 @@ install-gdb:
 install: install-gdb
 
 .PHONY: test-gdb install-gdb
+
+# make bench also times the extension at 100,000 threads (bench/bench_gdb.py).
+bench-gdb: $(BUILD)/tests/gdb/green_fixture | $(BUILD)/bench/
+	$(Q)$(PYTHON) bench/bench_gdb.py --build $(BUILD) --json $(BUILD)/bench/gdb.json
+bench: bench-gdb
+
+.PHONY: bench-gdb

@@ -18,11 +18,13 @@ SP, PC, FP = C["GT_CTX_SP"], C["GT_CTX_PC"], C["GT_CTX_RBP"]
 RUNNING = C["GT_STATE_RUNNING"]
 MAX_FRAMES = 256
 MAX_LIVE = 8 << 20   # bytes of one stack read at most
+_U64 = struct.Struct("<Q")
+_PAIR = struct.Struct("<QQ")
 
 
 def live_bytes(t):
     """Bytes of t's stack in use at its last switch (0 if unknown)."""
-    sp = t.ctx_regs[SP] if t.ctx_regs else 0
+    sp = _U64.unpack_from(t.regs_raw, 8 * SP)[0] if t.regs_raw else 0
     if t.state == RUNNING or not t.stack_lo < sp <= t.stack_hi:
         return 0
     return t.stack_hi - sp
@@ -36,9 +38,12 @@ def walk(target, t, max_frames=MAX_FRAMES):
     first pc is not a return address when the thread never ran (it is
     the entry trampoline itself); see first_is_return.
     """
-    if t.state == RUNNING or not t.ctx_regs:
+    raw = t.regs_raw
+    if t.state == RUNNING or not raw:
         return None
-    sp, pc, fp = t.ctx_regs[SP], t.ctx_regs[PC], t.ctx_regs[FP]
+    # Three slots straight from the record's bytes: this runs 100,000 times.
+    sp, pc, fp = _U64.unpack_from(raw, 8 * SP)[0], _U64.unpack_from(raw, 8 * PC)[0], \
+        _U64.unpack_from(raw, 8 * FP)[0]
     lo, hi = t.stack_lo, t.stack_hi
     if not lo <= sp < hi:
         return None
@@ -48,9 +53,9 @@ def walk(target, t, max_frames=MAX_FRAMES):
         return (pc,)
     pcs = [pc]
     end = sp + size
-    unpack = struct.unpack_from
+    unpack = _PAIR.unpack_from
     while sp <= fp <= end - 16 and len(pcs) < max_frames:
-        next_fp, ret = unpack("<QQ", mem, fp - sp)
+        next_fp, ret = unpack(mem, fp - sp)
         if ret == 0:
             break
         pcs.append(ret)

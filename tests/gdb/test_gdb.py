@@ -305,3 +305,32 @@ def test_install_auto_loads_through_debug_gdb_scripts(tmp_path):
               ["break ready_point", "run", "info green-threads --json", "kill"],
               source=False)
     assert json_of(out)["total"] == 6 * N + 2
+
+
+def test_apply_reports_progress_and_stops_cleanly_on_ctrl_c():
+    n = 1000  # 6,002 threads: long enough to interrupt after the first report
+    p = subprocess.Popen(["gdb", "-batch", "-nx", "-ex", "source " + LOADER,
+                          "-ex", "break ready_point", "-ex", "run",
+                          "-ex", "green-thread apply all bt", "-ex", "green-thread",
+                          "-ex", "echo AFTER\\n", "-ex", "kill", "--args", FIXTURE, str(n)],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+    try:
+        for line in p.stdout:
+            if line.startswith("[green-thread apply: 2,000 of 6,002]"):
+                os.kill(p.pid, signal.SIGINT)
+                break
+        else:
+            pytest.fail("no progress report")
+        rest = p.stdout.read()
+        assert p.wait(timeout=120) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+    m = re.search(r"^\[green-thread apply: interrupted after ([\d,]+) of 6,002\]$", rest, re.M)
+    assert m, rest[-2000:]
+    assert 2000 <= int(m.group(1).replace(",", "")) < 6002
+    # The selection is restored and GDB goes on with the next command.
+    tail = rest.split(m.group(0), 1)[1]
+    assert "No green thread selected" in tail and "AFTER" in tail
+    assert "Traceback" not in rest
