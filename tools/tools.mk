@@ -62,7 +62,7 @@ TT_PROGS := $(TT_STATIC) $(TT_SHARED) $(TT_STRIPPED)
 test-tools: $(TOOL_BINS) $(TT_PROGS) $(DEPS_STAMP)
 	$(Q)GT_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/tools
 
-# TEST_SUITES += test-tools (enabled with the suite)
+TEST_SUITES += test-tools
 
 install-tools: $(TOOL_BINS)
 	install -d $(DESTDIR)$(PREFIX)/bin

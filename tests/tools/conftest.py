@@ -1,0 +1,116 @@
+"""Shared pieces of the tools' tests: paths, the fixture program, ground
+truth read from its source, and running the tools."""
+import json
+import os
+import re
+import resource
+import subprocess
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BUILD = os.environ.get("GT_BUILD", os.path.join(HERE, "..", "..", "build"))
+BIN = os.path.join(BUILD, "bin")
+FIXTURES = os.path.join(BUILD, "tests", "tools")
+GT_STACKS = os.path.join(BIN, "gt-stacks")
+GT_WASTE = os.path.join(BIN, "gt-waste")
+SOURCE = os.path.join(HERE, "known_stacks.c")
+
+# Frame buffers of known_stacks.c, and how much more than its buffer a
+# frame may hold (return address, saved rbp, a spilled pointer, alignment).
+ALPHA_BUF, BETA_BUF, RECUR_BUF, DIVE_BUF = 1024, 2048, 256, 16384
+SLOP = 80
+
+
+def lines():
+    """LINE:name markers of the fixture's source -> line numbers."""
+    out = {}
+    with open(SOURCE) as f:
+        for no, text in enumerate(f, 1):
+            m = re.search(r"/\* LINE:(\w+) \*/", text)
+            if m:
+                out[m.group(1)] = no
+    return out
+
+
+LINES = lines()
+
+
+def exe(variant="static", name="known_stacks"):
+    suffix = {"static": "", "shared": "-shared", "stripped": "-stripped"}[variant]
+    return os.path.join(FIXTURES, name + suffix)
+
+
+def unlimited_core():
+    resource.setrlimit(resource.RLIMIT_CORE,
+                       (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+
+def wait_idle(pid):
+    """Until the process sleeps in the kernel: its one kernel thread is then
+    in the poller, so every green thread has parked (the main one parks
+    just after it prints "ready")."""
+    for _ in range(1000):
+        with open("/proc/%d/stat" % pid) as f:
+            state = f.read().rsplit(") ", 1)[1][0]
+        with open("/proc/%d/wchan" % pid) as f:
+            wchan = f.read()
+        if state == "S" and "poll" in wchan:
+            return
+        time.sleep(0.005)
+    raise AssertionError("process %d never went idle" % pid)
+
+
+class Fixture:
+    """known_stacks running, with its threads parked."""
+
+    def __init__(self, counts=(3, 2, 2, 5, 2), variant="static", cwd=None,
+                 env=None):
+        self.counts = dict(zip(("alpha", "beta", "recur", "depth", "diver"), counts))
+        self.exe = exe(variant)
+        self.p = subprocess.Popen([self.exe] + [str(c) for c in counts],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, cwd=cwd,
+                                  preexec_fn=unlimited_core,
+                                  env=dict(os.environ, **(env or {})))
+        line = self.p.stdout.readline()
+        assert line.startswith("ready "), (line, self.p.stderr.read())
+        self.pid = self.p.pid
+        wait_idle(self.pid)
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.kill()
+        self.p.wait()
+        self.p.stdout.close()
+        self.p.stderr.close()
+        self.p.stdin.close()
+
+
+@pytest.fixture
+def known():
+    f = Fixture()
+    yield f
+    f.stop()
+
+
+def run(tool, *args, **kw):
+    """Runs a tool; returns (exit status, stdout, stderr)."""
+    p = subprocess.run([tool] + [str(a) for a in args], capture_output=True,
+                       text=True, timeout=kw.pop("timeout", 120), **kw)
+    return p.returncode, p.stdout, p.stderr
+
+
+def run_json(tool, *args):
+    rc, out, err = run(tool, "--json", *args)
+    assert rc == 0, err
+    return json.loads(out)
+
+
+def gcore(pid, directory):
+    """A core of the live process, written by GDB's gcore."""
+    prefix = os.path.join(str(directory), "gcore")
+    subprocess.run(["gcore", "-o", prefix, str(pid)], check=True,
+                   capture_output=True, timeout=120)
+    return "%s.%d" % (prefix, pid)

@@ -1,0 +1,236 @@
+"""Every bad input ends with one clear line on stderr and exit status 1
+(2 for a bad command line): never a crash, a hang or a traceback."""
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from conftest import (FIXTURES, GT_STACKS, GT_WASTE, Fixture, exe, gcore, run)
+
+TOOLS = [GT_STACKS, GT_WASTE]
+
+
+def one_line(err):
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_usage(tool):
+    for args in ([], ["1", "2"], ["--core", "x", "1"], ["--exe", "x", "1"],
+                 ["abc"], ["--json", "--folded", "1"], ["--bogus", "1"]):
+        rc, out, err = run(tool, *args)
+        assert rc == 2, (args, err)
+        assert out == ""
+    rc, out, err = run(GT_STACKS, "--min-wait", "soon", "1")
+    assert rc == 2 and "not a duration" in err
+    rc, out, err = run(GT_STACKS, "--state", "sleepy", "1")
+    assert rc == 2 and "unknown state 'sleepy'" in err
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_no_such_process(tool):
+    p = subprocess.Popen(["true"])
+    p.wait()
+    rc, out, err = run(tool, p.pid)
+    assert rc == 1
+    assert one_line(err).endswith("no process %d" % p.pid)
+
+
+def test_permission_denied(known):
+    # As user nobody, against a process of root's.
+    tmp = tempfile.mkdtemp()
+    try:
+        os.chmod(tmp, 0o755)
+        tool = shutil.copy(GT_STACKS, tmp)
+        os.chmod(tool, 0o755)
+
+        def as_nobody():
+            os.setgid(65534)
+            os.setuid(65534)
+
+        p = subprocess.run([tool, str(known.pid)], capture_output=True, text=True,
+                           preexec_fn=as_nobody, timeout=60)
+    finally:
+        shutil.rmtree(tmp)
+    assert p.returncode == 1
+    line = one_line(p.stderr)
+    assert "not permitted to read" in line and "process %d" % known.pid in line
+    assert "uid 0" in line and "you are uid 65534" in line
+    assert "same user" in line and "CAP_SYS_PTRACE" in line
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_not_a_gt_program(tool):
+    p = subprocess.Popen(["sleep", "60"])
+    try:
+        time.sleep(0.2)
+        rc, out, err = run(tool, p.pid)
+    finally:
+        p.kill()
+        p.wait()
+    assert rc == 1
+    assert one_line(err) == ("%s: process %d (sleep) is not a gt program: no "
+                             "gt_registry in its program (%s) or its libraries"
+                             % (os.path.basename(tool), p.pid,
+                                os.path.realpath(shutil.which("sleep"))))
+
+
+def bad_registry(mode):
+    p = subprocess.Popen([os.path.join(FIXTURES, "bad_registry"), mode],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().startswith("ready")
+    return p
+
+
+@pytest.mark.parametrize("mode,message", [
+    ("abi", "has gt registry ABI 99; this reader reads ABI 1"),
+    ("magic", 'has magic 0x4b4e554a4b4e554a ("JUNKJUNK"), not 0x5254534745525447 '
+              '("GTREGSTR")'),
+    ("chunks", "the registry's thread chunks at 0x10 cannot be read: the registry "
+               "points nowhere"),
+    ("layout", "the registry's layout table at 0x18 cannot be read: the registry "
+               "points nowhere"),
+])
+@pytest.mark.parametrize("tool", TOOLS)
+def test_damaged_registry(tool, mode, message):
+    p = bad_registry(mode)
+    try:
+        rc, out, err = run(tool, p.pid)
+        assert p.poll() is None  # reading never harmed it
+    finally:
+        p.kill()
+        p.wait()
+    assert rc == 1
+    assert message in one_line(err)
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_process_exits_during_the_read(tool):
+    f = Fixture()
+    # The library stops itself after the registry's header (a test hook);
+    # the target dies then; the read goes on.
+    t = subprocess.Popen([tool, str(f.pid)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True,
+                         env=dict(os.environ, GTO_TEST_STOP_AFTER_HEADER="1"))
+    try:
+        for _ in range(500):
+            with open("/proc/%d/stat" % t.pid) as s:
+                if s.read().split(") ")[1][0] == "T":
+                    break
+            time.sleep(0.01)
+        else:
+            pytest.fail("the tool never reached the hook")
+        f.stop()
+        t.send_signal(signal.SIGCONT)
+        out, err = t.communicate(timeout=60)
+    finally:
+        if t.poll() is None:
+            t.kill()
+            t.wait()
+        f.stop()
+    assert t.returncode == 1
+    assert one_line(err).endswith("process %d (known_stacks) exited while being read"
+                                  % f.pid)
+
+
+@pytest.fixture(scope="module")
+def a_core(tmp_path_factory):
+    d = tmp_path_factory.mktemp("core")
+    f = Fixture(env={"GT_GUARD": "mprotect"})
+    try:
+        core = gcore(f.pid, d)
+    finally:
+        f.stop()
+    return core
+
+
+def copy_with(core, directory, patch):
+    dst = os.path.join(str(directory), "bad-core")
+    shutil.copy(core, dst)
+    with open(dst, "r+b") as f:
+        patch(f)
+    return dst
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_truncated_core(tool, a_core, tmp_path):
+    size = os.path.getsize(a_core)
+    bad = copy_with(a_core, tmp_path, lambda f: f.truncate(size // 2))
+    rc, out, err = run(tool, "--core", bad, "--exe", exe())
+    assert rc == 1
+    line = one_line(err)
+    assert "core %s is truncated: it has %d bytes, its segments need " % (
+        bad, size // 2) in line
+    need = int(line.split("segments need ")[1].split()[0])
+    assert size // 2 < need <= size
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_core_of_another_architecture(tool, a_core, tmp_path):
+    def aarch64(f):
+        f.seek(18)
+        f.write((183).to_bytes(2, "little"))
+    bad = copy_with(a_core, tmp_path, aarch64)
+    rc, out, err = run(tool, "--core", bad)
+    assert rc == 1
+    assert one_line(err).endswith("%s is a core of AArch64 (e_machine 183); this "
+                                  "reader reads x86-64 cores" % bad)
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_not_a_core(tool, tmp_path):
+    rc, out, err = run(tool, "--core", exe())
+    assert rc == 1
+    assert "%s is not a core file but an ELF shared object or PIE program" % exe() \
+        in one_line(err)
+    text = tmp_path / "notes.txt"
+    text.write_text("hello, I am not a core\n")
+    rc, out, err = run(tool, "--core", text)
+    assert rc == 1
+    assert one_line(err).endswith("%s is not a core file: it is not an ELF file" % text)
+    rc, out, err = run(tool, "--core", tmp_path / "missing")
+    assert rc == 1
+    assert "cannot open core %s: No such file or directory" % (tmp_path / "missing") \
+        in one_line(err)
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_core_with_the_wrong_program(tool, a_core):
+    other = os.path.join(FIXTURES, "bad_registry")
+    rc, out, err = run(tool, "--core", a_core, "--exe", other)
+    assert rc == 1
+    line = one_line(err)
+    assert "was not dumped by %s: build-id " % other in line
+    assert "give the right program with --exe" in line
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_core_whose_program_is_gone(tool, a_core, tmp_path):
+    # The same program under another name, then removed: the core names a
+    # path that no longer exists.
+    moved = tmp_path / "known_stacks"
+    shutil.copy(exe(), moved)
+    f = Fixture(env={"GT_GUARD": "mprotect"})
+    f.stop()
+    p = subprocess.Popen([str(moved), "1", "1", "1", "1", "1"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().startswith("ready")
+        core = gcore(p.pid, tmp_path)
+    finally:
+        p.kill()
+        p.wait()
+    os.unlink(moved)
+    rc, out, err = run(tool, "--core", core)
+    assert rc == 1
+    assert one_line(err).endswith("was dumped by %s, which is no longer there: give "
+                                  "the program with --exe" % moved)
+    rc, out, err = run(tool, "--core", core, "--exe", exe())
+    assert rc == 0, err
