@@ -64,7 +64,7 @@ def frame_lines(g):
     lines = []
     for i, pc in enumerate(g.pcs):
         s = symbols.lookup(pc, is_return=(i > 0 or g.first_return))
-        lines.append("  #%-3d 0x%016x in %s" % (i, pc, s.where()))
+        lines.append("  #%-3d 0x%016x in %s" % (i, pc, s.where_inlined()))
     return lines
 
 

@@ -17,16 +17,24 @@ def invalidate(*_):
 
 
 class Sym:
-    __slots__ = ("pc", "func", "file", "line")
+    """func: innermost function at pc; outer: the functions it is inlined
+    into, innermost first (empty when it is not inlined)."""
+    __slots__ = ("pc", "func", "file", "line", "outer")
 
-    def __init__(self, pc, func, file, line):
-        self.pc, self.func, self.file, self.line = pc, func, file, line
+    def __init__(self, pc, func, file, line, outer=()):
+        self.pc, self.func, self.file, self.line, self.outer = pc, func, file, line, outer
 
     def where(self):
         """`func file:line`, or `func` alone without line info."""
         if self.file:
             return "%s %s:%d" % (self.func, self.file, self.line)
         return self.func
+
+    def where_inlined(self):
+        """where(), plus the functions it is inlined into."""
+        if not self.outer:
+            return self.where()
+        return "%s (inlined in %s)" % (self.where(), " <- ".join(self.outer))
 
 
 def lookup(pc, is_return=True):
@@ -44,10 +52,17 @@ def _lookup(at, pc):
         block = gdb.block_for_pc(at)
     except (RuntimeError, gdb.error):
         block = None
-    while block is not None and block.function is None:
+    # Each block with a function is one function level: the innermost
+    # may be inlined into the next ones, the outermost is the real one.
+    funcs = []
+    while block is not None:
+        if block.function is not None:
+            name = block.function.print_name
+            if not funcs or funcs[-1] != name:
+                funcs.append(name)
         block = block.superblock
-    if block is not None:
-        func = block.function.print_name
+    if funcs:
+        func = funcs[0]
     if func is None:
         try:
             m = re.search(r"<([^>+]+)", gdb.format_address(at))
@@ -61,7 +76,7 @@ def _lookup(at, pc):
             file, line = os.path.basename(sal.symtab.filename), sal.line
     except (RuntimeError, gdb.error):
         pass
-    return Sym(pc, func or "0x%x" % pc, file, line)
+    return Sym(pc, func or "0x%x" % pc, file, line, tuple(funcs[1:]))
 
 
 def connect_events():
