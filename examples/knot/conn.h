@@ -1,0 +1,33 @@
+/*
+ * conn.h - one client connection and the thread that serves it.
+ */
+#ifndef KNOT_CONN_H
+#define KNOT_CONN_H
+
+#include <stddef.h>
+
+#include "http_parse.h"
+
+struct server;
+
+struct conn {
+    struct server *server;
+    int fd;
+    int refuse;              /* over the cap: answer 503 and close */
+    int idle;                /* waiting for a request's first byte */
+    char peer[32];           /* "127.0.0.1:5555" */
+    size_t peer_host_len;    /* the address part of peer */
+    struct conn *prev, *next; /* the server's list */
+    char *buf;               /* received, not yet consumed; NULL while idle */
+    size_t len;              /* bytes in buf */
+    struct http_head_scanner scanner;
+};
+
+#define CONN_BUFFER_SIZE HTTP_MAX_HEAD
+
+/* Thread body: serves requests on c until the client leaves, a timeout or
+ * an error ends the connection, or the server stops; then closes c->fd and
+ * frees c. */
+void conn_main(void *conn);
+
+#endif

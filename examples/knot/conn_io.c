@@ -1,0 +1,118 @@
+/*
+ * conn_io.c - timed socket I/O for connection threads.
+ *
+ * MSG_DONTWAIT makes each call return EAGAIN instead of parking inside
+ * libc's name; the thread then parks in gt_wait_fd with the time it has
+ * left.  One system call when data is there, as in any event loop.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gt.h>
+
+#include "conn.h"
+#include "conn_io.h"
+
+int conn_wait_readable(struct conn *c, int64_t deadline_ns)
+{
+    int64_t left = deadline_ns - gt_now_ns();
+    if (left <= 0) {
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    return gt_wait_fd(c->fd, POLLIN, left) < 0 ? -1 : 0;
+}
+
+ssize_t conn_read_more(struct conn *c, int64_t deadline_ns)
+{
+    if (!c->buf && !(c->buf = malloc(CONN_BUFFER_SIZE)))
+        return -1;
+    if (c->len == CONN_BUFFER_SIZE) {
+        errno = ENOBUFS;
+        return -1;
+    }
+    for (;;) {
+        ssize_t n = recv(c->fd, c->buf + c->len, CONN_BUFFER_SIZE - c->len, MSG_DONTWAIT);
+        if (n >= 0) {
+            c->len += (size_t)n;
+            return n;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -1;
+        if (conn_wait_readable(c, deadline_ns) < 0)
+            return -1;
+    }
+}
+
+void conn_consume(struct conn *c, size_t n)
+{
+    if (n >= c->len) {
+        c->len = 0;
+        return;
+    }
+    memmove(c->buf, c->buf + n, c->len - n);
+    c->len -= n;
+}
+
+void conn_release_buffer(struct conn *c)
+{
+    if (c->len == 0) {
+        free(c->buf);
+        c->buf = NULL;
+    }
+}
+
+int conn_write_all(struct conn *c, struct iovec *iov, int iovcnt, int64_t timeout_ns)
+{
+    while (iovcnt > 0) {
+        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)iovcnt};
+        ssize_t n = sendmsg(c->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                return -1; /* EPIPE, ECONNRESET: the client left */
+            if (gt_wait_fd(c->fd, POLLOUT, timeout_ns) < 0)
+                return -1; /* ETIMEDOUT: it stopped reading */
+            continue;
+        }
+        while (iovcnt > 0 && (size_t)n >= iov->iov_len) {
+            n -= (ssize_t)iov->iov_len;
+            iov++;
+            iovcnt--;
+        }
+        if (iovcnt > 0) {
+            iov->iov_base = (char *)iov->iov_base + n;
+            iov->iov_len -= (size_t)n;
+        }
+    }
+    return 0;
+}
+
+void conn_close_lingering(struct conn *c, int64_t linger_ns)
+{
+    if (shutdown(c->fd, SHUT_WR) == 0) {
+        int64_t deadline = gt_now_ns() + linger_ns;
+        char sink[512];
+        size_t dropped = 0;
+        while (dropped < (1u << 20)) {
+            ssize_t n = recv(c->fd, sink, sizeof sink, MSG_DONTWAIT);
+            if (n > 0) {
+                dropped += (size_t)n;
+                continue;
+            }
+            if (n == 0 || (errno != EAGAIN && errno != EINTR))
+                break;
+            if (conn_wait_readable(c, deadline) < 0)
+                break;
+        }
+    }
+    close(c->fd);
+    c->fd = -1;
+}

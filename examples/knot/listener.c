@@ -1,0 +1,137 @@
+/*
+ * listener.c - the accepting thread, the connection cap, and the list of
+ * open connections.
+ *
+ * Over the cap a connection is still accepted, but by a thread that only
+ * answers 503 and closes: a client learns at once that the server is full,
+ * instead of waiting in the kernel's backlog behind idle keep-alive
+ * connections it cannot see.  Those refusals are bounded too; past that
+ * bound a connection is closed unanswered.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gt.h>
+
+#include "conn.h"
+#include "log.h"
+#include "server.h"
+
+#define MAX_REFUSING 64 /* 503-answering threads at once, beyond the cap */
+
+void server_add_conn(struct server *s, struct conn *c)
+{
+    c->prev = NULL;
+    c->next = s->conn_list;
+    if (s->conn_list)
+        s->conn_list->prev = c;
+    s->conn_list = c;
+    if (c->refuse)
+        s->refusing++;
+    else
+        s->conns++;
+}
+
+void server_remove_conn(struct server *s, struct conn *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conn_list = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    if (c->refuse)
+        s->refusing--;
+    else
+        s->conns--;
+    gt_cond_broadcast(&s->conns_changed);
+}
+
+/* "conn 127.0.0.1:5555": the name every tool shows for this thread. */
+static void describe_peer(struct conn *c, const struct sockaddr_in *addr)
+{
+    char host[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &addr->sin_addr, host, sizeof host);
+    c->peer_host_len = strlen(host);
+    snprintf(c->peer, sizeof c->peer, "%s:%u", host, (unsigned)ntohs(addr->sin_port));
+}
+
+/* Logs, once per episode, that the cap was reached and later left. */
+static void note_cap(struct server *s, int over_cap)
+{
+    if (over_cap && !s->at_cap) {
+        s->at_cap = 1;
+        s->refused_at_cap = 0;
+        knot_log("connection cap reached: %d connections open (-c %d); new connections "
+                 "are answered 503 until one closes",
+                 s->conns, s->config.max_conns);
+    } else if (!over_cap && s->at_cap) {
+        s->at_cap = 0;
+        knot_log("below the connection cap again; %llu connections were refused meanwhile",
+                 (unsigned long long)s->refused_at_cap);
+    }
+}
+
+static void start_conn(struct server *s, int fd, const struct sockaddr_in *addr)
+{
+    int over_cap = s->conns >= s->config.max_conns;
+    note_cap(s, over_cap);
+    if (over_cap) {
+        s->refused_at_cap++;
+        if (s->refusing >= MAX_REFUSING) {
+            close(fd); /* even refusals are capped: a flood gets resets */
+            return;
+        }
+    }
+    struct conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        close(fd);
+        return;
+    }
+    c->server = s;
+    c->fd = fd;
+    c->refuse = over_cap;
+    describe_peer(c, addr);
+    char name[48]; /* at most 28 used: "refuse 255.255.255.255:65535" */
+    snprintf(name, sizeof name, "%s %s", over_cap ? "refuse" : "conn", c->peer);
+    gt_attr_t attr = {.name = name, .detached = 1};
+    server_add_conn(s, c);
+    if (gt_spawn(NULL, conn_main, c, &attr) < 0) {
+        knot_log("cannot start a thread for %s: %s", c->peer, strerror(errno));
+        server_remove_conn(s, c);
+        close(fd);
+        free(c);
+    }
+}
+
+void listener_main(void *arg)
+{
+    struct server *s = arg;
+    int warned_fd_limit = 0;
+    for (;;) {
+        struct sockaddr_in addr;
+        socklen_t addr_len = sizeof addr;
+        int fd = accept4(s->listen_fd, (struct sockaddr *)&addr, &addr_len, SOCK_CLOEXEC);
+        if (fd >= 0) {
+            start_conn(s, fd, &addr);
+            continue;
+        }
+        if (s->stopping)
+            break; /* shutdown closed the listening socket */
+        if (errno == EMFILE || errno == ENFILE) {
+            if (!warned_fd_limit++)
+                knot_log("out of file descriptors at %d connections: raise `ulimit -n` "
+                         "or lower -c", s->conns);
+            gt_sleep_ns(100000000); /* let some connection close first */
+        } else if (errno != EINTR && errno != ECONNABORTED && errno != EPROTO) {
+            knot_log("accept: %s", strerror(errno));
+            gt_sleep_ns(10000000);
+        }
+    }
+}
