@@ -1,7 +1,7 @@
 /*
  * known_stacks.c - a fixture with known stacks, for gt-stacks and gt-waste.
  *
- * Usage: known_stacks NALPHA NBETA NRECUR DEPTH NDIVER
+ * Usage: known_stacks NALPHA NBETA NRECUR DEPTH NDIVER [ticker]
  *
  *   NALPHA threads "alpha":  alpha_main -> alpha_mid -> alpha_leaf, whose
  *                            frame holds ALPHA_BUF bytes, parked in
@@ -16,6 +16,9 @@
  *                            gt_chan_recv in diver_wait        (LINE:diver)
  *   the main thread (unnamed, entry main_thread) reads stdin in hold_main
  *                                                               (LINE:hold)
+ * With "ticker", one more thread "ticker" sleeps 100us in a loop, so the
+ * registry's switch counter shows the program making progress (the bench
+ * reads it around a tool's run).
  * It prints "ready PID" once every thread is parked.  A line "crash" on
  * stdin makes the main thread dereference NULL in crash_here (LINE:crash):
  * the runtime reports it and the kernel writes a core.  End of stdin ends
@@ -131,6 +134,13 @@ NOINLINE void diver_main(void *arg)
 
 static volatile int *volatile nowhere; /* NULL, opaque to the compiler */
 
+NOINLINE void ticker_main(void *arg)
+{
+    (void)arg;
+    for (;;)
+        gt_sleep_ns(100000);
+}
+
 NOINLINE void crash_here(void)
 {
     *nowhere = 1; /* LINE:crash */
@@ -165,6 +175,11 @@ NOINLINE void main_thread(void *arg)
                 exit(1);
             }
         }
+    if (s[4].n) {
+        gt_attr_t at = {.name = "ticker", .detached = 1};
+        if (gt_spawn(NULL, ticker_main, NULL, &at) < 0)
+            abort();
+    }
     gt_sleep_ns(1000000); /* every thread runs to its parking point */
     printf("ready %d\n", (int)getpid());
     fflush(stdout);
@@ -174,14 +189,16 @@ NOINLINE void main_thread(void *arg)
 
 int main(int argc, char **argv)
 {
-    if (argc != 6) {
-        fprintf(stderr, "usage: %s NALPHA NBETA NRECUR DEPTH NDIVER\n", argv[0]);
+    if (argc != 6 && !(argc == 7 && strcmp(argv[6], "ticker") == 0)) {
+        fprintf(stderr, "usage: %s NALPHA NBETA NRECUR DEPTH NDIVER [ticker]\n",
+                argv[0]);
         return 2;
     }
     depth = atoi(argv[4]);
-    struct spec s[4] = {{alpha_main, "alpha", atol(argv[1])},
+    struct spec s[5] = {{alpha_main, "alpha", atol(argv[1])},
                         {beta_main, "beta", atol(argv[2])},
                         {recur_main, "recur", atol(argv[3])},
-                        {diver_main, "diver", atol(argv[5])}};
+                        {diver_main, "diver", atol(argv[5])},
+                        {ticker_main, "ticker", argc == 7}};
     return gt_main(main_thread, s) == 0 ? 0 : 1;
 }

@@ -71,7 +71,13 @@ static int core_read(gto_target *t, uint64_t addr, void *buf, size_t len)
             n = (size_t)(s->vaddr + s->filesz - addr);
             if (n > len)
                 n = len;
-            memcpy(out, t->core_data + s->offset + (addr - s->vaddr), n);
+            /* pread, not the mapping: reads scattered over a core of
+             * gigabytes would each fault in a page (and its neighbours). */
+            if (pread(t->core_fd, out, n, (off_t)(s->offset + (addr - s->vaddr))) !=
+                (ssize_t)n) {
+                errno = EFAULT;
+                return -1;
+            }
         } else {
             /* Not dumped: the file it maps, page by page, so a range that
              * runs back into dumped memory is read from the core again. */
