@@ -232,6 +232,9 @@ static void print_frames(gto_target *t, const struct gto_thread *th)
         [GTO_UNWIND_IN_FLUX] = "in flux: its record kept changing while read",
         [GTO_UNWIND_BAD_CONTEXT] = "its saved sp is outside its stack",
         [GTO_UNWIND_TRUNCATED] = "the unwinder stopped here (corrupt stack?)",
+        [GTO_UNWIND_NO_MEMORY] = "its stack reads as zeros: the core left it out "
+                                 "(gcore does with madvise guard pages; the "
+                                 "kernel's cores keep it)",
     };
     if (th->unwind_status != GTO_UNWIND_OK)
         printf("  (%s)\n", why[th->unwind_status]);
@@ -358,7 +361,7 @@ static void print_thread_json(gto_target *t, const gto_snapshot *s,
                               const struct gto_thread *th)
 {
     static const char *const unwind[] = {"ok", "not tried", "running", "in flux",
-                                         "bad context", "truncated"};
+                                         "bad context", "truncated", "no memory"};
     uint64_t now = gto_snapshot_counters(s)->now;
     char buf[512];
     printf("{\"id\": %llu, \"name\": ", (unsigned long long)th->id);

@@ -214,3 +214,23 @@ def test_100k_threads(tmp_path):
         assert rc == 0 and sum(int(l.rsplit(" ", 1)[1]) for l in out.splitlines()) == 100001
     finally:
         f.stop()
+
+
+def test_gcore_without_the_stacks(tmp_path):
+    """With MADV_GUARD_INSTALL guards, gcore writes the stacks as zeros: the
+    threads are still all listed, each said to have no stack memory, rather
+    than given a made-up backtrace."""
+    f = Fixture(ARGS, env={"GT_GUARD": "madvise"})
+    try:
+        core = gcore(f.pid, tmp_path)
+    finally:
+        f.stop()
+    d = run_json(GT_STACKS, "--all", "--core", core)
+    assert len(d["threads_list"]) == 10
+    assert {t["unwind"] for t in d["threads_list"]} == {"no memory"}
+    assert all(t["frames"] == [] for t in d["threads_list"])
+    # Their locations come from the registry, which the core has.
+    assert sorted(t["location"]["line"] for t in d["threads_list"]
+                  if t["name"] == "alpha") == [LINES["alpha"]] * 3
+    rc, out, err = run(GT_STACKS, "--core", core)
+    assert rc == 0 and "its stack reads as zeros: the core left it out" in out

@@ -57,6 +57,9 @@ enum gto_unwind_status {
     GTO_UNWIND_IN_FLUX,       /* its record kept changing: not guessed */
     GTO_UNWIND_BAD_CONTEXT,   /* saved sp outside its own stack */
     GTO_UNWIND_TRUNCATED,     /* the unwinder stopped before the entry */
+    GTO_UNWIND_NO_MEMORY,     /* its live stack reads as zeros: a core that
+                               * left it out (gcore skips memory blocks that
+                               * hold MADV_GUARD_INSTALL guard pages) */
 };
 
 /* One frame of a thread, innermost first. */

@@ -592,6 +592,14 @@ fail:
     return -1;
 }
 
+static int zeros(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return 0;
+    return 1;
+}
+
 /* Unwinds every thread; frames of all threads go into one array. */
 static int unwind_all(gto_target *t, gto_snapshot *s, const struct stack_copy *sc,
                       uint8_t **own, unsigned flags, char *err)
@@ -636,6 +644,12 @@ static int unwind_all(gto_target *t, gto_snapshot *s, const struct stack_copy *s
                 u.regs[ctx_dwarf[k]] = th->ctx[k];
                 u.valid |= 1u << ctx_dwarf[k];
             }
+        }
+        if (u.copy && zeros(u.copy, u.copy_hi - u.copy_lo)) {
+            /* A parked thread's stack holds at least its return addresses:
+             * all zeros is memory the core does not have. */
+            th->unwind_status = GTO_UNWIND_NO_MEMORY;
+            continue;
         }
         struct gto_frame *fr = NULL;
         size_t nfr = 0;
