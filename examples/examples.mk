@@ -37,7 +37,7 @@ test-knot: $(KNOT) $(KNOT_LOADGEN) $(DEPS_STAMP)
 	$(Q)KNOT=$(abspath $(KNOT)) KNOT_LOADGEN=$(abspath $(KNOT_LOADGEN)) \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/knot
 
-# (test-knot joins TEST_SUITES once tests/knot exists)
+TEST_SUITES += test-knot
 
 install-knot: $(KNOT)
 	install -d $(DESTDIR)$(PREFIX)/bin

@@ -5,7 +5,7 @@
 set -eu
 
 pkgs="gcc make libunwind-dev libelf-dev libdw-dev systemtap-sdt-dev
-      valgrind gdb python3 python3-pytest binutils $*"
+      valgrind gdb python3 python3-pytest binutils curl $*"
 
 missing=""
 for p in $pkgs; do

@@ -1,0 +1,78 @@
+"""10,000 concurrent keep-alive connections, served correctly.
+
+The client side is the load generator (C on gt, one green thread per
+connection) in its own process: the process fd limit is 20,000, so Knot
+and its clients could not share one."""
+import os
+import re
+import subprocess
+
+from conftest import LOADGEN, SMALL
+
+
+def count_sockets(pid):
+    n = 0
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)).startswith("socket:"):
+                n += 1
+        except OSError:
+            pass
+    return n
+
+
+def test_ten_thousand_keep_alive_connections(fresh_knot, docroot):
+    server = fresh_knot("-t", "60")
+    lg = subprocess.Popen([LOADGEN, "-p", str(server.port), "--hold", "10000", "--requests", "3",
+                           "--path", "/medium.bin", "--expect",
+                           os.path.join(docroot, "medium.bin"), "--hold-seconds", "2"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True)
+    first = lg.stdout.readline()
+    assert first == "loadgen: hold: 10000 connections open at once, requests done, now idle\n", \
+        first + lg.stderr.read()
+    # While they idle, Knot holds every one of them (plus its listener).
+    assert count_sockets(server.proc.pid) == 10001
+    rest, err = lg.communicate(timeout=120)
+    assert lg.returncode == 0, rest + err
+    assert rest == ("loadgen: 30000 responses on 10000 connections (peak 10000 open at once), "
+                    "0 errors, 0 failed connects\n")
+    status, log = server.stop()
+    assert status == 0
+    assert "cap" not in log and "file descriptors" not in log
+
+
+SUMMARY_RE = (r"loadgen: (\d+) responses on (\d+) connections \(peak (\d+) open at once\), "
+              r"0 errors, 0 failed connects\n$")
+
+
+def test_mixed_load_all_responses_correct(fresh_knot, docroot):
+    # Every kind of client at once; every body is compared with its file.
+    server = fresh_knot("-t", "10")
+    common = [LOADGEN, "-p", str(server.port), "--duration", "3"]
+    quick = subprocess.Popen(common + [
+        "--fast", "20", "--idle", "200", "--idle-interval", "0.5",
+        "--burst", "50", "--burst-every", "0.5",
+        "--path", "/small.txt", "--expect", os.path.join(docroot, "small.txt")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    slow = subprocess.Popen(common + [
+        "--slow", "5", "--slow-path", "/medium.bin",
+        "--expect", os.path.join(docroot, "medium.bin")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    out_quick, err_quick = quick.communicate(timeout=60)
+    out_slow, err_slow = slow.communicate(timeout=60)
+    assert quick.returncode == 0, out_quick + err_quick
+    assert slow.returncode == 0, out_slow + err_slow
+    responses, connections, peak = map(int, re.match(SUMMARY_RE, out_quick).groups())
+    # 20 fast + 200 idle + at least 5 bursts of 50, each with a response.
+    assert connections >= 20 + 200 + 5 * 50
+    assert peak >= 220
+    assert responses > connections
+    # A slow reader takes a 16 KiB body in sips of at most 1 KiB every
+    # 100 ms after its first 4 KiB read: at least 1.2 s per response, so
+    # each of the 5 finishes at most 3 in 3 s plus the one it had begun.
+    responses, connections, peak = map(int, re.match(SUMMARY_RE, out_slow).groups())
+    assert (connections, peak) == (5, 5)
+    assert 5 <= responses <= 20
+    status, _ = server.stop()
+    assert status == 0
