@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from conftest import (ALPHA_BUF, BETA_BUF, GT_STACKS, LINES, RECUR_BUF, SLOP,
-                      Fixture, gcore, run, run_json)
+                      Fixture, exe, gcore, run, run_json)
 
 APP = {"alpha_leaf", "alpha_mid", "alpha_main", "beta_wait", "beta_main",
        "recurse", "recur_main", "diver_wait", "diver_main", "hold_main",
@@ -80,6 +80,13 @@ def check_groups(doc, counts, with_lines=True, crashed=False):
     return groups
 
 
+def same_frames(a, b):
+    key = lambda d: sorted((g["representative"]["id"], g["count"],
+                            [(x["pc"], x["size"]) for x in g["frames"]])
+                           for g in d["groups"])
+    return key(a) == key(b)
+
+
 COUNTS = {"alpha": 3, "beta": 2, "recur": 2, "depth": DEPTH, "diver": 2}
 ARGS = (3, 2, 2, DEPTH, 2)
 
@@ -93,10 +100,7 @@ def test_live(variant):
         assert doc["pid"] == f.pid
         # The frame-pointer path and libunwind find the same frames.
         slow = run_json(GT_STACKS, "--no-fastpath", f.pid)
-        key = lambda d: sorted((g["representative"]["id"], g["count"],
-                                [(x["pc"], x["size"]) for x in g["frames"]])
-                               for g in d["groups"])
-        assert key(doc) == key(slow)
+        assert same_frames(doc, slow)
         # The target kept running: it still answers.
         assert f.p.poll() is None
     finally:
@@ -117,6 +121,8 @@ def test_gcore(variant, tmp_path):
     doc = run_json(GT_STACKS, "--core", core, "--exe", f.exe)
     check_groups(doc, COUNTS, with_lines=variant != "stripped")
     assert doc["pid"] == f.pid
+    assert same_frames(doc, run_json(GT_STACKS, "--no-fastpath", "--core", core,
+                                     "--exe", f.exe))
     # Without --exe: the program the core names.
     again = run_json(GT_STACKS, "--core", core)
     assert [g["count"] for g in again["groups"]] == [g["count"] for g in doc["groups"]]
@@ -234,3 +240,34 @@ def test_gcore_without_the_stacks(tmp_path):
                   if t["name"] == "alpha") == [LINES["alpha"]] * 3
     rc, out, err = run(GT_STACKS, "--core", core)
     assert rc == 0 and "its stack reads as zeros: the core left it out" in out
+
+
+def test_busy_target_is_never_invented():
+    """A thread that switches all the time (the ticker) is read while it
+    changes: it is reported consistent or in flux, never a mix; every other
+    thread is exact; the target keeps running."""
+    p = subprocess.Popen([exe(), "3", "2", "2", str(DEPTH), "2", "ticker"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().startswith("ready")
+        for _ in range(20):
+            d = run_json(GT_STACKS, "--all", p.pid)
+            threads = {t["name"]: t for t in d["threads_list"]}
+            assert len(d["threads_list"]) == 11
+            ticker = threads["ticker"]
+            if ticker["unwind"] == "in flux":
+                assert ticker["frames"] == []
+            elif ticker["state"] == "running":
+                assert ticker["unwind"] == "running" and ticker["frames"] == []
+            else:
+                names = [x["function"] for x in ticker["frames"]]
+                assert ticker["unwind"] == "ok"
+                assert names[-3:] == ["ticker_main", "gt__thread_start",
+                                      "gt__ctx_trampoline"]
+            alphas = [t for t in d["threads_list"] if t["name"] == "alpha"]
+            assert all(t["unwind"] == "ok" and t["location"]["line"] == LINES["alpha"]
+                       for t in alphas)
+        assert p.poll() is None
+    finally:
+        p.kill()
+        p.wait()
