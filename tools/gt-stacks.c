@@ -212,6 +212,14 @@ static void print_frames(gto_target *t, const struct gto_thread *th)
         const struct gto_symbol *sym;
         size_t n = gto_frame_symbols(t, th, i, &sym);
         for (size_t j = 0; j < n; j++, k++) {
+            if (strcmp(sym[j].function, "?") == 0) {
+                /* No name anywhere (a stripped static program): the pc. */
+                printf("  #%-3zu %#llx", k, (unsigned long long)th->frames[i].pc);
+                if (sym[j].module)
+                    printf(" (%s)", sym[j].module);
+                putchar('\n');
+                continue;
+            }
             printf("  #%-3zu %s", k, sym[j].function);
             if (sym[j].file)
                 printf(" (%s:%d)", file_base(sym[j].file), sym[j].line);

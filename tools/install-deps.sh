@@ -4,7 +4,7 @@
 # Usage: tools/install-deps.sh [EXTRA-PACKAGE...]
 set -eu
 
-pkgs="gcc make libunwind-dev libelf-dev libdw-dev systemtap-sdt-dev
+pkgs="gcc make libunwind-dev liblzma-dev libelf-dev libdw-dev systemtap-sdt-dev
       valgrind gdb python3 python3-pytest binutils curl $*"
 
 missing=""

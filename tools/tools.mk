@@ -57,7 +57,18 @@ $(BUILD)/tests/tools/%-stripped: tests/tools/%.c $(LIBGT_A) | $(BUILD)/tests/too
 	$(Q)$(CC) $(GT_CFLAGS) -rdynamic -o $@ $< $(LIBGT_A) $(GT_LDFLAGS) $(GT_LIBS)
 	$(Q)strip --strip-all $@
 
-TT_PROGS := $(TT_STATIC) $(TT_SHARED) $(TT_STRIPPED)
+# known_stacks fully static and stripped: no symbol table at all, so the
+# registry is found through its .note.gt note.  gcc leaves .eh_frame_hdr out
+# of -static links; libunwind's remote lookup needs that table, hence
+# --eh-frame-hdr (the frame-pointer path reads .eh_frame itself).
+$(BUILD)/tests/tools/known_stacks-static-stripped: tests/tools/known_stacks.c $(LIBGT_A) | $(BUILD)/tests/tools/
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(GT_CFLAGS) -static -Wl,--eh-frame-hdr -o $@ $< $(LIBGT_A) \
+		$(GT_LDFLAGS) -lunwind -llzma
+	$(Q)strip --strip-all $@
+
+TT_PROGS := $(TT_STATIC) $(TT_SHARED) $(TT_STRIPPED) \
+            $(BUILD)/tests/tools/known_stacks-static-stripped
 
 test-tools: $(TOOL_BINS) $(TT_PROGS) $(DEPS_STAMP)
 	$(Q)GT_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/tools

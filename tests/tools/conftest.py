@@ -38,7 +38,8 @@ LINES = lines()
 
 
 def exe(variant="static", name="known_stacks"):
-    suffix = {"static": "", "shared": "-shared", "stripped": "-stripped"}[variant]
+    suffix = {"static": "", "shared": "-shared", "stripped": "-stripped",
+              "static-stripped": "-static-stripped"}[variant]
     return os.path.join(FIXTURES, name + suffix)
 
 

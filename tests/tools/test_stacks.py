@@ -271,3 +271,28 @@ def test_busy_target_is_never_invented():
     finally:
         p.kill()
         p.wait()
+
+
+def test_fully_static_stripped_program():
+    """No .dynsym, no .symtab, no DWARF: the registry is found through its
+    .note.gt note, and the groups, counts and stack depths are those of the
+    unstripped program; frames are shown as pcs."""
+    full = Fixture(ARGS)
+    try:
+        want = run_json(GT_STACKS, full.pid)
+    finally:
+        full.stop()
+    f = Fixture(ARGS, "static-stripped")
+    try:
+        doc = run_json(GT_STACKS, f.pid)
+        assert same_frames(doc, run_json(GT_STACKS, "--no-fastpath", f.pid))
+        rc, out, err = run(GT_STACKS, f.pid)
+    finally:
+        f.stop()
+    shape = lambda d: sorted((g["representative"]["name"], g["count"],
+                              sorted(g["states"].items()),
+                              len([x for x in g["frames"] if not x["inlined"]]))
+                             for g in d["groups"])
+    assert shape(doc) == shape(want)
+    assert {x["function"] for g in doc["groups"] for x in g["frames"]} == {"?"}
+    assert rc == 0 and "  #0   0x" in out
