@@ -111,6 +111,8 @@ extern __thread struct gt__thread *gt__tls_current GT__HIDDEN;
 void gt__clock_init(void) GT__HIDDEN;
 /* CLOCK_MONOTONIC nanoseconds (see clock.c); runtime thread only. */
 uint64_t gt__clock_read(void) GT__HIDDEN;
+/* The kernel's reading itself, for deadlines (see clock.c). */
+uint64_t gt__clock_exact(void) GT__HIDDEN;
 static inline uint64_t gt__clock(void) { return gt__clock_read(); }
 
 /* ---- seq: the reader protocol of registry.h ------------------------------ */

@@ -163,7 +163,7 @@ uint64_t gt__deadline(int64_t timeout_ns)
 {
     if (timeout_ns < 0)
         return 0;
-    return gt__clock() + (uint64_t)timeout_ns;
+    return gt__clock_exact() + (uint64_t)timeout_ns;
 }
 
 int gt__park(const void *fp, enum gt_wait_kind kind, uint64_t obj,

@@ -21,7 +21,11 @@ static void clock_main(void *arg)
         int64_t after = tu_now_ns();
         ASSERT_GE(ours, prev);
         prev = ours;
-        int64_t off = ours < before ? before - ours : ours > after ? ours - after : 0;
+        /* It may lag (a few us) but never lead the kernel's clock. */
+        if (ours > after)
+            FAIL("gt_now_ns %lld ns ahead of CLOCK_MONOTONIC",
+                 (long long)(ours - after));
+        int64_t off = ours < before ? before - ours : 0;
         if (off > worst)
             worst = off;
         samples++;
