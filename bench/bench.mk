@@ -22,6 +22,20 @@ BENCH_COMMON := $(BENCH_OUT)/bench_util.o $(BENCH_OUT)/bench_touch.o
 BENCH_PROGRAMS := $(addprefix $(BENCH_OUT)/bench-,\
                     gt gt-noinstr fcontext st pth ucontext pthread go)
 
+# ---- Knot against nginx and a State Threads server (bench/knot_bench.py) ----
+# bench-knot is a wrapper, so run.py runs the Python driver like any
+# bench-* program; it needs Knot, its load generator and st-httpd built.
+BENCH_PROGRAMS += $(BENCH_OUT)/bench-knot
+$(BENCH_OUT)/st-httpd: bench/st_httpd.c | bench-deps $(BENCH_OUT)/
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(BENCH_CFLAGS) -o $@ $< -lst
+$(BENCH_OUT)/bench-knot: bench/knot_bench.py $(BENCH_OUT)/st-httpd $(KNOT) $(KNOT_LOADGEN) \
+                         | bench-deps $(BENCH_OUT)/
+	$(call msg,GEN,$@)
+	$(Q)printf '#!/bin/sh\nexec %s %s --build %s "$$@"\n' '$(PYTHON)' \
+		'$(abspath bench/knot_bench.py)' '$(abspath $(BUILD))' > $@ && chmod +x $@
+# ---- end of Knot ----
+
 # Made here, not left to a pattern rule in the top-level Makefile: GNU make
 # 4.3 rejects a rule that mixes a plain target with a pattern one, and an
 # explicit rule for this one directory works beside any such rule.

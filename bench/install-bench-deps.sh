@@ -6,7 +6,8 @@
 # because a peer that cannot be built must never become a missing row.
 set -eu
 
-PACKAGES="libpth-dev libst-dev libboost-context-dev golang-go g++ python3"
+PACKAGES="libpth-dev libst-dev libboost-context-dev golang-go g++ python3
+          nginx wrk curl"
 
 missing=""
 for pkg in $PACKAGES; do

@@ -227,6 +227,16 @@ TARGETS = [
      "text": "<= 4.5 KiB per parked thread"},
 ]
 
+# ---- Knot against nginx and a State Threads server (bench/knot_bench.py,
+# run through build/bench/bench-knot like any other program) ----
+sys.path.insert(0, HERE)
+import knot_bench  # noqa: E402
+
+RUNS += knot_bench.runs(Run, a)
+GROUPS += knot_bench.GROUPS
+TARGETS += knot_bench.TARGETS
+# ---- end of Knot ----
+
 # What the registry updates cost: the instrumented build against the one
 # built with -DGT_NO_INSTRUMENT, measured in the same run.
 INSTRUMENTATION = [
@@ -466,6 +476,8 @@ def judge(t, results):
     if t["kind"] == "abs":
         return r["median"] <= t["limit"]
     q = ratio(results, t["result"], t["against"])
+    if t["kind"] == "ratio-min":  # higher is better (requests/s)
+        return None if q is None else q >= t["limit"]
     return None if q is None else q <= t["limit"]
 
 

@@ -1,0 +1,394 @@
+#!/usr/bin/python3
+"""bench/knot_bench.py - Knot against nginx and a State Threads server.
+
+Run by bench/run.py through the wrapper build/bench/bench-knot (made by
+bench/bench.mk), like any bench-* program: one scenario per process, and
+`RESULT key=value ...` lines on stdout.
+
+    bench-knot wrk-IMPL conns=C size=BYTES secs=S reps=R
+        wrk -t1 -cC on loopback, keep-alive, against IMPL serving a file of
+        BYTES bytes: requests/s and p99 latency, medians of R runs of S
+        seconds after a 1 s warm-up.
+    bench-knot rss-IMPL conns=N reps=R
+        RSS per idle keep-alive connection: the server's RSS with N
+        connections that each made one request and now idle, minus its RSS
+        before, over N; each repetition a fresh server.
+
+IMPL is knot (examples/knot), nginx (Debian's: one worker, access log off,
+sendfile off, open_file_cache on, its own config file, prefix and port,
+stopped afterwards) or st (bench/st_httpd.c on libst).  Every server
+serves the same two files from the same directory, listens on 127.0.0.1
+only and runs pinned to the CPU run.py pinned itself to; wrk and the
+load generator run on another CPU.
+
+Debian's libst is built with select() only, which cannot watch an fd above
+1023: the State Threads server's memory is measured at 1,000 connections
+(the per-connection figure does not depend on the count) and its 1,000-
+connection throughput runs just below that limit.
+
+Python 3 standard library only.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+IMPLS = ("knot", "nginx", "st")
+SIZES = {100: "100.bin", 16384: "16k.bin"}
+ST_SELECT_LIMIT = 1000  # connections the select()-only libst can hold
+
+# ---------------------------------------------------------------------------
+# What bench/run.py runs and shows (it calls runs(); GROUPS and TARGETS are
+# added to its own).
+# ---------------------------------------------------------------------------
+
+
+def size_label(size):
+    return "100B" if size == 100 else "16KiB"
+
+
+def runs(Run, a):
+    out = []
+    for size in (100, 16384):
+        for conns in (100, 1000):
+            key = "%s-c%d" % (size_label(size), conns)
+            for impl in IMPLS:
+                quick = (a(conns=conns, size=size, secs=2, reps=1)
+                         if (size, conns) == (100, 100) else None)
+                out.append(Run("knot", "wrk-" + impl, a(conns=conns, size=size, secs=3, reps=3),
+                               quick, [("http-" + key, impl), ("p99-" + key, impl)]))
+    for impl in IMPLS:
+        n = ST_SELECT_LIMIT if impl == "st" else 10000
+        out.append(Run("knot", "rss-" + impl, a(conns=n, reps=3),
+                       a(conns=n, reps=1) if impl != "st" else None,
+                       [("idle-rss", impl)]))
+    return out
+
+
+ROW_LABELS = {"knot": "Knot (gt)", "nginx": "nginx, 1 worker",
+              "st": "State Threads server (bench/st_httpd.c)"}
+
+GROUPS = []
+for _size in (100, 16384):
+    for _conns in (100, 1000):
+        _key = "%s-c%d" % (size_label(_size), _conns)
+        _what = "%s file, %d keep-alive connections" % (
+            "100-byte" if _size == 100 else "16 KiB", _conns)
+        GROUPS.append({
+            "bench": "http-" + _key, "short": "http " + _key,
+            "title": "wrk -t1 on loopback, %s (thousands of requests/s; higher is better)" % _what,
+            "baseline": ("http-" + _key, "nginx"),
+            "rows": [(("http-" + _key, i), ROW_LABELS[i]) for i in IMPLS]})
+        GROUPS.append({
+            "bench": "p99-" + _key, "short": "p99 " + _key,
+            "title": "wrk -t1 on loopback, %s: 99th percentile latency" % _what,
+            "baseline": ("p99-" + _key, "nginx"),
+            "rows": [(("p99-" + _key, i), ROW_LABELS[i]) for i in IMPLS]})
+GROUPS.append({
+    "bench": "idle-rss", "short": "idle conn RSS",
+    "title": "server RSS per idle keep-alive connection (10,000 connections; "
+             "the State Threads server 1,000: its libst has only select)",
+    "baseline": ("idle-rss", "nginx"),
+    "rows": [(("idle-rss", i), ROW_LABELS[i]) for i in IMPLS]})
+
+# kind "ratio-min": median / against's median >= limit (higher is better).
+TARGETS = []
+for _size in (100, 16384):
+    for _conns in (100, 1000):
+        _key = "%s-c%d" % (size_label(_size), _conns)
+        TARGETS.append({"result": ("http-" + _key, "knot"), "kind": "ratio-min", "limit": 1.1,
+                        "against": ("http-" + _key, "nginx"), "text": ">= 1.1x nginx"})
+        TARGETS.append({"result": ("p99-" + _key, "knot"), "kind": "ratio", "limit": 1.0,
+                        "against": ("p99-" + _key, "nginx"), "text": "<= nginx's p99"})
+TARGETS.append({"result": ("idle-rss", "knot"), "kind": "abs", "limit": 4096,
+                "text": "<= 4 KiB per idle connection"})
+
+# ---------------------------------------------------------------------------
+# Running the servers.
+# ---------------------------------------------------------------------------
+
+
+def die(msg):
+    print("knot_bench: " + msg, file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+def cpus():
+    """(the CPU for servers, the CPU for clients)."""
+    server_cpu = sorted(os.sched_getaffinity(0))[-1]
+    try:  # run.py pinned us; widen again to see which CPUs exist for us
+        os.sched_setaffinity(0, range(os.cpu_count() or 1))
+    except OSError:
+        pass
+    others = sorted(os.sched_getaffinity(0) - {server_cpu})
+    os.sched_setaffinity(0, {server_cpu})
+    return server_cpu, (others[0] if others else server_cpu)
+
+
+def pinned(cpu):
+    return lambda: os.sched_setaffinity(0, {cpu})
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def make_docroot(build):
+    root = os.path.join(build, "bench", "knot-docroot")
+    os.makedirs(root, exist_ok=True)
+    for size, name in SIZES.items():
+        path = os.path.join(root, name)
+        if not os.path.exists(path) or os.path.getsize(path) != size:
+            with open(path, "wb") as f:
+                f.write(bytes((i * 31 + 7) % 256 for i in range(size)))
+    return os.path.abspath(root)
+
+
+def rss_bytes(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS for pid %d" % pid)
+
+
+def wait_for_port(port, proc, what, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            die("%s exited at start with status %d" % (what, proc.returncode))
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    die("%s did not listen on 127.0.0.1:%d within %d s" % (what, port, timeout))
+
+
+NGINX_CONF = """\
+# Written by bench/knot_bench.py for one bench run; nginx's best
+# static-file settings for this test, one worker.
+daemon off;
+master_process on;
+worker_processes 1;
+worker_rlimit_nofile 20000;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+{user}
+events {{
+    worker_connections 20000;
+    use epoll;
+}}
+http {{
+    access_log off;
+    sendfile off;
+    tcp_nodelay on;
+    open_file_cache max=1000 inactive=60s;
+    open_file_cache_valid 60s;
+    keepalive_timeout 300s;
+    keepalive_requests 100000000;
+    types {{ application/octet-stream bin; }}
+    default_type application/octet-stream;
+    client_body_temp_path {prefix}/client_body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        root {root};
+        location / {{ }}
+    }}
+}}
+"""
+
+
+class Server:
+    """One server under test, started pinned, stopped (and waited for) by
+    stop(), whatever happened in between."""
+
+    def __init__(self, impl, build, root, cpu):
+        self.impl = impl
+        out = os.path.join(build, "bench")
+        if impl == "knot":
+            exe = os.path.join(build, "examples", "knot", "knot")
+            self.proc = subprocess.Popen([exe, "-p", "0", "-r", root, "-t", "300"],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                         universal_newlines=True, preexec_fn=pinned(cpu))
+            line = self.proc.stderr.readline()
+            m = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+            if not m:
+                self.stop()
+                die("knot did not start: %r" % line)
+            self.port = int(m.group(1))
+            self.pid = self.proc.pid
+        elif impl == "st":
+            exe = os.path.join(out, "st-httpd")
+            self.proc = subprocess.Popen([exe, "0", root], stdout=subprocess.PIPE,
+                                         universal_newlines=True, preexec_fn=pinned(cpu))
+            line = self.proc.stdout.readline()
+            m = re.match(r"st-httpd: port (\d+)", line)
+            if not m:
+                self.stop()
+                die("st-httpd did not start: %r" % line)
+            self.port = int(m.group(1))
+            self.pid = self.proc.pid
+        else:
+            nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+            self.prefix = os.path.abspath(os.path.join(out, "nginx"))
+            shutil.rmtree(self.prefix, ignore_errors=True)
+            os.makedirs(os.path.join(self.prefix, "logs"))
+            self.port = free_port()
+            conf = os.path.join(self.prefix, "nginx.conf")
+            user = "user root;" if os.geteuid() == 0 else ""
+            with open(conf, "w") as f:
+                f.write(NGINX_CONF.format(prefix=self.prefix, port=self.port, root=root,
+                                          user=user))
+            self.proc = subprocess.Popen([nginx, "-p", self.prefix + "/", "-c", conf],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                         universal_newlines=True, preexec_fn=pinned(cpu))
+            wait_for_port(self.port, self.proc, "nginx")
+            self.pid = self.worker_pid()
+            return
+        wait_for_port(self.port, self.proc, impl)
+
+    def worker_pid(self):
+        """nginx's one worker: the process that holds the connections."""
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            path = "/proc/%d/task/%d/children" % (self.proc.pid, self.proc.pid)
+            with open(path) as f:
+                kids = f.read().split()
+            if kids:
+                return int(kids[0])
+            time.sleep(0.05)
+        die("nginx started no worker")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            # nginx: SIGQUIT is its graceful stop; the others end on SIGTERM.
+            self.proc.send_signal(signal.SIGQUIT if self.impl == "nginx" else signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def run_wrk(port, path, conns, secs, cpu):
+    # wrk needs a file descriptor per connection, like everyone here.
+    argv = ["wrk", "-t1", "-c%d" % conns, "-d%ds" % secs, "--latency",
+            "http://127.0.0.1:%d%s" % (port, path)]
+    out = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         universal_newlines=True, preexec_fn=pinned(cpu),
+                         timeout=secs + 60).stdout
+    rps = re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M)
+    p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+    if not rps or not p99:
+        die("cannot read wrk's output:\n" + out)
+    for bad in (r"Non-2xx or 3xx responses: (\d+)", r"Socket errors: (.*)"):
+        m = re.search(bad, out)
+        if m:
+            die("wrk saw errors (%s) against port %d:\n%s" % (m.group(0), port, out))
+    scale = {"us": 1e3, "ms": 1e6, "s": 1e9}[p99.group(2)]
+    return float(rps.group(1)), float(p99.group(1)) * scale
+
+
+def result(bench, impl, unit, values, n):
+    print("RESULT bench=%s impl=%s unit=%s median=%.6g min=%.6g max=%.6g reps=%d n=%d" % (
+        bench, impl, unit, statistics.median(values), min(values), max(values), len(values), n),
+        flush=True)
+
+
+def scenario_wrk(impl, params, build, root, server_cpu, client_cpu):
+    size, conns = params["size"], params["conns"]
+    if impl == "st" and conns >= ST_SELECT_LIMIT:
+        conns_run = ST_SELECT_LIMIT - 20  # keep every fd below 1024 for select()
+    else:
+        conns_run = conns
+    path = "/" + SIZES[size]
+    server = Server(impl, build, root, server_cpu)
+    try:
+        run_wrk(server.port, path, conns_run, 1, client_cpu)  # warm-up
+        rps, p99 = [], []
+        for _ in range(params["reps"]):
+            r, p = run_wrk(server.port, path, conns_run, params["secs"], client_cpu)
+            rps.append(r / 1000.0)
+            p99.append(p)
+    finally:
+        server.stop()
+    key = "%s-c%d" % (size_label(size), conns)
+    result("http-" + key, impl, "k-req/s", rps, conns_run)
+    result("p99-" + key, impl, "ns", p99, conns_run)
+
+
+def scenario_rss(impl, params, build, root, server_cpu, client_cpu):
+    loadgen = os.path.join(build, "examples", "knot", "loadgen")
+    conns = params["conns"]
+    per_conn = []
+    for _ in range(params["reps"]):
+        server = Server(impl, build, root, server_cpu)
+        try:
+            # One request first, so the file is cached before the baseline.
+            run_wrk(server.port, "/100.bin", 1, 1, client_cpu)
+            time.sleep(0.3)
+            before = rss_bytes(server.pid)
+            lg = subprocess.Popen([loadgen, "-p", str(server.port), "--hold", str(conns),
+                                   "--requests", "1", "--path", "/100.bin",
+                                   "--hold-seconds", "3"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  universal_newlines=True, preexec_fn=pinned(client_cpu))
+            line = lg.stdout.readline()
+            if not line.startswith("loadgen: hold: %d connections open at once" % conns):
+                lg.kill()
+                die("%s: the load generator did not get %d idle connections: %r %s" % (
+                    impl, conns, line, lg.stderr.read()))
+            time.sleep(1.0)
+            after = rss_bytes(server.pid)
+            out, err = lg.communicate(timeout=60)
+            if lg.returncode != 0:
+                die("%s: load generator failed: %s %s" % (impl, out, err))
+        finally:
+            server.stop()
+        per_conn.append((after - before) / conns)
+    result("idle-rss", impl, "bytes", per_conn, conns)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", default="build")
+    ap.add_argument("scenario", help="wrk-IMPL or rss-IMPL, IMPL one of " + ", ".join(IMPLS))
+    ap.add_argument("params", nargs="*", help="key=value (integers)")
+    opts = ap.parse_args()
+    params = {}
+    for p in opts.params:
+        k, sep, v = p.partition("=")
+        if not sep or not v.isdigit():
+            ap.error("parameter %r is not key=integer" % p)
+        params[k] = int(v)
+    kind, _, impl = opts.scenario.partition("-")
+    if kind not in ("wrk", "rss") or impl not in IMPLS:
+        ap.error("unknown scenario %r" % opts.scenario)
+    server_cpu, client_cpu = cpus()
+    root = make_docroot(opts.build)
+    if kind == "wrk":
+        scenario_wrk(impl, params, opts.build, root, server_cpu, client_cpu)
+    else:
+        scenario_rss(impl, params, opts.build, root, server_cpu, client_cpu)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
