@@ -7,8 +7,10 @@ bench/bench.mk), like any bench-* program: one scenario per process, and
 
     bench-knot wrk-IMPL conns=C size=BYTES secs=S reps=R
         wrk -t1 -cC on loopback, keep-alive, against IMPL serving a file of
-        BYTES bytes: requests/s and p99 latency, medians of R runs of S
-        seconds after a 1 s warm-up.
+        BYTES bytes: requests/s, p99 latency and the server's CPU time per
+        request, medians of R runs of S seconds after a 1 s warm-up.  On a
+        2-core machine one wrk thread often cannot keep a server busy, so
+        requests/s can measure wrk; CPU per request measures the server.
     bench-knot rss-IMPL conns=N reps=R
         RSS per idle keep-alive connection: the server's RSS with N
         connections that each made one request and now idle, minus its RSS
@@ -64,7 +66,8 @@ def runs(Run, a):
                 quick = (a(conns=conns, size=size, secs=2, reps=1)
                          if (size, conns) == (100, 100) else None)
                 out.append(Run("knot", "wrk-" + impl, a(conns=conns, size=size, secs=3, reps=3),
-                               quick, [("http-" + key, impl), ("p99-" + key, impl)]))
+                               quick, [("http-" + key, impl), ("p99-" + key, impl),
+                                       ("cpu-" + key, impl)]))
     for impl in IMPLS:
         n = ST_SELECT_LIMIT if impl == "st" else 10000
         out.append(Run("knot", "rss-" + impl, a(conns=n, reps=3),
@@ -87,6 +90,13 @@ for _size in (100, 16384):
             "title": "wrk -t1 on loopback, %s (thousands of requests/s; higher is better)" % _what,
             "baseline": ("http-" + _key, "nginx"),
             "rows": [(("http-" + _key, i), ROW_LABELS[i]) for i in IMPLS]})
+        GROUPS.append({
+            "bench": "cpu-" + _key, "short": "cpu/req " + _key,
+            "title": "wrk -t1 on loopback, %s: the server's CPU time per request (its "
+                     "schedstat run time over wrk's request count; lower is better, and "
+                     "unlike requests/s it does not depend on how fast wrk can go)" % _what,
+            "baseline": ("cpu-" + _key, "nginx"),
+            "rows": [(("cpu-" + _key, i), ROW_LABELS[i]) for i in IMPLS]})
         GROUPS.append({
             "bench": "p99-" + _key, "short": "p99 " + _key,
             "title": "wrk -t1 on loopback, %s: 99th percentile latency" % _what,
@@ -287,6 +297,13 @@ class Server:
                 self.proc.wait()
 
 
+def cpu_ns(pid):
+    """Time pid's threads have run on a CPU, in ns (the first field of
+    schedstat; every server here is one thread)."""
+    with open("/proc/%d/schedstat" % pid) as f:
+        return int(f.read().split()[0])
+
+
 def run_wrk(port, path, conns, secs, cpu):
     # wrk needs a file descriptor per connection, like everyone here.
     argv = ["wrk", "-t1", "-c%d" % conns, "-d%ds" % secs, "--latency",
@@ -295,15 +312,16 @@ def run_wrk(port, path, conns, secs, cpu):
                          universal_newlines=True, preexec_fn=pinned(cpu),
                          timeout=secs + 60).stdout
     rps = re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M)
+    count = re.search(r"^\s+(\d+) requests in ", out, re.M)
     p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-    if not rps or not p99:
+    if not rps or not p99 or not count:
         die("cannot read wrk's output:\n" + out)
     for bad in (r"Non-2xx or 3xx responses: (\d+)", r"Socket errors: (.*)"):
         m = re.search(bad, out)
         if m:
             die("wrk saw errors (%s) against port %d:\n%s" % (m.group(0), port, out))
     scale = {"us": 1e3, "ms": 1e6, "s": 1e9}[p99.group(2)]
-    return float(rps.group(1)), float(p99.group(1)) * scale
+    return float(rps.group(1)), float(p99.group(1)) * scale, int(count.group(1))
 
 
 def result(bench, impl, unit, values, n):
@@ -322,9 +340,11 @@ def scenario_wrk(impl, params, build, root, server_cpu, client_cpu):
     server = Server(impl, build, root, server_cpu)
     try:
         run_wrk(server.port, path, conns_run, 1, client_cpu)  # warm-up
-        rps, p99 = [], []
+        rps, p99, cpu = [], [], []
         for _ in range(params["reps"]):
-            r, p = run_wrk(server.port, path, conns_run, params["secs"], client_cpu)
+            before = cpu_ns(server.pid)
+            r, p, count = run_wrk(server.port, path, conns_run, params["secs"], client_cpu)
+            cpu.append((cpu_ns(server.pid) - before) / max(count, 1))
             rps.append(r / 1000.0)
             p99.append(p)
     finally:
@@ -332,6 +352,7 @@ def scenario_wrk(impl, params, build, root, server_cpu, client_cpu):
     key = "%s-c%d" % (size_label(size), conns)
     result("http-" + key, impl, "k-req/s", rps, conns_run)
     result("p99-" + key, impl, "ns", p99, conns_run)
+    result("cpu-" + key, impl, "ns", cpu, conns_run)
 
 
 def scenario_rss(impl, params, build, root, server_cpu, client_cpu):
