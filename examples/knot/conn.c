@@ -242,8 +242,14 @@ static enum next_step refuse(struct conn *c)
 
 void conn_main(void *arg)
 {
-    struct conn *c = arg;
+    /* The connection lives on this thread's stack, in the page every
+     * parked thread keeps anyway, not on the heap: 144 bytes less per idle
+     * connection, with 10,000 of them. */
+    struct conn local = *(struct conn *)arg;
+    struct conn *c = &local;
     struct server *s = c->server;
+    server_move_conn(s, c);
+    free(arg);
     enum next_step step = c->refuse ? refuse(c) : NEXT_REQUEST;
     while (step == NEXT_REQUEST)
         step = s->stopping ? CLOSE_NOW : serve_one_request(c);
@@ -253,5 +259,4 @@ void conn_main(void *arg)
         close(c->fd);
     server_remove_conn(s, c);
     free(c->buf);
-    free(c);
 }

@@ -25,9 +25,10 @@ struct conn {
 
 #define CONN_BUFFER_SIZE HTTP_MAX_HEAD
 
-/* Thread body: serves requests on c until the client leaves, a timeout or
- * an error ends the connection, or the server stops; then closes c->fd and
- * frees c. */
+/* Thread body: moves conn (malloc'd, on the server's list) onto its own
+ * stack and frees it, serves requests until the client leaves, a timeout
+ * or an error ends the connection, or the server stops; then closes the
+ * fd and leaves the list. */
 void conn_main(void *conn);
 
 #endif
