@@ -4,9 +4,9 @@
  * Parking I/O needs non-blocking fds, but programs hand us blocking ones,
  * and the interposed libc names must keep libc's semantics.  So the first
  * time a green thread uses an fd, the runtime looks at it once:
- *   socket, pipe      -> O_NONBLOCK on (remembering whether the program
- *                        had asked for it: only then does it see EAGAIN;
- *                        the interposed fcntl shows the program its own
+ *   socket, pipe,     -> O_NONBLOCK on (remembering whether the program
+ *   eventfd and other    had asked for it: only then does it see EAGAIN;
+ *   anonymous inodes     the interposed fcntl shows the program its own
  *                        flags);
  *   tty, char device  -> flags untouched (the description is shared with
  *                        other processes, e.g. the shell): wait for
@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
@@ -64,7 +65,10 @@ struct gt__fdent *gt__fd_prepare(int fd)
     struct stat st;
     if (fstat(fd, &st) < 0)
         return NULL; /* the call itself will report EBADF */
-    if (S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode)) {
+    /* eventfd, signalfd, timerfd, inotify... are anonymous inodes: no
+     * file type at all, pollable, and private to this process. */
+    bool anon = (st.st_mode & S_IFMT) == 0;
+    if (S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode) || anon) {
         int fl = sys_fcntl(fd, F_GETFL, 0);
         if (fl < 0)
             return NULL;

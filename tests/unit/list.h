@@ -53,6 +53,7 @@
     X(io_tcp_accept_connect, 0)               \
     X(io_connect_refused, 0)                  \
     X(io_echo_10k, 120)                       \
+    X(io_eventfd_parks, 0)                    \
     /* test_interpose.c */                    \
     X(interpose_read_parks, 0)                \
     X(interpose_read_outside_runtime, 0)      \

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -603,4 +604,48 @@ static void close_forgets(void *arg)
 TEST_IMPL(io_close_forgets)
 {
     tu_run(close_forgets, NULL);
+}
+
+/* ---- eventfd: an anonymous inode parks like a pipe ------------------------ */
+
+
+static int efd;
+static uint64_t efd_got;
+
+static void efd_reader(void *arg)
+{
+    (void)arg;
+    ASSERT_EQ(read(efd, &efd_got, sizeof efd_got), (ssize_t)sizeof efd_got);
+}
+
+static void efd_writer(void *arg)
+{
+    (void)arg;
+    uint64_t v = 42;
+    gt_sleep_ns(20 * TU_MS); /* runs only if the reader parked */
+    ASSERT_EQ(write(efd, &v, sizeof v), (ssize_t)sizeof v);
+}
+
+static void eventfd_main(void *arg)
+{
+    (void)arg;
+    efd = eventfd(0, 0);
+    ASSERT_GE(efd, 0);
+    /* If read() blocked the kernel thread, only the watchdog's write after
+     * 3 s would end it, and with a different value. */
+    uint64_t rescue = 7;
+    struct tu_watchdog *wd = tu_watchdog_start(efd, &rescue, sizeof rescue, 3000);
+    gt_t r = tu_spawn(efd_reader, NULL), w = tu_spawn(efd_writer, NULL);
+    tu_join(r);
+    tu_join(w);
+    ASSERT_EQ(tu_watchdog_stop(wd), 0);
+    ASSERT_EQ(efd_got, 42);
+    /* The program never asked for O_NONBLOCK, and does not see it. */
+    ASSERT_EQ(fcntl(efd, F_GETFL) & O_NONBLOCK, 0);
+    close(efd);
+}
+
+TEST_IMPL(io_eventfd_parks)
+{
+    tu_run(eventfd_main, NULL);
 }
