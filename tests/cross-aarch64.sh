@@ -1,0 +1,24 @@
+#!/bin/sh
+# cross-aarch64.sh - builds libgt and the unit tests for AArch64 with
+# Debian's cross compiler and runs every test under qemu-user, one qemu
+# process per test (the runner's fork does not work under qemu-user here,
+# so each test runs in-process with -x).
+# Needs: gcc-aarch64-linux-gnu qemu-user, and arm64 multiarch packages
+# libunwind-dev:arm64 systemtap-sdt-dev:arm64 (dpkg --add-architecture arm64).
+# Usage: tests/cross-aarch64.sh [PATTERN...]
+set -u
+B=build/aarch64
+make --no-print-directory BUILD=$B ARCH=aarch64 CC=aarch64-linux-gnu-gcc \
+    EXTRA_CFLAGS="-idirafter /usr/include/aarch64-linux-gnu -idirafter /usr/include" \
+    EXTRA_LDFLAGS="-L/usr/lib/aarch64-linux-gnu" $B/tests/unit/runner || exit 1
+run() { timeout 120 qemu-aarch64 -L /usr/aarch64-linux-gnu "$@"; }
+passed=0 failed=0
+for t in $(run $B/tests/unit/runner -l "$@"); do
+    if out=$(run $B/tests/unit/runner -x "$t" 2>&1); then
+        echo "ok $t"; passed=$((passed + 1))
+    else
+        echo "FAIL $t"; echo "$out" | tail -5 | sed 's/^/    | /'; failed=$((failed + 1))
+    fi
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
