@@ -63,6 +63,7 @@ struct gt__fd_waiter {
     struct gt__fd_waiter *tnext;       /* the thread's other fd waits */
     int fd;
     uint32_t events;                   /* POLLIN/POLLOUT wanted */
+    uint32_t revents;                  /* what the poller saw: poll bits */
 };
 
 /* Per-fd knowledge (see io.c).  Entries never move: two-level table. */

@@ -78,6 +78,7 @@ int gt__fd_park(struct gt__fd_waiter *w, int n, const void *fp,
             return 0;
         }
         w[i].t = self;
+        w[i].revents = 0;
         w[i].prev = NULL;
         w[i].next = e->waiters;
         if (e->waiters)
@@ -152,8 +153,11 @@ int gt__poller_poll(int64_t timeout_ns)
                          ((ev & EPOLLPRI) ? POLLPRI : 0) |
                          ((ev & EPOLLOUT) ? POLLOUT : 0);
         bool all = ev & (EPOLLERR | EPOLLHUP);
+        uint32_t seen = ready | ((ev & EPOLLERR) ? POLLERR : 0) |
+                        ((ev & EPOLLHUP) ? POLLHUP : 0);
         for (struct gt__fd_waiter *w = e->waiters; w; w = w->next) {
             if (all || (w->events & ready)) {
+                w->revents |= seen;
                 gt__wake_at(w->t, 0, now);
                 woken++;
             }
