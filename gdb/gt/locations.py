@@ -15,11 +15,13 @@ C = abi.C
 PARKED = C["GT_STATE_PARKED"]
 
 
-def percentile(hist, q):
+def percentile(hist, q, most=None):
     """Upper bound (ns) of the log2 bucket holding quantile q, None if empty.
 
     Bucket b holds waits of [2^b, 2^(b+1)) ns, so the answer is exact to a
-    factor of two: good enough to tell microseconds from seconds.
+    factor of two: good enough to tell microseconds from seconds.  No wait
+    was longer than the recorded maximum `most`, so the bound never
+    exceeds it.
     """
     total = sum(hist)
     if not total:
@@ -29,8 +31,9 @@ def percentile(hist, q):
     for b, n in enumerate(hist):
         run += n
         if run >= need:
-            return 1 << (b + 1)
-    return 1 << len(hist)
+            bound = 1 << (b + 1)
+            return min(bound, most) if most else bound
+    return most or 1 << len(hist)
 
 
 def rows(snap):
@@ -53,8 +56,8 @@ def rows(snap):
             "waiting": loc.waiting,
             "arrivals": loc.arrivals,
             "completed": loc.completed,
-            "p50_ns": percentile(loc.hist, 0.5),
-            "p99_ns": percentile(loc.hist, 0.99),
+            "p50_ns": percentile(loc.hist, 0.5, loc.max_wait_ns),
+            "p99_ns": percentile(loc.hist, 0.99, loc.max_wait_ns),
             "max_ns": loc.max_wait_ns if loc.completed else None,
             "oldest_now_ns": max(0, snap.now - since) if since else None,
         })
