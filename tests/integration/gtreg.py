@@ -8,8 +8,8 @@ beyond the fixed 32-byte head that registry.h promises.  Field ids come
 from registry.h itself, so this reader checks the header's contract, not a
 copy of it.
 """
+import importlib.util
 import os
-import re
 import struct
 import subprocess
 
@@ -18,27 +18,15 @@ HEADER = os.path.join(HERE, "..", "..", "runtime", "include", "gt", "registry.h"
 
 
 def header_constants(path=HEADER):
-    """Every enumerator and #define'd integer of registry.h, by name."""
-    text = open(path).read()
-    text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
-    consts = {}
-    for m in re.finditer(r"#define\s+(GT_\w+)\s+(0x[0-9a-fA-F]+|\d+)u?l*\b", text):
-        consts[m.group(1)] = int(m.group(2), 0)
-    for body in re.findall(r"enum\s*\w*\s*\{(.*?)\}", text, flags=re.S):
-        value = -1
-        for item in body.split(","):
-            item = item.strip()
-            if not item:
-                continue
-            if "=" in item:
-                name, expr = [s.strip() for s in item.split("=", 1)]
-                expr = re.sub(r"\b(GT_\w+)\b",
-                              lambda mm: str(consts[mm.group(1)]), expr)
-                value = eval(expr, {"__builtins__": {}})
-            else:
-                name, value = item, value + 1
-            consts[name] = value
-    return consts
+    """Every enumerator and #define'd integer of registry.h, by name, with
+    the x86-64 branch of its #if blocks: parsed by the GDB extension's own
+    header reader (gdb/gt/abi.py, which imports nothing from GDB)."""
+    spec = importlib.util.spec_from_file_location(
+        "gt_abi", os.path.join(HERE, "..", "..", "gdb", "gt", "abi.py"))
+    abi = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(abi)
+    with open(path) as f:
+        return abi._parse(f.read())
 
 
 C = header_constants()
