@@ -51,7 +51,8 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--json")
     a = ap.parse_args()
-    exe = os.path.join(a.build, "tests", "gdb", "green_fixture")
+    # The fixture runs in a scratch directory (its core lands there).
+    exe = os.path.join(os.path.abspath(a.build), "tests", "gdb", "green_fixture")
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         probe = os.path.join(tmp, "probe.py")
