@@ -5,7 +5,8 @@
 set -eu
 
 pkgs="gcc make libunwind-dev liblzma-dev libelf-dev libdw-dev systemtap-sdt-dev
-      valgrind gdb python3 python3-pytest binutils curl $*"
+      valgrind gdb python3 python3-pytest binutils curl
+      libncurses-dev tmux graphviz prometheus $*"
 
 missing=""
 for p in $pkgs; do

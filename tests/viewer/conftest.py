@@ -1,0 +1,65 @@
+"""Shared pieces of gt-top's tests: paths, the pipeline fixture and its
+ground truth (read from its source), running gt-top."""
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BUILD = os.environ.get("GT_BUILD", os.path.join(HERE, "..", "..", "build"))
+GT_TOP = os.path.join(BUILD, "bin", "gt-top")
+PIPELINE = os.path.join(BUILD, "tests", "viewer", "pipeline")
+SOURCE = os.path.join(HERE, "pipeline.c")
+
+
+def lines():
+    """LINE:name markers of the fixture's source -> line numbers."""
+    out = {}
+    with open(SOURCE) as f:
+        for no, text in enumerate(f, 1):
+            m = re.search(r"/\* LINE:(\w+) \*/", text)
+            if m:
+                out[m.group(1)] = no
+    return out
+
+
+LINES = lines()
+# Each looper sleeps STAGE_A + STAGE_B = 5 ms per loop.
+LOOP_S = 0.005
+
+
+def where(name, func):
+    return "%s (pipeline.c:%d)" % (func, LINES[name])
+
+
+class Pipeline:
+    def __init__(self, nloop, nidle):
+        self.nloop, self.nidle = nloop, nidle
+        self.p = subprocess.Popen([PIPELINE, str(nloop), str(nidle)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        line = self.p.stdout.readline()
+        assert line.startswith("ready "), line
+        self.pid = self.p.pid
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.stdin.close()
+            self.p.wait(timeout=10)
+
+
+@pytest.fixture
+def pipeline():
+    p = Pipeline(4, 3)
+    yield p
+    p.stop()
+
+
+def gt_top(*args, check=True):
+    r = subprocess.run([GT_TOP] + [str(a) for a in args], capture_output=True,
+                       text=True, timeout=60)
+    if check:
+        assert r.returncode == 0, r.stderr
+    return r

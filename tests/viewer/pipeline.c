@@ -1,0 +1,96 @@
+/*
+ * pipeline.c - a fixture for gt-top: threads that move through two known
+ * parking points, so the blocking graph has known edges, and threads that
+ * wait at one point for ever, so a queue has a known length.
+ *
+ * Usage: pipeline NLOOP NIDLE
+ *
+ *   NLOOP threads "looper": loop { stage_a: sleep 2ms (LINE:stage_a);
+ *                                  stage_b: sleep 3ms (LINE:stage_b) }
+ *                           edges stage_a -> stage_b and stage_b -> stage_a
+ *   NIDLE threads "idler":  parked in gt_chan_recv for ever  (LINE:idle)
+ *   the main thread reads stdin                              (LINE:hold)
+ *
+ * It prints "ready PID" once every thread has started.  End of stdin ends
+ * the program.
+ */
+#include <gt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define NOINLINE __attribute__((noinline))
+#define STAGE_A_NS 2000000
+#define STAGE_B_NS 3000000
+
+static gt_chan_t *never;   /* nothing is ever sent on it */
+static long nloop, nidle;
+
+NOINLINE void stage_a(void)
+{
+    gt_sleep_ns(STAGE_A_NS); /* LINE:stage_a */
+    __asm__ volatile("" ::: "memory");
+}
+
+NOINLINE void stage_b(void)
+{
+    gt_sleep_ns(STAGE_B_NS); /* LINE:stage_b */
+    __asm__ volatile("" ::: "memory");
+}
+
+NOINLINE void looper_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        stage_a();
+        stage_b();
+    }
+}
+
+NOINLINE void idler_main(void *arg)
+{
+    void *msg;
+    (void)arg;
+    gt_chan_recv(never, &msg, GT_FOREVER); /* LINE:idle */
+}
+
+NOINLINE void spawn_all(long n, void (*fn)(void *), const char *name)
+{
+    for (long i = 0; i < n; i++) {
+        gt_attr_t at = {.name = name, .detached = 1};
+        if (gt_spawn(NULL, fn, NULL, &at) < 0) {
+            perror("gt_spawn");
+            exit(1);
+        }
+    }
+}
+
+NOINLINE void main_thread(void *arg)
+{
+    char line[64];
+    (void)arg;
+    never = gt_chan_create(1);
+    if (!never)
+        abort();
+    spawn_all(nloop, looper_main, "looper");
+    spawn_all(nidle, idler_main, "idler");
+    gt_sleep_ns(1000000);
+    printf("ready %d\n", (int)getpid());
+    fflush(stdout);
+    for (;;) {
+        ssize_t n = read(0, line, sizeof(line)); /* LINE:hold */
+        if (n <= 0)
+            exit(0);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s NLOOP NIDLE\n", argv[0]);
+        return 2;
+    }
+    nloop = atol(argv[1]);
+    nidle = atol(argv[2]);
+    return gt_main(main_thread, NULL);
+}

@@ -1,0 +1,149 @@
+"""gt-top -b against the pipeline fixture: counts per location, states,
+names, edges and their rates, in every format."""
+import json
+import shutil
+import subprocess
+
+from conftest import LOOP_S, Pipeline, gt_top, where
+
+
+def snapshot(p, *extra):
+    out = gt_top("-b", "-d", "0.5", "-p", p.pid, "--format", "json", *extra).stdout
+    return json.loads(out)
+
+
+def locs_by_where(doc):
+    return {l["where"]: l for l in doc["locations"]}
+
+
+def test_json_locations_and_states(pipeline):
+    doc = snapshot(pipeline)
+    assert doc["pid"] == pipeline.pid
+    assert doc["threads"]["total"] == 4 + 3 + 1
+    assert doc["threads"]["parked"] + doc["threads"]["runnable"] + \
+        doc["threads"]["running"] == 8
+    locs = locs_by_where(doc)
+    assert locs[where("idle", "idler_main")]["waiting"] == 3
+    assert locs[where("idle", "idler_main")]["kind"] == "chan-recv"
+    assert locs[where("hold", "main_thread")]["waiting"] == 1
+    a, b = locs[where("stage_a", "stage_a")], locs[where("stage_b", "stage_b")]
+    # Every looper is at one of its two stages (or between them).
+    assert a["waiting"] + b["waiting"] <= 4
+    # Each looper arrives at each stage once per 5 ms loop.
+    want = 4 / LOOP_S
+    for l in (a, b):
+        assert 0.5 * want < l["arrivals_per_s"] < 1.1 * want, l
+        assert l["completed"] > 0
+        # A 2 or 3 ms sleep: the completed waits' p50 bucket bound.
+        assert 1_000_000 < l["done_p50_ns"] < 8_400_000
+    assert doc["rates"]["switches_per_s"] > want
+    assert doc["rates_are_averages"] is False
+
+
+def test_json_edges_have_known_endpoints(pipeline):
+    doc = snapshot(pipeline)
+    edges = {(e["from_where"], e["to_where"]): e for e in doc["edges"]}
+    want = 4 / LOOP_S
+    ab = edges[(where("stage_a", "stage_a"), where("stage_b", "stage_b"))]
+    ba = edges[(where("stage_b", "stage_b"), where("stage_a", "stage_a"))]
+    for e in (ab, ba):
+        assert 0.5 * want < e["per_s"] < 1.1 * want, e
+        # Between two sleeps a looper runs microseconds, not milliseconds.
+        assert 0 < e["mean_run_ns"] < 1_000_000
+    # No edge leaves the idlers' location: they never wake.
+    assert not [e for e in doc["edges"] if e["from_where"] == where("idle", "idler_main")]
+
+
+def test_json_thread_list_names_states(pipeline):
+    doc = snapshot(pipeline, "--view", "threads")
+    names = sorted(t["name"] for t in doc["thread_list"])
+    assert names.count("looper") == 4 and names.count("idler") == 3
+    idlers = [t for t in doc["thread_list"] if t["name"] == "idler"]
+    assert all(t["state"] == "parked" for t in idlers)
+    assert all(t["where"] == where("idle", "idler_main") for t in idlers)
+    assert all(t["live"] > 0 and t["reserved"] >= t["live"] for t in idlers)
+
+
+def test_json_stacks_classes(pipeline):
+    doc = snapshot(pipeline, "--view", "stacks")
+    classes = {c["name"]: c for c in doc["stacks_report"]["classes"]}
+    assert classes["looper"]["threads"] == 4
+    assert classes["idler"]["threads"] == 3
+    assert sum(doc["stacks_report"]["live_hist"]) == 8
+    fns = {f["function"] for f in doc["stacks_report"]["functions"]}
+    assert "idler_main" in fns and "looper_main" in fns
+    assert doc["stacks"]["measured"] is True
+
+
+def test_text_like_top(pipeline):
+    out = gt_top("-b", "-n", "2", "-d", "0.3", "-p", pipeline.pid).stdout
+    assert out.count("gt-top - process %d" % pipeline.pid) == 2
+    rows = [l for l in out.splitlines() if where("idle", "idler_main") in l]
+    assert len(rows) == 2 and all(r.split()[0] == "3" for r in rows)
+    assert "Threads: 8 total" in out
+
+
+def test_text_graph(pipeline):
+    out = gt_top("-b", "-d", "0.3", "-p", pipeline.pid, "--view", "graph").stdout
+    lines = out.splitlines()
+    i = next(n for n, l in enumerate(lines) if l.startswith(where("stage_a", "stage_a")))
+    assert lines[i + 1].strip().startswith("-> " + where("stage_b", "stage_b"))
+
+
+def parse_prometheus(text):
+    """name{labels} value lines -> {(name, labels): value}."""
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("#") or not line:
+            continue
+        key, value = line.rsplit(" ", 1)
+        out[key] = float(value)
+    return out
+
+
+def test_prometheus_passes_promtool_and_counts(pipeline):
+    text = gt_top("-b", "-d", "0.3", "-p", pipeline.pid, "--format", "prometheus").stdout
+    r = subprocess.run([shutil.which("promtool") or "promtool", "check", "metrics"],
+                       input=text, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    m = parse_prometheus(text)
+    assert m['gt_location_waiting{location="%s"}' % where("idle", "idler_main")] == 3
+    assert m['gt_location_waiting{location="%s"}' % where("hold", "main_thread")] == 1
+    assert m['gt_threads{state="parked"}'] + m['gt_threads{state="runnable"}'] + \
+        m['gt_threads{state="running"}'] == 8
+    # Bounded cardinality: no series names a thread.
+    assert "id=" not in text and "thread=" not in text
+    key = 'gt_edge_transitions_total{from="%s",to="%s"}' % (
+        where("stage_a", "stage_a"), where("stage_b", "stage_b"))
+    assert m[key] > 0
+
+
+def test_prometheus_series_do_not_grow_with_threads():
+    small, big = Pipeline(2, 2), Pipeline(2, 200)
+    try:
+        a = gt_top("-b", "-d", "0.2", "-p", small.pid, "--format", "prometheus").stdout
+        b = gt_top("-b", "-d", "0.2", "-p", big.pid, "--format", "prometheus").stdout
+    finally:
+        small.stop()
+        big.stop()
+    count = lambda t: len([l for l in t.splitlines() if l and not l.startswith("#")])
+    assert count(a) == count(b)
+    assert parse_prometheus(b)['gt_location_waiting{location="%s"}'
+                               % where("idle", "idler_main")] == 200
+
+
+def test_dot_is_valid_and_has_the_edges(pipeline):
+    text = gt_top("-b", "-d", "0.3", "-p", pipeline.pid, "--format", "dot").stdout
+    r = subprocess.run(["dot", "-Tplain"], input=text, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    # -Tplain: "node NAME x y w h LABEL ...", "edge TAIL HEAD ..."
+    labels, edges = {}, set()
+    for line in r.stdout.splitlines():
+        f = line.split()
+        if f[0] == "node":
+            labels[f[1]] = line
+        elif f[0] == "edge":
+            edges.add((f[1], f[2]))
+    name = lambda func: next(n for n, l in labels.items() if func + " (pipeline.c" in l)
+    assert (name("stage_a"), name("stage_b")) in edges
+    assert (name("stage_b"), name("stage_a")) in edges

@@ -1,0 +1,514 @@
+/*
+ * batch.c - gt-top's batch output.
+ *
+ * JSON (--format json): one document per snapshot, one per line:
+ *
+ *   {"target": "process 123 (knot)", "pid": 123 | null,
+ *    "time": UNIX seconds of the snapshot, "interval_s": seconds the rates
+ *    cover, "rates_are_averages": true when they cover the program's life
+ *    (a core, or the first snapshot),
+ *    "uptime_s": ..., "threads": {"total": N, "runnable": N, "running": N,
+ *    "parked": N, "exited": N},
+ *    "rates": {"spawns_per_s", "exits_per_s", "switches_per_s"},
+ *    "run_queue": N, "idle_share": 0..1, "rss_bytes": N (0 unknown),
+ *    "stacks": {"reserved", "live", "resident", "dead": bytes,
+ *               "measured": bool (resident and dead known)},
+ *    "guard": {"policy": "madvise", "mappings": N, "max_map_count": N},
+ *    "in_flux": records that stayed torn,
+ *    "locations": [{"index", "function", "where": "func (file:line)",
+ *                   "kind", "waiting", "arrivals_per_s", "age_p50_ns",
+ *                   "age_p99_ns", "age_max_ns", "completed",
+ *                   "done_p50_ns", "done_p99_ns", "done_mean_ns"}],
+ *    "edges": [{"from", "to" (location indices), "from_where", "to_where",
+ *               "per_s", "mean_run_ns", "count"}],
+ *    "thread_list": [{"id", "name", "state", "location" (index, 0 none),
+ *                     "where", "waited_ns", "run_ns", "switches",
+ *                     "live", "touched" (null unmeasured), "reserved"}]
+ *                   (--view threads only),
+ *    "stacks_report": {"live_hist": [threads with live in [2^i, 2^i+1)],
+ *                      "classes": [{"name", "threads", "live",
+ *                                   "touched_p99", "touched_max",
+ *                                   "suggested"}],
+ *                      "functions": [{"function", "live", "frames"}]}
+ *                   (--view stacks only)}
+ *
+ * Prometheus (--format prometheus): process-wide gauges and counters, and
+ * per-location series labelled by location only ("func (file:line)", with
+ * " #INDEX" added when two locations share a call site), never by thread,
+ * so the series count is bounded by the program's code.  Edges carry the
+ * two locations' labels.
+ *
+ * DOT (--format dot): the blocking graph, a node per location with
+ * threads waiting or an edge, an edge per transition with its rate and
+ * mean run time.
+ */
+#include "batch.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "stack_report.h"
+
+const char *const view_names[VIEW_COUNT] = {"locations", "threads", "stacks",
+                                            "graph"};
+
+int header_lines(const struct sampler *s, const struct tables *tb,
+                 char lines[][256], int max)
+{
+    const struct gto_counters *c = gto_snapshot_counters(s->cur);
+    char up[32], rss[32], res[32], live[32], dead[32], rsv[32];
+    int n = 0;
+    uint64_t total = 0;
+    for (int i = GTO_STATE_RUNNABLE; i < GTO_STATE_COUNT; i++)
+        total += c->nstate[i];
+    fmt_duration(c->now > c->clock_base ? c->now - c->clock_base : 0, up, sizeof(up));
+    if (n < max)
+        snprintf(lines[n++], 256, "gt-top - %s  up %s  %s%s",
+                 gto_target_name(s->target), up,
+                 s->target_gone ? "TARGET EXITED, last snapshot" : "",
+                 tb->in_flux ? "  (records in flux)" : "");
+    if (n < max)
+        snprintf(lines[n++], 256,
+                 "Threads: %" PRIu64 " total, %" PRIu64 " running, %" PRIu64
+                 " runnable, %" PRIu64 " parked, %" PRIu64 " exited",
+                 total, c->nstate[GTO_STATE_RUNNING], c->nstate[GTO_STATE_RUNNABLE],
+                 c->nstate[GTO_STATE_PARKED], c->nstate[GTO_STATE_EXITED]);
+    if (n < max)
+        snprintf(lines[n++], 256,
+                 "Rates%s: %.1f spawns/s, %.1f exits/s, %.1f switches/s; "
+                 "run queue %" PRIu64 "; idle %.0f%%",
+                 s->rates_are_averages ? " (lifetime)" : "", s->spawns_s,
+                 s->exits_s, s->switches_s, c->runq_len, s->idle_share * 100);
+    fmt_bytes(tb->reserved, rsv, sizeof(rsv));
+    fmt_bytes(tb->live, live, sizeof(live));
+    if (tb->measured) {
+        fmt_bytes(tb->resident, res, sizeof(res));
+        fmt_bytes(tb->dead, dead, sizeof(dead));
+    } else {
+        snprintf(res, sizeof(res), "-");
+        snprintf(dead, sizeof(dead), "-");
+    }
+    if (s->rss)
+        fmt_bytes(s->rss, rss, sizeof(rss));
+    else
+        snprintf(rss, sizeof(rss), "-");
+    if (n < max)
+        snprintf(lines[n++], 256,
+                 "Memory: RSS %s; stacks reserved %s, resident %s, live %s, dead %s",
+                 rss, rsv, res, live, dead);
+    if (n < max)
+        snprintf(lines[n++], 256,
+                 "Guard: %s, %" PRIu64 " mappings of vm.max_map_count %" PRIu64,
+                 gto_guard_policy_name(c->guard_policy), c->guard_mappings,
+                 c->max_map_count);
+    return n;
+}
+
+/* ---- text --------------------------------------------------------------- */
+
+static void print_cells(FILE *out, const struct column *cols, size_t ncols,
+                        const void *row)
+{
+    char buf[WHERE_MAX + 32];
+    for (size_t i = 0; i < ncols; i++) {
+        if (row)
+            cols[i].format(row, buf, sizeof(buf));
+        else
+            snprintf(buf, sizeof(buf), "%s", cols[i].title);
+        if (!cols[i].width)
+            fprintf(out, "%s", buf);
+        else
+            fprintf(out, cols[i].align == COL_RIGHT ? "%*s " : "%-*s ",
+                    cols[i].width, buf);
+    }
+    fputc('\n', out);
+}
+
+static void text_graph(FILE *out, const struct tables *tb)
+{
+    /* The pipeline, one source location at a time, busiest edges first. */
+    struct edge_row *e = malloc((tb->nedges + 1) * sizeof(*e));
+    if (!e)
+        return;
+    memcpy(e, tb->edges, tb->nedges * sizeof(*e));
+    for (size_t i = 1; i < tb->nedges; i++)   /* by from, then rate */
+        for (size_t j = i; j > 0 && (e[j - 1].from > e[j].from ||
+                                     (e[j - 1].from == e[j].from &&
+                                      e[j - 1].per_s < e[j].per_s)); j--) {
+            struct edge_row t = e[j];
+            e[j] = e[j - 1];
+            e[j - 1] = t;
+        }
+    char run[32];
+    for (size_t i = 0; i < tb->nedges; i++) {
+        if (i == 0 || e[i].from != e[i - 1].from) {
+            const struct loc_row *l = tables_loc(tb, e[i].from);
+            fprintf(out, "%s  [%" PRIu64 " waiting]\n", e[i].from_where,
+                    l ? l->waiting : 0);
+        }
+        fmt_duration(e[i].mean_run_ns, run, sizeof(run));
+        fprintf(out, "  -> %-50s %10.1f/s  run %s\n", e[i].to_where, e[i].per_s, run);
+    }
+    free(e);
+}
+
+static int text_stacks(FILE *out, struct sampler *s)
+{
+    struct stack_report r;
+    char a[32], b[32], c[32], d[32];
+    if (stack_report_build(&r, s->target, s->cur) < 0)
+        return -1;
+    fprintf(out, "Live stack per thread:\n");
+    for (int i = 0; i < LIVE_HIST_BUCKETS; i++)
+        if (r.live_hist[i])
+            fprintf(out, "  %8s..%-8s %10" PRIu64 "\n",
+                    fmt_bytes(1ull << i, a, sizeof(a)),
+                    fmt_bytes(2ull << i, b, sizeof(b)), r.live_hist[i]);
+    fprintf(out, "\nClasses:\n  %-16s %8s %10s %10s %10s %10s\n", "NAME", "THREADS",
+            "LIVE", "TOUCH99", "SUGGEST", "GIVEBACK");
+    for (size_t i = 0; i < r.nclasses && i < 20; i++)
+        fprintf(out, "  %-16s %8zu %10s %10s %10s %10s\n", r.classes[i].name,
+                r.classes[i].threads, fmt_bytes(r.classes[i].live, a, sizeof(a)),
+                fmt_bytes(r.classes[i].touched_p99, b, sizeof(b)),
+                fmt_bytes(r.classes[i].suggested, c, sizeof(c)),
+                fmt_bytes(r.classes[i].dead_resident, d, sizeof(d)));
+    fprintf(out, "\nFunctions holding live stack:\n");
+    for (size_t i = 0; i < r.nfunctions && i < 20; i++)
+        fprintf(out, "  %10s in %6zu frames  %s\n",
+                fmt_bytes(r.functions[i].live, a, sizeof(a)), r.functions[i].frames,
+                r.functions[i].function);
+    stack_report_free(&r);
+    return 0;
+}
+
+static int print_text(FILE *out, struct sampler *s, struct tables *tb, enum view v)
+{
+    char lines[5][256];
+    int n = header_lines(s, tb, lines, 5);
+    for (int i = 0; i < n; i++)
+        fprintf(out, "%s\n", lines[i]);
+    fputc('\n', out);
+    switch (v) {
+    case VIEW_LOCATIONS:
+        tables_sort_locs(tb, 0, 1);
+        print_cells(out, loc_columns, loc_ncolumns, NULL);
+        for (size_t i = 0; i < tb->nlocs; i++)
+            print_cells(out, loc_columns, loc_ncolumns, &tb->locs[i]);
+        break;
+    case VIEW_THREADS:
+        tables_sort_threads(tb->threads, tb->nthreads, 0, 0);
+        print_cells(out, thread_columns, thread_ncolumns, NULL);
+        for (size_t i = 0; i < tb->nthreads; i++)
+            print_cells(out, thread_columns, thread_ncolumns, &tb->threads[i]);
+        break;
+    case VIEW_STACKS:
+        if (text_stacks(out, s) < 0)
+            return -1;
+        break;
+    case VIEW_GRAPH:
+        text_graph(out, tb);
+        break;
+    default:
+        break;
+    }
+    fputc('\n', out);
+    return 0;
+}
+
+/* ---- JSON --------------------------------------------------------------- */
+
+static void json_threads(FILE *out, const struct tables *tb)
+{
+    fprintf(out, ", \"thread_list\": [");
+    for (size_t i = 0; i < tb->nthreads; i++) {
+        const struct thread_row *r = &tb->threads[i];
+        const struct gto_thread *th = r->th;
+        fprintf(out, "%s{\"id\": %" PRIu64 ", \"name\": ", i ? ", " : "", th->id);
+        json_str(out, th->name);
+        fprintf(out, ", \"state\": \"%s\", \"location\": %u, \"where\": ",
+                gto_state_name(th->state), th->location);
+        json_str(out, r->where);
+        fprintf(out, ", \"waited_ns\": %" PRIu64 ", \"run_ns\": %" PRIu64
+                ", \"switches\": %" PRIu64 ", \"live\": %" PRIu64 ", \"touched\": ",
+                r->waited_ns, th->run_ns, th->switches, th->live);
+        if (th->measured)
+            fprintf(out, "%" PRIu64, th->touched);
+        else
+            fprintf(out, "null");
+        fprintf(out, ", \"reserved\": %" PRIu64 "}", th->reserved);
+    }
+    fprintf(out, "]");
+}
+
+static int json_stacks(FILE *out, struct sampler *s)
+{
+    struct stack_report r;
+    if (stack_report_build(&r, s->target, s->cur) < 0)
+        return -1;
+    fprintf(out, ", \"stacks_report\": {\"live_hist\": [");
+    for (int i = 0; i < LIVE_HIST_BUCKETS; i++)
+        fprintf(out, "%s%" PRIu64, i ? ", " : "", r.live_hist[i]);
+    fprintf(out, "], \"classes\": [");
+    for (size_t i = 0; i < r.nclasses; i++) {
+        fprintf(out, "%s{\"name\": ", i ? ", " : "");
+        json_str(out, r.classes[i].name);
+        fprintf(out, ", \"threads\": %zu, \"live\": %" PRIu64 ", \"touched_p99\": %" PRIu64
+                ", \"touched_max\": %" PRIu64 ", \"suggested\": %" PRIu64 "}",
+                r.classes[i].threads, r.classes[i].live, r.classes[i].touched_p99,
+                r.classes[i].touched_max, r.classes[i].suggested);
+    }
+    fprintf(out, "], \"functions\": [");
+    for (size_t i = 0; i < r.nfunctions; i++) {
+        fprintf(out, "%s{\"function\": ", i ? ", " : "");
+        json_str(out, r.functions[i].function);
+        fprintf(out, ", \"live\": %" PRIu64 ", \"frames\": %zu}", r.functions[i].live,
+                r.functions[i].frames);
+    }
+    fprintf(out, "]}");
+    stack_report_free(&r);
+    return 0;
+}
+
+static int print_json(FILE *out, struct sampler *s, struct tables *tb, enum view v)
+{
+    const struct gto_counters *c = gto_snapshot_counters(s->cur);
+    fprintf(out, "{\"target\": ");
+    json_str(out, gto_target_name(s->target));
+    if (s->pid)
+        fprintf(out, ", \"pid\": %d", (int)s->pid);
+    else
+        fprintf(out, ", \"pid\": null");
+    fprintf(out, ", \"time\": %.3f, \"interval_s\": %.3f, \"rates_are_averages\": %s",
+            (double)s->taken_realtime_ns / 1e9, s->dt,
+            s->rates_are_averages ? "true" : "false");
+    fprintf(out, ", \"uptime_s\": %.3f",
+            c->now > c->clock_base ? (double)(c->now - c->clock_base) / 1e9 : 0.0);
+    uint64_t total = 0;
+    for (int i = GTO_STATE_RUNNABLE; i < GTO_STATE_COUNT; i++)
+        total += c->nstate[i];
+    fprintf(out, ", \"threads\": {\"total\": %" PRIu64, total);
+    for (int i = GTO_STATE_RUNNABLE; i < GTO_STATE_COUNT; i++)
+        fprintf(out, ", \"%s\": %" PRIu64, gto_state_name(i), c->nstate[i]);
+    fprintf(out, "}, \"rates\": {\"spawns_per_s\": %.3f, \"exits_per_s\": %.3f,"
+            " \"switches_per_s\": %.3f}", s->spawns_s, s->exits_s, s->switches_s);
+    fprintf(out, ", \"run_queue\": %" PRIu64 ", \"idle_share\": %.4f, \"rss_bytes\": %" PRIu64,
+            c->runq_len, s->idle_share, s->rss);
+    fprintf(out, ", \"stacks\": {\"reserved\": %" PRIu64 ", \"live\": %" PRIu64
+            ", \"resident\": %" PRIu64 ", \"dead\": %" PRIu64 ", \"measured\": %s}",
+            tb->reserved, tb->live, tb->resident, tb->dead, tb->measured ? "true" : "false");
+    fprintf(out, ", \"guard\": {\"policy\": \"%s\", \"mappings\": %" PRIu64
+            ", \"max_map_count\": %" PRIu64 "}, \"in_flux\": %zu",
+            gto_guard_policy_name(c->guard_policy), c->guard_mappings,
+            c->max_map_count, tb->in_flux);
+    fprintf(out, ", \"locations\": [");
+    for (size_t i = 0; i < tb->nlocs; i++) {
+        const struct loc_row *l = &tb->locs[i];
+        fprintf(out, "%s{\"index\": %u, \"function\": ", i ? ", " : "", l->index);
+        json_str(out, l->function);
+        fprintf(out, ", \"where\": ");
+        json_str(out, l->where);
+        fprintf(out, ", \"kind\": \"%s\", \"waiting\": %" PRIu64 ", \"arrivals_per_s\": %.3f"
+                ", \"age_p50_ns\": %" PRIu64 ", \"age_p99_ns\": %" PRIu64
+                ", \"age_max_ns\": %" PRIu64 ", \"completed\": %" PRIu64
+                ", \"done_p50_ns\": %" PRIu64 ", \"done_p99_ns\": %" PRIu64
+                ", \"done_mean_ns\": %" PRIu64 "}",
+                l->kind, l->waiting, l->arrivals_s, l->age_p50, l->age_p99, l->age_max,
+                l->completed, l->done_p50, l->done_p99, l->done_mean);
+    }
+    fprintf(out, "], \"edges\": [");
+    for (size_t i = 0; i < tb->nedges; i++) {
+        const struct edge_row *e = &tb->edges[i];
+        fprintf(out, "%s{\"from\": %u, \"to\": %u, \"from_where\": ", i ? ", " : "",
+                e->from, e->to);
+        json_str(out, e->from_where);
+        fprintf(out, ", \"to_where\": ");
+        json_str(out, e->to_where);
+        fprintf(out, ", \"per_s\": %.3f, \"mean_run_ns\": %" PRIu64 ", \"count\": %" PRIu64 "}",
+                e->per_s, e->mean_run_ns, e->count);
+    }
+    fprintf(out, "]");
+    if (v == VIEW_THREADS)
+        json_threads(out, tb);
+    if (v == VIEW_STACKS && json_stacks(out, s) < 0)
+        return -1;
+    fprintf(out, "}\n");
+    return 0;
+}
+
+/* ---- Prometheus --------------------------------------------------------- */
+
+/* A location's label: its text, made unique by its index when another
+ * location shares the call site. */
+static void loc_label(const struct tables *tb, uint32_t index, char *buf, size_t len)
+{
+    const struct loc_row *l = tables_loc(tb, index);
+    if (!l) {
+        snprintf(buf, len, "#%u", index);
+        return;
+    }
+    int shared = 0;
+    for (size_t i = 0; i < tb->nlocs; i++)
+        shared |= tb->locs[i].index != index && strcmp(tb->locs[i].where, l->where) == 0;
+    if (shared)
+        snprintf(buf, len, "%s #%u", l->where, index);
+    else
+        snprintf(buf, len, "%s", l->where);
+}
+
+/* Label values escape backslash, double quote and newline. */
+static void prom_label(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (; *s; s++) {
+        if (*s == '\\' || *s == '"')
+            fprintf(out, "\\%c", *s);
+        else if (*s == '\n')
+            fprintf(out, "\\n");
+        else
+            fputc(*s, out);
+    }
+    fputc('"', out);
+}
+
+static void prom_family(FILE *out, const char *name, const char *type,
+                        const char *help)
+{
+    fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void print_prometheus(FILE *out, struct sampler *s, struct tables *tb)
+{
+    const struct gto_counters *c = gto_snapshot_counters(s->cur);
+    char label[WHERE_MAX + 16], label2[WHERE_MAX + 16];
+    prom_family(out, "gt_threads", "gauge", "Green threads by state.");
+    for (int i = GTO_STATE_RUNNABLE; i < GTO_STATE_COUNT; i++)
+        fprintf(out, "gt_threads{state=\"%s\"} %" PRIu64 "\n", gto_state_name(i),
+                c->nstate[i]);
+    prom_family(out, "gt_switches_total", "counter", "Context switches.");
+    fprintf(out, "gt_switches_total %" PRIu64 "\n", c->switches);
+    prom_family(out, "gt_spawns_total", "counter", "Threads spawned.");
+    fprintf(out, "gt_spawns_total %" PRIu64 "\n", c->spawns);
+    prom_family(out, "gt_exits_total", "counter", "Threads exited.");
+    fprintf(out, "gt_exits_total %" PRIu64 "\n", c->exits);
+    prom_family(out, "gt_run_queue_length", "gauge", "Threads ready to run.");
+    fprintf(out, "gt_run_queue_length %" PRIu64 "\n", c->runq_len);
+    prom_family(out, "gt_idle_seconds_total", "counter", "Time blocked in the poller.");
+    fprintf(out, "gt_idle_seconds_total %.9f\n", (double)c->idle_ns / 1e9);
+    prom_family(out, "gt_stack_bytes", "gauge", "Stack bytes of all threads.");
+    fprintf(out, "gt_stack_bytes{kind=\"reserved\"} %" PRIu64 "\n", tb->reserved);
+    fprintf(out, "gt_stack_bytes{kind=\"live\"} %" PRIu64 "\n", tb->live);
+    prom_family(out, "gt_guard_mappings", "gauge", "Mappings the guard policy uses.");
+    fprintf(out, "gt_guard_mappings %" PRIu64 "\n", c->guard_mappings);
+    if (s->rss) {
+        prom_family(out, "gt_resident_memory_bytes", "gauge", "Resident set size.");
+        fprintf(out, "gt_resident_memory_bytes %" PRIu64 "\n", s->rss);
+    }
+
+    prom_family(out, "gt_location_waiting", "gauge", "Threads waiting at a location now.");
+    for (size_t i = 0; i < tb->nlocs; i++) {
+        loc_label(tb, tb->locs[i].index, label, sizeof(label));
+        fprintf(out, "gt_location_waiting{location=");
+        prom_label(out, label);
+        fprintf(out, "} %" PRIu64 "\n", tb->locs[i].waiting);
+    }
+    prom_family(out, "gt_location_arrivals_total", "counter", "Waits begun at a location.");
+    for (size_t i = 0; i < tb->nlocs; i++) {
+        const struct gto_location *l = gto_location_by_index(s->cur, tb->locs[i].index);
+        loc_label(tb, tb->locs[i].index, label, sizeof(label));
+        fprintf(out, "gt_location_arrivals_total{location=");
+        prom_label(out, label);
+        fprintf(out, "} %" PRIu64 "\n", l ? l->arrivals : 0);
+    }
+    prom_family(out, "gt_location_wait_seconds", "summary",
+                "Completed waits at a location: count and total time.");
+    for (size_t i = 0; i < tb->nlocs; i++) {
+        const struct gto_location *l = gto_location_by_index(s->cur, tb->locs[i].index);
+        loc_label(tb, tb->locs[i].index, label, sizeof(label));
+        fprintf(out, "gt_location_wait_seconds_sum{location=");
+        prom_label(out, label);
+        fprintf(out, "} %.9f\n", l ? (double)l->total_wait_ns / 1e9 : 0.0);
+        fprintf(out, "gt_location_wait_seconds_count{location=");
+        prom_label(out, label);
+        fprintf(out, "} %" PRIu64 "\n", l ? l->completed : 0);
+    }
+    prom_family(out, "gt_location_oldest_wait_seconds", "gauge",
+                "Age of the oldest wait in progress at a location.");
+    for (size_t i = 0; i < tb->nlocs; i++) {
+        loc_label(tb, tb->locs[i].index, label, sizeof(label));
+        fprintf(out, "gt_location_oldest_wait_seconds{location=");
+        prom_label(out, label);
+        fprintf(out, "} %.9f\n", (double)tb->locs[i].age_max / 1e9);
+    }
+    prom_family(out, "gt_edge_transitions_total", "counter",
+                "Threads that went from one location to the next.");
+    for (size_t i = 0; i < tb->nedges; i++) {
+        loc_label(tb, tb->edges[i].from, label, sizeof(label));
+        loc_label(tb, tb->edges[i].to, label2, sizeof(label2));
+        fprintf(out, "gt_edge_transitions_total{from=");
+        prom_label(out, label);
+        fprintf(out, ",to=");
+        prom_label(out, label2);
+        fprintf(out, "} %" PRIu64 "\n", tb->edges[i].count);
+    }
+}
+
+/* ---- DOT ---------------------------------------------------------------- */
+
+static void dot_str(FILE *out, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            fputc('\\', out);
+        fputc(*s, out);
+    }
+}
+
+static void print_dot(FILE *out, const struct tables *tb)
+{
+    char run[32];
+    fprintf(out, "digraph gt_blocking_graph {\n  rankdir=LR;\n"
+                 "  node [shape=box, fontname=\"monospace\"];\n");
+    for (size_t i = 0; i < tb->nlocs; i++) {
+        const struct loc_row *l = &tb->locs[i];
+        int linked = l->waiting != 0;
+        for (size_t e = 0; e < tb->nedges && !linked; e++)
+            linked = tb->edges[e].from == l->index || tb->edges[e].to == l->index;
+        if (!linked)
+            continue;
+        fprintf(out, "  L%u [label=\"", l->index);
+        dot_str(out, l->where);
+        fprintf(out, "\\n%" PRIu64 " waiting\"];\n", l->waiting);
+    }
+    for (size_t i = 0; i < tb->nedges; i++) {
+        const struct edge_row *e = &tb->edges[i];
+        fmt_duration(e->mean_run_ns, run, sizeof(run));
+        fprintf(out, "  L%u -> L%u [label=\"%.1f/s\\nrun %s\", per_s=\"%.3f\", "
+                "mean_run_ns=\"%" PRIu64 "\"];\n",
+                e->from, e->to, e->per_s, run, e->per_s, e->mean_run_ns);
+    }
+    fprintf(out, "}\n");
+}
+
+int batch_print(FILE *out, struct sampler *s, struct tables *tb,
+                enum view v, enum format f)
+{
+    int rc = 0;
+    switch (f) {
+    case FORMAT_TEXT:
+        rc = print_text(out, s, tb, v);
+        break;
+    case FORMAT_JSON:
+        rc = print_json(out, s, tb, v);
+        break;
+    case FORMAT_PROMETHEUS:
+        print_prometheus(out, s, tb);
+        break;
+    case FORMAT_DOT:
+        print_dot(out, tb);
+        break;
+    }
+    fflush(out);
+    return rc;
+}

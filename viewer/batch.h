@@ -1,0 +1,27 @@
+/*
+ * batch.h - gt-top -b: one snapshot printed as text, JSON, Prometheus text
+ * exposition or Graphviz DOT.
+ */
+#ifndef GT_TOP_BATCH_H
+#define GT_TOP_BATCH_H
+
+#include <stdio.h>
+
+#include "sampler.h"
+#include "tables.h"
+
+enum view { VIEW_LOCATIONS, VIEW_THREADS, VIEW_STACKS, VIEW_GRAPH, VIEW_COUNT };
+enum format { FORMAT_TEXT, FORMAT_JSON, FORMAT_PROMETHEUS, FORMAT_DOT };
+
+extern const char *const view_names[VIEW_COUNT];
+
+/* The header lines, shared by text output and the screen: fills LINES
+ * (up to 5, each at most LEN bytes); returns how many. */
+int header_lines(const struct sampler *s, const struct tables *tb,
+                 char lines[][256], int max);
+
+/* Prints one snapshot of view V in format F.  -1 on ENOMEM. */
+int batch_print(FILE *out, struct sampler *s, struct tables *tb,
+                enum view v, enum format f);
+
+#endif

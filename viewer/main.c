@@ -1,0 +1,221 @@
+/*
+ * main.c - gt-top's command line: which target, batch or screen.
+ *
+ *   gt-top [-d SECS] -p PID             the screen (a terminal is needed)
+ *   gt-top --core CORE [--exe EXE]       a frozen view of a core
+ *   gt-top -b [-n N] [-d SECS] -p PID [--view V] [--format F]
+ *
+ * Exit status: 0 done, 1 the target could not be read, 2 bad command line.
+ * Every failure before the screen opens is one line on stderr.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "common.h"
+#include "sampler.h"
+#include "tables.h"
+#include "tui.h"
+
+static const char usage_text[] =
+    "usage: gt-top [-b] [-n N] [-d SECS] -p PID [--view V] [--format F]\n"
+    "       gt-top [-b] --core CORE [--exe EXE] [--view V] [--format F]\n"
+    "  -b, --batch          print snapshots and exit (no terminal needed)\n"
+    "  -n, --iterations N   snapshots in batch mode (default 1)\n"
+    "  -d, --delay SECS     interval between snapshots (default 1)\n"
+    "  -p, --pid PID        the gt program to watch\n"
+    "      --core CORE      a core file of a gt program; --exe its program\n"
+    "      --view V         locations (default), threads, stacks, graph\n"
+    "      --format F       text (default), json, prometheus, dot\n";
+
+struct options {
+    int batch;
+    long iterations;
+    double delay;
+    pid_t pid;
+    const char *core, *exe;
+    enum view view;
+    enum format format;
+};
+
+static int usage_error(const char *msg, const char *arg)
+{
+    fprintf(stderr, "gt-top: ");
+    fprintf(stderr, msg, arg);
+    fprintf(stderr, " (gt-top --help for usage)\n");
+    return EXIT_USAGE;
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+    enum { OPT_CORE = 256, OPT_EXE, OPT_VIEW, OPT_FORMAT };
+    static const struct option longs[] = {
+        {"batch", no_argument, NULL, 'b'},
+        {"iterations", required_argument, NULL, 'n'},
+        {"delay", required_argument, NULL, 'd'},
+        {"pid", required_argument, NULL, 'p'},
+        {"core", required_argument, NULL, OPT_CORE},
+        {"exe", required_argument, NULL, OPT_EXE},
+        {"view", required_argument, NULL, OPT_VIEW},
+        {"format", required_argument, NULL, OPT_FORMAT},
+        {"help", no_argument, NULL, 'h'},
+        {0, 0, 0, 0},
+    };
+    static const char *const formats[] = {"text", "json", "prometheus", "dot"};
+    char *end;
+    int c;
+    memset(o, 0, sizeof(*o));
+    o->iterations = 1;
+    o->delay = 1.0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":bn:d:p:h", longs, NULL)) != -1) {
+        switch (c) {
+        case 'b':
+            o->batch = 1;
+            break;
+        case 'n':
+            o->iterations = strtol(optarg, &end, 10);
+            if (*end || o->iterations < 1)
+                return usage_error("-n wants a count of at least 1, not '%s'", optarg);
+            break;
+        case 'd':
+            o->delay = strtod(optarg, &end);
+            if (*end || !(o->delay >= 0.05) || o->delay > 3600)
+                return usage_error("-d wants seconds between 0.05 and 3600, not '%s'", optarg);
+            break;
+        case 'p':
+            o->pid = (pid_t)strtol(optarg, &end, 10);
+            if (*end || o->pid <= 0)
+                return usage_error("-p wants a process id, not '%s'", optarg);
+            break;
+        case OPT_CORE:
+            o->core = optarg;
+            break;
+        case OPT_EXE:
+            o->exe = optarg;
+            break;
+        case OPT_VIEW: {
+            int found = 0;
+            for (int v = 0; v < VIEW_COUNT; v++)
+                if (strcmp(optarg, view_names[v]) == 0) {
+                    o->view = (enum view)v;
+                    found = 1;
+                }
+            if (!found)
+                return usage_error("--view is locations, threads, stacks or graph, not '%s'", optarg);
+            break;
+        }
+        case OPT_FORMAT: {
+            int found = 0;
+            for (int f = 0; f < 4; f++)
+                if (strcmp(optarg, formats[f]) == 0) {
+                    o->format = (enum format)f;
+                    found = 1;
+                }
+            if (!found)
+                return usage_error("--format is text, json, prometheus or dot, not '%s'", optarg);
+            break;
+        }
+        case 'h':
+            fputs(usage_text, stdout);
+            exit(EXIT_OK);
+        case ':':
+            return usage_error("%s needs an argument", argv[optind - 1]);
+        default:
+            return usage_error("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return usage_error("unexpected argument '%s'", argv[optind]);
+    if (!o->pid == !o->core)
+        return usage_error("%s", o->core ? "give -p PID or --core CORE, not both"
+                                         : "which program? give -p PID or --core CORE");
+    if (o->exe && !o->core)
+        return usage_error("%s", "--exe goes with --core");
+    if (o->format == FORMAT_DOT && o->view != VIEW_GRAPH && o->view != VIEW_LOCATIONS)
+        return usage_error("%s", "--format dot draws the graph view only");
+    return EXIT_OK;
+}
+
+static void sleep_seconds(double s)
+{
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    while (nanosleep(&ts, &ts) < 0)
+        ;
+}
+
+static unsigned snapshot_flags(enum view v)
+{
+    /* Unwinding and measuring every stack costs most of a snapshot; only
+     * the Stacks view needs them on every refresh. */
+    return v == VIEW_STACKS ? GTO_SNAP_UNWIND | GTO_SNAP_MEASURE : 0;
+}
+
+static int run_batch(struct sampler *s, const struct options *o)
+{
+    char err[GTO_ERR_MAX];
+    s->flags = snapshot_flags(o->view);
+    if (!o->core) {
+        /* A baseline first, so even one snapshot shows rates over the
+         * interval rather than over the program's life. */
+        if (sampler_step(s, err) < 0)
+            goto fail;
+        sleep_seconds(o->delay);
+    }
+    for (long i = 0; i < o->iterations; i++) {
+        if (i)
+            sleep_seconds(o->delay);
+        if (sampler_step(s, err) < 0)
+            goto fail;
+        struct tables tb;
+        if (tables_build(&tb, s) < 0 || batch_print(stdout, s, &tb, o->view, o->format) < 0) {
+            fprintf(stderr, "gt-top: out of memory\n");
+            tables_free(&tb);
+            return EXIT_TARGET;
+        }
+        tables_free(&tb);
+        if (o->core)
+            break;   /* a core never changes */
+    }
+    return EXIT_OK;
+fail:
+    fprintf(stderr, "gt-top: %s\n", err);
+    return EXIT_TARGET;
+}
+
+int main(int argc, char **argv)
+{
+    struct options o;
+    int rc = parse_options(argc, argv, &o);
+    if (rc != EXIT_OK)
+        return rc;
+    if (!o.batch && !isatty(STDOUT_FILENO)) {
+        fprintf(stderr, "gt-top: standard output is not a terminal; use -b for "
+                        "batch output (gt-top -b -p PID)\n");
+        return EXIT_USAGE;
+    }
+    struct sampler s;
+    char err[GTO_ERR_MAX];
+    if (sampler_open(&s, o.pid, o.core, o.exe, err) < 0) {
+        fprintf(stderr, "gt-top: %s\n", err);
+        return EXIT_TARGET;
+    }
+    if (o.batch) {
+        rc = run_batch(&s, &o);
+    } else {
+        /* The first snapshot before the screen opens: a target that
+         * cannot be read is one line on a normal terminal. */
+        if (sampler_step(&s, err) < 0) {
+            fprintf(stderr, "gt-top: %s\n", err);
+            sampler_close(&s);
+            return EXIT_TARGET;
+        }
+        rc = tui_run(&s, o.delay, o.view);
+    }
+    sampler_close(&s);
+    return rc;
+}

@@ -1,0 +1,164 @@
+/*
+ * sampler.c - snapshots on demand and the rates between two of them.
+ */
+#include "sampler.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int sampler_open(struct sampler *s, pid_t pid, const char *core,
+                 const char *exe, char *err)
+{
+    memset(s, 0, sizeof(*s));
+    s->pid = core ? 0 : pid;
+    int rc = core ? gto_open_core(core, exe, &s->target, err)
+                  : gto_open_pid(pid, &s->target, err);
+    return rc;
+}
+
+void sampler_close(struct sampler *s)
+{
+    gto_snapshot_free(s->prev);
+    gto_snapshot_free(s->cur);
+    if (s->target)
+        gto_close(s->target);
+    free(s->hist);
+    memset(s, 0, sizeof(*s));
+}
+
+/* VmRSS of the target: the header's memory figure.  0 when unreadable. */
+static uint64_t read_rss(pid_t pid)
+{
+    char path[64], line[256];
+    uint64_t kib = 0;
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "VmRSS: %lu kB", &kib) == 1)
+            break;
+    fclose(f);
+    return kib * 1024;
+}
+
+static void record_history(struct sampler *s)
+{
+    size_t n = gto_location_count(s->cur);
+    size_t need = 1;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t idx = gto_location_at(s->cur, i)->index;
+        if (idx + 1u > need)
+            need = idx + 1u;
+    }
+    if (need > s->nhist) {
+        struct loc_history *h = realloc(s->hist, need * sizeof(*h));
+        if (!h)
+            return;   /* the sparkline is a luxury: skip it */
+        memset(h + s->nhist, 0, (need - s->nhist) * sizeof(*h));
+        s->hist = h;
+        s->nhist = need;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct gto_location *l = gto_location_at(s->cur, i);
+        struct loc_history *h = &s->hist[l->index];
+        h->len[h->next] = l->waiting > UINT32_MAX ? UINT32_MAX
+                                                  : (uint32_t)l->waiting;
+        h->next = (h->next + 1) % SPARK_LEN;
+        if (h->filled < SPARK_LEN)
+            h->filled++;
+    }
+}
+
+int sampler_step(struct sampler *s, char *err)
+{
+    gto_snapshot *next;
+    if (gto_snapshot_take(s->target, s->flags, &next, err) < 0) {
+        if (s->pid && kill(s->pid, 0) < 0 && errno == ESRCH)
+            s->target_gone = 1;
+        return -1;
+    }
+    gto_snapshot_free(s->prev);
+    s->prev = s->cur;
+    s->cur = next;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    s->taken_realtime_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+
+    const struct gto_counters *c = gto_snapshot_counters(s->cur);
+    if (s->prev) {
+        const struct gto_counters *p = gto_snapshot_counters(s->prev);
+        s->dt = c->now > p->now ? (double)(c->now - p->now) / 1e9 : 0;
+        s->rates_are_averages = 0;
+    } else {
+        /* Without a previous snapshot, a rate is an average over the
+         * program's life: the only honest figure a core can give. */
+        s->dt = c->now > c->clock_base ? (double)(c->now - c->clock_base) / 1e9 : 0;
+        s->rates_are_averages = 1;
+    }
+    const struct gto_counters *p = s->prev ? gto_snapshot_counters(s->prev) : NULL;
+    s->spawns_s = sampler_rate(s, p ? p->spawns : 0, c->spawns);
+    s->exits_s = sampler_rate(s, p ? p->exits : 0, c->exits);
+    s->switches_s = sampler_rate(s, p ? p->switches : 0, c->switches);
+    double idle = sampler_rate(s, p ? p->idle_ns : 0, c->idle_ns) / 1e9;
+    s->idle_share = idle > 1 ? 1 : idle < 0 ? 0 : idle;
+    s->rss = s->pid ? read_rss(s->pid) : 0;
+    record_history(s);
+    return 0;
+}
+
+double sampler_rate(const struct sampler *s, uint64_t a, uint64_t b)
+{
+    if (s->dt <= 0 || b < a)
+        return 0;
+    return (double)(b - a) / s->dt;
+}
+
+double sampler_arrivals_rate(const struct sampler *s, uint32_t index)
+{
+    const struct gto_location *c = gto_location_by_index(s->cur, index);
+    const struct gto_location *p =
+        s->prev ? gto_location_by_index(s->prev, index) : NULL;
+    if (!c)
+        return 0;
+    return sampler_rate(s, p ? p->arrivals : 0, c->arrivals);
+}
+
+/* Edges are never moved nor removed, so the same position in the previous
+ * snapshot is the same edge; the check covers a reader's reordering. */
+static const struct gto_edge *prev_edge(const struct sampler *s,
+                                        const struct gto_edge *e, size_t hint)
+{
+    if (!s->prev)
+        return NULL;
+    size_t n = gto_edge_count(s->prev);
+    if (hint < n) {
+        const struct gto_edge *p = gto_edge_at(s->prev, hint);
+        if (p->from == e->from && p->to == e->to)
+            return p;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct gto_edge *p = gto_edge_at(s->prev, i);
+        if (p->from == e->from && p->to == e->to)
+            return p;
+    }
+    return NULL;
+}
+
+void sampler_edge_rate(const struct sampler *s, size_t i, double *per_s,
+                       uint64_t *mean_run_ns)
+{
+    const struct gto_edge *e = gto_edge_at(s->cur, i);
+    const struct gto_edge *p = prev_edge(s, e, i);
+    uint64_t count0 = p ? p->count : 0, run0 = p ? p->run_ns : 0;
+    *per_s = sampler_rate(s, count0, e->count);
+    if (e->count > count0)
+        *mean_run_ns = (e->run_ns - run0) / (e->count - count0);
+    else
+        *mean_run_ns = e->count ? e->run_ns / e->count : 0;
+}

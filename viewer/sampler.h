@@ -1,0 +1,57 @@
+/*
+ * sampler.h - gt-top's sampling: one snapshot of the target every
+ * interval through libgtobserve, and the rates between two snapshots.
+ * Nothing here formats or draws.
+ */
+#ifndef GT_TOP_SAMPLER_H
+#define GT_TOP_SAMPLER_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "gtobserve.h"
+
+#define SPARK_LEN 60   /* queue-length samples kept per location */
+
+/* Queue lengths of one location, oldest first once the ring is full. */
+struct loc_history {
+    uint32_t len[SPARK_LEN];
+    unsigned next, filled;
+};
+
+struct sampler {
+    gto_target *target;
+    pid_t pid;             /* 0 for a core */
+    unsigned flags;        /* GTO_SNAP_* for the next snapshot */
+    gto_snapshot *prev, *cur;
+    /* Seconds of target clock between prev and cur; for a core (one
+     * snapshot only) its uptime, so rates are lifetime averages. */
+    double dt;
+    int rates_are_averages;
+    double spawns_s, exits_s, switches_s, idle_share;
+    uint64_t rss;          /* bytes, live targets only (0 unknown) */
+    uint64_t taken_realtime_ns;
+    struct loc_history *hist;   /* by location index */
+    size_t nhist;
+    int target_gone;       /* the last step failed because the target died */
+};
+
+/* Opens PID (or CORE + EXE); -1 with err. */
+int sampler_open(struct sampler *s, pid_t pid, const char *core,
+                 const char *exe, char *err);
+void sampler_close(struct sampler *s);
+
+/* Takes the next snapshot and computes rates against the previous one.
+ * On failure the previous snapshot stays current; -1 with err. */
+int sampler_step(struct sampler *s, char *err);
+
+/* Rate of a counter that went from A (prev) to B (cur), per second. */
+double sampler_rate(const struct sampler *s, uint64_t a, uint64_t b);
+
+/* Arrivals/s at location INDEX; edge I's transitions/s and its mean run
+ * time in ns over the same interval (over its life when it was idle). */
+double sampler_arrivals_rate(const struct sampler *s, uint32_t index);
+void sampler_edge_rate(const struct sampler *s, size_t i, double *per_s,
+                       uint64_t *mean_run_ns);
+
+#endif

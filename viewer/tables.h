@@ -1,0 +1,85 @@
+/*
+ * tables.h - gt-top's rows: what each view lists, built from the sampler's
+ * current snapshot, with their columns described as data (name, title,
+ * width, how to compare, how to format).  Batch output and the screen both
+ * read these; neither samples nor computes.
+ */
+#ifndef GT_TOP_TABLES_H
+#define GT_TOP_TABLES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sampler.h"
+
+#define WHERE_MAX 160
+
+struct loc_row {
+    uint32_t index;
+    char where[WHERE_MAX];         /* "func (file:line)" */
+    char function[64];
+    const char *kind;              /* "sleep", "fd", ... */
+    uint64_t waiting;              /* threads there now */
+    double arrivals_s;
+    uint64_t age_p50, age_p99, age_max;    /* waits in progress, ns */
+    uint64_t done_p50, done_p99, done_mean; /* completed waits, ns */
+    uint64_t completed;
+};
+
+struct edge_row {
+    uint32_t from, to;
+    const char *from_where, *to_where;    /* point into loc rows */
+    double per_s;
+    uint64_t mean_run_ns, count;
+};
+
+struct thread_row {
+    const struct gto_thread *th;
+    const char *where;             /* its location's text, "" none */
+    uint64_t waited_ns;            /* now - wait_since when parked */
+};
+
+struct tables {
+    struct loc_row *locs;
+    size_t nlocs;
+    struct edge_row *edges;
+    size_t nedges;
+    struct thread_row *threads;
+    size_t nthreads;
+    /* Header totals. */
+    uint64_t reserved, resident, live, dead;
+    int measured;                  /* resident and dead are known */
+    size_t in_flux;                /* records that stayed torn */
+};
+
+/* Builds every table from S->cur; -1 on ENOMEM. */
+int tables_build(struct tables *tb, struct sampler *s);
+void tables_free(struct tables *tb);
+/* The row of location INDEX, NULL when there is none. */
+const struct loc_row *tables_loc(const struct tables *tb, uint32_t index);
+
+/* ---- columns ------------------------------------------------------------ */
+
+enum col_align { COL_LEFT, COL_RIGHT };
+
+struct column {
+    const char *name;          /* key in JSON, --sort, the help screen */
+    const char *title;         /* header on screen and in text */
+    int width;
+    enum col_align align;
+    const char *description;
+    int (*compare)(const void *a, const void *b);   /* ascending */
+    void (*format)(const void *row, char *buf, size_t len);
+};
+
+extern const struct column loc_columns[];
+extern const size_t loc_ncolumns;
+extern const struct column thread_columns[];
+extern const size_t thread_ncolumns;
+
+/* Sorts rows by column C, descending when DESC. */
+void tables_sort_locs(struct tables *tb, size_t col, int desc);
+void tables_sort_threads(struct thread_row *rows, size_t n, size_t col,
+                         int desc);
+
+#endif

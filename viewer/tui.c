@@ -1,0 +1,668 @@
+/*
+ * tui.c - gt-top's screen: draws the tables the sampler and tables.c
+ * produce, and maps keys to actions through a table.  It never computes a
+ * figure itself; only the visible rows are formatted.
+ */
+#define _XOPEN_SOURCE_EXTENDED 1
+#include "tui.h"
+
+#include <curses.h>
+#include <inttypes.h>
+#include <locale.h>
+#include <stdarg.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common.h"
+#include "stack_report.h"
+#include "tables.h"
+
+#define MIN_COLS 60
+#define MIN_LINES 12
+#define HEADER_LINES 5
+
+enum { ACT_NONE = 0, ACT_REDRAW = 1, ACT_QUIT = 2, ACT_RESAMPLE = 4 };
+enum { PAIR_HEADER = 1, PAIR_TITLE, PAIR_SELECT, PAIR_ALERT };
+
+/* What the user is looking at below the view: nothing, the threads and
+ * backtrace groups of one location, or one thread's backtrace. */
+enum drill { DRILL_NONE, DRILL_LOCATION, DRILL_THREAD };
+
+struct ui {
+    struct sampler *s;
+    struct tables tb;
+    int have_tables;
+    enum view view;
+    size_t sort_col[VIEW_COUNT];
+    int sort_desc[VIEW_COUNT];
+    char filter[64];
+    size_t *shown;            /* rows of the current list that pass */
+    size_t nshown;
+    size_t selected, top;
+    int paused, help, colour;
+    double delay;
+    enum drill drill;
+    uint32_t drill_loc;
+    uint64_t drill_thread;
+    char **drill_lines;       /* formatted once per drill-down */
+    size_t ndrill;
+    struct stack_report stacks;
+    int have_stacks;
+    char message[GTO_ERR_MAX + 64];
+};
+
+/* ---- rows of the current view ------------------------------------------- */
+
+static const char *row_text_for_filter(const struct ui *u, size_t i)
+{
+    if (u->view == VIEW_LOCATIONS)
+        return u->tb.locs[i].where;
+    const struct thread_row *r = &u->tb.threads[i];
+    return r->where;
+}
+
+static int row_passes(const struct ui *u, size_t i)
+{
+    if (!u->filter[0])
+        return 1;
+    if (strstr(row_text_for_filter(u, i), u->filter))
+        return 1;
+    if (u->view == VIEW_THREADS) {
+        const struct gto_thread *th = u->tb.threads[i].th;
+        return strstr(th->name, u->filter) || strstr(gto_state_name(th->state), u->filter);
+    }
+    return 0;
+}
+
+static size_t list_len(const struct ui *u)
+{
+    switch (u->view) {
+    case VIEW_LOCATIONS: return u->tb.nlocs;
+    case VIEW_THREADS: return u->tb.nthreads;
+    case VIEW_GRAPH: return u->tb.nedges;
+    default: return 0;
+    }
+}
+
+/* Sorts and filters the current list; keeps the cursor in range. */
+static void arrange(struct ui *u)
+{
+    if (!u->have_tables)
+        return;
+    if (u->view == VIEW_LOCATIONS)
+        tables_sort_locs(&u->tb, u->sort_col[u->view], u->sort_desc[u->view]);
+    else if (u->view == VIEW_THREADS)
+        tables_sort_threads(u->tb.threads, u->tb.nthreads, u->sort_col[u->view],
+                            u->sort_desc[u->view]);
+    size_t n = list_len(u);
+    free(u->shown);
+    u->shown = malloc((n + 1) * sizeof(*u->shown));
+    u->nshown = 0;
+    if (!u->shown)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (u->view == VIEW_GRAPH || row_passes(u, i))
+            u->shown[u->nshown++] = i;
+    if (u->selected >= u->nshown)
+        u->selected = u->nshown ? u->nshown - 1 : 0;
+}
+
+static void rebuild(struct ui *u)
+{
+    if (u->have_tables)
+        tables_free(&u->tb);
+    u->have_tables = tables_build(&u->tb, u->s) == 0;
+    if (u->have_stacks)
+        stack_report_free(&u->stacks);
+    u->have_stacks = 0;
+    if (u->view == VIEW_STACKS)
+        u->have_stacks = stack_report_build(&u->stacks, u->s->target, u->s->cur) == 0;
+    arrange(u);
+}
+
+static void resample(struct ui *u)
+{
+    char err[GTO_ERR_MAX];
+    u->s->flags = u->view == VIEW_STACKS ? GTO_SNAP_UNWIND | GTO_SNAP_MEASURE : 0;
+    if (sampler_step(u->s, err) < 0) {
+        snprintf(u->message, sizeof(u->message), "%s",
+                 u->s->target_gone ? "the target has exited: showing the last snapshot (q quits)"
+                                   : err);
+        return;
+    }
+    u->message[0] = 0;
+    rebuild(u);
+}
+
+/* ---- drill-down --------------------------------------------------------- */
+
+static void drill_free(struct ui *u)
+{
+    for (size_t i = 0; i < u->ndrill; i++)
+        free(u->drill_lines[i]);
+    free(u->drill_lines);
+    u->drill_lines = NULL;
+    u->ndrill = 0;
+}
+
+static void drill_add(struct ui *u, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void drill_add(struct ui *u, const char *fmt, ...)
+{
+    char **l = realloc(u->drill_lines, (u->ndrill + 1) * sizeof(*l));
+    if (!l)
+        return;
+    u->drill_lines = l;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&l[u->ndrill], fmt, ap) >= 0)
+        u->ndrill++;
+    va_end(ap);
+}
+
+static void drill_frames(struct ui *u, gto_target *t, const struct gto_thread *th)
+{
+    char where[256];
+    if (th->unwind_status != GTO_UNWIND_OK && !th->nframes)
+        drill_add(u, "    (no backtrace: unwind status %d)", th->unwind_status);
+    for (size_t f = 0; f < th->nframes; f++) {
+        const struct gto_symbol *sym;
+        size_t n = gto_frame_symbols(t, th, f, &sym);
+        for (size_t k = 0; k < n; k++) {
+            const char *file = sym[k].file ? strrchr(sym[k].file, '/') : NULL;
+            snprintf(where, sizeof(where), "%s:%d",
+                     file ? file + 1 : sym[k].file ? sym[k].file : "?", sym[k].line);
+            drill_add(u, "    #%-3zu %s%s (%s)  %" PRIu64 " B", f,
+                      sym[k].inlined ? "[inlined] " : "", sym[k].function, where,
+                      th->frames[f].size);
+        }
+    }
+}
+
+static void drill_open(struct ui *u)
+{
+    char err[GTO_ERR_MAX], buf[64], buf2[64];
+    gto_snapshot *snap;
+    drill_free(u);
+    /* One unwound snapshot for this screen: the cost is paid once, when
+     * someone asks for backtraces, not on every refresh. */
+    if (gto_snapshot_take(u->s->target, GTO_SNAP_UNWIND | GTO_SNAP_MEASURE, &snap, err) < 0)
+        snap = NULL;
+    const gto_snapshot *src = snap ? snap : u->s->cur;
+    uint64_t now = gto_snapshot_counters(src)->now;
+    if (u->drill == DRILL_THREAD) {
+        const struct gto_thread *th = gto_thread_by_id(src, u->drill_thread);
+        if (!th) {
+            drill_add(u, "thread %" PRIu64 " is gone", u->drill_thread);
+        } else {
+            drill_add(u, "Thread %" PRIu64 " \"%s\"  %s  parent %" PRIu64, th->id,
+                      th->name, gto_state_name(th->state), th->parent);
+            if (th->state == GTO_STATE_PARKED)
+                drill_add(u, "  waits on %s for %s", gto_wait_kind_name(th->wait_kind),
+                          fmt_duration(now > th->wait_since ? now - th->wait_since : 0,
+                                       buf, sizeof(buf)));
+            drill_add(u, "  run %s, %" PRIu64 " switches, stack live %s of %s",
+                      fmt_duration(th->run_ns, buf, sizeof(buf)), th->switches,
+                      fmt_bytes(th->live, buf2, sizeof(buf2)),
+                      fmt_bytes(th->reserved, buf, sizeof(buf)));
+            drill_add(u, "  backtrace:");
+            drill_frames(u, u->s->target, th);
+        }
+    } else {
+        size_t n = gto_thread_count(src), k = 0;
+        const struct gto_thread **at = malloc((n + 1) * sizeof(*at));
+        const struct loc_row *l = tables_loc(&u->tb, u->drill_loc);
+        drill_add(u, "Location %s", l ? l->where : "?");
+        for (size_t i = 0; at && i < n; i++) {
+            const struct gto_thread *th = gto_thread_at(src, i);
+            if (th->location == u->drill_loc && th->state == GTO_STATE_PARKED)
+                at[k++] = th;
+        }
+        drill_add(u, "  %zu threads waiting", k);
+        struct gto_group *g = NULL;
+        ssize_t ng = at ? gto_group(src, at, k, &g) : -1;
+        for (ssize_t i = 0; i < ng; i++) {
+            drill_add(u, "%s", "");
+            drill_add(u, "  %zu threads, waiting %s..%s  (thread %" PRIu64 " \"%s\"%s)",
+                      g[i].count, fmt_duration(g[i].wait_min, buf, sizeof(buf)),
+                      fmt_duration(g[i].wait_max, buf2, sizeof(buf2)), g[i].rep->id,
+                      g[i].rep->name, g[i].count > 1 ? " and others" : "");
+            drill_frames(u, u->s->target, g[i].rep);
+            for (size_t m = 0; m < g[i].count && m < 50; m++)
+                drill_add(u, "      thread %" PRIu64 " \"%s\"", g[i].threads[m]->id,
+                          g[i].threads[m]->name);
+        }
+        if (ng > 0)
+            gto_groups_free(g, (size_t)ng);
+        free(at);
+    }
+    if (snap)
+        gto_snapshot_free(snap);
+    u->selected = u->top = 0;
+}
+
+/* ---- drawing ------------------------------------------------------------ */
+
+static void put_line(int y, const char *text, int attr)
+{
+    if (attr)
+        attron(attr);
+    mvaddnstr(y, 0, text, COLS);
+    clrtoeol();
+    if (attr)
+        attroff(attr);
+}
+
+static void format_columns(char *out, size_t len, const struct column *cols,
+                           size_t ncols, const void *row)
+{
+    char cell[WHERE_MAX + 32];
+    size_t at = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < ncols && at < len; i++) {
+        if (row)
+            cols[i].format(row, cell, sizeof(cell));
+        else
+            snprintf(cell, sizeof(cell), "%s", cols[i].title);
+        int w = cols[i].width;
+        int n = w ? snprintf(out + at, len - at, cols[i].align == COL_RIGHT ? "%*.*s " : "%-*.*s ",
+                             w, w, cell)
+                  : snprintf(out + at, len - at, "%s", cell);
+        if (n < 0)
+            break;
+        at += (size_t)n;
+    }
+}
+
+/* A queue's last minute in eight levels of block. */
+static void sparkline(const struct sampler *s, uint32_t index, char *out, size_t len)
+{
+    static const char *const blocks[] = {" ", "\u2581", "\u2582", "\u2583", "\u2584",
+                                         "\u2585", "\u2586", "\u2587", "\u2588"};
+    out[0] = 0;
+    if (index >= s->nhist)
+        return;
+    const struct loc_history *h = &s->hist[index];
+    uint32_t max = 1;
+    for (unsigned i = 0; i < h->filled; i++)
+        if (h->len[i] > max)
+            max = h->len[i];
+    size_t at = 0;
+    unsigned show = h->filled < 16 ? h->filled : 16;
+    for (unsigned k = 0; k < show; k++) {
+        unsigned i = (h->next + SPARK_LEN - show + k) % SPARK_LEN;
+        const char *b = blocks[(h->len[i] * 8 + max - 1) / max];
+        size_t bl = strlen(b);
+        if (at + bl + 1 > len)
+            break;
+        memcpy(out + at, b, bl);
+        at += bl;
+    }
+    out[at] = 0;
+}
+
+static void format_row(const struct ui *u, size_t i, char *line, size_t len)
+{
+    if (u->view == VIEW_LOCATIONS) {
+        char spark[128], cols[512];
+        format_columns(cols, sizeof(cols), loc_columns, loc_ncolumns - 1, &u->tb.locs[i]);
+        sparkline(u->s, u->tb.locs[i].index, spark, sizeof(spark));
+        snprintf(line, len, "%s%-16s %s", cols, spark, u->tb.locs[i].where);
+    } else if (u->view == VIEW_THREADS) {
+        format_columns(line, len, thread_columns, thread_ncolumns, &u->tb.threads[i]);
+    } else if (u->view == VIEW_GRAPH) {
+        const struct edge_row *e = &u->tb.edges[i];
+        char run[32];
+        snprintf(line, len, "%10.1f/s  run %-8s %s -> %s", e->per_s,
+                 fmt_duration(e->mean_run_ns, run, sizeof(run)), e->from_where, e->to_where);
+    }
+}
+
+static void stacks_lines(struct ui *u)
+{
+    char a[32], b[32], c[32];
+    drill_free(u);
+    if (!u->have_stacks) {
+        drill_add(u, "(stack analysis unavailable)");
+        return;
+    }
+    drill_add(u, "Live stack per thread (threads by size):");
+    for (int i = 0; i < LIVE_HIST_BUCKETS; i++)
+        if (u->stacks.live_hist[i])
+            drill_add(u, "  %8s..%-8s %10" PRIu64, fmt_bytes(1ull << i, a, sizeof(a)),
+                      fmt_bytes(2ull << i, b, sizeof(b)), u->stacks.live_hist[i]);
+    drill_add(u, "Classes:   NAME             THREADS       LIVE    TOUCH99    SUGGEST");
+    for (size_t i = 0; i < u->stacks.nclasses && i < 10; i++) {
+        const struct stack_class *k = &u->stacks.classes[i];
+        drill_add(u, "           %-16s %7zu %10s %10s %10s", k->name, k->threads,
+                  fmt_bytes(k->live, a, sizeof(a)), fmt_bytes(k->touched_p99, b, sizeof(b)),
+                  fmt_bytes(k->suggested, c, sizeof(c)));
+    }
+    drill_add(u, "Functions holding live stack:");
+    for (size_t i = 0; i < u->stacks.nfunctions && i < 20; i++)
+        drill_add(u, "  %10s in %6zu frames  %s",
+                  fmt_bytes(u->stacks.functions[i].live, a, sizeof(a)),
+                  u->stacks.functions[i].frames, u->stacks.functions[i].function);
+}
+
+static const char *const help_text[] = {
+    "gt-top keys",
+    "",
+    "  1 2 3 4, Tab    Locations, Threads, Stacks, Graph views",
+    "  Up Down PgUp PgDn Home End    move",
+    "  Enter           drill down: a location's threads and backtraces,",
+    "                  a thread's backtrace;  Esc goes back",
+    "  < >             sort by the column left / right;  r reverse",
+    "  /               filter rows by text (location, name, state)",
+    "  p               pause / resume sampling",
+    "  d + -           refresh interval (d cycles, + slower, - faster)",
+    "  h ? F1          this help;  q quit",
+    "",
+    "press any key",
+};
+
+static int body_height(void) { return LINES - HEADER_LINES - 3; }
+
+static void draw(struct ui *u)
+{
+    char line[1024], hl[HEADER_LINES][256];
+    erase();
+    if (COLS < MIN_COLS || LINES < MIN_LINES) {
+        snprintf(line, sizeof(line), "terminal too small: gt-top needs at least %dx%d",
+                 MIN_COLS, MIN_LINES);
+        put_line(0, line, 0);
+        refresh();
+        return;
+    }
+    if (u->help) {
+        for (size_t i = 0; i < sizeof(help_text) / sizeof(help_text[0]); i++)
+            put_line((int)i, help_text[i], i ? 0 : A_BOLD);
+        refresh();
+        return;
+    }
+    int n = u->have_tables ? header_lines(u->s, &u->tb, hl, HEADER_LINES) : 0;
+    for (int i = 0; i < n; i++)
+        put_line(i, hl[i], i == 0 && u->colour ? COLOR_PAIR(PAIR_HEADER) | A_BOLD : 0);
+    char when[32];
+    time_t t = (time_t)(u->s->taken_realtime_ns / 1000000000u);
+    strftime(when, sizeof(when), "%H:%M:%S", localtime(&t));
+    snprintf(line, sizeof(line), " [1]Locations [2]Threads [3]Stacks [4]Graph   view: %s%s  "
+             "every %.1fs%s  at %s%s%s",
+             u->drill == DRILL_LOCATION ? "location" : u->drill == DRILL_THREAD ? "thread"
+                                                                                : view_names[u->view],
+             u->filter[0] ? "  filter" : "", u->delay, u->paused ? " PAUSED" : "", when,
+             u->filter[0] ? ": " : "", u->filter);
+    put_line(HEADER_LINES, line, A_REVERSE);
+
+    int y = HEADER_LINES + 1, h = body_height();
+    if (u->drill != DRILL_NONE || u->view == VIEW_STACKS) {
+        if (u->drill == DRILL_NONE)
+            stacks_lines(u);
+        if (u->top > u->ndrill)
+            u->top = 0;
+        for (int r = 0; r <= h && u->top + (size_t)r < u->ndrill; r++)
+            put_line(y + r, u->drill_lines[u->top + (size_t)r], 0);
+    } else {
+        if (u->view == VIEW_LOCATIONS) {
+            char cols[512];
+            format_columns(cols, sizeof(cols), loc_columns, loc_ncolumns - 1, NULL);
+            snprintf(line, sizeof(line), "%s%-16s LOCATION", cols, "QUEUE");
+        } else if (u->view == VIEW_THREADS) {
+            format_columns(line, sizeof(line), thread_columns, thread_ncolumns, NULL);
+        } else {
+            snprintf(line, sizeof(line), "%12s  %-12s %s", "RATE", "RUN", "EDGE");
+        }
+        put_line(y++, line, u->colour ? COLOR_PAIR(PAIR_TITLE) | A_BOLD : A_BOLD);
+        if (u->selected < u->top)
+            u->top = u->selected;
+        if (u->selected >= u->top + (size_t)h)
+            u->top = u->selected - (size_t)h + 1;
+        /* Only the rows on screen are formatted: 100K threads cost the
+         * same to draw as 20. */
+        for (int r = 0; r < h && u->top + (size_t)r < u->nshown; r++) {
+            size_t idx = u->top + (size_t)r;
+            format_row(u, u->shown[idx], line, sizeof(line));
+            put_line(y + r, line, idx == u->selected ? A_REVERSE : 0);
+        }
+    }
+    if (u->message[0])
+        put_line(LINES - 1, u->message, u->colour ? COLOR_PAIR(PAIR_ALERT) | A_BOLD : A_BOLD);
+    else {
+        const char *sortname = u->view == VIEW_THREADS ? thread_columns[u->sort_col[u->view]].name
+                               : u->view == VIEW_LOCATIONS ? loc_columns[u->sort_col[u->view]].name
+                                                           : "-";
+        snprintf(line, sizeof(line), " q quit  h help  Enter drill  / filter  <> sort (%s%s)  "
+                 "%zu rows", sortname, u->sort_desc[u->view] ? " desc" : "", u->nshown);
+        put_line(LINES - 1, line, A_REVERSE);
+    }
+    refresh();
+}
+
+/* ---- actions ------------------------------------------------------------ */
+
+static int act_quit(struct ui *u) { (void)u; return ACT_QUIT; }
+static int act_help(struct ui *u) { u->help = 1; return ACT_REDRAW; }
+
+static int set_view(struct ui *u, enum view v)
+{
+    u->view = v;
+    u->drill = DRILL_NONE;
+    u->selected = u->top = 0;
+    if (v == VIEW_STACKS)
+        return ACT_RESAMPLE;   /* needs an unwound, measured snapshot */
+    arrange(u);
+    return ACT_REDRAW;
+}
+static int act_view1(struct ui *u) { return set_view(u, VIEW_LOCATIONS); }
+static int act_view2(struct ui *u) { return set_view(u, VIEW_THREADS); }
+static int act_view3(struct ui *u) { return set_view(u, VIEW_STACKS); }
+static int act_view4(struct ui *u) { return set_view(u, VIEW_GRAPH); }
+static int act_tab(struct ui *u) { return set_view(u, (enum view)((u->view + 1) % VIEW_COUNT)); }
+
+static size_t current_len(const struct ui *u)
+{
+    return u->drill != DRILL_NONE || u->view == VIEW_STACKS ? u->ndrill : u->nshown;
+}
+
+static int move_by(struct ui *u, long d)
+{
+    size_t n = current_len(u);
+    size_t *pos = u->drill != DRILL_NONE || u->view == VIEW_STACKS ? &u->top : &u->selected;
+    long p = (long)*pos + d;
+    if (p >= (long)n)
+        p = (long)n - 1;
+    if (p < 0)
+        p = 0;
+    *pos = (size_t)p;
+    return ACT_REDRAW;
+}
+static int act_up(struct ui *u) { return move_by(u, -1); }
+static int act_down(struct ui *u) { return move_by(u, 1); }
+static int act_pgup(struct ui *u) { return move_by(u, -body_height()); }
+static int act_pgdn(struct ui *u) { return move_by(u, body_height()); }
+static int act_home(struct ui *u) { return move_by(u, -(long)current_len(u)); }
+static int act_end(struct ui *u) { return move_by(u, (long)current_len(u)); }
+
+static int sort_step(struct ui *u, int d)
+{
+    size_t n = u->view == VIEW_THREADS ? thread_ncolumns : u->view == VIEW_LOCATIONS ? loc_ncolumns : 0;
+    if (!n)
+        return ACT_NONE;
+    u->sort_col[u->view] = (u->sort_col[u->view] + n + (size_t)(long)d) % n;
+    arrange(u);
+    return ACT_REDRAW;
+}
+static int act_sort_left(struct ui *u) { return sort_step(u, -1); }
+static int act_sort_right(struct ui *u) { return sort_step(u, 1); }
+static int act_reverse(struct ui *u)
+{
+    u->sort_desc[u->view] = !u->sort_desc[u->view];
+    arrange(u);
+    return ACT_REDRAW;
+}
+
+static int act_filter(struct ui *u)
+{
+    char buf[sizeof(u->filter)];
+    put_line(LINES - 1, "filter: ", A_BOLD);
+    move(LINES - 1, 8);
+    echo();
+    curs_set(1);
+    timeout(-1);
+    int rc = getnstr(buf, (int)sizeof(buf) - 1);
+    noecho();
+    curs_set(0);
+    if (rc == OK)
+        snprintf(u->filter, sizeof(u->filter), "%s", buf);
+    u->selected = u->top = 0;
+    arrange(u);
+    return ACT_REDRAW;
+}
+
+static int act_pause(struct ui *u) { u->paused = !u->paused; return ACT_REDRAW; }
+
+static int act_delay_cycle(struct ui *u)
+{
+    static const double steps[] = {0.5, 1, 2, 5};
+    size_t i = 0;
+    while (i < 4 && steps[i] <= u->delay)
+        i++;
+    u->delay = steps[i % 4];
+    return ACT_REDRAW;
+}
+static int act_slower(struct ui *u) { u->delay = u->delay * 2 > 60 ? 60 : u->delay * 2; return ACT_REDRAW; }
+static int act_faster(struct ui *u) { u->delay = u->delay / 2 < 0.1 ? 0.1 : u->delay / 2; return ACT_REDRAW; }
+
+static int act_enter(struct ui *u)
+{
+    if (u->drill != DRILL_NONE || !u->nshown)
+        return ACT_NONE;
+    size_t i = u->shown[u->selected];
+    if (u->view == VIEW_LOCATIONS) {
+        u->drill = DRILL_LOCATION;
+        u->drill_loc = u->tb.locs[i].index;
+    } else if (u->view == VIEW_THREADS) {
+        u->drill = DRILL_THREAD;
+        u->drill_thread = u->tb.threads[i].th->id;
+    } else {
+        return ACT_NONE;
+    }
+    drill_open(u);
+    return ACT_REDRAW;
+}
+
+static int act_back(struct ui *u)
+{
+    if (u->drill == DRILL_NONE)
+        return ACT_NONE;
+    u->drill = DRILL_NONE;
+    drill_free(u);
+    u->top = 0;
+    arrange(u);
+    return ACT_REDRAW;
+}
+
+static int act_resize(struct ui *u) { (void)u; clear(); return ACT_REDRAW; }
+
+static const struct { int key; int (*fn)(struct ui *); } bindings[] = {
+    {'q', act_quit},        {'Q', act_quit},       {'h', act_help},
+    {'?', act_help},        {KEY_F(1), act_help},  {'1', act_view1},
+    {'2', act_view2},       {'3', act_view3},      {'4', act_view4},
+    {'\t', act_tab},        {KEY_UP, act_up},      {KEY_DOWN, act_down},
+    {'k', act_up},          {'j', act_down},       {KEY_PPAGE, act_pgup},
+    {KEY_NPAGE, act_pgdn},  {KEY_HOME, act_home},  {KEY_END, act_end},
+    {'<', act_sort_left},   {'>', act_sort_right}, {'r', act_reverse},
+    {'/', act_filter},      {'p', act_pause},      {'d', act_delay_cycle},
+    {'+', act_slower},      {'-', act_faster},     {'\n', act_enter},
+    {KEY_ENTER, act_enter}, {'\r', act_enter},     {27, act_back},
+    {KEY_BACKSPACE, act_back}, {KEY_RESIZE, act_resize},
+};
+
+/* ---- the loop ----------------------------------------------------------- */
+
+static void restore_terminal(int sig)
+{
+    endwin();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int tui_run(struct sampler *s, double delay, enum view first)
+{
+    struct ui u;
+    memset(&u, 0, sizeof(u));
+    u.s = s;
+    u.delay = delay;
+    u.view = first;
+    u.sort_desc[VIEW_LOCATIONS] = 1;   /* the longest queue first */
+    /* A crash must not leave the terminal in raw mode. */
+    signal(SIGSEGV, restore_terminal);
+    signal(SIGBUS, restore_terminal);
+    signal(SIGABRT, restore_terminal);
+    setlocale(LC_ALL, "");
+    initscr();
+    cbreak();
+    noecho();
+    keypad(stdscr, TRUE);
+    set_escdelay(25);
+    curs_set(0);
+    u.colour = has_colors() && !getenv("NO_COLOR");
+    if (u.colour) {
+        start_color();
+        use_default_colors();
+        init_pair(PAIR_HEADER, COLOR_CYAN, -1);
+        init_pair(PAIR_TITLE, COLOR_BLACK, COLOR_GREEN);
+        init_pair(PAIR_ALERT, COLOR_RED, -1);
+    }
+    if (u.view == VIEW_STACKS)
+        resample(&u);
+    else
+        rebuild(&u);
+    double next = now_s() + delay;
+    draw(&u);
+    for (;;) {
+        int wait_ms = (int)((next - now_s()) * 1000);
+        timeout(wait_ms < 10 ? 10 : wait_ms > 200 ? 200 : wait_ms);
+        int key = getch();
+        int flags = ACT_NONE;
+        if (key != ERR) {
+            if (u.help) {
+                u.help = 0;
+                flags = key == 'q' ? ACT_QUIT : ACT_REDRAW;
+            } else {
+                for (size_t i = 0; i < sizeof(bindings) / sizeof(bindings[0]); i++)
+                    if (bindings[i].key == key) {
+                        flags = bindings[i].fn(&u);
+                        break;
+                    }
+            }
+        }
+        if (flags & ACT_QUIT)
+            break;
+        if ((flags & ACT_RESAMPLE) ||
+            (!u.paused && !s->target_gone && s->pid && now_s() >= next)) {
+            resample(&u);
+            next = now_s() + u.delay;
+            flags |= ACT_REDRAW;
+        }
+        if (flags & ACT_REDRAW)
+            draw(&u);
+    }
+    endwin();
+    drill_free(&u);
+    free(u.shown);
+    if (u.have_tables)
+        tables_free(&u.tb);
+    if (u.have_stacks)
+        stack_report_free(&u.stacks);
+    return EXIT_OK;
+}

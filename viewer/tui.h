@@ -1,0 +1,14 @@
+/*
+ * tui.h - gt-top's interactive screen (ncurses).
+ */
+#ifndef GT_TOP_TUI_H
+#define GT_TOP_TUI_H
+
+#include "batch.h"
+#include "sampler.h"
+
+/* Runs the screen until q; S holds a first snapshot.  Returns the exit
+ * status. */
+int tui_run(struct sampler *s, double delay, enum view first);
+
+#endif

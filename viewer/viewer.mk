@@ -1,0 +1,45 @@
+# viewer/viewer.mk - gt-top, the live viewer, and its tests.  Included by
+# the Makefile; builds on tools/tools.mk (libgtobserve, tools/common.o,
+# TOOLS_CFLAGS, TOOLS_LIBS).
+#
+#   make viewer         build/bin/gt-top
+#   make test-viewer    batch output against a fixture with known ground
+#                       truth, promtool and dot on its output, the screen
+#                       driven through tmux (tests/viewer/)
+
+VIEWER_SRCS := $(sort $(wildcard viewer/*.c))
+VIEWER_OBJS := $(VIEWER_SRCS:%.c=$(BUILD)/%.o)
+GT_TOP := $(BUILD)/bin/gt-top
+VIEWER_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw -ltinfo)
+
+$(BUILD)/viewer/%.o: viewer/%.c | $(DEPS_STAMP)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(TOOLS_CFLAGS) -Iviewer -MMD -MP -c $< -o $@
+
+$(GT_TOP): $(VIEWER_OBJS) $(BUILD)/tools/common.o $(LIBGTOBSERVE) | $(BUILD)/bin/
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(GT_LDFLAGS) -o $@ $^ $(TOOLS_LIBS) $(VIEWER_LIBS)
+
+viewer: $(GT_TOP)
+all: viewer
+
+TV_SRCS := $(sort $(wildcard tests/viewer/*.c))
+TV_PROGS := $(TV_SRCS:tests/viewer/%.c=$(BUILD)/tests/viewer/%)
+
+$(BUILD)/tests/viewer/%: tests/viewer/%.c $(LIBGT_A) | $(BUILD)/tests/viewer/
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(GT_CFLAGS) -MMD -MP -o $@ $< $(LIBGT_A) $(GT_LDFLAGS) $(GT_LIBS)
+
+test-viewer: $(GT_TOP) $(TV_PROGS) $(DEPS_STAMP)
+	$(Q)GT_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/viewer
+
+TEST_SUITES += test-viewer
+
+install-viewer: $(GT_TOP)
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(GT_TOP) $(DESTDIR)$(PREFIX)/bin/
+install: install-viewer
+
+.PHONY: viewer test-viewer install-viewer
+
+-include $(VIEWER_OBJS:.o=.d) $(TV_PROGS:=.d)
