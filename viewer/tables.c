@@ -88,7 +88,8 @@ int tables_build(struct tables *tb, struct sampler *s)
     tb->locs = calloc(tb->nlocs + 1, sizeof(*tb->locs));
     tb->edges = calloc(tb->nedges + 1, sizeof(*tb->edges));
     tb->threads = calloc(tb->nthreads + 1, sizeof(*tb->threads));
-    if (!tb->locs || !tb->edges || !tb->threads) {
+    tb->texts = calloc(tb->nlocs + 1, sizeof(*tb->texts));
+    if (!tb->texts || !tb->locs || !tb->edges || !tb->threads) {
         tables_free(tb);
         return -1;
     }
@@ -97,6 +98,7 @@ int tables_build(struct tables *tb, struct sampler *s)
         const struct gto_location *l = gto_location_at(snap, i);
         struct loc_row *r = &tb->locs[i];
         r->index = l->index;
+        r->where = tb->texts[i];
         if (l->index > maxidx)
             maxidx = l->index;
         r->kind = gto_wait_kind_name((int)l->wait_kind);
@@ -104,10 +106,10 @@ int tables_build(struct tables *tb, struct sampler *s)
             const struct gto_symbol *sym;
             gto_symbolize(s->target, l->pcs[0], 1, &sym);
             snprintf(r->function, sizeof(r->function), "%s", sym[0].function);
-            describe_pc(s->target, l->pcs[0], 1, r->where, sizeof(r->where));
+            describe_pc(s->target, l->pcs[0], 1, tb->texts[i], WHERE_MAX);
         } else {
             snprintf(r->function, sizeof(r->function), "?");
-            snprintf(r->where, sizeof(r->where), "?");
+            snprintf(tb->texts[i], WHERE_MAX, "?");
         }
         r->waiting = l->waiting;
         r->arrivals_s = sampler_arrivals_rate(s, l->index);
@@ -171,6 +173,7 @@ void tables_free(struct tables *tb)
     free(tb->locs);
     free(tb->edges);
     free(tb->threads);
+    free(tb->texts);
     memset(tb, 0, sizeof(*tb));
 }
 
@@ -216,13 +219,13 @@ static void lf_done(const void *r, char *b, size_t n) { fmt_dur(LOC(r)->done_p99
 static void lf_kind(const void *r, char *b, size_t n) { snprintf(b, n, "%s", LOC(r)->kind); }
 
 const struct column loc_columns[] = {
-    {"waiting", "WAITING", 8, COL_RIGHT, "threads waiting there now", lc_waiting, lf_waiting},
-    {"arrivals_per_s", "ARRIV/s", 9, COL_RIGHT, "threads arriving per second", lc_arrivals, lf_arrivals},
+    {"waiting", "WAITING", 7, COL_RIGHT, "threads waiting there now", lc_waiting, lf_waiting},
+    {"arrivals_per_s", "ARRIV/s", 8, COL_RIGHT, "threads arriving per second", lc_arrivals, lf_arrivals},
     {"age_p50", "AGE50", 7, COL_RIGHT, "median age of the waits in progress", lc_p50, lf_p50},
     {"age_p99", "AGE99", 7, COL_RIGHT, "99th percentile age of the waits in progress", lc_p99, lf_p99},
     {"age_max", "OLDEST", 7, COL_RIGHT, "oldest wait in progress", lc_max, lf_max},
     {"done_p99", "DONE99", 7, COL_RIGHT, "99th percentile of completed waits (log2 bucket bound)", lc_done, lf_done},
-    {"kind", "KIND", 6, COL_LEFT, "what the threads wait on", lc_kind, lf_kind},
+    {"kind", "KIND", 9, COL_LEFT, "what the threads wait on", lc_kind, lf_kind},
     {"location", "LOCATION", 0, COL_LEFT, "function (file:line) of the blocking call", lc_where, lf_where},
 };
 const size_t loc_ncolumns = sizeof(loc_columns) / sizeof(loc_columns[0]);

@@ -16,7 +16,8 @@
 
 struct loc_row {
     uint32_t index;
-    char where[WHERE_MAX];         /* "func (file:line)" */
+    const char *where;             /* "func (file:line)", in texts: rows
+                                    * are sorted, the text never moves */
     char function[64];
     const char *kind;              /* "sleep", "fd", ... */
     uint64_t waiting;              /* threads there now */
@@ -42,6 +43,7 @@ struct thread_row {
 struct tables {
     struct loc_row *locs;
     size_t nlocs;
+    char (*texts)[WHERE_MAX];      /* the locations' texts */
     struct edge_row *edges;
     size_t nedges;
     struct thread_row *threads;

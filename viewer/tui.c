@@ -22,6 +22,10 @@
 #define MIN_COLS 60
 #define MIN_LINES 12
 #define HEADER_LINES 5
+/* At 80 columns the location needs the room: the screen shows the first
+ * five location columns (batch output has them all). */
+#define SCREEN_LOC_COLUMNS 5
+#define SPARK_COLUMNS 10
 
 enum { ACT_NONE = 0, ACT_REDRAW = 1, ACT_QUIT = 2, ACT_RESAMPLE = 4 };
 enum { PAIR_HEADER = 1, PAIR_TITLE, PAIR_SELECT, PAIR_ALERT };
@@ -249,7 +253,9 @@ static void put_line(int y, const char *text, int attr)
 {
     if (attr)
         attron(attr);
-    mvaddnstr(y, 0, text, COLS);
+    /* Bytes, not columns: a row with block characters was already cut to
+     * the screen's width by its formatter. */
+    mvaddnstr(y, 0, text, strstr(text, "\xe2\x96") ? -1 : COLS);
     clrtoeol();
     if (attr)
         attroff(attr);
@@ -290,7 +296,7 @@ static void sparkline(const struct sampler *s, uint32_t index, char *out, size_t
         if (h->len[i] > max)
             max = h->len[i];
     size_t at = 0;
-    unsigned show = h->filled < 16 ? h->filled : 16;
+    unsigned show = h->filled < SPARK_COLUMNS ? h->filled : SPARK_COLUMNS;
     for (unsigned k = 0; k < show; k++) {
         unsigned i = (h->next + SPARK_LEN - show + k) % SPARK_LEN;
         const char *b = blocks[(h->len[i] * 8 + max - 1) / max];
@@ -307,9 +313,13 @@ static void format_row(const struct ui *u, size_t i, char *line, size_t len)
 {
     if (u->view == VIEW_LOCATIONS) {
         char spark[128], cols[512];
-        format_columns(cols, sizeof(cols), loc_columns, loc_ncolumns - 1, &u->tb.locs[i]);
+        format_columns(cols, sizeof(cols), loc_columns, SCREEN_LOC_COLUMNS, &u->tb.locs[i]);
         sparkline(u->s, u->tb.locs[i].index, spark, sizeof(spark));
-        snprintf(line, len, "%s%-16s %s", cols, spark, u->tb.locs[i].where);
+        /* The sparkline goes last: its blocks are several bytes per
+         * column, so the text before it is cut to the screen by bytes. */
+        int room = COLS - (int)strlen(cols) - SPARK_COLUMNS - 1;
+        snprintf(line, len, "%s%-*.*s %s", cols, room < 0 ? 0 : room, room < 0 ? 0 : room,
+                 u->tb.locs[i].where, spark);
     } else if (u->view == VIEW_THREADS) {
         format_columns(line, len, thread_columns, thread_ncolumns, &u->tb.threads[i]);
     } else if (u->view == VIEW_GRAPH) {
@@ -407,8 +417,10 @@ static void draw(struct ui *u)
     } else {
         if (u->view == VIEW_LOCATIONS) {
             char cols[512];
-            format_columns(cols, sizeof(cols), loc_columns, loc_ncolumns - 1, NULL);
-            snprintf(line, sizeof(line), "%s%-16s LOCATION", cols, "QUEUE");
+            format_columns(cols, sizeof(cols), loc_columns, SCREEN_LOC_COLUMNS, NULL);
+            int room = COLS - (int)strlen(cols) - SPARK_COLUMNS - 1;
+            snprintf(line, sizeof(line), "%s%-*.*s QUEUE", cols, room < 0 ? 0 : room,
+                     room < 0 ? 0 : room, "LOCATION");
         } else if (u->view == VIEW_THREADS) {
             format_columns(line, sizeof(line), thread_columns, thread_ncolumns, NULL);
         } else {
@@ -433,8 +445,9 @@ static void draw(struct ui *u)
         const char *sortname = u->view == VIEW_THREADS ? thread_columns[u->sort_col[u->view]].name
                                : u->view == VIEW_LOCATIONS ? loc_columns[u->sort_col[u->view]].name
                                                            : "-";
-        snprintf(line, sizeof(line), " q quit  h help  Enter drill  / filter  <> sort (%s%s)  "
-                 "%zu rows", sortname, u->sort_desc[u->view] ? " desc" : "", u->nshown);
+        snprintf(line, sizeof(line), " %s%s%s<> sort (%s%s)  %zu rows  q quit  h help",
+                 u->filter[0] ? "filter: " : "", u->filter, u->filter[0] ? "  " : "",
+                 sortname, u->sort_desc[u->view] ? " desc" : "", u->nshown);
         put_line(LINES - 1, line, A_REVERSE);
     }
     refresh();
