@@ -36,6 +36,10 @@ $(BENCH_OUT)/bench-knot: bench/knot_bench.py $(BENCH_OUT)/st-httpd $(KNOT) $(KNO
 		'$(abspath bench/knot_bench.py)' '$(abspath $(BUILD))' > $@ && chmod +x $@
 # ---- end of Knot ----
 
+# Other plug-ins of run.py (bench/<name>_bench.py) keep their build rules,
+# and their bench-<name> wrapper in BENCH_PROGRAMS, in bench/<name>_bench.mk.
+include $(wildcard bench/*_bench.mk)
+
 # Made here, not left to a pattern rule in the top-level Makefile: GNU make
 # 4.3 rejects a rule that mixes a plain target with a pattern one, and an
 # explicit rule for this one directory works beside any such rule.

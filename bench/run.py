@@ -227,15 +227,18 @@ TARGETS = [
      "text": "<= 4.5 KiB per parked thread"},
 ]
 
-# ---- Knot against nginx and a State Threads server (bench/knot_bench.py,
-# run through build/bench/bench-knot like any other program) ----
+# ---- Plug-ins: every bench/*_bench.py (knot_bench.py: Knot against nginx
+# and a State Threads server; and the others) adds its runs, groups and
+# targets.  Each is run through build/bench/bench-<name> like any other
+# program, so nothing below needs to know about it. ----
 sys.path.insert(0, HERE)
-import knot_bench  # noqa: E402
-
-RUNS += knot_bench.runs(Run, a)
-GROUPS += knot_bench.GROUPS
-TARGETS += knot_bench.TARGETS
-# ---- end of Knot ----
+for _file in sorted(os.listdir(HERE)):
+    if _file.endswith("_bench.py"):
+        _mod = __import__(_file[:-3])
+        RUNS += _mod.runs(Run, a)
+        GROUPS += _mod.GROUPS
+        TARGETS += _mod.TARGETS
+# ---- end of plug-ins ----
 
 # What the registry updates cost: the instrumented build against the one
 # built with -DGT_NO_INSTRUMENT, measured in the same run.
