@@ -17,7 +17,9 @@
  *
  * Handles are opaque.  Everything a snapshot returns lives until
  * gto_snapshot_free; everything gto_symbolize returns lives until
- * gto_close.  There is no global state: two targets can be open at once and
+ * gto_close.  Free a target's snapshots before closing it: a freed
+ * snapshot gives its buffers back to its target, so that the next
+ * snapshot of 100K threads reuses them instead of allocating again.  There is no global state: two targets can be open at once and
  * used from two threads (one thread per target).
  *
  * Errors: every function that can fail returns -1 and writes one line,

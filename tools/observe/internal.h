@@ -62,6 +62,15 @@ enum gto_fp_rule {
     GTO_FP_OTHER,     /* anything else: libunwind decides */
 };
 
+/* The scratch buffers of a target, one per use while a snapshot is taken:
+ * a slab's records, its second copy (the seq check), their addresses, the
+ * chunk pointers and ranges, which chunks were read, which records stayed
+ * torn. */
+enum {
+    GTO_SCRATCH_RECS, GTO_SCRATCH_CHECK, GTO_SCRATCH_ADDRS, GTO_SCRATCH_PTRS,
+    GTO_SCRATCH_RANGES, GTO_SCRATCH_OK, GTO_SCRATCH_FLUX, GTO_SCRATCH_COUNT
+};
+
 struct gto_target {
     const struct gto_backend *be;
     char name[128];          /* for messages */
@@ -94,6 +103,16 @@ struct gto_target {
     struct gto_pcmap rules;  /* pc|flag -> enum gto_fp_rule + 1 */
     char **strings;          /* interned names owned by the target */
     size_t nstrings, capstrings;
+
+    /* buffers kept from one snapshot to the next (snapshot.c), so that a
+     * viewer refreshing every second neither allocates nor faults in
+     * fresh pages for 100K records each time */
+    struct gto_scratch {
+        void *p;
+        size_t cap;          /* bytes */
+    } scratch[GTO_SCRATCH_COUNT];
+    struct gto_thread *spare_threads; /* a freed snapshot's thread array */
+    size_t spare_cap;        /* its capacity in threads */
 
     /* unwinding (unwind.c) */
     void *unw_as;            /* unw_addr_space_t */
@@ -147,6 +166,9 @@ int gto__unwind_libunwind(struct gto_unw_thread *u, uint64_t top,
 int gto__unwind_fast(struct gto_unw_thread *u, uint64_t top,
                      struct gto_frame **frames, size_t *n);
 
+/* Frees the buffers snapshots keep on the target (snapshot.c). */
+void gto__snapshot_cache_free(gto_target *t);
+
 /* Stack measures (measure.c). */
 int gto__measure(gto_target *t, gto_snapshot *s, char *err);
 
@@ -156,13 +178,14 @@ struct gto_snapshot {
     struct gto_counters c;
     struct gto_thread *threads;
     size_t nthreads;
+    size_t cap_threads;         /* threads' capacity (given back to t) */
     struct gto_location *locs;
     size_t nlocs;
     struct gto_edge *edges;
     size_t nedges;
     struct gto_frame *frames;   /* every thread's frames */
     size_t slow_unwinds;
-    struct gto_pcmap by_id;     /* id -> index + 1 */
+    struct gto_pcmap by_id;     /* id -> index + 1, built on first use */
 };
 
 #endif /* GTO_INTERNAL_H */

@@ -2,12 +2,19 @@
  * snapshot.c - one copy of a target's registry: counters, threads,
  * locations, edges, and each thread's live stack, unwound.
  *
- * Reads are in bulk: one read per slab chunk, one batched read of every
- * record's seq word to check the copy, one batched read of all live stacks
+ * Reads are in bulk: one read per slab chunk, then a second copy of the
+ * same chunks to check the first, one batched read of all live stacks
  * (backend read_many: 1024 ranges per process_vm_readv).  The registry's
  * retry protocol (gt/registry.h, CONSISTENCY) is applied per record: a
  * record whose seq is odd, or differs between the copy and the check, is
  * read again on its own, up to RETRIES times, and then reported in_flux.
+ *
+ * Why a second copy of whole chunks rather than only the seq words: the
+ * kernel pins a page for every range of a process_vm_readv, so 100K
+ * four-byte ranges cost far more than copying 100K records again (about
+ * 25 MB, a few ms).  The buffers live on the target and are reused by the
+ * next snapshot, and a freed snapshot's thread array is kept for the next
+ * one too: a viewer refreshing every second touches no fresh pages.
  *
  * Every count and pointer read from the target is bounded before it is
  * used: a corrupt registry gives a message, never a crash or a huge
@@ -69,11 +76,20 @@ struct layout {
 
 static uint64_t get(const struct layout *l, int rec, int id, const uint8_t *b)
 {
-    uint32_t size = l->size[rec][id];
-    uint64_t v = 0;
-    if (size == 1 || size == 2 || size == 4 || size == 8)
-        memcpy(&v, b + l->off[rec][id], size); /* little-endian target */
-    return v;
+    /* A constant size per memcpy: the compiler turns each into one load
+     * (this runs 25 times for each of 100K records). */
+    const uint8_t *p = b + l->off[rec][id];
+    uint8_t v1;
+    uint16_t v2;
+    uint32_t v4;
+    uint64_t v8;
+    switch (l->size[rec][id]) {  /* little-endian target */
+    case 1: memcpy(&v1, p, 1); return v1;
+    case 2: memcpy(&v2, p, 2); return v2;
+    case 4: memcpy(&v4, p, 4); return v4;
+    case 8: memcpy(&v8, p, 8); return v8;
+    default: return 0;
+    }
 }
 
 static uint64_t get_at(const struct layout *l, int rec, int id,
@@ -148,19 +164,61 @@ static void fail_read(gto_target *t, char *err, const char *what, uint64_t addr)
                  (unsigned long long)addr);
 }
 
-/* A slab: the chunk pointer array, then every chunk in one read each.
- * Returns the records of slots [0, nslots) contiguous in *out, and the
- * target address of each record in *addrs. */
+/* A scratch buffer of the target of at least BYTES, its old contents
+ * kept or not; NULL when out of memory. */
+static void *scratch(gto_target *t, int which, size_t bytes)
+{
+    struct gto_scratch *sc = &t->scratch[which];
+    if (bytes > sc->cap) {
+        size_t cap = bytes + bytes / 4;
+        void *p = malloc(cap);
+        if (!p)
+            return NULL;
+        free(sc->p);
+        sc->p = p;
+        sc->cap = cap;
+    }
+    return sc->p;
+}
+
+void gto__snapshot_cache_free(gto_target *t)
+{
+    for (int i = 0; i < GTO_SCRATCH_COUNT; i++) {
+        free(t->scratch[i].p);
+        t->scratch[i].p = NULL;
+        t->scratch[i].cap = 0;
+    }
+    free(t->spare_threads);
+    t->spare_threads = NULL;
+    t->spare_cap = 0;
+}
+
+/* One slab as copied: records of slots [0, n) back to back, the target
+ * address of each, and for each which copy of it stayed torn.  Every
+ * array is a scratch buffer of the target: valid until the next slab. */
+struct slab {
+    uint8_t *recs;
+    uint64_t *addrs;
+    uint8_t *flux;
+    size_t n;
+    uint32_t rsize;
+};
+
+/* Copies a slab: the chunk pointer array, then every chunk in one read
+ * each.  A live target's chunks are copied a second time and each record's
+ * seq compared (the retry protocol); a record with an odd seq, or one that
+ * changed, is copied again on its own until it holds still, at most
+ * RETRIES times, and is flagged in flux after that. */
 static int read_slab(gto_target *t, const char *what, uint64_t chunks,
                      uint64_t count, uint64_t per, uint64_t nslots,
-                     uint32_t rsize, uint8_t **out, uint64_t **addrs, char *err)
+                     uint32_t rsize, uint32_t seq_off, struct slab *sl, char *err)
 {
-    *out = NULL;
-    *addrs = NULL;
+    memset(sl, 0, sizeof(*sl));
+    sl->rsize = rsize;
     if (!nslots)
         return 0;
     if (per == 0 || per > MAX_PER_CHUNK || count > MAX_CHUNKS ||
-        nslots > count * per || rsize < 8) {
+        nslots > count * per || rsize < 8 || seq_off + 4 > rsize) {
         gto__err(err, "%s: the registry's %s are inconsistent (%llu chunks of "
                  "%llu, %llu in use): the registry is corrupt", t->name, what,
                  (unsigned long long)count, (unsigned long long)per,
@@ -168,18 +226,21 @@ static int read_slab(gto_target *t, const char *what, uint64_t chunks,
         return -1;
     }
     uint64_t nchunks = (nslots + per - 1) / per;
-    uint64_t *ptrs = malloc(nchunks * 8);
-    uint8_t *buf = malloc(nchunks * per * rsize);
-    uint64_t *at = malloc(nslots * 8);
-    struct gto_range *r = malloc(nchunks * sizeof(*r));
-    uint8_t *ok = malloc(nchunks);
-    if (!ptrs || !buf || !at || !r || !ok) {
+    int live = t->be == &gto__live_backend;
+    uint64_t *ptrs = scratch(t, GTO_SCRATCH_PTRS, nchunks * 8);
+    uint8_t *buf = scratch(t, GTO_SCRATCH_RECS, nchunks * per * rsize);
+    uint8_t *check = live ? scratch(t, GTO_SCRATCH_CHECK, nchunks * per * rsize) : NULL;
+    uint64_t *at = scratch(t, GTO_SCRATCH_ADDRS, nslots * 8);
+    struct gto_range *r = scratch(t, GTO_SCRATCH_RANGES, nchunks * sizeof(*r));
+    uint8_t *ok = scratch(t, GTO_SCRATCH_OK, nchunks);
+    uint8_t *flux = scratch(t, GTO_SCRATCH_FLUX, nslots);
+    if (!ptrs || !buf || (live && !check) || !at || !r || !ok || !flux) {
         gto__err(err, "out of memory for %llu %s", (unsigned long long)nslots, what);
-        goto fail;
+        return -1;
     }
     if (t->be->read(t, chunks, ptrs, nchunks * 8) < 0) {
         fail_read(t, err, what, chunks);
-        goto fail;
+        return -1;
     }
     for (uint64_t c = 0; c < nchunks; c++) {
         r[c].addr = ptrs[c];
@@ -188,74 +249,51 @@ static int read_slab(gto_target *t, const char *what, uint64_t chunks,
     }
     if (t->be->read_many(t, r, nchunks, ok) < 0) {
         fail_read(t, err, what, chunks);
-        goto fail;
+        return -1;
     }
     for (uint64_t c = 0; c < nchunks; c++)
         if (!ok[c]) {
             errno = EFAULT;
             fail_read(t, err, what, ptrs[c]);
-            goto fail;
+            return -1;
         }
     for (uint64_t i = 0; i < nslots; i++)
         at[i] = ptrs[i / per] + (i % per) * rsize;
-    free(ptrs);
-    free(r);
-    free(ok);
-    *out = buf;
-    *addrs = at;
-    return 0;
-fail:
-    free(ptrs);
-    free(buf);
-    free(at);
-    free(r);
-    free(ok);
-    return -1;
-}
-
-/* The retry protocol over a slab copy: reads every seq word again in one
- * batch; a record with an odd seq, or a changed one, is copied again on
- * its own.  flux[i] is set for records still torn after RETRIES. */
-static int check_seqs(gto_target *t, uint8_t *recs, const uint64_t *addrs,
-                      size_t n, uint32_t rsize, uint32_t seq_off, uint8_t *flux)
-{
-    uint32_t *seq2 = malloc(n * 4 + 1);
-    struct gto_range *r = calloc(n + 1, sizeof(*r));
-    uint8_t *ok = malloc(n + 1);
-    int rc = -1;
-    if (!seq2 || !r || !ok)
-        goto out;
-    for (size_t i = 0; i < n; i++) {
-        r[i].addr = addrs[i] + seq_off;
-        r[i].len = 4;
-        r[i].buf = &seq2[i];
-    }
-    if (t->be->read_many(t, r, n, ok) < 0)
-        goto out;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t *rec = recs + i * rsize;
-        uint32_t seq;
-        memcpy(&seq, rec + seq_off, 4);
-        int torn = !ok[i] || (seq & 1) || seq != seq2[i];
-        for (int k = 0; torn && k < RETRIES; k++) {
-            uint32_t again;
-            if (t->be->read(t, addrs[i], rec, rsize) < 0 ||
-                t->be->read(t, addrs[i] + seq_off, &again, 4) < 0) {
-                if (errno == ESRCH)
-                    goto out;
-                break;
-            }
-            memcpy(&seq, rec + seq_off, 4);
-            torn = (seq & 1) || seq != again;
+    memset(flux, 0, nslots);
+    if (live) {
+        for (uint64_t c = 0; c < nchunks; c++)
+            r[c].buf = check + c * per * rsize;
+        if (t->be->read_many(t, r, nchunks, ok) < 0) {
+            fail_read(t, err, what, chunks);
+            return -1;
         }
-        flux[i] = (uint8_t)torn;
+        for (uint64_t i = 0; i < nslots; i++) {
+            uint8_t *rec = buf + i * rsize;
+            uint32_t seq, seq2;
+            memcpy(&seq, rec + seq_off, 4);
+            memcpy(&seq2, check + i * rsize + seq_off, 4);
+            int torn = !ok[i / per] || (seq & 1) || seq != seq2;
+            for (int k = 0; torn && k < RETRIES; k++) {
+                uint32_t again;
+                if (t->be->read(t, at[i], rec, rsize) < 0 ||
+                    t->be->read(t, at[i] + seq_off, &again, 4) < 0) {
+                    if (errno == ESRCH) {
+                        gto__err(err, "%s exited while being read", t->name);
+                        return -1;
+                    }
+                    break;
+                }
+                memcpy(&seq, rec + seq_off, 4);
+                torn = (seq & 1) || seq != again;
+            }
+            flux[i] = (uint8_t)torn;
+        }
     }
-    rc = 0;
-out:
-    free(seq2);
-    free(r);
-    free(ok);
-    return rc;
+    sl->recs = buf;
+    sl->addrs = at;
+    sl->flux = flux;
+    sl->n = nslots;
+    return 0;
 }
 
 static void decode_thread(const struct layout *l, const uint8_t *b,
@@ -319,52 +357,52 @@ static void decode_counters(const struct layout *l, const uint8_t *b,
         c->nstate[i] = get_at(l, REC_REG, REG_NSTATE, b, (size_t)i);
 }
 
+/* The thread array of a new snapshot: the one a freed snapshot gave
+ * back when it is big enough (its pages are already there). */
+static struct gto_thread *thread_array(gto_target *t, size_t n, size_t *cap)
+{
+    if (t->spare_threads && t->spare_cap >= n) {
+        struct gto_thread *a = t->spare_threads;
+        *cap = t->spare_cap;
+        t->spare_threads = NULL;
+        t->spare_cap = 0;
+        return a;
+    }
+    *cap = n;
+    return malloc(n * sizeof(struct gto_thread));
+}
+
 static int read_threads(gto_target *t, gto_snapshot *s, const struct layout *l,
                         const uint8_t *reg, char *err)
 {
     uint32_t rsize = l->size[REC_THR][0];
     uint64_t nslots = get(l, REC_REG, REG_THREAD_SLOTS, reg);
-    uint8_t *recs;
-    uint64_t *addrs;
+    struct slab sl;
     if (read_slab(t, "thread chunks", get(l, REC_REG, REG_THREAD_CHUNKS, reg),
                   get(l, REC_REG, REG_THREAD_CHUNK_COUNT, reg),
                   get(l, REC_REG, REG_THREADS_PER_CHUNK, reg), nslots, rsize,
-                  &recs, &addrs, err) < 0)
+                  l->off[REC_THR][THR_SEQ], &sl, err) < 0)
         return -1;
-    uint8_t *flux = calloc(nslots + 1, 1);
-    s->threads = calloc(nslots + 1, sizeof(*s->threads));
-    if (!flux || !s->threads) {
+    s->threads = thread_array(t, nslots + 1, &s->cap_threads);
+    if (!s->threads) {
         gto__err(err, "out of memory for %llu threads", (unsigned long long)nslots);
-        goto fail;
-    }
-    if (t->be == &gto__live_backend &&
-        check_seqs(t, recs, addrs, nslots, rsize, l->off[REC_THR][THR_SEQ],
-                   flux) < 0) {
-        gto__err(err, "%s exited while being read", t->name);
-        goto fail;
+        return -1;
     }
     for (uint64_t i = 0; i < nslots; i++) {
-        const uint8_t *b = recs + i * rsize;
+        const uint8_t *b = sl.recs + i * rsize;
         uint32_t seq = (uint32_t)get(l, REC_THR, THR_SEQ, b);
-        if (get(l, REC_THR, THR_STATE, b) == GTO_STATE_FREE && !flux[i] && !(seq & 1))
+        if (get(l, REC_THR, THR_STATE, b) == GTO_STATE_FREE && !sl.flux[i] && !(seq & 1))
             continue;
         struct gto_thread *th = &s->threads[s->nthreads++];
+        memset(th, 0, sizeof(*th));
         decode_thread(l, b, th);
-        th->addr = addrs[i];
+        th->addr = sl.addrs[i];
         th->seq = seq;
         /* In a core, a record caught mid-update stays odd. */
-        th->in_flux = flux[i] || (seq & 1);
+        th->in_flux = sl.flux[i] || (seq & 1);
         th->unwind_status = th->in_flux ? GTO_UNWIND_IN_FLUX : GTO_UNWIND_NOT_TRIED;
     }
-    free(flux);
-    free(recs);
-    free(addrs);
     return 0;
-fail:
-    free(flux);
-    free(recs);
-    free(addrs);
-    return -1;
 }
 
 static int read_locations(gto_target *t, gto_snapshot *s, const struct layout *l,
@@ -374,26 +412,20 @@ static int read_locations(gto_target *t, gto_snapshot *s, const struct layout *l
     uint64_t n = get(l, REC_REG, REG_LOC_COUNT, reg);
     if (!rsize || !l->size[REC_LOC][LOC_SEQ] || !n)
         return 0;
-    uint8_t *recs;
-    uint64_t *addrs;
+    struct slab sl;
     if (read_slab(t, "location chunks", get(l, REC_REG, REG_LOC_CHUNKS, reg),
                   get(l, REC_REG, REG_LOC_CHUNK_COUNT, reg),
-                  get(l, REC_REG, REG_LOCS_PER_CHUNK, reg), n, rsize, &recs,
-                  &addrs, err) < 0)
+                  get(l, REC_REG, REG_LOCS_PER_CHUNK, reg), n, rsize,
+                  l->off[REC_LOC][LOC_SEQ], &sl, err) < 0)
         return -1;
-    uint8_t *flux = calloc(n, 1);
     s->locs = calloc(n, sizeof(*s->locs));
-    if (!flux || !s->locs ||
-        (t->be == &gto__live_backend &&
-         check_seqs(t, recs, addrs, n, rsize, l->off[REC_LOC][LOC_SEQ], flux) < 0)) {
-        gto__err(err, "%s exited while being read", t->name);
-        free(flux);
-        free(recs);
-        free(addrs);
+    if (!s->locs) {
+        gto__err(err, "out of memory for %llu locations", (unsigned long long)n);
         return -1;
     }
+    /* Slot 0 is index 0, "no location": not a location of its own. */
     for (uint64_t i = 1; i < n; i++) {
-        const uint8_t *b = recs + i * rsize;
+        const uint8_t *b = sl.recs + i * rsize;
         struct gto_location *loc = &s->locs[s->nlocs++];
         loc->index = (uint32_t)get(l, REC_LOC, LOC_INDEX, b);
         loc->depth = (uint32_t)get(l, REC_LOC, LOC_DEPTH, b);
@@ -409,11 +441,8 @@ static int read_locations(gto_target *t, gto_snapshot *s, const struct layout *l
         loc->max_wait_ns = get(l, REC_LOC, LOC_MAX_WAIT_NS, b);
         for (size_t h = 0; h < GTO_HIST_BUCKETS; h++)
             loc->hist[h] = get_at(l, REC_LOC, LOC_HIST, b, h);
-        loc->in_flux = flux[i] || (get(l, REC_LOC, LOC_SEQ, b) & 1);
+        loc->in_flux = sl.flux[i] || (get(l, REC_LOC, LOC_SEQ, b) & 1);
     }
-    free(flux);
-    free(recs);
-    free(addrs);
     return 0;
 }
 
@@ -424,37 +453,27 @@ static int read_edges(gto_target *t, gto_snapshot *s, const struct layout *l,
     uint64_t n = get(l, REC_REG, REG_EDGE_COUNT, reg);
     if (!rsize || !l->size[REC_EDGE][EDGE_SEQ] || !n)
         return 0;
-    uint8_t *recs;
-    uint64_t *addrs;
+    struct slab sl;
     if (read_slab(t, "edge chunks", get(l, REC_REG, REG_EDGE_CHUNKS, reg),
                   get(l, REC_REG, REG_EDGE_CHUNK_COUNT, reg),
-                  get(l, REC_REG, REG_EDGES_PER_CHUNK, reg), n, rsize, &recs,
-                  &addrs, err) < 0)
+                  get(l, REC_REG, REG_EDGES_PER_CHUNK, reg), n, rsize,
+                  l->off[REC_EDGE][EDGE_SEQ], &sl, err) < 0)
         return -1;
-    uint8_t *flux = calloc(n, 1);
     s->edges = calloc(n, sizeof(*s->edges));
-    if (!flux || !s->edges ||
-        (t->be == &gto__live_backend &&
-         check_seqs(t, recs, addrs, n, rsize, l->off[REC_EDGE][EDGE_SEQ], flux) < 0)) {
-        gto__err(err, "%s exited while being read", t->name);
-        free(flux);
-        free(recs);
-        free(addrs);
+    if (!s->edges) {
+        gto__err(err, "out of memory for %llu edges", (unsigned long long)n);
         return -1;
     }
     for (uint64_t i = 0; i < n; i++) {
-        const uint8_t *b = recs + i * rsize;
+        const uint8_t *b = sl.recs + i * rsize;
         struct gto_edge *e = &s->edges[s->nedges++];
         e->from = (uint32_t)get(l, REC_EDGE, EDGE_FROM, b);
         e->to = (uint32_t)get(l, REC_EDGE, EDGE_TO, b);
         e->count = get(l, REC_EDGE, EDGE_COUNT, b);
         e->run_ns = get(l, REC_EDGE, EDGE_RUN_NS, b);
         e->max_run_ns = get(l, REC_EDGE, EDGE_MAX_RUN_NS, b);
-        e->in_flux = flux[i] || (get(l, REC_EDGE, EDGE_SEQ, b) & 1);
+        e->in_flux = sl.flux[i] || (get(l, REC_EDGE, EDGE_SEQ, b) & 1);
     }
-    free(flux);
-    free(recs);
-    free(addrs);
     return 0;
 }
 
@@ -773,15 +792,13 @@ int gto_snapshot_take(gto_target *t, unsigned flags, gto_snapshot **out, char *e
     free(reg);
     if (rc < 0)
         goto fail;
-    for (size_t i = 0; i < s->nthreads; i++)
-        if (gto_pcmap_put(&s->by_id, s->threads[i].id ? s->threads[i].id : ~0ull,
-                          i + 1) < 0)
-            break;
-    if (flags & (GTO_SNAP_UNWIND | GTO_SNAP_MEASURE)) {
+    /* Only unwinding needs the live stacks copied: measuring reads the
+     * pages below each saved sp on its own. */
+    if (flags & GTO_SNAP_UNWIND) {
         struct stack_copy sc = {0};
         uint8_t **own = NULL;
         rc = read_stacks(t, s, &l, &sc, &own, err);
-        if (rc == 0 && (flags & GTO_SNAP_UNWIND))
+        if (rc == 0)
             rc = unwind_all(t, s, &sc, own, flags, err);
         for (size_t i = 0; own && i < s->nthreads; i++)
             free(own[i]);
@@ -804,7 +821,16 @@ void gto_snapshot_free(gto_snapshot *s)
 {
     if (!s)
         return;
-    free(s->threads);
+    /* The thread array goes back to the target for the next snapshot,
+     * the bigger of the two kept. */
+    gto_target *t = s->t;
+    if (t && s->threads && s->cap_threads > t->spare_cap) {
+        free(t->spare_threads);
+        t->spare_threads = s->threads;
+        t->spare_cap = s->cap_threads;
+    } else {
+        free(s->threads);
+    }
     free(s->locs);
     free(s->edges);
     free(s->frames);
@@ -826,6 +852,14 @@ const struct gto_thread *gto_thread_at(const gto_snapshot *s, size_t i)
 
 const struct gto_thread *gto_thread_by_id(const gto_snapshot *s, uint64_t id)
 {
+    /* The index is a cache built by the first look-up: a refresh that
+     * never asks for a thread by id does not hash 100K ids. */
+    if (!s->by_id.cap && s->nthreads) {
+        struct gto_pcmap *m = (struct gto_pcmap *)&s->by_id;
+        for (size_t i = 0; i < s->nthreads; i++)
+            if (gto_pcmap_put(m, s->threads[i].id ? s->threads[i].id : ~0ull, i + 1) < 0)
+                break;
+    }
     uint64_t v = id ? gto_pcmap_get(&s->by_id, id) : 0;
     return v ? &s->threads[v - 1] : NULL;
 }

@@ -135,6 +135,7 @@ void gto_close(gto_target *t)
     if (!t)
         return;
     gto__unwind_fini(t);
+    gto__snapshot_cache_free(t);
     if (t->be && t->be->close)
         t->be->close(t);
     if (t->dwfl)
