@@ -12,7 +12,9 @@
  *    "rates": {"spawns_per_s", "exits_per_s", "switches_per_s"},
  *    "run_queue": N, "idle_share": 0..1, "rss_bytes": N (0 unknown),
  *    "stacks": {"reserved", "live", "resident", "dead": bytes,
- *               "measured": bool (resident and dead known)},
+ *               "measured": bool (resident and dead known),
+ *               "measured_age_s": how old resident and dead are (they
+ *               are measured every 10 s or less often, not every snapshot)},
  *    "guard": {"policy": "madvise", "mappings": N, "max_map_count": N},
  *    "in_flux": records that stayed torn,
  *    "locations": [{"index", "function", "where": "func (file:line)",
@@ -83,10 +85,14 @@ int header_lines(const struct sampler *s, const struct tables *tb,
                  s->exits_s, s->switches_s, c->runq_len, s->idle_share * 100);
     fmt_bytes(tb->reserved, rsv, sizeof(rsv));
     fmt_bytes(tb->live, live, sizeof(live));
+    char age[48] = "";
     if (tb->measured) {
         fmt_bytes(tb->resident, res, sizeof(res));
         fmt_bytes(tb->dead, dead, sizeof(dead));
+        if (tb->measured_age_ns >= 1000000000u)
+            snprintf(age, sizeof(age), " (%.0fs ago)", (double)tb->measured_age_ns / 1e9);
     } else {
+        /* Not measured yet: the first screen does not wait for it. */
         snprintf(res, sizeof(res), "-");
         snprintf(dead, sizeof(dead), "-");
     }
@@ -96,12 +102,12 @@ int header_lines(const struct sampler *s, const struct tables *tb,
         snprintf(rss, sizeof(rss), "-");
     if (n < max)
         snprintf(lines[n++], 256,
-                 "Memory: RSS %s; stacks reserved %s, resident %s, live %s, dead %s",
-                 rss, rsv, res, live, dead);
+                 "Stacks: reserved %s, live %s, resident %s, dead %s%s",
+                 rsv, live, res, dead, age);
     if (n < max)
         snprintf(lines[n++], 256,
-                 "Guard: %s, %" PRIu64 " mappings of vm.max_map_count %" PRIu64,
-                 gto_guard_policy_name(c->guard_policy), c->guard_mappings,
+                 "RSS %s; guard %s, %" PRIu64 " mappings of vm.max_map_count %" PRIu64,
+                 rss, gto_guard_policy_name(c->guard_policy), c->guard_mappings,
                  c->max_map_count);
     return n;
 }
@@ -198,7 +204,8 @@ static int print_text(FILE *out, struct sampler *s, struct tables *tb, enum view
             print_cells(out, loc_columns, loc_ncolumns, &tb->locs[i]);
         break;
     case VIEW_THREADS:
-        tables_sort_threads(tb->threads, tb->nthreads, 0, 0);
+        if (tables_sort_threads(tb->threads, tb->nthreads, 0, 0) < 0)
+            return -1;
         print_cells(out, thread_columns, thread_ncolumns, NULL);
         for (size_t i = 0; i < tb->nthreads; i++)
             print_cells(out, thread_columns, thread_ncolumns, &tb->threads[i]);
@@ -296,8 +303,10 @@ static int print_json(FILE *out, struct sampler *s, struct tables *tb, enum view
     fprintf(out, ", \"run_queue\": %" PRIu64 ", \"idle_share\": %.4f, \"rss_bytes\": %" PRIu64,
             c->runq_len, s->idle_share, s->rss);
     fprintf(out, ", \"stacks\": {\"reserved\": %" PRIu64 ", \"live\": %" PRIu64
-            ", \"resident\": %" PRIu64 ", \"dead\": %" PRIu64 ", \"measured\": %s}",
-            tb->reserved, tb->live, tb->resident, tb->dead, tb->measured ? "true" : "false");
+            ", \"resident\": %" PRIu64 ", \"dead\": %" PRIu64 ", \"measured\": %s"
+            ", \"measured_age_s\": %.3f}",
+            tb->reserved, tb->live, tb->resident, tb->dead, tb->measured ? "true" : "false",
+            (double)tb->measured_age_ns / 1e9);
     fprintf(out, ", \"guard\": {\"policy\": \"%s\", \"mappings\": %" PRIu64
             ", \"max_map_count\": %" PRIu64 "}, \"in_flux\": %zu",
             gto_guard_policy_name(c->guard_policy), c->guard_mappings,
@@ -399,6 +408,10 @@ static void print_prometheus(FILE *out, struct sampler *s, struct tables *tb)
     prom_family(out, "gt_stack_bytes", "gauge", "Stack bytes of all threads.");
     fprintf(out, "gt_stack_bytes{kind=\"reserved\"} %" PRIu64 "\n", tb->reserved);
     fprintf(out, "gt_stack_bytes{kind=\"live\"} %" PRIu64 "\n", tb->live);
+    if (tb->measured) {
+        fprintf(out, "gt_stack_bytes{kind=\"resident\"} %" PRIu64 "\n", tb->resident);
+        fprintf(out, "gt_stack_bytes{kind=\"dead\"} %" PRIu64 "\n", tb->dead);
+    }
     prom_family(out, "gt_guard_mappings", "gauge", "Mappings the guard policy uses.");
     fprintf(out, "gt_guard_mappings %" PRIu64 "\n", c->guard_mappings);
     if (s->rss) {

@@ -4,6 +4,7 @@
  *   gt-top [-d SECS] -p PID             the screen (a terminal is needed)
  *   gt-top --core CORE [--exe EXE]       a frozen view of a core
  *   gt-top -b [-n N] [-d SECS] -p PID [--view V] [--format F]
+ *   --timing (either mode): each refresh's CPU and wall time on stderr
  *
  * Exit status: 0 done, 1 the target could not be read, 2 bad command line.
  * Every failure before the screen opens is one line on stderr.
@@ -17,6 +18,7 @@
 
 #include "batch.h"
 #include "common.h"
+#include "refresh_cost.h"
 #include "sampler.h"
 #include "tables.h"
 #include "tui.h"
@@ -30,7 +32,9 @@ static const char usage_text[] =
     "  -p, --pid PID        the gt program to watch\n"
     "      --core CORE      a core file of a gt program; --exe its program\n"
     "      --view V         locations (default), threads, stacks, graph\n"
-    "      --format F       text (default), json, prometheus, dot\n";
+    "      --format F       text (default), json, prometheus, dot\n"
+    "      --timing         each refresh's CPU and wall time on stderr (the\n"
+    "                       screen prints them when it closes)\n";
 
 struct options {
     int batch;
@@ -40,6 +44,7 @@ struct options {
     const char *core, *exe;
     enum view view;
     enum format format;
+    int timing;
 };
 
 static int usage_error(const char *msg, const char *arg)
@@ -52,7 +57,7 @@ static int usage_error(const char *msg, const char *arg)
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
-    enum { OPT_CORE = 256, OPT_EXE, OPT_VIEW, OPT_FORMAT };
+    enum { OPT_CORE = 256, OPT_EXE, OPT_VIEW, OPT_FORMAT, OPT_TIMING };
     static const struct option longs[] = {
         {"batch", no_argument, NULL, 'b'},
         {"iterations", required_argument, NULL, 'n'},
@@ -62,6 +67,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"exe", required_argument, NULL, OPT_EXE},
         {"view", required_argument, NULL, OPT_VIEW},
         {"format", required_argument, NULL, OPT_FORMAT},
+        {"timing", no_argument, NULL, OPT_TIMING},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0},
     };
@@ -120,6 +126,9 @@ static int parse_options(int argc, char **argv, struct options *o)
                 return usage_error("--format is text, json, prometheus or dot, not '%s'", optarg);
             break;
         }
+        case OPT_TIMING:
+            o->timing = 1;
+            break;
         case 'h':
             fputs(usage_text, stdout);
             exit(EXIT_OK);
@@ -155,7 +164,8 @@ static unsigned snapshot_flags(enum view v)
     return v == VIEW_STACKS ? GTO_SNAP_UNWIND | GTO_SNAP_MEASURE : 0;
 }
 
-static int run_batch(struct sampler *s, const struct options *o)
+static int run_batch(struct sampler *s, const struct options *o,
+                     struct refresh_cost *cost)
 {
     char err[GTO_ERR_MAX];
     s->flags = snapshot_flags(o->view);
@@ -169,6 +179,7 @@ static int run_batch(struct sampler *s, const struct options *o)
     for (long i = 0; i < o->iterations; i++) {
         if (i)
             sleep_seconds(o->delay);
+        refresh_cost_begin(cost);
         if (sampler_step(s, err) < 0)
             goto fail;
         struct tables tb;
@@ -177,6 +188,8 @@ static int run_batch(struct sampler *s, const struct options *o)
             tables_free(&tb);
             return EXIT_TARGET;
         }
+        fflush(stdout);
+        refresh_cost_end(cost, gto_thread_count(s->cur));
         tables_free(&tb);
         if (o->core)
             break;   /* a core never changes */
@@ -199,13 +212,14 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     struct sampler s;
+    struct refresh_cost cost = {.enabled = o.timing, .buffered = !o.batch};
     char err[GTO_ERR_MAX];
     if (sampler_open(&s, o.pid, o.core, o.exe, err) < 0) {
         fprintf(stderr, "gt-top: %s\n", err);
         return EXIT_TARGET;
     }
     if (o.batch) {
-        rc = run_batch(&s, &o);
+        rc = run_batch(&s, &o, &cost);
     } else {
         /* The first snapshot before the screen opens: a target that
          * cannot be read is one line on a normal terminal. */
@@ -214,7 +228,8 @@ int main(int argc, char **argv)
             sampler_close(&s);
             return EXIT_TARGET;
         }
-        rc = tui_run(&s, o.delay, o.view);
+        rc = tui_run(&s, o.delay, o.view, &cost);
+        refresh_cost_flush(&cost, stderr);
     }
     sampler_close(&s);
     return rc;

@@ -34,6 +34,13 @@ struct sampler {
     struct loc_history *hist;   /* by location index */
     size_t nhist;
     int target_gone;       /* the last step failed because the target died */
+    unsigned steps;        /* snapshots taken */
+    /* Stack residency and dead bytes of every stack, measured less often
+     * than every refresh (sampler.c says why and how often). */
+    int stacks_measured;   /* the two figures below are known */
+    uint64_t stack_resident, stack_dead;
+    uint64_t stacks_measured_ns;   /* target clock of that measure */
+    uint64_t next_measure_ns;      /* CLOCK_MONOTONIC: measure again then */
 };
 
 /* Opens PID (or CORE + EXE); -1 with err. */

@@ -4,6 +4,7 @@
  */
 #include "tables.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,21 +28,51 @@ static uint64_t hist_quantile(const uint64_t *hist, double q)
     return 0;
 }
 
-static int cmp_u64(const void *a, const void *b)
+/* Moves the Kth smallest of V[0, n) to V[k], smaller ones before it and
+ * bigger ones after (Hoare's selection): O(n) on average, where sorting
+ * 100K wait ages to take three of them cost more than the snapshot. */
+static void select_kth(uint64_t *v, size_t n, size_t k)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
+    ptrdiff_t lo = 0, hi = (ptrdiff_t)n - 1, want = (ptrdiff_t)k;
+    while (lo < hi) {
+        uint64_t pivot = v[lo + (hi - lo) / 2];
+        ptrdiff_t i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] < pivot)
+                i++;
+            while (v[j] > pivot)
+                j--;
+            if (i <= j) {
+                uint64_t t = v[i];
+                v[i++] = v[j];
+                v[j--] = t;
+            }
+        }
+        /* Now [lo, j] <= pivot <= [i, hi], and what lies between equals
+         * the pivot. */
+        if (want <= j)
+            hi = j;
+        else if (want >= i)
+            lo = i;
+        else
+            return;
+    }
 }
 
-static uint64_t quantile_sorted(const uint64_t *v, size_t n, double q)
+/* The Qth quantile of V (nearest rank, as a sort would give it). */
+static uint64_t quantile(uint64_t *v, size_t n, double q)
 {
-    return n ? v[(size_t)(q * (double)(n - 1) + 0.5)] : 0;
+    if (!n)
+        return 0;
+    size_t k = (size_t)(q * (double)(n - 1) + 0.5);
+    select_kth(v, n, k);
+    return v[k];
 }
 
 /* Wait ages of the threads parked at each location: one pass over the
- * threads, then one sort of each location's ages (a counting sort by
- * location first, so 100K threads cost one n log n, not a search each). */
-static int fill_ages(struct tables *tb, uint64_t now, size_t maxidx)
+ * threads grouping the ages by location (a counting sort), then a
+ * selection of each quantile: O(n) for 100K threads. */
+static int fill_ages(struct tables *tb, size_t maxidx)
 {
     size_t *start = calloc(maxidx + 2, sizeof(*start));
     uint64_t *ages = malloc((tb->nthreads ? tb->nthreads : 1) * sizeof(*ages));
@@ -67,14 +98,45 @@ static int fill_ages(struct tables *tb, uint64_t now, size_t maxidx)
         struct loc_row *l = &tb->locs[r];
         uint64_t *v = ages + start[l->index];
         size_t n = start[l->index + 1] - start[l->index];
-        qsort(v, n, sizeof(*v), cmp_u64);
-        l->age_p50 = quantile_sorted(v, n, 0.50);
-        l->age_p99 = quantile_sorted(v, n, 0.99);
-        l->age_max = n ? v[n - 1] : 0;
+        uint64_t max = 0;
+        for (size_t i = 0; i < n; i++)
+            if (v[i] > max)
+                max = v[i];
+        l->age_max = max;
+        l->age_p50 = quantile(v, n, 0.50);
+        l->age_p99 = quantile(v, n, 0.99);
     }
-    (void)now;
     free(start), free(ages), free(slot_of);
     return 0;
+}
+
+static int by_where(const void *a, const void *b)
+{
+    return strcmp((*(const struct loc_row *const *)a)->where,
+                  (*(const struct loc_row *const *)b)->where);
+}
+
+/* Each location index's rank in the order of the locations' texts, from 1;
+ * equal texts share a rank.  NULL when out of memory. */
+static uint32_t *location_ranks(const struct tables *tb, size_t maxidx)
+{
+    uint32_t *rank = calloc(maxidx + 1, sizeof(*rank));
+    const struct loc_row **by = malloc((tb->nlocs + 1) * sizeof(*by));
+    if (!rank || !by) {
+        free(rank), free(by);
+        return NULL;
+    }
+    for (size_t i = 0; i < tb->nlocs; i++)
+        by[i] = &tb->locs[i];
+    qsort(by, tb->nlocs, sizeof(*by), by_where);
+    uint32_t r = 0;
+    for (size_t i = 0; i < tb->nlocs; i++) {
+        if (i == 0 || strcmp(by[i - 1]->where, by[i]->where) != 0)
+            r++;
+        rank[by[i]->index] = r;
+    }
+    free(by);
+    return rank;
 }
 
 int tables_build(struct tables *tb, struct sampler *s)
@@ -127,6 +189,12 @@ int tables_build(struct tables *tb, struct sampler *s)
     }
     for (size_t i = 0; i < tb->nlocs; i++)
         where_of[tb->locs[i].index] = tb->locs[i].where;
+    uint32_t *rank_of = location_ranks(tb, maxidx);
+    if (!rank_of) {
+        free(where_of);
+        tables_free(tb);
+        return -1;
+    }
 
     size_t nedges = tb->nedges;
     tb->nedges = 0;
@@ -148,8 +216,9 @@ int tables_build(struct tables *tb, struct sampler *s)
         const struct gto_thread *th = gto_thread_at(snap, i);
         struct thread_row *r = &tb->threads[i];
         r->th = th;
-        r->where = th->location && th->location <= maxidx && where_of[th->location]
-                       ? where_of[th->location] : "";
+        int known = th->location && th->location <= maxidx && where_of[th->location];
+        r->where = known ? where_of[th->location] : "";
+        r->where_rank = known ? rank_of[th->location] : 0;
         r->waited_ns = th->state == GTO_STATE_PARKED && th->wait_since &&
                                c->now > th->wait_since
                            ? c->now - th->wait_since : 0;
@@ -161,7 +230,14 @@ int tables_build(struct tables *tb, struct sampler *s)
         tb->in_flux += th->in_flux != 0;
     }
     free(where_of);
-    if (fill_ages(tb, c->now, maxidx) < 0) {
+    free(rank_of);
+    if (!tb->measured && s->stacks_measured) {
+        tb->resident = s->stack_resident;
+        tb->dead = s->stack_dead;
+        tb->measured = 1;
+        tb->measured_age_ns = c->now > s->stacks_measured_ns ? c->now - s->stacks_measured_ns : 0;
+    }
+    if (fill_ages(tb, maxidx) < 0) {
         tables_free(tb);
         return -1;
     }
@@ -219,30 +295,73 @@ static void lf_done(const void *r, char *b, size_t n) { fmt_dur(LOC(r)->done_p99
 static void lf_kind(const void *r, char *b, size_t n) { snprintf(b, n, "%s", LOC(r)->kind); }
 
 const struct column loc_columns[] = {
-    {"waiting", "WAITING", 7, COL_RIGHT, "threads waiting there now", lc_waiting, lf_waiting},
-    {"arrivals_per_s", "ARRIV/s", 8, COL_RIGHT, "threads arriving per second", lc_arrivals, lf_arrivals},
-    {"age_p50", "AGE50", 7, COL_RIGHT, "median age of the waits in progress", lc_p50, lf_p50},
-    {"age_p99", "AGE99", 7, COL_RIGHT, "99th percentile age of the waits in progress", lc_p99, lf_p99},
-    {"age_max", "OLDEST", 7, COL_RIGHT, "oldest wait in progress", lc_max, lf_max},
-    {"done_p99", "DONE99", 7, COL_RIGHT, "99th percentile of completed waits (log2 bucket bound)", lc_done, lf_done},
-    {"kind", "KIND", 9, COL_LEFT, "what the threads wait on", lc_kind, lf_kind},
-    {"location", "LOCATION", 0, COL_LEFT, "function (file:line) of the blocking call", lc_where, lf_where},
+    {"waiting", "WAITING", 7, COL_RIGHT, "threads waiting there now", lc_waiting, lf_waiting, NULL},
+    {"arrivals_per_s", "ARRIV/s", 8, COL_RIGHT, "threads arriving per second", lc_arrivals, lf_arrivals, NULL},
+    {"age_p50", "AGE50", 7, COL_RIGHT, "median age of the waits in progress", lc_p50, lf_p50, NULL},
+    {"age_p99", "AGE99", 7, COL_RIGHT, "99th percentile age of the waits in progress", lc_p99, lf_p99, NULL},
+    {"age_max", "OLDEST", 7, COL_RIGHT, "oldest wait in progress", lc_max, lf_max, NULL},
+    {"done_p99", "DONE99", 7, COL_RIGHT, "99th percentile of completed waits (log2 bucket bound)", lc_done, lf_done, NULL},
+    {"kind", "KIND", 9, COL_LEFT, "what the threads wait on", lc_kind, lf_kind, NULL},
+    {"location", "LOCATION", 0, COL_LEFT, "function (file:line) of the blocking call", lc_where, lf_where, NULL},
 };
 const size_t loc_ncolumns = sizeof(loc_columns) / sizeof(loc_columns[0]);
 
-static int tc_id(const void *a, const void *b) { return CMP(THR(a)->id, THR(b)->id); }
+/* Thread columns: a sort key each; the names also compare in full. */
+static uint64_t tk_id(const void *r) { return THR(r)->id; }
+static uint64_t tk_name(const void *r)
+{
+    /* The first 8 bytes, big-endian: the same order as strcmp on them. */
+    uint64_t k = 0;
+    const char *n = THR(r)->name;
+    for (int i = 0; i < 8; i++) {
+        k = k << 8 | (uint8_t)*n;
+        if (*n)
+            n++;
+    }
+    return k;
+}
+static uint64_t tk_state(const void *r) { return (uint64_t)THR(r)->state; }
+static uint64_t tk_waits_on(const void *r)
+{
+    const struct gto_thread *th = THR(r);
+    if (th->state != GTO_STATE_PARKED)
+        return 0;
+    return (uint64_t)(th->wait_kind & 0xff) << 56 | (th->wait_obj & 0xffffffffffffffull);
+}
+static uint64_t tk_waited(const void *r) { return TROW(r)->waited_ns; }
+static uint64_t tk_run(const void *r) { return THR(r)->run_ns; }
+static uint64_t tk_sw(const void *r) { return THR(r)->switches; }
+static uint64_t tk_live(const void *r) { return THR(r)->live; }
+static uint64_t tk_touched(const void *r) { return THR(r)->measured ? THR(r)->touched : 0; }
+static uint64_t tk_reserved(const void *r) { return THR(r)->reserved; }
+static uint64_t tk_where(const void *r) { return TROW(r)->where_rank; }
+
+static int tc_id(const void *a, const void *b) { return CMP(tk_id(a), tk_id(b)); }
 static int tc_name(const void *a, const void *b) { return strcmp(THR(a)->name, THR(b)->name); }
-static int tc_state(const void *a, const void *b) { return CMP(THR(a)->state, THR(b)->state); }
-static int tc_waited(const void *a, const void *b) { return CMP(TROW(a)->waited_ns, TROW(b)->waited_ns); }
-static int tc_run(const void *a, const void *b) { return CMP(THR(a)->run_ns, THR(b)->run_ns); }
-static int tc_sw(const void *a, const void *b) { return CMP(THR(a)->switches, THR(b)->switches); }
-static int tc_live(const void *a, const void *b) { return CMP(THR(a)->live, THR(b)->live); }
-static int tc_touched(const void *a, const void *b) { return CMP(THR(a)->touched, THR(b)->touched); }
+static int tc_state(const void *a, const void *b) { return CMP(tk_state(a), tk_state(b)); }
+static int tc_waits_on(const void *a, const void *b) { return CMP(tk_waits_on(a), tk_waits_on(b)); }
+static int tc_waited(const void *a, const void *b) { return CMP(tk_waited(a), tk_waited(b)); }
+static int tc_run(const void *a, const void *b) { return CMP(tk_run(a), tk_run(b)); }
+static int tc_sw(const void *a, const void *b) { return CMP(tk_sw(a), tk_sw(b)); }
+static int tc_live(const void *a, const void *b) { return CMP(tk_live(a), tk_live(b)); }
+static int tc_touched(const void *a, const void *b) { return CMP(tk_touched(a), tk_touched(b)); }
+static int tc_reserved(const void *a, const void *b) { return CMP(tk_reserved(a), tk_reserved(b)); }
 static int tc_where(const void *a, const void *b) { return strcmp(TROW(a)->where, TROW(b)->where); }
 
 static void tf_id(const void *r, char *b, size_t n) { snprintf(b, n, "%lu", (unsigned long)THR(r)->id); }
 static void tf_name(const void *r, char *b, size_t n) { snprintf(b, n, "%s", THR(r)->name[0] ? THR(r)->name : "-"); }
 static void tf_state(const void *r, char *b, size_t n) { snprintf(b, n, "%s", gto_state_name(THR(r)->state)); }
+static void tf_waits_on(const void *r, char *b, size_t n)
+{
+    const struct gto_thread *th = THR(r);
+    const char *kind = gto_wait_kind_name(th->wait_kind);
+    if (th->state != GTO_STATE_PARKED)
+        snprintf(b, n, "-");
+    else if (th->wait_kind == 1 || th->wait_kind == 6)   /* fd, join: a number */
+        snprintf(b, n, "%s %lu", kind, (unsigned long)th->wait_obj);
+    else
+        snprintf(b, n, "%s", kind);
+}
 static void tf_waited(const void *r, char *b, size_t n) { fmt_dur(TROW(r)->waited_ns, b, n); }
 static void tf_run(const void *r, char *b, size_t n) { fmt_dur(THR(r)->run_ns, b, n); }
 static void tf_sw(const void *r, char *b, size_t n) { snprintf(b, n, "%lu", (unsigned long)THR(r)->switches); }
@@ -254,20 +373,31 @@ static void tf_touched(const void *r, char *b, size_t n)
     else
         snprintf(b, n, "-");
 }
+static void tf_reserved(const void *r, char *b, size_t n) { fmt_bytes(THR(r)->reserved, b, n); }
 static void tf_where(const void *r, char *b, size_t n) { snprintf(b, n, "%s", TROW(r)->where); }
 
 const struct column thread_columns[] = {
-    {"id", "ID", 7, COL_RIGHT, "thread id", tc_id, tf_id},
-    {"name", "NAME", 12, COL_LEFT, "thread name", tc_name, tf_name},
-    {"state", "STATE", 8, COL_LEFT, "runnable, running, parked, exited", tc_state, tf_state},
-    {"waited", "WAITED", 7, COL_RIGHT, "how long it has waited (parked)", tc_waited, tf_waited},
-    {"run", "RUN", 7, COL_RIGHT, "time it has run", tc_run, tf_run},
-    {"switches", "SWITCH", 7, COL_RIGHT, "times it was switched in", tc_sw, tf_sw},
-    {"live", "LIVE", 8, COL_RIGHT, "live stack bytes", tc_live, tf_live},
-    {"touched", "TOUCHED", 8, COL_RIGHT, "touched stack bytes (stacks view measures)", tc_touched, tf_touched},
-    {"location", "LOCATION", 0, COL_LEFT, "where it waits", tc_where, tf_where},
+    {"id", "ID", 7, COL_RIGHT, "thread id", tc_id, tf_id, tk_id},
+    {"name", "NAME", 10, COL_LEFT, "thread name", tc_name, tf_name, tk_name},
+    {"state", "STATE", 7, COL_LEFT, "runnable, running, parked, exited", tc_state, tf_state, tk_state},
+    {"waits_on", "WAITS ON", 9, COL_LEFT, "what a parked thread waits on (fd N, join ID, mutex, ...)", tc_waits_on, tf_waits_on, tk_waits_on},
+    {"waited", "WAITED", 7, COL_RIGHT, "how long it has waited (parked)", tc_waited, tf_waited, tk_waited},
+    {"run", "RUN", 7, COL_RIGHT, "time it has run", tc_run, tf_run, tk_run},
+    {"switches", "SWITCH", 7, COL_RIGHT, "times it was switched in", tc_sw, tf_sw, tk_sw},
+    {"live", "LIVE", 7, COL_RIGHT, "live stack bytes", tc_live, tf_live, tk_live},
+    {"touched", "TOUCHED", 8, COL_RIGHT, "touched stack bytes (stacks view measures)", tc_touched, tf_touched, tk_touched},
+    {"reserved", "RESERVED", 8, COL_RIGHT, "stack size reserved", tc_reserved, tf_reserved, tk_reserved},
+    {"location", "LOCATION", 0, COL_LEFT, "where it waits", tc_where, tf_where, tk_where},
 };
 const size_t thread_ncolumns = sizeof(thread_columns) / sizeof(thread_columns[0]);
+
+int tables_column(const struct column *table, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(table[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
 
 struct sort_ctx {
     int (*compare)(const void *, const void *);
@@ -287,9 +417,87 @@ void tables_sort_locs(struct tables *tb, size_t col, int desc)
     qsort_r(tb->locs, tb->nlocs, sizeof(*tb->locs), sort_cmp, &c);
 }
 
-void tables_sort_threads(struct thread_row *rows, size_t n, size_t col,
-                         int desc)
+/* A thread row's sort key and its position before the sort. */
+struct keyed {
+    uint64_t key;
+    size_t at;
+};
+
+/* Stable LSD radix sort of N keyed rows by key, a byte per pass; a byte
+ * that is the same in every key costs one look and no pass. */
+static void radix_sort(struct keyed *v, struct keyed *tmp, size_t n)
 {
-    struct sort_ctx c = {thread_columns[col].compare, desc};
-    qsort_r(rows, n, sizeof(*rows), sort_cmp, &c);
+    uint64_t all_or = 0, all_and = ~0ull;
+    for (size_t i = 0; i < n; i++) {
+        all_or |= v[i].key;
+        all_and &= v[i].key;
+    }
+    for (int shift = 0; shift < 64; shift += 8) {
+        if ((((all_or ^ all_and) >> shift) & 0xff) == 0)
+            continue;
+        size_t count[257] = {0};
+        for (size_t i = 0; i < n; i++)
+            count[((v[i].key >> shift) & 0xff) + 1]++;
+        for (int b = 0; b < 256; b++)
+            count[b + 1] += count[b];
+        for (size_t i = 0; i < n; i++)
+            tmp[count[(v[i].key >> shift) & 0xff]++] = v[i];
+        memcpy(v, tmp, n * sizeof(*v));
+    }
+}
+
+struct tie_ctx {
+    const struct thread_row *rows;
+    int (*compare)(const void *, const void *);
+    int desc;
+};
+
+static int tie_cmp(const void *a, const void *b, void *arg)
+{
+    const struct tie_ctx *c = arg;
+    const struct keyed *x = a, *y = b;
+    int r = c->compare(&c->rows[x->at], &c->rows[y->at]);
+    if (c->desc)
+        r = -r;
+    return r ? r : CMP(x->at, y->at);
+}
+
+int tables_sort_threads(struct thread_row *rows, size_t n, size_t col,
+                        int desc)
+{
+    const struct column *c = &thread_columns[col];
+    struct keyed *v = malloc((n + 1) * sizeof(*v));
+    struct keyed *tmp = malloc((n + 1) * sizeof(*tmp));
+    struct thread_row *out = malloc((n + 1) * sizeof(*out));
+    if (!v || !tmp || !out) {
+        free(v), free(tmp), free(out);
+        return -1;
+    }
+    /* Descending sorts the complemented key: ties keep snapshot order. */
+    for (size_t i = 0; i < n; i++) {
+        v[i].key = desc ? ~c->key(&rows[i]) : c->key(&rows[i]);
+        v[i].at = i;
+    }
+    radix_sort(v, tmp, n);
+    /* Keys that tie but whose full values may differ (names share their
+     * first 8 bytes): those runs alone go through the comparison. */
+    if (c->compare == tc_name) {
+        struct tie_ctx ctx = {rows, c->compare, desc};
+        for (size_t i = 0; i < n;) {
+            size_t j = i + 1;
+            int differ = 0;
+            while (j < n && v[j].key == v[i].key) {
+                differ |= c->compare(&rows[v[i].at], &rows[v[j].at]) != 0;
+                j++;
+            }
+            if (differ)
+                qsort_r(v + i, j - i, sizeof(*v), tie_cmp, &ctx);
+            i = j;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        out[i] = rows[v[i].at];
+    memcpy(rows, out, n * sizeof(*rows));
+    free(v), free(tmp), free(out);
+    return 0;
 }

@@ -37,6 +37,9 @@ struct edge_row {
 struct thread_row {
     const struct gto_thread *th;
     const char *where;             /* its location's text, "" none */
+    uint32_t where_rank;           /* that text's rank among the locations'
+                                    * (0 none): sorting by location compares
+                                    * numbers, not 100K strings */
     uint64_t waited_ns;            /* now - wait_since when parked */
 };
 
@@ -51,6 +54,8 @@ struct tables {
     /* Header totals. */
     uint64_t reserved, resident, live, dead;
     int measured;                  /* resident and dead are known */
+    uint64_t measured_age_ns;      /* how old resident and dead are: 0
+                                    * when this snapshot measured them */
     size_t in_flux;                /* records that stayed torn */
 };
 
@@ -72,6 +77,11 @@ struct column {
     const char *description;
     int (*compare)(const void *a, const void *b);   /* ascending */
     void (*format)(const void *row, char *buf, size_t len);
+    /* Threads only: the row's place in ascending order as a number, so
+     * 100K rows sort by radix in a few ms; rows whose keys tie are put in
+     * order by compare (a name longer than its key) or stay in snapshot
+     * order. */
+    uint64_t (*key)(const void *row);
 };
 
 extern const struct column loc_columns[];
@@ -79,9 +89,13 @@ extern const size_t loc_ncolumns;
 extern const struct column thread_columns[];
 extern const size_t thread_ncolumns;
 
-/* Sorts rows by column C, descending when DESC. */
+/* Sorts rows by column C, descending when DESC.  Threads whose values
+ * tie keep their snapshot order, in both directions.  tables_sort_threads
+ * returns -1 (rows unsorted) when out of memory. */
 void tables_sort_locs(struct tables *tb, size_t col, int desc);
-void tables_sort_threads(struct thread_row *rows, size_t n, size_t col,
-                         int desc);
+int tables_sort_threads(struct thread_row *rows, size_t n, size_t col,
+                        int desc);
+/* The column of that name (TABLE is loc_columns or thread_columns), or -1. */
+int tables_column(const struct column *table, size_t n, const char *name);
 
 #endif

@@ -97,9 +97,11 @@ static void arrange(struct ui *u)
         return;
     if (u->view == VIEW_LOCATIONS)
         tables_sort_locs(&u->tb, u->sort_col[u->view], u->sort_desc[u->view]);
-    else if (u->view == VIEW_THREADS)
-        tables_sort_threads(u->tb.threads, u->tb.nthreads, u->sort_col[u->view],
-                            u->sort_desc[u->view]);
+    else if (u->view == VIEW_THREADS &&
+             tables_sort_threads(u->tb.threads, u->tb.nthreads, u->sort_col[u->view],
+                                 u->sort_desc[u->view]) < 0)
+        snprintf(u->message, sizeof(u->message), "out of memory sorting %zu threads",
+                 u->tb.nthreads);
     size_t n = list_len(u);
     free(u->shown);
     u->shown = malloc((n + 1) * sizeof(*u->shown));
@@ -261,8 +263,11 @@ static void put_line(int y, const char *text, int attr)
         attroff(attr);
 }
 
+/* One row's cells, or with ROW NULL the titles, the sort column's marked
+ * with its direction: ^ ascending, v descending. */
 static void format_columns(char *out, size_t len, const struct column *cols,
-                           size_t ncols, const void *row)
+                           size_t ncols, const void *row, size_t sort_col,
+                           int desc)
 {
     char cell[WHERE_MAX + 32];
     size_t at = 0;
@@ -271,7 +276,8 @@ static void format_columns(char *out, size_t len, const struct column *cols,
         if (row)
             cols[i].format(row, cell, sizeof(cell));
         else
-            snprintf(cell, sizeof(cell), "%s", cols[i].title);
+            snprintf(cell, sizeof(cell), "%s%s", cols[i].title,
+                     i != sort_col ? "" : desc ? "v" : "^");
         int w = cols[i].width;
         int n = w ? snprintf(out + at, len - at, cols[i].align == COL_RIGHT ? "%*.*s " : "%-*.*s ",
                              w, w, cell)
@@ -313,7 +319,7 @@ static void format_row(const struct ui *u, size_t i, char *line, size_t len)
 {
     if (u->view == VIEW_LOCATIONS) {
         char spark[128], cols[512];
-        format_columns(cols, sizeof(cols), loc_columns, SCREEN_LOC_COLUMNS, &u->tb.locs[i]);
+        format_columns(cols, sizeof(cols), loc_columns, SCREEN_LOC_COLUMNS, &u->tb.locs[i], 0, 0);
         sparkline(u->s, u->tb.locs[i].index, spark, sizeof(spark));
         /* The sparkline goes last: its blocks are several bytes per
          * column, so the text before it is cut to the screen by bytes. */
@@ -321,7 +327,7 @@ static void format_row(const struct ui *u, size_t i, char *line, size_t len)
         snprintf(line, len, "%s%-*.*s %s", cols, room < 0 ? 0 : room, room < 0 ? 0 : room,
                  u->tb.locs[i].where, spark);
     } else if (u->view == VIEW_THREADS) {
-        format_columns(line, len, thread_columns, thread_ncolumns, &u->tb.threads[i]);
+        format_columns(line, len, thread_columns, thread_ncolumns, &u->tb.threads[i], 0, 0);
     } else if (u->view == VIEW_GRAPH) {
         const struct edge_row *e = &u->tb.edges[i];
         char run[32];
@@ -365,6 +371,7 @@ static const char *const help_text[] = {
     "  Enter           drill down: a location's threads and backtraces,",
     "                  a thread's backtrace;  Esc goes back",
     "  < >             sort by the column left / right;  r reverse",
+    "  s F6            pick the sort column by letter (again: reverse)",
     "  /               filter rows by text (location, name, state)",
     "  p               pause / resume sampling",
     "  d + -           refresh interval (d cycles, + slower, - faster)",
@@ -417,12 +424,17 @@ static void draw(struct ui *u)
     } else {
         if (u->view == VIEW_LOCATIONS) {
             char cols[512];
-            format_columns(cols, sizeof(cols), loc_columns, SCREEN_LOC_COLUMNS, NULL);
+            size_t sc = u->sort_col[u->view];
+            format_columns(cols, sizeof(cols), loc_columns, SCREEN_LOC_COLUMNS, NULL, sc,
+                           u->sort_desc[u->view]);
             int room = COLS - (int)strlen(cols) - SPARK_COLUMNS - 1;
+            const char *title = sc != loc_ncolumns - 1 ? "LOCATION"
+                                : u->sort_desc[u->view] ? "LOCATIONv" : "LOCATION^";
             snprintf(line, sizeof(line), "%s%-*.*s QUEUE", cols, room < 0 ? 0 : room,
-                     room < 0 ? 0 : room, "LOCATION");
+                     room < 0 ? 0 : room, title);
         } else if (u->view == VIEW_THREADS) {
-            format_columns(line, sizeof(line), thread_columns, thread_ncolumns, NULL);
+            format_columns(line, sizeof(line), thread_columns, thread_ncolumns, NULL,
+                           u->sort_col[u->view], u->sort_desc[u->view]);
         } else {
             snprintf(line, sizeof(line), "%12s  %-12s %s", "RATE", "RUN", "EDGE");
         }
@@ -507,6 +519,33 @@ static int sort_step(struct ui *u, int d)
     arrange(u);
     return ACT_REDRAW;
 }
+/* htop's column picker: the columns of this view on the last line, a
+ * letter each; that letter sorts by it (again: reverses), Esc keeps the
+ * order. */
+static int act_sort_pick(struct ui *u)
+{
+    const struct column *cols = u->view == VIEW_THREADS ? thread_columns : loc_columns;
+    size_t n = u->view == VIEW_THREADS ? thread_ncolumns : u->view == VIEW_LOCATIONS ? loc_ncolumns : 0;
+    char line[512];
+    size_t at = 0;
+    if (!n)
+        return ACT_NONE;
+    at += (size_t)snprintf(line, sizeof(line), "sort by:");
+    for (size_t i = 0; i < n && at < sizeof(line); i++)
+        at += (size_t)snprintf(line + at, sizeof(line) - at, " %c=%s", (int)('a' + i), cols[i].name);
+    put_line(LINES - 1, line, A_BOLD);
+    refresh();
+    timeout(-1);
+    int key = getch();
+    if (key < 'a' || key >= 'a' + (int)n)
+        return ACT_REDRAW;
+    size_t col = (size_t)(key - 'a');
+    if (col == u->sort_col[u->view])
+        u->sort_desc[u->view] = !u->sort_desc[u->view];
+    u->sort_col[u->view] = col;
+    arrange(u);
+    return ACT_REDRAW;
+}
 static int act_sort_left(struct ui *u) { return sort_step(u, -1); }
 static int act_sort_right(struct ui *u) { return sort_step(u, 1); }
 static int act_reverse(struct ui *u)
@@ -587,6 +626,7 @@ static const struct { int key; int (*fn)(struct ui *); } bindings[] = {
     {'k', act_up},          {'j', act_down},       {KEY_PPAGE, act_pgup},
     {KEY_NPAGE, act_pgdn},  {KEY_HOME, act_home},  {KEY_END, act_end},
     {'<', act_sort_left},   {'>', act_sort_right}, {'r', act_reverse},
+    {'s', act_sort_pick},   {KEY_F(6), act_sort_pick},
     {'/', act_filter},      {'p', act_pause},      {'d', act_delay_cycle},
     {'+', act_slower},      {'-', act_faster},     {'\n', act_enter},
     {KEY_ENTER, act_enter}, {'\r', act_enter},     {27, act_back},
@@ -609,7 +649,8 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int tui_run(struct sampler *s, double delay, enum view first)
+int tui_run(struct sampler *s, double delay, enum view first,
+            struct refresh_cost *cost)
 {
     struct ui u;
     memset(&u, 0, sizeof(u));
@@ -661,14 +702,19 @@ int tui_run(struct sampler *s, double delay, enum view first)
         }
         if (flags & ACT_QUIT)
             break;
+        int timed = 0;
         if ((flags & ACT_RESAMPLE) ||
             (!u.paused && !s->target_gone && s->pid && now_s() >= next)) {
+            refresh_cost_begin(cost);
+            timed = 1;
             resample(&u);
             next = now_s() + u.delay;
             flags |= ACT_REDRAW;
         }
         if (flags & ACT_REDRAW)
             draw(&u);
+        if (timed)
+            refresh_cost_end(cost, gto_thread_count(s->cur));
     }
     endwin();
     drill_free(&u);

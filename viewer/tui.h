@@ -5,10 +5,12 @@
 #define GT_TOP_TUI_H
 
 #include "batch.h"
+#include "refresh_cost.h"
 #include "sampler.h"
 
-/* Runs the screen until q; S holds a first snapshot.  Returns the exit
- * status. */
-int tui_run(struct sampler *s, double delay, enum view first);
+/* Runs the screen until q; S holds a first snapshot.  Each refresh after
+ * the first screen is measured into COST.  Returns the exit status. */
+int tui_run(struct sampler *s, double delay, enum view first,
+            struct refresh_cost *cost);
 
 #endif
