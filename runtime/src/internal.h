@@ -147,10 +147,18 @@ void gt__slot_free(struct gt__thread *t) GT__HIDDEN;
 void gt__set_state(struct gt__thread *t, enum gt_state s) GT__HIDDEN;
 void gt__retire(void *array) GT__HIDDEN; /* keep an old chunk array */
 
+/* Moves one thread between the per-state counters.  The two updates go
+ * through a volatile pointer so that they stay two 8-byte read-modify-
+ * writes: for neighbouring states (FREE/RUNNABLE, RUNNABLE/RUNNING) the
+ * compiler would otherwise merge them into one 16-byte load, add and
+ * store, and that load cannot be forwarded from the 8-byte store the
+ * previous update of the same counters has just made: it waits for the
+ * store to reach the cache, about 15 ns on every switch. */
 static inline void gt__count_state(enum gt_state from, enum gt_state to)
 {
-    gt__reg.nstate[from]--;
-    gt__reg.nstate[to]++;
+    volatile uint64_t *n = gt__reg.nstate;
+    n[from]--;
+    n[to]++;
 }
 
 /* ---- location.c ---------------------------------------------------------- */

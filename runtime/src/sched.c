@@ -102,6 +102,19 @@ static inline __attribute__((always_inline)) void after_switch(void)
         reap_dead();
 }
 
+/* Starts loading the record of the thread that will run after the one
+ * being switched to.  When many threads are spawned or woken long before
+ * they run (a burst of spawns, a broadcast), their records have left the
+ * cache by then, and the few hundred nanoseconds the next thread runs
+ * hide the misses that would otherwise stall its switch-in. */
+static inline void prefetch_after_next(void)
+{
+    const char *r = (const char *)S.rq_head;
+    if (r)
+        for (size_t off = 0; off < sizeof(struct gt__thread); off += 64)
+            __builtin_prefetch(r + off, 1);
+}
+
 /* Leaves the current context for next (NULL: the scheduler context).
  * cur (NULL: the scheduler) has already been put wherever it waits. */
 static void switch_to(struct gt__thread *cur, enum gt_state st,
@@ -125,6 +138,7 @@ static void switch_to(struct gt__thread *cur, enum gt_state st,
         next->pub.switches++;
         gt__seq_end(&next->pub.seq);
         to = next->pub.ctx;
+        prefetch_after_next();
     }
     gt__tls_current = next;
     gt__reg.current = (uint64_t)(uintptr_t)next;

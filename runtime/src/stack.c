@@ -219,6 +219,8 @@ static int carve(struct size_class *c, bool recycled)
     return 0;
 }
 
+/* Hands out stacks whose top 16 bytes are zero (the first frame of
+ * gt__ctx_init relies on it), without touching a never-used stack. */
 int gt__stack_alloc(struct gt__thread *t, size_t size)
 {
     size = (size + page - 1) & ~(page - 1);
@@ -235,6 +237,7 @@ int gt__stack_alloc(struct gt__thread *t, size_t size)
     } else if (c->free) {
         hi = c->free;
         c->free = ((void **)hi)[-1];
+        ((void **)hi)[-1] = NULL; /* the top 16 bytes are zero again */
     } else {
         if (!c->nfresh && carve(c, true) < 0)
             return -1;
@@ -256,6 +259,28 @@ int gt__stack_alloc(struct gt__thread *t, size_t size)
     return 0;
 }
 
+/* The bytes just below a stack's top page that went_deep reads. */
+#define DEEP_PROBE_BYTES 512
+
+/* Are the DEEP_PROBE_BYTES at p (page-aligned plus a multiple of 64) all
+ * zero?  16-byte words into four accumulators: a word-at-a-time loop is
+ * one long dependency chain of ORs, 64 steps, and cost a fifth of a
+ * spawn-to-join cycle. */
+static bool all_zero(const char *p)
+{
+    typedef uint64_t v2 __attribute__((vector_size(16), may_alias));
+    const v2 *w = (const v2 *)(const void *)p;
+    v2 a = w[0], b = w[1], c = w[2], d = w[3];
+    for (unsigned i = 4; i < DEEP_PROBE_BYTES / sizeof(v2); i += 4) {
+        a |= w[i];
+        b |= w[i + 1];
+        c |= w[i + 2];
+        d |= w[i + 3];
+    }
+    a |= b | c | d;
+    return (a[0] | a[1]) == 0;
+}
+
 /* Did the thread leave marks below its top page?  A thread that ever
  * parked lived long enough that a madvise (about a microsecond here) is
  * noise: assume so.  For a thread that ran start to finish in one go, the
@@ -271,11 +296,7 @@ static bool went_deep(const struct gt__thread *t, char *hi)
 {
     if (t->pub.switches > 1 || t->low_water < (uint64_t)(uintptr_t)(hi - page))
         return true;
-    const uint64_t *w = (const uint64_t *)(hi - page) - 64;
-    uint64_t any = 0;
-    for (int i = 0; i < 64; i++)
-        any |= w[i];
-    return any != 0;
+    return !all_zero(hi - page - DEEP_PROBE_BYTES);
 }
 
 void gt__stack_free(struct gt__thread *t)

@@ -5,12 +5,15 @@
 
 void gt__ctx_init(uint64_t *ctx, void *stack_top, struct gt__thread *t)
 {
-    /* The trampoline's call must see a 16-byte aligned sp; the word just
-     * above it is a zero return address (MD_CAP_STACK's trick), so a
-     * frame-pointer walk that looks past the trampoline finds 0 and stops. */
+    /* The trampoline's call must see a 16-byte aligned sp; the words just
+     * above it are a zero return address (MD_CAP_STACK's trick), so a
+     * frame-pointer walk that looks past the trampoline finds 0 and stops.
+     * They are not written here: stack.c hands out stacks whose top 16
+     * bytes are zero, so the stack's first page is first touched when the
+     * thread first runs, not at spawn (a thread spawned long before it
+     * runs would otherwise take the page fault, then miss the evicted
+     * lines again when it runs). */
     uint64_t *sp = (uint64_t *)(((uintptr_t)stack_top & ~(uintptr_t)15) - 16);
-    sp[0] = 0;
-    sp[1] = 0;
     ctx[GT_CTX_SP] = (uint64_t)(uintptr_t)sp;
     ctx[GT_CTX_PC] = (uint64_t)(uintptr_t)gt__ctx_trampoline;
     ctx[GT_CTX_RBP] = 0;
