@@ -394,17 +394,10 @@ def scenario_rss(impl, params, build, root, server_cpu, client_cpu):
     conns = params["conns"]
     per_conn = []
     for _ in range(params["reps"]):
-        # Ten thousand connects at once can lose a few to a machine busy
-        # with something else; a repetition is tried three times before
-        # the row says ERROR.
-        for attempt in range(3):
-            try:
-                per_conn.append(hold_once(impl, build, root, server_cpu, client_cpu, conns))
-                break
-            except HoldFailed as e:
-                if attempt == 2:
-                    die(str(e))
-                sys.stderr.write("bench-knot: %s; trying again\n" % e)
+        try:
+            per_conn.append(hold_once(impl, build, root, server_cpu, client_cpu, conns))
+        except HoldFailed as e:
+            die(str(e))
     result("idle-rss", impl, "bytes", per_conn, conns)
 
 

@@ -23,6 +23,8 @@
 
 #define S gt__sched
 #define MAX_EVENTS 512
+/* Every fd is watched for everything, edge-triggered (see above). */
+#define WATCHED (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET)
 
 int gt__poller_init(void)
 {
@@ -42,10 +44,7 @@ static int watch(int fd, struct gt__fdent *e)
 {
     if (e->registered)
         return 0;
-    struct epoll_event ev = {
-        .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET,
-        .data.fd = fd,
-    };
+    struct epoll_event ev = {.events = WATCHED, .data.fd = fd};
     if (epoll_ctl(S.epfd, EPOLL_CTL_ADD, fd, &ev) < 0 && errno != EEXIST)
         return -1;
     e->registered = true;
@@ -113,6 +112,20 @@ void gt__fd_closed(int fd)
     e->waiters = NULL;
 }
 
+/* Puts fd's readiness back in epoll's ready list.  The poller can run
+ * from inside gt__park, after the parking thread linked its waiters but
+ * before it is marked parked: an edge for that thread then finds it still
+ * running, gt__wake_at ignores it, and edge-triggered epoll would never
+ * report the fd again, so the thread would sleep forever (a loopback
+ * connect() completes within microseconds and hit this every time).
+ * EPOLL_CTL_MOD polls the fd afresh and queues it again if it is ready,
+ * so the next epoll_wait, made once the thread has parked, wakes it. */
+static void requeue(int fd)
+{
+    struct epoll_event ev = {.events = WATCHED, .data.fd = fd};
+    epoll_ctl(S.epfd, EPOLL_CTL_MOD, fd, &ev);
+}
+
 int gt__poller_poll(int64_t timeout_ns)
 {
     struct epoll_event evs[MAX_EVENTS];
@@ -155,13 +168,20 @@ int gt__poller_poll(int64_t timeout_ns)
         bool all = ev & (EPOLLERR | EPOLLHUP);
         uint32_t seen = ready | ((ev & EPOLLERR) ? POLLERR : 0) |
                         ((ev & EPOLLHUP) ? POLLHUP : 0);
+        bool rearm = false;
         for (struct gt__fd_waiter *w = e->waiters; w; w = w->next) {
             if (all || (w->events & ready)) {
                 w->revents |= seen;
-                gt__wake_at(w->t, 0, now);
-                woken++;
+                if (w->t == gt__self()) {
+                    rearm = true;
+                } else {
+                    gt__wake_at(w->t, 0, now);
+                    woken++;
+                }
             }
         }
+        if (rearm)
+            requeue(evs[i].data.fd);
     }
     gt__timer_expire(now);
     return woken;

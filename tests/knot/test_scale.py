@@ -78,3 +78,26 @@ def test_mixed_load_all_responses_correct(fresh_knot, docroot):
     assert 5 <= responses <= 20
     status, _ = server.stop()
     assert status == 0
+
+
+def test_every_held_connect_completes(fresh_knot):
+    # A loopback connect() completes within microseconds of its
+    # EINPROGRESS, often before the connecting thread has finished
+    # parking.  Whenever the runtime polled inside that park (it does every
+    # 1024 switches), the readiness edge went to a thread not yet parked
+    # and was lost: one client of 2,000 or 5,000 hung in connect() and the
+    # rest waited for it until the server's timeout closed them.  The counts
+    # here all failed that way; every connect must now finish at once.
+    server = fresh_knot("-t", "20")
+    for n in (1500, 2000, 5000):
+        lg = subprocess.run([LOADGEN, "-p", str(server.port), "--hold", str(n),
+                             "--requests", "1", "--path", "/small.txt", "--hold-seconds", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True, timeout=60)
+        assert lg.returncode == 0, lg.stdout + lg.stderr
+        assert lg.stdout == (
+            "loadgen: hold: %d connections open at once, requests done, now idle\n"
+            "loadgen: %d responses on %d connections (peak %d open at once), "
+            "0 errors, 0 failed connects\n" % (n, n, n, n))
+    status, _ = server.stop()
+    assert status == 0
