@@ -10,6 +10,10 @@ of each of six kinds plus a joiner and the main thread (100,004 threads in
 
 once attached to the live process and once on the kernel core it writes
 after a crash.  Usage: bench_gdb.py [--build DIR] [--json FILE]
+
+The pieces (starting the fixture, a kernel core, the timing probe run
+inside GDB) are also imported by observe_bench.py, which times the same
+commands against Go's debuggers.
 """
 import argparse
 import json
@@ -21,29 +25,101 @@ import tempfile
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 N = 16667
+GT_GDB_SCRIPT = os.path.join(ROOT, "gdb", "gt-gdb.py")
+
+# Runs inside GDB (-x).  The plan file holds [label, [command, ...]] pairs;
+# each pair is timed on its own, in order, in this one GDB session.  The
+# START line is flushed before the commands run, so a caller reading GDB's
+# output as it comes knows when the timed part began (and can stop a
+# command that takes too long); the command's output follows, then END
+# with the time measured here, inside GDB, without GDB's start-up.
 PROBE = r"""
-import time, json
-def timed(cmds):
+import json, os, sys, time
+with open(os.environ["GT_BENCH_PLAN"]) as f:
+    plan = json.load(f)
+for label, cmds in plan:
+    print("BENCH-START " + label)
+    sys.stdout.flush()
     t = time.perf_counter()
-    for c in cmds:
-        gdb.execute(c, to_string=True)
-    return time.perf_counter() - t
-r = {"info green-threads": timed(["info green-threads"]),
-     "green-bt": timed(["green-bt"]),
-     "green-thread N + bt": timed(["green-thread 50000", "bt"])}
-print("BENCH " + json.dumps(r))
+    try:
+        out = "".join(gdb.execute(c, to_string=True) for c in cmds)
+    except gdb.error as e:
+        print("BENCH-ERROR %s %s" % (label, str(e).replace("\n", " ")))
+        sys.stdout.flush()
+        continue
+    secs = time.perf_counter() - t
+    print(out)
+    print("BENCH-END %s %.6f" % (label, secs))
+    sys.stdout.flush()
 """
 
 
-def run_gdb(args, probe_file):
-    out = subprocess.run(["gdb", "-batch", "-nx", "-ex",
-                          "source " + os.path.join(ROOT, "gdb", "gt-gdb.py"),
-                          "-x", probe_file] + args,
-                         capture_output=True, text=True, timeout=600).stdout
+def write_probe(tmp, plan):
+    """Writes the probe and its plan into the directory tmp; returns the
+    probe's path and the environment GDB must run with."""
+    probe = os.path.join(tmp, "probe.py")
+    with open(probe, "w") as f:
+        f.write(PROBE)
+    plan_file = os.path.join(tmp, "plan-%d.json" % os.getpid())
+    with open(plan_file, "w") as f:
+        json.dump(plan, f)
+    return probe, dict(os.environ, GT_BENCH_PLAN=plan_file)
+
+
+def gdb_argv(script, probe, target_args):
+    """GDB in batch mode, no ~/.gdbinit, with script (an extension such as
+    gt-gdb.py or Go's runtime-gdb.py) sourced before the probe runs."""
+    return (["gdb", "-batch", "-nx", "-ex", "source " + script, "-x", probe]
+            + list(target_args))
+
+
+def parse_probe(out):
+    """{label: seconds} from the probe's END lines; a BENCH-ERROR line is
+    raised as the error it reports."""
+    times = {}
     for line in out.splitlines():
-        if line.startswith("BENCH "):
-            return json.loads(line[6:])
-    raise RuntimeError("gdb printed no timings:\n" + out[-2000:])
+        if line.startswith("BENCH-END "):
+            label, secs = line[len("BENCH-END "):].rsplit(" ", 1)
+            times[label] = float(secs)
+        elif line.startswith("BENCH-ERROR "):
+            raise RuntimeError("gdb: " + line[len("BENCH-ERROR "):])
+    return times
+
+
+def start_fixture(argv, env=None):
+    """Starts a fixture that prints "ready PID" once every thread is parked;
+    returns the process, its stdin open (closing it ends the program)."""
+    p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         text=True, env=env)
+    line = p.stdout.readline()
+    if not line.startswith("ready "):
+        p.kill()
+        p.wait()
+        raise RuntimeError("%s did not start: %r" % (" ".join(argv), line))
+    return p
+
+
+def crash_core(argv, cwd):
+    """Runs a fixture told to crash, in cwd, with core dumps unlimited;
+    returns the path of the core the kernel wrote there."""
+    def unlimited():
+        resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY,) * 2)
+    subprocess.run(argv, cwd=cwd, preexec_fn=unlimited, stdin=subprocess.DEVNULL,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+    cores = [f for f in os.listdir(cwd) if f.startswith("core")]
+    if not cores:
+        raise RuntimeError("%s left no core in %s: kernel.core_pattern must write "
+                           "a file named core* in the working directory" % (argv[0], cwd))
+    return os.path.join(cwd, cores[0])
+
+
+def run_gdb(args, probe, env):
+    out = subprocess.run(gdb_argv(GT_GDB_SCRIPT, probe, args), capture_output=True,
+                         text=True, timeout=600, env=env).stdout
+    times = parse_probe(out)
+    if not times:
+        raise RuntimeError("gdb printed no timings:\n" + out[-2000:])
+    return times
 
 
 def main():
@@ -53,28 +129,23 @@ def main():
     a = ap.parse_args()
     # The fixture runs in a scratch directory (its core lands there).
     exe = os.path.join(os.path.abspath(a.build), "tests", "gdb", "green_fixture")
+    plan = [["info green-threads", ["info green-threads"]],
+            ["green-bt", ["green-bt"]],
+            ["green-thread N + bt", ["green-thread 50000", "bt"]]]
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        probe = os.path.join(tmp, "probe.py")
-        with open(probe, "w") as f:
-            f.write(PROBE)
-        p = subprocess.Popen([exe, str(N)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             text=True)
+        probe, env = write_probe(tmp, plan)
+        p = start_fixture([exe, str(N)])
         try:
-            assert p.stdout.readline().startswith("ready ")
-            results["live"] = run_gdb(["-p", str(p.pid)], probe)
+            results["live"] = run_gdb(["-p", str(p.pid)], probe, env)
         finally:
             p.kill()
             p.wait()
-
-        def unlimited():
-            resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY,) * 2)
-        subprocess.run([exe, str(N), "crash"], cwd=tmp, preexec_fn=unlimited,
-                       capture_output=True, timeout=300)
-        cores = [f for f in os.listdir(tmp) if f.startswith("core")]
-        if not cores:
-            sys.exit("bench_gdb: the crash left no core in %s (core_pattern?)" % tmp)
-        results["core"] = run_gdb([exe, os.path.join(tmp, cores[0])], probe)
+        try:
+            core = crash_core([exe, str(N), "crash"], tmp)
+        except RuntimeError as e:
+            sys.exit("bench_gdb: %s" % e)
+        results["core"] = run_gdb([exe, core], probe, env)
     limits = {"info green-threads": 0.5, "green-bt": 1.5, "green-thread N + bt": 0.3}
     print("GDB extension, %s green threads in 8 stacks (seconds; target in brackets)"
           % format(6 * N + 2, ","))

@@ -42,14 +42,20 @@ def switches(pid):
         t.close()
 
 
-def timed(cmd):
+def timed_output(cmd, timeout=300):
+    """Runs a tool to the end; returns its wall time and its output (which
+    observe_bench.py checks against what the fixture holds)."""
     t0 = time.perf_counter()
-    p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                       text=True, timeout=300)
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=timeout)
     wall = time.perf_counter() - t0
     if p.returncode != 0:
         sys.exit("bench_tools: %s failed: %s" % (" ".join(cmd), p.stderr.strip()))
-    return wall
+    return wall, p.stdout
+
+
+def timed(cmd):
+    return timed_output(cmd)[0]
 
 
 def main():

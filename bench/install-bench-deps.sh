@@ -7,7 +7,7 @@
 set -eu
 
 PACKAGES="libpth-dev libst-dev libboost-context-dev golang-go g++ python3
-          nginx wrk curl"
+          nginx wrk curl delve gdb"
 
 missing=""
 for pkg in $PACKAGES; do

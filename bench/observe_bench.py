@@ -1,0 +1,388 @@
+#!/usr/bin/python3
+"""bench/observe_bench.py - gt's readers against Go's debuggers, 100K threads.
+
+Run by bench/run.py through the wrapper build/bench/bench-observe (made by
+bench/observe_bench.mk), like any bench-* program: one scenario per
+process, `RESULT key=value ...` lines on stdout.
+
+    bench-observe live n=N reps=R goreps=G limit=S
+    bench-observe core n=N reps=R goreps=G limit=S
+
+Two programs hold the same threads in the same states: gt's GDB test
+fixture (tests/gdb/green_fixture.c) and its Go twin (bench/observe_go.go),
+each with N threads of six kinds (sleep, mutex, pipe read, channel
+receive, channel send, condition wait), a joiner and main: 6N+2 threads in
+8 distinct stacks.  On gt, gt-stacks, gt-waste and GDB with gt's extension
+(info green-threads, green-bt, green-thread ID + bt) read the fixture; on
+Go, Delve (goroutines, goroutines -group userloc, goroutines -t,
+goroutine ID bt) and GDB with Go's runtime-gdb.py (info goroutines,
+goroutine ID bt) read the twin.  "live" attaches to the running programs;
+"core" reads a core of each: the kernel's for gt (the fixture crashes on
+request), gcore's for Go (the Go runtime would first print every
+goroutine's traceback; Go has no guard pages for gcore to trip on).
+
+What is timed:
+  - gt-stacks and gt-waste: the whole run of the tool, start to exit.
+  - GDB commands: the command alone, timed inside GDB (bench_gdb.PROBE),
+    each in a fresh GDB session, so every one runs cold.
+  - Delve commands: the command alone, in a fresh Delve session: the time
+    between two marker lines Delve prints before and after it, read as
+    they arrive; its output is part of what a user waits for.
+gt's commands are repeated R times, Go's G times (they take up to a
+minute each at 100K); the repetitions alternate gt and Go commands.  A
+command still running S seconds after it started is stopped and its row
+reads "> S" (its true time is longer); it is not repeated.
+
+Each command's output is checked against what the fixture holds (the
+number of threads, groups, the function the chosen thread waits in), so a
+fast error message is never timed as an answer.  Go's GDB script cannot
+switch to a goroutine on a core file (it writes $pc and $sp), so `goroutine
+ID bt` has a live row only.
+
+Python 3 standard library only.
+"""
+import argparse
+import os
+import re
+import select
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import bench_gdb
+import bench_tools
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+STARTUP_LIMIT = 120  # seconds a debugger may take to load before its command
+
+
+class Cmd:
+    """One reader command.  how: "tool" (a gt program given the target),
+    "gdb-gt" / "gdb-go" (GDB commands, with gt's or Go's script sourced),
+    "dlv" (one Delve command).  what: the program name, GDB commands or
+    Delve command, with {id} for the chosen thread.  check(n) gives a text
+    the output must hold and how many times, for n threads of each kind."""
+
+    def __init__(self, impl, how, what, check, where=("live", "core")):
+        self.impl = impl
+        self.how = how
+        self.what = what
+        self.check = check
+        self.where = where
+        self.side = "go" if how in ("gdb-go", "dlv") else "gt"
+
+
+def total(n):
+    return 6 * n + 2
+
+
+def reader_id(n):
+    """A thread in the middle of the readers, the same id on both sides:
+    gt numbers its readers 2N+2 .. 3N+1; Go numbers goroutines in the
+    same spawn order, after its own few runtime goroutines, so the middle
+    of the range is a reader in both (the checks confirm it)."""
+    return 2 * n + 2 + n // 2
+
+
+# The order is the order of a repetition: gt and Go alternate.
+COMMANDS = [
+    Cmd("gt-stacks", "tool", "gt-stacks", lambda n: ("%d threads " % n, 6)),
+    Cmd("dlv-goroutines-t", "dlv", "goroutines -t", lambda n: ("Goroutine ", total(n))),
+    Cmd("gt-waste", "tool", "gt-waste",
+        lambda n: ("%s green threads" % format(total(n), ","), 1)),
+    Cmd("dlv-goroutines-group", "dlv", "goroutines -group userloc",
+        lambda n: ("Total: %d\n" % n, 6)),
+    Cmd("gdb-info-green-threads", "gdb-gt", ["info green-threads"],
+        lambda n: ("%s green threads" % format(total(n), ","), 1)),
+    Cmd("gdb-info-goroutines", "gdb-go", ["info goroutines"], lambda n: (" waiting ", 6 * n)),
+    Cmd("gdb-info-green-threads-all", "gdb-gt", ["info green-threads --limit 0"],
+        lambda n: (" sleeper ", n)),
+    Cmd("dlv-goroutines", "dlv", "goroutines", lambda n: ("Goroutine ", total(n))),
+    Cmd("gdb-green-bt", "gdb-gt", ["green-bt"], lambda n: ("in 8 distinct stacks", 1)),
+    Cmd("gdb-green-thread-bt", "gdb-gt", ["green-thread {id}", "bt"],
+        lambda n: ("read_wait", 1)),
+    Cmd("gdb-goroutine-bt", "gdb-go", ["goroutine {id} bt"], lambda n: ("main.readWait", 1),
+        where=("live",)),
+    Cmd("dlv-goroutine-bt", "dlv", "goroutine {id} bt", lambda n: ("main.readWait", 1)),
+]
+
+# ---------------------------------------------------------------------------
+# What bench/run.py runs and shows (it calls runs(); GROUPS and TARGETS are
+# added to its own).
+# ---------------------------------------------------------------------------
+
+
+def runs(Run, a):
+    out = []
+    for where in ("live", "core"):
+        expects = [("observe-" + where, c.impl) for c in COMMANDS if where in c.where]
+        quick = a(n=1667, reps=3, goreps=1, limit=60) if where == "live" else None
+        out.append(Run("observe", where, a(n=16667, reps=3, goreps=1, limit=60), quick,
+                       expects))
+    return out
+
+
+LABELS = {
+    "gt-stacks": "gt: gt-stacks (whole run)",
+    "gt-waste": "gt: gt-waste (whole run; no Go peer measures stacks)",
+    "gdb-info-green-threads": "gt: GDB info green-threads (summary + 50 rows)",
+    "gdb-info-green-threads-all": "gt: GDB info green-threads --limit 0 (every row)",
+    "gdb-green-bt": "gt: GDB green-bt",
+    "gdb-green-thread-bt": "gt: GDB green-thread ID + bt",
+    "dlv-goroutines": "Go: dlv goroutines",
+    "dlv-goroutines-group": "Go: dlv goroutines -group userloc (one frame)",
+    "dlv-goroutines-t": "Go: dlv goroutines -t (every stack, ungrouped)",
+    "dlv-goroutine-bt": "Go: dlv goroutine ID bt",
+    "gdb-info-goroutines": "Go: GDB + runtime-gdb.py info goroutines",
+    "gdb-goroutine-bt": "Go: GDB + runtime-gdb.py goroutine ID bt",
+}
+
+
+def group(where, short, title, baseline, impls):
+    bench = "observe-" + where
+    return {"bench": bench, "short": "%s, %s" % (short, where),
+            "title": "%s, %s (seconds; 6N+2 threads in 8 stacks)" % (title, where),
+            "baseline": (bench, baseline),
+            "rows": [((bench, i), LABELS[i]) for i in impls]}
+
+
+GROUPS = []
+for _w in ("live", "core"):
+    GROUPS += [
+        group(_w, "all stacks", "every thread's backtrace, grouped where the reader can",
+              "dlv-goroutines-t", ["gt-stacks", "gdb-green-bt", "gt-waste",
+                                   "dlv-goroutines-group", "dlv-goroutines-t"]),
+        group(_w, "list vs GDB", "list every thread: GDB with gt's extension and with Go's "
+              "runtime-gdb.py", "gdb-info-goroutines",
+              ["gdb-info-green-threads", "gdb-info-green-threads-all", "gdb-info-goroutines"]),
+        group(_w, "list vs Delve", "list every thread: GDB with gt's extension and Delve",
+              "dlv-goroutines",
+              ["gdb-info-green-threads", "gdb-info-green-threads-all", "dlv-goroutines"]),
+        group(_w, "one thread", "select one thread and print its backtrace",
+              "gdb-goroutine-bt" if _w == "live" else "dlv-goroutine-bt",
+              ["gdb-green-thread-bt", "dlv-goroutine-bt"]
+              + (["gdb-goroutine-bt"] if _w == "live" else [])),
+    ]
+
+# Issue 3's limits for gt's readers at 100,000 threads, live and core.
+TARGETS = [
+    {"result": ("observe-" + w, impl), "kind": "abs", "limit": limit,
+     "text": "<= %.1f s" % limit}
+    for w in ("live", "core")
+    for impl, limit in (("gt-stacks", 1.0), ("gt-waste", 2.0),
+                        ("gdb-info-green-threads", 0.5), ("gdb-green-bt", 1.5),
+                        ("gdb-green-thread-bt", 0.3))
+]
+
+# ---------------------------------------------------------------------------
+# Running the readers.
+# ---------------------------------------------------------------------------
+
+MARK = re.compile(rb'BENCH-(START|END|ERROR) ([\w.-]+)"?(?: ([0-9.]+))?')
+
+
+def die(msg):
+    sys.stderr.write("bench-observe: %s\n" % msg)
+    sys.exit(1)
+
+
+def run_streamed(argv, stdin_text, limit, env):
+    """Runs a debugger whose output brackets one command between
+    BENCH-START and BENCH-END lines, reading the output as it arrives.
+    Returns (seconds, output, timed_out): seconds from the END line when it
+    carries them (measured inside GDB), else between the arrival of the two
+    lines; a command still running `limit` seconds after START is stopped,
+    with its process group, and counts as `limit`, timed out."""
+    p = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin_text else subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                         start_new_session=True)
+    if stdin_text:
+        p.stdin.write(stdin_text.encode())
+        p.stdin.close()
+    fd = p.stdout.fileno()
+    chunks, pending = [], b""
+    start = end = None
+    secs = None
+    deadline = time.monotonic() + STARTUP_LIMIT
+    timed_out = False
+    while True:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        now = time.monotonic()
+        if not ready:
+            timed_out = start is not None and end is None
+            os.killpg(p.pid, signal.SIGKILL)
+            break
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        data = pending + chunk
+        cut = data.rfind(b"\n") + 1
+        pending = data[cut:]
+        for m in MARK.finditer(data[:cut]):
+            kind, value = m.group(1), m.group(3)
+            if kind == b"START":
+                start, deadline = now, now + limit
+            elif kind == b"END":
+                end, deadline = now, now + STARTUP_LIMIT
+                secs = float(value) if value else end - start
+            else:
+                p.kill()
+                p.wait()
+                die("%s: %s" % (" ".join(argv), b"".join(chunks)[-1000:].decode(
+                    errors="replace")))
+    p.wait()
+    out = b"".join(chunks).decode(errors="replace")
+    if timed_out:
+        return float(limit), out, True
+    if start is None or end is None:
+        die("%s ended (status %s) without timing its command; its output ends:\n%s"
+            % (" ".join(argv), p.returncode, out[-2000:]))
+    return secs, out, False
+
+
+class Side:
+    """How to reach one program, live or as a core: the arguments each
+    kind of reader takes to open it."""
+
+    def __init__(self, exe, pid=None, core=None):
+        self.exe = exe
+        self.pid = pid
+        self.core = core
+
+    def tool_args(self):
+        return [str(self.pid)] if self.core is None else ["--core", self.core, "--exe", self.exe]
+
+    def gdb_args(self):
+        return ["-p", str(self.pid)] if self.core is None else [self.exe, self.core]
+
+    def dlv_args(self):
+        return (["attach", str(self.pid)] if self.core is None
+                else ["core", self.exe, self.core])
+
+
+def go_gdb_script():
+    """Go's own GDB support, from the Go installation the twin is built with."""
+    root = subprocess.run(["go", "env", "GOROOT"], stdout=subprocess.PIPE,
+                          universal_newlines=True).stdout.strip()
+    path = os.path.join(root, "src", "runtime", "runtime-gdb.py")
+    if not os.path.isfile(path):
+        die("no %s: Go's GDB script comes with golang-go (bench/install-bench-deps.sh)"
+            % path)
+    return path
+
+
+def run_command(cmd, n, side, bindir, tmp, limit, go_script):
+    """Runs one command against one side; returns (seconds, timed_out)."""
+    tid = reader_id(n)
+    env = dict(os.environ, XDG_CONFIG_HOME=tmp)  # Delve: its defaults, no user config
+    if cmd.how == "tool":
+        secs, out = bench_tools.timed_output(
+            [os.path.join(bindir, cmd.what)] + side.tool_args(), timeout=limit)
+        timed_out = False
+    elif cmd.how == "dlv":
+        what = cmd.what.format(id=tid)
+        # Attached, exit asks whether to kill the process: the answer is no.
+        script = ('print "BENCH-START %s"\n%s\nprint "BENCH-END %s"\nexit\nn\n'
+                  % (cmd.impl, what, cmd.impl))
+        argv = ["dlv"] + side.dlv_args() + ["--allow-non-terminal-interactive=true"]
+        secs, out, timed_out = run_streamed(argv, script, limit, env)
+    else:
+        script = bench_gdb.GT_GDB_SCRIPT if cmd.how == "gdb-gt" else go_script
+        probe, penv = bench_gdb.write_probe(tmp, [[cmd.impl,
+                                                   [c.format(id=tid) for c in cmd.what]]])
+        penv["XDG_CONFIG_HOME"] = tmp
+        secs, out, timed_out = run_streamed(bench_gdb.gdb_argv(script, probe, side.gdb_args()),
+                                            None, limit, penv)
+    text, count = cmd.check(n)
+    if not timed_out and out.count(text) < count:
+        die("%s printed %r %d times, not at least %d, for %d threads; its output begins:\n%s"
+            % (cmd.impl, text, out.count(text), count, total(n), out[:1500]))
+    return secs, timed_out
+
+
+def result(where, impl, values, n, timed_out):
+    print("RESULT bench=observe-%s impl=%s unit=s median=%.6g min=%.6g max=%.6g reps=%d n=%d%s"
+          % (where, impl, statistics.median(values), min(values), max(values), len(values),
+             total(n), " lower_bound=1" if timed_out else ""), flush=True)
+
+
+def start_go(exe, n):
+    # One kernel thread runs gt's threads; Go gets one P to match.
+    return bench_gdb.start_fixture([exe, str(n)], env=dict(os.environ, GOMAXPROCS="1"))
+
+
+def stop(p):
+    p.kill()
+    p.wait()
+
+
+def scenario(where, params, build):
+    n, limit = params["n"], params["limit"]
+    bindir = os.path.join(build, "bin")
+    gt_exe = os.path.join(build, "tests", "gdb", "green_fixture")
+    go_exe = os.path.join(build, "bench", "observe-go")
+    go_script = go_gdb_script()
+    procs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            if where == "live":
+                procs.append(bench_gdb.start_fixture([gt_exe, str(n)]))
+                gt = Side(gt_exe, pid=procs[-1].pid)
+                procs.append(start_go(go_exe, n))
+                go = Side(go_exe, pid=procs[-1].pid)
+            else:
+                gt = Side(gt_exe, core=bench_gdb.crash_core([gt_exe, str(n), "crash"], tmp))
+                g = start_go(go_exe, n)
+                try:
+                    prefix = os.path.join(tmp, "go-core")
+                    subprocess.run(["gcore", "-o", prefix, str(g.pid)], check=True,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                   timeout=300)
+                finally:
+                    stop(g)
+                go = Side(go_exe, core="%s.%d" % (prefix, g.pid))
+            cmds = [c for c in COMMANDS if where in c.where]
+            values = {c.impl: [] for c in cmds}
+            stopped = set()
+            for rep in range(max(params["reps"], params["goreps"])):
+                for c in cmds:
+                    quota = params["goreps"] if c.side == "go" else params["reps"]
+                    if rep >= quota or c.impl in stopped:
+                        continue
+                    secs, timed_out = run_command(c, n, go if c.side == "go" else gt,
+                                                  bindir, tmp, limit, go_script)
+                    values[c.impl].append(secs)
+                    if timed_out:
+                        stopped.add(c.impl)
+        except (RuntimeError, subprocess.SubprocessError) as e:
+            die(str(e))
+        finally:
+            for p in procs:
+                stop(p)
+    for c in cmds:
+        result(where, c.impl, values[c.impl], n, c.impl in stopped)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", default="build")
+    ap.add_argument("scenario", choices=("live", "core"))
+    ap.add_argument("params", nargs="*", help="n=, reps=, goreps=, limit= (integers)")
+    opts = ap.parse_args()
+    params = {"n": 16667, "reps": 3, "goreps": 1, "limit": 60}
+    for p in opts.params:
+        k, sep, v = p.partition("=")
+        if not sep or k not in params or not v.isdigit() or int(v) < 1:
+            ap.error("parameter %r: expected n=, reps=, goreps= or limit= with a positive "
+                     "integer" % p)
+        params[k] = int(v)
+    scenario(opts.scenario, params, os.path.abspath(opts.build))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
