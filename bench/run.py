@@ -416,14 +416,21 @@ def build_rows(results, errors_by_key, ran_keys):
                 continue
             row.update(n=r["n"], unit=r["unit"], median=r["median"], min=r["min"],
                        max=r["max"], reps=r["reps"])
+            if "lower_bound" in r:
+                row["lower_bound"] = True
             if key == base_key:
                 row["ratio_text"] = "1.00x (baseline)"
             else:
                 q = ratio(results, key, base_key)
                 row["ratio"] = q
-                row["ratio_text"] = ("%.2fx %s" % (q, base_key[1]) if q is not None
+                # A median that is a time limit (lower_bound=1: the command was
+                # stopped) bounds the ratio from one side only.
+                bound = {(True, False): "> ", (False, True): "< ", (True, True): "? "}.get(
+                    ("lower_bound" in r, "lower_bound" in results.get(base_key, {})), "")
+                row["ratio_text"] = ("%s%.*fx %s" % (bound, 2 if q >= 0.1 else 3, q, base_key[1])
+                                     if q is not None
                                      else "n/a: %s has no result" % base_key[1])
-            notes = []
+            notes = ["stopped at its time limit: takes longer"] if "lower_bound" in r else []
             t = target_of.get(key)
             if t:
                 verdict = judge(t, results)
@@ -497,7 +504,7 @@ def render_table(rows):
         if "delta_text" in row:
             med, spread = row["delta_text"], "-"
         else:
-            med = fmt_value(row["median"], unit)
+            med = ("> " if "lower_bound" in row else "") + fmt_value(row["median"], unit)
             spread = "%s - %s" % (fmt_value(row["min"], unit), fmt_value(row["max"], unit))
         body.append(("row", [row["group"], row["label"], fmt_count(row.get("n")), med, spread,
                              row.get("ratio_text", "-"), row.get("note", "")]))
