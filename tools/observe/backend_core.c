@@ -170,6 +170,7 @@ static void parse_nt_file(gto_target *t, const uint8_t *d, size_t len)
         m->end = v[1];
         m->offset = v[2] * pagesz;
         m->fd = -1;
+        m->deleted = 0;   /* a core names the files; --exe replaces the program */
         m->path = strndup(names, nl);
         if (m->path)
             t->nmaps++;

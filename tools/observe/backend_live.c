@@ -143,7 +143,8 @@ static int read_maps(gto_target *t, char *err)
         char *p = line + pathpos;
         p[strcspn(p, "\n")] = 0;
         char *deleted = strstr(p, " (deleted)");
-        if (deleted && deleted[10] == 0)
+        int was_deleted = deleted && deleted[10] == 0;
+        if (was_deleted)
             *deleted = 0;
         if (t->nmaps == cap) {
             cap = cap ? cap * 2 : 64;
@@ -157,6 +158,7 @@ static int read_maps(gto_target *t, char *err)
         m->end = end;
         m->offset = offset;
         m->fd = -1;
+        m->deleted = was_deleted;
         m->path = strdup(p);
         if (m->path)
             t->nmaps++;

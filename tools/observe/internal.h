@@ -45,6 +45,8 @@ struct gto_mapping {
     uint64_t start, end;   /* target addresses */
     uint64_t offset;       /* in the file, bytes */
     char *path;            /* the file to read (EXE replaces the core's) */
+    int deleted;           /* live: the file at path is not the mapped one
+                            * any more (replaced, or removed) */
     int fd;                /* opened on demand, -1 not yet, -2 failed */
 };
 
@@ -127,6 +129,10 @@ void gto__err(char *err, const char *fmt, ...)
 /* Backends. */
 extern const struct gto_backend gto__live_backend;
 extern const struct gto_backend gto__core_backend;
+
+/* The mapped file of M, opened once: the file the target really maps even
+ * when it was replaced on disk since.  -2 when it cannot be opened. */
+int gto__mapping_fd(gto_target *t, struct gto_mapping *m);
 
 /* Reads from a mapped file (core targets: memory the core left out). */
 int gto__file_read(gto_target *t, uint64_t addr, void *buf, size_t len);

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "internal.h"
 
 #define MAX_INLINE 16
@@ -43,16 +45,25 @@ int gto__dwfl_open(gto_target *t, char *err)
         const struct gto_mapping *m = &t->maps[i];
         if (m->offset != 0)
             continue;
-        int dup = 0;
-        for (size_t j = 0; j < i && !dup; j++)
-            dup = t->maps[j].offset == 0 && strcmp(t->maps[j].path, m->path) == 0;
-        if (dup)
+        int seen = 0;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = t->maps[j].offset == 0 && strcmp(t->maps[j].path, m->path) == 0;
+        if (seen)
             continue;
         /* The image's first byte is mapped at m->start: an ET_DYN file's
          * bias is that minus its first segment's address (0 nearly always),
-         * an ET_EXEC file's is 0.  dwfl_report_elf adds p_vaddr itself. */
-        Dwfl_Module *mod = dwfl_report_elf(t->dwfl, m->path, m->path, -1,
+         * an ET_EXEC file's is 0.  dwfl_report_elf adds p_vaddr itself.
+         * It reads the file through a copy of the mapping's descriptor
+         * (and keeps that copy): a file replaced on disk since it was
+         * mapped is read as it was mapped. */
+        int fd = gto__mapping_fd(t, &t->maps[i]);
+        if (fd < 0 && t->maps[i].deleted)
+            continue;
+        fd = fd >= 0 ? dup(fd) : -1;
+        Dwfl_Module *mod = dwfl_report_elf(t->dwfl, m->path, m->path, fd,
                                            m->start, false);
+        if (!mod && fd >= 0)
+            close(fd);
         if (mod) {
             Dwarf_Addr lo;
             dwfl_module_info(mod, NULL, &lo, NULL, NULL, NULL, NULL, NULL);

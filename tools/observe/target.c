@@ -25,8 +25,22 @@ void gto__err(char *err, const char *fmt, ...)
 
 const char *gto_target_name(const gto_target *t) { return t->name; }
 
-static int mapping_fd(gto_target *t, struct gto_mapping *m)
+int gto__mapping_fd(gto_target *t, struct gto_mapping *m)
 {
+    if (m->fd == -1 && m->deleted) {
+        /* The program was rebuilt or upgraded while it ran: the path names
+         * another file now.  The kernel still has the mapped one. */
+        char alt[96];
+        snprintf(alt, sizeof(alt), "/proc/%d/map_files/%llx-%llx", (int)t->pid,
+                 (unsigned long long)m->start, (unsigned long long)m->end);
+        m->fd = open(alt, O_RDONLY | O_CLOEXEC);
+        if (m->fd < 0 && t->exe && strcmp(m->path, t->exe) == 0) {
+            snprintf(alt, sizeof(alt), "/proc/%d/exe", (int)t->pid);
+            m->fd = open(alt, O_RDONLY | O_CLOEXEC);
+        }
+        if (m->fd < 0)
+            m->fd = -2;   /* never the file now at the path: wrong symbols */
+    }
     if (m->fd == -1) {
         m->fd = open(m->path, O_RDONLY | O_CLOEXEC);
         if (m->fd < 0 && t->be == &gto__live_backend) {
@@ -51,7 +65,7 @@ int gto__file_read(gto_target *t, uint64_t addr, void *buf, size_t len)
                 m = &t->maps[i];
                 break;
             }
-        if (!m || mapping_fd(t, m) < 0) {
+        if (!m || gto__mapping_fd(t, m) < 0) {
             errno = EFAULT;
             return -1;
         }
@@ -86,7 +100,7 @@ static int image_base(const gto_target *t, const char *path, uint64_t *base)
 static int registry_in(gto_target *t, struct gto_mapping *m)
 {
     uint64_t base;
-    if (image_base(t, m->path, &base) < 0 || mapping_fd(t, m) < 0)
+    if (image_base(t, m->path, &base) < 0 || gto__mapping_fd(t, m) < 0)
         return -1;
     Elf *elf = elf_begin(m->fd, ELF_C_READ_MMAP, NULL);
     if (!elf)
