@@ -24,9 +24,15 @@
  *    "edges": [{"from", "to" (location indices), "from_where", "to_where",
  *               "per_s", "mean_run_ns", "count"}],
  *    "thread_list": [{"id", "name", "state", "location" (index, 0 none),
- *                     "where", "waited_ns", "run_ns", "switches",
- *                     "live", "touched" (null unmeasured), "reserved"}]
+ *                     "where", "wait_kind" ("fd", "mutex", ...; null when
+ *                     not parked), "wait_obj" (the fd, the joined id, an
+ *                     address; null when not parked), "waited_ns",
+ *                     "run_ns", "switches", "live", "touched" (null
+ *                     unmeasured), "reserved"}]
  *                   (--view threads only),
+ *
+ *    Locations and threads come in the order --sort asks for (default:
+ *    locations by threads waiting, longest first; threads by id).
  *    "stacks_report": {"live_hist": [threads with live in [2^i, 2^i+1)],
  *                      "classes": [{"name", "threads", "live",
  *                                   "touched_p99", "touched_max",
@@ -198,14 +204,11 @@ static int print_text(FILE *out, struct sampler *s, struct tables *tb, enum view
     fputc('\n', out);
     switch (v) {
     case VIEW_LOCATIONS:
-        tables_sort_locs(tb, 0, 1);
         print_cells(out, loc_columns, loc_ncolumns, NULL);
         for (size_t i = 0; i < tb->nlocs; i++)
             print_cells(out, loc_columns, loc_ncolumns, &tb->locs[i]);
         break;
     case VIEW_THREADS:
-        if (tables_sort_threads(tb->threads, tb->nthreads, 0, 0) < 0)
-            return -1;
         print_cells(out, thread_columns, thread_ncolumns, NULL);
         for (size_t i = 0; i < tb->nthreads; i++)
             print_cells(out, thread_columns, thread_ncolumns, &tb->threads[i]);
@@ -237,6 +240,11 @@ static void json_threads(FILE *out, const struct tables *tb)
         fprintf(out, ", \"state\": \"%s\", \"location\": %u, \"where\": ",
                 gto_state_name(th->state), th->location);
         json_str(out, r->where);
+        if (th->state == GTO_STATE_PARKED)
+            fprintf(out, ", \"wait_kind\": \"%s\", \"wait_obj\": %" PRIu64,
+                    gto_wait_kind_name(th->wait_kind), th->wait_obj);
+        else
+            fprintf(out, ", \"wait_kind\": null, \"wait_obj\": null");
         fprintf(out, ", \"waited_ns\": %" PRIu64 ", \"run_ns\": %" PRIu64
                 ", \"switches\": %" PRIu64 ", \"live\": %" PRIu64 ", \"touched\": ",
                 r->waited_ns, th->run_ns, th->switches, th->live);
@@ -505,9 +513,17 @@ static void print_dot(FILE *out, const struct tables *tb)
 }
 
 int batch_print(FILE *out, struct sampler *s, struct tables *tb,
-                enum view v, enum format f)
+                enum view v, enum format f, struct row_order order)
 {
     int rc = 0;
+    if (v == VIEW_LOCATIONS)
+        tables_sort_locs(tb, order.col < 0 ? 0 : (size_t)order.col,
+                         order.col < 0 ? 1 : order.desc);
+    else if (v == VIEW_THREADS &&
+             tables_sort_threads(tb->threads, tb->nthreads,
+                                 order.col < 0 ? 0 : (size_t)order.col,
+                                 order.col < 0 ? 0 : order.desc) < 0)
+        return -1;
     switch (f) {
     case FORMAT_TEXT:
         rc = print_text(out, s, tb, v);

@@ -20,8 +20,17 @@ extern const char *const view_names[VIEW_COUNT];
 int header_lines(const struct sampler *s, const struct tables *tb,
                  char lines[][256], int max);
 
-/* Prints one snapshot of view V in format F.  -1 on ENOMEM. */
+/* The order of a view's rows: a column of its table (loc_columns or
+ * thread_columns) and the direction; col -1 is the view's own order
+ * (locations by threads waiting, longest first; threads by id). */
+struct row_order {
+    int col;
+    int desc;
+};
+
+/* Prints one snapshot of view V in format F, rows in ORDER (text and
+ * JSON).  -1 on ENOMEM. */
 int batch_print(FILE *out, struct sampler *s, struct tables *tb,
-                enum view v, enum format f);
+                enum view v, enum format f, struct row_order order);
 
 #endif

@@ -4,7 +4,7 @@
  *   gt-top [-d SECS] -p PID             the screen (a terminal is needed)
  *   gt-top --core CORE [--exe EXE]       a frozen view of a core
  *   gt-top -b [-n N] [-d SECS] -p PID [--view V] [--format F]
- *   --timing (either mode): each refresh's CPU and wall time on stderr
+ *   --sort COL[:asc|:desc], --timing (either mode)
  *
  * Exit status: 0 done, 1 the target could not be read, 2 bad command line.
  * Every failure before the screen opens is one line on stderr.
@@ -33,6 +33,9 @@ static const char usage_text[] =
     "      --core CORE      a core file of a gt program; --exe its program\n"
     "      --view V         locations (default), threads, stacks, graph\n"
     "      --format F       text (default), json, prometheus, dot\n"
+    "      --sort COL[:asc|:desc]  order of the locations or threads by a\n"
+    "                       column (gt-top -b --view threads --format json\n"
+    "                       names them; the screen's s key lists them)\n"
     "      --timing         each refresh's CPU and wall time on stderr (the\n"
     "                       screen prints them when it closes)\n";
 
@@ -44,6 +47,8 @@ struct options {
     const char *core, *exe;
     enum view view;
     enum format format;
+    const char *sort;        /* --sort as given */
+    struct row_order order;
     int timing;
 };
 
@@ -55,9 +60,43 @@ static int usage_error(const char *msg, const char *arg)
     return EXIT_USAGE;
 }
 
+/* --sort COL[:asc|:desc] against the columns of the chosen view. */
+static int parse_sort(struct options *o)
+{
+    const struct column *cols = o->view == VIEW_THREADS ? thread_columns : loc_columns;
+    size_t ncols = o->view == VIEW_THREADS ? thread_ncolumns : loc_ncolumns;
+    char name[64], names[512];
+    const char *colon = strchr(o->sort, ':');
+    size_t len = colon ? (size_t)(colon - o->sort) : strlen(o->sort);
+    if (o->view != VIEW_THREADS && o->view != VIEW_LOCATIONS)
+        return usage_error("%s", "--sort orders the locations or threads view");
+    snprintf(name, sizeof(name), "%.*s", (int)(len < 63 ? len : 63), o->sort);
+    o->order.col = tables_column(cols, ncols, name);
+    if (o->order.col < 0) {
+        size_t at = 0;
+        names[0] = 0;
+        for (size_t i = 0; i < ncols && at < sizeof(names); i++)
+            at += (size_t)snprintf(names + at, sizeof(names) - at, "%s%s", i ? ", " : "",
+                                   cols[i].name);
+        fprintf(stderr, "gt-top: --sort: the %s view has no column '%s'; it has %s\n",
+                view_names[o->view], name, names);
+        return EXIT_USAGE;
+    }
+    /* Numbers read best biggest first on the locations view, as its
+     * default order does; names and ids smallest first. */
+    o->order.desc = o->view == VIEW_LOCATIONS && cols[o->order.col].align == COL_RIGHT;
+    if (colon && strcmp(colon, ":desc") == 0)
+        o->order.desc = 1;
+    else if (colon && strcmp(colon, ":asc") == 0)
+        o->order.desc = 0;
+    else if (colon)
+        return usage_error("--sort takes COLUMN, COLUMN:asc or COLUMN:desc, not '%s'", o->sort);
+    return EXIT_OK;
+}
+
 static int parse_options(int argc, char **argv, struct options *o)
 {
-    enum { OPT_CORE = 256, OPT_EXE, OPT_VIEW, OPT_FORMAT, OPT_TIMING };
+    enum { OPT_CORE = 256, OPT_EXE, OPT_VIEW, OPT_FORMAT, OPT_TIMING, OPT_SORT };
     static const struct option longs[] = {
         {"batch", no_argument, NULL, 'b'},
         {"iterations", required_argument, NULL, 'n'},
@@ -68,6 +107,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"view", required_argument, NULL, OPT_VIEW},
         {"format", required_argument, NULL, OPT_FORMAT},
         {"timing", no_argument, NULL, OPT_TIMING},
+        {"sort", required_argument, NULL, OPT_SORT},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0},
     };
@@ -129,6 +169,9 @@ static int parse_options(int argc, char **argv, struct options *o)
         case OPT_TIMING:
             o->timing = 1;
             break;
+        case OPT_SORT:
+            o->sort = optarg;
+            break;
         case 'h':
             fputs(usage_text, stdout);
             exit(EXIT_OK);
@@ -147,6 +190,9 @@ static int parse_options(int argc, char **argv, struct options *o)
         return usage_error("%s", "--exe goes with --core");
     if (o->format == FORMAT_DOT && o->view != VIEW_GRAPH && o->view != VIEW_LOCATIONS)
         return usage_error("%s", "--format dot draws the graph view only");
+    o->order.col = -1;
+    if (o->sort)
+        return parse_sort(o);
     return EXIT_OK;
 }
 
@@ -183,7 +229,7 @@ static int run_batch(struct sampler *s, const struct options *o,
         if (sampler_step(s, err) < 0)
             goto fail;
         struct tables tb;
-        if (tables_build(&tb, s) < 0 || batch_print(stdout, s, &tb, o->view, o->format) < 0) {
+        if (tables_build(&tb, s) < 0 || batch_print(stdout, s, &tb, o->view, o->format, o->order) < 0) {
             fprintf(stderr, "gt-top: out of memory\n");
             tables_free(&tb);
             return EXIT_TARGET;
@@ -228,7 +274,7 @@ int main(int argc, char **argv)
             sampler_close(&s);
             return EXIT_TARGET;
         }
-        rc = tui_run(&s, o.delay, o.view, &cost);
+        rc = tui_run(&s, o.delay, o.view, o.order, &cost);
         refresh_cost_flush(&cost, stderr);
     }
     sampler_close(&s);

@@ -650,7 +650,7 @@ static double now_s(void)
 }
 
 int tui_run(struct sampler *s, double delay, enum view first,
-            struct refresh_cost *cost)
+            struct row_order order, struct refresh_cost *cost)
 {
     struct ui u;
     memset(&u, 0, sizeof(u));
@@ -658,6 +658,10 @@ int tui_run(struct sampler *s, double delay, enum view first,
     u.delay = delay;
     u.view = first;
     u.sort_desc[VIEW_LOCATIONS] = 1;   /* the longest queue first */
+    if (order.col >= 0) {
+        u.sort_col[first] = (size_t)order.col;
+        u.sort_desc[first] = order.desc;
+    }
     /* A crash must not leave the terminal in raw mode. */
     signal(SIGSEGV, restore_terminal);
     signal(SIGBUS, restore_terminal);

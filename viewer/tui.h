@@ -8,9 +8,10 @@
 #include "refresh_cost.h"
 #include "sampler.h"
 
-/* Runs the screen until q; S holds a first snapshot.  Each refresh after
- * the first screen is measured into COST.  Returns the exit status. */
+/* Runs the screen until q; S holds a first snapshot; the FIRST view's
+ * rows start in ORDER.  Each refresh after the first screen is measured
+ * into COST.  Returns the exit status. */
 int tui_run(struct sampler *s, double delay, enum view first,
-            struct refresh_cost *cost);
+            struct row_order order, struct refresh_cost *cost);
 
 #endif
