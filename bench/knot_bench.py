@@ -16,6 +16,20 @@ bench/bench.mk), like any bench-* program: one scenario per process, and
         connections that each made one request and now idle, minus its RSS
         before, over N; each repetition a fresh server.
 
+    bench-knot top-knot conns=C size=BYTES secs=S reps=R
+        What gt-top attached at 1 Hz costs Knot.  One Knot, and in each
+        repetition three wrk runs of S seconds in a rotating order: without
+        gt-top ("off"), with `gt-top -b -d 1 -p KNOT` pinned to wrk's CPU
+        ("top on wrk's CPU", the way to run it: it takes nothing from
+        Knot's core) and pinned to Knot's own CPU ("top on Knot's CPU", the
+        worst case: every snapshot's CPU time comes out of Knot's).  gt-top
+        starts 1.5 s before wrk, so its first snapshot (which loads symbols)
+        is outside the measured window, and it must have taken a snapshot
+        every second of the run.  Rows: requests/s, Knot's CPU time per
+        request (what reading Knot costs Knot itself, independent of how
+        much CPU wrk lost to gt-top), and gt-top's own CPU time per
+        snapshot.  The medians of R such rotations.
+
 IMPL is knot (examples/knot), nginx (Debian's: one worker, access log off,
 sendfile off, open_file_cache on, its own config file, prefix and port,
 stopped afterwards) or st (bench/st_httpd.c on libst).  Every server
@@ -68,6 +82,12 @@ def runs(Run, a):
                 out.append(Run("knot", "wrk-" + impl, a(conns=conns, size=size, secs=3, reps=3),
                                quick, [("http-" + key, impl), ("p99-" + key, impl),
                                        ("cpu-" + key, impl)]))
+    for conns in (100, 1000):
+        key = "100B-c%d" % conns
+        out.append(Run("knot", "top-knot", a(conns=conns, size=100, secs=3, reps=5),
+                       a(conns=conns, size=100, secs=2, reps=1) if conns == 100 else None,
+                       [(b + key, m) for b in ("top-", "topcpu-") for m in TOP_MODES] +
+                       [("topself-" + key, m) for m in TOP_MODES[1:]]))
     for impl in IMPLS:
         n = ST_SELECT_LIMIT if impl == "st" else 10000
         out.append(Run("knot", "rss-" + impl, a(conns=n, reps=3),
@@ -75,6 +95,11 @@ def runs(Run, a):
                        [("idle-rss", impl)]))
     return out
 
+
+# gt-top attached to Knot: not at all, pinned to wrk's CPU, pinned to Knot's.
+TOP_MODES = ("off", "top-wrk-cpu", "top-knot-cpu")
+TOP_LABELS = {"off": "Knot, no gt-top", "top-wrk-cpu": "Knot, gt-top -d 1 on wrk's CPU",
+              "top-knot-cpu": "Knot, gt-top -d 1 on Knot's CPU (worst case)"}
 
 ROW_LABELS = {"knot": "Knot (gt)", "nginx": "nginx, 1 worker",
               "st": "State Threads server (bench/st_httpd.c)"}
@@ -109,6 +134,27 @@ GROUPS.append({
     "baseline": ("idle-rss", "nginx"),
     "rows": [(("idle-rss", i), ROW_LABELS[i]) for i in IMPLS]})
 
+for _conns in (100, 1000):
+    _key = "100B-c%d" % _conns
+    _what = "Knot, 100-byte file, %d keep-alive connections, wrk -t1" % _conns
+    GROUPS.append({
+        "bench": "top-" + _key, "short": "gt-top " + _key,
+        "title": "%s: requests/s with gt-top -b -d 1 attached vs without, "
+                 "repetitions alternated in one run (thousands of requests/s)" % _what,
+        "baseline": ("top-" + _key, "off"),
+        "rows": [(("top-" + _key, m), TOP_LABELS[m]) for m in TOP_MODES]})
+    GROUPS.append({
+        "bench": "topcpu-" + _key, "short": "gt-top cpu/req " + _key,
+        "title": "%s: Knot's CPU time per request with gt-top attached vs without "
+                 "(lower is better)" % _what,
+        "baseline": ("topcpu-" + _key, "off"),
+        "rows": [(("topcpu-" + _key, m), TOP_LABELS[m]) for m in TOP_MODES]})
+    GROUPS.append({
+        "bench": "topself-" + _key, "short": "gt-top self " + _key,
+        "title": "%s: gt-top's own CPU time per 1 Hz snapshot" % _what,
+        "baseline": ("topself-" + _key, "top-wrk-cpu"),
+        "rows": [(("topself-" + _key, m), TOP_LABELS[m]) for m in TOP_MODES[1:]]})
+
 # kind "ratio-min": median / against's median >= limit (higher is better).
 TARGETS = []
 for _size in (100, 16384):
@@ -118,6 +164,11 @@ for _size in (100, 16384):
                         "against": ("http-" + _key, "nginx"), "text": ">= 1.1x nginx"})
         TARGETS.append({"result": ("p99-" + _key, "knot"), "kind": "ratio", "limit": 1.0,
                         "against": ("p99-" + _key, "nginx"), "text": "<= nginx's p99"})
+for _conns in (100, 1000):
+    _key = "100B-c%d" % _conns
+    TARGETS.append({"result": ("top-" + _key, "top-wrk-cpu"), "kind": "ratio-min",
+                    "limit": 0.99, "against": ("top-" + _key, "off"),
+                    "text": ">= 0.99x without gt-top"})
 TARGETS.append({"result": ("idle-rss", "knot"), "kind": "abs", "limit": 4096,
                 "text": "<= 4 KiB per idle connection"})
 
@@ -355,6 +406,74 @@ def scenario_wrk(impl, params, build, root, server_cpu, client_cpu):
     result("cpu-" + key, impl, "ns", cpu, conns_run)
 
 
+class TopRunner:
+    """gt-top in batch mode, one snapshot a second, attached to pid and
+    pinned to cpu, its snapshots written to a file."""
+
+    def __init__(self, build, pid, cpu):
+        self.out_path = os.path.join(build, "bench", "gt-top-snapshots.txt")
+        self.out = open(self.out_path, "w")
+        exe = os.path.join(build, "bin", "gt-top")
+        self.proc = subprocess.Popen([exe, "-b", "-d", "1", "-n", "1000000", "-p", str(pid)],
+                                     stdout=self.out, stderr=subprocess.PIPE,
+                                     universal_newlines=True, preexec_fn=pinned(cpu))
+
+    def cpu_ns(self):
+        if self.proc.poll() is not None:
+            die("gt-top exited early: " + self.proc.stderr.read().strip())
+        return cpu_ns(self.proc.pid)
+
+    def stop(self):
+        """Stops gt-top; returns (snapshots taken, its CPU time in ns)."""
+        used = self.cpu_ns()
+        self.proc.terminate()
+        self.proc.wait()
+        self.out.close()
+        with open(self.out_path) as f:
+            snapshots = sum(1 for line in f if line.startswith("gt-top - process"))
+        return snapshots, used
+
+
+def scenario_top(params, build, root, server_cpu, client_cpu):
+    size, conns, secs = params["size"], params["conns"], params["secs"]
+    path = "/" + SIZES[size]
+    where = {"top-wrk-cpu": client_cpu, "top-knot-cpu": server_cpu}
+    rps = {m: [] for m in TOP_MODES}
+    cpu = {m: [] for m in TOP_MODES}
+    self_cpu = {m: [] for m in TOP_MODES[1:]}
+    server = Server("knot", build, root, server_cpu)
+    try:
+        run_wrk(server.port, path, conns, 1, client_cpu)  # warm-up
+        for rep in range(params["reps"]):
+            # Rotate the order, so no mode always runs first or last.
+            k = rep % len(TOP_MODES)
+            for mode in TOP_MODES[k:] + TOP_MODES[:k]:
+                top = None
+                if mode != "off":
+                    top = TopRunner(build, server.pid, where[mode])
+                    time.sleep(1.5)  # the first snapshot, with symbol loading
+                top_before = top.cpu_ns() if top else 0
+                before = cpu_ns(server.pid)
+                r, _, count = run_wrk(server.port, path, conns, secs, client_cpu)
+                cpu[mode].append((cpu_ns(server.pid) - before) / max(count, 1))
+                rps[mode].append(r / 1000.0)
+                if top:
+                    # One snapshot a second: CPU per second is per snapshot.
+                    self_cpu[mode].append((top.cpu_ns() - top_before) / secs)
+                    snapshots, _ = top.stop()
+                    if snapshots < secs + 1:
+                        die("gt-top took %d snapshots in %.1f s; it did not keep up with "
+                            "one a second" % (snapshots, secs + 1.5))
+    finally:
+        server.stop()
+    key = "%s-c%d" % (size_label(size), conns)
+    for mode in TOP_MODES:
+        result("top-" + key, mode, "k-req/s", rps[mode], conns)
+        result("topcpu-" + key, mode, "ns", cpu[mode], conns)
+    for mode in TOP_MODES[1:]:
+        result("topself-" + key, mode, "ns", self_cpu[mode], conns)
+
+
 class HoldFailed(Exception):
     pass
 
@@ -404,7 +523,8 @@ def scenario_rss(impl, params, build, root, server_cpu, client_cpu):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default="build")
-    ap.add_argument("scenario", help="wrk-IMPL or rss-IMPL, IMPL one of " + ", ".join(IMPLS))
+    ap.add_argument("scenario", help="wrk-IMPL, rss-IMPL (IMPL one of %s) or top-knot"
+                    % ", ".join(IMPLS))
     ap.add_argument("params", nargs="*", help="key=value (integers)")
     opts = ap.parse_args()
     params = {}
@@ -414,11 +534,14 @@ def main():
             ap.error("parameter %r is not key=integer" % p)
         params[k] = int(v)
     kind, _, impl = opts.scenario.partition("-")
-    if kind not in ("wrk", "rss") or impl not in IMPLS:
+    if kind not in ("wrk", "rss", "top") or impl not in IMPLS or (kind == "top" and
+                                                                  impl != "knot"):
         ap.error("unknown scenario %r" % opts.scenario)
     server_cpu, client_cpu = cpus()
     root = make_docroot(opts.build)
-    if kind == "wrk":
+    if kind == "top":
+        scenario_top(params, opts.build, root, server_cpu, client_cpu)
+    elif kind == "wrk":
         scenario_wrk(impl, params, opts.build, root, server_cpu, client_cpu)
     else:
         scenario_rss(impl, params, opts.build, root, server_cpu, client_cpu)
