@@ -17,7 +17,6 @@
 
 #if defined(__x86_64__)
 #include <cpuid.h>
-#include <x86intrin.h>
 #endif
 
 #define CALIBRATE_NS (50 * 1000 * 1000ull) /* first rate measurement */
@@ -25,14 +24,14 @@
                              * close (a few us) was not preempted */
 #define RESYNC_NS (10 * 1000 * 1000ull)    /* then a real reading this often */
 
+/* The anchor (internal.h) is what the inline fast path reads; the rest is
+ * needed only when re-anchoring. */
+struct gt__clock_anchor gt__clock_anchor;
+#define A gt__clock_anchor
+
 static struct {
     bool usable;          /* invariant TSC present */
-    bool calibrated;      /* mult is known */
     uint64_t tsc_first, ns_first; /* the first real reading */
-    uint64_t tsc0, ns0;   /* the latest real reading */
-    uint64_t mult;        /* ns per TSC tick, as a 32.32 fixed point */
-    uint64_t resync_ticks;
-    uint64_t last;        /* latest value returned */
 } ck;
 
 static inline uint64_t real_ns(void)
@@ -40,15 +39,6 @@ static inline uint64_t real_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static inline uint64_t ticks(void)
-{
-#if defined(__x86_64__)
-    return __rdtsc();
-#else
-    return 0;
-#endif
 }
 
 /* A real reading paired with the tick count at the same moment.  The
@@ -60,9 +50,9 @@ static uint64_t paired_reading(uint64_t *tsc_out)
 {
     uint64_t best_ns = 0, best_tsc = 0, best_width = UINT64_MAX;
     for (int i = 0; i < 4; i++) {
-        uint64_t t1 = ticks();
+        uint64_t t1 = gt__clock_ticks();
         uint64_t ns = real_ns();
-        uint64_t t2 = ticks();
+        uint64_t t2 = gt__clock_ticks();
         if (t2 - t1 < best_width) {
             best_width = t2 - t1;
             best_ns = ns;
@@ -77,26 +67,28 @@ static uint64_t paired_reading(uint64_t *tsc_out)
     return best_ns;
 }
 
-/* Takes a real reading and re-anchors the extrapolation on it. */
-static __attribute__((noinline)) uint64_t resync(void)
+/* Takes a real reading and re-anchors the extrapolation on it.  A caller
+ * may hold a tick count taken a little before: the real reading is later,
+ * so it is still never ahead of the kernel's clock. */
+__attribute__((noinline)) uint64_t gt__clock_resync(void)
 {
     uint64_t tsc;
     uint64_t ns = paired_reading(&tsc);
     if (ck.usable && ns - ck.ns_first >= CALIBRATE_NS && tsc > ck.tsc_first) {
-        ck.mult = (uint64_t)(((unsigned __int128)(ns - ck.ns_first) << 32) /
-                             (tsc - ck.tsc_first));
+        A.mult = (uint64_t)(((unsigned __int128)(ns - ck.ns_first) << 32) /
+                            (tsc - ck.tsc_first));
         /* A hair slow (1/1024: more than the rate's measuring error), so
          * that between real readings the clock lags the kernel's by at
          * most ~10 us and never leads it; every resync catches up. */
-        ck.mult -= ck.mult >> 10;
-        if (ck.mult) {
-            ck.calibrated = true;
-            ck.resync_ticks = (uint64_t)(((unsigned __int128)RESYNC_NS << 32) /
-                                         ck.mult);
+        A.mult -= A.mult >> 10;
+        if (A.mult) {
+            A.calibrated = true;
+            A.resync_ticks = (uint64_t)(((unsigned __int128)RESYNC_NS << 32) /
+                                        A.mult);
         }
     }
-    ck.tsc0 = tsc;
-    ck.ns0 = ns;
+    A.tsc0 = tsc;
+    A.ns0 = ns;
     return ns;
 }
 
@@ -108,30 +100,15 @@ void gt__clock_init(void)
      * every P- and C-state, so ticks convert to time. */
     ck.usable = __get_cpuid(0x80000007, &a, &b, &c, &d) && (d & (1u << 8));
 #endif
-    ck.calibrated = false;
-    ck.ns_first = ck.ns0 = paired_reading(&ck.tsc_first);
-    ck.tsc0 = ck.tsc_first;
+    A.calibrated = false;
+    ck.ns_first = A.ns0 = paired_reading(&ck.tsc_first);
+    A.tsc0 = ck.tsc_first;
 }
 
 uint64_t gt__clock_exact(void)
 {
     uint64_t ns = real_ns();
-    if (ns < ck.last)
-        ns = ck.last;
-    return ns;
-}
-
-uint64_t gt__clock_read(void)
-{
-    uint64_t tsc = ticks();
-    uint64_t ns;
-    if (GT__LIKELY(ck.calibrated && tsc - ck.tsc0 < ck.resync_ticks))
-        ns = ck.ns0 + (uint64_t)(((unsigned __int128)(tsc - ck.tsc0) * ck.mult) >> 32);
-    else
-        ns = resync();
-    if (GT__UNLIKELY(ns < ck.last))
-        ns = ck.last;
-    ck.last = ns;
-    gt__reg.clock_now = ns;
+    if (ns < A.last)
+        ns = A.last;
     return ns;
 }

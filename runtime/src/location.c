@@ -228,17 +228,68 @@ static struct gt_edge_rec *intern_edge(uint32_t from, uint32_t to)
     return e;
 }
 
-void gt__location_arrive(struct gt__thread *t, const void *fp,
-                         enum gt_wait_kind kind, uint64_t now)
+/* ---- caches in front of the tables -------------------------------------------
+ *
+ * Most parks come from a handful of call sites, again and again, and so do
+ * the transitions between them.  A direct-mapped cache, indexed by the
+ * call site (for locations) or by the pair of locations (for edges),
+ * points straight at the record: a hit costs one load and a compare of
+ * the record's own key instead of hashing the whole chain and following
+ * the table into the chunk array.  Records never move, so a pointer stays
+ * good; an entry is checked against the record on every use, so a miss,
+ * a collision or a stale entry only costs the table lookup behind it. */
+#define CACHE_BITS 6
+
+static struct gt_location_rec *loc_cache[1u << CACHE_BITS];
+static struct gt_edge_rec *edge_cache[1u << CACHE_BITS];
+
+static inline unsigned cache_slot(uint64_t key)
+{
+    return (unsigned)((key * 0x9e3779b97f4a7c15ull) >> (64 - CACHE_BITS));
+}
+
+struct gt_location_rec *gt__location_find(const struct gt__thread *t,
+                                          const void *fp,
+                                          enum gt_wait_kind kind)
 {
     uint64_t pcs[GT_LOCATION_DEPTH_MAX];
     uint32_t depth = capture(t, fp, pcs, (uint32_t)gt__sched.loc_depth);
-    uint32_t idx = depth ? intern_location(pcs, depth, kind) : 0;
-    t->pub.location = idx;
-    t->pub.loc_next = 0;
+    if (!depth)
+        return NULL;
+    unsigned c = cache_slot(pcs[0]);
+    struct gt_location_rec *l = loc_cache[c];
+    if (GT__LIKELY(l && l->depth == depth && same_pcs(l->pcs, pcs, depth)))
+        return l;
+    uint32_t idx = intern_location(pcs, depth, kind);
     if (!idx)
+        return NULL;
+    return loc_cache[c] = loc_at(idx);
+}
+
+/* The edge from -> to, from the cache or the table; NULL when memory ran
+ * out (the transition is then not counted). */
+static inline struct gt_edge_rec *find_edge(uint32_t from, uint32_t to)
+{
+    unsigned c = cache_slot(((uint64_t)from << 32) | to);
+    struct gt_edge_rec *e = edge_cache[c];
+    if (GT__LIKELY(e && e->from == from && e->to == to))
+        return e;
+    e = intern_edge(from, to);
+    if (e)
+        edge_cache[c] = e;
+    return e;
+}
+
+void gt__location_arrive(struct gt__thread *t, struct gt_location_rec *l,
+                         uint64_t now)
+{
+    t->pub.loc_next = 0;
+    if (!l) {
+        t->pub.location = 0;
         return;
-    struct gt_location_rec *l = loc_at(idx);
+    }
+    uint32_t idx = l->index;
+    t->pub.location = idx;
     gt__seq_begin(&l->seq);
     t->pub.loc_prev = l->tail;
     if (l->tail) {
@@ -253,7 +304,7 @@ void gt__location_arrive(struct gt__thread *t, const void *fp,
     gt__seq_end(&l->seq);
 
     if (t->prev_loc) {
-        struct gt_edge_rec *e = intern_edge(t->prev_loc, idx);
+        struct gt_edge_rec *e = find_edge(t->prev_loc, idx);
         if (e) {
             uint64_t run = now - t->resumed_at;
             gt__seq_begin(&e->seq);

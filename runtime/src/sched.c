@@ -184,8 +184,15 @@ int gt__park(const void *fp, enum gt_wait_kind kind, uint64_t obj,
              uint64_t arg, uint64_t deadline)
 {
     struct gt__thread *cur = gt__tls_current;
-    uint64_t now = (GT__INSTRUMENT || deadline) ? gt__clock() : 0;
+    bool timed = GT__INSTRUMENT || deadline;
+    /* The tick count first, converted after the location lookup, which
+     * runs while the read completes (see gt__clock_ticks). */
+    uint64_t tsc = timed ? gt__clock_ticks() : 0;
     gt__note_depth(cur, fp);
+#if GT__INSTRUMENT
+    struct gt_location_rec *loc = gt__location_find(cur, fp, kind);
+#endif
+    uint64_t now = timed ? gt__clock_at(tsc) : 0;
     gt__seq_begin(&cur->pub.seq);
 #if GT__INSTRUMENT
     cur->pub.run_ns += now - S.slice_start;
@@ -198,9 +205,7 @@ int gt__park(const void *fp, enum gt_wait_kind kind, uint64_t obj,
     cur->pub.deadline = deadline;
     cur->pub.flags &= (uint16_t)~GT_TF_TIMED_OUT;
 #if GT__INSTRUMENT
-    gt__location_arrive(cur, fp, kind, now);
-#else
-    (void)fp;
+    gt__location_arrive(cur, loc, now);
 #endif
     gt__seq_end(&cur->pub.seq);
     cur->wake_result = 0;
@@ -396,11 +401,26 @@ _Noreturn void gt_exit(void)
     struct gt__thread *cur = gt__tls_current;
     if (!cur) /* not a green thread: end the calling kernel thread */
         pthread_exit(NULL);
+#if GT__INSTRUMENT
+    /* One reading ends the thread's last slice (its run time is complete
+     * once it has exited) and is the time its joiner wakes. */
+    uint64_t tsc = gt__clock_ticks();
+#endif
     gt__reg.exits++;
     S.live--;
     GT__PROBE1(exit, cur->pub.id);
-    if (cur->joiner)
-        gt__wake(cur->joiner, 0);
+    struct gt__thread *joiner = cur->joiner;
+#if GT__INSTRUMENT
+    uint64_t now = gt__clock_at(tsc);
+    gt__seq_begin(&cur->pub.seq);
+    cur->pub.run_ns += now - S.slice_start;
+    gt__seq_end(&cur->pub.seq);
+    S.slice_start = now;
+#else
+    uint64_t now = 0;
+#endif
+    if (joiner)
+        gt__wake_at(joiner, 0, now);
     S.dead = cur; /* its stack (and record, if detached) go after the switch */
     switch_to(cur, GT_STATE_EXITED, rq_pop());
     __builtin_unreachable();
