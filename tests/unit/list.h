@@ -84,6 +84,7 @@
     X(registry_locations_and_edges, 0)        \
     X(registry_location_depth, 0)             \
     X(registry_states_and_counters, 0)       \
+    X(registry_run_time_of_exited, 0)         \
     /* test_clock.c */                        \
     X(clock_agrees_with_monotonic, 0)
 

@@ -288,3 +288,43 @@ TEST_IMPL(registry_states_and_counters)
 {
     tu_run(counters_main, NULL);
 }
+
+/* ---- run time of a thread that never parks ---------------------------------- */
+
+#define BUSY_NS (5 * TU_MS)
+
+/* Computes for BUSY_NS without parking, then returns (exits). */
+static void busy(void *arg)
+{
+    (void)arg;
+    int64_t start = tu_now_ns();
+    while (tu_now_ns() - start < BUSY_NS)
+        ;
+}
+
+/* A thread's last slice ends when it exits: a thread that ran start to
+ * finish without parking has all of its time on the CPU counted, and the
+ * time is not charged to the thread that runs next. */
+static void exited_main(void *arg)
+{
+    (void)arg;
+    int64_t before = tu_now_ns();
+    gt_t t = tu_spawn(busy, NULL);
+    gt_t w = tu_spawn(noop, NULL); /* runs right after busy, then exits */
+    struct gt_thread_rec *rec = (struct gt_thread_rec *)t.rec;
+    struct gt_thread_rec *next = (struct gt_thread_rec *)w.rec;
+    gt_yield(); /* busy and noop run to their ends */
+    int64_t elapsed = tu_now_ns() - before;
+    ASSERT_EQ(rec->state, GT_STATE_EXITED);
+    ASSERT_EQ(next->state, GT_STATE_EXITED);
+    ASSERT_GE(rec->run_ns, (uint64_t)BUSY_NS);
+    ASSERT_LE(rec->run_ns, (uint64_t)elapsed);
+    ASSERT_LT(next->run_ns, (uint64_t)BUSY_NS);
+    tu_join(t);
+    tu_join(w);
+}
+
+TEST_IMPL(registry_run_time_of_exited)
+{
+    tu_run(exited_main, NULL);
+}
