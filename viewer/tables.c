@@ -295,7 +295,7 @@ static void lf_done(const void *r, char *b, size_t n) { fmt_dur(LOC(r)->done_p99
 static void lf_kind(const void *r, char *b, size_t n) { snprintf(b, n, "%s", LOC(r)->kind); }
 
 const struct column loc_columns[] = {
-    {"waiting", "WAITING", 7, COL_RIGHT, "threads waiting there now", lc_waiting, lf_waiting, NULL},
+    {"waiting", "WAITING", 8, COL_RIGHT, "threads waiting there now", lc_waiting, lf_waiting, NULL},
     {"arrivals_per_s", "ARRIV/s", 8, COL_RIGHT, "threads arriving per second", lc_arrivals, lf_arrivals, NULL},
     {"age_p50", "AGE50", 7, COL_RIGHT, "median age of the waits in progress", lc_p50, lf_p50, NULL},
     {"age_p99", "AGE99", 7, COL_RIGHT, "99th percentile age of the waits in progress", lc_p99, lf_p99, NULL},
@@ -386,7 +386,7 @@ const struct column thread_columns[] = {
     {"switches", "SWITCH", 7, COL_RIGHT, "times it was switched in", tc_sw, tf_sw, tk_sw},
     {"live", "LIVE", 7, COL_RIGHT, "live stack bytes", tc_live, tf_live, tk_live},
     {"touched", "TOUCHED", 8, COL_RIGHT, "touched stack bytes (stacks view measures)", tc_touched, tf_touched, tk_touched},
-    {"reserved", "RESERVED", 8, COL_RIGHT, "stack size reserved", tc_reserved, tf_reserved, tk_reserved},
+    {"reserved", "RESERVED", 9, COL_RIGHT, "stack size reserved", tc_reserved, tf_reserved, tk_reserved},
     {"location", "LOCATION", 0, COL_LEFT, "where it waits", tc_where, tf_where, tk_where},
 };
 const size_t thread_ncolumns = sizeof(thread_columns) / sizeof(thread_columns[0]);

@@ -72,7 +72,8 @@ enum col_align { COL_LEFT, COL_RIGHT };
 struct column {
     const char *name;          /* key in JSON, --sort, the help screen */
     const char *title;         /* header on screen and in text */
-    int width;
+    int width;                 /* room for the title and the screen's
+                                * sort mark after it (0: the rest) */
     enum col_align align;
     const char *description;
     int (*compare)(const void *a, const void *b);   /* ascending */

@@ -1,10 +1,11 @@
 """gt-top -b against the pipeline fixture: counts per location, states,
 names, edges and their rates, in every format."""
 import json
+import os
 import shutil
 import subprocess
 
-from conftest import LOOP_S, Pipeline, gt_top, where
+from conftest import LOOP_S, PIPELINE, Pipeline, gt_top, where
 
 
 def snapshot(p, *extra):
@@ -147,3 +148,120 @@ def test_dot_is_valid_and_has_the_edges(pipeline):
     name = lambda func: next(n for n, l in labels.items() if func + " (pipeline.c" in l)
     assert (name("stage_a"), name("stage_b")) in edges
     assert (name("stage_b"), name("stage_a")) in edges
+
+
+# Every thread column of the Threads view, and how to read its value back
+# from the JSON thread list: the order --sort gives must be the order of
+# these values.
+STATE_ORDER = {"runnable": 1, "running": 2, "parked": 3, "exited": 4}
+WAIT_KINDS = ["none", "fd", "poll", "sleep", "mutex", "cond", "join", "chan-send",
+              "chan-recv"]
+THREAD_COLUMNS = {
+    "id": lambda t: t["id"],
+    "name": lambda t: t["name"].encode(),
+    "state": lambda t: STATE_ORDER[t["state"]],
+    "waits_on": lambda t: (WAIT_KINDS.index(t["wait_kind"]), t["wait_obj"])
+    if t["wait_kind"] else (0, 0),
+    "waited": lambda t: t["waited_ns"],
+    "run": lambda t: t["run_ns"],
+    "switches": lambda t: t["switches"],
+    "live": lambda t: t["live"],
+    "touched": lambda t: t["touched"] or 0,
+    "reserved": lambda t: t["reserved"],
+    "location": lambda t: t["where"].encode(),
+}
+
+
+def test_sort_threads_by_every_column(pipeline):
+    """Each column, both ways: rows in the column's order, and rows that tie
+    in the order of their ids (the snapshot's order in this fixture, whose
+    threads never exit)."""
+    for name, value in THREAD_COLUMNS.items():
+        for how in ("asc", "desc"):
+            doc = snapshot(pipeline, "--view", "threads", "--sort", "%s:%s" % (name, how))
+            rows = doc["thread_list"]
+            assert len(rows) == 8
+            keys = [value(t) for t in rows]
+            assert keys == sorted(keys, reverse=how == "desc"), (name, how, keys)
+            for a, b in zip(rows, rows[1:]):
+                if value(a) == value(b):
+                    assert a["id"] < b["id"], (name, how, a, b)
+
+
+def test_sort_threads_known_orders(pipeline):
+    """What the fixture's source says: main waits on fd 0 (stdin), the
+    loopers sleep, the idlers receive on a channel; main has no name."""
+    doc = snapshot(pipeline, "--view", "threads", "--sort", "waits_on")
+    kinds = [t["wait_kind"] for t in doc["thread_list"] if t["state"] == "parked"]
+    assert kinds[0] == "fd" and kinds[-3:] == ["chan-recv"] * 3
+    assert doc["thread_list"][0]["wait_obj"] == 0
+    doc = snapshot(pipeline, "--view", "threads", "--sort", "name")
+    assert [t["name"] for t in doc["thread_list"]] == [""] + ["idler"] * 3 + ["looper"] * 4
+    doc = snapshot(pipeline, "--view", "threads", "--sort", "location:desc")
+    idlers = [t for t in doc["thread_list"] if t["name"] == "idler"]
+    assert doc["thread_list"][-3:] == idlers   # "idler_main (" sorts first
+
+
+def test_sort_locations_text(pipeline):
+    out = gt_top("-b", "-d", "0.3", "-p", pipeline.pid, "--sort", "location").stdout
+    rows = [l for l in out.splitlines() if "(pipeline.c:" in l]
+    texts = [l[l.index(l.split()[-2]):] for l in rows]
+    assert texts == sorted(texts) and len(texts) >= 4
+    assert texts[0] == where("idle", "idler_main")
+
+
+def test_stack_totals_in_the_header(pipeline):
+    """Resident and dead stack bytes come with the header: whole pages, at
+    least the page that holds each thread's saved sp, no more than reserved."""
+    doc = snapshot(pipeline)
+    st = doc["stacks"]
+    assert st["measured"] is True and st["measured_age_s"] < 1.0
+    assert st["resident"] % 4096 == 0
+    assert 8 * 4096 <= st["resident"] <= st["reserved"]
+    assert st["live"] <= st["resident"]
+    assert 0 <= st["dead"] <= st["reserved"] - st["live"]
+    out = gt_top("-b", "-d", "0.3", "-p", pipeline.pid).stdout
+    line = next(l for l in out.splitlines() if l.startswith("Stacks: "))
+    assert "resident -" not in line and "dead -" not in line, line
+
+
+def test_timing_lines(pipeline):
+    r = gt_top("-b", "-n", "3", "-d", "0.1", "--timing", "-p", pipeline.pid)
+    lines = [l for l in r.stderr.splitlines() if l.startswith("gt-top: refresh ")]
+    assert [l.split()[2] for l in lines] == ["1:", "2:", "3:"], r.stderr
+    assert all(l.endswith(" 8 threads") for l in lines)
+    assert all(float(l.split()[3]) > 0 for l in lines)
+
+
+def test_program_replaced_on_disk(tmp_path):
+    """A program rebuilt while it runs: the reader finds the registry and
+    the symbols of the file the process maps, not the new one at its path."""
+    exe = tmp_path / "pipeline"
+    shutil.copy(PIPELINE, exe)
+    p = subprocess.Popen([str(exe), "0", "3"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().startswith("ready ")
+        other = tmp_path / "other"
+        shutil.copy("/bin/true", other)
+        os.rename(other, exe)
+        doc = json.loads(gt_top("-b", "-d", "0.2", "-p", p.pid, "--format", "json").stdout)
+    finally:
+        p.stdin.close()
+        p.wait(timeout=10)
+    assert locs_by_where(doc)[where("idle", "idler_main")]["waiting"] == 3
+
+
+def test_100k_threads():
+    """100,000 parked threads: all counted, all at their location, the
+    thread list complete and in order."""
+    p = Pipeline(0, 100000)
+    try:
+        doc = json.loads(gt_top("-b", "-d", "0.2", "-p", p.pid, "--format", "json",
+                                "--view", "threads", "--sort", "id:desc").stdout)
+    finally:
+        p.stop()
+    assert doc["threads"]["total"] == 100001
+    assert locs_by_where(doc)[where("idle", "idler_main")]["waiting"] == 100000
+    ids = [t["id"] for t in doc["thread_list"]]
+    assert ids == list(range(100001, 0, -1))

@@ -33,13 +33,17 @@ def keys(*k):
     tmux("send-keys", "-t", SESSION, *k)
 
 
+def start(p, cols=80, rows=24, timeout=5.0):
+    tmux("kill-server")
+    tmux("new-session", "-d", "-s", SESSION, "-x", str(cols), "-y", str(rows),
+         "%s -d 0.3 -p %d; echo gt-top-exited $?; sleep 30" % (GT_TOP, p.pid))
+    wait_for("gt-top - process %d" % p.pid, timeout)
+
+
 @pytest.fixture
 def session():
     p = Pipeline(4, 3)
-    tmux("kill-server")
-    tmux("new-session", "-d", "-s", SESSION, "-x", "80", "-y", "24",
-         "%s -d 0.3 -p %d; echo gt-top-exited $?; sleep 30" % (GT_TOP, p.pid))
-    wait_for("gt-top - process %d" % p.pid)
+    start(p)
     yield p
     tmux("kill-server")
     p.stop()
@@ -114,3 +118,89 @@ def test_target_killed(session):
     assert "idler_main (pipeline.c" in s
     keys("q")
     wait_for("gt-top-exited 0")
+
+
+# Threads view columns at 80x24 (fixed widths, tables.c): WAITS ON is
+# characters 27-35 of a row, ID the first field.
+STATES = ("parked", "runnable", "running")
+
+
+def thread_rows(s):
+    return [l for l in s.splitlines() if l.strip()[:1].isdigit()
+            and len(l.split()) > 2 and l.split()[2] in STATES]
+
+
+def test_sort_picker_marks_the_column(session):
+    """s opens the picker; a letter sorts by that column, again reverses;
+    the title of the sort column carries ^ or v."""
+    keys("2")
+    s = wait_for("view: threads")
+    assert "ID^" in s
+    keys("s")
+    s = wait_for("sort by:")
+    assert "d=waits_on" in s
+    keys("d")
+    s = wait_for("(waits_on)")
+    assert "WAITS ON^" in s and "ID^" not in s
+    rows = thread_rows(s)
+    assert len(rows) == 8
+    # What the fixture's source says: main reads stdin (fd 0), the loopers
+    # sleep, the idlers wait on a channel; a looper caught running waits on
+    # nothing and sorts first.
+    kinds = [r[27:36].strip() for r in rows]
+    parked = [k for k, r in zip(kinds, rows) if r.split()[2] == "parked"]
+    assert parked[0] == "fd 0" and parked[-3:] == ["chan-recv"] * 3, kinds
+    assert set(parked[1:-3]) <= {"sleep"}
+    assert kinds.index("fd 0") == len(kinds) - len(parked)
+    keys("s")
+    wait_for("sort by:")
+    keys("d")
+    s = wait_for("(waits_on desc)")
+    assert "WAITS ONv" in s
+    assert [r[27:36].strip() for r in thread_rows(s)][:3] == ["chan-recv"] * 3
+    assert [r.split()[1] for r in thread_rows(s)][:3] == ["idler"] * 3
+    keys(">")
+    s = wait_for("(waited desc)")
+    assert "WAITEDv" in s and "WAITS ONv" not in s
+
+
+def test_locations_sort_mark(session):
+    s = wait_for("view: locations")
+    assert "WAITINGv" in s
+    keys("<")
+    s = wait_for("(location desc)")
+    assert "LOCATIONv" in s
+
+
+def test_stack_totals_on_screen(session):
+    """Resident and dead stack bytes are left out of the first screen (it
+    does not wait for them) and come with a later refresh."""
+    end = time.time() + 10
+    while time.time() < end:
+        line = next((l for l in screen().splitlines() if l.startswith("Stacks: ")), "")
+        if line and "resident -" not in line:
+            break
+        time.sleep(0.2)
+    assert "reserved" in line and "resident -" not in line and "dead -" not in line, line
+
+
+def test_100k_threads_scroll():
+    """100,000 threads: the whole list is there, End reaches the last id,
+    Home the first, r reverses; only the screen's rows are drawn."""
+    p = Pipeline(0, 100000)
+    try:
+        start(p, timeout=20)
+        keys("2")
+        s = wait_for("100001 rows", 20)
+        assert thread_rows(s)[0].split()[0] == "1"
+        keys("End")
+        s = wait_for(" 100001 idler", 10)
+        keys("Home")
+        wait_for("      1 -", 10)
+        keys("r")
+        s = wait_for("(id desc)", 10)
+        ids = [int(r.split()[0]) for r in thread_rows(s)]
+        assert ids == list(range(100001, 100001 - len(ids), -1)) and len(ids) > 10
+    finally:
+        tmux("kill-server")
+        p.stop()
