@@ -48,3 +48,14 @@ def test_bad_command_lines():
         r = gt_top(*args, check=False)
         assert r.returncode == 2, args
         one_line(r)
+
+
+def test_sort_names_the_columns(pipeline):
+    r = gt_top("-b", "-p", pipeline.pid, "--view", "threads", "--sort", "colour", check=False)
+    assert r.returncode == 2
+    line = one_line(r)
+    assert "'colour'" in line and "waits_on" in line and "reserved" in line
+    r = gt_top("-b", "-p", pipeline.pid, "--sort", "waiting:sideways", check=False)
+    assert r.returncode == 2 and ":desc" in one_line(r)
+    r = gt_top("-b", "-p", pipeline.pid, "--view", "graph", "--sort", "waiting", check=False)
+    assert r.returncode == 2 and "locations or threads" in one_line(r)
