@@ -4,6 +4,8 @@
 #
 #   make knot          $(BUILD)/examples/knot/knot and .../loadgen
 #   make test-knot     HTTP conformance, bad input, 10,000 connections
+#   make demo          Knot under load from loadgen, watched by gt-top
+#                      (examples/demo.sh; batch snapshots without a terminal)
 #   make install       also installs knot into $(PREFIX)/bin
 #
 # Both programs link libgt.a statically: its read/write/accept/poll must
@@ -33,15 +35,21 @@ $(KNOT_LOADGEN): $(KNOT_OUT)/loadgen.o $(LIBGT_A)
 knot: $(KNOT) $(KNOT_LOADGEN)
 all: knot
 
-test-knot: $(KNOT) $(KNOT_LOADGEN) $(DEPS_STAMP)
+# tests/knot/test_demo.py runs make demo and the demo under tmux: gt-top too.
+test-knot: $(KNOT) $(KNOT_LOADGEN) $(GT_TOP) $(DEPS_STAMP)
 	$(Q)KNOT=$(abspath $(KNOT)) KNOT_LOADGEN=$(abspath $(KNOT_LOADGEN)) \
+		GT_TOP=$(abspath $(GT_TOP)) \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/knot
 
 TEST_SUITES += test-knot
+
+# GT_TOP comes from viewer/viewer.mk, included before this file.
+demo: $(DEPS_STAMP) $(KNOT) $(KNOT_LOADGEN) $(GT_TOP)
+	$(Q)sh examples/demo.sh $(KNOT) $(KNOT_LOADGEN) $(GT_TOP) $(BUILD)/demo
 
 install-knot: $(KNOT)
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(KNOT) $(DESTDIR)$(PREFIX)/bin/knot
 install: install-knot
 
-.PHONY: knot test-knot install-knot
+.PHONY: knot test-knot demo install-knot

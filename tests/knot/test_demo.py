@@ -1,0 +1,164 @@
+"""make demo: Knot under load, watched by gt-top (examples/demo.sh).
+
+Without a terminal the demo prints three batch snapshots of Knot's
+locations; on a terminal (here tmux) it runs gt-top until 'q' or Ctrl-C.  Either way
+Knot and the load generator must be gone afterwards.  The ground truth is
+the load the demo announces on its first line: how many slow readers (they
+wait in Knot's write), how many idle keep-alive connections (they wait in
+its read), and that Knot has exactly one accept loop and one signal thread.
+"""
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+from conftest import KNOT, LOADGEN, ROOT
+
+# KNOT is BUILD/examples/knot/knot; the demo must use the same tree.
+BUILD = os.path.dirname(os.path.dirname(os.path.dirname(KNOT)))
+GT_TOP = os.environ.get("GT_TOP", os.path.join(BUILD, "bin/gt-top"))
+DEMO = os.path.join(ROOT, "examples/demo.sh")
+
+ANNOUNCE = re.compile(
+    r"^demo: Knot \(pid (\d+)\) on http://127\.0\.0\.1:(\d+)/ serving \S+; "
+    r"load generator \(pid (\d+)\): (\d+) fast clients, (\d+) slow readers, "
+    r"(\d+) idle keep-alive, (\d+) new connections every \d+ s$", re.M)
+# A row of the locations view: WAITING first, the location last.
+LOCATION_ROW = re.compile(r"^\s*([\d,]+)\s+.*\s(\w+) \(([\w.]+:\d+)\)\s*$")
+
+
+def running(pid):
+    """True while pid is a live process (a zombie has stopped running)."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            return not re.search(r"^State:\s+Z", f.read(), re.M)
+    except FileNotFoundError:
+        return False
+
+
+def announced(text):
+    m = ANNOUNCE.search(text)
+    assert m, "no announcement line in:\n" + text
+    knot, port, loadgen, fast, slow, idle, burst = map(int, m.groups())
+    return dict(knot=knot, port=port, loadgen=loadgen, fast=fast, slow=slow,
+                idle=idle, burst=burst)
+
+
+def snapshots(text):
+    """Each snapshot's waiting threads, summed per function (a function can
+    hold several locations: the same call site reached from other callers)."""
+    parts = re.split(r"^gt-top - process \d+ \(knot\).*$", text, flags=re.M)[1:]
+    result = []
+    for part in parts:
+        waiting = {}
+        for line in part.splitlines():
+            m = LOCATION_ROW.match(line)
+            if m:
+                n = int(m.group(1).replace(",", ""))
+                waiting[m.group(2)] = waiting.get(m.group(2), 0) + n
+        result.append(waiting)
+    return result
+
+
+def make_env():
+    # Run by make test, this make must not inherit the outer one's jobserver.
+    env = dict(os.environ)
+    for name in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL"):
+        env.pop(name, None)
+    return env
+
+
+def test_make_demo_without_a_terminal():
+    build = os.path.relpath(BUILD, ROOT) if BUILD.startswith(ROOT + os.sep) else BUILD
+    r = subprocess.run(["make", "--no-print-directory", "-C", ROOT, "demo", "BUILD=" + build],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                       timeout=120, env=make_env())
+    assert r.returncode == 0, r.stdout + r.stderr
+    load = announced(r.stdout)
+    assert load["slow"] > 0 and load["idle"] >= 100 and load["fast"] > 0 and load["burst"] > 0
+
+    snaps = snapshots(r.stdout)
+    assert len(snaps) == 3, r.stdout
+    for waiting in snaps:
+        assert waiting.get("listener_main") == 1, waiting       # the accept loop
+        assert waiting.get("wait_for_signal") == 1, waiting     # the "signals" thread
+        # Slow readers are the only clients whose responses outgrow a
+        # socket buffer: every thread waiting in write serves one of them.
+        assert 0 < waiting.get("conn_write_all", 0) <= load["slow"], waiting
+        # Idle, fast and burst clients between requests wait in read.
+        readers = waiting.get("conn_wait_readable", 0)
+        assert 0 < readers <= load["idle"] + load["fast"] + load["burst"] + load["slow"], waiting
+    # By the last snapshot most idle keep-alive connections are open.
+    assert snaps[-1]["conn_wait_readable"] >= load["idle"] // 2, snaps[-1]
+
+    assert r.stdout.rstrip().endswith("demo: stopped the load and Knot; their logs are in "
+                                      + os.path.join(build, "demo"))
+    for name in ("knot", "loadgen"):
+        assert not running(load[name]), "%s (pid %d) still runs" % (name, load[name])
+
+
+def tmux(*args):
+    return subprocess.run(["tmux", "-L", "gt-demo-test"] + list(args), capture_output=True,
+                          text=True, timeout=10)
+
+
+def wait_for_screen(text, timeout):
+    end = time.time() + timeout
+    while time.time() < end:
+        screen = tmux("capture-pane", "-p", "-t", "demo").stdout
+        if text in screen:
+            return screen
+        time.sleep(0.2)
+    raise AssertionError("%r never appeared:\n%s" % (text, screen))
+
+
+@pytest.mark.parametrize("key,status", [("q", 0), ("C-c", 130)])
+def test_leaving_gt_top_stops_knot_and_the_load(tmp_path, key, status):
+    run = str(tmp_path / "demo")
+    tmux("kill-server")
+    tmux("new-session", "-d", "-s", "demo", "-x", "100", "-y", "30",
+         "sh %s %s %s %s %s; echo demo-exited $?; sleep 30" % (DEMO, KNOT, LOADGEN, GT_TOP, run))
+    try:
+        screen = wait_for_screen("conn_write_all (conn_io.c", 20)
+        assert "listener_main (listener.c" in screen
+        with open(os.path.join(run, "knot.pid")) as f:
+            knot = int(f.read())
+        with open(os.path.join(run, "loadgen.pid")) as f:
+            loadgen = int(f.read())
+        # gt-top runs in Knot's parent process (see demo.sh).
+        with open("/proc/%d/status" % knot) as f:
+            parent = int(re.search(r"^PPid:\s+(\d+)", f.read(), re.M).group(1))
+        with open("/proc/%d/comm" % parent) as f:
+            assert f.read().strip() == "gt-top"
+        assert running(knot) and running(loadgen)
+        tmux("send-keys", "-t", "demo", key)
+        screen = wait_for_screen("demo-exited", 30)
+        assert "demo-exited %d" % status in screen, screen
+        if status == 0:
+            assert "demo: stopped the load and Knot" in screen, screen
+        assert not running(knot) and not running(loadgen)
+    finally:
+        tmux("kill-server")
+
+
+def test_knot_that_does_not_start_is_reported(tmp_path):
+    fake = tmp_path / "knot"
+    fake.write_text("#!/bin/sh\necho 'knot: cannot listen on 127.0.0.1:0: made up' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    r = subprocess.run(["sh", DEMO, str(fake), LOADGEN, GT_TOP, str(tmp_path / "demo")],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1
+    assert r.stderr.startswith("demo: Knot did not start; its log (")
+    assert "knot: cannot listen on 127.0.0.1:0: made up" in r.stderr
+    assert "gt-top" not in r.stdout
+
+
+def test_missing_program_names_the_fix(tmp_path):
+    missing = str(tmp_path / "no-such-knot")
+    r = subprocess.run(["sh", DEMO, missing, LOADGEN, GT_TOP, str(tmp_path / "demo")],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1
+    assert r.stderr == ("demo: %s is missing or not executable: run 'make demo', "
+                        "which builds it\n" % missing)
