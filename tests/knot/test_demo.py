@@ -9,6 +9,7 @@ its read), and that Knot has exactly one accept loop and one signal thread.
 """
 import os
 import re
+import shlex
 import subprocess
 import time
 
@@ -82,7 +83,8 @@ def test_make_demo_without_a_terminal():
     snaps = snapshots(r.stdout)
     assert len(snaps) == 3, r.stdout
     for waiting in snaps:
-        assert waiting.get("listener_main") == 1, waiting       # the accept loop
+        # One accept loop: waiting, or (caught mid-burst) running.
+        assert waiting.get("listener_main") in (0, 1), waiting
         assert waiting.get("wait_for_signal") == 1, waiting     # the "signals" thread
         # Slow readers are the only clients whose responses outgrow a
         # socket buffer: every thread waiting in write serves one of them.
@@ -90,6 +92,7 @@ def test_make_demo_without_a_terminal():
         # Idle, fast and burst clients between requests wait in read.
         readers = waiting.get("conn_wait_readable", 0)
         assert 0 < readers <= load["idle"] + load["fast"] + load["burst"] + load["slow"], waiting
+    assert any(waiting["listener_main"] == 1 for waiting in snaps), snaps
     # By the last snapshot most idle keep-alive connections are open.
     assert snaps[-1]["conn_wait_readable"] >= load["idle"] // 2, snaps[-1]
 
@@ -119,7 +122,8 @@ def test_leaving_gt_top_stops_knot_and_the_load(tmp_path, key, status):
     run = str(tmp_path / "demo")
     tmux("kill-server")
     tmux("new-session", "-d", "-s", "demo", "-x", "100", "-y", "30",
-         "sh %s %s %s %s %s; echo demo-exited $?; sleep 30" % (DEMO, KNOT, LOADGEN, GT_TOP, run))
+         "sh %s; echo demo-exited $?; sleep 30"
+         % " ".join(map(shlex.quote, (DEMO, KNOT, LOADGEN, GT_TOP, run))))
     try:
         screen = wait_for_screen("conn_write_all (conn_io.c", 20)
         assert "listener_main (listener.c" in screen
