@@ -88,7 +88,10 @@ def test_drill_down_location_and_back(session):
     keys("idler_main", "Enter")
     wait_for("filter: idler_main")
     keys("Enter")
-    s = wait_for("view: location")
+    # "view: location" is also the start of "view: locations": wait for
+    # what only the drill-down draws.
+    s = wait_for("threads waiting")
+    assert "view: location " in s
     assert "3 threads waiting" in s
     assert "idler_main (pipeline.c" in s
     keys("Escape")
