@@ -193,15 +193,13 @@ void gto__snapshot_cache_free(gto_target *t)
     t->spare_cap = 0;
 }
 
-/* One slab as copied: records of slots [0, n) back to back, the target
- * address of each, and for each which copy of it stayed torn.  Every
- * array is a scratch buffer of the target: valid until the next slab. */
+/* One slab as copied: the records of its slots back to back, the target
+ * address of each, and for each whether it stayed torn.  Every array is a
+ * scratch buffer of the target: valid until the next slab is read. */
 struct slab {
     uint8_t *recs;
     uint64_t *addrs;
     uint8_t *flux;
-    size_t n;
-    uint32_t rsize;
 };
 
 /* Copies a slab: the chunk pointer array, then every chunk in one read
@@ -214,7 +212,6 @@ static int read_slab(gto_target *t, const char *what, uint64_t chunks,
                      uint32_t rsize, uint32_t seq_off, struct slab *sl, char *err)
 {
     memset(sl, 0, sizeof(*sl));
-    sl->rsize = rsize;
     if (!nslots)
         return 0;
     if (per == 0 || per > MAX_PER_CHUNK || count > MAX_CHUNKS ||
@@ -292,7 +289,6 @@ static int read_slab(gto_target *t, const char *what, uint64_t chunks,
     sl->recs = buf;
     sl->addrs = at;
     sl->flux = flux;
-    sl->n = nslots;
     return 0;
 }
 
