@@ -140,10 +140,21 @@ static void *records_alloc(size_t bytes)
         size_t size = RECORDS_REGION;
         while (size < bytes + HUGE_PAGE)
             size *= 2;
-        char *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (p == MAP_FAILED)
+        /* Fenced by an inaccessible page at each end: otherwise the
+         * kernel may merge the region into a neighbouring stack arena's
+         * mapping (same flags), and a mapping with guard pages is one
+         * that gcore cannot read: the core would hold zeros instead of
+         * the records. */
+        size_t page = (size_t)gt__reg.page_size;
+        char *fence = mmap(NULL, size + 2 * page, PROT_NONE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (fence == MAP_FAILED)
             return NULL;
+        char *p = fence + page;
+        if (mprotect(p, size, PROT_READ | PROT_WRITE) < 0) {
+            munmap(fence, size + 2 * page);
+            return NULL;
+        }
         /* Huge pages need 2 MiB alignment: start the advised part there
          * (and, past the first region, the records too). */
         char *aligned = (char *)(((uintptr_t)p + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1));

@@ -115,12 +115,12 @@ static inline void prefetch_after_next(void)
             __builtin_prefetch(r + off, 1);
 }
 
-/* Leaves the current context for next (NULL: the scheduler context).
- * cur (NULL: the scheduler) has already been put wherever it waits. */
-static void switch_to(struct gt__thread *cur, enum gt_state st,
-                      struct gt__thread *next)
+/* Everything a switch from cur to next does before the registers move
+ * (cur, next: NULL for the scheduler context; cur has already been put
+ * wherever it waits, st is its new state).  Returns the context to load. */
+static inline __attribute__((always_inline)) const uint64_t *
+switch_prepare(struct gt__thread *cur, enum gt_state st, struct gt__thread *next)
 {
-    uint64_t *from = S.sched_ctx;
     const uint64_t *to = S.sched_ctx;
     if (cur) {
         gt__seq_begin(&cur->pub.seq);
@@ -128,7 +128,6 @@ static void switch_to(struct gt__thread *cur, enum gt_state st,
         cur->pub.state = (uint8_t)st;
         if (GT__UNLIKELY(!cur->pub.guard_size))
             gt__stack_check(cur); /* no guard page: the canary must hold */
-        from = cur->pub.ctx;
         S.prev = cur;
     }
     if (next) {
@@ -156,7 +155,16 @@ static void switch_to(struct gt__thread *cur, enum gt_state st,
         __sanitizer_start_switch_fiber(fake, main_stack_bottom,
                                        main_stack_size);
 #endif
-    gt__ctx_switch(from, to);
+    return to;
+}
+
+/* Leaves the current context for next (NULL: the scheduler context).
+ * cur (NULL: the scheduler) has already been put wherever it waits. */
+static void switch_to(struct gt__thread *cur, enum gt_state st,
+                      struct gt__thread *next)
+{
+    const uint64_t *to = switch_prepare(cur, st, next);
+    gt__ctx_switch(cur ? cur->pub.ctx : S.sched_ctx, to);
     after_switch();
 }
 
@@ -389,18 +397,11 @@ int gt_spawn(gt_t *t, void (*fn)(void *), void *arg, const gt_attr_t *attr)
                  (uint64_t)(uintptr_t)__builtin_return_address(0), 0);
 }
 
-_Noreturn void gt__thread_start(struct gt__thread *t)
+/* The bookkeeping of cur's exit, up to the switch away from it, which the
+ * caller makes: {cur's context, the next thread's}. */
+static inline __attribute__((always_inline)) struct gt__exit_switch
+exit_prepare(struct gt__thread *cur)
 {
-    after_switch();
-    t->fn(t->fn_arg);
-    gt_exit();
-}
-
-_Noreturn void gt_exit(void)
-{
-    struct gt__thread *cur = gt__tls_current;
-    if (!cur) /* not a green thread: end the calling kernel thread */
-        pthread_exit(NULL);
 #if GT__INSTRUMENT
     /* One reading ends the thread's last slice (its run time is complete
      * once it has exited) and is the time its joiner wakes. */
@@ -422,7 +423,27 @@ _Noreturn void gt_exit(void)
     if (joiner)
         gt__wake_at(joiner, 0, now);
     S.dead = cur; /* its stack (and record, if detached) go after the switch */
-    switch_to(cur, GT_STATE_EXITED, rq_pop());
+    struct gt__exit_switch s = {cur->pub.ctx,
+                                switch_prepare(cur, GT_STATE_EXITED, rq_pop())};
+    return s;
+}
+
+/* A thread's whole life.  It returns to the trampoline, which makes the
+ * final switch itself (see gt__exit_switch in internal.h). */
+struct gt__exit_switch gt__thread_start(struct gt__thread *t)
+{
+    after_switch();
+    t->fn(t->fn_arg);
+    return exit_prepare(t);
+}
+
+_Noreturn void gt_exit(void)
+{
+    struct gt__thread *cur = gt__tls_current;
+    if (!cur) /* not a green thread: end the calling kernel thread */
+        pthread_exit(NULL);
+    struct gt__exit_switch s = exit_prepare(cur);
+    gt__ctx_switch(s.from, s.to);
     __builtin_unreachable();
 }
 

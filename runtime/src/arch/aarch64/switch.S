@@ -61,6 +61,10 @@ gt__ctx_trampoline:
 	mov	x30, #0
 	mov	x0, x19
 	blr	x20
+	/* gt__thread_start returned {from, to} in x0, x1: the exited
+	 * thread's last switch, made here so that it leaves a single return
+	 * address on the return-stack predictor (see gt__exit_switch). */
+	bl	gt__ctx_switch
 	brk	#0
 	.cfi_endproc
 	.size	gt__ctx_trampoline, .-gt__ctx_trampoline

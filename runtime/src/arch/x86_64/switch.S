@@ -58,6 +58,12 @@ gt__ctx_trampoline:
 	xorl	%ebp, %ebp
 	movq	%rbx, %rdi
 	callq	*%r12
+	/* gt__thread_start returned {from, to} in rax:rdx: the exited
+	 * thread's last switch, made here so that it leaves a single return
+	 * address on the return-stack predictor (see gt__exit_switch). */
+	movq	%rax, %rdi
+	movq	%rdx, %rsi
+	callq	gt__ctx_switch
 	ud2
 	.cfi_endproc
 	.size	gt__ctx_trampoline, .-gt__ctx_trampoline
