@@ -473,6 +473,24 @@ static int read_edges(gto_target *t, gto_snapshot *s, const struct layout *l,
     return 0;
 }
 
+/* A core whose registry counts threads but whose thread records all read
+ * as free slots: the core left the records out (they read as zeros), and
+ * "0 green threads" would be a wrong answer given as a right one. */
+static int check_core_threads(gto_target *t, const gto_snapshot *s, char *err)
+{
+    uint64_t counted = 0;
+    for (int i = GTO_STATE_RUNNABLE; i < GTO_STATE_COUNT; i++)
+        counted += s->c.nstate[i];
+    if (!counted)
+        return 0;
+    gto__err(err, "%s: its registry counts %llu threads but their records read as "
+             "zeros: the core left that memory out (GDB's gcore drops memory blocks "
+             "that hold MADV_GUARD_INSTALL guard pages); use a core the kernel dumped, "
+             "or run the program with GT_GUARD=mprotect", t->name,
+             (unsigned long long)counted);
+    return -1;
+}
+
 /* Whether a thread's saved context can be unwound from its stack copy. */
 static int unwindable(const struct gto_thread *th)
 {
@@ -781,6 +799,8 @@ int gto_snapshot_take(gto_target *t, unsigned flags, gto_snapshot **out, char *e
         s->c.now = s->c.clock_now;
     }
     int rc = read_threads(t, s, &l, reg, err);
+    if (rc == 0 && t->be == &gto__core_backend && !s->nthreads)
+        rc = check_core_threads(t, s, err);
     if (rc == 0)
         rc = read_locations(t, s, &l, reg, err);
     if (rc == 0)
