@@ -28,7 +28,9 @@ bench/bench.mk), like any bench-* program: one scenario per process, and
         every second of the run.  Rows: requests/s, Knot's CPU time per
         request (what reading Knot costs Knot itself, independent of how
         much CPU wrk lost to gt-top), and gt-top's own CPU time per
-        snapshot.  The medians of R such rotations.
+        snapshot (at 1 Hz also its CPU time per second: 1 ms is 0.1% of a
+        CPU, an upper bound on what it can take from Knot even on Knot's
+        core).  The medians of R such rotations.
 
 IMPL is knot (examples/knot), nginx (Debian's: one worker, access log off,
 sendfile off, open_file_cache on, its own config file, prefix and port,
@@ -84,7 +86,7 @@ def runs(Run, a):
                                        ("cpu-" + key, impl)]))
     for conns in (100, 1000):
         key = "100B-c%d" % conns
-        out.append(Run("knot", "top-knot", a(conns=conns, size=100, secs=3, reps=5),
+        out.append(Run("knot", "top-knot", a(conns=conns, size=100, secs=3, reps=7),
                        a(conns=conns, size=100, secs=2, reps=1) if conns == 100 else None,
                        [(b + key, m) for b in ("top-", "topcpu-") for m in TOP_MODES] +
                        [("topself-" + key, m) for m in TOP_MODES[1:]]))
@@ -105,55 +107,45 @@ ROW_LABELS = {"knot": "Knot (gt)", "nginx": "nginx, 1 worker",
               "st": "State Threads server (bench/st_httpd.c)"}
 
 GROUPS = []
+
+
+def add_group(bench, short, title, baseline, labels):
+    """One table group: bench's rows in the order of labels (impl -> row
+    label), each also a ratio against the baseline impl."""
+    GROUPS.append({"bench": bench, "short": short, "title": title,
+                   "baseline": (bench, baseline),
+                   "rows": [((bench, impl), label) for impl, label in labels]})
+
+
+_SERVERS = [(i, ROW_LABELS[i]) for i in IMPLS]
 for _size in (100, 16384):
     for _conns in (100, 1000):
         _key = "%s-c%d" % (size_label(_size), _conns)
-        _what = "%s file, %d keep-alive connections" % (
+        _what = "wrk -t1 on loopback, %s file, %d keep-alive connections" % (
             "100-byte" if _size == 100 else "16 KiB", _conns)
-        GROUPS.append({
-            "bench": "http-" + _key, "short": "http " + _key,
-            "title": "wrk -t1 on loopback, %s (thousands of requests/s; higher is better)" % _what,
-            "baseline": ("http-" + _key, "nginx"),
-            "rows": [(("http-" + _key, i), ROW_LABELS[i]) for i in IMPLS]})
-        GROUPS.append({
-            "bench": "cpu-" + _key, "short": "cpu/req " + _key,
-            "title": "wrk -t1 on loopback, %s: the server's CPU time per request (its "
-                     "schedstat run time over wrk's request count; lower is better, and "
-                     "unlike requests/s it does not depend on how fast wrk can go)" % _what,
-            "baseline": ("cpu-" + _key, "nginx"),
-            "rows": [(("cpu-" + _key, i), ROW_LABELS[i]) for i in IMPLS]})
-        GROUPS.append({
-            "bench": "p99-" + _key, "short": "p99 " + _key,
-            "title": "wrk -t1 on loopback, %s: 99th percentile latency" % _what,
-            "baseline": ("p99-" + _key, "nginx"),
-            "rows": [(("p99-" + _key, i), ROW_LABELS[i]) for i in IMPLS]})
-GROUPS.append({
-    "bench": "idle-rss", "short": "idle conn RSS",
-    "title": "server RSS per idle keep-alive connection (10,000 connections; "
-             "the State Threads server 1,000: its libst has only select)",
-    "baseline": ("idle-rss", "nginx"),
-    "rows": [(("idle-rss", i), ROW_LABELS[i]) for i in IMPLS]})
-
+        add_group("http-" + _key, "http " + _key,
+                  "%s (thousands of requests/s; higher is better)" % _what, "nginx", _SERVERS)
+        add_group("cpu-" + _key, "cpu/req " + _key,
+                  "%s: the server's CPU time per request (its schedstat run time over "
+                  "wrk's request count; lower is better, and unlike requests/s it does "
+                  "not depend on how fast wrk can go)" % _what, "nginx", _SERVERS)
+        add_group("p99-" + _key, "p99 " + _key,
+                  "%s: 99th percentile latency" % _what, "nginx", _SERVERS)
+add_group("idle-rss", "idle conn RSS",
+          "server RSS per idle keep-alive connection (10,000 connections; "
+          "the State Threads server 1,000: its libst has only select)", "nginx", _SERVERS)
+_TOP = [(m, TOP_LABELS[m]) for m in TOP_MODES]
 for _conns in (100, 1000):
     _key = "100B-c%d" % _conns
     _what = "Knot, 100-byte file, %d keep-alive connections, wrk -t1" % _conns
-    GROUPS.append({
-        "bench": "top-" + _key, "short": "gt-top " + _key,
-        "title": "%s: requests/s with gt-top -b -d 1 attached vs without, "
-                 "repetitions alternated in one run (thousands of requests/s)" % _what,
-        "baseline": ("top-" + _key, "off"),
-        "rows": [(("top-" + _key, m), TOP_LABELS[m]) for m in TOP_MODES]})
-    GROUPS.append({
-        "bench": "topcpu-" + _key, "short": "gt-top cpu/req " + _key,
-        "title": "%s: Knot's CPU time per request with gt-top attached vs without "
-                 "(lower is better)" % _what,
-        "baseline": ("topcpu-" + _key, "off"),
-        "rows": [(("topcpu-" + _key, m), TOP_LABELS[m]) for m in TOP_MODES]})
-    GROUPS.append({
-        "bench": "topself-" + _key, "short": "gt-top self " + _key,
-        "title": "%s: gt-top's own CPU time per 1 Hz snapshot" % _what,
-        "baseline": ("topself-" + _key, "top-wrk-cpu"),
-        "rows": [(("topself-" + _key, m), TOP_LABELS[m]) for m in TOP_MODES[1:]]})
+    add_group("top-" + _key, "gt-top " + _key,
+              "%s: requests/s with gt-top -b -d 1 attached vs without, repetitions "
+              "alternated in one run (thousands of requests/s)" % _what, "off", _TOP)
+    add_group("topcpu-" + _key, "gt-top cpu/req " + _key,
+              "%s: Knot's CPU time per request with gt-top attached vs without "
+              "(lower is better)" % _what, "off", _TOP)
+    add_group("topself-" + _key, "gt-top self " + _key,
+              "%s: gt-top's own CPU time per 1 Hz snapshot" % _what, "top-wrk-cpu", _TOP[1:])
 
 # kind "ratio-min": median / against's median >= limit (higher is better).
 TARGETS = []
@@ -414,6 +406,8 @@ class TopRunner:
         self.out_path = os.path.join(build, "bench", "gt-top-snapshots.txt")
         self.out = open(self.out_path, "w")
         exe = os.path.join(build, "bin", "gt-top")
+        if not os.access(exe, os.X_OK):
+            die("%s is not built: run `make viewer` (make bench builds it too)" % exe)
         self.proc = subprocess.Popen([exe, "-b", "-d", "1", "-n", "1000000", "-p", str(pid)],
                                      stdout=self.out, stderr=subprocess.PIPE,
                                      universal_newlines=True, preexec_fn=pinned(cpu))
