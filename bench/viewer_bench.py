@@ -7,30 +7,29 @@ lines on stdout.  The watched program is gt-top's test fixture
 (tests/viewer/pipeline.c) with THREADS threads parked on a channel and
 its main thread on stdin: the 100K-parked-threads server of issue 5.
 
-    bench-viewer refresh threads=N refreshes=K reps=R
-        gt-top's CPU time per refresh, from its own --timing lines (the
-        whole process's CPU clock from the snapshot's first read to the
-        last byte out):
-          gt-top         batch mode, Locations view, -d 0.1; refresh 1
-                         (symbol loading) left out, median of the rest
+    bench-viewer measure threads=N refreshes=K reps=R
+        R times: start the fixture, then measure against it
+        CPU time per refresh, from gt-top's own --timing lines (the whole
+        process's CPU clock from the snapshot's first read to the last byte
+        out; refresh 1 left out: it loads the symbols and measures every
+        stack once, see viewer/sampler.c), median over all refreshes:
+          gt-top         batch mode, Locations view, K refreshes, -d 0.1
           gt-top-screen  the screen, in a pseudo-terminal of 120x40, on
                          the Threads view sorted by name (every refresh
-                         sorts 100K rows), -d 0.1
+                         sorts 100K rows), -d 0.1, for K refreshes
           gtreg          the peer: tests/integration/gtreg.py, the
                          project's plain, independent registry reader
                          (Python), decoding every thread record once
-                         (its process CPU time for that pass)
-    bench-viewer first threads=N reps=R
+                         (the CPU time of that pass)
         wall time from exec to:
           gt-top-screen  the first complete screen in a pseudo-terminal
                          (the status line drawn last is on it)
           gt-top-batch   the first snapshot printed by -b -d 0.05: a
-                         baseline snapshot, the 50 ms interval (so rates
-                         cover an interval), then the printed snapshot,
-                         whose refresh also measures every stack once
-                         (resident and dead bytes, about 250 ms at 100K)
-          gtreg          the peer: the plain reader's whole run (exec,
-                         find the registry, one pass over every record)
+                         baseline snapshot, every stack measured once
+                         (resident and dead bytes) in the interval, then
+                         the printed snapshot
+          gtreg          the peer's whole run: exec, find the registry,
+                         one pass over every record
 
 Python 3 standard library only.
 """
@@ -59,15 +58,11 @@ GTREG_DIR = os.path.join(HERE, "..", "tests", "integration")
 
 
 def runs(Run, a):
-    return [
-        Run("viewer", "refresh", a(threads=100000, refreshes=20, reps=3),
-            a(threads=100000, refreshes=5, reps=1),
-            [("viewer-refresh", "gt-top"), ("viewer-refresh", "gt-top-screen"),
-             ("viewer-refresh", "gtreg")]),
-        Run("viewer", "first", a(threads=100000, reps=3), a(threads=100000, reps=1),
-            [("viewer-first", "gt-top-screen"), ("viewer-first", "gt-top-batch"),
-             ("viewer-first", "gtreg")]),
-    ]
+    return [Run("viewer", "measure", a(threads=100000, refreshes=15, reps=3),
+                a(threads=100000, refreshes=5, reps=1),
+                [("viewer-refresh", "gt-top"), ("viewer-refresh", "gt-top-screen"),
+                 ("viewer-refresh", "gtreg"), ("viewer-first", "gt-top-screen"),
+                 ("viewer-first", "gt-top-batch"), ("viewer-first", "gtreg")])]
 
 
 GROUPS = [
@@ -215,87 +210,93 @@ class Screen:
 SCREEN_DONE = rb"q quit  h help"
 
 
-def gtreg_pass(pid):
-    """(CPU seconds of one pass over every thread record, threads seen)."""
-    sys.path.insert(0, GTREG_DIR)
-    import gtreg
-    t = gtreg.Target(pid)
-    try:
-        c0 = time.process_time()
-        n = len(gtreg.Registry(t).threads())
-        return time.process_time() - c0, n
-    finally:
-        t.close()
+# The peer, run as its own program: prints the threads it saw and the
+# CPU seconds of its pass over them.
+PEER = """
+import sys, time
+sys.path.insert(0, %r)
+import gtreg
+t = gtreg.Target(%d)
+c0 = time.process_time()
+n = len(gtreg.Registry(t).threads())
+print(n, time.process_time() - c0)
+"""
 
 
-def scenario_refresh(params, build, gt_top):
+def run_peer(pid, threads):
+    """(wall ns from exec to exit, CPU ns of its pass) of the plain reader."""
+    t0 = time.monotonic()
+    out = subprocess.run([sys.executable, "-c", PEER % (os.path.abspath(GTREG_DIR), pid)],
+                         stdout=subprocess.PIPE, universal_newlines=True, timeout=300).stdout
+    wall = (time.monotonic() - t0) * 1e9
+    f = out.split()
+    if len(f) != 2 or int(f[0]) < threads:
+        die("the plain reader printed %r" % out)
+    return wall, float(f[1]) * 1e9
+
+
+def first_batch_snapshot(gt_top, pid):
+    t0 = time.monotonic()
+    p = subprocess.Popen([gt_top, "-b", "-n", "1", "-d", "0.05", "-p", str(pid)],
+                         stdout=subprocess.PIPE, universal_newlines=True)
+    first = p.stdout.readline()
+    wall = (time.monotonic() - t0) * 1e9
+    p.communicate(timeout=60)
+    if not first.startswith("gt-top - process %d" % pid):
+        die("gt-top -b printed %r first" % first)
+    return wall
+
+
+def batch_refreshes(gt_top, pid, threads, k):
+    r = subprocess.run([gt_top, "-b", "-n", str(k), "-d", "0.1", "--timing", "-p", str(pid)],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       universal_newlines=True, timeout=120)
+    if r.returncode != 0:
+        die("gt-top -b failed: %s" % r.stderr[-1000:])
+    return [cpu for n, cpu in timing_lines(r.stderr, threads) if n > 1]
+
+
+def screen_refreshes(gt_top, pid, threads, k):
+    """(exec to first full screen in ns, CPU ns of each later refresh)."""
+    sc = Screen([gt_top, "-d", "0.1", "--timing", "-p", str(pid)])
+    first = sc.wait_for(SCREEN_DONE) * 1e9
+    sc.keys(b"2")      # the Threads view
+    sc.drain(0.2)
+    sc.keys(b"s")      # the column picker: b is the name column
+    sc.drain(0.2)
+    sc.keys(b"b")
+    sc.wait_for(rb"\(name\)")
+    sc.drain(0.1 * k + 0.3)
+    return first, [cpu for n, cpu in timing_lines(sc.quit(), threads) if n > 1]
+
+
+def scenario_measure(params, build, gt_top):
     threads, reps, k = params["threads"], params["reps"], params["refreshes"]
-    batch, screen, peer = [], [], []
+    refresh = {"gt-top": [], "gt-top-screen": [], "gtreg": []}
+    first = {"gt-top-screen": [], "gt-top-batch": [], "gtreg": []}
     for _ in range(reps):
         fx = Fixture(build, threads)
         try:
-            r = subprocess.run([gt_top, "-b", "-n", str(k), "-d", "0.1", "--timing",
-                                "-p", str(fx.pid)], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
-            if r.returncode != 0:
-                die("gt-top -b failed: %s" % r.stderr[-1000:])
-            batch += [cpu for n, cpu in timing_lines(r.stderr, threads) if n > 1]
-            sc = Screen([gt_top, "-d", "0.1", "--timing", "-p", str(fx.pid)])
-            sc.wait_for(SCREEN_DONE)
-            sc.keys(b"s")     # the column picker: b is the name column
-            sc.drain(0.3)
-            sc.keys(b"b")
-            sc.drain(0.1 * k + 0.5)
-            got = timing_lines(sc.quit(), threads)
-            screen += [cpu for n, cpu in got if n > 1]
-            cpu, seen = gtreg_pass(fx.pid)
-            if seen < threads:
-                die("the plain reader saw %d threads, not %d" % (seen, threads))
-            peer.append(cpu * 1e9)
+            wall, cpus = screen_refreshes(gt_top, fx.pid, threads, k)
+            first["gt-top-screen"].append(wall)
+            refresh["gt-top-screen"] += cpus
+            wall, cpu = run_peer(fx.pid, threads)
+            first["gtreg"].append(wall)
+            refresh["gtreg"].append(cpu)
+            first["gt-top-batch"].append(first_batch_snapshot(gt_top, fx.pid))
+            refresh["gt-top"] += batch_refreshes(gt_top, fx.pid, threads, k)
         finally:
             fx.stop()
-    result("viewer-refresh", "gt-top", "ns", batch, threads)
-    result("viewer-refresh", "gt-top-screen", "ns", screen, threads)
-    result("viewer-refresh", "gtreg", "ns", peer, threads)
-
-
-def scenario_first(params, build, gt_top):
-    threads, reps = params["threads"], params["reps"]
-    screen, batch, peer = [], [], []
-    for _ in range(reps):
-        fx = Fixture(build, threads)
-        try:
-            sc = Screen([gt_top, "-d", "5", "-p", str(fx.pid)])
-            screen.append(sc.wait_for(SCREEN_DONE) * 1e9)
-            sc.quit()
-            t0 = time.monotonic()
-            p = subprocess.Popen([gt_top, "-b", "-n", "1", "-d", "0.05", "-p", str(fx.pid)],
-                                 stdout=subprocess.PIPE, universal_newlines=True)
-            first = p.stdout.readline()
-            batch.append((time.monotonic() - t0) * 1e9)
-            p.communicate(timeout=60)
-            if not first.startswith("gt-top - process %d" % fx.pid):
-                die("gt-top -b printed %r first" % first)
-            t0 = time.monotonic()
-            code = ("import sys; sys.path.insert(0, %r); import gtreg; "
-                    "print(len(gtreg.Registry(gtreg.Target(%d)).threads()))" % (
-                        os.path.abspath(GTREG_DIR), fx.pid))
-            out = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                                 universal_newlines=True, timeout=300).stdout
-            peer.append((time.monotonic() - t0) * 1e9)
-            if int(out.strip() or 0) < threads:
-                die("the plain reader printed %r" % out)
-        finally:
-            fx.stop()
-    result("viewer-first", "gt-top-screen", "ns", screen, threads)
-    result("viewer-first", "gt-top-batch", "ns", batch, threads)
-    result("viewer-first", "gtreg", "ns", peer, threads)
+    for impl, values in refresh.items():
+        result("viewer-refresh", impl, "ns", values, threads)
+    for impl, values in first.items():
+        result("viewer-first", impl, "ns", values, threads)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default="build")
-    ap.add_argument("scenario", choices=("refresh", "first"))
+    ap.add_argument("scenario", choices=("measure",))
     ap.add_argument("params", nargs="*", help="key=value (integers)")
     opts = ap.parse_args()
     params = {}
@@ -304,11 +305,7 @@ def main():
         if not sep or not v.isdigit():
             ap.error("parameter %r is not key=integer" % p)
         params[k] = int(v)
-    gt_top = os.path.join(opts.build, "bin", "gt-top")
-    if opts.scenario == "refresh":
-        scenario_refresh(params, opts.build, gt_top)
-    else:
-        scenario_first(params, opts.build, gt_top)
+    scenario_measure(params, opts.build, os.path.join(opts.build, "bin", "gt-top"))
     return 0
 
 

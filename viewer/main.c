@@ -203,6 +203,13 @@ static void sleep_seconds(double s)
         ;
 }
 
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static unsigned snapshot_flags(enum view v)
 {
     /* Unwinding and measuring every stack costs most of a snapshot; only
@@ -217,10 +224,15 @@ static int run_batch(struct sampler *s, const struct options *o,
     s->flags = snapshot_flags(o->view);
     if (!o->core) {
         /* A baseline first, so even one snapshot shows rates over the
-         * interval rather than over the program's life. */
+         * interval rather than over the program's life; the stacks are
+         * measured with it, in time the interval would wait anyway. */
+        double t0 = now_seconds();
+        s->measure_at_once = 1;
         if (sampler_step(s, err) < 0)
             goto fail;
-        sleep_seconds(o->delay);
+        double spent = now_seconds() - t0;
+        if (spent < o->delay)
+            sleep_seconds(o->delay - spent);
     }
     for (long i = 0; i < o->iterations; i++) {
         if (i)

@@ -79,7 +79,8 @@ static void record_history(struct sampler *s)
  * /proc/PID/pagemap, and its lowest written word found by reading pages
  * below the saved sp.  At 100K threads that costs several times a plain
  * refresh (about 250 ms against 25 ms), so it is not done for the first
- * screen, and then at most every MEASURE_EVERY_NS or every
+ * screen (batch mode does it after its baseline, in the wait before the
+ * first snapshot it prints), and then at most every MEASURE_EVERY_NS or every
  * MEASURE_COST_FACTOR times what the last measure cost, whichever is
  * longer: measuring takes at most 1/40 of the time.  The header says how old the figures are.  A snapshot that was
  * measured anyway (the Stacks view) gives fresh figures for free. */
@@ -116,7 +117,7 @@ static void measure_stacks(struct sampler *s)
         return;
     }
     uint64_t t0 = mono_ns();
-    if ((s->pid && s->steps < 2) || t0 < s->next_measure_ns)
+    if ((s->pid && s->steps < 2 && !s->measure_at_once) || t0 < s->next_measure_ns)
         return;
     char err[GTO_ERR_MAX];
     gto_snapshot *m;

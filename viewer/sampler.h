@@ -35,6 +35,9 @@ struct sampler {
     size_t nhist;
     int target_gone;       /* the last step failed because the target died */
     unsigned steps;        /* snapshots taken */
+    int measure_at_once;   /* measure stacks on the first step too (batch
+                            * mode: its first step is a baseline, followed
+                            * by a wait the measure can use) */
     /* Stack residency and dead bytes of every stack, measured less often
      * than every refresh (sampler.c says why and how often). */
     int stacks_measured;   /* the two figures below are known */
