@@ -32,11 +32,29 @@ KNOT=$1 LOADGEN=$2 GT_TOP=$3 RUN=$4
 # The load.  Each connection costs one fd in Knot and one in the load
 # generator; idle connections fill what the open-file limit leaves.
 FAST=20           # keep-alive, one request after another
-SLOW=500          # fetch big.bin, read 1 KiB every 100 ms
-IDLE_MAX=4000     # keep-alive, one request every 5 s (Knot's timeout is 10 s)
+SLOW_MAX=100      # fetch big.bin, read 1 KiB every 100 ms (see below)
+IDLE_MAX=4000     # keep-alive, one request every 5 s
 BURST=500         # new connections, one request each, every BURST_EVERY s
 BURST_EVERY=3
 FDS_SPARE=200     # listener, logs, the file cache, stdio, in each process
+KNOT_TIMEOUT=300  # see below
+
+# Slow readers are what keeps Knot's threads in write, and they are costly:
+# Linux grows each one's send buffer to net.ipv4.tcp_wmem's maximum (4 MiB
+# by default) and fills it.  So big.bin is 2 MiB bigger than that buffer,
+# or Knot's writes would never wait, and there are only as many slow
+# readers as fit in a quarter of the memory at which the kernel puts TCP
+# under pressure (tcp_mem's middle value, in pages).  Knot's thread wakes
+# only when a third of the buffer has drained, which at about 10 KiB/s
+# takes minutes: Knot's timeout (-t, for idle keep-alive connections and
+# for each wait in write) is well above that, or every slow reader would
+# be cut after the default 10 s.
+wmem_max=$(cut -f3 /proc/sys/net/ipv4/tcp_wmem 2>/dev/null || echo 4194304)
+pressure=$(($(cut -f2 /proc/sys/net/ipv4/tcp_mem 2>/dev/null || echo 65536) * $(getconf PAGESIZE)))
+BIG_BYTES=$((wmem_max + (2 << 20)))
+SLOW=$((pressure / 4 / BIG_BYTES))
+[ "$SLOW" -gt "$SLOW_MAX" ] && SLOW=$SLOW_MAX
+[ "$SLOW" -ge 1 ] || SLOW=1
 
 fail() {
     echo "demo: $*" >&2
@@ -70,7 +88,7 @@ mkdir -p "$RUN/root" || fail "cannot create $RUN/root: check that its parent is 
 printf '<!doctype html><title>knot demo</title>\n<p>Served by Knot on gt.</p>\n' \
     >"$RUN/root/index.html"
 head -c 16384 /dev/urandom >"$RUN/root/page.bin"
-head -c 4194304 /dev/urandom >"$RUN/root/big.bin"
+head -c "$BIG_BYTES" /dev/urandom >"$RUN/root/big.bin"
 
 is_running() {
     [ -n "$1" ] && kill -0 "$1" 2>/dev/null &&
@@ -114,7 +132,7 @@ else
 fi
 
 (
-    "$KNOT" -p 0 -r "$RUN/root" >"$RUN/knot.log" 2>&1 &
+    "$KNOT" -p 0 -r "$RUN/root" -t "$KNOT_TIMEOUT" >"$RUN/knot.log" 2>&1 &
     knot=$!
     echo "$knot" >"$RUN/knot.pid"
     # Knot prints its address once it listens; connections made from then
