@@ -320,8 +320,12 @@ int gt_yield(void)
 
 static void copy_name(char *dst, const char *src)
 {
-    size_t n = src ? strnlen(src, GT_NAME_MAX - 1) : 0;
-    memcpy(dst, src ? src : "", n);
+    if (!src) { /* the common case: no library call at all */
+        memset(dst, 0, GT_NAME_MAX);
+        return;
+    }
+    size_t n = strnlen(src, GT_NAME_MAX - 1);
+    memcpy(dst, src, n);
     memset(dst + n, 0, GT_NAME_MAX - n);
 }
 

@@ -59,6 +59,12 @@ static char *arena_cur, *arena_end;
 static size_t page;
 static int pidfd = -1; /* for process_madvise on ourselves */
 static size_t default_size;
+/* Set once at init: valgrind's client requests cost a few ns each even
+ * outside valgrind (a magic instruction sequence), twice per thread. */
+static bool on_valgrind;
+#if defined(__x86_64__)
+static bool have_avx2; /* all_zero can read 32-byte words */
+#endif
 
 size_t gt__stack_default(void) { return default_size; }
 
@@ -113,8 +119,13 @@ int gt__stacks_init(void)
     else if (g && strcmp(g, "madvise"))
         fprintf(stderr, "gt: GT_GUARD=%s is not canary, mprotect or madvise; "
                         "keeping the default\n", g);
+    on_valgrind = RUNNING_ON_VALGRIND != 0;
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    have_avx2 = __builtin_cpu_supports("avx2");
+#endif
     /* valgrind knows neither pidfd_open nor process_madvise. */
-    if (!RUNNING_ON_VALGRIND)
+    if (!on_valgrind)
         pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
     gt__reg.canary = 0x6774206361727921ull ^ (uint64_t)(uintptr_t)&page;
     return 0;
@@ -255,7 +266,8 @@ int gt__stack_alloc(struct gt__thread *t, size_t size)
     t->pub.guard_size = gt__reg.guard_policy == GT_GUARD_CANARY ? 0 : page;
     if (gt__reg.guard_policy == GT_GUARD_CANARY)
         *(uint64_t *)lo = gt__reg.canary;
-    t->vg_stack = VALGRIND_STACK_REGISTER(lo, hi);
+    if (GT__UNLIKELY(on_valgrind))
+        t->vg_stack = VALGRIND_STACK_REGISTER(lo, hi);
     return 0;
 }
 
@@ -266,7 +278,7 @@ int gt__stack_alloc(struct gt__thread *t, size_t size)
  * zero?  16-byte words into four accumulators: a word-at-a-time loop is
  * one long dependency chain of ORs, 64 steps, and cost a fifth of a
  * spawn-to-join cycle. */
-static bool all_zero(const char *p)
+static bool all_zero_16(const char *p)
 {
     typedef uint64_t v2 __attribute__((vector_size(16), may_alias));
     const v2 *w = (const v2 *)(const void *)p;
@@ -279,6 +291,34 @@ static bool all_zero(const char *p)
     }
     a |= b | c | d;
     return (a[0] | a[1]) == 0;
+}
+
+#if defined(__x86_64__)
+/* The same in 32-byte words, where the CPU has AVX2: about 5 ns instead
+ * of 9 here, on every exit of a thread that never parked. */
+__attribute__((target("avx2"))) static bool all_zero_32(const char *p)
+{
+    typedef uint64_t v4 __attribute__((vector_size(32), may_alias));
+    const v4 *w = (const v4 *)(const void *)p;
+    v4 a = w[0], b = w[1], c = w[2], d = w[3];
+    for (unsigned i = 4; i < DEEP_PROBE_BYTES / sizeof(v4); i += 4) {
+        a |= w[i];
+        b |= w[i + 1];
+        c |= w[i + 2];
+        d |= w[i + 3];
+    }
+    a |= b | c | d;
+    return (a[0] | a[1] | a[2] | a[3]) == 0;
+}
+#endif
+
+static inline bool all_zero(const char *p)
+{
+#if defined(__x86_64__)
+    if (GT__LIKELY(have_avx2))
+        return all_zero_32(p);
+#endif
+    return all_zero_16(p);
 }
 
 /* Did the thread leave marks below its top page?  A thread that ever
@@ -304,7 +344,8 @@ void gt__stack_free(struct gt__thread *t)
     char *lo = (char *)(uintptr_t)t->pub.stack_lo;
     char *hi = (char *)(uintptr_t)t->pub.stack_hi;
     size_t size = (size_t)(hi - lo);
-    VALGRIND_STACK_DEREGISTER(t->vg_stack);
+    if (GT__UNLIKELY(on_valgrind))
+        VALGRIND_STACK_DEREGISTER(t->vg_stack);
     struct size_class *c = class_for(size);
     /* Give back all but the top page of a stack that went deeper: the next
      * thread then starts with a stack that reads as zero below its top
