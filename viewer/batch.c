@@ -129,11 +129,10 @@ static void print_cells(FILE *out, const struct column *cols, size_t ncols,
             cols[i].format(row, buf, sizeof(buf));
         else
             snprintf(buf, sizeof(buf), "%s", cols[i].title);
-        if (!cols[i].width)
-            fprintf(out, "%s", buf);
-        else
-            fprintf(out, cols[i].align == COL_RIGHT ? "%*s " : "%-*s ",
-                    cols[i].width, buf);
+        /* One space between cells, none after the last: a last cell of
+         * free width is not padded either. */
+        int w = i + 1 < ncols || cols[i].align == COL_RIGHT ? cols[i].width : 0;
+        fprintf(out, cols[i].align == COL_RIGHT ? "%s%*s" : "%s%-*s", i ? " " : "", w, buf);
     }
     fputc('\n', out);
 }

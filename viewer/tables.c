@@ -382,12 +382,13 @@ const struct column thread_columns[] = {
     {"state", "STATE", 7, COL_LEFT, "runnable, running, parked, exited", tc_state, tf_state, tk_state},
     {"waits_on", "WAITS ON", 9, COL_LEFT, "what a parked thread waits on (fd N, join ID, mutex, ...)", tc_waits_on, tf_waits_on, tk_waits_on},
     {"waited", "WAITED", 7, COL_RIGHT, "how long it has waited (parked)", tc_waited, tf_waited, tk_waited},
+    /* Before the numbers: at 80 columns a row ends here. */
+    {"location", "LOCATION", 32, COL_LEFT, "where it waits", tc_where, tf_where, tk_where},
     {"run", "RUN", 7, COL_RIGHT, "time it has run", tc_run, tf_run, tk_run},
     {"switches", "SWITCH", 7, COL_RIGHT, "times it was switched in", tc_sw, tf_sw, tk_sw},
     {"live", "LIVE", 7, COL_RIGHT, "live stack bytes", tc_live, tf_live, tk_live},
     {"touched", "TOUCHED", 8, COL_RIGHT, "touched stack bytes (stacks view measures)", tc_touched, tf_touched, tk_touched},
     {"reserved", "RESERVED", 9, COL_RIGHT, "stack size reserved", tc_reserved, tf_reserved, tk_reserved},
-    {"location", "LOCATION", 0, COL_LEFT, "where it waits", tc_where, tf_where, tk_where},
 };
 const size_t thread_ncolumns = sizeof(thread_columns) / sizeof(thread_columns[0]);
 
