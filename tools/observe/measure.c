@@ -38,6 +38,13 @@ static void scan(const gto_snapshot *s, struct probe *q, const struct gto_range 
     const uint64_t *w = r->buf;
     size_t nw = r->len / 8;
     for (size_t j = 0; j < nw; j++) {
+        /* Below a saved sp most words were never written: skip zeros
+         * eight words at a time (one test instead of eight branches). */
+        while (j + 8 <= nw && !(w[j] | w[j + 1] | w[j + 2] | w[j + 3] |
+                                w[j + 4] | w[j + 5] | w[j + 6] | w[j + 7]))
+            j += 8;
+        if (j >= nw)
+            break;
         uint64_t at = r->addr + j * 8;
         if (!w[j])
             continue;
