@@ -6,9 +6,12 @@ bench/bench.mk), like any bench-* program: one scenario per process, and
 `RESULT key=value ...` lines on stdout.
 
     bench-knot wrk-IMPL conns=C size=BYTES secs=S reps=R
-        wrk -t1 -cC on loopback, keep-alive, against IMPL serving a file of
-        BYTES bytes: requests/s, p99 latency and the server's CPU time per
-        request, medians of R runs of S seconds after a 1 s warm-up.  On a
+    bench-knot wrk-all conns=C size=BYTES secs=S reps=R
+        wrk -t1 -cC on loopback, keep-alive, against IMPL (wrk-all: every
+        server, all started at once, measured in turn in an order that
+        rotates each repetition) serving a file of BYTES bytes:
+        requests/s, p99 latency and the server's CPU time per request,
+        medians of R runs of S seconds after a 1 s warm-up.  On a
         2-core machine one wrk thread often cannot keep a server busy, so
         requests/s can measure wrk; CPU per request measures the server.
     bench-knot rss-IMPL conns=N reps=R
@@ -78,15 +81,14 @@ def runs(Run, a):
     for size in (100, 16384):
         for conns in (100, 1000):
             key = "%s-c%d" % (size_label(size), conns)
-            for impl in IMPLS:
-                quick = (a(conns=conns, size=size, secs=2, reps=1)
-                         if (size, conns) == (100, 100) else None)
-                out.append(Run("knot", "wrk-" + impl, a(conns=conns, size=size, secs=3, reps=3),
-                               quick, [("http-" + key, impl), ("p99-" + key, impl),
-                                       ("cpu-" + key, impl)]))
+            quick = (a(conns=conns, size=size, secs=2, reps=1)
+                     if (size, conns) == (100, 100) else None)
+            out.append(Run("knot", "wrk-all", a(conns=conns, size=size, secs=3, reps=5),
+                           quick, [(b + key, impl) for b in ("http-", "p99-", "cpu-")
+                                   for impl in IMPLS]))
     for conns in (100, 1000):
         key = "100B-c%d" % conns
-        out.append(Run("knot", "top-knot", a(conns=conns, size=100, secs=3, reps=7),
+        out.append(Run("knot", "top-knot", a(conns=conns, size=100, secs=2, reps=11),
                        a(conns=conns, size=100, secs=2, reps=1) if conns == 100 else None,
                        [(b + key, m) for b in ("top-", "topcpu-") for m in TOP_MODES] +
                        [("topself-" + key, m) for m in TOP_MODES[1:]]))
@@ -373,29 +375,40 @@ def result(bench, impl, unit, values, n):
         flush=True)
 
 
-def scenario_wrk(impl, params, build, root, server_cpu, client_cpu):
+def scenario_wrk(impls, params, build, root, server_cpu, client_cpu):
+    """wrk against every server in impls, all started at once (idle ones
+    cost nothing) and measured in turn, the order rotating each
+    repetition: on a shared machine a burst of someone else's work then
+    lands on every server alike instead of on one server's runs."""
     size, conns = params["size"], params["conns"]
-    if impl == "st" and conns >= ST_SELECT_LIMIT:
-        conns_run = ST_SELECT_LIMIT - 20  # keep every fd below 1024 for select()
-    else:
-        conns_run = conns
     path = "/" + SIZES[size]
-    server = Server(impl, build, root, server_cpu)
+    conns_run, rps, p99, cpu, servers = {}, {}, {}, {}, {}
     try:
-        run_wrk(server.port, path, conns_run, 1, client_cpu)  # warm-up
-        rps, p99, cpu = [], [], []
-        for _ in range(params["reps"]):
-            before = cpu_ns(server.pid)
-            r, p, count = run_wrk(server.port, path, conns_run, params["secs"], client_cpu)
-            cpu.append((cpu_ns(server.pid) - before) / max(count, 1))
-            rps.append(r / 1000.0)
-            p99.append(p)
+        for impl in impls:
+            # st: keep every fd below 1024 for select().
+            conns_run[impl] = (ST_SELECT_LIMIT - 20 if impl == "st" and conns >= ST_SELECT_LIMIT
+                               else conns)
+            rps[impl], p99[impl], cpu[impl] = [], [], []
+            servers[impl] = Server(impl, build, root, server_cpu)
+            run_wrk(servers[impl].port, path, conns_run[impl], 1, client_cpu)  # warm-up
+        for rep in range(params["reps"]):
+            k = rep % len(impls)
+            for impl in impls[k:] + impls[:k]:
+                server = servers[impl]
+                before = cpu_ns(server.pid)
+                r, p, count = run_wrk(server.port, path, conns_run[impl], params["secs"],
+                                      client_cpu)
+                cpu[impl].append((cpu_ns(server.pid) - before) / max(count, 1))
+                rps[impl].append(r / 1000.0)
+                p99[impl].append(p)
     finally:
-        server.stop()
+        for server in servers.values():
+            server.stop()
     key = "%s-c%d" % (size_label(size), conns)
-    result("http-" + key, impl, "k-req/s", rps, conns_run)
-    result("p99-" + key, impl, "ns", p99, conns_run)
-    result("cpu-" + key, impl, "ns", cpu, conns_run)
+    for impl in impls:
+        result("http-" + key, impl, "k-req/s", rps[impl], conns_run[impl])
+        result("p99-" + key, impl, "ns", p99[impl], conns_run[impl])
+        result("cpu-" + key, impl, "ns", cpu[impl], conns_run[impl])
 
 
 class TopRunner:
@@ -517,7 +530,7 @@ def scenario_rss(impl, params, build, root, server_cpu, client_cpu):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default="build")
-    ap.add_argument("scenario", help="wrk-IMPL, rss-IMPL (IMPL one of %s) or top-knot"
+    ap.add_argument("scenario", help="wrk-IMPL, wrk-all, rss-IMPL (IMPL one of %s) or top-knot"
                     % ", ".join(IMPLS))
     ap.add_argument("params", nargs="*", help="key=value (integers)")
     opts = ap.parse_args()
@@ -528,15 +541,16 @@ def main():
             ap.error("parameter %r is not key=integer" % p)
         params[k] = int(v)
     kind, _, impl = opts.scenario.partition("-")
-    if kind not in ("wrk", "rss", "top") or impl not in IMPLS or (kind == "top" and
-                                                                  impl != "knot"):
+    known = {"wrk": IMPLS + ("all",), "rss": IMPLS, "top": ("knot",)}
+    if impl not in known.get(kind, ()):
         ap.error("unknown scenario %r" % opts.scenario)
     server_cpu, client_cpu = cpus()
     root = make_docroot(opts.build)
     if kind == "top":
         scenario_top(params, opts.build, root, server_cpu, client_cpu)
     elif kind == "wrk":
-        scenario_wrk(impl, params, opts.build, root, server_cpu, client_cpu)
+        scenario_wrk(IMPLS if impl == "all" else (impl,), params, opts.build, root,
+                     server_cpu, client_cpu)
     else:
         scenario_rss(impl, params, opts.build, root, server_cpu, client_cpu)
     return 0
