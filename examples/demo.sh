@@ -81,8 +81,7 @@ IDLE=$((nofile - FDS_SPARE - FAST - SLOW - BURST))
     "raise the hard limit (ulimit -Hn, limits.conf) to at least 2000"
 
 # ---- the document root: the other clients fetch index.html; slow readers
-# fetch big.bin, far bigger than a socket buffer, so Knot's writes park;
-# page.bin is there to fetch by hand. ----
+# fetch big.bin (see above); page.bin is there to fetch by hand. ----
 rm -rf "$RUN/root" "$RUN/knot.pid" "$RUN/loadgen.pid" "$RUN/gt-top.started"
 mkdir -p "$RUN/root" || fail "cannot create $RUN/root: check that its parent is writable"
 printf '<!doctype html><title>knot demo</title>\n<p>Served by Knot on gt.</p>\n' \
@@ -95,15 +94,19 @@ is_running() {
         ! grep -q '^State:.*zombie' "/proc/$1/status" 2>/dev/null
 }
 
-# Sends SIGTERM, waits up to $2 tenths of a second, then SIGKILL.  The
-# processes are not our children once gt-top has exited (they were its
-# children), so this polls instead of calling wait; a zombie counts as gone.
+# Sends SIGTERM, a second one after $2 tenths of a second (Knot then cuts
+# the connections its graceful stop still waits for), SIGKILL after twice
+# that.  The processes are not our children once gt-top has exited (they
+# were its children), so this polls instead of calling wait; a zombie
+# counts as gone.
 stop_pid() {
     is_running "$1" || return 0
     kill -TERM "$1" 2>/dev/null
     tenths=0
     while is_running "$1"; do
-        if [ "$tenths" -ge "$2" ]; then
+        if [ "$tenths" -eq "$2" ]; then
+            kill -TERM "$1" 2>/dev/null
+        elif [ "$tenths" -ge $(($2 * 2)) ]; then
             echo "demo: process $1 did not stop on SIGTERM; killing it" >&2
             kill -KILL "$1" 2>/dev/null
             return 0
@@ -117,8 +120,8 @@ stop_pid() {
 # request in flight to wait for.
 cleanup() {
     trap - EXIT INT TERM HUP
-    stop_pid "$(cat "$RUN/loadgen.pid" 2>/dev/null)" 50
-    stop_pid "$(cat "$RUN/knot.pid" 2>/dev/null)" 150
+    stop_pid "$(cat "$RUN/loadgen.pid" 2>/dev/null)" 30
+    stop_pid "$(cat "$RUN/knot.pid" 2>/dev/null)" 50
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -154,9 +157,14 @@ fi
         --fast "$FAST" --slow "$SLOW" --slow-path /big.bin \
         --idle "$IDLE" --idle-interval 5 --burst "$BURST" --burst-every "$BURST_EVERY" \
         >"$RUN/loadgen.log" 2>&1 &
-    echo "$!" >"$RUN/loadgen.pid"
+    loadgen=$!
+    echo "$loadgen" >"$RUN/loadgen.pid"
+    sleep 0.3
+    is_running "$loadgen" ||
+        fail "the load generator stopped at once; its log ($RUN/loadgen.log) says:" \
+            "$(cat "$RUN/loadgen.log")"
     echo "demo: Knot (pid $knot) on http://127.0.0.1:$port/ serving $RUN/root;" \
-        "load generator (pid $!): $FAST fast clients, $SLOW slow readers," \
+        "load generator (pid $loadgen): $FAST fast clients, $SLOW slow readers," \
         "$IDLE idle keep-alive, $BURST new connections every $BURST_EVERY s"
 
     : >"$RUN/gt-top.started"
@@ -164,7 +172,7 @@ fi
         exec "$GT_TOP" -p "$knot"
     fi
     # Without a terminal: let the connections build up, then snapshots.
-    sleep 2
+    sleep 1.7
     exec "$GT_TOP" -b -n 3 -d 1 -p "$knot"
 )
 status=$?

@@ -147,16 +147,26 @@ def test_leaving_gt_top_stops_knot_and_the_load(tmp_path, key, status):
         tmux("kill-server")
 
 
-def test_knot_that_does_not_start_is_reported(tmp_path):
-    fake = tmp_path / "knot"
-    fake.write_text("#!/bin/sh\necho 'knot: cannot listen on 127.0.0.1:0: made up' >&2\nexit 1\n")
+@pytest.mark.parametrize("which,message", [
+    ("knot", "demo: Knot did not start; its log ("),
+    ("loadgen", "demo: the load generator stopped at once; its log ("),
+])
+def test_a_program_that_fails_at_once_is_reported(tmp_path, which, message):
+    fake = tmp_path / which
+    fake.write_text("#!/bin/sh\necho '%s: made-up failure' >&2\nexit 1\n" % which)
     fake.chmod(0o755)
-    r = subprocess.run(["sh", DEMO, str(fake), LOADGEN, GT_TOP, str(tmp_path / "demo")],
+    programs = {"knot": KNOT, "loadgen": LOADGEN}
+    programs[which] = str(fake)
+    run = str(tmp_path / "demo")
+    r = subprocess.run(["sh", DEMO, programs["knot"], programs["loadgen"], GT_TOP, run],
                        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
     assert r.returncode == 1
-    assert r.stderr.startswith("demo: Knot did not start; its log (")
-    assert "knot: cannot listen on 127.0.0.1:0: made up" in r.stderr
+    assert r.stderr.startswith(message), r.stderr
+    assert "%s: made-up failure" % which in r.stderr
     assert "gt-top" not in r.stdout
+    # A Knot that did start is stopped on this path too.
+    with open(os.path.join(run, "knot.pid")) as f:
+        assert not running(int(f.read()))
 
 
 def test_missing_program_names_the_fix(tmp_path):
