@@ -179,19 +179,20 @@ void gt__ctx_switch(uint64_t *from, const uint64_t *to) GT__HIDDEN;
 void gt__ctx_trampoline(void) GT__HIDDEN;
 void gt__ctx_init(uint64_t *ctx, void *stack_top, struct gt__thread *t)
     GT__HIDDEN;
-/* The switch away from an exited thread: from its context to the next.
+/* The switch away from an exited thread, cur, to next.
  *
- * A thread whose function returns is switched away from by the trampoline
- * itself, with gt__thread_start's frame gone: the call to gt__ctx_switch
- * is then the only return address the exiting thread leaves on the CPU's
- * return-stack predictor.  The thread it switches to finds its own return
- * addresses right below, and after one miss (the ret out of the switch)
- * all of its returns are predicted; a switch made from inside the exit
- * path would leave three or four more entries and as many mispredicted
- * returns, about a fifth of a spawn-run-exit-join cycle. */
+ * A thread whose function returns is switched away from by the trampoline:
+ * gt__thread_start returns this pair, and the trampoline jumps (does not
+ * call) into gt__switch_to with them.  The exiting thread then leaves
+ * exactly one return address on the CPU's return-stack predictor: that of
+ * gt__switch_to's call to gt__ctx_switch, the same address the thread it
+ * resumes left there when it switched out.  So every return of the resumed
+ * thread is predicted; a switch made from inside the exit path left three
+ * or four entries too many and as many mispredicted returns, a fifth of a
+ * spawn-run-exit-join cycle. */
 struct gt__exit_switch {
-    uint64_t *from;
-    const uint64_t *to;
+    struct gt__thread *cur;
+    struct gt__thread *next;
 };
 /* Runs the thread's function, then its exit up to the final switch;
  * returns that switch to the trampoline (two registers, by the ABI). */
@@ -234,6 +235,10 @@ void gt__location_leave(struct gt__thread *t, uint64_t now) GT__HIDDEN;
 const struct gt_location_rec *gt__location_get(uint32_t idx) GT__HIDDEN;
 
 /* ---- sched.c ------------------------------------------------------------- */
+/* Switches from cur (now in state st) to next; NULL for either is the
+ * scheduler context.  The trampoline enters it by a jump (see above). */
+void gt__switch_to(struct gt__thread *cur, enum gt_state st,
+                   struct gt__thread *next) GT__HIDDEN;
 /* Parks the current thread.  fp: frame of the outermost gt entry point
  * (its location); deadline: absolute ns, 0 for none.  Returns the wake
  * result: 0, ETIMEDOUT, or what the waker passed. */

@@ -159,9 +159,12 @@ switch_prepare(struct gt__thread *cur, enum gt_state st, struct gt__thread *next
 }
 
 /* Leaves the current context for next (NULL: the scheduler context).
- * cur (NULL: the scheduler) has already been put wherever it waits. */
-static void switch_to(struct gt__thread *cur, enum gt_state st,
-                      struct gt__thread *next)
+ * cur (NULL: the scheduler) has already been put wherever it waits.
+ * Every switch goes through here, including an exited thread's last one
+ * (see gt__exit_switch), so that the call to gt__ctx_switch below is the
+ * one return address every switched-out thread leaves behind. */
+void gt__switch_to(struct gt__thread *cur, enum gt_state st,
+                   struct gt__thread *next)
 {
     const uint64_t *to = switch_prepare(cur, st, next);
     gt__ctx_switch(cur ? cur->pub.ctx : S.sched_ctx, to);
@@ -228,7 +231,7 @@ int gt__park(const void *fp, enum gt_wait_kind kind, uint64_t obj,
     GT__PROBE2(park, cur->pub.id, cur->pub.location);
     if (S.switches_since_poll >= POLL_EVERY_SWITCHES)
         poll_now();
-    switch_to(cur, GT_STATE_PARKED, rq_pop());
+    gt__switch_to(cur, GT_STATE_PARKED, rq_pop());
     return cur->wake_result;
 }
 
@@ -402,8 +405,8 @@ int gt_spawn(gt_t *t, void (*fn)(void *), void *arg, const gt_attr_t *attr)
 }
 
 /* The bookkeeping of cur's exit, up to the switch away from it, which the
- * caller makes: {cur's context, the next thread's}. */
-static inline __attribute__((always_inline)) struct gt__exit_switch
+ * caller makes; returns the thread to switch to (NULL: the scheduler). */
+static inline __attribute__((always_inline)) struct gt__thread *
 exit_prepare(struct gt__thread *cur)
 {
 #if GT__INSTRUMENT
@@ -427,9 +430,7 @@ exit_prepare(struct gt__thread *cur)
     if (joiner)
         gt__wake_at(joiner, 0, now);
     S.dead = cur; /* its stack (and record, if detached) go after the switch */
-    struct gt__exit_switch s = {cur->pub.ctx,
-                                switch_prepare(cur, GT_STATE_EXITED, rq_pop())};
-    return s;
+    return rq_pop();
 }
 
 /* A thread's whole life.  It returns to the trampoline, which makes the
@@ -438,7 +439,8 @@ struct gt__exit_switch gt__thread_start(struct gt__thread *t)
 {
     after_switch();
     t->fn(t->fn_arg);
-    return exit_prepare(t);
+    struct gt__exit_switch s = {t, exit_prepare(t)};
+    return s;
 }
 
 _Noreturn void gt_exit(void)
@@ -446,8 +448,7 @@ _Noreturn void gt_exit(void)
     struct gt__thread *cur = gt__tls_current;
     if (!cur) /* not a green thread: end the calling kernel thread */
         pthread_exit(NULL);
-    struct gt__exit_switch s = exit_prepare(cur);
-    gt__ctx_switch(s.from, s.to);
+    gt__switch_to(cur, GT_STATE_EXITED, exit_prepare(cur));
     __builtin_unreachable();
 }
 
@@ -622,7 +623,7 @@ int gt_main(void (*fn)(void *), void *arg)
         struct gt__thread *next = rq_pop();
         if (next) {
             S.slice_start = gt__clock();
-            switch_to(NULL, GT_STATE_RUNNING, next);
+            gt__switch_to(NULL, GT_STATE_RUNNING, next);
             continue;
         }
         if (!S.live)

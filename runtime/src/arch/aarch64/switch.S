@@ -61,11 +61,15 @@ gt__ctx_trampoline:
 	mov	x30, #0
 	mov	x0, x19
 	blr	x20
-	/* gt__thread_start returned {from, to} in x0, x1: the exited
-	 * thread's last switch, made here so that it leaves a single return
-	 * address on the return-stack predictor (see gt__exit_switch). */
-	bl	gt__ctx_switch
-	brk	#0
+	/* gt__thread_start returned {cur, next} in x0, x1: the exited
+	 * thread's last switch is gt__switch_to(cur, GT_STATE_EXITED, next),
+	 * entered by a branch without link so that it leaves a single return
+	 * address on the return-stack predictor (see gt__exit_switch).  Its
+	 * link register is zero: it never returns, and unwinders stop there. */
+	mov	x2, x1
+	mov	w1, #4			/* GT_STATE_EXITED, an ABI constant */
+	mov	x30, #0
+	b	gt__switch_to
 	.cfi_endproc
 	.size	gt__ctx_trampoline, .-gt__ctx_trampoline
 

@@ -58,13 +58,15 @@ gt__ctx_trampoline:
 	xorl	%ebp, %ebp
 	movq	%rbx, %rdi
 	callq	*%r12
-	/* gt__thread_start returned {from, to} in rax:rdx: the exited
-	 * thread's last switch, made here so that it leaves a single return
-	 * address on the return-stack predictor (see gt__exit_switch). */
+	/* gt__thread_start returned {cur, next} in rax:rdx: the exited
+	 * thread's last switch is gt__switch_to(cur, GT_STATE_EXITED, next),
+	 * entered by a jump so that it leaves a single return address on the
+	 * return-stack predictor (see gt__exit_switch).  The pushed zero is
+	 * its return address: it never returns, and unwinders stop there. */
 	movq	%rax, %rdi
-	movq	%rdx, %rsi
-	callq	gt__ctx_switch
-	ud2
+	movl	$4, %esi		/* GT_STATE_EXITED, an ABI constant */
+	pushq	$0
+	jmp	gt__switch_to
 	.cfi_endproc
 	.size	gt__ctx_trampoline, .-gt__ctx_trampoline
 
