@@ -70,7 +70,7 @@ int header_lines(const struct sampler *s, const struct tables *tb,
     int n = 0;
     uint64_t total = 0;
     for (int i = GTO_STATE_RUNNABLE; i < GTO_STATE_COUNT; i++)
-        total += c->nstate[i];
+        total += tb->nstate[i];
     fmt_duration(c->now > c->clock_base ? c->now - c->clock_base : 0, up, sizeof(up));
     if (n < max)
         snprintf(lines[n++], 256, "gt-top - %s  up %s  %s%s",
@@ -81,8 +81,8 @@ int header_lines(const struct sampler *s, const struct tables *tb,
         snprintf(lines[n++], 256,
                  "Threads: %" PRIu64 " total, %" PRIu64 " running, %" PRIu64
                  " runnable, %" PRIu64 " parked, %" PRIu64 " exited",
-                 total, c->nstate[GTO_STATE_RUNNING], c->nstate[GTO_STATE_RUNNABLE],
-                 c->nstate[GTO_STATE_PARKED], c->nstate[GTO_STATE_EXITED]);
+                 total, tb->nstate[GTO_STATE_RUNNING], tb->nstate[GTO_STATE_RUNNABLE],
+                 tb->nstate[GTO_STATE_PARKED], tb->nstate[GTO_STATE_EXITED]);
     if (n < max)
         snprintf(lines[n++], 256,
                  "Rates%s: %.1f spawns/s, %.1f exits/s, %.1f switches/s; "
@@ -301,10 +301,10 @@ static int print_json(FILE *out, struct sampler *s, struct tables *tb, enum view
             c->now > c->clock_base ? (double)(c->now - c->clock_base) / 1e9 : 0.0);
     uint64_t total = 0;
     for (int i = GTO_STATE_RUNNABLE; i < GTO_STATE_COUNT; i++)
-        total += c->nstate[i];
+        total += tb->nstate[i];
     fprintf(out, ", \"threads\": {\"total\": %" PRIu64, total);
     for (int i = GTO_STATE_RUNNABLE; i < GTO_STATE_COUNT; i++)
-        fprintf(out, ", \"%s\": %" PRIu64, gto_state_name(i), c->nstate[i]);
+        fprintf(out, ", \"%s\": %" PRIu64, gto_state_name(i), tb->nstate[i]);
     fprintf(out, "}, \"rates\": {\"spawns_per_s\": %.3f, \"exits_per_s\": %.3f,"
             " \"switches_per_s\": %.3f}", s->spawns_s, s->exits_s, s->switches_s);
     fprintf(out, ", \"run_queue\": %" PRIu64 ", \"idle_share\": %.4f, \"rss_bytes\": %" PRIu64,
@@ -401,7 +401,7 @@ static void print_prometheus(FILE *out, struct sampler *s, struct tables *tb)
     prom_family(out, "gt_threads", "gauge", "Green threads by state.");
     for (int i = GTO_STATE_RUNNABLE; i < GTO_STATE_COUNT; i++)
         fprintf(out, "gt_threads{state=\"%s\"} %" PRIu64 "\n", gto_state_name(i),
-                c->nstate[i]);
+                tb->nstate[i]);
     prom_family(out, "gt_switches_total", "counter", "Context switches.");
     fprintf(out, "gt_switches_total %" PRIu64 "\n", c->switches);
     prom_family(out, "gt_spawns_total", "counter", "Threads spawned.");

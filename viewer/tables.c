@@ -102,6 +102,7 @@ static int fill_ages(struct tables *tb, size_t maxidx)
         for (size_t i = 0; i < n; i++)
             if (v[i] > max)
                 max = v[i];
+        l->waiting = n;
         l->age_max = max;
         l->age_p50 = quantile(v, n, 0.50);
         l->age_p99 = quantile(v, n, 0.99);
@@ -173,7 +174,6 @@ int tables_build(struct tables *tb, struct sampler *s)
             snprintf(r->function, sizeof(r->function), "?");
             snprintf(tb->texts[i], WHERE_MAX, "?");
         }
-        r->waiting = l->waiting;
         r->arrivals_s = sampler_arrivals_rate(s, l->index);
         r->completed = l->completed;
         r->done_p50 = hist_quantile(l->hist, 0.50);
@@ -222,6 +222,8 @@ int tables_build(struct tables *tb, struct sampler *s)
         r->waited_ns = th->state == GTO_STATE_PARKED && th->wait_since &&
                                c->now > th->wait_since
                            ? c->now - th->wait_since : 0;
+        if (th->state >= 0 && th->state < GTO_STATE_COUNT)
+            tb->nstate[th->state]++;
         tb->reserved += th->reserved;
         tb->live += th->live;
         tb->resident += th->resident;

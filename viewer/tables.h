@@ -51,7 +51,12 @@ struct tables {
     size_t nedges;
     struct thread_row *threads;
     size_t nthreads;
-    /* Header totals. */
+    /* Header totals.  Threads by state are counted from the snapshot's
+     * thread records, as are the locations' queues (loc_row.waiting), so
+     * every count on one screen comes from one reading: the registry's
+     * own counters, read a moment apart from the records, can differ
+     * from them by the threads that moved in between. */
+    uint64_t nstate[GTO_STATE_COUNT];
     uint64_t reserved, resident, live, dead;
     int measured;                  /* resident and dead are known */
     uint64_t measured_age_ns;      /* how old resident and dead are: 0

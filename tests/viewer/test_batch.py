@@ -41,6 +41,24 @@ def test_json_locations_and_states(pipeline):
     assert doc["rates_are_averages"] is False
 
 
+def test_counts_agree_within_a_snapshot():
+    """Threads by state and the locations' queues come from one reading:
+    with 2,000 loopers changing place every few milliseconds, parked
+    threads equal the sum of the queues in every snapshot (the registry's
+    own counters, read a moment apart from the records, would not)."""
+    p = Pipeline(2000, 50)
+    try:
+        out = gt_top("-b", "-n", "20", "-d", "0.05", "-p", p.pid, "--format", "json").stdout
+        docs = [json.loads(line) for line in out.splitlines() if line.strip()]
+        assert len(docs) == 20
+        for doc in docs:
+            queued = sum(l["waiting"] for l in doc["locations"])
+            assert queued == doc["threads"]["parked"], doc["threads"]
+            assert doc["threads"]["total"] == 2000 + 50 + 1
+    finally:
+        p.stop()
+
+
 def test_json_edges_have_known_endpoints(pipeline):
     doc = snapshot(pipeline)
     edges = {(e["from_where"], e["to_where"]): e for e in doc["edges"]}

@@ -105,12 +105,39 @@ const struct gto_backend gto__live_backend = {
     "live", live_read, live_read_many, live_residency, live_close,
 };
 
+/* Yama's ptrace_scope, or -1 where the kernel has no Yama.  Scope 1 lets
+ * a process read only its descendants, so a reader that is not the
+ * target's ancestor is refused even as the same user; scope 2 needs
+ * CAP_SYS_PTRACE, scope 3 forbids attaching at all. */
+static int yama_scope(void)
+{
+    int scope = -1;
+    FILE *f = fopen("/proc/sys/kernel/yama/ptrace_scope", "re");
+    if (f) {
+        if (fscanf(f, "%d", &scope) != 1)
+            scope = -1;
+        fclose(f);
+    }
+    return scope;
+}
+
 static void permission_error(gto_target *t, char *err, const char *what)
 {
     char path[64];
     struct stat st;
+    int scope = yama_scope();
     snprintf(path, sizeof(path), "/proc/%d", (int)t->pid);
-    if (stat(path, &st) == 0)
+    if (stat(path, &st) == 0 && st.st_uid == geteuid() && scope >= 1)
+        gto__err(err, "not permitted to read %s %s: kernel.yama.ptrace_scope "
+                 "is %d; %s", what, t->name, scope,
+                 scope == 3 ? "no process may read another's memory until "
+                              "reboot"
+                 : scope == 2 ? "give the reader CAP_SYS_PTRACE (or run it as "
+                                "root)"
+                              : "only the program's ancestors may read it: "
+                                "run the reader as root, or set "
+                                "kernel.yama.ptrace_scope=0");
+    else if (stat(path, &st) == 0)
         gto__err(err, "not permitted to read %s %s (the process belongs to "
                  "uid %u, you are uid %u): run as the same user, or give the "
                  "reader CAP_SYS_PTRACE", what, t->name, (unsigned)st.st_uid,
