@@ -122,9 +122,16 @@ static inline __attribute__((always_inline)) const uint64_t *
 switch_prepare(struct gt__thread *cur, enum gt_state st, struct gt__thread *next)
 {
     const uint64_t *to = S.sched_ctx;
+    /* One thread leaves RUNNING and one enters it: only the other two
+     * counters move (each is exact on its own, see registry.h). */
+    if (cur && next)
+        gt__count_state(GT_STATE_RUNNABLE, st);
+    else if (cur)
+        gt__count_state(GT_STATE_RUNNING, st);
+    else if (next)
+        gt__count_state(GT_STATE_RUNNABLE, GT_STATE_RUNNING);
     if (cur) {
         gt__seq_begin(&cur->pub.seq);
-        gt__count_state(GT_STATE_RUNNING, st);
         cur->pub.state = (uint8_t)st;
         if (GT__UNLIKELY(!cur->pub.guard_size))
             gt__stack_check(cur); /* no guard page: the canary must hold */
@@ -132,7 +139,6 @@ switch_prepare(struct gt__thread *cur, enum gt_state st, struct gt__thread *next
     }
     if (next) {
         gt__seq_begin(&next->pub.seq);
-        gt__count_state(GT_STATE_RUNNABLE, GT_STATE_RUNNING);
         next->pub.state = GT_STATE_RUNNING;
         next->pub.switches++;
         gt__seq_end(&next->pub.seq);
