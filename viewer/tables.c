@@ -117,6 +117,36 @@ static int by_where(const void *a, const void *b)
                   (*(const struct loc_row *const *)b)->where);
 }
 
+/* A helper that parks, called from two places, makes two locations with
+ * one call site: they differ only in their callers.  Their texts then name
+ * the caller as well, "f (file.c:12) < caller", so the rows can be told
+ * apart and stay the same from run to run.  -1 when out of memory. */
+static int name_shared_call_sites(struct tables *tb, struct sampler *s)
+{
+    struct loc_row **by = malloc((tb->nlocs + 1) * sizeof(*by));
+    if (!by)
+        return -1;
+    for (size_t i = 0; i < tb->nlocs; i++)
+        by[i] = &tb->locs[i];
+    qsort(by, tb->nlocs, sizeof(*by), by_where);
+    for (size_t i = 0, end; i < tb->nlocs; i = end) {
+        for (end = i + 1; end < tb->nlocs && strcmp(by[i]->where, by[end]->where) == 0;)
+            end++;
+        for (size_t k = i; end - i > 1 && k < end; k++) {
+            const struct gto_location *l = gto_location_at(s->cur, (size_t)(by[k] - tb->locs));
+            if (l->depth < 2)
+                continue;
+            const struct gto_symbol *sym;
+            gto_symbolize(s->target, l->pcs[1], 1, &sym);
+            char *text = tb->texts[by[k] - tb->locs];
+            size_t used = strlen(text);
+            snprintf(text + used, WHERE_MAX - used, " < %s", sym[0].function);
+        }
+    }
+    free(by);
+    return 0;
+}
+
 /* Each location index's rank in the order of the locations' texts, from 1;
  * equal texts share a rank.  NULL when out of memory. */
 static uint32_t *location_ranks(const struct tables *tb, size_t maxidx)
@@ -180,6 +210,10 @@ int tables_build(struct tables *tb, struct sampler *s)
         r->done_p99 = hist_quantile(l->hist, 0.99);
         r->done_mean = l->completed ? l->total_wait_ns / l->completed : 0;
         tb->in_flux += l->in_flux != 0;
+    }
+    if (name_shared_call_sites(tb, s) < 0) {
+        tables_free(tb);
+        return -1;
     }
     /* Location rows by index, for the threads' and edges' look-ups. */
     const char **where_of = calloc(maxidx + 1, sizeof(*where_of));

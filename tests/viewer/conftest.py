@@ -35,9 +35,9 @@ def where(name, func):
 
 
 class Pipeline:
-    def __init__(self, nloop, nidle):
+    def __init__(self, nloop, nidle, nshared=0):
         self.nloop, self.nidle = nloop, nidle
-        self.p = subprocess.Popen([PIPELINE, str(nloop), str(nidle)],
+        self.p = subprocess.Popen([PIPELINE, str(nloop), str(nidle), str(nshared)],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)
         line = self.p.stdout.readline()

@@ -3,13 +3,16 @@
  * parking points, so the blocking graph has known edges, and threads that
  * wait at one point for ever, so a queue has a known length.
  *
- * Usage: pipeline NLOOP NIDLE
+ * Usage: pipeline NLOOP NIDLE [NSHARED]
  *
  *   NLOOP threads "looper": loop { stage_a: sleep 2ms (LINE:stage_a);
  *                                  stage_b: sleep 3ms (LINE:stage_b) }
  *                           edges stage_a -> stage_b and stage_b -> stage_a
  *   NIDLE threads "idler":  parked in gt_chan_recv for ever  (LINE:idle)
  *   the main thread reads stdin                              (LINE:hold)
+ *   NSHARED threads "left" and NSHARED "right": both park in one helper,
+ *   wait_forever (LINE:shared), called from left_main and right_main, so
+ *   two locations share one call site and differ in their callers
  *
  * It prints "ready PID" once every thread has started.  End of stdin ends
  * the program.
@@ -24,7 +27,7 @@
 #define STAGE_B_NS 3000000
 
 static gt_chan_t *never;   /* nothing is ever sent on it */
-static long nloop, nidle;
+static long nloop, nidle, nshared;
 
 NOINLINE void stage_a(void)
 {
@@ -54,6 +57,27 @@ NOINLINE void idler_main(void *arg)
     gt_chan_recv(never, &msg, GT_FOREVER); /* LINE:idle */
 }
 
+NOINLINE void wait_forever(void)
+{
+    void *msg;
+    gt_chan_recv(never, &msg, GT_FOREVER); /* LINE:shared */
+    __asm__ volatile("" ::: "memory");
+}
+
+NOINLINE void left_main(void *arg)
+{
+    (void)arg;
+    wait_forever();
+    __asm__ volatile("" ::: "memory");
+}
+
+NOINLINE void right_main(void *arg)
+{
+    (void)arg;
+    wait_forever();
+    __asm__ volatile("" ::: "memory");
+}
+
 NOINLINE void spawn_all(long n, void (*fn)(void *), const char *name)
 {
     for (long i = 0; i < n; i++) {
@@ -74,6 +98,8 @@ NOINLINE void main_thread(void *arg)
         abort();
     spawn_all(nloop, looper_main, "looper");
     spawn_all(nidle, idler_main, "idler");
+    spawn_all(nshared, left_main, "left");
+    spawn_all(nshared, right_main, "right");
     gt_sleep_ns(1000000);
     printf("ready %d\n", (int)getpid());
     fflush(stdout);
@@ -86,11 +112,12 @@ NOINLINE void main_thread(void *arg)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s NLOOP NIDLE\n", argv[0]);
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: %s NLOOP NIDLE [NSHARED]\n", argv[0]);
         return 2;
     }
     nloop = atol(argv[1]);
     nidle = atol(argv[2]);
+    nshared = argc == 4 ? atol(argv[3]) : 0;
     return gt_main(main_thread, NULL);
 }

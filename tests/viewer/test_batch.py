@@ -59,6 +59,23 @@ def test_counts_agree_within_a_snapshot():
         p.stop()
 
 
+def test_shared_call_site_names_its_callers():
+    """Two locations with one call site (a helper that parks, called from
+    two functions) are told apart by their callers, on every output."""
+    p = Pipeline(0, 0, 3)
+    try:
+        shared = where("shared", "wait_forever")
+        locs = locs_by_where(snapshot(p))
+        assert locs[shared + " < left_main"]["waiting"] == 3
+        assert locs[shared + " < right_main"]["waiting"] == 3
+        assert shared not in locs
+        m = parse_prometheus(gt_top("-b", "-p", p.pid, "--format", "prometheus").stdout)
+        assert m['gt_location_waiting{location="%s < left_main"}' % shared] == 3
+        assert m['gt_location_waiting{location="%s < right_main"}' % shared] == 3
+    finally:
+        p.stop()
+
+
 def test_json_edges_have_known_endpoints(pipeline):
     doc = snapshot(pipeline)
     edges = {(e["from_where"], e["to_where"]): e for e in doc["edges"]}
