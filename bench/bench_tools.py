@@ -9,9 +9,8 @@ switch counter is read, through the independent reader of the integration
 tests: it advancing while a tool reads shows the target was never stopped.
 
 Targets (issue 3): gt-stacks at most 1.0 s, live and core; gt-waste at
-most 2.0 s.  For comparison, on this kind of machine with 100K goroutines
-Delve took 8.9 s to group them by one frame and 25.7 s to list them, GDB
-with Go's script 15.7 s.
+most 2.0 s.  observe_bench.py (part of make bench) times the same tools
+against Delve and GDB on a Go program with as many goroutines, in one run.
 
 Usage: bench_tools.py [--build BUILD] [--runs N]
 Prints a table; writes bench/results/tools.{md,json}.  Python 3 standard

@@ -45,6 +45,7 @@ import argparse
 import os
 import re
 import select
+import shutil
 import signal
 import statistics
 import subprocess
@@ -273,6 +274,14 @@ class Side:
                 else ["core", self.exe, self.core])
 
 
+def check_programs():
+    """Every peer program, found before anything starts (the Debian package
+    that has it in brackets)."""
+    for prog, pkg in (("dlv", "delve"), ("gdb", "gdb"), ("gcore", "gdb"), ("go", "golang-go")):
+        if shutil.which(prog) is None:
+            die("%s not found: install %s (bench/install-bench-deps.sh does)" % (prog, pkg))
+
+
 def go_gdb_script():
     """Go's own GDB support, from the Go installation the twin is built with."""
     root = subprocess.run(["go", "env", "GOROOT"], stdout=subprocess.PIPE,
@@ -341,6 +350,7 @@ def scenario(where, params, build):
     bindir = os.path.join(build, "bin")
     gt_exe = os.path.join(build, "tests", "gdb", "green_fixture")
     go_exe = os.path.join(build, "bench", "observe-go")
+    check_programs()
     go_script = go_gdb_script()
     procs = []
     t0 = time.monotonic()
