@@ -14,8 +14,8 @@ each with N threads of six kinds (sleep, mutex, pipe read, channel
 receive, channel send, condition wait), a joiner and main: 6N+2 threads in
 8 distinct stacks.  On gt, gt-stacks, gt-waste and GDB with gt's extension
 (info green-threads, green-bt, green-thread ID + bt) read the fixture; on
-Go, Delve (goroutines, goroutines -group userloc, goroutines -t,
-goroutine ID bt) and GDB with Go's runtime-gdb.py (info goroutines,
+Go, Delve (goroutines, goroutines -group userloc, goroutines -t (live
+only), goroutine ID bt) and GDB with Go's runtime-gdb.py (info goroutines,
 goroutine ID bt) read the twin.  "live" attaches to the running programs;
 "core" reads a core of each: the kernel's for gt (the fixture crashes on
 request), gcore's for Go (the Go runtime would first print every
@@ -55,7 +55,6 @@ import time
 import bench_gdb
 import bench_tools
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 STARTUP_LIMIT = 120  # seconds a debugger may take to load before its command
 
 
@@ -108,6 +107,8 @@ COMMANDS = [
     Cmd("gdb-green-bt", "gdb-gt", ["green-bt"], lambda n: ("in 8 distinct stacks", 1)),
     Cmd("gdb-green-thread-bt", "gdb-gt", ["green-thread {id}", "bt"],
         lambda n: ("read_wait", 1)),
+    # Live only: Go's script switches goroutines by writing $pc and $sp,
+    # which GDB refuses on a core.
     Cmd("gdb-goroutine-bt", "gdb-go", ["goroutine {id} bt"], lambda n: ("main.readWait", 1),
         where=("live",)),
     Cmd("dlv-goroutine-bt", "dlv", "goroutine {id} bt", lambda n: ("main.readWait", 1)),
