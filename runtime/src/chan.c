@@ -157,10 +157,12 @@ static int chan_recv(gt_chan_t *ch, void **msg, int64_t timeout_ns,
 
 int gt_chan_send(gt_chan_t *ch, void *msg, int64_t timeout_ns)
 {
-    return chan_send(ch, msg, timeout_ns, __builtin_frame_address(0));
+    return gt__keep_frame(
+        chan_send(ch, msg, timeout_ns, __builtin_frame_address(0)));
 }
 
 int gt_chan_recv(gt_chan_t *ch, void **msg, int64_t timeout_ns)
 {
-    return chan_recv(ch, msg, timeout_ns, __builtin_frame_address(0));
+    return gt__keep_frame(
+        chan_recv(ch, msg, timeout_ns, __builtin_frame_address(0)));
 }

@@ -252,6 +252,19 @@ int gt__sleep(const void *fp, int64_t ns) GT__HIDDEN;
 
 static inline struct gt__thread *gt__self(void) { return gt__tls_current; }
 
+/* Ends a gt entry point that hands its own frame pointer down (the park's
+ * location is read through it): an empty asm after the call keeps the
+ * compiler from making the call a tail call, which pops the frame before
+ * the callee runs.  On x86-64 the callee happens to push the same two
+ * words in the same place; on AArch64 the frame record sits at the bottom
+ * of the frame and the callee's own locals overwrite it, so the location
+ * was read from garbage. */
+static inline __attribute__((always_inline)) int gt__keep_frame(int r)
+{
+    __asm__ volatile("");
+    return r;
+}
+
 /* Remembers how deep the thread's stack has been (see stack.c). */
 static inline void gt__note_depth(struct gt__thread *t, const void *fp)
 {

@@ -60,7 +60,7 @@ int gt__waitq_park(struct gt__waitq *q, const void *fp, enum gt_wait_kind k,
 
 int gt_sleep_ns(int64_t ns)
 {
-    return gt__sleep(__builtin_frame_address(0), ns);
+    return gt__keep_frame(gt__sleep(__builtin_frame_address(0), ns));
 }
 
 /* ---- mutex --------------------------------------------------------------- */
@@ -129,7 +129,7 @@ int gt__mutex_lock(gt_mutex_t *m, const void *fp)
 
 int gt_mutex_lock(gt_mutex_t *m)
 {
-    return gt__mutex_lock(m, __builtin_frame_address(0));
+    return gt__keep_frame(gt__mutex_lock(m, __builtin_frame_address(0)));
 }
 
 int gt_mutex_trylock(gt_mutex_t *m)
@@ -235,13 +235,15 @@ static int cond_wait(gt_cond_t *c, gt_mutex_t *m, int64_t timeout_ns,
 
 int gt_cond_wait(gt_cond_t *c, gt_mutex_t *m)
 {
-    return cond_wait(c, m, GT_FOREVER, __builtin_frame_address(0));
+    return gt__keep_frame(
+        cond_wait(c, m, GT_FOREVER, __builtin_frame_address(0)));
 }
 
 int gt_cond_timedwait(gt_cond_t *c, gt_mutex_t *m, int64_t timeout_ns)
 {
-    return cond_wait(c, m, timeout_ns < 0 ? GT_FOREVER : timeout_ns,
-                     __builtin_frame_address(0));
+    return gt__keep_frame(
+        cond_wait(c, m, timeout_ns < 0 ? GT_FOREVER : timeout_ns,
+                  __builtin_frame_address(0)));
 }
 
 int gt_cond_signal(gt_cond_t *c)
