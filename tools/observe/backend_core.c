@@ -102,6 +102,38 @@ static int core_read_many(gto_target *t, const struct gto_range *r, size_t n,
     return 0;
 }
 
+/* Whether the core file holds data at OFF, or a hole.  A kernel core is
+ * sparse: pages never present are holes, and a thread stack's unused
+ * kilobytes make up most of a 100K-thread core.  Asking the file system
+ * (SEEK_DATA/SEEK_HOLE) skips them without reading; reading a hole through
+ * the mapping would fill the page cache with zeros, gigabytes of them.
+ * The answers are kept as the last data extent and the last hole seen:
+ * stacks are measured in address order, so most questions fall inside. */
+static int core_has_data(gto_target *t, uint64_t off)
+{
+    if (off >= t->core_data_lo && off < t->core_data_hi)
+        return 1;
+    if (off >= t->core_hole_lo && off < t->core_hole_hi)
+        return 0;
+    off_t data = lseek(t->core_fd, (off_t)off, SEEK_DATA);
+    if (data < 0) {
+        if (errno != ENXIO) /* no SEEK_DATA here: everything is data */
+            return 1;
+        t->core_hole_lo = off;
+        t->core_hole_hi = t->core_size;
+        return 0;
+    }
+    if ((uint64_t)data > off) {
+        t->core_hole_lo = off;
+        t->core_hole_hi = (uint64_t)data;
+        return 0;
+    }
+    off_t hole = lseek(t->core_fd, (off_t)off, SEEK_HOLE);
+    t->core_data_lo = off;
+    t->core_data_hi = hole > data ? (uint64_t)hole : t->core_size;
+    return 1;
+}
+
 /* A page counts as resident when the core holds data for it that is not
  * all zero: the kernel leaves pages that were never present out (a hole
  * that reads as zero), and a page of zeros cannot be told from one. */
@@ -114,8 +146,10 @@ static int core_residency(gto_target *t, uint64_t lo, uint64_t hi,
         present[i] = 0;
         if (!s || p + 4096 > s->vaddr + s->filesz)
             continue;
-        const uint64_t *w = (const uint64_t *)(const void *)
-            (t->core_data + s->offset + (p - s->vaddr));
+        uint64_t off = s->offset + (p - s->vaddr);
+        if (!core_has_data(t, off))
+            continue;
+        const uint64_t *w = (const uint64_t *)(const void *)(t->core_data + off);
         for (size_t k = 0; k < 512; k++)
             if (w[k]) {
                 present[i] = 1;

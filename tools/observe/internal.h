@@ -86,6 +86,9 @@ struct gto_target {
     int core_fd;
     const uint8_t *core_data;
     size_t core_size;
+    /* The last extent of the core file found to be data, and the last
+     * found to be a hole (SEEK_DATA/SEEK_HOLE), as file offsets [lo, hi). */
+    uint64_t core_data_lo, core_data_hi, core_hole_lo, core_hole_hi;
     Elf *core_elf;
     struct gto_core_seg *segs;
     size_t nsegs;
