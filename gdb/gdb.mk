@@ -43,9 +43,9 @@ install: install-gdb
 
 .PHONY: test-gdb install-gdb
 
-# make bench also times the extension at 100,000 threads (bench/bench_gdb.py).
+# The extension alone at 100,000 threads (bench/bench_gdb.py).  make bench
+# times it against Go's debuggers instead (bench/observe_bench.py).
 bench-gdb: $(BUILD)/tests/gdb/green_fixture | $(BUILD)/bench/
 	$(Q)$(PYTHON) bench/bench_gdb.py --build $(BUILD) --json $(BUILD)/bench/gdb.json
-bench: bench-gdb
 
 .PHONY: bench-gdb
