@@ -68,13 +68,21 @@ static int read_request(struct conn *c, struct http_request *req, size_t *head_l
     struct server *s = c->server;
     memset(&c->scanner, 0, sizeof c->scanner);
     if (c->len == 0) {
-        /* Idle keep-alive: hold no buffer, and wake for the shutdown too. */
-        conn_release_buffer(c);
-        c->idle = 1;
-        int r = conn_wait_readable(c, gt_now_ns() + s->config.timeout_ns);
-        c->idle = 0;
-        if (r < 0)
+        /* The next request may be here already: then it goes into the
+         * buffer the last one used, with no wait.  If not, the EAGAIN
+         * lets the wait below park without first polling the socket. */
+        ssize_t n = conn_read_ready(c);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
             return CLIENT_GONE;
+        if (n < 0) {
+            /* Idle keep-alive: hold no buffer, and wake for the shutdown too. */
+            conn_release_buffer(c);
+            c->idle = 1;
+            int r = conn_wait_readable(c, gt_now_ns() + s->config.timeout_ns);
+            c->idle = 0;
+            if (r < 0)
+                return CLIENT_GONE;
+        }
     }
     /* The whole head must arrive within the timeout, however it is sent. */
     int64_t deadline = gt_now_ns() + s->config.timeout_ns;

@@ -27,6 +27,21 @@ int conn_wait_readable(struct conn *c, int64_t deadline_ns)
     return gt_wait_fd(c->fd, POLLIN, left) < 0 ? -1 : 0;
 }
 
+ssize_t conn_read_ready(struct conn *c)
+{
+    if (!c->buf || c->len == CONN_BUFFER_SIZE) {
+        errno = EAGAIN;
+        return -1;
+    }
+    ssize_t n;
+    do
+        n = recv(c->fd, c->buf + c->len, CONN_BUFFER_SIZE - c->len, MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    if (n > 0)
+        c->len += (size_t)n;
+    return n;
+}
+
 ssize_t conn_read_more(struct conn *c, int64_t deadline_ns)
 {
     if (!c->buf && !(c->buf = malloc(CONN_BUFFER_SIZE)))
@@ -36,15 +51,12 @@ ssize_t conn_read_more(struct conn *c, int64_t deadline_ns)
         return -1;
     }
     for (;;) {
-        ssize_t n = recv(c->fd, c->buf + c->len, CONN_BUFFER_SIZE - c->len, MSG_DONTWAIT);
-        if (n >= 0) {
-            c->len += (size_t)n;
+        ssize_t n = conn_read_ready(c);
+        if (n >= 0)
             return n;
-        }
-        if (errno == EINTR)
-            continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
             return -1;
+        /* Straight after the EAGAIN: gt_wait_fd parks without polling. */
         if (conn_wait_readable(c, deadline_ns) < 0)
             return -1;
     }

@@ -81,6 +81,39 @@ static bool is_msg_op(enum gt__io_op op)
 static ssize_t io_park_loop(struct gt__io *io, struct gt__fdent *e,
                             uint32_t events, const void *fp);
 
+/* The last call that came back EAGAIN to a caller that asked not to wait
+ * (MSG_DONTWAIT, O_NONBLOCK): which thread, which fd, which direction, and
+ * the poller's count then.  A server that tries the read first and waits
+ * only on EAGAIN (as Knot does between keep-alive requests) then waits
+ * without the zero-timeout poll(2) gt__poll otherwise needs: as long as
+ * the poller has not run since, any edge that came after the EAGAIN is
+ * still queued in epoll and wakes the wait.  One record is enough, since
+ * only the running thread can be between its EAGAIN and its wait. */
+static struct {
+    const struct gt__thread *t;
+    int fd;
+    uint32_t events;
+    uint64_t polls;
+} not_ready = {.fd = -1};
+
+static void note_not_ready(int fd, uint32_t events)
+{
+    not_ready.t = gt__self();
+    not_ready.fd = fd;
+    not_ready.events = events;
+    not_ready.polls = gt__reg.polls;
+}
+
+/* True when a wait for events on fd directly follows an EAGAIN for them
+ * in this thread, with no poll in between; the record is used up. */
+static bool known_not_ready(int fd, uint32_t events)
+{
+    bool known = not_ready.t == gt__self() && not_ready.fd == fd &&
+                 not_ready.events == events && not_ready.polls == gt__reg.polls;
+    not_ready.fd = -1;
+    return known;
+}
+
 ssize_t gt__io(struct gt__io *io, const void *fp)
 {
     uint32_t events = io_events(io->op);
@@ -145,8 +178,12 @@ static ssize_t io_park_loop(struct gt__io *io, struct gt__fdent *e,
                     (is_msg_op(io->op) && (io->flags & MSG_DONTWAIT));
     for (;;) {
         ssize_t r = io_call(io);
-        if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK) || dontwait)
+        if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
             return r;
+        if (dontwait) {
+            note_not_ready(io->fd, events);
+            return r;
+        }
         int w = wait_ready(io->fd, events, fp, 0);
         if (w) {
             errno = w;
@@ -187,7 +224,14 @@ int gt__connect(int fd, const struct sockaddr *a, socklen_t al, const void *fp)
 
 int gt__poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const void *fp)
 {
-    int r = sys_poll(fds, n, 0);
+    int r;
+    if (n == 1 && timeout_ns != 0 && gt__self() &&
+        known_not_ready(fds[0].fd, (uint32_t)fds[0].events)) {
+        fds[0].revents = 0;
+        r = 0;
+    } else {
+        r = sys_poll(fds, n, 0);
+    }
     if (r != 0 || timeout_ns == 0 || !gt__self())
         return r;
     /* Park on every valid fd at once; waiters live on this stack, as
@@ -249,8 +293,11 @@ int gt__dup_result(int fd, int newfd)
 
 int gt__close(int fd)
 {
-    if (gt__self())
+    if (gt__self()) {
+        if (not_ready.fd == fd)
+            not_ready.fd = -1; /* the number may come back as another file */
         gt__fd_closed(fd);
+    }
     gt__fd_forget(fd);
     return sys_close(fd);
 }
