@@ -7,7 +7,8 @@
  * after the park began (or is already queued in epoll's ready list, which
  * the next epoll_wait returns).  Waits that do not start with the
  * operation (gt_wait_fd, poll) check readiness with a zero-timeout poll
- * first for the same reason.
+ * first for the same reason, unless the operation has just failed with
+ * EAGAIN and nothing has polled since (io.c keeps that record).
  *
  * Waiters are struct gt__fd_waiter on the parked thread's own stack, in a
  * list per fd; a ready fd wakes the waiters whose events it satisfies.
