@@ -202,8 +202,8 @@ int gt__park(const void *fp, enum gt_wait_kind kind, uint64_t obj,
 {
     struct gt__thread *cur = gt__tls_current;
     bool timed = GT__INSTRUMENT || deadline;
-    /* The tick count first, converted after the location lookup, which
-     * runs while the read completes (see gt__clock_ticks). */
+    /* The tick count first, converted after the location lookup (see
+     * gt__clock_ticks). */
     uint64_t tsc = timed ? gt__clock_ticks() : 0;
     gt__note_depth(cur, fp);
 #if GT__INSTRUMENT
