@@ -9,6 +9,7 @@
 #ifndef GT_INTERNAL_H
 #define GT_INTERNAL_H
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -202,8 +203,8 @@ struct gt__exit_switch gt__thread_start(struct gt__thread *t) GT__HIDDEN;
 
 /* ---- registry.c ---------------------------------------------------------- */
 int gt__registry_init(void) GT__HIDDEN;
-struct gt__thread *gt__slot_alloc(void) GT__HIDDEN;
-void gt__slot_free(struct gt__thread *t) GT__HIDDEN;
+/* Adds a chunk of free thread records; -1 when memory runs out. */
+int gt__add_thread_chunk(void) GT__HIDDEN;
 void gt__set_state(struct gt__thread *t, enum gt_state s) GT__HIDDEN;
 void gt__retire(void *array) GT__HIDDEN; /* keep an old chunk array */
 
@@ -219,6 +220,33 @@ static inline void gt__count_state(enum gt_state from, enum gt_state to)
     volatile uint64_t *n = gt__reg.nstate;
     n[from]--;
     n[to]++;
+}
+
+/* A free thread record (state still FREE); NULL and ENOMEM when memory
+ * runs out.  It and gt__slot_free are here, inline, because every spawn
+ * and join goes through them. */
+static inline struct gt__thread *gt__slot_alloc(void)
+{
+    if (GT__UNLIKELY(!gt__sched.free_slots) && gt__add_thread_chunk() < 0) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    struct gt__thread *t = gt__sched.free_slots;
+    gt__sched.free_slots = t->free_next;
+    /* thread_slots is a high-water mark: readers scan slots below it. */
+    if (t->slot + 1 > gt__reg.thread_slots)
+        gt__reg.thread_slots = t->slot + 1;
+    return t;
+}
+
+static inline void gt__slot_free(struct gt__thread *t)
+{
+    gt__seq_begin(&t->pub.seq);
+    gt__count_state((enum gt_state)t->pub.state, GT_STATE_FREE);
+    t->pub.state = GT_STATE_FREE;
+    gt__seq_end(&t->pub.seq);
+    t->free_next = gt__sched.free_slots;
+    gt__sched.free_slots = t;
 }
 
 /* ---- location.c ---------------------------------------------------------- */

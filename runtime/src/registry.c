@@ -172,7 +172,7 @@ static void *records_alloc(size_t bytes)
 
 /* Adds one chunk of thread records; the new slots go on the free list in
  * address order so that low slots are used first. */
-static int add_thread_chunk(void)
+int gt__add_thread_chunk(void)
 {
     struct gt_registry *r = &gt_registry;
     struct gt__thread **chunks = (struct gt__thread **)(uintptr_t)r->thread_chunks;
@@ -203,30 +203,6 @@ static int add_thread_chunk(void)
     atomic_thread_fence(memory_order_release);
     r->thread_chunk_count++;
     return 0;
-}
-
-struct gt__thread *gt__slot_alloc(void)
-{
-    if (!gt__sched.free_slots && add_thread_chunk() < 0) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    struct gt__thread *t = gt__sched.free_slots;
-    gt__sched.free_slots = t->free_next;
-    /* thread_slots is a high-water mark: readers scan slots below it. */
-    if (t->slot + 1 > gt__reg.thread_slots)
-        gt__reg.thread_slots = t->slot + 1;
-    return t;
-}
-
-void gt__slot_free(struct gt__thread *t)
-{
-    gt__seq_begin(&t->pub.seq);
-    gt__count_state((enum gt_state)t->pub.state, GT_STATE_FREE);
-    t->pub.state = GT_STATE_FREE;
-    gt__seq_end(&t->pub.seq);
-    t->free_next = gt__sched.free_slots;
-    gt__sched.free_slots = t;
 }
 
 void gt__set_state(struct gt__thread *t, enum gt_state s)
