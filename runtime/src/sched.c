@@ -131,7 +131,8 @@ switch_prepare(struct gt__thread *cur, enum gt_state st, struct gt__thread *next
     else if (next)
         gt__count_state(GT_STATE_RUNNABLE, GT_STATE_RUNNING);
     if (cur) {
-        gt__seq_begin(&cur->pub.seq);
+        if (st != GT_STATE_EXITED) /* exit_prepare has begun it */
+            gt__seq_begin(&cur->pub.seq);
         cur->pub.state = (uint8_t)st;
         if (GT__UNLIKELY(!cur->pub.guard_size))
             gt__stack_check(cur); /* no guard page: the canary must hold */
@@ -338,7 +339,8 @@ static void copy_name(char *dst, const char *src)
     memset(dst + n, 0, GT_NAME_MAX - n);
 }
 
-static int spawn(gt_t *out, void (*fn)(void *), void *arg,
+static inline __attribute__((always_inline)) int
+spawn(gt_t *out, void (*fn)(void *), void *arg,
                  const gt_attr_t *attr, uint64_t site, uint16_t flags)
 {
     size_t size = attr && attr->stack_size ? attr->stack_size
@@ -424,11 +426,12 @@ exit_prepare(struct gt__thread *cur)
     S.live--;
     GT__PROBE1(exit, cur->pub.id);
     struct gt__thread *joiner = cur->joiner;
+    /* The record stays odd from here to the end of the switch away (ended
+     * by after_switch in the next context, as for every switch). */
+    gt__seq_begin(&cur->pub.seq);
 #if GT__INSTRUMENT
     uint64_t now = gt__clock_at(tsc);
-    gt__seq_begin(&cur->pub.seq);
     cur->pub.run_ns += now - S.slice_start;
-    gt__seq_end(&cur->pub.seq);
     S.slice_start = now;
 #else
     uint64_t now = 0;
