@@ -4,11 +4,19 @@
  * Every park and wake reads the clock, and clock_gettime costs about 30 ns
  * here (more than a whole yield hand-off).  Where the CPU has an invariant
  * TSC, gt__clock extrapolates from the last real clock_gettime reading
- * with the TSC instead (about 12 ns), and takes a real reading again every
+ * with the TSC instead (about 15 ns), and takes a real reading again every
  * RESYNC_NS, measuring the TSC's rate over the whole run so far.  It may
  * lag CLOCK_MONOTONIC by a few microseconds, never lead it (a sleep never
  * ends early), and readers can keep comparing registry timestamps with
- * their own CLOCK_MONOTONIC.  Deadlines are set from a real reading
+ * their own CLOCK_MONOTONIC.
+ *
+ * The rate is known from FIRST_RATE_NS after the start: a rate measured
+ * over d ticks from a first reading bracketed by w ticks can be too fast
+ * by at most w / d, so it is slowed by that much (plus 1/1024); until
+ * CALIBRATE_NS the real readings come every FIRST_RESYNC_NS, so the
+ * larger margin of a short baseline costs at most a microsecond of lag.
+ * (Before, every reading of the first 50 ms was a real one, about 50 ns:
+ * a program's first 50 ms of parks cost twice what the later ones do.)  Deadlines are set from a real reading
  * (gt__clock_exact): set from a lagging reading and checked against a
  * caught-up one, a sleep could end early.
  * Readings never go backwards.  Only the runtime's kernel thread uses it.
@@ -19,7 +27,9 @@
 #include <cpuid.h>
 #endif
 
-#define CALIBRATE_NS (50 * 1000 * 1000ull) /* first rate measurement */
+#define FIRST_RATE_NS (1000 * 1000ull)     /* first rate measurement */
+#define FIRST_RESYNC_NS (1000 * 1000ull)   /* real readings this often... */
+#define CALIBRATE_NS (50 * 1000 * 1000ull) /* ...until this long after start */
 #define BRACKET_TICKS 20000 /* a clock read between two tick reads this
                              * close (a few us) was not preempted */
 #define RESYNC_NS (10 * 1000 * 1000ull)    /* then a real reading this often */
@@ -32,6 +42,7 @@ struct gt__clock_anchor gt__clock_anchor;
 static struct {
     bool usable;          /* invariant TSC present */
     uint64_t tsc_first, ns_first; /* the first real reading */
+    uint64_t width_first; /* ticks bracketing it (its uncertainty) */
 } ck;
 
 static inline uint64_t real_ns(void)
@@ -46,7 +57,7 @@ static inline uint64_t real_ns(void)
  * preempted in between (the pair would be skewed by the preemption, and a
  * rate measured from it wrong by as much), read again: the narrowest of a
  * few brackets wins. */
-static uint64_t paired_reading(uint64_t *tsc_out)
+static uint64_t paired_reading(uint64_t *tsc_out, uint64_t *width_out)
 {
     uint64_t best_ns = 0, best_tsc = 0, best_width = UINT64_MAX;
     for (int i = 0; i < 4; i++) {
@@ -64,6 +75,7 @@ static uint64_t paired_reading(uint64_t *tsc_out)
             break;
     }
     *tsc_out = best_tsc;
+    *width_out = best_width;
     return best_ns;
 }
 
@@ -72,19 +84,23 @@ static uint64_t paired_reading(uint64_t *tsc_out)
  * so it is still never ahead of the kernel's clock. */
 __attribute__((noinline)) uint64_t gt__clock_resync(void)
 {
-    uint64_t tsc;
-    uint64_t ns = paired_reading(&tsc);
-    if (ck.usable && ns - ck.ns_first >= CALIBRATE_NS && tsc > ck.tsc_first) {
-        A.mult = (uint64_t)(((unsigned __int128)(ns - ck.ns_first) << 32) /
-                            (tsc - ck.tsc_first));
-        /* A hair slow (1/1024: more than the rate's measuring error), so
-         * that between real readings the clock lags the kernel's by at
-         * most ~10 us and never leads it; every resync catches up. */
-        A.mult -= A.mult >> 10;
-        if (A.mult) {
+    uint64_t tsc, width;
+    uint64_t ns = paired_reading(&tsc, &width);
+    uint64_t dns = ns - ck.ns_first, dtsc = tsc - ck.tsc_first;
+    /* (A first reading the thread was preempted in, a wide bracket, waits
+     * for a baseline 64 times as long: its margin stays under 2%.) */
+    if (ck.usable && dns >= FIRST_RATE_NS && dtsc / 64 > ck.width_first) {
+        uint64_t mult = (uint64_t)(((unsigned __int128)dns << 32) / dtsc);
+        /* Slowed by the rate's measuring error (see the top) and 1/1024
+         * more, so that between real readings the clock lags the kernel's
+         * a little and never leads it; every resync catches up. */
+        mult -= (uint64_t)(((unsigned __int128)mult * ck.width_first) / dtsc);
+        mult -= mult >> 10;
+        if (mult) {
+            A.mult = mult;
             A.calibrated = true;
-            A.resync_ticks = (uint64_t)(((unsigned __int128)RESYNC_NS << 32) /
-                                        A.mult);
+            uint64_t every = dns < CALIBRATE_NS ? FIRST_RESYNC_NS : RESYNC_NS;
+            A.resync_ticks = (uint64_t)(((unsigned __int128)every << 32) / mult);
         }
     }
     A.tsc0 = tsc;
@@ -101,7 +117,7 @@ void gt__clock_init(void)
     ck.usable = __get_cpuid(0x80000007, &a, &b, &c, &d) && (d & (1u << 8));
 #endif
     A.calibrated = false;
-    ck.ns_first = A.ns0 = paired_reading(&ck.tsc_first);
+    ck.ns_first = A.ns0 = paired_reading(&ck.tsc_first, &ck.width_first);
     A.tsc0 = ck.tsc_first;
 }
 
