@@ -27,7 +27,7 @@ ANNOUNCE = re.compile(
     r"load generator \(pid (\d+)\): (\d+) fast clients, (\d+) slow readers, "
     r"(\d+) idle keep-alive, (\d+) new connections every \d+ s$", re.M)
 # A row of the locations view: WAITING first, the location last.
-LOCATION_ROW = re.compile(r"^\s*([\d,]+)\s+.*\s(\w+) \(([\w.]+:\d+)\)\s*$")
+LOCATION_ROW = re.compile(r"^\s*([\d,]+)\s+.*\s(\w+) \(([\w.]+:\d+)\)(?: < \w+)?\s*$")
 
 
 def running(pid):
