@@ -50,16 +50,16 @@ connection throughput runs just below that limit.
 Python 3 standard library only.
 """
 
-import argparse
 import os
 import re
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import time
+
+import plugin_cli
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 IMPLS = ("knot", "nginx", "st")
@@ -172,8 +172,7 @@ TARGETS.append({"result": ("idle-rss", "knot"), "kind": "abs", "limit": 4096,
 
 
 def die(msg):
-    print("knot_bench: " + msg, file=sys.stderr, flush=True)
-    sys.exit(1)
+    plugin_cli.die("knot_bench", msg)
 
 
 def cpus():
@@ -369,12 +368,6 @@ def run_wrk(port, path, conns, secs, cpu):
     return float(rps.group(1)), float(p99.group(1)) * scale, int(count.group(1))
 
 
-def result(bench, impl, unit, values, n):
-    print("RESULT bench=%s impl=%s unit=%s median=%.6g min=%.6g max=%.6g reps=%d n=%d" % (
-        bench, impl, unit, statistics.median(values), min(values), max(values), len(values), n),
-        flush=True)
-
-
 def scenario_wrk(impls, params, build, root, server_cpu, client_cpu):
     """wrk against every server in impls, all started at once (idle ones
     cost nothing) and measured in turn, the order rotating each
@@ -406,9 +399,9 @@ def scenario_wrk(impls, params, build, root, server_cpu, client_cpu):
             server.stop()
     key = "%s-c%d" % (size_label(size), conns)
     for impl in impls:
-        result("http-" + key, impl, "k-req/s", rps[impl], conns_run[impl])
-        result("p99-" + key, impl, "ns", p99[impl], conns_run[impl])
-        result("cpu-" + key, impl, "ns", cpu[impl], conns_run[impl])
+        plugin_cli.result("http-" + key, impl, "k-req/s", rps[impl], conns_run[impl])
+        plugin_cli.result("p99-" + key, impl, "ns", p99[impl], conns_run[impl])
+        plugin_cli.result("cpu-" + key, impl, "ns", cpu[impl], conns_run[impl])
 
 
 class TopRunner:
@@ -475,10 +468,10 @@ def scenario_top(params, build, root, server_cpu, client_cpu):
         server.stop()
     key = "%s-c%d" % (size_label(size), conns)
     for mode in TOP_MODES:
-        result("top-" + key, mode, "k-req/s", rps[mode], conns)
-        result("topcpu-" + key, mode, "ns", cpu[mode], conns)
+        plugin_cli.result("top-" + key, mode, "k-req/s", rps[mode], conns)
+        plugin_cli.result("topcpu-" + key, mode, "ns", cpu[mode], conns)
     for mode in TOP_MODES[1:]:
-        result("topself-" + key, mode, "ns", self_cpu[mode], conns)
+        plugin_cli.result("topself-" + key, mode, "ns", self_cpu[mode], conns)
 
 
 class HoldFailed(Exception):
@@ -524,35 +517,25 @@ def scenario_rss(impl, params, build, root, server_cpu, client_cpu):
             per_conn.append(hold_once(impl, build, root, server_cpu, client_cpu, conns))
         except HoldFailed as e:
             die(str(e))
-    result("idle-rss", impl, "bytes", per_conn, conns)
+    plugin_cli.result("idle-rss", impl, "bytes", per_conn, conns)
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--build", default="build")
-    ap.add_argument("scenario", help="wrk-IMPL, wrk-all, rss-IMPL (IMPL one of %s) or top-knot"
-                    % ", ".join(IMPLS))
-    ap.add_argument("params", nargs="*", help="key=value (integers)")
-    opts = ap.parse_args()
-    params = {}
-    for p in opts.params:
-        k, sep, v = p.partition("=")
-        if not sep or not v.isdigit():
-            ap.error("parameter %r is not key=integer" % p)
-        params[k] = int(v)
-    kind, _, impl = opts.scenario.partition("-")
+    build, scenario, params, ap = plugin_cli.parse(
+        __doc__, "wrk-IMPL, wrk-all, rss-IMPL (IMPL one of %s) or top-knot" % ", ".join(IMPLS))
+    kind, _, impl = scenario.partition("-")
     known = {"wrk": IMPLS + ("all",), "rss": IMPLS, "top": ("knot",)}
     if impl not in known.get(kind, ()):
-        ap.error("unknown scenario %r" % opts.scenario)
+        ap.error("unknown scenario %r" % scenario)
     server_cpu, client_cpu = cpus()
-    root = make_docroot(opts.build)
+    root = make_docroot(build)
     if kind == "top":
-        scenario_top(params, opts.build, root, server_cpu, client_cpu)
+        scenario_top(params, build, root, server_cpu, client_cpu)
     elif kind == "wrk":
-        scenario_wrk(IMPLS if impl == "all" else (impl,), params, opts.build, root,
+        scenario_wrk(IMPLS if impl == "all" else (impl,), params, build, root,
                      server_cpu, client_cpu)
     else:
-        scenario_rss(impl, params, opts.build, root, server_cpu, client_cpu)
+        scenario_rss(impl, params, build, root, server_cpu, client_cpu)
     return 0
 
 

@@ -15,7 +15,7 @@ $(BENCH_OUT)/observe-go: bench/observe_go.go | bench-deps $(BENCH_OUT)/
 	$(Q)GOCACHE=$(abspath $(BENCH_OUT))/go-cache GOPATH=$(abspath $(BENCH_OUT))/go-path \
 		go build -trimpath -o $@ $<
 
-$(BENCH_OUT)/bench-observe: bench/observe_bench.py bench/bench_gdb.py bench/bench_tools.py \
+$(BENCH_OUT)/bench-observe: bench/observe_bench.py bench/plugin_cli.py bench/bench_gdb.py bench/bench_tools.py \
                             $(BENCH_OUT)/observe-go $(TOOL_BINS) \
                             $(BUILD)/tests/gdb/green_fixture | bench-deps $(BENCH_OUT)/
 	$(call msg,GEN,$@)

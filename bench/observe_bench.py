@@ -41,19 +41,18 @@ ID bt` has a live row only.
 
 Python 3 standard library only.
 """
-import argparse
 import os
 import re
 import select
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import time
 
 import bench_gdb
 import bench_tools
+import plugin_cli
 
 STARTUP_LIMIT = 120  # seconds a debugger may take to load before its command
 
@@ -196,8 +195,7 @@ MARK = re.compile(rb'BENCH-(START|END|ERROR) ([\w.-]+)"?(?: ([0-9.]+))?')
 
 
 def die(msg):
-    sys.stderr.write("bench-observe: %s\n" % msg)
-    sys.exit(1)
+    plugin_cli.die("bench-observe", msg)
 
 
 def run_streamed(argv, stdin_text, limit, env):
@@ -331,9 +329,7 @@ def run_command(cmd, n, side, bindir, tmp, limit, go_script):
 
 
 def result(where, impl, values, n, timed_out):
-    print("RESULT bench=observe-%s impl=%s unit=s median=%.6g min=%.6g max=%.6g reps=%d n=%d%s"
-          % (where, impl, statistics.median(values), min(values), max(values), len(values),
-             total(n), " lower_bound=1" if timed_out else ""), flush=True)
+    plugin_cli.result("observe-" + where, impl, "s", values, total(n), lower_bound=timed_out)
 
 
 def start_go(exe, n):
@@ -403,19 +399,10 @@ def scenario(where, params, build):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--build", default="build")
-    ap.add_argument("scenario", choices=("live", "core"))
-    ap.add_argument("params", nargs="*", help="n=, reps=, goreps=, limit= (integers)")
-    opts = ap.parse_args()
-    params = {"n": 16667, "reps": 3, "goreps": 1, "limit": 30}
-    for p in opts.params:
-        k, sep, v = p.partition("=")
-        if not sep or k not in params or not v.isdigit() or int(v) < 1:
-            ap.error("parameter %r: expected n=, reps=, goreps= or limit= with a positive "
-                     "integer" % p)
-        params[k] = int(v)
-    scenario(opts.scenario, params, os.path.abspath(opts.build))
+    build, where, params, _ = plugin_cli.parse(
+        __doc__, "live or core", defaults={"n": 16667, "reps": 3, "goreps": 1, "limit": 30},
+        scenarios=("live", "core"))
+    scenario(where, params, os.path.abspath(build))
     return 0
 
 

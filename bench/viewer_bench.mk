@@ -4,7 +4,7 @@
 # bench-viewer is a wrapper, so run.py runs the Python driver like any
 # bench-* program; it needs gt-top and its test fixture built.
 BENCH_PROGRAMS += $(BENCH_OUT)/bench-viewer
-$(BENCH_OUT)/bench-viewer: bench/viewer_bench.py $(GT_TOP) $(BUILD)/tests/viewer/pipeline \
+$(BENCH_OUT)/bench-viewer: bench/viewer_bench.py bench/plugin_cli.py $(GT_TOP) $(BUILD)/tests/viewer/pipeline \
                            | $(BENCH_OUT)/
 	$(call msg,GEN,$@)
 	$(Q)printf '#!/bin/sh\nexec %s %s --build %s "$$@"\n' '$(PYTHON)' \

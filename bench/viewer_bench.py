@@ -34,20 +34,20 @@ its main thread on stdin: the 100K-parked-threads server of issue 5.
 Python 3 standard library only.
 """
 
-import argparse
 import fcntl
 import os
 import pty
 import re
 import select
 import signal
-import statistics
 import struct
 import subprocess
 import sys
 import tempfile
 import termios
 import time
+
+import plugin_cli
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GTREG_DIR = os.path.join(HERE, "..", "tests", "integration")
@@ -95,14 +95,7 @@ TARGETS = [
 
 
 def die(msg):
-    print("viewer_bench: " + msg, file=sys.stderr, flush=True)
-    sys.exit(1)
-
-
-def result(bench, impl, unit, values, n):
-    print("RESULT bench=%s impl=%s unit=%s median=%.6g min=%.6g max=%.6g reps=%d n=%d" % (
-        bench, impl, unit, statistics.median(values), min(values), max(values), len(values), n),
-        flush=True)
+    plugin_cli.die("viewer_bench", msg)
 
 
 class Fixture:
@@ -288,24 +281,14 @@ def scenario_measure(params, build, gt_top):
         finally:
             fx.stop()
     for impl, values in refresh.items():
-        result("viewer-refresh", impl, "ns", values, threads)
+        plugin_cli.result("viewer-refresh", impl, "ns", values, threads)
     for impl, values in first.items():
-        result("viewer-first", impl, "ns", values, threads)
+        plugin_cli.result("viewer-first", impl, "ns", values, threads)
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--build", default="build")
-    ap.add_argument("scenario", choices=("measure",))
-    ap.add_argument("params", nargs="*", help="key=value (integers)")
-    opts = ap.parse_args()
-    params = {}
-    for p in opts.params:
-        k, sep, v = p.partition("=")
-        if not sep or not v.isdigit():
-            ap.error("parameter %r is not key=integer" % p)
-        params[k] = int(v)
-    scenario_measure(params, opts.build, os.path.join(opts.build, "bin", "gt-top"))
+    build, _, params, _ = plugin_cli.parse(__doc__, "measure", scenarios=("measure",))
+    scenario_measure(params, build, os.path.join(build, "bin", "gt-top"))
     return 0
 
 
