@@ -205,7 +205,6 @@ struct gt__exit_switch gt__thread_start(struct gt__thread *t) GT__HIDDEN;
 int gt__registry_init(void) GT__HIDDEN;
 /* Adds a chunk of free thread records; -1 when memory runs out. */
 int gt__add_thread_chunk(void) GT__HIDDEN;
-void gt__set_state(struct gt__thread *t, enum gt_state s) GT__HIDDEN;
 void gt__retire(void *array) GT__HIDDEN; /* keep an old chunk array */
 
 /* Moves one thread between the per-state counters.  The two updates go

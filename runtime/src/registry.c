@@ -205,14 +205,6 @@ int gt__add_thread_chunk(void)
     return 0;
 }
 
-void gt__set_state(struct gt__thread *t, enum gt_state s)
-{
-    gt__seq_begin(&t->pub.seq);
-    gt__count_state((enum gt_state)t->pub.state, s);
-    t->pub.state = (uint8_t)s;
-    gt__seq_end(&t->pub.seq);
-}
-
 /* Two ways in for readers that have no symbol table:
  * - .debug_gdb_scripts names the GDB loader, so GDB loads the extension
  *   by itself (with the usual add-auto-load-safe-path);
