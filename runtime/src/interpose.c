@@ -117,15 +117,15 @@ GT__PUBLIC int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen,
 
 GT__PUBLIC int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
-    return gt__connect(fd, addr, len, FP);
+    return gt__keep_frame(gt__connect(fd, addr, len, FP));
 }
 
 GT__PUBLIC int poll(struct pollfd *fds, nfds_t n, int timeout_ms)
 {
     if (!gt__self())
         return sys_poll(fds, n, timeout_ms);
-    return gt__poll(fds, n, timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000000,
-                    FP);
+    return gt__keep_frame(gt__poll(
+        fds, n, timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000000, FP));
 }
 
 GT__PUBLIC int nanosleep(const struct timespec *req, struct timespec *rem)

@@ -348,7 +348,7 @@ int gt_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 int gt_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
 {
     if (!gt__self()) { errno = EPERM; return -1; }
-    return gt__connect(fd, addr, addrlen, FP);
+    return gt__keep_frame(gt__connect(fd, addr, addrlen, FP));
 }
 
 int gt_wait_fd(int fd, int events, int64_t timeout_ns)

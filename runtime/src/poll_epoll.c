@@ -113,14 +113,13 @@ void gt__fd_closed(int fd)
     e->waiters = NULL;
 }
 
-/* Puts fd's readiness back in epoll's ready list.  The poller can run
- * from inside gt__park, after the parking thread linked its waiters but
- * before it is marked parked: an edge for that thread then finds it still
- * running, gt__wake_at ignores it, and edge-triggered epoll would never
- * report the fd again, so the thread would sleep forever (a loopback
- * connect() completes within microseconds and hit this every time).
- * EPOLL_CTL_MOD polls the fd afresh and queues it again if it is ready,
- * so the next epoll_wait, made once the thread has parked, wakes it. */
+/* Puts fd's readiness back in epoll's ready list.  The periodic poll runs
+ * in a thread that has just resumed from a park (gt__switch_to), before
+ * it has unlinked the waiters of the wait it is returning from: an edge
+ * for one of them finds the thread running, and gt__wake_at ignores it.
+ * Were that edge dropped, edge-triggered epoll would never report the fd
+ * again and the thread's next wait on it could sleep forever.
+ * EPOLL_CTL_MOD polls the fd afresh and queues it again if it is ready. */
 static void requeue(int fd)
 {
     struct epoll_event ev = {.events = WATCHED, .data.fd = fd};

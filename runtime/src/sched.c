@@ -165,6 +165,17 @@ switch_prepare(struct gt__thread *cur, enum gt_state st, struct gt__thread *next
     return to;
 }
 
+/* Checks timers and I/O without blocking; called while threads keep the
+ * run queue busy. */
+static void poll_now(void)
+{
+    S.switches_since_poll = 0;
+    if (S.heap_len)
+        gt__timer_expire(gt__clock());
+    if (S.fd_waiters)
+        gt__poller_poll(0);
+}
+
 /* Leaves the current context for next (NULL: the scheduler context).
  * cur (NULL: the scheduler) has already been put wherever it waits.
  * Every switch goes through here, including an exited thread's last one
@@ -176,17 +187,14 @@ void gt__switch_to(struct gt__thread *cur, enum gt_state st,
     const uint64_t *to = switch_prepare(cur, st, next);
     gt__ctx_switch(cur ? cur->pub.ctx : S.sched_ctx, to);
     after_switch();
-}
-
-/* Checks timers and I/O without blocking; called while threads keep the
- * run queue busy. */
-static void poll_now(void)
-{
-    S.switches_since_poll = 0;
-    if (S.heap_len)
-        gt__timer_expire(gt__clock());
-    if (S.fd_waiters)
-        gt__poller_poll(0);
+    /* The periodic poll is made here, by the thread that resumes, and not
+     * by one about to park: until its switch has marked it PARKED, a wake
+     * the poll found for it would be dropped (gt__wake_at skips a running
+     * thread), and an edge-triggered fd or an expired timer would never
+     * wake it again. */
+    if (GT__UNLIKELY(S.switches_since_poll >= POLL_EVERY_SWITCHES) &&
+        gt__tls_current)
+        poll_now();
 }
 
 /* ---- parking ------------------------------------------------------------- */
@@ -236,8 +244,6 @@ int gt__park(const void *fp, enum gt_wait_kind kind, uint64_t obj,
         return ENOMEM;
     }
     GT__PROBE2(park, cur->pub.id, cur->pub.location);
-    if (S.switches_since_poll >= POLL_EVERY_SWITCHES)
-        poll_now();
     gt__switch_to(cur, GT_STATE_PARKED, rq_pop());
     return cur->wake_result;
 }
