@@ -451,7 +451,10 @@ def scenario_top(params, build, root, server_cpu, client_cpu):
                 top = None
                 if mode != "off":
                     top = TopRunner(build, server.pid, where[mode])
-                    time.sleep(1.5)  # the first snapshot, with symbol loading
+                # gt-top's first snapshot loads symbols: wrk starts after
+                # it.  Every mode waits the same, so none starts its run
+                # with caches and clocks in another state.
+                time.sleep(1.5)
                 top_before = top.cpu_ns() if top else 0
                 before = cpu_ns(server.pid)
                 r, _, count = run_wrk(server.port, path, conns, secs, client_cpu)
