@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,7 +166,16 @@ static int open_listener(const struct server_config *cfg)
     }
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) {
+    /* A connection is writable again once fewer than this many bytes wait
+     * unsent, not once a third of its send buffer has drained.  The write
+     * timeout then measures a client's lack of progress: the kernel grows
+     * a send buffer to megabytes, and a client reading a large file slowly
+     * but steadily would otherwise sit in one wait longer than the timeout
+     * and be cut.  Accepted connections inherit it. */
+    int notsent_lowat = 128 * 1024;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &notsent_lowat,
+                   sizeof notsent_lowat) < 0) {
         perror("knot: socket");
         exit(1);
     }

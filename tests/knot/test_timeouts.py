@@ -108,3 +108,30 @@ def test_slow_reader_that_keeps_reading_gets_everything(knot):
     assert head.startswith(b"HTTP/1.1 200 OK")
     assert body == BIG
     assert time.monotonic() - t0 > TIMEOUT_S
+
+
+def test_steady_reader_of_megabytes_is_not_cut(fresh_knot):
+    # 6 MiB at 2 MB/s with a 0.3 s timeout: the kernel grows the send
+    # buffer to megabytes, so a writability that waited for a third of it
+    # to drain would outlast the timeout although the client never stalls.
+    server = fresh_knot("-t", "0.3")
+    s = socket.socket()
+    s.connect(("127.0.0.1", server.port))
+    s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n" * 6)
+    s.settimeout(5)
+    rate = 2_000_000
+    data = bytearray()
+    t0 = time.monotonic()
+    while len(data) < 6 * len(BIG):
+        d = s.recv(16384)
+        if not d:
+            break
+        data += d
+        ahead = len(data) / rate - (time.monotonic() - t0)
+        if ahead > 0:
+            time.sleep(ahead)
+    assert time.monotonic() - t0 > 1.0            # many timeouts long
+    bodies = [part for part in bytes(data).split(b"\r\n\r\n")[1:]]
+    assert len(bodies) == 6
+    assert all(b.startswith(BIG) for b in bodies)
+    assert bodies[-1] == BIG
