@@ -39,16 +39,17 @@ BURST_EVERY=3
 FDS_SPARE=200     # listener, logs, the file cache, stdio, in each process
 KNOT_TIMEOUT=300  # see below
 
-# Slow readers are what keeps Knot's threads in write, and they are costly:
-# Linux grows each one's send buffer to net.ipv4.tcp_wmem's maximum (4 MiB
-# by default) and fills it.  So big.bin is 2 MiB bigger than that buffer,
-# or Knot's writes would never wait, and there are only as many slow
-# readers as fit in a quarter of the memory at which the kernel puts TCP
-# under pressure (tcp_mem's middle value, in pages).  Knot's thread wakes
-# only when a third of the buffer has drained, which at about 10 KiB/s
-# takes minutes: Knot's timeout (-t, for idle keep-alive connections and
-# for each wait in write) is well above that, or every slow reader would
-# be cut after the default 10 s.
+# Slow readers are what keeps Knot's threads in write.  big.bin is 2 MiB
+# bigger than the largest send buffer Linux grows (net.ipv4.tcp_wmem), so
+# Knot's writes wait whatever the buffer sizes.  Knot keeps less than
+# 128 KiB unsent per connection (TCP_NOTSENT_LOWAT), so a slow reader costs
+# the kernel little; their number is still capped at a quarter of the
+# memory at which the kernel puts TCP under pressure (tcp_mem's middle
+# value, in pages), in case another server's buffers fill.  Knot's thread
+# wakes when the client's window opens, which on loopback happens one
+# 64 KiB segment at a time: about 6 s at 10 KiB/s, close to Knot's default
+# 10 s timeout for each wait in write, so Knot runs with -t 300 here lest
+# a slow reader on a busy machine be cut.
 wmem_max=$(cut -f3 /proc/sys/net/ipv4/tcp_wmem 2>/dev/null || echo 4194304)
 pressure=$(($(cut -f2 /proc/sys/net/ipv4/tcp_mem 2>/dev/null || echo 65536) * $(getconf PAGESIZE)))
 BIG_BYTES=$((wmem_max + (2 << 20)))
