@@ -52,9 +52,11 @@ Python 3 standard library only.
 
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -348,13 +350,22 @@ def cpu_ns(pid):
         return int(f.read().split()[0])
 
 
-def run_wrk(port, path, conns, secs, cpu):
+def run_wrk(port, path, conns, secs, cpu, busy=None):
+    """(requests/s, p99 ns, requests) of one wrk run.  With BUSY (a list),
+    appends the share of its CPU wrk kept busy: near 1, the client set the
+    rate, and the servers' CPU per request is what tells them apart."""
     # wrk needs a file descriptor per connection, like everyone here.
     argv = ["wrk", "-t1", "-c%d" % conns, "-d%ds" % secs, "--latency",
             "http://127.0.0.1:%d%s" % (port, path)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
     out = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          universal_newlines=True, preexec_fn=pinned(cpu),
                          timeout=secs + 60).stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if busy is not None:
+        busy.append((after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+                    / (time.monotonic() - t0))
     rps = re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M)
     count = re.search(r"^\s+(\d+) requests in ", out, re.M)
     p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
@@ -375,13 +386,13 @@ def scenario_wrk(impls, params, build, root, server_cpu, client_cpu):
     lands on every server alike instead of on one server's runs."""
     size, conns = params["size"], params["conns"]
     path = "/" + SIZES[size]
-    conns_run, rps, p99, cpu, servers = {}, {}, {}, {}, {}
+    conns_run, rps, p99, cpu, servers, busy = {}, {}, {}, {}, {}, {}
     try:
         for impl in impls:
             # st: keep every fd below 1024 for select().
             conns_run[impl] = (ST_SELECT_LIMIT - 20 if impl == "st" and conns >= ST_SELECT_LIMIT
                                else conns)
-            rps[impl], p99[impl], cpu[impl] = [], [], []
+            rps[impl], p99[impl], cpu[impl], busy[impl] = [], [], [], []
             servers[impl] = Server(impl, build, root, server_cpu)
             run_wrk(servers[impl].port, path, conns_run[impl], 1, client_cpu)  # warm-up
         for rep in range(params["reps"]):
@@ -390,7 +401,7 @@ def scenario_wrk(impls, params, build, root, server_cpu, client_cpu):
                 server = servers[impl]
                 before = cpu_ns(server.pid)
                 r, p, count = run_wrk(server.port, path, conns_run[impl], params["secs"],
-                                      client_cpu)
+                                      client_cpu, busy[impl])
                 cpu[impl].append((cpu_ns(server.pid) - before) / max(count, 1))
                 rps[impl].append(r / 1000.0)
                 p99[impl].append(p)
@@ -399,7 +410,8 @@ def scenario_wrk(impls, params, build, root, server_cpu, client_cpu):
             server.stop()
     key = "%s-c%d" % (size_label(size), conns)
     for impl in impls:
-        plugin_cli.result("http-" + key, impl, "k-req/s", rps[impl], conns_run[impl])
+        plugin_cli.result("http-" + key, impl, "k-req/s", rps[impl], conns_run[impl],
+                          client_busy="%.3f" % statistics.median(busy[impl]))
         plugin_cli.result("p99-" + key, impl, "ns", p99[impl], conns_run[impl])
         plugin_cli.result("cpu-" + key, impl, "ns", cpu[impl], conns_run[impl])
 

@@ -14,12 +14,14 @@ def die(program, msg):
     sys.exit(1)
 
 
-def result(bench, impl, unit, values, n, lower_bound=False):
+def result(bench, impl, unit, values, n, lower_bound=False, **extra):
     """One RESULT line: the median of VALUES and their range.  LOWER_BOUND
-    says the figure is a time limit the command was stopped at."""
-    print("RESULT bench=%s impl=%s unit=%s median=%.6g min=%.6g max=%.6g reps=%d n=%d%s" % (
+    says the figure is a time limit the command was stopped at; EXTRA adds
+    key=value pairs for run.py's notes."""
+    print("RESULT bench=%s impl=%s unit=%s median=%.6g min=%.6g max=%.6g reps=%d n=%d%s%s" % (
         bench, impl, unit, statistics.median(values), min(values), max(values), len(values),
-        n, " lower_bound=1" if lower_bound else ""), flush=True)
+        n, " lower_bound=1" if lower_bound else "",
+        "".join(" %s=%s" % kv for kv in sorted(extra.items()))), flush=True)
 
 
 def parse(doc, scenario_help, defaults=None, scenarios=None):

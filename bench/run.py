@@ -251,6 +251,9 @@ INSTRUMENTATION = [
 
 # The yield-with-100K-parked row is "flat" if within this of plain yield.
 FLAT_LIMIT = 1.10
+# A wrk that kept its CPU this busy was the bottleneck: its requests/s say
+# how fast the client went, and the servers differ in their CPU per request.
+CLIENT_BOUND = 0.95
 
 # ---------------------------------------------------------------------------
 
@@ -448,6 +451,9 @@ def build_rows(results, errors_by_key, ran_keys):
                     float(r["peak_rss_mib"]) * 1048576, "bytes"))
             if key[0] == "million" and "park_ns" in r:
                 notes.append("spawn + park alone %s" % fmt_value(float(r["park_ns"]), "ns"))
+            if float(r.get("client_busy", 0)) >= CLIENT_BOUND:
+                notes.append("wrk's CPU %.0f%% busy: the client set this rate; "
+                             "compare cpu/req" % (float(r["client_busy"]) * 100))
             if key == ("rss", "pthread"):
                 notes.append("at %s threads (pid_max)" % fmt_count(r["n"]))
             if key == ("rss", "pthread-kstack"):
