@@ -81,8 +81,9 @@ static void report_error(const char *what)
         fprintf(stderr, "loadgen: %s\n", what);
 }
 
-/* A connected socket to 127.0.0.1:port, or -1. */
-static int connect_loopback(void)
+/* A connected socket to 127.0.0.1:port, or -1.  RCVBUF, when not 0, is
+ * set before connecting: the window the client offers is fixed then. */
+static int connect_loopback(int rcvbuf)
 {
     gt_mutex_lock(&lock);
     while (connects_in_flight >= CONNECTS_IN_FLIGHT)
@@ -91,6 +92,8 @@ static int connect_loopback(void)
     gt_mutex_unlock(&lock);
 
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && rcvbuf)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)opt.port),
                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     if (fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
@@ -135,7 +138,8 @@ static int send_request(int fd, const char *path, int close_after)
 }
 
 /* Reads one response and checks it; slow readers take the body in 1 KiB
- * sips.  Returns 0, or -1 after counting the error. */
+ * sips.  Returns 0, -1 after counting the error, or 1 when a slow reader
+ * stopped mid-body because the run is over. */
 static int read_response(int fd, int slowly)
 {
     char head[RESPONSE_HEAD_MAX];
@@ -188,8 +192,11 @@ static int read_response(int fd, int slowly)
         offset += (long long)have;
         if (offset >= body_len)
             break;
-        if (slowly)
+        if (slowly) {
             gt_sleep_ns(NS_PER_S / 10);
+            if (!running())
+                return 1; /* --duration is up: stop mid-body, no error */
+        }
         size_t want = (size_t)(body_len - offset);
         size_t room = slowly ? 1024 : sizeof head;
         ssize_t n = read(fd, head, want < room ? want : room);
@@ -208,7 +215,7 @@ static void fast_client(void *arg)
 {
     (void)arg;
     while (running()) {
-        int fd = connect_loopback();
+        int fd = connect_loopback(0);
         if (fd < 0) {
             gt_sleep_ns(NS_PER_S / 10);
             continue;
@@ -223,14 +230,12 @@ static void slow_client(void *arg)
 {
     (void)arg;
     while (running()) {
-        int fd = connect_loopback();
+        /* A small receive buffer, so the server's write really waits. */
+        int fd = connect_loopback(4096);
         if (fd < 0) {
             gt_sleep_ns(NS_PER_S / 10);
             continue;
         }
-        /* A small receive buffer, so the server's write really waits. */
-        int small = 4096;
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
         while (running() && send_request(fd, opt.slow_path, 0) == 0 && read_response(fd, 1) == 0)
             ;
         disconnect(fd);
@@ -242,7 +247,7 @@ static void idle_client(void *arg)
     (void)arg;
     int fd = -1;
     while (running()) {
-        if (fd < 0 && (fd = connect_loopback()) < 0) {
+        if (fd < 0 && (fd = connect_loopback(0)) < 0) {
             gt_sleep_ns(NS_PER_S / 10);
             continue;
         }
@@ -261,7 +266,7 @@ static void idle_client(void *arg)
 static void burst_one(void *arg)
 {
     (void)arg;
-    int fd = connect_loopback();
+    int fd = connect_loopback(0);
     if (fd < 0)
         return;
     if (send_request(fd, opt.path, 1) == 0)
@@ -285,7 +290,7 @@ static void burst_source(void *arg)
 static void hold_client(void *arg)
 {
     (void)arg;
-    int fd = connect_loopback();
+    int fd = connect_loopback(0);
     gt_mutex_lock(&lock);
     stats.hold_connected++;
     gt_cond_broadcast(&changed);
