@@ -281,7 +281,7 @@ int main(int argc, char **argv)
     } else {
         /* The first snapshot before the screen opens: a target that
          * cannot be read is one line on a normal terminal. */
-        if (sampler_step(&s, err) < 0) {
+        if (sampler_step(&s, err) < 0 || (!o.core && sampler_measure_aside(&s, err) < 0)) {
             fprintf(stderr, "gt-top: %s\n", err);
             sampler_close(&s);
             return EXIT_TARGET;

@@ -21,8 +21,19 @@ int sampler_open(struct sampler *s, pid_t pid, const char *core,
     return rc;
 }
 
+int sampler_measure_aside(struct sampler *s, char *err)
+{
+    /* The first screen comes first: the first measure waits a second. */
+    if (stack_measurer_start(&s->measurer, s->pid, 1000000000u, err) < 0)
+        return -1;
+    s->measuring_aside = 1;
+    return 0;
+}
+
 void sampler_close(struct sampler *s)
 {
+    if (s->measuring_aside)
+        stack_measurer_stop(&s->measurer);
     gto_snapshot_free(s->prev);
     gto_snapshot_free(s->cur);
     if (s->target)
@@ -78,34 +89,15 @@ static void record_history(struct sampler *s)
 /* Residency and dead bytes need every stack looked at: its pages in
  * /proc/PID/pagemap, and its lowest written word found by reading pages
  * below the saved sp.  At 100K threads that costs several times a plain
- * refresh (about 250 ms against 25 ms), so it is not done for the first
- * screen (batch mode does it after its baseline, in the wait before the
- * first snapshot it prints), and then at most every MEASURE_EVERY_NS or every
- * MEASURE_COST_FACTOR times what the last measure cost, whichever is
- * longer: measuring takes at most 1/40 of the time.  The header says how old the figures are.  A snapshot that was
- * measured anyway (the Stacks view) gives fresh figures for free. */
-#define MEASURE_EVERY_NS 10000000000ull
-#define MEASURE_COST_FACTOR 40
-
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
+ * refresh (about 250 ms against 25 ms).  The screen has it done on a
+ * thread of its own (stack_measurer.c).  Batch mode does it here, with
+ * its baseline snapshot (a wait the measure can use follows it) and then
+ * as often as stack_measure_next allows.  The header says how old the
+ * figures are.  A snapshot that was measured anyway (the Stacks view)
+ * gives fresh figures for free. */
 static void sum_stacks(struct sampler *s, const gto_snapshot *m)
 {
-    uint64_t resident = 0, dead = 0;
-    for (size_t i = 0; i < gto_thread_count(m); i++) {
-        const struct gto_thread *th = gto_thread_at(m, i);
-        if (th->measured) {
-            resident += th->resident;
-            dead += th->dead;
-        }
-    }
-    s->stack_resident = resident;
-    s->stack_dead = dead;
+    stacks_sum(m, &s->stack_resident, &s->stack_dead);
     s->stacks_measured_ns = gto_snapshot_counters(m)->now;
     s->stacks_measured = 1;
 }
@@ -116,7 +108,13 @@ static void measure_stacks(struct sampler *s)
         sum_stacks(s, s->cur);
         return;
     }
-    uint64_t t0 = mono_ns();
+    if (s->measuring_aside) {
+        if (stack_measurer_take(&s->measurer, &s->stack_resident, &s->stack_dead,
+                                &s->stacks_measured_ns))
+            s->stacks_measured = 1;
+        return;
+    }
+    uint64_t t0 = stack_measure_clock();
     if ((s->pid && s->steps < 2 && !s->measure_at_once) || t0 < s->next_measure_ns)
         return;
     char err[GTO_ERR_MAX];
@@ -125,9 +123,7 @@ static void measure_stacks(struct sampler *s)
         return;   /* the next refresh's own snapshot reports the failure */
     sum_stacks(s, m);
     gto_snapshot_free(m);
-    uint64_t cost = mono_ns() - t0;
-    uint64_t wait = cost * MEASURE_COST_FACTOR;
-    s->next_measure_ns = mono_ns() + (wait > MEASURE_EVERY_NS ? wait : MEASURE_EVERY_NS);
+    s->next_measure_ns = stack_measure_next(stack_measure_clock() - t0);
 }
 
 int sampler_step(struct sampler *s, char *err)

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "gtobserve.h"
+#include "stack_measurer.h"
 
 #define SPARK_LEN 60   /* queue-length samples kept per location */
 
@@ -44,12 +45,18 @@ struct sampler {
     uint64_t stack_resident, stack_dead;
     uint64_t stacks_measured_ns;   /* target clock of that measure */
     uint64_t next_measure_ns;      /* CLOCK_MONOTONIC: measure again then */
+    int measuring_aside;           /* the measures come from measurer */
+    struct stack_measurer measurer;
 };
 
 /* Opens PID (or CORE + EXE); -1 with err. */
 int sampler_open(struct sampler *s, pid_t pid, const char *core,
                  const char *exe, char *err);
 void sampler_close(struct sampler *s);
+
+/* Measures the stacks of a live target on a thread of its own from now on,
+ * instead of in sampler_step (stack_measurer.h says why); -1 with err. */
+int sampler_measure_aside(struct sampler *s, char *err);
 
 /* Takes the next snapshot and computes rates against the previous one.
  * On failure the previous snapshot stays current; -1 with err. */

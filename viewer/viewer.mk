@@ -18,7 +18,7 @@ $(BUILD)/viewer/%.o: viewer/%.c | $(DEPS_STAMP)
 
 $(GT_TOP): $(VIEWER_OBJS) $(BUILD)/tools/common.o $(LIBGTOBSERVE) | $(BUILD)/bin/
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(GT_LDFLAGS) -o $@ $^ $(TOOLS_LIBS) $(VIEWER_LIBS)
+	$(Q)$(CC) $(GT_LDFLAGS) -o $@ $^ $(TOOLS_LIBS) $(VIEWER_LIBS) -pthread
 
 viewer: $(GT_TOP)
 all: viewer
