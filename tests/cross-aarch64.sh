@@ -1,12 +1,14 @@
 #!/bin/sh
 # cross-aarch64.sh - builds libgt and the unit tests for AArch64 with
 # Debian's cross compiler and runs every test under qemu-user, one qemu
-# process per test (fork hangs inside qemu-user 7.2 on Linux 6.18, so each
-# test runs in-process with -x; the tests that fork fail for that reason).
-# Known failure besides those: io_eventfd_parks hangs right after its
-# eventfd2 call, before its watchdog thread starts; not yet diagnosed
-# (emulator or port).  qemu 7.2 has no process_madvise (syscall 440), so
-# guard pages there come from the runtime's fallback.
+# process per test.  qemu-user 7.2 on Linux 6.18 hangs in clone: fork and
+# pthread_create alike (a C program that starts one pthread and joins it
+# hangs too).  So each test runs in-process with -x, and the tests that
+# fork or start a kernel thread fail: threads_overflow_reported, and those
+# that use the watchdog helper thread or a pthread (io_eventfd_parks,
+# interpose_read_parks, _read_outside_runtime, _pthread_beside_runtime,
+# _errno_semantics, ...).  qemu 7.2 has no process_madvise (syscall 440),
+# so guard pages there come from the runtime's fallback.
 # Needs: gcc-aarch64-linux-gnu qemu-user, and arm64 multiarch packages
 # libunwind-dev:arm64 systemtap-sdt-dev:arm64 (dpkg --add-architecture arm64).
 # Usage: tests/cross-aarch64.sh [PATTERN...]
