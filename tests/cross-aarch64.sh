@@ -7,8 +7,11 @@
 # fork or start a kernel thread fail: threads_overflow_reported, and those
 # that use the watchdog helper thread or a pthread (io_eventfd_parks,
 # interpose_read_parks, _read_outside_runtime, _pthread_beside_runtime,
-# _errno_semantics, ...).  qemu 7.2 has no process_madvise (syscall 440),
-# so guard pages there come from the runtime's fallback.
+# _errno_semantics, _poll, _fcntl_flags, _write_parks, _recvmsg_sendmsg,
+# misuse_main_busy, _outside_green_thread).  misuse_spawn_enomem fails
+# too: its RLIMIT_AS applies to qemu's own address space, not yet looked
+# into further.  56 tests pass.  qemu 7.2 has no process_madvise (syscall
+# 440), so guard pages there come from the runtime's fallback.
 # Needs: gcc-aarch64-linux-gnu qemu-user, and arm64 multiarch packages
 # libunwind-dev:arm64 systemtap-sdt-dev:arm64 (dpkg --add-architecture arm64).
 # Usage: tests/cross-aarch64.sh [PATTERN...]
