@@ -45,12 +45,13 @@ int gto__elf_symbol(Elf *elf, const char *name, uint64_t *value)
     return -1;
 }
 
-/* The note "gt" type 1 holds the registry's address relative to the
- * note's descriptor (see runtime/src/registry.c): found through the
- * program headers, so section headers may be gone too. */
-int gto__elf_registry_note(Elf *elf, uint64_t *value)
+/* Finds the first note NAME (with its NUL) of TYPE in the program's
+ * PT_NOTE segments: its descriptor's bytes, size and load address.  Found
+ * through the program headers, so section headers may be gone. */
+static int find_note(Elf *elf, const char *name, uint32_t type,
+                     const char **desc, size_t *size, uint64_t *vaddr)
 {
-    size_t nph;
+    size_t nph, namesz = strlen(name) + 1;
     if (elf_getphdrnum(elf, &nph) < 0)
         return -1;
     for (size_t i = 0; i < nph; i++) {
@@ -65,16 +66,31 @@ int gto__elf_registry_note(Elf *elf, uint64_t *value)
         size_t off = 0, name_off, desc_off;
         while ((off = gelf_getnote(data, off, &nh, &name_off, &desc_off))) {
             const char *nm = (const char *)data->d_buf + name_off;
-            if (nh.n_type == 1 && nh.n_namesz == 3 && memcmp(nm, "gt", 3) == 0 &&
-                nh.n_descsz == 8) {
-                int64_t rel;
-                memcpy(&rel, (const char *)data->d_buf + desc_off, 8);
-                *value = ph.p_vaddr + desc_off + (uint64_t)rel;
+            if (nh.n_type == type && nh.n_namesz == namesz &&
+                memcmp(nm, name, namesz) == 0) {
+                *desc = (const char *)data->d_buf + desc_off;
+                *size = nh.n_descsz;
+                *vaddr = ph.p_vaddr + desc_off;
                 return 0;
             }
         }
     }
     return -1;
+}
+
+/* The note "gt" type 1 holds the registry's address relative to the
+ * note's descriptor (see runtime/src/registry.c). */
+int gto__elf_registry_note(Elf *elf, uint64_t *value)
+{
+    const char *desc;
+    size_t size;
+    uint64_t at;
+    int64_t rel;
+    if (find_note(elf, "gt", 1, &desc, &size, &at) < 0 || size != 8)
+        return -1;
+    memcpy(&rel, desc, 8);
+    *value = at + (uint64_t)rel;
+    return 0;
 }
 
 uint64_t gto__elf_first_vaddr(Elf *elf)
@@ -94,31 +110,15 @@ uint64_t gto__elf_first_vaddr(Elf *elf)
  * is loaded (so the copy in a core's memory can be compared). */
 int gto__elf_build_id(Elf *elf, uint8_t *id, size_t max, uint64_t *vaddr)
 {
-    size_t nph;
-    if (elf_getphdrnum(elf, &nph) < 0)
+    const char *desc;
+    size_t size;
+    uint64_t at;
+    if (find_note(elf, "GNU", NT_GNU_BUILD_ID, &desc, &size, &at) < 0 || size > max)
         return -1;
-    for (size_t i = 0; i < nph; i++) {
-        GElf_Phdr ph;
-        if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_NOTE)
-            continue;
-        Elf_Data *data = elf_getdata_rawchunk(elf, (int64_t)ph.p_offset,
-                                              ph.p_filesz, ELF_T_NHDR);
-        if (!data)
-            continue;
-        GElf_Nhdr nh;
-        size_t off = 0, name_off, desc_off;
-        while ((off = gelf_getnote(data, off, &nh, &name_off, &desc_off))) {
-            const char *nm = (const char *)data->d_buf + name_off;
-            if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
-                memcmp(nm, "GNU", 4) == 0 && nh.n_descsz <= max) {
-                memcpy(id, (const char *)data->d_buf + desc_off, nh.n_descsz);
-                if (vaddr)
-                    *vaddr = ph.p_vaddr + desc_off;
-                return (int)nh.n_descsz;
-            }
-        }
-    }
-    return -1;
+    memcpy(id, desc, size);
+    if (vaddr)
+        *vaddr = at;
+    return (int)size;
 }
 
 const char *gto__machine_name(unsigned machine)
