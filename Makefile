@@ -67,7 +67,7 @@ $(BUILD)/%/:
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 VALGRIND_TESTS := 'threads_spawn_join_many' 'threads_yield_order' 'sleep_order' \
                   'mutex_contention' 'cond_*' 'chan_*' 'io_tcp_accept_connect' \
-                  'interpose_read_parks'
+                  'interpose_read_parks' 'unstacked_*'
 
 test: deps lib test-unit test-integration test-asan test-valgrind $(TEST_SUITES)
 	@echo "make test: all suites passed"

@@ -158,6 +158,19 @@ int gt_connect(int fd, const struct sockaddr *addr, socklen_t addrlen);
 /* Waits until fd is ready for events (POLLIN, POLLOUT); returns the ready
  * events, or -1 with ETIMEDOUT. */
 int gt_wait_fd(int fd, int events, int64_t timeout_ns);
+/* Waits until fd is readable (or hung up, or closed) holding no stack,
+ * for a server's idle connections: a thread parked here costs its record,
+ * not a stack page.  The caller's frames are given up and its stack's
+ * memory goes back to the kernel; when the wait ends (readable, or after
+ * timeout_ns) the same thread, with its id, name and record, starts over
+ * in fn(arg) on its empty stack.  fn is not told which: its own read says
+ * (EAGAIN after a timeout).  Returns 0 at once, discarding nothing, if fd
+ * is readable already; otherwise returns only on error: -1 with EPERM
+ * (not a green thread), EINVAL (fn is NULL), EBADF, ETIMEDOUT (timeout_ns
+ * is 0) or ENOMEM.  Tools show the thread parked at this call, with no
+ * frames but its entry fn. */
+int gt_wait_readable_then(int fd, int64_t timeout_ns, void (*fn)(void *),
+                          void *arg);
 /* Forgets what the runtime knows of fd, then closes it. */
 int gt_close(int fd);
 

@@ -41,7 +41,7 @@ struct gt__thread {
     struct gt__thread *free_next; /* free slot list */
     uint64_t slot;                /* index in the registry's slabs */
     struct gt__thread *joiner;    /* who waits in gt_join, NULL none */
-    struct gt__fd_waiter *fdw;    /* fd waits on this thread's stack */
+    struct gt__fd_waiter *fdw;    /* its heap-held fd wait while UNSTACKED */
     void (*fn)(void *);
     void *fn_arg;
     void *chan_msg;               /* message handed over by a channel */
@@ -273,6 +273,13 @@ void gt__switch_to(struct gt__thread *cur, enum gt_state st,
  * result: 0, ETIMEDOUT, or what the waker passed. */
 int gt__park(const void *fp, enum gt_wait_kind kind, uint64_t obj,
              uint64_t arg, uint64_t deadline) GT__HIDDEN;
+/* gt__park that gives up the thread's frames and stack pages: after the
+ * switch away the stack is released and the context reset to a fresh
+ * start in fn(arg).  Returns only on failure (ENOMEM), having parked
+ * nothing. */
+int gt__park_unstacked(const void *fp, enum gt_wait_kind kind, uint64_t obj,
+                       uint64_t arg, uint64_t deadline, void (*fn)(void *),
+                       void *fn_arg) GT__HIDDEN;
 /* Makes a parked thread runnable; result is what gt__park returns. */
 void gt__wake(struct gt__thread *t, int result) GT__HIDDEN;
 void gt__wake_at(struct gt__thread *t, int result, uint64_t now) GT__HIDDEN;
@@ -323,6 +330,9 @@ int gt__stacks_init(void) GT__HIDDEN;
 /* Gives t a stack of `size` usable bytes (page-rounded); ENOMEM. */
 int gt__stack_alloc(struct gt__thread *t, size_t size) GT__HIDDEN;
 void gt__stack_free(struct gt__thread *t) GT__HIDDEN;
+/* Gives every page of t's stack back to the kernel; t keeps the range,
+ * which reads as zero (see gt_wait_readable_then). */
+void gt__stack_release(struct gt__thread *t) GT__HIDDEN;
 void gt__stack_check(struct gt__thread *t) GT__HIDDEN; /* canary policy */
 size_t gt__stack_default(void) GT__HIDDEN;
 
@@ -337,6 +347,13 @@ int gt__poller_poll(int64_t timeout_ns) GT__HIDDEN;
 int gt__fd_park(struct gt__fd_waiter *w, int n, const void *fp,
                 uint64_t deadline) GT__HIDDEN;
 void gt__fd_closed(int fd) GT__HIDDEN; /* wakes waiters with EBADF */
+/* Parks the current thread on fd being readable with no stack (see
+ * gt_wait_readable_then): returns only on failure, with an errno; the
+ * thread restarts in fn(arg).  gt__fd_unstacked_resumed undoes the wait
+ * when it does. */
+int gt__fd_park_unstacked(int fd, const void *fp, uint64_t deadline,
+                          void (*fn)(void *), void *arg) GT__HIDDEN;
+void gt__fd_unstacked_resumed(struct gt__thread *t) GT__HIDDEN;
 
 /* ---- fd.c ---------------------------------------------------------------- */
 struct gt__fdent *gt__fd_get(int fd) GT__HIDDEN; /* NULL if out of range */

@@ -369,4 +369,28 @@ int gt_wait_fd(int fd, int events, int64_t timeout_ns)
     return p.revents;
 }
 
+int gt_wait_readable_then(int fd, int64_t timeout_ns, void (*fn)(void *),
+                          void *arg)
+{
+    if (!gt__self()) { errno = EPERM; return -1; }
+    if (!fn) { errno = EINVAL; return -1; }
+    /* Readable already (or not a file epoll can watch, which is always
+     * ready): nothing to wait for.  This poll is also what makes the
+     * edge-triggered wait safe, as in gt__poll. */
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int r = sys_poll(&p, 1, 0);
+    if (r < 0)
+        return -1;
+    if (p.revents & POLLNVAL) { errno = EBADF; return -1; }
+    if (r > 0)
+        return 0;
+    struct gt__fdent *e = gt__fd_prepare(fd);
+    if (!e) { errno = ENOMEM; return -1; } /* no room in the fd table */
+    if (e->kind == GT__FD_FILE)
+        return 0;
+    if (timeout_ns == 0) { errno = ETIMEDOUT; return -1; }
+    errno = gt__fd_park_unstacked(fd, FP, gt__deadline(timeout_ns), fn, arg);
+    return gt__keep_frame(-1);
+}
+
 int gt_close(int fd) { return gt__close(fd); }

@@ -10,11 +10,13 @@
  * first for the same reason, unless the operation has just failed with
  * EAGAIN and nothing has polled since (io.c keeps that record).
  *
- * Waiters are struct gt__fd_waiter on the parked thread's own stack, in a
- * list per fd; a ready fd wakes the waiters whose events it satisfies.
+ * Waiters are struct gt__fd_waiter on the parked thread's own stack (on
+ * the heap for an unstacked wait, whose stack is gone), in a list per fd;
+ * a ready fd wakes the waiters whose events it satisfies.
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <sys/epoll.h>
 
 #include <valgrind/valgrind.h>
@@ -94,6 +96,38 @@ int gt__fd_park(struct gt__fd_waiter *w, int n, const void *fp,
     for (int i = 0; i < n; i++)
         unlink_waiter(&w[i]);
     return r;
+}
+
+int gt__fd_park_unstacked(int fd, const void *fp, uint64_t deadline,
+                          void (*fn)(void *), void *arg)
+{
+    struct gt__thread *self = gt__self();
+    struct gt__fdent *e = gt__fd_get(fd);
+    if (!e || watch(fd, e) < 0)
+        return EINVAL; /* the caller has prepared fd and polled it */
+    /* The waiter cannot live on a stack that is about to go. */
+    struct gt__fd_waiter *w = malloc(sizeof(*w));
+    if (!w)
+        return ENOMEM;
+    *w = (struct gt__fd_waiter){.t = self, .fd = fd, .events = POLLIN,
+                                .next = e->waiters};
+    if (e->waiters)
+        e->waiters->prev = w;
+    e->waiters = w;
+    self->fdw = w;
+    S.fd_waiters++;
+    int r = gt__park_unstacked(fp, GT_WAIT_FD, (uint64_t)fd, POLLIN, deadline,
+                               fn, arg);
+    gt__fd_unstacked_resumed(self); /* it could not park */
+    return r;
+}
+
+void gt__fd_unstacked_resumed(struct gt__thread *t)
+{
+    S.fd_waiters--;
+    unlink_waiter(t->fdw);
+    free(t->fdw);
+    t->fdw = NULL;
 }
 
 void gt__fd_closed(int fd)

@@ -68,12 +68,34 @@ static inline struct gt__thread *rq_pop(void)
 
 /* ---- switching ----------------------------------------------------------- */
 
+/* A thread that parked in gt__park_unstacked, now that nothing runs on
+ * its stack: the pages go back, and its context becomes a fresh start in
+ * the function it resumes in, all within one odd seq so that no reader
+ * pairs the old context with the released stack. */
+static void unstack(struct gt__thread *d)
+{
+    gt__seq_begin(&d->pub.seq);
+    gt__stack_release(d);
+    gt__ctx_init(d->pub.ctx, (void *)(uintptr_t)d->pub.stack_hi, d);
+    d->pub.entry = (uint64_t)(uintptr_t)d->fn;
+    d->pub.arg = (uint64_t)(uintptr_t)d->fn_arg;
+    d->pub.flags |= GT_TF_UNSTACKED;
+#if defined(__SANITIZE_ADDRESS__)
+    d->asan_fake_stack = NULL;
+#endif
+    gt__seq_end(&d->pub.seq);
+}
+
 /* The thread that just exited can give back its stack now that nothing
- * runs on it. */
+ * runs on it (or one that parked unstacked, its pages). */
 static __attribute__((noinline)) void reap_dead(void)
 {
     struct gt__thread *d = S.dead;
     S.dead = NULL;
+    if (d->pub.state == GT_STATE_PARKED) {
+        unstack(d);
+        return;
+    }
     gt__stack_free(d);
     if (d->pub.flags & GT_TF_DETACHED)
         gt__slot_free(d);
@@ -152,8 +174,9 @@ switch_prepare(struct gt__thread *cur, enum gt_state st, struct gt__thread *next
     S.switches_since_poll++;
     GT__PROBE2(switch, cur ? cur->pub.id : 0, next ? next->pub.id : 0);
 #if defined(__SANITIZE_ADDRESS__)
-    void **fake = cur ? (st == GT_STATE_EXITED ? NULL : &cur->asan_fake_stack)
-                      : NULL;
+    /* An exited or unstacked thread's frames are gone for good. */
+    void **fake = cur && st != GT_STATE_EXITED && S.dead != cur
+                      ? &cur->asan_fake_stack : NULL;
     if (next)
         __sanitizer_start_switch_fiber(
             fake, (void *)(uintptr_t)next->pub.stack_lo,
@@ -206,10 +229,12 @@ uint64_t gt__deadline(int64_t timeout_ns)
     return gt__clock_exact() + (uint64_t)timeout_ns;
 }
 
-int gt__park(const void *fp, enum gt_wait_kind kind, uint64_t obj,
-             uint64_t arg, uint64_t deadline)
+/* Everything a park does before the switch: the wait is published and
+ * the deadline armed.  0, or ENOMEM with nothing parked. */
+static inline __attribute__((always_inline)) int
+park_begin(struct gt__thread *cur, const void *fp, enum gt_wait_kind kind,
+           uint64_t obj, uint64_t arg, uint64_t deadline)
 {
-    struct gt__thread *cur = gt__tls_current;
     bool timed = GT__INSTRUMENT || deadline;
     /* The tick count first, converted after the location lookup (see
      * gt__clock_ticks). */
@@ -244,8 +269,31 @@ int gt__park(const void *fp, enum gt_wait_kind kind, uint64_t obj,
         return ENOMEM;
     }
     GT__PROBE2(park, cur->pub.id, cur->pub.location);
+    return 0;
+}
+
+int gt__park(const void *fp, enum gt_wait_kind kind, uint64_t obj,
+             uint64_t arg, uint64_t deadline)
+{
+    struct gt__thread *cur = gt__tls_current;
+    if (park_begin(cur, fp, kind, obj, arg, deadline))
+        return ENOMEM;
     gt__switch_to(cur, GT_STATE_PARKED, rq_pop());
     return cur->wake_result;
+}
+
+int gt__park_unstacked(const void *fp, enum gt_wait_kind kind, uint64_t obj,
+                       uint64_t arg, uint64_t deadline, void (*fn)(void *),
+                       void *fn_arg)
+{
+    struct gt__thread *cur = gt__tls_current;
+    if (park_begin(cur, fp, kind, obj, arg, deadline))
+        return ENOMEM;
+    cur->fn = fn;
+    cur->fn_arg = fn_arg;
+    S.dead = cur; /* not dead: reap_dead sees it is PARKED and unstacks it */
+    gt__switch_to(cur, GT_STATE_PARKED, rq_pop());
+    __builtin_unreachable(); /* its context is replaced before it can run */
 }
 
 void gt__wake_at(struct gt__thread *t, int result, uint64_t now)
@@ -453,6 +501,13 @@ exit_prepare(struct gt__thread *cur)
 struct gt__exit_switch gt__thread_start(struct gt__thread *t)
 {
     after_switch();
+    if (GT__UNLIKELY(t->pub.flags & GT_TF_UNSTACKED)) {
+        /* Restarted after an unstacked wait: end it, then run as new. */
+        gt__fd_unstacked_resumed(t);
+        gt__seq_begin(&t->pub.seq);
+        t->pub.flags &= (uint16_t)~GT_TF_UNSTACKED;
+        gt__seq_end(&t->pub.seq);
+    }
     t->fn(t->fn_arg);
     struct gt__exit_switch s = {t, exit_prepare(t)};
     return s;

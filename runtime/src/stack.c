@@ -354,6 +354,23 @@ void gt__stack_free(struct gt__thread *t)
     c->free = hi;
 }
 
+void gt__stack_release(struct gt__thread *t)
+{
+    char *lo = (char *)(uintptr_t)t->pub.stack_lo;
+    char *hi = (char *)(uintptr_t)t->pub.stack_hi;
+    /* All of it, the top page too: that page is what an idle thread would
+     * otherwise hold.  The whole range, not down to low_water: a deep call
+     * between gt calls leaves pages low_water never saw, and the stack must
+     * read as zero below what the restarted thread touches.  Under the
+     * canary policy the lowest page keeps the canary. */
+    char *from = gt__reg.guard_policy == GT_GUARD_CANARY ? lo + page : lo;
+    madvise(from, (size_t)(hi - from), MADV_DONTNEED);
+#if defined(__SANITIZE_ADDRESS__)
+    __asan_unpoison_memory_region(lo, (size_t)(hi - lo));
+#endif
+    t->low_water = (uint64_t)(uintptr_t)hi;
+}
+
 void gt__stack_check(struct gt__thread *t)
 {
     if (*(uint64_t *)(uintptr_t)t->pub.stack_lo == gt__reg.canary)

@@ -24,6 +24,11 @@
     X(threads_stack_size_env, 0)              \
     X(threads_overflow_reported, 0)           \
     X(threads_100k_park, 120)                 \
+    /* test_unstacked.c */                    \
+    X(unstacked_wait_gives_back_stack, 0)     \
+    X(unstacked_wait_times_out, 0)            \
+    X(unstacked_wait_fd_closed, 0)            \
+    X(unstacked_wait_early_returns, 0)        \
     /* test_sleep.c */                        \
     X(sleep_order, 0)                         \
     X(sleep_zero_yields, 0)                   \
