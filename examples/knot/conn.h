@@ -5,6 +5,7 @@
 #define KNOT_CONN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "http_parse.h"
 
@@ -15,6 +16,7 @@ struct conn {
     int fd;
     int refuse;              /* over the cap: answer 503 and close */
     int idle;                /* waiting for a request's first byte */
+    int64_t idle_deadline;   /* gt_now_ns: when an idle wait times out */
     char peer[32];           /* "127.0.0.1:5555" */
     size_t peer_host_len;    /* the address part of peer */
     struct conn *prev, *next; /* the server's list */
@@ -25,10 +27,11 @@ struct conn {
 
 #define CONN_BUFFER_SIZE HTTP_MAX_HEAD
 
-/* Thread body: moves conn (malloc'd, on the server's list) onto its own
- * stack and frees it, serves requests until the client leaves, a timeout
- * or an error ends the connection, or the server stops; then closes the
- * fd and leaves the list. */
+/* Thread body: serves requests on conn (malloc'd, on the server's list)
+ * until the client leaves, a timeout or an error ends the connection, or
+ * the server stops; then closes the fd, leaves the list and frees conn.
+ * conn lives on the heap, not on the thread's stack, because an idle
+ * connection's thread gives its stack back (see wait_idle in conn.c). */
 void conn_main(void *conn);
 
 #endif

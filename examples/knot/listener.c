@@ -53,16 +53,6 @@ void server_remove_conn(struct server *s, struct conn *c)
     gt_cond_broadcast(&s->conns_changed);
 }
 
-void server_move_conn(struct server *s, struct conn *to)
-{
-    if (to->prev)
-        to->prev->next = to;
-    else
-        s->conn_list = to;
-    if (to->next)
-        to->next->prev = to;
-}
-
 /* "conn 127.0.0.1:5555": the name every tool shows for this thread. */
 static void describe_peer(struct conn *c, const struct sockaddr_in *addr)
 {

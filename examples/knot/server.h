@@ -58,7 +58,5 @@ int shutdown_install_handlers(void);
 /* Connection bookkeeping, for the listener and the connection threads. */
 void server_add_conn(struct server *s, struct conn *c);
 void server_remove_conn(struct server *s, struct conn *c);
-/* to, a copy of a listed connection, takes the original's place. */
-void server_move_conn(struct server *s, struct conn *to);
 
 #endif
