@@ -274,6 +274,8 @@ int gt__poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const void *fp)
         if (ready != 0 || r == ETIMEDOUT) {
             if (w != small)
                 free(w);
+            if (ready == 0 && n == 1) /* for a wait that follows */
+                note_not_ready(fds[0].fd, (uint32_t)fds[0].events);
             return ready;
         }
     }
@@ -376,14 +378,17 @@ int gt_wait_readable_then(int fd, int64_t timeout_ns, void (*fn)(void *),
     if (!fn) { errno = EINVAL; return -1; }
     /* Readable already (or not a file epoll can watch, which is always
      * ready): nothing to wait for.  This poll is also what makes the
-     * edge-triggered wait safe, as in gt__poll. */
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    int r = sys_poll(&p, 1, 0);
-    if (r < 0)
-        return -1;
-    if (p.revents & POLLNVAL) { errno = EBADF; return -1; }
-    if (r > 0)
-        return 0;
+     * edge-triggered wait safe, as in gt__poll, and is skipped on the
+     * same grounds (a read or a wait has just found nothing). */
+    if (!known_not_ready(fd, POLLIN)) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int r = sys_poll(&p, 1, 0);
+        if (r < 0)
+            return -1;
+        if (p.revents & POLLNVAL) { errno = EBADF; return -1; }
+        if (r > 0)
+            return 0;
+    }
     struct gt__fdent *e = gt__fd_prepare(fd);
     if (!e) { errno = ENOMEM; return -1; } /* no room in the fd table */
     if (e->kind == GT__FD_FILE)
