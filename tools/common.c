@@ -142,3 +142,24 @@ const char *describe_pc(gto_target *t, uint64_t pc, int return_address,
         snprintf(buf, len, "%s", sym[0].function);
     return buf;
 }
+
+const char *fresh_note(gto_target *t, const struct gto_thread *th, char *buf,
+                       size_t len)
+{
+    if (!gto_fresh_context(th))
+        return NULL;
+    /* The function by name: the trampoline is all the frames show, and
+     * the entry is what the thread will run. */
+    const struct gto_symbol *sym;
+    size_t n = gto_symbolize(t, th->entry, 0, &sym);
+    char fn[128];
+    if (strcmp(sym[n - 1].function, "?") != 0)
+        snprintf(fn, sizeof(fn), "%s", sym[n - 1].function);
+    else
+        snprintf(fn, sizeof(fn), "%#llx", (unsigned long long)th->entry);
+    if (th->flags & GTO_TF_UNSTACKED)
+        snprintf(buf, len, "no stack: waits unstacked, starts over in %s", fn);
+    else
+        snprintf(buf, len, "not started: starts in %s", fn);
+    return buf;
+}

@@ -46,4 +46,11 @@ void json_str(FILE *f, const char *s);
 const char *describe_pc(gto_target *t, uint64_t pc, int return_address,
                         char *buf, size_t len);
 
+/* The note that says what a fresh context (gto_fresh_context) is, for a
+ * thread whose one frame is its entry trampoline: "no stack: waits
+ * unstacked, starts over in FN" or "not started: starts in FN".  NULL for
+ * any other thread. */
+const char *fresh_note(gto_target *t, const struct gto_thread *th, char *buf,
+                       size_t len);
+
 #endif

@@ -18,11 +18,16 @@
  *     "shown": int,                       threads that passed the filters
  *     "groups": [ { "count": int, "states": {state: int},
  *                   "representative": {"id": int, "name": str},
+ *                   "unstacked": bool,   waits holding no stack (see below)
  *                   "location": LOC|null, "wait_ns": WAIT|null,
  *                   "thread_ids": [int], "frames": [FRAME] } ] }
  *   with --all or --thread, "threads_list": [ { "id", "name", "state",
  *     "wait_kind", "location": LOC|null, "wait_ns": int|null, "entry": str,
- *     "stack": {"reserved", "live"}, "unwind": str, "frames": [FRAME] } ]
+ *     "unstacked": bool, "stack": {"reserved", "live"}, "unwind": str,
+ *     "frames": [FRAME] } ]
+ *   An unstacked thread (parked in gt_wait_readable_then) holds no frames:
+ *   its one FRAME is the entry trampoline, "entry" the function it starts
+ *   over in, and the text output says so under its frames.
  *   LOC   = { "index": int, "function": str, "file": str|null, "line": int }
  *   WAIT  = { "min": int, "median": int, "max": int }
  *   FRAME = { "pc": int, "function": str, "file": str|null, "line": int,
@@ -244,8 +249,11 @@ static void print_frames(gto_target *t, const struct gto_thread *th)
                                  "(gcore does with madvise guard pages; the "
                                  "kernel's cores keep it)",
     };
+    char note[256];
     if (th->unwind_status != GTO_UNWIND_OK)
         printf("  (%s)\n", why[th->unwind_status]);
+    else if (fresh_note(t, th, note, sizeof(note)))
+        printf("  (%s)\n", note);
 }
 
 static void print_json_frames(gto_target *t, const struct gto_thread *th)
@@ -384,6 +392,7 @@ static void print_thread_json(gto_target *t, const gto_snapshot *s,
         printf(", \"wait_ns\": null");
     printf(", \"entry\": ");
     json_str(stdout, describe_pc(t, th->entry, 0, buf, sizeof(buf)));
+    printf(", \"unstacked\": %s", th->flags & GTO_TF_UNSTACKED ? "true" : "false");
     printf(", \"stack\": {\"reserved\": %llu, \"live\": %llu}, \"unwind\": \"%s\", "
            "\"frames\": ", (unsigned long long)th->reserved,
            (unsigned long long)th->live, unwind[th->unwind_status]);
@@ -404,7 +413,9 @@ static void print_group_json(gto_target *t, const gto_snapshot *s,
     printf("}, \"representative\": {\"id\": %llu, \"name\": ",
            (unsigned long long)g->rep->id);
     json_str(stdout, g->rep->name);
-    printf("}, \"location\": ");
+    /* Members agree on it: gto_group keeps unstacked threads apart. */
+    printf("}, \"unstacked\": %s, \"location\": ",
+           g->rep->flags & GTO_TF_UNSTACKED ? "true" : "false");
     print_json_location(t, s, g->nstate[GTO_STATE_PARKED] ? g->location : 0);
     if (g->nwaiting)
         printf(", \"wait_ns\": {\"min\": %llu, \"median\": %llu, \"max\": %llu}",

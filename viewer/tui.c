@@ -170,7 +170,7 @@ static void drill_add(struct ui *u, const char *fmt, ...)
 
 static void drill_frames(struct ui *u, gto_target *t, const struct gto_thread *th)
 {
-    char where[256];
+    char where[256], note[256];
     if (th->unwind_status != GTO_UNWIND_OK && !th->nframes)
         drill_add(u, "    (no backtrace: unwind status %d)", th->unwind_status);
     for (size_t f = 0; f < th->nframes; f++) {
@@ -185,6 +185,9 @@ static void drill_frames(struct ui *u, gto_target *t, const struct gto_thread *t
                       th->frames[f].size);
         }
     }
+    /* A lone trampoline frame needs its reason: nothing is on the stack. */
+    if (th->unwind_status == GTO_UNWIND_OK && fresh_note(t, th, note, sizeof(note)))
+        drill_add(u, "    (%s)", note);
 }
 
 static void drill_open(struct ui *u)

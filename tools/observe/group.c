@@ -10,6 +10,26 @@
 
 #include "internal.h"
 
+/* Fresh contexts all have the same one frame, the entry trampoline: what
+ * tells them apart is whether they wait unstacked, where, and the function
+ * they will start in.  0 when x and y are alike in that (or not fresh). */
+static int cmp_fresh(const struct gto_thread *x, const struct gto_thread *y)
+{
+    int fx = gto_fresh_context(x), fy = gto_fresh_context(y);
+    if (fx != fy)
+        return fx < fy ? -1 : 1;
+    if (!fx)
+        return 0;
+    unsigned ux = x->flags & GTO_TF_UNSTACKED, uy = y->flags & GTO_TF_UNSTACKED;
+    if (ux != uy)
+        return ux < uy ? -1 : 1;
+    if (x->location != y->location)
+        return x->location < y->location ? -1 : 1;
+    if (x->entry != y->entry)
+        return x->entry < y->entry ? -1 : 1;
+    return 0;
+}
+
 static int cmp_stack(const void *a, const void *b)
 {
     const struct gto_thread *x = *(const struct gto_thread *const *)a;
@@ -19,6 +39,9 @@ static int cmp_stack(const void *a, const void *b)
     for (size_t i = 0; i < x->nframes; i++)
         if (x->frames[i].pc != y->frames[i].pc)
             return x->frames[i].pc < y->frames[i].pc ? -1 : 1;
+    int f = cmp_fresh(x, y);
+    if (f)
+        return f;
     if (!x->nframes) {
         /* No stack: the same state, reason and location make a group. */
         if (x->state != y->state)
@@ -33,7 +56,7 @@ static int cmp_stack(const void *a, const void *b)
 
 static int same_stack(const struct gto_thread *x, const struct gto_thread *y)
 {
-    if (x->nframes != y->nframes)
+    if (x->nframes != y->nframes || cmp_fresh(x, y))
         return 0;
     if (!x->nframes)
         return x->state == y->state && x->unwind_status == y->unwind_status &&

@@ -67,12 +67,23 @@ enum gto_unwind_status {
 /* One frame of a thread, innermost first. */
 struct gto_frame {
     uint64_t pc;     /* the frame's pc: a return address except in frame 0
-                      * of a thread that never ran (its entry trampoline) */
+                      * of a fresh context (gto_fresh_context: the entry
+                      * trampoline itself) */
     uint64_t sp;     /* sp in this frame (frame 0: the saved sp) */
     uint64_t cfa;    /* canonical frame address: the caller's sp; the
                       * outermost frame's is the stack top */
-    uint64_t size;   /* cfa - sp: the bytes this frame holds */
+    uint64_t size;   /* cfa - sp: the bytes this frame holds; 0 in a fresh
+                      * context, whose words above sp are the runtime's
+                      * zeros, never written by the thread */
 };
+
+/* Thread flags (gto_thread.flags), as the registry's GT_TF_* number them. */
+#define GTO_TF_DETACHED 0x1u
+#define GTO_TF_MAIN 0x2u
+#define GTO_TF_TIMED_OUT 0x4u
+#define GTO_TF_UNSTACKED 0x8u  /* parked in gt_wait_readable_then holding no
+                                * frames: its stack's pages went back, and
+                                * it starts over in `entry` */
 
 /* One green thread as the snapshot saw it.  Field meanings are the
  * registry's (gt/registry.h); times are ns of CLOCK_MONOTONIC. */
@@ -103,7 +114,7 @@ struct gto_thread {
     uint64_t reserved;       /* stack_hi - stack_lo */
     uint64_t resident;       /* pages of the stack present in memory */
     uint64_t touched;        /* stack_hi - lowest non-zero word */
-    uint64_t live;           /* stack_hi - saved sp */
+    uint64_t live;           /* stack_hi - saved sp; 0 in a fresh context */
     uint64_t dead;           /* touched - live */
     uint64_t unused;         /* reserved - touched */
     uint64_t dead_resident;  /* resident bytes in whole pages below the
@@ -111,6 +122,19 @@ struct gto_thread {
                               * back now (MADV_DONTNEED) without losing
                               * anything live */
 };
+
+/* Whether TH's saved context is a fresh start: it never ran, or it waits
+ * unstacked (GTO_TF_UNSTACKED).  Its one frame is then the entry
+ * trampoline at its first instruction (an exact pc, not a return
+ * address), nothing of the thread is on its stack, and it runs `entry`
+ * when switched in.  Deciding this by switches alone is wrong for an
+ * unstacked thread, which has run.  A running thread's saved context is
+ * stale, not fresh. */
+static inline int gto_fresh_context(const struct gto_thread *th)
+{
+    return th->state != GTO_STATE_RUNNING &&
+           (th->switches == 0 || (th->flags & GTO_TF_UNSTACKED) != 0);
+}
 
 /* A location: an interned call site where threads park, with its queue. */
 struct gto_location {
@@ -227,7 +251,9 @@ size_t gto_frame_symbols(gto_target *t, const struct gto_thread *th,
 /* ---- groups ------------------------------------------------------------- */
 
 /* Threads with identical pc sequences.  A thread with no frames groups by
- * its state and location instead. */
+ * its state and location instead; fresh contexts (gto_fresh_context), all
+ * one trampoline frame, by whether they wait unstacked, their location and
+ * their entry too. */
 struct gto_group {
     size_t count;
     const struct gto_thread **threads;   /* members, in snapshot order */

@@ -330,7 +330,10 @@ static void decode_thread(const struct layout *l, const uint8_t *b,
     th->ctx[1] = th->ctx_pc;
     th->ctx[2] = th->ctx_fp;
     th->reserved = th->stack_hi > th->stack_lo ? th->stack_hi - th->stack_lo : 0;
-    th->live = th->stack_lo <= th->ctx_sp && th->ctx_sp <= th->stack_hi
+    /* A fresh context's sp sits below the zero words the runtime keeps at
+     * the stack's top: nothing of the thread's is there. */
+    th->live = th->stack_lo <= th->ctx_sp && th->ctx_sp <= th->stack_hi &&
+                       !gto_fresh_context(th)
                    ? th->stack_hi - th->ctx_sp : 0;
 }
 
@@ -499,6 +502,16 @@ static int unwindable(const struct gto_thread *th)
            th->stack_lo <= th->ctx_sp && th->ctx_sp < th->stack_hi;
 }
 
+/* Whether an unwindable thread's live stack is copied for its unwinding.
+ * A fresh context's is not: its one frame, the trampoline, ends the walk
+ * without reading the stack, and reading it would make the kernel map a
+ * page there (the zero page of a never-touched or given-back stack), which
+ * the residency of its stack would then count. */
+static int copied(const struct gto_thread *th)
+{
+    return unwindable(th) && !gto_fresh_context(th);
+}
+
 struct stack_copy {
     uint8_t *buf;     /* every live stack, back to back */
     size_t *off;      /* thread i's copy starts at buf + off[i] */
@@ -525,7 +538,7 @@ static int reread_thread(gto_target *t, const struct layout *l,
         th->seq = seq;
         free(*stack);
         *stack = NULL;
-        if (unwindable(th)) {
+        if (copied(th)) {
             *stack = malloc(th->stack_hi - th->ctx_sp);
             if (!*stack || t->be->read(t, th->ctx_sp, *stack,
                                        th->stack_hi - th->ctx_sp) < 0)
@@ -556,7 +569,7 @@ static int read_stacks(gto_target *t, gto_snapshot *s, const struct layout *l,
     for (size_t i = 0; i < n; i++) {
         const struct gto_thread *th = &s->threads[i];
         sc->off[i] = total;
-        if (unwindable(th))
+        if (copied(th))
             total += th->stack_hi - th->ctx_sp;
     }
     sc->buf = malloc(total + 1);
@@ -564,7 +577,7 @@ static int read_stacks(gto_target *t, gto_snapshot *s, const struct layout *l,
         goto oom;
     for (size_t i = 0; i < n; i++) {
         const struct gto_thread *th = &s->threads[i];
-        if (!unwindable(th))
+        if (!copied(th))
             continue;
         r[nr].addr = th->ctx_sp;
         r[nr].len = th->stack_hi - th->ctx_sp;
@@ -670,8 +683,8 @@ static int unwind_all(gto_target *t, gto_snapshot *s, const struct stack_copy *s
             continue;
         } else {
             u.copy_lo = th->ctx_sp;
-            u.copy_hi = th->stack_hi;
-            u.copy = own[i] ? own[i] : sc->buf + sc->off[i];
+            u.copy_hi = copied(th) ? th->stack_hi : th->ctx_sp;
+            u.copy = !copied(th) ? NULL : own[i] ? own[i] : sc->buf + sc->off[i];
             /* Only what the switch saved: sp, pc, rbp, rbx, r12-r15. */
             for (int k = 0; k < 8; k++) {
                 u.regs[ctx_dwarf[k]] = th->ctx[k];
@@ -680,7 +693,8 @@ static int unwind_all(gto_target *t, gto_snapshot *s, const struct stack_copy *s
         }
         if (u.copy && zeros(u.copy, u.copy_hi - u.copy_lo)) {
             /* A parked thread's stack holds at least its return addresses:
-             * all zeros is memory the core does not have. */
+             * all zeros is memory the core does not have.  (A fresh
+             * context's is not copied: its words are zeros by design.) */
             th->unwind_status = GTO_UNWIND_NO_MEMORY;
             continue;
         }
@@ -696,6 +710,10 @@ static int unwind_all(gto_target *t, gto_snapshot *s, const struct stack_copy *s
             s->slow_unwinds++;
         }
         th->unwind_status = st;
+        /* The trampoline's frame of a fresh context holds nothing of the
+         * thread's, so that frame sizes add up to live (0). */
+        if (nfr && gto_fresh_context(th))
+            fr[0].size = 0;
         if (used + nfr > cap) {
             while (used + nfr > cap)
                 cap *= 2;

@@ -207,9 +207,10 @@ size_t gto_symbolize(gto_target *t, uint64_t pc, int return_address,
 size_t gto_frame_symbols(gto_target *t, const struct gto_thread *th, size_t i,
                          const struct gto_symbol **out)
 {
-    /* Every frame's pc is a return address except the first of a thread
-     * that never ran (its entry trampoline) or of a core's running thread
-     * (the interrupted instruction). */
-    int exact = i == 0 && (th->switches == 0 || th->state == GTO_STATE_RUNNING);
+    /* Every frame's pc is a return address except the first of a fresh
+     * context (the entry trampoline: a thread that never ran, or one that
+     * waits unstacked) or of a core's running thread (the interrupted
+     * instruction). */
+    int exact = i == 0 && (gto_fresh_context(th) || th->state == GTO_STATE_RUNNING);
     return gto_symbolize(t, th->frames[i].pc, !exact, out);
 }
