@@ -14,10 +14,10 @@ PARKED = C["GT_STATE_PARKED"]
 
 
 class Group:
-    __slots__ = ("pcs", "first_return", "threads")
+    __slots__ = ("pcs", "first_return", "note", "threads")
 
-    def __init__(self, pcs, first_return):
-        self.pcs, self.first_return, self.threads = pcs, first_return, []
+    def __init__(self, pcs, first_return, note=None):
+        self.pcs, self.first_return, self.note, self.threads = pcs, first_return, note, []
 
 
 def group_threads(snap, thread_list, progress=None):
@@ -29,10 +29,15 @@ def group_threads(snap, thread_list, progress=None):
     target = snap.target
     for n, t in enumerate(thread_list):
         pcs = stacks.walk(target, t)
-        key = (pcs, stacks.first_is_return(t))
+        # Fresh contexts are all one trampoline frame: what sets them apart
+        # is whether they wait unstacked and the function they will run.
+        fresh = (stacks.unstacked(t), t.entry) if stacks.fresh(t) else None
+        key = (pcs, stacks.first_is_return(t), fresh)
         g = groups.get(key)
         if g is None:
-            g = groups[key] = Group(pcs, key[1])
+            note = fresh and stacks.fresh_note(
+                t, symbols.lookup(t.entry, is_return=False).func)
+            g = groups[key] = Group(pcs, key[1], note)
         g.threads.append(t)
         if progress and n and n % 5000 == 0:
             progress(n, len(thread_list))
@@ -65,6 +70,8 @@ def frame_lines(g):
     for i, pc in enumerate(g.pcs):
         s = symbols.lookup(pc, is_return=(i > 0 or g.first_return))
         lines.append("  #%-3d 0x%016x in %s" % (i, pc, s.where_inlined()))
+    if g.note:
+        lines.append("  (%s)" % g.note)
     return lines
 
 

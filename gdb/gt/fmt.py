@@ -78,6 +78,8 @@ def wait_text(t, now):
         s = "chan %#x recv" % obj
     else:
         s = abi.WAIT_NAMES.get(k, "wait %d" % k)
+    if (t.flags or 0) & C["GT_TF_UNSTACKED"]:
+        s += ", unstacked"  # holds no stack while it waits
     if t.deadline:
         s += ", timeout in %s" % duration(max(0, t.deadline - now))
     return s

@@ -18,8 +18,9 @@ program stands still.
 """
 import gdb
 import gdb.unwinder
+from gdb.FrameDecorator import FrameDecorator
 
-from . import abi, args, fmt, registry, symbols
+from . import abi, args, fmt, registry, stacks, symbols
 
 C = abi.C
 CTX_REGS = (("rsp", C["GT_CTX_SP"]), ("rip", C["GT_CTX_PC"]), ("rbp", C["GT_CTX_RBP"]),
@@ -28,10 +29,13 @@ CTX_REGS = (("rsp", C["GT_CTX_SP"]), ("rip", C["GT_CTX_PC"]), ("rbp", C["GT_CTX_
 
 
 class Selection:
-    __slots__ = ("inferior", "ptid", "thread", "regs")
+    """fresh_pc: the real pc of a fresh context (stacks.fresh), whose rip
+    in regs is pc + 1 (see activate); None otherwise."""
+    __slots__ = ("inferior", "ptid", "thread", "regs", "fresh_pc")
 
-    def __init__(self, inferior, ptid, thread, regs):
+    def __init__(self, inferior, ptid, thread, regs, fresh_pc=None):
         self.inferior, self.ptid, self.thread, self.regs = inferior, ptid, thread, regs
+        self.fresh_pc = fresh_pc
 
 
 _sel = None
@@ -89,8 +93,20 @@ class GreenUnwinder(gdb.unwinder.Unwinder):
         return info
 
 
+class _RealPc(FrameDecorator):
+    """A fresh context's trampoline frame, shown at its real pc."""
+
+    def __init__(self, frame, pc):
+        super().__init__(frame)
+        self._pc = pc
+
+    def address(self):
+        return self._pc
+
+
 class HideOsFrame:
-    """Frame filter: with a green thread selected, `bt` starts at its frames."""
+    """Frame filter: with a green thread selected, `bt` starts at its frames
+    (and a fresh context's frame shows its real pc)."""
 
     def __init__(self):
         self.name = "gt-green-thread"
@@ -99,9 +115,14 @@ class HideOsFrame:
         gdb.frame_filters[self.name] = self
 
     def filter(self, frame_iter):
-        if _active() is None:
+        sel = _active()
+        if sel is None:
             return frame_iter
-        return (f for f in frame_iter if f.inferior_frame().level() != 0)
+        frames = (f for f in frame_iter if f.inferior_frame().level() != 0)
+        if sel.fresh_pc is None:
+            return frames
+        return (_RealPc(f, sel.fresh_pc) if f.inferior_frame().level() == 1 else f
+                for f in frames)
 
 
 def _invalidate_frames():
@@ -135,8 +156,17 @@ def activate(t):
     if t.state == C["GT_STATE_RUNNING"]:
         clear()
         return None
-    _sel = Selection(th.inferior.num, th.ptid, t.id,
-                     tuple((reg, t.ctx_regs[i]) for reg, i in CTX_REGS))
+    regs = [(reg, t.ctx_regs[i]) for reg, i in CTX_REGS]
+    fresh_pc = None
+    if stacks.fresh(t):
+        # GDB takes a caller's pc for a return address and looks up the
+        # instruction before it, which for the trampoline's first
+        # instruction is the end of the function before it: its name, its
+        # line and its unwind rule, all wrong.  pc + 1 is that instruction
+        # in return-address form; `bt` (the frame filter) shows the real pc.
+        fresh_pc = regs[1][1]
+        regs[1] = ("rip", fresh_pc + 1)
+    _sel = Selection(th.inferior.num, th.ptid, t.id, tuple(regs), fresh_pc)
     _invalidate_frames()
     frame = gdb.newest_frame().older()
     if frame is None:
@@ -237,7 +267,14 @@ green-thread apply runs a command on many threads (help green-thread apply)."""
                       "thread's own]\n" % describe(snap, t))
             gdb.newest_frame().select()
         else:
-            gdb.write("[Switching to %s]\n" % describe(snap, t))
+            note = stacks.fresh_note(t, symbols.lookup(t.entry, is_return=False).func)
+            gdb.write("[Switching to %s%s]\n" % (describe(snap, t),
+                                                 "; " + note if note else ""))
+            if note:
+                # `frame` passes no frame filter, so it would print the
+                # adjusted pc (see activate); the stack is this one frame.
+                gdb.execute("backtrace", to_string=False)
+                return
         gdb.execute("frame", to_string=False)
 
 

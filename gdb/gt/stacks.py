@@ -16,16 +16,31 @@ from . import abi
 C = abi.C
 SP, PC, FP = C["GT_CTX_SP"], C["GT_CTX_PC"], C["GT_CTX_RBP"]
 RUNNING = C["GT_STATE_RUNNING"]
+UNSTACKED = C["GT_TF_UNSTACKED"]
 MAX_FRAMES = 256
 MAX_LIVE = 8 << 20   # bytes of one stack read at most
 _U64 = struct.Struct("<Q")
 _PAIR = struct.Struct("<QQ")
 
 
+def fresh(t):
+    """Whether t's saved context is a fresh start: it never ran, or it
+    waits unstacked (gt_wait_readable_then).  Its one frame is then the
+    entry trampoline at its first instruction, and nothing of the thread
+    is on its stack; an unstacked thread has run, so switches alone do not
+    tell.  A running thread's saved context is stale, never fresh."""
+    return t.state != RUNNING and (not t.switches or bool((t.flags or 0) & UNSTACKED))
+
+
+def unstacked(t):
+    return t.state != RUNNING and bool((t.flags or 0) & UNSTACKED)
+
+
 def live_bytes(t):
-    """Bytes of t's stack in use at its last switch (0 if unknown)."""
+    """Bytes of t's stack in use at its last switch (0 if unknown).  A fresh
+    context's sp is below the runtime's zero words at the top: 0."""
     sp = _U64.unpack_from(t.regs_raw, 8 * SP)[0] if t.regs_raw else 0
-    if t.state == RUNNING or not t.stack_lo < sp <= t.stack_hi:
+    if t.state == RUNNING or not t.stack_lo < sp <= t.stack_hi or fresh(t):
         return 0
     return t.stack_hi - sp
 
@@ -35,8 +50,8 @@ def walk(target, t, max_frames=MAX_FRAMES):
 
     None for the running thread (its saved context is stale: its frames
     are the OS thread's) and for a context outside its own stack.  The
-    first pc is not a return address when the thread never ran (it is
-    the entry trampoline itself); see first_is_return.
+    first pc is not a return address in a fresh context (it is the entry
+    trampoline itself); see first_is_return.
     """
     raw = t.regs_raw
     if t.state == RUNNING or not raw:
@@ -47,6 +62,10 @@ def walk(target, t, max_frames=MAX_FRAMES):
     lo, hi = t.stack_lo, t.stack_hi
     if not lo <= sp < hi:
         return None
+    if fresh(t):
+        # The trampoline is the whole stack; reading the words above sp
+        # would only make the kernel map a page into a stack that has none.
+        return (pc,)
     size = min(hi - sp, MAX_LIVE)
     mem = target.try_read(sp, size)
     if mem is None:
@@ -66,5 +85,14 @@ def walk(target, t, max_frames=MAX_FRAMES):
 
 
 def first_is_return(t):
-    """Whether t's saved pc is a return address (it ran at least once)."""
-    return bool(t.switches)
+    """Whether t's saved pc is a return address (not a fresh context)."""
+    return not fresh(t)
+
+
+def fresh_note(t, entry_name):
+    """What a fresh context's lone trampoline frame means, or None."""
+    if not fresh(t):
+        return None
+    if unstacked(t):
+        return "no stack: waits unstacked, starts over in %s" % entry_name
+    return "not started: starts in %s" % entry_name

@@ -8,7 +8,7 @@ threads by live bytes and totals what the registry says (live, reserved).
 """
 import gdb
 
-from . import abi, args, fmt, registry, stacks
+from . import abi, args, fmt, registry, stacks, symbols
 
 C = abi.C
 WORST = 10
@@ -38,7 +38,9 @@ def touched_bytes(target, t):
 def usage(target, t):
     size = t.stack_hi - t.stack_lo
     live = stacks.live_bytes(t)
-    touched = touched_bytes(target, t)
+    # An unstacked thread's pages went back to the kernel: nothing is
+    # touched, and reading them would only map pages back in.
+    touched = 0 if stacks.unstacked(t) else touched_bytes(target, t)
     if touched is not None:
         touched = max(touched, live)
     return {"id": t.id, "name": t.name, "size": size, "guard": t.guard_size,
@@ -84,6 +86,9 @@ all threads and the threads with the most live stack."""
             gdb.write(HEADER + "\n" + line(u) + "\n")
             if t.state == C["GT_STATE_RUNNING"]:
                 gdb.write("(running: its saved sp is stale, so live is unknown)\n")
+            note = stacks.fresh_note(t, symbols.lookup(t.entry, is_return=False).func)
+            if note:
+                gdb.write("(%s)\n" % note)
             return
         ts = snap.threads
         live = sum(stacks.live_bytes(t) for t in ts)

@@ -70,6 +70,7 @@ def row(snap, t):
         "location": loc,
         "wait": fmt.wait_text(t, now),
         "waited_ns": fmt.waited(t, now),
+        "unstacked": stacks.unstacked(t),
         "stack_live": stacks.live_bytes(t),
         "stack_reserved": t.stack_hi - t.stack_lo,
         "address": t.addr,
