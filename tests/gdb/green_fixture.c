@@ -1,7 +1,7 @@
 /*
  * green_fixture.c - green threads with known ground truth for the GDB tests.
  *
- * Usage: green_fixture N [crash]
+ * Usage: green_fixture N [crash] [idle]
  * Spawns, in this order (so thread ids are known: the main thread is 1):
  *   N "sleeper"   ids 2 .. N+1      sleep_deep: recursion depth 3, then
  *                                   gt_sleep_ns(1 hour); local marker =
@@ -13,6 +13,10 @@
  *   N "sender"    ids 4N+2 .. 5N+1  send_wait: gt_chan_send on full chan_s
  *   N "condwait"  ids 5N+2 .. 6N+1  cond_wait_here: gt_cond_wait
  *   1 "joiner"    id 6N+2           join_wait: gt_join of thread 2
+ * and, with "idle", also
+ *   N "idler"     ids 6N+3 .. 7N+2  idle_wait: gt_wait_readable_then on
+ *                                   its own empty pipe: parked holding no
+ *                                   stack, to start over in idle_restart
  * then prints "ready <pid>", calls ready_point() (a breakpoint target) and
  * parks the main thread in hold_main (read on stdin).  With "crash", the
  * main thread dereferences a null pointer after ready_point instead, so
@@ -93,6 +97,20 @@ __attribute__((noinline)) static void join_wait(void *arg)
         abort();
 }
 
+__attribute__((noinline)) void idle_restart(void *arg)
+{
+    (void)arg;
+    abort(); /* nothing is ever written to an idler's pipe */
+}
+
+__attribute__((noinline)) static void idle_wait(void *arg)
+{
+    int *fds = arg;
+    if (gt_wait_readable_then(fds[0], GT_FOREVER, idle_restart, fds) < 0)
+        abort();
+    abort(); /* not reached: the pipe is empty, so the wait parks */
+}
+
 /* The GDB tests stop here: every other thread is parked by now. */
 __attribute__((noinline)) void ready_point(void)
 {
@@ -112,7 +130,11 @@ static void main_thread(void *arg)
 {
     char **argv = arg;
     long n = atol(argv[1]);
-    int crash = argv[2] && strcmp(argv[2], "crash") == 0;
+    int crash = 0, idle = 0;
+    for (int i = 2; argv[i]; i++) {
+        crash |= strcmp(argv[i], "crash") == 0;
+        idle |= strcmp(argv[i], "idle") == 0;
+    }
     static const struct kind kinds[] = {
         {sleeper, "sleeper"}, {lock_wait, "locker"}, {read_wait, "reader"},
         {recv_wait, "receiver"}, {send_wait, "sender"}, {cond_wait_here, "condwait"},
@@ -138,6 +160,14 @@ static void main_thread(void *arg)
     gt_attr_t at = {.name = "joiner", .detached = 1};
     if (gt_spawn(&ts[k], join_wait, NULL, &at) < 0)
         exit(1);
+    for (long j = 0; idle && j < n; j++) {
+        gt_attr_t ia = {.name = "idler", .detached = 1};
+        int *fds = malloc(2 * sizeof(int));
+        if (!fds || pipe(fds) < 0 || gt_spawn(NULL, idle_wait, fds, &ia) < 0) {
+            perror("idler");
+            exit(1);
+        }
+    }
     gt_sleep_ns(2000000); /* every thread runs to its parking point */
     printf("ready %d\n", (int)getpid());
     fflush(stdout);

@@ -334,3 +334,86 @@ def test_apply_reports_progress_and_stops_cleanly_on_ctrl_c():
     tail = rest.split(m.group(0), 1)[1]
     assert "No green thread selected" in tail and "AFTER" in tail
     assert "Traceback" not in rest
+
+
+# Threads parked in gt_wait_readable_then (green_fixture N ... idle): no
+# frames, no stack memory; their one frame is the entry trampoline at its
+# first instruction, which read as a return address would be named after
+# whatever precedes the trampoline.
+def idler_ids(n=N):
+    return list(range(6 * n + 3, 7 * n + 3))
+
+
+IDLE_COMMANDS = ["info green-threads --json --limit 0",
+                 "green-bt -n idler",
+                 "green-thread %d" % idler_ids()[0], "bt",
+                 "info green-stack %d" % idler_ids()[0]]
+
+
+def check_idlers(out, main_state):
+    assert "Traceback" not in out and "Python Exception" not in out, out
+    data = json_of(out)
+    assert data["total"] == 7 * N + 2 == len(data["threads"])
+    main = [r for r in data["threads"] if r["id"] == 1]
+    assert main[0]["state"] == main_state
+    idle = [r for r in data["threads"] if r["name"] == "idler"]
+    assert sorted(r["id"] for r in idle) == idler_ids()
+    for r in idle:
+        assert r["state"] == "parked" and r["unstacked"], r
+        assert r["location"].startswith("idle_wait green_fixture.c:"), r
+        assert re.fullmatch(r"fd \d+ read, unstacked", r["wait"]), r
+        assert r["stack_live"] == 0 and r["stack_reserved"] == 65536
+    assert not any(r["unstacked"] for r in data["threads"] if r["name"] != "idler")
+    # green-bt: one group of them, the trampoline and what it means.
+    ids = idler_ids()
+    group = re.search(r"^%d threads, parked \(fd\), .*: ids %d-%d \(idler\)\n(.*)\n(.*)\n"
+                      % (N, ids[0], ids[-1]), out, re.M)
+    assert group, out
+    m = re.fullmatch(r"  #0   0x([0-9a-f]+) in gt__ctx_trampoline switch\.S:\d+", group.group(1))
+    assert m, group.group(1)
+    pc = int(m.group(1), 16)
+    assert group.group(2) == "  (no stack: waits unstacked, starts over in idle_restart)"
+    # green-thread ID + bt: that one frame, at the same pc, and nothing else.
+    assert ("[Switching to green thread %d (idler), parked at idle_wait green_fixture.c:"
+            % ids[0]) in out
+    assert "; no stack: waits unstacked, starts over in idle_restart]" in out
+    sel = out.split("[Switching to green thread %d" % ids[0], 1)[1].split("      ID  NAME", 1)[0]
+    bt = re.findall(r"^#(\d+)\s+(?:0x([0-9a-f]+) in )?(\S+) \(", sel, re.M)
+    assert bt and {(lvl, int(p, 16), f) for lvl, p, f in bt} == {("1", pc, "gt__ctx_trampoline")}, sel
+    assert "??" not in sel and "Backtrace stopped" not in sel
+    # info green-stack ID: nothing live, nothing touched.
+    assert re.search(r"^\s+%d  idler\s+0\s+0\s+64K\s+64K\s+68K$" % ids[0], out, re.M), out
+    assert "(no stack: waits unstacked, starts over in idle_restart)\n" in out
+
+
+def test_unstacked_threads_live_breakpoint():
+    out = gdb(["--args", FIXTURE, str(N), "idle"],
+              ["break ready_point", "run"] + IDLE_COMMANDS + ["kill"])
+    check_idlers(out, "running")
+
+
+def test_unstacked_threads_attach_and_gcore(tmp_path):
+    env = dict(os.environ, GT_GUARD="mprotect")
+    p = subprocess.Popen([FIXTURE, str(N), "idle"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert p.stdout.readline().startswith("ready ")
+        core = str(tmp_path / "gcore")
+        out = gdb(["-p", str(p.pid)], IDLE_COMMANDS + ["green-thread off", "gcore " + core])
+        check_idlers(out, "parked")
+        assert os.path.exists(core), out
+    finally:
+        p.kill()
+        p.wait()
+    check_idlers(gdb([FIXTURE, core], IDLE_COMMANDS), "parked")
+
+
+def test_unstacked_threads_kernel_core(tmp_path):
+    def unlimited():
+        resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY,) * 2)
+    p = subprocess.run([FIXTURE, str(N), "crash", "idle"], cwd=tmp_path,
+                       preexec_fn=unlimited, capture_output=True, text=True, timeout=60)
+    assert p.returncode == -signal.SIGSEGV, p.stderr
+    cores = glob.glob(str(tmp_path / "core*"))
+    assert len(cores) == 1, (os.listdir(tmp_path), p.stderr)
+    check_idlers(gdb([FIXTURE, cores[0]], IDLE_COMMANDS), "running")
