@@ -18,7 +18,10 @@
  * non-zero word; dead = touched - live; unused = reserved - touched;
  * resident = pages present; a frame's size is the distance between CFAs.
  * The suggested size is the class's 99.9th percentile of touched bytes plus
- * a quarter (at least one page), rounded up to a page.
+ * a quarter (at least one page), rounded up to a page.  Threads with a
+ * fresh context (not started yet, or waiting unstacked) hold no frames and
+ * say nothing of how deep the class goes: the percentiles leave them out,
+ * and a class of nothing else has no suggestion ("-"; null in JSON).
  *
  * --json prints one document:
  *   { "target": str, "pid": int, "threads": int, "page_size": int,
@@ -26,7 +29,7 @@
  *     "guard": {"policy": str, "mappings": int, "max_map_count": int},
  *     "classes": [ { "class": str, "threads": int, "stack_size": int,
  *                    "touched": PCT, "live": PCT, "dead_resident": int,
- *                    "suggested_stack_size": int, "saves": int } ],
+ *                    "suggested_stack_size": int|null, "saves": int } ],
  *     "functions": [ { "function": str, "file": str|null, "bytes": int,
  *                      "frames": int, "threads": int,
  *                      "bytes_per_frame": int, "location": str|null } ] }
@@ -123,7 +126,8 @@ static const char *class_of(gto_target *t, const struct gto_thread *th)
 
 struct klass {
     const char *name;
-    size_t n;
+    size_t n;                  /* threads */
+    size_t ns;                 /* of them, with frames: the samples */
     uint64_t *touched, *live;
     uint64_t stack_size, dead_resident;
     uint64_t p50_t, p99_t, p999_t, max_t, p50_l, p99_l, max_l;
@@ -309,8 +313,11 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < nsel; i++) {
         const struct gto_thread *th = sel[i];
         struct klass *kl = find_class(&k, &nk, &capk, class_of(t, th));
-        kl->touched[kl->n] = th->touched;
-        kl->live[kl->n++] = th->live;
+        kl->n++;
+        if (!gto_fresh_context(th)) {
+            kl->touched[kl->ns] = th->touched;
+            kl->live[kl->ns++] = th->live;
+        }
         if (th->reserved > kl->stack_size)
             kl->stack_size = th->reserved;
         kl->dead_resident += th->dead_resident;
@@ -324,15 +331,17 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < nk; i++) {
         struct klass *kl = &k[i];
-        qsort(kl->touched, kl->n, sizeof(uint64_t), cmp_u64);
-        qsort(kl->live, kl->n, sizeof(uint64_t), cmp_u64);
-        kl->p50_t = pct(kl->touched, kl->n, 0.5);
-        kl->p99_t = pct(kl->touched, kl->n, 0.99);
-        kl->p999_t = pct(kl->touched, kl->n, 0.999);
-        kl->max_t = kl->n ? kl->touched[kl->n - 1] : 0;
-        kl->p50_l = pct(kl->live, kl->n, 0.5);
-        kl->p99_l = pct(kl->live, kl->n, 0.99);
-        kl->max_l = kl->n ? kl->live[kl->n - 1] : 0;
+        qsort(kl->touched, kl->ns, sizeof(uint64_t), cmp_u64);
+        qsort(kl->live, kl->ns, sizeof(uint64_t), cmp_u64);
+        kl->p50_t = pct(kl->touched, kl->ns, 0.5);
+        kl->p99_t = pct(kl->touched, kl->ns, 0.99);
+        kl->p999_t = pct(kl->touched, kl->ns, 0.999);
+        kl->max_t = kl->ns ? kl->touched[kl->ns - 1] : 0;
+        kl->p50_l = pct(kl->live, kl->ns, 0.5);
+        kl->p99_l = pct(kl->live, kl->ns, 0.99);
+        kl->max_l = kl->ns ? kl->live[kl->ns - 1] : 0;
+        if (!kl->ns)
+            continue; /* no samples: no suggestion, nothing saved */
         uint64_t margin = kl->p999_t / 4 > page ? kl->p999_t / 4 : page;
         kl->suggested = (kl->p999_t + margin + page - 1) / page * page;
         kl->saves = kl->suggested < kl->stack_size
@@ -410,13 +419,17 @@ int main(int argc, char **argv)
             printf(", \"threads\": %zu, \"stack_size\": %llu, \"touched\": {\"p50\": "
                    "%llu, \"p99\": %llu, \"max\": %llu}, \"live\": {\"p50\": %llu, "
                    "\"p99\": %llu, \"max\": %llu}, \"dead_resident\": %llu, "
-                   "\"suggested_stack_size\": %llu, \"saves\": %llu}", k[i].n,
+                   "\"suggested_stack_size\": ", k[i].n,
                    (unsigned long long)k[i].stack_size, (unsigned long long)k[i].p50_t,
                    (unsigned long long)k[i].p99_t, (unsigned long long)k[i].max_t,
                    (unsigned long long)k[i].p50_l, (unsigned long long)k[i].p99_l,
                    (unsigned long long)k[i].max_l,
-                   (unsigned long long)k[i].dead_resident,
-                   (unsigned long long)k[i].suggested, (unsigned long long)k[i].saves);
+                   (unsigned long long)k[i].dead_resident);
+            if (k[i].ns)
+                printf("%llu", (unsigned long long)k[i].suggested);
+            else
+                printf("null");
+            printf(", \"saves\": %llu}", (unsigned long long)k[i].saves);
         }
         printf("],\n \"functions\": [");
         for (size_t i = 0; i < nshow; i++) {
@@ -474,7 +487,7 @@ int main(int argc, char **argv)
         printf("  %-20s %9s %9s  %-27s %-27s %10s %10s %10s\n", k[i].name,
                fmt_count(k[i].n, b[3], 48), fmt_bytes(k[i].stack_size, b[4], 48),
                tp, lp, fmt_bytes(k[i].dead_resident, b[5], 48),
-               fmt_bytes(k[i].suggested, b[6], 48),
+               k[i].ns ? fmt_bytes(k[i].suggested, b[6], 48) : "-",
                k[i].saves ? fmt_bytes(k[i].saves, b[7], 48) : "-");
     }
 

@@ -105,6 +105,11 @@ def check_waste(doc):
     tot = doc["totals"]
     assert (tot["resident"], tot["touched"], tot["live"], tot["dead"]) == (0, 0, 0, 0)
     assert tot["unused"] == tot["reserved"] > 0
+    # Threads without frames say nothing of how deep the class goes: no
+    # suggested stack size, nothing saved.
+    [idle] = doc["classes"]
+    assert (idle["class"], idle["threads"]) == ("idle", NIDLE)
+    assert (idle["suggested_stack_size"], idle["saves"]) == (None, 0)
 
 
 @pytest.mark.parametrize("variant", ["static", "shared", "stripped"])
