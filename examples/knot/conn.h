@@ -17,6 +17,9 @@ struct conn {
     int refuse;              /* over the cap: answer 503 and close */
     int idle;                /* waiting for a request's first byte */
     int64_t idle_deadline;   /* gt_now_ns: when an idle wait times out */
+    int more_queued;         /* a whole next request is already in buf: the
+                              * response may wait in the kernel to go out
+                              * with the next one's (MSG_MORE) */
     char peer[32];           /* "127.0.0.1:5555" */
     size_t peer_host_len;    /* the address part of peer */
     struct conn *prev, *next; /* the server's list */

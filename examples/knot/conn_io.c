@@ -84,7 +84,8 @@ int conn_write_all(struct conn *c, struct iovec *iov, int iovcnt, int64_t timeou
 {
     while (iovcnt > 0) {
         struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)iovcnt};
-        ssize_t n = sendmsg(c->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+        ssize_t n = sendmsg(c->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL |
+                                               (c->more_queued ? MSG_MORE : 0));
         if (n < 0) {
             if (errno == EINTR)
                 continue;

@@ -122,6 +122,44 @@ def test_pipelined_requests_split_across_packets(knot):
     c.close()
 
 
+def test_pipelined_batches_do_not_wait_for_acks(knot):
+    # Under Nagle's algorithm each batch of pipelined responses after the
+    # first waited for the client's delayed ACK, 40 ms: 25 batches took a
+    # second.  They now go out as soon as they are written.
+    c = Client(knot.port)
+    batch = b"GET /small.txt HTTP/1.1\r\nHost: x\r\n\r\n" * 8
+    start = time.monotonic()
+    for _ in range(25):
+        c.send(batch)
+        for _ in range(8):
+            assert c.response().body == SMALL
+    assert time.monotonic() - start < 0.5
+    c.close()
+
+
+def test_response_is_not_held_for_a_partial_next_request(knot):
+    # A response may wait in the kernel for the next one's only when the
+    # whole next request is already here.  This client sends one request
+    # and the start of another, then waits for the first answer before
+    # sending the rest.  A held answer goes out only when the kernel's
+    # limit on held data runs out, 200 ms: five rounds took over a second.
+    c = Client(knot.port, timeout=3)
+    start = time.monotonic()
+    for _ in range(5):
+        c.send(b"GET /small.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /medium.bin HTTP/1.1\r\nHo")
+        assert c.response().body == SMALL
+        c.send(b"st: x\r\n\r\n")
+        assert c.response().body == MEDIUM
+    assert time.monotonic() - start < 0.5
+    # Three whole requests and a partial fourth: the three answers arrive.
+    c.send(b"GET /small.txt HTTP/1.1\r\nHost: x\r\n\r\n" * 3 + b"GET /sm")
+    for _ in range(3):
+        assert c.response().body == SMALL
+    c.send(b"all.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert c.response().body == SMALL
+    c.close()
+
+
 def test_connection_close_is_honoured(knot):
     c = Client(knot.port)
     c.send(b"GET /small.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
