@@ -6,7 +6,7 @@ bench/bench.mk), like any bench-* program: one scenario per process, and
 `RESULT key=value ...` lines on stdout.
 
     bench-knot wrk-IMPL conns=C size=BYTES secs=S reps=R
-    bench-knot wrk-all conns=C size=BYTES secs=S reps=R
+    bench-knot wrk-all conns=C size=BYTES secs=S reps=R [depth=D]
         wrk -t1 -cC on loopback, keep-alive, against IMPL (wrk-all: every
         server, all started at once, measured in turn in an order that
         rotates each repetition) serving a file of BYTES bytes:
@@ -14,6 +14,10 @@ bench/bench.mk), like any bench-* program: one scenario per process, and
         medians of R runs of S seconds after a 1 s warm-up.  On a
         2-core machine one wrk thread often cannot keep a server busy, so
         requests/s can measure wrk; CPU per request measures the server.
+        depth=D (default 1): D requests pipelined in each write
+        (bench/pipeline.lua), a D-th of the client's system calls per
+        request, so that the servers set the rate; p99 is not reported,
+        as a request's latency then includes its batch's.
     bench-knot rss-IMPL conns=N reps=R
         RSS per idle keep-alive connection: the server's RSS with N
         connections that each made one request and now idle, minus its RSS
@@ -67,6 +71,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 IMPLS = ("knot", "nginx", "st")
 SIZES = {100: "100.bin", 16384: "16k.bin"}
 ST_SELECT_LIMIT = 1000  # connections the select()-only libst can hold
+PIPE_DEPTH = 8          # requests per write in the pipelined runs
+PIPE_LABEL = "pipe%d" % PIPE_DEPTH
 
 # ---------------------------------------------------------------------------
 # What bench/run.py runs and shows (it calls runs(); GROUPS and TARGETS are
@@ -88,6 +94,11 @@ def runs(Run, a):
             out.append(Run("knot", "wrk-all", a(conns=conns, size=size, secs=3, reps=5),
                            quick, [(b + key, impl) for b in ("http-", "p99-", "cpu-")
                                    for impl in IMPLS]))
+    for size in (100, 16384):
+        key = "%s-c100-%s" % (size_label(size), PIPE_LABEL)
+        out.append(Run("knot", "wrk-all", a(conns=100, size=size, secs=3, reps=5,
+                                            depth=PIPE_DEPTH),
+                       None, [(b + key, impl) for b in ("http-", "cpu-") for impl in IMPLS]))
     for conns in (100, 1000):
         key = "100B-c%d" % conns
         out.append(Run("knot", "top-knot", a(conns=conns, size=100, secs=2, reps=11),
@@ -135,6 +146,15 @@ for _size in (100, 16384):
                   "not depend on how fast wrk can go)" % _what, "nginx", _SERVERS)
         add_group("p99-" + _key, "p99 " + _key,
                   "%s: 99th percentile latency" % _what, "nginx", _SERVERS)
+for _size in (100, 16384):
+    _key = "%s-c100-%s" % (size_label(_size), PIPE_LABEL)
+    _what = ("wrk -t1 on loopback, %s file, 100 keep-alive connections, %d requests "
+             "pipelined per write (the server, not wrk, sets the rate)" % (
+                 "100-byte" if _size == 100 else "16 KiB", PIPE_DEPTH))
+    add_group("http-" + _key, "http " + _key,
+              "%s (thousands of requests/s; higher is better)" % _what, "nginx", _SERVERS)
+    add_group("cpu-" + _key, "cpu/req " + _key,
+              "%s: the server's CPU time per request" % _what, "nginx", _SERVERS)
 add_group("idle-rss", "idle conn RSS",
           "server RSS per idle keep-alive connection (10,000 connections; "
           "the State Threads server 1,000: its libst has only select)", "nginx", _SERVERS)
@@ -350,13 +370,17 @@ def cpu_ns(pid):
         return int(f.read().split()[0])
 
 
-def run_wrk(port, path, conns, secs, cpu, busy=None):
+def run_wrk(port, path, conns, secs, cpu, busy=None, depth=1):
     """(requests/s, p99 ns, requests) of one wrk run.  With BUSY (a list),
     appends the share of its CPU wrk kept busy: near 1, the client set the
-    rate, and the servers' CPU per request is what tells them apart."""
+    rate, and the servers' CPU per request is what tells them apart.
+    depth > 1 pipelines that many requests per write."""
     # wrk needs a file descriptor per connection, like everyone here.
     argv = ["wrk", "-t1", "-c%d" % conns, "-d%ds" % secs, "--latency",
             "http://127.0.0.1:%d%s" % (port, path)]
+    if depth > 1:
+        argv[-1:-1] = ["-s", os.path.join(HERE, "pipeline.lua")]
+        argv += ["--", str(depth)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     out = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -385,6 +409,7 @@ def scenario_wrk(impls, params, build, root, server_cpu, client_cpu):
     repetition: on a shared machine a burst of someone else's work then
     lands on every server alike instead of on one server's runs."""
     size, conns = params["size"], params["conns"]
+    depth = params.get("depth", 1)
     path = "/" + SIZES[size]
     conns_run, rps, p99, cpu, servers, busy = {}, {}, {}, {}, {}, {}
     try:
@@ -394,25 +419,27 @@ def scenario_wrk(impls, params, build, root, server_cpu, client_cpu):
                                else conns)
             rps[impl], p99[impl], cpu[impl], busy[impl] = [], [], [], []
             servers[impl] = Server(impl, build, root, server_cpu)
-            run_wrk(servers[impl].port, path, conns_run[impl], 1, client_cpu)  # warm-up
+            run_wrk(servers[impl].port, path, conns_run[impl], 1, client_cpu,
+                    depth=depth)  # warm-up
         for rep in range(params["reps"]):
             k = rep % len(impls)
             for impl in impls[k:] + impls[:k]:
                 server = servers[impl]
                 before = cpu_ns(server.pid)
                 r, p, count = run_wrk(server.port, path, conns_run[impl], params["secs"],
-                                      client_cpu, busy[impl])
+                                      client_cpu, busy[impl], depth)
                 cpu[impl].append((cpu_ns(server.pid) - before) / max(count, 1))
                 rps[impl].append(r / 1000.0)
                 p99[impl].append(p)
     finally:
         for server in servers.values():
             server.stop()
-    key = "%s-c%d" % (size_label(size), conns)
+    key = "%s-c%d" % (size_label(size), conns) + ("-pipe%d" % depth if depth > 1 else "")
     for impl in impls:
         plugin_cli.result("http-" + key, impl, "k-req/s", rps[impl], conns_run[impl],
                           client_busy="%.3f" % statistics.median(busy[impl]))
-        plugin_cli.result("p99-" + key, impl, "ns", p99[impl], conns_run[impl])
+        if depth == 1:
+            plugin_cli.result("p99-" + key, impl, "ns", p99[impl], conns_run[impl])
         plugin_cli.result("cpu-" + key, impl, "ns", cpu[impl], conns_run[impl])
 
 
