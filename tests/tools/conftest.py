@@ -23,10 +23,10 @@ ALPHA_BUF, BETA_BUF, RECUR_BUF, DIVE_BUF = 1024, 2048, 256, 16384
 SLOP = 80
 
 
-def lines():
-    """LINE:name markers of the fixture's source -> line numbers."""
+def lines(source=SOURCE):
+    """LINE:name markers of a fixture's source -> line numbers."""
     out = {}
-    with open(SOURCE) as f:
+    with open(source) as f:
         for no, text in enumerate(f, 1):
             m = re.search(r"/\* LINE:(\w+) \*/", text)
             if m:
@@ -107,6 +107,13 @@ def run_json(tool, *args):
     rc, out, err = run(tool, "--json", *args)
     assert rc == 0, err
     return json.loads(out)
+
+
+def kernel_core(directory):
+    """The path of the core the kernel wrote in directory."""
+    cores = [p for p in os.listdir(directory) if p.startswith("core")]
+    assert cores, "no core written"
+    return os.path.join(str(directory), cores[0])
 
 
 def gcore(pid, directory):

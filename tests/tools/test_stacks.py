@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from conftest import (ALPHA_BUF, BETA_BUF, GT_STACKS, LINES, RECUR_BUF, SLOP,
-                      Fixture, exe, gcore, run, run_json)
+                      Fixture, exe, gcore, kernel_core, run, run_json)
 
 APP = {"alpha_leaf", "alpha_mid", "alpha_main", "beta_wait", "beta_main",
        "recurse", "recur_main", "diver_wait", "diver_main", "hold_main",
@@ -135,9 +135,7 @@ def test_kernel_core_after_crash(variant, tmp_path):
     f.p.stdin.flush()
     assert f.p.wait(timeout=60) == -signal.SIGSEGV
     f.stop()
-    cores = [p for p in os.listdir(tmp_path) if p.startswith("core")]
-    assert cores, "no core written"
-    core = os.path.join(tmp_path, cores[0])
+    core = kernel_core(tmp_path)
     doc = run_json(GT_STACKS, "--core", core, "--exe", f.exe)
     with_lines = variant != "stripped"
     groups = check_groups(doc, COUNTS, with_lines=with_lines, crashed=True)

@@ -12,8 +12,8 @@ import subprocess
 
 import pytest
 
-from conftest import (GT_STACKS, GT_WASTE, HERE, exe, gcore, run, run_json,
-                      unlimited_core, wait_idle)
+from conftest import (GT_STACKS, GT_WASTE, HERE, exe, gcore, kernel_core, lines, run,
+                      run_json, unlimited_core, wait_idle)
 
 NIDLE, NSLEEP = 4, 3
 # Every app function of unstacked.c: none may stand for the trampoline.
@@ -21,17 +21,7 @@ APP = {"idle_restart", "idle_wait", "idle_main", "sleeper_wait", "sleeper_main",
        "crash_here", "hold_main", "main_thread"}
 
 
-def lines():
-    out = {}
-    with open(os.path.join(HERE, "unstacked.c")) as f:
-        for no, text in enumerate(f, 1):
-            m = re.search(r"/\* LINE:(\w+) \*/", text)
-            if m:
-                out[m.group(1)] = no
-    return out
-
-
-LINES = lines()
+LINES = lines(os.path.join(HERE, "unstacked.c"))
 
 
 class Unstacked:
@@ -187,9 +177,7 @@ def test_kernel_core(tmp_path):
     f.send("crash")
     assert f.p.wait(timeout=60) == -signal.SIGSEGV
     f.stop()
-    cores = [p for p in os.listdir(tmp_path) if p.startswith("core")]
-    assert cores, "no core written"
-    core = os.path.join(tmp_path, cores[0])
+    core = kernel_core(tmp_path)
     # The crashed main thread is running: the others are as they were.
     doc = run_json(GT_STACKS, "--core", core, "--exe", f.exe)
     check_groups(doc)
