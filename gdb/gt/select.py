@@ -18,7 +18,6 @@ program stands still.
 """
 import gdb
 import gdb.unwinder
-from gdb.FrameDecorator import FrameDecorator
 
 from . import abi, args, fmt, registry, stacks, symbols
 
@@ -29,13 +28,10 @@ CTX_REGS = (("rsp", C["GT_CTX_SP"]), ("rip", C["GT_CTX_PC"]), ("rbp", C["GT_CTX_
 
 
 class Selection:
-    """fresh_pc: the real pc of a fresh context (stacks.fresh), whose rip
-    in regs is pc + 1 (see activate); None otherwise."""
-    __slots__ = ("inferior", "ptid", "thread", "regs", "fresh_pc")
+    __slots__ = ("inferior", "ptid", "thread", "regs")
 
-    def __init__(self, inferior, ptid, thread, regs, fresh_pc=None):
+    def __init__(self, inferior, ptid, thread, regs):
         self.inferior, self.ptid, self.thread, self.regs = inferior, ptid, thread, regs
-        self.fresh_pc = fresh_pc
 
 
 _sel = None
@@ -93,20 +89,8 @@ class GreenUnwinder(gdb.unwinder.Unwinder):
         return info
 
 
-class _RealPc(FrameDecorator):
-    """A fresh context's trampoline frame, shown at its real pc."""
-
-    def __init__(self, frame, pc):
-        super().__init__(frame)
-        self._pc = pc
-
-    def address(self):
-        return self._pc
-
-
 class HideOsFrame:
-    """Frame filter: with a green thread selected, `bt` starts at its frames
-    (and a fresh context's frame shows its real pc)."""
+    """Frame filter: with a green thread selected, `bt` starts at its frames."""
 
     def __init__(self):
         self.name = "gt-green-thread"
@@ -115,14 +99,9 @@ class HideOsFrame:
         gdb.frame_filters[self.name] = self
 
     def filter(self, frame_iter):
-        sel = _active()
-        if sel is None:
+        if _active() is None:
             return frame_iter
-        frames = (f for f in frame_iter if f.inferior_frame().level() != 0)
-        if sel.fresh_pc is None:
-            return frames
-        return (_RealPc(f, sel.fresh_pc) if f.inferior_frame().level() == 1 else f
-                for f in frames)
+        return (f for f in frame_iter if f.inferior_frame().level() != 0)
 
 
 def _invalidate_frames():
@@ -156,17 +135,11 @@ def activate(t):
     if t.state == C["GT_STATE_RUNNING"]:
         clear()
         return None
-    regs = [(reg, t.ctx_regs[i]) for reg, i in CTX_REGS]
-    fresh_pc = None
-    if stacks.fresh(t):
-        # GDB takes a caller's pc for a return address and looks up the
-        # instruction before it, which for the trampoline's first
-        # instruction is the end of the function before it: its name, its
-        # line and its unwind rule, all wrong.  pc + 1 is that instruction
-        # in return-address form; `bt` (the frame filter) shows the real pc.
-        fresh_pc = regs[1][1]
-        regs[1] = ("rip", fresh_pc + 1)
-    _sel = Selection(th.inferior.num, th.ptid, t.id, tuple(regs), fresh_pc)
+    # GDB takes a caller's pc for a return address and looks up the byte
+    # before it; a fresh context's pc (stacks.fresh) is one instruction into
+    # the entry trampoline so that this byte is still the trampoline's.
+    _sel = Selection(th.inferior.num, th.ptid, t.id,
+                     tuple((reg, t.ctx_regs[i]) for reg, i in CTX_REGS))
     _invalidate_frames()
     frame = gdb.newest_frame().older()
     if frame is None:
@@ -270,11 +243,6 @@ green-thread apply runs a command on many threads (help green-thread apply)."""
             note = stacks.fresh_note(t, symbols.lookup(t.entry, is_return=False).func)
             gdb.write("[Switching to %s%s]\n" % (describe(snap, t),
                                                  "; " + note if note else ""))
-            if note:
-                # `frame` passes no frame filter, so it would print the
-                # adjusted pc (see activate); the stack is this one frame.
-                gdb.execute("backtrace", to_string=False)
-                return
         gdb.execute("frame", to_string=False)
 
 

@@ -26,7 +26,7 @@ _PAIR = struct.Struct("<QQ")
 def fresh(t):
     """Whether t's saved context is a fresh start: it never ran, or it
     waits unstacked (gt_wait_readable_then).  Its one frame is then the
-    entry trampoline at its first instruction, and nothing of the thread
+    entry trampoline (one instruction in), and nothing of the thread
     is on its stack; an unstacked thread has run, so switches alone do not
     tell.  A running thread's saved context is stale, never fresh."""
     return t.state != RUNNING and (not t.switches or bool((t.flags or 0) & UNSTACKED))

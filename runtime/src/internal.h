@@ -180,6 +180,14 @@ void gt__ctx_switch(uint64_t *from, const uint64_t *to) GT__HIDDEN;
  * the switch it returns; the trampoline's CFI marks the return address
  * undefined so every unwinder stops there. */
 void gt__ctx_trampoline(void) GT__HIDDEN;
+/* Where a new context starts: this many bytes into the trampoline, past
+ * its first instruction, so that its pc names the trampoline even read as
+ * a return address (switch.S checks the offset when it assembles). */
+#if defined(__x86_64__)
+#define GT__CTX_FRESH_OFFSET 2
+#else
+#define GT__CTX_FRESH_OFFSET 4
+#endif
 void gt__ctx_init(uint64_t *ctx, void *stack_top, struct gt__thread *t)
     GT__HIDDEN;
 /* The switch away from an exited thread, cur, to next.

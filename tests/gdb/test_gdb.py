@@ -337,9 +337,8 @@ def test_apply_reports_progress_and_stops_cleanly_on_ctrl_c():
 
 
 # Threads parked in gt_wait_readable_then (green_fixture N ... idle): no
-# frames, no stack memory; their one frame is the entry trampoline at its
-# first instruction, which read as a return address would be named after
-# whatever precedes the trampoline.
+# frames, no stack memory; their one frame is the entry trampoline, named
+# as such whether its pc is read as exact or as a return address.
 def idler_ids(n=N):
     return list(range(6 * n + 3, 7 * n + 3))
 

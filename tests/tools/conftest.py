@@ -37,6 +37,20 @@ def lines(source=SOURCE):
 LINES = lines()
 
 
+def trampoline_call_line():
+    """The line of switch.S where every thread's first frame is: the
+    trampoline's call of gt__thread_start (x86-64, where the tests run)."""
+    path = os.path.join(HERE, "..", "..", "runtime", "src", "arch", "x86_64", "switch.S")
+    with open(path) as f:
+        for no, text in enumerate(f, 1):
+            if text.split() == ["callq", "*%r12"]:
+                return no
+    raise AssertionError("no call of gt__thread_start in " + path)
+
+
+TRAMPOLINE_CALL_LINE = trampoline_call_line()
+
+
 def exe(variant="static", name="known_stacks"):
     suffix = {"static": "", "shared": "-shared", "stripped": "-stripped",
               "static-stripped": "-static-stripped"}[variant]

@@ -8,6 +8,7 @@ import subprocess
 import pytest
 
 from conftest import (ALPHA_BUF, BETA_BUF, GT_STACKS, LINES, RECUR_BUF, SLOP,
+                      TRAMPOLINE_CALL_LINE,
                       Fixture, exe, gcore, kernel_core, run, run_json)
 
 APP = {"alpha_leaf", "alpha_mid", "alpha_main", "beta_wait", "beta_main",
@@ -162,7 +163,7 @@ def test_text_output(known):
     assert first[0].endswith("at alpha_leaf (known_stacks.c:%d)  (thread 2 \"alpha\" "
                              "and others)" % LINES["alpha"])
     assert "  #7   alpha_leaf (known_stacks.c:%d)" % LINES["alpha"] in first
-    assert first[-1] == "  #11  gt__ctx_trampoline (switch.S:60)"
+    assert first[-1] == "  #11  gt__ctx_trampoline (switch.S:%d)" % TRAMPOLINE_CALL_LINE
 
 
 def test_filters(known):

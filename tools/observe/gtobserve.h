@@ -125,8 +125,8 @@ struct gto_thread {
 
 /* Whether TH's saved context is a fresh start: it never ran, or it waits
  * unstacked (GTO_TF_UNSTACKED).  Its one frame is then the entry
- * trampoline at its first instruction (an exact pc, not a return
- * address), nothing of the thread is on its stack, and it runs `entry`
+ * trampoline, one instruction in (an exact pc, not a return address),
+ * nothing of the thread is on its stack, and it runs `entry`
  * when switched in.  Deciding this by switches alone is wrong for an
  * unstacked thread, which has run.  A running thread's saved context is
  * stale, not fresh. */

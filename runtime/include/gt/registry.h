@@ -202,8 +202,9 @@ enum gt_edge_field {
 #define GT_TF_MAIN 0x2u      /* the thread gt_main started */
 #define GT_TF_TIMED_OUT 0x4u /* the last wait ended by its deadline */
 /* Parked in gt_wait_readable_then: it holds no frames, its stack's pages
- * went back to the kernel, and ctx is a fresh start (its pc is the entry
- * trampoline itself, not a return address) that runs `entry`. */
+ * went back to the kernel, and ctx is a fresh start that runs `entry`, as
+ * a new thread's is (its pc, inside the entry trampoline, reads right as
+ * an exact pc and as a return address). */
 #define GT_TF_UNSTACKED 0x8u
 
 /* Saved registers (GT_F_THR_CTX_REGS): u64 each, in this order. */

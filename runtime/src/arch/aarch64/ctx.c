@@ -14,7 +14,7 @@ void gt__ctx_init(uint64_t *ctx, void *stack_top, struct gt__thread *t)
     for (int i = 0; i < GT_CTX_NREGS; i++)
         ctx[i] = 0;
     ctx[GT_CTX_SP] = (uint64_t)(uintptr_t)sp;
-    ctx[GT_CTX_PC] = (uint64_t)(uintptr_t)gt__ctx_trampoline;
+    ctx[GT_CTX_PC] = (uint64_t)(uintptr_t)gt__ctx_trampoline + GT__CTX_FRESH_OFFSET;
     ctx[GT_CTX_X19] = (uint64_t)(uintptr_t)t;
     ctx[GT_CTX_X19 + 1] = (uint64_t)(uintptr_t)gt__thread_start;
 }

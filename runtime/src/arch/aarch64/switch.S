@@ -49,7 +49,11 @@ gt__ctx_switch:
 
 /* First code of every thread: x19 holds the thread, x20 gt__thread_start.
  * A zero frame pointer and link register, and CFI that calls the return
- * address undefined, end every unwinder's walk here. */
+ * address undefined, end every unwinder's walk here.  A new thread's
+ * context starts GT__CTX_FRESH_OFFSET bytes in, past the first instruction
+ * (its x29 is 0 already), so that its pc read as a return address, as
+ * readers read every saved pc, still names the trampoline (see the x86-64
+ * file). */
 	.globl	gt__ctx_trampoline
 	.hidden	gt__ctx_trampoline
 	.type	gt__ctx_trampoline, %function
@@ -58,6 +62,10 @@ gt__ctx_trampoline:
 	.cfi_startproc
 	.cfi_undefined x30
 	mov	x29, #0
+.Lfresh:	/* no symbol here: a reader would name the frame after it */
+	.if .Lfresh - gt__ctx_trampoline != 4
+	.error "GT__CTX_FRESH_OFFSET (internal.h) must be .Lfresh's offset"
+	.endif
 	mov	x30, #0
 	mov	x0, x19
 	blr	x20

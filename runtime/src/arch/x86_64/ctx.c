@@ -15,7 +15,7 @@ void gt__ctx_init(uint64_t *ctx, void *stack_top, struct gt__thread *t)
      * lines again when it runs). */
     uint64_t *sp = (uint64_t *)(((uintptr_t)stack_top & ~(uintptr_t)15) - 16);
     ctx[GT_CTX_SP] = (uint64_t)(uintptr_t)sp;
-    ctx[GT_CTX_PC] = (uint64_t)(uintptr_t)gt__ctx_trampoline;
+    ctx[GT_CTX_PC] = (uint64_t)(uintptr_t)gt__ctx_trampoline + GT__CTX_FRESH_OFFSET;
     ctx[GT_CTX_RBP] = 0;
     ctx[GT_CTX_RBX] = (uint64_t)(uintptr_t)t;
     ctx[GT_CTX_R12] = (uint64_t)(uintptr_t)gt__thread_start;

@@ -47,7 +47,13 @@ gt__ctx_switch:
 /* First code of every thread: rbx holds the thread, r12 gt__thread_start.
  * The return address slot above the first frame is zero and the CFI says
  * the caller's pc is undefined, so GDB, libunwind and frame-pointer walks
- * all end here. */
+ * all end here.
+ *
+ * A new thread's context starts GT__CTX_FRESH_OFFSET bytes in, past the
+ * first instruction (its rbp is 0 already).  Every reader takes a saved pc for a return address
+ * and looks up the byte before it; from the first instruction that byte
+ * would belong to whatever function precedes this one, and its name, line
+ * and unwind rule with it.  From here it is still the trampoline's. */
 	.globl	gt__ctx_trampoline
 	.hidden	gt__ctx_trampoline
 	.type	gt__ctx_trampoline, @function
@@ -56,6 +62,10 @@ gt__ctx_trampoline:
 	.cfi_startproc
 	.cfi_undefined rip
 	xorl	%ebp, %ebp
+.Lfresh:	/* no symbol here: a reader would name the frame after it */
+	.if .Lfresh - gt__ctx_trampoline != 2
+	.error "GT__CTX_FRESH_OFFSET (internal.h) must be .Lfresh's offset"
+	.endif
 	movq	%rbx, %rdi
 	callq	*%r12
 	/* gt__thread_start returned {cur, next} in rax:rdx: the exited
