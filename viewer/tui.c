@@ -192,7 +192,7 @@ static void drill_frames(struct ui *u, gto_target *t, const struct gto_thread *t
 
 static void drill_open(struct ui *u)
 {
-    char err[GTO_ERR_MAX], buf[64], buf2[64];
+    char err[GTO_ERR_MAX], buf[64], buf2[64], buf3[64];
     gto_snapshot *snap;
     drill_free(u);
     /* One unwound snapshot for this screen: the cost is paid once, when
@@ -215,7 +215,7 @@ static void drill_open(struct ui *u)
             drill_add(u, "  run %s, %" PRIu64 " switches, stack live %s of %s",
                       fmt_duration(th->run_ns, buf, sizeof(buf)), th->switches,
                       fmt_bytes(th->live, buf2, sizeof(buf2)),
-                      fmt_bytes(th->reserved, buf, sizeof(buf)));
+                      fmt_bytes(th->reserved, buf3, sizeof(buf3)));
             drill_add(u, "  backtrace:");
             drill_frames(u, u->s->target, th);
         }

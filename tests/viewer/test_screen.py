@@ -1,11 +1,13 @@
 """gt-top's screen driven through tmux: views, sort, filter, drill-down,
 help, resize, quit, the target killed while watched."""
+import os
+import re
 import subprocess
 import time
 
 import pytest
 
-from conftest import GT_TOP, Pipeline, where
+from conftest import BUILD, GT_TOP, Pipeline, where
 
 SESSION = "gt-top-test"
 
@@ -96,6 +98,32 @@ def test_drill_down_location_and_back(session):
     assert "idler_main (pipeline.c" in s
     keys("Escape")
     wait_for("view: locations")
+
+
+def test_drill_down_unstacked_thread():
+    # tests/tools/unstacked.c: 2 threads "idle" wait in gt_wait_readable_then
+    # (no frames, no stack pages) and will start over in idle_restart.
+    exe = os.path.join(BUILD, "tests", "tools", "unstacked")
+    p = subprocess.Popen([exe, "2", "1"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         text=True)
+    try:
+        assert p.stdout.readline().startswith("ready ")
+        start(p)
+        keys("2")
+        wait_for("view: threads")
+        keys("/")
+        keys("idle", "Enter")
+        wait_for("filter: idle")
+        keys("Enter")
+        s = wait_for("(no stack: waits unstacked, starts over in idle_restart)")
+        assert "  waits on fd for " in s
+        assert "#0   gt__ctx_trampoline (switch.S:" in s
+        # Nothing live, out of its 64 KiB stack.
+        assert re.search(r"^  run \S+, 1 switches, stack live 0 B of 64 KiB$", s, re.M), s
+    finally:
+        tmux("kill-server")
+        p.kill()
+        p.wait()
 
 
 def test_help_and_quit(session):
