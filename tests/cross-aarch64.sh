@@ -10,7 +10,7 @@
 # _errno_semantics, _poll, _fcntl_flags, _write_parks, _recvmsg_sendmsg,
 # misuse_main_busy, _outside_green_thread).  misuse_spawn_enomem fails
 # too: its RLIMIT_AS applies to qemu's own address space, not yet looked
-# into further.  56 tests pass.  qemu 7.2 has no process_madvise (syscall
+# into further.  59 of 72 tests pass.  qemu 7.2 has no process_madvise (syscall
 # 440), so guard pages there come from the runtime's fallback.
 # Needs: gcc-aarch64-linux-gnu qemu-user, and arm64 multiarch packages
 # libunwind-dev:arm64 systemtap-sdt-dev:arm64 (dpkg --add-architecture arm64).
