@@ -77,14 +77,14 @@ def wait_idle(pid):
     raise AssertionError("process %d never went idle" % pid)
 
 
-class Fixture:
-    """known_stacks running, with its threads parked."""
+class Running:
+    """A fixture program running with every thread parked: it printed
+    "ready PID" and its kernel thread sleeps in the poller.  Commands go to
+    its stdin (send)."""
 
-    def __init__(self, counts=(3, 2, 2, 5, 2), variant="static", cwd=None,
-                 env=None):
-        self.counts = dict(zip(("alpha", "beta", "recur", "depth", "diver"), counts))
-        self.exe = exe(variant)
-        self.p = subprocess.Popen([self.exe] + [str(c) for c in counts],
+    def __init__(self, path, args, cwd=None, env=None):
+        self.exe = path
+        self.p = subprocess.Popen([path] + [str(a) for a in args],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True, cwd=cwd,
                                   preexec_fn=unlimited_core,
@@ -94,13 +94,25 @@ class Fixture:
         self.pid = self.p.pid
         wait_idle(self.pid)
 
+    def send(self, text):
+        self.p.stdin.write(text + "\n")
+        self.p.stdin.flush()
+
     def stop(self):
         if self.p.poll() is None:
             self.p.kill()
         self.p.wait()
-        self.p.stdout.close()
-        self.p.stderr.close()
-        self.p.stdin.close()
+        for f in (self.p.stdout, self.p.stderr, self.p.stdin):
+            f.close()
+
+
+class Fixture(Running):
+    """known_stacks running, with its threads parked."""
+
+    def __init__(self, counts=(3, 2, 2, 5, 2), variant="static", cwd=None,
+                 env=None):
+        self.counts = dict(zip(("alpha", "beta", "recur", "depth", "diver"), counts))
+        super().__init__(exe(variant), counts, cwd, env)
 
 
 @pytest.fixture

@@ -8,12 +8,11 @@ gcore core (with and without the stacks in it) and from a kernel core."""
 import os
 import re
 import signal
-import subprocess
 
 import pytest
 
-from conftest import (GT_STACKS, GT_WASTE, HERE, exe, gcore, kernel_core, lines, run,
-                      run_json, unlimited_core, wait_idle)
+from conftest import (GT_STACKS, GT_WASTE, HERE, Running, exe, gcore, kernel_core, lines,
+                      run, run_json, wait_idle)
 
 NIDLE, NSLEEP = 4, 3
 # Every app function of unstacked.c: none may stand for the trampoline.
@@ -24,31 +23,11 @@ APP = {"idle_restart", "idle_wait", "idle_main", "sleeper_wait", "sleeper_main",
 LINES = lines(os.path.join(HERE, "unstacked.c"))
 
 
-class Unstacked:
+class Unstacked(Running):
     """unstacked.c running, every thread parked."""
 
     def __init__(self, variant="static", cwd=None, env=None):
-        self.exe = exe(variant, "unstacked")
-        self.p = subprocess.Popen([self.exe, str(NIDLE), str(NSLEEP)],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True, cwd=cwd,
-                                  preexec_fn=unlimited_core,
-                                  env=dict(os.environ, **(env or {})))
-        line = self.p.stdout.readline()
-        assert line.startswith("ready "), (line, self.p.stderr.read())
-        self.pid = self.p.pid
-        wait_idle(self.pid)
-
-    def send(self, text):
-        self.p.stdin.write(text + "\n")
-        self.p.stdin.flush()
-
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.kill()
-        self.p.wait()
-        for f in (self.p.stdout, self.p.stderr, self.p.stdin):
-            f.close()
+        super().__init__(exe(variant, "unstacked"), (NIDLE, NSLEEP), cwd, env)
 
 
 def check_groups(doc, with_lines=True, nidle=NIDLE, crashed=False):
