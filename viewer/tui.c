@@ -190,6 +190,16 @@ static void drill_frames(struct ui *u, gto_target *t, const struct gto_thread *t
         drill_add(u, "    (%s)", note);
 }
 
+/* The location text the Threads view shows for thread id ("?" if the
+ * last sample did not have it). */
+static const char *thread_where(const struct ui *u, uint64_t id)
+{
+    for (size_t i = 0; i < u->tb.nthreads; i++)
+        if (u->tb.threads[i].th->id == id)
+            return u->tb.threads[i].where[0] ? u->tb.threads[i].where : "?";
+    return "?";
+}
+
 static void drill_open(struct ui *u)
 {
     char err[GTO_ERR_MAX], buf[64], buf2[64], buf3[64];
@@ -209,7 +219,8 @@ static void drill_open(struct ui *u)
             drill_add(u, "Thread %" PRIu64 " \"%s\"  %s  parent %" PRIu64, th->id,
                       th->name, gto_state_name(th->state), th->parent);
             if (th->state == GTO_STATE_PARKED)
-                drill_add(u, "  waits on %s for %s", gto_wait_kind_name(th->wait_kind),
+                drill_add(u, "  waits on %s at %s for %s", gto_wait_kind_name(th->wait_kind),
+                          thread_where(u, th->id),
                           fmt_duration(now > th->wait_since ? now - th->wait_since : 0,
                                        buf, sizeof(buf)));
             drill_add(u, "  run %s, %" PRIu64 " switches, stack live %s of %s",

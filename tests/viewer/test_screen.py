@@ -116,7 +116,7 @@ def test_drill_down_unstacked_thread():
         wait_for("filter: idle")
         keys("Enter")
         s = wait_for("(no stack: waits unstacked, starts over in idle_restart)")
-        assert "  waits on fd for " in s
+        assert re.search(r"^  waits on fd at idle_wait \(unstacked\.c:\d+\) for ", s, re.M), s
         assert "#0   gt__ctx_trampoline (switch.S:" in s
         # Nothing live, out of its 64 KiB stack.
         assert re.search(r"^  run \S+, 1 switches, stack live 0 B of 64 KiB$", s, re.M), s
