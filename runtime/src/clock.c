@@ -16,9 +16,11 @@
  * CALIBRATE_NS the real readings come every FIRST_RESYNC_NS, so the
  * larger margin of a short baseline costs at most a microsecond of lag.
  * (Before, every reading of the first 50 ms was a real one, about 50 ns:
- * a program's first 50 ms of parks cost twice what the later ones do.)  Deadlines are set from a real reading
- * (gt__clock_exact): set from a lagging reading and checked against a
- * caught-up one, a sleep could end early.
+ * a program's first 50 ms of parks cost twice what the later ones do.)
+ *
+ * Deadlines are set from a real reading (gt__clock_exact): set from a
+ * lagging reading and checked against a caught-up one, a sleep could end
+ * early.
  * Readings never go backwards.  Only the runtime's kernel thread uses it.
  */
 #include "internal.h"

@@ -88,7 +88,10 @@ struct gt__sched {
     struct gt__thread *current;   /* NULL on the scheduler context */
     uint64_t sched_ctx[GT_CTX_NREGS]; /* gt_main's own stack */
     struct gt__thread *prev;      /* the thread switched away from */
-    struct gt__thread *dead;      /* exited, detached: free after switch */
+    struct gt__thread *leaving;   /* switched away from a stack it no longer
+                                   * needs: exited (stack, and record if
+                                   * detached, go after the switch) or
+                                   * unstacked (its pages go) */
     struct gt__thread *rq_head, *rq_tail;
     struct gt__thread *free_slots;
     struct gt__thread **heap;     /* timers: min-heap on pub.deadline */

@@ -66,6 +66,19 @@ static void unlink_waiter(struct gt__fd_waiter *w)
     w->next = w->prev = NULL;
 }
 
+/* Puts w, a wait of self's, at the head of e's waiter list. */
+static void link_waiter(struct gt__fdent *e, struct gt__fd_waiter *w,
+                        struct gt__thread *self)
+{
+    w->t = self;
+    w->revents = 0;
+    w->prev = NULL;
+    w->next = e->waiters;
+    if (e->waiters)
+        e->waiters->prev = w;
+    e->waiters = w;
+}
+
 int gt__fd_park(struct gt__fd_waiter *w, int n, const void *fp,
                 uint64_t deadline)
 {
@@ -79,13 +92,7 @@ int gt__fd_park(struct gt__fd_waiter *w, int n, const void *fp,
                 unlink_waiter(&w[j]);
             return 0;
         }
-        w[i].t = self;
-        w[i].revents = 0;
-        w[i].prev = NULL;
-        w[i].next = e->waiters;
-        if (e->waiters)
-            e->waiters->prev = &w[i];
-        e->waiters = &w[i];
+        link_waiter(e, &w[i], self);
         linked++;
     }
     S.fd_waiters += (uint64_t)n;
@@ -109,11 +116,8 @@ int gt__fd_park_unstacked(int fd, const void *fp, uint64_t deadline,
     struct gt__fd_waiter *w = malloc(sizeof(*w));
     if (!w)
         return ENOMEM;
-    *w = (struct gt__fd_waiter){.t = self, .fd = fd, .events = POLLIN,
-                                .next = e->waiters};
-    if (e->waiters)
-        e->waiters->prev = w;
-    e->waiters = w;
+    *w = (struct gt__fd_waiter){.fd = fd, .events = POLLIN};
+    link_waiter(e, w, self);
     self->fdw = w;
     S.fd_waiters++;
     int r = gt__park_unstacked(fp, GT_WAIT_FD, (uint64_t)fd, POLLIN, deadline,

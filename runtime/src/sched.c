@@ -86,12 +86,13 @@ static void unstack(struct gt__thread *d)
     gt__seq_end(&d->pub.seq);
 }
 
-/* The thread that just exited can give back its stack now that nothing
- * runs on it (or one that parked unstacked, its pages). */
-static __attribute__((noinline)) void reap_dead(void)
+/* The thread just switched away from no longer needs its stack, and now
+ * nothing runs on it: an exited thread gives it back (and its record, if
+ * detached), an unstacked one its pages. */
+static __attribute__((noinline)) void let_go_of_stack(void)
 {
-    struct gt__thread *d = S.dead;
-    S.dead = NULL;
+    struct gt__thread *d = S.leaving;
+    S.leaving = NULL;
     if (d->pub.state == GT_STATE_PARKED) {
         unstack(d);
         return;
@@ -120,8 +121,8 @@ static inline __attribute__((always_inline)) void after_switch(void)
         gt__seq_end(&p->pub.seq);
         S.prev = NULL;
     }
-    if (GT__UNLIKELY(S.dead != NULL))
-        reap_dead();
+    if (GT__UNLIKELY(S.leaving != NULL))
+        let_go_of_stack();
 }
 
 /* Starts loading the record of the thread that will run after the one
@@ -175,7 +176,7 @@ switch_prepare(struct gt__thread *cur, enum gt_state st, struct gt__thread *next
     GT__PROBE2(switch, cur ? cur->pub.id : 0, next ? next->pub.id : 0);
 #if defined(__SANITIZE_ADDRESS__)
     /* An exited or unstacked thread's frames are gone for good. */
-    void **fake = cur && st != GT_STATE_EXITED && S.dead != cur
+    void **fake = cur && S.leaving != cur
                       ? &cur->asan_fake_stack : NULL;
     if (next)
         __sanitizer_start_switch_fiber(
@@ -291,7 +292,7 @@ int gt__park_unstacked(const void *fp, enum gt_wait_kind kind, uint64_t obj,
         return ENOMEM;
     cur->fn = fn;
     cur->fn_arg = fn_arg;
-    S.dead = cur; /* not dead: reap_dead sees it is PARKED and unstacks it */
+    S.leaving = cur; /* its pages go after the switch */
     gt__switch_to(cur, GT_STATE_PARKED, rq_pop());
     __builtin_unreachable(); /* its context is replaced before it can run */
 }
@@ -492,7 +493,7 @@ exit_prepare(struct gt__thread *cur)
 #endif
     if (joiner)
         gt__wake_at(joiner, 0, now);
-    S.dead = cur; /* its stack (and record, if detached) go after the switch */
+    S.leaving = cur; /* its stack (and record, if detached) go after the switch */
     return rq_pop();
 }
 

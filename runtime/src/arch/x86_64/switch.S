@@ -50,10 +50,11 @@ gt__ctx_switch:
  * all end here.
  *
  * A new thread's context starts GT__CTX_FRESH_OFFSET bytes in, past the
- * first instruction (its rbp is 0 already).  Every reader takes a saved pc for a return address
- * and looks up the byte before it; from the first instruction that byte
- * would belong to whatever function precedes this one, and its name, line
- * and unwind rule with it.  From here it is still the trampoline's. */
+ * first instruction (its rbp is 0 already).  Every reader takes a saved
+ * pc for a return address and looks up the byte before it; from the first
+ * instruction that byte would belong to whatever function precedes this
+ * one, and its name, line and unwind rule with it.  From here it is still
+ * the trampoline's. */
 	.globl	gt__ctx_trampoline
 	.hidden	gt__ctx_trampoline
 	.type	gt__ctx_trampoline, @function
