@@ -11,7 +11,7 @@ import signal
 
 import pytest
 
-from conftest import (GT_STACKS, GT_WASTE, HERE, Running, exe, gcore, kernel_core, lines,
+from conftest import (GT_STACKS, GT_WASTE, HERE, Running, exe, gcore, kernel_core, lines, where,
                       run, run_json, wait_idle)
 
 NIDLE, NSLEEP = 4, 3
@@ -45,13 +45,12 @@ def check_groups(doc, with_lines=True, nidle=NIDLE, crashed=False):
     if with_lines:
         assert g["frames"][0]["function"] == "gt__ctx_trampoline"
         assert g["frames"][0]["file"].endswith("switch.S")
-        loc = g["location"]
-        assert (loc["function"], loc["line"]) == ("idle_wait", LINES["idle"])
+        assert where(doc, g["location"]) == ("idle_wait", LINES["idle"])
     sleepers = [x for x in doc["groups"] if x["representative"]["name"] == "sleeper"]
     assert [x["count"] for x in sleepers] == [NSLEEP]
     assert not sleepers[0]["unstacked"]
     if with_lines:
-        assert sleepers[0]["location"]["line"] == LINES["sleeper"]
+        assert where(doc, sleepers[0]["location"])[1] == LINES["sleeper"]
     assert doc["threads"] == NIDLE + NSLEEP + 1
     return g
 
@@ -109,7 +108,7 @@ def test_text_output():
         assert len(block) == 1, out
         text = block[0].splitlines()
         assert text[0].startswith("%d threads  parked " % NIDLE)
-        assert "  at idle_wait (unstacked.c:%d)  (thread " % LINES["idle"] in text[0]
+        assert "  at idle_wait (unstacked.c:%d) < idle_main (" % LINES["idle"] in text[0]
         assert re.fullmatch(r"  #0   gt__ctx_trampoline \(switch\.S:\d+\)", text[1]), text
         assert text[2] == "  (no stack: waits unstacked, starts over in idle_restart)"
         assert len(text) == 3
@@ -141,8 +140,7 @@ def test_restarted_thread_has_frames_again():
         d = run_json(GT_STACKS, "--thread", tid, f.pid)
         [t] = d["threads_list"]
         assert not t["unstacked"] and t["unwind"] == "ok"
-        assert t["location"]["function"] == "idle_restart"
-        assert t["location"]["line"] == LINES["restarted"]
+        assert where(d, t["location"]) == ("idle_restart", LINES["restarted"])
         names = [x["function"] for x in t["frames"]]
         assert names[-3:] == ["idle_restart", "gt__thread_start", "gt__ctx_trampoline"]
         assert t["stack"]["live"] > 0

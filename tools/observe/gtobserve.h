@@ -278,7 +278,10 @@ struct gto_symbol {
 size_t gto_symbolize(gto_target *t, uint64_t pc, int return_address,
                      const struct gto_symbol **out);
 
-/* The symbols of frame I of thread TH: the right pc rule for that frame. */
+/* The symbols of frame I of thread TH: frame 0 (the saved context's pc,
+ * where the thread resumes) at its exact pc, every other frame as a return
+ * address, as debuggers number and look them up.  Returns their number
+ * (at least 1), innermost first; the array lives until gto_close. */
 size_t gto_frame_symbols(gto_target *t, const struct gto_thread *th,
                          size_t i, const struct gto_symbol **out);
 
