@@ -93,7 +93,7 @@ def test_live(variant):
         check_threads(run_json(GT_STACKS, "--all", f.pid), with_lines)
         # After the readers above: reading never faulted a page of these
         # stacks in.
-        check_waste(run_json(GT_WASTE, "--class", "idle", f.pid))
+        check_waste(run_json(GT_WASTE, "--class-by", "name", "--class", "idle", f.pid))
         assert f.p.poll() is None
     finally:
         f.stop()
@@ -116,7 +116,7 @@ def test_text_output():
         assert rc == 0, err
         assert "  entry: idle_restart (unstacked.c:" in out
         assert "  stack: 64 KiB reserved, 0 B live" in out
-        rc, out, err = run(GT_WASTE, "--class", "idle", f.pid)
+        rc, out, err = run(GT_WASTE, "--class-by", "name", "--class", "idle", f.pid)
         assert rc == 0, err
         assert re.search(r"^  resident +0 B ", out, re.M), out
         assert re.search(r"^  touched +0 B ", out, re.M), out
@@ -159,7 +159,8 @@ def test_kernel_core(tmp_path):
     doc = run_json(GT_STACKS, "--core", core, "--exe", f.exe)
     check_groups(doc)
     check_threads(run_json(GT_STACKS, "--all", "--core", core, "--exe", f.exe))
-    check_waste(run_json(GT_WASTE, "--class", "idle", "--core", core, "--exe", f.exe))
+    check_waste(run_json(GT_WASTE, "--class-by", "name", "--class", "idle",
+                         "--core", core, "--exe", f.exe))
     os.unlink(core)
 
 
@@ -178,4 +179,5 @@ def test_gcore(guard, tmp_path):
     check_threads(d)
     others = {t["unwind"] for t in d["threads_list"] if t["name"] != "idle"}
     assert others == ({"no memory"} if guard == "madvise" else {"ok"})
-    check_waste(run_json(GT_WASTE, "--class", "idle", "--core", core, "--exe", f.exe))
+    check_waste(run_json(GT_WASTE, "--class-by", "name", "--class", "idle",
+                         "--core", core, "--exe", f.exe))

@@ -3,11 +3,14 @@
  * the readers' derived meanings: wait descriptions, classes, location
  * labels, ages in core files, idle time.
  *
- * Usage: waits [publish]
+ * Usage: waits [publish] [NCONN]
  *
  * Threads, all parked once it prints its "ready" line:
- *   3  "conn 127.0.0.1:4000N"  conn_main reads an empty pipe (LINE:conn):
- *                              one entry function, a name per connection
+ *   NCONN (default 3)          conn_main reads an empty pipe (LINE:conn):
+ *      "conn 127.0.0.1:PORT"   one entry function, a name per connection
+ *                              (PORT 40001 on); the first one wrote
+ *                              DEEP_BYTES of stack once, the others less
+ *                              than a page
  *   1  "sleeper"               sleeps 600 s (LINE:sleep)
  *   1  "stage_a", 1 "stage_b"  lock a mutex the main thread holds, from
  *                              critical(), inlined into stage_a
@@ -45,6 +48,7 @@
 
 #define NOINLINE __attribute__((noinline))
 #define FILE_READS 3
+#define DEEP_BYTES 16384
 
 /* The ids a runtime that publishes them gives these fields (append-only
  * numbering after GT_F_REG_CANARY); registry.h has them once it does. */
@@ -56,6 +60,7 @@ static int pipe_fds[2];
 static gt_mutex_t mu = GT_MUTEX_INITIALIZER;
 static gt_t sleeper;
 static int publish;
+static long nconn = 3;
 static struct gt_field layout_copy[256];
 
 static uint64_t now_ns(void)
@@ -65,9 +70,18 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Writes n bytes of stack, non-zero so that they count as touched. */
+NOINLINE static void dive(size_t n)
+{
+    volatile char buf[DEEP_BYTES];
+    for (size_t i = 0; i < n && i < sizeof(buf); i++)
+        buf[i] = (char)0xaa;
+}
+
 NOINLINE static void conn_main(void *arg)
 {
-    (void)arg;
+    if (arg == NULL)
+        dive(DEEP_BYTES);
     char c;
     if (read(pipe_fds[0], &c, 1) < 0) /* LINE:conn */
         abort();
@@ -107,10 +121,10 @@ NOINLINE static void joiner_main(void *arg)
     __asm__ volatile("" ::: "memory");
 }
 
-static void spawn(void (*fn)(void *), const char *name, gt_t *out)
+static void spawn(void (*fn)(void *), void *arg, const char *name, gt_t *out)
 {
     gt_attr_t at = {.name = name, .detached = out == NULL};
-    if (gt_spawn(out, fn, NULL, &at) < 0) {
+    if (gt_spawn(out, fn, arg, &at) < 0) {
         perror("gt_spawn");
         exit(1);
     }
@@ -166,15 +180,15 @@ static void main_thread(void *arg)
             abort();
     close(fd);
     gt_mutex_lock(&mu);
-    char name[32];
-    for (int i = 0; i < 3; i++) {
-        snprintf(name, sizeof(name), "conn 127.0.0.1:%d", 40001 + i);
-        spawn(conn_main, name, NULL);
+    char name[48]; /* names longer than GT_NAME_MAX - 1 are cut by gt_spawn */
+    for (long i = 0; i < nconn; i++) {
+        snprintf(name, sizeof(name), "conn 127.0.0.1:%ld", 40001 + i);
+        spawn(conn_main, i ? (void *)1 : NULL, name, NULL);
     }
-    spawn(sleeper_main, "sleeper", &sleeper);
-    spawn(stage_a, "stage_a", NULL);
-    spawn(stage_b, "stage_b", NULL);
-    spawn(joiner_main, "joiner", NULL);
+    spawn(sleeper_main, NULL, "sleeper", &sleeper);
+    spawn(stage_a, NULL, "stage_a", NULL);
+    spawn(stage_b, NULL, "stage_b", NULL);
+    spawn(joiner_main, NULL, "joiner", NULL);
     gt_sleep_ns(1000000); /* every thread runs to its parking point */
     uint64_t clock = now_ns();
     if (publish) {
@@ -190,10 +204,17 @@ static void main_thread(void *arg)
 
 int main(int argc, char **argv)
 {
-    publish = argc == 2 && strcmp(argv[1], "publish") == 0;
-    if (argc > 2 || (argc == 2 && !publish)) {
-        fprintf(stderr, "usage: %s [publish]\n", argv[0]);
-        return 2;
+    for (int i = 1; i < argc; i++) {
+        char *end;
+        if (strcmp(argv[i], "publish") == 0) {
+            publish = 1;
+            continue;
+        }
+        nconn = strtol(argv[i], &end, 10);
+        if (*end || nconn < 1 || nconn > 100000) {
+            fprintf(stderr, "usage: %s [publish] [NCONN]\n", argv[0]);
+            return 2;
+        }
     }
     return gt_main(main_thread, NULL);
 }
