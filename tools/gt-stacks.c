@@ -5,35 +5,55 @@
  *   gt-stacks PID
  *   gt-stacks --core CORE [--exe EXE]
  *
- * Threads with identical stacks form one group, biggest first:
+ * Under the count, a summary: threads by state (counted from the records:
+ * they add up, at most one runs, what kept changing is "in flux"), uptime,
+ * idle time with the current stretch, and regular-file I/O.  Then threads
+ * with identical stacks form one group, biggest first:
  *
- *   38112 threads  parked 2.1s..14.9s (median 7.0s)  at read_request (knot.c:142)
- *     #0  gt__park (sched.c:190)
+ *   38112 threads  parked 2.1s..14.9s (median 7.0s)  at read_request (knot.c:142) < serve (knot.c:210)
+ *     #0   gt__switch_to (sched.c:213)
  *     ...
+ *
+ * Locations are labelled by gto_location_label (every pc with its inline
+ * chain, joined by " < "), waits described by gto_wait_describe ("fd 9
+ * read"), and frames numbered from 0, the saved context's, physical frames
+ * only (inlined calls share their frame's number).  Ages of a core that
+ * cannot tell when it died are lower bounds: "parked >= 2.1ms".
  *
  * --all prints one entry per thread instead, --thread ID one thread with
  * its details.  --json prints one document:
  *
- *   { "target": str, "pid": int, "now_ns": int, "threads": int,
+ *   { "target": str, "pid": int, "now_ns": int, "now_exact": bool,
+ *     "uptime_ns": int, "idle_ns": int, "file_io_calls": int,
+ *     "file_io_ns": int, "threads": int,
+ *     "states": {"runnable": int, "running": int, "parked": int,
+ *                "exited": int}, "in_flux": int,
  *     "shown": int,                       threads that passed the filters
+ *     "locations": [LOC],
  *     "groups": [ { "count": int, "states": {state: int},
  *                   "representative": {"id": int, "name": str},
  *                   "unstacked": bool,   waits holding no stack (see below)
- *                   "location": LOC|null, "wait_ns": WAIT|null,
+ *                   "location": int,     index into locations, 0 none
+ *                   "wait_ns": WAIT|null,
  *                   "thread_ids": [int], "frames": [FRAME] } ] }
  *   with --all or --thread, "threads_list": [ { "id", "name", "state",
- *     "wait_kind", "location": LOC|null, "wait_ns": int|null, "entry": str,
- *     "unstacked": bool, "stack": {"reserved", "live"}, "unwind": str,
- *     "frames": [FRAME] } ]
+ *     "location": int, "wait_kind": str|null, "wait": str|null,
+ *     "wait_ns": int|null, "entry": str, "run_ns", "switches",
+ *     "unstacked": bool, "stack": {"reserved", "live", "touched", "dead",
+ *     "unused", "resident"} (the last four null: not measured here),
+ *     "unwind": str, "frames": [FRAME] } ]
  *   An unstacked thread (parked in gt_wait_readable_then) holds no frames:
  *   its one FRAME is the entry trampoline, "entry" the function it starts
  *   over in, and the text output says so under its frames.
- *   LOC   = { "index": int, "function": str, "file": str|null, "line": int }
+ *   LOC   = { "index", "where": str, "kind": str, "waiting", "arrivals",
+ *             "completed", "wait_max_ns", "done_p50_ns", "done_p99_ns" }
+ *           (the percentiles of completed waits, clamped to wait_max_ns)
  *   WAIT  = { "min": int, "median": int, "max": int }
- *   FRAME = { "pc": int, "function": str, "file": str|null, "line": int,
- *             "module": str|null, "inlined": bool, "size": int }
- *   (an inlined call gives several FRAMEs for one pc; "size" is the
- *   physical frame's bytes, on its outermost FRAME, 0 on the others)
+ *   FRAME = { "n": int, "pc": int, "function": str, "file": str|null,
+ *             "line": int, "module": str|null, "inlined": bool, "size": int }
+ *   (an inlined call gives several FRAMEs for one pc, with one "n";
+ *   "size" is the physical frame's bytes, on its outermost FRAME, 0 on the
+ *   others)
  *
  * --folded prints one line per group for flamegraph.pl or speedscope:
  * frames outermost first, separated by ';', then the thread count.
