@@ -25,7 +25,7 @@ def test_json_locations_and_states(pipeline):
         doc["threads"]["running"] == 8
     locs = locs_by_where(doc)
     assert locs[where("idle", "idler_main")]["waiting"] == 3
-    assert locs[where("idle", "idler_main")]["kind"] == "chan-recv"
+    assert locs[where("idle", "idler_main")]["kind"] == "chan_recv"
     assert locs[where("hold", "main_thread")]["waiting"] == 1
     a, b = locs[where("stage_a", "stage_a")], locs[where("stage_b", "stage_b")]
     # Every looper is at one of its two stages (or between them).
@@ -189,8 +189,8 @@ def test_dot_is_valid_and_has_the_edges(pipeline):
 # from the JSON thread list: the order --sort gives must be the order of
 # these values.
 STATE_ORDER = {"runnable": 1, "running": 2, "parked": 3, "exited": 4}
-WAIT_KINDS = ["none", "fd", "poll", "sleep", "mutex", "cond", "join", "chan-send",
-              "chan-recv"]
+WAIT_KINDS = ["none", "fd", "poll", "sleep", "mutex", "cond", "join", "chan_send",
+              "chan_recv"]
 THREAD_COLUMNS = {
     "id": lambda t: t["id"],
     "name": lambda t: t["name"].encode(),
@@ -228,7 +228,7 @@ def test_sort_threads_known_orders(pipeline):
     loopers sleep, the idlers receive on a channel; main has no name."""
     doc = snapshot(pipeline, "--view", "threads", "--sort", "waits_on")
     kinds = [t["wait_kind"] for t in doc["thread_list"] if t["state"] == "parked"]
-    assert kinds[0] == "fd" and kinds[-3:] == ["chan-recv"] * 3
+    assert kinds[0] == "fd" and kinds[-3:] == ["chan_recv"] * 3
     assert doc["thread_list"][0]["wait_obj"] == 0
     doc = snapshot(pipeline, "--view", "threads", "--sort", "name")
     assert [t["name"] for t in doc["thread_list"]] == [""] + ["idler"] * 3 + ["looper"] * 4

@@ -180,7 +180,7 @@ def test_sort_picker_marks_the_column(session):
     # nothing and sorts first.
     kinds = [r[27:36].strip() for r in rows]
     parked = [k for k, r in zip(kinds, rows) if r.split()[2] == "parked"]
-    assert parked[0] == "fd 0" and parked[-3:] == ["chan-recv"] * 3, kinds
+    assert parked[0] == "fd 0" and parked[-3:] == ["chan_recv"] * 3, kinds
     assert set(parked[1:-3]) <= {"sleep"}
     assert kinds.index("fd 0") == len(kinds) - len(parked)
     keys("s")
@@ -188,7 +188,7 @@ def test_sort_picker_marks_the_column(session):
     keys("d")
     s = wait_for("(waits_on desc)")
     assert "WAITS ONv" in s
-    assert [r[27:36].strip() for r in thread_rows(s)][:3] == ["chan-recv"] * 3
+    assert [r[27:36].strip() for r in thread_rows(s)][:3] == ["chan_recv"] * 3
     assert [r.split()[1] for r in thread_rows(s)][:3] == ["idler"] * 3
     keys(">")
     s = wait_for("(waited desc)")
