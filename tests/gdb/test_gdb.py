@@ -296,15 +296,22 @@ def test_100k_threads_exact_count():
 def test_install_auto_loads_through_debug_gdb_scripts(tmp_path):
     dest = tmp_path / "dest"
     subprocess.run(["make", "-s", "-C", ROOT, "install-gdb", "DESTDIR=" + str(dest),
-                    "PREFIX=/usr/local"], check=True, capture_output=True)
+                    "PREFIX=/usr/local", "BUILD=" + BUILD], check=True, capture_output=True)
     d = str(dest) + "/usr/local/share/gt/gdb"
-    assert os.path.exists(d + "/gt-gdb.py") and os.path.exists(d + "/gt/registry.h")
-    # The two lines gdb/README.md tells users to put in ~/.gdbinit.
+    assert os.path.exists(d + "/gt-gdb.py")
+    # The constants are generated and installed beside the package; no
+    # header is read at load time.
+    assert os.path.exists(d + "/gt/constants.py") and not os.path.exists(d + "/gt/registry.h")
+    # The two lines gdb/README.md tells users to put in ~/.gdbinit; no
+    # build tree to fall back on.
+    env = {k: v for k, v in os.environ.items() if k != "GT_BUILD"}
     out = gdb(["-iex", "add-auto-load-safe-path " + d, "-iex", "directory " + d,
                "--args", FIXTURE, str(N)],
-              ["break ready_point", "run", "info green-threads --json", "kill"],
-              source=False)
+              ["break ready_point", "run", "info green-threads --json",
+               "python import gt.abi; print('constants from', gt.abi.SOURCE)", "kill"],
+              source=False, env=env)
     assert json_of(out)["total"] == 6 * N + 2
+    assert "constants from %s/gt/constants.py" % d in out
 
 
 def test_apply_reports_progress_and_stops_cleanly_on_ctrl_c():
@@ -416,3 +423,57 @@ def test_unstacked_threads_kernel_core(tmp_path):
     cores = glob.glob(str(tmp_path / "core*"))
     assert len(cores) == 1, (os.listdir(tmp_path), p.stderr)
     check_idlers(gdb([FIXTURE, cores[0]], IDLE_COMMANDS), "running")
+
+
+# ---- the registry's constants: generated at build time ---------------------
+
+def constants_module(path):
+    names = {}
+    with open(path) as f:
+        exec(f.read(), {}, names)
+    return {k: v for k, v in names.items() if k.startswith("GT_")}
+
+
+def test_constants_are_the_compilers_values(tmp_path):
+    """Every constant the extension uses is the value the C compiler gives
+    the name in registry.h: checked against a program that prints them."""
+    consts = constants_module(os.path.join(BUILD, "gdb", "gt", "constants.py"))
+    assert len(consts) > 100
+    prog = tmp_path / "print.c"
+    prog.write_text("#include <stdio.h>\n#include <gt/registry.h>\nint main(void)\n{\n" +
+                    "".join('    printf("%s %%lld\\n", (long long)(%s));\n' % (n, n)
+                            for n in sorted(consts)) + "    return 0;\n}\n")
+    exe = str(tmp_path / "print")
+    subprocess.run(["cc", "-I", os.path.join(ROOT, "runtime", "include"), "-o", exe,
+                    str(prog)], check=True)
+    truth = dict(l.split() for l in subprocess.run([exe], capture_output=True, text=True,
+                                                   check=True).stdout.splitlines())
+    assert {k: int(v) for k, v in truth.items()} == consts
+    # The package inside GDB reads them from the build tree, not a header.
+    out = at_breakpoint(["python import gt.abi; print('constants from', gt.abi.SOURCE)"])
+    assert "constants from %s/gdb/gt/constants.py" % BUILD in out
+
+
+def test_constants_follow_names_a_newer_header_adds(tmp_path):
+    """Names registry.h gains (append only) come out of the same build
+    rule as soon as the header has them, with the compiler's values."""
+    inc = tmp_path / "include" / "gt"
+    inc.mkdir(parents=True)
+    with open(os.path.join(ROOT, "runtime", "include", "gt", "registry.h")) as f:
+        text = f.read()
+    text = text.replace("    GT_F_REG_CANARY,\n",
+                        "    GT_F_REG_CANARY, GT_F_REG_IDLE_SINCE, GT_F_REG_FATAL_NS,\n")
+    text = text.replace("#define GT_TF_UNSTACKED 0x8u\n",
+                        "#define GT_TF_UNSTACKED 0x8u\n#define GT_TF_FRESH 0x10u\n")
+    (inc / "registry.h").write_text(text)
+    build = tmp_path / "build"
+    target = str(build / "gdb" / "gt" / "constants.py")
+    subprocess.run(["make", "-s", "-C", ROOT, "BUILD=" + str(build),
+                    "GDB_REGISTRY_INCLUDE=" + str(tmp_path / "include"), target],
+                   check=True, capture_output=True)
+    new = constants_module(target)
+    old = constants_module(os.path.join(BUILD, "gdb", "gt", "constants.py"))
+    canary = old["GT_F_REG_CANARY"]
+    assert new["GT_F_REG_IDLE_SINCE"] == canary + 1 and new["GT_F_REG_FATAL_NS"] == canary + 2
+    assert new["GT_TF_FRESH"] == 0x10
+    assert {k: v for k, v in new.items() if k in old} == old
