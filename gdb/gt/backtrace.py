@@ -64,12 +64,18 @@ def id_ranges(ids, max_ranges=6):
 
 
 def frame_lines(g):
+    """`  #N   0x... in func (file:line)`, N counting physical frames from
+    0, the saved context's; a frame in inlined code has one line per
+    function of its inline chain, innermost first, the inlined ones
+    marked [inlined] and the rest of the chain under the same N."""
     if g.pcs is None:
         return ["  (running: its frames are the OS thread's; see `bt`)"]
     lines = []
-    for i, pc in enumerate(g.pcs):
-        s = symbols.lookup(pc, is_return=(i > 0 or g.first_return))
-        lines.append("  #%-3d 0x%016x in %s" % (i, pc, s.where_inlined()))
+    for n, pc in enumerate(g.pcs):
+        chain = symbols.lookup(pc, is_return=(n > 0 or g.first_return)).chain
+        for i, c in enumerate(chain):
+            lines.append("  #%-3d 0x%016x in %s%s" % (
+                n, pc, symbols.where(*c), " [inlined]" if i < len(chain) - 1 else ""))
     if g.note:
         lines.append("  (%s)" % g.note)
     return lines
@@ -84,13 +90,13 @@ def group_header(snap, g):
                    else abi.STATE_NAMES[s] for s, n in states.items())
     waits = [w for w in (fmt.waited(t, snap.now) for t in ts) if w is not None]
     head = "%s thread%s, %s" % (fmt.count(len(ts)), "" if len(ts) == 1 else "s", st)
-    kinds = {abi.WAIT_NAMES.get(t.wait_kind, "?") for t in ts if t.state == PARKED}
+    kinds = {fmt.wait_kind(t) for t in ts if t.state == PARKED}
     if kinds:
         head += " (%s)" % ", ".join(sorted(kinds))
     if waits:
         lo, hi = min(waits), max(waits)
-        head += ", waited %s" % (fmt.duration(lo) if lo == hi else
-                                 "%s..%s" % (fmt.duration(lo), fmt.duration(hi)))
+        age = lambda ns: fmt.age(ns, snap.now_exact)
+        head += ", waited %s" % (age(lo) if lo == hi else "%s..%s" % (age(lo), age(hi)))
     names = sorted({t.name for t in ts if t.name})
     head += ": ids %s" % id_ranges(sorted(t.id for t in ts))
     if names:

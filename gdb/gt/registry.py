@@ -27,6 +27,7 @@ REC_REG, REC_THR, REC_LOC = C["GT_REC_REGISTRY"], C["GT_REC_THREAD"], C["GT_REC_
 MAX_CHUNKS = 1 << 16          # 64M thread slots at 1024 a chunk
 MAX_LAYOUT = 4096
 MAX_RECORD = 1 << 16
+RUNNING_RETRIES = 3           # reads of the thread records at most
 
 _INT = {1: "B", 2: "H", 4: "I", 8: "Q"}
 
@@ -154,13 +155,57 @@ class Snapshot:
                 self.reg[name] = struct.unpack_from("<%dQ" % (size // 8), raw, off)
             else:
                 self.reg[name] = int.from_bytes(raw[off:off + size], "little")
-        self.now = target.now_ns(self.reg.get("clock_now", 0))
-        self.skipped = 0        # records in chunks that could not be read
-        self.bad_chunks = 0
-        self.in_flux = 0        # records caught mid-update (odd seq)
-        self.threads = self._read_threads()
+        self.now, self.now_exact = target.now(self.reg)
+        self.threads = self._consistent_threads()
         self.locations = self._read_locations()
         self._by_id = None
+        self.labels = {}        # location index -> label (fmt.location_text)
+
+    def _consistent_threads(self):
+        """The thread records, re-read while more than one says RUNNING.
+
+        One kernel thread runs green threads, so two RUNNING records mean
+        the copy caught a switch half done (possible on a target that runs
+        while it is read).  A copy that still disagrees after a few reads
+        keeps as running the record the registry names current (or the
+        first), and counts the others as in flux: the states counted here
+        always add up to the threads listed, with at most one running.
+        """
+        running = C["GT_STATE_RUNNING"]
+        for _ in range(RUNNING_RETRIES):
+            self.skipped = 0        # records in chunks that could not be read
+            self.bad_chunks = 0
+            self.in_flux = 0        # records caught mid-update (odd seq)
+            threads = self._read_threads()
+            runs = [t for t in threads if t.state == running]
+            if len(runs) <= 1:
+                return threads
+        current = self.reg.get("current")
+        keep = next((t for t in runs if t.addr == current), runs[0])
+        self.in_flux += len(runs) - 1
+        return [t for t in threads if t.state != running or t is keep]
+
+    def state_counts(self, threads=None):
+        """{state word: count} of threads (all by default), every state
+        named, counted from the records, never from the header's nstate."""
+        counts = {abi.STATE_NAMES[s]: 0 for s in sorted(abi.STATE_NAMES) if s}
+        names = abi.STATE_NAMES
+        for t in self.threads if threads is None else threads:
+            counts[names[t.state]] += 1
+        return counts
+
+    def idle_ns(self):
+        """Time the poller spent blocked, the current stretch included
+        (idle_since: when the blocking wait in progress began, 0 none)."""
+        idle = self.reg.get("idle_ns", 0)
+        since = self.reg.get("idle_since") or 0
+        if since and self.now > since:
+            idle += self.now - since
+        return idle
+
+    def uptime_ns(self):
+        base = self.reg.get("clock_base", 0)
+        return max(0, self.now - base) if base else None
 
     def _chunk_ptrs(self, array, count):
         raw = self.target.try_read(array, 8 * count) if count else b""

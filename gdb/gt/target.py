@@ -5,6 +5,8 @@ The registry is found through its exported symbol `gt_registry`, which is
 in .dynsym of every gt program (and of libgt.so), so this works on stripped
 binaries and on core files; no DWARF is needed.
 """
+import os
+import re
 import struct
 import time
 
@@ -50,16 +52,51 @@ class Target:
     def u64(self, addr):
         return struct.unpack("<Q", self.read(addr, 8))[0]
 
-    def now_ns(self, clock_now):
-        """The target's CLOCK_MONOTONIC now.
+    def core_path(self):
+        """The core file GDB reads, from `info target`; None if not a core
+        or if GDB does not name it."""
+        if not self.is_core:
+            return None
+        try:
+            text = gdb.execute("info target", to_string=True)
+        except gdb.error:
+            return None
+        m = re.search(r"Local core dump file:\s*`(.*)', file type", text)
+        return m.group(1) if m else None
 
-        A core's now is the runtime's last reading; a live local process
-        shares this machine's clock, which is fresher than that reading
-        (the runtime reads the clock only when it parks or polls).
+    def now(self, reg):
+        """(now, exact): the target's CLOCK_MONOTONIC "now" and whether it
+        is the true time of the snapshot (every reader applies this rule).
+
+        A live local process shares this machine's clock.  A core's time
+        stopped when it was written: the runtime's fatal-signal handler
+        took a real reading (fatal_ns) when it died of one; else the core
+        file's mtime, the moment the kernel or gcore finished writing it,
+        maps onto the monotonic clock through the pair of clocks the
+        runtime read at start.  Failing both (a copied core, an mtime
+        older than the runtime's last reading, a remote target with its
+        own clock) the runtime's last reading (clock_now) is all there is:
+        a time before the true now, so every age is a lower bound.
         """
-        if self.is_core or self.kind != "native":
-            return clock_now
-        return max(clock_now, time.monotonic_ns())
+        clock_now = reg.get("clock_now", 0)
+        if self.kind == "native" and not self.is_core:
+            return time.monotonic_ns(), True
+        if not self.is_core:
+            return clock_now, False
+        fatal = reg.get("fatal_ns") or 0
+        if fatal:
+            return fatal, True
+        path = self.core_path()
+        try:
+            mtime = os.stat(path).st_mtime_ns if path else None
+        except OSError:
+            mtime = None
+        base, rt_base = reg.get("clock_base", 0), reg.get("realtime_base", 0)
+        if mtime is not None and rt_base and mtime >= rt_base:
+            now_file = base + (mtime - rt_base)
+            if now_file >= clock_now:
+                return now_file, True
+        return clock_now, False
 
 
 def current():
