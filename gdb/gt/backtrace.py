@@ -5,6 +5,8 @@ Stacks come from frame-pointer walks over bulk-read stack bytes
 in ten distinct stacks that is one read per thread and a few hundred
 symbol lookups, not 100,000 runs of GDB's unwinder.
 """
+import collections
+
 import gdb
 
 from . import abi, args, fmt, params, registry, stacks, symbols, threads
@@ -14,34 +16,49 @@ PARKED = C["GT_STATE_PARKED"]
 
 
 class Group:
-    __slots__ = ("pcs", "first_return", "note", "threads")
+    """Threads with one stack: ks, their indices (registry.ThreadTable)."""
+    __slots__ = ("pcs", "first_return", "note", "ks")
 
     def __init__(self, pcs, first_return, note=None):
-        self.pcs, self.first_return, self.note, self.threads = pcs, first_return, note, []
+        self.pcs, self.first_return, self.note, self.ks = pcs, first_return, note, []
 
 
-def group_threads(snap, thread_list, progress=None):
-    """[Group] of thread_list by identical stacks, biggest first.
-
-    The running thread (no saved context) forms a group with pcs None.
-    """
+def group_threads(snap, ks, progress=None):
+    """[Group] of the threads at indices ks by identical stacks, biggest
+    first.  The running thread (no saved context) forms a group with pcs
+    None.  Reads columns and each stack once (stacks.chain): no Thread
+    record is built per thread."""
+    col = snap.table.column
+    state, flags, switches = col("state"), col("flags"), col("switches")
+    sp, pc, fp = col("ctx_sp"), col("ctx_pc"), col("ctx_fp")
+    lo, hi, entry = col("stack_lo"), col("stack_hi"), col("entry")
+    read = snap.target.reader()
+    chain, is_fresh, unstacked = stacks.chain, stacks.is_fresh, stacks.UNSTACKED
+    running = stacks.RUNNING
     groups = {}
-    target = snap.target
-    for n, t in enumerate(thread_list):
-        pcs = stacks.walk(target, t)
-        # Fresh contexts are all one trampoline frame: what sets them apart
-        # is whether they wait unstacked and the function they will run.
-        fresh = (stacks.unstacked(t), t.entry) if stacks.fresh(t) else None
-        key = (pcs, stacks.first_is_return(t), fresh)
+    for n, k in enumerate(ks):
+        st = state[k]
+        s = sp[k]
+        if st == running or s is None:
+            key = (None, True, None)
+        else:
+            fl = flags[k] or 0
+            if is_fresh(st, fl, switches[k]):
+                pcs = (pc[k],) if lo[k] <= s < hi[k] else None
+                key = (pcs, False, (bool(fl & unstacked), entry[k]))
+            else:
+                pcs = chain(read, s, pc[k], fp[k], hi[k]) if lo[k] <= s < hi[k] else None
+                key = (pcs, True, None)
         g = groups.get(key)
         if g is None:
-            note = fresh and stacks.fresh_note(
-                t, symbols.lookup(t.entry, is_return=False).func)
-            g = groups[key] = Group(pcs, key[1], note)
-        g.threads.append(t)
+            note = key[2] and stacks.fresh_note(
+                snap.thread_at(k), symbols.lookup(entry[k], is_return=False).func)
+            g = groups[key] = Group(key[0], key[1], note)
+        g.ks.append(k)
         if progress and n and n % 5000 == 0:
-            progress(n, len(thread_list))
-    return sorted(groups.values(), key=lambda g: (-len(g.threads), g.threads[0].id))
+            progress(n, len(ks))
+    ids = col("id")
+    return sorted(groups.values(), key=lambda g: (-len(g.ks), ids[g.ks[0]]))
 
 
 def id_ranges(ids, max_ranges=6):
@@ -82,23 +99,28 @@ def frame_lines(g):
 
 
 def group_header(snap, g):
-    ts = g.threads
-    states = {}
-    for t in ts:
-        states[t.state] = states.get(t.state, 0) + 1
+    col = snap.table.column
+    state, kind, since = col("state"), col("wait_kind"), col("wait_since")
+    ks = g.ks
+    states = collections.Counter(state[k] for k in ks)
     st = ", ".join(("%s %s" % (fmt.count(n), abi.STATE_NAMES[s])) if len(states) > 1
                    else abi.STATE_NAMES[s] for s, n in states.items())
-    waits = [w for w in (fmt.waited(t, snap.now) for t in ts) if w is not None]
-    head = "%s thread%s, %s" % (fmt.count(len(ts)), "" if len(ts) == 1 else "s", st)
-    kinds = {fmt.wait_kind(t) for t in ts if t.state == PARKED}
+    head = "%s thread%s, %s" % (fmt.count(len(ks)), "" if len(ks) == 1 else "s", st)
+    parked = [k for k in ks if state[k] == PARKED] if len(states) > 1 or PARKED not in states \
+        else ks
+    kinds = {kind[k] for k in parked}
     if kinds:
-        head += " (%s)" % ", ".join(sorted(kinds))
+        head += " (%s)" % ", ".join(sorted(abi.WAIT_NAMES.get(w, "wait %d" % w) for w in kinds))
+    waits = [since[k] for k in parked if since[k]]
     if waits:
-        lo, hi = min(waits), max(waits)
+        now = snap.now
+        lo, hi = max(0, now - max(waits)), max(0, now - min(waits))
         age = lambda ns: fmt.age(ns, snap.now_exact)
         head += ", waited %s" % (age(lo) if lo == hi else "%s..%s" % (age(lo), age(hi)))
-    names = sorted({t.name for t in ts if t.name})
-    head += ": ids %s" % id_ranges(sorted(t.id for t in ts))
+    raw_names = col("name")
+    names = sorted(n for n in {registry.name_of(r) for r in {raw_names[k] for k in ks}} if n)
+    ids = col("id")
+    head += ": ids %s" % id_ranges(sorted(ids[k] for k in ks))
     if names:
         head += " (%s%s)" % (", ".join(names[:3]), ", ..." if len(names) > 3 else "")
     return head
@@ -129,7 +151,7 @@ select one thread: `green-thread ID`, then `bt full`."""
         chosen = threads.select(snap, opts)
         if not chosen:
             raise gdb.GdbError("green-bt: no green thread matches %s (of %s threads)"
-                               % (" ".join(argv) or "(none)", fmt.count(len(snap.threads))))
+                               % (" ".join(argv) or "(none)", fmt.count(snap.count())))
         groups = group_threads(snap, chosen)
         limit = opts.get("limit", params.limit())
         shown = groups if not limit else groups[:limit]
@@ -140,7 +162,7 @@ select one thread: `green-thread ID`, then `bt full`."""
             out.append(group_header(snap, g))
             out.extend(frame_lines(g))
         if len(groups) > len(shown):
-            rest = sum(len(g.threads) for g in groups[len(shown):])
+            rest = sum(len(g.ks) for g in groups[len(shown):])
             out.append("")
             out.append("... %s more groups (%s threads): --limit N or a filter"
                        % (fmt.count(len(groups) - len(shown)), fmt.count(rest)))

@@ -43,11 +43,12 @@ def rows(snap):
     kind, waiting, arrivals, completed, wait_max_ns, done_p50_ns,
     done_p99_ns), plus oldest_wait_ns: the longest wait in progress."""
     oldest = {}
-    for t in snap.threads:
-        if t.state == PARKED and t.location and t.wait_since:
-            w = oldest.get(t.location)
-            if w is None or t.wait_since < w:
-                oldest[t.location] = t.wait_since
+    col = snap.table.column
+    for st, loc, since in zip(col("state"), col("location"), col("wait_since")):
+        if st == PARKED and loc and since:
+            w = oldest.get(loc)
+            if w is None or since < w:
+                oldest[loc] = since
     out = []
     for idx in sorted(snap.locations):
         loc = snap.locations[idx]

@@ -11,6 +11,7 @@ program): counts are capped by what the header says is allocated and by
 absolute limits, unreadable chunks are skipped and counted, and a record
 caught mid-update (odd seq) is counted as in flux, never decoded.
 """
+import bisect
 import collections
 import operator
 import struct
@@ -38,6 +39,11 @@ THREAD_FIELDS = ("seq", "id", "parent", "name", "state", "wait_kind", "flags",
 LOC_FIELDS = ("seq", "index", "depth", "pcs", "wait_kind", "waiting", "head",
               "tail", "arrivals", "completed", "total_wait_ns", "max_wait_ns",
               "hist")
+
+
+def name_of(raw):
+    """A thread name from its record bytes."""
+    return (raw or b"").split(b"\0", 1)[0].decode("utf-8", "replace")
 
 
 def _words(raw):
@@ -156,7 +162,8 @@ class Snapshot:
             else:
                 self.reg[name] = int.from_bytes(raw[off:off + size], "little")
         self.now, self.now_exact = target.now(self.reg)
-        self.threads = self._consistent_threads()
+        self._threads = None
+        self.table = self._consistent_threads()
         self.locations = self._read_locations()
         self._by_id = None
         self.labels = {}        # location index -> label (fmt.location_text)
@@ -176,23 +183,43 @@ class Snapshot:
             self.skipped = 0        # records in chunks that could not be read
             self.bad_chunks = 0
             self.in_flux = 0        # records caught mid-update (odd seq)
-            threads = self._read_threads()
-            runs = [t for t in threads if t.state == running]
-            if len(runs) <= 1:
-                return threads
+            table = self._read_threads()
+            if table.column("state").count(running) <= 1:
+                return table
         current = self.reg.get("current")
-        keep = next((t for t in runs if t.addr == current), runs[0])
-        self.in_flux += len(runs) - 1
-        return [t for t in threads if t.state != running or t is keep]
+        states, addrs = table.column("state"), table.column("addr")
+        runs = [k for k, st in enumerate(states) if st == running]
+        keep = next((k for k in runs if addrs[k] == current), runs[0])
+        drop = [k for k in runs if k != keep]
+        self.in_flux += len(drop)
+        table.drop(drop)
+        return table
 
-    def state_counts(self, threads=None):
-        """{state word: count} of threads (all by default), every state
-        named, counted from the records, never from the header's nstate."""
-        counts = {abi.STATE_NAMES[s]: 0 for s in sorted(abi.STATE_NAMES) if s}
-        names = abi.STATE_NAMES
-        for t in self.threads if threads is None else threads:
-            counts[names[t.state]] += 1
-        return counts
+    @property
+    def threads(self):
+        """Every thread as a Thread record, in slot order (built on first
+        use: the bulk commands work on columns instead)."""
+        if self._threads is None:
+            self._threads = self.table.records()
+        return self._threads
+
+    def thread_at(self, k):
+        """The k-th thread (slot order) as a Thread record."""
+        if self._threads is not None:
+            return self._threads[k]
+        return self.table.record(k)
+
+    def count(self):
+        return len(self.table)
+
+    def state_counts(self, ks=None):
+        """{state word: count} of the threads at indices ks (all by
+        default), every state named, counted from the records, never from
+        the header's nstate."""
+        states = self.table.column("state")
+        if ks is not None:
+            states = [states[k] for k in ks]
+        return {abi.STATE_NAMES[s]: states.count(s) for s in sorted(abi.STATE_NAMES) if s}
 
     def idle_ns(self):
         """Time the poller spent blocked, the current stretch included
@@ -220,11 +247,12 @@ class Snapshot:
         count = min(count, cap if cap is not None else count, MAX_CHUNKS)
         total = min(total, count * per)
         size = self.layout.size(rec)
+        read = self.target.reader()
         for ci, base in enumerate(self._chunk_ptrs(array, count)):
             n = min(per, total - ci * per)
             if n <= 0:
                 break
-            raw = self.target.try_read(base, size * n) if base else None
+            raw = read(base, size * n) if base else None
             if raw is None:
                 self.skipped += n
                 self.bad_chunks += 1
@@ -232,30 +260,15 @@ class Snapshot:
             yield base, raw
 
     def _read_threads(self):
+        """The thread table of one copy of the thread chunks."""
         r = self.reg
-        st, pick = self.layout.decoder(REC_THR, "GT_F_THR_", THREAD_FIELDS)
-        size = st.size
-        i_seq, i_state = THREAD_FIELDS.index("seq"), THREAD_FIELDS.index("state")
-        free = C["GT_STATE_FREE"]
-        states = set(abi.STATE_NAMES)
-        out = []
-        append = out.append
-        make = Thread._make
+        table = ThreadTable(self.layout)
         for base, raw in self._chunks(
                 REC_THR, r.get("thread_chunks", 0), r.get("thread_chunk_count", 0),
                 r.get("threads_per_chunk", 0) or 1, r.get("thread_slots", 0),
                 r.get("thread_chunk_cap")):
-            addr = base
-            for v in st.iter_unpack(raw):
-                f = pick(v)
-                state = f[i_state]
-                if state != free:
-                    if (f[i_seq] or 0) & 1 or state not in states:
-                        self.in_flux += 1
-                    else:
-                        append(make((addr,) + f))
-                addr += size
-        return out
+            self.in_flux += table.add_chunk(base, raw)
+        return table
 
     def _read_locations(self):
         r = self.reg
@@ -277,19 +290,24 @@ class Snapshot:
                 out[d["index"]] = Location(base + i * st.size, **d)
         return out
 
-    def by_id(self):
+    def index_of(self):
+        """{id: k} of every thread."""
         if self._by_id is None:
-            self._by_id = {t.id: t for t in self.threads}
+            self._by_id = {tid: k for k, tid in enumerate(self.table.column("id"))}
         return self._by_id
+
+    def by_id(self):
+        """A mapping id -> Thread (looked up on demand)."""
+        return _ById(self)
 
     def thread(self, tid):
         """The thread with id tid, or a gdb.GdbError naming it."""
-        t = self.by_id().get(tid)
-        if t is None:
+        k = self.index_of().get(tid)
+        if k is None:
             raise gdb.GdbError("gt: no green thread %d (ids run from 1 to %d; "
                                "`info green-threads` lists them)"
-                               % (tid, max(self.by_id(), default=0)))
-        return t
+                               % (tid, max(self.index_of(), default=0)))
+        return self.thread_at(k)
 
     def damage_note(self):
         """One line on what could not be read, or None."""
@@ -301,6 +319,161 @@ class Snapshot:
             parts.append("%d records in flux (caught mid-update) skipped" % self.in_flux)
         return "gt: " + "; ".join(parts) if parts else None
 
+
+class _ById:
+    """id -> Thread, built per lookup from the id index."""
+    __slots__ = ("snap",)
+
+    def __init__(self, snap):
+        self.snap = snap
+
+    def get(self, tid, default=None):
+        k = self.snap.index_of().get(tid)
+        return default if k is None else self.snap.thread_at(k)
+
+    def __contains__(self, tid):
+        return tid in self.snap.index_of()
+
+    def __iter__(self):
+        return iter(self.snap.index_of())
+
+
+class ThreadTable:
+    """The thread records of one copy, kept as the chunks' bytes and read
+    by column: a column is one slice of a memoryview per chunk (every
+    record's field at once, in C), so counting states or sorting ids over
+    a million threads costs milliseconds where decoding each record into
+    a tuple costs seconds.  Records in use and readable are "valid";
+    index k counts valid records in slot order."""
+
+    def __init__(self, layout):
+        self.st, self.pick = layout.decoder(REC_THR, "GT_F_THR_", THREAD_FIELDS)
+        self.size = self.st.size
+        ids = abi.fields("GT_F_THR_")
+        self.fields = {}
+        for name in THREAD_FIELDS:
+            ent = layout.map.get((REC_THR, ids[name]))
+            if ent and ent[0] + ent[1] <= self.size:
+                self.fields[name] = ent
+        regs = self.fields.get("ctx_regs")
+        for name, slot in (("ctx_sp", "GT_CTX_SP"), ("ctx_pc", "GT_CTX_PC"),
+                           ("ctx_fp", "GT_CTX_RBP")):
+            if regs and 8 * C[slot] + 8 <= regs[1]:
+                self.fields[name] = (regs[0] + 8 * C[slot], 8)
+        self.chunks = []    # (base, raw, valid record indices or None: all)
+        self.starts = []    # k of each chunk's first valid record
+        self.n = 0
+        self.cols = {}
+        self.free = C["GT_STATE_FREE"]
+        self.known = bytes(sorted(set(abi.STATE_NAMES) - {self.free}))
+
+    def __len__(self):
+        return self.n
+
+    def add_chunk(self, base, raw):
+        """Takes one chunk's bytes; returns how many records are in flux
+        (odd seq, or a state no reader knows)."""
+        n = len(raw) // self.size
+        sto, sts = self.fields["state"]
+        states = raw[sto::self.size][:n]
+        seqo = self.fields["seq"][0] if "seq" in self.fields else None
+        odd = raw[seqo::self.size][:n].translate(_ODD) if seqo is not None else None
+        flux = 0
+        if states.count(self.free) == 0 and (odd is None or 1 not in odd) and \
+                not states.translate(None, self.known):
+            valid = None
+            count = n
+        else:
+            valid = []
+            for i in range(n):
+                st = states[i]
+                if st == self.free:
+                    continue
+                if (odd is not None and odd[i]) or st not in self.known:
+                    flux += 1
+                    continue
+                valid.append(i)
+            count = len(valid)
+        self.starts.append(self.n)
+        self.chunks.append((base, raw, valid))
+        self.n += count
+        return flux
+
+    def drop(self, ks):
+        """Leaves out the valid records at indices ks (in flux after all)."""
+        gone = set(ks)
+        chunks, self.chunks, self.starts, self.n = self.chunks, [], [], 0
+        k = 0
+        for base, raw, valid in chunks:
+            idx = valid if valid is not None else range(len(raw) // self.size)
+            keep = []
+            for i in idx:
+                if k not in gone:
+                    keep.append(i)
+                k += 1
+            self.starts.append(self.n)
+            self.chunks.append((base, raw, keep))
+            self.n += len(keep)
+        self.cols.clear()
+
+    def column(self, name):
+        """The field `name` of every valid record, in order (a list; None
+        for each record if the runtime has no such field).  "addr" is the
+        record's address; "ctx_sp", "ctx_pc", "ctx_fp" slots of ctx_regs;
+        integer fields come out as ints, others as bytes."""
+        col = self.cols.get(name)
+        if col is not None:
+            return col
+        col = []
+        ent = self.fields.get(name)
+        size = self.size
+        for base, raw, valid in self.chunks:
+            n = len(raw) // size
+            if name == "addr":
+                vals = range(base, base + n * size, size)
+            elif ent is None:
+                vals = [None] * n
+            else:
+                off, fsize = ent
+                code = _INT.get(fsize) if name not in _BYTES_FIELDS else None
+                if code and off % fsize == 0 and size % fsize == 0:
+                    vals = memoryview(raw).cast(code)[off // fsize::size // fsize].tolist()[:n]
+                else:
+                    vals = [raw[o:o + fsize] for o in range(off, n * size, size)]
+            col.extend(vals if valid is None else [vals[i] for i in valid])
+        self.cols[name] = col
+        return col
+
+    def _locate(self, k):
+        c = bisect.bisect_right(self.starts, k) - 1
+        base, raw, valid = self.chunks[c]
+        i = k - self.starts[c]
+        return base, raw, valid[i] if valid is not None else i
+
+    def record(self, k):
+        """The k-th valid record as a Thread."""
+        base, raw, i = self._locate(k)
+        off = i * self.size
+        return Thread._make((base + off,) + self.pick(self.st.unpack_from(raw, off)))
+
+    def records(self):
+        """Every valid record as a Thread, in order."""
+        out = []
+        make, pick, size = Thread._make, self.pick, self.size
+        for base, raw, valid in self.chunks:
+            vals = self.st.iter_unpack(raw)
+            if valid is None:
+                out.extend(make((base + i * size,) + pick(v)) for i, v in enumerate(vals))
+            else:
+                want = set(valid)
+                out.extend(make((base + i * size,) + pick(v))
+                           for i, v in enumerate(vals) if i in want)
+        return out
+
+
+# seq's low byte -> 1 if odd (a record being written), else 0
+_ODD = bytes(i & 1 for i in range(256))
+_BYTES_FIELDS = ("name", "pcs", "hist", "ctx_regs")
 
 _cache = {}
 

@@ -32,11 +32,16 @@ def fresh(t):
     registry.h older than that flag it is derived (an unstacked thread
     has run, so switches alone do not tell).  A running thread's saved
     context is stale, never fresh."""
-    if t.state == RUNNING:
+    return is_fresh(t.state, t.flags, t.switches)
+
+
+def is_fresh(state, flags, switches):
+    """fresh() of a record's state, flags and switches."""
+    if state == RUNNING:
         return False
     if FRESH is not None:
-        return bool((t.flags or 0) & FRESH)
-    return not t.switches or bool((t.flags or 0) & UNSTACKED)
+        return bool((flags or 0) & FRESH)
+    return not switches or bool((flags or 0) & UNSTACKED)
 
 
 def unstacked(t):
@@ -69,18 +74,22 @@ def walk(target, t, max_frames=MAX_FRAMES):
     raw = t.regs_raw
     if t.state == RUNNING or not raw:
         return None
-    # Three slots straight from the record's bytes: this runs 100,000 times.
     sp, pc, fp = _U64.unpack_from(raw, 8 * SP)[0], _U64.unpack_from(raw, 8 * PC)[0], \
         _U64.unpack_from(raw, 8 * FP)[0]
-    lo, hi = t.stack_lo, t.stack_hi
-    if not lo <= sp < hi:
+    if not t.stack_lo <= sp < t.stack_hi:
         return None
     if fresh(t):
         # The trampoline is the whole stack; reading the words above sp
         # would only make the kernel map a page into a stack that has none.
         return (pc,)
+    return chain(target.reader(), sp, pc, fp, t.stack_hi, max_frames)
+
+
+def chain(read, sp, pc, fp, hi, max_frames=MAX_FRAMES):
+    """pc, then the return addresses of the frame-pointer chain from fp,
+    over the live stack [sp, hi) read in one piece with read(addr, size)."""
     size = min(hi - sp, MAX_LIVE)
-    mem = target.try_read(sp, size)
+    mem = read(sp, size)
     if mem is None:
         return (pc,)
     pcs = [pc]

@@ -5,6 +5,8 @@ The registry is found through its exported symbol `gt_registry`, which is
 in .dynsym of every gt program (and of libgt.so), so this works on stripped
 binaries and on core files; no DWARF is needed.
 """
+import bisect
+import mmap
 import os
 import re
 import struct
@@ -48,6 +50,29 @@ class Target:
             return self.inferior.read_memory(addr, size).tobytes()
         except (gdb.MemoryError, gdb.error, OverflowError, ValueError):
             return None
+
+    def reader(self):
+        """A function (addr, size) -> bytes or None for bulk reads: GDB's
+        read_memory costs some 7 us a call, a second at 100,000 thread
+        stacks, so where the bytes GDB reads are plainly at hand they are
+        read straight: a live local process through /proc/PID/mem (what
+        GDB's native target reads too), a core file from its PT_LOAD
+        segments.  Anything else, and any range those do not hold whole,
+        goes through GDB (try_read)."""
+        fast = None
+        if self.kind == "native" and not self.is_core:
+            fast = _proc_mem(self.inferior.pid)
+        elif self.is_core:
+            path = self.core_path()
+            fast = _core_file(path) if path else None
+        if fast is None:
+            return self.try_read
+        slow = self.try_read
+
+        def read(addr, size):
+            b = fast(addr, size)
+            return b if b is not None else slow(addr, size)
+        return read
 
     def u64(self, addr):
         return struct.unpack("<Q", self.read(addr, 8))[0]
@@ -97,6 +122,92 @@ class Target:
             if now_file >= clock_now:
                 return now_file, True
         return clock_now, False
+
+
+_fast = {}
+_fds = []
+
+
+def _drop_fast():
+    _fast.clear()
+    while _fds:
+        try:
+            os.close(_fds.pop())
+        except OSError:
+            pass
+
+
+def _proc_mem(pid):
+    """pread over /proc/PID/mem, kept open per process; None if it
+    cannot be opened."""
+    key = ("proc", pid)
+    if key not in _fast:
+        _drop_fast()
+        try:
+            fd = os.open("/proc/%d/mem" % pid, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            fd = None
+        if fd is None:
+            _fast[key] = None
+        else:
+            _fds.append(fd)
+            def read(addr, size, fd=fd):
+                try:
+                    b = os.pread(fd, size, addr)
+                except (OSError, OverflowError, ValueError):
+                    return None
+                return b if len(b) == size else None
+            _fast[key] = read
+    return _fast[key]
+
+
+_PT_LOAD = 1
+
+
+def _core_file(path):
+    """Reads from the file-backed part of a core's PT_LOAD segments
+    (mapped once per file version); None if the file is not a readable
+    64-bit little-endian ELF core."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    key = ("core", path, st.st_mtime_ns, st.st_size)
+    if key in _fast:
+        return _fast[key]
+    _drop_fast()
+    read = None
+    try:
+        with open(path, "rb") as f:
+            mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        if mm[:4] == b"\x7fELF" and mm[4] == 2 and mm[5] == 1 and \
+                struct.unpack_from("<H", mm, 16)[0] == 4:  # ELFCLASS64, LSB, ET_CORE
+            phoff, = struct.unpack_from("<Q", mm, 0x20)
+            phentsize, phnum = struct.unpack_from("<HH", mm, 0x36)
+            segs = []
+            for i in range(min(phnum, 1 << 20)):
+                o = phoff + i * phentsize
+                if o + 56 > len(mm):
+                    break
+                ptype, _, off, vaddr, _, filesz, _ = struct.unpack_from("<IIQQQQQ", mm, o)
+                if ptype == _PT_LOAD and filesz and off + filesz <= len(mm):
+                    segs.append((vaddr, filesz, off))
+            segs.sort()
+            starts = [v for v, _, _ in segs]
+
+            def read(addr, size):
+                i = bisect.bisect_right(starts, addr) - 1
+                if i < 0 or size < 0:
+                    return None
+                vaddr, filesz, off = segs[i]
+                if addr + size > vaddr + filesz:
+                    return None
+                o = off + addr - vaddr
+                return mm[o:o + size]
+    except (OSError, ValueError, struct.error):
+        read = None
+    _fast[key] = read
+    return read
 
 
 def current():
