@@ -75,10 +75,9 @@ after the current thread.  The earlier selection is restored at the end."""
                 if g is None:
                     head = "Green thread %d" % t.id + (" (%s)" % t.name if t.name else "")
                 else:
-                    ids = snap.table.column("id")
                     head = "%s thread%s like green thread %d: ids %s" % (
                         fmt.count(len(g.ks)), "" if len(g.ks) == 1 else "s",
-                        t.id, backtrace.id_ranges(sorted(ids[k] for k in g.ks)))
+                        t.id, backtrace.id_ranges(g.ids))
                 gdb.write("\n%s:\n" % head)
                 try:
                     select.activate(t)

@@ -11,6 +11,7 @@ program): counts are capped by what the header says is allocated and by
 absolute limits, unreadable chunks are skipped and counted, and a record
 caught mid-update (odd seq) is counted as in flux, never decoded.
 """
+import array
 import bisect
 import collections
 import operator
@@ -262,7 +263,7 @@ class Snapshot:
     def _read_threads(self):
         """The thread table of one copy of the thread chunks."""
         r = self.reg
-        table = ThreadTable(self.layout)
+        table = ThreadTable(self.layout, self.target.reader())
         for base, raw in self._chunks(
                 REC_THR, r.get("thread_chunks", 0), r.get("thread_chunk_count", 0),
                 r.get("threads_per_chunk", 0) or 1, r.get("thread_slots", 0),
@@ -293,7 +294,7 @@ class Snapshot:
     def index_of(self):
         """{id: k} of every thread."""
         if self._by_id is None:
-            self._by_id = {tid: k for k, tid in enumerate(self.table.column("id"))}
+            self._by_id = dict(zip(self.table.column("id"), range(len(self.table))))
         return self._by_id
 
     def by_id(self):
@@ -339,31 +340,33 @@ class _ById:
 
 
 class ThreadTable:
-    """The thread records of one copy, kept as the chunks' bytes and read
-    by column: a column is one slice of a memoryview per chunk (every
-    record's field at once, in C), so counting states or sorting ids over
-    a million threads costs milliseconds where decoding each record into
-    a tuple costs seconds.  Records in use and readable are "valid";
-    index k counts valid records in slot order."""
+    """The thread records of one snapshot, read by column.
 
-    def __init__(self, layout):
+    Each chunk is read, checked and reduced to what every command needs
+    (each valid record's state, as bytes, and id) and its bytes are let
+    go: at a million threads keeping them would cost 385 MB, and on some
+    machines fresh memory costs more to fault in than the reads.  Any
+    other field is a column made on first use by reading the chunks again
+    (the target stands still while a command runs) and slicing every
+    record's field at once out of a memoryview; scan() hands the chunks
+    to a single pass that needs many fields (green-bt).  Records in use
+    and readable are "valid"; index k counts valid records in slot
+    order."""
+
+    def __init__(self, layout, read):
+        self.layout, self.read = layout, read
         self.st, self.pick = layout.decoder(REC_THR, "GT_F_THR_", THREAD_FIELDS)
         self.size = self.st.size
         ids = abi.fields("GT_F_THR_")
         self.fields = {}
-        for name in THREAD_FIELDS:
-            ent = layout.map.get((REC_THR, ids[name]))
+        for name in THREAD_FIELDS + ("ctx_sp", "ctx_pc", "ctx_fp"):
+            ent = layout.map.get((REC_THR, ids[name])) if name in ids else None
             if ent and ent[0] + ent[1] <= self.size:
                 self.fields[name] = ent
-        regs = self.fields.get("ctx_regs")
-        for name, slot in (("ctx_sp", "GT_CTX_SP"), ("ctx_pc", "GT_CTX_PC"),
-                           ("ctx_fp", "GT_CTX_RBP")):
-            if regs and 8 * C[slot] + 8 <= regs[1]:
-                self.fields[name] = (regs[0] + 8 * C[slot], 8)
-        self.chunks = []    # (base, raw, valid record indices or None: all)
+        self.chunks = []    # (base, records, valid record indices or None: all)
         self.starts = []    # k of each chunk's first valid record
         self.n = 0
-        self.cols = {}
+        self.cols = {"state": bytearray(), "id": array.array("Q")}
         self.free = C["GT_STATE_FREE"]
         self.known = bytes(sorted(set(abi.STATE_NAMES) - {self.free}))
 
@@ -374,8 +377,7 @@ class ThreadTable:
         """Takes one chunk's bytes; returns how many records are in flux
         (odd seq, or a state no reader knows)."""
         n = len(raw) // self.size
-        sto, sts = self.fields["state"]
-        states = raw[sto::self.size][:n]
+        states = raw[self.fields["state"][0]::self.size][:n]
         seqo = self.fields["seq"][0] if "seq" in self.fields else None
         odd = raw[seqo::self.size][:n].translate(_ODD) if seqo is not None else None
         flux = 0
@@ -395,72 +397,112 @@ class ThreadTable:
                 valid.append(i)
             count = len(valid)
         self.starts.append(self.n)
-        self.chunks.append((base, raw, valid))
+        self.chunks.append((base, n, valid))
         self.n += count
+        self._extract(raw, n, valid, ("state", "id"))
         return flux
+
+    def _extract(self, raw, n, valid, names):
+        size = self.size
+        for name in names:
+            col = self.cols[name]
+            if name == "state":
+                vals = raw[self.fields["state"][0]::size][:n]
+                col += vals if valid is None else bytes(vals[i] for i in valid)
+                continue
+            ent = self.fields.get(name)
+            if ent is None:
+                col.extend([None] * (n if valid is None else len(valid)))
+                continue
+            off, fsize = ent
+            code = _INT.get(fsize) if name not in _BYTES_FIELDS else None
+            if code and off % fsize == 0 and size % fsize == 0:
+                mv = memoryview(raw).cast(code)[off // fsize::size // fsize][:n]
+                if valid is None and isinstance(col, array.array):
+                    col.frombytes(mv.tobytes())
+                else:
+                    vals = mv.tolist()
+                    col.extend(vals if valid is None else [vals[i] for i in valid])
+            else:
+                vals = [raw[o:o + fsize] for o in range(off, n * size, size)]
+                col.extend(vals if valid is None else [vals[i] for i in valid])
 
     def drop(self, ks):
         """Leaves out the valid records at indices ks (in flux after all)."""
         gone = set(ks)
+        state, ident = self.cols["state"], self.cols["id"]
         chunks, self.chunks, self.starts, self.n = self.chunks, [], [], 0
         k = 0
-        for base, raw, valid in chunks:
-            idx = valid if valid is not None else range(len(raw) // self.size)
+        for base, n, valid in chunks:
             keep = []
-            for i in idx:
+            for i in (valid if valid is not None else range(n)):
                 if k not in gone:
                     keep.append(i)
                 k += 1
             self.starts.append(self.n)
-            self.chunks.append((base, raw, keep))
+            self.chunks.append((base, n, keep))
             self.n += len(keep)
-        self.cols.clear()
+        self.cols = {"state": bytearray(s for k, s in enumerate(state) if k not in gone),
+                     "id": array.array("Q", (v for k, v in enumerate(ident) if k not in gone))}
+
+    def scan(self):
+        """(base, bytes, valid) of each chunk again, for one pass over
+        every record; a chunk unreadable now gives None bytes."""
+        size = self.size
+        for base, n, valid in self.chunks:
+            yield base, self.read(base, size * n), valid
 
     def column(self, name):
-        """The field `name` of every valid record, in order (a list; None
-        for each record if the runtime has no such field).  "addr" is the
-        record's address; "ctx_sp", "ctx_pc", "ctx_fp" slots of ctx_regs;
-        integer fields come out as ints, others as bytes."""
+        """The field `name` of every valid record, in order (an array for
+        integer fields, a list of bytes for the others, None for each
+        record if the runtime has no such field).  "addr" is the record's
+        address; "ctx_sp", "ctx_pc", "ctx_fp" slots of the saved context."""
         col = self.cols.get(name)
         if col is not None:
             return col
-        col = []
+        if name == "addr":
+            col = []
+            for base, n, valid in self.chunks:
+                addrs = range(base, base + n * self.size, self.size)
+                col.extend(addrs if valid is None else [addrs[i] for i in valid])
+            self.cols[name] = col
+            return col
         ent = self.fields.get(name)
-        size = self.size
-        for base, raw, valid in self.chunks:
-            n = len(raw) // size
-            if name == "addr":
-                vals = range(base, base + n * size, size)
-            elif ent is None:
-                vals = [None] * n
-            else:
-                off, fsize = ent
-                code = _INT.get(fsize) if name not in _BYTES_FIELDS else None
-                if code and off % fsize == 0 and size % fsize == 0:
-                    vals = memoryview(raw).cast(code)[off // fsize::size // fsize].tolist()[:n]
-                else:
-                    vals = [raw[o:o + fsize] for o in range(off, n * size, size)]
-            col.extend(vals if valid is None else [vals[i] for i in valid])
-        self.cols[name] = col
+        code = _INT.get(ent[1]) if ent and name not in _BYTES_FIELDS else None
+        col = self.cols[name] = array.array(code) if code else []
+        for (base, n, valid), (_, raw, _) in zip(self.chunks, self.scan()):
+            if raw is None:
+                # Readable a moment ago: the target moved.  Keep the
+                # column aligned; the record reads as unknown.
+                if isinstance(col, array.array):
+                    col = self.cols[name] = list(col)
+                col.extend([None] * (n if valid is None else len(valid)))
+                continue
+            self._extract(raw, n, valid, (name,))
         return col
 
     def _locate(self, k):
         c = bisect.bisect_right(self.starts, k) - 1
-        base, raw, valid = self.chunks[c]
+        base, n, valid = self.chunks[c]
         i = k - self.starts[c]
-        return base, raw, valid[i] if valid is not None else i
+        return base, valid[i] if valid is not None else i
 
     def record(self, k):
-        """The k-th valid record as a Thread."""
-        base, raw, i = self._locate(k)
-        off = i * self.size
-        return Thread._make((base + off,) + self.pick(self.st.unpack_from(raw, off)))
+        """The k-th valid record as a Thread (read again: one record)."""
+        base, i = self._locate(k)
+        addr = base + i * self.size
+        raw = self.read(addr, self.size)
+        if raw is None:
+            raise gdb.GdbError("gt: thread record at %#x unreadable now" % addr)
+        return Thread._make((addr,) + self.pick(self.st.unpack(raw)))
 
     def records(self):
         """Every valid record as a Thread, in order."""
         out = []
         make, pick, size = Thread._make, self.pick, self.size
-        for base, raw, valid in self.chunks:
+        for base, raw, valid in self.scan():
+            if raw is None:
+                continue
             vals = self.st.iter_unpack(raw)
             if valid is None:
                 out.extend(make((base + i * size,) + pick(v)) for i, v in enumerate(vals))

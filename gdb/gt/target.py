@@ -6,7 +6,6 @@ in .dynsym of every gt program (and of libgt.so), so this works on stripped
 binaries and on core files; no DWARF is needed.
 """
 import bisect
-import mmap
 import os
 import re
 import struct
@@ -59,20 +58,12 @@ class Target:
         GDB's native target reads too), a core file from its PT_LOAD
         segments.  Anything else, and any range those do not hold whole,
         goes through GDB (try_read)."""
-        fast = None
         if self.kind == "native" and not self.is_core:
-            fast = _proc_mem(self.inferior.pid)
-        elif self.is_core:
+            return _proc_mem(self.inferior.pid, self.try_read) or self.try_read
+        if self.is_core:
             path = self.core_path()
-            fast = _core_file(path) if path else None
-        if fast is None:
-            return self.try_read
-        slow = self.try_read
-
-        def read(addr, size):
-            b = fast(addr, size)
-            return b if b is not None else slow(addr, size)
-        return read
+            return (_core_file(path, self.try_read) if path else None) or self.try_read
+        return self.try_read
 
     def u64(self, addr):
         return struct.unpack("<Q", self.read(addr, 8))[0]
@@ -137,9 +128,10 @@ def _drop_fast():
             pass
 
 
-def _proc_mem(pid):
-    """pread over /proc/PID/mem, kept open per process; None if it
-    cannot be opened."""
+def _proc_mem(pid, slow):
+    """A reader over /proc/PID/mem (kept open per process) that hands
+    what it cannot read whole to slow; None if the file cannot be
+    opened."""
     key = ("proc", pid)
     if key not in _fast:
         _drop_fast()
@@ -151,12 +143,14 @@ def _proc_mem(pid):
             _fast[key] = None
         else:
             _fds.append(fd)
-            def read(addr, size, fd=fd):
+            def read(addr, size, fd=fd, pread=os.pread):
                 try:
-                    b = os.pread(fd, size, addr)
+                    b = pread(fd, size, addr)
+                    if len(b) == size:
+                        return b
                 except (OSError, OverflowError, ValueError):
-                    return None
-                return b if len(b) == size else None
+                    pass
+                return slow(addr, size)
             _fast[key] = read
     return _fast[key]
 
@@ -164,10 +158,10 @@ def _proc_mem(pid):
 _PT_LOAD = 1
 
 
-def _core_file(path):
-    """Reads from the file-backed part of a core's PT_LOAD segments
-    (mapped once per file version); None if the file is not a readable
-    64-bit little-endian ELF core."""
+def _core_file(path, slow):
+    """A reader from the file-backed part of a core's PT_LOAD segments
+    (opened once per file version) that hands anything else to slow;
+    None if the file is not a readable 64-bit little-endian ELF core."""
     try:
         st = os.stat(path)
     except OSError:
@@ -178,32 +172,41 @@ def _core_file(path):
     _drop_fast()
     read = None
     try:
-        with open(path, "rb") as f:
-            mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-        if mm[:4] == b"\x7fELF" and mm[4] == 2 and mm[5] == 1 and \
-                struct.unpack_from("<H", mm, 16)[0] == 4:  # ELFCLASS64, LSB, ET_CORE
-            phoff, = struct.unpack_from("<Q", mm, 0x20)
-            phentsize, phnum = struct.unpack_from("<HH", mm, 0x36)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        _fast[key] = None
+        return None
+    _fds.append(fd)
+    try:
+        head = os.pread(fd, 64, 0)
+        if len(head) == 64 and head[:4] == b"\x7fELF" and head[4] == 2 and head[5] == 1 \
+                and struct.unpack_from("<H", head, 16)[0] == 4:  # ELFCLASS64, LSB, ET_CORE
+            phoff, = struct.unpack_from("<Q", head, 0x20)
+            phentsize, phnum = struct.unpack_from("<HH", head, 0x36)
+            table = os.pread(fd, phentsize * min(phnum, 1 << 20), phoff)
             segs = []
-            for i in range(min(phnum, 1 << 20)):
-                o = phoff + i * phentsize
-                if o + 56 > len(mm):
-                    break
-                ptype, _, off, vaddr, _, filesz, _ = struct.unpack_from("<IIQQQQQ", mm, o)
-                if ptype == _PT_LOAD and filesz and off + filesz <= len(mm):
+            for o in range(0, len(table) - 55, phentsize or 56):
+                ptype, _, off, vaddr, _, filesz, _ = struct.unpack_from("<IIQQQQQ", table, o)
+                if ptype == _PT_LOAD and filesz and off + filesz <= st.st_size:
                     segs.append((vaddr, filesz, off))
             segs.sort()
             starts = [v for v, _, _ in segs]
 
-            def read(addr, size):
-                i = bisect.bisect_right(starts, addr) - 1
-                if i < 0 or size < 0:
-                    return None
-                vaddr, filesz, off = segs[i]
-                if addr + size > vaddr + filesz:
-                    return None
-                o = off + addr - vaddr
-                return mm[o:o + size]
+            # pread rather than mmap: pages of a mapping are faulted in
+            # one by one, which on some machines costs more than the
+            # copy a read makes.
+            def read(addr, size, find=bisect.bisect_right, pread=os.pread):
+                i = find(starts, addr) - 1
+                if i >= 0 and size >= 0:
+                    vaddr, filesz, off = segs[i]
+                    if addr + size <= vaddr + filesz:
+                        try:
+                            b = pread(fd, size, off + addr - vaddr)
+                            if len(b) == size:
+                                return b
+                        except OSError:
+                            pass
+                return slow(addr, size)
     except (OSError, ValueError, struct.error):
         read = None
     _fast[key] = read

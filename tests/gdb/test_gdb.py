@@ -733,3 +733,16 @@ def test_inlined_frames_and_location_labels_carry_the_inline_chain():
                       out, re.M)
     assert [(f, int(l), bool(i)) for f, l, i in text] == \
         [(f["function"], f["line"], f["inlined"]) for f in chain]
+
+
+def test_grouping_agrees_with_walking_each_thread():
+    """green-bt's one pass (a stack checked against the layout of one
+    already walked) groups exactly as walking every thread's stack would."""
+    n = 300
+    out = at_breakpoint([
+        "python import gt.registry as R, gt.backtrace as B, gt.stacks as S; "
+        "snap = R.snapshot(); gs = B.group_threads(snap); "
+        "bad = [k for g in gs for k in g.ks "
+        "       if S.walk(snap.target, snap.thread_at(k)) != g.pcs]; "
+        "print('GROUPED', sum(len(g.ks) for g in gs), len(gs), 'MISMATCHED', len(bad))"], n=n)
+    assert "GROUPED %d 8 MISMATCHED 0" % (6 * n + 2) in out, out
