@@ -19,22 +19,36 @@ PARKED = C["GT_STATE_PARKED"]
 
 # The fields a grouping pass reads of every record.
 GROUP_FIELDS = ("state", "flags", "switches", "ctx_sp", "ctx_pc", "ctx_fp", "stack_lo",
-                "stack_hi", "entry", "id", "wait_kind", "wait_since", "name")
+                "stack_hi", "entry", "name")
 MAX_NAMES = 4       # distinct names a group keeps (the header shows 3, then ...)
 
 
 class Group:
     """Threads with one stack: ks, their indices (registry.ThreadTable),
-    ids, and what the group's header says of them, gathered in the
-    grouping pass."""
+    and, once finish() ran, their ids and what the group's header says of
+    them."""
     __slots__ = ("pcs", "first_return", "note", "ks", "ids", "states", "kinds",
                  "since_min", "since_max", "names")
 
     def __init__(self, pcs, first_return, note=None):
         self.pcs, self.first_return, self.note = pcs, first_return, note
-        self.ks, self.ids = array.array("I"), array.array("Q")
-        self.states, self.kinds, self.names = {}, set(), set()
-        self.since_min = self.since_max = None
+        self.ks = array.array("I")
+        self.names = set()
+
+    def finish(self, col):
+        """Gathers ids, states, wait kinds, oldest and newest wait and names
+        from the columns (col: ThreadTable.column)."""
+        ks = self.ks
+        ident, state = col("id"), col("state")
+        self.ids = array.array("Q", [ident[k] for k in ks])
+        st = bytes([state[k] for k in ks])
+        self.states = {s: st.count(s) for s in set(st)}
+        parked = [k for k in ks if state[k] == PARKED] if PARKED in self.states else []
+        kind, since = col("wait_kind"), col("wait_since")
+        self.kinds = {kind[k] for k in parked}
+        waits = [since[k] for k in parked if since[k]]
+        self.since_min = min(waits) if waits else None
+        self.since_max = max(waits) if waits else None
 
 
 MAX_PLANS = 4096
@@ -105,7 +119,7 @@ def group_threads(snap, ks=None, progress=None):
     size = st.size
     want = None if ks is None else set(ks)
     read = snap.target.reader()
-    chain, is_fresh, unstacked = stacks.chain, stacks.is_fresh, stacks.UNSTACKED
+    chain, unstacked = stacks.chain, stacks.UNSTACKED
     running, parked = stacks.RUNNING, PARKED
     max_live = stacks.MAX_LIVE
     plans = {}
@@ -113,6 +127,8 @@ def group_threads(snap, ks=None, progress=None):
     k = -1
     total = len(table) if want is None else len(want)
     done = 0
+    fresh_flag = stacks.FRESH
+    appends = {}
     for (_, n, valid), (base, raw, _) in zip(table.chunks, table.scan()):
         if raw is None:     # readable a moment ago: the target moved
             k += len(valid) if valid is not None else n
@@ -125,12 +141,12 @@ def group_threads(snap, ks=None, progress=None):
             k += 1
             if want is not None and k not in want:
                 continue
-            state, fl, sw, s, p, f, lo, hi, entry, tid, wk, since, name = pick(v)
+            state, fl, sw, s, p, f, lo, hi, entry, name = pick(v)
             if state == running or s is None:
                 key = (None, True, None)
             else:
                 fl = fl or 0
-                if is_fresh(state, fl, sw):
+                if (fl & fresh_flag) if fresh_flag is not None else (not sw or fl & unstacked):
                     key = ((p,) if lo <= s < hi else None, False, (bool(fl & unstacked), entry))
                 elif not lo <= s < hi:
                     key = (None, True, None)
@@ -163,26 +179,22 @@ def group_threads(snap, ks=None, progress=None):
                         key = (chain(lambda a, z: mem, s, p, f, hi), True, None)
                     else:
                         key = ((p,), True, None)
-            g = groups.get(key)
-            if g is None:
+            ga = appends.get(key)
+            if ga is None:
                 note = key[2] and stacks.fresh_note(
                     snap.thread_at(k), symbols.lookup(entry, is_return=False).func)
                 g = groups[key] = Group(key[0], key[1], note)
-            g.ks.append(k)
-            g.ids.append(tid)
-            g.states[state] = g.states.get(state, 0) + 1
-            if state == parked:
-                g.kinds.add(wk)
-                if since:
-                    if g.since_min is None or since < g.since_min:
-                        g.since_min = since
-                    if g.since_max is None or since > g.since_max:
-                        g.since_max = since
-            if len(g.names) < MAX_NAMES:
-                g.names.add(name)
+                ga = appends[key] = [g.ks.append, g.names, None]
+            ga[0](k)
+            if name != ga[2]:   # names: the first few distinct ones
+                ga[2] = name
+                if len(ga[1]) < MAX_NAMES:
+                    ga[1].add(name)
             done += 1
             if progress and done % 5000 == 0:
                 progress(done, total)
+    for g in groups.values():
+        g.finish(table.column)
     return sorted(groups.values(), key=lambda g: (-len(g.ks), min(g.ids)))
 
 

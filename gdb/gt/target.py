@@ -189,23 +189,29 @@ def _core_file(path, slow):
                 ptype, _, off, vaddr, _, filesz, _ = struct.unpack_from("<IIQQQQQ", table, o)
                 if ptype == _PT_LOAD and filesz and off + filesz <= st.st_size:
                     segs.append((vaddr, filesz, off))
-            segs.sort()
+            segs = sorted((v, v + n, off) for v, n, off in segs)
             starts = [v for v, _, _ in segs]
+            last = [segs[0] if segs else (1, 0, 0)]
 
             # pread rather than mmap: pages of a mapping are faulted in
             # one by one, which on some machines costs more than the
-            # copy a read makes.
+            # copy a read makes.  Consecutive reads mostly fall in the
+            # segment of the one before (one arena of stacks).
             def read(addr, size, find=bisect.bisect_right, pread=os.pread):
-                i = find(starts, addr) - 1
-                if i >= 0 and size >= 0:
-                    vaddr, filesz, off = segs[i]
-                    if addr + size <= vaddr + filesz:
-                        try:
-                            b = pread(fd, size, off + addr - vaddr)
-                            if len(b) == size:
-                                return b
-                        except OSError:
-                            pass
+                vaddr, end, off = last[0]
+                if not vaddr <= addr <= addr + size <= end:
+                    i = find(starts, addr) - 1
+                    if i < 0 or size < 0:
+                        return slow(addr, size)
+                    vaddr, end, off = last[0] = segs[i]
+                    if addr + size > end:
+                        return slow(addr, size)
+                try:
+                    b = pread(fd, size, off + addr - vaddr)
+                    if len(b) == size:
+                        return b
+                except OSError:
+                    pass
                 return slow(addr, size)
     except (OSError, ValueError, struct.error):
         read = None
