@@ -64,7 +64,9 @@ after the current thread.  The earlier selection is restored at the end."""
         prev_level = gdb.selected_frame().level()
         done = 0
         if group:
-            units = [(g.threads[0], g) for g in backtrace.group_threads(snap, chosen)]
+            index = snap.index_of()
+            units = [(snap.thread_at(g.ks[0]), g) for g in backtrace.group_threads(
+                snap, [index[t.id] for t in chosen])]
         else:
             units = [(t, None) for t in chosen]
         total = len(units)
@@ -74,8 +76,8 @@ after the current thread.  The earlier selection is restored at the end."""
                     head = "Green thread %d" % t.id + (" (%s)" % t.name if t.name else "")
                 else:
                     head = "%s thread%s like green thread %d: ids %s" % (
-                        fmt.count(len(g.threads)), "" if len(g.threads) == 1 else "s",
-                        t.id, backtrace.id_ranges(sorted(x.id for x in g.threads)))
+                        fmt.count(len(g.ks)), "" if len(g.ks) == 1 else "s",
+                        t.id, backtrace.id_ranges(g.ids))
                 gdb.write("\n%s:\n" % head)
                 try:
                     select.activate(t)

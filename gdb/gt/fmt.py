@@ -14,29 +14,45 @@ def count(n):
 
 
 def duration(ns):
-    """A short human duration: 850ns, 12.3us, 4.5ms, 1.2s, 3m05s, 2h10m."""
+    """A duration as every gt reader prints it (tools/common.c's
+    fmt_duration, libgtobserve's gto_fmt_duration): 850ns, 12us, 4.5ms,
+    3540.0s."""
     if ns is None:
         return "-"
-    if ns < 1000:
-        return "%dns" % ns
-    if ns < 1000000:
-        return "%.1fus" % (ns / 1e3)
-    if ns < 1000000000:
+    if ns >= 1000000000:
+        return "%.1fs" % (ns / 1e9)
+    if ns >= 1000000:
         return "%.1fms" % (ns / 1e6)
-    s = ns / 1e9
-    if s < 60:
-        return "%.1fs" % s
-    if s < 3600:
-        return "%dm%02ds" % (s // 60, s % 60)
-    return "%dh%02dm" % (s // 3600, s % 3600 // 60)
+    if ns >= 1000:
+        return "%.0fus" % (ns / 1e3)
+    return "%dns" % ns
 
 
-def size(n):
-    for unit in ("", "K", "M", "G"):
-        if n < 1024 or unit == "G":
-            return ("%d%s" % (n, unit)) if unit == "" or n == int(n) else "%.1f%s" % (n, unit)
-        n /= 1024.0
-    return str(n)
+def age(ns, exact):
+    """A duration measured against now: `>= 2.1ms` when now is only a
+    lower bound of the true time (a core that cannot tell when it was
+    written; see Target.now)."""
+    if ns is None:
+        return "-"
+    return duration(ns) if exact else ">= " + duration(ns)
+
+
+def size(b):
+    """Bytes as every gt reader prints them (fmt_bytes, gto_fmt_bytes):
+    512 B, 1.5 KiB, 64 KiB, 2.0 MiB, 12 MiB, 10 GiB."""
+    if b is None:
+        return "-"
+    if b >= 10 << 30:
+        return "%.0f GiB" % (b / (1 << 30))
+    if b >= 10 << 20:
+        return "%.0f MiB" % (b / (1 << 20))
+    if b >= 1 << 20:
+        return "%.1f MiB" % (b / (1 << 20))
+    if b >= 10 << 10:
+        return "%.0f KiB" % (b / (1 << 10))
+    if b >= 1 << 10:
+        return "%.1f KiB" % (b / (1 << 10))
+    return "%d B" % b
 
 
 _UNITS = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9, "m": 60e9, "h": 3600e9, "": 1e9}
@@ -50,39 +66,36 @@ def parse_duration(text):
     return int(float(m.group(1)) * _UNITS[m.group(2)])
 
 
-def wait_text(t, now):
-    """What a parked thread waits on, e.g. `fd 12 read`, `join #77`."""
-    k, obj, arg = t.wait_kind, t.wait_obj, t.wait_arg
+def wait_kind(t):
+    """The wait-kind word of a parked thread ("chan_send"), else None."""
     if t.state != C["GT_STATE_PARKED"]:
-        return ""
+        return None
+    return abi.WAIT_NAMES.get(t.wait_kind, "wait %d" % t.wait_kind)
+
+
+def wait_text(t, now):
+    """What a parked thread waits on, as every gt reader describes it
+    (libgtobserve's gto_wait_describe): `fd 9 read`, `poll 3 fds`,
+    `sleep 3540.0s left`, `mutex 0x55d0c0a01234`, `join thread 7`,
+    `chan_recv 0x...`; None when it is not parked."""
+    if t.state != C["GT_STATE_PARKED"]:
+        return None
+    k, obj, arg = t.wait_kind, t.wait_obj or 0, t.wait_arg or 0
     if k == C["GT_WAIT_FD"]:
-        ev = []
-        if arg & POLLIN:
-            ev.append("read")
-        if arg & POLLOUT:
-            ev.append("write")
-        s = "fd %d %s" % (obj, "+".join(ev) or "events %#x" % arg)
-    elif k == C["GT_WAIT_POLL"]:
-        s = "poll %d fds (fd %d...)" % (arg, obj)
-    elif k == C["GT_WAIT_SLEEP"]:
-        return "sleep %s left" % duration(max(0, t.deadline - now)) if t.deadline else "sleep"
-    elif k == C["GT_WAIT_MUTEX"]:
-        s = "mutex %#x" % obj
-    elif k == C["GT_WAIT_COND"]:
-        s = "cond %#x" % obj
-    elif k == C["GT_WAIT_JOIN"]:
-        s = "join #%d" % obj
-    elif k == C["GT_WAIT_CHAN_SEND"]:
-        s = "chan %#x send" % obj
-    elif k == C["GT_WAIT_CHAN_RECV"]:
-        s = "chan %#x recv" % obj
-    else:
-        s = abi.WAIT_NAMES.get(k, "wait %d" % k)
-    if (t.flags or 0) & C["GT_TF_UNSTACKED"]:
-        s += ", unstacked"  # holds no stack while it waits
-    if t.deadline:
-        s += ", timeout in %s" % duration(max(0, t.deadline - now))
-    return s
+        ev = [w for bit, w in ((POLLIN, "read"), (POLLOUT, "write")) if arg & bit]
+        return "fd %d %s" % (obj, "+".join(ev)) if ev else "fd %d" % obj
+    if k == C["GT_WAIT_POLL"]:
+        return "poll %d fds" % arg
+    if k == C["GT_WAIT_SLEEP"]:
+        if not t.deadline:
+            return "sleep"
+        return "sleep %s left" % duration(max(0, t.deadline - now))
+    if k == C["GT_WAIT_JOIN"]:
+        return "join thread %d" % obj
+    if k in (C["GT_WAIT_MUTEX"], C["GT_WAIT_COND"], C["GT_WAIT_CHAN_SEND"],
+             C["GT_WAIT_CHAN_RECV"]):
+        return "%s %#x" % (abi.WAIT_NAMES[k], obj)
+    return abi.WAIT_NAMES.get(k, "wait %d" % k)
 
 
 def waited(t, now):
@@ -93,8 +106,17 @@ def waited(t, now):
 
 
 def location_text(snap, idx):
-    """`function file:line` of a location's call site, `-` for none."""
-    loc = snap.locations.get(idx)
-    if not loc or not loc.pcs:
-        return "-"
-    return symbols.lookup(loc.pcs[0]).where()
+    """A location's label, as every gt reader gives it: each pc of the
+    location (the call site, then its callers) with its inline chain,
+    `func (file:line)` each, innermost first, joined by ` < `; `-` for
+    no location."""
+    labels = snap.labels
+    text = labels.get(idx)
+    if text is None:
+        loc = snap.locations.get(idx)
+        if not loc or not loc.pcs:
+            text = "-"
+        else:
+            text = " < ".join(symbols.lookup(pc).label() for pc in loc.pcs)
+        labels[idx] = text
+    return text

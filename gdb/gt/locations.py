@@ -6,60 +6,65 @@ waits, which is the event-driven view of the same program: one row per
 stage, how many wait there now and how long waits take.
 """
 import json
+import math
 
 import gdb
 
-from . import abi, args, fmt, registry, symbols
+from . import abi, args, fmt, registry, threads
 
 C = abi.C
 PARKED = C["GT_STATE_PARKED"]
 
 
-def percentile(hist, q, most=None):
-    """Upper bound (ns) of the log2 bucket holding quantile q, None if empty.
+def percentile(hist, q, most):
+    """Quantile q of a location's log2 histogram of completed waits, the
+    rule every gt reader applies; None if the histogram is empty.
 
-    Bucket b holds waits of [2^b, 2^(b+1)) ns, so the answer is exact to a
-    factor of two: good enough to tell microseconds from seconds.  No wait
-    was longer than the recorded maximum `most`, so the bound never
-    exceeds it.
+    Bucket b holds waits of [2^b, 2^(b+1)) ns.  The bucket holding rank
+    ceil(q * total) gives its upper bound 2^(b+1) - 1, clamped to the
+    longest wait recorded (`most`, max_wait_ns): no wait was longer, so a
+    quantile is never past the data.  (The rule's floor, 2^b clamped the
+    same way, is never above that.)
     """
     total = sum(hist)
     if not total:
         return None
-    need = q * total
+    rank = math.ceil(q * total)
     run = 0
     for b, n in enumerate(hist):
         run += n
-        if run >= need:
-            bound = 1 << (b + 1)
-            return min(bound, most) if most else bound
-    return most or 1 << len(hist)
+        if run >= rank:
+            return min((1 << (b + 1)) - 1, most)
+    return most
 
 
 def rows(snap):
+    """Locations in the JSON vocabulary every gt reader shares (where,
+    kind, waiting, arrivals, completed, wait_max_ns, done_p50_ns,
+    done_p99_ns), plus oldest_wait_ns: the longest wait in progress."""
     oldest = {}
-    for t in snap.threads:
-        if t.state == PARKED and t.location and t.wait_since:
-            w = oldest.get(t.location)
-            if w is None or t.wait_since < w:
-                oldest[t.location] = t.wait_since
+    col = snap.table.column
+    for st, loc, since in zip(col("state"), col("location"), col("wait_since")):
+        if st == PARKED and loc and since:
+            w = oldest.get(loc)
+            if w is None or since < w:
+                oldest[loc] = since
     out = []
     for idx in sorted(snap.locations):
         loc = snap.locations[idx]
-        where = [symbols.lookup(pc).where() for pc in loc.pcs]
         since = oldest.get(idx)
+        most = loc.max_wait_ns or 0
         out.append({
             "index": idx,
-            "location": where[0] if where else "-",
-            "callers": where[1:],
-            "wait_kind": abi.WAIT_NAMES.get(loc.wait_kind, "?"),
+            "where": fmt.location_text(snap, idx),
+            "kind": abi.WAIT_NAMES.get(loc.wait_kind, "wait %d" % (loc.wait_kind or 0)),
             "waiting": loc.waiting,
             "arrivals": loc.arrivals,
             "completed": loc.completed,
-            "p50_ns": percentile(loc.hist, 0.5, loc.max_wait_ns),
-            "p99_ns": percentile(loc.hist, 0.99, loc.max_wait_ns),
-            "max_ns": loc.max_wait_ns if loc.completed else None,
-            "oldest_now_ns": max(0, snap.now - since) if since else None,
+            "wait_max_ns": most if loc.completed else None,
+            "done_p50_ns": percentile(loc.hist, 0.5, most),
+            "done_p99_ns": percentile(loc.hist, 0.99, most),
+            "oldest_wait_ns": max(0, snap.now - since) if since else None,
         })
     return out
 
@@ -67,10 +72,14 @@ def rows(snap):
 class InfoGreenLocations(gdb.Command):
     """Queues at every location: info green-locations [--json]
 
-One row per location (a call site where threads park, with its caller):
-threads waiting there now, arrivals, completed waits, wait p50 / p99 /
-max (p50 and p99 are upper bounds of log2 buckets), and the oldest wait
-in progress.  Busiest locations first."""
+One row per location (a call site where threads park, then its callers,
+each with its inline chain): threads waiting there now, arrivals,
+completed waits, wait p50 / p99 / max (p50 and p99 are upper bounds of
+log2 buckets, never past the max), and the oldest wait in progress.
+Busiest locations first.  --json: now_exact, uptime_ns, idle_ns,
+file_io_calls, file_io_ns, locations [{index, where, kind, waiting,
+arrivals, completed, wait_max_ns, done_p50_ns, done_p99_ns,
+oldest_wait_ns}]."""
 
     def __init__(self):
         super().__init__("info green-locations", gdb.COMMAND_STATUS)
@@ -83,14 +92,15 @@ in progress.  Busiest locations first."""
         snap = registry.snapshot()
         rs = sorted(rows(snap), key=lambda r: (-r["waiting"], -r["arrivals"], r["index"]))
         if opts.get("json"):
-            gdb.write(json.dumps({"locations": rs}) + "\n")
+            out = threads.process_json(snap)
+            out["locations"] = rs
+            gdb.write(json.dumps(out) + "\n")
             return
         if not rs:
             gdb.write("No locations yet: no green thread has parked.\n")
             return
-        d = lambda ns: fmt.duration(ns) if ns is not None else "-"
-        names = ["%s%s" % (r["location"], (" <- " + r["callers"][0]) if r["callers"] else "")
-                 for r in rs]
+        d = fmt.duration
+        names = [r["where"] for r in rs]
         w = max(8, max(len(n) for n in names))
         lines = ["%s locations, %s threads waiting" % (
             fmt.count(len(rs)), fmt.count(sum(r["waiting"] for r in rs))),
@@ -98,8 +108,9 @@ in progress.  Busiest locations first."""
                 w, "LOCATION", "KIND", "WAITING", "ARRIVALS", "P50", "P99", "MAX", "OLDEST NOW")]
         for n, r in zip(names, rs):
             lines.append("%-*s  %-9s  %9s  %10s  %8s  %8s  %8s  %10s" % (
-                w, n, r["wait_kind"], fmt.count(r["waiting"]), fmt.count(r["arrivals"]),
-                d(r["p50_ns"]), d(r["p99_ns"]), d(r["max_ns"]), d(r["oldest_now_ns"])))
+                w, n, r["kind"], fmt.count(r["waiting"]), fmt.count(r["arrivals"]),
+                d(r["done_p50_ns"]), d(r["done_p99_ns"]), d(r["wait_max_ns"]),
+                fmt.age(r["oldest_wait_ns"], snap.now_exact)))
         note = snap.damage_note()
         if note:
             lines.append(note)

@@ -11,6 +11,8 @@ program): counts are capped by what the header says is allocated and by
 absolute limits, unreadable chunks are skipped and counted, and a record
 caught mid-update (odd seq) is counted as in flux, never decoded.
 """
+import array
+import bisect
 import collections
 import operator
 import struct
@@ -27,6 +29,7 @@ REC_REG, REC_THR, REC_LOC = C["GT_REC_REGISTRY"], C["GT_REC_THREAD"], C["GT_REC_
 MAX_CHUNKS = 1 << 16          # 64M thread slots at 1024 a chunk
 MAX_LAYOUT = 4096
 MAX_RECORD = 1 << 16
+RUNNING_RETRIES = 3           # reads of the thread records at most
 
 _INT = {1: "B", 2: "H", 4: "I", 8: "Q"}
 
@@ -37,6 +40,11 @@ THREAD_FIELDS = ("seq", "id", "parent", "name", "state", "wait_kind", "flags",
 LOC_FIELDS = ("seq", "index", "depth", "pcs", "wait_kind", "waiting", "head",
               "tail", "arrivals", "completed", "total_wait_ns", "max_wait_ns",
               "hist")
+
+
+def name_of(raw):
+    """A thread name from its record bytes."""
+    return (raw or b"").split(b"\0", 1)[0].decode("utf-8", "replace")
 
 
 def _words(raw):
@@ -154,13 +162,78 @@ class Snapshot:
                 self.reg[name] = struct.unpack_from("<%dQ" % (size // 8), raw, off)
             else:
                 self.reg[name] = int.from_bytes(raw[off:off + size], "little")
-        self.now = target.now_ns(self.reg.get("clock_now", 0))
-        self.skipped = 0        # records in chunks that could not be read
-        self.bad_chunks = 0
-        self.in_flux = 0        # records caught mid-update (odd seq)
-        self.threads = self._read_threads()
+        self.now, self.now_exact = target.now(self.reg)
+        self._threads = None
+        self.table = self._consistent_threads()
         self.locations = self._read_locations()
         self._by_id = None
+        self.labels = {}        # location index -> label (fmt.location_text)
+
+    def _consistent_threads(self):
+        """The thread records, re-read while more than one says RUNNING.
+
+        One kernel thread runs green threads, so two RUNNING records mean
+        the copy caught a switch half done (possible on a target that runs
+        while it is read).  A copy that still disagrees after a few reads
+        keeps as running the record the registry names current (or the
+        first), and counts the others as in flux: the states counted here
+        always add up to the threads listed, with at most one running.
+        """
+        running = C["GT_STATE_RUNNING"]
+        for _ in range(RUNNING_RETRIES):
+            self.skipped = 0        # records in chunks that could not be read
+            self.bad_chunks = 0
+            self.in_flux = 0        # records caught mid-update (odd seq)
+            table = self._read_threads()
+            if table.column("state").count(running) <= 1:
+                return table
+        current = self.reg.get("current")
+        states, addrs = table.column("state"), table.column("addr")
+        runs = [k for k, st in enumerate(states) if st == running]
+        keep = next((k for k in runs if addrs[k] == current), runs[0])
+        drop = [k for k in runs if k != keep]
+        self.in_flux += len(drop)
+        table.drop(drop)
+        return table
+
+    @property
+    def threads(self):
+        """Every thread as a Thread record, in slot order (built on first
+        use: the bulk commands work on columns instead)."""
+        if self._threads is None:
+            self._threads = self.table.records()
+        return self._threads
+
+    def thread_at(self, k):
+        """The k-th thread (slot order) as a Thread record."""
+        if self._threads is not None:
+            return self._threads[k]
+        return self.table.record(k)
+
+    def count(self):
+        return len(self.table)
+
+    def state_counts(self, ks=None):
+        """{state word: count} of the threads at indices ks (all by
+        default), every state named, counted from the records, never from
+        the header's nstate."""
+        states = self.table.column("state")
+        if ks is not None:
+            states = [states[k] for k in ks]
+        return {abi.STATE_NAMES[s]: states.count(s) for s in sorted(abi.STATE_NAMES) if s}
+
+    def idle_ns(self):
+        """Time the poller spent blocked, the current stretch included
+        (idle_since: when the blocking wait in progress began, 0 none)."""
+        idle = self.reg.get("idle_ns", 0)
+        since = self.reg.get("idle_since") or 0
+        if since and self.now > since:
+            idle += self.now - since
+        return idle
+
+    def uptime_ns(self):
+        base = self.reg.get("clock_base", 0)
+        return max(0, self.now - base) if base else None
 
     def _chunk_ptrs(self, array, count):
         raw = self.target.try_read(array, 8 * count) if count else b""
@@ -175,11 +248,12 @@ class Snapshot:
         count = min(count, cap if cap is not None else count, MAX_CHUNKS)
         total = min(total, count * per)
         size = self.layout.size(rec)
+        read = self.target.reader()
         for ci, base in enumerate(self._chunk_ptrs(array, count)):
             n = min(per, total - ci * per)
             if n <= 0:
                 break
-            raw = self.target.try_read(base, size * n) if base else None
+            raw = read(base, size * n) if base else None
             if raw is None:
                 self.skipped += n
                 self.bad_chunks += 1
@@ -187,30 +261,15 @@ class Snapshot:
             yield base, raw
 
     def _read_threads(self):
+        """The thread table of one copy of the thread chunks."""
         r = self.reg
-        st, pick = self.layout.decoder(REC_THR, "GT_F_THR_", THREAD_FIELDS)
-        size = st.size
-        i_seq, i_state = THREAD_FIELDS.index("seq"), THREAD_FIELDS.index("state")
-        free = C["GT_STATE_FREE"]
-        states = set(abi.STATE_NAMES)
-        out = []
-        append = out.append
-        make = Thread._make
+        table = ThreadTable(self.layout, self.target.reader())
         for base, raw in self._chunks(
                 REC_THR, r.get("thread_chunks", 0), r.get("thread_chunk_count", 0),
                 r.get("threads_per_chunk", 0) or 1, r.get("thread_slots", 0),
                 r.get("thread_chunk_cap")):
-            addr = base
-            for v in st.iter_unpack(raw):
-                f = pick(v)
-                state = f[i_state]
-                if state != free:
-                    if (f[i_seq] or 0) & 1 or state not in states:
-                        self.in_flux += 1
-                    else:
-                        append(make((addr,) + f))
-                addr += size
-        return out
+            self.in_flux += table.add_chunk(base, raw)
+        return table
 
     def _read_locations(self):
         r = self.reg
@@ -232,19 +291,34 @@ class Snapshot:
                 out[d["index"]] = Location(base + i * st.size, **d)
         return out
 
-    def by_id(self):
+    def index_of(self):
+        """{id: k} of every thread."""
         if self._by_id is None:
-            self._by_id = {t.id: t for t in self.threads}
+            self._by_id = dict(zip(self.table.column("id"), range(len(self.table))))
         return self._by_id
+
+    def by_id(self):
+        """A mapping id -> Thread (looked up on demand)."""
+        return _ById(self)
+
+    def find(self, tid):
+        """The index of the thread with id tid, or None (a search in C of
+        the id column: cheaper than a dict of a million ids for one)."""
+        if self._by_id is not None:
+            return self._by_id.get(tid)
+        try:
+            return self.table.column("id").index(tid)
+        except (ValueError, OverflowError, TypeError):
+            return None
 
     def thread(self, tid):
         """The thread with id tid, or a gdb.GdbError naming it."""
-        t = self.by_id().get(tid)
-        if t is None:
+        k = self.find(tid)
+        if k is None:
             raise gdb.GdbError("gt: no green thread %d (ids run from 1 to %d; "
                                "`info green-threads` lists them)"
-                               % (tid, max(self.by_id(), default=0)))
-        return t
+                               % (tid, max(self.table.column("id"), default=0)))
+        return self.thread_at(k)
 
     def damage_note(self):
         """One line on what could not be read, or None."""
@@ -256,6 +330,202 @@ class Snapshot:
             parts.append("%d records in flux (caught mid-update) skipped" % self.in_flux)
         return "gt: " + "; ".join(parts) if parts else None
 
+
+class _ById:
+    """id -> Thread, built per lookup from the id index."""
+    __slots__ = ("snap",)
+
+    def __init__(self, snap):
+        self.snap = snap
+
+    def get(self, tid, default=None):
+        k = self.snap.find(tid)
+        return default if k is None else self.snap.thread_at(k)
+
+    def __contains__(self, tid):
+        return tid in self.snap.index_of()
+
+    def __iter__(self):
+        return iter(self.snap.index_of())
+
+
+class ThreadTable:
+    """The thread records of one snapshot, read by column.
+
+    Each chunk is read, checked and reduced to what every command needs
+    (each valid record's state, as bytes, and id) and its bytes are let
+    go: at a million threads keeping them would cost 385 MB, and on some
+    machines fresh memory costs more to fault in than the reads.  Any
+    other field is a column made on first use by reading the chunks again
+    (the target stands still while a command runs) and slicing every
+    record's field at once out of a memoryview; scan() hands the chunks
+    to a single pass that needs many fields (green-bt).  Records in use
+    and readable are "valid"; index k counts valid records in slot
+    order."""
+
+    def __init__(self, layout, read):
+        self.layout, self.read = layout, read
+        self.st, self.pick = layout.decoder(REC_THR, "GT_F_THR_", THREAD_FIELDS)
+        self.size = self.st.size
+        ids = abi.fields("GT_F_THR_")
+        self.fields = {}
+        for name in THREAD_FIELDS + ("ctx_sp", "ctx_pc", "ctx_fp"):
+            ent = layout.map.get((REC_THR, ids[name])) if name in ids else None
+            if ent and ent[0] + ent[1] <= self.size:
+                self.fields[name] = ent
+        self.chunks = []    # (base, records, valid record indices or None: all)
+        self.starts = []    # k of each chunk's first valid record
+        self.n = 0
+        self.cols = {"state": bytearray(), "id": array.array("Q")}
+        self.free = C["GT_STATE_FREE"]
+        self.known = bytes(sorted(set(abi.STATE_NAMES) - {self.free}))
+
+    def __len__(self):
+        return self.n
+
+    def add_chunk(self, base, raw):
+        """Takes one chunk's bytes; returns how many records are in flux
+        (odd seq, or a state no reader knows)."""
+        n = len(raw) // self.size
+        states = raw[self.fields["state"][0]::self.size][:n]
+        seqo = self.fields["seq"][0] if "seq" in self.fields else None
+        odd = raw[seqo::self.size][:n].translate(_ODD) if seqo is not None else None
+        flux = 0
+        if states.count(self.free) == 0 and (odd is None or 1 not in odd) and \
+                not states.translate(None, self.known):
+            valid = None
+            count = n
+        else:
+            valid = []
+            for i in range(n):
+                st = states[i]
+                if st == self.free:
+                    continue
+                if (odd is not None and odd[i]) or st not in self.known:
+                    flux += 1
+                    continue
+                valid.append(i)
+            count = len(valid)
+        self.starts.append(self.n)
+        self.chunks.append((base, n, valid))
+        self.n += count
+        self._extract(raw, n, valid, ("state", "id"))
+        return flux
+
+    def _extract(self, raw, n, valid, names):
+        size = self.size
+        for name in names:
+            col = self.cols[name]
+            if name == "state":
+                vals = raw[self.fields["state"][0]::size][:n]
+                col += vals if valid is None else bytes(vals[i] for i in valid)
+                continue
+            ent = self.fields.get(name)
+            if ent is None:
+                col.extend([None] * (n if valid is None else len(valid)))
+                continue
+            off, fsize = ent
+            code = _INT.get(fsize) if name not in _BYTES_FIELDS else None
+            if code and off % fsize == 0 and size % fsize == 0:
+                mv = memoryview(raw).cast(code)[off // fsize::size // fsize][:n]
+                if valid is None and isinstance(col, array.array):
+                    col.frombytes(mv.tobytes())
+                else:
+                    vals = mv.tolist()
+                    col.extend(vals if valid is None else [vals[i] for i in valid])
+            else:
+                vals = [raw[o:o + fsize] for o in range(off, n * size, size)]
+                col.extend(vals if valid is None else [vals[i] for i in valid])
+
+    def drop(self, ks):
+        """Leaves out the valid records at indices ks (in flux after all)."""
+        gone = set(ks)
+        state, ident = self.cols["state"], self.cols["id"]
+        chunks, self.chunks, self.starts, self.n = self.chunks, [], [], 0
+        k = 0
+        for base, n, valid in chunks:
+            keep = []
+            for i in (valid if valid is not None else range(n)):
+                if k not in gone:
+                    keep.append(i)
+                k += 1
+            self.starts.append(self.n)
+            self.chunks.append((base, n, keep))
+            self.n += len(keep)
+        self.cols = {"state": bytearray(s for k, s in enumerate(state) if k not in gone),
+                     "id": array.array("Q", (v for k, v in enumerate(ident) if k not in gone))}
+
+    def scan(self):
+        """(base, bytes, valid) of each chunk again, for one pass over
+        every record; a chunk unreadable now gives None bytes."""
+        size = self.size
+        for base, n, valid in self.chunks:
+            yield base, self.read(base, size * n), valid
+
+    def column(self, name):
+        """The field `name` of every valid record, in order (an array for
+        integer fields, a list of bytes for the others, None for each
+        record if the runtime has no such field).  "addr" is the record's
+        address; "ctx_sp", "ctx_pc", "ctx_fp" slots of the saved context."""
+        col = self.cols.get(name)
+        if col is not None:
+            return col
+        if name == "addr":
+            col = []
+            for base, n, valid in self.chunks:
+                addrs = range(base, base + n * self.size, self.size)
+                col.extend(addrs if valid is None else [addrs[i] for i in valid])
+            self.cols[name] = col
+            return col
+        ent = self.fields.get(name)
+        code = _INT.get(ent[1]) if ent and name not in _BYTES_FIELDS else None
+        col = self.cols[name] = array.array(code) if code else []
+        for (base, n, valid), (_, raw, _) in zip(self.chunks, self.scan()):
+            if raw is None:
+                # Readable a moment ago: the target moved.  Keep the
+                # column aligned; the record reads as unknown.
+                if isinstance(col, array.array):
+                    col = self.cols[name] = list(col)
+                col.extend([None] * (n if valid is None else len(valid)))
+                continue
+            self._extract(raw, n, valid, (name,))
+        return col
+
+    def _locate(self, k):
+        c = bisect.bisect_right(self.starts, k) - 1
+        base, n, valid = self.chunks[c]
+        i = k - self.starts[c]
+        return base, valid[i] if valid is not None else i
+
+    def record(self, k):
+        """The k-th valid record as a Thread (read again: one record)."""
+        base, i = self._locate(k)
+        addr = base + i * self.size
+        raw = self.read(addr, self.size)
+        if raw is None:
+            raise gdb.GdbError("gt: thread record at %#x unreadable now" % addr)
+        return Thread._make((addr,) + self.pick(self.st.unpack(raw)))
+
+    def records(self):
+        """Every valid record as a Thread, in order."""
+        out = []
+        make, pick, size = Thread._make, self.pick, self.size
+        for base, raw, valid in self.scan():
+            if raw is None:
+                continue
+            vals = self.st.iter_unpack(raw)
+            if valid is None:
+                out.extend(make((base + i * size,) + pick(v)) for i, v in enumerate(vals))
+            else:
+                want = set(valid)
+                out.extend(make((base + i * size,) + pick(v))
+                           for i, v in enumerate(vals) if i in want)
+        return out
+
+
+# seq's low byte -> 1 if odd (a record being written), else 0
+_ODD = bytes(i & 1 for i in range(256))
+_BYTES_FIELDS = ("name", "pcs", "hist", "ctx_regs")
 
 _cache = {}
 

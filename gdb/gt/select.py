@@ -16,8 +16,11 @@ unwind normally) and is dropped when the program continues, exits or a
 new program or core is loaded: a saved context is only true while the
 program stands still.
 """
+import os
+
 import gdb
 import gdb.unwinder
+from gdb.FrameDecorator import FrameDecorator
 
 from . import abi, args, fmt, registry, stacks, symbols
 
@@ -89,8 +92,31 @@ class GreenUnwinder(gdb.unwinder.Unwinder):
         return info
 
 
+class _LineOfCall(FrameDecorator):
+    """A frame whose line is the one the line table gives for its pc, by
+    DWARF's rule (symbols.line_at), where GDB picked another row at the
+    same address; the other readers give that line for the same frame."""
+
+    def line(self):
+        f = self.inferior_frame()
+        try:
+            sal = f.find_sal()
+            newer = f.newer()
+            if sal.symtab is None or (newer is not None and
+                                      newer.type() == gdb.INLINE_FRAME):
+                return super().line()
+            at = f.pc() - 1 if f.level() > 0 else f.pc()
+            file, line = symbols.line_at(at)
+            if file == os.path.basename(sal.symtab.filename) and line:
+                return line
+        except gdb.error:
+            pass
+        return super().line()
+
+
 class HideOsFrame:
-    """Frame filter: with a green thread selected, `bt` starts at its frames."""
+    """Frame filter: with a green thread selected, `bt` starts at its
+    frames, each with the line every gt reader gives it (_LineOfCall)."""
 
     def __init__(self):
         self.name = "gt-green-thread"
@@ -101,7 +127,7 @@ class HideOsFrame:
     def filter(self, frame_iter):
         if _active() is None:
             return frame_iter
-        return (f for f in frame_iter if f.inferior_frame().level() != 0)
+        return (_LineOfCall(f) for f in frame_iter if f.inferior_frame().level() != 0)
 
 
 def _invalidate_frames():
@@ -149,6 +175,61 @@ def activate(t):
                                                   t.ctx_regs[C["GT_CTX_PC"]]))
     frame.select()
     return frame
+
+
+# A probe context's sp: any address works (no memory is read), as long as
+# the frame it makes is outer than frame #0, whose id takes this sp.
+PROBE_SP = 1 << 20
+
+
+def probe_inline(pc):
+    """[(func, file, line)] of the frames GDB makes at return address pc,
+    innermost first, up to the first frame that is not inlined; None if
+    GDB makes none.
+
+    A context holding only pc becomes the caller of frame #0, exactly as a
+    green thread's does for `green-thread`; GDB then builds the inline
+    frames of pc - 1 and gives each outer one the line of its inlined call.
+    No memory is read, nothing is written, and the selection in force
+    before (green thread and frame) is put back.
+    """
+    global _sel
+    th = gdb.selected_thread()
+    if th is None:
+        return None
+    saved = _sel
+    try:
+        level = gdb.selected_frame().level()
+    except gdb.error:
+        level = 0
+    regs = (("rsp", PROBE_SP), ("rip", pc), ("rbp", PROBE_SP + 0x1000))
+    _sel = Selection(th.inferior.num, th.ptid, None, regs)
+    _invalidate_frames()
+    out = []
+    try:
+        f = gdb.newest_frame().older()
+        while f is not None and len(out) < 32:
+            fn = f.function()
+            sal = f.find_sal()
+            file = os.path.basename(sal.symtab.filename) if sal.symtab else None
+            out.append((fn.print_name if fn else f.name(), file,
+                        sal.line if file else 0))
+            if f.type() != gdb.INLINE_FRAME:
+                break
+            f = f.older()
+    except gdb.error:
+        out = None
+    finally:
+        _sel = saved
+        _invalidate_frames()
+        try:
+            f = gdb.newest_frame()
+            for _ in range(level):
+                f = f.older() or f
+            f.select()
+        except gdb.error:
+            pass
+    return out or None
 
 
 def restore(prev_thread_id, prev_level):

@@ -11,12 +11,13 @@ required to move up, so a damaged stack ends the walk instead of looping.
 """
 import struct
 
-from . import abi
+from . import abi, symbols
 
 C = abi.C
 SP, PC, FP = C["GT_CTX_SP"], C["GT_CTX_PC"], C["GT_CTX_RBP"]
 RUNNING = C["GT_STATE_RUNNING"]
 UNSTACKED = C["GT_TF_UNSTACKED"]
+FRESH = abi.TF_FRESH
 MAX_FRAMES = 256
 MAX_LIVE = 8 << 20   # bytes of one stack read at most
 _U64 = struct.Struct("<Q")
@@ -27,13 +28,30 @@ def fresh(t):
     """Whether t's saved context is a fresh start: it never ran, or it
     waits unstacked (gt_wait_readable_then).  Its one frame is then the
     entry trampoline (one instruction in), and nothing of the thread
-    is on its stack; an unstacked thread has run, so switches alone do not
-    tell.  A running thread's saved context is stale, never fresh."""
-    return t.state != RUNNING and (not t.switches or bool((t.flags or 0) & UNSTACKED))
+    is on its stack.  The runtime says so with GT_TF_FRESH; with a
+    registry.h older than that flag it is derived (an unstacked thread
+    has run, so switches alone do not tell).  A running thread's saved
+    context is stale, never fresh."""
+    return is_fresh(t.state, t.flags, t.switches)
+
+
+def is_fresh(state, flags, switches):
+    """fresh() of a record's state, flags and switches."""
+    if state == RUNNING:
+        return False
+    if FRESH is not None:
+        return bool((flags or 0) & FRESH)
+    return not switches or bool((flags or 0) & UNSTACKED)
 
 
 def unstacked(t):
     return t.state != RUNNING and bool((t.flags or 0) & UNSTACKED)
+
+
+def reserved_bytes(t):
+    """The stack's usable size, stack_hi - stack_lo (the guard below it
+    is not part of it), as every gt reader counts it."""
+    return max(0, (t.stack_hi or 0) - (t.stack_lo or 0))
 
 
 def live_bytes(t):
@@ -56,18 +74,22 @@ def walk(target, t, max_frames=MAX_FRAMES):
     raw = t.regs_raw
     if t.state == RUNNING or not raw:
         return None
-    # Three slots straight from the record's bytes: this runs 100,000 times.
     sp, pc, fp = _U64.unpack_from(raw, 8 * SP)[0], _U64.unpack_from(raw, 8 * PC)[0], \
         _U64.unpack_from(raw, 8 * FP)[0]
-    lo, hi = t.stack_lo, t.stack_hi
-    if not lo <= sp < hi:
+    if not t.stack_lo <= sp < t.stack_hi:
         return None
     if fresh(t):
         # The trampoline is the whole stack; reading the words above sp
         # would only make the kernel map a page into a stack that has none.
         return (pc,)
+    return chain(target.reader(), sp, pc, fp, t.stack_hi, max_frames)
+
+
+def chain(read, sp, pc, fp, hi, max_frames=MAX_FRAMES):
+    """pc, then the return addresses of the frame-pointer chain from fp,
+    over the live stack [sp, hi) read in one piece with read(addr, size)."""
     size = min(hi - sp, MAX_LIVE)
-    mem = target.try_read(sp, size)
+    mem = read(sp, size)
     if mem is None:
         return (pc,)
     pcs = [pc]
@@ -82,6 +104,39 @@ def walk(target, t, max_frames=MAX_FRAMES):
             break
         fp = next_fp
     return tuple(pcs)
+
+
+_frames = {}
+_frames_gen = 0
+
+
+def frames(target, t):
+    """FRAME records of t's stack (the JSON every gt reader writes):
+    {"n", "pc", "function", "file", "line", "inlined"}, n counting
+    physical frames from 0, the frame of the saved context; a physical
+    frame in inlined code gives one record per function of its inline
+    chain, innermost first, all with its n, inlined true but for the
+    last.  [] for the running thread (its frames are the OS thread's)."""
+    global _frames_gen
+    pcs = walk(target, t)
+    if not pcs:
+        return []
+    if _frames_gen != symbols.generation:
+        _frames.clear()
+        _frames_gen = symbols.generation
+    key = (pcs, first_is_return(t))
+    out = _frames.get(key)
+    if out is None:
+        out = []
+        for n, pc in enumerate(pcs):
+            chain = symbols.lookup(pc, is_return=n > 0 or key[1]).chain
+            for i, (func, file, line) in enumerate(chain):
+                out.append({"n": n, "pc": pc, "function": func, "file": file,
+                            "line": line or None, "inlined": i < len(chain) - 1})
+        if len(_frames) > 4096:
+            _frames.clear()
+        _frames[key] = out
+    return out
 
 
 def first_is_return(t):

@@ -2,7 +2,9 @@
 
 live = top - saved sp (in use now); touched = from the lowest non-zero
 word to the top (never-touched memory reads as zero); dead = touched -
-live; unused = size - touched; reserved = size + guard.  Touched needs the
+live; unused = reserved - touched; reserved = stack_hi - stack_lo, the
+usable stack, as every gt reader counts it (the guard below it is shown
+apart).  Touched needs the
 whole stack read, so the all-threads form reads stacks only for the worst
 threads by live bytes and totals what the registry says (live, reserved).
 """
@@ -36,11 +38,12 @@ def touched_bytes(target, t):
 
 
 def usage(target, t):
-    size = t.stack_hi - t.stack_lo
+    size = stacks.reserved_bytes(t)
     live = stacks.live_bytes(t)
-    # An unstacked thread's pages went back to the kernel: nothing is
-    # touched, and reading them would only map pages back in.
-    touched = 0 if stacks.unstacked(t) else touched_bytes(target, t)
+    # A fresh context (never run, or waiting unstacked: its pages went
+    # back to the kernel) has touched nothing, and reading its stack would
+    # only map pages back in.
+    touched = 0 if stacks.fresh(t) else touched_bytes(target, t)
     if touched is not None:
         touched = max(touched, live)
     return {"id": t.id, "name": t.name, "size": size, "guard": t.guard_size,
@@ -51,13 +54,13 @@ def usage(target, t):
 
 def line(u):
     f = lambda v: fmt.size(v) if v is not None else "?"
-    return "%8d  %-16s  %8s  %8s  %8s  %8s  %8s" % (
+    return "%8d  %-16s  %9s  %9s  %9s  %9s  %9s" % (
         u["id"], u["name"][:16], f(u["live"]), f(u["dead"]), f(u["unused"]),
-        f(u["size"]), f(u["size"] + (u["guard"] or 0)))
+        f(u["size"]), f(u["guard"] or 0))
 
 
-HEADER = "%8s  %-16s  %8s  %8s  %8s  %8s  %8s" % (
-    "ID", "NAME", "LIVE", "DEAD", "UNUSED", "SIZE", "RESERVED")
+HEADER = "%8s  %-16s  %9s  %9s  %9s  %9s  %9s" % (
+    "ID", "NAME", "LIVE", "DEAD", "UNUSED", "RESERVED", "GUARD")
 
 
 class InfoGreenStack(gdb.Command):
@@ -92,10 +95,10 @@ all threads and the threads with the most live stack."""
             return
         ts = snap.threads
         live = sum(stacks.live_bytes(t) for t in ts)
-        size = sum(t.stack_hi - t.stack_lo for t in ts)
+        size = sum(stacks.reserved_bytes(t) for t in ts)
         guard = sum(t.guard_size or 0 for t in ts)
         worst = sorted(ts, key=lambda t: (-stacks.live_bytes(t), t.id))[:WORST]
-        out = ["%s threads: live %s of %s stack (%s with guards); %s per thread on average"
+        out = ["%s threads: live %s of %s reserved stack (%s with guards); %s per thread on average"
                % (fmt.count(len(ts)), fmt.size(live), fmt.size(size), fmt.size(size + guard),
                   fmt.size(live // max(1, len(ts)))),
                "policy: %s; stack arena handed out: %s" % (

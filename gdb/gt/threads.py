@@ -4,7 +4,7 @@ import json
 
 import gdb
 
-from . import abi, args, fmt, params, registry, stacks
+from . import abi, args, fmt, params, registry, stacks, symbols
 
 C = abi.C
 PARKED = C["GT_STATE_PARKED"]
@@ -25,72 +25,102 @@ def name_matcher(pattern):
 
 
 def select(snap, opts):
-    """The threads matching the -s/-l/-n/-w filters of opts, by id."""
-    threads = snap.threads
+    """Indices (see registry.ThreadTable) of the threads matching the
+    -s/-l/-n/-w filters of opts, ordered by id.  Works on columns, so
+    the unfiltered case over a million threads is a sort of their ids."""
+    col = snap.table.column
+    ks = range(len(snap.table))
     if "state" in opts:
-        states = opts["state"]
-        threads = [t for t in threads if t.state in states]
+        states, want = col("state"), opts["state"]
+        ks = [k for k in ks if states[k] in want]
+    if "location" in opts or "min_wait" in opts:
+        states = col("state")
+        ks = [k for k in ks if states[k] == PARKED]
     if "location" in opts:
-        pat = opts["location"]
-        match = name_matcher(pat)
+        match = name_matcher(opts["location"])
         locs = {i for i in snap.locations if match(fmt.location_text(snap, i))}
-        threads = [t for t in threads if t.state == PARKED and t.location in locs]
+        where = col("location")
+        ks = [k for k in ks if where[k] in locs]
     if "name" in opts:
         match = name_matcher(opts["name"])
-        threads = [t for t in threads if match(t.name)]
+        names = col("name")
+        ks = [k for k in ks if match(registry.name_of(names[k]))]
     if "min_wait" in opts:
-        w = opts["min_wait"]
-        now = snap.now
-        threads = [t for t in threads if (fmt.waited(t, now) or -1) >= w]
-    return sorted(threads, key=lambda t: t.id)
+        w, now, since = opts["min_wait"], snap.now, col("wait_since")
+        ks = [k for k in ks if since[k] and now - since[k] >= w]
+    ids = col("id")
+    return sorted(ks, key=ids.__getitem__)
 
 
 def describe_filters(argv):
     return " ".join(argv)
 
 
-def summary(snap, threads=None):
-    """`100,001 green threads: 100,000 parked, 1 running` (of threads, or all)."""
-    threads = snap.threads if threads is None else threads
-    by = {}
-    for t in threads:
-        by[t.state] = by.get(t.state, 0) + 1
-    parts = ["%s %s" % (fmt.count(by[s]), abi.STATE_NAMES[s])
-             for s in sorted(by, key=lambda s: -by[s])]
-    return "%s green threads: %s" % (fmt.count(len(threads)), ", ".join(parts) or "none")
+def summary(snap):
+    """`20 green threads: 19 parked, 1 running; up 3.1s, idle 2.9s, file
+    I/O 4 calls 1.2ms`."""
+    counts = snap.state_counts()
+    n = sum(counts.values())
+    parts = ["%s %s" % (fmt.count(c), s)
+             for s, c in sorted(counts.items(), key=lambda sc: -sc[1]) if c]
+    up = snap.uptime_ns()
+    return "%s green threads: %s; up %s, idle %s, file I/O %s calls %s" % (
+        fmt.count(n), ", ".join(parts) or "none",
+        fmt.age(up, snap.now_exact), fmt.age(snap.idle_ns(), snap.now_exact
+                                             or not snap.reg.get("idle_since")),
+        fmt.count(snap.reg.get("file_io_calls", 0)),
+        fmt.duration(snap.reg.get("file_io_ns", 0)))
 
 
-def row(snap, t):
-    now = snap.now
-    loc = fmt.location_text(snap, t.location) if t.state == PARKED else "-"
+def process_json(snap):
+    """The top-level quantities every gt reader's JSON carries."""
+    return {"now_exact": snap.now_exact, "uptime_ns": snap.uptime_ns(),
+            "idle_ns": snap.idle_ns(),
+            "file_io_calls": snap.reg.get("file_io_calls", 0),
+            "file_io_ns": snap.reg.get("file_io_ns", 0)}
+
+
+def thread_json(snap, t):
+    """A thread in the JSON vocabulary every gt reader shares.  touched,
+    dead, unused and resident need the stack read whole: null here
+    (`info green-stack` measures them)."""
+    parked = t.state == PARKED
     return {
         "id": t.id,
         "name": t.name,
         "state": abi.STATE_NAMES[t.state],
-        "location": loc,
-        "wait": fmt.wait_text(t, now),
-        "waited_ns": fmt.waited(t, now),
-        "unstacked": stacks.unstacked(t),
-        "stack_live": stacks.live_bytes(t),
-        "stack_reserved": t.stack_hi - t.stack_lo,
-        "address": t.addr,
+        "location": t.location if parked and t.location in snap.locations else 0,
+        "wait_kind": fmt.wait_kind(t),
+        "wait": fmt.wait_text(t, snap.now),
+        "wait_ns": fmt.waited(t, snap.now),
+        "entry": symbols.lookup(t.entry, is_return=False).func if t.entry else None,
+        "run_ns": t.run_ns,
+        "switches": t.switches,
+        "stack": {"reserved": stacks.reserved_bytes(t), "live": stacks.live_bytes(t),
+                  "touched": None, "dead": None, "unused": None, "resident": None},
+        "frames": stacks.frames(snap.target, t),
     }
 
 
 class InfoGreenThreads(gdb.Command):
     """List green threads: info green-threads [-s STATE] [-l LOCATION] [-n NAME] [-w MIN_WAIT] [--limit N] [--json]
 
-A summary line (threads by state), then one row per thread: id, name,
-state, location (the call site it is parked at: function file:line),
-what it waits on (fd 12 read, mutex 0x..., sleep 1.2s left, chan 0x...
-recv, join #77), how long it has waited, and live/reserved stack bytes.
+A summary line (threads by state; uptime, idle time including the wait
+in progress, regular-file I/O), then one row per thread: id, name,
+state, location (where it is parked: the call site and its callers,
+`func (file:line)` each, joined by ` < `), what it waits on (fd 12 read,
+mutex 0x..., sleep 1.2s left, chan_recv 0x..., join thread 77), how long
+it has waited, and live/reserved stack bytes.  In a core that cannot
+tell when it was written, ages are lower bounds: `>= 2.1ms`.
 
   -s STATE      parked, runnable, running or exited (a prefix will do)
   -l LOCATION   location text contains LOCATION (or matches it as a glob)
   -n NAME       thread name contains NAME (or matches it as a glob)
   -w MIN_WAIT   parked at least this long (1.5s, 200ms, 30us)
   --limit N     print N rows (default: `show green-threads limit`; 0: all)
-  --json        one JSON object: summary, threads, more"""
+  --json        one JSON object: now_exact, uptime_ns, idle_ns,
+                file_io_calls, file_io_ns, states, threads (the count),
+                in_flux, skipped, matched, more, threads_list"""
 
     OPTIONS = {"-s": ("state", state_filter), "-l": ("location", str),
                "-n": ("name", str), "-w": ("min_wait", fmt.parse_duration),
@@ -112,35 +142,39 @@ recv, join #77), how long it has waited, and live/reserved stack bytes.
         if filtered and not threads:
             raise gdb.GdbError("info green-threads: no green thread matches %s "
                                "(of %s threads)" % (describe_filters(argv),
-                                                    fmt.count(len(snap.threads))))
+                                                    fmt.count(snap.count())))
         limit = opts.get("limit", params.limit())
-        shown = threads if not limit else threads[:limit]
+        shown = [snap.thread_at(k) for k in (threads if not limit else threads[:limit])]
         more = len(threads) - len(shown)
         note = snap.damage_note()
         if opts.get("json"):
-            out = {"summary": {abi.STATE_NAMES[s]: 0 for s in abi.STATE_NAMES if s},
-                   "total": len(snap.threads), "matched": len(threads),
-                   "threads": [row(snap, t) for t in shown], "more": more,
-                   "skipped": snap.skipped, "in_flux": snap.in_flux}
-            for t in snap.threads:
-                out["summary"][abi.STATE_NAMES[t.state]] += 1
+            out = process_json(snap)
+            out.update({"states": snap.state_counts(), "threads": snap.count(),
+                        "in_flux": snap.in_flux, "skipped": snap.skipped,
+                        "matched": len(threads), "more": more,
+                        "threads_list": [thread_json(snap, t) for t in shown]})
             gdb.write(json.dumps(out) + "\n")
             return
         lines = [summary(snap)]
         if filtered:
             lines.append("matching %s: %s" % (describe_filters(argv), fmt.count(len(threads))))
-        rows = [row(snap, t) for t in shown]
-        wname = max([4] + [len(r["name"]) for r in rows])
-        wloc = max([8] + [len(r["location"]) for r in rows])
-        wwait = max([10] + [len(r["wait"]) for r in rows])
-        lines.append("%8s  %-*s  %-8s  %-*s  %-*s  %8s  %s" % (
-            "ID", wname, "NAME", "STATE", wloc, "LOCATION", wwait, "WAITING ON",
-            "WAITED", "STACK"))
-        for r in rows:
-            lines.append("%8d  %-*s  %-8s  %-*s  %-*s  %8s  %s/%s" % (
-                r["id"], wname, r["name"], r["state"], wloc, r["location"], wwait,
-                r["wait"] or "-", fmt.duration(r["waited_ns"]) if r["waited_ns"] is not None else "-",
-                fmt.size(r["stack_live"]), fmt.size(r["stack_reserved"])))
+        rows = []
+        for t in shown:
+            parked = t.state == PARKED
+            rows.append((t.id, t.name, abi.STATE_NAMES[t.state],
+                         fmt.location_text(snap, t.location) if parked else "-",
+                         fmt.wait_text(t, snap.now) or "-",
+                         fmt.age(fmt.waited(t, snap.now), snap.now_exact),
+                         "%s/%s" % (fmt.size(stacks.live_bytes(t)),
+                                    fmt.size(stacks.reserved_bytes(t)))))
+        wname = max([4] + [len(r[1]) for r in rows])
+        wloc = max([8] + [len(r[3]) for r in rows])
+        wwait = max([10] + [len(r[4]) for r in rows])
+        wage = max([6] + [len(r[5]) for r in rows])
+        fmt_row = "%%8s  %%-%ds  %%-8s  %%-%ds  %%-%ds  %%%ds  %%s" % (wname, wloc, wwait, wage)
+        lines.append(fmt_row % ("ID", "NAME", "STATE", "LOCATION", "WAITING ON",
+                                "WAITED", "STACK"))
+        lines.extend(fmt_row % r for r in rows)
         if more:
             lines.append("... %s more: --limit N or a filter" % fmt.count(more))
         if note:
@@ -150,6 +184,5 @@ recv, join #77), how long it has waited, and live/reserved stack bytes.
 
 def register():
     registry.connect_events()
-    from . import symbols
     symbols.connect_events()
     InfoGreenThreads()

@@ -1,7 +1,7 @@
 /*
  * green_fixture.c - green threads with known ground truth for the GDB tests.
  *
- * Usage: green_fixture N [crash] [idle]
+ * Usage: green_fixture N [crash] [idle] [fileio]
  * Spawns, in this order (so thread ids are known: the main thread is 1):
  *   N "sleeper"   ids 2 .. N+1      sleep_deep: recursion depth 3, then
  *                                   gt_sleep_ns(1 hour); local marker =
@@ -17,12 +17,15 @@
  *   N "idler"     ids 6N+3 .. 7N+2  idle_wait: gt_wait_readable_then on
  *                                   its own empty pipe: parked holding no
  *                                   stack, to start over in idle_restart
- * then prints "ready <pid>", calls ready_point() (a breakpoint target) and
+ * With "fileio", the main thread first reads FILE_READS bytes of its own
+ * executable, one read() each: regular-file calls the registry counts.
+ * Then it prints "ready <pid>", calls ready_point() (a breakpoint target) and
  * parks the main thread in hold_main (read on stdin).  With "crash", the
  * main thread dereferences a null pointer after ready_point instead, so
  * the kernel writes a core.  When stdin closes it prints "done" and exits 0
  * at once (threads parked for an hour are not unwound one by one).
  */
+#include <fcntl.h>
 #include <gt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,15 +129,32 @@ __attribute__((noinline)) static void hold_main(void)
 
 struct kind { void (*fn)(void *); const char *name; };
 
+#define FILE_READS 7
+
+static void read_own_file(const char *path)
+{
+    char c;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        abort();
+    for (int i = 0; i < FILE_READS; i++)
+        if (read(fd, &c, 1) != 1)
+            abort();
+    close(fd);
+}
+
 static void main_thread(void *arg)
 {
     char **argv = arg;
     long n = atol(argv[1]);
-    int crash = 0, idle = 0;
+    int crash = 0, idle = 0, fileio = 0;
     for (int i = 2; argv[i]; i++) {
         crash |= strcmp(argv[i], "crash") == 0;
         idle |= strcmp(argv[i], "idle") == 0;
+        fileio |= strcmp(argv[i], "fileio") == 0;
     }
+    if (fileio)
+        read_own_file(argv[0]);
     static const struct kind kinds[] = {
         {sleeper, "sleeper"}, {lock_wait, "locker"}, {read_wait, "reader"},
         {recv_wait, "receiver"}, {send_wait, "sender"}, {cond_wait_here, "condwait"},
