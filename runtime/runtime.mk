@@ -22,13 +22,13 @@ GT_PC := $(BUILD)/lib/pkgconfig/gt.pc
 
 lib: $(LIBGT_A) $(LIBGT_SO) $(GT_PC)
 
-$(BUILD)/runtime/%.o: runtime/%.c $(DEPS_STAMP) | $(BUILD)/
+$(BUILD)/runtime/%.o: runtime/%.c | $(BUILD)/ $(RT_HEADERS_OK)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(RT_CFLAGS) -MMD -MP -c $< -o $@
 $(BUILD)/runtime/%.o: runtime/%.S | $(BUILD)/
 	$(call msg,AS,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(RT_CFLAGS) -MMD -MP -c $< -o $@
-$(BUILD)/noinstr/runtime/%.o: runtime/%.c $(DEPS_STAMP) | $(BUILD)/
+$(BUILD)/noinstr/runtime/%.o: runtime/%.c | $(BUILD)/ $(RT_HEADERS_OK)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(RT_CFLAGS) -DGT_NO_INSTRUMENT -MMD -MP -c $< -o $@
 $(BUILD)/noinstr/runtime/%.o: runtime/%.S | $(BUILD)/

@@ -20,7 +20,7 @@ TOOLS_LIBS := -lunwind-x86_64 -lunwind -ldw -lelf
 
 .SECONDEXPANSION:
 
-$(BUILD)/tools/%.o: tools/%.c | $$(DEPS_STAMP)
+$(BUILD)/tools/%.o: tools/%.c | $$(HEADERS_OK)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(TOOLS_CFLAGS) -MMD -MP -c $< -o $@
 
