@@ -54,29 +54,22 @@ static int watch(int fd, struct gt__fdent *e)
     return 0;
 }
 
+/* Takes w off its fd's waiter list; a wait whose fd was closed under it
+ * (gt__fd_closed) is on no list any more. */
 static void unlink_waiter(struct gt__fd_waiter *w)
 {
-    struct gt__fdent *e = gt__fd_get(w->fd);
-    if (w->prev)
-        w->prev->next = w->next;
-    else if (e)
-        e->waiters = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    w->next = w->prev = NULL;
+    struct gt__fdent *e = w->fd >= 0 ? gt__fd_get(w->fd) : NULL;
+    if (e)
+        gt__list_remove(GT__FD_WAITERS_LIST, &e->waiters, &e->waiters_tail, w);
 }
 
-/* Puts w, a wait of self's, at the head of e's waiter list. */
+/* Puts w, a wait of self's, at the tail of e's waiter list. */
 static void link_waiter(struct gt__fdent *e, struct gt__fd_waiter *w,
                         struct gt__thread *self)
 {
     w->t = self;
     w->revents = 0;
-    w->prev = NULL;
-    w->next = e->waiters;
-    if (e->waiters)
-        e->waiters->prev = w;
-    e->waiters = w;
+    gt__list_push(GT__FD_WAITERS_LIST, &e->waiters, &e->waiters_tail, w);
 }
 
 int gt__fd_park(struct gt__fd_waiter *w, int n, const void *fp,
@@ -148,7 +141,7 @@ void gt__fd_closed(int fd)
         w->next = w->prev = NULL;
         w->fd = -1;
     }
-    e->waiters = NULL;
+    e->waiters = e->waiters_tail = NULL;
 }
 
 /* Puts fd's readiness back in epoll's ready list.  The periodic poll runs

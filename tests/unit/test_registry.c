@@ -335,3 +335,82 @@ TEST_IMPL(registry_run_time_of_exited)
 {
     tu_run(exited_main, NULL);
 }
+
+/* ---- a record whose location links change is rewritten inside its seq ---- */
+
+static gt_mutex_t link_mu = GT_MUTEX_INITIALIZER;
+static gt_cond_t link_cv = GT_COND_INITIALIZER;
+static int link_go;
+
+/* Every waiter parks at the same location: this call site. */
+static void link_waiter(void *arg)
+{
+    (void)arg;
+    ASSERT_OK(gt_mutex_lock(&link_mu));
+    while (!link_go)
+        ASSERT_OK(gt_cond_wait(&link_cv, &link_mu));
+    ASSERT_OK(gt_mutex_unlock(&link_mu));
+}
+
+static void list_links_main(void *arg)
+{
+    (void)arg;
+    gt_t a = tu_spawn(link_waiter, NULL), b, c;
+    gt_yield(); /* a parks */
+    struct gt_thread_rec *ra = (struct gt_thread_rec *)a.rec;
+    ASSERT_EQ(ra->state, GT_STATE_PARKED);
+    ASSERT_EQ(ra->loc_next, 0);
+    uint32_t seq = ra->seq;
+    ASSERT_EQ(seq % 2, 0);
+
+    /* b parks behind a: a's loc_next changes, so a's seq must move on. */
+    b = tu_spawn(link_waiter, NULL);
+    gt_yield();
+    struct gt_thread_rec *rb = (struct gt_thread_rec *)b.rec;
+    ASSERT_EQ(rb->state, GT_STATE_PARKED);
+    ASSERT_EQ(rb->location, ra->location);
+    ASSERT_EQ(ra->loc_next, (uint64_t)(uintptr_t)rb);
+    ASSERT_EQ(rb->loc_prev, (uint64_t)(uintptr_t)ra);
+    ASSERT_EQ(ra->seq, seq + 2);
+
+    /* c behind b; then b leaves from the middle: both neighbours move on. */
+    c = tu_spawn(link_waiter, NULL);
+    gt_yield();
+    struct gt_thread_rec *rc = (struct gt_thread_rec *)c.rec;
+    uint32_t seq_a = ra->seq, seq_c = rc->seq;
+    ASSERT_EQ(seq_a % 2, 0);
+    ASSERT_EQ(seq_c % 2, 0);
+    ASSERT_OK(gt_mutex_lock(&link_mu));
+    ASSERT_OK(gt_cond_signal(&link_cv)); /* wakes a, the oldest */
+    ASSERT_OK(gt_mutex_unlock(&link_mu));
+    ASSERT_EQ(ra->loc_next, 0);
+    ASSERT_EQ(rb->loc_prev, 0);
+    ASSERT_EQ(seq_a % 2, 0);
+    ASSERT_EQ(rb->seq % 2, 0);
+    const struct gt_location_rec *l = NULL;
+    {
+        struct gt_location_rec **chunks =
+            (struct gt_location_rec **)(uintptr_t)gt_registry.loc_chunks;
+        uint32_t i = rb->location;
+        l = &chunks[i / GT_LOCS_PER_CHUNK][i % GT_LOCS_PER_CHUNK];
+    }
+    ASSERT_EQ(l->head, (uint64_t)(uintptr_t)rb);
+    ASSERT_EQ(l->tail, (uint64_t)(uintptr_t)rc);
+    ASSERT_EQ(rc->seq, seq_c); /* c's links did not change */
+
+    ASSERT_OK(gt_mutex_lock(&link_mu));
+    link_go = 1;
+    ASSERT_OK(gt_cond_broadcast(&link_cv));
+    ASSERT_OK(gt_mutex_unlock(&link_mu));
+    tu_join(a);
+    tu_join(b);
+    tu_join(c);
+    ASSERT_EQ(l->waiting, 0);
+    ASSERT_EQ(l->head, 0);
+    ASSERT_EQ(l->tail, 0);
+}
+
+TEST_IMPL(registry_list_links_in_seq)
+{
+    tu_run(list_links_main, NULL);
+}
