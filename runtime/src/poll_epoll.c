@@ -171,7 +171,13 @@ int gt__poller_poll(int64_t timeout_ns)
     static bool no_pwait2 = false;
     if (!no_pwait2 && RUNNING_ON_VALGRIND)
         no_pwait2 = true;
-    uint64_t before = timeout_ns ? gt__clock() : 0;
+    /* A blocking wait is idle time; idle_since publishes the one under
+     * way, so a reader sees it before it ends (registry.h, TIME). */
+    uint64_t before = 0;
+    if (timeout_ns) {
+        before = gt__clock();
+        gt__reg.idle_since = before;
+    }
     int n = -1;
     if (!no_pwait2) {
         n = epoll_pwait2(S.epfd, evs, MAX_EVENTS, tp, NULL);
@@ -184,8 +190,12 @@ int gt__poller_poll(int64_t timeout_ns)
     }
     uint64_t now = gt__clock();
     gt__reg.polls++;
-    if (timeout_ns)
+    if (timeout_ns) {
+        /* Cleared first: a reader between the two stores counts the wait
+         * not at all rather than twice. */
+        gt__reg.idle_since = 0;
         gt__reg.idle_ns += now - before;
+    }
     S.slice_start = now;
     int woken = 0;
     for (int i = 0; i < n; i++) {

@@ -70,7 +70,7 @@ static void unstack(struct gt__thread *d)
     gt__ctx_init(d->pub.ctx, (void *)(uintptr_t)d->pub.stack_hi, d);
     d->pub.entry = (uint64_t)(uintptr_t)d->fn;
     d->pub.arg = (uint64_t)(uintptr_t)d->fn_arg;
-    d->pub.flags |= GT_TF_UNSTACKED;
+    d->pub.flags |= GT_TF_UNSTACKED | GT_TF_FRESH;
 #if defined(__SANITIZE_ADDRESS__)
     d->asan_fake_stack = NULL;
 #endif
@@ -393,7 +393,8 @@ spawn(gt_t *out, void (*fn)(void *), void *arg,
     t->pub.id = S.next_id++;
     t->pub.parent = self ? self->pub.id : 0;
     copy_name(t->pub.name, attr ? attr->name : NULL);
-    t->pub.flags = (uint16_t)(flags | (attr && attr->detached ? GT_TF_DETACHED : 0));
+    t->pub.flags = (uint16_t)(flags | GT_TF_FRESH |
+                              (attr && attr->detached ? GT_TF_DETACHED : 0));
     t->pub.wait_kind = GT_WAIT_NONE;
     t->pub.location = 0;
     t->pub.wait_obj = t->pub.wait_arg = t->pub.wait_since = 0;
@@ -477,13 +478,14 @@ exit_prepare(struct gt__thread *cur)
 struct gt__exit_switch gt__thread_start(struct gt__thread *t)
 {
     after_switch();
-    if (GT__UNLIKELY(t->pub.flags & GT_TF_UNSTACKED)) {
-        /* Restarted after an unstacked wait: end it, then run as new. */
+    /* Restarted after an unstacked wait: end it, then run as new. */
+    if (GT__UNLIKELY(t->pub.flags & GT_TF_UNSTACKED))
         gt__fd_unstacked_resumed(t);
-        gt__seq_begin(&t->pub.seq);
-        t->pub.flags &= (uint16_t)~GT_TF_UNSTACKED;
-        gt__seq_end(&t->pub.seq);
-    }
+    /* From here on its context, once saved, holds frames.  (Cleared here
+     * and not at the switch in: the hand-off path stays as short.) */
+    gt__seq_begin(&t->pub.seq);
+    t->pub.flags &= (uint16_t)~(GT_TF_UNSTACKED | GT_TF_FRESH);
+    gt__seq_end(&t->pub.seq);
     t->fn(t->fn_arg);
     struct gt__exit_switch s = {t, exit_prepare(t)};
     return s;

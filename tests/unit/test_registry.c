@@ -7,9 +7,17 @@
 #include "test.h"
 
 #include <gt/registry.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 static const struct gt_field *field(unsigned rec, unsigned id)
 {
@@ -54,6 +62,16 @@ TEST_IMPL(registry_layout_matches_header)
     EXPECT(GT_REC_LOCATION, GT_F_LOC_PCS, struct gt_location_rec, pcs);
     EXPECT(GT_REC_LOCATION, GT_F_LOC_HIST, struct gt_location_rec, hist);
     EXPECT(GT_REC_EDGE, GT_F_EDGE_RUN_NS, struct gt_edge_rec, run_ns);
+    EXPECT(GT_REC_REGISTRY, GT_F_REG_CANARY, struct gt_registry, canary);
+    EXPECT(GT_REC_REGISTRY, GT_F_REG_IDLE_SINCE, struct gt_registry, idle_since);
+    EXPECT(GT_REC_REGISTRY, GT_F_REG_FATAL_NS, struct gt_registry, fatal_ns);
+    /* ABI 1 grows only at the end: the additions come after canary. */
+    ASSERT_GT(offsetof(struct gt_registry, idle_since),
+              offsetof(struct gt_registry, canary));
+    ASSERT_GT(offsetof(struct gt_registry, fatal_ns),
+              offsetof(struct gt_registry, idle_since));
+    ASSERT_EQ(GT_F_REG_FATAL_NS + 1, GT_F_REG__COUNT);
+    ASSERT_EQ(GT_TF_FRESH, 0x10);
     /* A thread record holds the published part and may grow past it. */
     ASSERT_GE(field(GT_REC_THREAD, GT_F_THR_SIZE)->size, sizeof(struct gt_thread_rec));
     ASSERT_EQ(field(GT_REC_LOCATION, GT_F_LOC_SIZE)->size, sizeof(struct gt_location_rec));
@@ -413,4 +431,185 @@ static void list_links_main(void *arg)
 TEST_IMPL(registry_list_links_in_seq)
 {
     tu_run(list_links_main, NULL);
+}
+
+/* ---- the poller publishes the idle stretch it is in ------------------------ */
+
+#define IDLE_WATCH_NS (30 * TU_MS)
+
+static int idle_pipe[2];
+
+struct idle_seen {
+    uint64_t since;     /* idle_since while the runtime sleeps */
+    uint64_t idle_ns;   /* idle_ns then */
+    int64_t watched;    /* how long the watcher saw that one wait go on */
+    uint64_t now;       /* the watcher's clock at the end */
+};
+
+/* Another kernel thread, as a reader is: waits for the runtime to block
+ * in the poller, watches the wait go on, then ends it. */
+static void *idle_watcher(void *arg)
+{
+    struct idle_seen *seen = arg;
+    volatile struct gt_registry *r = &gt_registry;
+    for (int i = 0; i < 10000 && !r->idle_since; i++)
+        usleep(1000);
+    seen->since = r->idle_since;
+    seen->idle_ns = r->idle_ns;
+    int64_t t0 = tu_now_ns();
+    usleep(IDLE_WATCH_NS / 1000);
+    seen->now = (uint64_t)tu_now_ns();
+    seen->watched = (int64_t)seen->now - t0;
+    if (r->idle_since != seen->since || r->idle_ns != seen->idle_ns)
+        seen->watched = -1; /* the wait ended early: nothing to compare */
+    char c = 'x';
+    ssize_t n = write(idle_pipe[1], &c, 1);
+    (void)n;
+    return NULL;
+}
+
+static void idle_main(void *arg)
+{
+    struct idle_seen *seen = arg;
+    pthread_t w;
+    char c;
+    ASSERT_EQ(gt_registry.idle_since, 0);
+    ASSERT_EQ(pthread_create(&w, NULL, idle_watcher, seen), 0);
+    /* The only thread parks: the runtime blocks in epoll, no timeout. */
+    ASSERT_EQ(read(idle_pipe[0], &c, 1), 1);
+    ASSERT_EQ(pthread_join(w, NULL), 0);
+    ASSERT_EQ(gt_registry.idle_since, 0); /* the wait is over */
+}
+
+TEST_IMPL(registry_idle_since)
+{
+    struct idle_seen seen = {0};
+    ASSERT_OK(pipe(idle_pipe));
+    tu_run(idle_main, &seen);
+    if (!seen.since)
+        FAIL("idle_since stayed 0 while the runtime blocked in the poller");
+    ASSERT_GE(seen.watched, IDLE_WATCH_NS);
+    /* The current stretch is the watcher's own clock minus idle_since:
+     * at least as long as it watched, and not from the future. */
+    ASSERT_LE(seen.since, seen.now);
+    ASSERT_GE(seen.now - seen.since, (uint64_t)seen.watched);
+    /* idle_ns alone does not have it yet; once the wait ends it does. */
+    ASSERT_GE(gt_registry.idle_ns, seen.idle_ns + (uint64_t)seen.watched);
+    ASSERT_EQ(gt_registry.idle_since, 0);
+}
+
+/* ---- GT_TF_FRESH: a fresh context, never switched in or unstacked --------- */
+
+static int fresh_pipe[2];
+
+static void parks_once(void *arg)
+{
+    (void)arg;
+    ASSERT_OK(gt_sleep_ns(1));
+}
+
+static void restarts_unstacked(void *arg)
+{
+    (void)arg; /* the restart: read what woke it and end */
+    char c;
+    ASSERT_EQ(read(fresh_pipe[0], &c, 1), 1);
+}
+
+static void waits_unstacked(void *arg)
+{
+    (void)arg;
+    gt_wait_readable_then(fresh_pipe[0], GT_FOREVER, restarts_unstacked, NULL);
+}
+
+static void fresh_main(void *arg)
+{
+    (void)arg;
+    gt_t self = gt_self();
+    struct gt_thread_rec *me = (struct gt_thread_rec *)self.rec;
+    ASSERT_EQ(me->flags & GT_TF_FRESH, 0); /* running: it has a stack */
+
+    gt_t a = tu_spawn(parks_once, NULL);
+    struct gt_thread_rec *ra = (struct gt_thread_rec *)a.rec;
+    ASSERT_EQ(ra->state, GT_STATE_RUNNABLE);
+    ASSERT_EQ(ra->flags & GT_TF_FRESH, GT_TF_FRESH);
+    ASSERT_EQ(ra->seq % 2, 0);
+    gt_yield(); /* a runs and parks in its sleep: frames now */
+    ASSERT_EQ(ra->state, GT_STATE_PARKED);
+    ASSERT_EQ(ra->flags & GT_TF_FRESH, 0);
+    tu_join(a);
+
+    ASSERT_OK(pipe(fresh_pipe));
+    gt_t u = tu_spawn(waits_unstacked, NULL);
+    struct gt_thread_rec *ru = (struct gt_thread_rec *)u.rec;
+    gt_yield(); /* u parks without its stack: a fresh start again */
+    ASSERT_EQ(ru->state, GT_STATE_PARKED);
+    ASSERT_EQ(ru->flags & (GT_TF_FRESH | GT_TF_UNSTACKED),
+              GT_TF_FRESH | GT_TF_UNSTACKED);
+    ASSERT_EQ(ru->switches, 1);
+    ASSERT_EQ(ru->seq % 2, 0);
+    ASSERT_EQ(write(fresh_pipe[1], "x", 1), 1);
+    tu_join(u);
+    ASSERT_EQ(ru->flags & (GT_TF_FRESH | GT_TF_UNSTACKED), 0);
+}
+
+TEST_IMPL(registry_fresh_flag)
+{
+    tu_run(fresh_main, NULL);
+}
+
+/* ---- a fatal signal leaves its time in the registry ----------------------- */
+
+static void segv_main(void *arg)
+{
+    (void)arg;
+    raise(SIGSEGV);
+}
+
+/* The child crashes in a green thread under ptrace: the second time the
+ * signal is delivered is the runtime's handler re-raising it, when the
+ * registry holds everything the core would. */
+TEST_IMPL(registry_fatal_ns)
+{
+    int status;
+    uint64_t before = (uint64_t)tu_now_ns();
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        ptrace(PTRACE_TRACEME, 0, NULL, NULL);
+        raise(SIGSTOP);
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, STDERR_FILENO); /* the crash report */
+        gt_main(segv_main, NULL);
+        _exit(0);
+    }
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT(WIFSTOPPED(status) && WSTOPSIG(status) == SIGSTOP);
+    ASSERT_OK(ptrace(PTRACE_CONT, pid, NULL, NULL));
+    int segvs = 0;
+    struct gt_registry seen;
+    uint64_t after = 0;
+    for (;;) {
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        if (!WIFSTOPPED(status))
+            break;
+        int sig = WSTOPSIG(status);
+        if (sig == SIGSEGV && ++segvs == 2) {
+            after = (uint64_t)tu_now_ns();
+            struct iovec local = {&seen, sizeof seen};
+            struct iovec remote = {&gt_registry, sizeof seen};
+            ASSERT_EQ(process_vm_readv(pid, &local, 1, &remote, 1, 0),
+                      (ssize_t)sizeof seen);
+        }
+        ASSERT_OK(ptrace(PTRACE_CONT, pid, NULL, (void *)(intptr_t)sig));
+    }
+    ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV);
+    ASSERT_EQ(segvs, 2);
+    ASSERT_EQ(seen.magic, GT_REGISTRY_MAGIC);
+    if (!seen.fatal_ns)
+        FAIL("the fatal-signal handler left fatal_ns 0");
+    ASSERT_GE(seen.fatal_ns, before);
+    ASSERT_LE(seen.fatal_ns, after);
+    ASSERT_EQ(seen.clock_now, seen.fatal_ns);
 }
