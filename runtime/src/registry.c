@@ -201,6 +201,9 @@ int gt__add_thread_chunk(void)
         gt__sched.free_slots = &c[i];
     }
     chunks[r->thread_chunk_count] = c;
+    /* Its records are free ones; without this nstate[FREE] counted only
+     * the records given back, and went below zero at the first spawn. */
+    gt__reg.nstate[GT_STATE_FREE] += GT_THREADS_PER_CHUNK;
     atomic_thread_fence(memory_order_release);
     r->thread_chunk_count++;
     return 0;

@@ -94,6 +94,7 @@
     X(registry_idle_since, 0)                 \
     X(registry_fresh_flag, 0)                 \
     X(registry_fatal_ns, 0)                   \
+    X(registry_counts_agree, 0)               \
     /* test_clock.c */                        \
     X(clock_agrees_with_monotonic, 0)
 

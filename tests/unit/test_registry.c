@@ -613,3 +613,143 @@ TEST_IMPL(registry_fatal_ns)
     ASSERT_LE(seen.fatal_ns, after);
     ASSERT_EQ(seen.clock_now, seen.fatal_ns);
 }
+
+/* ---- the runtime's own counters agree with its records ------------------- */
+
+/* Counts the records by state and checks every counter that says the same
+ * thing: nstate, runq_len, current and the RUNNING record.  `self`: the
+ * record of the calling green thread, NULL outside gt_main. */
+static void expect_counts_agree(const struct gt_thread_rec *self)
+{
+    uint64_t n[GT_STATE_EXITED + 1] = {0};
+    const struct gt_thread_rec *running = NULL;
+    struct gt_thread_rec **chunks =
+        (struct gt_thread_rec **)(uintptr_t)gt_registry.thread_chunks;
+    size_t size = field(GT_REC_THREAD, GT_F_THR_SIZE)->size;
+    for (uint64_t i = 0; i < gt_registry.thread_slots; i++) {
+        const struct gt_thread_rec *r = (const struct gt_thread_rec *)(const void *)
+            ((const char *)chunks[i / GT_THREADS_PER_CHUNK] +
+             (i % GT_THREADS_PER_CHUNK) * size);
+        ASSERT_EQ(r->seq % 2, 0); /* nothing is half-written at rest */
+        ASSERT_LE(r->state, GT_STATE_EXITED);
+        n[r->state]++;
+        if (r->state == GT_STATE_RUNNING) {
+            if (running)
+                FAIL("two records RUNNING: ids %" PRIu64 " and %" PRIu64,
+                     running->id, r->id);
+            running = r;
+        }
+    }
+    /* Slots past thread_slots are free records never used yet. */
+    n[GT_STATE_FREE] += (uint64_t)gt_registry.thread_chunk_count *
+                            GT_THREADS_PER_CHUNK - gt_registry.thread_slots;
+    for (int s = GT_STATE_FREE; s <= GT_STATE_EXITED; s++)
+        if (gt_registry.nstate[s] != n[s])
+            FAIL("nstate[%d] is %" PRIu64 ", the records say %" PRIu64, s,
+                 gt_registry.nstate[s], n[s]);
+    ASSERT_EQ(gt_registry.runq_len, n[GT_STATE_RUNNABLE]);
+    ASSERT_PTR_EQ(running, self);
+    ASSERT_EQ(gt_registry.current, (uint64_t)(uintptr_t)self);
+}
+
+static const struct gt_thread_rec *self_rec(void)
+{
+    return (const struct gt_thread_rec *)(const void *)gt_self().rec;
+}
+
+static int counts_pipe[2];
+static gt_chan_t *counts_chan;
+
+static void counts_restarted(void *arg)
+{
+    (void)arg;
+    char c;
+    ASSERT_EQ(read(counts_pipe[0], &c, 1), 1);
+    expect_counts_agree(self_rec());
+}
+
+static void counts_unstacked(void *arg)
+{
+    (void)arg;
+    gt_wait_readable_then(counts_pipe[0], GT_FOREVER, counts_restarted, NULL);
+}
+
+static void counts_sleeper(void *arg)
+{
+    expect_counts_agree(self_rec());
+    ASSERT_OK(gt_sleep_ns((int64_t)(intptr_t)arg));
+    expect_counts_agree(self_rec());
+}
+
+static void counts_receiver(void *arg)
+{
+    (void)arg;
+    void *m;
+    ASSERT_OK(gt_chan_recv(counts_chan, &m, GT_FOREVER));
+    expect_counts_agree(self_rec());
+}
+
+static void counts_exits(void *arg)
+{
+    (void)arg;
+    gt_yield();
+    gt_exit();
+}
+
+static void counts_main(void *arg)
+{
+    (void)arg;
+    const struct gt_thread_rec *me = self_rec();
+    gt_t t[40];
+    expect_counts_agree(me);
+    ASSERT_OK(pipe(counts_pipe));
+    counts_chan = gt_chan_create(1);
+    ASSERT_NOT_NULL(counts_chan);
+    for (int i = 0; i < 10; i++)
+        t[i] = tu_spawn(counts_sleeper, (void *)(intptr_t)(i % 3));
+    for (int i = 10; i < 20; i++)
+        t[i] = tu_spawn(counts_unstacked, NULL);
+    for (int i = 20; i < 30; i++)
+        t[i] = tu_spawn(counts_receiver, NULL);
+    for (int i = 30; i < 40; i++)
+        t[i] = tu_spawn(counts_exits, NULL);
+    expect_counts_agree(me);
+    gt_yield();
+    expect_counts_agree(me);
+    ASSERT_OK(gt_sleep_ns(TU_MS)); /* the sleepers wake, the rest stay */
+    expect_counts_agree(me);
+    ASSERT_EQ(write(counts_pipe[1], "0123456789", 10), 10);
+    for (int i = 20; i < 30; i++)
+        ASSERT_OK(gt_chan_send(counts_chan, NULL, GT_FOREVER));
+    for (int i = 0; i < 40; i++) {
+        tu_join(t[i]);
+        expect_counts_agree(me);
+    }
+    /* Detached threads give their records back without a join. */
+    gt_attr_t detached = {NULL, 0, 1};
+    for (int i = 0; i < 5; i++)
+        ASSERT_OK(gt_spawn(NULL, counts_exits, NULL, &detached));
+    expect_counts_agree(me);
+    ASSERT_OK(gt_sleep_ns(TU_MS));
+    expect_counts_agree(me);
+    gt_chan_destroy(counts_chan);
+}
+
+static void counts_deadlock(void *arg)
+{
+    (void)arg;
+    void *msg;
+    gt_chan_t *never = gt_chan_create(1);
+    gt_chan_recv(never, &msg, GT_FOREVER); /* nothing ever sends */
+}
+
+TEST_IMPL(registry_counts_agree)
+{
+    tu_run(counts_main, NULL);
+    expect_counts_agree(NULL); /* gt_main has returned */
+    /* A run that ends in a deadlock leaves its threads PARKED, none
+     * RUNNING, and current 0. */
+    ASSERT_ERRNO(gt_main(counts_deadlock, NULL), EDEADLK);
+    expect_counts_agree(NULL);
+    ASSERT_EQ(gt_registry.nstate[GT_STATE_PARKED], 1);
+}

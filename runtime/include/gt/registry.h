@@ -155,7 +155,9 @@ enum gt_registry_field {
     GT_F_REG_LOC_COUNT, GT_F_REG_LOC_DEPTH,
     GT_F_REG_EDGE_CHUNKS, GT_F_REG_EDGE_CHUNK_COUNT,
     GT_F_REG_EDGES_PER_CHUNK, GT_F_REG_EDGE_COUNT,
-    GT_F_REG_NSTATE,        /* u64[GT_STATE_EXITED + 1]: threads by state */
+    GT_F_REG_NSTATE,        /* u64[GT_STATE_EXITED + 1]: records by state;
+                             * [GT_STATE_FREE] counts every free record of
+                             * the chunks, slots past thread_slots too */
     GT_F_REG_SWITCHES, GT_F_REG_SPAWNS, GT_F_REG_EXITS,
     GT_F_REG_RUNQ_LEN, GT_F_REG_POLLS, GT_F_REG_IDLE_NS,
     GT_F_REG_FILE_IO_CALLS, GT_F_REG_FILE_IO_NS,
