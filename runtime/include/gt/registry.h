@@ -66,7 +66,10 @@
  *
  * TIME
  *
- *   Every timestamp is nanoseconds of CLOCK_MONOTONIC.  registry.clock_base
+ *   Every timestamp is nanoseconds of CLOCK_MONOTONIC, as the runtime
+ *   reads it cheaply at parks and wakes: at most 20 us behind the
+ *   kernel's clock at the moment it was taken, never ahead of it, and
+ *   never going backwards.  registry.clock_base
  *   is that clock when the runtime started and registry.realtime_base the
  *   wall clock (CLOCK_REALTIME) at the same moment, so a reader can turn a
  *   timestamp into a date; registry.clock_now is the latest reading the
