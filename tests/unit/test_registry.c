@@ -257,7 +257,14 @@ static void depth_main(void *arg)
     (void)arg;
     gt_t t = tu_spawn(piped, NULL);
     release_chan = gt_chan_create(1);
-    gt_sleep_ns(2 * SLEEP_NS);
+    /* Until it waits in stage_recv: a sleep twice as long as its own is
+     * not enough when the process is descheduled between the two. */
+    int64_t t0 = gt_now_ns();
+    while (!waiting_in(stage_recv)) {
+        if (gt_now_ns() - t0 > 10000 * TU_MS)
+            FAIL("after 10 s, the thread does not wait in stage_recv");
+        gt_sleep_ns(SLEEP_NS);
+    }
     uint32_t lr = find_loc(stage_recv);
     ASSERT_EQ(loc(lr)->depth, 3);
     ASSERT_EQ(gt_registry.loc_depth, 3);
@@ -735,12 +742,16 @@ static void counts_main(void *arg)
     gt_chan_destroy(counts_chan);
 }
 
+/* Nothing is ever sent on it; volatile keeps the store, which keeps it
+ * reachable for LeakSanitizer after the deadlock. */
+static gt_chan_t *volatile counts_never;
+
 static void counts_deadlock(void *arg)
 {
     (void)arg;
     void *msg;
-    gt_chan_t *never = gt_chan_create(1);
-    gt_chan_recv(never, &msg, GT_FOREVER); /* nothing ever sends */
+    counts_never = gt_chan_create(1);
+    gt_chan_recv(counts_never, &msg, GT_FOREVER);
 }
 
 TEST_IMPL(registry_counts_agree)
