@@ -449,6 +449,7 @@ static int idle_pipe[2];
 struct idle_seen {
     uint64_t since;     /* idle_since while the runtime sleeps */
     uint64_t idle_ns;   /* idle_ns then */
+    uint64_t clock_now; /* clock_now then */
     int64_t watched;    /* how long the watcher saw that one wait go on */
     uint64_t now;       /* the watcher's clock at the end */
 };
@@ -463,6 +464,7 @@ static void *idle_watcher(void *arg)
         usleep(1000);
     seen->since = r->idle_since;
     seen->idle_ns = r->idle_ns;
+    seen->clock_now = r->clock_now;
     int64_t t0 = tu_now_ns();
     usleep(IDLE_WATCH_NS / 1000);
     seen->now = (uint64_t)tu_now_ns();
@@ -500,6 +502,9 @@ TEST_IMPL(registry_idle_since)
      * at least as long as it watched, and not from the future. */
     ASSERT_LE(seen.since, seen.now);
     ASSERT_GE(seen.now - seen.since, (uint64_t)seen.watched);
+    /* The runtime's last clock reading (a core's fallback "now") is the
+     * one that began the wait. */
+    ASSERT_EQ(seen.clock_now, seen.since);
     /* idle_ns alone does not have it yet; once the wait ends it does. */
     ASSERT_GE(gt_registry.idle_ns, seen.idle_ns + (uint64_t)seen.watched);
     ASSERT_EQ(gt_registry.idle_since, 0);
