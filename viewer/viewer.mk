@@ -12,7 +12,7 @@ VIEWER_OBJS := $(VIEWER_SRCS:%.c=$(BUILD)/%.o)
 GT_TOP := $(BUILD)/bin/gt-top
 VIEWER_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw -ltinfo)
 
-$(BUILD)/viewer/%.o: viewer/%.c | $(DEPS_STAMP)
+$(BUILD)/viewer/%.o: viewer/%.c | $(HEADERS_OK)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(TOOLS_CFLAGS) -Iviewer -MMD -MP -c $< -o $@
 
