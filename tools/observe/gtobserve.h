@@ -151,14 +151,8 @@ struct gto_thread {
  * stale, not fresh. */
 static inline int gto_fresh_context(const struct gto_thread *th)
 {
-#ifdef GT_TF_FRESH
     /* The runtime says so itself, inside the record's seq bracket. */
     return th->state != GTO_STATE_RUNNING && (th->flags & GT_TF_FRESH) != 0;
-#else
-    /* A registry.h from before GT_TF_FRESH: the same meaning, derived. */
-    return th->state != GTO_STATE_RUNNING &&
-           (th->switches == 0 || (th->flags & GTO_TF_UNSTACKED) != 0);
-#endif
 }
 
 /* A location: an interned call site where threads park, with its queue. */

@@ -35,18 +35,7 @@
 #define MAX_STACK (1ull << 30)
 #define REC_KINDS (GT_REC_EDGE + 1)
 
-/* Fields the runtime appends to the registry header: the clock reading
- * of its fatal-signal handler, and when the poller's current blocking
- * wait began.  A registry.h from before them (it has no GT_TF_FRESH
- * either, added with them) gets their ids here, the next ones after
- * GT_F_REG_CANARY by the append-only rule; the reader uses them only when
- * the target's layout table lists them, so a runtime without them reads
- * as before. */
-#ifndef GT_TF_FRESH
-enum { GT_F_REG_IDLE_SINCE = GT_F_REG__COUNT, GT_F_REG_FATAL_NS };
-#endif
-
-_Static_assert(GT_F_REG__COUNT + 2 <= MAX_FIELDS && GT_F_THR__COUNT <= MAX_FIELDS &&
+_Static_assert(GT_F_REG__COUNT <= MAX_FIELDS && GT_F_THR__COUNT <= MAX_FIELDS &&
                GT_F_LOC__COUNT <= MAX_FIELDS && GT_F_EDGE__COUNT <= MAX_FIELDS,
                "a record kind has more fields than the layout copy holds");
 
