@@ -12,10 +12,6 @@
  * the macros but leave the enumerators as names; the kernel asks GDB for
  * those at load time through DWARF, which a stripped gt program lacks.
  * Nothing here is run, so a cross compiler works as well.
- *
- * A name added to registry.h after this extension was written is listed
- * under a HAVE_<name> guard: gdb.mk defines it when the header declares
- * the name, and the extension treats a missing name as an older runtime.
  */
 #include <gt/registry.h>
 
@@ -92,12 +88,8 @@ void gt_gdb_constants(void)
     DEFINE(GT_F_REG_STACK_RESERVED);
     DEFINE(GT_F_REG_PAGE_SIZE);
     DEFINE(GT_F_REG_CANARY);
-#ifdef HAVE_GT_F_REG_IDLE_SINCE
     DEFINE(GT_F_REG_IDLE_SINCE);
-#endif
-#ifdef HAVE_GT_F_REG_FATAL_NS
     DEFINE(GT_F_REG_FATAL_NS);
-#endif
 
     DEFINE(GT_F_THR_SIZE);
     DEFINE(GT_F_THR_SEQ);
@@ -147,9 +139,7 @@ void gt_gdb_constants(void)
     DEFINE(GT_TF_MAIN);
     DEFINE(GT_TF_TIMED_OUT);
     DEFINE(GT_TF_UNSTACKED);
-#ifdef GT_TF_FRESH
     DEFINE(GT_TF_FRESH);
-#endif
 
     /* The extension unwinds x86-64 only (registry.arch 62). */
 #if defined(__x86_64__)

@@ -40,9 +40,8 @@ STATE_NAMES = {C["GT_STATE_" + n]: n.lower()
 WAIT_NAMES = {v: k[len("GT_WAIT_"):].lower() for k, v in C.items()
               if k.startswith("GT_WAIT_") and k not in ("GT_WAIT_KIND_COUNT",
                                                       "GT_WAIT_HIST_BUCKETS")}
-# GT_TF_FRESH: the runtime says when a saved context is a fresh start;
-# None with a registry.h older than the flag.
-TF_FRESH = C.get("GT_TF_FRESH")
+# GT_TF_FRESH: the runtime says when a saved context is a fresh start.
+TF_FRESH = C["GT_TF_FRESH"]
 
 
 def fields(prefix):

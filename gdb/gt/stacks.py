@@ -28,10 +28,9 @@ def fresh(t):
     """Whether t's saved context is a fresh start: it never ran, or it
     waits unstacked (gt_wait_readable_then).  Its one frame is then the
     entry trampoline (one instruction in), and nothing of the thread
-    is on its stack.  The runtime says so with GT_TF_FRESH; with a
-    registry.h older than that flag it is derived (an unstacked thread
-    has run, so switches alone do not tell).  A running thread's saved
-    context is stale, never fresh."""
+    is on its stack.  The runtime says so with GT_TF_FRESH (an unstacked
+    thread has run, so switches alone would not tell).  A running
+    thread's saved context is stale, never fresh."""
     return is_fresh(t.state, t.flags, t.switches)
 
 
@@ -39,9 +38,7 @@ def is_fresh(state, flags, switches):
     """fresh() of a record's state, flags and switches."""
     if state == RUNNING:
         return False
-    if FRESH is not None:
-        return bool((flags or 0) & FRESH)
-    return not switches or bool((flags or 0) & UNSTACKED)
+    return bool((flags or 0) & FRESH)
 
 
 def unstacked(t):

@@ -532,33 +532,6 @@ def test_constants_are_the_compilers_values(tmp_path):
     assert "constants from %s/gdb/gt/constants.py" % BUILD in out
 
 
-def test_constants_follow_names_a_newer_header_adds(tmp_path):
-    """Names registry.h gains (append only) come out of the same build
-    rule as soon as the header has them, with the compiler's values."""
-    inc = tmp_path / "include" / "gt"
-    inc.mkdir(parents=True)
-    with open(os.path.join(ROOT, "runtime", "include", "gt", "registry.h")) as f:
-        text = f.read()
-    text = text.replace("    GT_F_REG_CANARY,\n",
-                        "    GT_F_REG_CANARY, GT_F_REG_IDLE_SINCE, GT_F_REG_FATAL_NS,\n")
-    text = text.replace("#define GT_TF_UNSTACKED 0x8u\n",
-                        "#define GT_TF_UNSTACKED 0x8u\n#define GT_TF_FRESH 0x10u\n")
-    (inc / "registry.h").write_text(text)
-    build = tmp_path / "build"
-    target = str(build / "gdb" / "gt" / "constants.py")
-    subprocess.run(["make", "-s", "-C", ROOT, "BUILD=" + str(build),
-                    "GDB_REGISTRY_INCLUDE=" + str(tmp_path / "include"), target],
-                   check=True, capture_output=True)
-    new = constants_module(target)
-    old = constants_module(os.path.join(BUILD, "gdb", "gt", "constants.py"))
-    canary = old["GT_F_REG_CANARY"]
-    assert new["GT_F_REG_IDLE_SINCE"] == canary + 1 and new["GT_F_REG_FATAL_NS"] == canary + 2
-    assert new["GT_TF_FRESH"] == 0x10
-    assert {k: v for k, v in new.items() if k in old} == old
-
-
-# ---- one truth: ages in cores, states, quantiles, file I/O ----------------
-
 PARK_S = 3  # how long the fixture stays parked before its core is written
 
 
