@@ -135,7 +135,8 @@ def read_all(target, exe):
         data = run_tool(argv, name)
         docs[name] = Doc(name, data, lo, mono_ns())
 
-    one("gt-stacks", [GT_STACKS, "--json", "--all"] + sel)
+    one("gt-stacks", [GT_STACKS, "--json"] + sel)
+    one("gt-stacks --all", [GT_STACKS, "--json", "--all"] + sel)
     for by in CLASS_BYS:
         one("gt-waste --class-by " + by,
             [GT_WASTE, "--json", "--class-by", by] + sel)

@@ -39,12 +39,12 @@ MISSING = object()
 
 # Where each reader's document keeps the lists the tests compare: this
 # locates quantities, it does not translate them.
-THREAD_LISTS = {"gt-stacks": "threads_list", "gt-top --view threads": "threads_list",
+THREAD_LISTS = {"gt-stacks --all": "threads_list", "gt-top --view threads": "threads_list",
                 "gdb info green-threads": "threads_list"}
 LOCATION_LISTS = {"gt-stacks": "locations", "gt-top --view threads": "locations",
                   "gdb info green-locations": "locations"}
 # A thread list's location indices are resolved through this document.
-LOCATION_TABLE = {"gt-stacks": "gt-stacks", "gt-top --view threads": "gt-top --view threads",
+LOCATION_TABLE = {"gt-stacks --all": "gt-stacks", "gt-top --view threads": "gt-top --view threads",
                   "gdb info green-threads": "gdb info green-locations"}
 GROUP_LISTS = {"gt-stacks": "groups", "gdb green-bt": "groups"}
 
@@ -54,9 +54,10 @@ def class_lists(by):
             "gt-top --view stacks --class-by " + by: ("stacks_report", "classes")}
 
 
-SUMMARY_DOCS = ("gt-stacks", "gt-waste --class-by entry", "gt-top --view threads",
+SUMMARY_DOCS = ("gt-stacks", "gt-stacks --all", "gt-waste --class-by entry", "gt-top --view threads",
                 "gdb info green-threads")
-SCHEMA_OF = {"gt-stacks": ("gt-stacks", None), "gdb info green-threads": ("gdb", "info_green_threads"),
+SCHEMA_OF = {"gt-stacks": ("gt-stacks", None), "gt-stacks --all": ("gt-stacks", None),
+             "gdb info green-threads": ("gdb", "info_green_threads"),
              "gdb info green-locations": ("gdb", "info_green_locations"),
              "gdb green-bt": ("gdb", "green_bt")}
 
@@ -234,10 +235,13 @@ class Problems:
         return d.data
 
     def key(self, tool, obj, *path, where=""):
-        """obj[path...], or MISSING after reporting the missing key."""
+        """obj[path...], or MISSING after reporting the missing key (once
+        per reader and key: where says in what, the first time)."""
         for k in path:
             if not isinstance(obj, dict) or k not in obj:
-                self.add(tool, "key", "no key %r%s" % (k, where))
+                if (tool, k) not in self.reported_failures:
+                    self.reported_failures.add((tool, k))
+                    self.add(tool, "key", "no key %r%s" % (k, where))
                 return MISSING
             obj = obj[k]
         return obj
@@ -317,9 +321,10 @@ def test_every_document_follows_its_schema(reading):
             # One line per distinct complaint about a list's items.
             generic = re.sub(r"/\d+", "/*", path)
             msg = e.message if len(e.message) < 160 else e.message[:160] + "..."
-            if (generic, e.validator, msg) in seen:
+            what = msg if e.validator == "required" else str(e.validator_value)
+            if (generic, e.validator, what) in seen:
                 continue
-            seen.add((generic, e.validator, msg))
+            seen.add((generic, e.validator, what))
             P.add(tool, "schema %s.schema.json" % name, "at /%s: %s" % (generic, msg))
     P.done()
 
@@ -565,6 +570,9 @@ def test_locations_agree_and_are_true(reading):
         locs = locations_of(P, tool)
         if locs is None:
             continue
+        if any(P.key(tool, l, "where", where=" (location %s)" % l.get("index")) is MISSING
+               for l in locs):
+            continue
         labels = collections.Counter(l.get("where") for l in locs)
         for lab, n in labels.items():
             if n > 1:
@@ -573,7 +581,8 @@ def test_locations_agree_and_are_true(reading):
             P.add(tool, "location", "none labelled %s" % json.dumps(lab))
         for lab in sorted(set(labels) - set(want), key=str):
             P.add(tool, "location", "unexpected label %s" % json.dumps(lab))
-        index_of[tool] = {json.dumps(l.get("where")): l.get("index") for l in locs}
+        for l in locs:
+            index_of.setdefault(l.get("index"), {})[tool] = l.get("where")
         for l in locs:
             lab = l.get("where")
             by_label[lab][tool] = l
@@ -613,7 +622,8 @@ def test_locations_agree_and_are_true(reading):
             if kind == "sleep" and settle.bit_length() == mx.bit_length() and not p50 == p99 == mx:
                 P.add(tool, "location %s quantiles" % json.dumps(lab),
                       "%s: all waits in one bucket, want p50 = p99 = max" % q)
-    P.agree("location indices", {t: v for t, v in index_of.items()})
+    for idx, per_tool in sorted(index_of.items(), key=lambda kv: str(kv[0])):
+        P.agree("location %s where" % idx, per_tool)
     for lab, per_tool in by_label.items():
         for k in ("index", "kind", "waiting", "arrivals", "completed", "wait_max_ns",
                   "done_p50_ns", "done_p99_ns"):
@@ -724,8 +734,7 @@ def check_frames(P, tool, what, frames, e):
         return
     for i, f in enumerate(frames):
         for k in ("n", "pc", "function", "file", "line", "inlined"):
-            if not isinstance(f, dict) or k not in f:
-                P.add(tool, "key", "no key %r (%s frame %d)" % (k, what, i))
+            if P.key(tool, f, k, where=" (%s frame %d)" % (what, i)) is MISSING:
                 return
     ns = [f["n"] for f in frames]
     want_n, n = [], 0
@@ -802,8 +811,8 @@ def test_frames_of_each_group_agree_and_are_true(reading):
             continue
         for tid, row in sorted(rows.items()):
             if "frames" not in row:
-                if tool == "gt-stacks":
-                    P.add(tool, "key", "no key 'frames' (thread %d)" % tid)
+                if tool == "gt-stacks --all":
+                    P.key(tool, row, "frames", where=" (thread %d)" % tid)
                 continue
             check_frames(P, tool, "thread %d" % tid, row["frames"], ex.get(tid))
             for gtool, g in groups.items():
