@@ -28,6 +28,10 @@ GT_TOP = os.path.join(BIN, "gt-top")
 # before it is first read: long enough that an idle total leaving out the
 # current stretch cannot pass for one that includes it.
 IDLE_BEFORE_READ = 1.2
+# How long the fixture stays untouched before each core is taken: longer
+# than the 1 s a core's ages may be off (issue item 1), so a reader that
+# takes the runtime's last clock reading for the core's "now" is caught.
+QUIET_BEFORE_CORE = 1.5
 CLASS_BYS = ("entry", "name", "prefix")
 
 
@@ -216,6 +220,7 @@ def readings(tmp_path_factory):
         truth1 = dict(truth, phase="idle", fresh=[])
         out["live-idle"] = Reading("live-idle", "live", "idle", truth1,
                                    read_all(("pid", pid), FIXTURE))
+        time.sleep(QUIET_BEFORE_CORE)
         lo = mono_ns()
         core1 = gcore(pid, d, "idle")
         gcore_idle = (lo, mono_ns(), core1)
@@ -228,10 +233,12 @@ def readings(tmp_path_factory):
         wait_blocked(pid, False)
         out["live-busy"] = Reading("live-busy", "live", "busy", truth2,
                                    read_all(("pid", pid), FIXTURE))
+        time.sleep(QUIET_BEFORE_CORE)
         lo = mono_ns()
         core2 = gcore(pid, d, "busy")
         gcore_busy = (lo, mono_ns(), core2)
 
+        time.sleep(QUIET_BEFORE_CORE)
         lo = mono_ns()
         os.kill(pid, signal.SIGABRT)
         p.wait(timeout=60)
