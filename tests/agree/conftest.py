@@ -112,7 +112,7 @@ def run_gdb(target_args):
             docs[name] = ToolError("gdb " + cmd, "no output (gdb exit %d): %s"
                                    % (p.returncode, out.strip()[-300:]))
             continue
-        body = re.split(r"@@@\S+\n", part[1], 1)[0]
+        body = part[1].split("@@@", 1)[0]
         jl = [l for l in body.splitlines() if l.startswith("{")]
         if not jl:
             text = body.strip().splitlines()
@@ -141,11 +141,13 @@ def read_all(target, exe):
 
     one("gt-stacks", [GT_STACKS, "--json"] + sel)
     one("gt-stacks --all", [GT_STACKS, "--json", "--all"] + sel)
+    one("gt-waste", [GT_WASTE, "--json"] + sel)
     for by in CLASS_BYS:
         one("gt-waste --class-by " + by,
             [GT_WASTE, "--json", "--class-by", by] + sel)
     top = [GT_TOP, "-b", "-n", "1", "-d", "0.05", "--format", "json"] + top_sel
     one("gt-top --view threads", top + ["--view", "threads"])
+    one("gt-top --view stacks", top + ["--view", "stacks"])
     for by in CLASS_BYS:
         one("gt-top --view stacks --class-by " + by,
             top + ["--view", "stacks", "--class-by", by])

@@ -50,11 +50,15 @@ GROUP_LISTS = {"gt-stacks": "groups", "gdb green-bt": "groups"}
 
 
 def class_lists(by):
-    return {"gt-waste --class-by " + by: ("classes",),
-            "gt-top --view stacks --class-by " + by: ("stacks_report", "classes")}
+    """Entry is the default: the runs without --class-by count too."""
+    out = {"gt-waste --class-by " + by: ("classes",),
+           "gt-top --view stacks --class-by " + by: ("stacks_report", "classes")}
+    if by == "entry":
+        out.update({"gt-waste": ("classes",), "gt-top --view stacks": ("stacks_report", "classes")})
+    return out
 
 
-SUMMARY_DOCS = ("gt-stacks", "gt-stacks --all", "gt-waste --class-by entry", "gt-top --view threads",
+SUMMARY_DOCS = ("gt-stacks", "gt-stacks --all", "gt-waste", "gt-top --view threads",
                 "gdb info green-threads")
 SCHEMA_OF = {"gt-stacks": ("gt-stacks", None), "gt-stacks --all": ("gt-stacks", None),
              "gdb info green-threads": ("gdb", "info_green_threads"),
@@ -212,6 +216,11 @@ def parse_duration(text):
 
 # ---- collecting disagreements -------------------------------------------
 
+def dumps(v):
+    """JSON text of a value, a key a reader left out shown as such."""
+    return json.dumps(v, sort_keys=True, default=lambda o: "(no such key)")
+
+
 class Problems:
     """Every disagreement a test finds on one reading; the test fails at
     the end with all of them, one line each."""
@@ -249,13 +258,33 @@ class Problems:
     def agree(self, quantity, values):
         """values: tool -> value (MISSING left out): all must be equal."""
         vals = {t: v for t, v in values.items() if v is not MISSING}
-        if len({json.dumps(v, sort_keys=True) for v in vals.values()}) > 1:
+        if len({dumps(v) for v in vals.values()}) > 1:
             self.add(" vs ".join(sorted(vals)), quantity,
-                     "; ".join("%s=%s" % (t, json.dumps(v)) for t, v in sorted(vals.items())))
+                     "; ".join("%s=%s" % (t, dumps(v)) for t, v in sorted(vals.items())))
 
     def done(self):
-        assert not self.items, "%d disagreements on %s:\n%s" % (
-            len(self.items), self.r.name, "\n".join(self.items))
+        lines = collapse(self.items)
+        assert not lines, "%d disagreements on %s:\n%s" % (
+            len(lines), self.r.name, "\n".join(lines))
+
+
+def collapse(items):
+    """One line for the same complaint about several threads: the first
+    in full, then the other threads' ids."""
+    out, groups = [], collections.OrderedDict()
+    for it in items:
+        m = re.match(r"^(.*?): thread (\d+) (.+?): (.*)$", it)
+        if not m:
+            out.append(it)
+            continue
+        key = (m.group(1), m.group(3), re.sub(r"\d{7,}", "#", m.group(4)))
+        groups.setdefault(key, []).append((m.group(2), it))
+    for members in groups.values():
+        line = members[0][1]
+        if len(members) > 1:
+            line += " (also threads %s)" % ", ".join(i for i, _ in members[1:])
+        out.append(line)
+    return out
 
 
 @pytest.fixture(params=READINGS)
@@ -502,7 +531,9 @@ def test_threads_agree_and_are_true(reading):
                 check_wait_ns(P, reading, tool, e, tid, wns)
                 same["wait_ns"][tool] = wns
             loc = P.key(tool, row, "location", where=where)
-            if loc is not MISSING:
+            if loc is not MISSING and not isinstance(loc, int):
+                P.add(tool, "thread %d location" % tid, "%s, want a location index" % json.dumps(loc))
+            elif loc is not MISSING:
                 same["location"][tool] = loc
                 if e.state == "parked":
                     got = tables[tool].get(loc, "(index %s not in %s's locations)" % (
@@ -572,6 +603,10 @@ def test_locations_agree_and_are_true(reading):
             continue
         if any(P.key(tool, l, "where", where=" (location %s)" % l.get("index")) is MISSING
                for l in locs):
+            continue
+        bad = [l["where"] for l in locs if not isinstance(l["where"], str)]
+        if bad:
+            P.add(tool, "location where", "%s, want a string" % json.dumps(bad[0]))
             continue
         labels = collections.Counter(l.get("where") for l in locs)
         for lab, n in labels.items():
@@ -668,8 +703,12 @@ def test_classes_agree_and_are_true(reading, by):
             continue
         got = {}
         for row in rows:
-            if isinstance(row, dict):
-                got[row.get("class", row.get("name"))] = row
+            c = row.get("class", MISSING) if isinstance(row, dict) else MISSING
+            if not isinstance(c, str):
+                P.add(tool, "class", "%s, want a class name" % (
+                    "no key 'class'" if c is MISSING else json.dumps(c)))
+                continue
+            got[c] = row
         for c in sorted(set(members) - set(got)):
             P.add(tool, "class %s" % json.dumps(c), "missing (fixture: %d threads)" % len(members[c]))
         for c in sorted(set(got) - set(members), key=str):
@@ -679,22 +718,27 @@ def test_classes_agree_and_are_true(reading, by):
             if c not in members:
                 continue
             ids = members[c]
-            sampled_ids = [i for i in ids if not ex[i].fresh and ex[i].state != "exited"]
+            sampled_ids = [i for i in ids if not ex[i].fresh]
             what = " (class %s)" % json.dumps(c)
             n = P.key(tool, row, "threads", where=what)
             if n is not MISSING and n != len(ids):
                 P.add(tool, "class %s threads" % json.dumps(c), "%s, fixture %d" % (json.dumps(n), len(ids)))
             s = P.key(tool, row, "sampled", where=what)
-            if s is not MISSING and ex[ids[0]].state != "exited" and s != len(sampled_ids):
+            if s is not MISSING and s != len(sampled_ids):
                 P.add(tool, "class %s sampled" % json.dumps(c), "%s, fixture %d" % (
                     json.dumps(s), len(sampled_ids)))
             sug = P.key(tool, row, "suggested_stack_size", where=what)
             t = P.key(tool, row, "touched", where=what)
             tmax = t.get("max") if isinstance(t, dict) else None
-            if not sampled_ids and ex[ids[0]].state != "exited":
+            if not sampled_ids:
                 if sug not in (None, MISSING):
                     P.add(tool, "class %s suggested_stack_size" % json.dumps(c),
                           "%s for a class with no stack sampled, want null" % json.dumps(sug))
+                for k in ("touched", "live"):
+                    q = row.get(k)
+                    if isinstance(q, dict) and any(q.get(x) is not None for x in ("p50", "p99", "max")):
+                        P.add(tool, "class %s %s" % (json.dumps(c), k), "%s for a class with no "
+                              "stack sampled, want null quantiles" % json.dumps(q))
                 continue
             if isinstance(tmax, int) and sug is not MISSING:
                 if sug != suggestion(tmax):
@@ -707,7 +751,7 @@ def test_classes_agree_and_are_true(reading, by):
             for k, per in (("touched", touched), ("live", live)):
                 q = P.key(tool, row, k, where=what)
                 vals = [per[i] for i in sampled_ids if i in per]
-                if not isinstance(q, dict) or len(vals) != len(sampled_ids):
+                if not isinstance(q, dict) or not vals or len(vals) != len(sampled_ids):
                     continue
                 want = {"p50": nearest_rank(vals, 0.5), "p99": nearest_rank(vals, 0.99),
                         "max": max(vals)}
@@ -781,6 +825,9 @@ def test_frames_of_each_group_agree_and_are_true(reading):
             count = P.key(tool, g, "count")
             if ids is MISSING or frames is MISSING:
                 continue
+            if not (isinstance(ids, list) and ids and all(isinstance(i, int) for i in ids)):
+                P.add(tool, "group thread_ids", "%s, want a list of thread ids" % json.dumps(ids))
+                continue
             key = tuple(sorted(ids))
             if count is not MISSING and count != len(ids):
                 P.add(tool, "group %s count" % list(key), "%s, %d thread ids" % (count, len(ids)))
@@ -831,8 +878,7 @@ def test_live_stack_histogram_holds_only_stacks(reading):
     ex = expectations(reading.truth)
     live = per_thread_stack(P, reading, "live")
     holding = sum(1 for tid, e in ex.items() if not e.fresh and live.get(tid, 0) > 0)
-    for by in CLASS_BYS_FOR_HIST:
-        tool = "gt-top --view stacks --class-by " + by
+    for tool in ("gt-top --view stacks",):
         doc = P.doc(tool)
         if doc is None:
             continue
@@ -843,5 +889,3 @@ def test_live_stack_histogram_holds_only_stacks(reading):
                                                  sum(1 for e in ex.values() if e.fresh)))
     P.done()
 
-
-CLASS_BYS_FOR_HIST = ("entry",)
