@@ -102,9 +102,10 @@ def run_gdb(target_args):
     for name, cmd in GDB_COMMANDS:
         argv += ["-ex", "echo @@@%s\\n" % name, "-ex", cmd]
     argv += ["-ex", "echo @@@end\\n"]
-    p = subprocess.run(argv + target_args, capture_output=True, text=True,
-                       timeout=120)
-    out = p.stdout + "\n" + p.stderr
+    # GDB's errors go to stderr: merged, they stay beside their command.
+    p = subprocess.run(argv + target_args, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=120)
+    out = p.stdout
     docs = {}
     for name, cmd in GDB_COMMANDS:
         part = out.split("@@@%s\n" % name, 1)

@@ -231,6 +231,8 @@ class Problems:
         self.reported_failures = set()
 
     def add(self, tool, quantity, detail):
+        if len(detail) > 600:
+            detail = detail[:600] + "..."
         self.items.append("%s: %s: %s" % (tool, quantity, detail))
 
     def doc(self, tool):
@@ -369,7 +371,10 @@ def test_state_counts_add_up_and_are_true(reading):
             continue
         n = P.key(tool, doc, "threads")
         states = P.key(tool, doc, "states")
-        if n is not MISSING and n != total:
+        if isinstance(n, (list, dict)):
+            P.add(tool, "threads", "a %s, want the count of threads (fixture %d)" % (
+                "list" if isinstance(n, list) else "dict %s" % json.dumps(n), total))
+        elif n is not MISSING and n != total:
             P.add(tool, "threads", "%s, fixture %d" % (json.dumps(n), total))
         if isinstance(states, dict):
             counts[tool] = states
