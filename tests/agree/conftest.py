@@ -202,31 +202,63 @@ def gcore(pid, directory, tag):
     return "%s.%d" % (prefix, pid)
 
 
-@pytest.fixture(scope="session")
-def readings(tmp_path_factory):
-    """Runs the schedule once: the fixture idles (phase 1) and is read
-    live, then gcore'd; after "go" (phase 2) it is read live, gcore'd, then
-    killed with SIGABRT for a kernel core; both cores are read last."""
-    d = str(tmp_path_factory.mktemp("agree"))
+def start_fixture(d):
+    """The fixture running in directory d (its kernel core goes there),
+    every thread parked; returns the process and its ground truth."""
     env = dict(os.environ, GT_GUARD="mprotect")
     p = subprocess.Popen([FIXTURE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, cwd=d, env=env,
                          preexec_fn=unlimited_core)
+    line = p.stdout.readline()
+    assert line.startswith("truth "), (line, p.stderr.read())
+    wait_blocked(p.pid, True)
+    return p, json.loads(line.split(" ", 1)[1])
+
+
+def kernel_core(p, d):
+    """SIGABRT, then the core the kernel wrote in d, with the clock
+    readings around the dump."""
+    lo = mono_ns()
+    os.kill(p.pid, signal.SIGABRT)
+    p.wait(timeout=60)
+    hi = mono_ns()
+    assert p.returncode == -signal.SIGABRT, p.returncode
+    cores = [f for f in os.listdir(d) if f.startswith("core")]
+    assert cores, "no kernel core written in " + d
+    return lo, hi, os.path.join(d, cores[0])
+
+
+def stop(p):
+    if p.poll() is None:
+        p.kill()
+        p.wait()
+    for f in (p.stdin, p.stdout, p.stderr):
+        f.close()
+
+
+@pytest.fixture(scope="session")
+def readings(tmp_path_factory):
+    """Runs the schedule once.  One fixture idles (phase 1) and is read
+    live, then gcore'd; after "go" (phase 2) it is read live, gcore'd, then
+    killed with SIGABRT for a kernel core.  A second one idles untouched
+    all that time and is killed with SIGABRT too.  The cores are read
+    last."""
+    d = str(tmp_path_factory.mktemp("agree"))
+    d2 = str(tmp_path_factory.mktemp("agree-untouched"))
+    out, cores = {}, []
+    p2 = None
+    p, truth = start_fixture(d)
     try:
-        line = p.stdout.readline()
-        assert line.startswith("truth "), (line, p.stderr.read())
-        truth = json.loads(line.split(" ", 1)[1])
+        p2, truth_u = start_fixture(d2)
         pid = p.pid
-        wait_blocked(pid, True)
         time.sleep(IDLE_BEFORE_READ)
-        out = {}
         truth1 = dict(truth, phase="idle", fresh=[])
         out["live-idle"] = Reading("live-idle", "live", "idle", truth1,
                                    read_all(("pid", pid), FIXTURE))
         time.sleep(QUIET_BEFORE_CORE)
         lo = mono_ns()
-        core1 = gcore(pid, d, "idle")
-        gcore_idle = (lo, mono_ns(), core1)
+        path = gcore(pid, d, "idle")
+        cores.append(("gcore-idle", "gcore", "idle", truth1, (lo, mono_ns(), path)))
 
         p.stdin.write("go\n")
         p.stdin.flush()
@@ -238,29 +270,19 @@ def readings(tmp_path_factory):
                                    read_all(("pid", pid), FIXTURE))
         time.sleep(QUIET_BEFORE_CORE)
         lo = mono_ns()
-        core2 = gcore(pid, d, "busy")
-        gcore_busy = (lo, mono_ns(), core2)
+        path = gcore(pid, d, "busy")
+        cores.append(("gcore-busy", "gcore", "busy", truth2, (lo, mono_ns(), path)))
 
         time.sleep(QUIET_BEFORE_CORE)
-        lo = mono_ns()
-        os.kill(pid, signal.SIGABRT)
-        p.wait(timeout=60)
-        hi = mono_ns()
-        assert p.returncode == -signal.SIGABRT, p.returncode
-        cores = [f for f in os.listdir(d) if f.startswith("core")]
-        assert cores, "no kernel core written in " + d
-        kcore = (lo, hi, os.path.join(d, cores[0]))
+        cores.append(("core-busy", "kernel core", "busy", truth2, kernel_core(p, d)))
+        cores.append(("core-idle", "kernel core", "idle", dict(truth_u, phase="idle", fresh=[]),
+                      kernel_core(p2, d2)))
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-        for f in (p.stdin, p.stdout, p.stderr):
-            f.close()
+        stop(p)
+        if p2 is not None:
+            stop(p2)
 
-    for name, kind, phase, t, (lo, hi, path) in (
-            ("gcore-idle", "gcore", "idle", truth1, gcore_idle),
-            ("gcore-busy", "gcore", "busy", truth2, gcore_busy),
-            ("core-busy", "kernel core", "busy", truth2, kcore)):
+    for name, kind, phase, t, (lo, hi, path) in cores:
         docs = read_all(("core", path), FIXTURE)
         for doc in docs.values():
             doc.lo, doc.hi = lo, hi

@@ -28,7 +28,11 @@ from conftest import LINES, SCHEMAS
 FILE = "agree_fixture.c"
 PAGE = os.sysconf("SC_PAGE_SIZE")
 RESERVED = 64 * 1024          # the default stack: stack_hi - stack_lo
-READINGS = ("live-idle", "gcore-idle", "live-busy", "gcore-busy", "core-busy")
+# live, gcore (GT_GUARD=mprotect) and kernel core (SIGABRT), each of a
+# fixture idling (phase 1) and of one with threads never run and its one
+# kernel thread busy elsewhere (phase 2); live-idle and core-busy are read
+# from one process, core-idle from a second one left alone meanwhile.
+READINGS = ("live-idle", "gcore-idle", "core-idle", "live-busy", "gcore-busy", "core-busy")
 LIVE_SLACK = 1000000          # ns: a live reader's now lies in its run
 CORE_SLACK = 1000000000       # ns: issue item 1, "true to within 1 s"
 WAIT_KINDS = ("fd", "poll", "sleep", "mutex", "cond", "join", "chan_send",
