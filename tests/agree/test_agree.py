@@ -712,10 +712,11 @@ def test_classes_agree_and_are_true(reading, by):
             continue
         got = {}
         for row in rows:
-            c = row.get("class", MISSING) if isinstance(row, dict) else MISSING
+            c = P.key(tool, row, "class", where=" (a class)")
+            if c is MISSING:
+                continue
             if not isinstance(c, str):
-                P.add(tool, "class", "%s, want a class name" % (
-                    "no key 'class'" if c is MISSING else json.dumps(c)))
+                P.add(tool, "class", "%s, want a class name" % json.dumps(c))
                 continue
             got[c] = row
         for c in sorted(set(members) - set(got)):
