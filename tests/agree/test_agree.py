@@ -35,8 +35,6 @@ RESERVED = 64 * 1024          # the default stack: stack_hi - stack_lo
 READINGS = ("live-idle", "gcore-idle", "core-idle", "live-busy", "gcore-busy", "core-busy")
 LIVE_SLACK = 1000000          # ns: a live reader's now lies in its run
 CORE_SLACK = 1000000000       # ns: issue item 1, "true to within 1 s"
-WAIT_KINDS = ("fd", "poll", "sleep", "mutex", "cond", "join", "chan_send",
-              "chan_recv")
 TRAMPOLINE = "gt__ctx_trampoline"
 THREAD_START = "gt__thread_start"
 MISSING = object()
