@@ -6,7 +6,7 @@ set -eu
 
 pkgs="gcc make libunwind-dev liblzma-dev libelf-dev libdw-dev systemtap-sdt-dev
       valgrind gdb python3 python3-pytest binutils curl
-      libncurses-dev tmux graphviz prometheus $*"
+      libncurses-dev tmux graphviz prometheus python3-jsonschema $*"
 
 missing=""
 for p in $pkgs; do
