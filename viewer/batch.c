@@ -247,8 +247,8 @@ static void json_threads(FILE *out, const struct tables *tb)
         fprintf(out, ", \"waited_ns\": %" PRIu64 ", \"run_ns\": %" PRIu64
                 ", \"switches\": %" PRIu64 ", \"live\": %" PRIu64 ", \"touched\": ",
                 r->waited_ns, th->run_ns, th->switches, th->live);
-        if (th->measured)
-            fprintf(out, "%" PRIu64, th->touched);
+        if (r->measured)
+            fprintf(out, "%" PRIu64, r->touched);
         else
             fprintf(out, "null");
         fprintf(out, ", \"reserved\": %" PRIu64 "}", th->reserved);

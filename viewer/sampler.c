@@ -36,6 +36,7 @@ void sampler_close(struct sampler *s)
         stack_measurer_stop(&s->measurer);
     gto_snapshot_free(s->prev);
     gto_snapshot_free(s->cur);
+    stack_measures_free(&s->measures);
     if (s->target)
         gto_close(s->target);
     free(s->hist);
@@ -97,9 +98,7 @@ static void record_history(struct sampler *s)
  * gives fresh figures for free. */
 static void sum_stacks(struct sampler *s, const gto_snapshot *m)
 {
-    stacks_sum(m, &s->stack_resident, &s->stack_dead);
-    s->stacks_measured_ns = gto_snapshot_counters(m)->now;
-    s->stacks_measured = 1;
+    s->stacks_measured = stack_measures_build(&s->measures, m) == 0;
 }
 
 static void measure_stacks(struct sampler *s)
@@ -109,8 +108,7 @@ static void measure_stacks(struct sampler *s)
         return;
     }
     if (s->measuring_aside) {
-        if (stack_measurer_take(&s->measurer, &s->stack_resident, &s->stack_dead,
-                                &s->stacks_measured_ns))
+        if (stack_measurer_take(&s->measurer, &s->measures))
             s->stacks_measured = 1;
         return;
     }

@@ -41,9 +41,8 @@ struct sampler {
                             * by a wait the measure can use) */
     /* Stack residency and dead bytes of every stack, measured less often
      * than every refresh (sampler.c says why and how often). */
-    int stacks_measured;   /* the two figures below are known */
-    uint64_t stack_resident, stack_dead;
-    uint64_t stacks_measured_ns;   /* target clock of that measure */
+    int stacks_measured;   /* measures holds a measure */
+    struct stack_measures measures;  /* every thread's, and the sums */
     uint64_t next_measure_ns;      /* CLOCK_MONOTONIC: measure again then */
     int measuring_aside;           /* the measures come from measurer */
     struct stack_measurer measurer;

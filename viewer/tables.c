@@ -246,9 +246,23 @@ int tables_build(struct tables *tb, struct sampler *s)
         sampler_edge_rate(s, i, &r->per_s, &r->mean_run_ns);
         tb->in_flux += e->in_flux != 0;
     }
+    size_t cursor = 0;
     for (size_t i = 0; i < tb->nthreads; i++) {
         const struct gto_thread *th = gto_thread_at(snap, i);
         struct thread_row *r = &tb->threads[i];
+        const struct thread_measure *m;
+        if (th->measured) {
+            r->measured = 1;
+            r->touched = th->touched;
+            r->resident = th->resident;
+            r->dead = th->dead;
+        } else if (s->stacks_measured &&
+                   (m = stack_measures_find(&s->measures, th->id, &cursor))) {
+            r->measured = 1;
+            r->touched = m->touched;
+            r->resident = m->resident;
+            r->dead = m->dead;
+        }
         r->th = th;
         int known = th->location && th->location <= maxidx && where_of[th->location];
         r->where = known ? where_of[th->location] : "";
@@ -268,10 +282,11 @@ int tables_build(struct tables *tb, struct sampler *s)
     free(where_of);
     free(rank_of);
     if (!tb->measured && s->stacks_measured) {
-        tb->resident = s->stack_resident;
-        tb->dead = s->stack_dead;
+        tb->resident = s->measures.resident;
+        tb->dead = s->measures.dead;
         tb->measured = 1;
-        tb->measured_age_ns = c->now > s->stacks_measured_ns ? c->now - s->stacks_measured_ns : 0;
+        tb->measured_age_ns = c->now > s->measures.measured_ns
+                                  ? c->now - s->measures.measured_ns : 0;
     }
     if (fill_ages(tb, maxidx) < 0) {
         tables_free(tb);
@@ -368,7 +383,7 @@ static uint64_t tk_waited(const void *r) { return TROW(r)->waited_ns; }
 static uint64_t tk_run(const void *r) { return THR(r)->run_ns; }
 static uint64_t tk_sw(const void *r) { return THR(r)->switches; }
 static uint64_t tk_live(const void *r) { return THR(r)->live; }
-static uint64_t tk_touched(const void *r) { return THR(r)->measured ? THR(r)->touched : 0; }
+static uint64_t tk_touched(const void *r) { return TROW(r)->measured ? TROW(r)->touched : 0; }
 static uint64_t tk_reserved(const void *r) { return THR(r)->reserved; }
 static uint64_t tk_where(const void *r) { return TROW(r)->where_rank; }
 
@@ -404,8 +419,8 @@ static void tf_sw(const void *r, char *b, size_t n) { snprintf(b, n, "%lu", (uns
 static void tf_live(const void *r, char *b, size_t n) { fmt_bytes(THR(r)->live, b, n); }
 static void tf_touched(const void *r, char *b, size_t n)
 {
-    if (THR(r)->measured)
-        fmt_bytes(THR(r)->touched, b, n);
+    if (TROW(r)->measured)
+        fmt_bytes(TROW(r)->touched, b, n);
     else
         snprintf(b, n, "-");
 }

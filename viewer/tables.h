@@ -41,6 +41,11 @@ struct thread_row {
                                     * (0 none): sorting by location compares
                                     * numbers, not 100K strings */
     uint64_t waited_ns;            /* now - wait_since when parked */
+    /* Its stack's touched, resident and dead bytes: the snapshot's own
+     * when it measured them, else the last measure's (the header says how
+     * old); measured 0 when neither has this thread. */
+    int measured;
+    uint64_t touched, resident, dead;
 };
 
 struct tables {

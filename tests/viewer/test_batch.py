@@ -300,3 +300,21 @@ def test_100k_threads():
     assert locs_by_where(doc)[where("idle", "idler_main")]["waiting"] == 100000
     ids = [t["id"] for t in doc["thread_list"]]
     assert ids == list(range(100001, 0, -1))
+
+
+def test_touched_filled_from_the_measure(pipeline):
+    """The header's stack measure also gives each thread its touched bytes:
+    TOUCHED is filled in text and JSON, at least the live bytes of an idler
+    (parked for ever, its frames written) and at most its reservation."""
+    doc = snapshot(pipeline, "--view", "threads")
+    assert doc["stacks"]["measured"] is True
+    for t in doc["thread_list"]:
+        assert t["touched"] is not None, t
+        assert t["touched"] <= t["reserved"], t
+        if t["name"] == "idler":
+            assert t["touched"] >= t["live"] > 0, t
+    out = gt_top("-b", "-d", "0.3", "-p", pipeline.pid, "--view", "threads").stdout
+    rows = [l.split() for l in out.splitlines() if " idler " in l]
+    assert len(rows) == 3
+    # ... LIVE TOUCHED RESERVED: "320 B 408 B 64 KiB"
+    assert all(r[-3] in ("B", "KiB") for r in rows), rows

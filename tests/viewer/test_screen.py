@@ -235,3 +235,26 @@ def test_100k_threads_scroll():
     finally:
         tmux("kill-server")
         p.stop()
+
+
+def test_touched_on_screen():
+    """The Threads view's TOUCHED column fills once the stacks are measured
+    (a second after start), as the header's resident and dead do."""
+    p = Pipeline(0, 3)
+    try:
+        start(p, cols=140)
+        keys("2")
+        wait_for("view: threads")
+        end = time.time() + 10
+        rows = []
+        while time.time() < end:
+            rows = [l.split() for l in screen().splitlines() if " idler " in l]
+            if len(rows) == 3 and all(r[-3] in ("B", "KiB") for r in rows):
+                break
+            time.sleep(0.2)
+        # ... LIVE TOUCHED RESERVED: "320 B 408 B 64 KiB"
+        assert len(rows) == 3 and all(r[-3] in ("B", "KiB")
+                                      for r in rows), rows
+    finally:
+        tmux("kill-server")
+        p.stop()
