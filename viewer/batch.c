@@ -177,6 +177,8 @@ static int text_stacks(FILE *out, struct sampler *s)
             fprintf(out, "  %8s..%-8s %10" PRIu64 "\n",
                     fmt_bytes(1ull << i, a, sizeof(a)),
                     fmt_bytes(2ull << i, b, sizeof(b)), r.live_hist[i]);
+    if (r.no_stack)
+        fprintf(out, "  %-18s %10" PRIu64 "\n", "no stack", r.no_stack);
     fprintf(out, "\nClasses:\n  %-16s %8s %10s %10s %10s %10s\n", "NAME", "THREADS",
             "LIVE", "TOUCH99", "SUGGEST", "GIVEBACK");
     for (size_t i = 0; i < r.nclasses && i < 20; i++)
@@ -264,7 +266,7 @@ static int json_stacks(FILE *out, struct sampler *s)
     fprintf(out, ", \"stacks_report\": {\"live_hist\": [");
     for (int i = 0; i < LIVE_HIST_BUCKETS; i++)
         fprintf(out, "%s%" PRIu64, i ? ", " : "", r.live_hist[i]);
-    fprintf(out, "], \"classes\": [");
+    fprintf(out, "], \"no_stack\": %" PRIu64 ", \"classes\": [", r.no_stack);
     for (size_t i = 0; i < r.nclasses; i++) {
         fprintf(out, "%s{\"name\": ", i ? ", " : "");
         json_str(out, r.classes[i].name);

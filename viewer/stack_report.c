@@ -157,8 +157,12 @@ int stack_report_build(struct stack_report *r, gto_target *t,
 {
     memset(r, 0, sizeof(*r));
     for (size_t i = 0, n = gto_thread_count(s); i < n; i++) {
-        uint64_t live = gto_thread_at(s, i)->live;
-        int b = live ? 63 - __builtin_clzll(live) : 0;
+        const struct gto_thread *th = gto_thread_at(s, i);
+        if (gto_fresh_context(th) || !th->live) {
+            r->no_stack++;
+            continue;
+        }
+        int b = 63 - __builtin_clzll(th->live);
         r->live_hist[b < LIVE_HIST_BUCKETS ? b : LIVE_HIST_BUCKETS - 1]++;
     }
     if (build_classes(r, s) < 0 || build_functions(r, t, s) < 0) {

@@ -29,6 +29,9 @@ struct stack_function {
 
 struct stack_report {
     uint64_t live_hist[LIVE_HIST_BUCKETS];   /* threads by log2(live) */
+    uint64_t no_stack;          /* threads holding no stack (a fresh
+                                 * context: not started, or waiting
+                                 * unstacked): 0 bytes, in no bucket */
     struct stack_class *classes;
     size_t nclasses;
     struct stack_function *functions;

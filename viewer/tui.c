@@ -363,6 +363,8 @@ static void stacks_lines(struct ui *u)
         if (u->stacks.live_hist[i])
             drill_add(u, "  %8s..%-8s %10" PRIu64, fmt_bytes(1ull << i, a, sizeof(a)),
                       fmt_bytes(2ull << i, b, sizeof(b)), u->stacks.live_hist[i]);
+    if (u->stacks.no_stack)
+        drill_add(u, "  %-18s %10" PRIu64, "no stack", u->stacks.no_stack);
     drill_add(u, "Classes:   NAME             THREADS       LIVE    TOUCH99    SUGGEST");
     for (size_t i = 0; i < u->stacks.nclasses && i < 10; i++) {
         const struct stack_class *k = &u->stacks.classes[i];

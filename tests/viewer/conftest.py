@@ -63,3 +63,21 @@ def gt_top(*args, check=True):
     if check:
         assert r.returncode == 0, r.stderr
     return r
+
+
+UNSTACKED = os.path.join(BUILD, "tests", "tools", "unstacked")
+
+
+class Unstacked(Pipeline):
+    """tests/tools/unstacked.c: NIDLE threads "idle" wait in
+    gt_wait_readable_then holding no stack (a fresh context), NSLEEP
+    threads "sleeper" and the main thread wait with ordinary frames."""
+
+    def __init__(self, nidle, nsleep):
+        self.nidle, self.nsleep = nidle, nsleep
+        self.p = subprocess.Popen([UNSTACKED, str(nidle), str(nsleep)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        line = self.p.stdout.readline()
+        assert line.startswith("ready "), line
+        self.pid = self.p.pid

@@ -2,10 +2,11 @@
 names, edges and their rates, in every format."""
 import json
 import os
+import re
 import shutil
 import subprocess
 
-from conftest import LOOP_S, PIPELINE, Pipeline, gt_top, where
+from conftest import LOOP_S, PIPELINE, Pipeline, Unstacked, gt_top, where
 
 
 def snapshot(p, *extra):
@@ -318,3 +319,22 @@ def test_touched_filled_from_the_measure(pipeline):
     assert len(rows) == 3
     # ... LIVE TOUCHED RESERVED: "320 B 408 B 64 KiB"
     assert all(r[-3] in ("B", "KiB") for r in rows), rows
+
+
+def test_threads_without_stack_in_no_bucket():
+    """Threads waiting unstacked hold 0 bytes: the live-stack histogram
+    leaves them out (they were counted as 1 B..2 B) and says how many have
+    no stack; the threads with frames (5 sleepers, main) fill the buckets."""
+    p = Unstacked(7, 5)
+    try:
+        doc = json.loads(gt_top("-b", "-d", "0.2", "-p", p.pid, "--format", "json",
+                                "--view", "stacks").stdout)
+        text = gt_top("-b", "-d", "0.2", "-p", p.pid, "--view", "stacks").stdout
+    finally:
+        p.stop()
+    rep = doc["stacks_report"]
+    assert rep["no_stack"] == 7
+    assert sum(rep["live_hist"]) == 5 + 1
+    assert rep["live_hist"][0] == 0
+    assert "1 B..2 B" not in text
+    assert re.search(r"^  no stack +7$", text, re.M), text
