@@ -1,7 +1,8 @@
 /*
  * common.h - what gt-stacks and gt-waste share: exit codes, opening the
  * target from the command line, and the formatting of sizes, durations
- * and JSON strings.
+ * and JSON strings.  Formatting itself is libgtobserve's (gto_fmt_*), so
+ * that every reader writes one quantity the same way.
  */
 #ifndef GT_TOOLS_COMMON_H
 #define GT_TOOLS_COMMON_H
@@ -31,25 +32,14 @@ int target_args_check(const struct target_args *a, char *err, size_t len);
 /* Opens the target; on failure prints "PROG: message" and returns NULL. */
 gto_target *target_open(const char *prog, const struct target_args *a);
 
-/* "1.5s", "200ms", "30us", "12ns", "2m", "1h" -> ns; -1 when invalid. */
-int64_t parse_duration(const char *s);
-/* ns -> "7.0s", "12.3ms", "40us" */
+/* The names the viewer still calls, now libgtobserve's routines: it links
+ * this file until it calls gto_fmt_* and the rest itself. */
 const char *fmt_duration(uint64_t ns, char *buf, size_t len);
-/* bytes -> "625 MiB", "16 KiB", "512 B" */
 const char *fmt_bytes(uint64_t b, char *buf, size_t len);
-/* 40000 -> "40,000" */
 const char *fmt_count(uint64_t n, char *buf, size_t len);
-/* Writes S as a JSON string, quotes included ("null" for NULL). */
 void json_str(FILE *f, const char *s);
-
-/* "func (file:line)" of a pc, the location style; *fn gets the function. */
 const char *describe_pc(gto_target *t, uint64_t pc, int return_address,
                         char *buf, size_t len);
-
-/* The note that says what a fresh context (gto_fresh_context) is, for a
- * thread whose one frame is its entry trampoline: "no stack: waits
- * unstacked, starts over in FN" or "not started: starts in FN".  NULL for
- * any other thread. */
 const char *fresh_note(gto_target *t, const struct gto_thread *th, char *buf,
                        size_t len);
 

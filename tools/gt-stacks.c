@@ -126,7 +126,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
     case 'l': o->location = arg; break;
     case 'n': o->name = arg; break;
     case 'w':
-        o->min_wait = parse_duration(arg);
+        o->min_wait = gto_parse_duration(arg);
         if (o->min_wait < 0)
             argp_error(st, "'%s' is not a duration (examples: 500ms, 2s, 1.5m)", arg);
         break;
@@ -167,7 +167,7 @@ static const char *location_text(gto_target *t, const gto_snapshot *s,
     const struct gto_location *loc = gto_location_by_index(s, index);
     if (!loc || !loc->depth)
         return "";
-    return describe_pc(t, loc->pcs[0], 1, buf, len);
+    return gto_pc_label(t, loc->pcs[0], 1, buf, len);
 }
 
 static int location_matches(gto_target *t, const gto_snapshot *s,
@@ -178,7 +178,7 @@ static int location_matches(gto_target *t, const gto_snapshot *s,
         return 0;
     for (uint32_t d = 0; d < loc->depth; d++) {
         char buf[512];
-        if (strstr(describe_pc(t, loc->pcs[d], 1, buf, sizeof(buf)), needle))
+        if (strstr(gto_pc_label(t, loc->pcs[d], 1, buf, sizeof(buf)), needle))
             return 1;
     }
     return 0;
@@ -252,7 +252,7 @@ static void print_frames(gto_target *t, const struct gto_thread *th)
     char note[256];
     if (th->unwind_status != GTO_UNWIND_OK)
         printf("  (%s)\n", why[th->unwind_status]);
-    else if (fresh_note(t, th, note, sizeof(note)))
+    else if (gto_fresh_note(t, th, note, sizeof(note)))
         printf("  (%s)\n", note);
 }
 
@@ -267,11 +267,11 @@ static void print_json_frames(gto_target *t, const struct gto_thread *th)
             printf("%s{\"pc\": %llu, \"function\": ", first ? "" : ", ",
                    (unsigned long long)th->frames[i].pc);
             first = 0;
-            json_str(stdout, sym[j].function);
+            gto_json_string(stdout, sym[j].function);
             printf(", \"file\": ");
-            json_str(stdout, sym[j].file);
+            gto_json_string(stdout, sym[j].file);
             printf(", \"line\": %d, \"module\": ", sym[j].line);
-            json_str(stdout, sym[j].module);
+            gto_json_string(stdout, sym[j].module);
             printf(", \"inlined\": %s, \"size\": %llu}",
                    sym[j].inlined ? "true" : "false",
                    (unsigned long long)(j + 1 == n ? th->frames[i].size : 0));
@@ -291,9 +291,9 @@ static void print_json_location(gto_target *t, const gto_snapshot *s,
     const struct gto_symbol *sym;
     gto_symbolize(t, loc->pcs[0], 1, &sym);
     printf("{\"index\": %u, \"function\": ", index);
-    json_str(stdout, sym[0].function);
+    gto_json_string(stdout, sym[0].function);
     printf(", \"file\": ");
-    json_str(stdout, sym[0].file);
+    gto_json_string(stdout, sym[0].file);
     printf(", \"line\": %d}", sym[0].line);
 }
 
@@ -306,12 +306,12 @@ static void print_states(const struct gto_group *g)
         kinds += g->nstate[i] != 0;
     if (kinds == 1 && g->nstate[GTO_STATE_PARKED]) {
         if (g->count == 1)
-            printf("parked %s", fmt_duration(g->wait_max, a, sizeof(a)));
+            printf("parked %s", gto_fmt_duration(g->wait_max, a, sizeof(a)));
         else
             printf("parked %s..%s (median %s)",
-                   fmt_duration(g->wait_min, a, sizeof(a)),
-                   fmt_duration(g->wait_max, b, sizeof(b)),
-                   fmt_duration(g->wait_median, c, sizeof(c)));
+                   gto_fmt_duration(g->wait_min, a, sizeof(a)),
+                   gto_fmt_duration(g->wait_max, b, sizeof(b)),
+                   gto_fmt_duration(g->wait_median, c, sizeof(c)));
         return;
     }
     const char *sep = "";
@@ -349,7 +349,7 @@ static void print_thread_text(gto_target *t, const gto_snapshot *s,
     printf("thread %llu \"%s\"  %s", (unsigned long long)th->id, th->name,
            gto_state_name(th->state));
     if (th->state == GTO_STATE_PARKED) {
-        printf(" %s", fmt_duration(now > th->wait_since ? now - th->wait_since : 0,
+        printf(" %s", gto_fmt_duration(now > th->wait_since ? now - th->wait_since : 0,
                                    d, sizeof(d)));
         const char *loc = location_text(t, s, th->location, buf, sizeof(buf));
         if (*loc)
@@ -361,13 +361,13 @@ static void print_thread_text(gto_target *t, const gto_snapshot *s,
         if (th->state == GTO_STATE_PARKED && th->wait_kind)
             printf(" (object %#llx, arg %llu)", (unsigned long long)th->wait_obj,
                    (unsigned long long)th->wait_arg);
-        printf("\n  entry: %s\n", describe_pc(t, th->entry, 0, buf, sizeof(buf)));
+        printf("\n  entry: %s\n", gto_pc_label(t, th->entry, 0, buf, sizeof(buf)));
         printf("  parent: %llu  switches: %llu  run time: %s\n",
                (unsigned long long)th->parent, (unsigned long long)th->switches,
-               fmt_duration(th->run_ns, d, sizeof(d)));
+               gto_fmt_duration(th->run_ns, d, sizeof(d)));
         printf("  stack: %s reserved, %s live\n",
-               fmt_bytes(th->reserved, b1, sizeof(b1)),
-               fmt_bytes(th->live, b2, sizeof(b2)));
+               gto_fmt_bytes(th->reserved, b1, sizeof(b1)),
+               gto_fmt_bytes(th->live, b2, sizeof(b2)));
     }
     print_frames(t, th);
     putchar('\n');
@@ -381,7 +381,7 @@ static void print_thread_json(gto_target *t, const gto_snapshot *s,
     uint64_t now = gto_snapshot_counters(s)->now;
     char buf[512];
     printf("{\"id\": %llu, \"name\": ", (unsigned long long)th->id);
-    json_str(stdout, th->name);
+    gto_json_string(stdout, th->name);
     printf(", \"state\": \"%s\", \"wait_kind\": \"%s\", \"location\": ",
            gto_state_name(th->state), gto_wait_kind_name(th->wait_kind));
     print_json_location(t, s, th->location);
@@ -391,7 +391,7 @@ static void print_thread_json(gto_target *t, const gto_snapshot *s,
     else
         printf(", \"wait_ns\": null");
     printf(", \"entry\": ");
-    json_str(stdout, describe_pc(t, th->entry, 0, buf, sizeof(buf)));
+    gto_json_string(stdout, gto_pc_label(t, th->entry, 0, buf, sizeof(buf)));
     printf(", \"unstacked\": %s", th->flags & GTO_TF_UNSTACKED ? "true" : "false");
     printf(", \"stack\": {\"reserved\": %llu, \"live\": %llu}, \"unwind\": \"%s\", "
            "\"frames\": ", (unsigned long long)th->reserved,
@@ -412,7 +412,7 @@ static void print_group_json(gto_target *t, const gto_snapshot *s,
         }
     printf("}, \"representative\": {\"id\": %llu, \"name\": ",
            (unsigned long long)g->rep->id);
-    json_str(stdout, g->rep->name);
+    gto_json_string(stdout, g->rep->name);
     /* Members agree on it: gto_group keeps unstacked threads apart. */
     printf("}, \"unstacked\": %s, \"location\": ",
            g->rep->flags & GTO_TF_UNSTACKED ? "true" : "false");
@@ -486,7 +486,7 @@ int main(int argc, char **argv)
     int per_thread = o.all || o.have_thread;
     struct gto_group *g = NULL;
     ssize_t ng = 0;
-    if (!per_thread && (ng = gto_group(s, sel, nsel, &g)) < 0) {
+    if (!per_thread && (ng = gto_group(s, sel, nsel, &g, err)) < 0) {
         fprintf(stderr, "gt-stacks: out of memory grouping %zu threads\n", nsel);
         return EXIT_TARGET;
     }
@@ -495,7 +495,7 @@ int main(int argc, char **argv)
 
     if (o.json) {
         printf("{\"target\": ");
-        json_str(stdout, gto_target_name(t));
+        gto_json_string(stdout, gto_target_name(t));
         printf(", \"pid\": %llu, \"now_ns\": %llu, \"threads\": %zu, "
                "\"shown\": %zu, ", (unsigned long long)c->pid,
                (unsigned long long)c->now, n, nsel);

@@ -352,7 +352,7 @@ int main(int argc, char **argv)
     /* Functions: through the groups, so each distinct stack is symbolized
      * once whatever the number of threads in it. */
     struct gto_group *g = NULL;
-    ssize_t ng = gto_group(s, sel, nsel, &g);
+    ssize_t ng = gto_group(s, sel, nsel, &g, err);
     if (ng < 0) {
         fprintf(stderr, "gt-waste: out of memory grouping %zu threads\n", nsel);
         return EXIT_TARGET;
@@ -399,7 +399,7 @@ int main(int argc, char **argv)
     char b[8][48], loc[512];
     if (o.json) {
         printf("{\"target\": ");
-        json_str(stdout, gto_target_name(t));
+        gto_json_string(stdout, gto_target_name(t));
         printf(", \"pid\": %llu, \"threads\": %zu, \"page_size\": %llu,\n",
                (unsigned long long)c->pid, nsel, (unsigned long long)page);
         printf(" \"totals\": {\"reserved\": %llu, \"resident\": %llu, \"touched\": "
@@ -415,7 +415,7 @@ int main(int argc, char **argv)
                (unsigned long long)c->max_map_count);
         for (size_t i = 0; i < nk; i++) {
             printf("%s\n  {\"class\": ", i ? "," : "");
-            json_str(stdout, k[i].name);
+            gto_json_string(stdout, k[i].name);
             printf(", \"threads\": %zu, \"stack_size\": %llu, \"touched\": {\"p50\": "
                    "%llu, \"p99\": %llu, \"max\": %llu}, \"live\": {\"p50\": %llu, "
                    "\"p99\": %llu, \"max\": %llu}, \"dead_resident\": %llu, "
@@ -434,16 +434,16 @@ int main(int argc, char **argv)
         printf("],\n \"functions\": [");
         for (size_t i = 0; i < nshow; i++) {
             printf("%s\n  {\"function\": ", i ? "," : "");
-            json_str(stdout, f[i].name);
+            gto_json_string(stdout, f[i].name);
             printf(", \"file\": ");
-            json_str(stdout, f[i].file);
+            gto_json_string(stdout, f[i].file);
             printf(", \"bytes\": %llu, \"frames\": %llu, \"threads\": %llu, "
                    "\"bytes_per_frame\": %llu, \"location\": ",
                    (unsigned long long)f[i].bytes, (unsigned long long)f[i].frames,
                    (unsigned long long)f[i].threads,
                    (unsigned long long)(f[i].frames ? f[i].bytes / f[i].frames : 0));
             const struct gto_location *l = gto_location_by_index(s, f[i].top_loc);
-            json_str(stdout, l && l->depth ? describe_pc(t, l->pcs[0], 1, loc,
+            gto_json_string(stdout, l && l->depth ? gto_pc_label(t, l->pcs[0], 1, loc,
                                                          sizeof(loc)) : NULL);
             printf("}");
         }
@@ -451,7 +451,7 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
 
-    printf("%s: %s green threads", gto_target_name(t), fmt_count(nsel, b[0], 48));
+    printf("%s: %s green threads", gto_target_name(t), gto_fmt_count(nsel, b[0], 48));
     if (o.class_name)
         printf(" of class '%s'", o.class_name);
     printf("\n\nTotals\n");
@@ -466,9 +466,9 @@ int main(int argc, char **argv)
         "never touched",
     };
     for (int i = 0; i < 6; i++)
-        printf("  %-9s %10s   %s\n", what[i], fmt_bytes(tot[i], b[0], 48), why[i]);
+        printf("  %-9s %10s   %s\n", what[i], gto_fmt_bytes(tot[i], b[0], 48), why[i]);
     printf("  dead resident %s could be given back now (whole pages below the "
-           "live part)\n", fmt_bytes(tot[6], b[0], 48));
+           "live part)\n", gto_fmt_bytes(tot[6], b[0], 48));
     printf("  guard policy: %s; stacks cost %llu mappings of vm.max_map_count "
            "%llu\n", gto_guard_policy_name(c->guard_policy),
            (unsigned long long)c->guard_mappings,
@@ -480,15 +480,15 @@ int main(int argc, char **argv)
            "suggested", "saves");
     for (size_t i = 0; i < nk; i++) {
         char tp[96], lp[96];
-        snprintf(tp, sizeof(tp), "%s/%s/%s", fmt_bytes(k[i].p50_t, b[0], 48),
-                 fmt_bytes(k[i].p99_t, b[1], 48), fmt_bytes(k[i].max_t, b[2], 48));
-        snprintf(lp, sizeof(lp), "%s/%s/%s", fmt_bytes(k[i].p50_l, b[0], 48),
-                 fmt_bytes(k[i].p99_l, b[1], 48), fmt_bytes(k[i].max_l, b[2], 48));
+        snprintf(tp, sizeof(tp), "%s/%s/%s", gto_fmt_bytes(k[i].p50_t, b[0], 48),
+                 gto_fmt_bytes(k[i].p99_t, b[1], 48), gto_fmt_bytes(k[i].max_t, b[2], 48));
+        snprintf(lp, sizeof(lp), "%s/%s/%s", gto_fmt_bytes(k[i].p50_l, b[0], 48),
+                 gto_fmt_bytes(k[i].p99_l, b[1], 48), gto_fmt_bytes(k[i].max_l, b[2], 48));
         printf("  %-20s %9s %9s  %-27s %-27s %10s %10s %10s\n", k[i].name,
-               fmt_count(k[i].n, b[3], 48), fmt_bytes(k[i].stack_size, b[4], 48),
-               tp, lp, fmt_bytes(k[i].dead_resident, b[5], 48),
-               k[i].ns ? fmt_bytes(k[i].suggested, b[6], 48) : "-",
-               k[i].saves ? fmt_bytes(k[i].saves, b[7], 48) : "-");
+               gto_fmt_count(k[i].n, b[3], 48), gto_fmt_bytes(k[i].stack_size, b[4], 48),
+               tp, lp, gto_fmt_bytes(k[i].dead_resident, b[5], 48),
+               k[i].ns ? gto_fmt_bytes(k[i].suggested, b[6], 48) : "-",
+               k[i].saves ? gto_fmt_bytes(k[i].saves, b[7], 48) : "-");
     }
 
     printf("\nFunctions holding the most live stack\n");
@@ -496,16 +496,16 @@ int main(int argc, char **argv)
         uint64_t per = f[i].frames ? f[i].bytes / f[i].frames : 0;
         printf("  %-24s %llu B/frame x ", f[i].name, (unsigned long long)per);
         if (f[i].frames == f[i].threads)
-            printf("%s threads", fmt_count(f[i].threads, b[0], 48));
+            printf("%s threads", gto_fmt_count(f[i].threads, b[0], 48));
         else
-            printf("%s frames in %s threads", fmt_count(f[i].frames, b[0], 48),
-                   fmt_count(f[i].threads, b[1], 48));
-        printf(" = %s", fmt_bytes(f[i].bytes, b[2], 48));
+            printf("%s frames in %s threads", gto_fmt_count(f[i].frames, b[0], 48),
+                   gto_fmt_count(f[i].threads, b[1], 48));
+        printf(" = %s", gto_fmt_bytes(f[i].bytes, b[2], 48));
         const struct gto_location *l = gto_location_by_index(s, f[i].top_loc);
         if (l && l->depth)
             printf("  (%s of them wait at %s)",
-                   fmt_count(f[i].top_loc_threads, b[3], 48),
-                   describe_pc(t, l->pcs[0], 1, loc, sizeof(loc)));
+                   gto_fmt_count(f[i].top_loc_threads, b[3], 48),
+                   gto_pc_label(t, l->pcs[0], 1, loc, sizeof(loc)));
         putchar('\n');
     }
     if (nshow < nf)

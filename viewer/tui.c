@@ -242,7 +242,8 @@ static void drill_open(struct ui *u)
         }
         drill_add(u, "  %zu threads waiting", k);
         struct gto_group *g = NULL;
-        ssize_t ng = at ? gto_group(src, at, k, &g) : -1;
+        char gerr[GTO_ERR_MAX];
+        ssize_t ng = at ? gto_group(src, at, k, &g, gerr) : -1;
         for (ssize_t i = 0; i < ng; i++) {
             drill_add(u, "%s", "");
             drill_add(u, "  %zu threads, waiting %s..%s  (thread %" PRIu64 " \"%s\"%s)",

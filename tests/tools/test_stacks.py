@@ -186,7 +186,7 @@ def test_filters(known):
     d = run_json(GT_STACKS, "--thread", 2, known.pid)
     [t] = d["threads_list"]
     assert (t["id"], t["name"], t["state"], t["wait_kind"]) == (2, "alpha", "parked",
-                                                               "chan-recv")
+                                                               "chan_recv")
     assert t["location"]["line"] == LINES["alpha"]
     rc, out, err = run(GT_STACKS, "--thread", 2, known.pid)
     assert rc == 0 and out.splitlines()[2].startswith('thread 2 "alpha"  parked ')

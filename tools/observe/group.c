@@ -4,7 +4,6 @@
  * Sorting by the pc sequence puts equal stacks next to each other: n log n
  * comparisons of a few words each, and the order is the same on every run.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,7 +88,7 @@ static int cmp_addr(const void *a, const void *b)
 }
 
 ssize_t gto_group(const gto_snapshot *s, const struct gto_thread *const *th,
-                  size_t n, struct gto_group **out)
+                  size_t n, struct gto_group **out, char *err)
 {
     *out = NULL;
     const struct gto_thread **sorted = malloc((n + 1) * sizeof(*sorted));
@@ -97,7 +96,7 @@ ssize_t gto_group(const gto_snapshot *s, const struct gto_thread *const *th,
     uint64_t *ages = malloc((n + 1) * sizeof(*ages));
     if (!sorted || !g || !ages) {
         free(sorted), free(g), free(ages);
-        errno = ENOMEM;
+        gto__err(err, "out of memory grouping %zu threads", n);
         return -1;
     }
     memcpy(sorted, th, n * sizeof(*sorted));
@@ -113,7 +112,7 @@ ssize_t gto_group(const gto_snapshot *s, const struct gto_thread *const *th,
         if (!grp->threads) {
             gto_groups_free(g, ng);
             free(sorted), free(ages);
-            errno = ENOMEM;
+            gto__err(err, "out of memory grouping %zu threads", n);
             return -1;
         }
         memcpy(grp->threads, sorted + i, grp->count * sizeof(*grp->threads));

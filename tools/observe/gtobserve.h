@@ -31,24 +31,31 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
+
+/* Every ABI number (states, wait kinds, flags, field ids, sizes) comes from
+ * the registry's own header: this library keeps no copy of its own. */
+#include <gt/registry.h>
 
 #define GTO_ERR_MAX 512
 #define GTO_NAME_MAX 32      /* a thread name, NUL included */
-#define GTO_LOC_DEPTH_MAX 8  /* pcs a location records at most */
-#define GTO_HIST_BUCKETS 48  /* log2 buckets of a location's waits */
+#define GTO_LOC_DEPTH_MAX GT_LOCATION_DEPTH_MAX /* pcs a location records */
+#define GTO_HIST_BUCKETS GT_WAIT_HIST_BUCKETS   /* log2 buckets of waits */
+#define GTO_LABEL_MAX 2048   /* a location label (gto_location_label) */
 
 typedef struct gto_target gto_target;
 typedef struct gto_snapshot gto_snapshot;
 
-/* Thread states, as the registry (gt/registry.h) numbers them. */
+/* Thread states: the registry's (enum gt_state), under this library's
+ * prefix. */
 enum gto_state {
-    GTO_STATE_FREE = 0,
-    GTO_STATE_RUNNABLE = 1,
-    GTO_STATE_RUNNING = 2,
-    GTO_STATE_PARKED = 3,
-    GTO_STATE_EXITED = 4,
-    GTO_STATE_COUNT
+    GTO_STATE_FREE = GT_STATE_FREE,
+    GTO_STATE_RUNNABLE = GT_STATE_RUNNABLE,
+    GTO_STATE_RUNNING = GT_STATE_RUNNING,
+    GTO_STATE_PARKED = GT_STATE_PARKED,
+    GTO_STATE_EXITED = GT_STATE_EXITED,
+    GTO_STATE_COUNT = GT_STATE_EXITED + 1
 };
 
 /* Why a thread has no (or a partial) backtrace. */
@@ -77,13 +84,14 @@ struct gto_frame {
                       * zeros, never written by the thread */
 };
 
-/* Thread flags (gto_thread.flags), as the registry's GT_TF_* number them. */
-#define GTO_TF_DETACHED 0x1u
-#define GTO_TF_MAIN 0x2u
-#define GTO_TF_TIMED_OUT 0x4u
-#define GTO_TF_UNSTACKED 0x8u  /* parked in gt_wait_readable_then holding no
-                                * frames: its stack's pages went back, and
-                                * it starts over in `entry` */
+/* Thread flags (gto_thread.flags): the registry's GT_TF_*. */
+#define GTO_TF_DETACHED GT_TF_DETACHED
+#define GTO_TF_MAIN GT_TF_MAIN
+#define GTO_TF_TIMED_OUT GT_TF_TIMED_OUT
+#define GTO_TF_UNSTACKED GT_TF_UNSTACKED /* parked in gt_wait_readable_then
+                                          * holding no frames: its stack's
+                                          * pages went back, and it starts
+                                          * over in `entry` */
 
 /* One green thread as the snapshot saw it.  Field meanings are the
  * registry's (gt/registry.h); times are ns of CLOCK_MONOTONIC. */
@@ -132,8 +140,14 @@ struct gto_thread {
  * stale, not fresh. */
 static inline int gto_fresh_context(const struct gto_thread *th)
 {
+#ifdef GT_TF_FRESH
+    /* The runtime says so itself, inside the record's seq bracket. */
+    return th->state != GTO_STATE_RUNNING && (th->flags & GT_TF_FRESH) != 0;
+#else
+    /* A registry.h from before GT_TF_FRESH: the same meaning, derived. */
     return th->state != GTO_STATE_RUNNING &&
            (th->switches == 0 || (th->flags & GTO_TF_UNSTACKED) != 0);
+#endif
 }
 
 /* A location: an interned call site where threads park, with its queue. */
@@ -154,14 +168,36 @@ struct gto_edge {
     int in_flux;
 };
 
-/* The registry header's counters.  Each is exact on its own. */
+/* The registry header's counters, and what the snapshot derives from them
+ * and from its thread records.  Each header counter is exact on its own,
+ * not consistent with the others. */
 struct gto_counters {
     uint64_t pid;
     uint64_t clock_base, realtime_base, clock_now;
     uint64_t now;            /* the reader's "now" on the target's clock:
-                              * CLOCK_MONOTONIC live, clock_now for a core */
+                              * CLOCK_MONOTONIC live; for a core, the rule
+                              * of gto_core_now */
+    int now_exact;           /* 0: `now` is only a lower bound (a core that
+                              * cannot tell when it was written), and so
+                              * is every age computed from it: print them
+                              * with gto_fmt_age */
+    uint64_t uptime_ns;      /* now - clock_base */
+    uint64_t fatal_ns;       /* when a fatal signal hit, 0 none (or a
+                              * runtime that does not publish it) */
+    /* Threads by state, counted from this snapshot's thread records (never
+     * the header's running tallies): nstate[] plus in_flux add up to
+     * gto_thread_count, and nstate[GTO_STATE_RUNNING] <= 1.  A record that
+     * stayed torn, or a second "running" thread that re-reading could not
+     * settle, counts in in_flux and in no state. */
     uint64_t nstate[GTO_STATE_COUNT];
-    uint64_t switches, spawns, exits, runq_len, polls, idle_ns;
+    uint64_t in_flux;
+    uint64_t switches, spawns, exits, runq_len, polls;
+    uint64_t idle_ns;        /* time blocked in the poller, as counted when
+                              * each blocking wait returned */
+    uint64_t idle_since;     /* when the poller's current blocking wait
+                              * began, 0 when not blocked (or unpublished) */
+    uint64_t idle_total;     /* idle_ns plus the current stretch:
+                              * idle_ns + (idle_since ? now - idle_since : 0) */
     uint64_t file_io_calls, file_io_ns;
     uint32_t guard_policy;   /* 1 madvise, 2 mprotect, 3 canary */
     uint64_t guard_mappings, max_map_count;
@@ -221,8 +257,6 @@ const struct gto_location *gto_location_by_index(const gto_snapshot *s,
                                                  uint32_t index);
 size_t gto_edge_count(const gto_snapshot *s);
 const struct gto_edge *gto_edge_at(const gto_snapshot *s, size_t i);
-/* Threads whose unwinding used libunwind rather than the fast path. */
-size_t gto_snapshot_slow_unwinds(const gto_snapshot *s);
 
 /* ---- symbols ------------------------------------------------------------ */
 
@@ -266,16 +300,168 @@ struct gto_group {
 };
 
 /* Groups the N threads (pointers into S), biggest group first, ties by
- * lowest representative id.  Returns the number of groups; *OUT is freed
- * with gto_groups_free.  -1 with errno ENOMEM. */
+ * lowest representative id.  Returns the number of groups and sets *OUT,
+ * freed with gto_groups_free; -1 with ERR set (out of memory). */
 ssize_t gto_group(const gto_snapshot *s, const struct gto_thread *const *th,
-                  size_t n, struct gto_group **out);
+                  size_t n, struct gto_group **out, char *err);
+
+/* Frees the N groups G that gto_group made (NULL is allowed). */
 void gto_groups_free(struct gto_group *g, size_t n);
+
+/* ---- quantiles (quantile.c) --------------------------------------------- */
+
+/* The nearest-rank quantile Q (0 < Q <= 1) of the N values SORTED in
+ * ascending order: sorted[ceil(Q * N) - 1].  0 when N is 0.  Every reader
+ * of gt computes class percentiles with this rank rule. */
+uint64_t gto_quantile(const uint64_t *sorted, size_t n, double q);
+
+/* The quantile Q of a log2 histogram: bucket b counts values in
+ * [2^b, 2^(b+1)) (bucket 0 also 0, the last one everything longer).  Finds
+ * the bucket holding rank ceil(Q * total) and gives its upper bound
+ * 2^(b+1) - 1 clamped to MAX, the largest value recorded (a location's
+ * max_wait_ns): never past the data.  0 when the histogram is empty. */
+uint64_t gto_hist_quantile(const uint64_t *hist, size_t nbuckets,
+                           uint64_t max, double q);
+
+/* ---- thread classes (classes.c) ----------------------------------------- */
+
+/* What makes threads one class. */
+enum gto_class_by {
+    GTO_CLASS_BY_ENTRY = 0,  /* the entry function's name (the default: a
+                              * server naming each connection's thread
+                              * still has one class per kind of thread) */
+    GTO_CLASS_BY_NAME,       /* the thread name, "-" when it has none */
+    GTO_CLASS_BY_PREFIX,     /* the thread name up to its first space or
+                              * digit ("conn 127.0.0.1:80" -> "conn") */
+};
+
+/* Parses "entry", "name" or "prefix" into *OUT: 0, or -1 for anything else
+ * (*OUT untouched). */
+int gto_class_by_parse(const char *s, enum gto_class_by *out);
+
+/* The word for BY: "entry", "name", "prefix". */
+const char *gto_class_by_name(enum gto_class_by by);
+
+/* Thread TH's class under BY, written into BUF of LEN bytes (LEN >= 2;
+ * truncated to fit) and returned.  Entry functions are symbolized through
+ * T; an unknown one is its address in hex. */
+const char *gto_thread_class(gto_target *t, const struct gto_thread *th,
+                             enum gto_class_by by, char *buf, size_t len);
+
+/* Percentiles of a class's stack bytes: gto_quantile of its samples. */
+struct gto_pct {
+    uint64_t p50, p99, max;
+};
+
+/* One class of threads and what its stacks say. */
+struct gto_class {
+    char *name;              /* gto_thread_class of its threads */
+    size_t threads;          /* members */
+    size_t sampled;          /* members whose stacks tell how deep the class
+                              * goes: all but fresh contexts (never ran, or
+                              * waiting unstacked), which hold no frames */
+    struct gto_pct touched;  /* over the sampled members; zeros if none */
+    struct gto_pct live;
+    uint64_t stack_size;     /* largest reserved size among the members */
+    uint64_t dead_resident;  /* sum of the members' dead_resident */
+    int has_suggestion;      /* sampled > 0 */
+    uint64_t suggested;      /* page-rounded touched.max + max(touched.max / 4,
+                              * page): never below touched.max plus a page */
+    uint64_t saves;          /* (stack_size - suggested) * threads when the
+                              * suggestion is smaller, else 0 */
+};
+
+/* The classes of the N threads TH (pointers into S) under BY, most
+ * threads first, ties by name.  Touched bytes need a snapshot taken with
+ * GTO_SNAP_MEASURE (unmeasured threads count as threads, not samples).
+ * PAGE is the page size for the suggestion (0: the target's).  Returns the
+ * number of classes and sets *OUT, freed with gto_classes_free; -1 with ERR
+ * set (out of memory).  O(n log n). */
+ssize_t gto_classes(gto_target *t, const gto_snapshot *s,
+                    const struct gto_thread *const *th, size_t n,
+                    enum gto_class_by by, uint64_t page,
+                    struct gto_class **out, char *err);
+
+/* Frees the N classes C that gto_classes made (NULL is allowed). */
+void gto_classes_free(struct gto_class *c, size_t n);
+
+/* ---- descriptions and labels (describe.c, label.c) ---------------------- */
+
+/* What the parked thread TH waits for, into BUF of LEN bytes: "fd 9 read",
+ * "fd 9 write", "fd 9 read+write", "poll 3 fds", "sleep 1.5s left" (the
+ * deadline less NOW; "sleep" without one), "mutex 0x55d0c0a01234",
+ * "cond 0x...", "join thread 7", "chan_send 0x...", "chan_recv 0x...".
+ * Returns BUF, or NULL when TH is not parked. */
+const char *gto_wait_describe(const struct gto_thread *th, uint64_t now,
+                              char *buf, size_t len);
+
+/* What a fresh context (gto_fresh_context) is, into BUF: "no stack: waits
+ * unstacked, starts over in FN" or "not started: starts in FN".  Returns
+ * BUF, or NULL for a thread that is not a fresh context. */
+const char *gto_fresh_note(gto_target *t, const struct gto_thread *th,
+                           char *buf, size_t len);
+
+/* "func (file:line)" of PC, the innermost source frame (for an inlined
+ * call, the function the call is written in); "func (module)" without
+ * line information, "0x401234 (module)" without a name.  RETURN_ADDRESS as
+ * for gto_symbolize.  Returns BUF. */
+const char *gto_pc_label(gto_target *t, uint64_t pc, int return_address,
+                         char *buf, size_t len);
+
+/* The label of location LOC ("where"): every pc of it, symbolized as a
+ * return address, with its inline chain innermost first, each
+ * "func (file:line)" as gto_pc_label gives it, all joined by " < ".  Two
+ * locations whose pcs or inline chains differ never share a label.
+ * "" for a location without pcs.  Returns BUF (LEN: GTO_LABEL_MAX is
+ * enough for any location; longer labels are cut). */
+const char *gto_location_label(gto_target *t, const struct gto_location *loc,
+                               char *buf, size_t len);
+
+/* ---- formatting (format.c) ---------------------------------------------- */
+
+/* NS as a duration, into BUF: "7.0s", "12.3ms", "40us", "12ns".  Returns
+ * BUF.  The one duration format of every gt reader. */
+const char *gto_fmt_duration(uint64_t ns, char *buf, size_t len);
+
+/* An age (now - some timestamp) as gto_fmt_duration, with ">= " in front
+ * when EXACT is 0 (the snapshot's now is a lower bound: now_exact). */
+const char *gto_fmt_age(uint64_t ns, int exact, char *buf, size_t len);
+
+/* Bytes, into BUF: "625 MiB", "16 KiB", "1.5 KiB", "512 B".  Returns BUF. */
+const char *gto_fmt_bytes(uint64_t bytes, char *buf, size_t len);
+
+/* A count with thousands separators: 40000 -> "40,000".  Returns BUF. */
+const char *gto_fmt_count(uint64_t n, char *buf, size_t len);
+
+/* Parses a duration: "1.5s", "200ms", "30us", "12ns", "2m", "1h", a bare
+ * number being seconds.  Nanoseconds, or -1 when S is not one. */
+int64_t gto_parse_duration(const char *s);
+
+/* Writes S to F as a JSON string, quotes included; "null" for NULL. */
+void gto_json_string(FILE *f, const char *s);
+
+/* ---- time (clock.c) ----------------------------------------------------- */
+
+/* A core's "now" from what it holds.  C gives clock_base, realtime_base,
+ * clock_now and fatal_ns; MTIME_NS is the core file's modification time
+ * (CLOCK_REALTIME ns, 0 unknown).  In this order:
+ *   fatal_ns != 0: fatal_ns, exact (the fault handler's own clock reading);
+ *   the mtime on the monotonic clock, clock_base + (mtime - realtime_base),
+ *   when that is not before clock_now: exact (the core was written then);
+ *   else clock_now, the runtime's last reading, *EXACT 0: a lower bound
+ *   (a core copied without its mtime, or a clock stepped back).
+ * Sets *EXACT and returns the now. */
+uint64_t gto_core_now(const struct gto_counters *c, uint64_t mtime_ns,
+                      int *exact);
 
 /* ---- names -------------------------------------------------------------- */
 
-const char *gto_state_name(int state);       /* "parked" */
-const char *gto_wait_kind_name(int kind);    /* "fd", "mutex" */
-const char *gto_guard_policy_name(uint32_t policy); /* "madvise" */
+/* "runnable", "running", "parked", "exited" ("free", "unknown"). */
+const char *gto_state_name(int state);
+/* "fd", "poll", "sleep", "mutex", "cond", "join", "chan_send",
+ * "chan_recv" ("none", "unknown"). */
+const char *gto_wait_kind_name(int kind);
+/* "madvise", "mprotect", "canary" ("unknown"). */
+const char *gto_guard_policy_name(uint32_t policy);
 
 #endif /* GTOBSERVE_H */

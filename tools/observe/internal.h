@@ -178,6 +178,11 @@ int gto__unwind_fast(struct gto_unw_thread *u, uint64_t top,
 /* Frees the buffers snapshots keep on the target (snapshot.c). */
 void gto__snapshot_cache_free(gto_target *t);
 
+/* The snapshot's "now" (clock.c): the reader's CLOCK_MONOTONIC for a live
+ * target, gto_core_now for a core; sets C->now and C->now_exact.  0, or -1
+ * with ERR set. */
+int gto__target_now(gto_target *t, struct gto_counters *c, char *err);
+
 /* Stack measures (measure.c). */
 int gto__measure(gto_target *t, gto_snapshot *s, char *err);
 
@@ -193,7 +198,6 @@ struct gto_snapshot {
     struct gto_edge *edges;
     size_t nedges;
     struct gto_frame *frames;   /* every thread's frames */
-    size_t slow_unwinds;
     struct gto_pcmap by_id;     /* id -> index + 1, built on first use */
 };
 

@@ -24,48 +24,32 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "internal.h"
 
-#define REGISTRY_MAGIC 0x5254534745525447ull /* "GTREGSTR", gt/registry.h */
-#define REGISTRY_ABI 1u
 #define RETRIES 4
 #define MAX_FIELDS 64
 #define MAX_RECORD (64u << 10)
 #define MAX_PER_CHUNK (1u << 20)
 #define MAX_CHUNKS (1u << 20)
 #define MAX_STACK (1ull << 30)
+#define REC_KINDS (GT_REC_EDGE + 1)
 
-/* Record kinds and the field ids this reader uses (gt/registry.h; never
- * renumbered there, so copying the numbers is the contract). */
-enum { REC_REG = 1, REC_THR = 2, REC_LOC = 3, REC_EDGE = 4, REC_KINDS = 5 };
-enum {
-    REG_PID = 1, REG_CLOCK_BASE, REG_REALTIME_BASE, REG_CLOCK_NOW, REG_CURRENT,
-    REG_GENERATION, REG_THREAD_CHUNKS, REG_THREAD_CHUNK_CAP,
-    REG_THREAD_CHUNK_COUNT, REG_THREADS_PER_CHUNK, REG_THREAD_SLOTS,
-    REG_LOC_CHUNKS, REG_LOC_CHUNK_COUNT, REG_LOCS_PER_CHUNK, REG_LOC_COUNT,
-    REG_LOC_DEPTH, REG_EDGE_CHUNKS, REG_EDGE_CHUNK_COUNT, REG_EDGES_PER_CHUNK,
-    REG_EDGE_COUNT, REG_NSTATE, REG_SWITCHES, REG_SPAWNS, REG_EXITS,
-    REG_RUNQ_LEN, REG_POLLS, REG_IDLE_NS, REG_FILE_IO_CALLS, REG_FILE_IO_NS,
-    REG_GUARD_POLICY, REG_GUARD_MAPPINGS, REG_MAX_MAP_COUNT, REG_STACK_DEFAULT,
-    REG_STACK_RESERVED, REG_PAGE_SIZE, REG_CANARY,
-};
-enum {
-    THR_SEQ = 1, THR_ID, THR_PARENT, THR_NAME, THR_STATE, THR_WAIT_KIND,
-    THR_FLAGS, THR_LOCATION, THR_WAIT_OBJ, THR_WAIT_ARG, THR_WAIT_SINCE,
-    THR_DEADLINE, THR_ENTRY, THR_ARG, THR_SPAWN_SITE, THR_CREATED, THR_RUN_NS,
-    THR_SWITCHES, THR_STACK_LO, THR_STACK_HI, THR_GUARD_SIZE, THR_CTX_SP,
-    THR_CTX_PC, THR_CTX_FP, THR_CTX_REGS, THR_LOC_NEXT, THR_LOC_PREV,
-};
-enum {
-    LOC_SEQ = 1, LOC_INDEX, LOC_DEPTH, LOC_PCS, LOC_WAIT_KIND, LOC_WAITING,
-    LOC_HEAD, LOC_TAIL, LOC_ARRIVALS, LOC_COMPLETED, LOC_TOTAL_WAIT_NS,
-    LOC_MAX_WAIT_NS, LOC_HIST,
-};
-enum {
-    EDGE_SEQ = 1, EDGE_FROM, EDGE_TO, EDGE_COUNT, EDGE_RUN_NS, EDGE_MAX_RUN_NS,
-};
+/* Fields the runtime appends to the registry header: the clock reading
+ * of its fatal-signal handler, and when the poller's current blocking
+ * wait began.  A registry.h from before them (it has no GT_TF_FRESH
+ * either, added with them) gets their ids here, the next ones after
+ * GT_F_REG_CANARY by the append-only rule; the reader uses them only when
+ * the target's layout table lists them, so a runtime without them reads
+ * as before. */
+#ifndef GT_TF_FRESH
+enum { GT_F_REG_IDLE_SINCE = GT_F_REG__COUNT, GT_F_REG_FATAL_NS };
+#endif
+
+_Static_assert(GT_F_REG__COUNT + 2 <= MAX_FIELDS && GT_F_THR__COUNT <= MAX_FIELDS &&
+               GT_F_LOC__COUNT <= MAX_FIELDS && GT_F_EDGE__COUNT <= MAX_FIELDS,
+               "a record kind has more fields than the layout copy holds");
+
 /* Saved registers in CTX_REGS, in this order (GT_CTX_*), as DWARF numbers. */
 static const int ctx_dwarf[8] = {7, 16, 6, 3, 12, 13, 14, 15};
 
@@ -110,8 +94,8 @@ static int read_layout(gto_target *t, uint64_t addr, uint32_t n,
                  "registry is corrupt", t->name, n);
         return -1;
     }
-    struct { uint16_t rec, id; uint32_t off, size, pad; } *f = malloc(n * 16u);
-    if (!f || t->be->read(t, addr, f, n * 16u) < 0) {
+    struct gt_field *f = malloc(n * sizeof(*f));
+    if (!f || t->be->read(t, addr, f, n * sizeof(*f)) < 0) {
         if (f && errno == ESRCH)
             gto__err(err, "%s exited while being read", t->name);
         else
@@ -126,19 +110,19 @@ static int read_layout(gto_target *t, uint64_t addr, uint32_t n,
         if (f[i].rec >= REC_KINDS || f[i].id >= MAX_FIELDS)
             continue; /* a newer runtime's field: not ours to read */
         if (f[i].id == 0 ? f[i].size > MAX_RECORD :
-            (uint64_t)f[i].off + f[i].size > MAX_RECORD)
+            (uint64_t)f[i].offset + f[i].size > MAX_RECORD)
             continue;
-        l->off[f[i].rec][f[i].id] = f[i].off;
+        l->off[f[i].rec][f[i].id] = f[i].offset;
         l->size[f[i].rec][f[i].id] = f[i].size;
     }
     free(f);
     static const struct { int rec, id; const char *what; } need[] = {
-        {REC_REG, 0, "registry size"}, {REC_THR, 0, "thread record size"},
-        {REC_THR, THR_SEQ, "thread seq"}, {REC_THR, THR_STATE, "thread state"},
-        {REC_THR, THR_ID, "thread id"}, {REC_THR, THR_CTX_SP, "thread sp"},
-        {REC_THR, THR_STACK_HI, "thread stack top"},
-        {REC_REG, REG_THREAD_CHUNKS, "thread chunks"},
-        {REC_REG, REG_THREAD_SLOTS, "thread slots"},
+        {GT_REC_REGISTRY, 0, "registry size"}, {GT_REC_THREAD, 0, "thread record size"},
+        {GT_REC_THREAD, GT_F_THR_SEQ, "thread seq"}, {GT_REC_THREAD, GT_F_THR_STATE, "thread state"},
+        {GT_REC_THREAD, GT_F_THR_ID, "thread id"}, {GT_REC_THREAD, GT_F_THR_CTX_SP, "thread sp"},
+        {GT_REC_THREAD, GT_F_THR_STACK_HI, "thread stack top"},
+        {GT_REC_REGISTRY, GT_F_REG_THREAD_CHUNKS, "thread chunks"},
+        {GT_REC_REGISTRY, GT_F_REG_THREAD_SLOTS, "thread slots"},
     };
     for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
         if (!l->size[need[i].rec][need[i].id]) {
@@ -295,35 +279,35 @@ static int read_slab(gto_target *t, const char *what, uint64_t chunks,
 static void decode_thread(const struct layout *l, const uint8_t *b,
                           struct gto_thread *th)
 {
-    th->id = get(l, REC_THR, THR_ID, b);
-    th->parent = get(l, REC_THR, THR_PARENT, b);
-    uint32_t nsz = l->size[REC_THR][THR_NAME];
+    th->id = get(l, GT_REC_THREAD, GT_F_THR_ID, b);
+    th->parent = get(l, GT_REC_THREAD, GT_F_THR_PARENT, b);
+    uint32_t nsz = l->size[GT_REC_THREAD][GT_F_THR_NAME];
     if (nsz > GTO_NAME_MAX)
         nsz = GTO_NAME_MAX;
-    memcpy(th->name, b + l->off[REC_THR][THR_NAME], nsz);
+    memcpy(th->name, b + l->off[GT_REC_THREAD][GT_F_THR_NAME], nsz);
     th->name[GTO_NAME_MAX - 1] = 0;
-    th->state = (int)get(l, REC_THR, THR_STATE, b);
-    th->wait_kind = (int)get(l, REC_THR, THR_WAIT_KIND, b);
-    th->flags = (unsigned)get(l, REC_THR, THR_FLAGS, b);
-    th->location = (uint32_t)get(l, REC_THR, THR_LOCATION, b);
-    th->wait_obj = get(l, REC_THR, THR_WAIT_OBJ, b);
-    th->wait_arg = get(l, REC_THR, THR_WAIT_ARG, b);
-    th->wait_since = get(l, REC_THR, THR_WAIT_SINCE, b);
-    th->deadline = get(l, REC_THR, THR_DEADLINE, b);
-    th->entry = get(l, REC_THR, THR_ENTRY, b);
-    th->arg = get(l, REC_THR, THR_ARG, b);
-    th->spawn_site = get(l, REC_THR, THR_SPAWN_SITE, b);
-    th->created = get(l, REC_THR, THR_CREATED, b);
-    th->run_ns = get(l, REC_THR, THR_RUN_NS, b);
-    th->switches = get(l, REC_THR, THR_SWITCHES, b);
-    th->stack_lo = get(l, REC_THR, THR_STACK_LO, b);
-    th->stack_hi = get(l, REC_THR, THR_STACK_HI, b);
-    th->guard_size = get(l, REC_THR, THR_GUARD_SIZE, b);
-    th->ctx_sp = get(l, REC_THR, THR_CTX_SP, b);
-    th->ctx_pc = get(l, REC_THR, THR_CTX_PC, b);
-    th->ctx_fp = get(l, REC_THR, THR_CTX_FP, b);
+    th->state = (int)get(l, GT_REC_THREAD, GT_F_THR_STATE, b);
+    th->wait_kind = (int)get(l, GT_REC_THREAD, GT_F_THR_WAIT_KIND, b);
+    th->flags = (unsigned)get(l, GT_REC_THREAD, GT_F_THR_FLAGS, b);
+    th->location = (uint32_t)get(l, GT_REC_THREAD, GT_F_THR_LOCATION, b);
+    th->wait_obj = get(l, GT_REC_THREAD, GT_F_THR_WAIT_OBJ, b);
+    th->wait_arg = get(l, GT_REC_THREAD, GT_F_THR_WAIT_ARG, b);
+    th->wait_since = get(l, GT_REC_THREAD, GT_F_THR_WAIT_SINCE, b);
+    th->deadline = get(l, GT_REC_THREAD, GT_F_THR_DEADLINE, b);
+    th->entry = get(l, GT_REC_THREAD, GT_F_THR_ENTRY, b);
+    th->arg = get(l, GT_REC_THREAD, GT_F_THR_ARG, b);
+    th->spawn_site = get(l, GT_REC_THREAD, GT_F_THR_SPAWN_SITE, b);
+    th->created = get(l, GT_REC_THREAD, GT_F_THR_CREATED, b);
+    th->run_ns = get(l, GT_REC_THREAD, GT_F_THR_RUN_NS, b);
+    th->switches = get(l, GT_REC_THREAD, GT_F_THR_SWITCHES, b);
+    th->stack_lo = get(l, GT_REC_THREAD, GT_F_THR_STACK_LO, b);
+    th->stack_hi = get(l, GT_REC_THREAD, GT_F_THR_STACK_HI, b);
+    th->guard_size = get(l, GT_REC_THREAD, GT_F_THR_GUARD_SIZE, b);
+    th->ctx_sp = get(l, GT_REC_THREAD, GT_F_THR_CTX_SP, b);
+    th->ctx_pc = get(l, GT_REC_THREAD, GT_F_THR_CTX_PC, b);
+    th->ctx_fp = get(l, GT_REC_THREAD, GT_F_THR_CTX_FP, b);
     for (size_t k = 0; k < 8; k++)
-        th->ctx[k] = get_at(l, REC_THR, THR_CTX_REGS, b, k);
+        th->ctx[k] = get_at(l, GT_REC_THREAD, GT_F_THR_CTX_REGS, b, k);
     /* The named fields win: a registry with fewer saved registers still
      * has these three. */
     th->ctx[0] = th->ctx_sp;
@@ -340,20 +324,20 @@ static void decode_thread(const struct layout *l, const uint8_t *b,
 static void decode_counters(const struct layout *l, const uint8_t *b,
                             struct gto_counters *c)
 {
-#define G(field, id) c->field = get(l, REC_REG, id, b)
-    G(pid, REG_PID); G(clock_base, REG_CLOCK_BASE);
-    G(realtime_base, REG_REALTIME_BASE); G(clock_now, REG_CLOCK_NOW);
-    G(current, REG_CURRENT); G(switches, REG_SWITCHES); G(spawns, REG_SPAWNS);
-    G(exits, REG_EXITS); G(runq_len, REG_RUNQ_LEN); G(polls, REG_POLLS);
-    G(idle_ns, REG_IDLE_NS); G(file_io_calls, REG_FILE_IO_CALLS);
-    G(file_io_ns, REG_FILE_IO_NS); G(guard_mappings, REG_GUARD_MAPPINGS);
-    G(max_map_count, REG_MAX_MAP_COUNT); G(stack_default, REG_STACK_DEFAULT);
-    G(stack_reserved, REG_STACK_RESERVED); G(page_size, REG_PAGE_SIZE);
-    G(canary, REG_CANARY);
+#define G(field, id) c->field = get(l, GT_REC_REGISTRY, id, b)
+    G(pid, GT_F_REG_PID); G(clock_base, GT_F_REG_CLOCK_BASE);
+    G(realtime_base, GT_F_REG_REALTIME_BASE); G(clock_now, GT_F_REG_CLOCK_NOW);
+    G(current, GT_F_REG_CURRENT); G(switches, GT_F_REG_SWITCHES); G(spawns, GT_F_REG_SPAWNS);
+    G(exits, GT_F_REG_EXITS); G(runq_len, GT_F_REG_RUNQ_LEN); G(polls, GT_F_REG_POLLS);
+    G(idle_ns, GT_F_REG_IDLE_NS); G(file_io_calls, GT_F_REG_FILE_IO_CALLS);
+    G(file_io_ns, GT_F_REG_FILE_IO_NS); G(guard_mappings, GT_F_REG_GUARD_MAPPINGS);
+    G(max_map_count, GT_F_REG_MAX_MAP_COUNT); G(stack_default, GT_F_REG_STACK_DEFAULT);
+    G(stack_reserved, GT_F_REG_STACK_RESERVED); G(page_size, GT_F_REG_PAGE_SIZE);
+    G(canary, GT_F_REG_CANARY);
+    /* Absent from an older runtime's layout table: get() reads 0. */
+    G(idle_since, GT_F_REG_IDLE_SINCE); G(fatal_ns, GT_F_REG_FATAL_NS);
 #undef G
-    c->guard_policy = (uint32_t)get(l, REC_REG, REG_GUARD_POLICY, b);
-    for (int i = 0; i < GTO_STATE_COUNT; i++)
-        c->nstate[i] = get_at(l, REC_REG, REG_NSTATE, b, (size_t)i);
+    c->guard_policy = (uint32_t)get(l, GT_REC_REGISTRY, GT_F_REG_GUARD_POLICY, b);
 }
 
 /* The thread array of a new snapshot: the one a freed snapshot gave
@@ -374,23 +358,31 @@ static struct gto_thread *thread_array(gto_target *t, size_t n, size_t *cap)
 static int read_threads(gto_target *t, gto_snapshot *s, const struct layout *l,
                         const uint8_t *reg, char *err)
 {
-    uint32_t rsize = l->size[REC_THR][0];
-    uint64_t nslots = get(l, REC_REG, REG_THREAD_SLOTS, reg);
+    uint32_t rsize = l->size[GT_REC_THREAD][0];
+    uint64_t nslots = get(l, GT_REC_REGISTRY, GT_F_REG_THREAD_SLOTS, reg);
     struct slab sl;
-    if (read_slab(t, "thread chunks", get(l, REC_REG, REG_THREAD_CHUNKS, reg),
-                  get(l, REC_REG, REG_THREAD_CHUNK_COUNT, reg),
-                  get(l, REC_REG, REG_THREADS_PER_CHUNK, reg), nslots, rsize,
-                  l->off[REC_THR][THR_SEQ], &sl, err) < 0)
+    if (read_slab(t, "thread chunks", get(l, GT_REC_REGISTRY, GT_F_REG_THREAD_CHUNKS, reg),
+                  get(l, GT_REC_REGISTRY, GT_F_REG_THREAD_CHUNK_COUNT, reg),
+                  get(l, GT_REC_REGISTRY, GT_F_REG_THREADS_PER_CHUNK, reg), nslots, rsize,
+                  l->off[GT_REC_THREAD][GT_F_THR_SEQ], &sl, err) < 0)
         return -1;
-    s->threads = thread_array(t, nslots + 1, &s->cap_threads);
+    /* A second read of the same snapshot (see settle_states) reuses the
+     * array of the first when it is big enough. */
+    s->nthreads = 0;
+    if (s->threads && s->cap_threads < nslots + 1) {
+        free(s->threads);
+        s->threads = NULL;
+    }
+    if (!s->threads)
+        s->threads = thread_array(t, nslots + 1, &s->cap_threads);
     if (!s->threads) {
         gto__err(err, "out of memory for %llu threads", (unsigned long long)nslots);
         return -1;
     }
     for (uint64_t i = 0; i < nslots; i++) {
         const uint8_t *b = sl.recs + i * rsize;
-        uint32_t seq = (uint32_t)get(l, REC_THR, THR_SEQ, b);
-        if (get(l, REC_THR, THR_STATE, b) == GTO_STATE_FREE && !sl.flux[i] && !(seq & 1))
+        uint32_t seq = (uint32_t)get(l, GT_REC_THREAD, GT_F_THR_SEQ, b);
+        if (get(l, GT_REC_THREAD, GT_F_THR_STATE, b) == GTO_STATE_FREE && !sl.flux[i] && !(seq & 1))
             continue;
         struct gto_thread *th = &s->threads[s->nthreads++];
         memset(th, 0, sizeof(*th));
@@ -407,15 +399,15 @@ static int read_threads(gto_target *t, gto_snapshot *s, const struct layout *l,
 static int read_locations(gto_target *t, gto_snapshot *s, const struct layout *l,
                           const uint8_t *reg, char *err)
 {
-    uint32_t rsize = l->size[REC_LOC][0];
-    uint64_t n = get(l, REC_REG, REG_LOC_COUNT, reg);
-    if (!rsize || !l->size[REC_LOC][LOC_SEQ] || !n)
+    uint32_t rsize = l->size[GT_REC_LOCATION][0];
+    uint64_t n = get(l, GT_REC_REGISTRY, GT_F_REG_LOC_COUNT, reg);
+    if (!rsize || !l->size[GT_REC_LOCATION][GT_F_LOC_SEQ] || !n)
         return 0;
     struct slab sl;
-    if (read_slab(t, "location chunks", get(l, REC_REG, REG_LOC_CHUNKS, reg),
-                  get(l, REC_REG, REG_LOC_CHUNK_COUNT, reg),
-                  get(l, REC_REG, REG_LOCS_PER_CHUNK, reg), n, rsize,
-                  l->off[REC_LOC][LOC_SEQ], &sl, err) < 0)
+    if (read_slab(t, "location chunks", get(l, GT_REC_REGISTRY, GT_F_REG_LOC_CHUNKS, reg),
+                  get(l, GT_REC_REGISTRY, GT_F_REG_LOC_CHUNK_COUNT, reg),
+                  get(l, GT_REC_REGISTRY, GT_F_REG_LOCS_PER_CHUNK, reg), n, rsize,
+                  l->off[GT_REC_LOCATION][GT_F_LOC_SEQ], &sl, err) < 0)
         return -1;
     s->locs = calloc(n, sizeof(*s->locs));
     if (!s->locs) {
@@ -426,21 +418,21 @@ static int read_locations(gto_target *t, gto_snapshot *s, const struct layout *l
     for (uint64_t i = 1; i < n; i++) {
         const uint8_t *b = sl.recs + i * rsize;
         struct gto_location *loc = &s->locs[s->nlocs++];
-        loc->index = (uint32_t)get(l, REC_LOC, LOC_INDEX, b);
-        loc->depth = (uint32_t)get(l, REC_LOC, LOC_DEPTH, b);
+        loc->index = (uint32_t)get(l, GT_REC_LOCATION, GT_F_LOC_INDEX, b);
+        loc->depth = (uint32_t)get(l, GT_REC_LOCATION, GT_F_LOC_DEPTH, b);
         if (loc->depth > GTO_LOC_DEPTH_MAX)
             loc->depth = GTO_LOC_DEPTH_MAX;
         for (uint32_t d = 0; d < loc->depth; d++)
-            loc->pcs[d] = get_at(l, REC_LOC, LOC_PCS, b, d);
-        loc->wait_kind = (uint32_t)get(l, REC_LOC, LOC_WAIT_KIND, b);
-        loc->waiting = get(l, REC_LOC, LOC_WAITING, b);
-        loc->arrivals = get(l, REC_LOC, LOC_ARRIVALS, b);
-        loc->completed = get(l, REC_LOC, LOC_COMPLETED, b);
-        loc->total_wait_ns = get(l, REC_LOC, LOC_TOTAL_WAIT_NS, b);
-        loc->max_wait_ns = get(l, REC_LOC, LOC_MAX_WAIT_NS, b);
+            loc->pcs[d] = get_at(l, GT_REC_LOCATION, GT_F_LOC_PCS, b, d);
+        loc->wait_kind = (uint32_t)get(l, GT_REC_LOCATION, GT_F_LOC_WAIT_KIND, b);
+        loc->waiting = get(l, GT_REC_LOCATION, GT_F_LOC_WAITING, b);
+        loc->arrivals = get(l, GT_REC_LOCATION, GT_F_LOC_ARRIVALS, b);
+        loc->completed = get(l, GT_REC_LOCATION, GT_F_LOC_COMPLETED, b);
+        loc->total_wait_ns = get(l, GT_REC_LOCATION, GT_F_LOC_TOTAL_WAIT_NS, b);
+        loc->max_wait_ns = get(l, GT_REC_LOCATION, GT_F_LOC_MAX_WAIT_NS, b);
         for (size_t h = 0; h < GTO_HIST_BUCKETS; h++)
-            loc->hist[h] = get_at(l, REC_LOC, LOC_HIST, b, h);
-        loc->in_flux = sl.flux[i] || (get(l, REC_LOC, LOC_SEQ, b) & 1);
+            loc->hist[h] = get_at(l, GT_REC_LOCATION, GT_F_LOC_HIST, b, h);
+        loc->in_flux = sl.flux[i] || (get(l, GT_REC_LOCATION, GT_F_LOC_SEQ, b) & 1);
     }
     return 0;
 }
@@ -448,15 +440,15 @@ static int read_locations(gto_target *t, gto_snapshot *s, const struct layout *l
 static int read_edges(gto_target *t, gto_snapshot *s, const struct layout *l,
                       const uint8_t *reg, char *err)
 {
-    uint32_t rsize = l->size[REC_EDGE][0];
-    uint64_t n = get(l, REC_REG, REG_EDGE_COUNT, reg);
-    if (!rsize || !l->size[REC_EDGE][EDGE_SEQ] || !n)
+    uint32_t rsize = l->size[GT_REC_EDGE][0];
+    uint64_t n = get(l, GT_REC_REGISTRY, GT_F_REG_EDGE_COUNT, reg);
+    if (!rsize || !l->size[GT_REC_EDGE][GT_F_EDGE_SEQ] || !n)
         return 0;
     struct slab sl;
-    if (read_slab(t, "edge chunks", get(l, REC_REG, REG_EDGE_CHUNKS, reg),
-                  get(l, REC_REG, REG_EDGE_CHUNK_COUNT, reg),
-                  get(l, REC_REG, REG_EDGES_PER_CHUNK, reg), n, rsize,
-                  l->off[REC_EDGE][EDGE_SEQ], &sl, err) < 0)
+    if (read_slab(t, "edge chunks", get(l, GT_REC_REGISTRY, GT_F_REG_EDGE_CHUNKS, reg),
+                  get(l, GT_REC_REGISTRY, GT_F_REG_EDGE_CHUNK_COUNT, reg),
+                  get(l, GT_REC_REGISTRY, GT_F_REG_EDGES_PER_CHUNK, reg), n, rsize,
+                  l->off[GT_REC_EDGE][GT_F_EDGE_SEQ], &sl, err) < 0)
         return -1;
     s->edges = calloc(n, sizeof(*s->edges));
     if (!s->edges) {
@@ -466,12 +458,12 @@ static int read_edges(gto_target *t, gto_snapshot *s, const struct layout *l,
     for (uint64_t i = 0; i < n; i++) {
         const uint8_t *b = sl.recs + i * rsize;
         struct gto_edge *e = &s->edges[s->nedges++];
-        e->from = (uint32_t)get(l, REC_EDGE, EDGE_FROM, b);
-        e->to = (uint32_t)get(l, REC_EDGE, EDGE_TO, b);
-        e->count = get(l, REC_EDGE, EDGE_COUNT, b);
-        e->run_ns = get(l, REC_EDGE, EDGE_RUN_NS, b);
-        e->max_run_ns = get(l, REC_EDGE, EDGE_MAX_RUN_NS, b);
-        e->in_flux = sl.flux[i] || (get(l, REC_EDGE, EDGE_SEQ, b) & 1);
+        e->from = (uint32_t)get(l, GT_REC_EDGE, GT_F_EDGE_FROM, b);
+        e->to = (uint32_t)get(l, GT_REC_EDGE, GT_F_EDGE_TO, b);
+        e->count = get(l, GT_REC_EDGE, GT_F_EDGE_COUNT, b);
+        e->run_ns = get(l, GT_REC_EDGE, GT_F_EDGE_RUN_NS, b);
+        e->max_run_ns = get(l, GT_REC_EDGE, GT_F_EDGE_MAX_RUN_NS, b);
+        e->in_flux = sl.flux[i] || (get(l, GT_REC_EDGE, GT_F_EDGE_SEQ, b) & 1);
     }
     return 0;
 }
@@ -479,11 +471,12 @@ static int read_edges(gto_target *t, gto_snapshot *s, const struct layout *l,
 /* A core whose registry counts threads but whose thread records all read
  * as free slots: the core left the records out (they read as zeros), and
  * "0 green threads" would be a wrong answer given as a right one. */
-static int check_core_threads(gto_target *t, const gto_snapshot *s, char *err)
+static int check_core_threads(gto_target *t, const struct layout *l,
+                              const uint8_t *reg, char *err)
 {
     uint64_t counted = 0;
     for (int i = GTO_STATE_RUNNABLE; i < GTO_STATE_COUNT; i++)
-        counted += s->c.nstate[i];
+        counted += get_at(l, GT_REC_REGISTRY, GT_F_REG_NSTATE, reg, (size_t)i);
     if (!counted)
         return 0;
     gto__err(err, "%s: its registry counts %llu threads but their records read as "
@@ -492,6 +485,48 @@ static int check_core_threads(gto_target *t, const gto_snapshot *s, char *err)
              "or run the program with GT_GUARD=mprotect", t->name,
              (unsigned long long)counted);
     return -1;
+}
+
+/* Whether the target is a running process (a core reads the same every
+ * time: nothing to gain from reading it again). */
+static int is_live(const gto_target *t)
+{
+    return t->be == &gto__live_backend;
+}
+
+/* Counts the snapshot's threads by state, from its records: the header's
+ * running tallies are updated apart from the records and need not agree
+ * with them.  Returns whether the counts can be: at most one thread
+ * running (one kernel thread runs them all).  With SETTLE, a snapshot that
+ * still has several is settled: the running thread is the one the header
+ * names current, and any other "running" record is counted in flux (all
+ * of them when none is the current one). */
+static int count_states(gto_snapshot *s, int settle)
+{
+    struct gto_counters *c = &s->c;
+    memset(c->nstate, 0, sizeof(c->nstate));
+    c->in_flux = 0;
+    for (size_t i = 0; i < s->nthreads; i++) {
+        struct gto_thread *th = &s->threads[i];
+        if (th->in_flux || th->state < GTO_STATE_RUNNABLE || th->state >= GTO_STATE_COUNT)
+            c->in_flux++;
+        else
+            c->nstate[th->state]++;
+    }
+    if (c->nstate[GTO_STATE_RUNNING] <= 1)
+        return 1;
+    if (!settle)
+        return 0;
+    for (size_t i = 0; i < s->nthreads; i++) {
+        struct gto_thread *th = &s->threads[i];
+        if (th->in_flux || th->state != GTO_STATE_RUNNING || th->addr == c->current)
+            continue;
+        th->in_flux = 1;
+        th->unwind_status = GTO_UNWIND_IN_FLUX;
+        c->nstate[GTO_STATE_RUNNING]--;
+        c->in_flux++;
+    }
+    return 1;
 }
 
 /* Whether a thread's saved context can be unwound from its stack copy. */
@@ -521,7 +556,7 @@ struct stack_copy {
 static int reread_thread(gto_target *t, const struct layout *l,
                          struct gto_thread *th, uint8_t **stack)
 {
-    uint32_t rsize = l->size[REC_THR][0];
+    uint32_t rsize = l->size[GT_REC_THREAD][0];
     uint8_t *rec = malloc(rsize);
     if (!rec)
         return -1;
@@ -529,7 +564,7 @@ static int reread_thread(gto_target *t, const struct layout *l,
         uint32_t seq, again;
         if (t->be->read(t, th->addr, rec, rsize) < 0)
             break;
-        seq = (uint32_t)get(l, REC_THR, THR_SEQ, rec);
+        seq = (uint32_t)get(l, GT_REC_THREAD, GT_F_THR_SEQ, rec);
         if (seq & 1)
             continue;
         uint64_t addr = th->addr;
@@ -544,7 +579,7 @@ static int reread_thread(gto_target *t, const struct layout *l,
                                        th->stack_hi - th->ctx_sp) < 0)
                 continue;
         }
-        if (t->be->read(t, th->addr + l->off[REC_THR][THR_SEQ], &again, 4) == 0 &&
+        if (t->be->read(t, th->addr + l->off[GT_REC_THREAD][GT_F_THR_SEQ], &again, 4) == 0 &&
             again == seq) {
             free(rec);
             return 0;
@@ -601,7 +636,7 @@ static int read_stacks(gto_target *t, gto_snapshot *s, const struct layout *l,
     }
     int live = t->be == &gto__live_backend;
     for (size_t k = 0; k < nr; k++) {
-        r2[k].addr = s->threads[idx[k]].addr + l->off[REC_THR][THR_SEQ];
+        r2[k].addr = s->threads[idx[k]].addr + l->off[GT_REC_THREAD][GT_F_THR_SEQ];
         r2[k].len = 4;
         r2[k].buf = &seq2[k];
     }
@@ -707,7 +742,6 @@ static int unwind_all(gto_target *t, gto_snapshot *s, const struct stack_copy *s
             free(fr);
             fr = NULL;
             st = gto__unwind_libunwind(&u, th->stack_hi, &fr, &nfr);
-            s->slow_unwinds++;
         }
         th->unwind_status = st;
         /* The trampoline's frame of a fresh context holds nothing of the
@@ -761,7 +795,7 @@ int gto_snapshot_take(gto_target *t, unsigned flags, gto_snapshot **out, char *e
      * header and the rest, deterministically ("exits during the read"). */
     if (getenv("GTO_TEST_STOP_AFTER_HEADER"))
         raise(SIGSTOP);
-    if (head.magic != REGISTRY_MAGIC) {
+    if (head.magic != GT_REGISTRY_MAGIC) {
         char m[9];
         for (int i = 0; i < 8; i++) {
             char c = (char)(head.magic >> (8 * i));
@@ -771,13 +805,13 @@ int gto_snapshot_take(gto_target *t, unsigned flags, gto_snapshot **out, char *e
         gto__err(err, "%s: gt_registry at %#llx has magic %#llx (\"%s\"), not "
                  "%#llx (\"GTREGSTR\"): not a gt registry, or a corrupt one",
                  t->name, (unsigned long long)t->registry,
-                 (unsigned long long)head.magic, m, REGISTRY_MAGIC);
+                 (unsigned long long)head.magic, m, GT_REGISTRY_MAGIC);
         goto fail;
     }
-    if (head.abi != REGISTRY_ABI) {
+    if (head.abi != GT_REGISTRY_ABI) {
         gto__err(err, "%s has gt registry ABI %u; this reader reads ABI %u: use "
                  "the tools built with the program's libgt", t->name, head.abi,
-                 REGISTRY_ABI);
+                 GT_REGISTRY_ABI);
         goto fail;
     }
     if (head.arch != EM_X86_64) {
@@ -795,7 +829,7 @@ int gto_snapshot_take(gto_target *t, unsigned flags, gto_snapshot **out, char *e
     struct layout l;
     if (read_layout(t, head.layout, head.nlayout, &l, err) < 0)
         goto fail;
-    uint32_t regsize = l.size[REC_REG][0];
+    uint32_t regsize = l.size[GT_REC_REGISTRY][0];
     if (regsize < 32) {
         gto__err(err, "%s: the registry's size is %u bytes: the registry is "
                  "corrupt", t->name, regsize);
@@ -809,16 +843,35 @@ int gto_snapshot_take(gto_target *t, unsigned flags, gto_snapshot **out, char *e
     }
     decode_counters(&l, reg, &s->c);
     s->c.started = 1;
-    if (t->be == &gto__live_backend) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        s->c.now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-    } else {
-        s->c.now = s->c.clock_now;
-    }
     int rc = read_threads(t, s, &l, reg, err);
-    if (rc == 0 && t->be == &gto__core_backend && !s->nthreads)
-        rc = check_core_threads(t, s, err);
+    /* Records copied a chunk at a time are each consistent, not with each
+     * other: a thread that started running after its chunk was copied
+     * and one that stopped before can both read as running.  Live, the
+     * header and the records are read again, a bounded number of times;
+     * what still cannot be is counted in flux (a core reads the same each
+     * time). */
+    for (int k = 0; rc == 0 && !count_states(s, 0) && is_live(t) && k < RETRIES; k++) {
+        if (t->be->read(t, t->registry, reg, regsize) < 0) {
+            fail_read(t, err, "header", t->registry);
+            rc = -1;
+            break;
+        }
+        decode_counters(&l, reg, &s->c);
+        s->c.started = 1;
+        rc = read_threads(t, s, &l, reg, err);
+    }
+    if (rc == 0) {
+        count_states(s, 1);
+        rc = gto__target_now(t, &s->c, err);
+    }
+    if (rc == 0) {
+        struct gto_counters *c = &s->c;
+        c->uptime_ns = c->now > c->clock_base ? c->now - c->clock_base : 0;
+        c->idle_total = c->idle_ns +
+                        (c->idle_since && c->now > c->idle_since ? c->now - c->idle_since : 0);
+    }
+    if (rc == 0 && !is_live(t) && !s->nthreads)
+        rc = check_core_threads(t, &l, reg, err);
     if (rc == 0)
         rc = read_locations(t, s, &l, reg, err);
     if (rc == 0)
@@ -924,4 +977,3 @@ const struct gto_edge *gto_edge_at(const gto_snapshot *s, size_t i)
     return i < s->nedges ? &s->edges[i] : NULL;
 }
 
-size_t gto_snapshot_slow_unwinds(const gto_snapshot *s) { return s->slow_unwinds; }

@@ -186,9 +186,9 @@ const char *gto_state_name(int state)
 const char *gto_wait_kind_name(int kind)
 {
     static const char *const names[] = {"none", "fd", "poll", "sleep",
-                                        "mutex", "cond", "join", "chan-send",
-                                        "chan-recv"};
-    return kind >= 0 && kind < 9 ? names[kind] : "unknown";
+                                        "mutex", "cond", "join", "chan_send",
+                                        "chan_recv"};
+    return kind >= 0 && kind < GT_WAIT_KIND_COUNT ? names[kind] : "unknown";
 }
 
 const char *gto_guard_policy_name(uint32_t policy)
