@@ -4,7 +4,8 @@
  *   gt-top [-d SECS] -p PID             the screen (a terminal is needed)
  *   gt-top --core CORE [--exe EXE]       a frozen view of a core
  *   gt-top -b [-n N] [-d SECS] -p PID [--view V] [--format F]
- *   --sort COL[:asc|:desc], --timing (either mode)
+ *   --sort COL[:asc|:desc], --class-by entry|name|prefix, --timing
+ *   (either mode)
  *
  * Exit status: 0 done, 1 the target could not be read, 2 bad command line.
  * Every failure before the screen opens is one line on stderr.
@@ -17,7 +18,7 @@
 #include <unistd.h>
 
 #include "batch.h"
-#include "common.h"
+#include "exit_status.h"
 #include "refresh_cost.h"
 #include "sampler.h"
 #include "tables.h"
@@ -33,6 +34,9 @@ static const char usage_text[] =
     "      --core CORE      a core file of a gt program; --exe its program\n"
     "      --view V         locations (default), threads, stacks, graph\n"
     "      --format F       text (default), json, prometheus, dot\n"
+    "      --class-by entry|name|prefix  what makes threads one class in the\n"
+    "                       stacks view: the entry function (default), the\n"
+    "                       thread name, or the name up to a space or digit\n"
     "      --sort COL[:asc|:desc]  order of the locations or threads by a\n"
     "                       column (gt-top -b --view threads --format json\n"
     "                       names them; the screen's s key lists them)\n"
@@ -49,6 +53,7 @@ struct options {
     enum format format;
     const char *sort;        /* --sort as given */
     struct row_order order;
+    enum gto_class_by class_by;
     int timing;
 };
 
@@ -96,7 +101,8 @@ static int parse_sort(struct options *o)
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
-    enum { OPT_CORE = 256, OPT_EXE, OPT_VIEW, OPT_FORMAT, OPT_TIMING, OPT_SORT };
+    enum { OPT_CORE = 256, OPT_EXE, OPT_VIEW, OPT_FORMAT, OPT_TIMING, OPT_SORT,
+           OPT_CLASS_BY };
     static const struct option longs[] = {
         {"batch", no_argument, NULL, 'b'},
         {"iterations", required_argument, NULL, 'n'},
@@ -108,6 +114,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"format", required_argument, NULL, OPT_FORMAT},
         {"timing", no_argument, NULL, OPT_TIMING},
         {"sort", required_argument, NULL, OPT_SORT},
+        {"class-by", required_argument, NULL, OPT_CLASS_BY},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0},
     };
@@ -171,6 +178,10 @@ static int parse_options(int argc, char **argv, struct options *o)
             break;
         case OPT_SORT:
             o->sort = optarg;
+            break;
+        case OPT_CLASS_BY:
+            if (gto_class_by_parse(optarg, &o->class_by) < 0)
+                return usage_error("--class-by is entry, name or prefix, not '%s'", optarg);
             break;
         case 'h':
             fputs(usage_text, stdout);
@@ -241,7 +252,8 @@ static int run_batch(struct sampler *s, const struct options *o,
         if (sampler_step(s, err) < 0)
             goto fail;
         struct tables tb;
-        if (tables_build(&tb, s) < 0 || batch_print(stdout, s, &tb, o->view, o->format, o->order) < 0) {
+        if (tables_build(&tb, s) < 0 || batch_print(stdout, s, &tb, o->view, o->format, o->order,
+                                                    o->class_by) < 0) {
             fprintf(stderr, "gt-top: out of memory\n");
             tables_free(&tb);
             return EXIT_TARGET;
@@ -286,7 +298,7 @@ int main(int argc, char **argv)
             sampler_close(&s);
             return EXIT_TARGET;
         }
-        rc = tui_run(&s, o.delay, o.view, o.order, &cost);
+        rc = tui_run(&s, o.delay, o.view, o.order, o.class_by, &cost);
         refresh_cost_flush(&cost, stderr);
     }
     sampler_close(&s);

@@ -155,7 +155,10 @@ int sampler_step(struct sampler *s, char *err)
     s->spawns_s = sampler_rate(s, p ? p->spawns : 0, c->spawns);
     s->exits_s = sampler_rate(s, p ? p->exits : 0, c->exits);
     s->switches_s = sampler_rate(s, p ? p->switches : 0, c->switches);
-    double idle = sampler_rate(s, p ? p->idle_ns : 0, c->idle_ns) / 1e9;
+    /* idle_total counts the poller's current blocking wait too: a server
+     * blocked in epoll for 26 s is idle for those 26 s, not from the
+     * moment epoll returns. */
+    double idle = sampler_rate(s, p ? p->idle_total : 0, c->idle_total) / 1e9;
     s->idle_share = idle > 1 ? 1 : idle < 0 ? 0 : idle;
     s->rss = s->pid ? read_rss(s->pid) : 0;
     record_history(s);

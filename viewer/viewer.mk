@@ -1,6 +1,5 @@
 # viewer/viewer.mk - gt-top, the live viewer, and its tests.  Included by
-# the Makefile; builds on tools/tools.mk (libgtobserve, tools/common.o,
-# TOOLS_CFLAGS, TOOLS_LIBS).
+# the Makefile; builds on tools/tools.mk (libgtobserve, TOOLS_LIBS).
 #
 #   make viewer         build/bin/gt-top
 #   make test-viewer    batch output against a fixture with known ground
@@ -10,13 +9,16 @@
 VIEWER_SRCS := $(sort $(wildcard viewer/*.c))
 VIEWER_OBJS := $(VIEWER_SRCS:%.c=$(BUILD)/%.o)
 GT_TOP := $(BUILD)/bin/gt-top
+# gt-top is a printer over libgtobserve: its headers are the library's
+# and its own (not tools/, whose common.c is gt-stacks' and gt-waste's).
+VIEWER_CFLAGS := $(GT_CFLAGS) -Itools/observe -Iviewer
 VIEWER_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw -ltinfo)
 
 $(BUILD)/viewer/%.o: viewer/%.c | $(DEPS_STAMP)
 	$(call msg,CC,$@)
-	$(Q)mkdir -p $(@D) && $(CC) $(TOOLS_CFLAGS) -Iviewer -MMD -MP -c $< -o $@
+	$(Q)mkdir -p $(@D) && $(CC) $(VIEWER_CFLAGS) -MMD -MP -c $< -o $@
 
-$(GT_TOP): $(VIEWER_OBJS) $(BUILD)/tools/common.o $(LIBGTOBSERVE) | $(BUILD)/bin/
+$(GT_TOP): $(VIEWER_OBJS) $(LIBGTOBSERVE) | $(BUILD)/bin/
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(GT_LDFLAGS) -o $@ $^ $(TOOLS_LIBS) $(VIEWER_LIBS) -pthread
 
