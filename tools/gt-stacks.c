@@ -5,35 +5,55 @@
  *   gt-stacks PID
  *   gt-stacks --core CORE [--exe EXE]
  *
- * Threads with identical stacks form one group, biggest first:
+ * Under the count, a summary: threads by state (counted from the records:
+ * they add up, at most one runs, what kept changing is "in flux"), uptime,
+ * idle time with the current stretch, and regular-file I/O.  Then threads
+ * with identical stacks form one group, biggest first:
  *
- *   38112 threads  parked 2.1s..14.9s (median 7.0s)  at read_request (knot.c:142)
- *     #0  gt__park (sched.c:190)
+ *   38112 threads  parked 2.1s..14.9s (median 7.0s)  at read_request (knot.c:142) < serve (knot.c:210)
+ *     #0   gt__switch_to (sched.c:213)
  *     ...
+ *
+ * Locations are labelled by gto_location_label (every pc with its inline
+ * chain, joined by " < "), waits described by gto_wait_describe ("fd 9
+ * read"), and frames numbered from 0, the saved context's, physical frames
+ * only (inlined calls share their frame's number).  Ages of a core that
+ * cannot tell when it died are lower bounds: "parked >= 2.1ms".
  *
  * --all prints one entry per thread instead, --thread ID one thread with
  * its details.  --json prints one document:
  *
- *   { "target": str, "pid": int, "now_ns": int, "threads": int,
+ *   { "target": str, "pid": int, "now_ns": int, "now_exact": bool,
+ *     "uptime_ns": int, "idle_ns": int, "file_io_calls": int,
+ *     "file_io_ns": int, "threads": int,
+ *     "states": {"runnable": int, "running": int, "parked": int,
+ *                "exited": int}, "in_flux": int,
  *     "shown": int,                       threads that passed the filters
+ *     "locations": [LOC],
  *     "groups": [ { "count": int, "states": {state: int},
  *                   "representative": {"id": int, "name": str},
  *                   "unstacked": bool,   waits holding no stack (see below)
- *                   "location": LOC|null, "wait_ns": WAIT|null,
+ *                   "location": int,     index into locations, 0 none
+ *                   "wait_ns": WAIT|null,
  *                   "thread_ids": [int], "frames": [FRAME] } ] }
  *   with --all or --thread, "threads_list": [ { "id", "name", "state",
- *     "wait_kind", "location": LOC|null, "wait_ns": int|null, "entry": str,
- *     "unstacked": bool, "stack": {"reserved", "live"}, "unwind": str,
- *     "frames": [FRAME] } ]
+ *     "location": int, "wait_kind": str|null, "wait": str|null,
+ *     "wait_ns": int|null, "entry": str, "run_ns", "switches",
+ *     "unstacked": bool, "stack": {"reserved", "live", "touched", "dead",
+ *     "unused", "resident"} (the last four null: not measured here),
+ *     "unwind": str, "frames": [FRAME] } ]
  *   An unstacked thread (parked in gt_wait_readable_then) holds no frames:
  *   its one FRAME is the entry trampoline, "entry" the function it starts
  *   over in, and the text output says so under its frames.
- *   LOC   = { "index": int, "function": str, "file": str|null, "line": int }
+ *   LOC   = { "index", "where": str, "kind": str, "waiting", "arrivals",
+ *             "completed", "wait_max_ns", "done_p50_ns", "done_p99_ns" }
+ *           (the percentiles of completed waits, clamped to wait_max_ns)
  *   WAIT  = { "min": int, "median": int, "max": int }
- *   FRAME = { "pc": int, "function": str, "file": str|null, "line": int,
- *             "module": str|null, "inlined": bool, "size": int }
- *   (an inlined call gives several FRAMEs for one pc; "size" is the
- *   physical frame's bytes, on its outermost FRAME, 0 on the others)
+ *   FRAME = { "n": int, "pc": int, "function": str, "file": str|null,
+ *             "line": int, "module": str|null, "inlined": bool, "size": int }
+ *   (an inlined call gives several FRAMEs for one pc, with one "n";
+ *   "size" is the physical frame's bytes, on its outermost FRAME, 0 on the
+ *   others)
  *
  * --folded prints one line per group for flamegraph.pl or speedscope:
  * frames outermost first, separated by ';', then the thread count.
@@ -160,28 +180,14 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
     return 0;
 }
 
-/* "func (file:line)" of a thread's location, "" when it has none. */
+/* The label of a thread's location, "" when it has none. */
 static const char *location_text(gto_target *t, const gto_snapshot *s,
                                  uint32_t index, char *buf, size_t len)
 {
     const struct gto_location *loc = gto_location_by_index(s, index);
     if (!loc || !loc->depth)
         return "";
-    return gto_pc_label(t, loc->pcs[0], 1, buf, len);
-}
-
-static int location_matches(gto_target *t, const gto_snapshot *s,
-                            const struct gto_thread *th, const char *needle)
-{
-    const struct gto_location *loc = gto_location_by_index(s, th->location);
-    if (!loc)
-        return 0;
-    for (uint32_t d = 0; d < loc->depth; d++) {
-        char buf[512];
-        if (strstr(gto_pc_label(t, loc->pcs[d], 1, buf, sizeof(buf)), needle))
-            return 1;
-    }
-    return 0;
+    return gto_location_label(t, loc, buf, len);
 }
 
 static int selected(gto_target *t, const gto_snapshot *s, const struct opts *o,
@@ -199,8 +205,11 @@ static int selected(gto_target *t, const gto_snapshot *s, const struct opts *o,
             now - th->wait_since < (uint64_t)o->min_wait)
             return 0;
     }
-    if (o->location && !location_matches(t, s, th, o->location))
-        return 0;
+    if (o->location) {
+        char buf[GTO_LABEL_MAX];
+        if (!strstr(location_text(t, s, th->location, buf, sizeof(buf)), o->location))
+            return 0;
+    }
     return 1;
 }
 
@@ -210,22 +219,23 @@ static const char *file_base(const char *f)
     return s ? s + 1 : f;
 }
 
+/* Frames as debuggers number them: #N counts physical frames from 0, the
+ * saved context's; the inlined calls of one frame share its number. */
 static void print_frames(gto_target *t, const struct gto_thread *th)
 {
-    size_t k = 0;
     for (size_t i = 0; i < th->nframes; i++) {
         const struct gto_symbol *sym;
         size_t n = gto_frame_symbols(t, th, i, &sym);
-        for (size_t j = 0; j < n; j++, k++) {
+        for (size_t j = 0; j < n; j++) {
             if (strcmp(sym[j].function, "?") == 0) {
                 /* No name anywhere (a stripped static program): the pc. */
-                printf("  #%-3zu %#llx", k, (unsigned long long)th->frames[i].pc);
+                printf("  #%-3zu %#llx", i, (unsigned long long)th->frames[i].pc);
                 if (sym[j].module)
                     printf(" (%s)", sym[j].module);
                 putchar('\n');
                 continue;
             }
-            printf("  #%-3zu %s", k, sym[j].function);
+            printf("  #%-3zu %s", i, sym[j].function);
             if (sym[j].file)
                 printf(" (%s:%d)", file_base(sym[j].file), sym[j].line);
             else if (sym[j].module)
@@ -264,8 +274,8 @@ static void print_json_frames(gto_target *t, const struct gto_thread *th)
         const struct gto_symbol *sym;
         size_t n = gto_frame_symbols(t, th, i, &sym);
         for (size_t j = 0; j < n; j++) {
-            printf("%s{\"pc\": %llu, \"function\": ", first ? "" : ", ",
-                   (unsigned long long)th->frames[i].pc);
+            printf("%s{\"n\": %zu, \"pc\": %llu, \"function\": ", first ? "" : ", ",
+                   i, (unsigned long long)th->frames[i].pc);
             first = 0;
             gto_json_string(stdout, sym[j].function);
             printf(", \"file\": ");
@@ -280,38 +290,38 @@ static void print_json_frames(gto_target *t, const struct gto_thread *th)
     printf("]");
 }
 
-static void print_json_location(gto_target *t, const gto_snapshot *s,
-                                uint32_t index)
+static void print_json_location(gto_target *t, const struct gto_location *loc)
 {
-    const struct gto_location *loc = gto_location_by_index(s, index);
-    if (!loc || !loc->depth) {
-        printf("null");
-        return;
-    }
-    const struct gto_symbol *sym;
-    gto_symbolize(t, loc->pcs[0], 1, &sym);
-    printf("{\"index\": %u, \"function\": ", index);
-    gto_json_string(stdout, sym[0].function);
-    printf(", \"file\": ");
-    gto_json_string(stdout, sym[0].file);
-    printf(", \"line\": %d}", sym[0].line);
+    char where[GTO_LABEL_MAX];
+    printf("{\"index\": %u, \"where\": ", loc->index);
+    gto_json_string(stdout, gto_location_label(t, loc, where, sizeof(where)));
+    printf(", \"kind\": \"%s\", \"waiting\": %llu, \"arrivals\": %llu, "
+           "\"completed\": %llu, \"wait_max_ns\": %llu, \"done_p50_ns\": %llu, "
+           "\"done_p99_ns\": %llu}", gto_wait_kind_name((int)loc->wait_kind),
+           (unsigned long long)loc->waiting, (unsigned long long)loc->arrivals,
+           (unsigned long long)loc->completed, (unsigned long long)loc->max_wait_ns,
+           (unsigned long long)gto_hist_quantile(loc->hist, GTO_HIST_BUCKETS,
+                                                 loc->max_wait_ns, 0.5),
+           (unsigned long long)gto_hist_quantile(loc->hist, GTO_HIST_BUCKETS,
+                                                 loc->max_wait_ns, 0.99));
 }
 
-/* "parked 2.1s..14.9s (median 7.0s)", or the mix of states. */
-static void print_states(const struct gto_group *g)
+/* "parked 2.1s..14.9s (median 7.0s)", or the mix of states; ages of a core
+ * that cannot tell its "now" are lower bounds ("parked >= 2.1ms"). */
+static void print_states(const struct gto_group *g, int exact)
 {
-    char a[32], b[32], c[32];
+    char a[40], b[40], c[40];
     int kinds = 0;
     for (int i = 0; i < GTO_STATE_COUNT; i++)
         kinds += g->nstate[i] != 0;
     if (kinds == 1 && g->nstate[GTO_STATE_PARKED]) {
         if (g->count == 1)
-            printf("parked %s", gto_fmt_duration(g->wait_max, a, sizeof(a)));
+            printf("parked %s", gto_fmt_age(g->wait_max, exact, a, sizeof(a)));
         else
             printf("parked %s..%s (median %s)",
-                   gto_fmt_duration(g->wait_min, a, sizeof(a)),
-                   gto_fmt_duration(g->wait_max, b, sizeof(b)),
-                   gto_fmt_duration(g->wait_median, c, sizeof(c)));
+                   gto_fmt_age(g->wait_min, exact, a, sizeof(a)),
+                   gto_fmt_age(g->wait_max, exact, b, sizeof(b)),
+                   gto_fmt_age(g->wait_median, exact, c, sizeof(c)));
         return;
     }
     const char *sep = "";
@@ -328,9 +338,9 @@ static void print_states(const struct gto_group *g)
 static void print_group_text(gto_target *t, const gto_snapshot *s,
                              const struct gto_group *g)
 {
-    char buf[512];
+    char buf[GTO_LABEL_MAX];
     printf("%zu thread%s  ", g->count, g->count == 1 ? "" : "s");
-    print_states(g);
+    print_states(g, gto_snapshot_counters(s)->now_exact);
     const char *loc = g->nstate[GTO_STATE_PARKED]
                           ? location_text(t, s, g->location, buf, sizeof(buf)) : "";
     if (*loc)
@@ -344,24 +354,22 @@ static void print_group_text(gto_target *t, const gto_snapshot *s,
 static void print_thread_text(gto_target *t, const gto_snapshot *s,
                               const struct gto_thread *th, int detail)
 {
-    char buf[512], d[32], b1[32], b2[32];
-    uint64_t now = gto_snapshot_counters(s)->now;
+    char buf[GTO_LABEL_MAX], d[40], b1[32], b2[32], w[128];
+    const struct gto_counters *c = gto_snapshot_counters(s);
+    const char *wait = gto_wait_describe(th, c->now, w, sizeof(w));
     printf("thread %llu \"%s\"  %s", (unsigned long long)th->id, th->name,
            gto_state_name(th->state));
-    if (th->state == GTO_STATE_PARKED) {
-        printf(" %s", gto_fmt_duration(now > th->wait_since ? now - th->wait_since : 0,
-                                   d, sizeof(d)));
+    if (wait) {
+        printf(" %s, %s", gto_fmt_age(c->now > th->wait_since ? c->now - th->wait_since : 0,
+                                      c->now_exact, d, sizeof(d)), wait);
         const char *loc = location_text(t, s, th->location, buf, sizeof(buf));
         if (*loc)
             printf("  at %s", loc);
     }
     putchar('\n');
     if (detail) {
-        printf("  wait: %s", gto_wait_kind_name(th->wait_kind));
-        if (th->state == GTO_STATE_PARKED && th->wait_kind)
-            printf(" (object %#llx, arg %llu)", (unsigned long long)th->wait_obj,
-                   (unsigned long long)th->wait_arg);
-        printf("\n  entry: %s\n", gto_pc_label(t, th->entry, 0, buf, sizeof(buf)));
+        printf("  wait: %s\n", wait ? wait : "-");
+        printf("  entry: %s\n", gto_pc_label(t, th->entry, 0, buf, sizeof(buf)));
         printf("  parent: %llu  switches: %llu  run time: %s\n",
                (unsigned long long)th->parent, (unsigned long long)th->switches,
                gto_fmt_duration(th->run_ns, d, sizeof(d)));
@@ -373,35 +381,54 @@ static void print_thread_text(gto_target *t, const gto_snapshot *s,
     putchar('\n');
 }
 
+/* A measure of the stack, null when the snapshot did not measure it. */
+static void json_measure(const char *key, int measured, uint64_t v)
+{
+    if (measured)
+        printf(", \"%s\": %llu", key, (unsigned long long)v);
+    else
+        printf(", \"%s\": null", key);
+}
+
 static void print_thread_json(gto_target *t, const gto_snapshot *s,
                               const struct gto_thread *th)
 {
     static const char *const unwind[] = {"ok", "not tried", "running", "in flux",
                                          "bad context", "truncated", "no memory"};
-    uint64_t now = gto_snapshot_counters(s)->now;
-    char buf[512];
+    const struct gto_counters *c = gto_snapshot_counters(s);
+    char buf[512], w[128];
+    const char *wait = gto_wait_describe(th, c->now, w, sizeof(w));
     printf("{\"id\": %llu, \"name\": ", (unsigned long long)th->id);
     gto_json_string(stdout, th->name);
-    printf(", \"state\": \"%s\", \"wait_kind\": \"%s\", \"location\": ",
-           gto_state_name(th->state), gto_wait_kind_name(th->wait_kind));
-    print_json_location(t, s, th->location);
-    if (th->state == GTO_STATE_PARKED)
+    printf(", \"state\": \"%s\", \"location\": %u, \"wait_kind\": ",
+           gto_state_name(th->state), th->location);
+    gto_json_string(stdout, wait ? gto_wait_kind_name(th->wait_kind) : NULL);
+    printf(", \"wait\": ");
+    gto_json_string(stdout, wait);
+    if (wait)
         printf(", \"wait_ns\": %llu",
-               (unsigned long long)(now > th->wait_since ? now - th->wait_since : 0));
+               (unsigned long long)(c->now > th->wait_since ? c->now - th->wait_since : 0));
     else
         printf(", \"wait_ns\": null");
+    /* The function by name, as classes name it. */
     printf(", \"entry\": ");
-    gto_json_string(stdout, gto_pc_label(t, th->entry, 0, buf, sizeof(buf)));
-    printf(", \"unstacked\": %s", th->flags & GTO_TF_UNSTACKED ? "true" : "false");
-    printf(", \"stack\": {\"reserved\": %llu, \"live\": %llu}, \"unwind\": \"%s\", "
-           "\"frames\": ", (unsigned long long)th->reserved,
-           (unsigned long long)th->live, unwind[th->unwind_status]);
+    gto_json_string(stdout, gto_thread_class(t, th, GTO_CLASS_BY_ENTRY, buf,
+                                             sizeof(buf)));
+    printf(", \"run_ns\": %llu, \"switches\": %llu, \"unstacked\": %s",
+           (unsigned long long)th->run_ns, (unsigned long long)th->switches,
+           th->flags & GTO_TF_UNSTACKED ? "true" : "false");
+    printf(", \"stack\": {\"reserved\": %llu, \"live\": %llu",
+           (unsigned long long)th->reserved, (unsigned long long)th->live);
+    json_measure("touched", th->measured, th->touched);
+    json_measure("dead", th->measured, th->dead);
+    json_measure("unused", th->measured, th->unused);
+    json_measure("resident", th->measured, th->resident);
+    printf("}, \"unwind\": \"%s\", \"frames\": ", unwind[th->unwind_status]);
     print_json_frames(t, th);
     printf("}");
 }
 
-static void print_group_json(gto_target *t, const gto_snapshot *s,
-                             const struct gto_group *g)
+static void print_group_json(gto_target *t, const struct gto_group *g)
 {
     printf("{\"count\": %zu, \"states\": {", g->count);
     const char *sep = "";
@@ -414,9 +441,9 @@ static void print_group_json(gto_target *t, const gto_snapshot *s,
            (unsigned long long)g->rep->id);
     gto_json_string(stdout, g->rep->name);
     /* Members agree on it: gto_group keeps unstacked threads apart. */
-    printf("}, \"unstacked\": %s, \"location\": ",
-           g->rep->flags & GTO_TF_UNSTACKED ? "true" : "false");
-    print_json_location(t, s, g->nstate[GTO_STATE_PARKED] ? g->location : 0);
+    printf("}, \"unstacked\": %s, \"location\": %u",
+           g->rep->flags & GTO_TF_UNSTACKED ? "true" : "false",
+           g->nstate[GTO_STATE_PARKED] ? g->location : 0);
     if (g->nwaiting)
         printf(", \"wait_ns\": {\"min\": %llu, \"median\": %llu, \"max\": %llu}",
                (unsigned long long)g->wait_min, (unsigned long long)g->wait_median,
@@ -449,6 +476,59 @@ static void print_group_folded(gto_target *t, const struct gto_group *g)
     printf(" %zu\n", g->count);
 }
 
+/* The document's head: what every reader's JSON starts with. */
+static void print_json_head(gto_target *t, const gto_snapshot *s, size_t shown)
+{
+    const struct gto_counters *c = gto_snapshot_counters(s);
+    printf("{\"target\": ");
+    gto_json_string(stdout, gto_target_name(t));
+    printf(", \"pid\": %llu, \"now_ns\": %llu, \"now_exact\": %s, "
+           "\"uptime_ns\": %llu, \"idle_ns\": %llu, \"file_io_calls\": %llu, "
+           "\"file_io_ns\": %llu, \"threads\": %zu, \"states\": {",
+           (unsigned long long)c->pid, (unsigned long long)c->now,
+           c->now_exact ? "true" : "false", (unsigned long long)c->uptime_ns,
+           (unsigned long long)c->idle_total, (unsigned long long)c->file_io_calls,
+           (unsigned long long)c->file_io_ns, gto_thread_count(s));
+    for (int i = GTO_STATE_RUNNABLE; i < GTO_STATE_COUNT; i++)
+        printf("%s\"%s\": %llu", i == GTO_STATE_RUNNABLE ? "" : ", ",
+               gto_state_name(i), (unsigned long long)c->nstate[i]);
+    printf("}, \"in_flux\": %llu, \"shown\": %zu, \"locations\": [",
+           (unsigned long long)c->in_flux, shown);
+    for (size_t i = 0; i < gto_location_count(s); i++) {
+        printf(i ? ",\n  " : "\n  ");
+        print_json_location(t, gto_location_at(s, i));
+    }
+    printf("], ");
+}
+
+/* The text's head: the count, then states, uptime, idle and file I/O. */
+static void print_text_head(gto_target *t, const gto_snapshot *s, size_t nsel)
+{
+    const struct gto_counters *c = gto_snapshot_counters(s);
+    size_t n = gto_thread_count(s);
+    char up[40], idle[40], io[32];
+    if (!c->started) {
+        printf("%s: the gt runtime has not started (gt_main not called yet)\n",
+               gto_target_name(t));
+        return;
+    }
+    printf("%s: %zu green thread%s", gto_target_name(t), n, n == 1 ? "" : "s");
+    if (nsel != n)
+        printf(", %zu shown", nsel);
+    printf("\n  ");
+    for (int i = GTO_STATE_RUNNABLE; i < GTO_STATE_COUNT; i++)
+        printf("%s%llu %s", i == GTO_STATE_RUNNABLE ? "" : ", ",
+               (unsigned long long)c->nstate[i], gto_state_name(i));
+    if (c->in_flux)
+        printf(", %llu in flux", (unsigned long long)c->in_flux);
+    printf("; up %s, idle %s; file I/O %llu calls, %s\n\n",
+           gto_fmt_age(c->uptime_ns, c->now_exact, up, sizeof(up)),
+           gto_fmt_age(c->idle_total, c->now_exact || !c->idle_since, idle,
+                       sizeof(idle)),
+           (unsigned long long)c->file_io_calls,
+           gto_fmt_duration(c->file_io_ns, io, sizeof(io)));
+}
+
 int main(int argc, char **argv)
 {
     struct opts o = {.state = -1, .min_wait = -1};
@@ -467,7 +547,6 @@ int main(int argc, char **argv)
         gto_close(t);
         return EXIT_TARGET;
     }
-    const struct gto_counters *c = gto_snapshot_counters(s);
     size_t n = gto_thread_count(s), nsel = 0;
     const struct gto_thread **sel = malloc((n + 1) * sizeof(*sel));
     if (!sel) {
@@ -487,39 +566,28 @@ int main(int argc, char **argv)
     struct gto_group *g = NULL;
     ssize_t ng = 0;
     if (!per_thread && (ng = gto_group(s, sel, nsel, &g, err)) < 0) {
-        fprintf(stderr, "gt-stacks: out of memory grouping %zu threads\n", nsel);
+        fprintf(stderr, "gt-stacks: %s\n", err);
         return EXIT_TARGET;
     }
     size_t count = per_thread ? nsel : (size_t)ng;
     size_t shown = o.limit && o.limit < count ? (size_t)o.limit : count;
 
     if (o.json) {
-        printf("{\"target\": ");
-        gto_json_string(stdout, gto_target_name(t));
-        printf(", \"pid\": %llu, \"now_ns\": %llu, \"threads\": %zu, "
-               "\"shown\": %zu, ", (unsigned long long)c->pid,
-               (unsigned long long)c->now, n, nsel);
+        print_json_head(t, s, nsel);
         printf(per_thread ? "\"threads_list\": [" : "\"groups\": [");
         for (size_t i = 0; i < shown; i++) {
             printf(i ? ",\n  " : "\n  ");
             if (per_thread)
                 print_thread_json(t, s, sel[i]);
             else
-                print_group_json(t, s, &g[i]);
+                print_group_json(t, &g[i]);
         }
         printf("]}\n");
     } else if (o.folded) {
         for (size_t i = 0; i < shown; i++)
             print_group_folded(t, &g[i]);
     } else {
-        if (!c->started)
-            printf("%s: the gt runtime has not started (gt_main not called yet)\n",
-                   gto_target_name(t));
-        else
-            printf("%s: %zu green thread%s%s", gto_target_name(t), n,
-                   n == 1 ? "" : "s", nsel != n ? "" : "\n\n");
-        if (c->started && nsel != n)
-            printf(", %zu shown\n\n", nsel);
+        print_text_head(t, s, nsel);
         for (size_t i = 0; i < shown; i++) {
             if (o.have_thread)
                 print_thread_text(t, s, sel[i], 1);

@@ -8,7 +8,8 @@
  * The report has three parts:
  *   1. totals: reserved, resident, touched, live, dead and unused bytes of
  *      every stack, and what the guard policy costs in mappings;
- *   2. per thread class (the thread's name, else its entry function):
+ *   2. per thread class (--class-by: the entry function by default, or
+ *      the thread's name, or its name up to the first space or digit):
  *      touched and live percentiles, the dead resident bytes that could be
  *      given back, and a suggested stack size with what it would save;
  *   3. the functions whose frames hold the most live stack across all
@@ -17,18 +18,24 @@
  * Measures (libgtobserve): live = top - saved sp; touched = top - lowest
  * non-zero word; dead = touched - live; unused = reserved - touched;
  * resident = pages present; a frame's size is the distance between CFAs.
- * The suggested size is the class's 99.9th percentile of touched bytes plus
- * a quarter (at least one page), rounded up to a page.  Threads with a
- * fresh context (not started yet, or waiting unstacked) hold no frames and
- * say nothing of how deep the class goes: the percentiles leave them out,
- * and a class of nothing else has no suggestion ("-"; null in JSON).
+ * Classes and their advice are libgtobserve's (gto_classes), the same in
+ * every reader: percentiles by nearest rank; the suggested size is the
+ * class's largest touched stack plus a quarter (at least one page),
+ * rounded up to a page, so never below what a thread of the class already
+ * used.  Threads with a fresh context (not started yet, or waiting
+ * unstacked) hold no frames and say nothing of how deep the class goes:
+ * the percentiles leave them out ("sampled" counts the others), and a
+ * class of nothing else has no suggestion ("-"; null in JSON).
  *
  * --json prints one document:
- *   { "target": str, "pid": int, "threads": int, "page_size": int,
+ *   { "target": str, "pid": int, "now_exact": bool, "uptime_ns": int,
+ *     "idle_ns": int, "file_io_calls": int, "file_io_ns": int,
+ *     "threads": int, "page_size": int, "class_by": str,
  *     "totals": SIZES,
  *     "guard": {"policy": str, "mappings": int, "max_map_count": int},
- *     "classes": [ { "class": str, "threads": int, "stack_size": int,
- *                    "touched": PCT, "live": PCT, "dead_resident": int,
+ *     "classes": [ { "class": str, "threads": int, "sampled": int,
+ *                    "stack_size": int, "touched": PCT, "live": PCT,
+ *                    "dead_resident": int,
  *                    "suggested_stack_size": int|null, "saves": int } ],
  *     "functions": [ { "function": str, "file": str|null, "bytes": int,
  *                      "frames": int, "threads": int,
@@ -36,6 +43,7 @@
  *   SIZES = {"reserved", "resident", "touched", "live", "dead", "unused",
  *            "dead_resident"}: ints, bytes
  *   PCT   = {"p50": int, "p99": int, "max": int}
+ *   "location" is the label of the location ("where" in gt-stacks).
  * --folded prints, for every distinct stack and every frame of it, the
  * frames from the outermost to that one and the live bytes that frame
  * holds, summed over the threads: a flame graph of stack memory.
@@ -44,6 +52,7 @@
  * stderr says why), 2 bad command line.
  */
 #include <argp.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,14 +66,18 @@ static const char doc[] =
     "says why), 2 bad command line.";
 static const char args_doc[] = "PID\n--core CORE [--exe EXE]";
 
+enum { OPT_CLASS_BY = 256 };
+
 static const struct argp_option options[] = {
     {NULL, 0, NULL, 0, "Target:", 1},
     {"core", 'c', "CORE", 0, "read the core file CORE", 1},
     {"exe", 'e', "EXE", 0, "the program that dumped CORE (default: the path "
      "the core names)", 1},
     {NULL, 0, NULL, 0, "What to show:", 2},
-    {"class", 'C', "NAME", 0, "only the threads of class NAME (a thread name, "
-     "or an entry function for unnamed threads)", 2},
+    {"class-by", OPT_CLASS_BY, "KEY", 0, "what makes a class: entry (the "
+     "entry function, the default), name (the thread name) or prefix (the "
+     "name up to its first space or digit)", 2},
+    {"class", 'C', "NAME", 0, "only the threads of class NAME", 2},
     {"limit", 'L', "N", 0, "at most N functions (default 10; 0 for all)", 2},
     {NULL, 0, NULL, 0, "Output:", 3},
     {"json", 'j', NULL, 0, "one JSON document (schema: see the manual)", 3},
@@ -75,6 +88,7 @@ static const struct argp_option options[] = {
 
 struct opts {
     struct target_args target;
+    enum gto_class_by class_by;
     const char *class_name;
     uint64_t limit;
     int json, folded;
@@ -88,6 +102,11 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
     case 'c': o->target.core = arg; break;
     case 'e': o->target.exe = arg; break;
     case 'C': o->class_name = arg; break;
+    case OPT_CLASS_BY:
+        if (gto_class_by_parse(arg, &o->class_by) < 0)
+            argp_error(st, "'%s' is not a way to class threads (entry, name, prefix)",
+                       arg);
+        break;
     case 'L':
         o->limit = strtoull(arg, &end, 10);
         if (*end || end == arg || arg[0] == '-')
@@ -114,99 +133,53 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
     return 0;
 }
 
-/* The thread's class: its name, else its entry function. */
-static const char *class_of(gto_target *t, const struct gto_thread *th)
-{
-    if (th->name[0])
-        return th->name;
-    const struct gto_symbol *sym;
-    gto_symbolize(t, th->entry, 0, &sym);
-    return sym[0].function;
-}
-
-struct klass {
-    const char *name;
-    size_t n;                  /* threads */
-    size_t ns;                 /* of them, with frames: the samples */
-    uint64_t *touched, *live;
-    uint64_t stack_size, dead_resident;
-    uint64_t p50_t, p99_t, p999_t, max_t, p50_l, p99_l, max_l;
-    uint64_t suggested, saves;
+/* Stack bytes of every selected thread, summed. */
+struct totals {
+    uint64_t reserved, resident, touched, live, dead, unused, dead_resident;
 };
 
+/* A function and the live stack its frames hold, over every thread. */
 struct func {
     const char *name;
     const char *file;
-    uint64_t bytes, frames, threads;
-    uint32_t top_loc;          /* the location most of its threads wait at */
+    uint64_t bytes;            /* live bytes in its frames */
+    uint64_t frames;           /* its frames (a recursion has several) */
+    uint64_t threads;          /* threads with at least one */
+    uint32_t top_loc;          /* the location most of those threads wait
+                                * at (0: they are not parked) */
     uint64_t top_loc_threads;
-    uint32_t *locs;            /* location index -> threads, small list */
-    uint64_t *loc_n;
-    size_t nlocs;
 };
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
+/* The whole report, built once and printed as text or JSON. */
+struct report {
+    const struct gto_counters *c;
+    uint64_t page;
+    const struct gto_thread **sel;    /* measured threads of --class */
+    size_t nsel;
+    struct totals tot;
+    struct gto_class *classes;
+    size_t nclasses;
+    struct gto_group *groups;         /* of sel: each stack symbolized once */
+    size_t ngroups;
+    struct func *funcs;               /* most bytes first */
+    size_t nfuncs;
+};
 
-/* The value below which a fraction q of the sorted values lie. */
-static uint64_t pct(const uint64_t *v, size_t n, double q)
-{
-    if (!n)
-        return 0;
-    size_t i = (size_t)(q * (double)n + 0.999999);
-    return v[i ? (i > n ? n - 1 : i - 1) : 0];
-}
+/* One function's share of one group: what gathering by name adds up. */
+struct share {
+    const char *name, *file;
+    size_t group;
+    uint64_t bytes;            /* over the group's members, this frame */
+    uint64_t frames;           /* the group's count */
+};
 
-static struct klass *find_class(struct klass **k, size_t *nk, size_t *cap,
-                                const char *name)
+static int cmp_share(const void *a, const void *b)
 {
-    for (size_t i = 0; i < *nk; i++)
-        if (strcmp((*k)[i].name, name) == 0)
-            return &(*k)[i];
-    if (*nk == *cap) {
-        *cap = *cap ? *cap * 2 : 16;
-        *k = realloc(*k, *cap * sizeof(**k));
-        if (!*k)
-            exit(EXIT_TARGET);
-    }
-    memset(&(*k)[*nk], 0, sizeof(**k));
-    (*k)[*nk].name = name;
-    return &(*k)[(*nk)++];
-}
-
-static struct func *find_func(struct func **f, size_t *nf, size_t *cap,
-                              const char *name)
-{
-    for (size_t i = 0; i < *nf; i++)
-        if (strcmp((*f)[i].name, name) == 0)
-            return &(*f)[i];
-    if (*nf == *cap) {
-        *cap = *cap ? *cap * 2 : 64;
-        *f = realloc(*f, *cap * sizeof(**f));
-        if (!*f)
-            exit(EXIT_TARGET);
-    }
-    memset(&(*f)[*nf], 0, sizeof(**f));
-    (*f)[*nf].name = name;
-    return &(*f)[(*nf)++];
-}
-
-static void func_add_loc(struct func *f, uint32_t loc, uint64_t n)
-{
-    for (size_t i = 0; i < f->nlocs; i++)
-        if (f->locs[i] == loc) {
-            f->loc_n[i] += n;
-            return;
-        }
-    f->locs = realloc(f->locs, (f->nlocs + 1) * sizeof(*f->locs));
-    f->loc_n = realloc(f->loc_n, (f->nlocs + 1) * sizeof(*f->loc_n));
-    if (!f->locs || !f->loc_n)
-        exit(EXIT_TARGET);
-    f->locs[f->nlocs] = loc;
-    f->loc_n[f->nlocs++] = n;
+    const struct share *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    if (c)
+        return c;
+    return x->group < y->group ? -1 : x->group > y->group;
 }
 
 static int cmp_func(const void *a, const void *b)
@@ -217,12 +190,16 @@ static int cmp_func(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
-static int cmp_class(const void *a, const void *b)
+/* A location and the threads of one function waiting there. */
+struct loc_tally {
+    uint32_t loc;
+    uint64_t threads;
+};
+
+static int cmp_tally(const void *a, const void *b)
 {
-    const struct klass *x = a, *y = b;
-    if (x->n != y->n)
-        return x->n > y->n ? -1 : 1;
-    return strcmp(x->name, y->name);
+    const struct loc_tally *x = a, *y = b;
+    return x->loc < y->loc ? -1 : x->loc > y->loc;
 }
 
 /* The physical function of frame i: the outermost of its source frames. */
@@ -235,15 +212,146 @@ static const struct gto_symbol *frame_function(gto_target *t,
     return &sym[n - 1];
 }
 
-static void print_folded(gto_target *t, const struct gto_group *g, size_t ng)
+/* Functions from the groups: every frame of every distinct stack gives a
+ * share, shares sorted by function gather into functions (n log n, never
+ * a search per frame). */
+static int build_functions(gto_target *t, struct report *r, char *err)
 {
-    for (size_t k = 0; k < ng; k++) {
-        const struct gto_thread *rep = g[k].rep;
+    size_t nsh = 0;
+    for (size_t gi = 0; gi < r->ngroups; gi++)
+        nsh += r->groups[gi].rep->nframes;
+    struct share *sh = malloc((nsh + 1) * sizeof(*sh));
+    struct loc_tally *tl = malloc((r->ngroups + 1) * sizeof(*tl));
+    r->funcs = calloc(nsh + 1, sizeof(*r->funcs));
+    if (!sh || !tl || !r->funcs) {
+        free(sh);
+        free(tl);
+        snprintf(err, GTO_ERR_MAX, "out of memory for the functions of %zu stacks",
+                 r->ngroups);
+        return -1;
+    }
+    size_t k = 0;
+    for (size_t gi = 0; gi < r->ngroups; gi++) {
+        const struct gto_group *g = &r->groups[gi];
+        for (size_t i = 0; i < g->rep->nframes; i++) {
+            const struct gto_symbol *sym = frame_function(t, g->rep, i);
+            struct share *x = &sh[k++];
+            x->name = sym->function;
+            x->file = sym->file;
+            x->group = gi;
+            x->frames = g->count;
+            x->bytes = 0;
+            for (size_t m = 0; m < g->count; m++)
+                x->bytes += g->threads[m]->frames[i].size;
+        }
+    }
+    qsort(sh, nsh, sizeof(*sh), cmp_share);
+    for (size_t i = 0; i < nsh;) {
+        struct func *f = &r->funcs[r->nfuncs++];
+        size_t ntl = 0;
+        f->name = sh[i].name;
+        size_t j = i;
+        for (; j < nsh && strcmp(sh[j].name, f->name) == 0; j++) {
+            if (!f->file)
+                f->file = sh[j].file;
+            f->bytes += sh[j].bytes;
+            f->frames += sh[j].frames;
+            /* A thread counts once per function, however deep it recurses:
+             * shares of one group are next to each other. */
+            if (j > i && sh[j].group == sh[j - 1].group)
+                continue;
+            const struct gto_group *g = &r->groups[sh[j].group];
+            f->threads += g->count;
+            tl[ntl].loc = g->nstate[GTO_STATE_PARKED] ? g->location : 0;
+            tl[ntl++].threads = g->count;
+        }
+        qsort(tl, ntl, sizeof(*tl), cmp_tally);
+        for (size_t a = 0; a < ntl;) {
+            uint64_t n = 0;
+            size_t b = a;
+            for (; b < ntl && tl[b].loc == tl[a].loc; b++)
+                n += tl[b].threads;
+            if (n > f->top_loc_threads) {
+                f->top_loc_threads = n;
+                f->top_loc = tl[a].loc;
+            }
+            a = b;
+        }
+        i = j;
+    }
+    qsort(r->funcs, r->nfuncs, sizeof(*r->funcs), cmp_func);
+    free(sh);
+    free(tl);
+    return 0;
+}
+
+/* Everything the report says, from one snapshot.  0, or -1 with ERR set
+ * (out of memory, or no thread of the class asked for). */
+static int build(gto_target *t, const gto_snapshot *s, const struct opts *o,
+                 struct report *r, char *err)
+{
+    r->c = gto_snapshot_counters(s);
+    r->page = r->c->page_size ? r->c->page_size : 4096;
+    size_t n = gto_thread_count(s);
+    r->sel = malloc((n + 1) * sizeof(*r->sel));
+    if (!r->sel) {
+        snprintf(err, GTO_ERR_MAX, "out of memory for %zu threads", n);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct gto_thread *th = gto_thread_at(s, i);
+        char cls[256];
+        if (!th->measured)
+            continue;
+        if (o->class_name &&
+            strcmp(gto_thread_class(t, th, o->class_by, cls, sizeof(cls)),
+                   o->class_name) != 0)
+            continue;
+        r->sel[r->nsel++] = th;
+        r->tot.reserved += th->reserved;
+        r->tot.resident += th->resident;
+        r->tot.touched += th->touched;
+        r->tot.live += th->live;
+        r->tot.dead += th->dead;
+        r->tot.unused += th->unused;
+        r->tot.dead_resident += th->dead_resident;
+    }
+    if (o->class_name && !r->nsel) {
+        snprintf(err, GTO_ERR_MAX, "%s has no thread of class '%s' (classes by %s; "
+                 "--class-by entry, name or prefix chooses)", gto_target_name(t),
+                 o->class_name, gto_class_by_name(o->class_by));
+        return -1;
+    }
+    ssize_t nc = gto_classes(t, s, r->sel, r->nsel, o->class_by, r->page,
+                             &r->classes, err);
+    if (nc < 0)
+        return -1;
+    r->nclasses = (size_t)nc;
+    ssize_t ng = gto_group(s, r->sel, r->nsel, &r->groups, err);
+    if (ng < 0)
+        return -1;
+    r->ngroups = (size_t)ng;
+    return o->folded ? 0 : build_functions(t, r, err);
+}
+
+static void report_free(struct report *r)
+{
+    free(r->sel);
+    gto_classes_free(r->classes, r->nclasses);
+    gto_groups_free(r->groups, r->ngroups);
+    free(r->funcs);
+}
+
+static void print_folded(gto_target *t, const struct report *r)
+{
+    for (size_t k = 0; k < r->ngroups; k++) {
+        const struct gto_group *g = &r->groups[k];
+        const struct gto_thread *rep = g->rep;
         for (size_t top = rep->nframes; top-- > 0;) {
             uint64_t bytes = 0;
-            for (size_t m = 0; m < g[k].count; m++)
-                if (top < g[k].threads[m]->nframes)
-                    bytes += g[k].threads[m]->frames[top].size;
+            for (size_t m = 0; m < g->count; m++)
+                if (top < g->threads[m]->nframes)
+                    bytes += g->threads[m]->frames[top].size;
             if (!bytes)
                 continue;
             for (size_t i = rep->nframes; i-- > top;) {
@@ -258,9 +366,161 @@ static void print_folded(gto_target *t, const struct gto_group *g, size_t ng)
     }
 }
 
+static void json_pct(const char *key, const struct gto_pct *p)
+{
+    printf(", \"%s\": {\"p50\": %llu, \"p99\": %llu, \"max\": %llu}", key,
+           (unsigned long long)p->p50, (unsigned long long)p->p99,
+           (unsigned long long)p->max);
+}
+
+static void print_json(gto_target *t, const gto_snapshot *s, const struct opts *o,
+                       const struct report *r, size_t nshow)
+{
+    const struct gto_counters *c = r->c;
+    const struct totals *tot = &r->tot;
+    char where[GTO_LABEL_MAX];
+    printf("{\"target\": ");
+    gto_json_string(stdout, gto_target_name(t));
+    printf(", \"pid\": %llu, \"now_exact\": %s, \"uptime_ns\": %llu, \"idle_ns\": %llu, "
+           "\"file_io_calls\": %llu, \"file_io_ns\": %llu, \"threads\": %zu, "
+           "\"page_size\": %llu, \"class_by\": \"%s\",\n",
+           (unsigned long long)c->pid, c->now_exact ? "true" : "false",
+           (unsigned long long)c->uptime_ns, (unsigned long long)c->idle_total,
+           (unsigned long long)c->file_io_calls, (unsigned long long)c->file_io_ns,
+           r->nsel, (unsigned long long)r->page, gto_class_by_name(o->class_by));
+    printf(" \"totals\": {\"reserved\": %llu, \"resident\": %llu, \"touched\": "
+           "%llu, \"live\": %llu, \"dead\": %llu, \"unused\": %llu, "
+           "\"dead_resident\": %llu},\n", (unsigned long long)tot->reserved,
+           (unsigned long long)tot->resident, (unsigned long long)tot->touched,
+           (unsigned long long)tot->live, (unsigned long long)tot->dead,
+           (unsigned long long)tot->unused, (unsigned long long)tot->dead_resident);
+    printf(" \"guard\": {\"policy\": \"%s\", \"mappings\": %llu, "
+           "\"max_map_count\": %llu},\n \"classes\": [",
+           gto_guard_policy_name(c->guard_policy),
+           (unsigned long long)c->guard_mappings,
+           (unsigned long long)c->max_map_count);
+    for (size_t i = 0; i < r->nclasses; i++) {
+        const struct gto_class *k = &r->classes[i];
+        printf("%s\n  {\"class\": ", i ? "," : "");
+        gto_json_string(stdout, k->name);
+        printf(", \"threads\": %zu, \"sampled\": %zu, \"stack_size\": %llu",
+               k->threads, k->sampled, (unsigned long long)k->stack_size);
+        json_pct("touched", &k->touched);
+        json_pct("live", &k->live);
+        printf(", \"dead_resident\": %llu, \"suggested_stack_size\": ",
+               (unsigned long long)k->dead_resident);
+        if (k->has_suggestion)
+            printf("%llu", (unsigned long long)k->suggested);
+        else
+            printf("null");
+        printf(", \"saves\": %llu}", (unsigned long long)k->saves);
+    }
+    printf("],\n \"functions\": [");
+    for (size_t i = 0; i < nshow; i++) {
+        const struct func *f = &r->funcs[i];
+        printf("%s\n  {\"function\": ", i ? "," : "");
+        gto_json_string(stdout, f->name);
+        printf(", \"file\": ");
+        gto_json_string(stdout, f->file);
+        printf(", \"bytes\": %llu, \"frames\": %llu, \"threads\": %llu, "
+               "\"bytes_per_frame\": %llu, \"location\": ",
+               (unsigned long long)f->bytes, (unsigned long long)f->frames,
+               (unsigned long long)f->threads,
+               (unsigned long long)(f->frames ? f->bytes / f->frames : 0));
+        const struct gto_location *l = gto_location_by_index(s, f->top_loc);
+        gto_json_string(stdout, l && l->depth ? gto_location_label(t, l, where,
+                                                                   sizeof(where)) : NULL);
+        printf("}");
+    }
+    printf("]}\n");
+}
+
+static void print_text(gto_target *t, const gto_snapshot *s, const struct opts *o,
+                       const struct report *r, size_t nshow)
+{
+    const struct gto_counters *c = r->c;
+    char n1[32], n2[32], b1[32], b2[32], b3[32], b4[32], b5[32], b6[32];
+    char where[GTO_LABEL_MAX];
+    printf("%s: %s green threads", gto_target_name(t),
+           gto_fmt_count(r->nsel, n1, sizeof(n1)));
+    if (o->class_name)
+        printf(" of class '%s'", o->class_name);
+    printf("\n\nTotals\n");
+    static const struct { size_t off; const char *what, *why; } rows[] = {
+        {offsetof(struct totals, reserved), "reserved",
+         "address space set aside for stacks"},
+        {offsetof(struct totals, resident), "resident", "pages present in memory"},
+        {offsetof(struct totals, touched), "touched",
+         "from the lowest word ever written to the top"},
+        {offsetof(struct totals, live), "live", "in use now: top - saved sp"},
+        {offsetof(struct totals, dead), "dead",
+         "touched but not live: written once, idle now"},
+        {offsetof(struct totals, unused), "unused", "never touched"},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        uint64_t v;
+        memcpy(&v, (const char *)&r->tot + rows[i].off, sizeof(v));
+        printf("  %-9s %10s   %s\n", rows[i].what, gto_fmt_bytes(v, b1, sizeof(b1)),
+               rows[i].why);
+    }
+    printf("  dead resident %s could be given back now (whole pages below the "
+           "live part)\n", gto_fmt_bytes(r->tot.dead_resident, b1, sizeof(b1)));
+    printf("  guard policy: %s; stacks cost %llu mappings of vm.max_map_count "
+           "%llu\n", gto_guard_policy_name(c->guard_policy),
+           (unsigned long long)c->guard_mappings,
+           (unsigned long long)c->max_map_count);
+
+    static const char *const by_what[] = {
+        [GTO_CLASS_BY_ENTRY] = "entry function", [GTO_CLASS_BY_NAME] = "thread name",
+        [GTO_CLASS_BY_PREFIX] = "thread name prefix",
+    };
+    printf("\nThread classes (by %s)\n", by_what[o->class_by]);
+    printf("  %-20s %9s %9s %9s  %-27s %-27s %10s %10s %10s\n", "class", "threads",
+           "sampled", "stack", "touched p50/p99/max", "live p50/p99/max", "dead res.",
+           "suggested", "saves");
+    for (size_t i = 0; i < r->nclasses; i++) {
+        const struct gto_class *k = &r->classes[i];
+        char tp[96], lp[96];
+        snprintf(tp, sizeof(tp), "%s/%s/%s", gto_fmt_bytes(k->touched.p50, b1, sizeof(b1)),
+                 gto_fmt_bytes(k->touched.p99, b2, sizeof(b2)),
+                 gto_fmt_bytes(k->touched.max, b3, sizeof(b3)));
+        snprintf(lp, sizeof(lp), "%s/%s/%s", gto_fmt_bytes(k->live.p50, b1, sizeof(b1)),
+                 gto_fmt_bytes(k->live.p99, b2, sizeof(b2)),
+                 gto_fmt_bytes(k->live.max, b3, sizeof(b3)));
+        printf("  %-20s %9s %9s %9s  %-27s %-27s %10s %10s %10s\n", k->name,
+               gto_fmt_count(k->threads, n1, sizeof(n1)),
+               gto_fmt_count(k->sampled, n2, sizeof(n2)),
+               gto_fmt_bytes(k->stack_size, b4, sizeof(b4)), tp, lp,
+               gto_fmt_bytes(k->dead_resident, b5, sizeof(b5)),
+               k->has_suggestion ? gto_fmt_bytes(k->suggested, b6, sizeof(b6)) : "-",
+               k->saves ? gto_fmt_bytes(k->saves, b1, sizeof(b1)) : "-");
+    }
+
+    printf("\nFunctions holding the most live stack\n");
+    for (size_t i = 0; i < nshow; i++) {
+        const struct func *f = &r->funcs[i];
+        uint64_t per = f->frames ? f->bytes / f->frames : 0;
+        printf("  %-24s %llu B/frame x ", f->name, (unsigned long long)per);
+        if (f->frames == f->threads)
+            printf("%s threads", gto_fmt_count(f->threads, n1, sizeof(n1)));
+        else
+            printf("%s frames in %s threads", gto_fmt_count(f->frames, n1, sizeof(n1)),
+                   gto_fmt_count(f->threads, n2, sizeof(n2)));
+        printf(" = %s", gto_fmt_bytes(f->bytes, b1, sizeof(b1)));
+        const struct gto_location *l = gto_location_by_index(s, f->top_loc);
+        if (l && l->depth)
+            printf("  (%s of them wait at %s)",
+                   gto_fmt_count(f->top_loc_threads, n1, sizeof(n1)),
+                   gto_location_label(t, l, where, sizeof(where)));
+        putchar('\n');
+    }
+    if (nshow < r->nfuncs)
+        printf("  ... %zu more functions (use --limit 0 for all)\n", r->nfuncs - nshow);
+}
+
 int main(int argc, char **argv)
 {
-    struct opts o = {.limit = 10};
+    struct opts o = {.limit = 10, .class_by = GTO_CLASS_BY_ENTRY};
     struct argp argp = {options, parse_opt, args_doc, doc, NULL, NULL, NULL};
     argp_err_exit_status = EXIT_USAGE;
     argp_parse(&argp, argc, argv, 0, NULL, &o);
@@ -275,240 +535,22 @@ int main(int argc, char **argv)
         gto_close(t);
         return EXIT_TARGET;
     }
-    const struct gto_counters *c = gto_snapshot_counters(s);
-    uint64_t page = c->page_size ? c->page_size : 4096;
-    size_t n = gto_thread_count(s), nsel = 0;
-    const struct gto_thread **sel = malloc((n + 1) * sizeof(*sel));
-    if (!sel)
-        return EXIT_TARGET;
-
-    /* Classes, and the threads selected by --class. */
-    struct klass *k = NULL;
-    size_t nk = 0, capk = 0;
-    for (size_t i = 0; i < n; i++) {
-        const struct gto_thread *th = gto_thread_at(s, i);
-        if (!th->measured)
-            continue;
-        const char *cls = class_of(t, th);
-        if (o.class_name && strcmp(cls, o.class_name) != 0)
-            continue;
-        sel[nsel++] = th;
-        struct klass *kl = find_class(&k, &nk, &capk, cls);
-        kl->n++;
-    }
-    if (o.class_name && !nsel) {
-        fprintf(stderr, "gt-waste: %s has no thread of class '%s' (classes are "
-                "thread names, else entry functions)\n", gto_target_name(t),
-                o.class_name);
-        return EXIT_TARGET;
-    }
-    for (size_t i = 0; i < nk; i++) {
-        k[i].touched = malloc(k[i].n * sizeof(uint64_t));
-        k[i].live = malloc(k[i].n * sizeof(uint64_t));
-        if (!k[i].touched || !k[i].live)
-            return EXIT_TARGET;
-        k[i].n = 0;
-    }
-    uint64_t tot[7] = {0};
-    for (size_t i = 0; i < nsel; i++) {
-        const struct gto_thread *th = sel[i];
-        struct klass *kl = find_class(&k, &nk, &capk, class_of(t, th));
-        kl->n++;
-        if (!gto_fresh_context(th)) {
-            kl->touched[kl->ns] = th->touched;
-            kl->live[kl->ns++] = th->live;
-        }
-        if (th->reserved > kl->stack_size)
-            kl->stack_size = th->reserved;
-        kl->dead_resident += th->dead_resident;
-        tot[0] += th->reserved;
-        tot[1] += th->resident;
-        tot[2] += th->touched;
-        tot[3] += th->live;
-        tot[4] += th->dead;
-        tot[5] += th->unused;
-        tot[6] += th->dead_resident;
-    }
-    for (size_t i = 0; i < nk; i++) {
-        struct klass *kl = &k[i];
-        qsort(kl->touched, kl->ns, sizeof(uint64_t), cmp_u64);
-        qsort(kl->live, kl->ns, sizeof(uint64_t), cmp_u64);
-        kl->p50_t = pct(kl->touched, kl->ns, 0.5);
-        kl->p99_t = pct(kl->touched, kl->ns, 0.99);
-        kl->p999_t = pct(kl->touched, kl->ns, 0.999);
-        kl->max_t = kl->ns ? kl->touched[kl->ns - 1] : 0;
-        kl->p50_l = pct(kl->live, kl->ns, 0.5);
-        kl->p99_l = pct(kl->live, kl->ns, 0.99);
-        kl->max_l = kl->ns ? kl->live[kl->ns - 1] : 0;
-        if (!kl->ns)
-            continue; /* no samples: no suggestion, nothing saved */
-        uint64_t margin = kl->p999_t / 4 > page ? kl->p999_t / 4 : page;
-        kl->suggested = (kl->p999_t + margin + page - 1) / page * page;
-        kl->saves = kl->suggested < kl->stack_size
-                        ? (kl->stack_size - kl->suggested) * kl->n : 0;
-    }
-    qsort(k, nk, sizeof(*k), cmp_class);
-
-    /* Functions: through the groups, so each distinct stack is symbolized
-     * once whatever the number of threads in it. */
-    struct gto_group *g = NULL;
-    ssize_t ng = gto_group(s, sel, nsel, &g, err);
-    if (ng < 0) {
-        fprintf(stderr, "gt-waste: out of memory grouping %zu threads\n", nsel);
-        return EXIT_TARGET;
-    }
-    if (o.folded) {
-        print_folded(t, g, (size_t)ng);
-        return EXIT_OK;
-    }
-    struct func *f = NULL;
-    size_t nf = 0, capf = 0;
-    for (ssize_t gi = 0; gi < ng; gi++) {
-        const struct gto_group *grp = &g[gi];
-        const struct gto_thread *rep = grp->rep;
-        for (size_t i = 0; i < rep->nframes; i++) {
-            const struct gto_symbol *sym = frame_function(t, rep, i);
-            struct func *fn = find_func(&f, &nf, &capf, sym->function);
-            if (!fn->file)
-                fn->file = sym->file;
-            uint64_t bytes = 0;
-            for (size_t m = 0; m < grp->count; m++)
-                bytes += grp->threads[m]->frames[i].size;
-            fn->bytes += bytes;
-            fn->frames += grp->count;
-            /* A thread counts once per function, however deep it recurses. */
-            int seen = 0;
-            for (size_t j = 0; j < i && !seen; j++)
-                seen = strcmp(frame_function(t, rep, j)->function, sym->function) == 0;
-            if (!seen) {
-                fn->threads += grp->count;
-                func_add_loc(fn, grp->nstate[GTO_STATE_PARKED] ? grp->location : 0,
-                             grp->count);
-            }
-        }
-    }
-    for (size_t i = 0; i < nf; i++)
-        for (size_t j = 0; j < f[i].nlocs; j++)
-            if (f[i].loc_n[j] > f[i].top_loc_threads) {
-                f[i].top_loc_threads = f[i].loc_n[j];
-                f[i].top_loc = f[i].locs[j];
-            }
-    qsort(f, nf, sizeof(*f), cmp_func);
-    size_t nshow = o.limit && o.limit < nf ? (size_t)o.limit : nf;
-
-    char b[8][48], loc[512];
-    if (o.json) {
-        printf("{\"target\": ");
-        gto_json_string(stdout, gto_target_name(t));
-        printf(", \"pid\": %llu, \"threads\": %zu, \"page_size\": %llu,\n",
-               (unsigned long long)c->pid, nsel, (unsigned long long)page);
-        printf(" \"totals\": {\"reserved\": %llu, \"resident\": %llu, \"touched\": "
-               "%llu, \"live\": %llu, \"dead\": %llu, \"unused\": %llu, "
-               "\"dead_resident\": %llu},\n", (unsigned long long)tot[0],
-               (unsigned long long)tot[1], (unsigned long long)tot[2],
-               (unsigned long long)tot[3], (unsigned long long)tot[4],
-               (unsigned long long)tot[5], (unsigned long long)tot[6]);
-        printf(" \"guard\": {\"policy\": \"%s\", \"mappings\": %llu, "
-               "\"max_map_count\": %llu},\n \"classes\": [",
-               gto_guard_policy_name(c->guard_policy),
-               (unsigned long long)c->guard_mappings,
-               (unsigned long long)c->max_map_count);
-        for (size_t i = 0; i < nk; i++) {
-            printf("%s\n  {\"class\": ", i ? "," : "");
-            gto_json_string(stdout, k[i].name);
-            printf(", \"threads\": %zu, \"stack_size\": %llu, \"touched\": {\"p50\": "
-                   "%llu, \"p99\": %llu, \"max\": %llu}, \"live\": {\"p50\": %llu, "
-                   "\"p99\": %llu, \"max\": %llu}, \"dead_resident\": %llu, "
-                   "\"suggested_stack_size\": ", k[i].n,
-                   (unsigned long long)k[i].stack_size, (unsigned long long)k[i].p50_t,
-                   (unsigned long long)k[i].p99_t, (unsigned long long)k[i].max_t,
-                   (unsigned long long)k[i].p50_l, (unsigned long long)k[i].p99_l,
-                   (unsigned long long)k[i].max_l,
-                   (unsigned long long)k[i].dead_resident);
-            if (k[i].ns)
-                printf("%llu", (unsigned long long)k[i].suggested);
-            else
-                printf("null");
-            printf(", \"saves\": %llu}", (unsigned long long)k[i].saves);
-        }
-        printf("],\n \"functions\": [");
-        for (size_t i = 0; i < nshow; i++) {
-            printf("%s\n  {\"function\": ", i ? "," : "");
-            gto_json_string(stdout, f[i].name);
-            printf(", \"file\": ");
-            gto_json_string(stdout, f[i].file);
-            printf(", \"bytes\": %llu, \"frames\": %llu, \"threads\": %llu, "
-                   "\"bytes_per_frame\": %llu, \"location\": ",
-                   (unsigned long long)f[i].bytes, (unsigned long long)f[i].frames,
-                   (unsigned long long)f[i].threads,
-                   (unsigned long long)(f[i].frames ? f[i].bytes / f[i].frames : 0));
-            const struct gto_location *l = gto_location_by_index(s, f[i].top_loc);
-            gto_json_string(stdout, l && l->depth ? gto_pc_label(t, l->pcs[0], 1, loc,
-                                                         sizeof(loc)) : NULL);
-            printf("}");
-        }
-        printf("]}\n");
-        return EXIT_OK;
-    }
-
-    printf("%s: %s green threads", gto_target_name(t), gto_fmt_count(nsel, b[0], 48));
-    if (o.class_name)
-        printf(" of class '%s'", o.class_name);
-    printf("\n\nTotals\n");
-    static const char *const what[] = {"reserved", "resident", "touched", "live",
-                                       "dead", "unused"};
-    static const char *const why[] = {
-        "address space set aside for stacks",
-        "pages present in memory",
-        "from the lowest word ever written to the top",
-        "in use now: top - saved sp",
-        "touched but not live: written once, idle now",
-        "never touched",
-    };
-    for (int i = 0; i < 6; i++)
-        printf("  %-9s %10s   %s\n", what[i], gto_fmt_bytes(tot[i], b[0], 48), why[i]);
-    printf("  dead resident %s could be given back now (whole pages below the "
-           "live part)\n", gto_fmt_bytes(tot[6], b[0], 48));
-    printf("  guard policy: %s; stacks cost %llu mappings of vm.max_map_count "
-           "%llu\n", gto_guard_policy_name(c->guard_policy),
-           (unsigned long long)c->guard_mappings,
-           (unsigned long long)c->max_map_count);
-
-    printf("\nThread classes (name, else entry function)\n");
-    printf("  %-20s %9s %9s  %-27s %-27s %10s %10s %10s\n", "class", "threads",
-           "stack", "touched p50/p99/max", "live p50/p99/max", "dead res.",
-           "suggested", "saves");
-    for (size_t i = 0; i < nk; i++) {
-        char tp[96], lp[96];
-        snprintf(tp, sizeof(tp), "%s/%s/%s", gto_fmt_bytes(k[i].p50_t, b[0], 48),
-                 gto_fmt_bytes(k[i].p99_t, b[1], 48), gto_fmt_bytes(k[i].max_t, b[2], 48));
-        snprintf(lp, sizeof(lp), "%s/%s/%s", gto_fmt_bytes(k[i].p50_l, b[0], 48),
-                 gto_fmt_bytes(k[i].p99_l, b[1], 48), gto_fmt_bytes(k[i].max_l, b[2], 48));
-        printf("  %-20s %9s %9s  %-27s %-27s %10s %10s %10s\n", k[i].name,
-               gto_fmt_count(k[i].n, b[3], 48), gto_fmt_bytes(k[i].stack_size, b[4], 48),
-               tp, lp, gto_fmt_bytes(k[i].dead_resident, b[5], 48),
-               k[i].ns ? gto_fmt_bytes(k[i].suggested, b[6], 48) : "-",
-               k[i].saves ? gto_fmt_bytes(k[i].saves, b[7], 48) : "-");
-    }
-
-    printf("\nFunctions holding the most live stack\n");
-    for (size_t i = 0; i < nshow; i++) {
-        uint64_t per = f[i].frames ? f[i].bytes / f[i].frames : 0;
-        printf("  %-24s %llu B/frame x ", f[i].name, (unsigned long long)per);
-        if (f[i].frames == f[i].threads)
-            printf("%s threads", gto_fmt_count(f[i].threads, b[0], 48));
+    struct report r = {0};
+    int rc = EXIT_OK;
+    if (build(t, s, &o, &r, err) < 0) {
+        fprintf(stderr, "gt-waste: %s\n", err);
+        rc = EXIT_TARGET;
+    } else if (o.folded) {
+        print_folded(t, &r);
+    } else {
+        size_t nshow = o.limit && o.limit < r.nfuncs ? (size_t)o.limit : r.nfuncs;
+        if (o.json)
+            print_json(t, s, &o, &r, nshow);
         else
-            printf("%s frames in %s threads", gto_fmt_count(f[i].frames, b[0], 48),
-                   gto_fmt_count(f[i].threads, b[1], 48));
-        printf(" = %s", gto_fmt_bytes(f[i].bytes, b[2], 48));
-        const struct gto_location *l = gto_location_by_index(s, f[i].top_loc);
-        if (l && l->depth)
-            printf("  (%s of them wait at %s)",
-                   gto_fmt_count(f[i].top_loc_threads, b[3], 48),
-                   gto_pc_label(t, l->pcs[0], 1, loc, sizeof(loc)));
-        putchar('\n');
+            print_text(t, s, &o, &r, nshow);
     }
-    if (nshow < nf)
-        printf("  ... %zu more functions (use --limit 0 for all)\n", nf - nshow);
-    return EXIT_OK;
+    report_free(&r);
+    gto_snapshot_free(s);
+    gto_close(t);
+    return rc;
 }

@@ -91,6 +91,7 @@ class Running:
                                   env=dict(os.environ, **(env or {})))
         line = self.p.stdout.readline()
         assert line.startswith("ready "), (line, self.p.stderr.read())
+        self.ready = line.split()  # "ready PID" and what a fixture adds
         self.pid = self.p.pid
         wait_idle(self.pid)
 
@@ -133,6 +134,16 @@ def run_json(tool, *args):
     rc, out, err = run(tool, "--json", *args)
     assert rc == 0, err
     return json.loads(out)
+
+
+def where(doc, index):
+    """Location INDEX of a reader's JSON document, as (function, line) of
+    the innermost source frame of its label ("where"); line None without
+    line information."""
+    loc = {l["index"]: l for l in doc["locations"]}[index]
+    first = loc["where"].split(" < ")[0]
+    m = re.match(r"(\S+) \(.*:(\d+)\)$", first)
+    return (m.group(1), int(m.group(2))) if m else (first.split(" ")[0], None)
 
 
 def kernel_core(directory):

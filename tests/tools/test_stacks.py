@@ -9,7 +9,7 @@ import pytest
 
 from conftest import (ALPHA_BUF, BETA_BUF, GT_STACKS, LINES, RECUR_BUF, SLOP,
                       TRAMPOLINE_CALL_LINE,
-                      Fixture, exe, gcore, kernel_core, run, run_json)
+                      Fixture, exe, gcore, kernel_core, run, run_json, where)
 
 APP = {"alpha_leaf", "alpha_mid", "alpha_main", "beta_wait", "beta_main",
        "recurse", "recur_main", "diver_wait", "diver_main", "hold_main",
@@ -59,8 +59,7 @@ def check_groups(doc, counts, with_lines=True, crashed=False):
         if with_lines:
             assert g["frames"][-1]["function"] == "gt__ctx_trampoline"
             assert g["frames"][-2]["function"] == "gt__thread_start"
-            loc = g["location"]
-            assert (loc["function"], loc["line"]) == frames[0], name
+            assert where(doc, g["location"]) == frames[0], name
     total = sum(n for n, _ in want.values()) + (1 if crashed else 0)
     assert doc["threads"] == total
     assert sum(g["count"] for g in doc["groups"]) == total
@@ -160,10 +159,20 @@ def test_text_output(known):
     blocks = out.split("\n\n")[1:]
     first = blocks[0].splitlines()
     assert first[0].startswith("3 threads  parked ")
-    assert first[0].endswith("at alpha_leaf (known_stacks.c:%d)  (thread 2 \"alpha\" "
-                             "and others)" % LINES["alpha"])
-    assert "  #7   alpha_leaf (known_stacks.c:%d)" % LINES["alpha"] in first
-    assert first[-1] == "  #11  gt__ctx_trampoline (switch.S:%d)" % TRAMPOLINE_CALL_LINE
+    # The location's label: the call site and its callers.
+    assert "at alpha_leaf (known_stacks.c:%d) < alpha_mid (known_stacks.c:%d)  (" % (
+        LINES["alpha"], LINES["alpha_mid"]) in first[0]
+    assert first[0].endswith("  (thread 2 \"alpha\" and others)")
+    # Frames numbered as debuggers number them: physical frames from 0, the
+    # saved context's; an inlined call shares its frame's number.
+    doc = run_json(GT_STACKS, known.pid)
+    [g] = [g for g in doc["groups"] if g["representative"]["name"] == "alpha"]
+    n = {f["function"]: f["n"] for f in g["frames"]}
+    assert g["frames"][0]["n"] == 0 and n["gt__ctx_trampoline"] == g["frames"][-1]["n"]
+    assert len({f["n"] for f in g["frames"]}) == g["frames"][-1]["n"] + 1
+    assert "  #%-3d alpha_leaf (known_stacks.c:%d)" % (n["alpha_leaf"], LINES["alpha"]) in first
+    assert first[-1] == "  #%-3d gt__ctx_trampoline (switch.S:%d)" % (
+        n["gt__ctx_trampoline"], TRAMPOLINE_CALL_LINE)
 
 
 def test_filters(known):
@@ -187,9 +196,10 @@ def test_filters(known):
     [t] = d["threads_list"]
     assert (t["id"], t["name"], t["state"], t["wait_kind"]) == (2, "alpha", "parked",
                                                                "chan_recv")
-    assert t["location"]["line"] == LINES["alpha"]
+    assert where(d, t["location"]) == ("alpha_leaf", LINES["alpha"])
     rc, out, err = run(GT_STACKS, "--thread", 2, known.pid)
-    assert rc == 0 and out.splitlines()[2].startswith('thread 2 "alpha"  parked ')
+    # The count, the summary line, then the thread.
+    assert rc == 0 and out.splitlines()[3].startswith('thread 2 "alpha"  parked ')
     rc, out, err = run(GT_STACKS, "--thread", 999, known.pid)
     assert rc == 1 and "has no thread 999" in err
 
@@ -235,7 +245,7 @@ def test_gcore_without_the_stacks(tmp_path):
     assert {t["unwind"] for t in d["threads_list"]} == {"no memory"}
     assert all(t["frames"] == [] for t in d["threads_list"])
     # Their locations come from the registry, which the core has.
-    assert sorted(t["location"]["line"] for t in d["threads_list"]
+    assert sorted(where(d, t["location"])[1] for t in d["threads_list"]
                   if t["name"] == "alpha") == [LINES["alpha"]] * 3
     rc, out, err = run(GT_STACKS, "--core", core)
     assert rc == 0 and "its stack reads as zeros: the core left it out" in out
@@ -264,7 +274,7 @@ def test_busy_target_is_never_invented():
                 assert names[-3:] == ["ticker_main", "gt__thread_start",
                                       "gt__ctx_trampoline"]
             alphas = [t for t in d["threads_list"] if t["name"] == "alpha"]
-            assert all(t["unwind"] == "ok" and t["location"]["line"] == LINES["alpha"]
+            assert all(t["unwind"] == "ok" and where(d, t["location"])[1] == LINES["alpha"]
                        for t in alphas)
         assert p.poll() is None
     finally:

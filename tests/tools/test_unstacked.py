@@ -11,7 +11,7 @@ import signal
 
 import pytest
 
-from conftest import (GT_STACKS, GT_WASTE, HERE, Running, exe, gcore, kernel_core, lines,
+from conftest import (GT_STACKS, GT_WASTE, HERE, Running, exe, gcore, kernel_core, lines, where,
                       run, run_json, wait_idle)
 
 NIDLE, NSLEEP = 4, 3
@@ -45,13 +45,12 @@ def check_groups(doc, with_lines=True, nidle=NIDLE, crashed=False):
     if with_lines:
         assert g["frames"][0]["function"] == "gt__ctx_trampoline"
         assert g["frames"][0]["file"].endswith("switch.S")
-        loc = g["location"]
-        assert (loc["function"], loc["line"]) == ("idle_wait", LINES["idle"])
+        assert where(doc, g["location"]) == ("idle_wait", LINES["idle"])
     sleepers = [x for x in doc["groups"] if x["representative"]["name"] == "sleeper"]
     assert [x["count"] for x in sleepers] == [NSLEEP]
     assert not sleepers[0]["unstacked"]
     if with_lines:
-        assert sleepers[0]["location"]["line"] == LINES["sleeper"]
+        assert where(doc, sleepers[0]["location"])[1] == LINES["sleeper"]
     assert doc["threads"] == NIDLE + NSLEEP + 1
     return g
 
@@ -94,7 +93,7 @@ def test_live(variant):
         check_threads(run_json(GT_STACKS, "--all", f.pid), with_lines)
         # After the readers above: reading never faulted a page of these
         # stacks in.
-        check_waste(run_json(GT_WASTE, "--class", "idle", f.pid))
+        check_waste(run_json(GT_WASTE, "--class-by", "name", "--class", "idle", f.pid))
         assert f.p.poll() is None
     finally:
         f.stop()
@@ -109,7 +108,7 @@ def test_text_output():
         assert len(block) == 1, out
         text = block[0].splitlines()
         assert text[0].startswith("%d threads  parked " % NIDLE)
-        assert "  at idle_wait (unstacked.c:%d)  (thread " % LINES["idle"] in text[0]
+        assert "  at idle_wait (unstacked.c:%d) < idle_main (" % LINES["idle"] in text[0]
         assert re.fullmatch(r"  #0   gt__ctx_trampoline \(switch\.S:\d+\)", text[1]), text
         assert text[2] == "  (no stack: waits unstacked, starts over in idle_restart)"
         assert len(text) == 3
@@ -117,7 +116,7 @@ def test_text_output():
         assert rc == 0, err
         assert "  entry: idle_restart (unstacked.c:" in out
         assert "  stack: 64 KiB reserved, 0 B live" in out
-        rc, out, err = run(GT_WASTE, "--class", "idle", f.pid)
+        rc, out, err = run(GT_WASTE, "--class-by", "name", "--class", "idle", f.pid)
         assert rc == 0, err
         assert re.search(r"^  resident +0 B ", out, re.M), out
         assert re.search(r"^  touched +0 B ", out, re.M), out
@@ -141,8 +140,7 @@ def test_restarted_thread_has_frames_again():
         d = run_json(GT_STACKS, "--thread", tid, f.pid)
         [t] = d["threads_list"]
         assert not t["unstacked"] and t["unwind"] == "ok"
-        assert t["location"]["function"] == "idle_restart"
-        assert t["location"]["line"] == LINES["restarted"]
+        assert where(d, t["location"]) == ("idle_restart", LINES["restarted"])
         names = [x["function"] for x in t["frames"]]
         assert names[-3:] == ["idle_restart", "gt__thread_start", "gt__ctx_trampoline"]
         assert t["stack"]["live"] > 0
@@ -161,7 +159,8 @@ def test_kernel_core(tmp_path):
     doc = run_json(GT_STACKS, "--core", core, "--exe", f.exe)
     check_groups(doc)
     check_threads(run_json(GT_STACKS, "--all", "--core", core, "--exe", f.exe))
-    check_waste(run_json(GT_WASTE, "--class", "idle", "--core", core, "--exe", f.exe))
+    check_waste(run_json(GT_WASTE, "--class-by", "name", "--class", "idle",
+                         "--core", core, "--exe", f.exe))
     os.unlink(core)
 
 
@@ -180,4 +179,5 @@ def test_gcore(guard, tmp_path):
     check_threads(d)
     others = {t["unwind"] for t in d["threads_list"] if t["name"] != "idle"}
     assert others == ({"no memory"} if guard == "madvise" else {"ok"})
-    check_waste(run_json(GT_WASTE, "--class", "idle", "--core", core, "--exe", f.exe))
+    check_waste(run_json(GT_WASTE, "--class-by", "name", "--class", "idle",
+                         "--core", core, "--exe", f.exe))

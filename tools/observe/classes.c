@@ -48,7 +48,10 @@ const char *gto_thread_class(gto_target *t, const struct gto_thread *th,
     size_t nlen = strnlen(th->name, GTO_NAME_MAX - 1);
     switch (by) {
     case GTO_CLASS_BY_NAME:
-        snprintf(buf, len, "%.*s", (int)nlen, nlen ? th->name : "-");
+        if (nlen)
+            snprintf(buf, len, "%.*s", (int)nlen, th->name);
+        else
+            snprintf(buf, len, "-");
         break;
     case GTO_CLASS_BY_PREFIX: {
         size_t k = 0;

@@ -15,6 +15,16 @@
  *                                  a pc, cached per pc in the target
  *   gto_group                      threads with identical pc sequences
  *
+ * and every meaning readers derive from the registry, so that gt-stacks,
+ * gt-waste, gt-top and the GDB extension say the same thing:
+ *
+ *   gto_quantile, gto_hist_quantile    percentiles (quantile.c)
+ *   gto_classes                        thread classes, stack advice
+ *   gto_wait_describe, gto_fresh_note  what a thread waits for
+ *   gto_location_label, gto_pc_label   where ("f (file:line) < g (...)")
+ *   gto_fmt_duration, gto_fmt_age ...  one text for one quantity
+ *   gto_core_now                       a core's "now", exact or a bound
+ *
  * Handles are opaque.  Everything a snapshot returns lives until
  * gto_snapshot_free; everything gto_symbolize returns lives until
  * gto_close.  Free a target's snapshots before closing it: a freed
@@ -224,9 +234,12 @@ int gto_open_pid(pid_t pid, gto_target **out, char *err);
 int gto_open_core(const char *core, const char *exe, gto_target **out,
                   char *err);
 
+/* Closes T and frees everything it owns (symbols, cached buffers).  Free
+ * its snapshots first.  NULL is allowed. */
 void gto_close(gto_target *t);
 
-/* What the target is, for messages: "process 123 (knot)", "core core.1". */
+/* What the target is, for messages: "process 123 (knot)", "core core.1".
+ * Lives as long as T. */
 const char *gto_target_name(const gto_target *t);
 
 /* ---- snapshots ---------------------------------------------------------- */
@@ -243,18 +256,28 @@ const char *gto_target_name(const gto_target *t);
  * point nowhere, or a process that exits during the read. */
 int gto_snapshot_take(gto_target *t, unsigned flags, gto_snapshot **out,
                       char *err);
+
+/* Frees S; its buffers go back to its target for the next snapshot.
+ * NULL is allowed. */
 void gto_snapshot_free(gto_snapshot *s);
 
+/* The counters of S: header counters, state counts from the records,
+ * "now" and what derives from it.  Lives as long as S. */
 const struct gto_counters *gto_snapshot_counters(const gto_snapshot *s);
+
+/* Threads of S (every slot not free), in slot order; gto_thread_at gives
+ * NULL past the end. */
 size_t gto_thread_count(const gto_snapshot *s);
 const struct gto_thread *gto_thread_at(const gto_snapshot *s, size_t i);
 /* The thread with this id, NULL when there is none. */
 const struct gto_thread *gto_thread_by_id(const gto_snapshot *s, uint64_t id);
+/* Locations of S, index 1 up, in index order; NULL past the end. */
 size_t gto_location_count(const gto_snapshot *s);
 const struct gto_location *gto_location_at(const gto_snapshot *s, size_t i);
 /* The location with this index, NULL when there is none (or index 0). */
 const struct gto_location *gto_location_by_index(const gto_snapshot *s,
                                                  uint32_t index);
+/* Edges of the blocking graph of S; NULL past the end. */
 size_t gto_edge_count(const gto_snapshot *s);
 const struct gto_edge *gto_edge_at(const gto_snapshot *s, size_t i);
 
@@ -278,7 +301,10 @@ struct gto_symbol {
 size_t gto_symbolize(gto_target *t, uint64_t pc, int return_address,
                      const struct gto_symbol **out);
 
-/* The symbols of frame I of thread TH: the right pc rule for that frame. */
+/* The symbols of frame I of thread TH: frame 0 (the saved context's pc,
+ * where the thread resumes) at its exact pc, every other frame as a return
+ * address, as debuggers number and look them up.  Returns their number
+ * (at least 1), innermost first; the array lives until gto_close. */
 size_t gto_frame_symbols(gto_target *t, const struct gto_thread *th,
                          size_t i, const struct gto_symbol **out);
 

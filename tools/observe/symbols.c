@@ -207,10 +207,11 @@ size_t gto_symbolize(gto_target *t, uint64_t pc, int return_address,
 size_t gto_frame_symbols(gto_target *t, const struct gto_thread *th, size_t i,
                          const struct gto_symbol **out)
 {
-    /* Every frame's pc is a return address except the first of a fresh
-     * context (the entry trampoline: a thread that never ran, or one that
-     * waits unstacked) or of a core's running thread (the interrupted
-     * instruction). */
-    int exact = i == 0 && (gto_fresh_context(th) || th->state == GTO_STATE_RUNNING);
+    /* Every frame's pc is a return address except the first: the saved
+     * context's pc (where the thread resumes), a fresh context's entry
+     * trampoline or a core's interrupted instruction, each looked up at
+     * the exact pc, as a debugger looks up its frame 0, so that every
+     * reader gives the same line for it. */
+    int exact = i == 0;
     return gto_symbolize(t, th->frames[i].pc, !exact, out);
 }
