@@ -38,8 +38,17 @@ endif
 
 all: lib
 
-# Missing Debian packages are installed once, by one script.
+# Missing Debian packages are installed once, by one script, and only by
+# `make deps` and the targets that run tests or benchmarks (they depend on
+# DEPS_STAMP).  Building (make, make lib) never installs anything: its
+# objects depend on a check of the headers they include instead, which
+# stops the build with one line naming the header and the fix.
 DEPS_STAMP := $(BUILD)/.deps-ok
+HEADERS_runtime := libunwind.h sys/sdt.h valgrind/valgrind.h
+HEADERS_all := $(HEADERS_runtime) elfutils/libdw.h elfutils/libdwfl.h gelf.h \
+               curses.h
+RT_HEADERS_OK := $(BUILD)/.headers-runtime-ok
+HEADERS_OK := $(BUILD)/.headers-all-ok
 
 # Each part adds its own suite to TEST_SUITES and its files to install.
 TEST_SUITES :=
@@ -57,6 +66,15 @@ $(DEPS_STAMP): tools/install-deps.sh | $(BUILD)/
 	$(Q)sh tools/install-deps.sh
 	$(Q)touch $@
 deps: $(DEPS_STAMP)
+
+$(BUILD)/.headers-%-ok: | $(BUILD)/
+	$(Q)for h in $(HEADERS_$*); do \
+		printf '#include <%s>\n' "$$h" | \
+		$(CC) $(CFLAGS) -D_GNU_SOURCE -E -x c - -o /dev/null 2>/dev/null || \
+		{ echo "gt: <$$h> is missing: run 'make deps' to install what gt builds with" >&2; \
+		  exit 1; }; \
+	done
+	$(Q)touch $@
 
 $(BUILD)/:
 	$(Q)mkdir -p $@

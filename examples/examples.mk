@@ -20,7 +20,7 @@ KNOT_LOADGEN := $(KNOT_OUT)/loadgen
 $(KNOT_OUT)/:
 	$(Q)mkdir -p $@
 
-$(KNOT_OUT)/%.o: examples/knot/%.c $(DEPS_STAMP) | $(KNOT_OUT)/
+$(KNOT_OUT)/%.o: examples/knot/%.c | $(KNOT_OUT)/ $(HEADERS_OK)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(GT_CFLAGS) -MMD -MP -c $< -o $@
 

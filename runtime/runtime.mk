@@ -19,16 +19,17 @@ LIBGT_A := $(BUILD)/lib/libgt.a
 LIBGT_SO := $(BUILD)/lib/libgt.so
 LIBGT_NOINSTR_A := $(BUILD)/lib/libgt-noinstr.a
 GT_PC := $(BUILD)/lib/pkgconfig/gt.pc
+GT_PC_UNINSTALLED := $(BUILD)/lib/pkgconfig/gt-uninstalled.pc
 
-lib: $(LIBGT_A) $(LIBGT_SO) $(GT_PC)
+lib: $(LIBGT_A) $(LIBGT_SO) $(GT_PC) $(GT_PC_UNINSTALLED)
 
-$(BUILD)/runtime/%.o: runtime/%.c $(DEPS_STAMP) | $(BUILD)/
+$(BUILD)/runtime/%.o: runtime/%.c | $(BUILD)/ $(RT_HEADERS_OK)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(RT_CFLAGS) -MMD -MP -c $< -o $@
 $(BUILD)/runtime/%.o: runtime/%.S | $(BUILD)/
 	$(call msg,AS,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(RT_CFLAGS) -MMD -MP -c $< -o $@
-$(BUILD)/noinstr/runtime/%.o: runtime/%.c $(DEPS_STAMP) | $(BUILD)/
+$(BUILD)/noinstr/runtime/%.o: runtime/%.c | $(BUILD)/ $(RT_HEADERS_OK)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(RT_CFLAGS) -DGT_NO_INSTRUMENT -MMD -MP -c $< -o $@
 $(BUILD)/noinstr/runtime/%.o: runtime/%.S | $(BUILD)/
@@ -44,11 +45,28 @@ $(LIBGT_SO): $(RT_OBJS) | $(BUILD)/lib/
 	$(call msg,LD,$@)
 	$(Q)$(CC) -shared -Wl,-soname,libgt.so.0 -Wl,-z,noexecstack $(GT_LDFLAGS) \
 		-o $@ $^ -lunwind
+	$(Q)ln -sf libgt.so $(BUILD)/lib/libgt.so.0 # its soname, for programs run here
 
 # The prefix is a make variable, so gt.pc is made again on every build
-# (cheap) and on install, never left stale from another PREFIX.
+# (cheap) and on install, never left stale from another PREFIX; it is
+# replaced only when it changes, so what is built with it is not redone.
 $(GT_PC): runtime/gt.pc.in FORCE | $(BUILD)/lib/pkgconfig/
-	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1|' $< > $@
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1|' \
+		-e 's|@LIBDIR@|$${prefix}/lib|' -e 's|@INCLUDEDIR@|$${prefix}/include|' \
+		-e 's|@RPATH@||' $< > $@.tmp
+	$(Q)cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
+
+# gt-uninstalled.pc: the same flags for the build tree itself.  pkg-config
+# prefers NAME-uninstalled.pc when it finds both, so with
+# PKG_CONFIG_PATH=$(BUILD)/lib/pkgconfig `pkg-config gt` builds against
+# this tree's headers and libraries, and the program finds libgt.so.0
+# here when it runs (rpath).  Never installed.
+$(GT_PC_UNINSTALLED): runtime/gt.pc.in FORCE | $(BUILD)/lib/pkgconfig/
+	$(Q)sed -e 's|@PREFIX@|$(abspath .)|' -e 's|@VERSION@|0.1|' \
+		-e 's|@LIBDIR@|$(abspath $(BUILD)/lib)|' \
+		-e 's|@INCLUDEDIR@|$(abspath runtime/include)|' \
+		-e 's|@RPATH@|-Wl,-rpath,$${libdir} |' $< > $@.tmp
+	$(Q)cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
 FORCE:
 .PHONY: FORCE
 

@@ -20,7 +20,7 @@ TOOLS_LIBS := -lunwind-x86_64 -lunwind -ldw -lelf
 
 .SECONDEXPANSION:
 
-$(BUILD)/tools/%.o: tools/%.c | $$(DEPS_STAMP)
+$(BUILD)/tools/%.o: tools/%.c | $$(HEADERS_OK)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(TOOLS_CFLAGS) -MMD -MP -c $< -o $@
 
@@ -37,7 +37,7 @@ all: tools
 
 # Fixtures: each tests/tools/*.c linked with libgt.a (as is), with libgt.so,
 # and stripped (its functions exported, so names come from .dynsym).
-TT_SRCS := $(sort $(wildcard tests/tools/*.c))
+TT_SRCS := $(filter-out tests/tools/tail_call.c,$(sort $(wildcard tests/tools/*.c)))
 TT_STATIC := $(TT_SRCS:tests/tools/%.c=$(BUILD)/tests/tools/%)
 TT_SHARED := $(TT_STATIC:%=%-shared)
 TT_STRIPPED := $(TT_STATIC:%=%-stripped)
@@ -67,8 +67,21 @@ $(BUILD)/tests/tools/known_stacks-static-stripped: tests/tools/known_stacks.c $(
 		$(GT_LDFLAGS) -lunwind -llzma
 	$(Q)strip --strip-all $@
 
+# tail_call.c is built as a user would build it: with exactly what
+# `pkg-config --cflags --libs gt` says (the build tree's
+# gt-uninstalled.pc), at -O2; and again with sibling calls turned back on
+# after those flags, the loss the test shows gt.pc prevents.
+TT_PC_FLAGS = $$(PKG_CONFIG_PATH=$(abspath $(BUILD)/lib/pkgconfig) pkg-config --cflags --libs gt)
+$(BUILD)/tests/tools/tail_call-pc: tests/tools/tail_call.c $(LIBGT_SO) $(GT_PC_UNINSTALLED) | $(BUILD)/tests/tools/
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) -O2 -o $@ $< $(TT_PC_FLAGS)
+$(BUILD)/tests/tools/tail_call-sibcall: tests/tools/tail_call.c $(LIBGT_SO) $(GT_PC_UNINSTALLED) | $(BUILD)/tests/tools/
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) -O2 -o $@ $< $(TT_PC_FLAGS) -foptimize-sibling-calls
+
 TT_PROGS := $(TT_STATIC) $(TT_SHARED) $(TT_STRIPPED) \
-            $(BUILD)/tests/tools/known_stacks-static-stripped
+            $(BUILD)/tests/tools/known_stacks-static-stripped \
+            $(BUILD)/tests/tools/tail_call-pc $(BUILD)/tests/tools/tail_call-sibcall
 
 test-tools: $(TOOL_BINS) $(TT_PROGS) $(DEPS_STAMP)
 	$(Q)GT_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/tools

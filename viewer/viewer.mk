@@ -14,7 +14,7 @@ GT_TOP := $(BUILD)/bin/gt-top
 VIEWER_CFLAGS := $(GT_CFLAGS) -Itools/observe -Iviewer
 VIEWER_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw -ltinfo)
 
-$(BUILD)/viewer/%.o: viewer/%.c | $(DEPS_STAMP)
+$(BUILD)/viewer/%.o: viewer/%.c | $(HEADERS_OK)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(VIEWER_CFLAGS) -MMD -MP -c $< -o $@
 

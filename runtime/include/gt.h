@@ -81,7 +81,11 @@ int gt_in_thread(void);
 
 #define GT_FOREVER (-1) /* a timeout that never expires */
 
-/* Nanoseconds on the runtime's monotonic clock (CLOCK_MONOTONIC). */
+/* Nanoseconds of CLOCK_MONOTONIC, read from the kernel at the call: the
+ * value clock_gettime(CLOCK_MONOTONIC) gives at that moment, in a green
+ * thread or any other.  (The registry's timestamps come from the
+ * runtime's cheaper clock, which may lag it by up to 20 us, never lead:
+ * see gt/registry.h.) */
 int64_t gt_now_ns(void);
 /* Parks for ns nanoseconds (0 just yields).  0, or -1 with EPERM. */
 int gt_sleep_ns(int64_t ns);

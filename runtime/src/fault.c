@@ -5,7 +5,8 @@
  * no stack left), print the thread's id, name, location, stack bounds, the
  * faulting address (and whether it hit the guard page), and a backtrace
  * through libunwind; then the default action is restored and the signal
- * re-raised, so the process dies as it would have and leaves a core.
+ * re-raised, so the process dies as it would have and leaves a core, whose
+ * registry says when that was (fatal_ns).
  */
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
@@ -86,6 +87,20 @@ static void backtrace_from(ucontext_t *uc)
         say("      ... the same frame %d more times\n", repeats);
 }
 
+/* Publishes when the process met its fatal signal (registry.h, TIME):
+ * the core it is about to leave then says when it was written, however
+ * long ago the runtime last read the clock.  clock_gettime is
+ * async-signal-safe. */
+static void note_fatal_time(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
+        return;
+    uint64_t ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    gt__reg.fatal_ns = ns;
+    gt__reg.clock_now = ns;
+}
+
 static void on_fatal(int sig, siginfo_t *si, void *ucv)
 {
     struct gt__thread *t = gt__tls_current;
@@ -116,6 +131,9 @@ static void on_fatal(int sig, siginfo_t *si, void *ucv)
         say("  backtrace:\n");
         backtrace_from(ucv);
     }
+    /* Last, since the report may have read the runtime's clock (libunwind
+     * reads files through the interposed read, which times them). */
+    note_fatal_time();
     /* Die the way the signal meant: the default action makes the core. */
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));

@@ -44,7 +44,6 @@ struct gt__thread {
     struct gt__fd_waiter *fdw;    /* its heap-held fd wait while UNSTACKED */
     void (*fn)(void *);
     void *fn_arg;
-    void *chan_msg;               /* message handed over by a channel */
     uint64_t resumed_at;          /* ns: left its last park (edges) */
     uint64_t low_water;           /* lowest frame seen at a gt call */
     uint32_t heap_idx;            /* timer heap slot + 1, 0 none */
@@ -61,7 +60,6 @@ struct gt__thread {
 struct gt__fd_waiter {
     struct gt__thread *t;
     struct gt__fd_waiter *next, *prev; /* in the fd's waiter list */
-    struct gt__fd_waiter *tnext;       /* the thread's other fd waits */
     int fd;
     uint32_t events;                   /* POLLIN/POLLOUT wanted */
     uint32_t revents;                  /* what the poller saw: poll bits */
@@ -81,11 +79,10 @@ struct gt__fdent {
     bool user_nonblock;   /* the caller's own O_NONBLOCK */
     bool we_set;          /* the runtime turned O_NONBLOCK on */
     bool registered;      /* in the epoll set (edge-triggered) */
-    struct gt__fd_waiter *waiters;
+    struct gt__fd_waiter *waiters, *waiters_tail; /* its waits, oldest first */
 };
 
 struct gt__sched {
-    struct gt__thread *current;   /* NULL on the scheduler context */
     uint64_t sched_ctx[GT_CTX_NREGS]; /* gt_main's own stack */
     struct gt__thread *prev;      /* the thread switched away from */
     struct gt__thread *leaving;   /* switched away from a stack it no longer
@@ -97,7 +94,6 @@ struct gt__sched {
     struct gt__thread **heap;     /* timers: min-heap on pub.deadline */
     uint32_t heap_len, heap_cap;
     uint64_t live;                /* threads not yet FREE */
-    uint64_t parked_unwakeable;   /* parked with no fd and no deadline */
     uint64_t fd_waiters;          /* fd waits in progress */
     uint64_t slice_start;         /* ns: the clock at the last park/poll */
     uint32_t switches_since_poll;
@@ -110,6 +106,7 @@ struct gt__sched {
 extern struct gt__sched gt__sched GT__HIDDEN;
 /* gt_registry under a hidden alias (registry.c). */
 extern struct gt_registry gt__reg GT__HIDDEN;
+/* The green thread running now; NULL on the scheduler context. */
 extern __thread struct gt__thread *gt__tls_current GT__HIDDEN;
 
 /* ---- clock.c ------------------------------------------------------------- */
@@ -174,6 +171,25 @@ static inline void gt__seq_end(uint32_t *seq)
     atomic_thread_fence(memory_order_release);
     *seq += 1;
 }
+
+#include "list.h"
+
+/* The lists of the runtime (list.h). */
+#define GT__RUNQ_LIST                                                       \
+    ((struct gt__list_kind){offsetof(struct gt__thread, rq_next),           \
+                            GT__LIST_ONE_WAY, GT__LIST_PRIVATE})
+#define GT__WAITQ_LIST                                                      \
+    ((struct gt__list_kind){offsetof(struct gt__thread, wq_next),           \
+                            offsetof(struct gt__thread, wq_prev),           \
+                            GT__LIST_PRIVATE})
+#define GT__FD_WAITERS_LIST                                                 \
+    ((struct gt__list_kind){offsetof(struct gt__fd_waiter, next),           \
+                            offsetof(struct gt__fd_waiter, prev),           \
+                            GT__LIST_PRIVATE})
+#define GT__LOCATION_LIST                                                   \
+    ((struct gt__list_kind){offsetof(struct gt__thread, pub.loc_next),      \
+                            offsetof(struct gt__thread, pub.loc_prev),      \
+                            offsetof(struct gt__thread, pub.seq)})
 
 /* ---- arch: switch.S ------------------------------------------------------ */
 /* Saves callee-saved registers, sp and the return pc into from[], loads
@@ -387,8 +403,5 @@ int gt__fault_init(void) GT__HIDDEN;
 #define GT__PROBE1(n, a) ((void)0)
 #define GT__PROBE2(n, a, b) ((void)0)
 #endif
-
-/* Raw system call for the libc fallbacks: see interpose.c. */
-long gt__syscall_ret(long r) GT__HIDDEN;
 
 #endif /* GT_INTERNAL_H */

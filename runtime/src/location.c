@@ -283,22 +283,15 @@ static inline struct gt_edge_rec *find_edge(uint32_t from, uint32_t to)
 void gt__location_arrive(struct gt__thread *t, struct gt_location_rec *l,
                          uint64_t now)
 {
-    t->pub.loc_next = 0;
     if (!l) {
         t->pub.location = 0;
+        t->pub.loc_next = t->pub.loc_prev = 0;
         return;
     }
     uint32_t idx = l->index;
     t->pub.location = idx;
     gt__seq_begin(&l->seq);
-    t->pub.loc_prev = l->tail;
-    if (l->tail) {
-        struct gt__thread *tail = (struct gt__thread *)(uintptr_t)l->tail;
-        tail->pub.loc_next = (uint64_t)(uintptr_t)t;
-    } else {
-        l->head = (uint64_t)(uintptr_t)t;
-    }
-    l->tail = (uint64_t)(uintptr_t)t;
+    gt__list_push(GT__LOCATION_LIST, &l->head, &l->tail, t);
     l->waiting++;
     l->arrivals++;
     gt__seq_end(&l->seq);
@@ -331,24 +324,9 @@ void gt__location_leave(struct gt__thread *t, uint64_t now)
     if (!idx)
         return;
     struct gt_location_rec *l = loc_at(idx);
-    struct gt__thread *prev = (struct gt__thread *)(uintptr_t)t->pub.loc_prev;
-    struct gt__thread *next = (struct gt__thread *)(uintptr_t)t->pub.loc_next;
     uint64_t wait = now > t->pub.wait_since ? now - t->pub.wait_since : 0;
     gt__seq_begin(&l->seq);
-    if (prev) {
-        gt__seq_begin(&prev->pub.seq);
-        prev->pub.loc_next = t->pub.loc_next;
-        gt__seq_end(&prev->pub.seq);
-    } else {
-        l->head = t->pub.loc_next;
-    }
-    if (next) {
-        gt__seq_begin(&next->pub.seq);
-        next->pub.loc_prev = t->pub.loc_prev;
-        gt__seq_end(&next->pub.seq);
-    } else {
-        l->tail = t->pub.loc_prev;
-    }
+    gt__list_remove(GT__LOCATION_LIST, &l->head, &l->tail, t);
     l->waiting--;
     l->completed++;
     l->total_wait_ns += wait;
@@ -356,6 +334,5 @@ void gt__location_leave(struct gt__thread *t, uint64_t now)
         l->max_wait_ns = wait;
     l->hist[hist_bucket(wait)]++;
     gt__seq_end(&l->seq);
-    t->pub.loc_next = t->pub.loc_prev = 0;
     t->pub.location = 0;
 }

@@ -54,29 +54,22 @@ static int watch(int fd, struct gt__fdent *e)
     return 0;
 }
 
+/* Takes w off its fd's waiter list; a wait whose fd was closed under it
+ * (gt__fd_closed) is on no list any more. */
 static void unlink_waiter(struct gt__fd_waiter *w)
 {
-    struct gt__fdent *e = gt__fd_get(w->fd);
-    if (w->prev)
-        w->prev->next = w->next;
-    else if (e)
-        e->waiters = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    w->next = w->prev = NULL;
+    struct gt__fdent *e = w->fd >= 0 ? gt__fd_get(w->fd) : NULL;
+    if (e)
+        gt__list_remove(GT__FD_WAITERS_LIST, &e->waiters, &e->waiters_tail, w);
 }
 
-/* Puts w, a wait of self's, at the head of e's waiter list. */
+/* Puts w, a wait of self's, at the tail of e's waiter list. */
 static void link_waiter(struct gt__fdent *e, struct gt__fd_waiter *w,
                         struct gt__thread *self)
 {
     w->t = self;
     w->revents = 0;
-    w->prev = NULL;
-    w->next = e->waiters;
-    if (e->waiters)
-        e->waiters->prev = w;
-    e->waiters = w;
+    gt__list_push(GT__FD_WAITERS_LIST, &e->waiters, &e->waiters_tail, w);
 }
 
 int gt__fd_park(struct gt__fd_waiter *w, int n, const void *fp,
@@ -148,7 +141,7 @@ void gt__fd_closed(int fd)
         w->next = w->prev = NULL;
         w->fd = -1;
     }
-    e->waiters = NULL;
+    e->waiters = e->waiters_tail = NULL;
 }
 
 /* Puts fd's readiness back in epoll's ready list.  The periodic poll runs
@@ -178,7 +171,13 @@ int gt__poller_poll(int64_t timeout_ns)
     static bool no_pwait2 = false;
     if (!no_pwait2 && RUNNING_ON_VALGRIND)
         no_pwait2 = true;
-    uint64_t before = timeout_ns ? gt__clock() : 0;
+    /* A blocking wait is idle time; idle_since publishes the one under
+     * way, so a reader sees it before it ends (registry.h, TIME). */
+    uint64_t before = 0;
+    if (timeout_ns) {
+        before = gt__clock();
+        gt__reg.idle_since = before;
+    }
     int n = -1;
     if (!no_pwait2) {
         n = epoll_pwait2(S.epfd, evs, MAX_EVENTS, tp, NULL);
@@ -191,8 +190,12 @@ int gt__poller_poll(int64_t timeout_ns)
     }
     uint64_t now = gt__clock();
     gt__reg.polls++;
-    if (timeout_ns)
+    if (timeout_ns) {
+        /* Cleared first: a reader between the two stores counts the wait
+         * not at all rather than twice. */
+        gt__reg.idle_since = 0;
         gt__reg.idle_ns += now - before;
+    }
     S.slice_start = now;
     int woken = 0;
     for (int i = 0; i < n; i++) {

@@ -42,6 +42,7 @@ static const struct gt_field gt__layout[] = {
     R(GUARD_MAPPINGS, guard_mappings), R(MAX_MAP_COUNT, max_map_count),
     R(STACK_DEFAULT, stack_default), R(STACK_RESERVED, stack_reserved),
     R(PAGE_SIZE, page_size), R(CANARY, canary),
+    R(IDLE_SINCE, idle_since), R(FATAL_NS, fatal_ns),
 
     {GT_REC_THREAD, GT_F_THR_SIZE, 0, sizeof(struct gt__thread), 0},
     T(SEQ, seq), T(ID, id), T(PARENT, parent), T(NAME, name),
@@ -200,6 +201,9 @@ int gt__add_thread_chunk(void)
         gt__sched.free_slots = &c[i];
     }
     chunks[r->thread_chunk_count] = c;
+    /* Its records are free ones; without this nstate[FREE] counted only
+     * the records given back, and went below zero at the first spawn. */
+    gt__reg.nstate[GT_STATE_FREE] += GT_THREADS_PER_CHUNK;
     atomic_thread_fence(memory_order_release);
     r->thread_chunk_count++;
     return 0;

@@ -45,24 +45,15 @@ static size_t main_stack_size;
 
 static inline void rq_push(struct gt__thread *t)
 {
-    t->rq_next = NULL;
-    if (S.rq_tail)
-        S.rq_tail->rq_next = t;
-    else
-        S.rq_head = t;
-    S.rq_tail = t;
+    gt__list_push(GT__RUNQ_LIST, &S.rq_head, &S.rq_tail, t);
     gt__reg.runq_len++;
 }
 
 static inline struct gt__thread *rq_pop(void)
 {
-    struct gt__thread *t = S.rq_head;
-    if (t) {
-        S.rq_head = t->rq_next;
-        if (!S.rq_head)
-            S.rq_tail = NULL;
+    struct gt__thread *t = gt__list_pop(GT__RUNQ_LIST, &S.rq_head, &S.rq_tail);
+    if (t)
         gt__reg.runq_len--;
-    }
     return t;
 }
 
@@ -79,7 +70,7 @@ static void unstack(struct gt__thread *d)
     gt__ctx_init(d->pub.ctx, (void *)(uintptr_t)d->pub.stack_hi, d);
     d->pub.entry = (uint64_t)(uintptr_t)d->fn;
     d->pub.arg = (uint64_t)(uintptr_t)d->fn_arg;
-    d->pub.flags |= GT_TF_UNSTACKED;
+    d->pub.flags |= GT_TF_UNSTACKED | GT_TF_FRESH;
 #if defined(__SANITIZE_ADDRESS__)
     d->asan_fake_stack = NULL;
 #endif
@@ -146,9 +137,13 @@ switch_prepare(struct gt__thread *cur, enum gt_state st, struct gt__thread *next
 {
     const uint64_t *to = S.sched_ctx;
     /* One thread leaves RUNNING and one enters it: only the other two
-     * counters move (each is exact on its own, see registry.h). */
-    if (cur && next)
-        gt__count_state(GT_STATE_RUNNABLE, st);
+     * counters move (each is exact on its own, see registry.h), and for a
+     * hand-off from one runnable thread to another none does.  (st is a
+     * constant in every caller, so the tests fold away.) */
+    if (cur && next) {
+        if (st != GT_STATE_RUNNABLE)
+            gt__count_state(GT_STATE_RUNNABLE, st);
+    }
     else if (cur)
         gt__count_state(GT_STATE_RUNNING, st);
     else if (next)
@@ -338,9 +333,9 @@ int gt__sleep(const void *fp, int64_t ns)
     return 0;
 }
 
-/* The hot path of a hand-off, written out on its own: no state counters
- * change (one thread leaves RUNNING, one enters it) and the run queue's
- * length stays the same. */
+/* The hot path of a hand-off: cur goes to the back of the run queue and
+ * the head runs.  switch_prepare folds away for it what a hand-off does
+ * not do (no state counter moves, see there). */
 int gt_yield(void)
 {
     struct gt__thread *cur = gt__tls_current;
@@ -356,27 +351,7 @@ int gt_yield(void)
     }
     struct gt__thread *next = rq_pop();
     rq_push(cur);
-
-    gt__seq_begin(&cur->pub.seq); /* ended by after_switch, in next */
-    cur->pub.state = GT_STATE_RUNNABLE;
-    if (GT__UNLIKELY(!cur->pub.guard_size))
-        gt__stack_check(cur);
-    gt__seq_begin(&next->pub.seq);
-    next->pub.state = GT_STATE_RUNNING;
-    next->pub.switches++;
-    gt__seq_end(&next->pub.seq);
-    S.prev = cur;
-    gt__tls_current = next;
-    gt__reg.current = (uint64_t)(uintptr_t)next;
-    gt__reg.switches++;
-    S.switches_since_poll++;
-    GT__PROBE2(switch, cur->pub.id, next->pub.id);
-#if defined(__SANITIZE_ADDRESS__)
-    __sanitizer_start_switch_fiber(&cur->asan_fake_stack,
-                                   (void *)(uintptr_t)next->pub.stack_lo,
-                                   (size_t)(next->pub.stack_hi - next->pub.stack_lo));
-#endif
-    gt__ctx_switch(cur->pub.ctx, next->pub.ctx);
+    gt__ctx_switch(cur->pub.ctx, switch_prepare(cur, GT_STATE_RUNNABLE, next));
     after_switch();
     return 0;
 }
@@ -418,7 +393,8 @@ spawn(gt_t *out, void (*fn)(void *), void *arg,
     t->pub.id = S.next_id++;
     t->pub.parent = self ? self->pub.id : 0;
     copy_name(t->pub.name, attr ? attr->name : NULL);
-    t->pub.flags = (uint16_t)(flags | (attr && attr->detached ? GT_TF_DETACHED : 0));
+    t->pub.flags = (uint16_t)(flags | GT_TF_FRESH |
+                              (attr && attr->detached ? GT_TF_DETACHED : 0));
     t->pub.wait_kind = GT_WAIT_NONE;
     t->pub.location = 0;
     t->pub.wait_obj = t->pub.wait_arg = t->pub.wait_since = 0;
@@ -502,13 +478,14 @@ exit_prepare(struct gt__thread *cur)
 struct gt__exit_switch gt__thread_start(struct gt__thread *t)
 {
     after_switch();
-    if (GT__UNLIKELY(t->pub.flags & GT_TF_UNSTACKED)) {
-        /* Restarted after an unstacked wait: end it, then run as new. */
+    /* Restarted after an unstacked wait: end it, then run as new. */
+    if (GT__UNLIKELY(t->pub.flags & GT_TF_UNSTACKED))
         gt__fd_unstacked_resumed(t);
-        gt__seq_begin(&t->pub.seq);
-        t->pub.flags &= (uint16_t)~GT_TF_UNSTACKED;
-        gt__seq_end(&t->pub.seq);
-    }
+    /* From here on its context, once saved, holds frames.  (Cleared here
+     * and not at the switch in: the hand-off path stays as short.) */
+    gt__seq_begin(&t->pub.seq);
+    t->pub.flags &= (uint16_t)~(GT_TF_UNSTACKED | GT_TF_FRESH);
+    gt__seq_end(&t->pub.seq);
     t->fn(t->fn_arg);
     struct gt__exit_switch s = {t, exit_prepare(t)};
     return s;
@@ -624,10 +601,13 @@ int gt_get_name(gt_t h, char *buf, size_t len)
     return 0;
 }
 
+/* The kernel's clock read now, as gt.h promises, and not the runtime's
+ * cheaper one, which lags it (clock.c): a program compares this value
+ * with clock_gettime readings of its own and of other threads. */
 int64_t gt_now_ns(void)
 {
     if (gt__tls_current)
-        return (int64_t)gt__clock();
+        return (int64_t)gt__clock_exact();
     struct timespec ts; /* another kernel thread: the kernel's clock */
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;

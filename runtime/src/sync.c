@@ -2,7 +2,7 @@
  * sync.c - wait queues, sleep, mutexes and condition variables.
  *
  * A wait queue is a FIFO of threads linked through their wq_next/wq_prev
- * fields.  A waker pops the first thread and wakes it; a thread whose wait
+ * fields (list.h).  A waker pops the first thread and wakes it; a thread whose wait
  * ends by its deadline is taken off its queue by the timer code, so a queue
  * only ever holds threads that still wait.
  */
@@ -13,28 +13,14 @@
 void gt__waitq_push(struct gt__waitq *q, struct gt__thread *t)
 {
     t->wq = q;
-    t->wq_next = NULL;
-    t->wq_prev = q->tail;
-    if (q->tail)
-        q->tail->wq_next = t;
-    else
-        q->head = t;
-    q->tail = t;
+    gt__list_push(GT__WAITQ_LIST, &q->head, &q->tail, t);
 }
 
 void gt__waitq_remove(struct gt__thread *t)
 {
     struct gt__waitq *q = t->wq;
-    if (t->wq_prev)
-        t->wq_prev->wq_next = t->wq_next;
-    else
-        q->head = t->wq_next;
-    if (t->wq_next)
-        t->wq_next->wq_prev = t->wq_prev;
-    else
-        q->tail = t->wq_prev;
+    gt__list_remove(GT__WAITQ_LIST, &q->head, &q->tail, t);
     t->wq = NULL;
-    t->wq_next = t->wq_prev = NULL;
 }
 
 struct gt__thread *gt__waitq_pop(struct gt__waitq *q)

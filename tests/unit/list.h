@@ -90,6 +90,11 @@
     X(registry_location_depth, 0)             \
     X(registry_states_and_counters, 0)       \
     X(registry_run_time_of_exited, 0)         \
+    X(registry_list_links_in_seq, 0)          \
+    X(registry_idle_since, 0)                 \
+    X(registry_fresh_flag, 0)                 \
+    X(registry_fatal_ns, 0)                   \
+    X(registry_counts_agree, 0)               \
     /* test_clock.c */                        \
     X(clock_agrees_with_monotonic, 0)
 

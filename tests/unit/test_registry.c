@@ -7,9 +7,17 @@
 #include "test.h"
 
 #include <gt/registry.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 static const struct gt_field *field(unsigned rec, unsigned id)
 {
@@ -54,6 +62,16 @@ TEST_IMPL(registry_layout_matches_header)
     EXPECT(GT_REC_LOCATION, GT_F_LOC_PCS, struct gt_location_rec, pcs);
     EXPECT(GT_REC_LOCATION, GT_F_LOC_HIST, struct gt_location_rec, hist);
     EXPECT(GT_REC_EDGE, GT_F_EDGE_RUN_NS, struct gt_edge_rec, run_ns);
+    EXPECT(GT_REC_REGISTRY, GT_F_REG_CANARY, struct gt_registry, canary);
+    EXPECT(GT_REC_REGISTRY, GT_F_REG_IDLE_SINCE, struct gt_registry, idle_since);
+    EXPECT(GT_REC_REGISTRY, GT_F_REG_FATAL_NS, struct gt_registry, fatal_ns);
+    /* ABI 1 grows only at the end: the additions come after canary. */
+    ASSERT_GT(offsetof(struct gt_registry, idle_since),
+              offsetof(struct gt_registry, canary));
+    ASSERT_GT(offsetof(struct gt_registry, fatal_ns),
+              offsetof(struct gt_registry, idle_since));
+    ASSERT_EQ(GT_F_REG_FATAL_NS + 1, GT_F_REG__COUNT);
+    ASSERT_EQ(GT_TF_FRESH, 0x10);
     /* A thread record holds the published part and may grow past it. */
     ASSERT_GE(field(GT_REC_THREAD, GT_F_THR_SIZE)->size, sizeof(struct gt_thread_rec));
     ASSERT_EQ(field(GT_REC_LOCATION, GT_F_LOC_SIZE)->size, sizeof(struct gt_location_rec));
@@ -334,4 +352,404 @@ static void exited_main(void *arg)
 TEST_IMPL(registry_run_time_of_exited)
 {
     tu_run(exited_main, NULL);
+}
+
+/* ---- a record whose location links change is rewritten inside its seq ---- */
+
+static gt_mutex_t link_mu = GT_MUTEX_INITIALIZER;
+static gt_cond_t link_cv = GT_COND_INITIALIZER;
+static int link_go;
+
+/* Every waiter parks at the same location: this call site. */
+static void link_waiter(void *arg)
+{
+    (void)arg;
+    ASSERT_OK(gt_mutex_lock(&link_mu));
+    while (!link_go)
+        ASSERT_OK(gt_cond_wait(&link_cv, &link_mu));
+    ASSERT_OK(gt_mutex_unlock(&link_mu));
+}
+
+static void list_links_main(void *arg)
+{
+    (void)arg;
+    gt_t a = tu_spawn(link_waiter, NULL), b, c;
+    gt_yield(); /* a parks */
+    struct gt_thread_rec *ra = (struct gt_thread_rec *)a.rec;
+    ASSERT_EQ(ra->state, GT_STATE_PARKED);
+    ASSERT_EQ(ra->loc_next, 0);
+    uint32_t seq = ra->seq;
+    ASSERT_EQ(seq % 2, 0);
+
+    /* b parks behind a: a's loc_next changes, so a's seq must move on. */
+    b = tu_spawn(link_waiter, NULL);
+    gt_yield();
+    struct gt_thread_rec *rb = (struct gt_thread_rec *)b.rec;
+    ASSERT_EQ(rb->state, GT_STATE_PARKED);
+    ASSERT_EQ(rb->location, ra->location);
+    ASSERT_EQ(ra->loc_next, (uint64_t)(uintptr_t)rb);
+    ASSERT_EQ(rb->loc_prev, (uint64_t)(uintptr_t)ra);
+    ASSERT_EQ(ra->seq, seq + 2);
+
+    /* c behind b; then b leaves from the middle: both neighbours move on. */
+    c = tu_spawn(link_waiter, NULL);
+    gt_yield();
+    struct gt_thread_rec *rc = (struct gt_thread_rec *)c.rec;
+    uint32_t seq_a = ra->seq, seq_c = rc->seq;
+    ASSERT_EQ(seq_a % 2, 0);
+    ASSERT_EQ(seq_c % 2, 0);
+    ASSERT_OK(gt_mutex_lock(&link_mu));
+    ASSERT_OK(gt_cond_signal(&link_cv)); /* wakes a, the oldest */
+    ASSERT_OK(gt_mutex_unlock(&link_mu));
+    ASSERT_EQ(ra->loc_next, 0);
+    ASSERT_EQ(rb->loc_prev, 0);
+    ASSERT_EQ(seq_a % 2, 0);
+    ASSERT_EQ(rb->seq % 2, 0);
+    const struct gt_location_rec *l = NULL;
+    {
+        struct gt_location_rec **chunks =
+            (struct gt_location_rec **)(uintptr_t)gt_registry.loc_chunks;
+        uint32_t i = rb->location;
+        l = &chunks[i / GT_LOCS_PER_CHUNK][i % GT_LOCS_PER_CHUNK];
+    }
+    ASSERT_EQ(l->head, (uint64_t)(uintptr_t)rb);
+    ASSERT_EQ(l->tail, (uint64_t)(uintptr_t)rc);
+    ASSERT_EQ(rc->seq, seq_c); /* c's links did not change */
+
+    ASSERT_OK(gt_mutex_lock(&link_mu));
+    link_go = 1;
+    ASSERT_OK(gt_cond_broadcast(&link_cv));
+    ASSERT_OK(gt_mutex_unlock(&link_mu));
+    tu_join(a);
+    tu_join(b);
+    tu_join(c);
+    ASSERT_EQ(l->waiting, 0);
+    ASSERT_EQ(l->head, 0);
+    ASSERT_EQ(l->tail, 0);
+}
+
+TEST_IMPL(registry_list_links_in_seq)
+{
+    tu_run(list_links_main, NULL);
+}
+
+/* ---- the poller publishes the idle stretch it is in ------------------------ */
+
+#define IDLE_WATCH_NS (30 * TU_MS)
+
+static int idle_pipe[2];
+
+struct idle_seen {
+    uint64_t since;     /* idle_since while the runtime sleeps */
+    uint64_t idle_ns;   /* idle_ns then */
+    int64_t watched;    /* how long the watcher saw that one wait go on */
+    uint64_t now;       /* the watcher's clock at the end */
+};
+
+/* Another kernel thread, as a reader is: waits for the runtime to block
+ * in the poller, watches the wait go on, then ends it. */
+static void *idle_watcher(void *arg)
+{
+    struct idle_seen *seen = arg;
+    volatile struct gt_registry *r = &gt_registry;
+    for (int i = 0; i < 10000 && !r->idle_since; i++)
+        usleep(1000);
+    seen->since = r->idle_since;
+    seen->idle_ns = r->idle_ns;
+    int64_t t0 = tu_now_ns();
+    usleep(IDLE_WATCH_NS / 1000);
+    seen->now = (uint64_t)tu_now_ns();
+    seen->watched = (int64_t)seen->now - t0;
+    if (r->idle_since != seen->since || r->idle_ns != seen->idle_ns)
+        seen->watched = -1; /* the wait ended early: nothing to compare */
+    char c = 'x';
+    ssize_t n = write(idle_pipe[1], &c, 1);
+    (void)n;
+    return NULL;
+}
+
+static void idle_main(void *arg)
+{
+    struct idle_seen *seen = arg;
+    pthread_t w;
+    char c;
+    ASSERT_EQ(gt_registry.idle_since, 0);
+    ASSERT_EQ(pthread_create(&w, NULL, idle_watcher, seen), 0);
+    /* The only thread parks: the runtime blocks in epoll, no timeout. */
+    ASSERT_EQ(read(idle_pipe[0], &c, 1), 1);
+    ASSERT_EQ(pthread_join(w, NULL), 0);
+    ASSERT_EQ(gt_registry.idle_since, 0); /* the wait is over */
+}
+
+TEST_IMPL(registry_idle_since)
+{
+    struct idle_seen seen = {0};
+    ASSERT_OK(pipe(idle_pipe));
+    tu_run(idle_main, &seen);
+    if (!seen.since)
+        FAIL("idle_since stayed 0 while the runtime blocked in the poller");
+    ASSERT_GE(seen.watched, IDLE_WATCH_NS);
+    /* The current stretch is the watcher's own clock minus idle_since:
+     * at least as long as it watched, and not from the future. */
+    ASSERT_LE(seen.since, seen.now);
+    ASSERT_GE(seen.now - seen.since, (uint64_t)seen.watched);
+    /* idle_ns alone does not have it yet; once the wait ends it does. */
+    ASSERT_GE(gt_registry.idle_ns, seen.idle_ns + (uint64_t)seen.watched);
+    ASSERT_EQ(gt_registry.idle_since, 0);
+}
+
+/* ---- GT_TF_FRESH: a fresh context, never switched in or unstacked --------- */
+
+static int fresh_pipe[2];
+
+static void parks_once(void *arg)
+{
+    (void)arg;
+    ASSERT_OK(gt_sleep_ns(1));
+}
+
+static void restarts_unstacked(void *arg)
+{
+    (void)arg; /* the restart: read what woke it and end */
+    char c;
+    ASSERT_EQ(read(fresh_pipe[0], &c, 1), 1);
+}
+
+static void waits_unstacked(void *arg)
+{
+    (void)arg;
+    gt_wait_readable_then(fresh_pipe[0], GT_FOREVER, restarts_unstacked, NULL);
+}
+
+static void fresh_main(void *arg)
+{
+    (void)arg;
+    gt_t self = gt_self();
+    struct gt_thread_rec *me = (struct gt_thread_rec *)self.rec;
+    ASSERT_EQ(me->flags & GT_TF_FRESH, 0); /* running: it has a stack */
+
+    gt_t a = tu_spawn(parks_once, NULL);
+    struct gt_thread_rec *ra = (struct gt_thread_rec *)a.rec;
+    ASSERT_EQ(ra->state, GT_STATE_RUNNABLE);
+    ASSERT_EQ(ra->flags & GT_TF_FRESH, GT_TF_FRESH);
+    ASSERT_EQ(ra->seq % 2, 0);
+    gt_yield(); /* a runs and parks in its sleep: frames now */
+    ASSERT_EQ(ra->state, GT_STATE_PARKED);
+    ASSERT_EQ(ra->flags & GT_TF_FRESH, 0);
+    tu_join(a);
+
+    ASSERT_OK(pipe(fresh_pipe));
+    gt_t u = tu_spawn(waits_unstacked, NULL);
+    struct gt_thread_rec *ru = (struct gt_thread_rec *)u.rec;
+    gt_yield(); /* u parks without its stack: a fresh start again */
+    ASSERT_EQ(ru->state, GT_STATE_PARKED);
+    ASSERT_EQ(ru->flags & (GT_TF_FRESH | GT_TF_UNSTACKED),
+              GT_TF_FRESH | GT_TF_UNSTACKED);
+    ASSERT_EQ(ru->switches, 1);
+    ASSERT_EQ(ru->seq % 2, 0);
+    ASSERT_EQ(write(fresh_pipe[1], "x", 1), 1);
+    tu_join(u);
+    ASSERT_EQ(ru->flags & (GT_TF_FRESH | GT_TF_UNSTACKED), 0);
+}
+
+TEST_IMPL(registry_fresh_flag)
+{
+    tu_run(fresh_main, NULL);
+}
+
+/* ---- a fatal signal leaves its time in the registry ----------------------- */
+
+static void segv_main(void *arg)
+{
+    (void)arg;
+    raise(SIGSEGV);
+}
+
+/* The child crashes in a green thread under ptrace: the second time the
+ * signal is delivered is the runtime's handler re-raising it, when the
+ * registry holds everything the core would. */
+TEST_IMPL(registry_fatal_ns)
+{
+    int status;
+    uint64_t before = (uint64_t)tu_now_ns();
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        ptrace(PTRACE_TRACEME, 0, NULL, NULL);
+        raise(SIGSTOP);
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, STDERR_FILENO); /* the crash report */
+        gt_main(segv_main, NULL);
+        _exit(0);
+    }
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT(WIFSTOPPED(status) && WSTOPSIG(status) == SIGSTOP);
+    ASSERT_OK(ptrace(PTRACE_CONT, pid, NULL, NULL));
+    int segvs = 0;
+    struct gt_registry seen;
+    uint64_t after = 0;
+    for (;;) {
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        if (!WIFSTOPPED(status))
+            break;
+        int sig = WSTOPSIG(status);
+        if (sig == SIGSEGV && ++segvs == 2) {
+            after = (uint64_t)tu_now_ns();
+            struct iovec local = {&seen, sizeof seen};
+            struct iovec remote = {&gt_registry, sizeof seen};
+            ASSERT_EQ(process_vm_readv(pid, &local, 1, &remote, 1, 0),
+                      (ssize_t)sizeof seen);
+        }
+        ASSERT_OK(ptrace(PTRACE_CONT, pid, NULL, (void *)(intptr_t)sig));
+    }
+    ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV);
+    ASSERT_EQ(segvs, 2);
+    ASSERT_EQ(seen.magic, GT_REGISTRY_MAGIC);
+    if (!seen.fatal_ns)
+        FAIL("the fatal-signal handler left fatal_ns 0");
+    ASSERT_GE(seen.fatal_ns, before);
+    ASSERT_LE(seen.fatal_ns, after);
+    ASSERT_EQ(seen.clock_now, seen.fatal_ns);
+}
+
+/* ---- the runtime's own counters agree with its records ------------------- */
+
+/* Counts the records by state and checks every counter that says the same
+ * thing: nstate, runq_len, current and the RUNNING record.  `self`: the
+ * record of the calling green thread, NULL outside gt_main. */
+static void expect_counts_agree(const struct gt_thread_rec *self)
+{
+    uint64_t n[GT_STATE_EXITED + 1] = {0};
+    const struct gt_thread_rec *running = NULL;
+    struct gt_thread_rec **chunks =
+        (struct gt_thread_rec **)(uintptr_t)gt_registry.thread_chunks;
+    size_t size = field(GT_REC_THREAD, GT_F_THR_SIZE)->size;
+    for (uint64_t i = 0; i < gt_registry.thread_slots; i++) {
+        const struct gt_thread_rec *r = (const struct gt_thread_rec *)(const void *)
+            ((const char *)chunks[i / GT_THREADS_PER_CHUNK] +
+             (i % GT_THREADS_PER_CHUNK) * size);
+        ASSERT_EQ(r->seq % 2, 0); /* nothing is half-written at rest */
+        ASSERT_LE(r->state, GT_STATE_EXITED);
+        n[r->state]++;
+        if (r->state == GT_STATE_RUNNING) {
+            if (running)
+                FAIL("two records RUNNING: ids %" PRIu64 " and %" PRIu64,
+                     running->id, r->id);
+            running = r;
+        }
+    }
+    /* Slots past thread_slots are free records never used yet. */
+    n[GT_STATE_FREE] += (uint64_t)gt_registry.thread_chunk_count *
+                            GT_THREADS_PER_CHUNK - gt_registry.thread_slots;
+    for (int s = GT_STATE_FREE; s <= GT_STATE_EXITED; s++)
+        if (gt_registry.nstate[s] != n[s])
+            FAIL("nstate[%d] is %" PRIu64 ", the records say %" PRIu64, s,
+                 gt_registry.nstate[s], n[s]);
+    ASSERT_EQ(gt_registry.runq_len, n[GT_STATE_RUNNABLE]);
+    ASSERT_PTR_EQ(running, self);
+    ASSERT_EQ(gt_registry.current, (uint64_t)(uintptr_t)self);
+}
+
+static const struct gt_thread_rec *self_rec(void)
+{
+    return (const struct gt_thread_rec *)(const void *)gt_self().rec;
+}
+
+static int counts_pipe[2];
+static gt_chan_t *counts_chan;
+
+static void counts_restarted(void *arg)
+{
+    (void)arg;
+    char c;
+    ASSERT_EQ(read(counts_pipe[0], &c, 1), 1);
+    expect_counts_agree(self_rec());
+}
+
+static void counts_unstacked(void *arg)
+{
+    (void)arg;
+    gt_wait_readable_then(counts_pipe[0], GT_FOREVER, counts_restarted, NULL);
+}
+
+static void counts_sleeper(void *arg)
+{
+    expect_counts_agree(self_rec());
+    ASSERT_OK(gt_sleep_ns((int64_t)(intptr_t)arg));
+    expect_counts_agree(self_rec());
+}
+
+static void counts_receiver(void *arg)
+{
+    (void)arg;
+    void *m;
+    ASSERT_OK(gt_chan_recv(counts_chan, &m, GT_FOREVER));
+    expect_counts_agree(self_rec());
+}
+
+static void counts_exits(void *arg)
+{
+    (void)arg;
+    gt_yield();
+    gt_exit();
+}
+
+static void counts_main(void *arg)
+{
+    (void)arg;
+    const struct gt_thread_rec *me = self_rec();
+    gt_t t[40];
+    expect_counts_agree(me);
+    ASSERT_OK(pipe(counts_pipe));
+    counts_chan = gt_chan_create(1);
+    ASSERT_NOT_NULL(counts_chan);
+    for (int i = 0; i < 10; i++)
+        t[i] = tu_spawn(counts_sleeper, (void *)(intptr_t)(i % 3));
+    for (int i = 10; i < 20; i++)
+        t[i] = tu_spawn(counts_unstacked, NULL);
+    for (int i = 20; i < 30; i++)
+        t[i] = tu_spawn(counts_receiver, NULL);
+    for (int i = 30; i < 40; i++)
+        t[i] = tu_spawn(counts_exits, NULL);
+    expect_counts_agree(me);
+    gt_yield();
+    expect_counts_agree(me);
+    ASSERT_OK(gt_sleep_ns(TU_MS)); /* the sleepers wake, the rest stay */
+    expect_counts_agree(me);
+    ASSERT_EQ(write(counts_pipe[1], "0123456789", 10), 10);
+    for (int i = 20; i < 30; i++)
+        ASSERT_OK(gt_chan_send(counts_chan, NULL, GT_FOREVER));
+    for (int i = 0; i < 40; i++) {
+        tu_join(t[i]);
+        expect_counts_agree(me);
+    }
+    /* Detached threads give their records back without a join. */
+    gt_attr_t detached = {NULL, 0, 1};
+    for (int i = 0; i < 5; i++)
+        ASSERT_OK(gt_spawn(NULL, counts_exits, NULL, &detached));
+    expect_counts_agree(me);
+    ASSERT_OK(gt_sleep_ns(TU_MS));
+    expect_counts_agree(me);
+    gt_chan_destroy(counts_chan);
+}
+
+static void counts_deadlock(void *arg)
+{
+    (void)arg;
+    void *msg;
+    gt_chan_t *never = gt_chan_create(1);
+    gt_chan_recv(never, &msg, GT_FOREVER); /* nothing ever sends */
+}
+
+TEST_IMPL(registry_counts_agree)
+{
+    tu_run(counts_main, NULL);
+    expect_counts_agree(NULL); /* gt_main has returned */
+    /* A run that ends in a deadlock leaves its threads PARKED, none
+     * RUNNING, and current 0. */
+    ASSERT_ERRNO(gt_main(counts_deadlock, NULL), EDEADLK);
+    expect_counts_agree(NULL);
+    ASSERT_EQ(gt_registry.nstate[GT_STATE_PARKED], 1);
 }

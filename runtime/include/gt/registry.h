@@ -66,11 +66,28 @@
  *
  * TIME
  *
- *   Every timestamp is nanoseconds of CLOCK_MONOTONIC.  registry.clock_base
+ *   Every timestamp is nanoseconds of CLOCK_MONOTONIC, as the runtime
+ *   reads it cheaply at parks and wakes: at most 20 us behind the
+ *   kernel's clock at the moment it was taken, never ahead of it, and
+ *   never going backwards.  registry.clock_base
  *   is that clock when the runtime started and registry.realtime_base the
  *   wall clock (CLOCK_REALTIME) at the same moment, so a reader can turn a
  *   timestamp into a date; registry.clock_now is the latest reading the
- *   runtime took (a core file's "now").
+ *   runtime took.  That reading can be old: an idle process takes none
+ *   while it sleeps in the poller, so in a core file clock_now is only a
+ *   lower bound of "now".  Two fields tell a reader more:
+ *
+ *   fatal_ns    written by the runtime's fatal-signal handler (SIGSEGV,
+ *               SIGBUS, SIGILL, SIGFPE, SIGABRT) from a real clock reading
+ *               just before it re-raises the signal to die; clock_now gets
+ *               the same value.  0 when no fatal signal arrived.  In a
+ *               core the kernel wrote for that signal it is "now", exact.
+ *   idle_since  when the poller began its current blocking wait (an
+ *               epoll_wait with a timeout other than 0), 0 while it is not
+ *               blocked; idle_ns counts only finished waits.  So the time
+ *               idle up to now is idle_ns + (idle_since ? now - idle_since
+ *               : 0), and a process that has slept in epoll for a minute
+ *               shows it before the wait ends.
  */
 #ifndef GT_REGISTRY_H
 #define GT_REGISTRY_H
@@ -141,13 +158,18 @@ enum gt_registry_field {
     GT_F_REG_LOC_COUNT, GT_F_REG_LOC_DEPTH,
     GT_F_REG_EDGE_CHUNKS, GT_F_REG_EDGE_CHUNK_COUNT,
     GT_F_REG_EDGES_PER_CHUNK, GT_F_REG_EDGE_COUNT,
-    GT_F_REG_NSTATE,        /* u64[GT_STATE_EXITED + 1]: threads by state */
+    GT_F_REG_NSTATE,        /* u64[GT_STATE_EXITED + 1]: records by state;
+                             * [GT_STATE_FREE] counts every free record of
+                             * the chunks, slots past thread_slots too */
     GT_F_REG_SWITCHES, GT_F_REG_SPAWNS, GT_F_REG_EXITS,
     GT_F_REG_RUNQ_LEN, GT_F_REG_POLLS, GT_F_REG_IDLE_NS,
     GT_F_REG_FILE_IO_CALLS, GT_F_REG_FILE_IO_NS,
     GT_F_REG_GUARD_POLICY, GT_F_REG_GUARD_MAPPINGS, GT_F_REG_MAX_MAP_COUNT,
     GT_F_REG_STACK_DEFAULT, GT_F_REG_STACK_RESERVED, GT_F_REG_PAGE_SIZE,
     GT_F_REG_CANARY,
+    GT_F_REG_IDLE_SINCE,    /* ns: the poller's current blocking wait began;
+                             * 0 when not blocked (see TIME) */
+    GT_F_REG_FATAL_NS,      /* ns: clock at a fatal signal, 0 none (TIME) */
     GT_F_REG__COUNT
 };
 
@@ -206,6 +228,14 @@ enum gt_edge_field {
  * a new thread's is (its pc, inside the entry trampoline, reads right as
  * an exact pc and as a return address). */
 #define GT_TF_UNSTACKED 0x8u
+/* The saved context is a fresh start (ctx holds only the entry
+ * trampoline's pc and a stack top, no frames): a thread that has never
+ * been switched in, or one waiting unstacked (GT_TF_UNSTACKED).  Set and
+ * cleared by the runtime inside the record's seq bracket, so it is
+ * consistent with ctx; cleared once the thread runs.  A reader takes it as
+ * "this thread holds no stack": no frames to unwind past the trampoline,
+ * 0 live bytes, left out of stack percentiles. */
+#define GT_TF_FRESH 0x10u
 
 /* Saved registers (GT_F_THR_CTX_REGS): u64 each, in this order. */
 #if defined(__x86_64__)
@@ -314,6 +344,9 @@ struct gt_registry {
     uint64_t stack_reserved;    /* bytes of arena handed out to stacks */
     uint64_t page_size;
     uint64_t canary;            /* value of the canary word */
+    /* appended (ABI 1 grows only at the end) */
+    uint64_t idle_since;        /* ns, 0 when the poller is not blocked */
+    uint64_t fatal_ns;          /* ns, 0 when no fatal signal arrived */
 };
 
 extern struct gt_registry gt_registry;
