@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 
 from conftest import GT_TOP, LOOP_S, PIPELINE, Pipeline, Unstacked, gt_top, site, where
 
@@ -458,3 +459,57 @@ def test_not_linked_with_the_tools_common_code():
     for name in ("target_open", "target_args_check", "fmt_duration", "describe_pc"):
         assert name not in syms, name
     assert "gto_fmt_duration" in syms
+
+
+def test_idle_counts_the_wait_in_progress():
+    """With every thread parked for ever the poller blocks in one wait that
+    never returns: gt-top counts that wait as idle (it showed 0%)."""
+    p = Pipeline(0, 3)
+    try:
+        doc = snapshot(p)
+        prom = parse_prometheus(gt_top("-b", "-d", "0.5", "-p", p.pid,
+                                       "--format", "prometheus").stdout)
+        text = gt_top("-b", "-d", "0.5", "-p", p.pid).stdout
+    finally:
+        p.stop()
+    assert doc["idle_share"] > 0.9, doc["idle_share"]
+    # At least the 0.5 s between the baseline and the snapshot.
+    assert doc["idle_ns"] >= 500_000_000 and doc["idle_ns"] <= doc["uptime_ns"]
+    assert prom["gt_idle_seconds_total"] >= 0.5
+    assert re.search(r"; idle (9\d|100)%", text), text
+
+
+def test_core_ages_true_or_lower_bounds(tmp_path):
+    """A core's now is when it was written (its mtime), not the runtime's
+    last clock reading: ages and uptime are true to the second.  A core
+    whose mtime cannot tell (copied without it) gives them as lower bounds:
+    ">= " in text, now_exact false in JSON."""
+    t0 = time.monotonic()
+    p = Pipeline(0, 3)
+    try:
+        time.sleep(1.5)
+        prefix = str(tmp_path / "core")
+        subprocess.run(["gcore", "-o", prefix, str(p.pid)], check=True,
+                       capture_output=True, timeout=120)
+        t1 = time.monotonic()
+    finally:
+        p.stop()
+    core = "%s.%d" % (prefix, p.pid)
+    doc = json.loads(gt_top("-b", "--core", core, "--exe", PIPELINE,
+                            "--format", "json").stdout)
+    assert doc["now_exact"] is True
+    assert 1_500_000_000 <= doc["uptime_ns"] <= (t1 - t0) * 1e9
+    idle = locs_by_where(doc)[where("idle", "idler_main")]
+    assert 1_400_000_000 <= idle["age_max_ns"] <= doc["uptime_ns"]
+    os.utime(core, (1, 1))
+    doc = json.loads(gt_top("-b", "--core", core, "--exe", PIPELINE,
+                            "--format", "json").stdout)
+    assert doc["now_exact"] is False
+    assert doc["uptime_ns"] < 1_500_000_000
+    text = gt_top("-b", "--core", core, "--exe", PIPELINE).stdout
+    assert re.search(r"  up >= \d", text), text
+    row = next(l for l in text.splitlines() if where("idle", "idler_main") + " < " in l)
+    assert row.split()[:3] == ["3", row.split()[1], ">="], row
+    threads = gt_top("-b", "--core", core, "--exe", PIPELINE, "--view", "threads").stdout
+    idlers = [l for l in threads.splitlines() if " idler " in l]
+    assert len(idlers) == 3 and all(" >= " in l for l in idlers), idlers
