@@ -170,31 +170,25 @@ static void text_graph(FILE *out, const struct tables *tb)
     free(e);
 }
 
-/* "p50/p99/max" of a class's bytes. */
-static const char *pct_text(const struct gto_pct *p, char *buf, size_t len)
-{
-    char a[32], b[32], c[32];
-    snprintf(buf, len, "%s/%s/%s", gto_fmt_bytes(p->p50, a, sizeof(a)),
-             gto_fmt_bytes(p->p99, b, sizeof(b)), gto_fmt_bytes(p->max, c, sizeof(c)));
-    return buf;
-}
-
+/* Fits 80 columns: the screen shows it too.  Live percentiles are in the
+ * JSON. */
 int stack_class_line(const struct gto_class *k, char *buf, size_t len)
 {
-    char tp[100], lp[100], sug[32], sav[32];
+    char p50[32], p99[32], max[32], sug[32], sav[32];
     if (!k)
-        return snprintf(buf, len, "%-20s %8s %8s  %-26s %-26s %9s %9s", "CLASS",
-                        "THREADS", "SAMPLED", "TOUCHED p50/p99/max", "LIVE p50/p99/max",
-                        "SUGGEST", "SAVES");
+        return snprintf(buf, len, "%-18.18s %7s %7s %8s %8s %8s %8s %8s", "CLASS", "THREADS",
+                        "SAMPLED", "TOUCH50", "TOUCH99", "TOUCHMAX", "SUGGEST", "SAVES");
     if (k->sampled) {
-        pct_text(&k->touched, tp, sizeof(tp));
-        pct_text(&k->live, lp, sizeof(lp));
+        gto_fmt_bytes(k->touched.p50, p50, sizeof(p50));
+        gto_fmt_bytes(k->touched.p99, p99, sizeof(p99));
+        gto_fmt_bytes(k->touched.max, max, sizeof(max));
     } else {
-        snprintf(tp, sizeof(tp), "-");
-        snprintf(lp, sizeof(lp), "-");
+        snprintf(p50, sizeof(p50), "-");
+        snprintf(p99, sizeof(p99), "-");
+        snprintf(max, sizeof(max), "-");
     }
-    return snprintf(buf, len, "%-20s %8zu %8zu  %-26s %-26s %9s %9s", k->name, k->threads,
-                    k->sampled, tp, lp,
+    return snprintf(buf, len, "%-18.18s %7zu %7zu %8s %8s %8s %8s %8s", k->name, k->threads,
+                    k->sampled, p50, p99, max,
                     k->has_suggestion ? gto_fmt_bytes(k->suggested, sug, sizeof(sug)) : "-",
                     gto_fmt_bytes(k->saves, sav, sizeof(sav)));
 }

@@ -381,10 +381,10 @@ static void stacks_lines(struct ui *u)
     char line[512];
     stack_class_line(NULL, line, sizeof(line));
     drill_add(u, "Classes (by %s):", gto_class_by_name(u->class_by));
-    drill_add(u, "  %s", line);
+    drill_add(u, "%s", line);
     for (size_t i = 0; i < u->stacks.nclasses && i < 10; i++) {
         stack_class_line(&u->stacks.classes[i], line, sizeof(line));
-        drill_add(u, "  %s", line);
+        drill_add(u, "%s", line);
     }
     drill_add(u, "Functions holding live stack:");
     for (size_t i = 0; i < u->stacks.nfunctions && i < 20; i++)

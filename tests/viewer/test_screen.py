@@ -72,7 +72,11 @@ def test_views_sort_filter(session):
     s = wait_for("view: graph")
     assert "stage_a (pipeline.c" in s
     keys("3")
-    wait_for("Functions holding live stack")
+    s = wait_for("Functions holding live stack")
+    # The classes and their suggestions fit 80 columns.
+    assert "Classes (by entry):" in s
+    row = next(l for l in s.splitlines() if l.startswith("idler_main "))
+    assert row.split()[1:3] == ["3", "3"] and row.endswith("KiB"), row
 
 
 def test_sort_reverse(session):
