@@ -1,5 +1,8 @@
 /*
- * batch.c - gt-top's batch output.
+ * batch.c - gt-top's batch output.  Every figure is libgtobserve's (state
+ * counts, ages and now, quantiles, classes and suggestions, wait
+ * descriptions, location labels, formatting): this file only prints, in
+ * the JSON vocabulary every gt reader shares.
  *
  * JSON (--format json): one document per snapshot, one per line:
  *
@@ -7,44 +10,66 @@
  *    "time": UNIX seconds of the snapshot, "interval_s": seconds the rates
  *    cover, "rates_are_averages": true when they cover the program's life
  *    (a core, or the first snapshot),
- *    "uptime_s": ..., "threads": {"total": N, "runnable": N, "running": N,
- *    "parked": N, "exited": N},
+ *    "now_exact": false when the snapshot's now is only a lower bound (a
+ *    core that cannot tell when it was written): then so is every age,
+ *    "uptime_ns": now - the runtime's start,
+ *    "threads": N, "states": {"runnable", "running", "parked", "exited"}
+ *    (counted from the thread records; with "in_flux" they add up to
+ *    threads, and running <= 1), "in_flux": threads in no state,
  *    "rates": {"spawns_per_s", "exits_per_s", "switches_per_s"},
- *    "run_queue": N, "idle_share": 0..1, "rss_bytes": N (0 unknown),
+ *    "run_queue": N, "idle_ns": time blocked in the poller, the wait in
+ *    progress included, "idle_share": 0..1 of the interval,
+ *    "file_io_calls", "file_io_ns": regular-file calls made straight
+ *    through and their time, "rss_bytes": N (0 unknown),
  *    "stacks": {"reserved", "live", "resident", "dead": bytes,
  *               "measured": bool (resident and dead known),
  *               "measured_age_s": how old resident and dead are (they
  *               are measured every 10 s or less often, not every snapshot)},
  *    "guard": {"policy": "madvise", "mappings": N, "max_map_count": N},
- *    "in_flux": records that stayed torn,
- *    "locations": [{"index", "function", "where": "func (file:line)",
- *                   "kind", "waiting", "arrivals_per_s", "age_p50_ns",
- *                   "age_p99_ns", "age_max_ns", "completed",
- *                   "done_p50_ns", "done_p99_ns", "done_mean_ns"}],
+ *    "records_in_flux": thread, location and edge records that stayed torn,
+ *    "locations": [{"index", "function", "where" (gto_location_label:
+ *                   "func (file:line) < caller (file:line) < ..."),
+ *                   "kind" ("fd", "chan_recv", ...), "waiting",
+ *                   "arrivals", "completed", "wait_max_ns" (longest
+ *                   completed wait), "done_p50_ns", "done_p99_ns" (log2
+ *                   bucket bounds clamped to wait_max_ns), "done_mean_ns",
+ *                   "arrivals_per_s", "age_p50_ns", "age_p99_ns",
+ *                   "age_max_ns" (waits in progress)}],
  *    "edges": [{"from", "to" (location indices), "from_where", "to_where",
  *               "per_s", "mean_run_ns", "count"}],
  *    "thread_list": [{"id", "name", "state", "location" (index, 0 none),
- *                     "where", "wait_kind" ("fd", "mutex", ...; null when
- *                     not parked), "wait_obj" (the fd, the joined id, an
- *                     address; null when not parked), "waited_ns",
- *                     "run_ns", "switches", "live", "touched" (null
- *                     unmeasured), "reserved"}]
+ *                     "where", "wait_kind" (null when not parked), "wait"
+ *                     ("fd 9 read", "sleep 2ms left", ...: null when not
+ *                     parked), "wait_obj" (null when not parked), "wait_ns"
+ *                     (now - wait_since, null when not parked), "entry"
+ *                     (function name), "run_ns", "switches",
+ *                     "stack": {"reserved", "live", "touched", "dead",
+ *                     "unused", "resident"} (the last four null when not
+ *                     measured: from the last measure, as old as
+ *                     stacks.measured_age_s says)}]
  *                   (--view threads only),
  *
  *    Locations and threads come in the order --sort asks for (default:
  *    locations by threads waiting, longest first; threads by id).
  *    "stacks_report": {"live_hist": [threads with live in [2^i, 2^i+1)],
- *                      "classes": [{"name", "threads", "live",
- *                                   "touched_p99", "touched_max",
- *                                   "suggested"}],
+ *                      "no_stack": threads holding no stack (a fresh
+ *                      context), in no bucket,
+ *                      "class_by": "entry" | "name" | "prefix",
+ *                      "classes": [{"class", "threads", "sampled" (all but
+ *                                   fresh contexts), "touched": {"p50",
+ *                                   "p99", "max"}, "live": {...},
+ *                                   "suggested_stack_size" (null without
+ *                                   samples), "saves", "stack_size",
+ *                                   "dead_resident"}],
  *                      "functions": [{"function", "live", "frames"}]}
  *                   (--view stacks only)}
  *
- * Prometheus (--format prometheus): process-wide gauges and counters, and
- * per-location series labelled by location only ("func (file:line)", with
- * " #INDEX" added when two locations share a call site), never by thread,
- * so the series count is bounded by the program's code.  Edges carry the
- * two locations' labels.
+ * Prometheus (--format prometheus): process-wide gauges and counters
+ * (gt_idle_seconds_total with the wait in progress, gt_file_io_calls_total,
+ * gt_file_io_seconds_total, ...), and per-location series labelled by
+ * location only (its label, with " #INDEX" added should two share one),
+ * never by thread, so the series count is bounded by the program's code.
+ * Edges carry the two locations' labels.
  *
  * DOT (--format dot): the blocking graph, a node per location with
  * threads waiting or an edge, an edge per transition with its rate and
