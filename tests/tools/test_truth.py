@@ -86,6 +86,28 @@ def test_state_counts_from_the_records(waits):
         "  0 runnable, 0 running, %d parked, 0 exited; up " % NTHREADS)
 
 
+def test_records_that_cannot_all_be_true(tmp_path):
+    """Two records say "running" on a runtime with one kernel thread:
+    re-reading does not settle it (they hold still), so neither is
+    believed and both are counted in flux, live and in a core."""
+    w = start("tworunning", env={"GT_GUARD": "mprotect"})
+    try:
+        live = run_json(GT_STACKS, "--all", w.pid)
+        core = gcore(w.pid, tmp_path)
+    finally:
+        w.stop()
+    for d in (live, run_json(GT_STACKS, "--all", "--core", core)):
+        check_counts(d, NTHREADS)
+        assert d["states"] == {"runnable": 0, "running": 0, "parked": NTHREADS - 2,
+                               "exited": 0}
+        assert d["in_flux"] == 2
+        flux = [t["name"] for t in d["threads_list"] if t["unwind"] == "in flux"]
+        assert sorted(flux) == ["stage_a", "stage_b"]
+    rc, out, err = run(GT_STACKS, "--core", core)
+    assert out.splitlines()[1].startswith(
+        "  0 runnable, 0 running, %d parked, 0 exited, 2 in flux; up " % (NTHREADS - 2))
+
+
 def test_state_counts_of_a_busy_target():
     """A thread switching all the time: every snapshot adds up, with at most
     one thread running."""

@@ -3,7 +3,7 @@
  * the readers' derived meanings: wait descriptions, classes, location
  * labels, ages in core files, idle time.
  *
- * Usage: waits [publish] [NCONN]
+ * Usage: waits [publish] [tworunning] [NCONN]
  *
  * Threads, all parked once it prints its "ready" line:
  *   NCONN (default 3)          conn_main reads an empty pipe (LINE:conn):
@@ -27,6 +27,11 @@
  *
  * A line "abort" on stdin makes the main thread call abort(): SIGABRT, a
  * kernel core when core dumps are allowed.
+ *
+ * "tworunning" rewrites the records of stage_a and stage_b (parked on a
+ * mutex nobody releases, so the runtime never writes them again) to say
+ * "running": a snapshot whose records cannot all be true, as a reader
+ * copying records while they change can see, made to hold still.
  *
  * "publish" stands in for a runtime that publishes the poller's current
  * idle stretch and its fatal-signal clock reading (GT_F_REG_IDLE_SINCE,
@@ -59,7 +64,7 @@ enum { GT_F_REG_IDLE_SINCE = GT_F_REG__COUNT, GT_F_REG_FATAL_NS };
 static int pipe_fds[2];
 static gt_mutex_t mu = GT_MUTEX_INITIALIZER;
 static gt_t sleeper;
-static int publish;
+static int publish, tworunning;
 static long nconn = 3;
 static struct gt_field layout_copy[256];
 
@@ -130,6 +135,37 @@ static void spawn(void (*fn)(void *), void *arg, const char *name, gt_t *out)
     }
 }
 
+/* The layout table's entry for field ID of record kind REC. */
+static const struct gt_field *field(unsigned rec, unsigned id)
+{
+    const struct gt_field *l = (const struct gt_field *)(uintptr_t)gt_registry.layout;
+    for (uint32_t i = 0; i < gt_registry.nlayout; i++)
+        if (l[i].rec == rec && l[i].id == id)
+            return &l[i];
+    abort();
+}
+
+/* See "tworunning" above. */
+static void claim_two_running(void)
+{
+    const struct gt_field *size = field(GT_REC_THREAD, GT_F_THR_SIZE);
+    const struct gt_field *state = field(GT_REC_THREAD, GT_F_THR_STATE);
+    const struct gt_field *name = field(GT_REC_THREAD, GT_F_THR_NAME);
+    const uint64_t *chunks = (const uint64_t *)(uintptr_t)gt_registry.thread_chunks;
+    int found = 0;
+    for (uint64_t i = 0; i < gt_registry.thread_slots; i++) {
+        char *rec = (char *)(uintptr_t)chunks[i / gt_registry.threads_per_chunk] +
+                    (i % gt_registry.threads_per_chunk) * size->size;
+        if (strcmp(rec + name->offset, "stage_a") == 0 ||
+            strcmp(rec + name->offset, "stage_b") == 0) {
+            *(uint8_t *)(rec + state->offset) = GT_STATE_RUNNING;
+            found++;
+        }
+    }
+    if (found != 2)
+        abort();
+}
+
 /* See "publish" above. */
 static void publish_fields(void)
 {
@@ -191,6 +227,8 @@ static void main_thread(void *arg)
     spawn(joiner_main, NULL, "joiner", NULL);
     gt_sleep_ns(1000000); /* every thread runs to its parking point */
     uint64_t clock = now_ns();
+    if (tworunning)
+        claim_two_running();
     if (publish) {
         publish_fields();
         gt_registry.max_map_count = clock;
@@ -210,9 +248,13 @@ int main(int argc, char **argv)
             publish = 1;
             continue;
         }
+        if (strcmp(argv[i], "tworunning") == 0) {
+            tworunning = 1;
+            continue;
+        }
         nconn = strtol(argv[i], &end, 10);
         if (*end || nconn < 1 || nconn > 100000) {
-            fprintf(stderr, "usage: %s [publish] [NCONN]\n", argv[0]);
+            fprintf(stderr, "usage: %s [publish] [tworunning] [NCONN]\n", argv[0]);
             return 2;
         }
     }

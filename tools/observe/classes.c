@@ -15,8 +15,6 @@
 
 #include "internal.h"
 
-#define CLASS_NAME_MAX 256
-
 int gto_class_by_parse(const char *s, enum gto_class_by *out)
 {
     static const enum gto_class_by all[] = {GTO_CLASS_BY_ENTRY, GTO_CLASS_BY_NAME,
@@ -153,26 +151,28 @@ ssize_t gto_classes(gto_target *t, const gto_snapshot *s,
     if (!page || page > (1u << 30) || (page & (page - 1)))
         page = 4096; /* a hostile or absent page size: the common one */
     struct member *m = malloc((n + 1) * sizeof(*m));
-    char *keys = malloc((n + 1) * (size_t)64);
+    char *keys = malloc((n + 1) * (size_t)GTO_NAME_MAX);
     uint64_t *touched = malloc((n + 1) * sizeof(*touched));
     uint64_t *live = malloc((n + 1) * sizeof(*live));
     struct gto_class *c = calloc(n + 1, sizeof(*c));
     if (!m || !keys || !touched || !live || !c)
         goto oom;
-    /* Entry names can be long C++ names: the common case fits 64 bytes,
-     * a longer one is interned in the target's strings. */
+    /* A known entry function's name is the target's own string (it lives
+     * until gto_close); names, prefixes and unknown entries (an address)
+     * fit a thread name's bytes and are copied. */
     for (size_t i = 0; i < n; i++) {
-        char buf[CLASS_NAME_MAX];
-        gto_thread_class(t, th[i], by, buf, sizeof(buf));
+        char *k = keys + i * GTO_NAME_MAX;
         m[i].th = th[i];
-        if (strlen(buf) < 64) {
-            memcpy(keys + i * 64, buf, strlen(buf) + 1);
-            m[i].key = keys + i * 64;
-        } else {
-            m[i].key = gto__intern(t, buf);
-            if (!m[i].key)
-                goto oom;
+        m[i].key = k;
+        if (by == GTO_CLASS_BY_ENTRY) {
+            const struct gto_symbol *sym;
+            size_t ns = gto_symbolize(t, th[i]->entry, 0, &sym);
+            if (strcmp(sym[ns - 1].function, "?") != 0) {
+                m[i].key = sym[ns - 1].function;
+                continue;
+            }
         }
+        gto_thread_class(t, th[i], by, k, GTO_NAME_MAX);
     }
     qsort(m, n, sizeof(*m), cmp_member);
     size_t nc = 0;

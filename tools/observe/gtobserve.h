@@ -29,8 +29,9 @@
  * gto_snapshot_free; everything gto_symbolize returns lives until
  * gto_close.  Free a target's snapshots before closing it: a freed
  * snapshot gives its buffers back to its target, so that the next
- * snapshot of 100K threads reuses them instead of allocating again.  There is no global state: two targets can be open at once and
- * used from two threads (one thread per target).
+ * snapshot of 100K threads reuses them instead of allocating again.
+ * There is no global state: two targets can be open at once and used
+ * from two threads (one thread per target).
  *
  * Errors: every function that can fail returns -1 and writes one line,
  * without a trailing newline, that names the thing and the fix into the
@@ -118,7 +119,7 @@ struct gto_thread {
     uint64_t entry, arg, spawn_site, created, run_ns, switches;
     uint64_t stack_lo, stack_hi, guard_size;
     uint64_t ctx_sp, ctx_pc, ctx_fp;
-    uint64_t ctx[8];         /* saved sp, pc, rbp, rbx, r12-r15 (GT_CTX_*) */
+    uint64_t ctx[GT_CTX_NREGS]; /* saved sp, pc, rbp, rbx, r12-r15 (GT_CTX_*) */
     int in_flux;             /* torn after every re-read: fields above are
                               * from the last copy and may be inconsistent */
 

@@ -51,7 +51,7 @@ _Static_assert(GT_F_REG__COUNT + 2 <= MAX_FIELDS && GT_F_THR__COUNT <= MAX_FIELD
                "a record kind has more fields than the layout copy holds");
 
 /* Saved registers in CTX_REGS, in this order (GT_CTX_*), as DWARF numbers. */
-static const int ctx_dwarf[8] = {7, 16, 6, 3, 12, 13, 14, 15};
+static const int ctx_dwarf[GT_CTX_NREGS] = {7, 16, 6, 3, 12, 13, 14, 15};
 
 struct layout {
     uint32_t off[REC_KINDS][MAX_FIELDS];
@@ -118,8 +118,10 @@ static int read_layout(gto_target *t, uint64_t addr, uint32_t n,
     free(f);
     static const struct { int rec, id; const char *what; } need[] = {
         {GT_REC_REGISTRY, 0, "registry size"}, {GT_REC_THREAD, 0, "thread record size"},
-        {GT_REC_THREAD, GT_F_THR_SEQ, "thread seq"}, {GT_REC_THREAD, GT_F_THR_STATE, "thread state"},
-        {GT_REC_THREAD, GT_F_THR_ID, "thread id"}, {GT_REC_THREAD, GT_F_THR_CTX_SP, "thread sp"},
+        {GT_REC_THREAD, GT_F_THR_SEQ, "thread seq"},
+        {GT_REC_THREAD, GT_F_THR_STATE, "thread state"},
+        {GT_REC_THREAD, GT_F_THR_ID, "thread id"},
+        {GT_REC_THREAD, GT_F_THR_CTX_SP, "thread sp"},
         {GT_REC_THREAD, GT_F_THR_STACK_HI, "thread stack top"},
         {GT_REC_REGISTRY, GT_F_REG_THREAD_CHUNKS, "thread chunks"},
         {GT_REC_REGISTRY, GT_F_REG_THREAD_SLOTS, "thread slots"},
@@ -306,7 +308,7 @@ static void decode_thread(const struct layout *l, const uint8_t *b,
     th->ctx_sp = get(l, GT_REC_THREAD, GT_F_THR_CTX_SP, b);
     th->ctx_pc = get(l, GT_REC_THREAD, GT_F_THR_CTX_PC, b);
     th->ctx_fp = get(l, GT_REC_THREAD, GT_F_THR_CTX_FP, b);
-    for (size_t k = 0; k < 8; k++)
+    for (size_t k = 0; k < GT_CTX_NREGS; k++)
         th->ctx[k] = get_at(l, GT_REC_THREAD, GT_F_THR_CTX_REGS, b, k);
     /* The named fields win: a registry with fewer saved registers still
      * has these three. */
@@ -327,7 +329,8 @@ static void decode_counters(const struct layout *l, const uint8_t *b,
 #define G(field, id) c->field = get(l, GT_REC_REGISTRY, id, b)
     G(pid, GT_F_REG_PID); G(clock_base, GT_F_REG_CLOCK_BASE);
     G(realtime_base, GT_F_REG_REALTIME_BASE); G(clock_now, GT_F_REG_CLOCK_NOW);
-    G(current, GT_F_REG_CURRENT); G(switches, GT_F_REG_SWITCHES); G(spawns, GT_F_REG_SPAWNS);
+    G(current, GT_F_REG_CURRENT); G(switches, GT_F_REG_SWITCHES);
+    G(spawns, GT_F_REG_SPAWNS);
     G(exits, GT_F_REG_EXITS); G(runq_len, GT_F_REG_RUNQ_LEN); G(polls, GT_F_REG_POLLS);
     G(idle_ns, GT_F_REG_IDLE_NS); G(file_io_calls, GT_F_REG_FILE_IO_CALLS);
     G(file_io_ns, GT_F_REG_FILE_IO_NS); G(guard_mappings, GT_F_REG_GUARD_MAPPINGS);
@@ -382,7 +385,8 @@ static int read_threads(gto_target *t, gto_snapshot *s, const struct layout *l,
     for (uint64_t i = 0; i < nslots; i++) {
         const uint8_t *b = sl.recs + i * rsize;
         uint32_t seq = (uint32_t)get(l, GT_REC_THREAD, GT_F_THR_SEQ, b);
-        if (get(l, GT_REC_THREAD, GT_F_THR_STATE, b) == GTO_STATE_FREE && !sl.flux[i] && !(seq & 1))
+        if (get(l, GT_REC_THREAD, GT_F_THR_STATE, b) == GTO_STATE_FREE && !sl.flux[i] &&
+            !(seq & 1))
             continue;
         struct gto_thread *th = &s->threads[s->nthreads++];
         memset(th, 0, sizeof(*th));
@@ -721,7 +725,7 @@ static int unwind_all(gto_target *t, gto_snapshot *s, const struct stack_copy *s
             u.copy_hi = copied(th) ? th->stack_hi : th->ctx_sp;
             u.copy = !copied(th) ? NULL : own[i] ? own[i] : sc->buf + sc->off[i];
             /* Only what the switch saved: sp, pc, rbp, rbx, r12-r15. */
-            for (int k = 0; k < 8; k++) {
+            for (int k = 0; k < GT_CTX_NREGS; k++) {
                 u.regs[ctx_dwarf[k]] = th->ctx[k];
                 u.valid |= 1u << ctx_dwarf[k];
             }
@@ -867,8 +871,9 @@ int gto_snapshot_take(gto_target *t, unsigned flags, gto_snapshot **out, char *e
     if (rc == 0) {
         struct gto_counters *c = &s->c;
         c->uptime_ns = c->now > c->clock_base ? c->now - c->clock_base : 0;
-        c->idle_total = c->idle_ns +
-                        (c->idle_since && c->now > c->idle_since ? c->now - c->idle_since : 0);
+        uint64_t stretch = c->idle_since && c->now > c->idle_since
+                               ? c->now - c->idle_since : 0;
+        c->idle_total = c->idle_ns + stretch;
     }
     if (rc == 0 && !is_live(t) && !s->nthreads)
         rc = check_core_threads(t, &l, reg, err);
