@@ -107,7 +107,7 @@ int header_lines(const struct sampler *s, const struct tables *tb,
         snprintf(lines[n++], 256,
                  "Threads: %zu total, %" PRIu64 " running, %" PRIu64
                  " runnable, %" PRIu64 " parked, %" PRIu64 " exited%s",
-                 tb->nthreads, tb->nstate[GTO_STATE_RUNNING], tb->nstate[GTO_STATE_RUNNABLE],
+                 tb->total_threads, tb->nstate[GTO_STATE_RUNNING], tb->nstate[GTO_STATE_RUNNABLE],
                  tb->nstate[GTO_STATE_PARKED], tb->nstate[GTO_STATE_EXITED], flux);
     if (n < max)
         snprintf(lines[n++], 256,
@@ -397,7 +397,7 @@ static int print_json(FILE *out, struct sampler *s, struct tables *tb, enum view
             s->rates_are_averages ? "true" : "false");
     fprintf(out, ", \"now_exact\": %s, \"uptime_ns\": %" PRIu64, c->now_exact ? "true" : "false",
             c->uptime_ns);
-    fprintf(out, ", \"threads\": %zu, \"states\": {", tb->nthreads);
+    fprintf(out, ", \"threads\": %zu, \"states\": {", tb->total_threads);
     for (int i = GTO_STATE_RUNNABLE; i < GTO_STATE_COUNT; i++)
         fprintf(out, "%s\"%s\": %" PRIu64, i == GTO_STATE_RUNNABLE ? "" : ", ",
                 gto_state_name(i), tb->nstate[i]);

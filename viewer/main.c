@@ -252,7 +252,7 @@ static int run_batch(struct sampler *s, const struct options *o,
         if (sampler_step(s, err) < 0)
             goto fail;
         struct tables tb;
-        if (tables_build(&tb, s) < 0 || batch_print(stdout, s, &tb, o->view, o->format, o->order,
+        if (tables_build(&tb, s, o->view == VIEW_THREADS) < 0 || batch_print(stdout, s, &tb, o->view, o->format, o->order,
                                                     o->class_by) < 0) {
             fprintf(stderr, "gt-top: out of memory\n");
             tables_free(&tb);

@@ -37,40 +37,62 @@ static void sort_u64(uint64_t *v, uint64_t *tmp, size_t n)
  * threads grouping the ages by location (a counting sort), each group
  * sorted by radix, and the quantiles read by the library's rank rule
  * (gto_quantile): O(n) for 100K threads. */
-static int fill_ages(struct tables *tb, size_t maxidx)
+/* How long TH has waited at NOW: 0 when it is not parked. */
+static uint64_t wait_age(const struct gto_thread *th, uint64_t now)
 {
+    return th->state == GTO_STATE_PARKED && th->wait_since && now > th->wait_since
+               ? now - th->wait_since : 0;
+}
+
+static int queued(const struct gto_thread *th, size_t maxidx)
+{
+    return th->state == GTO_STATE_PARKED && !th->in_flux && th->location &&
+           th->location <= maxidx;
+}
+
+static int fill_ages(struct tables *tb, const gto_snapshot *snap, size_t maxidx)
+{
+    size_t n = gto_thread_count(snap), nparked = 0, most = 0;
+    uint64_t now = gto_snapshot_counters(snap)->now;
     size_t *start = calloc(maxidx + 2, sizeof(*start));
-    uint64_t *ages = malloc((tb->nthreads ? tb->nthreads : 1) * sizeof(*ages));
-    uint64_t *tmp = malloc((tb->nthreads ? tb->nthreads : 1) * sizeof(*tmp));
     size_t *slot_of = calloc(maxidx + 1, sizeof(*slot_of));
-    if (!start || !ages || !tmp || !slot_of) {
-        free(start), free(ages), free(tmp), free(slot_of);
+    if (!start || !slot_of) {
+        free(start), free(slot_of);
         return -1;
     }
-    for (size_t i = 0; i < tb->nthreads; i++) {
-        const struct gto_thread *th = tb->threads[i].th;
-        if (th->state == GTO_STATE_PARKED && !th->in_flux && th->location &&
-            th->location <= maxidx)
+    for (size_t i = 0; i < n; i++) {
+        const struct gto_thread *th = gto_thread_at(snap, i);
+        if (queued(th, maxidx)) {
             start[th->location + 1]++;
+            nparked++;
+        }
     }
-    for (size_t i = 1; i <= maxidx + 1; i++)
+    for (size_t i = 1; i <= maxidx + 1; i++) {
+        if (start[i] > most)
+            most = start[i];
         start[i] += start[i - 1];
+    }
+    uint64_t *ages = malloc((nparked + 1) * sizeof(*ages));
+    uint64_t *tmp = malloc((most + 1) * sizeof(*tmp));
+    if (!ages || !tmp) {
+        free(start), free(slot_of), free(ages), free(tmp);
+        return -1;
+    }
     memcpy(slot_of, start, (maxidx + 1) * sizeof(*slot_of));
-    for (size_t i = 0; i < tb->nthreads; i++) {
-        const struct gto_thread *th = tb->threads[i].th;
-        if (th->state == GTO_STATE_PARKED && !th->in_flux && th->location &&
-            th->location <= maxidx)
-            ages[slot_of[th->location]++] = tb->threads[i].waited_ns;
+    for (size_t i = 0; i < n; i++) {
+        const struct gto_thread *th = gto_thread_at(snap, i);
+        if (queued(th, maxidx))
+            ages[slot_of[th->location]++] = wait_age(th, now);
     }
     for (size_t r = 0; r < tb->nlocs; r++) {
         struct loc_row *l = &tb->locs[r];
         uint64_t *v = ages + start[l->index];
-        size_t n = start[l->index + 1] - start[l->index];
-        sort_u64(v, tmp, n);
-        l->waiting = n;
-        l->age_max = n ? v[n - 1] : 0;
-        l->age_p50 = gto_quantile(v, n, 0.50);
-        l->age_p99 = gto_quantile(v, n, 0.99);
+        size_t k = start[l->index + 1] - start[l->index];
+        sort_u64(v, tmp, k);
+        l->waiting = k;
+        l->age_max = k ? v[k - 1] : 0;
+        l->age_p50 = gto_quantile(v, k, 0.50);
+        l->age_p99 = gto_quantile(v, k, 0.99);
     }
     free(start), free(ages), free(tmp), free(slot_of);
     return 0;
@@ -105,14 +127,15 @@ static uint32_t *location_ranks(const struct tables *tb, size_t maxidx)
     return rank;
 }
 
-int tables_build(struct tables *tb, struct sampler *s)
+int tables_build(struct tables *tb, struct sampler *s, int with_threads)
 {
     const gto_snapshot *snap = s->cur;
     const struct gto_counters *c = gto_snapshot_counters(snap);
     memset(tb, 0, sizeof(*tb));
     tb->nlocs = gto_location_count(snap);
     tb->nedges = gto_edge_count(snap);
-    tb->nthreads = gto_thread_count(snap);
+    tb->total_threads = gto_thread_count(snap);
+    tb->nthreads = with_threads ? tb->total_threads : 0;
     tb->locs = calloc(tb->nlocs + 1, sizeof(*tb->locs));
     tb->edges = calloc(tb->nedges + 1, sizeof(*tb->edges));
     tb->threads = calloc(tb->nthreads + 1, sizeof(*tb->threads));
@@ -187,6 +210,14 @@ int tables_build(struct tables *tb, struct sampler *s)
         sampler_edge_rate(s, i, &r->per_s, &r->mean_run_ns);
         tb->in_flux += e->in_flux != 0;
     }
+    for (size_t i = 0; i < tb->total_threads; i++) {
+        const struct gto_thread *th = gto_thread_at(snap, i);
+        tb->reserved += th->reserved;
+        tb->live += th->live;
+        tb->resident += th->resident;
+        tb->dead += th->dead;
+        tb->measured |= th->measured;
+    }
     size_t cursor = 0;
     for (size_t i = 0; i < tb->nthreads; i++) {
         const struct gto_thread *th = gto_thread_at(snap, i);
@@ -210,14 +241,7 @@ int tables_build(struct tables *tb, struct sampler *s)
         r->where_rank = known ? rank_of[th->location] : 0;
         r->now = c->now;
         r->now_exact = c->now_exact != 0;
-        r->waited_ns = th->state == GTO_STATE_PARKED && th->wait_since &&
-                               c->now > th->wait_since
-                           ? c->now - th->wait_since : 0;
-        tb->reserved += th->reserved;
-        tb->live += th->live;
-        tb->resident += th->resident;
-        tb->dead += th->dead;
-        tb->measured |= th->measured;
+        r->waited_ns = wait_age(th, c->now);
     }
     /* Threads by state are the library's count of these same records (a
      * record that stayed torn is in no state, and at most one runs). */
@@ -233,7 +257,7 @@ int tables_build(struct tables *tb, struct sampler *s)
         tb->measured_age_ns = c->now > s->measures.measured_ns
                                   ? c->now - s->measures.measured_ns : 0;
     }
-    if (fill_ages(tb, maxidx) < 0) {
+    if (fill_ages(tb, snap, maxidx) < 0) {
         tables_free(tb);
         return -1;
     }

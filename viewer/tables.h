@@ -60,8 +60,9 @@ struct tables {
     char (*texts)[WHERE_MAX];      /* the locations' texts */
     struct edge_row *edges;
     size_t nedges;
-    struct thread_row *threads;
-    size_t nthreads;
+    struct thread_row *threads;    /* NULL unless built with threads */
+    size_t nthreads;               /* rows in threads */
+    size_t total_threads;          /* threads in the snapshot */
     /* Header totals.  Threads by state are libgtobserve's count of the
      * snapshot's thread records, and the locations' queues
      * (loc_row.waiting) are counted from the same records, so every count
@@ -70,7 +71,7 @@ struct tables {
      * threads that moved in between. */
     uint64_t nstate[GTO_STATE_COUNT];
     uint64_t threads_in_flux;      /* threads in no state: nstate plus
-                                    * these add up to nthreads */
+                                    * these add up to total_threads */
     uint64_t reserved, resident, live, dead;
     int measured;                  /* resident and dead are known */
     uint64_t measured_age_ns;      /* how old resident and dead are: 0
@@ -79,8 +80,10 @@ struct tables {
                                     * locations, edges) */
 };
 
-/* Builds every table from S->cur; -1 on ENOMEM. */
-int tables_build(struct tables *tb, struct sampler *s);
+/* Builds every table from S->cur, the thread rows only WITH_THREADS (the
+ * Threads view's: 72 bytes a thread, which no other view reads); -1 on
+ * ENOMEM. */
+int tables_build(struct tables *tb, struct sampler *s, int with_threads);
 void tables_free(struct tables *tb);
 /* The row of location INDEX, NULL when there is none. */
 const struct loc_row *tables_loc(const struct tables *tb, uint32_t index);

@@ -122,7 +122,8 @@ static void rebuild(struct ui *u)
 {
     if (u->have_tables)
         tables_free(&u->tb);
-    u->have_tables = tables_build(&u->tb, u->s) == 0;
+    /* The screen keeps the thread rows: a key switches to their view. */
+    u->have_tables = tables_build(&u->tb, u->s, 1) == 0;
     if (u->have_stacks)
         stack_report_free(&u->stacks);
     u->have_stacks = 0;
