@@ -33,8 +33,9 @@ $(BUILD)/tests/viewer/%: tests/viewer/%.c $(LIBGT_A) | $(BUILD)/tests/viewer/
 	$(Q)$(CC) $(GT_CFLAGS) -MMD -MP -o $@ $< $(LIBGT_A) $(GT_LDFLAGS) $(GT_LIBS)
 
 # The tools' fixture of threads waiting unstacked (tests/tools/unstacked.c)
-# serves the drill-down test too.
-test-viewer: $(GT_TOP) $(TV_PROGS) $(BUILD)/tests/tools/unstacked $(DEPS_STAMP)
+# serves the drill-down and no-stack tests too; gt-waste is the class
+# agreement test's other reader.
+test-viewer: $(GT_TOP) $(BUILD)/bin/gt-waste $(TV_PROGS) $(BUILD)/tests/tools/unstacked $(DEPS_STAMP)
 	$(Q)GT_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/viewer
 
 TEST_SUITES += test-viewer

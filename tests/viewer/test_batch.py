@@ -513,3 +513,29 @@ def test_core_ages_true_or_lower_bounds(tmp_path):
     threads = gt_top("-b", "--core", core, "--exe", PIPELINE, "--view", "threads").stdout
     idlers = [l for l in threads.splitlines() if " idler " in l]
     assert len(idlers) == 3 and all(" >= " in l for l in idlers), idlers
+
+
+GT_WASTE = os.path.join(os.path.dirname(GT_TOP), "gt-waste")
+
+
+def test_classes_agree_with_gt_waste():
+    """gt-top's Stacks view and gt-waste give every class the same members,
+    percentiles and suggestion, under each --class-by (threads that never
+    move: idlers, the shared-site threads, main on stdin)."""
+    p = Pipeline(0, 5, 2)
+    try:
+        for by in ("entry", "name", "prefix"):
+            top = json.loads(gt_top("-b", "-d", "0.2", "-p", p.pid, "--format", "json",
+                                    "--view", "stacks", "--class-by", by).stdout)
+            r = subprocess.run([GT_WASTE, "--json", "--class-by", by, str(p.pid)],
+                               capture_output=True, text=True, timeout=60)
+            assert r.returncode == 0, r.stderr
+            keys = ("class", "threads", "sampled", "touched", "live",
+                    "suggested_stack_size", "saves")
+            mine = sorted([{k: c[k] for k in keys} for c in top["stacks_report"]["classes"]],
+                          key=lambda c: c["class"])
+            theirs = sorted([{k: c[k] for k in keys} for c in json.loads(r.stdout)["classes"]],
+                            key=lambda c: c["class"])
+            assert mine == theirs, by
+    finally:
+        p.stop()
