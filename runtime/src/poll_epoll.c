@@ -172,10 +172,13 @@ int gt__poller_poll(int64_t timeout_ns)
     if (!no_pwait2 && RUNNING_ON_VALGRIND)
         no_pwait2 = true;
     /* A blocking wait is idle time; idle_since publishes the one under
-     * way, so a reader sees it before it ends (registry.h, TIME). */
+     * way, so a reader sees it before it ends (registry.h, TIME).  The
+     * kernel's own reading, not the cheap one that may lag it: a reader
+     * subtracts it from its own clock, and it becomes clock_now too, the
+     * last the runtime knows of the time until the wait ends. */
     uint64_t before = 0;
     if (timeout_ns) {
-        before = gt__clock();
+        before = gt__clock_exact();
         gt__reg.idle_since = before;
     }
     int n = -1;

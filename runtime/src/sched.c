@@ -203,6 +203,10 @@ static void poll_now(void)
 void gt__switch_to(struct gt__thread *cur, enum gt_state st,
                    struct gt__thread *next)
 {
+    /* A hand-off from one runnable thread to another is gt_yield's own;
+     * knowing it never comes here, switch_prepare drops its test. */
+    if (cur && st == GT_STATE_RUNNABLE)
+        __builtin_unreachable();
     const uint64_t *to = switch_prepare(cur, st, next);
     gt__ctx_switch(cur ? cur->pub.ctx : S.sched_ctx, to);
     after_switch();
@@ -343,13 +347,15 @@ int gt_yield(void)
         errno = EPERM;
         return -1;
     }
-    if (GT__UNLIKELY(S.switches_since_poll >= POLL_EVERY_SWITCHES ||
-                     !S.rq_head)) {
+    if (GT__UNLIKELY(S.switches_since_poll >= POLL_EVERY_SWITCHES))
         poll_now();
-        if (!S.rq_head)
-            return 0;
-    }
     struct gt__thread *next = rq_pop();
+    if (GT__UNLIKELY(!next)) {
+        poll_now(); /* nothing runnable: has I/O or a timer made some? */
+        next = rq_pop();
+        if (!next)
+            return 0; /* no: carry on */
+    }
     rq_push(cur);
     gt__ctx_switch(cur->pub.ctx, switch_prepare(cur, GT_STATE_RUNNABLE, next));
     after_switch();

@@ -257,7 +257,14 @@ static void depth_main(void *arg)
     (void)arg;
     gt_t t = tu_spawn(piped, NULL);
     release_chan = gt_chan_create(1);
-    gt_sleep_ns(2 * SLEEP_NS);
+    /* Until it waits in stage_recv: a sleep twice as long as its own is
+     * not enough when the process is descheduled between the two. */
+    int64_t t0 = gt_now_ns();
+    while (!waiting_in(stage_recv)) {
+        if (gt_now_ns() - t0 > 10000 * TU_MS)
+            FAIL("after 10 s, the thread does not wait in stage_recv");
+        gt_sleep_ns(SLEEP_NS);
+    }
     uint32_t lr = find_loc(stage_recv);
     ASSERT_EQ(loc(lr)->depth, 3);
     ASSERT_EQ(gt_registry.loc_depth, 3);
@@ -442,6 +449,7 @@ static int idle_pipe[2];
 struct idle_seen {
     uint64_t since;     /* idle_since while the runtime sleeps */
     uint64_t idle_ns;   /* idle_ns then */
+    uint64_t clock_now; /* clock_now then */
     int64_t watched;    /* how long the watcher saw that one wait go on */
     uint64_t now;       /* the watcher's clock at the end */
 };
@@ -456,6 +464,7 @@ static void *idle_watcher(void *arg)
         usleep(1000);
     seen->since = r->idle_since;
     seen->idle_ns = r->idle_ns;
+    seen->clock_now = r->clock_now;
     int64_t t0 = tu_now_ns();
     usleep(IDLE_WATCH_NS / 1000);
     seen->now = (uint64_t)tu_now_ns();
@@ -493,6 +502,9 @@ TEST_IMPL(registry_idle_since)
      * at least as long as it watched, and not from the future. */
     ASSERT_LE(seen.since, seen.now);
     ASSERT_GE(seen.now - seen.since, (uint64_t)seen.watched);
+    /* The runtime's last clock reading (a core's fallback "now") is the
+     * one that began the wait. */
+    ASSERT_EQ(seen.clock_now, seen.since);
     /* idle_ns alone does not have it yet; once the wait ends it does. */
     ASSERT_GE(gt_registry.idle_ns, seen.idle_ns + (uint64_t)seen.watched);
     ASSERT_EQ(gt_registry.idle_since, 0);
@@ -735,12 +747,16 @@ static void counts_main(void *arg)
     gt_chan_destroy(counts_chan);
 }
 
+/* Nothing is ever sent on it; volatile keeps the store, which keeps it
+ * reachable for LeakSanitizer after the deadlock. */
+static gt_chan_t *volatile counts_never;
+
 static void counts_deadlock(void *arg)
 {
     (void)arg;
     void *msg;
-    gt_chan_t *never = gt_chan_create(1);
-    gt_chan_recv(never, &msg, GT_FOREVER); /* nothing ever sends */
+    counts_never = gt_chan_create(1);
+    gt_chan_recv(counts_never, &msg, GT_FOREVER);
 }
 
 TEST_IMPL(registry_counts_agree)
