@@ -37,7 +37,7 @@
  *                   "age_max_ns" (waits in progress)}],
  *    "edges": [{"from", "to" (location indices), "from_where", "to_where",
  *               "per_s", "mean_run_ns", "count"}],
- *    "thread_list": [{"id", "name", "state", "location" (index, 0 none),
+ *    "threads_list": [{"id", "name", "state", "location" (index, 0 none),
  *                     "where", "wait_kind" (null when not parked), "wait"
  *                     ("fd 9 read", "sleep 2ms left", ...: null when not
  *                     parked), "wait_obj" (null when not parked), "wait_ns"
@@ -300,7 +300,7 @@ static void json_u64_or_null(FILE *out, int known, uint64_t v)
 static void json_threads(FILE *out, struct sampler *s, const struct tables *tb)
 {
     char wait[128];
-    fprintf(out, ", \"thread_list\": [");
+    fprintf(out, ", \"threads_list\": [");
     for (size_t i = 0; i < tb->nthreads; i++) {
         const struct thread_row *r = &tb->threads[i];
         const struct gto_thread *th = r->th;

@@ -106,11 +106,11 @@ def test_json_edges_have_known_endpoints(pipeline):
     assert not [e for e in doc["edges"] if site(e["from_where"]) == where("idle", "idler_main")]
 
 
-def test_json_thread_list_names_states(pipeline):
+def test_json_threads_list_names_states(pipeline):
     doc = snapshot(pipeline, "--view", "threads")
-    names = sorted(t["name"] for t in doc["thread_list"])
+    names = sorted(t["name"] for t in doc["threads_list"])
     assert names.count("looper") == 4 and names.count("idler") == 3
-    idlers = [t for t in doc["thread_list"] if t["name"] == "idler"]
+    idlers = [t for t in doc["threads_list"] if t["name"] == "idler"]
     assert all(t["state"] == "parked" for t in idlers)
     assert all(site(t["where"]) == where("idle", "idler_main") for t in idlers)
     assert all(t["stack"]["live"] > 0 and t["stack"]["reserved"] >= t["stack"]["live"]
@@ -118,7 +118,7 @@ def test_json_thread_list_names_states(pipeline):
     assert all(t["entry"] == "idler_main" for t in idlers)
     assert all(t["wait_kind"] == "chan_recv" and t["wait"].startswith("chan_recv 0x")
                for t in idlers)
-    main = next(t for t in doc["thread_list"] if t["entry"] == "main_thread")
+    main = next(t for t in doc["threads_list"] if t["entry"] == "main_thread")
     assert main["wait"] == "fd 0 read" and main["wait_ns"] > 0
     assert "waited_ns" not in main and "live" not in main
 
@@ -239,7 +239,7 @@ def test_sort_threads_by_every_column(pipeline):
     for name, value in THREAD_COLUMNS.items():
         for how in ("asc", "desc"):
             doc = snapshot(pipeline, "--view", "threads", "--sort", "%s:%s" % (name, how))
-            rows = doc["thread_list"]
+            rows = doc["threads_list"]
             assert len(rows) == 8
             keys = [value(t) for t in rows]
             assert keys == sorted(keys, reverse=how == "desc"), (name, how, keys)
@@ -252,14 +252,14 @@ def test_sort_threads_known_orders(pipeline):
     """What the fixture's source says: main waits on fd 0 (stdin), the
     loopers sleep, the idlers receive on a channel; main has no name."""
     doc = snapshot(pipeline, "--view", "threads", "--sort", "waits_on")
-    kinds = [t["wait_kind"] for t in doc["thread_list"] if t["state"] == "parked"]
+    kinds = [t["wait_kind"] for t in doc["threads_list"] if t["state"] == "parked"]
     assert kinds[0] == "fd" and kinds[-3:] == ["chan_recv"] * 3
-    assert doc["thread_list"][0]["wait_obj"] == 0
+    assert doc["threads_list"][0]["wait_obj"] == 0
     doc = snapshot(pipeline, "--view", "threads", "--sort", "name")
-    assert [t["name"] for t in doc["thread_list"]] == [""] + ["idler"] * 3 + ["looper"] * 4
+    assert [t["name"] for t in doc["threads_list"]] == [""] + ["idler"] * 3 + ["looper"] * 4
     doc = snapshot(pipeline, "--view", "threads", "--sort", "location:desc")
-    idlers = [t for t in doc["thread_list"] if t["name"] == "idler"]
-    assert doc["thread_list"][-3:] == idlers   # "idler_main (" sorts first
+    idlers = [t for t in doc["threads_list"] if t["name"] == "idler"]
+    assert doc["threads_list"][-3:] == idlers   # "idler_main (" sorts first
 
 
 def test_sort_locations_text(pipeline):
@@ -323,7 +323,7 @@ def test_100k_threads():
         p.stop()
     assert doc["threads"] == 100001
     assert locs_by_where(doc)[where("idle", "idler_main")]["waiting"] == 100000
-    ids = [t["id"] for t in doc["thread_list"]]
+    ids = [t["id"] for t in doc["threads_list"]]
     assert ids == list(range(100001, 0, -1))
 
 
@@ -333,7 +333,7 @@ def test_touched_filled_from_the_measure(pipeline):
     (parked for ever, its frames written) and at most its reservation."""
     doc = snapshot(pipeline, "--view", "threads")
     assert doc["stacks"]["measured"] is True
-    for t in doc["thread_list"]:
+    for t in doc["threads_list"]:
         st = t["stack"]
         assert st["touched"] is not None, t
         assert st["touched"] <= st["reserved"], t
