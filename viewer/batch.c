@@ -32,7 +32,8 @@
  *                   "kind" ("fd", "chan_recv", ...), "waiting",
  *                   "arrivals", "completed", "wait_max_ns" (longest
  *                   completed wait), "done_p50_ns", "done_p99_ns" (log2
- *                   bucket bounds clamped to wait_max_ns), "done_mean_ns",
+ *                   bucket bounds clamped to wait_max_ns), "done_mean_ns"
+ *                   (the three null before a wait completes there),
  *                   "arrivals_per_s", "age_p50_ns", "age_p99_ns",
  *                   "age_max_ns" (waits in progress)}],
  *    "edges": [{"from", "to" (location indices), "from_where", "to_where",
@@ -425,13 +426,18 @@ static int print_json(FILE *out, struct sampler *s, struct tables *tb, enum view
         fprintf(out, ", \"where\": ");
         gto_json_string(out, l->where);
         fprintf(out, ", \"kind\": \"%s\", \"waiting\": %" PRIu64 ", \"arrivals\": %" PRIu64
-                ", \"completed\": %" PRIu64 ", \"wait_max_ns\": %" PRIu64
-                ", \"done_p50_ns\": %" PRIu64 ", \"done_p99_ns\": %" PRIu64
-                ", \"done_mean_ns\": %" PRIu64 ", \"arrivals_per_s\": %.3f"
-                ", \"age_p50_ns\": %" PRIu64 ", \"age_p99_ns\": %" PRIu64
-                ", \"age_max_ns\": %" PRIu64 "}",
-                l->kind, l->waiting, l->arrivals, l->completed, l->wait_max, l->done_p50,
-                l->done_p99, l->done_mean, l->arrivals_s, l->age_p50, l->age_p99, l->age_max);
+                ", \"completed\": %" PRIu64 ", \"wait_max_ns\": %" PRIu64,
+                l->kind, l->waiting, l->arrivals, l->completed, l->wait_max);
+        /* No completed wait: no quantile of them either (not 0 ns). */
+        fprintf(out, ", \"done_p50_ns\": ");
+        json_u64_or_null(out, l->completed != 0, l->done_p50);
+        fprintf(out, ", \"done_p99_ns\": ");
+        json_u64_or_null(out, l->completed != 0, l->done_p99);
+        fprintf(out, ", \"done_mean_ns\": ");
+        json_u64_or_null(out, l->completed != 0, l->done_mean);
+        fprintf(out, ", \"arrivals_per_s\": %.3f, \"age_p50_ns\": %" PRIu64
+                ", \"age_p99_ns\": %" PRIu64 ", \"age_max_ns\": %" PRIu64 "}",
+                l->arrivals_s, l->age_p50, l->age_p99, l->age_max);
     }
     fprintf(out, "], \"edges\": [");
     for (size_t i = 0; i < tb->nedges; i++) {

@@ -37,6 +37,10 @@ def test_json_locations_and_states(pipeline):
     assert locs[where("idle", "idler_main")]["waiting"] == 3
     assert locs[where("idle", "idler_main")]["kind"] == "chan_recv"
     assert locs[where("hold", "main_thread")]["waiting"] == 1
+    # No idler ever woke: no completed wait, so no quantile of them.
+    idle = locs[where("idle", "idler_main")]
+    assert idle["completed"] == 0 and idle["wait_max_ns"] == 0
+    assert idle["done_p50_ns"] is None and idle["done_p99_ns"] is None
     a, b = locs[where("stage_a", "stage_a")], locs[where("stage_b", "stage_b")]
     # Every looper is at one of its two stages (or between them).
     assert a["waiting"] + b["waiting"] <= 4
