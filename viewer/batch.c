@@ -58,7 +58,8 @@
  *                      "class_by": "entry" | "name" | "prefix",
  *                      "classes": [{"class", "threads", "sampled" (all but
  *                                   fresh contexts), "touched": {"p50",
- *                                   "p99", "max"}, "live": {...},
+ *                                   "p99", "max"}, "live": {...} (null
+ *                                   percentiles when sampled is 0),
  *                                   "suggested_stack_size" (null without
  *                                   samples), "saves", "stack_size",
  *                                   "dead_resident"}],
@@ -339,8 +340,14 @@ static void json_threads(FILE *out, struct sampler *s, const struct tables *tb)
     fprintf(out, "]");
 }
 
-static void json_pct(FILE *out, const char *key, const struct gto_pct *p)
+/* A class's percentiles; null ones when no member had a stack to sample
+ * (0 bytes would be a figure none of them has). */
+static void json_pct(FILE *out, const char *key, const struct gto_pct *p, int sampled)
 {
+    if (!sampled) {
+        fprintf(out, ", \"%s\": {\"p50\": null, \"p99\": null, \"max\": null}", key);
+        return;
+    }
     fprintf(out, ", \"%s\": {\"p50\": %" PRIu64 ", \"p99\": %" PRIu64
             ", \"max\": %" PRIu64 "}", key, p->p50, p->p99, p->max);
 }
@@ -363,8 +370,8 @@ static int json_stacks(FILE *out, struct sampler *s, enum gto_class_by by)
         fprintf(out, "%s{\"class\": ", i ? ", " : "");
         gto_json_string(out, k->name);
         fprintf(out, ", \"threads\": %zu, \"sampled\": %zu", k->threads, k->sampled);
-        json_pct(out, "touched", &k->touched);
-        json_pct(out, "live", &k->live);
+        json_pct(out, "touched", &k->touched, k->sampled != 0);
+        json_pct(out, "live", &k->live, k->sampled != 0);
         fprintf(out, ", \"suggested_stack_size\": ");
         json_u64_or_null(out, k->has_suggestion, k->suggested);
         fprintf(out, ", \"saves\": %" PRIu64 ", \"stack_size\": %" PRIu64

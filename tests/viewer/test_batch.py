@@ -453,6 +453,8 @@ def test_fresh_threads_are_counted_but_not_sampled():
     idle = next(c for c in rep["classes"] if c["class"] == "idle_restart")
     assert idle["threads"] == 4 and idle["sampled"] == 0, idle
     assert idle["suggested_stack_size"] is None
+    # Nothing sampled: no percentile either, not 0 bytes.
+    assert idle["touched"] == idle["live"] == {"p50": None, "p99": None, "max": None}
 
 
 def test_not_linked_with_the_tools_common_code():
