@@ -88,14 +88,15 @@ static void record_history(struct sampler *s)
     }
 }
 
-/* Residency and dead bytes need every stack looked at: its pages in
- * /proc/PID/pagemap, and its lowest written word found by reading pages
- * below the saved sp.  At 100K threads that costs several times a plain
- * refresh (about 250 ms against 25 ms).  The screen has it done on a
- * thread of its own (stack_measurer.c).  Batch mode does it here, with
- * its baseline snapshot (a wait the measure can use follows it) and then
- * as often as stack_measure_next allows.  The header says how old the
- * figures are.  A snapshot that was measured anyway (the Stacks view)
+/* Residency, touched and dead bytes need every stack looked at: its
+ * pages in /proc/PID/pagemap, and its lowest written word found by reading
+ * pages below the saved sp.  At 100K threads that costs several times a
+ * plain refresh (about 250 ms against 25 ms).  The screen has it done on a
+ * thread of its own (stack_measurer.c).  Batch mode does it here, once its
+ * baseline snapshot is let go (sampler_release: a wait the measure can use
+ * follows), and then as often as stack_measure_next allows.  Every
+ * thread's figures are kept by id for the Threads view; the header says
+ * how old they are.  A snapshot that was measured anyway (the Stacks view)
  * gives fresh figures for free. */
 static void sum_stacks(struct sampler *s, const gto_snapshot *m)
 {
