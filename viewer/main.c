@@ -233,6 +233,7 @@ static int run_batch(struct sampler *s, const struct options *o,
 {
     char err[GTO_ERR_MAX];
     s->flags = snapshot_flags(o->view);
+    s->sums_only = o->view != VIEW_THREADS;
     if (!o->core) {
         /* A baseline first, so even one snapshot shows rates over the
          * interval rather than over the program's life; the stacks are

@@ -100,7 +100,7 @@ static void record_history(struct sampler *s)
  * gives fresh figures for free. */
 static void sum_stacks(struct sampler *s, const gto_snapshot *m)
 {
-    s->stacks_measured = stack_measures_build(&s->measures, m) == 0;
+    s->stacks_measured = stack_measures_build(&s->measures, m, !s->sums_only) == 0;
 }
 
 /* A measure snapshot of its own, when one is due. */

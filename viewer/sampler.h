@@ -55,6 +55,8 @@ struct sampler {
     size_t nhist;
     int target_gone;       /* the last step failed because the target died */
     unsigned steps;        /* snapshots taken */
+    int sums_only;            /* keep the measures' sums, not every
+                               * thread's (no Threads view to show them) */
     int measure_on_release;   /* batch mode on a live target: measure the
                                * stacks in sampler_release, when due (the
                                * first time after the baseline snapshot) */

@@ -44,22 +44,27 @@ static int cmp_measure_id(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-int stack_measures_build(struct stack_measures *m, const gto_snapshot *snap)
+int stack_measures_build(struct stack_measures *m, const gto_snapshot *snap,
+                         int per_thread)
 {
     size_t n = gto_thread_count(snap), k = 0;
     int sorted = 1;
     stack_measures_free(m);
-    m->v = malloc((n ? n : 1) * sizeof(*m->v));
-    if (!m->v)
-        return -1;
+    if (per_thread) {
+        m->v = malloc((n ? n : 1) * sizeof(*m->v));
+        if (!m->v)
+            return -1;
+    }
     for (size_t i = 0; i < n; i++) {
         const struct gto_thread *th = gto_thread_at(snap, i);
         if (!th->measured)
             continue;
-        m->v[k] = (struct thread_measure){th->id, th->touched, th->resident, th->dead};
-        sorted &= k == 0 || m->v[k - 1].id < th->id;
         m->resident += th->resident;
         m->dead += th->dead;
+        if (!per_thread)
+            continue;
+        m->v[k] = (struct thread_measure){th->id, th->touched, th->resident, th->dead};
+        sorted &= k == 0 || m->v[k - 1].id < th->id;
         k++;
     }
     m->n = k;
@@ -120,7 +125,7 @@ static void *measure_loop(void *arg)
         struct stack_measures got = {0};
         int ok = gto_snapshot_take(m->target, GTO_SNAP_MEASURE, &snap, err) == 0;
         if (ok) {
-            ok = stack_measures_build(&got, snap) == 0;
+            ok = stack_measures_build(&got, snap, 1) == 0;
             gto_snapshot_free(snap);
         }
         /* A failed measure is not reported: the refresh's own snapshot

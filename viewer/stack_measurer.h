@@ -31,8 +31,11 @@ struct stack_measures {
 };
 
 /* Takes the figures of snapshot SNAP (taken with GTO_SNAP_MEASURE) into M,
- * freeing what M held.  -1 on ENOMEM (M then holds nothing). */
-int stack_measures_build(struct stack_measures *m, const gto_snapshot *snap);
+ * freeing what M held: the sums, and every thread's figures when
+ * PER_THREAD (32 bytes a thread, for the Threads view).  -1 on ENOMEM (M
+ * then holds nothing). */
+int stack_measures_build(struct stack_measures *m, const gto_snapshot *snap,
+                         int per_thread);
 void stack_measures_free(struct stack_measures *m);
 /* The measure of thread ID, NULL when that thread was not measured.
  * *CURSOR (start it at 0) makes a pass over ids mostly ascending cost
