@@ -1,5 +1,8 @@
 /*
- * batch.c - gt-top's batch output.
+ * batch.c - gt-top's batch output.  Every figure is libgtobserve's (state
+ * counts, ages and now, quantiles, classes and suggestions, wait
+ * descriptions, location labels, formatting): this file only prints, in
+ * the JSON vocabulary every gt reader shares.
  *
  * JSON (--format json): one document per snapshot, one per line:
  *
@@ -7,44 +10,68 @@
  *    "time": UNIX seconds of the snapshot, "interval_s": seconds the rates
  *    cover, "rates_are_averages": true when they cover the program's life
  *    (a core, or the first snapshot),
- *    "uptime_s": ..., "threads": {"total": N, "runnable": N, "running": N,
- *    "parked": N, "exited": N},
+ *    "now_exact": false when the snapshot's now is only a lower bound (a
+ *    core that cannot tell when it was written): then so is every age,
+ *    "uptime_ns": now - the runtime's start,
+ *    "threads": N, "states": {"runnable", "running", "parked", "exited"}
+ *    (counted from the thread records; with "in_flux" they add up to
+ *    threads, and running <= 1), "in_flux": threads in no state,
  *    "rates": {"spawns_per_s", "exits_per_s", "switches_per_s"},
- *    "run_queue": N, "idle_share": 0..1, "rss_bytes": N (0 unknown),
+ *    "run_queue": N, "idle_ns": time blocked in the poller, the wait in
+ *    progress included, "idle_share": 0..1 of the interval,
+ *    "file_io_calls", "file_io_ns": regular-file calls made straight
+ *    through and their time, "rss_bytes": N (0 unknown),
  *    "stacks": {"reserved", "live", "resident", "dead": bytes,
  *               "measured": bool (resident and dead known),
  *               "measured_age_s": how old resident and dead are (they
  *               are measured every 10 s or less often, not every snapshot)},
  *    "guard": {"policy": "madvise", "mappings": N, "max_map_count": N},
- *    "in_flux": records that stayed torn,
- *    "locations": [{"index", "function", "where": "func (file:line)",
- *                   "kind", "waiting", "arrivals_per_s", "age_p50_ns",
- *                   "age_p99_ns", "age_max_ns", "completed",
- *                   "done_p50_ns", "done_p99_ns", "done_mean_ns"}],
+ *    "records_in_flux": thread, location and edge records that stayed torn,
+ *    "locations": [{"index", "function", "where" (gto_location_label:
+ *                   "func (file:line) < caller (file:line) < ..."),
+ *                   "kind" ("fd", "chan_recv", ...), "waiting",
+ *                   "arrivals", "completed", "wait_max_ns" (longest
+ *                   completed wait), "done_p50_ns", "done_p99_ns" (log2
+ *                   bucket bounds clamped to wait_max_ns), "done_mean_ns"
+ *                   (the three null before a wait completes there),
+ *                   "arrivals_per_s", "age_p50_ns", "age_p99_ns",
+ *                   "age_max_ns" (waits in progress)}],
  *    "edges": [{"from", "to" (location indices), "from_where", "to_where",
  *               "per_s", "mean_run_ns", "count"}],
- *    "thread_list": [{"id", "name", "state", "location" (index, 0 none),
- *                     "where", "wait_kind" ("fd", "mutex", ...; null when
- *                     not parked), "wait_obj" (the fd, the joined id, an
- *                     address; null when not parked), "waited_ns",
- *                     "run_ns", "switches", "live", "touched" (null
- *                     unmeasured), "reserved"}]
+ *    "threads_list": [{"id", "name", "state", "location" (index, 0 none),
+ *                     "where", "wait_kind" (null when not parked), "wait"
+ *                     ("fd 9 read", "sleep 2ms left", ...: null when not
+ *                     parked), "wait_obj" (null when not parked), "wait_ns"
+ *                     (now - wait_since, null when not parked), "entry"
+ *                     (function name), "run_ns", "switches",
+ *                     "stack": {"reserved", "live", "touched", "dead",
+ *                     "unused", "resident"} (the last four null when not
+ *                     measured: from the last measure, as old as
+ *                     stacks.measured_age_s says)}]
  *                   (--view threads only),
  *
  *    Locations and threads come in the order --sort asks for (default:
  *    locations by threads waiting, longest first; threads by id).
  *    "stacks_report": {"live_hist": [threads with live in [2^i, 2^i+1)],
- *                      "classes": [{"name", "threads", "live",
- *                                   "touched_p99", "touched_max",
- *                                   "suggested"}],
+ *                      "no_stack": threads holding no stack (a fresh
+ *                      context), in no bucket,
+ *                      "class_by": "entry" | "name" | "prefix",
+ *                      "classes": [{"class", "threads", "sampled" (all but
+ *                                   fresh contexts), "touched": {"p50",
+ *                                   "p99", "max"}, "live": {...} (null
+ *                                   percentiles when sampled is 0),
+ *                                   "suggested_stack_size" (null without
+ *                                   samples), "saves", "stack_size",
+ *                                   "dead_resident"}],
  *                      "functions": [{"function", "live", "frames"}]}
  *                   (--view stacks only)}
  *
- * Prometheus (--format prometheus): process-wide gauges and counters, and
- * per-location series labelled by location only ("func (file:line)", with
- * " #INDEX" added when two locations share a call site), never by thread,
- * so the series count is bounded by the program's code.  Edges carry the
- * two locations' labels.
+ * Prometheus (--format prometheus): process-wide gauges and counters
+ * (gt_idle_seconds_total with the wait in progress, gt_file_io_calls_total,
+ * gt_file_io_seconds_total, ...), and per-location series labelled by
+ * location only (its label, with " #INDEX" added should two share one),
+ * never by thread, so the series count is bounded by the program's code.
+ * Edges carry the two locations' labels.
  *
  * DOT (--format dot): the blocking graph, a node per location with
  * threads waiting or an edge, an edge per transition with its rate and
@@ -56,7 +83,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
 #include "stack_report.h"
 
 const char *const view_names[VIEW_COUNT] = {"locations", "threads", "stacks",
@@ -66,35 +92,37 @@ int header_lines(const struct sampler *s, const struct tables *tb,
                  char lines[][256], int max)
 {
     const struct gto_counters *c = gto_snapshot_counters(s->cur);
-    char up[32], rss[32], res[32], live[32], dead[32], rsv[32];
+    char up[32], rss[32], res[32], live[32], dead[32], rsv[32], flux[48] = "";
+    char io_calls[32], io_time[32];
     int n = 0;
-    uint64_t total = 0;
-    for (int i = GTO_STATE_RUNNABLE; i < GTO_STATE_COUNT; i++)
-        total += tb->nstate[i];
-    fmt_duration(c->now > c->clock_base ? c->now - c->clock_base : 0, up, sizeof(up));
+    /* A core that cannot tell when it was written gives its uptime, as
+     * every age, as a lower bound: ">= 604ms". */
+    gto_fmt_age(c->uptime_ns, c->now_exact, up, sizeof(up));
     if (n < max)
         snprintf(lines[n++], 256, "gt-top - %s  up %s  %s%s",
                  gto_target_name(s->target), up,
                  s->target_gone ? "TARGET EXITED, last snapshot" : "",
                  tb->in_flux ? "  (records in flux)" : "");
+    if (tb->threads_in_flux)
+        snprintf(flux, sizeof(flux), ", %" PRIu64 " in flux", tb->threads_in_flux);
     if (n < max)
         snprintf(lines[n++], 256,
-                 "Threads: %" PRIu64 " total, %" PRIu64 " running, %" PRIu64
-                 " runnable, %" PRIu64 " parked, %" PRIu64 " exited",
-                 total, tb->nstate[GTO_STATE_RUNNING], tb->nstate[GTO_STATE_RUNNABLE],
-                 tb->nstate[GTO_STATE_PARKED], tb->nstate[GTO_STATE_EXITED]);
+                 "Threads: %zu total, %" PRIu64 " running, %" PRIu64
+                 " runnable, %" PRIu64 " parked, %" PRIu64 " exited%s",
+                 tb->total_threads, tb->nstate[GTO_STATE_RUNNING], tb->nstate[GTO_STATE_RUNNABLE],
+                 tb->nstate[GTO_STATE_PARKED], tb->nstate[GTO_STATE_EXITED], flux);
     if (n < max)
         snprintf(lines[n++], 256,
                  "Rates%s: %.1f spawns/s, %.1f exits/s, %.1f switches/s; "
                  "run queue %" PRIu64 "; idle %.0f%%",
                  s->rates_are_averages ? " (lifetime)" : "", s->spawns_s,
                  s->exits_s, s->switches_s, c->runq_len, s->idle_share * 100);
-    fmt_bytes(tb->reserved, rsv, sizeof(rsv));
-    fmt_bytes(tb->live, live, sizeof(live));
+    gto_fmt_bytes(tb->reserved, rsv, sizeof(rsv));
+    gto_fmt_bytes(tb->live, live, sizeof(live));
     char age[48] = "";
     if (tb->measured) {
-        fmt_bytes(tb->resident, res, sizeof(res));
-        fmt_bytes(tb->dead, dead, sizeof(dead));
+        gto_fmt_bytes(tb->resident, res, sizeof(res));
+        gto_fmt_bytes(tb->dead, dead, sizeof(dead));
         if (tb->measured_age_ns >= 1000000000u)
             snprintf(age, sizeof(age), " (%.0fs ago)", (double)tb->measured_age_ns / 1e9);
     } else {
@@ -103,17 +131,21 @@ int header_lines(const struct sampler *s, const struct tables *tb,
         snprintf(dead, sizeof(dead), "-");
     }
     if (s->rss)
-        fmt_bytes(s->rss, rss, sizeof(rss));
+        gto_fmt_bytes(s->rss, rss, sizeof(rss));
     else
         snprintf(rss, sizeof(rss), "-");
     if (n < max)
         snprintf(lines[n++], 256,
                  "Stacks: reserved %s, live %s, resident %s, dead %s%s",
                  rsv, live, res, dead, age);
+    gto_fmt_count(c->file_io_calls, io_calls, sizeof(io_calls));
+    gto_fmt_duration(c->file_io_ns, io_time, sizeof(io_time));
     if (n < max)
         snprintf(lines[n++], 256,
-                 "RSS %s; guard %s, %" PRIu64 " mappings of vm.max_map_count %" PRIu64,
-                 rss, gto_guard_policy_name(c->guard_policy), c->guard_mappings,
+                 "RSS %s; file I/O %s calls, %s; guard %s, %" PRIu64
+                 " mappings of vm.max_map_count %" PRIu64,
+                 rss, io_calls, io_time,
+                 gto_guard_policy_name(c->guard_policy), c->guard_mappings,
                  c->max_map_count);
     return n;
 }
@@ -159,42 +191,72 @@ static void text_graph(FILE *out, const struct tables *tb)
             fprintf(out, "%s  [%" PRIu64 " waiting]\n", e[i].from_where,
                     l ? l->waiting : 0);
         }
-        fmt_duration(e[i].mean_run_ns, run, sizeof(run));
+        gto_fmt_duration(e[i].mean_run_ns, run, sizeof(run));
         fprintf(out, "  -> %-50s %10.1f/s  run %s\n", e[i].to_where, e[i].per_s, run);
     }
     free(e);
 }
 
-static int text_stacks(FILE *out, struct sampler *s)
+/* Fits 80 columns: the screen shows it too.  Live percentiles are in the
+ * JSON. */
+int stack_class_line(const struct gto_class *k, char *buf, size_t len)
+{
+    char p50[32], p99[32], max[32], sug[32], sav[32];
+    if (!k)
+        return snprintf(buf, len, "%-18.18s %7s %7s %8s %8s %8s %8s %8s", "CLASS", "THREADS",
+                        "SAMPLED", "TOUCH50", "TOUCH99", "TOUCHMAX", "SUGGEST", "SAVES");
+    if (k->sampled) {
+        gto_fmt_bytes(k->touched.p50, p50, sizeof(p50));
+        gto_fmt_bytes(k->touched.p99, p99, sizeof(p99));
+        gto_fmt_bytes(k->touched.max, max, sizeof(max));
+    } else {
+        snprintf(p50, sizeof(p50), "-");
+        snprintf(p99, sizeof(p99), "-");
+        snprintf(max, sizeof(max), "-");
+    }
+    return snprintf(buf, len, "%-18.18s %7zu %7zu %8s %8s %8s %8s %8s", k->name, k->threads,
+                    k->sampled, p50, p99, max,
+                    k->has_suggestion ? gto_fmt_bytes(k->suggested, sug, sizeof(sug)) : "-",
+                    gto_fmt_bytes(k->saves, sav, sizeof(sav)));
+}
+
+static int text_stacks(FILE *out, struct sampler *s, enum gto_class_by by)
 {
     struct stack_report r;
-    char a[32], b[32], c[32], d[32];
-    if (stack_report_build(&r, s->target, s->cur) < 0)
+    char a[32], b[32], err[GTO_ERR_MAX], line[512];
+    if (stack_report_build(&r, s->target, s->cur, by, err) < 0) {
+        fprintf(stderr, "gt-top: %s\n", err);
         return -1;
+    }
     fprintf(out, "Live stack per thread:\n");
     for (int i = 0; i < LIVE_HIST_BUCKETS; i++)
         if (r.live_hist[i])
             fprintf(out, "  %8s..%-8s %10" PRIu64 "\n",
-                    fmt_bytes(1ull << i, a, sizeof(a)),
-                    fmt_bytes(2ull << i, b, sizeof(b)), r.live_hist[i]);
-    fprintf(out, "\nClasses:\n  %-16s %8s %10s %10s %10s %10s\n", "NAME", "THREADS",
-            "LIVE", "TOUCH99", "SUGGEST", "GIVEBACK");
-    for (size_t i = 0; i < r.nclasses && i < 20; i++)
-        fprintf(out, "  %-16s %8zu %10s %10s %10s %10s\n", r.classes[i].name,
-                r.classes[i].threads, fmt_bytes(r.classes[i].live, a, sizeof(a)),
-                fmt_bytes(r.classes[i].touched_p99, b, sizeof(b)),
-                fmt_bytes(r.classes[i].suggested, c, sizeof(c)),
-                fmt_bytes(r.classes[i].dead_resident, d, sizeof(d)));
+                    gto_fmt_bytes(1ull << i, a, sizeof(a)),
+                    gto_fmt_bytes(2ull << i, b, sizeof(b)), r.live_hist[i]);
+    if (r.no_stack)
+        fprintf(out, "  %-18s %10" PRIu64 "\n", "no stack", r.no_stack);
+    fprintf(out, "\nClasses (by %s):\n", gto_class_by_name(by));
+    stack_class_line(NULL, line, sizeof(line));
+    fprintf(out, "  %s\n", line);
+    for (size_t i = 0; i < r.nclasses && i < 20; i++) {
+        stack_class_line(&r.classes[i], line, sizeof(line));
+        fprintf(out, "  %s\n", line);
+    }
+    if (r.nclasses > 20)
+        fprintf(out, "  ... %zu more classes (--format json lists them all)\n",
+                r.nclasses - 20);
     fprintf(out, "\nFunctions holding live stack:\n");
     for (size_t i = 0; i < r.nfunctions && i < 20; i++)
         fprintf(out, "  %10s in %6zu frames  %s\n",
-                fmt_bytes(r.functions[i].live, a, sizeof(a)), r.functions[i].frames,
+                gto_fmt_bytes(r.functions[i].live, a, sizeof(a)), r.functions[i].frames,
                 r.functions[i].function);
     stack_report_free(&r);
     return 0;
 }
 
-static int print_text(FILE *out, struct sampler *s, struct tables *tb, enum view v)
+static int print_text(FILE *out, struct sampler *s, struct tables *tb, enum view v,
+                      enum gto_class_by by)
 {
     char lines[5][256];
     int n = header_lines(s, tb, lines, 5);
@@ -213,7 +275,7 @@ static int print_text(FILE *out, struct sampler *s, struct tables *tb, enum view
             print_cells(out, thread_columns, thread_ncolumns, &tb->threads[i]);
         break;
     case VIEW_STACKS:
-        if (text_stacks(out, s) < 0)
+        if (text_stacks(out, s, by) < 0)
             return -1;
         break;
     case VIEW_GRAPH:
@@ -228,55 +290,98 @@ static int print_text(FILE *out, struct sampler *s, struct tables *tb, enum view
 
 /* ---- JSON --------------------------------------------------------------- */
 
-static void json_threads(FILE *out, const struct tables *tb)
+/* A number, or null when not KNOWN. */
+static void json_u64_or_null(FILE *out, int known, uint64_t v)
 {
-    fprintf(out, ", \"thread_list\": [");
+    if (known)
+        fprintf(out, "%" PRIu64, v);
+    else
+        fputs("null", out);
+}
+
+static void json_threads(FILE *out, struct sampler *s, const struct tables *tb)
+{
+    char wait[128];
+    fprintf(out, ", \"threads_list\": [");
     for (size_t i = 0; i < tb->nthreads; i++) {
         const struct thread_row *r = &tb->threads[i];
         const struct gto_thread *th = r->th;
+        const struct gto_symbol *entry;
+        int parked = th->state == GTO_STATE_PARKED;
         fprintf(out, "%s{\"id\": %" PRIu64 ", \"name\": ", i ? ", " : "", th->id);
-        json_str(out, th->name);
+        gto_json_string(out, th->name);
         fprintf(out, ", \"state\": \"%s\", \"location\": %u, \"where\": ",
                 gto_state_name(th->state), th->location);
-        json_str(out, r->where);
-        if (th->state == GTO_STATE_PARKED)
-            fprintf(out, ", \"wait_kind\": \"%s\", \"wait_obj\": %" PRIu64,
-                    gto_wait_kind_name(th->wait_kind), th->wait_obj);
-        else
-            fprintf(out, ", \"wait_kind\": null, \"wait_obj\": null");
-        fprintf(out, ", \"waited_ns\": %" PRIu64 ", \"run_ns\": %" PRIu64
-                ", \"switches\": %" PRIu64 ", \"live\": %" PRIu64 ", \"touched\": ",
-                r->waited_ns, th->run_ns, th->switches, th->live);
-        if (th->measured)
-            fprintf(out, "%" PRIu64, th->touched);
-        else
-            fprintf(out, "null");
-        fprintf(out, ", \"reserved\": %" PRIu64 "}", th->reserved);
+        gto_json_string(out, r->where);
+        fprintf(out, ", \"wait_kind\": ");
+        gto_json_string(out, parked ? gto_wait_kind_name(th->wait_kind) : NULL);
+        fprintf(out, ", \"wait\": ");
+        gto_json_string(out, gto_wait_describe(th, r->now, wait, sizeof(wait)));
+        fprintf(out, ", \"wait_obj\": ");
+        json_u64_or_null(out, parked, th->wait_obj);
+        fprintf(out, ", \"wait_ns\": ");
+        json_u64_or_null(out, parked, r->waited_ns);
+        size_t ns = gto_symbolize(s->target, th->entry, 0, &entry);
+        fprintf(out, ", \"entry\": ");
+        gto_json_string(out, entry[ns - 1].function);
+        fprintf(out, ", \"run_ns\": %" PRIu64 ", \"switches\": %" PRIu64
+                ", \"stack\": {\"reserved\": %" PRIu64 ", \"live\": %" PRIu64
+                ", \"touched\": ", th->run_ns, th->switches, th->reserved, th->live);
+        json_u64_or_null(out, r->measured, r->touched);
+        fprintf(out, ", \"dead\": ");
+        json_u64_or_null(out, r->measured, r->dead);
+        fprintf(out, ", \"unused\": ");
+        json_u64_or_null(out, r->measured,
+                         th->reserved > r->touched ? th->reserved - r->touched : 0);
+        fprintf(out, ", \"resident\": ");
+        json_u64_or_null(out, r->measured, r->resident);
+        fprintf(out, "}}");
     }
     fprintf(out, "]");
 }
 
-static int json_stacks(FILE *out, struct sampler *s)
+/* A class's percentiles; null ones when no member had a stack to sample
+ * (0 bytes would be a figure none of them has). */
+static void json_pct(FILE *out, const char *key, const struct gto_pct *p, int sampled)
+{
+    if (!sampled) {
+        fprintf(out, ", \"%s\": {\"p50\": null, \"p99\": null, \"max\": null}", key);
+        return;
+    }
+    fprintf(out, ", \"%s\": {\"p50\": %" PRIu64 ", \"p99\": %" PRIu64
+            ", \"max\": %" PRIu64 "}", key, p->p50, p->p99, p->max);
+}
+
+static int json_stacks(FILE *out, struct sampler *s, enum gto_class_by by)
 {
     struct stack_report r;
-    if (stack_report_build(&r, s->target, s->cur) < 0)
+    char err[GTO_ERR_MAX];
+    if (stack_report_build(&r, s->target, s->cur, by, err) < 0) {
+        fprintf(stderr, "gt-top: %s\n", err);
         return -1;
+    }
     fprintf(out, ", \"stacks_report\": {\"live_hist\": [");
     for (int i = 0; i < LIVE_HIST_BUCKETS; i++)
         fprintf(out, "%s%" PRIu64, i ? ", " : "", r.live_hist[i]);
-    fprintf(out, "], \"classes\": [");
+    fprintf(out, "], \"no_stack\": %" PRIu64 ", \"class_by\": \"%s\", \"classes\": [",
+            r.no_stack, gto_class_by_name(by));
     for (size_t i = 0; i < r.nclasses; i++) {
-        fprintf(out, "%s{\"name\": ", i ? ", " : "");
-        json_str(out, r.classes[i].name);
-        fprintf(out, ", \"threads\": %zu, \"live\": %" PRIu64 ", \"touched_p99\": %" PRIu64
-                ", \"touched_max\": %" PRIu64 ", \"suggested\": %" PRIu64 "}",
-                r.classes[i].threads, r.classes[i].live, r.classes[i].touched_p99,
-                r.classes[i].touched_max, r.classes[i].suggested);
+        const struct gto_class *k = &r.classes[i];
+        fprintf(out, "%s{\"class\": ", i ? ", " : "");
+        gto_json_string(out, k->name);
+        fprintf(out, ", \"threads\": %zu, \"sampled\": %zu", k->threads, k->sampled);
+        json_pct(out, "touched", &k->touched, k->sampled != 0);
+        json_pct(out, "live", &k->live, k->sampled != 0);
+        fprintf(out, ", \"suggested_stack_size\": ");
+        json_u64_or_null(out, k->has_suggestion, k->suggested);
+        fprintf(out, ", \"saves\": %" PRIu64 ", \"stack_size\": %" PRIu64
+                ", \"dead_resident\": %" PRIu64 "}", k->saves, k->stack_size,
+                k->dead_resident);
     }
     fprintf(out, "], \"functions\": [");
     for (size_t i = 0; i < r.nfunctions; i++) {
         fprintf(out, "%s{\"function\": ", i ? ", " : "");
-        json_str(out, r.functions[i].function);
+        gto_json_string(out, r.functions[i].function);
         fprintf(out, ", \"live\": %" PRIu64 ", \"frames\": %zu}", r.functions[i].live,
                 r.functions[i].frames);
     }
@@ -285,11 +390,12 @@ static int json_stacks(FILE *out, struct sampler *s)
     return 0;
 }
 
-static int print_json(FILE *out, struct sampler *s, struct tables *tb, enum view v)
+static int print_json(FILE *out, struct sampler *s, struct tables *tb, enum view v,
+                      enum gto_class_by by)
 {
     const struct gto_counters *c = gto_snapshot_counters(s->cur);
     fprintf(out, "{\"target\": ");
-    json_str(out, gto_target_name(s->target));
+    gto_json_string(out, gto_target_name(s->target));
     if (s->pid)
         fprintf(out, ", \"pid\": %d", (int)s->pid);
     else
@@ -297,57 +403,64 @@ static int print_json(FILE *out, struct sampler *s, struct tables *tb, enum view
     fprintf(out, ", \"time\": %.3f, \"interval_s\": %.3f, \"rates_are_averages\": %s",
             (double)s->taken_realtime_ns / 1e9, s->dt,
             s->rates_are_averages ? "true" : "false");
-    fprintf(out, ", \"uptime_s\": %.3f",
-            c->now > c->clock_base ? (double)(c->now - c->clock_base) / 1e9 : 0.0);
-    uint64_t total = 0;
+    fprintf(out, ", \"now_exact\": %s, \"uptime_ns\": %" PRIu64, c->now_exact ? "true" : "false",
+            c->uptime_ns);
+    fprintf(out, ", \"threads\": %zu, \"states\": {", tb->total_threads);
     for (int i = GTO_STATE_RUNNABLE; i < GTO_STATE_COUNT; i++)
-        total += tb->nstate[i];
-    fprintf(out, ", \"threads\": {\"total\": %" PRIu64, total);
-    for (int i = GTO_STATE_RUNNABLE; i < GTO_STATE_COUNT; i++)
-        fprintf(out, ", \"%s\": %" PRIu64, gto_state_name(i), tb->nstate[i]);
-    fprintf(out, "}, \"rates\": {\"spawns_per_s\": %.3f, \"exits_per_s\": %.3f,"
+        fprintf(out, "%s\"%s\": %" PRIu64, i == GTO_STATE_RUNNABLE ? "" : ", ",
+                gto_state_name(i), tb->nstate[i]);
+    fprintf(out, "}, \"in_flux\": %" PRIu64, tb->threads_in_flux);
+    fprintf(out, ", \"rates\": {\"spawns_per_s\": %.3f, \"exits_per_s\": %.3f,"
             " \"switches_per_s\": %.3f}", s->spawns_s, s->exits_s, s->switches_s);
-    fprintf(out, ", \"run_queue\": %" PRIu64 ", \"idle_share\": %.4f, \"rss_bytes\": %" PRIu64,
-            c->runq_len, s->idle_share, s->rss);
+    fprintf(out, ", \"run_queue\": %" PRIu64 ", \"idle_ns\": %" PRIu64 ", \"idle_share\": %.4f"
+            ", \"file_io_calls\": %" PRIu64 ", \"file_io_ns\": %" PRIu64
+            ", \"rss_bytes\": %" PRIu64,
+            c->runq_len, c->idle_total, s->idle_share, c->file_io_calls, c->file_io_ns, s->rss);
     fprintf(out, ", \"stacks\": {\"reserved\": %" PRIu64 ", \"live\": %" PRIu64
             ", \"resident\": %" PRIu64 ", \"dead\": %" PRIu64 ", \"measured\": %s"
             ", \"measured_age_s\": %.3f}",
             tb->reserved, tb->live, tb->resident, tb->dead, tb->measured ? "true" : "false",
             (double)tb->measured_age_ns / 1e9);
     fprintf(out, ", \"guard\": {\"policy\": \"%s\", \"mappings\": %" PRIu64
-            ", \"max_map_count\": %" PRIu64 "}, \"in_flux\": %zu",
+            ", \"max_map_count\": %" PRIu64 "}, \"records_in_flux\": %zu",
             gto_guard_policy_name(c->guard_policy), c->guard_mappings,
             c->max_map_count, tb->in_flux);
     fprintf(out, ", \"locations\": [");
     for (size_t i = 0; i < tb->nlocs; i++) {
         const struct loc_row *l = &tb->locs[i];
         fprintf(out, "%s{\"index\": %u, \"function\": ", i ? ", " : "", l->index);
-        json_str(out, l->function);
+        gto_json_string(out, l->function);
         fprintf(out, ", \"where\": ");
-        json_str(out, l->where);
-        fprintf(out, ", \"kind\": \"%s\", \"waiting\": %" PRIu64 ", \"arrivals_per_s\": %.3f"
-                ", \"age_p50_ns\": %" PRIu64 ", \"age_p99_ns\": %" PRIu64
-                ", \"age_max_ns\": %" PRIu64 ", \"completed\": %" PRIu64
-                ", \"done_p50_ns\": %" PRIu64 ", \"done_p99_ns\": %" PRIu64
-                ", \"done_mean_ns\": %" PRIu64 "}",
-                l->kind, l->waiting, l->arrivals_s, l->age_p50, l->age_p99, l->age_max,
-                l->completed, l->done_p50, l->done_p99, l->done_mean);
+        gto_json_string(out, l->where);
+        fprintf(out, ", \"kind\": \"%s\", \"waiting\": %" PRIu64 ", \"arrivals\": %" PRIu64
+                ", \"completed\": %" PRIu64 ", \"wait_max_ns\": %" PRIu64,
+                l->kind, l->waiting, l->arrivals, l->completed, l->wait_max);
+        /* No completed wait: no quantile of them either (not 0 ns). */
+        fprintf(out, ", \"done_p50_ns\": ");
+        json_u64_or_null(out, l->completed != 0, l->done_p50);
+        fprintf(out, ", \"done_p99_ns\": ");
+        json_u64_or_null(out, l->completed != 0, l->done_p99);
+        fprintf(out, ", \"done_mean_ns\": ");
+        json_u64_or_null(out, l->completed != 0, l->done_mean);
+        fprintf(out, ", \"arrivals_per_s\": %.3f, \"age_p50_ns\": %" PRIu64
+                ", \"age_p99_ns\": %" PRIu64 ", \"age_max_ns\": %" PRIu64 "}",
+                l->arrivals_s, l->age_p50, l->age_p99, l->age_max);
     }
     fprintf(out, "], \"edges\": [");
     for (size_t i = 0; i < tb->nedges; i++) {
         const struct edge_row *e = &tb->edges[i];
         fprintf(out, "%s{\"from\": %u, \"to\": %u, \"from_where\": ", i ? ", " : "",
                 e->from, e->to);
-        json_str(out, e->from_where);
+        gto_json_string(out, e->from_where);
         fprintf(out, ", \"to_where\": ");
-        json_str(out, e->to_where);
+        gto_json_string(out, e->to_where);
         fprintf(out, ", \"per_s\": %.3f, \"mean_run_ns\": %" PRIu64 ", \"count\": %" PRIu64 "}",
                 e->per_s, e->mean_run_ns, e->count);
     }
     fprintf(out, "]");
     if (v == VIEW_THREADS)
-        json_threads(out, tb);
-    if (v == VIEW_STACKS && json_stacks(out, s) < 0)
+        json_threads(out, s, tb);
+    if (v == VIEW_STACKS && json_stacks(out, s, by) < 0)
         return -1;
     fprintf(out, "}\n");
     return 0;
@@ -410,8 +523,14 @@ static void print_prometheus(FILE *out, struct sampler *s, struct tables *tb)
     fprintf(out, "gt_exits_total %" PRIu64 "\n", c->exits);
     prom_family(out, "gt_run_queue_length", "gauge", "Threads ready to run.");
     fprintf(out, "gt_run_queue_length %" PRIu64 "\n", c->runq_len);
-    prom_family(out, "gt_idle_seconds_total", "counter", "Time blocked in the poller.");
-    fprintf(out, "gt_idle_seconds_total %.9f\n", (double)c->idle_ns / 1e9);
+    prom_family(out, "gt_idle_seconds_total", "counter",
+                "Time blocked in the poller, the wait in progress included.");
+    fprintf(out, "gt_idle_seconds_total %.9f\n", (double)c->idle_total / 1e9);
+    prom_family(out, "gt_file_io_calls_total", "counter",
+                "Regular-file calls made straight through (they block the scheduler).");
+    fprintf(out, "gt_file_io_calls_total %" PRIu64 "\n", c->file_io_calls);
+    prom_family(out, "gt_file_io_seconds_total", "counter", "Time in regular-file I/O.");
+    fprintf(out, "gt_file_io_seconds_total %.9f\n", (double)c->file_io_ns / 1e9);
     prom_family(out, "gt_stack_bytes", "gauge", "Stack bytes of all threads.");
     fprintf(out, "gt_stack_bytes{kind=\"reserved\"} %" PRIu64 "\n", tb->reserved);
     fprintf(out, "gt_stack_bytes{kind=\"live\"} %" PRIu64 "\n", tb->live);
@@ -503,7 +622,7 @@ static void print_dot(FILE *out, const struct tables *tb)
     }
     for (size_t i = 0; i < tb->nedges; i++) {
         const struct edge_row *e = &tb->edges[i];
-        fmt_duration(e->mean_run_ns, run, sizeof(run));
+        gto_fmt_duration(e->mean_run_ns, run, sizeof(run));
         fprintf(out, "  L%u -> L%u [label=\"%.1f/s\\nrun %s\", per_s=\"%.3f\", "
                 "mean_run_ns=\"%" PRIu64 "\"];\n",
                 e->from, e->to, e->per_s, run, e->per_s, e->mean_run_ns);
@@ -512,7 +631,8 @@ static void print_dot(FILE *out, const struct tables *tb)
 }
 
 int batch_print(FILE *out, struct sampler *s, struct tables *tb,
-                enum view v, enum format f, struct row_order order)
+                enum view v, enum format f, struct row_order order,
+                enum gto_class_by by)
 {
     int rc = 0;
     if (v == VIEW_LOCATIONS)
@@ -525,10 +645,10 @@ int batch_print(FILE *out, struct sampler *s, struct tables *tb,
         return -1;
     switch (f) {
     case FORMAT_TEXT:
-        rc = print_text(out, s, tb, v);
+        rc = print_text(out, s, tb, v, by);
         break;
     case FORMAT_JSON:
-        rc = print_json(out, s, tb, v);
+        rc = print_json(out, s, tb, v, by);
         break;
     case FORMAT_PROMETHEUS:
         print_prometheus(out, s, tb);

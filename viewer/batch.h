@@ -29,8 +29,13 @@ struct row_order {
 };
 
 /* Prints one snapshot of view V in format F, rows in ORDER (text and
- * JSON).  -1 on ENOMEM. */
+ * JSON), the Stacks view's classes by BY.  -1 on ENOMEM. */
 int batch_print(FILE *out, struct sampler *s, struct tables *tb,
-                enum view v, enum format f, struct row_order order);
+                enum view v, enum format f, struct row_order order,
+                enum gto_class_by by);
+
+/* A class's row of the Stacks view into BUF (K NULL: the titles); the
+ * screen and text output share it.  Returns what snprintf does. */
+int stack_class_line(const struct gto_class *k, char *buf, size_t len);
 
 #endif

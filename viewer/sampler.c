@@ -34,8 +34,10 @@ void sampler_close(struct sampler *s)
 {
     if (s->measuring_aside)
         stack_measurer_stop(&s->measurer);
-    gto_snapshot_free(s->prev);
     gto_snapshot_free(s->cur);
+    free(s->prev.arrivals);
+    free(s->prev.edges);
+    stack_measures_free(&s->measures);
     if (s->target)
         gto_close(s->target);
     free(s->hist);
@@ -86,36 +88,26 @@ static void record_history(struct sampler *s)
     }
 }
 
-/* Residency and dead bytes need every stack looked at: its pages in
- * /proc/PID/pagemap, and its lowest written word found by reading pages
- * below the saved sp.  At 100K threads that costs several times a plain
- * refresh (about 250 ms against 25 ms).  The screen has it done on a
- * thread of its own (stack_measurer.c).  Batch mode does it here, with
- * its baseline snapshot (a wait the measure can use follows it) and then
- * as often as stack_measure_next allows.  The header says how old the
- * figures are.  A snapshot that was measured anyway (the Stacks view)
+/* Residency, touched and dead bytes need every stack looked at: its
+ * pages in /proc/PID/pagemap, and its lowest written word found by reading
+ * pages below the saved sp.  At 100K threads that costs several times a
+ * plain refresh (about 250 ms against 25 ms).  The screen has it done on a
+ * thread of its own (stack_measurer.c).  Batch mode does it here, once its
+ * baseline snapshot is let go (sampler_release: a wait the measure can use
+ * follows), and then as often as stack_measure_next allows.  Every
+ * thread's figures are kept by id for the Threads view; the header says
+ * how old they are.  A snapshot that was measured anyway (the Stacks view)
  * gives fresh figures for free. */
 static void sum_stacks(struct sampler *s, const gto_snapshot *m)
 {
-    stacks_sum(m, &s->stack_resident, &s->stack_dead);
-    s->stacks_measured_ns = gto_snapshot_counters(m)->now;
-    s->stacks_measured = 1;
+    s->stacks_measured = stack_measures_build(&s->measures, m, !s->sums_only) == 0;
 }
 
-static void measure_stacks(struct sampler *s)
+/* A measure snapshot of its own, when one is due. */
+static void measure_now(struct sampler *s)
 {
-    if (s->flags & GTO_SNAP_MEASURE) {
-        sum_stacks(s, s->cur);
-        return;
-    }
-    if (s->measuring_aside) {
-        if (stack_measurer_take(&s->measurer, &s->stack_resident, &s->stack_dead,
-                                &s->stacks_measured_ns))
-            s->stacks_measured = 1;
-        return;
-    }
     uint64_t t0 = stack_measure_clock();
-    if ((s->pid && s->steps < 2 && !s->measure_at_once) || t0 < s->next_measure_ns)
+    if (t0 < s->next_measure_ns)
         return;
     char err[GTO_ERR_MAX];
     gto_snapshot *m;
@@ -126,6 +118,77 @@ static void measure_stacks(struct sampler *s)
     s->next_measure_ns = stack_measure_next(stack_measure_clock() - t0);
 }
 
+static void measure_stacks(struct sampler *s)
+{
+    if (s->flags & GTO_SNAP_MEASURE) {
+        sum_stacks(s, s->cur);
+        return;
+    }
+    if (s->measuring_aside) {
+        if (stack_measurer_take(&s->measurer, &s->measures))
+            s->stacks_measured = 1;
+        return;
+    }
+    /* Batch mode on a live target measures once the snapshot is let go
+     * (sampler_release), so that two snapshots' thread arrays are never
+     * held at once; the screen's first steps do not wait for it. */
+    if (s->pid && (s->measure_on_release || s->steps < 2))
+        return;
+    measure_now(s);
+}
+
+/* Keeps what the rates need of snapshot SNAP in S->prev.  Out of memory,
+ * the rates of locations and edges start over (as after the first
+ * snapshot); the counters' always work. */
+static void keep_prev(struct sampler *s, const gto_snapshot *snap)
+{
+    struct prev_sample *p = &s->prev;
+    size_t nl = gto_location_count(snap), ne = gto_edge_count(snap), need = 1;
+    p->have = 1;
+    p->c = *gto_snapshot_counters(snap);
+    for (size_t i = 0; i < nl; i++)
+        if (gto_location_at(snap, i)->index + 1u > need)
+            need = gto_location_at(snap, i)->index + 1u;
+    if (need > p->narrivals) {
+        uint64_t *a = realloc(p->arrivals, need * sizeof(*a));
+        if (!a) {
+            free(p->arrivals);
+            p->arrivals = NULL;
+            p->narrivals = 0;
+            return;
+        }
+        p->arrivals = a;
+        p->narrivals = need;
+    }
+    memset(p->arrivals, 0, p->narrivals * sizeof(*p->arrivals));
+    for (size_t i = 0; i < nl; i++) {
+        const struct gto_location *l = gto_location_at(snap, i);
+        p->arrivals[l->index] = l->arrivals;
+    }
+    struct prev_edge *e = realloc(p->edges, (ne + 1) * sizeof(*e));
+    if (!e) {
+        p->nedges = 0;
+        return;
+    }
+    p->edges = e;
+    p->nedges = ne;
+    for (size_t i = 0; i < ne; i++) {
+        const struct gto_edge *g = gto_edge_at(snap, i);
+        e[i] = (struct prev_edge){g->from, g->to, g->count, g->run_ns};
+    }
+}
+
+void sampler_release(struct sampler *s)
+{
+    if (!s->cur)
+        return;
+    keep_prev(s, s->cur);
+    gto_snapshot_free(s->cur);
+    s->cur = NULL;
+    if (s->measure_on_release && !(s->flags & GTO_SNAP_MEASURE))
+        measure_now(s);
+}
+
 int sampler_step(struct sampler *s, char *err)
 {
     gto_snapshot *next;
@@ -134,8 +197,10 @@ int sampler_step(struct sampler *s, char *err)
             s->target_gone = 1;
         return -1;
     }
-    gto_snapshot_free(s->prev);
-    s->prev = s->cur;
+    if (s->cur) {
+        keep_prev(s, s->cur);
+        gto_snapshot_free(s->cur);
+    }
     s->cur = next;
     s->steps++;
     struct timespec ts;
@@ -143,8 +208,8 @@ int sampler_step(struct sampler *s, char *err)
     s->taken_realtime_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 
     const struct gto_counters *c = gto_snapshot_counters(s->cur);
-    if (s->prev) {
-        const struct gto_counters *p = gto_snapshot_counters(s->prev);
+    if (s->prev.have) {
+        const struct gto_counters *p = &s->prev.c;
         s->dt = c->now > p->now ? (double)(c->now - p->now) / 1e9 : 0;
         s->rates_are_averages = 0;
     } else {
@@ -153,11 +218,14 @@ int sampler_step(struct sampler *s, char *err)
         s->dt = c->now > c->clock_base ? (double)(c->now - c->clock_base) / 1e9 : 0;
         s->rates_are_averages = 1;
     }
-    const struct gto_counters *p = s->prev ? gto_snapshot_counters(s->prev) : NULL;
+    const struct gto_counters *p = s->prev.have ? &s->prev.c : NULL;
     s->spawns_s = sampler_rate(s, p ? p->spawns : 0, c->spawns);
     s->exits_s = sampler_rate(s, p ? p->exits : 0, c->exits);
     s->switches_s = sampler_rate(s, p ? p->switches : 0, c->switches);
-    double idle = sampler_rate(s, p ? p->idle_ns : 0, c->idle_ns) / 1e9;
+    /* idle_total counts the poller's current blocking wait too: a server
+     * blocked in epoll for 26 s is idle for those 26 s, not from the
+     * moment epoll returns. */
+    double idle = sampler_rate(s, p ? p->idle_total : 0, c->idle_total) / 1e9;
     s->idle_share = idle > 1 ? 1 : idle < 0 ? 0 : idle;
     s->rss = s->pid ? read_rss(s->pid) : 0;
     record_history(s);
@@ -175,31 +243,23 @@ double sampler_rate(const struct sampler *s, uint64_t a, uint64_t b)
 double sampler_arrivals_rate(const struct sampler *s, uint32_t index)
 {
     const struct gto_location *c = gto_location_by_index(s->cur, index);
-    const struct gto_location *p =
-        s->prev ? gto_location_by_index(s->prev, index) : NULL;
     if (!c)
         return 0;
-    return sampler_rate(s, p ? p->arrivals : 0, c->arrivals);
+    uint64_t before = index < s->prev.narrivals ? s->prev.arrivals[index] : 0;
+    return sampler_rate(s, before, c->arrivals);
 }
 
 /* Edges are never moved nor removed, so the same position in the previous
  * snapshot is the same edge; the check covers a reader's reordering. */
-static const struct gto_edge *prev_edge(const struct sampler *s,
-                                        const struct gto_edge *e, size_t hint)
+static const struct prev_edge *prev_edge(const struct sampler *s,
+                                         const struct gto_edge *e, size_t hint)
 {
-    if (!s->prev)
-        return NULL;
-    size_t n = gto_edge_count(s->prev);
-    if (hint < n) {
-        const struct gto_edge *p = gto_edge_at(s->prev, hint);
-        if (p->from == e->from && p->to == e->to)
-            return p;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const struct gto_edge *p = gto_edge_at(s->prev, i);
-        if (p->from == e->from && p->to == e->to)
-            return p;
-    }
+    const struct prev_sample *p = &s->prev;
+    if (hint < p->nedges && p->edges[hint].from == e->from && p->edges[hint].to == e->to)
+        return &p->edges[hint];
+    for (size_t i = 0; i < p->nedges; i++)
+        if (p->edges[i].from == e->from && p->edges[i].to == e->to)
+            return &p->edges[i];
     return NULL;
 }
 
@@ -207,7 +267,7 @@ void sampler_edge_rate(const struct sampler *s, size_t i, double *per_s,
                        uint64_t *mean_run_ns)
 {
     const struct gto_edge *e = gto_edge_at(s->cur, i);
-    const struct gto_edge *p = prev_edge(s, e, i);
+    const struct prev_edge *p = prev_edge(s, e, i);
     uint64_t count0 = p ? p->count : 0, run0 = p ? p->run_ns : 0;
     *per_s = sampler_rate(s, count0, e->count);
     if (e->count > count0)

@@ -20,11 +20,30 @@ struct loc_history {
     unsigned next, filled;
 };
 
+/* What the rates need of the previous snapshot: its counters, each
+ * location's arrivals and each edge's totals.  Keeping these instead of
+ * the snapshot frees its thread array (360 bytes a thread: 360 MB at a
+ * million threads) for the next snapshot to reuse. */
+struct prev_edge {
+    uint32_t from, to;
+    uint64_t count, run_ns;
+};
+
+struct prev_sample {
+    int have;
+    struct gto_counters c;
+    uint64_t *arrivals;        /* by location index */
+    size_t narrivals;
+    struct prev_edge *edges;   /* in the snapshot's edge order */
+    size_t nedges;
+};
+
 struct sampler {
     gto_target *target;
     pid_t pid;             /* 0 for a core */
     unsigned flags;        /* GTO_SNAP_* for the next snapshot */
-    gto_snapshot *prev, *cur;
+    gto_snapshot *cur;
+    struct prev_sample prev;
     /* Seconds of target clock between prev and cur; for a core (one
      * snapshot only) its uptime, so rates are lifetime averages. */
     double dt;
@@ -36,14 +55,15 @@ struct sampler {
     size_t nhist;
     int target_gone;       /* the last step failed because the target died */
     unsigned steps;        /* snapshots taken */
-    int measure_at_once;   /* measure stacks on the first step too (batch
-                            * mode: its first step is a baseline, followed
-                            * by a wait the measure can use) */
+    int sums_only;            /* keep the measures' sums, not every
+                               * thread's (no Threads view to show them) */
+    int measure_on_release;   /* batch mode on a live target: measure the
+                               * stacks in sampler_release, when due (the
+                               * first time after the baseline snapshot) */
     /* Stack residency and dead bytes of every stack, measured less often
      * than every refresh (sampler.c says why and how often). */
-    int stacks_measured;   /* the two figures below are known */
-    uint64_t stack_resident, stack_dead;
-    uint64_t stacks_measured_ns;   /* target clock of that measure */
+    int stacks_measured;   /* measures holds a measure */
+    struct stack_measures measures;  /* every thread's, and the sums */
     uint64_t next_measure_ns;      /* CLOCK_MONOTONIC: measure again then */
     int measuring_aside;           /* the measures come from measurer */
     struct stack_measurer measurer;
@@ -61,6 +81,12 @@ int sampler_measure_aside(struct sampler *s, char *err);
 /* Takes the next snapshot and computes rates against the previous one.
  * On failure the previous snapshot stays current; -1 with err. */
 int sampler_step(struct sampler *s, char *err);
+
+/* Lets the current snapshot go when nothing points into it any more (batch
+ * mode, once printed): the next sampler_step then reuses its buffers
+ * instead of holding two snapshots at once.  The rates keep working.  With
+ * measure_on_release, measures the stacks then when due. */
+void sampler_release(struct sampler *s);
 
 /* Rate of a counter that went from A (prev) to B (cur), per second. */
 double sampler_rate(const struct sampler *s, uint64_t a, uint64_t b);

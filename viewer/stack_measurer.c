@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -36,16 +37,67 @@ uint64_t stack_measure_next(uint64_t cost_ns)
     return stack_measure_clock() + (wait > MEASURE_EVERY_NS ? wait : MEASURE_EVERY_NS);
 }
 
-void stacks_sum(const gto_snapshot *m, uint64_t *resident, uint64_t *dead)
+static int cmp_measure_id(const void *a, const void *b)
 {
-    *resident = *dead = 0;
-    for (size_t i = 0; i < gto_thread_count(m); i++) {
-        const struct gto_thread *th = gto_thread_at(m, i);
-        if (th->measured) {
-            *resident += th->resident;
-            *dead += th->dead;
-        }
+    uint64_t x = ((const struct thread_measure *)a)->id;
+    uint64_t y = ((const struct thread_measure *)b)->id;
+    return (x > y) - (x < y);
+}
+
+int stack_measures_build(struct stack_measures *m, const gto_snapshot *snap,
+                         int per_thread)
+{
+    size_t n = gto_thread_count(snap), k = 0;
+    int sorted = 1;
+    stack_measures_free(m);
+    if (per_thread) {
+        m->v = malloc((n ? n : 1) * sizeof(*m->v));
+        if (!m->v)
+            return -1;
     }
+    for (size_t i = 0; i < n; i++) {
+        const struct gto_thread *th = gto_thread_at(snap, i);
+        if (!th->measured)
+            continue;
+        m->resident += th->resident;
+        m->dead += th->dead;
+        if (!per_thread)
+            continue;
+        m->v[k] = (struct thread_measure){th->id, th->touched, th->resident, th->dead};
+        sorted &= k == 0 || m->v[k - 1].id < th->id;
+        k++;
+    }
+    m->n = k;
+    if (!sorted)
+        qsort(m->v, m->n, sizeof(*m->v), cmp_measure_id);
+    m->measured_ns = gto_snapshot_counters(snap)->now;
+    return 0;
+}
+
+void stack_measures_free(struct stack_measures *m)
+{
+    free(m->v);
+    memset(m, 0, sizeof(*m));
+}
+
+const struct thread_measure *stack_measures_find(const struct stack_measures *m,
+                                                 uint64_t id, size_t *cursor)
+{
+    if (*cursor < m->n && m->v[*cursor].id == id)
+        return &m->v[(*cursor)++];
+    size_t lo = 0, hi = m->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (m->v[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < m->n && m->v[lo].id == id) {
+        *cursor = lo + 1;
+        return &m->v[lo];
+    }
+    return NULL;
 }
 
 /* Sleeps until DEADLINE (CLOCK_MONOTONIC ns) or until told to stop; with
@@ -67,14 +119,13 @@ static void *measure_loop(void *arg)
     uint64_t next = stack_measure_clock() + m->first_delay_ns;
     while (!wait_until(m, next)) {
         pthread_mutex_unlock(&m->lock);
-        uint64_t t0 = stack_measure_clock(), resident, dead;
+        uint64_t t0 = stack_measure_clock();
         char err[GTO_ERR_MAX];
         gto_snapshot *snap;
+        struct stack_measures got = {0};
         int ok = gto_snapshot_take(m->target, GTO_SNAP_MEASURE, &snap, err) == 0;
-        uint64_t taken_ns = 0;
         if (ok) {
-            stacks_sum(snap, &resident, &dead);
-            taken_ns = gto_snapshot_counters(snap)->now;
+            ok = stack_measures_build(&got, snap, 1) == 0;
             gto_snapshot_free(snap);
         }
         /* A failed measure is not reported: the refresh's own snapshot
@@ -82,9 +133,8 @@ static void *measure_loop(void *arg)
         next = stack_measure_next(stack_measure_clock() - t0);
         pthread_mutex_lock(&m->lock);
         if (ok) {
-            m->resident = resident;
-            m->dead = dead;
-            m->measured_ns = taken_ns;
+            stack_measures_free(&m->latest);
+            m->latest = got;
             m->fresh = 1;
         }
     }
@@ -99,6 +149,7 @@ int stack_measurer_start(struct stack_measurer *m, pid_t pid,
     if (gto_open_pid(pid, &m->target, err) < 0)
         return -1;
     m->stop = m->fresh = 0;
+    memset(&m->latest, 0, sizeof(m->latest));
     m->first_delay_ns = first_delay_ns;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -123,15 +174,14 @@ int stack_measurer_start(struct stack_measurer *m, pid_t pid,
     return 0;
 }
 
-int stack_measurer_take(struct stack_measurer *m, uint64_t *resident,
-                        uint64_t *dead, uint64_t *measured_ns)
+int stack_measurer_take(struct stack_measurer *m, struct stack_measures *out)
 {
     pthread_mutex_lock(&m->lock);
     int fresh = m->fresh;
     if (fresh) {
-        *resident = m->resident;
-        *dead = m->dead;
-        *measured_ns = m->measured_ns;
+        stack_measures_free(out);
+        *out = m->latest;
+        memset(&m->latest, 0, sizeof(m->latest));
         m->fresh = 0;
     }
     pthread_mutex_unlock(&m->lock);
@@ -149,6 +199,7 @@ void stack_measurer_stop(struct stack_measurer *m)
     pthread_join(m->thread, NULL);
     pthread_cond_destroy(&m->wake);
     pthread_mutex_destroy(&m->lock);
+    stack_measures_free(&m->latest);
     gto_close(m->target);
     m->target = NULL;
 }

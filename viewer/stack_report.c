@@ -1,29 +1,12 @@
 /*
- * stack_report.c - classes and functions that hold live stack.
+ * stack_report.c - the Stacks view's figures: the live-stack histogram,
+ * the classes (libgtobserve's), the functions that hold live stack.
  */
 #include "stack_report.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
-static int cmp_thread_name(const void *a, const void *b)
-{
-    const struct gto_thread *x = *(const struct gto_thread *const *)a;
-    const struct gto_thread *y = *(const struct gto_thread *const *)b;
-    return strcmp(x->name, y->name);
-}
-
-static int cmp_class_live(const void *a, const void *b)
-{
-    const struct stack_class *x = a, *y = b;
-    return (x->live < y->live) - (x->live > y->live);
-}
 
 static int cmp_function_live(const void *a, const void *b)
 {
@@ -31,49 +14,26 @@ static int cmp_function_live(const void *a, const void *b)
     return (x->live < y->live) - (x->live > y->live);
 }
 
-static uint64_t suggest(uint64_t touched_p999, uint64_t page)
-{
-    uint64_t want = touched_p999 + touched_p999 / 4;
-    if (!page)
-        page = 4096;
-    want = (want + page - 1) / page * page;
-    return want < page ? page : want;
-}
-
-static int build_classes(struct stack_report *r, const gto_snapshot *s)
+/* The classes are the library's, so gt-top and gt-waste give one class the
+ * same percentiles and the same suggestion. */
+static int build_classes(struct stack_report *r, gto_target *t,
+                         const gto_snapshot *s, char *err)
 {
     size_t n = gto_thread_count(s);
-    uint64_t page = gto_snapshot_counters(s)->page_size;
-    const struct gto_thread **by_name = malloc((n ? n : 1) * sizeof(*by_name));
-    uint64_t *touched = malloc((n ? n : 1) * sizeof(*touched));
-    r->classes = calloc(n ? n : 1, sizeof(*r->classes));
-    if (!by_name || !touched || !r->classes) {
-        free(by_name), free(touched);
+    const struct gto_thread **th = malloc((n + 1) * sizeof(*th));
+    if (!th) {
+        snprintf(err, GTO_ERR_MAX, "out of memory for the classes of %zu threads", n);
         return -1;
     }
     for (size_t i = 0; i < n; i++)
-        by_name[i] = gto_thread_at(s, i);
-    qsort(by_name, n, sizeof(*by_name), cmp_thread_name);
-    for (size_t i = 0; i < n;) {
-        size_t j = i;
-        struct stack_class *c = &r->classes[r->nclasses++];
-        memcpy(c->name, by_name[i]->name[0] ? by_name[i]->name : "-", GTO_NAME_MAX);
-        c->name[GTO_NAME_MAX - 1] = 0;
-        for (; j < n && strcmp(by_name[j]->name, by_name[i]->name) == 0; j++) {
-            c->live += by_name[j]->live;
-            c->dead_resident += by_name[j]->dead_resident;
-            touched[j - i] = by_name[j]->measured ? by_name[j]->touched
-                                                  : by_name[j]->live;
-        }
-        c->threads = j - i;
-        qsort(touched, c->threads, sizeof(*touched), cmp_u64);
-        c->touched_max = touched[c->threads - 1];
-        c->touched_p99 = touched[(size_t)(0.99 * (double)(c->threads - 1))];
-        c->suggested = suggest(touched[(size_t)(0.999 * (double)(c->threads - 1))], page);
-        i = j;
-    }
-    qsort(r->classes, r->nclasses, sizeof(*r->classes), cmp_class_live);
-    free(by_name), free(touched);
+        th[i] = gto_thread_at(s, i);
+    struct gto_class *c;
+    ssize_t nc = gto_classes(t, s, th, n, r->class_by, 0, &c, err);
+    free(th);
+    if (nc < 0)
+        return -1;
+    r->classes = c;
+    r->nclasses = (size_t)nc;
     return 0;
 }
 
@@ -120,7 +80,7 @@ static struct stack_function *fn_slot(struct fn_table *t, const char *fn)
 }
 
 static int build_functions(struct stack_report *r, gto_target *t,
-                           const gto_snapshot *s)
+                           const gto_snapshot *s, char *err)
 {
     struct fn_table tab = {0};
     for (size_t i = 0, n = gto_thread_count(s); i < n; i++) {
@@ -133,6 +93,7 @@ static int build_functions(struct stack_report *r, gto_target *t,
             struct stack_function *fn = fn_slot(&tab, sym[ns - 1].function);
             if (!fn) {
                 free(tab.slots);
+                snprintf(err, GTO_ERR_MAX, "out of memory for the stack's functions");
                 return -1;
             }
             fn->live += th->frames[f].size;
@@ -142,6 +103,7 @@ static int build_functions(struct stack_report *r, gto_target *t,
     r->functions = calloc(tab.used ? tab.used : 1, sizeof(*r->functions));
     if (!r->functions) {
         free(tab.slots);
+        snprintf(err, GTO_ERR_MAX, "out of memory for the stack's functions");
         return -1;
     }
     for (size_t i = 0; i < tab.cap; i++)
@@ -153,15 +115,20 @@ static int build_functions(struct stack_report *r, gto_target *t,
 }
 
 int stack_report_build(struct stack_report *r, gto_target *t,
-                       const gto_snapshot *s)
+                       const gto_snapshot *s, enum gto_class_by by, char *err)
 {
     memset(r, 0, sizeof(*r));
+    r->class_by = by;
     for (size_t i = 0, n = gto_thread_count(s); i < n; i++) {
-        uint64_t live = gto_thread_at(s, i)->live;
-        int b = live ? 63 - __builtin_clzll(live) : 0;
+        const struct gto_thread *th = gto_thread_at(s, i);
+        if (gto_fresh_context(th) || !th->live) {
+            r->no_stack++;
+            continue;
+        }
+        int b = 63 - __builtin_clzll(th->live);
         r->live_hist[b < LIVE_HIST_BUCKETS ? b : LIVE_HIST_BUCKETS - 1]++;
     }
-    if (build_classes(r, s) < 0 || build_functions(r, t, s) < 0) {
+    if (build_classes(r, t, s, err) < 0 || build_functions(r, t, s, err) < 0) {
         stack_report_free(r);
         return -1;
     }
@@ -170,7 +137,7 @@ int stack_report_build(struct stack_report *r, gto_target *t,
 
 void stack_report_free(struct stack_report *r)
 {
-    free(r->classes);
+    gto_classes_free(r->classes, r->nclasses);
     free(r->functions);
     memset(r, 0, sizeof(*r));
 }

@@ -9,105 +9,98 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
 
-/* Upper bound of the log2 bucket holding the Qth quantile of HIST. */
-static uint64_t hist_quantile(const uint64_t *hist, double q)
+/* Sorts V[0, n) ascending: LSD radix, a byte per pass, a byte that is the
+ * same in every value costing one look and no pass.  TMP holds N. */
+static void sort_u64(uint64_t *v, uint64_t *tmp, size_t n)
 {
-    uint64_t total = 0, seen = 0;
-    for (int b = 0; b < GTO_HIST_BUCKETS; b++)
-        total += hist[b];
-    if (!total)
-        return 0;
-    uint64_t rank = (uint64_t)(q * (double)(total - 1)) + 1;
-    for (int b = 0; b < GTO_HIST_BUCKETS; b++) {
-        seen += hist[b];
-        if (seen >= rank)
-            return b >= 63 ? UINT64_MAX : (2ull << b) - 1;
+    uint64_t all_or = 0, all_and = ~0ull;
+    for (size_t i = 0; i < n; i++) {
+        all_or |= v[i];
+        all_and &= v[i];
     }
-    return 0;
-}
-
-/* Moves the Kth smallest of V[0, n) to V[k], smaller ones before it and
- * bigger ones after (Hoare's selection): O(n) on average, where sorting
- * 100K wait ages to take three of them cost more than the snapshot. */
-static void select_kth(uint64_t *v, size_t n, size_t k)
-{
-    ptrdiff_t lo = 0, hi = (ptrdiff_t)n - 1, want = (ptrdiff_t)k;
-    while (lo < hi) {
-        uint64_t pivot = v[lo + (hi - lo) / 2];
-        ptrdiff_t i = lo, j = hi;
-        while (i <= j) {
-            while (v[i] < pivot)
-                i++;
-            while (v[j] > pivot)
-                j--;
-            if (i <= j) {
-                uint64_t t = v[i];
-                v[i++] = v[j];
-                v[j--] = t;
-            }
-        }
-        /* Now [lo, j] <= pivot <= [i, hi], and what lies between equals
-         * the pivot. */
-        if (want <= j)
-            hi = j;
-        else if (want >= i)
-            lo = i;
-        else
-            return;
+    for (int shift = 0; shift < 64; shift += 8) {
+        if ((((all_or ^ all_and) >> shift) & 0xff) == 0)
+            continue;
+        size_t count[257] = {0};
+        for (size_t i = 0; i < n; i++)
+            count[((v[i] >> shift) & 0xff) + 1]++;
+        for (int b = 0; b < 256; b++)
+            count[b + 1] += count[b];
+        for (size_t i = 0; i < n; i++)
+            tmp[count[(v[i] >> shift) & 0xff]++] = v[i];
+        memcpy(v, tmp, n * sizeof(*v));
     }
 }
 
-/* The Qth quantile of V (nearest rank, as a sort would give it). */
-static uint64_t quantile(uint64_t *v, size_t n, double q)
+/* How long TH has waited at NOW: 0 when it is not parked. */
+static uint64_t wait_age(const struct gto_thread *th, uint64_t now)
 {
-    if (!n)
-        return 0;
-    size_t k = (size_t)(q * (double)(n - 1) + 0.5);
-    select_kth(v, n, k);
-    return v[k];
+    return th->state == GTO_STATE_PARKED && th->wait_since && now > th->wait_since
+               ? now - th->wait_since : 0;
 }
+
+static int queued(const struct gto_thread *th, size_t maxidx)
+{
+    return th->state == GTO_STATE_PARKED && !th->in_flux && th->location &&
+           th->location <= maxidx;
+}
+
+/* A parked thread's location and age, gathered in one pass over the
+ * thread records (360 bytes apart: each pass over 100K of them is cache
+ * misses, so there is one). */
+struct queued_age {
+    uint64_t age;
+    size_t location;
+};
 
 /* Wait ages of the threads parked at each location: one pass over the
- * threads grouping the ages by location (a counting sort), then a
- * selection of each quantile: O(n) for 100K threads. */
-static int fill_ages(struct tables *tb, size_t maxidx)
+ * threads, then grouping the ages by location (a counting sort), each group
+ * sorted by radix, and the quantiles read by the library's rank rule
+ * (gto_quantile): O(n) for 100K threads. */
+static int fill_ages(struct tables *tb, const gto_snapshot *snap, size_t maxidx)
 {
+    size_t n = gto_thread_count(snap), nq = 0, most = 0;
+    uint64_t now = gto_snapshot_counters(snap)->now;
     size_t *start = calloc(maxidx + 2, sizeof(*start));
-    uint64_t *ages = malloc((tb->nthreads ? tb->nthreads : 1) * sizeof(*ages));
-    size_t *slot_of = calloc(maxidx + 1, sizeof(*slot_of));
-    if (!start || !ages || !slot_of) {
-        free(start), free(ages), free(slot_of);
+    struct queued_age *q = malloc((n + 1) * sizeof(*q));
+    if (!start || !q) {
+        free(start), free(q);
         return -1;
     }
-    for (size_t i = 0; i < tb->nthreads; i++) {
-        const struct gto_thread *th = tb->threads[i].th;
-        if (th->state == GTO_STATE_PARKED && th->location && th->location <= maxidx)
+    for (size_t i = 0; i < n; i++) {
+        const struct gto_thread *th = gto_thread_at(snap, i);
+        if (queued(th, maxidx)) {
+            q[nq++] = (struct queued_age){wait_age(th, now), th->location};
             start[th->location + 1]++;
+        }
     }
-    for (size_t i = 1; i <= maxidx + 1; i++)
+    for (size_t i = 1; i <= maxidx + 1; i++) {
+        if (start[i] > most)
+            most = start[i];
         start[i] += start[i - 1];
-    memcpy(slot_of, start, (maxidx + 1) * sizeof(*slot_of));
-    for (size_t i = 0; i < tb->nthreads; i++) {
-        const struct gto_thread *th = tb->threads[i].th;
-        if (th->state == GTO_STATE_PARKED && th->location && th->location <= maxidx)
-            ages[slot_of[th->location]++] = tb->threads[i].waited_ns;
     }
+    uint64_t *ages = malloc((nq + 1) * sizeof(*ages));
+    uint64_t *tmp = malloc((most + 1) * sizeof(*tmp));
+    size_t *slot_of = malloc((maxidx + 1) * sizeof(*slot_of));
+    if (!ages || !tmp || !slot_of) {
+        free(start), free(q), free(ages), free(tmp), free(slot_of);
+        return -1;
+    }
+    memcpy(slot_of, start, (maxidx + 1) * sizeof(*slot_of));
+    for (size_t i = 0; i < nq; i++)
+        ages[slot_of[q[i].location]++] = q[i].age;
     for (size_t r = 0; r < tb->nlocs; r++) {
         struct loc_row *l = &tb->locs[r];
         uint64_t *v = ages + start[l->index];
-        size_t n = start[l->index + 1] - start[l->index];
-        uint64_t max = 0;
-        for (size_t i = 0; i < n; i++)
-            if (v[i] > max)
-                max = v[i];
-        l->waiting = n;
-        l->age_max = max;
-        l->age_p50 = quantile(v, n, 0.50);
-        l->age_p99 = quantile(v, n, 0.99);
+        size_t k = start[l->index + 1] - start[l->index];
+        sort_u64(v, tmp, k);
+        l->waiting = k;
+        l->age_max = k ? v[k - 1] : 0;
+        l->age_p50 = gto_quantile(v, k, 0.50);
+        l->age_p99 = gto_quantile(v, k, 0.99);
     }
-    free(start), free(ages), free(slot_of);
+    free(start), free(q), free(ages), free(tmp), free(slot_of);
     return 0;
 }
 
@@ -115,36 +108,6 @@ static int by_where(const void *a, const void *b)
 {
     return strcmp((*(const struct loc_row *const *)a)->where,
                   (*(const struct loc_row *const *)b)->where);
-}
-
-/* A helper that parks, called from two places, makes two locations with
- * one call site: they differ only in their callers.  Their texts then name
- * the caller as well, "f (file.c:12) < caller", so the rows can be told
- * apart and stay the same from run to run.  -1 when out of memory. */
-static int name_shared_call_sites(struct tables *tb, struct sampler *s)
-{
-    struct loc_row **by = malloc((tb->nlocs + 1) * sizeof(*by));
-    if (!by)
-        return -1;
-    for (size_t i = 0; i < tb->nlocs; i++)
-        by[i] = &tb->locs[i];
-    qsort(by, tb->nlocs, sizeof(*by), by_where);
-    for (size_t i = 0, end; i < tb->nlocs; i = end) {
-        for (end = i + 1; end < tb->nlocs && strcmp(by[i]->where, by[end]->where) == 0;)
-            end++;
-        for (size_t k = i; end - i > 1 && k < end; k++) {
-            const struct gto_location *l = gto_location_at(s->cur, (size_t)(by[k] - tb->locs));
-            if (l->depth < 2)
-                continue;
-            const struct gto_symbol *sym;
-            gto_symbolize(s->target, l->pcs[1], 1, &sym);
-            char *text = tb->texts[by[k] - tb->locs];
-            size_t used = strlen(text);
-            snprintf(text + used, WHERE_MAX - used, " < %s", sym[0].function);
-        }
-    }
-    free(by);
-    return 0;
 }
 
 /* Each location index's rank in the order of the locations' texts, from 1;
@@ -170,14 +133,15 @@ static uint32_t *location_ranks(const struct tables *tb, size_t maxidx)
     return rank;
 }
 
-int tables_build(struct tables *tb, struct sampler *s)
+int tables_build(struct tables *tb, struct sampler *s, int with_threads)
 {
     const gto_snapshot *snap = s->cur;
     const struct gto_counters *c = gto_snapshot_counters(snap);
     memset(tb, 0, sizeof(*tb));
     tb->nlocs = gto_location_count(snap);
     tb->nedges = gto_edge_count(snap);
-    tb->nthreads = gto_thread_count(snap);
+    tb->total_threads = gto_thread_count(snap);
+    tb->nthreads = with_threads ? tb->total_threads : 0;
     tb->locs = calloc(tb->nlocs + 1, sizeof(*tb->locs));
     tb->edges = calloc(tb->nedges + 1, sizeof(*tb->edges));
     tb->threads = calloc(tb->nthreads + 1, sizeof(*tb->threads));
@@ -196,24 +160,30 @@ int tables_build(struct tables *tb, struct sampler *s)
             maxidx = l->index;
         r->kind = gto_wait_kind_name((int)l->wait_kind);
         if (l->depth) {
+            /* The library's label: every pc with its inline chain, so two
+             * locations that share a call site (a helper called from two
+             * places, a function inlined into two callers) are told apart
+             * by their callers, and every reader names them alike. */
             const struct gto_symbol *sym;
             gto_symbolize(s->target, l->pcs[0], 1, &sym);
             snprintf(r->function, sizeof(r->function), "%s", sym[0].function);
-            describe_pc(s->target, l->pcs[0], 1, tb->texts[i], WHERE_MAX);
+            gto_location_label(s->target, l, tb->texts[i], WHERE_MAX);
         } else {
             snprintf(r->function, sizeof(r->function), "?");
             snprintf(tb->texts[i], WHERE_MAX, "?");
         }
         r->arrivals_s = sampler_arrivals_rate(s, l->index);
         r->completed = l->completed;
-        r->done_p50 = hist_quantile(l->hist, 0.50);
-        r->done_p99 = hist_quantile(l->hist, 0.99);
+        /* Bucket bounds clamped to the longest wait recorded: a log2
+         * bucket's bound alone can be twice the data (1099.5s for sleeps
+         * of 600 s). */
+        r->done_p50 = gto_hist_quantile(l->hist, GTO_HIST_BUCKETS, l->max_wait_ns, 0.50);
+        r->done_p99 = gto_hist_quantile(l->hist, GTO_HIST_BUCKETS, l->max_wait_ns, 0.99);
+        r->wait_max = l->max_wait_ns;
+        r->arrivals = l->arrivals;
+        r->now_exact = c->now_exact;
         r->done_mean = l->completed ? l->total_wait_ns / l->completed : 0;
         tb->in_flux += l->in_flux != 0;
-    }
-    if (name_shared_call_sites(tb, s) < 0) {
-        tables_free(tb);
-        return -1;
     }
     /* Location rows by index, for the threads' and edges' look-ups. */
     const char **where_of = calloc(maxidx + 1, sizeof(*where_of));
@@ -246,34 +216,54 @@ int tables_build(struct tables *tb, struct sampler *s)
         sampler_edge_rate(s, i, &r->per_s, &r->mean_run_ns);
         tb->in_flux += e->in_flux != 0;
     }
-    for (size_t i = 0; i < tb->nthreads; i++) {
+    /* One pass over the thread records for the totals and the rows. */
+    size_t cursor = 0;
+    for (size_t i = 0; i < tb->total_threads; i++) {
         const struct gto_thread *th = gto_thread_at(snap, i);
-        struct thread_row *r = &tb->threads[i];
-        r->th = th;
-        int known = th->location && th->location <= maxidx && where_of[th->location];
-        r->where = known ? where_of[th->location] : "";
-        r->where_rank = known ? rank_of[th->location] : 0;
-        r->waited_ns = th->state == GTO_STATE_PARKED && th->wait_since &&
-                               c->now > th->wait_since
-                           ? c->now - th->wait_since : 0;
-        if (th->state >= 0 && th->state < GTO_STATE_COUNT)
-            tb->nstate[th->state]++;
         tb->reserved += th->reserved;
         tb->live += th->live;
         tb->resident += th->resident;
         tb->dead += th->dead;
         tb->measured |= th->measured;
-        tb->in_flux += th->in_flux != 0;
+        if (i >= tb->nthreads)
+            continue;
+        struct thread_row *r = &tb->threads[i];
+        const struct thread_measure *m;
+        if (th->measured) {
+            r->measured = 1;
+            r->touched = th->touched;
+            r->resident = th->resident;
+            r->dead = th->dead;
+        } else if (s->stacks_measured &&
+                   (m = stack_measures_find(&s->measures, th->id, &cursor))) {
+            r->measured = 1;
+            r->touched = m->touched;
+            r->resident = m->resident;
+            r->dead = m->dead;
+        }
+        r->th = th;
+        int known = th->location && th->location <= maxidx && where_of[th->location];
+        r->where = known ? where_of[th->location] : "";
+        r->where_rank = known ? rank_of[th->location] : 0;
+        r->now = c->now;
+        r->now_exact = c->now_exact != 0;
+        r->waited_ns = wait_age(th, c->now);
     }
+    /* Threads by state are the library's count of these same records (a
+     * record that stayed torn is in no state, and at most one runs). */
+    memcpy(tb->nstate, c->nstate, sizeof(tb->nstate));
+    tb->threads_in_flux = c->in_flux;
+    tb->in_flux += c->in_flux;
     free(where_of);
     free(rank_of);
     if (!tb->measured && s->stacks_measured) {
-        tb->resident = s->stack_resident;
-        tb->dead = s->stack_dead;
+        tb->resident = s->measures.resident;
+        tb->dead = s->measures.dead;
         tb->measured = 1;
-        tb->measured_age_ns = c->now > s->stacks_measured_ns ? c->now - s->stacks_measured_ns : 0;
+        tb->measured_age_ns = c->now > s->measures.measured_ns
+                                  ? c->now - s->measures.measured_ns : 0;
     }
-    if (fill_ages(tb, maxidx) < 0) {
+    if (fill_ages(tb, snap, maxidx) < 0) {
         tables_free(tb);
         return -1;
     }
@@ -309,7 +299,16 @@ static void fmt_dur(uint64_t ns, char *buf, size_t len)
     if (!ns)
         snprintf(buf, len, "-");
     else
-        fmt_duration(ns, buf, len);
+        gto_fmt_duration(ns, buf, len);
+}
+
+/* An age (now - a timestamp): ">= " in front when now is a lower bound. */
+static void fmt_age(uint64_t ns, int exact, char *buf, size_t len)
+{
+    if (!ns)
+        snprintf(buf, len, "-");
+    else
+        gto_fmt_age(ns, exact, buf, len);
 }
 
 static int lc_where(const void *a, const void *b) { return strcmp(LOC(a)->where, LOC(b)->where); }
@@ -322,21 +321,21 @@ static int lc_done(const void *a, const void *b) { return CMP(LOC(a)->done_p99, 
 static int lc_kind(const void *a, const void *b) { return strcmp(LOC(a)->kind, LOC(b)->kind); }
 
 static void lf_where(const void *r, char *b, size_t n) { snprintf(b, n, "%s", LOC(r)->where); }
-static void lf_waiting(const void *r, char *b, size_t n) { fmt_count(LOC(r)->waiting, b, n); }
+static void lf_waiting(const void *r, char *b, size_t n) { gto_fmt_count(LOC(r)->waiting, b, n); }
 static void lf_arrivals(const void *r, char *b, size_t n) { snprintf(b, n, "%.1f", LOC(r)->arrivals_s); }
-static void lf_p50(const void *r, char *b, size_t n) { fmt_dur(LOC(r)->age_p50, b, n); }
-static void lf_p99(const void *r, char *b, size_t n) { fmt_dur(LOC(r)->age_p99, b, n); }
-static void lf_max(const void *r, char *b, size_t n) { fmt_dur(LOC(r)->age_max, b, n); }
+static void lf_p50(const void *r, char *b, size_t n) { fmt_age(LOC(r)->age_p50, LOC(r)->now_exact, b, n); }
+static void lf_p99(const void *r, char *b, size_t n) { fmt_age(LOC(r)->age_p99, LOC(r)->now_exact, b, n); }
+static void lf_max(const void *r, char *b, size_t n) { fmt_age(LOC(r)->age_max, LOC(r)->now_exact, b, n); }
 static void lf_done(const void *r, char *b, size_t n) { fmt_dur(LOC(r)->done_p99, b, n); }
 static void lf_kind(const void *r, char *b, size_t n) { snprintf(b, n, "%s", LOC(r)->kind); }
 
 const struct column loc_columns[] = {
     {"waiting", "WAITING", 8, COL_RIGHT, "threads waiting there now", lc_waiting, lf_waiting, NULL},
     {"arrivals_per_s", "ARRIV/s", 8, COL_RIGHT, "threads arriving per second", lc_arrivals, lf_arrivals, NULL},
-    {"age_p50", "AGE50", 7, COL_RIGHT, "median age of the waits in progress", lc_p50, lf_p50, NULL},
-    {"age_p99", "AGE99", 7, COL_RIGHT, "99th percentile age of the waits in progress", lc_p99, lf_p99, NULL},
-    {"age_max", "OLDEST", 7, COL_RIGHT, "oldest wait in progress", lc_max, lf_max, NULL},
-    {"done_p99", "DONE99", 7, COL_RIGHT, "99th percentile of completed waits (log2 bucket bound)", lc_done, lf_done, NULL},
+    {"age_p50", "AGE50", 9, COL_RIGHT, "median age of the waits in progress", lc_p50, lf_p50, NULL},
+    {"age_p99", "AGE99", 9, COL_RIGHT, "99th percentile age of the waits in progress", lc_p99, lf_p99, NULL},
+    {"age_max", "OLDEST", 9, COL_RIGHT, "oldest wait in progress", lc_max, lf_max, NULL},
+    {"done_p99", "DONE99", 7, COL_RIGHT, "99th percentile of completed waits (log2 bucket bound, at most the longest wait)", lc_done, lf_done, NULL},
     {"kind", "KIND", 9, COL_LEFT, "what the threads wait on", lc_kind, lf_kind, NULL},
     {"location", "LOCATION", 0, COL_LEFT, "function (file:line) of the blocking call", lc_where, lf_where, NULL},
 };
@@ -368,7 +367,7 @@ static uint64_t tk_waited(const void *r) { return TROW(r)->waited_ns; }
 static uint64_t tk_run(const void *r) { return THR(r)->run_ns; }
 static uint64_t tk_sw(const void *r) { return THR(r)->switches; }
 static uint64_t tk_live(const void *r) { return THR(r)->live; }
-static uint64_t tk_touched(const void *r) { return THR(r)->measured ? THR(r)->touched : 0; }
+static uint64_t tk_touched(const void *r) { return TROW(r)->measured ? TROW(r)->touched : 0; }
 static uint64_t tk_reserved(const void *r) { return THR(r)->reserved; }
 static uint64_t tk_where(const void *r) { return TROW(r)->where_rank; }
 
@@ -389,37 +388,31 @@ static void tf_name(const void *r, char *b, size_t n) { snprintf(b, n, "%s", THR
 static void tf_state(const void *r, char *b, size_t n) { snprintf(b, n, "%s", gto_state_name(THR(r)->state)); }
 static void tf_waits_on(const void *r, char *b, size_t n)
 {
-    const struct gto_thread *th = THR(r);
-    const char *kind = gto_wait_kind_name(th->wait_kind);
-    if (th->state != GTO_STATE_PARKED)
+    if (!gto_wait_describe(THR(r), TROW(r)->now, b, n))
         snprintf(b, n, "-");
-    else if (th->wait_kind == 1 || th->wait_kind == 6)   /* fd, join: a number */
-        snprintf(b, n, "%s %lu", kind, (unsigned long)th->wait_obj);
-    else
-        snprintf(b, n, "%s", kind);
 }
-static void tf_waited(const void *r, char *b, size_t n) { fmt_dur(TROW(r)->waited_ns, b, n); }
+static void tf_waited(const void *r, char *b, size_t n) { fmt_age(TROW(r)->waited_ns, TROW(r)->now_exact, b, n); }
 static void tf_run(const void *r, char *b, size_t n) { fmt_dur(THR(r)->run_ns, b, n); }
 static void tf_sw(const void *r, char *b, size_t n) { snprintf(b, n, "%lu", (unsigned long)THR(r)->switches); }
-static void tf_live(const void *r, char *b, size_t n) { fmt_bytes(THR(r)->live, b, n); }
+static void tf_live(const void *r, char *b, size_t n) { gto_fmt_bytes(THR(r)->live, b, n); }
 static void tf_touched(const void *r, char *b, size_t n)
 {
-    if (THR(r)->measured)
-        fmt_bytes(THR(r)->touched, b, n);
+    if (TROW(r)->measured)
+        gto_fmt_bytes(TROW(r)->touched, b, n);
     else
         snprintf(b, n, "-");
 }
-static void tf_reserved(const void *r, char *b, size_t n) { fmt_bytes(THR(r)->reserved, b, n); }
+static void tf_reserved(const void *r, char *b, size_t n) { gto_fmt_bytes(THR(r)->reserved, b, n); }
 static void tf_where(const void *r, char *b, size_t n) { snprintf(b, n, "%s", TROW(r)->where); }
 
 const struct column thread_columns[] = {
     {"id", "ID", 7, COL_RIGHT, "thread id", tc_id, tf_id, tk_id},
     {"name", "NAME", 10, COL_LEFT, "thread name", tc_name, tf_name, tk_name},
     {"state", "STATE", 7, COL_LEFT, "runnable, running, parked, exited", tc_state, tf_state, tk_state},
-    {"waits_on", "WAITS ON", 9, COL_LEFT, "what a parked thread waits on (fd N, join ID, mutex, ...)", tc_waits_on, tf_waits_on, tk_waits_on},
-    {"waited", "WAITED", 7, COL_RIGHT, "how long it has waited (parked)", tc_waited, tf_waited, tk_waited},
+    {"waits_on", "WAITS ON", 14, COL_LEFT, "what a parked thread waits on (fd 9 read, join thread 7, mutex 0x..., sleep 2s left)", tc_waits_on, tf_waits_on, tk_waits_on},
+    {"waited", "WAITED", 9, COL_RIGHT, "how long it has waited (parked)", tc_waited, tf_waited, tk_waited},
     /* Before the numbers: at 80 columns a row ends here. */
-    {"location", "LOCATION", 32, COL_LEFT, "where it waits", tc_where, tf_where, tk_where},
+    {"location", "LOCATION", 25, COL_LEFT, "where it waits", tc_where, tf_where, tk_where},
     {"run", "RUN", 7, COL_RIGHT, "time it has run", tc_run, tf_run, tk_run},
     {"switches", "SWITCH", 7, COL_RIGHT, "times it was switched in", tc_sw, tf_sw, tk_sw},
     {"live", "LIVE", 7, COL_RIGHT, "live stack bytes", tc_live, tf_live, tk_live},
@@ -523,8 +516,13 @@ int tables_sort_threads(struct thread_row *rows, size_t n, size_t col,
         for (size_t i = 0; i < n;) {
             size_t j = i + 1;
             int differ = 0;
+            /* A key whose last byte is the name's NUL holds the whole
+             * name: equal keys are equal names, nothing to compare (100K
+             * threads named alike cost no strcmp). */
+            int whole = ((desc ? ~v[i].key : v[i].key) & 0xff) == 0;
             while (j < n && v[j].key == v[i].key) {
-                differ |= c->compare(&rows[v[i].at], &rows[v[j].at]) != 0;
+                if (!whole)
+                    differ |= c->compare(&rows[v[i].at], &rows[v[j].at]) != 0;
                 j++;
             }
             if (differ)

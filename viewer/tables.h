@@ -12,11 +12,11 @@
 
 #include "sampler.h"
 
-#define WHERE_MAX 160
+#define WHERE_MAX GTO_LABEL_MAX
 
 struct loc_row {
     uint32_t index;
-    const char *where;             /* "func (file:line)", in texts: rows
+    const char *where;             /* gto_location_label, in texts: rows
                                     * are sorted, the text never moves */
     char function[64];
     const char *kind;              /* "sleep", "fd", ... */
@@ -24,7 +24,9 @@ struct loc_row {
     double arrivals_s;
     uint64_t age_p50, age_p99, age_max;    /* waits in progress, ns */
     uint64_t done_p50, done_p99, done_mean; /* completed waits, ns */
-    uint64_t completed;
+    uint64_t completed, arrivals;
+    int now_exact;                 /* 0: the ages are lower bounds */
+    uint64_t wait_max;             /* longest completed wait, ns */
 };
 
 struct edge_row {
@@ -40,7 +42,16 @@ struct thread_row {
     uint32_t where_rank;           /* that text's rank among the locations'
                                     * (0 none): sorting by location compares
                                     * numbers, not 100K strings */
+    uint8_t measured;              /* touched, resident, dead are known */
+    uint8_t now_exact;             /* 0: waited_ns is a lower bound (a core
+                                    * that cannot tell when it was written) */
+    uint64_t now;                  /* the snapshot's now (wait descriptions
+                                    * say how long a sleep has left) */
     uint64_t waited_ns;            /* now - wait_since when parked */
+    /* Its stack's touched, resident and dead bytes: the snapshot's own
+     * when it measured them, else the last measure's (the header says how
+     * old). */
+    uint64_t touched, resident, dead;
 };
 
 struct tables {
@@ -49,23 +60,30 @@ struct tables {
     char (*texts)[WHERE_MAX];      /* the locations' texts */
     struct edge_row *edges;
     size_t nedges;
-    struct thread_row *threads;
-    size_t nthreads;
-    /* Header totals.  Threads by state are counted from the snapshot's
-     * thread records, as are the locations' queues (loc_row.waiting), so
-     * every count on one screen comes from one reading: the registry's
-     * own counters, read a moment apart from the records, can differ
-     * from them by the threads that moved in between. */
+    struct thread_row *threads;    /* NULL unless built with threads */
+    size_t nthreads;               /* rows in threads */
+    size_t total_threads;          /* threads in the snapshot */
+    /* Header totals.  Threads by state are libgtobserve's count of the
+     * snapshot's thread records, and the locations' queues
+     * (loc_row.waiting) are counted from the same records, so every count
+     * on one screen comes from one reading: the registry's own counters,
+     * read a moment apart from the records, can differ from them by the
+     * threads that moved in between. */
     uint64_t nstate[GTO_STATE_COUNT];
+    uint64_t threads_in_flux;      /* threads in no state: nstate plus
+                                    * these add up to total_threads */
     uint64_t reserved, resident, live, dead;
     int measured;                  /* resident and dead are known */
     uint64_t measured_age_ns;      /* how old resident and dead are: 0
                                     * when this snapshot measured them */
-    size_t in_flux;                /* records that stayed torn */
+    size_t in_flux;                /* records that stayed torn (threads,
+                                    * locations, edges) */
 };
 
-/* Builds every table from S->cur; -1 on ENOMEM. */
-int tables_build(struct tables *tb, struct sampler *s);
+/* Builds every table from S->cur, the thread rows only WITH_THREADS (the
+ * Threads view's: 72 bytes a thread, which no other view reads); -1 on
+ * ENOMEM. */
+int tables_build(struct tables *tb, struct sampler *s, int with_threads);
 void tables_free(struct tables *tb);
 /* The row of location INDEX, NULL when there is none. */
 const struct loc_row *tables_loc(const struct tables *tb, uint32_t index);

@@ -15,16 +15,18 @@
 #include <string.h>
 #include <time.h>
 
-#include "common.h"
+#include "exit_status.h"
 #include "stack_report.h"
 #include "tables.h"
 
 #define MIN_COLS 60
 #define MIN_LINES 12
 #define HEADER_LINES 5
-/* At 80 columns the location needs the room: the screen shows the first
- * five location columns (batch output has them all). */
-#define SCREEN_LOC_COLUMNS 5
+/* At 80 columns the location needs the room: the screen shows these
+ * location columns (batch output has them all), then the location. */
+static const size_t screen_loc_columns[] = {0, 1, 3, 4};   /* WAITING ARRIV/s
+                                                          * AGE99 OLDEST */
+#define SCREEN_LOC_COLUMNS (sizeof(screen_loc_columns) / sizeof(screen_loc_columns[0]))
 #define SPARK_COLUMNS 10
 
 enum { ACT_NONE = 0, ACT_REDRAW = 1, ACT_QUIT = 2, ACT_RESAMPLE = 4 };
@@ -54,6 +56,7 @@ struct ui {
     size_t ndrill;
     struct stack_report stacks;
     int have_stacks;
+    enum gto_class_by class_by;
     char message[GTO_ERR_MAX + 64];
 };
 
@@ -119,12 +122,14 @@ static void rebuild(struct ui *u)
 {
     if (u->have_tables)
         tables_free(&u->tb);
-    u->have_tables = tables_build(&u->tb, u->s) == 0;
+    /* The screen keeps the thread rows: a key switches to their view. */
+    u->have_tables = tables_build(&u->tb, u->s, 1) == 0;
     if (u->have_stacks)
         stack_report_free(&u->stacks);
     u->have_stacks = 0;
     if (u->view == VIEW_STACKS)
-        u->have_stacks = stack_report_build(&u->stacks, u->s->target, u->s->cur) == 0;
+        u->have_stacks = stack_report_build(&u->stacks, u->s->target, u->s->cur,
+                                            u->class_by, u->message) == 0;
     arrange(u);
 }
 
@@ -186,7 +191,7 @@ static void drill_frames(struct ui *u, gto_target *t, const struct gto_thread *t
         }
     }
     /* A lone trampoline frame needs its reason: nothing is on the stack. */
-    if (th->unwind_status == GTO_UNWIND_OK && fresh_note(t, th, note, sizeof(note)))
+    if (th->unwind_status == GTO_UNWIND_OK && gto_fresh_note(t, th, note, sizeof(note)))
         drill_add(u, "    (%s)", note);
 }
 
@@ -211,6 +216,8 @@ static void drill_open(struct ui *u)
         snap = NULL;
     const gto_snapshot *src = snap ? snap : u->s->cur;
     uint64_t now = gto_snapshot_counters(src)->now;
+    int exact = gto_snapshot_counters(src)->now_exact;
+    char wait[128];
     if (u->drill == DRILL_THREAD) {
         const struct gto_thread *th = gto_thread_by_id(src, u->drill_thread);
         if (!th) {
@@ -219,14 +226,17 @@ static void drill_open(struct ui *u)
             drill_add(u, "Thread %" PRIu64 " \"%s\"  %s  parent %" PRIu64, th->id,
                       th->name, gto_state_name(th->state), th->parent);
             if (th->state == GTO_STATE_PARKED)
-                drill_add(u, "  waits on %s at %s for %s", gto_wait_kind_name(th->wait_kind),
-                          thread_where(u, th->id),
-                          fmt_duration(now > th->wait_since ? now - th->wait_since : 0,
-                                       buf, sizeof(buf)));
+                /* The age before the location: a label with its callers
+                 * runs past the screen's edge. */
+                drill_add(u, "  waiting %s on %s at %s",
+                          gto_fmt_age(now > th->wait_since ? now - th->wait_since : 0,
+                                      exact, buf, sizeof(buf)),
+                          gto_wait_describe(th, now, wait, sizeof(wait)),
+                          thread_where(u, th->id));
             drill_add(u, "  run %s, %" PRIu64 " switches, stack live %s of %s",
-                      fmt_duration(th->run_ns, buf, sizeof(buf)), th->switches,
-                      fmt_bytes(th->live, buf2, sizeof(buf2)),
-                      fmt_bytes(th->reserved, buf3, sizeof(buf3)));
+                      gto_fmt_duration(th->run_ns, buf, sizeof(buf)), th->switches,
+                      gto_fmt_bytes(th->live, buf2, sizeof(buf2)),
+                      gto_fmt_bytes(th->reserved, buf3, sizeof(buf3)));
             drill_add(u, "  backtrace:");
             drill_frames(u, u->s->target, th);
         }
@@ -247,8 +257,8 @@ static void drill_open(struct ui *u)
         for (ssize_t i = 0; i < ng; i++) {
             drill_add(u, "%s", "");
             drill_add(u, "  %zu threads, waiting %s..%s  (thread %" PRIu64 " \"%s\"%s)",
-                      g[i].count, fmt_duration(g[i].wait_min, buf, sizeof(buf)),
-                      fmt_duration(g[i].wait_max, buf2, sizeof(buf2)), g[i].rep->id,
+                      g[i].count, gto_fmt_age(g[i].wait_min, exact, buf, sizeof(buf)),
+                      gto_fmt_age(g[i].wait_max, exact, buf2, sizeof(buf2)), g[i].rep->id,
                       g[i].rep->name, g[i].count > 1 ? " and others" : "");
             drill_frames(u, u->s->target, g[i].rep);
             for (size_t m = 0; m < g[i].count && m < 50; m++)
@@ -279,15 +289,17 @@ static void put_line(int y, const char *text, int attr)
 }
 
 /* One row's cells, or with ROW NULL the titles, the sort column's marked
- * with its direction: ^ ascending, v descending. */
+ * with its direction: ^ ascending, v descending.  PICK lists the NCOLS
+ * columns of COLS to show (NULL: the first NCOLS). */
 static void format_columns(char *out, size_t len, const struct column *cols,
-                           size_t ncols, const void *row, size_t sort_col,
-                           int desc)
+                           const size_t *pick, size_t ncols, const void *row,
+                           size_t sort_col, int desc)
 {
     char cell[WHERE_MAX + 32];
     size_t at = 0;
     out[0] = 0;
-    for (size_t i = 0; i < ncols && at < len; i++) {
+    for (size_t k = 0; k < ncols && at < len; k++) {
+        size_t i = pick ? pick[k] : k;
         if (row)
             cols[i].format(row, cell, sizeof(cell));
         else
@@ -334,7 +346,8 @@ static void format_row(const struct ui *u, size_t i, char *line, size_t len)
 {
     if (u->view == VIEW_LOCATIONS) {
         char spark[128], cols[512];
-        format_columns(cols, sizeof(cols), loc_columns, SCREEN_LOC_COLUMNS, &u->tb.locs[i], 0, 0);
+        format_columns(cols, sizeof(cols), loc_columns, screen_loc_columns,
+                       SCREEN_LOC_COLUMNS, &u->tb.locs[i], 0, 0);
         sparkline(u->s, u->tb.locs[i].index, spark, sizeof(spark));
         /* The sparkline goes last: its blocks are several bytes per
          * column, so the text before it is cut to the screen by bytes. */
@@ -342,18 +355,18 @@ static void format_row(const struct ui *u, size_t i, char *line, size_t len)
         snprintf(line, len, "%s%-*.*s %s", cols, room < 0 ? 0 : room, room < 0 ? 0 : room,
                  u->tb.locs[i].where, spark);
     } else if (u->view == VIEW_THREADS) {
-        format_columns(line, len, thread_columns, thread_ncolumns, &u->tb.threads[i], 0, 0);
+        format_columns(line, len, thread_columns, NULL, thread_ncolumns, &u->tb.threads[i], 0, 0);
     } else if (u->view == VIEW_GRAPH) {
         const struct edge_row *e = &u->tb.edges[i];
         char run[32];
         snprintf(line, len, "%10.1f/s  run %-8s %s -> %s", e->per_s,
-                 fmt_duration(e->mean_run_ns, run, sizeof(run)), e->from_where, e->to_where);
+                 gto_fmt_duration(e->mean_run_ns, run, sizeof(run)), e->from_where, e->to_where);
     }
 }
 
 static void stacks_lines(struct ui *u)
 {
-    char a[32], b[32], c[32];
+    char a[32], b[32];
     drill_free(u);
     if (!u->have_stacks) {
         drill_add(u, "(stack analysis unavailable)");
@@ -362,19 +375,22 @@ static void stacks_lines(struct ui *u)
     drill_add(u, "Live stack per thread (threads by size):");
     for (int i = 0; i < LIVE_HIST_BUCKETS; i++)
         if (u->stacks.live_hist[i])
-            drill_add(u, "  %8s..%-8s %10" PRIu64, fmt_bytes(1ull << i, a, sizeof(a)),
-                      fmt_bytes(2ull << i, b, sizeof(b)), u->stacks.live_hist[i]);
-    drill_add(u, "Classes:   NAME             THREADS       LIVE    TOUCH99    SUGGEST");
+            drill_add(u, "  %8s..%-8s %10" PRIu64, gto_fmt_bytes(1ull << i, a, sizeof(a)),
+                      gto_fmt_bytes(2ull << i, b, sizeof(b)), u->stacks.live_hist[i]);
+    if (u->stacks.no_stack)
+        drill_add(u, "  %-18s %10" PRIu64, "no stack", u->stacks.no_stack);
+    char line[512];
+    stack_class_line(NULL, line, sizeof(line));
+    drill_add(u, "Classes (by %s):", gto_class_by_name(u->class_by));
+    drill_add(u, "%s", line);
     for (size_t i = 0; i < u->stacks.nclasses && i < 10; i++) {
-        const struct stack_class *k = &u->stacks.classes[i];
-        drill_add(u, "           %-16s %7zu %10s %10s %10s", k->name, k->threads,
-                  fmt_bytes(k->live, a, sizeof(a)), fmt_bytes(k->touched_p99, b, sizeof(b)),
-                  fmt_bytes(k->suggested, c, sizeof(c)));
+        stack_class_line(&u->stacks.classes[i], line, sizeof(line));
+        drill_add(u, "%s", line);
     }
     drill_add(u, "Functions holding live stack:");
     for (size_t i = 0; i < u->stacks.nfunctions && i < 20; i++)
         drill_add(u, "  %10s in %6zu frames  %s",
-                  fmt_bytes(u->stacks.functions[i].live, a, sizeof(a)),
+                  gto_fmt_bytes(u->stacks.functions[i].live, a, sizeof(a)),
                   u->stacks.functions[i].frames, u->stacks.functions[i].function);
 }
 
@@ -440,7 +456,8 @@ static void draw(struct ui *u)
         if (u->view == VIEW_LOCATIONS) {
             char cols[512];
             size_t sc = u->sort_col[u->view];
-            format_columns(cols, sizeof(cols), loc_columns, SCREEN_LOC_COLUMNS, NULL, sc,
+            format_columns(cols, sizeof(cols), loc_columns, screen_loc_columns,
+                           SCREEN_LOC_COLUMNS, NULL, sc,
                            u->sort_desc[u->view]);
             int room = COLS - (int)strlen(cols) - SPARK_COLUMNS - 1;
             const char *title = sc != loc_ncolumns - 1 ? "LOCATION"
@@ -448,7 +465,7 @@ static void draw(struct ui *u)
             snprintf(line, sizeof(line), "%s%-*.*s QUEUE", cols, room < 0 ? 0 : room,
                      room < 0 ? 0 : room, title);
         } else if (u->view == VIEW_THREADS) {
-            format_columns(line, sizeof(line), thread_columns, thread_ncolumns, NULL,
+            format_columns(line, sizeof(line), thread_columns, NULL, thread_ncolumns, NULL,
                            u->sort_col[u->view], u->sort_desc[u->view]);
         } else {
             snprintf(line, sizeof(line), "%12s  %-12s %s", "RATE", "RUN", "EDGE");
@@ -665,11 +682,13 @@ static double now_s(void)
 }
 
 int tui_run(struct sampler *s, double delay, enum view first,
-            struct row_order order, struct refresh_cost *cost)
+            struct row_order order, enum gto_class_by class_by,
+            struct refresh_cost *cost)
 {
     struct ui u;
     memset(&u, 0, sizeof(u));
     u.s = s;
+    u.class_by = class_by;
     u.delay = delay;
     u.view = first;
     u.sort_desc[VIEW_LOCATIONS] = 1;   /* the longest queue first */

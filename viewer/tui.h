@@ -9,9 +9,11 @@
 #include "sampler.h"
 
 /* Runs the screen until q; S holds a first snapshot; the FIRST view's
- * rows start in ORDER.  Each refresh after the first screen is measured
- * into COST.  Returns the exit status. */
+ * rows start in ORDER; the Stacks view's classes are by CLASS_BY.  Each
+ * refresh after the first screen is measured into COST.  Returns the exit
+ * status. */
 int tui_run(struct sampler *s, double delay, enum view first,
-            struct row_order order, struct refresh_cost *cost);
+            struct row_order order, enum gto_class_by class_by,
+            struct refresh_cost *cost);
 
 #endif

@@ -1,6 +1,5 @@
 # viewer/viewer.mk - gt-top, the live viewer, and its tests.  Included by
-# the Makefile; builds on tools/tools.mk (libgtobserve, tools/common.o,
-# TOOLS_CFLAGS, TOOLS_LIBS).
+# the Makefile; builds on tools/tools.mk (libgtobserve, TOOLS_LIBS).
 #
 #   make viewer         build/bin/gt-top
 #   make test-viewer    batch output against a fixture with known ground
@@ -10,13 +9,16 @@
 VIEWER_SRCS := $(sort $(wildcard viewer/*.c))
 VIEWER_OBJS := $(VIEWER_SRCS:%.c=$(BUILD)/%.o)
 GT_TOP := $(BUILD)/bin/gt-top
+# gt-top is a printer over libgtobserve: its headers are the library's
+# and its own (not tools/, whose common.c is gt-stacks' and gt-waste's).
+VIEWER_CFLAGS := $(GT_CFLAGS) -Itools/observe -Iviewer
 VIEWER_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw -ltinfo)
 
 $(BUILD)/viewer/%.o: viewer/%.c | $(HEADERS_OK)
 	$(call msg,CC,$@)
-	$(Q)mkdir -p $(@D) && $(CC) $(TOOLS_CFLAGS) -Iviewer -MMD -MP -c $< -o $@
+	$(Q)mkdir -p $(@D) && $(CC) $(VIEWER_CFLAGS) -MMD -MP -c $< -o $@
 
-$(GT_TOP): $(VIEWER_OBJS) $(BUILD)/tools/common.o $(LIBGTOBSERVE) | $(BUILD)/bin/
+$(GT_TOP): $(VIEWER_OBJS) $(LIBGTOBSERVE) | $(BUILD)/bin/
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(GT_LDFLAGS) -o $@ $^ $(TOOLS_LIBS) $(VIEWER_LIBS) -pthread
 
@@ -31,8 +33,9 @@ $(BUILD)/tests/viewer/%: tests/viewer/%.c $(LIBGT_A) | $(BUILD)/tests/viewer/
 	$(Q)$(CC) $(GT_CFLAGS) -MMD -MP -o $@ $< $(LIBGT_A) $(GT_LDFLAGS) $(GT_LIBS)
 
 # The tools' fixture of threads waiting unstacked (tests/tools/unstacked.c)
-# serves the drill-down test too.
-test-viewer: $(GT_TOP) $(TV_PROGS) $(BUILD)/tests/tools/unstacked $(DEPS_STAMP)
+# serves the drill-down and no-stack tests too; gt-waste is the class
+# agreement test's other reader.
+test-viewer: $(GT_TOP) $(BUILD)/bin/gt-waste $(TV_PROGS) $(BUILD)/tests/tools/unstacked $(DEPS_STAMP)
 	$(Q)GT_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/viewer
 
 TEST_SUITES += test-viewer

@@ -31,13 +31,21 @@ LOOP_S = 0.005
 
 
 def where(name, func):
+    """The call site at LINE:name in func: the first part of a location's
+    label (libgtobserve's gto_location_label, "site < caller < ...")."""
     return "%s (pipeline.c:%d)" % (func, LINES[name])
 
 
+def site(label):
+    """The call site of a location label: its innermost part."""
+    return label.split(" < ")[0]
+
+
 class Pipeline:
-    def __init__(self, nloop, nidle, nshared=0):
+    def __init__(self, nloop, nidle, nshared=0, nfileio=0):
         self.nloop, self.nidle = nloop, nidle
-        self.p = subprocess.Popen([PIPELINE, str(nloop), str(nidle), str(nshared)],
+        self.p = subprocess.Popen([PIPELINE, str(nloop), str(nidle), str(nshared),
+                                   str(nfileio)],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)
         line = self.p.stdout.readline()
@@ -63,3 +71,21 @@ def gt_top(*args, check=True):
     if check:
         assert r.returncode == 0, r.stderr
     return r
+
+
+UNSTACKED = os.path.join(BUILD, "tests", "tools", "unstacked")
+
+
+class Unstacked(Pipeline):
+    """tests/tools/unstacked.c: NIDLE threads "idle" wait in
+    gt_wait_readable_then holding no stack (a fresh context), NSLEEP
+    threads "sleeper" and the main thread wait with ordinary frames."""
+
+    def __init__(self, nidle, nsleep):
+        self.nidle, self.nsleep = nidle, nsleep
+        self.p = subprocess.Popen([UNSTACKED, str(nidle), str(nsleep)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        line = self.p.stdout.readline()
+        assert line.startswith("ready "), line
+        self.pid = self.p.pid

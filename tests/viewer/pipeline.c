@@ -3,7 +3,7 @@
  * parking points, so the blocking graph has known edges, and threads that
  * wait at one point for ever, so a queue has a known length.
  *
- * Usage: pipeline NLOOP NIDLE [NSHARED]
+ * Usage: pipeline NLOOP NIDLE [NSHARED [NFILEIO]]
  *
  *   NLOOP threads "looper": loop { stage_a: sleep 2ms (LINE:stage_a);
  *                                  stage_b: sleep 3ms (LINE:stage_b) }
@@ -13,10 +13,14 @@
  *   NSHARED threads "left" and NSHARED "right": both park in one helper,
  *   wait_forever (LINE:shared), called from left_main and right_main, so
  *   two locations share one call site and differ in their callers
+ *   NFILEIO: the main thread reads its own program, a regular file, one
+ *   byte per read() NFILEIO times before "ready": the registry counts
+ *   exactly NFILEIO file I/O calls (stdin and stdout are pipes)
  *
  * It prints "ready PID" once every thread has started.  End of stdin ends
  * the program.
  */
+#include <fcntl.h>
 #include <gt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +31,7 @@
 #define STAGE_B_NS 3000000
 
 static gt_chan_t *never;   /* nothing is ever sent on it */
-static long nloop, nidle, nshared;
+static long nloop, nidle, nshared, nfileio;
 
 NOINLINE void stage_a(void)
 {
@@ -89,10 +93,27 @@ NOINLINE void spawn_all(long n, void (*fn)(void *), const char *name)
     }
 }
 
+NOINLINE void read_own_program(long n)
+{
+    char c;
+    int fd = open("/proc/self/exe", O_RDONLY);
+    if (fd < 0) {
+        perror("open /proc/self/exe");
+        exit(1);
+    }
+    for (long i = 0; i < n; i++)
+        if (read(fd, &c, 1) != 1) {
+            perror("read /proc/self/exe");
+            exit(1);
+        }
+    close(fd);
+}
+
 NOINLINE void main_thread(void *arg)
 {
     char line[64];
     (void)arg;
+    read_own_program(nfileio);
     never = gt_chan_create(1);
     if (!never)
         abort();
@@ -112,12 +133,13 @@ NOINLINE void main_thread(void *arg)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3 && argc != 4) {
-        fprintf(stderr, "usage: %s NLOOP NIDLE [NSHARED]\n", argv[0]);
+    if (argc < 3 || argc > 5) {
+        fprintf(stderr, "usage: %s NLOOP NIDLE [NSHARED [NFILEIO]]\n", argv[0]);
         return 2;
     }
     nloop = atol(argv[1]);
     nidle = atol(argv[2]);
-    nshared = argc == 4 ? atol(argv[3]) : 0;
+    nshared = argc >= 4 ? atol(argv[3]) : 0;
+    nfileio = argc >= 5 ? atol(argv[4]) : 0;
     return gt_main(main_thread, NULL);
 }

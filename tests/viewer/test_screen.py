@@ -72,7 +72,11 @@ def test_views_sort_filter(session):
     s = wait_for("view: graph")
     assert "stage_a (pipeline.c" in s
     keys("3")
-    wait_for("Functions holding live stack")
+    s = wait_for("Functions holding live stack")
+    # The classes and their suggestions fit 80 columns.
+    assert "Classes (by entry):" in s
+    row = next(l for l in s.splitlines() if l.startswith("idler_main "))
+    assert row.split()[1:3] == ["3", "3"] and row.endswith("KiB"), row
 
 
 def test_sort_reverse(session):
@@ -116,7 +120,8 @@ def test_drill_down_unstacked_thread():
         wait_for("filter: idle")
         keys("Enter")
         s = wait_for("(no stack: waits unstacked, starts over in idle_restart)")
-        assert re.search(r"^  waits on fd at idle_wait \(unstacked\.c:\d+\) for ", s, re.M), s
+        assert re.search(r"^  waiting \S+ on fd \d+ read at idle_wait \(unstacked\.c:\d+\)",
+                         s, re.M), s
         assert "#0   gt__ctx_trampoline (switch.S:" in s
         # Nothing live, out of its 64 KiB stack.
         assert re.search(r"^  run \S+, 1 switches, stack live 0 B of 64 KiB$", s, re.M), s
@@ -178,17 +183,18 @@ def test_sort_picker_marks_the_column(session):
     # What the fixture's source says: main reads stdin (fd 0), the loopers
     # sleep, the idlers wait on a channel; a looper caught running waits on
     # nothing and sorts first.
-    kinds = [r[27:36].strip() for r in rows]
+    kinds = [r[27:41].strip() for r in rows]
     parked = [k for k, r in zip(kinds, rows) if r.split()[2] == "parked"]
-    assert parked[0] == "fd 0" and parked[-3:] == ["chan_recv"] * 3, kinds
-    assert set(parked[1:-3]) <= {"sleep"}
-    assert kinds.index("fd 0") == len(kinds) - len(parked)
+    assert parked[0] == "fd 0 read" and all(k.startswith("chan_recv 0x")
+                                            for k in parked[-3:]), kinds
+    assert all(k.startswith("sleep") for k in parked[1:-3]), kinds
+    assert kinds.index("fd 0 read") == len(kinds) - len(parked)
     keys("s")
     wait_for("sort by:")
     keys("d")
     s = wait_for("(waits_on desc)")
     assert "WAITS ONv" in s
-    assert [r[27:36].strip() for r in thread_rows(s)][:3] == ["chan_recv"] * 3
+    assert all(r[27:41].startswith("chan_recv 0x") for r in thread_rows(s)[:3])
     assert [r.split()[1] for r in thread_rows(s)][:3] == ["idler"] * 3
     keys(">")
     s = wait_for("(waited desc)")
@@ -232,6 +238,29 @@ def test_100k_threads_scroll():
         s = wait_for("(id desc)", 10)
         ids = [int(r.split()[0]) for r in thread_rows(s)]
         assert ids == list(range(100001, 100001 - len(ids), -1)) and len(ids) > 10
+    finally:
+        tmux("kill-server")
+        p.stop()
+
+
+def test_touched_on_screen():
+    """The Threads view's TOUCHED column fills once the stacks are measured
+    (a second after start), as the header's resident and dead do."""
+    p = Pipeline(0, 3)
+    try:
+        start(p, cols=140)
+        keys("2")
+        wait_for("view: threads")
+        end = time.time() + 10
+        rows = []
+        while time.time() < end:
+            rows = [l.split() for l in screen().splitlines() if " idler " in l]
+            if len(rows) == 3 and all(r[-3] in ("B", "KiB") for r in rows):
+                break
+            time.sleep(0.2)
+        # ... LIVE TOUCHED RESERVED: "320 B 408 B 64 KiB"
+        assert len(rows) == 3 and all(r[-3] in ("B", "KiB")
+                                      for r in rows), rows
     finally:
         tmux("kill-server")
         p.stop()
