@@ -47,7 +47,8 @@
  *   over in, and the text output says so under its frames.
  *   LOC   = { "index", "where": str, "kind": str, "waiting", "arrivals",
  *             "completed", "wait_max_ns", "done_p50_ns", "done_p99_ns" }
- *           (the percentiles of completed waits, clamped to wait_max_ns)
+ *           (the percentiles of completed waits, clamped to wait_max_ns;
+ *           null when none completed)
  *   WAIT  = { "min": int, "median": int, "max": int }
  *   FRAME = { "n": int, "pc": int, "function": str, "file": str|null,
  *             "line": int, "module": str|null, "inlined": bool, "size": int }
@@ -296,10 +297,16 @@ static void print_json_location(gto_target *t, const struct gto_location *loc)
     printf("{\"index\": %u, \"where\": ", loc->index);
     gto_json_string(stdout, gto_location_label(t, loc, where, sizeof(where)));
     printf(", \"kind\": \"%s\", \"waiting\": %llu, \"arrivals\": %llu, "
-           "\"completed\": %llu, \"wait_max_ns\": %llu, \"done_p50_ns\": %llu, "
-           "\"done_p99_ns\": %llu}", gto_wait_kind_name((int)loc->wait_kind),
-           (unsigned long long)loc->waiting, (unsigned long long)loc->arrivals,
-           (unsigned long long)loc->completed, (unsigned long long)loc->max_wait_ns,
+           "\"completed\": %llu, \"wait_max_ns\": %llu",
+           gto_wait_kind_name((int)loc->wait_kind), (unsigned long long)loc->waiting,
+           (unsigned long long)loc->arrivals, (unsigned long long)loc->completed,
+           (unsigned long long)loc->max_wait_ns);
+    /* No completed wait: no percentile of them (null, not 0 ns). */
+    if (!loc->completed) {
+        printf(", \"done_p50_ns\": null, \"done_p99_ns\": null}");
+        return;
+    }
+    printf(", \"done_p50_ns\": %llu, \"done_p99_ns\": %llu}",
            (unsigned long long)gto_hist_quantile(loc->hist, GTO_HIST_BUCKETS,
                                                  loc->max_wait_ns, 0.5),
            (unsigned long long)gto_hist_quantile(loc->hist, GTO_HIST_BUCKETS,
@@ -417,10 +424,13 @@ static void print_thread_json(gto_target *t, const gto_snapshot *s,
     printf(", \"run_ns\": %llu, \"switches\": %llu, \"unstacked\": %s",
            (unsigned long long)th->run_ns, (unsigned long long)th->switches,
            th->flags & GTO_TF_UNSTACKED ? "true" : "false");
-    printf(", \"stack\": {\"reserved\": %llu, \"live\": %llu",
-           (unsigned long long)th->reserved, (unsigned long long)th->live);
+    /* A running thread's live (and so dead) bytes are not known: its
+     * registers are on the CPU, its saved sp stale. */
+    int running = th->state == GTO_STATE_RUNNING;
+    printf(", \"stack\": {\"reserved\": %llu", (unsigned long long)th->reserved);
+    json_measure("live", !running, th->live);
     json_measure("touched", th->measured, th->touched);
-    json_measure("dead", th->measured, th->dead);
+    json_measure("dead", th->measured && !running, th->dead);
     json_measure("unused", th->measured, th->unused);
     json_measure("resident", th->measured, th->resident);
     printf("}, \"unwind\": \"%s\", \"frames\": ", unwind[th->unwind_status]);
@@ -482,18 +492,10 @@ static void print_json_head(gto_target *t, const gto_snapshot *s, size_t shown)
     const struct gto_counters *c = gto_snapshot_counters(s);
     printf("{\"target\": ");
     gto_json_string(stdout, gto_target_name(t));
-    printf(", \"pid\": %llu, \"now_ns\": %llu, \"now_exact\": %s, "
-           "\"uptime_ns\": %llu, \"idle_ns\": %llu, \"file_io_calls\": %llu, "
-           "\"file_io_ns\": %llu, \"threads\": %zu, \"states\": {",
-           (unsigned long long)c->pid, (unsigned long long)c->now,
-           c->now_exact ? "true" : "false", (unsigned long long)c->uptime_ns,
-           (unsigned long long)c->idle_total, (unsigned long long)c->file_io_calls,
-           (unsigned long long)c->file_io_ns, gto_thread_count(s));
-    for (int i = GTO_STATE_RUNNABLE; i < GTO_STATE_COUNT; i++)
-        printf("%s\"%s\": %llu", i == GTO_STATE_RUNNABLE ? "" : ", ",
-               gto_state_name(i), (unsigned long long)c->nstate[i]);
-    printf("}, \"in_flux\": %llu, \"shown\": %zu, \"locations\": [",
-           (unsigned long long)c->in_flux, shown);
+    printf(", \"pid\": %llu, \"now_ns\": %llu, ", (unsigned long long)c->pid,
+           (unsigned long long)c->now);
+    gto_json_counters(stdout, s);
+    printf(", \"shown\": %zu, \"locations\": [", shown);
     for (size_t i = 0; i < gto_location_count(s); i++) {
         printf(i ? ",\n  " : "\n  ");
         print_json_location(t, gto_location_at(s, i));

@@ -30,11 +30,15 @@
  * --json prints one document:
  *   { "target": str, "pid": int, "now_exact": bool, "uptime_ns": int,
  *     "idle_ns": int, "file_io_calls": int, "file_io_ns": int,
- *     "threads": int, "page_size": int, "class_by": str,
+ *     "threads": int (every thread), "states": {"runnable": int,
+ *     "running": int, "parked": int, "exited": int}, "in_flux": int,
+ *     "selected": int (threads the filters kept), "page_size": int,
+ *     "class_by": str,
  *     "totals": SIZES,
  *     "guard": {"policy": str, "mappings": int, "max_map_count": int},
  *     "classes": [ { "class": str, "threads": int, "sampled": int,
- *                    "stack_size": int, "touched": PCT, "live": PCT,
+ *                    "stack_size": int, "touched": PCT, "live": PCT
+ *                    (null percentiles when "sampled" is 0),
  *                    "dead_resident": int,
  *                    "suggested_stack_size": int|null, "saves": int } ],
  *     "functions": [ { "function": str, "file": str|null, "bytes": int,
@@ -366,8 +370,13 @@ static void print_folded(gto_target *t, const struct report *r)
     }
 }
 
-static void json_pct(const char *key, const struct gto_pct *p)
+/* A class's percentiles; null ones when no thread of it has frames. */
+static void json_pct(const char *key, const struct gto_pct *p, size_t sampled)
 {
+    if (!sampled) {
+        printf(", \"%s\": {\"p50\": null, \"p99\": null, \"max\": null}", key);
+        return;
+    }
     printf(", \"%s\": {\"p50\": %llu, \"p99\": %llu, \"max\": %llu}", key,
            (unsigned long long)p->p50, (unsigned long long)p->p99,
            (unsigned long long)p->max);
@@ -381,12 +390,9 @@ static void print_json(gto_target *t, const gto_snapshot *s, const struct opts *
     char where[GTO_LABEL_MAX];
     printf("{\"target\": ");
     gto_json_string(stdout, gto_target_name(t));
-    printf(", \"pid\": %llu, \"now_exact\": %s, \"uptime_ns\": %llu, \"idle_ns\": %llu, "
-           "\"file_io_calls\": %llu, \"file_io_ns\": %llu, \"threads\": %zu, "
-           "\"page_size\": %llu, \"class_by\": \"%s\",\n",
-           (unsigned long long)c->pid, c->now_exact ? "true" : "false",
-           (unsigned long long)c->uptime_ns, (unsigned long long)c->idle_total,
-           (unsigned long long)c->file_io_calls, (unsigned long long)c->file_io_ns,
+    printf(", \"pid\": %llu, ", (unsigned long long)c->pid);
+    gto_json_counters(stdout, s);
+    printf(", \"selected\": %zu, \"page_size\": %llu, \"class_by\": \"%s\",\n",
            r->nsel, (unsigned long long)r->page, gto_class_by_name(o->class_by));
     printf(" \"totals\": {\"reserved\": %llu, \"resident\": %llu, \"touched\": "
            "%llu, \"live\": %llu, \"dead\": %llu, \"unused\": %llu, "
@@ -405,8 +411,8 @@ static void print_json(gto_target *t, const gto_snapshot *s, const struct opts *
         gto_json_string(stdout, k->name);
         printf(", \"threads\": %zu, \"sampled\": %zu, \"stack_size\": %llu",
                k->threads, k->sampled, (unsigned long long)k->stack_size);
-        json_pct("touched", &k->touched);
-        json_pct("live", &k->live);
+        json_pct("touched", &k->touched, k->sampled);
+        json_pct("live", &k->live, k->sampled);
         printf(", \"dead_resident\": %llu, \"suggested_stack_size\": ",
                (unsigned long long)k->dead_resident);
         if (k->has_suggestion)

@@ -324,12 +324,17 @@ static void json_threads(FILE *out, struct sampler *s, const struct tables *tb)
         size_t ns = gto_symbolize(s->target, th->entry, 0, &entry);
         fprintf(out, ", \"entry\": ");
         gto_json_string(out, entry[ns - 1].function);
+        /* A running thread's live (and so dead) bytes are not known: its
+         * registers are on the CPU, its saved sp stale. */
+        int running = th->state == GTO_STATE_RUNNING;
         fprintf(out, ", \"run_ns\": %" PRIu64 ", \"switches\": %" PRIu64
-                ", \"stack\": {\"reserved\": %" PRIu64 ", \"live\": %" PRIu64
-                ", \"touched\": ", th->run_ns, th->switches, th->reserved, th->live);
+                ", \"stack\": {\"reserved\": %" PRIu64 ", \"live\": ",
+                th->run_ns, th->switches, th->reserved);
+        json_u64_or_null(out, !running, th->live);
+        fprintf(out, ", \"touched\": ");
         json_u64_or_null(out, r->measured, r->touched);
         fprintf(out, ", \"dead\": ");
-        json_u64_or_null(out, r->measured, r->dead);
+        json_u64_or_null(out, r->measured && !running, r->dead);
         fprintf(out, ", \"unused\": ");
         json_u64_or_null(out, r->measured,
                          th->reserved > r->touched ? th->reserved - r->touched : 0);

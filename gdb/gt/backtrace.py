@@ -6,6 +6,7 @@ in ten distinct stacks that is one read per thread and a few hundred
 symbol lookups, not 100,000 runs of GDB's unwinder.
 """
 import array
+import json
 import itertools
 import operator
 
@@ -259,25 +260,35 @@ def group_header(snap, g):
     return head
 
 
+def group_json(g):
+    return {"count": len(g.ks), "thread_ids": sorted(g.ids),
+            "states": {abi.STATE_NAMES[st]: n for st, n in g.states.items()},
+            "frames": stacks.pc_frames(g.pcs, g.first_return) if g.pcs else []}
+
+
 class GreenBt(gdb.Command):
-    """Grouped backtraces of all green threads: green-bt [--limit N] [-l LOCATION] [-s STATE] [-n NAME]
+    """Grouped backtraces of all green threads: green-bt [--limit N] [-l LOCATION] [-s STATE] [-n NAME] [--json]
 
 Threads with identical stacks form one group; groups are printed biggest
 first, each with its thread count, state, wait kinds, wait ages and ids,
 then its frames (from frame-pointer walks of the saved contexts).
 --limit N prints N groups (default: `show green-threads limit`; 0: all).
-The filters are those of `info green-threads`.  For locals and arguments
-select one thread: `green-thread ID`, then `bt full`."""
+The filters are those of `info green-threads`.  --json prints one JSON
+object: the summary members of `info green-threads --json` and "groups",
+each {"count", "thread_ids", "states", "frames"} (frames as there).
+For locals and arguments select one thread: `green-thread ID`, then
+`bt full`."""
 
     OPTIONS = {"-l": ("location", str), "-s": ("state", threads.state_filter),
                "-n": ("name", str), "--limit": ("limit", args.count)}
+    FLAGS = {"--json": "json"}
 
     def __init__(self):
         super().__init__("green-bt", gdb.COMMAND_STACK)
 
     def invoke(self, arg, from_tty):
         argv = args.split(arg)
-        opts, pos = args.parse("green-bt", argv, self.OPTIONS)
+        opts, pos = args.parse("green-bt", argv, self.OPTIONS, self.FLAGS)
         if pos:
             raise gdb.GdbError("green-bt: unexpected %r" % pos[0])
         snap = registry.snapshot()
@@ -288,6 +299,11 @@ select one thread: `green-thread ID`, then `bt full`."""
         groups = group_threads(snap, None if len(chosen) == snap.count() else chosen)
         limit = opts.get("limit", params.limit())
         shown = groups if not limit else groups[:limit]
+        if opts.get("json"):
+            doc = threads.process_json(snap)
+            doc["groups"] = [group_json(g) for g in shown]
+            gdb.write(json.dumps(doc) + "\n")
+            return
         out = ["%s green threads in %s distinct stacks" % (
             fmt.count(len(chosen)), fmt.count(len(groups)))]
         for g in shown:

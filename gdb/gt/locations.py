@@ -61,7 +61,7 @@ def rows(snap):
             "waiting": loc.waiting,
             "arrivals": loc.arrivals,
             "completed": loc.completed,
-            "wait_max_ns": most if loc.completed else None,
+            "wait_max_ns": most,
             "done_p50_ns": percentile(loc.hist, 0.5, most),
             "done_p99_ns": percentile(loc.hist, 0.99, most),
             "oldest_wait_ns": max(0, snap.now - since) if since else None,
@@ -109,7 +109,8 @@ oldest_wait_ns}]."""
         for n, r in zip(names, rs):
             lines.append("%-*s  %-9s  %9s  %10s  %8s  %8s  %8s  %10s" % (
                 w, n, r["kind"], fmt.count(r["waiting"]), fmt.count(r["arrivals"]),
-                d(r["done_p50_ns"]), d(r["done_p99_ns"]), d(r["wait_max_ns"]),
+                d(r["done_p50_ns"]), d(r["done_p99_ns"]),
+                d(r["wait_max_ns"] if r["completed"] else None),
                 fmt.age(r["oldest_wait_ns"], snap.now_exact)))
         note = snap.damage_note()
         if note:

@@ -107,7 +107,7 @@ class _LineOfCall(FrameDecorator):
                 return super().line()
             at = f.pc() - 1 if f.level() > 0 else f.pc()
             file, line = symbols.line_at(at)
-            if file == os.path.basename(sal.symtab.filename) and line:
+            if file == sal.symtab.filename and line:
                 return line
         except gdb.error:
             pass
@@ -211,7 +211,7 @@ def probe_inline(pc):
         while f is not None and len(out) < 32:
             fn = f.function()
             sal = f.find_sal()
-            file = os.path.basename(sal.symtab.filename) if sal.symtab else None
+            file = sal.symtab.filename if sal.symtab else None
             out.append((fn.print_name if fn else f.name(), file,
                         sal.line if file else 0))
             if f.type() != gdb.INLINE_FRAME:

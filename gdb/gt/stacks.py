@@ -114,19 +114,25 @@ def frames(target, t):
     frame in inlined code gives one record per function of its inline
     chain, innermost first, all with its n, inlined true but for the
     last.  [] for the running thread (its frames are the OS thread's)."""
-    global _frames_gen
     pcs = walk(target, t)
     if not pcs:
         return []
+    return pc_frames(pcs, first_is_return(t))
+
+
+def pc_frames(pcs, first_return):
+    """frames() of a walked pc sequence; first_return says whether pcs[0]
+    is a return address.  Cached per sequence: 100K threads share a few."""
+    global _frames_gen
     if _frames_gen != symbols.generation:
         _frames.clear()
         _frames_gen = symbols.generation
-    key = (pcs, first_is_return(t))
+    key = (tuple(pcs), first_return)
     out = _frames.get(key)
     if out is None:
         out = []
         for n, pc in enumerate(pcs):
-            chain = symbols.lookup(pc, is_return=n > 0 or key[1]).chain
+            chain = symbols.lookup(pc, is_return=n > 0 or first_return).chain
             for i, (func, file, line) in enumerate(chain):
                 out.append({"n": n, "pc": pc, "function": func, "file": file,
                             "line": line or None, "inlined": i < len(chain) - 1})

@@ -75,11 +75,14 @@ class Sym:
 
 
 def where(func, file, line):
-    return "%s (%s:%d)" % (func, file, line) if file else func
+    """"func (file:line)" as every reader labels a frame: the file's
+    basename (JSON frames keep the path the line table gives)."""
+    return "%s (%s:%d)" % (func, os.path.basename(file), line) if file else func
 
 
 def line_at(at):
-    """(file basename, line) of address at, or (None, 0): the last line
+    """(file, line) of address at, or (None, 0): the file as the line
+    table names it (as libgtobserve gives it), the line from the last line
     table row at the greatest address <= at (see the module's note)."""
     try:
         sal = gdb.find_pc_line(at)
@@ -104,7 +107,7 @@ def line_at(at):
     line = sal.line
     if i >= 0 and pcs[i] >= sal.pc and lines[i]:
         line = lines[i]
-    return os.path.basename(st.filename), line
+    return st.filename, line
 
 
 def lookup(pc, is_return=True):

@@ -96,7 +96,10 @@ def thread_json(snap, t):
         "entry": symbols.lookup(t.entry, is_return=False).func if t.entry else None,
         "run_ns": t.run_ns,
         "switches": t.switches,
-        "stack": {"reserved": stacks.reserved_bytes(t), "live": stacks.live_bytes(t),
+        # A running thread's live bytes are not known (its saved sp is
+        # stale): null, as every reader says.
+        "stack": {"reserved": stacks.reserved_bytes(t),
+                  "live": None if t.state == stacks.RUNNING else stacks.live_bytes(t),
                   "touched": None, "dead": None, "unused": None, "resident": None},
         "frames": stacks.frames(snap.target, t),
     }

@@ -104,6 +104,11 @@ static void note_fatal_time(void)
 static void on_fatal(int sig, siginfo_t *si, void *ucv)
 {
     struct gt__thread *t = gt__tls_current;
+    /* The report is the runtime's, not the thread's: libunwind reads ELF
+     * files through the interposed read, which inside a green thread would
+     * count them as the program's regular-file I/O and read the runtime's
+     * clock.  Outside a green thread the interposed calls are plain libc. */
+    gt__tls_current = NULL;
     if (t) {
         uintptr_t addr = (uintptr_t)si->si_addr;
         uintptr_t lo = (uintptr_t)t->pub.stack_lo;
@@ -131,8 +136,7 @@ static void on_fatal(int sig, siginfo_t *si, void *ucv)
         say("  backtrace:\n");
         backtrace_from(ucv);
     }
-    /* Last, since the report may have read the runtime's clock (libunwind
-     * reads files through the interposed read, which times them). */
+    /* Last: the core is written right after it. */
     note_fatal_time();
     /* Die the way the signal meant: the default action makes the core. */
     struct sigaction sa;

@@ -564,6 +564,12 @@ def test_threads_agree_and_are_true(reading):
                     v = P.key(tool, stack, k, where=where)
                     if v is MISSING:
                         continue
+                    if e.state == "running" and k in ("live", "dead"):
+                        # Its registers are on the CPU: no reader knows.
+                        if v is not None:
+                            P.add(tool, "thread %d stack.%s" % (tid, k),
+                                  "%s for the running thread, want null" % json.dumps(v))
+                        continue
                     if v is not None:
                         same["stack." + k][tool] = v
                     elif k in ("reserved", "live"):
@@ -572,7 +578,9 @@ def test_threads_agree_and_are_true(reading):
                     P.add(tool, "thread %d stack.reserved" % tid, "%s, fixture %d (stack_hi - stack_lo)"
                           % (json.dumps(stack.get("reserved")), RESERVED))
                 if e.fresh:
-                    for k in ("live", "touched", "resident"):
+                    # (Its resident pages are memory all the same: the
+                    # runtime's start frame, or a reused stack's.)
+                    for k in ("live", "touched"):
                         if stack.get(k) not in (0, None, MISSING):
                             P.add(tool, "thread %d stack.%s" % (tid, k),
                                   "%s for a thread with no stack, want 0" % json.dumps(stack[k]))

@@ -99,3 +99,18 @@ void gto_json_string(FILE *f, const char *s)
     }
     fputc('"', f);
 }
+
+void gto_json_counters(FILE *f, const gto_snapshot *s)
+{
+    const struct gto_counters *c = gto_snapshot_counters(s);
+    fprintf(f, "\"now_exact\": %s, \"uptime_ns\": %llu, \"idle_ns\": %llu, "
+               "\"file_io_calls\": %llu, \"file_io_ns\": %llu, \"threads\": %zu, "
+               "\"states\": {",
+            c->now_exact ? "true" : "false", (unsigned long long)c->uptime_ns,
+            (unsigned long long)c->idle_total, (unsigned long long)c->file_io_calls,
+            (unsigned long long)c->file_io_ns, gto_thread_count(s));
+    for (int i = GTO_STATE_RUNNABLE; i < GTO_STATE_COUNT; i++)
+        fprintf(f, "%s\"%s\": %llu", i == GTO_STATE_RUNNABLE ? "" : ", ",
+                gto_state_name(i), (unsigned long long)c->nstate[i]);
+    fprintf(f, "}, \"in_flux\": %llu", (unsigned long long)c->in_flux);
+}

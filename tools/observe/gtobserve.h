@@ -461,6 +461,13 @@ int64_t gto_parse_duration(const char *s);
 /* Writes S to F as a JSON string, quotes included; "null" for NULL. */
 void gto_json_string(FILE *f, const char *s);
 
+/* Writes the members every reader's JSON document shares about the whole
+ * target, without braces: "now_exact", "uptime_ns", "idle_ns" (the current
+ * idle stretch included), "file_io_calls", "file_io_ns", "threads",
+ * "states" {"runnable", "running", "parked", "exited"} and "in_flux".  One
+ * routine, so the tools cannot name or count these differently. */
+void gto_json_counters(FILE *f, const gto_snapshot *s);
+
 /* ---- time (clock.c) ----------------------------------------------------- */
 
 /* A core's "now" from what it holds.  C gives clock_base, realtime_base,

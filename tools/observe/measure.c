@@ -195,6 +195,12 @@ int gto__measure(gto_target *t, gto_snapshot *s, char *err)
         struct gto_thread *th = p[i].th;
         if (th->touched > th->reserved)
             th->touched = th->reserved;
+        /* A fresh context's non-zero words are the runtime's start frame
+         * (or what an earlier owner of a reused stack left): the thread
+         * itself has touched nothing yet.  Its resident pages stay counted
+         * as they are: they are memory all the same. */
+        if (gto_fresh_context(th))
+            th->touched = 0;
         th->dead = th->touched > th->live ? th->touched - th->live : 0;
         th->unused = th->reserved - th->touched;
         th->measured = 1;

@@ -306,9 +306,11 @@ static void decode_thread(const struct layout *l, const uint8_t *b,
     th->ctx[2] = th->ctx_fp;
     th->reserved = th->stack_hi > th->stack_lo ? th->stack_hi - th->stack_lo : 0;
     /* A fresh context's sp sits below the zero words the runtime keeps at
-     * the stack's top: nothing of the thread's is there. */
+     * the stack's top: nothing of the thread's is there.  A running
+     * thread's saved sp is stale (its registers are on the CPU): its live
+     * bytes are not known, 0 here and null in JSON. */
     th->live = th->stack_lo <= th->ctx_sp && th->ctx_sp <= th->stack_hi &&
-                       !gto_fresh_context(th)
+                       !gto_fresh_context(th) && th->state != GTO_STATE_RUNNING
                    ? th->stack_hi - th->ctx_sp : 0;
 }
 
