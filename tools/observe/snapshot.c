@@ -24,7 +24,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "internal.h"
 
@@ -49,7 +48,7 @@ enum {
     REG_EDGE_COUNT, REG_NSTATE, REG_SWITCHES, REG_SPAWNS, REG_EXITS,
     REG_RUNQ_LEN, REG_POLLS, REG_IDLE_NS, REG_FILE_IO_CALLS, REG_FILE_IO_NS,
     REG_GUARD_POLICY, REG_GUARD_MAPPINGS, REG_MAX_MAP_COUNT, REG_STACK_DEFAULT,
-    REG_STACK_RESERVED, REG_PAGE_SIZE, REG_CANARY,
+    REG_STACK_RESERVED, REG_PAGE_SIZE, REG_CANARY, REG_IDLE_SINCE, REG_FATAL_NS,
 };
 enum {
     THR_SEQ = 1, THR_ID, THR_PARENT, THR_NAME, THR_STATE, THR_WAIT_KIND,
@@ -223,7 +222,7 @@ static int read_slab(gto_target *t, const char *what, uint64_t chunks,
         return -1;
     }
     uint64_t nchunks = (nslots + per - 1) / per;
-    int live = t->be == &gto__live_backend;
+    int live = t->be->memory_moves;
     uint64_t *ptrs = scratch(t, GTO_SCRATCH_PTRS, nchunks * 8);
     uint8_t *buf = scratch(t, GTO_SCRATCH_RECS, nchunks * per * rsize);
     uint8_t *check = live ? scratch(t, GTO_SCRATCH_CHECK, nchunks * per * rsize) : NULL;
@@ -476,22 +475,14 @@ static int read_edges(gto_target *t, gto_snapshot *s, const struct layout *l,
     return 0;
 }
 
-/* A core whose registry counts threads but whose thread records all read
- * as free slots: the core left the records out (they read as zeros), and
- * "0 green threads" would be a wrong answer given as a right one. */
-static int check_core_threads(gto_target *t, const gto_snapshot *s, char *err)
+/* A registry that counts threads none of whose records could be found:
+ * the backend says whether that can be right. */
+static int check_no_threads(gto_target *t, const gto_snapshot *s, char *err)
 {
     uint64_t counted = 0;
     for (int i = GTO_STATE_RUNNABLE; i < GTO_STATE_COUNT; i++)
         counted += s->c.nstate[i];
-    if (!counted)
-        return 0;
-    gto__err(err, "%s: its registry counts %llu threads but their records read as "
-             "zeros: the core left that memory out (GDB's gcore drops memory blocks "
-             "that hold MADV_GUARD_INSTALL guard pages); use a core the kernel dumped, "
-             "or run the program with GT_GUARD=mprotect", t->name,
-             (unsigned long long)counted);
-    return -1;
+    return counted ? t->be->no_threads(t, counted, err) : 0;
 }
 
 /* Whether a thread's saved context can be unwound from its stack copy. */
@@ -599,7 +590,7 @@ static int read_stacks(gto_target *t, gto_snapshot *s, const struct layout *l,
         free(r2);
         goto oom;
     }
-    int live = t->be == &gto__live_backend;
+    int live = t->be->memory_moves;
     for (size_t k = 0; k < nr; k++) {
         r2[k].addr = s->threads[idx[k]].addr + l->off[REC_THR][THR_SEQ];
         r2[k].len = 4;
@@ -668,10 +659,9 @@ static int unwind_all(gto_target *t, gto_snapshot *s, const struct stack_copy *s
         if (th->in_flux)
             continue;
         if (th->state == GTO_STATE_RUNNING) {
-            /* A core's running thread: the registers the kernel saved. */
-            if (t->be == &gto__core_backend && t->have_prstatus &&
-                th->addr == s->c.current) {
-                memcpy(u.regs, t->prstatus_regs, sizeof(u.regs));
+            /* A running thread's saved context is stale: only registers
+             * the backend has (a core's NT_PRSTATUS) can unwind it. */
+            if (t->be->thread_regs(t, th->addr, s->c.current, u.regs)) {
                 u.valid = 0x1ffff;
                 from_core_regs = 1;
             } else {
@@ -809,16 +799,11 @@ int gto_snapshot_take(gto_target *t, unsigned flags, gto_snapshot **out, char *e
     }
     decode_counters(&l, reg, &s->c);
     s->c.started = 1;
-    if (t->be == &gto__live_backend) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        s->c.now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-    } else {
-        s->c.now = s->c.clock_now;
-    }
+    s->c.now = t->be->now(t, &s->c, get(&l, REC_REG, REG_FATAL_NS, reg),
+                          &s->now_exact);
     int rc = read_threads(t, s, &l, reg, err);
-    if (rc == 0 && t->be == &gto__core_backend && !s->nthreads)
-        rc = check_core_threads(t, s, err);
+    if (rc == 0 && !s->nthreads)
+        rc = check_no_threads(t, s, err);
     if (rc == 0)
         rc = read_locations(t, s, &l, reg, err);
     if (rc == 0)
