@@ -67,8 +67,15 @@ $(BUILD)/tests/tools/known_stacks-static-stripped: tests/tools/known_stacks.c $(
 		$(GT_LDFLAGS) -lunwind -llzma
 	$(Q)strip --strip-all $@
 
+# Preloaded into a tool by tests/tools/test_bad_input.py: the target dies
+# at a chosen read of the tool's (no test hook in the library itself).
+$(BUILD)/tests/tools/kill_at_read.so: tests/tools/preload/kill_at_read.c | $(BUILD)/tests/tools/
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(GT_CFLAGS) -fPIC -shared -o $@ $< -ldl
+
 TT_PROGS := $(TT_STATIC) $(TT_SHARED) $(TT_STRIPPED) \
-            $(BUILD)/tests/tools/known_stacks-static-stripped
+            $(BUILD)/tests/tools/known_stacks-static-stripped \
+            $(BUILD)/tests/tools/kill_at_read.so
 
 test-tools: $(TOOL_BINS) $(TT_PROGS) $(DEPS_STAMP)
 	$(Q)GT_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/tools

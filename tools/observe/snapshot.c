@@ -21,7 +21,6 @@
  * allocation.
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -747,10 +746,6 @@ int gto_snapshot_take(gto_target *t, unsigned flags, gto_snapshot **out, char *e
         fail_read(t, err, "header", t->registry);
         goto fail;
     }
-    /* Test hook: stop here so a test can end the target between the
-     * header and the rest, deterministically ("exits during the read"). */
-    if (getenv("GTO_TEST_STOP_AFTER_HEADER"))
-        raise(SIGSTOP);
     if (head.magic != REGISTRY_MAGIC) {
         char m[9];
         for (int i = 0; i < 8; i++) {
