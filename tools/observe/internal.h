@@ -174,8 +174,21 @@ void gto__unwind_fini(gto_target *t);
  * Returns an enum gto_unwind_status. */
 int gto__unwind_libunwind(struct gto_unw_thread *u, uint64_t top,
                           struct gto_frame **frames, size_t *n);
-int gto__unwind_fast(struct gto_unw_thread *u, uint64_t top,
-                     struct gto_frame **frames, size_t *n);
+
+/* A frame-pointer walk in progress (fastpath.c): the registers of the
+ * frame it is at, and the stack's top. */
+struct gto_fp_walk {
+    uint64_t pc, sp, fp, top;
+};
+/* Walks W on as far as the stack words BUF holds for [lo, lo + len) allow,
+ * appending frames to *f (*n of them, room for *cap; realloc'd).  0: the
+ * walk reached the entry trampoline; 1: it needs the words at w->fp, which
+ * BUF lacks (read them, call again); -1: a pc with another CFI rule, too
+ * many frames or a corrupt chain: libunwind decides (the frames so far are
+ * to be dropped). */
+int gto__fp_walk(gto_target *t, struct gto_fp_walk *w, uint64_t lo,
+                 const uint8_t *buf, size_t len, struct gto_frame **f,
+                 size_t *n, size_t *cap);
 
 /* Frees the buffers snapshots keep on the target (snapshot.c). */
 void gto__snapshot_cache_free(gto_target *t);
