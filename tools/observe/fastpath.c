@@ -89,8 +89,6 @@ static int push(struct gto_frame **f, size_t *n, size_t *cap, uint64_t pc,
     }
     struct gto_frame *fr = &(*f)[(*n)++];
     fr->pc = pc;
-    fr->sp = sp;
-    fr->cfa = cfa;
     fr->size = cfa > sp ? cfa - sp : 0;
     return 0;
 }
