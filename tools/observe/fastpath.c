@@ -9,6 +9,10 @@
  * .eh_frame libunwind reads) and walks rbp only where the row says so.
  * At any other pc the thread is handed to libunwind whole, so the fast
  * path computes the same frames as libunwind or is not used.
+ *
+ * The walk reads the stack through whatever window of it the caller
+ * holds, and says when it needs the next one (at rbp): a frame-pointer
+ * walk needs two words a frame, so the caller need not copy the stack.
  */
 #include <dwarf.h>
 #include <elfutils/libdw.h>

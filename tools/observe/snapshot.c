@@ -751,8 +751,9 @@ static int walk_windows(gto_target *t, gto_snapshot *s, size_t b0, struct walk *
                 if (r == 0) {
                     th->unwind_status = GTO_UNWIND_OK;
                     wk->how = W_DONE;
-                } else if (r > 0 && wk->w.fp >= wk->lo + wk->len) {
-                    /* Onwards, up the stack only: a chain that points
+                } else if (r > 0 && wk->w.fp > wk->lo) {
+                    /* Onwards, up the stack only (the two words may
+                     * straddle the window's end): a chain that points
                      * back down is corrupt, and libunwind says so. */
                     wk->lo = wk->w.fp;
                     wk->len = th->stack_hi - wk->lo < WINDOW ?
