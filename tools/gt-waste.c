@@ -366,15 +366,24 @@ int main(int argc, char **argv)
     for (ssize_t gi = 0; gi < ng; gi++) {
         const struct gto_group *grp = &g[gi];
         const struct gto_thread *rep = grp->rep;
+        /* The members' frame sizes summed one member at a time (members
+         * share rep's frame count): a pass over all members per frame
+         * fetched every member's frames once per frame, a cache miss each
+         * at a million threads. */
+        uint64_t *bytes = calloc(rep->nframes + 1, sizeof(*bytes));
+        if (!bytes) {
+            fprintf(stderr, "gt-waste: out of memory summing frames\n");
+            return EXIT_TARGET;
+        }
+        for (size_t m = 0; m < grp->count; m++)
+            for (size_t i = 0; i < rep->nframes; i++)
+                bytes[i] += grp->threads[m]->frames[i].size;
         for (size_t i = 0; i < rep->nframes; i++) {
             const struct gto_symbol *sym = frame_function(t, rep, i);
             struct func *fn = find_func(&f, &nf, &capf, sym->function);
             if (!fn->file)
                 fn->file = sym->file;
-            uint64_t bytes = 0;
-            for (size_t m = 0; m < grp->count; m++)
-                bytes += grp->threads[m]->frames[i].size;
-            fn->bytes += bytes;
+            fn->bytes += bytes[i];
             fn->frames += grp->count;
             /* A thread counts once per function, however deep it recurses. */
             int seen = 0;
@@ -386,6 +395,7 @@ int main(int argc, char **argv)
                              grp->count);
             }
         }
+        free(bytes);
     }
     for (size_t i = 0; i < nf; i++)
         for (size_t j = 0; j < f[i].nlocs; j++)
