@@ -2,12 +2,15 @@
  * snapshot.c - one copy of a target's registry: counters, threads,
  * locations, edges, and each thread's live stack, unwound.
  *
- * Reads are in bulk: one read per slab chunk, then a second copy of the
- * same chunks to check the first, one batched read of all live stacks
- * (backend read_many: 1024 ranges per process_vm_readv).  The registry's
- * retry protocol (gt/registry.h, CONSISTENCY) is applied per record: a
- * record whose seq is odd, or differs between the copy and the check, is
- * read again on its own, up to RETRIES times, and then reported in_flux.
+ * Reads are in bulk, a batch of chunks at a time: one read per slab
+ * chunk, then a second copy of the same chunks to check the first; the
+ * batch's threads are then unwound through windows of their stacks
+ * (WINDOW, below; backend read_many: 1024 ranges per process_vm_readv),
+ * and the batch's records read a third time to check the stacks.  The
+ * registry's retry protocol (gt/registry.h, CONSISTENCY) is applied per
+ * record: a record whose seq is odd, or differs between the copy and the
+ * check, is read again on its own, up to RETRIES times, and then reported
+ * in_flux.
  *
  * Why a second copy of whole chunks rather than only the seq words: the
  * kernel pins a page for every range of a process_vm_readv, so 100K
@@ -372,7 +375,7 @@ static void decode_counters(const struct layout *l, const uint8_t *b,
 }
 
 /* Asks for huge pages for the big arrays of a snapshot (a million threads
- * are 370 MB of struct gto_thread and as much again of frames): a page
+ * are 370 MB of struct gto_thread and 160 MB of frames): a page
  * fault costs the same for 4 KiB as for 2 MiB, and faults were a third of
  * a snapshot's time at that scale.  Only a hint; memory stays malloc's. */
 static void huge_pages(void *p, size_t bytes)
