@@ -79,9 +79,16 @@ $(BUILD)/tests/tools/tail_call-sibcall: tests/tools/tail_call.c $(LIBGT_SO) $(GT
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) -O2 -o $@ $< $(TT_PC_FLAGS) -foptimize-sibling-calls
 
+# Preloaded into a tool by tests/tools/test_bad_input.py: the target dies
+# at a chosen read of the tool's (no test hook in the library itself).
+$(BUILD)/tests/tools/kill_at_read.so: tests/tools/preload/kill_at_read.c | $(BUILD)/tests/tools/
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(GT_CFLAGS) -fPIC -shared -o $@ $< -ldl
+
 TT_PROGS := $(TT_STATIC) $(TT_SHARED) $(TT_STRIPPED) \
             $(BUILD)/tests/tools/known_stacks-static-stripped \
-            $(BUILD)/tests/tools/tail_call-pc $(BUILD)/tests/tools/tail_call-sibcall
+            $(BUILD)/tests/tools/tail_call-pc $(BUILD)/tests/tools/tail_call-sibcall \
+            $(BUILD)/tests/tools/kill_at_read.so
 
 test-tools: $(TOOL_BINS) $(TT_PROGS) $(DEPS_STAMP)
 	$(Q)GT_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/tools

@@ -2,7 +2,6 @@
 (2 for a bad command line): never a crash, a hang or a traceback."""
 import os
 import shutil
-import signal
 import stat
 import subprocess
 import tempfile
@@ -111,33 +110,43 @@ def test_damaged_registry(tool, mode, message):
     assert message in one_line(err)
 
 
+KILL_AT_READ = os.path.join(FIXTURES, "kill_at_read.so")
+
+
+def run_preloaded(tool, pid, **env):
+    """The tool against PID with kill_at_read.so preloaded (see
+    tests/tools/preload/kill_at_read.c)."""
+    e = dict(os.environ, LD_PRELOAD=KILL_AT_READ,
+             **{k: str(v) for k, v in env.items()})
+    return subprocess.run([tool, str(pid)], capture_output=True, text=True,
+                          env=e, timeout=60)
+
+
 @pytest.mark.parametrize("tool", TOOLS)
-def test_process_exits_during_the_read(tool):
+def test_process_exits_during_the_read(tool, tmp_path):
+    # How many reads one run makes: the target dies before each of several
+    # of them in turn, from the one after the registry's header (read 2;
+    # read 1 is the probe when the target is opened) to the last.
     f = Fixture()
-    # The library stops itself after the registry's header (a test hook);
-    # the target dies then; the read goes on.
-    t = subprocess.Popen([tool, str(f.pid)], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True,
-                         env=dict(os.environ, GTO_TEST_STOP_AFTER_HEADER="1"))
     try:
-        for _ in range(500):
-            with open("/proc/%d/stat" % t.pid) as s:
-                if s.read().split(") ")[1][0] == "T":
-                    break
-            time.sleep(0.01)
-        else:
-            pytest.fail("the tool never reached the hook")
-        f.stop()
-        t.send_signal(signal.SIGCONT)
-        out, err = t.communicate(timeout=60)
+        count = tmp_path / "count"
+        p = run_preloaded(tool, f.pid, GT_TEST_READ_COUNT=count)
+        assert p.returncode == 0, p.stderr
+        reads = int(count.read_text())
     finally:
-        if t.poll() is None:
-            t.kill()
-            t.wait()
         f.stop()
-    assert t.returncode == 1
-    assert one_line(err).endswith("process %d (known_stacks) exited while being read"
-                                  % f.pid)
+    assert reads >= 4
+    for at in sorted({3, 4, reads // 2, reads}):
+        f = Fixture()
+        try:
+            p = run_preloaded(tool, f.pid, GT_TEST_KILL_AT_READ=at)
+            # It really died at that read, not after the tool was done.
+            assert f.p.poll() is not None, at
+        finally:
+            f.stop()
+        assert p.returncode == 1, (at, p.stdout[-500:], p.stderr)
+        assert one_line(p.stderr).endswith(
+            "process %d (known_stacks) exited while being read" % f.pid), at
 
 
 @pytest.fixture(scope="module")

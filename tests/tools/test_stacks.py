@@ -4,6 +4,7 @@ with libgt static and shared, stripped and not."""
 import os
 import signal
 import subprocess
+import time
 
 import pytest
 
@@ -148,6 +149,29 @@ def test_kernel_core_after_crash(variant, tmp_path):
     if not with_lines:
         want = [(fn, None) for fn, _ in want]
     assert app_frames(crashed["frames"], with_lines) == want
+    os.unlink(core)
+
+
+def test_kernel_core_ages_are_true(tmp_path):
+    # An idle program killed from outside: its runtime last read the clock
+    # when it went idle, seconds before the core.  The ages in the core
+    # are measured to when the core was written (its mtime, carried to the
+    # runtime's clock), not to that last reading.
+    started = time.monotonic()
+    f = Fixture(ARGS, cwd=tmp_path)
+    time.sleep(2.5)
+    os.kill(f.pid, signal.SIGABRT)
+    assert f.p.wait(timeout=60) == -signal.SIGABRT
+    elapsed = time.monotonic() - started
+    f.stop()
+    core = kernel_core(tmp_path)
+    doc = run_json(GT_STACKS, "--core", core, "--exe", f.exe)
+    alpha = [g for g in doc["groups"] if g["representative"]["name"] == "alpha"]
+    assert len(alpha) == 1
+    ages = alpha[0]["wait_ns"]
+    # Parked before "ready", 2.5 s before the kill; never older than the
+    # program.
+    assert 2.5e9 <= ages["min"] <= ages["max"] <= elapsed * 1e9, ages
     os.unlink(core)
 
 

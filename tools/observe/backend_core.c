@@ -22,13 +22,38 @@
 #endif
 #define AT_ENTRY_TAG 9
 
+/* A loaded segment of the core file. */
+struct core_seg {
+    uint64_t vaddr, memsz;
+    uint64_t offset, filesz;
+};
+
+/* The core backend's state (t->priv). */
+struct core {
+    int fd;
+    const uint8_t *data;     /* the whole file, mapped */
+    size_t size;
+    struct timespec mtime;   /* when the core was written */
+    /* The last extent of the core file found to be data, and the last
+     * found to be a hole (SEEK_DATA/SEEK_HOLE), as file offsets [lo, hi). */
+    uint64_t data_lo, data_hi, hole_lo, hole_hi;
+    Elf *elf;
+    struct core_seg *segs;   /* PT_LOAD segments by address */
+    size_t nsegs;
+    int have_prstatus;
+    uint64_t prstatus_regs[17]; /* DWARF numbering, x86-64 */
+};
+
+static struct core *core_of(const gto_target *t) { return t->priv; }
+
 /* The segment holding addr, NULL when none does. */
-static const struct gto_core_seg *seg_of(const gto_target *t, uint64_t addr)
+static const struct core_seg *seg_of(const gto_target *t, uint64_t addr)
 {
-    size_t lo = 0, hi = t->nsegs;
+    const struct core *c = core_of(t);
+    size_t lo = 0, hi = c->nsegs;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        const struct gto_core_seg *s = &t->segs[mid];
+        const struct core_seg *s = &c->segs[mid];
         if (addr < s->vaddr)
             hi = mid;
         else if (addr >= s->vaddr + s->memsz)
@@ -45,7 +70,7 @@ static int core_data_read(const gto_target *t, uint64_t addr, void *buf,
 {
     uint8_t *out = buf;
     while (len) {
-        const struct gto_core_seg *s = seg_of(t, addr);
+        const struct core_seg *s = seg_of(t, addr);
         if (!s || addr >= s->vaddr + s->filesz) {
             errno = EFAULT;
             return -1;
@@ -53,7 +78,7 @@ static int core_data_read(const gto_target *t, uint64_t addr, void *buf,
         size_t n = (size_t)(s->vaddr + s->filesz - addr);
         if (n > len)
             n = len;
-        memcpy(out, t->core_data + s->offset + (addr - s->vaddr), n);
+        memcpy(out, core_of(t)->data + s->offset + (addr - s->vaddr), n);
         out += n;
         addr += n;
         len -= n;
@@ -65,7 +90,7 @@ static int core_read(gto_target *t, uint64_t addr, void *buf, size_t len)
 {
     uint8_t *out = buf;
     while (len) {
-        const struct gto_core_seg *s = seg_of(t, addr);
+        const struct core_seg *s = seg_of(t, addr);
         size_t n;
         if (s && addr < s->vaddr + s->filesz) {
             n = (size_t)(s->vaddr + s->filesz - addr);
@@ -73,7 +98,7 @@ static int core_read(gto_target *t, uint64_t addr, void *buf, size_t len)
                 n = len;
             /* pread, not the mapping: reads scattered over a core of
              * gigabytes would each fault in a page (and its neighbours). */
-            if (pread(t->core_fd, out, n, (off_t)(s->offset + (addr - s->vaddr))) !=
+            if (pread(core_of(t)->fd, out, n, (off_t)(s->offset + (addr - s->vaddr))) !=
                 (ssize_t)n) {
                 errno = EFAULT;
                 return -1;
@@ -111,26 +136,27 @@ static int core_read_many(gto_target *t, const struct gto_range *r, size_t n,
  * stacks are measured in address order, so most questions fall inside. */
 static int core_has_data(gto_target *t, uint64_t off)
 {
-    if (off >= t->core_data_lo && off < t->core_data_hi)
+    struct core *c = core_of(t);
+    if (off >= c->data_lo && off < c->data_hi)
         return 1;
-    if (off >= t->core_hole_lo && off < t->core_hole_hi)
+    if (off >= c->hole_lo && off < c->hole_hi)
         return 0;
-    off_t data = lseek(t->core_fd, (off_t)off, SEEK_DATA);
+    off_t data = lseek(c->fd, (off_t)off, SEEK_DATA);
     if (data < 0) {
         if (errno != ENXIO) /* no SEEK_DATA here: everything is data */
             return 1;
-        t->core_hole_lo = off;
-        t->core_hole_hi = t->core_size;
+        c->hole_lo = off;
+        c->hole_hi = c->size;
         return 0;
     }
     if ((uint64_t)data > off) {
-        t->core_hole_lo = off;
-        t->core_hole_hi = (uint64_t)data;
+        c->hole_lo = off;
+        c->hole_hi = (uint64_t)data;
         return 0;
     }
-    off_t hole = lseek(t->core_fd, (off_t)off, SEEK_HOLE);
-    t->core_data_lo = off;
-    t->core_data_hi = hole > data ? (uint64_t)hole : t->core_size;
+    off_t hole = lseek(c->fd, (off_t)off, SEEK_HOLE);
+    c->data_lo = off;
+    c->data_hi = hole > data ? (uint64_t)hole : c->size;
     return 1;
 }
 
@@ -140,16 +166,17 @@ static int core_has_data(gto_target *t, uint64_t off)
 static int core_residency(gto_target *t, uint64_t lo, uint64_t hi,
                           uint8_t *present)
 {
+    const struct core *c = core_of(t);
     size_t i = 0;
     for (uint64_t p = lo; p < hi; p += 4096, i++) {
-        const struct gto_core_seg *s = seg_of(t, p);
+        const struct core_seg *s = seg_of(t, p);
         present[i] = 0;
         if (!s || p + 4096 > s->vaddr + s->filesz)
             continue;
         uint64_t off = s->offset + (p - s->vaddr);
         if (!core_has_data(t, off))
             continue;
-        const uint64_t *w = (const uint64_t *)(const void *)(t->core_data + off);
+        const uint64_t *w = (const uint64_t *)(const void *)(c->data + off);
         for (size_t k = 0; k < 512; k++)
             if (w[k]) {
                 present[i] = 1;
@@ -159,23 +186,79 @@ static int core_residency(gto_target *t, uint64_t lo, uint64_t hi,
     return 0;
 }
 
-static void core_close(gto_target *t)
+/* A core's "now": the rule of gto_core_now (clock.c), with the core
+ * file's modification time as its witness of when the core was written. */
+static uint64_t core_now(gto_target *t, const struct gto_counters *cn, int *exact)
 {
-    if (t->core_elf)
-        elf_end(t->core_elf);
-    if (t->core_data)
-        munmap((void *)t->core_data, t->core_size);
-    if (t->core_fd >= 0)
-        close(t->core_fd);
+    const struct core *c = core_of(t);
+    uint64_t mtime = c->mtime.tv_sec > 0 ? (uint64_t)c->mtime.tv_sec * 1000000000u +
+                                               (uint64_t)c->mtime.tv_nsec : 0;
+    return gto_core_now(cn, mtime, exact);
 }
 
-const struct gto_backend gto__core_backend = {
-    "core", core_read, core_read_many, core_residency, core_close,
+/* NT_PRSTATUS holds the registers of the thread that was running. */
+static int core_thread_regs(gto_target *t, uint64_t rec, uint64_t current,
+                            uint64_t regs[17])
+{
+    const struct core *c = core_of(t);
+    if (!c->have_prstatus || !rec || rec != current)
+        return 0;
+    memcpy(regs, c->prstatus_regs, sizeof(c->prstatus_regs));
+    return 1;
+}
+
+/* A core whose registry counts threads but whose thread records all read
+ * as free slots: the core left the records out (they read as zeros), and
+ * "0 green threads" would be a wrong answer given as a right one. */
+static int core_no_threads(gto_target *t, uint64_t counted, char *err)
+{
+    gto__err(err, "%s: its registry counts %llu threads but their records read as "
+             "zeros: the core left that memory out (GDB's gcore drops memory blocks "
+             "that hold MADV_GUARD_INSTALL guard pages); use a core the kernel dumped, "
+             "or run the program with GT_GUARD=mprotect", t->name,
+             (unsigned long long)counted);
+    return -1;
+}
+
+/* A core names the files it mapped; --exe has replaced the program's. */
+static int core_open_mapping(gto_target *t, const struct gto_mapping *m)
+{
+    (void)t;
+    return open(m->path, O_RDONLY | O_CLOEXEC);
+}
+
+static void core_close(gto_target *t)
+{
+    struct core *c = core_of(t);
+    if (!c)
+        return;
+    if (c->elf)
+        elf_end(c->elf);
+    if (c->data)
+        munmap((void *)c->data, c->size);
+    if (c->fd >= 0)
+        close(c->fd);
+    free(c->segs);
+    free(c);
+    t->priv = NULL;
+}
+
+static const struct gto_backend core_backend = {
+    .kind = "core",
+    .memory_moves = 0,
+    .read = core_read,
+    .read_many = core_read_many,
+    .residency = core_residency,
+    .now = core_now,
+    .thread_regs = core_thread_regs,
+    .no_threads = core_no_threads,
+    .open_mapping = core_open_mapping,
+    .close = core_close,
 };
 
 static int cmp_seg(const void *a, const void *b)
 {
-    const struct gto_core_seg *x = a, *y = b;
+    const struct core_seg *x = a, *y = b;
     return x->vaddr < y->vaddr ? -1 : x->vaddr > y->vaddr;
 }
 
@@ -215,6 +298,7 @@ static void parse_nt_file(gto_target *t, const uint8_t *d, size_t len)
 static void parse_notes(gto_target *t, const uint8_t *d, size_t len,
                         uint64_t *entry, char *fname)
 {
+    struct core *c = core_of(t);
     size_t off = 0;
     while (off + 12 <= len) {
         uint32_t namesz, descsz, type;
@@ -225,7 +309,7 @@ static void parse_notes(gto_target *t, const uint8_t *d, size_t len,
         if (desc + descsz > len)
             break;
         const uint8_t *p = d + desc;
-        if (type == NT_PRSTATUS && descsz >= 112 + 27 * 8 && !t->have_prstatus) {
+        if (type == NT_PRSTATUS && descsz >= 112 + 27 * 8 && !c->have_prstatus) {
             /* struct elf_prstatus: pr_pid at 32, pr_reg (user_regs_struct:
              * r15 r14 r13 r12 rbp rbx r11 r10 r9 r8 rax rcx rdx rsi rdi
              * orig_rax rip cs eflags rsp ...) at 112. */
@@ -238,9 +322,9 @@ static void parse_notes(gto_target *t, const uint8_t *d, size_t len,
             t->pid = pid;
             for (int i = 0; i < 17; i++)
                 if (dwarf_of[i] >= 0)
-                    t->prstatus_regs[dwarf_of[i]] = r[i];
-            t->prstatus_regs[7] = r[19];
-            t->have_prstatus = 1;
+                    c->prstatus_regs[dwarf_of[i]] = r[i];
+            c->prstatus_regs[7] = r[19];
+            c->have_prstatus = 1;
         } else if (type == NT_PRPSINFO && descsz >= 56) {
             memcpy(fname, p + 40, 16);
             fname[16] = 0;
@@ -361,38 +445,42 @@ int gto_open_core(const char *core, const char *exe, gto_target **out, char *err
 {
     *out = NULL;
     gto_target *t = calloc(1, sizeof(*t));
-    if (!t) {
+    struct core *c = calloc(1, sizeof(*c));
+    if (!t || !c) {
+        free(t);
+        free(c);
         gto__err(err, "out of memory");
         return -1;
     }
-    t->be = &gto__core_backend;
-    t->core_fd = -1;
-    t->pagemap_fd = -1;
+    t->be = &core_backend;
+    t->priv = c;
+    c->fd = -1;
     snprintf(t->name, sizeof(t->name), "core %s", core);
     elf_version(EV_CURRENT);
 
     struct stat st;
-    t->core_fd = open(core, O_RDONLY | O_CLOEXEC);
-    if (t->core_fd < 0 || fstat(t->core_fd, &st) < 0) {
+    c->fd = open(core, O_RDONLY | O_CLOEXEC);
+    if (c->fd < 0 || fstat(c->fd, &st) < 0) {
         gto__err(err, "cannot open core %s: %s", core, strerror(errno));
         goto fail;
     }
-    t->core_size = (size_t)st.st_size;
-    if (t->core_size < EI_NIDENT) {
+    c->size = (size_t)st.st_size;
+    c->mtime = st.st_mtim;
+    if (c->size < EI_NIDENT) {
         gto__err(err, "%s is not a core file: it is not an ELF file (%zu bytes)",
-                 core, t->core_size);
+                 core, c->size);
         goto fail;
     }
-    t->core_data = mmap(NULL, t->core_size, PROT_READ, MAP_PRIVATE, t->core_fd, 0);
-    if (t->core_data == MAP_FAILED) {
-        t->core_data = NULL;
+    c->data = mmap(NULL, c->size, PROT_READ, MAP_PRIVATE, c->fd, 0);
+    if (c->data == MAP_FAILED) {
+        c->data = NULL;
         gto__err(err, "cannot map core %s: %s", core, strerror(errno));
         goto fail;
     }
-    t->core_elf = elf_memory((char *)t->core_data, t->core_size);
+    c->elf = elf_memory((char *)c->data, c->size);
     GElf_Ehdr eh;
-    if (!t->core_elf || elf_kind(t->core_elf) != ELF_K_ELF ||
-        !gelf_getehdr(t->core_elf, &eh)) {
+    if (!c->elf || elf_kind(c->elf) != ELF_K_ELF ||
+        !gelf_getehdr(c->elf, &eh)) {
         gto__err(err, "%s is not a core file: it is not an ELF file", core);
         goto fail;
     }
@@ -411,43 +499,43 @@ int gto_open_core(const char *core, const char *exe, gto_target **out, char *err
         goto fail;
     }
     size_t nph;
-    if (elf_getphdrnum(t->core_elf, &nph) < 0 ||
-        eh.e_phoff + (uint64_t)nph * eh.e_phentsize > t->core_size) {
+    if (elf_getphdrnum(c->elf, &nph) < 0 ||
+        eh.e_phoff + (uint64_t)nph * eh.e_phentsize > c->size) {
         gto__err(err, "core %s is truncated: its program headers are cut off",
                  core);
         goto fail;
     }
-    t->segs = calloc(nph ? nph : 1, sizeof(*t->segs));
-    if (!t->segs)
+    c->segs = calloc(nph ? nph : 1, sizeof(*c->segs));
+    if (!c->segs)
         goto fail;
     uint64_t need = 0, entry = 0;
     char fname[17] = "";
     for (size_t i = 0; i < nph; i++) {
         GElf_Phdr ph;
-        if (!gelf_getphdr(t->core_elf, (int)i, &ph))
+        if (!gelf_getphdr(c->elf, (int)i, &ph))
             continue;
         if ((ph.p_type == PT_LOAD || ph.p_type == PT_NOTE) &&
             ph.p_offset + ph.p_filesz > need)
             need = ph.p_offset + ph.p_filesz;
-        if (ph.p_offset + ph.p_filesz > t->core_size)
+        if (ph.p_offset + ph.p_filesz > c->size)
             continue;
         if (ph.p_type == PT_LOAD) {
-            struct gto_core_seg *s = &t->segs[t->nsegs++];
+            struct core_seg *s = &c->segs[c->nsegs++];
             s->vaddr = ph.p_vaddr;
             s->memsz = ph.p_memsz;
             s->offset = ph.p_offset;
             s->filesz = ph.p_filesz;
         } else if (ph.p_type == PT_NOTE) {
-            parse_notes(t, t->core_data + ph.p_offset, ph.p_filesz, &entry, fname);
+            parse_notes(t, c->data + ph.p_offset, ph.p_filesz, &entry, fname);
         }
     }
-    if (need > t->core_size) {
+    if (need > c->size) {
         gto__err(err, "core %s is truncated: it has %zu bytes, its segments need "
                  "%llu (was it still being written, or cut by a size limit?)",
-                 core, t->core_size, (unsigned long long)need);
+                 core, c->size, (unsigned long long)need);
         goto fail;
     }
-    qsort(t->segs, t->nsegs, sizeof(*t->segs), cmp_seg);
+    qsort(c->segs, c->nsegs, sizeof(*c->segs), cmp_seg);
     if (t->pid)
         snprintf(t->name, sizeof(t->name), "core %s (process %d, %s)", core,
                  (int)t->pid, fname);

@@ -11,11 +11,19 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
 
 #define IOV_BATCH 1024 /* IOV_MAX on Linux */
+
+/* The live backend's state (t->priv). */
+struct live {
+    int pagemap_fd;          /* /proc/PID/pagemap, opened on first use */
+};
+
+static struct live *live_of(const gto_target *t) { return t->priv; }
 
 static int live_read(gto_target *t, uint64_t addr, void *buf, size_t len)
 {
@@ -71,11 +79,12 @@ static int live_read_many(gto_target *t, const struct gto_range *r, size_t n,
 static int live_residency(gto_target *t, uint64_t lo, uint64_t hi,
                           uint8_t *present)
 {
-    if (t->pagemap_fd < 0) {
+    struct live *l = live_of(t);
+    if (l->pagemap_fd < 0) {
         char path[64];
         snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)t->pid);
-        t->pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (t->pagemap_fd < 0)
+        l->pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (l->pagemap_fd < 0)
             return -1;
     }
     uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
@@ -84,7 +93,7 @@ static int live_residency(gto_target *t, uint64_t lo, uint64_t hi,
     for (size_t done = 0; done < npages;) {
         size_t k = npages - done < 4096 ? npages - done : 4096;
         off_t off = (off_t)((lo / page + done) * 8);
-        ssize_t got = pread(t->pagemap_fd, entries, k * 8, off);
+        ssize_t got = pread(l->pagemap_fd, entries, k * 8, off);
         if (got <= 0)
             return -1;
         k = (size_t)got / 8;
@@ -95,14 +104,79 @@ static int live_residency(gto_target *t, uint64_t lo, uint64_t hi,
     return 0;
 }
 
-static void live_close(gto_target *t)
+/* A live process's now is the reader's: both read CLOCK_MONOTONIC. */
+static uint64_t live_now(gto_target *t, const struct gto_counters *c, int *exact)
 {
-    if (t->pagemap_fd >= 0)
-        close(t->pagemap_fd);
+    (void)t, (void)c;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    *exact = 1;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-const struct gto_backend gto__live_backend = {
-    "live", live_read, live_read_many, live_residency, live_close,
+/* A running thread's registers are in the kernel, out of a reader's
+ * reach without stopping the process. */
+static int live_thread_regs(gto_target *t, uint64_t rec, uint64_t current,
+                            uint64_t regs[17])
+{
+    (void)t, (void)rec, (void)current, (void)regs;
+    return 0;
+}
+
+/* Threads may all have exited between the header's copy and the
+ * records'. */
+static int live_no_threads(gto_target *t, uint64_t counted, char *err)
+{
+    (void)t, (void)counted, (void)err;
+    return 0;
+}
+
+static int live_open_mapping(gto_target *t, const struct gto_mapping *m)
+{
+    char alt[4200];
+    int fd;
+    if (m->deleted) {
+        /* The program was rebuilt or upgraded while it ran: the path names
+         * another file now.  The kernel still has the mapped one; never
+         * the file now at the path, which would give wrong symbols. */
+        snprintf(alt, sizeof(alt), "/proc/%d/map_files/%llx-%llx", (int)t->pid,
+                 (unsigned long long)m->start, (unsigned long long)m->end);
+        fd = open(alt, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 && t->exe && strcmp(m->path, t->exe) == 0) {
+            snprintf(alt, sizeof(alt), "/proc/%d/exe", (int)t->pid);
+            fd = open(alt, O_RDONLY | O_CLOEXEC);
+        }
+        return fd;
+    }
+    fd = open(m->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        /* A process in another mount namespace sees its files here. */
+        snprintf(alt, sizeof(alt), "/proc/%d/root%s", (int)t->pid, m->path);
+        fd = open(alt, O_RDONLY | O_CLOEXEC);
+    }
+    return fd;
+}
+
+static void live_close(gto_target *t)
+{
+    struct live *l = live_of(t);
+    if (l && l->pagemap_fd >= 0)
+        close(l->pagemap_fd);
+    free(l);
+    t->priv = NULL;
+}
+
+static const struct gto_backend live_backend = {
+    .kind = "live",
+    .memory_moves = 1,
+    .read = live_read,
+    .read_many = live_read_many,
+    .residency = live_residency,
+    .now = live_now,
+    .thread_regs = live_thread_regs,
+    .no_threads = live_no_threads,
+    .open_mapping = live_open_mapping,
+    .close = live_close,
 };
 
 /* Yama's ptrace_scope, or -1 where the kernel has no Yama.  Scope 1 lets
@@ -202,21 +276,24 @@ int gto_open_pid(pid_t pid, gto_target **out, char *err)
         return -1;
     }
     gto_target *t = calloc(1, sizeof(*t));
-    if (!t) {
+    struct live *l = calloc(1, sizeof(*l));
+    if (!t || !l) {
+        free(t);
+        free(l);
         gto__err(err, "out of memory");
         return -1;
     }
-    t->be = &gto__live_backend;
+    t->be = &live_backend;
+    t->priv = l;
+    l->pagemap_fd = -1;
     t->pid = pid;
-    t->pagemap_fd = -1;
-    t->core_fd = -1;
 
     char path[64], comm[64] = "";
     snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
     FILE *f = fopen(path, "re");
     if (!f && errno == ENOENT) {
         gto__err(err, "no process %d", (int)pid);
-        free(t);
+        gto_close(t);
         return -1;
     }
     if (f) {

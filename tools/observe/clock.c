@@ -10,9 +10,6 @@
  * the runtime took at start).  When neither can be trusted, clock_now it
  * is, and the readers say the ages are lower bounds.
  */
-#include <sys/stat.h>
-#include <time.h>
-
 #include "internal.h"
 
 uint64_t gto_core_now(const struct gto_counters *c, uint64_t mtime_ns,
@@ -35,22 +32,4 @@ uint64_t gto_core_now(const struct gto_counters *c, uint64_t mtime_ns,
     }
     *exact = 0;
     return c->clock_now;
-}
-
-int gto__target_now(gto_target *t, struct gto_counters *c, char *err)
-{
-    if (t->be == &gto__live_backend) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        c->now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-        c->now_exact = 1;
-        return 0;
-    }
-    struct stat st;
-    uint64_t mtime = 0;
-    if (t->core_fd >= 0 && fstat(t->core_fd, &st) == 0 && st.st_mtim.tv_sec > 0)
-        mtime = (uint64_t)st.st_mtim.tv_sec * 1000000000u + (uint64_t)st.st_mtim.tv_nsec;
-    (void)err;
-    c->now = gto_core_now(c, mtime, &c->now_exact);
-    return 0;
 }

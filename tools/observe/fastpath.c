@@ -9,6 +9,10 @@
  * .eh_frame libunwind reads) and walks rbp only where the row says so.
  * At any other pc the thread is handed to libunwind whole, so the fast
  * path computes the same frames as libunwind or is not used.
+ *
+ * The walk reads the stack through whatever window of it the caller
+ * holds, and says when it needs the next one (at rbp): a frame-pointer
+ * walk needs two words a frame, so the caller need not copy the stack.
  */
 #include <dwarf.h>
 #include <elfutils/libdw.h>
@@ -75,53 +79,48 @@ enum gto_fp_rule gto__fp_rule(gto_target *t, uint64_t pc, int exact)
     return rule;
 }
 
-static int word(const struct gto_unw_thread *u, uint64_t addr, uint64_t *v)
+/* Appends a frame to *f (capacity *cap); -1 out of memory. */
+static int push(struct gto_frame **f, size_t *n, size_t *cap, uint64_t pc,
+                uint64_t sp, uint64_t cfa)
 {
-    if (addr < u->copy_lo || addr + 8 > u->copy_hi)
-        return -1;
-    memcpy(v, u->copy + (addr - u->copy_lo), 8);
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 16;
+        struct gto_frame *g = realloc(*f, c * sizeof(*g));
+        if (!g)
+            return -1;
+        *f = g;
+        *cap = c;
+    }
+    struct gto_frame *fr = &(*f)[(*n)++];
+    fr->pc = pc;
+    fr->size = cfa > sp ? cfa - sp : 0;
     return 0;
 }
 
-/* -1: not for this thread, ask libunwind. */
-int gto__unwind_fast(struct gto_unw_thread *u, uint64_t top,
-                     struct gto_frame **frames, size_t *n)
+int gto__fp_walk(gto_target *t, struct gto_fp_walk *w, uint64_t lo,
+                 const uint8_t *buf, size_t len, struct gto_frame **f,
+                 size_t *n, size_t *cap)
 {
-    uint64_t pc = u->regs[16], sp = u->regs[7], fp = u->regs[REG_RBP];
-    size_t cap = 16;
-    struct gto_frame *f = malloc(cap * sizeof(*f));
-    *frames = f;
-    *n = 0;
-    if (!f)
-        return -1;
-    for (size_t i = 0; i < MAX_FRAMES; i++) {
-        enum gto_fp_rule rule = gto__fp_rule(u->t, pc, i == 0);
-        if (rule != GTO_FP_STANDARD && rule != GTO_FP_END)
+    while (*n < MAX_FRAMES) {
+        enum gto_fp_rule rule = gto__fp_rule(t, w->pc, *n == 0);
+        if (rule == GTO_FP_END)
+            return push(f, n, cap, w->pc, w->sp, w->top) < 0 ? -1 : 0;
+        if (rule != GTO_FP_STANDARD)
             return -1;
-        if (*n == cap) {
-            cap *= 2;
-            struct gto_frame *g = realloc(f, cap * sizeof(*f));
-            if (!g)
-                return -1;
-            *frames = f = g;
-        }
-        struct gto_frame *fr = &f[(*n)++];
-        fr->pc = pc;
-        fr->sp = sp;
-        if (rule == GTO_FP_END) {
-            fr->cfa = top;
-            fr->size = top > sp ? top - sp : 0;
-            return GTO_UNWIND_OK;
-        }
-        uint64_t cfa = fp + 16, ra, next_fp;
-        if (cfa <= sp || cfa > top || word(u, cfa - 8, &ra) < 0 ||
-            word(u, cfa - 16, &next_fp) < 0)
+        uint64_t cfa = w->fp + 16, ra, next_fp;
+        if (cfa <= w->sp || cfa > w->top)
             return -1;
-        fr->cfa = cfa;
-        fr->size = cfa - sp;
-        pc = ra;
-        sp = cfa;
-        fp = next_fp;
+        /* The two words this frame needs: the caller's rbp at fp and the
+         * return address above it. */
+        if (w->fp < lo || cfa > lo + len)
+            return 1;
+        memcpy(&next_fp, buf + (w->fp - lo), 8);
+        memcpy(&ra, buf + (w->fp + 8 - lo), 8);
+        if (push(f, n, cap, w->pc, w->sp, cfa) < 0)
+            return -1;
+        w->pc = ra;
+        w->sp = cfa;
+        w->fp = next_fp;
     }
     return -1;
 }

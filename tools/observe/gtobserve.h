@@ -82,15 +82,15 @@ enum gto_unwind_status {
                                * hold MADV_GUARD_INSTALL guard pages) */
 };
 
-/* One frame of a thread, innermost first. */
+/* One frame of a thread, innermost first.  Frame 0's sp is the saved sp
+ * (ctx_sp); each caller's sp is its callee's sp + size. */
 struct gto_frame {
     uint64_t pc;     /* the frame's pc: a return address except in frame 0
                       * of a fresh context (gto_fresh_context: the entry
                       * trampoline itself) */
-    uint64_t sp;     /* sp in this frame (frame 0: the saved sp) */
-    uint64_t cfa;    /* canonical frame address: the caller's sp; the
-                      * outermost frame's is the stack top */
-    uint64_t size;   /* cfa - sp: the bytes this frame holds; 0 in a fresh
+    uint64_t size;   /* the bytes this frame holds, from its sp to its
+                      * canonical frame address (the caller's sp; the
+                      * outermost frame's is the stack top); 0 in a fresh
                       * context, whose words above sp are the runtime's
                       * zeros, never written by the thread */
 };

@@ -20,10 +20,19 @@ struct gto_range {
     void *buf;
 };
 
-/* The backend: how the target's memory is read.  A live process and a core
- * file differ only here; everything above is one code path. */
+struct gto_mapping;
+
+/* The backend: everything that differs between a live process and a core
+ * file.  Declared once here, implemented once per kind of target
+ * (backend_live.c, backend_core.c), as an event loop declares its poll
+ * once and implements it per platform; the code above the backend never
+ * asks which one it has.  Each keeps its own state behind t->priv. */
 struct gto_backend {
-    const char *kind; /* "live", "core" */
+    const char *kind; /* "live", "core": for messages only */
+    /* Whether the target's memory can change between two reads.  A live
+     * process's does, so records and stacks are read again and their seq
+     * compared (gt/registry.h, CONSISTENCY); a core's never does. */
+    int memory_moves;
     /* Copies [addr, addr + len) into buf.  0 on success; -1 with errno:
      * EFAULT not mapped (or not in the core), ESRCH the process is gone,
      * EPERM not permitted. */
@@ -37,6 +46,22 @@ struct gto_backend {
      * page, 1 present.  0, or -1 with errno. */
     int (*residency)(gto_target *t, uint64_t lo, uint64_t hi,
                      uint8_t *present);
+    /* The target's "now" on its CLOCK_MONOTONIC, from the header counters
+     * C (clock_base, realtime_base, clock_now, fatal_ns); *exact 0 when it
+     * is only a lower bound (gto_core_now). */
+    uint64_t (*now)(gto_target *t, const struct gto_counters *c, int *exact);
+    /* The registers of the thread whose record is at REC, when the target
+     * has them beyond what the context switch saved (a core's NT_PRSTATUS
+     * for the thread that was running): regs[17] in DWARF numbering, 1.
+     * 0 when it has none. */
+    int (*thread_regs)(gto_target *t, uint64_t rec, uint64_t current,
+                       uint64_t regs[17]);
+    /* A registry that counts COUNTED threads whose records all read as
+     * free slots: -1 and ERR when the backend knows why that is wrong (a
+     * core that left the records out), 0 when it can be true. */
+    int (*no_threads)(gto_target *t, uint64_t counted, char *err);
+    /* Opens the file the target maps at M: a descriptor, or -1. */
+    int (*open_mapping)(gto_target *t, const struct gto_mapping *m);
     void (*close)(gto_target *t);
 };
 
@@ -48,12 +73,6 @@ struct gto_mapping {
     int deleted;           /* live: the file at path is not the mapped one
                             * any more (replaced, or removed) */
     int fd;                /* opened on demand, -1 not yet, -2 failed */
-};
-
-/* A loaded segment of a core file. */
-struct gto_core_seg {
-    uint64_t vaddr, memsz;
-    uint64_t offset, filesz;
 };
 
 /* Per-pc knowledge of the fast path (fastpath.c). */
@@ -82,21 +101,7 @@ struct gto_target {
     struct gto_mapping *maps;
     size_t nmaps;
 
-    /* core only */
-    int core_fd;
-    const uint8_t *core_data;
-    size_t core_size;
-    /* The last extent of the core file found to be data, and the last
-     * found to be a hole (SEEK_DATA/SEEK_HOLE), as file offsets [lo, hi). */
-    uint64_t core_data_lo, core_data_hi, core_hole_lo, core_hole_hi;
-    Elf *core_elf;
-    struct gto_core_seg *segs;
-    size_t nsegs;
-    int have_prstatus;
-    uint64_t prstatus_regs[17]; /* DWARF numbering, x86-64 */
-
-    /* live only */
-    int pagemap_fd;
+    void *priv;              /* the backend's own state (backend_*.c) */
 
     /* the registry */
     uint64_t registry;       /* its address */
@@ -128,10 +133,6 @@ struct gto_target {
 /* Formats the one-line error message. */
 void gto__err(char *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-
-/* Backends. */
-extern const struct gto_backend gto__live_backend;
-extern const struct gto_backend gto__core_backend;
 
 /* The mapped file of M, opened once: the file the target really maps even
  * when it was replaced on disk since.  -2 when it cannot be opened. */
@@ -172,16 +173,24 @@ void gto__unwind_fini(gto_target *t);
  * Returns an enum gto_unwind_status. */
 int gto__unwind_libunwind(struct gto_unw_thread *u, uint64_t top,
                           struct gto_frame **frames, size_t *n);
-int gto__unwind_fast(struct gto_unw_thread *u, uint64_t top,
-                     struct gto_frame **frames, size_t *n);
+
+/* A frame-pointer walk in progress (fastpath.c): the registers of the
+ * frame it is at, and the stack's top. */
+struct gto_fp_walk {
+    uint64_t pc, sp, fp, top;
+};
+/* Walks W on as far as the stack words BUF holds for [lo, lo + len) allow,
+ * appending frames to *f (*n of them, room for *cap; realloc'd).  0: the
+ * walk reached the entry trampoline; 1: it needs the words at w->fp, which
+ * BUF lacks (read them, call again); -1: a pc with another CFI rule, too
+ * many frames or a corrupt chain: libunwind decides (the frames so far are
+ * to be dropped). */
+int gto__fp_walk(gto_target *t, struct gto_fp_walk *w, uint64_t lo,
+                 const uint8_t *buf, size_t len, struct gto_frame **f,
+                 size_t *n, size_t *cap);
 
 /* Frees the buffers snapshots keep on the target (snapshot.c). */
 void gto__snapshot_cache_free(gto_target *t);
-
-/* The snapshot's "now" (clock.c): the reader's CLOCK_MONOTONIC for a live
- * target, gto_core_now for a core; sets C->now and C->now_exact.  0, or -1
- * with ERR set. */
-int gto__target_now(gto_target *t, struct gto_counters *c, char *err);
 
 /* Stack measures (measure.c). */
 int gto__measure(gto_target *t, gto_snapshot *s, char *err);

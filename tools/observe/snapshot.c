@@ -2,12 +2,15 @@
  * snapshot.c - one copy of a target's registry: counters, threads,
  * locations, edges, and each thread's live stack, unwound.
  *
- * Reads are in bulk: one read per slab chunk, then a second copy of the
- * same chunks to check the first, one batched read of all live stacks
- * (backend read_many: 1024 ranges per process_vm_readv).  The registry's
- * retry protocol (gt/registry.h, CONSISTENCY) is applied per record: a
- * record whose seq is odd, or differs between the copy and the check, is
- * read again on its own, up to RETRIES times, and then reported in_flux.
+ * Reads are in bulk, a batch of chunks at a time: one read per slab
+ * chunk, then a second copy of the same chunks to check the first; the
+ * batch's threads are then unwound through windows of their stacks
+ * (WINDOW, below; backend read_many: 1024 ranges per process_vm_readv),
+ * and the batch's records read a third time to check the stacks.  The
+ * registry's retry protocol (gt/registry.h, CONSISTENCY) is applied per
+ * record: a record whose seq is odd, or differs between the copy and the
+ * check, is read again on its own, up to RETRIES times, and then reported
+ * in_flux.
  *
  * Why a second copy of whole chunks rather than only the seq words: the
  * kernel pins a page for every range of a process_vm_readv, so 100K
@@ -21,9 +24,9 @@
  * allocation.
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "internal.h"
 
@@ -33,12 +36,12 @@
 #define MAX_PER_CHUNK (1u << 20)
 #define MAX_CHUNKS (1u << 20)
 #define MAX_STACK (1ull << 30)
+
 #define REC_KINDS (GT_REC_EDGE + 1)
 
 _Static_assert(GT_F_REG__COUNT <= MAX_FIELDS && GT_F_THR__COUNT <= MAX_FIELDS &&
                GT_F_LOC__COUNT <= MAX_FIELDS && GT_F_EDGE__COUNT <= MAX_FIELDS,
                "a record kind has more fields than the layout copy holds");
-
 /* Saved registers in CTX_REGS, in this order (GT_CTX_*), as DWARF numbers. */
 static const int ctx_dwarf[GT_CTX_NREGS] = {7, 16, 6, 3, 12, 13, 14, 15};
 
@@ -107,10 +110,8 @@ static int read_layout(gto_target *t, uint64_t addr, uint32_t n,
     free(f);
     static const struct { int rec, id; const char *what; } need[] = {
         {GT_REC_REGISTRY, 0, "registry size"}, {GT_REC_THREAD, 0, "thread record size"},
-        {GT_REC_THREAD, GT_F_THR_SEQ, "thread seq"},
-        {GT_REC_THREAD, GT_F_THR_STATE, "thread state"},
-        {GT_REC_THREAD, GT_F_THR_ID, "thread id"},
-        {GT_REC_THREAD, GT_F_THR_CTX_SP, "thread sp"},
+        {GT_REC_THREAD, GT_F_THR_SEQ, "thread seq"}, {GT_REC_THREAD, GT_F_THR_STATE, "thread state"},
+        {GT_REC_THREAD, GT_F_THR_ID, "thread id"}, {GT_REC_THREAD, GT_F_THR_CTX_SP, "thread sp"},
         {GT_REC_THREAD, GT_F_THR_STACK_HI, "thread stack top"},
         {GT_REC_REGISTRY, GT_F_REG_THREAD_CHUNKS, "thread chunks"},
         {GT_REC_REGISTRY, GT_F_REG_THREAD_SLOTS, "thread slots"},
@@ -168,25 +169,36 @@ void gto__snapshot_cache_free(gto_target *t)
     t->spare_cap = 0;
 }
 
-/* One slab as copied: the records of its slots back to back, the target
- * address of each, and for each whether it stayed torn.  Every array is a
- * scratch buffer of the target: valid until the next slab is read. */
+/* A batch of a slab as copied: the records of its slots back to back, the
+ * target address of each, and for each whether it stayed torn.  Every
+ * array is a scratch buffer of the target: valid until the next batch. */
 struct slab {
+    uint64_t first;      /* slot number of recs[0] */
+    uint64_t n;          /* slots in this batch */
     uint8_t *recs;
     uint64_t *addrs;
     uint8_t *flux;
 };
 
-/* Copies a slab: the chunk pointer array, then every chunk in one read
- * each.  A live target's chunks are copied a second time and each record's
- * seq compared (the retry protocol); a record with an odd seq, or one that
- * changed, is copied again on its own until it holds still, at most
- * RETRIES times, and is flagged in flux after that. */
+/* Called for each batch of a slab, in slot order: 0, or -1 with err set. */
+typedef int slab_visit(gto_target *t, const struct slab *sl, void *arg, char *err);
+
+/* Chunks copied at once: the copies of a batch are reused by the next,
+ * so that a million records cost a few megabytes of the reader's memory
+ * (a fresh page is a page fault, and a million records are 230 MB). */
+#define BATCH_CHUNKS 16
+
+/* Copies a slab: the chunk pointer array, then its chunks a batch at a
+ * time, one read per chunk.  A live target's chunks are copied a second
+ * time and each record's seq compared (the retry protocol); a record with
+ * an odd seq, or one that changed, is copied again on its own until it
+ * holds still, at most RETRIES times, and is flagged in flux after that.
+ * VISIT gets each batch. */
 static int read_slab(gto_target *t, const char *what, uint64_t chunks,
                      uint64_t count, uint64_t per, uint64_t nslots,
-                     uint32_t rsize, uint32_t seq_off, struct slab *sl, char *err)
+                     uint32_t rsize, uint32_t seq_off, slab_visit *visit,
+                     void *arg, char *err)
 {
-    memset(sl, 0, sizeof(*sl));
     if (!nslots)
         return 0;
     if (per == 0 || per > MAX_PER_CHUNK || count > MAX_CHUNKS ||
@@ -198,14 +210,15 @@ static int read_slab(gto_target *t, const char *what, uint64_t chunks,
         return -1;
     }
     uint64_t nchunks = (nslots + per - 1) / per;
-    int live = t->be == &gto__live_backend;
+    uint64_t bc = nchunks < BATCH_CHUNKS ? nchunks : BATCH_CHUNKS;
+    int live = t->be->memory_moves;
     uint64_t *ptrs = scratch(t, GTO_SCRATCH_PTRS, nchunks * 8);
-    uint8_t *buf = scratch(t, GTO_SCRATCH_RECS, nchunks * per * rsize);
-    uint8_t *check = live ? scratch(t, GTO_SCRATCH_CHECK, nchunks * per * rsize) : NULL;
-    uint64_t *at = scratch(t, GTO_SCRATCH_ADDRS, nslots * 8);
-    struct gto_range *r = scratch(t, GTO_SCRATCH_RANGES, nchunks * sizeof(*r));
-    uint8_t *ok = scratch(t, GTO_SCRATCH_OK, nchunks);
-    uint8_t *flux = scratch(t, GTO_SCRATCH_FLUX, nslots);
+    uint8_t *buf = scratch(t, GTO_SCRATCH_RECS, bc * per * rsize);
+    uint8_t *check = live ? scratch(t, GTO_SCRATCH_CHECK, bc * per * rsize) : NULL;
+    uint64_t *at = scratch(t, GTO_SCRATCH_ADDRS, bc * per * 8);
+    struct gto_range *r = scratch(t, GTO_SCRATCH_RANGES, bc * sizeof(*r));
+    uint8_t *ok = scratch(t, GTO_SCRATCH_OK, bc);
+    uint8_t *flux = scratch(t, GTO_SCRATCH_FLUX, bc * per);
     if (!ptrs || !buf || (live && !check) || !at || !r || !ok || !flux) {
         gto__err(err, "out of memory for %llu %s", (unsigned long long)nslots, what);
         return -1;
@@ -214,56 +227,60 @@ static int read_slab(gto_target *t, const char *what, uint64_t chunks,
         fail_read(t, err, what, chunks);
         return -1;
     }
-    for (uint64_t c = 0; c < nchunks; c++) {
-        r[c].addr = ptrs[c];
-        r[c].len = per * rsize;
-        r[c].buf = buf + c * per * rsize;
-    }
-    if (t->be->read_many(t, r, nchunks, ok) < 0) {
-        fail_read(t, err, what, chunks);
-        return -1;
-    }
-    for (uint64_t c = 0; c < nchunks; c++)
-        if (!ok[c]) {
-            errno = EFAULT;
-            fail_read(t, err, what, ptrs[c]);
-            return -1;
+    for (uint64_t c0 = 0; c0 < nchunks; c0 += bc) {
+        uint64_t nc = nchunks - c0 < bc ? nchunks - c0 : bc;
+        struct slab sl = {c0 * per, 0, buf, at, flux};
+        sl.n = nslots - sl.first < nc * per ? nslots - sl.first : nc * per;
+        for (uint64_t c = 0; c < nc; c++) {
+            r[c].addr = ptrs[c0 + c];
+            r[c].len = per * rsize;
+            r[c].buf = buf + c * per * rsize;
         }
-    for (uint64_t i = 0; i < nslots; i++)
-        at[i] = ptrs[i / per] + (i % per) * rsize;
-    memset(flux, 0, nslots);
-    if (live) {
-        for (uint64_t c = 0; c < nchunks; c++)
-            r[c].buf = check + c * per * rsize;
-        if (t->be->read_many(t, r, nchunks, ok) < 0) {
+        if (t->be->read_many(t, r, nc, ok) < 0) {
             fail_read(t, err, what, chunks);
             return -1;
         }
-        for (uint64_t i = 0; i < nslots; i++) {
-            uint8_t *rec = buf + i * rsize;
-            uint32_t seq, seq2;
-            memcpy(&seq, rec + seq_off, 4);
-            memcpy(&seq2, check + i * rsize + seq_off, 4);
-            int torn = !ok[i / per] || (seq & 1) || seq != seq2;
-            for (int k = 0; torn && k < RETRIES; k++) {
-                uint32_t again;
-                if (t->be->read(t, at[i], rec, rsize) < 0 ||
-                    t->be->read(t, at[i] + seq_off, &again, 4) < 0) {
-                    if (errno == ESRCH) {
-                        gto__err(err, "%s exited while being read", t->name);
-                        return -1;
-                    }
-                    break;
-                }
-                memcpy(&seq, rec + seq_off, 4);
-                torn = (seq & 1) || seq != again;
+        for (uint64_t c = 0; c < nc; c++)
+            if (!ok[c]) {
+                errno = EFAULT;
+                fail_read(t, err, what, ptrs[c0 + c]);
+                return -1;
             }
-            flux[i] = (uint8_t)torn;
+        for (uint64_t i = 0; i < sl.n; i++)
+            at[i] = ptrs[c0 + i / per] + (i % per) * rsize;
+        memset(flux, 0, sl.n);
+        if (live) {
+            for (uint64_t c = 0; c < nc; c++)
+                r[c].buf = check + c * per * rsize;
+            if (t->be->read_many(t, r, nc, ok) < 0) {
+                fail_read(t, err, what, chunks);
+                return -1;
+            }
+            for (uint64_t i = 0; i < sl.n; i++) {
+                uint8_t *rec = buf + i * rsize;
+                uint32_t seq, seq2;
+                memcpy(&seq, rec + seq_off, 4);
+                memcpy(&seq2, check + i * rsize + seq_off, 4);
+                int torn = !ok[i / per] || (seq & 1) || seq != seq2;
+                for (int k = 0; torn && k < RETRIES; k++) {
+                    uint32_t again;
+                    if (t->be->read(t, at[i], rec, rsize) < 0 ||
+                        t->be->read(t, at[i] + seq_off, &again, 4) < 0) {
+                        if (errno == ESRCH) {
+                            gto__err(err, "%s exited while being read", t->name);
+                            return -1;
+                        }
+                        break;
+                    }
+                    memcpy(&seq, rec + seq_off, 4);
+                    torn = (seq & 1) || seq != again;
+                }
+                flux[i] = (uint8_t)torn;
+            }
         }
+        if (visit(t, &sl, arg, err) < 0)
+            return -1;
     }
-    sl->recs = buf;
-    sl->addrs = at;
-    sl->flux = flux;
     return 0;
 }
 
@@ -320,18 +337,73 @@ static void decode_counters(const struct layout *l, const uint8_t *b,
 #define G(field, id) c->field = get(l, GT_REC_REGISTRY, id, b)
     G(pid, GT_F_REG_PID); G(clock_base, GT_F_REG_CLOCK_BASE);
     G(realtime_base, GT_F_REG_REALTIME_BASE); G(clock_now, GT_F_REG_CLOCK_NOW);
-    G(current, GT_F_REG_CURRENT); G(switches, GT_F_REG_SWITCHES);
-    G(spawns, GT_F_REG_SPAWNS);
+    G(current, GT_F_REG_CURRENT); G(switches, GT_F_REG_SWITCHES); G(spawns, GT_F_REG_SPAWNS);
     G(exits, GT_F_REG_EXITS); G(runq_len, GT_F_REG_RUNQ_LEN); G(polls, GT_F_REG_POLLS);
     G(idle_ns, GT_F_REG_IDLE_NS); G(file_io_calls, GT_F_REG_FILE_IO_CALLS);
     G(file_io_ns, GT_F_REG_FILE_IO_NS); G(guard_mappings, GT_F_REG_GUARD_MAPPINGS);
     G(max_map_count, GT_F_REG_MAX_MAP_COUNT); G(stack_default, GT_F_REG_STACK_DEFAULT);
     G(stack_reserved, GT_F_REG_STACK_RESERVED); G(page_size, GT_F_REG_PAGE_SIZE);
     G(canary, GT_F_REG_CANARY);
-    /* Absent from an older runtime's layout table: get() reads 0. */
     G(idle_since, GT_F_REG_IDLE_SINCE); G(fatal_ns, GT_F_REG_FATAL_NS);
 #undef G
     c->guard_policy = (uint32_t)get(l, GT_REC_REGISTRY, GT_F_REG_GUARD_POLICY, b);
+    /* nstate is counted from the records (count_states), never taken
+     * from the header's tallies, which are updated apart from them. */
+}
+
+/* Threads the header counts, by its own tallies. */
+static uint64_t header_threads(const struct layout *l, const uint8_t *reg)
+{
+    uint64_t n = 0;
+    for (int i = GTO_STATE_RUNNABLE; i < GTO_STATE_COUNT; i++)
+        n += get_at(l, GT_REC_REGISTRY, GT_F_REG_NSTATE, reg, (size_t)i);
+    return n;
+}
+
+/* Counts the snapshot's threads by state, from its records.  Records
+ * copied a chunk at a time are each consistent, not with each other: a
+ * thread that started running after its chunk was copied and one that
+ * stopped before can both read as running, though one kernel thread runs
+ * them all.  The running thread is then the one the header names
+ * current (read after the records); any other "running" record is
+ * counted in flux, never guessed, so the states add up to the threads and
+ * at most one runs. */
+static void count_states(gto_snapshot *s)
+{
+    struct gto_counters *c = &s->c;
+    memset(c->nstate, 0, sizeof(c->nstate));
+    c->in_flux = 0;
+    for (size_t i = 0; i < s->nthreads; i++) {
+        struct gto_thread *th = &s->threads[i];
+        if (th->in_flux || th->state < GTO_STATE_RUNNABLE || th->state >= GTO_STATE_COUNT)
+            c->in_flux++;
+        else
+            c->nstate[th->state]++;
+    }
+    if (c->nstate[GTO_STATE_RUNNING] <= 1)
+        return;
+    for (size_t i = 0; i < s->nthreads; i++) {
+        struct gto_thread *th = &s->threads[i];
+        if (th->in_flux || th->state != GTO_STATE_RUNNING || th->addr == c->current)
+            continue;
+        th->in_flux = 1;
+        th->unwind_status = GTO_UNWIND_IN_FLUX;
+        c->nstate[GTO_STATE_RUNNING]--;
+        c->in_flux++;
+    }
+}
+
+/* Asks for huge pages for the big arrays of a snapshot (a million threads
+ * are 370 MB of struct gto_thread and 160 MB of frames): a page
+ * fault costs the same for 4 KiB as for 2 MiB, and faults were a third of
+ * a snapshot's time at that scale.  Only a hint; memory stays malloc's. */
+static void huge_pages(void *p, size_t bytes)
+{
+    const uintptr_t huge = 2u << 20;
+    uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+    uintptr_t hi = ((uintptr_t)p + bytes) & ~(huge - 1);
+    if (p && bytes >= 4 * huge && hi > lo)
+        madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
 }
 
 /* The thread array of a new snapshot: the one a freed snapshot gave
@@ -346,50 +418,17 @@ static struct gto_thread *thread_array(gto_target *t, size_t n, size_t *cap)
         return a;
     }
     *cap = n;
-    return malloc(n * sizeof(struct gto_thread));
+    struct gto_thread *a = malloc(n * sizeof(struct gto_thread));
+    huge_pages(a, n * sizeof(struct gto_thread));
+    return a;
 }
 
-static int read_threads(gto_target *t, gto_snapshot *s, const struct layout *l,
-                        const uint8_t *reg, char *err)
-{
-    uint32_t rsize = l->size[GT_REC_THREAD][0];
-    uint64_t nslots = get(l, GT_REC_REGISTRY, GT_F_REG_THREAD_SLOTS, reg);
-    struct slab sl;
-    if (read_slab(t, "thread chunks", get(l, GT_REC_REGISTRY, GT_F_REG_THREAD_CHUNKS, reg),
-                  get(l, GT_REC_REGISTRY, GT_F_REG_THREAD_CHUNK_COUNT, reg),
-                  get(l, GT_REC_REGISTRY, GT_F_REG_THREADS_PER_CHUNK, reg), nslots, rsize,
-                  l->off[GT_REC_THREAD][GT_F_THR_SEQ], &sl, err) < 0)
-        return -1;
-    /* A second read of the same snapshot (see settle_states) reuses the
-     * array of the first when it is big enough. */
-    s->nthreads = 0;
-    if (s->threads && s->cap_threads < nslots + 1) {
-        free(s->threads);
-        s->threads = NULL;
-    }
-    if (!s->threads)
-        s->threads = thread_array(t, nslots + 1, &s->cap_threads);
-    if (!s->threads) {
-        gto__err(err, "out of memory for %llu threads", (unsigned long long)nslots);
-        return -1;
-    }
-    for (uint64_t i = 0; i < nslots; i++) {
-        const uint8_t *b = sl.recs + i * rsize;
-        uint32_t seq = (uint32_t)get(l, GT_REC_THREAD, GT_F_THR_SEQ, b);
-        if (get(l, GT_REC_THREAD, GT_F_THR_STATE, b) == GTO_STATE_FREE && !sl.flux[i] &&
-            !(seq & 1))
-            continue;
-        struct gto_thread *th = &s->threads[s->nthreads++];
-        memset(th, 0, sizeof(*th));
-        decode_thread(l, b, th);
-        th->addr = sl.addrs[i];
-        th->seq = seq;
-        /* In a core, a record caught mid-update stays odd. */
-        th->in_flux = sl.flux[i] || (seq & 1);
-        th->unwind_status = th->in_flux ? GTO_UNWIND_IN_FLUX : GTO_UNWIND_NOT_TRIED;
-    }
-    return 0;
-}
+/* The locations' and edges' readers: where their batches go. */
+struct record_reader {
+    gto_snapshot *s;
+    const struct layout *l;
+};
+static slab_visit visit_locations, visit_edges;
 
 static int read_locations(gto_target *t, gto_snapshot *s, const struct layout *l,
                           const uint8_t *reg, char *err)
@@ -398,20 +437,33 @@ static int read_locations(gto_target *t, gto_snapshot *s, const struct layout *l
     uint64_t n = get(l, GT_REC_REGISTRY, GT_F_REG_LOC_COUNT, reg);
     if (!rsize || !l->size[GT_REC_LOCATION][GT_F_LOC_SEQ] || !n)
         return 0;
-    struct slab sl;
-    if (read_slab(t, "location chunks", get(l, GT_REC_REGISTRY, GT_F_REG_LOC_CHUNKS, reg),
-                  get(l, GT_REC_REGISTRY, GT_F_REG_LOC_CHUNK_COUNT, reg),
-                  get(l, GT_REC_REGISTRY, GT_F_REG_LOCS_PER_CHUNK, reg), n, rsize,
-                  l->off[GT_REC_LOCATION][GT_F_LOC_SEQ], &sl, err) < 0)
+    if (n > (uint64_t)MAX_CHUNKS * MAX_PER_CHUNK) {
+        gto__err(err, "%s: the registry counts %llu locations: the registry is "
+                 "corrupt", t->name, (unsigned long long)n);
         return -1;
+    }
     s->locs = calloc(n, sizeof(*s->locs));
     if (!s->locs) {
         gto__err(err, "out of memory for %llu locations", (unsigned long long)n);
         return -1;
     }
+    struct record_reader rr = {s, l};
+    return read_slab(t, "location chunks", get(l, GT_REC_REGISTRY, GT_F_REG_LOC_CHUNKS, reg),
+                     get(l, GT_REC_REGISTRY, GT_F_REG_LOC_CHUNK_COUNT, reg),
+                     get(l, GT_REC_REGISTRY, GT_F_REG_LOCS_PER_CHUNK, reg), n, rsize,
+                     l->off[GT_REC_LOCATION][GT_F_LOC_SEQ], visit_locations, &rr, err);
+}
+
+static int visit_locations(gto_target *t, const struct slab *sl, void *arg, char *err)
+{
+    (void)t, (void)err;
+    struct record_reader *rr = arg;
+    gto_snapshot *s = rr->s;
+    const struct layout *l = rr->l;
+    uint32_t rsize = l->size[GT_REC_LOCATION][0];
     /* Slot 0 is index 0, "no location": not a location of its own. */
-    for (uint64_t i = 1; i < n; i++) {
-        const uint8_t *b = sl.recs + i * rsize;
+    for (uint64_t i = sl->first ? 0 : 1; i < sl->n; i++) {
+        const uint8_t *b = sl->recs + i * rsize;
         struct gto_location *loc = &s->locs[s->nlocs++];
         loc->index = (uint32_t)get(l, GT_REC_LOCATION, GT_F_LOC_INDEX, b);
         loc->depth = (uint32_t)get(l, GT_REC_LOCATION, GT_F_LOC_DEPTH, b);
@@ -427,7 +479,7 @@ static int read_locations(gto_target *t, gto_snapshot *s, const struct layout *l
         loc->max_wait_ns = get(l, GT_REC_LOCATION, GT_F_LOC_MAX_WAIT_NS, b);
         for (size_t h = 0; h < GTO_HIST_BUCKETS; h++)
             loc->hist[h] = get_at(l, GT_REC_LOCATION, GT_F_LOC_HIST, b, h);
-        loc->in_flux = sl.flux[i] || (get(l, GT_REC_LOCATION, GT_F_LOC_SEQ, b) & 1);
+        loc->in_flux = sl->flux[i] || (get(l, GT_REC_LOCATION, GT_F_LOC_SEQ, b) & 1);
     }
     return 0;
 }
@@ -439,89 +491,48 @@ static int read_edges(gto_target *t, gto_snapshot *s, const struct layout *l,
     uint64_t n = get(l, GT_REC_REGISTRY, GT_F_REG_EDGE_COUNT, reg);
     if (!rsize || !l->size[GT_REC_EDGE][GT_F_EDGE_SEQ] || !n)
         return 0;
-    struct slab sl;
-    if (read_slab(t, "edge chunks", get(l, GT_REC_REGISTRY, GT_F_REG_EDGE_CHUNKS, reg),
-                  get(l, GT_REC_REGISTRY, GT_F_REG_EDGE_CHUNK_COUNT, reg),
-                  get(l, GT_REC_REGISTRY, GT_F_REG_EDGES_PER_CHUNK, reg), n, rsize,
-                  l->off[GT_REC_EDGE][GT_F_EDGE_SEQ], &sl, err) < 0)
+    if (n > (uint64_t)MAX_CHUNKS * MAX_PER_CHUNK) {
+        gto__err(err, "%s: the registry counts %llu edges: the registry is "
+                 "corrupt", t->name, (unsigned long long)n);
         return -1;
+    }
     s->edges = calloc(n, sizeof(*s->edges));
     if (!s->edges) {
         gto__err(err, "out of memory for %llu edges", (unsigned long long)n);
         return -1;
     }
-    for (uint64_t i = 0; i < n; i++) {
-        const uint8_t *b = sl.recs + i * rsize;
+    struct record_reader rr = {s, l};
+    return read_slab(t, "edge chunks", get(l, GT_REC_REGISTRY, GT_F_REG_EDGE_CHUNKS, reg),
+                     get(l, GT_REC_REGISTRY, GT_F_REG_EDGE_CHUNK_COUNT, reg),
+                     get(l, GT_REC_REGISTRY, GT_F_REG_EDGES_PER_CHUNK, reg), n, rsize,
+                     l->off[GT_REC_EDGE][GT_F_EDGE_SEQ], visit_edges, &rr, err);
+}
+
+static int visit_edges(gto_target *t, const struct slab *sl, void *arg, char *err)
+{
+    (void)t, (void)err;
+    struct record_reader *rr = arg;
+    gto_snapshot *s = rr->s;
+    const struct layout *l = rr->l;
+    uint32_t rsize = l->size[GT_REC_EDGE][0];
+    for (uint64_t i = 0; i < sl->n; i++) {
+        const uint8_t *b = sl->recs + i * rsize;
         struct gto_edge *e = &s->edges[s->nedges++];
         e->from = (uint32_t)get(l, GT_REC_EDGE, GT_F_EDGE_FROM, b);
         e->to = (uint32_t)get(l, GT_REC_EDGE, GT_F_EDGE_TO, b);
         e->count = get(l, GT_REC_EDGE, GT_F_EDGE_COUNT, b);
         e->run_ns = get(l, GT_REC_EDGE, GT_F_EDGE_RUN_NS, b);
         e->max_run_ns = get(l, GT_REC_EDGE, GT_F_EDGE_MAX_RUN_NS, b);
-        e->in_flux = sl.flux[i] || (get(l, GT_REC_EDGE, GT_F_EDGE_SEQ, b) & 1);
+        e->in_flux = sl->flux[i] || (get(l, GT_REC_EDGE, GT_F_EDGE_SEQ, b) & 1);
     }
     return 0;
 }
 
-/* A core whose registry counts threads but whose thread records all read
- * as free slots: the core left the records out (they read as zeros), and
- * "0 green threads" would be a wrong answer given as a right one. */
-static int check_core_threads(gto_target *t, const struct layout *l,
-                              const uint8_t *reg, char *err)
+/* A registry that counts threads none of whose records could be found:
+ * the backend says whether that can be right. */
+static int check_no_threads(gto_target *t, uint64_t counted, char *err)
 {
-    uint64_t counted = 0;
-    for (int i = GTO_STATE_RUNNABLE; i < GTO_STATE_COUNT; i++)
-        counted += get_at(l, GT_REC_REGISTRY, GT_F_REG_NSTATE, reg, (size_t)i);
-    if (!counted)
-        return 0;
-    gto__err(err, "%s: its registry counts %llu threads but their records read as "
-             "zeros: the core left that memory out (GDB's gcore drops memory blocks "
-             "that hold MADV_GUARD_INSTALL guard pages); use a core the kernel dumped, "
-             "or run the program with GT_GUARD=mprotect", t->name,
-             (unsigned long long)counted);
-    return -1;
-}
-
-/* Whether the target is a running process (a core reads the same every
- * time: nothing to gain from reading it again). */
-static int is_live(const gto_target *t)
-{
-    return t->be == &gto__live_backend;
-}
-
-/* Counts the snapshot's threads by state, from its records: the header's
- * running tallies are updated apart from the records and need not agree
- * with them.  Returns whether the counts can be: at most one thread
- * running (one kernel thread runs them all).  With SETTLE, a snapshot that
- * still has several is settled: the running thread is the one the header
- * names current, and any other "running" record is counted in flux (all
- * of them when none is the current one). */
-static int count_states(gto_snapshot *s, int settle)
-{
-    struct gto_counters *c = &s->c;
-    memset(c->nstate, 0, sizeof(c->nstate));
-    c->in_flux = 0;
-    for (size_t i = 0; i < s->nthreads; i++) {
-        struct gto_thread *th = &s->threads[i];
-        if (th->in_flux || th->state < GTO_STATE_RUNNABLE || th->state >= GTO_STATE_COUNT)
-            c->in_flux++;
-        else
-            c->nstate[th->state]++;
-    }
-    if (c->nstate[GTO_STATE_RUNNING] <= 1)
-        return 1;
-    if (!settle)
-        return 0;
-    for (size_t i = 0; i < s->nthreads; i++) {
-        struct gto_thread *th = &s->threads[i];
-        if (th->in_flux || th->state != GTO_STATE_RUNNING || th->addr == c->current)
-            continue;
-        th->in_flux = 1;
-        th->unwind_status = GTO_UNWIND_IN_FLUX;
-        c->nstate[GTO_STATE_RUNNING]--;
-        c->in_flux++;
-    }
-    return 1;
+    return counted ? t->be->no_threads(t, counted, err) : 0;
 }
 
 /* Whether a thread's saved context can be unwound from its stack copy. */
@@ -542,130 +553,53 @@ static int copied(const struct gto_thread *th)
     return unwindable(th) && !gto_fresh_context(th);
 }
 
-struct stack_copy {
-    uint8_t *buf;     /* every live stack, back to back */
-    size_t *off;      /* thread i's copy starts at buf + off[i] */
+/* Stacks are not copied whole: a frame-pointer walk needs two words per
+ * frame, the caller's rbp and the return address.  Each thread's walk
+ * starts with a window of WINDOW bytes at its saved sp, which holds the
+ * innermost frames of most threads whole; a walk that runs past its window
+ * asks for the next one at its rbp, so a frame holding a big buffer is
+ * stepped over, not copied.  Windows are read WALK_BATCH threads at a time
+ * into one buffer reused batch after batch.  Only a thread the fast path
+ * cannot walk (another CFI rule, GTO_SNAP_NO_FASTPATH, a core's running
+ * thread) has its live stack copied whole, for libunwind. */
+#define WINDOW 1024u
+#define WALK_BATCH 4096u
+
+/* One thread's unwinding within a batch. */
+struct walk {
+    struct gto_fp_walk w;
+    uint64_t lo;             /* the window to read next: [lo, lo + len) */
+    size_t len;
+    struct gto_frame *fr;    /* its frames so far (kept for the next batch) */
+    size_t nfr, cap;
+    enum { W_DONE, W_WALK, W_WHOLE } how;
+    int first;               /* no window read yet */
 };
 
-/* Re-reads one thread's record and live stack until its seq holds still. */
-static int reread_thread(gto_target *t, const struct layout *l,
-                         struct gto_thread *th, uint8_t **stack)
-{
-    uint32_t rsize = l->size[GT_REC_THREAD][0];
-    uint8_t *rec = malloc(rsize);
-    if (!rec)
-        return -1;
-    for (int k = 0; k < RETRIES; k++) {
-        uint32_t seq, again;
-        if (t->be->read(t, th->addr, rec, rsize) < 0)
-            break;
-        seq = (uint32_t)get(l, GT_REC_THREAD, GT_F_THR_SEQ, rec);
-        if (seq & 1)
-            continue;
-        uint64_t addr = th->addr;
-        decode_thread(l, rec, th);
-        th->addr = addr;
-        th->seq = seq;
-        free(*stack);
-        *stack = NULL;
-        if (copied(th)) {
-            *stack = malloc(th->stack_hi - th->ctx_sp);
-            if (!*stack || t->be->read(t, th->ctx_sp, *stack,
-                                       th->stack_hi - th->ctx_sp) < 0)
-                continue;
-        }
-        if (t->be->read(t, th->addr + l->off[GT_REC_THREAD][GT_F_THR_SEQ], &again, 4) == 0 &&
-            again == seq) {
-            free(rec);
-            return 0;
-        }
-    }
-    free(rec);
-    return -1;
-}
+/* What unwinding keeps from one batch of threads to the next. */
+struct unwinder {
+    unsigned flags;
+    struct walk *walks;
+    size_t cap_walks;
+    size_t *first;           /* thread i's frames start at s->frames + first[i] */
+    size_t cap_frames, used;
+    uint8_t *win;            /* WALK_BATCH windows */
+    struct gto_range *r;     /* WALK_BATCH ranges, or a batch's record runs */
+    size_t cap_r;
+    uint8_t *ok;
+    size_t *who;
+};
 
-static int read_stacks(gto_target *t, gto_snapshot *s, const struct layout *l,
-                       struct stack_copy *sc, uint8_t ***own, char *err)
+static void unwinder_free(struct unwinder *uw)
 {
-    size_t n = s->nthreads, total = 0;
-    sc->off = calloc(n + 1, sizeof(*sc->off));
-    *own = calloc(n + 1, sizeof(**own));
-    struct gto_range *r = malloc((n + 1) * sizeof(*r));
-    uint8_t *ok = malloc(n + 1);
-    size_t *idx = malloc((n + 1) * sizeof(*idx));
-    size_t nr = 0;
-    if (!sc->off || !*own || !r || !ok || !idx)
-        goto oom;
-    for (size_t i = 0; i < n; i++) {
-        const struct gto_thread *th = &s->threads[i];
-        sc->off[i] = total;
-        if (copied(th))
-            total += th->stack_hi - th->ctx_sp;
-    }
-    sc->buf = malloc(total + 1);
-    if (!sc->buf)
-        goto oom;
-    for (size_t i = 0; i < n; i++) {
-        const struct gto_thread *th = &s->threads[i];
-        if (!copied(th))
-            continue;
-        r[nr].addr = th->ctx_sp;
-        r[nr].len = th->stack_hi - th->ctx_sp;
-        r[nr].buf = sc->buf + sc->off[i];
-        idx[nr++] = i;
-    }
-    if (t->be->read_many(t, r, nr, ok) < 0) {
-        gto__err(err, "%s exited while being read", t->name);
-        goto fail;
-    }
-    /* The records again (their seq words): a thread that ran while its
-     * stack was copied has a new seq; its record and stack are read again. */
-    uint32_t *seq2 = malloc((nr + 1) * 4);
-    uint8_t *ok2 = malloc(nr + 1);
-    struct gto_range *r2 = malloc((nr + 1) * sizeof(*r2));
-    if (!seq2 || !ok2 || !r2) {
-        free(seq2);
-        free(ok2);
-        free(r2);
-        goto oom;
-    }
-    int live = t->be == &gto__live_backend;
-    for (size_t k = 0; k < nr; k++) {
-        r2[k].addr = s->threads[idx[k]].addr + l->off[GT_REC_THREAD][GT_F_THR_SEQ];
-        r2[k].len = 4;
-        r2[k].buf = &seq2[k];
-    }
-    if (live && t->be->read_many(t, r2, nr, ok2) < 0) {
-        gto__err(err, "%s exited while being read", t->name);
-        free(seq2);
-        free(ok2);
-        free(r2);
-        goto fail;
-    }
-    for (size_t k = 0; k < nr; k++) {
-        struct gto_thread *th = &s->threads[idx[k]];
-        /* The stack copy matches the record when the seq read after it is
-         * the one the record was copied with: the thread did not run. */
-        int torn = !ok[k] || (live && (!ok2[k] || seq2[k] != th->seq));
-        if (torn && reread_thread(t, l, th, &(*own)[idx[k]]) < 0) {
-            th->in_flux = 1;
-            th->unwind_status = GTO_UNWIND_IN_FLUX;
-        }
-    }
-    free(seq2);
-    free(ok2);
-    free(r2);
-    free(r);
-    free(ok);
-    free(idx);
-    return 0;
-oom:
-    gto__err(err, "out of memory for the stacks of %zu threads", n);
-fail:
-    free(r);
-    free(ok);
-    free(idx);
-    return -1;
+    for (size_t i = 0; i < uw->cap_walks; i++)
+        free(uw->walks[i].fr);
+    free(uw->walks);
+    free(uw->first);
+    free(uw->win);
+    free(uw->r);
+    free(uw->ok);
+    free(uw->who);
 }
 
 static int zeros(const uint8_t *p, size_t n)
@@ -676,95 +610,421 @@ static int zeros(const uint8_t *p, size_t n)
     return 1;
 }
 
-/* Unwinds every thread; frames of all threads go into one array. */
-static int unwind_all(gto_target *t, gto_snapshot *s, const struct stack_copy *sc,
-                      uint8_t **own, unsigned flags, char *err)
+/* Unwinds TH from a copy of its whole live stack (COPY, NULL for a fresh
+ * context), or from the registers the backend has: the fast path where it
+ * may be used, else libunwind.  Frames go to W. */
+static void unwind_whole(gto_target *t, gto_snapshot *s, struct gto_thread *th,
+                         const uint8_t *copy, struct walk *w, unsigned flags)
 {
-    if (gto__unwind_init(t, err) < 0)
-        return -1;
-    size_t cap = s->nthreads * 8 + 16, used = 0;
-    size_t *first = malloc((s->nthreads + 1) * sizeof(*first));
-    s->frames = malloc(cap * sizeof(*s->frames));
-    if (!first || !s->frames) {
-        free(first);
-        gto__err(err, "out of memory for the frames of %zu threads", s->nthreads);
+    struct gto_unw_thread u = {.t = t};
+    int from_regs = 0;
+    w->nfr = 0;
+    w->how = W_DONE;
+    if (th->state == GTO_STATE_RUNNING) {
+        if (!t->be->thread_regs(t, th->addr, s->c.current, u.regs)) {
+            th->unwind_status = GTO_UNWIND_RUNNING;
+            return;
+        }
+        u.valid = 0x1ffff;
+        from_regs = 1;
+    } else {
+        u.copy_lo = th->ctx_sp;
+        u.copy_hi = copy ? th->stack_hi : th->ctx_sp;
+        u.copy = copy;
+        /* Only what the switch saved: sp, pc, rbp, rbx, r12-r15. */
+        for (int k = 0; k < GT_CTX_NREGS; k++) {
+            u.regs[ctx_dwarf[k]] = th->ctx[k];
+            u.valid |= 1u << ctx_dwarf[k];
+        }
+    }
+    if (copy && zeros(copy, u.copy_hi - u.copy_lo)) {
+        /* A parked thread's stack holds at least its return addresses:
+         * all zeros is memory the core does not have.  (A fresh
+         * context's is not copied: its words are zeros by design.) */
+        th->unwind_status = GTO_UNWIND_NO_MEMORY;
+        return;
+    }
+    if (!(flags & GTO_SNAP_NO_FASTPATH) && !from_regs) {
+        struct gto_fp_walk fw = {th->ctx_pc, th->ctx_sp, th->ctx_fp, th->stack_hi};
+        if (gto__fp_walk(t, &fw, u.copy_lo, copy, u.copy_hi - u.copy_lo, &w->fr,
+                         &w->nfr, &w->cap) == 0) {
+            th->unwind_status = GTO_UNWIND_OK;
+            return;
+        }
+        w->nfr = 0;
+    }
+    struct gto_frame *fr = NULL;
+    size_t nfr = 0;
+    th->unwind_status = gto__unwind_libunwind(&u, th->stack_hi, &fr, &nfr);
+    if (nfr > w->cap) {
+        struct gto_frame *g = realloc(w->fr, nfr * sizeof(*g));
+        if (!g)
+            nfr = 0;
+        else
+            w->fr = g, w->cap = nfr;
+    }
+    if (nfr)
+        memcpy(w->fr, fr, nfr * sizeof(*fr));
+    w->nfr = nfr;
+    free(fr);
+}
+
+/* Copies TH's whole live stack into *copy (malloc'd; NULL when it has
+ * none to copy): 0, or -1 when it cannot be read. */
+static int copy_whole(gto_target *t, const struct gto_thread *th, uint8_t **copy)
+{
+    *copy = NULL;
+    if (!copied(th))
+        return 0;
+    *copy = malloc(th->stack_hi - th->ctx_sp);
+    if (!*copy || t->be->read(t, th->ctx_sp, *copy, th->stack_hi - th->ctx_sp) < 0) {
+        free(*copy);
+        *copy = NULL;
         return -1;
     }
-    for (size_t i = 0; i < s->nthreads; i++) {
-        struct gto_thread *th = &s->threads[i];
-        first[i] = used;
-        struct gto_unw_thread u = {.t = t};
-        int from_core_regs = 0;
+    return 0;
+}
+
+/* Re-reads one thread's record and live stack until its seq holds still,
+ * and unwinds it from that copy. */
+static int reread_thread(gto_target *t, gto_snapshot *s, const struct layout *l,
+                         struct gto_thread *th, struct walk *w, unsigned flags)
+{
+    uint32_t rsize = l->size[GT_REC_THREAD][0];
+    uint8_t *rec = malloc(rsize);
+    if (!rec)
+        return -1;
+    for (int k = 0; k < RETRIES; k++) {
+        uint32_t seq, again;
+        uint8_t *copy;
+        if (t->be->read(t, th->addr, rec, rsize) < 0)
+            break;
+        seq = (uint32_t)get(l, GT_REC_THREAD, GT_F_THR_SEQ, rec);
+        if (seq & 1)
+            continue;
+        uint64_t addr = th->addr;
+        decode_thread(l, rec, th);
+        th->addr = addr;
+        th->seq = seq;
+        if (copy_whole(t, th, &copy) < 0)
+            continue;
+        if (t->be->read(t, th->addr + l->off[GT_REC_THREAD][GT_F_THR_SEQ], &again, 4) == 0 &&
+            again == seq) {
+            if (unwindable(th) || th->state == GTO_STATE_RUNNING)
+                unwind_whole(t, s, th, copy, w, flags);
+            else
+                th->unwind_status = GTO_UNWIND_BAD_CONTEXT;
+            free(copy);
+            free(rec);
+            return 0;
+        }
+        free(copy);
+    }
+    free(rec);
+    return -1;
+}
+
+/* Reads the windows of every walk in W[0..n) that waits for one, and walks
+ * on: a batch of at most WALK_BATCH windows per read_many, rounds until no
+ * walk waits.  A walk whose window cannot be read, or that the fast path
+ * cannot finish, is left W_WHOLE. */
+static int walk_windows(gto_target *t, gto_snapshot *s, size_t b0, struct walk *w,
+                        size_t n, struct unwinder *uw, char *err)
+{
+    for (int more = 1; more;) {
+        more = 0;
+        for (size_t i = 0; i < n;) {
+            size_t nr = 0;
+            for (; i < n && nr < WALK_BATCH; i++) {
+                if (w[i].how != W_WALK)
+                    continue;
+                uw->r[nr].addr = w[i].lo;
+                uw->r[nr].len = w[i].len;
+                uw->r[nr].buf = uw->win + (size_t)nr * WINDOW;
+                uw->who[nr++] = i;
+            }
+            if (!nr)
+                continue;
+            if (t->be->read_many(t, uw->r, nr, uw->ok) < 0) {
+                gto__err(err, "%s exited while being read", t->name);
+                return -1;
+            }
+            for (size_t k = 0; k < nr; k++) {
+                struct walk *wk = &w[uw->who[k]];
+                struct gto_thread *th = &s->threads[b0 + uw->who[k]];
+                const uint8_t *buf = uw->r[k].buf;
+                if (!uw->ok[k]) {
+                    wk->how = W_WHOLE;
+                    continue;
+                }
+                if (wk->first && zeros(buf, wk->len)) {
+                    /* See unwind_whole: memory the core does not have. */
+                    th->unwind_status = GTO_UNWIND_NO_MEMORY;
+                    wk->how = W_DONE;
+                    continue;
+                }
+                wk->first = 0;
+                int r = gto__fp_walk(t, &wk->w, wk->lo, buf, wk->len, &wk->fr,
+                                     &wk->nfr, &wk->cap);
+                if (r == 0) {
+                    th->unwind_status = GTO_UNWIND_OK;
+                    wk->how = W_DONE;
+                } else if (r > 0 && wk->w.fp > wk->lo) {
+                    /* Onwards, up the stack only (the two words may
+                     * straddle the window's end): a chain that points
+                     * back down is corrupt, and libunwind says so. */
+                    wk->lo = wk->w.fp;
+                    wk->len = th->stack_hi - wk->lo < WINDOW ?
+                                  (size_t)(th->stack_hi - wk->lo) : WINDOW;
+                    more = 1;
+                } else {
+                    wk->how = W_WHOLE;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+/* The record of every thread of the batch again, in runs of adjacent
+ * records (a chunk is one run): a thread that ran while its stack was
+ * read has a new seq, and is read again on its own. */
+static int recheck_batch(gto_target *t, gto_snapshot *s, const struct layout *l,
+                         size_t b0, struct walk *w, struct unwinder *uw, char *err)
+{
+    size_t n = s->nthreads - b0, nr = 0;
+    uint32_t rsize = l->size[GT_REC_THREAD][0], seq_off = l->off[GT_REC_THREAD][GT_F_THR_SEQ];
+    uint8_t *buf = t->scratch[GTO_SCRATCH_CHECK].p;
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t a = s->threads[b0 + i].addr;
+        uw->who[i] = off;
+        if (nr && uw->r[nr - 1].addr + uw->r[nr - 1].len == a) {
+            uw->r[nr - 1].len += rsize;
+        } else {
+            uw->r[nr].addr = a;
+            uw->r[nr].len = rsize;
+            uw->r[nr].buf = buf + off;
+            nr++;
+        }
+        off += rsize;
+    }
+    if (t->be->read_many(t, uw->r, nr, uw->ok) < 0) {
+        gto__err(err, "%s exited while being read", t->name);
+        return -1;
+    }
+    /* Which run each record is in, for its ok[]. */
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct gto_thread *th = &s->threads[b0 + i];
+        while (run + 1 < nr && (uint8_t *)uw->r[run + 1].buf <= buf + uw->who[i])
+            run++;
+        uint32_t seq;
+        memcpy(&seq, buf + uw->who[i] + seq_off, 4);
+        if (th->in_flux || (uw->ok[run] && seq == th->seq))
+            continue;
+        if (reread_thread(t, s, l, th, &w[i], uw->flags) < 0) {
+            th->in_flux = 1;
+            th->unwind_status = GTO_UNWIND_IN_FLUX;
+            w[i].nfr = 0;
+        }
+    }
+    return 0;
+}
+
+/* Unwinds the threads s->threads[b0..] that one batch of records gave,
+ * and appends their frames to s->frames. */
+static int unwind_batch(gto_target *t, gto_snapshot *s, const struct layout *l,
+                        size_t b0, struct unwinder *uw, char *err)
+{
+    size_t n = s->nthreads - b0;
+    if (!n)
+        return 0;
+    if (n > uw->cap_walks) {
+        struct walk *nw = realloc(uw->walks, n * sizeof(*nw));
+        if (!nw)
+            goto oom;
+        memset(nw + uw->cap_walks, 0, (n - uw->cap_walks) * sizeof(*nw));
+        uw->walks = nw;
+        uw->cap_walks = n;
+    }
+    size_t nr = n > WALK_BATCH ? n : WALK_BATCH;
+    if (nr > uw->cap_r) {
+        free(uw->r), free(uw->ok), free(uw->who);
+        uw->r = malloc(nr * sizeof(*uw->r));
+        uw->ok = malloc(nr);
+        uw->who = malloc(nr * sizeof(*uw->who));
+        uw->cap_r = nr;
+        if (!uw->r || !uw->ok || !uw->who) {
+            uw->cap_r = 0;
+            goto oom;
+        }
+    }
+    struct walk *w = uw->walks;
+    for (size_t i = 0; i < n; i++) {
+        struct gto_thread *th = &s->threads[b0 + i];
+        struct walk *wk = &w[i];
+        wk->nfr = 0;
+        wk->how = W_DONE;
         if (th->in_flux)
             continue;
         if (th->state == GTO_STATE_RUNNING) {
-            /* A core's running thread: the registers the kernel saved. */
-            if (t->be == &gto__core_backend && t->have_prstatus &&
-                th->addr == s->c.current) {
-                memcpy(u.regs, t->prstatus_regs, sizeof(u.regs));
-                u.valid = 0x1ffff;
-                from_core_regs = 1;
-            } else {
-                th->unwind_status = GTO_UNWIND_RUNNING;
-                continue;
-            }
+            wk->how = W_WHOLE;   /* the backend's registers, or none */
         } else if (!unwindable(th)) {
             th->unwind_status = GTO_UNWIND_BAD_CONTEXT;
-            continue;
+        } else if (uw->flags & GTO_SNAP_NO_FASTPATH) {
+            wk->how = W_WHOLE;
         } else {
-            u.copy_lo = th->ctx_sp;
-            u.copy_hi = copied(th) ? th->stack_hi : th->ctx_sp;
-            u.copy = !copied(th) ? NULL : own[i] ? own[i] : sc->buf + sc->off[i];
-            /* Only what the switch saved: sp, pc, rbp, rbx, r12-r15. */
-            for (int k = 0; k < GT_CTX_NREGS; k++) {
-                u.regs[ctx_dwarf[k]] = th->ctx[k];
-                u.valid |= 1u << ctx_dwarf[k];
+            wk->w = (struct gto_fp_walk){th->ctx_pc, th->ctx_sp, th->ctx_fp,
+                                         th->stack_hi};
+            if (!copied(th)) {
+                /* A fresh context: its one frame, the trampoline, ends
+                 * the walk without a word of its stack. */
+                int r = gto__fp_walk(t, &wk->w, th->ctx_sp, NULL, 0, &wk->fr,
+                                     &wk->nfr, &wk->cap);
+                if (r == 0)
+                    th->unwind_status = GTO_UNWIND_OK;
+                else
+                    wk->how = W_WHOLE;
+                continue;
             }
+            wk->how = W_WALK;
+            wk->first = 1;
+            wk->lo = th->ctx_sp;
+            wk->len = th->stack_hi - th->ctx_sp < WINDOW ?
+                          (size_t)(th->stack_hi - th->ctx_sp) : WINDOW;
         }
-        if (u.copy && zeros(u.copy, u.copy_hi - u.copy_lo)) {
-            /* A parked thread's stack holds at least its return addresses:
-             * all zeros is memory the core does not have.  (A fresh
-             * context's is not copied: its words are zeros by design.) */
-            th->unwind_status = GTO_UNWIND_NO_MEMORY;
+    }
+    if (!uw->win && !(uw->win = malloc((size_t)WALK_BATCH * WINDOW)))
+        goto oom;
+    if (walk_windows(t, s, b0, w, n, uw, err) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        struct gto_thread *th = &s->threads[b0 + i];
+        uint8_t *copy;
+        if (w[i].how != W_WHOLE)
             continue;
+        if (copy_whole(t, th, &copy) == 0) {
+            unwind_whole(t, s, th, copy, &w[i], uw->flags);
+            free(copy);
+        } else if (reread_thread(t, s, l, th, &w[i], uw->flags) < 0) {
+            th->in_flux = 1;
+            th->unwind_status = GTO_UNWIND_IN_FLUX;
+            w[i].nfr = 0;
         }
-        struct gto_frame *fr = NULL;
-        size_t nfr = 0;
-        int st = -1;
-        if (!(flags & GTO_SNAP_NO_FASTPATH) && !from_core_regs)
-            st = gto__unwind_fast(&u, th->stack_hi, &fr, &nfr);
-        if (st < 0) {
-            free(fr);
-            fr = NULL;
-            st = gto__unwind_libunwind(&u, th->stack_hi, &fr, &nfr);
-        }
-        th->unwind_status = st;
+    }
+    if (t->be->memory_moves && recheck_batch(t, s, l, b0, w, uw, err) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        struct gto_thread *th = &s->threads[b0 + i];
+        struct walk *wk = &w[i];
+        uw->first[b0 + i] = uw->used;
+        th->nframes = wk->nfr;
+        if (!wk->nfr)
+            continue;
         /* The trampoline's frame of a fresh context holds nothing of the
          * thread's, so that frame sizes add up to live (0). */
-        if (nfr && gto_fresh_context(th))
-            fr[0].size = 0;
-        if (used + nfr > cap) {
-            while (used + nfr > cap)
+        if (gto_fresh_context(th))
+            wk->fr[0].size = 0;
+        if (uw->used + wk->nfr > uw->cap_frames) {
+            size_t cap = uw->cap_frames ? uw->cap_frames : 1024;
+            while (uw->used + wk->nfr > cap)
                 cap *= 2;
             struct gto_frame *nf = realloc(s->frames, cap * sizeof(*nf));
-            if (!nf) {
-                free(fr);
-                free(first);
-                gto__err(err, "out of memory for frames");
-                return -1;
-            }
+            if (!nf)
+                goto oom;
+            huge_pages(nf, cap * sizeof(*nf));
             s->frames = nf;
+            uw->cap_frames = cap;
         }
-        if (nfr)
-            memcpy(s->frames + used, fr, nfr * sizeof(*fr));
-        free(fr);
-        th->nframes = nfr;
-        used += nfr;
+        memcpy(s->frames + uw->used, wk->fr, wk->nfr * sizeof(*wk->fr));
+        uw->used += wk->nfr;
     }
-    for (size_t i = 0; i < s->nthreads; i++)
-        s->threads[i].frames = s->threads[i].nframes ? s->frames + first[i] : NULL;
-    free(first);
     return 0;
+oom:
+    gto__err(err, "out of memory for the frames of %zu threads", s->nthreads);
+    return -1;
+}
+
+struct thread_reader {
+    gto_snapshot *s;
+    const struct layout *l;
+    struct unwinder *uw;     /* NULL: no unwinding */
+};
+
+/* Decodes a batch of thread records, and unwinds its threads while the
+ * batch's records are fresh. */
+static int visit_threads(gto_target *t, const struct slab *sl, void *arg, char *err)
+{
+    struct thread_reader *tr = arg;
+    gto_snapshot *s = tr->s;
+    const struct layout *l = tr->l;
+    uint32_t rsize = l->size[GT_REC_THREAD][0];
+    size_t b0 = s->nthreads;
+    for (uint64_t i = 0; i < sl->n; i++) {
+        const uint8_t *b = sl->recs + i * rsize;
+        uint32_t seq = (uint32_t)get(l, GT_REC_THREAD, GT_F_THR_SEQ, b);
+        if (get(l, GT_REC_THREAD, GT_F_THR_STATE, b) == GTO_STATE_FREE && !sl->flux[i] && !(seq & 1))
+            continue;
+        struct gto_thread *th = &s->threads[s->nthreads++];
+        memset(th, 0, sizeof(*th));
+        decode_thread(l, b, th);
+        th->addr = sl->addrs[i];
+        th->seq = seq;
+        /* In a core, a record caught mid-update stays odd. */
+        th->in_flux = sl->flux[i] || (seq & 1);
+        th->unwind_status = th->in_flux ? GTO_UNWIND_IN_FLUX : GTO_UNWIND_NOT_TRIED;
+    }
+    return tr->uw ? unwind_batch(t, s, l, b0, tr->uw, err) : 0;
+}
+
+static int read_threads(gto_target *t, gto_snapshot *s, const struct layout *l,
+                        const uint8_t *reg, unsigned flags, char *err)
+{
+    uint32_t rsize = l->size[GT_REC_THREAD][0];
+    uint64_t nslots = get(l, GT_REC_REGISTRY, GT_F_REG_THREAD_SLOTS, reg);
+    uint64_t per = get(l, GT_REC_REGISTRY, GT_F_REG_THREADS_PER_CHUNK, reg);
+    uint64_t count = get(l, GT_REC_REGISTRY, GT_F_REG_THREAD_CHUNK_COUNT, reg);
+    /* Bounded before it sizes the thread array (read_slab checks the
+     * rest). */
+    if (per == 0 || per > MAX_PER_CHUNK || count > MAX_CHUNKS || nslots > count * per) {
+        gto__err(err, "%s: the registry's thread chunks are inconsistent (%llu "
+                 "chunks of %llu, %llu in use): the registry is corrupt", t->name,
+                 (unsigned long long)count, (unsigned long long)per,
+                 (unsigned long long)nslots);
+        return -1;
+    }
+    s->threads = thread_array(t, nslots + 1, &s->cap_threads);
+    if (!s->threads) {
+        gto__err(err, "out of memory for %llu threads", (unsigned long long)nslots);
+        return -1;
+    }
+    struct unwinder uw = {.flags = flags};
+    struct thread_reader tr = {s, l, NULL};
+    if (flags & GTO_SNAP_UNWIND) {
+        if (gto__unwind_init(t, err) < 0)
+            return -1;
+        uw.first = malloc((nslots + 1) * sizeof(*uw.first));
+        /* Room for 16 frames a thread: address space, not memory, until
+         * used; and so big that malloc maps it on its own, where growing
+         * it moves no frame (mremap) and touches no page twice. */
+        uw.cap_frames = (nslots + 1) * 16;
+        s->frames = malloc(uw.cap_frames * sizeof(*s->frames));
+        huge_pages(s->frames, uw.cap_frames * sizeof(*s->frames));
+        if (!uw.first || !s->frames) {
+            gto__err(err, "out of memory for %llu threads", (unsigned long long)nslots);
+            return -1;
+        }
+        tr.uw = &uw;
+    }
+    int rc = read_slab(t, "thread chunks", get(l, GT_REC_REGISTRY, GT_F_REG_THREAD_CHUNKS, reg),
+                       count, per, nslots, rsize, l->off[GT_REC_THREAD][GT_F_THR_SEQ],
+                       visit_threads, &tr, err);
+    if (rc == 0 && tr.uw)
+        for (size_t i = 0; i < s->nthreads; i++)
+            s->threads[i].frames = s->threads[i].nframes ? s->frames + uw.first[i] : NULL;
+    unwinder_free(&uw);
+    return rc;
 }
 
 int gto_snapshot_take(gto_target *t, unsigned flags, gto_snapshot **out, char *err)
@@ -786,10 +1046,6 @@ int gto_snapshot_take(gto_target *t, unsigned flags, gto_snapshot **out, char *e
         fail_read(t, err, "header", t->registry);
         goto fail;
     }
-    /* Test hook: stop here so a test can end the target between the
-     * header and the rest, deterministically ("exits during the read"). */
-    if (getenv("GTO_TEST_STOP_AFTER_HEADER"))
-        raise(SIGSTOP);
     if (head.magic != GT_REGISTRY_MAGIC) {
         char m[9];
         for (int i = 0; i < 8; i++) {
@@ -838,36 +1094,27 @@ int gto_snapshot_take(gto_target *t, unsigned flags, gto_snapshot **out, char *e
     }
     decode_counters(&l, reg, &s->c);
     s->c.started = 1;
-    int rc = read_threads(t, s, &l, reg, err);
-    /* Records copied a chunk at a time are each consistent, not with each
-     * other: a thread that started running after its chunk was copied
-     * and one that stopped before can both read as running.  Live, the
-     * header and the records are read again, a bounded number of times;
-     * what still cannot be is counted in flux (a core reads the same each
-     * time). */
-    for (int k = 0; rc == 0 && !count_states(s, 0) && is_live(t) && k < RETRIES; k++) {
-        if (t->be->read(t, t->registry, reg, regsize) < 0) {
-            fail_read(t, err, "header", t->registry);
-            rc = -1;
-            break;
-        }
-        decode_counters(&l, reg, &s->c);
-        s->c.started = 1;
-        rc = read_threads(t, s, &l, reg, err);
-    }
+    s->c.now = t->be->now(t, &s->c, &s->c.now_exact);
+    /* Threads are unwound while they are read, a batch of records at a
+     * time (see WINDOW); measuring reads the pages below each saved sp on
+     * its own. */
+    int rc = read_threads(t, s, &l, reg, flags, err);
+    if (rc == 0 && !s->nthreads)
+        rc = check_no_threads(t, header_threads(&l, reg), err);
     if (rc == 0) {
-        count_states(s, 1);
-        rc = gto__target_now(t, &s->c, err);
-    }
-    if (rc == 0) {
+        /* The running thread by the header read after the records: the
+         * one that runs now, if a record says so (see count_states). */
+        uint64_t current;
+        if (t->be->memory_moves &&
+            t->be->read(t, t->registry + l.off[GT_REC_REGISTRY][GT_F_REG_CURRENT],
+                        &current, sizeof(current)) == 0)
+            s->c.current = current;
+        count_states(s);
         struct gto_counters *c = &s->c;
         c->uptime_ns = c->now > c->clock_base ? c->now - c->clock_base : 0;
-        uint64_t stretch = c->idle_since && c->now > c->idle_since
-                               ? c->now - c->idle_since : 0;
-        c->idle_total = c->idle_ns + stretch;
+        c->idle_total = c->idle_ns + (c->idle_since && c->now > c->idle_since
+                                          ? c->now - c->idle_since : 0);
     }
-    if (rc == 0 && !is_live(t) && !s->nthreads)
-        rc = check_core_threads(t, &l, reg, err);
     if (rc == 0)
         rc = read_locations(t, s, &l, reg, err);
     if (rc == 0)
@@ -875,22 +1122,6 @@ int gto_snapshot_take(gto_target *t, unsigned flags, gto_snapshot **out, char *e
     free(reg);
     if (rc < 0)
         goto fail;
-    /* Only unwinding needs the live stacks copied: measuring reads the
-     * pages below each saved sp on its own. */
-    if (flags & GTO_SNAP_UNWIND) {
-        struct stack_copy sc = {0};
-        uint8_t **own = NULL;
-        rc = read_stacks(t, s, &l, &sc, &own, err);
-        if (rc == 0)
-            rc = unwind_all(t, s, &sc, own, flags, err);
-        for (size_t i = 0; own && i < s->nthreads; i++)
-            free(own[i]);
-        free(own);
-        free(sc.buf);
-        free(sc.off);
-        if (rc < 0)
-            goto fail;
-    }
     if ((flags & GTO_SNAP_MEASURE) && gto__measure(t, s, err) < 0)
         goto fail;
     *out = s;

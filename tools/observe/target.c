@@ -27,28 +27,8 @@ const char *gto_target_name(const gto_target *t) { return t->name; }
 
 int gto__mapping_fd(gto_target *t, struct gto_mapping *m)
 {
-    if (m->fd == -1 && m->deleted) {
-        /* The program was rebuilt or upgraded while it ran: the path names
-         * another file now.  The kernel still has the mapped one. */
-        char alt[96];
-        snprintf(alt, sizeof(alt), "/proc/%d/map_files/%llx-%llx", (int)t->pid,
-                 (unsigned long long)m->start, (unsigned long long)m->end);
-        m->fd = open(alt, O_RDONLY | O_CLOEXEC);
-        if (m->fd < 0 && t->exe && strcmp(m->path, t->exe) == 0) {
-            snprintf(alt, sizeof(alt), "/proc/%d/exe", (int)t->pid);
-            m->fd = open(alt, O_RDONLY | O_CLOEXEC);
-        }
-        if (m->fd < 0)
-            m->fd = -2;   /* never the file now at the path: wrong symbols */
-    }
     if (m->fd == -1) {
-        m->fd = open(m->path, O_RDONLY | O_CLOEXEC);
-        if (m->fd < 0 && t->be == &gto__live_backend) {
-            /* A process in another mount namespace sees its files here. */
-            char alt[4200];
-            snprintf(alt, sizeof(alt), "/proc/%d/root%s", (int)t->pid, m->path);
-            m->fd = open(alt, O_RDONLY | O_CLOEXEC);
-        }
+        m->fd = t->be->open_mapping(t, m);
         if (m->fd < 0)
             m->fd = -2;
     }
@@ -172,7 +152,6 @@ void gto_close(gto_target *t)
     gto_pcmap_free(&t->rules);
     free(t->exe);
     free(t->registry_object);
-    free(t->segs);
     free(t);
 }
 

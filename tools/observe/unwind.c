@@ -268,11 +268,8 @@ int gto__unwind_libunwind(struct gto_unw_thread *u, uint64_t top,
         }
         struct gto_frame *fr = &f[(*n)++];
         fr->pc = ip;
-        fr->sp = sp;
-        fr->cfa = top;
         int r = unw_step(&c);
         if (r > 0 && unw_get_reg(&c, UNW_REG_SP, &next_sp) == 0) {
-            fr->cfa = next_sp;
             fr->size = frame_size(sp, next_sp);
             /* Inside the thread's own stack every caller is above its
              * callee; anything else is a loop in corrupt memory. */

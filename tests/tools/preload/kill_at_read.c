@@ -1,0 +1,77 @@
+/*
+ * kill_at_read.c - LD_PRELOAD into a reader: the target dies at a chosen
+ * read, deterministically.
+ *
+ * With GT_TEST_KILL_AT_READ=N in the reader's environment, the N-th call
+ * of process_vm_readv first sends SIGKILL to the process it reads and
+ * waits until that process is dead (a zombie, or gone), then reads: every
+ * read from there on finds no process.  So a test can end its target
+ * between any two reads of a snapshot (say, after the registry's header)
+ * without the reader knowing it is tested.  GT_TEST_READ_COUNT=PATH writes
+ * the number of calls made to PATH at exit, so a test can choose N among
+ * the reads a snapshot really makes.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <time.h>
+
+typedef ssize_t readv_fn(pid_t, const struct iovec *, unsigned long,
+                         const struct iovec *, unsigned long, unsigned long);
+
+static unsigned long calls;
+
+/* Dead: a zombie ('Z'), reaped already, or gone from /proc. */
+static int dead(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 1;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = NULL;
+    for (char *q = buf; (q = strstr(q, ") ")); q++)
+        p = q;
+    return !p || p[2] == 'Z' || p[2] == 'X';
+}
+
+static void write_count(void)
+{
+    const char *path = getenv("GT_TEST_READ_COUNT");
+    FILE *f = path ? fopen(path, "we") : NULL;
+    if (f) {
+        fprintf(f, "%lu\n", calls);
+        fclose(f);
+    }
+}
+
+__attribute__((constructor)) static void init(void)
+{
+    atexit(write_count);
+}
+
+ssize_t process_vm_readv(pid_t pid, const struct iovec *local, unsigned long nl,
+                         const struct iovec *remote, unsigned long nr,
+                         unsigned long flags)
+{
+    static readv_fn *real;
+    if (!real)
+        real = (readv_fn *)dlsym(RTLD_NEXT, "process_vm_readv");
+    const char *at = getenv("GT_TEST_KILL_AT_READ");
+    if (at && ++calls == strtoul(at, NULL, 10)) {
+        kill(pid, SIGKILL);
+        struct timespec ms = {0, 1000000};
+        for (int i = 0; i < 10000 && !dead(pid); i++)
+            nanosleep(&ms, NULL);
+    } else if (!at) {
+        calls++;
+    }
+    return real(pid, local, nl, remote, nr, flags);
+}
