@@ -69,7 +69,7 @@ def check_threads(doc, with_lines=True):
 
 def check_waste(doc):
     """gt-waste --class idle: nothing resident, touched or live."""
-    assert doc["threads"] == NIDLE
+    assert doc["selected"] == NIDLE
     tot = doc["totals"]
     assert (tot["resident"], tot["touched"], tot["live"], tot["dead"]) == (0, 0, 0, 0)
     assert tot["unused"] == tot["reserved"] > 0

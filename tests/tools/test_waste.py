@@ -71,10 +71,10 @@ def test_report_text(known):
 def test_class_and_folded(known):
     d = run_json(GT_WASTE, "--class", "recur_main", known.pid)
     assert [c["class"] for c in d["classes"]] == ["recur_main"]
-    assert d["threads"] == 2
+    assert d["selected"] == 2
     d = run_json(GT_WASTE, "--class-by", "name", "--class", "recur", known.pid)
     assert [c["class"] for c in d["classes"]] == ["recur"]
-    assert d["threads"] == 2
+    assert d["selected"] == 2
     rc, out, err = run(GT_WASTE, "--class-by", "colour", known.pid)
     assert rc == 2 and "'colour' is not a way to class threads (entry, name, prefix)" in err
     rc, out, err = run(GT_WASTE, "--class", "nosuch", known.pid)
@@ -122,6 +122,6 @@ def test_connections_form_one_class():
             "conn": NCONN, "sleeper": 1, "stage_a": 1, "stage_b": 1, "joiner": 1, "-": 1}
         by_name = run_json(GT_WASTE, "--class-by", "name", w.pid)
         assert len(by_name["classes"]) == NCONN + 5
-        assert run_json(GT_WASTE, "--class", "conn_main", w.pid)["threads"] == NCONN
+        assert run_json(GT_WASTE, "--class", "conn_main", w.pid)["selected"] == NCONN
     finally:
         w.stop()
