@@ -143,7 +143,10 @@ def group_threads(snap, ks=None, progress=None):
             if want is not None and k not in want:
                 continue
             state, fl, sw, s, p, f, lo, hi, entry, name = pick(v)
-            if state == running or s is None:
+            if state == running and snap.target.is_core:
+                # The registers the kernel saved: GDB's own frames.
+                key = (stacks.os_thread_pcs(), False, None)
+            elif state == running or s is None:
                 key = (None, True, None)
             else:
                 fl = fl or 0

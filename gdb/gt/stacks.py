@@ -10,6 +10,7 @@ one piece and the chain followed in it, each step bounded by the stack and
 required to move up, so a damaged stack ends the walk instead of looping.
 """
 import struct
+import gdb
 
 from . import abi, symbols
 
@@ -69,6 +70,8 @@ def walk(target, t, max_frames=MAX_FRAMES):
     trampoline itself); see first_is_return.
     """
     raw = t.regs_raw
+    if t.state == RUNNING and target.is_core:
+        return os_thread_pcs()
     if t.state == RUNNING or not raw:
         return None
     sp, pc, fp = _U64.unpack_from(raw, 8 * SP)[0], _U64.unpack_from(raw, 8 * PC)[0], \
@@ -80,6 +83,23 @@ def walk(target, t, max_frames=MAX_FRAMES):
         # would only make the kernel map a page into a stack that has none.
         return (pc,)
     return chain(target.reader(), sp, pc, fp, t.stack_hi, max_frames)
+
+
+def os_thread_pcs(max_frames=MAX_FRAMES):
+    """The pcs of the OS thread's physical frames, innermost first, by
+    GDB's own unwinder: in a core, the running green thread's frames are
+    the ones the kernel saved the registers of (libgtobserve unwinds the
+    same registers).  None when GDB has no frame."""
+    pcs = []
+    try:
+        f = gdb.newest_frame()
+        while f is not None and len(pcs) < max_frames:
+            if f.type() != gdb.INLINE_FRAME:
+                pcs.append(f.pc())
+            f = f.older()
+    except gdb.error:
+        pass
+    return tuple(pcs) or None
 
 
 def chain(read, sp, pc, fp, hi, max_frames=MAX_FRAMES):
@@ -143,8 +163,10 @@ def pc_frames(pcs, first_return):
 
 
 def first_is_return(t):
-    """Whether t's saved pc is a return address (not a fresh context)."""
-    return not fresh(t)
+    """Whether t's first pc is a return address: not in a fresh context
+    (the trampoline itself), nor for the running thread (the instruction
+    the OS thread stopped at)."""
+    return not fresh(t) and t.state != RUNNING
 
 
 def fresh_note(t, entry_name):

@@ -259,6 +259,10 @@ int gto__unwind_libunwind(struct gto_unw_thread *u, uint64_t top,
         if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0 ||
             unw_get_reg(&c, UNW_REG_SP, &sp) < 0)
             break;
+        /* A return address of 0 is no frame: the end of a stack whose
+         * thread left it (an exited thread's last switch). */
+        if (i > 0 && ip == 0)
+            break;
         if (*n == cap) {
             cap *= 2;
             struct gto_frame *g = realloc(f, cap * sizeof(*f));
