@@ -27,7 +27,9 @@ ANNOUNCE = re.compile(
     r"load generator \(pid (\d+)\): (\d+) fast clients, (\d+) slow readers, "
     r"(\d+) idle keep-alive, (\d+) new connections every \d+ s$", re.M)
 # A row of the locations view: WAITING first, the location last.
-LOCATION_ROW = re.compile(r"^\s*([\d,]+)\s+.*\s(\w+) \(([\w.]+:\d+)\)(?: < \w+)?\s*$")
+# A location row: its count, then its label, the call site first and its
+# callers after " < ".
+LOCATION_ROW = re.compile(r"^\s*([\d,]+)\s+.*?\s(\w+) \(([\w.]+:\d+)\)(?: < .*)?$")
 
 
 def running(pid):
