@@ -15,7 +15,9 @@ $(BUILD)/tests/integration/three_locations-shared: tests/integration/three_locat
 		-Wl,-rpath,$(abspath $(BUILD)/lib) $(GT_LDFLAGS)
 	$(Q)ln -sf libgt.so $(BUILD)/lib/libgt.so.0
 
-test-integration: $(IT_PROGS) $(BUILD)/tests/integration/three_locations-shared $(DEPS_STAMP)
+# gtreg.py reads registry.h's constants from the module generated for GDB.
+test-integration: $(IT_PROGS) $(BUILD)/tests/integration/three_locations-shared \
+		$(BUILD)/gdb/gt/constants.py $(DEPS_STAMP)
 	$(Q)GT_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
 .PHONY: test-integration

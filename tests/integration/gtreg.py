@@ -5,8 +5,8 @@ load bias in /proc/PID/maps, reads the target's memory through
 /proc/PID/mem without stopping it, and decodes every record through the
 registry's own layout table: no DWARF, no knowledge of struct layouts
 beyond the fixed 32-byte head that registry.h promises.  Field ids come
-from registry.h itself, so this reader checks the header's contract, not a
-copy of it.
+from registry.h itself (the constants `make` generates from it), so this
+reader checks the header's contract, not a copy of it.
 """
 import importlib.util
 import os
@@ -14,19 +14,18 @@ import struct
 import subprocess
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-HEADER = os.path.join(HERE, "..", "..", "runtime", "include", "gt", "registry.h")
 
 
-def header_constants(path=HEADER):
-    """Every enumerator and #define'd integer of registry.h, by name, with
-    the x86-64 branch of its #if blocks: parsed by the GDB extension's own
-    header reader (gdb/gt/abi.py, which imports nothing from GDB)."""
-    spec = importlib.util.spec_from_file_location(
-        "gt_abi", os.path.join(HERE, "..", "..", "gdb", "gt", "abi.py"))
-    abi = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(abi)
-    with open(path) as f:
-        return abi._parse(f.read())
+def header_constants():
+    """Every enumerator and #define'd integer of registry.h, by name, as
+    the compiler evaluated them: the module `make` generates from the
+    header for the GDB extension (gdb/gdb.mk), found in the build tree."""
+    build = os.environ.get("GT_BUILD", os.path.join(HERE, "..", "..", "build"))
+    path = os.path.join(build, "gdb", "gt", "constants.py")
+    spec = importlib.util.spec_from_file_location("gt_constants", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return {k: v for k, v in vars(mod).items() if k.startswith("GT_")}
 
 
 C = header_constants()
