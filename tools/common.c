@@ -41,36 +41,3 @@ gto_target *target_open(const char *prog, const struct target_args *a)
     }
     return t;
 }
-
-
-const char *fmt_duration(uint64_t ns, char *buf, size_t len)
-{
-    return gto_fmt_duration(ns, buf, len);
-}
-
-const char *fmt_bytes(uint64_t b, char *buf, size_t len)
-{
-    return gto_fmt_bytes(b, buf, len);
-}
-
-const char *fmt_count(uint64_t n, char *buf, size_t len)
-{
-    return gto_fmt_count(n, buf, len);
-}
-
-void json_str(FILE *f, const char *s)
-{
-    gto_json_string(f, s);
-}
-
-const char *describe_pc(gto_target *t, uint64_t pc, int return_address,
-                        char *buf, size_t len)
-{
-    return gto_pc_label(t, pc, return_address, buf, len);
-}
-
-const char *fresh_note(gto_target *t, const struct gto_thread *th, char *buf,
-                       size_t len)
-{
-    return gto_fresh_note(t, th, buf, len);
-}

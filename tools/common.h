@@ -1,8 +1,8 @@
 /*
- * common.h - what gt-stacks and gt-waste share: exit codes, opening the
- * target from the command line, and the formatting of sizes, durations
- * and JSON strings.  Formatting itself is libgtobserve's (gto_fmt_*), so
- * that every reader writes one quantity the same way.
+ * common.h - what gt-stacks and gt-waste share: exit codes and opening
+ * the target from the command line.  Formatting is libgtobserve's
+ * (gto_fmt_*, gto_json_*), so that every reader writes one quantity the
+ * same way.
  */
 #ifndef GT_TOOLS_COMMON_H
 #define GT_TOOLS_COMMON_H
@@ -31,16 +31,5 @@ int target_args_check(const struct target_args *a, char *err, size_t len);
 
 /* Opens the target; on failure prints "PROG: message" and returns NULL. */
 gto_target *target_open(const char *prog, const struct target_args *a);
-
-/* The names the viewer still calls, now libgtobserve's routines: it links
- * this file until it calls gto_fmt_* and the rest itself. */
-const char *fmt_duration(uint64_t ns, char *buf, size_t len);
-const char *fmt_bytes(uint64_t b, char *buf, size_t len);
-const char *fmt_count(uint64_t n, char *buf, size_t len);
-void json_str(FILE *f, const char *s);
-const char *describe_pc(gto_target *t, uint64_t pc, int return_address,
-                        char *buf, size_t len);
-const char *fresh_note(gto_target *t, const struct gto_thread *th, char *buf,
-                       size_t len);
 
 #endif

@@ -631,7 +631,7 @@ def test_states_counted_from_records_running_at_most_one():
 
 
 def test_histogram_quantile_is_clamped_upper_bound():
-    """The decisions' rule: the bucket holding rank ceil(q * total) gives
+    """The one rule of every reader: the bucket holding rank ceil(q * total) gives
     2^(b+1) - 1, clamped to the location's longest wait."""
     out = at_breakpoint([
         "python from gt.locations import percentile as p; print('Q', "
