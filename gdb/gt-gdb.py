@@ -10,6 +10,12 @@ _dir = os.path.dirname(os.path.realpath(__file__))
 if _dir not in sys.path:
     sys.path.insert(0, _dir)
 
-import gt  # noqa: E402  (needs the path above)
-
-gt.register()
+try:
+    import gt  # noqa: E402  (needs the path above)
+    gt.register()
+except ImportError as e:
+    # What the user can fix (the constants not built, say) in one line,
+    # not a traceback.
+    if not str(e).startswith("gt:"):
+        raise
+    sys.stderr.write("%s\n" % e)

@@ -11,6 +11,7 @@ import collections
 import glob
 import json
 import os
+import shutil
 import re
 import resource
 import signal
@@ -721,3 +722,16 @@ def test_grouping_agrees_with_walking_each_thread():
         "       if S.walk(snap.target, snap.thread_at(k)) != g.pcs]; "
         "print('GROUPED', sum(len(g.ks) for g in gs), len(gs), 'MISMATCHED', len(bad))"], n=n)
     assert "GROUPED %d 8 MISMATCHED 0" % (6 * n + 2) in out, out
+
+
+def test_missing_constants_say_make_in_one_line(tmp_path):
+    """The extension copied where no build has made its constants: one
+    line naming the fix, no traceback, and no command half-registered."""
+    shutil.copytree(os.path.join(ROOT, "gdb"), tmp_path / "gdb")
+    p = subprocess.run(["gdb", "--batch", "-nx", "-ex", "source %s" % (tmp_path / "gdb" / "gt-gdb.py"),
+                        "-ex", "info green-threads"], capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, GT_BUILD=str(tmp_path / "nobuild")))
+    err = p.stderr.strip().splitlines()
+    assert err[0] == ("gt: constants.py not found beside the extension nor in the build "
+                      "tree: run `make` (or `make install`)"), p.stderr
+    assert "Traceback" not in p.stderr and "Traceback" not in p.stdout
