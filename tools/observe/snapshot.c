@@ -1105,7 +1105,7 @@ int gto_snapshot_take(gto_target *t, unsigned flags, gto_snapshot **out, char *e
         /* The running thread by the header read after the records: the
          * one that runs now, if a record says so (see count_states). */
         uint64_t current;
-        if (t->be->memory_moves &&
+        if (t->be->memory_moves && l.size[GT_REC_REGISTRY][GT_F_REG_CURRENT] == 8 &&
             t->be->read(t, t->registry + l.off[GT_REC_REGISTRY][GT_F_REG_CURRENT],
                         &current, sizeof(current)) == 0)
             s->c.current = current;
