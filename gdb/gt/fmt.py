@@ -16,9 +16,16 @@ def count(n):
 def duration(ns):
     """A duration as every gt reader prints it (tools/common.c's
     fmt_duration, libgtobserve's gto_fmt_duration): 850ns, 12us, 4.5ms,
-    3540.0s."""
+    7.0s, and past 100 s 59m58s, 27h46m, 4d04h."""
     if ns is None:
         return "-"
+    sec = ns // 1000000000
+    if sec >= 100 * 3600:
+        return "%dd%02dh" % (sec // 86400, sec % 86400 // 3600)
+    if sec >= 100 * 60:
+        return "%dh%02dm" % (sec // 3600, sec % 3600 // 60)
+    if sec >= 100:
+        return "%dm%02ds" % (sec // 60, sec % 60)
     if ns >= 1000000000:
         return "%.1fs" % (ns / 1e9)
     if ns >= 1000000:
@@ -76,7 +83,7 @@ def wait_kind(t):
 def wait_text(t, now):
     """What a parked thread waits on, as every gt reader describes it
     (libgtobserve's gto_wait_describe): `fd 9 read`, `poll 3 fds`,
-    `sleep 3540.0s left`, `mutex 0x55d0c0a01234`, `join thread 7`,
+    `sleep 59m00s left`, `mutex 0x55d0c0a01234`, `join thread 7`,
     `chan_recv 0x...`; None when it is not parked."""
     if t.state != C["GT_STATE_PARKED"]:
         return None

@@ -209,7 +209,12 @@ def nearest_rank(values, q):
 
 
 def parse_duration(text):
-    """Inverse of gto_fmt_duration: "3598.8s", "2.1ms", "950us", "12ns"."""
+    """Inverse of gto_fmt_duration: "59m58s", "7.0s", "2.1ms", "950us",
+    "12ns" (and "27h46m", "4d04h")."""
+    m = re.fullmatch(r"(\d+)(d|h|m)(\d\d)(h|m|s)", text)
+    if m:
+        unit = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+        return (int(m.group(1)) * unit[m.group(2)] + int(m.group(3)) * unit[m.group(4)]) * 1e9
     m = re.fullmatch(r"(\d+(?:\.\d)?)(s|ms|us|ns)", text)
     if not m:
         return None
@@ -492,8 +497,11 @@ def check_wait(P, reading, tool, e, tid, v):
         return
     t = reading.truth
     lo, hi, slack = now_window(reading, tool)
-    llo = t["spawn_ns"] + t["sleep_ns"] - hi - slack - 1e8   # %.1f rounding
-    lhi = t["ready_ns"] + t["sleep_ns"] - lo + slack + 1e8
+    # What the text rounds away: a tenth of a second, or past 100 s the
+    # whole seconds it floors to.
+    rounding = 1e9 if left >= 100e9 else 1e8
+    llo = t["spawn_ns"] + t["sleep_ns"] - hi - slack - rounding
+    lhi = t["ready_ns"] + t["sleep_ns"] - lo + slack + rounding
     if not llo <= left <= lhi:
         P.add(tool, "thread %d wait" % tid, "%s, fixture %.1fs..%.1fs left" % (
             json.dumps(v), llo / 1e9, lhi / 1e9))

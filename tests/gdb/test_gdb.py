@@ -31,7 +31,7 @@ N = 3
 KINDS = ("sleeper", "locker", "reader", "receiver", "sender", "condwait")
 # kind -> (function at the location, wait kind, wait description pattern)
 EXPECT = {
-    "sleeper": ("sleep_deep", "sleep", r"sleep 3[56]\d\d\.\ds left"),
+    "sleeper": ("sleep_deep", "sleep", r"sleep (?:5[89]m\d\ds|60m00s) left"),
     "locker": ("lock_wait", "mutex", r"mutex 0x[0-9a-f]+"),
     "reader": ("read_wait", "fd", r"fd \d+ read"),
     "receiver": ("recv_wait", "chan_recv", r"chan_recv 0x[0-9a-f]+"),
@@ -183,7 +183,7 @@ def test_live_breakpoint_lists_every_thread():
     # The table: the wait described as every reader does, the stack as
     # live/reserved bytes.
     assert re.search(r"^\s+2  sleeper\s+parked\s+sleep_deep \(green_fixture.c:%d\) < "
-                     r"sleep_deep \(green_fixture.c:%d\)\s+sleep 3[56]\d\d\.\ds left\s+\S+\s+\d+ B/64 KiB$"
+                     r"sleep_deep \(green_fixture.c:%d\)\s+sleep (?:5[89]m\d\ds|60m00s) left\s+\S+\s+\d+ B/64 KiB$"
                      % (line_of("gt_sleep_ns(3600LL"), line_of("sleep_deep(depth + 1)")),
                      out, re.M), out
 

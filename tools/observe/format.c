@@ -10,7 +10,19 @@
 
 const char *gto_fmt_duration(uint64_t ns, char *buf, size_t len)
 {
-    if (ns >= 1000000000ull)
+    /* Past 100 s a tenth of a second says nothing, and "3598.8s" has to be
+     * worked out; minutes, hours and days read at once ("59m58s"). */
+    uint64_t sec = ns / 1000000000ull;
+    if (sec >= 100ull * 3600)
+        snprintf(buf, len, "%llud%02lluh", (unsigned long long)(sec / 86400),
+                 (unsigned long long)(sec % 86400 / 3600));
+    else if (sec >= 100ull * 60)
+        snprintf(buf, len, "%lluh%02llum", (unsigned long long)(sec / 3600),
+                 (unsigned long long)(sec % 3600 / 60));
+    else if (sec >= 100)
+        snprintf(buf, len, "%llum%02llus", (unsigned long long)(sec / 60),
+                 (unsigned long long)(sec % 60));
+    else if (ns >= 1000000000ull)
         snprintf(buf, len, "%.1fs", (double)ns / 1e9);
     else if (ns >= 1000000ull)
         snprintf(buf, len, "%.1fms", (double)ns / 1e6);

@@ -440,8 +440,9 @@ const char *gto_location_label(gto_target *t, const struct gto_location *loc,
 
 /* ---- formatting (format.c) ---------------------------------------------- */
 
-/* NS as a duration, into BUF: "7.0s", "12.3ms", "40us", "12ns".  Returns
- * BUF.  The one duration format of every gt reader. */
+/* NS as a duration, into BUF: "12ns", "40us", "12.3ms", "7.0s", and past
+ * 100 s whole units: "59m58s", "27h46m", "4d04h".  Returns BUF.  The one
+ * duration format of every gt reader. */
 const char *gto_fmt_duration(uint64_t ns, char *buf, size_t len);
 
 /* An age (now - some timestamp) as gto_fmt_duration, with ">= " in front
