@@ -4,6 +4,7 @@ core), and the documents they print, with the clock readings around each
 run that bound what each reader may call "now"."""
 import json
 import os
+import sys
 import re
 import resource
 import signal
@@ -11,6 +12,9 @@ import subprocess
 import time
 
 import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from fixture_lines import marker_lines  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -35,18 +39,7 @@ QUIET_BEFORE_CORE = 1.5
 CLASS_BYS = ("entry", "name", "prefix")
 
 
-def source_lines():
-    """LINE:name markers of the fixture's source -> line numbers."""
-    out = {}
-    with open(SOURCE) as f:
-        for no, text in enumerate(f, 1):
-            m = re.search(r"/\* LINE:(\w+) \*/", text)
-            if m:
-                out[m.group(1)] = no
-    return out
-
-
-LINES = source_lines()
+LINES = marker_lines(SOURCE)
 
 
 def mono_ns():

@@ -2,12 +2,16 @@
 truth read from its source, and running the tools."""
 import json
 import os
+import sys
 import re
 import resource
 import subprocess
 import time
 
 import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from fixture_lines import marker_lines  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD = os.environ.get("GT_BUILD", os.path.join(HERE, "..", "..", "build"))
@@ -23,18 +27,7 @@ ALPHA_BUF, BETA_BUF, RECUR_BUF, DIVE_BUF = 1024, 2048, 256, 16384
 SLOP = 80
 
 
-def lines(source=SOURCE):
-    """LINE:name markers of a fixture's source -> line numbers."""
-    out = {}
-    with open(source) as f:
-        for no, text in enumerate(f, 1):
-            m = re.search(r"/\* LINE:(\w+) \*/", text)
-            if m:
-                out[m.group(1)] = no
-    return out
-
-
-LINES = lines()
+LINES = marker_lines(SOURCE)
 
 
 def trampoline_call_line():

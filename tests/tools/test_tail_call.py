@@ -12,10 +12,10 @@ import subprocess
 
 import pytest
 
-from conftest import BUILD, FIXTURES, GT_STACKS, HERE, Running, lines, run_json
+from conftest import BUILD, FIXTURES, GT_STACKS, HERE, Running, marker_lines, run_json
 
 NSLEEP = 3
-LINES = lines(os.path.join(HERE, "tail_call.c"))
+LINES = marker_lines(os.path.join(HERE, "tail_call.c"))
 PC_DIR = os.path.join(BUILD, "lib", "pkgconfig")
 READER_FLAGS = ["-g", "-fno-omit-frame-pointer", "-mno-omit-leaf-frame-pointer",
                 "-fno-optimize-sibling-calls"]

@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from conftest import (GT_STACKS, HERE, Running, exe, gcore, kernel_core, lines,
+from conftest import (GT_STACKS, HERE, Running, exe, gcore, kernel_core, marker_lines,
                       run, run_json, where)
 
-LINES = lines(os.path.join(HERE, "waits.c"))
+LINES = marker_lines(os.path.join(HERE, "waits.c"))
 WAIT_KINDS = {"fd", "poll", "sleep", "mutex", "cond", "join", "chan_send", "chan_recv"}
 STATES = {"runnable", "running", "parked", "exited"}
 NTHREADS = 8            # 3 conn, sleeper, stage_a, stage_b, joiner, main

@@ -11,7 +11,7 @@ import signal
 
 import pytest
 
-from conftest import (GT_STACKS, GT_WASTE, HERE, Running, exe, gcore, kernel_core, lines, where,
+from conftest import (GT_STACKS, GT_WASTE, HERE, Running, exe, gcore, kernel_core, marker_lines, where,
                       run, run_json, wait_idle)
 
 NIDLE, NSLEEP = 4, 3
@@ -20,7 +20,7 @@ APP = {"idle_restart", "idle_wait", "idle_main", "sleeper_wait", "sleeper_main",
        "crash_here", "hold_main", "main_thread"}
 
 
-LINES = lines(os.path.join(HERE, "unstacked.c"))
+LINES = marker_lines(os.path.join(HERE, "unstacked.c"))
 
 
 class Unstacked(Running):

@@ -1,11 +1,15 @@
 """Shared pieces of gt-top's tests: paths, the pipeline fixture and its
 ground truth (read from its source), running gt-top."""
 import os
+import sys
 import re
 import subprocess
 import time
 
 import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from fixture_lines import marker_lines  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD = os.environ.get("GT_BUILD", os.path.join(HERE, "..", "..", "build"))
@@ -14,18 +18,7 @@ PIPELINE = os.path.join(BUILD, "tests", "viewer", "pipeline")
 SOURCE = os.path.join(HERE, "pipeline.c")
 
 
-def lines():
-    """LINE:name markers of the fixture's source -> line numbers."""
-    out = {}
-    with open(SOURCE) as f:
-        for no, text in enumerate(f, 1):
-            m = re.search(r"/\* LINE:(\w+) \*/", text)
-            if m:
-                out[m.group(1)] = no
-    return out
-
-
-LINES = lines()
+LINES = marker_lines(SOURCE)
 # Each looper sleeps STAGE_A + STAGE_B = 5 ms per loop.
 LOOP_S = 0.005
 
