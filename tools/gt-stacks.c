@@ -201,9 +201,8 @@ static int selected(gto_target *t, const gto_snapshot *s, const struct opts *o,
     if (o->name && fnmatch(o->name, th->name, 0) != 0)
         return 0;
     if (o->min_wait >= 0) {
-        uint64_t now = gto_snapshot_counters(s)->now;
-        if (th->state != GTO_STATE_PARKED || now < th->wait_since ||
-            now - th->wait_since < (uint64_t)o->min_wait)
+        if (th->state != GTO_STATE_PARKED ||
+            gto_wait_age(th, gto_snapshot_counters(s)->now) < (uint64_t)o->min_wait)
             return 0;
     }
     if (o->location) {
@@ -367,7 +366,7 @@ static void print_thread_text(gto_target *t, const gto_snapshot *s,
     printf("thread %llu \"%s\"  %s", (unsigned long long)th->id, th->name,
            gto_state_name(th->state));
     if (wait) {
-        printf(" %s, %s", gto_fmt_age(c->now > th->wait_since ? c->now - th->wait_since : 0,
+        printf(" %s, %s", gto_fmt_age(gto_wait_age(th, c->now),
                                       c->now_exact, d, sizeof(d)), wait);
         const char *loc = location_text(t, s, th->location, buf, sizeof(buf));
         if (*loc)
@@ -414,7 +413,7 @@ static void print_thread_json(gto_target *t, const gto_snapshot *s,
     gto_json_string(stdout, wait);
     if (wait)
         printf(", \"wait_ns\": %llu",
-               (unsigned long long)(c->now > th->wait_since ? c->now - th->wait_since : 0));
+               (unsigned long long)gto_wait_age(th, c->now));
     else
         printf(", \"wait_ns\": null");
     /* The function by name, as classes name it. */

@@ -33,13 +33,6 @@ static void sort_u64(uint64_t *v, uint64_t *tmp, size_t n)
     }
 }
 
-/* How long TH has waited at NOW: 0 when it is not parked. */
-static uint64_t wait_age(const struct gto_thread *th, uint64_t now)
-{
-    return th->state == GTO_STATE_PARKED && th->wait_since && now > th->wait_since
-               ? now - th->wait_since : 0;
-}
-
 static int queued(const struct gto_thread *th, size_t maxidx)
 {
     return th->state == GTO_STATE_PARKED && !th->in_flux && th->location &&
@@ -71,7 +64,7 @@ static int fill_ages(struct tables *tb, const gto_snapshot *snap, size_t maxidx)
     for (size_t i = 0; i < n; i++) {
         const struct gto_thread *th = gto_thread_at(snap, i);
         if (queued(th, maxidx)) {
-            q[nq++] = (struct queued_age){wait_age(th, now), th->location};
+            q[nq++] = (struct queued_age){gto_wait_age(th, now), th->location};
             start[th->location + 1]++;
         }
     }
@@ -247,7 +240,7 @@ int tables_build(struct tables *tb, struct sampler *s, int with_threads)
         r->where_rank = known ? rank_of[th->location] : 0;
         r->now = c->now;
         r->now_exact = c->now_exact != 0;
-        r->waited_ns = wait_age(th, c->now);
+        r->waited_ns = gto_wait_age(th, c->now);
     }
     /* Threads by state are the library's count of these same records (a
      * record that stayed torn is in no state, and at most one runs). */

@@ -229,7 +229,7 @@ static void drill_open(struct ui *u)
                 /* The age before the location: a label with its callers
                  * runs past the screen's edge. */
                 drill_add(u, "  waiting %s on %s at %s",
-                          gto_fmt_age(now > th->wait_since ? now - th->wait_since : 0,
+                          gto_fmt_age(gto_wait_age(th, now),
                                       exact, buf, sizeof(buf)),
                           gto_wait_describe(th, now, wait, sizeof(wait)),
                           thread_where(u, th->id));

@@ -15,7 +15,7 @@
  * and test_clock.c checks.
  *
  * gt_now_ns does not use it: the public clock is the kernel's, read at
- * the call (gt__clock_exact), since a program compares it with its own
+ * the call (clock_gettime), since a program compares it with its own
  * clock_gettime readings.
  *
  * The rate is known from FIRST_RATE_NS after the start: a rate measured

@@ -607,14 +607,13 @@ int gt_get_name(gt_t h, char *buf, size_t len)
     return 0;
 }
 
-/* The kernel's clock read now, as gt.h promises, and not the runtime's
- * cheaper one, which lags it (clock.c): a program compares this value
- * with clock_gettime readings of its own and of other threads. */
+/* The kernel's clock read now, as gt.h promises, in a green thread and
+ * outside one alike: not the runtime's cheaper clock, which lags it
+ * (clock.c), since a program compares this value with clock_gettime
+ * readings of its own and of other threads. */
 int64_t gt_now_ns(void)
 {
-    if (gt__tls_current)
-        return (int64_t)gt__clock_exact();
-    struct timespec ts; /* another kernel thread: the kernel's clock */
+    struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }

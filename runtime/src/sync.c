@@ -2,9 +2,9 @@
  * sync.c - wait queues, sleep, mutexes and condition variables.
  *
  * A wait queue is a FIFO of threads linked through their wq_next/wq_prev
- * fields (list.h).  A waker pops the first thread and wakes it; a thread whose wait
- * ends by its deadline is taken off its queue by the timer code, so a queue
- * only ever holds threads that still wait.
+ * fields (list.h).  A waker pops the first thread and wakes it; a thread
+ * whose wait ends by its deadline is taken off its queue by the timer
+ * code, so a queue only ever holds threads that still wait.
  */
 #include <errno.h>
 

@@ -71,3 +71,9 @@ const char *gto_fresh_note(gto_target *t, const struct gto_thread *th,
         snprintf(buf, len, "not started: starts in %s", fn);
     return buf;
 }
+
+uint64_t gto_wait_age(const struct gto_thread *th, uint64_t now)
+{
+    return th->state == GTO_STATE_PARKED && th->wait_since && now > th->wait_since
+               ? now - th->wait_since : 0;
+}

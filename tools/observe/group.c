@@ -208,7 +208,7 @@ ssize_t gto_group(const gto_snapshot *s, const struct gto_thread *const *th,
             if (m->state >= 0 && m->state < GTO_STATE_COUNT)
                 grp->nstate[m->state]++;
             if (m->state == GTO_STATE_PARKED)
-                ages[na++] = s->c.now > m->wait_since ? s->c.now - m->wait_since : 0;
+                ages[na++] = gto_wait_age(m, s->c.now);
         }
         grp->location = grp->rep->location;
         grp->nwaiting = na;

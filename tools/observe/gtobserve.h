@@ -416,6 +416,12 @@ void gto_classes_free(struct gto_class *c, size_t n);
 const char *gto_wait_describe(const struct gto_thread *th, uint64_t now,
                               char *buf, size_t len);
 
+/* How long the parked thread TH has waited at NOW: now - wait_since, 0
+ * when it is not parked, has no wait start, or NOW is earlier (a core's
+ * now that is only a lower bound).  The one wait-age rule of every
+ * reader. */
+uint64_t gto_wait_age(const struct gto_thread *th, uint64_t now);
+
 /* What a fresh context (gto_fresh_context) is, into BUF: "no stack: waits
  * unstacked, starts over in FN" or "not started: starts in FN".  Returns
  * BUF, or NULL for a thread that is not a fresh context. */
