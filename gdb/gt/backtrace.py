@@ -19,7 +19,7 @@ PARKED = C["GT_STATE_PARKED"]
 
 
 # The fields a grouping pass reads of every record.
-GROUP_FIELDS = ("state", "flags", "switches", "ctx_sp", "ctx_pc", "ctx_fp", "stack_lo",
+GROUP_FIELDS = ("state", "flags", "ctx_sp", "ctx_pc", "ctx_fp", "stack_lo",
                 "stack_hi", "entry", "name")
 MAX_NAMES = 4       # distinct names a group keeps (the header shows 3, then ...)
 
@@ -142,7 +142,7 @@ def group_threads(snap, ks=None, progress=None):
             k += 1
             if want is not None and k not in want:
                 continue
-            state, fl, sw, s, p, f, lo, hi, entry, name = pick(v)
+            state, fl, s, p, f, lo, hi, entry, name = pick(v)
             if state == running and snap.target.is_core:
                 # The registers the kernel saved: GDB's own frames.
                 key = (stacks.os_thread_pcs(), False, None)
@@ -150,7 +150,7 @@ def group_threads(snap, ks=None, progress=None):
                 key = (None, True, None)
             else:
                 fl = fl or 0
-                if (fl & fresh_flag) if fresh_flag is not None else (not sw or fl & unstacked):
+                if fl & fresh_flag:
                     key = ((p,) if lo <= s < hi else None, False, (bool(fl & unstacked), entry))
                 elif not lo <= s < hi:
                     key = (None, True, None)

@@ -32,11 +32,11 @@ def fresh(t):
     is on its stack.  The runtime says so with GT_TF_FRESH (an unstacked
     thread has run, so switches alone would not tell).  A running
     thread's saved context is stale, never fresh."""
-    return is_fresh(t.state, t.flags, t.switches)
+    return is_fresh(t.state, t.flags)
 
 
-def is_fresh(state, flags, switches):
-    """fresh() of a record's state, flags and switches."""
+def is_fresh(state, flags):
+    """fresh() of a record's state and flags."""
     if state == RUNNING:
         return False
     return bool((flags or 0) & FRESH)

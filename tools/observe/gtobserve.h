@@ -145,13 +145,12 @@ struct gto_thread {
 /* Whether TH's saved context is a fresh start: it never ran, or it waits
  * unstacked (GTO_TF_UNSTACKED).  Its one frame is then the entry
  * trampoline, one instruction in (an exact pc, not a return address),
- * nothing of the thread is on its stack, and it runs `entry`
- * when switched in.  Deciding this by switches alone is wrong for an
- * unstacked thread, which has run.  A running thread's saved context is
- * stale, not fresh. */
+ * nothing of the thread is on its stack, and it runs `entry` when
+ * switched in.  The runtime says so itself (GT_TF_FRESH, inside the
+ * record's seq bracket); a running thread's saved context is stale, not
+ * fresh. */
 static inline int gto_fresh_context(const struct gto_thread *th)
 {
-    /* The runtime says so itself, inside the record's seq bracket. */
     return th->state != GTO_STATE_RUNNING && (th->flags & GT_TF_FRESH) != 0;
 }
 
