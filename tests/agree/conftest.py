@@ -244,14 +244,19 @@ def readings(tmp_path_factory):
     try:
         p2, truth_u = start_fixture(d2)
         pid = p.pid
+
+        def live_then_gcore(phase, truth):
+            """The phase read live, then a gcore of it left to read later."""
+            out["live-" + phase] = Reading("live-" + phase, "live", phase, truth,
+                                           read_all(("pid", pid), FIXTURE))
+            time.sleep(QUIET_BEFORE_CORE)
+            lo = mono_ns()
+            path = gcore(pid, d, phase)
+            cores.append(("gcore-" + phase, "gcore", phase, truth, (lo, mono_ns(), path)))
+
         time.sleep(IDLE_BEFORE_READ)
         truth1 = dict(truth, phase="idle", fresh=[])
-        out["live-idle"] = Reading("live-idle", "live", "idle", truth1,
-                                   read_all(("pid", pid), FIXTURE))
-        time.sleep(QUIET_BEFORE_CORE)
-        lo = mono_ns()
-        path = gcore(pid, d, "idle")
-        cores.append(("gcore-idle", "gcore", "idle", truth1, (lo, mono_ns(), path)))
+        live_then_gcore("idle", truth1)
 
         p.stdin.write("go\n")
         p.stdin.flush()
@@ -259,12 +264,7 @@ def readings(tmp_path_factory):
         assert line.startswith("truth2 "), (line, p.stderr.read())
         truth2 = dict(truth, phase="busy", **json.loads(line.split(" ", 1)[1]))
         wait_blocked(pid, False)
-        out["live-busy"] = Reading("live-busy", "live", "busy", truth2,
-                                   read_all(("pid", pid), FIXTURE))
-        time.sleep(QUIET_BEFORE_CORE)
-        lo = mono_ns()
-        path = gcore(pid, d, "busy")
-        cores.append(("gcore-busy", "gcore", "busy", truth2, (lo, mono_ns(), path)))
+        live_then_gcore("busy", truth2)
 
         time.sleep(QUIET_BEFORE_CORE)
         cores.append(("core-busy", "kernel core", "busy", truth2, kernel_core(p, d)))

@@ -309,28 +309,26 @@ def now_window(r, tool):
     return d.lo, d.hi, LIVE_SLACK
 
 
-def threads_of(P, tool):
+def rows_of(P, tool, key):
+    """The dict rows of one of TOOL's lists (KEY), None without them."""
     doc = P.doc(tool)
     if doc is None:
         return None
-    rows = P.key(tool, doc, THREAD_LISTS[tool])
-    if rows is MISSING or not isinstance(rows, list):
-        return None
-    out = {}
-    for row in rows:
-        if isinstance(row, dict) and isinstance(row.get("id"), int):
-            out[row["id"]] = row
-    return out
-
-
-def locations_of(P, tool):
-    doc = P.doc(tool)
-    if doc is None:
-        return None
-    rows = P.key(tool, doc, LOCATION_LISTS[tool])
+    rows = P.key(tool, doc, key)
     if rows is MISSING or not isinstance(rows, list):
         return None
     return [r for r in rows if isinstance(r, dict)]
+
+
+def threads_of(P, tool):
+    rows = rows_of(P, tool, THREAD_LISTS[tool])
+    if rows is None:
+        return None
+    return {r["id"]: r for r in rows if isinstance(r.get("id"), int)}
+
+
+def locations_of(P, tool):
+    return rows_of(P, tool, LOCATION_LISTS[tool])
 
 
 # ---- the tests ------------------------------------------------------------
