@@ -7,6 +7,30 @@
  * returns -1 and sets errno, like the libc calls it stands in for, so the
  * interposed libc names (see README.md) behave exactly like libc.
  *
+ * OUTSIDE A GREEN THREAD
+ *
+ * The runtime's state (run queue, wait queues, records) belongs to the
+ * kernel thread running gt_main and is touched without locks.  So a call
+ * made anywhere else (another pthread; the thread of gt_main before it
+ * starts or after it returns) cannot wake, lock, send, look up or change
+ * anything: it fails with -1 and EPERM (gt_id: 0 and EPERM) and does
+ * nothing.  What does work everywhere:
+ *   - gt_main (EBUSY while a runtime runs, in any kernel thread),
+ *     gt_in_thread, gt_now_ns, gt_self (gives the invalid handle);
+ *   - gt_mutex_init, gt_cond_init, gt_chan_create: they touch only the
+ *     new object;
+ *   - gt_mutex_destroy, gt_cond_destroy, gt_chan_destroy, gt_chan_len
+ *     while no runtime runs (before gt_main, after it returns): no green
+ *     thread can be using the object then; EPERM while one runs;
+ *   - gt_set_location_depth before gt_main (EINVAL while a runtime runs);
+ *   - gt_close, which is close(2) there; gt_exit, which ends the calling
+ *     kernel thread as pthread_exit does;
+ *   - the interposed libc names (read, poll, sleep...), which are libc
+ *     there (see README.md).
+ * To hand work to green threads from another kernel thread, write to a
+ * pipe or an eventfd that a green thread reads: its gt_read parks only
+ * that thread, and the kernel does the locking.
+ *
  * Naming: gt_ is public; gt__ is internal to the library; everything else
  * is static.  The registry that observers read is described separately in
  * <gt/registry.h>.
@@ -67,9 +91,12 @@ int gt_spawn(gt_t *t, void (*fn)(void *), void *arg, const gt_attr_t *attr);
  * EINVAL: t is detached or someone else joins it; EDEADLK: t is self. */
 int gt_join(gt_t t);
 int gt_detach(gt_t t);
+/* Ends the calling green thread; outside one, the calling kernel thread
+ * (pthread_exit). */
 _Noreturn void gt_exit(void);
-gt_t gt_self(void);
-uint64_t gt_id(gt_t t);              /* 0 for an invalid handle */
+gt_t gt_self(void);                  /* {NULL, 0} outside a green thread */
+uint64_t gt_id(gt_t t);              /* 0 for an invalid handle; 0 and
+                                      * EPERM outside a green thread */
 int gt_yield(void);                  /* 0; -1/EPERM outside a green thread */
 int gt_set_name(gt_t t, const char *name);
 int gt_get_name(gt_t t, char *buf, size_t len);
@@ -120,6 +147,9 @@ int gt_mutex_destroy(gt_mutex_t *m); /* EBUSY if locked or waited on */
 int gt_mutex_lock(gt_mutex_t *m);    /* EDEADLK if the caller owns it */
 int gt_mutex_trylock(gt_mutex_t *m); /* EBUSY if taken */
 int gt_mutex_unlock(gt_mutex_t *m);  /* EPERM if the caller does not own it */
+/* Every call below, and gt_mutex_lock/trylock/unlock, gives EPERM outside
+ * a green thread, except init (anywhere) and destroy (see OUTSIDE A GREEN
+ * THREAD at the top). */
 
 int gt_cond_init(gt_cond_t *c);
 int gt_cond_destroy(gt_cond_t *c);   /* EBUSY if waited on */
@@ -144,7 +174,10 @@ int gt_chan_destroy(gt_chan_t *ch);           /* EBUSY if waited on */
  * (ETIMEDOUT). */
 int gt_chan_send(gt_chan_t *ch, void *msg, int64_t timeout_ns);
 int gt_chan_recv(gt_chan_t *ch, void **msg, int64_t timeout_ns);
-size_t gt_chan_len(const gt_chan_t *ch);
+size_t gt_chan_len(const gt_chan_t *ch);     /* 0 for an invalid channel */
+/* Send, recv and close need a green thread (EPERM elsewhere, even when
+ * they would not park: a send wakes a receiver, which only the runtime's
+ * own kernel thread may do). */
 
 /* ---- I/O that parks only the calling thread ------------------------------ */
 
@@ -175,7 +208,9 @@ int gt_wait_fd(int fd, int events, int64_t timeout_ns);
  * frames but its entry fn. */
 int gt_wait_readable_then(int fd, int64_t timeout_ns, void (*fn)(void *),
                           void *arg);
-/* Forgets what the runtime knows of fd, then closes it. */
+/* Forgets what the runtime knows of fd, then closes it.  Anywhere, like
+ * close(2): a green thread parked on fd is woken (EBADF) only when the
+ * close is made in a green thread. */
 int gt_close(int fd);
 
 /* ---- configuration ------------------------------------------------------- */

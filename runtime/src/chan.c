@@ -51,6 +51,10 @@ static void wake_all(struct gt__waitq *q)
 
 int gt_chan_close(gt_chan_t *ch)
 {
+    if (!gt__self()) { /* it wakes waiters: see gt.h */
+        errno = EPERM;
+        return -1;
+    }
     if (!chan_ok(ch)) {
         errno = EINVAL;
         return -1;
@@ -67,6 +71,10 @@ int gt_chan_close(gt_chan_t *ch)
 
 int gt_chan_destroy(gt_chan_t *ch)
 {
+    if (!gt__may_touch_object()) {
+        errno = EPERM;
+        return -1;
+    }
     if (!chan_ok(ch)) {
         errno = EINVAL;
         return -1;
@@ -80,14 +88,19 @@ int gt_chan_destroy(gt_chan_t *ch)
     return 0;
 }
 
-size_t gt_chan_len(const gt_chan_t *ch) { return chan_ok(ch) ? ch->len : 0; }
+size_t gt_chan_len(const gt_chan_t *ch)
+{
+    if (!gt__may_touch_object()) {
+        errno = EPERM;
+        return 0;
+    }
+    return chan_ok(ch) ? ch->len : 0;
+}
 
 /* Parks on q for a channel operation; 0 to try again, else an errno. */
 static int chan_wait(gt_chan_t *ch, struct gt__waitq *q, enum gt_wait_kind k,
                      int64_t timeout_ns, uint64_t *deadline, const void *fp)
 {
-    if (!gt__self())
-        return EPERM;
     if (timeout_ns == 0)
         return EAGAIN;
     if (timeout_ns > 0 && !*deadline)
@@ -95,9 +108,16 @@ static int chan_wait(gt_chan_t *ch, struct gt__waitq *q, enum gt_wait_kind k,
     return gt__waitq_park(q, fp, k, (uint64_t)(uintptr_t)ch, 0, *deadline);
 }
 
+/* Both directions refuse a caller outside a green thread before anything
+ * else: a send that finds room would wake a receiver from the wrong
+ * kernel thread, which then sat runnable and never ran. */
 static int chan_send(gt_chan_t *ch, void *msg, int64_t timeout_ns,
                      const void *fp)
 {
+    if (!gt__self()) {
+        errno = EPERM;
+        return -1;
+    }
     if (!chan_ok(ch)) {
         errno = EINVAL;
         return -1;
@@ -127,6 +147,10 @@ static int chan_send(gt_chan_t *ch, void *msg, int64_t timeout_ns,
 static int chan_recv(gt_chan_t *ch, void **msg, int64_t timeout_ns,
                      const void *fp)
 {
+    if (!gt__self()) {
+        errno = EPERM;
+        return -1;
+    }
     if (!chan_ok(ch)) {
         errno = EINVAL;
         return -1;

@@ -315,6 +315,19 @@ int gt__sleep(const void *fp, int64_t ns) GT__HIDDEN;
 
 static inline struct gt__thread *gt__self(void) { return gt__tls_current; }
 
+/* Set while gt_main runs, in whichever kernel thread; read by any. */
+extern _Atomic bool gt__running GT__HIDDEN;
+
+/* May a call that reads or frees one object (a destroy, gt_chan_len) run
+ * in the caller?  In a green thread, yes; elsewhere only while no runtime
+ * runs, since then no green thread can be touching the object at the
+ * same time (see "Outside a green thread" in gt.h). */
+static inline bool gt__may_touch_object(void)
+{
+    return gt__self() ||
+           !atomic_load_explicit(&gt__running, memory_order_acquire);
+}
+
 /* Ends a gt entry point that hands its own frame pointer down (the park's
  * location is read through it): an empty asm after the call keeps the
  * compiler from making the call a tail call, which pops the frame before

@@ -35,7 +35,7 @@ __thread struct gt__thread *gt__tls_current;
  * run queue never drains, so a busy set of threads cannot starve I/O. */
 #define POLL_EVERY_SWITCHES 1024
 
-static bool running;
+_Atomic bool gt__running;
 #if defined(__SANITIZE_ADDRESS__)
 static const void *main_stack_bottom;
 static size_t main_stack_size;
@@ -546,6 +546,10 @@ int gt_join(gt_t h)
 
 int gt_detach(gt_t h)
 {
+    if (!gt__tls_current) {
+        errno = EPERM;
+        return -1;
+    }
     struct gt__thread *t = lookup(h);
     if (!t)
         return -1;
@@ -572,6 +576,10 @@ gt_t gt_self(void)
 
 uint64_t gt_id(gt_t h)
 {
+    if (!gt__tls_current) {
+        errno = EPERM;
+        return 0;
+    }
     struct gt__thread *t = h.rec;
     return t && h.id && t->pub.id == h.id && t->pub.state != GT_STATE_FREE
                ? h.id : 0;
@@ -581,6 +589,10 @@ int gt_in_thread(void) { return gt__tls_current != NULL; }
 
 int gt_set_name(gt_t h, const char *name)
 {
+    if (!gt__tls_current) {
+        errno = EPERM;
+        return -1;
+    }
     struct gt__thread *t = lookup(h);
     if (!t)
         return -1;
@@ -592,6 +604,10 @@ int gt_set_name(gt_t h, const char *name)
 
 int gt_get_name(gt_t h, char *buf, size_t len)
 {
+    if (!gt__tls_current) {
+        errno = EPERM;
+        return -1;
+    }
     struct gt__thread *t = lookup(h);
     if (!t)
         return -1;
@@ -620,7 +636,8 @@ int64_t gt_now_ns(void)
 
 int gt_set_location_depth(int depth)
 {
-    if (depth < 1 || depth > GT_LOCATION_DEPTH_MAX || running) {
+    if (depth < 1 || depth > GT_LOCATION_DEPTH_MAX ||
+        atomic_load_explicit(&gt__running, memory_order_acquire)) {
         errno = EINVAL;
         return -1;
     }
@@ -652,26 +669,30 @@ static int init_once(void)
 
 int gt_main(void (*fn)(void *), void *arg)
 {
-    if (running || gt__tls_current) {
-        errno = EBUSY;
-        return -1;
-    }
     if (!fn) {
         errno = EINVAL;
         return -1;
     }
+    /* One runtime per process: the flag is taken atomically, so two kernel
+     * threads calling gt_main at once cannot both start one. */
+    bool idle = false;
+    if (gt__tls_current ||
+        !atomic_compare_exchange_strong(&gt__running, &idle, true)) {
+        errno = EBUSY;
+        return -1;
+    }
     if (init_once() < 0 || gt__poller_init() < 0) {
+        atomic_store(&gt__running, false);
         errno = ENOMEM;
         return -1;
     }
-    running = true;
     S.exit_status = 0;
     S.slice_start = gt__clock();
     if (spawn(NULL, fn, arg, NULL, (uint64_t)(uintptr_t)__builtin_return_address(0),
               GT_TF_MAIN | GT_TF_DETACHED) < 0) {
         int e = errno;
         gt__poller_fini();
-        running = false;
+        atomic_store(&gt__running, false);
         errno = e;
         return -1;
     }
@@ -699,8 +720,8 @@ int gt_main(void (*fn)(void *), void *arg)
     }
     gt__fd_restore_all();
     gt__poller_fini();
-    running = false;
     gt__reg.current = 0;
+    atomic_store(&gt__running, false);
     if (S.exit_status) {
         errno = S.exit_status;
         return -1;

@@ -72,6 +72,10 @@ int gt_mutex_init(gt_mutex_t *m)
 
 int gt_mutex_destroy(gt_mutex_t *m)
 {
+    if (!gt__may_touch_object()) {
+        errno = EPERM;
+        return -1;
+    }
     if (!mutex_ok(m)) {
         errno = EINVAL;
         return -1;
@@ -139,12 +143,16 @@ int gt_mutex_trylock(gt_mutex_t *m)
 
 int gt_mutex_unlock(gt_mutex_t *m)
 {
+    struct gt__thread *self = gt__self();
+    if (!self) {
+        errno = EPERM;
+        return -1;
+    }
     if (!mutex_ok(m)) {
         errno = EINVAL;
         return -1;
     }
-    struct gt__thread *self = gt__self();
-    if (!self || m->owner != self) {
+    if (m->owner != self) {
         errno = EPERM;
         return -1;
     }
@@ -175,6 +183,10 @@ int gt_cond_init(gt_cond_t *c)
 
 int gt_cond_destroy(gt_cond_t *c)
 {
+    if (!gt__may_touch_object()) {
+        errno = EPERM;
+        return -1;
+    }
     if (!cond_ok(c)) {
         errno = EINVAL;
         return -1;
@@ -232,8 +244,14 @@ int gt_cond_timedwait(gt_cond_t *c, gt_mutex_t *m, int64_t timeout_ns)
                   __builtin_frame_address(0)));
 }
 
+/* Outside a green thread a wake would push onto the run queue from the
+ * wrong kernel thread: EPERM, like every call that wakes (gt.h). */
 int gt_cond_signal(gt_cond_t *c)
 {
+    if (!gt__self()) {
+        errno = EPERM;
+        return -1;
+    }
     if (!cond_ok(c)) {
         errno = EINVAL;
         return -1;
@@ -246,6 +264,10 @@ int gt_cond_signal(gt_cond_t *c)
 
 int gt_cond_broadcast(gt_cond_t *c)
 {
+    if (!gt__self()) {
+        errno = EPERM;
+        return -1;
+    }
     if (!cond_ok(c)) {
         errno = EINVAL;
         return -1;

@@ -84,6 +84,8 @@
     X(misuse_chan, 0)                         \
     X(misuse_location_depth, 0)               \
     X(misuse_spawn_enomem, 0)                 \
+    /* test_outside.c */                      \
+    X(outside_pthread_calls, 0)               \
     /* test_registry.c */                     \
     X(registry_layout_matches_header, 0)      \
     X(registry_locations_and_edges, 0)        \
