@@ -15,9 +15,10 @@ $(BUILD)/tests/integration/three_locations-shared: tests/integration/three_locat
 		-Wl,-rpath,$(abspath $(BUILD)/lib) $(GT_LDFLAGS)
 	$(Q)ln -sf libgt.so $(BUILD)/lib/libgt.so.0
 
-# gtreg.py reads registry.h's constants from the module generated for GDB.
+# gtreg.py reads registry.h's constants from the module generated for GDB;
+# test_big_frame.py reads the flags gt.pc gives programs.
 test-integration: $(IT_PROGS) $(BUILD)/tests/integration/three_locations-shared \
-		$(BUILD)/gdb/gt/constants.py $(DEPS_STAMP)
+		$(BUILD)/gdb/gt/constants.py $(GT_PC) $(GT_PC_UNINSTALLED) $(DEPS_STAMP)
 	$(Q)GT_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
 .PHONY: test-integration

@@ -3,7 +3,7 @@
  *
  * Fatal signals run on an alternate signal stack (an overflowing thread has
  * no stack left), print the thread's id, name, location, stack bounds, the
- * faulting address (and whether it hit the guard page), and a backtrace
+ * faulting address (and whether it hit the thread's guard), and a backtrace
  * through libunwind; then the default action is restored and the signal
  * re-raised, so the process dies as it would have and leaves a core, whose
  * registry says when that was (fatal_ns).
@@ -112,14 +112,18 @@ static void on_fatal(int sig, siginfo_t *si, void *ucv)
     if (t) {
         uintptr_t addr = (uintptr_t)si->si_addr;
         uintptr_t lo = (uintptr_t)t->pub.stack_lo;
+        /* In the thread's guard (or, under the canary policy, as far
+         * below as one would reach): its own overflow. */
+        uintptr_t guard = t->pub.guard_size ? (uintptr_t)t->pub.guard_size
+                                            : 65536;
         bool overflow = (sig == SIGSEGV || sig == SIGBUS) &&
-                        addr < lo && addr + 65536 >= lo;
+                        addr < lo && addr + guard >= lo;
         say("gt: %s in green thread %llu \"%s\"%s\n", strsignal(sig),
             (unsigned long long)t->pub.id, t->pub.name,
             overflow ? ": stack overflow" : "");
         if (sig == SIGSEGV || sig == SIGBUS)
             say("  fault address %p%s\n", si->si_addr,
-                overflow ? " (below the stack: the guard page)" : "");
+                overflow ? " (below the stack: in its guard)" : "");
         say("  stack %#llx..%#llx (%llu bytes; raise gt_attr_t.stack_size "
             "or GT_STACK_SIZE if it is too small)\n",
             (unsigned long long)t->pub.stack_lo,

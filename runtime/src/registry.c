@@ -43,6 +43,7 @@ static const struct gt_field gt__layout[] = {
     R(STACK_DEFAULT, stack_default), R(STACK_RESERVED, stack_reserved),
     R(PAGE_SIZE, page_size), R(CANARY, canary),
     R(IDLE_SINCE, idle_since), R(FATAL_NS, fatal_ns),
+    R(GUARD_SIZE, guard_size),
 
     {GT_REC_THREAD, GT_F_THR_SIZE, 0, sizeof(struct gt__thread), 0},
     T(SEQ, seq), T(ID, id), T(PARENT, parent), T(NAME, name),

@@ -15,6 +15,21 @@
  * reused first).  At free, everything below the top page goes back to the
  * kernel (MADV_DONTNEED), so the next thread's stack reads as zero below
  * what it touched itself: "touched" (lowest non-zero word) stays true.
+ *
+ * THE GUARD is GUARD_DEFAULT (64 KiB) unless GT_GUARD_SIZE says otherwise.
+ * One page was not enough: a frame bigger than the guard jumps it and
+ * writes into the stack below, a neighbour's, which crashes later and is
+ * blamed.  gt.pc gives programs -fstack-clash-protection, which probes
+ * every page of a big frame, so the guard is hit first; with that, any
+ * guard of a probe interval or more is sound (GCC assumes 4 KiB on x86-64,
+ * 64 KiB on AArch64).  The rest covers code built without it (libraries):
+ * an unprobed frame of up to 64 KiB, the largest common local buffer and
+ * glibc's own alloca limit (__MAX_ALLOCA_CUTOFF), still lands in the
+ * guard.  What it costs: no mapping (MADV_GUARD_INSTALL) or one mapping
+ * whatever its size (mprotect); page-table entries for the guard's 16
+ * pages, 128 bytes per thread; and address space, 128 KiB per 64 KiB
+ * thread instead of 68, which 1M threads take 128 GB of, 0.1% of the
+ * 128 TiB a process has.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -38,6 +53,8 @@
 #endif
 
 #define ARENA_SIZE ((size_t)256 << 20)
+#define GUARD_DEFAULT ((size_t)64 << 10)
+#define GUARD_MAX ((size_t)GT_STACK_MAX)
 #define MAX_CLASSES 16
 /* Mappings kept free for the rest of the program when using mprotect. */
 #define MAP_COUNT_RESERVE 4096
@@ -59,6 +76,7 @@ static char *arena_cur, *arena_end;
 static size_t page;
 static int pidfd = -1; /* for process_madvise on ourselves */
 static size_t default_size;
+static size_t guard_bytes;  /* below each stack; a multiple of page */
 /* Set once at init: valgrind's client requests cost a few ns each even
  * outside valgrind (a magic instruction sequence), twice per thread. */
 static bool on_valgrind;
@@ -107,6 +125,20 @@ int gt__stacks_init(void)
     }
     default_size = (default_size + page - 1) & ~(page - 1);
     gt__reg.stack_default = default_size;
+    guard_bytes = GUARD_DEFAULT;
+    e = getenv("GT_GUARD_SIZE");
+    if (e) {
+        unsigned long long v = strtoull(e, NULL, 0);
+        if (v >= page && v <= GUARD_MAX)
+            guard_bytes = (size_t)v;
+        else
+            fprintf(stderr, "gt: GT_GUARD_SIZE=%s is outside %zu..%zu bytes; "
+                            "using %zu\n", e, page, GUARD_MAX, guard_bytes);
+    }
+    guard_bytes = (guard_bytes + page - 1) & ~(page - 1);
+    if (guard_bytes < page)
+        guard_bytes = page; /* a 64 KiB page: at least one */
+    gt__reg.guard_size = guard_bytes;
     gt__reg.max_map_count = read_max_map_count();
     gt__reg.guard_policy = probe_guard_policy();
     /* GT_GUARD=canary|mprotect|madvise overrides the choice (madvise only
@@ -155,13 +187,13 @@ static void guard(char *g)
 {
     switch (gt__reg.guard_policy) {
     case GT_GUARD_MADVISE:
-        if (madvise(g, page, MADV_GUARD_INSTALL) == 0)
+        if (madvise(g, guard_bytes, MADV_GUARD_INSTALL) == 0)
             return;
         break;
     case GT_GUARD_MPROTECT:
         if (gt__reg.guard_mappings + 2 + MAP_COUNT_RESERVE <
                 gt__reg.max_map_count &&
-            mprotect(g, page, PROT_NONE) == 0) {
+            mprotect(g, guard_bytes, PROT_NONE) == 0) {
             gt__reg.guard_mappings += 2;
             return;
         }
@@ -195,10 +227,10 @@ static void guard_batch(char **g, unsigned n)
         struct iovec iov[CARVE_BATCH];
         for (unsigned i = 0; i < n; i++) {
             iov[i].iov_base = g[i];
-            iov[i].iov_len = page;
+            iov[i].iov_len = guard_bytes;
         }
         if (syscall(SYS_process_madvise, pidfd, iov, (size_t)n,
-                    MADV_GUARD_INSTALL, 0u) == (long)(n * page))
+                    MADV_GUARD_INSTALL, 0u) == (long)(n * guard_bytes))
             return;
         sys_close(pidfd); /* not supported here: one madvise per guard */
         pidfd = -1;
@@ -210,7 +242,7 @@ static void guard_batch(char **g, unsigned n)
 /* Carves up to a batch of slots for class c from the arena. */
 static int carve(struct size_class *c, bool recycled)
 {
-    size_t slot = c->size + page;
+    size_t slot = c->size + guard_bytes;
     if ((size_t)(arena_end - arena_cur) < slot && new_arena(slot) < 0)
         return -1;
     size_t want = CARVE_BYTES / slot;
@@ -263,7 +295,7 @@ int gt__stack_alloc(struct gt__thread *t, size_t size)
     t->pub.stack_lo = (uint64_t)(uintptr_t)lo;
     t->pub.stack_hi = (uint64_t)(uintptr_t)hi;
     t->low_water = (uint64_t)(uintptr_t)hi;
-    t->pub.guard_size = gt__reg.guard_policy == GT_GUARD_CANARY ? 0 : page;
+    t->pub.guard_size = gt__reg.guard_policy == GT_GUARD_CANARY ? 0 : guard_bytes;
     if (gt__reg.guard_policy == GT_GUARD_CANARY)
         *(uint64_t *)lo = gt__reg.canary;
     if (GT__UNLIKELY(on_valgrind))

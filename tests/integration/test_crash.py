@@ -19,7 +19,7 @@ def test_overflow_report_and_core(tmp_path):
     err = p.stderr
     assert p.returncode == -signal.SIGSEGV, err
     assert re.search(r'green thread 2 "deep-diver": stack overflow', err), err
-    assert "the guard page" in err
+    assert "(below the stack: in its guard)" in err
     assert "(65536 bytes;" in err
     # Its location: parked once, in park_here, called from diver.
     loc = err.split("location (where it last parked):")[1].split("backtrace:")[0]

@@ -70,7 +70,15 @@ TEST_IMPL(registry_layout_matches_header)
               offsetof(struct gt_registry, canary));
     ASSERT_GT(offsetof(struct gt_registry, fatal_ns),
               offsetof(struct gt_registry, idle_since));
-    ASSERT_EQ(GT_F_REG_FATAL_NS + 1, GT_F_REG__COUNT);
+    /* The guard's size came next, again at the end, with an id after
+     * FATAL_NS: a reader that does not know it skips it. */
+    EXPECT(GT_REC_REGISTRY, GT_F_REG_GUARD_SIZE, struct gt_registry, guard_size);
+    ASSERT_EQ(GT_F_REG_GUARD_SIZE, GT_F_REG_FATAL_NS + 1);
+    ASSERT_GT(offsetof(struct gt_registry, guard_size),
+              offsetof(struct gt_registry, fatal_ns));
+    ASSERT_EQ(offsetof(struct gt_registry, guard_size) + 8,
+              sizeof(struct gt_registry));
+    ASSERT_EQ(GT_F_REG_GUARD_SIZE + 1, GT_F_REG__COUNT);
     ASSERT_EQ(GT_TF_FRESH, 0x10);
     /* A thread record holds the published part and may grow past it. */
     ASSERT_GE(field(GT_REC_THREAD, GT_F_THR_SIZE)->size, sizeof(struct gt_thread_rec));

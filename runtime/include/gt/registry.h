@@ -128,7 +128,15 @@ enum gt_wait_kind {
     GT_WAIT_KIND_COUNT
 };
 
-/* Stack guard policy in force (registry.guard_policy). */
+/* Stack guard policy in force (registry.guard_policy).
+ *
+ * STACKS
+ *
+ *   Each stack is [guard][usable stack], carved from large arenas.  The
+ *   guard is registry.guard_size bytes (64 KiB by default, GT_GUARD_SIZE in
+ *   the environment), and a thread's own record says how much of it
+ *   protects that thread (GT_F_THR_GUARD_SIZE; 0 under the canary policy).
+ *   A fault in [stack_lo - guard_size, stack_lo) is that thread's overflow. */
 enum gt_guard_policy {
     GT_GUARD_MADVISE = 1,  /* MADV_GUARD_INSTALL page below each stack:
                             * costs no mappings */
@@ -170,6 +178,7 @@ enum gt_registry_field {
     GT_F_REG_IDLE_SINCE,    /* ns: the poller's current blocking wait began;
                              * 0 when not blocked (see TIME) */
     GT_F_REG_FATAL_NS,      /* ns: clock at a fatal signal, 0 none (TIME) */
+    GT_F_REG_GUARD_SIZE,    /* bytes of guard below each stack (STACKS) */
     GT_F_REG__COUNT
 };
 
@@ -347,6 +356,7 @@ struct gt_registry {
     /* appended (ABI 1 grows only at the end) */
     uint64_t idle_since;        /* ns, 0 when the poller is not blocked */
     uint64_t fatal_ns;          /* ns, 0 when no fatal signal arrived */
+    uint64_t guard_size;        /* bytes of guard below each stack */
 };
 
 extern struct gt_registry gt_registry;
