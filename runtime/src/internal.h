@@ -374,6 +374,9 @@ void gt__stack_free(struct gt__thread *t) GT__HIDDEN;
  * which reads as zero (see gt_wait_readable_then). */
 void gt__stack_release(struct gt__thread *t) GT__HIDDEN;
 void gt__stack_check(struct gt__thread *t) GT__HIDDEN; /* canary policy */
+/* Gives back now the pages of freed stacks queued to go back (stack.c);
+ * the scheduler calls it before it sleeps. */
+void gt__stacks_trim(void) GT__HIDDEN;
 size_t gt__stack_default(void) GT__HIDDEN;
 
 /* ---- poll_epoll.c -------------------------------------------------------- */

@@ -43,7 +43,9 @@ static const struct gt_field gt__layout[] = {
     R(STACK_DEFAULT, stack_default), R(STACK_RESERVED, stack_reserved),
     R(PAGE_SIZE, page_size), R(CANARY, canary),
     R(IDLE_SINCE, idle_since), R(FATAL_NS, fatal_ns),
-    R(GUARD_SIZE, guard_size),
+    R(GUARD_SIZE, guard_size), R(STACK_CACHE, stack_cache),
+    R(STACK_CACHE_BYTES, stack_cache_bytes),
+    R(STACK_CACHE_MAX, stack_cache_max), R(STACKS_RETURNED, stacks_returned),
 
     {GT_REC_THREAD, GT_F_THR_SIZE, 0, sizeof(struct gt__thread), 0},
     T(SEQ, seq), T(ID, id), T(PARENT, parent), T(NAME, name),

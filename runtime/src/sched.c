@@ -716,8 +716,12 @@ int gt_main(void (*fn)(void *), void *arg)
             break;
         }
         S.switches_since_poll = 0;
-        gt__poller_poll(gt__timer_next(now));
+        int64_t wait = gt__timer_next(now);
+        if (wait)
+            gt__stacks_trim(); /* idle: freed stacks' pages go back now */
+        gt__poller_poll(wait);
     }
+    gt__stacks_trim();
     gt__fd_restore_all();
     gt__poller_fini();
     gt__reg.current = 0;

@@ -30,6 +30,14 @@
  * pages, 128 bytes per thread; and address space, 128 KiB per 64 KiB
  * thread instead of 68, which 1M threads take 128 GB of, 0.1% of the
  * 128 TiB a process has.
+ *
+ * THE CACHE: a freed stack keeps its top page (and the free list's link
+ * in it) only while fewer than cache_max (GT_STACK_CACHE, default 256:
+ * 1 MiB) stacks are kept so: the next spawn then costs no page fault.
+ * Beyond that every page goes back, so memory comes down after a peak of
+ * threads; the stack keeps its address space and guard, and is reused
+ * (zero, a fault on first touch) before any new one is carved.  Those
+ * pages go back RETURN_BATCH stacks per system call.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -55,6 +63,9 @@
 #define ARENA_SIZE ((size_t)256 << 20)
 #define GUARD_DEFAULT ((size_t)64 << 10)
 #define GUARD_MAX ((size_t)GT_STACK_MAX)
+#define CACHE_DEFAULT 256
+#define CACHE_MAX 1048576
+#define RETURN_BATCH 64
 #define MAX_CLASSES 16
 /* Mappings kept free for the rest of the program when using mprotect. */
 #define MAP_COUNT_RESERVE 4096
@@ -64,10 +75,12 @@
 
 struct size_class {
     size_t size;                /* usable bytes */
-    void *free;                 /* stack_hi of a free stack; next pointer
-                                 * stored just below it */
+    void *warm;                 /* stack_hi of a cached free stack; next
+                                 * pointer stored just below it */
     char *fresh[CARVE_BATCH];   /* stack_hi of carved, never-used stacks */
     unsigned nfresh;
+    char **cold;                /* stack_hi of free stacks holding no page */
+    size_t ncold, cold_cap;
 };
 
 static struct size_class classes[MAX_CLASSES];
@@ -77,6 +90,16 @@ static size_t page;
 static int pidfd = -1; /* for process_madvise on ourselves */
 static size_t default_size;
 static size_t guard_bytes;  /* below each stack; a multiple of page */
+static uint64_t cache_max;  /* warm free stacks kept at most */
+
+/* Freed stacks beyond the cache, waiting for their pages to go back in
+ * one process_madvise: iov is each one's [lo, hi). */
+static struct {
+    struct iovec iov[RETURN_BATCH];
+    struct size_class *cls[RETURN_BATCH];
+    unsigned n;
+} returning;
+static bool batch_dontneed = true; /* process_madvise takes MADV_DONTNEED */
 /* Set once at init: valgrind's client requests cost a few ns each even
  * outside valgrind (a magic instruction sequence), twice per thread. */
 static bool on_valgrind;
@@ -139,6 +162,19 @@ int gt__stacks_init(void)
     if (guard_bytes < page)
         guard_bytes = page; /* a 64 KiB page: at least one */
     gt__reg.guard_size = guard_bytes;
+    cache_max = CACHE_DEFAULT;
+    e = getenv("GT_STACK_CACHE");
+    if (e) {
+        char *end;
+        unsigned long long v = strtoull(e, &end, 0);
+        if (*e && !*end && v <= CACHE_MAX)
+            cache_max = v;
+        else
+            fprintf(stderr, "gt: GT_STACK_CACHE=%s is not a number of stacks "
+                            "up to %u; using %llu\n", e, CACHE_MAX,
+                    (unsigned long long)cache_max);
+    }
+    gt__reg.stack_cache_max = cache_max;
     gt__reg.max_map_count = read_max_map_count();
     gt__reg.guard_policy = probe_guard_policy();
     /* GT_GUARD=canary|mprotect|madvise overrides the choice (madvise only
@@ -214,7 +250,6 @@ static struct size_class *class_for(size_t size)
     if (nclasses == MAX_CLASSES)
         return NULL; /* uncommon sizes are simply not recycled */
     classes[nclasses].size = size;
-    classes[nclasses].free = NULL;
     return &classes[nclasses++];
 }
 
@@ -262,6 +297,92 @@ static int carve(struct size_class *c, bool recycled)
     return 0;
 }
 
+/* Remembers a stack whose pages have gone back; it is lost (its address
+ * space, not memory) only if there is no memory to remember it with. */
+static void cold_push(struct size_class *c, char *hi)
+{
+    if (c->ncold == c->cold_cap) {
+        size_t cap = c->cold_cap ? c->cold_cap * 2 : 64;
+        char **n = realloc(c->cold, cap * sizeof(*n));
+        if (!n)
+            return;
+        c->cold = n;
+        c->cold_cap = cap;
+    }
+    c->cold[c->ncold++] = hi;
+    gt__reg.stacks_returned++;
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+/* AddressSanitizer keeps a shadow byte per 8 bytes of the stack: give its
+ * pages back too (zero shadow is "addressable", what a new stack gets).
+ * With them go the shadow pages of the guards on either side (this
+ * slot's below lo, the next slot's above hi): no one uses a guard, but
+ * the shadow page a stack's top shares with the guard above it is
+ * written whenever the stack's shadow is, and was held for every slot. */
+static void release_shadow(const char *lo, size_t len)
+{
+    size_t scale, offset;
+    __asan_get_shadow_mapping(&scale, &offset);
+    uintptr_t a = (uintptr_t)lo - guard_bytes;
+    uintptr_t b = (uintptr_t)lo + len + guard_bytes;
+    uintptr_t mask = ~(uintptr_t)(page - 1);
+    uintptr_t s = (((a >> scale) + offset) + page - 1) & mask;
+    uintptr_t e = ((b >> scale) + offset) & mask;
+    if (e > s)
+        madvise((void *)s, e - s, MADV_DONTNEED);
+}
+#endif
+
+void gt__stacks_trim(void)
+{
+    unsigned n = returning.n;
+    if (!n)
+        return;
+    returning.n = 0;
+    size_t bytes = 0;
+    for (unsigned i = 0; i < n; i++)
+        bytes += returning.iov[i].iov_len;
+    /* One call for the batch (Linux 6.13 takes any advice for the
+     * calling process); else one madvise each. */
+    long r = -1;
+    if (pidfd >= 0 && batch_dontneed) {
+        r = syscall(SYS_process_madvise, pidfd, returning.iov, (size_t)n,
+                    MADV_DONTNEED, 0u);
+        if (r < 0)
+            batch_dontneed = false;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        char *lo = returning.iov[i].iov_base;
+        size_t len = returning.iov[i].iov_len;
+        if (r != (long)bytes)
+            madvise(lo, len, MADV_DONTNEED);
+#if defined(__SANITIZE_ADDRESS__)
+        release_shadow(lo, len);
+#endif
+        cold_push(returning.cls[i], lo + len);
+    }
+    gt__reg.stack_cache_bytes -= bytes;
+}
+
+/* A stack of class c that no thread uses, not from the warm cache: one
+ * carved and never used, else one whose pages went back, else a new one;
+ * NULL when memory runs out. */
+static char *take_unused(struct size_class *c)
+{
+    if (c->nfresh)
+        return c->fresh[--c->nfresh];
+    if (!c->ncold && returning.n)
+        gt__stacks_trim(); /* some of the batch may be of this class */
+    if (c->ncold) {
+        gt__reg.stacks_returned--;
+        return c->cold[--c->ncold];
+    }
+    if (carve(c, true) < 0)
+        return NULL;
+    return c->fresh[--c->nfresh];
+}
+
 /* Hands out stacks whose top 16 bytes are zero (the first frame of
  * gt__ctx_init relies on it), without touching a never-used stack. */
 int gt__stack_alloc(struct gt__thread *t, size_t size)
@@ -277,14 +398,16 @@ int gt__stack_alloc(struct gt__thread *t, size_t size)
         if (carve(&once, false) < 0)
             return -1;
         hi = once.fresh[0];
-    } else if (c->free) {
-        hi = c->free;
-        c->free = ((void **)hi)[-1];
+    } else if (c->warm) {
+        hi = c->warm;
+        c->warm = ((void **)hi)[-1];
         ((void **)hi)[-1] = NULL; /* the top 16 bytes are zero again */
+        gt__reg.stack_cache--;
+        gt__reg.stack_cache_bytes -= page;
     } else {
-        if (!c->nfresh && carve(c, true) < 0)
+        hi = take_unused(c);
+        if (!hi)
             return -1;
-        hi = c->fresh[--c->nfresh];
     }
     char *lo = hi - size;
 #if defined(__SANITIZE_ADDRESS__)
@@ -380,10 +503,22 @@ void gt__stack_free(struct gt__thread *t)
         madvise(lo, size, MADV_DONTNEED);
         return;
     }
-    if (went_deep(t, hi))
-        madvise(lo, size - page, MADV_DONTNEED);
-    ((void **)hi)[-1] = c->free;
-    c->free = hi;
+    if (GT__LIKELY(gt__reg.stack_cache < cache_max)) {
+        if (went_deep(t, hi))
+            madvise(lo, size - page, MADV_DONTNEED);
+        ((void **)hi)[-1] = c->warm;
+        c->warm = hi;
+        gt__reg.stack_cache++;
+        gt__reg.stack_cache_bytes += page;
+        return;
+    }
+    /* Beyond the cache: every page goes back, with the next batch. */
+    returning.iov[returning.n].iov_base = lo;
+    returning.iov[returning.n].iov_len = size;
+    returning.cls[returning.n] = c;
+    gt__reg.stack_cache_bytes += size;
+    if (++returning.n == RETURN_BATCH)
+        gt__stacks_trim();
 }
 
 void gt__stack_release(struct gt__thread *t)

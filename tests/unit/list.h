@@ -29,6 +29,9 @@
     X(unstacked_wait_times_out, 0)            \
     X(unstacked_wait_fd_closed, 0)            \
     X(unstacked_wait_early_returns, 0)        \
+    /* test_stacks.c */                       \
+    X(stacks_memory_returns_after_peak, 120)  \
+    X(stacks_guard_and_cache_from_env, 0)     \
     /* test_sleep.c */                        \
     X(sleep_order, 0)                         \
     X(sleep_zero_yields, 0)                   \

@@ -70,15 +70,22 @@ TEST_IMPL(registry_layout_matches_header)
               offsetof(struct gt_registry, canary));
     ASSERT_GT(offsetof(struct gt_registry, fatal_ns),
               offsetof(struct gt_registry, idle_since));
-    /* The guard's size came next, again at the end, with an id after
-     * FATAL_NS: a reader that does not know it skips it. */
+    /* The stack fields came next, again at the end, with ids after
+     * FATAL_NS: a reader that does not know them skips them. */
     EXPECT(GT_REC_REGISTRY, GT_F_REG_GUARD_SIZE, struct gt_registry, guard_size);
+    EXPECT(GT_REC_REGISTRY, GT_F_REG_STACK_CACHE, struct gt_registry, stack_cache);
+    EXPECT(GT_REC_REGISTRY, GT_F_REG_STACK_CACHE_BYTES, struct gt_registry,
+           stack_cache_bytes);
+    EXPECT(GT_REC_REGISTRY, GT_F_REG_STACK_CACHE_MAX, struct gt_registry,
+           stack_cache_max);
+    EXPECT(GT_REC_REGISTRY, GT_F_REG_STACKS_RETURNED, struct gt_registry,
+           stacks_returned);
     ASSERT_EQ(GT_F_REG_GUARD_SIZE, GT_F_REG_FATAL_NS + 1);
     ASSERT_GT(offsetof(struct gt_registry, guard_size),
               offsetof(struct gt_registry, fatal_ns));
-    ASSERT_EQ(offsetof(struct gt_registry, guard_size) + 8,
+    ASSERT_EQ(offsetof(struct gt_registry, stacks_returned) + 8,
               sizeof(struct gt_registry));
-    ASSERT_EQ(GT_F_REG_GUARD_SIZE + 1, GT_F_REG__COUNT);
+    ASSERT_EQ(GT_F_REG_STACKS_RETURNED + 1, GT_F_REG__COUNT);
     ASSERT_EQ(GT_TF_FRESH, 0x10);
     /* A thread record holds the published part and may grow past it. */
     ASSERT_GE(field(GT_REC_THREAD, GT_F_THR_SIZE)->size, sizeof(struct gt_thread_rec));

@@ -136,7 +136,16 @@ enum gt_wait_kind {
  *   guard is registry.guard_size bytes (64 KiB by default, GT_GUARD_SIZE in
  *   the environment), and a thread's own record says how much of it
  *   protects that thread (GT_F_THR_GUARD_SIZE; 0 under the canary policy).
- *   A fault in [stack_lo - guard_size, stack_lo) is that thread's overflow. */
+ *   A fault in [stack_lo - guard_size, stack_lo) is that thread's overflow.
+ *
+ *   A freed stack is either kept warm (at most stack_cache_max of them:
+ *   stack_cache now), holding its top page so the next spawn costs no page
+ *   fault, or it gives every page back to the kernel and keeps only its
+ *   address space (stacks_returned).  stack_cache_bytes bounds the memory
+ *   the freed stacks still hold: a page per warm stack, plus the whole of
+ *   each stack queued to go back in the runtime's next batch (it goes back
+ *   at the latest when the batch fills or the scheduler next idles).  The
+ *   memory of live threads' stacks is not in these counts. */
 enum gt_guard_policy {
     GT_GUARD_MADVISE = 1,  /* MADV_GUARD_INSTALL page below each stack:
                             * costs no mappings */
@@ -179,6 +188,10 @@ enum gt_registry_field {
                              * 0 when not blocked (see TIME) */
     GT_F_REG_FATAL_NS,      /* ns: clock at a fatal signal, 0 none (TIME) */
     GT_F_REG_GUARD_SIZE,    /* bytes of guard below each stack (STACKS) */
+    GT_F_REG_STACK_CACHE,   /* freed stacks kept warm for reuse (STACKS) */
+    GT_F_REG_STACK_CACHE_BYTES, /* memory freed stacks may still hold */
+    GT_F_REG_STACK_CACHE_MAX,   /* the cap on STACK_CACHE */
+    GT_F_REG_STACKS_RETURNED,   /* freed stacks whose pages went back */
     GT_F_REG__COUNT
 };
 
@@ -357,6 +370,10 @@ struct gt_registry {
     uint64_t idle_since;        /* ns, 0 when the poller is not blocked */
     uint64_t fatal_ns;          /* ns, 0 when no fatal signal arrived */
     uint64_t guard_size;        /* bytes of guard below each stack */
+    uint64_t stack_cache;       /* freed stacks kept warm (see STACKS) */
+    uint64_t stack_cache_bytes; /* upper bound of what freed stacks hold */
+    uint64_t stack_cache_max;   /* cap on stack_cache (GT_STACK_CACHE) */
+    uint64_t stacks_returned;   /* freed stacks holding no memory */
 };
 
 extern struct gt_registry gt_registry;
