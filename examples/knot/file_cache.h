@@ -32,7 +32,7 @@ struct cached_file {
     struct cached_file *hash_next;
     struct cached_file *lru_prev, *lru_next; /* only while unpinned and cached */
     int pins;
-    int in_table;      /* 0: a private copy, freed at the last unpin */
+    int in_table;      /* 0: stale (the file changed), freed at the last unpin */
     int64_t checked_ns; /* when the file on disk was last compared */
     dev_t dev;
     ino_t ino;
@@ -52,7 +52,7 @@ struct cached_file *file_cache_pin(struct file_cache *cache, const char *rel, in
 
 void file_cache_unpin(struct file_cache *cache, struct cached_file *file);
 
-/* Bytes of file data held in the shared table now. */
+/* Bytes of file data held now, in the table or pinned while stale. */
 size_t file_cache_bytes(const struct file_cache *cache);
 
 #endif

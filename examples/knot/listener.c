@@ -117,7 +117,8 @@ void listener_main(void *arg)
     for (;;) {
         struct sockaddr_in addr;
         socklen_t addr_len = sizeof addr;
-        int fd = accept4(s->listen_fd, (struct sockaddr *)&addr, &addr_len, SOCK_CLOEXEC);
+        int fd = accept4(s->listen_fd, (struct sockaddr *)&addr, &addr_len,
+                         SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd >= 0) {
             start_conn(s, fd, &addr);
             continue;

@@ -1,0 +1,87 @@
+"""Knot under attack: stalled downloads, connection floods, a log nobody
+reads.  However it is attacked, Knot's memory stays within its budgets and
+the clients it has taken in keep getting exactly their bytes."""
+import os
+import resource
+import select
+import socket
+import subprocess
+import threading
+import time
+
+from conftest import KNOT, Client, Knot, get
+
+MIB = 1 << 20
+
+
+def vm_rss(pid):
+    """Resident memory of pid in bytes, from /proc/PID/status."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS for pid %d" % pid)
+
+
+def stalled_download(port, path):
+    """A client with a 4 KiB receive window that asks for path and then
+    reads nothing; returned once the response has begun to arrive (by then
+    Knot has looked the file up and holds what it serves it from)."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", port))
+    s.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    s.settimeout(30)
+    assert s.recv(1, socket.MSG_PEEK) == b"H"
+    return s
+
+
+def read_all(s):
+    s.settimeout(30)
+    data = bytearray()
+    while True:
+        d = s.recv(1 << 20)
+        if not d:
+            return bytes(data)
+        data += d
+
+
+def make_files(root, names, size):
+    files = {}
+    for i, name in enumerate(names):
+        data = bytes((j * (i + 3) + i) % 251 for j in range(size))
+        with open(os.path.join(root, name), "wb") as f:
+            f.write(data)
+        files[name] = data
+    return files
+
+
+def test_stalled_downloads_stay_within_the_cache_budget(tmp_path):
+    # An 8 MiB cache holds eight 1 MiB files.  Eight stalled clients pin
+    # all of them; then 100 more stall on a ninth file that cannot be
+    # cached.  Its body must come from the file, not from a private copy
+    # per client: 100 copies would be 100 MiB that --cache-mib never sees.
+    root = tmp_path / "root"
+    root.mkdir()
+    names = ["f%d.bin" % i for i in range(9)]
+    files = make_files(str(root), names, MIB)
+    server = Knot(str(root), "--cache-mib", "8", "-t", "60")
+    try:
+        assert get(server.port, b"/f0.bin").body == files["f0.bin"]
+        base = vm_rss(server.proc.pid)
+        clients = [(n, stalled_download(server.port, b"/" + n.encode())) for n in names[:8]]
+        clients += [("f8.bin", stalled_download(server.port, b"/f8.bin")) for _ in range(100)]
+        growth = vm_rss(server.proc.pid) - base
+        # The cache's 8 MiB, and per connection its buffers and a stack:
+        # far less than one file each.
+        allowance = 8 * MIB + len(clients) * 64 * 1024
+        assert growth < allowance, "RSS grew %.1f MiB for %d stalled clients" % (
+            growth / MIB, len(clients))
+        for name, s in clients:
+            head, _, body = read_all(s).partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+            assert body == files[name]
+            s.close()
+    finally:
+        server.proc.kill()
+        server.proc.wait()
