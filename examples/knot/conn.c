@@ -167,7 +167,8 @@ static int respond_with_file(struct conn *c, const struct http_request *req, int
     int status = docroot_resolve_target(req->target, req->target_len, rel, sizeof rel);
     if (status)
         return respond_error(c, status, keep_alive, head_only);
-    struct cached_file *file = file_cache_pin(s->cache, rel, &status);
+    struct cached_file *file = file_cache_pin(s->cache, rel, !server_fds_exhausted(s),
+                                              &status);
     if (!file)
         return respond_error(c, status, keep_alive, head_only);
 

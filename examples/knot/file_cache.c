@@ -33,6 +33,7 @@ struct file_cache {
     size_t max_entry_bytes;  /* larger files are streamed, never cached */
     size_t bytes;            /* data held by all entries, stale ones too */
     size_t entries;          /* in the table */
+    int streams;             /* entries holding an fd to stream from */
     size_t nbuckets;         /* a power of two */
     struct cached_file **buckets;
     struct cached_file *lru_oldest, *lru_newest;
@@ -64,6 +65,8 @@ struct file_cache *file_cache_create(int root_fd, size_t max_bytes)
 }
 
 size_t file_cache_bytes(const struct file_cache *c) { return c->bytes; }
+
+int file_cache_streams(const struct file_cache *c) { return c->streams; }
 
 static void lru_remove(struct file_cache *c, struct cached_file *f)
 {
@@ -109,8 +112,10 @@ static void table_grow(struct file_cache *c)
 
 static void entry_free(struct file_cache *c, struct cached_file *f)
 {
-    if (f->fd >= 0)
+    if (f->fd >= 0) {
         close(f->fd);
+        c->streams--;
+    }
     if (f->data)
         c->bytes -= (size_t)f->size;
     free((void *)f->data);
@@ -219,7 +224,8 @@ static struct cached_file *entry_load(const char *rel, uint64_t h,
     return f;
 }
 
-struct cached_file *file_cache_pin(struct file_cache *c, const char *rel, int *status)
+struct cached_file *file_cache_pin(struct file_cache *c, const char *rel, int may_stream,
+                                   int *status)
 {
     uint64_t h = hash_path(rel);
     int64_t now = gt_now_ns();
@@ -246,6 +252,11 @@ struct cached_file *file_cache_pin(struct file_cache *c, const char *rel, int *s
 
     /* Too large to cache, or the budget is all pinned: stream it. */
     int stream = !make_room(c, st.st_size);
+    if (stream && !may_stream) {
+        close(fd);
+        *status = 503; /* no fd to spare for it now */
+        return NULL;
+    }
     f = entry_load(rel, h, fd, &st, is_index, stream);
     if (!f) {
         close(fd);
@@ -255,6 +266,8 @@ struct cached_file *file_cache_pin(struct file_cache *c, const char *rel, int *s
     f->checked_ns = now;
     if (f->data)
         c->bytes += (size_t)f->size;
+    else
+        c->streams++;
     table_insert(c, f);
     f->pins = 1;
     return f;

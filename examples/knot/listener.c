@@ -6,7 +6,10 @@
  * answers 503 and closes: a client learns at once that the server is full,
  * instead of waiting in the kernel's backlog behind idle keep-alive
  * connections it cannot see.  Those refusals are bounded too; past that
- * bound a connection is closed unanswered.
+ * bound a connection is closed unanswered.  And neither ever takes the
+ * fds kept back for opening files (see server.h): when connections and
+ * streams hold all the rest, new connections wait in the backlog, and the
+ * clients already in keep being served.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,10 +23,9 @@
 #include <gt.h>
 
 #include "conn.h"
+#include "file_cache.h"
 #include "log.h"
 #include "server.h"
-
-#define MAX_REFUSING 64 /* 503-answering threads at once, beyond the cap */
 
 void server_add_conn(struct server *s, struct conn *c)
 {
@@ -36,6 +38,11 @@ void server_add_conn(struct server *s, struct conn *c)
         s->refusing++;
     else
         s->conns++;
+}
+
+int server_fds_exhausted(const struct server *s)
+{
+    return s->conns + s->refusing + file_cache_streams(s->cache) >= s->conn_fd_budget;
 }
 
 void server_remove_conn(struct server *s, struct conn *c)
@@ -80,11 +87,15 @@ static void note_cap(struct server *s, int over_cap)
 
 static void start_conn(struct server *s, int fd, const struct sockaddr_in *addr)
 {
+    if (server_fds_exhausted(s)) {
+        close(fd); /* streams took the rest while accept4 waited */
+        return;
+    }
     int over_cap = s->conns >= s->config.max_conns;
     note_cap(s, over_cap);
     if (over_cap) {
         s->refused_at_cap++;
-        if (s->refusing >= MAX_REFUSING) {
+        if (s->refusing >= SERVER_MAX_REFUSING) {
             close(fd); /* even refusals are capped: a flood gets resets */
             return;
         }
@@ -115,6 +126,13 @@ void listener_main(void *arg)
     struct server *s = arg;
     int warned_fd_limit = 0;
     for (;;) {
+        if (server_fds_exhausted(s)) {
+            /* Wait in the backlog until a connection or stream ends. */
+            gt_sleep_ns(10000000);
+            if (s->stopping)
+                break;
+            continue;
+        }
         struct sockaddr_in addr;
         socklen_t addr_len = sizeof addr;
         int fd = accept4(s->listen_fd, (struct sockaddr *)&addr, &addr_len,

@@ -9,7 +9,7 @@ import subprocess
 import threading
 import time
 
-from conftest import KNOT, Client, Knot, get
+from conftest import MEDIUM, Client, Knot, get
 
 MIB = 1 << 20
 
@@ -83,5 +83,54 @@ def test_stalled_downloads_stay_within_the_cache_budget(tmp_path):
             assert body == files[name]
             s.close()
     finally:
+        server.proc.kill()
+        server.proc.wait()
+
+
+def fd_limit(n):
+    """A preexec_fn: the child's open-file limit, soft and hard, is n."""
+    def set_limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
+    return set_limit
+
+
+def test_connection_flood_leaves_established_clients_their_files(docroot):
+    # 128 fds.  A flood of connections, each sending a request, fills the
+    # connection cap and the refusals beyond it; the fds Knot keeps back
+    # for opening files must stay free, so a client it already serves
+    # still gets a file it has not asked for before.
+    server = Knot(docroot, "-t", "30", preexec_fn=fd_limit(128))
+    flood = []
+    try:
+        c = Client(server.port)
+        c.send(b"GET /small.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert c.response().status == 200
+        for _ in range(300):
+            s = socket.create_connection(("127.0.0.1", server.port))
+            s.sendall(b"GET /small.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            flood.append(s)
+        # Wait until Knot is over its cap: some flooding client is answered
+        # 503 or closed unanswered.  The listener took every connection it
+        # could before any thread ran, so the refusals now hold their fds.
+        pending = list(flood)
+        refused = False
+        while not refused:
+            readable, _, _ = select.select(pending, [], [], 30)
+            assert readable, "no flooding client was refused"
+            for s in readable:
+                try:
+                    data = s.recv(65536, socket.MSG_PEEK)
+                except ConnectionResetError:
+                    data = b""
+                refused = refused or not data.startswith(b"HTTP/1.1 200 ")
+                pending.remove(s)
+        c.send(b"GET /medium.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        r = c.response()
+        assert r.status == 200, r
+        assert r.body == MEDIUM
+        c.close()
+    finally:
+        for s in flood:
+            s.close()
         server.proc.kill()
         server.proc.wait()
