@@ -270,6 +270,6 @@ int main(int argc, char **argv)
         return 1;
     }
     if (server.access_log)
-        access_log_flush(server.access_log);
+        access_log_close(server.access_log);
     return 0;
 }

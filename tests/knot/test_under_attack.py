@@ -2,6 +2,7 @@
 reads.  However it is attacked, Knot's memory stays within its budgets and
 the clients it has taken in keep getting exactly their bytes."""
 import os
+import re
 import resource
 import select
 import socket
@@ -9,7 +10,7 @@ import subprocess
 import threading
 import time
 
-from conftest import MEDIUM, Client, Knot, get
+from conftest import MEDIUM, SMALL, Client, Knot, get
 
 MIB = 1 << 20
 
@@ -134,3 +135,54 @@ def test_connection_flood_leaves_established_clients_their_files(docroot):
             s.close()
         server.proc.kill()
         server.proc.wait()
+
+
+def test_access_log_that_stops_draining_never_stops_serving(docroot, tmp_path):
+    # The log is a FIFO the test opens but does not read: it takes 64 KiB
+    # and then no more.  Every request must still be served; once the
+    # FIFO drains, every line in it is unique, and the lines logged plus
+    # those Knot reports dropped are all the requests.
+    fifo = str(tmp_path / "log.fifo")
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    server = Knot(docroot, "-t", "30", log_path=fifo)
+    try:
+        n = 3000
+        c = Client(server.port)
+        for i in range(n):
+            c.send(b"GET /small.txt?request=%d HTTP/1.1\r\nHost: x\r\n\r\n" % i)
+            r = c.response()
+            assert (r.status, r.body) == (200, SMALL), i
+        c.close()
+        # Drain while Knot stops: its last lines go out as it exits.
+        os.set_blocking(reader, True)
+        drained = bytearray()
+
+        def drain():
+            while True:
+                d = os.read(reader, 1 << 16)
+                if not d:
+                    return
+                drained.extend(d)
+        t = threading.Thread(target=drain)
+        t.start()
+        status, err = server.stop()
+        t.join(30)
+        assert not t.is_alive()
+        assert status == 0
+    finally:
+        if server.proc.poll() is None:
+            server.proc.kill()
+            server.proc.wait()
+        os.close(reader)
+    lines = bytes(drained).split(b"\n")
+    assert lines[-1] == b""  # no line cut short
+    lines = lines[:-1]
+    requests = [re.search(rb'"GET /small\.txt\?request=(\d+) HTTP/1\.1" 200 100$', line)
+                for line in lines]
+    assert all(requests), [line for line, m in zip(lines, requests) if not m][:3]
+    numbers = [int(m.group(1)) for m in requests]
+    assert len(set(numbers)) == len(numbers), "duplicated log lines"
+    dropped = sum(int(d) for d in re.findall(r"access log: (\d+) lines dropped", err))
+    assert dropped > 0, err  # the FIFO did fill
+    assert len(numbers) + dropped == n, (len(numbers), dropped, err)
