@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -23,13 +24,22 @@ static int hex_value(char c)
 
 int docroot_resolve_target(const char *target, size_t len, char *rel, size_t rel_size)
 {
-    /* Absolute form: drop "http://authority"; the Host decides nothing here. */
-    if (len > 7 && strncmp(target, "http://", 7) == 0) {
-        const char *path = memchr(target + 7, '/', len - 7);
-        if (!path)
-            return 400;
-        len -= (size_t)(path - target);
-        target = path;
+    /* Absolute form (RFC 9112 3.2.2): drop "http://authority", the scheme
+     * in any case; the Host decides nothing here.  No path means "/". */
+    size_t scheme = len > 7 && strncasecmp(target, "http://", 7) == 0    ? 7
+                    : len > 8 && strncasecmp(target, "https://", 8) == 0 ? 8
+                                                                         : 0;
+    if (scheme) {
+        size_t end = scheme;
+        while (end < len && target[end] != '/' && target[end] != '?' && target[end] != '#')
+            end++;
+        if (end < len && target[end] == '/') {
+            target += end;
+            len -= end;
+        } else if (end == len || target[end] == '?') {
+            target = "/";
+            len = 1;
+        }
     }
     if (len == 0 || target[0] != '/')
         return 400; /* "*" or a bare authority: not a file */

@@ -17,7 +17,7 @@
 #define DOCROOT_MAX_PATH 4096
 
 /* Decodes target[0..len) (origin form "/a/b?q" or absolute form
- * "http://host/a/b") into a path relative to the root: no leading slash,
+ * "http://host/a/b", "HTTPS://host:8080", ...) into a path relative to the root: no leading slash,
  * "" for the root itself, "index.html" appended after a trailing slash.
  * Returns 0, or the status to answer: 400 (not a path, bad %-escape, a
  * decoded NUL or control byte), 403 (".." above the root), 414 (decoded

@@ -352,3 +352,21 @@ def test_access_log_lines(knot):
     # Control bytes are escaped, never written raw.
     assert re.search(r'"GET /x\\x01y HTTP/1\.1" 400 16$', log, re.M)
     assert "\x01" not in log
+
+
+@pytest.mark.parametrize("target,body", [
+    (b"http://127.0.0.1/small.txt", SMALL),
+    (b"HTTP://127.0.0.1:80/small.txt?q=1", SMALL),
+    (b"http://other.example/small.txt", SMALL),    # the target's host wins over Host
+    (b"https://127.0.0.1/sub/", SUB_INDEX),
+    (b"http://127.0.0.1", INDEX),                  # no path: "/"
+    (b"http://127.0.0.1?x=1", INDEX),
+], ids=lambda v: v.decode() if v.startswith(b"http") or v.startswith(b"HTTP") else "")
+def test_absolute_form_targets_are_served(knot, target, body):
+    r = request(knot.port, b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    assert (r.status, r.body) == (200, body), target
+
+
+def test_absolute_form_stays_in_the_root(knot):
+    r = get(knot.port, b"http://127.0.0.1/../outside/secret.txt")
+    assert r.status == 403
