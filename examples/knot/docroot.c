@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/syscall.h>
@@ -117,10 +118,9 @@ int docroot_resolve_target(const char *target, size_t len, char *rel, size_t rel
 
 static int open_beneath(int root_fd, const char *rel)
 {
-    /* O_NONBLOCK: opening a FIFO someone left in the root must not hang
-     * the whole server; it is refused below as not a regular file. */
+    /* O_PATH: finds the file without opening it (see docroot.h). */
     struct open_how how = {
-        .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+        .flags = O_PATH | O_CLOEXEC,
         .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
     };
     return (int)syscall(SYS_openat2, root_fd, rel[0] ? rel : ".", &how, sizeof how);
@@ -143,7 +143,7 @@ static int status_of_errno(int err)
     }
 }
 
-int docroot_open(int root_fd, const char *rel, struct stat *st, int *is_index)
+int docroot_find(int root_fd, const char *rel, struct stat *st, int *is_index)
 {
     *is_index = 0;
     int fd = open_beneath(root_fd, rel);
@@ -176,4 +176,12 @@ int docroot_open(int root_fd, const char *rel, struct stat *st, int *is_index)
         return -403;
     }
     return fd;
+}
+
+int docroot_open_found(int path_fd)
+{
+    char proc_path[32];
+    snprintf(proc_path, sizeof proc_path, "/proc/self/fd/%d", path_fd);
+    int fd = open(proc_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    return fd >= 0 ? fd : -status_of_errno(errno);
 }

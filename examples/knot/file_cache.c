@@ -235,20 +235,26 @@ struct cached_file *file_cache_pin(struct file_cache *c, const char *rel, int ma
 
     struct stat st;
     int is_index;
-    int fd = docroot_open(c->root_fd, rel, &st, &is_index);
-    if (fd < 0) {
+    int path_fd = docroot_find(c->root_fd, rel, &st, &is_index);
+    if (path_fd < 0) {
         if (f)
             table_remove(c, f); /* gone or forbidden now */
-        *status = -fd;
+        *status = -path_fd;
         return NULL;
     }
     if (f && same_file(f, &st)) {
-        close(fd);
+        close(path_fd);
         f->checked_ns = now;
         goto pin;
     }
     if (f)
         table_remove(c, f);
+    int fd = docroot_open_found(path_fd);
+    close(path_fd);
+    if (fd < 0) {
+        *status = -fd;
+        return NULL;
+    }
 
     /* Too large to cache, or the budget is all pinned: stream it. */
     int stream = !make_room(c, st.st_size);

@@ -34,9 +34,10 @@ struct http_head_scanner {
  * the head's final CRLF when it is complete, 0 when more bytes are needed,
  * or minus an HTTP status when no valid head can follow: -400 for a bare LF
  * line end or a request line that has begun wrong (a TLS handshake, binary
- * junk: answered at once, not when a line end that may never come), -414 for a request line over HTTP_MAX_LINE, -431 for a header
- * line over it, more than HTTP_MAX_HEADERS lines, or a head that will not
- * fit in capacity. */
+ * junk: answered at once, not at a line end that may never come), -414
+ * for a request line over HTTP_MAX_LINE, -431 for a header line over it,
+ * more than HTTP_MAX_HEADERS lines, or a head that will not fit in
+ * capacity. */
 long http_scan_head(struct http_head_scanner *scanner, const char *buf, size_t len,
                     size_t capacity);
 

@@ -72,7 +72,8 @@ def test_bare_lf_line_ends_are_400_at_once(knot, raw):
 
 
 @pytest.mark.parametrize("path", [
-    b"small.txt", b"*", b"http://host#frag", b"ftp://host/small.txt", b"/%00", b"/a%00.txt", b"/%zz", b"/%2", b"/%", b"/a%0d%0aX: y", b"/%7f", b"/a#frag",
+    b"small.txt", b"*", b"http://host#frag", b"ftp://host/small.txt",
+    b"/%00", b"/a%00.txt", b"/%zz", b"/%2", b"/%", b"/a%0d%0aX: y", b"/%7f", b"/a#frag",
 ])
 def test_bad_escapes_and_decoded_controls_are_400(knot, path):
     # The head is well formed, so the connection stays usable.
