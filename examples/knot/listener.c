@@ -121,10 +121,54 @@ static void start_conn(struct server *s, int fd, const struct sockaddr_in *addr)
     }
 }
 
+#define FD_SHORTAGE_LOG_NS 1000000000LL /* at most one "out of fds" line a second */
+
+/* Running out of fds, episode by episode: each one is logged when it
+ * starts and when it ends (the next accept that works), except that a
+ * start within FD_SHORTAGE_LOG_NS of the last logged one is only counted,
+ * and told with the next, so a flapping limit cannot flood the log. */
+struct fd_shortage {
+    int active;
+    int logged;            /* this episode's start was logged */
+    int64_t started_ns;
+    int64_t last_logged_ns;
+    unsigned unlogged;     /* episodes since the last logged start */
+};
+
+static void fd_shortage_begin(struct fd_shortage *e, const struct server *s)
+{
+    if (e->active)
+        return;
+    int64_t now = gt_now_ns();
+    e->active = 1;
+    e->started_ns = now;
+    e->logged = e->last_logged_ns == 0 || now - e->last_logged_ns >= FD_SHORTAGE_LOG_NS;
+    if (!e->logged) {
+        e->unlogged++;
+        return;
+    }
+    char also[64] = "";
+    if (e->unlogged)
+        snprintf(also, sizeof also, " (and %u shorter times since the last message)",
+                 e->unlogged);
+    knot_log("out of file descriptors at %d connections%s: new connections wait; raise "
+             "`ulimit -n` or lower -c", s->conns + s->refusing, also);
+    e->last_logged_ns = now;
+    e->unlogged = 0;
+}
+
+static void fd_shortage_end(struct fd_shortage *e, const struct server *s)
+{
+    e->active = 0;
+    if (e->logged)
+        knot_log("file descriptors free again after %.1f s, at %d connections",
+                 (double)(gt_now_ns() - e->started_ns) / 1e9, s->conns + s->refusing);
+}
+
 void listener_main(void *arg)
 {
     struct server *s = arg;
-    int warned_fd_limit = 0;
+    struct fd_shortage shortage = {0};
     for (;;) {
         if (server_fds_exhausted(s)) {
             /* Wait in the backlog until a connection or stream ends. */
@@ -138,15 +182,15 @@ void listener_main(void *arg)
         int fd = accept4(s->listen_fd, (struct sockaddr *)&addr, &addr_len,
                          SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd >= 0) {
+            if (shortage.active)
+                fd_shortage_end(&shortage, s);
             start_conn(s, fd, &addr);
             continue;
         }
         if (s->stopping)
             break; /* shutdown closed the listening socket */
         if (errno == EMFILE || errno == ENFILE) {
-            if (!warned_fd_limit++)
-                knot_log("out of file descriptors at %d connections: raise `ulimit -n` "
-                         "or lower -c", s->conns);
+            fd_shortage_begin(&shortage, s);
             gt_sleep_ns(100000000); /* let some connection close first */
         } else if (errno != EINTR && errno != ECONNABORTED && errno != EPROTO) {
             knot_log("accept: %s", strerror(errno));

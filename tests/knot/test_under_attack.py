@@ -186,3 +186,42 @@ def test_access_log_that_stops_draining_never_stops_serving(docroot, tmp_path):
     dropped = sum(int(d) for d in re.findall(r"access log: (\d+) lines dropped", err))
     assert dropped > 0, err  # the FIFO did fill
     assert len(numbers) + dropped == n, (len(numbers), dropped, err)
+
+
+def stderr_line(server, pattern, timeout=20):
+    """The next line of knot's stderr that matches pattern (a regex)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        ready, _, _ = select.select([server.proc.stderr], [], [], max(left, 0))
+        assert ready, "knot never said %r" % pattern
+        line = server.proc.stderr.readline().decode()
+        assert line, "knot exited before saying %r" % pattern
+        if re.search(pattern, line):
+            return line
+
+
+def test_every_episode_of_fd_exhaustion_is_logged_with_its_end(docroot):
+    # 64 fds, 30 of them taken by inherited fds: Knot's accept meets
+    # EMFILE long before its cap.  Twice, a second apart: each time the
+    # log says so, and says when it is over.
+    spare = [os.open(os.devnull, os.O_RDONLY) for _ in range(30)]
+    server = Knot(docroot, "-t", "30", "-c", "100", preexec_fn=fd_limit(64), pass_fds=spare)
+    for fd in spare:
+        os.close(fd)
+    try:
+        for episode in range(2):
+            held = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(40)]
+            stderr_line(server, r"^knot: out of file descriptors at \d+ connections")
+            for s in held:
+                s.close()
+            stderr_line(server, r"^knot: file descriptors free again after \d+\.\d s")
+            assert get(server.port, b"/small.txt").body == SMALL
+            time.sleep(1.1)  # past the one-message-a-second limit
+        status, err = server.stop()
+        assert status == 0
+        assert "out of file descriptors" not in err
+    finally:
+        if server.proc.poll() is None:
+            server.proc.kill()
+            server.proc.wait()
