@@ -31,8 +31,10 @@ static int request_line_start_ok(struct http_head_scanner *s, const char *buf, s
         size_t at = i - s->part_start;
         switch (s->line_part) {
         case METHOD:
-            if (c == '\r' && at == 0 && i + 1 == len)
-                break; /* maybe an empty line before the request */
+            if (c == '\r' && at == 0 && i + 1 == len) {
+                s->line_checked = i; /* maybe an empty line: look again */
+                return 1;
+            }
             if (c == ' ' && at > 0) {
                 s->line_part = TARGET;
                 s->part_start = i + 1;

@@ -216,6 +216,19 @@ def test_a_valid_start_waits_for_the_rest(knot, raw):
     c.close()
 
 
+def test_a_cr_then_a_request_line_is_400(knot):
+    # A CR may begin an empty line before the request, but only if an LF
+    # follows it, however the bytes are split: 400 at once, not 408 when
+    # no line end has come by the timeout.
+    c = Client(knot.port)
+    c.send(b"\r")
+    time.sleep(0.2)
+    c.send(b"GET /small.txt HTTP/1.1")
+    r = c.response()
+    assert r.status == 400
+    assert c.closed()
+
+
 @pytest.mark.parametrize("host", [
     b"a b", b"a/b", b"a@b", b"a?b", b"x:y", b"x:80:80", b"[::1", b"[zz]", b"[]", b"a%2", b"a%zz",
     b"\"x\"", b"a\\b", b"x:-1", b"a{b}", b"\xc3\xa9",
