@@ -35,8 +35,9 @@ $(KNOT_LOADGEN): $(KNOT_OUT)/loadgen.o $(LIBGT_A)
 knot: $(KNOT) $(KNOT_LOADGEN)
 all: knot
 
-# tests/knot/test_demo.py runs make demo and the demo under tmux: gt-top too.
-test-knot: $(KNOT) $(KNOT_LOADGEN) $(GT_TOP) $(DEPS_STAMP)
+# tests/knot/test_demo.py runs make demo and the demo under tmux: gt-top too;
+# tests/knot/test_scale.py lists 10,000 idle threads with gt-stacks.
+test-knot: $(KNOT) $(KNOT_LOADGEN) $(GT_TOP) $(BUILD)/bin/gt-stacks $(DEPS_STAMP)
 	$(Q)KNOT=$(abspath $(KNOT)) KNOT_LOADGEN=$(abspath $(KNOT_LOADGEN)) \
 		GT_TOP=$(abspath $(GT_TOP)) \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/knot

@@ -31,7 +31,6 @@
 #define CLIENT_GONE (-1)               /* read_request: close without answering */
 #define LINGER_NS 2000000000LL         /* how long a closing connection drains input */
 #define REFUSE_TIMEOUT_NS 1000000000LL /* a refused client's request must come this fast */
-#define STREAM_CHUNK 65536             /* streamed files go out in pieces this big */
 #define IDLE_GRACE_NS 100000000LL      /* idle this long, a connection's thread
                                         * gives its stack back (wait_idle) */
 
@@ -155,29 +154,6 @@ static int respond_error(struct conn *c, int status, int keep_alive, int head_on
     return conn_write_all(c, iov, 2, c->server->config.timeout_ns);
 }
 
-/* Sends a file that was too large to cache, a chunk at a time. */
-static int send_streamed_body(struct conn *c, const struct cached_file *file)
-{
-    char *chunk = malloc(STREAM_CHUNK);
-    if (!chunk)
-        return -1;
-    int result = 0;
-    for (off_t done = 0; done < file->size && result == 0;) {
-        size_t want = (size_t)(file->size - done) < STREAM_CHUNK
-                          ? (size_t)(file->size - done) : STREAM_CHUNK;
-        ssize_t n = pread(file->fd, chunk, want, done);
-        if (n <= 0) {
-            result = -1; /* the file shrank: the response cannot be completed */
-            break;
-        }
-        struct iovec iov = {chunk, (size_t)n};
-        result = conn_write_all(c, &iov, 1, c->server->config.timeout_ns);
-        done += n;
-    }
-    free(chunk);
-    return result;
-}
-
 /* The file the request names: 200 with it, 304, or an error status.
  * Returns 0, or -1 if the client could not be written to. */
 static int respond_with_file(struct conn *c, const struct http_request *req, int keep_alive)
@@ -191,7 +167,8 @@ static int respond_with_file(struct conn *c, const struct http_request *req, int
     int status = docroot_resolve_target(req->target, req->target_len, rel, sizeof rel);
     if (status)
         return respond_error(c, status, keep_alive, head_only);
-    struct cached_file *file = file_cache_pin(s->cache, rel, &status);
+    struct cached_file *file = file_cache_pin(s->cache, rel, !server_fds_exhausted(s),
+                                              &status);
     if (!file)
         return respond_error(c, status, keep_alive, head_only);
 
@@ -211,9 +188,15 @@ static int respond_with_file(struct conn *c, const struct http_request *req, int
         {(void *)file->data, send_body && file->data ? (size_t)file->size : 0},
     };
     log_response(c, status, send_body ? (long long)file->size : 0);
+    /* A streamed body follows its head straight from the file (sendfile):
+     * no copy of it in this process, however long the client stalls. */
+    int streamed = send_body && !file->data;
+    int more_queued = c->more_queued;
+    c->more_queued |= streamed;
     int result = conn_write_all(c, iov, 2, s->config.timeout_ns);
-    if (result == 0 && send_body && !file->data)
-        result = send_streamed_body(c, file);
+    c->more_queued = more_queued;
+    if (result == 0 && streamed)
+        result = conn_send_file(c, file->fd, file->size, s->config.timeout_ns);
     file_cache_unpin(s->cache, file);
     return result;
 }

@@ -3,12 +3,15 @@
  *
  * MSG_DONTWAIT makes each call return EAGAIN instead of parking inside
  * libc's name; the thread then parks in gt_wait_fd with the time it has
- * left.  One system call when data is there, as in any event loop.
+ * left.  One system call when data is there, as in any event loop.  The
+ * sockets are non-blocking too (the listener accepts them so), for the
+ * sendfile calls, which take no flags.
  */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -104,6 +107,25 @@ int conn_write_all(struct conn *c, struct iovec *iov, int iovcnt, int64_t timeou
             iov->iov_base = (char *)iov->iov_base + n;
             iov->iov_len -= (size_t)n;
         }
+    }
+    return 0;
+}
+
+int conn_send_file(struct conn *c, int in_fd, off_t size, int64_t timeout_ns)
+{
+    off_t offset = 0;
+    while (offset < size) {
+        ssize_t n = sendfile(c->fd, in_fd, &offset, (size_t)(size - offset));
+        if (n > 0)
+            continue;
+        if (n == 0)
+            return -1; /* the file shrank: the response cannot be completed */
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -1;
+        if (gt_wait_fd(c->fd, POLLOUT, timeout_ns) < 0)
+            return -1;
     }
     return 0;
 }

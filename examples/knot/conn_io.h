@@ -42,6 +42,12 @@ void conn_release_buffer(struct conn *c);
  * client is gone or has not read for timeout_ns. */
 int conn_write_all(struct conn *c, struct iovec *iov, int iovcnt, int64_t timeout_ns);
 
+/* Sends bytes [0, size) of the regular file in_fd (read at those
+ * offsets, never moving its file position, so connections can share it).
+ * 0, or -1 when the client is gone or has not read for timeout_ns, or the
+ * file shrank. */
+int conn_send_file(struct conn *c, int in_fd, off_t size, int64_t timeout_ns);
+
 /* Ends the connection after a response with "Connection: close": sends
  * FIN, then reads and drops what the client still sends for up to
  * linger_ns, and closes.  Closing with unread bytes would send a reset,

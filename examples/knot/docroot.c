@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -23,13 +25,22 @@ static int hex_value(char c)
 
 int docroot_resolve_target(const char *target, size_t len, char *rel, size_t rel_size)
 {
-    /* Absolute form: drop "http://authority"; the Host decides nothing here. */
-    if (len > 7 && strncmp(target, "http://", 7) == 0) {
-        const char *path = memchr(target + 7, '/', len - 7);
-        if (!path)
-            return 400;
-        len -= (size_t)(path - target);
-        target = path;
+    /* Absolute form (RFC 9112 3.2.2): drop "http://authority", the scheme
+     * in any case; the Host decides nothing here.  No path means "/". */
+    size_t scheme = len > 7 && strncasecmp(target, "http://", 7) == 0    ? 7
+                    : len > 8 && strncasecmp(target, "https://", 8) == 0 ? 8
+                                                                         : 0;
+    if (scheme) {
+        size_t end = scheme;
+        while (end < len && target[end] != '/' && target[end] != '?' && target[end] != '#')
+            end++;
+        if (end < len && target[end] == '/') {
+            target += end;
+            len -= end;
+        } else if (end == len || target[end] == '?') {
+            target = "/";
+            len = 1;
+        }
     }
     if (len == 0 || target[0] != '/')
         return 400; /* "*" or a bare authority: not a file */
@@ -107,10 +118,9 @@ int docroot_resolve_target(const char *target, size_t len, char *rel, size_t rel
 
 static int open_beneath(int root_fd, const char *rel)
 {
-    /* O_NONBLOCK: opening a FIFO someone left in the root must not hang
-     * the whole server; it is refused below as not a regular file. */
+    /* O_PATH: finds the file without opening it (see docroot.h). */
     struct open_how how = {
-        .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+        .flags = O_PATH | O_CLOEXEC,
         .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
     };
     return (int)syscall(SYS_openat2, root_fd, rel[0] ? rel : ".", &how, sizeof how);
@@ -133,7 +143,7 @@ static int status_of_errno(int err)
     }
 }
 
-int docroot_open(int root_fd, const char *rel, struct stat *st, int *is_index)
+int docroot_find(int root_fd, const char *rel, struct stat *st, int *is_index)
 {
     *is_index = 0;
     int fd = open_beneath(root_fd, rel);
@@ -166,4 +176,12 @@ int docroot_open(int root_fd, const char *rel, struct stat *st, int *is_index)
         return -403;
     }
     return fd;
+}
+
+int docroot_open_found(int path_fd)
+{
+    char proc_path[32];
+    snprintf(proc_path, sizeof proc_path, "/proc/self/fd/%d", path_fd);
+    int fd = open(proc_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    return fd >= 0 ? fd : -status_of_errno(errno);
 }

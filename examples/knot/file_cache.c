@@ -3,10 +3,13 @@
  *
  * Entries are found by their relative path (FNV-1a hash, chained buckets,
  * doubled when the table is full).  An entry is on the LRU list exactly
- * when it is in the table and nobody pins it; eviction takes the oldest of
- * those, so a pinned entry is never freed under a writer.  An entry that
- * goes stale (the file changed, or it was evicted-by-replacement) leaves
- * the table at once but lives until its last unpin.
+ * when it holds data, is in the table and nobody pins it; eviction takes
+ * the oldest of those, so a pinned entry is never freed under a writer.
+ * An entry that goes stale (the file changed) leaves the table at once but
+ * lives, and counts against the budget, until its last unpin.  A streamed
+ * entry (an fd, no data) is in the table only while pinned: the next
+ * connection that wants the same file shares its fd, and an idle one holds
+ * no fd.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,10 +29,11 @@
 
 struct file_cache {
     int root_fd;
-    size_t max_bytes;        /* bound on data held by entries in the table */
+    size_t max_bytes;        /* bound on file data held, pinned or not */
     size_t max_entry_bytes;  /* larger files are streamed, never cached */
-    size_t bytes;            /* data held by entries in the table */
-    size_t entries;
+    size_t bytes;            /* data held by all entries, stale ones too */
+    size_t entries;          /* in the table */
+    int streams;             /* entries holding an fd to stream from */
     size_t nbuckets;         /* a power of two */
     struct cached_file **buckets;
     struct cached_file *lru_oldest, *lru_newest;
@@ -62,6 +66,8 @@ struct file_cache *file_cache_create(int root_fd, size_t max_bytes)
 
 size_t file_cache_bytes(const struct file_cache *c) { return c->bytes; }
 
+int file_cache_streams(const struct file_cache *c) { return c->streams; }
+
 static void lru_remove(struct file_cache *c, struct cached_file *f)
 {
     if (f->lru_prev)
@@ -86,30 +92,6 @@ static void lru_append(struct file_cache *c, struct cached_file *f)
     c->lru_newest = f;
 }
 
-static void entry_free(struct cached_file *f)
-{
-    if (f->fd >= 0)
-        close(f->fd);
-    free((void *)f->data);
-    free(f);
-}
-
-/* Takes f out of the table; it is freed now if unpinned, else at unpin. */
-static void table_remove(struct file_cache *c, struct cached_file *f)
-{
-    struct cached_file **link = &c->buckets[f->hash & (c->nbuckets - 1)];
-    while (*link != f)
-        link = &(*link)->hash_next;
-    *link = f->hash_next;
-    f->in_table = 0;
-    c->bytes -= (size_t)f->size;
-    c->entries--;
-    if (f->pins == 0) {
-        lru_remove(c, f);
-        entry_free(f);
-    }
-}
-
 static void table_grow(struct file_cache *c)
 {
     size_t n = c->nbuckets * 2;
@@ -126,6 +108,56 @@ static void table_grow(struct file_cache *c)
     free(c->buckets);
     c->buckets = b;
     c->nbuckets = n;
+}
+
+static void entry_free(struct file_cache *c, struct cached_file *f)
+{
+    if (f->fd >= 0) {
+        close(f->fd);
+        c->streams--;
+    }
+    if (f->data)
+        c->bytes -= (size_t)f->size;
+    free((void *)f->data);
+    free(f);
+}
+
+/* Takes f out of the table; it is freed now if unpinned, else at unpin. */
+static void table_remove(struct file_cache *c, struct cached_file *f)
+{
+    struct cached_file **link = &c->buckets[f->hash & (c->nbuckets - 1)];
+    while (*link != f)
+        link = &(*link)->hash_next;
+    *link = f->hash_next;
+    f->in_table = 0;
+    c->entries--;
+    if (f->pins == 0) {
+        if (f->data)
+            lru_remove(c, f);
+        entry_free(c, f);
+    }
+}
+
+static void table_insert(struct file_cache *c, struct cached_file *f)
+{
+    if (c->entries >= c->nbuckets)
+        table_grow(c);
+    struct cached_file **bucket = &c->buckets[f->hash & (c->nbuckets - 1)];
+    f->hash_next = *bucket;
+    *bucket = f;
+    f->in_table = 1;
+    c->entries++;
+}
+
+/* Evicts the least recently used unpinned entries until size more bytes
+ * fit in the budget; 1 when they do, 0 when what is left is pinned. */
+static int make_room(struct file_cache *c, off_t size)
+{
+    if ((size_t)size > c->max_entry_bytes)
+        return 0;
+    while (c->bytes + (size_t)size > c->max_bytes && c->lru_oldest)
+        table_remove(c, c->lru_oldest);
+    return c->bytes + (size_t)size <= c->max_bytes;
 }
 
 static struct cached_file *table_find(struct file_cache *c, const char *rel, uint64_t h)
@@ -192,7 +224,8 @@ static struct cached_file *entry_load(const char *rel, uint64_t h,
     return f;
 }
 
-struct cached_file *file_cache_pin(struct file_cache *c, const char *rel, int *status)
+struct cached_file *file_cache_pin(struct file_cache *c, const char *rel, int may_stream,
+                                   int *status)
 {
     uint64_t h = hash_path(rel);
     int64_t now = gt_now_ns();
@@ -202,48 +235,46 @@ struct cached_file *file_cache_pin(struct file_cache *c, const char *rel, int *s
 
     struct stat st;
     int is_index;
-    int fd = docroot_open(c->root_fd, rel, &st, &is_index);
-    if (fd < 0) {
+    int path_fd = docroot_find(c->root_fd, rel, &st, &is_index);
+    if (path_fd < 0) {
         if (f)
             table_remove(c, f); /* gone or forbidden now */
-        *status = -fd;
+        *status = -path_fd;
         return NULL;
     }
     if (f && same_file(f, &st)) {
-        close(fd);
+        close(path_fd);
         f->checked_ns = now;
         goto pin;
     }
     if (f)
         table_remove(c, f);
+    int fd = docroot_open_found(path_fd);
+    close(path_fd);
+    if (fd < 0) {
+        *status = -fd;
+        return NULL;
+    }
 
-    int stream = (size_t)st.st_size > c->max_entry_bytes;
+    /* Too large to cache, or the budget is all pinned: stream it. */
+    int stream = !make_room(c, st.st_size);
+    if (stream && !may_stream) {
+        close(fd);
+        *status = 503; /* no fd to spare for it now */
+        return NULL;
+    }
     f = entry_load(rel, h, fd, &st, is_index, stream);
     if (!f) {
-        if (!stream)
-            close(fd);
+        close(fd);
         *status = 500;
         return NULL;
     }
     f->checked_ns = now;
-    if (!stream) {
-        /* Make room from the least recently used unpinned entries. */
-        while (c->bytes + (size_t)f->size > c->max_bytes && c->lru_oldest)
-            table_remove(c, c->lru_oldest);
-        if (c->bytes + (size_t)f->size <= c->max_bytes) {
-            if (c->entries >= c->nbuckets)
-                table_grow(c);
-            struct cached_file **bucket = &c->buckets[h & (c->nbuckets - 1)];
-            f->hash_next = *bucket;
-            *bucket = f;
-            f->in_table = 1;
-            c->bytes += (size_t)f->size;
-            c->entries++;
-            f->pins = 1;
-            return f;
-        }
-        /* Everything left is pinned: serve a private copy this time. */
-    }
+    if (f->data)
+        c->bytes += (size_t)f->size;
+    else
+        c->streams++;
+    table_insert(c, f);
     f->pins = 1;
     return f;
 
@@ -257,8 +288,10 @@ void file_cache_unpin(struct file_cache *c, struct cached_file *f)
 {
     if (--f->pins > 0)
         return;
-    if (f->in_table)
+    if (f->in_table && f->data)
         lru_append(c, f);
+    else if (f->in_table)
+        table_remove(c, f); /* streamed: no one needs its fd now */
     else
-        entry_free(f);
+        entry_free(c, f);
 }

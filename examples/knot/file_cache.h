@@ -32,7 +32,7 @@ struct cached_file {
     struct cached_file *hash_next;
     struct cached_file *lru_prev, *lru_next; /* only while unpinned and cached */
     int pins;
-    int in_table;      /* 0: a private copy, freed at the last unpin */
+    int in_table;      /* 0: stale (the file changed), freed at the last unpin */
     int64_t checked_ns; /* when the file on disk was last compared */
     dev_t dev;
     ino_t ino;
@@ -46,13 +46,19 @@ struct cached_file {
 struct file_cache *file_cache_create(int root_fd, size_t max_bytes);
 
 /* The file at rel (a path from docroot_resolve_target), pinned.  Cached
- * contents are compared with the disk at most once a second.  NULL with
- * *status set (403, 404, 500) when it cannot be served. */
-struct cached_file *file_cache_pin(struct file_cache *cache, const char *rel, int *status);
+ * contents are compared with the disk at most once a second.  may_stream:
+ * an fd may be kept open to stream the file if it must be.  NULL with
+ * *status set (403, 404, 500, or 503 when it must be streamed and
+ * may_stream is 0) when it cannot be served. */
+struct cached_file *file_cache_pin(struct file_cache *cache, const char *rel,
+                                   int may_stream, int *status);
 
 void file_cache_unpin(struct file_cache *cache, struct cached_file *file);
 
-/* Bytes of file data held in the shared table now. */
+/* Bytes of file data held now, in the table or pinned while stale. */
 size_t file_cache_bytes(const struct file_cache *cache);
+
+/* Fds held open for streamed files now. */
+int file_cache_streams(const struct file_cache *cache);
 
 #endif

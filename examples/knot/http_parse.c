@@ -6,11 +6,66 @@
  * colon, both Content-Length and Transfer-Encoding) is refused with 400
  * rather than guessed at, because a guess is how request smuggling starts.
  */
+#include <ctype.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
 #include "http_parse.h"
+
+static int is_tchar(unsigned char c);
+
+/* Is buf[s->line_checked..len), the rest of a request line that has no
+ * line end yet, still the start of "method SP target SP HTTP/d.d CR"?
+ * Resumable like the scan, so a trickled line costs linear work; the
+ * whole line is checked again by parse_request_line once it is complete. */
+static int request_line_start_ok(struct http_head_scanner *s, const char *buf, size_t len)
+{
+    enum { METHOD, TARGET, VERSION, END };
+    if (s->line_checked < s->line_start) {
+        s->line_checked = s->part_start = s->line_start;
+        s->line_part = METHOD;
+    }
+    for (size_t i = s->line_checked; i < len; i++) {
+        unsigned char c = (unsigned char)buf[i];
+        size_t at = i - s->part_start;
+        switch (s->line_part) {
+        case METHOD:
+            if (c == '\r' && at == 0 && i + 1 == len) {
+                s->line_checked = i; /* maybe an empty line: look again */
+                return 1;
+            }
+            if (c == ' ' && at > 0) {
+                s->line_part = TARGET;
+                s->part_start = i + 1;
+            } else if (!is_tchar(c)) {
+                return 0;
+            }
+            break;
+        case TARGET:
+            if (c == ' ' && at > 0) {
+                s->line_part = VERSION;
+                s->part_start = i + 1;
+            } else if (c < 0x21 || c > 0x7e) {
+                return 0;
+            }
+            break;
+        case VERSION:
+            if (at < 5 ? c != (unsigned char)"HTTP/"[at]
+                : at == 6 ? c != '.'
+                : at == 8 ? c != '\r'
+                : c < '0' || c > '9')
+                return 0;
+            if (at == 8)
+                s->line_part = END;
+            break;
+        default: /* past the CR: only the LF, which ends the scan first */
+            return 0;
+        }
+    }
+    s->line_checked = len;
+    return 1;
+}
 
 long http_scan_head(struct http_head_scanner *s, const char *buf, size_t len,
                     size_t capacity)
@@ -19,6 +74,8 @@ long http_scan_head(struct http_head_scanner *s, const char *buf, size_t len,
         const char *lf = memchr(buf + s->scanned, '\n', len - s->scanned);
         if (!lf) {
             s->scanned = len;
+            if (s->lines == 0 && !request_line_start_ok(s, buf, len))
+                return -400;
             break;
         }
         size_t lf_at = (size_t)(lf - buf);
@@ -64,6 +121,44 @@ static int is_field_char(unsigned char c)
 static int name_is(const char *name, size_t len, const char *want)
 {
     return strlen(want) == len && strncasecmp(name, want, len) == 0;
+}
+
+/* Host (RFC 9112 3.2): uri-host [":" port], or empty.  uri-host is a
+ * reg-name (unreserved, sub-delims, %-escapes) or an IP literal in
+ * brackets; an IPv4 address is a reg-name's characters too. */
+static int host_is_valid(const char *v, size_t len)
+{
+    size_t i = 0;
+    if (len > 0 && v[0] == '[') {
+        for (i = 1; i < len && v[i] != ']'; i++)
+            if (!isxdigit((unsigned char)v[i]) && v[i] != ':' && v[i] != '.' &&
+                v[i] != 'v' && v[i] != 'V')
+                return 0;
+        if (i == len || i == 1)
+            return 0;
+        i++; /* the ']' */
+    } else {
+        for (; i < len && v[i] != ':'; i++) {
+            unsigned char c = (unsigned char)v[i];
+            if (c == '%') {
+                if (i + 2 >= len || !isxdigit((unsigned char)v[i + 1]) ||
+                    !isxdigit((unsigned char)v[i + 2]))
+                    return 0;
+                i += 2;
+            } else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                         (c >= '0' && c <= '9') || (c && strchr("-._~!$&'()*+,;=", c)))) {
+                return 0;
+            }
+        }
+    }
+    if (i == len)
+        return 1;
+    if (v[i++] != ':')
+        return 0;
+    for (; i < len; i++)
+        if (v[i] < '0' || v[i] > '9')
+            return 0;
+    return 1;
 }
 
 /* Connection: a comma-separated list of options. */
@@ -185,6 +280,8 @@ int http_parse_head(const char *head, size_t len, struct http_request *req)
         size_t value_len = (size_t)(value_end - value);
 
         if (name_is(line, name_len, "Host")) {
+            if (!host_is_valid(value, value_len))
+                return 400;
             hosts++;
         } else if (name_is(line, name_len, "Connection")) {
             parse_connection(value, value_len, &saw_close, &saw_keep_alive);

@@ -24,15 +24,20 @@ struct http_head_scanner {
     size_t head_start; /* offset of the request line (empty lines before
                         * it are skipped, as RFC 9112 2.2 allows) */
     int lines;         /* complete lines of the head so far */
+    size_t line_checked; /* the request line is a valid start up to here */
+    int line_part;       /* where line_checked is: method, target, version */
+    size_t part_start;   /* where that part began */
 };
 
 /* Looks for the empty line that ends the head in buf[0..len); capacity is
  * the most the caller's buffer can ever hold.  Returns the offset just past
  * the head's final CRLF when it is complete, 0 when more bytes are needed,
  * or minus an HTTP status when no valid head can follow: -400 for a bare LF
- * line end, -414 for a request line over HTTP_MAX_LINE, -431 for a header
- * line over it, more than HTTP_MAX_HEADERS lines, or a head that will not
- * fit in capacity. */
+ * line end or a request line that has begun wrong (a TLS handshake, binary
+ * junk: answered at once, not at a line end that may never come), -414
+ * for a request line over HTTP_MAX_LINE, -431 for a header line over it,
+ * more than HTTP_MAX_HEADERS lines, or a head that will not fit in
+ * capacity. */
 long http_scan_head(struct http_head_scanner *scanner, const char *buf, size_t len,
                     size_t capacity);
 
@@ -57,7 +62,7 @@ struct http_request {
 /* Parses head[0..len) (request line and headers, as delimited by
  * http_scan_head, starting at its head_start).  Returns 0, or the status to
  * answer with: 400 (malformed request line or header, missing or repeated
- * Host on HTTP/1.1, bad Content-Length), 413 (Content-Length over
+ * Host on HTTP/1.1, a Host that is not host[:port], bad Content-Length), 413 (Content-Length over
  * HTTP_MAX_BODY), 501 (Transfer-Encoding), 505 (HTTP major version not 1).
  * On error *req holds whatever was parsed before it (for the access log). */
 int http_parse_head(const char *head, size_t len, struct http_request *req);

@@ -6,7 +6,10 @@
  * answers 503 and closes: a client learns at once that the server is full,
  * instead of waiting in the kernel's backlog behind idle keep-alive
  * connections it cannot see.  Those refusals are bounded too; past that
- * bound a connection is closed unanswered.
+ * bound a connection is closed unanswered.  And neither ever takes the
+ * fds kept back for opening files (see server.h): when connections and
+ * streams hold all the rest, new connections wait in the backlog, and the
+ * clients already in keep being served.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,10 +23,9 @@
 #include <gt.h>
 
 #include "conn.h"
+#include "file_cache.h"
 #include "log.h"
 #include "server.h"
-
-#define MAX_REFUSING 64 /* 503-answering threads at once, beyond the cap */
 
 void server_add_conn(struct server *s, struct conn *c)
 {
@@ -36,6 +38,11 @@ void server_add_conn(struct server *s, struct conn *c)
         s->refusing++;
     else
         s->conns++;
+}
+
+int server_fds_exhausted(const struct server *s)
+{
+    return s->conns + s->refusing + file_cache_streams(s->cache) >= s->conn_fd_budget;
 }
 
 void server_remove_conn(struct server *s, struct conn *c)
@@ -80,11 +87,15 @@ static void note_cap(struct server *s, int over_cap)
 
 static void start_conn(struct server *s, int fd, const struct sockaddr_in *addr)
 {
+    if (server_fds_exhausted(s)) {
+        close(fd); /* streams took the rest while accept4 waited */
+        return;
+    }
     int over_cap = s->conns >= s->config.max_conns;
     note_cap(s, over_cap);
     if (over_cap) {
         s->refused_at_cap++;
-        if (s->refusing >= MAX_REFUSING) {
+        if (s->refusing >= SERVER_MAX_REFUSING) {
             close(fd); /* even refusals are capped: a flood gets resets */
             return;
         }
@@ -110,24 +121,76 @@ static void start_conn(struct server *s, int fd, const struct sockaddr_in *addr)
     }
 }
 
+#define FD_SHORTAGE_LOG_NS 1000000000LL /* at most one "out of fds" line a second */
+
+/* Running out of fds, episode by episode: each one is logged when it
+ * starts and when it ends (the next accept that works), except that a
+ * start within FD_SHORTAGE_LOG_NS of the last logged one is only counted,
+ * and told with the next, so a flapping limit cannot flood the log. */
+struct fd_shortage {
+    int active;
+    int logged;            /* this episode's start was logged */
+    int64_t started_ns;
+    int64_t last_logged_ns;
+    unsigned unlogged;     /* episodes since the last logged start */
+};
+
+static void fd_shortage_begin(struct fd_shortage *e, const struct server *s)
+{
+    if (e->active)
+        return;
+    int64_t now = gt_now_ns();
+    e->active = 1;
+    e->started_ns = now;
+    e->logged = e->last_logged_ns == 0 || now - e->last_logged_ns >= FD_SHORTAGE_LOG_NS;
+    if (!e->logged) {
+        e->unlogged++;
+        return;
+    }
+    char also[64] = "";
+    if (e->unlogged)
+        snprintf(also, sizeof also, " (and %u shorter times since the last message)",
+                 e->unlogged);
+    knot_log("out of file descriptors at %d connections%s: new connections wait; raise "
+             "`ulimit -n` or lower -c", s->conns + s->refusing, also);
+    e->last_logged_ns = now;
+    e->unlogged = 0;
+}
+
+static void fd_shortage_end(struct fd_shortage *e, const struct server *s)
+{
+    e->active = 0;
+    if (e->logged)
+        knot_log("file descriptors free again after %.1f s, at %d connections",
+                 (double)(gt_now_ns() - e->started_ns) / 1e9, s->conns + s->refusing);
+}
+
 void listener_main(void *arg)
 {
     struct server *s = arg;
-    int warned_fd_limit = 0;
+    struct fd_shortage shortage = {0};
     for (;;) {
+        if (server_fds_exhausted(s)) {
+            /* Wait in the backlog until a connection or stream ends. */
+            gt_sleep_ns(10000000);
+            if (s->stopping)
+                break;
+            continue;
+        }
         struct sockaddr_in addr;
         socklen_t addr_len = sizeof addr;
-        int fd = accept4(s->listen_fd, (struct sockaddr *)&addr, &addr_len, SOCK_CLOEXEC);
+        int fd = accept4(s->listen_fd, (struct sockaddr *)&addr, &addr_len,
+                         SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd >= 0) {
+            if (shortage.active)
+                fd_shortage_end(&shortage, s);
             start_conn(s, fd, &addr);
             continue;
         }
         if (s->stopping)
             break; /* shutdown closed the listening socket */
         if (errno == EMFILE || errno == ENFILE) {
-            if (!warned_fd_limit++)
-                knot_log("out of file descriptors at %d connections: raise `ulimit -n` "
-                         "or lower -c", s->conns);
+            fd_shortage_begin(&shortage, s);
             gt_sleep_ns(100000000); /* let some connection close first */
         } else if (errno != EINTR && errno != ECONNABORTED && errno != EPROTO) {
             knot_log("accept: %s", strerror(errno));

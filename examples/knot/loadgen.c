@@ -16,6 +16,7 @@
  *   --hold N     N connections that are all open at once, then each sends
  *                --requests K requests and checks every response; with
  *                --hold-seconds S they then stay open and idle S seconds
+ *                from when the last of them is done
  *                (for measuring a server's memory per idle connection)
  *
  * Every response is checked: status 200, and with --expect FILE a body
@@ -302,9 +303,14 @@ static void hold_client(void *arg)
             if (send_request(fd, opt.path, 0) < 0 || read_response(fd, 0) < 0)
                 break;
     }
+    /* Idle only once every hold client is done: one that finished early
+     * and idled its S seconds out before the last was served (on a busy
+     * machine) would be gone when the count of those open is taken. */
     gt_mutex_lock(&lock);
     stats.hold_done++;
     gt_cond_broadcast(&changed);
+    while (stats.hold_done < opt.hold)
+        gt_cond_wait(&changed, &lock);
     gt_mutex_unlock(&lock);
     if (fd >= 0) {
         if (opt.hold_seconds > 0)

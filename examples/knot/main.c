@@ -29,7 +29,6 @@
 #define EXIT_USAGE 64 /* as sysexits.h's EX_USAGE */
 #define DEFAULT_TIMEOUT_S 10.0
 #define DEFAULT_CACHE_MIB 64
-#define FDS_KEPT_BACK 32 /* for the listener, the root, the log, stdio */
 
 static void usage(FILE *out)
 {
@@ -56,7 +55,8 @@ static void usage(FILE *out)
         "flight finish (for up to TIMEOUT); a second signal stops at once.\n"
         "Exit status: 0 after a graceful stop, 1 on a run-time error, %d on a\n"
         "usage error.\n",
-        FDS_KEPT_BACK, DEFAULT_TIMEOUT_S, DEFAULT_CACHE_MIB, EXIT_USAGE);
+        SERVER_FDS_KEPT_BACK + SERVER_MAX_REFUSING, DEFAULT_TIMEOUT_S, DEFAULT_CACHE_MIB,
+        EXIT_USAGE);
 }
 
 static void usage_error(const char *fmt, const char *arg)
@@ -224,7 +224,11 @@ int main(int argc, char **argv)
     cfg->bind_address = "127.0.0.1";
     cfg->timeout_ns = (int64_t)(DEFAULT_TIMEOUT_S * 1e9);
     cfg->cache_bytes = (size_t)DEFAULT_CACHE_MIB << 20;
-    cfg->max_conns = fd_limit > 2 * FDS_KEPT_BACK ? (int)(fd_limit - FDS_KEPT_BACK) : 16;
+    /* Room for the refusals over the cap, beyond it: see server.h. */
+    long spare_fds = fd_limit - SERVER_FDS_KEPT_BACK - SERVER_MAX_REFUSING;
+    cfg->max_conns = spare_fds > 16 ? (int)spare_fds : 16;
+    server.conn_fd_budget = fd_limit - SERVER_FDS_KEPT_BACK > 1
+                                ? fd_limit - SERVER_FDS_KEPT_BACK : 1;
     parse_options(argc, argv, cfg);
 
     server.root_fd = open(cfg->docroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -242,10 +246,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "knot: no memory for the file cache\n");
         return 1;
     }
-    if (cfg->max_conns > fd_limit - FDS_KEPT_BACK)
+    if (cfg->max_conns > server.conn_fd_budget)
         knot_log("warning: -c %d is above the open-file limit (%ld): connections past "
-                 "about %ld will wait for a free fd", cfg->max_conns, fd_limit,
-                 fd_limit - FDS_KEPT_BACK);
+                 "%ld will wait for a free fd", cfg->max_conns, fd_limit,
+                 server.conn_fd_budget);
     server.listen_fd = open_listener(cfg);
     gt_mutex_init(&server.lock);
     gt_cond_init(&server.conns_changed);
@@ -266,6 +270,6 @@ int main(int argc, char **argv)
         return 1;
     }
     if (server.access_log)
-        access_log_flush(server.access_log);
+        access_log_close(server.access_log);
     return 0;
 }

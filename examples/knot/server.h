@@ -26,6 +26,15 @@ struct server_config {
     size_t cache_bytes;          /* file cache bound */
 };
 
+/* The open-file limit is split three ways: FDS_KEPT_BACK for the fixed
+ * fds (stdio, the listener, the root, the log, the runtime's) and for
+ * opening files, which a flood must never take; MAX_REFUSING for the
+ * threads that answer 503 over the cap; and the rest for connections
+ * served and the files they stream.  The listener stops accepting when
+ * the last two would reach into the first. */
+#define SERVER_FDS_KEPT_BACK 32
+#define SERVER_MAX_REFUSING 64
+
 struct conn;
 struct file_cache;
 struct access_log;
@@ -34,6 +43,8 @@ struct server {
     struct server_config config;
     int listen_fd;
     int root_fd;                  /* the document root, for openat2 */
+    long conn_fd_budget;          /* fds for connections (served and
+                                   * refused) and streamed files together */
     struct file_cache *cache;
     struct access_log *access_log; /* NULL: none */
     int stopping;                 /* shutdown began: finish, do not start */
@@ -58,5 +69,9 @@ int shutdown_install_handlers(void);
 /* Connection bookkeeping, for the listener and the connection threads. */
 void server_add_conn(struct server *s, struct conn *c);
 void server_remove_conn(struct server *s, struct conn *c);
+
+/* Would one more fd for a connection or a streamed file reach into the
+ * fds kept back? */
+int server_fds_exhausted(const struct server *s);
 
 #endif

@@ -64,12 +64,19 @@ def make_docroot(path):
 class Knot:
     """One running knot process."""
 
-    def __init__(self, docroot, *args):
-        self.log_path = os.path.join(os.path.dirname(docroot), "access-%d.log" % id(self))
+    def __init__(self, docroot, *args, log_path=None, preexec_fn=None, pass_fds=()):
+        """log_path: the access log (default: a file next to docroot);
+        preexec_fn: run in the child before knot starts (e.g. to set limits);
+        pass_fds: fds knot inherits."""
+        self.log_path = log_path or os.path.join(os.path.dirname(docroot),
+                                                 "access-%d.log" % id(self))
         self.argv = [KNOT, "-p", "0", "-r", docroot, "--log", self.log_path] + list(args)
         self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
+                                     stderr=subprocess.PIPE, preexec_fn=preexec_fn,
+                                     pass_fds=pass_fds)
         line = self.proc.stderr.readline().decode()
+        while line.startswith("knot: warning: "):  # before the start-up line
+            line = self.proc.stderr.readline().decode()
         m = re.search(r"on http://127\.0\.0\.1:(\d+)/", line)
         if not m:
             self.proc.kill()

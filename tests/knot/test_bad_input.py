@@ -72,7 +72,8 @@ def test_bare_lf_line_ends_are_400_at_once(knot, raw):
 
 
 @pytest.mark.parametrize("path", [
-    b"small.txt", b"*", b"http://host", b"/%00", b"/a%00.txt", b"/%zz", b"/%2", b"/%", b"/a%0d%0aX: y", b"/%7f", b"/a#frag",
+    b"small.txt", b"*", b"http://host#frag", b"ftp://host/small.txt",
+    b"/%00", b"/a%00.txt", b"/%zz", b"/%2", b"/%", b"/a%0d%0aX: y", b"/%7f", b"/a#frag",
 ])
 def test_bad_escapes_and_decoded_controls_are_400(knot, path):
     # The head is well formed, so the connection stays usable.
@@ -176,7 +177,74 @@ def test_garbage_bytes_are_400(knot):
 
 
 def test_nul_flood_is_answered(knot):
-    answered_then_closed(knot.port, b"\x00" * 20000, 414)
+    answered_then_closed(knot.port, b"\x00" * 20000, 400)
+
+
+# A TLS ClientHello (the start of one: record header, handshake header,
+# version, random), and other requests that go wrong before any line end.
+NO_LINE_END_JUNK = [
+    bytes.fromhex("160301020001" "0001fc0303") + bytes(range(11, 43)),  # no LF in it
+    b"\x00",
+    b"GET\t/",
+    b"GET /a b",
+    b"GET / HTTQ",
+    b"GET / HTTP/1.1x",
+    b"GET / HTTP/1.1\rX",
+    b"\rGET",
+    b"G\x80T /",
+]
+
+
+@pytest.mark.parametrize("raw", NO_LINE_END_JUNK)
+def test_junk_without_a_line_end_is_400_at_once(knot, raw):
+    # Not the start of any request line: answered 400 now, not 408 when
+    # the request times out waiting for a line end.
+    answered_then_closed(knot.port, raw, 400)
+
+
+@pytest.mark.parametrize("raw", [b"GET", b"GET /small", b"GET /small.txt HTTP/1.",
+                                 b"GET /small.txt HTTP/1.1\r", b"\r"])
+def test_a_valid_start_waits_for_the_rest(knot, raw):
+    c = Client(knot.port)
+    c.send(raw)
+    time.sleep(0.2)
+    rest = b"GET /small.txt HTTP/1.1\r\nHost: x\r\n\r\n"[len(raw):] if raw != b"\r" else \
+        b"\nGET /small.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+    c.send(rest)
+    r = c.response()
+    assert (r.status, r.body) == (200, SMALL)
+    c.close()
+
+
+def test_a_cr_then_a_request_line_is_400(knot):
+    # A CR may begin an empty line before the request, but only if an LF
+    # follows it, however the bytes are split: 400 at once, not 408 when
+    # no line end has come by the timeout.
+    c = Client(knot.port)
+    c.send(b"\r")
+    time.sleep(0.2)
+    c.send(b"GET /small.txt HTTP/1.1")
+    r = c.response()
+    assert r.status == 400
+    assert c.closed()
+
+
+@pytest.mark.parametrize("host", [
+    b"a b", b"a/b", b"a@b", b"a?b", b"x:y", b"x:80:80", b"[::1", b"[zz]", b"[]", b"a%2", b"a%zz",
+    b"\"x\"", b"a\\b", b"x:-1", b"a{b}", b"\xc3\xa9",
+])
+def test_invalid_host_is_400(knot, host):
+    answered_then_closed(knot.port, b"GET /small.txt HTTP/1.1\r\nHost: " + host + b"\r\n\r\n",
+                         400)
+
+
+@pytest.mark.parametrize("host", [
+    b"", b"127.0.0.1", b"127.0.0.1:8080", b"example.com", b"EXAMPLE.com:", b"[::1]",
+    b"[::1]:80", b"xn--caf-dma.example", b"a_b~c!$&'()*+,;=", b"a%41b",
+])
+def test_valid_host_is_served(knot, host):
+    r = request(knot.port, b"GET /small.txt HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+    assert (r.status, r.body) == (200, SMALL), host
 
 
 def test_server_still_serves_after_all_this(knot):

@@ -3,13 +3,16 @@ against the files the test wrote."""
 import email.utils
 import os
 import re
+import socket
+import stat
 import subprocess
+import threading
 import time
 import urllib.parse
 
 import pytest
 
-from conftest import (BIG, INDEX, MEDIUM, SMALL, SUB_INDEX, UNICODE_NAME, Client, get,
+from conftest import (BIG, INDEX, MEDIUM, SMALL, SUB_INDEX, UNICODE_NAME, Client, Knot, get,
                       request)
 
 DATE_RE = r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT$"
@@ -352,3 +355,61 @@ def test_access_log_lines(knot):
     # Control bytes are escaped, never written raw.
     assert re.search(r'"GET /x\\x01y HTTP/1\.1" 400 16$', log, re.M)
     assert "\x01" not in log
+
+
+@pytest.mark.parametrize("target,body", [
+    (b"http://127.0.0.1/small.txt", SMALL),
+    (b"HTTP://127.0.0.1:80/small.txt?q=1", SMALL),
+    (b"http://other.example/small.txt", SMALL),    # the target's host wins over Host
+    (b"https://127.0.0.1/sub/", SUB_INDEX),
+    (b"http://127.0.0.1", INDEX),                  # no path: "/"
+    (b"http://127.0.0.1?x=1", INDEX),
+], ids=lambda v: v.decode() if v.startswith(b"http") or v.startswith(b"HTTP") else "")
+def test_absolute_form_targets_are_served(knot, target, body):
+    r = request(knot.port, b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    assert (r.status, r.body) == (200, body), target
+
+
+def test_absolute_form_stays_in_the_root(knot):
+    r = get(knot.port, b"http://127.0.0.1/../outside/secret.txt")
+    assert r.status == 403
+
+
+def test_special_files_are_refused_before_they_are_opened(tmp_path):
+    # A FIFO, a UNIX socket and (where this may create one) a device node
+    # in the root: 403 each, and none is opened.  A writer waiting in
+    # open() on the FIFO would be let go by any reader's open.
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "ok.txt").write_bytes(SMALL)
+    os.mkfifo(str(root / "fifo"))
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(root / "sock"))
+    names = [b"/fifo", b"/sock", b"/fifo-dir/", b"/sock?q"]
+    (root / "fifo-dir").mkdir()
+    os.mkfifo(str(root / "fifo-dir" / "index.html"))
+    try:
+        os.mknod(str(root / "null"), 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        names.append(b"/null")
+    except PermissionError:
+        pass  # not allowed to make device nodes here
+    opened = []
+    writer = threading.Thread(
+        target=lambda: opened.append(os.open(str(root / "fifo"), os.O_WRONLY)), daemon=True)
+    writer.start()
+    server = Knot(str(root))
+    try:
+        for name in names:
+            r = get(server.port, name)
+            assert (r.status, r.body) == (403, b"403 Forbidden\n"), name
+        assert get(server.port, b"/ok.txt").body == SMALL
+        writer.join(0.5)
+        assert writer.is_alive() and not opened, "knot opened the FIFO"
+    finally:
+        server.proc.kill()
+        server.proc.wait()
+        os.close(os.open(str(root / "fifo"), os.O_RDONLY | os.O_NONBLOCK))  # release the writer
+        writer.join(5)
+        for fd in opened:
+            os.close(fd)
+        sock.close()
