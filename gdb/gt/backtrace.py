@@ -12,7 +12,7 @@ import operator
 
 import gdb
 
-from . import abi, args, fmt, params, registry, stacks, symbols, threads
+from . import abi, args, fmt, guard, params, registry, stacks, symbols, threads
 
 C = abi.C
 PARKED = C["GT_STATE_PARKED"]
@@ -289,6 +289,7 @@ For locals and arguments select one thread: `green-thread ID`, then
     def __init__(self):
         super().__init__("green-bt", gdb.COMMAND_STACK)
 
+    @guard.command("green-bt")
     def invoke(self, arg, from_tty):
         argv = args.split(arg)
         opts, pos = args.parse("green-bt", argv, self.OPTIONS, self.FLAGS)

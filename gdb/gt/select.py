@@ -22,7 +22,7 @@ import gdb
 import gdb.unwinder
 from gdb.FrameDecorator import FrameDecorator
 
-from . import abi, args, fmt, registry, stacks, symbols
+from . import abi, args, fmt, guard, registry, stacks, symbols
 
 C = abi.C
 CTX_REGS = (("rsp", C["GT_CTX_SP"]), ("rip", C["GT_CTX_PC"]), ("rbp", C["GT_CTX_RBP"]),
@@ -73,7 +73,20 @@ class GreenUnwinder(gdb.unwinder.Unwinder):
         super().__init__("gt-green-thread")
 
     def __call__(self, pending_frame):
-        if _sel is None or pending_frame.level() != 0:
+        if _sel is None:
+            return None
+        # GDB asks an unwinder about every frame, and prints what escapes
+        # one each time: a selection whose registers GDB cannot take (a
+        # damaged saved context), or a frame #0 without registers, says so
+        # in one line and leaves the frame to GDB's own unwinders.
+        try:
+            return self._unwind(pending_frame)
+        except Exception as e:  # noqa: BLE001  (see guard.py)
+            guard.note("green-thread %s" % (_sel.thread if _sel else ""), e)
+            return None
+
+    def _unwind(self, pending_frame):
+        if pending_frame.level() != 0:
             return None
         sel = _active()
         if sel is None:
@@ -109,9 +122,12 @@ class _LineOfCall(FrameDecorator):
             file, line = symbols.line_at(at)
             if file == sal.symtab.filename and line:
                 return line
-        except gdb.error:
+        except Exception:  # noqa: BLE001  (GDB's own line, see guard.py)
             pass
-        return super().line()
+        try:
+            return super().line()
+        except Exception:  # noqa: BLE001
+            return None
 
 
 class HideOsFrame:
@@ -127,7 +143,24 @@ class HideOsFrame:
     def filter(self, frame_iter):
         if _active() is None:
             return frame_iter
-        return (_LineOfCall(f) for f in frame_iter if f.inferior_frame().level() != 0)
+        return self._green(frame_iter)
+
+    @staticmethod
+    def _green(frame_iter):
+        """The frames past #0; a frame GDB cannot unwind (a damaged stack:
+        "PC not available", memory that cannot be read) ends the
+        backtrace with one line, as GDB's own "Backtrace stopped" does."""
+        while True:
+            try:
+                f = next(frame_iter)
+                level = f.inferior_frame().level()
+            except StopIteration:
+                return
+            except Exception as e:  # noqa: BLE001  (see guard.py)
+                guard.note("bt", e)
+                return
+            if level != 0:
+                yield _LineOfCall(f)
 
 
 def _invalidate_frames():
@@ -289,6 +322,7 @@ green-thread apply runs a command on many threads (help green-thread apply)."""
     def __init__(self):
         super().__init__("green-thread", gdb.COMMAND_STACK, prefix=True)
 
+    @guard.command("green-thread")
     def invoke(self, arg, from_tty):
         argv = args.split(arg)
         if not argv:
@@ -309,7 +343,10 @@ green-thread apply runs a command on many threads (help green-thread apply)."""
             raise gdb.GdbError("green-thread: one id, or off (see `help green-thread`)")
         if argv[0] == "off":
             clear()
-            gdb.newest_frame().select()
+            try:
+                gdb.newest_frame().select()
+            except gdb.error:
+                pass            # no frames at all: nothing was selected
             gdb.write("No green thread selected: frames are the OS thread's own.\n")
             return
         tid = parse_id(argv[0])
