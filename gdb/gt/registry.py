@@ -314,15 +314,17 @@ class Snapshot:
         """{index: Location} of every location record that can be read and
         trusted.  A record's index is its slot's (the runtime gives them
         out in order, registry.h), below loc_count, and its depth fits its
-        pcs: a record that says otherwise is damaged, counted in
-        loc_damaged and left out (decision: an index is trusted only
-        within the counts the registry states)."""
+        pcs and the registry's loc_depth: a record that says otherwise is
+        damaged, counted in loc_damaged and left out (an index is trusted
+        only within the counts the registry states)."""
         r = self.reg
         st, pick = self.layout.decoder(REC_LOC, "GT_F_LOC_", LOC_FIELDS)
         self.loc_count = r.get("loc_count", 0)
         out = {}
         slot = 0
         per = r.get("locs_per_chunk")
+        # No location holds more pcs than the runtime captures (loc_depth).
+        max_depth = r.get("loc_depth") or (1 << 32)
         for base, raw, n in self._chunks(
                 REC_LOC, "location", r.get("loc_chunks", 0), r.get("loc_chunk_count", 0),
                 per, self.loc_count, None, C["GT_LOCS_PER_CHUNK"]):
@@ -340,7 +342,7 @@ class Snapshot:
                     continue        # index 0: the "no location" record
                 pcs = _words(d["pcs"])
                 depth = d["depth"] or 0
-                if d["index"] != first + i or depth > len(pcs):
+                if d["index"] != first + i or depth > len(pcs) or depth > max_depth:
                     self.loc_damaged += 1
                     continue
                 d["pcs"] = pcs[:depth]

@@ -260,6 +260,22 @@ def test_location_index_out_of_range(core):
     assert "1 thread location indices out of range" in out["info green-threads"]
 
 
+def test_location_depth_past_loc_depth(core):
+    """A location record claiming 8 pcs where the runtime captures 2
+    (loc_depth): its pcs past the real ones are not labelled, the record
+    is counted damaged, and its threads show no location."""
+    path, a = core
+    out = run_forged(core, {a["loc3.depth"]: u32(8)},
+                     ["info green-locations", "info green-locations --json",
+                      "info green-threads --json --limit 0"])
+    locs = json.loads(out["info green-locations --json"])["locations"]
+    assert a["t3.loc_index"] not in [l["index"] for l in locs]
+    assert all(l["where"].count(" < ") == 1 for l in locs), locs
+    assert "gt: 1 location records damaged" in out["info green-locations"]
+    rows = json.loads(out["info green-threads --json --limit 0"])["threads_list"]
+    assert [t["location"] for t in rows if t["name"] == "sleeper"] == [0] * N
+
+
 def test_loc_count_and_per_chunk_huge(core):
     path, a = core
     out = run_forged(core, {a["reg.locs_per_chunk"]: u32(0xffffffff),
@@ -361,6 +377,23 @@ def test_hostile_thread_name_is_escaped(core):
     assert "Green thread 3 (%s):" % ESCAPED in out["green-thread apply 3 print 1"]
     # A filter matches the text as printed.
     assert re.search(r"^matching .*: 1$", out["info green-threads -n '\\x1b]0'"], re.M)
+
+
+def test_hostile_name_set_by_the_program_is_escaped():
+    """The same name given by gt_set_name in a live process (the fixture's
+    "hostile" mode renames thread 2): every output escapes it."""
+    out, rc, _, text = run_gdb(["--args", base.FIXTURE, str(N), "hostile"],
+                               ["break ready_point", "run", "info green-threads",
+                                "info green-threads --json --limit 0", "green-bt",
+                                "green-thread 2", "kill"])
+    assert "\x1b" not in text and "\x07" not in text and "\x7f" not in text, text
+    assert re.search(r"^\s+2  %s\s+parked" % re.escape(ESCAPED), out["info green-threads"],
+                     re.M), out["info green-threads"]
+    names = {t["id"]: t["name"] for t in
+             json.loads(out["info green-threads --json --limit 0"])["threads_list"]}
+    assert names[2] == ESCAPED and names[3] == "sleeper"
+    assert "(%s, sleeper)" % ESCAPED in out["green-bt"]
+    assert "[Switching to green thread 2 (%s), parked" % ESCAPED in out["green-thread 2"]
 
 
 def test_valid_utf8_names_pass_unchanged(core):
