@@ -82,7 +82,9 @@ class GreenUnwinder(gdb.unwinder.Unwinder):
         try:
             return self._unwind(pending_frame)
         except Exception as e:  # noqa: BLE001  (see guard.py)
-            guard.note("green-thread %s" % (_sel.thread if _sel else ""), e)
+            sel = _sel
+            guard.note("green-thread %d" % sel.thread if sel and sel.thread is not None
+                       else "gt unwinder", e)
             return None
 
     def _unwind(self, pending_frame):
@@ -228,7 +230,7 @@ def probe_inline(pc):
     """
     global _sel
     th = gdb.selected_thread()
-    if th is None:
+    if th is None or not 0 < pc < 1 << 64:
         return None
     saved = _sel
     try:
