@@ -39,6 +39,10 @@ class Selection:
 
 _sel = None
 _u64 = None
+# The unwinder's last failure, and whether the code that made GDB unwind
+# reports it itself (activate, probe_inline) rather than the unwinder.
+_failure = None
+_quiet = False
 
 
 def _u64_type():
@@ -79,12 +83,15 @@ class GreenUnwinder(gdb.unwinder.Unwinder):
         # one each time: a selection whose registers GDB cannot take (a
         # damaged saved context), or a frame #0 without registers, says so
         # in one line and leaves the frame to GDB's own unwinders.
+        global _failure
         try:
             return self._unwind(pending_frame)
         except Exception as e:  # noqa: BLE001  (see guard.py)
+            _failure = e
             sel = _sel
-            guard.note("green-thread %d" % sel.thread if sel and sel.thread is not None
-                       else "gt unwinder", e)
+            if not _quiet:
+                guard.note("green-thread %d" % sel.thread if sel and sel.thread is not None
+                           else "gt unwinder", e)
             return None
 
     def _unwind(self, pending_frame):
@@ -155,14 +162,15 @@ class HideOsFrame:
         while True:
             try:
                 f = next(frame_iter)
-                level = f.inferior_frame().level()
+                if f.inferior_frame().level() == 0:
+                    continue
+                f = _LineOfCall(f)
             except StopIteration:
                 return
             except Exception as e:  # noqa: BLE001  (see guard.py)
                 guard.note("bt", e)
                 return
-            if level != 0:
-                yield _LineOfCall(f)
+            yield f
 
 
 def _invalidate_frames():
@@ -181,6 +189,17 @@ def selected():
     """The green thread id selected on the current OS thread, or None."""
     sel = _active()
     return sel.thread if sel else None
+
+
+def _unwind_to_caller():
+    """Frame #1 as the unwinder makes it, with its failure (if any) left
+    in _failure for the caller to report."""
+    global _failure, _quiet
+    _failure, _quiet = None, True
+    try:
+        return gdb.newest_frame().older()
+    finally:
+        _quiet = False
 
 
 def activate(t):
@@ -202,7 +221,13 @@ def activate(t):
     _sel = Selection(th.inferior.num, th.ptid, t.id,
                      tuple((reg, t.ctx_regs[i]) for reg, i in CTX_REGS))
     _invalidate_frames()
-    frame = gdb.newest_frame().older()
+    frame = _unwind_to_caller()
+    if _failure is not None:
+        # The unwinder could not give the saved context (GDB's frame #1
+        # would be the OS thread's caller): say why, select nothing.
+        e = _failure
+        clear()
+        raise gdb.GdbError(guard.message("green-thread %d" % t.id, e))
     if frame is None:
         clear()
         raise gdb.GdbError("gt: green thread %d: its saved context does not unwind "
@@ -242,7 +267,9 @@ def probe_inline(pc):
     _invalidate_frames()
     out = []
     try:
-        f = gdb.newest_frame().older()
+        f = _unwind_to_caller()
+        if _failure is not None:
+            f = None
         while f is not None and len(out) < 32:
             fn = f.function()
             sal = f.find_sal()

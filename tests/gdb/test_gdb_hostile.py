@@ -484,3 +484,35 @@ def test_every_entry_point_gives_one_line_per_failure():
 def base_at_breakpoint(commands):
     return run_gdb(["--args", base.FIXTURE, str(N)], ["break ready_point", "run"] + commands
                    + ["kill"])
+
+
+def raising(expr):
+    """Python source of a function of any arguments that raises expr."""
+    return "lambda *a: (_ for _ in ()).throw(%s)" % expr
+
+
+def test_unwinder_and_frame_filter_failures_are_one_line():
+    """GDB's "PC not available" inside the unwinder (raised where it
+    casts the saved registers) and inside the frame filter: `green-thread
+    3` says so in one line and selects nothing, `bt` ends with one line,
+    neither prints a Python exception per frame."""
+    pc_gone = "gdb.error('PC not available')"
+    out, rc, _, text = base_at_breakpoint([
+        "python import gt.select as S; S._u64_type = %s" % raising(pc_gone),
+        "green-thread 3", "green-thread", "bt 1"])
+    assert "Python Exception" not in text and "Error occurred in Python" not in text, text
+    assert one_line(out["green-thread 3"]) == (
+        "green-thread 3: PC not available: the program's registers or memory there "
+        "cannot be read (a damaged registry or stack?)")
+    assert one_line(out["green-thread"]) == \
+        "No green thread selected: frames are the OS thread's own."
+    assert re.match(r"#0\s+ready_point \(\)", out["bt 1"]), out["bt 1"]
+
+    out, rc, _, text = base_at_breakpoint([
+        "python import gt.select as S; S._LineOfCall = %s" % raising(pc_gone),
+        "green-thread 3", "bt"])
+    assert "Python Exception" not in text and "Error occurred in Python" not in text, text
+    assert "[Switching to green thread 3 (sleeper)" in out["green-thread 3"]
+    assert one_line(out["bt"]) == (
+        "bt: PC not available: the program's registers or memory there cannot be read "
+        "(a damaged registry or stack?)")
