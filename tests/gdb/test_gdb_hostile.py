@@ -242,6 +242,21 @@ def test_chunk_pointer_unmapped(core):
         "gt: registry damaged: thread chunk array at 0x18 unreadable (1 chunk pointer)"
 
 
+def test_overlapping_chunks_invent_no_thread(core):
+    """Ten threads a chunk in two chunks, the second pointer a copy of
+    the first: the records would be read twice, as twenty threads of
+    which ten invented.  The overlapping chunk is skipped and counted."""
+    path, a = core
+    first = a["thread_chunk0"]
+    out = run_forged(core, {a["reg.threads_per_chunk"]: u32(10),
+                            a["reg.thread_chunk_count"]: u32(2),
+                            a["thread_chunk_ptr0"] + 8: u64(first)})
+    data = json.loads(out["info green-threads --json --limit 0"])
+    ids = [t["id"] for t in data["threads_list"]]
+    assert sorted(ids) == list(range(1, 11)) and data["skipped"] == 10, ids
+    assert "%d green threads in" % 10 in out["green-bt"]
+
+
 def test_location_index_out_of_range(core):
     """Thread 3's location index 0xffffffff and its location record's own
     index 0x1fffffff: neither is trusted, both are counted, the rest of
