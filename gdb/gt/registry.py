@@ -174,13 +174,13 @@ class Snapshot:
             else:
                 self.reg[name] = int.from_bytes(raw[off:off + size], "little")
         self.now, self.now_exact = target.now(self.reg)
+        self.loc_count = self.reg.get("loc_count", 1 << 32)  # absent: no bound
         self._threads = None
         self.table = self._consistent_threads()
         self.loc_skipped = 0        # location records in unreadable chunks
         self.loc_damaged = 0        # location records that contradict the registry
         self.locations = self._read_locations()
         self._by_id = None
-        self._bad_locs = None
         self.labels = {}        # location index -> label (fmt.location_text)
 
     def _consistent_threads(self):
@@ -298,7 +298,7 @@ class Snapshot:
     def _read_threads(self):
         """The thread table of one copy of the thread chunks."""
         r = self.reg
-        table = ThreadTable(self.layout, self.target.reader())
+        table = ThreadTable(self.layout, self.target.reader(), self.loc_count)
         for base, raw, n in self._chunks(
                 REC_THR, "thread", r.get("thread_chunks", 0), r.get("thread_chunk_count", 0),
                 r.get("threads_per_chunk"), r.get("thread_slots", 0),
@@ -319,7 +319,6 @@ class Snapshot:
         only within the counts the registry states)."""
         r = self.reg
         st, pick = self.layout.decoder(REC_LOC, "GT_F_LOC_", LOC_FIELDS)
-        self.loc_count = r.get("loc_count", 0)
         out = {}
         slot = 0
         per = r.get("locs_per_chunk")
@@ -382,12 +381,7 @@ class Snapshot:
     def bad_thread_locations(self):
         """Parked threads whose location index is past the registry's
         loc_count: their location is not trusted (shown as none)."""
-        if self._bad_locs is None:
-            col = self.table.column
-            limit, parked = self.loc_count, C["GT_STATE_PARKED"]
-            self._bad_locs = sum(1 for st, loc in zip(col("state"), col("location"))
-                                 if st == parked and loc is not None and loc >= limit)
-        return self._bad_locs
+        return self.table.bad_locs
 
     def location_of(self, t):
         """t's location index if it is a location this snapshot trusts,
@@ -447,8 +441,10 @@ class ThreadTable:
     and readable are "valid"; index k counts valid records in slot
     order."""
 
-    def __init__(self, layout, read):
+    def __init__(self, layout, read, loc_limit):
         self.layout, self.read = layout, read
+        self.loc_limit = loc_limit  # location indices are below it
+        self.bad_locs = 0           # parked records with one that is not
         self.st, self.pick = layout.decoder(REC_THR, "GT_F_THR_", THREAD_FIELDS)
         self.size = self.st.size
         ids = abi.fields("GT_F_THR_")
@@ -498,7 +494,28 @@ class ThreadTable:
         self.chunks.append((base, n, valid))
         self.n += count
         self._extract(raw, n, valid, ("state", "id"))
+        self._count_bad_locations(raw, n, valid, states)
         return flux
+
+    def _count_bad_locations(self, raw, n, valid, states):
+        """Adds to bad_locs the parked records of a chunk whose location
+        index is not below loc_limit.  One max() in C per chunk when
+        none is (always, but in a damaged registry)."""
+        ent = self.fields.get("location")
+        if ent is None or not n:
+            return
+        off, fsize = ent
+        size, limit = self.size, self.loc_limit
+        if fsize == 4 and off % 4 == 0 and size % 4 == 0:
+            locs = memoryview(raw).cast("I")[off // 4::size // 4][:n]
+        else:
+            locs = [int.from_bytes(raw[o:o + fsize], "little")
+                    for o in range(off, n * size, size)]
+        if max(locs) < limit:
+            return
+        parked = C["GT_STATE_PARKED"]
+        self.bad_locs += sum(1 for i in (range(n) if valid is None else valid)
+                             if states[i] == parked and locs[i] >= limit)
 
     def _extract(self, raw, n, valid, names):
         size = self.size
