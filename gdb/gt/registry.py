@@ -175,6 +175,7 @@ class Snapshot:
                 self.reg[name] = int.from_bytes(raw[off:off + size], "little")
         self.now, self.now_exact = target.now(self.reg)
         self.loc_count = self.reg.get("loc_count", 1 << 32)  # absent: no bound
+        self.inconsistent = {}      # what -> counts of the registry that disagree
         self._threads = None
         self.table = self._consistent_threads()
         self.loc_skipped = 0        # location records in unreadable chunks
@@ -262,14 +263,15 @@ class Snapshot:
         return struct.unpack("<%dQ" % needed, raw)
 
     def _chunks(self, rec, what, array, count, per, total, cap=None, default_per=None):
-        """(base address, bytes) of each readable chunk of a slab holding
-        records [0, total) in `count` chunks of `per` (None for each chunk
-        that cannot be read); skipped: records in those.
+        """(base address, bytes, n) of each chunk of a slab holding records
+        [0, total) in `count` chunks of `per`: n records, bytes None for a
+        chunk that cannot be read or overlaps another.
 
         Every number here is the target's and is bounded before it sizes
         anything: per by MAX_PER_CHUNK and MAX_CHUNK_BYTES (one read),
         count by the array's capacity and MAX_CHUNKS, total by count * per,
-        and only the chunk pointers total needs are read.
+        and only the chunk pointers total needs are read.  Counts that
+        contradict each other are noted (self.inconsistent).
         """
         size = self.layout.size(rec)
         if per is None:             # a runtime that does not say: registry.h's
@@ -282,7 +284,15 @@ class Snapshot:
             raise gdb.GdbError("gt: registry damaged: %s chunks of %s bytes (at most "
                                "%s)" % (what, format(per * size, ","),
                                         format(MAX_CHUNK_BYTES, ",")))
+        if cap is not None and count > cap:
+            self.inconsistent[what + " chunks"] = (
+                "%s %s chunks past the chunk array's capacity of %s"
+                % (format(count, ","), what, format(cap, ",")))
         count = min(count, MAX_CHUNKS if cap is None else cap, MAX_CHUNKS)
+        if total > count * per:
+            self.inconsistent[what + " slots"] = (
+                "%s %s slots past the %s the chunks hold"
+                % (format(total, ","), what, format(count * per, ",")))
         total = min(total, count * per)
         needed = -(-total // per)
         bases = self._chunk_bases(what, array, needed)
@@ -383,15 +393,10 @@ class Snapshot:
         loc_count: their location is not trusted (shown as none)."""
         return self.table.bad_locs
 
-    def location_of(self, t):
-        """t's location index if it is a location this snapshot trusts,
-        else 0 (none)."""
-        return t.location if t.location in self.locations else 0
-
     def damage_note(self, threads=True):
         """One line on what could not be read or trusted, or None.
         threads: also what a thread listing would miss."""
-        parts = []
+        parts = list(self.inconsistent.values())
         if self.skipped:
             parts.append("%s thread slots in %d unreadable chunks skipped"
                          % (format(self.skipped, ","), self.bad_chunks))

@@ -226,6 +226,23 @@ def test_thread_chunk_count_huge(core):
         assert line.startswith("gt: registry damaged: "), (cmd, line)
 
 
+def test_counts_that_disagree_are_noted(core):
+    """Slots past what the chunks hold, chunks past the array's capacity:
+    what can be read is listed, and the disagreement is said."""
+    path, a = core
+    out = run_forged(core, {a["reg.thread_slots"]: u64(5000)},
+                     ["info green-threads", "info green-threads --json --limit 0"])
+    assert json.loads(out["info green-threads --json --limit 0"])["threads"] == NTHREADS
+    assert out["info green-threads"].splitlines()[-1] == \
+        "gt: 5,000 thread slots past the 1,024 the chunks hold"
+    out = run_forged(core, {a["reg.thread_chunk_cap"]: u32(0)},
+                     ["info green-threads", "green-bt"])
+    assert out["info green-threads"].splitlines()[-1] == \
+        "gt: 1 thread chunks past the chunk array's capacity of 0; 20 thread slots past " \
+        "the 0 the chunks hold"
+    assert one_line(out["green-bt"]).startswith("green-bt: no green thread matches")
+
+
 def test_chunk_pointer_unmapped(core):
     """The only thread chunk points to unmapped memory: no thread is
     invented, the 20 slots are counted as skipped."""
