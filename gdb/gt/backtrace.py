@@ -298,6 +298,11 @@ For locals and arguments select one thread: `green-thread ID`, then
         snap = registry.snapshot()
         chosen = threads.select(snap, opts)
         if not chosen:
+            note = snap.damage_note()
+            if not snap.count() and note:
+                # Nothing readable: why, in the same one line.
+                raise gdb.GdbError("green-bt: no green thread can be read: %s"
+                                   % note[len("gt: "):])
             raise gdb.GdbError("green-bt: no green thread matches %s (of %s threads)"
                                % (" ".join(argv) or "(none)", fmt.count(snap.count())))
         groups = group_threads(snap, None if len(chosen) == snap.count() else chosen)

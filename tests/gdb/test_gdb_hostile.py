@@ -240,7 +240,9 @@ def test_counts_that_disagree_are_noted(core):
     assert out["info green-threads"].splitlines()[-1] == \
         "gt: 1 thread chunks past the chunk array's capacity of 0; 20 thread slots past " \
         "the 0 the chunks hold"
-    assert one_line(out["green-bt"]).startswith("green-bt: no green thread matches")
+    assert one_line(out["green-bt"]) == (
+        "green-bt: no green thread can be read: 1 thread chunks past the chunk array's "
+        "capacity of 0; 20 thread slots past the 0 the chunks hold")
 
 
 def test_chunk_pointer_unmapped(core):
@@ -253,6 +255,8 @@ def test_chunk_pointer_unmapped(core):
     assert "gt: %d thread slots in 1 unreadable chunks skipped" % NTHREADS \
         in out["info green-threads"]
     assert one_line(out["green-thread 3"]).startswith("gt: no green thread 3")
+    assert one_line(out["green-bt"]) == ("green-bt: no green thread can be read: %d thread "
+                                         "slots in 1 unreadable chunks skipped" % NTHREADS)
     # The chunk array itself unmapped: one line.
     out = run_forged(core, {a["reg.thread_chunks"]: u64(0x18)})
     assert one_line(out["info green-threads"]) == \
