@@ -3,7 +3,8 @@ import re
 
 import gdb
 
-from . import backtrace, fmt, registry, select
+from . import backtrace, fmt, guard, registry, select
+from .text import text_safe
 
 PROGRESS_EVERY = 2000
 
@@ -49,6 +50,7 @@ after the current thread.  The earlier selection is restored at the end."""
     def __init__(self):
         super().__init__("green-thread apply", gdb.COMMAND_STACK)
 
+    @guard.command("green-thread apply")
     def invoke(self, arg, from_tty):
         which, group, cmd = parse(arg)
         snap = registry.snapshot()
@@ -82,8 +84,11 @@ after the current thread.  The earlier selection is restored at the end."""
                 try:
                     select.activate(t)
                     gdb.execute(cmd, from_tty=False)
-                except gdb.error as e:
-                    gdb.write("%s\n" % e)
+                except (gdb.error, gdb.GdbError) as e:
+                    # This thread's error, in one line; the next thread goes on.
+                    gdb.write("%s\n" % text_safe(str(e).strip()))
+                except Exception as e:  # noqa: BLE001  (see guard.py)
+                    gdb.write("%s\n" % guard.message("green-thread apply", e))
                 done += 1
                 if done % PROGRESS_EVERY == 0 and done < total:
                     gdb.write("[green-thread apply: %s of %s]\n"

@@ -12,7 +12,7 @@ import operator
 
 import gdb
 
-from . import abi, args, fmt, params, registry, stacks, symbols, threads
+from . import abi, args, fmt, guard, params, registry, stacks, symbols, threads
 
 C = abi.C
 PARKED = C["GT_STATE_PARKED"]
@@ -289,6 +289,7 @@ For locals and arguments select one thread: `green-thread ID`, then
     def __init__(self):
         super().__init__("green-bt", gdb.COMMAND_STACK)
 
+    @guard.command("green-bt")
     def invoke(self, arg, from_tty):
         argv = args.split(arg)
         opts, pos = args.parse("green-bt", argv, self.OPTIONS, self.FLAGS)
@@ -297,6 +298,11 @@ For locals and arguments select one thread: `green-thread ID`, then
         snap = registry.snapshot()
         chosen = threads.select(snap, opts)
         if not chosen:
+            note = snap.damage_note()
+            if not snap.count() and note:
+                # Nothing readable: why, in the same one line.
+                raise gdb.GdbError("green-bt: no green thread can be read: %s"
+                                   % note[len("gt: "):])
             raise gdb.GdbError("green-bt: no green thread matches %s (of %s threads)"
                                % (" ".join(argv) or "(none)", fmt.count(snap.count())))
         groups = group_threads(snap, None if len(chosen) == snap.count() else chosen)

@@ -4,6 +4,7 @@ import re
 import gdb
 
 from . import abi, symbols
+from .text import text_safe  # noqa: F401  (the escaping rule, for every module)
 
 C = abi.C
 POLLIN, POLLOUT = 0x1, 0x4  # <poll.h>, the events of a GT_WAIT_FD

@@ -10,7 +10,7 @@ import math
 
 import gdb
 
-from . import abi, args, fmt, registry, threads
+from . import abi, args, fmt, guard, registry, threads
 
 C = abi.C
 PARKED = C["GT_STATE_PARKED"]
@@ -84,6 +84,7 @@ oldest_wait_ns}]."""
     def __init__(self):
         super().__init__("info green-locations", gdb.COMMAND_STATUS)
 
+    @guard.command("info green-locations")
     def invoke(self, arg, from_tty):
         opts, pos = args.parse("info green-locations", args.split(arg), {},
                                {"--json": "json"})
@@ -112,7 +113,7 @@ oldest_wait_ns}]."""
                 d(r["done_p50_ns"]), d(r["done_p99_ns"]),
                 d(r["wait_max_ns"] if r["completed"] else None),
                 fmt.age(r["oldest_wait_ns"], snap.now_exact)))
-        note = snap.damage_note()
+        note = snap.damage_note(threads=False)
         if note:
             lines.append(note)
         gdb.write("\n".join(lines) + "\n")

@@ -21,12 +21,21 @@ import gdb
 
 from . import abi
 from .target import Target
+from .text import text_safe
 
 C = abi.C
 REC_REG, REC_THR, REC_LOC = C["GT_REC_REGISTRY"], C["GT_REC_THREAD"], C["GT_REC_LOCATION"]
 
-# Caps on what a damaged header can make us read.
-MAX_CHUNKS = 1 << 16          # 64M thread slots at 1024 a chunk
+# Caps on what a damaged registry can make the extension read.  The
+# runtime puts GT_THREADS_PER_CHUNK (1,024) thread and GT_LOCS_PER_CHUNK
+# (256) location records of a few hundred bytes in a chunk (registry.h);
+# a newer runtime may grow both, so the caps leave it room, and still
+# keep any one read, and everything read, far inside GDB's memory: a
+# count read from a core once had GDB ask for a single 2 TB buffer and
+# die.  Past a cap the registry is damaged, and the command says so.
+MAX_PER_CHUNK = 1 << 16       # records in one chunk
+MAX_CHUNK_BYTES = 64 << 20    # bytes of one chunk: one read (Target.MAX_READ)
+MAX_CHUNKS = 1 << 16          # chunks of one kind: 64M threads at 1,024 a chunk
 MAX_LAYOUT = 4096
 MAX_RECORD = 1 << 16
 RUNNING_RETRIES = 3           # reads of the thread records at most
@@ -43,8 +52,10 @@ LOC_FIELDS = ("seq", "index", "depth", "pcs", "wait_kind", "waiting", "head",
 
 
 def name_of(raw):
-    """A thread name from its record bytes."""
-    return (raw or b"").split(b"\0", 1)[0].decode("utf-8", "replace")
+    """A thread name from its record bytes, up to its NUL, made safe to
+    print (text.text_safe): what every command shows, JSON included, and
+    what -n NAME matches."""
+    return text_safe((raw or b"").split(b"\0", 1)[0])
 
 
 def _words(raw):
@@ -61,7 +72,7 @@ class Thread(collections.namedtuple("Thread", ("addr",) + tuple(
 
     @property
     def name(self):
-        return (self.name_raw or b"").split(b"\0", 1)[0].decode("utf-8", "replace")
+        return name_of(self.name_raw)
 
     @property
     def ctx_regs(self):
@@ -163,8 +174,12 @@ class Snapshot:
             else:
                 self.reg[name] = int.from_bytes(raw[off:off + size], "little")
         self.now, self.now_exact = target.now(self.reg)
+        self.loc_count = self.reg.get("loc_count", 1 << 32)  # absent: no bound
+        self.inconsistent = {}      # what -> counts of the registry that disagree
         self._threads = None
         self.table = self._consistent_threads()
+        self.loc_skipped = 0        # location records in unreadable chunks
+        self.loc_damaged = 0        # location records that contradict the registry
         self.locations = self._read_locations()
         self._by_id = None
         self.labels = {}        # location index -> label (fmt.location_text)
@@ -235,58 +250,111 @@ class Snapshot:
         base = self.reg.get("clock_base", 0)
         return max(0, self.now - base) if base else None
 
-    def _chunk_ptrs(self, array, count):
-        raw = self.target.try_read(array, 8 * count) if count else b""
+    def _chunk_bases(self, what, array, needed):
+        """The first `needed` chunk pointers of a chunk array; a pointer
+        whose chunk would overlap another's (a damaged array can repeat
+        one, and a reader must not count a record twice) reads as 0,
+        unreadable."""
+        raw = self.target.try_read(array, 8 * needed) if needed else b""
         if raw is None:
-            raise gdb.GdbError("gt: registry damaged: chunk array at %#x "
-                               "unreadable" % array)
-        return struct.unpack("<%dQ" % count, raw)
+            raise gdb.GdbError("gt: registry damaged: %s chunk array at %#x "
+                               "unreadable (%s chunk pointer%s)"
+                               % (what, array, format(needed, ","), "s"[needed == 1:]))
+        return struct.unpack("<%dQ" % needed, raw)
 
-    def _chunks(self, rec, array, count, per, total, cap=None):
-        """(base address, bytes, n) of each readable chunk of a slab
-        holding records [0, total)."""
-        count = min(count, cap if cap is not None else count, MAX_CHUNKS)
-        total = min(total, count * per)
+    def _chunks(self, rec, what, array, count, per, total, cap=None, default_per=None):
+        """(base address, bytes, n) of each chunk of a slab holding records
+        [0, total) in `count` chunks of `per`: n records, bytes None for a
+        chunk that cannot be read or overlaps another.
+
+        Every number here is the target's and is bounded before it sizes
+        anything: per by MAX_PER_CHUNK and MAX_CHUNK_BYTES (one read),
+        count by the array's capacity and MAX_CHUNKS, total by count * per,
+        and only the chunk pointers total needs are read.  Counts that
+        contradict each other are noted (self.inconsistent).
+        """
         size = self.layout.size(rec)
+        if per is None:             # a runtime that does not say: registry.h's
+            per = default_per
+        if not 0 < per <= MAX_PER_CHUNK:
+            raise gdb.GdbError("gt: registry damaged: %s %s records per chunk "
+                               "(at most %s)" % (format(per, ","), what,
+                                                 format(MAX_PER_CHUNK, ",")))
+        if per * size > MAX_CHUNK_BYTES:
+            raise gdb.GdbError("gt: registry damaged: %s chunks of %s bytes (at most "
+                               "%s)" % (what, format(per * size, ","),
+                                        format(MAX_CHUNK_BYTES, ",")))
+        if cap is not None and count > cap:
+            self.inconsistent[what + " chunks"] = (
+                "%s %s chunks past the chunk array's capacity of %s"
+                % (format(count, ","), what, format(cap, ",")))
+        count = min(count, MAX_CHUNKS if cap is None else cap, MAX_CHUNKS)
+        if total > count * per:
+            self.inconsistent[what + " slots"] = (
+                "%s %s slots past the %s the chunks hold"
+                % (format(total, ","), what, format(count * per, ",")))
+        total = min(total, count * per)
+        needed = -(-total // per)
+        bases = self._chunk_bases(what, array, needed)
+        spans = sorted((b, ci) for ci, b in enumerate(bases) if b)
+        overlap = {ci for (b0, c0), (b1, ci) in zip(spans, spans[1:])
+                   if b1 < b0 + per * size}
         read = self.target.reader()
-        for ci, base in enumerate(self._chunk_ptrs(array, count)):
+        for ci, base in enumerate(bases):
             n = min(per, total - ci * per)
-            if n <= 0:
-                break
-            raw = read(base, size * n) if base else None
-            if raw is None:
-                self.skipped += n
-                self.bad_chunks += 1
-                continue
-            yield base, raw
+            raw = read(base, size * n) if base and ci not in overlap else None
+            yield base, raw, n
 
     def _read_threads(self):
         """The thread table of one copy of the thread chunks."""
         r = self.reg
-        table = ThreadTable(self.layout, self.target.reader())
-        for base, raw in self._chunks(
-                REC_THR, r.get("thread_chunks", 0), r.get("thread_chunk_count", 0),
-                r.get("threads_per_chunk", 0) or 1, r.get("thread_slots", 0),
-                r.get("thread_chunk_cap")):
+        table = ThreadTable(self.layout, self.target.reader(), self.loc_count)
+        for base, raw, n in self._chunks(
+                REC_THR, "thread", r.get("thread_chunks", 0), r.get("thread_chunk_count", 0),
+                r.get("threads_per_chunk"), r.get("thread_slots", 0),
+                r.get("thread_chunk_cap"), C["GT_THREADS_PER_CHUNK"]):
+            if raw is None:
+                self.skipped += n
+                self.bad_chunks += 1
+                continue
             self.in_flux += table.add_chunk(base, raw)
         return table
 
     def _read_locations(self):
+        """{index: Location} of every location record that can be read and
+        trusted.  A record's index is its slot's (the runtime gives them
+        out in order, registry.h), below loc_count, and its depth fits its
+        pcs and the registry's loc_depth: a record that says otherwise is
+        damaged, counted in loc_damaged and left out (an index is trusted
+        only within the counts the registry states)."""
         r = self.reg
         st, pick = self.layout.decoder(REC_LOC, "GT_F_LOC_", LOC_FIELDS)
         out = {}
-        for base, raw in self._chunks(
-                REC_LOC, r.get("loc_chunks", 0), r.get("loc_chunk_count", 0),
-                r.get("locs_per_chunk", 0) or 1, r.get("loc_count", 0)):
+        slot = 0
+        per = r.get("locs_per_chunk")
+        # No location holds more pcs than the runtime captures (loc_depth).
+        max_depth = r.get("loc_depth") or (1 << 32)
+        for base, raw, n in self._chunks(
+                REC_LOC, "location", r.get("loc_chunks", 0), r.get("loc_chunk_count", 0),
+                per, self.loc_count, None, C["GT_LOCS_PER_CHUNK"]):
+            first = slot
+            slot += n
+            if raw is None:
+                self.loc_skipped += n
+                continue
             for i, v in enumerate(st.iter_unpack(raw)):
                 d = dict(zip(LOC_FIELDS, pick(v)))
                 if (d["seq"] or 0) & 1:
                     self.in_flux += 1
                     continue
-                if not d["index"]:
-                    continue
+                if first + i == 0:
+                    continue        # index 0: the "no location" record
                 pcs = _words(d["pcs"])
-                d["pcs"] = pcs[:min(d["depth"] or 0, len(pcs))]
+                depth = d["depth"] or 0
+                if d["index"] != first + i or depth > len(pcs) or depth > max_depth:
+                    self.loc_damaged += 1
+                    continue
+                d["pcs"] = pcs[:depth]
                 d["hist"] = _words(d["hist"])
                 out[d["index"]] = Location(base + i * st.size, **d)
         return out
@@ -320,14 +388,29 @@ class Snapshot:
                                % (tid, max(self.table.column("id"), default=0)))
         return self.thread_at(k)
 
-    def damage_note(self):
-        """One line on what could not be read, or None."""
-        parts = []
+    def bad_thread_locations(self):
+        """Parked threads whose location index is past the registry's
+        loc_count: their location is not trusted (shown as none)."""
+        return self.table.bad_locs
+
+    def damage_note(self, threads=True):
+        """One line on what could not be read or trusted, or None.
+        threads: also what a thread listing would miss."""
+        parts = list(self.inconsistent.values())
         if self.skipped:
             parts.append("%s thread slots in %d unreadable chunks skipped"
                          % (format(self.skipped, ","), self.bad_chunks))
         if self.in_flux:
             parts.append("%d records in flux (caught mid-update) skipped" % self.in_flux)
+        if threads and self.bad_thread_locations():
+            parts.append("%d thread location indices out of range (shown as none)"
+                         % self.bad_thread_locations())
+        if self.loc_skipped:
+            parts.append("%s location records in unreadable chunks skipped"
+                         % format(self.loc_skipped, ","))
+        if self.loc_damaged:
+            parts.append("%d location records damaged (index or depth out of range) "
+                         "skipped" % self.loc_damaged)
         return "gt: " + "; ".join(parts) if parts else None
 
 
@@ -363,8 +446,10 @@ class ThreadTable:
     and readable are "valid"; index k counts valid records in slot
     order."""
 
-    def __init__(self, layout, read):
+    def __init__(self, layout, read, loc_limit):
         self.layout, self.read = layout, read
+        self.loc_limit = loc_limit  # location indices are below it
+        self.bad_locs = 0           # parked records with one that is not
         self.st, self.pick = layout.decoder(REC_THR, "GT_F_THR_", THREAD_FIELDS)
         self.size = self.st.size
         ids = abi.fields("GT_F_THR_")
@@ -373,6 +458,10 @@ class ThreadTable:
             ent = layout.map.get((REC_THR, ids[name])) if name in ids else None
             if ent and ent[0] + ent[1] <= self.size:
                 self.fields[name] = ent
+        for name in ("state", "id"):
+            if name not in self.fields:
+                raise gdb.GdbError("gt: registry damaged: its layout table gives no "
+                                   "thread %s field" % name)
         self.chunks = []    # (base, records, valid record indices or None: all)
         self.starts = []    # k of each chunk's first valid record
         self.n = 0
@@ -410,7 +499,28 @@ class ThreadTable:
         self.chunks.append((base, n, valid))
         self.n += count
         self._extract(raw, n, valid, ("state", "id"))
+        self._count_bad_locations(raw, n, valid, states)
         return flux
+
+    def _count_bad_locations(self, raw, n, valid, states):
+        """Adds to bad_locs the parked records of a chunk whose location
+        index is not below loc_limit.  One max() in C per chunk when
+        none is (always, but in a damaged registry)."""
+        ent = self.fields.get("location")
+        if ent is None or not n:
+            return
+        off, fsize = ent
+        size, limit = self.size, self.loc_limit
+        if fsize == 4 and off % 4 == 0 and size % 4 == 0:
+            locs = memoryview(raw).cast("I")[off // 4::size // 4][:n]
+        else:
+            locs = [int.from_bytes(raw[o:o + fsize], "little")
+                    for o in range(off, n * size, size)]
+        if max(locs) < limit:
+            return
+        parked = C["GT_STATE_PARKED"]
+        self.bad_locs += sum(1 for i in (range(n) if valid is None else valid)
+                             if states[i] == parked and locs[i] >= limit)
 
     def _extract(self, raw, n, valid, names):
         size = self.size

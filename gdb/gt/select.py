@@ -22,7 +22,7 @@ import gdb
 import gdb.unwinder
 from gdb.FrameDecorator import FrameDecorator
 
-from . import abi, args, fmt, registry, stacks, symbols
+from . import abi, args, fmt, guard, registry, stacks, symbols
 
 C = abi.C
 CTX_REGS = (("rsp", C["GT_CTX_SP"]), ("rip", C["GT_CTX_PC"]), ("rbp", C["GT_CTX_RBP"]),
@@ -39,6 +39,10 @@ class Selection:
 
 _sel = None
 _u64 = None
+# The unwinder's last failure, and whether the code that made GDB unwind
+# reports it itself (activate, probe_inline) rather than the unwinder.
+_failure = None
+_quiet = False
 
 
 def _u64_type():
@@ -73,7 +77,25 @@ class GreenUnwinder(gdb.unwinder.Unwinder):
         super().__init__("gt-green-thread")
 
     def __call__(self, pending_frame):
-        if _sel is None or pending_frame.level() != 0:
+        if _sel is None:
+            return None
+        # GDB asks an unwinder about every frame, and prints what escapes
+        # one each time: a selection whose registers GDB cannot take (a
+        # damaged saved context), or a frame #0 without registers, says so
+        # in one line and leaves the frame to GDB's own unwinders.
+        global _failure
+        try:
+            return self._unwind(pending_frame)
+        except Exception as e:  # noqa: BLE001  (see guard.py)
+            _failure = e
+            sel = _sel
+            if not _quiet:
+                guard.note("green-thread %d" % sel.thread if sel and sel.thread is not None
+                           else "gt unwinder", e)
+            return None
+
+    def _unwind(self, pending_frame):
+        if pending_frame.level() != 0:
             return None
         sel = _active()
         if sel is None:
@@ -109,9 +131,12 @@ class _LineOfCall(FrameDecorator):
             file, line = symbols.line_at(at)
             if file == sal.symtab.filename and line:
                 return line
-        except gdb.error:
+        except Exception:  # noqa: BLE001  (GDB's own line, see guard.py)
             pass
-        return super().line()
+        try:
+            return super().line()
+        except Exception:  # noqa: BLE001
+            return None
 
 
 class HideOsFrame:
@@ -127,7 +152,25 @@ class HideOsFrame:
     def filter(self, frame_iter):
         if _active() is None:
             return frame_iter
-        return (_LineOfCall(f) for f in frame_iter if f.inferior_frame().level() != 0)
+        return self._green(frame_iter)
+
+    @staticmethod
+    def _green(frame_iter):
+        """The frames past #0; a frame GDB cannot unwind (a damaged stack:
+        "PC not available", memory that cannot be read) ends the
+        backtrace with one line, as GDB's own "Backtrace stopped" does."""
+        while True:
+            try:
+                f = next(frame_iter)
+                if f.inferior_frame().level() == 0:
+                    continue
+                f = _LineOfCall(f)
+            except StopIteration:
+                return
+            except Exception as e:  # noqa: BLE001  (see guard.py)
+                guard.note("bt", e)
+                return
+            yield f
 
 
 def _invalidate_frames():
@@ -146,6 +189,17 @@ def selected():
     """The green thread id selected on the current OS thread, or None."""
     sel = _active()
     return sel.thread if sel else None
+
+
+def _unwind_to_caller():
+    """Frame #1 as the unwinder makes it, with its failure (if any) left
+    in _failure for the caller to report."""
+    global _failure, _quiet
+    _failure, _quiet = None, True
+    try:
+        return gdb.newest_frame().older()
+    finally:
+        _quiet = False
 
 
 def activate(t):
@@ -167,7 +221,13 @@ def activate(t):
     _sel = Selection(th.inferior.num, th.ptid, t.id,
                      tuple((reg, t.ctx_regs[i]) for reg, i in CTX_REGS))
     _invalidate_frames()
-    frame = gdb.newest_frame().older()
+    frame = _unwind_to_caller()
+    if _failure is not None:
+        # The unwinder could not give the saved context (GDB's frame #1
+        # would be the OS thread's caller): say why, select nothing.
+        e = _failure
+        clear()
+        raise gdb.GdbError(guard.message("green-thread %d" % t.id, e))
     if frame is None:
         clear()
         raise gdb.GdbError("gt: green thread %d: its saved context does not unwind "
@@ -195,7 +255,7 @@ def probe_inline(pc):
     """
     global _sel
     th = gdb.selected_thread()
-    if th is None:
+    if th is None or not 0 < pc < 1 << 64:
         return None
     saved = _sel
     try:
@@ -207,7 +267,9 @@ def probe_inline(pc):
     _invalidate_frames()
     out = []
     try:
-        f = gdb.newest_frame().older()
+        f = _unwind_to_caller()
+        if _failure is not None:
+            f = None
         while f is not None and len(out) < 32:
             fn = f.function()
             sal = f.find_sal()
@@ -289,6 +351,7 @@ green-thread apply runs a command on many threads (help green-thread apply)."""
     def __init__(self):
         super().__init__("green-thread", gdb.COMMAND_STACK, prefix=True)
 
+    @guard.command("green-thread")
     def invoke(self, arg, from_tty):
         argv = args.split(arg)
         if not argv:
@@ -309,7 +372,10 @@ green-thread apply runs a command on many threads (help green-thread apply)."""
             raise gdb.GdbError("green-thread: one id, or off (see `help green-thread`)")
         if argv[0] == "off":
             clear()
-            gdb.newest_frame().select()
+            try:
+                gdb.newest_frame().select()
+            except gdb.error:
+                pass            # no frames at all: nothing was selected
             gdb.write("No green thread selected: frames are the OS thread's own.\n")
             return
         tid = parse_id(argv[0])

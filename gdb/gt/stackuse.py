@@ -8,42 +8,68 @@ apart).  Touched needs the
 whole stack read, so the all-threads form reads stacks only for the worst
 threads by live bytes and totals what the registry says (live, reserved).
 """
+import os
+
 import gdb
 
-from . import abi, args, fmt, registry, stacks, symbols
+from . import abi, args, fmt, guard, registry, stacks, symbols
 
 C = abi.C
 WORST = 10
-PAGE = 4096
+BLOCK = 1 << 20         # bytes of stack read at once
+MAX_STACK = 1 << 30     # a stack claiming more is not measured
+PAGE_MIN, PAGE_MAX = 4096, 65536
 
 
-def touched_bytes(target, t):
-    """Bytes from the lowest non-zero word to the top, None if unreadable."""
-    lo, hi = t.stack_lo, t.stack_hi
-    if not lo < hi or hi - lo > (1 << 30):
+def page_size(snap):
+    """The registry's page size, if it is one (decision 3 of every gt
+    reader: a power of two in [4 KiB, 64 KiB], and on a live local
+    process this machine's); else a one-line gdb.GdbError: nothing is
+    stepped by a page size the registry cannot vouch for."""
+    ps = snap.reg.get("page_size")
+    if ps is None:
+        return PAGE_MIN
+    legal = PAGE_MIN <= ps <= PAGE_MAX and not ps & (ps - 1)
+    if legal and snap.target.kind == "native" and not snap.target.is_core:
+        try:
+            legal = ps == os.sysconf("SC_PAGESIZE")
+        except (ValueError, OSError):
+            pass
+    if not legal:
+        raise gdb.GdbError("gt: registry page size %d is not a page size of this "
+                           "machine: the registry is damaged" % ps)
+    return ps
+
+
+def touched_bytes(target, t, page):
+    """Bytes from the lowest non-zero word to the top, None if unreadable
+    or past MAX_STACK.  The stack is read from its low end up in blocks of
+    BLOCK bytes, page by page where a block cannot be read whole (a core
+    may lack never-touched pages), and the reading stops at the first
+    block holding a non-zero word: memory stays bounded whatever
+    stack_lo and stack_hi say."""
+    lo, hi = t.stack_lo or 0, t.stack_hi or 0
+    if not lo < hi or hi - lo > MAX_STACK:
         return None
-    mem = target.try_read(lo, hi - lo)
-    if mem is None:
-        # A core may lack never-touched pages: read page by page.
-        for page in range(lo, hi, PAGE):
-            m = target.try_read(page, min(PAGE, hi - page))
+    for block in range(lo, hi, BLOCK):
+        n = min(BLOCK, hi - block)
+        mem = target.try_read(block, n)
+        parts = [(block, mem)] if mem is not None else \
+            ((p, target.try_read(p, min(page, hi - p))) for p in range(block, block + n, page))
+        for at, m in parts:
             if m and m.strip(b"\0"):
                 low = len(m) - len(m.lstrip(b"\0"))
-                return hi - (page + low // 8 * 8)
-        return 0
-    low = len(mem) - len(mem.lstrip(b"\0"))
-    if low == len(mem):
-        return 0
-    return hi - (lo + low // 8 * 8)
+                return hi - (at + low // 8 * 8)
+    return 0
 
 
-def usage(target, t):
+def usage(target, t, page):
     size = stacks.reserved_bytes(t)
     live = stacks.live_bytes(t)
     # A fresh context (never run, or waiting unstacked: its pages went
     # back to the kernel) has touched nothing, and reading its stack would
     # only map pages back in.
-    touched = 0 if stacks.fresh(t) else touched_bytes(target, t)
+    touched = 0 if stacks.fresh(t) else touched_bytes(target, t, page)
     if touched is not None:
         touched = max(touched, live)
     return {"id": t.id, "name": t.name, "size": size, "guard": t.guard_size,
@@ -73,6 +99,7 @@ all threads and the threads with the most live stack."""
     def __init__(self):
         super().__init__("info green-stack", gdb.COMMAND_STATUS)
 
+    @guard.command("info green-stack")
     def invoke(self, arg, from_tty):
         argv = args.split(arg)
         snap = registry.snapshot()
@@ -85,7 +112,7 @@ all threads and the threads with the most live stack."""
             except ValueError:
                 raise gdb.GdbError("info green-stack: %r is not a thread id" % argv[0])
             t = snap.thread(tid)
-            u = usage(target, t)
+            u = usage(target, t, page_size(snap))
             gdb.write(HEADER + "\n" + line(u) + "\n")
             if t.state == C["GT_STATE_RUNNING"]:
                 gdb.write("(running: its saved sp is stale, so live is unknown)\n")
@@ -108,7 +135,8 @@ all threads and the threads with the most live stack."""
                         snap.reg.get("guard_policy"), "unknown"),
                    fmt.size(snap.reg.get("stack_reserved", 0))),
                "most live stack:", HEADER]
-        out.extend(line(usage(target, t)) for t in worst)
+        page = page_size(snap)
+        out.extend(line(usage(target, t, page)) for t in worst)
         gdb.write("\n".join(out) + "\n")
 
 

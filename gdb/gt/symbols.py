@@ -26,6 +26,8 @@ import re
 
 import gdb
 
+from .text import text_safe
+
 _cache = {}
 _tables = {}
 generation = 0  # bumped when the caches are dropped (for caches built on them)
@@ -111,11 +113,15 @@ def line_at(at):
 
 
 def lookup(pc, is_return=True):
-    """Sym of a pc; a return address is looked up at pc - 1, inside the call."""
+    """Sym of a pc; a return address is looked up at pc - 1, inside the
+    call.  Function and file names are the program's own bytes, printed
+    by every command: they are made safe here, once (text.text_safe)."""
     key = (pc, is_return)
     s = _cache.get(key)
     if s is None:
-        s = _cache[key] = _lookup(pc - 1 if is_return and pc else pc, pc, is_return)
+        sym = _lookup(pc - 1 if is_return and pc else pc, pc, is_return)
+        s = _cache[key] = Sym(pc, [(text_safe(f), text_safe(fl) if fl else fl, ln)
+                                   for f, fl, ln in sym.chain])
     return s
 
 

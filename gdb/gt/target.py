@@ -16,6 +16,20 @@ import gdb
 from . import abi
 
 
+# The most any one read asks for: a chunk of records (registry.py's
+# MAX_CHUNK_BYTES) or a stack's live part (stacks.MAX_LIVE).  GDB keeps a
+# read whole in its own memory and dies when it cannot get it, so a size
+# computed from the target's numbers is checked here, whatever computed it.
+MAX_READ = 64 << 20
+ADDR_END = 1 << 64
+
+
+def readable(addr, size):
+    """Whether (addr, size) is a range a reader may ask for: inside the
+    64-bit address space without wrapping, and at most MAX_READ bytes."""
+    return 0 <= size <= MAX_READ and 0 <= addr <= ADDR_END - size
+
+
 class Target:
     """The selected inferior as a source of registry bytes."""
 
@@ -40,14 +54,20 @@ class Target:
         return int(v.cast(gdb.lookup_type("unsigned long")))
 
     def read(self, addr, size):
-        """size bytes at addr; gdb.MemoryError if any byte is unreadable."""
+        """size bytes at addr; gdb.MemoryError if any byte is unreadable
+        or the range is not one a reader may ask for (readable())."""
+        if not readable(addr, size):
+            raise gdb.MemoryError("gt: a read of %d bytes at %#x is out of bounds"
+                                  % (size, addr))
         return self.inferior.read_memory(addr, size).tobytes()
 
     def try_read(self, addr, size):
         """Like read, but None instead of an error (a damaged pointer)."""
+        if not readable(addr, size):
+            return None
         try:
             return self.inferior.read_memory(addr, size).tobytes()
-        except (gdb.MemoryError, gdb.error, OverflowError, ValueError):
+        except (gdb.MemoryError, gdb.error, OverflowError, ValueError, MemoryError):
             return None
 
     def reader(self):
@@ -144,6 +164,8 @@ def _proc_mem(pid, slow):
         else:
             _fds.append(fd)
             def read(addr, size, fd=fd, pread=os.pread):
+                if not readable(addr, size):
+                    return None
                 try:
                     b = pread(fd, size, addr)
                     if len(b) == size:
@@ -179,13 +201,16 @@ def _core_file(path, slow):
     _fds.append(fd)
     try:
         head = os.pread(fd, 64, 0)
+        phentsize, phnum = struct.unpack_from("<HH", head, 0x36) if len(head) == 64 else (0, 0)
+        # ELFCLASS64, LSB, ET_CORE, and program headers of the ELF64 size
+        # (the file's own numbers size the one read of the table: at most
+        # 65,535 * 56 bytes; GDB itself reads any other shape)
         if len(head) == 64 and head[:4] == b"\x7fELF" and head[4] == 2 and head[5] == 1 \
-                and struct.unpack_from("<H", head, 16)[0] == 4:  # ELFCLASS64, LSB, ET_CORE
+                and struct.unpack_from("<H", head, 16)[0] == 4 and phentsize == 56:
             phoff, = struct.unpack_from("<Q", head, 0x20)
-            phentsize, phnum = struct.unpack_from("<HH", head, 0x36)
-            table = os.pread(fd, phentsize * min(phnum, 1 << 20), phoff)
+            table = os.pread(fd, phentsize * phnum, phoff)
             segs = []
-            for o in range(0, len(table) - 55, phentsize or 56):
+            for o in range(0, len(table) - 55, phentsize):
                 ptype, _, off, vaddr, _, filesz, _ = struct.unpack_from("<IIQQQQQ", table, o)
                 if ptype == _PT_LOAD and filesz and off + filesz <= st.st_size:
                     segs.append((vaddr, filesz, off))
@@ -198,6 +223,8 @@ def _core_file(path, slow):
             # copy a read makes.  Consecutive reads mostly fall in the
             # segment of the one before (one arena of stacks).
             def read(addr, size, find=bisect.bisect_right, pread=os.pread):
+                if not readable(addr, size):
+                    return None
                 vaddr, end, off = last[0]
                 if not vaddr <= addr <= addr + size <= end:
                     i = find(starts, addr) - 1
@@ -213,7 +240,7 @@ def _core_file(path, slow):
                 except OSError:
                     pass
                 return slow(addr, size)
-    except (OSError, ValueError, struct.error):
+    except (OSError, ValueError, OverflowError, struct.error):
         read = None
     _fast[key] = read
     return read

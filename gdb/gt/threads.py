@@ -4,7 +4,7 @@ import json
 
 import gdb
 
-from . import abi, args, fmt, params, registry, stacks, symbols
+from . import abi, args, fmt, guard, params, registry, stacks, symbols
 
 C = abi.C
 PARKED = C["GT_STATE_PARKED"]
@@ -132,6 +132,7 @@ tell when it was written, ages are lower bounds: `>= 2.1ms`.
     def __init__(self):
         super().__init__("info green-threads", gdb.COMMAND_STATUS)
 
+    @guard.command("info green-threads")
     def invoke(self, arg, from_tty):
         argv = args.split(arg)
         opts, pos = args.parse("info green-threads", argv, self.OPTIONS,

@@ -1,7 +1,7 @@
 /*
  * green_fixture.c - green threads with known ground truth for the GDB tests.
  *
- * Usage: green_fixture N [crash] [idle] [fileio]
+ * Usage: green_fixture N [crash] [idle] [fileio] [hostile]
  * Spawns, in this order (so thread ids are known: the main thread is 1):
  *   N "sleeper"   ids 2 .. N+1      sleep_deep: recursion depth 3, then
  *                                   gt_sleep_ns(1 hour); local marker =
@@ -19,6 +19,10 @@
  *                                   stack, to start over in idle_restart
  * With "fileio", the main thread first reads FILE_READS bytes of its own
  * executable, one read() each: regular-file calls the registry counts.
+ * With "hostile", the first sleeper (id 2) is renamed HOSTILE_NAME, a name
+ * made of what a client could send a server that names threads by peer:
+ * a terminal title escape, a screen clear, a newline, bytes that are not
+ * UTF-8, a C1 control, an overlong '/', a backslash and DEL.
  * Then it prints "ready <pid>", calls ready_point() (a breakpoint target) and
  * parks the main thread in hold_main (read on stdin).  With "crash", the
  * main thread dereferences a null pointer after ready_point instead, so
@@ -130,6 +134,7 @@ __attribute__((noinline)) static void hold_main(void)
 struct kind { void (*fn)(void *); const char *name; };
 
 #define FILE_READS 7
+#define HOSTILE_NAME "\x1b]0;pwn\x07\x1b[2J\nx\xff\xc2\x85\xc0\xaf\\\x7f\xe2\x82"
 
 static void read_own_file(const char *path)
 {
@@ -147,8 +152,9 @@ static void main_thread(void *arg)
 {
     char **argv = arg;
     long n = atol(argv[1]);
-    int crash = 0, idle = 0, fileio = 0;
+    int crash = 0, idle = 0, fileio = 0, hostile = 0;
     for (int i = 2; argv[i]; i++) {
+        hostile |= strcmp(argv[i], "hostile") == 0;
         crash |= strcmp(argv[i], "crash") == 0;
         idle |= strcmp(argv[i], "idle") == 0;
         fileio |= strcmp(argv[i], "fileio") == 0;
@@ -177,6 +183,8 @@ static void main_thread(void *arg)
             }
         }
     first_sleeper = ts[0];
+    if (hostile && gt_set_name(first_sleeper, HOSTILE_NAME) < 0)
+        abort();
     gt_attr_t at = {.name = "joiner", .detached = 1};
     if (gt_spawn(&ts[k], join_wait, NULL, &at) < 0)
         exit(1);
