@@ -74,28 +74,62 @@ static int live_read_many(gto_target *t, const struct gto_range *r, size_t n,
     return 0;
 }
 
+/* Whether process PID is gone: no /proc entry, or a zombie. */
+static int process_gone(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 1;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')');
+    return !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X';
+}
+
 /* Bit 63 of a pagemap entry: page present in RAM; bit 62: swapped, which
- * still counts as resident memory charged to the stack. */
-static int live_residency(gto_target *t, uint64_t lo, uint64_t hi,
+ * still counts as resident memory charged to the stack.  PAGE is the
+ * registry's page size, checked to be the machine's: pagemap has one
+ * entry per page of the machine. */
+static int live_residency(gto_target *t, uint64_t lo, uint64_t hi, uint64_t page,
                           uint8_t *present)
 {
     struct live *l = live_of(t);
+    if (page != (uint64_t)sysconf(_SC_PAGESIZE) || hi < lo) {
+        errno = EINVAL;
+        return -1;
+    }
     if (l->pagemap_fd < 0) {
         char path[64];
         snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)t->pid);
         l->pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (l->pagemap_fd < 0)
+        if (l->pagemap_fd < 0) {
+            if (errno == ENOENT)
+                errno = ESRCH;
             return -1;
+        }
     }
-    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
     size_t npages = (size_t)((hi - lo) / page);
     uint64_t entries[4096];
     for (size_t done = 0; done < npages;) {
         size_t k = npages - done < 4096 ? npages - done : 4096;
         off_t off = (off_t)((lo / page + done) * 8);
         ssize_t got = pread(l->pagemap_fd, entries, k * 8, off);
-        if (got <= 0)
+        if (got < 0)
             return -1;
+        if (got < 8) {
+            /* End of file: the process is gone (its pagemap reads as
+             * empty), or the pages lie past the end of the address space
+             * (a damaged stack address), which holds none. */
+            if (process_gone(t->pid)) {
+                errno = ESRCH;
+                return -1;
+            }
+            memset(present + done, 0, npages - done);
+            return 0;
+        }
         k = (size_t)got / 8;
         for (size_t j = 0; j < k; j++)
             present[done + j] = (entries[j] >> 62) & 3 ? 1 : 0;

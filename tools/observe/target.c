@@ -52,7 +52,14 @@ int gto__file_read(gto_target *t, uint64_t addr, void *buf, size_t len)
         size_t n = len;
         if (n > m->end - addr)
             n = (size_t)(m->end - addr);
-        ssize_t got = pread(m->fd, out, n, (off_t)(m->offset + (addr - m->start)));
+        /* The mapping's offset comes from the core's NT_FILE note: an
+         * offset past what a file can have is nothing to read. */
+        uint64_t off = m->offset + (addr - m->start);
+        if (off < m->offset || !gto__range_in(off, n, (uint64_t)INT64_MAX)) {
+            errno = EFAULT;
+            return -1;
+        }
+        ssize_t got = pread(m->fd, out, n, (off_t)off);
         if (got <= 0) {
             errno = EFAULT;
             return -1;
