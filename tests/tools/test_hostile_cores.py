@@ -1,6 +1,7 @@
-"""Hostile core files: a real core of known_stacks with ONE named field
-patched per case (the registry's page size, a thread's saved pc or rbp, a
-program header's offset or size).  Each reader, gt-stacks, gt-waste and
+"""Hostile core files and paths: a real core of known_stacks with ONE named
+field patched per case (the registry's page size, a thread's saved pc or
+rbp, a program header's offset or size), and paths that are no file (a
+FIFO, a directory, a device).  Each reader, gt-stacks, gt-waste and
 gt-top -b, either reads the core (exit status 0) or refuses it with one
 line on stderr that names the damage: never a signal, a sanitizer report,
 a hang, or bytes read from the wrong place."""
@@ -378,3 +379,63 @@ def test_program_header_that_wraps(reader, case, core, tmp_path):
             "file offset %#x" % (path, p["index"], kind,
                                  value if what == "filesz" else p["filesz"],
                                  value if what == "offset" else p["offset"])) in line, line
+
+
+def no_file_cases(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    return {"fifo": str(fifo), "directory": str(tmp_path), "device": "/dev/null"}
+
+
+@pytest.mark.parametrize("reader", sorted(READERS))
+@pytest.mark.parametrize("kind", ["fifo", "directory", "device"])
+def test_core_that_is_no_file(reader, kind, tmp_path):
+    # open() of a FIFO with no writer blocked forever.
+    path = no_file_cases(tmp_path)[kind]
+    p = subprocess.run(READERS[reader] + ["--core", path], capture_output=True,
+                       text=True, timeout=20)
+    line = clean_end(reader, p.returncode, p.stderr)
+    assert p.returncode == 1
+    assert line == "%s: %s: not a regular file: give a core file" % (reader, path)
+
+
+@pytest.mark.parametrize("reader", sorted(READERS))
+@pytest.mark.parametrize("kind", ["fifo", "directory", "device"])
+def test_program_that_is_no_file(reader, kind, core, tmp_path):
+    path = no_file_cases(tmp_path)[kind]
+    p = subprocess.run(READERS[reader] + ["--core", core[0], "--exe", path],
+                       capture_output=True, text=True, timeout=20)
+    line = clean_end(reader, p.returncode, p.stderr)
+    assert p.returncode == 1
+    assert line == ("%s: %s: not a regular file: give the program's executable "
+                    "file" % (reader, path))
+
+
+def test_core_naming_a_fifo_as_a_mapped_file(core, tmp_path):
+    # The core names the files it mapped: a FIFO in place of a library is
+    # not opened (it would hang the reader, and libdw's own open too); the
+    # reader goes on without that file's symbols.
+    img = core[1]
+    libc = sorted({path for _, _, _, path in img.files if "/libc.so" in path})
+    assert libc, "the core names no libc"
+    note = [p for p in img.phdrs if p["type"] == PT_NOTE][0]
+    # A path of the same length, so that the note keeps its layout.
+    short = tempfile.mkdtemp(prefix="gt")
+    try:
+        fifo = os.path.join(short, "f")
+        fifo = fifo + "x" * (len(libc[0]) - len(fifo))
+        assert len(fifo) == len(libc[0])
+        os.mkfifo(fifo)
+        notes = bytes(img.data[note["offset"]:note["offset"] + note["filesz"]])
+        at = notes.find(libc[0].encode() + b"\0")
+        while at >= 0:
+            img.patch(note["offset"] + at, fifo.encode())
+            at = notes.find(libc[0].encode() + b"\0", at + 1)
+        path = img.write(tmp_path / "core")
+        for reader in sorted(READERS):
+            rc, out, err = read_core(reader, path, timeout=30)
+            assert clean_end(reader, rc, err) is None
+            if reader == "gt-stacks":
+                assert "alpha_leaf (known_stacks.c:" in out
+    finally:
+        shutil.rmtree(short)

@@ -270,11 +270,13 @@ static int core_no_threads(gto_target *t, uint64_t counted, char *err)
     return -1;
 }
 
-/* A core names the files it mapped; --exe has replaced the program's. */
+/* A core names the files it mapped; --exe has replaced the program's.
+ * The names are the core's, any path at all: only a regular file is
+ * opened (a FIFO would hang the reader, a device could act). */
 static int core_open_mapping(gto_target *t, const struct gto_mapping *m)
 {
     (void)t;
-    return open(m->path, O_RDONLY | O_CLOEXEC);
+    return gto__open_regular(m->path);
 }
 
 static void core_close(gto_target *t)
@@ -451,7 +453,12 @@ static void hex(char *out, const uint8_t *id, int n)
  * program's first page, when both exist. */
 static int check_build_id(gto_target *t, char *err)
 {
-    int fd = open(t->exe, O_RDONLY | O_CLOEXEC);
+    int fd = gto__open_regular(t->exe);
+    if (fd == -2) {
+        gto__err(err, "%s: not a regular file: give the program's executable "
+                 "file", t->exe);
+        return -1;
+    }
     if (fd < 0) {
         gto__err(err, "cannot open the program %s: %s", t->exe, strerror(errno));
         return -1;
@@ -518,7 +525,11 @@ int gto_open_core(const char *core, const char *exe, gto_target **out, char *err
     elf_version(EV_CURRENT);
 
     struct stat st;
-    c->fd = open(core, O_RDONLY | O_CLOEXEC);
+    c->fd = gto__open_regular(core);
+    if (c->fd == -2) {
+        gto__err(err, "%s: not a regular file: give a core file", core);
+        goto fail;
+    }
     if (c->fd < 0 || fstat(c->fd, &st) < 0) {
         gto__err(err, "cannot open core %s: %s", core, strerror(errno));
         goto fail;

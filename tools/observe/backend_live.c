@@ -165,6 +165,8 @@ static int live_no_threads(gto_target *t, uint64_t counted, char *err)
     return 0;
 }
 
+/* Only a regular file is opened: a process can map a device, and opening
+ * one can block or act. */
 static int live_open_mapping(gto_target *t, const struct gto_mapping *m)
 {
     char alt[4200];
@@ -175,18 +177,18 @@ static int live_open_mapping(gto_target *t, const struct gto_mapping *m)
          * the file now at the path, which would give wrong symbols. */
         snprintf(alt, sizeof(alt), "/proc/%d/map_files/%llx-%llx", (int)t->pid,
                  (unsigned long long)m->start, (unsigned long long)m->end);
-        fd = open(alt, O_RDONLY | O_CLOEXEC);
+        fd = gto__open_regular(alt);
         if (fd < 0 && t->exe && strcmp(m->path, t->exe) == 0) {
             snprintf(alt, sizeof(alt), "/proc/%d/exe", (int)t->pid);
-            fd = open(alt, O_RDONLY | O_CLOEXEC);
+            fd = gto__open_regular(alt);
         }
         return fd;
     }
-    fd = open(m->path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
+    fd = gto__open_regular(m->path);
+    if (fd == -1) {
         /* A process in another mount namespace sees its files here. */
         snprintf(alt, sizeof(alt), "/proc/%d/root%s", (int)t->pid, m->path);
-        fd = open(alt, O_RDONLY | O_CLOEXEC);
+        fd = gto__open_regular(alt);
     }
     return fd;
 }

@@ -159,6 +159,12 @@ void gto__err(char *err, const char *fmt, ...)
  * when it was replaced on disk since.  -2 when it cannot be opened. */
 int gto__mapping_fd(gto_target *t, struct gto_mapping *m);
 
+/* Opens PATH for reading only if it is a regular file: the descriptor;
+ * -1 with errno when it cannot be opened; -2 when it is something else (a
+ * FIFO, a directory, a device).  Opened without blocking, so that a FIFO
+ * with no writer cannot hang the reader in open(). */
+int gto__open_regular(const char *path);
+
 /* Reads from a mapped file (core targets: memory the core left out). */
 int gto__file_read(gto_target *t, uint64_t addr, void *buf, size_t len);
 
