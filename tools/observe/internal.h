@@ -81,6 +81,12 @@ struct gto_backend {
      * free slots: -1 and ERR when the backend knows why that is wrong (a
      * core that left the records out), 0 when it can be true. */
     int (*no_threads)(gto_target *t, uint64_t counted, char *err);
+    /* Whether the target stopped being the program it was when opened (a
+     * live process that exec'd another): 1 with ERR saying so, else 0.
+     * Asked when a snapshot fails, so that the failure is blamed on the
+     * exec and not on a registry that looks corrupt at the old
+     * addresses.  NULL for a target that cannot change. */
+    int (*replaced)(gto_target *t, char *err);
     /* Opens the file the target maps at M: a descriptor, or -1. */
     int (*open_mapping)(gto_target *t, const struct gto_mapping *m);
     void (*close)(gto_target *t);

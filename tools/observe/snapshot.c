@@ -1155,6 +1155,8 @@ int gto_snapshot_take(gto_target *t, unsigned flags, gto_snapshot **out, char *e
     *out = s;
     return 0;
 fail:
+    if (t->be->replaced)
+        t->be->replaced(t, err);
     gto_snapshot_free(s);
     return -1;
 }
