@@ -90,7 +90,11 @@ TT_PROGS := $(TT_STATIC) $(TT_SHARED) $(TT_STRIPPED) \
             $(BUILD)/tests/tools/tail_call-pc $(BUILD)/tests/tools/tail_call-sibcall \
             $(BUILD)/tests/tools/kill_at_read.so
 
-test-tools: $(TOOL_BINS) $(TT_PROGS) $(DEPS_STAMP)
+# test_hostile_cores.py runs gt-top on its cores too, and decodes them with
+# registry.h's constants (the module generated for GDB); test_tail_call.py
+# reads the installed gt.pc as well as the uninstalled one.
+test-tools: $(TOOL_BINS) $(TT_PROGS) $(BUILD)/bin/gt-top $(BUILD)/gdb/gt/constants.py \
+            $(GT_PC) $(DEPS_STAMP)
 	$(Q)GT_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/tools
 
 TEST_SUITES += test-tools

@@ -2,11 +2,16 @@
  * bad_registry.c - a gt program whose registry is damaged on purpose, for
  * the readers' error paths.
  *
- * Usage: bad_registry abi|magic|chunks|layout
+ * Usage: bad_registry abi|magic|chunks|layout|page|stack|exec
  *   abi     the registry claims ABI 99
  *   magic   the magic is wrong
  *   chunks  the thread chunk array points to an unmapped address
  *   layout  the layout table points to an unmapped address
+ *   page    the page size is 64 KiB (not this machine's)
+ *   stack   the main thread's stack lies past the end of the address
+ *           space (2^62)
+ *   exec    nothing damaged: a line "exec" on stdin makes the program
+ *           exec "sleep 60" (a reader then finds another program)
  * It damages the registry from its main green thread (the runtime never
  * reads those fields again while nothing spawns), prints "ready PID" and
  * waits for the end of stdin.
@@ -28,11 +33,20 @@ static void main_thread(void *arg)
         gt_registry.thread_chunks = 0x10;
     else if (strcmp(mode, "layout") == 0)
         gt_registry.layout = 0x18;
+    else if (strcmp(mode, "page") == 0)
+        gt_registry.page_size = 65536;
+    else if (strcmp(mode, "stack") == 0) {
+        struct gt_thread_rec *me = (struct gt_thread_rec *)(uintptr_t)gt_registry.current;
+        me->stack_lo = 1ull << 62;
+        me->stack_hi = me->stack_lo + 65536;
+    }
     printf("ready %d\n", (int)getpid());
     fflush(stdout);
     char buf[64];
-    while (read(0, buf, sizeof(buf)) > 0)
-        ;
+    ssize_t n;
+    while ((n = read(0, buf, sizeof(buf))) > 0)
+        if (strcmp(mode, "exec") == 0 && n >= 4 && memcmp(buf, "exec", 4) == 0)
+            execlp("sleep", "sleep", "60", (char *)NULL);
     _exit(0); /* the runtime must not run on with its registry damaged */
 }
 

@@ -1,5 +1,6 @@
 """Every bad input ends with one clear line on stderr and exit status 1
 (2 for a bad command line): never a crash, a hang or a traceback."""
+import json
 import os
 import shutil
 import stat
@@ -65,6 +66,53 @@ def test_permission_denied(known):
     assert "same user" in line and "CAP_SYS_PTRACE" in line
 
 
+def test_permission_denied_without_cap_sys_ptrace(known):
+    # Root, but without CAP_SYS_PTRACE (as in a container), against a
+    # process of root's with every capability: the same user, so "run as
+    # the same user" would be no advice; the capability is what is missing.
+    p = subprocess.run(["setpriv", "--bounding-set", "-sys_ptrace", GT_STACKS,
+                        str(known.pid)], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1
+    line = one_line(p.stderr)
+    assert line.startswith("gt-stacks: not permitted to read the program of "
+                           "process %d (known_stacks): the process has "
+                           "capabilities the reader lacks (" % known.pid), line
+    assert line.endswith("give the reader CAP_SYS_PTRACE (in a container: "
+                         "--cap-add=SYS_PTRACE)"), line
+    assert "same user" not in line
+
+
+def test_permission_denied_not_dumpable():
+    # The reader and the process run as one user, but the process made
+    # itself not dumpable: only CAP_SYS_PTRACE reads it.
+    tmp = tempfile.mkdtemp()
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    target = subprocess.Popen(nobody + [
+        "/usr/bin/python3", "-c",
+        "import ctypes, sys\n"
+        "assert ctypes.CDLL(None).prctl(4, 0, 0, 0, 0) == 0  # PR_SET_DUMPABLE\n"
+        "print('ready', flush=True)\n"
+        "sys.stdin.read()\n"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        text=True)
+    try:
+        assert target.stdout.readline() == "ready\n"
+        os.chmod(tmp, 0o755)
+        tool = shutil.copy(GT_STACKS, tmp)
+        os.chmod(tool, 0o755)
+        p = subprocess.run(nobody + [tool, str(target.pid)], capture_output=True,
+                           text=True, timeout=60)
+    finally:
+        target.kill()
+        target.wait()
+        shutil.rmtree(tmp)
+    assert p.returncode == 1
+    assert one_line(p.stderr) == (
+        "gt-stacks: not permitted to read the program of process %d (python3): "
+        "the process is not dumpable (a set-uid or file-capability program, or "
+        "it called prctl(PR_SET_DUMPABLE, 0)): give the reader CAP_SYS_PTRACE"
+        % target.pid)
+
+
 @pytest.mark.parametrize("tool", TOOLS)
 def test_not_a_gt_program(tool):
     p = subprocess.Popen(["sleep", "60"])
@@ -110,6 +158,40 @@ def test_damaged_registry(tool, mode, message):
     assert message in one_line(err)
 
 
+@pytest.mark.parametrize("tool", TOOLS)
+def test_page_size_of_another_machine(tool):
+    # 64 KiB is a page size, but not this machine's: the pagemap a live
+    # process is measured with has one entry per page of the machine.
+    p = bad_registry("page")
+    try:
+        rc, out, err = run(tool, p.pid)
+        assert p.poll() is None
+    finally:
+        p.kill()
+        p.wait()
+    assert rc == 1
+    assert one_line(err) == ("%s: process %d (bad_registry): registry page size "
+                             "65536 is not a page size of this machine: the "
+                             "registry is damaged" % (os.path.basename(tool), p.pid))
+
+
+def test_stack_past_the_address_space():
+    # A thread whose stack lies past the end of the address space: pagemap
+    # reads as empty there, which lost errno ("cannot read which stack
+    # pages are resident: Success").  Such a stack holds no resident page.
+    p = bad_registry("stack")
+    try:
+        rc, out, err = run(GT_WASTE, "--json", p.pid)
+        assert p.poll() is None
+    finally:
+        p.kill()
+        p.wait()
+    assert rc == 0, err
+    doc = json.loads(out)
+    assert doc["threads"] == 1
+    assert doc["totals"]["reserved"] == 65536 and doc["totals"]["resident"] == 0
+
+
 KILL_AT_READ = os.path.join(FIXTURES, "kill_at_read.so")
 
 
@@ -147,6 +229,27 @@ def test_process_exits_during_the_read(tool, tmp_path):
         assert p.returncode == 1, (at, p.stdout[-500:], p.stderr)
         assert one_line(p.stderr).endswith(
             "process %d (known_stacks) exited while being read" % f.pid), at
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_process_execs_during_the_read(tool):
+    # The process execs another program between two reads: the registry's
+    # addresses then point nowhere, which is the exec's doing, not damage.
+    for at in (2, 3, 4):
+        p = bad_registry("exec")
+        try:
+            e = dict(os.environ, LD_PRELOAD=KILL_AT_READ, GT_TEST_EXEC_AT_READ=str(at))
+            r = subprocess.run([tool, str(p.pid)], capture_output=True, text=True,
+                               env=e, timeout=60)
+            # It really exec'd, and lives on.
+            assert os.readlink("/proc/%d/exe" % p.pid).endswith("/sleep"), at
+        finally:
+            p.kill()
+            p.wait()
+        assert r.returncode == 1, (at, r.stdout, r.stderr)
+        assert one_line(r.stderr) == (
+            "%s: process %d (bad_registry) exec'd a new program while it was "
+            "read: run again" % (os.path.basename(tool), p.pid)), at
 
 
 @pytest.fixture(scope="module")

@@ -160,28 +160,78 @@ static int core_has_data(gto_target *t, uint64_t off)
     return 1;
 }
 
-/* A page counts as resident when the core holds data for it that is not
- * all zero: the kernel leaves pages that were never present out (a hole
- * that reads as zero), and a page of zeros cannot be told from one. */
-static int core_residency(gto_target *t, uint64_t lo, uint64_t hi,
-                          uint8_t *present)
+/* The first segment that ends above addr, NULL when none does. */
+static const struct core_seg *seg_from(const gto_target *t, uint64_t addr)
 {
     const struct core *c = core_of(t);
-    size_t i = 0;
-    for (uint64_t p = lo; p < hi; p += 4096, i++) {
-        const struct core_seg *s = seg_of(t, p);
-        present[i] = 0;
-        if (!s || p + 4096 > s->vaddr + s->filesz)
-            continue;
-        uint64_t off = s->offset + (p - s->vaddr);
-        if (!core_has_data(t, off))
-            continue;
-        const uint64_t *w = (const uint64_t *)(const void *)(c->data + off);
-        for (size_t k = 0; k < 512; k++)
-            if (w[k]) {
-                present[i] = 1;
-                break;
+    size_t lo = 0, hi = c->nsegs;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (addr >= c->segs[mid].vaddr + c->segs[mid].memsz)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < c->nsegs ? &c->segs[lo] : NULL;
+}
+
+/* Whether the core file's bytes [off, off + len) hold a non-zero byte.
+ * Holes are skipped (see core_has_data) a file block at a time; offsets
+ * need not be aligned (a core's segments are where its writer put them). */
+static int core_nonzero(gto_target *t, uint64_t off, uint64_t len)
+{
+    const uint8_t *d = core_of(t)->data;
+    while (len) {
+        uint64_t n = 4096 - (off & 4095);
+        if (n > len)
+            n = len;
+        if (core_has_data(t, off)) {
+            uint64_t k = 0, w;
+            for (; k + 8 <= n; k += 8) {
+                memcpy(&w, d + off + k, 8);
+                if (w)
+                    return 1;
             }
+            for (; k < n; k++)
+                if (d[off + k])
+                    return 1;
+        }
+        off += n;
+        len -= n;
+    }
+    return 0;
+}
+
+/* A page counts as resident when the core holds data for some of it that
+ * is not all zero: the kernel leaves pages that were never present out (a
+ * hole that reads as zero), and a page of zeros cannot be told from one.
+ * The step is the registry's page size, checked (gto__page_size_ok), so
+ * that PRESENT gets exactly one byte per page the caller counted; a page
+ * may span several segments (pages of 64 KiB, segments of 4 KiB). */
+static int core_residency(gto_target *t, uint64_t lo, uint64_t hi, uint64_t page,
+                          uint8_t *present)
+{
+    if (!gto__page_size_ok(page) || hi < lo) {
+        errno = EINVAL;
+        return -1;
+    }
+    size_t i = 0;
+    for (uint64_t p = lo; p < hi && hi - p >= page; p += page, i++) {
+        present[i] = 0;
+        for (uint64_t a = p; a - p < page && !present[i];) {
+            const struct core_seg *s = seg_from(t, a);
+            if (!s || (s->vaddr > p && s->vaddr - p >= page))
+                break;
+            /* The part of [a, p + page) this segment's file bytes hold
+             * (segments were checked to lie in the file at open). */
+            uint64_t from = s->vaddr > a ? s->vaddr : a;
+            uint64_t to = p + page - s->vaddr <= s->filesz ? p + page
+                                                             : s->vaddr + s->filesz;
+            if (from < to)
+                present[i] = (uint8_t)core_nonzero(t, s->offset + (from - s->vaddr),
+                                                   to - from);
+            a = s->vaddr + s->memsz;
+        }
     }
     return 0;
 }
@@ -220,11 +270,13 @@ static int core_no_threads(gto_target *t, uint64_t counted, char *err)
     return -1;
 }
 
-/* A core names the files it mapped; --exe has replaced the program's. */
+/* A core names the files it mapped; --exe has replaced the program's.
+ * The names are the core's, any path at all: only a regular file is
+ * opened (a FIFO would hang the reader, a device could act). */
 static int core_open_mapping(gto_target *t, const struct gto_mapping *m)
 {
     (void)t;
-    return open(m->path, O_RDONLY | O_CLOEXEC);
+    return gto__open_regular(m->path);
 }
 
 static void core_close(gto_target *t)
@@ -263,7 +315,9 @@ static int cmp_seg(const void *a, const void *b)
 }
 
 /* NT_FILE: count, page size, count x {start, end, offset in pages}, then
- * count NUL-terminated paths. */
+ * count NUL-terminated paths.  The kernel's page size is its page's, GDB's
+ * is 1 (offsets in bytes); any other is a damaged note, ignored, as is an
+ * entry whose range is empty or whose offset does not fit a file. */
 static void parse_nt_file(gto_target *t, const uint8_t *d, size_t len)
 {
     if (len < 16)
@@ -271,7 +325,8 @@ static void parse_nt_file(gto_target *t, const uint8_t *d, size_t len)
     uint64_t count, pagesz;
     memcpy(&count, d, 8);
     memcpy(&pagesz, d + 8, 8);
-    if (count > len / 24)
+    if (count > (len - 16) / 24 || !pagesz || pagesz > GTO_PAGE_MAX ||
+        (pagesz & (pagesz - 1)))
         return;
     const char *names = (const char *)d + 16 + count * 24;
     const char *end = (const char *)d + len;
@@ -282,31 +337,37 @@ static void parse_nt_file(gto_target *t, const uint8_t *d, size_t len)
         uint64_t v[3];
         memcpy(v, d + 16 + i * 24, 24);
         size_t nl = strnlen(names, (size_t)(end - names));
+        const char *name = names;
+        names += nl + 1;
+        if (v[0] >= v[1] || v[2] > (uint64_t)INT64_MAX / pagesz)
+            continue;
         struct gto_mapping *m = &t->maps[t->nmaps];
         m->start = v[0];
         m->end = v[1];
         m->offset = v[2] * pagesz;
         m->fd = -1;
         m->deleted = 0;   /* a core names the files; --exe replaces the program */
-        m->path = strndup(names, nl);
+        m->path = strndup(name, nl);
         if (m->path)
             t->nmaps++;
-        names += nl + 1;
     }
 }
 
-static void parse_notes(gto_target *t, const uint8_t *d, size_t len,
+static void parse_notes(gto_target *t, const uint8_t *d, uint64_t len,
                         uint64_t *entry, char *fname)
 {
     struct core *c = core_of(t);
-    size_t off = 0;
-    while (off + 12 <= len) {
+    uint64_t off = 0;
+    /* Sizes are 32-bit and rounded up to 4 in 64 bits (in 32 a size of
+     * 2^32 - 1 rounds to 0); every step is checked against LEN. */
+    while (gto__range_in(off, 12, len)) {
         uint32_t namesz, descsz, type;
         memcpy(&namesz, d + off, 4);
         memcpy(&descsz, d + off + 4, 4);
         memcpy(&type, d + off + 8, 4);
-        size_t desc = off + 12 + ((namesz + 3) & ~3u);
-        if (desc + descsz > len)
+        uint64_t desc = off + 12 + (((uint64_t)namesz + 3) & ~3ull);
+        if (!gto__range_in(off + 12, ((uint64_t)namesz + 3) & ~3ull, len) ||
+            !gto__range_in(desc, descsz, len))
             break;
         const uint8_t *p = d + desc;
         if (type == NT_PRSTATUS && descsz >= 112 + 27 * 8 && !c->have_prstatus) {
@@ -329,7 +390,7 @@ static void parse_notes(gto_target *t, const uint8_t *d, size_t len,
             memcpy(fname, p + 40, 16);
             fname[16] = 0;
         } else if (type == NT_AUXV) {
-            for (size_t k = 0; k + 16 <= descsz; k += 16) {
+            for (uint64_t k = 0; k + 16 <= descsz; k += 16) {
                 uint64_t tag, val;
                 memcpy(&tag, p + k, 8);
                 memcpy(&val, p + k + 8, 8);
@@ -339,7 +400,7 @@ static void parse_notes(gto_target *t, const uint8_t *d, size_t len,
         } else if (type == NT_FILE && !t->maps) {
             parse_nt_file(t, p, descsz);
         }
-        off = desc + ((descsz + 3) & ~3u);
+        off = desc + (((uint64_t)descsz + 3) & ~3ull);
     }
 }
 
@@ -392,7 +453,12 @@ static void hex(char *out, const uint8_t *id, int n)
  * program's first page, when both exist. */
 static int check_build_id(gto_target *t, char *err)
 {
-    int fd = open(t->exe, O_RDONLY | O_CLOEXEC);
+    int fd = gto__open_regular(t->exe);
+    if (fd == -2) {
+        gto__err(err, "%s: not a regular file: give the program's executable "
+                 "file", t->exe);
+        return -1;
+    }
     if (fd < 0) {
         gto__err(err, "cannot open the program %s: %s", t->exe, strerror(errno));
         return -1;
@@ -459,7 +525,11 @@ int gto_open_core(const char *core, const char *exe, gto_target **out, char *err
     elf_version(EV_CURRENT);
 
     struct stat st;
-    c->fd = open(core, O_RDONLY | O_CLOEXEC);
+    c->fd = gto__open_regular(core);
+    if (c->fd == -2) {
+        gto__err(err, "%s: not a regular file: give a core file", core);
+        goto fail;
+    }
     if (c->fd < 0 || fstat(c->fd, &st) < 0) {
         gto__err(err, "cannot open core %s: %s", core, strerror(errno));
         goto fail;
@@ -499,23 +569,43 @@ int gto_open_core(const char *core, const char *exe, gto_target **out, char *err
         goto fail;
     }
     size_t nph;
-    if (elf_getphdrnum(c->elf, &nph) < 0 ||
-        eh.e_phoff + (uint64_t)nph * eh.e_phentsize > c->size) {
+    if (elf_getphdrnum(c->elf, &nph) < 0 || nph > c->size / sizeof(Elf64_Phdr) ||
+        !gto__range_in(eh.e_phoff, (uint64_t)nph * eh.e_phentsize, c->size)) {
         gto__err(err, "core %s is truncated: its program headers are cut off",
                  core);
         goto fail;
     }
     c->segs = calloc(nph ? nph : 1, sizeof(*c->segs));
-    if (!c->segs)
+    if (!c->segs) {
+        gto__err(err, "out of memory for the %zu segments of core %s", nph, core);
         goto fail;
+    }
     uint64_t need = 0, entry = 0;
     char fname[17] = "";
     for (size_t i = 0; i < nph; i++) {
         GElf_Phdr ph;
         if (!gelf_getphdr(c->elf, (int)i, &ph))
             continue;
-        if ((ph.p_type == PT_LOAD || ph.p_type == PT_NOTE) &&
-            ph.p_offset + ph.p_filesz > need)
+        if (ph.p_type != PT_LOAD && ph.p_type != PT_NOTE)
+            continue;
+        /* An offset and size that no file can have (their sum wraps, or
+         * passes what a file offset can be) is a damaged header, not a
+         * truncated core; and memory that would run past 2^64 is no
+         * memory.  Both are refused: read, they would be read from the
+         * wrong place. */
+        if (!gto__range_in(ph.p_offset, ph.p_filesz, (uint64_t)INT64_MAX) ||
+            !gto__range_in(ph.p_vaddr, ph.p_memsz, UINT64_MAX)) {
+            gto__err(err, "core %s is damaged: its program header %zu (%s) "
+                     "gives %#llx bytes at file offset %#llx for memory at "
+                     "%#llx of %#llx bytes, which no core can hold", core, i,
+                     ph.p_type == PT_LOAD ? "PT_LOAD" : "PT_NOTE",
+                     (unsigned long long)ph.p_filesz,
+                     (unsigned long long)ph.p_offset,
+                     (unsigned long long)ph.p_vaddr,
+                     (unsigned long long)ph.p_memsz);
+            goto fail;
+        }
+        if (ph.p_offset + ph.p_filesz > need)
             need = ph.p_offset + ph.p_filesz;
         if (ph.p_offset + ph.p_filesz > c->size)
             continue;
@@ -524,7 +614,9 @@ int gto_open_core(const char *core, const char *exe, gto_target **out, char *err
             s->vaddr = ph.p_vaddr;
             s->memsz = ph.p_memsz;
             s->offset = ph.p_offset;
-            s->filesz = ph.p_filesz;
+            /* Bytes in the file beyond the segment's memory are no
+             * memory of it. */
+            s->filesz = ph.p_filesz < ph.p_memsz ? ph.p_filesz : ph.p_memsz;
         } else if (ph.p_type == PT_NOTE) {
             parse_notes(t, c->data + ph.p_offset, ph.p_filesz, &entry, fname);
         }

@@ -107,12 +107,16 @@ int gto__fp_walk(gto_target *t, struct gto_fp_walk *w, uint64_t lo,
             return push(f, n, cap, w->pc, w->sp, w->top) < 0 ? -1 : 0;
         if (rule != GTO_FP_STANDARD)
             return -1;
+        /* rbp is a saved register or a stack word: any value.  One that
+         * would put the CFA past 2^64 is a corrupt chain. */
+        if (w->fp > UINT64_MAX - 16)
+            return -1;
         uint64_t cfa = w->fp + 16, ra, next_fp;
         if (cfa <= w->sp || cfa > w->top)
             return -1;
         /* The two words this frame needs: the caller's rbp at fp and the
          * return address above it. */
-        if (w->fp < lo || cfa > lo + len)
+        if (w->fp < lo || !gto__range_in(w->fp - lo, 16, len))
             return 1;
         memcpy(&next_fp, buf + (w->fp - lo), 8);
         memcpy(&ra, buf + (w->fp + 8 - lo), 8);

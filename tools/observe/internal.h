@@ -13,6 +13,26 @@
 #include "gtobserve.h"
 #include "pcmap.h"
 
+/* Whether [off, off + len) lies inside [0, limit): 1 when off + len does
+ * not wrap and ends at limit or before.  Every (offset, size) pair read
+ * from a file or a target goes through it before it is added, compared or
+ * read from: a check written as "off + len > limit" passes a sum that
+ * wraps (an offset of 2^64 - 16 and a size of 32 end at 16). */
+static inline int gto__range_in(uint64_t off, uint64_t len, uint64_t limit)
+{
+    return off <= limit && len <= limit - off;
+}
+
+/* The page sizes a registry may state: a power of two of 4 KiB to 64 KiB
+ * (x86-64's and AArch64's base pages).  A page size sizes buffers and
+ * steps loops, so nothing else is ever used as one. */
+#define GTO_PAGE_MIN 4096u
+#define GTO_PAGE_MAX 65536u
+static inline int gto__page_size_ok(uint64_t page)
+{
+    return page >= GTO_PAGE_MIN && page <= GTO_PAGE_MAX && !(page & (page - 1));
+}
+
 /* One range of target memory to read into a local buffer. */
 struct gto_range {
     uint64_t addr;
@@ -42,9 +62,10 @@ struct gto_backend {
      * a whole (ESRCH, EPERM). */
     int (*read_many)(gto_target *t, const struct gto_range *r, size_t n,
                      uint8_t *ok);
-    /* Pages of [lo, hi) (page aligned) present in memory: one byte per
-     * page, 1 present.  0, or -1 with errno. */
-    int (*residency)(gto_target *t, uint64_t lo, uint64_t hi,
+    /* Pages of PAGE bytes of [lo, hi) (page aligned; PAGE checked by
+     * gto__page_size_ok, and the machine's for a live target) present in
+     * memory: one byte per page, 1 present.  0, or -1 with errno. */
+    int (*residency)(gto_target *t, uint64_t lo, uint64_t hi, uint64_t page,
                      uint8_t *present);
     /* The target's "now" on its CLOCK_MONOTONIC, from the header counters
      * C (clock_base, realtime_base, clock_now, fatal_ns); *exact 0 when it
@@ -60,6 +81,12 @@ struct gto_backend {
      * free slots: -1 and ERR when the backend knows why that is wrong (a
      * core that left the records out), 0 when it can be true. */
     int (*no_threads)(gto_target *t, uint64_t counted, char *err);
+    /* Whether the target stopped being the program it was when opened (a
+     * live process that exec'd another): 1 with ERR saying so, else 0.
+     * Asked when a snapshot fails, so that the failure is blamed on the
+     * exec and not on a registry that looks corrupt at the old
+     * addresses.  NULL for a target that cannot change. */
+    int (*replaced)(gto_target *t, char *err);
     /* Opens the file the target maps at M: a descriptor, or -1. */
     int (*open_mapping)(gto_target *t, const struct gto_mapping *m);
     void (*close)(gto_target *t);
@@ -137,6 +164,12 @@ void gto__err(char *err, const char *fmt, ...)
 /* The mapped file of M, opened once: the file the target really maps even
  * when it was replaced on disk since.  -2 when it cannot be opened. */
 int gto__mapping_fd(gto_target *t, struct gto_mapping *m);
+
+/* Opens PATH for reading only if it is a regular file: the descriptor;
+ * -1 with errno when it cannot be opened; -2 when it is something else (a
+ * FIFO, a directory, a device).  Opened without blocking, so that a FIFO
+ * with no writer cannot hang the reader in open(). */
+int gto__open_regular(const char *path);
 
 /* Reads from a mapped file (core targets: memory the core left out). */
 int gto__file_read(gto_target *t, uint64_t addr, void *buf, size_t len);

@@ -91,7 +91,7 @@ static int residency(gto_target *t, struct probe *p, size_t n, uint64_t page,
             j++;
         }
         uint8_t *run = bits + used;
-        if (t->be->residency(t, lo, hi, run) < 0)
+        if (t->be->residency(t, lo, hi, page, run) < 0)
             return -1;
         used += (size_t)((hi - lo) / page);
         for (size_t k = i; k < j; k++)
@@ -103,15 +103,26 @@ static int residency(gto_target *t, struct probe *p, size_t n, uint64_t page,
 
 int gto__measure(gto_target *t, gto_snapshot *s, char *err)
 {
-    uint64_t page = s->c.page_size ? s->c.page_size : (uint64_t)sysconf(_SC_PAGESIZE);
+    /* The snapshot checked the registry's page size (check_page_size);
+     * checked again here, as it sizes a buffer and steps every loop. */
+    uint64_t page = s->c.page_size;
+    if (!gto__page_size_ok(page)) {
+        gto__err(err, "%s: registry page size %llu is not a page size of this "
+                 "machine: the registry is damaged", t->name,
+                 (unsigned long long)page);
+        return -1;
+    }
     struct probe *p = calloc(s->nthreads + 1, sizeof(*p));
     size_t n = 0, pages = 0;
     if (!p)
         goto oom;
     for (size_t i = 0; i < s->nthreads; i++) {
         struct gto_thread *th = &s->threads[i];
+        /* A stack whose top rounded up to a page would wrap past 2^64 is
+         * no stack (and its page count would wrap). */
         if (th->in_flux || th->stack_hi <= th->stack_lo ||
-            th->stack_hi - th->stack_lo > (1ull << 30))
+            th->stack_hi - th->stack_lo > (1ull << 30) ||
+            th->stack_hi > UINT64_MAX - 2 * page)
             continue;
         p[n].lo = th->stack_lo;
         p[n++].th = th;
@@ -127,11 +138,12 @@ int gto__measure(gto_target *t, gto_snapshot *s, char *err)
     if (!bits)
         goto oom;
     if (residency(t, p, n, page, bits) < 0) {
-        if (errno == ESRCH)
+        int e = errno;
+        if (e == ESRCH)
             gto__err(err, "%s exited while being read", t->name);
         else
             gto__err(err, "%s: cannot read which stack pages are resident: %s",
-                     t->name, strerror(errno));
+                     t->name, strerror(e));
         free(bits);
         free(p);
         return -1;

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -349,6 +350,29 @@ static void decode_counters(const struct layout *l, const uint8_t *b,
     c->guard_policy = (uint32_t)get(l, GT_REC_REGISTRY, GT_F_REG_GUARD_POLICY, b);
     /* nstate is counted from the records (count_states), never taken
      * from the header's tallies, which are updated apart from them. */
+}
+
+/* The registry's page size sizes the buffers and steps the loops that
+ * measure stacks: it must be a page size (see gto__page_size_ok), and a
+ * live target's must be this machine's, as the pagemap it is read with
+ * has one entry per page of the machine.  A registry without the field
+ * (none this reader knows, but a damaged layout table can drop it) gets
+ * the machine's. */
+static int check_page_size(gto_target *t, const struct layout *l,
+                           struct gto_counters *c, char *err)
+{
+    uint64_t machine = (uint64_t)sysconf(_SC_PAGESIZE);
+    if (!l->size[GT_REC_REGISTRY][GT_F_REG_PAGE_SIZE]) {
+        c->page_size = machine;
+        return 0;
+    }
+    if (gto__page_size_ok(c->page_size) &&
+        (!t->be->memory_moves || c->page_size == machine))
+        return 0;
+    gto__err(err, "%s: registry page size %llu is not a page size of this "
+             "machine: the registry is damaged", t->name,
+             (unsigned long long)c->page_size);
+    return -1;
 }
 
 /* Threads the header counts, by its own tallies. */
@@ -1093,6 +1117,10 @@ int gto_snapshot_take(gto_target *t, unsigned flags, gto_snapshot **out, char *e
         goto fail;
     }
     decode_counters(&l, reg, &s->c);
+    if (check_page_size(t, &l, &s->c, err) < 0) {
+        free(reg);
+        goto fail;
+    }
     s->c.started = 1;
     s->c.now = t->be->now(t, &s->c, &s->c.now_exact);
     /* Threads are unwound while they are read, a batch of records at a
@@ -1127,6 +1155,8 @@ int gto_snapshot_take(gto_target *t, unsigned flags, gto_snapshot **out, char *e
     *out = s;
     return 0;
 fail:
+    if (t->be->replaced)
+        t->be->replaced(t, err);
     gto_snapshot_free(s);
     return -1;
 }

@@ -55,14 +55,18 @@ int gto__dwfl_open(gto_target *t, char *err)
          * an ET_EXEC file's is 0.  dwfl_report_elf adds p_vaddr itself.
          * It reads the file through a copy of the mapping's descriptor
          * (and keeps that copy): a file replaced on disk since it was
-         * mapped is read as it was mapped. */
+         * mapped is read as it was mapped.  A file that cannot be opened
+         * (or is no regular file) is left out: given no descriptor,
+         * libdwfl would open the path itself, and a FIFO would hang it. */
         int fd = gto__mapping_fd(t, &t->maps[i]);
-        if (fd < 0 && t->maps[i].deleted)
+        if (fd < 0)
             continue;
-        fd = fd >= 0 ? dup(fd) : -1;
+        fd = dup(fd);
+        if (fd < 0)
+            continue;
         Dwfl_Module *mod = dwfl_report_elf(t->dwfl, m->path, m->path, fd,
                                            m->start, false);
-        if (!mod && fd >= 0)
+        if (!mod)
             close(fd);
         if (mod) {
             Dwarf_Addr lo;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -24,6 +25,30 @@ void gto__err(char *err, const char *fmt, ...)
 }
 
 const char *gto_target_name(const gto_target *t) { return t->name; }
+
+int gto__open_regular(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return -2;
+    }
+    /* Reads block as reads of a file do (a regular file ignores the flag,
+     * but a descriptor handed on to libelf should say what it is). */
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    return fd;
+}
 
 int gto__mapping_fd(gto_target *t, struct gto_mapping *m)
 {
@@ -52,7 +77,14 @@ int gto__file_read(gto_target *t, uint64_t addr, void *buf, size_t len)
         size_t n = len;
         if (n > m->end - addr)
             n = (size_t)(m->end - addr);
-        ssize_t got = pread(m->fd, out, n, (off_t)(m->offset + (addr - m->start)));
+        /* The mapping's offset comes from the core's NT_FILE note: an
+         * offset past what a file can have is nothing to read. */
+        uint64_t off = m->offset + (addr - m->start);
+        if (off < m->offset || !gto__range_in(off, n, (uint64_t)INT64_MAX)) {
+            errno = EFAULT;
+            return -1;
+        }
+        ssize_t got = pread(m->fd, out, n, (off_t)off);
         if (got <= 0) {
             errno = EFAULT;
             return -1;

@@ -51,9 +51,16 @@ static const uint8_t *cached_page(gto_target *t, uint64_t page)
     return buf;
 }
 
+/* A word of the target at ADDR: from the thread's stack copy when it is
+ * inside, else through the page cache.  ADDR comes from saved registers
+ * and stack words, any value at all: a word that would run past 2^64 is
+ * no word (it is not inside the copy, whose test must not wrap either). */
 static int read_word(struct gto_unw_thread *u, uint64_t addr, uint64_t *val)
 {
-    if (addr >= u->copy_lo && addr + 8 <= u->copy_hi) {
+    if (addr > UINT64_MAX - 8)
+        return -1;
+    if (addr >= u->copy_lo && gto__range_in(addr - u->copy_lo, 8,
+                                            u->copy_hi - u->copy_lo)) {
         memcpy(val, u->copy + (addr - u->copy_lo), 8);
         return 0;
     }
