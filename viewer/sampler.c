@@ -60,15 +60,20 @@ static uint64_t read_rss(pid_t pid)
     return kib * 1024;
 }
 
+/* Arrays by location index are as big as the locations plus index 0:
+ * libgtobserve gives every location its slot's index, 1 up to the count
+ * (a damaged index field is not used), so the registry's count bounds them
+ * and so does the memory its records took.  Each index is still checked
+ * before it is used. */
+static size_t by_index_size(const gto_snapshot *snap)
+{
+    return gto_location_count(snap) + 1;
+}
+
 static void record_history(struct sampler *s)
 {
     size_t n = gto_location_count(s->cur);
-    size_t need = 1;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t idx = gto_location_at(s->cur, i)->index;
-        if (idx + 1u > need)
-            need = idx + 1u;
-    }
+    size_t need = by_index_size(s->cur);
     if (need > s->nhist) {
         struct loc_history *h = realloc(s->hist, need * sizeof(*h));
         if (!h)
@@ -79,6 +84,8 @@ static void record_history(struct sampler *s)
     }
     for (size_t i = 0; i < n; i++) {
         const struct gto_location *l = gto_location_at(s->cur, i);
+        if (l->index >= s->nhist)
+            continue;
         struct loc_history *h = &s->hist[l->index];
         h->len[h->next] = l->waiting > UINT32_MAX ? UINT32_MAX
                                                   : (uint32_t)l->waiting;
@@ -143,12 +150,10 @@ static void measure_stacks(struct sampler *s)
 static void keep_prev(struct sampler *s, const gto_snapshot *snap)
 {
     struct prev_sample *p = &s->prev;
-    size_t nl = gto_location_count(snap), ne = gto_edge_count(snap), need = 1;
+    size_t nl = gto_location_count(snap), ne = gto_edge_count(snap);
+    size_t need = by_index_size(snap);
     p->have = 1;
     p->c = *gto_snapshot_counters(snap);
-    for (size_t i = 0; i < nl; i++)
-        if (gto_location_at(snap, i)->index + 1u > need)
-            need = gto_location_at(snap, i)->index + 1u;
     if (need > p->narrivals) {
         uint64_t *a = realloc(p->arrivals, need * sizeof(*a));
         if (!a) {
@@ -163,7 +168,8 @@ static void keep_prev(struct sampler *s, const gto_snapshot *snap)
     memset(p->arrivals, 0, p->narrivals * sizeof(*p->arrivals));
     for (size_t i = 0; i < nl; i++) {
         const struct gto_location *l = gto_location_at(snap, i);
-        p->arrivals[l->index] = l->arrivals;
+        if (l->index < p->narrivals)
+            p->arrivals[l->index] = l->arrivals;
     }
     struct prev_edge *e = realloc(p->edges, (ne + 1) * sizeof(*e));
     if (!e) {
