@@ -27,6 +27,10 @@
  *               are measured every 10 s or less often, not every snapshot)},
  *    "guard": {"policy": "madvise", "mappings": N, "max_map_count": N},
  *    "records_in_flux": thread, location and edge records that stayed torn,
+ *    "records_damaged": thread, location and edge records whose location
+ *    index named no location of the registry's (a damaged registry): a
+ *    thread's is in its state's count, at no location ("location": 0); a
+ *    location keeps its own index; an edge is left out,
  *    "locations": [{"index", "function", "where" (gto_location_label:
  *                   "func (file:line) < caller (file:line) < ..."),
  *                   "kind" ("fd", "chan_recv", ...), "waiting",
@@ -93,16 +97,18 @@ int header_lines(const struct sampler *s, const struct tables *tb,
 {
     const struct gto_counters *c = gto_snapshot_counters(s->cur);
     char up[32], rss[32], res[32], live[32], dead[32], rsv[32], flux[48] = "";
-    char io_calls[32], io_time[32];
+    char io_calls[32], io_time[32], damaged[64] = "";
     int n = 0;
     /* A core that cannot tell when it was written gives its uptime, as
      * every age, as a lower bound: ">= 604ms". */
     gto_fmt_age(c->uptime_ns, c->now_exact, up, sizeof(up));
+    if (tb->damaged)
+        snprintf(damaged, sizeof(damaged), "  (%" PRIu64 " records damaged)", tb->damaged);
     if (n < max)
-        snprintf(lines[n++], 256, "gt-top - %s  up %s  %s%s",
+        snprintf(lines[n++], 256, "gt-top - %s  up %s  %s%s%s",
                  gto_target_name(s->target), up,
                  s->target_gone ? "TARGET EXITED, last snapshot" : "",
-                 tb->in_flux ? "  (records in flux)" : "");
+                 tb->in_flux ? "  (records in flux)" : "", damaged);
     if (tb->threads_in_flux)
         snprintf(flux, sizeof(flux), ", %" PRIu64 " in flux", tb->threads_in_flux);
     if (n < max)
@@ -169,21 +175,27 @@ static void print_cells(FILE *out, const struct column *cols, size_t ncols,
     fputc('\n', out);
 }
 
+/* By source location, then busiest first, then by destination: the
+ * order is total, so qsort gives the same output on every run. */
+static int cmp_graph_edge(const void *a, const void *b)
+{
+    const struct edge_row *x = a, *y = b;
+    if (x->from != y->from)
+        return x->from < y->from ? -1 : 1;
+    if (x->per_s != y->per_s)
+        return x->per_s > y->per_s ? -1 : 1;
+    return (x->to > y->to) - (x->to < y->to);
+}
+
 static void text_graph(FILE *out, const struct tables *tb)
 {
-    /* The pipeline, one source location at a time, busiest edges first. */
+    /* The pipeline, one source location at a time, busiest edges first.
+     * n log n: a registry can count many edges. */
     struct edge_row *e = malloc((tb->nedges + 1) * sizeof(*e));
     if (!e)
         return;
     memcpy(e, tb->edges, tb->nedges * sizeof(*e));
-    for (size_t i = 1; i < tb->nedges; i++)   /* by from, then rate */
-        for (size_t j = i; j > 0 && (e[j - 1].from > e[j].from ||
-                                     (e[j - 1].from == e[j].from &&
-                                      e[j - 1].per_s < e[j].per_s)); j--) {
-            struct edge_row t = e[j];
-            e[j] = e[j - 1];
-            e[j - 1] = t;
-        }
+    qsort(e, tb->nedges, sizeof(*e), cmp_graph_edge);
     char run[32];
     for (size_t i = 0; i < tb->nedges; i++) {
         if (i == 0 || e[i].from != e[i - 1].from) {
@@ -430,6 +442,7 @@ static int print_json(FILE *out, struct sampler *s, struct tables *tb, enum view
             ", \"max_map_count\": %" PRIu64 "}, \"records_in_flux\": %zu",
             gto_guard_policy_name(c->guard_policy), c->guard_mappings,
             c->max_map_count, tb->in_flux);
+    fprintf(out, ", \"records_damaged\": %" PRIu64, tb->damaged);
     fprintf(out, ", \"locations\": [");
     for (size_t i = 0; i < tb->nlocs; i++) {
         const struct loc_row *l = &tb->locs[i];
@@ -482,10 +495,7 @@ static void loc_label(const struct tables *tb, uint32_t index, char *buf, size_t
         snprintf(buf, len, "#%u", index);
         return;
     }
-    int shared = 0;
-    for (size_t i = 0; i < tb->nlocs; i++)
-        shared |= tb->locs[i].index != index && strcmp(tb->locs[i].where, l->where) == 0;
-    if (shared)
+    if (l->where_shared)
         snprintf(buf, len, "%s #%u", l->where, index);
     else
         snprintf(buf, len, "%s", l->where);
@@ -612,14 +622,22 @@ static void dot_str(FILE *out, const char *s)
 static void print_dot(FILE *out, const struct tables *tb)
 {
     char run[32];
+    /* Locations at an end of an edge, by index: one pass over the edges
+     * (locations times edges passes would not end on a big registry). */
+    uint8_t *linked = calloc(tb->nlocs + 1, 1);
+    if (!linked)
+        return;
+    for (size_t e = 0; e < tb->nedges; e++) {
+        if (tb->edges[e].from <= tb->nlocs)
+            linked[tb->edges[e].from] = 1;
+        if (tb->edges[e].to <= tb->nlocs)
+            linked[tb->edges[e].to] = 1;
+    }
     fprintf(out, "digraph gt_blocking_graph {\n  rankdir=LR;\n"
                  "  node [shape=box, fontname=\"monospace\"];\n");
     for (size_t i = 0; i < tb->nlocs; i++) {
         const struct loc_row *l = &tb->locs[i];
-        int linked = l->waiting != 0;
-        for (size_t e = 0; e < tb->nedges && !linked; e++)
-            linked = tb->edges[e].from == l->index || tb->edges[e].to == l->index;
-        if (!linked)
+        if (!l->waiting && !(l->index && linked[l->index]))
             continue;
         fprintf(out, "  L%u [label=\"", l->index);
         dot_str(out, l->where);
@@ -633,6 +651,7 @@ static void print_dot(FILE *out, const struct tables *tb)
                 e->from, e->to, e->per_s, run, e->per_s, e->mean_run_ns);
     }
     fprintf(out, "}\n");
+    free(linked);
 }
 
 int batch_print(FILE *out, struct sampler *s, struct tables *tb,

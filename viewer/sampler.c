@@ -60,15 +60,20 @@ static uint64_t read_rss(pid_t pid)
     return kib * 1024;
 }
 
+/* Arrays by location index are as big as the locations plus index 0:
+ * libgtobserve gives every location its slot's index, 1 up to the count
+ * (a damaged index field is not used), so the registry's count bounds them
+ * and so does the memory its records took.  Each index is still checked
+ * before it is used. */
+static size_t by_index_size(const gto_snapshot *snap)
+{
+    return gto_location_count(snap) + 1;
+}
+
 static void record_history(struct sampler *s)
 {
     size_t n = gto_location_count(s->cur);
-    size_t need = 1;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t idx = gto_location_at(s->cur, i)->index;
-        if (idx + 1u > need)
-            need = idx + 1u;
-    }
+    size_t need = by_index_size(s->cur);
     if (need > s->nhist) {
         struct loc_history *h = realloc(s->hist, need * sizeof(*h));
         if (!h)
@@ -79,6 +84,8 @@ static void record_history(struct sampler *s)
     }
     for (size_t i = 0; i < n; i++) {
         const struct gto_location *l = gto_location_at(s->cur, i);
+        if (l->index >= s->nhist)
+            continue;
         struct loc_history *h = &s->hist[l->index];
         h->len[h->next] = l->waiting > UINT32_MAX ? UINT32_MAX
                                                   : (uint32_t)l->waiting;
@@ -137,18 +144,26 @@ static void measure_stacks(struct sampler *s)
     measure_now(s);
 }
 
+/* Previous edges by their ends, for a binary search: a registry can
+ * count many edges, and one scan of them per edge would not end. */
+static int cmp_prev_edge(const void *a, const void *b)
+{
+    const struct prev_edge *x = a, *y = b;
+    if (x->from != y->from)
+        return x->from < y->from ? -1 : 1;
+    return (x->to > y->to) - (x->to < y->to);
+}
+
 /* Keeps what the rates need of snapshot SNAP in S->prev.  Out of memory,
  * the rates of locations and edges start over (as after the first
  * snapshot); the counters' always work. */
 static void keep_prev(struct sampler *s, const gto_snapshot *snap)
 {
     struct prev_sample *p = &s->prev;
-    size_t nl = gto_location_count(snap), ne = gto_edge_count(snap), need = 1;
+    size_t nl = gto_location_count(snap), ne = gto_edge_count(snap);
+    size_t need = by_index_size(snap);
     p->have = 1;
     p->c = *gto_snapshot_counters(snap);
-    for (size_t i = 0; i < nl; i++)
-        if (gto_location_at(snap, i)->index + 1u > need)
-            need = gto_location_at(snap, i)->index + 1u;
     if (need > p->narrivals) {
         uint64_t *a = realloc(p->arrivals, need * sizeof(*a));
         if (!a) {
@@ -163,7 +178,8 @@ static void keep_prev(struct sampler *s, const gto_snapshot *snap)
     memset(p->arrivals, 0, p->narrivals * sizeof(*p->arrivals));
     for (size_t i = 0; i < nl; i++) {
         const struct gto_location *l = gto_location_at(snap, i);
-        p->arrivals[l->index] = l->arrivals;
+        if (l->index < p->narrivals)
+            p->arrivals[l->index] = l->arrivals;
     }
     struct prev_edge *e = realloc(p->edges, (ne + 1) * sizeof(*e));
     if (!e) {
@@ -176,6 +192,7 @@ static void keep_prev(struct sampler *s, const gto_snapshot *snap)
         const struct gto_edge *g = gto_edge_at(snap, i);
         e[i] = (struct prev_edge){g->from, g->to, g->count, g->run_ns};
     }
+    qsort(e, ne, sizeof(*e), cmp_prev_edge);
 }
 
 void sampler_release(struct sampler *s)
@@ -249,25 +266,22 @@ double sampler_arrivals_rate(const struct sampler *s, uint32_t index)
     return sampler_rate(s, before, c->arrivals);
 }
 
-/* Edges are never moved nor removed, so the same position in the previous
- * snapshot is the same edge; the check covers a reader's reordering. */
+/* The previous snapshot's record of edge E (the runtime interns an edge
+ * by its two ends: one record per pair), NULL when it is new. */
 static const struct prev_edge *prev_edge(const struct sampler *s,
-                                         const struct gto_edge *e, size_t hint)
+                                         const struct gto_edge *e)
 {
-    const struct prev_sample *p = &s->prev;
-    if (hint < p->nedges && p->edges[hint].from == e->from && p->edges[hint].to == e->to)
-        return &p->edges[hint];
-    for (size_t i = 0; i < p->nedges; i++)
-        if (p->edges[i].from == e->from && p->edges[i].to == e->to)
-            return &p->edges[i];
-    return NULL;
+    const struct prev_edge key = {e->from, e->to, 0, 0};
+    if (!s->prev.nedges)
+        return NULL;   /* (and no array: bsearch wants one) */
+    return bsearch(&key, s->prev.edges, s->prev.nedges, sizeof(key), cmp_prev_edge);
 }
 
 void sampler_edge_rate(const struct sampler *s, size_t i, double *per_s,
                        uint64_t *mean_run_ns)
 {
     const struct gto_edge *e = gto_edge_at(s->cur, i);
-    const struct prev_edge *p = prev_edge(s, e, i);
+    const struct prev_edge *p = prev_edge(s, e);
     uint64_t count0 = p ? p->count : 0, run0 = p ? p->run_ns : 0;
     *per_s = sampler_rate(s, count0, e->count);
     if (e->count > count0)

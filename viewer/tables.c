@@ -108,7 +108,7 @@ static int by_where(const void *a, const void *b)
 static uint32_t *location_ranks(const struct tables *tb, size_t maxidx)
 {
     uint32_t *rank = calloc(maxidx + 1, sizeof(*rank));
-    const struct loc_row **by = malloc((tb->nlocs + 1) * sizeof(*by));
+    struct loc_row **by = malloc((tb->nlocs + 1) * sizeof(*by));
     if (!rank || !by) {
         free(rank), free(by);
         return NULL;
@@ -120,10 +120,43 @@ static uint32_t *location_ranks(const struct tables *tb, size_t maxidx)
     for (size_t i = 0; i < tb->nlocs; i++) {
         if (i == 0 || strcmp(by[i - 1]->where, by[i]->where) != 0)
             r++;
+        else
+            by[i - 1]->where_shared = by[i]->where_shared = 1;
         rank[by[i]->index] = r;
     }
     free(by);
     return rank;
+}
+
+/* Each location index's row + 1 in TB->locs (0 none), after a sort too. */
+static void index_rows(struct tables *tb)
+{
+    memset(tb->row_of, 0, (tb->nlocs + 1) * sizeof(*tb->row_of));
+    for (size_t i = 0; i < tb->nlocs; i++)
+        if (tb->locs[i].index && tb->locs[i].index <= tb->nlocs)
+            tb->row_of[tb->locs[i].index] = i + 1;
+}
+
+/* Appends TEXT to TB's texts, its offset into *AT: the texts take their
+ * own length each, not a label's room (WHERE_MAX), so a registry of many
+ * locations costs gt-top what their labels hold.  -1 out of memory. */
+static int keep_text(struct tables *tb, const char *text, size_t *at)
+{
+    size_t n = strlen(text) + 1;
+    if (tb->texts_len + n > tb->texts_cap) {
+        size_t cap = tb->texts_cap ? tb->texts_cap * 2 : 4096;
+        while (cap < tb->texts_len + n)
+            cap *= 2;
+        char *t = realloc(tb->texts, cap);
+        if (!t)
+            return -1;
+        tb->texts = t;
+        tb->texts_cap = cap;
+    }
+    memcpy(tb->texts + tb->texts_len, text, n);
+    *at = tb->texts_len;
+    tb->texts_len += n;
+    return 0;
 }
 
 int tables_build(struct tables *tb, struct sampler *s, int with_threads)
@@ -138,19 +171,25 @@ int tables_build(struct tables *tb, struct sampler *s, int with_threads)
     tb->locs = calloc(tb->nlocs + 1, sizeof(*tb->locs));
     tb->edges = calloc(tb->nedges + 1, sizeof(*tb->edges));
     tb->threads = calloc(tb->nthreads + 1, sizeof(*tb->threads));
-    tb->texts = calloc(tb->nlocs + 1, sizeof(*tb->texts));
-    if (!tb->texts || !tb->locs || !tb->edges || !tb->threads) {
+    tb->row_of = calloc(tb->nlocs + 1, sizeof(*tb->row_of));
+    size_t *text_at = malloc((tb->nlocs + 1) * sizeof(*text_at));
+    if (!text_at || !tb->locs || !tb->edges || !tb->threads || !tb->row_of) {
+        free(text_at);
         tables_free(tb);
         return -1;
     }
-    size_t maxidx = 0;
+    /* Arrays by location index hold the locations and index 0: the
+     * library gives each location its slot's index, 1 up to their count,
+     * and bounds every thread's and edge's index by it (a damaged one is
+     * counted, never used).  An index past them here would be a broken
+     * promise, not a location: that row keeps index 0, which names none. */
+    size_t maxidx = tb->nlocs;
+    tb->damaged = c->damaged;
     for (size_t i = 0; i < tb->nlocs; i++) {
         const struct gto_location *l = gto_location_at(snap, i);
         struct loc_row *r = &tb->locs[i];
-        r->index = l->index;
-        r->where = tb->texts[i];
-        if (l->index > maxidx)
-            maxidx = l->index;
+        char label[WHERE_MAX];
+        r->index = l->index <= maxidx ? l->index : 0;
         r->kind = gto_wait_kind_name((int)l->wait_kind);
         if (l->depth) {
             /* The library's label: every pc with its inline chain, so two
@@ -160,12 +199,17 @@ int tables_build(struct tables *tb, struct sampler *s, int with_threads)
             const struct gto_symbol *sym;
             gto_symbolize(s->target, l->pcs[0], 1, &sym);
             snprintf(r->function, sizeof(r->function), "%s", sym[0].function);
-            gto_location_label(s->target, l, tb->texts[i], WHERE_MAX);
+            gto_location_label(s->target, l, label, sizeof(label));
         } else {
             snprintf(r->function, sizeof(r->function), "?");
-            snprintf(tb->texts[i], WHERE_MAX, "?");
+            snprintf(label, sizeof(label), "?");
         }
-        r->arrivals_s = sampler_arrivals_rate(s, l->index);
+        if (keep_text(tb, label, &text_at[i]) < 0) {
+            free(text_at);
+            tables_free(tb);
+            return -1;
+        }
+        r->arrivals_s = sampler_arrivals_rate(s, r->index);
         r->completed = l->completed;
         /* Bucket bounds clamped to the longest wait recorded: a log2
          * bucket's bound alone can be twice the data (1099.5s for sleeps
@@ -178,6 +222,9 @@ int tables_build(struct tables *tb, struct sampler *s, int with_threads)
         r->done_mean = l->completed ? l->total_wait_ns / l->completed : 0;
         tb->in_flux += l->in_flux != 0;
     }
+    for (size_t i = 0; i < tb->nlocs; i++)
+        tb->locs[i].where = tb->texts + text_at[i];
+    free(text_at);
     /* Location rows by index, for the threads' and edges' look-ups. */
     const char **where_of = calloc(maxidx + 1, sizeof(*where_of));
     if (!where_of) {
@@ -185,7 +232,9 @@ int tables_build(struct tables *tb, struct sampler *s, int with_threads)
         return -1;
     }
     for (size_t i = 0; i < tb->nlocs; i++)
-        where_of[tb->locs[i].index] = tb->locs[i].where;
+        if (tb->locs[i].index)
+            where_of[tb->locs[i].index] = tb->locs[i].where;
+    index_rows(tb);
     uint32_t *rank_of = location_ranks(tb, maxidx);
     if (!rank_of) {
         free(where_of);
@@ -269,15 +318,15 @@ void tables_free(struct tables *tb)
     free(tb->edges);
     free(tb->threads);
     free(tb->texts);
+    free(tb->row_of);
     memset(tb, 0, sizeof(*tb));
 }
 
 const struct loc_row *tables_loc(const struct tables *tb, uint32_t index)
 {
-    for (size_t i = 0; i < tb->nlocs; i++)
-        if (tb->locs[i].index == index)
-            return &tb->locs[i];
-    return NULL;
+    if (!index || index > tb->nlocs || !tb->row_of[index])
+        return NULL;
+    return &tb->locs[tb->row_of[index] - 1];
 }
 
 /* ---- columns ------------------------------------------------------------ */
@@ -438,6 +487,7 @@ void tables_sort_locs(struct tables *tb, size_t col, int desc)
 {
     struct sort_ctx c = {loc_columns[col].compare, desc};
     qsort_r(tb->locs, tb->nlocs, sizeof(*tb->locs), sort_cmp, &c);
+    index_rows(tb);
 }
 
 /* A thread row's sort key and its position before the sort. */

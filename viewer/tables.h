@@ -26,6 +26,7 @@ struct loc_row {
     uint64_t done_p50, done_p99, done_mean; /* completed waits, ns */
     uint64_t completed, arrivals;
     int now_exact;                 /* 0: the ages are lower bounds */
+    int where_shared;              /* another location has the same text */
     uint64_t wait_max;             /* longest completed wait, ns */
 };
 
@@ -57,7 +58,10 @@ struct thread_row {
 struct tables {
     struct loc_row *locs;
     size_t nlocs;
-    char (*texts)[WHERE_MAX];      /* the locations' texts */
+    size_t *row_of;                /* by location index (1..nlocs): its
+                                    * row in locs + 1, 0 none */
+    char *texts;                   /* the locations' texts, back to back */
+    size_t texts_len, texts_cap;
     struct edge_row *edges;
     size_t nedges;
     struct thread_row *threads;    /* NULL unless built with threads */
@@ -78,6 +82,10 @@ struct tables {
                                     * when this snapshot measured them */
     size_t in_flux;                /* records that stayed torn (threads,
                                     * locations, edges) */
+    uint64_t damaged;              /* records whose location index was
+                                    * past the locations (gto_counters):
+                                    * a damaged thread is in its state's
+                                    * count and at no location */
 };
 
 /* Builds every table from S->cur, the thread rows only WITH_THREADS (the
@@ -85,7 +93,7 @@ struct tables {
  * ENOMEM. */
 int tables_build(struct tables *tb, struct sampler *s, int with_threads);
 void tables_free(struct tables *tb);
-/* The row of location INDEX, NULL when there is none. */
+/* The row of location INDEX, NULL when there is none (O(1)). */
 const struct loc_row *tables_loc(const struct tables *tb, uint32_t index);
 
 /* ---- columns ------------------------------------------------------------ */

@@ -13,7 +13,9 @@ from fixture_lines import marker_lines  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD = os.environ.get("GT_BUILD", os.path.join(HERE, "..", "..", "build"))
-GT_TOP = os.path.join(BUILD, "bin", "gt-top")
+# GT_TOP: another build of gt-top against the same fixtures (make
+# test-viewer-asan runs the suite with the sanitizers' build).
+GT_TOP = os.environ.get("GT_TOP", os.path.join(BUILD, "bin", "gt-top"))
 PIPELINE = os.path.join(BUILD, "tests", "viewer", "pipeline")
 SOURCE = os.path.join(HERE, "pipeline.c")
 

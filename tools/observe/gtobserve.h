@@ -114,7 +114,9 @@ struct gto_thread {
     int state;               /* enum gto_state */
     int wait_kind;           /* registry's enum gt_wait_kind */
     unsigned flags;          /* registry's GT_TF_* */
-    uint32_t location;       /* location index, 0 none */
+    uint32_t location;       /* location index, 0 none: always 0 or the
+                              * index of one of the snapshot's locations
+                              * (see damaged) */
     uint64_t wait_obj, wait_arg, wait_since, deadline;
     uint64_t entry, arg, spawn_site, created, run_ns, switches;
     uint64_t stack_lo, stack_hi, guard_size;
@@ -122,6 +124,10 @@ struct gto_thread {
     uint64_t ctx[GT_CTX_NREGS]; /* saved sp, pc, rbp, rbx, r12-r15 (GT_CTX_*) */
     int in_flux;             /* torn after every re-read: fields above are
                               * from the last copy and may be inconsistent */
+    int damaged;             /* its record named a location past the ones
+                              * the registry counts: that index is not
+                              * trusted, location is 0; the other fields
+                              * are as read */
 
     /* Backtrace (GTO_SNAP_UNWIND). */
     int unwind_status;       /* enum gto_unwind_status */
@@ -154,7 +160,10 @@ static inline int gto_fresh_context(const struct gto_thread *th)
     return th->state != GTO_STATE_RUNNING && (th->flags & GT_TF_FRESH) != 0;
 }
 
-/* A location: an interned call site where threads park, with its queue. */
+/* A location: an interned call site where threads park, with its queue.
+ * Its index is its slot in the registry's location table, 1 up to
+ * gto_location_count: a reader may size an array by that count and index
+ * it by any location index of the snapshot (a thread's, an edge's). */
 struct gto_location {
     uint32_t index;
     uint32_t depth;                     /* pcs in use */
@@ -163,9 +172,15 @@ struct gto_location {
     uint64_t waiting, arrivals, completed, total_wait_ns, max_wait_ns;
     uint64_t hist[GTO_HIST_BUCKETS];
     int in_flux;
+    int damaged;                        /* the record's own index field was
+                                         * not its slot: not trusted, index
+                                         * is the slot's */
 };
 
-/* An edge of the blocking graph: from one location to the next. */
+/* An edge of the blocking graph: from one location to the next (index 0:
+ * the thread's start).  An edge record naming a location past the ones
+ * the registry counts is damaged: counted (gto_counters.damaged), not in
+ * the snapshot. */
 struct gto_edge {
     uint32_t from, to;
     uint64_t count, run_ns, max_run_ns;
@@ -195,6 +210,11 @@ struct gto_counters {
      * settle, counts in in_flux and in no state. */
     uint64_t nstate[GTO_STATE_COUNT];
     uint64_t in_flux;
+    /* Records whose location index pointed past the locations the registry
+     * counts: threads (gto_thread.damaged), locations (gto_location.damaged)
+     * and edges (left out).  A damaged registry, not a race: a live
+     * target's locations are counted after its threads are read. */
+    uint64_t damaged;
     uint64_t switches, spawns, exits, runq_len, polls;
     uint64_t idle_ns;        /* time blocked in the poller, as counted when
                               * each blocking wait returned */

@@ -461,7 +461,9 @@ static int read_locations(gto_target *t, gto_snapshot *s, const struct layout *l
     uint64_t n = get(l, GT_REC_REGISTRY, GT_F_REG_LOC_COUNT, reg);
     if (!rsize || !l->size[GT_REC_LOCATION][GT_F_LOC_SEQ] || !n)
         return 0;
-    if (n > (uint64_t)MAX_CHUNKS * MAX_PER_CHUNK) {
+    /* Indices are u32 (a thread's location, an edge's ends): a count
+     * past them cannot be the runtime's. */
+    if (n > UINT32_MAX || n > (uint64_t)MAX_CHUNKS * MAX_PER_CHUNK) {
         gto__err(err, "%s: the registry counts %llu locations: the registry is "
                  "corrupt", t->name, (unsigned long long)n);
         return -1;
@@ -485,11 +487,18 @@ static int visit_locations(gto_target *t, const struct slab *sl, void *arg, char
     gto_snapshot *s = rr->s;
     const struct layout *l = rr->l;
     uint32_t rsize = l->size[GT_REC_LOCATION][0];
-    /* Slot 0 is index 0, "no location": not a location of its own. */
+    /* Slot 0 is index 0, "no location": not a location of its own.  The
+     * runtime gives each location its slot as index (gt/registry.h): an
+     * index field that says otherwise is damaged, and the slot stands, so
+     * that arrays by index stay as big as the count and threads still find
+     * the location they parked at. */
     for (uint64_t i = sl->first ? 0 : 1; i < sl->n; i++) {
         const uint8_t *b = sl->recs + i * rsize;
         struct gto_location *loc = &s->locs[s->nlocs++];
-        loc->index = (uint32_t)get(l, GT_REC_LOCATION, GT_F_LOC_INDEX, b);
+        uint64_t slot = sl->first + i;
+        loc->index = (uint32_t)slot;
+        loc->damaged = get(l, GT_REC_LOCATION, GT_F_LOC_INDEX, b) != slot;
+        s->c.damaged += loc->damaged != 0;
         loc->depth = (uint32_t)get(l, GT_REC_LOCATION, GT_F_LOC_DEPTH, b);
         if (loc->depth > GTO_LOC_DEPTH_MAX)
             loc->depth = GTO_LOC_DEPTH_MAX;
@@ -541,15 +550,37 @@ static int visit_edges(gto_target *t, const struct slab *sl, void *arg, char *er
     uint32_t rsize = l->size[GT_REC_EDGE][0];
     for (uint64_t i = 0; i < sl->n; i++) {
         const uint8_t *b = sl->recs + i * rsize;
+        uint64_t from = get(l, GT_REC_EDGE, GT_F_EDGE_FROM, b);
+        uint64_t to = get(l, GT_REC_EDGE, GT_F_EDGE_TO, b);
+        /* Ends past the locations: damaged, counted, left out (an edge
+         * is known by its ends, and these name nothing). */
+        if (from > s->nlocs || to > s->nlocs) {
+            s->c.damaged++;
+            continue;
+        }
         struct gto_edge *e = &s->edges[s->nedges++];
-        e->from = (uint32_t)get(l, GT_REC_EDGE, GT_F_EDGE_FROM, b);
-        e->to = (uint32_t)get(l, GT_REC_EDGE, GT_F_EDGE_TO, b);
+        e->from = (uint32_t)from;
+        e->to = (uint32_t)to;
         e->count = get(l, GT_REC_EDGE, GT_F_EDGE_COUNT, b);
         e->run_ns = get(l, GT_REC_EDGE, GT_F_EDGE_RUN_NS, b);
         e->max_run_ns = get(l, GT_REC_EDGE, GT_F_EDGE_MAX_RUN_NS, b);
         e->in_flux = sl->flux[i] || (get(l, GT_REC_EDGE, GT_F_EDGE_SEQ, b) & 1);
     }
     return 0;
+}
+
+/* Bounds every thread's location index by the locations read: one past
+ * them is damage (gtobserve.h, gto_thread.damaged). */
+static void check_thread_locations(gto_snapshot *s)
+{
+    for (size_t i = 0; i < s->nthreads; i++) {
+        struct gto_thread *th = &s->threads[i];
+        if (th->location > s->nlocs) {
+            th->location = 0;
+            th->damaged = 1;
+            s->c.damaged++;
+        }
+    }
 }
 
 /* A registry that counts threads none of whose records could be found:
@@ -1143,10 +1174,20 @@ int gto_snapshot_take(gto_target *t, unsigned flags, gto_snapshot **out, char *e
         c->idle_total = c->idle_ns + (c->idle_since && c->now > c->idle_since
                                           ? c->now - c->idle_since : 0);
     }
+    /* A live target's locations and edges by a copy of the header taken
+     * after the thread records: a location a record names was interned
+     * before the record was copied, so it is below this copy's count, and
+     * a thread's index past it is damage, never a location interned while
+     * the threads were read.  (An edge's ends were interned before it.)
+     * A copy that fails keeps the first: it is as good a header. */
+    if (rc == 0 && t->be->memory_moves)
+        (void)t->be->read(t, t->registry, reg, regsize);
     if (rc == 0)
         rc = read_locations(t, s, &l, reg, err);
     if (rc == 0)
         rc = read_edges(t, s, &l, reg, err);
+    if (rc == 0)
+        check_thread_locations(s);
     free(reg);
     if (rc < 0)
         goto fail;
@@ -1218,13 +1259,8 @@ const struct gto_location *gto_location_at(const gto_snapshot *s, size_t i)
 const struct gto_location *gto_location_by_index(const gto_snapshot *s,
                                                  uint32_t index)
 {
-    /* Indices are handed out in order from 1: slot index - 1, checked. */
-    if (index && index - 1 < s->nlocs && s->locs[index - 1].index == index)
-        return &s->locs[index - 1];
-    for (size_t i = 0; i < s->nlocs; i++)
-        if (s->locs[i].index == index && index)
-            return &s->locs[i];
-    return NULL;
+    /* A location's index is its slot (visit_locations): at index - 1. */
+    return index && index <= s->nlocs ? &s->locs[index - 1] : NULL;
 }
 
 size_t gto_edge_count(const gto_snapshot *s) { return s->nedges; }

@@ -1,0 +1,148 @@
+"""gt-top on a registry whose location indices name no location
+(bad_index.c), live and in a core: every view ends with rc 0, prints no
+sanitizer report and stays under 1 GiB, and the damaged records are
+counted, never used as an index: a location whose index field lies keeps
+its slot's index and its queue, a thread that names no location is in its
+state's count and at no location, an edge to nowhere is left out."""
+import json
+import os
+import subprocess
+import tempfile
+import threading
+
+import pytest
+
+from conftest import BUILD, GT_TOP, site, marker_lines, HERE
+
+FIXTURE = os.path.join(BUILD, "tests", "viewer", "bad_index")
+LINES = marker_lines(os.path.join(HERE, "bad_index.c"))
+NIDLE = 3
+MAX_RSS_KIB = 1 << 20       # 1 GiB
+# Every view in its text, and the other formats once each.
+RUNS = [
+    ("--view", "locations"),
+    ("--view", "threads"),
+    ("--view", "stacks"),
+    ("--view", "stacks", "--class-by", "name"),
+    ("--view", "graph"),
+    ("--view", "threads", "--format", "json"),
+    ("--view", "stacks", "--format", "json"),
+    ("--format", "prometheus"),
+    ("--view", "graph", "--format", "dot"),
+]
+
+
+def idle_where():
+    return "idler_main (bad_index.c:%d)" % LINES["idle"]
+
+
+class BadIndex:
+    """bad_index.c running, its registry damaged: facts from its ready
+    line (idle, the idle location's index; damaged, records rewritten)."""
+
+    def __init__(self, mode, value):
+        self.p = subprocess.Popen([FIXTURE, str(NIDLE), mode, value],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True,
+                                  env=dict(os.environ, GT_GUARD="mprotect"))
+        line = self.p.stdout.readline()
+        assert line.startswith("ready "), (line, self.p.stderr.read())
+        words = line.split()
+        self.pid = int(words[1])
+        self.facts = {k: int(v) for k, v in (w.split("=") for w in words[2:])}
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.kill()
+        self.p.wait()
+        for f in (self.p.stdout, self.p.stderr, self.p.stdin):
+            f.close()
+
+
+def run_measured(*args):
+    """Runs gt-top: (rc, stdout, stderr, its own peak RSS in KiB).  A run
+    still going after two minutes is killed (and then fails on rc)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        p = subprocess.Popen([GT_TOP] + [str(a) for a in args], stdout=out, stderr=err)
+        timer = threading.Timer(120, p.kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(p.pid, 0)
+        finally:
+            timer.cancel()
+        p.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return (p.returncode, out.read().decode(), err.read().decode(),
+                usage.ru_maxrss)
+
+
+def check_every_view(target):
+    for extra in RUNS:
+        rc, out, err, rss = run_measured("-b", *target, *extra)
+        assert rc == 0 and err == "", (extra, rc, err[-2000:])
+        assert rss < MAX_RSS_KIB, (extra, rss)
+        assert out, extra
+
+
+def document(target):
+    rc, out, err, rss = run_measured("-b", *target, "--view", "threads", "--format", "json")
+    assert rc == 0, err
+    return json.loads(out)
+
+
+def check_counts(doc, mode, facts):
+    idle = facts["idle"]
+    assert doc["records_damaged"] == facts["damaged"]
+    # NIDLE idlers, the stepper and the main thread wait; the damager has
+    # exited.  Damage moves no thread out of its state.
+    assert doc["threads"] == NIDLE + 2
+    assert doc["states"]["parked"] == NIDLE + 2 and doc["in_flux"] == 0
+    # Each location has its slot's index: 1 up to their count.
+    indices = sorted(l["index"] for l in doc["locations"])
+    assert indices == list(range(1, len(indices) + 1))
+    locs = {l["index"]: l for l in doc["locations"]}
+    assert site(locs[idle]["where"]) == idle_where()
+    idlers = [t for t in doc["threads_list"] if t["name"] == "idler"]
+    assert len(idlers) == NIDLE
+    queued = sum(l["waiting"] for l in doc["locations"])
+    if mode == "thread":
+        # At no location: not at the idle one, nor at any other.
+        assert locs[idle]["waiting"] == 0
+        assert all(t["location"] == 0 and t["where"] == "" for t in idlers)
+        assert queued == NIDLE + 2 - NIDLE
+    else:
+        assert locs[idle]["waiting"] == NIDLE
+        assert all(t["location"] == idle and site(t["where"]) == idle_where()
+                   for t in idlers)
+        assert queued == NIDLE + 2
+    step, stepped = (where_index(locs, "stepper_main", LINES[k]) for k in ("step", "stepped"))
+    edges = [(e["from"], e["to"]) for e in doc["edges"]]
+    assert edges == ([] if mode == "edge" else [(step, stepped)])
+
+
+def where_index(locs, func, line):
+    want = "%s (bad_index.c:%d)" % (func, line)
+    got = [i for i, l in locs.items() if site(l["where"]) == want]
+    assert len(got) == 1, (want, locs)
+    return got[0]
+
+
+@pytest.mark.parametrize("value", ["0xffffffff", "0x1fffffff", "past"])
+@pytest.mark.parametrize("mode", ["loc", "thread", "edge"])
+def test_damaged_location_index(mode, value, tmp_path):
+    f = BadIndex(mode, value)
+    try:
+        live = ("-d", "0.1", "-p", f.pid)
+        check_every_view(live)
+        check_counts(document(live), mode, f.facts)
+        prefix = os.path.join(str(tmp_path), "gcore")
+        subprocess.run(["gcore", "-o", prefix, str(f.pid)], check=True,
+                       capture_output=True, timeout=120)
+    finally:
+        f.stop()
+    core = ("--core", "%s.%d" % (prefix, f.pid), "--exe", FIXTURE)
+    check_every_view(core)
+    check_counts(document(core), mode, f.facts)
+    rc, out, err, rss = run_measured("-b", *core)
+    assert "(%d records damaged)" % f.facts["damaged"] in out.splitlines()[0]
