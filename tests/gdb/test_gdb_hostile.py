@@ -10,6 +10,8 @@ normal, correct output, correct partial output with a note, or one line
 naming what is damaged; never a Python traceback, never a second line
 of an error; GDB survives to run the next command and its memory stays
 bounded (a single read sized by a forged count once took GDB down).
+The last test does the same to a live registry, 200 seeded mutations in
+one GDB session.
 """
 import json
 import os
