@@ -10,6 +10,8 @@ normal, correct output, correct partial output with a note, or one line
 naming what is damaged; never a Python traceback, never a second line
 of an error; GDB survives to run the next command and its memory stays
 bounded (a single read sized by a forged count once took GDB down).
+The last test does the same to a live registry, 200 seeded mutations in
+one GDB session.
 """
 import json
 import os
@@ -552,3 +554,112 @@ def test_unwinder_and_frame_filter_failures_are_one_line():
     assert one_line(out["bt"]) == (
         "bt: PC not available: the program's registers or memory there cannot be read "
         "(a damaged registry or stack?)")
+
+
+# Seeded mutations of a live registry, all in one GDB session: each
+# writes hostile values into a few fields (registry counts and pointers,
+# thread and location records), runs every command, and puts the bytes
+# back.  A command must print, or fail with one line; never let a Python
+# exception through ("Error occurred in Python") or print a raw control
+# character.
+_FUZZ = r'''
+import random, struct
+import gt.registry as R
+inf = gdb.selected_inferior()
+def ev(e):
+    return int(gdb.parse_and_eval(e))
+def off(rec, f):
+    return ev("(unsigned long)&((struct %s *)0)->%s" % (rec, f))
+def size_of(kind):
+    for i in range(ev("gt_registry.nlayout")):
+        e = "((struct gt_field *)gt_registry.layout)[%d]" % i
+        if ev(e + ".rec") == kind and ev(e + ".id") == 0:
+            return ev(e + ".size")
+reg = ev("(unsigned long)&gt_registry")
+fields = []     # (address, bytes)
+for f, n in (("header_size", 4), ("layout", 8), ("nlayout", 4), ("current", 8),
+             ("thread_chunks", 8), ("thread_chunk_cap", 4), ("thread_chunk_count", 4),
+             ("threads_per_chunk", 4), ("thread_slots", 8), ("loc_chunks", 8),
+             ("loc_chunk_count", 4), ("locs_per_chunk", 4), ("loc_count", 4),
+             ("loc_depth", 4), ("page_size", 8), ("clock_base", 8), ("clock_now", 8),
+             ("idle_since", 8), ("fatal_ns", 8)):
+    fields.append((reg + off("gt_registry", f), n))
+chunk, tsize = ev("*(unsigned long *)gt_registry.thread_chunks"), size_of(2)
+for i in range(ev("gt_registry.thread_slots")):
+    rec = chunk + i * tsize
+    for f, n in (("seq", 4), ("state", 1), ("wait_kind", 1), ("flags", 2), ("id", 8),
+                 ("name", 32), ("location", 4), ("wait_obj", 8), ("deadline", 8),
+                 ("wait_since", 8), ("entry", 8), ("stack_lo", 8), ("stack_hi", 8),
+                 ("ctx", 24), ("ctx", 8)):
+        fields.append((rec + off("gt_thread_rec", f), n))
+fields.append((ev("gt_registry.thread_chunks"), 8))
+lchunk, lsize = ev("*(unsigned long *)gt_registry.loc_chunks"), size_of(3)
+for i in range(ev("gt_registry.loc_count")):
+    rec = lchunk + i * lsize
+    for f, n in (("seq", 4), ("index", 4), ("depth", 4), ("pcs", 16), ("hist", 16),
+                 ("wait_kind", 4), ("waiting", 8)):
+        fields.append((rec + off("gt_location_rec", f), n))
+fields.append((ev("gt_registry.loc_chunks"), 8))
+SPECIAL = [0, 1, 2, 0x7f, 0x80, 0xff, 0x1000, 0x10000, 0x7fffffff, 0xffffffff,
+           1 << 32, 1 << 63, (1 << 64) - 1, (1 << 64) - 8]
+def value(rng, n, old):
+    k = rng.randrange(5)
+    if k == 0:
+        return bytes(rng.randrange(256) for _ in range(n))
+    if k == 1 and n >= 8:
+        v = int.from_bytes(old[:8], "little") + rng.choice((-4096, -8, 8, 4096, 1 << 20))
+        return (v % (1 << 64)).to_bytes(8, "little") + old[8:]
+    if k == 2:
+        return bytes(rng.choice((0x1b, 0x0a, 0xff, 0xc2, 0x85, 0x5c, 0x7f, 0x41))
+                     for _ in range(n))
+    v = rng.choice(SPECIAL) % (1 << (8 * min(n, 8)))
+    return v.to_bytes(min(n, 8), "little") + old[8:]
+COMMANDS = ["info green-threads --limit 0", "info green-threads --json --limit 0",
+            "green-bt --limit 0", "green-bt --json", "info green-locations",
+            "info green-locations --json", "info green-stack", "info green-stack 3",
+            "green-thread 3", "bt", "green-thread off"]
+rng = random.Random(FUZZ_SEED)
+bad = 0
+for it in range(FUZZ_RUNS):
+    picks = [rng.choice(fields) for _ in range(rng.randrange(1, 4))]
+    saved = []
+    for addr, n in picks:
+        old = inf.read_memory(addr, n).tobytes()
+        saved.append((addr, old))
+        inf.write_memory(addr, value(rng, n, old))
+    R.invalidate()
+    for cmd in COMMANDS:
+        try:
+            out = gdb.execute(cmd, to_string=True)
+        except gdb.error as e:
+            out, err = "", str(e)
+            if "\n" in err.strip() or err.startswith("Error occurred in Python"):
+                bad += 1
+                print("FUZZ-BAD %d %s: %r" % (it, cmd, err))
+        if any(c in out for c in "\x1b\x07\x7f"):
+            bad += 1
+            print("FUZZ-BAD %d %s: raw control character" % (it, cmd))
+    for addr, old in reversed(saved):
+        inf.write_memory(addr, old)
+    R.invalidate()
+    gdb.execute("green-thread off", to_string=True)
+print("FUZZ-DONE %d %d" % (FUZZ_RUNS, bad))
+'''
+
+
+def test_seeded_mutations_of_a_live_registry(tmp_path):
+    """200 seeded mutations of one to three fields each (counts, pointers,
+    indices, names, saved registers, seq words) on the live fixture at a
+    breakpoint: every command of each prints or fails in one line, GDB
+    survives to the end under 1 GiB, and the unmutated registry reads
+    whole again afterwards."""
+    script = tmp_path / "fuzz.py"
+    script.write_text("FUZZ_SEED = 15\nFUZZ_RUNS = 200\n" + _FUZZ)
+    out, rc, rss, text = base_at_breakpoint(["source %s" % script,
+                                             "info green-threads --json --limit 0"])
+    assert "FUZZ-DONE 200 0" in text, "\n".join(
+        l for l in text.splitlines() if l.startswith("FUZZ") or "Python" in l)[:4000]
+    assert "Python Exception" not in text, text[-4000:]
+    assert rc == 0 and rss < GIB, (rc, rss)
+    data = json.loads(out["info green-threads --json --limit 0"])
+    assert data["threads"] == NTHREADS and data["skipped"] == 0

@@ -206,7 +206,12 @@ int gto__measure(gto_target *t, gto_snapshot *s, char *err)
                 continue;
             more = 1;
             if (t->be->read_many(t, r, nr, ok) < 0) {
-                gto__err(err, "%s exited while being read", t->name);
+                int e = errno;
+                if (e == ESRCH)
+                    gto__err(err, "%s exited while being read", t->name);
+                else
+                    gto__err(err, "%s: cannot read its stacks: %s", t->name,
+                             strerror(e));
                 free(r), free(ok), free(who), free(buf), free(bits), free(p);
                 return -1;
             }
