@@ -20,6 +20,14 @@
 #include "conn.h"
 #include "conn_io.h"
 
+/* A streamed file goes out at most this much per sendfile call, what the
+ * kernel moves through its internal pipe at once anyway: each call stays
+ * short, and the writes and waits come as they did when the body was
+ * copied out in 64 KiB pieces (the write timeout's tests were tuned to
+ * that; one call for the whole rest let a steady slow reader be cut, now
+ * and then, on a loaded machine). */
+#define SEND_FILE_CHUNK 65536
+
 int conn_wait_readable(struct conn *c, int64_t deadline_ns)
 {
     int64_t left = deadline_ns - gt_now_ns();
@@ -115,7 +123,9 @@ int conn_send_file(struct conn *c, int in_fd, off_t size, int64_t timeout_ns)
 {
     off_t offset = 0;
     while (offset < size) {
-        ssize_t n = sendfile(c->fd, in_fd, &offset, (size_t)(size - offset));
+        size_t want = size - offset < SEND_FILE_CHUNK ? (size_t)(size - offset)
+                                                      : SEND_FILE_CHUNK;
+        ssize_t n = sendfile(c->fd, in_fd, &offset, want);
         if (n > 0)
             continue;
         if (n == 0)

@@ -50,7 +50,8 @@ def read_all(s):
 def make_files(root, names, size):
     files = {}
     for i, name in enumerate(names):
-        data = bytes((j * (i + 3) + i) % 251 for j in range(size))
+        period = bytes((j * (i + 3) + i) % 251 for j in range(251))
+        data = (period * (size // 251 + 1))[:size]
         with open(os.path.join(root, name), "wb") as f:
             f.write(data)
         files[name] = data
@@ -225,3 +226,54 @@ def test_every_episode_of_fd_exhaustion_is_logged_with_its_end(docroot):
         if server.proc.poll() is None:
             server.proc.kill()
             server.proc.wait()
+
+
+def test_stalled_streams_never_take_the_fds_kept_back(tmp_path):
+    # 128 fds; 59 stalled downloads of 59 different files too large for
+    # the 1 MiB cache (and for the socket buffers: they stay stalled), each
+    # streamed from an fd of its own.  Connections
+    # and streams share what is not kept back: those that find no fd left
+    # get 503 (never 500), and a client already in still gets a file it
+    # has not asked for before.
+    root = tmp_path / "root"
+    root.mkdir()
+    names = ["s%d.bin" % i for i in range(59)]
+    files = make_files(str(root), names, MIB)
+    (root / "small.txt").write_bytes(SMALL)
+    server = Knot(str(root), "-c", "60", "-t", "60", "--cache-mib", "1",
+                  preexec_fn=fd_limit(128))
+    clients = []
+    statuses = {}
+
+    def finish(name, s):
+        head, _, body = read_all(s).partition(b"\r\n\r\n")
+        s.close()
+        status = int(head.split(b" ", 2)[1])
+        statuses[status] = statuses.get(status, 0) + 1
+        assert status in (200, 503), head
+        if status == 200:
+            assert body == files[name]
+    try:
+        c = Client(server.port)
+        for name in names:
+            s = stalled_download(server.port, b"/" + name.encode())
+            if s.recv(12, socket.MSG_PEEK) == b"HTTP/1.1 503":
+                finish(name, s)  # refused: the client goes, as a real one would
+            else:
+                clients.append((name, s))
+        c.send(b"GET /small.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        r = c.response()
+        assert (r.status, r.body) == (200, SMALL)
+        c.close()
+        while clients:
+            finish(*clients.pop())
+        # 128 less the 32 kept back: 96 for connections and streams
+        # together.  The k-th download comes with k + 1 connections open
+        # (the refused ones have left) and k - 1 streams: while 2k < 96 it
+        # gets one, so 47 do; from then on each is 503.
+        assert statuses == {200: 47, 503: 12}, statuses
+    finally:
+        for _, s in clients:
+            s.close()
+        server.proc.kill()
+        server.proc.wait()
