@@ -36,6 +36,11 @@
 #define MAX_PER_CHUNK (1u << 20)
 #define MAX_CHUNKS (1u << 20)
 #define MAX_STACK (1ull << 30)
+/* The bytes of a record's name read, its NUL included: the registry's
+ * (struct gt_thread_rec), whose escaped text GTO_NAME_MAX holds. */
+#define NAME_RAW_MAX 32
+_Static_assert(4 * (NAME_RAW_MAX - 1) + 1 <= GTO_NAME_MAX,
+               "an escaped name does not fit struct gto_thread's");
 
 #define REC_KINDS (GT_REC_EDGE + 1)
 
@@ -289,11 +294,19 @@ static void decode_thread(const struct layout *l, const uint8_t *b,
 {
     th->id = get(l, GT_REC_THREAD, GT_F_THR_ID, b);
     th->parent = get(l, GT_REC_THREAD, GT_F_THR_PARENT, b);
+    /* The name is whatever the program was given (Knot's are client
+     * addresses): made safe text here, once, for every reader. */
     uint32_t nsz = l->size[GT_REC_THREAD][GT_F_THR_NAME];
-    if (nsz > GTO_NAME_MAX)
-        nsz = GTO_NAME_MAX;
-    memcpy(th->name, b + l->off[GT_REC_THREAD][GT_F_THR_NAME], nsz);
-    th->name[GTO_NAME_MAX - 1] = 0;
+    if (nsz > NAME_RAW_MAX)
+        nsz = NAME_RAW_MAX;
+    const char *raw = (const char *)b + l->off[GT_REC_THREAD][GT_F_THR_NAME];
+    size_t len = nsz ? strnlen(raw, nsz - 1) : 0;
+    if (gto__text_is_safe(raw, len)) {
+        memcpy(th->name, raw, len);
+        th->name[len] = 0;
+    } else {
+        gto_text_safe(raw, len, th->name, sizeof(th->name));
+    }
     th->state = (int)get(l, GT_REC_THREAD, GT_F_THR_STATE, b);
     th->wait_kind = (int)get(l, GT_REC_THREAD, GT_F_THR_WAIT_KIND, b);
     th->flags = (unsigned)get(l, GT_REC_THREAD, GT_F_THR_FLAGS, b);
