@@ -699,7 +699,11 @@ static int copy_whole(gto_target *t, const struct gto_thread *th, uint8_t **copy
 }
 
 /* Re-reads one thread's record and live stack until its seq holds still,
- * and unwinds it from that copy. */
+ * and unwinds it from that copy: 0.  1 when the record, read still, is a
+ * free slot: the thread exited and its slot was freed since the first
+ * copy (th->state is then GTO_STATE_FREE, and the caller drops it: a free
+ * slot is no thread, and its stale context no backtrace).  -1 when it
+ * never held still. */
 static int reread_thread(gto_target *t, gto_snapshot *s, const struct layout *l,
                          struct gto_thread *th, struct walk *w, unsigned flags)
 {
@@ -723,6 +727,13 @@ static int reread_thread(gto_target *t, gto_snapshot *s, const struct layout *l,
             continue;
         if (t->be->read(t, th->addr + l->off[GT_REC_THREAD][GT_F_THR_SEQ], &again, 4) == 0 &&
             again == seq) {
+            if (th->state == GTO_STATE_FREE) {
+                free(copy);
+                free(rec);
+                w->nfr = 0;
+                w->how = W_DONE;
+                return 1;
+            }
             if (unwindable(th) || th->state == GTO_STATE_RUNNING)
                 unwind_whole(t, s, th, copy, w, flags);
             else
@@ -959,6 +970,27 @@ oom:
     return -1;
 }
 
+/* Drops from the threads s->threads[b0..] those whose record reads as a
+ * free slot: a record torn in its last copy that says free (a slot being
+ * freed or filled), and a thread that a re-read found freed (its exit,
+ * while the batch was read).  A free slot is no thread: listing it would
+ * show a state "free" and, from its stale saved context, a backtrace. */
+static void drop_free(gto_snapshot *s, size_t b0, struct unwinder *uw)
+{
+    size_t k = b0;
+    for (size_t i = b0; i < s->nthreads; i++) {
+        if (s->threads[i].state == GTO_STATE_FREE)
+            continue;
+        if (k != i) {
+            s->threads[k] = s->threads[i];
+            if (uw)
+                uw->first[k] = uw->first[i];
+        }
+        k++;
+    }
+    s->nthreads = k;
+}
+
 struct thread_reader {
     gto_snapshot *s;
     const struct layout *l;
@@ -988,7 +1020,10 @@ static int visit_threads(gto_target *t, const struct slab *sl, void *arg, char *
         th->in_flux = sl->flux[i] || (seq & 1);
         th->unwind_status = th->in_flux ? GTO_UNWIND_IN_FLUX : GTO_UNWIND_NOT_TRIED;
     }
-    return tr->uw ? unwind_batch(t, s, l, b0, tr->uw, err) : 0;
+    if (tr->uw && unwind_batch(t, s, l, b0, tr->uw, err) < 0)
+        return -1;
+    drop_free(s, b0, tr->uw);
+    return 0;
 }
 
 static int read_threads(gto_target *t, gto_snapshot *s, const struct layout *l,
