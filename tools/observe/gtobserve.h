@@ -197,6 +197,10 @@ struct gto_counters {
      * settle, counts in in_flux and in no state. */
     uint64_t nstate[GTO_STATE_COUNT];
     uint64_t in_flux;
+    uint64_t damaged;        /* records left out of the threads: an id
+                              * past the ids given out (or 0), or a state
+                              * that is none (a registry written over): no
+                              * thread is ever invented from them */
     uint64_t switches, spawns, exits, runq_len, polls;
     uint64_t idle_ns;        /* time blocked in the poller, as counted when
                               * each blocking wait returned */

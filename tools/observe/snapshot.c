@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -364,6 +365,40 @@ static void decode_counters(const struct layout *l, const uint8_t *b,
      * from the header's tallies, which are updated apart from them. */
 }
 
+/* Whether the registry's page size PAGE may size and step anything: a
+ * power of two in [4096, 65536], and a live target's own (0: a registry
+ * without the field; the reader's page size is taken). */
+static int page_size_ok(gto_target *t, uint64_t page)
+{
+    if (page == 0)
+        return 1;
+    if (page < 4096 || page > 65536 || (page & (page - 1)))
+        return 0;
+    return !t->be->memory_moves || page == (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Drops from the snapshot the thread records no runtime could have
+ * written: an id of 0 or past SPAWNS (the ids given out so far), or a
+ * state that is no state.  A record is damaged so (a registry written
+ * over, a chunk pointer that points a few bytes off) or its memory is not
+ * a record at all; listing it would invent a thread.  They are counted in
+ * c.damaged. */
+static void drop_damaged(gto_snapshot *s, uint64_t spawns)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < s->nthreads; i++) {
+        const struct gto_thread *th = &s->threads[i];
+        if (th->id == 0 || th->id > spawns ||
+            ((th->state < GTO_STATE_RUNNABLE || th->state >= GTO_STATE_COUNT) &&
+             !th->in_flux)) {
+            s->c.damaged++;
+            continue;
+        }
+        s->threads[k++] = s->threads[i];
+    }
+    s->nthreads = k;
+}
+
 /* Threads the header counts, by its own tallies. */
 static uint64_t header_threads(const struct layout *l, const uint8_t *reg)
 {
@@ -493,8 +528,35 @@ static int visit_locations(gto_target *t, const struct slab *sl, void *arg, char
         for (size_t h = 0; h < GTO_HIST_BUCKETS; h++)
             loc->hist[h] = get_at(l, GT_REC_LOCATION, GT_F_LOC_HIST, b, h);
         loc->in_flux = sl->flux[i] || (get(l, GT_REC_LOCATION, GT_F_LOC_SEQ, b) & 1);
+        /* Slot i holds index i, given out once in order: any other index
+         * is damage, and an index is never trusted to size or index
+         * anything (a reader's arrays are sized by the largest). */
+        if (loc->index != sl->first + i) {
+            loc->index = (uint32_t)(sl->first + i);
+            loc->in_flux = 1;
+        }
     }
     return 0;
+}
+
+/* Bounds every location index the threads and edges hold by the
+ * locations read: a thread's that is out of bounds is damage (the thread
+ * is counted in flux, at no location); an edge with an endpoint out of
+ * bounds is dropped. */
+static void bound_indices(gto_snapshot *s)
+{
+    for (size_t i = 0; i < s->nthreads; i++) {
+        struct gto_thread *th = &s->threads[i];
+        if (th->location > s->nlocs) {
+            th->location = 0;
+            th->in_flux = 1;
+        }
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < s->nedges; i++)
+        if (s->edges[i].from <= s->nlocs && s->edges[i].to <= s->nlocs)
+            s->edges[k++] = s->edges[i];
+    s->nedges = k;
 }
 
 static int read_edges(gto_target *t, gto_snapshot *s, const struct layout *l,
@@ -1142,12 +1204,28 @@ int gto_snapshot_take(gto_target *t, unsigned flags, gto_snapshot **out, char *e
     }
     decode_counters(&l, reg, &s->c);
     s->c.started = 1;
+    if (!page_size_ok(t, s->c.page_size)) {
+        gto__err(err, "%s: registry page size %llu is not a page size of this "
+                 "machine: the registry is damaged", t->name,
+                 (unsigned long long)s->c.page_size);
+        free(reg);
+        goto fail;
+    }
     s->c.now = t->be->now(t, &s->c, &s->c.now_exact);
     /* Threads are unwound while they are read, a batch of records at a
      * time (see WINDOW); measuring reads the pages below each saved sp on
      * its own. */
     int rc = read_threads(t, s, &l, reg, flags, err);
-    if (rc == 0 && !s->nthreads)
+    if (rc == 0 && l.size[GT_REC_REGISTRY][GT_F_REG_SPAWNS] == 8) {
+        /* Ids are handed out from 1, one per spawn: the counter read
+         * after the records bounds every id they hold. */
+        uint64_t spawns = s->c.spawns;
+        if (t->be->memory_moves)
+            t->be->read(t, t->registry + l.off[GT_REC_REGISTRY][GT_F_REG_SPAWNS],
+                        &spawns, sizeof(spawns));
+        drop_damaged(s, spawns < s->c.spawns ? s->c.spawns : spawns);
+    }
+    if (rc == 0 && !s->nthreads && !s->c.damaged)
         rc = check_no_threads(t, header_threads(&l, reg), err);
     if (rc == 0) {
         /* The running thread by the header read after the records: the
@@ -1167,6 +1245,10 @@ int gto_snapshot_take(gto_target *t, unsigned flags, gto_snapshot **out, char *e
         rc = read_locations(t, s, &l, reg, err);
     if (rc == 0)
         rc = read_edges(t, s, &l, reg, err);
+    if (rc == 0) {
+        bound_indices(s);
+        count_states(s);
+    }
     free(reg);
     if (rc < 0)
         goto fail;

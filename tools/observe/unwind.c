@@ -53,11 +53,15 @@ static const uint8_t *cached_page(gto_target *t, uint64_t page)
 
 static int read_word(struct gto_unw_thread *u, uint64_t addr, uint64_t *val)
 {
-    if (addr >= u->copy_lo && addr + 8 <= u->copy_hi) {
+    /* addr comes from the target (a saved rbp, a word of its stack): a
+     * value near 2^64 must not wrap past the copy's bounds. */
+    if (addr >= u->copy_lo && u->copy_hi >= 8 && addr <= u->copy_hi - 8) {
         memcpy(val, u->copy + (addr - u->copy_lo), 8);
         return 0;
     }
     uint8_t w[8];
+    if (addr > UINT64_MAX - 8)
+        return -1;
     for (int i = 0; i < 8;) {
         uint64_t a = addr + (uint64_t)i;
         const uint8_t *p = cached_page(u->t, a & ~(uint64_t)(PAGE - 1));
