@@ -37,6 +37,11 @@
 #define MAX_PER_CHUNK (1u << 20)
 #define MAX_CHUNKS (1u << 20)
 #define MAX_STACK (1ull << 30)
+/* A chunk's bytes (records per chunk times record size): the runtime's
+ * are a few hundred KiB; a claim past this is damage. */
+#define MAX_CHUNK_BYTES (64u << 20)
+/* Threads the first thread array holds; it grows with the records read. */
+#define FIRST_THREADS 65536u
 /* The bytes of a record's name read, its NUL included: the registry's
  * (struct gt_thread_rec), whose escaped text GTO_NAME_MAX holds. */
 #define NAME_RAW_MAX 32
@@ -193,6 +198,7 @@ typedef int slab_visit(gto_target *t, const struct slab *sl, void *arg, char *er
  * so that a million records cost a few megabytes of the reader's memory
  * (a fresh page is a page fault, and a million records are 230 MB). */
 #define BATCH_CHUNKS 16
+#define BATCH_BYTES (16u << 20)
 
 /* Copies a slab: the chunk pointer array, then its chunks a batch at a
  * time, one read per chunk.  A live target's chunks are copied a second
@@ -208,7 +214,8 @@ static int read_slab(gto_target *t, const char *what, uint64_t chunks,
     if (!nslots)
         return 0;
     if (per == 0 || per > MAX_PER_CHUNK || count > MAX_CHUNKS ||
-        nslots > count * per || rsize < 8 || seq_off + 4 > rsize) {
+        nslots > count * per || rsize < 8 || seq_off + 4 > rsize ||
+        per * rsize > MAX_CHUNK_BYTES) {
         gto__err(err, "%s: the registry's %s are inconsistent (%llu chunks of "
                  "%llu, %llu in use): the registry is corrupt", t->name, what,
                  (unsigned long long)count, (unsigned long long)per,
@@ -216,7 +223,14 @@ static int read_slab(gto_target *t, const char *what, uint64_t chunks,
         return -1;
     }
     uint64_t nchunks = (nslots + per - 1) / per;
-    uint64_t bc = nchunks < BATCH_CHUNKS ? nchunks : BATCH_CHUNKS;
+    /* At most BATCH_BYTES of records a batch (at least one chunk). */
+    uint64_t bc = BATCH_BYTES / (per * rsize);
+    if (bc > BATCH_CHUNKS)
+        bc = BATCH_CHUNKS;
+    if (bc == 0)
+        bc = 1;
+    if (bc > nchunks)
+        bc = nchunks;
     int live = t->be->memory_moves;
     uint64_t *ptrs = scratch(t, GTO_SCRATCH_PTRS, nchunks * 8);
     uint8_t *buf = scratch(t, GTO_SCRATCH_RECS, bc * per * rsize);
@@ -475,7 +489,28 @@ static struct gto_thread *thread_array(gto_target *t, size_t n, size_t *cap)
 struct record_reader {
     gto_snapshot *s;
     const struct layout *l;
+    size_t cap;              /* records the array holds: it grows with the
+                              * records read, never sized by a count that
+                              * may be damage */
 };
+
+/* Grows *ARR (records of SIZE bytes, RR->cap of them) to hold NEED. */
+static int grow_records(struct record_reader *rr, void **arr, size_t size,
+                        size_t need, const char *what, char *err)
+{
+    if (need <= rr->cap)
+        return 0;
+    size_t cap = rr->cap * 2 > need ? rr->cap * 2 : need;
+    void *a = realloc(*arr, cap * size);
+    if (!a) {
+        gto__err(err, "out of memory for %zu %s", need, what);
+        return -1;
+    }
+    memset((char *)a + rr->cap * size, 0, (cap - rr->cap) * size);
+    *arr = a;
+    rr->cap = cap;
+    return 0;
+}
 static slab_visit visit_locations, visit_edges;
 
 static int read_locations(gto_target *t, gto_snapshot *s, const struct layout *l,
@@ -490,12 +525,7 @@ static int read_locations(gto_target *t, gto_snapshot *s, const struct layout *l
                  "corrupt", t->name, (unsigned long long)n);
         return -1;
     }
-    s->locs = calloc(n, sizeof(*s->locs));
-    if (!s->locs) {
-        gto__err(err, "out of memory for %llu locations", (unsigned long long)n);
-        return -1;
-    }
-    struct record_reader rr = {s, l};
+    struct record_reader rr = {s, l, 0};
     return read_slab(t, "location chunks", get(l, GT_REC_REGISTRY, GT_F_REG_LOC_CHUNKS, reg),
                      get(l, GT_REC_REGISTRY, GT_F_REG_LOC_CHUNK_COUNT, reg),
                      get(l, GT_REC_REGISTRY, GT_F_REG_LOCS_PER_CHUNK, reg), n, rsize,
@@ -504,11 +534,14 @@ static int read_locations(gto_target *t, gto_snapshot *s, const struct layout *l
 
 static int visit_locations(gto_target *t, const struct slab *sl, void *arg, char *err)
 {
-    (void)t, (void)err;
+    (void)t;
     struct record_reader *rr = arg;
     gto_snapshot *s = rr->s;
     const struct layout *l = rr->l;
     uint32_t rsize = l->size[GT_REC_LOCATION][0];
+    if (grow_records(rr, (void **)&s->locs, sizeof(*s->locs), s->nlocs + sl->n,
+                     "locations", err) < 0)
+        return -1;
     /* Slot 0 is index 0, "no location": not a location of its own. */
     for (uint64_t i = sl->first ? 0 : 1; i < sl->n; i++) {
         const uint8_t *b = sl->recs + i * rsize;
@@ -571,12 +604,7 @@ static int read_edges(gto_target *t, gto_snapshot *s, const struct layout *l,
                  "corrupt", t->name, (unsigned long long)n);
         return -1;
     }
-    s->edges = calloc(n, sizeof(*s->edges));
-    if (!s->edges) {
-        gto__err(err, "out of memory for %llu edges", (unsigned long long)n);
-        return -1;
-    }
-    struct record_reader rr = {s, l};
+    struct record_reader rr = {s, l, 0};
     return read_slab(t, "edge chunks", get(l, GT_REC_REGISTRY, GT_F_REG_EDGE_CHUNKS, reg),
                      get(l, GT_REC_REGISTRY, GT_F_REG_EDGE_CHUNK_COUNT, reg),
                      get(l, GT_REC_REGISTRY, GT_F_REG_EDGES_PER_CHUNK, reg), n, rsize,
@@ -585,11 +613,14 @@ static int read_edges(gto_target *t, gto_snapshot *s, const struct layout *l,
 
 static int visit_edges(gto_target *t, const struct slab *sl, void *arg, char *err)
 {
-    (void)t, (void)err;
+    (void)t;
     struct record_reader *rr = arg;
     gto_snapshot *s = rr->s;
     const struct layout *l = rr->l;
     uint32_t rsize = l->size[GT_REC_EDGE][0];
+    if (grow_records(rr, (void **)&s->edges, sizeof(*s->edges), s->nedges + sl->n,
+                     "edges", err) < 0)
+        return -1;
     for (uint64_t i = 0; i < sl->n; i++) {
         const uint8_t *b = sl->recs + i * rsize;
         struct gto_edge *e = &s->edges[s->nedges++];
@@ -1059,6 +1090,28 @@ struct thread_reader {
     struct unwinder *uw;     /* NULL: no unwinding */
 };
 
+/* Grows the thread array of S (and the unwinder's index of frames) to
+ * hold NEED threads: it grows with the records read, doubling. */
+static int grow_threads(gto_snapshot *s, struct unwinder *uw, size_t need)
+{
+    if (need <= s->cap_threads)
+        return 0;
+    size_t cap = s->cap_threads * 2 > need ? s->cap_threads * 2 : need;
+    struct gto_thread *a = realloc(s->threads, cap * sizeof(*a));
+    if (!a)
+        return -1;
+    huge_pages(a, cap * sizeof(*a));
+    s->threads = a;
+    s->cap_threads = cap;
+    if (uw) {
+        size_t *f = realloc(uw->first, cap * sizeof(*f));
+        if (!f)
+            return -1;
+        uw->first = f;
+    }
+    return 0;
+}
+
 /* Decodes a batch of thread records, and unwinds its threads while the
  * batch's records are fresh. */
 static int visit_threads(gto_target *t, const struct slab *sl, void *arg, char *err)
@@ -1068,6 +1121,11 @@ static int visit_threads(gto_target *t, const struct slab *sl, void *arg, char *
     const struct layout *l = tr->l;
     uint32_t rsize = l->size[GT_REC_THREAD][0];
     size_t b0 = s->nthreads;
+    if (grow_threads(s, tr->uw, s->nthreads + sl->n + 1) < 0) {
+        gto__err(err, "out of memory for %llu threads",
+                 (unsigned long long)(s->nthreads + sl->n));
+        return -1;
+    }
     for (uint64_t i = 0; i < sl->n; i++) {
         const uint8_t *b = sl->recs + i * rsize;
         uint32_t seq = (uint32_t)get(l, GT_REC_THREAD, GT_F_THR_SEQ, b);
@@ -1104,7 +1162,10 @@ static int read_threads(gto_target *t, gto_snapshot *s, const struct layout *l,
                  (unsigned long long)nslots);
         return -1;
     }
-    s->threads = thread_array(t, nslots + 1, &s->cap_threads);
+    /* Sized by what is read, not by what the registry claims: a count
+     * that is damage must not ask for terabytes before a read fails. */
+    size_t first = nslots < FIRST_THREADS ? (size_t)nslots : FIRST_THREADS;
+    s->threads = thread_array(t, first + 1, &s->cap_threads);
     if (!s->threads) {
         gto__err(err, "out of memory for %llu threads", (unsigned long long)nslots);
         return -1;
@@ -1114,11 +1175,11 @@ static int read_threads(gto_target *t, gto_snapshot *s, const struct layout *l,
     if (flags & GTO_SNAP_UNWIND) {
         if (gto__unwind_init(t, err) < 0)
             return -1;
-        uw.first = malloc((nslots + 1) * sizeof(*uw.first));
+        uw.first = malloc(s->cap_threads * sizeof(*uw.first));
         /* Room for 16 frames a thread: address space, not memory, until
          * used; and so big that malloc maps it on its own, where growing
          * it moves no frame (mremap) and touches no page twice. */
-        uw.cap_frames = (nslots + 1) * 16;
+        uw.cap_frames = (first + 1) * 16;
         s->frames = malloc(uw.cap_frames * sizeof(*s->frames));
         huge_pages(s->frames, uw.cap_frames * sizeof(*s->frames));
         if (!uw.first || !s->frames) {
