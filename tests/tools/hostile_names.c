@@ -29,14 +29,16 @@
 
 /* ESC sequences (colour, a window title ended by BEL), a newline and a
  * tab, invalid UTF-8 (0xff, a sequence cut short, an overlong '/'), a C1
- * control (CSI) and a backslash, valid UTF-8, and 31 bytes of 0xff (the
- * longest name, each byte escaped). */
+ * control (CSI) and a backslash, valid UTF-8 (one name whose 18th
+ * character, where gt-top's class column ends, is two bytes), and 31
+ * bytes of 0xff (the longest name, each byte escaped). */
 static const char *const names[] = {
     "\033[31mred\033[0m\033]0;t\007",
     "two\nlines\tand tab",
     "bad\377 cut\342\202 long\300\257",
     "c1\302\233 2J back\\slash",
     "caf\303\251",
+    "abcdefghijklmnopq\303\251\303\251",
     "\377\377\377\377\377\377\377\377\377\377\377\377\377\377\377\377"
     "\377\377\377\377\377\377\377\377\377\377\377\377\377\377\377",
 };

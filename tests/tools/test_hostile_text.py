@@ -28,6 +28,7 @@ NAMES = {
     r"bad\xff cut\xe2\x82 long\xc0\xaf",
     r"c1\xc2\x9b 2J back\\slash",
     "caf\u00e9",
+    "abcdefghijklmnopq\u00e9\u00e9",
     r"\xff" * 31,
 }
 # The process name (PR_SET_NAME) and the parking site's file (#line).
@@ -73,7 +74,7 @@ def hostile():
 
 def test_gt_stacks_text(hostile):
     out, _ = run([GT_STACKS, "--all", hostile.pid])
-    assert out.startswith("process %d (%s): 7 green threads" % (hostile.pid, PROC))
+    assert out.startswith("process %d (%s): 8 green threads" % (hostile.pid, PROC))
     shown = set(re.findall(r'^thread \d+ "(.*)"  parked', out, re.M))
     assert shown == NAMES | {""}
     for name in NAMES:
@@ -126,6 +127,12 @@ def test_gt_top_batch(hostile):
     doc = run_json([GT_TOP, "-b", "-n", "1", "--view", "stacks", "--class-by", "name",
                     "--format", "json", "-p", hostile.pid])
     assert {c["class"] for c in doc["stacks_report"]["classes"]} == NAMES | {"-"}
+    # The text's class column holds 18 characters: cut there, never
+    # inside a character.
+    out, _ = run([GT_TOP, "-b", "-n", "1", "--view", "stacks", "--class-by", "name",
+                  "-p", hostile.pid])
+    assert re.search(r"^  caf\u00e9 {14} +1 ", out, re.M), out
+    assert re.search(r"^  abcdefghijklmnopq\u00e9 +1 ", out, re.M), out
 
 
 def prometheus_value(label):
@@ -138,7 +145,7 @@ def test_gt_top_prometheus_label(hostile):
     out, _ = run([GT_TOP, "-b", "-n", "1", "--format", "prometheus", "-p", hostile.pid])
     label = prometheus_value(WHERE)
     series = [l for l in out.splitlines() if l.startswith("gt_location_waiting{")]
-    assert 'gt_location_waiting{location="%s"} 6' % label in series, series
+    assert 'gt_location_waiting{location="%s"} %d' % (label, len(NAMES)) in series, series
 
 
 def test_error_line_names_the_process_safely(hostile):
@@ -160,7 +167,7 @@ def test_core_process_name_and_names(tmp_path):
     assert doc["target"] == "core %s (process %d, %s)" % (core, f.pid, PROC)
     assert {t["name"] for t in doc["threads_list"]} == NAMES | {""}
     out, _ = run([GT_WASTE, "--class-by", "name", "--core", core, "--exe", HOSTILE])
-    assert out.startswith("core %s (process %d, %s): 7 green threads" % (core, f.pid, PROC))
+    assert out.startswith("core %s (process %d, %s): 8 green threads" % (core, f.pid, PROC))
     out, _ = run([GT_TOP, "-b", "--view", "threads", "--core", core, "--exe", HOSTILE])
     for name in NAMES:
         assert re.search(r"^ +\d+ %s +parked " % re.escape(name), out, re.M), (name, out)
