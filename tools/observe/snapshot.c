@@ -40,8 +40,11 @@
 /* A chunk's bytes (records per chunk times record size): the runtime's
  * are a few hundred KiB; a claim past this is damage. */
 #define MAX_CHUNK_BYTES (64u << 20)
-/* Threads the first thread array holds; it grows with the records read. */
-#define FIRST_THREADS 65536u
+/* Threads the first thread array holds; it grows with the records read.
+ * Address space, not memory, until used (malloc maps it on its own), so
+ * every program up to a million threads gets its array at once, as
+ * large as it needs, and a damaged count costs no more than this. */
+#define FIRST_THREADS (1u << 20)
 /* The bytes of a record's name read, its NUL included: the registry's
  * (struct gt_thread_rec), whose escaped text GTO_NAME_MAX holds. */
 #define NAME_RAW_MAX 32
@@ -408,7 +411,9 @@ static void drop_damaged(gto_snapshot *s, uint64_t spawns)
             s->c.damaged++;
             continue;
         }
-        s->threads[k++] = s->threads[i];
+        if (k != i)
+            s->threads[k] = s->threads[i];
+        k++;
     }
     s->nthreads = k;
 }
