@@ -20,8 +20,11 @@ int target_args_check(const struct target_args *a, char *err, size_t len)
         char *end;
         errno = 0;
         long v = strtol(a->pid, &end, 10);
-        if (errno || *end || end == a->pid || v <= 0 || v > 0x3fffffff)
-            snprintf(err, len, "'%s' is not a process id", a->pid);
+        if (errno || *end || end == a->pid || v <= 0 || v > 0x3fffffff) {
+            char pid[64];
+            gto_text_safe(a->pid, strlen(a->pid), pid, sizeof(pid));
+            snprintf(err, len, "'%s' is not a process id", pid);
+        }
         else
             return 0;
     } else

@@ -321,9 +321,13 @@ static int build(gto_target *t, const gto_snapshot *s, const struct opts *o,
         r->tot.dead_resident += th->dead_resident;
     }
     if (o->class_name && !r->nsel) {
+        /* Class names are safe text (gto_text_safe), and so is the name
+         * asked for as it is shown here. */
+        char cls[256];
+        gto_text_safe(o->class_name, strlen(o->class_name), cls, sizeof(cls));
         snprintf(err, GTO_ERR_MAX, "%s has no thread of class '%s' (classes by %s; "
                  "--class-by entry, name or prefix chooses)", gto_target_name(t),
-                 o->class_name, gto_class_by_name(o->class_by));
+                 cls, gto_class_by_name(o->class_by));
         return -1;
     }
     ssize_t nc = gto_classes(t, s, r->sel, r->nsel, o->class_by, r->page,

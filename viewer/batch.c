@@ -209,6 +209,30 @@ static void text_graph(FILE *out, const struct tables *tb)
     free(e);
 }
 
+/* NAME in a column of WIDTH characters, into BUF: cut after WIDTH
+ * characters, never inside a UTF-8 sequence (names are safe text, valid
+ * UTF-8 that a cut by bytes would break), and padded with spaces. */
+static const char *column_text(const char *name, int width, char *buf, size_t len)
+{
+    size_t o = 0;
+    int chars = 0;
+    for (const unsigned char *p = (const unsigned char *)name; *p; chars++) {
+        size_t n = 1;
+        while (p[n] && (p[n] & 0xc0) == 0x80)
+            n++;                 /* the sequence's continuation bytes */
+        if (chars == width || o + n + 1 > len)
+            break;
+        memcpy(buf + o, p, n);
+        o += n;
+        p += n;
+    }
+    for (; chars < width && o + 2 <= len; chars++)
+        buf[o++] = ' ';
+    if (len)
+        buf[o < len ? o : len - 1] = 0;
+    return buf;
+}
+
 /* Fits 80 columns: the screen shows it too.  Live percentiles are in the
  * JSON. */
 int stack_class_line(const struct gto_class *k, char *buf, size_t len)
@@ -226,7 +250,9 @@ int stack_class_line(const struct gto_class *k, char *buf, size_t len)
         snprintf(p99, sizeof(p99), "-");
         snprintf(max, sizeof(max), "-");
     }
-    return snprintf(buf, len, "%-18.18s %7zu %7zu %8s %8s %8s %8s %8s", k->name, k->threads,
+    char name[GTO_NAME_MAX + 32];
+    return snprintf(buf, len, "%s %7zu %7zu %8s %8s %8s %8s %8s",
+                    column_text(k->name, 18, name, sizeof(name)), k->threads,
                     k->sampled, p50, p99, max,
                     k->has_suggestion ? gto_fmt_bytes(k->suggested, sug, sizeof(sug)) : "-",
                     gto_fmt_bytes(k->saves, sav, sizeof(sav)));

@@ -59,8 +59,11 @@ struct options {
 
 static int usage_error(const char *msg, const char *arg)
 {
+    /* ARG is the user's own, but a line of it must still stay one line. */
+    char safe[256];
+    gto_text_safe(arg, strlen(arg), safe, sizeof(safe));
     fprintf(stderr, "gt-top: ");
-    fprintf(stderr, msg, arg);
+    fprintf(stderr, msg, safe);
     fprintf(stderr, " (gt-top --help for usage)\n");
     return EXIT_USAGE;
 }

@@ -60,8 +60,9 @@ def wait_idle(pid):
     in the poller, so every green thread has parked (the main one parks
     just after it prints "ready")."""
     for _ in range(1000):
-        with open("/proc/%d/stat" % pid) as f:
-            state = f.read().rsplit(") ", 1)[1][0]
+        # Bytes: the process name in it is any bytes the program set.
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            state = chr(f.read().rsplit(b") ", 1)[1][0])
         with open("/proc/%d/wchan" % pid) as f:
             wchan = f.read()
         if state == "S" and "poll" in wchan:

@@ -521,7 +521,7 @@ int gto_open_core(const char *core, const char *exe, gto_target **out, char *err
     t->be = &core_backend;
     t->priv = c;
     c->fd = -1;
-    snprintf(t->name, sizeof(t->name), "core %s", core);
+    gto__target_name_set(t, "core %s", core);
     elf_version(EV_CURRENT);
 
     struct stat st;
@@ -629,8 +629,8 @@ int gto_open_core(const char *core, const char *exe, gto_target **out, char *err
     }
     qsort(c->segs, c->nsegs, sizeof(*c->segs), cmp_seg);
     if (t->pid)
-        snprintf(t->name, sizeof(t->name), "core %s (process %d, %s)", core,
-                 (int)t->pid, fname);
+        gto__target_name_set(t, "core %s (process %d, %s)", core, (int)t->pid,
+                             fname);
     if (choose_exe(t, exe, entry, err) < 0 || check_build_id(t, err) < 0 ||
         gto__find_registry(t, err) < 0)
         goto fail;

@@ -469,11 +469,15 @@ int gto_open_pid(pid_t pid, gto_target **out, char *err)
         return -1;
     }
     if (f) {
-        if (fgets(comm, sizeof(comm), f))
-            comm[strcspn(comm, "\n")] = 0;
+        /* The name is any bytes the program set (PR_SET_NAME), a newline
+         * too: only the last one is the file's. */
+        size_t n = fread(comm, 1, sizeof(comm) - 1, f);
+        if (n && comm[n - 1] == '\n')
+            n--;
+        comm[n] = 0;
         fclose(f);
     }
-    snprintf(t->name, sizeof(t->name), "process %d (%s)", (int)pid, comm);
+    gto__target_name_set(t, "process %d (%s)", (int)pid, comm);
 
     char exe[PATH_MAX];
     snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);

@@ -93,21 +93,146 @@ int64_t gto_parse_duration(const char *s)
     return -1;
 }
 
+/* The length of the well-formed UTF-8 sequence at S[0..n) (Unicode's
+ * table of well-formed byte sequences: no overlong form, no surrogate,
+ * nothing past U+10FFFF), 1 for ASCII; 0 when S does not start one. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    size_t len;
+    unsigned lo = 0x80, hi = 0xbf;   /* the second byte's range */
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        len = 2;
+    else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        if (c == 0xe0)
+            lo = 0xa0;               /* below: overlong */
+        else if (c == 0xed)
+            hi = 0x9f;               /* above: a surrogate */
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        if (c == 0xf0)
+            lo = 0x90;               /* below: overlong */
+        else if (c == 0xf4)
+            hi = 0x8f;               /* above: past U+10FFFF */
+    } else {
+        return 0;                    /* a continuation byte, 0xc0, 0xc1, 0xf5+ */
+    }
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    return len;
+}
+
+/* Whether the well-formed sequence S of LEN bytes is a control character:
+ * C0, DEL or C1 (U+0080..U+009F, two bytes 0xc2 0x80..0x9f). */
+static int is_control(const unsigned char *s, size_t len)
+{
+    return len == 1 ? s[0] < 0x20 || s[0] == 0x7f : len == 2 && s[0] == 0xc2 && s[1] < 0xa0;
+}
+
+/* The rule of gto_text_safe, with the backslash escaped or not: the
+ * second form (BACKSLASH 0) only makes a message that may mix safe text
+ * with raw text unable to reach a terminal raw (gto__err). */
+static size_t text_safe(const char *in, size_t n, char *out, size_t cap,
+                        int backslash)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *s = (const unsigned char *)in;
+    size_t o = 0;
+    if (!cap)
+        return 0;
+    for (size_t i = 0; i < n;) {
+        size_t len = utf8_len(s + i, n - i);
+        char esc[16];
+        size_t elen = 0;
+        if (len == 0 || is_control(s + i, len)) {
+            /* Every byte of it, so that nothing is lost and the text says
+             * exactly what the bytes were. */
+            size_t k = len ? len : 1;
+            for (size_t j = 0; j < k; j++) {
+                esc[elen++] = '\\';
+                esc[elen++] = 'x';
+                esc[elen++] = hex[s[i + j] >> 4];
+                esc[elen++] = hex[s[i + j] & 15];
+            }
+            len = k;
+        } else if (s[i] == '\\' && backslash) {
+            esc[elen++] = '\\';
+            esc[elen++] = '\\';
+        } else {
+            memcpy(esc, s + i, len);
+            elen = len;
+        }
+        if (o + elen >= cap)
+            break;                   /* cut before a whole unit, never in it */
+        memcpy(out + o, esc, elen);
+        o += elen;
+        i += len;
+    }
+    out[o] = 0;
+    return o;
+}
+
+size_t gto_text_safe(const char *s, size_t n, char *out, size_t cap)
+{
+    return text_safe(s, n, out, cap, 1);
+}
+
+int gto__text_is_safe(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        if (u[i] >= 0x20 && u[i] < 0x7f && u[i] != '\\') {
+            i++;                     /* the common case: printable ASCII */
+            continue;
+        }
+        size_t len = utf8_len(u + i, n - i);
+        if (len == 0 || u[i] == '\\' || is_control(u + i, len))
+            return 0;
+        i += len;
+    }
+    return 1;
+}
+
+size_t gto__text_controls_safe(const char *s, size_t n, char *out, size_t cap)
+{
+    return text_safe(s, n, out, cap, 0);
+}
+
 void gto_json_string(FILE *f, const char *s)
 {
     if (!s) {
         fputs("null", f);
         return;
     }
+    /* Strings from the library are safe already (gto_text_safe); this
+     * keeps a document valid UTF-8 whatever it is given: a byte that is
+     * not part of a well-formed sequence is written as the text "\xNN",
+     * as gto_text_safe writes it. */
+    const unsigned char *u = (const unsigned char *)s;
+    size_t n = strlen(s);
     fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
+    for (size_t i = 0; i < n;) {
+        unsigned c = u[i];
+        size_t len = utf8_len(u + i, n - i);
+        if (len == 0) {
+            fprintf(f, "\\\\x%02x", c);
+            i++;
+        } else if (c == '"' || c == '\\') {
             fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
+            i++;
+        } else if (is_control(u + i, len)) {
+            fprintf(f, "\\u%04x", len == 1 ? c : u[i + 1]);
+            i += len;
+        } else {
+            fwrite(u + i, 1, len, f);
+            i += len;
+        }
     }
     fputc('"', f);
 }

@@ -50,7 +50,9 @@
 #include <gt/registry.h>
 
 #define GTO_ERR_MAX 512
-#define GTO_NAME_MAX 32      /* a thread name, NUL included */
+/* A thread name as the snapshot holds it: the registry's 31 bytes made
+ * safe text (gto_text_safe, at most 4 bytes each) and the NUL. */
+#define GTO_NAME_MAX 128
 #define GTO_LOC_DEPTH_MAX GT_LOCATION_DEPTH_MAX /* pcs a location records */
 #define GTO_HIST_BUCKETS GT_WAIT_HIST_BUCKETS   /* log2 buckets of waits */
 #define GTO_LABEL_MAX 2048   /* a location label (gto_location_label) */
@@ -110,7 +112,7 @@ struct gto_thread {
     uint64_t addr;           /* its record in the target */
     uint32_t seq;            /* the record's seq word in this copy */
     uint64_t id, parent;
-    char name[GTO_NAME_MAX];
+    char name[GTO_NAME_MAX]; /* safe text (gto_text_safe) */
     int state;               /* enum gto_state */
     int wait_kind;           /* registry's enum gt_wait_kind */
     unsigned flags;          /* registry's GT_TF_* */
@@ -210,10 +212,13 @@ struct gto_counters {
      * settle, counts in in_flux and in no state. */
     uint64_t nstate[GTO_STATE_COUNT];
     uint64_t in_flux;
-    /* Records whose location index pointed past the locations the registry
-     * counts: threads (gto_thread.damaged), locations (gto_location.damaged)
-     * and edges (left out).  A damaged registry, not a race: a live
-     * target's locations are counted after its threads are read. */
+    /* Damage the reader found and did not trust: thread records left out
+     * (an id past the ids given out, or 0, or a state that is none: no
+     * thread is ever invented from them), records whose location index
+     * pointed past the locations the registry counts (gto_thread.damaged,
+     * gto_location.damaged), and edges with such ends (left out).  A
+     * damaged registry, not a race: a live target's locations are counted
+     * after its threads are read. */
     uint64_t damaged;
     uint64_t switches, spawns, exits, runq_len, polls;
     uint64_t idle_ns;        /* time blocked in the poller, as counted when
@@ -484,7 +489,27 @@ const char *gto_fmt_count(uint64_t n, char *buf, size_t len);
  * number being seconds.  Nanoseconds, or -1 when S is not one. */
 int64_t gto_parse_duration(const char *s);
 
-/* Writes S to F as a JSON string, quotes included; "null" for NULL. */
+/* Makes the N bytes of S (NULs included) safe to print: valid printable
+ * UTF-8 is copied unchanged; each byte below 0x20, 0x7f, each byte of an
+ * invalid, truncated or overlong UTF-8 sequence (surrogates and anything
+ * past U+10FFFF too) and each byte of a C1 control (U+0080..U+009F)
+ * becomes "\xNN" (two lowercase hex digits); a backslash becomes "\\".
+ * So no escape sequence or newline from a target reaches a terminal, and
+ * the text is always valid UTF-8.  Writes at most CAP bytes to OUT, the
+ * NUL included, cut before an escape or a UTF-8 sequence that would not
+ * fit, never inside one; returns the bytes written before the NUL.
+ *
+ * The library applies it once, where it reads or interns every string of
+ * a target or a file: thread names, the process name, function, file and
+ * module names.  Every reader prints those as they are (text, JSON, error
+ * lines), and so they agree byte for byte; the GDB extension applies the
+ * same rule. */
+size_t gto_text_safe(const char *s, size_t n, char *out, size_t cap);
+
+/* Writes S to F as a JSON string, quotes included; "null" for NULL.  A
+ * byte that is not part of well-formed UTF-8 is written as the text
+ * "\xNN" (as gto_text_safe writes it), control characters as \u00NN:
+ * the document is valid UTF-8 whatever S holds. */
 void gto_json_string(FILE *f, const char *s);
 
 /* Writes the members every reader's JSON document shares about the whole

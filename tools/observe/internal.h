@@ -157,9 +157,23 @@ struct gto_target {
     struct gto_pcmap tables; /* module start -> struct gto_unw_table * */
 };
 
-/* Formats the one-line error message. */
+/* Formats the one-line error message: control characters and invalid
+ * UTF-8 come out escaped, whatever the arguments held. */
 void gto__err(char *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* Sets t->name, for messages, made safe text (gto_text_safe): it holds
+ * the process's own name (/proc/PID/comm, a core's NT_PRPSINFO). */
+void gto__target_name_set(gto_target *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Whether S[0..n) is safe text already: gto_text_safe would copy it
+ * unchanged (printable UTF-8, no backslash). */
+int gto__text_is_safe(const char *s, size_t n);
+
+/* gto_text_safe's rule without escaping the backslash: for a message
+ * that mixes safe text (whose backslashes are escapes) with raw text. */
+size_t gto__text_controls_safe(const char *s, size_t n, char *out, size_t cap);
 
 /* The mapped file of M, opened once: the file the target really maps even
  * when it was replaced on disk since.  -2 when it cannot be opened. */
@@ -186,6 +200,9 @@ const char *gto__machine_name(unsigned machine);
 
 /* Symbols and CFI (symbols.c). */
 int gto__dwfl_open(gto_target *t, char *err);
+/* S as safe text (gto_text_safe): S itself when it is safe already,
+ * else an escaped copy owned by T (until gto_close); NULL for NULL, and
+ * "?" when out of memory. */
 const char *gto__intern(gto_target *t, const char *s);
 
 /* Fast path (fastpath.c): the rule at pc (exact when frame 0). */

@@ -37,6 +37,19 @@
 #define MAX_PER_CHUNK (1u << 20)
 #define MAX_CHUNKS (1u << 20)
 #define MAX_STACK (1ull << 30)
+/* A chunk's bytes (records per chunk times record size): the runtime's
+ * are a few hundred KiB; a claim past this is damage. */
+#define MAX_CHUNK_BYTES (64u << 20)
+/* Threads the first thread array holds; it grows with the records read.
+ * Address space, not memory, until used (malloc maps it on its own), so
+ * every program up to a million threads gets its array at once, as
+ * large as it needs, and a damaged count costs no more than this. */
+#define FIRST_THREADS (1u << 20)
+/* The bytes of a record's name read, its NUL included: the registry's
+ * (struct gt_thread_rec), whose escaped text GTO_NAME_MAX holds. */
+#define NAME_RAW_MAX 32
+_Static_assert(4 * (NAME_RAW_MAX - 1) + 1 <= GTO_NAME_MAX,
+               "an escaped name does not fit struct gto_thread's");
 
 #define REC_KINDS (GT_REC_EDGE + 1)
 
@@ -188,6 +201,7 @@ typedef int slab_visit(gto_target *t, const struct slab *sl, void *arg, char *er
  * so that a million records cost a few megabytes of the reader's memory
  * (a fresh page is a page fault, and a million records are 230 MB). */
 #define BATCH_CHUNKS 16
+#define BATCH_BYTES (16u << 20)
 
 /* Copies a slab: the chunk pointer array, then its chunks a batch at a
  * time, one read per chunk.  A live target's chunks are copied a second
@@ -203,7 +217,8 @@ static int read_slab(gto_target *t, const char *what, uint64_t chunks,
     if (!nslots)
         return 0;
     if (per == 0 || per > MAX_PER_CHUNK || count > MAX_CHUNKS ||
-        nslots > count * per || rsize < 8 || seq_off + 4 > rsize) {
+        nslots > count * per || rsize < 8 || seq_off + 4 > rsize ||
+        per * rsize > MAX_CHUNK_BYTES) {
         gto__err(err, "%s: the registry's %s are inconsistent (%llu chunks of "
                  "%llu, %llu in use): the registry is corrupt", t->name, what,
                  (unsigned long long)count, (unsigned long long)per,
@@ -211,7 +226,14 @@ static int read_slab(gto_target *t, const char *what, uint64_t chunks,
         return -1;
     }
     uint64_t nchunks = (nslots + per - 1) / per;
-    uint64_t bc = nchunks < BATCH_CHUNKS ? nchunks : BATCH_CHUNKS;
+    /* At most BATCH_BYTES of records a batch (at least one chunk). */
+    uint64_t bc = BATCH_BYTES / (per * rsize);
+    if (bc > BATCH_CHUNKS)
+        bc = BATCH_CHUNKS;
+    if (bc == 0)
+        bc = 1;
+    if (bc > nchunks)
+        bc = nchunks;
     int live = t->be->memory_moves;
     uint64_t *ptrs = scratch(t, GTO_SCRATCH_PTRS, nchunks * 8);
     uint8_t *buf = scratch(t, GTO_SCRATCH_RECS, bc * per * rsize);
@@ -290,11 +312,19 @@ static void decode_thread(const struct layout *l, const uint8_t *b,
 {
     th->id = get(l, GT_REC_THREAD, GT_F_THR_ID, b);
     th->parent = get(l, GT_REC_THREAD, GT_F_THR_PARENT, b);
+    /* The name is whatever the program was given (Knot's are client
+     * addresses): made safe text here, once, for every reader. */
     uint32_t nsz = l->size[GT_REC_THREAD][GT_F_THR_NAME];
-    if (nsz > GTO_NAME_MAX)
-        nsz = GTO_NAME_MAX;
-    memcpy(th->name, b + l->off[GT_REC_THREAD][GT_F_THR_NAME], nsz);
-    th->name[GTO_NAME_MAX - 1] = 0;
+    if (nsz > NAME_RAW_MAX)
+        nsz = NAME_RAW_MAX;
+    const char *raw = (const char *)b + l->off[GT_REC_THREAD][GT_F_THR_NAME];
+    size_t len = nsz ? strnlen(raw, nsz - 1) : 0;
+    if (gto__text_is_safe(raw, len)) {
+        memcpy(th->name, raw, len);
+        th->name[len] = 0;
+    } else {
+        gto_text_safe(raw, len, th->name, sizeof(th->name));
+    }
     th->state = (int)get(l, GT_REC_THREAD, GT_F_THR_STATE, b);
     th->wait_kind = (int)get(l, GT_REC_THREAD, GT_F_THR_WAIT_KIND, b);
     th->flags = (unsigned)get(l, GT_REC_THREAD, GT_F_THR_FLAGS, b);
@@ -375,6 +405,30 @@ static int check_page_size(gto_target *t, const struct layout *l,
     return -1;
 }
 
+/* Drops from the snapshot the thread records no runtime could have
+ * written: an id of 0 or past SPAWNS (the ids given out so far), or a
+ * state that is no state.  A record is damaged so (a registry written
+ * over, a chunk pointer that points a few bytes off) or its memory is not
+ * a record at all; listing it would invent a thread.  They are counted in
+ * c.damaged. */
+static void drop_damaged(gto_snapshot *s, uint64_t spawns)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < s->nthreads; i++) {
+        const struct gto_thread *th = &s->threads[i];
+        if (th->id == 0 || th->id > spawns ||
+            ((th->state < GTO_STATE_RUNNABLE || th->state >= GTO_STATE_COUNT) &&
+             !th->in_flux)) {
+            s->c.damaged++;
+            continue;
+        }
+        if (k != i)
+            s->threads[k] = s->threads[i];
+        k++;
+    }
+    s->nthreads = k;
+}
+
 /* Threads the header counts, by its own tallies. */
 static uint64_t header_threads(const struct layout *l, const uint8_t *reg)
 {
@@ -451,7 +505,28 @@ static struct gto_thread *thread_array(gto_target *t, size_t n, size_t *cap)
 struct record_reader {
     gto_snapshot *s;
     const struct layout *l;
+    size_t cap;              /* records the array holds: it grows with the
+                              * records read, never sized by a count that
+                              * may be damage */
 };
+
+/* Grows *ARR (records of SIZE bytes, RR->cap of them) to hold NEED. */
+static int grow_records(struct record_reader *rr, void **arr, size_t size,
+                        size_t need, const char *what, char *err)
+{
+    if (need <= rr->cap)
+        return 0;
+    size_t cap = rr->cap * 2 > need ? rr->cap * 2 : need;
+    void *a = realloc(*arr, cap * size);
+    if (!a) {
+        gto__err(err, "out of memory for %zu %s", need, what);
+        return -1;
+    }
+    memset((char *)a + rr->cap * size, 0, (cap - rr->cap) * size);
+    *arr = a;
+    rr->cap = cap;
+    return 0;
+}
 static slab_visit visit_locations, visit_edges;
 
 static int read_locations(gto_target *t, gto_snapshot *s, const struct layout *l,
@@ -468,12 +543,7 @@ static int read_locations(gto_target *t, gto_snapshot *s, const struct layout *l
                  "corrupt", t->name, (unsigned long long)n);
         return -1;
     }
-    s->locs = calloc(n, sizeof(*s->locs));
-    if (!s->locs) {
-        gto__err(err, "out of memory for %llu locations", (unsigned long long)n);
-        return -1;
-    }
-    struct record_reader rr = {s, l};
+    struct record_reader rr = {s, l, 0};
     return read_slab(t, "location chunks", get(l, GT_REC_REGISTRY, GT_F_REG_LOC_CHUNKS, reg),
                      get(l, GT_REC_REGISTRY, GT_F_REG_LOC_CHUNK_COUNT, reg),
                      get(l, GT_REC_REGISTRY, GT_F_REG_LOCS_PER_CHUNK, reg), n, rsize,
@@ -482,11 +552,14 @@ static int read_locations(gto_target *t, gto_snapshot *s, const struct layout *l
 
 static int visit_locations(gto_target *t, const struct slab *sl, void *arg, char *err)
 {
-    (void)t, (void)err;
+    (void)t;
     struct record_reader *rr = arg;
     gto_snapshot *s = rr->s;
     const struct layout *l = rr->l;
     uint32_t rsize = l->size[GT_REC_LOCATION][0];
+    if (grow_records(rr, (void **)&s->locs, sizeof(*s->locs), s->nlocs + sl->n,
+                     "locations", err) < 0)
+        return -1;
     /* Slot 0 is index 0, "no location": not a location of its own.  The
      * runtime gives each location its slot as index (gt/registry.h): an
      * index field that says otherwise is damaged, and the slot stands, so
@@ -529,12 +602,7 @@ static int read_edges(gto_target *t, gto_snapshot *s, const struct layout *l,
                  "corrupt", t->name, (unsigned long long)n);
         return -1;
     }
-    s->edges = calloc(n, sizeof(*s->edges));
-    if (!s->edges) {
-        gto__err(err, "out of memory for %llu edges", (unsigned long long)n);
-        return -1;
-    }
-    struct record_reader rr = {s, l};
+    struct record_reader rr = {s, l, 0};
     return read_slab(t, "edge chunks", get(l, GT_REC_REGISTRY, GT_F_REG_EDGE_CHUNKS, reg),
                      get(l, GT_REC_REGISTRY, GT_F_REG_EDGE_CHUNK_COUNT, reg),
                      get(l, GT_REC_REGISTRY, GT_F_REG_EDGES_PER_CHUNK, reg), n, rsize,
@@ -543,11 +611,14 @@ static int read_edges(gto_target *t, gto_snapshot *s, const struct layout *l,
 
 static int visit_edges(gto_target *t, const struct slab *sl, void *arg, char *err)
 {
-    (void)t, (void)err;
+    (void)t;
     struct record_reader *rr = arg;
     gto_snapshot *s = rr->s;
     const struct layout *l = rr->l;
     uint32_t rsize = l->size[GT_REC_EDGE][0];
+    if (grow_records(rr, (void **)&s->edges, sizeof(*s->edges), s->nedges + sl->n,
+                     "edges", err) < 0)
+        return -1;
     for (uint64_t i = 0; i < sl->n; i++) {
         const uint8_t *b = sl->recs + i * rsize;
         uint64_t from = get(l, GT_REC_EDGE, GT_F_EDGE_FROM, b);
@@ -741,7 +812,11 @@ static int copy_whole(gto_target *t, const struct gto_thread *th, uint8_t **copy
 }
 
 /* Re-reads one thread's record and live stack until its seq holds still,
- * and unwinds it from that copy. */
+ * and unwinds it from that copy: 0.  1 when the record, read still, is a
+ * free slot: the thread exited and its slot was freed since the first
+ * copy (th->state is then GTO_STATE_FREE, and the caller drops it: a free
+ * slot is no thread, and its stale context no backtrace).  -1 when it
+ * never held still. */
 static int reread_thread(gto_target *t, gto_snapshot *s, const struct layout *l,
                          struct gto_thread *th, struct walk *w, unsigned flags)
 {
@@ -765,6 +840,13 @@ static int reread_thread(gto_target *t, gto_snapshot *s, const struct layout *l,
             continue;
         if (t->be->read(t, th->addr + l->off[GT_REC_THREAD][GT_F_THR_SEQ], &again, 4) == 0 &&
             again == seq) {
+            if (th->state == GTO_STATE_FREE) {
+                free(copy);
+                free(rec);
+                w->nfr = 0;
+                w->how = W_DONE;
+                return 1;
+            }
             if (unwindable(th) || th->state == GTO_STATE_RUNNING)
                 unwind_whole(t, s, th, copy, w, flags);
             else
@@ -1001,11 +1083,54 @@ oom:
     return -1;
 }
 
+/* Drops from the threads s->threads[b0..] those whose record reads as a
+ * free slot: a record torn in its last copy that says free (a slot being
+ * freed or filled), and a thread that a re-read found freed (its exit,
+ * while the batch was read).  A free slot is no thread: listing it would
+ * show a state "free" and, from its stale saved context, a backtrace. */
+static void drop_free(gto_snapshot *s, size_t b0, struct unwinder *uw)
+{
+    size_t k = b0;
+    for (size_t i = b0; i < s->nthreads; i++) {
+        if (s->threads[i].state == GTO_STATE_FREE)
+            continue;
+        if (k != i) {
+            s->threads[k] = s->threads[i];
+            if (uw)
+                uw->first[k] = uw->first[i];
+        }
+        k++;
+    }
+    s->nthreads = k;
+}
+
 struct thread_reader {
     gto_snapshot *s;
     const struct layout *l;
     struct unwinder *uw;     /* NULL: no unwinding */
 };
+
+/* Grows the thread array of S (and the unwinder's index of frames) to
+ * hold NEED threads: it grows with the records read, doubling. */
+static int grow_threads(gto_snapshot *s, struct unwinder *uw, size_t need)
+{
+    if (need <= s->cap_threads)
+        return 0;
+    size_t cap = s->cap_threads * 2 > need ? s->cap_threads * 2 : need;
+    struct gto_thread *a = realloc(s->threads, cap * sizeof(*a));
+    if (!a)
+        return -1;
+    huge_pages(a, cap * sizeof(*a));
+    s->threads = a;
+    s->cap_threads = cap;
+    if (uw) {
+        size_t *f = realloc(uw->first, cap * sizeof(*f));
+        if (!f)
+            return -1;
+        uw->first = f;
+    }
+    return 0;
+}
 
 /* Decodes a batch of thread records, and unwinds its threads while the
  * batch's records are fresh. */
@@ -1016,6 +1141,11 @@ static int visit_threads(gto_target *t, const struct slab *sl, void *arg, char *
     const struct layout *l = tr->l;
     uint32_t rsize = l->size[GT_REC_THREAD][0];
     size_t b0 = s->nthreads;
+    if (grow_threads(s, tr->uw, s->nthreads + sl->n + 1) < 0) {
+        gto__err(err, "out of memory for %llu threads",
+                 (unsigned long long)(s->nthreads + sl->n));
+        return -1;
+    }
     for (uint64_t i = 0; i < sl->n; i++) {
         const uint8_t *b = sl->recs + i * rsize;
         uint32_t seq = (uint32_t)get(l, GT_REC_THREAD, GT_F_THR_SEQ, b);
@@ -1030,7 +1160,10 @@ static int visit_threads(gto_target *t, const struct slab *sl, void *arg, char *
         th->in_flux = sl->flux[i] || (seq & 1);
         th->unwind_status = th->in_flux ? GTO_UNWIND_IN_FLUX : GTO_UNWIND_NOT_TRIED;
     }
-    return tr->uw ? unwind_batch(t, s, l, b0, tr->uw, err) : 0;
+    if (tr->uw && unwind_batch(t, s, l, b0, tr->uw, err) < 0)
+        return -1;
+    drop_free(s, b0, tr->uw);
+    return 0;
 }
 
 static int read_threads(gto_target *t, gto_snapshot *s, const struct layout *l,
@@ -1049,7 +1182,10 @@ static int read_threads(gto_target *t, gto_snapshot *s, const struct layout *l,
                  (unsigned long long)nslots);
         return -1;
     }
-    s->threads = thread_array(t, nslots + 1, &s->cap_threads);
+    /* Sized by what is read, not by what the registry claims: a count
+     * that is damage must not ask for terabytes before a read fails. */
+    size_t first = nslots < FIRST_THREADS ? (size_t)nslots : FIRST_THREADS;
+    s->threads = thread_array(t, first + 1, &s->cap_threads);
     if (!s->threads) {
         gto__err(err, "out of memory for %llu threads", (unsigned long long)nslots);
         return -1;
@@ -1059,11 +1195,11 @@ static int read_threads(gto_target *t, gto_snapshot *s, const struct layout *l,
     if (flags & GTO_SNAP_UNWIND) {
         if (gto__unwind_init(t, err) < 0)
             return -1;
-        uw.first = malloc((nslots + 1) * sizeof(*uw.first));
+        uw.first = malloc(s->cap_threads * sizeof(*uw.first));
         /* Room for 16 frames a thread: address space, not memory, until
          * used; and so big that malloc maps it on its own, where growing
          * it moves no frame (mremap) and touches no page twice. */
-        uw.cap_frames = (nslots + 1) * 16;
+        uw.cap_frames = (first + 1) * 16;
         s->frames = malloc(uw.cap_frames * sizeof(*s->frames));
         huge_pages(s->frames, uw.cap_frames * sizeof(*s->frames));
         if (!uw.first || !s->frames) {
@@ -1158,7 +1294,16 @@ int gto_snapshot_take(gto_target *t, unsigned flags, gto_snapshot **out, char *e
      * time (see WINDOW); measuring reads the pages below each saved sp on
      * its own. */
     int rc = read_threads(t, s, &l, reg, flags, err);
-    if (rc == 0 && !s->nthreads)
+    if (rc == 0 && l.size[GT_REC_REGISTRY][GT_F_REG_SPAWNS] == 8) {
+        /* Ids are handed out from 1, one per spawn: the counter read
+         * after the records bounds every id they hold. */
+        uint64_t spawns = s->c.spawns;
+        if (t->be->memory_moves)
+            t->be->read(t, t->registry + l.off[GT_REC_REGISTRY][GT_F_REG_SPAWNS],
+                        &spawns, sizeof(spawns));
+        drop_damaged(s, spawns < s->c.spawns ? s->c.spawns : spawns);
+    }
+    if (rc == 0 && !s->nthreads && !s->c.damaged)
         rc = check_no_threads(t, header_threads(&l, reg), err);
     if (rc == 0) {
         /* The running thread by the header read after the records: the

@@ -9,6 +9,7 @@
  */
 #include <dwarf.h>
 #include <elfutils/libdw.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,8 +81,28 @@ int gto__dwfl_open(gto_target *t, char *err)
 
 const char *gto__intern(gto_target *t, const char *s)
 {
-    (void)t;
-    return s;
+    /* Names from ELF and DWARF files live as long as the target's Dwfl;
+     * nearly all are safe already and are not copied. */
+    if (!s)
+        return NULL;
+    size_t n = strlen(s);
+    if (gto__text_is_safe(s, n))
+        return s;
+    if (t->nstrings == t->capstrings) {
+        size_t cap = t->capstrings ? t->capstrings * 2 : 16;
+        char **a = realloc(t->strings, cap * sizeof(*a));
+        if (!a)
+            return "?";
+        t->strings = a;
+        t->capstrings = cap;
+    }
+    size_t cap = n > (SIZE_MAX - 1) / 4 ? 0 : 4 * n + 1;
+    char *safe = cap ? malloc(cap) : NULL;
+    if (!safe)
+        return "?";
+    gto_text_safe(s, n, safe, cap);
+    t->strings[t->nstrings++] = safe;
+    return safe;
 }
 
 static const char *basename_of(const char *path)
@@ -124,12 +145,13 @@ static struct gto_symcache *lookup(gto_target *t, uint64_t pc, int ra)
     Dwfl_Module *mod = t->dwfl ? dwfl_addrmodule(t->dwfl, addr) : NULL;
     if (!mod)
         return c;
-    const char *modname = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL,
-                                           NULL, NULL);
+    /* Every name below comes from the target's files: safe text. */
+    const char *modname = gto__intern(t, basename_of(dwfl_module_info(
+                              mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL)));
     GElf_Off off = 0;
     GElf_Sym sym;
-    const char *symname = dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL,
-                                               NULL);
+    const char *symname = gto__intern(t, dwfl_module_addrinfo(
+                              mod, addr, &off, &sym, NULL, NULL, NULL));
     uint64_t offset = symname ? off + (addr == pc ? 0 : 1) : 0;
 
     /* The line of the pc itself: the innermost frame's. */
@@ -159,11 +181,11 @@ static struct gto_symcache *lookup(gto_target *t, uint64_t pc, int ra)
         if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram)
             continue;
         struct gto_symbol *s = &c->sym[n++];
-        const char *name = dwarf_diename(&scopes[i]);
+        const char *name = gto__intern(t, dwarf_diename(&scopes[i]));
         s->function = name ? name : symname ? symname : "?";
-        s->file = file;
+        s->file = gto__intern(t, file);
         s->line = line;
-        s->module = basename_of(modname);
+        s->module = modname;
         s->inlined = tag == DW_TAG_inlined_subroutine;
         if (!s->inlined) {
             s->offset = offset;
@@ -176,9 +198,9 @@ static struct gto_symcache *lookup(gto_target *t, uint64_t pc, int ra)
     free(scopes);
     if (n == 0) {
         c->sym[0].function = symname ? symname : "?";
-        c->sym[0].file = file;
+        c->sym[0].file = gto__intern(t, file);
         c->sym[0].line = line;
-        c->sym[0].module = basename_of(modname);
+        c->sym[0].module = modname;
         c->sym[0].offset = offset;
         n = 1;
     }

@@ -18,10 +18,25 @@ void gto__err(char *err, const char *fmt, ...)
 {
     if (!err)
         return;
+    /* Names and paths in a message are safe text already; a raw string
+     * that slipped in (a path from the command line, from /proc, from a
+     * core) still never reaches a terminal raw nor splits the one line. */
+    char raw[GTO_ERR_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err, GTO_ERR_MAX, fmt, ap);
+    vsnprintf(raw, sizeof(raw), fmt, ap);
     va_end(ap);
+    gto__text_controls_safe(raw, strlen(raw), err, GTO_ERR_MAX);
+}
+
+void gto__target_name_set(gto_target *t, const char *fmt, ...)
+{
+    char raw[sizeof(t->name)];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(raw, sizeof(raw), fmt, ap);
+    va_end(ap);
+    gto_text_safe(raw, strlen(raw), t->name, sizeof(t->name));
 }
 
 const char *gto_target_name(const gto_target *t) { return t->name; }
