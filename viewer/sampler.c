@@ -144,6 +144,16 @@ static void measure_stacks(struct sampler *s)
     measure_now(s);
 }
 
+/* Previous edges by their ends, for a binary search: a registry can
+ * count many edges, and one scan of them per edge would not end. */
+static int cmp_prev_edge(const void *a, const void *b)
+{
+    const struct prev_edge *x = a, *y = b;
+    if (x->from != y->from)
+        return x->from < y->from ? -1 : 1;
+    return (x->to > y->to) - (x->to < y->to);
+}
+
 /* Keeps what the rates need of snapshot SNAP in S->prev.  Out of memory,
  * the rates of locations and edges start over (as after the first
  * snapshot); the counters' always work. */
@@ -182,6 +192,7 @@ static void keep_prev(struct sampler *s, const gto_snapshot *snap)
         const struct gto_edge *g = gto_edge_at(snap, i);
         e[i] = (struct prev_edge){g->from, g->to, g->count, g->run_ns};
     }
+    qsort(e, ne, sizeof(*e), cmp_prev_edge);
 }
 
 void sampler_release(struct sampler *s)
@@ -255,25 +266,22 @@ double sampler_arrivals_rate(const struct sampler *s, uint32_t index)
     return sampler_rate(s, before, c->arrivals);
 }
 
-/* Edges are never moved nor removed, so the same position in the previous
- * snapshot is the same edge; the check covers a reader's reordering. */
+/* The previous snapshot's record of edge E (the runtime interns an edge
+ * by its two ends: one record per pair), NULL when it is new. */
 static const struct prev_edge *prev_edge(const struct sampler *s,
-                                         const struct gto_edge *e, size_t hint)
+                                         const struct gto_edge *e)
 {
-    const struct prev_sample *p = &s->prev;
-    if (hint < p->nedges && p->edges[hint].from == e->from && p->edges[hint].to == e->to)
-        return &p->edges[hint];
-    for (size_t i = 0; i < p->nedges; i++)
-        if (p->edges[i].from == e->from && p->edges[i].to == e->to)
-            return &p->edges[i];
-    return NULL;
+    const struct prev_edge key = {e->from, e->to, 0, 0};
+    if (!s->prev.nedges)
+        return NULL;   /* (and no array: bsearch wants one) */
+    return bsearch(&key, s->prev.edges, s->prev.nedges, sizeof(key), cmp_prev_edge);
 }
 
 void sampler_edge_rate(const struct sampler *s, size_t i, double *per_s,
                        uint64_t *mean_run_ns)
 {
     const struct gto_edge *e = gto_edge_at(s->cur, i);
-    const struct prev_edge *p = prev_edge(s, e, i);
+    const struct prev_edge *p = prev_edge(s, e);
     uint64_t count0 = p ? p->count : 0, run0 = p ? p->run_ns : 0;
     *per_s = sampler_rate(s, count0, e->count);
     if (e->count > count0)

@@ -34,7 +34,7 @@ struct prev_sample {
     struct gto_counters c;
     uint64_t *arrivals;        /* by location index */
     size_t narrivals;
-    struct prev_edge *edges;   /* in the snapshot's edge order */
+    struct prev_edge *edges;   /* by from, then to */
     size_t nedges;
 };
 

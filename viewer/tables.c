@@ -137,6 +137,28 @@ static void index_rows(struct tables *tb)
             tb->row_of[tb->locs[i].index] = i + 1;
 }
 
+/* Appends TEXT to TB's texts, its offset into *AT: the texts take their
+ * own length each, not a label's room (WHERE_MAX), so a registry of many
+ * locations costs gt-top what their labels hold.  -1 out of memory. */
+static int keep_text(struct tables *tb, const char *text, size_t *at)
+{
+    size_t n = strlen(text) + 1;
+    if (tb->texts_len + n > tb->texts_cap) {
+        size_t cap = tb->texts_cap ? tb->texts_cap * 2 : 4096;
+        while (cap < tb->texts_len + n)
+            cap *= 2;
+        char *t = realloc(tb->texts, cap);
+        if (!t)
+            return -1;
+        tb->texts = t;
+        tb->texts_cap = cap;
+    }
+    memcpy(tb->texts + tb->texts_len, text, n);
+    *at = tb->texts_len;
+    tb->texts_len += n;
+    return 0;
+}
+
 int tables_build(struct tables *tb, struct sampler *s, int with_threads)
 {
     const gto_snapshot *snap = s->cur;
@@ -149,9 +171,10 @@ int tables_build(struct tables *tb, struct sampler *s, int with_threads)
     tb->locs = calloc(tb->nlocs + 1, sizeof(*tb->locs));
     tb->edges = calloc(tb->nedges + 1, sizeof(*tb->edges));
     tb->threads = calloc(tb->nthreads + 1, sizeof(*tb->threads));
-    tb->texts = calloc(tb->nlocs + 1, sizeof(*tb->texts));
     tb->row_of = calloc(tb->nlocs + 1, sizeof(*tb->row_of));
-    if (!tb->texts || !tb->locs || !tb->edges || !tb->threads || !tb->row_of) {
+    size_t *text_at = malloc((tb->nlocs + 1) * sizeof(*text_at));
+    if (!text_at || !tb->locs || !tb->edges || !tb->threads || !tb->row_of) {
+        free(text_at);
         tables_free(tb);
         return -1;
     }
@@ -165,8 +188,8 @@ int tables_build(struct tables *tb, struct sampler *s, int with_threads)
     for (size_t i = 0; i < tb->nlocs; i++) {
         const struct gto_location *l = gto_location_at(snap, i);
         struct loc_row *r = &tb->locs[i];
+        char label[WHERE_MAX];
         r->index = l->index <= maxidx ? l->index : 0;
-        r->where = tb->texts[i];
         r->kind = gto_wait_kind_name((int)l->wait_kind);
         if (l->depth) {
             /* The library's label: every pc with its inline chain, so two
@@ -176,10 +199,15 @@ int tables_build(struct tables *tb, struct sampler *s, int with_threads)
             const struct gto_symbol *sym;
             gto_symbolize(s->target, l->pcs[0], 1, &sym);
             snprintf(r->function, sizeof(r->function), "%s", sym[0].function);
-            gto_location_label(s->target, l, tb->texts[i], WHERE_MAX);
+            gto_location_label(s->target, l, label, sizeof(label));
         } else {
             snprintf(r->function, sizeof(r->function), "?");
-            snprintf(tb->texts[i], WHERE_MAX, "?");
+            snprintf(label, sizeof(label), "?");
+        }
+        if (keep_text(tb, label, &text_at[i]) < 0) {
+            free(text_at);
+            tables_free(tb);
+            return -1;
         }
         r->arrivals_s = sampler_arrivals_rate(s, r->index);
         r->completed = l->completed;
@@ -194,6 +222,9 @@ int tables_build(struct tables *tb, struct sampler *s, int with_threads)
         r->done_mean = l->completed ? l->total_wait_ns / l->completed : 0;
         tb->in_flux += l->in_flux != 0;
     }
+    for (size_t i = 0; i < tb->nlocs; i++)
+        tb->locs[i].where = tb->texts + text_at[i];
+    free(text_at);
     /* Location rows by index, for the threads' and edges' look-ups. */
     const char **where_of = calloc(maxidx + 1, sizeof(*where_of));
     if (!where_of) {

@@ -60,7 +60,8 @@ struct tables {
     size_t nlocs;
     size_t *row_of;                /* by location index (1..nlocs): its
                                     * row in locs + 1, 0 none */
-    char (*texts)[WHERE_MAX];      /* the locations' texts */
+    char *texts;                   /* the locations' texts, back to back */
+    size_t texts_len, texts_cap;
     struct edge_row *edges;
     size_t nedges;
     struct thread_row *threads;    /* NULL unless built with threads */

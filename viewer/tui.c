@@ -332,7 +332,8 @@ static void sparkline(const struct sampler *s, uint32_t index, char *out, size_t
     unsigned show = h->filled < SPARK_COLUMNS ? h->filled : SPARK_COLUMNS;
     for (unsigned k = 0; k < show; k++) {
         unsigned i = (h->next + SPARK_LEN - show + k) % SPARK_LEN;
-        const char *b = blocks[(h->len[i] * 8 + max - 1) / max];
+        /* In 64 bits: a queue of 2^29 would wrap the product. */
+        const char *b = blocks[((uint64_t)h->len[i] * 8 + max - 1) / max];
         size_t bl = strlen(b);
         if (at + bl + 1 > len)
             break;
