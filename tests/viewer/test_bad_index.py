@@ -193,3 +193,33 @@ def test_many_locations_and_edges():
     idle = [l for l in doc["locations"] if site(l["where"]) == idle_where()]
     assert len(idle) == MANY + 1
     assert sum(l["waiting"] for l in idle) == NIDLE
+
+
+@pytest.mark.parametrize("mode", ["loc", "thread", "edge"])
+def test_screen_on_damaged_indices(mode):
+    """The screen on the same registries: the header counts the damage,
+    every view draws, a location's drill-down finds its threads, q quits
+    with status 0."""
+    from test_screen import keys, start, tmux, wait_for
+    f = BadIndex(mode, "0xffffffff")
+    try:
+        start(f)
+        wait_for("(%d records damaged)" % f.facts["damaged"])
+        for key, view in (("2", "threads"), ("3", "stacks"), ("4", "graph"),
+                          ("1", "locations")):
+            keys(key)
+            wait_for("view: " + view)
+        wait_for("idler_main (bad_index.c")
+        keys("/")
+        keys("idler_main", "Enter")
+        wait_for("filter: idler_main")
+        keys("Enter")
+        s = wait_for("threads waiting")
+        assert "%d threads waiting" % (0 if mode == "thread" else NIDLE) in s
+        keys("Escape")
+        wait_for("view: locations")
+        keys("q")
+        wait_for("gt-top-exited 0")
+    finally:
+        tmux("kill-server")
+        f.stop()
