@@ -2,7 +2,7 @@
  * bad_index.c - a gt program whose registry names a location index that
  * is not there, on purpose, for gt-top's bounds on indices.
  *
- * Usage: bad_index NIDLE loc|thread|edge VALUE
+ * Usage: bad_index NIDLE loc|thread|edge|torn VALUE
  *        bad_index NIDLE many N
  *
  * Threads, all parked once it prints its "ready" line:
@@ -16,6 +16,8 @@
  *   loc     the idle location's record says its index is VALUE
  *   thread  each idler's record says it waits at location VALUE
  *   edge    the edge step -> stepped says it goes to location VALUE
+ *   torn    as thread, and each idler's record is left mid-write (its
+ *           seq odd): in flux, whose index is not used but is no damage
  *   many    no damage: N more locations, each at the idle location's
  *           call site, and N more edges between them, the first from
  *           the last new location (so edges run from high to low), in
@@ -152,6 +154,10 @@ NOINLINE static void damager_main(void *arg)
         if (strcmp(mode, "thread") == 0) {
             *AT(uint32_t, GT_REC_THREAD, r, GT_F_THR_LOCATION) = v;
             damaged++;
+        }
+        if (strcmp(mode, "torn") == 0) {
+            *AT(uint32_t, GT_REC_THREAD, r, GT_F_THR_SEQ) |= 1;
+            *AT(uint32_t, GT_REC_THREAD, r, GT_F_THR_LOCATION) = v;
         }
     }
     if (!idle)
