@@ -39,6 +39,8 @@ void refresh_cost_end(struct refresh_cost *c, size_t nthreads)
                      ++c->count, cpu * 1e3, wall * 1e3, nthreads);
     if (n <= 0)
         return;
+    if ((size_t)n >= sizeof(line))
+        n = (int)sizeof(line) - 1;   /* cut: the copy below is of LINE */
     if (!c->buffered) {
         fputs(line, stderr);
         return;

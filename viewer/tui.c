@@ -265,7 +265,9 @@ static void drill_open(struct ui *u)
                 drill_add(u, "      thread %" PRIu64 " \"%s\"", g[i].threads[m]->id,
                           g[i].threads[m]->name);
         }
-        if (ng > 0)
+        /* No group is still an array to free (gtobserve.h: freed with
+         * gto_groups_free): a location with no thread left leaked it. */
+        if (ng >= 0)
             gto_groups_free(g, (size_t)ng);
         free(at);
     }

@@ -126,10 +126,11 @@ struct gto_thread {
     uint64_t ctx[GT_CTX_NREGS]; /* saved sp, pc, rbp, rbx, r12-r15 (GT_CTX_*) */
     int in_flux;             /* torn after every re-read: fields above are
                               * from the last copy and may be inconsistent */
-    int damaged;             /* its record named a location past the ones
-                              * the registry counts: that index is not
-                              * trusted, location is 0; the other fields
-                              * are as read */
+    int damaged;             /* its record (not in flux) named a location
+                              * past the ones the registry counts: that
+                              * index is not used, location is 0 (as for
+                              * a record in flux); the other fields are
+                              * as read */
 
     /* Backtrace (GTO_SNAP_UNWIND). */
     int unwind_status;       /* enum gto_unwind_status */
@@ -175,8 +176,9 @@ struct gto_location {
     uint64_t hist[GTO_HIST_BUCKETS];
     int in_flux;
     int damaged;                        /* the record's own index field was
-                                         * not its slot: not trusted, index
-                                         * is the slot's */
+                                         * not its slot (and it was not in
+                                         * flux): not trusted, index is the
+                                         * slot's */
 };
 
 /* An edge of the blocking graph: from one location to the next (index 0:
@@ -214,11 +216,12 @@ struct gto_counters {
     uint64_t in_flux;
     /* Damage the reader found and did not trust: thread records left out
      * (an id past the ids given out, or 0, or a state that is none: no
-     * thread is ever invented from them), records whose location index
-     * pointed past the locations the registry counts (gto_thread.damaged,
-     * gto_location.damaged), and edges with such ends (left out).  A
-     * damaged registry, not a race: a live target's locations are counted
-     * after its threads are read. */
+     * thread is ever invented from them), and records not in flux whose
+     * location index pointed past the locations the registry counts:
+     * threads (gto_thread.damaged), locations (gto_location.damaged) and
+     * edges (left out, as are such edges in flux).  A damaged registry, not
+     * a race: a live target's locations are counted after its threads are
+     * read. */
     uint64_t damaged;
     uint64_t switches, spawns, exits, runq_len, polls;
     uint64_t idle_ns;        /* time blocked in the poller, as counted when

@@ -569,8 +569,11 @@ static int visit_locations(gto_target *t, const struct slab *sl, void *arg, char
         const uint8_t *b = sl->recs + i * rsize;
         struct gto_location *loc = &s->locs[s->nlocs++];
         uint64_t slot = sl->first + i;
+        loc->in_flux = sl->flux[i] || (get(l, GT_REC_LOCATION, GT_F_LOC_SEQ, b) & 1);
         loc->index = (uint32_t)slot;
-        loc->damaged = get(l, GT_REC_LOCATION, GT_F_LOC_INDEX, b) != slot;
+        /* A torn record is in flux, not damaged: it may be one being
+         * created. */
+        loc->damaged = !loc->in_flux && get(l, GT_REC_LOCATION, GT_F_LOC_INDEX, b) != slot;
         s->c.damaged += loc->damaged != 0;
         loc->depth = (uint32_t)get(l, GT_REC_LOCATION, GT_F_LOC_DEPTH, b);
         if (loc->depth > GTO_LOC_DEPTH_MAX)
@@ -585,7 +588,6 @@ static int visit_locations(gto_target *t, const struct slab *sl, void *arg, char
         loc->max_wait_ns = get(l, GT_REC_LOCATION, GT_F_LOC_MAX_WAIT_NS, b);
         for (size_t h = 0; h < GTO_HIST_BUCKETS; h++)
             loc->hist[h] = get_at(l, GT_REC_LOCATION, GT_F_LOC_HIST, b, h);
-        loc->in_flux = sl->flux[i] || (get(l, GT_REC_LOCATION, GT_F_LOC_SEQ, b) & 1);
     }
     return 0;
 }
@@ -623,10 +625,12 @@ static int visit_edges(gto_target *t, const struct slab *sl, void *arg, char *er
         const uint8_t *b = sl->recs + i * rsize;
         uint64_t from = get(l, GT_REC_EDGE, GT_F_EDGE_FROM, b);
         uint64_t to = get(l, GT_REC_EDGE, GT_F_EDGE_TO, b);
-        /* Ends past the locations: damaged, counted, left out (an edge
-         * is known by its ends, and these name nothing). */
+        int flux = sl->flux[i] || (get(l, GT_REC_EDGE, GT_F_EDGE_SEQ, b) & 1);
+        /* Ends past the locations: left out (an edge is known by its
+         * ends, and these name nothing), and counted as damaged unless
+         * the record was torn. */
         if (from > s->nlocs || to > s->nlocs) {
-            s->c.damaged++;
+            s->c.damaged += !flux;
             continue;
         }
         struct gto_edge *e = &s->edges[s->nedges++];
@@ -635,21 +639,23 @@ static int visit_edges(gto_target *t, const struct slab *sl, void *arg, char *er
         e->count = get(l, GT_REC_EDGE, GT_F_EDGE_COUNT, b);
         e->run_ns = get(l, GT_REC_EDGE, GT_F_EDGE_RUN_NS, b);
         e->max_run_ns = get(l, GT_REC_EDGE, GT_F_EDGE_MAX_RUN_NS, b);
-        e->in_flux = sl->flux[i] || (get(l, GT_REC_EDGE, GT_F_EDGE_SEQ, b) & 1);
+        e->in_flux = flux;
     }
     return 0;
 }
 
 /* Bounds every thread's location index by the locations read: one past
- * them is damage (gtobserve.h, gto_thread.damaged). */
+ * them is not used, and is damage (gtobserve.h, gto_thread.damaged)
+ * unless the record was torn (in flux already says it is not to be
+ * trusted). */
 static void check_thread_locations(gto_snapshot *s)
 {
     for (size_t i = 0; i < s->nthreads; i++) {
         struct gto_thread *th = &s->threads[i];
         if (th->location > s->nlocs) {
             th->location = 0;
-            th->damaged = 1;
-            s->c.damaged++;
+            th->damaged = !th->in_flux;
+            s->c.damaged += !th->in_flux;
         }
     }
 }
