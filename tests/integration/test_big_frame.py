@@ -51,18 +51,23 @@ def pattern(n):
     return bytes((i * 7 + 1) & 0xff for i in range(n))
 
 
-def run_fixture(tmp_path, kb):
+def run_fixture(tmp_path, kb, guard):
     def unlimited_core():
         resource.setrlimit(resource.RLIMIT_CORE,
                            (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
 
+    env = dict(os.environ, GT_GUARD=guard)
     return subprocess.run([EXE, str(kb)], cwd=tmp_path, capture_output=True,
-                          text=True, preexec_fn=unlimited_core, timeout=60)
+                          text=True, preexec_fn=unlimited_core, timeout=60,
+                          env=env)
 
 
+# Both guards that cost no canary: MADV_GUARD_INSTALL (the default where
+# the kernel has it) and mprotect, one mapping per guard whatever its size.
+@pytest.mark.parametrize("guard", ["madvise", "mprotect"])
 @pytest.mark.parametrize("kb", [70, 200])
-def test_big_frame_faults_in_its_own_guard(tmp_path, kb):
-    p = run_fixture(tmp_path, kb)
+def test_big_frame_faults_in_its_own_guard(tmp_path, kb, guard):
+    p = run_fixture(tmp_path, kb, guard)
     out, err = p.stdout, p.stderr
     threads = {}
     for m in re.finditer(r"^thread (\d+) (\S+) (0x[0-9a-f]+) (0x[0-9a-f]+) (\d+)$",
@@ -75,6 +80,7 @@ def test_big_frame_faults_in_its_own_guard(tmp_path, kb):
     # The frame is bigger than the stack, and the stacks are neighbours:
     # the overflower's guard is all that lies between them.
     assert ohi - olo == 65536
+    assert oguard == 65536, out
     assert olo - oguard == nhi, out
     # Faulted in its own guard, and the report says so, naming it.
     assert "pattern corrupted" not in out, out + err
