@@ -59,6 +59,7 @@ include tests/integration.mk
 -include tools/tools.mk
 -include gdb/gdb.mk
 -include viewer/viewer.mk
+-include tests/fuzz/fuzz.mk
 -include tests/agree/agree.mk
 -include examples/examples.mk
 -include bench/bench.mk
