@@ -1094,6 +1094,15 @@ int gto_snapshot_take(gto_target *t, unsigned flags, gto_snapshot **out, char *e
     }
     decode_counters(&l, reg, &s->c);
     s->c.started = 1;
+    /* The page size steps and sizes the measures: only a real one (a
+     * power of two from 4 KiB to 64 KiB; 0, absent, is the reader's). */
+    uint64_t page = s->c.page_size;
+    if (page && (page < 4096 || page > 65536 || (page & (page - 1)))) {
+        gto__err(err, "%s: registry page size %llu is not a page size of this "
+                 "machine: the registry is damaged", t->name, (unsigned long long)page);
+        free(reg);
+        goto fail;
+    }
     s->c.now = t->be->now(t, &s->c, &s->c.now_exact);
     /* Threads are unwound while they are read, a batch of records at a
      * time (see WINDOW); measuring reads the pages below each saved sp on
