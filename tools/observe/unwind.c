@@ -53,7 +53,9 @@ static const uint8_t *cached_page(gto_target *t, uint64_t page)
 
 static int read_word(struct gto_unw_thread *u, uint64_t addr, uint64_t *val)
 {
-    if (addr >= u->copy_lo && addr + 8 <= u->copy_hi) {
+    /* addr + 8 would wrap for an address near 2^64 (a corrupt saved
+     * rbp): compare what is left of the copy instead. */
+    if (addr >= u->copy_lo && addr < u->copy_hi && u->copy_hi - addr >= 8) {
         memcpy(val, u->copy + (addr - u->copy_lo), 8);
         return 0;
     }
