@@ -437,7 +437,7 @@ static int read_locations(gto_target *t, gto_snapshot *s, const struct layout *l
     uint64_t n = get(l, GT_REC_REGISTRY, GT_F_REG_LOC_COUNT, reg);
     if (!rsize || !l->size[GT_REC_LOCATION][GT_F_LOC_SEQ] || !n)
         return 0;
-    if (n > (uint64_t)MAX_CHUNKS * MAX_PER_CHUNK) {
+    if (n > (uint64_t)MAX_CHUNKS * MAX_PER_CHUNK || n > UINT32_MAX) {
         gto__err(err, "%s: the registry counts %llu locations: the registry is "
                  "corrupt", t->name, (unsigned long long)n);
         return -1;
@@ -480,6 +480,14 @@ static int visit_locations(gto_target *t, const struct slab *sl, void *arg, char
         for (size_t h = 0; h < GTO_HIST_BUCKETS; h++)
             loc->hist[h] = get_at(l, GT_REC_LOCATION, GT_F_LOC_HIST, b, h);
         loc->in_flux = sl->flux[i] || (get(l, GT_REC_LOCATION, GT_F_LOC_SEQ, b) & 1);
+        /* The runtime gives the record in slot i index i (location.c),
+         * and readers size arrays by indices: any other index is damage.
+         * The slot's index stands, bounded by the records really read,
+         * and the record is not trusted. */
+        if (loc->index != sl->first + i) {
+            loc->index = (uint32_t)(sl->first + i);
+            loc->in_flux = 1;
+        }
     }
     return 0;
 }
