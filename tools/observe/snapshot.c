@@ -36,6 +36,14 @@
 #define MAX_PER_CHUNK (1u << 20)
 #define MAX_CHUNKS (1u << 20)
 #define MAX_STACK (1ull << 30)
+/* Records a slab may count: 16M threads would need 64 GiB of stacks at a
+ * page each.  Beyond that a count is damage, and reading that many zero
+ * records would take minutes. */
+#define MAX_SLOTS (1u << 24)
+/* Bytes of one chunk, read whole: the runtime's are a few hundred KiB. */
+#define MAX_CHUNK_BYTES (64u << 20)
+/* Bytes of chunks copied at once (BATCH_CHUNKS of them at most). */
+#define BATCH_BYTES (16u << 20)
 
 #define REC_KINDS (GT_REC_EDGE + 1)
 
@@ -201,8 +209,9 @@ static int read_slab(gto_target *t, const char *what, uint64_t chunks,
 {
     if (!nslots)
         return 0;
-    if (per == 0 || per > MAX_PER_CHUNK || count > MAX_CHUNKS ||
-        nslots > count * per || rsize < 8 || seq_off + 4 > rsize) {
+    if (per == 0 || per > MAX_PER_CHUNK || count > MAX_CHUNKS || nslots > MAX_SLOTS ||
+        nslots > count * per || rsize < 8 || seq_off + 4 > rsize ||
+        per * rsize > MAX_CHUNK_BYTES) {
         gto__err(err, "%s: the registry's %s are inconsistent (%llu chunks of "
                  "%llu, %llu in use): the registry is corrupt", t->name, what,
                  (unsigned long long)count, (unsigned long long)per,
@@ -211,6 +220,8 @@ static int read_slab(gto_target *t, const char *what, uint64_t chunks,
     }
     uint64_t nchunks = (nslots + per - 1) / per;
     uint64_t bc = nchunks < BATCH_CHUNKS ? nchunks : BATCH_CHUNKS;
+    if (bc > 1 && bc * per * rsize > BATCH_BYTES)
+        bc = BATCH_BYTES / (per * rsize) ? BATCH_BYTES / (per * rsize) : 1;
     int live = t->be->memory_moves;
     uint64_t *ptrs = scratch(t, GTO_SCRATCH_PTRS, nchunks * 8);
     uint8_t *buf = scratch(t, GTO_SCRATCH_RECS, bc * per * rsize);
@@ -423,6 +434,9 @@ static struct gto_thread *thread_array(gto_target *t, size_t n, size_t *cap)
     return a;
 }
 
+/* Threads a snapshot has room for before the records say it needs more. */
+#define FIRST_THREADS 65536u
+
 /* The locations' and edges' readers: where their batches go. */
 struct record_reader {
     gto_snapshot *s;
@@ -437,14 +451,9 @@ static int read_locations(gto_target *t, gto_snapshot *s, const struct layout *l
     uint64_t n = get(l, GT_REC_REGISTRY, GT_F_REG_LOC_COUNT, reg);
     if (!rsize || !l->size[GT_REC_LOCATION][GT_F_LOC_SEQ] || !n)
         return 0;
-    if (n > (uint64_t)MAX_CHUNKS * MAX_PER_CHUNK || n > UINT32_MAX) {
+    if (n > MAX_SLOTS) {
         gto__err(err, "%s: the registry counts %llu locations: the registry is "
                  "corrupt", t->name, (unsigned long long)n);
-        return -1;
-    }
-    s->locs = calloc(n, sizeof(*s->locs));
-    if (!s->locs) {
-        gto__err(err, "out of memory for %llu locations", (unsigned long long)n);
         return -1;
     }
     struct record_reader rr = {s, l};
@@ -461,6 +470,15 @@ static int visit_locations(gto_target *t, const struct slab *sl, void *arg, char
     gto_snapshot *s = rr->s;
     const struct layout *l = rr->l;
     uint32_t rsize = l->size[GT_REC_LOCATION][0];
+    /* Room as the records come in, never by the count alone. */
+    void *grown = realloc(s->locs, (s->nlocs + sl->n) * sizeof(*s->locs));
+    if (!grown) {
+        gto__err(err, "out of memory for %llu locations",
+                 (unsigned long long)(s->nlocs + sl->n));
+        return -1;
+    }
+    s->locs = grown;
+    memset(s->locs + s->nlocs, 0, sl->n * sizeof(*s->locs));
     /* Slot 0 is index 0, "no location": not a location of its own. */
     for (uint64_t i = sl->first ? 0 : 1; i < sl->n; i++) {
         const uint8_t *b = sl->recs + i * rsize;
@@ -499,14 +517,9 @@ static int read_edges(gto_target *t, gto_snapshot *s, const struct layout *l,
     uint64_t n = get(l, GT_REC_REGISTRY, GT_F_REG_EDGE_COUNT, reg);
     if (!rsize || !l->size[GT_REC_EDGE][GT_F_EDGE_SEQ] || !n)
         return 0;
-    if (n > (uint64_t)MAX_CHUNKS * MAX_PER_CHUNK) {
+    if (n > MAX_SLOTS) {
         gto__err(err, "%s: the registry counts %llu edges: the registry is "
                  "corrupt", t->name, (unsigned long long)n);
-        return -1;
-    }
-    s->edges = calloc(n, sizeof(*s->edges));
-    if (!s->edges) {
-        gto__err(err, "out of memory for %llu edges", (unsigned long long)n);
         return -1;
     }
     struct record_reader rr = {s, l};
@@ -523,6 +536,14 @@ static int visit_edges(gto_target *t, const struct slab *sl, void *arg, char *er
     gto_snapshot *s = rr->s;
     const struct layout *l = rr->l;
     uint32_t rsize = l->size[GT_REC_EDGE][0];
+    void *grown = realloc(s->edges, (s->nedges + sl->n) * sizeof(*s->edges));
+    if (!grown) {
+        gto__err(err, "out of memory for %llu edges",
+                 (unsigned long long)(s->nedges + sl->n));
+        return -1;
+    }
+    s->edges = grown;
+    memset(s->edges + s->nedges, 0, sl->n * sizeof(*s->edges));
     for (uint64_t i = 0; i < sl->n; i++) {
         const uint8_t *b = sl->recs + i * rsize;
         struct gto_edge *e = &s->edges[s->nedges++];
@@ -590,6 +611,7 @@ struct unwinder {
     struct walk *walks;
     size_t cap_walks;
     size_t *first;           /* thread i's frames start at s->frames + first[i] */
+    size_t cap_first;
     size_t cap_frames, used;
     uint8_t *win;            /* WALK_BATCH windows */
     struct gto_range *r;     /* WALK_BATCH ranges, or a batch's record runs */
@@ -954,6 +976,30 @@ oom:
     return -1;
 }
 
+/* Room for N threads in S (and their first frames in UW), grown as the
+ * batches of records come in: doubling, so a million threads cost a few
+ * reallocations (mremap: no copy). */
+static int grow_threads(gto_snapshot *s, struct unwinder *uw, size_t n)
+{
+    if (n > s->cap_threads) {
+        size_t cap = s->cap_threads * 2 > n ? s->cap_threads * 2 : n;
+        struct gto_thread *th = realloc(s->threads, cap * sizeof(*th));
+        if (!th)
+            return -1;
+        huge_pages(th, cap * sizeof(*th));
+        s->threads = th;
+        s->cap_threads = cap;
+    }
+    if (uw && s->cap_threads > uw->cap_first) {
+        size_t *f = realloc(uw->first, s->cap_threads * sizeof(*f));
+        if (!f)
+            return -1;
+        uw->first = f;
+        uw->cap_first = s->cap_threads;
+    }
+    return 0;
+}
+
 struct thread_reader {
     gto_snapshot *s;
     const struct layout *l;
@@ -969,6 +1015,10 @@ static int visit_threads(gto_target *t, const struct slab *sl, void *arg, char *
     const struct layout *l = tr->l;
     uint32_t rsize = l->size[GT_REC_THREAD][0];
     size_t b0 = s->nthreads;
+    if (grow_threads(s, tr->uw, s->nthreads + sl->n + 1) < 0) {
+        gto__err(err, "out of memory for %zu threads", s->nthreads + (size_t)sl->n);
+        return -1;
+    }
     for (uint64_t i = 0; i < sl->n; i++) {
         const uint8_t *b = sl->recs + i * rsize;
         uint32_t seq = (uint32_t)get(l, GT_REC_THREAD, GT_F_THR_SEQ, b);
@@ -1002,7 +1052,13 @@ static int read_threads(gto_target *t, gto_snapshot *s, const struct layout *l,
                  (unsigned long long)nslots);
         return -1;
     }
-    s->threads = thread_array(t, nslots + 1, &s->cap_threads);
+    /* Sized by the slots the registry counts only as far as records were
+     * read to back them (grow_threads): a count is a claim, and a damaged
+     * one must not allocate gigabytes. */
+    size_t first_cap = nslots + 1 < FIRST_THREADS ? nslots + 1 : FIRST_THREADS;
+    if (t->spare_threads && t->spare_cap >= nslots + 1)
+        first_cap = nslots + 1;
+    s->threads = thread_array(t, first_cap, &s->cap_threads);
     if (!s->threads) {
         gto__err(err, "out of memory for %llu threads", (unsigned long long)nslots);
         return -1;
@@ -1012,11 +1068,12 @@ static int read_threads(gto_target *t, gto_snapshot *s, const struct layout *l,
     if (flags & GTO_SNAP_UNWIND) {
         if (gto__unwind_init(t, err) < 0)
             return -1;
-        uw.first = malloc((nslots + 1) * sizeof(*uw.first));
+        uw.cap_first = s->cap_threads;
+        uw.first = malloc(uw.cap_first * sizeof(*uw.first));
         /* Room for 16 frames a thread: address space, not memory, until
          * used; and so big that malloc maps it on its own, where growing
          * it moves no frame (mremap) and touches no page twice. */
-        uw.cap_frames = (nslots + 1) * 16;
+        uw.cap_frames = first_cap * 16;
         s->frames = malloc(uw.cap_frames * sizeof(*s->frames));
         huge_pages(s->frames, uw.cap_frames * sizeof(*s->frames));
         if (!uw.first || !s->frames) {
