@@ -36,6 +36,10 @@
 #define MAX_PER_CHUNK (1u << 20)
 #define MAX_CHUNKS (1u << 20)
 #define MAX_STACK (1ull << 30)
+/* Live bytes of a stack the unwinders copy whole: a green thread holding
+ * more than 64 MiB of frames is a damaged record, and copying a gigabyte
+ * per thread would stall the reader for minutes. */
+#define MAX_LIVE (64ull << 20)
 /* Records a slab may count: 16M threads would need 64 GiB of stacks at a
  * page each.  Beyond that a count is damage, and reading that many zero
  * records would take minutes. */
@@ -569,7 +573,8 @@ static int unwindable(const struct gto_thread *th)
 {
     return !th->in_flux && th->state != GTO_STATE_RUNNING &&
            th->stack_lo < th->stack_hi && th->stack_hi - th->stack_lo <= MAX_STACK &&
-           th->stack_lo <= th->ctx_sp && th->ctx_sp < th->stack_hi;
+           th->stack_lo <= th->ctx_sp && th->ctx_sp < th->stack_hi &&
+           th->stack_hi - th->ctx_sp <= MAX_LIVE;
 }
 
 /* Whether an unwindable thread's live stack is copied for its unwinding.
