@@ -167,6 +167,28 @@ static uint8_t *at(struct image *im, uint64_t addr, size_t n)
     return NULL;
 }
 
+/* Copies [addr, addr + n) as the backend would read it (bytes past a
+ * segment's given ones are zeros); -1 when a byte is in no segment. */
+static int rd(struct image *im, uint64_t addr, void *out, size_t n)
+{
+    uint8_t *o = out;
+    while (n) {
+        size_t i = 0;
+        while (i < im->nsegs && !(addr >= im->segs[i].addr &&
+                                  addr - im->segs[i].addr < im->segs[i].memsz))
+            i++;
+        if (i == im->nsegs)
+            return -1;
+        struct seg *s = &im->segs[i];
+        uint64_t in = addr - s->addr;
+        size_t k = s->memsz - in < n ? (size_t)(s->memsz - in) : n;
+        for (size_t j = 0; j < k; j++)
+            o[j] = in + j < s->filesz ? im->data[s->at + in + j] : 0;
+        o += k, addr += k, n -= k;
+    }
+    return 0;
+}
+
 static uint64_t load(const uint8_t *p, size_t n)
 {
     uint64_t v = 0;
@@ -246,34 +268,44 @@ static uint64_t value(struct image *im, enum kind k, uint64_t old)
     return below(8) ? any[below(N(any))] : rnd();
 }
 
-/* Writes a value for F into the record at P. */
-static void patch(struct image *im, uint8_t *p, const struct field *f)
+/* Writes a value for F into the record at target address REC (the image
+ * head when REC is 0 and F a head field); -1 when the field's bytes are
+ * not given in the image (a zero run stored as a length). */
+static int patch(struct image *im, uint64_t rec, int head, const struct field *f)
 {
     if (f->kind == K_NAME) {
         static const uint8_t odd[] = {0, '\n', 0x1b, 0x7f, 0x80, 0x9b, 0xc0, 0xc3,
                                       0xe2, 0xed, 0xf4, 0xff, '\\', '"', '%', ' '};
+        uint8_t *p = at(im, rec + f->off, f->size);
+        if (!p)
+            return -1;
         size_t n = 1 + below(f->size);
         for (size_t i = 0; i < n; i++)
             p[below(f->size)] = below(2) ? odd[below(N(odd))] : (uint8_t)rnd();
-        return;
+        return 0;
     }
     /* An array field (nstate, pcs, hist, ctx): one element of it. */
     size_t w = f->size > 8 ? 8 : f->size;
-    uint8_t *q = p + (f->size > 8 ? 8 * below(f->size / 8) : 0);
+    uint64_t off = f->off + (f->size > 8 ? 8 * below(f->size / 8) : 0);
+    uint8_t *q = head ? im->data + off : at(im, rec + off, w);
+    if (!q)
+        return -1;
     uint64_t v = value(im, f->kind, load(q, w));
     memcpy(q, &v, w);
+    return 0;
 }
 
-/* A record of a slab: chunk pointer array at CHUNKS, PER records of RSIZE
- * in each, COUNT in use.  NULL when the image cannot give one. */
-static uint8_t *record(struct image *im, uint64_t chunks, uint64_t count,
+/* The address of a record of a slab: chunk pointer array at CHUNKS, PER
+ * records of RSIZE in each, COUNT in use.  0 when the image has none. */
+static uint64_t record(struct image *im, uint64_t chunks, uint64_t count,
                        uint64_t per, size_t rsize)
 {
     if (!count || !per)
-        return NULL;
-    uint64_t i = below(count < 4096 ? count : 4096);
-    const uint8_t *cp = at(im, chunks + 8 * (i / per), 8);
-    return cp ? at(im, load(cp, 8) + (i % per) * rsize, rsize) : NULL;
+        return 0;
+    uint64_t i = below(count < 4096 ? count : 4096), chunk;
+    if (rd(im, chunks + 8 * (i / per), &chunk, 8) < 0 || !chunk)
+        return 0;
+    return chunk + (i % per) * rsize;
 }
 
 /* The size of record kind REC by the image's layout table (the runtime's
@@ -283,12 +315,9 @@ static size_t rec_size(struct image *im, const struct gt_registry *r, int rec,
                        size_t fallback)
 {
     for (uint32_t i = 0; i < r->nlayout && i < 256; i++) {
-        const uint8_t *e = at(im, r->layout + i * sizeof(struct gt_field),
-                              sizeof(struct gt_field));
         struct gt_field f;
-        if (!e)
+        if (rd(im, r->layout + i * sizeof(f), &f, sizeof(f)) < 0)
             break;
-        memcpy(&f, e, sizeof(f));
         if (f.rec == rec && f.id == 0)
             return f.size >= fallback && f.size < (1u << 16) ? f.size : fallback;
     }
@@ -297,59 +326,51 @@ static size_t rec_size(struct image *im, const struct gt_registry *r, int rec,
 
 static int mutate_field(struct image *im)
 {
-    uint8_t *reg = at(im, im->h.registry, sizeof(struct gt_registry));
-    const struct gt_registry *r = (const struct gt_registry *)(const void *)reg;
     struct gt_registry rv;
-    if (reg)
-        memcpy(&rv, r, sizeof(rv));
-    uint8_t *p = NULL;
+    int have = rd(im, im->h.registry, &rv, sizeof(rv)) == 0;
+    uint64_t rec = 0;
     const struct field *f = NULL;
     switch (below(10)) {
     case 0: case 1: case 2:
-        if (reg)
-            p = reg, f = &reg_fields[below(N(reg_fields))];
+        if (have)
+            rec = im->h.registry, f = &reg_fields[below(N(reg_fields))];
         break;
     case 3: case 4: case 5:
-        if (reg && (p = record(im, rv.thread_chunks, rv.thread_slots,
-                               rv.threads_per_chunk,
-                               rec_size(im, &rv, GT_REC_THREAD, sizeof(struct gt_thread_rec)))))
+        if (have && (rec = record(im, rv.thread_chunks, rv.thread_slots, rv.threads_per_chunk,
+                                  rec_size(im, &rv, GT_REC_THREAD,
+                                           sizeof(struct gt_thread_rec)))))
             f = &thread_fields[below(N(thread_fields))];
         break;
     case 6:
-        if (reg && (p = record(im, rv.loc_chunks, rv.loc_count, rv.locs_per_chunk,
-                               rec_size(im, &rv, GT_REC_LOCATION, sizeof(struct gt_location_rec)))))
+        if (have && (rec = record(im, rv.loc_chunks, rv.loc_count, rv.locs_per_chunk,
+                                  rec_size(im, &rv, GT_REC_LOCATION,
+                                           sizeof(struct gt_location_rec)))))
             f = &loc_fields[below(N(loc_fields))];
         break;
     case 7:
-        if (reg && (p = record(im, rv.edge_chunks, rv.edge_count, rv.edges_per_chunk,
-                               rec_size(im, &rv, GT_REC_EDGE, sizeof(struct gt_edge_rec)))))
+        if (have && (rec = record(im, rv.edge_chunks, rv.edge_count, rv.edges_per_chunk,
+                                  rec_size(im, &rv, GT_REC_EDGE, sizeof(struct gt_edge_rec)))))
             f = &edge_fields[below(N(edge_fields))];
         break;
     case 8:
-        if (reg && rv.nlayout && rv.nlayout < 4096)
-            p = at(im, rv.layout + 16 * below(rv.nlayout), 16);
-        if (p)
+        if (have && rv.nlayout && rv.nlayout < 4096) {
+            rec = rv.layout + sizeof(struct gt_field) * below(rv.nlayout);
             f = &layout_fields[below(N(layout_fields))];
+        }
         break;
     default:
-        if (below(3) == 0) {
-            p = im->data;
-            f = &head_fields[below(N(head_fields))];
-        } else if (im->nsegs) {
+        if (below(3) == 0)
+            return patch(im, 0, 1, &head_fields[below(N(head_fields))]);
+        if (im->nsegs) {
             /* A stack word (or any word): a return address, a saved rbp. */
             static const struct field word = {"word", 0, 8, K_REG};
             struct seg *s = &im->segs[below(im->nsegs)];
-            if (s->filesz >= 8) {
-                p = im->data + s->at + (below(s->filesz - 7) & ~7ull);
-                f = &word;
-            }
+            if (s->filesz >= 8)
+                return patch(im, s->addr + (below(s->filesz - 7) & ~7ull), 0, &word);
         }
         break;
     }
-    if (!p || !f)
-        return -1;
-    patch(im, p + f->off, f);
-    return 0;
+    return f ? patch(im, rec, 0, f) : -1;
 }
 
 size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size,
@@ -359,8 +380,11 @@ size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size,
     struct image im;
     if (below(10) < 3 || parse(&im, data, size) < 0)
         return LLVMFuzzerMutate(data, size, max_size);
+    /* One to three fields; a try that finds no field (a record stored as
+     * zeros, a count of none) is tried again, a few times. */
     int done = 0;
-    for (uint64_t n = 1 + below(3); n; n--)
-        done |= mutate_field(&im) == 0;
+    for (uint64_t n = 1 + below(3), tries = 0; n && tries < 16; tries++)
+        if (mutate_field(&im) == 0)
+            done = 1, n--;
     return done ? size : LLVMFuzzerMutate(data, size, max_size);
 }
