@@ -71,6 +71,30 @@ static int by_stack(const void *a, const void *b)
     return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
+/* Residency of [lo, hi), both multiples of PAGE, one byte per PAGE into
+ * OUT.  The backends answer per 4 KiB, whatever the registry's page size:
+ * for a bigger page, a page is resident when any of its 4 KiB is. */
+static int fold_residency(gto_target *t, uint64_t lo, uint64_t hi, uint64_t page,
+                          uint8_t *out)
+{
+    uint64_t r = page / 4096;
+    if (r <= 1)
+        return t->be->residency(t, lo, hi, out);
+    size_t n = (size_t)((hi - lo) / page);
+    uint8_t *sub = malloc(n * r);
+    if (!sub || t->be->residency(t, lo, hi, sub) < 0) {
+        free(sub);
+        return -1;
+    }
+    for (size_t k = 0; k < n; k++) {
+        out[k] = 0;
+        for (uint64_t j = 0; j < r; j++)
+            out[k] |= sub[k * r + j];
+    }
+    free(sub);
+    return 0;
+}
+
 /* Residency of each probe's stack, reading runs of adjacent stacks with one
  * call. */
 static int residency(gto_target *t, struct probe *p, size_t n, uint64_t page,
@@ -91,7 +115,7 @@ static int residency(gto_target *t, struct probe *p, size_t n, uint64_t page,
             j++;
         }
         uint8_t *run = bits + used;
-        if (t->be->residency(t, lo, hi, run) < 0)
+        if (fold_residency(t, lo, hi, page, run) < 0)
             return -1;
         used += (size_t)((hi - lo) / page);
         for (size_t k = i; k < j; k++)
