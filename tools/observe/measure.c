@@ -135,7 +135,8 @@ int gto__measure(gto_target *t, gto_snapshot *s, char *err)
     for (size_t i = 0; i < s->nthreads; i++) {
         struct gto_thread *th = &s->threads[i];
         if (th->in_flux || th->stack_hi <= th->stack_lo ||
-            th->stack_hi - th->stack_lo > (1ull << 30))
+            th->stack_hi - th->stack_lo > (1ull << 30) ||
+            th->stack_hi > UINT64_MAX - page)   /* its top page would wrap */
             continue;
         p[n].lo = th->stack_lo;
         p[n++].th = th;
