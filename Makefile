@@ -63,6 +63,7 @@ include tests/integration.mk
 -include tools/tools.mk
 -include gdb/gdb.mk
 -include viewer/viewer.mk
+-include tests/fuzz/fuzz.mk
 -include tests/agree/agree.mk
 -include examples/examples.mk
 -include bench/bench.mk
@@ -95,10 +96,27 @@ VALGRIND_TESTS := 'threads_spawn_join_many' 'threads_yield_order' 'sleep_order' 
 test: deps lib test-unit test-integration test-asan test-valgrind $(TEST_SUITES)
 	@echo "make test: all suites passed"
 
-# The unit suite again, with AddressSanitizer and UBSan, in its own tree.
+# The unit suite again, with AddressSanitizer and UBSan, in its own tree;
+# then the readers' suites (tests/tools, tests/viewer) with the readers
+# built in that tree.  Their fixtures stay the plain ones: ASan's redzones
+# would change the very frame sizes and stack bytes the suites check.
+# GT_BUILD points the suites at a tree of links, the readers from the
+# sanitizer build and everything else from the plain one.  kill_at_read.so
+# is preloaded before libasan, which ASan would refuse by default.
+ASAN_SUITES := $(BUILD)/asan-suites
 test-asan:
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/asan \
-		EXTRA_CFLAGS='$(SAN_FLAGS)' EXTRA_LDFLAGS='$(SAN_FLAGS)' test-unit
+		EXTRA_CFLAGS='$(SAN_FLAGS)' EXTRA_LDFLAGS='$(SAN_FLAGS)' test-unit tools viewer
+	$(Q)$(MAKE) --no-print-directory test-asan-readers
+
+test-asan-readers: $(TT_PROGS) $(TV_PROGS) $(GT_PC) $(DEPS_STAMP)
+	$(Q)mkdir -p $(ASAN_SUITES) && ln -sfn ../asan/bin $(ASAN_SUITES)/bin && \
+		ln -sfn ../tests $(ASAN_SUITES)/tests && ln -sfn ../lib $(ASAN_SUITES)/lib
+	$(Q)for suite in tests/tools tests/viewer; do \
+		ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		GT_BUILD=$(abspath $(ASAN_SUITES)) $(PYTHON) -m pytest -q -p no:cacheprovider \
+		$$suite || exit 1; done
 
 # A small scenario under valgrind: stacks are registered, so memcheck
 # follows the switches; any error fails the run.
@@ -106,7 +124,7 @@ test-valgrind: $(UNIT_RUNNER)
 	$(Q)valgrind -q --error-exitcode=99 --leak-check=full \
 		--errors-for-leak-kinds=definite $(UNIT_RUNNER) -t 300 $(VALGRIND_TESTS)
 
-.PHONY: test-asan test-valgrind test-unit test-integration
+.PHONY: test-asan test-asan-readers test-valgrind test-unit test-integration
 
 clean:
 	rm -rf $(BUILD)

@@ -6,7 +6,8 @@ set -eu
 
 pkgs="gcc make libunwind-dev liblzma-dev libelf-dev libdw-dev systemtap-sdt-dev
       valgrind gdb python3 python3-pytest binutils curl
-      libncurses-dev tmux graphviz prometheus python3-jsonschema $*"
+      libncurses-dev tmux graphviz prometheus python3-jsonschema
+      clang libclang-rt-14-dev $*"
 
 missing=""
 for p in $pkgs; do

@@ -188,6 +188,13 @@ int gto__open_regular(const char *path);
 /* Reads from a mapped file (core targets: memory the core left out). */
 int gto__file_read(gto_target *t, uint64_t addr, void *buf, size_t len);
 
+/* Opens a target over a memory image of LEN bytes (memory_image.h,
+ * backend_memory.c); EXE, when given, is the program file its mappings
+ * map (symbols and text), else it has none.  The image must outlive the
+ * target.  For the fuzzer (tests/fuzz/): no tool opens one. */
+int gto__open_memory(const void *image, size_t len, const char *exe,
+                     gto_target **out, char *err);
+
 /* Finds the registry among the target's mapped files (target.c). */
 int gto__find_registry(gto_target *t, char *err);
 

@@ -40,6 +40,14 @@
 /* A chunk's bytes (records per chunk times record size): the runtime's
  * are a few hundred KiB; a claim past this is damage. */
 #define MAX_CHUNK_BYTES (64u << 20)
+/* Live bytes of a stack the unwinders copy whole: a green thread holding
+ * more than 64 MiB of frames is a damaged record, and copying a gigabyte
+ * per thread would stall the reader for minutes. */
+#define MAX_LIVE (64ull << 20)
+/* Records a slab may count: 16M threads would need 64 GiB of stacks at a
+ * page each.  Beyond that a count is damage, and reading that many zero
+ * records would take minutes. */
+#define MAX_SLOTS (1u << 24)
 /* Threads the first thread array holds; it grows with the records read.
  * Address space, not memory, until used (malloc maps it on its own), so
  * every program up to a million threads gets its array at once, as
@@ -599,7 +607,7 @@ static int read_edges(gto_target *t, gto_snapshot *s, const struct layout *l,
     uint64_t n = get(l, GT_REC_REGISTRY, GT_F_REG_EDGE_COUNT, reg);
     if (!rsize || !l->size[GT_REC_EDGE][GT_F_EDGE_SEQ] || !n)
         return 0;
-    if (n > (uint64_t)MAX_CHUNKS * MAX_PER_CHUNK) {
+    if (n > MAX_SLOTS) {
         gto__err(err, "%s: the registry counts %llu edges: the registry is "
                  "corrupt", t->name, (unsigned long long)n);
         return -1;
@@ -672,7 +680,8 @@ static int unwindable(const struct gto_thread *th)
 {
     return !th->in_flux && th->state != GTO_STATE_RUNNING &&
            th->stack_lo < th->stack_hi && th->stack_hi - th->stack_lo <= MAX_STACK &&
-           th->stack_lo <= th->ctx_sp && th->ctx_sp < th->stack_hi;
+           th->stack_lo <= th->ctx_sp && th->ctx_sp < th->stack_hi &&
+           th->stack_hi - th->ctx_sp <= MAX_LIVE;
 }
 
 /* Whether an unwindable thread's live stack is copied for its unwinding.
@@ -714,6 +723,7 @@ struct unwinder {
     struct walk *walks;
     size_t cap_walks;
     size_t *first;           /* thread i's frames start at s->frames + first[i] */
+    size_t cap_first;
     size_t cap_frames, used;
     uint8_t *win;            /* WALK_BATCH windows */
     struct gto_range *r;     /* WALK_BATCH ranges, or a batch's record runs */
@@ -1295,6 +1305,15 @@ int gto_snapshot_take(gto_target *t, unsigned flags, gto_snapshot **out, char *e
         goto fail;
     }
     s->c.started = 1;
+    /* The page size steps and sizes the measures: only a real one (a
+     * power of two from 4 KiB to 64 KiB; 0, absent, is the reader's). */
+    uint64_t page = s->c.page_size;
+    if (page && (page < 4096 || page > 65536 || (page & (page - 1)))) {
+        gto__err(err, "%s: registry page size %llu is not a page size of this "
+                 "machine: the registry is damaged", t->name, (unsigned long long)page);
+        free(reg);
+        goto fail;
+    }
     s->c.now = t->be->now(t, &s->c, &s->c.now_exact);
     /* Threads are unwound while they are read, a batch of records at a
      * time (see WINDOW); measuring reads the pages below each saved sp on
