@@ -109,9 +109,10 @@ test-asan:
 		EXTRA_CFLAGS='$(SAN_FLAGS)' EXTRA_LDFLAGS='$(SAN_FLAGS)' test-unit tools viewer
 	$(Q)$(MAKE) --no-print-directory test-asan-readers
 
-test-asan-readers: $(TT_PROGS) $(TV_PROGS) $(GT_PC) $(DEPS_STAMP)
+test-asan-readers: $(TT_PROGS) $(TV_PROGS) $(GT_PC) $(GDB_CONSTANTS) $(DEPS_STAMP)
 	$(Q)mkdir -p $(ASAN_SUITES) && ln -sfn ../asan/bin $(ASAN_SUITES)/bin && \
-		ln -sfn ../tests $(ASAN_SUITES)/tests && ln -sfn ../lib $(ASAN_SUITES)/lib
+		ln -sfn ../tests $(ASAN_SUITES)/tests && ln -sfn ../lib $(ASAN_SUITES)/lib && \
+		ln -sfn ../gdb $(ASAN_SUITES)/gdb
 	$(Q)for suite in tests/tools tests/viewer; do \
 		ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

@@ -5,7 +5,6 @@
 #   make test-viewer    batch output against a fixture with known ground
 #                       truth, promtool and dot on its output, the screen
 #                       driven through tmux (tests/viewer/)
-#   make test-viewer-asan  the same suite, gt-top built with ASan+UBSan
 
 VIEWER_SRCS := $(sort $(wildcard viewer/*.c))
 VIEWER_OBJS := $(VIEWER_SRCS:%.c=$(BUILD)/%.o)
@@ -41,24 +40,11 @@ test-viewer: $(GT_TOP) $(BUILD)/bin/gt-waste $(TV_PROGS) $(BUILD)/tests/tools/un
 
 TEST_SUITES += test-viewer
 
-# The same suite with gt-top built with AddressSanitizer and UBSan, in its
-# own tree ($(BUILD)/asan); the fixtures are the plain ones: the reader is
-# what meets hostile input.  Any report, and any leak, fails the run that
-# met it (a non-zero exit).
-ASAN_GT_TOP := $(BUILD)/asan/bin/gt-top
-test-viewer-asan: $(BUILD)/bin/gt-waste $(TV_PROGS) $(BUILD)/tests/tools/unstacked $(DEPS_STAMP)
-	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/asan \
-		EXTRA_CFLAGS='$(SAN_FLAGS)' EXTRA_LDFLAGS='$(SAN_FLAGS)' $(ASAN_GT_TOP)
-	$(Q)GT_BUILD=$(abspath $(BUILD)) GT_TOP=$(abspath $(ASAN_GT_TOP)) \
-		$(PYTHON) -m pytest -q -p no:cacheprovider tests/viewer
-
-TEST_SUITES += test-viewer-asan
-
 install-viewer: $(GT_TOP)
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(GT_TOP) $(DESTDIR)$(PREFIX)/bin/
 install: install-viewer
 
-.PHONY: viewer test-viewer test-viewer-asan install-viewer
+.PHONY: viewer test-viewer install-viewer
 
 -include $(VIEWER_OBJS:.o=.d) $(TV_PROGS:=.d)
