@@ -548,11 +548,16 @@ int main(int argc, char **argv)
         gto_close(t);
         return EXIT_TARGET;
     }
+    /* Every exit from here on goes through done: with a sanitizer's leak
+     * check on, a path that left the snapshot behind fails the run. */
+    int rc = EXIT_TARGET;
+    struct gto_group *g = NULL;
+    ssize_t ng = 0;
     size_t n = gto_thread_count(s), nsel = 0;
     const struct gto_thread **sel = malloc((n + 1) * sizeof(*sel));
     if (!sel) {
         fprintf(stderr, "gt-stacks: out of memory\n");
-        return EXIT_TARGET;
+        goto done;
     }
     for (size_t i = 0; i < n; i++)
         if (selected(t, s, &o, gto_thread_at(s, i)))
@@ -561,14 +566,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "gt-stacks: %s has no thread %llu%s\n", gto_target_name(t),
                 (unsigned long long)o.thread,
                 gto_thread_by_id(s, o.thread) ? " that passes the filters" : "");
-        return EXIT_TARGET;
+        goto done;
     }
     int per_thread = o.all || o.have_thread;
-    struct gto_group *g = NULL;
-    ssize_t ng = 0;
     if (!per_thread && (ng = gto_group(s, sel, nsel, &g, err)) < 0) {
         fprintf(stderr, "gt-stacks: %s\n", err);
-        return EXIT_TARGET;
+        goto done;
     }
     size_t count = per_thread ? nsel : (size_t)ng;
     size_t shown = o.limit && o.limit < count ? (size_t)o.limit : count;
@@ -601,9 +604,11 @@ int main(int argc, char **argv)
             printf("... %zu more %s (use --limit 0 for all)\n", count - shown,
                    per_thread ? "threads" : "groups");
     }
+    rc = EXIT_OK;
+done:
     gto_groups_free(g, (size_t)(ng > 0 ? ng : 0));
     free(sel);
     gto_snapshot_free(s);
     gto_close(t);
-    return EXIT_OK;
+    return rc;
 }
