@@ -93,8 +93,15 @@ VALGRIND_TESTS := 'threads_spawn_join_many' 'threads_yield_order' 'sleep_order' 
                   'mutex_contention' 'cond_*' 'chan_*' 'io_tcp_accept_connect' \
                   'interpose_read_parks' 'unstacked_*'
 
-test: deps lib test-unit test-integration test-asan test-valgrind $(TEST_SUITES)
+# The suites are independent: `make test` runs them a job per CPU even
+# when called without -j, as a serial run of them all would take longer
+# than a person waits.
+NPROC := $(shell nproc 2>/dev/null || echo 1)
+test:
+	$(Q)$(MAKE) --no-print-directory -j$(NPROC) test-suites
 	@echo "make test: all suites passed"
+
+test-suites: deps lib test-unit test-integration test-asan test-valgrind $(TEST_SUITES)
 
 # The unit suite again, with AddressSanitizer and UBSan, in its own tree;
 # then the readers' suites (tests/tools, tests/viewer) with the readers
@@ -104,7 +111,10 @@ test: deps lib test-unit test-integration test-asan test-valgrind $(TEST_SUITES)
 # sanitizer build and everything else from the plain one.  kill_at_read.so
 # is preloaded before libasan, which ASan would refuse by default.
 ASAN_SUITES := $(BUILD)/asan-suites
-test-asan:
+# The plain programs the readers' suites use are built by this make, not
+# by the recursive one, which would race with the suites that need them.
+test-asan: $(TT_PROGS) $(TV_PROGS) $(BUILD)/tests/tools/unstacked $(GT_PC) $(GDB_CONSTANTS) \
+           $(DEPS_STAMP)
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/asan \
 		EXTRA_CFLAGS='$(SAN_FLAGS)' EXTRA_LDFLAGS='$(SAN_FLAGS)' test-unit tools viewer
 	$(Q)$(MAKE) --no-print-directory test-asan-readers
@@ -125,7 +135,7 @@ test-valgrind: $(UNIT_RUNNER)
 	$(Q)valgrind -q --error-exitcode=99 --leak-check=full \
 		--errors-for-leak-kinds=definite $(UNIT_RUNNER) -t 300 $(VALGRIND_TESTS)
 
-.PHONY: test-asan test-asan-readers test-valgrind test-unit test-integration
+.PHONY: test-suites test-asan test-asan-readers test-valgrind test-unit test-integration
 
 clean:
 	rm -rf $(BUILD)
