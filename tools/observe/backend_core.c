@@ -104,26 +104,16 @@ static int core_read(gto_target *t, uint64_t addr, void *buf, size_t len)
                 return -1;
             }
         } else {
-            /* Not dumped: the file it maps, page by page, so a range that
-             * runs back into dumped memory is read from the core again. */
-            n = 4096 - (size_t)(addr & 4095);
-            if (n > len)
-                n = len;
-            if (gto__file_read(t, addr, out, n) < 0)
+            /* Not held here: the file it maps (gto__file_read_page). */
+            ssize_t got = gto__file_read_page(t, addr, out, len);
+            if (got < 0)
                 return -1;
+            n = (size_t)got;
         }
         out += n;
         addr += n;
         len -= n;
     }
-    return 0;
-}
-
-static int core_read_many(gto_target *t, const struct gto_range *r, size_t n,
-                          uint8_t *ok)
-{
-    for (size_t i = 0; i < n; i++)
-        ok[i] = core_read(t, r[i].addr, r[i].buf, r[i].len) == 0;
     return 0;
 }
 
@@ -299,7 +289,7 @@ static const struct gto_backend core_backend = {
     .kind = "core",
     .memory_moves = 0,
     .read = core_read,
-    .read_many = core_read_many,
+    .read_many = gto__read_each,
     .residency = core_residency,
     .now = core_now,
     .thread_regs = core_thread_regs,

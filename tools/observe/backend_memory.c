@@ -69,26 +69,16 @@ static int mem_read(gto_target *t, uint64_t addr, void *buf, size_t len)
             memcpy(out, s->data + in, given);
             memset(out + given, 0, n - given);
         } else {
-            /* Not in the image: the program file, a page at a time, so
-             * that a range running back into the image is read from it. */
-            n = 4096 - (size_t)(addr & 4095);
-            if (n > len)
-                n = len;
-            if (gto__file_read(t, addr, out, n) < 0)
+            /* Not held here: the file it maps (gto__file_read_page). */
+            ssize_t got = gto__file_read_page(t, addr, out, len);
+            if (got < 0)
                 return -1;
+            n = (size_t)got;
         }
         out += n;
         addr += n;
         len -= n;
     }
-    return 0;
-}
-
-static int mem_read_many(gto_target *t, const struct gto_range *r, size_t n,
-                         uint8_t *ok)
-{
-    for (size_t i = 0; i < n; i++)
-        ok[i] = mem_read(t, r[i].addr, r[i].buf, r[i].len) == 0;
     return 0;
 }
 
@@ -166,7 +156,7 @@ static void mem_close(gto_target *t)
 
 static const struct gto_backend memory_backend = {
     .kind = "memory", .memory_moves = 0, .read = mem_read,
-    .read_many = mem_read_many, .residency = mem_residency, .now = mem_now,
+    .read_many = gto__read_each, .residency = mem_residency, .now = mem_now,
     .thread_regs = mem_thread_regs, .no_threads = mem_no_threads,
     .open_mapping = mem_open_mapping, .close = mem_close,
 };
@@ -174,7 +164,7 @@ static const struct gto_backend memory_backend = {
 /* The same, read as memory that moves (GTO_IMAGE_MOVES). */
 static const struct gto_backend moving_backend = {
     .kind = "memory", .memory_moves = 1, .read = mem_read,
-    .read_many = mem_read_many, .residency = mem_residency, .now = mem_now,
+    .read_many = gto__read_each, .residency = mem_residency, .now = mem_now,
     .thread_regs = mem_thread_regs, .no_threads = mem_no_threads,
     .open_mapping = mem_open_mapping, .close = mem_close,
 };

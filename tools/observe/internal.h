@@ -187,6 +187,14 @@ int gto__open_regular(const char *path);
 
 /* Reads from a mapped file (core targets: memory the core left out). */
 int gto__file_read(gto_target *t, uint64_t addr, void *buf, size_t len);
+/* Reads from a mapped file what is left of ADDR's 4 KiB page, at most LEN:
+ * the bytes read, or -1.  Backends that hold only part of memory (a core,
+ * an image) read what they lack so, a page at a time, so that a range
+ * running back into what they hold is read from them again. */
+ssize_t gto__file_read_page(gto_target *t, uint64_t addr, void *buf, size_t len);
+/* A backend's read_many for backends with no batched read: each range
+ * through be->read. */
+int gto__read_each(gto_target *t, const struct gto_range *r, size_t n, uint8_t *ok);
 
 /* Opens a target over a memory image of LEN bytes (memory_image.h,
  * backend_memory.c); EXE, when given, is the program file its mappings

@@ -111,6 +111,21 @@ int gto__file_read(gto_target *t, uint64_t addr, void *buf, size_t len)
     return 0;
 }
 
+ssize_t gto__file_read_page(gto_target *t, uint64_t addr, void *buf, size_t len)
+{
+    size_t n = 4096 - (size_t)(addr & 4095);
+    if (n > len)
+        n = len;
+    return gto__file_read(t, addr, buf, n) < 0 ? -1 : (ssize_t)n;
+}
+
+int gto__read_each(gto_target *t, const struct gto_range *r, size_t n, uint8_t *ok)
+{
+    for (size_t i = 0; i < n; i++)
+        ok[i] = t->be->read(t, r[i].addr, r[i].buf, r[i].len) == 0;
+    return 0;
+}
+
 /* The lowest-addressed mapping of PATH with file offset 0: where the ELF
  * image starts in the target. */
 static int image_base(const gto_target *t, const char *path, uint64_t *base)
