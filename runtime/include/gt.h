@@ -43,6 +43,8 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 
+#include "gt/registry.h" /* GT_MUTEX_MAGIC, GT_COND_MAGIC */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -130,6 +132,7 @@ typedef struct gt_mutex_t {
     struct gt__thread *owner;
     struct gt__waitq waiters;
     uint64_t magic; /* 0 (zeroed static) or GT_MUTEX_MAGIC: usable */
+    uint64_t held_since; /* ns: for readers (gt/registry.h, HOLD TIMES) */
 } gt_mutex_t;
 
 typedef struct gt_cond_t {
@@ -137,9 +140,7 @@ typedef struct gt_cond_t {
     uint64_t magic;
 } gt_cond_t;
 
-#define GT_MUTEX_MAGIC 0x67746d7574657821ull
-#define GT_COND_MAGIC 0x6774636f6e642121ull
-#define GT_MUTEX_INITIALIZER {0, {0, 0}, GT_MUTEX_MAGIC}
+#define GT_MUTEX_INITIALIZER {0, {0, 0}, GT_MUTEX_MAGIC, 0}
 #define GT_COND_INITIALIZER  {{0, 0}, GT_COND_MAGIC}
 
 int gt_mutex_init(gt_mutex_t *m);

@@ -11,16 +11,6 @@
 
 #include "internal.h"
 
-#define CHAN_MAGIC 0x67746368616e2121ull
-
-struct gt_chan {
-    uint64_t magic;
-    size_t cap, head, len;
-    bool closed;
-    struct gt__waitq senders, receivers;
-    void *ring[];
-};
-
 gt_chan_t *gt_chan_create(size_t capacity)
 {
     if (capacity == 0 || capacity > (SIZE_MAX - sizeof(gt_chan_t)) / sizeof(void *)) {
@@ -32,14 +22,14 @@ gt_chan_t *gt_chan_create(size_t capacity)
         errno = ENOMEM;
         return NULL;
     }
-    ch->magic = CHAN_MAGIC;
+    ch->magic = GT_CHAN_MAGIC;
     ch->cap = capacity;
     return ch;
 }
 
 static inline bool chan_ok(const gt_chan_t *ch)
 {
-    return ch && ch->magic == CHAN_MAGIC;
+    return ch && ch->magic == GT_CHAN_MAGIC;
 }
 
 static void wake_all(struct gt__waitq *q)

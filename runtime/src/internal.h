@@ -56,6 +56,15 @@ struct gt__thread {
 #endif
 };
 
+/* A channel (chan.c); its header's layout is published (GT_REC_CHAN). */
+struct gt_chan {
+    uint64_t magic;               /* GT_CHAN_MAGIC */
+    size_t cap, head, len;
+    bool closed;
+    struct gt__waitq senders, receivers;
+    void *ring[];
+};
+
 /* A thread's wait on one fd: lives on the waiting thread's stack. */
 struct gt__fd_waiter {
     struct gt__thread *t;

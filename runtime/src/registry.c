@@ -22,6 +22,9 @@
 #define T(id, m) F(GT_REC_THREAD, GT_F_THR_##id, struct gt__thread, pub.m)
 #define L(id, m) F(GT_REC_LOCATION, GT_F_LOC_##id, struct gt_location_rec, m)
 #define E(id, m) F(GT_REC_EDGE, GT_F_EDGE_##id, struct gt_edge_rec, m)
+#define M(id, m) F(GT_REC_MUTEX, GT_F_MUTEX_##id, gt_mutex_t, m)
+#define C(id, m) F(GT_REC_COND, GT_F_COND_##id, gt_cond_t, m)
+#define CH(id, m) F(GT_REC_CHAN, GT_F_CHAN_##id, struct gt_chan, m)
 
 static const struct gt_field gt__layout[] = {
     {GT_REC_REGISTRY, GT_F_REG_SIZE, 0, sizeof(struct gt_registry), 0},
@@ -46,6 +49,12 @@ static const struct gt_field gt__layout[] = {
     R(GUARD_SIZE, guard_size), R(STACK_CACHE, stack_cache),
     R(STACK_CACHE_BYTES, stack_cache_bytes),
     R(STACK_CACHE_MAX, stack_cache_max), R(STACKS_RETURNED, stacks_returned),
+    R(RUN_START, run_start), R(WATCHDOG_NS, watchdog_ns),
+    R(WATCHDOG_EVENTS, watchdog_events), R(WD_SWITCHES, wd_switches),
+    R(WD_SINCE, wd_since), R(SAMPLE_SEQ, sample_seq),
+    R(SAMPLE_THREAD, sample_thread), R(SAMPLE_SWITCHES, sample_switches),
+    R(SAMPLE_NS, sample_ns), R(SAMPLE_SYSCALL, sample_syscall),
+    R(SAMPLE_REGS, sample_regs),
 
     {GT_REC_THREAD, GT_F_THR_SIZE, 0, sizeof(struct gt__thread), 0},
     T(SEQ, seq), T(ID, id), T(PARENT, parent), T(NAME, name),
@@ -69,6 +78,16 @@ static const struct gt_field gt__layout[] = {
     {GT_REC_EDGE, GT_F_EDGE_SIZE, 0, sizeof(struct gt_edge_rec), 0},
     E(SEQ, seq), E(FROM, from), E(TO, to), E(COUNT, count),
     E(RUN_NS, run_ns), E(MAX_RUN_NS, max_run_ns),
+
+    {GT_REC_MUTEX, GT_F_MUTEX_SIZE, 0, sizeof(gt_mutex_t), 0},
+    M(OWNER, owner), M(WAITERS, waiters.head), M(MAGIC, magic),
+    M(HELD_SINCE, held_since),
+
+    {GT_REC_COND, GT_F_COND_SIZE, 0, sizeof(gt_cond_t), 0},
+    C(WAITERS, waiters.head), C(MAGIC, magic),
+
+    {GT_REC_CHAN, GT_F_CHAN_SIZE, 0, sizeof(struct gt_chan), 0},
+    CH(MAGIC, magic), CH(CAP, cap), CH(LEN, len), CH(CLOSED, closed),
 };
 
 /* Default visibility and `used`: it must reach .dynsym and survive

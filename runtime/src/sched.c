@@ -248,6 +248,7 @@ park_begin(struct gt__thread *cur, const void *fp, enum gt_wait_kind kind,
 #if GT__INSTRUMENT
     cur->pub.run_ns += now - S.slice_start;
     S.slice_start = now;
+    gt__reg.run_start = now; /* the next thread runs from now */
 #endif
     cur->pub.wait_kind = (uint8_t)kind;
     cur->pub.wait_obj = obj;
@@ -357,6 +358,9 @@ int gt_yield(void)
             return 0; /* no: carry on */
     }
     rq_push(cur);
+    /* No clock reading here: it would cost more than the switch.  "Began
+     * with a hand-off" (registry.h, RUNNING). */
+    gt__reg.run_start = 0;
     gt__ctx_switch(cur->pub.ctx, switch_prepare(cur, GT_STATE_RUNNABLE, next));
     after_switch();
     return 0;
@@ -470,6 +474,7 @@ exit_prepare(struct gt__thread *cur)
     uint64_t now = gt__clock_at(tsc);
     cur->pub.run_ns += now - S.slice_start;
     S.slice_start = now;
+    gt__reg.run_start = now;
 #else
     uint64_t now = 0;
 #endif
@@ -699,7 +704,7 @@ int gt_main(void (*fn)(void *), void *arg)
     for (;;) {
         struct gt__thread *next = rq_pop();
         if (next) {
-            S.slice_start = gt__clock();
+            S.slice_start = gt__reg.run_start = gt__clock();
             gt__switch_to(NULL, GT_STATE_RUNNING, next);
             continue;
         }

@@ -58,6 +58,14 @@ static inline bool mutex_ok(const gt_mutex_t *m)
     return m && (m->magic == GT_MUTEX_MAGIC || m->magic == 0);
 }
 
+/* The uncontended take.  The hold starts at the runtime's last clock
+ * reading, a load: see HOLD TIMES in gt/registry.h. */
+static inline void take(gt_mutex_t *m, struct gt__thread *self)
+{
+    m->owner = self;
+    m->held_since = gt__reg.clock_now;
+}
+
 int gt_mutex_init(gt_mutex_t *m)
 {
     if (!m) {
@@ -67,6 +75,7 @@ int gt_mutex_init(gt_mutex_t *m)
     m->owner = NULL;
     m->waiters.head = m->waiters.tail = NULL;
     m->magic = GT_MUTEX_MAGIC;
+    m->held_since = 0;
     return 0;
 }
 
@@ -100,7 +109,7 @@ int gt__mutex_lock(gt_mutex_t *m, const void *fp)
         return -1;
     }
     if (!m->owner) {
-        m->owner = self;
+        take(m, self);
         return 0;
     }
     if (m->owner == self) {
@@ -137,7 +146,7 @@ int gt_mutex_trylock(gt_mutex_t *m)
         errno = EBUSY;
         return -1;
     }
-    m->owner = self;
+    take(m, self);
     return 0;
 }
 
@@ -158,8 +167,10 @@ int gt_mutex_unlock(gt_mutex_t *m)
     }
     struct gt__thread *next = gt__waitq_pop(&m->waiters);
     m->owner = next;
-    if (next)
-        gt__wake(next, 0);
+    if (next) {
+        gt__wake(next, 0); /* reads the clock: held from now */
+        m->held_since = gt__reg.clock_now;
+    }
     return 0;
 }
 

@@ -100,6 +100,8 @@
     X(registry_fresh_flag, 0)                 \
     X(registry_fatal_ns, 0)                   \
     X(registry_counts_agree, 0)               \
+    X(registry_mutex_owner_and_hold, 0)       \
+    X(registry_run_start, 0)                  \
     /* test_clock.c */                        \
     X(clock_agrees_with_monotonic, 0)
 

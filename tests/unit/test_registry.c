@@ -83,17 +83,35 @@ TEST_IMPL(registry_layout_matches_header)
     ASSERT_EQ(GT_F_REG_GUARD_SIZE, GT_F_REG_FATAL_NS + 1);
     ASSERT_GT(offsetof(struct gt_registry, guard_size),
               offsetof(struct gt_registry, fatal_ns));
-    ASSERT_EQ(offsetof(struct gt_registry, stacks_returned) + 8,
+    /* Then what tells who runs and who holds what (RUNNING, THE
+     * WATCHDOG'S SAMPLE), again at the end. */
+    ASSERT_EQ(GT_F_REG_RUN_START, GT_F_REG_STACKS_RETURNED + 1);
+    ASSERT_GT(offsetof(struct gt_registry, run_start),
+              offsetof(struct gt_registry, stacks_returned));
+    EXPECT(GT_REC_REGISTRY, GT_F_REG_RUN_START, struct gt_registry, run_start);
+    EXPECT(GT_REC_REGISTRY, GT_F_REG_SAMPLE_SEQ, struct gt_registry, sample_seq);
+    EXPECT(GT_REC_REGISTRY, GT_F_REG_SAMPLE_REGS, struct gt_registry, sample_regs);
+    ASSERT_EQ(offsetof(struct gt_registry, sample_regs) + 8 * GT_CTX_NREGS,
               sizeof(struct gt_registry));
-    ASSERT_EQ(GT_F_REG_STACKS_RETURNED + 1, GT_F_REG__COUNT);
+    ASSERT_EQ(GT_F_REG_SAMPLE_REGS + 1, GT_F_REG__COUNT);
+    /* The objects a wait names: readers find an owner without DWARF. */
+    EXPECT(GT_REC_MUTEX, GT_F_MUTEX_OWNER, gt_mutex_t, owner);
+    EXPECT(GT_REC_MUTEX, GT_F_MUTEX_MAGIC, gt_mutex_t, magic);
+    EXPECT(GT_REC_MUTEX, GT_F_MUTEX_HELD_SINCE, gt_mutex_t, held_since);
+    EXPECT(GT_REC_COND, GT_F_COND_MAGIC, gt_cond_t, magic);
+    ASSERT_EQ(field(GT_REC_MUTEX, GT_F_MUTEX_SIZE)->size, sizeof(gt_mutex_t));
+    ASSERT_EQ(field(GT_REC_CHAN, GT_F_CHAN_CAP)->size, 8);
+    ASSERT_EQ(field(GT_REC_CHAN, GT_F_CHAN_CLOSED)->size, 1);
     ASSERT_EQ(GT_TF_FRESH, 0x10);
     /* A thread record holds the published part and may grow past it. */
     ASSERT_GE(field(GT_REC_THREAD, GT_F_THR_SIZE)->size, sizeof(struct gt_thread_rec));
     ASSERT_EQ(field(GT_REC_LOCATION, GT_F_LOC_SIZE)->size, sizeof(struct gt_location_rec));
     /* Every field id of every kind is present exactly once. */
     static const unsigned counts[] = {0, GT_F_REG__COUNT, GT_F_THR__COUNT,
-                                      GT_F_LOC__COUNT, GT_F_EDGE__COUNT};
-    for (unsigned rec = GT_REC_REGISTRY; rec <= GT_REC_EDGE; rec++)
+                                      GT_F_LOC__COUNT, GT_F_EDGE__COUNT,
+                                      GT_F_MUTEX__COUNT, GT_F_COND__COUNT,
+                                      GT_F_CHAN__COUNT};
+    for (unsigned rec = GT_REC_REGISTRY; rec <= GT_REC_CHAN; rec++)
         for (unsigned id = 0; id < counts[rec]; id++)
             if (!field(rec, id))
                 FAIL("record kind %u lacks field %u", rec, id);
@@ -783,4 +801,92 @@ TEST_IMPL(registry_counts_agree)
     ASSERT_ERRNO(gt_main(counts_deadlock, NULL), EDEADLK);
     expect_counts_agree(NULL);
     ASSERT_EQ(gt_registry.nstate[GT_STATE_PARKED], 1);
+}
+
+/* ---- who holds what, and since when ------------------------------------- */
+
+static gt_mutex_t owned_lock = GT_MUTEX_INITIALIZER;
+static uint64_t owner_rec, waiter_rec;
+
+static void lock_waiter(void *arg)
+{
+    (void)arg;
+    waiter_rec = (uint64_t)gt_registry.current;
+    gt_mutex_lock(&owned_lock); /* parks: the holder sleeps with it */
+    gt_mutex_unlock(&owned_lock);
+}
+
+static void lock_holder(void *arg)
+{
+    (void)arg;
+    gt_t w;
+    owner_rec = (uint64_t)gt_registry.current;
+    ASSERT_EQ(gt_mutex_lock(&owned_lock), 0);
+    uint64_t after = (uint64_t)gt_now_ns();
+    /* The owner field is the owner's record: the address readers hold. */
+    ASSERT_EQ((uint64_t)(uintptr_t)owned_lock.owner, owner_rec);
+    /* held_since is the last clock reading: never after the taking, and
+     * the registry's clock lags the kernel's by at most 20 us. */
+    ASSERT_LE(owned_lock.held_since, after);
+    ASSERT_GE(owned_lock.held_since + 20000, gt_registry.run_start);
+    ASSERT_EQ(gt_spawn(&w, lock_waiter, NULL, NULL), 0);
+    gt_sleep_ns(20 * 1000000);
+    /* The waiter is parked on the mutex, naming it. */
+    const struct gt_thread_rec *wr = (const void *)(uintptr_t)waiter_rec;
+    ASSERT_EQ(wr->state, GT_STATE_PARKED);
+    ASSERT_EQ(wr->wait_kind, GT_WAIT_MUTEX);
+    ASSERT_EQ(wr->wait_obj, (uint64_t)(uintptr_t)&owned_lock);
+    uint64_t handoff = (uint64_t)gt_now_ns();
+    ASSERT_EQ(gt_mutex_unlock(&owned_lock), 0);
+    /* Handed over: the waiter owns it from the hand-off. */
+    ASSERT_EQ((uint64_t)(uintptr_t)owned_lock.owner, waiter_rec);
+    ASSERT_GE(owned_lock.held_since + 20000, handoff);
+    ASSERT_LE(owned_lock.held_since, (uint64_t)gt_now_ns());
+    gt_join(w);
+}
+
+TEST_IMPL(registry_mutex_owner_and_hold)
+{
+    tu_run(lock_holder, NULL);
+}
+
+static uint64_t spin_start;
+
+static void run_start_spinner(void *arg)
+{
+    (void)arg;
+    gt_sleep_ns(1000000); /* a park: the next switch-in reads the clock */
+    uint64_t rs = gt_registry.run_start;
+    uint64_t now = (uint64_t)gt_now_ns();
+    ASSERT_NE(rs, 0);
+    ASSERT_LE(rs, now);
+    ASSERT_LT(now - rs, 5 * 1000000ull); /* it began running just now */
+    spin_start = rs;
+    while ((uint64_t)gt_now_ns() - now < 30 * 1000000ull)
+        ;
+    /* Still the same slice: run_start has not moved. */
+    ASSERT_EQ(gt_registry.run_start, spin_start);
+}
+
+static void yielder(void *arg)
+{
+    (void)arg;
+    gt_yield();
+}
+
+static void run_start_main(void *arg)
+{
+    gt_t a, b;
+    ASSERT_EQ(gt_spawn(&a, run_start_spinner, arg, NULL), 0);
+    gt_join(a);
+    /* A hand-off reads no clock and says so. */
+    ASSERT_EQ(gt_spawn(&b, yielder, NULL, NULL), 0);
+    gt_yield();
+    ASSERT_EQ(gt_registry.run_start, 0);
+    gt_join(b);
+}
+
+TEST_IMPL(registry_run_start)
+{
+    tu_run(run_start_main, NULL);
 }

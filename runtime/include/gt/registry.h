@@ -161,6 +161,12 @@ enum gt_rec_kind {
     GT_REC_THREAD = 2,
     GT_REC_LOCATION = 3,
     GT_REC_EDGE = 4,
+    /* Not records of the registry: the layout of the runtime's own
+     * synchronisation objects, so that a reader given a wait_obj (see
+     * enum gt_wait_kind) can read who holds it without DWARF. */
+    GT_REC_MUTEX = 5,
+    GT_REC_COND = 6,
+    GT_REC_CHAN = 7,
 };
 
 /* Field ids.  Id 0 is the record size.  Never renumber; only append. */
@@ -192,6 +198,18 @@ enum gt_registry_field {
     GT_F_REG_STACK_CACHE_BYTES, /* memory freed stacks may still hold */
     GT_F_REG_STACK_CACHE_MAX,   /* the cap on STACK_CACHE */
     GT_F_REG_STACKS_RETURNED,   /* freed stacks whose pages went back */
+    GT_F_REG_RUN_START,     /* ns: `current` began running (RUNNING below) */
+    GT_F_REG_WATCHDOG_NS,   /* the watchdog's threshold, 0: off */
+    GT_F_REG_WATCHDOG_EVENTS, /* samples the watchdog has taken */
+    GT_F_REG_WD_SWITCHES,   /* `switches` as the watchdog last saw it */
+    GT_F_REG_WD_SINCE,      /* ns: the watchdog first saw WD_SWITCHES */
+    GT_F_REG_SAMPLE_SEQ,    /* u32: odd while the sample below is written */
+    GT_F_REG_SAMPLE_THREAD, /* record of the sampled thread, 0 none */
+    GT_F_REG_SAMPLE_SWITCHES, /* `switches` when it was taken */
+    GT_F_REG_SAMPLE_NS,     /* ns: when it was taken */
+    GT_F_REG_SAMPLE_SYSCALL,/* i64: -1 in user code, else the system call
+                             * it was in (only sp and pc are then known) */
+    GT_F_REG_SAMPLE_REGS,   /* u64[GT_CTX_NREGS]: registers, as ctx */
     GT_F_REG__COUNT
 };
 
@@ -240,6 +258,82 @@ enum gt_edge_field {
     GT_F_EDGE_MAX_RUN_NS,
     GT_F_EDGE__COUNT
 };
+
+/* gt_mutex_t (gt.h).  A mutex is usable when MAGIC is GT_MUTEX_MAGIC or 0
+ * (zeroed static storage); anything else is not a mutex (or a destroyed
+ * one) and a reader says so rather than trust its other fields. */
+enum gt_mutex_field {
+    GT_F_MUTEX_SIZE = 0,
+    GT_F_MUTEX_OWNER,       /* record of the owning thread, 0 unlocked */
+    GT_F_MUTEX_WAITERS,     /* record of the first waiter, 0 none */
+    GT_F_MUTEX_MAGIC,
+    GT_F_MUTEX_HELD_SINCE,  /* ns: when OWNER took it (see HOLD TIMES) */
+    GT_F_MUTEX__COUNT
+};
+
+enum gt_cond_field {
+    GT_F_COND_SIZE = 0,
+    GT_F_COND_WAITERS,      /* record of the first waiter, 0 none */
+    GT_F_COND_MAGIC,        /* GT_COND_MAGIC or 0 */
+    GT_F_COND__COUNT
+};
+
+/* gt_chan_t: a ring of CAP pointers holding LEN. */
+enum gt_chan_field {
+    GT_F_CHAN_SIZE = 0,     /* the header, without the ring */
+    GT_F_CHAN_MAGIC,        /* GT_CHAN_MAGIC, else not a channel */
+    GT_F_CHAN_CAP, GT_F_CHAN_LEN,
+    GT_F_CHAN_CLOSED,       /* u8: closed by gt_chan_close */
+    GT_F_CHAN__COUNT
+};
+
+#define GT_MUTEX_MAGIC 0x67746d7574657821ull /* "!xetumtg" */
+#define GT_COND_MAGIC 0x6774636f6e642121ull  /* "!!dnoctg" */
+#define GT_CHAN_MAGIC 0x67746368616e2121ull  /* "!!nahctg" */
+
+/*
+ * WHO HOLDS WHAT
+ *
+ *   A thread parked with GT_WAIT_MUTEX waits for the owner of the mutex at
+ *   wait_obj; with GT_WAIT_JOIN for the thread whose id is wait_obj; those
+ *   are the edges of the wait-for graph, and a cycle of them is a
+ *   deadlock.  A condition variable waiter (GT_WAIT_COND) waits for a
+ *   signal anyone may send, then retakes the mutex at wait_arg; a channel
+ *   waiter for any thread to receive or send.  A mutex's OWNER is the
+ *   address of the owner's thread record: the same address the thread
+ *   chunks hold.
+ *
+ * HOLD TIMES
+ *
+ *   HELD_SINCE is the runtime's clock when the owner took the mutex, as it
+ *   last read it: at or after the start of the run slice in which it took
+ *   it (RUN_START), never after the taking.  (Reading the clock on every
+ *   uncontended lock would cost more than the lock.)  A mutex handed to a
+ *   waiter by gt_mutex_unlock is held from the moment of the hand-off.
+ *
+ * RUNNING
+ *
+ *   `current` is the thread on the CPU (0: the scheduler itself), and
+ *   run_start when it began running: the clock reading of the park, exit
+ *   or dispatch that switched it in.  A switch made by gt_yield reads no
+ *   clock (it costs a few nanoseconds, a clock reading more); it sets
+ *   run_start to 0, meaning "began with a hand-off, time unknown".  The
+ *   watchdog (GT_WATCHDOG_MS) then bounds it: when wd_switches equals
+ *   `switches`, the current thread has run since at least wd_since.
+ *
+ * THE WATCHDOG'S SAMPLE
+ *
+ *   The running thread's saved context is stale, so no reader can unwind
+ *   it.  When one thread has run longer than watchdog_ns, the watchdog (a
+ *   helper kernel thread that otherwise sleeps) has the runtime's kernel
+ *   thread record where it is: sample_regs in GT_CTX_* order (pc exact,
+ *   not a return address), with sample_thread, sample_switches and
+ *   sample_ns, inside sample_seq as a record's seq.  The sample is the
+ *   current thread's stack only while sample_thread == current and
+ *   sample_switches == switches; else it is history.  The fatal-signal
+ *   handler takes one too when the signal interrupted a green thread, so
+ *   a core shows what was running when it was written.
+ */
 
 /* Thread flags (GT_F_THR_FLAGS). */
 #define GT_TF_DETACHED 0x1u
@@ -374,6 +468,16 @@ struct gt_registry {
     uint64_t stack_cache_bytes; /* upper bound of what freed stacks hold */
     uint64_t stack_cache_max;   /* cap on stack_cache (GT_STACK_CACHE) */
     uint64_t stacks_returned;   /* freed stacks holding no memory */
+    uint64_t run_start;         /* ns, see RUNNING; 0 unknown */
+    uint64_t watchdog_ns;       /* threshold, 0: watchdog off */
+    uint64_t watchdog_events;   /* samples taken */
+    uint64_t wd_switches, wd_since; /* written by the watchdog thread */
+    uint32_t sample_seq, _pad2;
+    uint64_t sample_thread;     /* struct gt_thread_rec * */
+    uint64_t sample_switches;
+    uint64_t sample_ns;
+    int64_t sample_syscall;
+    uint64_t sample_regs[GT_CTX_NREGS];
 };
 
 extern struct gt_registry gt_registry;
