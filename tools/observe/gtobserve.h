@@ -126,6 +126,12 @@ struct gto_thread {
     uint64_t ctx[GT_CTX_NREGS]; /* saved sp, pc, rbp, rbx, r12-r15 (GT_CTX_*) */
     int in_flux;             /* torn after every re-read: fields above are
                               * from the last copy and may be inconsistent */
+    int sampled;             /* the running thread's frames come from a
+                              * register sample (the watchdog's, or the
+                              * fatal-signal handler's), taken at
+                              * sample_ns, not from its stale saved
+                              * context; 0 for every other thread */
+    uint64_t sample_ns;
     int damaged;             /* its record (not in flux) named a location
                               * past the ones the registry counts: that
                               * index is not used, location is 0 (as for
@@ -236,6 +242,10 @@ struct gto_counters {
     uint64_t stack_default, stack_reserved, page_size, canary;
     uint64_t current;        /* record of the running thread, 0 none */
     int started;             /* 0: gt_main has not published the registry */
+    uint64_t run_start;      /* registry.run_start: 0 began with a hand-off
+                              * (or a runtime that does not publish it) */
+    uint64_t watchdog_ns;    /* the watchdog's threshold, 0 off */
+    uint64_t watchdog_events;
 };
 
 /* ---- targets ------------------------------------------------------------ */
@@ -270,6 +280,10 @@ const char *gto_target_name(const gto_target *t);
 #define GTO_SNAP_MEASURE 0x2u       /* resident and touched bytes too */
 #define GTO_SNAP_NO_FASTPATH 0x4u   /* unwind every thread with libunwind,
                                      * never the frame-pointer fast path */
+#define GTO_SNAP_BLOCKERS 0x8u      /* read what each parked thread waits on
+                                     * (mutex owners, channels) and build the
+                                     * wait-for graph: gto_block_of,
+                                     * gto_cycle_*, gto_location_blockers */
 
 /* Copies the registry: threads (every slot not free), locations, edges and
  * counters, one read per chunk, torn records re-read a bounded number of
@@ -355,6 +369,112 @@ ssize_t gto_group(const gto_snapshot *s, const struct gto_thread *const *th,
 
 /* Frees the N groups G that gto_group made (NULL is allowed). */
 void gto_groups_free(struct gto_group *g, size_t n);
+
+/* ---- who blocks whom (blockers.c) --------------------------------------- */
+
+/* What holds up a parked thread, from a snapshot taken with
+ * GTO_SNAP_BLOCKERS.  The wait-for graph has an edge from a thread to the
+ * one it waits on where that is provable: a mutex's owner (GT_WAIT_MUTEX)
+ * and a joined thread (GT_WAIT_JOIN).  A condition variable's waiter waits
+ * for a signal anyone may send (no edge), then retakes a mutex: its owner
+ * is named, not an edge.  A channel's waiter waits for anyone (no edge):
+ * its fill, capacity and the threads parked on the other side are named.
+ * Objects are read through the registry's layout records (GT_REC_MUTEX,
+ * GT_REC_CHAN): no DWARF needed. */
+enum gto_obj_status {
+    GTO_OBJ_NONE = 0,        /* the wait names no object (fd, poll, sleep) */
+    GTO_OBJ_OK,              /* read, and its magic says what it is */
+    GTO_OBJ_UNREADABLE,      /* not in the target's memory (or the core's) */
+    GTO_OBJ_BAD_MAGIC,       /* read, but not a live object of its kind */
+    GTO_OBJ_UNPUBLISHED,     /* the runtime publishes no layout for it */
+};
+
+struct gto_block {
+    int kind;                /* the thread's wait kind */
+    int obj_status;          /* enum gto_obj_status */
+    uint64_t obj;            /* the wait object (wait_obj) */
+    /* Mutex: its owner; join: the joined thread; cond: the owner of the
+     * mutex it will retake.  NULL when there is none (unlocked), it is
+     * unknown, or the owner's record is not a thread of the snapshot. */
+    const struct gto_thread *by;
+    uint64_t by_record;      /* the owner's record address as read, 0 none */
+    int edge;                /* 1: `by` is a wait-for edge (mutex, join) */
+    uint64_t held_since;     /* mutex/cond: when `by` took the mutex (ns,
+                              * registry.h HOLD TIMES), 0 unknown */
+    uint64_t mutex;          /* cond: the mutex it retakes (wait_arg) */
+    uint64_t chan_len, chan_cap; /* chan: fill and capacity */
+    int chan_closed;
+    uint64_t peers;          /* chan: threads of the snapshot parked on the
+                              * other side (receivers for a sender) */
+    size_t cycle;            /* 1 + index of the deadlock cycle the thread
+                              * is in, 0 none (gto_cycle_at) */
+};
+
+/* The block of TH, a thread of S; NULL when TH is not parked or S was
+ * taken without GTO_SNAP_BLOCKERS. */
+const struct gto_block *gto_block_of(const gto_snapshot *s,
+                                     const struct gto_thread *th);
+
+/* A deadlock: threads[i] waits on threads[(i + 1) % n] through an edge
+ * (mutex or join); threads[0] is the member with the lowest id.  Live,
+ * a cycle is reported only when re-reading its members' records and
+ * objects finds every one unchanged (a torn read never makes a cycle).
+ * Cycles are ordered by their first thread's id. */
+struct gto_cycle {
+    size_t n;
+    const struct gto_thread *const *threads;
+};
+size_t gto_cycle_count(const gto_snapshot *s);
+const struct gto_cycle *gto_cycle_at(const gto_snapshot *s, size_t i);
+/* Threads in some cycle (the sum of every cycle's n). */
+uint64_t gto_cycle_threads(const gto_snapshot *s);
+
+/* Who holds up the threads parked at location LOC: one entry per thread
+ * that is a wait-for edge's target of at least one of them, with how
+ * many, most first (ties: lowest id).  Returns the number of entries and
+ * sets *OUT (owned by S); 0 when none. */
+struct gto_loc_blocker {
+    const struct gto_thread *by;
+    size_t waiters;
+};
+size_t gto_location_blockers(const gto_snapshot *s, uint32_t loc,
+                             const struct gto_loc_blocker **out);
+
+/* The running thread and how long it has run without parking or
+ * yielding.  Returns 1 and fills *OUT when one runs, else 0. */
+struct gto_hog {
+    const struct gto_thread *th;
+    int run_known;           /* 0: it began with a hand-off (gt_yield) and
+                              * no watchdog saw when: run_ns is 0 */
+    uint64_t run_ns;         /* now - run start */
+    int run_exact;           /* 0: run_ns is a lower bound (">= "): a
+                              * hand-off bounded by the watchdog, or a
+                              * core whose "now" is a lower bound */
+    int hog;                 /* run_ns >= the threshold: the registry's
+                              * watchdog_ns, or 100 ms with none */
+    uint64_t threshold_ns;
+};
+int gto_hog(const gto_snapshot *s, struct gto_hog *out);
+
+/* Texts every reader prints the same way (the GDB extension too):
+ *
+ *   gto_block_describe:  the wait, then who holds it up:
+ *     "mutex 0x5610c0a01234 held by thread 2 "holder" (parked, sleep at
+ *      truth_holder (blockers.c:52)) for 3.2s"
+ *     "join thread 7 (parked, sleep at sleeper_wait (blockers.c:160))"
+ *     "cond 0x... then mutex 0x... held by thread 3 "x" (running) for 2ms"
+ *     "chan_recv 0x... (0/4 queued, 2 senders waiting)"
+ *   The owner's "(state[, wait kind at place])": place is gto_pc_label
+ *   of its location's call site (pcs[0]).  Ages by gto_fmt_age.
+ *   NULL when TH is not parked.
+ *
+ *   gto_hog_describe: "thread 91 "spinner" has run 4.2s without
+ *   yielding" (">= 4.2s", or "an unknown time since a hand-off"). */
+const char *gto_block_describe(gto_target *t, const gto_snapshot *s,
+                               const struct gto_thread *th, char *buf,
+                               size_t len);
+const char *gto_hog_describe(const gto_snapshot *s, const struct gto_hog *h,
+                             char *buf, size_t len);
 
 /* ---- quantiles (quantile.c) --------------------------------------------- */
 
@@ -496,7 +616,7 @@ int64_t gto_parse_duration(const char *s);
  * UTF-8 is copied unchanged; each byte below 0x20, 0x7f, each byte of an
  * invalid, truncated or overlong UTF-8 sequence (surrogates and anything
  * past U+10FFFF too) and each byte of a C1 control (U+0080..U+009F)
- * becomes "\xNN" (two lowercase hex digits); a backslash becomes "\\".
+ * becomes "\xNN" (two lowercase hex digits); a backslash becomes "\".
  * So no escape sequence or newline from a target reaches a terminal, and
  * the text is always valid UTF-8.  Writes at most CAP bytes to OUT, the
  * NUL included, cut before an escape or a UTF-8 sequence that would not
