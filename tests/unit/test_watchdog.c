@@ -209,6 +209,31 @@ static void ring_member(void *arg)
     }
 }
 
+/* Then CPU-bound work handed back and forth with gt_yield, never
+ * parking: the runtime's kernel thread computes the whole time, and no
+ * slice lasts long.  (A hand-off reads no clock: the watchdog times those
+ * slices by its own looks.) */
+#define YIELD_ROUNDS 6000
+
+struct yielder {
+    struct ring *r;
+    uint64_t x;
+};
+
+static void yielder(void *arg)
+{
+    struct yielder *y = arg;
+    for (int round = 0; round < YIELD_ROUNDS; round++) {
+        for (int i = 0; i < 20000; i++) { /* tens of microseconds */
+            y->x ^= y->x << 13;
+            y->x ^= y->x >> 7;
+            y->x ^= y->x << 17;
+        }
+        y->r->checksum = y->r->checksum * 1000003u + y->x;
+        gt_yield();
+    }
+}
+
 static void ring_main(void *arg)
 {
     struct ring *r = arg;
@@ -226,6 +251,10 @@ static void ring_main(void *arg)
         tu_join(t[i]);
     for (int i = 0; i < RING; i++)
         gt_chan_destroy(r->ch[i]);
+    struct yielder y[2] = {{r, 1}, {r, 2}};
+    gt_t a = tu_spawn(yielder, &y[0]), b = tu_spawn(yielder, &y[1]);
+    tu_join(a);
+    tu_join(b);
 }
 
 struct ring_result {
