@@ -243,7 +243,10 @@ int gt_set_location_depth(int depth);
  *                         the process aborts, leaving a core whose sample
  *                         shows the hog.  Needs the watchdog on.  Time the
  *                         process spent stopped (a debugger, SIGSTOP) does
- *                         not count.
+ *                         not count.  Should the report not end the process
+ *                         within 2 s (the thread blocks the signal, or was
+ *                         stopped inside a lock the fatal report needs),
+ *                         the watchdog sends it SIGABRT without one.
  * Both are read once, at the first gt_main; a value that is not a whole
  * number up to 3600000 is refused in one line on stderr and the default
  * stands.
