@@ -4,7 +4,7 @@ import json
 
 import gdb
 
-from . import abi, args, fmt, guard, params, registry, stacks, symbols
+from . import abi, args, blockers, fmt, guard, params, registry, stacks, symbols
 
 C = abi.C
 PARKED = C["GT_STATE_PARKED"]
@@ -80,11 +80,12 @@ def process_json(snap):
             "file_io_ns": snap.reg.get("file_io_ns", 0)}
 
 
-def thread_json(snap, t):
-    """A thread in the JSON vocabulary every gt reader shares.  touched,
-    dead, unused and resident need the stack read whole: null here
-    (`info green-stack` measures them)."""
+def thread_json(snap, t, k):
+    """A thread (record t, index k) in the JSON vocabulary every gt reader
+    shares.  touched, dead, unused and resident need the stack read
+    whole: null here (`info green-stack` measures them)."""
     parked = t.state == PARKED
+    who = blockers.analysis(snap)
     return {
         "id": t.id,
         "name": t.name,
@@ -93,6 +94,8 @@ def thread_json(snap, t):
         "wait_kind": fmt.wait_kind(t),
         "wait": fmt.wait_text(t, snap.now),
         "wait_ns": fmt.waited(t, snap.now),
+        "block": who.describe(t, k),
+        "blocked_by": who.blocked_by_json(k),
         "entry": symbols.lookup(t.entry, is_return=False).func if t.entry else None,
         "run_ns": t.run_ns,
         "switches": t.switches,
@@ -148,26 +151,40 @@ tell when it was written, ages are lower bounds: `>= 2.1ms`.
                                "(of %s threads)" % (describe_filters(argv),
                                                     fmt.count(snap.count())))
         limit = opts.get("limit", params.limit())
-        shown = [snap.thread_at(k) for k in (threads if not limit else threads[:limit])]
+        ks = threads if not limit else threads[:limit]
+        shown = [snap.thread_at(k) for k in ks]
         more = len(threads) - len(shown)
         note = snap.damage_note()
+        who = blockers.analysis(snap)
+        running = blockers.hog(snap)
         if opts.get("json"):
             out = process_json(snap)
             out.update({"states": snap.state_counts(), "threads": snap.count(),
                         "in_flux": snap.in_flux, "skipped": snap.skipped,
                         "matched": len(threads), "more": more,
-                        "threads_list": [thread_json(snap, t) for t in shown]})
+                        "running": blockers.running_json(running),
+                        "watchdog": blockers.watchdog_json(snap),
+                        "deadlocks": who.deadlocks_json(),
+                        "threads_in_deadlock": who.threads_in_deadlock(),
+                        "threads_list": [thread_json(snap, t, k)
+                                         for t, k in zip(shown, ks)]})
             gdb.write(json.dumps(out) + "\n")
             return
         lines = [summary(snap)]
+        if running is not None:
+            lines.append(blockers.hog_line(snap, running))
+        if who.cycles:
+            lines.append("deadlock: %s in %d cycle%s (info green-deadlocks)" % (
+                fmt.count(who.threads_in_deadlock()) + " threads", len(who.cycles),
+                "" if len(who.cycles) == 1 else "s"))
         if filtered:
             lines.append("matching %s: %s" % (describe_filters(argv), fmt.count(len(threads))))
         rows = []
-        for t in shown:
+        for t, k in zip(shown, ks):
             parked = t.state == PARKED
             rows.append((t.id, t.name, abi.STATE_NAMES[t.state],
                          fmt.location_text(snap, t.location) if parked else "-",
-                         fmt.wait_text(t, snap.now) or "-",
+                         who.describe(t, k) or "-",
                          fmt.age(fmt.waited(t, snap.now), snap.now_exact),
                          "%s/%s" % (fmt.size(stacks.live_bytes(t)),
                                     fmt.size(stacks.reserved_bytes(t)))))
