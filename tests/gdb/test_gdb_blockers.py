@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 
-import pytest
+import jsonschema
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -91,6 +91,15 @@ READ = [NOW, "info green-threads --json --limit 0", "info green-locations --json
         "info green-threads -n waiter --limit 3", "info green-locations"]
 
 
+def follows_schema(doc, part):
+    """Asserts doc is valid as $defs/part of schema/gdb.schema.json."""
+    with open(os.path.join(ROOT, "schema", "gdb.schema.json")) as f:
+        s = json.load(f)
+    s = {"$schema": s["$schema"], "$defs": s["$defs"], "$ref": "#/$defs/" + part}
+    errors = [e.message[:200] for e in jsonschema.Draft202012Validator(s).iter_errors(doc)]
+    assert not errors, errors[:5]
+
+
 def select_waiter(truth):
     return ["green-thread %d" % truth["waiters"][0]]
 
@@ -120,6 +129,9 @@ def check(out, truth, lo_now, hi_now):
     assert lo_now <= now <= hi_now, (lo_now, now, hi_now)
     threads_doc, locs_doc, dl_doc = [d for d in jsons_of(out)
                                      if set(d) & {"threads_list", "locations", "deadlocks"}][-3:]
+    follows_schema(threads_doc, "info_green_threads")
+    follows_schema(locs_doc, "info_green_locations")
+    follows_schema(dl_doc, "info_green_deadlocks")
     rows = {r["id"]: r for r in threads_doc["threads_list"]}
     assert threads_doc["threads"] == len(rows) == 1 + 1 + 50 + 5 + 1 + 2 + BUSY
     ge = "" if exact else ">= "
@@ -248,6 +260,7 @@ def check_spinner(out, spinning, lo_now, hi_now):
     assert exact and lo_now <= now <= hi_now, (lo_now, now, hi_now)
     sid = spinning["id"]
     doc = [d for d in jsons_of(out) if "threads_list" in d][-1]
+    follows_schema(doc, "info_green_threads")
     run = doc["running"]
     truth_ns = now - spinning["start_ns"]
     assert run["id"] == sid and run["name"] == "spinner", run
