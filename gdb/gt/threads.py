@@ -112,12 +112,18 @@ class InfoGreenThreads(gdb.Command):
     """List green threads: info green-threads [-s STATE] [-l LOCATION] [-n NAME] [-w MIN_WAIT] [--limit N] [--json]
 
 A summary line (threads by state; uptime, idle time including the wait
-in progress, regular-file I/O), then one row per thread: id, name,
-state, location (where it is parked: the call site and its callers,
-`func (file:line)` each, joined by ` < `), what it waits on (fd 12 read,
-mutex 0x..., sleep 1.2s left, chan_recv 0x..., join thread 77), how long
-it has waited, and live/reserved stack bytes.  In a core that cannot
-tell when it was written, ages are lower bounds: `>= 2.1ms`.
+in progress, regular-file I/O); the running thread and how long it has
+run without parking or yielding (`hog: thread 91 "spinner" has run 4.2s
+without yielding` past the watchdog's threshold or 100 ms, `running:`
+below it); `deadlock: N threads in M cycles` if any (info
+green-deadlocks); then one row per thread: id, name, state, location
+(where it is parked: the call site and its callers, `func (file:line)`
+each, joined by ` < `), what it waits on and who holds it up (fd 12
+read, sleep 1.2s left, `mutex 0x... held by thread 2 "holder" (parked,
+sleep at f (app.c:52)) for 3.2s`, `join thread 77 (running)`,
+`chan_recv 0x... (0/4 queued, 2 senders waiting)`), how long it has
+waited, and live/reserved stack bytes.  In a core that cannot tell when
+it was written, ages are lower bounds: `>= 2.1ms`.
 
   -s STATE      parked, runnable, running or exited (a prefix will do)
   -l LOCATION   location text contains LOCATION (or matches it as a glob)
@@ -126,7 +132,9 @@ tell when it was written, ages are lower bounds: `>= 2.1ms`.
   --limit N     print N rows (default: `show green-threads limit`; 0: all)
   --json        one JSON object: now_exact, uptime_ns, idle_ns,
                 file_io_calls, file_io_ns, states, threads (the count),
-                in_flux, skipped, matched, more, threads_list"""
+                in_flux, skipped, matched, more, running, watchdog,
+                deadlocks, threads_in_deadlock, threads_list (each
+                with block and blocked_by)"""
 
     OPTIONS = {"-s": ("state", state_filter), "-l": ("location", str),
                "-n": ("name", str), "-w": ("min_wait", fmt.parse_duration),
