@@ -306,3 +306,60 @@ def test_spinner_kernel_core(tmp_path):
         stop(p)
     out = gdb([BLOCKERS, core], spin_commands(spinning["id"]))
     check_spinner(out, spinning, t0, t1)
+
+
+# ---- the running thread's words, from registry fields set by hand ----------
+
+FIXTURE = os.path.join(BUILD, "tests", "gdb", "green_fixture")
+REG = ("python import gt.registry as r; s = r.snapshot(); "
+       "print('reg', s.now, s.reg['run_start'], s.reg['sample_ns'])")
+HOG = [REG, "info green-threads --json --limit 1", "info green-threads --limit 1"]
+
+
+def hog_steps(out):
+    """(now, run_start, sample_ns, running JSON, hog line) of each HOG."""
+    regs = re.findall(r"^reg (\d+) (\d+) (\d+)$", out, re.M)
+    docs = [d["running"] for d in jsons_of(out) if "threads_list" in d]
+    lines = re.findall(r"^((?:hog|running): .*)$", out, re.M)
+    assert len(regs) == len(docs) == len(lines), out
+    return [(int(a), int(b), int(c), d, l) for (a, b, c), d, l in zip(regs, docs, lines)]
+
+
+def test_running_thread_variants():
+    """The main thread runs at ready_point (run_start set by the switch
+    that put it on the CPU).  The registry's watchdog fields are then set
+    by hand, as the runtime's watchdog would: a threshold, a sample of
+    this run, a hand-off (run_start 0) bounded by wd_since, then not."""
+    out = gdb(["--args", FIXTURE, "3"],
+              ["break ready_point", "run"] + HOG
+              + ["set var gt_registry.watchdog_ns = 1000",
+                 "set var gt_registry.sample_thread = gt_registry.current",
+                 "set var gt_registry.sample_switches = gt_registry.switches",
+                 "set var gt_registry.sample_ns = gt_registry.run_start + 1"] + HOG
+              + ["set var gt_registry.wd_since = gt_registry.run_start",
+                 "set var gt_registry.wd_switches = gt_registry.switches",
+                 "set var gt_registry.run_start = 0"] + HOG
+              + ["set var gt_registry.wd_switches = 0",
+                 "set var gt_registry.sample_switches = 0"] + HOG + ["kill"])
+    assert "Traceback" not in out and "Python Exception" not in out, out
+    steps = hog_steps(out)
+    assert len(steps) == 4, out
+    (now, start, _, run, line) = steps[0]
+    assert start and run == {"id": 1, "name": "", "run_ns": now - start, "run_exact": True,
+                             "hog": now - start >= 100000000, "threshold_ns": 100000000,
+                             "sampled": False, "sample_age_ns": None}
+    assert line == '%s: thread 1 "" has run %s without yielding' % (
+        "hog" if run["hog"] else "running", duration(now - start))
+    (now, start, sample, run, line) = steps[1]
+    assert sample == start + 1
+    assert run == {"id": 1, "name": "", "run_ns": now - start, "run_exact": True, "hog": True,
+                   "threshold_ns": 1000, "sampled": True, "sample_age_ns": now - sample}
+    assert line == 'hog: thread 1 "" has run %s without yielding (stack sampled %s ago)' % (
+        duration(now - start), duration(now - sample))
+    (now, zero, sample, run, line) = steps[2]
+    assert zero == 0 and run["run_ns"] == now - start and run["run_exact"] is False
+    assert line == 'hog: thread 1 "" has run >= %s without yielding (stack sampled %s ago)' % (
+        duration(now - start), duration(now - sample))
+    (now, zero, sample, run, line) = steps[3]
+    assert run["run_ns"] is None and run["hog"] is False and run["sampled"] is False
+    assert line == 'running: thread 1 "" has run an unknown time (since a hand-off) without yielding'
