@@ -109,22 +109,15 @@ class Analysis:
                       W_SEND: _Kind(lay, C["GT_REC_CHAN"], "GT_F_CHAN_")}
         self.kinds[W_RECV] = self.kinds[W_SEND]
         self._objs = {}
-        self._by_addr = None
         self._owner_text = {}
         self._places = {}
         self._names = {}
-        col = snap.table.column
-        states, kinds = col("state"), col("wait_kind")
-        # Only the parked threads whose wait names an object or a thread.
-        self.waiting = [k for k in range(len(snap.table))
-                        if states[k] == PARKED and kinds[k] in OBJECT_KINDS]
-        self.blocks = {}
+        self._sides = None
+        self.blocks = {}            # k -> Block, made when asked for
         self.next = {}              # k -> k it waits on through an edge
-        self._build()
+        self._build_edges()
         self.cycles = self._find_cycles()
-        for i, cyc in enumerate(self.cycles, 1):
-            for k in cyc:
-                self.blocks[k].cycle = i
+        self.cycle_of = {k: i for i, cyc in enumerate(self.cycles, 1) for k in cyc}
 
     # ---- objects and owners ---------------------------------------------
 
@@ -158,53 +151,85 @@ class Analysis:
 
     def thread_at_record(self, addr):
         """k of the thread whose record is at addr, or None."""
-        if self._by_addr is None:
-            addrs = self.snap.table.column("addr")
-            self._by_addr = dict(zip(addrs, range(len(addrs))))
-        return self._by_addr.get(addr)
+        return self.snap.table.index_at(addr)
 
-    def _mutex_into(self, b, addr):
-        """Fills b's owner fields from the mutex at addr; its status."""
-        o = self.object(W_MUTEX, addr)
-        if o.status == OBJ_OK:
-            b.by_record = o.f.get("owner", 0)
-            b.held_since = o.f.get("held_since", 0) or 0
-            if b.by_record:
-                b.by = self.thread_at_record(b.by_record)
-        return o.status
+    def mutex_owner(self, addr):
+        """(status, owner record, owner k or None, held_since) of the
+        mutex at addr, read once (50 waiters of one mutex share it)."""
+        key = ("owner", addr)
+        m = self._objs.get(key)
+        if m is None:
+            o = self.object(W_MUTEX, addr)
+            rec = o.f.get("owner", 0) if o.status == OBJ_OK else 0
+            m = self._objs[key] = (o.status, rec,
+                                   self.thread_at_record(rec) if rec else None,
+                                   o.f.get("held_since", 0) or 0)
+        return m
 
     # ---- the graph ---------------------------------------------------------
 
-    def _build(self):
+    def _build_edges(self):
+        """The wait-for graph's edges: a mutex waiter's to the owner, a
+        joiner's to the joined thread.  Waiters are grouped by object
+        first, so each mutex is read and each owner looked up once, and
+        the per-thread work is a few operations in C (100,000 waiters)."""
         col = self.snap.table.column
-        kinds, objs, wargs = col("wait_kind"), col("wait_obj"), col("wait_arg")
-        # Channel waiters by (channel, side): the other side's count.
-        sides = collections.Counter((kinds[k], objs[k]) for k in self.waiting
-                                    if kinds[k] in (W_SEND, W_RECV))
-        for k in self.waiting:
-            kind, obj = kinds[k], objs[k] or 0
-            b = self.blocks[k] = Block(kind, obj)
-            if kind == W_MUTEX:
-                b.status = self._mutex_into(b, obj)
-                b.mutex, b.mutex_status = obj, b.status
-                b.edge = b.by is not None
-            elif kind == W_JOIN:
-                b.status = OBJ_OK
-                b.by = self.snap.find(obj)
-                b.edge = b.by is not None
-            elif kind == W_COND:
-                b.status = self.object(W_COND, obj).status
-                b.mutex = wargs[k] or 0
-                b.mutex_status = self._mutex_into(b, b.mutex)
-            else:
-                o = self.object(kind, obj)
-                b.status = o.status
-                if o.status == OBJ_OK:
-                    b.chan_len, b.chan_cap = o.f.get("len", 0), o.f.get("cap", 0)
-                    b.chan_closed = bool(o.f.get("closed", 0))
-                b.peers = sides[(W_RECV if kind == W_SEND else W_SEND, obj)]
-            if b.edge:
-                self.next[k] = b.by
+        states, kinds = col("state"), col("wait_kind")
+        edge_kinds = (W_MUTEX, W_JOIN)
+        ks = [k for k, kd in enumerate(kinds) if kd in edge_kinds and states[k] == PARKED]
+        if not ks:
+            return
+        objs = col("wait_obj")
+        groups = collections.defaultdict(list)
+        for k in ks:
+            groups[(kinds[k], objs[k] or 0)].append(k)
+        nxt = self.next
+        for (kind, obj), waiters in groups.items():
+            by = self.mutex_owner(obj)[2] if kind == W_MUTEX else self.snap.find(obj)
+            if by is not None:
+                nxt.update(dict.fromkeys(waiters, by))
+
+    def block(self, k):
+        """The Block of thread k (parked on an object or a join), else
+        None; made on first use."""
+        b = self.blocks.get(k)
+        if b is not None:
+            return b
+        col = self.snap.table.column
+        kind = col("wait_kind")[k]
+        if col("state")[k] != PARKED or kind not in OBJECT_KINDS:
+            return None
+        obj = col("wait_obj")[k] or 0
+        b = self.blocks[k] = Block(kind, obj)
+        b.cycle = self.cycle_of.get(k, 0)
+        if kind in (W_MUTEX, W_COND):
+            b.mutex = obj if kind == W_MUTEX else col("wait_arg")[k] or 0
+            b.mutex_status, b.by_record, b.by, b.held_since = self.mutex_owner(b.mutex)
+            b.status = b.mutex_status if kind == W_MUTEX else self.object(W_COND, obj).status
+            b.edge = kind == W_MUTEX and b.by is not None
+        elif kind == W_JOIN:
+            b.status = OBJ_OK
+            b.by = self.snap.find(obj)
+            b.edge = b.by is not None
+        else:
+            o = self.object(kind, obj)
+            b.status = o.status
+            if o.status == OBJ_OK:
+                b.chan_len, b.chan_cap = o.f.get("len", 0), o.f.get("cap", 0)
+                b.chan_closed = bool(o.f.get("closed", 0))
+            b.peers = self.sides()[(W_RECV if kind == W_SEND else W_SEND, obj)]
+        return b
+
+    def sides(self):
+        """Counter of (chan wait kind, channel) over the parked threads:
+        the threads waiting on each side of each channel."""
+        if self._sides is None:
+            col = self.snap.table.column
+            states, kinds, objs = col("state"), col("wait_kind"), col("wait_obj")
+            self._sides = collections.Counter(
+                (kd, objs[k]) for k, kd in enumerate(kinds)
+                if kd in (W_SEND, W_RECV) and states[k] == PARKED)
+        return self._sides
 
     def _find_cycles(self):
         """Every cycle of the wait-for graph, in O(n) and without
@@ -309,7 +334,7 @@ class Analysis:
         parked."""
         if t.state != PARKED:
             return None
-        b = self.blocks.get(k)
+        b = self.block(k)
         if b is None:
             return fmt.wait_text(t, self.snap.now)
         if b.kind == W_MUTEX:
@@ -335,7 +360,7 @@ class Analysis:
     def blocked_by_json(self, k):
         """The "blocked_by" member of thread k: null, or {id, kind,
         object, edge, held_ns, cycle}."""
-        b = self.blocks.get(k)
+        b = self.block(k)
         if b is None or b.kind not in (W_MUTEX, W_JOIN, W_COND):
             return None
         snap = self.snap
@@ -354,7 +379,7 @@ class Analysis:
         for cyc in self.cycles:
             members = []
             for i, k in enumerate(cyc):
-                b = self.blocks[k]
+                b = self.block(k)
                 t = self.snap.thread_at(k)
                 members.append({
                     "id": ids[k], "name": t.name,
@@ -373,7 +398,7 @@ class Analysis:
             n = len(cyc)
             lines.append("deadlock: cycle of %d thread%s" % (n, "" if n == 1 else "s"))
             for i, k in enumerate(cyc):
-                b = self.blocks[k]
+                b = self.block(k)
                 place = self.place(locs[k])
                 at = " at " + place if place else ""
                 nxt = self.name_of(cyc[(i + 1) % n])
