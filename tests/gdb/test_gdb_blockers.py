@@ -363,3 +363,102 @@ def test_running_thread_variants():
     (now, zero, sample, run, line) = steps[3]
     assert run["run_ns"] is None and run["hog"] is False and run["sampled"] is False
     assert line == 'running: thread 1 "" has run an unknown time (since a hand-off) without yielding'
+
+
+# ---- every kind of block, and wait objects a damaged program holds --------
+
+# green_fixture 3: sleepers 2-4, lockers 5-7 (on mu, which the running
+# main thread holds), readers 8-10, receivers 11-13 (on chan_r, empty, of
+# 1), senders 14-16 (on chan_s, full, of 1), condwait 17-19 (on cond, then
+# cmu, which none holds while they wait), joiner 20 (joins thread 2).
+SET_FIELD = ("python import gt.registry as r, gt.abi as a; s = r.snapshot(); "
+             "t = s.thread({tid}); o, n = s.layout.map[(a.C['GT_REC_THREAD'], "
+             "a.C['GT_F_THR_{field}'])]; gdb.execute('set var *(unsigned %s *)%d = {value}' "
+             "% ({{1: 'char', 8: 'long'}}[n], t.addr + o))")
+BLOCKS = "info green-threads --json --limit 0"
+
+
+def set_field(tid, field, value):
+    return SET_FIELD.format(tid=tid, field=field.upper(), value=value)
+
+
+def blocks_of(doc):
+    return {r["id"]: (r["block"], r["blocked_by"]) for r in doc["threads_list"]}
+
+
+def test_every_block_kind_and_damaged_objects():
+    steps = [BLOCKS,
+             "set var mu.magic = 5", BLOCKS,
+             "set var mu.magic = %d" % 0x67746d7574657821, "set var mu.owner = 0x1230", BLOCKS,
+             "set var mu.owner = 0", BLOCKS,
+             set_field(5, "wait_obj", 16), set_field(20, "wait_obj", 99999), BLOCKS,
+             # A join cycle: sleeper 2 made to join the joiner, which joins it.
+             set_field(20, "wait_obj", 2), set_field(2, "wait_kind", 6),
+             set_field(2, "wait_obj", 20), BLOCKS, "info green-deadlocks",
+             "info green-deadlocks --json"]
+    out = gdb(["--args", FIXTURE, "3"], ["break ready_point", "run"] + steps + ["kill"])
+    assert "Traceback" not in out and "Python Exception" not in out, out
+    docs = [d for d in jsons_of(out) if "threads_list" in d]
+    assert len(docs) == 6, out
+    for d in docs:
+        follows_schema(d, "info_green_threads")
+    first = {r["id"]: r for r in docs[0]["threads_list"]}
+    b = blocks_of(docs[0])
+    mu = first[5]["wait"]                   # "mutex 0x..."
+    for tid in (5, 6, 7):
+        text, by = b[tid]
+        assert re.fullmatch(re.escape(mu) + r' held by thread 1 "" \(running\) for \S+', text), text
+        assert by["id"] == 1 and by["kind"] == "mutex" and by["edge"] is True
+        assert by["held_ns"] > 0 and by["cycle"] is None
+    for tid in (11, 12, 13):
+        assert b[tid] == (first[tid]["wait"] + " (0/1 queued, 0 senders waiting)", None)
+    for tid in (14, 15, 16):
+        assert b[tid] == (first[tid]["wait"] + " (1/1 queued, 0 receivers waiting)", None)
+    cond = first[17]["wait"]
+    for tid in (17, 18, 19):
+        text, by = b[tid]
+        assert re.fullmatch(re.escape(cond) + r" then mutex 0x[0-9a-f]+ unlocked", text), text
+        assert by == {"id": None, "kind": "cond", "object": int(cond.split()[1], 16),
+                      "edge": False, "held_ns": None, "cycle": None}
+    assert b[20][0] == "join thread 2 (parked, sleep at sleep_deep (green_fixture.c:%d))" % (
+        LINES_FIXTURE["gt_sleep_ns(3600LL"])
+    assert b[8] == (first[8]["wait"], None) and b[2] == (first[2]["wait"], None)
+    assert docs[0]["deadlocks"] == [] and docs[0]["threads_in_deadlock"] == 0
+
+    # A mutex whose magic is wrong, whose owner is no thread's record,
+    # unlocked; a wait object that cannot be read; a join of no thread.
+    assert blocks_of(docs[1])[5] == (mu + " (not a mutex)",
+                                      {"id": None, "kind": "mutex", "object": int(mu.split()[1], 16),
+                                       "edge": False, "held_ns": None, "cycle": None})
+    assert blocks_of(docs[2])[6][0] == mu + " held by an unknown thread (record 0x1230)"
+    assert blocks_of(docs[3])[7][0] == mu + " unlocked"
+    assert blocks_of(docs[4])[5][0] == "mutex 0x10 (unreadable)"
+    assert blocks_of(docs[4])[20] == ("join thread 99999 (no such thread)",
+                                       {"id": None, "kind": "join", "object": 99999,
+                                        "edge": False, "held_ns": None, "cycle": None})
+    # The join cycle, from its lowest id.
+    b = blocks_of(docs[5])
+    assert b[2][1]["cycle"] == b[20][1]["cycle"] == 1
+    assert docs[5]["threads_in_deadlock"] == 2
+    assert [t["id"] for t in docs[5]["deadlocks"][0]["threads"]] == [2, 20]
+    sleep_at = "sleep_deep (green_fixture.c:%d)" % LINES_FIXTURE["gt_sleep_ns(3600LL"]
+    join_at = "join_wait (green_fixture.c:%d)" % LINES_FIXTURE["if (gt_join(first_sleeper)"]
+    assert ("deadlock: cycle of 2 threads\n"
+            '  thread 2 "sleeper" at %s waits for join thread 20 "joiner"\n'
+            '  thread 20 "joiner" at %s waits for join thread 2 "sleeper"\n'
+            % (sleep_at, join_at)) in out, out
+    dl = [d for d in jsons_of(out) if set(d) == {"deadlocks", "threads_in_deadlock"}][-1]
+    follows_schema(dl, "info_green_deadlocks")
+    assert dl["deadlocks"] == docs[5]["deadlocks"]
+    assert [t["waits_for"] for t in dl["deadlocks"][0]["threads"]] == [
+        {"kind": "join", "object": 20}, {"kind": "join", "object": 2}]
+
+
+def _fixture_line(text):
+    with open(os.path.join(HERE, "green_fixture.c")) as f:
+        hits = [i for i, l in enumerate(f, 1) if text in l]
+    assert len(hits) == 1, (text, hits)
+    return hits[0]
+
+
+LINES_FIXTURE = {t: _fixture_line(t) for t in ("gt_sleep_ns(3600LL", "if (gt_join(first_sleeper)")}
