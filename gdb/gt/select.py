@@ -234,11 +234,16 @@ def os_thread_running(t):
     None when no OS thread's does (then the caller keeps the one
     selected).
     """
+    return os_thread_on_stack((t.stack_lo or 0) - (t.guard_size or 0), t.stack_hi or 0)
+
+
+def os_thread_on_stack(lo, hi):
+    """The OS thread one of whose newest frames has its sp in [lo, hi);
+    the only one if there is one; else None."""
     inf = gdb.selected_inferior()
     threads = sorted(inf.threads(), key=lambda th: th.num)
     if len(threads) == 1:
         return threads[0]
-    lo, hi = (t.stack_lo or 0) - (t.guard_size or 0), t.stack_hi or 0
     if not 0 < lo < hi:
         return None
     orig = gdb.selected_thread()

@@ -280,8 +280,8 @@ def check_spinner(out, spinning, lo_now, hi_now):
 
 
 def spin_commands(sid):
-    return [NOW, "info green-threads --json --limit 1", "info green-threads -s running",
-            "green-thread %d" % sid, "bt"]
+    return [NOW, "info green-threads --json -s running", "info green-threads -s running",
+            "green-bt -s running", "green-thread %d" % sid, "bt"]
 
 
 def test_spinner_live():
@@ -294,6 +294,10 @@ def test_spinner_live():
     finally:
         stop(p)
     check_spinner(out, spinning, t0, t1)
+    # Live, the running thread's frames are not in the registry (the
+    # other readers cannot unwind it either): none in the JSON.
+    doc = [d for d in jsons_of(out) if "threads_list" in d][-1]
+    assert doc["threads_list"][0]["frames"] == []
 
 
 def test_spinner_kernel_core(tmp_path):
@@ -306,6 +310,13 @@ def test_spinner_kernel_core(tmp_path):
         stop(p)
     out = gdb([BLOCKERS, core], spin_commands(spinning["id"]))
     check_spinner(out, spinning, t0, t1)
+    # In a core, the kernel thread's saved registers are the spinner's:
+    # its JSON frames and its green-bt group show spin_here.
+    doc = [d for d in jsons_of(out) if "threads_list" in d][-1]
+    funcs = [f["function"] for f in doc["threads_list"][0]["frames"]]
+    assert "spin_here" in funcs and "spinner_main" in funcs, funcs
+    group = out.split("1 thread, running: ids %d (spinner)\n" % spinning["id"], 1)
+    assert len(group) == 2 and " in spin_here (blockers.c:" in group[1].split("\n\n")[0], out
 
 
 # ---- the running thread's words, from registry fields set by hand ----------
