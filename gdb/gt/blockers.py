@@ -28,7 +28,7 @@ snapshot makes is consistent, and the cycles found in it are the target's.
 """
 import collections
 
-from . import abi, fmt, registry, symbols
+from . import abi, fmt, symbols
 
 C = abi.C
 PARKED, RUNNING = C["GT_STATE_PARKED"], C["GT_STATE_RUNNING"]
@@ -42,6 +42,10 @@ OBJ_NONE, OBJ_OK, OBJ_UNREADABLE, OBJ_BAD_MAGIC, OBJ_UNPUBLISHED = range(5)
 # The hog threshold when the runtime's watchdog is off (decisions shared by
 # every reader; gt-top's -H changes only what it highlights).
 DEFAULT_HOG_NS = 100 * 1000 * 1000
+# The largest wait object header a layout record may state: the runtime's
+# are a few dozen bytes; a damaged table must not make each of 100,000
+# waiters' objects a 64 KiB read.
+MAX_OBJECT = 4096
 ADDR_END = 1 << 64
 
 
@@ -54,13 +58,14 @@ class _Kind:
         self.size = None
         self.fields = {}
         ent = layout.map.get((rec, 0))
-        if not ent or not 0 < ent[1] <= registry.MAX_RECORD:
+        if not ent or not 0 < ent[1] <= MAX_OBJECT:
             return
-        self.size = ent[1]
         for name, fid in abi.fields(prefix).items():
             f = layout.map.get((rec, fid))
-            if fid and f and 0 < f[1] <= 8 and f[0] + f[1] <= self.size:
+            if fid and f and 0 < f[1] <= 8 and f[0] + f[1] <= ent[1]:
                 self.fields[name] = f
+        # Only the bytes of the fields read: one small read per object.
+        self.size = max([off + size for off, size in self.fields.values()] or [ent[1]])
 
     def decode(self, raw):
         return {name: int.from_bytes(raw[off:off + size], "little")

@@ -406,11 +406,20 @@ def test_every_block_kind_and_damaged_objects():
              # A join cycle: sleeper 2 made to join the joiner, which joins it.
              set_field(20, "wait_obj", 2), set_field(2, "wait_kind", 6),
              set_field(2, "wait_obj", 20), BLOCKS, "info green-deadlocks",
-             "info green-deadlocks --json"]
+             "info green-deadlocks --json",
+             # A layout table that states a mutex of 8 KiB (past MAX_OBJECT): not read.
+             "python import gt.abi as a, struct; "
+             "lay = int(gdb.parse_and_eval('(unsigned long)gt_registry.layout')); "
+             "n = int(gdb.parse_and_eval('gt_registry.nlayout')); "
+             "raw = gdb.selected_inferior().read_memory(lay, 16 * n).tobytes(); "
+             "i = [k for k, e in enumerate(struct.iter_unpack('<HHIII', raw)) "
+             "if e[:2] == (a.C['GT_REC_MUTEX'], 0)][0]; "
+             "gdb.execute('set var *(unsigned int *)%d = 8192' % (lay + 16 * i + 8))",
+             BLOCKS]
     out = gdb(["--args", FIXTURE, "3"], ["break ready_point", "run"] + steps + ["kill"])
     assert "Traceback" not in out and "Python Exception" not in out, out
     docs = [d for d in jsons_of(out) if "threads_list" in d]
-    assert len(docs) == 6, out
+    assert len(docs) == 7, out
     for d in docs:
         follows_schema(d, "info_green_threads")
     first = {r["id"]: r for r in docs[0]["threads_list"]}
@@ -463,6 +472,12 @@ def test_every_block_kind_and_damaged_objects():
     assert dl["deadlocks"] == docs[5]["deadlocks"]
     assert [t["waits_for"] for t in dl["deadlocks"][0]["threads"]] == [
         {"kind": "join", "object": 20}, {"kind": "join", "object": 2}]
+    # A mutex layout past any real size: the wait as it is, no owner; the
+    # join cycle needs no object and stays.
+    b = blocks_of(docs[6])
+    assert b[6] == (mu, {"id": None, "kind": "mutex", "object": int(mu.split()[1], 16),
+                         "edge": False, "held_ns": None, "cycle": None})
+    assert docs[6]["threads_in_deadlock"] == 2
 
 
 def _fixture_line(text):
