@@ -103,7 +103,7 @@ class Block:
 
 class Analysis:
     """The blocks, the wait-for graph and its cycles of one snapshot
-    (built once per snapshot: Snapshot.blockers)."""
+    (built once per snapshot: analysis())."""
 
     def __init__(self, snap):
         self.snap = snap
@@ -114,7 +114,7 @@ class Analysis:
                       W_SEND: _Kind(lay, C["GT_REC_CHAN"], "GT_F_CHAN_")}
         self.kinds[W_RECV] = self.kinds[W_SEND]
         self._objs = {}
-        self._owner_text = {}
+        self._states = {}
         self._places = {}
         self._names = {}
         self._sides = None
@@ -298,7 +298,7 @@ class Analysis:
     def state_text(self, k):
         """`parked, sleep at truth_holder (blockers.c:52)`: thread k's
         state and, parked, its wait kind and place."""
-        s = self._owner_text.get(k)
+        s = self._states.get(k)
         if s is None:
             t = self.snap.thread_at(k)
             s = abi.STATE_NAMES.get(t.state, "unknown")
@@ -307,7 +307,7 @@ class Analysis:
                 place = self.place(t.location)
                 if place:
                     s += " at " + place
-            self._owner_text[k] = s
+            self._states[k] = s
         return s
 
     def owner_text(self, k):
@@ -316,7 +316,7 @@ class Analysis:
 
     def _mutex_text(self, b):
         snap = self.snap
-        head = "mutex %#x" % b.mutex
+        head = "mutex " + fmt.hexa(b.mutex)
         st = b.mutex_status
         if st == OBJ_UNPUBLISHED:
             return head
@@ -327,7 +327,7 @@ class Analysis:
         if not b.by_record:
             return head + " unlocked"
         if b.by is None:
-            return head + " held by an unknown thread (record %#x)" % b.by_record
+            return head + " held by an unknown thread (record %s)" % fmt.hexa(b.by_record)
         s = "%s held by %s" % (head, self.owner_text(b.by))
         if b.held_since and b.held_since <= snap.now:
             s += " for " + fmt.age(snap.now - b.held_since, snap.now_exact)
@@ -349,17 +349,17 @@ class Analysis:
                 return "join thread %d (no such thread)" % b.obj
             return "join thread %d (%s)" % (b.obj, self.state_text(b.by))
         if b.kind == W_COND:
-            return "cond %#x then %s" % (b.obj, self._mutex_text(b))
-        word = abi.WAIT_NAMES[b.kind]
+            return "cond %s then %s" % (fmt.hexa(b.obj), self._mutex_text(b))
+        head = "%s %s" % (abi.WAIT_NAMES[b.kind], fmt.hexa(b.obj))
         if b.status == OBJ_UNPUBLISHED:
-            return "%s %#x" % (word, b.obj)
+            return head
         if b.status == OBJ_UNREADABLE:
-            return "%s %#x (unreadable)" % (word, b.obj)
+            return head + " (unreadable)"
         if b.status == OBJ_BAD_MAGIC:
-            return "%s %#x (not a channel)" % (word, b.obj)
+            return head + " (not a channel)"
         other = "receiver" if b.kind == W_SEND else "sender"
-        return "%s %#x (%s%d/%d queued, %d %s%s waiting)" % (
-            word, b.obj, "closed, " if b.chan_closed else "", b.chan_len, b.chan_cap,
+        return "%s (%s%d/%d queued, %d %s%s waiting)" % (
+            head, "closed, " if b.chan_closed else "", b.chan_len, b.chan_cap,
             b.peers, other, "" if b.peers == 1 else "s")
 
     def blocked_by_json(self, k):
@@ -408,7 +408,7 @@ class Analysis:
                 at = " at " + place if place else ""
                 nxt = self.name_of(cyc[(i + 1) % n])
                 if b.kind == W_MUTEX:
-                    waits = "mutex %#x held by %s" % (b.obj, nxt)
+                    waits = "mutex %s held by %s" % (fmt.hexa(b.obj), nxt)
                 else:
                     waits = "join %s" % nxt
                 lines.append("  %s%s waits for %s" % (self.name_of(k), at, waits))

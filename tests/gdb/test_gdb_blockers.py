@@ -402,7 +402,8 @@ def test_every_block_kind_and_damaged_objects():
              "set var mu.magic = 5", BLOCKS,
              "set var mu.magic = %d" % 0x67746d7574657821, "set var mu.owner = 0x1230", BLOCKS,
              "set var mu.owner = 0", BLOCKS,
-             set_field(5, "wait_obj", 16), set_field(20, "wait_obj", 99999), BLOCKS,
+             set_field(5, "wait_obj", 16), set_field(20, "wait_obj", 99999),
+             set_field(18, "wait_arg", 0), BLOCKS,
              # A join cycle: sleeper 2 made to join the joiner, which joins it.
              set_field(20, "wait_obj", 2), set_field(2, "wait_kind", 6),
              set_field(2, "wait_obj", 20), BLOCKS, "info green-deadlocks",
@@ -453,6 +454,8 @@ def test_every_block_kind_and_damaged_objects():
     assert blocks_of(docs[2])[6][0] == mu + " held by an unknown thread (record 0x1230)"
     assert blocks_of(docs[3])[7][0] == mu + " unlocked"
     assert blocks_of(docs[4])[5][0] == "mutex 0x10 (unreadable)"
+    # C's "%#llx" of 0, as libgtobserve writes it.
+    assert blocks_of(docs[4])[18][0] == cond + " then mutex 0 (unreadable)"
     assert blocks_of(docs[4])[20] == ("join thread 99999 (no such thread)",
                                        {"id": None, "kind": "join", "object": 99999,
                                         "edge": False, "held_ns": None, "cycle": None})
