@@ -491,3 +491,48 @@ def _fixture_line(text):
 
 
 LINES_FIXTURE = {t: _fixture_line(t) for t in ("gt_sleep_ns(3600LL", "if (gt_join(first_sleeper)")}
+
+
+# ---- the running thread when the program has another kernel thread --------
+
+def check_main_runs_on_os_thread_1(out, first_func):
+    """green-thread 1 (the running main thread), asked from OS thread 2
+    (a pthread that runs no green thread), selects OS thread 1: bt shows
+    the green thread's frames, not the pthread's."""
+    assert "Traceback" not in out and "Python Exception" not in out, out
+    sel = out.split("[Switching to green thread 1, running: it is the running thread, its "
+                    "frames are OS thread 1's own; ", 1)
+    assert len(sel) == 2, out
+    bt = re.findall(r"^#(\d+)\s+(?:0x[0-9a-f]+ in )?(\S+) \(", sel[1], re.M)
+    funcs = [f for _, f in bt]
+    last = len(funcs) - 1 - funcs[::-1].index(first_func)   # bt's, after frame's
+    assert funcs[last:] == [first_func] + (
+        ["main_thread"] if first_func != "main_thread" else []) + \
+        ["gt__thread_start", "gt__ctx_trampoline"], funcs
+    assert "kthread_idle" not in funcs
+
+
+def test_running_thread_beside_another_kernel_thread_live():
+    out = gdb(["--args", FIXTURE, "3", "kthread"],
+              ["break ready_point", "run", "thread 2", "green-thread 1", "bt", "kill"])
+    check_main_runs_on_os_thread_1(out, "ready_point")
+
+
+def test_running_thread_beside_another_kernel_thread_core(tmp_path):
+    p = subprocess.run([FIXTURE, "3", "crash", "kthread"], cwd=tmp_path,
+                       preexec_fn=unlimited_core, capture_output=True, text=True, timeout=60)
+    assert p.returncode == -signal.SIGSEGV, p.stderr
+    cores = glob.glob(str(tmp_path / "core*"))
+    assert len(cores) == 1, os.listdir(tmp_path)
+    out = gdb([FIXTURE, cores[0]], ["thread 2", "info green-threads --json -s running",
+                                    "green-bt -s running", "thread 2", "green-thread 1", "bt"])
+    check_main_runs_on_os_thread_1(out, "main_thread")
+    # The JSON frames and green-bt's group of the running thread: its
+    # kernel thread's, though OS thread 2 was selected.
+    doc = [d for d in jsons_of(out) if "threads_list" in d][-1]
+    funcs = [f["function"] for f in doc["threads_list"][0]["frames"]]
+    assert funcs[-3:] == ["main_thread", "gt__thread_start", "gt__ctx_trampoline"], funcs
+    group = out.split("1 thread, running: ids 1\n", 1)
+    assert len(group) == 2, out
+    assert " in main_thread (green_fixture.c:" in group[1].split("\n\n")[0], out
+    assert "kthread_idle" not in group[1].split("\n\n")[0]
