@@ -373,7 +373,8 @@ def test_running_thread_variants():
         duration(now - start), duration(now - sample))
     (now, zero, sample, run, line) = steps[3]
     assert run["run_ns"] is None and run["hog"] is False and run["sampled"] is False
-    assert line == 'running: thread 1 "" has run an unknown time (since a hand-off) without yielding'
+    assert line == ('running: thread 1 "" has run an unknown time (since a hand-off) '
+                    'without yielding')
 
 
 # ---- every kind of block, and wait objects a damaged program holds --------
@@ -448,8 +449,9 @@ def test_every_block_kind_and_damaged_objects():
 
     # A mutex whose magic is wrong, whose owner is no thread's record,
     # unlocked; a wait object that cannot be read; a join of no thread.
+    mu_addr = int(mu.split()[1], 16)
     assert blocks_of(docs[1])[5] == (mu + " (not a mutex)",
-                                      {"id": None, "kind": "mutex", "object": int(mu.split()[1], 16),
+                                      {"id": None, "kind": "mutex", "object": mu_addr,
                                        "edge": False, "held_ns": None, "cycle": None})
     assert blocks_of(docs[2])[6][0] == mu + " held by an unknown thread (record 0x1230)"
     assert blocks_of(docs[3])[7][0] == mu + " unlocked"
