@@ -17,7 +17,10 @@
 #                                         without configuration when
 #                                         PREFIX=/usr.
 
-GDB_FIXTURES := $(BUILD)/tests/gdb/green_fixture $(BUILD)/tests/gdb/no_runtime
+# blockers (who blocks whom, deadlocks, the hog) is built by tools/tools.mk's
+# rule for tests/tools fixtures.
+GDB_FIXTURES := $(BUILD)/tests/gdb/green_fixture $(BUILD)/tests/gdb/no_runtime \
+	$(BUILD)/tests/tools/blockers
 GDB_PKG := $(sort $(wildcard gdb/gt/*.py))
 GDB_CONSTANTS := $(BUILD)/gdb/gt/constants.py
 # Where gt/registry.h is read from.

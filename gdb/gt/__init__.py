@@ -3,8 +3,9 @@
 One module per subject: abi (constants from registry.h), target (finding
 and reading the registry), registry (bulk decoding), symbols (pc ->
 function, file:line), stacks (frame-pointer walks over bulk-read stacks),
-fmt (units), and the commands: threads, locations, select (the unwinder
-behind `green-thread`), apply, backtrace, stackuse, params.
+fmt (units), blockers (who holds up whom, deadlock cycles, the running
+thread), and the commands: threads, locations, deadlocks, select (the
+unwinder behind `green-thread`), apply, backtrace, stackuse, params.
 """
 
 _registered = False
@@ -16,6 +17,7 @@ def register():
     if _registered:
         return
     _registered = True
-    from . import params, threads, locations, select, apply, backtrace, stackuse
-    for m in (params, threads, locations, select, apply, backtrace, stackuse):
+    from . import (params, threads, locations, deadlocks, select, apply, backtrace,
+                   stackuse)
+    for m in (params, threads, locations, deadlocks, select, apply, backtrace, stackuse):
         m.register()

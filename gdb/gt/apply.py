@@ -64,6 +64,9 @@ after the current thread.  The earlier selection is restored at the end."""
                     snap.thread(i)
         prev = select.selected()
         prev_level = gdb.selected_frame().level()
+        # green-thread of the running thread selects the OS thread that
+        # runs it (select.activate): the one selected now is put back.
+        os_thread = gdb.selected_thread()
         done = 0
         if group:
             index = snap.index_of()
@@ -97,6 +100,9 @@ after the current thread.  The earlier selection is restored at the end."""
             gdb.write("\n[green-thread apply: interrupted after %s of %s]\n"
                       % (fmt.count(done), fmt.count(total)))
         finally:
+            if os_thread is not None and os_thread.is_valid() and \
+                    gdb.selected_thread() != os_thread:
+                os_thread.switch()
             select.restore(prev, prev_level)
 
 

@@ -145,7 +145,7 @@ def group_threads(snap, ks=None, progress=None):
             state, fl, s, p, f, lo, hi, entry, name = pick(v)
             if state == running and snap.target.is_core:
                 # The registers the kernel saved: GDB's own frames.
-                key = (stacks.os_thread_pcs(), False, None)
+                key = (stacks.os_thread_pcs(lo or 0, hi or 0), False, None)
             elif state == running or s is None:
                 key = (None, True, None)
             else:

@@ -10,6 +10,12 @@ C = abi.C
 POLLIN, POLLOUT = 0x1, 0x4  # <poll.h>, the events of a GT_WAIT_FD
 
 
+def hexa(n):
+    """n as C's printf("%#llx") writes it: 0x55d0c0a01234, and 0 as "0"
+    (Python's "%#x" writes "0x0")."""
+    return "%#x" % n if n else "0"
+
+
 def count(n):
     return format(n, ",")
 
@@ -102,7 +108,7 @@ def wait_text(t, now):
         return "join thread %d" % obj
     if k in (C["GT_WAIT_MUTEX"], C["GT_WAIT_COND"], C["GT_WAIT_CHAN_SEND"],
              C["GT_WAIT_CHAN_RECV"]):
-        return "%s %#x" % (abi.WAIT_NAMES[k], obj)
+        return "%s %s" % (abi.WAIT_NAMES[k], hexa(obj))
     return abi.WAIT_NAMES.get(k, "wait %d" % k)
 
 

@@ -463,6 +463,7 @@ class ThreadTable:
                 raise gdb.GdbError("gt: registry damaged: its layout table gives no "
                                    "thread %s field" % name)
         self.chunks = []    # (base, records, valid record indices or None: all)
+        self._bases = None  # sorted (base, chunk) for index_at
         self.starts = []    # k of each chunk's first valid record
         self.n = 0
         self.cols = {"state": bytearray(), "id": array.array("Q")}
@@ -552,6 +553,7 @@ class ThreadTable:
         gone = set(ks)
         state, ident = self.cols["state"], self.cols["id"]
         chunks, self.chunks, self.starts, self.n = self.chunks, [], [], 0
+        self._bases = None
         k = 0
         for base, n, valid in chunks:
             keep = []
@@ -606,6 +608,27 @@ class ThreadTable:
         base, n, valid = self.chunks[c]
         i = k - self.starts[c]
         return base, valid[i] if valid is not None else i
+
+    def index_at(self, addr):
+        """k of the valid record at address addr, or None (an address
+        inside no chunk, not at a record's start, or of a record not
+        valid).  A search of the chunks' bases, so a mutex owner is found
+        without a map of every record's address."""
+        if self._bases is None:
+            self._bases = sorted((base, c) for c, (base, _, _) in enumerate(self.chunks))
+        i = bisect.bisect_right(self._bases, (addr, 1 << 62)) - 1
+        if i < 0:
+            return None
+        base, c = self._bases[i]
+        _, n, valid = self.chunks[c]
+        off = addr - base
+        if off % self.size or off // self.size >= n:
+            return None
+        j = off // self.size
+        if valid is None:
+            return self.starts[c] + j
+        pos = bisect.bisect_left(valid, j)
+        return self.starts[c] + pos if pos < len(valid) and valid[pos] == j else None
 
     def record(self, k):
         """The k-th valid record as a Thread (read again: one record)."""

@@ -22,7 +22,7 @@ import gdb
 import gdb.unwinder
 from gdb.FrameDecorator import FrameDecorator
 
-from . import abi, args, fmt, guard, registry, stacks, symbols
+from . import abi, args, blockers, fmt, guard, registry, stacks, symbols
 
 C = abi.C
 CTX_REGS = (("rsp", C["GT_CTX_SP"]), ("rip", C["GT_CTX_PC"]), ("rbp", C["GT_CTX_RBP"]),
@@ -202,11 +202,70 @@ def _unwind_to_caller():
         _quiet = False
 
 
+# Frames of an OS thread looked at for the running green thread's stack.
+MAX_OS_FRAMES = 64
+
+
+def _sp_in_stack(th, lo, hi):
+    """Whether one of OS thread th's newest frames has its sp in
+    [lo, hi).  A core written from a signal handler on the alternate
+    signal stack has the handler's frames first; GDB unwinds through the
+    signal frame to the interrupted code."""
+    th.switch()
+    f = gdb.newest_frame()
+    for _ in range(MAX_OS_FRAMES):
+        if f is None:
+            return False
+        if lo <= int(f.read_register("rsp")) < hi:
+            return True
+        f = f.older()
+    return False
+
+
+def os_thread_running(t):
+    """The OS thread whose registers are the running green thread t's.
+
+    One kernel thread runs every green thread, and while the program
+    stands still (a stop, a core) its registers are the running green
+    thread's: its frames are that thread's real stack, where the saved
+    context in the record is stale.  A program may have other kernel
+    threads (the runtime's watchdog, the program's own): the one is found
+    whose stack pointer, in one of its newest frames, lies in t's stack.
+    None when no OS thread's does (then the caller keeps the one
+    selected).
+    """
+    return os_thread_on_stack((t.stack_lo or 0) - (t.guard_size or 0), t.stack_hi or 0)
+
+
+def os_thread_on_stack(lo, hi):
+    """The OS thread one of whose newest frames has its sp in [lo, hi);
+    the only one if there is one; else None."""
+    inf = gdb.selected_inferior()
+    threads = sorted(inf.threads(), key=lambda th: th.num)
+    if len(threads) == 1:
+        return threads[0]
+    if not 0 < lo < hi:
+        return None
+    orig = gdb.selected_thread()
+    try:
+        for th in threads:
+            try:
+                if _sp_in_stack(th, lo, hi):
+                    return th
+            except gdb.error:
+                continue        # an OS thread without registers or frames
+    finally:
+        if orig is not None and orig.is_valid():
+            orig.switch()
+    return None
+
+
 def activate(t):
     """Selects green thread record t on the current OS thread.
 
     Returns the frame that is its innermost frame (frame #1), or None if
-    t is running (its frames are the OS thread's own).
+    t is running: its frames are then those of the OS thread that runs
+    it, which is made the selected OS thread (os_thread_running).
     """
     global _sel
     th = gdb.selected_thread()
@@ -214,6 +273,9 @@ def activate(t):
         raise gdb.GdbError("gt: no thread selected")
     if t.state == C["GT_STATE_RUNNING"]:
         clear()
+        runner = os_thread_running(t)
+        if runner is not None and runner != gdb.selected_thread():
+            runner.switch()
         return None
     # GDB takes a caller's pc for a return address and looks up the byte
     # before it; a fresh context's pc (stacks.fresh) is one instruction into
@@ -314,13 +376,17 @@ def restore(prev_thread_id, prev_level):
 
 
 def describe(snap, t):
+    """`green thread 3 (waiter), parked at LOCATION, BLOCK`: the block
+    description names who holds the thread up (blockers.py)."""
     s = "green thread %d" % t.id
     if t.name:
         s += " (%s)" % t.name
     s += ", %s" % abi.STATE_NAMES[t.state]
     if t.state == C["GT_STATE_PARKED"]:
         s += " at %s" % fmt.location_text(snap, t.location)
-        w = fmt.wait_text(t, snap.now)
+        k = snap.find(t.id)
+        w = blockers.analysis(snap).describe(t, k) if k is not None else \
+            fmt.wait_text(t, snap.now)
         if w:
             s += ", %s" % w
     return s
@@ -383,8 +449,11 @@ green-thread apply runs a command on many threads (help green-thread apply)."""
         t = snap.thread(tid)
         frame = activate(t)
         if frame is None:
-            gdb.write("[%s: it is the running thread, its frames are the OS "
-                      "thread's own]\n" % describe(snap, t))
+            h = blockers.hog(snap)
+            run = "; " + blockers.hog_text(h) if h is not None and h.thread.id == t.id else ""
+            gdb.write("[Switching to %s: it is the running thread, its frames are "
+                      "OS thread %d's own%s]\n" % (describe(snap, t),
+                                                    gdb.selected_thread().num, run))
             gdb.newest_frame().select()
         else:
             note = stacks.fresh_note(t, symbols.lookup(t.entry, is_return=False).func)

@@ -71,7 +71,7 @@ def walk(target, t, max_frames=MAX_FRAMES):
     """
     raw = t.regs_raw
     if t.state == RUNNING and target.is_core:
-        return os_thread_pcs()
+        return os_thread_pcs((t.stack_lo or 0) - (t.guard_size or 0), t.stack_hi or 0)
     if t.state == RUNNING or not raw:
         return None
     sp, pc, fp = _U64.unpack_from(raw, 8 * SP)[0], _U64.unpack_from(raw, 8 * PC)[0], \
@@ -85,13 +85,20 @@ def walk(target, t, max_frames=MAX_FRAMES):
     return chain(target.reader(), sp, pc, fp, t.stack_hi, max_frames)
 
 
-def os_thread_pcs(max_frames=MAX_FRAMES):
+def os_thread_pcs(lo=None, hi=None, max_frames=MAX_FRAMES):
     """The pcs of the OS thread's physical frames, innermost first, by
     GDB's own unwinder: in a core, the running green thread's frames are
     the ones the kernel saved the registers of (libgtobserve unwinds the
-    same registers).  None when GDB has no frame."""
+    same registers).  Given the running green thread's stack [lo, hi),
+    the OS thread is the one that runs it (select.os_thread_on_stack),
+    else the selected one.  None when GDB has no frame."""
+    from . import select     # select imports this module
+    orig = gdb.selected_thread()
+    runner = select.os_thread_on_stack(lo, hi) if lo is not None else None
     pcs = []
     try:
+        if runner is not None and runner != orig:
+            runner.switch()
         f = gdb.newest_frame()
         while f is not None and len(pcs) < max_frames:
             if f.type() != gdb.INLINE_FRAME:
@@ -99,6 +106,9 @@ def os_thread_pcs(max_frames=MAX_FRAMES):
             f = f.older()
     except gdb.error:
         pass
+    finally:
+        if runner is not None and orig is not None and runner != orig and orig.is_valid():
+            orig.switch()
     return tuple(pcs) or None
 
 

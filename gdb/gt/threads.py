@@ -4,7 +4,7 @@ import json
 
 import gdb
 
-from . import abi, args, fmt, guard, params, registry, stacks, symbols
+from . import abi, args, blockers, fmt, guard, params, registry, stacks, symbols
 
 C = abi.C
 PARKED = C["GT_STATE_PARKED"]
@@ -80,11 +80,12 @@ def process_json(snap):
             "file_io_ns": snap.reg.get("file_io_ns", 0)}
 
 
-def thread_json(snap, t):
-    """A thread in the JSON vocabulary every gt reader shares.  touched,
-    dead, unused and resident need the stack read whole: null here
-    (`info green-stack` measures them)."""
+def thread_json(snap, t, k):
+    """A thread (record t, index k) in the JSON vocabulary every gt reader
+    shares.  touched, dead, unused and resident need the stack read
+    whole: null here (`info green-stack` measures them)."""
     parked = t.state == PARKED
+    who = blockers.analysis(snap)
     return {
         "id": t.id,
         "name": t.name,
@@ -93,6 +94,8 @@ def thread_json(snap, t):
         "wait_kind": fmt.wait_kind(t),
         "wait": fmt.wait_text(t, snap.now),
         "wait_ns": fmt.waited(t, snap.now),
+        "block": who.describe(t, k),
+        "blocked_by": who.blocked_by_json(k),
         "entry": symbols.lookup(t.entry, is_return=False).func if t.entry else None,
         "run_ns": t.run_ns,
         "switches": t.switches,
@@ -109,12 +112,18 @@ class InfoGreenThreads(gdb.Command):
     """List green threads: info green-threads [-s STATE] [-l LOCATION] [-n NAME] [-w MIN_WAIT] [--limit N] [--json]
 
 A summary line (threads by state; uptime, idle time including the wait
-in progress, regular-file I/O), then one row per thread: id, name,
-state, location (where it is parked: the call site and its callers,
-`func (file:line)` each, joined by ` < `), what it waits on (fd 12 read,
-mutex 0x..., sleep 1.2s left, chan_recv 0x..., join thread 77), how long
-it has waited, and live/reserved stack bytes.  In a core that cannot
-tell when it was written, ages are lower bounds: `>= 2.1ms`.
+in progress, regular-file I/O); the running thread and how long it has
+run without parking or yielding (`hog: thread 91 "spinner" has run 4.2s
+without yielding` past the watchdog's threshold or 100 ms, `running:`
+below it); `deadlock: N threads in M cycles` if any (info
+green-deadlocks); then one row per thread: id, name, state, location
+(where it is parked: the call site and its callers, `func (file:line)`
+each, joined by ` < `), what it waits on and who holds it up (fd 12
+read, sleep 1.2s left, `mutex 0x... held by thread 2 "holder" (parked,
+sleep at f (app.c:52)) for 3.2s`, `join thread 77 (running)`,
+`chan_recv 0x... (0/4 queued, 2 senders waiting)`), how long it has
+waited, and live/reserved stack bytes.  In a core that cannot tell when
+it was written, ages are lower bounds: `>= 2.1ms`.
 
   -s STATE      parked, runnable, running or exited (a prefix will do)
   -l LOCATION   location text contains LOCATION (or matches it as a glob)
@@ -123,7 +132,9 @@ tell when it was written, ages are lower bounds: `>= 2.1ms`.
   --limit N     print N rows (default: `show green-threads limit`; 0: all)
   --json        one JSON object: now_exact, uptime_ns, idle_ns,
                 file_io_calls, file_io_ns, states, threads (the count),
-                in_flux, skipped, matched, more, threads_list"""
+                in_flux, skipped, matched, more, running, watchdog,
+                deadlocks, threads_in_deadlock, threads_list (each
+                with block and blocked_by)"""
 
     OPTIONS = {"-s": ("state", state_filter), "-l": ("location", str),
                "-n": ("name", str), "-w": ("min_wait", fmt.parse_duration),
@@ -148,26 +159,40 @@ tell when it was written, ages are lower bounds: `>= 2.1ms`.
                                "(of %s threads)" % (describe_filters(argv),
                                                     fmt.count(snap.count())))
         limit = opts.get("limit", params.limit())
-        shown = [snap.thread_at(k) for k in (threads if not limit else threads[:limit])]
+        ks = threads if not limit else threads[:limit]
+        shown = [snap.thread_at(k) for k in ks]
         more = len(threads) - len(shown)
         note = snap.damage_note()
+        who = blockers.analysis(snap)
+        running = blockers.hog(snap)
         if opts.get("json"):
             out = process_json(snap)
             out.update({"states": snap.state_counts(), "threads": snap.count(),
                         "in_flux": snap.in_flux, "skipped": snap.skipped,
                         "matched": len(threads), "more": more,
-                        "threads_list": [thread_json(snap, t) for t in shown]})
+                        "running": blockers.running_json(running),
+                        "watchdog": blockers.watchdog_json(snap),
+                        "deadlocks": who.deadlocks_json(),
+                        "threads_in_deadlock": who.threads_in_deadlock(),
+                        "threads_list": [thread_json(snap, t, k)
+                                         for t, k in zip(shown, ks)]})
             gdb.write(json.dumps(out) + "\n")
             return
         lines = [summary(snap)]
+        if running is not None:
+            lines.append(blockers.hog_line(snap, running))
+        if who.cycles:
+            lines.append("deadlock: %s in %d cycle%s (info green-deadlocks)" % (
+                fmt.count(who.threads_in_deadlock()) + " threads", len(who.cycles),
+                "" if len(who.cycles) == 1 else "s"))
         if filtered:
             lines.append("matching %s: %s" % (describe_filters(argv), fmt.count(len(threads))))
         rows = []
-        for t in shown:
+        for t, k in zip(shown, ks):
             parked = t.state == PARKED
             rows.append((t.id, t.name, abi.STATE_NAMES[t.state],
                          fmt.location_text(snap, t.location) if parked else "-",
-                         fmt.wait_text(t, snap.now) or "-",
+                         who.describe(t, k) or "-",
                          fmt.age(fmt.waited(t, snap.now), snap.now_exact),
                          "%s/%s" % (fmt.size(stacks.live_bytes(t)),
                                     fmt.size(stacks.reserved_bytes(t)))))

@@ -1,7 +1,7 @@
 /*
  * green_fixture.c - green threads with known ground truth for the GDB tests.
  *
- * Usage: green_fixture N [crash] [idle] [fileio] [hostile]
+ * Usage: green_fixture N [crash] [idle] [fileio] [hostile] [kthread]
  * Spawns, in this order (so thread ids are known: the main thread is 1):
  *   N "sleeper"   ids 2 .. N+1      sleep_deep: recursion depth 3, then
  *                                   gt_sleep_ns(1 hour); local marker =
@@ -23,6 +23,9 @@
  * made of what a client could send a server that names threads by peer:
  * a terminal title escape, a screen clear, a newline, bytes that are not
  * UTF-8, a C1 control, an overlong '/', a backslash and DEL.
+ * With "kthread", a second kernel thread (a plain pthread, in kthread_idle)
+ * waits in pause() beside the one running green threads, as the runtime's
+ * watchdog or a program's own threads do.
  * Then it prints "ready <pid>", calls ready_point() (a breakpoint target) and
  * parks the main thread in hold_main (read on stdin).  With "crash", the
  * main thread dereferences a null pointer after ready_point instead, so
@@ -31,9 +34,11 @@
  */
 #include <fcntl.h>
 #include <gt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static gt_mutex_t mu = GT_MUTEX_INITIALIZER;
@@ -209,11 +214,26 @@ static void main_thread(void *arg)
     _exit(0);
 }
 
+/* A kernel thread that runs no green thread.  pause(2) through syscall():
+ * libgt's wrappers are for green threads. */
+__attribute__((noinline)) static void *kthread_idle(void *arg)
+{
+    (void)arg;
+    for (;;)
+        syscall(SYS_pause);
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || atol(argv[1]) < 1) {
         fprintf(stderr, "usage: %s N [crash]\n", argv[0]);
         return 2;
+    }
+    for (int i = 2; i < argc; i++) {
+        pthread_t kt;
+        if (strcmp(argv[i], "kthread") == 0 && pthread_create(&kt, NULL, kthread_idle, NULL))
+            return 1;
     }
     return gt_main(main_thread, argv) == 0 ? 0 : 1;
 }

@@ -119,7 +119,8 @@ def running():
     p.wait()
 
 
-THREAD_KEYS = {"id", "name", "state", "location", "wait_kind", "wait", "wait_ns", "entry",
+THREAD_KEYS = {"id", "name", "state", "location", "wait_kind", "wait", "wait_ns", "block",
+               "blocked_by", "entry",
                "run_ns", "switches", "stack", "frames"}
 STACK_KEYS = {"reserved", "live", "touched", "dead", "unused", "resident"}
 FRAME_KEYS = {"n", "pc", "function", "file", "line", "inlined"}
@@ -274,7 +275,8 @@ def test_locations_queue_per_call_site():
     locs = data["locations"]
     for l in locs:
         assert set(l) == {"index", "where", "kind", "waiting", "arrivals", "completed",
-                          "wait_max_ns", "done_p50_ns", "done_p99_ns", "oldest_wait_ns"}, l
+                          "wait_max_ns", "done_p50_ns", "done_p99_ns", "oldest_wait_ns",
+                          "blocked_by"}, l
     waiting = {l["where"].split()[0]: l["waiting"] for l in locs if l["waiting"]}
     assert waiting == {"sleep_deep": N, "lock_wait": N, "read_wait": N, "recv_wait": N,
                        "send_wait": N, "cond_wait_here": N, "join_wait": 1}
