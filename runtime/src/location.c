@@ -316,23 +316,38 @@ static inline unsigned hist_bucket(uint64_t ns)
     return b < GT_WAIT_HIST_BUCKETS ? b : GT_WAIT_HIST_BUCKETS - 1;
 }
 
-void gt__location_leave(struct gt__thread *t, uint64_t now)
+/* The wake: t leaves the queue at its location now, and the wait is
+ * counted complete when t next runs (gt__location_resumed), timed by the
+ * clock reading of the switch that runs it.  So a wake reads no clock:
+ * it was one of the two readings of every park/wake hand-off (see WAITS
+ * in gt/registry.h). */
+void gt__location_leave(struct gt__thread *t)
 {
     uint32_t idx = t->pub.location;
     t->prev_loc = idx;
-    t->resumed_at = now;
+    t->resume_loc = idx;
     if (!idx)
         return;
     struct gt_location_rec *l = loc_at(idx);
-    uint64_t wait = now > t->pub.wait_since ? now - t->pub.wait_since : 0;
     gt__seq_begin(&l->seq);
     gt__list_remove(GT__LOCATION_LIST, &l->head, &l->tail, t);
     l->waiting--;
+    gt__seq_end(&l->seq);
+    t->pub.location = 0;
+}
+
+void gt__location_resumed(struct gt__thread *t, uint64_t now)
+{
+    uint32_t idx = t->resume_loc;
+    t->resume_loc = 0;
+    t->resumed_at = now;
+    struct gt_location_rec *l = loc_at(idx);
+    uint64_t wait = now > t->pub.wait_since ? now - t->pub.wait_since : 0;
+    gt__seq_begin(&l->seq);
     l->completed++;
     l->total_wait_ns += wait;
     if (wait > l->max_wait_ns)
         l->max_wait_ns = wait;
     l->hist[hist_bucket(wait)]++;
     gt__seq_end(&l->seq);
-    t->pub.location = 0;
 }

@@ -131,9 +131,11 @@ static inline void prefetch_after_next(void)
 
 /* Everything a switch from cur to next does before the registers move
  * (cur, next: NULL for the scheduler context; cur has already been put
- * wherever it waits, st is its new state).  Returns the context to load. */
+ * wherever it waits, st is its new state; now: the clock, when next has a
+ * wait to complete).  Returns the context to load. */
 static inline __attribute__((always_inline)) const uint64_t *
-switch_prepare(struct gt__thread *cur, enum gt_state st, struct gt__thread *next)
+switch_prepare(struct gt__thread *cur, enum gt_state st, struct gt__thread *next,
+               uint64_t now)
 {
     const uint64_t *to = S.sched_ctx;
     /* One thread leaves RUNNING and one enters it: only the other two
@@ -157,6 +159,13 @@ switch_prepare(struct gt__thread *cur, enum gt_state st, struct gt__thread *next
         S.prev = cur;
     }
     if (next) {
+#if GT__INSTRUMENT
+        /* Its wait ends as it runs (WAITS in gt/registry.h). */
+        if (next->resume_loc)
+            gt__location_resumed(next, now);
+#else
+        (void)now;
+#endif
         gt__seq_begin(&next->pub.seq);
         next->pub.state = GT_STATE_RUNNING;
         next->pub.switches++;
@@ -207,12 +216,14 @@ void gt__switch_to(struct gt__thread *cur, enum gt_state st,
      * knowing it never comes here, switch_prepare drops its test. */
     if (cur && st == GT_STATE_RUNNABLE)
         __builtin_unreachable();
-    const uint64_t *to = switch_prepare(cur, st, next);
+    /* Every caller has just read the clock (a park, an exit, the
+     * scheduler's dispatch): the time next runs from. */
+    const uint64_t *to = switch_prepare(cur, st, next, S.slice_start);
     gt__ctx_switch(cur ? cur->pub.ctx : S.sched_ctx, to);
     after_switch();
     /* The periodic poll is made here, by the thread that resumes, and not
      * by one about to park: until its switch has marked it PARKED, a wake
-     * the poll found for it would be dropped (gt__wake_at skips a running
+     * the poll found for it would be dropped (gt__wake skips a running
      * thread), and an edge-triggered fd or an expired timer would never
      * wake it again. */
     if (GT__UNLIKELY(S.switches_since_poll >= POLL_EVERY_SWITCHES) &&
@@ -264,7 +275,9 @@ park_begin(struct gt__thread *cur, const void *fp, enum gt_wait_kind kind,
     if (deadline && gt__timer_add(cur) < 0) {
         /* No memory for the heap: an error beats a wait that never ends. */
         gt__seq_begin(&cur->pub.seq);
-        gt__location_leave(cur, now);
+        gt__location_leave(cur);
+        if (cur->resume_loc)
+            gt__location_resumed(cur, now); /* a wait of 0 ns */
         cur->pub.wait_kind = GT_WAIT_NONE;
         gt__seq_end(&cur->pub.seq);
         return ENOMEM;
@@ -297,7 +310,7 @@ int gt__park_unstacked(const void *fp, enum gt_wait_kind kind, uint64_t obj,
     __builtin_unreachable(); /* its context is replaced before it can run */
 }
 
-void gt__wake_at(struct gt__thread *t, int result, uint64_t now)
+void gt__wake(struct gt__thread *t, int result)
 {
     if (t->pub.state != GT_STATE_PARKED)
         return; /* already woken by another of its waits */
@@ -305,9 +318,7 @@ void gt__wake_at(struct gt__thread *t, int result, uint64_t now)
         gt__timer_remove(t);
     gt__seq_begin(&t->pub.seq);
 #if GT__INSTRUMENT
-    gt__location_leave(t, now);
-#else
-    (void)now;
+    gt__location_leave(t);
 #endif
     t->pub.wait_kind = GT_WAIT_NONE;
     t->pub.deadline = 0;
@@ -319,11 +330,6 @@ void gt__wake_at(struct gt__thread *t, int result, uint64_t now)
     t->wake_result = result;
     GT__PROBE1(wake, t->pub.id);
     rq_push(t);
-}
-
-void gt__wake(struct gt__thread *t, int result)
-{
-    gt__wake_at(t, result, GT__INSTRUMENT ? gt__clock() : 0);
 }
 
 int gt__sleep(const void *fp, int64_t ns)
@@ -361,7 +367,15 @@ int gt_yield(void)
     /* No clock reading here: it would cost more than the switch.  "Began
      * with a hand-off" (registry.h, RUNNING). */
     gt__reg.run_start = 0;
-    gt__ctx_switch(cur->pub.ctx, switch_prepare(cur, GT_STATE_RUNNABLE, next));
+    /* Unless next was woken from a wait: that wait ends now, and only a
+     * reading tells when (it was taken at the wake before, WAITS). */
+    uint64_t now = 0;
+#if GT__INSTRUMENT
+    if (next->resume_loc)
+        now = gt__clock();
+#endif
+    gt__ctx_switch(cur->pub.ctx,
+                   switch_prepare(cur, GT_STATE_RUNNABLE, next, now));
     after_switch();
     return 0;
 }
@@ -427,7 +441,7 @@ spawn(gt_t *out, void (*fn)(void *), void *arg,
     t->fdw = NULL;
     t->wq = NULL;
     t->heap_idx = 0;
-    t->prev_loc = 0;
+    t->prev_loc = t->resume_loc = 0;
     t->resumed_at = S.slice_start;
 #if defined(__SANITIZE_ADDRESS__)
     t->asan_fake_stack = NULL;
@@ -460,7 +474,7 @@ exit_prepare(struct gt__thread *cur)
 {
 #if GT__INSTRUMENT
     /* One reading ends the thread's last slice (its run time is complete
-     * once it has exited) and is the time its joiner wakes. */
+     * once it has exited) and is the time the next thread runs from. */
     uint64_t tsc = gt__clock_ticks();
 #endif
     gt__reg.exits++;
@@ -475,11 +489,9 @@ exit_prepare(struct gt__thread *cur)
     cur->pub.run_ns += now - S.slice_start;
     S.slice_start = now;
     gt__reg.run_start = now;
-#else
-    uint64_t now = 0;
 #endif
     if (joiner)
-        gt__wake_at(joiner, 0, now);
+        gt__wake(joiner, 0);
     S.leaving = cur; /* its stack (and record, if detached) go after the switch */
     return rq_pop();
 }
