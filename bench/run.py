@@ -225,6 +225,14 @@ TARGETS = [
      "against": ("touch1k", "fcontext"), "text": "<= 1.2x fcontext"},
     {"result": ("rss", "gt"), "kind": "abs", "limit": 4.5 * 1024,
      "text": "<= 4.5 KiB per parked thread"},
+    # What the registry's bookkeeping may add to a park/wake hand-off;
+    # shown on the instrumentation rows (see INSTRUMENTATION).
+    {"result": ("parkwake", "gt-cond"), "kind": "ratio", "limit": 1.5,
+     "against": ("parkwake", "gt-noinstr-cond"), "text": "cond <= 1.5x uninstrumented",
+     "row": "instrumentation"},
+    {"result": ("parkwake", "gt-chan"), "kind": "ratio", "limit": 1.5,
+     "against": ("parkwake", "gt-noinstr-chan"), "text": "chan <= 1.5x uninstrumented",
+     "row": "instrumentation"},
 ]
 
 # ---- Plug-ins: every bench/*_bench.py (knot_bench.py: Knot against nginx
@@ -241,12 +249,17 @@ for _file in sorted(os.listdir(HERE)):
 # ---- end of plug-ins ----
 
 # What the registry updates cost: the instrumented build against the one
-# built with -DGT_NO_INSTRUMENT, measured in the same run.
+# built with -DGT_NO_INSTRUMENT, measured in the same run; the park/wake
+# rows also name the State Threads figure of the same run (its st_cond
+# ping-pong is the peer's park/wake), and a TARGETS entry with
+# "row": "instrumentation" for (on, off) is judged on its row.
 INSTRUMENTATION = [
-    ("yield", ("yield", "gt"), ("yield", "gt-noinstr")),
-    ("spawn", ("spawn", "gt"), ("spawn", "gt-noinstr")),
-    ("park/wake cond", ("parkwake", "gt-cond"), ("parkwake", "gt-noinstr-cond")),
-    ("park/wake chan", ("parkwake", "gt-chan"), ("parkwake", "gt-noinstr-chan")),
+    ("yield", ("yield", "gt"), ("yield", "gt-noinstr"), None),
+    ("spawn", ("spawn", "gt"), ("spawn", "gt-noinstr"), None),
+    ("park/wake cond", ("parkwake", "gt-cond"), ("parkwake", "gt-noinstr-cond"),
+     ("parkwake", "st")),
+    ("park/wake chan", ("parkwake", "gt-chan"), ("parkwake", "gt-noinstr-chan"),
+     ("parkwake", "st")),
 ]
 
 # The yield-with-100K-parked row is "flat" if within this of plain yield.
@@ -266,7 +279,8 @@ def check_tables():
     needed = (shown | {g["baseline"] for g in GROUPS}
               | {t["result"] for t in TARGETS}
               | {t["against"] for t in TARGETS if "against" in t}
-              | {k for _, on, off in INSTRUMENTATION for k in (on, off)})
+              | {k for _, on, off, _ in INSTRUMENTATION for k in (on, off)}
+              | {peer for _, _, _, peer in INSTRUMENTATION if peer})
     problems = ["%s/%s is shown or compared but no run produces it" % k
                 for k in sorted(needed - produced)]
     problems += ["%s/%s is produced but has no row" % k for k in sorted(produced - shown)]
@@ -398,7 +412,7 @@ def ratio(results, key, against):
 def build_rows(results, errors_by_key, ran_keys):
     """The table as a list of dicts, one per row, group headers included."""
     rows, legend = [], []
-    target_of = {t["result"]: t for t in TARGETS}
+    target_of = {t["result"]: t for t in TARGETS if t.get("row") != "instrumentation"}
     for g in GROUPS:
         if not any(key in ran_keys for key, _ in g["rows"]):
             continue
@@ -462,7 +476,7 @@ def build_rows(results, errors_by_key, ran_keys):
             rows.append(row)
     # Instrumentation cost, as rows of the same table.
     inst_rows = []
-    for name, on, off in INSTRUMENTATION:
+    for name, on, off, peer in INSTRUMENTATION:
         if on not in ran_keys and off not in ran_keys:
             continue
         a_, b_ = results.get(on), results.get(off)
@@ -476,7 +490,24 @@ def build_rows(results, errors_by_key, ran_keys):
                        ratio=a_["median"] / b_["median"])
             row["delta_text"] = ("+" if delta >= 0 else "-") + fmt_value(abs(delta), a_["unit"])
             row["ratio_text"] = "%.2fx %s" % (row["ratio"], off[1])
-            row["note"] = "%+.1f%% for the registry updates" % ((row["ratio"] - 1) * 100)
+            notes = ["%+.1f%% for the registry updates" % ((row["ratio"] - 1) * 100)]
+            p_ = results.get(peer) if peer else None
+            if p_ and p_["median"]:
+                row["peer"] = {"impl": peer[1], "median": p_["median"],
+                               "ratio_on": a_["median"] / p_["median"],
+                               "ratio_off": b_["median"] / p_["median"]}
+                label = dict(k for g in GROUPS for k in g["rows"]).get(peer, peer[1])
+                notes.append("%s %s in this run: %.2fx it (uninstrumented %.2fx)" % (
+                    label, fmt_value(p_["median"], p_["unit"]), row["peer"]["ratio_on"],
+                    row["peer"]["ratio_off"]))
+            for t in TARGETS:
+                if (t.get("row") == "instrumentation" and t["result"] == on
+                        and t["against"] == off):
+                    verdict = judge(t, results)
+                    row["target"] = {"text": t["text"], "met": verdict}
+                    notes.insert(0, "target %s: %s" % (
+                        t["text"], {True: "met", False: "MISSED", None: "n/a"}[verdict]))
+            row["note"] = "; ".join(notes)
         inst_rows.append(row)
     if inst_rows:
         legend.append(("instrumentation", "what the registry updates cost: the median "
