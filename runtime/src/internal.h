@@ -289,21 +289,7 @@ static inline void gt__slot_free(struct gt__thread *t)
 
 /* ---- location.c ---------------------------------------------------------- */
 int gt__locations_init(void) GT__HIDDEN;
-/* The location of a park of t whose outermost gt entry point has frame
- * pointer fp, interned on first sight; NULL when it has none (no frame
- * pointers) or memory ran out. */
-struct gt_location_rec *gt__location_find(const struct gt__thread *t,
-                                          const void *fp,
-                                          enum gt_wait_kind kind) GT__HIDDEN;
-/* Links t at the queue of l (NULL: none) and counts the edge from its
- * previous location.  now: the park's timestamp. */
-void gt__location_arrive(struct gt__thread *t, struct gt_location_rec *l,
-                         uint64_t now) GT__HIDDEN;
-/* The wake of t: it leaves its location's queue; its wait is completed
- * when it runs again, by gt__location_resumed with the clock reading of
- * the switch to it (t->resume_loc says one is due). */
-void gt__location_leave(struct gt__thread *t) GT__HIDDEN;
-void gt__location_resumed(struct gt__thread *t, uint64_t now) GT__HIDDEN;
+/* The hot half, every park's and wake's, is inline: location.h. */
 const struct gt_location_rec *gt__location_get(uint32_t idx) GT__HIDDEN;
 
 /* ---- sched.c ------------------------------------------------------------- */

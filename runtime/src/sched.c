@@ -24,6 +24,7 @@
 #endif
 
 #include "internal.h"
+#include "location.h"
 
 struct gt__sched gt__sched;
 __attribute__((tls_model("initial-exec")))
