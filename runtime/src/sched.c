@@ -113,6 +113,18 @@ static inline __attribute__((always_inline)) void after_switch(void)
         gt__seq_end(&p->pub.seq);
         S.prev = NULL;
     }
+#if GT__INSTRUMENT
+    /* A thread woken from a wait counts it as it runs (WAITS in
+     * gt/registry.h), from the clock reading of the switch that ran it:
+     * every switch but gt_yield's has just set slice_start to it, and
+     * gt_yield counts the wait itself.  Here, and not before the switch,
+     * the reading has long arrived: the histogram bucket it picks is the
+     * address of the update, and a store to an address that waits for a
+     * TSC read stalled the switch (2 ns of a 36 ns hand-off). */
+    struct gt__thread *resumed = gt__tls_current;
+    if (resumed && resumed->resume_loc)
+        gt__location_resumed(resumed, S.slice_start);
+#endif
     if (GT__UNLIKELY(S.leaving != NULL))
         let_go_of_stack();
 }
@@ -132,11 +144,9 @@ static inline void prefetch_after_next(void)
 
 /* Everything a switch from cur to next does before the registers move
  * (cur, next: NULL for the scheduler context; cur has already been put
- * wherever it waits, st is its new state; now: the clock, when next has a
- * wait to complete).  Returns the context to load. */
+ * wherever it waits, st is its new state).  Returns the context to load. */
 static inline __attribute__((always_inline)) const uint64_t *
-switch_prepare(struct gt__thread *cur, enum gt_state st, struct gt__thread *next,
-               uint64_t now)
+switch_prepare(struct gt__thread *cur, enum gt_state st, struct gt__thread *next)
 {
     const uint64_t *to = S.sched_ctx;
     /* One thread leaves RUNNING and one enters it: only the other two
@@ -160,13 +170,6 @@ switch_prepare(struct gt__thread *cur, enum gt_state st, struct gt__thread *next
         S.prev = cur;
     }
     if (next) {
-#if GT__INSTRUMENT
-        /* Its wait ends as it runs (WAITS in gt/registry.h). */
-        if (next->resume_loc)
-            gt__location_resumed(next, now);
-#else
-        (void)now;
-#endif
         gt__seq_begin(&next->pub.seq);
         next->pub.state = GT_STATE_RUNNING;
         next->pub.switches++;
@@ -217,9 +220,7 @@ void gt__switch_to(struct gt__thread *cur, enum gt_state st,
      * knowing it never comes here, switch_prepare drops its test. */
     if (cur && st == GT_STATE_RUNNABLE)
         __builtin_unreachable();
-    /* Every caller has just read the clock (a park, an exit, the
-     * scheduler's dispatch): the time next runs from. */
-    const uint64_t *to = switch_prepare(cur, st, next, S.slice_start);
+    const uint64_t *to = switch_prepare(cur, st, next);
     gt__ctx_switch(cur ? cur->pub.ctx : S.sched_ctx, to);
     after_switch();
     /* The periodic poll is made here, by the thread that resumes, and not
@@ -368,15 +369,14 @@ int gt_yield(void)
     /* No clock reading here: it would cost more than the switch.  "Began
      * with a hand-off" (registry.h, RUNNING). */
     gt__reg.run_start = 0;
-    /* Unless next was woken from a wait: that wait ends now, and only a
-     * reading tells when (it was taken at the wake before, WAITS). */
-    uint64_t now = 0;
 #if GT__INSTRUMENT
+    /* Unless next was woken from a wait: that wait ends now, and only a
+     * reading tells when (it was taken at the wake before, WAITS).  The
+     * switch leaves slice_start alone, so after_switch cannot count it. */
     if (next->resume_loc)
-        now = gt__clock();
+        gt__location_resumed(next, gt__clock());
 #endif
-    gt__ctx_switch(cur->pub.ctx,
-                   switch_prepare(cur, GT_STATE_RUNNABLE, next, now));
+    gt__ctx_switch(cur->pub.ctx, switch_prepare(cur, GT_STATE_RUNNABLE, next));
     after_switch();
     return 0;
 }

@@ -316,8 +316,10 @@ enum gt_chan_field {
  *   running again at `from` to parking at `to`).  So in every consistent
  *   copy of a location completed is the sum of hist, and arrivals is
  *   waiting + completed + the threads woken from here that have not run
- *   yet (RUNNABLE, location 0).  (Timing the wait at the wake cost a clock
- *   reading on every wake: as much as the rest of a park's bookkeeping.)
+ *   yet (RUNNABLE with location 0; or `current`, for the few instructions
+ *   from its switch to the count).  (Timing the wait at the wake cost a
+ *   clock reading on every wake: as much as the rest of a park's
+ *   bookkeeping.)
  *
  * HOLD TIMES
  *
