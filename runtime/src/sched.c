@@ -94,8 +94,9 @@ static __attribute__((noinline)) void let_go_of_stack(void)
         gt__slot_free(d);
 }
 
-/* Runs first in whatever context a switch lands in. */
-static inline __attribute__((always_inline)) void after_switch(void)
+/* Runs first in whatever context a switch lands in.  waited: the context
+ * may be a thread woken from a wait (it did not leave by gt_yield). */
+static inline __attribute__((always_inline)) void after_switch(bool waited)
 {
 #if defined(__SANITIZE_ADDRESS__)
     struct gt__thread *self = gt__tls_current;
@@ -122,8 +123,10 @@ static inline __attribute__((always_inline)) void after_switch(void)
      * address of the update, and a store to an address that waits for a
      * TSC read stalled the switch (2 ns of a 36 ns hand-off). */
     struct gt__thread *resumed = gt__tls_current;
-    if (resumed && resumed->resume_loc)
+    if (waited && resumed && resumed->resume_loc)
         gt__location_resumed(resumed, S.slice_start);
+#else
+    (void)waited;
 #endif
     if (GT__UNLIKELY(S.leaving != NULL))
         let_go_of_stack();
@@ -222,7 +225,7 @@ void gt__switch_to(struct gt__thread *cur, enum gt_state st,
         __builtin_unreachable();
     const uint64_t *to = switch_prepare(cur, st, next);
     gt__ctx_switch(cur ? cur->pub.ctx : S.sched_ctx, to);
-    after_switch();
+    after_switch(true);
     /* The periodic poll is made here, by the thread that resumes, and not
      * by one about to park: until its switch has marked it PARKED, a wake
      * the poll found for it would be dropped (gt__wake skips a running
@@ -377,7 +380,7 @@ int gt_yield(void)
         gt__location_resumed(next, gt__clock());
 #endif
     gt__ctx_switch(cur->pub.ctx, switch_prepare(cur, GT_STATE_RUNNABLE, next));
-    after_switch();
+    after_switch(false); /* cur yielded: it has no wait to count */
     return 0;
 }
 
@@ -501,7 +504,7 @@ exit_prepare(struct gt__thread *cur)
  * final switch itself (see gt__exit_switch in internal.h). */
 struct gt__exit_switch gt__thread_start(struct gt__thread *t)
 {
-    after_switch();
+    after_switch(true); /* new, or restarted after an unstacked wait */
     /* Restarted after an unstacked wait: end it, then run as new. */
     if (GT__UNLIKELY(t->pub.flags & GT_TF_UNSTACKED))
         gt__fd_unstacked_resumed(t);
