@@ -41,7 +41,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 class Run:
-    def __init__(self, program, scenario, full, quick, expects, relabel=None):
+    def __init__(self, program, scenario, full, quick, expects, relabel=None,
+                 rotate=None):
         self.program = program
         self.scenario = scenario
         self.full = full
@@ -50,6 +51,10 @@ class Run:
         # RESULT impl names are the program's; a run of the same program at
         # another size is told apart here ("gt" at 100K vs at 1M).
         self.relabel = relabel or {}
+        # Runs with the same rotate name are compared with one another by a
+        # target: they run in ROTATE_ROUNDS rounds, each round all of them
+        # in turn (see run_rotation).
+        self.rotate = rotate
 
 
 def a(**kw):
@@ -82,16 +87,18 @@ RUNS = [
     Run("pth", "spawn", a(n=100000, reps=5), a(n=10000, reps=3), [("spawn", "pth")]),
     Run("pthread", "spawn", a(n=100000, reps=5), a(n=5000, reps=3), [("spawn", "pthread")]),
     Run("go", "spawn", a(n=100000, reps=11), a(n=100000, reps=5), [("spawn", "go")]),
-    # park/wake ping-pong.
-    Run("gt", "parkwake-cond", a(n=2000000, reps=11), a(n=500000, reps=5),
-        [("parkwake", "gt-cond")]),
-    Run("gt-noinstr", "parkwake-cond", a(n=2000000, reps=11), a(n=500000, reps=5),
-        [("parkwake", "gt-noinstr-cond")]),
-    Run("gt", "parkwake-chan", a(n=2000000, reps=11), a(n=500000, reps=5),
-        [("parkwake", "gt-chan")]),
-    Run("gt-noinstr", "parkwake-chan", a(n=2000000, reps=11), a(n=500000, reps=5),
-        [("parkwake", "gt-noinstr-chan")]),
-    Run("st", "parkwake", a(n=2000000, reps=11), a(n=500000, reps=5), [("parkwake", "st")]),
+    # park/wake ping-pong.  gt against its uninstrumented twin is a target,
+    # and State Threads stands beside them: rotated (see run_rotation).
+    Run("gt", "parkwake-cond", a(n=2000000, reps=15), a(n=500000, reps=5),
+        [("parkwake", "gt-cond")], rotate="parkwake"),
+    Run("gt-noinstr", "parkwake-cond", a(n=2000000, reps=15), a(n=500000, reps=5),
+        [("parkwake", "gt-noinstr-cond")], rotate="parkwake"),
+    Run("gt", "parkwake-chan", a(n=2000000, reps=15), a(n=500000, reps=5),
+        [("parkwake", "gt-chan")], rotate="parkwake"),
+    Run("gt-noinstr", "parkwake-chan", a(n=2000000, reps=15), a(n=500000, reps=5),
+        [("parkwake", "gt-noinstr-chan")], rotate="parkwake"),
+    Run("st", "parkwake", a(n=2000000, reps=15), a(n=500000, reps=5), [("parkwake", "st")],
+        rotate="parkwake"),
     Run("go", "parkwake", a(n=2000000, reps=11), a(n=500000, reps=5),
         [("parkwake", "go-chan")]),
     Run("pthread", "parkwake", a(n=100000, reps=11), a(n=20000, reps=5),
@@ -357,10 +364,12 @@ def child_env():
     return env
 
 
-def run_one(run, build, quick, timeout, env):
-    """Runs one program; returns (results, error or None, seconds)."""
+def run_one(run, build, quick, timeout, env, params=None):
+    """Runs one program (with params instead of its own when given);
+    returns (results, error or None, seconds)."""
     exe = os.path.join(build, "bench", "bench-" + run.program)
-    params = run.quick if quick else run.full
+    if params is None:
+        params = run.quick if quick else run.full
     argv = [exe, run.scenario] + ["%s=%d" % kv for kv in sorted(params.items())]
     cmd = " ".join(os.path.relpath(argv[0]) if i == 0 else x for i, x in enumerate(argv))
     t0 = time.monotonic()
@@ -400,6 +409,71 @@ def run_one(run, build, quick, timeout, env):
         return results, "%s: printed no result for %s" % (
             cmd, ", ".join("%s/%s" % m for m in missing)), secs
     return results, None, secs
+
+
+# Rounds of a rotation: each run's repetitions are split over them.
+ROTATE_ROUNDS = 5
+
+
+def run_rotation(group, build, quick, timeout, env):
+    """Runs the runs of one rotation: ROTATE_ROUNDS rounds, each one process
+    of every run with its share of the repetitions, the order shifting by
+    one each round.  On a machine shared with other work a burst of it then
+    falls on every run of the group alike, not on one run's single process,
+    so that their ratio (a target) holds.  Where the driver may (root),
+    the rotation runs under SCHED_FIFO, inherited by the programs: other
+    work then cannot preempt a repetition on the pinned CPU (the kernel
+    still keeps 5% of it for others).  Returns, per run, (results, error,
+    seconds) as run_one does: a result's median is the median of its
+    rounds' medians, min and max those of all of them, reps their sum."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+        fifo = True
+    except (AttributeError, OSError):
+        fifo = False
+    try:
+        return rotate_rounds(group, build, quick, timeout, env, fifo)
+    finally:
+        if fifo:
+            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+
+
+def rotate_rounds(group, build, quick, timeout, env, fifo):
+    per_round = {}
+    for run in group:
+        params = dict(run.quick if quick else run.full)
+        params["reps"] = max(1, params.get("reps", ROTATE_ROUNDS) // ROTATE_ROUNDS)
+        per_round[run] = params
+    got = {run: ([], None, 0.0) for run in group}
+    for k in range(ROTATE_ROUNDS):
+        for j in range(len(group)):
+            run = group[(j + k) % len(group)]
+            res_so_far, err, secs = got[run]
+            if err:
+                continue
+            res, err, t = run_one(run, build, quick, timeout, env, per_round[run])
+            got[run] = (res_so_far + [res], err, secs + t)
+    out = {}
+    for run, (rounds, err, secs) in got.items():
+        merged = {}
+        for res in rounds:
+            for r in res:
+                merged.setdefault((r["bench"], r["impl"]), []).append(r)
+        results = []
+        for key, rs in merged.items():
+            m = dict(rs[0])
+            meds = sorted(r["median"] for r in rs)
+            h = len(meds) // 2
+            m["median"] = meds[h] if len(meds) % 2 else (meds[h - 1] + meds[h]) / 2
+            m["min"] = min(r["min"] for r in rs)
+            m["max"] = max(r["max"] for r in rs)
+            m["reps"] = sum(r["reps"] for r in rs)
+            m["rounds"] = len(rs)
+            m["round_medians"] = [r["median"] for r in rs]
+            m["fifo"] = fifo
+            results.append(m)
+        out[run] = (results, err, secs)
+    return out
 
 
 def ratio(results, key, against):
@@ -620,8 +694,16 @@ def main():
 
     results, raw, errors, errors_by_key, ran_keys = {}, [], [], {}, set()
     started = time.monotonic()
+    rotated = {}
     for i, run in enumerate(runs, 1):
-        res, err, secs = run_one(run, opts.build, opts.quick, timeout, env)
+        if run.rotate:
+            if run.rotate not in rotated:
+                group = [r for r in runs if r.rotate == run.rotate]
+                rotated[run.rotate] = run_rotation(group, opts.build, opts.quick,
+                                                   timeout, env)
+            res, err, secs = rotated[run.rotate][run]
+        else:
+            res, err, secs = run_one(run, opts.build, opts.quick, timeout, env)
         log("  [%2d/%d] %-11s %-14s %6.1f s%s" % (
             i, len(runs), run.program, run.scenario, secs, "  ERROR" if err else ""))
         for b, imp in run.expects:
