@@ -67,7 +67,7 @@
  * TIME
  *
  *   Every timestamp is nanoseconds of CLOCK_MONOTONIC, as the runtime
- *   reads it cheaply at parks and wakes: at most 20 us behind the
+ *   reads it cheaply at parks and switches: at most 20 us behind the
  *   kernel's clock at the moment it was taken, never ahead of it, and
  *   never going backwards.  registry.clock_base
  *   is that clock when the runtime started and registry.realtime_base the
