@@ -41,7 +41,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 class Run:
-    def __init__(self, program, scenario, full, quick, expects, relabel=None, env=None):
+    def __init__(self, program, scenario, full, quick, expects, relabel=None,
+                 env=None, rotate=None):
         self.program = program
         # Environment variables of this run only (on top of child_env()).
         self.env = env or {}
@@ -52,6 +53,10 @@ class Run:
         # RESULT impl names are the program's; a run of the same program at
         # another size is told apart here ("gt" at 100K vs at 1M).
         self.relabel = relabel or {}
+        # Runs with the same rotate name are compared with one another by a
+        # target: they run in ROTATE_ROUNDS rounds, each round all of them
+        # in turn (see run_rotation).
+        self.rotate = rotate
 
 
 def a(**kw):
@@ -88,16 +93,18 @@ RUNS = [
     Run("pth", "spawn", a(n=100000, reps=5), a(n=10000, reps=3), [("spawn", "pth")]),
     Run("pthread", "spawn", a(n=100000, reps=5), a(n=5000, reps=3), [("spawn", "pthread")]),
     Run("go", "spawn", a(n=100000, reps=11), a(n=100000, reps=5), [("spawn", "go")]),
-    # park/wake ping-pong.
-    Run("gt", "parkwake-cond", a(n=2000000, reps=11), a(n=500000, reps=5),
-        [("parkwake", "gt-cond")]),
-    Run("gt-noinstr", "parkwake-cond", a(n=2000000, reps=11), a(n=500000, reps=5),
-        [("parkwake", "gt-noinstr-cond")]),
-    Run("gt", "parkwake-chan", a(n=2000000, reps=11), a(n=500000, reps=5),
-        [("parkwake", "gt-chan")]),
-    Run("gt-noinstr", "parkwake-chan", a(n=2000000, reps=11), a(n=500000, reps=5),
-        [("parkwake", "gt-noinstr-chan")]),
-    Run("st", "parkwake", a(n=2000000, reps=11), a(n=500000, reps=5), [("parkwake", "st")]),
+    # park/wake ping-pong.  gt against its uninstrumented twin is a target,
+    # and State Threads stands beside them: rotated (see run_rotation).
+    Run("gt", "parkwake-cond", a(n=2000000, reps=15), a(n=500000, reps=5),
+        [("parkwake", "gt-cond")], rotate="parkwake"),
+    Run("gt-noinstr", "parkwake-cond", a(n=2000000, reps=15), a(n=500000, reps=5),
+        [("parkwake", "gt-noinstr-cond")], rotate="parkwake"),
+    Run("gt", "parkwake-chan", a(n=2000000, reps=15), a(n=500000, reps=5),
+        [("parkwake", "gt-chan")], rotate="parkwake"),
+    Run("gt-noinstr", "parkwake-chan", a(n=2000000, reps=15), a(n=500000, reps=5),
+        [("parkwake", "gt-noinstr-chan")], rotate="parkwake"),
+    Run("st", "parkwake", a(n=2000000, reps=15), a(n=500000, reps=5), [("parkwake", "st")],
+        rotate="parkwake"),
     Run("go", "parkwake", a(n=2000000, reps=11), a(n=500000, reps=5),
         [("parkwake", "go-chan")]),
     Run("pthread", "parkwake", a(n=100000, reps=11), a(n=20000, reps=5),
@@ -233,6 +240,14 @@ TARGETS = [
      "against": ("touch1k", "fcontext"), "text": "<= 1.2x fcontext"},
     {"result": ("rss", "gt"), "kind": "abs", "limit": 4.5 * 1024,
      "text": "<= 4.5 KiB per parked thread"},
+    # What the registry's bookkeeping may add to a park/wake hand-off;
+    # shown on the instrumentation rows (see INSTRUMENTATION).
+    {"result": ("parkwake", "gt-cond"), "kind": "ratio", "limit": 1.5,
+     "against": ("parkwake", "gt-noinstr-cond"), "text": "cond <= 1.5x uninstrumented",
+     "row": "instrumentation"},
+    {"result": ("parkwake", "gt-chan"), "kind": "ratio", "limit": 1.5,
+     "against": ("parkwake", "gt-noinstr-chan"), "text": "chan <= 1.5x uninstrumented",
+     "row": "instrumentation"},
 ]
 
 # ---- Plug-ins: every bench/*_bench.py (knot_bench.py: Knot against nginx
@@ -249,12 +264,17 @@ for _file in sorted(os.listdir(HERE)):
 # ---- end of plug-ins ----
 
 # What the registry updates cost: the instrumented build against the one
-# built with -DGT_NO_INSTRUMENT, measured in the same run.
+# built with -DGT_NO_INSTRUMENT, measured in the same run; the park/wake
+# rows also name the State Threads figure of the same run (its st_cond
+# ping-pong is the peer's park/wake), and a TARGETS entry with
+# "row": "instrumentation" for (on, off) is judged on its row.
 INSTRUMENTATION = [
-    ("yield", ("yield", "gt"), ("yield", "gt-noinstr")),
-    ("spawn", ("spawn", "gt"), ("spawn", "gt-noinstr")),
-    ("park/wake cond", ("parkwake", "gt-cond"), ("parkwake", "gt-noinstr-cond")),
-    ("park/wake chan", ("parkwake", "gt-chan"), ("parkwake", "gt-noinstr-chan")),
+    ("yield", ("yield", "gt"), ("yield", "gt-noinstr"), None),
+    ("spawn", ("spawn", "gt"), ("spawn", "gt-noinstr"), None),
+    ("park/wake cond", ("parkwake", "gt-cond"), ("parkwake", "gt-noinstr-cond"),
+     ("parkwake", "st")),
+    ("park/wake chan", ("parkwake", "gt-chan"), ("parkwake", "gt-noinstr-chan"),
+     ("parkwake", "st")),
 ]
 
 # What the watchdog costs when nobody hogs (the issue: within 2%): the
@@ -282,7 +302,9 @@ def check_tables():
     needed = (shown | {g["baseline"] for g in GROUPS}
               | {t["result"] for t in TARGETS}
               | {t["against"] for t in TARGETS if "against" in t}
-              | {k for _, on, off in INSTRUMENTATION + WATCHDOG for k in (on, off)})
+              | {k for _, on, off, _ in INSTRUMENTATION for k in (on, off)}
+              | {k for _, on, off in WATCHDOG for k in (on, off)}
+              | {peer for _, _, _, peer in INSTRUMENTATION if peer})
     problems = ["%s/%s is shown or compared but no run produces it" % k
                 for k in sorted(needed - produced)]
     problems += ["%s/%s is produced but has no row" % k for k in sorted(produced - shown)]
@@ -360,10 +382,12 @@ def child_env():
     return env
 
 
-def run_one(run, build, quick, timeout, env):
-    """Runs one program; returns (results, error or None, seconds)."""
+def run_one(run, build, quick, timeout, env, params=None):
+    """Runs one program (with params instead of its own when given);
+    returns (results, error or None, seconds)."""
     exe = os.path.join(build, "bench", "bench-" + run.program)
-    params = run.quick if quick else run.full
+    if params is None:
+        params = run.quick if quick else run.full
     argv = [exe, run.scenario] + ["%s=%d" % kv for kv in sorted(params.items())]
     cmd = " ".join(["%s=%s" % kv for kv in sorted(run.env.items())] +
                    [os.path.relpath(argv[0]) if i == 0 else x for i, x in enumerate(argv)])
@@ -407,6 +431,71 @@ def run_one(run, build, quick, timeout, env):
     return results, None, secs
 
 
+# Rounds of a rotation: each run's repetitions are split over them.
+ROTATE_ROUNDS = 5
+
+
+def run_rotation(group, build, quick, timeout, env):
+    """Runs the runs of one rotation: ROTATE_ROUNDS rounds, each one process
+    of every run with its share of the repetitions, the order shifting by
+    one each round.  On a machine shared with other work a burst of it then
+    falls on every run of the group alike, not on one run's single process,
+    so that their ratio (a target) holds.  Where the driver may (root),
+    the rotation runs under SCHED_FIFO, inherited by the programs: other
+    work then cannot preempt a repetition on the pinned CPU (the kernel
+    still keeps 5% of it for others).  Returns, per run, (results, error,
+    seconds) as run_one does: a result's median is the median of its
+    rounds' medians, min and max those of all of them, reps their sum."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+        fifo = True
+    except (AttributeError, OSError):
+        fifo = False
+    try:
+        return rotate_rounds(group, build, quick, timeout, env, fifo)
+    finally:
+        if fifo:
+            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+
+
+def rotate_rounds(group, build, quick, timeout, env, fifo):
+    per_round = {}
+    for run in group:
+        params = dict(run.quick if quick else run.full)
+        params["reps"] = max(1, params.get("reps", ROTATE_ROUNDS) // ROTATE_ROUNDS)
+        per_round[run] = params
+    got = {run: ([], None, 0.0) for run in group}
+    for k in range(ROTATE_ROUNDS):
+        for j in range(len(group)):
+            run = group[(j + k) % len(group)]
+            res_so_far, err, secs = got[run]
+            if err:
+                continue
+            res, err, t = run_one(run, build, quick, timeout, env, per_round[run])
+            got[run] = (res_so_far + [res], err, secs + t)
+    out = {}
+    for run, (rounds, err, secs) in got.items():
+        merged = {}
+        for res in rounds:
+            for r in res:
+                merged.setdefault((r["bench"], r["impl"]), []).append(r)
+        results = []
+        for key, rs in merged.items():
+            m = dict(rs[0])
+            meds = sorted(r["median"] for r in rs)
+            h = len(meds) // 2
+            m["median"] = meds[h] if len(meds) % 2 else (meds[h - 1] + meds[h]) / 2
+            m["min"] = min(r["min"] for r in rs)
+            m["max"] = max(r["max"] for r in rs)
+            m["reps"] = sum(r["reps"] for r in rs)
+            m["rounds"] = len(rs)
+            m["round_medians"] = [r["median"] for r in rs]
+            m["fifo"] = fifo
+            results.append(m)
+        out[run] = (results, err, secs)
+    return out
+
+
 def ratio(results, key, against):
     r, b = results.get(key), results.get(against)
     if not r or not b or b["median"] == 0:
@@ -417,7 +506,7 @@ def ratio(results, key, against):
 def build_rows(results, errors_by_key, ran_keys):
     """The table as a list of dicts, one per row, group headers included."""
     rows, legend = [], []
-    target_of = {t["result"]: t for t in TARGETS}
+    target_of = {t["result"]: t for t in TARGETS if t.get("row") != "instrumentation"}
     for g in GROUPS:
         if not any(key in ran_keys for key, _ in g["rows"]):
             continue
@@ -481,7 +570,7 @@ def build_rows(results, errors_by_key, ran_keys):
             rows.append(row)
     # Instrumentation cost, as rows of the same table.
     inst_rows = []
-    for name, on, off in INSTRUMENTATION:
+    for name, on, off, peer in INSTRUMENTATION:
         if on not in ran_keys and off not in ran_keys:
             continue
         a_, b_ = results.get(on), results.get(off)
@@ -495,7 +584,24 @@ def build_rows(results, errors_by_key, ran_keys):
                        ratio=a_["median"] / b_["median"])
             row["delta_text"] = ("+" if delta >= 0 else "-") + fmt_value(abs(delta), a_["unit"])
             row["ratio_text"] = "%.2fx %s" % (row["ratio"], off[1])
-            row["note"] = "%+.1f%% for the registry updates" % ((row["ratio"] - 1) * 100)
+            notes = ["%+.1f%% for the registry updates" % ((row["ratio"] - 1) * 100)]
+            p_ = results.get(peer) if peer else None
+            if p_ and p_["median"]:
+                row["peer"] = {"impl": peer[1], "median": p_["median"],
+                               "ratio_on": a_["median"] / p_["median"],
+                               "ratio_off": b_["median"] / p_["median"]}
+                label = dict(k for g in GROUPS for k in g["rows"]).get(peer, peer[1])
+                notes.append("%s %s in this run: %.2fx it (uninstrumented %.2fx)" % (
+                    label, fmt_value(p_["median"], p_["unit"]), row["peer"]["ratio_on"],
+                    row["peer"]["ratio_off"]))
+            for t in TARGETS:
+                if (t.get("row") == "instrumentation" and t["result"] == on
+                        and t["against"] == off):
+                    verdict = judge(t, results)
+                    row["target"] = {"text": t["text"], "met": verdict}
+                    notes.insert(0, "target %s: %s" % (
+                        t["text"], {True: "met", False: "MISSED", None: "n/a"}[verdict]))
+            row["note"] = "; ".join(notes)
         inst_rows.append(row)
     if inst_rows:
         legend.append(("instrumentation", "what the registry updates cost: the median "
@@ -631,8 +737,16 @@ def main():
 
     results, raw, errors, errors_by_key, ran_keys = {}, [], [], {}, set()
     started = time.monotonic()
+    rotated = {}
     for i, run in enumerate(runs, 1):
-        res, err, secs = run_one(run, opts.build, opts.quick, timeout, env)
+        if run.rotate:
+            if run.rotate not in rotated:
+                group = [r for r in runs if r.rotate == run.rotate]
+                rotated[run.rotate] = run_rotation(group, opts.build, opts.quick,
+                                                   timeout, env)
+            res, err, secs = rotated[run.rotate][run]
+        else:
+            res, err, secs = run_one(run, opts.build, opts.quick, timeout, env)
         log("  [%2d/%d] %-11s %-14s %6.1f s%s" % (
             i, len(runs), run.program, run.scenario, secs, "  ERROR" if err else ""))
         for b, imp in run.expects:

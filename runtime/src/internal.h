@@ -44,10 +44,13 @@ struct gt__thread {
     struct gt__fd_waiter *fdw;    /* its heap-held fd wait while UNSTACKED */
     void (*fn)(void *);
     void *fn_arg;
-    uint64_t resumed_at;          /* ns: left its last park (edges) */
+    uint64_t resumed_at;          /* ns: ran again after its last park */
     uint64_t low_water;           /* lowest frame seen at a gt call */
     uint32_t heap_idx;            /* timer heap slot + 1, 0 none */
     uint32_t prev_loc;            /* location of its last park (edges) */
+    uint32_t resume_loc;          /* woken from a wait at this location,
+                                   * counted complete when it next runs
+                                   * (gt__location_resumed); 0 none */
     int wake_result;              /* 0, or the errno a wait ends with */
     bool joined;                  /* someone joins it or has joined it */
     unsigned vg_stack;            /* valgrind's id for the stack */
@@ -286,17 +289,7 @@ static inline void gt__slot_free(struct gt__thread *t)
 
 /* ---- location.c ---------------------------------------------------------- */
 int gt__locations_init(void) GT__HIDDEN;
-/* The location of a park of t whose outermost gt entry point has frame
- * pointer fp, interned on first sight; NULL when it has none (no frame
- * pointers) or memory ran out. */
-struct gt_location_rec *gt__location_find(const struct gt__thread *t,
-                                          const void *fp,
-                                          enum gt_wait_kind kind) GT__HIDDEN;
-/* Links t at the queue of l (NULL: none) and counts the edge from its
- * previous location.  now: the park's timestamp. */
-void gt__location_arrive(struct gt__thread *t, struct gt_location_rec *l,
-                         uint64_t now) GT__HIDDEN;
-void gt__location_leave(struct gt__thread *t, uint64_t now) GT__HIDDEN;
+/* The hot half, every park's and wake's, is inline: location.h. */
 const struct gt_location_rec *gt__location_get(uint32_t idx) GT__HIDDEN;
 
 /* ---- sched.c ------------------------------------------------------------- */
@@ -316,9 +309,10 @@ int gt__park(const void *fp, enum gt_wait_kind kind, uint64_t obj,
 int gt__park_unstacked(const void *fp, enum gt_wait_kind kind, uint64_t obj,
                        uint64_t arg, uint64_t deadline, void (*fn)(void *),
                        void *fn_arg) GT__HIDDEN;
-/* Makes a parked thread runnable; result is what gt__park returns. */
+/* Makes a parked thread runnable; result is what gt__park returns.  It
+ * reads no clock: the wait is timed when the thread runs (see WAITS in
+ * gt/registry.h). */
 void gt__wake(struct gt__thread *t, int result) GT__HIDDEN;
-void gt__wake_at(struct gt__thread *t, int result, uint64_t now) GT__HIDDEN;
 uint64_t gt__deadline(int64_t timeout_ns) GT__HIDDEN;
 int gt__sleep(const void *fp, int64_t ns) GT__HIDDEN;
 

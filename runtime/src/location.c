@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "location.h"
 
 struct table {
     uint32_t *slots;     /* record index, 0 empty */
@@ -26,12 +27,7 @@ struct table {
 static struct table loc_table, edge_table;
 static uint32_t loc_chunk_cap, edge_chunk_cap;
 
-static inline struct gt_location_rec *loc_at(uint32_t i)
-{
-    struct gt_location_rec **c =
-        (struct gt_location_rec **)(uintptr_t)gt__reg.loc_chunks;
-    return &c[i / GT_LOCS_PER_CHUNK][i % GT_LOCS_PER_CHUNK];
-}
+#define loc_at gt__loc_at
 
 const struct gt_location_rec *gt__location_get(uint32_t idx)
 {
@@ -138,11 +134,10 @@ int gt__locations_init(void)
 static uint32_t capture(const struct gt__thread *t, const void *fp,
                         uint64_t *pcs, uint32_t depth)
 {
-    uintptr_t lo = (uintptr_t)t->pub.stack_lo, hi = (uintptr_t)t->pub.stack_hi;
     uintptr_t f = (uintptr_t)fp;
     uint32_t n = 0;
     while (n < depth) {
-        if (f < lo || f > hi - 16 || (f & 7))
+        if (!gt__frame_ok(t, f))
             break;
         const uint64_t *frame = (const uint64_t *)f;
         if (!frame[1])
@@ -228,111 +223,33 @@ static struct gt_edge_rec *intern_edge(uint32_t from, uint32_t to)
     return e;
 }
 
-/* ---- caches in front of the tables -------------------------------------------
- *
- * Most parks come from a handful of call sites, again and again, and so do
- * the transitions between them.  A direct-mapped cache, indexed by the
- * call site (for locations) or by the pair of locations (for edges),
- * points straight at the record: a hit costs one load and a compare of
- * the record's own key instead of hashing the whole chain and following
- * the table into the chunk array.  Records never move, so a pointer stays
- * good; an entry is checked against the record on every use, so a miss,
- * a collision or a stale entry only costs the table lookup behind it. */
-#define CACHE_BITS 6
+/* ---- the misses of location.h's lookups ---------------------------------- */
 
-static struct gt_location_rec *loc_cache[1u << CACHE_BITS];
-static struct gt_edge_rec *edge_cache[1u << CACHE_BITS];
+struct gt_location_rec *gt__loc_cache[1u << GT__LOC_CACHE_BITS];
+struct gt_edge_rec *gt__edge_cache[1u << GT__LOC_CACHE_BITS];
 
-static inline unsigned cache_slot(uint64_t key)
-{
-    return (unsigned)((key * 0x9e3779b97f4a7c15ull) >> (64 - CACHE_BITS));
-}
-
-struct gt_location_rec *gt__location_find(const struct gt__thread *t,
-                                          const void *fp,
-                                          enum gt_wait_kind kind)
+struct gt_location_rec *gt__location_find_slow(const struct gt__thread *t,
+                                               const void *fp,
+                                               enum gt_wait_kind kind)
 {
     uint64_t pcs[GT_LOCATION_DEPTH_MAX];
     uint32_t depth = capture(t, fp, pcs, (uint32_t)gt__sched.loc_depth);
     if (!depth)
         return NULL;
-    unsigned c = cache_slot(pcs[0]);
-    struct gt_location_rec *l = loc_cache[c];
-    if (GT__LIKELY(l && l->depth == depth && same_pcs(l->pcs, pcs, depth)))
-        return l;
+    unsigned c = gt__loc_cache_slot(pcs[0]);
+    struct gt_location_rec *l = gt__loc_cache[c];
+    if (l && l->depth == depth && same_pcs(l->pcs, pcs, depth))
+        return l; /* a chain shorter than loc_depth */
     uint32_t idx = intern_location(pcs, depth, kind);
     if (!idx)
         return NULL;
-    return loc_cache[c] = loc_at(idx);
+    return gt__loc_cache[c] = loc_at(idx);
 }
 
-/* The edge from -> to, from the cache or the table; NULL when memory ran
- * out (the transition is then not counted). */
-static inline struct gt_edge_rec *find_edge(uint32_t from, uint32_t to)
+struct gt_edge_rec *gt__edge_find_slow(uint32_t from, uint32_t to)
 {
-    unsigned c = cache_slot(((uint64_t)from << 32) | to);
-    struct gt_edge_rec *e = edge_cache[c];
-    if (GT__LIKELY(e && e->from == from && e->to == to))
-        return e;
-    e = intern_edge(from, to);
+    struct gt_edge_rec *e = intern_edge(from, to);
     if (e)
-        edge_cache[c] = e;
+        gt__edge_cache[gt__loc_cache_slot(((uint64_t)from << 32) | to)] = e;
     return e;
-}
-
-void gt__location_arrive(struct gt__thread *t, struct gt_location_rec *l,
-                         uint64_t now)
-{
-    if (!l) {
-        t->pub.location = 0;
-        t->pub.loc_next = t->pub.loc_prev = 0;
-        return;
-    }
-    uint32_t idx = l->index;
-    t->pub.location = idx;
-    gt__seq_begin(&l->seq);
-    gt__list_push(GT__LOCATION_LIST, &l->head, &l->tail, t);
-    l->waiting++;
-    l->arrivals++;
-    gt__seq_end(&l->seq);
-
-    if (t->prev_loc) {
-        struct gt_edge_rec *e = find_edge(t->prev_loc, idx);
-        if (e) {
-            uint64_t run = now - t->resumed_at;
-            gt__seq_begin(&e->seq);
-            e->count++;
-            e->run_ns += run;
-            if (run > e->max_run_ns)
-                e->max_run_ns = run;
-            gt__seq_end(&e->seq);
-        }
-    }
-}
-
-static inline unsigned hist_bucket(uint64_t ns)
-{
-    unsigned b = ns ? 63u - (unsigned)__builtin_clzll(ns) : 0;
-    return b < GT_WAIT_HIST_BUCKETS ? b : GT_WAIT_HIST_BUCKETS - 1;
-}
-
-void gt__location_leave(struct gt__thread *t, uint64_t now)
-{
-    uint32_t idx = t->pub.location;
-    t->prev_loc = idx;
-    t->resumed_at = now;
-    if (!idx)
-        return;
-    struct gt_location_rec *l = loc_at(idx);
-    uint64_t wait = now > t->pub.wait_since ? now - t->pub.wait_since : 0;
-    gt__seq_begin(&l->seq);
-    gt__list_remove(GT__LOCATION_LIST, &l->head, &l->tail, t);
-    l->waiting--;
-    l->completed++;
-    l->total_wait_ns += wait;
-    if (wait > l->max_wait_ns)
-        l->max_wait_ns = wait;
-    l->hist[hist_bucket(wait)]++;
-    gt__seq_end(&l->seq);
-    t->pub.location = 0;
 }

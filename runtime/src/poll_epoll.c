@@ -147,7 +147,7 @@ void gt__fd_closed(int fd)
 /* Puts fd's readiness back in epoll's ready list.  The periodic poll runs
  * in a thread that has just resumed from a park (gt__switch_to), before
  * it has unlinked the waiters of the wait it is returning from: an edge
- * for one of them finds the thread running, and gt__wake_at ignores it.
+ * for one of them finds the thread running, and gt__wake ignores it.
  * Were that edge dropped, edge-triggered epoll would never report the fd
  * again and the thread's next wait on it could sleep forever.
  * EPOLL_CTL_MOD polls the fd afresh and queues it again if it is ready. */
@@ -219,7 +219,7 @@ int gt__poller_poll(int64_t timeout_ns)
                 if (w->t == gt__self()) {
                     rearm = true;
                 } else {
-                    gt__wake_at(w->t, 0, now);
+                    gt__wake(w->t, 0);
                     woken++;
                 }
             }

@@ -24,6 +24,7 @@
 #endif
 
 #include "internal.h"
+#include "location.h"
 
 struct gt__sched gt__sched;
 __attribute__((tls_model("initial-exec")))
@@ -93,8 +94,9 @@ static __attribute__((noinline)) void let_go_of_stack(void)
         gt__slot_free(d);
 }
 
-/* Runs first in whatever context a switch lands in. */
-static inline __attribute__((always_inline)) void after_switch(void)
+/* Runs first in whatever context a switch lands in.  waited: the context
+ * may be a thread woken from a wait (it did not leave by gt_yield). */
+static inline __attribute__((always_inline)) void after_switch(bool waited)
 {
 #if defined(__SANITIZE_ADDRESS__)
     struct gt__thread *self = gt__tls_current;
@@ -112,6 +114,20 @@ static inline __attribute__((always_inline)) void after_switch(void)
         gt__seq_end(&p->pub.seq);
         S.prev = NULL;
     }
+#if GT__INSTRUMENT
+    /* A thread woken from a wait counts it as it runs (WAITS in
+     * gt/registry.h), from the clock reading of the switch that ran it:
+     * every switch but gt_yield's has just set slice_start to it, and
+     * gt_yield counts the wait itself.  Here, and not before the switch,
+     * the reading has long arrived: the histogram bucket it picks is the
+     * address of the update, and a store to an address that waits for a
+     * TSC read stalled the switch (2 ns of a 36 ns hand-off). */
+    struct gt__thread *resumed = gt__tls_current;
+    if (waited && resumed && resumed->resume_loc)
+        gt__location_resumed(resumed, S.slice_start);
+#else
+    (void)waited;
+#endif
     if (GT__UNLIKELY(S.leaving != NULL))
         let_go_of_stack();
 }
@@ -209,10 +225,10 @@ void gt__switch_to(struct gt__thread *cur, enum gt_state st,
         __builtin_unreachable();
     const uint64_t *to = switch_prepare(cur, st, next);
     gt__ctx_switch(cur ? cur->pub.ctx : S.sched_ctx, to);
-    after_switch();
+    after_switch(true);
     /* The periodic poll is made here, by the thread that resumes, and not
      * by one about to park: until its switch has marked it PARKED, a wake
-     * the poll found for it would be dropped (gt__wake_at skips a running
+     * the poll found for it would be dropped (gt__wake skips a running
      * thread), and an edge-triggered fd or an expired timer would never
      * wake it again. */
     if (GT__UNLIKELY(S.switches_since_poll >= POLL_EVERY_SWITCHES) &&
@@ -264,7 +280,9 @@ park_begin(struct gt__thread *cur, const void *fp, enum gt_wait_kind kind,
     if (deadline && gt__timer_add(cur) < 0) {
         /* No memory for the heap: an error beats a wait that never ends. */
         gt__seq_begin(&cur->pub.seq);
-        gt__location_leave(cur, now);
+        gt__location_leave(cur);
+        if (cur->resume_loc)
+            gt__location_resumed(cur, now); /* a wait of 0 ns */
         cur->pub.wait_kind = GT_WAIT_NONE;
         gt__seq_end(&cur->pub.seq);
         return ENOMEM;
@@ -297,7 +315,7 @@ int gt__park_unstacked(const void *fp, enum gt_wait_kind kind, uint64_t obj,
     __builtin_unreachable(); /* its context is replaced before it can run */
 }
 
-void gt__wake_at(struct gt__thread *t, int result, uint64_t now)
+void gt__wake(struct gt__thread *t, int result)
 {
     if (t->pub.state != GT_STATE_PARKED)
         return; /* already woken by another of its waits */
@@ -305,9 +323,7 @@ void gt__wake_at(struct gt__thread *t, int result, uint64_t now)
         gt__timer_remove(t);
     gt__seq_begin(&t->pub.seq);
 #if GT__INSTRUMENT
-    gt__location_leave(t, now);
-#else
-    (void)now;
+    gt__location_leave(t);
 #endif
     t->pub.wait_kind = GT_WAIT_NONE;
     t->pub.deadline = 0;
@@ -319,11 +335,6 @@ void gt__wake_at(struct gt__thread *t, int result, uint64_t now)
     t->wake_result = result;
     GT__PROBE1(wake, t->pub.id);
     rq_push(t);
-}
-
-void gt__wake(struct gt__thread *t, int result)
-{
-    gt__wake_at(t, result, GT__INSTRUMENT ? gt__clock() : 0);
 }
 
 int gt__sleep(const void *fp, int64_t ns)
@@ -361,8 +372,15 @@ int gt_yield(void)
     /* No clock reading here: it would cost more than the switch.  "Began
      * with a hand-off" (registry.h, RUNNING). */
     gt__reg.run_start = 0;
+#if GT__INSTRUMENT
+    /* Unless next was woken from a wait: that wait ends now, and only a
+     * reading tells when (it was taken at the wake before, WAITS).  The
+     * switch leaves slice_start alone, so after_switch cannot count it. */
+    if (next->resume_loc)
+        gt__location_resumed(next, gt__clock());
+#endif
     gt__ctx_switch(cur->pub.ctx, switch_prepare(cur, GT_STATE_RUNNABLE, next));
-    after_switch();
+    after_switch(false); /* cur yielded: it has no wait to count */
     return 0;
 }
 
@@ -427,7 +445,7 @@ spawn(gt_t *out, void (*fn)(void *), void *arg,
     t->fdw = NULL;
     t->wq = NULL;
     t->heap_idx = 0;
-    t->prev_loc = 0;
+    t->prev_loc = t->resume_loc = 0;
     t->resumed_at = S.slice_start;
 #if defined(__SANITIZE_ADDRESS__)
     t->asan_fake_stack = NULL;
@@ -460,7 +478,7 @@ exit_prepare(struct gt__thread *cur)
 {
 #if GT__INSTRUMENT
     /* One reading ends the thread's last slice (its run time is complete
-     * once it has exited) and is the time its joiner wakes. */
+     * once it has exited) and is the time the next thread runs from. */
     uint64_t tsc = gt__clock_ticks();
 #endif
     gt__reg.exits++;
@@ -475,11 +493,9 @@ exit_prepare(struct gt__thread *cur)
     cur->pub.run_ns += now - S.slice_start;
     S.slice_start = now;
     gt__reg.run_start = now;
-#else
-    uint64_t now = 0;
 #endif
     if (joiner)
-        gt__wake_at(joiner, 0, now);
+        gt__wake(joiner, 0);
     S.leaving = cur; /* its stack (and record, if detached) go after the switch */
     return rq_pop();
 }
@@ -488,7 +504,7 @@ exit_prepare(struct gt__thread *cur)
  * final switch itself (see gt__exit_switch in internal.h). */
 struct gt__exit_switch gt__thread_start(struct gt__thread *t)
 {
-    after_switch();
+    after_switch(true); /* new, or restarted after an unstacked wait */
     /* Restarted after an unstacked wait: end it, then run as new. */
     if (GT__UNLIKELY(t->pub.flags & GT_TF_UNSTACKED))
         gt__fd_unstacked_resumed(t);

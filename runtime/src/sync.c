@@ -168,8 +168,10 @@ int gt_mutex_unlock(gt_mutex_t *m)
     struct gt__thread *next = gt__waitq_pop(&m->waiters);
     m->owner = next;
     if (next) {
-        gt__wake(next, 0); /* reads the clock: held from now */
-        m->held_since = gt__reg.clock_now;
+        gt__wake(next, 0);
+        /* Held from the hand-off (HOLD TIMES): the one place a take
+         * reads the clock, since the wake no longer does. */
+        m->held_since = GT__INSTRUMENT ? gt__clock() : gt__reg.clock_now;
     }
     return 0;
 }
@@ -284,10 +286,7 @@ int gt_cond_broadcast(gt_cond_t *c)
         return -1;
     }
     struct gt__thread *t;
-    if (!c->waiters.head)
-        return 0;
-    uint64_t now = gt__clock();
     while ((t = gt__waitq_pop(&c->waiters)))
-        gt__wake_at(t, 0, now);
+        gt__wake(t, 0);
     return 0;
 }

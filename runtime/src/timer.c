@@ -92,7 +92,7 @@ unsigned gt__timer_expire(uint64_t now)
          * later goes to a thread still waiting, not to this one. */
         if (t->wq)
             gt__waitq_remove(t);
-        gt__wake_at(t, ETIMEDOUT, now);
+        gt__wake(t, ETIMEDOUT);
         n++;
     }
     return n;

@@ -102,6 +102,7 @@
     X(registry_counts_agree, 0)               \
     X(registry_mutex_owner_and_hold, 0)       \
     X(registry_run_start, 0)                  \
+    X(registry_wait_ends_when_run, 0)         \
     /* test_clock.c */                        \
     X(clock_agrees_with_monotonic, 0)         \
     /* test_watchdog.c */                     \

@@ -890,3 +890,189 @@ TEST_IMPL(registry_run_start)
 {
     tu_run(run_start_main, NULL);
 }
+
+/* ---- a wait is timed from its park to the moment its thread runs -------------
+ *
+ * WAITS in gt/registry.h: the wake takes a thread off its location's queue,
+ * and its wait is counted, with its length, when the thread runs again.
+ * N_TIMED threads wait at one call site; main wakes them all, then computes
+ * for TIMED_SPIN_NS without yielding, so none can run before that has
+ * passed.  Each then computes TIMED_RUN_NS and waits at a second call site.
+ * Each thread brackets its own wait and run with its own clock, which the
+ * numbers are checked against: the counts exactly, the times within the
+ * runtime clock's lag (CLOCK_SLACK_NS). */
+
+#define N_TIMED 16
+#define TIMED_SPIN_NS (5 * TU_MS)
+#define TIMED_RUN_NS (1 * TU_MS)
+
+static gt_mutex_t timed_mu = GT_MUTEX_INITIALIZER;
+static gt_cond_t timed_cv = GT_COND_INITIALIZER;
+static int timed_go;
+static gt_chan_t *timed_chan;
+
+struct timed_truth {
+    int64_t before_wait, after_wait; /* around the wait at the first site */
+    int64_t run_end;                 /* just before the second wait */
+};
+
+static void spin_ns(int64_t ns)
+{
+    int64_t t0 = tu_now_ns();
+    while (tu_now_ns() - t0 < ns)
+        ;
+}
+
+static void timed_waiter(void *arg)
+{
+    struct timed_truth *truth = arg;
+    void *m;
+    ASSERT_OK(gt_mutex_lock(&timed_mu));
+    truth->before_wait = tu_now_ns();
+    while (!timed_go)
+        ASSERT_OK(gt_cond_wait(&timed_cv, &timed_mu)); /* the first site */
+    truth->after_wait = tu_now_ns();
+    ASSERT_OK(gt_mutex_unlock(&timed_mu));
+    spin_ns(TIMED_RUN_NS);
+    truth->run_end = tu_now_ns();
+    ASSERT_OK(gt_chan_recv(timed_chan, &m, GT_FOREVER)); /* the second */
+}
+
+/* Yields until every thread in t waits at one location; returns it. */
+static uint32_t all_parked_at_one(const gt_t *t, int n)
+{
+    int64_t t0 = tu_now_ns();
+    for (;;) {
+        int parked = 0;
+        for (int i = 0; i < n; i++)
+            parked += ((struct gt_thread_rec *)t[i].rec)->state == GT_STATE_PARKED;
+        if (parked == n)
+            break;
+        if (tu_now_ns() - t0 > 10000 * TU_MS)
+            FAIL("after 10 s, %d of %d threads are parked", parked, n);
+        gt_yield();
+    }
+    uint32_t where = ((struct gt_thread_rec *)t[0].rec)->location;
+    for (int i = 0; i < n; i++)
+        ASSERT_EQ(((struct gt_thread_rec *)t[i].rec)->location, where);
+    ASSERT_NE(where, 0);
+    return where;
+}
+
+static unsigned bucket_of(uint64_t ns)
+{
+    unsigned b = ns ? 63u - (unsigned)__builtin_clzll(ns) : 0;
+    return b < GT_WAIT_HIST_BUCKETS ? b : GT_WAIT_HIST_BUCKETS - 1;
+}
+
+static void timed_main(void *arg)
+{
+    (void)arg;
+    static struct timed_truth truth[N_TIMED];
+    gt_t t[N_TIMED];
+    timed_chan = gt_chan_create(N_TIMED);
+    ASSERT_NOT_NULL(timed_chan);
+    for (int i = 0; i < N_TIMED; i++)
+        t[i] = tu_spawn(timed_waiter, &truth[i]);
+    uint32_t first = all_parked_at_one(t, N_TIMED);
+    struct gt_location_rec *l = loc(first);
+    ASSERT_EQ(l->arrivals, N_TIMED);
+    ASSERT_EQ(l->waiting, N_TIMED);
+    ASSERT_EQ(l->completed, 0);
+
+    ASSERT_OK(gt_mutex_lock(&timed_mu));
+    timed_go = 1;
+    ASSERT_OK(gt_cond_broadcast(&timed_cv));
+    ASSERT_OK(gt_mutex_unlock(&timed_mu));
+    int64_t woken = tu_now_ns();
+    /* Woken, none run yet: off the queue, no wait over. */
+    ASSERT_EQ(l->seq % 2, 0);
+    ASSERT_EQ(l->waiting, 0);
+    ASSERT_EQ(l->head, 0);
+    ASSERT_EQ(l->tail, 0);
+    ASSERT_EQ(l->arrivals, N_TIMED);
+    ASSERT_EQ(l->completed, 0);
+    ASSERT_EQ(l->total_wait_ns, 0);
+    for (int b = 0; b < GT_WAIT_HIST_BUCKETS; b++)
+        ASSERT_EQ(l->hist[b], 0);
+    for (int i = 0; i < N_TIMED; i++) {
+        struct gt_thread_rec *r = (struct gt_thread_rec *)t[i].rec;
+        ASSERT_EQ(r->state, GT_STATE_RUNNABLE);
+        ASSERT_EQ(r->location, 0);
+    }
+    spin_ns(TIMED_SPIN_NS);
+    int64_t spun = tu_now_ns();
+
+    uint32_t second = all_parked_at_one(t, N_TIMED);
+    int64_t all_parked = tu_now_ns();
+    ASSERT_NE(second, first);
+
+    /* Each wait began before `woken` and ended after `spun`, within the
+     * thread's own bracket. */
+    uint64_t lo = (uint64_t)(spun - woken) - CLOCK_SLACK_NS, hi = 0;
+    uint64_t bracket_sum = 0;
+    for (int i = 0; i < N_TIMED; i++) {
+        uint64_t span = (uint64_t)(truth[i].after_wait - truth[i].before_wait);
+        ASSERT_LE(truth[i].before_wait, woken);
+        ASSERT_GE(truth[i].after_wait, spun);
+        bracket_sum += span + CLOCK_SLACK_NS;
+        if (span + CLOCK_SLACK_NS > hi)
+            hi = span + CLOCK_SLACK_NS;
+    }
+    ASSERT_EQ(l->seq % 2, 0);
+    ASSERT_EQ(l->arrivals, N_TIMED);
+    ASSERT_EQ(l->waiting, 0);
+    ASSERT_EQ(l->completed, N_TIMED);
+    ASSERT_GE(l->total_wait_ns, N_TIMED * lo);
+    ASSERT_LE(l->total_wait_ns, bracket_sum);
+    ASSERT_GE(l->max_wait_ns, lo);
+    ASSERT_LE(l->max_wait_ns, hi);
+    /* Every wait in a bucket its bounds allow; the longest in the top one. */
+    uint64_t sum = 0, in_range = 0;
+    unsigned top = 0;
+    for (unsigned b = 0; b < GT_WAIT_HIST_BUCKETS; b++) {
+        sum += l->hist[b];
+        if (b >= bucket_of(lo) && b <= bucket_of(hi))
+            in_range += l->hist[b];
+        if (l->hist[b])
+            top = b;
+    }
+    ASSERT_EQ(sum, N_TIMED);
+    ASSERT_EQ(in_range, N_TIMED);
+    ASSERT_EQ(top, bucket_of(l->max_wait_ns));
+
+    /* The edge first -> second: one transition per thread, each run from
+     * the thread's resumption to its next park.  The threads ran one at a
+     * time between `spun` and `all_parked`, so their runs add up to no
+     * more than that; each lasted at least TIMED_RUN_NS. */
+    struct gt_edge_rec *e = NULL;
+    for (uint32_t i = 1; i < gt_registry.edge_count; i++)
+        if (edge(i)->from == first && edge(i)->to == second) {
+            ASSERT_PTR_EQ(e, NULL);
+            e = edge(i);
+        }
+    ASSERT_NOT_NULL(e);
+    ASSERT_EQ(e->seq % 2, 0);
+    ASSERT_EQ(e->count, N_TIMED);
+    ASSERT_GE(e->run_ns, N_TIMED * ((uint64_t)TIMED_RUN_NS - CLOCK_SLACK_NS));
+    ASSERT_LE(e->run_ns, (uint64_t)(all_parked - spun) + N_TIMED * CLOCK_SLACK_NS);
+    ASSERT_GE(e->max_run_ns, (uint64_t)TIMED_RUN_NS - CLOCK_SLACK_NS);
+    ASSERT_LE(e->max_run_ns, e->run_ns);
+    for (int i = 0; i < N_TIMED; i++)
+        ASSERT_GE(truth[i].run_end - truth[i].after_wait, TIMED_RUN_NS);
+
+    for (int i = 0; i < N_TIMED; i++)
+        ASSERT_OK(gt_chan_send(timed_chan, NULL, GT_FOREVER));
+    for (int i = 0; i < N_TIMED; i++)
+        tu_join(t[i]);
+    struct gt_location_rec *l2 = loc(second);
+    ASSERT_EQ(l2->arrivals, N_TIMED);
+    ASSERT_EQ(l2->completed, N_TIMED);
+    ASSERT_EQ(l2->waiting, 0);
+    gt_chan_destroy(timed_chan);
+}
+
+TEST_IMPL(registry_wait_ends_when_run)
+{
+    tu_run(timed_main, NULL);
+}

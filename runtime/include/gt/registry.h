@@ -67,7 +67,7 @@
  * TIME
  *
  *   Every timestamp is nanoseconds of CLOCK_MONOTONIC, as the runtime
- *   reads it cheaply at parks and wakes: at most 20 us behind the
+ *   reads it cheaply at parks and switches: at most 20 us behind the
  *   kernel's clock at the moment it was taken, never ahead of it, and
  *   never going backwards.  registry.clock_base
  *   is that clock when the runtime started and registry.realtime_base the
@@ -243,7 +243,8 @@ enum gt_location_field {
     GT_F_LOC_WAIT_KIND,     /* kind of the first wait seen here */
     GT_F_LOC_WAITING,       /* u64: threads parked here now */
     GT_F_LOC_HEAD, GT_F_LOC_TAIL, /* their records, oldest first */
-    GT_F_LOC_ARRIVALS, GT_F_LOC_COMPLETED,
+    GT_F_LOC_ARRIVALS, GT_F_LOC_COMPLETED, /* waits begun; waits over
+                             * (their thread has run again: WAITS) */
     GT_F_LOC_TOTAL_WAIT_NS, GT_F_LOC_MAX_WAIT_NS,
     GT_F_LOC_HIST,          /* u64[GT_WAIT_HIST_BUCKETS] of completed waits */
     GT_F_LOC__COUNT
@@ -253,8 +254,8 @@ enum gt_edge_field {
     GT_F_EDGE_SIZE = 0,
     GT_F_EDGE_SEQ, GT_F_EDGE_FROM, GT_F_EDGE_TO, /* location indices */
     GT_F_EDGE_COUNT,        /* transitions from -> to */
-    GT_F_EDGE_RUN_NS,       /* total time from resuming at `from` to
-                             * parking at `to` */
+    GT_F_EDGE_RUN_NS,       /* total time from running again after the
+                             * wait at `from` to parking at `to` (WAITS) */
     GT_F_EDGE_MAX_RUN_NS,
     GT_F_EDGE__COUNT
 };
@@ -302,6 +303,23 @@ enum gt_chan_field {
  *   waiter for any thread to receive or send.  A mutex's OWNER is the
  *   address of the owner's thread record: the same address the thread
  *   chunks hold.
+ *
+ * WAITS
+ *
+ *   A wait at a location lasts from the park (the thread's wait_since) to
+ *   the moment the thread runs again: its wake, then its time in the run
+ *   queue, all of which its caller spent blocked.  The wake takes the
+ *   thread off the location's queue (waiting, head, tail); the wait is
+ *   counted when the thread runs, from the clock reading of the switch to
+ *   it: completed, total_wait_ns, max_wait_ns and hist in one update, and
+ *   the thread's next edge starts there (an edge's run_ns is time from
+ *   running again at `from` to parking at `to`).  So in every consistent
+ *   copy of a location completed is the sum of hist, and arrivals is
+ *   waiting + completed + the threads woken from here that have not run
+ *   yet (RUNNABLE with location 0; or `current`, for the few instructions
+ *   from its switch to the count).  (Timing the wait at the wake cost a
+ *   clock reading on every wake: as much as the rest of a park's
+ *   bookkeeping.)
  *
  * HOLD TIMES
  *
