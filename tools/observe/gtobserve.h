@@ -410,8 +410,13 @@ struct gto_block {
                               * is in, 0 none (gto_cycle_at) */
 };
 
-/* The block of TH, a thread of S; NULL when TH is not parked or S was
- * taken without GTO_SNAP_BLOCKERS. */
+/* The block of TH, a thread of S; NULL when TH is not parked, its record
+ * was in flux (its wait fields may not belong together), or S was taken
+ * without GTO_SNAP_BLOCKERS.  obj_status is the status of the object
+ * read: the mutex for a mutex wait and for a cond wait (the one it
+ * retakes, `mutex`), the channel for a channel wait; GTO_OBJ_NONE for a
+ * join (it names a thread by id: `by` NULL means no such thread) and
+ * for waits that name no object. */
 const struct gto_block *gto_block_of(const gto_snapshot *s,
                                      const struct gto_thread *th);
 

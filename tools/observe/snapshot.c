@@ -59,10 +59,14 @@
 _Static_assert(4 * (NAME_RAW_MAX - 1) + 1 <= GTO_NAME_MAX,
                "an escaped name does not fit struct gto_thread's");
 
-#define REC_KINDS (GT_REC_EDGE + 1)
+/* Every kind this reader knows; entries of any other kind (a newer
+ * runtime's) are skipped. */
+#define REC_KINDS (GT_REC_CHAN + 1)
 
 _Static_assert(GT_F_REG__COUNT <= MAX_FIELDS && GT_F_THR__COUNT <= MAX_FIELDS &&
-               GT_F_LOC__COUNT <= MAX_FIELDS && GT_F_EDGE__COUNT <= MAX_FIELDS,
+               GT_F_LOC__COUNT <= MAX_FIELDS && GT_F_EDGE__COUNT <= MAX_FIELDS &&
+               GT_F_MUTEX__COUNT <= MAX_FIELDS && GT_F_COND__COUNT <= MAX_FIELDS &&
+               GT_F_CHAN__COUNT <= MAX_FIELDS,
                "a record kind has more fields than the layout copy holds");
 /* Saved registers in CTX_REGS, in this order (GT_CTX_*), as DWARF numbers. */
 static const int ctx_dwarf[GT_CTX_NREGS] = {7, 16, 6, 3, 12, 13, 14, 15};
@@ -384,10 +388,70 @@ static void decode_counters(const struct layout *l, const uint8_t *b,
     G(stack_reserved, GT_F_REG_STACK_RESERVED); G(page_size, GT_F_REG_PAGE_SIZE);
     G(canary, GT_F_REG_CANARY);
     G(idle_since, GT_F_REG_IDLE_SINCE); G(fatal_ns, GT_F_REG_FATAL_NS);
+    G(run_start, GT_F_REG_RUN_START); G(watchdog_ns, GT_F_REG_WATCHDOG_NS);
+    G(watchdog_events, GT_F_REG_WATCHDOG_EVENTS);
 #undef G
     c->guard_policy = (uint32_t)get(l, GT_REC_REGISTRY, GT_F_REG_GUARD_POLICY, b);
     /* nstate is counted from the records (count_states), never taken
      * from the header's tallies, which are updated apart from them. */
+}
+
+/* The registry's register sample (THE WATCHDOG'S SAMPLE) from the header
+ * copy REG: usable for the running thread when its seq is even and it is
+ * the slice of the same copy's current and switches. */
+static void decode_sample(const struct layout *l, const uint8_t *reg,
+                          struct gto_sample *sm)
+{
+    memset(sm, 0, sizeof(*sm));
+    if (l->size[GT_REC_REGISTRY][GT_F_REG_SAMPLE_SEQ] != 4 ||
+        l->size[GT_REC_REGISTRY][GT_F_REG_SAMPLE_REGS] < GT_CTX_NREGS * 8)
+        return;
+    sm->seq = (uint32_t)get(l, GT_REC_REGISTRY, GT_F_REG_SAMPLE_SEQ, reg);
+    sm->thread = get(l, GT_REC_REGISTRY, GT_F_REG_SAMPLE_THREAD, reg);
+    sm->switches = get(l, GT_REC_REGISTRY, GT_F_REG_SAMPLE_SWITCHES, reg);
+    sm->ns = get(l, GT_REC_REGISTRY, GT_F_REG_SAMPLE_NS, reg);
+    sm->syscall = (int64_t)get(l, GT_REC_REGISTRY, GT_F_REG_SAMPLE_SYSCALL, reg);
+    if (l->size[GT_REC_REGISTRY][GT_F_REG_SAMPLE_SYSCALL] != 8)
+        sm->syscall = -1;
+    for (size_t k = 0; k < GT_CTX_NREGS; k++)
+        sm->regs[k] = get_at(l, GT_REC_REGISTRY, GT_F_REG_SAMPLE_REGS, reg, k);
+    sm->usable = !(sm->seq & 1) && sm->thread &&
+                 sm->thread == get(l, GT_REC_REGISTRY, GT_F_REG_CURRENT, reg) &&
+                 sm->switches == get(l, GT_REC_REGISTRY, GT_F_REG_SWITCHES, reg);
+}
+
+/* The fields of an object record kind blockers.c reads: a record size of
+ * 0 or past GTO_OBJECT_MAX is no layout. */
+static struct gto_fld fld(const struct layout *l, int rec, int id)
+{
+    return (struct gto_fld){l->off[rec][id], l->size[rec][id]};
+}
+
+static void decode_obj_layout(const struct layout *l, struct gto_obj_layout *ol)
+{
+    memset(ol, 0, sizeof(*ol));
+    if (l->size[GT_REC_MUTEX][0] <= GTO_OBJECT_MAX && l->size[GT_REC_MUTEX][GT_F_MUTEX_OWNER] == 8 &&
+        l->size[GT_REC_MUTEX][GT_F_MUTEX_MAGIC] == 8) {
+        ol->mutex_size = l->size[GT_REC_MUTEX][0];
+        ol->mutex_owner = fld(l, GT_REC_MUTEX, GT_F_MUTEX_OWNER);
+        ol->mutex_magic = fld(l, GT_REC_MUTEX, GT_F_MUTEX_MAGIC);
+        ol->mutex_held_since = fld(l, GT_REC_MUTEX, GT_F_MUTEX_HELD_SINCE);
+    }
+    if (l->size[GT_REC_COND][0] <= GTO_OBJECT_MAX)
+        ol->cond_size = l->size[GT_REC_COND][0];
+    if (l->size[GT_REC_CHAN][0] <= GTO_OBJECT_MAX && l->size[GT_REC_CHAN][GT_F_CHAN_MAGIC] == 8) {
+        ol->chan_size = l->size[GT_REC_CHAN][0];
+        ol->chan_magic = fld(l, GT_REC_CHAN, GT_F_CHAN_MAGIC);
+        ol->chan_cap = fld(l, GT_REC_CHAN, GT_F_CHAN_CAP);
+        ol->chan_len = fld(l, GT_REC_CHAN, GT_F_CHAN_LEN);
+        ol->chan_closed = fld(l, GT_REC_CHAN, GT_F_CHAN_CLOSED);
+    }
+    ol->thr_size = l->size[GT_REC_THREAD][0];
+    ol->thr_seq = fld(l, GT_REC_THREAD, GT_F_THR_SEQ);
+    ol->thr_state = fld(l, GT_REC_THREAD, GT_F_THR_STATE);
+    ol->thr_wait_kind = fld(l, GT_REC_THREAD, GT_F_THR_WAIT_KIND);
+    ol->thr_wait_obj = fld(l, GT_REC_THREAD, GT_F_THR_WAIT_OBJ);
+    ol->thr_wait_since = fld(l, GT_REC_THREAD, GT_F_THR_WAIT_SINCE);
 }
 
 /* The registry's page size sizes the buffers and steps the loops that
@@ -752,6 +816,81 @@ static int zeros(const uint8_t *p, size_t n)
     return 1;
 }
 
+/* Unwinds the running thread TH from the registry's register sample when
+ * it is TH's (the watchdog's of a hog, or the fatal-signal handler's):
+ * sp, pc (exact: the interrupted instruction) and the callee-saved
+ * registers, only sp and pc when it caught a system call; its live stack
+ * from the sampled sp copied whole.  A live thread keeps running while it
+ * is read, but its callers' frames hold still while it computes in the
+ * innermost, and the snapshot checks the sample again after the records
+ * (check_sample).  1 when done (frames in W, th->sampled set), 0 when the
+ * sample is not TH's or not usable. */
+static int unwind_sample(gto_target *t, gto_snapshot *s, struct gto_thread *th,
+                         struct walk *w)
+{
+    const struct gto_sample *sm = &s->sample;
+    uint64_t sp = sm->regs[GT_CTX_SP];
+    if (!sm->usable || sm->thread != th->addr || th->in_flux ||
+        !(th->stack_lo < th->stack_hi && th->stack_hi - th->stack_lo <= MAX_STACK &&
+          th->stack_lo <= sp && sp < th->stack_hi && th->stack_hi - sp <= MAX_LIVE))
+        return 0;
+    uint8_t *copy = malloc(th->stack_hi - sp);
+    if (!copy || t->be->read(t, sp, copy, th->stack_hi - sp) < 0) {
+        free(copy);
+        return 0;
+    }
+    struct gto_unw_thread u = {.t = t, .copy_lo = sp, .copy_hi = th->stack_hi,
+                               .copy = copy};
+    int nregs = sm->syscall == -1 ? GT_CTX_NREGS : GT_CTX_PC + 1;
+    for (int k = 0; k < nregs; k++) {
+        u.regs[ctx_dwarf[k]] = sm->regs[k];
+        u.valid |= 1u << ctx_dwarf[k];
+    }
+    struct gto_frame *fr = NULL;
+    size_t nfr = 0;
+    th->unwind_status = gto__unwind_libunwind(&u, th->stack_hi, &fr, &nfr);
+    free(copy);
+    if (nfr > w->cap) {
+        struct gto_frame *g = realloc(w->fr, nfr * sizeof(*g));
+        if (!g)
+            nfr = 0;
+        else
+            w->fr = g, w->cap = nfr;
+    }
+    if (nfr)
+        memcpy(w->fr, fr, nfr * sizeof(*fr));
+    w->nfr = nfr;
+    free(fr);
+    th->sampled = 1;
+    th->sample_ns = sm->ns;
+    return 1;
+}
+
+/* Keeps the running thread's sampled frames only when the header copy
+ * REG2, read after the records (the same copy in a core), shows the same
+ * sample of the same slice: its seq unchanged and the thread still
+ * current, switches unchanged.  Else the thread ran on (or the sample was
+ * being rewritten) and its frames are dropped: "running", as without a
+ * sample. */
+static void check_sample(gto_snapshot *s, const struct layout *l, const uint8_t *reg2)
+{
+    struct gto_sample again;
+    decode_sample(l, reg2, &again);
+    int same = again.usable && again.seq == s->sample.seq &&
+               again.thread == s->sample.thread && again.switches == s->sample.switches;
+    for (size_t i = 0; i < s->nthreads; i++) {
+        struct gto_thread *th = &s->threads[i];
+        if (!th->sampled || same)
+            continue;
+        th->sampled = 0;
+        th->sample_ns = 0;
+        th->nframes = 0;
+        th->frames = NULL;
+        if (th->unwind_status != GTO_UNWIND_IN_FLUX)
+            th->unwind_status = GTO_UNWIND_RUNNING;
+    }
+}
+
 /* Unwinds TH from a copy of its whole live stack (COPY, NULL for a fresh
  * context), or from the registers the backend has: the fast path where it
  * may be used, else libunwind.  Frames go to W. */
@@ -762,6 +901,8 @@ static void unwind_whole(gto_target *t, gto_snapshot *s, struct gto_thread *th,
     int from_regs = 0;
     w->nfr = 0;
     w->how = W_DONE;
+    if (th->state == GTO_STATE_RUNNING && unwind_sample(t, s, th, w))
+        return;
     if (th->state == GTO_STATE_RUNNING) {
         if (!t->be->thread_regs(t, th->addr, s->c.current, u.regs)) {
             th->unwind_status = GTO_UNWIND_RUNNING;
@@ -1300,6 +1441,8 @@ int gto_snapshot_take(gto_target *t, unsigned flags, gto_snapshot **out, char *e
         goto fail;
     }
     decode_counters(&l, reg, &s->c);
+    decode_sample(&l, reg, &s->sample);
+    decode_obj_layout(&l, &s->ol);
     if (check_page_size(t, &l, &s->c, err) < 0) {
         free(reg);
         goto fail;
@@ -1330,28 +1473,39 @@ int gto_snapshot_take(gto_target *t, unsigned flags, gto_snapshot **out, char *e
     }
     if (rc == 0 && !s->nthreads && !s->c.damaged)
         rc = check_no_threads(t, header_threads(&l, reg), err);
+    /* A live target's header copied again after the thread records: the
+     * running thread by it, the one that runs now if a record says so
+     * (see count_states), and when it began running, from the same copy;
+     * the locations and edges by it too (below).  A copy that fails keeps
+     * the first: it is as good a header. */
+    if (rc == 0 && t->be->memory_moves) {
+        uint8_t *reg2 = malloc(regsize);
+        if (reg2 && t->be->read(t, t->registry, reg2, regsize) == 0)
+            memcpy(reg, reg2, regsize);
+        free(reg2);
+    }
     if (rc == 0) {
-        /* The running thread by the header read after the records: the
-         * one that runs now, if a record says so (see count_states). */
-        uint64_t current;
-        if (t->be->memory_moves && l.size[GT_REC_REGISTRY][GT_F_REG_CURRENT] == 8 &&
-            t->be->read(t, t->registry + l.off[GT_REC_REGISTRY][GT_F_REG_CURRENT],
-                        &current, sizeof(current)) == 0)
-            s->c.current = current;
+        s->c.current = get(&l, GT_REC_REGISTRY, GT_F_REG_CURRENT, reg);
+        s->c.run_start = get(&l, GT_REC_REGISTRY, GT_F_REG_RUN_START, reg);
+        s->c.watchdog_ns = get(&l, GT_REC_REGISTRY, GT_F_REG_WATCHDOG_NS, reg);
+        s->c.watchdog_events = get(&l, GT_REC_REGISTRY, GT_F_REG_WATCHDOG_EVENTS, reg);
+        s->run_switches = get(&l, GT_REC_REGISTRY, GT_F_REG_SWITCHES, reg);
+        s->wd_switches = get(&l, GT_REC_REGISTRY, GT_F_REG_WD_SWITCHES, reg);
+        s->wd_since = get(&l, GT_REC_REGISTRY, GT_F_REG_WD_SINCE, reg);
+        if (!l.size[GT_REC_REGISTRY][GT_F_REG_WD_SWITCHES])
+            s->wd_since = 0;
+        check_sample(s, &l, reg);
         count_states(s);
         struct gto_counters *c = &s->c;
         c->uptime_ns = c->now > c->clock_base ? c->now - c->clock_base : 0;
         c->idle_total = c->idle_ns + (c->idle_since && c->now > c->idle_since
                                           ? c->now - c->idle_since : 0);
     }
-    /* A live target's locations and edges by a copy of the header taken
+    /* A live target's locations and edges by the copy of the header taken
      * after the thread records: a location a record names was interned
      * before the record was copied, so it is below this copy's count, and
      * a thread's index past it is damage, never a location interned while
-     * the threads were read.  (An edge's ends were interned before it.)
-     * A copy that fails keeps the first: it is as good a header. */
-    if (rc == 0 && t->be->memory_moves)
-        (void)t->be->read(t, t->registry, reg, regsize);
+     * the threads were read.  (An edge's ends were interned before it.) */
     if (rc == 0)
         rc = read_locations(t, s, &l, reg, err);
     if (rc == 0)
@@ -1362,6 +1516,8 @@ int gto_snapshot_take(gto_target *t, unsigned flags, gto_snapshot **out, char *e
     if (rc < 0)
         goto fail;
     if ((flags & GTO_SNAP_MEASURE) && gto__measure(t, s, err) < 0)
+        goto fail;
+    if ((flags & GTO_SNAP_BLOCKERS) && gto__blockers(t, s, err) < 0)
         goto fail;
     *out = s;
     return 0;
@@ -1390,6 +1546,7 @@ void gto_snapshot_free(gto_snapshot *s)
     free(s->edges);
     free(s->frames);
     gto_pcmap_free(&s->by_id);
+    gto__blockers_free(s->bl);
     free(s);
 }
 

@@ -1,0 +1,685 @@
+/*
+ * blockers.c - who blocks whom: what each parked thread waits on, the
+ * wait-for graph, its cycles (deadlocks), each location's blockers, and
+ * the running thread (the hog).
+ *
+ * After the thread records are read (snapshot.c), each distinct object a
+ * parked thread waits on is read once, all in one batch (read_many: a
+ * process_vm_readv per 1024 objects live): the mutex of a mutex wait and
+ * of a condition variable's wait (the one it retakes), the channel of a
+ * channel wait.  Their layout comes from the registry (GT_REC_MUTEX,
+ * GT_REC_CHAN), so a stripped program and a core are enough.
+ *
+ * The graph: a thread parked on a mutex waits for its owner, a joiner for
+ * the joined thread.  Each thread waits on one thing, so it has at most
+ * one outgoing edge: the graph is a functional graph, and its cycles are
+ * found in one pass over the threads, each visited once (iteratively: a
+ * chain of 100K threads is no recursion).  A live target's threads were
+ * copied a chunk at a time, not at one instant, so a cycle is confirmed by
+ * reading its members' records and mutexes once more: every member still
+ * parked in the same wait since the same time (its seq unchanged) and
+ * each mutex still held by the same member.  A parked thread cannot
+ * release a mutex, so such a cycle existed at one instant and exists
+ * still: a deadlock, never a torn read.
+ *
+ * Every value read is hostile: an owner is a thread of the snapshot only
+ * when it is exactly one's record address; counts (a channel's cap and
+ * len) are printed as read and size nothing.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define NONE UINT32_MAX
+#define DEFAULT_HOG_NS 100000000ull /* 100 ms without a watchdog threshold */
+
+enum obj_type { OBJ_MUTEX = 1, OBJ_CHAN = 2 };
+
+/* One object some parked thread waits on, as read. */
+struct object {
+    uint64_t addr;
+    int type;                /* enum obj_type */
+    int status;              /* enum gto_obj_status */
+    uint64_t owner, held_since;       /* mutex */
+    uint64_t cap, len;                /* chan */
+    int closed;
+    uint64_t senders, receivers;      /* chan: parked threads of the snapshot */
+};
+
+struct gto_blockers {
+    struct gto_block *blocks;         /* one per thread of the snapshot */
+    uint8_t *has_block;               /* whether blocks[i] is one */
+    struct gto_cycle *cycles;
+    size_t ncycles;
+    const struct gto_thread **members; /* every cycle's, back to back */
+    uint64_t in_cycles;
+    size_t *loc_first;                /* location L's blockers: entries
+                                       * [loc_first[L], loc_first[L + 1]) */
+    size_t nloc_first;
+    struct gto_loc_blocker *entries;
+};
+
+void gto__blockers_free(struct gto_blockers *b)
+{
+    if (!b)
+        return;
+    free(b->blocks);
+    free(b->has_block);
+    free(b->cycles);
+    free(b->members);
+    free(b->loc_first);
+    free(b->entries);
+    free(b);
+}
+
+/* The object a parked thread's wait names, by type, 0 none. */
+static int wait_object(const struct gto_thread *th, uint64_t *addr)
+{
+    switch (th->wait_kind) {
+    case GT_WAIT_MUTEX:
+        *addr = th->wait_obj;
+        return OBJ_MUTEX;
+    case GT_WAIT_COND:
+        *addr = th->wait_arg; /* the mutex it retakes */
+        return *addr ? OBJ_MUTEX : 0;
+    case GT_WAIT_CHAN_SEND:
+    case GT_WAIT_CHAN_RECV:
+        *addr = th->wait_obj;
+        return OBJ_CHAN;
+    default:
+        return 0;
+    }
+}
+
+/* Whether the snapshot knows TH's block: parked, and its record held
+ * still (a torn record's wait fields may not belong together). */
+static int blockable(const struct gto_thread *th)
+{
+    return th->state == GTO_STATE_PARKED && !th->in_flux;
+}
+
+struct want {
+    uint64_t addr;
+    uint32_t type, thread;
+};
+
+static int cmp_want(const void *a, const void *b)
+{
+    const struct want *x = a, *y = b;
+    if (x->addr != y->addr)
+        return x->addr < y->addr ? -1 : 1;
+    if (x->type != y->type)
+        return x->type < y->type ? -1 : 1;
+    return x->thread < y->thread ? -1 : x->thread > y->thread;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The bytes of an object to read: up to the end of the last field used
+ * (the layout said each lies inside the record, and the record is at
+ * most GTO_OBJECT_MAX bytes). */
+static size_t span(const struct gto_fld *f, size_t n)
+{
+    size_t end = 0;
+    for (size_t i = 0; i < n; i++)
+        if (f[i].size && f[i].off + f[i].size > end)
+            end = f[i].off + f[i].size;
+    return end;
+}
+
+/* Reads every object of OBJS (N, sorted) in one batch and decodes it. */
+static int read_objects(gto_target *t, const gto_snapshot *s, struct object *objs,
+                        size_t n, char *err)
+{
+    const struct gto_obj_layout *ol = &s->ol;
+    struct gto_fld mf[] = {ol->mutex_owner, ol->mutex_magic, ol->mutex_held_since};
+    struct gto_fld cf[] = {ol->chan_magic, ol->chan_cap, ol->chan_len, ol->chan_closed};
+    size_t mlen = ol->mutex_size ? span(mf, 3) : 0;
+    size_t clen = ol->chan_size ? span(cf, 4) : 0;
+    size_t total = 0, nr = 0;
+    for (size_t i = 0; i < n; i++)
+        total += objs[i].type == OBJ_MUTEX ? mlen : clen;
+    uint8_t *buf = malloc(total ? total : 1);
+    struct gto_range *r = malloc((n ? n : 1) * sizeof(*r));
+    size_t *at = malloc((n ? n : 1) * sizeof(*at));
+    uint8_t *ok = malloc(n ? n : 1);
+    if (!buf || !r || !at || !ok) {
+        free(buf), free(r), free(at), free(ok);
+        gto__err(err, "out of memory for the objects %zu threads wait on", s->nthreads);
+        return -1;
+    }
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct object *o = &objs[i];
+        size_t len = o->type == OBJ_MUTEX ? mlen : clen;
+        at[i] = NONE;
+        if (!len) {
+            o->status = GTO_OBJ_UNPUBLISHED;
+            continue;
+        }
+        /* Address 0, or a range that wraps: nothing there to read. */
+        if (!o->addr || o->addr > UINT64_MAX - len) {
+            o->status = GTO_OBJ_UNREADABLE;
+            continue;
+        }
+        r[nr] = (struct gto_range){o->addr, len, buf + off};
+        at[i] = nr++;
+        off += len;
+    }
+    if (nr && t->be->read_many(t, r, nr, ok) < 0) {
+        free(buf), free(r), free(at), free(ok);
+        gto__err(err, "%s exited while being read", t->name);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct object *o = &objs[i];
+        if (at[i] == NONE)
+            continue;
+        if (!ok[at[i]]) {
+            o->status = GTO_OBJ_UNREADABLE;
+            continue;
+        }
+        const uint8_t *b = r[at[i]].buf;
+        if (o->type == OBJ_MUTEX) {
+            uint64_t magic = gto__fld(b, ol->mutex_magic);
+            o->status = magic == GT_MUTEX_MAGIC || magic == 0 ? GTO_OBJ_OK
+                                                               : GTO_OBJ_BAD_MAGIC;
+            o->owner = gto__fld(b, ol->mutex_owner);
+            o->held_since = gto__fld(b, ol->mutex_held_since);
+        } else {
+            o->status = gto__fld(b, ol->chan_magic) == GT_CHAN_MAGIC ? GTO_OBJ_OK
+                                                                     : GTO_OBJ_BAD_MAGIC;
+            o->cap = gto__fld(b, ol->chan_cap);
+            o->len = gto__fld(b, ol->chan_len);
+            o->closed = gto__fld(b, ol->chan_closed) != 0;
+        }
+        if (o->status != GTO_OBJ_OK)
+            o->owner = o->held_since = o->cap = o->len = 0, o->closed = 0;
+    }
+    free(buf), free(r), free(at), free(ok);
+    return 0;
+}
+
+/* Fills every parked thread's block from the objects read.  OBJ_OF[i]:
+ * thread i's object in OBJS, NONE none. */
+static int fill_blocks(gto_snapshot *s, struct gto_blockers *bl,
+                       const struct object *objs, const uint32_t *obj_of, char *err)
+{
+    /* Owners by record address: exactly a thread's record, or unknown. */
+    struct gto_pcmap by_addr = {0};
+    for (size_t i = 0; i < s->nthreads; i++)
+        if (s->threads[i].addr && gto_pcmap_put(&by_addr, s->threads[i].addr, i + 1) < 0) {
+            gto_pcmap_free(&by_addr);
+            gto__err(err, "out of memory for the owners of %zu threads", s->nthreads);
+            return -1;
+        }
+    for (size_t i = 0; i < s->nthreads; i++) {
+        const struct gto_thread *th = &s->threads[i];
+        struct gto_block *b = &bl->blocks[i];
+        if (!blockable(th))
+            continue;
+        bl->has_block[i] = 1;
+        b->kind = th->wait_kind;
+        b->obj = th->wait_obj;
+        if (th->wait_kind == GT_WAIT_JOIN) {
+            b->by = gto_thread_by_id(s, th->wait_obj);
+            b->by_record = b->by ? b->by->addr : 0;
+            b->edge = b->by != NULL;
+            continue;
+        }
+        if (obj_of[i] == NONE)
+            continue;
+        const struct object *o = &objs[obj_of[i]];
+        b->obj_status = o->status;
+        if (o->type == OBJ_MUTEX) {
+            if (th->wait_kind == GT_WAIT_COND)
+                b->mutex = th->wait_arg;
+            if (o->status != GTO_OBJ_OK || !o->owner)
+                continue;
+            b->by_record = o->owner;
+            uint64_t v = gto_pcmap_get(&by_addr, o->owner);
+            b->by = v ? &s->threads[v - 1] : NULL;
+            b->held_since = o->held_since;
+            b->edge = b->by && th->wait_kind == GT_WAIT_MUTEX;
+        } else {
+            b->chan_len = o->len;
+            b->chan_cap = o->cap;
+            b->chan_closed = o->closed;
+            b->peers = th->wait_kind == GT_WAIT_CHAN_SEND ? o->receivers : o->senders;
+        }
+    }
+    gto_pcmap_free(&by_addr);
+    return 0;
+}
+
+/* The thread that thread I waits on through an edge, NONE none. */
+static uint32_t next_of(const gto_snapshot *s, const struct gto_blockers *bl, size_t i)
+{
+    const struct gto_block *b = &bl->blocks[i];
+    return bl->has_block[i] && b->edge && b->by ? (uint32_t)(b->by - s->threads) : NONE;
+}
+
+/* Whether a cycle's members and mutexes, read again, are as the
+ * snapshot saw them (see the top of the file).  M: its N members. */
+static int still_cycle(gto_target *t, const gto_snapshot *s, const struct gto_blockers *bl,
+                       const uint32_t *m, size_t n, uint8_t *rec, uint8_t *mu)
+{
+    const struct gto_obj_layout *ol = &s->ol;
+    for (size_t k = 0; k < n; k++) {
+        const struct gto_thread *th = &s->threads[m[k]];
+        const struct gto_block *b = &bl->blocks[m[k]];
+        if (t->be->read(t, th->addr, rec, ol->thr_size) < 0)
+            return 0;
+        uint32_t seq = (uint32_t)gto__fld(rec, ol->thr_seq);
+        if ((seq & 1) || seq != th->seq ||
+            gto__fld(rec, ol->thr_state) != GTO_STATE_PARKED ||
+            gto__fld(rec, ol->thr_wait_kind) != (uint64_t)th->wait_kind ||
+            gto__fld(rec, ol->thr_wait_obj) != th->wait_obj ||
+            gto__fld(rec, ol->thr_wait_since) != th->wait_since)
+            return 0;
+        if (th->wait_kind != GT_WAIT_MUTEX)
+            continue;
+        struct gto_fld f[] = {ol->mutex_owner, ol->mutex_magic};
+        if (t->be->read(t, th->wait_obj, mu, span(f, 2)) < 0 ||
+            gto__fld(mu, ol->mutex_owner) != b->by_record)
+            return 0;
+    }
+    return 1;
+}
+
+struct cycle_at {
+    uint64_t id;             /* its first member's */
+    size_t first, n;         /* in the members array */
+};
+
+static int cmp_cycle(const void *a, const void *b)
+{
+    const struct cycle_at *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Finds the cycles of the wait-for graph: each thread is visited once,
+ * marked with the start of the walk that reached it; a walk that meets
+ * its own mark has closed a cycle. */
+static int find_cycles(gto_target *t, gto_snapshot *s, struct gto_blockers *bl, char *err)
+{
+    size_t n = s->nthreads;
+    uint32_t *mark = calloc(n ? n : 1, sizeof(*mark));
+    uint32_t *cyc = malloc((n ? n : 1) * sizeof(*cyc));
+    struct cycle_at *at = NULL;
+    size_t nat = 0, used = 0;
+    uint8_t *rec = malloc(s->ol.thr_size ? s->ol.thr_size : 1);
+    uint8_t *mu = malloc(GTO_OBJECT_MAX);
+    if (!mark || !cyc || !rec || !mu)
+        goto oom;
+    for (size_t i = 0; i < n; i++) {
+        if (mark[i])
+            continue;
+        uint32_t stamp = (uint32_t)i + 1, j = (uint32_t)i;
+        while (j != NONE && !mark[j]) {
+            mark[j] = stamp;
+            j = next_of(s, bl, j);
+        }
+        if (j == NONE || mark[j] != stamp)
+            continue;
+        /* A cycle through j: its members in wait order, the lowest id
+         * first. */
+        size_t first = used, lo = used;
+        uint32_t k = j;
+        do {
+            cyc[used] = k;
+            if (s->threads[k].id < s->threads[cyc[lo]].id)
+                lo = used;
+            used++;
+            k = next_of(s, bl, k);
+        } while (k != j);
+        size_t len = used - first;
+        uint32_t *tmp = malloc(len * sizeof(*tmp));
+        if (!tmp)
+            goto oom;
+        for (size_t q = 0; q < len; q++)
+            tmp[q] = cyc[first + (lo - first + q) % len];
+        memcpy(cyc + first, tmp, len * sizeof(*tmp));
+        free(tmp);
+        if (t->be->memory_moves && !still_cycle(t, s, bl, cyc + first, len, rec, mu)) {
+            used = first;
+            continue;
+        }
+        struct cycle_at *g = realloc(at, (nat + 1) * sizeof(*g));
+        if (!g)
+            goto oom;
+        at = g;
+        at[nat++] = (struct cycle_at){s->threads[cyc[first]].id, first, len};
+    }
+    qsort(at, nat, sizeof(*at), cmp_cycle);
+    bl->cycles = calloc(nat ? nat : 1, sizeof(*bl->cycles));
+    bl->members = malloc((used ? used : 1) * sizeof(*bl->members));
+    if (!bl->cycles || !bl->members)
+        goto oom;
+    size_t pos = 0;
+    for (size_t c = 0; c < nat; c++) {
+        bl->cycles[c].n = at[c].n;
+        bl->cycles[c].threads = bl->members + pos;
+        for (size_t q = 0; q < at[c].n; q++) {
+            uint32_t m = cyc[at[c].first + q];
+            bl->members[pos++] = &s->threads[m];
+            bl->blocks[m].cycle = c + 1;
+        }
+    }
+    bl->ncycles = nat;
+    bl->in_cycles = pos;
+    free(mark), free(cyc), free(at), free(rec), free(mu);
+    return 0;
+oom:
+    free(mark), free(cyc), free(at), free(rec), free(mu);
+    gto__err(err, "out of memory for the wait-for graph of %zu threads", n);
+    return -1;
+}
+
+/* Per location, the threads its waiters wait on through an edge, most
+ * waiters first (ties: lowest id). */
+static int cmp_entry(const void *a, const void *b)
+{
+    const struct gto_loc_blocker *x = a, *y = b;
+    if (x->waiters != y->waiters)
+        return x->waiters > y->waiters ? -1 : 1;
+    return x->by->id < y->by->id ? -1 : x->by->id > y->by->id;
+}
+
+static int location_blockers(gto_snapshot *s, struct gto_blockers *bl, char *err)
+{
+    size_t n = s->nthreads, np = 0;
+    uint64_t *pairs = malloc((n ? n : 1) * sizeof(*pairs));
+    bl->nloc_first = s->nlocs + 2;
+    bl->loc_first = calloc(bl->nloc_first, sizeof(*bl->loc_first));
+    if (!pairs || !bl->loc_first)
+        goto oom;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t to = next_of(s, bl, i), loc = s->threads[i].location;
+        if (to != NONE && loc && loc <= s->nlocs)
+            pairs[np++] = (uint64_t)loc << 32 | to;
+    }
+    qsort(pairs, np, sizeof(*pairs), cmp_u64);
+    bl->entries = malloc((np ? np : 1) * sizeof(*bl->entries));
+    if (!bl->entries)
+        goto oom;
+    size_t ne = 0;
+    for (size_t i = 0; i < np;) {
+        size_t j = i;
+        while (j < np && pairs[j] == pairs[i])
+            j++;
+        uint32_t loc = (uint32_t)(pairs[i] >> 32);
+        bl->entries[ne++] = (struct gto_loc_blocker){&s->threads[(uint32_t)pairs[i]], j - i};
+        bl->loc_first[loc + 1]++;
+        i = j;
+    }
+    for (size_t l = 1; l < bl->nloc_first; l++)
+        bl->loc_first[l] += bl->loc_first[l - 1];
+    for (size_t l = 1; l + 1 < bl->nloc_first; l++)
+        qsort(bl->entries + bl->loc_first[l], bl->loc_first[l + 1] - bl->loc_first[l],
+              sizeof(*bl->entries), cmp_entry);
+    free(pairs);
+    return 0;
+oom:
+    free(pairs);
+    gto__err(err, "out of memory for the blockers of %zu threads", n);
+    return -1;
+}
+
+int gto__blockers(gto_target *t, gto_snapshot *s, char *err)
+{
+    size_t n = s->nthreads;
+    struct gto_blockers *bl = calloc(1, sizeof(*bl));
+    struct want *w = malloc((n ? n : 1) * sizeof(*w));
+    uint32_t *obj_of = malloc((n ? n : 1) * sizeof(*obj_of));
+    struct object *objs = NULL;
+    if (!bl || !w || !obj_of)
+        goto oom;
+    s->bl = bl;
+    bl->blocks = calloc(n ? n : 1, sizeof(*bl->blocks));
+    bl->has_block = calloc(n ? n : 1, 1);
+    if (!bl->blocks || !bl->has_block)
+        goto oom;
+    /* The distinct objects, each read once however many wait on it. */
+    size_t nw = 0, nobj = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t addr;
+        int type;
+        obj_of[i] = NONE;
+        if (blockable(&s->threads[i]) && (type = wait_object(&s->threads[i], &addr)))
+            w[nw++] = (struct want){addr, (uint32_t)type, (uint32_t)i};
+    }
+    qsort(w, nw, sizeof(*w), cmp_want);
+    objs = calloc(nw ? nw : 1, sizeof(*objs));
+    if (!objs)
+        goto oom;
+    for (size_t i = 0; i < nw; i++) {
+        if (!nobj || objs[nobj - 1].addr != w[i].addr || objs[nobj - 1].type != (int)w[i].type)
+            objs[nobj++] = (struct object){.addr = w[i].addr, .type = (int)w[i].type};
+        obj_of[w[i].thread] = (uint32_t)(nobj - 1);
+        int kind = s->threads[w[i].thread].wait_kind;
+        objs[nobj - 1].senders += kind == GT_WAIT_CHAN_SEND;
+        objs[nobj - 1].receivers += kind == GT_WAIT_CHAN_RECV;
+    }
+    if (read_objects(t, s, objs, nobj, err) < 0 ||
+        fill_blocks(s, bl, objs, obj_of, err) < 0 ||
+        find_cycles(t, s, bl, err) < 0 || location_blockers(s, bl, err) < 0)
+        goto fail;
+    free(w), free(obj_of), free(objs);
+    return 0;
+oom:
+    gto__err(err, "out of memory for the wait-for graph of %zu threads", n);
+fail:
+    free(w), free(obj_of), free(objs);
+    return -1;
+}
+
+/* ---- the API ------------------------------------------------------------ */
+
+const struct gto_block *gto_block_of(const gto_snapshot *s, const struct gto_thread *th)
+{
+    if (!s->bl || th < s->threads || th >= s->threads + s->nthreads)
+        return NULL;
+    size_t i = (size_t)(th - s->threads);
+    return s->bl->has_block[i] ? &s->bl->blocks[i] : NULL;
+}
+
+size_t gto_cycle_count(const gto_snapshot *s)
+{
+    return s->bl ? s->bl->ncycles : 0;
+}
+
+const struct gto_cycle *gto_cycle_at(const gto_snapshot *s, size_t i)
+{
+    return s->bl && i < s->bl->ncycles ? &s->bl->cycles[i] : NULL;
+}
+
+uint64_t gto_cycle_threads(const gto_snapshot *s)
+{
+    return s->bl ? s->bl->in_cycles : 0;
+}
+
+size_t gto_location_blockers(const gto_snapshot *s, uint32_t loc,
+                             const struct gto_loc_blocker **out)
+{
+    *out = NULL;
+    if (!s->bl || !loc || (size_t)loc + 1 >= s->bl->nloc_first)
+        return 0;
+    size_t a = s->bl->loc_first[loc], b = s->bl->loc_first[loc + 1];
+    *out = b > a ? s->bl->entries + a : NULL;
+    return b - a;
+}
+
+int gto_hog(const gto_snapshot *s, struct gto_hog *out)
+{
+    const struct gto_counters *c = &s->c;
+    memset(out, 0, sizeof(*out));
+    if (!c->current)
+        return 0;
+    for (size_t i = 0; i < s->nthreads && !out->th; i++)
+        if (s->threads[i].addr == c->current && s->threads[i].state == GTO_STATE_RUNNING &&
+            !s->threads[i].in_flux)
+            out->th = &s->threads[i];
+    if (!out->th)
+        return 0;
+    out->threshold_ns = c->watchdog_ns ? c->watchdog_ns : DEFAULT_HOG_NS;
+    if (c->run_start) {
+        out->run_known = 1;
+        out->run_ns = c->now > c->run_start ? c->now - c->run_start : 0;
+        out->run_exact = c->now_exact;
+    } else if (s->wd_since && s->wd_switches == s->run_switches) {
+        /* Began with a hand-off; the watchdog has seen it run since. */
+        out->run_known = 1;
+        out->run_ns = c->now > s->wd_since ? c->now - s->wd_since : 0;
+        out->run_exact = 0;
+    }
+    out->hog = out->run_known && out->run_ns >= out->threshold_ns;
+    return 1;
+}
+
+/* ---- texts -------------------------------------------------------------- */
+
+/* Appends to a buffer, never past its end. */
+struct text {
+    char *buf;
+    size_t len, used;
+};
+
+static void put(struct text *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(struct text *x, const char *fmt, ...)
+{
+    if (x->used + 1 >= x->len)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(x->buf + x->used, x->len - x->used, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        x->used = x->used + (size_t)n < x->len ? x->used + (size_t)n : x->len - 1;
+}
+
+/* "(parked, sleep at truth_holder (blockers.c:52))": a thread's state,
+ * and for a parked one what it waits for where. */
+static void put_state(struct text *x, gto_target *t, const gto_snapshot *s,
+                      const struct gto_thread *th)
+{
+    put(x, "(%s", gto_state_name(th->state));
+    if (th->state == GTO_STATE_PARKED) {
+        put(x, ", %s", gto_wait_kind_name(th->wait_kind));
+        const struct gto_location *loc = gto_location_by_index(s, th->location);
+        if (loc && loc->depth) {
+            char where[GTO_LABEL_MAX];
+            put(x, " at %s", gto_pc_label(t, loc->pcs[0], 1, where, sizeof(where)));
+        }
+    }
+    put(x, ")");
+}
+
+/* The mutex part: "mutex 0x... held by thread 2 "holder" (...) for 3.2s". */
+static void put_mutex(struct text *x, gto_target *t, const gto_snapshot *s,
+                      const struct gto_block *b, uint64_t mutex)
+{
+    put(x, "mutex %#llx", (unsigned long long)mutex);
+    if (b->obj_status == GTO_OBJ_UNREADABLE) {
+        put(x, " (unreadable)");
+        return;
+    }
+    if (b->obj_status == GTO_OBJ_BAD_MAGIC) {
+        put(x, " (not a mutex)");
+        return;
+    }
+    if (!b->by_record) {
+        put(x, " unlocked");
+        return;
+    }
+    if (!b->by) {
+        put(x, " held by an unknown thread (record %#llx)", (unsigned long long)b->by_record);
+        return;
+    }
+    put(x, " held by thread %llu \"%s\" ", (unsigned long long)b->by->id, b->by->name);
+    put_state(x, t, s, b->by);
+    const struct gto_counters *c = &s->c;
+    if (b->held_since && b->held_since <= c->now) {
+        char age[40];
+        put(x, " for %s", gto_fmt_age(c->now - b->held_since, c->now_exact, age, sizeof(age)));
+    }
+}
+
+const char *gto_block_describe(gto_target *t, const gto_snapshot *s,
+                               const struct gto_thread *th, char *buf, size_t len)
+{
+    if (th->state != GTO_STATE_PARKED || !len)
+        return NULL;
+    const struct gto_block *b = gto_block_of(s, th);
+    struct text x = {buf, len, 0};
+    buf[0] = 0;
+    /* Without the objects (no GTO_SNAP_BLOCKERS, a torn record, a layout
+     * the runtime does not publish): the wait alone. */
+    if (!b || (b->obj_status == GTO_OBJ_UNPUBLISHED && th->wait_kind != GT_WAIT_JOIN))
+        return gto_wait_describe(th, s->c.now, buf, len);
+    switch (th->wait_kind) {
+    case GT_WAIT_MUTEX:
+        put_mutex(&x, t, s, b, th->wait_obj);
+        break;
+    case GT_WAIT_COND:
+        if (!th->wait_arg)
+            return gto_wait_describe(th, s->c.now, buf, len);
+        put(&x, "cond %#llx then ", (unsigned long long)th->wait_obj);
+        put_mutex(&x, t, s, b, th->wait_arg);
+        break;
+    case GT_WAIT_JOIN:
+        put(&x, "join thread %llu ", (unsigned long long)th->wait_obj);
+        if (b->by)
+            put_state(&x, t, s, b->by);
+        else
+            put(&x, "(no such thread)");
+        break;
+    case GT_WAIT_CHAN_SEND:
+    case GT_WAIT_CHAN_RECV: {
+        int send = th->wait_kind == GT_WAIT_CHAN_SEND;
+        put(&x, "%s %#llx ", gto_wait_kind_name(th->wait_kind),
+            (unsigned long long)th->wait_obj);
+        if (b->obj_status == GTO_OBJ_UNREADABLE) {
+            put(&x, "(unreadable)");
+            break;
+        }
+        if (b->obj_status == GTO_OBJ_BAD_MAGIC) {
+            put(&x, "(not a channel)");
+            break;
+        }
+        put(&x, "(%s%llu/%llu queued, %llu %s%s waiting)", b->chan_closed ? "closed, " : "",
+            (unsigned long long)b->chan_len, (unsigned long long)b->chan_cap,
+            (unsigned long long)b->peers, send ? "receiver" : "sender",
+            b->peers == 1 ? "" : "s");
+        break;
+    }
+    default:
+        return gto_wait_describe(th, s->c.now, buf, len);
+    }
+    return buf;
+}
+
+const char *gto_hog_describe(const gto_snapshot *s, const struct gto_hog *h,
+                             char *buf, size_t len)
+{
+    (void)s;
+    char d[40];
+    if (!h->th) {
+        snprintf(buf, len, "no thread runs");
+        return buf;
+    }
+    if (!h->run_known)
+        snprintf(buf, len, "thread %llu \"%s\" has run an unknown time (since a "
+                 "hand-off) without yielding", (unsigned long long)h->th->id, h->th->name);
+    else
+        snprintf(buf, len, "thread %llu \"%s\" has run %s without yielding",
+                 (unsigned long long)h->th->id, h->th->name,
+                 gto_fmt_age(h->run_ns, h->run_exact, d, sizeof(d)));
+    return buf;
+}
