@@ -13,12 +13,14 @@ import signal
 import subprocess
 import time
 
+import jsonschema
 import pytest
 
-from conftest import (GT_STACKS, HERE, exe, gcore, kernel_core, marker_lines, run,
-                      run_json, unlimited_core)
+from conftest import (GT_STACKS, GT_WASTE, HERE, exe, gcore, kernel_core, marker_lines,
+                      run, run_json, unlimited_core)
 
 LINES = marker_lines(os.path.join(HERE, "blockers.c"))
+SCHEMAS = os.path.join(HERE, "..", "..", "schema")
 BUSY = 1000
 
 
@@ -132,6 +134,11 @@ def check_joiner(doc, truth, variant):
                                    "held_ns": None, "cycle": None}
 
 
+def check_schema(doc, name):
+    with open(os.path.join(SCHEMAS, name + ".schema.json")) as f:
+        jsonschema.Draft202012Validator(json.load(f)).validate(doc)
+
+
 def check_all(doc, truth, variant="static"):
     assert doc["threads"] == 60 + BUSY + (7 if "chan_rx" in truth else 0)
     check_holder(doc, truth, variant)
@@ -176,6 +183,7 @@ def test_live(variant):
     assert rc == 0, err
     check_all(doc, b.truth, variant)
     check_text(out, b.truth, variant)
+    check_schema(doc, "gt-stacks")
     # Nothing runs: the runtime's one kernel thread was read between
     # switches or while idle.
     assert doc["running"] is None or doc["running"]["name"] == "busy"
@@ -213,6 +221,18 @@ def test_kernel_core(tmp_path, variant):
     assert (r["id"], r["name"], r["run_exact"], r["hog"]) == (1, "", True, False), r
     assert 0 <= r["run_ns"] < r["threshold_ns"]
     assert re.search(r'\n  running: thread 1 "" has run \S+ without yielding\n', out), out[:400]
+    check_schema(doc, "gt-stacks")
+    # gt-waste says the same of the running thread, in its JSON and in one
+    # line under its count.
+    waste = run_json(GT_WASTE, "--core", core, "--exe", b.exe)
+    check_schema(waste, "gt-waste")
+    assert waste["running"] == r and waste["watchdog"] == doc["watchdog"]
+    rc, out, err = run(GT_WASTE, "--core", core, "--exe", b.exe)
+    assert rc == 0, err
+    lines = out.splitlines()
+    assert re.fullmatch(r'  running: thread 1 "" has run \d+(\.\d)?(ns|us|ms) without yielding',
+                        lines[1]), lines[:3]
+    assert lines[2] == "" and lines[3] == "Totals"
 
 
 def test_cond_and_channels():
