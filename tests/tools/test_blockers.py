@@ -220,7 +220,14 @@ def test_kernel_core(tmp_path, variant):
     r = doc["running"]
     assert (r["id"], r["name"], r["run_exact"], r["hog"]) == (1, "", True, False), r
     assert 0 <= r["run_ns"] < r["threshold_ns"]
-    assert re.search(r'\n  running: thread 1 "" has run \S+ without yielding\n', out), out[:400]
+    # The fatal-signal handler sampled it: its stack is abort's.
+    sampled = r"  \(stack sampled \d+(\.\d)?(ns|us|ms) ago\)"
+    assert r["sampled"] is True
+    assert re.search(r'\n  running: thread 1 "" has run \S+ without yielding%s\n' % sampled,
+                     out), out[:400]
+    main = by_id(doc)[1]
+    names = [f["function"] for f in main["frames"]]
+    assert "abort" in names and names[names.index("main_thread") - 1] == "abort", names
     check_schema(doc, "gt-stacks")
     # gt-waste says the same of the running thread, in its JSON and in one
     # line under its count.
@@ -230,8 +237,8 @@ def test_kernel_core(tmp_path, variant):
     rc, out, err = run(GT_WASTE, "--core", core, "--exe", b.exe)
     assert rc == 0, err
     lines = out.splitlines()
-    assert re.fullmatch(r'  running: thread 1 "" has run \d+(\.\d)?(ns|us|ms) without yielding',
-                        lines[1]), lines[:3]
+    assert re.fullmatch(r'  running: thread 1 "" has run \d+(\.\d)?(ns|us|ms) without '
+                        r'yielding' + sampled, lines[1]), lines[:3]
     assert lines[2] == "" and lines[3] == "Totals"
 
 
