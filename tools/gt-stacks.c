@@ -398,7 +398,8 @@ static void print_held_up(gto_target *t, const gto_snapshot *s, const struct gto
         if (b && b->edge && b->by)
             h[nh++] = (struct held_up){b->by, b, 1};
     }
-    qsort(h, nh, sizeof(*h), cmp_by);
+    if (nh > 1)
+        qsort(h, nh, sizeof(*h), cmp_by);
     size_t k = 0;
     for (size_t i = 0; i < nh; i++) {
         if (k && h[k - 1].by == h[i].by)
@@ -406,7 +407,8 @@ static void print_held_up(gto_target *t, const gto_snapshot *s, const struct gto
         else
             h[k++] = h[i];
     }
-    qsort(h, k, sizeof(*h), cmp_held_up);
+    if (k > 1)
+        qsort(h, k, sizeof(*h), cmp_held_up);
     const struct gto_counters *c = gto_snapshot_counters(s);
     for (size_t i = 0; i < k && i < BLOCKERS_SHOWN; i++) {
         const struct gto_thread *by = h[i].by;
