@@ -445,7 +445,7 @@ static void print_group_text(gto_target *t, const gto_snapshot *s,
         printf("  at %s", loc);
     printf("  (thread %llu \"%s\"%s)", (unsigned long long)g->rep->id,
            g->rep->name, g->count > 1 ? " and others" : "");
-    print_sampled(s, g->rep);
+    print_sampled(s, g->rep, "  ");
     putchar('\n');
     print_held_up(t, s, g);
     print_frames(t, g->rep);
@@ -467,7 +467,7 @@ static void print_thread_text(gto_target *t, const gto_snapshot *s,
         if (*loc)
             printf("  at %s", loc);
     }
-    print_sampled(s, th);
+    print_sampled(s, th, "  ");
     putchar('\n');
     if (detail) {
         printf("  wait: %s\n", wait ? wait : "-");

@@ -5,12 +5,12 @@
  */
 #include "common.h"
 
-void print_sampled(const gto_snapshot *s, const struct gto_thread *th)
+void print_sampled(const gto_snapshot *s, const struct gto_thread *th, const char *sep)
 {
     const struct gto_counters *c = gto_snapshot_counters(s);
     char age[40];
     if (th->sampled)
-        printf("  (stack sampled %s ago)",
+        printf("%s(stack sampled %s ago)", sep,
                gto_fmt_age(c->now > th->sample_ns ? c->now - th->sample_ns : 0,
                            c->now_exact, age, sizeof(age)));
 }
@@ -22,7 +22,8 @@ void print_running_text(const gto_snapshot *s)
     if (!gto_hog(s, &h))
         return;
     printf("  %s: %s", h.hog ? "hog" : "running", gto_hog_describe(s, &h, buf, sizeof(buf)));
-    print_sampled(s, h.th);
+    if (h.th->sampled)
+        print_sampled(s, h.th, " ");
     putchar('\n');
 }
 
