@@ -375,7 +375,9 @@ static void print_states(const struct gto_group *g, int exact)
  * mutex's owner, a joined thread), most members first, at most
  * BLOCKERS_SHOWN lines and a count of the rest:
  *   held up by thread 2 "holder" (parked, sleep at truth_holder
- *   (blockers.c:52)) for 3.2s: 50 threads */
+ *   (blockers.c:52)) for 3.2s: 50 threads
+ * or, for a group waiting on one condition variable or channel:
+ *   waits on chan_send 0x... (1/1 queued, 0 receivers waiting) */
 #define BLOCKERS_SHOWN 3
 
 struct held_up {
@@ -442,6 +444,20 @@ static void print_held_up(gto_target *t, const gto_snapshot *s, const struct gto
     if (k > BLOCKERS_SHOWN)
         printf("  held up by %zu more threads\n", k - BLOCKERS_SHOWN);
     free(h);
+    /* A condition variable or a channel holds up no one thread: when the
+     * whole group waits on one, what it is (its mutex's holder, its
+     * fill). */
+    const struct gto_thread *rep = g->rep;
+    int kind = rep->state == GTO_STATE_PARKED ? rep->wait_kind : GT_WAIT_NONE;
+    if (nh || (kind != GT_WAIT_COND && kind != GT_WAIT_CHAN_SEND && kind != GT_WAIT_CHAN_RECV))
+        return;
+    for (size_t i = 0; i < g->count; i++)
+        if (g->threads[i]->state != GTO_STATE_PARKED || g->threads[i]->wait_kind != kind ||
+            g->threads[i]->wait_obj != rep->wait_obj)
+            return;
+    char blk[GTO_LABEL_MAX + 256];
+    if (gto_block_of(s, rep) && gto_block_describe(t, s, rep, blk, sizeof(blk)))
+        printf("  waits on %s\n", blk);
 }
 
 static void print_group_text(gto_target *t, const gto_snapshot *s,

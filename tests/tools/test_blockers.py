@@ -266,6 +266,7 @@ def test_cond_and_channels():
     b = Blockers(args=["-x"])
     try:
         doc = run_json(GT_STACKS, "--all", b.pid)
+        rc, out, err = run(GT_STACKS, b.pid)
     finally:
         b.stop()
     t = b.truth
@@ -284,6 +285,15 @@ def test_cond_and_channels():
     for i in t["chan_tx"]:
         assert th[i]["block"] == "chan_send %#x (1/1 queued, 0 receivers waiting)" % t["chan_full"]
     assert doc["threads_in_deadlock"] == 5
+    # The text: each group waiting on one channel or cond says on what.
+    assert rc == 0, err
+    assert "(thread %d \"chan-tx\" and others)\n  waits on chan_send %#x (1/1 queued, " \
+        "0 receivers waiting)\n" % (t["chan_tx"][0], t["chan_full"]) in out
+    assert "(thread %d \"chan-rx\" and others)\n  waits on chan_recv %#x (0/4 queued, " \
+        "0 senders waiting)\n" % (t["chan_rx"][0], t["chan_empty"]) in out
+    # (two runs: the hold's age differs)
+    assert "(thread %d \"condwait\")\n  waits on %s for " % (
+        t["condwait"], cw["block"].rsplit(" for ", 1)[0]) in out
 
 
 # ---- the running thread ----------------------------------------------------
