@@ -711,7 +711,7 @@ static void print_deadlocks_text(gto_target *t, const gto_snapshot *s)
             if (th->wait_kind == GT_WAIT_MUTEX)
                 printf(" waits for mutex %#llx held by", (unsigned long long)th->wait_obj);
             else
-                printf(" waits to join");
+                printf(" waits for join");
             printf(" thread %llu \"%s\"\n", (unsigned long long)next->id, next->name);
         }
         putchar('\n');

@@ -796,6 +796,8 @@ static void put_mutex(struct text *x, gto_target *t, const gto_snapshot *s,
                       const struct gto_block *b, uint64_t mutex)
 {
     put(x, "mutex %#llx", (unsigned long long)mutex);
+    if (b->obj_status == GTO_OBJ_UNPUBLISHED)
+        return;
     if (b->obj_status == GTO_OBJ_UNREADABLE) {
         put(x, " (unreadable)");
         return;
@@ -831,7 +833,8 @@ const char *gto_block_describe(gto_target *t, const gto_snapshot *s,
     buf[0] = 0;
     /* Without the objects (no GTO_SNAP_BLOCKERS, a torn record, a layout
      * the runtime does not publish): the wait alone. */
-    if (!b || (b->obj_status == GTO_OBJ_UNPUBLISHED && th->wait_kind != GT_WAIT_JOIN))
+    if (!b || (b->obj_status == GTO_OBJ_UNPUBLISHED && th->wait_kind != GT_WAIT_JOIN &&
+               th->wait_kind != GT_WAIT_COND))
         return gto_wait_describe(th, s->c.now, buf, len);
     switch (th->wait_kind) {
     case GT_WAIT_MUTEX:
