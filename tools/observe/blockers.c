@@ -730,20 +730,22 @@ int gto_hog(const gto_snapshot *s, struct gto_hog *out)
 {
     const struct gto_counters *c = &s->c;
     memset(out, 0, sizeof(*out));
-    if (!c->current)
-        return 0;
+    /* The running record (count_states leaves at most one): its run
+     * start is the header's only when the header names it current; a
+     * record caught running while the header had moved on has run an
+     * unknown time. */
     for (size_t i = 0; i < s->nthreads && !out->th; i++)
-        if (s->threads[i].addr == c->current && s->threads[i].state == GTO_STATE_RUNNING &&
-            !s->threads[i].in_flux)
+        if (s->threads[i].state == GTO_STATE_RUNNING && !s->threads[i].in_flux)
             out->th = &s->threads[i];
     if (!out->th)
         return 0;
+    int same = c->current && out->th->addr == c->current;
     out->threshold_ns = c->watchdog_ns ? c->watchdog_ns : DEFAULT_HOG_NS;
-    if (c->run_start) {
+    if (same && c->run_start) {
         out->run_known = 1;
         out->run_ns = c->now > c->run_start ? c->now - c->run_start : 0;
         out->run_exact = c->now_exact;
-    } else if (s->wd_since && s->wd_switches == s->run_switches) {
+    } else if (same && s->wd_since && s->wd_switches == s->run_switches) {
         /* Began with a hand-off; the watchdog has seen it run since. */
         out->run_known = 1;
         out->run_ns = c->now > s->wd_since ? c->now - s->wd_since : 0;
