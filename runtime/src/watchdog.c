@@ -18,8 +18,10 @@
  *   - it says "running", and the thread has also been running at the
  *     previous look, made no voluntary context switch in between (it
  *     never blocked: `status`) and gained CPU time (it was not just
- *     waiting for a CPU): then the watchdog sends it SIGNAL (below), whose
- *     handler records the interrupted registers.
+ *     waiting for a CPU), and no debugger is attached (`status` again:
+ *     a debugger stops at the signal, and has the registers anyway):
+ *     then the watchdog sends it SIGNAL (below), whose handler records
+ *     the interrupted registers.
  *
  * The second rule is what keeps the signal from changing what a program
  * sees.  A handled signal interrupts a blocking system call; SA_RESTART
@@ -75,6 +77,12 @@
  * stopped (a debugger, SIGSTOP) or the machine slept: the abort clock
  * starts again rather than blame a thread for time nobody ran. */
 #define LATE_NS (50 * NS_PER_MS)
+/* An abort asked for that has not ended the process after this long: the
+ * handler found the hog inside a lock the fatal report needs (malloc's,
+ * the loader's) and hangs there, or the runtime's thread blocks the
+ * signal.  The watchdog then sends SIGABRT itself, which kills at once
+ * (the fatal handler, if it runs, has reset it to the default). */
+#define ABORT_GRACE_NS (2000 * NS_PER_MS)
 #define THREAD_STACK (64 * 1024)
 #define REPORT_PCS 16
 
@@ -372,22 +380,28 @@ static enum proc_state read_syscall(int64_t *nr, uint64_t *sp, uint64_t *pc)
     return PROC_SYSCALL;
 }
 
-/* voluntary_ctxt_switches of `status`; false when unreadable. */
-static bool read_voluntary(uint64_t *out)
+/* From `status`: voluntary_ctxt_switches, and whether a debugger (any
+ * ptrace tracer) is attached; false when unreadable. */
+static bool read_status(uint64_t *voluntary, bool *traced)
 {
     static char buf[4096];
     ssize_t n = syscall(SYS_pread64, wd.status_fd, buf, sizeof(buf) - 1, 0);
     if (n <= 0)
         return false;
     buf[n] = 0;
-    static const char key[] = "\nvoluntary_ctxt_switches:";
-    const char *p = strstr(buf, key);
-    if (!p)
+    static const char vkey[] = "\nvoluntary_ctxt_switches:";
+    static const char tkey[] = "\nTracerPid:";
+    const char *v = strstr(buf, vkey), *t = strstr(buf, tkey);
+    if (!v || !t)
         return false;
-    p += sizeof(key) - 1;
-    while (*p == ' ' || *p == '\t')
-        p++;
-    *out = parse_num(&p, 10);
+    v += sizeof(vkey) - 1;
+    t += sizeof(tkey) - 1;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    while (*t == ' ' || *t == '\t')
+        t++;
+    *voluntary = parse_num(&v, 10);
+    *traced = parse_num(&t, 10) != 0;
     return true;
 }
 
@@ -409,7 +423,8 @@ struct watch {
     bool prev_running;       /* the previous look found it running... */
     uint64_t prev_voluntary; /* ...with these counts */
     uint64_t prev_cpu;
-    bool abort_sent;
+    uint64_t abort_sent;     /* when the abort was decided, 0 not yet */
+    bool abort_asked;        /* and the signal sent for it */
 };
 
 static bool outstanding(void)
@@ -458,21 +473,26 @@ static void look(struct watch *w, uint64_t now, bool late)
 
     int64_t nr = -1;
     uint64_t sp = 0, pc = 0;
-    if (wd.abort_ns && !w->abort_sent && now - w->abort_from >= wd.abort_ns) {
-        /* Not while a debugger holds it stopped; in a system call or not,
-         * the abort ends the program anyway. */
-        if (read_syscall(&nr, &sp, &pc) == PROC_STOPPED)
-            return;
-        wd.abort_switches = switches;
-        wd.abort_ran_ns = ran;
-        wd.abort_lower_bound = lower_bound;
-        atomic_store_explicit(&wd.abort_wanted, true, memory_order_release);
-        /* With a signal still outstanding, its handler may have looked at
-         * abort_wanted already: ask again at the next look. */
-        if (!outstanding()) {
-            ask();
-            w->abort_sent = true;
+    if (wd.abort_ns && now - w->abort_from >= wd.abort_ns) {
+        if (!w->abort_sent) {
+            /* Not while a debugger holds it stopped; in a system call or
+             * not, the abort ends the program anyway. */
+            if (read_syscall(&nr, &sp, &pc) == PROC_STOPPED)
+                return;
+            wd.abort_switches = switches;
+            wd.abort_ran_ns = ran;
+            wd.abort_lower_bound = lower_bound;
+            atomic_store_explicit(&wd.abort_wanted, true, memory_order_release);
+            w->abort_sent = now;
         }
+        /* With a signal still outstanding, its handler may have looked at
+         * abort_wanted already: ask once it has been served. */
+        if (!w->abort_asked && !outstanding()) {
+            ask();
+            w->abort_asked = true;
+        }
+        if (now - w->abort_sent >= ABORT_GRACE_NS)
+            pthread_kill(wd.sched, SIGABRT);
         return;
     }
     if (ran < wd.threshold_ns) {
@@ -495,7 +515,10 @@ static void look(struct watch *w, uint64_t now, bool late)
         return;
     }
     uint64_t voluntary = 0, cpu = sched_cpu_ns();
-    if (st != PROC_RUNNING || !read_voluntary(&voluntary)) {
+    bool traced = false;
+    /* Under a debugger, no signal: GDB stops at every signal it does not
+     * know (SIG40...), and it has the thread's registers anyway. */
+    if (st != PROC_RUNNING || !read_status(&voluntary, &traced) || traced) {
         w->prev_running = false;
         return;
     }
