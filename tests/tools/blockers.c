@@ -53,6 +53,9 @@
  *               seconds without yielding; just before it starts it prints
  *               "spinning {JSON}" (its id, the clock) with a raw write, and
  *               when done "spun {JSON}" with the clock again
+ *   clockspin S the same, but "spinner" runs clockspinner_main ->
+ *               clock_spin_here, which only reads the clock (gt_now_ns):
+ *               a sample then mostly catches it in the vDSO
  *   abort       abort(): with `ulimit -c unlimited`, a kernel core (send
  *               SIGABRT from outside instead to catch a spinner mid-spin)
  *
@@ -298,6 +301,25 @@ NOINLINE void spinner_main(void *arg)
     KEEP();
 }
 
+NOINLINE void clock_spin_here(int64_t ns)
+{
+    int64_t start = gt_now_ns();
+    while (gt_now_ns() - start < ns)
+        KEEP();
+    KEEP();
+}
+
+NOINLINE void clockspinner_main(void *arg)
+{
+    int64_t ns = (int64_t)(intptr_t)arg;
+    char line[160];
+    snprintf(line, sizeof(line), "spinning {\"id\": %" PRIu64 ", \"start_ns\": %" PRId64
+             ", \"spin_ns\": %" PRId64 "}\n", gt_id(gt_self()), gt_now_ns(), ns);
+    say(line);
+    clock_spin_here(ns);
+    KEEP();
+}
+
 static uint64_t spawn_named(const char *name, void (*fn)(void *), void *arg,
                             gt_t *out)
 {
@@ -443,7 +465,10 @@ NOINLINE void main_thread(void *arg)
             break;
         buf[n] = 0;
         double s;
-        if (sscanf(buf, "spin %lf", &s) == 1 && s > 0 && s < 3600)
+        if (sscanf(buf, "clockspin %lf", &s) == 1 && s > 0 && s < 3600)
+            spawn_named("spinner", clockspinner_main,
+                        (void *)(intptr_t)(int64_t)(s * 1e9), NULL);
+        else if (sscanf(buf, "spin %lf", &s) == 1 && s > 0 && s < 3600)
             spawn_named("spinner", spinner_main,
                         (void *)(intptr_t)(int64_t)(s * 1e9), NULL);
         else if (strncmp(buf, "abort", 5) == 0)

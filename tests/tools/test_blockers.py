@@ -415,3 +415,29 @@ def test_forged_waits(tmp_path):
             "waits_for": {"kind": "mutex", "object": facts["m4"]}, "held_by": w4["id"]}]}]
         assert doc["threads_in_deadlock"] == 1
         assert sorted(th) == list(range(1, 11))
+
+
+def test_spinner_in_the_vdso():
+    """A spinner that only reads the clock: most samples catch it in the
+    vDSO's clock_gettime, code no module describes.  Every snapshot still
+    unwinds it to its entry, through clock_spin_here, with both
+    unwinders."""
+    b = Blockers()
+    try:
+        b.send("clockspin 60")  # killed long before it ends
+        spinning = b.line("spinning")
+        time.sleep(1)
+        # Twelve samples: libunwind alone loses the callers of the vDSO in
+        # about one in six.
+        docs = [run_json(GT_STACKS, "--all", "--state", "running", *flags, b.pid)
+                for flags in ([], ["--no-fastpath"]) * 6]
+    finally:
+        b.stop()
+    for doc in docs:
+        r = doc["running"]
+        assert (r["id"], r["sampled"]) == (spinning["id"], True), r
+        (th,) = doc["threads_list"]
+        names = [f["function"] for f in th["frames"]]
+        assert th["unwind"] == "ok", (th["unwind"], names)
+        assert names[-2:] == ["gt__thread_start", "gt__ctx_trampoline"], names
+        assert names.index("clockspinner_main") == names.index("clock_spin_here") + 1, names
