@@ -18,7 +18,8 @@ $(BENCH_OUT)/observe-go: bench/observe_go.go | bench-deps $(BENCH_OUT)/
 $(BENCH_OUT)/bench-observe: bench/observe_bench.py bench/plugin_cli.py bench/bench_gdb.py bench/bench_tools.py \
                             $(BENCH_OUT)/observe-go $(TOOL_BINS) \
                             $(BUILD)/tests/gdb/green_fixture \
-                            $(BENCH_OUT)/observe-snap $(BUILD)/tests/tools/blockers | bench-deps $(BENCH_OUT)/
+                            $(BENCH_OUT)/observe-snap $(BUILD)/tests/tools/blockers \
+                            | bench-deps $(BENCH_OUT)/
 	$(call msg,GEN,$@)
 	$(Q)printf '#!/bin/sh\nexec %s %s --build %s "$$@"\n' '$(PYTHON)' \
 		'$(abspath bench/observe_bench.py)' '$(abspath $(BUILD))' > $@ && chmod +x $@

@@ -430,7 +430,8 @@ static struct gto_fld fld(const struct layout *l, int rec, int id)
 static void decode_obj_layout(const struct layout *l, struct gto_obj_layout *ol)
 {
     memset(ol, 0, sizeof(*ol));
-    if (l->size[GT_REC_MUTEX][0] <= GTO_OBJECT_MAX && l->size[GT_REC_MUTEX][GT_F_MUTEX_OWNER] == 8 &&
+    if (l->size[GT_REC_MUTEX][0] <= GTO_OBJECT_MAX &&
+        l->size[GT_REC_MUTEX][GT_F_MUTEX_OWNER] == 8 &&
         l->size[GT_REC_MUTEX][GT_F_MUTEX_MAGIC] == 8) {
         ol->mutex_size = l->size[GT_REC_MUTEX][0];
         ol->mutex_owner = fld(l, GT_REC_MUTEX, GT_F_MUTEX_OWNER);
@@ -921,13 +922,15 @@ static int unwind_sample(gto_target *t, gto_snapshot *s, struct gto_thread *th,
         size_t ns = gto_symbolize(t, fr[i].pc, 1, &sym);
         sane = sym[ns - 1].module != NULL;
     }
+    int status = th->unwind_status;
     if (!sane && full &&
-        (fp_chain(t, sm->regs[GT_CTX_PC], sp, sm->regs[GT_CTX_RBP], th->stack_hi,
-                           copy, w, &th->unwind_status) == GTO_UNWIND_OK || nfr <= 1)) {
+        (fp_chain(t, sm->regs[GT_CTX_PC], sp, sm->regs[GT_CTX_RBP], th->stack_hi, copy, w,
+                  &th->unwind_status) == GTO_UNWIND_OK || nfr <= 1)) {
         free(fr);
         free(copy);
         return 1;
     }
+    th->unwind_status = status; /* libunwind's frames, as it found them */
     w->nfr = 0;
     free(copy);
     if (nfr > w->cap) {
@@ -947,10 +950,11 @@ static int unwind_sample(gto_target *t, gto_snapshot *s, struct gto_thread *th,
 /* Marks the running thread sampled, and keeps frames unwound from the
  * sample, only when the header copy REG2, read after the records (the
  * same copy in a core), shows the same slice still running: the sampled
- * thread still current and switches unchanged.  (The watchdog may have taken a fresher sample meanwhile,
- * as it does every threshold while the hog lasts: the one unwound is as
- * much of this slice.)  Else the thread parked or yielded since, and its
- * frames are dropped: "running", as without a sample. */
+ * thread still current and switches unchanged.  (The watchdog may have
+ * taken a fresher sample meanwhile, as it does every threshold while the
+ * hog lasts: the one unwound is as much of this slice.)  Else the thread
+ * parked or yielded since, and its frames are dropped: "running", as
+ * without a sample. */
 static void check_sample(gto_snapshot *s, const struct layout *l, const uint8_t *reg2)
 {
     int same = s->sample.usable &&
