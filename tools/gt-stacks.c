@@ -7,10 +7,16 @@
  *
  * Under the count, a summary: threads by state (counted from the records:
  * they add up, at most one runs, what kept changing is "in flux"), uptime,
- * idle time with the current stretch, and regular-file I/O.  Then threads
- * with identical stacks form one group, biggest first:
+ * idle time with the current stretch, and regular-file I/O; the running
+ * thread and how long it has run without yielding ("hog:" past the
+ * threshold), its stack marked when it comes from a register sample.
+ * Then every deadlock (a cycle of threads each waiting on a mutex the
+ * next holds, or joining it), one line per member in wait order.  Then
+ * threads with identical stacks form one group, biggest first, with the
+ * threads that hold its members up (a mutex's owner, a joined thread):
  *
  *   38112 threads  parked 2.1s..14.9s (median 7.0s)  at read_request (knot.c:142) < serve (knot.c:210)
+ *     held up by thread 2 "holder" (parked, sleep at hold (knot.c:52)) for 3.2s: 50 threads
  *     #0   gt__switch_to (sched.c:213)
  *     ...
  *
@@ -29,6 +35,15 @@
  *     "states": {"runnable": int, "running": int, "parked": int,
  *                "exited": int}, "in_flux": int,
  *     "shown": int,                       threads that passed the filters
+ *     "deadlocks": [ { "threads": [ { "id", "name", "location",
+ *                    "waits_for": {"kind": "mutex"|"join", "object": int},
+ *                    "held_by": int } ] } ],  cycles of the wait-for graph,
+ *                                          each in wait order, lowest id first
+ *     "threads_in_deadlock": int,
+ *     "running": null | { "id", "name", "run_ns": int|null,
+ *                "run_exact": bool, "hog": bool, "threshold_ns": int,
+ *                "sampled": bool, "sample_age_ns": int|null },
+ *     "watchdog": {"threshold_ns": int, "events": int},
  *     "locations": [LOC],
  *     "groups": [ { "count": int, "states": {state: int},
  *                   "representative": {"id": int, "name": str},
@@ -41,12 +56,18 @@
  *     "wait_ns": int|null, "entry": str, "run_ns", "switches",
  *     "unstacked": bool, "stack": {"reserved", "live", "touched", "dead",
  *     "unused", "resident"} (the last four null: not measured here),
- *     "unwind": str, "frames": [FRAME] } ]
+ *     "unwind": str, "frames": [FRAME],
+ *     "block": str|null (gto_block_describe: who holds the wait up),
+ *     "blocked_by": null | {"id": int|null, "kind": "mutex"|"join"|"cond",
+ *                   "object": int, "edge": bool, "held_ns": int|null,
+ *                   "cycle": int|null (1-based, into "deadlocks")} } ]
  *   An unstacked thread (parked in gt_wait_readable_then) holds no frames:
  *   its one FRAME is the entry trampoline, "entry" the function it starts
  *   over in, and the text output says so under its frames.
  *   LOC   = { "index", "where": str, "kind": str, "waiting", "arrivals",
- *             "completed", "wait_max_ns", "done_p50_ns", "done_p99_ns" }
+ *             "completed", "wait_max_ns", "held_up_by": [{"id", "waiters"}]
+ *             (the threads its parked threads wait on through a mutex or
+ *             a join, most waiters first), "done_p50_ns", "done_p99_ns" }
  *           (the percentiles of completed waits, clamped to wait_max_ns;
  *           null when none completed)
  *   WAIT  = { "min": int, "median": int, "max": int }
@@ -290,7 +311,8 @@ static void print_json_frames(gto_target *t, const struct gto_thread *th)
     printf("]");
 }
 
-static void print_json_location(gto_target *t, const struct gto_location *loc)
+static void print_json_location(gto_target *t, const gto_snapshot *s,
+                                const struct gto_location *loc)
 {
     char where[GTO_LABEL_MAX];
     printf("{\"index\": %u, \"where\": ", loc->index);
@@ -301,6 +323,14 @@ static void print_json_location(gto_target *t, const struct gto_location *loc)
            (unsigned long long)loc->arrivals, (unsigned long long)loc->completed,
            (unsigned long long)loc->max_wait_ns);
     /* No completed wait: no percentile of them (null, not 0 ns). */
+    /* Who holds up the threads parked here (gto_location_blockers). */
+    const struct gto_loc_blocker *lb;
+    size_t nb = gto_location_blockers(s, loc->index, &lb);
+    printf(", \"held_up_by\": [");
+    for (size_t i = 0; i < nb; i++)
+        printf("%s{\"id\": %llu, \"waiters\": %zu}", i ? ", " : "",
+               (unsigned long long)lb[i].by->id, lb[i].waiters);
+    printf("]");
     if (!loc->completed) {
         printf(", \"done_p50_ns\": null, \"done_p99_ns\": null}");
         return;
@@ -341,6 +371,95 @@ static void print_states(const struct gto_group *g, int exact)
         }
 }
 
+/* The threads that hold up a group's parked members (wait-for edges: a
+ * mutex's owner, a joined thread), most members first, at most
+ * BLOCKERS_SHOWN lines and a count of the rest:
+ *   held up by thread 2 "holder" (parked, sleep at truth_holder
+ *   (blockers.c:52)) for 3.2s: 50 threads
+ * or, for a group waiting on one condition variable or channel:
+ *   waits on chan_send 0x... (1/1 queued, 0 receivers waiting) */
+#define BLOCKERS_SHOWN 3
+
+struct held_up {
+    const struct gto_thread *by;
+    const struct gto_block *first;   /* a member's block naming it */
+    size_t n;
+};
+
+static int cmp_held_up(const void *a, const void *b)
+{
+    const struct held_up *x = a, *y = b;
+    if (x->n != y->n)
+        return x->n > y->n ? -1 : 1;
+    return x->by->id < y->by->id ? -1 : x->by->id > y->by->id;
+}
+
+static int cmp_by(const void *a, const void *b)
+{
+    const struct held_up *x = a, *y = b;
+    return x->by < y->by ? -1 : x->by > y->by;
+}
+
+static void print_held_up(gto_target *t, const gto_snapshot *s, const struct gto_group *g)
+{
+    struct held_up *h = malloc((g->count + 1) * sizeof(*h));
+    size_t nh = 0;
+    if (!h)
+        return;
+    for (size_t i = 0; i < g->count; i++) {
+        const struct gto_block *b = gto_block_of(s, g->threads[i]);
+        if (b && b->edge && b->by)
+            h[nh++] = (struct held_up){b->by, b, 1};
+    }
+    if (nh > 1)
+        qsort(h, nh, sizeof(*h), cmp_by);
+    size_t k = 0;
+    for (size_t i = 0; i < nh; i++) {
+        if (k && h[k - 1].by == h[i].by)
+            h[k - 1].n++;
+        else
+            h[k++] = h[i];
+    }
+    if (k > 1)
+        qsort(h, k, sizeof(*h), cmp_held_up);
+    const struct gto_counters *c = gto_snapshot_counters(s);
+    for (size_t i = 0; i < k && i < BLOCKERS_SHOWN; i++) {
+        const struct gto_thread *by = h[i].by;
+        char where[GTO_LABEL_MAX], age[40];
+        printf("  held up by thread %llu \"%s\" (%s", (unsigned long long)by->id,
+               by->name, gto_state_name(by->state));
+        const struct gto_location *loc = gto_location_by_index(s, by->location);
+        if (by->state == GTO_STATE_PARKED) {
+            printf(", %s", gto_wait_kind_name(by->wait_kind));
+            if (loc && loc->depth)
+                printf(" at %s", gto_pc_label(t, loc->pcs[0], 1, where, sizeof(where)));
+        }
+        printf(")");
+        uint64_t since = h[i].first->held_since;
+        if (since && since <= c->now)
+            printf(" for %s", gto_fmt_age(c->now - since, c->now_exact, age, sizeof(age)));
+        printf(": %zu thread%s%s\n", h[i].n, h[i].n == 1 ? "" : "s",
+               h[i].first->cycle ? " (deadlock)" : "");
+    }
+    if (k > BLOCKERS_SHOWN)
+        printf("  held up by %zu more threads\n", k - BLOCKERS_SHOWN);
+    free(h);
+    /* A condition variable or a channel holds up no one thread: when the
+     * whole group waits on one, what it is (its mutex's holder, its
+     * fill). */
+    const struct gto_thread *rep = g->rep;
+    int kind = rep->state == GTO_STATE_PARKED ? rep->wait_kind : GT_WAIT_NONE;
+    if (nh || (kind != GT_WAIT_COND && kind != GT_WAIT_CHAN_SEND && kind != GT_WAIT_CHAN_RECV))
+        return;
+    for (size_t i = 0; i < g->count; i++)
+        if (g->threads[i]->state != GTO_STATE_PARKED || g->threads[i]->wait_kind != kind ||
+            g->threads[i]->wait_obj != rep->wait_obj)
+            return;
+    char blk[GTO_LABEL_MAX + 256];
+    if (gto_block_of(s, rep) && gto_block_describe(t, s, rep, blk, sizeof(blk)))
+        printf("  waits on %s\n", blk);
+}
+
 static void print_group_text(gto_target *t, const gto_snapshot *s,
                              const struct gto_group *g)
 {
@@ -351,8 +470,11 @@ static void print_group_text(gto_target *t, const gto_snapshot *s,
                           ? location_text(t, s, g->location, buf, sizeof(buf)) : "";
     if (*loc)
         printf("  at %s", loc);
-    printf("  (thread %llu \"%s\"%s)\n", (unsigned long long)g->rep->id,
+    printf("  (thread %llu \"%s\"%s)", (unsigned long long)g->rep->id,
            g->rep->name, g->count > 1 ? " and others" : "");
+    print_sampled(s, g->rep, "  ");
+    putchar('\n');
+    print_held_up(t, s, g);
     print_frames(t, g->rep);
     putchar('\n');
 }
@@ -372,9 +494,15 @@ static void print_thread_text(gto_target *t, const gto_snapshot *s,
         if (*loc)
             printf("  at %s", loc);
     }
+    print_sampled(s, th, "  ");
     putchar('\n');
     if (detail) {
         printf("  wait: %s\n", wait ? wait : "-");
+        const struct gto_block *b = gto_block_of(s, th);
+        char blk[GTO_LABEL_MAX + 256];
+        if (b && b->kind != GT_WAIT_FD && b->kind != GT_WAIT_POLL &&
+            b->kind != GT_WAIT_SLEEP && gto_block_describe(t, s, th, blk, sizeof(blk)))
+            printf("  held up by: %s\n", blk);
         printf("  entry: %s\n", gto_pc_label(t, th->entry, 0, buf, sizeof(buf)));
         printf("  parent: %llu  switches: %llu  run time: %s\n",
                (unsigned long long)th->parent, (unsigned long long)th->switches,
@@ -394,6 +522,35 @@ static void json_measure(const char *key, int measured, uint64_t v)
         printf(", \"%s\": %llu", key, (unsigned long long)v);
     else
         printf(", \"%s\": null", key);
+}
+
+/* What holds TH up, for the kinds whose holder is a thread (mutex,
+ * join, cond): {"id", "kind", "object", "edge", "held_ns", "cycle"}, or
+ * null. */
+static void print_json_blocked_by(const gto_snapshot *s, const struct gto_thread *th)
+{
+    const struct gto_block *b = gto_block_of(s, th);
+    if (!b || (b->kind != GT_WAIT_MUTEX && b->kind != GT_WAIT_JOIN &&
+               b->kind != GT_WAIT_COND)) {
+        printf("null");
+        return;
+    }
+    const struct gto_counters *c = gto_snapshot_counters(s);
+    if (b->by)
+        printf("{\"id\": %llu", (unsigned long long)b->by->id);
+    else
+        printf("{\"id\": null");
+    printf(", \"kind\": \"%s\", \"object\": %llu, \"edge\": %s",
+           gto_wait_kind_name(b->kind), (unsigned long long)b->obj,
+           b->edge ? "true" : "false");
+    if (b->by && b->held_since && b->held_since <= c->now)
+        printf(", \"held_ns\": %llu", (unsigned long long)(c->now - b->held_since));
+    else
+        printf(", \"held_ns\": null");
+    if (b->cycle)
+        printf(", \"cycle\": %zu}", b->cycle);
+    else
+        printf(", \"cycle\": null}");
 }
 
 static void print_thread_json(gto_target *t, const gto_snapshot *s,
@@ -434,6 +591,11 @@ static void print_thread_json(gto_target *t, const gto_snapshot *s,
     json_measure("resident", th->measured, th->resident);
     printf("}, \"unwind\": \"%s\", \"frames\": ", unwind[th->unwind_status]);
     print_json_frames(t, th);
+    char blk[GTO_LABEL_MAX + 256];
+    printf(", \"block\": ");
+    gto_json_string(stdout, gto_block_describe(t, s, th, blk, sizeof(blk)));
+    printf(", \"blocked_by\": ");
+    print_json_blocked_by(s, th);
     printf("}");
 }
 
@@ -485,6 +647,32 @@ static void print_group_folded(gto_target *t, const struct gto_group *g)
     printf(" %zu\n", g->count);
 }
 
+/* "deadlocks", "threads_in_deadlock", "running" and "watchdog", each
+ * followed by ", ". */
+static void print_json_blockers(const gto_snapshot *s)
+{
+    printf("\"deadlocks\": [");
+    for (size_t i = 0; i < gto_cycle_count(s); i++) {
+        const struct gto_cycle *cy = gto_cycle_at(s, i);
+        printf("%s{\"threads\": [", i ? ", " : "");
+        for (size_t k = 0; k < cy->n; k++) {
+            const struct gto_thread *th = cy->threads[k];
+            const struct gto_block *b = gto_block_of(s, th);
+            printf("%s{\"id\": %llu, \"name\": ", k ? ", " : "",
+                   (unsigned long long)th->id);
+            gto_json_string(stdout, th->name);
+            printf(", \"location\": %u, \"waits_for\": {\"kind\": \"%s\", "
+                   "\"object\": %llu}, \"held_by\": %llu}", th->location,
+                   gto_wait_kind_name(th->wait_kind), (unsigned long long)b->obj,
+                   (unsigned long long)cy->threads[(k + 1) % cy->n]->id);
+        }
+        printf("]}");
+    }
+    printf("], \"threads_in_deadlock\": %llu, ", (unsigned long long)gto_cycle_threads(s));
+    print_json_running(s);
+    printf(", ");
+}
+
 /* The document's head: what every reader's JSON starts with. */
 static void print_json_head(gto_target *t, const gto_snapshot *s, size_t shown)
 {
@@ -497,9 +685,37 @@ static void print_json_head(gto_target *t, const gto_snapshot *s, size_t shown)
     printf(", \"shown\": %zu, \"locations\": [", shown);
     for (size_t i = 0; i < gto_location_count(s); i++) {
         printf(i ? ",\n  " : "\n  ");
-        print_json_location(t, gto_location_at(s, i));
+        print_json_location(t, s, gto_location_at(s, i));
     }
     printf("], ");
+    print_json_blockers(s);
+}
+
+/* The deadlock section: per cycle, its members in wait order,
+ *   deadlock: cycle of 2 threads
+ *     thread 53 "cyc2-a" at cycle_second (blockers.c:119) waits for mutex
+ *     0x... held by thread 54 "cyc2-b"
+ * then a blank line; nothing when there is no cycle. */
+static void print_deadlocks_text(gto_target *t, const gto_snapshot *s)
+{
+    for (size_t i = 0; i < gto_cycle_count(s); i++) {
+        const struct gto_cycle *cy = gto_cycle_at(s, i);
+        printf("deadlock: cycle of %zu thread%s\n", cy->n, cy->n == 1 ? "" : "s");
+        for (size_t k = 0; k < cy->n; k++) {
+            const struct gto_thread *th = cy->threads[k], *next = cy->threads[(k + 1) % cy->n];
+            const struct gto_location *loc = gto_location_by_index(s, th->location);
+            char where[GTO_LABEL_MAX];
+            printf("  thread %llu \"%s\"", (unsigned long long)th->id, th->name);
+            if (loc && loc->depth)
+                printf(" at %s", gto_pc_label(t, loc->pcs[0], 1, where, sizeof(where)));
+            if (th->wait_kind == GT_WAIT_MUTEX)
+                printf(" waits for mutex %#llx held by", (unsigned long long)th->wait_obj);
+            else
+                printf(" waits for join");
+            printf(" thread %llu \"%s\"\n", (unsigned long long)next->id, next->name);
+        }
+        putchar('\n');
+    }
 }
 
 /* The text's head: the count, then states, uptime, idle and file I/O. */
@@ -522,12 +738,15 @@ static void print_text_head(gto_target *t, const gto_snapshot *s, size_t nsel)
                (unsigned long long)c->nstate[i], gto_state_name(i));
     if (c->in_flux)
         printf(", %llu in flux", (unsigned long long)c->in_flux);
-    printf("; up %s, idle %s; file I/O %llu calls, %s\n\n",
+    printf("; up %s, idle %s; file I/O %llu calls, %s\n",
            gto_fmt_age(c->uptime_ns, c->now_exact, up, sizeof(up)),
            gto_fmt_age(c->idle_total, c->now_exact || !c->idle_since, idle,
                        sizeof(idle)),
            (unsigned long long)c->file_io_calls,
            gto_fmt_duration(c->file_io_ns, io, sizeof(io)));
+    print_running_text(s);
+    putchar('\n');
+    print_deadlocks_text(t, s);
 }
 
 int main(int argc, char **argv)
@@ -542,7 +761,8 @@ int main(int argc, char **argv)
         return EXIT_TARGET;
     char err[GTO_ERR_MAX];
     gto_snapshot *s;
-    unsigned flags = GTO_SNAP_UNWIND | (o.no_fastpath ? GTO_SNAP_NO_FASTPATH : 0);
+    unsigned flags = GTO_SNAP_UNWIND | GTO_SNAP_BLOCKERS |
+                     (o.no_fastpath ? GTO_SNAP_NO_FASTPATH : 0);
     if (gto_snapshot_take(t, flags, &s, err) < 0) {
         fprintf(stderr, "gt-stacks: %s\n", err);
         gto_close(t);

@@ -126,11 +126,15 @@ struct gto_thread {
     uint64_t ctx[GT_CTX_NREGS]; /* saved sp, pc, rbp, rbx, r12-r15 (GT_CTX_*) */
     int in_flux;             /* torn after every re-read: fields above are
                               * from the last copy and may be inconsistent */
-    int sampled;             /* the running thread's frames come from a
+    int sampled;             /* the running thread, and the registry's
                               * register sample (the watchdog's, or the
                               * fatal-signal handler's), taken at
-                              * sample_ns, not from its stale saved
-                              * context; 0 for every other thread */
+                              * sample_ns, is of its current run: its
+                              * frames come from that sample, not from
+                              * its stale saved context, unless the target
+                              * has the thread's registers itself (a
+                              * core's NT_PRSTATUS, which win); 0 for
+                              * every other thread */
     uint64_t sample_ns;
     int damaged;             /* its record (not in flux) named a location
                               * past the ones the registry counts: that
@@ -410,8 +414,13 @@ struct gto_block {
                               * is in, 0 none (gto_cycle_at) */
 };
 
-/* The block of TH, a thread of S; NULL when TH is not parked or S was
- * taken without GTO_SNAP_BLOCKERS. */
+/* The block of TH, a thread of S; NULL when TH is not parked, its record
+ * was in flux (its wait fields may not belong together), or S was taken
+ * without GTO_SNAP_BLOCKERS.  obj_status is the status of the object
+ * read: the mutex for a mutex wait and for a cond wait (the one it
+ * retakes, `mutex`), the channel for a channel wait; GTO_OBJ_NONE for a
+ * join (it names a thread by id: `by` NULL means no such thread) and
+ * for waits that name no object. */
 const struct gto_block *gto_block_of(const gto_snapshot *s,
                                      const struct gto_thread *th);
 

@@ -9,6 +9,7 @@
 #include <gelf.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <string.h>
 
 #include "gtobserve.h"
 #include "pcmap.h"
@@ -254,13 +255,70 @@ int gto__fp_walk(gto_target *t, struct gto_fp_walk *w, uint64_t lo,
                  const uint8_t *buf, size_t len, struct gto_frame **f,
                  size_t *n, size_t *cap);
 
+/* Asks for transparent huge pages over the BYTES at P (huge.c): for the
+ * big arrays of a snapshot and of its analysis, which would otherwise
+ * fault in a page at a time. */
+void gto__huge_pages(void *p, size_t bytes);
+
 /* Frees the buffers snapshots keep on the target (snapshot.c). */
 void gto__snapshot_cache_free(gto_target *t);
 
 /* Stack measures (measure.c). */
 int gto__measure(gto_target *t, gto_snapshot *s, char *err);
 
-/* The snapshot's internals that measure.c needs. */
+/* Where a field of a record lives: OFF and SIZE bytes, SIZE 0 absent. */
+struct gto_fld {
+    uint32_t off, size;
+};
+
+/* Reads field F of the record copy B (little-endian; 1, 2, 4 or 8 bytes,
+ * anything else reads as 0).  B holds the whole record: F was checked to
+ * lie inside it when the layout table was read. */
+static inline uint64_t gto__fld(const uint8_t *b, struct gto_fld f)
+{
+    uint64_t v = 0;
+    if (f.size == 1 || f.size == 2 || f.size == 4 || f.size == 8)
+        memcpy(&v, b + f.off, f.size);
+    return v;
+}
+
+/* The layouts blockers.c reads objects and re-reads thread records with,
+ * from the registry's layout table (GT_REC_MUTEX, GT_REC_COND,
+ * GT_REC_CHAN, GT_REC_THREAD).  A size of 0: the runtime publishes none
+ * (or a damaged one), and the object is GTO_OBJ_UNPUBLISHED. */
+#define GTO_OBJECT_MAX 1024u /* the bytes of an object a reader reads at
+                              * most: its fields are the first few words
+                              * of a gt_mutex_t or gt_chan_t, and a layout
+                              * that claims more is damage (unpublished) */
+struct gto_obj_layout {
+    uint32_t mutex_size, cond_size, chan_size, thr_size;
+    struct gto_fld mutex_owner, mutex_magic, mutex_held_since;
+    struct gto_fld chan_magic, chan_cap, chan_len, chan_closed;
+    struct gto_fld thr_seq, thr_state, thr_wait_kind, thr_wait_obj,
+        thr_wait_since;
+};
+
+/* The registry's register sample (THE WATCHDOG'S SAMPLE) as the first
+ * header copy held it. */
+struct gto_sample {
+    int usable;              /* seq even, and it is the slice of the
+                              * `current` and `switches` of the same copy */
+    uint32_t seq;
+    uint64_t thread, switches, ns;
+    int64_t syscall;         /* -1 user code: every register is known */
+    uint64_t regs[GT_CTX_NREGS];
+};
+
+struct gto_blockers;
+
+/* Who blocks whom (blockers.c): reads the wait objects of S's parked
+ * threads and builds the wait-for graph, its cycles (confirmed by a
+ * re-read on a live target) and each location's blockers into s->bl.
+ * 0, or -1 with ERR (out of memory, the process gone). */
+int gto__blockers(gto_target *t, gto_snapshot *s, char *err);
+void gto__blockers_free(struct gto_blockers *b);
+
+/* The snapshot's internals that measure.c and blockers.c need. */
 struct gto_snapshot {
     gto_target *t;
     struct gto_counters c;
@@ -273,6 +331,11 @@ struct gto_snapshot {
     size_t nedges;
     struct gto_frame *frames;   /* every thread's frames */
     struct gto_pcmap by_id;     /* id -> index + 1, built on first use */
+    /* RUNNING (gt/registry.h), from the header copy that gave current */
+    uint64_t run_switches, wd_switches, wd_since;
+    struct gto_sample sample;
+    struct gto_obj_layout ol;
+    struct gto_blockers *bl;    /* GTO_SNAP_BLOCKERS, else NULL */
 };
 
 #endif /* GTO_INTERNAL_H */

@@ -59,10 +59,14 @@
 _Static_assert(4 * (NAME_RAW_MAX - 1) + 1 <= GTO_NAME_MAX,
                "an escaped name does not fit struct gto_thread's");
 
-#define REC_KINDS (GT_REC_EDGE + 1)
+/* Every kind this reader knows; entries of any other kind (a newer
+ * runtime's) are skipped. */
+#define REC_KINDS (GT_REC_CHAN + 1)
 
 _Static_assert(GT_F_REG__COUNT <= MAX_FIELDS && GT_F_THR__COUNT <= MAX_FIELDS &&
-               GT_F_LOC__COUNT <= MAX_FIELDS && GT_F_EDGE__COUNT <= MAX_FIELDS,
+               GT_F_LOC__COUNT <= MAX_FIELDS && GT_F_EDGE__COUNT <= MAX_FIELDS &&
+               GT_F_MUTEX__COUNT <= MAX_FIELDS && GT_F_COND__COUNT <= MAX_FIELDS &&
+               GT_F_CHAN__COUNT <= MAX_FIELDS,
                "a record kind has more fields than the layout copy holds");
 /* Saved registers in CTX_REGS, in this order (GT_CTX_*), as DWARF numbers. */
 static const int ctx_dwarf[GT_CTX_NREGS] = {7, 16, 6, 3, 12, 13, 14, 15};
@@ -384,10 +388,71 @@ static void decode_counters(const struct layout *l, const uint8_t *b,
     G(stack_reserved, GT_F_REG_STACK_RESERVED); G(page_size, GT_F_REG_PAGE_SIZE);
     G(canary, GT_F_REG_CANARY);
     G(idle_since, GT_F_REG_IDLE_SINCE); G(fatal_ns, GT_F_REG_FATAL_NS);
+    G(run_start, GT_F_REG_RUN_START); G(watchdog_ns, GT_F_REG_WATCHDOG_NS);
+    G(watchdog_events, GT_F_REG_WATCHDOG_EVENTS);
 #undef G
     c->guard_policy = (uint32_t)get(l, GT_REC_REGISTRY, GT_F_REG_GUARD_POLICY, b);
     /* nstate is counted from the records (count_states), never taken
      * from the header's tallies, which are updated apart from them. */
+}
+
+/* The registry's register sample (THE WATCHDOG'S SAMPLE) from the header
+ * copy REG: usable for the running thread when its seq is even and it is
+ * the slice of the same copy's current and switches. */
+static void decode_sample(const struct layout *l, const uint8_t *reg,
+                          struct gto_sample *sm)
+{
+    memset(sm, 0, sizeof(*sm));
+    if (l->size[GT_REC_REGISTRY][GT_F_REG_SAMPLE_SEQ] != 4 ||
+        l->size[GT_REC_REGISTRY][GT_F_REG_SAMPLE_REGS] < GT_CTX_NREGS * 8)
+        return;
+    sm->seq = (uint32_t)get(l, GT_REC_REGISTRY, GT_F_REG_SAMPLE_SEQ, reg);
+    sm->thread = get(l, GT_REC_REGISTRY, GT_F_REG_SAMPLE_THREAD, reg);
+    sm->switches = get(l, GT_REC_REGISTRY, GT_F_REG_SAMPLE_SWITCHES, reg);
+    sm->ns = get(l, GT_REC_REGISTRY, GT_F_REG_SAMPLE_NS, reg);
+    sm->syscall = (int64_t)get(l, GT_REC_REGISTRY, GT_F_REG_SAMPLE_SYSCALL, reg);
+    if (l->size[GT_REC_REGISTRY][GT_F_REG_SAMPLE_SYSCALL] != 8)
+        sm->syscall = -1;
+    for (size_t k = 0; k < GT_CTX_NREGS; k++)
+        sm->regs[k] = get_at(l, GT_REC_REGISTRY, GT_F_REG_SAMPLE_REGS, reg, k);
+    sm->usable = !(sm->seq & 1) && sm->thread &&
+                 sm->thread == get(l, GT_REC_REGISTRY, GT_F_REG_CURRENT, reg) &&
+                 sm->switches == get(l, GT_REC_REGISTRY, GT_F_REG_SWITCHES, reg);
+}
+
+/* The fields of an object record kind blockers.c reads: a record size of
+ * 0 or past GTO_OBJECT_MAX is no layout. */
+static struct gto_fld fld(const struct layout *l, int rec, int id)
+{
+    return (struct gto_fld){l->off[rec][id], l->size[rec][id]};
+}
+
+static void decode_obj_layout(const struct layout *l, struct gto_obj_layout *ol)
+{
+    memset(ol, 0, sizeof(*ol));
+    if (l->size[GT_REC_MUTEX][0] <= GTO_OBJECT_MAX &&
+        l->size[GT_REC_MUTEX][GT_F_MUTEX_OWNER] == 8 &&
+        l->size[GT_REC_MUTEX][GT_F_MUTEX_MAGIC] == 8) {
+        ol->mutex_size = l->size[GT_REC_MUTEX][0];
+        ol->mutex_owner = fld(l, GT_REC_MUTEX, GT_F_MUTEX_OWNER);
+        ol->mutex_magic = fld(l, GT_REC_MUTEX, GT_F_MUTEX_MAGIC);
+        ol->mutex_held_since = fld(l, GT_REC_MUTEX, GT_F_MUTEX_HELD_SINCE);
+    }
+    if (l->size[GT_REC_COND][0] <= GTO_OBJECT_MAX)
+        ol->cond_size = l->size[GT_REC_COND][0];
+    if (l->size[GT_REC_CHAN][0] <= GTO_OBJECT_MAX && l->size[GT_REC_CHAN][GT_F_CHAN_MAGIC] == 8) {
+        ol->chan_size = l->size[GT_REC_CHAN][0];
+        ol->chan_magic = fld(l, GT_REC_CHAN, GT_F_CHAN_MAGIC);
+        ol->chan_cap = fld(l, GT_REC_CHAN, GT_F_CHAN_CAP);
+        ol->chan_len = fld(l, GT_REC_CHAN, GT_F_CHAN_LEN);
+        ol->chan_closed = fld(l, GT_REC_CHAN, GT_F_CHAN_CLOSED);
+    }
+    ol->thr_size = l->size[GT_REC_THREAD][0];
+    ol->thr_seq = fld(l, GT_REC_THREAD, GT_F_THR_SEQ);
+    ol->thr_state = fld(l, GT_REC_THREAD, GT_F_THR_STATE);
+    ol->thr_wait_kind = fld(l, GT_REC_THREAD, GT_F_THR_WAIT_KIND);
+    ol->thr_wait_obj = fld(l, GT_REC_THREAD, GT_F_THR_WAIT_OBJ);
+    ol->thr_wait_since = fld(l, GT_REC_THREAD, GT_F_THR_WAIT_SINCE);
 }
 
 /* The registry's page size sizes the buffers and steps the loops that
@@ -479,18 +544,6 @@ static void count_states(gto_snapshot *s)
     }
 }
 
-/* Asks for huge pages for the big arrays of a snapshot (a million threads
- * are 370 MB of struct gto_thread and 160 MB of frames): a page
- * fault costs the same for 4 KiB as for 2 MiB, and faults were a third of
- * a snapshot's time at that scale.  Only a hint; memory stays malloc's. */
-static void huge_pages(void *p, size_t bytes)
-{
-    const uintptr_t huge = 2u << 20;
-    uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1);
-    uintptr_t hi = ((uintptr_t)p + bytes) & ~(huge - 1);
-    if (p && bytes >= 4 * huge && hi > lo)
-        madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-}
 
 /* The thread array of a new snapshot: the one a freed snapshot gave
  * back when it is big enough (its pages are already there). */
@@ -505,7 +558,7 @@ static struct gto_thread *thread_array(gto_target *t, size_t n, size_t *cap)
     }
     *cap = n;
     struct gto_thread *a = malloc(n * sizeof(struct gto_thread));
-    huge_pages(a, n * sizeof(struct gto_thread));
+    gto__huge_pages(a, n * sizeof(struct gto_thread));
     return a;
 }
 
@@ -752,6 +805,182 @@ static int zeros(const uint8_t *p, size_t n)
     return 1;
 }
 
+/* The frame-pointer chain of a sample, taken as it is: frame 0 at PC,
+ * then the return address above each saved rbp from FP up, until the
+ * entry trampoline, a link that does not go up the stack, or one outside
+ * the copy of [sp, top) (COPY).  No CFI is asked: the innermost functions
+ * of a sample may be code no module describes (the vDSO), or keep no
+ * frame pointer (libc's), and their callers are found through the rbp
+ * they kept.  Frames go to W; returns and sets *STATUS, GTO_UNWIND_OK
+ * when it reached the trampoline. */
+static int fp_chain(gto_target *t, uint64_t pc, uint64_t sp, uint64_t fp, uint64_t top,
+                    const uint8_t *copy, struct walk *w, int *status)
+{
+    uint64_t at = sp, len = top - sp;
+    w->nfr = 0;
+    *status = GTO_UNWIND_TRUNCATED;
+    for (uint64_t cur = pc; w->nfr < 4096;) {
+        if (w->nfr == w->cap) {
+            size_t cap = w->cap ? w->cap * 2 : 16;
+            struct gto_frame *g = realloc(w->fr, cap * sizeof(*g));
+            if (!g)
+                break;
+            w->fr = g, w->cap = cap;
+        }
+        w->fr[w->nfr++] = (struct gto_frame){cur, 0};
+        if (w->nfr > 1 && gto__fp_rule(t, cur, 0) == GTO_FP_END) {
+            w->fr[w->nfr - 1].size = top - at;
+            *status = GTO_UNWIND_OK;
+            break;
+        }
+        uint64_t ra, next;
+        if (fp < at || fp > UINT64_MAX - 16 || !gto__range_in(fp - sp, 16, len))
+            break;
+        memcpy(&next, copy + (fp - sp), 8);
+        memcpy(&ra, copy + (fp - sp) + 8, 8);
+        w->fr[w->nfr - 1].size = fp + 16 - at;
+        if (!ra)
+            break;
+        at = fp + 16;
+        cur = ra;
+        if (next <= fp && gto__fp_rule(t, ra, 0) != GTO_FP_END)
+            break;
+        fp = next;
+    }
+    return *status;
+}
+
+/* Marks the running thread TH sampled when the registry's register sample
+ * is of its current run (the watchdog's of a hog, or the fatal-signal
+ * handler's), and unwinds it from the sample when the target has no
+ * registers of its own for it (a live process): sp, pc (exact: the
+ * interrupted instruction) and the callee-saved registers, only sp and pc
+ * when it caught a system call; its live stack from the sampled sp copied
+ * whole.  A live thread keeps running while it is read, but its callers'
+ * frames hold still while it computes in the innermost, and the snapshot
+ * checks the sample again after the records (check_sample).  1 when done
+ * (frames in W), 0 when the thread is to be unwound otherwise. */
+static int unwind_sample(gto_target *t, gto_snapshot *s, struct gto_thread *th,
+                         struct walk *w, unsigned flags)
+{
+    const struct gto_sample *sm = &s->sample;
+    uint64_t sp = sm->regs[GT_CTX_SP], regs[17];
+    int full = sm->syscall == -1; /* else it knows sp and pc only */
+    if (!sm->usable || sm->thread != th->addr || th->in_flux)
+        return 0;
+    th->sampled = 1;
+    th->sample_ns = sm->ns;
+    /* A core's own registers of the thread (NT_PRSTATUS) are all of them,
+     * at the very end: unwound from them (through the fatal-signal
+     * handler's frames, as GDB does), the sample only marks the stack. */
+    if (t->be->thread_regs(t, th->addr, s->c.current, regs))
+        return 0;
+    if (!(th->stack_lo < th->stack_hi && th->stack_hi - th->stack_lo <= MAX_STACK &&
+          th->stack_lo <= sp && sp < th->stack_hi && th->stack_hi - sp <= MAX_LIVE)) {
+        th->unwind_status = GTO_UNWIND_BAD_CONTEXT;
+        return 1;
+    }
+    uint8_t *copy = malloc(th->stack_hi - sp);
+    if (!copy || t->be->read(t, sp, copy, th->stack_hi - sp) < 0) {
+        free(copy);
+        th->unwind_status = GTO_UNWIND_RUNNING;
+        return 1;
+    }
+    size_t len = th->stack_hi - sp;
+    /* Code built with frame pointers, at a pc past its prologue: the fast
+     * path, as for a saved context (frame 0 exact). */
+    struct gto_fp_walk fw = {sm->regs[GT_CTX_PC], sp, sm->regs[GT_CTX_RBP], th->stack_hi};
+    w->nfr = 0;
+    if (full && !(flags & GTO_SNAP_NO_FASTPATH) &&
+        gto__fp_walk(t, &fw, sp, copy, len, &w->fr, &w->nfr, &w->cap) == 0) {
+        th->unwind_status = GTO_UNWIND_OK;
+        free(copy);
+        return 1;
+    }
+    w->nfr = 0;
+    struct gto_unw_thread u = {.t = t, .copy_lo = sp, .copy_hi = th->stack_hi,
+                               .copy = copy};
+    int nregs = full ? GT_CTX_NREGS : GT_CTX_PC + 1;
+    for (int k = 0; k < nregs; k++) {
+        u.regs[ctx_dwarf[k]] = sm->regs[k];
+        u.valid |= 1u << ctx_dwarf[k];
+    }
+    struct gto_frame *fr = NULL;
+    size_t nfr = 0;
+    th->unwind_status = gto__unwind_libunwind(&u, th->stack_hi, &fr, &nfr);
+    /* A sample can catch code no module describes (the vDSO's
+     * clock_gettime): libunwind then stops there, or guesses from stack
+     * words the thread has written over since the sample was taken.  So
+     * its walk must reach the entry through callers that are all code of
+     * known modules; else the frame-pointer chain from the sampled rbp
+     * (kept by every function in between: it is callee-saved) gives the
+     * callers of the innermost function that keeps one, and is taken
+     * when it reaches the entry or libunwind found no caller at all. */
+    int sane = nfr > 0 && th->unwind_status == GTO_UNWIND_OK;
+    for (size_t i = 1; i < nfr && sane; i++) {
+        const struct gto_symbol *sym;
+        size_t ns = gto_symbolize(t, fr[i].pc, 1, &sym);
+        sane = sym[ns - 1].module != NULL;
+    }
+    int status = th->unwind_status;
+    if (!sane && full &&
+        (fp_chain(t, sm->regs[GT_CTX_PC], sp, sm->regs[GT_CTX_RBP], th->stack_hi, copy, w,
+                  &th->unwind_status) == GTO_UNWIND_OK || nfr <= 1)) {
+        free(fr);
+        free(copy);
+        return 1;
+    }
+    th->unwind_status = status; /* libunwind's frames, as it found them */
+    w->nfr = 0;
+    free(copy);
+    if (nfr > w->cap) {
+        struct gto_frame *g = realloc(w->fr, nfr * sizeof(*g));
+        if (!g)
+            nfr = 0;
+        else
+            w->fr = g, w->cap = nfr;
+    }
+    if (nfr)
+        memcpy(w->fr, fr, nfr * sizeof(*fr));
+    w->nfr = nfr;
+    free(fr);
+    return 1;
+}
+
+/* Marks the running thread sampled, and keeps frames unwound from the
+ * sample, only when the header copy REG2, read after the records (the
+ * same copy in a core), shows the same slice still running: the sampled
+ * thread still current and switches unchanged.  (The watchdog may have
+ * taken a fresher sample meanwhile, as it does every threshold while the
+ * hog lasts: the one unwound is as much of this slice.)  Else the thread
+ * parked or yielded since, and its frames are dropped: "running", as
+ * without a sample. */
+static void check_sample(gto_snapshot *s, const struct layout *l, const uint8_t *reg2)
+{
+    int same = s->sample.usable &&
+               get(l, GT_REC_REGISTRY, GT_F_REG_CURRENT, reg2) == s->sample.thread &&
+               get(l, GT_REC_REGISTRY, GT_F_REG_SWITCHES, reg2) == s->sample.switches;
+    for (size_t i = 0; i < s->nthreads; i++) {
+        struct gto_thread *th = &s->threads[i];
+        /* Marked whether or not its frames were unwound (a snapshot
+         * without GTO_SNAP_UNWIND says it is sampled too). */
+        if (same && th->addr == s->sample.thread && th->state == GTO_STATE_RUNNING &&
+            !th->in_flux) {
+            th->sampled = 1;
+            th->sample_ns = s->sample.ns;
+            continue;
+        }
+        if (!th->sampled)
+            continue;
+        th->sampled = 0;
+        th->sample_ns = 0;
+        th->nframes = 0;
+        th->frames = NULL;
+        if (th->unwind_status != GTO_UNWIND_IN_FLUX)
+            th->unwind_status = GTO_UNWIND_RUNNING;
+    }
+}
+
 /* Unwinds TH from a copy of its whole live stack (COPY, NULL for a fresh
  * context), or from the registers the backend has: the fast path where it
  * may be used, else libunwind.  Frames go to W. */
@@ -762,6 +991,8 @@ static void unwind_whole(gto_target *t, gto_snapshot *s, struct gto_thread *th,
     int from_regs = 0;
     w->nfr = 0;
     w->how = W_DONE;
+    if (th->state == GTO_STATE_RUNNING && unwind_sample(t, s, th, w, flags))
+        return;
     if (th->state == GTO_STATE_RUNNING) {
         if (!t->be->thread_regs(t, th->addr, s->c.current, u.regs)) {
             th->unwind_status = GTO_UNWIND_RUNNING;
@@ -1086,7 +1317,7 @@ static int unwind_batch(gto_target *t, gto_snapshot *s, const struct layout *l,
             struct gto_frame *nf = realloc(s->frames, cap * sizeof(*nf));
             if (!nf)
                 goto oom;
-            huge_pages(nf, cap * sizeof(*nf));
+            gto__huge_pages(nf, cap * sizeof(*nf));
             s->frames = nf;
             uw->cap_frames = cap;
         }
@@ -1136,7 +1367,7 @@ static int grow_threads(gto_snapshot *s, struct unwinder *uw, size_t need)
     struct gto_thread *a = realloc(s->threads, cap * sizeof(*a));
     if (!a)
         return -1;
-    huge_pages(a, cap * sizeof(*a));
+    gto__huge_pages(a, cap * sizeof(*a));
     s->threads = a;
     s->cap_threads = cap;
     if (uw) {
@@ -1217,7 +1448,7 @@ static int read_threads(gto_target *t, gto_snapshot *s, const struct layout *l,
          * it moves no frame (mremap) and touches no page twice. */
         uw.cap_frames = (first + 1) * 16;
         s->frames = malloc(uw.cap_frames * sizeof(*s->frames));
-        huge_pages(s->frames, uw.cap_frames * sizeof(*s->frames));
+        gto__huge_pages(s->frames, uw.cap_frames * sizeof(*s->frames));
         if (!uw.first || !s->frames) {
             gto__err(err, "out of memory for %llu threads", (unsigned long long)nslots);
             return -1;
@@ -1299,7 +1530,24 @@ int gto_snapshot_take(gto_target *t, unsigned flags, gto_snapshot **out, char *e
         fail_read(t, err, "header", t->registry);
         goto fail;
     }
+    /* The sample is written by another kernel thread (the watchdog's
+     * signal handler), seq-bracketed: a live copy is kept when its seq,
+     * read again right after, has not moved; else the header is copied
+     * again, a few times at most. */
+    decode_sample(&l, reg, &s->sample);
+    for (int k = 0; t->be->memory_moves && s->sample.usable; k++) {
+        uint32_t again;
+        if (t->be->read(t, t->registry + l.off[GT_REC_REGISTRY][GT_F_REG_SAMPLE_SEQ],
+                        &again, 4) == 0 && again == s->sample.seq)
+            break;
+        if (k == RETRIES || t->be->read(t, t->registry, reg, regsize) < 0) {
+            s->sample.usable = 0;
+            break;
+        }
+        decode_sample(&l, reg, &s->sample);
+    }
     decode_counters(&l, reg, &s->c);
+    decode_obj_layout(&l, &s->ol);
     if (check_page_size(t, &l, &s->c, err) < 0) {
         free(reg);
         goto fail;
@@ -1330,28 +1578,39 @@ int gto_snapshot_take(gto_target *t, unsigned flags, gto_snapshot **out, char *e
     }
     if (rc == 0 && !s->nthreads && !s->c.damaged)
         rc = check_no_threads(t, header_threads(&l, reg), err);
+    /* A live target's header copied again after the thread records: the
+     * running thread by it, the one that runs now if a record says so
+     * (see count_states), and when it began running, from the same copy;
+     * the locations and edges by it too (below).  A copy that fails keeps
+     * the first: it is as good a header. */
+    if (rc == 0 && t->be->memory_moves) {
+        uint8_t *reg2 = malloc(regsize);
+        if (reg2 && t->be->read(t, t->registry, reg2, regsize) == 0)
+            memcpy(reg, reg2, regsize);
+        free(reg2);
+    }
     if (rc == 0) {
-        /* The running thread by the header read after the records: the
-         * one that runs now, if a record says so (see count_states). */
-        uint64_t current;
-        if (t->be->memory_moves && l.size[GT_REC_REGISTRY][GT_F_REG_CURRENT] == 8 &&
-            t->be->read(t, t->registry + l.off[GT_REC_REGISTRY][GT_F_REG_CURRENT],
-                        &current, sizeof(current)) == 0)
-            s->c.current = current;
+        s->c.current = get(&l, GT_REC_REGISTRY, GT_F_REG_CURRENT, reg);
+        s->c.run_start = get(&l, GT_REC_REGISTRY, GT_F_REG_RUN_START, reg);
+        s->c.watchdog_ns = get(&l, GT_REC_REGISTRY, GT_F_REG_WATCHDOG_NS, reg);
+        s->c.watchdog_events = get(&l, GT_REC_REGISTRY, GT_F_REG_WATCHDOG_EVENTS, reg);
+        s->run_switches = get(&l, GT_REC_REGISTRY, GT_F_REG_SWITCHES, reg);
+        s->wd_switches = get(&l, GT_REC_REGISTRY, GT_F_REG_WD_SWITCHES, reg);
+        s->wd_since = get(&l, GT_REC_REGISTRY, GT_F_REG_WD_SINCE, reg);
+        if (!l.size[GT_REC_REGISTRY][GT_F_REG_WD_SWITCHES])
+            s->wd_since = 0;
+        check_sample(s, &l, reg);
         count_states(s);
         struct gto_counters *c = &s->c;
         c->uptime_ns = c->now > c->clock_base ? c->now - c->clock_base : 0;
         c->idle_total = c->idle_ns + (c->idle_since && c->now > c->idle_since
                                           ? c->now - c->idle_since : 0);
     }
-    /* A live target's locations and edges by a copy of the header taken
+    /* A live target's locations and edges by the copy of the header taken
      * after the thread records: a location a record names was interned
      * before the record was copied, so it is below this copy's count, and
      * a thread's index past it is damage, never a location interned while
-     * the threads were read.  (An edge's ends were interned before it.)
-     * A copy that fails keeps the first: it is as good a header. */
-    if (rc == 0 && t->be->memory_moves)
-        (void)t->be->read(t, t->registry, reg, regsize);
+     * the threads were read.  (An edge's ends were interned before it.) */
     if (rc == 0)
         rc = read_locations(t, s, &l, reg, err);
     if (rc == 0)
@@ -1362,6 +1621,8 @@ int gto_snapshot_take(gto_target *t, unsigned flags, gto_snapshot **out, char *e
     if (rc < 0)
         goto fail;
     if ((flags & GTO_SNAP_MEASURE) && gto__measure(t, s, err) < 0)
+        goto fail;
+    if ((flags & GTO_SNAP_BLOCKERS) && gto__blockers(t, s, err) < 0)
         goto fail;
     *out = s;
     return 0;
@@ -1390,6 +1651,7 @@ void gto_snapshot_free(gto_snapshot *s)
     free(s->edges);
     free(s->frames);
     gto_pcmap_free(&s->by_id);
+    gto__blockers_free(s->bl);
     free(s);
 }
 
