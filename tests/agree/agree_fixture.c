@@ -368,6 +368,7 @@ NOINLINE void main_thread(void *arg)
            "\"read_depth\": %d, \"conn_buf\": %d, \"read_fd\": %d, "
            "\"conn_fd\": %d, \"idle_fds\": [%d, %d], \"never\": %llu, "
            "\"full\": %llu, \"crit_mu\": %llu, \"cond\": %llu, "
+           "\"cond_mu\": %llu, "
            "\"main_id\": %llu, \"ids\": {",
            (int)getpid(), (long long)main_ns, (long long)first_ns,
            (long long)spawn_ns, (long long)ready_ns, (long long)SLEEP_NS,
@@ -377,6 +378,7 @@ NOINLINE void main_thread(void *arg)
            (unsigned long long)(uintptr_t)full,
            (unsigned long long)(uintptr_t)&crit_mu,
            (unsigned long long)(uintptr_t)&cond,
+           (unsigned long long)(uintptr_t)&cond_mu,
            (unsigned long long)gt_id(gt_self()));
     for (int g = 0; g < G_COUNT; g++) {
         printf("%s", g ? ", " : "");

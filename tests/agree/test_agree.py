@@ -933,3 +933,161 @@ def test_live_stack_histogram_holds_only_stacks(reading):
                                                  sum(1 for e in ex.values() if e.fresh)))
     P.done()
 
+
+
+# ---- who blocks whom, deadlocks, the running thread ----------------------
+
+# Where each reader keeps the whole-target answers: deadlocks and the
+# running thread (gt-stacks and gt-top print them in every document; GDB's
+# info green-threads carries them too).
+WHOLE_DOCS = ("gt-stacks --all", "gt-top --view threads", "gdb info green-threads")
+
+
+def expected_blocks(t):
+    """Thread id -> (regex of its block text, blocked_by or None), for the
+    threads whose block says more than their wait.  The regex's one group
+    is the hold age, where there is one."""
+    ids, out = t["ids"], {}
+    holder = ids["holder"][0]
+    place = r"\(parked, chan_recv at holder_wait \(%s:%d\)\)" % (FILE, LINES["holder"])
+    for tid in ids["crit_left"] + ids["crit_right"]:
+        out[tid] = (r"mutex 0x%x held by thread %d \"holder\" %s for (\S+)" % (
+            t["crit_mu"], holder, place),
+            {"id": holder, "kind": "mutex", "object": t["crit_mu"], "edge": True,
+             "cycle": None})
+    for tid in ids["joiner"]:
+        out[tid] = (r"join thread %d %s" % (holder, place),
+                    {"id": holder, "kind": "join", "object": holder, "edge": True,
+                     "held_ns": None, "cycle": None})
+    for tid in ids["condwait"]:
+        out[tid] = (r"cond 0x%x then mutex 0x%x unlocked" % (t["cond"], t["cond_mu"]), "any")
+    for tid in ids["sender"]:
+        out[tid] = (re.escape("chan_send 0x%x (1/1 queued, 0 receivers waiting)" % t["full"]),
+                    None)
+    for tid in ids["receiver"] + [holder]:
+        out[tid] = (re.escape("chan_recv 0x%x (0/1 queued, 0 senders waiting)" % t["never"]),
+                    None)
+    return out
+
+
+def without_age(text):
+    return re.sub(r" for (>= )?\S+$", "", text) if isinstance(text, str) else text
+
+
+def test_blocks_agree_and_are_true(reading):
+    """Per thread: what holds it up, in words and in numbers: the owner of
+    the mutex it waits on and since when, the thread it joins, the channel's
+    fill; the same text from every reader, and true."""
+    P = Problems(reading)
+    t = reading.truth
+    ex = expectations(t)
+    blocks = expected_blocks(t)
+    lists = {tool: threads_of(P, tool) for tool in THREAD_LISTS}
+    for tid, e in sorted(ex.items()):
+        texts, bys, ages = {}, {}, {}
+        for tool, rows in lists.items():
+            if rows is None or tid not in rows:
+                continue
+            row = rows[tid]
+            where = " (thread %d)" % tid
+            text = P.key(tool, row, "block", where=where)
+            by = P.key(tool, row, "blocked_by", where=where)
+            if text is MISSING or by is MISSING:
+                continue
+            if e.state != "parked":
+                if text is not None or by is not None:
+                    P.add(tool, "thread %d block" % tid, "%s / %s for a %s thread, want null"
+                          % (dumps(text), dumps(by), e.state))
+                continue
+            want = blocks.get(tid)
+            if want is None:
+                # Nothing holds it up but its wait: the text is the wait's.
+                if text != row.get("wait"):
+                    P.add(tool, "thread %d block" % tid, "%s, want its wait %s"
+                          % (dumps(text), dumps(row.get("wait"))))
+                if by is not None:
+                    P.add(tool, "thread %d blocked_by" % tid, "%s, want null" % dumps(by))
+                continue
+            m = re.fullmatch(want[0], text) if isinstance(text, str) else None
+            if not m:
+                P.add(tool, "thread %d block" % tid, "%s, want /%s/" % (dumps(text), want[0]))
+                continue
+            if m.groups():
+                ages[tool] = parse_duration(m.group(1).replace(">= ", ""))
+            texts[tool] = text if reading.core else without_age(text)
+            if want[1] == "any":
+                if by is not None and by.get("id") is not None:
+                    P.add(tool, "thread %d blocked_by" % tid, "%s: an unlocked mutex has no "
+                          "owner" % dumps(by))
+            elif want[1] is None:
+                if by is not None:
+                    P.add(tool, "thread %d blocked_by" % tid, "%s, want null" % dumps(by))
+            else:
+                got = {k: by.get(k, MISSING) for k in want[1]} if isinstance(by, dict) else by
+                if got != want[1]:
+                    P.add(tool, "thread %d blocked_by" % tid, "%s, want %s"
+                          % (dumps(got), dumps(want[1])))
+                if "held_ns" not in want[1] and isinstance(by, dict):
+                    held = by.get("held_ns")
+                    lo, hi, slack = now_window(reading, tool)
+                    # The holder took the lock between spawn_ns and ready_ns;
+                    # the runtime stamps it with a reading at most 20 us older.
+                    hlo, hhi = lo - t["ready_ns"] - slack, hi - t["spawn_ns"] + 20000 + slack
+                    if not isinstance(held, int) or not hlo <= held <= hhi:
+                        P.add(tool, "thread %d blocked_by.held_ns" % tid, "%s, fixture %d..%d"
+                              % (dumps(held), hlo, hhi))
+                    elif tool in ages and abs(ages[tool] - held) > max(0.06 * held, 1e8):
+                        P.add(tool, "thread %d block age" % tid, "%s in text, %d ns in JSON"
+                              % (m.group(1), held))
+                    bys[tool] = by if reading.core else dict(by, held_ns=None)
+        P.agree("thread %d block" % tid, texts)
+        P.agree("thread %d blocked_by" % tid, bys)
+    P.done()
+
+
+def test_no_deadlock_and_the_running_thread_agree(reading):
+    """The fixture has no cycle: every reader says so.  Phase 2's main
+    thread runs (in a raw read the runtime does not see) since it woke
+    for "go": every reader names it and its run time, and calls it a hog."""
+    P = Problems(reading)
+    t = reading.truth
+    running = {}
+    for tool in WHOLE_DOCS:
+        doc = P.doc(tool)
+        if doc is None:
+            continue
+        dl = P.key(tool, doc, "deadlocks")
+        n = P.key(tool, doc, "threads_in_deadlock")
+        if dl is not MISSING and dl != []:
+            P.add(tool, "deadlocks", "%s, want []" % dumps(dl))
+        if n is not MISSING and n != 0:
+            P.add(tool, "threads_in_deadlock", "%s, want 0" % dumps(n))
+        r = P.key(tool, doc, "running")
+        if r is MISSING:
+            continue
+        if t["phase"] == "idle":
+            if r is not None:
+                P.add(tool, "running", "%s, want null (every thread parked)" % dumps(r))
+            continue
+        if not isinstance(r, dict):
+            P.add(tool, "running", "%s, want the main thread" % dumps(r))
+            continue
+        if r.get("id") != t["main_id"] or r.get("name") != "main":
+            P.add(tool, "running", "thread %s %s, want %d \"main\"" % (
+                dumps(r.get("id")), dumps(r.get("name")), t["main_id"]))
+        lo, hi, slack = now_window(reading, tool)
+        rlo, rhi = lo - t["go_ns"] - slack, hi - t["ready_ns"] + slack
+        run = r.get("run_ns")
+        if not isinstance(run, int) or not rlo <= run <= rhi:
+            P.add(tool, "running.run_ns", "%s, fixture %d..%d" % (dumps(run), rlo, rhi))
+        if r.get("hog") is not (isinstance(run, int) and run >= r.get("threshold_ns", 0)):
+            P.add(tool, "running.hog", "%s with run_ns %s and threshold_ns %s" % (
+                dumps(r.get("hog")), dumps(run), dumps(r.get("threshold_ns"))))
+        running[tool] = {k: r.get(k, MISSING) for k in ("id", "name", "run_exact",
+                                                        "threshold_ns")}
+        if reading.core:
+            # Live, each reader reads at its own moment: the run time, and
+            # so whether it is past the threshold, differ by design.
+            running[tool].update(run_ns=run, hog=r.get("hog"))
+    P.agree("running", running)
+    P.done()
