@@ -7,10 +7,16 @@
  *
  * Under the count, a summary: threads by state (counted from the records:
  * they add up, at most one runs, what kept changing is "in flux"), uptime,
- * idle time with the current stretch, and regular-file I/O.  Then threads
- * with identical stacks form one group, biggest first:
+ * idle time with the current stretch, and regular-file I/O; the running
+ * thread and how long it has run without yielding ("hog:" past the
+ * threshold), its stack marked when it comes from a register sample.
+ * Then every deadlock (a cycle of threads each waiting on a mutex the
+ * next holds, or joining it), one line per member in wait order.  Then
+ * threads with identical stacks form one group, biggest first, with the
+ * threads that hold its members up (a mutex's owner, a joined thread):
  *
  *   38112 threads  parked 2.1s..14.9s (median 7.0s)  at read_request (knot.c:142) < serve (knot.c:210)
+ *     held up by thread 2 "holder" (parked, sleep at hold (knot.c:52)) for 3.2s: 50 threads
  *     #0   gt__switch_to (sched.c:213)
  *     ...
  *
@@ -29,6 +35,15 @@
  *     "states": {"runnable": int, "running": int, "parked": int,
  *                "exited": int}, "in_flux": int,
  *     "shown": int,                       threads that passed the filters
+ *     "deadlocks": [ { "threads": [ { "id", "name", "location",
+ *                    "waits_for": {"kind": "mutex"|"join", "object": int},
+ *                    "held_by": int } ] } ],  cycles of the wait-for graph,
+ *                                          each in wait order, lowest id first
+ *     "threads_in_deadlock": int,
+ *     "running": null | { "id", "name", "run_ns": int|null,
+ *                "run_exact": bool, "hog": bool, "threshold_ns": int,
+ *                "sampled": bool, "sample_age_ns": int|null },
+ *     "watchdog": {"threshold_ns": int, "events": int},
  *     "locations": [LOC],
  *     "groups": [ { "count": int, "states": {state: int},
  *                   "representative": {"id": int, "name": str},
@@ -41,7 +56,11 @@
  *     "wait_ns": int|null, "entry": str, "run_ns", "switches",
  *     "unstacked": bool, "stack": {"reserved", "live", "touched", "dead",
  *     "unused", "resident"} (the last four null: not measured here),
- *     "unwind": str, "frames": [FRAME] } ]
+ *     "unwind": str, "frames": [FRAME],
+ *     "block": str|null (gto_block_describe: who holds the wait up),
+ *     "blocked_by": null | {"id": int|null, "kind": "mutex"|"join"|"cond",
+ *                   "object": int, "edge": bool, "held_ns": int|null,
+ *                   "cycle": int|null (1-based, into "deadlocks")} } ]
  *   An unstacked thread (parked in gt_wait_readable_then) holds no frames:
  *   its one FRAME is the entry trampoline, "entry" the function it starts
  *   over in, and the text output says so under its frames.
@@ -341,18 +360,6 @@ static void print_states(const struct gto_group *g, int exact)
         }
 }
 
-/* "  (stack sampled 40ms ago)" after the line of a running thread whose
- * frames come from a register sample, nothing for any other. */
-static void print_sampled(const gto_snapshot *s, const struct gto_thread *th)
-{
-    const struct gto_counters *c = gto_snapshot_counters(s);
-    char age[40];
-    if (th->sampled)
-        printf("  (stack sampled %s ago)",
-               gto_fmt_age(c->now > th->sample_ns ? c->now - th->sample_ns : 0,
-                           c->now_exact, age, sizeof(age)));
-}
-
 /* The threads that hold up a group's parked members (wait-for edges: a
  * mutex's owner, a joined thread), most members first, at most
  * BLOCKERS_SHOWN lines and a count of the rest:
@@ -615,7 +622,6 @@ static void print_group_folded(gto_target *t, const struct gto_group *g)
  * followed by ", ". */
 static void print_json_blockers(const gto_snapshot *s)
 {
-    const struct gto_counters *c = gto_snapshot_counters(s);
     printf("\"deadlocks\": [");
     for (size_t i = 0; i < gto_cycle_count(s); i++) {
         const struct gto_cycle *cy = gto_cycle_at(s, i);
@@ -633,30 +639,9 @@ static void print_json_blockers(const gto_snapshot *s)
         }
         printf("]}");
     }
-    printf("], \"threads_in_deadlock\": %llu, \"running\": ",
-           (unsigned long long)gto_cycle_threads(s));
-    struct gto_hog h;
-    if (gto_hog(s, &h)) {
-        printf("{\"id\": %llu, \"name\": ", (unsigned long long)h.th->id);
-        gto_json_string(stdout, h.th->name);
-        if (h.run_known)
-            printf(", \"run_ns\": %llu", (unsigned long long)h.run_ns);
-        else
-            printf(", \"run_ns\": null");
-        printf(", \"run_exact\": %s, \"hog\": %s, \"threshold_ns\": %llu, "
-               "\"sampled\": %s, \"sample_age_ns\": ",
-               h.run_known && h.run_exact ? "true" : "false", h.hog ? "true" : "false",
-               (unsigned long long)h.threshold_ns, h.th->sampled ? "true" : "false");
-        if (h.th->sampled)
-            printf("%llu}", (unsigned long long)(c->now > h.th->sample_ns
-                                                     ? c->now - h.th->sample_ns : 0));
-        else
-            printf("null}");
-    } else {
-        printf("null");
-    }
-    printf(", \"watchdog\": {\"threshold_ns\": %llu, \"events\": %llu}, ",
-           (unsigned long long)c->watchdog_ns, (unsigned long long)c->watchdog_events);
+    printf("], \"threads_in_deadlock\": %llu, ", (unsigned long long)gto_cycle_threads(s));
+    print_json_running(s);
+    printf(", ");
 }
 
 /* The document's head: what every reader's JSON starts with. */
@@ -675,20 +660,6 @@ static void print_json_head(gto_target *t, const gto_snapshot *s, size_t shown)
     }
     printf("], ");
     print_json_blockers(s);
-}
-
-/* "  hog: thread 91 "spinner" has run 4.2s without yielding (stack
- * sampled 40ms ago)" ("running:" under the threshold); nothing when no
- * thread runs. */
-static void print_running_text(const gto_snapshot *s)
-{
-    struct gto_hog h;
-    char buf[256];
-    if (!gto_hog(s, &h))
-        return;
-    printf("  %s: %s", h.hog ? "hog" : "running", gto_hog_describe(s, &h, buf, sizeof(buf)));
-    print_sampled(s, h.th);
-    putchar('\n');
 }
 
 /* The deadlock section: per cycle, its members in wait order,

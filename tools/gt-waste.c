@@ -35,6 +35,10 @@
  *     "selected": int (threads the filters kept), "page_size": int,
  *     "class_by": str,
  *     "totals": SIZES,
+ *     "running": RUNNING|null, "watchdog": {"threshold_ns": int,
+ *     "events": int} (as gt-stacks: the thread on the CPU and how long it
+ *     has run without yielding; the text says it in one line under the
+ *     count),
  *     "guard": {"policy": str, "mappings": int, "max_map_count": int},
  *     "classes": [ { "class": str, "threads": int, "sampled": int,
  *                    "stack_size": int, "touched": PCT, "live": PCT
@@ -404,7 +408,8 @@ static void print_json(gto_target *t, const gto_snapshot *s, const struct opts *
            (unsigned long long)tot->resident, (unsigned long long)tot->touched,
            (unsigned long long)tot->live, (unsigned long long)tot->dead,
            (unsigned long long)tot->unused, (unsigned long long)tot->dead_resident);
-    printf(" \"guard\": {\"policy\": \"%s\", \"mappings\": %llu, "
+    print_json_running(s);
+    printf(",\n \"guard\": {\"policy\": \"%s\", \"mappings\": %llu, "
            "\"max_map_count\": %llu},\n \"classes\": [",
            gto_guard_policy_name(c->guard_policy),
            (unsigned long long)c->guard_mappings,
@@ -455,7 +460,9 @@ static void print_text(gto_target *t, const gto_snapshot *s, const struct opts *
            gto_fmt_count(r->nsel, n1, sizeof(n1)));
     if (o->class_name)
         printf(" of class '%s'", o->class_name);
-    printf("\n\nTotals\n");
+    printf("\n");
+    print_running_text(s);
+    printf("\nTotals\n");
     static const struct { size_t off; const char *what, *why; } rows[] = {
         {offsetof(struct totals, reserved), "reserved",
          "address space set aside for stacks"},

@@ -3,7 +3,7 @@
  * waiters, deadlock cycles among busy threads, a joiner, and on demand a
  * thread that computes without yielding.
  *
- * Usage: blockers [-n BUSY] [-w WAITERS]
+ * Usage: blockers [-n BUSY] [-w WAITERS] [-x]
  *        (stdin: commands; stdout: ground truth, one "NAME {JSON}" line each)
  *
  * Threads (name, entry -> where it waits):
@@ -26,10 +26,23 @@
  *                                                       sleep  (LINE:serve)
  *   "main"      main_thread -> main_wait: reads stdin       fd     (LINE:stdin)
  *
+ * With -x, waits on a condition variable and on channels too:
+ *
+ *   "condwait"  condwait_main -> cond_wait_here: waits on `cond`, to
+ *               retake `cond_mu`                           cond   (LINE:cond)
+ *   "condheld"  condheld_main -> cond_hold: once condwait waits, locks
+ *               `cond_mu` and sleeps an hour holding it    sleep  (LINE:condheld)
+ *   "chan-rx"   chan_rx_main -> chan_recv_here: receives from `chan_empty`,
+ *               capacity 4, empty (2 of them)          chan_recv  (LINE:chan_recv)
+ *   "chan-tx"   chan_tx_main -> chan_send_here: sends to `chan_full`,
+ *               capacity 1, filled by main (3 of them)  chan_send (LINE:chan_send)
+ *
  * When every thread above has parked where it stays, it prints
  * "truth {JSON}": the ids of each part, the mutex addresses, and the clock
- * (gt_now_ns) just before and after the holder took `held`, which bound
- * its hold.  Commands on stdin:
+ * (gt_now_ns) just before the holder was spawned and just after it took
+ * `held`, which bound its hold: the runtime stamps the hold with its last
+ * clock reading (gt/registry.h, HOLD TIMES), which the main thread's sleep
+ * took after held_lo (a real reading, and readings never go back).  Commands on stdin:
  *
  *   spin S      spawns "spinner": spinner_main -> spin_here computes for S
  *               seconds without yielding; just before it starts it prints
@@ -64,6 +77,11 @@ static int64_t held_lo, held_hi;
 static int cyc2_taken, cyc3_taken; /* members holding their first mutex */
 static gt_t sleeper;
 static volatile uint64_t sink;
+static gt_mutex_t cond_mu = GT_MUTEX_INITIALIZER;
+static gt_cond_t cond = GT_COND_INITIALIZER;
+static int cond_waiting;
+static uint64_t msg_word; /* what the channels carry */
+static gt_chan_t *chan_empty, *chan_full;
 
 /* Prints with one write(2) straight to the kernel: stdout through stdio
  * could park the caller (a pipe) or, for the spinner, yield. */
@@ -81,7 +99,6 @@ static void say(const char *line)
 
 NOINLINE void truth_holder(void)
 {
-    held_lo = gt_now_ns();
     gt_mutex_lock(&held);
     held_hi = gt_now_ns();
     gt_sleep_ns(HOUR_NS); /* LINE:holder */
@@ -177,6 +194,64 @@ NOINLINE void joiner_main(void *arg)
     KEEP();
 }
 
+NOINLINE void cond_wait_here(void)
+{
+    gt_mutex_lock(&cond_mu);
+    cond_waiting = 1;
+    gt_cond_wait(&cond, &cond_mu); /* LINE:cond */
+    KEEP();
+}
+
+NOINLINE void condwait_main(void *arg)
+{
+    (void)arg;
+    cond_wait_here();
+    KEEP();
+}
+
+NOINLINE void cond_hold(void)
+{
+    while (!cond_waiting)
+        gt_sleep_ns(1000000);
+    gt_mutex_lock(&cond_mu);
+    gt_sleep_ns(HOUR_NS); /* LINE:condheld */
+    KEEP();
+}
+
+NOINLINE void condheld_main(void *arg)
+{
+    (void)arg;
+    cond_hold();
+    KEEP();
+}
+
+NOINLINE void chan_recv_here(void)
+{
+    void *msg;
+    gt_chan_recv(chan_empty, &msg, GT_FOREVER); /* LINE:chan_recv */
+    KEEP();
+}
+
+NOINLINE void chan_rx_main(void *arg)
+{
+    (void)arg;
+    chan_recv_here();
+    KEEP();
+}
+
+NOINLINE void chan_send_here(void)
+{
+    gt_chan_send(chan_full, &msg_word, GT_FOREVER); /* LINE:chan_send */
+    KEEP();
+}
+
+NOINLINE void chan_tx_main(void *arg)
+{
+    (void)arg;
+    chan_send_here();
+    KEEP();
+}
+
 NOINLINE void busy_serve(uint64_t seed)
 {
     for (;;) {
@@ -245,7 +320,7 @@ static char *ids_json(char *p, const uint64_t *ids, int n)
     return p;
 }
 
-static int nbusy = 1000, nwaiters = 50;
+static int nbusy = 1000, nwaiters = 50, extras;
 
 NOINLINE void main_wait(char *buf, size_t len, ssize_t *n)
 {
@@ -260,6 +335,7 @@ NOINLINE void main_thread(void *arg)
     static struct member m2[2], m3[3];
     uint64_t holder, c2[2], c3[3], bystander, joiner, sleeper_id;
 
+    held_lo = gt_now_ns();
     holder = spawn_named("holder", holder_main, NULL, NULL);
     while (!held.owner)
         gt_sleep_ns(1000000);
@@ -279,6 +355,21 @@ NOINLINE void main_thread(void *arg)
     joiner = spawn_named("joiner", joiner_main, NULL, NULL);
     for (int i = 0; i < nbusy; i++)
         spawn_named("busy", busy_main, (void *)(uintptr_t)(i + 1), NULL);
+    uint64_t condwait = 0, condheld = 0, rx[2] = {0}, tx[3] = {0};
+    if (extras) {
+        chan_empty = gt_chan_create(4);
+        chan_full = gt_chan_create(1);
+        if (!chan_empty || !chan_full || gt_chan_send(chan_full, &msg_word, 0) < 0) {
+            perror("blockers: channels");
+            exit(2);
+        }
+        condwait = spawn_named("condwait", condwait_main, NULL, NULL);
+        condheld = spawn_named("condheld", condheld_main, NULL, NULL);
+        for (int i = 0; i < 2; i++)
+            rx[i] = spawn_named("chan-rx", chan_rx_main, NULL, NULL);
+        for (int i = 0; i < 3; i++)
+            tx[i] = spawn_named("chan-tx", chan_tx_main, NULL, NULL);
+    }
     /* Settle: every cycle closed, the bystander and waiters parked. */
     while (cyc2_taken < 2 || cyc3_taken < 3)
         gt_sleep_ns(1000000);
@@ -301,8 +392,19 @@ NOINLINE void main_thread(void *arg)
                  (uintptr_t)&cyc3_mu[0], (uintptr_t)&cyc3_mu[1],
                  (uintptr_t)&cyc3_mu[2]);
     p += sprintf(p, ", \"bystander\": %" PRIu64 ", \"sleeper\": %" PRIu64
-                 ", \"joiner\": %" PRIu64 ", \"busy\": %d}\n",
+                 ", \"joiner\": %" PRIu64 ", \"busy\": %d",
                  bystander, sleeper_id, joiner, nbusy);
+    if (extras) {
+        p += sprintf(p, ", \"cond\": %" PRIuPTR ", \"cond_mutex\": %" PRIuPTR
+                     ", \"condwait\": %" PRIu64 ", \"condheld\": %" PRIu64
+                     ", \"chan_empty\": %" PRIuPTR ", \"chan_full\": %" PRIuPTR
+                     ", \"chan_rx\": ", (uintptr_t)&cond, (uintptr_t)&cond_mu,
+                     condwait, condheld, (uintptr_t)chan_empty, (uintptr_t)chan_full);
+        p = ids_json(p, rx, 2);
+        p += sprintf(p, ", \"chan_tx\": ");
+        p = ids_json(p, tx, 3);
+    }
+    p += sprintf(p, "}\n");
     say(line);
 
     char buf[256];
@@ -325,16 +427,18 @@ NOINLINE void main_thread(void *arg)
 int main(int argc, char **argv)
 {
     int c;
-    while ((c = getopt(argc, argv, "n:w:")) != -1) {
+    while ((c = getopt(argc, argv, "n:w:x")) != -1) {
         if (c == 'n')
             nbusy = atoi(optarg);
+        else if (c == 'x')
+            extras = 1;
         else if (c == 'w')
             nwaiters = atoi(optarg);
         else
             return 2;
     }
     if (nbusy < 0 || nbusy > MAX_BUSY || nwaiters < 0 || nwaiters > MAX_WAITERS) {
-        fprintf(stderr, "blockers: -n 0..%d, -w 0..%d\n", MAX_BUSY, MAX_WAITERS);
+        fprintf(stderr, "blockers: -n 0..%d, -w 0..%d, -x\n", MAX_BUSY, MAX_WAITERS);
         return 2;
     }
     setvbuf(stdout, NULL, _IONBF, 0);

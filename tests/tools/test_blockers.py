@@ -1,0 +1,262 @@
+"""Who blocks whom, against what tests/tools/blockers.c knows (its `truth`
+line): the holder of the mutex 50 threads wait on (id, name, state,
+location, how long it has held it), the two deadlock cycles among 1,000
+busy threads and nothing else, the bystander a cycle holds up, the joiner
+and the sleeper it joins, a condition variable's mutex and the fill of
+channels; live, from a gcore and from a kernel core, built as is and
+stripped.  Every test runs the fixture with -n 1000 (the issue's "among
+1,000 busy threads")."""
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+
+import jsonschema
+import pytest
+
+from conftest import (GT_STACKS, GT_WASTE, HERE, exe, gcore, kernel_core, marker_lines,
+                      run, run_json, unlimited_core)
+
+LINES = marker_lines(os.path.join(HERE, "blockers.c"))
+SCHEMAS = os.path.join(HERE, "..", "..", "schema")
+BUSY = 1000
+
+
+class Blockers:
+    """blockers.c running, every part of it parked where it stays (it
+    printed its truth line).  Commands go to its stdin (send)."""
+
+    def __init__(self, variant="static", args=(), cwd=None, env=None):
+        self.exe = exe(variant, "blockers")
+        self.p = subprocess.Popen([self.exe, "-n", str(BUSY)] + list(args),
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, cwd=cwd,
+                                  preexec_fn=unlimited_core,
+                                  env=dict(os.environ, **(env or {})))
+        line = self.p.stdout.readline()
+        assert line.startswith("truth "), (line, self.p.stderr.read())
+        self.truth = json.loads(line[len("truth "):])
+        self.pid = self.p.pid
+        assert self.truth["pid"] == self.pid
+
+    def send(self, text):
+        self.p.stdin.write(text + "\n")
+        self.p.stdin.flush()
+
+    def line(self, prefix):
+        """The next line it prints, which starts with PREFIX: its JSON."""
+        line = self.p.stdout.readline()
+        assert line.startswith(prefix + " "), line
+        return json.loads(line[len(prefix) + 1:])
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.kill()
+        self.p.wait()
+        for f in (self.p.stdout, self.p.stderr, self.p.stdin):
+            f.close()
+
+
+def place(variant, function, line):
+    """gto_pc_label of a call site in FUNCTION at LINE: with line
+    information "f (blockers.c:N)"; stripped, the name from .dynsym and the
+    module."""
+    if variant == "stripped":
+        return "%s (blockers-stripped)" % function
+    return "%s (blockers.c:%d)" % (function, line)
+
+
+def by_id(doc):
+    return {t["id"]: t for t in doc["threads_list"]}
+
+
+def check_holder(doc, truth, variant):
+    """All 50 waiters are held up by the holder: its id, name, state,
+    where it waits, and for how long it has held the mutex (between the
+    clock readings just before and after it took it)."""
+    th = by_id(doc)
+    now = doc["now_ns"]
+    holder = truth["holder"]
+    assert th[holder]["name"] == "holder" and th[holder]["state"] == "parked"
+    assert len(truth["waiters"]) == 50
+    for w in truth["waiters"]:
+        b = th[w]["blocked_by"]
+        assert b["id"] == holder and b["kind"] == "mutex", (w, b)
+        assert b["object"] == truth["mutex"] and b["edge"] is True and b["cycle"] is None
+        assert now - truth["held_hi"] <= b["held_ns"] <= now - truth["held_lo"], \
+            (b["held_ns"], now - truth["held_hi"], now - truth["held_lo"])
+        prefix = 'mutex %#x held by thread %d "holder" (parked, sleep at %s) for ' % (
+            truth["mutex"], holder, place(variant, "truth_holder", LINES["holder"]))
+        assert th[w]["block"].startswith(prefix), th[w]["block"]
+        assert re.fullmatch(r"(>= )?\d+(\.\d)?(ns|us|ms|s)", th[w]["block"][len(prefix):]), \
+            th[w]["block"]
+    # Only what waits on a mutex, a join or a cond is held up by a thread.
+    assert th[holder]["blocked_by"] is None
+    assert th[holder]["block"].startswith("sleep ")
+
+
+def check_cycles(doc, truth):
+    """Exactly the two cycles, in wait order from their lowest id, and
+    nothing else in one; the bystander is held up by a member."""
+    th = by_id(doc)
+    c2, c3 = truth["cycle2"], truth["cycle3"]
+    m2, m3 = truth["cycle2_mutexes"], truth["cycle3_mutexes"]
+    # Member i holds its own mutex i and waits for mutex i + 1, held by
+    # member i + 1.
+    want = [[{"id": c[i], "name": th[c[i]]["name"], "location": th[c[i]]["location"],
+              "waits_for": {"kind": "mutex", "object": m[(i + 1) % len(c)]},
+              "held_by": c[(i + 1) % len(c)]} for i in range(len(c))]
+            for c, m in ((c2, m2), (c3, m3))]
+    assert [d["threads"] for d in doc["deadlocks"]] == want
+    assert [th[i]["name"] for i in c2 + c3] == ["cyc2-a", "cyc2-b", "cyc3-a",
+                                                "cyc3-b", "cyc3-c"]
+    assert doc["threads_in_deadlock"] == 5
+    for k, c in enumerate((c2, c3), 1):
+        for i in c:
+            assert th[i]["blocked_by"]["cycle"] == k
+    in_cycle = {t["id"] for t in doc["threads_list"]
+                if t["blocked_by"] and t["blocked_by"]["cycle"]}
+    assert in_cycle == set(c2 + c3)
+    by = th[truth["bystander"]]["blocked_by"]
+    assert by == {"id": c2[0], "kind": "mutex", "object": m2[0], "edge": True,
+                  "held_ns": by["held_ns"], "cycle": None}
+    assert by["held_ns"] is not None
+
+
+def check_joiner(doc, truth, variant):
+    th = by_id(doc)
+    j, s = truth["joiner"], truth["sleeper"]
+    assert th[j]["block"] == "join thread %d (parked, sleep at %s)" % (
+        s, place(variant, "sleeper_wait", LINES["sleeper"]))
+    assert th[j]["blocked_by"] == {"id": s, "kind": "join", "object": s, "edge": True,
+                                   "held_ns": None, "cycle": None}
+
+
+def check_schema(doc, name):
+    with open(os.path.join(SCHEMAS, name + ".schema.json")) as f:
+        jsonschema.Draft202012Validator(json.load(f)).validate(doc)
+
+
+def check_all(doc, truth, variant="static"):
+    assert doc["threads"] == 60 + BUSY + (7 if "chan_rx" in truth else 0)
+    check_holder(doc, truth, variant)
+    check_cycles(doc, truth)
+    check_joiner(doc, truth, variant)
+
+
+def check_text(out, truth, variant="static"):
+    """The deadlock section, and who holds up the waiters' group."""
+    c2, c3 = truth["cycle2"], truth["cycle3"]
+    m2, m3 = truth["cycle2_mutexes"], truth["cycle3_mutexes"]
+    names = {c2[0]: "cyc2-a", c2[1]: "cyc2-b", c3[0]: "cyc3-a", c3[1]: "cyc3-b",
+             c3[2]: "cyc3-c"}
+    at = place(variant, "cycle_second", LINES["second"])
+    want = []
+    for c, m in ((c2, m2), (c3, m3)):
+        want.append("deadlock: cycle of %d threads" % len(c))
+        for i in range(len(c)):
+            nxt = c[(i + 1) % len(c)]
+            want.append('  thread %d "%s" at %s waits for mutex %#x held by thread %d "%s"'
+                        % (c[i], names[c[i]], at, m[(i + 1) % len(c)], nxt, names[nxt]))
+        want.append("")
+    lines = out.splitlines()
+    start = lines.index(want[0])
+    assert lines[start:start + len(want)] == want
+    assert sum(l.startswith("deadlock:") for l in lines) == 2
+    held = [l for l in lines if l.startswith('  held up by thread %d "holder"' % truth["holder"])]
+    assert len(held) == 1, held
+    assert re.fullmatch(r'  held up by thread %d "holder" \(parked, sleep at %s\) for '
+                        r'(>= )?\S+: 50 threads' % (truth["holder"], re.escape(
+                            place(variant, "truth_holder", LINES["holder"]))), held[0]), held[0]
+
+
+@pytest.mark.parametrize("variant", ["static", "stripped"])
+def test_live(variant):
+    b = Blockers(variant)
+    try:
+        doc = run_json(GT_STACKS, "--all", b.pid)
+        rc, out, err = run(GT_STACKS, b.pid)
+    finally:
+        b.stop()
+    assert rc == 0, err
+    check_all(doc, b.truth, variant)
+    check_text(out, b.truth, variant)
+    check_schema(doc, "gt-stacks")
+    # Nothing runs: the runtime's one kernel thread was read between
+    # switches or while idle.
+    assert doc["running"] is None or doc["running"]["name"] == "busy"
+    assert doc["watchdog"]["events"] >= 0
+
+
+def test_gcore(tmp_path):
+    b = Blockers(env={"GT_GUARD": "mprotect"})
+    try:
+        core = gcore(b.pid, tmp_path)
+    finally:
+        b.stop()
+    doc = run_json(GT_STACKS, "--all", "--core", core, "--exe", b.exe)
+    check_all(doc, b.truth)
+    rc, out, err = run(GT_STACKS, "--core", core, "--exe", b.exe)
+    assert rc == 0, err
+    check_text(out, b.truth)
+
+
+@pytest.mark.parametrize("variant", ["static", "stripped"])
+def test_kernel_core(tmp_path, variant):
+    b = Blockers(variant, cwd=tmp_path)
+    b.send("abort")
+    assert b.p.wait(timeout=60) == -signal.SIGABRT
+    b.stop()
+    core = kernel_core(tmp_path)
+    doc = run_json(GT_STACKS, "--all", "--core", core, "--exe", b.exe)
+    check_all(doc, b.truth, variant)
+    rc, out, err = run(GT_STACKS, "--core", core, "--exe", b.exe)
+    assert rc == 0, err
+    check_text(out, b.truth, variant)
+    # The main thread aborted: it is the running one, switched in by the
+    # read of its command (run_start: exact, far below the threshold).
+    r = doc["running"]
+    assert (r["id"], r["name"], r["run_exact"], r["hog"]) == (1, "", True, False), r
+    assert 0 <= r["run_ns"] < r["threshold_ns"]
+    assert re.search(r'\n  running: thread 1 "" has run \S+ without yielding\n', out), out[:400]
+    check_schema(doc, "gt-stacks")
+    # gt-waste says the same of the running thread, in its JSON and in one
+    # line under its count.
+    waste = run_json(GT_WASTE, "--core", core, "--exe", b.exe)
+    check_schema(waste, "gt-waste")
+    assert waste["running"] == r and waste["watchdog"] == doc["watchdog"]
+    rc, out, err = run(GT_WASTE, "--core", core, "--exe", b.exe)
+    assert rc == 0, err
+    lines = out.splitlines()
+    assert re.fullmatch(r'  running: thread 1 "" has run \d+(\.\d)?(ns|us|ms) without yielding',
+                        lines[1]), lines[:3]
+    assert lines[2] == "" and lines[3] == "Totals"
+
+
+def test_cond_and_channels():
+    """A cond waiter names the mutex it will retake and its holder (no
+    edge: anyone may signal); channel waiters their fill, capacity and the
+    waiters on the other side."""
+    b = Blockers(args=["-x"])
+    try:
+        doc = run_json(GT_STACKS, "--all", b.pid)
+    finally:
+        b.stop()
+    t = b.truth
+    check_all(doc, t)
+    th = by_id(doc)
+    cw = th[t["condwait"]]
+    assert cw["block"].startswith(
+        'cond %#x then mutex %#x held by thread %d "condheld" (parked, sleep at %s) for '
+        % (t["cond"], t["cond_mutex"], t["condheld"], place("static", "cond_hold",
+                                                            LINES["condheld"]))), cw["block"]
+    assert cw["blocked_by"]["id"] == t["condheld"] and cw["blocked_by"]["kind"] == "cond"
+    assert cw["blocked_by"]["edge"] is False and cw["blocked_by"]["object"] == t["cond"]
+    for i in t["chan_rx"]:
+        assert th[i]["block"] == "chan_recv %#x (0/4 queued, 0 senders waiting)" % t["chan_empty"]
+        assert th[i]["blocked_by"] is None
+    for i in t["chan_tx"]:
+        assert th[i]["block"] == "chan_send %#x (1/1 queued, 0 receivers waiting)" % t["chan_full"]
+    assert doc["threads_in_deadlock"] == 5
