@@ -4,6 +4,10 @@
  * and against libgt-noinstr.a built with -DGT_NO_INSTRUMENT
  * (impl=gt-noinstr), so the table can say what the instrumentation costs.
  *
+ * yield and spawn are also run with GT_WATCHDOG_MS=0 and then report as
+ * impl=gt-nowd (see impl_name), so the table can say what the watchdog
+ * costs.
+ *
  * Every scenario runs inside gt_main.  Threads get an explicit 64 KiB
  * stack, the documented default, so GT_STACK_SIZE in the environment
  * cannot change what is measured and every peer gets the same size.
@@ -46,6 +50,19 @@
 #endif
 
 static const gt_attr_t stack64k = {NULL, 64 * 1024, 0};
+
+/* The name yield and spawn report under: BENCH_GT_IMPL, or with "-nowd"
+ * when the runtime runs no watchdog (GT_WATCHDOG_MS=0), as its registry
+ * says, so that a row can only name what was measured.  The
+ * uninstrumented build never runs one and keeps its own name. */
+static const char *impl_name(void)
+{
+#ifdef GT_NO_INSTRUMENT
+    return BENCH_GT_IMPL;
+#else
+    return gt_registry.watchdog_ns ? BENCH_GT_IMPL : BENCH_GT_IMPL "-nowd";
+#endif
+}
 
 static void spawn(gt_t *t, void (*fn)(void *), void *arg)
 {
@@ -182,7 +199,7 @@ static void yield_main(void *arg)
     char extra[48] = "";
     if (job->parked)
         snprintf(extra, sizeof extra, "parked=%ld", job->parked);
-    bench_report(job->parked ? "yield-parked" : "yield", BENCH_GT_IMPL, "ns", ns,
+    bench_report(job->parked ? "yield-parked" : "yield", impl_name(), "ns", ns,
                  reps, rounds * 2, job->parked ? extra : NULL);
 }
 
@@ -211,7 +228,7 @@ static void spawn_main(void *arg)
         if (r >= 0)
             ns[r] = (double)(t1 - t0) / (double)threads;
     }
-    bench_report("spawn", BENCH_GT_IMPL, "ns", ns, reps, threads, NULL);
+    bench_report("spawn", impl_name(), "ns", ns, reps, threads, NULL);
 }
 
 /* ---- parkwake-cond ---------------------------------------------------------- */

@@ -41,8 +41,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 class Run:
-    def __init__(self, program, scenario, full, quick, expects, relabel=None):
+    def __init__(self, program, scenario, full, quick, expects, relabel=None, env=None):
         self.program = program
+        # Environment variables of this run only (on top of child_env()).
+        self.env = env or {}
         self.scenario = scenario
         self.full = full
         self.quick = quick
@@ -59,6 +61,8 @@ def a(**kw):
 RUNS = [
     # Hand-off: yield ping-pong between two threads.
     Run("gt", "yield", a(n=4000000, reps=11), a(n=1000000, reps=5), [("yield", "gt")]),
+    Run("gt", "yield", a(n=4000000, reps=11), a(n=1000000, reps=5), [("yield", "gt-nowd")],
+        env={"GT_WATCHDOG_MS": "0"}),
     Run("gt-noinstr", "yield", a(n=4000000, reps=11), a(n=1000000, reps=5),
         [("yield", "gt-noinstr")]),
     Run("gt", "yield-parked", a(n=4000000, parked=100000, reps=11),
@@ -74,6 +78,8 @@ RUNS = [
     Run("go", "yield", a(n=2000000, reps=11), a(n=500000, reps=5), [("yield", "go")]),
     # spawn + run + exit, one thread after another.
     Run("gt", "spawn", a(n=100000, reps=11), a(n=100000, reps=5), [("spawn", "gt")]),
+    Run("gt", "spawn", a(n=100000, reps=11), a(n=100000, reps=5), [("spawn", "gt-nowd")],
+        env={"GT_WATCHDOG_MS": "0"}),
     Run("gt-noinstr", "spawn", a(n=100000, reps=11), a(n=100000, reps=5),
         [("spawn", "gt-noinstr")]),
     Run("fcontext", "spawn", a(n=100000, reps=11), a(n=100000, reps=5),
@@ -129,6 +135,7 @@ GROUPS = [
         "baseline": ("yield", "fcontext"),
         "rows": [
             (("yield", "gt"), "gt: gt_yield"),
+            (("yield", "gt-nowd"), "gt: gt_yield, GT_WATCHDOG_MS=0"),
             (("yield", "gt-noinstr"), "gt -DGT_NO_INSTRUMENT"),
             (("yield-parked", "gt"), "gt: gt_yield, 100K others parked"),
             (("yield", "fcontext"), "Boost.Context jump_fcontext"),
@@ -146,6 +153,7 @@ GROUPS = [
         "baseline": ("spawn", "fcontext"),
         "rows": [
             (("spawn", "gt"), "gt: gt_spawn + gt_join"),
+            (("spawn", "gt-nowd"), "gt: GT_WATCHDOG_MS=0"),
             (("spawn", "gt-noinstr"), "gt -DGT_NO_INSTRUMENT"),
             (("spawn", "fcontext"), "fcontext: make + jump in + jump out"),
             (("spawn", "st"), "State Threads: create + join"),
@@ -249,6 +257,14 @@ INSTRUMENTATION = [
     ("park/wake chan", ("parkwake", "gt-chan"), ("parkwake", "gt-noinstr-chan")),
 ]
 
+# What the watchdog costs when nobody hogs (the issue: within 2%): the
+# default build with its watchdog on against GT_WATCHDOG_MS=0, same run.
+WATCHDOG = [
+    ("yield", ("yield", "gt"), ("yield", "gt-nowd")),
+    ("spawn", ("spawn", "gt"), ("spawn", "gt-nowd")),
+]
+WATCHDOG_LIMIT = 1.02
+
 # The yield-with-100K-parked row is "flat" if within this of plain yield.
 FLAT_LIMIT = 1.10
 # A wrk that kept its CPU this busy was the bottleneck: its requests/s say
@@ -266,7 +282,7 @@ def check_tables():
     needed = (shown | {g["baseline"] for g in GROUPS}
               | {t["result"] for t in TARGETS}
               | {t["against"] for t in TARGETS if "against" in t}
-              | {k for _, on, off in INSTRUMENTATION for k in (on, off)})
+              | {k for _, on, off in INSTRUMENTATION + WATCHDOG for k in (on, off)})
     problems = ["%s/%s is shown or compared but no run produces it" % k
                 for k in sorted(needed - produced)]
     problems += ["%s/%s is produced but has no row" % k for k in sorted(produced - shown)]
@@ -337,7 +353,8 @@ def child_env():
     env = dict(os.environ)
     # Settings that would change what gt measures; the programs pass
     # explicit stack sizes, this is for whatever they do not.
-    for var in ("GT_STACK_SIZE", "GT_LOCATION_DEPTH", "GOGC", "GODEBUG"):
+    for var in ("GT_STACK_SIZE", "GT_LOCATION_DEPTH", "GT_WATCHDOG_MS", "GT_WATCHDOG_ABORT_MS",
+                "GOGC", "GODEBUG"):
         env.pop(var, None)
     env["GOMAXPROCS"] = "1"
     return env
@@ -348,13 +365,15 @@ def run_one(run, build, quick, timeout, env):
     exe = os.path.join(build, "bench", "bench-" + run.program)
     params = run.quick if quick else run.full
     argv = [exe, run.scenario] + ["%s=%d" % kv for kv in sorted(params.items())]
-    cmd = " ".join(os.path.relpath(argv[0]) if i == 0 else x for i, x in enumerate(argv))
+    cmd = " ".join(["%s=%s" % kv for kv in sorted(run.env.items())] +
+                   [os.path.relpath(argv[0]) if i == 0 else x for i, x in enumerate(argv)])
     t0 = time.monotonic()
     if not os.access(exe, os.X_OK):
         return [], "%s: program not built (run make bench)" % cmd, 0.0
     try:
         proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              timeout=timeout, env=env, universal_newlines=True)
+                              timeout=timeout, env=dict(env, **run.env),
+                              universal_newlines=True)
     except subprocess.TimeoutExpired as e:
         err = e.stderr or ""
         if isinstance(err, bytes):
@@ -482,6 +501,29 @@ def build_rows(results, errors_by_key, ran_keys):
         legend.append(("instrumentation", "what the registry updates cost: the median "
                        "of the normal build minus that of the -DGT_NO_INSTRUMENT build"))
         rows.extend(inst_rows)
+    wd_rows = []
+    for name, on, off in WATCHDOG:
+        if on not in ran_keys and off not in ran_keys:
+            continue
+        a_, b_ = results.get(on), results.get(off)
+        row = {"group": "" if wd_rows else "watchdog", "bench": "watchdog", "impl": name,
+               "label": "watchdog: %s on vs off" % name}
+        if not a_ or not b_:
+            row["error"] = "needs both %s and %s" % (on[1], off[1])
+        else:
+            delta = a_["median"] - b_["median"]
+            q = a_["median"] / b_["median"]
+            row.update(unit=a_["unit"], median=delta, n=a_["n"], ratio=q)
+            row["delta_text"] = ("+" if delta >= 0 else "-") + fmt_value(abs(delta), a_["unit"])
+            row["ratio_text"] = "%.3fx %s" % (q, off[1])
+            row["target"] = {"text": "within 2%", "met": q <= WATCHDOG_LIMIT}
+            row["note"] = "%+.1f%% with the watchdog on; target within 2%%: %s" % (
+                (q - 1) * 100, "met" if q <= WATCHDOG_LIMIT else "MISSED")
+        wd_rows.append(row)
+    if wd_rows:
+        legend.append(("watchdog", "what the watchdog costs when nobody hogs: the median "
+                       "with it on (the default) minus that with GT_WATCHDOG_MS=0"))
+        rows.extend(wd_rows)
     return rows, legend
 
 

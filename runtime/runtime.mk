@@ -44,7 +44,7 @@ $(LIBGT_NOINSTR_A): $(RT_NOINSTR_OBJS) | $(BUILD)/lib/
 $(LIBGT_SO): $(RT_OBJS) | $(BUILD)/lib/
 	$(call msg,LD,$@)
 	$(Q)$(CC) -shared -Wl,-soname,libgt.so.0 -Wl,-z,noexecstack $(GT_LDFLAGS) \
-		-o $@ $^ -lunwind
+		-o $@ $^ -lunwind -pthread
 	$(Q)ln -sf libgt.so $(BUILD)/lib/libgt.so.0 # its soname, for programs run here
 
 # The prefix is a make variable, so gt.pc is made again on every build

@@ -221,6 +221,75 @@ int gt_close(int fd);
  * environment).  Call before gt_main. */
 int gt_set_location_depth(int depth);
 
+/* ---- the watchdog -------------------------------------------------------- *
+ *
+ * A green thread that computes without parking or yielding holds every
+ * other one up, and its saved context is stale, so no reader can say
+ * where it is.  While gt_main runs, a helper kernel thread (the watchdog)
+ * wakes every quarter of the threshold (at least 1 ms apart), and when
+ * one green thread has run longer than the threshold it records where
+ * that thread is, in the registry's sample (gt/registry.h, THE WATCHDOG'S
+ * SAMPLE), again every threshold while it goes on, and counts each sample
+ * (watchdog_events).  Readers show the hog's stack from it.
+ *
+ *   GT_WATCHDOG_MS        the threshold, whole milliseconds (default 100;
+ *                         0 turns the watchdog off: no thread at all, and
+ *                         the registry's watchdog_ns is 0).
+ *   GT_WATCHDOG_ABORT_MS  0 (default) or a limit: a thread that has run
+ *                         that long without yielding is reported on
+ *                         stderr in one line (`gt: watchdog: thread 91
+ *                         "spinner" has run 5.0s without yielding; aborting
+ *                         (pcs ...)`, the pcs of a frame-pointer walk) and
+ *                         the process aborts, leaving a core whose sample
+ *                         shows the hog.  Needs the watchdog on.  Time the
+ *                         process spent stopped (a debugger, SIGSTOP) does
+ *                         not count.
+ * Both are read once, at the first gt_main; a value that is not a whole
+ * number up to 3600000 is refused in one line on stderr and the default
+ * stands.
+ *
+ * How it samples.  When the runtime's kernel thread is inside a system
+ * call (/proc/self/task/<tid>/syscall says so) the watchdog writes the
+ * sample itself from that file: the call's number (sample_syscall), sp
+ * and pc; no signal is sent.  Otherwise, once that thread has been
+ * running for a whole quarter threshold without blocking once (its
+ * voluntary context switches did not move) and has gained CPU time, the
+ * watchdog sends it GT_WATCHDOG_SIGNAL, SIGRTMIN + 6, whose handler
+ * (SA_SIGINFO | SA_RESTART | SA_ONSTACK, on an alternate stack, never on a
+ * green thread's) records every register the context keeps.  At most one
+ * such signal is outstanding at a time.  The handler is installed at the
+ * first gt_main, before the watchdog starts, and stays installed; a
+ * signal of that number the watchdog did not send is ignored.  If the
+ * program has already installed a handler for that signal, the watchdog
+ * says so in one line and stays off.  The watchdog thread blocks every
+ * signal, so it never takes one meant for the program.
+ *
+ * What it never does: touch the runtime's state (it reads two words of
+ * the registry and writes only its own fields), wake or signal the
+ * runtime while no green thread has held the CPU for the threshold, or
+ * signal a thread that is blocked in a system call or has blocked in the
+ * last quarter threshold.  A signal reaches a thread in user code, where
+ * it changes nothing the program can see.  The race that remains: a
+ * thread that has computed for a whole quarter threshold and then enters
+ * a blocking call in the few microseconds between the watchdog's look
+ * and the signal's arrival.  A restartable call (read, write, accept,
+ * connect, wait...) then restarts by SA_RESTART, unseen, though a pipe or
+ * socket write that had already moved some bytes returns that count, as
+ * POSIX allows; nanosleep, clock_nanosleep, poll, select, epoll_wait and
+ * the other calls the kernel never restarts after a handler fail with
+ * EINTR.  A thread that calls those in a loop blocks every few
+ * milliseconds, so it is never signalled.  Only a thread that computes
+ * for a quarter threshold at a stretch between such calls can meet the
+ * race.  Without /proc the watchdog never signals.
+ *
+ * After fork the child has no watchdog (watchdog_ns reads 0 there), even
+ * if it goes on running green threads; the parent's is unchanged.
+ * Program-blocked signals: if the thread that runs gt_main blocks
+ * GT_WATCHDOG_SIGNAL, samples in user code never arrive; the rest works. */
+#if defined(SIGRTMIN)
+#define GT_WATCHDOG_SIGNAL (SIGRTMIN + 6)
+#endif
+
 #pragma GCC visibility pop
 
 #ifdef __cplusplus

@@ -104,6 +104,13 @@ static void note_fatal_time(void)
 static void on_fatal(int sig, siginfo_t *si, void *ucv)
 {
     struct gt__thread *t = gt__tls_current;
+    /* First, before anything that could fail: the core then holds the
+     * interrupted thread's exact registers (registry.h, THE WATCHDOG'S
+     * SAMPLE), a spinning thread's included, whose saved context is
+     * stale.  Only on the runtime's kernel thread (t), and only for a
+     * frame of the current thread (watchdog.c checks that). */
+    if (t)
+        gt__watchdog_fatal_sample(ucv);
     /* The report is the runtime's, not the thread's: libunwind reads ELF
      * files through the interposed read, which inside a green thread would
      * count them as the program's regular-file I/O and read the runtime's

@@ -387,6 +387,12 @@ void gt__stack_check(struct gt__thread *t) GT__HIDDEN; /* canary policy */
  * the scheduler calls it before it sleeps. */
 void gt__stacks_trim(void) GT__HIDDEN;
 size_t gt__stack_default(void) GT__HIDDEN;
+/* The number the environment variable NAME gives, in [LO, HI]; DFLT when
+ * it is unset, and DFLT with one line on stderr when it is not a whole
+ * number in range ("64k" is not: a unit the runtime does not read is
+ * not silently dropped).  Every numeric GT_* variable is read here. */
+size_t gt__env_number(const char *name, const char *unit, size_t lo, size_t hi,
+                      size_t dflt) GT__HIDDEN;
 
 /* ---- poll_epoll.c -------------------------------------------------------- */
 int gt__poller_init(void) GT__HIDDEN;
@@ -418,6 +424,16 @@ void gt__fd_restore_all(void) GT__HIDDEN;
 
 /* ---- fault.c ------------------------------------------------------------- */
 int gt__fault_init(void) GT__HIDDEN;
+
+/* ---- watchdog.c ---------------------------------------------------------- */
+/* Starts the watchdog thread (GT_WATCHDOG_MS) for the calling kernel
+ * thread, the one about to run the scheduler; gt__watchdog_stop ends and
+ * joins it.  Both no-ops when it is off. */
+void gt__watchdog_start(void) GT__HIDDEN;
+void gt__watchdog_stop(void) GT__HIDDEN;
+/* From the fatal-signal handler (ucontext of the signal): records the
+ * interrupted green thread's registers as the registry's sample. */
+void gt__watchdog_fatal_sample(void *ucontext) GT__HIDDEN;
 
 /* ---- probes -------------------------------------------------------------- */
 #if defined(GT_HAVE_SDT)

@@ -701,6 +701,7 @@ int gt_main(void (*fn)(void *), void *arg)
         errno = e;
         return -1;
     }
+    gt__watchdog_start();
     for (;;) {
         struct gt__thread *next = rq_pop();
         if (next) {
@@ -726,6 +727,7 @@ int gt_main(void (*fn)(void *), void *arg)
             gt__stacks_trim(); /* idle: freed stacks' pages go back now */
         gt__poller_poll(wait);
     }
+    gt__watchdog_stop();
     gt__stacks_trim();
     gt__fd_restore_all();
     gt__poller_fini();

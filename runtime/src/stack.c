@@ -132,12 +132,9 @@ static enum gt_guard_policy probe_guard_policy(void)
     return r == 0 ? GT_GUARD_MADVISE : GT_GUARD_MPROTECT;
 }
 
-/* The number the environment variable NAME gives, in [LO, HI]; DFLT when
- * it is unset, and DFLT with one line on stderr when it is not a whole
- * number in range ("64k" is not: a unit the runtime does not read is
- * not silently dropped). */
-static size_t env_number(const char *name, const char *unit, size_t lo, size_t hi,
-                         size_t dflt)
+/* See internal.h. */
+size_t gt__env_number(const char *name, const char *unit, size_t lo, size_t hi,
+                      size_t dflt)
 {
     const char *e = getenv(name);
     if (!e)
@@ -155,16 +152,16 @@ static size_t env_number(const char *name, const char *unit, size_t lo, size_t h
 int gt__stacks_init(void)
 {
     page = (size_t)sysconf(_SC_PAGESIZE);
-    default_size = env_number("GT_STACK_SIZE", "bytes", GT_STACK_MIN, GT_STACK_MAX,
+    default_size = gt__env_number("GT_STACK_SIZE", "bytes", GT_STACK_MIN, GT_STACK_MAX,
                               64 * 1024);
     default_size = (default_size + page - 1) & ~(page - 1);
     gt__reg.stack_default = default_size;
-    guard_bytes = env_number("GT_GUARD_SIZE", "bytes", page, GUARD_MAX, GUARD_DEFAULT);
+    guard_bytes = gt__env_number("GT_GUARD_SIZE", "bytes", page, GUARD_MAX, GUARD_DEFAULT);
     guard_bytes = (guard_bytes + page - 1) & ~(page - 1);
     if (guard_bytes < page)
         guard_bytes = page; /* a 64 KiB page: at least one */
     gt__reg.guard_size = guard_bytes;
-    cache_max = env_number("GT_STACK_CACHE", "stacks", 0, CACHE_MAX, CACHE_DEFAULT);
+    cache_max = gt__env_number("GT_STACK_CACHE", "stacks", 0, CACHE_MAX, CACHE_DEFAULT);
     gt__reg.stack_cache_max = cache_max;
     gt__reg.max_map_count = read_max_map_count();
     enum gt_guard_policy probed = probe_guard_policy();

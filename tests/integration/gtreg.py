@@ -69,6 +69,45 @@ class Target:
                           "its libraries" % self.exe)
 
 
+class CoreTarget:
+    """The memory of an ELF64 core file (its PT_LOAD segments), read
+    through the same calls as a live Target, with the registry at ADDR.
+    Only what the kernel dumped is there: a test that decodes the layout
+    table (read-only data of the program) from a core asks for
+    file-backed mappings too (/proc/PID/coredump_filter)."""
+
+    def __init__(self, path, addr):
+        self.f = open(path, "rb")
+        self.addr = addr
+        head = self.f.read(64)
+        if head[:4] != b"\x7fELF" or head[4] != 2:
+            raise ValueError("%s: not an ELF64 file" % path)
+        phoff, = struct.unpack_from("<Q", head, 32)
+        phentsize, phnum = struct.unpack_from("<HH", head, 54)
+        self.loads = []
+        for i in range(phnum):
+            self.f.seek(phoff + i * phentsize)
+            p_type, _, p_offset, p_vaddr, _, p_filesz, p_memsz, _ = \
+                struct.unpack("<IIQQQQQQ", self.f.read(56))
+            if p_type == 1:
+                self.loads.append((p_vaddr, p_memsz, p_offset, p_filesz))
+
+    def close(self):
+        self.f.close()
+
+    def read(self, addr, size):
+        for vaddr, memsz, offset, filesz in self.loads:
+            if vaddr <= addr and addr + size <= vaddr + memsz:
+                if addr - vaddr + size > filesz:
+                    raise ValueError("%#x..+%d was not dumped" % (addr, size))
+                self.f.seek(offset + addr - vaddr)
+                return self.f.read(size)
+        raise ValueError("%#x..+%d is in no segment of the core" % (addr, size))
+
+    def u(self, addr, size):
+        return int.from_bytes(self.read(addr, size), "little")
+
+
 def dynsym(path, name):
     out = subprocess.run(["readelf", "--dyn-syms", "-W", path],
                          capture_output=True, text=True).stdout

@@ -103,6 +103,15 @@
     X(registry_mutex_owner_and_hold, 0)       \
     X(registry_run_start, 0)                  \
     /* test_clock.c */                        \
-    X(clock_agrees_with_monotonic, 0)
+    X(clock_agrees_with_monotonic, 0)         \
+    /* test_watchdog.c */                     \
+    X(watchdog_samples_spinner, 0)            \
+    X(watchdog_no_hog_no_sample, 0)           \
+    X(watchdog_blocking_read_not_interrupted, 0) \
+    X(watchdog_nanosleep_not_interrupted, 0)  \
+    X(watchdog_signal_restarts_read, 0)       \
+    X(watchdog_off_no_thread, 0)              \
+    X(watchdog_thread_lives_with_gt_main, 0)  \
+    X(watchdog_fork_child_has_none, 0)
 
 #endif /* GT_TEST_LIST_H */
