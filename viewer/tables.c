@@ -483,6 +483,7 @@ const struct column loc_columns[] = {
     {"age_p99", "AGE99", 9, COL_RIGHT, "99th percentile age of the waits in progress", lc_p99, lf_p99, NULL},
     {"age_max", "OLDEST", 9, COL_RIGHT, "oldest wait in progress", lc_max, lf_max, NULL},
     {"done_p99", "DONE99", 7, COL_RIGHT, "99th percentile of completed waits (log2 bucket bound, at most the longest wait)", lc_done, lf_done, NULL},
+    /* Index 6: the screen's screen_loc_columns (tui.c) names it. */
     {"blocked_by", "BLOCKED BY", 16, COL_LEFT, "the thread holding up most of its waiters (through a mutex or a join) and how many; +N more threads hold up others", lc_blocked, lf_blocked, NULL},
     {"kind", "KIND", 9, COL_LEFT, "what the threads wait on", lc_kind, lf_kind, NULL},
     {"location", "LOCATION", 0, COL_LEFT, "function (file:line) of the blocking call", lc_where, lf_where, NULL},

@@ -64,7 +64,8 @@ struct ui {
     int header_n;             /* header lines drawn last */
 };
 
-/* Location columns on screen: BLOCKED BY only while it says something. */
+/* Location columns on screen: BLOCKED BY (the last of screen_loc_columns)
+ * only while it says something. */
 static size_t screen_loc_ncolumns(const struct ui *u)
 {
     for (size_t i = 0; i < u->tb.nlocs; i++)
@@ -230,9 +231,23 @@ static void drill_open(struct ui *u)
     drill_free(u);
     /* One unwound snapshot for this screen: the cost is paid once, when
      * someone asks for backtraces, not on every refresh. */
-    if (gto_snapshot_take(u->s->target, GTO_SNAP_UNWIND | GTO_SNAP_MEASURE | GTO_SNAP_BLOCKERS,
-                          &snap, err) < 0)
-        snap = NULL;
+    for (int tries = 0;; tries++) {
+        if (gto_snapshot_take(u->s->target, GTO_SNAP_UNWIND | GTO_SNAP_MEASURE |
+                              GTO_SNAP_BLOCKERS, &snap, err) < 0) {
+            snap = NULL;
+            break;
+        }
+        /* A running thread unwinds only from the watchdog's sample of its
+         * slice, and the library drops a sample rewritten while it read
+         * (the watchdog samples a hog again every threshold): a read
+         * that crossed one is taken again, twice at most. */
+        const struct gto_thread *th = u->drill == DRILL_THREAD
+                                          ? gto_thread_by_id(snap, u->drill_thread) : NULL;
+        if (tries == 2 || !th || th->state != GTO_STATE_RUNNING || th->sampled ||
+            !gto_snapshot_counters(snap)->watchdog_ns)
+            break;
+        gto_snapshot_free(snap);
+    }
     const gto_snapshot *src = snap ? snap : u->s->cur;
     uint64_t now = gto_snapshot_counters(src)->now;
     int exact = gto_snapshot_counters(src)->now_exact;

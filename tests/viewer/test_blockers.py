@@ -45,8 +45,9 @@ def unlimited_core():
 class Blockers:
     """blockers running: self.truth is its first line's JSON."""
 
-    def __init__(self, nbusy=NBUSY, cwd=None, env=None):
-        self.p = subprocess.Popen([BLOCKERS, "-n", str(nbusy)], stdin=subprocess.PIPE,
+    def __init__(self, nbusy=NBUSY, cwd=None, env=None, extras=False):
+        self.p = subprocess.Popen([BLOCKERS, "-n", str(nbusy)] + (["-x"] if extras else []),
+                                  stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                   text=True, cwd=cwd, preexec_fn=unlimited_core,
                                   env=dict(os.environ, **(env or {})))
@@ -250,6 +251,43 @@ def test_threads_say_who_holds_them_up(blockers):
     assert len(rows) == NWAITERS
 
 
+def test_cond_and_channel_waits():
+    """A cond waiter is held up by the owner of the mutex it will retake,
+    through no edge (any thread may signal); a channel's waiters by
+    nobody: their fill and who waits on the other side."""
+    b = Blockers(extras=True)
+    try:
+        doc = json_doc(*live(b, "--view", "threads"))
+        text = gt_top("-b", *live(b, "--view", "threads")).stdout
+        prom = parse_prometheus(gt_top("-b", "--format", "prometheus", *live(b)).stdout)
+    finally:
+        b.stop()
+    t = b.truth
+    th = {x["id"]: x for x in doc["threads_list"]}
+    cw = th[t["condwait"]]
+    assert cw["blocked_by"]["held_ns"] > 0
+    cw["blocked_by"].pop("held_ns")
+    assert cw["blocked_by"] == {"id": t["condheld"], "kind": "cond", "object": t["cond"],
+                                "edge": False, "cycle": None}
+    assert re.fullmatch(r'cond 0x%x then mutex 0x%x held by thread %d "condheld" \(parked, '
+                        r'sleep at %s\) for \S+' % (t["cond"], t["cond_mutex"], t["condheld"],
+                                                    re.escape(bsite("condheld", "cond_hold"))),
+                        cw["block"]), cw["block"]
+    for i in t["chan_rx"]:
+        assert th[i]["block"] == "chan_recv 0x%x (0/4 queued, 0 senders waiting)" % t["chan_empty"]
+        assert th[i]["blocked_by"] is None
+    for i in t["chan_tx"]:
+        assert th[i]["block"] == "chan_send 0x%x (1/1 queued, 0 receivers waiting)" % t["chan_full"]
+        assert th[i]["blocked_by"] is None
+    locs = locs_by_site(doc)
+    for call_site in (bsite("cond", "cond_wait_here"), bsite("chan_recv", "chan_recv_here"),
+                      bsite("chan_send", "chan_send_here")):
+        assert locs[call_site]["blocked_by"] == [], call_site
+        assert prom_location(prom, "gt_location_blocked_waiters", call_site) == 0
+    assert doc["deadlocks"] == want_deadlocks(t, locs[SECOND]["index"])
+    assert text.count("(0/4 queued, 0 senders waiting)") == 2
+
+
 def test_prometheus_is_the_truth(blockers):
     text = gt_top("-b", "--format", "prometheus", *live(blockers)).stdout
     r = subprocess.run([shutil.which("promtool") or "promtool", "check", "metrics"],
@@ -324,16 +362,30 @@ def hog_line(text):
 def test_spinner_live():
     b = Blockers()
     try:
-        spin = b.spin(8)
+        # Long enough for every reading below: it is stopped, not awaited.
+        spin = b.spin(60)
         time.sleep(1.0)
         lo = time.monotonic_ns()
         doc = json_doc("-d", "0.05", "-p", b.pid)
         hi = time.monotonic_ns()
         check_spinner(doc, spin, lo, hi)
+        # The runtime's watchdog (GT_WATCHDOG_MS, 100 ms by default) has
+        # sampled the spinner's stack, and counts it.
+        assert doc["watchdog"]["threshold_ns"] == 100_000_000
+        assert doc["watchdog"]["events"] >= 1
+        assert doc["running"]["threshold_ns"] == 100_000_000
         name = 'thread %d "spinner" has run ' % spin["id"]
+        # A snapshot that unwinds (the Stacks view) unwinds the spinner
+        # from that sample, and says how old it is.
+        doc = json_doc("-d", "0.05", "-p", b.pid, "--view", "stacks")
+        assert doc["running"]["sampled"] is True and doc["running"]["sample_age_ns"] >= 0
+        line = hog_line(gt_top("-b", "-d", "0.05", "-p", b.pid, "--view", "stacks").stdout)
+        assert re.search(r" without yielding \(stack sampled \S+ ago\); watchdog 100\.0ms, "
+                         r"\d+ samples?$", line), line
         # Highlighted past -H (default 100 ms), not below it.
         line = hog_line(gt_top("-b", "-d", "0.05", "-p", b.pid).stdout)
         assert line.startswith("HOG over 100.0ms: " + name), line
+        assert re.search(r" without yielding; watchdog 100\.0ms, \d+ samples?$", line), line
         line = hog_line(gt_top("-b", "-d", "0.05", "-H", "400ms", "-p", b.pid).stdout)
         assert line.startswith("HOG over 400.0ms: " + name), line
         line = hog_line(gt_top("-b", "-d", "0.05", "-H", "1h", "-p", b.pid).stdout)
@@ -341,6 +393,7 @@ def test_spinner_live():
         m = parse_prometheus(gt_top("-b", "-d", "0.05", "--format", "prometheus",
                                     "-p", b.pid).stdout)
         assert m["gt_hog"] == 1 and m["gt_running_seconds"] > 1.0
+        assert m["gt_watchdog_samples_total"] >= 1
         # The screen's header: the same line, highlighted (reversed).
         tmux("kill-server")
         tmux("new-session", "-d", "-s", SESSION, "-x", "160", "-y", "40",
@@ -351,13 +404,19 @@ def test_spinner_live():
             line = next(l for l in shown.splitlines() if "HOG over" in l)
             assert re.search(r"\x1b\[(?:\d+;)*7(?:;\d+)*m", line[:line.index("HOG")]), \
                 repr(line)
+            # Its backtrace, from the watchdog's sample: the spinning
+            # function, not the stale context it switched in from.
+            keys("2")
+            wait_for("view: threads")
+            keys("/")
+            keys("spinner", "Enter")
+            wait_for("filter: spinner")
+            keys("Enter")
+            s = wait_for("spin_here (blockers.c:", 10)
+            assert "(backtrace from a stack sample)" in s
+            assert name in s
         finally:
             tmux("kill-server")
-        assert b.p.stdout.readline().startswith("spun ")
-        # Done spinning: nothing runs for long.
-        doc = json_doc("-d", "0.05", "-p", b.pid)
-        assert doc["running"] is None or doc["running"]["hog"] is False
-        assert hog_line(gt_top("-b", "-d", "0.05", "-p", b.pid).stdout).startswith("Running: ")
     finally:
         b.stop()
 
@@ -385,6 +444,11 @@ def check_core(core, b, spin, lo, hi):
                                      % spin["id"]), hog_line(text)
     assert " thread %d (50) " % b.truth["holder"] in wait_lock_row(text)
     assert (m["gt_deadlocked_threads"], m["gt_deadlock_cycles"], m["gt_hog"]) == (5, 2, 1)
+    # The watchdog had sampled the spinner: the Stacks view (which
+    # unwinds) says so, with the sample's age.
+    run = json_doc("--core", core, "--exe", BLOCKERS, "--view", "stacks")["running"]
+    assert run["sampled"] is True and run["sample_age_ns"] >= 0, run
+    assert m["gt_watchdog_samples_total"] >= 1
 
 
 def test_gcore_while_spinning(tmp_path):
