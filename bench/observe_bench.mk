@@ -17,7 +17,14 @@ $(BENCH_OUT)/observe-go: bench/observe_go.go | bench-deps $(BENCH_OUT)/
 
 $(BENCH_OUT)/bench-observe: bench/observe_bench.py bench/plugin_cli.py bench/bench_gdb.py bench/bench_tools.py \
                             $(BENCH_OUT)/observe-go $(TOOL_BINS) \
-                            $(BUILD)/tests/gdb/green_fixture | bench-deps $(BENCH_OUT)/
+                            $(BUILD)/tests/gdb/green_fixture \
+                            $(BENCH_OUT)/observe-snap $(BUILD)/tests/tools/blockers | bench-deps $(BENCH_OUT)/
 	$(call msg,GEN,$@)
 	$(Q)printf '#!/bin/sh\nexec %s %s --build %s "$$@"\n' '$(PYTHON)' \
 		'$(abspath bench/observe_bench.py)' '$(abspath $(BUILD))' > $@ && chmod +x $@
+
+# What who-blocks-whom costs on top of a snapshot (bench-observe's
+# "blockers" scenario): libgtobserve itself, timed from the inside.
+$(BENCH_OUT)/observe-snap: bench/observe_bench.c $(LIBGTOBSERVE) | $(BENCH_OUT)/
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(TOOLS_CFLAGS) -o $@ $< $(LIBGTOBSERVE) $(TOOLS_LIBS)

@@ -7,6 +7,7 @@ process, `RESULT key=value ...` lines on stdout.
 
     bench-observe live n=N reps=R goreps=G limit=S
     bench-observe core n=N reps=R goreps=G limit=S
+    bench-observe blockers n=N reps=R
 
 Two programs hold the same threads in the same states: gt's GDB test
 fixture (tests/gdb/green_fixture.c) and its Go twin (bench/observe_go.go),
@@ -38,6 +39,20 @@ number of threads, groups, the function the chosen thread waits in), so a
 fast error message is never timed as an answer.  Go's GDB script cannot
 switch to a goroutine on a core file (it writes $pc and $sp), so `goroutine
 ID bt` has a live row only.
+
+"blockers" times who blocks whom (GTO_SNAP_BLOCKERS: the objects parked
+threads wait on, the wait-for graph, its cycles, confirmed by a re-read
+when live) on top of a snapshot, inside libgtobserve (build/bench/
+observe-snap, bench/observe_bench.c): a snapshot as gt-stacks took them
+before, one with GTO_SNAP_BLOCKERS, and the analysis alone, alternating,
+R times each, on two targets of 6N+2 (about 100K) threads, live and from
+a kernel core:
+  mixed  gt's GDB fixture: N threads each on a mutex, a cond, two
+         channels, a pipe and a sleep (no cycle);
+  pairs  tests/tools/blockers -n 0 -c 3N: every thread in a two-thread
+         deadlock, each on a mutex of its own (the worst case: 3N cycles
+         to confirm, 6N distinct mutexes to read).
+The issue's limit: the analysis at most 0.2 s.
 
 Python 3 standard library only.
 """
@@ -120,7 +135,9 @@ COMMANDS = [
 
 
 def runs(Run, a):
-    out = []
+    out = [Run("observe", "blockers", a(n=16667, reps=5), a(n=1667, reps=3),
+               [("observe-blockers-" + w, "%s-%s" % (what, t)) for w in ("live", "core")
+                for t in BLOCKER_TARGETS for what in BLOCKER_TIMES])]
     for where in ("live", "core"):
         expects = [("observe-" + where, c.impl) for c in COMMANDS if where in c.where]
         # Go's commands take up to a minute each at 100K: one repetition,
@@ -159,7 +176,24 @@ def group(where, short, title, baselines, impls):
             "rows": [((bench, i), LABELS[i]) for i in impls if i in runs_here]}
 
 
-GROUPS = []
+BLOCKER_TARGETS = ("mixed", "pairs")
+BLOCKER_TIMES = ("snapshot", "blockers_snapshot", "analysis", "analysis_cpu")
+BLOCKER_LABELS = {
+    "snapshot": "snapshot (GTO_SNAP_UNWIND, as before)",
+    "blockers_snapshot": "snapshot with GTO_SNAP_BLOCKERS",
+    "analysis": "who blocks whom alone (on top of a snapshot)",
+    "analysis_cpu": "the same, CPU time (user + system)",
+}
+
+GROUPS = [
+    {"bench": "observe-blockers-" + _w, "short": "blockers, %s, %s" % (_t, _w),
+     "title": "who blocks whom on top of a snapshot, %s target, %s (seconds; 6N+2 "
+              "threads)" % (_t, _w),
+     "baseline": ("observe-blockers-" + _w, "snapshot-" + _t),
+     "rows": [(("observe-blockers-" + _w, "%s-%s" % (what, _t)), BLOCKER_LABELS[what])
+              for what in BLOCKER_TIMES]}
+    for _w in ("live", "core") for _t in BLOCKER_TARGETS
+]
 for _w in ("live", "core"):
     GROUPS += [
         group(_w, "all stacks", "every thread's backtrace, grouped where the reader can",
@@ -185,6 +219,10 @@ TARGETS = [
     for impl, limit in (("gt-stacks", 1.0), ("gt-waste", 2.0),
                         ("gdb-info-green-threads", 0.5), ("gdb-green-bt", 1.5),
                         ("gdb-green-thread-bt", 0.3))
+] + [
+    {"result": ("observe-blockers-" + w, "analysis-" + t), "kind": "abs", "limit": 0.2,
+     "text": "who blocks whom, %s, %s: <= 0.2 s on top of a snapshot" % (t, w)}
+    for w in ("live", "core") for t in BLOCKER_TARGETS
 ]
 
 # ---------------------------------------------------------------------------
@@ -398,11 +436,90 @@ def scenario(where, params, build):
         result(where, c.impl, values[c.impl], n, c.impl in stopped)
 
 
+def blockers_target(kind, n, build):
+    """The argv of a target of about 6N+2 threads, and what its ready line
+    starts with."""
+    if kind == "mixed":
+        return [os.path.join(build, "tests", "gdb", "green_fixture"), str(n)], "ready "
+    return [os.path.join(build, "tests", "tools", "blockers"), "-n", "0",
+            "-c", str(3 * n)], "truth "
+
+
+def start_blockers_target(argv, ready, cwd=None):
+    def unlimited():
+        import resource
+        resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY,) * 2)
+    p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True, cwd=cwd, preexec_fn=unlimited)
+    line = p.stdout.readline()
+    if not line.startswith(ready):
+        stop(p)
+        die("%s did not start: %r" % (" ".join(argv), line))
+    return p
+
+
+def time_blockers(argv, reps):
+    """observe-snap's TIMES lines: {what: [seconds]}, and the cycles."""
+    r = subprocess.run(argv + [str(reps)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       universal_newlines=True, timeout=1800)
+    if r.returncode != 0:
+        die("%s: %s" % (" ".join(argv), r.stderr.strip()[-500:]))
+    out = {w: [] for w in BLOCKER_TIMES}
+    cycles = set()
+    for line in r.stdout.splitlines():
+        kv = dict(f.split("=") for f in line.split()[1:])
+        for w in BLOCKER_TIMES:
+            out[w].append(float(kv[w]))
+        cycles.add(int(kv["cycles"]))
+    return out, cycles
+
+
+def blockers_scenario(params, build):
+    n, reps = params["n"], params["reps"]
+    snap = os.path.join(build, "bench", "observe-snap")
+    for kind in BLOCKER_TARGETS:
+        argv, ready = blockers_target(kind, n, build)
+        # Every pair is a cycle, plus the fixture's own 2- and 3-cycle.
+        want = {0} if kind == "mixed" else {3 * n + 2}
+        with bench_gdb.scratch_dir() as tmp:
+            p = start_blockers_target(argv, ready, cwd=tmp)
+            try:
+                live, cycles = time_blockers([snap, str(p.pid)], reps)
+                if cycles != want:
+                    die("%s: %s cycles, not %s" % (kind, cycles, want))
+                # A kernel core: the GDB fixture crashes on request; the
+                # blockers fixture aborts on its command.
+                if kind == "mixed":
+                    stop(p)
+                    core = bench_gdb.crash_core(argv + ["crash"], tmp)
+                else:
+                    p.stdin.write("abort\n")
+                    p.stdin.flush()
+                    p.wait(timeout=600)
+                    core = [f for f in os.listdir(tmp) if f.startswith("core")]
+                    if not core:
+                        die("%s left no core in %s" % (argv[0], tmp))
+                    core = os.path.join(tmp, core[0])
+                oncore, cycles = time_blockers([snap, "--core", core, argv[0]], reps)
+                if cycles != want:
+                    die("%s core: %s cycles, not %s" % (kind, cycles, want))
+            finally:
+                stop(p)
+        for where, times in (("live", live), ("core", oncore)):
+            for w in BLOCKER_TIMES:
+                plugin_cli.result("observe-blockers-" + where, "%s-%s" % (w, kind), "s",
+                                  times[w], total(n))
+
+
 def main():
     build, where, params, _ = plugin_cli.parse(
-        __doc__, "live or core", defaults={"n": 16667, "reps": 3, "goreps": 1, "limit": 30},
-        scenarios=("live", "core"))
-    scenario(where, params, os.path.abspath(build))
+        __doc__, "live, core or blockers",
+        defaults={"n": 16667, "reps": 3, "goreps": 1, "limit": 30},
+        scenarios=("live", "core", "blockers"))
+    if where == "blockers":
+        blockers_scenario(params, os.path.abspath(build))
+    else:
+        scenario(where, params, os.path.abspath(build))
     return 0
 
 

@@ -3,7 +3,7 @@
  * waiters, deadlock cycles among busy threads, a joiner, and on demand a
  * thread that computes without yielding.
  *
- * Usage: blockers [-n BUSY] [-w WAITERS] [-x]
+ * Usage: blockers [-n BUSY] [-w WAITERS] [-x] [-c PAIRS]
  *        (stdin: commands; stdout: ground truth, one "NAME {JSON}" line each)
  *
  * Threads (name, entry -> where it waits):
@@ -36,6 +36,11 @@
  *               capacity 4, empty (2 of them)          chan_recv  (LINE:chan_recv)
  *   "chan-tx"   chan_tx_main -> chan_send_here: sends to `chan_full`,
  *               capacity 1, filled by main (3 of them)  chan_send (LINE:chan_send)
+ *
+ * With -c PAIRS, PAIRS more two-thread cycles, "pair-a" and "pair-b",
+ * each on mutexes of its own, as cyc2-a/b (the worst case of a deadlock
+ * analysis: every thread in a cycle, every mutex distinct); the truth
+ * line counts them ("pairs").
  *
  * When every thread above has parked where it stays, it prints
  * "truth {JSON}": the ids of each part, the mutex addresses, and the clock
@@ -320,7 +325,8 @@ static char *ids_json(char *p, const uint64_t *ids, int n)
     return p;
 }
 
-static int nbusy = 1000, nwaiters = 50, extras;
+static int nbusy = 1000, nwaiters = 50, extras, npairs;
+#define MAX_PAIRS 500000
 
 NOINLINE void main_wait(char *buf, size_t len, ssize_t *n)
 {
@@ -370,9 +376,31 @@ NOINLINE void main_thread(void *arg)
         for (int i = 0; i < 3; i++)
             tx[i] = spawn_named("chan-tx", chan_tx_main, NULL, NULL);
     }
+    /* Each pair: two mutexes, a count of members holding their first. */
+    struct pair {
+        gt_mutex_t mu[2];
+        int taken;
+        struct member m[2];
+    } *pairs = calloc((size_t)npairs + 1, sizeof(*pairs));
+    if (!pairs) {
+        perror("blockers: pairs");
+        exit(2);
+    }
+    for (int i = 0; i < npairs; i++) {
+        struct pair *pr = &pairs[i];
+        for (int k = 0; k < 2; k++) {
+            gt_mutex_init(&pr->mu[k]);
+            pr->m[k] = (struct member){&pr->mu[k], &pr->mu[1 - k], &pr->taken, 2};
+        }
+        for (int k = 0; k < 2; k++)
+            spawn_named(k ? "pair-b" : "pair-a", cycle_main, &pr->m[k], NULL);
+    }
     /* Settle: every cycle closed, the bystander and waiters parked. */
     while (cyc2_taken < 2 || cyc3_taken < 3)
         gt_sleep_ns(1000000);
+    for (int i = 0; i < npairs; i++)
+        while (pairs[i].taken < 2)
+            gt_sleep_ns(1000000);
     gt_sleep_ns(50 * 1000000);
 
     static char line[MAX_WAITERS * 24 + 2048];
@@ -392,8 +420,8 @@ NOINLINE void main_thread(void *arg)
                  (uintptr_t)&cyc3_mu[0], (uintptr_t)&cyc3_mu[1],
                  (uintptr_t)&cyc3_mu[2]);
     p += sprintf(p, ", \"bystander\": %" PRIu64 ", \"sleeper\": %" PRIu64
-                 ", \"joiner\": %" PRIu64 ", \"busy\": %d",
-                 bystander, sleeper_id, joiner, nbusy);
+                 ", \"joiner\": %" PRIu64 ", \"busy\": %d, \"pairs\": %d",
+                 bystander, sleeper_id, joiner, nbusy, npairs);
     if (extras) {
         p += sprintf(p, ", \"cond\": %" PRIuPTR ", \"cond_mutex\": %" PRIuPTR
                      ", \"condwait\": %" PRIu64 ", \"condheld\": %" PRIu64
@@ -427,8 +455,10 @@ NOINLINE void main_thread(void *arg)
 int main(int argc, char **argv)
 {
     int c;
-    while ((c = getopt(argc, argv, "n:w:x")) != -1) {
-        if (c == 'n')
+    while ((c = getopt(argc, argv, "n:w:xc:")) != -1) {
+        if (c == 'c')
+            npairs = atoi(optarg);
+        else if (c == 'n')
             nbusy = atoi(optarg);
         else if (c == 'x')
             extras = 1;
@@ -437,8 +467,10 @@ int main(int argc, char **argv)
         else
             return 2;
     }
-    if (nbusy < 0 || nbusy > MAX_BUSY || nwaiters < 0 || nwaiters > MAX_WAITERS) {
-        fprintf(stderr, "blockers: -n 0..%d, -w 0..%d, -x\n", MAX_BUSY, MAX_WAITERS);
+    if (nbusy < 0 || nbusy > MAX_BUSY || nwaiters < 0 || nwaiters > MAX_WAITERS ||
+        npairs < 0 || npairs > MAX_PAIRS) {
+        fprintf(stderr, "blockers: -n 0..%d, -w 0..%d, -x, -c 0..%d\n", MAX_BUSY,
+                MAX_WAITERS, MAX_PAIRS);
         return 2;
     }
     setvbuf(stdout, NULL, _IONBF, 0);

@@ -220,7 +220,14 @@ def test_kernel_core(tmp_path, variant):
     r = doc["running"]
     assert (r["id"], r["name"], r["run_exact"], r["hog"]) == (1, "", True, False), r
     assert 0 <= r["run_ns"] < r["threshold_ns"]
-    assert re.search(r'\n  running: thread 1 "" has run \S+ without yielding\n', out), out[:400]
+    # The fatal-signal handler sampled it: its stack is abort's.
+    sampled = r"  \(stack sampled \d+(\.\d)?(ns|us|ms) ago\)"
+    assert r["sampled"] is True
+    assert re.search(r'\n  running: thread 1 "" has run \S+ without yielding%s\n' % sampled,
+                     out), out[:400]
+    main = by_id(doc)[1]
+    names = [f["function"] for f in main["frames"]]
+    assert "abort" in names and names[names.index("main_thread") - 1] == "abort", names
     check_schema(doc, "gt-stacks")
     # gt-waste says the same of the running thread, in its JSON and in one
     # line under its count.
@@ -230,8 +237,8 @@ def test_kernel_core(tmp_path, variant):
     rc, out, err = run(GT_WASTE, "--core", core, "--exe", b.exe)
     assert rc == 0, err
     lines = out.splitlines()
-    assert re.fullmatch(r'  running: thread 1 "" has run \d+(\.\d)?(ns|us|ms) without yielding',
-                        lines[1]), lines[:3]
+    assert re.fullmatch(r'  running: thread 1 "" has run \d+(\.\d)?(ns|us|ms) without '
+                        r'yielding' + sampled, lines[1]), lines[:3]
     assert lines[2] == "" and lines[3] == "Totals"
 
 
@@ -260,3 +267,78 @@ def test_cond_and_channels():
     for i in t["chan_tx"]:
         assert th[i]["block"] == "chan_send %#x (1/1 queued, 0 receivers waiting)" % t["chan_full"]
     assert doc["threads_in_deadlock"] == 5
+
+
+# ---- the running thread ----------------------------------------------------
+
+SPIN_S = 10  # killed long before it ends: room for a loaded machine
+
+
+def check_spinner(doc, spinning, lo, hi):
+    """The spinner is the running thread, a hog, its run time within 10%
+    of the truth (it began running just before it read the clock it
+    printed, START_NS; the snapshot was taken between LO and HI), and its
+    stack, unwound from the register sample, shows spin_here."""
+    r = doc["running"]
+    assert (r["id"], r["name"], r["hog"], r["run_exact"], r["sampled"]) == \
+        (spinning["id"], "spinner", True, True, True), r
+    assert r["threshold_ns"] == doc["watchdog"]["threshold_ns"] == 100000000
+    assert doc["watchdog"]["events"] >= 1
+    start = spinning["start_ns"]
+    assert 0.9 * (lo - start) <= r["run_ns"] <= 1.1 * (hi - start), \
+        (r["run_ns"], lo - start, hi - start)
+    assert 0 <= r["sample_age_ns"] <= r["run_ns"]
+    th = by_id(doc)[spinning["id"]]
+    assert th["state"] == "running"
+    names = [f["function"] for f in th["frames"]]
+    assert names[:1] in (["spin_here"], ["gt_now_ns"], ["clock_gettime"],
+                         ["__clock_gettime"], ["__vdso_clock_gettime"]) or \
+        "spin_here" in names, names
+    assert "spin_here" in names and names.index("spinner_main") == names.index("spin_here") + 1
+    return th
+
+
+def test_spinner_live():
+    b = Blockers()
+    try:
+        b.send("spin %d" % SPIN_S)
+        spinning = b.line("spinning")
+        time.sleep(1.5)
+        lo = time.monotonic_ns()
+        doc = run_json(GT_STACKS, "--all", b.pid)
+        hi = time.monotonic_ns()
+        rc, out, err = run(GT_STACKS, b.pid)
+        # libunwind from the sample too (a pc in the vDSO or in code
+        # without frame pointers takes that way).
+        lo2 = time.monotonic_ns()
+        slow = run_json(GT_STACKS, "--all", "--no-fastpath", b.pid)
+        hi2 = time.monotonic_ns()
+    finally:
+        b.stop()
+    check_spinner(doc, spinning, lo, hi)
+    check_spinner(slow, spinning, lo2, hi2)
+    check_schema(doc, "gt-stacks")
+    assert re.search(r'\n  hog: thread %d "spinner" has run \d+\.\ds without yielding  '
+                     r'\(stack sampled \d+(\.\d)?(ns|us|ms) ago\)\n' % spinning["id"], out), \
+        out[:600]
+
+
+def test_spinner_in_a_kernel_core(tmp_path):
+    """SIGABRT from outside in the middle of the spin: the fatal-signal
+    handler's sample shows the spinner, not the handler."""
+    b = Blockers(cwd=tmp_path)
+    b.send("spin %d" % SPIN_S)
+    spinning = b.line("spinning")
+    time.sleep(1.5)
+    lo = time.monotonic_ns()
+    os.kill(b.pid, signal.SIGABRT)
+    assert b.p.wait(timeout=60) == -signal.SIGABRT
+    hi = time.monotonic_ns()
+    b.stop()
+    core = kernel_core(tmp_path)
+    doc = run_json(GT_STACKS, "--all", "--core", core, "--exe", b.exe)
+    check_spinner(doc, spinning, lo, hi)
+    check_all(dict(doc, threads=doc["threads"] - 1), b.truth)
+    rc, out, err = run(GT_STACKS, "--core", core, "--exe", b.exe)
+    assert rc == 0, err
+    assert '\n  hog: thread %d "spinner" has run ' % spinning["id"] in out

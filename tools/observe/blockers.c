@@ -133,6 +133,115 @@ static size_t span(const struct gto_fld *f, size_t n)
     return end;
 }
 
+/* Ranges closer than MERGE_GAP bytes are read as one (at most
+ * MERGE_PIECE bytes each, MERGE_BUF bytes a batch): the kernel pins a
+ * page for every range of a process_vm_readv, a core reads each with a
+ * pread, and objects and records come in arrays (100K mutexes of 40
+ * bytes side by side are a hundred ranges, not 100K).  A merged read that
+ * fails (a gap that is not mapped) is read again range by range. */
+#define MERGE_GAP 512u
+#define MERGE_PIECE (64u << 10)
+#define MERGE_BUF (4u << 20)
+
+struct by_addr {
+    uint64_t addr;
+    size_t i;
+};
+
+static int cmp_by_addr(const void *a, const void *b)
+{
+    const struct by_addr *x = a, *y = b;
+    return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* One batch of merged ranges M[0..nm) of the ranges ORD[from[k]..from[k +
+ * 1]): read, then copied out to each range's own buffer. */
+static int flush_merged(gto_target *t, const struct gto_range *r, uint8_t *ok,
+                        const struct by_addr *ord, struct gto_range *m,
+                        const size_t *from, size_t nm, uint8_t *mok)
+{
+    if (t->be->read_many(t, m, nm, mok) < 0)
+        return -1;
+    for (size_t k = 0; k < nm; k++) {
+        for (size_t q = from[k]; q < from[k + 1]; q++) {
+            const struct gto_range *x = &r[ord[q].i];
+            if (mok[k]) {
+                memcpy(x->buf, (uint8_t *)m[k].buf + (x->addr - m[k].addr), x->len);
+                ok[ord[q].i] = 1;
+            } else {
+                ok[ord[q].i] = x->len == 0 || t->be->read(t, x->addr, x->buf, x->len) == 0;
+                if (!ok[ord[q].i] && errno == ESRCH)
+                    return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Reads the N ranges R (any order) as read_many would, ok[i] per range
+ * (a range that wraps is not read), merging neighbours.  -1 with errno when the
+ * target failed as a whole. */
+static int read_merged(gto_target *t, const struct gto_range *r, size_t n, uint8_t *ok)
+{
+    if (n < 2)
+        return n ? t->be->read_many(t, r, n, ok) : 0;
+    size_t maxm = MERGE_BUF / 64 + 1;
+    struct by_addr *ord = malloc(n * sizeof(*ord));
+    struct gto_range *m = malloc(maxm * sizeof(*m));
+    size_t *from = malloc((maxm + 1) * sizeof(*from));
+    uint8_t *mok = malloc(maxm);
+    /* The snapshot's record buffer is free by now, and its pages are
+     * there already: a fresh 4 MiB would be a thousand page faults. */
+    struct gto_scratch *sc = &t->scratch[GTO_SCRATCH_RECS];
+    uint8_t *own = sc->cap >= MERGE_BUF ? NULL : malloc(MERGE_BUF);
+    uint8_t *big = own ? own : sc->p;
+    int rc = -1;
+    if (!ord || !m || !from || !mok || !big) {
+        /* Out of memory: the ranges as they are. */
+        rc = t->be->read_many(t, r, n, ok);
+        goto done;
+    }
+    size_t nord = 0;
+    for (size_t i = 0; i < n; i++) {
+        ok[i] = r[i].len == 0;
+        if (r[i].len && r[i].addr <= UINT64_MAX - r[i].len)
+            ord[nord++] = (struct by_addr){r[i].addr, i};
+    }
+    n = nord;
+    qsort(ord, n, sizeof(*ord), cmp_by_addr);
+    size_t nm = 0, used = 0;
+    for (size_t i = 0; i < n;) {
+        uint64_t lo = ord[i].addr, hi = lo + r[ord[i].i].len;
+        size_t j = i + 1;
+        for (; j < n; j++) {
+            uint64_t a = ord[j].addr, e = a + r[ord[j].i].len;
+            if (a - hi > MERGE_GAP && a > hi)
+                break;
+            if ((e > hi ? e : hi) - lo > MERGE_PIECE)
+                break;
+            if (e > hi)
+                hi = e;
+        }
+        if (nm == maxm || used + (hi - lo) > MERGE_BUF) {
+            from[nm] = i;
+            if (flush_merged(t, r, ok, ord, m, from, nm, mok) < 0)
+                goto done;
+            nm = used = 0;
+        }
+        m[nm] = (struct gto_range){lo, (size_t)(hi - lo), big + used};
+        from[nm++] = i;
+        used += (size_t)(hi - lo);
+        i = j;
+    }
+    from[nm] = n;
+    if (nm && flush_merged(t, r, ok, ord, m, from, nm, mok) < 0)
+        goto done;
+    rc = 0;
+done:
+    free(ord), free(m), free(from), free(mok), free(own);
+    return rc;
+}
+
 /* Reads every object of OBJS (N, sorted) in one batch and decodes it. */
 static int read_objects(gto_target *t, const gto_snapshot *s, struct object *objs,
                         size_t n, char *err)
@@ -172,7 +281,7 @@ static int read_objects(gto_target *t, const gto_snapshot *s, struct object *obj
         at[i] = nr++;
         off += len;
     }
-    if (nr && t->be->read_many(t, r, nr, ok) < 0) {
+    if (read_merged(t, r, nr, ok) < 0) {
         free(buf), free(r), free(at), free(ok);
         gto__err(err, "%s exited while being read", t->name);
         return -1;
@@ -265,38 +374,61 @@ static uint32_t next_of(const gto_snapshot *s, const struct gto_blockers *bl, si
     return bl->has_block[i] && b->edge && b->by ? (uint32_t)(b->by - s->threads) : NONE;
 }
 
-/* Whether a cycle's members and mutexes, read again, are as the
- * snapshot saw them (see the top of the file).  M: its N members. */
-static int still_cycle(gto_target *t, const gto_snapshot *s, const struct gto_blockers *bl,
-                       const uint32_t *m, size_t n, uint8_t *rec, uint8_t *mu)
-{
-    const struct gto_obj_layout *ol = &s->ol;
-    for (size_t k = 0; k < n; k++) {
-        const struct gto_thread *th = &s->threads[m[k]];
-        const struct gto_block *b = &bl->blocks[m[k]];
-        if (t->be->read(t, th->addr, rec, ol->thr_size) < 0)
-            return 0;
-        uint32_t seq = (uint32_t)gto__fld(rec, ol->thr_seq);
-        if ((seq & 1) || seq != th->seq ||
-            gto__fld(rec, ol->thr_state) != GTO_STATE_PARKED ||
-            gto__fld(rec, ol->thr_wait_kind) != (uint64_t)th->wait_kind ||
-            gto__fld(rec, ol->thr_wait_obj) != th->wait_obj ||
-            gto__fld(rec, ol->thr_wait_since) != th->wait_since)
-            return 0;
-        if (th->wait_kind != GT_WAIT_MUTEX)
-            continue;
-        struct gto_fld f[] = {ol->mutex_owner, ol->mutex_magic};
-        if (t->be->read(t, th->wait_obj, mu, span(f, 2)) < 0 ||
-            gto__fld(mu, ol->mutex_owner) != b->by_record)
-            return 0;
-    }
-    return 1;
-}
-
+/* Reads the members of every candidate cycle again, in one batch, and
+ * clears keep[c] of candidate AT[c] unless each member is as the
+ * snapshot saw it (see the top of the file): its record's seq even and
+ * unchanged (the runtime changes it with every write of the record, so
+ * the member is still parked in the same wait since the same time), and
+ * its mutex still held by the member it waits on.  CYC: the members,
+ * back to back. */
 struct cycle_at {
     uint64_t id;             /* its first member's */
     size_t first, n;         /* in the members array */
 };
+
+static int confirm_cycles(gto_target *t, const gto_snapshot *s,
+                          const struct gto_blockers *bl, const uint32_t *cyc,
+                          size_t used, const struct cycle_at *at, size_t nat,
+                          uint8_t *keep, char *err)
+{
+    const struct gto_obj_layout *ol = &s->ol;
+    struct gto_range *r = malloc((2 * used + 1) * sizeof(*r));
+    uint8_t *ok = malloc(2 * used + 1);
+    uint64_t *val = calloc(2 * used + 1, sizeof(*val));
+    if (!r || !ok || !val) {
+        free(r), free(ok), free(val);
+        gto__err(err, "out of memory for the %zu threads of deadlock cycles", used);
+        return -1;
+    }
+    /* Member k's seq is range 2k, its mutex's owner range 2k + 1 (none
+     * for a join). */
+    for (size_t k = 0; k < used; k++) {
+        const struct gto_thread *th = &s->threads[cyc[k]];
+        r[2 * k] = (struct gto_range){th->addr + ol->thr_seq.off, 4, &val[2 * k]};
+        int mutex = th->wait_kind == GT_WAIT_MUTEX &&
+                    th->wait_obj <= UINT64_MAX - GTO_OBJECT_MAX;
+        r[2 * k + 1] = (struct gto_range){mutex ? th->wait_obj + ol->mutex_owner.off : 0,
+                                          mutex ? 8 : 0, &val[2 * k + 1]};
+    }
+    if (read_merged(t, r, 2 * used, ok) < 0) {
+        free(r), free(ok), free(val);
+        gto__err(err, "%s exited while being read", t->name);
+        return -1;
+    }
+    for (size_t c = 0; c < nat; c++) {
+        keep[c] = 1;
+        for (size_t q = 0; q < at[c].n && keep[c]; q++) {
+            size_t k = at[c].first + q;
+            const struct gto_thread *th = &s->threads[cyc[k]];
+            uint32_t seq = (uint32_t)val[2 * k];
+            keep[c] = ok[2 * k] && !(seq & 1) && seq == th->seq;
+            if (keep[c] && th->wait_kind == GT_WAIT_MUTEX)
+                keep[c] = ok[2 * k + 1] && val[2 * k + 1] == bl->blocks[cyc[k]].by_record;
+        }
+    }
+    free(r), free(ok), free(val);
+    return 0;
+}
 
 static int cmp_cycle(const void *a, const void *b)
 {
@@ -306,17 +438,18 @@ static int cmp_cycle(const void *a, const void *b)
 
 /* Finds the cycles of the wait-for graph: each thread is visited once,
  * marked with the start of the walk that reached it; a walk that meets
- * its own mark has closed a cycle. */
+ * its own mark has closed a cycle.  A live target's are confirmed (see
+ * confirm_cycles). */
 static int find_cycles(gto_target *t, gto_snapshot *s, struct gto_blockers *bl, char *err)
 {
     size_t n = s->nthreads;
     uint32_t *mark = calloc(n ? n : 1, sizeof(*mark));
     uint32_t *cyc = malloc((n ? n : 1) * sizeof(*cyc));
+    uint32_t *tmp = malloc((n ? n : 1) * sizeof(*tmp));
     struct cycle_at *at = NULL;
-    size_t nat = 0, used = 0;
-    uint8_t *rec = malloc(s->ol.thr_size ? s->ol.thr_size : 1);
-    uint8_t *mu = malloc(GTO_OBJECT_MAX);
-    if (!mark || !cyc || !rec || !mu)
+    uint8_t *keep = NULL;
+    size_t nat = 0, capat = 0, used = 0;
+    if (!mark || !cyc || !tmp)
         goto oom;
     for (size_t i = 0; i < n; i++) {
         if (mark[i])
@@ -340,23 +473,30 @@ static int find_cycles(gto_target *t, gto_snapshot *s, struct gto_blockers *bl, 
             k = next_of(s, bl, k);
         } while (k != j);
         size_t len = used - first;
-        uint32_t *tmp = malloc(len * sizeof(*tmp));
-        if (!tmp)
-            goto oom;
         for (size_t q = 0; q < len; q++)
             tmp[q] = cyc[first + (lo - first + q) % len];
         memcpy(cyc + first, tmp, len * sizeof(*tmp));
-        free(tmp);
-        if (t->be->memory_moves && !still_cycle(t, s, bl, cyc + first, len, rec, mu)) {
-            used = first;
-            continue;
+        if (nat == capat) {
+            capat = capat ? capat * 2 : 16;
+            struct cycle_at *g = realloc(at, capat * sizeof(*g));
+            if (!g)
+                goto oom;
+            at = g;
         }
-        struct cycle_at *g = realloc(at, (nat + 1) * sizeof(*g));
-        if (!g)
-            goto oom;
-        at = g;
         at[nat++] = (struct cycle_at){s->threads[cyc[first]].id, first, len};
     }
+    keep = malloc(nat ? nat : 1);
+    if (!keep)
+        goto oom;
+    memset(keep, 1, nat ? nat : 1);
+    if (nat && t->be->memory_moves &&
+        confirm_cycles(t, s, bl, cyc, used, at, nat, keep, err) < 0)
+        goto fail;
+    size_t kept = 0;
+    for (size_t c = 0; c < nat; c++)
+        if (keep[c])
+            at[kept++] = at[c];
+    nat = kept;
     qsort(at, nat, sizeof(*at), cmp_cycle);
     bl->cycles = calloc(nat ? nat : 1, sizeof(*bl->cycles));
     bl->members = malloc((used ? used : 1) * sizeof(*bl->members));
@@ -374,11 +514,12 @@ static int find_cycles(gto_target *t, gto_snapshot *s, struct gto_blockers *bl, 
     }
     bl->ncycles = nat;
     bl->in_cycles = pos;
-    free(mark), free(cyc), free(at), free(rec), free(mu);
+    free(mark), free(cyc), free(tmp), free(at), free(keep);
     return 0;
 oom:
-    free(mark), free(cyc), free(at), free(rec), free(mu);
     gto__err(err, "out of memory for the wait-for graph of %zu threads", n);
+fail:
+    free(mark), free(cyc), free(tmp), free(at), free(keep);
     return -1;
 }
 

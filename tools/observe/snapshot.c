@@ -826,7 +826,7 @@ static int zeros(const uint8_t *p, size_t n)
  * (check_sample).  1 when done (frames in W, th->sampled set), 0 when the
  * sample is not TH's or not usable. */
 static int unwind_sample(gto_target *t, gto_snapshot *s, struct gto_thread *th,
-                         struct walk *w)
+                         struct walk *w, unsigned flags)
 {
     const struct gto_sample *sm = &s->sample;
     uint64_t sp = sm->regs[GT_CTX_SP];
@@ -839,6 +839,20 @@ static int unwind_sample(gto_target *t, gto_snapshot *s, struct gto_thread *th,
         free(copy);
         return 0;
     }
+    size_t len = th->stack_hi - sp;
+    th->sampled = 1;
+    th->sample_ns = sm->ns;
+    /* Code built with frame pointers, at a pc past its prologue: the fast
+     * path, as for a saved context (frame 0 exact). */
+    struct gto_fp_walk fw = {sm->regs[GT_CTX_PC], sp, sm->regs[GT_CTX_RBP], th->stack_hi};
+    w->nfr = 0;
+    if (!(flags & GTO_SNAP_NO_FASTPATH) &&
+        gto__fp_walk(t, &fw, sp, copy, len, &w->fr, &w->nfr, &w->cap) == 0) {
+        th->unwind_status = GTO_UNWIND_OK;
+        free(copy);
+        return 1;
+    }
+    w->nfr = 0;
     struct gto_unw_thread u = {.t = t, .copy_lo = sp, .copy_hi = th->stack_hi,
                                .copy = copy};
     int nregs = sm->syscall == -1 ? GT_CTX_NREGS : GT_CTX_PC + 1;
@@ -849,6 +863,36 @@ static int unwind_sample(gto_target *t, gto_snapshot *s, struct gto_thread *th,
     struct gto_frame *fr = NULL;
     size_t nfr = 0;
     th->unwind_status = gto__unwind_libunwind(&u, th->stack_hi, &fr, &nfr);
+    /* A sample can catch code no module describes (the vDSO's
+     * clock_gettime): libunwind then guesses, from stack words the thread
+     * has written over since the sample was taken.  Every caller must be
+     * code of a known module; else the frame-pointer chain from the
+     * sampled rbp (kept by every function in between: it is callee-saved)
+     * gives the callers of the innermost function that keeps one. */
+    int sane = nfr > 0;
+    for (size_t i = 1; i < nfr && sane; i++) {
+        const struct gto_symbol *sym;
+        size_t ns = gto_symbolize(t, fr[i].pc, 1, &sym);
+        sane = sym[ns - 1].module != NULL;
+    }
+    uint64_t fp = sm->regs[GT_CTX_RBP];
+    if (!sane && fp >= sp && gto__range_in(fp - sp, 16, len) &&
+        (w->cap || (w->fr = malloc(16 * sizeof(*w->fr))) != NULL)) {
+        uint64_t ra, next;
+        memcpy(&next, copy + (fp - sp), 8);
+        memcpy(&ra, copy + (fp - sp) + 8, 8);
+        if (!w->cap)
+            w->cap = 16;
+        w->fr[0] = (struct gto_frame){sm->regs[GT_CTX_PC], fp + 16 - sp};
+        w->nfr = 1;
+        fw = (struct gto_fp_walk){ra, fp + 16, next, th->stack_hi};
+        th->unwind_status = gto__fp_walk(t, &fw, sp, copy, len, &w->fr, &w->nfr,
+                                         &w->cap) == 0 ? GTO_UNWIND_OK
+                                                       : GTO_UNWIND_TRUNCATED;
+        free(fr);
+        free(copy);
+        return 1;
+    }
     free(copy);
     if (nfr > w->cap) {
         struct gto_frame *g = realloc(w->fr, nfr * sizeof(*g));
@@ -861,23 +905,21 @@ static int unwind_sample(gto_target *t, gto_snapshot *s, struct gto_thread *th,
         memcpy(w->fr, fr, nfr * sizeof(*fr));
     w->nfr = nfr;
     free(fr);
-    th->sampled = 1;
-    th->sample_ns = sm->ns;
     return 1;
 }
 
 /* Keeps the running thread's sampled frames only when the header copy
  * REG2, read after the records (the same copy in a core), shows the same
- * sample of the same slice: its seq unchanged and the thread still
- * current, switches unchanged.  Else the thread ran on (or the sample was
- * being rewritten) and its frames are dropped: "running", as without a
- * sample. */
+ * slice still running: the sampled thread still current and switches
+ * unchanged.  (The watchdog may have taken a fresher sample meanwhile,
+ * as it does every threshold while the hog lasts: the one unwound is as
+ * much of this slice.)  Else the thread parked or yielded since, and its
+ * frames are dropped: "running", as without a sample. */
 static void check_sample(gto_snapshot *s, const struct layout *l, const uint8_t *reg2)
 {
-    struct gto_sample again;
-    decode_sample(l, reg2, &again);
-    int same = again.usable && again.seq == s->sample.seq &&
-               again.thread == s->sample.thread && again.switches == s->sample.switches;
+    int same = s->sample.usable &&
+               get(l, GT_REC_REGISTRY, GT_F_REG_CURRENT, reg2) == s->sample.thread &&
+               get(l, GT_REC_REGISTRY, GT_F_REG_SWITCHES, reg2) == s->sample.switches;
     for (size_t i = 0; i < s->nthreads; i++) {
         struct gto_thread *th = &s->threads[i];
         if (!th->sampled || same)
@@ -901,7 +943,7 @@ static void unwind_whole(gto_target *t, gto_snapshot *s, struct gto_thread *th,
     int from_regs = 0;
     w->nfr = 0;
     w->how = W_DONE;
-    if (th->state == GTO_STATE_RUNNING && unwind_sample(t, s, th, w))
+    if (th->state == GTO_STATE_RUNNING && unwind_sample(t, s, th, w, flags))
         return;
     if (th->state == GTO_STATE_RUNNING) {
         if (!t->be->thread_regs(t, th->addr, s->c.current, u.regs)) {
@@ -1440,8 +1482,23 @@ int gto_snapshot_take(gto_target *t, unsigned flags, gto_snapshot **out, char *e
         fail_read(t, err, "header", t->registry);
         goto fail;
     }
-    decode_counters(&l, reg, &s->c);
+    /* The sample is written by another kernel thread (the watchdog's
+     * signal handler), seq-bracketed: a live copy is kept when its seq,
+     * read again right after, has not moved; else the header is copied
+     * again, a few times at most. */
     decode_sample(&l, reg, &s->sample);
+    for (int k = 0; t->be->memory_moves && s->sample.usable; k++) {
+        uint32_t again;
+        if (t->be->read(t, t->registry + l.off[GT_REC_REGISTRY][GT_F_REG_SAMPLE_SEQ],
+                        &again, 4) == 0 && again == s->sample.seq)
+            break;
+        if (k == RETRIES || t->be->read(t, t->registry, reg, regsize) < 0) {
+            s->sample.usable = 0;
+            break;
+        }
+        decode_sample(&l, reg, &s->sample);
+    }
+    decode_counters(&l, reg, &s->c);
     decode_obj_layout(&l, &s->ol);
     if (check_page_size(t, &l, &s->c, err) < 0) {
         free(reg);
