@@ -91,7 +91,8 @@ $(BUILD)/%/:
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 VALGRIND_TESTS := 'threads_spawn_join_many' 'threads_yield_order' 'sleep_order' \
                   'mutex_contention' 'cond_*' 'chan_*' 'io_tcp_accept_connect' \
-                  'interpose_read_parks' 'unstacked_*'
+                  'interpose_read_parks' 'unstacked_*' 'watchdog_samples_spinner' \
+                  'watchdog_signal_restarts_read'
 
 # The suites are independent: `make test` runs them a job per CPU even
 # when called without -j, as a serial run of them all would take longer

@@ -266,9 +266,12 @@ int gt_set_location_depth(int depth);
  *
  * What it never does: touch the runtime's state (it reads two words of
  * the registry and writes only its own fields), wake or signal the
- * runtime while no green thread has held the CPU for the threshold, or
+ * runtime while no green thread has held the CPU for the threshold,
  * signal a thread that is blocked in a system call or has blocked in the
- * last quarter threshold.  A signal reaches a thread in user code, where
+ * last quarter threshold, or signal while a debugger (any ptrace tracer:
+ * GDB, strace) is attached, since GDB would stop at the signal; the
+ * samples taken from /proc go on.  (GT_WATCHDOG_ABORT_MS still aborts:
+ * the signal then shows in GDB first.)  A signal reaches a thread in user code, where
  * it changes nothing the program can see.  The race that remains: a
  * thread that has computed for a whole quarter threshold and then enters
  * a blocking call in the few microseconds between the watchdog's look

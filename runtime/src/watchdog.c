@@ -18,8 +18,10 @@
  *   - it says "running", and the thread has also been running at the
  *     previous look, made no voluntary context switch in between (it
  *     never blocked: `status`) and gained CPU time (it was not just
- *     waiting for a CPU): then the watchdog sends it SIGNAL (below), whose
- *     handler records the interrupted registers.
+ *     waiting for a CPU), and no debugger is attached (`status` again:
+ *     a debugger stops at the signal, and has the registers anyway):
+ *     then the watchdog sends it SIGNAL (below), whose handler records
+ *     the interrupted registers.
  *
  * The second rule is what keeps the signal from changing what a program
  * sees.  A handled signal interrupts a blocking system call; SA_RESTART
@@ -372,22 +374,28 @@ static enum proc_state read_syscall(int64_t *nr, uint64_t *sp, uint64_t *pc)
     return PROC_SYSCALL;
 }
 
-/* voluntary_ctxt_switches of `status`; false when unreadable. */
-static bool read_voluntary(uint64_t *out)
+/* From `status`: voluntary_ctxt_switches, and whether a debugger (any
+ * ptrace tracer) is attached; false when unreadable. */
+static bool read_status(uint64_t *voluntary, bool *traced)
 {
     static char buf[4096];
     ssize_t n = syscall(SYS_pread64, wd.status_fd, buf, sizeof(buf) - 1, 0);
     if (n <= 0)
         return false;
     buf[n] = 0;
-    static const char key[] = "\nvoluntary_ctxt_switches:";
-    const char *p = strstr(buf, key);
-    if (!p)
+    static const char vkey[] = "\nvoluntary_ctxt_switches:";
+    static const char tkey[] = "\nTracerPid:";
+    const char *v = strstr(buf, vkey), *t = strstr(buf, tkey);
+    if (!v || !t)
         return false;
-    p += sizeof(key) - 1;
-    while (*p == ' ' || *p == '\t')
-        p++;
-    *out = parse_num(&p, 10);
+    v += sizeof(vkey) - 1;
+    t += sizeof(tkey) - 1;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    while (*t == ' ' || *t == '\t')
+        t++;
+    *voluntary = parse_num(&v, 10);
+    *traced = parse_num(&t, 10) != 0;
     return true;
 }
 
@@ -495,7 +503,10 @@ static void look(struct watch *w, uint64_t now, bool late)
         return;
     }
     uint64_t voluntary = 0, cpu = sched_cpu_ns();
-    if (st != PROC_RUNNING || !read_voluntary(&voluntary)) {
+    bool traced = false;
+    /* Under a debugger, no signal: GDB stops at every signal it does not
+     * know (SIG40...), and it has the thread's registers anyway. */
+    if (st != PROC_RUNNING || !read_status(&voluntary, &traced) || traced) {
         w->prev_running = false;
         return;
     }

@@ -153,3 +153,13 @@ def test_values_refused_in_one_line():
         assert p.returncode == 0, err
         assert err == says
         assert truth["watchdog_ns"] == (100_000_000 if env["GT_WATCHDOG_MS"] != "0" else 0)
+
+
+def test_no_signal_under_a_debugger():
+    """GDB stops at a realtime signal it does not know: a program that
+    spins under GDB must run to its end with no such stop."""
+    p = subprocess.run(["gdb", "-batch", "-nx", "-ex", "run", "--args", EXE, "1"],
+                       capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, GT_WATCHDOG_MS="20"))
+    assert "received signal" not in p.stdout, p.stdout
+    assert "spun" in p.stdout and "exited normally" in p.stdout, p.stdout + p.stderr

@@ -70,12 +70,6 @@ static _Atomic int spin_stop;
 extern const char __start_gt_wd_spin[], __stop_gt_wd_spin[];
 extern const char __start_gt_wd_body[], __stop_gt_wd_body[];
 
-__attribute__((noinline, section("gt_wd_spin"))) static void spin_here(void)
-{
-    while (!atomic_load_explicit(&spin_stop, memory_order_relaxed))
-        ;
-}
-
 struct spin_truth {
     uint64_t switches, switches_after;
     int64_t t0, t1;
@@ -85,16 +79,14 @@ struct spin_truth {
     uint64_t at_sp, at_fp[2]; /* ...and the stack words it points at */
 };
 
-__attribute__((noinline, section("gt_wd_body"))) static void spinner(void *arg)
+/* Spins until told to stop, then, before it returns (its return address
+ * is still on the stack, and no call has reused the words below), keeps
+ * the sample and the stack words the sample's sp and fp point at. */
+__attribute__((noinline, section("gt_wd_spin"))) static void
+spin_here(struct spin_truth *s)
 {
-    struct spin_truth *s = arg;
-    s->rec = (const void *)gt_self().rec; /* the record comes first */
-    s->frame = (uint64_t)(uintptr_t)__builtin_frame_address(0);
-    s->switches = gt_registry.switches;
-    s->t0 = tu_now_ns();
-    spin_here();
-    /* Before any call reuses the stack below: the words the sample's sp
-     * and fp point at are still those of the spin. */
+    while (!atomic_load_explicit(&spin_stop, memory_order_relaxed))
+        ;
     s->last = read_sample();
     uint64_t sp = s->last.regs[GT_CTX_SP], fp = s->last.regs[GT_CTX_RBP];
     if (sp >= s->rec->stack_lo && sp + 8 <= s->rec->stack_hi)
@@ -103,6 +95,16 @@ __attribute__((noinline, section("gt_wd_body"))) static void spinner(void *arg)
         s->at_fp[0] = ((const uint64_t *)(uintptr_t)fp)[0];
         s->at_fp[1] = ((const uint64_t *)(uintptr_t)fp)[1];
     }
+}
+
+__attribute__((noinline, section("gt_wd_body"))) static void spinner(void *arg)
+{
+    struct spin_truth *s = arg;
+    s->rec = (const void *)gt_self().rec; /* the record comes first */
+    s->frame = (uint64_t)(uintptr_t)__builtin_frame_address(0);
+    s->switches = gt_registry.switches;
+    s->t0 = tu_now_ns();
+    spin_here(s);
     s->t1 = tu_now_ns();
     s->switches_after = gt_registry.switches;
 }
@@ -146,15 +148,15 @@ TEST_IMPL(watchdog_samples_spinner)
     ASSERT_GE(sp, s.rec->stack_lo);
     ASSERT_LT(sp, s.rec->stack_hi);
     /* Every register is the interrupted one: the frame pointer is
-     * spinner's frame, or (if the compiler gave the leaf spin_here a frame
-     * of its own) leads to it; either way the return address found above
+     * spinner's frame, or (if the compiler gave spin_here a frame of its
+     * own) leads to it; either way the return address found above
      * the leaf is in spinner. */
     uint64_t fp = p.regs[GT_CTX_RBP];
     ASSERT_GE(fp, sp);
     ASSERT_LT(fp + 16, s.rec->stack_hi);
     uint64_t ret;
     if (fp == s.frame) {
-        ret = s.at_sp; /* a leaf without a frame: its return address */
+        ret = s.at_sp; /* spin_here kept no frame: its return address */
     } else {
         ASSERT_EQ(s.at_fp[0], s.frame);
         ret = s.at_fp[1];
