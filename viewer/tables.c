@@ -519,6 +519,13 @@ static uint64_t tk_live(const void *r) { return THR(r)->live; }
 static uint64_t tk_touched(const void *r) { return TROW(r)->measured ? TROW(r)->touched : 0; }
 static uint64_t tk_reserved(const void *r) { return THR(r)->reserved; }
 static uint64_t tk_where(const void *r) { return TROW(r)->where_rank; }
+/* The thread holding it up (gto_block_of: a mutex's owner, the joined
+ * thread, the owner of the mutex a cond waiter retakes), 0 none. */
+static uint64_t tk_blocked(const void *r)
+{
+    const struct gto_block *b = gto_block_of(TROW(r)->s->cur, THR(r));
+    return b && b->by ? b->by->id : 0;
+}
 
 static int tc_id(const void *a, const void *b) { return CMP(tk_id(a), tk_id(b)); }
 static int tc_name(const void *a, const void *b) { return strcmp(THR(a)->name, THR(b)->name); }
@@ -531,6 +538,7 @@ static int tc_live(const void *a, const void *b) { return CMP(tk_live(a), tk_liv
 static int tc_touched(const void *a, const void *b) { return CMP(tk_touched(a), tk_touched(b)); }
 static int tc_reserved(const void *a, const void *b) { return CMP(tk_reserved(a), tk_reserved(b)); }
 static int tc_where(const void *a, const void *b) { return strcmp(TROW(a)->where, TROW(b)->where); }
+static int tc_blocked(const void *a, const void *b) { return CMP(tk_blocked(a), tk_blocked(b)); }
 
 static void tf_id(const void *r, char *b, size_t n) { snprintf(b, n, "%lu", (unsigned long)THR(r)->id); }
 static void tf_name(const void *r, char *b, size_t n) { snprintf(b, n, "%s", THR(r)->name[0] ? THR(r)->name : "-"); }
@@ -559,6 +567,14 @@ static void tf_touched(const void *r, char *b, size_t n)
 }
 static void tf_reserved(const void *r, char *b, size_t n) { gto_fmt_bytes(THR(r)->reserved, b, n); }
 static void tf_where(const void *r, char *b, size_t n) { snprintf(b, n, "%s", TROW(r)->where); }
+static void tf_blocked(const void *r, char *b, size_t n)
+{
+    uint64_t id = tk_blocked(r);
+    if (id)
+        snprintf(b, n, "thread %" PRIu64, id);
+    else
+        snprintf(b, n, "-");
+}
 
 const struct column thread_columns[] = {
     {"id", "ID", 7, COL_RIGHT, "thread id", tc_id, tf_id, tk_id},
@@ -568,6 +584,9 @@ const struct column thread_columns[] = {
     {"waited", "WAITED", 9, COL_RIGHT, "how long it has waited (parked)", tc_waited, tf_waited, tk_waited},
     /* Before the numbers: at 80 columns a row ends here. */
     {"location", "LOCATION", 25, COL_LEFT, "where it waits", tc_where, tf_where, tk_where},
+    /* WAITS ON has the whole story, cut on screen: who, in a column of
+     * its own, from 93 columns on. */
+    {"blocked_by", "BLOCKED BY", 13, COL_LEFT, "the thread holding it up: a mutex's owner, the joined thread, the owner of the mutex a cond waiter retakes", tc_blocked, tf_blocked, tk_blocked},
     {"run", "RUN", 7, COL_RIGHT, "time it has run", tc_run, tf_run, tk_run},
     {"switches", "SWITCH", 7, COL_RIGHT, "times it was switched in", tc_sw, tf_sw, tk_sw},
     {"live", "LIVE", 7, COL_RIGHT, "live stack bytes", tc_live, tf_live, tk_live},

@@ -245,10 +245,15 @@ def test_threads_say_who_holds_them_up(blockers):
     assert (by["id"], by["cycle"]) == (t["cycle2"][0], None)
     assert th[t["holder"]]["blocked_by"] is None
     assert th[t["holder"]]["block"].startswith("sleep ")
-    # The text Threads view says it too.
+    # The text Threads view says it too, and sorts by who holds it up.
     text = gt_top("-b", *live(blockers, "--view", "threads")).stdout
     rows = [l for l in text.splitlines() if ' held by thread %d "holder" ' % t["holder"] in l]
     assert len(rows) == NWAITERS
+    assert all(" thread %d " % t["holder"] in r.split(" < ")[-1] for r in rows), rows[0]
+    doc = json_doc(*live(blockers, "--view", "threads", "--sort", "blocked_by:desc"))
+    ids = [(x["blocked_by"] or {}).get("id") or 0 for x in doc["threads_list"]]
+    assert ids == sorted(ids, reverse=True)
+    assert ids.count(t["holder"]) == NWAITERS and ids[0] == t["sleeper"]
 
 
 def test_cond_and_channel_waits():
@@ -330,6 +335,17 @@ def test_screen_banner_and_deadlock_list(blockers):
         assert '  thread %d "cyc2-a" at %s waits for mutex 0x%x held by thread %d "cyc2-b"' % (
             t["cycle2"][0], SECOND, t["cycle2_mutexes"][1], t["cycle2"][1]) in s
         keys("Escape")
+        wait_for("view: locations")
+        # The Threads view: who holds each waiter up, in a column.
+        keys("2")
+        wait_for("view: threads")
+        keys("/")
+        keys("waiter", "Enter")
+        s = wait_for("filter: waiter")
+        rows = [l for l in s.splitlines() if " waiter " in l and " parked " in l]
+        assert rows and all(re.search(r" thread %d +\S" % t["holder"], r) for r in rows), s
+        assert "BLOCKED BY" in s
+        keys("1")
         wait_for("view: locations")
         keys("h")
         s = wait_for("gt-top keys")
