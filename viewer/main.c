@@ -328,7 +328,10 @@ int main(int argc, char **argv)
         rc = run_batch(&s, &o, &cost);
     } else {
         /* The first snapshot before the screen opens: a target that
-         * cannot be read is one line on a normal terminal. */
+         * cannot be read is one line on a normal terminal.  It is the
+         * first screen's, who blocks whom included (the Stacks view
+         * takes its own). */
+        s.flags = GTO_SNAP_BLOCKERS;
         if (sampler_step(&s, err) < 0 || (!o.core && sampler_measure_aside(&s, err) < 0)) {
             fprintf(stderr, "gt-top: %s\n", err);
             sampler_close(&s);

@@ -465,6 +465,16 @@ def check_core(core, b, spin, lo, hi):
     run = json_doc("--core", core, "--exe", BLOCKERS, "--view", "stacks")["running"]
     assert run["sampled"] is True and run["sample_age_ns"] >= 0, run
     assert m["gt_watchdog_samples_total"] >= 1
+    # The screen of a core (one snapshot, never refreshed) shows them too.
+    tmux("kill-server")
+    tmux("new-session", "-d", "-s", SESSION, "-x", "160", "-y", "40",
+         "%s --core %s --exe %s; sleep 30" % (GT_TOP, core, BLOCKERS))
+    try:
+        s = wait_for("DEADLOCK: 2 cycles, 5 threads -- press D for the list", 20)
+        assert 'HOG over 100.0ms: thread %d "spinner" has run ' % spin["id"] in s
+        assert " thread %d (50) " % b.truth["holder"] in s
+    finally:
+        tmux("kill-server")
 
 
 def test_gcore_while_spinning(tmp_path):
