@@ -16,8 +16,8 @@ import time
 import jsonschema
 import pytest
 
-from conftest import (GT_STACKS, GT_WASTE, HERE, exe, gcore, kernel_core, marker_lines,
-                      run, run_json, unlimited_core)
+from conftest import (GT_STACKS, GT_WASTE, HERE, Running, exe, gcore, kernel_core,
+                      marker_lines, run, run_json, unlimited_core)
 
 LINES = marker_lines(os.path.join(HERE, "blockers.c"))
 SCHEMAS = os.path.join(HERE, "..", "..", "schema")
@@ -342,3 +342,48 @@ def test_spinner_in_a_kernel_core(tmp_path):
     rc, out, err = run(GT_STACKS, "--core", core, "--exe", b.exe)
     assert rc == 0, err
     assert '\n  hog: thread %d "spinner" has run ' % spinning["id"] in out
+
+
+# ---- hostile objects -------------------------------------------------------
+
+def test_forged_waits(tmp_path):
+    """Objects that lie (tests/tools/forged_waits.c): an owner inside a
+    record but at no record's start, a mutex's magic written over, a wait
+    object pointing nowhere, a mutex owned by its own waiter, a channel's
+    magic written over.  Each is said as found, live and in a core; no
+    thread is invented."""
+    f = Running(exe(name="forged_waits"), [], env={"GT_GUARD": "mprotect"})
+    facts = {k: int(v) for k, v in (kv.split("=") for kv in f.ready[2:])}
+    try:
+        live = run_json(GT_STACKS, "--all", f.pid)
+        texts = [run(GT_STACKS, f.pid), run(GT_WASTE, f.pid)]
+        core = gcore(f.pid, tmp_path)
+    finally:
+        f.stop()
+    texts += [run(GT_STACKS, "--core", core, "--exe", f.exe),
+              run(GT_WASTE, "--core", core, "--exe", f.exe)]
+    for i, (rc, out, err) in enumerate(texts):
+        assert rc == 0, err
+        if i % 2 == 0:
+            assert "\ndeadlock: cycle of 1 thread\n  thread %d \"waiter-4\" " % (
+                facts["waiter4"]) in out
+    for doc in (live, run_json(GT_STACKS, "--all", "--core", core, "--exe", f.exe)):
+        check_schema(doc, "gt-stacks")
+        th = by_id(doc)
+        unknown = {"id": None, "kind": "mutex", "edge": False, "held_ns": None, "cycle": None}
+        w1, w2, w3, w4 = (th[facts["waiter%d" % i]] for i in range(1, 5))
+        assert w1["block"] == "mutex %#x held by an unknown thread (record %#x)" % (
+            facts["m1"], facts["owner1"] + 8)
+        assert w1["blocked_by"] == dict(unknown, object=facts["m1"])
+        assert w2["block"] == "mutex %#x (not a mutex)" % facts["m2"]
+        assert w2["blocked_by"] == dict(unknown, object=facts["m2"])
+        assert w3["block"] == "mutex 0x10 (unreadable)"
+        assert w3["blocked_by"] == dict(unknown, object=0x10)
+        assert th[facts["chanrx"]]["block"] == "chan_recv %#x (not a channel)" % facts["chan"]
+        # A mutex its own waiter holds: a cycle of one, and the only one.
+        assert w4["blocked_by"]["id"] == w4["id"] and w4["blocked_by"]["cycle"] == 1
+        assert doc["deadlocks"] == [{"threads": [{
+            "id": w4["id"], "name": "waiter-4", "location": w4["location"],
+            "waits_for": {"kind": "mutex", "object": facts["m4"]}, "held_by": w4["id"]}]}]
+        assert doc["threads_in_deadlock"] == 1
+        assert sorted(th) == list(range(1, 11))

@@ -816,6 +816,51 @@ static int zeros(const uint8_t *p, size_t n)
     return 1;
 }
 
+/* The frame-pointer chain of a sample, taken as it is: frame 0 at PC,
+ * then the return address above each saved rbp from FP up, until the
+ * entry trampoline, a link that does not go up the stack, or one outside
+ * the copy of [sp, top) (COPY).  No CFI is asked: the innermost functions
+ * of a sample may be code no module describes (the vDSO), or keep no
+ * frame pointer (libc's), and their callers are found through the rbp
+ * they kept.  Frames go to W; returns and sets *STATUS, GTO_UNWIND_OK
+ * when it reached the trampoline. */
+static int fp_chain(gto_target *t, uint64_t pc, uint64_t sp, uint64_t fp, uint64_t top,
+                    const uint8_t *copy, struct walk *w, int *status)
+{
+    uint64_t at = sp, len = top - sp;
+    w->nfr = 0;
+    *status = GTO_UNWIND_TRUNCATED;
+    for (uint64_t cur = pc; w->nfr < 4096;) {
+        if (w->nfr == w->cap) {
+            size_t cap = w->cap ? w->cap * 2 : 16;
+            struct gto_frame *g = realloc(w->fr, cap * sizeof(*g));
+            if (!g)
+                break;
+            w->fr = g, w->cap = cap;
+        }
+        w->fr[w->nfr++] = (struct gto_frame){cur, 0};
+        if (w->nfr > 1 && gto__fp_rule(t, cur, 0) == GTO_FP_END) {
+            w->fr[w->nfr - 1].size = top - at;
+            *status = GTO_UNWIND_OK;
+            break;
+        }
+        uint64_t ra, next;
+        if (fp < at || fp > UINT64_MAX - 16 || !gto__range_in(fp - sp, 16, len))
+            break;
+        memcpy(&next, copy + (fp - sp), 8);
+        memcpy(&ra, copy + (fp - sp) + 8, 8);
+        w->fr[w->nfr - 1].size = fp + 16 - at;
+        if (!ra)
+            break;
+        at = fp + 16;
+        cur = ra;
+        if (next <= fp && gto__fp_rule(t, ra, 0) != GTO_FP_END)
+            break;
+        fp = next;
+    }
+    return *status;
+}
+
 /* Unwinds the running thread TH from the registry's register sample when
  * it is TH's (the watchdog's of a hog, or the fatal-signal handler's):
  * sp, pc (exact: the interrupted instruction) and the callee-saved
@@ -864,35 +909,26 @@ static int unwind_sample(gto_target *t, gto_snapshot *s, struct gto_thread *th,
     size_t nfr = 0;
     th->unwind_status = gto__unwind_libunwind(&u, th->stack_hi, &fr, &nfr);
     /* A sample can catch code no module describes (the vDSO's
-     * clock_gettime): libunwind then guesses, from stack words the thread
-     * has written over since the sample was taken.  Every caller must be
-     * code of a known module; else the frame-pointer chain from the
-     * sampled rbp (kept by every function in between: it is callee-saved)
-     * gives the callers of the innermost function that keeps one. */
-    int sane = nfr > 0;
+     * clock_gettime): libunwind then stops there, or guesses from stack
+     * words the thread has written over since the sample was taken.  So
+     * its walk must reach the entry through callers that are all code of
+     * known modules; else the frame-pointer chain from the sampled rbp
+     * (kept by every function in between: it is callee-saved) gives the
+     * callers of the innermost function that keeps one, and is taken
+     * when it reaches the entry or libunwind found no caller at all. */
+    int sane = nfr > 0 && th->unwind_status == GTO_UNWIND_OK;
     for (size_t i = 1; i < nfr && sane; i++) {
         const struct gto_symbol *sym;
         size_t ns = gto_symbolize(t, fr[i].pc, 1, &sym);
         sane = sym[ns - 1].module != NULL;
     }
-    uint64_t fp = sm->regs[GT_CTX_RBP];
-    if (!sane && fp >= sp && gto__range_in(fp - sp, 16, len) &&
-        (w->cap || (w->fr = malloc(16 * sizeof(*w->fr))) != NULL)) {
-        uint64_t ra, next;
-        memcpy(&next, copy + (fp - sp), 8);
-        memcpy(&ra, copy + (fp - sp) + 8, 8);
-        if (!w->cap)
-            w->cap = 16;
-        w->fr[0] = (struct gto_frame){sm->regs[GT_CTX_PC], fp + 16 - sp};
-        w->nfr = 1;
-        fw = (struct gto_fp_walk){ra, fp + 16, next, th->stack_hi};
-        th->unwind_status = gto__fp_walk(t, &fw, sp, copy, len, &w->fr, &w->nfr,
-                                         &w->cap) == 0 ? GTO_UNWIND_OK
-                                                       : GTO_UNWIND_TRUNCATED;
+    if (!sane && (fp_chain(t, sm->regs[GT_CTX_PC], sp, sm->regs[GT_CTX_RBP], th->stack_hi,
+                           copy, w, &th->unwind_status) == GTO_UNWIND_OK || nfr <= 1)) {
         free(fr);
         free(copy);
         return 1;
     }
+    w->nfr = 0;
     free(copy);
     if (nfr > w->cap) {
         struct gto_frame *g = realloc(w->fr, nfr * sizeof(*g));
