@@ -230,7 +230,9 @@ int gt_set_location_depth(int depth);
  * one green thread has run longer than the threshold it records where
  * that thread is, in the registry's sample (gt/registry.h, THE WATCHDOG'S
  * SAMPLE), again every threshold while it goes on, and counts each sample
- * (watchdog_events).  Readers show the hog's stack from it.
+ * (watchdog_events).  Readers show the hog's stack from it.  A thread
+ * blocked in a system call of its own (not one the runtime parks it in)
+ * holds every other one up as well, and is sampled there.
  *
  *   GT_WATCHDOG_MS        the threshold, whole milliseconds (default 100;
  *                         0 turns the watchdog off: no thread at all, and
@@ -243,7 +245,10 @@ int gt_set_location_depth(int depth);
  *                         the process aborts, leaving a core whose sample
  *                         shows the hog.  Needs the watchdog on.  Time the
  *                         process spent stopped (a debugger, SIGSTOP) does
- *                         not count.
+ *                         not count.  Should the report not end the process
+ *                         within 2 s (the thread blocks the signal, or was
+ *                         stopped inside a lock the fatal report needs),
+ *                         the watchdog sends it SIGABRT without one.
  * Both are read once, at the first gt_main; a value that is not a whole
  * number up to 3600000 is refused in one line on stderr and the default
  * stands.
@@ -264,31 +269,33 @@ int gt_set_location_depth(int depth);
  * says so in one line and stays off.  The watchdog thread blocks every
  * signal, so it never takes one meant for the program.
  *
- * What it never does: touch the runtime's state (it reads two words of
- * the registry and writes only its own fields), wake or signal the
- * runtime while no green thread has held the CPU for the threshold,
- * signal a thread that is blocked in a system call or has blocked in the
- * last quarter threshold, or signal while a debugger (any ptrace tracer:
- * GDB, strace) is attached, since GDB would stop at the signal; the
- * samples taken from /proc go on.  (GT_WATCHDOG_ABORT_MS still aborts:
- * the signal then shows in GDB first.)  A signal reaches a thread in user code, where
- * it changes nothing the program can see.  The race that remains: a
- * thread that has computed for a whole quarter threshold and then enters
- * a blocking call in the few microseconds between the watchdog's look
- * and the signal's arrival.  A restartable call (read, write, accept,
- * connect, wait...) then restarts by SA_RESTART, unseen, though a pipe or
- * socket write that had already moved some bytes returns that count, as
- * POSIX allows; nanosleep, clock_nanosleep, poll, select, epoll_wait and
- * the other calls the kernel never restarts after a handler fail with
- * EINTR.  A thread that calls those in a loop blocks every few
- * milliseconds, so it is never signalled.  Only a thread that computes
- * for a quarter threshold at a stretch between such calls can meet the
- * race.  Without /proc the watchdog never signals.
+ * What it never does: touch the runtime's state (it reads a few words of
+ * the registry and writes only its own fields); signal the runtime while
+ * no green thread has held the CPU for the threshold; signal a thread
+ * that is blocked in a system call or has blocked in the last quarter
+ * threshold; or signal while a debugger (any ptrace tracer: GDB, strace)
+ * is attached, since GDB would stop at the signal (the samples taken from
+ * /proc go on, and GT_WATCHDOG_ABORT_MS still aborts, the signal showing
+ * in GDB first).  A signal that reaches a thread in user code changes
+ * nothing the program can see.
+ *
+ * The race that remains: a thread that has computed for a whole quarter
+ * threshold without blocking, and then enters a blocking call in the few
+ * microseconds between the watchdog's look and the signal's arrival.  A
+ * restartable call (read, write, accept, connect, wait...) then restarts
+ * by SA_RESTART, unseen, though a pipe or socket write that had already
+ * moved some bytes returns that count, as POSIX allows; nanosleep,
+ * clock_nanosleep, poll, select, epoll_wait and the other calls the
+ * kernel never restarts after a handler fail with EINTR.  A thread that
+ * calls those in a loop, blocking more often than every quarter
+ * threshold, is never signalled.  Without /proc the watchdog never
+ * signals.
  *
  * After fork the child has no watchdog (watchdog_ns reads 0 there), even
  * if it goes on running green threads; the parent's is unchanged.
- * Program-blocked signals: if the thread that runs gt_main blocks
- * GT_WATCHDOG_SIGNAL, samples in user code never arrive; the rest works. */
+ * If the thread that runs gt_main blocks GT_WATCHDOG_SIGNAL, samples in
+ * user code never arrive; the rest works.  GT_WATCHDOG_SIGNAL is defined
+ * when <signal.h> is included before this header. */
 #if defined(SIGRTMIN)
 #define GT_WATCHDOG_SIGNAL (SIGRTMIN + 6)
 #endif

@@ -77,6 +77,12 @@
  * stopped (a debugger, SIGSTOP) or the machine slept: the abort clock
  * starts again rather than blame a thread for time nobody ran. */
 #define LATE_NS (50 * NS_PER_MS)
+/* An abort asked for that has not ended the process after this long: the
+ * handler found the hog inside a lock the fatal report needs (malloc's,
+ * the loader's) and hangs there, or the runtime's thread blocks the
+ * signal.  The watchdog then sends SIGABRT itself, which kills at once
+ * (the fatal handler, if it runs, has reset it to the default). */
+#define ABORT_GRACE_NS (2000 * NS_PER_MS)
 #define THREAD_STACK (64 * 1024)
 #define REPORT_PCS 16
 
@@ -417,7 +423,8 @@ struct watch {
     bool prev_running;       /* the previous look found it running... */
     uint64_t prev_voluntary; /* ...with these counts */
     uint64_t prev_cpu;
-    bool abort_sent;
+    uint64_t abort_sent;     /* when the abort was decided, 0 not yet */
+    bool abort_asked;        /* and the signal sent for it */
 };
 
 static bool outstanding(void)
@@ -466,21 +473,26 @@ static void look(struct watch *w, uint64_t now, bool late)
 
     int64_t nr = -1;
     uint64_t sp = 0, pc = 0;
-    if (wd.abort_ns && !w->abort_sent && now - w->abort_from >= wd.abort_ns) {
-        /* Not while a debugger holds it stopped; in a system call or not,
-         * the abort ends the program anyway. */
-        if (read_syscall(&nr, &sp, &pc) == PROC_STOPPED)
-            return;
-        wd.abort_switches = switches;
-        wd.abort_ran_ns = ran;
-        wd.abort_lower_bound = lower_bound;
-        atomic_store_explicit(&wd.abort_wanted, true, memory_order_release);
-        /* With a signal still outstanding, its handler may have looked at
-         * abort_wanted already: ask again at the next look. */
-        if (!outstanding()) {
-            ask();
-            w->abort_sent = true;
+    if (wd.abort_ns && now - w->abort_from >= wd.abort_ns) {
+        if (!w->abort_sent) {
+            /* Not while a debugger holds it stopped; in a system call or
+             * not, the abort ends the program anyway. */
+            if (read_syscall(&nr, &sp, &pc) == PROC_STOPPED)
+                return;
+            wd.abort_switches = switches;
+            wd.abort_ran_ns = ran;
+            wd.abort_lower_bound = lower_bound;
+            atomic_store_explicit(&wd.abort_wanted, true, memory_order_release);
+            w->abort_sent = now;
         }
+        /* With a signal still outstanding, its handler may have looked at
+         * abort_wanted already: ask once it has been served. */
+        if (!w->abort_asked && !outstanding()) {
+            ask();
+            w->abort_asked = true;
+        }
+        if (now - w->abort_sent >= ABORT_GRACE_NS)
+            pthread_kill(wd.sched, SIGABRT);
         return;
     }
     if (ran < wd.threshold_ns) {

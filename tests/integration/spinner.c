@@ -1,7 +1,7 @@
 /*
  * spinner.c - a fixture whose green thread "spinner" holds the CPU.
  *
- * Usage: spinner SECONDS
+ * Usage: spinner SECONDS [block]
  * Prints one line, `truth {JSON}`: the pid, the registry's address, the
  * spinner's record and id, the bounds of the function it spins in
  * (spin_here, alone in its own section), the address of the counter that
@@ -9,11 +9,13 @@
  * took.  Then the spinner spins, never yielding, until a helper pthread
  * (every signal blocked: a signal sent to the process finds the runtime's
  * kernel thread) sets the stop flag SECONDS later; it prints `spun` and
- * the program exits 0.
+ * the program exits 0.  With `block`, the spinner first blocks
+ * GT_WATCHDOG_SIGNAL in its kernel thread, as a program may.
  */
+#include <signal.h> /* before gt.h: GT_WATCHDOG_SIGNAL */
+
 #include <gt.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +25,7 @@
 static _Atomic int stop;
 static _Atomic unsigned long long progress;
 static double seconds;
+static int block;
 
 extern const char __start_gt_it_spin[], __stop_gt_it_spin[];
 
@@ -57,6 +60,12 @@ static void spinner(void *arg)
            (unsigned long long)(uintptr_t)&progress,
            (unsigned long long)gt_registry.watchdog_ns);
     fflush(stdout);
+    if (block) {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, GT_WATCHDOG_SIGNAL);
+        pthread_sigmask(SIG_BLOCK, &set, NULL);
+    }
     spin_here();
     printf("spun\n");
     fflush(stdout);
@@ -72,11 +81,12 @@ static void main_thread(void *arg)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: spinner SECONDS\n");
+    if (argc < 2 || argc > 3) {
+        fprintf(stderr, "usage: spinner SECONDS [block]\n");
         return 2;
     }
     seconds = atof(argv[1]);
+    block = argc == 3;
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
