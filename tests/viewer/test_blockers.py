@@ -12,6 +12,7 @@ import signal
 import subprocess
 import time
 
+import jsonschema
 import pytest
 
 from conftest import BUILD, GT_TOP, HERE, gt_top, marker_lines, site
@@ -108,6 +109,14 @@ def prom_location(m, metric, call_site):
     got = [v for k, v in m.items() if k.startswith('%s{location="%s' % (metric, call_site))]
     assert len(got) == 1, (metric, call_site, got)
     return got[0]
+
+
+def check_schema(doc):
+    """DOC is what schema/gt-top.schema.json describes."""
+    with open(os.path.join(HERE, "..", "..", "schema", "gt-top.schema.json")) as f:
+        schema = json.load(f)
+    errors = list(jsonschema.Draft202012Validator(schema).iter_errors(doc))
+    assert not errors, [e.message[:200] for e in errors[:5]]
 
 
 # ---- what every reading must say: live, gcore, kernel core ---------------
@@ -223,6 +232,7 @@ def test_threads_say_who_holds_them_up(blockers):
     before = time.monotonic_ns()
     doc = json_doc(*live(blockers, "--view", "threads"))
     after = time.monotonic_ns()
+    check_schema(doc)
     th = {x["id"]: x for x in doc["threads_list"]}
     for w in t["waiters"]:
         b = th[w]["blocked_by"]
@@ -453,6 +463,7 @@ def core_readings(core):
 
 def check_core(core, b, spin, lo, hi):
     doc, text, m = core_readings(core)
+    check_schema(doc)
     check_blockers_doc(doc, b.truth)
     check_banner_text(text, b.truth)
     check_spinner(doc, spin, lo, hi)
