@@ -32,9 +32,9 @@ int target_args_check(const struct target_args *a, char *err, size_t len);
 /* Opens the target; on failure prints "PROG: message" and returns NULL. */
 gto_target *target_open(const char *prog, const struct target_args *a);
 
-/* "  (stack sampled 40ms ago)" for a thread whose frames come from a
- * register sample (gto_thread.sampled); nothing for any other. */
-void print_sampled(const gto_snapshot *s, const struct gto_thread *th);
+/* SEP then "(stack sampled 40ms ago)" for a running thread the registry's
+ * sample is of (gto_thread.sampled); nothing for any other. */
+void print_sampled(const gto_snapshot *s, const struct gto_thread *th, const char *sep);
 
 /* The running thread's line, "  hog: thread 91 "spinner" has run 4.2s
  * without yielding (stack sampled 40ms ago)" ("  running: " under the

@@ -398,7 +398,8 @@ static void print_held_up(gto_target *t, const gto_snapshot *s, const struct gto
         if (b && b->edge && b->by)
             h[nh++] = (struct held_up){b->by, b, 1};
     }
-    qsort(h, nh, sizeof(*h), cmp_by);
+    if (nh > 1)
+        qsort(h, nh, sizeof(*h), cmp_by);
     size_t k = 0;
     for (size_t i = 0; i < nh; i++) {
         if (k && h[k - 1].by == h[i].by)
@@ -406,7 +407,8 @@ static void print_held_up(gto_target *t, const gto_snapshot *s, const struct gto
         else
             h[k++] = h[i];
     }
-    qsort(h, k, sizeof(*h), cmp_held_up);
+    if (k > 1)
+        qsort(h, k, sizeof(*h), cmp_held_up);
     const struct gto_counters *c = gto_snapshot_counters(s);
     for (size_t i = 0; i < k && i < BLOCKERS_SHOWN; i++) {
         const struct gto_thread *by = h[i].by;
@@ -443,7 +445,7 @@ static void print_group_text(gto_target *t, const gto_snapshot *s,
         printf("  at %s", loc);
     printf("  (thread %llu \"%s\"%s)", (unsigned long long)g->rep->id,
            g->rep->name, g->count > 1 ? " and others" : "");
-    print_sampled(s, g->rep);
+    print_sampled(s, g->rep, "  ");
     putchar('\n');
     print_held_up(t, s, g);
     print_frames(t, g->rep);
@@ -465,7 +467,7 @@ static void print_thread_text(gto_target *t, const gto_snapshot *s,
         if (*loc)
             printf("  at %s", loc);
     }
-    print_sampled(s, th);
+    print_sampled(s, th, "  ");
     putchar('\n');
     if (detail) {
         printf("  wait: %s\n", wait ? wait : "-");

@@ -28,7 +28,8 @@ $(LIBGTOBSERVE): $(OBS_OBJS) | $(BUILD)/lib/
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/bin/%: $(BUILD)/tools/%.o $(BUILD)/tools/common.o $(LIBGTOBSERVE) | $(BUILD)/bin/
+$(BUILD)/bin/%: $(BUILD)/tools/%.o $(BUILD)/tools/common.o $(BUILD)/tools/running.o \
+               $(LIBGTOBSERVE) | $(BUILD)/bin/
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(GT_LDFLAGS) -o $@ $^ $(TOOLS_LIBS)
 
@@ -106,7 +107,8 @@ install: install-tools
 
 .PHONY: tools test-tools install-tools
 
--include $(OBS_OBJS:.o=.d) $(BUILD)/tools/gt-stacks.d $(BUILD)/tools/gt-waste.d $(BUILD)/tools/common.d
+-include $(OBS_OBJS:.o=.d) $(BUILD)/tools/gt-stacks.d $(BUILD)/tools/gt-waste.d \
+         $(BUILD)/tools/common.d $(BUILD)/tools/running.d
 
 # The tools alone at 100,000 threads (bench/bench_tools.py).  make bench
 # times them against Go's debuggers instead (bench/observe_bench.py).

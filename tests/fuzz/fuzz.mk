@@ -29,7 +29,7 @@ FUZZ_CFLAGS := -std=c11 -Wall -Wextra -Werror -g -O1 -fno-omit-frame-pointer \
                $(FUZZ_SAN) -fsanitize=fuzzer-no-link
 # The fixture programs an image can name (its `program` field, from 1):
 # their files give the symbols and the text.
-FUZZ_PROGRAM_NAMES := known_stacks waits unstacked
+FUZZ_PROGRAM_NAMES := known_stacks waits unstacked blockers
 FUZZ_PROGRAMS := $(FUZZ_PROGRAM_NAMES:%=$(BUILD)/tests/tools/%)
 FUZZ_OPTS := -timeout=10 -rss_limit_mb=1024 -malloc_limit_mb=1024 \
              -max_len=65536 -close_fd_mask=3 -print_final_stats=1 \
@@ -43,6 +43,7 @@ FUZZ_LIB_OBJS := $(OBS_SRCS:%.c=$(FUZZ_DIR)/%.o)
 FUZZ_VIEWER_OBJS := $(patsubst %.c,$(FUZZ_DIR)/%.o,$(filter-out viewer/main.c,$(VIEWER_SRCS)))
 FUZZ_OBJS := $(FUZZ_LIB_OBJS) $(FUZZ_VIEWER_OBJS) \
              $(FUZZ_DIR)/tools/gt-stacks.o $(FUZZ_DIR)/tools/gt-waste.o \
+             $(FUZZ_DIR)/tools/running.o \
              $(FUZZ_DIR)/tests/fuzz/fuzz_readers.o $(FUZZ_DIR)/tests/fuzz/mutator.o
 
 $(FUZZ_DIR)/%.o: %.c | $$(HEADERS_OK)

@@ -116,7 +116,7 @@ static void run_gt_top(void)
     s.target = open_image(err);
     if (!s.target)
         return;
-    s.flags = GTO_SNAP_UNWIND | GTO_SNAP_MEASURE;
+    s.flags = GTO_SNAP_UNWIND | GTO_SNAP_MEASURE | GTO_SNAP_BLOCKERS;
     if (sampler_step(&s, err) == 0) {
         struct tables tb;
         if (tables_build(&tb, &s, 1) == 0) {

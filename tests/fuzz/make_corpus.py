@@ -13,7 +13,7 @@ import time
 BUILD = os.environ.get("GT_BUILD", "build")
 FIXTURES = os.path.join(BUILD, "tests", "tools")
 MAKE_IMAGE = os.path.join(BUILD, "tests", "fuzz", "make_image")
-PROGRAMS = ["known_stacks", "waits", "unstacked"]
+PROGRAMS = ["known_stacks", "waits", "unstacked", "blockers"]
 
 # (image name, program, its arguments, make_image's extra argument, whether
 # the image names the program)
@@ -23,6 +23,9 @@ SEEDS = [
     ("known_stacks_nosyms", "known_stacks", ["1", "1", "1", "1", "1"], [], False),
     ("waits", "waits", ["2"], [], True),
     ("unstacked", "unstacked", ["2", "1"], ["moves"], True),
+    # Who blocks whom: a holder and its waiters, the cycles, a joiner, a
+    # cond waiter and channel waiters (it says "truth", not "ready").
+    ("blockers", "blockers", ["-n", "0", "-w", "3", "-x"], [], True),
 ]
 
 
@@ -49,7 +52,7 @@ def main():
                              text=True)
         try:
             line = p.stdout.readline()
-            if not line.startswith("ready "):
+            if not line.startswith(("ready ", "truth ")):
                 raise SystemExit("make_corpus: %s did not start: %r" % (prog, line))
             wait_idle(p.pid)
             number = PROGRAMS.index(prog) + 1 if named else 0

@@ -148,7 +148,7 @@ int main(int argc, char **argv)
     rec.read = rec_read;
     rec.read_many = rec_read_many;
     t->be = &rec;
-    static const unsigned passes[] = {GTO_SNAP_UNWIND | GTO_SNAP_MEASURE,
+    static const unsigned passes[] = {GTO_SNAP_UNWIND | GTO_SNAP_MEASURE | GTO_SNAP_BLOCKERS,
                                       GTO_SNAP_UNWIND | GTO_SNAP_NO_FASTPATH};
     for (size_t i = 0; i < 2; i++) {
         gto_snapshot *s;

@@ -8,7 +8,9 @@
  * threads_per_chunk 0xffffffff, a saved pc near 2^64).  So most mutations
  * here find a field by name - in the registry header, a thread, location
  * or edge record reached through the image's own chunk pointers, the
- * layout table, a stack word, the image head - and write a value chosen
+ * mutex or channel a parked thread waits on (by the layout table's
+ * GT_REC_MUTEX and GT_REC_CHAN), the layout table, a stack word, the
+ * image head - and write a value chosen
  * for its kind: a count, a pointer into or out of the image, a state, a
  * seq, an index, name bytes.  The rest are libFuzzer's own mutations
  * (LLVMFuzzerMutate), which keep the byte-level search going.
@@ -58,6 +60,12 @@ static const struct field reg_fields[] = {
     F(struct gt_registry, guard_policy, K_STATE), F(struct gt_registry, stack_default, K_COUNT),
     F(struct gt_registry, page_size, K_PAGE), F(struct gt_registry, canary, K_ANY),
     F(struct gt_registry, idle_since, K_TIME), F(struct gt_registry, fatal_ns, K_TIME),
+    F(struct gt_registry, run_start, K_TIME), F(struct gt_registry, watchdog_ns, K_TIME),
+    F(struct gt_registry, watchdog_events, K_COUNT),
+    F(struct gt_registry, wd_switches, K_COUNT), F(struct gt_registry, wd_since, K_TIME),
+    F(struct gt_registry, sample_seq, K_SEQ), F(struct gt_registry, sample_thread, K_PTR),
+    F(struct gt_registry, sample_switches, K_COUNT), F(struct gt_registry, sample_ns, K_TIME),
+    F(struct gt_registry, sample_syscall, K_ANY), F(struct gt_registry, sample_regs, K_REG),
 };
 
 static const struct field thread_fields[] = {
@@ -65,7 +73,7 @@ static const struct field thread_fields[] = {
     F(struct gt_thread_rec, wait_kind, K_STATE), F(struct gt_thread_rec, flags, K_STATE),
     F(struct gt_thread_rec, id, K_INDEX), F(struct gt_thread_rec, parent, K_INDEX),
     F(struct gt_thread_rec, name, K_NAME), F(struct gt_thread_rec, location, K_INDEX),
-    F(struct gt_thread_rec, wait_obj, K_ANY), F(struct gt_thread_rec, wait_arg, K_ANY),
+    F(struct gt_thread_rec, wait_obj, K_REG), F(struct gt_thread_rec, wait_arg, K_REG),
     F(struct gt_thread_rec, wait_since, K_TIME), F(struct gt_thread_rec, deadline, K_TIME),
     F(struct gt_thread_rec, entry, K_REG), F(struct gt_thread_rec, spawn_site, K_REG),
     F(struct gt_thread_rec, created, K_TIME), F(struct gt_thread_rec, run_ns, K_TIME),
@@ -88,6 +96,21 @@ static const struct field edge_fields[] = {
     F(struct gt_edge_rec, seq, K_SEQ), F(struct gt_edge_rec, from, K_INDEX),
     F(struct gt_edge_rec, to, K_INDEX), F(struct gt_edge_rec, count, K_COUNT),
     F(struct gt_edge_rec, run_ns, K_TIME), F(struct gt_edge_rec, max_run_ns, K_TIME),
+};
+
+/* A mutex's and a channel's fields by id: their offsets are the image's
+ * layout table's (gt_mutex_t and gt_chan_t are not in registry.h). */
+struct obj_field {
+    int rec, id;
+    uint32_t size;
+    enum kind kind;
+};
+
+static const struct obj_field obj_fields[] = {
+    {GT_REC_MUTEX, GT_F_MUTEX_OWNER, 8, K_PTR}, {GT_REC_MUTEX, GT_F_MUTEX_MAGIC, 8, K_ANY},
+    {GT_REC_MUTEX, GT_F_MUTEX_HELD_SINCE, 8, K_TIME},
+    {GT_REC_CHAN, GT_F_CHAN_MAGIC, 8, K_ANY}, {GT_REC_CHAN, GT_F_CHAN_CAP, 8, K_COUNT},
+    {GT_REC_CHAN, GT_F_CHAN_LEN, 8, K_COUNT}, {GT_REC_CHAN, GT_F_CHAN_CLOSED, 1, K_STATE},
 };
 
 static const struct field layout_fields[] = {
@@ -324,13 +347,70 @@ static size_t rec_size(struct image *im, const struct gt_registry *r, int rec,
     return fallback;
 }
 
+/* The offset of field ID of record kind REC by the image's layout
+ * table; -1 when it says nothing. */
+static int64_t field_off(struct image *im, const struct gt_registry *r, int rec, int id)
+{
+    for (uint32_t i = 0; i < r->nlayout && i < 256; i++) {
+        struct gt_field f;
+        if (rd(im, r->layout + i * sizeof(f), &f, sizeof(f)) < 0)
+            break;
+        if (f.rec == rec && f.id == id)
+            return f.offset;
+    }
+    return -1;
+}
+
+/* A field of the object a parked thread waits on: the mutex of a mutex
+ * wait, the one a cond waiter retakes, the channel of a channel wait. */
+static int mutate_object(struct image *im, const struct gt_registry *rv)
+{
+    size_t rsize = rec_size(im, rv, GT_REC_THREAD, sizeof(struct gt_thread_rec));
+    for (int tries = 0; tries < 8; tries++) {
+        struct gt_thread_rec th;
+        uint64_t rec = record(im, rv->thread_chunks, rv->thread_slots,
+                              rv->threads_per_chunk, rsize);
+        if (!rec || rd(im, rec, &th, sizeof(th)) < 0 || th.state != GT_STATE_PARKED)
+            continue;
+        int rec_kind = th.wait_kind == GT_WAIT_MUTEX || th.wait_kind == GT_WAIT_COND
+                           ? GT_REC_MUTEX
+                           : th.wait_kind == GT_WAIT_CHAN_SEND ||
+                                     th.wait_kind == GT_WAIT_CHAN_RECV ? GT_REC_CHAN : 0;
+        uint64_t obj = th.wait_kind == GT_WAIT_COND ? th.wait_arg : th.wait_obj;
+        if (!rec_kind)
+            continue;
+        const struct obj_field *of = &obj_fields[below(N(obj_fields))];
+        if (of->rec != rec_kind)
+            continue;
+        int64_t off = field_off(im, rv, of->rec, of->id);
+        if (off < 0)
+            continue;
+        struct field f = {"object", (uint32_t)off, of->size, of->kind};
+        /* An owner: now and then exactly another thread's record. */
+        if (of->id == GT_F_MUTEX_OWNER && of->rec == GT_REC_MUTEX && below(2)) {
+            uint8_t *q = at(im, obj + (uint64_t)off, 8);
+            uint64_t v = record(im, rv->thread_chunks, rv->thread_slots,
+                                rv->threads_per_chunk, rsize) + (below(2) ? 8 : 0);
+            if (!q)
+                continue;
+            memcpy(q, &v, 8);
+            return 0;
+        }
+        if (patch(im, obj, 0, &f) == 0)
+            return 0;
+    }
+    return -1;
+}
+
 static int mutate_field(struct image *im)
 {
     struct gt_registry rv;
     int have = rd(im, im->h.registry, &rv, sizeof(rv)) == 0;
     uint64_t rec = 0;
     const struct field *f = NULL;
-    switch (below(10)) {
+    switch (below(11)) {
+    case 10:
+        return have ? mutate_object(im, &rv) : -1;
     case 0: case 1: case 2:
         if (have)
             rec = im->h.registry, f = &reg_fields[below(N(reg_fields))];

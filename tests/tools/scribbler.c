@@ -10,8 +10,9 @@
  *   random values into 1 to 16 registry fields at once (the header's
  *   counts, chunk pointers, page size, layout pointer, state tallies and
  *   current thread; the chunk pointer arrays; thread records' seq, state,
- *   flags, location, name, stack bounds and saved registers; location
- *   records' index, depth and pcs; edge endpoints), busy-waits 3 ms, puts
+ *   flags, location, name, stack bounds, saved registers and wait objects;
+ *   the workers' mutex's owner, magic and hold time; location records'
+ *   index, depth and pcs; edge endpoints), busy-waits 3 ms, puts
  *   every byte back and sleeps 300 us.
  *
  * The runtime never sees its registry damaged: the scribbler restores it
@@ -94,6 +95,8 @@ static void damage(struct scribble *s)
 
 #define FIELD(s, p) put((s), &(p), sizeof(p))
 
+static gt_mutex_t mu = GT_MUTEX_INITIALIZER;
+
 static struct gt_thread_rec *thread_rec(uint64_t slot)
 {
     struct gt_registry *r = &gt_registry;
@@ -119,7 +122,7 @@ static void scribble_one(struct scribble *s)
         : NULL;
     /* Mostly records (each of many threads), a header field one time in
      * four: a damaged header ends most reads at once. */
-    unsigned pick = rnd() % 4 ? 15 + (unsigned)(rnd() % 19) : (unsigned)(rnd() % 15);
+    unsigned pick = rnd() % 4 ? 15 + (unsigned)(rnd() % 24) : (unsigned)(rnd() % 15);
     switch (pick) {
     case 0: FIELD(s, r->thread_chunks); break;
     case 1: FIELD(s, r->thread_chunk_count); break;
@@ -154,6 +157,12 @@ static void scribble_one(struct scribble *s)
     case 30: if (l) { FIELD(s, l->pcs[rnd() % GT_LOCATION_DEPTH_MAX]); break; } /* fall through */
     case 31: if (e) { FIELD(s, e->from); break; } /* fall through */
     case 32: if (e) { FIELD(s, e->to); break; } /* fall through */
+    /* What who-blocks-whom reads: a wait object, the mutex behind it. */
+    case 34: FIELD(s, t->wait_obj); break;
+    case 35: FIELD(s, t->wait_arg); break;
+    case 36: FIELD(s, mu.owner); break;
+    case 37: FIELD(s, mu.magic); break;
+    case 38: FIELD(s, mu.held_since); break;
     default: FIELD(s, r->clock_now); break;
     }
 }
@@ -184,7 +193,6 @@ static void scribbler_main(void *arg)
     }
 }
 
-static gt_mutex_t mu = GT_MUTEX_INITIALIZER;
 static gt_cond_t cv = GT_COND_INITIALIZER;
 static gt_chan_t *ch;
 

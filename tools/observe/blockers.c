@@ -497,7 +497,8 @@ static int find_cycles(gto_target *t, gto_snapshot *s, struct gto_blockers *bl, 
         if (keep[c])
             at[kept++] = at[c];
     nat = kept;
-    qsort(at, nat, sizeof(*at), cmp_cycle);
+    if (nat > 1)
+        qsort(at, nat, sizeof(*at), cmp_cycle);
     bl->cycles = calloc(nat ? nat : 1, sizeof(*bl->cycles));
     bl->members = malloc((used ? used : 1) * sizeof(*bl->members));
     if (!bl->cycles || !bl->members)
@@ -546,7 +547,8 @@ static int location_blockers(gto_snapshot *s, struct gto_blockers *bl, char *err
         if (to != NONE && loc && loc <= s->nlocs)
             pairs[np++] = (uint64_t)loc << 32 | to;
     }
-    qsort(pairs, np, sizeof(*pairs), cmp_u64);
+    if (np > 1)
+        qsort(pairs, np, sizeof(*pairs), cmp_u64);
     bl->entries = malloc((np ? np : 1) * sizeof(*bl->entries));
     if (!bl->entries)
         goto oom;
@@ -563,8 +565,9 @@ static int location_blockers(gto_snapshot *s, struct gto_blockers *bl, char *err
     for (size_t l = 1; l < bl->nloc_first; l++)
         bl->loc_first[l] += bl->loc_first[l - 1];
     for (size_t l = 1; l + 1 < bl->nloc_first; l++)
-        qsort(bl->entries + bl->loc_first[l], bl->loc_first[l + 1] - bl->loc_first[l],
-              sizeof(*bl->entries), cmp_entry);
+        if (bl->loc_first[l + 1] - bl->loc_first[l] > 1)
+            qsort(bl->entries + bl->loc_first[l], bl->loc_first[l + 1] - bl->loc_first[l],
+                  sizeof(*bl->entries), cmp_entry);
     free(pairs);
     return 0;
 oom:
@@ -596,7 +599,8 @@ int gto__blockers(gto_target *t, gto_snapshot *s, char *err)
         if (blockable(&s->threads[i]) && (type = wait_object(&s->threads[i], &addr)))
             w[nw++] = (struct want){addr, (uint32_t)type, (uint32_t)i};
     }
-    qsort(w, nw, sizeof(*w), cmp_want);
+    if (nw > 1)
+        qsort(w, nw, sizeof(*w), cmp_want);
     objs = calloc(nw ? nw : 1, sizeof(*objs));
     if (!objs)
         goto oom;

@@ -126,11 +126,15 @@ struct gto_thread {
     uint64_t ctx[GT_CTX_NREGS]; /* saved sp, pc, rbp, rbx, r12-r15 (GT_CTX_*) */
     int in_flux;             /* torn after every re-read: fields above are
                               * from the last copy and may be inconsistent */
-    int sampled;             /* the running thread's frames come from a
+    int sampled;             /* the running thread, and the registry's
                               * register sample (the watchdog's, or the
                               * fatal-signal handler's), taken at
-                              * sample_ns, not from its stale saved
-                              * context; 0 for every other thread */
+                              * sample_ns, is of its current run: its
+                              * frames come from that sample, not from
+                              * its stale saved context, unless the target
+                              * has the thread's registers itself (a
+                              * core's NT_PRSTATUS, which win); 0 for
+                              * every other thread */
     uint64_t sample_ns;
     int damaged;             /* its record (not in flux) named a location
                               * past the ones the registry counts: that

@@ -861,37 +861,48 @@ static int fp_chain(gto_target *t, uint64_t pc, uint64_t sp, uint64_t fp, uint64
     return *status;
 }
 
-/* Unwinds the running thread TH from the registry's register sample when
- * it is TH's (the watchdog's of a hog, or the fatal-signal handler's):
- * sp, pc (exact: the interrupted instruction) and the callee-saved
- * registers, only sp and pc when it caught a system call; its live stack
- * from the sampled sp copied whole.  A live thread keeps running while it
- * is read, but its callers' frames hold still while it computes in the
- * innermost, and the snapshot checks the sample again after the records
- * (check_sample).  1 when done (frames in W, th->sampled set), 0 when the
- * sample is not TH's or not usable. */
+/* Marks the running thread TH sampled when the registry's register sample
+ * is of its current run (the watchdog's of a hog, or the fatal-signal
+ * handler's), and unwinds it from the sample when the target has no
+ * registers of its own for it (a live process): sp, pc (exact: the
+ * interrupted instruction) and the callee-saved registers, only sp and pc
+ * when it caught a system call; its live stack from the sampled sp copied
+ * whole.  A live thread keeps running while it is read, but its callers'
+ * frames hold still while it computes in the innermost, and the snapshot
+ * checks the sample again after the records (check_sample).  1 when done
+ * (frames in W), 0 when the thread is to be unwound otherwise. */
 static int unwind_sample(gto_target *t, gto_snapshot *s, struct gto_thread *th,
                          struct walk *w, unsigned flags)
 {
     const struct gto_sample *sm = &s->sample;
-    uint64_t sp = sm->regs[GT_CTX_SP];
-    if (!sm->usable || sm->thread != th->addr || th->in_flux ||
-        !(th->stack_lo < th->stack_hi && th->stack_hi - th->stack_lo <= MAX_STACK &&
-          th->stack_lo <= sp && sp < th->stack_hi && th->stack_hi - sp <= MAX_LIVE))
+    uint64_t sp = sm->regs[GT_CTX_SP], regs[17];
+    int full = sm->syscall == -1; /* else it knows sp and pc only */
+    if (!sm->usable || sm->thread != th->addr || th->in_flux)
         return 0;
+    th->sampled = 1;
+    th->sample_ns = sm->ns;
+    /* A core's own registers of the thread (NT_PRSTATUS) are all of them,
+     * at the very end: unwound from them (through the fatal-signal
+     * handler's frames, as GDB does), the sample only marks the stack. */
+    if (t->be->thread_regs(t, th->addr, s->c.current, regs))
+        return 0;
+    if (!(th->stack_lo < th->stack_hi && th->stack_hi - th->stack_lo <= MAX_STACK &&
+          th->stack_lo <= sp && sp < th->stack_hi && th->stack_hi - sp <= MAX_LIVE)) {
+        th->unwind_status = GTO_UNWIND_BAD_CONTEXT;
+        return 1;
+    }
     uint8_t *copy = malloc(th->stack_hi - sp);
     if (!copy || t->be->read(t, sp, copy, th->stack_hi - sp) < 0) {
         free(copy);
-        return 0;
+        th->unwind_status = GTO_UNWIND_RUNNING;
+        return 1;
     }
     size_t len = th->stack_hi - sp;
-    th->sampled = 1;
-    th->sample_ns = sm->ns;
     /* Code built with frame pointers, at a pc past its prologue: the fast
      * path, as for a saved context (frame 0 exact). */
     struct gto_fp_walk fw = {sm->regs[GT_CTX_PC], sp, sm->regs[GT_CTX_RBP], th->stack_hi};
     w->nfr = 0;
-    if (!(flags & GTO_SNAP_NO_FASTPATH) &&
+    if (full && !(flags & GTO_SNAP_NO_FASTPATH) &&
         gto__fp_walk(t, &fw, sp, copy, len, &w->fr, &w->nfr, &w->cap) == 0) {
         th->unwind_status = GTO_UNWIND_OK;
         free(copy);
@@ -900,7 +911,7 @@ static int unwind_sample(gto_target *t, gto_snapshot *s, struct gto_thread *th,
     w->nfr = 0;
     struct gto_unw_thread u = {.t = t, .copy_lo = sp, .copy_hi = th->stack_hi,
                                .copy = copy};
-    int nregs = sm->syscall == -1 ? GT_CTX_NREGS : GT_CTX_PC + 1;
+    int nregs = full ? GT_CTX_NREGS : GT_CTX_PC + 1;
     for (int k = 0; k < nregs; k++) {
         u.regs[ctx_dwarf[k]] = sm->regs[k];
         u.valid |= 1u << ctx_dwarf[k];
@@ -922,7 +933,8 @@ static int unwind_sample(gto_target *t, gto_snapshot *s, struct gto_thread *th,
         size_t ns = gto_symbolize(t, fr[i].pc, 1, &sym);
         sane = sym[ns - 1].module != NULL;
     }
-    if (!sane && (fp_chain(t, sm->regs[GT_CTX_PC], sp, sm->regs[GT_CTX_RBP], th->stack_hi,
+    if (!sane && full &&
+        (fp_chain(t, sm->regs[GT_CTX_PC], sp, sm->regs[GT_CTX_RBP], th->stack_hi,
                            copy, w, &th->unwind_status) == GTO_UNWIND_OK || nfr <= 1)) {
         free(fr);
         free(copy);
