@@ -314,9 +314,27 @@ static void drill_open(struct ui *u)
     u->selected = u->top = 0;
 }
 
+/* A line of the deadlock list, wrapped at the screen's width (at a space,
+ * the rest indented) rather than cut: a member's line names who holds its
+ * mutex at its end.  Lines are ASCII but for thread names, so bytes count
+ * as columns near enough: a wide name wraps early, never loses text. */
 static void deadlock_emit(void *ctx, const char *line)
 {
-    drill_add(ctx, "%s", line);
+    struct ui *u = ctx;
+    size_t width = COLS > 20 ? (size_t)COLS : 20, indent = 0;
+    while (strlen(line) + indent > width) {
+        size_t room = width - indent, cut = room;
+        while (cut > room / 2 && line[cut] != ' ')
+            cut--;
+        if (line[cut] != ' ')
+            cut = room;
+        drill_add(u, "%*s%.*s", (int)indent, "", (int)cut, line);
+        line += cut;
+        while (*line == ' ')
+            line++;
+        indent = 6;
+    }
+    drill_add(u, "%*s%s", (int)indent, "", line);
 }
 
 /* The deadlock list (D): every cycle of the current snapshot in the words
@@ -405,6 +423,14 @@ static void sparkline(const struct sampler *s, uint32_t index, char *out, size_t
     out[at] = 0;
 }
 
+/* The first part of a location label ("func (file:line)" before " < "). */
+static const char *call_site(const char *label, char *buf, size_t len)
+{
+    const char *end = strstr(label, " < ");
+    snprintf(buf, len, "%.*s", end ? (int)(end - label) : (int)strlen(label), label);
+    return buf;
+}
+
 static void format_row(const struct ui *u, size_t i, char *line, size_t len)
 {
     if (u->view == VIEW_LOCATIONS) {
@@ -425,12 +451,23 @@ static void format_row(const struct ui *u, size_t i, char *line, size_t len)
         snprintf(line, len, "%10.1f/s  run %-8s %s -> %s", e->per_s,
                  gto_fmt_duration(e->mean_run_ns, run, sizeof(run)), e->from_where, e->to_where);
     } else if (u->view == VIEW_GRAPH) {
-        /* A wait on threads: "=>", and the waiters it holds up where a
-         * transition has its rate. */
+        /* A wait on threads, "=>": how many waiters it holds up where a
+         * transition has its rate, by how many threads where it has its
+         * run time, then where they wait => where those threads park. */
         const struct block_row *b = &u->tb.blocks[i - u->tb.nedges];
-        char words[WHERE_MAX + 64];
-        snprintf(line, len, "%8" PRIu64 " held  %-12s %s => %s", b->waiters, "", b->from_where,
-                 block_edge_words(b, words, sizeof(words)));
+        char by[48], from[WHERE_MAX], to[WHERE_MAX];
+        snprintf(by, sizeof(by), "%zu thread%s", b->threads, b->threads == 1 ? "" : "s");
+        if (!b->to)
+            snprintf(to, sizeof(to), "(%s, at no location)", gto_state_name(b->to_state));
+        const char *fw = b->from_where, *tw = b->to ? b->to_where : to;
+        int n = snprintf(line, len, "%7" PRIu64 " held  by %-9s %.400s => %.400s", b->waiters,
+                         by, fw, tw);
+        /* Too wide for the screen: the call sites alone (each label's
+         * first part), so that both ends show. */
+        if (n > COLS)
+            snprintf(line, len, "%7" PRIu64 " held  by %-9s %.400s => %.400s", b->waiters, by,
+                     call_site(fw, from, sizeof(from)),
+                     b->to ? call_site(tw, to, sizeof(to)) : tw);
     }
 }
 

@@ -355,6 +355,13 @@ def test_screen_banner_and_deadlock_list(blockers):
         rows = [l for l in s.splitlines() if " waiter " in l and " parked " in l]
         assert rows and all(re.search(r" thread %d +\S" % t["holder"], r) for r in rows), s
         assert "BLOCKED BY" in s
+        # The Graph view: the waits on threads, a row each.
+        keys("4")
+        s = wait_for("view: graph")
+        assert re.search(r"^ +50 held  by 1 thread  %s < .* => %s < " % (
+            re.escape(WAIT_LOCK), re.escape(HOLDER)), s, re.M), s
+        assert re.search(r"^ +5 held  by 5 threads %s < .* => %s < " % (
+            re.escape(SECOND), re.escape(SECOND)), s, re.M), s
         keys("1")
         wait_for("view: locations")
         keys("h")
@@ -363,6 +370,29 @@ def test_screen_banner_and_deadlock_list(blockers):
         keys("x")
         keys("q")
         wait_for("gt-top-exited 0")
+    finally:
+        tmux("kill-server")
+
+
+def test_80_columns_keep_who_holds_what(blockers):
+    """At 80 columns a member's line wraps in the deadlock list (its end
+    names the holder) and a wait on a thread keeps both its ends."""
+    t = blockers.truth
+    tmux("kill-server")
+    tmux("new-session", "-d", "-s", SESSION, "-x", "80", "-y", "30",
+         "%s -d 0.3 -p %d; sleep 30" % (GT_TOP, blockers.pid))
+    try:
+        wait_for("DEADLOCK: 2 cycles", 20)
+        keys("4")
+        s = wait_for("view: graph")
+        assert re.search(r"^ +50 held  by 1 thread  %s => %s" % (
+            re.escape(WAIT_LOCK), re.escape(HOLDER[:80 - 27 - len(WAIT_LOCK) - 4])), s, re.M), s
+        keys("D")
+        s = wait_for("view: deadlocks")
+        lines = s.splitlines()
+        at = lines.index('  thread %d "cyc2-a" at %s waits for mutex' % (t["cycle2"][0], SECOND))
+        assert lines[at + 1] == '      0x%x held by thread %d "cyc2-b"' % (
+            t["cycle2_mutexes"][1], t["cycle2"][1]), lines[at:at + 2]
     finally:
         tmux("kill-server")
 
