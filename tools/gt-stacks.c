@@ -65,7 +65,9 @@
  *   its one FRAME is the entry trampoline, "entry" the function it starts
  *   over in, and the text output says so under its frames.
  *   LOC   = { "index", "where": str, "kind": str, "waiting", "arrivals",
- *             "completed", "wait_max_ns", "done_p50_ns", "done_p99_ns" }
+ *             "completed", "wait_max_ns", "held_up_by": [{"id", "waiters"}]
+ *             (the threads its parked threads wait on through a mutex or
+ *             a join, most waiters first), "done_p50_ns", "done_p99_ns" }
  *           (the percentiles of completed waits, clamped to wait_max_ns;
  *           null when none completed)
  *   WAIT  = { "min": int, "median": int, "max": int }
@@ -309,7 +311,8 @@ static void print_json_frames(gto_target *t, const struct gto_thread *th)
     printf("]");
 }
 
-static void print_json_location(gto_target *t, const struct gto_location *loc)
+static void print_json_location(gto_target *t, const gto_snapshot *s,
+                                const struct gto_location *loc)
 {
     char where[GTO_LABEL_MAX];
     printf("{\"index\": %u, \"where\": ", loc->index);
@@ -320,6 +323,14 @@ static void print_json_location(gto_target *t, const struct gto_location *loc)
            (unsigned long long)loc->arrivals, (unsigned long long)loc->completed,
            (unsigned long long)loc->max_wait_ns);
     /* No completed wait: no percentile of them (null, not 0 ns). */
+    /* Who holds up the threads parked here (gto_location_blockers). */
+    const struct gto_loc_blocker *lb;
+    size_t nb = gto_location_blockers(s, loc->index, &lb);
+    printf(", \"held_up_by\": [");
+    for (size_t i = 0; i < nb; i++)
+        printf("%s{\"id\": %llu, \"waiters\": %zu}", i ? ", " : "",
+               (unsigned long long)lb[i].by->id, lb[i].waiters);
+    printf("]");
     if (!loc->completed) {
         printf(", \"done_p50_ns\": null, \"done_p99_ns\": null}");
         return;
@@ -658,7 +669,7 @@ static void print_json_head(gto_target *t, const gto_snapshot *s, size_t shown)
     printf(", \"shown\": %zu, \"locations\": [", shown);
     for (size_t i = 0; i < gto_location_count(s); i++) {
         printf(i ? ",\n  " : "\n  ");
-        print_json_location(t, gto_location_at(s, i));
+        print_json_location(t, s, gto_location_at(s, i));
     }
     printf("], ");
     print_json_blockers(s);

@@ -139,11 +139,27 @@ def check_schema(doc, name):
         jsonschema.Draft202012Validator(json.load(f)).validate(doc)
 
 
+def check_locations(doc, truth):
+    """Per location, who holds up the threads parked there: the holder all
+    50 waiters at truth_wait_lock; at cycle_second each cycle member one
+    (the next member of its cycle holds its mutex); cyc2-a the bystander."""
+    th = by_id(doc)
+    held = {l["index"]: l["held_up_by"] for l in doc["locations"]}
+    assert held[th[truth["waiters"][0]]["location"]] == [{"id": truth["holder"], "waiters": 50}]
+    members = sorted(truth["cycle2"] + truth["cycle3"])
+    assert held[th[members[0]]["location"]] == [{"id": i, "waiters": 1} for i in members]
+    assert held[th[truth["bystander"]]["location"]] == [{"id": truth["cycle2"][0],
+                                                        "waiters": 1}]
+    assert held[th[truth["joiner"]]["location"]] == [{"id": truth["sleeper"], "waiters": 1}]
+    assert held[th[truth["holder"]]["location"]] == []
+
+
 def check_all(doc, truth, variant="static"):
     assert doc["threads"] == 60 + BUSY + (7 if "chan_rx" in truth else 0)
     check_holder(doc, truth, variant)
     check_cycles(doc, truth)
     check_joiner(doc, truth, variant)
+    check_locations(doc, truth)
 
 
 def check_text(out, truth, variant="static"):

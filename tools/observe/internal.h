@@ -255,6 +255,11 @@ int gto__fp_walk(gto_target *t, struct gto_fp_walk *w, uint64_t lo,
                  const uint8_t *buf, size_t len, struct gto_frame **f,
                  size_t *n, size_t *cap);
 
+/* Asks for transparent huge pages over the BYTES at P (huge.c): for the
+ * big arrays of a snapshot and of its analysis, which would otherwise
+ * fault in a page at a time. */
+void gto__huge_pages(void *p, size_t bytes);
+
 /* Frees the buffers snapshots keep on the target (snapshot.c). */
 void gto__snapshot_cache_free(gto_target *t);
 

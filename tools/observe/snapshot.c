@@ -543,18 +543,6 @@ static void count_states(gto_snapshot *s)
     }
 }
 
-/* Asks for huge pages for the big arrays of a snapshot (a million threads
- * are 370 MB of struct gto_thread and 160 MB of frames): a page
- * fault costs the same for 4 KiB as for 2 MiB, and faults were a third of
- * a snapshot's time at that scale.  Only a hint; memory stays malloc's. */
-static void huge_pages(void *p, size_t bytes)
-{
-    const uintptr_t huge = 2u << 20;
-    uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1);
-    uintptr_t hi = ((uintptr_t)p + bytes) & ~(huge - 1);
-    if (p && bytes >= 4 * huge && hi > lo)
-        madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-}
 
 /* The thread array of a new snapshot: the one a freed snapshot gave
  * back when it is big enough (its pages are already there). */
@@ -569,7 +557,7 @@ static struct gto_thread *thread_array(gto_target *t, size_t n, size_t *cap)
     }
     *cap = n;
     struct gto_thread *a = malloc(n * sizeof(struct gto_thread));
-    huge_pages(a, n * sizeof(struct gto_thread));
+    gto__huge_pages(a, n * sizeof(struct gto_thread));
     return a;
 }
 
@@ -1317,7 +1305,7 @@ static int unwind_batch(gto_target *t, gto_snapshot *s, const struct layout *l,
             struct gto_frame *nf = realloc(s->frames, cap * sizeof(*nf));
             if (!nf)
                 goto oom;
-            huge_pages(nf, cap * sizeof(*nf));
+            gto__huge_pages(nf, cap * sizeof(*nf));
             s->frames = nf;
             uw->cap_frames = cap;
         }
@@ -1367,7 +1355,7 @@ static int grow_threads(gto_snapshot *s, struct unwinder *uw, size_t need)
     struct gto_thread *a = realloc(s->threads, cap * sizeof(*a));
     if (!a)
         return -1;
-    huge_pages(a, cap * sizeof(*a));
+    gto__huge_pages(a, cap * sizeof(*a));
     s->threads = a;
     s->cap_threads = cap;
     if (uw) {
@@ -1448,7 +1436,7 @@ static int read_threads(gto_target *t, gto_snapshot *s, const struct layout *l,
          * it moves no frame (mremap) and touches no page twice. */
         uw.cap_frames = (first + 1) * 16;
         s->frames = malloc(uw.cap_frames * sizeof(*s->frames));
-        huge_pages(s->frames, uw.cap_frames * sizeof(*s->frames));
+        gto__huge_pages(s->frames, uw.cap_frames * sizeof(*s->frames));
         if (!uw.first || !s->frames) {
             gto__err(err, "out of memory for %llu threads", (unsigned long long)nslots);
             return -1;
