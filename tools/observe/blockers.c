@@ -4,9 +4,9 @@
  * the running thread (the hog).
  *
  * After the thread records are read (snapshot.c), each distinct object a
- * parked thread waits on is read once, all in one batch (read_many: a
- * process_vm_readv per 1024 objects live): the mutex of a mutex wait and
- * of a condition variable's wait (the one it retakes), the channel of a
+ * parked thread waits on is read once, all in one batch, neighbours
+ * merged into one range (read_merged): the mutex of a mutex wait and of a
+ * condition variable's wait (the one it retakes), the channel of a
  * channel wait.  Their layout comes from the registry (GT_REC_MUTEX,
  * GT_REC_CHAN), so a stripped program and a core are enough.
  *
@@ -16,9 +16,9 @@
  * found in one pass over the threads, each visited once (iteratively: a
  * chain of 100K threads is no recursion).  A live target's threads were
  * copied a chunk at a time, not at one instant, so a cycle is confirmed by
- * reading its members' records and mutexes once more: every member still
- * parked in the same wait since the same time (its seq unchanged) and
- * each mutex still held by the same member.  A parked thread cannot
+ * reading its members' seq words and mutexes once more, in one batch:
+ * every member still parked in the same wait since the same time (its
+ * record's seq unchanged) and each mutex still held by the same member.  A parked thread cannot
  * release a mutex, so such a cycle existed at one instant and exists
  * still: a deadlock, never a torn read.
  *
@@ -102,8 +102,8 @@ static int blockable(const struct gto_thread *th)
 
 /* A key and what it stands for (an index), the unit of every sort
  * here. */
-struct by_addr {
-    uint64_t addr;
+struct keyed {
+    uint64_t key;
     size_t i;
 };
 
@@ -112,28 +112,28 @@ struct by_addr {
  * every key shares (the high bytes of addresses in one region).  At 100K
  * objects it takes a few milliseconds where qsort took tens.  -1 when out
  * of memory (A untouched). */
-static int radix_sort(struct by_addr *a, size_t n, int lowbit)
+static int radix_sort(struct keyed *a, size_t n, int lowbit)
 {
     if (n < 2)
         return 0;
-    struct by_addr *tmp = malloc(n * sizeof(*tmp)), *src = a, *dst = tmp;
+    struct keyed *tmp = malloc(n * sizeof(*tmp)), *src = a, *dst = tmp;
     if (!tmp)
         return -1;
     uint64_t all_or = 0, all_and = ~0ull;
     for (size_t i = 0; i < n; i++)
-        all_or |= a[i].addr, all_and &= a[i].addr;
+        all_or |= a[i].key, all_and &= a[i].key;
     for (int pass = lowbit ? -1 : 0; pass < 8; pass++) {
         int shift = pass * 8;
         if (pass >= 0 && !(((all_or ^ all_and) >> shift) & 0xff))
             continue; /* every key has this byte: no reordering */
         size_t count[257] = {0};
         for (size_t i = 0; i < n; i++)
-            count[(pass < 0 ? src[i].i & 1 : (src[i].addr >> shift) & 0xff) + 1]++;
+            count[(pass < 0 ? src[i].i & 1 : (src[i].key >> shift) & 0xff) + 1]++;
         for (int b = 0; b < 256; b++)
             count[b + 1] += count[b];
         for (size_t i = 0; i < n; i++)
-            dst[count[pass < 0 ? src[i].i & 1 : (src[i].addr >> shift) & 0xff]++] = src[i];
-        struct by_addr *x = src;
+            dst[count[pass < 0 ? src[i].i & 1 : (src[i].key >> shift) & 0xff]++] = src[i];
+        struct keyed *x = src;
         src = dst, dst = x;
     }
     if (src != a)
@@ -169,7 +169,7 @@ static size_t span(const struct gto_fld *f, size_t n)
 /* One batch of merged ranges M[0..nm) of the ranges ORD[from[k]..from[k +
  * 1]): read, then copied out to each range's own buffer. */
 static int flush_merged(gto_target *t, const struct gto_range *r, uint8_t *ok,
-                        const struct by_addr *ord, struct gto_range *m,
+                        const struct keyed *ord, struct gto_range *m,
                         const size_t *from, size_t nm, uint8_t *mok)
 {
     if (t->be->read_many(t, m, nm, mok) < 0)
@@ -198,7 +198,7 @@ static int read_merged(gto_target *t, const struct gto_range *r, size_t n, uint8
     if (n < 2)
         return n ? t->be->read_many(t, r, n, ok) : 0;
     size_t maxm = MERGE_BUF / 64 + 1;
-    struct by_addr *ord = malloc(n * sizeof(*ord));
+    struct keyed *ord = malloc(n * sizeof(*ord));
     struct gto_range *m = malloc(maxm * sizeof(*m));
     size_t *from = malloc((maxm + 1) * sizeof(*from));
     uint8_t *mok = malloc(maxm);
@@ -217,7 +217,7 @@ static int read_merged(gto_target *t, const struct gto_range *r, size_t n, uint8
     for (size_t i = 0; i < n; i++) {
         ok[i] = r[i].len == 0;
         if (r[i].len && r[i].addr <= UINT64_MAX - r[i].len)
-            ord[nord++] = (struct by_addr){r[i].addr, i};
+            ord[nord++] = (struct keyed){r[i].addr, i};
     }
     n = nord;
     if (radix_sort(ord, n, 0) < 0) {
@@ -226,10 +226,10 @@ static int read_merged(gto_target *t, const struct gto_range *r, size_t n, uint8
     }
     size_t nm = 0, used = 0;
     for (size_t i = 0; i < n;) {
-        uint64_t lo = ord[i].addr, hi = lo + r[ord[i].i].len;
+        uint64_t lo = ord[i].key, hi = lo + r[ord[i].i].len;
         size_t j = i + 1;
         for (; j < n; j++) {
-            uint64_t a = ord[j].addr, e = a + r[ord[j].i].len;
+            uint64_t a = ord[j].key, e = a + r[ord[j].i].len;
             if (a - hi > MERGE_GAP && a > hi)
                 break;
             if ((e > hi ? e : hi) - lo > MERGE_PIECE)
@@ -335,15 +335,15 @@ static int read_objects(gto_target *t, const gto_snapshot *s, struct object *obj
  * within a chunk and usually across chunks too (and id order as long as
  * no slot was reused), so the array is most often sorted already and
  * costs one pass. */
-static struct by_addr *index_threads(const gto_snapshot *s, int by_id)
+static struct keyed *index_threads(const gto_snapshot *s, int by_id)
 {
-    struct by_addr *k = malloc((s->nthreads ? s->nthreads : 1) * sizeof(*k));
+    struct keyed *k = malloc((s->nthreads ? s->nthreads : 1) * sizeof(*k));
     if (!k)
         return NULL;
     int sorted = 1;
     for (size_t i = 0; i < s->nthreads; i++) {
-        k[i] = (struct by_addr){by_id ? s->threads[i].id : s->threads[i].addr, i};
-        sorted &= !i || k[i - 1].addr <= k[i].addr;
+        k[i] = (struct keyed){by_id ? s->threads[i].id : s->threads[i].addr, i};
+        sorted &= !i || k[i - 1].key <= k[i].key;
     }
     if (!sorted && radix_sort(k, s->nthreads, 0) < 0) {
         free(k);
@@ -354,17 +354,17 @@ static struct by_addr *index_threads(const gto_snapshot *s, int by_id)
 
 /* The thread whose key is KEY, NULL none. */
 static const struct gto_thread *find_thread(const gto_snapshot *s,
-                                            const struct by_addr *k, uint64_t key)
+                                            const struct keyed *k, uint64_t key)
 {
     size_t lo = 0, hi = s->nthreads;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (k[mid].addr < key)
+        if (k[mid].key < key)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo < s->nthreads && k[lo].addr == key ? &s->threads[k[lo].i] : NULL;
+    return lo < s->nthreads && k[lo].key == key ? &s->threads[k[lo].i] : NULL;
 }
 
 /* Fills every parked thread's block from the objects read.  OBJ_OF[i]:
@@ -373,7 +373,7 @@ static const struct gto_thread *find_thread(const gto_snapshot *s,
 static int fill_blocks(gto_snapshot *s, struct gto_blockers *bl,
                        const struct object *objs, const uint32_t *obj_of, char *err)
 {
-    struct by_addr *by_addr = index_threads(s, 0), *by_id = NULL;
+    struct keyed *by_addr = index_threads(s, 0), *by_id = NULL;
     int joins = 0;
     for (size_t i = 0; i < s->nthreads && !joins; i++)
         joins = blockable(&s->threads[i]) && s->threads[i].wait_kind == GT_WAIT_JOIN;
@@ -591,7 +591,7 @@ static int cmp_entry(const void *a, const void *b)
 static int location_blockers(gto_snapshot *s, struct gto_blockers *bl, char *err)
 {
     size_t n = s->nthreads, np = 0;
-    struct by_addr *pairs = malloc((n ? n : 1) * sizeof(*pairs));
+    struct keyed *pairs = malloc((n ? n : 1) * sizeof(*pairs));
     bl->nloc_first = s->nlocs + 2;
     bl->loc_first = calloc(bl->nloc_first, sizeof(*bl->loc_first));
     if (!pairs || !bl->loc_first)
@@ -599,7 +599,7 @@ static int location_blockers(gto_snapshot *s, struct gto_blockers *bl, char *err
     for (size_t i = 0; i < n; i++) {
         uint32_t to = next_of(s, bl, i), loc = s->threads[i].location;
         if (to != NONE && loc && loc <= s->nlocs)
-            pairs[np++] = (struct by_addr){(uint64_t)loc << 32 | to, 0};
+            pairs[np++] = (struct keyed){(uint64_t)loc << 32 | to, 0};
     }
     if (radix_sort(pairs, np, 0) < 0)
         goto oom;
@@ -609,10 +609,10 @@ static int location_blockers(gto_snapshot *s, struct gto_blockers *bl, char *err
     size_t ne = 0;
     for (size_t i = 0; i < np;) {
         size_t j = i;
-        while (j < np && pairs[j].addr == pairs[i].addr)
+        while (j < np && pairs[j].key == pairs[i].key)
             j++;
-        uint32_t loc = (uint32_t)(pairs[i].addr >> 32);
-        bl->entries[ne++] = (struct gto_loc_blocker){&s->threads[(uint32_t)pairs[i].addr], j - i};
+        uint32_t loc = (uint32_t)(pairs[i].key >> 32);
+        bl->entries[ne++] = (struct gto_loc_blocker){&s->threads[(uint32_t)pairs[i].key], j - i};
         bl->loc_first[loc + 1]++;
         i = j;
     }
@@ -641,7 +641,7 @@ int gto__blockers(gto_target *t, gto_snapshot *s, char *err)
 {
     size_t n = s->nthreads;
     struct gto_blockers *bl = calloc(1, sizeof(*bl));
-    struct by_addr *w = malloc((n ? n : 1) * sizeof(*w));
+    struct keyed *w = malloc((n ? n : 1) * sizeof(*w));
     uint32_t *obj_of = malloc((n ? n : 1) * sizeof(*obj_of));
     struct object *objs = NULL;
     if (!bl || !w || !obj_of)
@@ -659,7 +659,7 @@ int gto__blockers(gto_target *t, gto_snapshot *s, char *err)
         int type;
         obj_of[i] = NONE;
         if (blockable(&s->threads[i]) && (type = wait_object(&s->threads[i], &addr)))
-            w[nw++] = (struct by_addr){addr, i << 1 | (size_t)(type == OBJ_CHAN)};
+            w[nw++] = (struct keyed){addr, i << 1 | (size_t)(type == OBJ_CHAN)};
     }
     /* By address, then type: one object per (address, type). */
     if (radix_sort(w, nw, 1) < 0)
@@ -670,8 +670,8 @@ int gto__blockers(gto_target *t, gto_snapshot *s, char *err)
     for (size_t i = 0; i < nw; i++) {
         int type = w[i].i & 1 ? OBJ_CHAN : OBJ_MUTEX;
         size_t thread = w[i].i >> 1;
-        if (!nobj || objs[nobj - 1].addr != w[i].addr || objs[nobj - 1].type != type)
-            objs[nobj++] = (struct object){.addr = w[i].addr, .type = type};
+        if (!nobj || objs[nobj - 1].addr != w[i].key || objs[nobj - 1].type != type)
+            objs[nobj++] = (struct object){.addr = w[i].key, .type = type};
         obj_of[thread] = (uint32_t)(nobj - 1);
         int kind = s->threads[thread].wait_kind;
         objs[nobj - 1].senders += kind == GT_WAIT_CHAN_SEND;

@@ -944,10 +944,10 @@ static int unwind_sample(gto_target *t, gto_snapshot *s, struct gto_thread *th,
     return 1;
 }
 
-/* Keeps the running thread's sampled frames only when the header copy
- * REG2, read after the records (the same copy in a core), shows the same
- * slice still running: the sampled thread still current and switches
- * unchanged.  (The watchdog may have taken a fresher sample meanwhile,
+/* Marks the running thread sampled, and keeps frames unwound from the
+ * sample, only when the header copy REG2, read after the records (the
+ * same copy in a core), shows the same slice still running: the sampled
+ * thread still current and switches unchanged.  (The watchdog may have taken a fresher sample meanwhile,
  * as it does every threshold while the hog lasts: the one unwound is as
  * much of this slice.)  Else the thread parked or yielded since, and its
  * frames are dropped: "running", as without a sample. */
@@ -958,7 +958,15 @@ static void check_sample(gto_snapshot *s, const struct layout *l, const uint8_t 
                get(l, GT_REC_REGISTRY, GT_F_REG_SWITCHES, reg2) == s->sample.switches;
     for (size_t i = 0; i < s->nthreads; i++) {
         struct gto_thread *th = &s->threads[i];
-        if (!th->sampled || same)
+        /* Marked whether or not its frames were unwound (a snapshot
+         * without GTO_SNAP_UNWIND says it is sampled too). */
+        if (same && th->addr == s->sample.thread && th->state == GTO_STATE_RUNNING &&
+            !th->in_flux) {
+            th->sampled = 1;
+            th->sample_ns = s->sample.ns;
+            continue;
+        }
+        if (!th->sampled)
             continue;
         th->sampled = 0;
         th->sample_ns = 0;
