@@ -24,10 +24,9 @@ int deadlock_banner(const struct tables *tb, int screen, char *buf, size_t len);
 /* "Running: thread 91 "spinner" has run 4.2s without yielding (stack
  * sampled 40ms ago); watchdog 100.0ms, 3 samples", the first word being
  * "HOG over 100.0ms" once its run time reaches S->hog_mark_ns (-H), and
- * "Running: none; ..." when no thread runs.  The sample's age shows only
- * when the snapshot unwound (the library marks a thread sampled as it
- * unwinds it from the sample).  Returns 1 when marked (the screen
- * highlights the line). */
+ * "Running: none; ..." when no thread runs; the sample's age when the
+ * watchdog (or a fatal signal) sampled its stack in this slice.  Returns
+ * 1 when marked (the screen highlights the line). */
 int running_line(const struct sampler *s, const struct tables *tb, char *buf,
                  size_t len);
 
