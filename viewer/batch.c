@@ -31,6 +31,14 @@
  *    index named no location of the registry's (a damaged registry): a
  *    thread's is in its state's count, at no location ("location": 0); a
  *    location keeps its own index; an edge is left out,
+ *    "deadlocks": [{"threads": [{"id", "name", "location" (index),
+ *                   "waits_for": {"kind", "object"}, "held_by" (the next
+ *                   member's id)}]}] (cycle order, each from its lowest
+ *                   id, cycles by their first id), "threads_in_deadlock",
+ *    "running": null or {"id", "name", "run_ns" (null unknown),
+ *               "run_exact", "hog", "threshold_ns" (the library's: -H
+ *               changes only the highlight), "sampled", "sample_age_ns"},
+ *    "watchdog": {"threshold_ns" (0 off), "events"},
  *    "locations": [{"index", "function", "where" (gto_location_label:
  *                   "func (file:line) < caller (file:line) < ..."),
  *                   "kind" ("fd", "chan_recv", ...), "waiting",
@@ -39,14 +47,24 @@
  *                   bucket bounds clamped to wait_max_ns), "done_mean_ns"
  *                   (the three null before a wait completes there),
  *                   "arrivals_per_s", "age_p50_ns", "age_p99_ns",
- *                   "age_max_ns" (waits in progress)}],
+ *                   "age_max_ns" (waits in progress), "blocked_by":
+ *                   [{"id", "waiters"}] (threads holding up its waiters
+ *                   through a mutex or a join, most first)}],
  *    "edges": [{"from", "to" (location indices), "from_where", "to_where",
  *               "per_s", "mean_run_ns", "count"}],
+ *    "block_edges": [{"from", "to" (0: not parked at a known location),
+ *                     "to_state", "waiters", "threads"}] (FROM's waiters
+ *                     held up by THREADS threads at TO),
  *    "threads_list": [{"id", "name", "state", "location" (index, 0 none),
  *                     "where", "wait_kind" (null when not parked), "wait"
  *                     ("fd 9 read", "sleep 2ms left", ...: null when not
  *                     parked), "wait_obj" (null when not parked), "wait_ns"
- *                     (now - wait_since, null when not parked), "entry"
+ *                     (now - wait_since, null when not parked), "block"
+ *                     (gto_block_describe, null when not parked),
+ *                     "blocked_by" (null, or {"id" (null: none or
+ *                     unknown), "kind" (mutex, join, cond), "object",
+ *                     "edge", "held_ns", "cycle" (1-based into
+ *                     deadlocks)}), "entry"
  *                     (function name), "run_ns", "switches",
  *                     "stack": {"reserved", "live", "touched", "dead",
  *                     "unused", "resident"} (the last four null when not
@@ -72,14 +90,19 @@
  *
  * Prometheus (--format prometheus): process-wide gauges and counters
  * (gt_idle_seconds_total with the wait in progress, gt_file_io_calls_total,
- * gt_file_io_seconds_total, ...), and per-location series labelled by
+ * gt_file_io_seconds_total, gt_deadlocked_threads, gt_deadlock_cycles,
+ * gt_running_seconds, gt_hog, gt_watchdog_samples_total, ...), and
+ * per-location series (gt_location_blocked_waiters among them) labelled by
  * location only (its label, with " #INDEX" added should two share one),
  * never by thread, so the series count is bounded by the program's code.
  * Edges carry the two locations' labels.
  *
  * DOT (--format dot): the blocking graph, a node per location with
  * threads waiting or an edge, an edge per transition with its rate and
- * mean run time.
+ * mean run time, and dashed red edges for waits on threads.
+ *
+ * Text: the header (a DEADLOCK banner, the running thread), the deadlock
+ * cycles, then the view.
  */
 #include "batch.h"
 
@@ -87,14 +110,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blockers.h"
 #include "stack_report.h"
 
 const char *const view_names[VIEW_COUNT] = {"locations", "threads", "stacks",
                                             "graph"};
 
-int header_lines(const struct sampler *s, const struct tables *tb,
-                 char lines[][256], int max)
+/* The next header line, or NULL when MAX are filled. */
+static char *next_line(struct header_line *lines, int *n, int max, int alert)
 {
+    if (*n >= max || *n >= HEADER_MAX)
+        return NULL;
+    lines[*n].alert = alert;
+    return lines[(*n)++].text;
+}
+
+int header_lines(const struct sampler *s, const struct tables *tb, int screen,
+                 struct header_line *lines, int max)
+{
+    char *l;
     const struct gto_counters *c = gto_snapshot_counters(s->cur);
     char up[32], rss[32], res[32], live[32], dead[32], rsv[32], flux[48] = "";
     char io_calls[32], io_time[32], damaged[64] = "";
@@ -104,21 +138,29 @@ int header_lines(const struct sampler *s, const struct tables *tb,
     gto_fmt_age(c->uptime_ns, c->now_exact, up, sizeof(up));
     if (tb->damaged)
         snprintf(damaged, sizeof(damaged), "  (%" PRIu64 " records damaged)", tb->damaged);
-    if (n < max)
-        snprintf(lines[n++], 256, "gt-top - %s  up %s  %s%s%s",
+    if ((l = next_line(lines, &n, max, 0)))
+        snprintf(l, sizeof(lines->text), "gt-top - %s  up %s  %s%s%s",
                  gto_target_name(s->target), up,
                  s->target_gone ? "TARGET EXITED, last snapshot" : "",
                  tb->in_flux ? "  (records in flux)" : "", damaged);
+    char banner[sizeof(lines->text)];
+    if (deadlock_banner(tb, screen, banner, sizeof(banner)) &&
+        (l = next_line(lines, &n, max, 1)))
+        snprintf(l, sizeof(lines->text), "%s", banner);
     if (tb->threads_in_flux)
         snprintf(flux, sizeof(flux), ", %" PRIu64 " in flux", tb->threads_in_flux);
-    if (n < max)
-        snprintf(lines[n++], 256,
+    if ((l = next_line(lines, &n, max, 0)))
+        snprintf(l, sizeof(lines->text),
                  "Threads: %zu total, %" PRIu64 " running, %" PRIu64
                  " runnable, %" PRIu64 " parked, %" PRIu64 " exited%s",
                  tb->total_threads, tb->nstate[GTO_STATE_RUNNING], tb->nstate[GTO_STATE_RUNNABLE],
                  tb->nstate[GTO_STATE_PARKED], tb->nstate[GTO_STATE_EXITED], flux);
-    if (n < max)
-        snprintf(lines[n++], 256,
+    char run[sizeof(lines->text)];
+    int hog = running_line(s, tb, run, sizeof(run));
+    if ((l = next_line(lines, &n, max, hog)))
+        snprintf(l, sizeof(lines->text), "%s", run);
+    if ((l = next_line(lines, &n, max, 0)))
+        snprintf(l, sizeof(lines->text),
                  "Rates%s: %.1f spawns/s, %.1f exits/s, %.1f switches/s; "
                  "run queue %" PRIu64 "; idle %.0f%%",
                  s->rates_are_averages ? " (lifetime)" : "", s->spawns_s,
@@ -140,14 +182,14 @@ int header_lines(const struct sampler *s, const struct tables *tb,
         gto_fmt_bytes(s->rss, rss, sizeof(rss));
     else
         snprintf(rss, sizeof(rss), "-");
-    if (n < max)
-        snprintf(lines[n++], 256,
+    if ((l = next_line(lines, &n, max, 0)))
+        snprintf(l, sizeof(lines->text),
                  "Stacks: reserved %s, live %s, resident %s, dead %s%s",
                  rsv, live, res, dead, age);
     gto_fmt_count(c->file_io_calls, io_calls, sizeof(io_calls));
     gto_fmt_duration(c->file_io_ns, io_time, sizeof(io_time));
-    if (n < max)
-        snprintf(lines[n++], 256,
+    if ((l = next_line(lines, &n, max, 0)))
+        snprintf(l, sizeof(lines->text),
                  "RSS %s; file I/O %s calls, %s; guard %s, %" PRIu64
                  " mappings of vm.max_map_count %" PRIu64,
                  rss, io_calls, io_time,
@@ -187,24 +229,34 @@ static int cmp_graph_edge(const void *a, const void *b)
     return (x->to > y->to) - (x->to < y->to);
 }
 
+/* The graph, one source location at a time: its transitions, busiest
+ * first ("->"), then its waits on threads, most waiters first ("=>":
+ * its waiters wait on threads parked elsewhere, so a convoy reads as a
+ * chain down the page).  n log n: a registry can count many edges. */
 static void text_graph(FILE *out, const struct tables *tb)
 {
-    /* The pipeline, one source location at a time, busiest edges first.
-     * n log n: a registry can count many edges. */
     struct edge_row *e = malloc((tb->nedges + 1) * sizeof(*e));
     if (!e)
         return;
     memcpy(e, tb->edges, tb->nedges * sizeof(*e));
     qsort(e, tb->nedges, sizeof(*e), cmp_graph_edge);
-    char run[32];
-    for (size_t i = 0; i < tb->nedges; i++) {
-        if (i == 0 || e[i].from != e[i - 1].from) {
-            const struct loc_row *l = tables_loc(tb, e[i].from);
-            fprintf(out, "%s  [%" PRIu64 " waiting]\n", e[i].from_where,
-                    l ? l->waiting : 0);
+    char run[32], words[WHERE_MAX + 64];
+    size_t i = 0, j = 0;
+    while (i < tb->nedges || j < tb->nblocks) {
+        uint32_t from = j >= tb->nblocks || (i < tb->nedges && e[i].from <= tb->blocks[j].from)
+                            ? e[i].from : tb->blocks[j].from;
+        const char *where = i < tb->nedges && e[i].from == from ? e[i].from_where
+                                                                 : tb->blocks[j].from_where;
+        const struct loc_row *l = tables_loc(tb, from);
+        fprintf(out, "%s  [%" PRIu64 " waiting]\n", where, l ? l->waiting : 0);
+        for (; i < tb->nedges && e[i].from == from; i++) {
+            gto_fmt_duration(e[i].mean_run_ns, run, sizeof(run));
+            fprintf(out, "  -> %-50s %10.1f/s  run %s\n", e[i].to_where, e[i].per_s, run);
         }
-        gto_fmt_duration(e[i].mean_run_ns, run, sizeof(run));
-        fprintf(out, "  -> %-50s %10.1f/s  run %s\n", e[i].to_where, e[i].per_s, run);
+        for (; j < tb->nblocks && tb->blocks[j].from == from; j++)
+            fprintf(out, "  => %s  [%" PRIu64 " held up]\n",
+                    block_edge_words(&tb->blocks[j], words, sizeof(words)),
+                    tb->blocks[j].waiters);
     }
     free(e);
 }
@@ -293,14 +345,22 @@ static int text_stacks(FILE *out, struct sampler *s, enum gto_class_by by)
     return 0;
 }
 
+static void text_line(void *out, const char *line)
+{
+    fprintf(out, "%s\n", line);
+}
+
 static int print_text(FILE *out, struct sampler *s, struct tables *tb, enum view v,
                       enum gto_class_by by)
 {
-    char lines[5][256];
-    int n = header_lines(s, tb, lines, 5);
+    struct header_line lines[HEADER_MAX];
+    int n = header_lines(s, tb, 0, lines, HEADER_MAX);
     for (int i = 0; i < n; i++)
-        fprintf(out, "%s\n", lines[i]);
+        fprintf(out, "%s\n", lines[i].text);
     fputc('\n', out);
+    /* The cycles before any view: what a stuck program shows first. */
+    if (deadlock_lines(s, text_line, out))
+        fputc('\n', out);
     switch (v) {
     case VIEW_LOCATIONS:
         print_cells(out, loc_columns, loc_ncolumns, NULL);
@@ -359,6 +419,7 @@ static void json_threads(FILE *out, struct sampler *s, const struct tables *tb)
         json_u64_or_null(out, parked, th->wait_obj);
         fprintf(out, ", \"wait_ns\": ");
         json_u64_or_null(out, parked, r->waited_ns);
+        json_thread_block(out, s, th);
         size_t ns = gto_symbolize(s->target, th->entry, 0, &entry);
         fprintf(out, ", \"entry\": ");
         gto_json_string(out, entry[ns - 1].function);
@@ -469,6 +530,7 @@ static int print_json(FILE *out, struct sampler *s, struct tables *tb, enum view
             gto_guard_policy_name(c->guard_policy), c->guard_mappings,
             c->max_map_count, tb->in_flux);
     fprintf(out, ", \"records_damaged\": %" PRIu64, tb->damaged);
+    json_blockers(out, s, tb);
     fprintf(out, ", \"locations\": [");
     for (size_t i = 0; i < tb->nlocs; i++) {
         const struct loc_row *l = &tb->locs[i];
@@ -487,8 +549,10 @@ static int print_json(FILE *out, struct sampler *s, struct tables *tb, enum view
         fprintf(out, ", \"done_mean_ns\": ");
         json_u64_or_null(out, l->completed != 0, l->done_mean);
         fprintf(out, ", \"arrivals_per_s\": %.3f, \"age_p50_ns\": %" PRIu64
-                ", \"age_p99_ns\": %" PRIu64 ", \"age_max_ns\": %" PRIu64 "}",
+                ", \"age_p99_ns\": %" PRIu64 ", \"age_max_ns\": %" PRIu64,
                 l->arrivals_s, l->age_p50, l->age_p99, l->age_max);
+        json_location_blockers(out, s, l->index);
+        fputc('}', out);
     }
     fprintf(out, "], \"edges\": [");
     for (size_t i = 0; i < tb->nedges; i++) {
@@ -500,6 +564,13 @@ static int print_json(FILE *out, struct sampler *s, struct tables *tb, enum view
         gto_json_string(out, e->to_where);
         fprintf(out, ", \"per_s\": %.3f, \"mean_run_ns\": %" PRIu64 ", \"count\": %" PRIu64 "}",
                 e->per_s, e->mean_run_ns, e->count);
+    }
+    fprintf(out, "], \"block_edges\": [");
+    for (size_t i = 0; i < tb->nblocks; i++) {
+        const struct block_row *b = &tb->blocks[i];
+        fprintf(out, "%s{\"from\": %u, \"to\": %u, \"to_state\": \"%s\", \"waiters\": %"
+                PRIu64 ", \"threads\": %zu}", i ? ", " : "", b->from, b->to,
+                gto_state_name(b->to_state), b->waiters, b->threads);
     }
     fprintf(out, "]");
     if (v == VIEW_THREADS)
@@ -586,12 +657,37 @@ static void print_prometheus(FILE *out, struct sampler *s, struct tables *tb)
         fprintf(out, "gt_resident_memory_bytes %" PRIu64 "\n", s->rss);
     }
 
+    prom_family(out, "gt_deadlocked_threads", "gauge", "Threads in a deadlock cycle.");
+    fprintf(out, "gt_deadlocked_threads %" PRIu64 "\n", tb->cycle_threads);
+    prom_family(out, "gt_deadlock_cycles", "gauge",
+                "Deadlock cycles (threads waiting on each other through mutexes and joins).");
+    fprintf(out, "gt_deadlock_cycles %zu\n", tb->ncycles);
+    prom_family(out, "gt_running_seconds", "gauge",
+                "How long the running thread has run without parking or yielding (0 when "
+                "none runs or the time is unknown).");
+    fprintf(out, "gt_running_seconds %.9f\n", tb->running ? (double)tb->hog.run_ns / 1e9 : 0.0);
+    prom_family(out, "gt_hog", "gauge",
+                "1 when the running thread has run past the hog threshold without yielding.");
+    fprintf(out, "gt_hog %d\n", tb->running && tb->hog.hog ? 1 : 0);
+    prom_family(out, "gt_watchdog_samples_total", "counter",
+                "Stack samples the runtime's watchdog took of a thread running too long.");
+    fprintf(out, "gt_watchdog_samples_total %" PRIu64 "\n", c->watchdog_events);
+
     prom_family(out, "gt_location_waiting", "gauge", "Threads waiting at a location now.");
     for (size_t i = 0; i < tb->nlocs; i++) {
         loc_label(tb, tb->locs[i].index, label, sizeof(label));
         fprintf(out, "gt_location_waiting{location=");
         prom_label(out, label);
         fprintf(out, "} %" PRIu64 "\n", tb->locs[i].waiting);
+    }
+    prom_family(out, "gt_location_blocked_waiters", "gauge",
+                "Threads waiting at a location held up by another thread (a mutex's owner, "
+                "a joined thread).");
+    for (size_t i = 0; i < tb->nlocs; i++) {
+        loc_label(tb, tb->locs[i].index, label, sizeof(label));
+        fprintf(out, "gt_location_blocked_waiters{location=");
+        prom_label(out, label);
+        fprintf(out, "} %" PRIu64 "\n", tb->locs[i].blocked_waiters);
     }
     prom_family(out, "gt_location_arrivals_total", "counter", "Waits begun at a location.");
     for (size_t i = 0; i < tb->nlocs; i++) {
@@ -659,6 +755,12 @@ static void print_dot(FILE *out, const struct tables *tb)
         if (tb->edges[e].to <= tb->nlocs)
             linked[tb->edges[e].to] = 1;
     }
+    for (size_t e = 0; e < tb->nblocks; e++) {
+        if (tb->blocks[e].from <= tb->nlocs)
+            linked[tb->blocks[e].from] = 1;
+        if (tb->blocks[e].to <= tb->nlocs)
+            linked[tb->blocks[e].to] = 1;
+    }
     fprintf(out, "digraph gt_blocking_graph {\n  rankdir=LR;\n"
                  "  node [shape=box, fontname=\"monospace\"];\n");
     for (size_t i = 0; i < tb->nlocs; i++) {
@@ -675,6 +777,20 @@ static void print_dot(FILE *out, const struct tables *tb)
         fprintf(out, "  L%u -> L%u [label=\"%.1f/s\\nrun %s\", per_s=\"%.3f\", "
                 "mean_run_ns=\"%" PRIu64 "\"];\n",
                 e->from, e->to, e->per_s, run, e->per_s, e->mean_run_ns);
+    }
+    /* Waits on a thread: dashed and red, from the waiters to where the
+     * threads holding them up park (a node of their state when they do
+     * not). */
+    for (size_t i = 0; i < tb->nblocks; i++) {
+        const struct block_row *b = &tb->blocks[i];
+        if (!b->to)
+            fprintf(out, "  S%d [label=\"%s thread\", shape=ellipse];\n  L%u -> S%d",
+                    b->to_state, gto_state_name(b->to_state), b->from, b->to_state);
+        else
+            fprintf(out, "  L%u -> L%u", b->from, b->to);
+        fprintf(out, " [style=dashed, color=red, label=\"waits on %zu thread%s\\n%"
+                PRIu64 " held up\", waiters=\"%" PRIu64 "\"];\n", b->threads,
+                b->threads == 1 ? "" : "s", b->waiters, b->waiters);
     }
     fprintf(out, "}\n");
     free(linked);

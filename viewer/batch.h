@@ -16,9 +16,17 @@ enum format { FORMAT_TEXT, FORMAT_JSON, FORMAT_PROMETHEUS, FORMAT_DOT };
 extern const char *const view_names[VIEW_COUNT];
 
 /* The header lines, shared by text output and the screen: fills LINES
- * (up to 5, each at most LEN bytes); returns how many. */
-int header_lines(const struct sampler *s, const struct tables *tb,
-                 char lines[][256], int max);
+ * (up to MAX, at most HEADER_MAX); returns how many.  A deadlock banner
+ * comes second when there is a cycle (with the screen's key when
+ * SCREEN), the running thread's line after the threads'; ALERT marks
+ * the lines the screen highlights (the banner, a hog past -H). */
+#define HEADER_MAX 7
+struct header_line {
+    char text[256];
+    int alert;
+};
+int header_lines(const struct sampler *s, const struct tables *tb, int screen,
+                 struct header_line *lines, int max);
 
 /* The order of a view's rows: a column of its table (loc_columns or
  * thread_columns) and the direction; col -1 is the view's own order

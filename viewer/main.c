@@ -4,8 +4,8 @@
  *   gt-top [-d SECS] -p PID             the screen (a terminal is needed)
  *   gt-top --core CORE [--exe EXE]       a frozen view of a core
  *   gt-top -b [-n N] [-d SECS] -p PID [--view V] [--format F]
- *   --sort COL[:asc|:desc], --class-by entry|name|prefix, --timing
- *   (either mode)
+ *   --sort COL[:asc|:desc], --class-by entry|name|prefix, --timing,
+ *   -H DURATION (the running thread's highlight) (either mode)
  *
  * Exit status: 0 done, 1 the target could not be read, 2 bad command line.
  * Every failure before the screen opens is one line on stderr.
@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "blockers.h"
 #include "exit_status.h"
 #include "refresh_cost.h"
 #include "sampler.h"
@@ -25,8 +26,8 @@
 #include "tui.h"
 
 static const char usage_text[] =
-    "usage: gt-top [-b] [-n N] [-d SECS] -p PID [--view V] [--format F]\n"
-    "       gt-top [-b] --core CORE [--exe EXE] [--view V] [--format F]\n"
+    "usage: gt-top [-b] [-n N] [-d SECS] [-H DURATION] -p PID [--view V] [--format F]\n"
+    "       gt-top [-b] [-H DURATION] --core CORE [--exe EXE] [--view V] [--format F]\n"
     "  -b, --batch          print snapshots and exit (no terminal needed)\n"
     "  -n, --iterations N   snapshots in batch mode (default 1)\n"
     "  -d, --delay SECS     interval between snapshots (default 1)\n"
@@ -40,8 +41,17 @@ static const char usage_text[] =
     "      --sort COL[:asc|:desc]  order of the locations or threads by a\n"
     "                       column (gt-top -b --view threads --format json\n"
     "                       names them; the screen's s key lists them)\n"
+    "  -H, --hog DURATION   mark and highlight the running thread once it has\n"
+    "                       run this long without yielding (default 100ms;\n"
+    "                       200ms, 1.5s, ...)\n"
     "      --timing         each refresh's CPU and wall time on stderr (the\n"
-    "                       screen prints them when it closes)\n";
+    "                       screen prints them when it closes)\n"
+    "Who blocks whom: the header shows a DEADLOCK banner when threads wait on\n"
+    "each other in a cycle (D on the screen lists the cycles) and the running\n"
+    "thread with how long it has run; the Locations view's BLOCKED BY column\n"
+    "names the thread holding up most of a location's waiters (thread 2 (50),\n"
+    "+N more threads); the Graph view's => edges go to where those threads\n"
+    "are parked; the Threads view says who holds each wait up.\n";
 
 struct options {
     int batch;
@@ -55,6 +65,7 @@ struct options {
     struct row_order order;
     enum gto_class_by class_by;
     int timing;
+    uint64_t hog_mark_ns;    /* -H */
 };
 
 static int usage_error(const char *msg, const char *arg)
@@ -118,6 +129,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"timing", no_argument, NULL, OPT_TIMING},
         {"sort", required_argument, NULL, OPT_SORT},
         {"class-by", required_argument, NULL, OPT_CLASS_BY},
+        {"hog", required_argument, NULL, 'H'},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0},
     };
@@ -127,8 +139,9 @@ static int parse_options(int argc, char **argv, struct options *o)
     memset(o, 0, sizeof(*o));
     o->iterations = 1;
     o->delay = 1.0;
+    o->hog_mark_ns = HOG_MARK_DEFAULT_NS;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":bn:d:p:h", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":bn:d:p:hH:", longs, NULL)) != -1) {
         switch (c) {
         case 'b':
             o->batch = 1;
@@ -174,6 +187,13 @@ static int parse_options(int argc, char **argv, struct options *o)
                 }
             if (!found)
                 return usage_error("--format is text, json, prometheus or dot, not '%s'", optarg);
+            break;
+        }
+        case 'H': {
+            int64_t ns = gto_parse_duration(optarg);
+            if (ns <= 0)
+                return usage_error("-H wants a duration such as 100ms or 1.5s, not '%s'", optarg);
+            o->hog_mark_ns = (uint64_t)ns;
             break;
         }
         case OPT_TIMING:
@@ -228,7 +248,7 @@ static unsigned snapshot_flags(enum view v)
 {
     /* Unwinding and measuring every stack costs most of a snapshot; only
      * the Stacks view needs them on every refresh. */
-    return v == VIEW_STACKS ? GTO_SNAP_UNWIND | GTO_SNAP_MEASURE : 0;
+    return GTO_SNAP_BLOCKERS | (v == VIEW_STACKS ? GTO_SNAP_UNWIND | GTO_SNAP_MEASURE : 0);
 }
 
 static int run_batch(struct sampler *s, const struct options *o,
@@ -244,8 +264,11 @@ static int run_batch(struct sampler *s, const struct options *o,
          * anyway. */
         double t0 = now_seconds();
         s->measure_on_release = 1;
+        /* Nothing of who blocks whom is printed from it. */
+        s->flags &= ~GTO_SNAP_BLOCKERS;
         if (sampler_step(s, err) < 0)
             goto fail;
+        s->flags |= GTO_SNAP_BLOCKERS;
         sampler_release(s);
         double spent = now_seconds() - t0;
         if (spent < o->delay)
@@ -300,11 +323,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "gt-top: %s\n", err);
         return EXIT_TARGET;
     }
+    s.hog_mark_ns = o.hog_mark_ns;
     if (o.batch) {
         rc = run_batch(&s, &o, &cost);
     } else {
         /* The first snapshot before the screen opens: a target that
-         * cannot be read is one line on a normal terminal. */
+         * cannot be read is one line on a normal terminal.  It is the
+         * first screen's, who blocks whom included (the Stacks view
+         * takes its own). */
+        s.flags = GTO_SNAP_BLOCKERS;
         if (sampler_step(&s, err) < 0 || (!o.core && sampler_measure_aside(&s, err) < 0)) {
             fprintf(stderr, "gt-top: %s\n", err);
             sampler_close(&s);

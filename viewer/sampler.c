@@ -3,6 +3,8 @@
  */
 #include "sampler.h"
 
+#include "blockers.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@ int sampler_open(struct sampler *s, pid_t pid, const char *core,
 {
     memset(s, 0, sizeof(*s));
     s->pid = core ? 0 : pid;
+    s->hog_mark_ns = HOG_MARK_DEFAULT_NS;
     int rc = core ? gto_open_core(core, exe, &s->target, err)
                   : gto_open_pid(pid, &s->target, err);
     return rc;

@@ -42,6 +42,8 @@ struct sampler {
     gto_target *target;
     pid_t pid;             /* 0 for a core */
     unsigned flags;        /* GTO_SNAP_* for the next snapshot */
+    uint64_t hog_mark_ns;  /* -H: the running thread's line is marked
+                            * and highlighted from this run time on */
     gto_snapshot *cur;
     struct prev_sample prev;
     /* Seconds of target clock between prev and cur; for a core (one

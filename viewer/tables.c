@@ -4,6 +4,7 @@
  */
 #include "tables.h"
 
+#include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,6 +160,84 @@ static int keep_text(struct tables *tb, const char *text, size_t *at)
     return 0;
 }
 
+static int cmp_block_ends(const void *a, const void *b)
+{
+    const struct block_row *x = a, *y = b;
+    if (x->from != y->from)
+        return x->from < y->from ? -1 : 1;
+    if (x->to != y->to)
+        return x->to < y->to ? -1 : 1;
+    return (x->to_state > y->to_state) - (x->to_state < y->to_state);
+}
+
+/* By source location, then most waiters first: the Graph view's order. */
+static int cmp_block_rows(const void *a, const void *b)
+{
+    const struct block_row *x = a, *y = b;
+    if (x->from != y->from)
+        return x->from < y->from ? -1 : 1;
+    if (x->waiters != y->waiters)
+        return x->waiters > y->waiters ? -1 : 1;
+    return cmp_block_ends(a, b);
+}
+
+/* Each location's blockers (the library's, from the wait-for edges of its
+ * waiters), and the edges "waits on a thread parked at ..." they make:
+ * one per pair of locations, the threads that hold the waiters up being
+ * counted together when they park at one place.  A blocker's location
+ * index is bounded by the library like every thread's; one past the
+ * locations here still names none.  O(B log B) for B blockers. */
+static int build_blocks(struct tables *tb, const gto_snapshot *snap,
+                        const char **where_of, size_t maxidx)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < tb->nlocs; i++) {
+        struct loc_row *r = &tb->locs[i];
+        const struct gto_loc_blocker *b;
+        size_t n = r->index ? gto_location_blockers(snap, r->index, &b) : 0;
+        r->nblockers = n;
+        for (size_t k = 0; k < n; k++)
+            r->blocked_waiters += b[k].waiters;
+        if (n) {
+            r->blocker_id = b[0].by->id;
+            r->blocker_waiters = b[0].waiters;
+        }
+        total += n;
+    }
+    tb->blocks = calloc(total + 1, sizeof(*tb->blocks));
+    if (!tb->blocks)
+        return -1;
+    size_t nb = 0;
+    for (size_t i = 0; i < tb->nlocs; i++) {
+        const struct loc_row *r = &tb->locs[i];
+        const struct gto_loc_blocker *b;
+        size_t n = r->nblockers ? gto_location_blockers(snap, r->index, &b) : 0;
+        for (size_t k = 0; k < n && nb < total; k++) {
+            const struct gto_thread *by = b[k].by;
+            uint32_t to = by->state == GTO_STATE_PARKED && by->location &&
+                                  by->location <= maxidx && where_of[by->location]
+                              ? by->location : 0;
+            tb->blocks[nb++] = (struct block_row){
+                .from = r->index, .to = to, .to_state = by->state,
+                .from_where = r->where, .to_where = to ? where_of[to] : "",
+                .waiters = b[k].waiters, .threads = 1};
+        }
+    }
+    qsort(tb->blocks, nb, sizeof(*tb->blocks), cmp_block_ends);
+    size_t out = 0;
+    for (size_t i = 0; i < nb; i++) {
+        if (out && cmp_block_ends(&tb->blocks[out - 1], &tb->blocks[i]) == 0) {
+            tb->blocks[out - 1].waiters += tb->blocks[i].waiters;
+            tb->blocks[out - 1].threads += tb->blocks[i].threads;
+        } else {
+            tb->blocks[out++] = tb->blocks[i];
+        }
+    }
+    tb->nblocks = out;
+    qsort(tb->blocks, out, sizeof(*tb->blocks), cmp_block_rows);
+    return 0;
+}
+
 int tables_build(struct tables *tb, struct sampler *s, int with_threads)
 {
     const gto_snapshot *snap = s->cur;
@@ -242,6 +321,16 @@ int tables_build(struct tables *tb, struct sampler *s, int with_threads)
         return -1;
     }
 
+    if (build_blocks(tb, snap, where_of, maxidx) < 0) {
+        free(where_of);
+        free(rank_of);
+        tables_free(tb);
+        return -1;
+    }
+    tb->ncycles = gto_cycle_count(snap);
+    tb->cycle_threads = gto_cycle_threads(snap);
+    tb->running = gto_hog(snap, &tb->hog);
+
     size_t nedges = tb->nedges;
     tb->nedges = 0;
     for (size_t i = 0; i < nedges; i++) {
@@ -284,6 +373,7 @@ int tables_build(struct tables *tb, struct sampler *s, int with_threads)
             r->dead = m->dead;
         }
         r->th = th;
+        r->s = s;
         int known = th->location && th->location <= maxidx && where_of[th->location];
         r->where = known ? where_of[th->location] : "";
         r->where_rank = known ? rank_of[th->location] : 0;
@@ -316,6 +406,7 @@ void tables_free(struct tables *tb)
 {
     free(tb->locs);
     free(tb->edges);
+    free(tb->blocks);
     free(tb->threads);
     free(tb->texts);
     free(tb->row_of);
@@ -361,6 +452,7 @@ static int lc_p99(const void *a, const void *b) { return CMP(LOC(a)->age_p99, LO
 static int lc_max(const void *a, const void *b) { return CMP(LOC(a)->age_max, LOC(b)->age_max); }
 static int lc_done(const void *a, const void *b) { return CMP(LOC(a)->done_p99, LOC(b)->done_p99); }
 static int lc_kind(const void *a, const void *b) { return strcmp(LOC(a)->kind, LOC(b)->kind); }
+static int lc_blocked(const void *a, const void *b) { return CMP(LOC(a)->blocked_waiters, LOC(b)->blocked_waiters); }
 
 static void lf_where(const void *r, char *b, size_t n) { snprintf(b, n, "%s", LOC(r)->where); }
 static void lf_waiting(const void *r, char *b, size_t n) { gto_fmt_count(LOC(r)->waiting, b, n); }
@@ -370,6 +462,19 @@ static void lf_p99(const void *r, char *b, size_t n) { fmt_age(LOC(r)->age_p99, 
 static void lf_max(const void *r, char *b, size_t n) { fmt_age(LOC(r)->age_max, LOC(r)->now_exact, b, n); }
 static void lf_done(const void *r, char *b, size_t n) { fmt_dur(LOC(r)->done_p99, b, n); }
 static void lf_kind(const void *r, char *b, size_t n) { snprintf(b, n, "%s", LOC(r)->kind); }
+/* "thread 2 (50)": the thread holding up most of its waiters and how many;
+ * " +N" more threads hold up the others; empty when none does. */
+static void lf_blocked(const void *r, char *b, size_t n)
+{
+    const struct loc_row *l = LOC(r);
+    if (!l->nblockers)
+        snprintf(b, n, "%s", "");
+    else if (l->nblockers == 1)
+        snprintf(b, n, "thread %" PRIu64 " (%" PRIu64 ")", l->blocker_id, l->blocker_waiters);
+    else
+        snprintf(b, n, "thread %" PRIu64 " (%" PRIu64 ") +%zu", l->blocker_id,
+                 l->blocker_waiters, l->nblockers - 1);
+}
 
 const struct column loc_columns[] = {
     {"waiting", "WAITING", 8, COL_RIGHT, "threads waiting there now", lc_waiting, lf_waiting, NULL},
@@ -378,6 +483,8 @@ const struct column loc_columns[] = {
     {"age_p99", "AGE99", 9, COL_RIGHT, "99th percentile age of the waits in progress", lc_p99, lf_p99, NULL},
     {"age_max", "OLDEST", 9, COL_RIGHT, "oldest wait in progress", lc_max, lf_max, NULL},
     {"done_p99", "DONE99", 7, COL_RIGHT, "99th percentile of completed waits (log2 bucket bound, at most the longest wait)", lc_done, lf_done, NULL},
+    /* Index 6: the screen's screen_loc_columns (tui.c) names it. */
+    {"blocked_by", "BLOCKED BY", 16, COL_LEFT, "the thread holding up most of its waiters (through a mutex or a join) and how many; +N more threads hold up others", lc_blocked, lf_blocked, NULL},
     {"kind", "KIND", 9, COL_LEFT, "what the threads wait on", lc_kind, lf_kind, NULL},
     {"location", "LOCATION", 0, COL_LEFT, "function (file:line) of the blocking call", lc_where, lf_where, NULL},
 };
@@ -412,6 +519,13 @@ static uint64_t tk_live(const void *r) { return THR(r)->live; }
 static uint64_t tk_touched(const void *r) { return TROW(r)->measured ? TROW(r)->touched : 0; }
 static uint64_t tk_reserved(const void *r) { return THR(r)->reserved; }
 static uint64_t tk_where(const void *r) { return TROW(r)->where_rank; }
+/* The thread holding it up (gto_block_of: a mutex's owner, the joined
+ * thread, the owner of the mutex a cond waiter retakes), 0 none. */
+static uint64_t tk_blocked(const void *r)
+{
+    const struct gto_block *b = gto_block_of(TROW(r)->s->cur, THR(r));
+    return b && b->by ? b->by->id : 0;
+}
 
 static int tc_id(const void *a, const void *b) { return CMP(tk_id(a), tk_id(b)); }
 static int tc_name(const void *a, const void *b) { return strcmp(THR(a)->name, THR(b)->name); }
@@ -424,13 +538,20 @@ static int tc_live(const void *a, const void *b) { return CMP(tk_live(a), tk_liv
 static int tc_touched(const void *a, const void *b) { return CMP(tk_touched(a), tk_touched(b)); }
 static int tc_reserved(const void *a, const void *b) { return CMP(tk_reserved(a), tk_reserved(b)); }
 static int tc_where(const void *a, const void *b) { return strcmp(TROW(a)->where, TROW(b)->where); }
+static int tc_blocked(const void *a, const void *b) { return CMP(tk_blocked(a), tk_blocked(b)); }
 
 static void tf_id(const void *r, char *b, size_t n) { snprintf(b, n, "%lu", (unsigned long)THR(r)->id); }
 static void tf_name(const void *r, char *b, size_t n) { snprintf(b, n, "%s", THR(r)->name[0] ? THR(r)->name : "-"); }
 static void tf_state(const void *r, char *b, size_t n) { snprintf(b, n, "%s", gto_state_name(THR(r)->state)); }
+/* The wait and who holds it up (gto_block_describe: "mutex 0x... held by
+ * thread 2 "holder" (parked, sleep at ...) for 3.2s"); it begins with the
+ * wait's own description, so the column reads as before where nobody
+ * holds the wait up. */
 static void tf_waits_on(const void *r, char *b, size_t n)
 {
-    if (!gto_wait_describe(THR(r), TROW(r)->now, b, n))
+    const struct thread_row *t = TROW(r);
+    if (!gto_block_describe(t->s->target, t->s->cur, t->th, b, n) &&
+        !gto_wait_describe(t->th, t->now, b, n))
         snprintf(b, n, "-");
 }
 static void tf_waited(const void *r, char *b, size_t n) { fmt_age(TROW(r)->waited_ns, TROW(r)->now_exact, b, n); }
@@ -446,15 +567,26 @@ static void tf_touched(const void *r, char *b, size_t n)
 }
 static void tf_reserved(const void *r, char *b, size_t n) { gto_fmt_bytes(THR(r)->reserved, b, n); }
 static void tf_where(const void *r, char *b, size_t n) { snprintf(b, n, "%s", TROW(r)->where); }
+static void tf_blocked(const void *r, char *b, size_t n)
+{
+    uint64_t id = tk_blocked(r);
+    if (id)
+        snprintf(b, n, "thread %" PRIu64, id);
+    else
+        snprintf(b, n, "-");
+}
 
 const struct column thread_columns[] = {
     {"id", "ID", 7, COL_RIGHT, "thread id", tc_id, tf_id, tk_id},
     {"name", "NAME", 10, COL_LEFT, "thread name", tc_name, tf_name, tk_name},
     {"state", "STATE", 7, COL_LEFT, "runnable, running, parked, exited", tc_state, tf_state, tk_state},
-    {"waits_on", "WAITS ON", 14, COL_LEFT, "what a parked thread waits on (fd 9 read, join thread 7, mutex 0x..., sleep 2s left)", tc_waits_on, tf_waits_on, tk_waits_on},
+    {"waits_on", "WAITS ON", 14, COL_LEFT, "what a parked thread waits on and who holds it up (fd 9 read, sleep 2s left, mutex 0x... held by thread 2 \"holder\" (parked, ...) for 3.2s)", tc_waits_on, tf_waits_on, tk_waits_on},
     {"waited", "WAITED", 9, COL_RIGHT, "how long it has waited (parked)", tc_waited, tf_waited, tk_waited},
     /* Before the numbers: at 80 columns a row ends here. */
     {"location", "LOCATION", 25, COL_LEFT, "where it waits", tc_where, tf_where, tk_where},
+    /* WAITS ON has the whole story, cut on screen: who, in a column of
+     * its own, from 93 columns on. */
+    {"blocked_by", "BLOCKED BY", 13, COL_LEFT, "the thread holding it up: a mutex's owner, the joined thread, the owner of the mutex a cond waiter retakes", tc_blocked, tf_blocked, tk_blocked},
     {"run", "RUN", 7, COL_RIGHT, "time it has run", tc_run, tf_run, tk_run},
     {"switches", "SWITCH", 7, COL_RIGHT, "times it was switched in", tc_sw, tf_sw, tk_sw},
     {"live", "LIVE", 7, COL_RIGHT, "live stack bytes", tc_live, tf_live, tk_live},

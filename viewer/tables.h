@@ -28,6 +28,13 @@ struct loc_row {
     int now_exact;                 /* 0: the ages are lower bounds */
     int where_shared;              /* another location has the same text */
     uint64_t wait_max;             /* longest completed wait, ns */
+    /* Who holds its waiters up (gto_location_blockers): the thread that
+     * holds up most of them and how many, how many threads hold some up,
+     * and the waiters held up through a wait-for edge in all. */
+    uint64_t blocker_id;           /* 0: none */
+    uint64_t blocker_waiters;
+    size_t nblockers;
+    uint64_t blocked_waiters;
 };
 
 struct edge_row {
@@ -37,8 +44,22 @@ struct edge_row {
     uint64_t mean_run_ns, count;
 };
 
+/* A location's waiters wait on threads that wait themselves: an edge
+ * "waits on a thread parked at TO" of the Graph view, so that a convoy
+ * reads as a chain.  TO is 0 when those threads are not parked (running,
+ * runnable) or parked at no known location; TO_STATE says which. */
+struct block_row {
+    uint32_t from, to;
+    int to_state;                  /* GTO_STATE_* of the threads at TO */
+    const char *from_where, *to_where;    /* point into loc rows */
+    uint64_t waiters;              /* FROM's waiters held up */
+    size_t threads;                /* by this many threads */
+};
+
 struct thread_row {
     const struct gto_thread *th;
+    const struct sampler *s;       /* its target and snapshot (the block
+                                    * description reads the owner's) */
     const char *where;             /* its location's text, "" none */
     uint32_t where_rank;           /* that text's rank among the locations'
                                     * (0 none): sorting by location compares
@@ -64,6 +85,8 @@ struct tables {
     size_t texts_len, texts_cap;
     struct edge_row *edges;
     size_t nedges;
+    struct block_row *blocks;      /* by from, then most waiters first */
+    size_t nblocks;
     struct thread_row *threads;    /* NULL unless built with threads */
     size_t nthreads;               /* rows in threads */
     size_t total_threads;          /* threads in the snapshot */
@@ -82,6 +105,11 @@ struct tables {
                                     * when this snapshot measured them */
     size_t in_flux;                /* records that stayed torn (threads,
                                     * locations, edges) */
+    /* Who blocks whom (the snapshot is taken with GTO_SNAP_BLOCKERS). */
+    size_t ncycles;                /* deadlock cycles (gto_cycle_count) */
+    uint64_t cycle_threads;        /* threads in them */
+    int running;                   /* hog holds the running thread */
+    struct gto_hog hog;
     uint64_t damaged;              /* records whose location index was
                                     * past the locations (gto_counters):
                                     * a damaged thread is in its state's

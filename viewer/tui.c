@@ -15,17 +15,20 @@
 #include <string.h>
 #include <time.h>
 
+#include "blockers.h"
 #include "exit_status.h"
 #include "stack_report.h"
 #include "tables.h"
 
 #define MIN_COLS 60
 #define MIN_LINES 12
-#define HEADER_LINES 5
 /* At 80 columns the location needs the room: the screen shows these
- * location columns (batch output has them all), then the location. */
-static const size_t screen_loc_columns[] = {0, 1, 3, 4};   /* WAITING ARRIV/s
-                                                          * AGE99 OLDEST */
+ * location columns (batch output has them all), then the location;
+ * BLOCKED BY only while some location's waiters are held up by a thread
+ * (it takes 17 columns from the location). */
+static const size_t screen_loc_columns[] = {0, 1, 3, 4, 6};   /* WAITING ARRIV/s
+                                                             * AGE99 OLDEST
+                                                             * BLOCKED BY */
 #define SCREEN_LOC_COLUMNS (sizeof(screen_loc_columns) / sizeof(screen_loc_columns[0]))
 #define SPARK_COLUMNS 10
 
@@ -34,7 +37,7 @@ enum { PAIR_HEADER = 1, PAIR_TITLE, PAIR_SELECT, PAIR_ALERT };
 
 /* What the user is looking at below the view: nothing, the threads and
  * backtrace groups of one location, or one thread's backtrace. */
-enum drill { DRILL_NONE, DRILL_LOCATION, DRILL_THREAD };
+enum drill { DRILL_NONE, DRILL_LOCATION, DRILL_THREAD, DRILL_DEADLOCKS };
 
 struct ui {
     struct sampler *s;
@@ -58,7 +61,18 @@ struct ui {
     int have_stacks;
     enum gto_class_by class_by;
     char message[GTO_ERR_MAX + 64];
+    int header_n;             /* header lines drawn last */
 };
+
+/* Location columns on screen: BLOCKED BY (the last of screen_loc_columns)
+ * only while it says something. */
+static size_t screen_loc_ncolumns(const struct ui *u)
+{
+    for (size_t i = 0; i < u->tb.nlocs; i++)
+        if (u->tb.locs[i].nblockers)
+            return SCREEN_LOC_COLUMNS;
+    return SCREEN_LOC_COLUMNS - 1;
+}
 
 /* ---- rows of the current view ------------------------------------------- */
 
@@ -88,7 +102,7 @@ static size_t list_len(const struct ui *u)
     switch (u->view) {
     case VIEW_LOCATIONS: return u->tb.nlocs;
     case VIEW_THREADS: return u->tb.nthreads;
-    case VIEW_GRAPH: return u->tb.nedges;
+    case VIEW_GRAPH: return u->tb.nedges + u->tb.nblocks;
     default: return 0;
     }
 }
@@ -133,10 +147,13 @@ static void rebuild(struct ui *u)
     arrange(u);
 }
 
+static void deadlocks_open(struct ui *u);
+
 static void resample(struct ui *u)
 {
     char err[GTO_ERR_MAX];
-    u->s->flags = u->view == VIEW_STACKS ? GTO_SNAP_UNWIND | GTO_SNAP_MEASURE : 0;
+    u->s->flags = GTO_SNAP_BLOCKERS |
+                  (u->view == VIEW_STACKS ? GTO_SNAP_UNWIND | GTO_SNAP_MEASURE : 0);
     if (sampler_step(u->s, err) < 0) {
         snprintf(u->message, sizeof(u->message), "%s",
                  u->s->target_gone ? "the target has exited: showing the last snapshot (q quits)"
@@ -145,6 +162,8 @@ static void resample(struct ui *u)
     }
     u->message[0] = 0;
     rebuild(u);
+    if (u->drill == DRILL_DEADLOCKS)
+        deadlocks_open(u);
 }
 
 /* ---- drill-down --------------------------------------------------------- */
@@ -212,12 +231,27 @@ static void drill_open(struct ui *u)
     drill_free(u);
     /* One unwound snapshot for this screen: the cost is paid once, when
      * someone asks for backtraces, not on every refresh. */
-    if (gto_snapshot_take(u->s->target, GTO_SNAP_UNWIND | GTO_SNAP_MEASURE, &snap, err) < 0)
-        snap = NULL;
+    for (int tries = 0;; tries++) {
+        if (gto_snapshot_take(u->s->target, GTO_SNAP_UNWIND | GTO_SNAP_MEASURE |
+                              GTO_SNAP_BLOCKERS, &snap, err) < 0) {
+            snap = NULL;
+            break;
+        }
+        /* A running thread unwinds only from the watchdog's sample of its
+         * slice, and the library drops a sample rewritten while it read
+         * (the watchdog samples a hog again every threshold): a read
+         * that crossed one is taken again, twice at most. */
+        const struct gto_thread *th = u->drill == DRILL_THREAD
+                                          ? gto_thread_by_id(snap, u->drill_thread) : NULL;
+        if (tries == 2 || !th || th->state != GTO_STATE_RUNNING || th->sampled ||
+            !gto_snapshot_counters(snap)->watchdog_ns)
+            break;
+        gto_snapshot_free(snap);
+    }
     const gto_snapshot *src = snap ? snap : u->s->cur;
     uint64_t now = gto_snapshot_counters(src)->now;
     int exact = gto_snapshot_counters(src)->now_exact;
-    char wait[128];
+    char wait[2 * GTO_LABEL_MAX + 256];
     if (u->drill == DRILL_THREAD) {
         const struct gto_thread *th = gto_thread_by_id(src, u->drill_thread);
         if (!th) {
@@ -231,8 +265,12 @@ static void drill_open(struct ui *u)
                 drill_add(u, "  waiting %s on %s at %s",
                           gto_fmt_age(gto_wait_age(th, now),
                                       exact, buf, sizeof(buf)),
-                          gto_wait_describe(th, now, wait, sizeof(wait)),
+                          gto_block_describe(u->s->target, src, th, wait, sizeof(wait)),
                           thread_where(u, th->id));
+            struct gto_hog h;
+            if (th->state == GTO_STATE_RUNNING && gto_hog(src, &h) && h.th == th)
+                drill_add(u, "  %s%s", gto_hog_describe(src, &h, wait, sizeof(wait)),
+                          th->sampled ? " (backtrace from a stack sample)" : "");
             drill_add(u, "  run %s, %" PRIu64 " switches, stack live %s of %s",
                       gto_fmt_duration(th->run_ns, buf, sizeof(buf)), th->switches,
                       gto_fmt_bytes(th->live, buf2, sizeof(buf2)),
@@ -274,6 +312,46 @@ static void drill_open(struct ui *u)
     if (snap)
         gto_snapshot_free(snap);
     u->selected = u->top = 0;
+}
+
+/* A line of the deadlock list, wrapped at the screen's width (at a space,
+ * the rest indented) rather than cut: a member's line names who holds its
+ * mutex at its end.  Lines are ASCII but for thread names, so bytes count
+ * as columns near enough: a wide name wraps early, never loses text. */
+static void deadlock_emit(void *ctx, const char *line)
+{
+    struct ui *u = ctx;
+    size_t width = COLS > 20 ? (size_t)COLS : 20, indent = 0;
+    while (strlen(line) + indent > width) {
+        size_t room = width - indent, cut = room;
+        while (cut > room / 2 && line[cut] != ' ')
+            cut--;
+        if (line[cut] != ' ')
+            cut = room;
+        drill_add(u, "%*s%.*s", (int)indent, "", (int)cut, line);
+        line += cut;
+        while (*line == ' ')
+            line++;
+        indent = 6;
+    }
+    drill_add(u, "%*s%s", (int)indent, "", line);
+}
+
+/* The deadlock list (D): every cycle of the current snapshot in the words
+ * gt-stacks prints, rebuilt on each refresh while it is shown. */
+static void deadlocks_open(struct ui *u)
+{
+    char banner[256];
+    size_t top = u->top;
+    drill_free(u);
+    if (!u->have_tables || !deadlock_banner(&u->tb, 0, banner, sizeof(banner))) {
+        drill_add(u, "no deadlock");
+    } else {
+        drill_add(u, "%s  (Esc goes back)", banner);
+        drill_add(u, "%s", "");
+        deadlock_lines(u->s, deadlock_emit, u);
+    }
+    u->top = top < u->ndrill ? top : 0;
 }
 
 /* ---- drawing ------------------------------------------------------------ */
@@ -345,12 +423,20 @@ static void sparkline(const struct sampler *s, uint32_t index, char *out, size_t
     out[at] = 0;
 }
 
+/* The first part of a location label ("func (file:line)" before " < "). */
+static const char *call_site(const char *label, char *buf, size_t len)
+{
+    const char *end = strstr(label, " < ");
+    snprintf(buf, len, "%.*s", end ? (int)(end - label) : (int)strlen(label), label);
+    return buf;
+}
+
 static void format_row(const struct ui *u, size_t i, char *line, size_t len)
 {
     if (u->view == VIEW_LOCATIONS) {
         char spark[128], cols[512];
         format_columns(cols, sizeof(cols), loc_columns, screen_loc_columns,
-                       SCREEN_LOC_COLUMNS, &u->tb.locs[i], 0, 0);
+                       screen_loc_ncolumns(u), &u->tb.locs[i], 0, 0);
         sparkline(u->s, u->tb.locs[i].index, spark, sizeof(spark));
         /* The sparkline goes last: its blocks are several bytes per
          * column, so the text before it is cut to the screen by bytes. */
@@ -359,11 +445,29 @@ static void format_row(const struct ui *u, size_t i, char *line, size_t len)
                  u->tb.locs[i].where, spark);
     } else if (u->view == VIEW_THREADS) {
         format_columns(line, len, thread_columns, NULL, thread_ncolumns, &u->tb.threads[i], 0, 0);
-    } else if (u->view == VIEW_GRAPH) {
+    } else if (u->view == VIEW_GRAPH && i < u->tb.nedges) {
         const struct edge_row *e = &u->tb.edges[i];
         char run[32];
         snprintf(line, len, "%10.1f/s  run %-8s %s -> %s", e->per_s,
                  gto_fmt_duration(e->mean_run_ns, run, sizeof(run)), e->from_where, e->to_where);
+    } else if (u->view == VIEW_GRAPH) {
+        /* A wait on threads, "=>": how many waiters it holds up where a
+         * transition has its rate, by how many threads where it has its
+         * run time, then where they wait => where those threads park. */
+        const struct block_row *b = &u->tb.blocks[i - u->tb.nedges];
+        char by[48], from[WHERE_MAX], to[WHERE_MAX];
+        snprintf(by, sizeof(by), "%zu thread%s", b->threads, b->threads == 1 ? "" : "s");
+        if (!b->to)
+            snprintf(to, sizeof(to), "(%s, at no location)", gto_state_name(b->to_state));
+        const char *fw = b->from_where, *tw = b->to ? b->to_where : to;
+        int n = snprintf(line, len, "%7" PRIu64 " held  by %-9s %.400s => %.400s", b->waiters,
+                         by, fw, tw);
+        /* Too wide for the screen: the call sites alone (each label's
+         * first part), so that both ends show. */
+        if (n > COLS)
+            snprintf(line, len, "%7" PRIu64 " held  by %-9s %.400s => %.400s", b->waiters, by,
+                     call_site(fw, from, sizeof(from)),
+                     b->to ? call_site(tw, to, sizeof(to)) : tw);
     }
 }
 
@@ -404,6 +508,8 @@ static const char *const help_text[] = {
     "  Up Down PgUp PgDn Home End    move",
     "  Enter           drill down: a location's threads and backtraces,",
     "                  a thread's backtrace;  Esc goes back",
+    "  D               the deadlock list: every cycle of threads waiting on",
+    "                  each other (the header's DEADLOCK banner);  Esc back",
     "  < >             sort by the column left / right;  r reverse",
     "  s F6            pick the sort column by letter (again: reverse)",
     "  /               filter rows by text (location, name, state)",
@@ -411,14 +517,20 @@ static const char *const help_text[] = {
     "  d + -           refresh interval (d cycles, + slower, - faster)",
     "  h ? F1          this help;  q quit",
     "",
+    "  Header: the running thread and how long it has run without",
+    "  yielding, highlighted past -H (default 100ms).  Locations: BLOCKED BY",
+    "  is the thread holding up most waiters (thread 2 (50), +N more).",
+    "  Graph: -> transitions, => waits on threads parked elsewhere.",
+    "",
     "press any key",
 };
 
-static int body_height(void) { return LINES - HEADER_LINES - 3; }
+static int body_height(const struct ui *u) { return LINES - u->header_n - 3; }
 
 static void draw(struct ui *u)
 {
-    char line[1024], hl[HEADER_LINES][256];
+    char line[1024];
+    struct header_line hl[HEADER_MAX];
     erase();
     if (COLS < MIN_COLS || LINES < MIN_LINES) {
         snprintf(line, sizeof(line), "terminal too small: gt-top needs at least %dx%d",
@@ -433,21 +545,28 @@ static void draw(struct ui *u)
         refresh();
         return;
     }
-    int n = u->have_tables ? header_lines(u->s, &u->tb, hl, HEADER_LINES) : 0;
-    for (int i = 0; i < n; i++)
-        put_line(i, hl[i], i == 0 && u->colour ? COLOR_PAIR(PAIR_HEADER) | A_BOLD : 0);
+    int n = u->have_tables ? header_lines(u->s, &u->tb, 1, hl, HEADER_MAX) : 0;
+    u->header_n = n;
+    for (int i = 0; i < n; i++) {
+        /* The banner and a hog stand out: red where there is colour,
+         * reversed where there is none. */
+        int attr = hl[i].alert ? (u->colour ? COLOR_PAIR(PAIR_ALERT) | A_BOLD | A_REVERSE
+                                            : A_BOLD | A_REVERSE)
+                   : i == 0 && u->colour ? COLOR_PAIR(PAIR_HEADER) | A_BOLD : 0;
+        put_line(i, hl[i].text, attr);
+    }
     char when[32];
     time_t t = (time_t)(u->s->taken_realtime_ns / 1000000000u);
     strftime(when, sizeof(when), "%H:%M:%S", localtime(&t));
     snprintf(line, sizeof(line), " [1]Locations [2]Threads [3]Stacks [4]Graph   view: %s%s  "
              "every %.1fs%s  at %s%s%s",
              u->drill == DRILL_LOCATION ? "location" : u->drill == DRILL_THREAD ? "thread"
-                                                                                : view_names[u->view],
+             : u->drill == DRILL_DEADLOCKS ? "deadlocks" : view_names[u->view],
              u->filter[0] ? "  filter" : "", u->delay, u->paused ? " PAUSED" : "", when,
              u->filter[0] ? ": " : "", u->filter);
-    put_line(HEADER_LINES, line, A_REVERSE);
+    put_line(n, line, A_REVERSE);
 
-    int y = HEADER_LINES + 1, h = body_height();
+    int y = n + 1, h = body_height(u);
     if (u->drill != DRILL_NONE || u->view == VIEW_STACKS) {
         if (u->drill == DRILL_NONE)
             stacks_lines(u);
@@ -460,7 +579,7 @@ static void draw(struct ui *u)
             char cols[512];
             size_t sc = u->sort_col[u->view];
             format_columns(cols, sizeof(cols), loc_columns, screen_loc_columns,
-                           SCREEN_LOC_COLUMNS, NULL, sc,
+                           screen_loc_ncolumns(u), NULL, sc,
                            u->sort_desc[u->view]);
             int room = COLS - (int)strlen(cols) - SPARK_COLUMNS - 1;
             const char *title = sc != loc_ncolumns - 1 ? "LOCATION"
@@ -540,8 +659,8 @@ static int move_by(struct ui *u, long d)
 }
 static int act_up(struct ui *u) { return move_by(u, -1); }
 static int act_down(struct ui *u) { return move_by(u, 1); }
-static int act_pgup(struct ui *u) { return move_by(u, -body_height()); }
-static int act_pgdn(struct ui *u) { return move_by(u, body_height()); }
+static int act_pgup(struct ui *u) { return move_by(u, -body_height(u)); }
+static int act_pgdn(struct ui *u) { return move_by(u, body_height(u)); }
 static int act_home(struct ui *u) { return move_by(u, -(long)current_len(u)); }
 static int act_end(struct ui *u) { return move_by(u, (long)current_len(u)); }
 
@@ -653,6 +772,14 @@ static int act_back(struct ui *u)
 
 static int act_resize(struct ui *u) { (void)u; clear(); return ACT_REDRAW; }
 
+static int act_deadlocks(struct ui *u)
+{
+    u->drill = DRILL_DEADLOCKS;
+    u->top = 0;
+    deadlocks_open(u);
+    return ACT_REDRAW;
+}
+
 static const struct { int key; int (*fn)(struct ui *); } bindings[] = {
     {'q', act_quit},        {'Q', act_quit},       {'h', act_help},
     {'?', act_help},        {KEY_F(1), act_help},  {'1', act_view1},
@@ -666,6 +793,7 @@ static const struct { int key; int (*fn)(struct ui *); } bindings[] = {
     {'+', act_slower},      {'-', act_faster},     {'\n', act_enter},
     {KEY_ENTER, act_enter}, {'\r', act_enter},     {27, act_back},
     {KEY_BACKSPACE, act_back}, {KEY_RESIZE, act_resize},
+    {'D', act_deadlocks},
 };
 
 /* ---- the loop ----------------------------------------------------------- */

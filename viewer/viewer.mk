@@ -33,9 +33,11 @@ $(BUILD)/tests/viewer/%: tests/viewer/%.c $(LIBGT_A) | $(BUILD)/tests/viewer/
 	$(Q)$(CC) $(GT_CFLAGS) -MMD -MP -o $@ $< $(LIBGT_A) $(GT_LDFLAGS) $(GT_LIBS)
 
 # The tools' fixture of threads waiting unstacked (tests/tools/unstacked.c)
-# serves the drill-down and no-stack tests too; gt-waste is the class
-# agreement test's other reader.
-test-viewer: $(GT_TOP) $(BUILD)/bin/gt-waste $(TV_PROGS) $(BUILD)/tests/tools/unstacked $(DEPS_STAMP)
+# serves the drill-down and no-stack tests too, their fixture of lock
+# holders, cycles and a spinner (tests/tools/blockers.c) the who-blocks-whom
+# tests; gt-waste is the class agreement test's other reader.
+test-viewer: $(GT_TOP) $(BUILD)/bin/gt-waste $(TV_PROGS) $(BUILD)/tests/tools/unstacked \
+             $(BUILD)/tests/tools/blockers $(DEPS_STAMP)
 	$(Q)GT_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/viewer
 
 TEST_SUITES += test-viewer

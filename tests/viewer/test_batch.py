@@ -233,6 +233,7 @@ THREAD_COLUMNS = {
     "touched": lambda t: t["stack"]["touched"] or 0,
     "reserved": lambda t: t["stack"]["reserved"],
     "location": lambda t: t["where"].encode(),
+    "blocked_by": lambda t: (t["blocked_by"] or {}).get("id") or 0,
 }
 
 
