@@ -41,6 +41,7 @@
 #include "internal.h"
 
 #define NONE UINT32_MAX
+#define PREFETCH_AHEAD 8 /* records: see collect */
 #define DEFAULT_HOG_NS 100000000ull /* 100 ms without a watchdog threshold */
 
 enum obj_type { OBJ_MUTEX = 1, OBJ_CHAN = 2 };
@@ -108,6 +109,8 @@ struct gto_blockers {
     size_t nloc_first;
     struct gto_loc_blocker *entries;
     const struct gto_thread *running; /* gto_hog's thread, NULL none */
+    int order_known, sorted[2];       /* thread_order: the thread array
+                                       * sorted by address [0], id [1] */
     struct {
         void *p;
         size_t cap;                   /* bytes */
@@ -419,13 +422,31 @@ static uint64_t thread_key(const gto_snapshot *s, int by_id, size_t i)
     return by_id ? s->threads[i].id : s->threads[i].addr;
 }
 
+/* Whether the thread array is sorted by address and by id: one pass
+ * for both (they share a cache line of each record), made the first
+ * time either is asked, and only then. */
+static void thread_order(const gto_snapshot *s, struct gto_blockers *bl)
+{
+    const struct gto_thread *th = s->threads;
+    size_t n = s->nthreads;
+    int by_addr = 1, by_id = 1;
+    for (size_t i = 1; i < n && (by_addr || by_id); i++) {
+        if (i + PREFETCH_AHEAD < n)
+            __builtin_prefetch(&th[i + PREFETCH_AHEAD].addr);
+        by_addr &= th[i - 1].addr <= th[i].addr;
+        by_id &= th[i - 1].id <= th[i].id;
+    }
+    bl->sorted[0] = by_addr, bl->sorted[1] = by_id;
+    bl->order_known = 1;
+}
+
 static int index_threads(const gto_snapshot *s, struct gto_blockers *bl, int by_id,
                          size_t lookups, struct thread_index *ix)
 {
     size_t n = s->nthreads;
-    int sorted = 1;
-    for (size_t i = 1; i < n && sorted; i++)
-        sorted = thread_key(s, by_id, i - 1) <= thread_key(s, by_id, i);
+    if (!bl->order_known)
+        thread_order(s, bl);
+    int sorted = bl->sorted[by_id];
     ix->by_id = by_id;
     ix->k = NULL;
     if (sorted && lookups <= n / 1024)
@@ -476,6 +497,12 @@ static void collect(gto_snapshot *s, struct gto_blockers *bl, struct waiter *w,
     bl->running = NULL;
     for (size_t i = 0; i < n; i++) {
         const struct gto_thread *th = &s->threads[i];
+        /* The fields read lie in two cache lines of a 470-byte record:
+         * asked for a few records ahead, they are there when needed. */
+        if (i + PREFETCH_AHEAD < n) {
+            __builtin_prefetch(&th[PREFETCH_AHEAD].state);
+            __builtin_prefetch(&th[PREFETCH_AHEAD].in_flux);
+        }
         if (!blockable(th)) {
             bl->has_block[i] = 0;
             /* count_states leaves at most one running record. */
@@ -560,36 +587,37 @@ static int fill_blocks(gto_snapshot *s, struct gto_blockers *bl, const struct wa
     size_t joins = 0, ne = 0;
     struct thread_index by_id = {NULL, 1};
     for (size_t p = 0; p < nw; p++)
-        joins += w[p].run == NONE && s->threads[w[p].thread].wait_obj;
+        joins += w[p].run == NONE && bl->blocks[w[p].thread].obj;
     if (joins && index_threads(s, bl, 1, joins, &by_id) < 0) {
         gto__err(err, "out of memory for the owners of %zu threads", s->nthreads);
         return -1;
     }
+    /* What a record says is in its block already (kind, obj): the
+     * thread array, ten times bigger, is not read again. */
     for (size_t p = 0; p < nw; p++) {
         uint32_t i = w[p].thread;
-        const struct gto_thread *th = &s->threads[i];
         struct gto_block *b = &bl->blocks[i];
         if (w[p].run == NONE) { /* a join */
-            b->by = th->wait_obj ? find_thread(s, &by_id, th->wait_obj) : NULL;
+            b->by = b->obj ? find_thread(s, &by_id, b->obj) : NULL;
             b->by_record = b->by ? b->by->addr : 0;
             b->edge = b->by != NULL;
         } else {
             const struct object *o = &objs[run_obj[w[p].run]];
             b->obj_status = o->status;
             if (o->type == OBJ_MUTEX) {
-                if (th->wait_kind == GT_WAIT_COND)
-                    b->mutex = th->wait_arg;
+                if (b->kind == GT_WAIT_COND)
+                    b->mutex = o->addr; /* its wait_arg (wait_object) */
                 if (o->status == GTO_OBJ_OK && o->owner) {
                     b->by_record = o->owner;
                     b->by = o->by;
                     b->held_since = o->held_since;
-                    b->edge = b->by && th->wait_kind == GT_WAIT_MUTEX;
+                    b->edge = b->by && b->kind == GT_WAIT_MUTEX;
                 }
             } else {
                 b->chan_len = o->len;
                 b->chan_cap = o->cap;
                 b->chan_closed = o->closed;
-                b->peers = th->wait_kind == GT_WAIT_CHAN_SEND ? o->receivers : o->senders;
+                b->peers = b->kind == GT_WAIT_CHAN_SEND ? o->receivers : o->senders;
             }
         }
         if (b->edge && b->by) {
@@ -823,6 +851,7 @@ int gto__blockers(gto_target *t, gto_snapshot *s, char *err)
     s->bl = bl;
     bl->cycles = NULL, bl->ncycles = 0, bl->members = NULL, bl->in_cycles = 0;
     bl->loc_first = NULL, bl->nloc_first = 0, bl->entries = NULL, bl->running = NULL;
+    bl->order_known = 0;
     bl->blocks = bl_array(bl, BUF_BLOCKS, n * sizeof(*bl->blocks));
     bl->has_block = bl_array(bl, BUF_HAS, n);
     uint32_t *pos = bl_array(bl, BUF_POS, n * sizeof(*pos));
