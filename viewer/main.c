@@ -11,6 +11,7 @@
  * Every failure before the screen opens is one line on stderr.
  */
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -316,6 +317,11 @@ int main(int argc, char **argv)
                         "batch output (gt-top -b -p PID)\n");
         return EXIT_USAGE;
     }
+    /* Each refresh builds its tables afresh (megabytes at 100K threads):
+     * freed memory is kept for the next one, not given back to be
+     * faulted in again, whatever glibc's thresholds made of the sizes
+     * freed before. */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20), mallopt(M_TRIM_THRESHOLD, 256 << 20);
     struct sampler s;
     struct refresh_cost cost = {.enabled = o.timing, .buffered = !o.batch};
     char err[GTO_ERR_MAX];

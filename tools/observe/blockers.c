@@ -13,14 +13,22 @@
  * The graph: a thread parked on a mutex waits for its owner, a joiner for
  * the joined thread.  Each thread waits on one thing, so it has at most
  * one outgoing edge: the graph is a functional graph, and its cycles are
- * found in one pass over the threads, each visited once (iteratively: a
- * chain of 100K threads is no recursion).  A live target's threads were
- * copied a chunk at a time, not at one instant, so a cycle is confirmed by
- * reading its members' seq words and mutexes once more, in one batch:
- * every member still parked in the same wait since the same time (its
- * record's seq unchanged) and each mutex still held by the same member.  A parked thread cannot
- * release a mutex, so such a cycle existed at one instant and exists
- * still: a deadlock, never a torn read.
+ * found in one pass over the threads that have an edge, each visited
+ * once (iteratively: a chain of 100K threads is no recursion).  A live
+ * target's threads were copied a chunk at a time, not at one instant, so
+ * a cycle is confirmed by reading its members' seq words and mutexes once
+ * more, in one batch: every member still parked in the same wait since
+ * the same time (its record's seq unchanged) and each mutex still held by
+ * the same member.  A parked thread cannot release a mutex, so such a
+ * cycle existed at one instant and exists still: a deadlock, never a torn
+ * read.
+ *
+ * Cost: gt-top takes a snapshot with this every second or faster, so
+ * one pass (collect) goes over every thread; everything after it goes
+ * over the threads whose wait names an object or a thread (a sleep, an
+ * fd or a poll needs no more than the record), over the objects, or over
+ * the threads with an edge, and every array is kept for the next
+ * snapshot (BUF_*).
  *
  * Every value read is hostile: an owner is a thread of the snapshot only
  * when it is exactly one's record address; counts (a channel's cap and
@@ -33,6 +41,7 @@
 #include "internal.h"
 
 #define NONE UINT32_MAX
+#define PREFETCH_AHEAD 8 /* records: see collect */
 #define DEFAULT_HOG_NS 100000000ull /* 100 ms without a watchdog threshold */
 
 enum obj_type { OBJ_MUTEX = 1, OBJ_CHAN = 2 };
@@ -43,14 +52,54 @@ struct object {
     int type;                /* enum obj_type */
     int status;              /* enum gto_obj_status */
     uint64_t owner, held_since;       /* mutex */
+    const struct gto_thread *by;      /* mutex: the owner, when it is a
+                                       * thread of the snapshot */
     uint64_t cap, len;                /* chan */
     int closed;
     uint64_t senders, receivers;      /* chan: parked threads of the snapshot */
 };
 
+/* Neighbouring threads that wait on one object (see collect). */
+struct run {
+    uint64_t addr;
+    int type;                /* enum obj_type */
+    uint32_t senders, receivers;
+};
+
+/* A thread whose wait needs more than its own record: a mutex, cond,
+ * channel or join wait.  RUN: its run of threads on one object (collect),
+ * NONE for a join. */
+struct waiter {
+    uint32_t thread, run;
+};
+
+/* has_block[i]: thread i has a block; and a wait-for edge (pos[i] is
+ * then its index among the edges). */
+#define HAS_BLOCK 1u
+#define HAS_EDGE 2u
+
+/* The analysis's arrays.  Each is kept, with the results it holds, from
+ * one snapshot to the next: a freed snapshot gives its gto_blockers back
+ * to the target (gto__blockers_give_back), as it gives its thread array,
+ * so that a viewer refreshing every second neither allocates nor faults
+ * in fresh pages (10 MB of blocks at 100K threads) each time. */
+enum {
+    BUF_BLOCKS, BUF_HAS, BUF_POS,           /* per thread */
+    BUF_WAITERS, BUF_RUNS, BUF_RUN_KEYS, BUF_RUN_OBJ, BUF_OBJS, /* objects */
+    BUF_OBJ_BYTES, BUF_OBJ_RANGES, BUF_OBJ_AT, BUF_OBJ_OK,
+    BUF_SORT,                               /* radix_sort's other half */
+    BUF_BY_ADDR, BUF_BY_ID,                 /* thread indexes */
+    BUF_EDGES, BUF_NEXT, BUF_MARK, BUF_CYC, BUF_CYC_TMP, BUF_CYC_AT,
+    BUF_KEEP, BUF_CYCLES, BUF_MEMBERS,      /* cycles */
+    BUF_CONF_RANGES, BUF_CONF_OK, BUF_CONF_VAL,
+    BUF_PAIRS, BUF_LOC_FIRST, BUF_ENTRIES,  /* location blockers */
+    BUF_MERGE_ORD, BUF_MERGE_M, BUF_MERGE_FROM, BUF_MERGE_OK, BUF_MERGE_BIG,
+    BUF_COUNT
+};
+
 struct gto_blockers {
     struct gto_block *blocks;         /* one per thread of the snapshot */
-    uint8_t *has_block;               /* whether blocks[i] is one */
+    uint8_t *has_block;               /* HAS_BLOCK: blocks[i] is one */
     struct gto_cycle *cycles;
     size_t ncycles;
     const struct gto_thread **members; /* every cycle's, back to back */
@@ -59,19 +108,53 @@ struct gto_blockers {
                                        * [loc_first[L], loc_first[L + 1]) */
     size_t nloc_first;
     struct gto_loc_blocker *entries;
+    const struct gto_thread *running; /* gto_hog's thread, NULL none */
+    int order_known, sorted[2];       /* thread_order: the thread array
+                                       * sorted by address [0], id [1] */
+    struct {
+        void *p;
+        size_t cap;                   /* bytes */
+    } buf[BUF_COUNT];
 };
 
 void gto__blockers_free(struct gto_blockers *b)
 {
     if (!b)
         return;
-    free(b->blocks);
-    free(b->has_block);
-    free(b->cycles);
-    free(b->members);
-    free(b->loc_first);
-    free(b->entries);
+    for (int i = 0; i < BUF_COUNT; i++)
+        free(b->buf[i].p);
     free(b);
+}
+
+void gto__blockers_give_back(gto_target *t, struct gto_blockers *b)
+{
+    if (!b)
+        return;
+    struct gto_blockers *old = t ? t->spare_blockers : NULL;
+    if (t && (!old || b->buf[BUF_BLOCKS].cap > old->buf[BUF_BLOCKS].cap)) {
+        t->spare_blockers = b;
+        b = old;
+    }
+    gto__blockers_free(b);
+}
+
+/* Buffer WHICH of BL, of at least BYTES (1 at least), its old contents
+ * kept or not; NULL when out of memory. */
+static void *bl_array(struct gto_blockers *bl, int which, size_t bytes)
+{
+    if (!bytes)
+        bytes = 1;
+    if (bytes > bl->buf[which].cap) {
+        size_t cap = bytes + bytes / 4;
+        void *p = malloc(cap);
+        if (!p)
+            return NULL;
+        gto__huge_pages(p, cap);
+        free(bl->buf[which].p);
+        bl->buf[which].p = p;
+        bl->buf[which].cap = cap;
+    }
+    return bl->buf[which].p;
 }
 
 /* The object a parked thread's wait names, by type, 0 none. */
@@ -109,20 +192,24 @@ struct keyed {
 
 /* Sorts the N pairs A by key, and pairs of equal keys by the low bit of i
  * when LOWBIT: a stable radix sort, a byte a pass, that skips the bytes
- * every key shares (the high bytes of addresses in one region).  At 100K
- * objects it takes a few milliseconds where qsort took tens.  -1 when out
- * of memory (A untouched). */
-static int radix_sort(struct keyed *a, size_t n, int lowbit)
+ * every key shares (the high bytes of addresses in one region), and the
+ * low bits when all are alike.  At 100K objects it takes a few
+ * milliseconds where qsort took tens.  -1 when out of memory (A
+ * untouched). */
+static int radix_sort(struct gto_blockers *bl, struct keyed *a, size_t n, int lowbit)
 {
     if (n < 2)
         return 0;
-    struct keyed *tmp = malloc(n * sizeof(*tmp)), *src = a, *dst = tmp;
+    struct keyed *tmp = bl_array(bl, BUF_SORT, n * sizeof(*tmp)), *src = a, *dst = tmp;
     if (!tmp)
         return -1;
     uint64_t all_or = 0, all_and = ~0ull;
-    for (size_t i = 0; i < n; i++)
+    size_t low_or = 0, low_and = 1;
+    for (size_t i = 0; i < n; i++) {
         all_or |= a[i].key, all_and &= a[i].key;
-    for (int pass = lowbit ? -1 : 0; pass < 8; pass++) {
+        low_or |= a[i].i & 1, low_and &= a[i].i & 1;
+    }
+    for (int pass = lowbit && low_or != low_and ? -1 : 0; pass < 8; pass++) {
         int shift = pass * 8;
         if (pass >= 0 && !(((all_or ^ all_and) >> shift) & 0xff))
             continue; /* every key has this byte: no reordering */
@@ -138,7 +225,6 @@ static int radix_sort(struct keyed *a, size_t n, int lowbit)
     }
     if (src != a)
         memcpy(a, src, n * sizeof(*a));
-    free(tmp);
     return 0;
 }
 
@@ -193,37 +279,32 @@ static int flush_merged(gto_target *t, const struct gto_range *r, uint8_t *ok,
 /* Reads the N ranges R (any order) as read_many would, ok[i] per range
  * (a range that wraps is not read), merging neighbours.  -1 with errno when the
  * target failed as a whole. */
-static int read_merged(gto_target *t, const struct gto_range *r, size_t n, uint8_t *ok)
+static int read_merged(gto_target *t, struct gto_blockers *bl, const struct gto_range *r,
+                       size_t n, uint8_t *ok)
 {
     if (n < 2)
         return n ? t->be->read_many(t, r, n, ok) : 0;
-    size_t maxm = MERGE_BUF / 64 + 1;
-    struct keyed *ord = malloc(n * sizeof(*ord));
-    struct gto_range *m = malloc(maxm * sizeof(*m));
-    size_t *from = malloc((maxm + 1) * sizeof(*from));
-    uint8_t *mok = malloc(maxm);
+    /* At most one merged range per range, and per 64 bytes of a batch. */
+    size_t maxm = MERGE_BUF / 64 + 1 < n ? MERGE_BUF / 64 + 1 : n;
+    struct keyed *ord = bl_array(bl, BUF_MERGE_ORD, n * sizeof(*ord));
+    struct gto_range *m = bl_array(bl, BUF_MERGE_M, maxm * sizeof(*m));
+    size_t *from = bl_array(bl, BUF_MERGE_FROM, (maxm + 1) * sizeof(*from));
+    uint8_t *mok = bl_array(bl, BUF_MERGE_OK, maxm);
     /* The snapshot's record buffer is free by now, and its pages are
      * there already: a fresh 4 MiB would be a thousand page faults. */
     struct gto_scratch *sc = &t->scratch[GTO_SCRATCH_RECS];
-    uint8_t *own = sc->cap >= MERGE_BUF ? NULL : malloc(MERGE_BUF);
-    uint8_t *big = own ? own : sc->p;
-    int rc = -1;
-    if (!ord || !m || !from || !mok || !big) {
-        /* Out of memory: the ranges as they are. */
-        rc = t->be->read_many(t, r, n, ok);
-        goto done;
-    }
-    size_t nord = 0;
+    uint8_t *big = sc->cap >= MERGE_BUF ? sc->p : bl_array(bl, BUF_MERGE_BIG, MERGE_BUF);
+    if (!ord || !m || !from || !mok || !big)
+        return t->be->read_many(t, r, n, ok); /* out of memory: as they are */
+    size_t nord = 0, all = n;
     for (size_t i = 0; i < n; i++) {
         ok[i] = r[i].len == 0;
         if (r[i].len && r[i].addr <= UINT64_MAX - r[i].len)
             ord[nord++] = (struct keyed){r[i].addr, i};
     }
     n = nord;
-    if (radix_sort(ord, n, 0) < 0) {
-        rc = t->be->read_many(t, r, n, ok);
-        goto done;
-    }
+    if (radix_sort(bl, ord, n, 0) < 0)
+        return t->be->read_many(t, r, all, ok);
     size_t nm = 0, used = 0;
     for (size_t i = 0; i < n;) {
         uint64_t lo = ord[i].key, hi = lo + r[ord[i].i].len;
@@ -240,7 +321,7 @@ static int read_merged(gto_target *t, const struct gto_range *r, size_t n, uint8
         if (nm == maxm || used + (hi - lo) > MERGE_BUF) {
             from[nm] = i;
             if (flush_merged(t, r, ok, ord, m, from, nm, mok) < 0)
-                goto done;
+                return -1;
             nm = used = 0;
         }
         m[nm] = (struct gto_range){lo, (size_t)(hi - lo), big + used};
@@ -250,16 +331,13 @@ static int read_merged(gto_target *t, const struct gto_range *r, size_t n, uint8
     }
     from[nm] = n;
     if (nm && flush_merged(t, r, ok, ord, m, from, nm, mok) < 0)
-        goto done;
-    rc = 0;
-done:
-    free(ord), free(m), free(from), free(mok), free(own);
-    return rc;
+        return -1;
+    return 0;
 }
 
-/* Reads every object of OBJS (N, sorted) in one batch and decodes it. */
-static int read_objects(gto_target *t, const gto_snapshot *s, struct object *objs,
-                        size_t n, char *err)
+/* Reads every object of OBJS (N) in one batch and decodes it. */
+static int read_objects(gto_target *t, const gto_snapshot *s, struct gto_blockers *bl,
+                        struct object *objs, size_t n, char *err)
 {
     const struct gto_obj_layout *ol = &s->ol;
     struct gto_fld mf[] = {ol->mutex_owner, ol->mutex_magic, ol->mutex_held_since};
@@ -269,12 +347,11 @@ static int read_objects(gto_target *t, const gto_snapshot *s, struct object *obj
     size_t total = 0, nr = 0;
     for (size_t i = 0; i < n; i++)
         total += objs[i].type == OBJ_MUTEX ? mlen : clen;
-    uint8_t *buf = malloc(total ? total : 1);
-    struct gto_range *r = malloc((n ? n : 1) * sizeof(*r));
-    size_t *at = malloc((n ? n : 1) * sizeof(*at));
-    uint8_t *ok = malloc(n ? n : 1);
-    if (!buf || !r || !at || !ok) {
-        free(buf), free(r), free(at), free(ok);
+    uint8_t *bytes = bl_array(bl, BUF_OBJ_BYTES, total);
+    struct gto_range *r = bl_array(bl, BUF_OBJ_RANGES, n * sizeof(*r));
+    size_t *at = bl_array(bl, BUF_OBJ_AT, n * sizeof(*at));
+    uint8_t *ok = bl_array(bl, BUF_OBJ_OK, n);
+    if (!bytes || !r || !at || !ok) {
         gto__err(err, "out of memory for the objects %zu threads wait on", s->nthreads);
         return -1;
     }
@@ -292,12 +369,11 @@ static int read_objects(gto_target *t, const gto_snapshot *s, struct object *obj
             o->status = GTO_OBJ_UNREADABLE;
             continue;
         }
-        r[nr] = (struct gto_range){o->addr, len, buf + off};
+        r[nr] = (struct gto_range){o->addr, len, bytes + off};
         at[i] = nr++;
         off += len;
     }
-    if (read_merged(t, r, nr, ok) < 0) {
-        free(buf), free(r), free(at), free(ok);
+    if (read_merged(t, bl, r, nr, ok) < 0) {
         gto__err(err, "%s exited while being read", t->name);
         return -1;
     }
@@ -326,106 +402,232 @@ static int read_objects(gto_target *t, const gto_snapshot *s, struct object *obj
         if (o->status != GTO_OBJ_OK)
             o->owner = o->held_since = o->cap = o->len = 0, o->closed = 0;
     }
-    free(buf), free(r), free(at), free(ok);
     return 0;
 }
 
-/* The snapshot's threads by a key (record address, id), sorted, for a
- * binary search: threads come in slot order, which is address order
- * within a chunk and usually across chunks too (and id order as long as
- * no slot was reused), so the array is most often sorted already and
- * costs one pass. */
-static struct keyed *index_threads(const gto_snapshot *s, int by_id)
+/* The snapshot's threads by a key (record address, id), for a binary
+ * search.  Threads come in slot order, which is address order within a
+ * chunk and usually across chunks too (and id order as long as no slot
+ * was reused), so the thread array itself is most often sorted already:
+ * a few look-ups search it in place (k NULL); many get a compact copy,
+ * sorted (the thread array is 400 bytes a thread, and a search through
+ * it would miss the cache at every step). */
+struct thread_index {
+    const struct keyed *k;   /* NULL: the thread array is sorted */
+    int by_id;
+};
+
+static uint64_t thread_key(const gto_snapshot *s, int by_id, size_t i)
 {
-    struct keyed *k = malloc((s->nthreads ? s->nthreads : 1) * sizeof(*k));
-    if (!k)
-        return NULL;
-    int sorted = 1;
-    for (size_t i = 0; i < s->nthreads; i++) {
-        k[i] = (struct keyed){by_id ? s->threads[i].id : s->threads[i].addr, i};
-        sorted &= !i || k[i - 1].key <= k[i].key;
-    }
-    if (!sorted && radix_sort(k, s->nthreads, 0) < 0) {
-        free(k);
-        return NULL;
-    }
-    return k;
+    return by_id ? s->threads[i].id : s->threads[i].addr;
 }
 
-/* The thread whose key is KEY, NULL none. */
+/* Whether the thread array is sorted by address and by id: one pass
+ * for both (they share a cache line of each record), made the first
+ * time either is asked, and only then. */
+static void thread_order(const gto_snapshot *s, struct gto_blockers *bl)
+{
+    const struct gto_thread *th = s->threads;
+    size_t n = s->nthreads;
+    int by_addr = 1, by_id = 1;
+    for (size_t i = 1; i < n && (by_addr || by_id); i++) {
+        if (i + PREFETCH_AHEAD < n)
+            __builtin_prefetch(&th[i + PREFETCH_AHEAD].addr);
+        by_addr &= th[i - 1].addr <= th[i].addr;
+        by_id &= th[i - 1].id <= th[i].id;
+    }
+    bl->sorted[0] = by_addr, bl->sorted[1] = by_id;
+    bl->order_known = 1;
+}
+
+static int index_threads(const gto_snapshot *s, struct gto_blockers *bl, int by_id,
+                         size_t lookups, struct thread_index *ix)
+{
+    size_t n = s->nthreads;
+    if (!bl->order_known)
+        thread_order(s, bl);
+    int sorted = bl->sorted[by_id];
+    ix->by_id = by_id;
+    ix->k = NULL;
+    if (sorted && lookups <= n / 1024)
+        return 0;
+    struct keyed *k = bl_array(bl, by_id ? BUF_BY_ID : BUF_BY_ADDR, n * sizeof(*k));
+    if (!k)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        k[i] = (struct keyed){thread_key(s, by_id, i), i};
+    if (!sorted && radix_sort(bl, k, n, 0) < 0)
+        return -1;
+    ix->k = k;
+    return 0;
+}
+
+/* The thread whose key is KEY (the first of equal keys in thread order),
+ * NULL none. */
 static const struct gto_thread *find_thread(const gto_snapshot *s,
-                                            const struct keyed *k, uint64_t key)
+                                            const struct thread_index *ix, uint64_t key)
 {
     size_t lo = 0, hi = s->nthreads;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (k[mid].key < key)
+        uint64_t at = ix->k ? ix->k[mid].key : thread_key(s, ix->by_id, mid);
+        if (at < key)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo < s->nthreads && k[lo].key == key ? &s->threads[k[lo].i] : NULL;
+    if (lo == s->nthreads)
+        return NULL;
+    if (!ix->k)
+        return thread_key(s, ix->by_id, lo) == key ? &s->threads[lo] : NULL;
+    return ix->k[lo].key == key ? &s->threads[ix->k[lo].i] : NULL;
 }
 
-/* Fills every parked thread's block from the objects read.  OBJ_OF[i]:
- * thread i's object in OBJS, NONE none.  An owner is a thread of the
- * snapshot only when it is exactly that thread's record address. */
-static int fill_blocks(gto_snapshot *s, struct gto_blockers *bl,
-                       const struct object *objs, const uint32_t *obj_of, char *err)
+/* The first pass, the one over every thread: each parked thread's block
+ * as its own record tells it (its wait kind and object), the running
+ * thread (gto_hog), and the threads whose wait needs more (struct
+ * waiter), in thread order.  Their objects come as runs: neighbouring
+ * threads most often wait on the same object (a pool of workers on one
+ * channel), and a run is one entry to sort however many threads it
+ * holds.  *NWAIT, *NRUN: how many of each. */
+static void collect(gto_snapshot *s, struct gto_blockers *bl, struct waiter *w,
+                    size_t *nwait, struct run *runs, size_t *nrun)
 {
-    struct keyed *by_addr = index_threads(s, 0), *by_id = NULL;
-    int joins = 0;
-    for (size_t i = 0; i < s->nthreads && !joins; i++)
-        joins = blockable(&s->threads[i]) && s->threads[i].wait_kind == GT_WAIT_JOIN;
-    if (!by_addr || (joins && !(by_id = index_threads(s, 1)))) {
-        free(by_addr);
-        gto__err(err, "out of memory for the owners of %zu threads", s->nthreads);
-        return -1;
-    }
-    for (size_t i = 0; i < s->nthreads; i++) {
+    size_t n = s->nthreads, nw = 0, nr = 0;
+    bl->running = NULL;
+    for (size_t i = 0; i < n; i++) {
         const struct gto_thread *th = &s->threads[i];
-        struct gto_block *b = &bl->blocks[i];
-        if (!blockable(th))
-            continue;
-        bl->has_block[i] = 1;
-        b->kind = th->wait_kind;
-        b->obj = th->wait_obj;
-        if (th->wait_kind == GT_WAIT_JOIN) {
-            b->by = th->wait_obj ? find_thread(s, by_id, th->wait_obj) : NULL;
-            b->by_record = b->by ? b->by->addr : 0;
-            b->edge = b->by != NULL;
+        /* The fields read lie in two cache lines of a 470-byte record:
+         * asked for a few records ahead, they are there when needed. */
+        if (i + PREFETCH_AHEAD < n) {
+            __builtin_prefetch(&th[PREFETCH_AHEAD].state);
+            __builtin_prefetch(&th[PREFETCH_AHEAD].in_flux);
+        }
+        if (!blockable(th)) {
+            bl->has_block[i] = 0;
+            /* count_states leaves at most one running record. */
+            if (!bl->running && th->state == GTO_STATE_RUNNING && !th->in_flux)
+                bl->running = th;
             continue;
         }
-        if (obj_of[i] == NONE)
-            continue;
-        const struct object *o = &objs[obj_of[i]];
-        b->obj_status = o->status;
-        if (o->type == OBJ_MUTEX) {
-            if (th->wait_kind == GT_WAIT_COND)
-                b->mutex = th->wait_arg;
-            if (o->status != GTO_OBJ_OK || !o->owner)
-                continue;
-            b->by_record = o->owner;
-            b->by = find_thread(s, by_addr, o->owner);
-            b->held_since = o->held_since;
-            b->edge = b->by && th->wait_kind == GT_WAIT_MUTEX;
-        } else {
-            b->chan_len = o->len;
-            b->chan_cap = o->cap;
-            b->chan_closed = o->closed;
-            b->peers = th->wait_kind == GT_WAIT_CHAN_SEND ? o->receivers : o->senders;
+        bl->has_block[i] = HAS_BLOCK;
+        bl->blocks[i] = (struct gto_block){.kind = th->wait_kind, .obj = th->wait_obj};
+        uint64_t addr;
+        int type = wait_object(th, &addr);
+        if (!type && th->wait_kind != GT_WAIT_JOIN)
+            continue; /* sleep, fd, poll: the record says it all */
+        if (type && (!nr || runs[nr - 1].addr != addr || runs[nr - 1].type != type))
+            runs[nr++] = (struct run){.addr = addr, .type = type};
+        if (type) {
+            runs[nr - 1].senders += th->wait_kind == GT_WAIT_CHAN_SEND;
+            runs[nr - 1].receivers += th->wait_kind == GT_WAIT_CHAN_RECV;
         }
+        w[nw++] = (struct waiter){(uint32_t)i, type ? (uint32_t)(nr - 1) : NONE};
     }
-    free(by_addr);
-    free(by_id);
+    *nwait = nw, *nrun = nr;
+}
+
+/* The distinct objects of the NR runs RUNS, each read once however many
+ * wait on it, one per (address, type): into *OBJS (*NOBJ), and the
+ * object of each run into RUN_OBJ. */
+static int distinct_objects(gto_target *t, gto_snapshot *s, struct gto_blockers *bl,
+                            const struct run *runs, size_t nr, uint32_t *run_obj,
+                            struct object **objs_out, size_t *nobj_out, char *err)
+{
+    struct keyed *k = bl_array(bl, BUF_RUN_KEYS, nr * sizeof(*k));
+    struct object *objs = bl_array(bl, BUF_OBJS, nr * sizeof(*objs));
+    if (!k || !objs)
+        return -2;
+    int sorted = 1;
+    for (size_t r = 0; r < nr; r++) {
+        k[r] = (struct keyed){runs[r].addr, r << 1 | (size_t)(runs[r].type == OBJ_CHAN)};
+        sorted &= !r || k[r - 1].key < k[r].key ||
+                  (k[r - 1].key == k[r].key && (k[r - 1].i & 1) <= (k[r].i & 1));
+    }
+    /* By address, then type. */
+    if (!sorted && radix_sort(bl, k, nr, 1) < 0)
+        return -2;
+    size_t nobj = 0;
+    for (size_t q = 0; q < nr; q++) {
+        const struct run *run = &runs[k[q].i >> 1];
+        if (!nobj || objs[nobj - 1].addr != run->addr || objs[nobj - 1].type != run->type)
+            objs[nobj++] = (struct object){.addr = run->addr, .type = run->type};
+        objs[nobj - 1].senders += run->senders;
+        objs[nobj - 1].receivers += run->receivers;
+        run_obj[k[q].i >> 1] = (uint32_t)(nobj - 1);
+    }
+    if (read_objects(t, s, bl, objs, nobj, err) < 0)
+        return -1;
+    /* Owners: a thread of the snapshot only when one's record address. */
+    size_t owned = 0;
+    for (size_t o = 0; o < nobj; o++)
+        owned += objs[o].type == OBJ_MUTEX && objs[o].owner;
+    if (owned) {
+        struct thread_index ix;
+        if (index_threads(s, bl, 0, owned, &ix) < 0) {
+            gto__err(err, "out of memory for the owners of %zu threads", s->nthreads);
+            return -1;
+        }
+        for (size_t o = 0; o < nobj; o++)
+            if (objs[o].type == OBJ_MUTEX && objs[o].owner)
+                objs[o].by = find_thread(s, &ix, objs[o].owner);
+    }
+    *objs_out = objs, *nobj_out = nobj;
     return 0;
 }
 
-/* The thread that thread I waits on through an edge, NONE none. */
-static uint32_t next_of(const gto_snapshot *s, const struct gto_blockers *bl, size_t i)
+/* Fills the blocks of the NW waiters W from their objects (OBJS, the
+ * object of run r at RUN_OBJ[r]) and the joined threads, and lists the
+ * threads with a wait-for edge, in thread order, into EDGES (*NEDGE;
+ * POS: each one's index there). */
+static int fill_blocks(gto_snapshot *s, struct gto_blockers *bl, const struct waiter *w,
+                       size_t nw, const struct object *objs, const uint32_t *run_obj,
+                       uint32_t *edges, uint32_t *pos, size_t *nedge, char *err)
 {
-    const struct gto_block *b = &bl->blocks[i];
-    return bl->has_block[i] && b->edge && b->by ? (uint32_t)(b->by - s->threads) : NONE;
+    size_t joins = 0, ne = 0;
+    struct thread_index by_id = {NULL, 1};
+    for (size_t p = 0; p < nw; p++)
+        joins += w[p].run == NONE && bl->blocks[w[p].thread].obj;
+    if (joins && index_threads(s, bl, 1, joins, &by_id) < 0) {
+        gto__err(err, "out of memory for the owners of %zu threads", s->nthreads);
+        return -1;
+    }
+    /* What a record says is in its block already (kind, obj): the
+     * thread array, ten times bigger, is not read again. */
+    for (size_t p = 0; p < nw; p++) {
+        uint32_t i = w[p].thread;
+        struct gto_block *b = &bl->blocks[i];
+        if (w[p].run == NONE) { /* a join */
+            b->by = b->obj ? find_thread(s, &by_id, b->obj) : NULL;
+            b->by_record = b->by ? b->by->addr : 0;
+            b->edge = b->by != NULL;
+        } else {
+            const struct object *o = &objs[run_obj[w[p].run]];
+            b->obj_status = o->status;
+            if (o->type == OBJ_MUTEX) {
+                if (b->kind == GT_WAIT_COND)
+                    b->mutex = o->addr; /* its wait_arg (wait_object) */
+                if (o->status == GTO_OBJ_OK && o->owner) {
+                    b->by_record = o->owner;
+                    b->by = o->by;
+                    b->held_since = o->held_since;
+                    b->edge = b->by && b->kind == GT_WAIT_MUTEX;
+                }
+            } else {
+                b->chan_len = o->len;
+                b->chan_cap = o->cap;
+                b->chan_closed = o->closed;
+                b->peers = b->kind == GT_WAIT_CHAN_SEND ? o->receivers : o->senders;
+            }
+        }
+        if (b->edge && b->by) {
+            bl->has_block[i] |= HAS_EDGE;
+            pos[i] = (uint32_t)ne;
+            edges[ne++] = i;
+        }
+    }
+    *nedge = ne;
+    return 0;
 }
 
 /* Reads the members of every candidate cycle again, in one batch, and
@@ -440,20 +642,19 @@ struct cycle_at {
     size_t first, n;         /* in the members array */
 };
 
-static int confirm_cycles(gto_target *t, const gto_snapshot *s,
-                          const struct gto_blockers *bl, const uint32_t *cyc,
-                          size_t used, const struct cycle_at *at, size_t nat,
-                          uint8_t *keep, char *err)
+static int confirm_cycles(gto_target *t, const gto_snapshot *s, struct gto_blockers *bl,
+                          const uint32_t *cyc, size_t used, const struct cycle_at *at,
+                          size_t nat, uint8_t *keep, char *err)
 {
     const struct gto_obj_layout *ol = &s->ol;
-    struct gto_range *r = malloc((2 * used + 1) * sizeof(*r));
-    uint8_t *ok = malloc(2 * used + 1);
-    uint64_t *val = calloc(2 * used + 1, sizeof(*val));
+    struct gto_range *r = bl_array(bl, BUF_CONF_RANGES, (2 * used + 1) * sizeof(*r));
+    uint8_t *ok = bl_array(bl, BUF_CONF_OK, 2 * used + 1);
+    uint64_t *val = bl_array(bl, BUF_CONF_VAL, (2 * used + 1) * sizeof(*val));
     if (!r || !ok || !val) {
-        free(r), free(ok), free(val);
         gto__err(err, "out of memory for the %zu threads of deadlock cycles", used);
         return -1;
     }
+    memset(val, 0, (2 * used + 1) * sizeof(*val)); /* a seq fills 4 bytes */
     /* Member k's seq is range 2k, its mutex's owner range 2k + 1 (none
      * for a join). */
     for (size_t k = 0; k < used; k++) {
@@ -464,8 +665,7 @@ static int confirm_cycles(gto_target *t, const gto_snapshot *s,
         r[2 * k + 1] = (struct gto_range){mutex ? th->wait_obj + ol->mutex_owner.off : 0,
                                           mutex ? 8 : 0, &val[2 * k + 1]};
     }
-    if (read_merged(t, r, 2 * used, ok) < 0) {
-        free(r), free(ok), free(val);
+    if (read_merged(t, bl, r, 2 * used, ok) < 0) {
         gto__err(err, "%s exited while being read", t->name);
         return -1;
     }
@@ -480,7 +680,6 @@ static int confirm_cycles(gto_target *t, const gto_snapshot *s,
                 keep[c] = ok[2 * k + 1] && val[2 * k + 1] == bl->blocks[cyc[k]].by_record;
         }
     }
-    free(r), free(ok), free(val);
     return 0;
 }
 
@@ -490,28 +689,44 @@ static int cmp_cycle(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* Finds the cycles of the wait-for graph: each thread is visited once,
- * marked with the start of the walk that reached it; a walk that meets
- * its own mark has closed a cycle.  A live target's are confirmed (see
- * confirm_cycles). */
-static int find_cycles(gto_target *t, gto_snapshot *s, struct gto_blockers *bl, char *err)
+/* The edge after edge E (EDGES[e] waits on a thread that has an edge
+ * too), NONE none. */
+static uint32_t next_edge(const gto_snapshot *s, const struct gto_blockers *bl,
+                          const uint32_t *edges, const uint32_t *pos, size_t e)
 {
-    size_t n = s->nthreads;
-    uint32_t *mark = calloc(n ? n : 1, sizeof(*mark));
-    uint32_t *cyc = malloc((n ? n : 1) * sizeof(*cyc));
-    uint32_t *tmp = malloc((n ? n : 1) * sizeof(*tmp));
-    struct cycle_at *at = NULL;
-    uint8_t *keep = NULL;
-    size_t nat = 0, capat = 0, used = 0;
-    if (!mark || !cyc || !tmp)
+    size_t to = (size_t)(bl->blocks[edges[e]].by - s->threads);
+    return bl->has_block[to] & HAS_EDGE ? pos[to] : NONE;
+}
+
+/* Finds the cycles of the wait-for graph: only threads with an edge can
+ * be in one, so the walk is over the NE edges (EDGES, in thread order),
+ * each visited once, marked with the start of the walk that reached it;
+ * a walk that meets its own mark has closed a cycle.  A live target's are
+ * confirmed (see confirm_cycles). */
+static int find_cycles(gto_target *t, gto_snapshot *s, struct gto_blockers *bl,
+                       const uint32_t *edges, const uint32_t *pos, size_t ne, char *err)
+{
+    uint32_t *mark = bl_array(bl, BUF_MARK, ne * sizeof(*mark));
+    uint32_t *next = bl_array(bl, BUF_NEXT, ne * sizeof(*next));
+    uint32_t *cyc = bl_array(bl, BUF_CYC, ne * sizeof(*cyc));
+    uint32_t *tmp = bl_array(bl, BUF_CYC_TMP, ne * sizeof(*tmp));
+    /* Each cycle has a member of its own. */
+    struct cycle_at *at = bl_array(bl, BUF_CYC_AT, ne * sizeof(*at));
+    uint8_t *keep = bl_array(bl, BUF_KEEP, ne);
+    size_t nat = 0, used = 0;
+    if (!mark || !next || !cyc || !tmp || !at || !keep)
         goto oom;
-    for (size_t i = 0; i < n; i++) {
-        if (mark[i])
+    for (size_t e = 0; e < ne; e++) {
+        mark[e] = 0;
+        next[e] = next_edge(s, bl, edges, pos, e);
+    }
+    for (size_t e = 0; e < ne; e++) {
+        if (mark[e])
             continue;
-        uint32_t stamp = (uint32_t)i + 1, j = (uint32_t)i;
+        uint32_t stamp = (uint32_t)e + 1, j = (uint32_t)e;
         while (j != NONE && !mark[j]) {
             mark[j] = stamp;
-            j = next_of(s, bl, j);
+            j = next[j];
         }
         if (j == NONE || mark[j] != stamp)
             continue;
@@ -520,32 +735,22 @@ static int find_cycles(gto_target *t, gto_snapshot *s, struct gto_blockers *bl, 
         size_t first = used, lo = used;
         uint32_t k = j;
         do {
-            cyc[used] = k;
-            if (s->threads[k].id < s->threads[cyc[lo]].id)
+            cyc[used] = edges[k];
+            if (s->threads[edges[k]].id < s->threads[cyc[lo]].id)
                 lo = used;
             used++;
-            k = next_of(s, bl, k);
+            k = next[k];
         } while (k != j);
         size_t len = used - first;
         for (size_t q = 0; q < len; q++)
             tmp[q] = cyc[first + (lo - first + q) % len];
         memcpy(cyc + first, tmp, len * sizeof(*tmp));
-        if (nat == capat) {
-            capat = capat ? capat * 2 : 16;
-            struct cycle_at *g = realloc(at, capat * sizeof(*g));
-            if (!g)
-                goto oom;
-            at = g;
-        }
         at[nat++] = (struct cycle_at){s->threads[cyc[first]].id, first, len};
     }
-    keep = malloc(nat ? nat : 1);
-    if (!keep)
-        goto oom;
-    memset(keep, 1, nat ? nat : 1);
+    memset(keep, 1, nat);
     if (nat && t->be->memory_moves &&
         confirm_cycles(t, s, bl, cyc, used, at, nat, keep, err) < 0)
-        goto fail;
+        return -1;
     size_t kept = 0;
     for (size_t c = 0; c < nat; c++)
         if (keep[c])
@@ -553,28 +758,24 @@ static int find_cycles(gto_target *t, gto_snapshot *s, struct gto_blockers *bl, 
     nat = kept;
     if (nat > 1)
         qsort(at, nat, sizeof(*at), cmp_cycle);
-    bl->cycles = calloc(nat ? nat : 1, sizeof(*bl->cycles));
-    bl->members = malloc((used ? used : 1) * sizeof(*bl->members));
+    bl->cycles = bl_array(bl, BUF_CYCLES, nat * sizeof(*bl->cycles));
+    bl->members = bl_array(bl, BUF_MEMBERS, used * sizeof(*bl->members));
     if (!bl->cycles || !bl->members)
         goto oom;
-    size_t pos = 0;
+    size_t at_member = 0;
     for (size_t c = 0; c < nat; c++) {
-        bl->cycles[c].n = at[c].n;
-        bl->cycles[c].threads = bl->members + pos;
+        bl->cycles[c] = (struct gto_cycle){at[c].n, bl->members + at_member};
         for (size_t q = 0; q < at[c].n; q++) {
             uint32_t m = cyc[at[c].first + q];
-            bl->members[pos++] = &s->threads[m];
+            bl->members[at_member++] = &s->threads[m];
             bl->blocks[m].cycle = c + 1;
         }
     }
     bl->ncycles = nat;
-    bl->in_cycles = pos;
-    free(mark), free(cyc), free(tmp), free(at), free(keep);
+    bl->in_cycles = at_member;
     return 0;
 oom:
-    gto__err(err, "out of memory for the wait-for graph of %zu threads", n);
-fail:
-    free(mark), free(cyc), free(tmp), free(at), free(keep);
+    gto__err(err, "out of memory for the wait-for graph of %zu threads", s->nthreads);
     return -1;
 }
 
@@ -588,31 +789,34 @@ static int cmp_entry(const void *a, const void *b)
     return x->by->id < y->by->id ? -1 : x->by->id > y->by->id;
 }
 
-static int location_blockers(gto_snapshot *s, struct gto_blockers *bl, char *err)
+static int location_blockers(gto_snapshot *s, struct gto_blockers *bl,
+                             const uint32_t *edges, size_t ne, char *err)
 {
-    size_t n = s->nthreads, np = 0;
-    struct keyed *pairs = malloc((n ? n : 1) * sizeof(*pairs));
+    size_t np = 0;
+    struct keyed *pairs = bl_array(bl, BUF_PAIRS, ne * sizeof(*pairs));
     bl->nloc_first = s->nlocs + 2;
-    bl->loc_first = calloc(bl->nloc_first, sizeof(*bl->loc_first));
+    bl->loc_first = bl_array(bl, BUF_LOC_FIRST, bl->nloc_first * sizeof(*bl->loc_first));
     if (!pairs || !bl->loc_first)
         goto oom;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t to = next_of(s, bl, i), loc = s->threads[i].location;
-        if (to != NONE && loc && loc <= s->nlocs)
+    memset(bl->loc_first, 0, bl->nloc_first * sizeof(*bl->loc_first));
+    for (size_t e = 0; e < ne; e++) {
+        uint32_t i = edges[e], loc = s->threads[i].location;
+        uint32_t to = (uint32_t)(bl->blocks[i].by - s->threads);
+        if (loc && loc <= s->nlocs)
             pairs[np++] = (struct keyed){(uint64_t)loc << 32 | to, 0};
     }
-    if (radix_sort(pairs, np, 0) < 0)
+    if (radix_sort(bl, pairs, np, 0) < 0)
         goto oom;
-    bl->entries = malloc((np ? np : 1) * sizeof(*bl->entries));
+    bl->entries = bl_array(bl, BUF_ENTRIES, np * sizeof(*bl->entries));
     if (!bl->entries)
         goto oom;
-    size_t ne = 0;
+    size_t nent = 0;
     for (size_t i = 0; i < np;) {
         size_t j = i;
         while (j < np && pairs[j].key == pairs[i].key)
             j++;
         uint32_t loc = (uint32_t)(pairs[i].key >> 32);
-        bl->entries[ne++] = (struct gto_loc_blocker){&s->threads[(uint32_t)pairs[i].key], j - i};
+        bl->entries[nent++] = (struct gto_loc_blocker){&s->threads[(uint32_t)pairs[i].key], j - i};
         bl->loc_first[loc + 1]++;
         i = j;
     }
@@ -629,64 +833,51 @@ static int location_blockers(gto_snapshot *s, struct gto_blockers *bl, char *err
         if (k < ne_l)
             qsort(e, ne_l, sizeof(*e), cmp_entry);
     }
-    free(pairs);
     return 0;
 oom:
-    free(pairs);
-    gto__err(err, "out of memory for the blockers of %zu threads", n);
+    bl->nloc_first = 0;
+    gto__err(err, "out of memory for the blockers of %zu threads", s->nthreads);
     return -1;
 }
 
 int gto__blockers(gto_target *t, gto_snapshot *s, char *err)
 {
     size_t n = s->nthreads;
-    struct gto_blockers *bl = calloc(1, sizeof(*bl));
-    struct keyed *w = malloc((n ? n : 1) * sizeof(*w));
-    uint32_t *obj_of = malloc((n ? n : 1) * sizeof(*obj_of));
-    struct object *objs = NULL;
-    if (!bl || !w || !obj_of)
+    /* A freed snapshot's analysis, its arrays' pages there already. */
+    struct gto_blockers *bl = t->spare_blockers;
+    t->spare_blockers = NULL;
+    if (!bl && !(bl = calloc(1, sizeof(*bl))))
         goto oom;
     s->bl = bl;
-    bl->blocks = calloc(n ? n : 1, sizeof(*bl->blocks));
-    gto__huge_pages(bl->blocks, n * sizeof(*bl->blocks));
-    bl->has_block = calloc(n ? n : 1, 1);
-    if (!bl->blocks || !bl->has_block)
+    bl->cycles = NULL, bl->ncycles = 0, bl->members = NULL, bl->in_cycles = 0;
+    bl->loc_first = NULL, bl->nloc_first = 0, bl->entries = NULL, bl->running = NULL;
+    bl->order_known = 0;
+    bl->blocks = bl_array(bl, BUF_BLOCKS, n * sizeof(*bl->blocks));
+    bl->has_block = bl_array(bl, BUF_HAS, n);
+    uint32_t *pos = bl_array(bl, BUF_POS, n * sizeof(*pos));
+    struct waiter *w = bl_array(bl, BUF_WAITERS, n * sizeof(*w));
+    struct run *runs = bl_array(bl, BUF_RUNS, n * sizeof(*runs));
+    if (!bl->blocks || !bl->has_block || !pos || !w || !runs) {
+        bl->has_block = NULL;
         goto oom;
-    /* The distinct objects, each read once however many wait on it. */
-    size_t nw = 0, nobj = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t addr;
-        int type;
-        obj_of[i] = NONE;
-        if (blockable(&s->threads[i]) && (type = wait_object(&s->threads[i], &addr)))
-            w[nw++] = (struct keyed){addr, i << 1 | (size_t)(type == OBJ_CHAN)};
     }
-    /* By address, then type: one object per (address, type). */
-    if (radix_sort(w, nw, 1) < 0)
+    size_t nw, nr, nobj = 0, ne;
+    struct object *objs = NULL;
+    collect(s, bl, w, &nw, runs, &nr);
+    uint32_t *run_obj = bl_array(bl, BUF_RUN_OBJ, nr * sizeof(*run_obj));
+    uint32_t *edges = bl_array(bl, BUF_EDGES, nw * sizeof(*edges));
+    if (!run_obj || !edges)
         goto oom;
-    objs = calloc(nw ? nw : 1, sizeof(*objs));
-    if (!objs)
+    int rc = nr ? distinct_objects(t, s, bl, runs, nr, run_obj, &objs, &nobj, err) : 0;
+    if (rc == -2)
         goto oom;
-    for (size_t i = 0; i < nw; i++) {
-        int type = w[i].i & 1 ? OBJ_CHAN : OBJ_MUTEX;
-        size_t thread = w[i].i >> 1;
-        if (!nobj || objs[nobj - 1].addr != w[i].key || objs[nobj - 1].type != type)
-            objs[nobj++] = (struct object){.addr = w[i].key, .type = type};
-        obj_of[thread] = (uint32_t)(nobj - 1);
-        int kind = s->threads[thread].wait_kind;
-        objs[nobj - 1].senders += kind == GT_WAIT_CHAN_SEND;
-        objs[nobj - 1].receivers += kind == GT_WAIT_CHAN_RECV;
-    }
-    if (read_objects(t, s, objs, nobj, err) < 0 ||
-        fill_blocks(s, bl, objs, obj_of, err) < 0 ||
-        find_cycles(t, s, bl, err) < 0 || location_blockers(s, bl, err) < 0)
-        goto fail;
-    free(w), free(obj_of), free(objs);
+    if (rc < 0 || fill_blocks(s, bl, w, nw, objs, run_obj, edges, pos, &ne, err) < 0 ||
+        find_cycles(t, s, bl, edges, pos, ne, err) < 0 ||
+        location_blockers(s, bl, edges, ne, err) < 0)
+        return -1;
     return 0;
 oom:
     gto__err(err, "out of memory for the wait-for graph of %zu threads", n);
-fail:
-    free(w), free(obj_of), free(objs);
     return -1;
 }
 
@@ -734,7 +925,9 @@ int gto_hog(const gto_snapshot *s, struct gto_hog *out)
      * start is the header's only when the header names it current; a
      * record caught running while the header had moved on has run an
      * unknown time. */
-    for (size_t i = 0; i < s->nthreads && !out->th; i++)
+    if (s->bl)
+        out->th = s->bl->running; /* found so by collect */
+    for (size_t i = 0; i < s->nthreads && !out->th && !s->bl; i++)
         if (s->threads[i].state == GTO_STATE_RUNNING && !s->threads[i].in_flux)
             out->th = &s->threads[i];
     if (!out->th)

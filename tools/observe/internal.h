@@ -42,6 +42,7 @@ struct gto_range {
 };
 
 struct gto_mapping;
+struct gto_blockers;
 
 /* The backend: everything that differs between a live process and a core
  * file.  Declared once here, implemented once per kind of target
@@ -151,6 +152,8 @@ struct gto_target {
     } scratch[GTO_SCRATCH_COUNT];
     struct gto_thread *spare_threads; /* a freed snapshot's thread array */
     size_t spare_cap;        /* its capacity in threads */
+    struct gto_blockers *spare_blockers; /* a freed snapshot's who blocks
+                              * whom, its arrays kept (blockers.c) */
 
     /* unwinding (unwind.c) */
     void *unw_as;            /* unw_addr_space_t */
@@ -317,6 +320,9 @@ struct gto_blockers;
  * 0, or -1 with ERR (out of memory, the process gone). */
 int gto__blockers(gto_target *t, gto_snapshot *s, char *err);
 void gto__blockers_free(struct gto_blockers *b);
+/* Gives a freed snapshot's B back to T (NULL: frees it) for the next
+ * gto__blockers, the bigger of the two kept, as its thread array. */
+void gto__blockers_give_back(gto_target *t, struct gto_blockers *b);
 
 /* The snapshot's internals that measure.c and blockers.c need. */
 struct gto_snapshot {

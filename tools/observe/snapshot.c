@@ -193,6 +193,8 @@ void gto__snapshot_cache_free(gto_target *t)
     free(t->spare_threads);
     t->spare_threads = NULL;
     t->spare_cap = 0;
+    gto__blockers_free(t->spare_blockers);
+    t->spare_blockers = NULL;
 }
 
 /* A batch of a slab as copied: the records of its slots back to back, the
@@ -1651,7 +1653,7 @@ void gto_snapshot_free(gto_snapshot *s)
     free(s->edges);
     free(s->frames);
     gto_pcmap_free(&s->by_id);
-    gto__blockers_free(s->bl);
+    gto__blockers_give_back(t, s->bl);
     free(s);
 }
 
