@@ -807,6 +807,23 @@ static int zeros(const uint8_t *p, size_t n)
     return 1;
 }
 
+/* Makes the NFR frames FR (libunwind's, malloc'd) W's frames and frees
+ * them; none when W cannot grow to hold them. */
+static void keep_frames(struct walk *w, struct gto_frame *fr, size_t nfr)
+{
+    if (nfr > w->cap) {
+        struct gto_frame *g = realloc(w->fr, nfr * sizeof(*g));
+        if (!g)
+            nfr = 0;
+        else
+            w->fr = g, w->cap = nfr;
+    }
+    if (nfr)
+        memcpy(w->fr, fr, nfr * sizeof(*fr));
+    w->nfr = nfr;
+    free(fr);
+}
+
 /* The frame-pointer chain of a sample, taken as it is: frame 0 at PC,
  * then the return address above each saved rbp from FP up, until the
  * entry trampoline, a link that does not go up the stack, or one outside
@@ -935,17 +952,7 @@ static int unwind_sample(gto_target *t, gto_snapshot *s, struct gto_thread *th,
     th->unwind_status = status; /* libunwind's frames, as it found them */
     w->nfr = 0;
     free(copy);
-    if (nfr > w->cap) {
-        struct gto_frame *g = realloc(w->fr, nfr * sizeof(*g));
-        if (!g)
-            nfr = 0;
-        else
-            w->fr = g, w->cap = nfr;
-    }
-    if (nfr)
-        memcpy(w->fr, fr, nfr * sizeof(*fr));
-    w->nfr = nfr;
-    free(fr);
+    keep_frames(w, fr, nfr);
     return 1;
 }
 
@@ -1031,17 +1038,7 @@ static void unwind_whole(gto_target *t, gto_snapshot *s, struct gto_thread *th,
     struct gto_frame *fr = NULL;
     size_t nfr = 0;
     th->unwind_status = gto__unwind_libunwind(&u, th->stack_hi, &fr, &nfr);
-    if (nfr > w->cap) {
-        struct gto_frame *g = realloc(w->fr, nfr * sizeof(*g));
-        if (!g)
-            nfr = 0;
-        else
-            w->fr = g, w->cap = nfr;
-    }
-    if (nfr)
-        memcpy(w->fr, fr, nfr * sizeof(*fr));
-    w->nfr = nfr;
-    free(fr);
+    keep_frames(w, fr, nfr);
 }
 
 /* Copies TH's whole live stack into *copy (malloc'd; NULL when it has
