@@ -40,6 +40,21 @@ static int task_count(void)
     return n;
 }
 
+/* The kernel threads once a joined one has gone: pthread_join returns
+ * when the kernel clears the thread's id, a moment before the thread
+ * leaves /proc/self/task, so a count taken at once can still see it.
+ * Waits for the count to reach WANT, a second at most. */
+static int task_count_settled(int want)
+{
+    int n = task_count();
+    for (int i = 0; i < 1000 && n != want; i++) {
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+        n = task_count();
+    }
+    return n;
+}
+
 /* A copy of the sample, taken as a reader would: seq even and unchanged. */
 struct sample {
     uint64_t thread, switches, ns;
@@ -526,6 +541,7 @@ TEST_IMPL(watchdog_off_no_thread)
 {
     setenv("GT_WATCHDOG_MS", "0", 1);
     int during = 0;
+    ASSERT_EQ(task_count_settled(1), 1); /* an earlier test's is gone */
     tu_run(count_tasks, &during);
     ASSERT_EQ(during, 1);
     ASSERT_EQ(gt_registry.watchdog_ns, 0);
@@ -535,14 +551,14 @@ TEST_IMPL(watchdog_thread_lives_with_gt_main)
 {
     unsetenv("GT_WATCHDOG_MS");
     int during = 0;
-    ASSERT_EQ(task_count(), 1);
+    ASSERT_EQ(task_count_settled(1), 1); /* an earlier test's is gone */
     tu_run(count_tasks, &during);
     ASSERT_EQ(during, 2);
     ASSERT_EQ(gt_registry.watchdog_ns, 100 * MS); /* the default */
-    ASSERT_EQ(task_count(), 1);                   /* stopped and joined */
+    ASSERT_EQ(task_count_settled(1), 1);          /* stopped and joined */
     tu_run(count_tasks, &during);                 /* and again */
     ASSERT_EQ(during, 2);
-    ASSERT_EQ(task_count(), 1);
+    ASSERT_EQ(task_count_settled(1), 1);
 }
 
 /* A child of fork has one kernel thread: it says it has no watchdog. */
