@@ -72,11 +72,12 @@ def wait_idle(pid):
 
 
 class Running:
-    """A fixture program running with every thread parked: it printed
-    "ready PID" and its kernel thread sleeps in the poller.  Commands go to
-    its stdin (send)."""
+    """A fixture program running with every thread parked: it printed its
+    first line, MARKER and what it knows ("ready PID" by default), and,
+    with IDLE, its kernel thread sleeps in the poller.  Commands go to its
+    stdin (send); what it prints after, line by line (line)."""
 
-    def __init__(self, path, args, cwd=None, env=None):
+    def __init__(self, path, args, cwd=None, env=None, marker="ready", idle=True):
         self.exe = path
         self.p = subprocess.Popen([path] + [str(a) for a in args],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -84,14 +85,22 @@ class Running:
                                   preexec_fn=unlimited_core,
                                   env=dict(os.environ, **(env or {})))
         line = self.p.stdout.readline()
-        assert line.startswith("ready "), (line, self.p.stderr.read())
+        assert line.startswith(marker + " "), (line, self.p.stderr.read())
         self.ready = line.split()  # "ready PID" and what a fixture adds
+        self.first = line[len(marker) + 1:]
         self.pid = self.p.pid
-        wait_idle(self.pid)
+        if idle:
+            wait_idle(self.pid)
 
     def send(self, text):
         self.p.stdin.write(text + "\n")
         self.p.stdin.flush()
+
+    def line(self, prefix):
+        """The next line it prints, which starts with PREFIX: its JSON."""
+        line = self.p.stdout.readline()
+        assert line.startswith(prefix + " "), line
+        return json.loads(line[len(prefix) + 1:])
 
     def stop(self):
         if self.p.poll() is None:

@@ -10,53 +10,29 @@ import json
 import os
 import re
 import signal
-import subprocess
 import time
 
 import jsonschema
 import pytest
 
 from conftest import (GT_STACKS, GT_WASTE, HERE, Running, exe, gcore, kernel_core,
-                      marker_lines, run, run_json, unlimited_core)
+                      marker_lines, run, run_json)
 
 LINES = marker_lines(os.path.join(HERE, "blockers.c"))
 SCHEMAS = os.path.join(HERE, "..", "..", "schema")
 BUSY = 1000
 
 
-class Blockers:
+class Blockers(Running):
     """blockers.c running, every part of it parked where it stays (it
-    printed its truth line).  Commands go to its stdin (send)."""
+    printed its truth line; its busy threads keep waking, so it is never
+    idle).  Commands go to its stdin (send)."""
 
     def __init__(self, variant="static", args=(), cwd=None, env=None):
-        self.exe = exe(variant, "blockers")
-        self.p = subprocess.Popen([self.exe, "-n", str(BUSY)] + list(args),
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True, cwd=cwd,
-                                  preexec_fn=unlimited_core,
-                                  env=dict(os.environ, **(env or {})))
-        line = self.p.stdout.readline()
-        assert line.startswith("truth "), (line, self.p.stderr.read())
-        self.truth = json.loads(line[len("truth "):])
-        self.pid = self.p.pid
+        super().__init__(exe(variant, "blockers"), ["-n", BUSY] + list(args), cwd, env,
+                         marker="truth", idle=False)
+        self.truth = json.loads(self.first)
         assert self.truth["pid"] == self.pid
-
-    def send(self, text):
-        self.p.stdin.write(text + "\n")
-        self.p.stdin.flush()
-
-    def line(self, prefix):
-        """The next line it prints, which starts with PREFIX: its JSON."""
-        line = self.p.stdout.readline()
-        assert line.startswith(prefix + " "), line
-        return json.loads(line[len(prefix) + 1:])
-
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.kill()
-        self.p.wait()
-        for f in (self.p.stdout, self.p.stderr, self.p.stdin):
-            f.close()
 
 
 def place(variant, function, line):
