@@ -371,14 +371,18 @@ int gt_yield(void)
     rq_push(cur);
     /* No clock reading here: it would cost more than the switch.  "Began
      * with a hand-off" (registry.h, RUNNING). */
-    gt__reg.run_start = 0;
+    uint64_t start = 0;
 #if GT__INSTRUMENT
     /* Unless next was woken from a wait: that wait ends now, and only a
      * reading tells when (it was taken at the wake before, WAITS).  The
-     * switch leaves slice_start alone, so after_switch cannot count it. */
-    if (next->resume_loc)
-        gt__location_resumed(next, gt__clock());
+     * switch leaves slice_start alone, so after_switch cannot count it.
+     * The same reading is when next begins to run. */
+    if (next->resume_loc) {
+        start = gt__clock();
+        gt__location_resumed(next, start);
+    }
 #endif
+    gt__reg.run_start = start;
     gt__ctx_switch(cur->pub.ctx, switch_prepare(cur, GT_STATE_RUNNABLE, next));
     after_switch(false); /* cur yielded: it has no wait to count */
     return 0;

@@ -874,9 +874,33 @@ static void yielder(void *arg)
     gt_yield();
 }
 
+static gt_mutex_t woken_mu = GT_MUTEX_INITIALIZER;
+static gt_cond_t woken_cond = GT_COND_INITIALIZER;
+static uint64_t woken_start, woken_now;
+
+static void woken_by_cond(void *arg)
+{
+    (void)arg;
+    gt_mutex_lock(&woken_mu);
+    gt_cond_wait(&woken_cond, &woken_mu);
+    woken_start = gt_registry.run_start;
+    woken_now = (uint64_t)gt_now_ns();
+    gt_mutex_unlock(&woken_mu);
+}
+
 static void run_start_main(void *arg)
 {
-    gt_t a, b;
+    gt_t a, b, c;
+    /* A hand-off to a thread woken from a wait reads the clock anyway
+     * (the wait's end): its run start is that reading, not "unknown". */
+    ASSERT_EQ(gt_spawn(&c, woken_by_cond, NULL, NULL), 0);
+    gt_yield();                       /* c parks on the cond */
+    ASSERT_EQ(gt_cond_signal(&woken_cond), 0);
+    gt_yield();                       /* hands the CPU to c */
+    gt_join(c);
+    ASSERT_NE(woken_start, 0);
+    ASSERT_LE(woken_start, woken_now);
+    ASSERT_LT(woken_now - woken_start, 5 * 1000000ull);
     ASSERT_EQ(gt_spawn(&a, run_start_spinner, arg, NULL), 0);
     gt_join(a);
     /* A hand-off reads no clock and says so. */

@@ -334,8 +334,10 @@ enum gt_chan_field {
  *   `current` is the thread on the CPU (0: the scheduler itself), and
  *   run_start when it began running: the clock reading of the park, exit
  *   or dispatch that switched it in.  A switch made by gt_yield reads no
- *   clock (it costs a few nanoseconds, a clock reading more); it sets
- *   run_start to 0, meaning "began with a hand-off, time unknown".  The
+ *   clock (it costs a few nanoseconds, a clock reading more) unless the
+ *   thread it runs was just woken from a wait (whose end needs one: then
+ *   run_start is that reading); else it sets run_start to 0, meaning
+ *   "began with a hand-off, time unknown".  The
  *   watchdog (GT_WATCHDOG_MS) then bounds it: when wd_switches equals
  *   `switches`, the current thread has run since at least wd_since.
  *
