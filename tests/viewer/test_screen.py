@@ -9,7 +9,10 @@ import pytest
 
 from conftest import BUILD, GT_TOP, Pipeline, where
 
-SESSION = "gt-top-test"
+# One tmux server per test process: make test runs this suite and its
+# ASan twin at once, and a kill-server in one must not end the other's
+# screen.
+SESSION = "gt-top-test-%d" % os.getpid()
 
 
 def tmux(*args):
