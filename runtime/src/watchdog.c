@@ -522,8 +522,13 @@ static void look(struct watch *w, uint64_t now, bool late)
         w->prev_running = false;
         return;
     }
+    /* Computing, not just preempted: a thread that sleeps in a system
+     * call over and over, but lost its CPU to another process for a whole
+     * period, shows "running" twice with no voluntary switch between; it
+     * gained only microseconds, and may enter its next call just as the
+     * signal comes (EINTR).  A hog gains most of the period. */
     bool steady = w->prev_running && voluntary == w->prev_voluntary &&
-                  (!wd.have_cpu || cpu > w->prev_cpu);
+                  (!wd.have_cpu || cpu - w->prev_cpu >= wd.period_ns / 4);
     w->prev_running = true;
     w->prev_voluntary = voluntary;
     w->prev_cpu = cpu;
