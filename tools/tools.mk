@@ -36,6 +36,20 @@ $(BUILD)/bin/%: $(BUILD)/tools/%.o $(BUILD)/tools/common.o $(BUILD)/tools/runnin
 tools: $(TOOL_BINS)
 all: tools
 
+# gt-core: tools/gt-core.c (its command line) and tools/core/*.c (one job
+# each: stopping the target, its memory map, the copy, the ELF writer,
+# --compact's choice).
+CORE_SRCS := $(sort $(wildcard tools/core/*.c))
+CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/%.o)
+GT_CORE := $(BUILD)/bin/gt-core
+$(BUILD)/tools/core/%.o: tools/core/%.c | $$(HEADERS_OK)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(TOOLS_CFLAGS) -Itools/core -MMD -MP -c $< -o $@
+$(GT_CORE): $(BUILD)/tools/gt-core.o $(CORE_OBJS) $(BUILD)/tools/common.o \
+            $(LIBGTOBSERVE) | $(BUILD)/bin/
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(GT_LDFLAGS) -o $@ $^ $(TOOLS_LIBS)
+
 # Fixtures: each tests/tools/*.c linked with libgt.a (as is), with libgt.so,
 # and stripped (its functions exported, so names come from .dynsym).
 TT_SRCS := $(filter-out tests/tools/tail_call.c,$(sort $(wildcard tests/tools/*.c)))
@@ -107,7 +121,7 @@ install: install-tools
 
 .PHONY: tools test-tools install-tools
 
--include $(OBS_OBJS:.o=.d) $(BUILD)/tools/gt-stacks.d $(BUILD)/tools/gt-waste.d \
+-include $(OBS_OBJS:.o=.d) $(CORE_OBJS:.o=.d) $(BUILD)/tools/gt-stacks.d $(BUILD)/tools/gt-waste.d \
          $(BUILD)/tools/common.d $(BUILD)/tools/running.d
 
 # The tools alone at 100,000 threads (bench/bench_tools.py).  make bench

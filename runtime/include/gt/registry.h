@@ -500,6 +500,51 @@ struct gt_registry {
     uint64_t sample_regs[GT_CTX_NREGS];
 };
 
+/* NOTES
+ *
+ *   Every gt program carries an ELF note named "gt" of type
+ *   GT_NOTE_REGISTRY: the registry's address relative to the note's own
+ *   descriptor (runtime/src/registry.c), so that a reader finds the
+ *   registry in a stripped, static program.
+ *
+ *   A core file written by gt-core carries one note "gt" of type
+ *   GT_NOTE_CAPTURE, struct gt_core_capture below: when the capture was
+ *   taken, on the target's own clocks, and how.  Readers take its
+ *   monotonic_ns as the core's "now" (the ages of waits at capture time):
+ *   a better witness than the file's mtime, which a copy changes.  Fields
+ *   are appended only; a reader checks desc size >= the fields it uses.
+ */
+#define GT_NOTE_NAME "gt"
+#define GT_NOTE_REGISTRY 1u
+#define GT_NOTE_CAPTURE 2u
+#define GT_CAPTURE_VERSION 1u
+
+#define GT_CAPTURE_COMPACT 0x1u   /* only the registry, each green thread's
+                                   * live stack part, kernel threads' stacks
+                                   * and small writable mappings: stack
+                                   * measures beyond the live part (touched,
+                                   * dead, resident) are not in the core */
+#define GT_CAPTURE_NO_STOP 0x2u   /* copied while the target ran: the
+                                   * registry's seq protocol is the only
+                                   * consistency, and kernel threads'
+                                   * registers are only what /proc told */
+#define GT_CAPTURE_NO_FPREGS 0x4u /* no floating-point state in the notes */
+#define GT_CAPTURE_NOT_GT 0x8u    /* the process had no gt registry: a
+                                   * plain core */
+
+struct gt_core_capture {
+    uint32_t version;        /* GT_CAPTURE_VERSION */
+    uint32_t flags;          /* GT_CAPTURE_* */
+    uint64_t monotonic_ns;   /* CLOCK_MONOTONIC when every kernel thread
+                              * was stopped (--no-stop: when the copy
+                              * began) */
+    uint64_t realtime_ns;    /* CLOCK_REALTIME at the same moment */
+    uint64_t stopped_ns;     /* how long the target stayed stopped, 0 when
+                              * it was not stopped */
+    uint64_t registry;       /* address of gt_registry, 0 when none */
+};
+
+
 extern struct gt_registry gt_registry;
 
 #endif /* GT_REGISTRY_H */
