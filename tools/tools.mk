@@ -129,3 +129,10 @@ install: install-tools
 bench-tools: $(TOOL_BINS) $(BUILD)/tests/tools/known_stacks
 	$(Q)$(PYTHON) bench/bench_tools.py --build $(BUILD)
 .PHONY: bench-tools
+
+# gt-core against the fixtures (tests/core/): full and compact cores under
+# every guard policy, read back by gt-stacks, gt-waste, gt-top and GDB.
+test-core: $(GT_CORE) $(TOOL_BINS) $(TT_PROGS) $(BUILD)/bin/gt-top $(GDB_FIXTURES) \
+           $(GDB_CONSTANTS) $(DEPS_STAMP)
+	$(Q)GT_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/core
+.PHONY: test-core
