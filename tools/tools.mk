@@ -131,8 +131,16 @@ bench-tools: $(TOOL_BINS) $(BUILD)/tests/tools/known_stacks
 .PHONY: bench-tools
 
 # gt-core against the fixtures (tests/core/): full and compact cores under
-# every guard policy, read back by gt-stacks, gt-waste, gt-top and GDB.
-test-core: $(GT_CORE) $(TOOL_BINS) $(TT_PROGS) $(BUILD)/bin/gt-top $(GDB_FIXTURES) \
-           $(GDB_CONSTANTS) $(DEPS_STAMP)
+# every guard policy, read back by gt-stacks, gt-waste, gt-top and GDB; a
+# target that counts its signals and wakeups while captured
+# (tests/core/*.c); Knot under load.
+TC_PROGS := $(patsubst tests/core/%.c,$(BUILD)/tests/core/%,$(wildcard tests/core/*.c))
+$(BUILD)/tests/core/%: tests/core/%.c $(LIBGT_A) | $(BUILD)/tests/core/
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(GT_CFLAGS) -MMD -MP -o $@ $< $(LIBGT_A) $(GT_LDFLAGS) $(GT_LIBS)
+# (gdb.mk and examples.mk are read after this file: their names are
+# expanded a second time, when make needs them.)
+test-core: $(GT_CORE) $(TOOL_BINS) $(TT_PROGS) $(TC_PROGS) $(BUILD)/bin/gt-top \
+           $$(GDB_FIXTURES) $$(GDB_CONSTANTS) $$(KNOT) $$(KNOT_LOADGEN) $(DEPS_STAMP)
 	$(Q)GT_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/core
 .PHONY: test-core

@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
+# The test modules import core_util from here.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import core_util as cu  # noqa: E402
 
 
 @pytest.fixture
