@@ -44,3 +44,11 @@ gto_target *target_open(const char *prog, const struct target_args *a)
     }
     return t;
 }
+
+void print_capture_text(const gto_target *t)
+{
+    const struct gt_core_capture *c = gto_target_capture(t);
+    char line[160];
+    if (c)
+        printf("  %s\n", gto_fmt_capture(c, line, sizeof(line)));
+}

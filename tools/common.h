@@ -41,6 +41,11 @@ void print_sampled(const gto_snapshot *s, const struct gto_thread *th, const cha
  * threshold), and its newline; nothing when no thread runs. */
 void print_running_text(const gto_snapshot *s);
 
+/* "  core written by gt-core at ... (full; target stopped 0.096 s)" and
+ * its newline when T is a core gt-core wrote (gto_fmt_capture); nothing
+ * for any other target. */
+void print_capture_text(const gto_target *t);
+
 /* The JSON members "running" (null when no thread runs) and "watchdog",
  * without braces or a trailing comma: the same in every tool. */
 void print_json_running(const gto_snapshot *s);

@@ -34,6 +34,10 @@
  *     "file_io_ns": int, "threads": int,
  *     "states": {"runnable": int, "running": int, "parked": int,
  *                "exited": int}, "in_flux": int,
+ *     "capture": null | {"realtime_ns", "monotonic_ns", "stopped_ns": int,
+ *                "compact", "stopped": bool}   a core gt-core wrote: when
+ *                                 and how (the text says it under the
+ *                                 count: "core written by gt-core at ...")
  *     "shown": int,                       threads that passed the filters
  *     "deadlocks": [ { "threads": [ { "id", "name", "location",
  *                    "waits_for": {"kind": "mutex"|"join", "object": int},
@@ -744,6 +748,7 @@ static void print_text_head(gto_target *t, const gto_snapshot *s, size_t nsel)
                        sizeof(idle)),
            (unsigned long long)c->file_io_calls,
            gto_fmt_duration(c->file_io_ns, io, sizeof(io)));
+    print_capture_text(t);
     print_running_text(s);
     putchar('\n');
     print_deadlocks_text(t, s);

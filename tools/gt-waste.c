@@ -1,6 +1,7 @@
 /*
  * gt-waste - where the stack memory of a gt program goes, live or from a
- * core file.
+ * core file.  A compact core (gt-core --compact) holds only each stack's
+ * live part: it is refused, with one line, exit 1.
  *
  *   gt-waste PID
  *   gt-waste --core CORE [--exe EXE]
@@ -32,6 +33,8 @@
  *     "idle_ns": int, "file_io_calls": int, "file_io_ns": int,
  *     "threads": int (every thread), "states": {"runnable": int,
  *     "running": int, "parked": int, "exited": int}, "in_flux": int,
+ *     "capture": CAPTURE|null (as gt-stacks: a core gt-core wrote, and the
+ *     text's line "core written by gt-core at ..." under the count),
  *     "selected": int (threads the filters kept), "page_size": int,
  *     "class_by": str,
  *     "totals": SIZES,
@@ -461,6 +464,7 @@ static void print_text(gto_target *t, const gto_snapshot *s, const struct opts *
     if (o->class_name)
         printf(" of class '%s'", o->class_name);
     printf("\n");
+    print_capture_text(t);
     print_running_text(s);
     printf("\nTotals\n");
     static const struct { size_t off; const char *what, *why; } rows[] = {
@@ -545,6 +549,17 @@ int main(int argc, char **argv)
     gto_target *t = target_open("gt-waste", &o.target);
     if (!t)
         return EXIT_TARGET;
+    /* Every figure of the report but live needs the stacks below their
+     * live part, which a compact core left out: refused rather than
+     * printed as zeros. */
+    if (!gto_stack_measures_known(t)) {
+        char core[256];
+        gto_text_safe(o.target.core, strlen(o.target.core), core, sizeof(core));
+        fprintf(stderr, "gt-waste: %s is a compact core (gt-core --compact): stack "
+                "waste needs a full core: capture without --compact\n", core);
+        gto_close(t);
+        return EXIT_TARGET;
+    }
     char err[GTO_ERR_MAX];
     gto_snapshot *s;
     if (gto_snapshot_take(t, GTO_SNAP_UNWIND | GTO_SNAP_MEASURE, &s, err) < 0) {

@@ -21,10 +21,15 @@
  *    progress included, "idle_share": 0..1 of the interval,
  *    "file_io_calls", "file_io_ns": regular-file calls made straight
  *    through and their time, "rss_bytes": N (0 unknown),
- *    "stacks": {"reserved", "live", "resident", "dead": bytes,
- *               "measured": bool (resident and dead known),
+ *    "stacks": {"reserved", "live", "resident", "dead": bytes (resident
+ *               and dead null when unknown: not measured yet, or never,
+ *               in a compact core), "measured": bool (resident and dead
+ *               known),
  *               "measured_age_s": how old resident and dead are (they
  *               are measured every 10 s or less often, not every snapshot)},
+ *    "capture": null or {"realtime_ns", "monotonic_ns", "stopped_ns",
+ *               "compact", "stopped"}: a core gt-core wrote, when and how
+ *               (gto_json_capture; the text header's last line says it),
  *    "guard": {"policy": "madvise", "mappings": N, "max_map_count": N},
  *    "records_in_flux": thread, location and edge records that stayed torn,
  *    "records_damaged": thread, location and edge records whose location
@@ -84,7 +89,8 @@
  *                                   percentiles when sampled is 0),
  *                                   "suggested_stack_size" (null without
  *                                   samples), "saves", "stack_size",
- *                                   "dead_resident"}],
+ *                                   "dead_resident" (null in a compact
+ *                                   core)}],
  *                      "functions": [{"function", "live", "frames"}]}
  *                   (--view stacks only)}
  *
@@ -174,7 +180,8 @@ int header_lines(const struct sampler *s, const struct tables *tb, int screen,
         if (tb->measured_age_ns >= 1000000000u)
             snprintf(age, sizeof(age), " (%.0fs ago)", (double)tb->measured_age_ns / 1e9);
     } else {
-        /* Not measured yet: the first screen does not wait for it. */
+        /* Not measured yet (the first screen does not wait for it), or
+         * never (a compact core: gto_stack_measures_known). */
         snprintf(res, sizeof(res), "-");
         snprintf(dead, sizeof(dead), "-");
     }
@@ -195,6 +202,10 @@ int header_lines(const struct sampler *s, const struct tables *tb, int screen,
                  rss, io_calls, io_time,
                  gto_guard_policy_name(c->guard_policy), c->guard_mappings,
                  c->max_map_count);
+    const struct gt_core_capture *cap = gto_target_capture(s->target);
+    char capture[sizeof(lines->text)];
+    if (cap && (l = next_line(lines, &n, max, 0)))
+        snprintf(l, sizeof(lines->text), "%s", gto_fmt_capture(cap, capture, sizeof(capture)));
     return n;
 }
 
@@ -479,8 +490,9 @@ static int json_stacks(FILE *out, struct sampler *s, enum gto_class_by by)
         fprintf(out, ", \"suggested_stack_size\": ");
         json_u64_or_null(out, k->has_suggestion, k->suggested);
         fprintf(out, ", \"saves\": %" PRIu64 ", \"stack_size\": %" PRIu64
-                ", \"dead_resident\": %" PRIu64 "}", k->saves, k->stack_size,
-                k->dead_resident);
+                ", \"dead_resident\": ", k->saves, k->stack_size);
+        json_u64_or_null(out, gto_stack_measures_known(s->target), k->dead_resident);
+        fprintf(out, "}");
     }
     fprintf(out, "], \"functions\": [");
     for (size_t i = 0; i < r.nfunctions; i++) {
@@ -521,10 +533,15 @@ static int print_json(FILE *out, struct sampler *s, struct tables *tb, enum view
             ", \"rss_bytes\": %" PRIu64,
             c->runq_len, c->idle_total, s->idle_share, c->file_io_calls, c->file_io_ns, s->rss);
     fprintf(out, ", \"stacks\": {\"reserved\": %" PRIu64 ", \"live\": %" PRIu64
-            ", \"resident\": %" PRIu64 ", \"dead\": %" PRIu64 ", \"measured\": %s"
-            ", \"measured_age_s\": %.3f}",
-            tb->reserved, tb->live, tb->resident, tb->dead, tb->measured ? "true" : "false",
-            (double)tb->measured_age_ns / 1e9);
+            ", \"resident\": ", tb->reserved, tb->live);
+    /* Unknown (not measured yet, or a compact core) is null, not 0. */
+    json_u64_or_null(out, tb->measured, tb->resident);
+    fprintf(out, ", \"dead\": ");
+    json_u64_or_null(out, tb->measured, tb->dead);
+    fprintf(out, ", \"measured\": %s, \"measured_age_s\": %.3f}",
+            tb->measured ? "true" : "false", (double)tb->measured_age_ns / 1e9);
+    fprintf(out, ", ");
+    gto_json_capture(out, s->target);
     fprintf(out, ", \"guard\": {\"policy\": \"%s\", \"mappings\": %" PRIu64
             ", \"max_map_count\": %" PRIu64 "}, \"records_in_flux\": %zu",
             gto_guard_policy_name(c->guard_policy), c->guard_mappings,

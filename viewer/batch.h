@@ -18,9 +18,10 @@ extern const char *const view_names[VIEW_COUNT];
 /* The header lines, shared by text output and the screen: fills LINES
  * (up to MAX, at most HEADER_MAX); returns how many.  A deadlock banner
  * comes second when there is a cycle (with the screen's key when
- * SCREEN), the running thread's line after the threads'; ALERT marks
- * the lines the screen highlights (the banner, a hog past -H). */
-#define HEADER_MAX 7
+ * SCREEN), the running thread's line after the threads', and last, for a
+ * core gt-core wrote, when and how it was taken; ALERT marks the lines
+ * the screen highlights (the banner, a hog past -H). */
+#define HEADER_MAX 8
 struct header_line {
     char text[256];
     int alert;

@@ -130,6 +130,10 @@ static void measure_now(struct sampler *s)
 
 static void measure_stacks(struct sampler *s)
 {
+    /* A compact core holds each stack's live part only: resident, touched
+     * and dead stay unknown ("-", null), never sums of nothing. */
+    if (!gto_stack_measures_known(s->target))
+        return;
     if (s->flags & GTO_SNAP_MEASURE) {
         sum_stacks(s, s->cur);
         return;
@@ -205,7 +209,8 @@ void sampler_release(struct sampler *s)
     keep_prev(s, s->cur);
     gto_snapshot_free(s->cur);
     s->cur = NULL;
-    if (s->measure_on_release && !(s->flags & GTO_SNAP_MEASURE))
+    if (s->measure_on_release && !(s->flags & GTO_SNAP_MEASURE) &&
+        gto_stack_measures_known(s->target))
         measure_now(s);
 }
 

@@ -1,5 +1,7 @@
-"""Units and shared formatting: counts, durations, sizes, wait objects."""
+"""Units and shared formatting: counts, durations, sizes, wait objects,
+gt-core's capture."""
 import re
+import time
 
 import gdb
 
@@ -134,3 +136,35 @@ def location_text(snap, idx):
             text = " < ".join(symbols.lookup(pc).label() for pc in loc.pcs)
         labels[idx] = text
     return text
+
+
+def capture_line(cap):
+    """What every reader says of a core gt-core wrote (libgtobserve's
+    gto_fmt_capture, byte for byte): "core written by gt-core at
+    2026-12-07 12:00:01 UTC (compact; target stopped 0.096 s)"."""
+    when = "an unknown time"
+    secs = cap["realtime_ns"] // 1000000000
+    # The bound of gto_fmt_capture: past it a hostile time stays unknown.
+    if cap["realtime_ns"] and secs <= 0x7fffffff * 4:
+        try:
+            when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(secs))
+        except (OverflowError, OSError, ValueError):
+            pass
+    if cap["flags"] & C["GT_CAPTURE_NO_STOP"]:
+        how = "not stopped: best effort"
+    elif not cap["stopped_ns"]:
+        how = "stopped by its tracer"
+    else:
+        how = "target stopped %.3f s" % (cap["stopped_ns"] / 1e9)
+    return "core written by gt-core at %s (%s; %s)" % (
+        when, "compact" if cap["flags"] & C["GT_CAPTURE_COMPACT"] else "full", how)
+
+
+def capture_json(cap):
+    """The JSON member "capture" every reader writes (gto_json_capture)."""
+    if cap is None:
+        return None
+    return {"realtime_ns": cap["realtime_ns"], "monotonic_ns": cap["monotonic_ns"],
+            "stopped_ns": cap["stopped_ns"],
+            "compact": bool(cap["flags"] & C["GT_CAPTURE_COMPACT"]),
+            "stopped": not cap["flags"] & C["GT_CAPTURE_NO_STOP"]}

@@ -100,14 +100,25 @@ class Target:
         m = re.search(r"Local core dump file:\s*`(.*)', file type", text)
         return m.group(1) if m else None
 
+    def capture(self):
+        """The capture note of a core gt-core wrote (gt/registry.h, NOTES)
+        as a dict: version, flags, monotonic_ns, realtime_ns, stopped_ns;
+        None for a live process, a core without one, or a note too short
+        or of another version (libgtobserve's capture.c, the same rule)."""
+        if not self.is_core:
+            return None
+        path = self.core_path()
+        return core_capture(path) if path else None
+
     def now(self, reg):
         """(now, exact): the target's CLOCK_MONOTONIC "now" and whether it
         is the true time of the snapshot (every reader applies this rule).
 
         A live local process shares this machine's clock.  A core's time
         stopped when it was written: the runtime's fatal-signal handler
-        took a real reading (fatal_ns) when it died of one; else the core
-        file's mtime, the moment the kernel or gcore finished writing it,
+        took a real reading (fatal_ns) when it died of one; else gt-core's
+        capture note says when it stopped the process (capture()); else
+        the core file's mtime, the moment the kernel or gcore finished writing it,
         maps onto the monotonic clock through the pair of clocks the
         runtime read at start.  Failing both (a copied core, an mtime
         older than the runtime's last reading, a remote target with its
@@ -122,12 +133,23 @@ class Target:
         fatal = reg.get("fatal_ns") or 0
         if fatal:
             return fatal, True
+        base = reg.get("clock_base", 0)
+        # gt-core read the target's clock with every kernel thread
+        # stopped: no reading of the runtime's comes after it, unless it
+        # copied without stopping (then the runtime's reading is from
+        # within the capture); one that does otherwise is damage.
+        cap = self.capture()
+        if cap and cap["monotonic_ns"]:
+            if cap["monotonic_ns"] >= clock_now:
+                return cap["monotonic_ns"], True
+            if cap["flags"] & abi.C["GT_CAPTURE_NO_STOP"] and cap["monotonic_ns"] >= base:
+                return clock_now, True
         path = self.core_path()
         try:
             mtime = os.stat(path).st_mtime_ns if path else None
         except OSError:
             mtime = None
-        base, rt_base = reg.get("clock_base", 0), reg.get("realtime_base", 0)
+        rt_base = reg.get("realtime_base", 0)
         if mtime is not None and rt_base and mtime >= rt_base:
             now_file = base + (mtime - rt_base)
             if now_file >= clock_now:
@@ -137,6 +159,69 @@ class Target:
 
 _fast = {}
 _fds = []
+
+_PT_NOTE = 4
+# The most note bytes read from one PT_NOTE segment: a kernel core's notes
+# are a few KiB a thread (NT_FILE grows with the mappings); a segment that
+# claims more is not read (a hostile size sizes no buffer).
+_MAX_NOTES = 64 << 20
+_CAPTURE = struct.Struct("<IIQQQ")   # version .. stopped_ns: what is read
+_captures = {}
+
+
+def core_capture(path):
+    """The first valid "gt" GT_NOTE_CAPTURE note of the ELF64 core at
+    PATH, as Target.capture() describes, or None.  Every size in the file
+    is checked against the file before it is used."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    key = (path, st.st_mtime_ns, st.st_size)
+    if key not in _captures:
+        _captures.clear()
+        try:
+            _captures[key] = _read_capture(path, st.st_size)
+        except (OSError, ValueError, OverflowError, struct.error):
+            _captures[key] = None
+    return _captures[key]
+
+
+def _read_capture(path, size):
+    want = abi.C["GT_NOTE_CAPTURE"]
+    with open(path, "rb") as f:
+        head = f.read(64)
+        if len(head) < 64 or head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:
+            return None
+        phoff, = struct.unpack_from("<Q", head, 0x20)
+        phentsize, phnum = struct.unpack_from("<HH", head, 0x36)
+        if phentsize != 56 or phoff > size or phnum * 56 > size - phoff:
+            return None
+        f.seek(phoff)
+        table = f.read(phnum * 56)
+        for o in range(0, len(table) - 55, 56):
+            ptype, _, off, _, _, filesz, _, _ = struct.unpack_from("<IIQQQQQQ", table, o)
+            if ptype != _PT_NOTE or filesz > _MAX_NOTES or off > size or filesz > size - off:
+                continue
+            f.seek(off)
+            notes = f.read(filesz)
+            at = 0
+            while at + 12 <= len(notes):
+                namesz, descsz, ntype = struct.unpack_from("<III", notes, at)
+                name_end = at + 12 + ((namesz + 3) & ~3)
+                desc_end = name_end + descsz
+                if desc_end > len(notes):
+                    break
+                # Types are per note name: gt's 2 is not the kernel's
+                # NT_FPREGSET.
+                if notes[at + 12:at + 12 + namesz] == b"gt\0" and ntype == want \
+                        and descsz >= _CAPTURE.size:
+                    v = _CAPTURE.unpack_from(notes, name_end)
+                    if v[0] == abi.C["GT_CAPTURE_VERSION"]:
+                        return dict(zip(("version", "flags", "monotonic_ns", "realtime_ns",
+                                         "stopped_ns"), v))
+                at = name_end + ((descsz + 3) & ~3)
+    return None
 
 
 def _drop_fast():

@@ -77,7 +77,8 @@ def process_json(snap):
     return {"now_exact": snap.now_exact, "uptime_ns": snap.uptime_ns(),
             "idle_ns": snap.idle_ns(),
             "file_io_calls": snap.reg.get("file_io_calls", 0),
-            "file_io_ns": snap.reg.get("file_io_ns", 0)}
+            "file_io_ns": snap.reg.get("file_io_ns", 0),
+            "capture": fmt.capture_json(snap.target.capture())}
 
 
 def thread_json(snap, t, k):
@@ -122,8 +123,10 @@ each, joined by ` < `), what it waits on and who holds it up (fd 12
 read, sleep 1.2s left, `mutex 0x... held by thread 2 "holder" (parked,
 sleep at f (app.c:52)) for 3.2s`, `join thread 77 (running)`,
 `chan_recv 0x... (0/4 queued, 2 senders waiting)`), how long it has
-waited, and live/reserved stack bytes.  In a core that cannot tell when
-it was written, ages are lower bounds: `>= 2.1ms`.
+waited, and live/reserved stack bytes.  A core gt-core wrote says when
+and how under the summary (`core written by gt-core at ... (full; target
+stopped 0.096 s)`); its ages are at that time.  In a core that cannot
+tell when it was written, ages are lower bounds: `>= 2.1ms`.
 
   -s STATE      parked, runnable, running or exited (a prefix will do)
   -l LOCATION   location text contains LOCATION (or matches it as a glob)
@@ -131,7 +134,8 @@ it was written, ages are lower bounds: `>= 2.1ms`.
   -w MIN_WAIT   parked at least this long (1.5s, 200ms, 30us)
   --limit N     print N rows (default: `show green-threads limit`; 0: all)
   --json        one JSON object: now_exact, uptime_ns, idle_ns,
-                file_io_calls, file_io_ns, states, threads (the count),
+                file_io_calls, file_io_ns, capture (a core gt-core
+                wrote: when and how; else null), states, threads (the count),
                 in_flux, skipped, matched, more, running, watchdog,
                 deadlocks, threads_in_deadlock, threads_list (each
                 with block and blocked_by)"""
@@ -179,6 +183,9 @@ it was written, ages are lower bounds: `>= 2.1ms`.
             gdb.write(json.dumps(out) + "\n")
             return
         lines = [summary(snap)]
+        cap = snap.target.capture()
+        if cap is not None:
+            lines.append(fmt.capture_line(cap))
         if running is not None:
             lines.append(blockers.hog_line(snap, running))
         if who.cycles:

@@ -4,7 +4,8 @@
  * left out, such as program text, comes from the mapped files the NT_FILE
  * note names.  NT_PRSTATUS gives the pid and the registers of the thread
  * that was running, NT_AUXV the program's entry point (hence which mapping
- * is the program).
+ * is the program), a "gt" GT_NOTE_CAPTURE note when gt-core wrote it
+ * (capture.c) when it was taken and how.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -226,14 +227,15 @@ static int core_residency(gto_target *t, uint64_t lo, uint64_t hi, uint64_t page
     return 0;
 }
 
-/* A core's "now": the rule of gto_core_now (clock.c), with the core
- * file's modification time as its witness of when the core was written. */
+/* A core's "now": the rule of gto_core_now (clock.c), with gt-core's
+ * capture note and the core file's modification time as its witnesses of
+ * when the core was taken. */
 static uint64_t core_now(gto_target *t, const struct gto_counters *cn, int *exact)
 {
     const struct core *c = core_of(t);
     uint64_t mtime = c->mtime.tv_sec > 0 ? (uint64_t)c->mtime.tv_sec * 1000000000u +
                                                (uint64_t)c->mtime.tv_nsec : 0;
-    return gto_core_now(cn, mtime, exact);
+    return gto_core_now(cn, gto_target_capture(t), mtime, exact);
 }
 
 /* NT_PRSTATUS holds the registers of the thread that was running. */
@@ -360,7 +362,14 @@ static void parse_notes(gto_target *t, const uint8_t *d, uint64_t len,
             !gto__range_in(desc, descsz, len))
             break;
         const uint8_t *p = d + desc;
-        if (type == NT_PRSTATUS && descsz >= 112 + 27 * 8 && !c->have_prstatus) {
+        /* Types are per note name: gt's 2 is not the kernel's NT_FPREGSET. */
+        int gt_note = namesz == sizeof(GT_NOTE_NAME) &&
+                      memcmp(d + off + 12, GT_NOTE_NAME, sizeof(GT_NOTE_NAME)) == 0;
+        if (gt_note) {
+            if (type == GT_NOTE_CAPTURE && !t->have_capture &&
+                gto__capture_parse(p, descsz, &t->capture) == 0)
+                t->have_capture = 1;
+        } else if (type == NT_PRSTATUS && descsz >= 112 + 27 * 8 && !c->have_prstatus) {
             /* struct elf_prstatus: pr_pid at 32, pr_reg (user_regs_struct:
              * r15 r14 r13 r12 rbp rbx r11 r10 r9 r8 rax rcx rdx rsi rdi
              * orig_rax rip cs eflags rsp ...) at 112. */

@@ -249,5 +249,6 @@ void gto_json_counters(FILE *f, const gto_snapshot *s)
     for (int i = GTO_STATE_RUNNABLE; i < GTO_STATE_COUNT; i++)
         fprintf(f, "%s\"%s\": %llu", i == GTO_STATE_RUNNABLE ? "" : ", ",
                 gto_state_name(i), (unsigned long long)c->nstate[i]);
-    fprintf(f, "}, \"in_flux\": %llu", (unsigned long long)c->in_flux);
+    fprintf(f, "}, \"in_flux\": %llu, ", (unsigned long long)c->in_flux);
+    gto_json_capture(f, s->t);
 }

@@ -278,6 +278,20 @@ void gto_close(gto_target *t);
  * Lives as long as T. */
 const char *gto_target_name(const gto_target *t);
 
+/* The capture note of a core written by gt-core (gt/registry.h, NOTES:
+ * when it was taken, on the target's clocks, and how), NULL when T has
+ * none: a live process, a core the kernel or GDB wrote, or a note that
+ * is too short for the fields read or of another version (ignored as if
+ * absent).  Lives as long as T. */
+const struct gt_core_capture *gto_target_capture(const gto_target *t);
+
+/* Whether T's stacks can be measured beyond their live part (touched,
+ * dead, resident): 0 for a compact core (GT_CAPTURE_COMPACT), which holds
+ * only each stack's live part.  A snapshot of such a target taken with
+ * GTO_SNAP_MEASURE leaves every thread unmeasured (measured 0): readers
+ * show those measures as unknown, never as zeros. */
+int gto_stack_measures_known(const gto_target *t);
+
 /* ---- snapshots ---------------------------------------------------------- */
 
 #define GTO_SNAP_UNWIND 0x1u        /* copy live stacks and unwind them */
@@ -638,6 +652,19 @@ int64_t gto_parse_duration(const char *s);
  * same rule. */
 size_t gto_text_safe(const char *s, size_t n, char *out, size_t cap);
 
+/* The line every reader prints about a gt-core capture C, into BUF:
+ * "core written by gt-core at 2026-12-07 12:00:01 UTC (compact; target
+ * stopped 0.096 s)": "full" or "compact"; "target stopped S s", "stopped
+ * by its tracer" (GDB's green-gcore: stopped_ns 0) or "not stopped: best
+ * effort" (GT_CAPTURE_NO_STOP).  The time is realtime_ns in UTC.
+ * Returns BUF. */
+const char *gto_fmt_capture(const struct gt_core_capture *c, char *buf, size_t len);
+
+/* Writes the member "capture" of every reader's JSON document, without
+ * braces: {"realtime_ns", "monotonic_ns", "stopped_ns": int, "compact",
+ * "stopped": bool} of T's capture (gto_target_capture), or null. */
+void gto_json_capture(FILE *f, const gto_target *t);
+
 /* Writes S to F as a JSON string, quotes included; "null" for NULL.  A
  * byte that is not part of well-formed UTF-8 is written as the text
  * "\xNN" (as gto_text_safe writes it), control characters as \u00NN:
@@ -647,22 +674,29 @@ void gto_json_string(FILE *f, const char *s);
 /* Writes the members every reader's JSON document shares about the whole
  * target, without braces: "now_exact", "uptime_ns", "idle_ns" (the current
  * idle stretch included), "file_io_calls", "file_io_ns", "threads",
- * "states" {"runnable", "running", "parked", "exited"} and "in_flux".  One
+ * "states" {"runnable", "running", "parked", "exited"}, "in_flux" and
+ * "capture" (gto_json_capture).  One
  * routine, so the tools cannot name or count these differently. */
 void gto_json_counters(FILE *f, const gto_snapshot *s);
 
 /* ---- time (clock.c) ----------------------------------------------------- */
 
 /* A core's "now" from what it holds.  C gives clock_base, realtime_base,
- * clock_now and fatal_ns; MTIME_NS is the core file's modification time
+ * clock_now and fatal_ns; CAP is the core's gt-core capture (NULL none:
+ * gto_target_capture); MTIME_NS is the core file's modification time
  * (CLOCK_REALTIME ns, 0 unknown).  In this order:
  *   fatal_ns != 0: fatal_ns, exact (the fault handler's own clock reading);
+ *   CAP's monotonic_ns, when it is not before clock_now: exact (gt-core
+ *   read the target's clock when it had stopped every kernel thread); a
+ *   capture that did not stop the target (GT_CAPTURE_NO_STOP) may see the
+ *   runtime read its clock after the copy began: then clock_now, exact;
  *   the mtime on the monotonic clock, clock_base + (mtime - realtime_base),
  *   when that is not before clock_now: exact (the core was written then);
  *   else clock_now, the runtime's last reading, *EXACT 0: a lower bound
  *   (a core copied without its mtime, or a clock stepped back).
  * Sets *EXACT and returns the now. */
-uint64_t gto_core_now(const struct gto_counters *c, uint64_t mtime_ns,
+uint64_t gto_core_now(const struct gto_counters *c,
+                      const struct gt_core_capture *cap, uint64_t mtime_ns,
                       int *exact);
 
 /* ---- names -------------------------------------------------------------- */

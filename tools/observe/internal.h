@@ -132,6 +132,12 @@ struct gto_target {
 
     void *priv;              /* the backend's own state (backend_*.c) */
 
+    /* A core's gt-core capture note (GT_NOTE_CAPTURE), checked when read
+     * (backend_core.c): have_capture 0 when there is none (a live
+     * process, a kernel core, a note damaged or of another version). */
+    int have_capture;
+    struct gt_core_capture capture;
+
     /* the registry */
     uint64_t registry;       /* its address */
     char *registry_object;   /* the ELF file that defines it */
@@ -206,6 +212,11 @@ int gto__read_each(gto_target *t, const struct gto_range *r, size_t n, uint8_t *
  * target.  For the fuzzer (tests/fuzz/): no tool opens one. */
 int gto__open_memory(const void *image, size_t len, const char *exe,
                      gto_target **out, char *err);
+
+/* Decodes the descriptor DESC of LEN bytes of a "gt" GT_NOTE_CAPTURE note
+ * into *OUT (capture.c): 0, or -1 when it is too short for the fields
+ * readers use or of another version (*OUT untouched). */
+int gto__capture_parse(const uint8_t *desc, uint64_t len, struct gt_core_capture *out);
 
 /* Finds the registry among the target's mapped files (target.c). */
 int gto__find_registry(gto_target *t, char *err);

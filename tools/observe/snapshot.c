@@ -1619,7 +1619,10 @@ int gto_snapshot_take(gto_target *t, unsigned flags, gto_snapshot **out, char *e
     free(reg);
     if (rc < 0)
         goto fail;
-    if ((flags & GTO_SNAP_MEASURE) && gto__measure(t, s, err) < 0)
+    /* A compact core holds each stack's live part only: what lies below
+     * is no measure of anything (gto_stack_measures_known). */
+    if ((flags & GTO_SNAP_MEASURE) && gto_stack_measures_known(t) &&
+        gto__measure(t, s, err) < 0)
         goto fail;
     if ((flags & GTO_SNAP_BLOCKERS) && gto__blockers(t, s, err) < 0)
         goto fail;
