@@ -411,7 +411,7 @@ green-thread      says which green thread is selected.
 green-thread off  goes back to the OS thread's own frames.
 
 The selection belongs to the OS thread it was made on and is dropped when
-the program continues.
+the program continues or on `thread` (a switch to a real thread).
 green-thread apply runs a command on many threads (help green-thread apply)."""
 
     def __init__(self):
@@ -462,10 +462,37 @@ green-thread apply runs a command on many threads (help green-thread apply)."""
         gdb.execute("frame", to_string=False)
 
 
+def thread_command():
+    """`thread` (hook-thread): a switch to a real thread, even to the one
+    the selection was made on, ends the green selection, as it ends a
+    selected frame; said, so that the next bt surprises nobody."""
+    sel = _sel
+    if sel is None:
+        return
+    clear()
+    gdb.write("[green thread %d is no longer selected]\n" % sel.thread)
+
+
+def _hook_thread():
+    """GDB has no event for a thread switch the user asks for: a
+    hook-thread calls thread_command.  A hook the user defined is left as
+    it is (then `green-thread off` is theirs to type)."""
+    try:
+        mine = gdb.execute("show user hook-thread", to_string=True)
+    except gdb.error:
+        mine = ""
+    if mine.strip() and "thread_command" not in mine:
+        return
+    gdb.execute("define hook-thread\n"
+                "python import gt.select; gt.select.thread_command()\n"
+                "end")
+
+
 def register():
     gdb.unwinder.register_unwinder(None, GreenUnwinder(), replace=True)
     HideOsFrame()
     GreenThread()
+    _hook_thread()
     for ev in (gdb.events.cont, gdb.events.exited, gdb.events.new_objfile,
                gdb.events.clear_objfiles):
         ev.connect(clear)
