@@ -260,12 +260,15 @@ def os_thread_on_stack(lo, hi):
     return None
 
 
-def activate(t):
-    """Selects green thread record t on the current OS thread.
+def activate(t, snap):
+    """Selects green thread record t of snap on the current OS thread and
+    its location's frame (the program's call site where it parked, as Go's
+    `goroutine N` does; the runtime's frames are `down` from there).
 
-    Returns the frame that is its innermost frame (frame #1), or None if
-    t is running: its frames are then those of the OS thread that runs
-    it, which is made the selected OS thread (os_thread_running).
+    Returns that frame (the innermost one, frame #1, when the location is
+    not on the stack), or None if t is running: its frames are then those
+    of the OS thread that runs it, which is made the selected OS thread
+    (os_thread_running).
     """
     global _sel
     th = gdb.selected_thread()
@@ -295,8 +298,33 @@ def activate(t):
         raise gdb.GdbError("gt: green thread %d: its saved context does not unwind "
                            "(sp %#x, pc %#x)" % (t.id, t.ctx_regs[C["GT_CTX_SP"]],
                                                   t.ctx_regs[C["GT_CTX_PC"]]))
+    frame = _location_frame(snap, t, frame)
     frame.select()
     return frame
+
+
+# How far out the location's frame is looked for: a location is recorded
+# within a few frames of the switch (the runtime's own, then the call site).
+LOCATION_DEPTH = 64
+
+
+def _location_frame(snap, t, innermost):
+    """The frame whose pc is t's location's call site, else innermost."""
+    loc = snap.locations.get(t.location) if t.state == C["GT_STATE_PARKED"] else None
+    if not loc or not loc.pcs:
+        return innermost
+    want = loc.pcs[0]
+    f = innermost
+    try:
+        for _ in range(LOCATION_DEPTH):
+            if f is None:
+                break
+            if f.pc() == want:
+                return f
+            f = f.older()
+    except gdb.error:
+        pass            # an unreadable caller: the innermost frame will do
+    return innermost
 
 
 # A probe context's sp: any address works (no memory is read), as long as
@@ -361,9 +389,10 @@ def restore(prev_thread_id, prev_level):
     if prev_thread_id is None:
         clear()
     else:
-        t = registry.snapshot().by_id().get(prev_thread_id)
+        snap = registry.snapshot()
+        t = snap.by_id().get(prev_thread_id)
         if t is not None:
-            activate(t)
+            activate(t, snap)
         else:
             clear()
     try:
@@ -404,14 +433,16 @@ class GreenThread(gdb.Command):
     """Select a green thread: green-thread [ID | off]
 
 green-thread ID   makes green thread ID's stack the one bt, frame N, up,
-                  down, info locals and print work on (frames from #1;
-                  `bt` hides the OS thread's frame #0).  Works on a live
-                  process and on a core file.
+                  down, info locals and print work on, and selects its
+                  location's frame (the program's call site where it
+                  parked; the runtime's frames are `down` from there).
+                  Frames count from #1 (`bt` hides the OS thread's frame
+                  #0).  Works on a live process and on a core file.
 green-thread      says which green thread is selected.
 green-thread off  goes back to the OS thread's own frames.
 
 The selection belongs to the OS thread it was made on and is dropped when
-the program continues.
+the program continues or on `thread` (a switch to a real thread).
 green-thread apply runs a command on many threads (help green-thread apply)."""
 
     def __init__(self):
@@ -447,7 +478,7 @@ green-thread apply runs a command on many threads (help green-thread apply)."""
         tid = parse_id(argv[0])
         snap = registry.snapshot()
         t = snap.thread(tid)
-        frame = activate(t)
+        frame = activate(t, snap)
         if frame is None:
             h = blockers.hog(snap)
             run = "; " + blockers.hog_text(h) if h is not None and h.thread.id == t.id else ""
@@ -462,10 +493,37 @@ green-thread apply runs a command on many threads (help green-thread apply)."""
         gdb.execute("frame", to_string=False)
 
 
+def thread_command():
+    """`thread` (hook-thread): a switch to a real thread, even to the one
+    the selection was made on, ends the green selection, as it ends a
+    selected frame; said, so that the next bt surprises nobody."""
+    sel = _sel
+    if sel is None:
+        return
+    clear()
+    gdb.write("[green thread %d is no longer selected]\n" % sel.thread)
+
+
+def _hook_thread():
+    """GDB has no event for a thread switch the user asks for: a
+    hook-thread calls thread_command.  A hook the user defined is left as
+    it is (then `green-thread off` is theirs to type)."""
+    try:
+        mine = gdb.execute("show user hook-thread", to_string=True)
+    except gdb.error:
+        mine = ""
+    if mine.strip() and "thread_command" not in mine:
+        return
+    gdb.execute("define hook-thread\n"
+                "python import gt.select; gt.select.thread_command()\n"
+                "end")
+
+
 def register():
     gdb.unwinder.register_unwinder(None, GreenUnwinder(), replace=True)
     HideOsFrame()
     GreenThread()
+    _hook_thread()
     for ev in (gdb.events.cont, gdb.events.exited, gdb.events.new_objfile,
                gdb.events.clear_objfiles):
         ev.connect(clear)

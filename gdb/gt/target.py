@@ -30,6 +30,24 @@ def readable(addr, size):
     return 0 <= size <= MAX_READ and 0 <= addr <= ADDR_END - size
 
 
+def _connection_type(inf):
+    """The type of the inferior's connection ("native", "core", "remote",
+    ...), read from `info connections`.  Not from Inferior.connection:
+    GDB 13 asserts when the Python object it makes for a connection is
+    freed while the connection lives on, so a listing followed by a SIGTERM
+    to GDB ended in an internal error and a core of GDB."""
+    num = getattr(inf, "connection_num", None)
+    try:
+        text = gdb.execute("info connections", to_string=True)
+    except gdb.error:
+        return "native"
+    for line in text.splitlines()[1:]:
+        fields = line.lstrip("* ").split()
+        if len(fields) >= 2 and fields[0] == str(num):
+            return fields[1]
+    return "native"
+
+
 class Target:
     """The selected inferior as a source of registry bytes."""
 
@@ -40,8 +58,7 @@ class Target:
                                "program, attach to it, or load a core "
                                "(`core-file FILE`)")
         self.inferior = inf
-        conn = getattr(inf, "connection", None)
-        self.kind = getattr(conn, "type", None) or "native"
+        self.kind = _connection_type(inf)
         self.is_core = self.kind == "core"
         self.address = self._find_registry()
 
