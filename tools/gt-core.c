@@ -71,6 +71,7 @@ static const struct argp_option options[] = {
      "registry's own consistency only; said in the output and the core)", 2},
     {"regs-from", OPT_REGS_FROM, "FILE", 0, "kernel threads' registers from FILE; "
      "the target is already stopped by its tracer (GDB's green-gcore)", 2},
+    {NULL, 'h', NULL, OPTION_HIDDEN, "give this help list", -1},
     {NULL, 0, NULL, 0, NULL, 0},
 };
 
@@ -92,6 +93,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
     case 'q': o->quiet = 1; break;
     case 'n': o->no_stop = 1; break;
     case OPT_REGS_FROM: o->regs_from = arg; break;
+    case 'h': argp_state_help(st, stdout, ARGP_HELP_STD_HELP); break;
     case ARGP_KEY_ARG:
         if (o->pid_arg)
             argp_error(st, "one PID only ('%s' is extra)", arg);
@@ -214,6 +216,7 @@ struct run {
     int fd;
     int held;                 /* the target is stopped by us */
     uint64_t t_start, t_stop0;
+    uint64_t rss;             /* VmRSS when the target was stopped */
 };
 
 static void release(struct run *r)
@@ -344,14 +347,11 @@ int main(int argc, char **argv)
     } else {
         r->t_stop0 = core_now(CLOCK_MONOTONIC);
         r->held = 1;
-        if (core_stop(c, err) < 0) {
-            int gone = errno == ESRCH && strstr(err, "exited");
-            if (!gone && errno == ESRCH)
-                r->held = 0;
-            return fail(r, err, gone);
-        }
+        if (core_stop(c, err) < 0)
+            return fail(r, err, errno == ESRCH);
     }
     c->monotonic_ns = core_now(CLOCK_MONOTONIC);
+    r->rss = vm_rss(o.pid);   /* at capture: the process may end after */
     step("stop");
     c->realtime_ns = core_now(CLOCK_REALTIME);
     if (r->held && core_regs_read(c, err) < 0)
@@ -436,7 +436,7 @@ int main(int argc, char **argv)
             ktasks += c->tasks[i].have_regs;
         char disk[32], rss[32], stopped[64];
         gto_fmt_bytes((uint64_t)fs.st_blocks * 512, disk, sizeof(disk));
-        gto_fmt_bytes(vm_rss(o.pid), rss, sizeof(rss));
+        gto_fmt_bytes(r->rss, rss, sizeof(rss));
         if (o.regs_from)
             snprintf(stopped, sizeof(stopped), "stopped by its tracer");
         else if (o.no_stop)
