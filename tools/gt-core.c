@@ -370,7 +370,19 @@ int main(int argc, char **argv)
         return fail(r, err, errno == ESRCH);
     if (is_gt && core_green_count(c, r->g, err) < 0) {
         int gone = kill(o.pid, 0) < 0 && errno == ESRCH;
-        return fail(r, err, gone);
+        if (gone)
+            return fail(r, err, 1);
+        if (o.compact) {
+            size_t n = strlen(err);
+            snprintf(err + n, sizeof(err) - n, ": --compact needs the registry "
+                     "(capture without --compact)");
+            return fail(r, err, 0);
+        }
+        /* A registry the reader cannot take (damaged, not yet published)
+         * is when a core is wanted most: a full core is written anyway,
+         * its green threads uncounted. */
+        fprintf(stderr, "gt-core: %s: green threads not counted\n", err);
+        err[0] = 0;
     }
     step("snapshot");
     if (o.compact) {

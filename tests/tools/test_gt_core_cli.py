@@ -270,3 +270,27 @@ def test_signal_during_capture_is_kept(tmp_path):
         assert f.p.wait(timeout=30) == -signal.SIGTERM
     finally:
         f.stop()
+
+
+def test_damaged_registry(tmp_path):
+    """A registry libgtobserve cannot read still gets a full core (it is
+    then wanted most), its threads uncounted; --compact, which needs the
+    registry, refuses."""
+    f = Fixture.__new__(Fixture)
+    Running = Fixture.__mro__[1]
+    Running.__init__(f, exe(name="bad_registry"), ["chunks"], idle=False)
+    try:
+        rc, out, err = run(GT_CORE, "-c", "-o", tmp_path / "c", f.pid)
+        assert rc == 1 and out == ""
+        line = one_line(err)
+        assert "thread chunks at 0x10 cannot be read" in line
+        assert line.endswith("--compact needs the registry (capture without --compact)")
+        assert os.listdir(str(tmp_path)) == []
+        rc, out, err = run(GT_CORE, "-o", tmp_path / "c", f.pid)
+        assert rc == 0
+        assert one_line(err).endswith(": green threads not counted")
+        assert ": 0 green threads, " in one_line(out)
+        _, flags, _, _, _, registry = capture_note(str(tmp_path / "c"))
+        assert flags == 0 and registry != 0
+    finally:
+        f.stop()

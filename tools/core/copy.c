@@ -71,6 +71,8 @@ int core_copy_reserve(struct capture *c, uint64_t bytes, char *err)
 {
     char mib[32];
     snprintf(mib, sizeof(mib), "%.1f MiB", (double)bytes / (1 << 20));
+    if (bytes <= c->buf_len)
+        return 0;   /* reserved before the stop (and counted as used since) */
     if (bytes > mem_available() || bytes > SIZE_MAX / 2) {
         core_err(err, "out of memory: the copy of %d needs %s and the machine has "
                  "less available: free memory, or capture with --compact",
@@ -78,8 +80,6 @@ int core_copy_reserve(struct capture *c, uint64_t bytes, char *err)
         errno = ENOMEM;
         return -1;
     }
-    if (bytes <= c->buf_len)
-        return 0;
     if (c->buf)
         munmap(c->buf, c->buf_len);
     c->buf = NULL;
