@@ -301,8 +301,13 @@ int main(int argc, char **argv)
     fchmod(r->fd, 0600);
 
     int is_gt = core_green_open(c, &r->g, err) == 0;
-    char gt_err[CORE_ERR];
-    snprintf(gt_err, sizeof(gt_err), "%s", err);
+    /* Why libgtobserve would not open it: no registry at all is the
+     * common case, said plainly; any other reason is quoted. */
+    char why[CORE_ERR + 16];
+    if (is_gt || strstr(err, "is not a gt program"))
+        snprintf(why, sizeof(why), "has no gt registry");
+    else
+        snprintf(why, sizeof(why), "cannot be read as a gt program (%s)", err);
     err[0] = 0;
     read_auxv(c);
     step("open");
@@ -351,16 +356,16 @@ int main(int argc, char **argv)
             return fail(r, err, errno == ESRCH);
     }
     c->monotonic_ns = core_now(CLOCK_MONOTONIC);
+    c->realtime_ns = core_now(CLOCK_REALTIME);
     r->rss = vm_rss(o.pid);   /* at capture: the process may end after */
     step("stop");
-    c->realtime_ns = core_now(CLOCK_REALTIME);
     if (r->held && core_regs_read(c, err) < 0)
         return fail(r, err, 1);
     core_tasks_stat(c);
     if (!is_gt) {
         if (o.compact) {
-            core_err(err, "--compact needs a gt program: PID %d has no gt "
-                     "registry (drop --compact)", (int)o.pid);
+            core_err(err, "--compact needs a gt program: PID %d %s (drop --compact)",
+                     (int)o.pid, why);
             return fail(r, err, 0);
         }
         c->flags |= GT_CAPTURE_NOT_GT;
@@ -438,10 +443,12 @@ int main(int argc, char **argv)
         unlink(tmp_path);
     tmp_path[0] = 0;
 
-    if (!is_gt)
-        fprintf(stderr, "gt-core: PID %d (%s) has no gt registry: wrote a plain core "
-                "(green threads cannot be listed)\n", (int)o.pid, c->comm);
-    (void)gt_err;
+    if (!is_gt) {
+        char name[4 * sizeof(c->comm)];   /* the name is any bytes it set */
+        gto_text_safe(c->comm, strlen(c->comm), name, sizeof(name));
+        fprintf(stderr, "gt-core: PID %d (%s) %s: wrote a plain core (green threads "
+                "cannot be listed)\n", (int)o.pid, name, why);
+    }
     if (!o.quiet) {
         size_t ktasks = 0;
         for (size_t i = 0; i < c->ntasks; i++)
