@@ -201,3 +201,24 @@ def test_green_gcore_core_reads_like_the_live_process(parked, tmp_path, compact)
     assert funcs.count("sleep_deep") >= 3 and "gt__thread_start" in funcs, out
     assert re.search(r"^marker = 4711003$", out, re.M), out
     assert re.search(r"^marker = 4711002$", out, re.M), out
+
+
+def test_green_gcore_at_a_breakpoint(tmp_path):
+    """GDB ran the program and it stopped at a breakpoint: the core has the
+    main thread where GDB showed it (its pc at the breakpoint, GDB's
+    breakpoint bytes out of memory), and the running green thread with it."""
+    core = str(tmp_path / "bp.core")
+    out = gdb(["--args", FIXTURE, str(N)],
+              ["break ready_point", "run", "bt 2", "green-gcore " + core, "kill"],
+              env={"GT_BUILD": BUILD})
+    assert re.search(r"^gt-core: wrote %s \(full\): %d green threads" % (re.escape(core),
+                                                                      6 * N + 2), out, re.M), out
+    want = [("0", "ready_point"), ("1", "main_thread")]
+
+    def has_bt(text):
+        bt = re.findall(r"^#(\d)\s+(?:0x[0-9a-f]+ in )?(\w+) \(", text, re.M)
+        return any(bt[i:i + 2] == want for i in range(len(bt)))
+    assert has_bt(out), out
+    out = gdb([FIXTURE, core], ["bt 2", "info green-threads -s running"])
+    assert has_bt(out), out
+    assert re.search(r"^\s+1\s+running\s", out, re.M), out
