@@ -71,6 +71,7 @@ static const struct argp_option options[] = {
      "registry's own consistency only; said in the output and the core)", 2},
     {"regs-from", OPT_REGS_FROM, "FILE", 0, "kernel threads' registers from FILE; "
      "the target is already stopped by its tracer (GDB's green-gcore)", 2},
+    {NULL, 'h', NULL, OPTION_HIDDEN, "give this help list", -1},
     {NULL, 0, NULL, 0, NULL, 0},
 };
 
@@ -92,6 +93,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
     case 'q': o->quiet = 1; break;
     case 'n': o->no_stop = 1; break;
     case OPT_REGS_FROM: o->regs_from = arg; break;
+    case 'h': argp_state_help(st, stdout, ARGP_HELP_STD_HELP); break;
     case ARGP_KEY_ARG:
         if (o->pid_arg)
             argp_error(st, "one PID only ('%s' is extra)", arg);
@@ -192,6 +194,20 @@ static void regs_from_proc(struct capture *c)
     }
 }
 
+/* GT_CORE_TIMES=1: each step's time and the plan's size on stderr, for
+ * measuring where a stop goes. */
+static int show_times;
+static uint64_t t_last;
+
+static void step(const char *what)
+{
+    if (!show_times)
+        return;
+    uint64_t now = core_now(CLOCK_MONOTONIC);
+    fprintf(stderr, "gt-core: %-8s %.3f s\n", what, (double)(now - t_last) / 1e9);
+    t_last = now;
+}
+
 struct run {
     struct opts *o;
     struct capture c;
@@ -200,6 +216,7 @@ struct run {
     int fd;
     int held;                 /* the target is stopped by us */
     uint64_t t_start, t_stop0;
+    uint64_t rss;             /* VmRSS when the target was stopped */
 };
 
 static void release(struct run *r)
@@ -240,7 +257,8 @@ int main(int argc, char **argv)
     char err[CORE_ERR] = "";
     r->o = &o;
     r->fd = -1;
-    r->t_start = core_now(CLOCK_MONOTONIC);
+    r->t_start = t_last = core_now(CLOCK_MONOTONIC);
+    show_times = getenv("GT_CORE_TIMES") != NULL;
     c->pid = o.pid;
     c->mode = o.compact ? CORE_COMPACT : CORE_FULL;
     if (o.output)
@@ -283,10 +301,37 @@ int main(int argc, char **argv)
     fchmod(r->fd, 0600);
 
     int is_gt = core_green_open(c, &r->g, err) == 0;
-    char gt_err[CORE_ERR];
-    snprintf(gt_err, sizeof(gt_err), "%s", err);
+    /* Why libgtobserve would not open it: no registry at all is the
+     * common case, said plainly; any other reason is quoted. */
+    char why[CORE_ERR + 16];
+    if (is_gt || strstr(err, "is not a gt program"))
+        snprintf(why, sizeof(why), "has no gt registry");
+    else
+        snprintf(why, sizeof(why), "cannot be read as a gt program (%s)", err);
     err[0] = 0;
     read_auxv(c);
+    step("open");
+
+    /* The plan made once while the target runs: it sizes the copy's
+     * buffer, faulted in now, and warms libgtobserve's buffers, so that
+     * the stop only re-plans and copies.  Failures here are not final:
+     * the stopped target decides. */
+    if (!o.regs_from && !o.no_stop && core_maps_read(c, err) == 0) {
+        int ok = 1;
+        if (is_gt)
+            ok = core_green_count(c, r->g, err) == 0;
+        if (ok && (o.compact ? is_gt && core_plan_compact(c, r->g, err) == 0
+                             : core_plan_full(c, err) == 0)) {
+            uint64_t want = core_copy_bytes(c);
+            /* room for what the target adds before it stops */
+            want += want / 8 + (4u << 20);
+            if (core_copy_reserve(c, want, err) < 0)
+                return fail(r, err, 0);
+        }
+        core_plan_reset(c);
+    }
+    err[0] = 0;
+    step("preplan");
 
     /* Step 2: the target held. */
     if (o.regs_from) {
@@ -307,32 +352,44 @@ int main(int argc, char **argv)
     } else {
         r->t_stop0 = core_now(CLOCK_MONOTONIC);
         r->held = 1;
-        if (core_stop(c, err) < 0) {
-            int gone = errno == ESRCH && strstr(err, "exited");
-            if (!gone && errno == ESRCH)
-                r->held = 0;
-            return fail(r, err, gone);
-        }
+        if (core_stop(c, err) < 0)
+            return fail(r, err, errno == ESRCH);
     }
     c->monotonic_ns = core_now(CLOCK_MONOTONIC);
     c->realtime_ns = core_now(CLOCK_REALTIME);
+    r->rss = vm_rss(o.pid);   /* at capture: the process may end after */
+    step("stop");
     if (r->held && core_regs_read(c, err) < 0)
         return fail(r, err, 1);
     core_tasks_stat(c);
     if (!is_gt) {
         if (o.compact) {
-            core_err(err, "--compact needs a gt program: PID %d has no gt "
-                     "registry (drop --compact)", (int)o.pid);
+            core_err(err, "--compact needs a gt program: PID %d %s (drop --compact)",
+                     (int)o.pid, why);
             return fail(r, err, 0);
         }
         c->flags |= GT_CAPTURE_NOT_GT;
     }
+    step("regs");
     if (core_maps_read(c, err) < 0)
         return fail(r, err, errno == ESRCH);
     if (is_gt && core_green_count(c, r->g, err) < 0) {
         int gone = kill(o.pid, 0) < 0 && errno == ESRCH;
-        return fail(r, err, gone);
+        if (gone)
+            return fail(r, err, 1);
+        if (o.compact) {
+            size_t n = strlen(err);
+            snprintf(err + n, sizeof(err) - n, ": --compact needs the registry "
+                     "(capture without --compact)");
+            return fail(r, err, 0);
+        }
+        /* A registry the reader cannot take (damaged, not yet published)
+         * is when a core is wanted most: a full core is written anyway,
+         * its green threads uncounted. */
+        fprintf(stderr, "gt-core: %s: green threads not counted\n", err);
+        err[0] = 0;
     }
+    step("snapshot");
     if (o.compact) {
         c->flags |= GT_CAPTURE_COMPACT;
         if (core_plan_compact(c, r->g, err) < 0)
@@ -340,20 +397,27 @@ int main(int argc, char **argv)
     } else if (core_plan_full(c, err) < 0) {
         return fail(r, err, 0);
     }
+    step("plan");
+    if (show_times)
+        fprintf(stderr, "gt-core: plan: %zu segments, %zu chunks, %llu bytes\n", c->nsegs,
+                c->nchunks, (unsigned long long)core_copy_bytes(c));
     if (core_copy(c, err) < 0)
         return fail(r, err, errno == ESRCH);
+    step("copy");
     release(r);
+    step("detach");
 
     /* Step 3: the file. */
     uint8_t *notes;
     size_t nlen;
     if (core_notes_build(c, &notes, &nlen, err) < 0)
         return fail(r, err, 0);
-    if (core_elf_write(c, r->fd, notes, nlen) < 0 || fsync(r->fd) < 0) {
+    if (core_elf_write(c, r->fd, notes, nlen) < 0) {
         core_err(err, "writing %s: %s", r->file, strerror(errno));
         return fail(r, err, 1);
     }
     free(notes);
+    step("write");
     struct stat fs;
     fstat(r->fd, &fs);
     if (close(r->fd) < 0) {
@@ -379,17 +443,19 @@ int main(int argc, char **argv)
         unlink(tmp_path);
     tmp_path[0] = 0;
 
-    if (!is_gt)
-        fprintf(stderr, "gt-core: PID %d (%s) has no gt registry: wrote a plain core "
-                "(green threads cannot be listed)\n", (int)o.pid, c->comm);
-    (void)gt_err;
+    if (!is_gt) {
+        char name[4 * sizeof(c->comm)];   /* the name is any bytes it set */
+        gto_text_safe(c->comm, strlen(c->comm), name, sizeof(name));
+        fprintf(stderr, "gt-core: PID %d (%s) %s: wrote a plain core (green threads "
+                "cannot be listed)\n", (int)o.pid, name, why);
+    }
     if (!o.quiet) {
         size_t ktasks = 0;
         for (size_t i = 0; i < c->ntasks; i++)
             ktasks += c->tasks[i].have_regs;
         char disk[32], rss[32], stopped[64];
         gto_fmt_bytes((uint64_t)fs.st_blocks * 512, disk, sizeof(disk));
-        gto_fmt_bytes(vm_rss(o.pid), rss, sizeof(rss));
+        gto_fmt_bytes(r->rss, rss, sizeof(rss));
         if (o.regs_from)
             snprintf(stopped, sizeof(stopped), "stopped by its tracer");
         else if (o.no_stop)

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "gtobserve.h"
 
 #ifndef PTRACE_EVENT_STOP
 #define PTRACE_EVENT_STOP 128
@@ -38,8 +39,9 @@ static int seize_error(struct capture *c, pid_t tid, int e, char *err)
     if (e == EPERM) {
         pid_t tracer = core_tracer_of(c->pid);
         if (tracer && tracer != getpid()) {
-            char comm[64];
-            core_comm(tracer, comm, sizeof(comm));
+            char raw[64], comm[256];   /* the name is any bytes it set */
+            core_comm(tracer, raw, sizeof(raw));
+            gto_text_safe(raw, strlen(raw), comm, sizeof(comm));
             core_err(err, "%d is traced by pid %d (%s): run green-gcore in that "
                      "debugger, or detach it", (int)c->pid, (int)tracer, comm);
         } else {
@@ -61,9 +63,9 @@ int core_stop(struct capture *c, char *err)
     for (int round = 0;; round++) {
         int added = core_tasks_scan(c);
         if (added < 0) {
+            /* The caller saw the process before: it went away since. */
             if (errno == ESRCH)
-                core_err(err, "no process %d: check the pid (ps -p %d)", (int)c->pid,
-                         (int)c->pid);
+                core_err(err, "%d exited during the capture", (int)c->pid);
             else
                 core_err(err, "cannot list the tasks of %d: %s", (int)c->pid,
                          strerror(errno));
@@ -85,8 +87,8 @@ int core_stop(struct capture *c, char *err)
                     continue;
                 }
                 if (e == ESRCH) {
-                    core_err(err, "no process %d: check the pid (ps -p %d)",
-                             (int)c->pid, (int)c->pid);
+                    core_err(err, "%d exited during the capture", (int)c->pid);
+                    errno = ESRCH;
                     return -1;
                 }
                 return seize_error(c, t->tid, e, err);
