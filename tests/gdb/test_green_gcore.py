@@ -7,8 +7,11 @@ is there, once, the main one first, with the registers GDB shows for it
 (and, for the main thread, blocked in epoll, the sp and pc the kernel
 reports in /proc/PID/task/TID/syscall before GDB attached), whatever green
 thread is selected; GDB's selection is the same afterwards.  Errors are
-one line each.
+one line each.  Then through the real gt-core (build/bin/gt-core): the
+core, full and compact, has the groups gt-stacks finds live, and GDB
+selects a green thread in it and shows its frames and known locals.
 """
+import json
 import os
 import re
 import subprocess
@@ -151,3 +154,71 @@ def test_not_on_a_core_file(parked, tmp_path):
     out = gdb([FIXTURE, "%s.%d" % (prefix, p.pid)], ["green-gcore x"])
     assert "green-gcore: already a core file" in out, out
     assert "Traceback" not in out and "Python Exception" not in out, out
+
+
+def groups(doc):
+    """A gt-stacks document's groups as what makes them: size, state
+    counts, representative, location and frames (not ages: time goes on)."""
+    return [(g["count"], g["states"], g["representative"], g["location"],
+             [(f["n"], f["function"], f["line"]) for f in g["frames"]])
+            for g in doc["groups"]]
+
+
+@pytest.mark.parametrize("compact", [False, True])
+def test_green_gcore_core_reads_like_the_live_process(parked, tmp_path, compact):
+    """green-gcore under the default guard policy (madvise: GDB's gcore
+    would write every green stack as zeros), through the real gt-core: the
+    core has the groups gt-stacks finds live, says it was stopped by its
+    tracer, and in GDB green-thread 3 + bt + info locals show the
+    sleeper's recursion and its known locals."""
+    p, _, _ = parked
+    gt_stacks = os.path.join(BUILD, "bin", "gt-stacks")
+    live = subprocess.run([gt_stacks, "--json", str(p.pid)], capture_output=True,
+                          text=True, timeout=120)
+    assert live.returncode == 0, live.stderr
+    core = str(tmp_path / "green.core")
+    out = gdb(["-p", str(p.pid)],
+              ["green-gcore %s%s" % (core, " --compact" if compact else ""),
+               "info threads"], env={"GT_BUILD": BUILD})
+    mode = "compact" if compact else "full"
+    assert re.search(r"^gt-core: wrote %s \(%s\): %d green threads, 3 kernel threads; "
+                     r"stopped by its tracer" % (re.escape(core), mode, 6 * N + 2),
+                     out, re.M), out
+    # GDB still holds the process, its threads where they were.
+    assert out.count('"green_fixture"') >= 3, out
+    doc = subprocess.run([gt_stacks, "--json", "--core", core, "--exe", FIXTURE],
+                         capture_output=True, text=True, timeout=120)
+    assert doc.returncode == 0, doc.stderr
+    d = json.loads(doc.stdout)
+    assert groups(d) == groups(json.loads(live.stdout))
+    assert d["capture"]["stopped_ns"] == 0 and d["capture"]["stopped"] is True
+    assert d["capture"]["compact"] is compact
+    out = gdb([FIXTURE, core], ["green-thread 3", "bt", "frame function sleep_deep",
+                                "info locals", "up", "info locals"])
+    assert "[Switching to green thread 3 (sleeper), parked at sleep_deep" in out, out
+    sel = out.split("[Switching to green thread 3", 1)[1].split("marker =", 1)[0]
+    funcs = re.findall(r"^#\d+\s+(?:0x[0-9a-f]+ in )?(\w+) \(", sel, re.M)
+    assert funcs.count("sleep_deep") >= 3 and "gt__thread_start" in funcs, out
+    assert re.search(r"^marker = 4711003$", out, re.M), out
+    assert re.search(r"^marker = 4711002$", out, re.M), out
+
+
+def test_green_gcore_at_a_breakpoint(tmp_path):
+    """GDB ran the program and it stopped at a breakpoint: the core has the
+    main thread where GDB showed it (its pc at the breakpoint, GDB's
+    breakpoint bytes out of memory), and the running green thread with it."""
+    core = str(tmp_path / "bp.core")
+    out = gdb(["--args", FIXTURE, str(N)],
+              ["break ready_point", "run", "bt 2", "green-gcore " + core, "kill"],
+              env={"GT_BUILD": BUILD})
+    assert re.search(r"^gt-core: wrote %s \(full\): %d green threads" % (re.escape(core),
+                                                                      6 * N + 2), out, re.M), out
+    want = [("0", "ready_point"), ("1", "main_thread")]
+
+    def has_bt(text):
+        bt = re.findall(r"^#(\d)\s+(?:0x[0-9a-f]+ in )?(\w+) \(", text, re.M)
+        return any(bt[i:i + 2] == want for i in range(len(bt)))
+    assert has_bt(out), out
+    out = gdb([FIXTURE, core], ["bt 2", "info green-threads -s running"])
+    assert has_bt(out), out
+    assert re.search(r"^\s+1\s+running\s", out, re.M), out

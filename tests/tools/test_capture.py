@@ -244,11 +244,18 @@ def test_compact_core_stack_measures_are_unknown(core, tmp_path):
         assert (st["touched"], st["dead"], st["unused"], st["resident"]) == (None,) * 4, t
         assert st["live"] == f["stack"]["live"] and st["live"] > 0
         assert f["stack"]["touched"] >= f["stack"]["live"]
-    for k in top(path, "stacks")["stacks_report"]["classes"]:
+    # The Stacks view: live percentiles as from the full core (they need
+    # only the live part), touched ones, advice and dead resident unknown.
+    compact_classes = top(path, "stacks")["stacks_report"]["classes"]
+    full_classes = top(full, "stacks")["stacks_report"]["classes"]
+    assert [(k["class"], k["threads"], k["sampled"], k["live"]) for k in compact_classes] == \
+        [(k["class"], k["threads"], k["sampled"], k["live"]) for k in full_classes]
+    assert all(k["live"]["max"] is not None for k in compact_classes)
+    for k in compact_classes:
         assert k["dead_resident"] is None and k["suggested_stack_size"] is None
         assert k["touched"] == {"p50": None, "p99": None, "max": None}
-    assert all(k["dead_resident"] is not None
-               for k in top(full, "stacks")["stacks_report"]["classes"])
+    assert all(k["dead_resident"] is not None and k["touched"]["max"] is not None
+               for k in full_classes)
 
     # gt-stacks works unchanged: the same groups, the same text but for
     # the capture's own word.
