@@ -71,6 +71,7 @@ static const struct argp_option options[] = {
      "registry's own consistency only; said in the output and the core)", 2},
     {"regs-from", OPT_REGS_FROM, "FILE", 0, "kernel threads' registers from FILE; "
      "the target is already stopped by its tracer (GDB's green-gcore)", 2},
+    {NULL, 'h', NULL, OPTION_HIDDEN, "give this help list", -1},
     {NULL, 0, NULL, 0, NULL, 0},
 };
 
@@ -92,6 +93,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
     case 'q': o->quiet = 1; break;
     case 'n': o->no_stop = 1; break;
     case OPT_REGS_FROM: o->regs_from = arg; break;
+    case 'h': argp_state_help(st, stdout, ARGP_HELP_STD_HELP); break;
     case ARGP_KEY_ARG:
         if (o->pid_arg)
             argp_error(st, "one PID only ('%s' is extra)", arg);
@@ -192,6 +194,20 @@ static void regs_from_proc(struct capture *c)
     }
 }
 
+/* GT_CORE_TIMES=1: each step's time and the plan's size on stderr, for
+ * measuring where a stop goes. */
+static int show_times;
+static uint64_t t_last;
+
+static void step(const char *what)
+{
+    if (!show_times)
+        return;
+    uint64_t now = core_now(CLOCK_MONOTONIC);
+    fprintf(stderr, "gt-core: %-8s %.3f s\n", what, (double)(now - t_last) / 1e9);
+    t_last = now;
+}
+
 struct run {
     struct opts *o;
     struct capture c;
@@ -200,6 +216,7 @@ struct run {
     int fd;
     int held;                 /* the target is stopped by us */
     uint64_t t_start, t_stop0;
+    uint64_t rss;             /* VmRSS when the target was stopped */
 };
 
 static void release(struct run *r)
@@ -240,7 +257,8 @@ int main(int argc, char **argv)
     char err[CORE_ERR] = "";
     r->o = &o;
     r->fd = -1;
-    r->t_start = core_now(CLOCK_MONOTONIC);
+    r->t_start = t_last = core_now(CLOCK_MONOTONIC);
+    show_times = getenv("GT_CORE_TIMES") != NULL;
     c->pid = o.pid;
     c->mode = o.compact ? CORE_COMPACT : CORE_FULL;
     if (o.output)
@@ -287,6 +305,28 @@ int main(int argc, char **argv)
     snprintf(gt_err, sizeof(gt_err), "%s", err);
     err[0] = 0;
     read_auxv(c);
+    step("open");
+
+    /* The plan made once while the target runs: it sizes the copy's
+     * buffer, faulted in now, and warms libgtobserve's buffers, so that
+     * the stop only re-plans and copies.  Failures here are not final:
+     * the stopped target decides. */
+    if (!o.regs_from && !o.no_stop && core_maps_read(c, err) == 0) {
+        int ok = 1;
+        if (is_gt)
+            ok = core_green_count(c, r->g, err) == 0;
+        if (ok && (o.compact ? is_gt && core_plan_compact(c, r->g, err) == 0
+                             : core_plan_full(c, err) == 0)) {
+            uint64_t want = core_copy_bytes(c);
+            /* room for what the target adds before it stops */
+            want += want / 8 + (4u << 20);
+            if (core_copy_reserve(c, want, err) < 0)
+                return fail(r, err, 0);
+        }
+        core_plan_reset(c);
+    }
+    err[0] = 0;
+    step("preplan");
 
     /* Step 2: the target held. */
     if (o.regs_from) {
@@ -307,14 +347,12 @@ int main(int argc, char **argv)
     } else {
         r->t_stop0 = core_now(CLOCK_MONOTONIC);
         r->held = 1;
-        if (core_stop(c, err) < 0) {
-            int gone = errno == ESRCH && strstr(err, "exited");
-            if (!gone && errno == ESRCH)
-                r->held = 0;
-            return fail(r, err, gone);
-        }
+        if (core_stop(c, err) < 0)
+            return fail(r, err, errno == ESRCH);
     }
     c->monotonic_ns = core_now(CLOCK_MONOTONIC);
+    r->rss = vm_rss(o.pid);   /* at capture: the process may end after */
+    step("stop");
     c->realtime_ns = core_now(CLOCK_REALTIME);
     if (r->held && core_regs_read(c, err) < 0)
         return fail(r, err, 1);
@@ -327,12 +365,14 @@ int main(int argc, char **argv)
         }
         c->flags |= GT_CAPTURE_NOT_GT;
     }
+    step("regs");
     if (core_maps_read(c, err) < 0)
         return fail(r, err, errno == ESRCH);
     if (is_gt && core_green_count(c, r->g, err) < 0) {
         int gone = kill(o.pid, 0) < 0 && errno == ESRCH;
         return fail(r, err, gone);
     }
+    step("snapshot");
     if (o.compact) {
         c->flags |= GT_CAPTURE_COMPACT;
         if (core_plan_compact(c, r->g, err) < 0)
@@ -340,20 +380,27 @@ int main(int argc, char **argv)
     } else if (core_plan_full(c, err) < 0) {
         return fail(r, err, 0);
     }
+    step("plan");
+    if (show_times)
+        fprintf(stderr, "gt-core: plan: %zu segments, %zu chunks, %llu bytes\n", c->nsegs,
+                c->nchunks, (unsigned long long)core_copy_bytes(c));
     if (core_copy(c, err) < 0)
         return fail(r, err, errno == ESRCH);
+    step("copy");
     release(r);
+    step("detach");
 
     /* Step 3: the file. */
     uint8_t *notes;
     size_t nlen;
     if (core_notes_build(c, &notes, &nlen, err) < 0)
         return fail(r, err, 0);
-    if (core_elf_write(c, r->fd, notes, nlen) < 0 || fsync(r->fd) < 0) {
+    if (core_elf_write(c, r->fd, notes, nlen) < 0) {
         core_err(err, "writing %s: %s", r->file, strerror(errno));
         return fail(r, err, 1);
     }
     free(notes);
+    step("write");
     struct stat fs;
     fstat(r->fd, &fs);
     if (close(r->fd) < 0) {
@@ -389,7 +436,7 @@ int main(int argc, char **argv)
             ktasks += c->tasks[i].have_regs;
         char disk[32], rss[32], stopped[64];
         gto_fmt_bytes((uint64_t)fs.st_blocks * 512, disk, sizeof(disk));
-        gto_fmt_bytes(vm_rss(o.pid), rss, sizeof(rss));
+        gto_fmt_bytes(r->rss, rss, sizeof(rss));
         if (o.regs_from)
             snprintf(stopped, sizeof(stopped), "stopped by its tracer");
         else if (o.no_stop)

@@ -18,6 +18,10 @@
 
 #define BATCH 1024  /* IOV_MAX */
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
 uint64_t core_copy_bytes(const struct capture *c)
 {
     uint64_t n = 0;
@@ -60,32 +64,47 @@ static int copy_pages(struct capture *c, struct core_chunk *k, uint64_t from)
     return 0;
 }
 
-int core_copy(struct capture *c, char *err)
+/* The buffer for BYTES, its pages faulted in now: zeroing fresh pages
+ * costs more than copying into them (on a virtual machine, several times
+ * more), and the caller does it before the target is stopped. */
+int core_copy_reserve(struct capture *c, uint64_t bytes, char *err)
 {
-    uint64_t total = core_copy_bytes(c);
     char mib[32];
-    snprintf(mib, sizeof(mib), "%.1f MiB", (double)total / (1 << 20));
-    if (total > mem_available() || total > SIZE_MAX / 2) {
+    snprintf(mib, sizeof(mib), "%.1f MiB", (double)bytes / (1 << 20));
+    if (bytes > mem_available() || bytes > SIZE_MAX / 2) {
         core_err(err, "out of memory: the copy of %d needs %s and the machine has "
                  "less available: free memory, or capture with --compact",
                  (int)c->pid, mib);
         errno = ENOMEM;
         return -1;
     }
-    if (total) {
-        void *p = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                       -1, 0);
-        if (p == MAP_FAILED) {
-            core_err(err, "out of memory: the copy of %d needs %s: free memory, or "
-                     "capture with --compact", (int)c->pid, mib);
-            errno = ENOMEM;
-            return -1;
-        }
-        /* Huge pages: the copy faults in 2 MiB at a time, not 4 KiB. */
-        madvise(p, total, MADV_HUGEPAGE);
-        c->buf = p;
-        c->buf_len = total;
+    if (bytes <= c->buf_len)
+        return 0;
+    if (c->buf)
+        munmap(c->buf, c->buf_len);
+    c->buf = NULL;
+    c->buf_len = 0;
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                   -1, 0);
+    if (p == MAP_FAILED) {
+        core_err(err, "out of memory: the copy of %d needs %s: free memory, or "
+                 "capture with --compact", (int)c->pid, mib);
+        errno = ENOMEM;
+        return -1;
     }
+    /* Huge pages: 2 MiB a fault, not 4 KiB. */
+    madvise(p, bytes, MADV_HUGEPAGE);
+    madvise(p, bytes, MADV_POPULATE_WRITE);
+    c->buf = p;
+    c->buf_len = bytes;
+    return 0;
+}
+
+int core_copy(struct capture *c, char *err)
+{
+    uint64_t total = core_copy_bytes(c);
+    if (core_copy_reserve(c, total, err) < 0)
+        return -1;
     uint64_t at = 0;
     for (size_t i = 0; i < c->nchunks; i++) {
         c->chunks[i].data = c->buf + at;

@@ -172,6 +172,10 @@ void core_green_close(struct green_ctx *g);
  * (and errno ESRCH when the target is gone, ENOMEM when the copy does
  * not fit). */
 uint64_t core_copy_bytes(const struct capture *c);
+int core_copy_reserve(struct capture *c, uint64_t bytes, char *err);
+/* Forgets the plan and the map (the buffer stays): for the plan made
+ * while the target runs, to size the buffer, before the real one. */
+void core_plan_reset(struct capture *c);
 int core_copy(struct capture *c, char *err);
 
 /* notes.c: the PT_NOTE contents, malloc'd into *out. */

@@ -159,6 +159,13 @@ static void merge(struct spans *s)
 int core_green_count(struct capture *c, struct green_ctx *g, char *err)
 {
     char e[GTO_ERR_MAX];
+    /* A snapshot before (the pre-plan's) gives its buffers back to the
+     * target, so this one, taken while the target is stopped, reuses
+     * them instead of faulting in fresh pages. */
+    gto_snapshot_free(snap);
+    snap = NULL;
+    g->read.n = 0;
+    g->read.failed = 0;
     g->recording = c->mode == CORE_COMPACT;
     unsigned flags = c->mode == CORE_COMPACT ? GTO_SNAP_BLOCKERS : 0;
     int rc = gto_snapshot_take(g->t, flags, &snap, e);

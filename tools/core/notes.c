@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/procfs.h>
+#include <sys/user.h>
 #include <unistd.h>
 
 #include "core.h"
@@ -215,8 +216,20 @@ int core_notes_build(struct capture *c, uint8_t **out, size_t *len, char *err)
             files(&o, c);
             first = 0;
         }
-        if (t->have_fp)
+        if (t->have_fp) {
             note(&o, "CORE", NT_FPREGSET, t->fpregs, sizeof(t->fpregs));
+        } else {
+            /* Registers from --regs-from or /proc have no floating-point
+             * state: the state of a fresh thread (the flags say
+             * GT_CAPTURE_NO_FPREGS), as GDB expects the note in every
+             * thread. */
+            struct user_fpregs_struct fp;
+            memset(&fp, 0, sizeof(fp));
+            fp.cwd = 0x37f;
+            fp.mxcsr = 0x1f80;
+            fp.mxcr_mask = 0xffff;
+            note(&o, "CORE", NT_FPREGSET, &fp, sizeof(fp));
+        }
         if (t->xstate_len)
             note(&o, "LINUX", NT_X86_XSTATE, t->xstate, t->xstate_len);
     }

@@ -7,9 +7,14 @@
  *
  * PAGEMAP_SCAN (Linux 6.7) asks /proc/PID/pagemap for whole ranges of
  * pages in one ioctl, skipping unpopulated page tables inside the kernel.
- * A MADV_GUARD_INSTALL guard page is neither present nor swapped: it is
- * never in a range, so the copy never reads one.  Kernels without the
- * ioctl are read through the pagemap file itself, eight bytes a page.
+ * A MADV_GUARD_INSTALL guard page is a PTE marker, which the scan counts
+ * as swapped: it is told apart by PAGE_IS_GUARD (Linux 6.15) and left
+ * out, so the copy never reads one (reading a guard faults, and 64 KiB of
+ * guard per stack would be copied page by page).  Kernels without the
+ * ioctl are read through the pagemap file itself, eight bytes a page,
+ * where PM_GUARD_REGION marks guards.  A kernel that knows neither gives
+ * guards as swapped pages: the copy fails on them and narrows down, and
+ * they end up holes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,10 +37,12 @@ struct gtc_pm_scan_arg {
 #define GTC_PAGEMAP_SCAN _IOWR('f', 16, struct gtc_pm_scan_arg)
 #define GTC_PAGE_IS_PRESENT (1u << 3)
 #define GTC_PAGE_IS_SWAPPED (1u << 4)
+#define GTC_PAGE_IS_GUARD (1u << 8)
 
 #define PM_PRESENT (1ull << 63)
 #define PM_SWAPPED (1ull << 62)
 #define PM_FILE (1ull << 61)
+#define PM_GUARD_REGION (1ull << 58)
 
 #define REGIONS 4096
 
@@ -46,6 +53,8 @@ int core_pages_open(pid_t pid)
     return open(path, O_RDONLY | O_CLOEXEC);
 }
 
+static uint64_t guard_bit = GTC_PAGE_IS_GUARD;
+
 static int scan_ioctl(int fd, uint64_t lo, uint64_t hi, core_range_fn fn, void *arg)
 {
     static struct gtc_page_region v[REGIONS];
@@ -55,9 +64,13 @@ static int scan_ioctl(int fd, uint64_t lo, uint64_t hi, core_range_fn fn, void *
             .size = sizeof(a), .start = at, .end = hi, .vec = (uintptr_t)v,
             .vec_len = REGIONS,
             .category_anyof_mask = GTC_PAGE_IS_PRESENT | GTC_PAGE_IS_SWAPPED,
-            .return_mask = GTC_PAGE_IS_PRESENT | GTC_PAGE_IS_SWAPPED,
+            .return_mask = GTC_PAGE_IS_PRESENT | GTC_PAGE_IS_SWAPPED | guard_bit,
         };
         int n = ioctl(fd, GTC_PAGEMAP_SCAN, &a);
+        if (n < 0 && errno == EINVAL && guard_bit && at == lo) {
+            guard_bit = 0;      /* a kernel before PAGE_IS_GUARD */
+            continue;
+        }
         if (n < 0)
             return -1;
         if (n > REGIONS) {
@@ -69,6 +82,8 @@ static int scan_ioctl(int fd, uint64_t lo, uint64_t hi, core_range_fn fn, void *
              * asked before it is copied from. */
             uint64_t s = v[i].start < at ? at : v[i].start;
             uint64_t e = v[i].end > hi ? hi : v[i].end;
+            if (v[i].categories & guard_bit)
+                continue;
             if (s < e && fn(arg, s, e) < 0)
                 return -1;
         }
@@ -95,7 +110,8 @@ static int scan_read(int fd, uint64_t lo, uint64_t hi, core_range_fn fn, void *a
         if (n <= 0 || n % 8)
             return -1;
         for (ssize_t i = 0; i < n / 8; i++, at += CORE_PAGE) {
-            int pop = (e[i] & (PM_PRESENT | PM_SWAPPED)) != 0;
+            int pop = (e[i] & (PM_PRESENT | PM_SWAPPED)) != 0 &&
+                      !(e[i] & PM_GUARD_REGION);
             if (pop && !run)
                 run = at;
             else if (!pop && run) {

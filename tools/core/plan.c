@@ -131,3 +131,10 @@ int core_plan_full(struct capture *c, char *err)
         core_err(err, "out of memory for the plan of %d's core", (int)c->pid);
     return rc;
 }
+
+void core_plan_reset(struct capture *c)
+{
+    c->nsegs = 0;
+    c->nchunks = 0;
+    core_maps_free(c);
+}

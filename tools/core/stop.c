@@ -61,9 +61,9 @@ int core_stop(struct capture *c, char *err)
     for (int round = 0;; round++) {
         int added = core_tasks_scan(c);
         if (added < 0) {
+            /* The caller saw the process before: it went away since. */
             if (errno == ESRCH)
-                core_err(err, "no process %d: check the pid (ps -p %d)", (int)c->pid,
-                         (int)c->pid);
+                core_err(err, "%d exited during the capture", (int)c->pid);
             else
                 core_err(err, "cannot list the tasks of %d: %s", (int)c->pid,
                          strerror(errno));
@@ -85,8 +85,8 @@ int core_stop(struct capture *c, char *err)
                     continue;
                 }
                 if (e == ESRCH) {
-                    core_err(err, "no process %d: check the pid (ps -p %d)",
-                             (int)c->pid, (int)c->pid);
+                    core_err(err, "%d exited during the capture", (int)c->pid);
+                    errno = ESRCH;
                     return -1;
                 }
                 return seize_error(c, t->tid, e, err);
