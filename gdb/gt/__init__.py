@@ -5,7 +5,8 @@ and reading the registry), registry (bulk decoding), symbols (pc ->
 function, file:line), stacks (frame-pointer walks over bulk-read stacks),
 fmt (units), blockers (who holds up whom, deadlock cycles, the running
 thread), and the commands: threads, locations, deadlocks, select (the
-unwinder behind `green-thread`), apply, backtrace, stackuse, params.
+unwinder behind `green-thread`), apply, backtrace, stackuse, gcore
+(`green-gcore`, through gt-core), params.
 """
 
 _registered = False
@@ -18,6 +19,7 @@ def register():
         return
     _registered = True
     from . import (params, threads, locations, deadlocks, select, apply, backtrace,
-                   stackuse)
-    for m in (params, threads, locations, deadlocks, select, apply, backtrace, stackuse):
+                   stackuse, gcore)
+    for m in (params, threads, locations, deadlocks, select, apply, backtrace, stackuse,
+              gcore):
         m.register()

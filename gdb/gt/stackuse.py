@@ -63,13 +63,30 @@ def touched_bytes(target, t, page):
     return 0
 
 
+def measurable(target):
+    """Whether stacks can be read below their live part: not in a compact
+    core (gt-core --compact keeps each stack's live part only), where the
+    first non-zero word found would be the live part's and dead would
+    come out as the few bytes below it (libgtobserve's
+    gto_stack_measures_known)."""
+    cap = target.capture()
+    return cap is None or not cap["flags"] & C["GT_CAPTURE_COMPACT"]
+
+
+COMPACT_NOTE = ("(a compact core (gt-core --compact) holds each stack's live part only: "
+                "dead and unused are unknown)")
+
+
 def usage(target, t, page):
     size = stacks.reserved_bytes(t)
     live = stacks.live_bytes(t)
     # A fresh context (never run, or waiting unstacked: its pages went
     # back to the kernel) has touched nothing, and reading its stack would
     # only map pages back in.
-    touched = 0 if stacks.fresh(t) else touched_bytes(target, t, page)
+    if not measurable(target):
+        touched = None
+    else:
+        touched = 0 if stacks.fresh(t) else touched_bytes(target, t, page)
     if touched is not None:
         touched = max(touched, live)
     return {"id": t.id, "name": t.name, "size": size, "guard": t.guard_size,
@@ -119,6 +136,8 @@ all threads and the threads with the most live stack."""
             note = stacks.fresh_note(t, symbols.lookup(t.entry, is_return=False).func)
             if note:
                 gdb.write("(%s)\n" % note)
+            if not measurable(target):
+                gdb.write(COMPACT_NOTE + "\n")
             return
         ts = snap.threads
         live = sum(stacks.live_bytes(t) for t in ts)
@@ -137,6 +156,8 @@ all threads and the threads with the most live stack."""
                "most live stack:", HEADER]
         page = page_size(snap)
         out.extend(line(usage(target, t, page)) for t in worst)
+        if not measurable(target):
+            out.append(COMPACT_NOTE)
         gdb.write("\n".join(out) + "\n")
 
 

@@ -193,8 +193,13 @@ def _read_capture(path, size):
         head = f.read(64)
         if len(head) < 64 or head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:
             return None
-        phoff, = struct.unpack_from("<Q", head, 0x20)
+        phoff, shoff = struct.unpack_from("<QQ", head, 0x20)
         phentsize, phnum = struct.unpack_from("<HH", head, 0x36)
+        if phnum == 0xffff and shoff <= size - 64:
+            # PN_XNUM: more segments than e_phnum holds (a core of 100K
+            # threads' stacks); section header 0's sh_info has the count.
+            f.seek(shoff + 44)
+            phnum, = struct.unpack("<I", f.read(4))
         if phentsize != 56 or phoff > size or phnum * 56 > size - phoff:
             return None
         f.seek(phoff)

@@ -9,12 +9,18 @@ the core's other bytes, holes included, stay where they were.
 """
 import os
 import struct
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                "integration"))
+from gtreg import C  # noqa: E402  registry.h's constants, as compiled
 
 PT_NOTE = 4
 NOTE_NAME = b"gt\0"
-GT_NOTE_CAPTURE = 2
-GT_CAPTURE_VERSION = 1
-COMPACT, NO_STOP, NO_FPREGS, NOT_GT = 1, 2, 4, 8
+GT_NOTE_CAPTURE = C["GT_NOTE_CAPTURE"]
+GT_CAPTURE_VERSION = C["GT_CAPTURE_VERSION"]
+COMPACT, NO_STOP, NO_FPREGS, NOT_GT = (C["GT_CAPTURE_" + f]
+                                       for f in ("COMPACT", "NO_STOP", "NO_FPREGS", "NOT_GT"))
 
 
 def capture_desc(monotonic_ns, realtime_ns, stopped_ns=96000000, flags=0,

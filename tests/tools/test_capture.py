@@ -300,3 +300,30 @@ def test_gdb_now_agrees_with_gt_stacks(core, which):
         assert "\n" + line + "\n" in p.stdout, p.stdout
     else:
         assert st["capture"] is None and st["now_ns"] != mono
+
+
+def test_gdb_stack_use_unknown_in_a_compact_core(core, tmp_path):
+    """GDB's `info green-stack` in a compact core: dead and unused are
+    unknown ("?", and a line says why), not the few bytes below the live
+    part the core kept; in the full capture of the same core, numbers."""
+    path, program, clock = core
+    full = str(tmp_path / "full")
+    subprocess.run(["cp", "--sparse=always", "--preserve=timestamps", path, full], check=True)
+    with_note(full, note(capture_desc(clock + SECOND, REALTIME, STOPPED)))
+    with_note(path, note(capture_desc(clock + SECOND, REALTIME, STOPPED, flags=COMPACT)))
+    rows = r"^\s+(\d+)\s+.*?\s(\S+ K?i?B|\?)\s+(\S+ K?i?B|\?)\s+\S+ KiB\s+\S+ KiB$"
+    why = ("(a compact core (gt-core --compact) holds each stack's live part only: "
+           "dead and unused are unknown)")
+    for p, compact in ((path, True), (full, False)):
+        out = subprocess.run(["gdb", "-batch", "-nx", "-ex", "source " + LOADER,
+                              "-ex", "info green-stack", "-ex", "info green-stack 2",
+                              program, p], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, timeout=240).stdout
+        found = re.findall(rows, out, re.M)
+        assert len(found) == 9, out          # 8 threads, then thread 2 alone
+        if compact:
+            assert all(dead == unused == "?" for _, dead, unused in found), out
+            assert out.count(why) == 2, out
+        else:
+            assert all("?" not in (dead, unused) for _, dead, unused in found), out
+            assert why not in out
