@@ -85,7 +85,7 @@ GROUPS = [
      "baseline": ("core-du-rss", "kernel"), "rows": _rows("core-du-rss")},
     {"bench": "core-missing", "short": "core stacks",
      "title": "a core " + _AT + ": green threads whose stack is missing (percent)",
-     "baseline": ("core-missing", "kernel"), "rows": _rows("core-missing")},
+     "baseline": ("core-missing", "gcore"), "rows": _rows("core-missing")},
 ]
 
 TARGETS = [
