@@ -61,6 +61,27 @@ def test_no_such_process(tmp_path):
     assert left_in(tmp_path) == []
 
 
+def test_exited_but_not_reaped(tmp_path):
+    """A process that has exited and waits for its parent to reap it (a
+    zombie) has no memory to copy: said as such, not as a permission
+    problem (the kernel refuses to attach to it with EPERM)."""
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    try:
+        for _ in range(1000):
+            if cu.proc_state(pid) == "Z":
+                break
+            time.sleep(0.005)
+        assert cu.proc_state(pid) == "Z"
+        rc, out, err, _, _ = cu.capture(pid, tmp_path / "core")
+        line = failed(rc, out, err)
+        assert str(pid) in line and "exited" in line and "permission" not in line, line
+        assert left_in(tmp_path) == []
+    finally:
+        os.waitpid(pid, 0)
+
+
 def test_default_name_and_existing_file(targets, tmp_path):
     t = targets(cu.known_target)
     r = subprocess.run([cu.GT_CORE, str(t.pid)], capture_output=True, text=True, cwd=tmp_path)
