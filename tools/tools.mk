@@ -138,9 +138,11 @@ TC_PROGS := $(patsubst tests/core/%.c,$(BUILD)/tests/core/%,$(wildcard tests/cor
 $(BUILD)/tests/core/%: tests/core/%.c $(LIBGT_A) | $(BUILD)/tests/core/
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(GT_CFLAGS) -MMD -MP -o $@ $< $(LIBGT_A) $(GT_LDFLAGS) $(GT_LIBS)
-# (gdb.mk and examples.mk are read after this file: their names are
+# The 100K-thread target is the bench's (bench/million_stacks.c).  (gdb.mk,
+# examples.mk and bench.mk are read after this file: their names are
 # expanded a second time, when make needs them.)
 test-core: $(GT_CORE) $(TOOL_BINS) $(TT_PROGS) $(TC_PROGS) $(BUILD)/bin/gt-top \
-           $$(GDB_FIXTURES) $$(GDB_CONSTANTS) $$(KNOT) $$(KNOT_LOADGEN) $(DEPS_STAMP)
+           $$(GDB_FIXTURES) $$(GDB_CONSTANTS) $$(KNOT) $$(KNOT_LOADGEN) \
+           $$(BENCH_OUT)/million_stacks $(DEPS_STAMP)
 	$(Q)GT_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/core
 .PHONY: test-core

@@ -206,10 +206,13 @@ def du(path):
     return os.stat(path).st_blocks * 512
 
 
-def size_matches(text, value):
-    """TEXT (gto_fmt_bytes) names VALUE to its printed precision."""
-    shown = parse_size(text)
-    return abs(shown - value) <= max(0.051 * UNITS[text.split()[1]], 0.001 * value)
+def size_matches(text, value, slack=0.0):
+    """TEXT (gto_fmt_bytes: "430.2 MiB", "95 MiB") names VALUE to the
+    precision it is printed with, or within SLACK (a fraction of VALUE)."""
+    num, unit = text.split()
+    decimals = len(num.split(".")[1]) if "." in num else 0
+    half_digit = 0.5 * 10 ** -decimals * UNITS[unit]
+    return abs(parse_size(text) - value) <= half_digit * 1.01 + slack * value
 
 
 # ---- the readers ----

@@ -47,12 +47,29 @@ static void main_thread(void *arg)
         abort();
     printf("ready %d\n", (int)getpid());
     fflush(stdout);
-    char line[256];
-    while (fgets(line, sizeof(line), stdin)) {
-        if (strncmp(line, "count", 5) == 0)
-            printf("count %ld %ld\n", ticks, __atomic_load_n(&signals, __ATOMIC_RELAXED));
-        else if (strncmp(line, "ping ", 5) == 0)
-            printf("pong %s", line + 5);
+    /* read(), which parks this thread, not stdio's fgets, whose internal
+     * read would hold the kernel thread and so the ticker. */
+    char buf[4096];
+    size_t have = 0;
+    for (;;) {
+        ssize_t n = read(0, buf + have, sizeof(buf) - 1 - have);
+        if (n <= 0)
+            break;
+        have += (size_t)n;
+        buf[have] = 0;
+        char *line = buf, *nl;
+        while ((nl = strchr(line, '\n'))) {
+            *nl = 0;
+            if (strcmp(line, "count") == 0)
+                printf("count %ld %ld\n", ticks, __atomic_load_n(&signals, __ATOMIC_RELAXED));
+            else if (strncmp(line, "ping ", 5) == 0)
+                printf("pong %s\n", line + 5);
+            line = nl + 1;
+        }
+        have = strlen(line);
+        memmove(buf, line, have);
+        if (have == sizeof(buf) - 1)
+            have = 0; /* a line too long to be a command */
         fflush(stdout);
     }
     exit(0);

@@ -75,3 +75,36 @@ def test_full_core_in_gdb(guard, targets, tmp_path):
     core = tmp_path / "core.green"
     cu.captured(t.pid, core)
     cu.check_gdb(cu.gdb([cu.GREEN, core], cu.GDB_COMMANDS), t)
+
+
+@pytest.mark.parametrize("compact", [False, True])
+def test_green_gcore_from_an_attached_gdb(compact, targets, tmp_path):
+    """GDB attached to the live program: green-gcore writes the core
+    through gt-core --regs-from (GDB holds the process; gt-core never
+    stops it itself).  The core holds every stable populated page (full)
+    and reads in GDB like a core gt-core took alone; the process is as
+    before once GDB detaches."""
+    t = targets(cu.green_target, "madvise")
+    before = cu.live_pages(t.pid)
+    core = tmp_path / "core.green"
+    out = cu.gdb(["-p", t.pid], ["green-gcore %s%s" % (core, " --compact" if compact else ""),
+                                 "detach"])
+    after = cu.live_pages(t.pid)
+    line = [l for l in out.splitlines() if l.startswith("gt-core: wrote ")]
+    assert len(line) == 1, out
+    s = cu.summary(line[0])
+    assert s["tracer"] and s["mode"] == ("compact" if compact else "full"), s["line"]
+    assert s["green"] == 6 * cu.GREEN_N + 2 and s["kernel"] == len(cu.tasks(t.pid))
+    c = cu.Core(str(core))
+    try:
+        note = c.capture_note()
+        want = cu.CAPTURE_NO_FPREGS | (cu.CAPTURE_COMPACT if compact else 0)
+        assert note["flags"] == want and note["stopped_ns"] == 0, note
+        assert sorted(c.prstatus_tids()) == sorted(cu.tasks(t.pid))
+        if not compact:
+            n, bad = cu.compare_memory(c, before, after)
+            assert n >= 20 and not bad, [hex(a) for a in bad[:10]]
+    finally:
+        c.close()
+    assert cu.proc_state(t.pid) == "S" and cu.tracer_of(t.pid) == 0
+    cu.check_gdb(cu.gdb([cu.GREEN, core], cu.GDB_COMMANDS), t)
