@@ -270,20 +270,19 @@ def group_json(g):
 
 
 class GreenBt(gdb.Command):
-    """Grouped backtraces of all green threads: green-bt [--limit N] [-l LOCATION] [-s STATE] [-n NAME] [--json]
+    """Grouped backtraces of green threads: green-bt [ID...] [-s STATE] [-l LOCATION] [-n NAME] [-w MIN_WAIT] [--limit N] [--json]
 
 Threads with identical stacks form one group; groups are printed biggest
 first, each with its thread count, state, wait kinds, wait ages and ids,
 then its frames (from frame-pointer walks of the saved contexts).
 --limit N prints N groups (default: `show green-threads limit`; 0: all).
-The filters are those of `info green-threads`.  --json prints one JSON
+The ids and filters are those of `info green-threads`.  --json prints one JSON
 object: the summary members of `info green-threads --json` and "groups",
 each {"count", "thread_ids", "states", "frames"} (frames as there).
 For locals and arguments select one thread: `green-thread ID`, then
 `bt full`."""
 
-    OPTIONS = {"-l": ("location", str), "-s": ("state", threads.state_filter),
-               "-n": ("name", str), "--limit": ("limit", args.count)}
+    OPTIONS = threads.InfoGreenThreads.OPTIONS
     FLAGS = {"--json": "json"}
 
     def __init__(self):
@@ -293,8 +292,7 @@ For locals and arguments select one thread: `green-thread ID`, then
     def invoke(self, arg, from_tty):
         argv = args.split(arg)
         opts, pos = args.parse("green-bt", argv, self.OPTIONS, self.FLAGS)
-        if pos:
-            raise gdb.GdbError("green-bt: unexpected %r" % pos[0])
+        threads.take_ids("green-bt", pos, opts)
         snap = registry.snapshot()
         chosen = threads.select(snap, opts)
         if not chosen:
@@ -313,8 +311,9 @@ For locals and arguments select one thread: `green-thread ID`, then
             doc["groups"] = [group_json(g) for g in shown]
             gdb.write(json.dumps(doc) + "\n")
             return
-        out = ["%s green threads in %s distinct stacks" % (
-            fmt.count(len(chosen)), fmt.count(len(groups)))]
+        out = ["%s green thread%s in %s distinct stack%s" % (
+            fmt.count(len(chosen)), "" if len(chosen) == 1 else "s",
+            fmt.count(len(groups)), "" if len(groups) == 1 else "s")]
         for g in shown:
             out.append("")
             out.append(group_header(snap, g))

@@ -247,7 +247,7 @@ def test_green_bt_groups_identical_stacks():
     # The sleepers' group shows the recursion: three sleep_deep frames.
     sleepers = out.split("(sleeper)\n", 1)[1].split("\n\n", 1)[0]
     assert sleepers.count(" in sleep_deep (green_fixture.c:") == 3
-    assert "%d green threads in 1 distinct stacks" % N in out
+    assert "%d green threads in 1 distinct stack\n" % N in out
     assert "... 6 more groups (%d threads): --limit N or a filter" % (4 * N + 2) in out
 
 
