@@ -226,14 +226,17 @@ def id_ranges(ids, max_ranges=6):
 
 def frame_lines(g):
     """`  #N   0x... in func (file:line)`, N counting physical frames from
-    0, the saved context's; a frame in inlined code has one line per
+    1, the saved context's, as `bt` numbers them once `green-thread ID`
+    has selected the thread (GDB's #0 is the OS thread's frame, hidden),
+    and as every gt reader does; a frame in inlined code has one line per
     function of its inline chain, innermost first, the inlined ones
     marked [inlined] and the rest of the chain under the same N."""
     if g.pcs is None:
         return ["  (running: its frames are the OS thread's; see `bt`)"]
     lines = []
-    for n, pc in enumerate(g.pcs):
-        chain = symbols.lookup(pc, is_return=(n > 0 or g.first_return)).chain
+    base = group_base(g)
+    for n, pc in enumerate(g.pcs, base):
+        chain = symbols.lookup(pc, is_return=(n > base or g.first_return)).chain
         for i, c in enumerate(chain):
             lines.append("  #%-3d 0x%016x in %s%s" % (
                 n, pc, symbols.where(*c), " [inlined]" if i < len(chain) - 1 else ""))
@@ -263,10 +266,17 @@ def group_header(snap, g):
     return head
 
 
+def group_base(g):
+    """stacks.frame_base of the group's threads: the running thread's
+    stack (on a core, the OS thread's frames) is a group of its own."""
+    return stacks.frame_base(next(iter(g.states))) if len(g.states) == 1 else 1
+
+
 def group_json(g):
     return {"count": len(g.ks), "thread_ids": sorted(g.ids),
             "states": {abi.STATE_NAMES[st]: n for st, n in g.states.items()},
-            "frames": stacks.pc_frames(g.pcs, g.first_return) if g.pcs else []}
+            "frames": stacks.pc_frames(g.pcs, g.first_return, group_base(g))
+            if g.pcs else []}
 
 
 class GreenBt(gdb.Command):
