@@ -244,8 +244,9 @@ static const char *file_base(const char *f)
     return s ? s + 1 : f;
 }
 
-/* Frames as debuggers number them: #N counts physical frames from 0, the
- * saved context's; the inlined calls of one frame share its number. */
+/* Frames as GDB numbers them after `green-thread ID` (gto_frame_number):
+ * #N counts physical frames; the inlined calls of one frame share its
+ * number. */
 static void print_frames(gto_target *t, const struct gto_thread *th)
 {
     for (size_t i = 0; i < th->nframes; i++) {
@@ -254,13 +255,14 @@ static void print_frames(gto_target *t, const struct gto_thread *th)
         for (size_t j = 0; j < n; j++) {
             if (strcmp(sym[j].function, "?") == 0) {
                 /* No name anywhere (a stripped static program): the pc. */
-                printf("  #%-3zu %#llx", i, (unsigned long long)th->frames[i].pc);
+                printf("  #%-3zu %#llx", gto_frame_number(th, i),
+                       (unsigned long long)th->frames[i].pc);
                 if (sym[j].module)
                     printf(" (%s)", sym[j].module);
                 putchar('\n');
                 continue;
             }
-            printf("  #%-3zu %s", i, sym[j].function);
+            printf("  #%-3zu %s", gto_frame_number(th, i), sym[j].function);
             if (sym[j].file)
                 printf(" (%s:%d)", file_base(sym[j].file), sym[j].line);
             else if (sym[j].module)
@@ -300,7 +302,7 @@ static void print_json_frames(gto_target *t, const struct gto_thread *th)
         size_t n = gto_frame_symbols(t, th, i, &sym);
         for (size_t j = 0; j < n; j++) {
             printf("%s{\"n\": %zu, \"pc\": %llu, \"function\": ", first ? "" : ", ",
-                   i, (unsigned long long)th->frames[i].pc);
+                   gto_frame_number(th, i), (unsigned long long)th->frames[i].pc);
             first = 0;
             gto_json_string(stdout, sym[j].function);
             printf(", \"file\": ");

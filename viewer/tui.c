@@ -204,7 +204,7 @@ static void drill_frames(struct ui *u, gto_target *t, const struct gto_thread *t
             const char *file = sym[k].file ? strrchr(sym[k].file, '/') : NULL;
             snprintf(where, sizeof(where), "%s:%d",
                      file ? file + 1 : sym[k].file ? sym[k].file : "?", sym[k].line);
-            drill_add(u, "    #%-3zu %s%s (%s)  %" PRIu64 " B", f,
+            drill_add(u, "    #%-3zu %s%s (%s)  %" PRIu64 " B", gto_frame_number(th, f),
                       sym[k].inlined ? "[inlined] " : "", sym[k].function, where,
                       th->frames[f].size);
         }

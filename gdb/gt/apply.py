@@ -3,7 +3,7 @@ import re
 
 import gdb
 
-from . import abi, backtrace, fmt, guard, registry, select
+from . import abi, args, backtrace, fmt, guard, registry, select
 from .text import text_safe
 
 C = abi.C
@@ -26,12 +26,8 @@ def parse(arg):
             every = True
         elif tok in FLAGS and (every or ids):
             flags[FLAGS[tok]] = True
-        elif re.fullmatch(r"#?\d+(-\d+)?", tok) and not every and not flags:
-            a, _, b = tok.lstrip("#").partition("-")
-            lo, hi = int(a), int(b or a)
-            if hi < lo or hi - lo > 10_000_000:
-                raise gdb.GdbError("green-thread apply: bad range %s" % tok)
-            ids.extend(range(lo, hi + 1))
+        elif not every and not flags and args.id_range("green-thread apply", tok):
+            ids.extend(args.id_range("green-thread apply", tok))
         elif tok.startswith("-") and (every or ids) and len(tok) > 1:
             raise gdb.GdbError("green-thread apply: unknown flag %s (%s)" % (tok, USAGE))
         else:

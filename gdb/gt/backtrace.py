@@ -226,14 +226,17 @@ def id_ranges(ids, max_ranges=6):
 
 def frame_lines(g):
     """`  #N   0x... in func (file:line)`, N counting physical frames from
-    0, the saved context's; a frame in inlined code has one line per
+    1, the saved context's, as `bt` numbers them once `green-thread ID`
+    has selected the thread (GDB's #0 is the OS thread's frame, hidden),
+    and as every gt reader does; a frame in inlined code has one line per
     function of its inline chain, innermost first, the inlined ones
     marked [inlined] and the rest of the chain under the same N."""
     if g.pcs is None:
         return ["  (running: its frames are the OS thread's; see `bt`)"]
     lines = []
-    for n, pc in enumerate(g.pcs):
-        chain = symbols.lookup(pc, is_return=(n > 0 or g.first_return)).chain
+    base = group_base(g)
+    for n, pc in enumerate(g.pcs, base):
+        chain = symbols.lookup(pc, is_return=(n > base or g.first_return)).chain
         for i, c in enumerate(chain):
             lines.append("  #%-3d 0x%016x in %s%s" % (
                 n, pc, symbols.where(*c), " [inlined]" if i < len(chain) - 1 else ""))
@@ -263,27 +266,33 @@ def group_header(snap, g):
     return head
 
 
+def group_base(g):
+    """stacks.frame_base of the group's threads: the running thread's
+    stack (on a core, the OS thread's frames) is a group of its own."""
+    return stacks.frame_base(next(iter(g.states))) if len(g.states) == 1 else 1
+
+
 def group_json(g):
     return {"count": len(g.ks), "thread_ids": sorted(g.ids),
             "states": {abi.STATE_NAMES[st]: n for st, n in g.states.items()},
-            "frames": stacks.pc_frames(g.pcs, g.first_return) if g.pcs else []}
+            "frames": stacks.pc_frames(g.pcs, g.first_return, group_base(g))
+            if g.pcs else []}
 
 
 class GreenBt(gdb.Command):
-    """Grouped backtraces of all green threads: green-bt [--limit N] [-l LOCATION] [-s STATE] [-n NAME] [--json]
+    """Grouped backtraces of green threads: green-bt [ID...] [-s STATE] [-l LOCATION] [-n NAME] [-w MIN_WAIT] [--limit N] [--json]
 
 Threads with identical stacks form one group; groups are printed biggest
 first, each with its thread count, state, wait kinds, wait ages and ids,
 then its frames (from frame-pointer walks of the saved contexts).
 --limit N prints N groups (default: `show green-threads limit`; 0: all).
-The filters are those of `info green-threads`.  --json prints one JSON
+The ids and filters are those of `info green-threads`.  --json prints one JSON
 object: the summary members of `info green-threads --json` and "groups",
 each {"count", "thread_ids", "states", "frames"} (frames as there).
 For locals and arguments select one thread: `green-thread ID`, then
 `bt full`."""
 
-    OPTIONS = {"-l": ("location", str), "-s": ("state", threads.state_filter),
-               "-n": ("name", str), "--limit": ("limit", args.count)}
+    OPTIONS = threads.InfoGreenThreads.OPTIONS
     FLAGS = {"--json": "json"}
 
     def __init__(self):
@@ -293,8 +302,7 @@ For locals and arguments select one thread: `green-thread ID`, then
     def invoke(self, arg, from_tty):
         argv = args.split(arg)
         opts, pos = args.parse("green-bt", argv, self.OPTIONS, self.FLAGS)
-        if pos:
-            raise gdb.GdbError("green-bt: unexpected %r" % pos[0])
+        threads.take_ids("green-bt", pos, opts)
         snap = registry.snapshot()
         chosen = threads.select(snap, opts)
         if not chosen:
@@ -313,8 +321,9 @@ For locals and arguments select one thread: `green-thread ID`, then
             doc["groups"] = [group_json(g) for g in shown]
             gdb.write(json.dumps(doc) + "\n")
             return
-        out = ["%s green threads in %s distinct stacks" % (
-            fmt.count(len(chosen)), fmt.count(len(groups)))]
+        out = ["%s green thread%s in %s distinct stack%s" % (
+            fmt.count(len(chosen)), "" if len(chosen) == 1 else "s",
+            fmt.count(len(groups)), "" if len(groups) == 1 else "s")]
         for g in shown:
             out.append("")
             out.append(group_header(snap, g))

@@ -19,7 +19,7 @@ SP, PC, FP = C["GT_CTX_SP"], C["GT_CTX_PC"], C["GT_CTX_RBP"]
 RUNNING = C["GT_STATE_RUNNING"]
 UNSTACKED = C["GT_TF_UNSTACKED"]
 FRESH = abi.TF_FRESH
-MAX_FRAMES = 256
+MAX_FRAMES = 4096
 MAX_LIVE = 8 << 20   # bytes of one stack read at most
 _U64 = struct.Struct("<Q")
 _PAIR = struct.Struct("<QQ")
@@ -140,29 +140,38 @@ _frames_gen = 0
 def frames(target, t):
     """FRAME records of t's stack (the JSON every gt reader writes):
     {"n", "pc", "function", "file", "line", "inlined"}, n counting
-    physical frames from 0, the frame of the saved context; a physical
+    physical frames from 1, the frame of the saved context (GDB's number
+    for it after `green-thread ID`); a physical
     frame in inlined code gives one record per function of its inline
     chain, innermost first, all with its n, inlined true but for the
     last.  [] for the running thread (its frames are the OS thread's)."""
     pcs = walk(target, t)
     if not pcs:
         return []
-    return pc_frames(pcs, first_is_return(t))
+    return pc_frames(pcs, first_is_return(t), frame_base(t.state))
 
 
-def pc_frames(pcs, first_return):
+def frame_base(state):
+    """The number of a thread's first frame: 1, as `bt` numbers a green
+    thread's frames after `green-thread ID` (GDB's #0 is the OS thread's
+    frame), 0 for the running thread, whose frames are the OS thread's."""
+    return 0 if state == RUNNING else 1
+
+
+def pc_frames(pcs, first_return, base):
     """frames() of a walked pc sequence; first_return says whether pcs[0]
-    is a return address.  Cached per sequence: 100K threads share a few."""
+    is a return address, base is frame_base().  Cached per sequence:
+    100K threads share a few."""
     global _frames_gen
     if _frames_gen != symbols.generation:
         _frames.clear()
         _frames_gen = symbols.generation
-    key = (tuple(pcs), first_return)
+    key = (tuple(pcs), first_return, base)
     out = _frames.get(key)
     if out is None:
         out = []
-        for n, pc in enumerate(pcs):
-            chain = symbols.lookup(pc, is_return=n > 0 or first_return).chain
+        for n, pc in enumerate(pcs, base):
+            chain = symbols.lookup(pc, is_return=n > base or first_return).chain
             for i, (func, file, line) in enumerate(chain):
                 out.append({"n": n, "pc": pc, "function": func, "file": file,
                             "line": line or None, "inlined": i < len(chain) - 1})

@@ -30,6 +30,9 @@ def select(snap, opts):
     the unfiltered case over a million threads is a sort of their ids."""
     col = snap.table.column
     ks = range(len(snap.table))
+    if "ids" in opts:
+        want, ids = opts["ids"], col("id")
+        ks = [k for k in ks if ids[k] in want]
     if "state" in opts:
         states, want = col("state"), opts["state"]
         ks = [k for k in ks if states[k] in want]
@@ -50,6 +53,20 @@ def select(snap, opts):
         ks = [k for k in ks if since[k] and now - since[k] >= w]
     ids = col("id")
     return sorted(ks, key=ids.__getitem__)
+
+
+def take_ids(command, pos, opts):
+    """Positional arguments as thread ids and ranges (`3 5 9-12`, as
+    `info threads` takes them) into opts["ids"]."""
+    ids = set()
+    for tok in pos:
+        r = args.id_range(command, tok)
+        if r is None:
+            raise gdb.GdbError("%s: unexpected %r (thread ids, or the filters "
+                               "-s, -l, -n, -w; see `help %s`)" % (command, tok, command))
+        ids.update(r)
+    if ids:
+        opts["ids"] = ids
 
 
 def describe_filters(argv):
@@ -110,7 +127,7 @@ def thread_json(snap, t, k):
 
 
 class InfoGreenThreads(gdb.Command):
-    """List green threads: info green-threads [-s STATE] [-l LOCATION] [-n NAME] [-w MIN_WAIT] [--limit N] [--json]
+    """List green threads: info green-threads [ID...] [-s STATE] [-l LOCATION] [-n NAME] [-w MIN_WAIT] [--limit N] [--json]
 
 A summary line (threads by state; uptime, idle time including the wait
 in progress, regular-file I/O); the running thread and how long it has
@@ -152,12 +169,10 @@ tell when it was written, ages are lower bounds: `>= 2.1ms`.
         argv = args.split(arg)
         opts, pos = args.parse("info green-threads", argv, self.OPTIONS,
                                {"--json": "json"})
-        if pos:
-            raise gdb.GdbError("info green-threads: unexpected %r (filters are "
-                               "-s, -l, -n, -w)" % pos[0])
+        take_ids("info green-threads", pos, opts)
         snap = registry.snapshot()
         threads = select(snap, opts)
-        filtered = any(k in opts for k in ("state", "location", "name", "min_wait"))
+        filtered = any(k in opts for k in ("ids", "state", "location", "name", "min_wait"))
         if filtered and not threads:
             raise gdb.GdbError("info green-threads: no green thread matches %s "
                                "(of %s threads)" % (describe_filters(argv),

@@ -816,8 +816,11 @@ def frame_tuple(f):
 
 
 def check_frames(P, tool, what, frames, e):
-    """Numbering from 0 by physical frame; the fixture's own frames as the
-    fixture says; a fresh context's one frame the trampoline."""
+    """Numbering by physical frame as GDB numbers them after `green-thread
+    ID`: from 1 (GDB's #0 is the OS thread's frame), from 0 for the
+    running thread (its frames are the OS thread's); the fixture's own
+    frames as the fixture says; a fresh context's one frame the
+    trampoline."""
     if not isinstance(frames, list):
         return
     for i, f in enumerate(frames):
@@ -825,13 +828,14 @@ def check_frames(P, tool, what, frames, e):
             if P.key(tool, f, k, where=" (%s frame %d)" % (what, i)) is MISSING:
                 return
     ns = [f["n"] for f in frames]
-    want_n, n = [], 0
+    base = 0 if e is not None and e.state == "running" else 1
+    want_n, n = [], base
     for i, f in enumerate(frames):
         want_n.append(n)
         if not f["inlined"]:
             n += 1
     if ns != want_n:
-        P.add(tool, "%s frame numbers" % what, "%s, want %s (from 0, by physical frame)" % (ns, want_n))
+        P.add(tool, "%s frame numbers" % what, "%s, want %s (from %d, by physical frame)" % (ns, want_n, base))
     if e is None or e.frames is None:
         return
     if e.fresh:

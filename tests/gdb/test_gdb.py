@@ -154,7 +154,7 @@ def check_listing(listing, n=N, main_state="running"):
             assert r["wait_ns"] > 0 and r["switches"] >= 1
             frames = r["frames"]
             assert frames and all(set(f) == FRAME_KEYS for f in frames)
-            assert frames[0]["n"] == 0 and frames[-1]["function"] == "gt__ctx_trampoline"
+            assert frames[0]["n"] == 1 and frames[-1]["function"] == "gt__ctx_trampoline"
             assert func in [f["function"] for f in frames]
 
 
@@ -247,7 +247,7 @@ def test_green_bt_groups_identical_stacks():
     # The sleepers' group shows the recursion: three sleep_deep frames.
     sleepers = out.split("(sleeper)\n", 1)[1].split("\n\n", 1)[0]
     assert sleepers.count(" in sleep_deep (green_fixture.c:") == 3
-    assert "%d green threads in 1 distinct stacks" % N in out
+    assert "%d green threads in 1 distinct stack\n" % N in out
     assert "... 6 more groups (%d threads): --limit N or a filter" % (4 * N + 2) in out
 
 
@@ -450,7 +450,7 @@ def check_idlers(out, main_state):
         assert where[r["location"]].startswith("idle_wait (green_fixture.c:"), r
         assert re.fullmatch(r"fd \d+ read", r["wait"]), r
         assert r["stack"]["live"] == 0 and r["stack"]["reserved"] == 65536
-        assert [(f["n"], f["function"]) for f in r["frames"]] == [(0, "gt__ctx_trampoline")]
+        assert [(f["n"], f["function"]) for f in r["frames"]] == [(1, "gt__ctx_trampoline")]
     assert all(len(r["frames"]) > 1 for r in rows
                if r["name"] != "idler" and r["state"] != "running")
     # green-bt: one group of them, the trampoline and what it means.
@@ -458,7 +458,7 @@ def check_idlers(out, main_state):
     group = re.search(r"^%d threads, parked \(fd\), .*: ids %d-%d \(idler\)\n(.*)\n(.*)\n"
                       % (N, ids[0], ids[-1]), out, re.M)
     assert group, out
-    m = re.fullmatch(r"  #0   0x([0-9a-f]+) in gt__ctx_trampoline \(switch\.S:\d+\)", group.group(1))
+    m = re.fullmatch(r"  #1   0x([0-9a-f]+) in gt__ctx_trampoline \(switch\.S:\d+\)", group.group(1))
     assert m, group.group(1)
     pc = int(m.group(1), 16)
     assert group.group(2) == "  (no stack: waits unstacked, starts over in idle_restart)"
@@ -677,13 +677,13 @@ def test_frames_and_lines_agree_with_the_call_sites():
     switch = line_of("gt__ctx_switch(cur ? cur->pub.ctx : S.sched_ctx, to);", sched)
     out = at_breakpoint(["green-bt -n sleeper", "info green-threads -n sleeper --json --limit 1",
                          "green-thread 2", "bt"])
-    assert "  #0   0x" in out and " in gt__switch_to (sched.c:%d)\n" % switch in out
-    assert re.search(r"^  #1   0x[0-9a-f]+ in gt__park \(sched.c:%d\)$" % park, out, re.M), out
-    assert re.search(r"^  #4   0x[0-9a-f]+ in sleep_deep \(green_fixture.c:%d\)$"
+    assert "  #1   0x" in out and " in gt__switch_to (sched.c:%d)\n" % switch in out
+    assert re.search(r"^  #2   0x[0-9a-f]+ in gt__park \(sched.c:%d\)$" % park, out, re.M), out
+    assert re.search(r"^  #5   0x[0-9a-f]+ in sleep_deep \(green_fixture.c:%d\)$"
                      % line_of("gt_sleep_ns(3600LL"), out, re.M), out
     frames = json_of(out)["threads_list"][0]["frames"]
     assert [(f["n"], f["function"], f["line"]) for f in frames[:2]] == [
-        (0, "gt__switch_to", switch), (1, "gt__park", park)]
+        (1, "gt__switch_to", switch), (2, "gt__park", park)]
     assert re.search(r"^#\d+\s+0x[0-9a-f]+ in gt__park \(.*\) at \S*sched.c:%d$" % park, out, re.M), out
 
 

@@ -121,7 +121,7 @@ def test_registers_handed_to_gt_core(parked, tmp_path):
     assert shown == {r["tid"]: (r["rip"], r["rsp"]) for r in regs}, (shown, out)
     # The green thread selected before is selected after, on the same frame.
     # (green-thread, then `frame` before and after, print it: 3 times.)
-    frames = re.findall(r"^#1\s+.*$", out, re.M)
+    frames = re.findall(r"^#\d+\s+0x[0-9a-f]+ in sleep_deep .*$", out, re.M)
     assert len(frames) == 3 and len(set(frames)) == 1, out
     assert re.search(r"^Selected: green thread 2 ", out, re.M), out
 

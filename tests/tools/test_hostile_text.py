@@ -80,7 +80,7 @@ def test_gt_stacks_text(hostile):
     for name in NAMES:
         line = next(l for l in out.splitlines() if '"%s"' % name in l)
         assert line.endswith("at " + WHERE), line
-    assert "  #4   %s\n" % PARK in out
+    assert "  #5   %s\n" % PARK in out
 
 
 def test_gt_stacks_json(hostile):

@@ -187,13 +187,14 @@ def test_text_output(known):
     assert "at alpha_leaf (known_stacks.c:%d) < alpha_mid (known_stacks.c:%d)  (" % (
         LINES["alpha"], LINES["alpha_mid"]) in first[0]
     assert first[0].endswith("  (thread 2 \"alpha\" and others)")
-    # Frames numbered as debuggers number them: physical frames from 0, the
-    # saved context's; an inlined call shares its frame's number.
+    # Frames numbered as GDB numbers them after `green-thread ID`: physical
+    # frames from 1, the saved context's; an inlined call shares its
+    # frame's number.
     doc = run_json(GT_STACKS, known.pid)
     [g] = [g for g in doc["groups"] if g["representative"]["name"] == "alpha"]
     n = {f["function"]: f["n"] for f in g["frames"]}
-    assert g["frames"][0]["n"] == 0 and n["gt__ctx_trampoline"] == g["frames"][-1]["n"]
-    assert len({f["n"] for f in g["frames"]}) == g["frames"][-1]["n"] + 1
+    assert g["frames"][0]["n"] == 1 and n["gt__ctx_trampoline"] == g["frames"][-1]["n"]
+    assert len({f["n"] for f in g["frames"]}) == g["frames"][-1]["n"]
     assert "  #%-3d alpha_leaf (known_stacks.c:%d)" % (n["alpha_leaf"], LINES["alpha"]) in first
     assert first[-1] == "  #%-3d gt__ctx_trampoline (switch.S:%d)" % (
         n["gt__ctx_trampoline"], TRAMPOLINE_CALL_LINE)
@@ -328,4 +329,4 @@ def test_fully_static_stripped_program():
                              for g in d["groups"])
     assert shape(doc) == shape(want)
     assert {x["function"] for g in doc["groups"] for x in g["frames"]} == {"?"}
-    assert rc == 0 and "  #0   0x" in out
+    assert rc == 0 and "  #1   0x" in out

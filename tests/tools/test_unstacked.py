@@ -109,7 +109,7 @@ def test_text_output():
         text = block[0].splitlines()
         assert text[0].startswith("%d threads  parked " % NIDLE)
         assert "  at idle_wait (unstacked.c:%d) < idle_main (" % LINES["idle"] in text[0]
-        assert re.fullmatch(r"  #0   gt__ctx_trampoline \(switch\.S:\d+\)", text[1]), text
+        assert re.fullmatch(r"  #1   gt__ctx_trampoline \(switch\.S:\d+\)", text[1]), text
         assert text[2] == "  (no stack: waits unstacked, starts over in idle_restart)"
         assert len(text) == 3
         rc, out, err = run(GT_STACKS, "--thread", 2, f.pid)

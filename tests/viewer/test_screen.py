@@ -125,7 +125,7 @@ def test_drill_down_unstacked_thread():
         s = wait_for("(no stack: waits unstacked, starts over in idle_restart)")
         assert re.search(r"^  waiting \S+ on fd \d+ read at idle_wait \(unstacked\.c:\d+\)",
                          s, re.M), s
-        assert "#0   gt__ctx_trampoline (switch.S:" in s
+        assert "#1   gt__ctx_trampoline (switch.S:" in s
         # Nothing live, out of its 64 KiB stack.
         assert re.search(r"^  run \S+, 1 switches, stack live 0 B of 64 KiB$", s, re.M), s
     finally:

@@ -362,6 +362,13 @@ size_t gto_symbolize(gto_target *t, uint64_t pc, int return_address,
 size_t gto_frame_symbols(gto_target *t, const struct gto_thread *th,
                          size_t i, const struct gto_symbol **out);
 
+/* The number every reader prints for frame I of TH ("#N"): GDB's, once
+ * `green-thread ID` has selected the thread.  GDB's frame #0 is then the
+ * OS thread's own (its pc cannot be changed on a core), so a thread that
+ * is not running starts at #1; the running thread's frames are the OS
+ * thread's and start at #0. */
+size_t gto_frame_number(const struct gto_thread *th, size_t i);
+
 /* ---- groups ------------------------------------------------------------- */
 
 /* Threads with identical pc sequences.  A thread with no frames groups by

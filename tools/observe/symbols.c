@@ -241,3 +241,8 @@ size_t gto_frame_symbols(gto_target *t, const struct gto_thread *th, size_t i,
     int exact = i == 0 && (gto_fresh_context(th) || th->state == GTO_STATE_RUNNING);
     return gto_symbolize(t, th->frames[i].pc, !exact, out);
 }
+
+size_t gto_frame_number(const struct gto_thread *th, size_t i)
+{
+    return i + (th->state != GTO_STATE_RUNNING);
+}
