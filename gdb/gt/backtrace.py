@@ -13,6 +13,7 @@ import operator
 import gdb
 
 from . import abi, args, fmt, guard, params, registry, stacks, symbols, threads
+from .complete import completer, filter_options
 
 C = abi.C
 PARKED = C["GT_STATE_PARKED"]
@@ -294,6 +295,8 @@ For locals and arguments select one thread: `green-thread ID`, then
 
     OPTIONS = threads.InfoGreenThreads.OPTIONS
     FLAGS = {"--json": "json"}
+
+    complete = completer(*filter_options(OPTIONS, FLAGS), ids=True)
 
     def __init__(self):
         super().__init__("green-bt", gdb.COMMAND_STACK)

@@ -11,6 +11,7 @@ import json
 import gdb
 
 from . import args, blockers, guard, registry
+from .complete import completer
 
 
 class InfoGreenDeadlocks(gdb.Command):
@@ -29,6 +30,8 @@ when there is none.  Threads held up by a cycle but in none of it (they
 wait on a member) are not members: `info green-threads` names who holds
 each of them up.  --json: {"deadlocks": [{"threads": [{id, name,
 location, waits_for: {kind, object}, held_by}]}], "threads_in_deadlock"}."""
+
+    complete = completer(options=("--json",))
 
     def __init__(self):
         super().__init__("info green-deadlocks", gdb.COMMAND_STATUS)

@@ -11,6 +11,7 @@ import math
 import gdb
 
 from . import abi, args, blockers, fmt, guard, registry, threads
+from .complete import completer
 
 C = abi.C
 PARKED = C["GT_STATE_PARKED"]
@@ -104,6 +105,8 @@ first).  Busiest locations first.  --json: now_exact, uptime_ns,
 idle_ns, file_io_calls, file_io_ns, locations [{index, where, kind,
 waiting, arrivals, completed, wait_max_ns, done_p50_ns, done_p99_ns,
 oldest_wait_ns, blocked_by: [{id, waiters}]}]."""
+
+    complete = completer(options=("--json",))
 
     def __init__(self):
         super().__init__("info green-locations", gdb.COMMAND_STATUS)

@@ -13,6 +13,7 @@ import os
 import gdb
 
 from . import abi, args, fmt, guard, registry, stacks, symbols
+from .complete import completer
 
 C = abi.C
 WORST = 10
@@ -112,6 +113,8 @@ class InfoGreenStack(gdb.Command):
 With ID: live (in use now), dead (touched before, not now), unused (never
 touched) and reserved bytes of that thread's stack.  Without: totals over
 all threads and the threads with the most live stack."""
+
+    complete = completer(ids=True)
 
     def __init__(self):
         super().__init__("info green-stack", gdb.COMMAND_STATUS)

@@ -5,6 +5,7 @@ import json
 import gdb
 
 from . import abi, args, blockers, fmt, guard, params, registry, stacks, symbols
+from .complete import completer, filter_options
 
 C = abi.C
 PARKED = C["GT_STATE_PARKED"]
@@ -160,6 +161,8 @@ tell when it was written, ages are lower bounds: `>= 2.1ms`.
     OPTIONS = {"-s": ("state", state_filter), "-l": ("location", str),
                "-n": ("name", str), "-w": ("min_wait", fmt.parse_duration),
                "--limit": ("limit", args.count)}
+
+    complete = completer(*filter_options(OPTIONS, {"--json": "json"}), ids=True)
 
     def __init__(self):
         super().__init__("info green-threads", gdb.COMMAND_STATUS)
