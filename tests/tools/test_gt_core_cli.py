@@ -294,3 +294,28 @@ def test_damaged_registry(tmp_path):
         assert flags == 0 and registry != 0
     finally:
         f.stop()
+
+
+def test_killed_leaves_no_partial_file(tmp_path):
+    """gt-core killed outright (SIGKILL, as the OOM killer does) at any
+    point leaves no partial file (the file has no name until it is
+    complete), and the target runs on, untraced."""
+    f = Fixture(counts=(4000, 3000, 2000, 3, 1000))
+    try:
+        for delay in (0.0, 0.02, 0.05, 0.1):
+            out = tmp_path / ("d%s" % delay)
+            out.mkdir()
+            p = subprocess.Popen([GT_CORE, "-q", "-o", str(out / "c"), str(f.pid)])
+            subprocess.run(["sleep", str(delay)])
+            p.kill()
+            p.wait()
+            names = os.listdir(str(out))
+            assert names in ([], ["c"]), names
+            if names:
+                assert capture_note(str(out / "c"))[0] == 1
+            with open("/proc/%d/status" % f.pid) as st:
+                status = st.read()
+            assert "TracerPid:\t0\n" in status
+            assert f.p.poll() is None
+    finally:
+        f.stop()
