@@ -340,6 +340,27 @@ int main(int argc, char **argv)
                 (int)o.pid);
         return EXIT_TARGET;
     }
+    /* What the pid names: a process gt-core can stop.  A thread's id
+     * names its process's threads too, but the core would be the
+     * process's: the process is named instead. */
+    pid_t tgid = 0;
+    char state = 0;
+    core_task_facts(o.pid, &tgid, &state);
+    if (o.pid == getpid()) {
+        fprintf(stderr, "gt-core: %d is gt-core itself: give the pid of the program "
+                "to capture\n", (int)o.pid);
+        return EXIT_TARGET;
+    }
+    if (tgid && tgid != o.pid) {
+        fprintf(stderr, "gt-core: %d is a thread of process %d: give %d\n", (int)o.pid,
+                (int)tgid, (int)tgid);
+        return EXIT_TARGET;
+    }
+    if (state == 'Z' || state == 'X') {
+        fprintf(stderr, "gt-core: %d has exited (a zombie its parent has not reaped): "
+                "there is no memory left to capture\n", (int)o.pid);
+        return EXIT_TARGET;
+    }
     core_comm(o.pid, c->comm, sizeof(c->comm));
 
     /* The file first, unnamed (O_TMPFILE) in FILE's directory: a

@@ -319,3 +319,35 @@ def test_killed_leaves_no_partial_file(tmp_path):
             assert f.p.poll() is None
     finally:
         f.stop()
+
+
+def test_pid_that_names_no_process_to_stop(known, tmp_path):
+    """A thread's id, a zombie and gt-core's own pid each get the line
+    that names what the pid is and what to give instead."""
+    tid = max(int(t) for t in os.listdir("/proc/%d/task" % known.pid))
+    assert tid != known.pid
+    rc, out, err = run(GT_CORE, "-o", tmp_path / "c", tid)
+    assert rc == 1
+    assert one_line(err) == "gt-core: %d is a thread of process %d: give %d" % (
+        tid, known.pid, known.pid)
+    zombie = subprocess.Popen(["true"])
+    for _ in range(1000):
+        with open("/proc/%d/stat" % zombie.pid) as f:
+            if f.read().rsplit(") ", 1)[1][0] == "Z":
+                break
+        subprocess.run(["sleep", "0.01"])
+    try:
+        rc, out, err = run(GT_CORE, "-o", tmp_path / "c", zombie.pid)
+        assert rc == 1
+        assert one_line(err) == ("gt-core: %d has exited (a zombie its parent has not "
+                                 "reaped): there is no memory left to capture"
+                                 % zombie.pid)
+    finally:
+        zombie.wait()
+    me = subprocess.run(["python3", "-c", "import os; os.execv(%r, ['gt-core', '-o', "
+                         "%r, str(os.getpid())])" % (GT_CORE, str(tmp_path / "c"))],
+                        capture_output=True, text=True)
+    assert me.returncode == 1
+    assert one_line(me.stderr).endswith("is gt-core itself: give the pid of the program "
+                                        "to capture")
+    assert os.listdir(str(tmp_path)) == []
