@@ -450,6 +450,10 @@ int main(int argc, char **argv)
     c->realtime_ns = core_now(CLOCK_REALTIME);
     r->rss = vm_rss(o.pid);   /* at capture: the process may end after */
     step("stop");
+    for (size_t i = 0; show_times && i < c->ntasks; i++)
+        if (c->tasks[i].resig)
+            fprintf(stderr, "gt-core: task %d stopped delivering signal %d: given back "
+                    "at detach\n", (int)c->tasks[i].tid, c->tasks[i].resig);
     if (r->held && core_regs_read(c, err) < 0)
         return fail(r, err, 1);
     core_tasks_stat(c);

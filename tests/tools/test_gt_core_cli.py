@@ -256,17 +256,37 @@ def test_disk_full(tmp_path):
         subprocess.run(["umount", str(small)], check=True)
 
 
+def tracer_of(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("TracerPid:"):
+                return int(line.split()[1])
+    return 0
+
+
 def test_signal_during_capture_is_kept(tmp_path):
-    """A signal sent while gt-core holds the target is delivered after:
-    the fixture's pending SIGTERM kills it once detached (it has no
-    handler), never lost."""
-    f = Fixture(counts=(400, 300, 200, 3, 100))
+    """A signal sent while gt-core holds the target is delivered once it
+    lets go: gt-core itself is frozen (SIGSTOP) while it holds the
+    target, the signal sent, gt-core thawed; the fixture has no SIGTERM
+    handler, so it must then die of it."""
+    f = Fixture(counts=(4000, 3000, 2000, 3, 1000))
     try:
-        # a thread stopped for gt-core with a signal pending takes it at
-        # detach: send it right at the stop
-        p = subprocess.Popen([GT_CORE, "-q", "-o", str(tmp_path / "c"), str(f.pid)])
-        os.kill(f.pid, signal.SIGTERM)
-        assert p.wait(timeout=60) in (0, 1)
+        for attempt in range(20):
+            p = subprocess.Popen([GT_CORE, "-q", "-f", "-o", str(tmp_path / "c"),
+                                  str(f.pid)])
+            caught = False
+            while p.poll() is None:
+                if tracer_of(f.pid) == p.pid:
+                    os.kill(p.pid, signal.SIGSTOP)
+                    caught = tracer_of(f.pid) == p.pid
+                    if caught:
+                        os.kill(f.pid, signal.SIGTERM)
+                    os.kill(p.pid, signal.SIGCONT)
+                    break
+            assert p.wait(timeout=60) == 0
+            if caught:
+                break
+        assert caught, "gt-core was never seen holding the target"
         assert f.p.wait(timeout=30) == -signal.SIGTERM
     finally:
         f.stop()
