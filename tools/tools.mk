@@ -1,9 +1,9 @@
 # tools/tools.mk - libgtobserve and the tools built on it (gt-stacks,
-# gt-waste), their test fixtures and test suite.  Included by the Makefile,
+# gt-waste, gt-core), their test fixtures and test suites.  Included by the Makefile,
 # which defines BUILD, GT_CFLAGS, GT_LDFLAGS, GT_LIBS, LIBGT_A, LIBGT_SO,
 # DEPS_STAMP, PYTHON, Q and msg.
 #
-#   make tools          build/bin/gt-stacks, build/bin/gt-waste
+#   make tools          build/bin/gt-stacks, build/bin/gt-waste, build/bin/gt-core
 #   make test-tools     the tools against fixtures with known ground truth
 #                       (tests/tools/): live, gcore and kernel cores, libgt
 #                       static and shared, stripped and not
@@ -33,7 +33,7 @@ $(BUILD)/bin/%: $(BUILD)/tools/%.o $(BUILD)/tools/common.o $(BUILD)/tools/runnin
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(GT_LDFLAGS) -o $@ $^ $(TOOLS_LIBS)
 
-tools: $(TOOL_BINS)
+tools: $(TOOL_BINS) $(GT_CORE)
 all: tools
 
 # gt-core: tools/gt-core.c (its command line) and tools/core/*.c (one job
@@ -114,9 +114,9 @@ test-tools: $(TOOL_BINS) $(TT_PROGS) $(BUILD)/bin/gt-top $(BUILD)/gdb/gt/constan
 
 TEST_SUITES += test-tools
 
-install-tools: $(TOOL_BINS)
+install-tools: $(TOOL_BINS) $(GT_CORE)
 	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 755 $(TOOL_BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(TOOL_BINS) $(GT_CORE) $(DESTDIR)$(PREFIX)/bin/
 install: install-tools
 
 .PHONY: tools test-tools install-tools
