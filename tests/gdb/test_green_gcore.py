@@ -194,8 +194,15 @@ def test_green_gcore_core_reads_like_the_live_process(parked, tmp_path, compact)
     assert d["capture"]["stopped_ns"] == 0 and d["capture"]["stopped"] is True
     assert d["capture"]["compact"] is compact
     out = gdb([FIXTURE, core], ["green-thread 3", "bt", "frame function sleep_deep",
-                                "info locals", "up", "info locals"])
+                                "info locals", "up", "info locals",
+                                "maint info sections"])
     assert "[Switching to green thread 3 (sleeper), parked at sleep_deep" in out, out
+    # The capture note is not taken for a thread's registers (BFD reads a
+    # note of a name it does not know by its type alone: type 2 made a
+    # second, 40-byte .reg2 of the last thread): one register section of
+    # each kind per thread.
+    regs = re.findall(r" (\.reg[\w-]*/\d+) ", out)
+    assert regs and len(regs) == len(set(regs)), out
     sel = out.split("[Switching to green thread 3", 1)[1].split("marker =", 1)[0]
     funcs = re.findall(r"^#\d+\s+(?:0x[0-9a-f]+ in )?(\w+) \(", sel, re.M)
     assert funcs.count("sleep_deep") >= 3 and "gt__thread_start" in funcs, out

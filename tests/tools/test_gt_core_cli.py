@@ -10,9 +10,11 @@ import subprocess
 import pytest
 
 from conftest import BIN, Fixture, exe, run
+from capture_note import C
 
 GT_CORE = os.path.join(BIN, "gt-core")
-GT_CAPTURE_COMPACT, GT_CAPTURE_NO_STOP, GT_CAPTURE_NO_FPREGS, GT_CAPTURE_NOT_GT = 1, 2, 4, 8
+GT_CAPTURE_COMPACT, GT_CAPTURE_NO_STOP, GT_CAPTURE_NO_FPREGS, GT_CAPTURE_NOT_GT = (
+    C["GT_CAPTURE_" + f] for f in ("COMPACT", "NO_STOP", "NO_FPREGS", "NOT_GT"))
 
 
 def one_line(err):
@@ -54,7 +56,7 @@ def notes(path):
 def capture_note(path):
     """The gt capture note: (version, flags, monotonic, realtime, stopped,
     registry)."""
-    found = [d for n, t, d in notes(path) if n == "gt" and t == 2]
+    found = [d for n, t, d in notes(path) if n == "gt" and t == C["GT_NOTE_CAPTURE"]]
     assert len(found) == 1
     return struct.unpack_from("<IIQQQQ", found[0])
 
