@@ -270,3 +270,52 @@ def test_signal_during_capture_is_kept(tmp_path):
         assert f.p.wait(timeout=30) == -signal.SIGTERM
     finally:
         f.stop()
+
+
+def test_damaged_registry(tmp_path):
+    """A registry libgtobserve cannot read still gets a full core (it is
+    then wanted most), its threads uncounted; --compact, which needs the
+    registry, refuses."""
+    f = Fixture.__new__(Fixture)
+    Running = Fixture.__mro__[1]
+    Running.__init__(f, exe(name="bad_registry"), ["chunks"], idle=False)
+    try:
+        rc, out, err = run(GT_CORE, "-c", "-o", tmp_path / "c", f.pid)
+        assert rc == 1 and out == ""
+        line = one_line(err)
+        assert "thread chunks at 0x10 cannot be read" in line
+        assert line.endswith("--compact needs the registry (capture without --compact)")
+        assert os.listdir(str(tmp_path)) == []
+        rc, out, err = run(GT_CORE, "-o", tmp_path / "c", f.pid)
+        assert rc == 0
+        assert one_line(err).endswith(": green threads not counted")
+        assert ": 0 green threads, " in one_line(out)
+        _, flags, _, _, _, registry = capture_note(str(tmp_path / "c"))
+        assert flags == 0 and registry != 0
+    finally:
+        f.stop()
+
+
+def test_killed_leaves_no_partial_file(tmp_path):
+    """gt-core killed outright (SIGKILL, as the OOM killer does) at any
+    point leaves no partial file (the file has no name until it is
+    complete), and the target runs on, untraced."""
+    f = Fixture(counts=(4000, 3000, 2000, 3, 1000))
+    try:
+        for delay in (0.0, 0.02, 0.05, 0.1):
+            out = tmp_path / ("d%s" % delay)
+            out.mkdir()
+            p = subprocess.Popen([GT_CORE, "-q", "-o", str(out / "c"), str(f.pid)])
+            subprocess.run(["sleep", str(delay)])
+            p.kill()
+            p.wait()
+            names = os.listdir(str(out))
+            assert names in ([], ["c"]), names
+            if names:
+                assert capture_note(str(out / "c"))[0] == 1
+            with open("/proc/%d/status" % f.pid) as st:
+                status = st.read()
+            assert "TracerPid:\t0\n" in status
+            assert f.p.poll() is None
+    finally:
+        f.stop()

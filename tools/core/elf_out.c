@@ -141,7 +141,9 @@ int core_elf_write(struct capture *c, int fd, const uint8_t *notes, size_t nlen)
         ph[i + 1] = (Elf64_Phdr){.p_type = PT_LOAD, .p_flags = s->flags,
                                  .p_offset = s->filesz ? s->file_off : 0,
                                  .p_vaddr = s->vaddr, .p_memsz = s->memsz,
-                                 .p_filesz = s->filesz, .p_align = CORE_PAGE};
+                                 .p_filesz = s->filesz,
+                                 .p_align = s->filesz && s->file_off % CORE_PAGE ? 16
+                                                                                : CORE_PAGE};
     }
     int rc = write_all(fd, &eh, sizeof(eh), 0) ?:
              write_all(fd, ph, phnum * sizeof(*ph), sizeof(eh)) ?:

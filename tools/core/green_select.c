@@ -109,6 +109,7 @@ int core_green_open(struct capture *c, struct green_ctx **out, char *err)
         free(g);
         return -1;
     }
+    c->registry = g->t->registry;
     g->live = g->t->be;
     g->rec = *g->live;
     g->rec.read = rec_read;

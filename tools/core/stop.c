@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "gtobserve.h"
 
 #ifndef PTRACE_EVENT_STOP
 #define PTRACE_EVENT_STOP 128
@@ -38,8 +39,9 @@ static int seize_error(struct capture *c, pid_t tid, int e, char *err)
     if (e == EPERM) {
         pid_t tracer = core_tracer_of(c->pid);
         if (tracer && tracer != getpid()) {
-            char comm[64];
-            core_comm(tracer, comm, sizeof(comm));
+            char raw[64], comm[256];   /* the name is any bytes it set */
+            core_comm(tracer, raw, sizeof(raw));
+            gto_text_safe(raw, strlen(raw), comm, sizeof(comm));
             core_err(err, "%d is traced by pid %d (%s): run green-gcore in that "
                      "debugger, or detach it", (int)c->pid, (int)tracer, comm);
         } else {
