@@ -49,7 +49,9 @@ $(BUILD)/tests/gdb/no_runtime: tests/gdb/no_runtime.c | $(BUILD)/tests/gdb/
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(GT_CFLAGS) -o $@ $< $(GT_LDFLAGS)
 
-test-gdb: $(GDB_FIXTURES) $(GDB_CONSTANTS) $(DEPS_STAMP)
+# test_green_gcore.py runs green-gcore through gt-core, and reads its
+# cores back with gt-stacks.
+test-gdb: $(GDB_FIXTURES) $(GDB_CONSTANTS) $(GT_CORE) $(BUILD)/bin/gt-stacks $(DEPS_STAMP)
 	$(Q)GT_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/gdb
 
 TEST_SUITES += test-gdb

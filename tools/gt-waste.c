@@ -423,7 +423,7 @@ static void print_json(gto_target *t, const gto_snapshot *s, const struct opts *
         gto_json_string(stdout, k->name);
         printf(", \"threads\": %zu, \"sampled\": %zu, \"stack_size\": %llu",
                k->threads, k->sampled, (unsigned long long)k->stack_size);
-        json_pct("touched", &k->touched, k->sampled);
+        json_pct("touched", &k->touched, k->measured);
         json_pct("live", &k->live, k->sampled);
         printf(", \"dead_resident\": %llu, \"suggested_stack_size\": ",
                (unsigned long long)k->dead_resident);

@@ -86,7 +86,9 @@
  *                      "classes": [{"class", "threads", "sampled" (all but
  *                                   fresh contexts), "touched": {"p50",
  *                                   "p99", "max"}, "live": {...} (null
- *                                   percentiles when sampled is 0),
+ *                                   percentiles when sampled is 0;
+ *                                   touched's null too in a compact
+ *                                   core, whose live ones are known),
  *                                   "suggested_stack_size" (null without
  *                                   samples), "saves", "stack_size",
  *                                   "dead_resident" (null in a compact
@@ -304,7 +306,7 @@ int stack_class_line(const struct gto_class *k, char *buf, size_t len)
     if (!k)
         return snprintf(buf, len, "%-18.18s %7s %7s %8s %8s %8s %8s %8s", "CLASS", "THREADS",
                         "SAMPLED", "TOUCH50", "TOUCH99", "TOUCHMAX", "SUGGEST", "SAVES");
-    if (k->sampled) {
+    if (k->measured) {
         gto_fmt_bytes(k->touched.p50, p50, sizeof(p50));
         gto_fmt_bytes(k->touched.p99, p99, sizeof(p99));
         gto_fmt_bytes(k->touched.max, max, sizeof(max));
@@ -485,7 +487,7 @@ static int json_stacks(FILE *out, struct sampler *s, enum gto_class_by by)
         fprintf(out, "%s{\"class\": ", i ? ", " : "");
         gto_json_string(out, k->name);
         fprintf(out, ", \"threads\": %zu, \"sampled\": %zu", k->threads, k->sampled);
-        json_pct(out, "touched", &k->touched, k->sampled != 0);
+        json_pct(out, "touched", &k->touched, k->measured != 0);
         json_pct(out, "live", &k->live, k->sampled != 0);
         fprintf(out, ", \"suggested_stack_size\": ");
         json_u64_or_null(out, k->has_suggestion, k->suggested);

@@ -185,7 +185,7 @@ green stack with them.
 
   FILE        the core file (default: core.PID in GDB's current directory)
   --compact   only what debugging the green threads needs (gt-core --compact):
-              a minidump, a quarter of the full core or less
+              a minidump for green threads; stack waste needs a full core
   -f          replace FILE if it exists
 
 The core loads like a kernel's: `gdb PROGRAM FILE`, `green-thread N`, `bt`;

@@ -244,11 +244,18 @@ def test_compact_core_stack_measures_are_unknown(core, tmp_path):
         assert (st["touched"], st["dead"], st["unused"], st["resident"]) == (None,) * 4, t
         assert st["live"] == f["stack"]["live"] and st["live"] > 0
         assert f["stack"]["touched"] >= f["stack"]["live"]
-    for k in top(path, "stacks")["stacks_report"]["classes"]:
+    # The Stacks view: live percentiles as from the full core (they need
+    # only the live part), touched ones, advice and dead resident unknown.
+    compact_classes = top(path, "stacks")["stacks_report"]["classes"]
+    full_classes = top(full, "stacks")["stacks_report"]["classes"]
+    assert [(k["class"], k["threads"], k["sampled"], k["live"]) for k in compact_classes] == \
+        [(k["class"], k["threads"], k["sampled"], k["live"]) for k in full_classes]
+    assert all(k["live"]["max"] is not None for k in compact_classes)
+    for k in compact_classes:
         assert k["dead_resident"] is None and k["suggested_stack_size"] is None
         assert k["touched"] == {"p50": None, "p99": None, "max": None}
-    assert all(k["dead_resident"] is not None
-               for k in top(full, "stacks")["stacks_report"]["classes"])
+    assert all(k["dead_resident"] is not None and k["touched"]["max"] is not None
+               for k in full_classes)
 
     # gt-stacks works unchanged: the same groups, the same text but for
     # the capture's own word.
@@ -327,3 +334,25 @@ def test_gdb_stack_use_unknown_in_a_compact_core(core, tmp_path):
         else:
             assert all("?" not in (dead, unused) for _, dead, unused in found), out
             assert why not in out
+
+
+@pytest.mark.parametrize("realtime,stopped,when,how", [
+    (2 ** 64 - 1, 2 ** 64 - 1, "an unknown time", "target stopped 18446744073.710 s"),
+    (0, 1, "an unknown time", "target stopped 0.000 s"),
+    # The last second a reader spells out (2^33 - 4 s: past it, a year no
+    # wall clock has reached), and the next.
+    (8589934588 * SECOND, 1500000000, "2242-03-16 12:56:28 UTC", "target stopped 1.500 s"),
+    (8589934589 * SECOND, 1500000000, "an unknown time", "target stopped 1.500 s"),
+])
+def test_capture_line_of_any_note_is_the_same_everywhere(core, realtime, stopped, when, how):
+    """Whatever times a note holds (a wall clock of 0 or centuries ahead,
+    a stop of 584 years), gt-stacks and GDB write the same line."""
+    path, program, clock = core
+    with_note(path, note(capture_desc(clock + SECOND, realtime, stopped)))
+    line = "core written by gt-core at %s (full; %s)" % (when, how)
+    rc, out, err = run(GT_STACKS, "--core", path, "--exe", program)
+    assert rc == 0 and out.splitlines()[2] == "  " + line, out
+    p = subprocess.run(["gdb", "-batch", "-nx", "-ex", "source " + LOADER,
+                        "-ex", "info green-threads --limit 1", program, path],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=240)
+    assert "\n" + line + "\n" in p.stdout, p.stdout

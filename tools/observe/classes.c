@@ -111,26 +111,33 @@ static struct gto_pct percentiles(uint64_t *v, size_t n)
 }
 
 /* Fills class C from its members M[0..n): percentiles over the members
- * that hold frames, the suggestion and what it saves. */
+ * that hold frames, the suggestion and what it saves.  KNOWN: whether the
+ * target's stacks can be measured (gto_stack_measures_known); where they
+ * cannot, live bytes are all there is, and every member not in flux (as
+ * gto__measure would have measured it) is sampled for them. */
 static void summarize(struct gto_class *c, const struct member *m, size_t n,
-                      uint64_t page, uint64_t *touched, uint64_t *live)
+                      uint64_t page, int known, uint64_t *touched, uint64_t *live)
 {
-    size_t ns = 0;
+    size_t nt = 0, nl = 0;
     c->threads = n;
     for (size_t i = 0; i < n; i++) {
         const struct gto_thread *th = m[i].th;
         if (th->reserved > c->stack_size)
             c->stack_size = th->reserved;
         c->dead_resident += th->dead_resident;
-        if (gto_fresh_context(th) || !th->measured)
+        if (gto_fresh_context(th))
             continue;
-        touched[ns] = th->touched;
-        live[ns++] = th->live;
+        if (th->measured)
+            touched[nt++] = th->touched;
+        else if (known || th->in_flux || th->stack_hi <= th->stack_lo)
+            continue;
+        live[nl++] = th->live;
     }
-    c->sampled = ns;
-    c->touched = percentiles(touched, ns);
-    c->live = percentiles(live, ns);
-    if (!ns)
+    c->sampled = nl;
+    c->measured = nt;
+    c->touched = percentiles(touched, nt);
+    c->live = percentiles(live, nl);
+    if (!nt)
         return; /* nothing says how deep the class goes: no advice */
     uint64_t max = c->touched.max;
     uint64_t margin = max / 4 > page ? max / 4 : page;
@@ -150,6 +157,7 @@ ssize_t gto_classes(gto_target *t, const gto_snapshot *s,
         page = s->c.page_size;
     if (!page || page > (1u << 30) || (page & (page - 1)))
         page = 4096; /* a hostile or absent page size: the common one */
+    int known = gto_stack_measures_known(t);
     struct member *m = malloc((n + 1) * sizeof(*m));
     char *keys = malloc((n + 1) * (size_t)GTO_NAME_MAX);
     uint64_t *touched = malloc((n + 1) * sizeof(*touched));
@@ -187,7 +195,7 @@ ssize_t gto_classes(gto_target *t, const gto_snapshot *s,
             c = NULL;
             goto oom;
         }
-        summarize(k, m + i, j - i, page, touched, live);
+        summarize(k, m + i, j - i, page, known, touched, live);
         i = j;
     }
     qsort(c, nc, sizeof(*c), cmp_class);

@@ -551,11 +551,14 @@ struct gto_class {
     size_t sampled;          /* members whose stacks tell how deep the class
                               * goes: all but fresh contexts (never ran, or
                               * waiting unstacked), which hold no frames */
-    struct gto_pct touched;  /* over the sampled members; zeros if none */
-    struct gto_pct live;
+    size_t measured;         /* sampled members whose touched bytes are
+                              * known: all of them, but none in a compact
+                              * core (gto_stack_measures_known) */
+    struct gto_pct touched;  /* over the measured members; zeros if none */
+    struct gto_pct live;     /* over the sampled members; zeros if none */
     uint64_t stack_size;     /* largest reserved size among the members */
     uint64_t dead_resident;  /* sum of the members' dead_resident */
-    int has_suggestion;      /* sampled > 0 */
+    int has_suggestion;      /* measured > 0 */
     uint64_t suggested;      /* page-rounded touched.max + max(touched.max / 4,
                               * page): never below touched.max plus a page */
     uint64_t saves;          /* (stack_size - suggested) * threads when the
@@ -564,7 +567,10 @@ struct gto_class {
 
 /* The classes of the N threads TH (pointers into S) under BY, most
  * threads first, ties by name.  Touched bytes need a snapshot taken with
- * GTO_SNAP_MEASURE (unmeasured threads count as threads, not samples).
+ * GTO_SNAP_MEASURE (unmeasured threads count as threads, not samples),
+ * except in a target whose stacks cannot be measured (a compact core):
+ * there live bytes are sampled from every thread not in flux, and no
+ * touched bytes at all (measured 0, no suggestion).
  * PAGE is the page size for the suggestion (0: the target's).  Returns the
  * number of classes and sets *OUT, freed with gto_classes_free; -1 with ERR
  * set (out of memory).  O(n log n). */
