@@ -8,16 +8,19 @@
  * extension's green-thread N), and gt-stacks, gt-waste and gt-top read
  * it with --core.  The steps (tools/core/core.h names the file of each):
  *
- *   1. before the stop: the output's temporary file next to FILE, the
- *      target opened by libgtobserve (its registry found), its auxv;
+ *   1. while the target runs: the output file, unnamed (O_TMPFILE) in
+ *      FILE's directory; the target opened by libgtobserve (its registry
+ *      found), its auxv; a first plan, which sizes the copy's buffer
+ *      (faulted in now) and warms libgtobserve's buffers;
  *   2. stopped: every task seized and interrupted; registers; the map;
- *      the plan (populated pages; --compact: what the readers read); the
- *      memory copied into this process;
+ *      the plan again (populated pages; --compact: what the readers
+ *      read); the memory copied into the buffer;
  *   3. detached: the target runs on while the file is written (sparse)
- *      and renamed to FILE.
+ *      and given its name.
  *
- * The target is stopped only for step 2.  Any failure removes the
- * temporary file; the target is always detached first.
+ * The target is stopped only for step 2 (0.1-0.3 s at 100K threads).
+ * Any failure leaves no file; the target is always detached first.
+ * GT_CORE_TIMES=1 prints each step's time on stderr.
  *
  * Exit status: 0 the core was written; 1 the target could not be captured
  * (one line on stderr says why); 2 bad command line, or FILE exists
@@ -340,6 +343,27 @@ int main(int argc, char **argv)
                 (int)o.pid);
         return EXIT_TARGET;
     }
+    /* What the pid names: a process gt-core can stop.  A thread's id
+     * names its process's threads too, but the core would be the
+     * process's: the process is named instead. */
+    pid_t tgid = 0;
+    char state = 0;
+    core_task_facts(o.pid, &tgid, &state);
+    if (o.pid == getpid()) {
+        fprintf(stderr, "gt-core: %d is gt-core itself: give the pid of the program "
+                "to capture\n", (int)o.pid);
+        return EXIT_TARGET;
+    }
+    if (tgid && tgid != o.pid) {
+        fprintf(stderr, "gt-core: %d is a thread of process %d: give %d\n", (int)o.pid,
+                (int)tgid, (int)tgid);
+        return EXIT_TARGET;
+    }
+    if (state == 'Z' || state == 'X') {
+        fprintf(stderr, "gt-core: %d has exited (a zombie its parent has not reaped): "
+                "there is no memory left to capture\n", (int)o.pid);
+        return EXIT_TARGET;
+    }
     core_comm(o.pid, c->comm, sizeof(c->comm));
 
     /* The file first, unnamed (O_TMPFILE) in FILE's directory: a
@@ -429,6 +453,10 @@ int main(int argc, char **argv)
     c->realtime_ns = core_now(CLOCK_REALTIME);
     r->rss = vm_rss(o.pid);   /* at capture: the process may end after */
     step("stop");
+    for (size_t i = 0; show_times && i < c->ntasks; i++)
+        if (c->tasks[i].resig)
+            fprintf(stderr, "gt-core: task %d stopped delivering signal %d: given back "
+                    "at detach\n", (int)c->tasks[i].tid, c->tasks[i].resig);
     if (r->held && core_regs_read(c, err) < 0)
         return fail(r, err, 1);
     core_tasks_stat(c);

@@ -256,17 +256,37 @@ def test_disk_full(tmp_path):
         subprocess.run(["umount", str(small)], check=True)
 
 
+def tracer_of(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("TracerPid:"):
+                return int(line.split()[1])
+    return 0
+
+
 def test_signal_during_capture_is_kept(tmp_path):
-    """A signal sent while gt-core holds the target is delivered after:
-    the fixture's pending SIGTERM kills it once detached (it has no
-    handler), never lost."""
-    f = Fixture(counts=(400, 300, 200, 3, 100))
+    """A signal sent while gt-core holds the target is delivered once it
+    lets go: gt-core itself is frozen (SIGSTOP) while it holds the
+    target, the signal sent, gt-core thawed; the fixture has no SIGTERM
+    handler, so it must then die of it."""
+    f = Fixture(counts=(4000, 3000, 2000, 3, 1000))
     try:
-        # a thread stopped for gt-core with a signal pending takes it at
-        # detach: send it right at the stop
-        p = subprocess.Popen([GT_CORE, "-q", "-o", str(tmp_path / "c"), str(f.pid)])
-        os.kill(f.pid, signal.SIGTERM)
-        assert p.wait(timeout=60) in (0, 1)
+        for attempt in range(20):
+            p = subprocess.Popen([GT_CORE, "-q", "-f", "-o", str(tmp_path / "c"),
+                                  str(f.pid)])
+            caught = False
+            while p.poll() is None:
+                if tracer_of(f.pid) == p.pid:
+                    os.kill(p.pid, signal.SIGSTOP)
+                    caught = tracer_of(f.pid) == p.pid
+                    if caught:
+                        os.kill(f.pid, signal.SIGTERM)
+                    os.kill(p.pid, signal.SIGCONT)
+                    break
+            assert p.wait(timeout=60) == 0
+            if caught:
+                break
+        assert caught, "gt-core was never seen holding the target"
         assert f.p.wait(timeout=30) == -signal.SIGTERM
     finally:
         f.stop()
@@ -319,3 +339,35 @@ def test_killed_leaves_no_partial_file(tmp_path):
             assert f.p.poll() is None
     finally:
         f.stop()
+
+
+def test_pid_that_names_no_process_to_stop(known, tmp_path):
+    """A thread's id, a zombie and gt-core's own pid each get the line
+    that names what the pid is and what to give instead."""
+    tid = max(int(t) for t in os.listdir("/proc/%d/task" % known.pid))
+    assert tid != known.pid
+    rc, out, err = run(GT_CORE, "-o", tmp_path / "c", tid)
+    assert rc == 1
+    assert one_line(err) == "gt-core: %d is a thread of process %d: give %d" % (
+        tid, known.pid, known.pid)
+    zombie = subprocess.Popen(["true"])
+    for _ in range(1000):
+        with open("/proc/%d/stat" % zombie.pid) as f:
+            if f.read().rsplit(") ", 1)[1][0] == "Z":
+                break
+        subprocess.run(["sleep", "0.01"])
+    try:
+        rc, out, err = run(GT_CORE, "-o", tmp_path / "c", zombie.pid)
+        assert rc == 1
+        assert one_line(err) == ("gt-core: %d has exited (a zombie its parent has not "
+                                 "reaped): there is no memory left to capture"
+                                 % zombie.pid)
+    finally:
+        zombie.wait()
+    me = subprocess.run(["python3", "-c", "import os; os.execv(%r, ['gt-core', '-o', "
+                         "%r, str(os.getpid())])" % (GT_CORE, str(tmp_path / "c"))],
+                        capture_output=True, text=True)
+    assert me.returncode == 1
+    assert one_line(me.stderr).endswith("is gt-core itself: give the pid of the program "
+                                        "to capture")
+    assert os.listdir(str(tmp_path)) == []

@@ -125,6 +125,9 @@ int core_tasks_scan(struct capture *c);
 void core_tasks_stat(struct capture *c);
 /* The tracer of PID (TracerPid of /proc/PID/status), 0 none. */
 pid_t core_tracer_of(pid_t pid);
+/* The thread group and state of PID (/proc/PID/status); left as they
+ * are when unknown. */
+void core_task_facts(pid_t pid, pid_t *tgid, char *state);
 /* /proc/PID/comm into buf ("?" when unreadable). */
 void core_comm(pid_t pid, char *buf, size_t len);
 

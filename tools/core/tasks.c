@@ -142,3 +142,20 @@ void core_comm(pid_t pid, char *buf, size_t len)
         buf[strcspn(buf, "\n")] = 0;
     fclose(f);
 }
+
+void core_task_facts(pid_t pid, pid_t *tgid, char *state)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "re");
+    long v;
+    char st;
+    while (f && fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "Tgid: %ld", &v) == 1 && v > 0 && v <= 0x3fffffff)
+            *tgid = (pid_t)v;
+        else if (sscanf(line, "State: %c", &st) == 1)
+            *state = st;
+    }
+    if (f)
+        fclose(f);
+}
