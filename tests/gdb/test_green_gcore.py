@@ -222,3 +222,21 @@ def test_green_gcore_at_a_breakpoint(tmp_path):
     out = gdb([FIXTURE, core], ["bt 2", "info green-threads -s running"])
     assert has_bt(out), out
     assert re.search(r"^\s+1\s+running\s", out, re.M), out
+
+
+def test_green_gcore_of_a_program_without_gt(tmp_path):
+    """A program without the gt runtime: gt-core's warning and its line
+    (a plain core, 0 green threads), as it wrote them; --compact refused
+    with gt-core's one line, and no file."""
+    no_runtime = os.path.join(BUILD, "tests", "gdb", "no_runtime")
+    core, compact = str(tmp_path / "plain.core"), str(tmp_path / "compact.core")
+    out = gdb([no_runtime], ["break stop_here", "run", "green-gcore " + core,
+                             "green-gcore %s --compact" % compact, "kill"],
+              env={"GT_BUILD": BUILD})
+    # (gt-core's words may change; the facts stay: no registry, a plain core.)
+    assert re.search(r"^gt-core: .*no_runtime.* no gt registry.* plain core", out, re.M), out
+    assert re.search(r"^gt-core: wrote %s \(full\): 0 green threads, 1 kernel thread; "
+                     r"stopped by its tracer" % re.escape(core), out, re.M), out
+    assert re.search(r"^gt-core: --compact .*no gt registry", out, re.M), out
+    assert os.path.getsize(core) > 0 and not os.path.exists(compact)
+    assert "Traceback" not in out and "Python Exception" not in out, out

@@ -18,7 +18,7 @@ import subprocess
 import jsonschema
 import pytest
 
-from capture_note import (COMPACT, NO_STOP, add_note, capture_desc, note)
+from capture_note import COMPACT, NO_STOP, add_note, capture_desc, note, to_pn_xnum
 from conftest import (BIN, GT_STACKS, GT_WASTE, HERE, Running, exe, kernel_core, run,
                       run_json)
 
@@ -356,3 +356,16 @@ def test_capture_line_of_any_note_is_the_same_everywhere(core, realtime, stopped
                         "-ex", "info green-threads --limit 1", program, path],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=240)
     assert "\n" + line + "\n" in p.stdout, p.stdout
+
+
+def test_note_of_a_core_past_65534_segments(core):
+    """A core whose segments outnumber e_phnum (PN_XNUM: a full core of
+    100K threads can be one): gt-stacks and GDB still find the note."""
+    path, program, clock = core
+    mono = clock + 4 * SECOND
+    with_note(path, note(capture_desc(mono, REALTIME, STOPPED)))
+    to_pn_xnum(path)
+    st = stacks_json(path, program)
+    assert st["capture"]["monotonic_ns"] == mono and st["now_ns"] == mono
+    g, _ = gdb_json(path, program, "info green-threads --json --limit 0")
+    assert g["capture"] == st["capture"] and g["uptime_ns"] == st["uptime_ns"]
