@@ -15,6 +15,7 @@
  *   copy.c          the chunks copied out of the target
  *   notes.c         the PT_NOTE: PRSTATUS ... and the gt capture note
  *   elf_out.c       the sparse ELF file
+ *   common.c        the error line and the clock every step uses
  *
  * Every count and size that comes from the target (tasks, mappings, page
  * ranges, register set sizes) is bounded before it sizes anything.
