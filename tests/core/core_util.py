@@ -137,8 +137,8 @@ def known_target(guard="madvise", counts=None, depth=KNOWN_DEPTH, extra=(), env=
     return t
 
 
-def green_target(guard="madvise", n=GREEN_N):
-    return Target([GREEN, n], env={"GT_GUARD": guard})
+def green_target(guard="madvise", n=GREEN_N, env=None):
+    return Target([GREEN, n], env=dict(env or {}, GT_GUARD=guard))
 
 
 def run(argv, timeout=300, **kw):
