@@ -75,15 +75,13 @@ static const char doc[] =
     "that hold the most live stack.\v"
     "Exit status: 0 success, 1 the target could not be read (the message "
     "says why), 2 bad command line.";
-static const char args_doc[] = "PID\n--core CORE [--exe EXE]";
+static const char args_doc[] = "[-p] PID\n--core CORE [--exe EXE]";
 
 enum { OPT_CLASS_BY = 256 };
 
 static const struct argp_option options[] = {
     {NULL, 0, NULL, 0, "Target:", 1},
-    {"core", 'c', "CORE", 0, "read the core file CORE", 1},
-    {"exe", 'e', "EXE", 0, "the program that dumped CORE (default: the path "
-     "the core names)", 1},
+    TARGET_OPTIONS(1),
     {NULL, 0, NULL, 0, "What to show:", 2},
     {"class-by", OPT_CLASS_BY, "KEY", 0, "what makes a class: entry (the "
      "entry function, the default), name (the thread name) or prefix (the "
@@ -91,7 +89,7 @@ static const struct argp_option options[] = {
     {"class", 'C', "NAME", 0, "only the threads of class NAME", 2},
     {"limit", 'L', "N", 0, "at most N functions (default 10; 0 for all)", 2},
     {NULL, 0, NULL, 0, "Output:", 3},
-    {"json", 'j', NULL, 0, "one JSON document (schema: see the manual)", 3},
+    {"json", 'j', NULL, 0, "one JSON document (described in gt-waste(1))", 3},
     {"folded", 'f', NULL, 0, "folded stacks for flamegraph.pl / speedscope, "
      "weight = live bytes of each frame", 3},
     {NULL, 0, NULL, 0, NULL, 0},
@@ -110,8 +108,6 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
     struct opts *o = st->input;
     char *end;
     switch (key) {
-    case 'c': o->target.core = arg; break;
-    case 'e': o->target.exe = arg; break;
     case 'C': o->class_name = arg; break;
     case OPT_CLASS_BY:
         if (gto_class_by_parse(arg, &o->class_by) < 0)
@@ -125,11 +121,6 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
         break;
     case 'j': o->json = 1; break;
     case 'f': o->folded = 1; break;
-    case ARGP_KEY_ARG:
-        if (o->target.pid)
-            argp_error(st, "one PID only ('%s' is extra)", arg);
-        o->target.pid = arg;
-        break;
     case ARGP_KEY_END: {
         char err[256];
         if (target_args_check(&o->target, err, sizeof(err)) < 0)
@@ -139,7 +130,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
         break;
     }
     default:
-        return ARGP_ERR_UNKNOWN;
+        return target_parse_opt(key, arg, st, &o->target);
     }
     return 0;
 }
