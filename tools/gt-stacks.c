@@ -2,7 +2,7 @@
  * gt-stacks - grouped backtraces of every green thread of a gt program,
  * live or from a core file.
  *
- *   gt-stacks PID
+ *   gt-stacks [-p] PID
  *   gt-stacks --core CORE [--exe EXE]
  *
  * Under the count, a summary: threads by state (counted from the records:
@@ -83,6 +83,9 @@
  *
  * --folded prints one line per group for flamegraph.pl or speedscope:
  * frames outermost first, separated by ';', then the thread count.
+ *
+ * -h and -V, the target options and the version text are common.c's,
+ * the same in every tool.  The manual is tools/gt-stacks.1.
  *
  * Exit status: 0 printed, 1 the target could not be read (one line on
  * stderr says why), 2 bad command line.

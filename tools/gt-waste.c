@@ -3,7 +3,7 @@
  * core file.  A compact core (gt-core --compact) holds only each stack's
  * live part: it is refused, with one line, exit 1.
  *
- *   gt-waste PID
+ *   gt-waste [-p] PID
  *   gt-waste --core CORE [--exe EXE]
  *
  * The report has three parts:
@@ -58,6 +58,9 @@
  * --folded prints, for every distinct stack and every frame of it, the
  * frames from the outermost to that one and the live bytes that frame
  * holds, summed over the threads: a flame graph of stack memory.
+ *
+ * -h and -V, the target options and the version text are common.c's,
+ * the same in every tool.  The manual is tools/gt-waste.1.
  *
  * Exit status: 0 printed, 1 the target could not be read (one line on
  * stderr says why), 2 bad command line.
