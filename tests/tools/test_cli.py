@@ -136,3 +136,81 @@ def test_no_such_process_after_p(tool):
     rc, out, err = run(tool, "-p", "999999999")
     assert rc == 1 and out == ""
     assert "999999999" in err and len(err.strip().splitlines()) == 1
+
+
+def help_pairs(tool):
+    """(short, long, takes an argument) of each option --help lists with
+    both forms."""
+    out = run(tool, "--help")[1]
+    return [(m.group(1), m.group(2), bool(m.group(3)))
+            for m in re.finditer(r"^\s+(-\w), (--[\w-]+)(=\w+)?", out, re.M)]
+
+
+def stacks_view(tool, out):
+    """What a gt-stacks or gt-waste output says that does not move while
+    the fixture's threads stay parked: the JSON without its clocks and
+    ages, or the text (folded stacks) as is."""
+    if not out.startswith("{"):
+        return out
+    doc = json.loads(out)
+    if tool == GT_STACKS:
+        if "groups" in doc:
+            return ("groups", doc["shown"],
+                    [(g["count"], g["thread_ids"], [f["function"] for f in g["frames"]])
+                     for g in doc["groups"]])
+        return ("threads", doc["shown"],
+                [(t["id"], t["state"], [f["function"] for f in t["frames"]])
+                 for t in doc["threads_list"]])
+    return (doc["selected"], [(c["class"], c["threads"]) for c in doc["classes"]],
+            [(f["function"], f["bytes"]) for f in doc["functions"]])
+
+
+# A value for each option that takes one, chosen so that the option
+# changes the output (the fixture's names, ids and classes).
+VALUES = {GT_STACKS: {"--thread": "2", "--state": "runnable", "--location": "alpha",
+                      "--name": "be*", "--min-wait": "1h", "--limit": "2"},
+          GT_WASTE: {"--class": "alpha_main", "--limit": "2"}}
+FULL = {GT_STACKS: ["--json"], GT_WASTE: ["--json"]}
+
+
+@pytest.mark.parametrize("tool", READERS)
+def test_short_and_long_options_agree(known, tool):
+    pairs = [p for p in help_pairs(tool) if p[1] not in
+             ("--core", "--exe", "--pid", "--help", "--version")]
+    assert {"--json", "--folded", "--limit"} <= {p[1] for p in pairs}, pairs
+    plain = stacks_view(tool, run(tool, "--json", known.pid)[1])
+    for short, long_, takes in pairs:
+        value = [VALUES[tool][long_]] if takes else []
+        # --json with every option but --folded and --json itself, whose
+        # own output is compared.
+        extra = [] if long_ in ("--json", "--folded") else FULL[tool]
+        outs = []
+        for form in ([short] + value, [long_] + value,
+                     ["%s=%s" % (long_, value[0])] if takes else [long_]):
+            rc, out, err = run(tool, *(extra + form + [known.pid]))
+            assert rc == 0, (form, err)
+            outs.append(stacks_view(tool, out))
+        assert outs[0] == outs[1] == outs[2], (short, long_)
+        if long_ not in ("--json",):
+            # The option does something: the output is not the plain one.
+            assert outs[0] != plain, long_
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_usage_is_short_help(tool):
+    rc, out, err = run(tool, "--usage")
+    assert rc == 0 and err == ""
+    assert out.startswith("Usage: %s " % os.path.basename(tool))
+    assert "[-V" in out or "--version" in out
+
+
+def test_gt_core_long_options(known, tmp_path):
+    path = tmp_path / "c"
+    path.write_text("old")
+    rc, out, err = run(GT_CORE, "--output", path, "--force", "--quiet", "--compact",
+                       known.pid)
+    assert rc == 0 and out == "", err
+    with open(path, "rb") as f:
+        assert f.read(4) == b"\x7fELF"
+    rc, out, err = run(GT_CORE, "--output=%s" % (tmp_path / "d"), "--no-stop", known.pid)
+    assert rc == 0 and "not stopped: best effort" in out, err

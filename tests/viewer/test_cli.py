@@ -143,3 +143,29 @@ def test_screen_sigterm_exits_0(screen_session):
     os.kill(int(top[0]), signal.SIGTERM)
     s = wait_for("gt-top-exited")
     assert "gt-top-exited 0" in s
+
+
+def test_short_and_long_options_agree(pipeline):
+    """Each option --help gives in two forms works in both: the same
+    snapshots, the same refusal of a bad value."""
+    pairs = re.findall(r"^\s+(-\w), (--[\w-]+)", gt_top("--help").stdout, re.M)
+    assert sorted(pairs) == sorted([("-b", "--batch"), ("-n", "--iterations"),
+                                    ("-d", "--delay"), ("-p", "--pid"), ("-H", "--hog"),
+                                    ("-h", "--help"), ("-V", "--version")])
+    forms = {"short": ["-b", "-n", "2", "-d", "0.05", "-H", "1s", "-p", pipeline.pid],
+             "long": ["--batch", "--iterations", "2", "--delay", "0.05", "--hog", "1s",
+                      "--pid", pipeline.pid],
+             "long=": ["--batch", "--iterations=2", "--delay=0.05", "--hog=1s",
+                       "--pid=%d" % pipeline.pid]}
+    for name, args in forms.items():
+        docs = [json.loads(l) for l in
+                gt_top(*(args + ["--format", "json"])).stdout.splitlines()]
+        assert len(docs) == 2, name
+        assert all(d["pid"] == pipeline.pid for d in docs), name
+    for short, long_, bad in (("-n", "--iterations", "0"), ("-d", "--delay", "0.001"),
+                              ("-H", "--hog", "soon"), ("-p", "--pid", "x")):
+        a = gt_top("-b", short, bad, check=False)
+        b = gt_top("-b", long_, bad, check=False)
+        assert a.returncode == b.returncode == 2, short
+        assert a.stderr.replace(short, long_) == b.stderr or a.stderr == b.stderr, \
+            (a.stderr, b.stderr)
