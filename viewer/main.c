@@ -370,7 +370,7 @@ int main(int argc, char **argv)
      * faulted in again, whatever glibc's thresholds made of the sizes
      * freed before. */
     mallopt(M_MMAP_THRESHOLD, 32 << 20), mallopt(M_TRIM_THRESHOLD, 256 << 20);
-    quit_signal_install();
+    quit_signal_install(o.batch);
     struct sampler s;
     struct refresh_cost cost = {.enabled = o.timing, .buffered = !o.batch};
     char err[GTO_ERR_MAX];

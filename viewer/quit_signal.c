@@ -13,12 +13,12 @@ static void on_quit(int sig)
     quit_requested = 1;
 }
 
-void quit_signal_install(void)
+void quit_signal_install(int restart)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_quit;
-    sa.sa_flags = SA_RESTART;
+    sa.sa_flags = restart ? SA_RESTART : 0;
     sigemptyset(&sa.sa_mask);
     static const int sigs[] = {SIGINT, SIGTERM};
     for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {

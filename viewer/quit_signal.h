@@ -15,11 +15,14 @@
 extern volatile sig_atomic_t quit_requested;
 
 /* Installs the handlers, before the screen opens (ncurses installs its
- * own only where it finds the default action).  System calls are
- * restarted, so a snapshot being read is not cut short by the signal;
- * sleeps are not, so the wait for the next one ends at once.  A signal
- * ignored when gt-top started (a job the shell put in the background)
- * stays ignored. */
-void quit_signal_install(void);
+ * own only where it finds the default action).  The signals reach the
+ * main thread only (the stack measurer's thread blocks them).  Sleeps
+ * always end at once.  With RESTART (batch mode) other system calls are
+ * restarted, so a write of a snapshot to a slow pipe is not cut short;
+ * without it (the screen) a wait for a key ends too, so that the sort
+ * picker's wait for a letter quits at once.  A signal ignored when
+ * gt-top started (a job the shell put in the background) stays
+ * ignored. */
+void quit_signal_install(int restart);
 
 #endif

@@ -133,6 +133,17 @@ def test_screen_ctrl_c_exits_0(screen_session):
     assert "gt-top-exited 0" in s
 
 
+def test_screen_ctrl_c_while_a_key_is_awaited(screen_session):
+    """The sort picker waits for a letter with no timeout: Ctrl-C ends
+    that wait too."""
+    wait_for("idler_main (pipeline.c")
+    keys("s")
+    wait_for("sort by:")
+    keys("C-c")
+    s = wait_for("gt-top-exited")
+    assert "gt-top-exited 0" in s
+
+
 def test_screen_sigterm_exits_0(screen_session):
     wait_for("idler_main (pipeline.c")
     pid = tmux("display-message", "-p", "-t", SESSION, "#{pane_pid}").stdout.strip()
