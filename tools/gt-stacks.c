@@ -101,7 +101,7 @@ static const char doc[] =
     "Grouped backtraces of every green thread of a gt program, live or from "
     "a core file.\v"
     "Exit status: 0 success, 1 the target could not be read (the message "
-    "says why), 2 bad command line.";
+    "says why), 2 bad command line.\n\nThe manual: gt-stacks(1).";
 static const char args_doc[] = "[-p] PID\n--core CORE [--exe EXE]";
 
 enum { OPT_NO_FASTPATH = 256 };

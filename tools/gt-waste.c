@@ -77,7 +77,7 @@ static const char doc[] =
     "totals, thread classes with a suggested stack size, and the functions "
     "that hold the most live stack.\v"
     "Exit status: 0 success, 1 the target could not be read (the message "
-    "says why), 2 bad command line.";
+    "says why), 2 bad command line.\n\nThe manual: gt-waste(1).";
 static const char args_doc[] = "[-p] PID\n--core CORE [--exe EXE]";
 
 enum { OPT_CLASS_BY = 256 };
