@@ -1,12 +1,14 @@
 /*
- * common.h - what gt-stacks and gt-waste share: exit codes and opening
- * the target from the command line.  Formatting is libgtobserve's
- * (gto_fmt_*, gto_json_*), so that every reader writes one quantity the
- * same way.
+ * common.h - what gt-stacks and gt-waste share: exit codes, the command
+ * line conventions (-p PID or PID, -h, -V) and opening the target.
+ * gt-core links common.o too, so its --version is the same.  Formatting
+ * is libgtobserve's (gto_fmt_*, gto_json_*), so that every reader writes
+ * one quantity the same way.
  */
 #ifndef GT_TOOLS_COMMON_H
 #define GT_TOOLS_COMMON_H
 
+#include <argp.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -20,10 +22,28 @@ enum {
 
 /* What names the target on the command line. */
 struct target_args {
-    const char *pid;   /* PID argument, or NULL */
+    const char *pid;   /* PID argument or -p PID, or NULL */
     const char *core;  /* --core */
     const char *exe;   /* --exe */
 };
+
+/* The argp options that name the target, the same in every tool that
+ * reads a live program or a core, in help group G. */
+#define TARGET_OPTIONS(g)                                                   \
+    {"pid", 'p', "PID", 0, "the live gt program PID (the same as PID "      \
+     "alone)", g},                                                          \
+    {"core", 'c', "CORE", 0, "read the core file CORE", g},                 \
+    {"exe", 'e', "EXE", 0, "the program that dumped CORE (default: the "    \
+     "path the core names)", g},                                            \
+    /* -h as most tools take it; argp itself knows -? and --help. */        \
+    {NULL, 'h', NULL, OPTION_HIDDEN, "give this help list", -1}
+
+/* The keys of TARGET_OPTIONS and the positional PID, for a tool's argp
+ * parser to hand on: stores them in A (a second PID, by -p or alone, is a
+ * usage error), prints the help for -h and exits 0.  ARGP_ERR_UNKNOWN for
+ * any other key. */
+error_t target_parse_opt(int key, char *arg, struct argp_state *st,
+                         struct target_args *a);
 
 /* Checks the combination (called at ARGP_KEY_END); the message names the
  * fix.  0 or -1 with err set. */

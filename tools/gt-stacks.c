@@ -2,7 +2,7 @@
  * gt-stacks - grouped backtraces of every green thread of a gt program,
  * live or from a core file.
  *
- *   gt-stacks PID
+ *   gt-stacks [-p] PID
  *   gt-stacks --core CORE [--exe EXE]
  *
  * Under the count, a summary: threads by state (counted from the records:
@@ -84,6 +84,9 @@
  * --folded prints one line per group for flamegraph.pl or speedscope:
  * frames outermost first, separated by ';', then the thread count.
  *
+ * -h and -V, the target options and the version text are common.c's,
+ * the same in every tool.  The manual is tools/gt-stacks.1.
+ *
  * Exit status: 0 printed, 1 the target could not be read (one line on
  * stderr says why), 2 bad command line.
  */
@@ -98,16 +101,14 @@ static const char doc[] =
     "Grouped backtraces of every green thread of a gt program, live or from "
     "a core file.\v"
     "Exit status: 0 success, 1 the target could not be read (the message "
-    "says why), 2 bad command line.";
-static const char args_doc[] = "PID\n--core CORE [--exe EXE]";
+    "says why), 2 bad command line.\n\nThe manual: gt-stacks(1).";
+static const char args_doc[] = "[-p] PID\n--core CORE [--exe EXE]";
 
 enum { OPT_NO_FASTPATH = 256 };
 
 static const struct argp_option options[] = {
     {NULL, 0, NULL, 0, "Target:", 1},
-    {"core", 'c', "CORE", 0, "read the core file CORE", 1},
-    {"exe", 'e', "EXE", 0, "the program that dumped CORE (default: the path "
-     "the core names)", 1},
+    TARGET_OPTIONS(1),
     {NULL, 0, NULL, 0, "What to show:", 2},
     {"all", 'a', NULL, 0, "one entry per thread, not per group", 2},
     {"thread", 't', "ID", 0, "only the thread with this id, in detail", 2},
@@ -121,7 +122,7 @@ static const struct argp_option options[] = {
     {"limit", 'L', "N", 0, "print at most N groups (or threads); 0, the "
      "default, is no limit", 2},
     {NULL, 0, NULL, 0, "Output:", 3},
-    {"json", 'j', NULL, 0, "one JSON document (schema: see the manual)", 3},
+    {"json", 'j', NULL, 0, "one JSON document (described in gt-stacks(1))", 3},
     {"folded", 'f', NULL, 0, "folded stacks for flamegraph.pl / speedscope, "
      "weight = thread count", 3},
     {"no-fastpath", OPT_NO_FASTPATH, NULL, 0, "unwind every thread with "
@@ -154,8 +155,6 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
     struct opts *o = st->input;
     char *end;
     switch (key) {
-    case 'c': o->target.core = arg; break;
-    case 'e': o->target.exe = arg; break;
     case 'a': o->all = 1; break;
     case 't':
         o->thread = strtoull(arg, &end, 10);
@@ -184,11 +183,6 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
     case 'j': o->json = 1; break;
     case 'f': o->folded = 1; break;
     case OPT_NO_FASTPATH: o->no_fastpath = 1; break;
-    case ARGP_KEY_ARG:
-        if (o->target.pid)
-            argp_error(st, "one PID only ('%s' is extra)", arg);
-        o->target.pid = arg;
-        break;
     case ARGP_KEY_END: {
         char err[256];
         if (target_args_check(&o->target, err, sizeof(err)) < 0)
@@ -201,7 +195,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
         break;
     }
     default:
-        return ARGP_ERR_UNKNOWN;
+        return target_parse_opt(key, arg, st, &o->target);
     }
     return 0;
 }

@@ -3,7 +3,7 @@
  * core file.  A compact core (gt-core --compact) holds only each stack's
  * live part: it is refused, with one line, exit 1.
  *
- *   gt-waste PID
+ *   gt-waste [-p] PID
  *   gt-waste --core CORE [--exe EXE]
  *
  * The report has three parts:
@@ -59,6 +59,9 @@
  * frames from the outermost to that one and the live bytes that frame
  * holds, summed over the threads: a flame graph of stack memory.
  *
+ * -h and -V, the target options and the version text are common.c's,
+ * the same in every tool.  The manual is tools/gt-waste.1.
+ *
  * Exit status: 0 printed, 1 the target could not be read (one line on
  * stderr says why), 2 bad command line.
  */
@@ -74,16 +77,14 @@ static const char doc[] =
     "totals, thread classes with a suggested stack size, and the functions "
     "that hold the most live stack.\v"
     "Exit status: 0 success, 1 the target could not be read (the message "
-    "says why), 2 bad command line.";
-static const char args_doc[] = "PID\n--core CORE [--exe EXE]";
+    "says why), 2 bad command line.\n\nThe manual: gt-waste(1).";
+static const char args_doc[] = "[-p] PID\n--core CORE [--exe EXE]";
 
 enum { OPT_CLASS_BY = 256 };
 
 static const struct argp_option options[] = {
     {NULL, 0, NULL, 0, "Target:", 1},
-    {"core", 'c', "CORE", 0, "read the core file CORE", 1},
-    {"exe", 'e', "EXE", 0, "the program that dumped CORE (default: the path "
-     "the core names)", 1},
+    TARGET_OPTIONS(1),
     {NULL, 0, NULL, 0, "What to show:", 2},
     {"class-by", OPT_CLASS_BY, "KEY", 0, "what makes a class: entry (the "
      "entry function, the default), name (the thread name) or prefix (the "
@@ -91,7 +92,7 @@ static const struct argp_option options[] = {
     {"class", 'C', "NAME", 0, "only the threads of class NAME", 2},
     {"limit", 'L', "N", 0, "at most N functions (default 10; 0 for all)", 2},
     {NULL, 0, NULL, 0, "Output:", 3},
-    {"json", 'j', NULL, 0, "one JSON document (schema: see the manual)", 3},
+    {"json", 'j', NULL, 0, "one JSON document (described in gt-waste(1))", 3},
     {"folded", 'f', NULL, 0, "folded stacks for flamegraph.pl / speedscope, "
      "weight = live bytes of each frame", 3},
     {NULL, 0, NULL, 0, NULL, 0},
@@ -110,8 +111,6 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
     struct opts *o = st->input;
     char *end;
     switch (key) {
-    case 'c': o->target.core = arg; break;
-    case 'e': o->target.exe = arg; break;
     case 'C': o->class_name = arg; break;
     case OPT_CLASS_BY:
         if (gto_class_by_parse(arg, &o->class_by) < 0)
@@ -125,11 +124,6 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
         break;
     case 'j': o->json = 1; break;
     case 'f': o->folded = 1; break;
-    case ARGP_KEY_ARG:
-        if (o->target.pid)
-            argp_error(st, "one PID only ('%s' is extra)", arg);
-        o->target.pid = arg;
-        break;
     case ARGP_KEY_END: {
         char err[256];
         if (target_args_check(&o->target, err, sizeof(err)) < 0)
@@ -139,7 +133,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
         break;
     }
     default:
-        return ARGP_ERR_UNKNOWN;
+        return target_parse_opt(key, arg, st, &o->target);
     }
     return 0;
 }

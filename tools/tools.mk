@@ -1,9 +1,11 @@
 # tools/tools.mk - libgtobserve and the tools built on it (gt-stacks,
-# gt-waste, gt-core), their test fixtures and test suites.  Included by the Makefile,
-# which defines BUILD, GT_CFLAGS, GT_LDFLAGS, GT_LIBS, LIBGT_A, LIBGT_SO,
-# DEPS_STAMP, PYTHON, Q and msg.
+# gt-waste, gt-core), their manuals, test fixtures and test suite.
+# Included by the Makefile, which defines BUILD, GT_CFLAGS, GT_LDFLAGS,
+# GT_LIBS, LIBGT_A, LIBGT_SO, DEPS_STAMP, PYTHON, Q and msg.
 #
 #   make tools          build/bin/gt-stacks, build/bin/gt-waste, build/bin/gt-core
+#   make install        the three and their manuals (tools/*.1, under
+#                       $(PREFIX)/share/man/man1)
 #   make test-tools     the tools against fixtures with known ground truth
 #                       (tests/tools/): live, gcore and kernel cores, libgt
 #                       static and shared, stripped and not
@@ -49,6 +51,7 @@ $(GT_CORE): $(BUILD)/tools/gt-core.o $(CORE_OBJS) $(BUILD)/tools/common.o \
             $(LIBGTOBSERVE) | $(BUILD)/bin/
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(GT_LDFLAGS) -o $@ $^ $(TOOLS_LIBS)
+tools: $(GT_CORE)
 
 # Fixtures: each tests/tools/*.c linked with libgt.a (as is), with libgt.so,
 # and stripped (its functions exported, so names come from .dynsym).
@@ -107,16 +110,19 @@ TT_PROGS := $(TT_STATIC) $(TT_SHARED) $(TT_STRIPPED) \
 
 # test_hostile_cores.py runs gt-top on its cores too, and decodes them with
 # registry.h's constants (the module generated for GDB); test_tail_call.py
-# reads the installed gt.pc as well as the uninstalled one.
-test-tools: $(TOOL_BINS) $(TT_PROGS) $(BUILD)/bin/gt-top $(BUILD)/gdb/gt/constants.py \
-            $(GT_PC) $(DEPS_STAMP)
+# reads the installed gt.pc as well as the uninstalled one; test_cli.py
+# and test_gt_core_cli.py run gt-core's command line.
+test-tools: $(TOOL_BINS) $(GT_CORE) $(TT_PROGS) $(BUILD)/bin/gt-top \
+            $(BUILD)/gdb/gt/constants.py $(GT_PC) $(DEPS_STAMP)
 	$(Q)GT_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/tools
 
 TEST_SUITES += test-tools
 
+TOOL_MANS := $(sort $(wildcard tools/*.1))
 install-tools: $(TOOL_BINS) $(GT_CORE)
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(TOOL_BINS) $(GT_CORE) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(TOOL_MANS) $(DESTDIR)$(PREFIX)/share/man/man1/
 install: install-tools
 
 .PHONY: tools test-tools install-tools

@@ -1,14 +1,19 @@
 /*
  * main.c - gt-top's command line: which target, batch or screen.
  *
- *   gt-top [-d SECS] -p PID             the screen (a terminal is needed)
+ *   gt-top [-d SECS] [-p] PID            the screen (a terminal is needed)
  *   gt-top --core CORE [--exe EXE]       a frozen view of a core
- *   gt-top -b [-n N] [-d SECS] -p PID [--view V] [--format F]
+ *   gt-top -b [-n N] [-d SECS] [-p] PID [--view V] [--format F]
  *   --sort COL[:asc|:desc], --class-by entry|name|prefix, --timing,
  *   -H DURATION (the running thread's highlight) (either mode)
+ *   gt-top -h | -V
  *
- * Exit status: 0 done, 1 the target could not be read, 2 bad command line.
- * Every failure before the screen opens is one line on stderr.
+ * The conventions are gt-stacks' and gt-waste's: the PID alone or after
+ * -p, -h and --help, -V and --version.
+ *
+ * Exit status: 0 done (q, Ctrl-C or SIGTERM, or the snapshots printed), 1
+ * the target could not be read, 2 bad command line.  Every failure
+ * before the screen opens is one line on stderr.
  */
 #include <getopt.h>
 #include <malloc.h>
@@ -18,24 +23,36 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gt.h>
+
 #include "batch.h"
 #include "blockers.h"
 #include "exit_status.h"
+#include "quit_signal.h"
 #include "refresh_cost.h"
 #include "sampler.h"
 #include "tables.h"
 #include "tui.h"
 
 static const char usage_text[] =
-    "usage: gt-top [-b] [-n N] [-d SECS] [-H DURATION] -p PID [--view V] [--format F]\n"
-    "       gt-top [-b] [-H DURATION] --core CORE [--exe EXE] [--view V] [--format F]\n"
+    "usage: gt-top [-b] [-n N] [-d SECS] [-H DURATION] [--view V] [--format F] [-p] PID\n"
+    "       gt-top [-b] [-H DURATION] [--view V] [--format F] --core CORE [--exe EXE]\n"
+    "       gt-top -h | -V\n"
+    "Watches the green threads of a gt program, live or from a core file: a\n"
+    "queue per location, every thread, stack memory, the location graph.\n"
+    "\n"
+    "Target:\n"
+    "  -p, --pid PID        the live gt program to watch (the same as PID alone)\n"
+    "      --core CORE      a core file of a gt program\n"
+    "      --exe EXE        the program that dumped CORE (default: the path\n"
+    "                       the core names)\n"
+    "Mode:\n"
     "  -b, --batch          print snapshots and exit (no terminal needed)\n"
     "  -n, --iterations N   snapshots in batch mode (default 1)\n"
     "  -d, --delay SECS     interval between snapshots (default 1)\n"
-    "  -p, --pid PID        the gt program to watch\n"
-    "      --core CORE      a core file of a gt program; --exe its program\n"
+    "What to show:\n"
     "      --view V         locations (default), threads, stacks, graph\n"
-    "      --format F       text (default), json, prometheus, dot\n"
+    "      --format F       text (default), json, prometheus, dot (batch)\n"
     "      --class-by entry|name|prefix  what makes threads one class in the\n"
     "                       stacks view: the entry function (default), the\n"
     "                       thread name, or the name up to a space or digit\n"
@@ -47,12 +64,20 @@ static const char usage_text[] =
     "                       200ms, 1.5s, ...)\n"
     "      --timing         each refresh's CPU and wall time on stderr (the\n"
     "                       screen prints them when it closes)\n"
+    "  -h, --help           this help\n"
+    "  -V, --version        the version of gt and of the registry it reads\n"
+    "\n"
     "Who blocks whom: the header shows a DEADLOCK banner when threads wait on\n"
     "each other in a cycle (D on the screen lists the cycles) and the running\n"
     "thread with how long it has run; the Locations view's BLOCKED BY column\n"
     "names the thread holding up most of a location's waiters (thread 2 (50),\n"
     "+N more threads); the Graph view's => edges go to where those threads\n"
-    "are parked; the Threads view says who holds each wait up.\n";
+    "are parked; the Threads view says who holds each wait up.\n"
+    "On the screen, h lists the keys; q, Ctrl-C or SIGTERM end gt-top.\n"
+    "\n"
+    "Exit status: 0 done (q, Ctrl-C or SIGTERM, or every snapshot printed),\n"
+    "1 the target could not be read (the message says why), 2 bad command line.\n"
+    "The manual: gt-top(1).\n";
 
 struct options {
     int batch;
@@ -132,6 +157,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"class-by", required_argument, NULL, OPT_CLASS_BY},
         {"hog", required_argument, NULL, 'H'},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {0, 0, 0, 0},
     };
     static const char *const formats[] = {"text", "json", "prometheus", "dot"};
@@ -142,7 +168,8 @@ static int parse_options(int argc, char **argv, struct options *o)
     o->delay = 1.0;
     o->hog_mark_ns = HOG_MARK_DEFAULT_NS;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":bn:d:p:hH:", longs, NULL)) != -1) {
+    const char *pid_arg = NULL;
+    while ((c = getopt_long(argc, argv, ":bn:d:p:hH:V", longs, NULL)) != -1) {
         switch (c) {
         case 'b':
             o->batch = 1;
@@ -158,9 +185,9 @@ static int parse_options(int argc, char **argv, struct options *o)
                 return usage_error("-d wants seconds between 0.05 and 3600, not '%s'", optarg);
             break;
         case 'p':
-            o->pid = (pid_t)strtol(optarg, &end, 10);
-            if (*end || o->pid <= 0)
-                return usage_error("-p wants a process id, not '%s'", optarg);
+            if (pid_arg)
+                return usage_error("one PID only ('%s' is extra)", optarg);
+            pid_arg = optarg;
             break;
         case OPT_CORE:
             o->core = optarg;
@@ -210,17 +237,34 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'h':
             fputs(usage_text, stdout);
             exit(EXIT_OK);
+        case 'V':
+            /* As gt-stacks', gt-waste's and gt-core's --version. */
+            printf("gt-top (gt) %d.%d\nregistry ABI %u\n", GT_VERSION_MAJOR,
+                   GT_VERSION_MINOR, GT_REGISTRY_ABI);
+            exit(EXIT_OK);
         case ':':
             return usage_error("%s needs an argument", argv[optind - 1]);
         default:
             return usage_error("unknown option '%s'", argv[optind - 1]);
         }
     }
+    /* The PID alone, as gt-stacks and gt-waste take it; -p PID as top's. */
+    if (optind < argc) {
+        if (pid_arg)
+            return usage_error("one PID only ('%s' is extra)", argv[optind]);
+        pid_arg = argv[optind++];
+    }
     if (optind < argc)
         return usage_error("unexpected argument '%s'", argv[optind]);
+    if (pid_arg) {
+        long v = strtol(pid_arg, &end, 10);
+        if (*end || end == pid_arg || v <= 0 || v > 0x3fffffff)
+            return usage_error("'%s' is not a process id", pid_arg);
+        o->pid = (pid_t)v;
+    }
     if (!o->pid == !o->core)
-        return usage_error("%s", o->core ? "give -p PID or --core CORE, not both"
-                                         : "which program? give -p PID or --core CORE");
+        return usage_error("%s", o->core ? "give a PID or --core CORE, not both"
+                                         : "which program? give a PID or --core CORE");
     if (o->exe && !o->core)
         return usage_error("%s", "--exe goes with --core");
     if (o->format == FORMAT_DOT && o->view != VIEW_GRAPH && o->view != VIEW_LOCATIONS)
@@ -231,10 +275,11 @@ static int parse_options(int argc, char **argv, struct options *o)
     return EXIT_OK;
 }
 
+/* Sleeps S seconds, less when Ctrl-C or SIGTERM comes. */
 static void sleep_seconds(double s)
 {
     struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    while (nanosleep(&ts, &ts) < 0)
+    while (nanosleep(&ts, &ts) < 0 && !quit_requested)
         ;
 }
 
@@ -275,7 +320,8 @@ static int run_batch(struct sampler *s, const struct options *o,
         if (spent < o->delay)
             sleep_seconds(o->delay - spent);
     }
-    for (long i = 0; i < o->iterations; i++) {
+    /* Ctrl-C stops between snapshots: every snapshot printed is whole. */
+    for (long i = 0; i < o->iterations && !quit_requested; i++) {
         refresh_cost_begin(cost);
         if (sampler_step(s, err) < 0)
             goto fail;
@@ -302,6 +348,8 @@ static int run_batch(struct sampler *s, const struct options *o,
     }
     return EXIT_OK;
 fail:
+    if (quit_requested)
+        return EXIT_OK;   /* asked to stop: what failed no longer matters */
     fprintf(stderr, "gt-top: %s\n", err);
     return EXIT_TARGET;
 }
@@ -322,6 +370,7 @@ int main(int argc, char **argv)
      * faulted in again, whatever glibc's thresholds made of the sizes
      * freed before. */
     mallopt(M_MMAP_THRESHOLD, 32 << 20), mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    quit_signal_install(o.batch);
     struct sampler s;
     struct refresh_cost cost = {.enabled = o.timing, .buffered = !o.batch};
     char err[GTO_ERR_MAX];
@@ -339,8 +388,10 @@ int main(int argc, char **argv)
          * takes its own). */
         s.flags = GTO_SNAP_BLOCKERS;
         if (sampler_step(&s, err) < 0 || (!o.core && sampler_measure_aside(&s, err) < 0)) {
-            fprintf(stderr, "gt-top: %s\n", err);
             sampler_close(&s);
+            if (quit_requested)
+                return EXIT_OK;
+            fprintf(stderr, "gt-top: %s\n", err);
             return EXIT_TARGET;
         }
         rc = tui_run(&s, o.delay, o.view, o.order, o.class_by, &cost);

@@ -17,6 +17,7 @@
 
 #include "blockers.h"
 #include "exit_status.h"
+#include "quit_signal.h"
 #include "stack_report.h"
 #include "tables.h"
 
@@ -869,7 +870,7 @@ int tui_run(struct sampler *s, double delay, enum view first,
                     }
             }
         }
-        if (flags & ACT_QUIT)
+        if ((flags & ACT_QUIT) || quit_requested)
             break;
         int timed = 0;
         if ((flags & ACT_RESAMPLE) ||

@@ -2,6 +2,7 @@
 # the Makefile; builds on tools/tools.mk (libgtobserve, TOOLS_LIBS).
 #
 #   make viewer         build/bin/gt-top
+#   make install        gt-top and its manual (viewer/gt-top.1)
 #   make test-viewer    batch output against a fixture with known ground
 #                       truth, promtool and dot on its output, the screen
 #                       driven through tmux (tests/viewer/)
@@ -43,8 +44,9 @@ test-viewer: $(GT_TOP) $(BUILD)/bin/gt-waste $(TV_PROGS) $(BUILD)/tests/tools/un
 TEST_SUITES += test-viewer
 
 install-viewer: $(GT_TOP)
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(GT_TOP) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 viewer/gt-top.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 install: install-viewer
 
 .PHONY: viewer test-viewer install-viewer

@@ -154,7 +154,12 @@ def test_error_line_names_the_process_safely(hostile):
     _, err = run([GT_STACKS, "\x1b[2J\n7"], rc=2)
     assert len(err.splitlines()) >= 1 and "'\\x1b[2J\\x0a7' is not a process id" in err
     _, err = run([GT_TOP, "-b", "-p", "\x1b[2J\n7"], rc=2)
-    assert err == "gt-top: -p wants a process id, not '\\x1b[2J\\x0a7' (gt-top --help for usage)\n"
+    assert err == "gt-top: '\\x1b[2J\\x0a7' is not a process id (gt-top --help for usage)\n"
+    _, err = run([GT_TOP, "-b", "\x1b[2J\n7"], rc=2)
+    assert err == "gt-top: '\\x1b[2J\\x0a7' is not a process id (gt-top --help for usage)\n"
+    for tool in (GT_STACKS, GT_TOP):
+        _, err = run([tool, "-p", "1", "\x1b[2J\n7"], rc=2)
+        assert "one PID only ('\\x1b[2J\\x0a7' is extra)" in err
 
 
 def test_core_process_name_and_names(tmp_path):
