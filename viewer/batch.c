@@ -4,9 +4,11 @@
  * descriptions, location labels, formatting): this file only prints, in
  * the JSON vocabulary every gt reader shares.
  *
- * JSON (--format json): one document per snapshot, one per line:
+ * JSON (--format json): one document per snapshot, one per line
+ * (schema/gt-top.schema.json, installed under share/gt/schema/):
  *
- *   {"target": "process 123 (knot)", "pid": 123 | null,
+ *   {"schema_version": 1 (GTO_JSON_SCHEMA_VERSION, as every gt reader's),
+ *    "target": "process 123 (knot)", "pid": 123 | null,
  *    "time": UNIX seconds of the snapshot, "interval_s": seconds the rates
  *    cover, "rates_are_averages": true when they cover the program's life
  *    (a core, or the first snapshot),
@@ -512,7 +514,7 @@ static int print_json(FILE *out, struct sampler *s, struct tables *tb, enum view
                       enum gto_class_by by)
 {
     const struct gto_counters *c = gto_snapshot_counters(s->cur);
-    fprintf(out, "{\"target\": ");
+    fprintf(out, "{\"schema_version\": %d, \"target\": ", GTO_JSON_SCHEMA_VERSION);
     gto_json_string(out, gto_target_name(s->target));
     if (s->pid)
         fprintf(out, ", \"pid\": %d", (int)s->pid);

@@ -85,14 +85,28 @@ def run_tool(argv, what):
 
 GDB_COMMANDS = (("info green-threads", "info green-threads --json"),
                 ("info green-locations", "info green-locations --json"),
-                ("green-bt", "green-bt --json"))
+                ("green-bt", "green-bt --json"),
+                ("info green-deadlocks", "info green-deadlocks --json"),
+                ("info green-stack", "info green-stack --json"))
 
 
-def run_gdb(target_args):
+def gdb_commands(truth):
+    """GDB_COMMANDS, and `info green-stack ID --json` of the main thread
+    (running in phase 2) and of the first "conn" thread (it wrote
+    conn_buf bytes of its stack): the document's other form."""
+    cmds = list(GDB_COMMANDS)
+    if truth:
+        for tid in (truth["main_id"], truth["ids"]["conn"][0]):
+            cmds.append(("info green-stack %d" % tid, "info green-stack %d --json" % tid))
+    return cmds
+
+
+def run_gdb(target_args, truth=None):
     """Every GDB command's --json form in one session; each command's
     output is told apart by a marker echoed before it."""
     argv = ["gdb", "--batch", "-nx", "-ex", "source " + LOADER, "-ex", "set green-threads limit 0"]
-    for name, cmd in GDB_COMMANDS:
+    commands = gdb_commands(truth)
+    for name, cmd in commands:
         argv += ["-ex", "echo @@@%s\\n" % name, "-ex", cmd]
     argv += ["-ex", "echo @@@end\\n"]
     # GDB's errors go to stderr: merged, they stay beside their command.
@@ -100,7 +114,7 @@ def run_gdb(target_args):
                        stderr=subprocess.STDOUT, text=True, timeout=120)
     out = p.stdout
     docs = {}
-    for name, cmd in GDB_COMMANDS:
+    for name, cmd in commands:
         part = out.split("@@@%s\n" % name, 1)
         if len(part) < 2:
             docs[name] = ToolError("gdb " + cmd, "no output (gdb exit %d): %s"
@@ -119,10 +133,12 @@ def run_gdb(target_args):
     return docs
 
 
-def read_all(target, exe):
+def read_all(target, exe, truth):
     """Every reader over one target: target is ("pid", PID) or
-    ("core", PATH).  Returns {tool name: Doc}; lo/hi are the clock around
-    each run (a core's caller replaces them with the dump's)."""
+    ("core", PATH); truth is the fixture's (it names the threads some
+    commands are asked about).  Returns {tool name: Doc}; lo/hi are the
+    clock around each run (a core's caller replaces them with the
+    dump's)."""
     kind, what = target
     sel = ["--core", what, "--exe", exe] if kind == "core" else [str(what)]
     top_sel = ["--core", what, "--exe", exe] if kind == "core" else ["-p", str(what)]
@@ -140,13 +156,15 @@ def read_all(target, exe):
         one("gt-waste --class-by " + by,
             [GT_WASTE, "--json", "--class-by", by] + sel)
     top = [GT_TOP, "-b", "-n", "1", "-d", "0.05", "--format", "json"] + top_sel
+    one("gt-top", top)
+    one("gt-top --view graph", top + ["--view", "graph"])
     one("gt-top --view threads", top + ["--view", "threads"])
     one("gt-top --view stacks", top + ["--view", "stacks"])
     for by in CLASS_BYS:
         one("gt-top --view stacks --class-by " + by,
             top + ["--view", "stacks", "--class-by", by])
     lo = mono_ns()
-    gdocs = run_gdb(["-p", str(what)] if kind == "pid" else [exe, what])
+    gdocs = run_gdb(["-p", str(what)] if kind == "pid" else [exe, what], truth)
     hi = mono_ns()
     for name, data in gdocs.items():
         docs["gdb " + name] = Doc("gdb " + name, data, lo, hi)
@@ -230,6 +248,19 @@ def stop(p):
 
 
 @pytest.fixture(scope="session")
+def installed_schemas(tmp_path_factory):
+    """The directory `make install` puts the JSON Schemas in, under a
+    DESTDIR of its own: the documents are held to the files a user gets,
+    not to the source tree's."""
+    dest = str(tmp_path_factory.mktemp("destdir"))
+    prefix = "/usr/local"
+    subprocess.run(["make", "-s", "--no-print-directory", "-C", ROOT, "install-schema",
+                    "DESTDIR=" + dest, "PREFIX=" + prefix, "BUILD=" + BUILD],
+                   check=True, capture_output=True, timeout=120)
+    return dest + prefix + "/share/gt/schema"
+
+
+@pytest.fixture(scope="session")
 def readings(tmp_path_factory):
     """Runs the schedule once.  One fixture idles (phase 1) and is read
     live, then gcore'd; after "go" (phase 2) it is read live, gcore'd, then
@@ -248,7 +279,7 @@ def readings(tmp_path_factory):
         def live_then_gcore(phase, truth):
             """The phase read live, then a gcore of it left to read later."""
             out["live-" + phase] = Reading("live-" + phase, "live", phase, truth,
-                                           read_all(("pid", pid), FIXTURE))
+                                           read_all(("pid", pid), FIXTURE, truth))
             time.sleep(QUIET_BEFORE_CORE)
             lo = mono_ns()
             path = gcore(pid, d, phase)
@@ -276,7 +307,7 @@ def readings(tmp_path_factory):
             stop(p2)
 
     for name, kind, phase, t, (lo, hi, path) in cores:
-        docs = read_all(("core", path), FIXTURE)
+        docs = read_all(("core", path), FIXTURE, t)
         for doc in docs.values():
             doc.lo, doc.hi = lo, hi
         out[name] = Reading(name, kind, phase, t, docs, lo, hi)

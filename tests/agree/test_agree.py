@@ -65,7 +65,8 @@ SUMMARY_DOCS = ("gt-stacks", "gt-stacks --all", "gt-waste", "gt-top --view threa
 SCHEMA_OF = {"gt-stacks": ("gt-stacks", None), "gt-stacks --all": ("gt-stacks", None),
              "gdb info green-threads": ("gdb", "info_green_threads"),
              "gdb info green-locations": ("gdb", "info_green_locations"),
-             "gdb green-bt": ("gdb", "green_bt")}
+             "gdb green-bt": ("gdb", "green_bt"),
+             "gdb info green-deadlocks": ("gdb", "info_green_deadlocks")}
 
 
 def schema_for(tool):
@@ -73,6 +74,8 @@ def schema_for(tool):
         return "gt-waste", None
     if tool.startswith("gt-top"):
         return "gt-top", None
+    if tool.startswith("gdb info green-stack"):
+        return "gdb", "info_green_stack"
     return SCHEMA_OF[tool]
 
 
@@ -333,22 +336,67 @@ def locations_of(P, tool):
 
 # ---- the tests ------------------------------------------------------------
 
-def load_schema(name, part):
-    with open(os.path.join(SCHEMAS, name + ".schema.json")) as f:
+def load_schema(directory, name, part):
+    with open(os.path.join(directory, name + ".schema.json")) as f:
         s = json.load(f)
     if part:
         s = {"$schema": s["$schema"], "$defs": s["$defs"], "$ref": "#/$defs/" + part}
     return s
 
 
-def test_every_document_follows_its_schema(reading):
+def test_make_install_installs_every_schema(installed_schemas):
+    """make install puts every schema of the tree under share/gt/schema,
+    unchanged, and each is a valid JSON Schema (draft 2020-12) that
+    requires the schema_version the readers write."""
+    names = sorted(f for f in os.listdir(SCHEMAS) if f.endswith(".schema.json"))
+    assert names == ["gdb.schema.json", "gt-stacks.schema.json", "gt-top.schema.json",
+                     "gt-waste.schema.json"]
+    assert sorted(os.listdir(installed_schemas)) == names
+    for n in names:
+        with open(os.path.join(SCHEMAS, n), "rb") as a, \
+                open(os.path.join(installed_schemas, n), "rb") as b:
+            assert a.read() == b.read(), n
+        s = load_schema(installed_schemas, n[:-len(".schema.json")], None)
+        jsonschema.Draft202012Validator.check_schema(s)
+        assert s["$defs"]["schema_version"]["const"] == 1, n
+        # Each document it describes requires it (the GDB schema's one
+        # per command).
+        parts = [None] if n != "gdb.schema.json" else [
+            "info_green_threads", "info_green_locations", "green_bt",
+            "info_green_deadlocks", "info_green_stack"]
+        assert [r["$ref"] for r in s.get("anyOf", []) if "$ref" in r] == \
+            ["#/$defs/" + p for p in parts if p], n
+        for part in parts:
+            body = s["$defs"][part] if part else s
+            assert body["required"][0] == "schema_version", (n, part)
+            v = jsonschema.Draft202012Validator(load_schema(installed_schemas,
+                                                            n[:-len(".schema.json")], part))
+            assert any(e.validator == "required" and "'schema_version'" in e.message
+                       for e in v.iter_errors({})), (n, part)
+            assert any(list(e.absolute_path) == ["schema_version"]
+                       for e in v.iter_errors({"schema_version": 2})), (n, part)
+
+
+def test_every_document_follows_its_installed_schema(reading, installed_schemas):
+    """Every document of every reader (gt-stacks, gt-waste, gt-top in each
+    view, every GDB command's --json) against the schema make install
+    installs, and its schema_version is that schema's."""
     P = Problems(reading)
+    tools = set()
     for tool in reading.docs:
         doc = P.doc(tool)
         if doc is None:
             continue
         name, part = schema_for(tool)
-        schema = load_schema(name, part)
+        tools.add(tool.split(" --")[0])
+        schema = load_schema(installed_schemas, name, part)
+        want = schema["$defs"]["schema_version"]["const"]
+        if not isinstance(doc, dict) or doc.get("schema_version") != want:
+            P.add(tool, "schema_version", "%s, want %d (%s.schema.json)" % (
+                json.dumps(doc.get("schema_version") if isinstance(doc, dict) else doc),
+                want, name))
+        elif next(iter(doc)) != "schema_version":
+            P.add(tool, "schema_version", "not the document's first member")
         v = jsonschema.Draft202012Validator(schema)
         errors = sorted(v.iter_errors(doc), key=lambda e: list(e.absolute_path))
         seen = set()
@@ -362,6 +410,12 @@ def test_every_document_follows_its_schema(reading):
                 continue
             seen.add((generic, e.validator, what))
             P.add(tool, "schema %s.schema.json" % name, "at /%s: %s" % (generic, msg))
+    # Every reader and every GDB command with --json was read.
+    want = {"gt-stacks", "gt-waste", "gt-top", "gdb info green-threads",
+            "gdb info green-locations", "gdb green-bt", "gdb info green-deadlocks",
+            "gdb info green-stack", "gdb info green-stack %d" % reading.truth["main_id"]}
+    if not want <= tools:
+        P.add("readers", "documents", "none from %s" % ", ".join(sorted(want - tools)))
     P.done()
 
 
@@ -1094,4 +1148,86 @@ def test_no_deadlock_and_the_running_thread_agree(reading):
             # so whether it is past the threshold, differ by design.
             running[tool].update(run_ns=run, hog=r.get("hog"))
     P.agree("running", running)
+    P.done()
+
+
+# ---- info green-stack ------------------------------------------------------
+
+def test_green_stack_agrees_and_is_true(reading):
+    """GDB's info green-stack --json, in both forms: the totals over every
+    thread, the threads with the most live stack (most first, ties by id),
+    and each one's bytes, the same as gt-stacks --all's and the fixture's
+    (the running thread's live and dead unknown, a conn thread's touched
+    at least the bytes it wrote)."""
+    P = Problems(reading)
+    ex = expectations(reading.truth)
+    ref = threads_of(P, "gt-stacks --all")
+    if ref is None:
+        P.done()
+        return
+    stack = lambda tid, k: ref[tid]["stack"].get(k) if tid in ref else MISSING
+    live = {tid: stack(tid, "live") or 0 for tid in ref}
+    # Each thread's bytes as the thread lists give them (gt-stacks --all
+    # does not measure touched, dead and unused; gt-top's threads view does).
+    other = {k: per_thread_stack(P, reading, k)
+             for k in ("reserved", "live", "touched", "dead", "unused")}
+    main, conn = reading.truth["main_id"], reading.truth["ids"]["conn"][0]
+    for tool, ids in (("gdb info green-stack", None), ("gdb info green-stack %d" % main, [main]),
+                      ("gdb info green-stack %d" % conn, [conn])):
+        doc = P.doc(tool)
+        if doc is None:
+            continue
+        if doc.get("threads") != len(ex):
+            P.add(tool, "threads", "%s, fixture %d" % (json.dumps(doc.get("threads")), len(ex)))
+        totals = doc.get("totals", {})
+        want = {"reserved": sum(stack(t, "reserved") or 0 for t in ref), "live": sum(live.values())}
+        for k, v in want.items():
+            if totals.get(k) != v:
+                P.add(tool, "totals." + k, "%s, gt-stacks --all's threads add up to %d"
+                      % (json.dumps(totals.get(k)), v))
+        if doc.get("measured") is not True:
+            P.add(tool, "measured", "%s in a full core or a live process, want true"
+                  % json.dumps(doc.get("measured")))
+        rows = doc.get("stacks", [])
+        compared = 0
+        got = [r.get("id") for r in rows]
+        if ids is None:
+            ids = sorted(ref, key=lambda t: (-live[t], t))[:10]
+        if got != ids:
+            P.add(tool, "stacks", "ids %s, want %s (most live stack first)" % (got, ids))
+        for r in rows:
+            tid = r.get("id")
+            e = ex.get(tid)
+            if e is None:
+                P.add(tool, "thread %s" % tid, "not a thread of the fixture")
+                continue
+            if (r.get("name"), r.get("state")) != (e.name, e.state):
+                P.add(tool, "thread %d name, state" % tid, "%s, %s, fixture %s, %s" % (
+                    r.get("name"), r.get("state"), e.name, e.state))
+            st = r.get("stack", {})
+            if e.state != "exited" and st.get("reserved") != RESERVED:
+                P.add(tool, "thread %d stack.reserved" % tid, "%s, fixture %d"
+                      % (json.dumps(st.get("reserved")), RESERVED))
+            for k, given in other.items():
+                if st.get(k) is not None and given.get(tid) is not None and st[k] != given[tid]:
+                    P.add(tool, "thread %d stack.%s" % (tid, k), "%s, the thread lists' %s"
+                          % (json.dumps(st[k]), json.dumps(given[tid])))
+                elif k == "touched" and given.get(tid) is not None:
+                    compared += 1
+            running = e.state == "running"
+            for k in ("live", "dead"):
+                if (st.get(k) is None) != running:
+                    P.add(tool, "thread %d stack.%s" % (tid, k), "%s for a %s thread"
+                          % (json.dumps(st.get(k)), e.state))
+            if None in (st.get("touched"), st.get("unused")):
+                P.add(tool, "thread %d stack" % tid, "touched or unused null in a full core"
+                      " or a live process")
+            elif e.group == "conn" and st["touched"] < reading.truth["conn_buf"]:
+                P.add(tool, "thread %d stack.touched" % tid, "%d < the %d bytes it wrote"
+                      % (st["touched"], reading.truth["conn_buf"]))
+            elif st["unused"] != st.get("reserved", 0) - st["touched"]:
+                P.add(tool, "thread %d stack.unused" % tid, "%d, reserved - touched = %d"
+                      % (st["unused"], st.get("reserved", 0) - st["touched"]))
+        if not compared:
+            P.add(tool, "stacks", "no thread's touched bytes compared with another reader's")
     P.done()
