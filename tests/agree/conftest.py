@@ -171,6 +171,19 @@ def read_all(target, exe, truth):
     return docs
 
 
+def read_prometheus(target, exe):
+    """gt-top's Prometheus exposition of two snapshots (of a core: the one
+    it has), or a ToolError."""
+    kind, what = target
+    sel = ["--core", what, "--exe", exe] if kind == "core" else ["-p", str(what)]
+    p = subprocess.run([GT_TOP, "-b", "-n", "2", "-d", "0.05", "--format", "prometheus"] + sel,
+                       capture_output=True, text=True, timeout=120)
+    if p.returncode != 0:
+        return ToolError("gt-top --format prometheus", "exit %d: %s" % (
+            p.returncode, (p.stderr.strip().splitlines() or ["(nothing on stderr)"])[0]))
+    return p.stdout
+
+
 def unlimited_core():
     resource.setrlimit(resource.RLIMIT_CORE,
                        (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
@@ -194,9 +207,11 @@ class Reading:
     """One target read by every reader, with what the fixture says is true
     of it.  phase is "idle" (phase 1) or "busy" (phase 2)."""
 
-    def __init__(self, name, kind, phase, truth, docs, now_lo=None, now_hi=None):
+    def __init__(self, name, kind, phase, truth, docs, now_lo=None, now_hi=None, prom=None):
         self.name, self.kind, self.phase = name, kind, phase
         self.truth, self.docs = truth, docs
+        # gt-top's Prometheus text (or a ToolError): not a JSON document.
+        self.prom = prom
         # For a core every reader must use the same "now", known to lie
         # between these clock readings (the dump's start and end).
         self.now_lo, self.now_hi = now_lo, now_hi
@@ -279,7 +294,8 @@ def readings(tmp_path_factory):
         def live_then_gcore(phase, truth):
             """The phase read live, then a gcore of it left to read later."""
             out["live-" + phase] = Reading("live-" + phase, "live", phase, truth,
-                                           read_all(("pid", pid), FIXTURE, truth))
+                                           read_all(("pid", pid), FIXTURE, truth),
+                                           prom=read_prometheus(("pid", pid), FIXTURE))
             time.sleep(QUIET_BEFORE_CORE)
             lo = mono_ns()
             path = gcore(pid, d, phase)
@@ -310,5 +326,6 @@ def readings(tmp_path_factory):
         docs = read_all(("core", path), FIXTURE, t)
         for doc in docs.values():
             doc.lo, doc.hi = lo, hi
-        out[name] = Reading(name, kind, phase, t, docs, lo, hi)
+        out[name] = Reading(name, kind, phase, t, docs, lo, hi,
+                            prom=read_prometheus(("core", path), FIXTURE))
     return out

@@ -19,11 +19,13 @@ import json
 import math
 import os
 import re
+import shutil
+import subprocess
 
 import jsonschema
 import pytest
 
-from conftest import LINES, SCHEMAS
+from conftest import LINES, SCHEMAS, ToolError
 
 FILE = "agree_fixture.c"
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -1230,4 +1232,113 @@ def test_green_stack_agrees_and_is_true(reading):
                       % (st["unused"], st.get("reserved", 0) - st["touched"]))
         if not compared:
             P.add(tool, "stacks", "no thread's touched bytes compared with another reader's")
+    P.done()
+
+
+# ---- Prometheus ------------------------------------------------------------
+
+HIST_BUCKETS = 48             # the runtime's GT_WAIT_HIST_BUCKETS
+
+
+def le_label(ns):
+    """A wait bound in ns as gt-top writes its le: seconds, exact decimal,
+    no trailing zeros."""
+    text = "%d.%09d" % divmod(ns, 1000000000)
+    return text.rstrip("0").rstrip(".")
+
+
+def parse_exposition(text):
+    """{(name, frozenset(labels)): value} and the families' TYPE lines,
+    in order (label values are the fixture's: no escapes to undo)."""
+    samples, types = {}, []
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            types.append(tuple(line.split()[2:4]))
+            continue
+        if not line or line.startswith("#"):
+            continue
+        m = re.match(r'^([a-z_]+)(?:\{(.*)\})? (\S+)$', line)
+        assert m, line
+        labels = frozenset(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
+        samples[(m.group(1), labels)] = float(m.group(3))
+    return samples, types
+
+
+def test_prometheus_is_one_scrape_and_true(reading):
+    """gt-top -b -n 2 --format prometheus: one exposition promtool accepts
+    (each family once), the wait histograms real Prometheus histograms of
+    the runtime's log2 buckets (cumulative, le = 2^(b+1) - 1 ns, +Inf,
+    _count the completed waits the fixture made, _sum at least their
+    time), and no family whose label values overlap."""
+    P = Problems(reading)
+    text = reading.prom
+    if isinstance(text, ToolError):
+        P.add("gt-top --format prometheus", "run", text.text)
+        P.done()
+        return
+    r = subprocess.run([shutil.which("promtool") or "promtool", "check", "metrics"],
+                       input=text, capture_output=True, text=True)
+    if r.returncode != 0:
+        P.add("promtool check metrics", "exit %d" % r.returncode, (r.stdout + r.stderr).strip())
+    samples, types = parse_exposition(text)
+    names = [n for n, _ in types]
+    for n in sorted({n for n in names if names.count(n) > 1}):
+        P.add("gt-top --format prometheus", n, "%d TYPE lines: more than one exposition"
+              % names.count(n))
+    for n, t in types:
+        if t == "counter" and not n.endswith("_total"):
+            P.add("gt-top --format prometheus", n, "a counter not ending in _total")
+    # Overlapping label values: gt_stack_bytes{kind} summed live, dead,
+    # resident and reserved bytes; the states partition the threads.
+    for (n, labels) in samples:
+        if any(k == "kind" for k, _ in labels):
+            P.add("gt-top --format prometheus", n, "labelled by kind")
+    states = {v: samples[(n, l)] for (n, l) in samples if n == "gt_threads" for _, v in l}
+    want_states = expected_states(reading.truth)
+    if states != {k: float(v) for k, v in want_states.items()}:
+        P.add("gt-top --format prometheus", "gt_threads", "%s, fixture %s" % (states, want_states))
+    top = P.doc("gt-top")
+    if top is not None:
+        for k in ("reserved", "live"):
+            got = samples.get(("gt_stack_%s_bytes" % k, frozenset()))
+            if got != top["stacks"][k]:
+                P.add("gt-top --format prometheus", "gt_stack_%s_bytes" % k,
+                      "%s, gt-top --format json %s" % (got, top["stacks"][k]))
+    les = [le_label((2 << b) - 1) for b in range(HIST_BUCKETS - 1)] + ["+Inf"]
+    want = expected_locations(reading.truth)
+    settle = label([at("settle", "settle"), at("main_thread", "main_settle")])
+    for where, (kind, waiting, arrivals, completed) in sorted(want.items()):
+        loc = frozenset([("location", where)])
+        got = [samples.get(("gt_location_wait_seconds_bucket", loc | {("le", le)}))
+               for le in les]
+        if None in got:
+            P.add("gt-top --format prometheus", "gt_location_wait_seconds %s" % where,
+                  "no bucket le=%s" % les[got.index(None)])
+            continue
+        if any(a > b for a, b in zip(got, got[1:])):
+            P.add("gt-top --format prometheus", "gt_location_wait_seconds %s" % where,
+                  "buckets not cumulative: %s" % got)
+        count = samples.get(("gt_location_wait_seconds_count", loc))
+        if not (got[-1] == count == completed):
+            P.add("gt-top --format prometheus", "gt_location_wait_seconds %s" % where,
+                  "+Inf %s, _count %s, fixture %d completed" % (got[-1], count, completed))
+        if where == settle:
+            # Each sleep lasted at least settle_ns (3 ms > 2^21 ns): none
+            # in a bucket below [2^21, 2^22), all of them in one at or
+            # above it.
+            t = reading.truth
+            low = les.index(le_label((1 << t["settle_ns"].bit_length() - 1) - 1))
+            if got[low] != 0:
+                P.add("gt-top --format prometheus", "gt_location_wait_seconds %s" % where,
+                      "%d waits of at most %s s, each lasted %d ns" % (got[low], les[low],
+                                                                       t["settle_ns"]))
+            total = samples.get(("gt_location_wait_seconds_sum", loc))
+            if total is None or total < t["settle_n"] * t["settle_ns"] / 1e9:
+                P.add("gt-top --format prometheus", "gt_location_wait_seconds_sum %s" % where,
+                      "%s s, the %d sleeps lasted at least %.6f s" % (
+                          total, t["settle_n"], t["settle_n"] * t["settle_ns"] / 1e9))
+        n = samples.get(("gt_location_waiting_threads", loc))
+        if n != waiting:
+            P.add("gt-top --format prometheus", "gt_location_waiting_threads %s" % where,
+                  "%s, fixture %d" % (n, waiting))
     P.done()

@@ -90,8 +90,8 @@ def test_shared_call_site_names_its_callers():
         assert locs["wait_forever < right_main"]["waiting"] == 3
         assert len(locs) == 2
         m = parse_prometheus(gt_top("-b", "-p", p.pid, "--format", "prometheus").stdout)
-        assert prom_location(m, "gt_location_waiting", shared + " < left_main (") == 3
-        assert prom_location(m, "gt_location_waiting", shared + " < right_main (") == 3
+        assert prom_location(m, "gt_location_waiting_threads", shared + " < left_main (") == 3
+        assert prom_location(m, "gt_location_waiting_threads", shared + " < right_main (") == 3
     finally:
         p.stop()
 
@@ -166,13 +166,18 @@ def parse_prometheus(text):
 
 
 def test_prometheus_passes_promtool_and_counts(pipeline):
-    text = gt_top("-b", "-d", "0.3", "-p", pipeline.pid, "--format", "prometheus").stdout
+    # Two snapshots of a pipeline that keeps moving: one exposition (the
+    # last), which promtool takes as one scrape.
+    text = gt_top("-b", "-n", "2", "-d", "0.3", "-p", pipeline.pid,
+                  "--format", "prometheus").stdout
     r = subprocess.run([shutil.which("promtool") or "promtool", "check", "metrics"],
                        input=text, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+    types = [l.split()[2] for l in text.splitlines() if l.startswith("# TYPE ")]
+    assert len(types) == len(set(types)) and "gt_threads" in types
     m = parse_prometheus(text)
-    assert prom_location(m, "gt_location_waiting", where("idle", "idler_main")) == 3
-    assert prom_location(m, "gt_location_waiting", where("hold", "main_thread")) == 1
+    assert prom_location(m, "gt_location_waiting_threads", where("idle", "idler_main")) == 3
+    assert prom_location(m, "gt_location_waiting_threads", where("hold", "main_thread")) == 1
     assert m['gt_threads{state="parked"}'] + m['gt_threads{state="runnable"}'] + \
         m['gt_threads{state="running"}'] == 8
     # Bounded cardinality: no series names a thread.
@@ -193,7 +198,7 @@ def test_prometheus_series_do_not_grow_with_threads():
         big.stop()
     count = lambda t: len([l for l in t.splitlines() if l and not l.startswith("#")])
     assert count(a) == count(b)
-    assert prom_location(parse_prometheus(b), "gt_location_waiting",
+    assert prom_location(parse_prometheus(b), "gt_location_waiting_threads",
                          where("idle", "idler_main")) == 200
 
 
