@@ -98,14 +98,17 @@
  *                      "functions": [{"function", "live", "frames"}]}
  *                   (--view stacks only)}
  *
- * Prometheus (--format prometheus): process-wide gauges and counters
+ * Prometheus (--format prometheus): one exposition (main.c prints the
+ * last of -n snapshots only): process-wide gauges and counters
  * (gt_idle_seconds_total with the wait in progress, gt_file_io_calls_total,
- * gt_file_io_seconds_total, gt_deadlocked_threads, gt_deadlock_cycles,
- * gt_running_seconds, gt_hog, gt_watchdog_samples_total, ...), and
- * per-location series (gt_location_blocked_waiters among them) labelled by
- * location only (its label, with " #INDEX" added should two share one),
- * never by thread, so the series count is bounded by the program's code.
- * Edges carry the two locations' labels.
+ * gt_file_io_seconds_total, gt_stack_{reserved,live,resident,dead}_bytes,
+ * gt_deadlocked_threads, gt_deadlock_cycles, gt_running_seconds, gt_hog,
+ * gt_watchdog_samples_total, ...), and per-location series
+ * (gt_location_waiting_threads, gt_location_blocked_threads, the
+ * gt_location_wait_seconds histogram, ...) labelled by location only (its
+ * label, with " #INDEX" added should two share one), never by thread, so
+ * the series count is bounded by the program's code.  Edges carry the two
+ * locations' labels.  viewer/README.md lists every metric.
  *
  * DOT (--format dot): the blocking graph, a node per location with
  * threads waiting or an edge, an edge per transition with its rate and
@@ -667,15 +670,18 @@ static void fmt_ns_seconds(uint64_t ns, char *buf, size_t len)
  * that is its le, cumulative as Prometheus wants; the last bucket is
  * +Inf.  _count is the +Inf bucket (the sum of the buckets, which is the
  * location's completed count in any consistent copy), _sum the total
- * wait time. */
+ * wait time.  A location where no wait has completed yet has no
+ * histogram: 50 series of zeros per location would multiply the
+ * exposition by ten for a program with many locations (a location is
+ * made when a thread first parks there, so the series appear with the
+ * first completed wait, as a client library's labelled histogram does
+ * with its first observation). */
 static void prom_wait_histogram(FILE *out, const char *label, const struct gto_location *l)
 {
-    static const uint64_t zero[GTO_HIST_BUCKETS];
-    const uint64_t *hist = l ? l->hist : zero;
     uint64_t cum = 0;
     char le[32];
     for (int b = 0; b < GTO_HIST_BUCKETS; b++) {
-        cum += hist[b];
+        cum += l->hist[b];
         if (b + 1 < GTO_HIST_BUCKETS)
             fmt_ns_seconds((UINT64_C(2) << b) - 1, le, sizeof(le));
         else
@@ -686,7 +692,7 @@ static void prom_wait_histogram(FILE *out, const char *label, const struct gto_l
     }
     fprintf(out, "gt_location_wait_seconds_sum{location=");
     prom_label(out, label);
-    fprintf(out, "} %.9f\n", l ? (double)l->total_wait_ns / 1e9 : 0.0);
+    fprintf(out, "} %.9f\n", (double)l->total_wait_ns / 1e9);
     prom_loc_u64(out, "gt_location_wait_seconds_count", label, cum);
 }
 
@@ -781,8 +787,14 @@ static void print_prometheus(FILE *out, struct sampler *s, struct tables *tb)
                 "Completed waits at a location, from the park to running again, in the "
                 "runtime's log2 buckets (le = 2^(b+1) - 1 ns).");
     for (size_t i = 0; i < tb->nlocs; i++) {
+        const struct gto_location *l = gto_location_by_index(s->cur, tb->locs[i].index);
+        uint64_t done = 0;
+        for (int b = 0; l && b < GTO_HIST_BUCKETS; b++)
+            done += l->hist[b];
+        if (!done)
+            continue;
         loc_label(tb, tb->locs[i].index, label, sizeof(label));
-        prom_wait_histogram(out, label, gto_location_by_index(s->cur, tb->locs[i].index));
+        prom_wait_histogram(out, label, l);
     }
     prom_family(out, "gt_location_oldest_wait_seconds", "gauge",
                 "Age of the oldest wait in progress at a location.");

@@ -1269,7 +1269,8 @@ def test_prometheus_is_one_scrape_and_true(reading):
     (each family once), the wait histograms real Prometheus histograms of
     the runtime's log2 buckets (cumulative, le = 2^(b+1) - 1 ns, +Inf,
     _count the completed waits the fixture made, _sum at least their
-    time), and no family whose label values overlap."""
+    time; none where no wait completed), and no family whose label values
+    overlap."""
     P = Problems(reading)
     text = reading.prom
     if isinstance(text, ToolError):
@@ -1311,6 +1312,17 @@ def test_prometheus_is_one_scrape_and_true(reading):
         loc = frozenset([("location", where)])
         got = [samples.get(("gt_location_wait_seconds_bucket", loc | {("le", le)}))
                for le in les]
+        n = samples.get(("gt_location_waiting_threads", loc))
+        if n != waiting:
+            P.add("gt-top --format prometheus", "gt_location_waiting_threads %s" % where,
+                  "%s, fixture %d" % (n, waiting))
+        if completed == 0:
+            # No wait completed there: no histogram (its series appear
+            # with the first one).
+            if got != [None] * len(les) or ("gt_location_wait_seconds_count", loc) in samples:
+                P.add("gt-top --format prometheus", "gt_location_wait_seconds %s" % where,
+                      "a histogram where no wait completed")
+            continue
         if None in got:
             P.add("gt-top --format prometheus", "gt_location_wait_seconds %s" % where,
                   "no bucket le=%s" % les[got.index(None)])
@@ -1337,8 +1349,4 @@ def test_prometheus_is_one_scrape_and_true(reading):
                 P.add("gt-top --format prometheus", "gt_location_wait_seconds_sum %s" % where,
                       "%s s, the %d sleeps lasted at least %.6f s" % (
                           total, t["settle_n"], t["settle_n"] * t["settle_ns"] / 1e9))
-        n = samples.get(("gt_location_waiting_threads", loc))
-        if n != waiting:
-            P.add("gt-top --format prometheus", "gt_location_waiting_threads %s" % where,
-                  "%s, fixture %d" % (n, waiting))
     P.done()
