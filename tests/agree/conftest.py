@@ -15,6 +15,7 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from fixture_lines import marker_lines  # noqa: E402
+import installed_schemas as installed_schemas_module  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -151,6 +152,7 @@ def read_all(target, exe, truth):
 
     one("gt-stacks", [GT_STACKS, "--json"] + sel)
     one("gt-stacks --all", [GT_STACKS, "--json", "--all"] + sel)
+    one("gt-stacks --thread", [GT_STACKS, "--json", "--thread", str(truth["main_id"])] + sel)
     one("gt-waste", [GT_WASTE, "--json"] + sel)
     for by in CLASS_BYS:
         one("gt-waste --class-by " + by,
@@ -267,12 +269,7 @@ def installed_schemas(tmp_path_factory):
     """The directory `make install` puts the JSON Schemas in, under a
     DESTDIR of its own: the documents are held to the files a user gets,
     not to the source tree's."""
-    dest = str(tmp_path_factory.mktemp("destdir"))
-    prefix = "/usr/local"
-    subprocess.run(["make", "-s", "--no-print-directory", "-C", ROOT, "install-schema",
-                    "DESTDIR=" + dest, "PREFIX=" + prefix, "BUILD=" + BUILD],
-                   check=True, capture_output=True, timeout=120)
-    return dest + prefix + "/share/gt/schema"
+    return installed_schemas_module.install(tmp_path_factory.mktemp("destdir"), BUILD)
 
 
 @pytest.fixture(scope="session")

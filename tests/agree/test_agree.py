@@ -25,7 +25,7 @@ import subprocess
 import jsonschema
 import pytest
 
-from conftest import LINES, SCHEMAS, ToolError
+from conftest import LINES, SCHEMAS, ToolError, installed_schemas_module
 
 FILE = "agree_fixture.c"
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -65,6 +65,7 @@ def class_lists(by):
 SUMMARY_DOCS = ("gt-stacks", "gt-stacks --all", "gt-waste", "gt-top --view threads",
                 "gdb info green-threads")
 SCHEMA_OF = {"gt-stacks": ("gt-stacks", None), "gt-stacks --all": ("gt-stacks", None),
+             "gt-stacks --thread": ("gt-stacks", None),
              "gdb info green-threads": ("gdb", "info_green_threads"),
              "gdb info green-locations": ("gdb", "info_green_locations"),
              "gdb green-bt": ("gdb", "green_bt"),
@@ -339,11 +340,7 @@ def locations_of(P, tool):
 # ---- the tests ------------------------------------------------------------
 
 def load_schema(directory, name, part):
-    with open(os.path.join(directory, name + ".schema.json")) as f:
-        s = json.load(f)
-    if part:
-        s = {"$schema": s["$schema"], "$defs": s["$defs"], "$ref": "#/$defs/" + part}
-    return s
+    return installed_schemas_module.load(directory, name, part)
 
 
 def test_make_install_installs_every_schema(installed_schemas):
@@ -390,7 +387,7 @@ def test_every_document_follows_its_installed_schema(reading, installed_schemas)
         if doc is None:
             continue
         name, part = schema_for(tool)
-        tools.add(tool.split(" --")[0])
+        tools.add(tool)
         schema = load_schema(installed_schemas, name, part)
         want = schema["$defs"]["schema_version"]["const"]
         if not isinstance(doc, dict) or doc.get("schema_version") != want:
@@ -413,7 +410,9 @@ def test_every_document_follows_its_installed_schema(reading, installed_schemas)
             seen.add((generic, e.validator, what))
             P.add(tool, "schema %s.schema.json" % name, "at /%s: %s" % (generic, msg))
     # Every reader and every GDB command with --json was read.
-    want = {"gt-stacks", "gt-waste", "gt-top", "gdb info green-threads",
+    want = {"gt-stacks", "gt-stacks --all", "gt-stacks --thread", "gt-waste", "gt-top",
+            "gt-top --view threads", "gt-top --view stacks", "gt-top --view graph",
+            "gdb info green-threads",
             "gdb info green-locations", "gdb green-bt", "gdb info green-deadlocks",
             "gdb info green-stack", "gdb info green-stack %d" % reading.truth["main_id"]}
     if not want <= tools:

@@ -7,7 +7,10 @@ import shutil
 import subprocess
 import time
 
-from conftest import GT_TOP, LOOP_S, PIPELINE, Pipeline, Unstacked, gt_top, site, where
+import jsonschema
+
+import installed_schemas
+from conftest import BUILD, GT_TOP, LOOP_S, PIPELINE, Pipeline, Unstacked, gt_top, site, where
 
 
 def snapshot(p, *extra):
@@ -163,6 +166,27 @@ def parse_prometheus(text):
         key, value = line.rsplit(" ", 1)
         out[key] = float(value)
     return out
+
+
+def test_json_every_snapshot_follows_the_installed_schema(pipeline, tmp_path):
+    """-n 3 --format json: one document per snapshot, one per line, each
+    with schema_version 1 first and valid under the gt-top schema make
+    install installs, in every view; rates cover the interval from the
+    second snapshot on."""
+    schema = installed_schemas.load(installed_schemas.install(tmp_path, BUILD), "gt-top")
+    v = jsonschema.Draft202012Validator(schema)
+    for view in ("locations", "threads", "stacks", "graph"):
+        out = gt_top("-b", "-n", "3", "-d", "0.1", "-p", pipeline.pid, "--view", view,
+                     "--format", "json").stdout
+        docs = [json.loads(l) for l in out.splitlines()]
+        assert len(docs) == 3, out[:500]
+        for d in docs:
+            assert next(iter(d)) == "schema_version" and d["schema_version"] == 1
+            errors = [e.message[:200] for e in v.iter_errors(d)]
+            assert not errors, (view, errors[:5])
+        assert all(d["rates_are_averages"] is False for d in docs[1:])
+        assert ("threads_list" in docs[0]) == (view == "threads")
+        assert ("stacks_report" in docs[0]) == (view == "stacks")
 
 
 def test_prometheus_passes_promtool_and_counts(pipeline):
