@@ -52,7 +52,8 @@ static const char usage_text[] =
     "  -d, --delay SECS     interval between snapshots (default 1)\n"
     "What to show:\n"
     "      --view V         locations (default), threads, stacks, graph\n"
-    "      --format F       text (default), json, prometheus, dot (batch)\n"
+    "      --format F       text (default), json, prometheus, dot; prometheus\n"
+    "                       prints one exposition: the last of the -n snapshots\n"
     "      --class-by entry|name|prefix  what makes threads one class in the\n"
     "                       stacks view: the entry function (default), the\n"
     "                       thread name, or the name up to a space or digit\n"
@@ -326,8 +327,15 @@ static int run_batch(struct sampler *s, const struct options *o,
         if (sampler_step(s, err) < 0)
             goto fail;
         struct tables tb;
-        if (tables_build(&tb, s, o->view == VIEW_THREADS) < 0 || batch_print(stdout, s, &tb, o->view, o->format, o->order,
-                                                    o->class_by) < 0) {
+        /* A Prometheus exposition is one scrape: two in a row repeat every
+         * family, which no parser takes (promtool: "second HELP line").
+         * Its counters are totals and its histograms cumulative, so the
+         * last snapshot says all the earlier ones did; the earlier ones
+         * are still taken, for the rates and the stack measures. */
+        int shown = o->format != FORMAT_PROMETHEUS || o->core || i + 1 == o->iterations;
+        if (tables_build(&tb, s, o->view == VIEW_THREADS) < 0 ||
+            (shown && batch_print(stdout, s, &tb, o->view, o->format, o->order,
+                                  o->class_by) < 0)) {
             fprintf(stderr, "gt-top: out of memory\n");
             tables_free(&tb);
             return EXIT_TARGET;

@@ -5,7 +5,6 @@ keeps a queue per location with arrivals and a log2 histogram of completed
 waits, which is the event-driven view of the same program: one row per
 stage, how many wait there now and how long waits take.
 """
-import json
 import math
 
 import gdb
@@ -122,7 +121,7 @@ oldest_wait_ns, blocked_by: [{id, waiters}]}]."""
         if opts.get("json"):
             out = threads.process_json(snap)
             out["locations"] = rs
-            gdb.write(json.dumps(out) + "\n")
+            gdb.write(fmt.json_document(out))
             return
         if not rs:
             gdb.write("No locations yet: no green thread has parked.\n")

@@ -1,6 +1,5 @@
 """`info green-threads`: a summary line and a table of green threads."""
 import fnmatch
-import json
 
 import gdb
 
@@ -198,7 +197,7 @@ tell when it was written, ages are lower bounds: `>= 2.1ms`.
                         "threads_in_deadlock": who.threads_in_deadlock(),
                         "threads_list": [thread_json(snap, t, k)
                                          for t, k in zip(shown, ks)]})
-            gdb.write(json.dumps(out) + "\n")
+            gdb.write(fmt.json_document(out))
             return
         lines = [summary(snap)]
         cap = snap.target.capture()

@@ -341,6 +341,28 @@ def test_gdb_stack_use_unknown_in_a_compact_core(core, tmp_path):
         else:
             assert all("?" not in (dead, unused) for _, dead, unused in found), out
             assert why not in out
+        # --json says the same: measured false, and touched, dead and
+        # unused null (not the few bytes below the live part), in both
+        # forms; numbers in the full capture.
+        out = subprocess.run(["gdb", "-batch", "-nx", "-ex", "source " + LOADER,
+                              "-ex", "info green-stack --json", "-ex", "info green-stack 2 --json",
+                              program, p], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, timeout=240).stdout
+        docs = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+        assert len(docs) == 2, out
+        assert [r["id"] for r in docs[1]["stacks"]] == [2]
+        for d in docs:
+            check_schema(d, "gdb")
+            assert d["measured"] is (not compact) and d["threads"] == 8
+            assert d["capture"]["compact"] is compact
+            for r in d["stacks"]:
+                st = r["stack"]
+                assert st["live"] > 0 and st["resident"] is None, r
+                if compact:
+                    assert (st["touched"], st["dead"], st["unused"]) == (None,) * 3, r
+                else:
+                    assert st["touched"] >= st["live"] and \
+                        st["unused"] == st["reserved"] - st["touched"], r
 
 
 @pytest.mark.parametrize("realtime,stopped,when,how", [
