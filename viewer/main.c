@@ -30,7 +30,8 @@ static const char usage_text[] =
     "usage: gt-top [-b] [-n N] [-d SECS] [-H DURATION] -p PID [--view V] [--format F]\n"
     "       gt-top [-b] [-H DURATION] --core CORE [--exe EXE] [--view V] [--format F]\n"
     "  -b, --batch          print snapshots and exit (no terminal needed)\n"
-    "  -n, --iterations N   snapshots in batch mode (default 1)\n"
+    "  -n, --iterations N   snapshots in batch mode (default 1); on the screen,\n"
+    "                       refreshes before it closes (default: until q)\n"
     "  -d, --delay SECS     interval between snapshots (default 1)\n"
     "  -p, --pid PID        the gt program to watch\n"
     "      --core CORE      a core file of a gt program; --exe its program\n"
@@ -57,6 +58,7 @@ static const char usage_text[] =
 struct options {
     int batch;
     long iterations;
+    int iterations_given;    /* -n: the screen too stops after them */
     double delay;
     pid_t pid;
     const char *core, *exe;
@@ -151,6 +153,7 @@ static int parse_options(int argc, char **argv, struct options *o)
             o->iterations = strtol(optarg, &end, 10);
             if (*end || o->iterations < 1)
                 return usage_error("-n wants a count of at least 1, not '%s'", optarg);
+            o->iterations_given = 1;
             break;
         case 'd':
             o->delay = strtod(optarg, &end);
@@ -343,7 +346,7 @@ int main(int argc, char **argv)
             sampler_close(&s);
             return EXIT_TARGET;
         }
-        rc = tui_run(&s, o.delay, o.view, o.order, o.class_by, &cost);
+        rc = tui_run(&s, o.delay, o.iterations_given ? o.iterations : 0, o.view, o.order, o.class_by, &cost);
         refresh_cost_flush(&cost, stderr);
     }
     sampler_close(&s);

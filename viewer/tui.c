@@ -39,6 +39,16 @@ enum { PAIR_HEADER = 1, PAIR_TITLE, PAIR_SELECT, PAIR_ALERT };
  * backtrace groups of one location, or one thread's backtrace. */
 enum drill { DRILL_NONE, DRILL_LOCATION, DRILL_THREAD, DRILL_DEADLOCKS };
 
+/* What the cursor is on, so that it stays there when the rows move (a
+ * refresh, another order, another filter, back from a drill-down), as
+ * htop's stays on its process: a thread's id, a location's index, a
+ * Graph row's place.  Taken while the rows it reads are valid. */
+struct cursor {
+    int valid;
+    uint64_t key;
+    size_t offset;            /* its line on screen below the first row */
+};
+
 struct ui {
     struct sampler *s;
     struct tables tb;
@@ -49,9 +59,17 @@ struct ui {
     char filter[64];
     size_t *shown;            /* rows of the current list that pass */
     size_t nshown;
-    size_t selected, top;
+    size_t selected, top;     /* the list's cursor and first row shown */
+    size_t dtop;              /* first line shown of a drill-down, the
+                               * Stacks view or the help */
+    char search[64];          /* the last search (F3) */
+    size_t search_start;      /* the row it looks from */
+    struct cursor edit_cursor; /* where the cursor was when the filter's
+                                * prompt opened */
     int paused, help, colour;
     double delay;
+    long iterations;          /* -n: refreshes before quitting, 0 none */
+    long refreshes;           /* screens drawn from a new snapshot */
     enum drill drill;
     uint32_t drill_loc;
     uint64_t drill_thread;
@@ -84,17 +102,26 @@ static const char *row_text_for_filter(const struct ui *u, size_t i)
     return r->where;
 }
 
-static int row_passes(const struct ui *u, size_t i)
+/* Row I of the current list holds TEXT in its location, name or state:
+ * what the filter keeps and the search finds. */
+static int row_matches(const struct ui *u, size_t i, const char *text)
 {
-    if (!u->filter[0])
+    if (!text[0])
         return 1;
-    if (strstr(row_text_for_filter(u, i), u->filter))
+    if (u->view == VIEW_GRAPH)
+        return 0;
+    if (strstr(row_text_for_filter(u, i), text))
         return 1;
     if (u->view == VIEW_THREADS) {
         const struct gto_thread *th = u->tb.threads[i].th;
-        return strstr(th->name, u->filter) || strstr(gto_state_name(th->state), u->filter);
+        return strstr(th->name, text) || strstr(gto_state_name(th->state), text);
     }
     return 0;
+}
+
+static int row_passes(const struct ui *u, size_t i)
+{
+    return u->view == VIEW_GRAPH || row_matches(u, i, u->filter);
 }
 
 static size_t list_len(const struct ui *u)
@@ -107,8 +134,45 @@ static size_t list_len(const struct ui *u)
     }
 }
 
-/* Sorts and filters the current list; keeps the cursor in range. */
-static void arrange(struct ui *u)
+static uint64_t row_key(const struct ui *u, size_t i)
+{
+    if (u->view == VIEW_THREADS)
+        return u->tb.threads[i].th->id;
+    if (u->view == VIEW_LOCATIONS)
+        return u->tb.locs[i].index;
+    return i;
+}
+
+static struct cursor cursor_save(const struct ui *u)
+{
+    struct cursor c = {0, 0, 0};
+    if (u->have_tables && u->shown && u->selected < u->nshown) {
+        c.valid = 1;
+        c.key = row_key(u, u->shown[u->selected]);
+        c.offset = u->selected >= u->top ? u->selected - u->top : 0;
+    }
+    return c;
+}
+
+/* Puts the cursor back on C's row at its line on screen; a row gone (a
+ * thread that exited, one the filter leaves out) leaves the cursor at
+ * its place in the list, kept in range. */
+static void cursor_restore(struct ui *u, struct cursor c)
+{
+    if (c.valid)
+        for (size_t k = 0; k < u->nshown; k++)
+            if (row_key(u, u->shown[k]) == c.key) {
+                u->selected = k;
+                u->top = k >= c.offset ? k - c.offset : 0;
+                break;
+            }
+    if (u->selected >= u->nshown)
+        u->selected = u->nshown ? u->nshown - 1 : 0;
+}
+
+/* Sorts and filters the current list; the cursor stays on its row (C,
+ * saved before the rows changed) or in range. */
+static void arrange_from(struct ui *u, struct cursor c)
 {
     if (!u->have_tables)
         return;
@@ -126,14 +190,16 @@ static void arrange(struct ui *u)
     if (!u->shown)
         return;
     for (size_t i = 0; i < n; i++)
-        if (u->view == VIEW_GRAPH || row_passes(u, i))
+        if (row_passes(u, i))
             u->shown[u->nshown++] = i;
-    if (u->selected >= u->nshown)
-        u->selected = u->nshown ? u->nshown - 1 : 0;
+    cursor_restore(u, c);
 }
+
+static void arrange(struct ui *u) { arrange_from(u, cursor_save(u)); }
 
 static void rebuild(struct ui *u)
 {
+    struct cursor c = cursor_save(u);
     if (u->have_tables)
         tables_free(&u->tb);
     /* The screen keeps the thread rows: a key switches to their view. */
@@ -144,10 +210,12 @@ static void rebuild(struct ui *u)
     if (u->view == VIEW_STACKS)
         u->have_stacks = stack_report_build(&u->stacks, u->s->target, u->s->cur,
                                             u->class_by, u->message) == 0;
-    arrange(u);
+    arrange_from(u, c);
 }
 
 static void deadlocks_open(struct ui *u);
+static void drill_open(struct ui *u);
+static void draw(struct ui *u);
 
 static void resample(struct ui *u)
 {
@@ -162,8 +230,12 @@ static void resample(struct ui *u)
     }
     u->message[0] = 0;
     rebuild(u);
+    /* What is shown below the view follows the program: a thread's
+     * wait, backtrace and stack, a location's threads. */
     if (u->drill == DRILL_DEADLOCKS)
         deadlocks_open(u);
+    else if (u->drill != DRILL_NONE)
+        drill_open(u);
 }
 
 /* ---- drill-down --------------------------------------------------------- */
@@ -214,14 +286,16 @@ static void drill_frames(struct ui *u, gto_target *t, const struct gto_thread *t
         drill_add(u, "    (%s)", note);
 }
 
-/* The location text the Threads view shows for thread id ("?" if the
- * last sample did not have it). */
-static const char *thread_where(const struct ui *u, uint64_t id)
+/* Where TH waits, read from its own snapshot SRC (the tables' rows are
+ * the last refresh's, where the thread may have been elsewhere or not
+ * yet): "?" for no known location. */
+static const char *thread_where(gto_target *t, const gto_snapshot *src,
+                                const struct gto_thread *th, char *buf, size_t len)
 {
-    for (size_t i = 0; i < u->tb.nthreads; i++)
-        if (u->tb.threads[i].th->id == id)
-            return u->tb.threads[i].where[0] ? u->tb.threads[i].where : "?";
-    return "?";
+    const struct gto_location *loc = gto_location_by_index(src, th->location);
+    if (!loc || !gto_location_label(t, loc, buf, len)[0])
+        snprintf(buf, len, "?");
+    return buf;
 }
 
 static void drill_open(struct ui *u)
@@ -251,7 +325,7 @@ static void drill_open(struct ui *u)
     const gto_snapshot *src = snap ? snap : u->s->cur;
     uint64_t now = gto_snapshot_counters(src)->now;
     int exact = gto_snapshot_counters(src)->now_exact;
-    char wait[2 * GTO_LABEL_MAX + 256];
+    char wait[2 * GTO_LABEL_MAX + 256], label[GTO_LABEL_MAX];
     if (u->drill == DRILL_THREAD) {
         const struct gto_thread *th = gto_thread_by_id(src, u->drill_thread);
         if (!th) {
@@ -266,7 +340,7 @@ static void drill_open(struct ui *u)
                           gto_fmt_age(gto_wait_age(th, now),
                                       exact, buf, sizeof(buf)),
                           gto_block_describe(u->s->target, src, th, wait, sizeof(wait)),
-                          thread_where(u, th->id));
+                          thread_where(u->s->target, src, th, label, sizeof(label)));
             struct gto_hog h;
             if (th->state == GTO_STATE_RUNNING && gto_hog(src, &h) && h.th == th)
                 drill_add(u, "  %s%s", gto_hog_describe(src, &h, wait, sizeof(wait)),
@@ -311,7 +385,10 @@ static void drill_open(struct ui *u)
     }
     if (snap)
         gto_snapshot_free(snap);
-    u->selected = u->top = 0;
+    /* Opened again on each refresh: the lines stay where they were
+     * scrolled to, within the new ones. */
+    if (u->dtop >= u->ndrill)
+        u->dtop = u->ndrill ? u->ndrill - 1 : 0;
 }
 
 /* A line of the deadlock list, wrapped at the screen's width (at a space,
@@ -342,7 +419,6 @@ static void deadlock_emit(void *ctx, const char *line)
 static void deadlocks_open(struct ui *u)
 {
     char banner[256];
-    size_t top = u->top;
     drill_free(u);
     if (!u->have_tables || !deadlock_banner(&u->tb, 0, banner, sizeof(banner))) {
         drill_add(u, "no deadlock");
@@ -351,7 +427,8 @@ static void deadlocks_open(struct ui *u)
         drill_add(u, "%s", "");
         deadlock_lines(u->s, deadlock_emit, u);
     }
-    u->top = top < u->ndrill ? top : 0;
+    if (u->dtop >= u->ndrill)
+        u->dtop = u->ndrill ? u->ndrill - 1 : 0;
 }
 
 /* ---- drawing ------------------------------------------------------------ */
@@ -366,6 +443,28 @@ static void put_line(int y, const char *text, int attr)
     clrtoeol();
     if (attr)
         attroff(attr);
+}
+
+/* TEXT (ASCII) wrapped at spaces to the screen's width from the first
+ * line down, as many lines as fit: the message that says the terminal is
+ * too small must itself fit in it. */
+static void put_wrapped(const char *text)
+{
+    size_t width = COLS > 1 ? (size_t)COLS : 1;
+    for (int y = 0; *text && y < LINES; y++) {
+        size_t n = strlen(text), cut = n;
+        if (n > width) {
+            cut = width;
+            while (cut > 0 && text[cut] != ' ')
+                cut--;
+            if (cut == 0)
+                cut = width;
+        }
+        mvaddnstr(y, 0, text, (int)cut);
+        text += cut;
+        while (*text == ' ')
+            text++;
+    }
 }
 
 /* One row's cells, or with ROW NULL the titles, the sort column's marked
@@ -533,9 +632,9 @@ static void draw(struct ui *u)
     struct header_line hl[HEADER_MAX];
     erase();
     if (COLS < MIN_COLS || LINES < MIN_LINES) {
-        snprintf(line, sizeof(line), "terminal too small: gt-top needs at least %dx%d",
-                 MIN_COLS, MIN_LINES);
-        put_line(0, line, 0);
+        snprintf(line, sizeof(line), "terminal too small (%dx%d): gt-top needs at least %dx%d",
+                 COLS, LINES, MIN_COLS, MIN_LINES);
+        put_wrapped(line);
         refresh();
         return;
     }
@@ -570,10 +669,10 @@ static void draw(struct ui *u)
     if (u->drill != DRILL_NONE || u->view == VIEW_STACKS) {
         if (u->drill == DRILL_NONE)
             stacks_lines(u);
-        if (u->top > u->ndrill)
-            u->top = 0;
-        for (int r = 0; r <= h && u->top + (size_t)r < u->ndrill; r++)
-            put_line(y + r, u->drill_lines[u->top + (size_t)r], 0);
+        if (u->dtop > u->ndrill)
+            u->dtop = 0;
+        for (int r = 0; r <= h && u->dtop + (size_t)r < u->ndrill; r++)
+            put_line(y + r, u->drill_lines[u->dtop + (size_t)r], 0);
     } else {
         if (u->view == VIEW_LOCATIONS) {
             char cols[512];
@@ -593,6 +692,12 @@ static void draw(struct ui *u)
             snprintf(line, sizeof(line), "%12s  %-12s %s", "RATE", "RUN", "EDGE");
         }
         put_line(y++, line, u->colour ? COLOR_PAIR(PAIR_TITLE) | A_BOLD : A_BOLD);
+        /* The rows fill the body: a list that shrank (a filter) does
+         * not leave its cursor alone at the top of an empty screen. */
+        if (u->nshown <= (size_t)h)
+            u->top = 0;
+        else if (u->top > u->nshown - (size_t)h)
+            u->top = u->nshown - (size_t)h;
         if (u->selected < u->top)
             u->top = u->selected;
         if (u->selected >= u->top + (size_t)h)
@@ -628,7 +733,7 @@ static int set_view(struct ui *u, enum view v)
 {
     u->view = v;
     u->drill = DRILL_NONE;
-    u->selected = u->top = 0;
+    u->selected = u->top = u->dtop = 0;
     if (v == VIEW_STACKS)
         return ACT_RESAMPLE;   /* needs an unwound, measured snapshot */
     arrange(u);
@@ -648,7 +753,7 @@ static size_t current_len(const struct ui *u)
 static int move_by(struct ui *u, long d)
 {
     size_t n = current_len(u);
-    size_t *pos = u->drill != DRILL_NONE || u->view == VIEW_STACKS ? &u->top : &u->selected;
+    size_t *pos = u->drill != DRILL_NONE || u->view == VIEW_STACKS ? &u->dtop : &u->selected;
     long p = (long)*pos + d;
     if (p >= (long)n)
         p = (long)n - 1;
@@ -709,21 +814,118 @@ static int act_reverse(struct ui *u)
     return ACT_REDRAW;
 }
 
+/* The prompt's keys, htop's: Enter keeps, Esc takes back, Backspace
+ * deletes a character (a UTF-8 sequence whole), F3 again (the search's)
+ * finds the next match. */
+enum { EDIT_TEXT, EDIT_NEXT, EDIT_DONE, EDIT_CANCEL };
+
+/* A line of text edited on the screen's last line after LABEL, in BUF
+ * (LEN bytes, its text kept as it starts: the filter in force, the last
+ * search); EDITED is called after each change, with EDIT_NEXT for F3, so
+ * the rows follow the text as it is typed.  Sampling waits meanwhile, as
+ * in htop's prompts.  Returns EDIT_DONE (Enter) or EDIT_CANCEL (Esc). */
+static int prompt(struct ui *u, const char *label, char *buf, size_t len,
+                  void (*edited)(struct ui *u, const char *text, int how))
+{
+    char line[256];
+    timeout(-1);
+    for (;;) {
+        draw(u);
+        snprintf(line, sizeof(line), "%s%s", label, buf);
+        put_line(LINES - 1, line, A_BOLD);
+        curs_set(1);
+        move(LINES - 1, (int)(strlen(line) < (size_t)COLS ? strlen(line) : (size_t)COLS - 1));
+        refresh();
+        int key = getch(), how = EDIT_TEXT;
+        size_t n = strlen(buf);
+        if (key == 27) {
+            how = EDIT_CANCEL;
+        } else if (key == '\n' || key == '\r' || key == KEY_ENTER) {
+            how = EDIT_DONE;
+        } else if (key == KEY_F(3)) {
+            how = EDIT_NEXT;
+        } else if (key == KEY_BACKSPACE || key == 127 || key == 8) {
+            while (n > 0 && ((unsigned char)buf[n - 1] & 0xc0) == 0x80)
+                n--;
+            buf[n ? n - 1 : 0] = 0;
+        } else if (key == 21) {          /* Ctrl-U, as a shell's */
+            buf[0] = 0;
+        } else if (key >= 32 && key < 256 && key != 127 && n + 1 < len) {
+            buf[n] = (char)key;
+            buf[n + 1] = 0;
+        } else {
+            continue;
+        }
+        curs_set(0);
+        if (how == EDIT_DONE || how == EDIT_CANCEL)
+            return how;
+        edited(u, buf, how);
+    }
+}
+
+static void filter_edited(struct ui *u, const char *text, int how)
+{
+    (void)how;
+    snprintf(u->filter, sizeof(u->filter), "%s", text);
+    arrange_from(u, u->edit_cursor);
+}
+
+/* / \ F4: htop's filter.  The rows follow the text as it is typed; Esc
+ * takes back the filter that was in force, and the cursor stays on its
+ * row throughout when that row passes. */
 static int act_filter(struct ui *u)
 {
-    char buf[sizeof(u->filter)];
-    put_line(LINES - 1, "filter: ", A_BOLD);
-    move(LINES - 1, 8);
-    echo();
-    curs_set(1);
-    timeout(-1);
-    int rc = getnstr(buf, (int)sizeof(buf) - 1);
-    noecho();
-    curs_set(0);
-    if (rc == OK)
-        snprintf(u->filter, sizeof(u->filter), "%s", buf);
-    u->selected = u->top = 0;
-    arrange(u);
+    char old[sizeof(u->filter)], buf[sizeof(u->filter)];
+    if (u->drill != DRILL_NONE || u->view == VIEW_STACKS || u->view == VIEW_GRAPH)
+        return ACT_NONE;
+    snprintf(old, sizeof(old), "%s", u->filter);
+    snprintf(buf, sizeof(buf), "%s", u->filter);
+    u->edit_cursor = cursor_save(u);
+    if (prompt(u, "filter: ", buf, sizeof(buf), filter_edited) == EDIT_CANCEL) {
+        snprintf(u->filter, sizeof(u->filter), "%s", old);
+        arrange_from(u, u->edit_cursor);
+    }
+    return ACT_REDRAW;
+}
+
+/* The first row from FROM on (round the end) that holds TEXT, or -1. */
+static long search_from(const struct ui *u, size_t from, const char *text)
+{
+    for (size_t k = 0; k < u->nshown; k++) {
+        size_t at = (from + k) % u->nshown;
+        if (row_matches(u, u->shown[at], text))
+            return (long)at;
+    }
+    return -1;
+}
+
+static void search_edited(struct ui *u, const char *text, int how)
+{
+    if (!text[0] || !u->nshown)
+        return;
+    long at = search_from(u, how == EDIT_NEXT ? u->selected + 1 : u->search_start, text);
+    if (at >= 0)
+        u->selected = (size_t)at;
+    if (how == EDIT_NEXT)
+        u->search_start = u->selected;
+}
+
+/* F3: htop's search.  The cursor goes to the first row from it that
+ * holds the text (its location, name or state) as it is typed, F3 again
+ * to the next; Enter leaves it there, Esc takes it back to where it was.
+ * The last search is offered again. */
+static int act_search(struct ui *u)
+{
+    if (u->drill != DRILL_NONE || u->view == VIEW_STACKS || u->view == VIEW_GRAPH)
+        return ACT_NONE;
+    size_t selected = u->selected, top = u->top;
+    u->search_start = u->selected;
+    if (u->search[0])
+        search_edited(u, u->search, EDIT_TEXT);
+    if (prompt(u, "search: ", u->search, sizeof(u->search), search_edited) == EDIT_CANCEL) {
+        u->selected = selected;
+        u->top = top;
+    }
     return ACT_REDRAW;
 }
 
@@ -755,17 +957,20 @@ static int act_enter(struct ui *u)
     } else {
         return ACT_NONE;
     }
+    u->dtop = 0;
     drill_open(u);
     return ACT_REDRAW;
 }
 
+/* Esc: back to the list, the cursor on the row it was on (the list's
+ * cursor follows its row through the refreshes of the drill-down). */
 static int act_back(struct ui *u)
 {
     if (u->drill == DRILL_NONE)
         return ACT_NONE;
     u->drill = DRILL_NONE;
     drill_free(u);
-    u->top = 0;
+    u->dtop = 0;
     arrange(u);
     return ACT_REDRAW;
 }
@@ -775,7 +980,7 @@ static int act_resize(struct ui *u) { (void)u; clear(); return ACT_REDRAW; }
 static int act_deadlocks(struct ui *u)
 {
     u->drill = DRILL_DEADLOCKS;
-    u->top = 0;
+    u->dtop = 0;
     deadlocks_open(u);
     return ACT_REDRAW;
 }
@@ -789,7 +994,9 @@ static const struct { int key; int (*fn)(struct ui *); } bindings[] = {
     {KEY_NPAGE, act_pgdn},  {KEY_HOME, act_home},  {KEY_END, act_end},
     {'<', act_sort_left},   {'>', act_sort_right}, {'r', act_reverse},
     {'s', act_sort_pick},   {KEY_F(6), act_sort_pick},
-    {'/', act_filter},      {'p', act_pause},      {'d', act_delay_cycle},
+    {'/', act_filter},      {'\\', act_filter},    {KEY_F(4), act_filter},
+    {KEY_F(3), act_search}, {KEY_F(10), act_quit}, {' ', act_pause},
+    {'p', act_pause},       {'d', act_delay_cycle},
     {'+', act_slower},      {'-', act_faster},     {'\n', act_enter},
     {KEY_ENTER, act_enter}, {'\r', act_enter},     {27, act_back},
     {KEY_BACKSPACE, act_back}, {KEY_RESIZE, act_resize},
@@ -812,13 +1019,15 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int tui_run(struct sampler *s, double delay, enum view first,
+int tui_run(struct sampler *s, double delay, long iterations, enum view first,
             struct row_order order, enum gto_class_by class_by,
             struct refresh_cost *cost)
 {
     struct ui u;
     memset(&u, 0, sizeof(u));
     u.s = s;
+    u.iterations = iterations;
+    u.refreshes = 1;           /* the first screen's snapshot */
     u.class_by = class_by;
     u.delay = delay;
     u.view = first;
@@ -852,7 +1061,7 @@ int tui_run(struct sampler *s, double delay, enum view first,
         rebuild(&u);
     double next = now_s() + delay;
     draw(&u);
-    for (;;) {
+    while (!u.iterations || u.refreshes < u.iterations) {
         int wait_ms = (int)((next - now_s()) * 1000);
         timeout(wait_ms < 10 ? 10 : wait_ms > 200 ? 200 : wait_ms);
         int key = getch();
@@ -860,7 +1069,7 @@ int tui_run(struct sampler *s, double delay, enum view first,
         if (key != ERR) {
             if (u.help) {
                 u.help = 0;
-                flags = key == 'q' ? ACT_QUIT : ACT_REDRAW;
+                flags = key == 'q' || key == KEY_F(10) ? ACT_QUIT : ACT_REDRAW;
             } else {
                 for (size_t i = 0; i < sizeof(bindings) / sizeof(bindings[0]); i++)
                     if (bindings[i].key == key) {
@@ -872,13 +1081,18 @@ int tui_run(struct sampler *s, double delay, enum view first,
         if (flags & ACT_QUIT)
             break;
         int timed = 0;
-        if ((flags & ACT_RESAMPLE) ||
-            (!u.paused && !s->target_gone && s->pid && now_s() >= next)) {
+        int due = !u.paused && now_s() >= next;
+        if ((flags & ACT_RESAMPLE) || (due && !s->target_gone && s->pid)) {
             refresh_cost_begin(cost);
             timed = 1;
             resample(&u);
-            next = now_s() + u.delay;
             flags |= ACT_REDRAW;
+        }
+        /* -n counts the intervals, top's way: a core's screen, which
+         * never changes, ends after as many as a live one. */
+        if (due) {
+            u.refreshes++;
+            next = now_s() + u.delay;
         }
         if (flags & ACT_REDRAW)
             draw(&u);
