@@ -39,6 +39,15 @@ enum { PAIR_HEADER = 1, PAIR_TITLE, PAIR_SELECT, PAIR_ALERT };
  * backtrace groups of one location, or one thread's backtrace. */
 enum drill { DRILL_NONE, DRILL_LOCATION, DRILL_THREAD, DRILL_DEADLOCKS };
 
+/* The list's columns as the last screen drew them (layout_compute). */
+#define LAYOUT_MAX 16
+struct layout {
+    const struct column *cols;   /* the view's table; NULL: no columns */
+    size_t n;
+    size_t col[LAYOUT_MAX];      /* index in cols */
+    int x[LAYOUT_MAX], w[LAYOUT_MAX];
+};
+
 /* What the cursor is on, so that it stays there when the rows move (a
  * refresh, another order, another filter, back from a drill-down), as
  * htop's stays on its process: a thread's id, a location's index, a
@@ -80,6 +89,7 @@ struct ui {
     enum gto_class_by class_by;
     char message[GTO_ERR_MAX + 64];
     int header_n;             /* header lines drawn last */
+    struct layout lay;        /* the list's columns as drawn last */
 };
 
 /* Location columns on screen: BLOCKED BY (the last of screen_loc_columns)
@@ -437,9 +447,15 @@ static void put_line(int y, const char *text, int attr)
 {
     if (attr)
         attron(attr);
-    /* Bytes, not columns: a row with block characters was already cut to
-     * the screen's width by its formatter. */
-    mvaddnstr(y, 0, text, strstr(text, "\xe2\x96") ? -1 : COLS);
+    /* COLS characters, not bytes: names and the sparkline's blocks are
+     * several bytes a character. */
+    size_t bytes = 0;
+    for (int c = 0; text[bytes] && c < COLS; c++) {
+        bytes++;
+        while (((unsigned char)text[bytes] & 0xc0) == 0x80)
+            bytes++;
+    }
+    mvaddnstr(y, 0, text, (int)bytes);
     clrtoeol();
     if (attr)
         attroff(attr);
@@ -467,30 +483,166 @@ static void put_wrapped(const char *text)
     }
 }
 
-/* One row's cells, or with ROW NULL the titles, the sort column's marked
- * with its direction: ^ ascending, v descending.  PICK lists the NCOLS
- * columns of COLS to show (NULL: the first NCOLS). */
-static void format_columns(char *out, size_t len, const struct column *cols,
-                           const size_t *pick, size_t ncols, const void *row,
-                           size_t sort_col, int desc)
+/* Characters (UTF-8 sequences) in TEXT: names are valid UTF-8, and a
+ * column's width counts characters, not bytes. */
+static size_t text_chars(const char *text)
 {
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+        n += (*p & 0xc0) != 0x80;
+    return n;
+}
+
+/* Appends CELL to OUT (at *AT, LEN bytes) in W characters, cut after W
+ * (never inside a UTF-8 sequence) or padded on ALIGN's side; W < 0: as
+ * it is. */
+static void put_cell(char *out, size_t len, size_t *at, const char *cell, int w,
+                     enum col_align align)
+{
+    size_t chars = w < 0 ? text_chars(cell) : (size_t)w, n = text_chars(cell), bytes = 0;
+    size_t pad = n < chars ? chars - n : 0;
+    /* The bytes of the first CHARS characters. */
+    for (size_t c = 0; cell[bytes] && c < chars; c++) {
+        bytes++;
+        while (((unsigned char)cell[bytes] & 0xc0) == 0x80)
+            bytes++;
+    }
+    if (*at + bytes + pad + 1 > len)
+        return;
+    if (align == COL_RIGHT) {
+        memset(out + *at, ' ', pad);
+        *at += pad;
+    }
+    memcpy(out + *at, cell, bytes);
+    *at += bytes;
+    if (align != COL_RIGHT) {
+        memset(out + *at, ' ', pad);
+        *at += pad;
+    }
+    out[*at] = 0;
+}
+
+/* The columns of the current list as drawn: which of the view's table,
+ * where and how wide.  A column that would not fit whole is left out
+ * (the sort menu and the mouse know only these); the room left over goes
+ * to the text columns whose rows on screen hold more than their width,
+ * least wanting first, so that every text that can be shown whole is and
+ * the widest text column grows with the terminal.  A column of width 0
+ * (the Locations view's LOCATION) takes what is left. */
+static int body_height(const struct ui *u);
+
+static void layout_compute(struct ui *u)
+{
+    struct layout *l = &u->lay;
+    const size_t *pick = NULL;
+    size_t ncand = 0;
+    int avail = COLS;
+    l->n = 0;
+    l->cols = NULL;
+    if (u->drill != DRILL_NONE || !u->have_tables)
+        return;
+    if (u->view == VIEW_LOCATIONS) {
+        l->cols = loc_columns;
+        pick = screen_loc_columns;
+        ncand = screen_loc_ncolumns(u);
+        avail -= SPARK_COLUMNS + 1;          /* " QUEUE" and the sparkline */
+    } else if (u->view == VIEW_THREADS) {
+        l->cols = thread_columns;
+        ncand = thread_ncolumns;
+    } else {
+        return;
+    }
+    int h = body_height(u), x = 0;
+    size_t cand[LAYOUT_MAX + 1];
+    for (size_t k = 0; k < ncand && k < LAYOUT_MAX; k++)
+        cand[k] = pick ? pick[k] : k;
+    if (pick)
+        cand[ncand++] = loc_ncolumns - 1;    /* LOCATION, the rest */
+    int rest = -1;
+    for (size_t k = 0; k < ncand && l->n < LAYOUT_MAX; k++) {
+        const struct column *c = &l->cols[cand[k]];
+        int w = c->width ? c->width : 8;
+        if (x + w > avail)
+            break;
+        if (!c->width)
+            rest = (int)l->n;
+        l->col[l->n] = cand[k];
+        l->x[l->n] = x;
+        l->w[l->n] = w;
+        l->n++;
+        x += w + 1;
+    }
+    int extra = avail - (x ? x - 1 : 0);
+    /* What each text column's rows on screen want beyond its width. */
+    int want[LAYOUT_MAX] = {0};
+    char cell[WHERE_MAX + 32];
+    for (int r = 0; r < h && u->top + (size_t)r < u->nshown; r++) {
+        size_t i = u->shown[u->top + (size_t)r];
+        const void *row = u->view == VIEW_LOCATIONS ? (const void *)&u->tb.locs[i]
+                                                    : (const void *)&u->tb.threads[i];
+        for (size_t k = 0; k < l->n; k++) {
+            const struct column *c = &l->cols[l->col[k]];
+            if (c->align == COL_RIGHT || (int)k == rest)
+                continue;
+            c->format(row, cell, sizeof(cell));
+            int more = (int)text_chars(cell) - l->w[k];
+            if (more > want[k])
+                want[k] = more;
+        }
+    }
+    /* Least wanting first: a column whose want is within an equal share
+     * of what is left gets it whole; once none is, each gets the share
+     * (the first ones a character more for the remainder). */
+    for (;;) {
+        int nwant = 0, least = -1;
+        for (size_t k = 0; k < l->n; k++)
+            if (want[k] > 0) {
+                nwant++;
+                if (least < 0 || want[k] < want[least])
+                    least = (int)k;
+            }
+        if (!nwant || extra <= 0)
+            break;
+        if (want[least] <= extra / nwant) {
+            l->w[least] += want[least];
+            extra -= want[least];
+            want[least] = 0;
+            continue;
+        }
+        int share = extra / nwant, more = extra % nwant;
+        for (size_t k = 0; k < l->n; k++)
+            if (want[k] > 0) {
+                int give = share + (more > 0);
+                more -= more > 0;
+                l->w[k] += give;
+                extra -= give;
+            }
+        break;
+    }
+    if (rest >= 0 && extra > 0)
+        l->w[rest] += extra;
+    for (size_t k = 1; k < l->n; k++)
+        l->x[k] = l->x[k - 1] + l->w[k - 1] + 1;
+}
+
+/* One row's cells as laid out, or with ROW NULL the titles, the sort
+ * column's marked with its direction: ^ ascending, v descending. */
+static void format_columns(const struct ui *u, char *out, size_t len, const void *row)
+{
+    const struct layout *l = &u->lay;
     char cell[WHERE_MAX + 32];
     size_t at = 0;
     out[0] = 0;
-    for (size_t k = 0; k < ncols && at < len; k++) {
-        size_t i = pick ? pick[k] : k;
+    for (size_t k = 0; k < l->n; k++) {
+        size_t i = l->col[k];
         if (row)
-            cols[i].format(row, cell, sizeof(cell));
+            l->cols[i].format(row, cell, sizeof(cell));
         else
-            snprintf(cell, sizeof(cell), "%s%s", cols[i].title,
-                     i != sort_col ? "" : desc ? "v" : "^");
-        int w = cols[i].width;
-        int n = w ? snprintf(out + at, len - at, cols[i].align == COL_RIGHT ? "%*.*s " : "%-*.*s ",
-                             w, w, cell)
-                  : snprintf(out + at, len - at, "%s", cell);
-        if (n < 0)
-            break;
-        at += (size_t)n;
+            snprintf(cell, sizeof(cell), "%s%s", l->cols[i].title,
+                     i != u->sort_col[u->view] ? "" : u->sort_desc[u->view] ? "v" : "^");
+        if (k)
+            put_cell(out, len, &at, " ", -1, COL_LEFT);
+        put_cell(out, len, &at, cell, l->w[k], l->cols[i].align);
     }
 }
 
@@ -533,17 +685,14 @@ static const char *call_site(const char *label, char *buf, size_t len)
 static void format_row(const struct ui *u, size_t i, char *line, size_t len)
 {
     if (u->view == VIEW_LOCATIONS) {
-        char spark[128], cols[512];
-        format_columns(cols, sizeof(cols), loc_columns, screen_loc_columns,
-                       screen_loc_ncolumns(u), &u->tb.locs[i], 0, 0);
+        char spark[128];
+        format_columns(u, line, len, &u->tb.locs[i]);
         sparkline(u->s, u->tb.locs[i].index, spark, sizeof(spark));
-        /* The sparkline goes last: its blocks are several bytes per
-         * column, so the text before it is cut to the screen by bytes. */
-        int room = COLS - (int)strlen(cols) - SPARK_COLUMNS - 1;
-        snprintf(line, len, "%s%-*.*s %s", cols, room < 0 ? 0 : room, room < 0 ? 0 : room,
-                 u->tb.locs[i].where, spark);
+        size_t at = strlen(line);
+        put_cell(line, len, &at, " ", -1, COL_LEFT);
+        put_cell(line, len, &at, spark, -1, COL_LEFT);
     } else if (u->view == VIEW_THREADS) {
-        format_columns(line, len, thread_columns, NULL, thread_ncolumns, &u->tb.threads[i], 0, 0);
+        format_columns(u, line, len, &u->tb.threads[i]);
     } else if (u->view == VIEW_GRAPH && i < u->tb.nedges) {
         const struct edge_row *e = &u->tb.edges[i];
         char run[32];
@@ -674,24 +823,6 @@ static void draw(struct ui *u)
         for (int r = 0; r <= h && u->dtop + (size_t)r < u->ndrill; r++)
             put_line(y + r, u->drill_lines[u->dtop + (size_t)r], 0);
     } else {
-        if (u->view == VIEW_LOCATIONS) {
-            char cols[512];
-            size_t sc = u->sort_col[u->view];
-            format_columns(cols, sizeof(cols), loc_columns, screen_loc_columns,
-                           screen_loc_ncolumns(u), NULL, sc,
-                           u->sort_desc[u->view]);
-            int room = COLS - (int)strlen(cols) - SPARK_COLUMNS - 1;
-            const char *title = sc != loc_ncolumns - 1 ? "LOCATION"
-                                : u->sort_desc[u->view] ? "LOCATIONv" : "LOCATION^";
-            snprintf(line, sizeof(line), "%s%-*.*s QUEUE", cols, room < 0 ? 0 : room,
-                     room < 0 ? 0 : room, title);
-        } else if (u->view == VIEW_THREADS) {
-            format_columns(line, sizeof(line), thread_columns, NULL, thread_ncolumns, NULL,
-                           u->sort_col[u->view], u->sort_desc[u->view]);
-        } else {
-            snprintf(line, sizeof(line), "%12s  %-12s %s", "RATE", "RUN", "EDGE");
-        }
-        put_line(y++, line, u->colour ? COLOR_PAIR(PAIR_TITLE) | A_BOLD : A_BOLD);
         /* The rows fill the body: a list that shrank (a filter) does
          * not leave its cursor alone at the top of an empty screen. */
         if (u->nshown <= (size_t)h)
@@ -702,6 +833,17 @@ static void draw(struct ui *u)
             u->top = u->selected;
         if (u->selected >= u->top + (size_t)h)
             u->top = u->selected - (size_t)h + 1;
+        layout_compute(u);
+        if (u->view == VIEW_LOCATIONS) {
+            format_columns(u, line, sizeof(line), NULL);
+            size_t at = strlen(line);
+            put_cell(line, sizeof(line), &at, " QUEUE", -1, COL_LEFT);
+        } else if (u->view == VIEW_THREADS) {
+            format_columns(u, line, sizeof(line), NULL);
+        } else {
+            snprintf(line, sizeof(line), "%12s  %-12s %s", "RATE", "RUN", "EDGE");
+        }
+        put_line(y++, line, u->colour ? COLOR_PAIR(PAIR_TITLE) | A_BOLD : A_BOLD);
         /* Only the rows on screen are formatted: 100K threads cost the
          * same to draw as 20. */
         for (int r = 0; r < h && u->top + (size_t)r < u->nshown; r++) {
@@ -769,41 +911,89 @@ static int act_pgdn(struct ui *u) { return move_by(u, body_height(u)); }
 static int act_home(struct ui *u) { return move_by(u, -(long)current_len(u)); }
 static int act_end(struct ui *u) { return move_by(u, (long)current_len(u)); }
 
-static int sort_step(struct ui *u, int d)
+/* Sorts by column COL of the view's table: the one sorted by already is
+ * reversed, as htop does on a second click. */
+static int sort_by(struct ui *u, size_t col)
 {
-    size_t n = u->view == VIEW_THREADS ? thread_ncolumns : u->view == VIEW_LOCATIONS ? loc_ncolumns : 0;
-    if (!n)
-        return ACT_NONE;
-    u->sort_col[u->view] = (u->sort_col[u->view] + n + (size_t)(long)d) % n;
-    arrange(u);
-    return ACT_REDRAW;
-}
-/* htop's column picker: the columns of this view on the last line, a
- * letter each; that letter sorts by it (again: reverses), Esc keeps the
- * order. */
-static int act_sort_pick(struct ui *u)
-{
-    const struct column *cols = u->view == VIEW_THREADS ? thread_columns : loc_columns;
-    size_t n = u->view == VIEW_THREADS ? thread_ncolumns : u->view == VIEW_LOCATIONS ? loc_ncolumns : 0;
-    char line[512];
-    size_t at = 0;
-    if (!n)
-        return ACT_NONE;
-    at += (size_t)snprintf(line, sizeof(line), "sort by:");
-    for (size_t i = 0; i < n && at < sizeof(line); i++)
-        at += (size_t)snprintf(line + at, sizeof(line) - at, " %c=%s", (int)('a' + i), cols[i].name);
-    put_line(LINES - 1, line, A_BOLD);
-    refresh();
-    timeout(-1);
-    int key = getch();
-    if (key < 'a' || key >= 'a' + (int)n)
-        return ACT_REDRAW;
-    size_t col = (size_t)(key - 'a');
     if (col == u->sort_col[u->view])
         u->sort_desc[u->view] = !u->sort_desc[u->view];
     u->sort_col[u->view] = col;
     arrange(u);
     return ACT_REDRAW;
+}
+
+/* < >: the column on screen left or right of the sort column (round the
+ * ends); from a column not on screen, the first or the last. */
+static int sort_step(struct ui *u, int d)
+{
+    const struct layout *l = &u->lay;
+    if (!l->n)
+        return ACT_NONE;
+    long k = -1;
+    for (size_t i = 0; i < l->n; i++)
+        if (l->col[i] == u->sort_col[u->view])
+            k = (long)i;
+    k = k < 0 ? (d > 0 ? 0 : (long)l->n - 1) : (k + d + (long)l->n) % (long)l->n;
+    u->sort_col[u->view] = l->col[k];
+    arrange(u);
+    return ACT_REDRAW;
+}
+
+/* htop's column picker: the columns on screen on the last line, a letter
+ * each; that letter sorts by it (again: reverses), Esc keeps the order.
+ * A column the screen has no room for is sorted by with --sort. */
+static int act_sort_pick(struct ui *u)
+{
+    const struct layout *l = &u->lay;
+    char line[1024];
+    size_t at = 0;
+    if (!l->n)
+        return ACT_NONE;
+    at += (size_t)snprintf(line, sizeof(line), "sort by:");
+    for (size_t k = 0; k < l->n && at < sizeof(line); k++)
+        at += (size_t)snprintf(line + at, sizeof(line) - at, " %c=%s", (int)('a' + k),
+                               l->cols[l->col[k]].name);
+    put_line(LINES - 1, line, A_BOLD);
+    refresh();
+    timeout(-1);
+    int key = getch();
+    if (key < 'a' || key >= 'a' + (int)l->n)
+        return ACT_REDRAW;
+    return sort_by(u, l->col[key - 'a']);
+}
+
+/* The mouse, htop's way: a click on a row puts the cursor on it, on a
+ * column's title sorts by that column (again: reverses); the wheel
+ * scrolls.  In a drill-down, the Stacks view and the help, the wheel
+ * scrolls their lines. */
+static int move_by(struct ui *u, long d);
+
+static int act_mouse(struct ui *u)
+{
+    MEVENT ev;
+    if (getmouse(&ev) != OK)
+        return ACT_NONE;
+    if (ev.bstate & BUTTON4_PRESSED)
+        return move_by(u, -3);
+    if (ev.bstate & BUTTON5_PRESSED)
+        return move_by(u, 3);
+    if (!(ev.bstate & (BUTTON1_PRESSED | BUTTON1_CLICKED)) || !u->lay.n)
+        return ACT_NONE;
+    int title_y = u->header_n + 1, h = body_height(u);
+    if (ev.y == title_y) {
+        for (size_t k = 0; k < u->lay.n; k++)
+            if (ev.x >= u->lay.x[k] && ev.x < u->lay.x[k] + u->lay.w[k])
+                return sort_by(u, u->lay.col[k]);
+        return ACT_NONE;
+    }
+    if (ev.y > title_y && ev.y <= title_y + h) {
+        size_t idx = u->top + (size_t)(ev.y - title_y - 1);
+        if (idx < u->nshown) {
+            u->selected = idx;
+            return ACT_REDRAW;
+        }
+    }
+    return ACT_NONE;
 }
 static int act_sort_left(struct ui *u) { return sort_step(u, -1); }
 static int act_sort_right(struct ui *u) { return sort_step(u, 1); }
@@ -1000,7 +1190,7 @@ static const struct { int key; int (*fn)(struct ui *); } bindings[] = {
     {'+', act_slower},      {'-', act_faster},     {'\n', act_enter},
     {KEY_ENTER, act_enter}, {'\r', act_enter},     {27, act_back},
     {KEY_BACKSPACE, act_back}, {KEY_RESIZE, act_resize},
-    {'D', act_deadlocks},
+    {'D', act_deadlocks},   {KEY_MOUSE, act_mouse},
 };
 
 /* ---- the loop ----------------------------------------------------------- */
@@ -1045,6 +1235,10 @@ int tui_run(struct sampler *s, double delay, long iterations, enum view first,
     cbreak();
     noecho();
     keypad(stdscr, TRUE);
+    /* Presses, not clicks: a click waits for its release and ncurses'
+     * click interval before it is reported. */
+    mousemask(BUTTON1_PRESSED | BUTTON4_PRESSED | BUTTON5_PRESSED, NULL);
+    mouseinterval(0);
     set_escdelay(25);
     curs_set(0);
     u.colour = has_colors() && !getenv("NO_COLOR");
