@@ -579,19 +579,19 @@ static void tf_blocked(const void *r, char *b, size_t n)
 const struct column thread_columns[] = {
     {"id", "ID", 7, COL_RIGHT, "thread id", tc_id, tf_id, tk_id},
     {"name", "NAME", 10, COL_LEFT, "thread name", tc_name, tf_name, tk_name},
-    {"state", "STATE", 7, COL_LEFT, "runnable, running, parked, exited", tc_state, tf_state, tk_state},
+    {"state", "STATE", 7, COL_LEFT, "running, runnable (queued to run), parked (waiting) or exited", tc_state, tf_state, tk_state},
     {"waits_on", "WAITS ON", 14, COL_LEFT, "what a parked thread waits on and who holds it up (fd 9 read, sleep 2s left, mutex 0x... held by thread 2 \"holder\" (parked, ...) for 3.2s)", tc_waits_on, tf_waits_on, tk_waits_on},
-    {"waited", "WAITED", 9, COL_RIGHT, "how long it has waited (parked)", tc_waited, tf_waited, tk_waited},
+    {"waited", "WAITED", 9, COL_RIGHT, "how long a parked thread has waited", tc_waited, tf_waited, tk_waited},
     /* Before the numbers: at 80 columns a row ends here. */
-    {"location", "LOCATION", 25, COL_LEFT, "where it waits", tc_where, tf_where, tk_where},
+    {"location", "LOCATION", 25, COL_LEFT, "where it waits: the blocking call and its callers, as the Locations view labels it", tc_where, tf_where, tk_where},
     /* WAITS ON has the whole story, cut on screen: who, in a column of
      * its own, from 93 columns on. */
     {"blocked_by", "BLOCKED BY", 13, COL_LEFT, "the thread holding it up: a mutex's owner, the joined thread, the owner of the mutex a cond waiter retakes", tc_blocked, tf_blocked, tk_blocked},
-    {"run", "RUN", 7, COL_RIGHT, "time it has run", tc_run, tf_run, tk_run},
+    {"run", "RUN", 7, COL_RIGHT, "time it has run in all", tc_run, tf_run, tk_run},
     {"switches", "SWITCH", 7, COL_RIGHT, "times it was switched in", tc_sw, tf_sw, tk_sw},
-    {"live", "LIVE", 7, COL_RIGHT, "live stack bytes", tc_live, tf_live, tk_live},
-    {"touched", "TOUCHED", 8, COL_RIGHT, "touched stack bytes (stacks view measures)", tc_touched, tf_touched, tk_touched},
-    {"reserved", "RESERVED", 9, COL_RIGHT, "stack size reserved", tc_reserved, tf_reserved, tk_reserved},
+    {"live", "LIVE", 7, COL_RIGHT, "stack bytes its frames use now", tc_live, tf_live, tk_live},
+    {"touched", "TOUCHED", 8, COL_RIGHT, "stack bytes it has ever touched, from the last stack measure (the header says how old; - before the first)", tc_touched, tf_touched, tk_touched},
+    {"reserved", "RESERVED", 9, COL_RIGHT, "stack bytes reserved for it", tc_reserved, tf_reserved, tk_reserved},
 };
 const size_t thread_ncolumns = sizeof(thread_columns) / sizeof(thread_columns[0]);
 

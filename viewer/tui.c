@@ -69,8 +69,10 @@ struct ui {
     size_t *shown;            /* rows of the current list that pass */
     size_t nshown;
     size_t selected, top;     /* the list's cursor and first row shown */
-    size_t dtop;              /* first line shown of a drill-down, the
-                               * Stacks view or the help */
+    size_t dtop;              /* first line shown of a drill-down or the
+                               * Stacks view */
+    char **help_lines;        /* the help, built as it is drawn */
+    size_t nhelp, htop;       /* its lines, the first shown */
     char search[64];          /* the last search (F3) */
     size_t search_start;      /* the row it looks from */
     struct cursor edit_cursor; /* where the cursor was when the filter's
@@ -749,29 +751,155 @@ static void stacks_lines(struct ui *u)
                   u->stacks.functions[i].frames, u->stacks.functions[i].function);
 }
 
-static const char *const help_text[] = {
+/* The help: the keys, then a legend of every column of every view (the
+ * Locations' and Threads' from their descriptions in tables.c, so the
+ * two never part), then how to read the header and the Graph. */
+static const char *const help_keys[] = {
     "gt-top keys",
     "",
     "  1 2 3 4, Tab    Locations, Threads, Stacks, Graph views",
-    "  Up Down PgUp PgDn Home End    move",
+    "  Up Down PgUp PgDn Home End, the mouse wheel    move",
     "  Enter           drill down: a location's threads and backtraces,",
-    "                  a thread's backtrace;  Esc goes back",
+    "                  a thread's backtrace (both follow the program);",
+    "                  Esc goes back, the cursor on the row it was on",
     "  D               the deadlock list: every cycle of threads waiting on",
     "                  each other (the header's DEADLOCK banner);  Esc back",
-    "  < >             sort by the column left / right;  r reverse",
-    "  s F6            pick the sort column by letter (again: reverse)",
-    "  /               filter rows by text (location, name, state)",
-    "  p               pause / resume sampling",
+    "  < >             sort by the column on screen left / right;  r reverse",
+    "  s F6            pick the sort column on screen by letter (again:",
+    "                  reverse);  --sort reaches the ones off screen",
+    "  click           on a row: the cursor goes there;  on a column's title:",
+    "                  sort by it (again: reverse)",
+    "  / \\ F4          filter rows by text (location, name, state), as it is",
+    "                  typed;  Enter keeps it, Esc takes it back",
+    "  F3              search: the cursor to the first row with the text,",
+    "                  F3 again the next;  Esc takes the cursor back",
+    "  F5              Threads view: a tree, each thread under the thread",
+    "                  that spawned it;  F5 again the flat list",
+    "  p Space         pause / resume sampling",
     "  d + -           refresh interval (d cycles, + slower, - faster)",
-    "  h ? F1          this help;  q quit",
-    "",
-    "  Header: the running thread and how long it has run without",
-    "  yielding, highlighted past -H (default 100ms).  Locations: BLOCKED BY",
-    "  is the thread holding up most waiters (thread 2 (50), +N more).",
-    "  Graph: -> transitions, => waits on threads parked elsewhere.",
-    "",
-    "press any key",
+    "  h ? F1          this help;  q F10 quit",
 };
+
+/* Columns whose descriptions are not in a table of tables.c: the
+ * Locations' queue (the screen's own), the Stacks view's classes
+ * (stack_class_line) and the Graph's rows. */
+static const char *const legend_queue[][2] = {
+    {"QUEUE", "threads waiting there at each of the last 10 refreshes, oldest first, "
+              "as blocks scaled to the highest"},
+};
+static const char *const legend_stacks[][2] = {
+    {"CLASS", "threads of one entry function (--class-by: name, name prefix)"},
+    {"THREADS", "threads in the class"},
+    {"SAMPLED", "threads whose stacks tell how deep the class goes (not those waiting "
+                "unstacked or never run)"},
+    {"TOUCH50", "median stack bytes touched (ever written) by its sampled threads"},
+    {"TOUCH99", "99th percentile of the touched bytes"},
+    {"TOUCHMAX", "most touched bytes of one thread"},
+    {"SUGGEST", "suggested stack size: TOUCHMAX plus a quarter (a page at least), "
+                "page-rounded"},
+    {"SAVES", "bytes of reserved stack the suggestion saves over the class"},
+};
+static const char *const legend_graph[][2] = {
+    {"RATE", "transitions per second from one location to the next (->)"},
+    {"RUN", "mean run time between the two"},
+    {"EDGE", "from -> to: where threads park next;  N held by M threads from => to: "
+             "N waiters wait on M threads parked at to"},
+};
+
+static void help_add(struct ui *u, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void help_add(struct ui *u, const char *fmt, ...)
+{
+    char **l = realloc(u->help_lines, (u->nhelp + 1) * sizeof(*l));
+    if (!l)
+        return;
+    u->help_lines = l;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&l[u->nhelp], fmt, ap) >= 0)
+        u->nhelp++;
+    va_end(ap);
+}
+
+static void help_free(struct ui *u)
+{
+    for (size_t i = 0; i < u->nhelp; i++)
+        free(u->help_lines[i]);
+    free(u->help_lines);
+    u->help_lines = NULL;
+    u->nhelp = 0;
+}
+
+/* "  TITLE     description", the description wrapped at the screen's
+ * width under itself. */
+static void help_legend(struct ui *u, const char *title, const char *text)
+{
+    enum { INDENT = 14 };
+    size_t room = COLS > INDENT + 20 ? (size_t)COLS - INDENT - 1 : 20;
+    int first = 1;
+    while (*text) {
+        size_t n = strlen(text), cut = n;
+        if (n > room) {
+            cut = room;
+            while (cut > room / 2 && text[cut] != ' ')
+                cut--;
+            if (text[cut] != ' ')
+                cut = room;
+        }
+        help_add(u, "  %-*s%.*s", INDENT - 2, first ? title : "", (int)cut, text);
+        first = 0;
+        text += cut;
+        while (*text == ' ')
+            text++;
+    }
+}
+
+static void help_build(struct ui *u)
+{
+    help_free(u);
+    for (size_t i = 0; i < sizeof(help_keys) / sizeof(help_keys[0]); i++)
+        help_add(u, "%s", help_keys[i]);
+    help_add(u, "%s", "");
+    help_add(u, "%s", "Locations view: a row per blocking call site.  The screen shows WAITING");
+    help_add(u, "%s", "ARRIV/s AGE99 OLDEST, BLOCKED BY while a thread holds waiters up,");
+    help_add(u, "%s", "LOCATION and QUEUE; gt-top -b prints every column but QUEUE.");
+    for (size_t i = 0; i < loc_ncolumns; i++)
+        help_legend(u, loc_columns[i].title, loc_columns[i].description);
+    help_legend(u, legend_queue[0][0], legend_queue[0][1]);
+    help_add(u, "%s", "");
+    help_add(u, "%s", "Threads view: a row per thread, the columns the screen's width holds");
+    for (size_t i = 0; i < thread_ncolumns; i++)
+        help_legend(u, thread_columns[i].title, thread_columns[i].description);
+    help_add(u, "%s", "");
+    help_add(u, "%s", "Stacks view: live stack per thread, then a row per class of threads");
+    for (size_t i = 0; i < sizeof(legend_stacks) / sizeof(legend_stacks[0]); i++)
+        help_legend(u, legend_stacks[i][0], legend_stacks[i][1]);
+    help_add(u, "%s", "");
+    help_add(u, "%s", "Graph view: a row per edge between locations");
+    for (size_t i = 0; i < sizeof(legend_graph) / sizeof(legend_graph[0]); i++)
+        help_legend(u, legend_graph[i][0], legend_graph[i][1]);
+    help_add(u, "%s", "");
+    help_add(u, "%s", "Header: the running thread and how long it has run without yielding,");
+    help_add(u, "%s", "highlighted past -H (default 100ms); stacks reserved, live, resident");
+    help_add(u, "%s", "(in memory) and dead (resident pages no live frame uses).");
+    help_add(u, "%s", "A title ending in ^ or v is the sort column, ascending or descending.");
+}
+
+/* The help, from line u->htop: the last line says how to scroll. */
+static void draw_help(struct ui *u)
+{
+    char line[256];
+    help_build(u);
+    size_t h = LINES > 1 ? (size_t)LINES - 1 : 1;
+    if (u->htop + h > u->nhelp)
+        u->htop = u->nhelp > h ? u->nhelp - h : 0;
+    for (size_t r = 0; r < h && u->htop + r < u->nhelp; r++)
+        put_line((int)r, u->help_lines[u->htop + r], u->htop + r ? 0 : A_BOLD);
+    snprintf(line, sizeof(line), " lines %zu-%zu of %zu  Up Down PgUp PgDn scroll  "
+             "q quits, any other key closes",
+             u->htop + 1, u->htop + h < u->nhelp ? u->htop + h : u->nhelp, u->nhelp);
+    put_line(LINES - 1, line, A_REVERSE);
+}
 
 static int body_height(const struct ui *u) { return LINES - u->header_n - 3; }
 
@@ -788,8 +916,7 @@ static void draw(struct ui *u)
         return;
     }
     if (u->help) {
-        for (size_t i = 0; i < sizeof(help_text) / sizeof(help_text[0]); i++)
-            put_line((int)i, help_text[i], i ? 0 : A_BOLD);
+        draw_help(u);
         refresh();
         return;
     }
@@ -869,7 +996,44 @@ static void draw(struct ui *u)
 /* ---- actions ------------------------------------------------------------ */
 
 static int act_quit(struct ui *u) { (void)u; return ACT_QUIT; }
-static int act_help(struct ui *u) { u->help = 1; return ACT_REDRAW; }
+static int act_help(struct ui *u) { u->help = 1; u->htop = 0; return ACT_REDRAW; }
+
+/* A key while the help is shown: the moving keys and the wheel scroll it,
+ * q and F10 quit, any other key closes it. */
+static int help_key(struct ui *u, int key)
+{
+    long h = LINES > 2 ? LINES - 2 : 1, d = 0;
+    MEVENT ev;
+    switch (key) {
+    case KEY_UP: case 'k': d = -1; break;
+    case KEY_DOWN: case 'j': d = 1; break;
+    case KEY_PPAGE: d = -h; break;
+    case KEY_NPAGE: d = h; break;
+    case KEY_HOME: d = -(long)u->nhelp; break;
+    case KEY_END: d = (long)u->nhelp; break;
+    case KEY_MOUSE:
+        if (getmouse(&ev) != OK)
+            return ACT_NONE;
+        if (ev.bstate & BUTTON4_PRESSED)
+            d = -3;
+        else if (ev.bstate & BUTTON5_PRESSED)
+            d = 3;
+        else
+            return ACT_NONE;
+        break;
+    case 'q': case 'Q': case KEY_F(10):
+        return ACT_QUIT;
+    case KEY_RESIZE:
+        clear();
+        return ACT_REDRAW;
+    default:
+        u->help = 0;
+        return ACT_REDRAW;
+    }
+    long t = (long)u->htop + d;
+    u->htop = t < 0 ? 0 : (size_t)t;       /* draw_help keeps it in range */
+    return ACT_REDRAW;
+}
 
 static int set_view(struct ui *u, enum view v)
 {
@@ -1262,8 +1426,7 @@ int tui_run(struct sampler *s, double delay, long iterations, enum view first,
         int flags = ACT_NONE;
         if (key != ERR) {
             if (u.help) {
-                u.help = 0;
-                flags = key == 'q' || key == KEY_F(10) ? ACT_QUIT : ACT_REDRAW;
+                flags = help_key(&u, key);
             } else {
                 for (size_t i = 0; i < sizeof(bindings) / sizeof(bindings[0]); i++)
                     if (bindings[i].key == key) {
@@ -1295,6 +1458,7 @@ int tui_run(struct sampler *s, double delay, long iterations, enum view first,
     }
     endwin();
     drill_free(&u);
+    help_free(&u);
     free(u.shown);
     if (u.have_tables)
         tables_free(&u.tb);
