@@ -78,6 +78,7 @@ struct ui {
     struct cursor edit_cursor; /* where the cursor was when the filter's
                                 * prompt opened */
     int paused, help, colour;
+    int tree;                 /* F5: the Threads view as a tree */
     double delay;
     long iterations;          /* -n: refreshes before quitting, 0 none */
     long refreshes;           /* screens drawn from a new snapshot */
@@ -195,6 +196,14 @@ static void arrange_from(struct ui *u, struct cursor c)
                                  u->sort_desc[u->view]) < 0)
         snprintf(u->message, sizeof(u->message), "out of memory sorting %zu threads",
                  u->tb.nthreads);
+    if (u->view == VIEW_THREADS) {
+        /* A row keeps its depth through a sort: a flat list sets none. */
+        for (size_t i = 0; i < u->tb.nthreads; i++)
+            u->tb.threads[i].depth = 0;
+        if (u->tree && tables_tree_threads(u->tb.threads, u->tb.nthreads) < 0)
+            snprintf(u->message, sizeof(u->message), "out of memory: no tree of %zu threads",
+                     u->tb.nthreads);
+    }
     size_t n = list_len(u);
     free(u->shown);
     u->shown = malloc((n + 1) * sizeof(*u->shown));
@@ -592,9 +601,9 @@ static void layout_compute(struct ui *u)
                 want[k] = more;
         }
     }
-    /* Least wanting first: a column whose want is within an equal share
-     * of what is left gets it whole; once none is, each gets the share
-     * (the first ones a character more for the remainder). */
+    /* Least wanting first, each whole while what is left allows (as many
+     * columns whole as can be); once none fits, the rest share what is
+     * left (the first ones a character more for the remainder). */
     for (;;) {
         int nwant = 0, least = -1;
         for (size_t k = 0; k < l->n; k++)
@@ -605,7 +614,7 @@ static void layout_compute(struct ui *u)
             }
         if (!nwant || extra <= 0)
             break;
-        if (want[least] <= extra / nwant) {
+        if (want[least] <= extra) {
             l->w[least] += want[least];
             extra -= want[least];
             want[least] = 0;
@@ -936,7 +945,8 @@ static void draw(struct ui *u)
     snprintf(line, sizeof(line), " [1]Locations [2]Threads [3]Stacks [4]Graph   view: %s%s  "
              "every %.1fs%s  at %s%s%s",
              u->drill == DRILL_LOCATION ? "location" : u->drill == DRILL_THREAD ? "thread"
-             : u->drill == DRILL_DEADLOCKS ? "deadlocks" : view_names[u->view],
+             : u->drill == DRILL_DEADLOCKS ? "deadlocks"
+             : u->view == VIEW_THREADS && u->tree ? "threads tree" : view_names[u->view],
              u->filter[0] ? "  filter" : "", u->delay, u->paused ? " PAUSED" : "", when,
              u->filter[0] ? ": " : "", u->filter);
     put_line(n, line, A_REVERSE);
@@ -1285,6 +1295,20 @@ static int act_search(struct ui *u)
 
 static int act_pause(struct ui *u) { u->paused = !u->paused; return ACT_REDRAW; }
 
+/* F5: htop's tree.  The Threads view shows each thread under the one
+ * that spawned it, brothers in the sort column's order; again, the flat
+ * list.  Other views have no parents to show: F5 goes to the tree. */
+static int act_tree(struct ui *u)
+{
+    if (u->view != VIEW_THREADS) {
+        u->tree = 1;
+        return set_view(u, VIEW_THREADS);
+    }
+    u->tree = !u->tree;
+    arrange(u);
+    return ACT_REDRAW;
+}
+
 static int act_delay_cycle(struct ui *u)
 {
     static const double steps[] = {0.5, 1, 2, 5};
@@ -1350,6 +1374,7 @@ static const struct { int key; int (*fn)(struct ui *); } bindings[] = {
     {'s', act_sort_pick},   {KEY_F(6), act_sort_pick},
     {'/', act_filter},      {'\\', act_filter},    {KEY_F(4), act_filter},
     {KEY_F(3), act_search}, {KEY_F(10), act_quit}, {' ', act_pause},
+    {KEY_F(5), act_tree},
     {'p', act_pause},       {'d', act_delay_cycle},
     {'+', act_slower},      {'-', act_faster},     {'\n', act_enter},
     {KEY_ENTER, act_enter}, {'\r', act_enter},     {27, act_back},
