@@ -53,7 +53,13 @@ static const char usage_text[] =
     "thread with how long it has run; the Locations view's BLOCKED BY column\n"
     "names the thread holding up most of a location's waiters (thread 2 (50),\n"
     "+N more threads); the Graph view's => edges go to where those threads\n"
-    "are parked; the Threads view says who holds each wait up.\n";
+    "are parked; the Threads view says who holds each wait up.\n"
+    "Keys on the screen (h shows them, with a legend of every column):\n"
+    "  q F10 quit          h ? F1 help          1-4 Tab views      Enter drill down\n"
+    "  Esc back            D deadlocks          / \\ F4 filter      F3 search\n"
+    "  F5 thread tree      < > s F6 sort column r reverse          p Space pause\n"
+    "  d + - interval      arrows PgUp PgDn Home End, the mouse: move, click a\n"
+    "  row to select it, a column's title to sort by it\n";
 
 struct options {
     int batch;

@@ -253,3 +253,14 @@ def test_too_small_message_fits(session, size):
     assert text == "terminal too small (%dx%d): gt-top needs at least 60x12" % (cols, rows), s
     tmux("resize-window", "-t", SESSION, "-x", "80", "-y", "24")
     wait_for("view: locations")
+
+
+def test_help_option_lists_the_keys():
+    """gt-top --help names the screen's keys, the new ones with them."""
+    from conftest import gt_top
+    out = gt_top("--help").stdout
+    keys_part = out[out.index("Keys on the screen"):]
+    for k in ("q F10", "h ? F1", "Enter", "Esc", "D deadlocks", "/ \\ F4 filter",
+              "F3 search", "F5 thread tree", "s F6", "p Space pause", "click"):
+        assert k in keys_part, k
+    assert all(len(l) <= 80 for l in out.splitlines())
