@@ -952,6 +952,7 @@ static void draw(struct ui *u)
     put_line(n, line, A_REVERSE);
 
     int y = n + 1, h = body_height(u);
+    u->lay.n = 0;             /* no columns to click or sort but a list's */
     if (u->drill != DRILL_NONE || u->view == VIEW_STACKS) {
         if (u->drill == DRILL_NONE)
             stacks_lines(u);
