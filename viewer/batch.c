@@ -218,21 +218,71 @@ int header_lines(const struct sampler *s, const struct tables *tb, int screen,
 
 /* ---- text --------------------------------------------------------------- */
 
-static void print_cells(FILE *out, const struct column *cols, size_t ncols,
-                        const void *row)
+/* Characters in TEXT (UTF-8: names are valid UTF-8 safe text). */
+static size_t text_chars(const char *text)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+        n += (*p & 0xc0) != 0x80;
+    return n;
+}
+
+#define TEXT_COLUMNS_MAX 16
+
+/* A table of NROWS rows (ROW(ROWS, i)), every cell whole and every
+ * column as wide as its widest cell or its title (its width at least),
+ * so that a long name or wait never shifts the columns after it: the
+ * rows are formatted twice, once to measure.  One space between cells,
+ * none after the last: a last cell of free width is not padded. */
+static void print_table(FILE *out, const struct column *cols, size_t ncols,
+                        const void *rows, size_t nrows,
+                        const void *(*row)(const void *rows, size_t i))
 {
     char buf[WHERE_MAX + 32];
-    for (size_t i = 0; i < ncols; i++) {
-        if (row)
-            cols[i].format(row, buf, sizeof(buf));
-        else
-            snprintf(buf, sizeof(buf), "%s", cols[i].title);
-        /* One space between cells, none after the last: a last cell of
-         * free width is not padded either. */
-        int w = i + 1 < ncols || cols[i].align == COL_RIGHT ? cols[i].width : 0;
-        fprintf(out, cols[i].align == COL_RIGHT ? "%s%*s" : "%s%-*s", i ? " " : "", w, buf);
+    size_t w[TEXT_COLUMNS_MAX];
+    if (ncols > TEXT_COLUMNS_MAX)
+        ncols = TEXT_COLUMNS_MAX;
+    for (size_t c = 0; c < ncols; c++) {
+        w[c] = text_chars(cols[c].title);
+        if (w[c] < (size_t)cols[c].width)
+            w[c] = (size_t)cols[c].width;
     }
-    fputc('\n', out);
+    for (size_t i = 0; i < nrows; i++)
+        for (size_t c = 0; c < ncols; c++) {
+            cols[c].format(row(rows, i), buf, sizeof(buf));
+            size_t n = text_chars(buf);
+            if (n > w[c])
+                w[c] = n;
+        }
+    for (size_t i = 0; i <= nrows; i++) {
+        for (size_t c = 0; c < ncols; c++) {
+            if (i)
+                cols[c].format(row(rows, i - 1), buf, sizeof(buf));
+            else
+                snprintf(buf, sizeof(buf), "%s", cols[c].title);
+            size_t n = text_chars(buf);
+            int pad = (int)(w[c] - n);
+            if (c + 1 == ncols && cols[c].align != COL_RIGHT)
+                pad = 0;
+            if (c)
+                fputc(' ', out);
+            if (cols[c].align == COL_RIGHT)
+                fprintf(out, "%*s%s", pad, "", buf);
+            else
+                fprintf(out, "%s%*s", buf, pad, "");
+        }
+        fputc('\n', out);
+    }
+}
+
+static const void *loc_at(const void *rows, size_t i)
+{
+    return (const struct loc_row *)rows + i;
+}
+
+static const void *thread_at(const void *rows, size_t i)
+{
+    return (const struct thread_row *)rows + i;
 }
 
 /* By source location, then busiest first, then by destination: the
@@ -381,14 +431,11 @@ static int print_text(FILE *out, struct sampler *s, struct tables *tb, enum view
         fputc('\n', out);
     switch (v) {
     case VIEW_LOCATIONS:
-        print_cells(out, loc_columns, loc_ncolumns, NULL);
-        for (size_t i = 0; i < tb->nlocs; i++)
-            print_cells(out, loc_columns, loc_ncolumns, &tb->locs[i]);
+        print_table(out, loc_columns, loc_ncolumns, tb->locs, tb->nlocs, loc_at);
         break;
     case VIEW_THREADS:
-        print_cells(out, thread_columns, thread_ncolumns, NULL);
-        for (size_t i = 0; i < tb->nthreads; i++)
-            print_cells(out, thread_columns, thread_ncolumns, &tb->threads[i]);
+        print_table(out, thread_columns, thread_ncolumns, tb->threads, tb->nthreads,
+                    thread_at);
         break;
     case VIEW_STACKS:
         if (text_stacks(out, s, by) < 0)
