@@ -143,3 +143,30 @@ def test_mouse_selects_rows_and_sorts(pipeline_screen):
     assert "NAMEv" in s
     # The cursor stayed on its thread through both sorts.
     assert selected_thread()[0] == want
+
+
+def wheel(down, x=10, y=12):
+    """A wheel step (xterm's buttons 4 and 5: 64 and 65), X10 encoded."""
+    tmux("send-keys", "-t", SESSION, "-l",
+         "\x1b[M" + chr(32 + 64 + (1 if down else 0)) + chr(33 + x) + chr(33 + y))
+
+
+def test_mouse_wheel_moves_the_cursor(pipeline_screen):
+    keys("2")
+    rows = wait_rows(lambda r: len(r) == 8)
+    ids = [int(r[0]) for r in rows]
+    assert wait_selected(lambda s: True)[0] == ids[0]
+    wheel(True)
+    assert wait_selected(lambda s: s[0] != ids[0])[0] == ids[3]
+    wheel(False)
+    assert wait_selected(lambda s: s[0] != ids[3])[0] == ids[0]
+
+
+def test_mouse_wheel_scrolls_the_help(pipeline_screen):
+    keys("h")
+    wait_for("lines 1-23 of")
+    wheel(True)
+    s = wait_for("lines 4-26 of")
+    assert "gt-top keys" not in s
+    wheel(False)
+    wait_for("lines 1-23 of")
