@@ -533,15 +533,16 @@ static void put_cell(char *out, size_t len, size_t *at, const char *cell, int w,
     out[*at] = 0;
 }
 
+static int body_height(const struct ui *u);
+
 /* The columns of the current list as drawn: which of the view's table,
  * where and how wide.  A column that would not fit whole is left out
  * (the sort menu and the mouse know only these); the room left over goes
  * to the text columns whose rows on screen hold more than their width,
  * least wanting first, so that every text that can be shown whole is and
  * the widest text column grows with the terminal.  A column of width 0
- * (the Locations view's LOCATION) takes what is left. */
-static int body_height(const struct ui *u);
-
+ * (the Locations view's LOCATION) takes what is left.  Only the rows on
+ * screen are measured: 100K threads cost what 20 do. */
 static void layout_compute(struct ui *u)
 {
     struct layout *l = &u->lay;
