@@ -454,6 +454,9 @@ static void deadlocks_open(struct ui *u)
 
 /* ---- drawing ------------------------------------------------------------ */
 
+/* The bar under the header; a click on a view's name opens it. */
+static const char view_bar[] = " [1]Locations [2]Threads [3]Stacks [4]Graph";
+
 static void put_line(int y, const char *text, int attr)
 {
     if (attr)
@@ -778,7 +781,7 @@ static const char *const help_keys[] = {
     "  s F6            pick the sort column on screen by letter (again:",
     "                  reverse);  --sort reaches the ones off screen",
     "  click           on a row: the cursor goes there;  on a column's title:",
-    "                  sort by it (again: reverse)",
+    "                  sort by it (again: reverse);  on [2]Threads: that view",
     "  / \\ F4          filter rows by text (location, name, state), as it is",
     "                  typed;  Enter keeps it, Esc takes it back",
     "  F3              search: the cursor to the first row with the text,",
@@ -943,8 +946,8 @@ static void draw(struct ui *u)
     char when[32];
     time_t t = (time_t)(u->s->taken_realtime_ns / 1000000000u);
     strftime(when, sizeof(when), "%H:%M:%S", localtime(&t));
-    snprintf(line, sizeof(line), " [1]Locations [2]Threads [3]Stacks [4]Graph   view: %s%s  "
-             "every %.1fs%s  at %s%s%s",
+    snprintf(line, sizeof(line), "%s   view: %s%s  "
+             "every %.1fs%s  at %s%s%s", view_bar,
              u->drill == DRILL_LOCATION ? "location" : u->drill == DRILL_THREAD ? "thread"
              : u->drill == DRILL_DEADLOCKS ? "deadlocks"
              : u->view == VIEW_THREADS && u->tree ? "threads tree" : view_names[u->view],
@@ -1139,10 +1142,11 @@ static int act_sort_pick(struct ui *u)
 }
 
 /* The mouse, htop's way: a click on a row puts the cursor on it, on a
- * column's title sorts by that column (again: reverses); the wheel
- * scrolls.  In a drill-down, the Stacks view and the help, the wheel
+ * column's title sorts by that column (again: reverses), on a view's
+ * name in the bar opens that view; the wheel scrolls.  In a drill-down, the Stacks view and the help, the wheel
  * scrolls their lines. */
 static int move_by(struct ui *u, long d);
+static int set_view(struct ui *u, enum view v);
 
 static int act_mouse(struct ui *u)
 {
@@ -1153,7 +1157,16 @@ static int act_mouse(struct ui *u)
         return move_by(u, -3);
     if (ev.bstate & BUTTON5_PRESSED)
         return move_by(u, 3);
-    if (!(ev.bstate & (BUTTON1_PRESSED | BUTTON1_CLICKED)) || !u->lay.n)
+    if (!(ev.bstate & (BUTTON1_PRESSED | BUTTON1_CLICKED)))
+        return ACT_NONE;
+    if (ev.y == u->header_n && ev.x >= 0 && (size_t)ev.x < sizeof(view_bar) - 1) {
+        /* "[2]Threads": the view whose mark is at or left of the click. */
+        const char *at = NULL;
+        for (const char *p = view_bar; (p = strchr(p, '[')) && p - view_bar <= ev.x; p++)
+            at = p;
+        return at ? set_view(u, (enum view)(at[1] - '1')) : ACT_NONE;
+    }
+    if (!u->lay.n)
         return ACT_NONE;
     int title_y = u->header_n + 1, h = body_height(u);
     if (ev.y == title_y) {

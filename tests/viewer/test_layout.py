@@ -170,3 +170,21 @@ def test_mouse_wheel_scrolls_the_help(pipeline_screen):
     assert "gt-top keys" not in s
     wheel(False)
     wait_for("lines 1-23 of")
+
+
+def test_click_on_a_view_name_opens_it(pipeline_screen):
+    s = wait_for("view: locations")
+    lines = s.splitlines()
+    y = next(i for i, l in enumerate(lines) if l.startswith(" [1]Locations"))
+    bar = lines[y]
+    click(bar.index("[2]Threads") + 5, y)
+    wait_for("view: threads")
+    click(bar.index("[4]Graph") + 1, y)
+    wait_for("view: graph")
+    click(bar.index("[1]Locations"), y)
+    wait_for("view: locations")
+    # From a drill-down too.
+    keys("Enter")
+    wait_for("threads waiting")
+    click(bar.index("[2]Threads") + 9, y)
+    wait_for("view: threads")
