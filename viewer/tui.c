@@ -87,6 +87,8 @@ struct ui {
     uint64_t drill_thread;
     char **drill_lines;       /* formatted once per drill-down */
     size_t ndrill;
+    double drill_at, drill_cost; /* when it was read last, and what that
+                                  * took (wall seconds) */
     struct stack_report stacks;
     int have_stacks;
     enum gto_class_by class_by;
@@ -236,6 +238,7 @@ static void rebuild(struct ui *u)
 
 static void deadlocks_open(struct ui *u);
 static void drill_open(struct ui *u);
+static double now_s(void);
 static void draw(struct ui *u);
 
 static void resample(struct ui *u)
@@ -255,7 +258,7 @@ static void resample(struct ui *u)
      * wait, backtrace and stack, a location's threads. */
     if (u->drill == DRILL_DEADLOCKS)
         deadlocks_open(u);
-    else if (u->drill != DRILL_NONE)
+    else if (u->drill != DRILL_NONE && now_s() - u->drill_at >= 10 * u->drill_cost)
         drill_open(u);
 }
 
@@ -323,6 +326,9 @@ static void drill_open(struct ui *u)
 {
     char err[GTO_ERR_MAX], buf[64], buf2[64], buf3[64];
     gto_snapshot *snap;
+    /* Read again on the refreshes while it is shown, but it unwinds every
+     * thread (220 ms at 100K): at most a tenth of the time goes to it. */
+    u->drill_at = now_s();
     drill_free(u);
     /* One unwound snapshot for this screen: the cost is paid once, when
      * someone asks for backtraces, not on every refresh. */
@@ -406,7 +412,8 @@ static void drill_open(struct ui *u)
     }
     if (snap)
         gto_snapshot_free(snap);
-    /* Opened again on each refresh: the lines stay where they were
+    u->drill_cost = now_s() - u->drill_at;
+    /* Opened again on the refreshes: the lines stay where they were
      * scrolled to, within the new ones. */
     if (u->dtop >= u->ndrill)
         u->dtop = u->ndrill ? u->ndrill - 1 : 0;
