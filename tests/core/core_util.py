@@ -47,8 +47,21 @@ NT_PRSTATUS, NT_PRFPREG, NT_PRPSINFO, NT_AUXV = 1, 2, 3, 6
 NT_X86_XSTATE = 0x202
 NT_SIGINFO = 0x53494749
 NT_FILE = 0x46494C45
-GT_NOTE_CAPTURE = 0x67740002   # registry.h
-CAPTURE_COMPACT, CAPTURE_NO_STOP, CAPTURE_NO_FPREGS, CAPTURE_NOT_GT = 1, 2, 4, 8
+
+
+def registry_define(name):
+    """A number #defined in gt/registry.h: the note's numbers are the
+    header's, the contract, not copies of them here."""
+    with open(os.path.join(ROOT, "runtime", "include", "gt", "registry.h")) as f:
+        m = re.search(r"^#define %s\s+(0x[0-9a-fA-F]+|\d+)u?\b" % name, f.read(), re.M)
+    assert m, name
+    return int(m.group(1), 0)
+
+
+GT_NOTE_CAPTURE = registry_define("GT_NOTE_CAPTURE")
+CAPTURE_VERSION = registry_define("GT_CAPTURE_VERSION")
+CAPTURE_COMPACT, CAPTURE_NO_STOP, CAPTURE_NO_FPREGS, CAPTURE_NOT_GT = (
+    registry_define("GT_CAPTURE_" + n) for n in ("COMPACT", "NO_STOP", "NO_FPREGS", "NOT_GT"))
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -353,7 +366,7 @@ def check_notes(c, target, s, t0, t1, w0, w1, flags):
     assert os.path.realpath(target.exe) in paths, paths
     assert any(os.path.basename(p).startswith("libc.so") for p in paths), paths
     note = c.capture_note()
-    assert note["version"] == 1 and note["flags"] == flags, note
+    assert note["version"] == CAPTURE_VERSION and note["flags"] == flags, note
     assert t0 <= note["monotonic_ns"] <= t1, (note, t0, t1)
     assert w0 <= note["realtime_ns"] <= w1, (note, w0, w1)
     if flags & CAPTURE_NO_STOP:
