@@ -26,6 +26,7 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 from fixture_lines import marker_lines  # noqa: E402
+import installed_schemas  # noqa: E402
 from test_gdb import BUILD, gdb, jsons_of  # noqa: E402
 
 BLOCKERS = os.path.join(BUILD, "tests", "tools", "blockers")
@@ -98,6 +99,7 @@ def follows_schema(doc, part):
     s = {"$schema": s["$schema"], "$defs": s["$defs"], "$ref": "#/$defs/" + part}
     errors = [e.message[:200] for e in jsonschema.Draft202012Validator(s).iter_errors(doc)]
     assert not errors, errors[:5]
+    assert installed_schemas.undescribed(s, doc) == []
 
 
 def select_waiter(truth):
