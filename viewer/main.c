@@ -339,8 +339,9 @@ static int run_batch(struct sampler *s, const struct options *o,
         /* A Prometheus exposition is one scrape: two in a row repeat every
          * family, which no parser takes (promtool: "second HELP line").
          * Its counters are totals and its histograms cumulative, so the
-         * last snapshot says all the earlier ones did; the earlier ones
-         * are still taken, for the rates and the stack measures. */
+         * last snapshot says all the earlier ones did; they are still
+         * taken, so -n N still spans N intervals, with the stacks
+         * measured in them. */
         int shown = o->format != FORMAT_PROMETHEUS || o->core || i + 1 == o->iterations;
         if (tables_build(&tb, s, o->view == VIEW_THREADS) < 0 ||
             (shown && batch_print(stdout, s, &tb, o->view, o->format, o->order,
