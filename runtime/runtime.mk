@@ -50,10 +50,13 @@ $(LIBGT_SO): $(RT_OBJS) | $(BUILD)/lib/
 # The prefix is a make variable, so gt.pc is made again on every build
 # (cheap) and on install, never left stale from another PREFIX; it is
 # replaced only when it changes, so what is built with it is not redone.
+# Its Libs carry an rpath to the installed libdir: -lgt links libgt.so, and
+# a program built with the README's line must start from any prefix, not
+# only from one the dynamic loader already searches.
 $(GT_PC): runtime/gt.pc.in FORCE | $(BUILD)/lib/pkgconfig/
 	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1|' \
 		-e 's|@LIBDIR@|$${prefix}/lib|' -e 's|@INCLUDEDIR@|$${prefix}/include|' \
-		-e 's|@RPATH@||' $< > $@.tmp
+		-e 's|@RPATH@|-Wl,-rpath,$${libdir} |' $< > $@.tmp
 	$(Q)cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
 
 # gt-uninstalled.pc: the same flags for the build tree itself.  pkg-config

@@ -17,12 +17,13 @@ $(BUILD)/tests/integration/three_locations-shared: tests/integration/three_locat
 
 # gtreg.py reads registry.h's constants from the module generated for GDB;
 # test_big_frame.py reads the flags gt.pc gives programs; test_man.py runs
-# `make install` (into a directory of its own) and the installed tools,
-# so everything installed is built first (named after this file is read:
-# the second expansion).
+# `make install` (into a directory of its own) and the installed tools, and
+# test_readme_server.py installs the library and builds the README's server
+# with the README's lines, so everything installed is built first (named
+# after this file is read: the second expansion).
 test-integration: $(IT_PROGS) $(BUILD)/tests/integration/three_locations-shared \
 		$(BUILD)/gdb/gt/constants.py $(GT_PC) $(GT_PC_UNINSTALLED) $(DEPS_STAMP) \
-		$$(TOOL_BINS) $$(GT_CORE) $$(GT_TOP) $$(KNOT)
+		$(LIBGT_A) $(LIBGT_SO) $$(TOOL_BINS) $$(GT_CORE) $$(GT_TOP) $$(KNOT)
 	$(Q)GT_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
 .PHONY: test-integration

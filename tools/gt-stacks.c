@@ -27,9 +27,10 @@
  * cannot tell when it died are lower bounds: "parked >= 2.1ms".
  *
  * --all prints one entry per thread instead, --thread ID one thread with
- * its details.  --json prints one document:
+ * its details.  --json prints one document (schema/gt-stacks.schema.json,
+ * installed under share/gt/schema/):
  *
- *   { "target": str, "pid": int, "now_ns": int, "now_exact": bool,
+ *   { "schema_version": 1 (GTO_JSON_SCHEMA_VERSION), "target": str, "pid": int, "now_ns": int, "now_exact": bool,
  *     "uptime_ns": int, "idle_ns": int, "file_io_calls": int,
  *     "file_io_ns": int, "threads": int,
  *     "states": {"runnable": int, "running": int, "parked": int,
@@ -677,7 +678,7 @@ static void print_json_blockers(const gto_snapshot *s)
 static void print_json_head(gto_target *t, const gto_snapshot *s, size_t shown)
 {
     const struct gto_counters *c = gto_snapshot_counters(s);
-    printf("{\"target\": ");
+    printf("{\"schema_version\": %d, \"target\": ", GTO_JSON_SCHEMA_VERSION);
     gto_json_string(stdout, gto_target_name(t));
     printf(", \"pid\": %llu, \"now_ns\": %llu, ", (unsigned long long)c->pid,
            (unsigned long long)c->now);

@@ -28,8 +28,9 @@
  * the percentiles leave them out ("sampled" counts the others), and a
  * class of nothing else has no suggestion ("-"; null in JSON).
  *
- * --json prints one document:
- *   { "target": str, "pid": int, "now_exact": bool, "uptime_ns": int,
+ * --json prints one document (schema/gt-waste.schema.json, installed
+ * under share/gt/schema/):
+ *   { "schema_version": 1 (GTO_JSON_SCHEMA_VERSION), "target": str, "pid": int, "now_exact": bool, "uptime_ns": int,
  *     "idle_ns": int, "file_io_calls": int, "file_io_ns": int,
  *     "threads": int (every thread), "states": {"runnable": int,
  *     "running": int, "parked": int, "exited": int}, "in_flux": int,
@@ -393,7 +394,7 @@ static void print_json(gto_target *t, const gto_snapshot *s, const struct opts *
     const struct gto_counters *c = r->c;
     const struct totals *tot = &r->tot;
     char where[GTO_LABEL_MAX];
-    printf("{\"target\": ");
+    printf("{\"schema_version\": %d, \"target\": ", GTO_JSON_SCHEMA_VERSION);
     gto_json_string(stdout, gto_target_name(t));
     printf(", \"pid\": %llu, ", (unsigned long long)c->pid);
     gto_json_counters(stdout, s);

@@ -15,6 +15,7 @@ OBS_OBJS := $(OBS_SRCS:%.c=$(BUILD)/%.o)
 LIBGTOBSERVE := $(BUILD)/lib/libgtobserve.a
 TOOL_NAMES := gt-stacks gt-waste
 TOOL_BINS := $(TOOL_NAMES:%=$(BUILD)/bin/%)
+GT_CORE := $(BUILD)/bin/gt-core
 TOOLS_CFLAGS := $(GT_CFLAGS) -Itools/observe -Itools
 # libunwind-x86_64 is libunwind's remote (cross-process) flavour; the plain
 # -lunwind only unwinds its own process.
@@ -35,7 +36,7 @@ $(BUILD)/bin/%: $(BUILD)/tools/%.o $(BUILD)/tools/common.o $(BUILD)/tools/runnin
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(GT_LDFLAGS) -o $@ $^ $(TOOLS_LIBS)
 
-tools: $(TOOL_BINS)
+tools: $(TOOL_BINS) $(GT_CORE)
 all: tools
 
 # gt-core: tools/gt-core.c (its command line) and tools/core/*.c (one job
@@ -43,7 +44,6 @@ all: tools
 # --compact's choice).
 CORE_SRCS := $(sort $(wildcard tools/core/*.c))
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/%.o)
-GT_CORE := $(BUILD)/bin/gt-core
 $(BUILD)/tools/core/%.o: tools/core/%.c | $$(HEADERS_OK)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(TOOLS_CFLAGS) -Itools/core -MMD -MP -c $< -o $@

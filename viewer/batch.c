@@ -4,9 +4,11 @@
  * descriptions, location labels, formatting): this file only prints, in
  * the JSON vocabulary every gt reader shares.
  *
- * JSON (--format json): one document per snapshot, one per line:
+ * JSON (--format json): one document per snapshot, one per line
+ * (schema/gt-top.schema.json, installed under share/gt/schema/):
  *
- *   {"target": "process 123 (knot)", "pid": 123 | null,
+ *   {"schema_version": 1 (GTO_JSON_SCHEMA_VERSION, as every gt reader's),
+ *    "target": "process 123 (knot)", "pid": 123 | null,
  *    "time": UNIX seconds of the snapshot, "interval_s": seconds the rates
  *    cover, "rates_are_averages": true when they cover the program's life
  *    (a core, or the first snapshot),
@@ -96,14 +98,17 @@
  *                      "functions": [{"function", "live", "frames"}]}
  *                   (--view stacks only)}
  *
- * Prometheus (--format prometheus): process-wide gauges and counters
+ * Prometheus (--format prometheus): one exposition (main.c prints the
+ * last of -n snapshots only): process-wide gauges and counters
  * (gt_idle_seconds_total with the wait in progress, gt_file_io_calls_total,
- * gt_file_io_seconds_total, gt_deadlocked_threads, gt_deadlock_cycles,
- * gt_running_seconds, gt_hog, gt_watchdog_samples_total, ...), and
- * per-location series (gt_location_blocked_waiters among them) labelled by
- * location only (its label, with " #INDEX" added should two share one),
- * never by thread, so the series count is bounded by the program's code.
- * Edges carry the two locations' labels.
+ * gt_file_io_seconds_total, gt_stack_{reserved,live,resident,dead}_bytes,
+ * gt_deadlocked_threads, gt_deadlock_cycles, gt_running_seconds, gt_hog,
+ * gt_watchdog_samples_total, ...), and per-location series
+ * (gt_location_waiting_threads, gt_location_blocked_threads, the
+ * gt_location_wait_seconds histogram, ...) labelled by location only (its
+ * label, with " #INDEX" added should two share one), never by thread, so
+ * the series count is bounded by the program's code.  Edges carry the two
+ * locations' labels.  viewer/README.md lists every metric.
  *
  * DOT (--format dot): the blocking graph, a node per location with
  * threads waiting or an edge, an edge per transition with its rate and
@@ -213,21 +218,71 @@ int header_lines(const struct sampler *s, const struct tables *tb, int screen,
 
 /* ---- text --------------------------------------------------------------- */
 
-static void print_cells(FILE *out, const struct column *cols, size_t ncols,
-                        const void *row)
+/* Characters in TEXT (UTF-8: names are valid UTF-8 safe text). */
+static size_t text_chars(const char *text)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+        n += (*p & 0xc0) != 0x80;
+    return n;
+}
+
+#define TEXT_COLUMNS_MAX 16
+
+/* A table of NROWS rows (ROW(ROWS, i)), every cell whole and every
+ * column as wide as its widest cell or its title (its width at least),
+ * so that a long name or wait never shifts the columns after it: the
+ * rows are formatted twice, once to measure.  One space between cells,
+ * none after the last: a last cell of free width is not padded. */
+static void print_table(FILE *out, const struct column *cols, size_t ncols,
+                        const void *rows, size_t nrows,
+                        const void *(*row)(const void *rows, size_t i))
 {
     char buf[WHERE_MAX + 32];
-    for (size_t i = 0; i < ncols; i++) {
-        if (row)
-            cols[i].format(row, buf, sizeof(buf));
-        else
-            snprintf(buf, sizeof(buf), "%s", cols[i].title);
-        /* One space between cells, none after the last: a last cell of
-         * free width is not padded either. */
-        int w = i + 1 < ncols || cols[i].align == COL_RIGHT ? cols[i].width : 0;
-        fprintf(out, cols[i].align == COL_RIGHT ? "%s%*s" : "%s%-*s", i ? " " : "", w, buf);
+    size_t w[TEXT_COLUMNS_MAX];
+    if (ncols > TEXT_COLUMNS_MAX)
+        ncols = TEXT_COLUMNS_MAX;
+    for (size_t c = 0; c < ncols; c++) {
+        w[c] = text_chars(cols[c].title);
+        if (w[c] < (size_t)cols[c].width)
+            w[c] = (size_t)cols[c].width;
     }
-    fputc('\n', out);
+    for (size_t i = 0; i < nrows; i++)
+        for (size_t c = 0; c < ncols; c++) {
+            cols[c].format(row(rows, i), buf, sizeof(buf));
+            size_t n = text_chars(buf);
+            if (n > w[c])
+                w[c] = n;
+        }
+    for (size_t i = 0; i <= nrows; i++) {
+        for (size_t c = 0; c < ncols; c++) {
+            if (i)
+                cols[c].format(row(rows, i - 1), buf, sizeof(buf));
+            else
+                snprintf(buf, sizeof(buf), "%s", cols[c].title);
+            size_t n = text_chars(buf);
+            int pad = (int)(w[c] - n);
+            if (c + 1 == ncols && cols[c].align != COL_RIGHT)
+                pad = 0;
+            if (c)
+                fputc(' ', out);
+            if (cols[c].align == COL_RIGHT)
+                fprintf(out, "%*s%s", pad, "", buf);
+            else
+                fprintf(out, "%s%*s", buf, pad, "");
+        }
+        fputc('\n', out);
+    }
+}
+
+static const void *loc_at(const void *rows, size_t i)
+{
+    return (const struct loc_row *)rows + i;
+}
+
+static const void *thread_at(const void *rows, size_t i)
+{
+    return (const struct thread_row *)rows + i;
 }
 
 /* By source location, then busiest first, then by destination: the
@@ -376,14 +431,11 @@ static int print_text(FILE *out, struct sampler *s, struct tables *tb, enum view
         fputc('\n', out);
     switch (v) {
     case VIEW_LOCATIONS:
-        print_cells(out, loc_columns, loc_ncolumns, NULL);
-        for (size_t i = 0; i < tb->nlocs; i++)
-            print_cells(out, loc_columns, loc_ncolumns, &tb->locs[i]);
+        print_table(out, loc_columns, loc_ncolumns, tb->locs, tb->nlocs, loc_at);
         break;
     case VIEW_THREADS:
-        print_cells(out, thread_columns, thread_ncolumns, NULL);
-        for (size_t i = 0; i < tb->nthreads; i++)
-            print_cells(out, thread_columns, thread_ncolumns, &tb->threads[i]);
+        print_table(out, thread_columns, thread_ncolumns, tb->threads, tb->nthreads,
+                    thread_at);
         break;
     case VIEW_STACKS:
         if (text_stacks(out, s, by) < 0)
@@ -512,7 +564,7 @@ static int print_json(FILE *out, struct sampler *s, struct tables *tb, enum view
                       enum gto_class_by by)
 {
     const struct gto_counters *c = gto_snapshot_counters(s->cur);
-    fprintf(out, "{\"target\": ");
+    fprintf(out, "{\"schema_version\": %d, \"target\": ", GTO_JSON_SCHEMA_VERSION);
     gto_json_string(out, gto_target_name(s->target));
     if (s->pid)
         fprintf(out, ", \"pid\": %d", (int)s->pid);
@@ -638,10 +690,64 @@ static void prom_family(FILE *out, const char *name, const char *type,
     fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* One sample of a per-location family: NAME{location="LABEL"} VALUE. */
+static void prom_loc_u64(FILE *out, const char *name, const char *label, uint64_t v)
+{
+    fprintf(out, "%s{location=", name);
+    prom_label(out, label);
+    fprintf(out, "} %" PRIu64 "\n", v);
+}
+
+/* NS nanoseconds as seconds in decimal, exactly (no binary rounding):
+ * "0.000001023", "140737.488355327". */
+static void fmt_ns_seconds(uint64_t ns, char *buf, size_t len)
+{
+    int n = snprintf(buf, len, "%" PRIu64 ".%09" PRIu64, ns / 1000000000u, ns % 1000000000u);
+    /* Trailing zeros (and a bare point) go: the label reads as written. */
+    while (n > 0 && (size_t)n < len && buf[n - 1] == '0')
+        buf[--n] = '\0';
+    if (n > 0 && (size_t)n < len && buf[n - 1] == '.')
+        buf[--n] = '\0';
+}
+
+/* A location's completed waits as a Prometheus histogram.  The runtime's
+ * bucket b counts waits of [2^b, 2^(b+1)) ns (bucket 0 also 0 ns, the
+ * last one everything longer), and a wait is a whole number of ns, so
+ * the waits of buckets 0..b are exactly those of at most 2^(b+1) - 1 ns:
+ * that is its le, cumulative as Prometheus wants; the last bucket is
+ * +Inf.  _count is the +Inf bucket (the sum of the buckets, which is the
+ * location's completed count in any consistent copy), _sum the total
+ * wait time.  A location where no wait has completed yet has no
+ * histogram: 50 series of zeros per location would multiply the
+ * exposition by ten for a program with many locations (a location is
+ * made when a thread first parks there, so the series appear with the
+ * first completed wait, as a client library's labelled histogram does
+ * with its first observation). */
+static void prom_wait_histogram(FILE *out, const char *label, const struct gto_location *l)
+{
+    uint64_t cum = 0;
+    char le[32];
+    for (int b = 0; b < GTO_HIST_BUCKETS; b++) {
+        cum += l->hist[b];
+        if (b + 1 < GTO_HIST_BUCKETS)
+            fmt_ns_seconds((UINT64_C(2) << b) - 1, le, sizeof(le));
+        else
+            snprintf(le, sizeof(le), "+Inf");
+        fprintf(out, "gt_location_wait_seconds_bucket{location=");
+        prom_label(out, label);
+        fprintf(out, ",le=\"%s\"} %" PRIu64 "\n", le, cum);
+    }
+    fprintf(out, "gt_location_wait_seconds_sum{location=");
+    prom_label(out, label);
+    fprintf(out, "} %.9f\n", (double)l->total_wait_ns / 1e9);
+    prom_loc_u64(out, "gt_location_wait_seconds_count", label, cum);
+}
+
 static void print_prometheus(FILE *out, struct sampler *s, struct tables *tb)
 {
     const struct gto_counters *c = gto_snapshot_counters(s->cur);
     char label[WHERE_MAX + 16], label2[WHERE_MAX + 16];
+    /* The states part the threads: their sum is the thread count. */
     prom_family(out, "gt_threads", "gauge", "Green threads by state.");
     for (int i = GTO_STATE_RUNNABLE; i < GTO_STATE_COUNT; i++)
         fprintf(out, "gt_threads{state=\"%s\"} %" PRIu64 "\n", gto_state_name(i),
@@ -652,8 +758,8 @@ static void print_prometheus(FILE *out, struct sampler *s, struct tables *tb)
     fprintf(out, "gt_spawns_total %" PRIu64 "\n", c->spawns);
     prom_family(out, "gt_exits_total", "counter", "Threads exited.");
     fprintf(out, "gt_exits_total %" PRIu64 "\n", c->exits);
-    prom_family(out, "gt_run_queue_length", "gauge", "Threads ready to run.");
-    fprintf(out, "gt_run_queue_length %" PRIu64 "\n", c->runq_len);
+    prom_family(out, "gt_run_queue_threads", "gauge", "Threads ready to run.");
+    fprintf(out, "gt_run_queue_threads %" PRIu64 "\n", c->runq_len);
     prom_family(out, "gt_idle_seconds_total", "counter",
                 "Time blocked in the poller, the wait in progress included.");
     fprintf(out, "gt_idle_seconds_total %.9f\n", (double)c->idle_total / 1e9);
@@ -662,12 +768,25 @@ static void print_prometheus(FILE *out, struct sampler *s, struct tables *tb)
     fprintf(out, "gt_file_io_calls_total %" PRIu64 "\n", c->file_io_calls);
     prom_family(out, "gt_file_io_seconds_total", "counter", "Time in regular-file I/O.");
     fprintf(out, "gt_file_io_seconds_total %.9f\n", (double)c->file_io_ns / 1e9);
-    prom_family(out, "gt_stack_bytes", "gauge", "Stack bytes of all threads.");
-    fprintf(out, "gt_stack_bytes{kind=\"reserved\"} %" PRIu64 "\n", tb->reserved);
-    fprintf(out, "gt_stack_bytes{kind=\"live\"} %" PRIu64 "\n", tb->live);
+    /* One family per measure, not gt_stack_bytes{kind}: live lies within
+     * resident and resident within reserved, so a sum over kind would
+     * count bytes twice.  Each of these sums over targets. */
+    prom_family(out, "gt_stack_reserved_bytes", "gauge",
+                "Stack bytes reserved for all threads (stack_hi - stack_lo, guards apart).");
+    fprintf(out, "gt_stack_reserved_bytes %" PRIu64 "\n", tb->reserved);
+    prom_family(out, "gt_stack_live_bytes", "gauge",
+                "Stack bytes in use at each thread's last switch, all threads.");
+    fprintf(out, "gt_stack_live_bytes %" PRIu64 "\n", tb->live);
+    /* Resident and dead are measured every 10 s or so, never in a compact
+     * core: absent until known rather than 0. */
     if (tb->measured) {
-        fprintf(out, "gt_stack_bytes{kind=\"resident\"} %" PRIu64 "\n", tb->resident);
-        fprintf(out, "gt_stack_bytes{kind=\"dead\"} %" PRIu64 "\n", tb->dead);
+        prom_family(out, "gt_stack_resident_bytes", "gauge",
+                    "Stack bytes in memory, all threads (measured every 10 s or less often).");
+        fprintf(out, "gt_stack_resident_bytes %" PRIu64 "\n", tb->resident);
+        prom_family(out, "gt_stack_dead_bytes", "gauge",
+                    "Stack bytes touched before and not in use now, all threads "
+                    "(measured every 10 s or less often).");
+        fprintf(out, "gt_stack_dead_bytes %" PRIu64 "\n", tb->dead);
     }
     prom_family(out, "gt_guard_mappings", "gauge", "Mappings the guard policy uses.");
     fprintf(out, "gt_guard_mappings %" PRIu64 "\n", c->guard_mappings);
@@ -692,41 +811,37 @@ static void print_prometheus(FILE *out, struct sampler *s, struct tables *tb)
                 "Stack samples the runtime's watchdog took of a thread running too long.");
     fprintf(out, "gt_watchdog_samples_total %" PRIu64 "\n", c->watchdog_events);
 
-    prom_family(out, "gt_location_waiting", "gauge", "Threads waiting at a location now.");
+    prom_family(out, "gt_location_waiting_threads", "gauge",
+                "Threads waiting at a location now.");
     for (size_t i = 0; i < tb->nlocs; i++) {
         loc_label(tb, tb->locs[i].index, label, sizeof(label));
-        fprintf(out, "gt_location_waiting{location=");
-        prom_label(out, label);
-        fprintf(out, "} %" PRIu64 "\n", tb->locs[i].waiting);
+        prom_loc_u64(out, "gt_location_waiting_threads", label, tb->locs[i].waiting);
     }
-    prom_family(out, "gt_location_blocked_waiters", "gauge",
+    prom_family(out, "gt_location_blocked_threads", "gauge",
                 "Threads waiting at a location held up by another thread (a mutex's owner, "
-                "a joined thread).");
+                "a joined thread): some of its waiting threads.");
     for (size_t i = 0; i < tb->nlocs; i++) {
         loc_label(tb, tb->locs[i].index, label, sizeof(label));
-        fprintf(out, "gt_location_blocked_waiters{location=");
-        prom_label(out, label);
-        fprintf(out, "} %" PRIu64 "\n", tb->locs[i].blocked_waiters);
+        prom_loc_u64(out, "gt_location_blocked_threads", label, tb->locs[i].blocked_waiters);
     }
     prom_family(out, "gt_location_arrivals_total", "counter", "Waits begun at a location.");
     for (size_t i = 0; i < tb->nlocs; i++) {
         const struct gto_location *l = gto_location_by_index(s->cur, tb->locs[i].index);
         loc_label(tb, tb->locs[i].index, label, sizeof(label));
-        fprintf(out, "gt_location_arrivals_total{location=");
-        prom_label(out, label);
-        fprintf(out, "} %" PRIu64 "\n", l ? l->arrivals : 0);
+        prom_loc_u64(out, "gt_location_arrivals_total", label, l ? l->arrivals : 0);
     }
-    prom_family(out, "gt_location_wait_seconds", "summary",
-                "Completed waits at a location: count and total time.");
+    prom_family(out, "gt_location_wait_seconds", "histogram",
+                "Completed waits at a location, from the park to running again, in the "
+                "runtime's log2 buckets (le = 2^(b+1) - 1 ns).");
     for (size_t i = 0; i < tb->nlocs; i++) {
         const struct gto_location *l = gto_location_by_index(s->cur, tb->locs[i].index);
+        uint64_t done = 0;
+        for (int b = 0; l && b < GTO_HIST_BUCKETS; b++)
+            done += l->hist[b];
+        if (!done)
+            continue;
         loc_label(tb, tb->locs[i].index, label, sizeof(label));
-        fprintf(out, "gt_location_wait_seconds_sum{location=");
-        prom_label(out, label);
-        fprintf(out, "} %.9f\n", l ? (double)l->total_wait_ns / 1e9 : 0.0);
-        fprintf(out, "gt_location_wait_seconds_count{location=");
-        prom_label(out, label);
-        fprintf(out, "} %" PRIu64 "\n", l ? l->completed : 0);
+        prom_wait_histogram(out, label, l);
     }
     prom_family(out, "gt_location_oldest_wait_seconds", "gauge",
                 "Age of the oldest wait in progress at a location.");

@@ -48,11 +48,13 @@ static const char usage_text[] =
     "                       the core names)\n"
     "Mode:\n"
     "  -b, --batch          print snapshots and exit (no terminal needed)\n"
-    "  -n, --iterations N   snapshots in batch mode (default 1)\n"
+    "  -n, --iterations N   snapshots in batch mode (default 1); on the screen,\n"
+    "                       refreshes before it closes (default: until q)\n"
     "  -d, --delay SECS     interval between snapshots (default 1)\n"
     "What to show:\n"
     "      --view V         locations (default), threads, stacks, graph\n"
-    "      --format F       text (default), json, prometheus, dot (batch)\n"
+    "      --format F       text (default), json, prometheus, dot; prometheus\n"
+    "                       prints one exposition: the last of the -n snapshots\n"
     "      --class-by entry|name|prefix  what makes threads one class in the\n"
     "                       stacks view: the entry function (default), the\n"
     "                       thread name, or the name up to a space or digit\n"
@@ -73,7 +75,13 @@ static const char usage_text[] =
     "names the thread holding up most of a location's waiters (thread 2 (50),\n"
     "+N more threads); the Graph view's => edges go to where those threads\n"
     "are parked; the Threads view says who holds each wait up.\n"
-    "On the screen, h lists the keys; q, Ctrl-C or SIGTERM end gt-top.\n"
+    "Keys on the screen (h shows them, with a legend of every column):\n"
+    "  q F10 quit          h ? F1 help          1-4 Tab views      Enter drill down\n"
+    "  Esc back            D deadlocks          / \\ F4 filter      F3 search\n"
+    "  F5 thread tree      < > s F6 sort column r reverse          p Space pause\n"
+    "  d + - interval      arrows PgUp PgDn Home End, the mouse: move, click a\n"
+    "  row to select it, a column's title to sort by it\n"
+    "q, F10, Ctrl-C or SIGTERM end gt-top.\n"
     "\n"
     "Exit status: 0 done (q, Ctrl-C or SIGTERM, or every snapshot printed),\n"
     "1 the target could not be read (the message says why), 2 bad command line.\n"
@@ -82,6 +90,7 @@ static const char usage_text[] =
 struct options {
     int batch;
     long iterations;
+    int iterations_given;    /* -n: the screen too stops after them */
     double delay;
     pid_t pid;
     const char *core, *exe;
@@ -178,6 +187,7 @@ static int parse_options(int argc, char **argv, struct options *o)
             o->iterations = strtol(optarg, &end, 10);
             if (*end || o->iterations < 1)
                 return usage_error("-n wants a count of at least 1, not '%s'", optarg);
+            o->iterations_given = 1;
             break;
         case 'd':
             o->delay = strtod(optarg, &end);
@@ -326,8 +336,15 @@ static int run_batch(struct sampler *s, const struct options *o,
         if (sampler_step(s, err) < 0)
             goto fail;
         struct tables tb;
-        if (tables_build(&tb, s, o->view == VIEW_THREADS) < 0 || batch_print(stdout, s, &tb, o->view, o->format, o->order,
-                                                    o->class_by) < 0) {
+        /* A Prometheus exposition is one scrape: two in a row repeat every
+         * family, which no parser takes (promtool: "second HELP line").
+         * Its counters are totals and its histograms cumulative, so the
+         * last snapshot says all the earlier ones did; the earlier ones
+         * are still taken, for the rates and the stack measures. */
+        int shown = o->format != FORMAT_PROMETHEUS || o->core || i + 1 == o->iterations;
+        if (tables_build(&tb, s, o->view == VIEW_THREADS) < 0 ||
+            (shown && batch_print(stdout, s, &tb, o->view, o->format, o->order,
+                                  o->class_by) < 0)) {
             fprintf(stderr, "gt-top: out of memory\n");
             tables_free(&tb);
             return EXIT_TARGET;
@@ -394,7 +411,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "gt-top: %s\n", err);
             return EXIT_TARGET;
         }
-        rc = tui_run(&s, o.delay, o.view, o.order, o.class_by, &cost);
+        rc = tui_run(&s, o.delay, o.iterations_given ? o.iterations : 0, o.view, o.order, o.class_by, &cost);
         refresh_cost_flush(&cost, stderr);
     }
     sampler_close(&s);

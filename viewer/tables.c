@@ -541,7 +541,14 @@ static int tc_where(const void *a, const void *b) { return strcmp(TROW(a)->where
 static int tc_blocked(const void *a, const void *b) { return CMP(tk_blocked(a), tk_blocked(b)); }
 
 static void tf_id(const void *r, char *b, size_t n) { snprintf(b, n, "%lu", (unsigned long)THR(r)->id); }
-static void tf_name(const void *r, char *b, size_t n) { snprintf(b, n, "%s", THR(r)->name[0] ? THR(r)->name : "-"); }
+/* In a tree, under its spawner: "`- " after two spaces a level (16
+ * levels at most, deeper ones drawn at the 16th). */
+static void tf_name(const void *r, char *b, size_t n)
+{
+    uint32_t d = TROW(r)->depth;
+    int indent = d ? 2 * (int)((d > 16 ? 16 : d) - 1) : 0;
+    snprintf(b, n, "%*s%s%s", indent, "", d ? "`- " : "", THR(r)->name[0] ? THR(r)->name : "-");
+}
 static void tf_state(const void *r, char *b, size_t n) { snprintf(b, n, "%s", gto_state_name(THR(r)->state)); }
 /* The wait and who holds it up (gto_block_describe: "mutex 0x... held by
  * thread 2 "holder" (parked, sleep at ...) for 3.2s"); it begins with the
@@ -579,19 +586,19 @@ static void tf_blocked(const void *r, char *b, size_t n)
 const struct column thread_columns[] = {
     {"id", "ID", 7, COL_RIGHT, "thread id", tc_id, tf_id, tk_id},
     {"name", "NAME", 10, COL_LEFT, "thread name", tc_name, tf_name, tk_name},
-    {"state", "STATE", 7, COL_LEFT, "runnable, running, parked, exited", tc_state, tf_state, tk_state},
+    {"state", "STATE", 7, COL_LEFT, "running, runnable (queued to run), parked (waiting) or exited", tc_state, tf_state, tk_state},
     {"waits_on", "WAITS ON", 14, COL_LEFT, "what a parked thread waits on and who holds it up (fd 9 read, sleep 2s left, mutex 0x... held by thread 2 \"holder\" (parked, ...) for 3.2s)", tc_waits_on, tf_waits_on, tk_waits_on},
-    {"waited", "WAITED", 9, COL_RIGHT, "how long it has waited (parked)", tc_waited, tf_waited, tk_waited},
+    {"waited", "WAITED", 9, COL_RIGHT, "how long a parked thread has waited", tc_waited, tf_waited, tk_waited},
     /* Before the numbers: at 80 columns a row ends here. */
-    {"location", "LOCATION", 25, COL_LEFT, "where it waits", tc_where, tf_where, tk_where},
+    {"location", "LOCATION", 25, COL_LEFT, "where it waits: the blocking call and its callers, as the Locations view labels it", tc_where, tf_where, tk_where},
     /* WAITS ON has the whole story, cut on screen: who, in a column of
      * its own, from 93 columns on. */
     {"blocked_by", "BLOCKED BY", 13, COL_LEFT, "the thread holding it up: a mutex's owner, the joined thread, the owner of the mutex a cond waiter retakes", tc_blocked, tf_blocked, tk_blocked},
-    {"run", "RUN", 7, COL_RIGHT, "time it has run", tc_run, tf_run, tk_run},
+    {"run", "RUN", 7, COL_RIGHT, "time it has run in all", tc_run, tf_run, tk_run},
     {"switches", "SWITCH", 7, COL_RIGHT, "times it was switched in", tc_sw, tf_sw, tk_sw},
-    {"live", "LIVE", 7, COL_RIGHT, "live stack bytes", tc_live, tf_live, tk_live},
-    {"touched", "TOUCHED", 8, COL_RIGHT, "touched stack bytes (stacks view measures)", tc_touched, tf_touched, tk_touched},
-    {"reserved", "RESERVED", 9, COL_RIGHT, "stack size reserved", tc_reserved, tf_reserved, tk_reserved},
+    {"live", "LIVE", 7, COL_RIGHT, "stack bytes its frames use now", tc_live, tf_live, tk_live},
+    {"touched", "TOUCHED", 8, COL_RIGHT, "stack bytes it has ever touched, from the last stack measure (the header says how old; - before the first)", tc_touched, tf_touched, tk_touched},
+    {"reserved", "RESERVED", 9, COL_RIGHT, "stack bytes reserved for it", tc_reserved, tf_reserved, tk_reserved},
 };
 const size_t thread_ncolumns = sizeof(thread_columns) / sizeof(thread_columns[0]);
 
@@ -710,4 +717,85 @@ int tables_sort_threads(struct thread_row *rows, size_t n, size_t col,
     memcpy(rows, out, n * sizeof(*rows));
     free(v), free(tmp), free(out);
     return 0;
+}
+
+/* See tables.h.  Rows are found by id through a sorted copy of the ids
+ * (radix, as the sort), children are listed in the rows' order by a
+ * counting pass, and the walk keeps its own stack. */
+int tables_tree_threads(struct thread_row *rows, size_t n)
+{
+    struct keyed *by_id = malloc((n + 1) * sizeof(*by_id));
+    struct keyed *tmp = malloc((n + 1) * sizeof(*tmp));
+    size_t *parent = malloc((n + 1) * sizeof(*parent));
+    size_t *first = calloc(n + 2, sizeof(*first));
+    size_t *child = malloc((n + 1) * sizeof(*child));
+    size_t *stack = malloc((n + 1) * sizeof(*stack));
+    size_t *order = malloc((n + 1) * sizeof(*order));
+    uint32_t *depth = malloc((n + 1) * sizeof(*depth));
+    unsigned char *seen = calloc(n + 1, 1);
+    struct thread_row *out = malloc((n + 1) * sizeof(*out));
+    int rc = -1;
+    if (!by_id || !tmp || !parent || !first || !child || !stack || !order || !depth ||
+        !seen || !out)
+        goto done;
+    for (size_t i = 0; i < n; i++)
+        by_id[i] = (struct keyed){rows[i].th->id, i};
+    radix_sort(by_id, tmp, n);
+    /* Each row's parent row (n: none), then the rows' children, in the
+     * rows' order, at child[first[p]..first[p + 1]). */
+    for (size_t i = 0; i < n; i++) {
+        uint64_t p = rows[i].th->parent;
+        size_t lo = 0, hi = n;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (by_id[mid].key < p)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        parent[i] = lo < n && by_id[lo].key == p && p != rows[i].th->id ? by_id[lo].at : n;
+        if (parent[i] < n)
+            first[parent[i] + 2]++;
+    }
+    for (size_t i = 2; i <= n + 1; i++)
+        first[i] += first[i - 1];
+    for (size_t i = 0; i < n; i++)
+        if (parent[i] < n)
+            child[first[parent[i] + 1]++] = i;
+    /* first[p] is now where p's children start, first[p + 1] where they
+     * end.  Roots first: rows without a parent among them; then any row
+     * left unseen, which only a loop of parents leaves. */
+    size_t k = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t r = 0; r < n; r++) {
+            if (seen[r] || (pass == 0 && parent[r] < n))
+                continue;
+            size_t top = 0;
+            stack[top++] = r;
+            depth[r] = 0;
+            seen[r] = 1;
+            while (top) {
+                size_t i = stack[--top];
+                order[k++] = i;
+                /* Pushed last child first: popped in the rows' order. */
+                for (size_t c = first[i + 1]; c > first[i]; c--) {
+                    size_t j = child[c - 1];
+                    if (seen[j])
+                        continue;
+                    seen[j] = 1;
+                    depth[j] = depth[i] < UINT32_MAX ? depth[i] + 1 : depth[i];
+                    stack[top++] = j;
+                }
+            }
+        }
+    for (size_t i = 0; i < n; i++) {
+        out[i] = rows[order[i]];
+        out[i].depth = depth[order[i]];
+    }
+    memcpy(rows, out, n * sizeof(*rows));
+    rc = 0;
+done:
+    free(by_id), free(tmp), free(parent), free(first), free(child), free(stack);
+    free(order), free(depth), free(seen), free(out);
+    return rc;
 }

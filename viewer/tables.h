@@ -67,6 +67,8 @@ struct thread_row {
     uint8_t measured;              /* touched, resident, dead are known */
     uint8_t now_exact;             /* 0: waited_ns is a lower bound (a core
                                     * that cannot tell when it was written) */
+    uint32_t depth;                /* in the screen's tree (tables_tree_threads):
+                                    * spawners above it; 0 in a flat list */
     uint64_t now;                  /* the snapshot's now (wait descriptions
                                     * say how long a sleep has left) */
     uint64_t waited_ns;            /* now - wait_since when parked */
@@ -155,6 +157,14 @@ extern const size_t thread_ncolumns;
 void tables_sort_locs(struct tables *tb, size_t col, int desc);
 int tables_sort_threads(struct thread_row *rows, size_t n, size_t col,
                         int desc);
+/* Puts N thread rows, sorted, in tree order: each thread right under the
+ * thread that spawned it (its parent), depth-first, brothers in their
+ * sorted order, with its depth; a thread whose parent is not among them
+ * (the main thread, an exited spawner) is a root.  Parent ids are the
+ * target's: a loop of parents is broken where it is entered, nothing is
+ * visited twice.  O(n log n); -1 (rows unchanged) when out of memory. */
+int tables_tree_threads(struct thread_row *rows, size_t n);
+
 /* The column of that name (TABLE is loc_columns or thread_columns), or -1. */
 int tables_column(const struct column *table, size_t n, const char *name);
 

@@ -40,6 +40,25 @@ enum { PAIR_HEADER = 1, PAIR_TITLE, PAIR_SELECT, PAIR_ALERT };
  * backtrace groups of one location, or one thread's backtrace. */
 enum drill { DRILL_NONE, DRILL_LOCATION, DRILL_THREAD, DRILL_DEADLOCKS };
 
+/* The list's columns as the last screen drew them (layout_compute). */
+#define LAYOUT_MAX 16
+struct layout {
+    const struct column *cols;   /* the view's table; NULL: no columns */
+    size_t n;
+    size_t col[LAYOUT_MAX];      /* index in cols */
+    int x[LAYOUT_MAX], w[LAYOUT_MAX];
+};
+
+/* What the cursor is on, so that it stays there when the rows move (a
+ * refresh, another order, another filter, back from a drill-down), as
+ * htop's stays on its process: a thread's id, a location's index, a
+ * Graph row's place.  Taken while the rows it reads are valid. */
+struct cursor {
+    int valid;
+    uint64_t key;
+    size_t offset;            /* its line on screen below the first row */
+};
+
 struct ui {
     struct sampler *s;
     struct tables tb;
@@ -50,9 +69,20 @@ struct ui {
     char filter[64];
     size_t *shown;            /* rows of the current list that pass */
     size_t nshown;
-    size_t selected, top;
+    size_t selected, top;     /* the list's cursor and first row shown */
+    size_t dtop;              /* first line shown of a drill-down or the
+                               * Stacks view */
+    char **help_lines;        /* the help, built as it is drawn */
+    size_t nhelp, htop;       /* its lines, the first shown */
+    char search[64];          /* the last search (F3) */
+    size_t search_start;      /* the row it looks from */
+    struct cursor edit_cursor; /* where the cursor was when the filter's
+                                * prompt opened */
     int paused, help, colour;
+    int tree;                 /* F5: the Threads view as a tree */
     double delay;
+    long iterations;          /* -n: refreshes before quitting, 0 none */
+    long refreshes;           /* screens drawn from a new snapshot */
     enum drill drill;
     uint32_t drill_loc;
     uint64_t drill_thread;
@@ -63,6 +93,7 @@ struct ui {
     enum gto_class_by class_by;
     char message[GTO_ERR_MAX + 64];
     int header_n;             /* header lines drawn last */
+    struct layout lay;        /* the list's columns as drawn last */
 };
 
 /* Location columns on screen: BLOCKED BY (the last of screen_loc_columns)
@@ -85,17 +116,26 @@ static const char *row_text_for_filter(const struct ui *u, size_t i)
     return r->where;
 }
 
-static int row_passes(const struct ui *u, size_t i)
+/* Row I of the current list holds TEXT in its location, name or state:
+ * what the filter keeps and the search finds. */
+static int row_matches(const struct ui *u, size_t i, const char *text)
 {
-    if (!u->filter[0])
+    if (!text[0])
         return 1;
-    if (strstr(row_text_for_filter(u, i), u->filter))
+    if (u->view == VIEW_GRAPH)
+        return 0;
+    if (strstr(row_text_for_filter(u, i), text))
         return 1;
     if (u->view == VIEW_THREADS) {
         const struct gto_thread *th = u->tb.threads[i].th;
-        return strstr(th->name, u->filter) || strstr(gto_state_name(th->state), u->filter);
+        return strstr(th->name, text) || strstr(gto_state_name(th->state), text);
     }
     return 0;
+}
+
+static int row_passes(const struct ui *u, size_t i)
+{
+    return u->view == VIEW_GRAPH || row_matches(u, i, u->filter);
 }
 
 static size_t list_len(const struct ui *u)
@@ -108,8 +148,45 @@ static size_t list_len(const struct ui *u)
     }
 }
 
-/* Sorts and filters the current list; keeps the cursor in range. */
-static void arrange(struct ui *u)
+static uint64_t row_key(const struct ui *u, size_t i)
+{
+    if (u->view == VIEW_THREADS)
+        return u->tb.threads[i].th->id;
+    if (u->view == VIEW_LOCATIONS)
+        return u->tb.locs[i].index;
+    return i;
+}
+
+static struct cursor cursor_save(const struct ui *u)
+{
+    struct cursor c = {0, 0, 0};
+    if (u->have_tables && u->shown && u->selected < u->nshown) {
+        c.valid = 1;
+        c.key = row_key(u, u->shown[u->selected]);
+        c.offset = u->selected >= u->top ? u->selected - u->top : 0;
+    }
+    return c;
+}
+
+/* Puts the cursor back on C's row at its line on screen; a row gone (a
+ * thread that exited, one the filter leaves out) leaves the cursor at
+ * its place in the list, kept in range. */
+static void cursor_restore(struct ui *u, struct cursor c)
+{
+    if (c.valid)
+        for (size_t k = 0; k < u->nshown; k++)
+            if (row_key(u, u->shown[k]) == c.key) {
+                u->selected = k;
+                u->top = k >= c.offset ? k - c.offset : 0;
+                break;
+            }
+    if (u->selected >= u->nshown)
+        u->selected = u->nshown ? u->nshown - 1 : 0;
+}
+
+/* Sorts and filters the current list; the cursor stays on its row (C,
+ * saved before the rows changed) or in range. */
+static void arrange_from(struct ui *u, struct cursor c)
 {
     if (!u->have_tables)
         return;
@@ -120,6 +197,14 @@ static void arrange(struct ui *u)
                                  u->sort_desc[u->view]) < 0)
         snprintf(u->message, sizeof(u->message), "out of memory sorting %zu threads",
                  u->tb.nthreads);
+    if (u->view == VIEW_THREADS) {
+        /* A row keeps its depth through a sort: a flat list sets none. */
+        for (size_t i = 0; i < u->tb.nthreads; i++)
+            u->tb.threads[i].depth = 0;
+        if (u->tree && tables_tree_threads(u->tb.threads, u->tb.nthreads) < 0)
+            snprintf(u->message, sizeof(u->message), "out of memory: no tree of %zu threads",
+                     u->tb.nthreads);
+    }
     size_t n = list_len(u);
     free(u->shown);
     u->shown = malloc((n + 1) * sizeof(*u->shown));
@@ -127,14 +212,16 @@ static void arrange(struct ui *u)
     if (!u->shown)
         return;
     for (size_t i = 0; i < n; i++)
-        if (u->view == VIEW_GRAPH || row_passes(u, i))
+        if (row_passes(u, i))
             u->shown[u->nshown++] = i;
-    if (u->selected >= u->nshown)
-        u->selected = u->nshown ? u->nshown - 1 : 0;
+    cursor_restore(u, c);
 }
+
+static void arrange(struct ui *u) { arrange_from(u, cursor_save(u)); }
 
 static void rebuild(struct ui *u)
 {
+    struct cursor c = cursor_save(u);
     if (u->have_tables)
         tables_free(&u->tb);
     /* The screen keeps the thread rows: a key switches to their view. */
@@ -145,10 +232,12 @@ static void rebuild(struct ui *u)
     if (u->view == VIEW_STACKS)
         u->have_stacks = stack_report_build(&u->stacks, u->s->target, u->s->cur,
                                             u->class_by, u->message) == 0;
-    arrange(u);
+    arrange_from(u, c);
 }
 
 static void deadlocks_open(struct ui *u);
+static void drill_open(struct ui *u);
+static void draw(struct ui *u);
 
 static void resample(struct ui *u)
 {
@@ -163,8 +252,12 @@ static void resample(struct ui *u)
     }
     u->message[0] = 0;
     rebuild(u);
+    /* What is shown below the view follows the program: a thread's
+     * wait, backtrace and stack, a location's threads. */
     if (u->drill == DRILL_DEADLOCKS)
         deadlocks_open(u);
+    else if (u->drill != DRILL_NONE)
+        drill_open(u);
 }
 
 /* ---- drill-down --------------------------------------------------------- */
@@ -215,14 +308,16 @@ static void drill_frames(struct ui *u, gto_target *t, const struct gto_thread *t
         drill_add(u, "    (%s)", note);
 }
 
-/* The location text the Threads view shows for thread id ("?" if the
- * last sample did not have it). */
-static const char *thread_where(const struct ui *u, uint64_t id)
+/* Where TH waits, read from its own snapshot SRC (the tables' rows are
+ * the last refresh's, where the thread may have been elsewhere or not
+ * yet): "?" for no known location. */
+static const char *thread_where(gto_target *t, const gto_snapshot *src,
+                                const struct gto_thread *th, char *buf, size_t len)
 {
-    for (size_t i = 0; i < u->tb.nthreads; i++)
-        if (u->tb.threads[i].th->id == id)
-            return u->tb.threads[i].where[0] ? u->tb.threads[i].where : "?";
-    return "?";
+    const struct gto_location *loc = gto_location_by_index(src, th->location);
+    if (!loc || !gto_location_label(t, loc, buf, len)[0])
+        snprintf(buf, len, "?");
+    return buf;
 }
 
 static void drill_open(struct ui *u)
@@ -252,7 +347,7 @@ static void drill_open(struct ui *u)
     const gto_snapshot *src = snap ? snap : u->s->cur;
     uint64_t now = gto_snapshot_counters(src)->now;
     int exact = gto_snapshot_counters(src)->now_exact;
-    char wait[2 * GTO_LABEL_MAX + 256];
+    char wait[2 * GTO_LABEL_MAX + 256], label[GTO_LABEL_MAX];
     if (u->drill == DRILL_THREAD) {
         const struct gto_thread *th = gto_thread_by_id(src, u->drill_thread);
         if (!th) {
@@ -267,7 +362,7 @@ static void drill_open(struct ui *u)
                           gto_fmt_age(gto_wait_age(th, now),
                                       exact, buf, sizeof(buf)),
                           gto_block_describe(u->s->target, src, th, wait, sizeof(wait)),
-                          thread_where(u, th->id));
+                          thread_where(u->s->target, src, th, label, sizeof(label)));
             struct gto_hog h;
             if (th->state == GTO_STATE_RUNNING && gto_hog(src, &h) && h.th == th)
                 drill_add(u, "  %s%s", gto_hog_describe(src, &h, wait, sizeof(wait)),
@@ -312,7 +407,10 @@ static void drill_open(struct ui *u)
     }
     if (snap)
         gto_snapshot_free(snap);
-    u->selected = u->top = 0;
+    /* Opened again on each refresh: the lines stay where they were
+     * scrolled to, within the new ones. */
+    if (u->dtop >= u->ndrill)
+        u->dtop = u->ndrill ? u->ndrill - 1 : 0;
 }
 
 /* A line of the deadlock list, wrapped at the screen's width (at a space,
@@ -343,7 +441,6 @@ static void deadlock_emit(void *ctx, const char *line)
 static void deadlocks_open(struct ui *u)
 {
     char banner[256];
-    size_t top = u->top;
     drill_free(u);
     if (!u->have_tables || !deadlock_banner(&u->tb, 0, banner, sizeof(banner))) {
         drill_add(u, "no deadlock");
@@ -352,7 +449,8 @@ static void deadlocks_open(struct ui *u)
         drill_add(u, "%s", "");
         deadlock_lines(u->s, deadlock_emit, u);
     }
-    u->top = top < u->ndrill ? top : 0;
+    if (u->dtop >= u->ndrill)
+        u->dtop = u->ndrill ? u->ndrill - 1 : 0;
 }
 
 /* ---- drawing ------------------------------------------------------------ */
@@ -361,38 +459,202 @@ static void put_line(int y, const char *text, int attr)
 {
     if (attr)
         attron(attr);
-    /* Bytes, not columns: a row with block characters was already cut to
-     * the screen's width by its formatter. */
-    mvaddnstr(y, 0, text, strstr(text, "\xe2\x96") ? -1 : COLS);
+    /* COLS characters, not bytes: names and the sparkline's blocks are
+     * several bytes a character. */
+    size_t bytes = 0;
+    for (int c = 0; text[bytes] && c < COLS; c++) {
+        bytes++;
+        while (((unsigned char)text[bytes] & 0xc0) == 0x80)
+            bytes++;
+    }
+    mvaddnstr(y, 0, text, (int)bytes);
     clrtoeol();
     if (attr)
         attroff(attr);
 }
 
-/* One row's cells, or with ROW NULL the titles, the sort column's marked
- * with its direction: ^ ascending, v descending.  PICK lists the NCOLS
- * columns of COLS to show (NULL: the first NCOLS). */
-static void format_columns(char *out, size_t len, const struct column *cols,
-                           const size_t *pick, size_t ncols, const void *row,
-                           size_t sort_col, int desc)
+/* TEXT (ASCII) wrapped at spaces to the screen's width from the first
+ * line down, as many lines as fit: the message that says the terminal is
+ * too small must itself fit in it. */
+static void put_wrapped(const char *text)
 {
+    size_t width = COLS > 1 ? (size_t)COLS : 1;
+    for (int y = 0; *text && y < LINES; y++) {
+        size_t n = strlen(text), cut = n;
+        if (n > width) {
+            cut = width;
+            while (cut > 0 && text[cut] != ' ')
+                cut--;
+            if (cut == 0)
+                cut = width;
+        }
+        mvaddnstr(y, 0, text, (int)cut);
+        text += cut;
+        while (*text == ' ')
+            text++;
+    }
+}
+
+/* Characters (UTF-8 sequences) in TEXT: names are valid UTF-8, and a
+ * column's width counts characters, not bytes. */
+static size_t text_chars(const char *text)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+        n += (*p & 0xc0) != 0x80;
+    return n;
+}
+
+/* Appends CELL to OUT (at *AT, LEN bytes) in W characters, cut after W
+ * (never inside a UTF-8 sequence) or padded on ALIGN's side; W < 0: as
+ * it is. */
+static void put_cell(char *out, size_t len, size_t *at, const char *cell, int w,
+                     enum col_align align)
+{
+    size_t chars = w < 0 ? text_chars(cell) : (size_t)w, n = text_chars(cell), bytes = 0;
+    size_t pad = n < chars ? chars - n : 0;
+    /* The bytes of the first CHARS characters. */
+    for (size_t c = 0; cell[bytes] && c < chars; c++) {
+        bytes++;
+        while (((unsigned char)cell[bytes] & 0xc0) == 0x80)
+            bytes++;
+    }
+    if (*at + bytes + pad + 1 > len)
+        return;
+    if (align == COL_RIGHT) {
+        memset(out + *at, ' ', pad);
+        *at += pad;
+    }
+    memcpy(out + *at, cell, bytes);
+    *at += bytes;
+    if (align != COL_RIGHT) {
+        memset(out + *at, ' ', pad);
+        *at += pad;
+    }
+    out[*at] = 0;
+}
+
+/* The columns of the current list as drawn: which of the view's table,
+ * where and how wide.  A column that would not fit whole is left out
+ * (the sort menu and the mouse know only these); the room left over goes
+ * to the text columns whose rows on screen hold more than their width,
+ * least wanting first, so that every text that can be shown whole is and
+ * the widest text column grows with the terminal.  A column of width 0
+ * (the Locations view's LOCATION) takes what is left. */
+static int body_height(const struct ui *u);
+
+static void layout_compute(struct ui *u)
+{
+    struct layout *l = &u->lay;
+    const size_t *pick = NULL;
+    size_t ncand = 0;
+    int avail = COLS;
+    l->n = 0;
+    l->cols = NULL;
+    if (u->drill != DRILL_NONE || !u->have_tables)
+        return;
+    if (u->view == VIEW_LOCATIONS) {
+        l->cols = loc_columns;
+        pick = screen_loc_columns;
+        ncand = screen_loc_ncolumns(u);
+        avail -= SPARK_COLUMNS + 1;          /* " QUEUE" and the sparkline */
+    } else if (u->view == VIEW_THREADS) {
+        l->cols = thread_columns;
+        ncand = thread_ncolumns;
+    } else {
+        return;
+    }
+    int h = body_height(u), x = 0;
+    size_t cand[LAYOUT_MAX + 1];
+    for (size_t k = 0; k < ncand && k < LAYOUT_MAX; k++)
+        cand[k] = pick ? pick[k] : k;
+    if (pick)
+        cand[ncand++] = loc_ncolumns - 1;    /* LOCATION, the rest */
+    int rest = -1;
+    for (size_t k = 0; k < ncand && l->n < LAYOUT_MAX; k++) {
+        const struct column *c = &l->cols[cand[k]];
+        int w = c->width ? c->width : 8;
+        if (x + w > avail)
+            break;
+        if (!c->width)
+            rest = (int)l->n;
+        l->col[l->n] = cand[k];
+        l->x[l->n] = x;
+        l->w[l->n] = w;
+        l->n++;
+        x += w + 1;
+    }
+    int extra = avail - (x ? x - 1 : 0);
+    /* What each text column's rows on screen want beyond its width. */
+    int want[LAYOUT_MAX] = {0};
+    char cell[WHERE_MAX + 32];
+    for (int r = 0; r < h && u->top + (size_t)r < u->nshown; r++) {
+        size_t i = u->shown[u->top + (size_t)r];
+        const void *row = u->view == VIEW_LOCATIONS ? (const void *)&u->tb.locs[i]
+                                                    : (const void *)&u->tb.threads[i];
+        for (size_t k = 0; k < l->n; k++) {
+            const struct column *c = &l->cols[l->col[k]];
+            if (c->align == COL_RIGHT || (int)k == rest)
+                continue;
+            c->format(row, cell, sizeof(cell));
+            int more = (int)text_chars(cell) - l->w[k];
+            if (more > want[k])
+                want[k] = more;
+        }
+    }
+    /* Least wanting first, each whole while what is left allows (as many
+     * columns whole as can be); once none fits, the rest share what is
+     * left (the first ones a character more for the remainder). */
+    for (;;) {
+        int nwant = 0, least = -1;
+        for (size_t k = 0; k < l->n; k++)
+            if (want[k] > 0) {
+                nwant++;
+                if (least < 0 || want[k] < want[least])
+                    least = (int)k;
+            }
+        if (!nwant || extra <= 0)
+            break;
+        if (want[least] <= extra) {
+            l->w[least] += want[least];
+            extra -= want[least];
+            want[least] = 0;
+            continue;
+        }
+        int share = extra / nwant, more = extra % nwant;
+        for (size_t k = 0; k < l->n; k++)
+            if (want[k] > 0) {
+                int give = share + (more > 0);
+                more -= more > 0;
+                l->w[k] += give;
+                extra -= give;
+            }
+        break;
+    }
+    if (rest >= 0 && extra > 0)
+        l->w[rest] += extra;
+    for (size_t k = 1; k < l->n; k++)
+        l->x[k] = l->x[k - 1] + l->w[k - 1] + 1;
+}
+
+/* One row's cells as laid out, or with ROW NULL the titles, the sort
+ * column's marked with its direction: ^ ascending, v descending. */
+static void format_columns(const struct ui *u, char *out, size_t len, const void *row)
+{
+    const struct layout *l = &u->lay;
     char cell[WHERE_MAX + 32];
     size_t at = 0;
     out[0] = 0;
-    for (size_t k = 0; k < ncols && at < len; k++) {
-        size_t i = pick ? pick[k] : k;
+    for (size_t k = 0; k < l->n; k++) {
+        size_t i = l->col[k];
         if (row)
-            cols[i].format(row, cell, sizeof(cell));
+            l->cols[i].format(row, cell, sizeof(cell));
         else
-            snprintf(cell, sizeof(cell), "%s%s", cols[i].title,
-                     i != sort_col ? "" : desc ? "v" : "^");
-        int w = cols[i].width;
-        int n = w ? snprintf(out + at, len - at, cols[i].align == COL_RIGHT ? "%*.*s " : "%-*.*s ",
-                             w, w, cell)
-                  : snprintf(out + at, len - at, "%s", cell);
-        if (n < 0)
-            break;
-        at += (size_t)n;
+            snprintf(cell, sizeof(cell), "%s%s", l->cols[i].title,
+                     i != u->sort_col[u->view] ? "" : u->sort_desc[u->view] ? "v" : "^");
+        if (k)
+            put_cell(out, len, &at, " ", -1, COL_LEFT);
+        put_cell(out, len, &at, cell, l->w[k], l->cols[i].align);
     }
 }
 
@@ -435,17 +697,14 @@ static const char *call_site(const char *label, char *buf, size_t len)
 static void format_row(const struct ui *u, size_t i, char *line, size_t len)
 {
     if (u->view == VIEW_LOCATIONS) {
-        char spark[128], cols[512];
-        format_columns(cols, sizeof(cols), loc_columns, screen_loc_columns,
-                       screen_loc_ncolumns(u), &u->tb.locs[i], 0, 0);
+        char spark[128];
+        format_columns(u, line, len, &u->tb.locs[i]);
         sparkline(u->s, u->tb.locs[i].index, spark, sizeof(spark));
-        /* The sparkline goes last: its blocks are several bytes per
-         * column, so the text before it is cut to the screen by bytes. */
-        int room = COLS - (int)strlen(cols) - SPARK_COLUMNS - 1;
-        snprintf(line, len, "%s%-*.*s %s", cols, room < 0 ? 0 : room, room < 0 ? 0 : room,
-                 u->tb.locs[i].where, spark);
+        size_t at = strlen(line);
+        put_cell(line, len, &at, " ", -1, COL_LEFT);
+        put_cell(line, len, &at, spark, -1, COL_LEFT);
     } else if (u->view == VIEW_THREADS) {
-        format_columns(line, len, thread_columns, NULL, thread_ncolumns, &u->tb.threads[i], 0, 0);
+        format_columns(u, line, len, &u->tb.threads[i]);
     } else if (u->view == VIEW_GRAPH && i < u->tb.nedges) {
         const struct edge_row *e = &u->tb.edges[i];
         char run[32];
@@ -502,29 +761,155 @@ static void stacks_lines(struct ui *u)
                   u->stacks.functions[i].frames, u->stacks.functions[i].function);
 }
 
-static const char *const help_text[] = {
+/* The help: the keys, then a legend of every column of every view (the
+ * Locations' and Threads' from their descriptions in tables.c, so the
+ * two never part), then how to read the header and the Graph. */
+static const char *const help_keys[] = {
     "gt-top keys",
     "",
     "  1 2 3 4, Tab    Locations, Threads, Stacks, Graph views",
-    "  Up Down PgUp PgDn Home End    move",
+    "  Up Down PgUp PgDn Home End, the mouse wheel    move",
     "  Enter           drill down: a location's threads and backtraces,",
-    "                  a thread's backtrace;  Esc goes back",
+    "                  a thread's backtrace (both follow the program);",
+    "                  Esc goes back, the cursor on the row it was on",
     "  D               the deadlock list: every cycle of threads waiting on",
     "                  each other (the header's DEADLOCK banner);  Esc back",
-    "  < >             sort by the column left / right;  r reverse",
-    "  s F6            pick the sort column by letter (again: reverse)",
-    "  /               filter rows by text (location, name, state)",
-    "  p               pause / resume sampling",
+    "  < >             sort by the column on screen left / right;  r reverse",
+    "  s F6            pick the sort column on screen by letter (again:",
+    "                  reverse);  --sort reaches the ones off screen",
+    "  click           on a row: the cursor goes there;  on a column's title:",
+    "                  sort by it (again: reverse)",
+    "  / \\ F4          filter rows by text (location, name, state), as it is",
+    "                  typed;  Enter keeps it, Esc takes it back",
+    "  F3              search: the cursor to the first row with the text,",
+    "                  F3 again the next;  Esc takes the cursor back",
+    "  F5              Threads view: a tree, each thread under the thread",
+    "                  that spawned it;  F5 again the flat list",
+    "  p Space         pause / resume sampling",
     "  d + -           refresh interval (d cycles, + slower, - faster)",
-    "  h ? F1          this help;  q quit",
-    "",
-    "  Header: the running thread and how long it has run without",
-    "  yielding, highlighted past -H (default 100ms).  Locations: BLOCKED BY",
-    "  is the thread holding up most waiters (thread 2 (50), +N more).",
-    "  Graph: -> transitions, => waits on threads parked elsewhere.",
-    "",
-    "press any key",
+    "  h ? F1          this help;  q F10 quit",
 };
+
+/* Columns whose descriptions are not in a table of tables.c: the
+ * Locations' queue (the screen's own), the Stacks view's classes
+ * (stack_class_line) and the Graph's rows. */
+static const char *const legend_queue[][2] = {
+    {"QUEUE", "threads waiting there at each of the last 10 refreshes, oldest first, "
+              "as blocks scaled to the highest"},
+};
+static const char *const legend_stacks[][2] = {
+    {"CLASS", "threads of one entry function (--class-by: name, name prefix)"},
+    {"THREADS", "threads in the class"},
+    {"SAMPLED", "threads whose stacks tell how deep the class goes (not those waiting "
+                "unstacked or never run)"},
+    {"TOUCH50", "median stack bytes touched (ever written) by its sampled threads"},
+    {"TOUCH99", "99th percentile of the touched bytes"},
+    {"TOUCHMAX", "most touched bytes of one thread"},
+    {"SUGGEST", "suggested stack size: TOUCHMAX plus a quarter (a page at least), "
+                "page-rounded"},
+    {"SAVES", "bytes of reserved stack the suggestion saves over the class"},
+};
+static const char *const legend_graph[][2] = {
+    {"RATE", "transitions per second from one location to the next (->)"},
+    {"RUN", "mean run time between the two"},
+    {"EDGE", "from -> to: where threads park next;  N held by M threads from => to: "
+             "N waiters wait on M threads parked at to"},
+};
+
+static void help_add(struct ui *u, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void help_add(struct ui *u, const char *fmt, ...)
+{
+    char **l = realloc(u->help_lines, (u->nhelp + 1) * sizeof(*l));
+    if (!l)
+        return;
+    u->help_lines = l;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&l[u->nhelp], fmt, ap) >= 0)
+        u->nhelp++;
+    va_end(ap);
+}
+
+static void help_free(struct ui *u)
+{
+    for (size_t i = 0; i < u->nhelp; i++)
+        free(u->help_lines[i]);
+    free(u->help_lines);
+    u->help_lines = NULL;
+    u->nhelp = 0;
+}
+
+/* "  TITLE     description", the description wrapped at the screen's
+ * width under itself. */
+static void help_legend(struct ui *u, const char *title, const char *text)
+{
+    enum { INDENT = 14 };
+    size_t room = COLS > INDENT + 20 ? (size_t)COLS - INDENT - 1 : 20;
+    int first = 1;
+    while (*text) {
+        size_t n = strlen(text), cut = n;
+        if (n > room) {
+            cut = room;
+            while (cut > room / 2 && text[cut] != ' ')
+                cut--;
+            if (text[cut] != ' ')
+                cut = room;
+        }
+        help_add(u, "  %-*s%.*s", INDENT - 2, first ? title : "", (int)cut, text);
+        first = 0;
+        text += cut;
+        while (*text == ' ')
+            text++;
+    }
+}
+
+static void help_build(struct ui *u)
+{
+    help_free(u);
+    for (size_t i = 0; i < sizeof(help_keys) / sizeof(help_keys[0]); i++)
+        help_add(u, "%s", help_keys[i]);
+    help_add(u, "%s", "");
+    help_add(u, "%s", "Locations view: a row per blocking call site.  The screen shows WAITING");
+    help_add(u, "%s", "ARRIV/s AGE99 OLDEST, BLOCKED BY while a thread holds waiters up,");
+    help_add(u, "%s", "LOCATION and QUEUE; gt-top -b prints every column but QUEUE.");
+    for (size_t i = 0; i < loc_ncolumns; i++)
+        help_legend(u, loc_columns[i].title, loc_columns[i].description);
+    help_legend(u, legend_queue[0][0], legend_queue[0][1]);
+    help_add(u, "%s", "");
+    help_add(u, "%s", "Threads view: a row per thread, the columns the screen's width holds");
+    for (size_t i = 0; i < thread_ncolumns; i++)
+        help_legend(u, thread_columns[i].title, thread_columns[i].description);
+    help_add(u, "%s", "");
+    help_add(u, "%s", "Stacks view: live stack per thread, then a row per class of threads");
+    for (size_t i = 0; i < sizeof(legend_stacks) / sizeof(legend_stacks[0]); i++)
+        help_legend(u, legend_stacks[i][0], legend_stacks[i][1]);
+    help_add(u, "%s", "");
+    help_add(u, "%s", "Graph view: a row per edge between locations");
+    for (size_t i = 0; i < sizeof(legend_graph) / sizeof(legend_graph[0]); i++)
+        help_legend(u, legend_graph[i][0], legend_graph[i][1]);
+    help_add(u, "%s", "");
+    help_add(u, "%s", "Header: the running thread and how long it has run without yielding,");
+    help_add(u, "%s", "highlighted past -H (default 100ms); stacks reserved, live, resident");
+    help_add(u, "%s", "(in memory) and dead (resident pages no live frame uses).");
+    help_add(u, "%s", "A title ending in ^ or v is the sort column, ascending or descending.");
+}
+
+/* The help, from line u->htop: the last line says how to scroll. */
+static void draw_help(struct ui *u)
+{
+    char line[256];
+    help_build(u);
+    size_t h = LINES > 1 ? (size_t)LINES - 1 : 1;
+    if (u->htop + h > u->nhelp)
+        u->htop = u->nhelp > h ? u->nhelp - h : 0;
+    for (size_t r = 0; r < h && u->htop + r < u->nhelp; r++)
+        put_line((int)r, u->help_lines[u->htop + r], u->htop + r ? 0 : A_BOLD);
+    snprintf(line, sizeof(line), " lines %zu-%zu of %zu  Up Down PgUp PgDn scroll  "
+             "q quits, any other key closes",
+             u->htop + 1, u->htop + h < u->nhelp ? u->htop + h : u->nhelp, u->nhelp);
+    put_line(LINES - 1, line, A_REVERSE);
+}
 
 static int body_height(const struct ui *u) { return LINES - u->header_n - 3; }
 
@@ -534,15 +919,14 @@ static void draw(struct ui *u)
     struct header_line hl[HEADER_MAX];
     erase();
     if (COLS < MIN_COLS || LINES < MIN_LINES) {
-        snprintf(line, sizeof(line), "terminal too small: gt-top needs at least %dx%d",
-                 MIN_COLS, MIN_LINES);
-        put_line(0, line, 0);
+        snprintf(line, sizeof(line), "terminal too small (%dx%d): gt-top needs at least %dx%d",
+                 COLS, LINES, MIN_COLS, MIN_LINES);
+        put_wrapped(line);
         refresh();
         return;
     }
     if (u->help) {
-        for (size_t i = 0; i < sizeof(help_text) / sizeof(help_text[0]); i++)
-            put_line((int)i, help_text[i], i ? 0 : A_BOLD);
+        draw_help(u);
         refresh();
         return;
     }
@@ -562,42 +946,43 @@ static void draw(struct ui *u)
     snprintf(line, sizeof(line), " [1]Locations [2]Threads [3]Stacks [4]Graph   view: %s%s  "
              "every %.1fs%s  at %s%s%s",
              u->drill == DRILL_LOCATION ? "location" : u->drill == DRILL_THREAD ? "thread"
-             : u->drill == DRILL_DEADLOCKS ? "deadlocks" : view_names[u->view],
+             : u->drill == DRILL_DEADLOCKS ? "deadlocks"
+             : u->view == VIEW_THREADS && u->tree ? "threads tree" : view_names[u->view],
              u->filter[0] ? "  filter" : "", u->delay, u->paused ? " PAUSED" : "", when,
              u->filter[0] ? ": " : "", u->filter);
     put_line(n, line, A_REVERSE);
 
     int y = n + 1, h = body_height(u);
+    u->lay.n = 0;             /* no columns to click or sort but a list's */
     if (u->drill != DRILL_NONE || u->view == VIEW_STACKS) {
         if (u->drill == DRILL_NONE)
             stacks_lines(u);
-        if (u->top > u->ndrill)
-            u->top = 0;
-        for (int r = 0; r <= h && u->top + (size_t)r < u->ndrill; r++)
-            put_line(y + r, u->drill_lines[u->top + (size_t)r], 0);
+        if (u->dtop > u->ndrill)
+            u->dtop = 0;
+        for (int r = 0; r <= h && u->dtop + (size_t)r < u->ndrill; r++)
+            put_line(y + r, u->drill_lines[u->dtop + (size_t)r], 0);
     } else {
-        if (u->view == VIEW_LOCATIONS) {
-            char cols[512];
-            size_t sc = u->sort_col[u->view];
-            format_columns(cols, sizeof(cols), loc_columns, screen_loc_columns,
-                           screen_loc_ncolumns(u), NULL, sc,
-                           u->sort_desc[u->view]);
-            int room = COLS - (int)strlen(cols) - SPARK_COLUMNS - 1;
-            const char *title = sc != loc_ncolumns - 1 ? "LOCATION"
-                                : u->sort_desc[u->view] ? "LOCATIONv" : "LOCATION^";
-            snprintf(line, sizeof(line), "%s%-*.*s QUEUE", cols, room < 0 ? 0 : room,
-                     room < 0 ? 0 : room, title);
-        } else if (u->view == VIEW_THREADS) {
-            format_columns(line, sizeof(line), thread_columns, NULL, thread_ncolumns, NULL,
-                           u->sort_col[u->view], u->sort_desc[u->view]);
-        } else {
-            snprintf(line, sizeof(line), "%12s  %-12s %s", "RATE", "RUN", "EDGE");
-        }
-        put_line(y++, line, u->colour ? COLOR_PAIR(PAIR_TITLE) | A_BOLD : A_BOLD);
+        /* The rows fill the body: a list that shrank (a filter) does
+         * not leave its cursor alone at the top of an empty screen. */
+        if (u->nshown <= (size_t)h)
+            u->top = 0;
+        else if (u->top > u->nshown - (size_t)h)
+            u->top = u->nshown - (size_t)h;
         if (u->selected < u->top)
             u->top = u->selected;
         if (u->selected >= u->top + (size_t)h)
             u->top = u->selected - (size_t)h + 1;
+        layout_compute(u);
+        if (u->view == VIEW_LOCATIONS) {
+            format_columns(u, line, sizeof(line), NULL);
+            size_t at = strlen(line);
+            put_cell(line, sizeof(line), &at, " QUEUE", -1, COL_LEFT);
+        } else if (u->view == VIEW_THREADS) {
+            format_columns(u, line, sizeof(line), NULL);
+        } else {
+            snprintf(line, sizeof(line), "%12s  %-12s %s", "RATE", "RUN", "EDGE");
+        }
+        put_line(y++, line, u->colour ? COLOR_PAIR(PAIR_TITLE) | A_BOLD : A_BOLD);
         /* Only the rows on screen are formatted: 100K threads cost the
          * same to draw as 20. */
         for (int r = 0; r < h && u->top + (size_t)r < u->nshown; r++) {
@@ -623,13 +1008,50 @@ static void draw(struct ui *u)
 /* ---- actions ------------------------------------------------------------ */
 
 static int act_quit(struct ui *u) { (void)u; return ACT_QUIT; }
-static int act_help(struct ui *u) { u->help = 1; return ACT_REDRAW; }
+static int act_help(struct ui *u) { u->help = 1; u->htop = 0; return ACT_REDRAW; }
+
+/* A key while the help is shown: the moving keys and the wheel scroll it,
+ * q and F10 quit, any other key closes it. */
+static int help_key(struct ui *u, int key)
+{
+    long h = LINES > 2 ? LINES - 2 : 1, d = 0;
+    MEVENT ev;
+    switch (key) {
+    case KEY_UP: case 'k': d = -1; break;
+    case KEY_DOWN: case 'j': d = 1; break;
+    case KEY_PPAGE: d = -h; break;
+    case KEY_NPAGE: d = h; break;
+    case KEY_HOME: d = -(long)u->nhelp; break;
+    case KEY_END: d = (long)u->nhelp; break;
+    case KEY_MOUSE:
+        if (getmouse(&ev) != OK)
+            return ACT_NONE;
+        if (ev.bstate & BUTTON4_PRESSED)
+            d = -3;
+        else if (ev.bstate & BUTTON5_PRESSED)
+            d = 3;
+        else
+            return ACT_NONE;
+        break;
+    case 'q': case 'Q': case KEY_F(10):
+        return ACT_QUIT;
+    case KEY_RESIZE:
+        clear();
+        return ACT_REDRAW;
+    default:
+        u->help = 0;
+        return ACT_REDRAW;
+    }
+    long t = (long)u->htop + d;
+    u->htop = t < 0 ? 0 : (size_t)t;       /* draw_help keeps it in range */
+    return ACT_REDRAW;
+}
 
 static int set_view(struct ui *u, enum view v)
 {
     u->view = v;
     u->drill = DRILL_NONE;
-    u->selected = u->top = 0;
+    u->selected = u->top = u->dtop = 0;
     if (v == VIEW_STACKS)
         return ACT_RESAMPLE;   /* needs an unwound, measured snapshot */
     arrange(u);
@@ -649,7 +1071,7 @@ static size_t current_len(const struct ui *u)
 static int move_by(struct ui *u, long d)
 {
     size_t n = current_len(u);
-    size_t *pos = u->drill != DRILL_NONE || u->view == VIEW_STACKS ? &u->top : &u->selected;
+    size_t *pos = u->drill != DRILL_NONE || u->view == VIEW_STACKS ? &u->dtop : &u->selected;
     long p = (long)*pos + d;
     if (p >= (long)n)
         p = (long)n - 1;
@@ -665,41 +1087,89 @@ static int act_pgdn(struct ui *u) { return move_by(u, body_height(u)); }
 static int act_home(struct ui *u) { return move_by(u, -(long)current_len(u)); }
 static int act_end(struct ui *u) { return move_by(u, (long)current_len(u)); }
 
-static int sort_step(struct ui *u, int d)
+/* Sorts by column COL of the view's table: the one sorted by already is
+ * reversed, as htop does on a second click. */
+static int sort_by(struct ui *u, size_t col)
 {
-    size_t n = u->view == VIEW_THREADS ? thread_ncolumns : u->view == VIEW_LOCATIONS ? loc_ncolumns : 0;
-    if (!n)
-        return ACT_NONE;
-    u->sort_col[u->view] = (u->sort_col[u->view] + n + (size_t)(long)d) % n;
-    arrange(u);
-    return ACT_REDRAW;
-}
-/* htop's column picker: the columns of this view on the last line, a
- * letter each; that letter sorts by it (again: reverses), Esc keeps the
- * order. */
-static int act_sort_pick(struct ui *u)
-{
-    const struct column *cols = u->view == VIEW_THREADS ? thread_columns : loc_columns;
-    size_t n = u->view == VIEW_THREADS ? thread_ncolumns : u->view == VIEW_LOCATIONS ? loc_ncolumns : 0;
-    char line[512];
-    size_t at = 0;
-    if (!n)
-        return ACT_NONE;
-    at += (size_t)snprintf(line, sizeof(line), "sort by:");
-    for (size_t i = 0; i < n && at < sizeof(line); i++)
-        at += (size_t)snprintf(line + at, sizeof(line) - at, " %c=%s", (int)('a' + i), cols[i].name);
-    put_line(LINES - 1, line, A_BOLD);
-    refresh();
-    timeout(-1);
-    int key = getch();
-    if (key < 'a' || key >= 'a' + (int)n)
-        return ACT_REDRAW;
-    size_t col = (size_t)(key - 'a');
     if (col == u->sort_col[u->view])
         u->sort_desc[u->view] = !u->sort_desc[u->view];
     u->sort_col[u->view] = col;
     arrange(u);
     return ACT_REDRAW;
+}
+
+/* < >: the column on screen left or right of the sort column (round the
+ * ends); from a column not on screen, the first or the last. */
+static int sort_step(struct ui *u, int d)
+{
+    const struct layout *l = &u->lay;
+    if (!l->n)
+        return ACT_NONE;
+    long k = -1;
+    for (size_t i = 0; i < l->n; i++)
+        if (l->col[i] == u->sort_col[u->view])
+            k = (long)i;
+    k = k < 0 ? (d > 0 ? 0 : (long)l->n - 1) : (k + d + (long)l->n) % (long)l->n;
+    u->sort_col[u->view] = l->col[k];
+    arrange(u);
+    return ACT_REDRAW;
+}
+
+/* htop's column picker: the columns on screen on the last line, a letter
+ * each; that letter sorts by it (again: reverses), Esc keeps the order.
+ * A column the screen has no room for is sorted by with --sort. */
+static int act_sort_pick(struct ui *u)
+{
+    const struct layout *l = &u->lay;
+    char line[1024];
+    size_t at = 0;
+    if (!l->n)
+        return ACT_NONE;
+    at += (size_t)snprintf(line, sizeof(line), "sort by:");
+    for (size_t k = 0; k < l->n && at < sizeof(line); k++)
+        at += (size_t)snprintf(line + at, sizeof(line) - at, " %c=%s", (int)('a' + k),
+                               l->cols[l->col[k]].name);
+    put_line(LINES - 1, line, A_BOLD);
+    refresh();
+    timeout(-1);
+    int key = getch();
+    if (key < 'a' || key >= 'a' + (int)l->n)
+        return ACT_REDRAW;
+    return sort_by(u, l->col[key - 'a']);
+}
+
+/* The mouse, htop's way: a click on a row puts the cursor on it, on a
+ * column's title sorts by that column (again: reverses); the wheel
+ * scrolls.  In a drill-down, the Stacks view and the help, the wheel
+ * scrolls their lines. */
+static int move_by(struct ui *u, long d);
+
+static int act_mouse(struct ui *u)
+{
+    MEVENT ev;
+    if (getmouse(&ev) != OK)
+        return ACT_NONE;
+    if (ev.bstate & BUTTON4_PRESSED)
+        return move_by(u, -3);
+    if (ev.bstate & BUTTON5_PRESSED)
+        return move_by(u, 3);
+    if (!(ev.bstate & (BUTTON1_PRESSED | BUTTON1_CLICKED)) || !u->lay.n)
+        return ACT_NONE;
+    int title_y = u->header_n + 1, h = body_height(u);
+    if (ev.y == title_y) {
+        for (size_t k = 0; k < u->lay.n; k++)
+            if (ev.x >= u->lay.x[k] && ev.x < u->lay.x[k] + u->lay.w[k])
+                return sort_by(u, u->lay.col[k]);
+        return ACT_NONE;
+    }
+    if (ev.y > title_y && ev.y <= title_y + h) {
+        size_t idx = u->top + (size_t)(ev.y - title_y - 1);
+        if (idx < u->nshown) {
+            u->selected = idx;
+            return ACT_REDRAW;
+        }
+    }
+    return ACT_NONE;
 }
 static int act_sort_left(struct ui *u) { return sort_step(u, -1); }
 static int act_sort_right(struct ui *u) { return sort_step(u, 1); }
@@ -710,25 +1180,136 @@ static int act_reverse(struct ui *u)
     return ACT_REDRAW;
 }
 
+/* The prompt's keys, htop's: Enter keeps, Esc takes back, Backspace
+ * deletes a character (a UTF-8 sequence whole), F3 again (the search's)
+ * finds the next match. */
+enum { EDIT_TEXT, EDIT_NEXT, EDIT_DONE, EDIT_CANCEL };
+
+/* A line of text edited on the screen's last line after LABEL, in BUF
+ * (LEN bytes, its text kept as it starts: the filter in force, the last
+ * search); EDITED is called after each change, with EDIT_NEXT for F3, so
+ * the rows follow the text as it is typed.  Sampling waits meanwhile, as
+ * in htop's prompts.  Returns EDIT_DONE (Enter) or EDIT_CANCEL (Esc). */
+static int prompt(struct ui *u, const char *label, char *buf, size_t len,
+                  void (*edited)(struct ui *u, const char *text, int how))
+{
+    char line[256];
+    timeout(-1);
+    for (;;) {
+        draw(u);
+        snprintf(line, sizeof(line), "%s%s", label, buf);
+        put_line(LINES - 1, line, A_BOLD);
+        curs_set(1);
+        move(LINES - 1, (int)(strlen(line) < (size_t)COLS ? strlen(line) : (size_t)COLS - 1));
+        refresh();
+        int key = getch(), how = EDIT_TEXT;
+        size_t n = strlen(buf);
+        if (key == 27) {
+            how = EDIT_CANCEL;
+        } else if (key == '\n' || key == '\r' || key == KEY_ENTER) {
+            how = EDIT_DONE;
+        } else if (key == KEY_F(3)) {
+            how = EDIT_NEXT;
+        } else if (key == KEY_BACKSPACE || key == 127 || key == 8) {
+            while (n > 0 && ((unsigned char)buf[n - 1] & 0xc0) == 0x80)
+                n--;
+            buf[n ? n - 1 : 0] = 0;
+        } else if (key == 21) {          /* Ctrl-U, as a shell's */
+            buf[0] = 0;
+        } else if (key >= 32 && key < 256 && key != 127 && n + 1 < len) {
+            buf[n] = (char)key;
+            buf[n + 1] = 0;
+        } else {
+            continue;
+        }
+        curs_set(0);
+        if (how == EDIT_DONE || how == EDIT_CANCEL)
+            return how;
+        edited(u, buf, how);
+    }
+}
+
+static void filter_edited(struct ui *u, const char *text, int how)
+{
+    (void)how;
+    snprintf(u->filter, sizeof(u->filter), "%s", text);
+    arrange_from(u, u->edit_cursor);
+}
+
+/* / \ F4: htop's filter.  The rows follow the text as it is typed; Esc
+ * takes back the filter that was in force, and the cursor stays on its
+ * row throughout when that row passes. */
 static int act_filter(struct ui *u)
 {
-    char buf[sizeof(u->filter)];
-    put_line(LINES - 1, "filter: ", A_BOLD);
-    move(LINES - 1, 8);
-    echo();
-    curs_set(1);
-    timeout(-1);
-    int rc = getnstr(buf, (int)sizeof(buf) - 1);
-    noecho();
-    curs_set(0);
-    if (rc == OK)
-        snprintf(u->filter, sizeof(u->filter), "%s", buf);
-    u->selected = u->top = 0;
-    arrange(u);
+    char old[sizeof(u->filter)], buf[sizeof(u->filter)];
+    if (u->drill != DRILL_NONE || u->view == VIEW_STACKS || u->view == VIEW_GRAPH)
+        return ACT_NONE;
+    snprintf(old, sizeof(old), "%s", u->filter);
+    snprintf(buf, sizeof(buf), "%s", u->filter);
+    u->edit_cursor = cursor_save(u);
+    if (prompt(u, "filter: ", buf, sizeof(buf), filter_edited) == EDIT_CANCEL) {
+        snprintf(u->filter, sizeof(u->filter), "%s", old);
+        arrange_from(u, u->edit_cursor);
+    }
+    return ACT_REDRAW;
+}
+
+/* The first row from FROM on (round the end) that holds TEXT, or -1. */
+static long search_from(const struct ui *u, size_t from, const char *text)
+{
+    for (size_t k = 0; k < u->nshown; k++) {
+        size_t at = (from + k) % u->nshown;
+        if (row_matches(u, u->shown[at], text))
+            return (long)at;
+    }
+    return -1;
+}
+
+static void search_edited(struct ui *u, const char *text, int how)
+{
+    if (!text[0] || !u->nshown)
+        return;
+    long at = search_from(u, how == EDIT_NEXT ? u->selected + 1 : u->search_start, text);
+    if (at >= 0)
+        u->selected = (size_t)at;
+    if (how == EDIT_NEXT)
+        u->search_start = u->selected;
+}
+
+/* F3: htop's search.  The cursor goes to the first row from it that
+ * holds the text (its location, name or state) as it is typed, F3 again
+ * to the next; Enter leaves it there, Esc takes it back to where it was.
+ * The last search is offered again. */
+static int act_search(struct ui *u)
+{
+    if (u->drill != DRILL_NONE || u->view == VIEW_STACKS || u->view == VIEW_GRAPH)
+        return ACT_NONE;
+    size_t selected = u->selected, top = u->top;
+    u->search_start = u->selected;
+    if (u->search[0])
+        search_edited(u, u->search, EDIT_TEXT);
+    if (prompt(u, "search: ", u->search, sizeof(u->search), search_edited) == EDIT_CANCEL) {
+        u->selected = selected;
+        u->top = top;
+    }
     return ACT_REDRAW;
 }
 
 static int act_pause(struct ui *u) { u->paused = !u->paused; return ACT_REDRAW; }
+
+/* F5: htop's tree.  The Threads view shows each thread under the one
+ * that spawned it, brothers in the sort column's order; again, the flat
+ * list.  Other views have no parents to show: F5 goes to the tree. */
+static int act_tree(struct ui *u)
+{
+    if (u->view != VIEW_THREADS) {
+        u->tree = 1;
+        return set_view(u, VIEW_THREADS);
+    }
+    u->tree = !u->tree;
+    arrange(u);
+    return ACT_REDRAW;
+}
 
 static int act_delay_cycle(struct ui *u)
 {
@@ -756,17 +1337,20 @@ static int act_enter(struct ui *u)
     } else {
         return ACT_NONE;
     }
+    u->dtop = 0;
     drill_open(u);
     return ACT_REDRAW;
 }
 
+/* Esc: back to the list, the cursor on the row it was on (the list's
+ * cursor follows its row through the refreshes of the drill-down). */
 static int act_back(struct ui *u)
 {
     if (u->drill == DRILL_NONE)
         return ACT_NONE;
     u->drill = DRILL_NONE;
     drill_free(u);
-    u->top = 0;
+    u->dtop = 0;
     arrange(u);
     return ACT_REDRAW;
 }
@@ -776,7 +1360,7 @@ static int act_resize(struct ui *u) { (void)u; clear(); return ACT_REDRAW; }
 static int act_deadlocks(struct ui *u)
 {
     u->drill = DRILL_DEADLOCKS;
-    u->top = 0;
+    u->dtop = 0;
     deadlocks_open(u);
     return ACT_REDRAW;
 }
@@ -790,11 +1374,14 @@ static const struct { int key; int (*fn)(struct ui *); } bindings[] = {
     {KEY_NPAGE, act_pgdn},  {KEY_HOME, act_home},  {KEY_END, act_end},
     {'<', act_sort_left},   {'>', act_sort_right}, {'r', act_reverse},
     {'s', act_sort_pick},   {KEY_F(6), act_sort_pick},
-    {'/', act_filter},      {'p', act_pause},      {'d', act_delay_cycle},
+    {'/', act_filter},      {'\\', act_filter},    {KEY_F(4), act_filter},
+    {KEY_F(3), act_search}, {KEY_F(10), act_quit}, {' ', act_pause},
+    {KEY_F(5), act_tree},
+    {'p', act_pause},       {'d', act_delay_cycle},
     {'+', act_slower},      {'-', act_faster},     {'\n', act_enter},
     {KEY_ENTER, act_enter}, {'\r', act_enter},     {27, act_back},
     {KEY_BACKSPACE, act_back}, {KEY_RESIZE, act_resize},
-    {'D', act_deadlocks},
+    {'D', act_deadlocks},   {KEY_MOUSE, act_mouse},
 };
 
 /* ---- the loop ----------------------------------------------------------- */
@@ -813,13 +1400,15 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int tui_run(struct sampler *s, double delay, enum view first,
+int tui_run(struct sampler *s, double delay, long iterations, enum view first,
             struct row_order order, enum gto_class_by class_by,
             struct refresh_cost *cost)
 {
     struct ui u;
     memset(&u, 0, sizeof(u));
     u.s = s;
+    u.iterations = iterations;
+    u.refreshes = 1;           /* the first screen's snapshot */
     u.class_by = class_by;
     u.delay = delay;
     u.view = first;
@@ -837,6 +1426,10 @@ int tui_run(struct sampler *s, double delay, enum view first,
     cbreak();
     noecho();
     keypad(stdscr, TRUE);
+    /* Presses, not clicks: a click waits for its release and ncurses'
+     * click interval before it is reported. */
+    mousemask(BUTTON1_PRESSED | BUTTON4_PRESSED | BUTTON5_PRESSED, NULL);
+    mouseinterval(0);
     set_escdelay(25);
     curs_set(0);
     u.colour = has_colors() && !getenv("NO_COLOR");
@@ -853,15 +1446,14 @@ int tui_run(struct sampler *s, double delay, enum view first,
         rebuild(&u);
     double next = now_s() + delay;
     draw(&u);
-    for (;;) {
+    while (!u.iterations || u.refreshes < u.iterations) {
         int wait_ms = (int)((next - now_s()) * 1000);
         timeout(wait_ms < 10 ? 10 : wait_ms > 200 ? 200 : wait_ms);
         int key = getch();
         int flags = ACT_NONE;
         if (key != ERR) {
             if (u.help) {
-                u.help = 0;
-                flags = key == 'q' ? ACT_QUIT : ACT_REDRAW;
+                flags = help_key(&u, key);
             } else {
                 for (size_t i = 0; i < sizeof(bindings) / sizeof(bindings[0]); i++)
                     if (bindings[i].key == key) {
@@ -873,13 +1465,18 @@ int tui_run(struct sampler *s, double delay, enum view first,
         if ((flags & ACT_QUIT) || quit_requested)
             break;
         int timed = 0;
-        if ((flags & ACT_RESAMPLE) ||
-            (!u.paused && !s->target_gone && s->pid && now_s() >= next)) {
+        int due = !u.paused && now_s() >= next;
+        if ((flags & ACT_RESAMPLE) || (due && !s->target_gone && s->pid)) {
             refresh_cost_begin(cost);
             timed = 1;
             resample(&u);
-            next = now_s() + u.delay;
             flags |= ACT_REDRAW;
+        }
+        /* -n counts the intervals, top's way: a core's screen, which
+         * never changes, ends after as many as a live one. */
+        if (due) {
+            u.refreshes++;
+            next = now_s() + u.delay;
         }
         if (flags & ACT_REDRAW)
             draw(&u);
@@ -888,6 +1485,7 @@ int tui_run(struct sampler *s, double delay, enum view first,
     }
     endwin();
     drill_free(&u);
+    help_free(&u);
     free(u.shown);
     if (u.have_tables)
         tables_free(&u.tb);

@@ -8,11 +8,12 @@
 #include "refresh_cost.h"
 #include "sampler.h"
 
-/* Runs the screen until q; S holds a first snapshot; the FIRST view's
+/* Runs the screen until q, or for ITERATIONS refreshes (the first screen
+ * one of them) when not 0 (-n); S holds a first snapshot; the FIRST view's
  * rows start in ORDER; the Stacks view's classes are by CLASS_BY.  Each
  * refresh after the first screen is measured into COST.  Returns the exit
  * status. */
-int tui_run(struct sampler *s, double delay, enum view first,
+int tui_run(struct sampler *s, double delay, long iterations, enum view first,
             struct row_order order, enum gto_class_by class_by,
             struct refresh_cost *cost);
 

@@ -4,6 +4,7 @@ import re
 import gdb
 
 from . import abi, args, backtrace, fmt, guard, registry, select
+from .complete import completer
 from .text import text_safe
 
 C = abi.C
@@ -81,6 +82,8 @@ Without -c or -s, the first error stops the command, as in thread apply.
 how many threads and which ids it stands for.  Progress is reported every
 few thousand threads; Ctrl-C stops cleanly after the current thread.  The
 earlier selection is restored at the end."""
+
+    complete = completer(options=tuple(FLAGS), words=("all",), ids=True)
 
     def __init__(self):
         super().__init__("green-thread apply", gdb.COMMAND_STACK)

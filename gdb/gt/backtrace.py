@@ -6,13 +6,13 @@ in ten distinct stacks that is one read per thread and a few hundred
 symbol lookups, not 100,000 runs of GDB's unwinder.
 """
 import array
-import json
 import itertools
 import operator
 
 import gdb
 
 from . import abi, args, fmt, guard, params, registry, stacks, symbols, threads
+from .complete import completer, filter_options
 
 C = abi.C
 PARKED = C["GT_STATE_PARKED"]
@@ -295,6 +295,8 @@ For locals and arguments select one thread: `green-thread ID`, then
     OPTIONS = threads.InfoGreenThreads.OPTIONS
     FLAGS = {"--json": "json"}
 
+    complete = completer(*filter_options(OPTIONS, FLAGS), ids=True)
+
     def __init__(self):
         super().__init__("green-bt", gdb.COMMAND_STACK)
 
@@ -319,7 +321,7 @@ For locals and arguments select one thread: `green-thread ID`, then
         if opts.get("json"):
             doc = threads.process_json(snap)
             doc["groups"] = [group_json(g) for g in shown]
-            gdb.write(json.dumps(doc) + "\n")
+            gdb.write(fmt.json_document(doc))
             return
         out = ["%s green thread%s in %s distinct stack%s" % (
             fmt.count(len(chosen)), "" if len(chosen) == 1 else "s",

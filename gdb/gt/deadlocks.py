@@ -6,11 +6,11 @@ itself, however busy the rest of the program is.  Each cycle is printed
 from its member with the lowest id, in wait order, as every gt reader
 prints it.
 """
-import json
 
 import gdb
 
-from . import args, blockers, guard, registry
+from . import args, blockers, fmt, guard, registry
+from .complete import completer
 
 
 class InfoGreenDeadlocks(gdb.Command):
@@ -30,6 +30,8 @@ wait on a member) are not members: `info green-threads` names who holds
 each of them up.  --json: {"deadlocks": [{"threads": [{id, name,
 location, waits_for: {kind, object}, held_by}]}], "threads_in_deadlock"}."""
 
+    complete = completer(options=("--json",))
+
     def __init__(self):
         super().__init__("info green-deadlocks", gdb.COMMAND_STATUS)
 
@@ -42,8 +44,8 @@ location, waits_for: {kind, object}, held_by}]}], "threads_in_deadlock"}."""
         snap = registry.snapshot()
         who = blockers.analysis(snap)
         if opts.get("json"):
-            gdb.write(json.dumps({"deadlocks": who.deadlocks_json(),
-                                  "threads_in_deadlock": who.threads_in_deadlock()}) + "\n")
+            gdb.write(fmt.json_document({"deadlocks": who.deadlocks_json(),
+                                         "threads_in_deadlock": who.threads_in_deadlock()}))
             return
         lines = who.deadlock_lines() or ["no deadlock"]
         note = snap.damage_note()

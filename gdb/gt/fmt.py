@@ -1,5 +1,6 @@
 """Units and shared formatting: counts, durations, sizes, wait objects,
-gt-core's capture."""
+gt-core's capture, the JSON documents' common head."""
+import json
 import re
 import time
 
@@ -10,6 +11,17 @@ from .text import text_safe  # noqa: F401  (the escaping rule, for every module)
 
 C = abi.C
 POLLIN, POLLOUT = 0x1, 0x4  # <poll.h>, the events of a GT_WAIT_FD
+
+# The major version of the documents schema/gdb.schema.json describes, as
+# libgtobserve's GTO_JSON_SCHEMA_VERSION is the tools' (one number for
+# every gt reader): a member added leaves it alone, one removed or
+# renamed, or a meaning changed, raises it.
+SCHEMA_VERSION = 1
+
+
+def json_document(doc):
+    """One --json document, "schema_version" first, as one line."""
+    return json.dumps(dict({"schema_version": SCHEMA_VERSION}, **doc)) + "\n"
 
 
 def hexa(n):

@@ -5,12 +5,12 @@ keeps a queue per location with arrivals and a log2 histogram of completed
 waits, which is the event-driven view of the same program: one row per
 stage, how many wait there now and how long waits take.
 """
-import json
 import math
 
 import gdb
 
 from . import abi, args, blockers, fmt, guard, registry, threads
+from .complete import completer
 
 C = abi.C
 PARKED = C["GT_STATE_PARKED"]
@@ -105,6 +105,8 @@ idle_ns, file_io_calls, file_io_ns, locations [{index, where, kind,
 waiting, arrivals, completed, wait_max_ns, done_p50_ns, done_p99_ns,
 oldest_wait_ns, blocked_by: [{id, waiters}]}]."""
 
+    complete = completer(options=("--json",))
+
     def __init__(self):
         super().__init__("info green-locations", gdb.COMMAND_STATUS)
 
@@ -119,7 +121,7 @@ oldest_wait_ns, blocked_by: [{id, waiters}]}]."""
         if opts.get("json"):
             out = threads.process_json(snap)
             out["locations"] = rs
-            gdb.write(json.dumps(out) + "\n")
+            gdb.write(fmt.json_document(out))
             return
         if not rs:
             gdb.write("No locations yet: no green thread has parked.\n")

@@ -23,6 +23,7 @@ import gdb.unwinder
 from gdb.FrameDecorator import FrameDecorator
 
 from . import abi, args, blockers, fmt, guard, registry, stacks, symbols
+from .complete import completer
 
 C = abi.C
 CTX_REGS = (("rsp", C["GT_CTX_SP"]), ("rip", C["GT_CTX_PC"]), ("rbp", C["GT_CTX_RBP"]),
@@ -444,6 +445,8 @@ green-thread off  goes back to the OS thread's own frames.
 The selection belongs to the OS thread it was made on and is dropped when
 the program continues or on `thread` (a switch to a real thread).
 green-thread apply runs a command on many threads (help green-thread apply)."""
+
+    complete = completer(words=("off", "apply"), ids=True)
 
     def __init__(self):
         super().__init__("green-thread", gdb.COMMAND_STACK, prefix=True)

@@ -12,7 +12,8 @@ import os
 
 import gdb
 
-from . import abi, args, fmt, guard, registry, stacks, symbols
+from . import abi, args, fmt, guard, registry, stacks, symbols, threads
+from .complete import completer
 
 C = abi.C
 WORST = 10
@@ -106,30 +107,80 @@ HEADER = "%8s  %-16s  %9s  %9s  %9s  %9s  %9s" % (
     "ID", "NAME", "LIVE", "DEAD", "UNUSED", "RESERVED", "GUARD")
 
 
+def guard_policy(snap):
+    return {C["GT_GUARD_MADVISE"]: "madvise",
+            C["GT_GUARD_MPROTECT"]: "mprotect",
+            C["GT_GUARD_CANARY"]: "canary"}.get(snap.reg.get("guard_policy"))
+
+
+def usage_json(t, u):
+    """A measured thread in the JSON vocabulary every gt reader shares (the
+    "stack" of info green-threads --json, gt-stacks, gt-top): a running
+    thread's live and dead are null (its saved sp is stale), touched, dead
+    and unused are null when not measured (a compact core), resident is
+    never measured here."""
+    running = t.state == C["GT_STATE_RUNNING"]
+    return {"id": u["id"], "name": u["name"], "state": abi.STATE_NAMES.get(t.state, "unknown"),
+            "guard": u["guard"] or 0,
+            "stack": {"reserved": u["size"], "live": None if running else u["live"],
+                      "touched": u["touched"],
+                      "dead": None if running else u["dead"],
+                      "unused": u["unused"], "resident": None}}
+
+
 class InfoGreenStack(gdb.Command):
-    """Stack use: info green-stack [ID]
+    """Stack use: info green-stack [ID] [--json]
 
 With ID: live (in use now), dead (touched before, not now), unused (never
 touched) and reserved bytes of that thread's stack.  Without: totals over
-all threads and the threads with the most live stack."""
+all threads and the threads with the most live stack.
+
+--json prints one JSON object (schema/gdb.schema.json, $defs
+info_green_stack): now_exact, uptime_ns, idle_ns, file_io_calls,
+file_io_ns, capture, threads, guard_policy, stack_arena (bytes handed
+out), totals {reserved, live, guard} over every thread, measured (false
+in a compact core: touched, dead and unused unknown), and stacks [{id,
+name, state, guard, stack {reserved, live, touched, dead, unused,
+resident}}]: the thread ID, or the threads with the most live stack."""
+
+    complete = completer(ids=True)
 
     def __init__(self):
         super().__init__("info green-stack", gdb.COMMAND_STATUS)
 
     @guard.command("info green-stack")
     def invoke(self, arg, from_tty):
-        argv = args.split(arg)
+        opts, argv = args.parse("info green-stack", args.split(arg), {},
+                                {"--json": "json"})
         snap = registry.snapshot()
         target = snap.target
         if len(argv) > 1:
             raise gdb.GdbError("info green-stack: at most one thread id")
+        ts = snap.threads
+        page = page_size(snap)
         if argv:
             try:
                 tid = int(argv[0].lstrip("#"), 0)
             except ValueError:
                 raise gdb.GdbError("info green-stack: %r is not a thread id" % argv[0])
-            t = snap.thread(tid)
-            u = usage(target, t, page_size(snap))
+            shown = [snap.thread(tid)]
+        else:
+            shown = sorted(ts, key=lambda t: (-stacks.live_bytes(t), t.id))[:WORST]
+        measured = [(t, usage(target, t, page)) for t in shown]
+        live = sum(stacks.live_bytes(t) for t in ts)
+        size = sum(stacks.reserved_bytes(t) for t in ts)
+        guards = sum(t.guard_size or 0 for t in ts)
+        if opts.get("json"):
+            out = threads.process_json(snap)
+            out.update({"threads": len(ts), "guard_policy": guard_policy(snap),
+                        "stack_arena": snap.reg.get("stack_reserved"),
+                        "totals": {"reserved": size, "live": live, "guard": guards},
+                        "measured": measurable(target),
+                        "stacks": [usage_json(t, u) for t, u in measured]})
+            gdb.write(fmt.json_document(out))
+            return
+        if argv:
+            t, u = measured[0]
             gdb.write(HEADER + "\n" + line(u) + "\n")
             if t.state == C["GT_STATE_RUNNING"]:
                 gdb.write("(running: its saved sp is stale, so live is unknown)\n")
@@ -139,23 +190,15 @@ all threads and the threads with the most live stack."""
             if not measurable(target):
                 gdb.write(COMPACT_NOTE + "\n")
             return
-        ts = snap.threads
-        live = sum(stacks.live_bytes(t) for t in ts)
-        size = sum(stacks.reserved_bytes(t) for t in ts)
-        guard = sum(t.guard_size or 0 for t in ts)
-        worst = sorted(ts, key=lambda t: (-stacks.live_bytes(t), t.id))[:WORST]
         out = ["%s threads: live %s of %s reserved stack (%s with guards); %s per thread on average"
-               % (fmt.count(len(ts)), fmt.size(live), fmt.size(size), fmt.size(size + guard),
+               % (fmt.count(len(ts)), fmt.size(live), fmt.size(size), fmt.size(size + guards),
                   fmt.size(live // max(1, len(ts)))),
                "policy: %s; stack arena handed out: %s" % (
-                   {C["GT_GUARD_MADVISE"]: "madvise guard pages",
-                    C["GT_GUARD_MPROTECT"]: "mprotect guard pages",
-                    C["GT_GUARD_CANARY"]: "canary words"}.get(
-                        snap.reg.get("guard_policy"), "unknown"),
+                   {"madvise": "madvise guard pages", "mprotect": "mprotect guard pages",
+                    "canary": "canary words"}.get(guard_policy(snap), "unknown"),
                    fmt.size(snap.reg.get("stack_reserved", 0))),
                "most live stack:", HEADER]
-        page = page_size(snap)
-        out.extend(line(usage(target, t, page)) for t in worst)
+        out.extend(line(u) for _, u in measured)
         if not measurable(target):
             out.append(COMPACT_NOTE)
         gdb.write("\n".join(out) + "\n")

@@ -107,15 +107,20 @@ class Target:
 
     def core_path(self):
         """The core file GDB reads, from `info target`; None if not a core
-        or if GDB does not name it."""
+        or if GDB does not name it.  Asked once per Target: `info target`
+        lists every section of the core, 100,000 and more for a core of
+        as many threads' stacks."""
         if not self.is_core:
             return None
-        try:
-            text = gdb.execute("info target", to_string=True)
-        except gdb.error:
-            return None
-        m = re.search(r"Local core dump file:\s*`(.*)', file type", text)
-        return m.group(1) if m else None
+        if not hasattr(self, "_core_path"):
+            self._core_path = None
+            try:
+                text = gdb.execute("info target", to_string=True)
+            except gdb.error:
+                return None
+            m = re.search(r"Local core dump file:\s*`(.*)', file type", text)
+            self._core_path = m.group(1) if m else None
+        return self._core_path
 
     def capture(self):
         """The capture note of a core gt-core wrote (gt/registry.h, NOTES)

@@ -1,10 +1,10 @@
 """`info green-threads`: a summary line and a table of green threads."""
 import fnmatch
-import json
 
 import gdb
 
 from . import abi, args, blockers, fmt, guard, params, registry, stacks, symbols
+from .complete import completer, filter_options
 
 C = abi.C
 PARKED = C["GT_STATE_PARKED"]
@@ -161,6 +161,8 @@ tell when it was written, ages are lower bounds: `>= 2.1ms`.
                "-n": ("name", str), "-w": ("min_wait", fmt.parse_duration),
                "--limit": ("limit", args.count)}
 
+    complete = completer(*filter_options(OPTIONS, {"--json": "json"}), ids=True)
+
     def __init__(self):
         super().__init__("info green-threads", gdb.COMMAND_STATUS)
 
@@ -195,7 +197,7 @@ tell when it was written, ages are lower bounds: `>= 2.1ms`.
                         "threads_in_deadlock": who.threads_in_deadlock(),
                         "threads_list": [thread_json(snap, t, k)
                                          for t, k in zip(shown, ks)]})
-            gdb.write(json.dumps(out) + "\n")
+            gdb.write(fmt.json_document(out))
             return
         lines = [summary(snap)]
         cap = snap.target.capture()

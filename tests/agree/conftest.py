@@ -15,6 +15,7 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from fixture_lines import marker_lines  # noqa: E402
+import installed_schemas as installed_schemas_module  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -85,14 +86,28 @@ def run_tool(argv, what):
 
 GDB_COMMANDS = (("info green-threads", "info green-threads --json"),
                 ("info green-locations", "info green-locations --json"),
-                ("green-bt", "green-bt --json"))
+                ("green-bt", "green-bt --json"),
+                ("info green-deadlocks", "info green-deadlocks --json"),
+                ("info green-stack", "info green-stack --json"))
 
 
-def run_gdb(target_args):
+def gdb_commands(truth):
+    """GDB_COMMANDS, and `info green-stack ID --json` of the main thread
+    (running in phase 2) and of the first "conn" thread (it wrote
+    conn_buf bytes of its stack): the document's other form."""
+    cmds = list(GDB_COMMANDS)
+    if truth:
+        for tid in (truth["main_id"], truth["ids"]["conn"][0]):
+            cmds.append(("info green-stack %d" % tid, "info green-stack %d --json" % tid))
+    return cmds
+
+
+def run_gdb(target_args, truth=None):
     """Every GDB command's --json form in one session; each command's
     output is told apart by a marker echoed before it."""
     argv = ["gdb", "--batch", "-nx", "-ex", "source " + LOADER, "-ex", "set green-threads limit 0"]
-    for name, cmd in GDB_COMMANDS:
+    commands = gdb_commands(truth)
+    for name, cmd in commands:
         argv += ["-ex", "echo @@@%s\\n" % name, "-ex", cmd]
     argv += ["-ex", "echo @@@end\\n"]
     # GDB's errors go to stderr: merged, they stay beside their command.
@@ -100,7 +115,7 @@ def run_gdb(target_args):
                        stderr=subprocess.STDOUT, text=True, timeout=120)
     out = p.stdout
     docs = {}
-    for name, cmd in GDB_COMMANDS:
+    for name, cmd in commands:
         part = out.split("@@@%s\n" % name, 1)
         if len(part) < 2:
             docs[name] = ToolError("gdb " + cmd, "no output (gdb exit %d): %s"
@@ -119,10 +134,12 @@ def run_gdb(target_args):
     return docs
 
 
-def read_all(target, exe):
+def read_all(target, exe, truth):
     """Every reader over one target: target is ("pid", PID) or
-    ("core", PATH).  Returns {tool name: Doc}; lo/hi are the clock around
-    each run (a core's caller replaces them with the dump's)."""
+    ("core", PATH); truth is the fixture's (it names the threads some
+    commands are asked about).  Returns {tool name: Doc}; lo/hi are the
+    clock around each run (a core's caller replaces them with the
+    dump's)."""
     kind, what = target
     sel = ["--core", what, "--exe", exe] if kind == "core" else [str(what)]
     top_sel = ["--core", what, "--exe", exe] if kind == "core" else ["-p", str(what)]
@@ -135,22 +152,38 @@ def read_all(target, exe):
 
     one("gt-stacks", [GT_STACKS, "--json"] + sel)
     one("gt-stacks --all", [GT_STACKS, "--json", "--all"] + sel)
+    one("gt-stacks --thread", [GT_STACKS, "--json", "--thread", str(truth["main_id"])] + sel)
     one("gt-waste", [GT_WASTE, "--json"] + sel)
     for by in CLASS_BYS:
         one("gt-waste --class-by " + by,
             [GT_WASTE, "--json", "--class-by", by] + sel)
     top = [GT_TOP, "-b", "-n", "1", "-d", "0.05", "--format", "json"] + top_sel
+    one("gt-top", top)
+    one("gt-top --view graph", top + ["--view", "graph"])
     one("gt-top --view threads", top + ["--view", "threads"])
     one("gt-top --view stacks", top + ["--view", "stacks"])
     for by in CLASS_BYS:
         one("gt-top --view stacks --class-by " + by,
             top + ["--view", "stacks", "--class-by", by])
     lo = mono_ns()
-    gdocs = run_gdb(["-p", str(what)] if kind == "pid" else [exe, what])
+    gdocs = run_gdb(["-p", str(what)] if kind == "pid" else [exe, what], truth)
     hi = mono_ns()
     for name, data in gdocs.items():
         docs["gdb " + name] = Doc("gdb " + name, data, lo, hi)
     return docs
+
+
+def read_prometheus(target, exe):
+    """gt-top's Prometheus exposition of two snapshots (of a core: the one
+    it has), or a ToolError."""
+    kind, what = target
+    sel = ["--core", what, "--exe", exe] if kind == "core" else ["-p", str(what)]
+    p = subprocess.run([GT_TOP, "-b", "-n", "2", "-d", "0.05", "--format", "prometheus"] + sel,
+                       capture_output=True, text=True, timeout=120)
+    if p.returncode != 0:
+        return ToolError("gt-top --format prometheus", "exit %d: %s" % (
+            p.returncode, (p.stderr.strip().splitlines() or ["(nothing on stderr)"])[0]))
+    return p.stdout
 
 
 def unlimited_core():
@@ -176,9 +209,11 @@ class Reading:
     """One target read by every reader, with what the fixture says is true
     of it.  phase is "idle" (phase 1) or "busy" (phase 2)."""
 
-    def __init__(self, name, kind, phase, truth, docs, now_lo=None, now_hi=None):
+    def __init__(self, name, kind, phase, truth, docs, now_lo=None, now_hi=None, prom=None):
         self.name, self.kind, self.phase = name, kind, phase
         self.truth, self.docs = truth, docs
+        # gt-top's Prometheus text (or a ToolError): not a JSON document.
+        self.prom = prom
         # For a core every reader must use the same "now", known to lie
         # between these clock readings (the dump's start and end).
         self.now_lo, self.now_hi = now_lo, now_hi
@@ -230,6 +265,14 @@ def stop(p):
 
 
 @pytest.fixture(scope="session")
+def installed_schemas(tmp_path_factory):
+    """The directory `make install` puts the JSON Schemas in, under a
+    DESTDIR of its own: the documents are held to the files a user gets,
+    not to the source tree's."""
+    return installed_schemas_module.install(tmp_path_factory.mktemp("destdir"), BUILD)
+
+
+@pytest.fixture(scope="session")
 def readings(tmp_path_factory):
     """Runs the schedule once.  One fixture idles (phase 1) and is read
     live, then gcore'd; after "go" (phase 2) it is read live, gcore'd, then
@@ -248,7 +291,8 @@ def readings(tmp_path_factory):
         def live_then_gcore(phase, truth):
             """The phase read live, then a gcore of it left to read later."""
             out["live-" + phase] = Reading("live-" + phase, "live", phase, truth,
-                                           read_all(("pid", pid), FIXTURE))
+                                           read_all(("pid", pid), FIXTURE, truth),
+                                           prom=read_prometheus(("pid", pid), FIXTURE))
             time.sleep(QUIET_BEFORE_CORE)
             lo = mono_ns()
             path = gcore(pid, d, phase)
@@ -276,8 +320,9 @@ def readings(tmp_path_factory):
             stop(p2)
 
     for name, kind, phase, t, (lo, hi, path) in cores:
-        docs = read_all(("core", path), FIXTURE)
+        docs = read_all(("core", path), FIXTURE, t)
         for doc in docs.values():
             doc.lo, doc.hi = lo, hi
-        out[name] = Reading(name, kind, phase, t, docs, lo, hi)
+        out[name] = Reading(name, kind, phase, t, docs, lo, hi,
+                            prom=read_prometheus(("core", path), FIXTURE))
     return out

@@ -19,11 +19,13 @@ import json
 import math
 import os
 import re
+import shutil
+import subprocess
 
 import jsonschema
 import pytest
 
-from conftest import LINES, SCHEMAS
+from conftest import LINES, SCHEMAS, ToolError, installed_schemas_module
 
 FILE = "agree_fixture.c"
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -63,9 +65,11 @@ def class_lists(by):
 SUMMARY_DOCS = ("gt-stacks", "gt-stacks --all", "gt-waste", "gt-top --view threads",
                 "gdb info green-threads")
 SCHEMA_OF = {"gt-stacks": ("gt-stacks", None), "gt-stacks --all": ("gt-stacks", None),
+             "gt-stacks --thread": ("gt-stacks", None),
              "gdb info green-threads": ("gdb", "info_green_threads"),
              "gdb info green-locations": ("gdb", "info_green_locations"),
-             "gdb green-bt": ("gdb", "green_bt")}
+             "gdb green-bt": ("gdb", "green_bt"),
+             "gdb info green-deadlocks": ("gdb", "info_green_deadlocks")}
 
 
 def schema_for(tool):
@@ -73,6 +77,8 @@ def schema_for(tool):
         return "gt-waste", None
     if tool.startswith("gt-top"):
         return "gt-top", None
+    if tool.startswith("gdb info green-stack"):
+        return "gdb", "info_green_stack"
     return SCHEMA_OF[tool]
 
 
@@ -333,22 +339,63 @@ def locations_of(P, tool):
 
 # ---- the tests ------------------------------------------------------------
 
-def load_schema(name, part):
-    with open(os.path.join(SCHEMAS, name + ".schema.json")) as f:
-        s = json.load(f)
-    if part:
-        s = {"$schema": s["$schema"], "$defs": s["$defs"], "$ref": "#/$defs/" + part}
-    return s
+def load_schema(directory, name, part):
+    return installed_schemas_module.load(directory, name, part)
 
 
-def test_every_document_follows_its_schema(reading):
+def test_make_install_installs_every_schema(installed_schemas):
+    """make install puts every schema of the tree under share/gt/schema,
+    unchanged, and each is a valid JSON Schema (draft 2020-12) that
+    requires the schema_version the readers write."""
+    names = sorted(f for f in os.listdir(SCHEMAS) if f.endswith(".schema.json"))
+    assert names == ["gdb.schema.json", "gt-stacks.schema.json", "gt-top.schema.json",
+                     "gt-waste.schema.json"]
+    assert sorted(os.listdir(installed_schemas)) == names
+    for n in names:
+        with open(os.path.join(SCHEMAS, n), "rb") as a, \
+                open(os.path.join(installed_schemas, n), "rb") as b:
+            assert a.read() == b.read(), n
+        s = load_schema(installed_schemas, n[:-len(".schema.json")], None)
+        jsonschema.Draft202012Validator.check_schema(s)
+        assert s["$defs"]["schema_version"]["const"] == 1, n
+        # Each document it describes requires it (the GDB schema's one
+        # per command).
+        parts = [None] if n != "gdb.schema.json" else [
+            "info_green_threads", "info_green_locations", "green_bt",
+            "info_green_deadlocks", "info_green_stack"]
+        assert [r["$ref"] for r in s.get("anyOf", []) if "$ref" in r] == \
+            ["#/$defs/" + p for p in parts if p], n
+        for part in parts:
+            body = s["$defs"][part] if part else s
+            assert body["required"][0] == "schema_version", (n, part)
+            v = jsonschema.Draft202012Validator(load_schema(installed_schemas,
+                                                            n[:-len(".schema.json")], part))
+            assert any(e.validator == "required" and "'schema_version'" in e.message
+                       for e in v.iter_errors({})), (n, part)
+            assert any(list(e.absolute_path) == ["schema_version"]
+                       for e in v.iter_errors({"schema_version": 2})), (n, part)
+
+
+def test_every_document_follows_its_installed_schema(reading, installed_schemas):
+    """Every document of every reader (gt-stacks, gt-waste, gt-top in each
+    view, every GDB command's --json) against the schema make install
+    installs, and its schema_version is that schema's."""
     P = Problems(reading)
+    tools = set()
     for tool in reading.docs:
         doc = P.doc(tool)
         if doc is None:
             continue
         name, part = schema_for(tool)
-        schema = load_schema(name, part)
+        tools.add(tool)
+        schema = load_schema(installed_schemas, name, part)
+        want = schema["$defs"]["schema_version"]["const"]
+        if not isinstance(doc, dict) or doc.get("schema_version") != want:
+            P.add(tool, "schema_version", "%s, want %d (%s.schema.json)" % (
+                json.dumps(doc.get("schema_version") if isinstance(doc, dict) else doc),
+                want, name))
+        elif next(iter(doc)) != "schema_version":
+            P.add(tool, "schema_version", "not the document's first member")
         v = jsonschema.Draft202012Validator(schema)
         errors = sorted(v.iter_errors(doc), key=lambda e: list(e.absolute_path))
         seen = set()
@@ -362,6 +409,14 @@ def test_every_document_follows_its_schema(reading):
                 continue
             seen.add((generic, e.validator, what))
             P.add(tool, "schema %s.schema.json" % name, "at /%s: %s" % (generic, msg))
+    # Every reader and every GDB command with --json was read.
+    want = {"gt-stacks", "gt-stacks --all", "gt-stacks --thread", "gt-waste", "gt-top",
+            "gt-top --view threads", "gt-top --view stacks", "gt-top --view graph",
+            "gdb info green-threads",
+            "gdb info green-locations", "gdb green-bt", "gdb info green-deadlocks",
+            "gdb info green-stack", "gdb info green-stack %d" % reading.truth["main_id"]}
+    if not want <= tools:
+        P.add("readers", "documents", "none from %s" % ", ".join(sorted(want - tools)))
     P.done()
 
 
@@ -1094,4 +1149,203 @@ def test_no_deadlock_and_the_running_thread_agree(reading):
             # so whether it is past the threshold, differ by design.
             running[tool].update(run_ns=run, hog=r.get("hog"))
     P.agree("running", running)
+    P.done()
+
+
+# ---- info green-stack ------------------------------------------------------
+
+def test_green_stack_agrees_and_is_true(reading):
+    """GDB's info green-stack --json, in both forms: the totals over every
+    thread, the threads with the most live stack (most first, ties by id),
+    and each one's bytes, the same as gt-stacks --all's and the fixture's
+    (the running thread's live and dead unknown, a conn thread's touched
+    at least the bytes it wrote)."""
+    P = Problems(reading)
+    ex = expectations(reading.truth)
+    ref = threads_of(P, "gt-stacks --all")
+    if ref is None:
+        P.done()
+        return
+    stack = lambda tid, k: ref[tid]["stack"].get(k) if tid in ref else MISSING
+    live = {tid: stack(tid, "live") or 0 for tid in ref}
+    # Each thread's bytes as the thread lists give them (gt-stacks --all
+    # does not measure touched, dead and unused; gt-top's threads view does).
+    other = {k: per_thread_stack(P, reading, k)
+             for k in ("reserved", "live", "touched", "dead", "unused")}
+    main, conn = reading.truth["main_id"], reading.truth["ids"]["conn"][0]
+    for tool, ids in (("gdb info green-stack", None), ("gdb info green-stack %d" % main, [main]),
+                      ("gdb info green-stack %d" % conn, [conn])):
+        doc = P.doc(tool)
+        if doc is None:
+            continue
+        if doc.get("threads") != len(ex):
+            P.add(tool, "threads", "%s, fixture %d" % (json.dumps(doc.get("threads")), len(ex)))
+        totals = doc.get("totals", {})
+        want = {"reserved": sum(stack(t, "reserved") or 0 for t in ref), "live": sum(live.values())}
+        for k, v in want.items():
+            if totals.get(k) != v:
+                P.add(tool, "totals." + k, "%s, gt-stacks --all's threads add up to %d"
+                      % (json.dumps(totals.get(k)), v))
+        if doc.get("measured") is not True:
+            P.add(tool, "measured", "%s in a full core or a live process, want true"
+                  % json.dumps(doc.get("measured")))
+        rows = doc.get("stacks", [])
+        compared = 0
+        got = [r.get("id") for r in rows]
+        if ids is None:
+            ids = sorted(ref, key=lambda t: (-live[t], t))[:10]
+        if got != ids:
+            P.add(tool, "stacks", "ids %s, want %s (most live stack first)" % (got, ids))
+        for r in rows:
+            tid = r.get("id")
+            e = ex.get(tid)
+            if e is None:
+                P.add(tool, "thread %s" % tid, "not a thread of the fixture")
+                continue
+            if (r.get("name"), r.get("state")) != (e.name, e.state):
+                P.add(tool, "thread %d name, state" % tid, "%s, %s, fixture %s, %s" % (
+                    r.get("name"), r.get("state"), e.name, e.state))
+            st = r.get("stack", {})
+            if e.state != "exited" and st.get("reserved") != RESERVED:
+                P.add(tool, "thread %d stack.reserved" % tid, "%s, fixture %d"
+                      % (json.dumps(st.get("reserved")), RESERVED))
+            for k, given in other.items():
+                if st.get(k) is not None and given.get(tid) is not None and st[k] != given[tid]:
+                    P.add(tool, "thread %d stack.%s" % (tid, k), "%s, the thread lists' %s"
+                          % (json.dumps(st[k]), json.dumps(given[tid])))
+                elif k == "touched" and given.get(tid) is not None:
+                    compared += 1
+            running = e.state == "running"
+            for k in ("live", "dead"):
+                if (st.get(k) is None) != running:
+                    P.add(tool, "thread %d stack.%s" % (tid, k), "%s for a %s thread"
+                          % (json.dumps(st.get(k)), e.state))
+            if None in (st.get("touched"), st.get("unused")):
+                P.add(tool, "thread %d stack" % tid, "touched or unused null in a full core"
+                      " or a live process")
+            elif e.group == "conn" and st["touched"] < reading.truth["conn_buf"]:
+                P.add(tool, "thread %d stack.touched" % tid, "%d < the %d bytes it wrote"
+                      % (st["touched"], reading.truth["conn_buf"]))
+            elif st["unused"] != st.get("reserved", 0) - st["touched"]:
+                P.add(tool, "thread %d stack.unused" % tid, "%d, reserved - touched = %d"
+                      % (st["unused"], st.get("reserved", 0) - st["touched"]))
+        if not compared:
+            P.add(tool, "stacks", "no thread's touched bytes compared with another reader's")
+    P.done()
+
+
+# ---- Prometheus ------------------------------------------------------------
+
+HIST_BUCKETS = 48             # the runtime's GT_WAIT_HIST_BUCKETS
+
+
+def le_label(ns):
+    """A wait bound in ns as gt-top writes its le: seconds, exact decimal,
+    no trailing zeros."""
+    text = "%d.%09d" % divmod(ns, 1000000000)
+    return text.rstrip("0").rstrip(".")
+
+
+def parse_exposition(text):
+    """{(name, frozenset(labels)): value} and the families' TYPE lines,
+    in order (label values are the fixture's: no escapes to undo)."""
+    samples, types = {}, []
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            types.append(tuple(line.split()[2:4]))
+            continue
+        if not line or line.startswith("#"):
+            continue
+        m = re.match(r'^([a-z_]+)(?:\{(.*)\})? (\S+)$', line)
+        assert m, line
+        labels = frozenset(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
+        samples[(m.group(1), labels)] = float(m.group(3))
+    return samples, types
+
+
+def test_prometheus_is_one_scrape_and_true(reading):
+    """gt-top -b -n 2 --format prometheus: one exposition promtool accepts
+    (each family once), the wait histograms real Prometheus histograms of
+    the runtime's log2 buckets (cumulative, le = 2^(b+1) - 1 ns, +Inf,
+    _count the completed waits the fixture made, _sum at least their
+    time; none where no wait completed), and no family whose label values
+    overlap."""
+    P = Problems(reading)
+    text = reading.prom
+    if isinstance(text, ToolError):
+        P.add("gt-top --format prometheus", "run", text.text)
+        P.done()
+        return
+    r = subprocess.run([shutil.which("promtool") or "promtool", "check", "metrics"],
+                       input=text, capture_output=True, text=True)
+    if r.returncode != 0:
+        P.add("promtool check metrics", "exit %d" % r.returncode, (r.stdout + r.stderr).strip())
+    samples, types = parse_exposition(text)
+    names = [n for n, _ in types]
+    for n in sorted({n for n in names if names.count(n) > 1}):
+        P.add("gt-top --format prometheus", n, "%d TYPE lines: more than one exposition"
+              % names.count(n))
+    for n, t in types:
+        if t == "counter" and not n.endswith("_total"):
+            P.add("gt-top --format prometheus", n, "a counter not ending in _total")
+    # Overlapping label values: gt_stack_bytes{kind} summed live, dead,
+    # resident and reserved bytes; the states partition the threads.
+    for (n, labels) in samples:
+        if any(k == "kind" for k, _ in labels):
+            P.add("gt-top --format prometheus", n, "labelled by kind")
+    states = {v: samples[(n, l)] for (n, l) in samples if n == "gt_threads" for _, v in l}
+    want_states = expected_states(reading.truth)
+    if states != {k: float(v) for k, v in want_states.items()}:
+        P.add("gt-top --format prometheus", "gt_threads", "%s, fixture %s" % (states, want_states))
+    top = P.doc("gt-top")
+    if top is not None:
+        for k in ("reserved", "live"):
+            got = samples.get(("gt_stack_%s_bytes" % k, frozenset()))
+            if got != top["stacks"][k]:
+                P.add("gt-top --format prometheus", "gt_stack_%s_bytes" % k,
+                      "%s, gt-top --format json %s" % (got, top["stacks"][k]))
+    les = [le_label((2 << b) - 1) for b in range(HIST_BUCKETS - 1)] + ["+Inf"]
+    want = expected_locations(reading.truth)
+    settle = label([at("settle", "settle"), at("main_thread", "main_settle")])
+    for where, (kind, waiting, arrivals, completed) in sorted(want.items()):
+        loc = frozenset([("location", where)])
+        got = [samples.get(("gt_location_wait_seconds_bucket", loc | {("le", le)}))
+               for le in les]
+        n = samples.get(("gt_location_waiting_threads", loc))
+        if n != waiting:
+            P.add("gt-top --format prometheus", "gt_location_waiting_threads %s" % where,
+                  "%s, fixture %d" % (n, waiting))
+        if completed == 0:
+            # No wait completed there: no histogram (its series appear
+            # with the first one).
+            if got != [None] * len(les) or ("gt_location_wait_seconds_count", loc) in samples:
+                P.add("gt-top --format prometheus", "gt_location_wait_seconds %s" % where,
+                      "a histogram where no wait completed")
+            continue
+        if None in got:
+            P.add("gt-top --format prometheus", "gt_location_wait_seconds %s" % where,
+                  "no bucket le=%s" % les[got.index(None)])
+            continue
+        if any(a > b for a, b in zip(got, got[1:])):
+            P.add("gt-top --format prometheus", "gt_location_wait_seconds %s" % where,
+                  "buckets not cumulative: %s" % got)
+        count = samples.get(("gt_location_wait_seconds_count", loc))
+        if not (got[-1] == count == completed):
+            P.add("gt-top --format prometheus", "gt_location_wait_seconds %s" % where,
+                  "+Inf %s, _count %s, fixture %d completed" % (got[-1], count, completed))
+        if where == settle:
+            # Each sleep lasted at least settle_ns (3 ms > 2^21 ns): none
+            # in a bucket below [2^21, 2^22), all of them in one at or
+            # above it.
+            t = reading.truth
+            low = les.index(le_label((1 << t["settle_ns"].bit_length() - 1) - 1))
+            if got[low] != 0:
+                P.add("gt-top --format prometheus", "gt_location_wait_seconds %s" % where,
+                      "%d waits of at most %s s, each lasted %d ns" % (got[low], les[low],
+                                                                       t["settle_ns"]))
+            total = samples.get(("gt_location_wait_seconds_sum", loc))
+            if total is None or total < t["settle_n"] * t["settle_ns"] / 1e9:
+                P.add("gt-top --format prometheus", "gt_location_wait_seconds_sum %s" % where,
+                      "%s s, the %d sleeps lasted at least %.6f s" % (
+                          total, t["settle_n"], t["settle_n"] * t["settle_ns"] / 1e9))
     P.done()

@@ -47,7 +47,7 @@ NT_PRSTATUS, NT_PRFPREG, NT_PRPSINFO, NT_AUXV = 1, 2, 3, 6
 NT_X86_XSTATE = 0x202
 NT_SIGINFO = 0x53494749
 NT_FILE = 0x46494C45
-GT_NOTE_CAPTURE = 2
+GT_NOTE_CAPTURE = 0x67740002   # registry.h
 CAPTURE_COMPACT, CAPTURE_NO_STOP, CAPTURE_NO_FPREGS, CAPTURE_NOT_GT = 1, 2, 4, 8
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -137,8 +137,8 @@ def known_target(guard="madvise", counts=None, depth=KNOWN_DEPTH, extra=(), env=
     return t
 
 
-def green_target(guard="madvise", n=GREEN_N):
-    return Target([GREEN, n], env={"GT_GUARD": guard})
+def green_target(guard="madvise", n=GREEN_N, env=None):
+    return Target([GREEN, n], env=dict(env or {}, GT_GUARD=guard))
 
 
 def run(argv, timeout=300, **kw):

@@ -17,7 +17,12 @@ import core_util as cu
 
 @pytest.mark.parametrize("guard", cu.GUARDS)
 def test_full_core_is_the_live_process(guard, targets, tmp_path):
-    t = targets(cu.known_target, guard)
+    # Without the watchdog's kernel thread (GT_WATCHDOG_MS=0), nothing in
+    # the parked target runs: a page equal before and after the capture
+    # was so during it.  The watchdog rewrites its own stack and TLS every
+    # 25 ms, which a page-exact comparison would catch mid-way.
+    t = targets(cu.known_target, guard, env={"GT_WATCHDOG_MS": "0"})
+    assert len(cu.tasks(t.pid)) == 1
     stacks, top, live_t, waste = cu.live_reads(t.pid)
     cu.check_known_groups(stacks, t.counts)
     regs_before = cu.main_thread_at(t.pid)
@@ -84,7 +89,8 @@ def test_green_gcore_from_an_attached_gdb(compact, targets, tmp_path):
     stops it itself).  The core holds every stable populated page (full)
     and reads in GDB like a core gt-core took alone; the process is as
     before once GDB detaches."""
-    t = targets(cu.green_target, "madvise")
+    # (No watchdog thread: see test_full_core_is_the_live_process.)
+    t = targets(cu.green_target, "madvise", env={"GT_WATCHDOG_MS": "0"})
     before = cu.live_pages(t.pid)
     core = tmp_path / "core.green"
     out = cu.gdb(["-p", t.pid], ["green-gcore %s%s" % (core, " --compact" if compact else ""),

@@ -63,3 +63,25 @@ def test_green_bt_whole_stack_as_gt_stacks():
         p.wait()
     assert len(want) == 1 and want[0].count("recurse") == 499, want
     assert got == want
+
+
+def test_tab_completion():
+    cmds = {"info green-threads --li": ["info green-threads --limit"],
+            "info green-threads -s r": ["info green-threads -s runnable",
+                                        "info green-threads -s running"],
+            "green-thread o": ["green-thread off"],
+            "green-thread apply all -": ["green-thread apply all " + f
+                                         for f in ("--group", "-c", "-q", "-s")],
+            "green-bt -": ["green-bt " + o for o in
+                           ("--json", "--limit", "-l", "-n", "-s", "-w")],
+            # ids 1 to 6N+2 (=20) that start with 1
+            "info green-stack 1": ["info green-stack %d" % i for i in
+                                   range(1, 6 * N + 3) if str(i).startswith("1")],
+            "info green-deadlocks -": ["info green-deadlocks --json"]}
+    out = at_breakpoint(["complete " + c for c in cmds])
+    for c, want in cmds.items():
+        got = sorted(l for l in out.splitlines() if l.startswith(c.rsplit(" ", 1)[0] + " ")
+                     and not l.startswith("complete"))
+        got = [l for l in got if l.startswith(c.rstrip("-").rstrip()) and
+               l[len(c.rsplit(" ", 1)[0]) + 1:].startswith(c.rsplit(" ", 1)[1])]
+        assert got == sorted(want), (c, got, out)

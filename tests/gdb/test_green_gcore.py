@@ -194,8 +194,15 @@ def test_green_gcore_core_reads_like_the_live_process(parked, tmp_path, compact)
     assert d["capture"]["stopped_ns"] == 0 and d["capture"]["stopped"] is True
     assert d["capture"]["compact"] is compact
     out = gdb([FIXTURE, core], ["green-thread 3", "bt", "frame function sleep_deep",
-                                "info locals", "up", "info locals"])
+                                "info locals", "up", "info locals",
+                                "maint info sections"])
     assert "[Switching to green thread 3 (sleeper), parked at sleep_deep" in out, out
+    # The capture note is not taken for a thread's registers (BFD reads a
+    # note of a name it does not know by its type alone: type 2 made a
+    # second, 40-byte .reg2 of the last thread): one register section of
+    # each kind per thread.
+    regs = re.findall(r" (\.reg[\w-]*/\d+) ", out)
+    assert regs and len(regs) == len(set(regs)), out
     sel = out.split("[Switching to green thread 3", 1)[1].split("marker =", 1)[0]
     funcs = re.findall(r"^#\d+\s+(?:0x[0-9a-f]+ in )?(\w+) \(", sel, re.M)
     assert funcs.count("sleep_deep") >= 3 and "gt__thread_start" in funcs, out
@@ -222,3 +229,21 @@ def test_green_gcore_at_a_breakpoint(tmp_path):
     out = gdb([FIXTURE, core], ["bt 2", "info green-threads -s running"])
     assert has_bt(out), out
     assert re.search(r"^\s+1\s+running\s", out, re.M), out
+
+
+def test_green_gcore_of_a_program_without_gt(tmp_path):
+    """A program without the gt runtime: gt-core's warning and its line
+    (a plain core, 0 green threads), as it wrote them; --compact refused
+    with gt-core's one line, and no file."""
+    no_runtime = os.path.join(BUILD, "tests", "gdb", "no_runtime")
+    core, compact = str(tmp_path / "plain.core"), str(tmp_path / "compact.core")
+    out = gdb([no_runtime], ["break stop_here", "run", "green-gcore " + core,
+                             "green-gcore %s --compact" % compact, "kill"],
+              env={"GT_BUILD": BUILD})
+    # (gt-core's words may change; the facts stay: no registry, a plain core.)
+    assert re.search(r"^gt-core: .*no_runtime.* no gt registry.* plain core", out, re.M), out
+    assert re.search(r"^gt-core: wrote %s \(full\): 0 green threads, 1 kernel thread; "
+                     r"stopped by its tracer" % re.escape(core), out, re.M), out
+    assert re.search(r"^gt-core: --compact .*no gt registry", out, re.M), out
+    assert os.path.getsize(core) > 0 and not os.path.exists(compact)
+    assert "Traceback" not in out and "Python Exception" not in out, out

@@ -64,3 +64,22 @@ def add_note(core, blob, mtime_ns=None):
         f.write(eh)
     when = st.st_mtime_ns if mtime_ns is None else mtime_ns
     os.utime(core, ns=(when, when))
+
+
+def to_pn_xnum(core):
+    """Rewrites CORE's ELF header the way a core of more than 65,534
+    segments has it (PN_XNUM): e_phnum 0xffff, the real count in section
+    header 0's sh_info (a section header table of that one entry, appended)."""
+    st = os.stat(core)
+    with open(core, "r+b") as f:
+        eh = bytearray(f.read(64))
+        phnum, = struct.unpack_from("<H", eh, 0x38)
+        end = f.seek(0, os.SEEK_END)
+        shoff = (end + 7) & ~7
+        f.seek(shoff)
+        f.write(struct.pack("<IIQQQQIIQQ", 0, 0, 0, 0, 0, 0, 0, phnum, 0, 0))
+        struct.pack_into("<Q", eh, 0x28, shoff)
+        struct.pack_into("<HHHH", eh, 0x38, 0xffff, 64, 1, 0)
+        f.seek(0)
+        f.write(eh)
+    os.utime(core, ns=(st.st_mtime_ns, st.st_mtime_ns))

@@ -14,11 +14,12 @@ import os
 import re
 import signal
 import subprocess
+import time
 
 import jsonschema
 import pytest
 
-from capture_note import (COMPACT, NO_STOP, add_note, capture_desc, note)
+from capture_note import COMPACT, NO_STOP, add_note, capture_desc, note, to_pn_xnum
 from conftest import (BIN, GT_STACKS, GT_WASTE, HERE, Running, exe, kernel_core, run,
                       run_json)
 
@@ -44,6 +45,12 @@ def pristine(tmp_path_factory):
     d = tmp_path_factory.mktemp("quit")
     w = Running(exe(name="waits"), [], cwd=str(d))
     clock = int(dict(kv.split("=") for kv in w.ready[2:])["clock"])
+    # A file's time comes from the kernel's coarse clock, a tick behind:
+    # dumped within a tick of the runtime's last clock reading, the core's
+    # mtime would come out before it, and the mtime rule (the tests'
+    # baseline) would not apply.  Every thread has parked (Running waits
+    # for that): nothing reads the clock meanwhile.
+    time.sleep(0.5)
     os.kill(w.pid, signal.SIGQUIT)
     assert w.p.wait(timeout=60) == -signal.SIGQUIT
     w.stop()
@@ -334,3 +341,60 @@ def test_gdb_stack_use_unknown_in_a_compact_core(core, tmp_path):
         else:
             assert all("?" not in (dead, unused) for _, dead, unused in found), out
             assert why not in out
+        # --json says the same: measured false, and touched, dead and
+        # unused null (not the few bytes below the live part), in both
+        # forms; numbers in the full capture.
+        out = subprocess.run(["gdb", "-batch", "-nx", "-ex", "source " + LOADER,
+                              "-ex", "info green-stack --json", "-ex", "info green-stack 2 --json",
+                              program, p], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, timeout=240).stdout
+        docs = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+        assert len(docs) == 2, out
+        assert [r["id"] for r in docs[1]["stacks"]] == [2]
+        for d in docs:
+            check_schema(d, "gdb")
+            assert d["measured"] is (not compact) and d["threads"] == 8
+            assert d["capture"]["compact"] is compact
+            for r in d["stacks"]:
+                st = r["stack"]
+                assert st["live"] > 0 and st["resident"] is None, r
+                if compact:
+                    assert (st["touched"], st["dead"], st["unused"]) == (None,) * 3, r
+                else:
+                    assert st["touched"] >= st["live"] and \
+                        st["unused"] == st["reserved"] - st["touched"], r
+
+
+@pytest.mark.parametrize("realtime,stopped,when,how", [
+    (2 ** 64 - 1, 2 ** 64 - 1, "an unknown time", "target stopped 18446744073.710 s"),
+    (0, 1, "an unknown time", "target stopped 0.000 s"),
+    # The last second a reader spells out (2^33 - 4 s: past it, a year no
+    # wall clock has reached), and the next.
+    (8589934588 * SECOND, 1500000000, "2242-03-16 12:56:28 UTC", "target stopped 1.500 s"),
+    (8589934589 * SECOND, 1500000000, "an unknown time", "target stopped 1.500 s"),
+])
+def test_capture_line_of_any_note_is_the_same_everywhere(core, realtime, stopped, when, how):
+    """Whatever times a note holds (a wall clock of 0 or centuries ahead,
+    a stop of 584 years), gt-stacks and GDB write the same line."""
+    path, program, clock = core
+    with_note(path, note(capture_desc(clock + SECOND, realtime, stopped)))
+    line = "core written by gt-core at %s (full; %s)" % (when, how)
+    rc, out, err = run(GT_STACKS, "--core", path, "--exe", program)
+    assert rc == 0 and out.splitlines()[2] == "  " + line, out
+    p = subprocess.run(["gdb", "-batch", "-nx", "-ex", "source " + LOADER,
+                        "-ex", "info green-threads --limit 1", program, path],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=240)
+    assert "\n" + line + "\n" in p.stdout, p.stdout
+
+
+def test_note_of_a_core_past_65534_segments(core):
+    """A core whose segments outnumber e_phnum (PN_XNUM: a full core of
+    100K threads can be one): gt-stacks and GDB still find the note."""
+    path, program, clock = core
+    mono = clock + 4 * SECOND
+    with_note(path, note(capture_desc(mono, REALTIME, STOPPED)))
+    to_pn_xnum(path)
+    st = stacks_json(path, program)
+    assert st["capture"]["monotonic_ns"] == mono and st["now_ns"] == mono
+    g, _ = gdb_json(path, program, "info green-threads --json --limit 0")
+    assert g["capture"] == st["capture"] and g["uptime_ns"] == st["uptime_ns"]

@@ -10,9 +10,11 @@ import subprocess
 import pytest
 
 from conftest import BIN, Fixture, exe, run
+from capture_note import C
 
 GT_CORE = os.path.join(BIN, "gt-core")
-GT_CAPTURE_COMPACT, GT_CAPTURE_NO_STOP, GT_CAPTURE_NO_FPREGS, GT_CAPTURE_NOT_GT = 1, 2, 4, 8
+GT_CAPTURE_COMPACT, GT_CAPTURE_NO_STOP, GT_CAPTURE_NO_FPREGS, GT_CAPTURE_NOT_GT = (
+    C["GT_CAPTURE_" + f] for f in ("COMPACT", "NO_STOP", "NO_FPREGS", "NOT_GT"))
 
 
 def one_line(err):
@@ -54,7 +56,7 @@ def notes(path):
 def capture_note(path):
     """The gt capture note: (version, flags, monotonic, realtime, stopped,
     registry)."""
-    found = [d for n, t, d in notes(path) if n == "gt" and t == 2]
+    found = [d for n, t, d in notes(path) if n == "gt" and t == C["GT_NOTE_CAPTURE"]]
     assert len(found) == 1
     return struct.unpack_from("<IIQQQQ", found[0])
 
@@ -256,17 +258,37 @@ def test_disk_full(tmp_path):
         subprocess.run(["umount", str(small)], check=True)
 
 
+def tracer_of(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("TracerPid:"):
+                return int(line.split()[1])
+    return 0
+
+
 def test_signal_during_capture_is_kept(tmp_path):
-    """A signal sent while gt-core holds the target is delivered after:
-    the fixture's pending SIGTERM kills it once detached (it has no
-    handler), never lost."""
-    f = Fixture(counts=(400, 300, 200, 3, 100))
+    """A signal sent while gt-core holds the target is delivered once it
+    lets go: gt-core itself is frozen (SIGSTOP) while it holds the
+    target, the signal sent, gt-core thawed; the fixture has no SIGTERM
+    handler, so it must then die of it."""
+    f = Fixture(counts=(4000, 3000, 2000, 3, 1000))
     try:
-        # a thread stopped for gt-core with a signal pending takes it at
-        # detach: send it right at the stop
-        p = subprocess.Popen([GT_CORE, "-q", "-o", str(tmp_path / "c"), str(f.pid)])
-        os.kill(f.pid, signal.SIGTERM)
-        assert p.wait(timeout=60) in (0, 1)
+        for attempt in range(20):
+            p = subprocess.Popen([GT_CORE, "-q", "-f", "-o", str(tmp_path / "c"),
+                                  str(f.pid)])
+            caught = False
+            while p.poll() is None:
+                if tracer_of(f.pid) == p.pid:
+                    os.kill(p.pid, signal.SIGSTOP)
+                    caught = tracer_of(f.pid) == p.pid
+                    if caught:
+                        os.kill(f.pid, signal.SIGTERM)
+                    os.kill(p.pid, signal.SIGCONT)
+                    break
+            assert p.wait(timeout=60) == 0
+            if caught:
+                break
+        assert caught, "gt-core was never seen holding the target"
         assert f.p.wait(timeout=30) == -signal.SIGTERM
     finally:
         f.stop()
@@ -294,3 +316,60 @@ def test_damaged_registry(tmp_path):
         assert flags == 0 and registry != 0
     finally:
         f.stop()
+
+
+def test_killed_leaves_no_partial_file(tmp_path):
+    """gt-core killed outright (SIGKILL, as the OOM killer does) at any
+    point leaves no partial file (the file has no name until it is
+    complete), and the target runs on, untraced."""
+    f = Fixture(counts=(4000, 3000, 2000, 3, 1000))
+    try:
+        for delay in (0.0, 0.02, 0.05, 0.1):
+            out = tmp_path / ("d%s" % delay)
+            out.mkdir()
+            p = subprocess.Popen([GT_CORE, "-q", "-o", str(out / "c"), str(f.pid)])
+            subprocess.run(["sleep", str(delay)])
+            p.kill()
+            p.wait()
+            names = os.listdir(str(out))
+            assert names in ([], ["c"]), names
+            if names:
+                assert capture_note(str(out / "c"))[0] == 1
+            with open("/proc/%d/status" % f.pid) as st:
+                status = st.read()
+            assert "TracerPid:\t0\n" in status
+            assert f.p.poll() is None
+    finally:
+        f.stop()
+
+
+def test_pid_that_names_no_process_to_stop(known, tmp_path):
+    """A thread's id, a zombie and gt-core's own pid each get the line
+    that names what the pid is and what to give instead."""
+    tid = max(int(t) for t in os.listdir("/proc/%d/task" % known.pid))
+    assert tid != known.pid
+    rc, out, err = run(GT_CORE, "-o", tmp_path / "c", tid)
+    assert rc == 1
+    assert one_line(err) == "gt-core: %d is a thread of process %d: give %d" % (
+        tid, known.pid, known.pid)
+    zombie = subprocess.Popen(["true"])
+    for _ in range(1000):
+        with open("/proc/%d/stat" % zombie.pid) as f:
+            if f.read().rsplit(") ", 1)[1][0] == "Z":
+                break
+        subprocess.run(["sleep", "0.01"])
+    try:
+        rc, out, err = run(GT_CORE, "-o", tmp_path / "c", zombie.pid)
+        assert rc == 1
+        assert one_line(err) == ("gt-core: %d has exited (a zombie its parent has not "
+                                 "reaped): there is no memory left to capture"
+                                 % zombie.pid)
+    finally:
+        zombie.wait()
+    me = subprocess.run(["python3", "-c", "import os; os.execv(%r, ['gt-core', '-o', "
+                         "%r, str(os.getpid())])" % (GT_CORE, str(tmp_path / "c"))],
+                        capture_output=True, text=True)
+    assert me.returncode == 1
+    assert one_line(me.stderr).endswith("is gt-core itself: give the pid of the program "
+                                        "to capture")
+    assert os.listdir(str(tmp_path)) == []

@@ -144,8 +144,8 @@ def prometheus_value(label):
 def test_gt_top_prometheus_label(hostile):
     out, _ = run([GT_TOP, "-b", "-n", "1", "--format", "prometheus", "-p", hostile.pid])
     label = prometheus_value(WHERE)
-    series = [l for l in out.splitlines() if l.startswith("gt_location_waiting{")]
-    assert 'gt_location_waiting{location="%s"} %d' % (label, len(NAMES)) in series, series
+    series = [l for l in out.splitlines() if l.startswith("gt_location_waiting_threads{")]
+    assert 'gt_location_waiting_threads{location="%s"} %d' % (label, len(NAMES)) in series, series
 
 
 def test_error_line_names_the_process_safely(hostile):

@@ -37,10 +37,11 @@ def site(label):
 
 
 class Pipeline:
-    def __init__(self, nloop, nidle, nshared=0, nfileio=0):
+    def __init__(self, nloop, nidle, nshared=0, nfileio=0, idle_name=None):
         self.nloop, self.nidle = nloop, nidle
+        self.idle_name = idle_name or "idler"
         self.p = subprocess.Popen([PIPELINE, str(nloop), str(nidle), str(nshared),
-                                   str(nfileio)],
+                                   str(nfileio)] + ([idle_name] if idle_name else []),
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)
         line = self.p.stdout.readline()

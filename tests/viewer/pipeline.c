@@ -3,12 +3,14 @@
  * parking points, so the blocking graph has known edges, and threads that
  * wait at one point for ever, so a queue has a known length.
  *
- * Usage: pipeline NLOOP NIDLE [NSHARED [NFILEIO]]
+ * Usage: pipeline NLOOP NIDLE [NSHARED [NFILEIO [IDLE_NAME]]]
  *
  *   NLOOP threads "looper": loop { stage_a: sleep 2ms (LINE:stage_a);
  *                                  stage_b: sleep 3ms (LINE:stage_b) }
  *                           edges stage_a -> stage_b and stage_b -> stage_a
  *   NIDLE threads "idler":  parked in gt_chan_recv for ever  (LINE:idle)
+ *                           (named IDLE_NAME instead when given: a name
+ *                           longer than a column's width)
  *   the main thread reads stdin                              (LINE:hold)
  *   NSHARED threads "left" and NSHARED "right": both park in one helper,
  *   wait_forever (LINE:shared), called from left_main and right_main, so
@@ -32,6 +34,7 @@
 
 static gt_chan_t *never;   /* nothing is ever sent on it */
 static long nloop, nidle, nshared, nfileio;
+static const char *idle_name = "idler";
 
 NOINLINE void stage_a(void)
 {
@@ -118,7 +121,7 @@ NOINLINE void main_thread(void *arg)
     if (!never)
         abort();
     spawn_all(nloop, looper_main, "looper");
-    spawn_all(nidle, idler_main, "idler");
+    spawn_all(nidle, idler_main, idle_name);
     spawn_all(nshared, left_main, "left");
     spawn_all(nshared, right_main, "right");
     gt_sleep_ns(1000000);
@@ -133,13 +136,15 @@ NOINLINE void main_thread(void *arg)
 
 int main(int argc, char **argv)
 {
-    if (argc < 3 || argc > 5) {
-        fprintf(stderr, "usage: %s NLOOP NIDLE [NSHARED [NFILEIO]]\n", argv[0]);
+    if (argc < 3 || argc > 6) {
+        fprintf(stderr, "usage: %s NLOOP NIDLE [NSHARED [NFILEIO [IDLE_NAME]]]\n", argv[0]);
         return 2;
     }
     nloop = atol(argv[1]);
     nidle = atol(argv[2]);
     nshared = argc >= 4 ? atol(argv[3]) : 0;
     nfileio = argc >= 5 ? atol(argv[4]) : 0;
+    if (argc >= 6)
+        idle_name = argv[5];
     return gt_main(main_thread, NULL);
 }

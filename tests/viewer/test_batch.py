@@ -7,7 +7,10 @@ import shutil
 import subprocess
 import time
 
-from conftest import GT_TOP, LOOP_S, PIPELINE, Pipeline, Unstacked, gt_top, site, where
+import jsonschema
+
+import installed_schemas
+from conftest import BUILD, GT_TOP, LOOP_S, PIPELINE, Pipeline, Unstacked, gt_top, site, where
 
 
 def snapshot(p, *extra):
@@ -90,8 +93,8 @@ def test_shared_call_site_names_its_callers():
         assert locs["wait_forever < right_main"]["waiting"] == 3
         assert len(locs) == 2
         m = parse_prometheus(gt_top("-b", "-p", p.pid, "--format", "prometheus").stdout)
-        assert prom_location(m, "gt_location_waiting", shared + " < left_main (") == 3
-        assert prom_location(m, "gt_location_waiting", shared + " < right_main (") == 3
+        assert prom_location(m, "gt_location_waiting_threads", shared + " < left_main (") == 3
+        assert prom_location(m, "gt_location_waiting_threads", shared + " < right_main (") == 3
     finally:
         p.stop()
 
@@ -165,14 +168,40 @@ def parse_prometheus(text):
     return out
 
 
+def test_json_every_snapshot_follows_the_installed_schema(pipeline, tmp_path):
+    """-n 3 --format json: one document per snapshot, one per line, each
+    with schema_version 1 first and valid under the gt-top schema make
+    install installs, in every view; rates cover the interval from the
+    second snapshot on."""
+    schema = installed_schemas.load(installed_schemas.install(tmp_path, BUILD), "gt-top")
+    v = jsonschema.Draft202012Validator(schema)
+    for view in ("locations", "threads", "stacks", "graph"):
+        out = gt_top("-b", "-n", "3", "-d", "0.1", "-p", pipeline.pid, "--view", view,
+                     "--format", "json").stdout
+        docs = [json.loads(l) for l in out.splitlines()]
+        assert len(docs) == 3, out[:500]
+        for d in docs:
+            assert next(iter(d)) == "schema_version" and d["schema_version"] == 1
+            errors = [e.message[:200] for e in v.iter_errors(d)]
+            assert not errors, (view, errors[:5])
+        assert all(d["rates_are_averages"] is False for d in docs[1:])
+        assert ("threads_list" in docs[0]) == (view == "threads")
+        assert ("stacks_report" in docs[0]) == (view == "stacks")
+
+
 def test_prometheus_passes_promtool_and_counts(pipeline):
-    text = gt_top("-b", "-d", "0.3", "-p", pipeline.pid, "--format", "prometheus").stdout
+    # Two snapshots of a pipeline that keeps moving: one exposition (the
+    # last), which promtool takes as one scrape.
+    text = gt_top("-b", "-n", "2", "-d", "0.3", "-p", pipeline.pid,
+                  "--format", "prometheus").stdout
     r = subprocess.run([shutil.which("promtool") or "promtool", "check", "metrics"],
                        input=text, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+    types = [l.split()[2] for l in text.splitlines() if l.startswith("# TYPE ")]
+    assert len(types) == len(set(types)) and "gt_threads" in types
     m = parse_prometheus(text)
-    assert prom_location(m, "gt_location_waiting", where("idle", "idler_main")) == 3
-    assert prom_location(m, "gt_location_waiting", where("hold", "main_thread")) == 1
+    assert prom_location(m, "gt_location_waiting_threads", where("idle", "idler_main")) == 3
+    assert prom_location(m, "gt_location_waiting_threads", where("hold", "main_thread")) == 1
     assert m['gt_threads{state="parked"}'] + m['gt_threads{state="runnable"}'] + \
         m['gt_threads{state="running"}'] == 8
     # Bounded cardinality: no series names a thread.
@@ -193,7 +222,7 @@ def test_prometheus_series_do_not_grow_with_threads():
         big.stop()
     count = lambda t: len([l for l in t.splitlines() if l and not l.startswith("#")])
     assert count(a) == count(b)
-    assert prom_location(parse_prometheus(b), "gt_location_waiting",
+    assert prom_location(parse_prometheus(b), "gt_location_waiting_threads",
                          where("idle", "idler_main")) == 200
 
 

@@ -298,7 +298,7 @@ def test_cond_and_channel_waits():
     for call_site in (bsite("cond", "cond_wait_here"), bsite("chan_recv", "chan_recv_here"),
                       bsite("chan_send", "chan_send_here")):
         assert locs[call_site]["blocked_by"] == [], call_site
-        assert prom_location(prom, "gt_location_blocked_waiters", call_site) == 0
+        assert prom_location(prom, "gt_location_blocked_threads", call_site) == 0
     assert doc["deadlocks"] == want_deadlocks(t, locs[SECOND]["index"])
     assert text.count("(0/4 queued, 0 senders waiting)") == 2
 
@@ -316,12 +316,12 @@ def test_prometheus_is_the_truth(blockers):
     for name, kind in (("gt_deadlocked_threads", "gauge"), ("gt_deadlock_cycles", "gauge"),
                        ("gt_running_seconds", "gauge"), ("gt_hog", "gauge"),
                        ("gt_watchdog_samples_total", "counter"),
-                       ("gt_location_blocked_waiters", "gauge")):
+                       ("gt_location_blocked_threads", "gauge")):
         assert "# TYPE %s %s\n" % (name, kind) in text and "# HELP %s " % name in text
-    assert prom_location(m, "gt_location_blocked_waiters", WAIT_LOCK) == 50
-    assert prom_location(m, "gt_location_blocked_waiters", BYSTANDER) == 1
-    assert prom_location(m, "gt_location_blocked_waiters", SECOND) == 5
-    assert prom_location(m, "gt_location_blocked_waiters", SERVE) == 0
+    assert prom_location(m, "gt_location_blocked_threads", WAIT_LOCK) == 50
+    assert prom_location(m, "gt_location_blocked_threads", BYSTANDER) == 1
+    assert prom_location(m, "gt_location_blocked_threads", SECOND) == 5
+    assert prom_location(m, "gt_location_blocked_threads", SERVE) == 0
 
 
 def test_screen_banner_and_deadlock_list(blockers):

@@ -38,11 +38,12 @@ def keys(*k):
     tmux("send-keys", "-t", SESSION, *k)
 
 
-def start(p, cols=80, rows=24, timeout=5.0):
+def start(p, cols=80, rows=24, timeout=5.0, args="-d 0.3", wait=True):
     tmux("kill-server")
     tmux("new-session", "-d", "-s", SESSION, "-x", str(cols), "-y", str(rows),
-         "%s -d 0.3 -p %d; echo gt-top-exited $?; sleep 30" % (GT_TOP, p.pid))
-    wait_for("gt-top - process %d" % p.pid, timeout)
+         "%s %s -p %d; echo gt-top-exited $?; sleep 30" % (GT_TOP, args, p.pid))
+    if wait:
+        wait_for("gt-top - process %d" % p.pid, timeout)
 
 
 @pytest.fixture
@@ -226,7 +227,8 @@ def test_stack_totals_on_screen(session):
 
 def test_100k_threads_scroll():
     """100,000 threads: the whole list is there, End reaches the last id,
-    Home the first, r reverses; only the screen's rows are drawn."""
+    Home the first, r reverses (the cursor staying on its thread); only
+    the screen's rows are drawn."""
     p = Pipeline(0, 100000)
     try:
         start(p, timeout=20)
@@ -238,7 +240,12 @@ def test_100k_threads_scroll():
         keys("Home")
         wait_for("      1 -", 10)
         keys("r")
+        # The cursor stays on its thread, htop's way: thread 1, now last.
         s = wait_for("(id desc)", 10)
+        ids = [int(r.split()[0]) for r in thread_rows(s)]
+        assert ids[-1] == 1 and ids == list(range(len(ids), 0, -1)), ids
+        keys("Home")
+        s = wait_for(" 100001 idler", 10)
         ids = [int(r.split()[0]) for r in thread_rows(s)]
         assert ids == list(range(100001, 100001 - len(ids), -1)) and len(ids) > 10
     finally:

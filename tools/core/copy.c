@@ -30,7 +30,58 @@ uint64_t core_copy_bytes(const struct capture *c)
     return n;
 }
 
-/* MemAvailable of /proc/meminfo in bytes; UINT64_MAX when unknown. */
+/* What the memory cgroup gt-core runs in lets it add: its limit less its
+ * usage (cgroup v2 memory.max - memory.current, v1 memory.limit_in_bytes
+ * - memory.usage_in_bytes); UINT64_MAX without a limit.  Past it the
+ * kernel kills gt-core outright, so it is checked before. */
+static uint64_t read_u64(const char *dir, const char *file)
+{
+    char path[4352];
+    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    FILE *f = fopen(path, "re");
+    unsigned long long v;
+    int ok = f && fscanf(f, "%llu", &v) == 1;
+    if (f)
+        fclose(f);
+    return ok ? (uint64_t)v : UINT64_MAX;
+}
+
+static uint64_t cgroup_headroom(void)
+{
+    FILE *f = fopen("/proc/self/cgroup", "re");
+    char line[4096], dir[4200];
+    uint64_t room = UINT64_MAX;
+    while (f && fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = 0;
+        char *ctl = strchr(line, ':'), *path = ctl ? strchr(ctl + 1, ':') : NULL;
+        if (!path)
+            continue;
+        *path++ = 0;
+        uint64_t lim, use;
+        if (strcmp(ctl + 1, "memory") == 0) {
+            snprintf(dir, sizeof(dir), "/sys/fs/cgroup/memory%s", path);
+            lim = read_u64(dir, "memory.limit_in_bytes");
+            use = read_u64(dir, "memory.usage_in_bytes");
+        } else if (ctl[1] == 0) {
+            snprintf(dir, sizeof(dir), "/sys/fs/cgroup%s", path);
+            lim = read_u64(dir, "memory.max");      /* "max" reads as none */
+            use = read_u64(dir, "memory.current");
+        } else {
+            continue;
+        }
+        if (lim != UINT64_MAX && use != UINT64_MAX) {
+            uint64_t r = lim > use ? lim - use : 0;
+            if (r < room)
+                room = r;
+        }
+    }
+    if (f)
+        fclose(f);
+    return room;
+}
+
+/* MemAvailable of /proc/meminfo in bytes, or the cgroup's headroom when
+ * less; UINT64_MAX when unknown. */
 static uint64_t mem_available(void)
 {
     FILE *f = fopen("/proc/meminfo", "re");
@@ -44,7 +95,9 @@ static uint64_t mem_available(void)
         }
     if (f)
         fclose(f);
-    return found ? (uint64_t)kb * 1024 : UINT64_MAX;
+    uint64_t avail = found ? (uint64_t)kb * 1024 : UINT64_MAX;
+    uint64_t room = cgroup_headroom();
+    return room < avail ? room : avail;
 }
 
 /* Reads chunk K page by page (after a failed bulk read).  -1 ESRCH when
@@ -74,8 +127,9 @@ int core_copy_reserve(struct capture *c, uint64_t bytes, char *err)
     if (bytes <= c->buf_len)
         return 0;   /* reserved before the stop (and counted as used since) */
     if (bytes > mem_available() || bytes > SIZE_MAX / 2) {
-        core_err(err, "out of memory: the copy of %d needs %s and the machine has "
-                 "less available: free memory, or capture with --compact",
+        core_err(err, "out of memory: the copy of %d needs %s, more than is available "
+                 "(MemAvailable, or gt-core's memory cgroup): free memory, or "
+                 "capture with --compact",
                  (int)c->pid, mib);
         errno = ENOMEM;
         return -1;
@@ -94,7 +148,15 @@ int core_copy_reserve(struct capture *c, uint64_t bytes, char *err)
     }
     /* Huge pages: 2 MiB a fault, not 4 KiB. */
     madvise(p, bytes, MADV_HUGEPAGE);
-    madvise(p, bytes, MADV_POPULATE_WRITE);
+    /* Faulted in now, a shortage shows here as ENOMEM (in a memory cgroup
+     * too), not later as gt-core killed with the target stopped. */
+    if (madvise(p, bytes, MADV_POPULATE_WRITE) < 0 && errno == ENOMEM) {
+        munmap(p, bytes);
+        core_err(err, "out of memory: the copy of %d needs %s: free memory, or "
+                 "capture with --compact", (int)c->pid, mib);
+        errno = ENOMEM;
+        return -1;
+    }
     c->buf = p;
     c->buf_len = bytes;
     return 0;

@@ -15,6 +15,7 @@
  *   copy.c          the chunks copied out of the target
  *   notes.c         the PT_NOTE: PRSTATUS ... and the gt capture note
  *   elf_out.c       the sparse ELF file
+ *   common.c        the error line and the clock every step uses
  *
  * Every count and size that comes from the target (tasks, mappings, page
  * ranges, register set sizes) is bounded before it sizes anything.
@@ -125,6 +126,9 @@ int core_tasks_scan(struct capture *c);
 void core_tasks_stat(struct capture *c);
 /* The tracer of PID (TracerPid of /proc/PID/status), 0 none. */
 pid_t core_tracer_of(pid_t pid);
+/* The thread group and state of PID (/proc/PID/status); left as they
+ * are when unknown. */
+void core_task_facts(pid_t pid, pid_t *tgid, char *state);
 /* /proc/PID/comm into buf ("?" when unreadable). */
 void core_comm(pid_t pid, char *buf, size_t len);
 

@@ -4,28 +4,11 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core.h"
-
-void core_err(char *err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, CORE_ERR, fmt, ap);
-    va_end(ap);
-}
-
-uint64_t core_now(int clock)
-{
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static int have_task(const struct capture *c, pid_t tid)
 {
@@ -141,4 +124,21 @@ void core_comm(pid_t pid, char *buf, size_t len)
     if (fgets(buf, (int)len, f))
         buf[strcspn(buf, "\n")] = 0;
     fclose(f);
+}
+
+void core_task_facts(pid_t pid, pid_t *tgid, char *state)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "re");
+    long v;
+    char st;
+    while (f && fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "Tgid: %ld", &v) == 1 && v > 0 && v <= 0x3fffffff)
+            *tgid = (pid_t)v;
+        else if (sscanf(line, "State: %c", &st) == 1)
+            *state = st;
+    }
+    if (f)
+        fclose(f);
 }

@@ -678,6 +678,14 @@ const char *gto_fmt_capture(const struct gt_core_capture *c, char *buf, size_t l
  * "stopped": bool} of T's capture (gto_target_capture), or null. */
 void gto_json_capture(FILE *f, const gto_target *t);
 
+/* The "schema_version" every JSON document of every gt reader starts with
+ * (gt-stacks, gt-waste, gt-top, the GDB commands, whose copy is
+ * gdb/gt/fmt.py's SCHEMA_VERSION): the major version of the documents the
+ * files in schema/ describe.  A member added leaves it alone; a member
+ * removed or renamed, or a meaning changed, raises it, in the schemas too,
+ * so a consumer can refuse what it was not written for. */
+#define GTO_JSON_SCHEMA_VERSION 1
+
 /* Writes S to F as a JSON string, quotes included; "null" for NULL.  A
  * byte that is not part of well-formed UTF-8 is written as the text
  * "\xNN" (as gto_text_safe writes it), control characters as \u00NN:

@@ -516,7 +516,11 @@ struct gt_registry {
  */
 #define GT_NOTE_NAME "gt"
 #define GT_NOTE_REGISTRY 1u
-#define GT_NOTE_CAPTURE 2u
+/* Not a small number: BFD (so GDB) reads a core note of a name it does
+ * not know by its type alone, and takes 1, 2, 3... for NT_PRSTATUS,
+ * NT_FPREGSET, NT_PRPSINFO: a capture note of type 2 became the last
+ * thread's floating-point registers, "too small".  "gt" in the top half. */
+#define GT_NOTE_CAPTURE 0x67740002u
 #define GT_CAPTURE_VERSION 1u
 
 #define GT_CAPTURE_COMPACT 0x1u   /* only the registry, each green thread's
