@@ -411,7 +411,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "gt-top: %s\n", err);
             return EXIT_TARGET;
         }
-        rc = tui_run(&s, o.delay, o.iterations_given ? o.iterations : 0, o.view, o.order, o.class_by, &cost);
+        rc = tui_run(&s, o.delay, o.iterations_given ? o.iterations : 0, o.view, o.order,
+                     o.class_by, &cost);
         refresh_cost_flush(&cost, stderr);
     }
     sampler_close(&s);

@@ -88,6 +88,8 @@ struct ui {
     uint64_t drill_thread;
     char **drill_lines;       /* formatted once per drill-down */
     size_t ndrill;
+    double drill_at, drill_cost; /* when it was read last, and what that
+                                  * took (wall seconds) */
     struct stack_report stacks;
     int have_stacks;
     enum gto_class_by class_by;
@@ -237,6 +239,7 @@ static void rebuild(struct ui *u)
 
 static void deadlocks_open(struct ui *u);
 static void drill_open(struct ui *u);
+static double now_s(void);
 static void draw(struct ui *u);
 
 static void resample(struct ui *u)
@@ -256,7 +259,7 @@ static void resample(struct ui *u)
      * wait, backtrace and stack, a location's threads. */
     if (u->drill == DRILL_DEADLOCKS)
         deadlocks_open(u);
-    else if (u->drill != DRILL_NONE)
+    else if (u->drill != DRILL_NONE && now_s() - u->drill_at >= 10 * u->drill_cost)
         drill_open(u);
 }
 
@@ -324,6 +327,9 @@ static void drill_open(struct ui *u)
 {
     char err[GTO_ERR_MAX], buf[64], buf2[64], buf3[64];
     gto_snapshot *snap;
+    /* Read again on the refreshes while it is shown, but it unwinds every
+     * thread (220 ms at 100K): at most a tenth of the time goes to it. */
+    u->drill_at = now_s();
     drill_free(u);
     /* One unwound snapshot for this screen: the cost is paid once, when
      * someone asks for backtraces, not on every refresh. */
@@ -407,7 +413,8 @@ static void drill_open(struct ui *u)
     }
     if (snap)
         gto_snapshot_free(snap);
-    /* Opened again on each refresh: the lines stay where they were
+    u->drill_cost = now_s() - u->drill_at;
+    /* Opened again on the refreshes: the lines stay where they were
      * scrolled to, within the new ones. */
     if (u->dtop >= u->ndrill)
         u->dtop = u->ndrill ? u->ndrill - 1 : 0;
@@ -454,6 +461,9 @@ static void deadlocks_open(struct ui *u)
 }
 
 /* ---- drawing ------------------------------------------------------------ */
+
+/* The bar under the header; a click on a view's name opens it. */
+static const char view_bar[] = " [1]Locations [2]Threads [3]Stacks [4]Graph";
 
 static void put_line(int y, const char *text, int attr)
 {
@@ -534,15 +544,16 @@ static void put_cell(char *out, size_t len, size_t *at, const char *cell, int w,
     out[*at] = 0;
 }
 
+static int body_height(const struct ui *u);
+
 /* The columns of the current list as drawn: which of the view's table,
  * where and how wide.  A column that would not fit whole is left out
  * (the sort menu and the mouse know only these); the room left over goes
  * to the text columns whose rows on screen hold more than their width,
  * least wanting first, so that every text that can be shown whole is and
  * the widest text column grows with the terminal.  A column of width 0
- * (the Locations view's LOCATION) takes what is left. */
-static int body_height(const struct ui *u);
-
+ * (the Locations view's LOCATION) takes what is left.  Only the rows on
+ * screen are measured: 100K threads cost what 20 do. */
 static void layout_compute(struct ui *u)
 {
     struct layout *l = &u->lay;
@@ -778,7 +789,7 @@ static const char *const help_keys[] = {
     "  s F6            pick the sort column on screen by letter (again:",
     "                  reverse);  --sort reaches the ones off screen",
     "  click           on a row: the cursor goes there;  on a column's title:",
-    "                  sort by it (again: reverse)",
+    "                  sort by it (again: reverse);  on [2]Threads: that view",
     "  / \\ F4          filter rows by text (location, name, state), as it is",
     "                  typed;  Enter keeps it, Esc takes it back",
     "  F3              search: the cursor to the first row with the text,",
@@ -943,8 +954,8 @@ static void draw(struct ui *u)
     char when[32];
     time_t t = (time_t)(u->s->taken_realtime_ns / 1000000000u);
     strftime(when, sizeof(when), "%H:%M:%S", localtime(&t));
-    snprintf(line, sizeof(line), " [1]Locations [2]Threads [3]Stacks [4]Graph   view: %s%s  "
-             "every %.1fs%s  at %s%s%s",
+    snprintf(line, sizeof(line), "%s   view: %s%s  "
+             "every %.1fs%s  at %s%s%s", view_bar,
              u->drill == DRILL_LOCATION ? "location" : u->drill == DRILL_THREAD ? "thread"
              : u->drill == DRILL_DEADLOCKS ? "deadlocks"
              : u->view == VIEW_THREADS && u->tree ? "threads tree" : view_names[u->view],
@@ -1139,10 +1150,11 @@ static int act_sort_pick(struct ui *u)
 }
 
 /* The mouse, htop's way: a click on a row puts the cursor on it, on a
- * column's title sorts by that column (again: reverses); the wheel
- * scrolls.  In a drill-down, the Stacks view and the help, the wheel
+ * column's title sorts by that column (again: reverses), on a view's
+ * name in the bar opens that view; the wheel scrolls.  In a drill-down, the Stacks view and the help, the wheel
  * scrolls their lines. */
 static int move_by(struct ui *u, long d);
+static int set_view(struct ui *u, enum view v);
 
 static int act_mouse(struct ui *u)
 {
@@ -1153,7 +1165,16 @@ static int act_mouse(struct ui *u)
         return move_by(u, -3);
     if (ev.bstate & BUTTON5_PRESSED)
         return move_by(u, 3);
-    if (!(ev.bstate & (BUTTON1_PRESSED | BUTTON1_CLICKED)) || !u->lay.n)
+    if (!(ev.bstate & (BUTTON1_PRESSED | BUTTON1_CLICKED)))
+        return ACT_NONE;
+    if (ev.y == u->header_n && ev.x >= 0 && (size_t)ev.x < sizeof(view_bar) - 1) {
+        /* "[2]Threads": the view whose mark is at or left of the click. */
+        const char *at = NULL;
+        for (const char *p = view_bar; (p = strchr(p, '[')) && p - view_bar <= ev.x; p++)
+            at = p;
+        return at ? set_view(u, (enum view)(at[1] - '1')) : ACT_NONE;
+    }
+    if (!u->lay.n)
         return ACT_NONE;
     int title_y = u->header_n + 1, h = body_height(u);
     if (ev.y == title_y) {

@@ -143,3 +143,48 @@ def test_mouse_selects_rows_and_sorts(pipeline_screen):
     assert "NAMEv" in s
     # The cursor stayed on its thread through both sorts.
     assert selected_thread()[0] == want
+
+
+def wheel(down, x=10, y=12):
+    """A wheel step (xterm's buttons 4 and 5: 64 and 65), X10 encoded."""
+    tmux("send-keys", "-t", SESSION, "-l",
+         "\x1b[M" + chr(32 + 64 + (1 if down else 0)) + chr(33 + x) + chr(33 + y))
+
+
+def test_mouse_wheel_moves_the_cursor(pipeline_screen):
+    keys("2")
+    rows = wait_rows(lambda r: len(r) == 8)
+    ids = [int(r[0]) for r in rows]
+    assert wait_selected(lambda s: True)[0] == ids[0]
+    wheel(True)
+    assert wait_selected(lambda s: s[0] != ids[0])[0] == ids[3]
+    wheel(False)
+    assert wait_selected(lambda s: s[0] != ids[3])[0] == ids[0]
+
+
+def test_mouse_wheel_scrolls_the_help(pipeline_screen):
+    keys("h")
+    wait_for("lines 1-23 of")
+    wheel(True)
+    s = wait_for("lines 4-26 of")
+    assert "gt-top keys" not in s
+    wheel(False)
+    wait_for("lines 1-23 of")
+
+
+def test_click_on_a_view_name_opens_it(pipeline_screen):
+    s = wait_for("view: locations")
+    lines = s.splitlines()
+    y = next(i for i, l in enumerate(lines) if l.startswith(" [1]Locations"))
+    bar = lines[y]
+    click(bar.index("[2]Threads") + 5, y)
+    wait_for("view: threads")
+    click(bar.index("[4]Graph") + 1, y)
+    wait_for("view: graph")
+    click(bar.index("[1]Locations"), y)
+    wait_for("view: locations")
+    # From a drill-down too.
+    keys("Enter")
+    wait_for("threads waiting")
+    click(bar.index("[2]Threads") + 9, y)
+    wait_for("view: threads")
