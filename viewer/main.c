@@ -1,7 +1,7 @@
 /*
  * main.c - gt-top's command line: which target, batch or screen.
  *
- *   gt-top [-d SECS] [-p] PID            the screen (a terminal is needed)
+ *   gt-top [-n N] [-d SECS] [-p] PID     the screen (a terminal is needed)
  *   gt-top --core CORE [--exe EXE]       a frozen view of a core
  *   gt-top -b [-n N] [-d SECS] [-p] PID [--view V] [--format F]
  *   --sort COL[:asc|:desc], --class-by entry|name|prefix, --timing,
@@ -35,8 +35,8 @@
 #include "tui.h"
 
 static const char usage_text[] =
-    "usage: gt-top [-b] [-n N] [-d SECS] [-H DURATION] [--view V] [--format F] [-p] PID\n"
-    "       gt-top [-b] [-H DURATION] [--view V] [--format F] --core CORE [--exe EXE]\n"
+    "usage: gt-top [-b] [-n N] [-d SECS] [OPTION...] [-p] PID\n"
+    "       gt-top [-b] [OPTION...] --core CORE [--exe EXE]\n"
     "       gt-top -h | -V\n"
     "Watches the green threads of a gt program, live or from a core file: a\n"
     "queue per location, every thread, stack memory, the location graph.\n"
