@@ -1,7 +1,7 @@
 /*
  * main.c - gt-top's command line: which target, batch or screen.
  *
- *   gt-top [-d SECS] [-p] PID            the screen (a terminal is needed)
+ *   gt-top [-n N] [-d SECS] [-p] PID     the screen (a terminal is needed)
  *   gt-top --core CORE [--exe EXE]       a frozen view of a core
  *   gt-top -b [-n N] [-d SECS] [-p] PID [--view V] [--format F]
  *   --sort COL[:asc|:desc], --class-by entry|name|prefix, --timing,
@@ -35,8 +35,8 @@
 #include "tui.h"
 
 static const char usage_text[] =
-    "usage: gt-top [-b] [-n N] [-d SECS] [-H DURATION] [--view V] [--format F] [-p] PID\n"
-    "       gt-top [-b] [-H DURATION] [--view V] [--format F] --core CORE [--exe EXE]\n"
+    "usage: gt-top [-b] [-n N] [-d SECS] [OPTION...] [-p] PID\n"
+    "       gt-top [-b] [OPTION...] --core CORE [--exe EXE]\n"
     "       gt-top -h | -V\n"
     "Watches the green threads of a gt program, live or from a core file: a\n"
     "queue per location, every thread, stack memory, the location graph.\n"
@@ -339,8 +339,9 @@ static int run_batch(struct sampler *s, const struct options *o,
         /* A Prometheus exposition is one scrape: two in a row repeat every
          * family, which no parser takes (promtool: "second HELP line").
          * Its counters are totals and its histograms cumulative, so the
-         * last snapshot says all the earlier ones did; the earlier ones
-         * are still taken, for the rates and the stack measures. */
+         * last snapshot says all the earlier ones did; they are still
+         * taken, so -n N still spans N intervals, with the stacks
+         * measured in them. */
         int shown = o->format != FORMAT_PROMETHEUS || o->core || i + 1 == o->iterations;
         if (tables_build(&tb, s, o->view == VIEW_THREADS) < 0 ||
             (shown && batch_print(stdout, s, &tb, o->view, o->format, o->order,

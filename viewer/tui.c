@@ -1225,6 +1225,8 @@ static int prompt(struct ui *u, const char *label, char *buf, size_t len,
         refresh();
         int key = getch(), how = EDIT_TEXT;
         size_t n = strlen(buf);
+        if (quit_requested)              /* Ctrl-C: the loop then quits */
+            return EDIT_CANCEL;
         if (key == 27) {
             how = EDIT_CANCEL;
         } else if (key == '\n' || key == '\r' || key == KEY_ENTER) {

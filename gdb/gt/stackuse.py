@@ -156,7 +156,6 @@ resident}}]: the thread ID, or the threads with the most live stack."""
         target = snap.target
         if len(argv) > 1:
             raise gdb.GdbError("info green-stack: at most one thread id")
-        ts = snap.threads
         page = page_size(snap)
         if argv:
             try:
@@ -165,8 +164,22 @@ resident}}]: the thread ID, or the threads with the most live stack."""
                 raise gdb.GdbError("info green-stack: %r is not a thread id" % argv[0])
             shown = [snap.thread(tid)]
         else:
-            shown = sorted(ts, key=lambda t: (-stacks.live_bytes(t), t.id))[:WORST]
+            shown = sorted(snap.threads, key=lambda t: (-stacks.live_bytes(t), t.id))[:WORST]
         measured = [(t, usage(target, t, page)) for t in shown]
+        if argv and not opts.get("json"):
+            # One thread's text needs no totals: no record is built for
+            # the others (a million of them take seconds).
+            t, u = measured[0]
+            gdb.write(HEADER + "\n" + line(u) + "\n")
+            if t.state == C["GT_STATE_RUNNING"]:
+                gdb.write("(running: its saved sp is stale, so live is unknown)\n")
+            note = stacks.fresh_note(t, symbols.lookup(t.entry, is_return=False).func)
+            if note:
+                gdb.write("(%s)\n" % note)
+            if not measurable(target):
+                gdb.write(COMPACT_NOTE + "\n")
+            return
+        ts = snap.threads
         live = sum(stacks.live_bytes(t) for t in ts)
         size = sum(stacks.reserved_bytes(t) for t in ts)
         guards = sum(t.guard_size or 0 for t in ts)
@@ -178,17 +191,6 @@ resident}}]: the thread ID, or the threads with the most live stack."""
                         "measured": measurable(target),
                         "stacks": [usage_json(t, u) for t, u in measured]})
             gdb.write(fmt.json_document(out))
-            return
-        if argv:
-            t, u = measured[0]
-            gdb.write(HEADER + "\n" + line(u) + "\n")
-            if t.state == C["GT_STATE_RUNNING"]:
-                gdb.write("(running: its saved sp is stale, so live is unknown)\n")
-            note = stacks.fresh_note(t, symbols.lookup(t.entry, is_return=False).func)
-            if note:
-                gdb.write("(%s)\n" % note)
-            if not measurable(target):
-                gdb.write(COMPACT_NOTE + "\n")
             return
         out = ["%s threads: live %s of %s reserved stack (%s with guards); %s per thread on average"
                % (fmt.count(len(ts)), fmt.size(live), fmt.size(size), fmt.size(size + guards),

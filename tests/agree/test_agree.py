@@ -420,6 +420,23 @@ def test_every_document_follows_its_installed_schema(reading, installed_schemas)
     P.done()
 
 
+def test_every_member_is_described(reading, installed_schemas):
+    """Every member of every document, at any depth, is one its installed
+    schema names: the schemas let unknown members pass (a member added
+    keeps schema_version), so validation alone would not notice a reader
+    printing something they never describe."""
+    P = Problems(reading)
+    for tool in reading.docs:
+        doc = P.doc(tool)
+        if doc is None:
+            continue
+        name, part = schema_for(tool)
+        for path in installed_schemas_module.undescribed(
+                load_schema(installed_schemas, name, part), doc):
+            P.add(tool, "schema %s.schema.json" % name, "%s is not described" % path)
+    P.done()
+
+
 def test_state_counts_add_up_and_are_true(reading):
     P = Problems(reading)
     want = expected_states(reading.truth)

@@ -26,6 +26,7 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 from fixture_lines import marker_lines  # noqa: E402
+import installed_schemas  # noqa: E402
 from test_gdb import BUILD, gdb, jsons_of  # noqa: E402
 
 BLOCKERS = os.path.join(BUILD, "tests", "tools", "blockers")
@@ -98,6 +99,7 @@ def follows_schema(doc, part):
     s = {"$schema": s["$schema"], "$defs": s["$defs"], "$ref": "#/$defs/" + part}
     errors = [e.message[:200] for e in jsonschema.Draft202012Validator(s).iter_errors(doc)]
     assert not errors, errors[:5]
+    assert installed_schemas.undescribed(s, doc) == []
 
 
 def select_waiter(truth):
@@ -178,7 +180,7 @@ def check(out, truth, lo_now, hi_now):
         expect_json.append({"threads": members})
     m = re.search(r"^deadlock: cycle of 2 threads\n(?:.*\n)*?(?=\{)", out, re.M)
     assert m and m.group(0).splitlines() == expect_text, (m and m.group(0), expect_text)
-    assert dl_doc == {"deadlocks": expect_json, "threads_in_deadlock": 5}
+    assert dl_doc == {"schema_version": 1, "deadlocks": expect_json, "threads_in_deadlock": 5}
     assert threads_doc["deadlocks"] == expect_json
     assert threads_doc["threads_in_deadlock"] == 5
     in_cycles = {t["id"] for c in expect_json for t in c["threads"]}
@@ -472,7 +474,8 @@ def test_every_block_kind_and_damaged_objects():
             '  thread 2 "sleeper" at %s waits for join thread 20 "joiner"\n'
             '  thread 20 "joiner" at %s waits for join thread 2 "sleeper"\n'
             % (sleep_at, join_at)) in out, out
-    dl = [d for d in jsons_of(out) if set(d) == {"deadlocks", "threads_in_deadlock"}][-1]
+    dl = [d for d in jsons_of(out)
+          if set(d) == {"schema_version", "deadlocks", "threads_in_deadlock"}][-1]
     follows_schema(dl, "info_green_deadlocks")
     assert dl["deadlocks"] == docs[5]["deadlocks"]
     assert [t["waits_for"] for t in dl["deadlocks"][0]["threads"]] == [

@@ -220,15 +220,15 @@ def test_gt_top_page_has_every_column(installed, target, view, heading):
         assert re.search(r"(^| )%s( |$)" % re.escape(title), header), (title, header)
 
 
-def help_screen_keys(prefix, pid):
-    """The keys gt-top's help screen (h) lists: the first word group of
-    each line of its key block (from its first blank line to the next)."""
+def help_screen(prefix, pid):
+    """gt-top's help screen (h), on a terminal tall enough to hold it
+    whole: its lines."""
     session = "gt-man-%d" % os.getpid()
 
     def tmux(*args):
         return subprocess.run(["tmux", "-L", session] + list(args), capture_output=True,
                               text=True, timeout=10)
-    tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "50",
+    tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "200",
          "%s %d; sleep 30" % (tool_bin(prefix, "gt-top"), pid))
     try:
         screen = ""
@@ -246,7 +246,12 @@ def help_screen_keys(prefix, pid):
         assert "gt-top keys" in screen, screen
     finally:
         tmux("kill-server")
-    lines = screen.splitlines()
+    return screen.splitlines()
+
+
+def help_keys(lines):
+    """The keys the help lists: the first word group of each line of its
+    key block (from its first blank line to the next)."""
     first = lines.index("")
     block = lines[first + 1:lines.index("", first + 1)]
     keys = set()
@@ -257,17 +262,61 @@ def help_screen_keys(prefix, pid):
     return keys
 
 
-def test_gt_top_page_has_every_key(installed, target):
+def help_legend(lines):
+    """The column titles the help's legend explains, by view: the lines
+    "  TITLE   description" under "Locations view:", "Threads view:"..."""
+    legend, view = {}, None
+    for line in lines:
+        m = re.match(r"^(\w+) view:", line)
+        if m:
+            view = m.group(1)
+            legend[view] = []
+        elif not line.strip():
+            view = None
+        elif view:
+            t = re.match(r"^  (\S(?:\S| \S)*) {2,}\S", line)
+            if t:
+                legend[view].append(t.group(1))
+    return legend
+
+
+def page_tags(section_lines):
+    """The tags of a rendered section's tagged paragraphs: TITLE of
+    "TITLE (name)", or of "TITLE  text" when the tag shares its line."""
+    tags = set()
+    for line in section_lines:
+        m = re.match(r"^ {7}(\S(?:\S| [^\s(])*)(?: \(\w+\))?(?: {2,}|$)", line)
+        if m:
+            tags.add(m.group(1))
+    return tags
+
+
+@pytest.fixture(scope="module")
+def help_lines(installed, target):
+    return help_screen(installed[0], target.pid)
+
+
+def test_gt_top_page_has_every_key(installed, help_lines):
     prefix, man1 = installed
-    keys = help_screen_keys(prefix, target.pid)
+    keys = help_keys(help_lines)
     assert {"h", "Enter", "Tab", "1"} <= keys, keys
     text, _ = render(os.path.join(man1, "gt-top.1"))
     tags = set()
-    for line in section(text, "INTERACTIVE COMMANDS"):
-        m = re.match(r"^ {7}(\S.*?)(?: {2,}|$)", line)
-        if m:
-            tags.update(k for k in re.split(r",? +", m.group(1).rstrip(",")) if k)
+    for tag in page_tags(section(text, "INTERACTIVE COMMANDS")):
+        tags.update(k for k in re.split(r",? +", tag.rstrip(",")) if k)
     assert keys <= tags, keys - tags
+
+
+def test_gt_top_page_explains_what_the_help_does(installed, help_lines):
+    """Every column the help's legend explains, in every view, has its
+    entry in the page's COLUMNS."""
+    legend = help_legend(help_lines)
+    assert set(legend) == {"Locations", "Threads", "Stacks", "Graph"}, legend
+    assert all(legend.values()), legend
+    text, _ = render(os.path.join(installed[1], "gt-top.1"))
+    described = page_tags(section(text, "COLUMNS"))
+    for view, titles in legend.items():
+        assert set(titles) <= described, (view, set(titles) - described)
 
 
 def test_no_help_points_to_a_missing_manual(installed):

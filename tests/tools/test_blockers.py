@@ -15,6 +15,8 @@ import time
 import jsonschema
 import pytest
 
+import installed_schemas
+
 from conftest import (GT_STACKS, GT_WASTE, HERE, Running, exe, gcore, kernel_core,
                       marker_lines, run, run_json)
 
@@ -111,8 +113,12 @@ def check_joiner(doc, truth, variant):
 
 
 def check_schema(doc, name):
+    """DOC is valid under schema/NAME.schema.json, which describes every
+    member of it."""
     with open(os.path.join(SCHEMAS, name + ".schema.json")) as f:
-        jsonschema.Draft202012Validator(json.load(f)).validate(doc)
+        schema = json.load(f)
+    jsonschema.Draft202012Validator(schema).validate(doc)
+    assert installed_schemas.undescribed(schema, doc) == []
 
 
 def check_locations(doc, truth):

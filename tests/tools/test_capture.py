@@ -19,6 +19,8 @@ import time
 import jsonschema
 import pytest
 
+import installed_schemas
+
 from capture_note import COMPACT, NO_STOP, add_note, capture_desc, note, to_pn_xnum
 from conftest import (BIN, GT_STACKS, GT_WASTE, HERE, Running, exe, kernel_core, run,
                       run_json)
@@ -34,8 +36,12 @@ STOPPED = 96000000
 
 
 def check_schema(doc, name):
+    """DOC is valid under schema/NAME.schema.json, which describes every
+    member of it."""
     with open(os.path.join(SCHEMAS, name + ".schema.json")) as f:
-        jsonschema.Draft202012Validator(json.load(f)).validate(doc)
+        schema = json.load(f)
+    jsonschema.Draft202012Validator(schema).validate(doc)
+    assert installed_schemas.undescribed(schema, doc) == []
 
 
 @pytest.fixture(scope="module")

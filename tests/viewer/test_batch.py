@@ -170,9 +170,9 @@ def parse_prometheus(text):
 
 def test_json_every_snapshot_follows_the_installed_schema(pipeline, tmp_path):
     """-n 3 --format json: one document per snapshot, one per line, each
-    with schema_version 1 first and valid under the gt-top schema make
-    install installs, in every view; rates cover the interval from the
-    second snapshot on."""
+    with schema_version 1 first, valid under the gt-top schema make
+    install installs and every member described there, in every view;
+    rates cover the interval from the second snapshot on."""
     schema = installed_schemas.load(installed_schemas.install(tmp_path, BUILD), "gt-top")
     v = jsonschema.Draft202012Validator(schema)
     for view in ("locations", "threads", "stacks", "graph"):
@@ -184,6 +184,7 @@ def test_json_every_snapshot_follows_the_installed_schema(pipeline, tmp_path):
             assert next(iter(d)) == "schema_version" and d["schema_version"] == 1
             errors = [e.message[:200] for e in v.iter_errors(d)]
             assert not errors, (view, errors[:5])
+            assert installed_schemas.undescribed(schema, d) == [], view
         assert all(d["rates_are_averages"] is False for d in docs[1:])
         assert ("threads_list" in docs[0]) == (view == "threads")
         assert ("stacks_report" in docs[0]) == (view == "stacks")

@@ -15,6 +15,8 @@ import time
 import jsonschema
 import pytest
 
+import installed_schemas
+
 from conftest import BUILD, GT_TOP, HERE, gt_top, marker_lines, site
 from test_screen import SESSION, keys, screen, tmux, wait_for
 
@@ -117,6 +119,7 @@ def check_schema(doc):
         schema = json.load(f)
     errors = list(jsonschema.Draft202012Validator(schema).iter_errors(doc))
     assert not errors, [e.message[:200] for e in errors[:5]]
+    assert installed_schemas.undescribed(schema, doc) == []
 
 
 # ---- what every reading must say: live, gcore, kernel core ---------------

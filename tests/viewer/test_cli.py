@@ -144,6 +144,18 @@ def test_screen_ctrl_c_while_a_key_is_awaited(screen_session):
     assert "gt-top-exited 0" in s
 
 
+@pytest.mark.parametrize("key", ["/", "F3"])
+def test_screen_ctrl_c_in_a_prompt(screen_session, key):
+    """The filter's and the search's prompts read keys until Enter or
+    Esc: Ctrl-C ends them and gt-top."""
+    wait_for("idler_main (pipeline.c")
+    keys(key)
+    wait_for("filter:" if key == "/" else "search:")
+    keys("C-c")
+    s = wait_for("gt-top-exited")
+    assert "gt-top-exited 0" in s
+
+
 def test_screen_sigterm_exits_0(screen_session):
     wait_for("idler_main (pipeline.c")
     pid = tmux("display-message", "-p", "-t", SESSION, "#{pane_pid}").stdout.strip()
