@@ -31,7 +31,8 @@ $(LIBGTOBSERVE): $(OBS_OBJS) | $(BUILD)/lib/
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/bin/%: $(BUILD)/tools/%.o $(BUILD)/tools/common.o $(BUILD)/tools/running.o \
+$(BUILD)/bin/%: $(BUILD)/tools/%.o $(BUILD)/tools/common.o $(BUILD)/tools/target_open.o \
+               $(BUILD)/tools/running.o \
                $(LIBGTOBSERVE) | $(BUILD)/bin/
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(GT_LDFLAGS) -o $@ $^ $(TOOLS_LIBS)
@@ -48,6 +49,7 @@ $(BUILD)/tools/core/%.o: tools/core/%.c | $$(HEADERS_OK)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(TOOLS_CFLAGS) -Itools/core -MMD -MP -c $< -o $@
 $(GT_CORE): $(BUILD)/tools/gt-core.o $(CORE_OBJS) $(BUILD)/tools/common.o \
+            $(BUILD)/tools/target_open.o \
             $(LIBGTOBSERVE) | $(BUILD)/bin/
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(GT_LDFLAGS) -o $@ $^ $(TOOLS_LIBS)
@@ -128,7 +130,7 @@ install: install-tools
 .PHONY: tools test-tools install-tools
 
 -include $(OBS_OBJS:.o=.d) $(CORE_OBJS:.o=.d) $(BUILD)/tools/gt-stacks.d $(BUILD)/tools/gt-waste.d \
-         $(BUILD)/tools/common.d $(BUILD)/tools/running.d
+         $(BUILD)/tools/common.d $(BUILD)/tools/target_open.d $(BUILD)/tools/running.d
 
 # The tools alone at 100,000 threads (bench/bench_tools.py).  make bench
 # times them against Go's debuggers instead (bench/observe_bench.py).

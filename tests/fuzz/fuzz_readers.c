@@ -11,7 +11,7 @@
  *               text and JSON, Prometheus and DOT
  *
  * gt-stacks' and gt-waste's main() are compiled in under other names
- * (fuzz.mk), with their target_open (tools/common.c) replaced by the one
+ * (fuzz.mk), with their target_open (tools/target_open.c) replaced by the one
  * below, which opens the current image; gt-top's sampler is given the
  * image's target as sampler_open would give it a core's.  Output goes to
  * /dev/null (run with -close_fd_mask=3: libFuzzer's and the sanitizers'
@@ -71,7 +71,7 @@ static gto_target *open_image(char *err)
     return t;
 }
 
-/* tools/common.c's, for the tools compiled in: every target is the
+/* tools/target_open.c's, for the tools compiled in: every target is the
  * current image. */
 gto_target *target_open(const char *prog, const struct target_args *a)
 {
