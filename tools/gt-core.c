@@ -301,6 +301,19 @@ static int fail(struct run *r, const char *err, int removed)
         close(r->fd);
     if (tmp_path[0])
         unlink(tmp_path);
+    /* The process was there when the capture began (main checked): if it
+     * is gone or a zombie now, that is why whatever step failed did (a
+     * zombie refuses PTRACE_SEIZE with EPERM, its maps read empty), and
+     * it is what the user needs to hear. */
+    char state = 0;
+    pid_t tgid = 0;
+    if (kill(r->o->pid, 0) < 0 ? errno == ESRCH
+                               : (core_task_facts(r->o->pid, &tgid, &state),
+                                  state == 'Z' || state == 'X')) {
+        fprintf(stderr, "gt-core: %d exited during the capture: %s removed\n",
+                (int)r->o->pid, r->file);
+        return EXIT_TARGET;
+    }
     if (removed)
         fprintf(stderr, "gt-core: %s: %s removed\n", err, r->file);
     else
@@ -512,6 +525,7 @@ int main(int argc, char **argv)
         return fail(r, err, 0);
     if (core_elf_write(c, r->fd, notes, nlen) < 0) {
         core_err(err, "writing %s: %s", r->file, strerror(errno));
+        free(notes);
         return fail(r, err, 1);
     }
     free(notes);
