@@ -153,4 +153,5 @@ test-core: $(GT_CORE) $(TOOL_BINS) $(TT_PROGS) $(TC_PROGS) $(BUILD)/bin/gt-top \
            $$(GDB_FIXTURES) $$(GDB_CONSTANTS) $$(KNOT) $$(KNOT_LOADGEN) \
            $$(BENCH_OUT)/million_stacks $(DEPS_STAMP)
 	$(Q)GT_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/core
+TEST_SUITES += test-core
 .PHONY: test-core
