@@ -58,12 +58,14 @@ static const char doc[] =
     "Exit status: 0 the core was written, 1 the target could not be captured "
     "(the message says why; no partial file is left), 2 bad command line or "
     "FILE exists without -f.";
-static const char args_doc[] = "PID";
+static const char args_doc[] = "PID\n-p PID";
 
 enum { OPT_REGS_FROM = 256 };
 
 static const struct argp_option options[] = {
     {NULL, 0, NULL, 0, "Output:", 1},
+    {"pid", 'p', "PID", 0, "the live gt program PID (the same as PID alone, as "
+     "gt-stacks, gt-waste and gt-top take it)", 1},
     {"output", 'o', "FILE", 0, "the core file (default: core.PID here)", 1},
     {"force", 'f', NULL, 0, "replace FILE if it exists", 1},
     {"compact", 'c', NULL, 0, "only what debugging the green threads needs: the "
@@ -97,6 +99,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
     case 'n': o->no_stop = 1; break;
     case OPT_REGS_FROM: o->regs_from = arg; break;
     case 'h': argp_state_help(st, stdout, ARGP_HELP_STD_HELP); break;
+    case 'p':
     case ARGP_KEY_ARG:
         if (o->pid_arg)
             argp_error(st, "one PID only ('%s' is extra)", arg);

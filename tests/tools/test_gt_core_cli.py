@@ -373,3 +373,18 @@ def test_pid_that_names_no_process_to_stop(known, tmp_path):
     assert one_line(me.stderr).endswith("is gt-core itself: give the pid of the program "
                                         "to capture")
     assert os.listdir(str(tmp_path)) == []
+
+
+def test_pid_after_p(tmp_path):
+    """-p PID and --pid=PID name the target as PID alone does, as in the
+    other tools; a second PID is a usage error."""
+    f = Fixture(counts=(2, 1, 1, 2, 1))
+    try:
+        for i, args in enumerate((["-p", str(f.pid)], ["--pid=%d" % f.pid])):
+            out = str(tmp_path / ("c%d" % i))
+            rc, so, err = run(GT_CORE, "-q", "-o", out, *args)
+            assert rc == 0 and os.path.exists(out), err
+        rc, so, err = run(GT_CORE, "-p", str(f.pid), str(f.pid))
+        assert rc == 2 and "one PID only" in err
+    finally:
+        f.stop()
