@@ -138,7 +138,9 @@ def test_not_a_gt_program(tmp_path):
         line = failed(rc, out, err)
         assert "--compact" in line and "%d" % p.pid in line and "no gt registry" in line, line
         assert left_in(tmp_path) == ["core"]
-        assert cu.proc_state(p.pid) == "S" and cu.tracer_of(p.pid) == 0
+        # Left running (not stopped, not traced): R or S, whatever the
+        # scheduler is doing with it this instant.
+        assert cu.proc_state(p.pid) in ("R", "S") and cu.tracer_of(p.pid) == 0
     finally:
         p.kill()
         p.wait()
@@ -163,7 +165,7 @@ def test_permission_denied(targets):
         assert left_in(d) == []
     finally:
         shutil.rmtree(d)
-    assert cu.proc_state(t.pid) == "S"
+    assert cu.proc_state(t.pid) in ("R", "S")
 
 
 def test_traced_by_a_debugger(targets, tmp_path):
@@ -245,7 +247,7 @@ def test_disk_full(targets, tmp_path):
         assert err.startswith("gt-core: writing %s: No space left on device" % path) and \
             "removed" in err, err
         assert p.stdout == "", p.stdout
-        assert cu.proc_state(t.pid) == "S" and cu.tracer_of(t.pid) == 0
+        assert cu.proc_state(t.pid) in ("R", "S") and cu.tracer_of(t.pid) == 0
     assert cu.reader_json(cu.GT_STACKS, t.pid)["threads"] == 1 + sum(t.counts.values())
 
 

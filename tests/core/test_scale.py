@@ -47,4 +47,4 @@ def test_100k_threads_full_and_compact(targets, tmp_path):
     for core in (full, compact):
         doc = cu.reader_json(cu.GT_STACKS, core)
         assert cu.groups_of(doc) == cu.groups_of(stacks), core
-    assert cu.proc_state(t.pid) == "S" and cu.tracer_of(t.pid) == 0
+    assert cu.proc_state(t.pid) in ("R", "S") and cu.tracer_of(t.pid) == 0

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from conftest import BUILD, GT_TOP, Pipeline, gt_top
-from test_screen import SESSION, keys, start, tmux, wait_for
+from test_screen import SESSION, keys, session, start, tmux, wait_for  # noqa: F401 (session: a fixture)
 
 GT_WASTE = os.path.join(BUILD, "bin", "gt-waste")
 
@@ -117,23 +117,14 @@ def test_batch_keeps_an_ignored_sigint(pipeline):
     assert rc == 0
 
 
-@pytest.fixture
-def screen_session():
-    p = Pipeline(4, 3)
-    start(p)
-    yield p
-    tmux("kill-server")
-    p.stop()
-
-
-def test_screen_ctrl_c_exits_0(screen_session):
+def test_screen_ctrl_c_exits_0(session):
     wait_for("idler_main (pipeline.c")
     keys("C-c")
     s = wait_for("gt-top-exited")
     assert "gt-top-exited 0" in s
 
 
-def test_screen_ctrl_c_while_a_key_is_awaited(screen_session):
+def test_screen_ctrl_c_while_a_key_is_awaited(session):
     """The sort picker waits for a letter with no timeout: Ctrl-C ends
     that wait too."""
     wait_for("idler_main (pipeline.c")
@@ -145,7 +136,7 @@ def test_screen_ctrl_c_while_a_key_is_awaited(screen_session):
 
 
 @pytest.mark.parametrize("key", ["/", "F3"])
-def test_screen_ctrl_c_in_a_prompt(screen_session, key):
+def test_screen_ctrl_c_in_a_prompt(session, key):
     """The filter's and the search's prompts read keys until Enter or
     Esc: Ctrl-C ends them and gt-top."""
     wait_for("idler_main (pipeline.c")
@@ -156,7 +147,7 @@ def test_screen_ctrl_c_in_a_prompt(screen_session, key):
     assert "gt-top-exited 0" in s
 
 
-def test_screen_sigterm_exits_0(screen_session):
+def test_screen_sigterm_exits_0(session):
     wait_for("idler_main (pipeline.c")
     pid = tmux("display-message", "-p", "-t", SESSION, "#{pane_pid}").stdout.strip()
     # The pane's shell runs gt-top as its child.

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from conftest import Pipeline
-from test_screen import SESSION, keys, screen, start, tmux, wait_for
+from test_screen import SESSION, keys, screen, session, start, tmux, wait_for  # noqa: F401 (session: a fixture)
 
 STATES = ("parked", "runnable", "running")
 
@@ -62,15 +62,6 @@ def wait_rows(pred, timeout=5.0):
             return rows
         time.sleep(0.1)
     raise AssertionError("rows never matched:\n%s" % screen())
-
-
-@pytest.fixture
-def session():
-    p = Pipeline(4, 3)
-    start(p)
-    yield p
-    tmux("kill-server")
-    p.stop()
 
 
 def test_f10_quits(session):
