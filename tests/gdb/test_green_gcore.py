@@ -26,15 +26,15 @@ FIXTURE = os.path.join(BUILD, "tests", "gdb", "green_fixture")
 LOADER = os.path.join(ROOT, "gdb", "gt-gdb.py")
 N = 3
 
-STUB = r'''#!%s
+STAND_IN = r'''#!%s
 """Stands in for gt-core: keeps its arguments and the --regs-from file."""
 import os, shutil, sys
-keep = os.environ["STUB_DIR"]
+keep = os.environ["STAND_IN_DIR"]
 with open(os.path.join(keep, "argv"), "w") as f:
     f.write("\n".join(sys.argv[1:]) + "\n")
 regs = sys.argv[sys.argv.index("--regs-from") + 1]
 shutil.copy(regs, os.path.join(keep, "regs"))
-if os.environ.get("STUB_FAIL"):
+if os.environ.get("STAND_IN_FAIL"):
     sys.stderr.write("gt-core: 4242 exited during the capture: core.4242 removed\n")
     sys.exit(1)
 print("gt-core: wrote core.%%s (full): 21 green threads, 2 kernel threads; stopped by "
@@ -61,9 +61,9 @@ def parked():
     p.wait()
 
 
-def stub(tmp_path):
+def stand_in(tmp_path):
     path = tmp_path / "gt-core"
-    path.write_text(STUB)
+    path.write_text(STAND_IN)
     path.chmod(0o755)
     return str(path)
 
@@ -92,12 +92,12 @@ def test_registers_handed_to_gt_core(parked, tmp_path):
     assert len(tasks) >= 2
     core = str(tmp_path / "out.core")
     out = gdb(["-p", str(p.pid)],
-              ["set green-threads gt-core " + stub(tmp_path),
+              ["set green-threads gt-core " + stand_in(tmp_path),
                "green-thread 2", "frame",
                "green-gcore %s --compact -f" % core,
                "frame", "green-thread",
                "thread apply all info registers rip rsp"],
-              env={"STUB_DIR": str(tmp_path)})
+              env={"STAND_IN_DIR": str(tmp_path)})
     assert "Traceback" not in out and "Python Exception" not in out, out
     # gt-core's line, as it printed it.
     assert ("gt-core: wrote core.%d (full): 21 green threads, 2 kernel threads; "
@@ -129,9 +129,9 @@ def test_registers_handed_to_gt_core(parked, tmp_path):
 def test_errors_are_one_line(parked, tmp_path):
     p, _, _ = parked
     # gt-core's own message, as the command's error.
-    out = gdb(["-p", str(p.pid)], ["set green-threads gt-core " + stub(tmp_path),
+    out = gdb(["-p", str(p.pid)], ["set green-threads gt-core " + stand_in(tmp_path),
                                    "green-gcore"],
-              env={"STUB_DIR": str(tmp_path), "STUB_FAIL": "1"})
+              env={"STAND_IN_DIR": str(tmp_path), "STAND_IN_FAIL": "1"})
     assert "\ngt-core: 4242 exited during the capture: core.4242 removed\n" in out, out
     with open(tmp_path / "argv") as f:
         assert f.read().split("\n")[:-1][2:] == [str(p.pid)]

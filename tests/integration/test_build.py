@@ -3,18 +3,14 @@ a missing header stops them with one line naming it and `make deps`.  Only
 `make deps` and the targets that run tests install (tools/install-deps.sh).
 """
 import os
-import subprocess
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+import gtmake
+
 INSTALLER = "tools/install-deps.sh"
 
 
 def make(tmp_path, *args):
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
-    return subprocess.run(["make", "--no-print-directory", "-C", ROOT,
-                           "BUILD=" + str(tmp_path / "build")] + list(args),
-                          capture_output=True, text=True, env=env, timeout=300)
+    return gtmake.make("BUILD=" + str(tmp_path / "build"), *args, timeout=300)
 
 
 def test_make_and_make_lib_install_nothing(tmp_path):

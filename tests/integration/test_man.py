@@ -14,6 +14,8 @@ import time
 
 import pytest
 
+import gtmake
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 BUILD = os.environ.get("GT_BUILD", os.path.join(ROOT, "build"))
@@ -27,11 +29,7 @@ SECTIONS = ("NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "EXIT STATUS",
 def installed(tmp_path_factory):
     """make install into a directory of its own: (prefix, man1 directory)."""
     dest = tmp_path_factory.mktemp("dest")
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
-    p = subprocess.run(["make", "--no-print-directory", "-C", ROOT, "BUILD=" + BUILD,
-                        "DESTDIR=" + str(dest), "install"],
-                       capture_output=True, text=True, env=env, timeout=600)
+    p = gtmake.make("BUILD=" + BUILD, "DESTDIR=" + str(dest), "install")
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     bins = [os.path.join(d, f) for d, _, fs in os.walk(dest) for f in fs
             if os.path.basename(d) == "bin" and f == "gt-stacks"]

@@ -5,12 +5,13 @@ LD_LIBRARY_PATH, echoes on 127.0.0.1:7000 only, and the readers see its
 threads at file:line (gt.pc's -g)."""
 import os
 import re
-import shlex
 import socket
 import subprocess
 import time
 
 import pytest
+
+import gtmake
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("GT_BUILD", os.path.join(ROOT, "build"))
@@ -45,11 +46,7 @@ def test_title_tells_the_truth():
 @pytest.fixture(scope="module")
 def prefix(tmp_path_factory):
     pre = tmp_path_factory.mktemp("prefix")
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
-    p = subprocess.run(["make", "--no-print-directory", "-C", ROOT, "BUILD=" + BUILD,
-                        "PREFIX=" + str(pre), "install-lib"],
-                       capture_output=True, text=True, env=env, timeout=600)
+    p = gtmake.make("BUILD=" + BUILD, "PREFIX=" + str(pre), "install-lib")
     assert p.returncode == 0, p.stderr
     return pre
 
