@@ -16,6 +16,7 @@
  * (through /proc/PID/fd/0, a pipe the target reads commands from; see
  * bad_registry.c) and waits until /proc/PID/exe names another file.
  */
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -32,7 +33,25 @@ typedef ssize_t readv_fn(pid_t, const struct iovec *, unsigned long,
 
 static unsigned long calls;
 
-/* Dead: a zombie ('Z'), reaped already, or gone from /proc. */
+/* Whether PID's thread group holds a task other than its leader: a
+ * leader is a zombie as soon as it exits, but its parent cannot reap it
+ * (waitpid says it still runs) until every other task has exited too. */
+static int other_tasks(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return 0;
+    int others = 0;
+    for (struct dirent *e; (e = readdir(d)) && !others;)
+        others = e->d_name[0] != '.' && atoi(e->d_name) != (int)pid;
+    closedir(d);
+    return others;
+}
+
+/* Dead: a zombie ('Z') with no task left but itself, reaped already, or
+ * gone from /proc. */
 static int dead(pid_t pid)
 {
     char path[64], buf[512];
@@ -46,7 +65,7 @@ static int dead(pid_t pid)
     char *p = NULL;
     for (char *q = buf; (q = strstr(q, ") ")); q++)
         p = q;
-    return !p || p[2] == 'Z' || p[2] == 'X';
+    return !p || ((p[2] == 'Z' || p[2] == 'X') && !other_tasks(pid));
 }
 
 static void write_count(void)
