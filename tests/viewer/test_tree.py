@@ -38,9 +38,12 @@ def tree():
 
 
 def names(s):
-    """The NAME cells of the Threads view's rows, indent and all."""
+    """The NAME cells of the Threads view's rows, indent and all; None
+    while the Threads view is not on the screen yet (a key just sent)."""
     lines = s.splitlines()
-    title = next(l for l in lines if " NAME" in l and " STATE" in l)
+    title = next((l for l in lines if " NAME" in l and " STATE" in l), None)
+    if title is None:
+        return None
     x, end = title.index("NAME"), title.index("STATE")
     body = lines[lines.index(title) + 1:]
     return [l[x:end].rstrip() for l in body if l[:x].strip().isdigit()]
