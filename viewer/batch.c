@@ -99,16 +99,8 @@
  *                   (--view stacks only)}
  *
  * Prometheus (--format prometheus): one exposition (main.c prints the
- * last of -n snapshots only): process-wide gauges and counters
- * (gt_idle_seconds_total with the wait in progress, gt_file_io_calls_total,
- * gt_file_io_seconds_total, gt_stack_{reserved,live,resident,dead}_bytes,
- * gt_deadlocked_threads, gt_deadlock_cycles, gt_running_seconds, gt_hog,
- * gt_watchdog_samples_total, ...), and per-location series
- * (gt_location_waiting_threads, gt_location_blocked_threads, the
- * gt_location_wait_seconds histogram, ...) labelled by location only (its
- * label, with " #INDEX" added should two share one), never by thread, so
- * the series count is bounded by the program's code.  Edges carry the two
- * locations' labels.  viewer/README.md lists every metric.
+ * last of -n snapshots only), written by prometheus.c, which says what it
+ * holds.
  *
  * DOT (--format dot): the blocking graph, a node per location with
  * threads waiting or an edge, an edge per transition with its rate and
@@ -124,6 +116,7 @@
 #include <string.h>
 
 #include "blockers.h"
+#include "prometheus.h"
 #include "stack_report.h"
 
 const char *const view_names[VIEW_COUNT] = {"locations", "threads", "stacks",
@@ -652,218 +645,6 @@ static int print_json(FILE *out, struct sampler *s, struct tables *tb, enum view
     return 0;
 }
 
-/* ---- Prometheus --------------------------------------------------------- */
-
-/* A location's label: its text, made unique by its index when another
- * location shares the call site. */
-static void loc_label(const struct tables *tb, uint32_t index, char *buf, size_t len)
-{
-    const struct loc_row *l = tables_loc(tb, index);
-    if (!l) {
-        snprintf(buf, len, "#%u", index);
-        return;
-    }
-    if (l->where_shared)
-        snprintf(buf, len, "%s #%u", l->where, index);
-    else
-        snprintf(buf, len, "%s", l->where);
-}
-
-/* Label values escape backslash, double quote and newline. */
-static void prom_label(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (; *s; s++) {
-        if (*s == '\\' || *s == '"')
-            fprintf(out, "\\%c", *s);
-        else if (*s == '\n')
-            fprintf(out, "\\n");
-        else
-            fputc(*s, out);
-    }
-    fputc('"', out);
-}
-
-static void prom_family(FILE *out, const char *name, const char *type,
-                        const char *help)
-{
-    fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-/* One sample of a per-location family: NAME{location="LABEL"} VALUE. */
-static void prom_loc_u64(FILE *out, const char *name, const char *label, uint64_t v)
-{
-    fprintf(out, "%s{location=", name);
-    prom_label(out, label);
-    fprintf(out, "} %" PRIu64 "\n", v);
-}
-
-/* NS nanoseconds as seconds in decimal, exactly (no binary rounding):
- * "0.000001023", "140737.488355327". */
-static void fmt_ns_seconds(uint64_t ns, char *buf, size_t len)
-{
-    int n = snprintf(buf, len, "%" PRIu64 ".%09" PRIu64, ns / 1000000000u, ns % 1000000000u);
-    /* Trailing zeros (and a bare point) go: the label reads as written. */
-    while (n > 0 && (size_t)n < len && buf[n - 1] == '0')
-        buf[--n] = '\0';
-    if (n > 0 && (size_t)n < len && buf[n - 1] == '.')
-        buf[--n] = '\0';
-}
-
-/* A location's completed waits as a Prometheus histogram.  The runtime's
- * bucket b counts waits of [2^b, 2^(b+1)) ns (bucket 0 also 0 ns, the
- * last one everything longer), and a wait is a whole number of ns, so
- * the waits of buckets 0..b are exactly those of at most 2^(b+1) - 1 ns:
- * that is its le, cumulative as Prometheus wants; the last bucket is
- * +Inf.  _count is the +Inf bucket (the sum of the buckets, which is the
- * location's completed count in any consistent copy), _sum the total
- * wait time.  A location where no wait has completed yet has no
- * histogram: 50 series of zeros per location would multiply the
- * exposition by ten for a program with many locations (a location is
- * made when a thread first parks there, so the series appear with the
- * first completed wait, as a client library's labelled histogram does
- * with its first observation). */
-static void prom_wait_histogram(FILE *out, const char *label, const struct gto_location *l)
-{
-    uint64_t cum = 0;
-    char le[32];
-    for (int b = 0; b < GTO_HIST_BUCKETS; b++) {
-        cum += l->hist[b];
-        if (b + 1 < GTO_HIST_BUCKETS)
-            fmt_ns_seconds((UINT64_C(2) << b) - 1, le, sizeof(le));
-        else
-            snprintf(le, sizeof(le), "+Inf");
-        fprintf(out, "gt_location_wait_seconds_bucket{location=");
-        prom_label(out, label);
-        fprintf(out, ",le=\"%s\"} %" PRIu64 "\n", le, cum);
-    }
-    fprintf(out, "gt_location_wait_seconds_sum{location=");
-    prom_label(out, label);
-    fprintf(out, "} %.9f\n", (double)l->total_wait_ns / 1e9);
-    prom_loc_u64(out, "gt_location_wait_seconds_count", label, cum);
-}
-
-static void print_prometheus(FILE *out, struct sampler *s, struct tables *tb)
-{
-    const struct gto_counters *c = gto_snapshot_counters(s->cur);
-    char label[WHERE_MAX + 16], label2[WHERE_MAX + 16];
-    /* The states part the threads: their sum is the thread count. */
-    prom_family(out, "gt_threads", "gauge", "Green threads by state.");
-    for (int i = GTO_STATE_RUNNABLE; i < GTO_STATE_COUNT; i++)
-        fprintf(out, "gt_threads{state=\"%s\"} %" PRIu64 "\n", gto_state_name(i),
-                tb->nstate[i]);
-    prom_family(out, "gt_switches_total", "counter", "Context switches.");
-    fprintf(out, "gt_switches_total %" PRIu64 "\n", c->switches);
-    prom_family(out, "gt_spawns_total", "counter", "Threads spawned.");
-    fprintf(out, "gt_spawns_total %" PRIu64 "\n", c->spawns);
-    prom_family(out, "gt_exits_total", "counter", "Threads exited.");
-    fprintf(out, "gt_exits_total %" PRIu64 "\n", c->exits);
-    prom_family(out, "gt_run_queue_threads", "gauge", "Threads ready to run.");
-    fprintf(out, "gt_run_queue_threads %" PRIu64 "\n", c->runq_len);
-    prom_family(out, "gt_idle_seconds_total", "counter",
-                "Time blocked in the poller, the wait in progress included.");
-    fprintf(out, "gt_idle_seconds_total %.9f\n", (double)c->idle_total / 1e9);
-    prom_family(out, "gt_file_io_calls_total", "counter",
-                "Regular-file calls made straight through (they block the scheduler).");
-    fprintf(out, "gt_file_io_calls_total %" PRIu64 "\n", c->file_io_calls);
-    prom_family(out, "gt_file_io_seconds_total", "counter", "Time in regular-file I/O.");
-    fprintf(out, "gt_file_io_seconds_total %.9f\n", (double)c->file_io_ns / 1e9);
-    /* One family per measure, not gt_stack_bytes{kind}: live lies within
-     * resident and resident within reserved, so a sum over kind would
-     * count bytes twice.  Each of these sums over targets. */
-    prom_family(out, "gt_stack_reserved_bytes", "gauge",
-                "Stack bytes reserved for all threads (stack_hi - stack_lo, guards apart).");
-    fprintf(out, "gt_stack_reserved_bytes %" PRIu64 "\n", tb->reserved);
-    prom_family(out, "gt_stack_live_bytes", "gauge",
-                "Stack bytes in use at each thread's last switch, all threads.");
-    fprintf(out, "gt_stack_live_bytes %" PRIu64 "\n", tb->live);
-    /* Resident and dead are measured every 10 s or so, never in a compact
-     * core: absent until known rather than 0. */
-    if (tb->measured) {
-        prom_family(out, "gt_stack_resident_bytes", "gauge",
-                    "Stack bytes in memory, all threads (measured every 10 s or less often).");
-        fprintf(out, "gt_stack_resident_bytes %" PRIu64 "\n", tb->resident);
-        prom_family(out, "gt_stack_dead_bytes", "gauge",
-                    "Stack bytes touched before and not in use now, all threads "
-                    "(measured every 10 s or less often).");
-        fprintf(out, "gt_stack_dead_bytes %" PRIu64 "\n", tb->dead);
-    }
-    prom_family(out, "gt_guard_mappings", "gauge", "Mappings the guard policy uses.");
-    fprintf(out, "gt_guard_mappings %" PRIu64 "\n", c->guard_mappings);
-    if (s->rss) {
-        prom_family(out, "gt_resident_memory_bytes", "gauge", "Resident set size.");
-        fprintf(out, "gt_resident_memory_bytes %" PRIu64 "\n", s->rss);
-    }
-
-    prom_family(out, "gt_deadlocked_threads", "gauge", "Threads in a deadlock cycle.");
-    fprintf(out, "gt_deadlocked_threads %" PRIu64 "\n", tb->cycle_threads);
-    prom_family(out, "gt_deadlock_cycles", "gauge",
-                "Deadlock cycles (threads waiting on each other through mutexes and joins).");
-    fprintf(out, "gt_deadlock_cycles %zu\n", tb->ncycles);
-    prom_family(out, "gt_running_seconds", "gauge",
-                "How long the running thread has run without parking or yielding (0 when "
-                "none runs or the time is unknown).");
-    fprintf(out, "gt_running_seconds %.9f\n", tb->running ? (double)tb->hog.run_ns / 1e9 : 0.0);
-    prom_family(out, "gt_hog", "gauge",
-                "1 when the running thread has run past the hog threshold without yielding.");
-    fprintf(out, "gt_hog %d\n", tb->running && tb->hog.hog ? 1 : 0);
-    prom_family(out, "gt_watchdog_samples_total", "counter",
-                "Stack samples the runtime's watchdog took of a thread running too long.");
-    fprintf(out, "gt_watchdog_samples_total %" PRIu64 "\n", c->watchdog_events);
-
-    prom_family(out, "gt_location_waiting_threads", "gauge",
-                "Threads waiting at a location now.");
-    for (size_t i = 0; i < tb->nlocs; i++) {
-        loc_label(tb, tb->locs[i].index, label, sizeof(label));
-        prom_loc_u64(out, "gt_location_waiting_threads", label, tb->locs[i].waiting);
-    }
-    prom_family(out, "gt_location_blocked_threads", "gauge",
-                "Threads waiting at a location held up by another thread (a mutex's owner, "
-                "a joined thread): some of its waiting threads.");
-    for (size_t i = 0; i < tb->nlocs; i++) {
-        loc_label(tb, tb->locs[i].index, label, sizeof(label));
-        prom_loc_u64(out, "gt_location_blocked_threads", label, tb->locs[i].blocked_waiters);
-    }
-    prom_family(out, "gt_location_arrivals_total", "counter", "Waits begun at a location.");
-    for (size_t i = 0; i < tb->nlocs; i++) {
-        const struct gto_location *l = gto_location_by_index(s->cur, tb->locs[i].index);
-        loc_label(tb, tb->locs[i].index, label, sizeof(label));
-        prom_loc_u64(out, "gt_location_arrivals_total", label, l ? l->arrivals : 0);
-    }
-    prom_family(out, "gt_location_wait_seconds", "histogram",
-                "Completed waits at a location, from the park to running again, in the "
-                "runtime's log2 buckets (le = 2^(b+1) - 1 ns).");
-    for (size_t i = 0; i < tb->nlocs; i++) {
-        const struct gto_location *l = gto_location_by_index(s->cur, tb->locs[i].index);
-        uint64_t done = 0;
-        for (int b = 0; l && b < GTO_HIST_BUCKETS; b++)
-            done += l->hist[b];
-        if (!done)
-            continue;
-        loc_label(tb, tb->locs[i].index, label, sizeof(label));
-        prom_wait_histogram(out, label, l);
-    }
-    prom_family(out, "gt_location_oldest_wait_seconds", "gauge",
-                "Age of the oldest wait in progress at a location.");
-    for (size_t i = 0; i < tb->nlocs; i++) {
-        loc_label(tb, tb->locs[i].index, label, sizeof(label));
-        fprintf(out, "gt_location_oldest_wait_seconds{location=");
-        prom_label(out, label);
-        fprintf(out, "} %.9f\n", (double)tb->locs[i].age_max / 1e9);
-    }
-    prom_family(out, "gt_edge_transitions_total", "counter",
-                "Threads that went from one location to the next.");
-    for (size_t i = 0; i < tb->nedges; i++) {
-        loc_label(tb, tb->edges[i].from, label, sizeof(label));
-        loc_label(tb, tb->edges[i].to, label2, sizeof(label2));
-        fprintf(out, "gt_edge_transitions_total{from=");
-        prom_label(out, label);
-        fprintf(out, ",to=");
-        prom_label(out, label2);
-        fprintf(out, "} %" PRIu64 "\n", tb->edges[i].count);
-    }
-}
-
 /* ---- DOT ---------------------------------------------------------------- */
 
 static void dot_str(FILE *out, const char *s)
@@ -950,9 +731,11 @@ int batch_print(FILE *out, struct sampler *s, struct tables *tb,
     case FORMAT_JSON:
         rc = print_json(out, s, tb, v, by);
         break;
-    case FORMAT_PROMETHEUS:
-        print_prometheus(out, s, tb);
+    case FORMAT_PROMETHEUS: {
+        struct prom_target one = {s, tb, NULL};
+        prom_write(out, &one, 1);
         break;
+    }
     case FORMAT_DOT:
         print_dot(out, tb);
         break;
