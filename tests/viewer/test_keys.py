@@ -39,7 +39,7 @@ def selected_thread():
     return None
 
 
-def wait_selected(pred, timeout=5.0):
+def wait_selected(pred, timeout=20.0):
     end = time.time() + timeout
     while time.time() < end:
         sel = selected_thread()
@@ -54,7 +54,7 @@ def thread_rows(s):
             and len(l.split()) > 2 and l.split()[2] in STATES]
 
 
-def wait_rows(pred, timeout=5.0):
+def wait_rows(pred, timeout=20.0):
     end = time.time() + timeout
     while time.time() < end:
         rows = thread_rows(screen())
@@ -86,7 +86,7 @@ def test_space_pauses_and_resumes(session):
     assert " PAUSED" not in screen()
 
 
-def wait_prompt(label, timeout=5.0):
+def wait_prompt(label, timeout=20.0):
     """The screen's last line once it is the prompt LABEL (capture-pane
     drops a line's trailing spaces)."""
     end = time.time() + timeout

@@ -24,7 +24,7 @@ def screen():
     return tmux("capture-pane", "-p", "-t", SESSION).stdout
 
 
-def wait_for(text, timeout=5.0):
+def wait_for(text, timeout=20.0):
     end = time.time() + timeout
     while time.time() < end:
         s = screen()
@@ -38,7 +38,7 @@ def keys(*k):
     tmux("send-keys", "-t", SESSION, *k)
 
 
-def start(p, cols=80, rows=24, timeout=5.0, args="-d 0.3", wait=True):
+def start(p, cols=80, rows=24, timeout=20.0, args="-d 0.3", wait=True):
     tmux("kill-server")
     tmux("new-session", "-d", "-s", SESSION, "-x", str(cols), "-y", str(rows),
          "%s %s -p %d; echo gt-top-exited $?; sleep 30" % (GT_TOP, args, p.pid))
