@@ -2,7 +2,7 @@
  * gt-stacks - grouped backtraces of every green thread of a gt program,
  * live or from a core file.
  *
- *   gt-stacks [-p] PID
+ *   gt-stacks [-p] PID [PID...]       (or -p PID1,PID2)
  *   gt-stacks --core CORE [--exe EXE]
  *
  * Under the count, a summary: threads by state (counted from the records:
@@ -85,11 +85,28 @@
  * --folded prints one line per group for flamegraph.pl or speedscope:
  * frames outermost first, separated by ';', then the thread count.
  *
+ * Several PIDs: each process read and grouped on its own, then the
+ * groups merged by their source-level frames (gto_groups_merge: never by
+ * address, each process has its own), each with its count per process:
+ * the text prints every process's head, "N processes: M green threads",
+ * then "50 threads (pid 123: 30, pid 124: 20)  parked ..."; the JSON is
+ *   { "schema_version", "targets": [ the members of a one-target document
+ *     from "target" to "watchdog" ], "unreadable": [{"pid", "error"}],
+ *     "threads", "shown", "groups": [ { "count", "states", "by_pid":
+ *     [{"pid", "count", "thread_ids", "location"}], "representative":
+ *     {"pid", "id", "name"}, "unstacked", "wait_ns", "frames" } ] }
+ * A process that cannot be read is named on stderr, one line, and the
+ * others are still reported.  --all and --thread read one process.
+ *
+ * --pprof FILE writes the (merged) groups as a gzipped pprof profile
+ * (pprof.c), FILE "-" for stdout.
+ *
  * -h and -V, the target options and the version text are common.c's,
  * the same in every tool.  The manual is tools/gt-stacks.1.
  *
  * Exit status: 0 printed, 1 the target could not be read (one line on
- * stderr says why), 2 bad command line.
+ * stderr says why; with several, the others were printed) or the
+ * profile not written, 2 bad command line.
  */
 #include <argp.h>
 #include <errno.h>
@@ -104,7 +121,8 @@ static const char doc[] =
     "Grouped backtraces of every green thread of a gt program, live or from "
     "a core file.\v"
     "Exit status: 0 success, 1 the target could not be read (the message "
-    "says why), 2 bad command line.\n\nThe manual: gt-stacks(1).";
+    "says why; of several PIDs, the others are still reported) or the "
+    "profile not written, 2 bad command line.\n\nThe manual: gt-stacks(1).";
 static const char args_doc[] = "[-p] PID...\n--core CORE [--exe EXE]";
 
 enum { OPT_NO_FASTPATH = 256, OPT_PPROF };
