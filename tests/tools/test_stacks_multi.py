@@ -13,7 +13,7 @@ import sys
 import jsonschema
 import pytest
 
-from conftest import GT_STACKS, HERE, LINES, Fixture, run, run_json
+from conftest import GT_STACKS, HERE, LINES, Fixture, Running, exe, run, run_json
 from test_stacks import app_frames, expected
 
 sys.path.insert(0, os.path.join(HERE, ".."))
@@ -127,6 +127,40 @@ def test_stripped_builds_merge_by_names():
     finally:
         a.stop()
         b.stop()
+
+
+def test_nameless_frames_merge_by_module_and_offset(tmp_path):
+    """A program stripped of every symbol and of its debug information
+    (a position-independent one: each process has it at its own address)
+    names no frame of its own: those merge by module (its build-id) and
+    offset into it."""
+    path = str(tmp_path / "known_stacks-nameless")
+    subprocess.run(["strip", "--strip-all", "-o", path, exe("static")], check=True,
+                   timeout=60)
+    a = Running(path, COUNTS_A)
+    b = Running(path, COUNTS_B)
+    try:
+        doc = run_json(GT_STACKS, a.pid, b.pid)
+        one = run_json(GT_STACKS, b.pid)
+        maps = []
+        for r in (a, b):
+            with open("/proc/%d/maps" % r.pid) as f:
+                maps.append(next(l for l in f if l.rstrip().endswith(path)).split("-")[0])
+    finally:
+        a.stop()
+        b.stop()
+    assert maps[0] != maps[1]          # loaded at two addresses
+    check_schema(doc)
+    names = {f["function"] for g in doc["groups"] for f in g["frames"]}
+    assert "?" in names and not names & {"alpha_leaf", "recurse", "hold_main"}
+    na, nb = per_group(COUNTS_A), per_group(COUNTS_B)
+    assert len(doc["groups"]) == len(NAMES)
+    got = sorted([(p["pid"], p["count"]) for p in g["by_pid"]] for g in doc["groups"])
+    want = sorted([(a.pid, na[n]), (b.pid, nb[n])] for n in NAMES)
+    assert got == want
+    # The merged groups are B's own, frame for frame (same depths).
+    assert sorted(len(g["frames"]) for g in doc["groups"]) == \
+        sorted(len(g["frames"]) for g in one["groups"])
 
 
 GROUP_LINE = re.compile(r"^(\d+) threads? \((.*?)\)  parked .*  at (\S+) .*"
