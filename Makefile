@@ -50,7 +50,7 @@ all: lib
 DEPS_STAMP := $(BUILD)/.deps-ok
 HEADERS_runtime := libunwind.h sys/sdt.h valgrind/valgrind.h
 HEADERS_all := $(HEADERS_runtime) elfutils/libdw.h elfutils/libdwfl.h gelf.h \
-               curses.h
+               curses.h zlib.h
 RT_HEADERS_OK := $(BUILD)/.headers-runtime-ok
 HEADERS_OK := $(BUILD)/.headers-all-ok
 

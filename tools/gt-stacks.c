@@ -2,7 +2,7 @@
  * gt-stacks - grouped backtraces of every green thread of a gt program,
  * live or from a core file.
  *
- *   gt-stacks [-p] PID
+ *   gt-stacks [-p] PID [PID...]       (or -p PID1,PID2)
  *   gt-stacks --core CORE [--exe EXE]
  *
  * Under the count, a summary: threads by state (counted from the records:
@@ -85,27 +85,50 @@
  * --folded prints one line per group for flamegraph.pl or speedscope:
  * frames outermost first, separated by ';', then the thread count.
  *
+ * Several PIDs: each process read and grouped on its own, then the
+ * groups merged by their source-level frames (gto_groups_merge: never by
+ * address, each process has its own), each with its count per process:
+ * the text prints every process's head, "N processes: M green threads",
+ * then "50 threads (pid 123: 30, pid 124: 20)  parked ..."; the JSON is
+ *   { "schema_version", "targets": [ the members of a one-target document
+ *     from "target" to "watchdog" ], "unreadable": [{"pid", "error"}],
+ *     "threads", "shown", "groups": [ { "count", "states", "by_pid":
+ *     [{"pid", "count", "thread_ids", "location"}], "representative":
+ *     {"pid", "id", "name"}, "unstacked", "wait_ns", "frames" } ] }
+ * A process that cannot be read is named on stderr, one line, and the
+ * others are still reported.  --all and --thread read one process.
+ *
+ * --pprof FILE writes the (merged) groups as a gzipped pprof profile
+ * (pprof.c), FILE "-" for stdout.
+ *
  * -h and -V, the target options and the version text are common.c's,
  * the same in every tool.  The manual is tools/gt-stacks.1.
  *
  * Exit status: 0 printed, 1 the target could not be read (one line on
- * stderr says why), 2 bad command line.
+ * stderr says why; with several, the others were printed) or the
+ * profile not written, 2 bad command line.
  */
 #include <argp.h>
+#include <errno.h>
 #include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common.h"
+#include "pprof.h"
 
 static const char doc[] =
     "Grouped backtraces of every green thread of a gt program, live or from "
     "a core file.\v"
     "Exit status: 0 success, 1 the target could not be read (the message "
-    "says why), 2 bad command line.\n\nThe manual: gt-stacks(1).";
-static const char args_doc[] = "[-p] PID\n--core CORE [--exe EXE]";
+    "says why; of several PIDs, the others are still reported) or the "
+    "profile not written, 2 bad command line.\n\nThe manual: gt-stacks(1).";
+static const char args_doc[] = "[-p] PID...\n--core CORE [--exe EXE]";
 
-enum { OPT_NO_FASTPATH = 256 };
+enum { OPT_NO_FASTPATH = 256, OPT_PPROF };
+
+/* Processes one run reads at most: each is a snapshot held until the end. */
+#define MAX_TARGETS 256
 
 static const struct argp_option options[] = {
     {NULL, 0, NULL, 0, "Target:", 1},
@@ -126,6 +149,8 @@ static const struct argp_option options[] = {
     {"json", 'j', NULL, 0, "one JSON document (described in gt-stacks(1))", 3},
     {"folded", 'f', NULL, 0, "folded stacks for flamegraph.pl / speedscope, "
      "weight = thread count", 3},
+    {"pprof", OPT_PPROF, "FILE", 0, "a gzipped pprof profile (profile.proto) "
+     "into FILE, - for stdout: a sample per group and process", 3},
     {"no-fastpath", OPT_NO_FASTPATH, NULL, 0, "unwind every thread with "
      "libunwind (slower; for checking the frame-pointer path)", 3},
     {NULL, 0, NULL, 0, NULL, 0},
@@ -133,6 +158,11 @@ static const struct argp_option options[] = {
 
 struct opts {
     struct target_args target;
+    /* Every PID given (alone, or in -p's comma-separated lists); with one,
+     * target.pid is it. */
+    const char *pids[MAX_TARGETS];
+    size_t npids;
+    const char *pprof;       /* --pprof FILE, NULL none */
     int all, json, folded, no_fastpath;
     int have_thread;
     uint64_t thread;
@@ -183,13 +213,54 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
         break;
     case 'j': o->json = 1; break;
     case 'f': o->folded = 1; break;
+    case OPT_PPROF:
+        if (!*arg)
+            argp_error(st, "--pprof needs a file name (- for stdout)");
+        o->pprof = arg;
+        break;
     case OPT_NO_FASTPATH: o->no_fastpath = 1; break;
+    case 'p':
+    case ARGP_KEY_ARG: {
+        /* "-p 1,2", "1 2", "-p 1 -p 2": a list of processes. */
+        size_t before = o->npids;
+        for (char *save = NULL, *tok = strtok_r(arg, ",", &save); tok;
+             tok = strtok_r(NULL, ",", &save)) {
+            if (o->npids == MAX_TARGETS)
+                argp_error(st, "at most %d processes in one run", MAX_TARGETS);
+            o->pids[o->npids++] = tok;
+        }
+        if (o->npids == before) {
+            char safe[64];
+            gto_text_safe(arg, strlen(arg), safe, sizeof(safe));
+            argp_error(st, "no process id in '%s'", safe);
+        }
+        break;
+    }
     case ARGP_KEY_END: {
         char err[256];
+        if (o->npids)
+            o->target.pid = o->pids[0];
         if (target_args_check(&o->target, err, sizeof(err)) < 0)
             argp_error(st, "%s", err);
+        for (size_t i = 1; i < o->npids; i++) {
+            struct target_args one = {.pid = o->pids[i]};
+            if (target_args_check(&one, err, sizeof(err)) < 0)
+                argp_error(st, "%s", err);
+            for (size_t j = 0; j < i; j++)
+                if (strtol(o->pids[j], NULL, 10) == strtol(o->pids[i], NULL, 10))
+                    argp_error(st, "process %ld is given twice",
+                               strtol(o->pids[i], NULL, 10));
+        }
+        if (o->npids > 1 && (o->all || o->have_thread))
+            argp_error(st, "--all and --thread read one process: give one PID");
         if (o->json && o->folded)
             argp_error(st, "--json and --folded are two outputs: choose one");
+        if (o->pprof && (o->json || o->folded))
+            argp_error(st, "--pprof is an output of its own: it does not go "
+                       "with --json or --folded");
+        if (o->pprof && (o->all || o->have_thread))
+            argp_error(st, "--pprof writes groups: it does not go with --all "
+                       "or --thread");
         if (o->folded && (o->all || o->have_thread))
             argp_error(st, "--folded prints groups: it does not go with --all "
                        "or --thread");
@@ -345,7 +416,13 @@ static void print_json_location(gto_target *t, const gto_snapshot *s,
 
 /* "parked 2.1s..14.9s (median 7.0s)", or the mix of states; ages of a core
  * that cannot tell its "now" are lower bounds ("parked >= 2.1ms"). */
-static void print_states(const struct gto_group *g, int exact)
+struct group_view {
+    size_t count;
+    const size_t *nstate;
+    uint64_t wait_min, wait_median, wait_max;
+};
+
+static void print_states(const struct group_view *g, int exact)
 {
     char a[40], b[40], c[40];
     int kinds = 0;
@@ -401,7 +478,8 @@ static int cmp_by(const void *a, const void *b)
     return x->by < y->by ? -1 : x->by > y->by;
 }
 
-static void print_held_up(gto_target *t, const gto_snapshot *s, const struct gto_group *g)
+static void print_held_up(gto_target *t, const gto_snapshot *s, const struct gto_group *g,
+                          const char *who)
 {
     struct held_up *h = malloc((g->count + 1) * sizeof(*h));
     size_t nh = 0;
@@ -427,7 +505,7 @@ static void print_held_up(gto_target *t, const gto_snapshot *s, const struct gto
     for (size_t i = 0; i < k && i < BLOCKERS_SHOWN; i++) {
         const struct gto_thread *by = h[i].by;
         char where[GTO_LABEL_MAX], age[40];
-        printf("  held up by thread %llu \"%s\" (%s", (unsigned long long)by->id,
+        printf("  %sheld up by thread %llu \"%s\" (%s", who, (unsigned long long)by->id,
                by->name, gto_state_name(by->state));
         const struct gto_location *loc = gto_location_by_index(s, by->location);
         if (by->state == GTO_STATE_PARKED) {
@@ -443,7 +521,7 @@ static void print_held_up(gto_target *t, const gto_snapshot *s, const struct gto
                h[i].first->cycle ? " (deadlock)" : "");
     }
     if (k > BLOCKERS_SHOWN)
-        printf("  held up by %zu more threads\n", k - BLOCKERS_SHOWN);
+        printf("  %sheld up by %zu more threads\n", who, k - BLOCKERS_SHOWN);
     free(h);
     /* A condition variable or a channel holds up no one thread: when the
      * whole group waits on one, what it is (its mutex's holder, its
@@ -458,7 +536,7 @@ static void print_held_up(gto_target *t, const gto_snapshot *s, const struct gto
             return;
     char blk[GTO_LABEL_MAX + 256];
     if (gto_block_of(s, rep) && gto_block_describe(t, s, rep, blk, sizeof(blk)))
-        printf("  waits on %s\n", blk);
+        printf("  %swaits on %s\n", who, blk);
 }
 
 static void print_group_text(gto_target *t, const gto_snapshot *s,
@@ -466,7 +544,9 @@ static void print_group_text(gto_target *t, const gto_snapshot *s,
 {
     char buf[GTO_LABEL_MAX];
     printf("%zu thread%s  ", g->count, g->count == 1 ? "" : "s");
-    print_states(g, gto_snapshot_counters(s)->now_exact);
+    struct group_view v = {g->count, g->nstate, g->wait_min, g->wait_median,
+                           g->wait_max};
+    print_states(&v, gto_snapshot_counters(s)->now_exact);
     const char *loc = g->nstate[GTO_STATE_PARKED]
                           ? location_text(t, s, g->location, buf, sizeof(buf)) : "";
     if (*loc)
@@ -475,7 +555,7 @@ static void print_group_text(gto_target *t, const gto_snapshot *s,
            g->rep->name, g->count > 1 ? " and others" : "");
     print_sampled(s, g->rep, "  ");
     putchar('\n');
-    print_held_up(t, s, g);
+    print_held_up(t, s, g, "");
     print_frames(t, g->rep);
     putchar('\n');
 }
@@ -648,8 +728,7 @@ static void print_group_folded(gto_target *t, const struct gto_group *g)
     printf(" %zu\n", g->count);
 }
 
-/* "deadlocks", "threads_in_deadlock", "running" and "watchdog", each
- * followed by ", ". */
+/* "deadlocks", "threads_in_deadlock", "running" and "watchdog". */
 static void print_json_blockers(const gto_snapshot *s)
 {
     printf("\"deadlocks\": [");
@@ -671,14 +750,15 @@ static void print_json_blockers(const gto_snapshot *s)
     }
     printf("], \"threads_in_deadlock\": %llu, ", (unsigned long long)gto_cycle_threads(s));
     print_json_running(s);
-    printf(", ");
 }
 
-/* The document's head: what every reader's JSON starts with. */
-static void print_json_head(gto_target *t, const gto_snapshot *s, size_t shown)
+/* What the document says of one target, from "target" to "watchdog":
+ * the head of a one-target document, each of "targets" of a document
+ * over several. */
+static void print_json_target(gto_target *t, const gto_snapshot *s, size_t shown)
 {
     const struct gto_counters *c = gto_snapshot_counters(s);
-    printf("{\"schema_version\": %d, \"target\": ", GTO_JSON_SCHEMA_VERSION);
+    printf("\"target\": ");
     gto_json_string(stdout, gto_target_name(t));
     printf(", \"pid\": %llu, \"now_ns\": %llu, ", (unsigned long long)c->pid,
            (unsigned long long)c->now);
@@ -690,6 +770,14 @@ static void print_json_head(gto_target *t, const gto_snapshot *s, size_t shown)
     }
     printf("], ");
     print_json_blockers(s);
+}
+
+/* The document's head: what every reader's JSON starts with. */
+static void print_json_head(gto_target *t, const gto_snapshot *s, size_t shown)
+{
+    printf("{\"schema_version\": %d, ", GTO_JSON_SCHEMA_VERSION);
+    print_json_target(t, s, shown);
+    printf(", ");
 }
 
 /* The deadlock section: per cycle, its members in wait order,
@@ -751,13 +839,10 @@ static void print_text_head(gto_target *t, const gto_snapshot *s, size_t nsel)
     print_deadlocks_text(t, s);
 }
 
-int main(int argc, char **argv)
+/* One process or core, printed as text, --json or --folded. */
+static int main_one(const struct opts *op)
 {
-    struct opts o = {.state = -1, .min_wait = -1};
-    struct argp argp = {options, parse_opt, args_doc, doc, NULL, NULL, NULL};
-    argp_err_exit_status = EXIT_USAGE;
-    argp_parse(&argp, argc, argv, 0, NULL, &o);
-
+    struct opts o = *op;
     gto_target *t = target_open("gt-stacks", &o.target);
     if (!t)
         return EXIT_TARGET;
@@ -833,4 +918,279 @@ done:
     gto_snapshot_free(s);
     gto_close(t);
     return rc;
+}
+
+/* ---- several processes, and --pprof -------------------------------------- */
+
+/* One target of a run over several: its snapshot, the threads that pass
+ * the filters, their groups (NULL t: it could not be read). */
+struct one {
+    gto_target *t;
+    gto_snapshot *s;
+    const struct gto_thread **sel;
+    size_t nsel;
+    struct gto_group *g;
+    size_t ng;
+    long pid;                /* as given; 0 for a core */
+    char err[GTO_ERR_MAX];   /* why it could not be read */
+};
+
+/* Opens, reads and groups target O->pids[I] (or the core) into *ONE: 0,
+ * or -1 with one->err set (and printed). */
+static int read_one(const struct opts *o, size_t i, struct one *one)
+{
+    unsigned flags = GTO_SNAP_UNWIND | GTO_SNAP_BLOCKERS |
+                     (o->no_fastpath ? GTO_SNAP_NO_FASTPATH : 0);
+    one->pid = o->npids ? strtol(o->pids[i], NULL, 10) : 0;
+    if (o->npids > 1) {
+        if (gto_open_pid((pid_t)one->pid, &one->t, one->err) < 0)
+            goto fail;
+    } else if (!(one->t = target_open("gt-stacks", &o->target))) {
+        /* target_open printed why. */
+        snprintf(one->err, sizeof(one->err), "could not be read");
+        return -1;
+    }
+    if (gto_snapshot_take(one->t, flags, &one->s, one->err) < 0)
+        goto fail;
+    /* A core's pid is the process it was. */
+    one->pid = (long)gto_snapshot_counters(one->s)->pid;
+    size_t n = gto_thread_count(one->s);
+    one->sel = malloc((n + 1) * sizeof(*one->sel));
+    if (!one->sel) {
+        snprintf(one->err, sizeof(one->err), "out of memory");
+        goto fail;
+    }
+    for (size_t k = 0; k < n; k++)
+        if (selected(one->t, one->s, o, gto_thread_at(one->s, k)))
+            one->sel[one->nsel++] = gto_thread_at(one->s, k);
+    ssize_t ng = gto_group(one->s, one->sel, one->nsel, &one->g, one->err);
+    if (ng < 0)
+        goto fail;
+    one->ng = (size_t)ng;
+    return 0;
+fail:
+    fprintf(stderr, "gt-stacks: %s\n", one->err);
+    return -1;
+}
+
+static void free_one(struct one *one)
+{
+    gto_groups_free(one->g, one->ng);
+    free(one->sel);
+    gto_snapshot_free(one->s);
+    gto_close(one->t);
+}
+
+/* "50 threads (pid 123: 30, pid 124: 20)  parked ...  at LOCATION  (pid
+ * 123 thread 5 "alpha" and others)", what holds each process's members
+ * up, then the representative's frames. */
+static void print_merged_text(struct one *const *rd, size_t nsets,
+                              const struct gto_merged *m, int exact)
+{
+    const struct gto_merged_part *first = &m->parts[0];
+    const struct one *r = rd[first->set];
+    const struct gto_thread *rep = first->g->rep;
+    char buf[GTO_LABEL_MAX], who[48];
+    printf("%zu thread%s (", m->count, m->count == 1 ? "" : "s");
+    const char *sep = "";
+    for (size_t i = 0; i < nsets; i++) {
+        size_t n = gto_merged_count(m, i);
+        if (n) {
+            printf("%spid %ld: %zu", sep, rd[i]->pid, n);
+            sep = ", ";
+        }
+    }
+    printf(")  ");
+    struct group_view v = {m->count, m->nstate, m->wait_min, m->wait_median,
+                           m->wait_max};
+    print_states(&v, exact);
+    const char *loc = m->nstate[GTO_STATE_PARKED]
+                          ? location_text(r->t, r->s, first->g->location, buf, sizeof(buf)) : "";
+    if (*loc)
+        printf("  at %s", loc);
+    printf("  (pid %ld thread %llu \"%s\"%s)", r->pid, (unsigned long long)rep->id,
+           rep->name, m->count > 1 ? " and others" : "");
+    print_sampled(r->s, rep, "  ");
+    putchar('\n');
+    for (size_t i = 0; i < m->nparts; i++) {
+        const struct one *o = rd[m->parts[i].set];
+        snprintf(who, sizeof(who), "pid %ld: ", o->pid);
+        print_held_up(o->t, o->s, m->parts[i].g, who);
+    }
+    print_frames(r->t, rep);
+    putchar('\n');
+}
+
+/* A merged group in JSON: as a group of one process, with "by_pid" (each
+ * process's count, thread ids and location index) and the
+ * representative's pid. */
+static void print_merged_json(struct one *const *rd, size_t nsets,
+                              const struct gto_merged *m)
+{
+    const struct gto_merged_part *first = &m->parts[0];
+    const struct one *r = rd[first->set];
+    const struct gto_thread *rep = first->g->rep;
+    printf("{\"count\": %zu, \"states\": {", m->count);
+    const char *sep = "";
+    for (int i = 0; i < GTO_STATE_COUNT; i++)
+        if (m->nstate[i]) {
+            printf("%s\"%s\": %zu", sep, gto_state_name(i), m->nstate[i]);
+            sep = ", ";
+        }
+    printf("}, \"by_pid\": [");
+    sep = "";
+    for (size_t i = 0; i < nsets; i++) {
+        size_t n = gto_merged_count(m, i);
+        if (!n)
+            continue;
+        printf("%s{\"pid\": %ld, \"count\": %zu, \"thread_ids\": [", sep, rd[i]->pid, n);
+        sep = ", ";
+        const char *tsep = "";
+        uint32_t location = 0;
+        for (size_t p = 0; p < m->nparts; p++) {
+            const struct gto_group *g = m->parts[p].g;
+            if (m->parts[p].set != i)
+                continue;
+            if (!location && g->nstate[GTO_STATE_PARKED])
+                location = g->location;
+            for (size_t k = 0; k < g->count; k++) {
+                printf("%s%llu", tsep, (unsigned long long)g->threads[k]->id);
+                tsep = ", ";
+            }
+        }
+        printf("], \"location\": %u}", location);
+    }
+    printf("], \"representative\": {\"pid\": %ld, \"id\": %llu, \"name\": ", r->pid,
+           (unsigned long long)rep->id);
+    gto_json_string(stdout, rep->name);
+    printf("}, \"unstacked\": %s", rep->flags & GTO_TF_UNSTACKED ? "true" : "false");
+    if (m->nwaiting)
+        printf(", \"wait_ns\": {\"min\": %llu, \"median\": %llu, \"max\": %llu}",
+               (unsigned long long)m->wait_min, (unsigned long long)m->wait_median,
+               (unsigned long long)m->wait_max);
+    else
+        printf(", \"wait_ns\": null");
+    printf(", \"frames\": ");
+    print_json_frames(r->t, rep);
+    printf("}");
+}
+
+/* Several processes (or --pprof): each read and grouped on its own, the
+ * groups merged by their frames (gto_groups_merge).  A process that
+ * cannot be read is named on stderr, one line, and the others are still
+ * reported; the exit status is then EXIT_TARGET. */
+static int main_many(const struct opts *o)
+{
+    size_t n = o->npids > 1 ? o->npids : 1;
+    struct one *ones = calloc(n, sizeof(*ones));
+    struct one **rd = calloc(n, sizeof(*rd));             /* set -> target */
+    struct gto_group_set *sets = calloc(n, sizeof(*sets));
+    struct gto_merged *m = NULL;
+    ssize_t nm = 0;
+    size_t nsets = 0, threads = 0, nsel = 0;
+    int rc = EXIT_TARGET, exact = 1;
+    char err[GTO_ERR_MAX];
+    if (!ones || !rd || !sets) {
+        fprintf(stderr, "gt-stacks: out of memory\n");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct one *one = &ones[i];
+        if (read_one(o, i, one) < 0) {
+            /* What was read of it goes now; its pid and message stay. */
+            free_one(one);
+            one->t = NULL, one->s = NULL, one->sel = NULL, one->g = NULL;
+            one->ng = 0;
+            continue;
+        }
+        rd[nsets] = one;
+        sets[nsets++] = (struct gto_group_set){one->t, one->s, one->g, one->ng};
+        threads += gto_thread_count(one->s);
+        nsel += one->nsel;
+        exact &= gto_snapshot_counters(one->s)->now_exact;
+    }
+    if (!nsets)
+        goto done;
+    if ((nm = gto_groups_merge(sets, nsets, &m, err)) < 0) {
+        fprintf(stderr, "gt-stacks: %s\n", err);
+        nm = 0;
+        goto done;
+    }
+    size_t shown = o->limit && o->limit < (size_t)nm ? (size_t)o->limit : (size_t)nm;
+    if (o->pprof) {
+        FILE *f = strcmp(o->pprof, "-") == 0 ? stdout : fopen(o->pprof, "wb");
+        if (!f) {
+            char path[256];
+            gto_text_safe(o->pprof, strlen(o->pprof), path, sizeof(path));
+            fprintf(stderr, "gt-stacks: cannot write %s: %s\n", path, strerror(errno));
+            goto done;
+        }
+        int w = pprof_write(f, sets, nsets, m, shown, err);
+        if (f != stdout && fclose(f) != 0 && w == 0) {
+            snprintf(err, sizeof(err), "writing the profile: %s", strerror(errno));
+            w = -1;
+        }
+        if (w < 0) {
+            fprintf(stderr, "gt-stacks: %s\n", err);
+            goto done;
+        }
+    } else if (o->json) {
+        printf("{\"schema_version\": %d, \"targets\": [", GTO_JSON_SCHEMA_VERSION);
+        for (size_t k = 0; k < nsets; k++) {
+            printf(k ? ",\n  {" : "\n  {");
+            print_json_target(rd[k]->t, rd[k]->s, rd[k]->nsel);
+            printf("}");
+        }
+        printf("], \"unreadable\": [");
+        const char *sep = "";
+        for (size_t i = 0; i < n; i++)
+            if (!ones[i].t) {
+                printf("%s{\"pid\": %ld, \"error\": ", sep, ones[i].pid);
+                gto_json_string(stdout, ones[i].err);
+                printf("}");
+                sep = ", ";
+            }
+        printf("], \"threads\": %zu, \"shown\": %zu, \"groups\": [", threads, nsel);
+        for (size_t i = 0; i < shown; i++) {
+            printf(i ? ",\n  " : "\n  ");
+            print_merged_json(rd, nsets, &m[i]);
+        }
+        printf("]}\n");
+    } else if (o->folded) {
+        for (size_t i = 0; i < shown; i++) {
+            struct gto_group g = *m[i].parts[0].g;
+            g.count = m[i].count;
+            print_group_folded(rd[m[i].parts[0].set]->t, &g);
+        }
+    } else {
+        for (size_t k = 0; k < nsets; k++)
+            print_text_head(rd[k]->t, rd[k]->s, rd[k]->nsel);
+        printf("%zu process%s: %zu green thread%s", nsets, nsets == 1 ? "" : "es",
+               threads, threads == 1 ? "" : "s");
+        if (nsel != threads)
+            printf(", %zu shown", nsel);
+        printf("\n\n");
+        for (size_t i = 0; i < shown; i++)
+            print_merged_text(rd, nsets, &m[i], exact);
+        if (shown < (size_t)nm)
+            printf("... %zu more groups (use --limit 0 for all)\n", (size_t)nm - shown);
+    }
+    rc = nsets == n ? EXIT_OK : EXIT_TARGET;
+done:
+    gto_merged_free(m, (size_t)nm);
+    for (size_t i = 0; ones && i < n; i++)
+        free_one(&ones[i]);
+    free(ones), free(rd), free(sets);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o = {.state = -1, .min_wait = -1};
+    struct argp argp = {options, parse_opt, args_doc, doc, NULL, NULL, NULL};
+    argp_err_exit_status = EXIT_USAGE;
+    argp_parse(&argp, argc, argv, 0, NULL, &o);
+    if (o.npids > 1 || o.pprof)
+        return main_many(&o);
+    return main_one(&o);
 }

@@ -19,7 +19,7 @@ GT_CORE := $(BUILD)/bin/gt-core
 TOOLS_CFLAGS := $(GT_CFLAGS) -Itools/observe -Itools
 # libunwind-x86_64 is libunwind's remote (cross-process) flavour; the plain
 # -lunwind only unwinds its own process.
-TOOLS_LIBS := -lunwind-x86_64 -lunwind -ldw -lelf
+TOOLS_LIBS := -lunwind-x86_64 -lunwind -ldw -lelf -lz
 
 .SECONDEXPANSION:
 
@@ -36,6 +36,9 @@ $(BUILD)/bin/%: $(BUILD)/tools/%.o $(BUILD)/tools/common.o $(BUILD)/tools/target
                $(LIBGTOBSERVE) | $(BUILD)/bin/
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(GT_LDFLAGS) -o $@ $^ $(TOOLS_LIBS)
+
+# gt-stacks --pprof writes a gzipped profile.proto (tools/pprof.c, zlib).
+$(BUILD)/bin/gt-stacks: $(BUILD)/tools/pprof.o
 
 tools: $(TOOL_BINS) $(GT_CORE)
 all: tools
@@ -130,7 +133,8 @@ install: install-tools
 .PHONY: tools test-tools install-tools
 
 -include $(OBS_OBJS:.o=.d) $(CORE_OBJS:.o=.d) $(BUILD)/tools/gt-stacks.d $(BUILD)/tools/gt-waste.d \
-         $(BUILD)/tools/common.d $(BUILD)/tools/target_open.d $(BUILD)/tools/running.d
+         $(BUILD)/tools/common.d $(BUILD)/tools/target_open.d $(BUILD)/tools/running.d \
+         $(BUILD)/tools/pprof.d
 
 # The tools alone at 100,000 threads (bench/bench_tools.py).  make bench
 # times them against Go's debuggers instead (bench/observe_bench.py).

@@ -44,6 +44,7 @@ FUZZ_VIEWER_OBJS := $(patsubst %.c,$(FUZZ_DIR)/%.o,$(filter-out viewer/main.c,$(
 FUZZ_OBJS := $(FUZZ_LIB_OBJS) $(FUZZ_VIEWER_OBJS) \
              $(FUZZ_DIR)/tools/gt-stacks.o $(FUZZ_DIR)/tools/gt-waste.o \
              $(FUZZ_DIR)/tools/running.o $(FUZZ_DIR)/tools/common.o \
+             $(FUZZ_DIR)/tools/pprof.o \
              $(FUZZ_DIR)/tests/fuzz/fuzz_readers.o $(FUZZ_DIR)/tests/fuzz/mutator.o
 
 $(FUZZ_DIR)/%.o: %.c | $$(HEADERS_OK)

@@ -157,9 +157,13 @@ def test_error_line_names_the_process_safely(hostile):
     assert err == "gt-top: '\\x1b[2J\\x0a7' is not a process id (gt-top --help for usage)\n"
     _, err = run([GT_TOP, "-b", "\x1b[2J\n7"], rc=2)
     assert err == "gt-top: '\\x1b[2J\\x0a7' is not a process id (gt-top --help for usage)\n"
-    for tool in (GT_STACKS, GT_TOP):
-        _, err = run([tool, "-p", "1", "\x1b[2J\n7"], rc=2)
-        assert "one PID only ('\\x1b[2J\\x0a7' is extra)" in err
+    _, err = run([GT_TOP, "-p", "1", "\x1b[2J\n7"], rc=2)
+    assert "one PID only ('\\x1b[2J\\x0a7' is extra)" in err
+    # gt-stacks reads several processes: the second is checked as the first.
+    _, err = run([GT_STACKS, "-p", "1", "\x1b[2J\n7"], rc=2)
+    assert "'\\x1b[2J\\x0a7' is not a process id" in err
+    _, err = run([GT_STACKS, "-p", "1,\x1b[2J\n7"], rc=2)
+    assert "'\\x1b[2J\\x0a7' is not a process id" in err
 
 
 def test_core_process_name_and_names(tmp_path):

@@ -9,7 +9,12 @@
  * threads in three stacks took a second.)  The groups' order is by count
  * and lowest id, and members keep the caller's order, so the result is
  * the same on every run.
+ *
+ * gto_groups_merge then merges the groups of several targets by their
+ * symbolized frames (a key string per group, sorted): a handful of
+ * lookups per group, each cached by pc in its target.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -240,4 +245,232 @@ void gto_groups_free(struct gto_group *g, size_t n)
     for (size_t i = 0; i < n; i++)
         free(g[i].threads);
     free(g);
+}
+
+/* ---- merging groups of several targets ---------------------------------- */
+
+/* A growing string: the key of a group's frames. */
+struct key {
+    char *p;
+    size_t n, cap;
+    int oom;
+};
+
+static void key_add(struct key *k, const void *s, size_t n)
+{
+    if (k->oom)
+        return;
+    if (k->n + n + 1 > k->cap) {
+        size_t cap = k->cap ? k->cap : 256;
+        while (cap < k->n + n + 1)
+            cap *= 2;
+        char *p = realloc(k->p, cap);
+        if (!p) {
+            k->oom = 1;
+            return;
+        }
+        k->p = p;
+        k->cap = cap;
+    }
+    memcpy(k->p + k->n, s, n);
+    k->n += n;
+    k->p[k->n] = '\0';
+}
+
+static void key_str(struct key *k, const char *s)
+{
+    key_add(k, s ? s : "", s ? strlen(s) : 0);
+    key_add(k, "\x1f", 1);
+}
+
+static void key_num(struct key *k, uint64_t v)
+{
+    char b[24];
+    snprintf(b, sizeof(b), "%llu", (unsigned long long)v);
+    key_str(k, b);
+}
+
+static void key_location(struct key *k, gto_target *t, const gto_snapshot *s,
+                         uint32_t index)
+{
+    char buf[GTO_LABEL_MAX];
+    const struct gto_location *loc = gto_location_by_index(s, index);
+    key_str(k, loc && loc->depth ? gto_location_label(t, loc, buf, sizeof(buf)) : "");
+}
+
+/* What makes REP's stack the same as another process's: see gto_groups_merge
+ * in gtobserve.h.  A frame that no module holds cannot be compared across
+ * processes: SET keeps it apart. */
+static void group_key(struct key *k, gto_target *t, const gto_snapshot *s,
+                      size_t set, const struct gto_thread *rep)
+{
+    for (size_t i = 0; i < rep->nframes; i++) {
+        const struct gto_symbol *sym;
+        size_t n = gto_frame_symbols(t, rep, i, &sym);
+        for (size_t j = 0; j < n; j++) {
+            if (strcmp(sym[j].function, "?") == 0 && !sym[j].file) {
+                struct gto_module m;
+                if (gto_module_of(t, rep->frames[i].pc, &m) == 0) {
+                    key_str(k, "?");
+                    key_str(k, m.build_id ? m.build_id : m.path);
+                    key_num(k, rep->frames[i].pc - m.start);
+                } else {
+                    key_str(k, "?pc");
+                    key_num(k, set);
+                    key_num(k, rep->frames[i].pc);
+                }
+                continue;
+            }
+            key_str(k, sym[j].function);
+            key_str(k, sym[j].file);
+            key_num(k, (uint64_t)sym[j].line);
+            key_num(k, (uint64_t)sym[j].inlined);
+        }
+        key_add(k, "\x1e", 1);
+    }
+    if (gto_fresh_context(rep)) {
+        char buf[GTO_LABEL_MAX];
+        key_str(k, "fresh");
+        key_num(k, rep->flags & GTO_TF_UNSTACKED);
+        key_location(k, t, s, rep->location);
+        key_str(k, gto_pc_label(t, rep->entry, 0, buf, sizeof(buf)));
+    }
+    if (!rep->nframes) {
+        key_str(k, "none");
+        key_num(k, (uint64_t)rep->state);
+        key_num(k, (uint64_t)rep->unwind_status);
+        key_location(k, t, s, rep->location);
+    }
+}
+
+struct keyed {
+    char *key;
+    size_t set, index;       /* the group: sets[set].g[index] */
+    size_t count;
+};
+
+static int cmp_keyed(const void *a, const void *b)
+{
+    const struct keyed *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    if (c)
+        return c;
+    if (x->set != y->set)
+        return x->set < y->set ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* A merged group's place in the result: biggest first, then by the first
+ * part's set and its place in that set. */
+struct order {
+    size_t count, set, index;
+    size_t i;                /* into the unsorted merged groups */
+};
+
+static int cmp_order(const void *a, const void *b)
+{
+    const struct order *x = a, *y = b;
+    if (x->count != y->count)
+        return x->count > y->count ? -1 : 1;
+    if (x->set != y->set)
+        return x->set < y->set ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+ssize_t gto_groups_merge(const struct gto_group_set *sets, size_t nsets,
+                         struct gto_merged **out, char *err)
+{
+    *out = NULL;
+    size_t total = 0, threads = 0;
+    for (size_t i = 0; i < nsets; i++) {
+        total += sets[i].n;
+        for (size_t j = 0; j < sets[i].n; j++)
+            threads += sets[i].g[j].count;
+    }
+    /* One block: the merged groups, then every part (freed at once). */
+    struct keyed *e = calloc(total + 1, sizeof(*e));
+    struct gto_merged *tmp = calloc(total + 1, sizeof(*tmp));
+    struct order *ord = calloc(total + 1, sizeof(*ord));
+    struct gto_merged *m = calloc(total + 1, sizeof(*m) + sizeof(struct gto_merged_part));
+    uint64_t *ages = malloc((threads + 1) * sizeof(*ages));
+    size_t ne = 0, nm = 0;
+    if (!e || !tmp || !ord || !m || !ages)
+        goto oom;
+    struct gto_merged_part *parts = (struct gto_merged_part *)(m + total + 1);
+    for (size_t i = 0; i < nsets; i++)
+        for (size_t j = 0; j < sets[i].n; j++) {
+            struct key k = {0};
+            group_key(&k, sets[i].t, sets[i].s, i, sets[i].g[j].rep);
+            key_add(&k, "", 0);
+            if (k.oom || !k.p) {
+                free(k.p);
+                goto oom;
+            }
+            e[ne++] = (struct keyed){k.p, i, j, sets[i].g[j].count};
+        }
+    qsort(e, ne, sizeof(*e), cmp_keyed);
+    /* Runs of one key are one merged group; its parts are the run, in
+     * set and group order. */
+    for (size_t a = 0, b; a < ne; a = b) {
+        struct gto_merged *g = &tmp[nm];
+        g->parts = &parts[a];
+        for (b = a; b < ne && strcmp(e[b].key, e[a].key) == 0; b++) {
+            const struct gto_group *src = &sets[e[b].set].g[e[b].index];
+            parts[b] = (struct gto_merged_part){e[b].set, src};
+            g->nparts++;
+            g->count += src->count;
+            for (int st = 0; st < GTO_STATE_COUNT; st++)
+                g->nstate[st] += src->nstate[st];
+        }
+        ord[nm] = (struct order){g->count, e[a].set, e[a].index, nm};
+        nm++;
+        size_t na = 0;
+        for (size_t p = 0; p < g->nparts; p++) {
+            const struct gto_group *src = g->parts[p].g;
+            uint64_t now = gto_snapshot_counters(sets[g->parts[p].set].s)->now;
+            for (size_t q = 0; q < src->count; q++)
+                if (src->threads[q]->state == GTO_STATE_PARKED)
+                    ages[na++] = gto_wait_age(src->threads[q], now);
+        }
+        g->nwaiting = na;
+        if (na) {
+            g->wait_min = g->wait_max = ages[0];
+            for (size_t q = 1; q < na; q++) {
+                if (ages[q] < g->wait_min)
+                    g->wait_min = ages[q];
+                if (ages[q] > g->wait_max)
+                    g->wait_max = ages[q];
+            }
+            g->wait_median = select_kth(ages, na, na / 2);
+        }
+    }
+    qsort(ord, nm, sizeof(*ord), cmp_order);
+    for (size_t i = 0; i < nm; i++)
+        m[i] = tmp[ord[i].i];
+    for (size_t i = 0; i < ne; i++)
+        free(e[i].key);
+    free(e), free(tmp), free(ord), free(ages);
+    *out = m;
+    return (ssize_t)nm;
+oom:
+    for (size_t i = 0; i < ne; i++)
+        free(e[i].key);
+    free(e), free(tmp), free(ord), free(m), free(ages);
+    gto__err(err, "out of memory merging %zu groups", total);
+    return -1;
+}
+
+size_t gto_merged_count(const struct gto_merged *m, size_t set)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < m->nparts; i++)
+        if (m->parts[i].set == set)
+            n += m->parts[i].g->count;
+    return n;
+}
+
+void gto_merged_free(struct gto_merged *m, size_t n)
+{
+    (void)n; /* one block: the groups and their parts */
+    free(m);
 }

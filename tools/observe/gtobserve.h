@@ -14,6 +14,7 @@
  *   gto_symbolize                  function, file:line and inlined frames of
  *                                  a pc, cached per pc in the target
  *   gto_group                      threads with identical pc sequences
+ *   gto_groups_merge               groups of several targets, by frames
  *
  * and every meaning readers derive from the registry, so that gt-stacks,
  * gt-waste, gt-top and the GDB extension say the same thing:
@@ -394,6 +395,68 @@ ssize_t gto_group(const gto_snapshot *s, const struct gto_thread *const *th,
 
 /* Frees the N groups G that gto_group made (NULL is allowed). */
 void gto_groups_free(struct gto_group *g, size_t n);
+
+/* Groups of several targets (processes), merged: groups of different
+ * targets are one when their stacks are the same source-level frames
+ * (every frame's functions, files and lines, inlined calls included;
+ * module and offset for a frame without a name; for a fresh context its
+ * location's label, entry function and whether it waits unstacked; for a
+ * thread with no frames its state, unwind status and location's label).
+ * Never raw pcs: each process loads its modules at its own addresses.
+ * Groups of one target whose pcs differ but whose frames read the same
+ * merge too. */
+struct gto_group_set {
+    gto_target *t;
+    const gto_snapshot *s;
+    const struct gto_group *g;           /* gto_group's result for s */
+    size_t n;
+};
+
+/* One set's group within a merged group. */
+struct gto_merged_part {
+    size_t set;                          /* index into the sets */
+    const struct gto_group *g;
+};
+
+struct gto_merged {
+    size_t count;                        /* threads over every part */
+    size_t nstate[GTO_STATE_COUNT];
+    size_t nparts;
+    const struct gto_merged_part *parts; /* by set, then in the set's group
+                                          * order: parts[0].g->rep is the
+                                          * merged group's representative */
+    /* Wait ages of the parked members, each on its own target's "now". */
+    size_t nwaiting;
+    uint64_t wait_min, wait_median, wait_max;
+};
+
+/* Merges the groups of the NSETS sets, biggest merged group first, ties
+ * by the first part's set and then its place in that set.  Returns the
+ * number of merged groups and sets *OUT, freed with gto_merged_free; -1
+ * with ERR set (out of memory). */
+ssize_t gto_groups_merge(const struct gto_group_set *sets, size_t nsets,
+                         struct gto_merged **out, char *err);
+
+/* The threads of merged group M that set SET holds. */
+size_t gto_merged_count(const struct gto_merged *m, size_t set);
+
+/* Frees the N merged groups M (NULL is allowed). */
+void gto_merged_free(struct gto_merged *m, size_t n);
+
+/* ---- modules (module.c) ------------------------------------------------- */
+
+/* A mapped ELF file of a target. */
+struct gto_module {
+    uint64_t start, end;     /* its addresses in the target: the lowest of
+                              * its segments, and past the highest */
+    const char *path;        /* the file as the target maps it (safe text) */
+    const char *build_id;    /* its GNU build-id in lowercase hex, NULL when
+                              * it has none */
+};
+
+/* The module of T that holds PC: 0 with *OUT set, its strings living until
+ * gto_close; -1 when no module holds PC. */
+int gto_module_of(gto_target *t, uint64_t pc, struct gto_module *out);
 
 /* ---- who blocks whom (blockers.c) --------------------------------------- */
 
