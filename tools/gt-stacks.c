@@ -150,7 +150,8 @@ static const struct argp_option options[] = {
     {"folded", 'f', NULL, 0, "folded stacks for flamegraph.pl / speedscope, "
      "weight = thread count", 3},
     {"pprof", OPT_PPROF, "FILE", 0, "a gzipped pprof profile (profile.proto) "
-     "into FILE, - for stdout: a sample per group and process", 3},
+     "into FILE, - for stdout: a sample per group and process, every "
+     "group (--limit is not applied)", 3},
     {"no-fastpath", OPT_NO_FASTPATH, NULL, 0, "unwind every thread with "
      "libunwind (slower; for checking the frame-pointer path)", 3},
     {NULL, 0, NULL, 0, NULL, 0},
@@ -1125,7 +1126,9 @@ static int main_many(const struct opts *o)
             fprintf(stderr, "gt-stacks: cannot write %s: %s\n", path, strerror(errno));
             goto done;
         }
-        int w = pprof_write(f, sets, nsets, m, shown, err);
+        /* Every group: a profile is the whole picture, its viewer the
+         * place to cut it (--limit is for the printed report). */
+        int w = pprof_write(f, sets, nsets, m, (size_t)nm, err);
         if (f != stdout && fclose(f) != 0 && w == 0) {
             snprintf(err, sizeof(err), "writing the profile: %s", strerror(errno));
             w = -1;

@@ -343,6 +343,11 @@ def test_stdout_and_errors(two, tmp_path):
     doc = run_json(GT_STACKS, a.pid)
     assert sorted(s["values"][0] for s in decode(p.stdout)["sample"]) == \
         sorted(g["count"] for g in doc["groups"])
+    # --limit cuts the printed report, never the profile.
+    p = subprocess.run([GT_STACKS, "--pprof", "-", "--limit", "1", str(a.pid)],
+                       capture_output=True, timeout=120)
+    assert p.returncode == 0 and len(doc["groups"]) > 1
+    assert sum(s["values"][0] for s in decode(p.stdout)["sample"]) == doc["threads"]
     # A file that cannot be written: one line, status 1.
     rc, out, err = run(GT_STACKS, "--pprof", tmp_path / "no" / "such" / "dir", a.pid)
     assert rc == 1 and out == "" and len(err.splitlines()) == 1
