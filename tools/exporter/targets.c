@@ -1,0 +1,211 @@
+/*
+ * targets.c - see targets.h.
+ */
+#include "targets.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "prometheus.h"
+#include "proc.h"
+
+/* What a scrape reads: the counters, locations and edges, and who blocks
+ * whom (gt_location_blocked_threads, the deadlock gauges).  Never the
+ * stacks: unwinding every thread costs most of a snapshot, and no series
+ * is per stack. */
+#define SCRAPE_FLAGS GTO_SNAP_BLOCKERS
+
+void targets_init(struct targets *ts, int discover, uint64_t measure_every_ns)
+{
+    memset(ts, 0, sizeof(*ts));
+    ts->discover = discover;
+    ts->measure_every_ns = measure_every_ns;
+    discover_init(&ts->disc);
+}
+
+static void target_close(struct target *t)
+{
+    if (t->sampled)
+        tables_free(&t->tb);
+    t->sampled = 0;
+    if (t->open)
+        sampler_close(&t->s);
+    t->open = 0;
+}
+
+void targets_free(struct targets *ts)
+{
+    for (size_t i = 0; i < ts->n; i++)
+        target_close(&ts->v[i]);
+    free(ts->v);
+    discover_free(&ts->disc);
+    memset(ts, 0, sizeof(*ts));
+}
+
+/* Whether T's process is gone: no such pid, or the pid is another
+ * process's now. */
+static int process_gone(const struct target *t)
+{
+    uint64_t start;
+    if (proc_start_time(t->pid, &start) < 0)
+        return kill(t->pid, 0) < 0 && errno == ESRCH;
+    return t->start && start != t->start;
+}
+
+/* Opens T's sampler; -1 with t->err. */
+static int target_open(struct target *t)
+{
+    if (sampler_open(&t->s, t->pid, NULL, NULL, t->err) < 0) {
+        /* sampler_open leaves nothing open on failure */
+        t->gone = process_gone(t);
+        return -1;
+    }
+    t->open = 1;
+    /* No baseline snapshot: every series is a total or a gauge, none a
+     * rate, and the counters' rates are Prometheus's to compute. */
+    t->s.flags = SCRAPE_FLAGS;
+    t->s.sums_only = 1;
+    /* The stacks are measured when a snapshot is let go, after the
+     * response (targets_release), never inside a scrape. */
+    t->s.measure_on_release = 1;
+    return 0;
+}
+
+/* A new slot for PID, or NULL (full, or out of memory). */
+static struct target *target_new(struct targets *ts, pid_t pid, uint64_t start)
+{
+    if (ts->n == TARGETS_MAX)
+        return NULL;
+    if (ts->n == ts->cap) {
+        size_t cap = ts->cap ? 2 * ts->cap : 16;
+        struct target *v = realloc(ts->v, cap * sizeof(*v));
+        if (!v)
+            return NULL;
+        ts->v = v;
+        ts->cap = cap;
+    }
+    struct target *t = &ts->v[ts->n++];
+    memset(t, 0, sizeof(*t));
+    t->pid = pid;
+    t->start = start;
+    proc_comm(pid, t->exe, sizeof(t->exe));
+    prom_labels(t->labels, sizeof(t->labels), pid, t->exe);
+    return t;
+}
+
+int targets_add_pid(struct targets *ts, pid_t pid, char *err)
+{
+    uint64_t start = 0;
+    for (size_t i = 0; i < ts->n; i++)
+        if (ts->v[i].pid == pid)
+            return 0;   /* given twice: one target */
+    if (proc_start_time(pid, &start) < 0) {
+        snprintf(err, GTO_ERR_MAX, "no process %d", (int)pid);
+        return -1;
+    }
+    struct target *t = target_new(ts, pid, start);
+    if (!t) {
+        snprintf(err, GTO_ERR_MAX, "too many targets (at most %d)", TARGETS_MAX);
+        return -1;
+    }
+    if (target_open(t) < 0) {
+        snprintf(err, GTO_ERR_MAX, "%s", t->err);
+        ts->n--;
+        return -1;
+    }
+    return 0;
+}
+
+void targets_rescan(struct targets *ts)
+{
+    if (!ts->discover || discover_scan(&ts->disc) < 0)
+        return;
+    /* Drop the targets whose (pid, start) is no longer a gt process. */
+    size_t kept = 0;
+    for (size_t i = 0; i < ts->n; i++) {
+        struct target *t = &ts->v[i];
+        int alive = 0;
+        for (size_t k = 0; k < ts->disc.nprocs && !alive; k++)
+            alive = ts->disc.procs[k].pid == t->pid && ts->disc.procs[k].start == t->start;
+        if (!alive || t->gone) {
+            target_close(t);
+            continue;
+        }
+        ts->v[kept++] = *t;
+    }
+    ts->n = kept;
+    /* Add the new ones, in pid order (the scan's). */
+    for (size_t k = 0; k < ts->disc.nprocs; k++) {
+        const struct discover_proc *p = &ts->disc.procs[k];
+        if (!p->is_gt)
+            continue;
+        int known = 0;
+        for (size_t i = 0; i < ts->n && !known; i++)
+            known = ts->v[i].pid == p->pid && ts->v[i].start == p->start;
+        if (known)
+            continue;
+        struct target *t = target_new(ts, p->pid, p->start);
+        if (!t)
+            break;
+        if (target_open(t) < 0 && t->gone)
+            ts->n--;   /* came and went between the scan and the open */
+    }
+}
+
+void targets_sample(struct targets *ts)
+{
+    for (size_t i = 0; i < ts->n; i++) {
+        struct target *t = &ts->v[i];
+        t->up = 0;
+        if (t->gone || (!t->open && target_open(t) < 0))
+            continue;
+        if (sampler_step(&t->s, t->err) < 0) {
+            if (t->s.target_gone || process_gone(t)) {
+                t->gone = 1;
+                target_close(t);
+            }
+            continue;
+        }
+        if (tables_build(&t->tb, &t->s, 0) < 0) {
+            snprintf(t->err, sizeof(t->err), "out of memory");
+            sampler_release(&t->s);
+            continue;
+        }
+        t->sampled = 1;
+        t->up = 1;
+    }
+}
+
+static uint64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void targets_release(struct targets *ts)
+{
+    for (size_t i = 0; i < ts->n; i++) {
+        struct target *t = &ts->v[i];
+        if (!t->sampled)
+            continue;
+        tables_free(&t->tb);
+        t->sampled = 0;
+        /* sampler_release measures the stacks when its policy says they
+         * are due (at most 1/100 of the time); the exporter's own floor
+         * spaces them further, or stops them. */
+        if (!ts->measure_every_ns)
+            t->s.next_measure_ns = UINT64_MAX;
+        uint64_t before = t->s.next_measure_ns;
+        sampler_release(&t->s);
+        if (ts->measure_every_ns && t->s.next_measure_ns != before) {
+            uint64_t floor = monotonic_ns() + ts->measure_every_ns;
+            if (t->s.next_measure_ns < floor)
+                t->s.next_measure_ns = floor;
+        }
+    }
+}
