@@ -21,7 +21,8 @@
  *
  * Exit status: 0 stopped by SIGTERM or Ctrl-C (or --once printed), 1 a
  * target given with -p cannot be read or the address cannot be listened
- * on, 2 bad command line.  Each failure is one line on stderr.
+ * on, 2 bad command line (a --listen that is no address included).
+ * Each failure is one line on stderr.
  */
 #include <argp.h>
 #include <errno.h>
@@ -31,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common.h"
 #include "exporter/http.h"
@@ -190,14 +192,9 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static int serve(struct opts *o, struct targets *ts)
+static int serve(struct opts *o, struct targets *ts, int fd)
 {
-    char err[256], addr[80];
-    int fd = http_listen(o->listen ? o->listen : DEFAULT_LISTEN, err, sizeof(err));
-    if (fd < 0) {
-        fprintf(stderr, "gt-exporter: %s\n", err);
-        return EXIT_TARGET;
-    }
+    char addr[80];
     struct server_ctx ctx = {ts, 0};
     struct http_server srv;
     if (http_server_init(&srv, fd, handle, &ctx) < 0) {
@@ -246,6 +243,18 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* The address first: a port in use is the likelier mistake, and
+     * says so before any target is read. */
+    int fd = -1;
+    if (!o.once) {
+        char lerr[256];
+        fd = http_listen(o.listen ? o.listen : DEFAULT_LISTEN, lerr, sizeof(lerr));
+        if (fd < 0) {
+            fprintf(stderr, "gt-exporter: %s\n", lerr);
+            free(o.pids);
+            return fd == -2 ? EXIT_USAGE : EXIT_TARGET;
+        }
+    }
     struct targets ts;
     /* --once prints before any measure could be taken: none is. */
     targets_init(&ts, o.discover, o.once ? 0 : (uint64_t)(o.measure_s * 1e9));
@@ -255,6 +264,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "gt-exporter: %s\n", err);
             targets_free(&ts);
             free(o.pids);
+            if (fd >= 0)
+                close(fd);
             return EXIT_TARGET;
         }
     free(o.pids);
@@ -265,8 +276,9 @@ int main(int argc, char **argv)
         if (fflush(stdout) != 0)
             rc = EXIT_TARGET;
     } else {
+        ts.log = 1;
         targets_rescan(&ts);
-        rc = serve(&o, &ts);
+        rc = serve(&o, &ts, fd);
     }
     targets_free(&ts);
     return rc;

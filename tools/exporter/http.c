@@ -111,7 +111,7 @@ int http_listen(const char *spec, char *err, size_t len)
 bad:
     snprintf(err, len, "--listen wants HOST:PORT, [IPV6]:PORT or :PORT "
              "(127.0.0.1:9464), not '%s'", spec);
-    return -1;
+    return -2;
 }
 
 const char *http_local_address(int fd, char *buf, size_t len)

@@ -46,7 +46,7 @@ struct http_server {
 /* Opens a listening socket on SPEC, "HOST:PORT", "[V6ADDR]:PORT" or
  * ":PORT" (every address), non-blocking.  PORT 0 takes a free port.
  * Returns the socket, or -1 with one line in ERR naming what failed and
- * the fix. */
+ * the fix (-2 when SPEC is not an address at all). */
 int http_listen(const char *spec, char *err, size_t len);
 
 /* The address FD listens on, "127.0.0.1:9464" or "[::1]:9464", in BUF. */

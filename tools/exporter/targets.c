@@ -117,6 +117,7 @@ int targets_add_pid(struct targets *ts, pid_t pid, char *err)
         ts->n--;
         return -1;
     }
+    t->was_up = 1;
     return 0;
 }
 
@@ -151,8 +152,13 @@ void targets_rescan(struct targets *ts)
         struct target *t = target_new(ts, p->pid, p->start);
         if (!t)
             break;
-        if (target_open(t) < 0 && t->gone)
+        if (target_open(t) < 0 && t->gone) {
             ts->n--;   /* came and went between the scan and the open */
+            continue;
+        }
+        if (ts->log)
+            fprintf(stderr, "gt-exporter: found process %d (%s)\n", (int)t->pid, t->exe);
+        t->was_up = 1;   /* a first failure is news */
     }
 }
 
@@ -175,8 +181,27 @@ void targets_sample(struct targets *ts)
             sampler_release(&t->s);
             continue;
         }
+        /* The rows in the order gt-top -b prints them (the Locations
+         * view's own: most threads waiting first), so that the two
+         * expositions of one snapshot are the same bytes. */
+        tables_sort_locs(&t->tb, 0, 1);
         t->sampled = 1;
         t->up = 1;
+    }
+    /* One line per change, not per scrape: a target down for a day
+     * writes one. */
+    for (size_t i = 0; ts->log && i < ts->n; i++) {
+        struct target *t = &ts->v[i];
+        if (t->up == t->was_up)
+            continue;
+        t->was_up = t->up;
+        if (t->up)
+            fprintf(stderr, "gt-exporter: process %d (%s) is read again\n", (int)t->pid, t->exe);
+        else if (t->gone)
+            fprintf(stderr, "gt-exporter: process %d (%s) exited\n", (int)t->pid, t->exe);
+        else
+            fprintf(stderr, "gt-exporter: process %d (%s) cannot be read: %s\n", (int)t->pid,
+                    t->exe, t->err);
     }
 }
 

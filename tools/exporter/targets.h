@@ -31,6 +31,7 @@ struct target {
     int open;                /* s holds the target */
     int up;                  /* the last sample read it */
     int gone;                /* its process exited: never read again */
+    int was_up;              /* up before the last sample (for the log) */
     int sampled;             /* s->cur holds this scrape's snapshot and tb
                               * its tables */
     struct sampler s;
@@ -45,6 +46,8 @@ struct targets {
     struct discover disc;
     uint64_t measure_every_ns;  /* stack residency at most this often per
                                  * target; 0 never */
+    int log;                 /* a line on stderr when a target comes, goes
+                              * down, comes back or exits */
 };
 
 void targets_init(struct targets *ts, int discover, uint64_t measure_every_ns);
