@@ -26,7 +26,13 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
-enum conn_state { CONN_FREE, CONN_READ, CONN_WRITE };
+/* CONN_DRAIN: the response is out and the connection half closed; what
+ * the client still sends is read and dropped until it closes too (or a
+ * short deadline), since closing a socket with unread bytes resets the
+ * connection, and a reset can destroy the response before the client
+ * has read it (a 431 after a head too large, say). */
+enum conn_state { CONN_FREE, CONN_READ, CONN_WRITE, CONN_DRAIN };
+#define DRAIN_TIMEOUT_MS 2000
 
 struct http_conn {
     int fd;
@@ -377,7 +383,9 @@ static void conn_write(struct http_server *s, struct http_conn *c)
     free(c->out);
     c->out = NULL;
     if (c->close_after) {
-        conn_close(c);
+        shutdown(c->fd, SHUT_WR);
+        c->state = CONN_DRAIN;
+        c->deadline = now_ms() + DRAIN_TIMEOUT_MS;
         return;
     }
     c->state = CONN_READ;
@@ -387,6 +395,14 @@ static void conn_write(struct http_server *s, struct http_conn *c)
         start_response(s, c, end);
         conn_write(s, c);
     }
+}
+
+static void conn_drain(struct http_conn *c)
+{
+    char scratch[4096];
+    ssize_t n = recv(c->fd, scratch, sizeof(scratch), 0);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+        conn_close(c);
 }
 
 static void accept_all(struct http_server *s)
@@ -419,7 +435,7 @@ void http_server_poll(struct http_server *s, int timeout_ms)
             room = 1;
             continue;
         }
-        p[n] = (struct pollfd){c->fd, c->state == CONN_READ ? POLLIN : POLLOUT, 0};
+        p[n] = (struct pollfd){c->fd, c->state == CONN_WRITE ? POLLOUT : POLLIN, 0};
         who[n++] = i;
         if (c->deadline < first)
             first = c->deadline;
@@ -445,6 +461,8 @@ void http_server_poll(struct http_server *s, int timeout_ms)
             conn_read(s, c);
         else if (c->state == CONN_WRITE)
             conn_write(s, c);
+        else if (c->state == CONN_DRAIN)
+            conn_drain(c);
     }
     now = now_ms();
     for (int i = 0; i < HTTP_CONN_MAX; i++) {
