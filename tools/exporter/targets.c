@@ -13,16 +13,16 @@
 #include "prometheus.h"
 #include "proc.h"
 
-/* What a scrape reads: the counters, locations and edges, and who blocks
- * whom (gt_location_blocked_threads, the deadlock gauges).  Never the
- * stacks: unwinding every thread costs most of a snapshot, and no series
- * is per stack. */
-#define SCRAPE_FLAGS GTO_SNAP_BLOCKERS
-
-void targets_init(struct targets *ts, int discover, uint64_t measure_every_ns)
+void targets_init(struct targets *ts, int discover, int fast, uint64_t measure_every_ns)
 {
     memset(ts, 0, sizeof(*ts));
     ts->discover = discover;
+    /* What a scrape reads: every thread record, for the counts gt-top
+     * makes of them, and who blocks whom (gt_location_blocked_threads,
+     * the deadlock gauges); never the stacks, which cost most of a
+     * snapshot and make no series.  --fast: the header, locations and
+     * edges only (a few reads whatever the threads). */
+    ts->flags = fast ? GTO_SNAP_NO_THREADS : GTO_SNAP_BLOCKERS;
     ts->measure_every_ns = measure_every_ns;
     discover_init(&ts->disc);
 }
@@ -57,7 +57,7 @@ static int process_gone(const struct target *t)
 }
 
 /* Opens T's sampler; -1 with t->err. */
-static int target_open(struct target *t)
+static int target_open(struct targets *ts, struct target *t)
 {
     if (sampler_open(&t->s, t->pid, NULL, NULL, t->err) < 0) {
         /* sampler_open leaves nothing open on failure */
@@ -67,7 +67,7 @@ static int target_open(struct target *t)
     t->open = 1;
     /* No baseline snapshot: every series is a total or a gauge, none a
      * rate, and the counters' rates are Prometheus's to compute. */
-    t->s.flags = SCRAPE_FLAGS;
+    t->s.flags = ts->flags;
     t->s.sums_only = 1;
     /* The stacks are measured when a snapshot is let go, after the
      * response (targets_release), never inside a scrape. */
@@ -112,7 +112,7 @@ int targets_add_pid(struct targets *ts, pid_t pid, char *err)
         snprintf(err, GTO_ERR_MAX, "too many targets (at most %d)", TARGETS_MAX);
         return -1;
     }
-    if (target_open(t) < 0) {
+    if (target_open(ts, t) < 0) {
         snprintf(err, GTO_ERR_MAX, "%s", t->err);
         ts->n--;
         return -1;
@@ -152,7 +152,7 @@ void targets_rescan(struct targets *ts)
         struct target *t = target_new(ts, p->pid, p->start);
         if (!t)
             break;
-        if (target_open(t) < 0 && t->gone) {
+        if (target_open(ts, t) < 0 && t->gone) {
             ts->n--;   /* came and went between the scan and the open */
             continue;
         }
@@ -167,7 +167,7 @@ void targets_sample(struct targets *ts)
     for (size_t i = 0; i < ts->n; i++) {
         struct target *t = &ts->v[i];
         t->up = 0;
-        if (t->gone || (!t->open && target_open(t) < 0))
+        if (t->gone || (!t->open && target_open(ts, t) < 0))
             continue;
         if (sampler_step(&t->s, t->err) < 0) {
             if (t->s.target_gone || process_gone(t)) {

@@ -43,6 +43,7 @@ struct targets {
     struct target *v;
     size_t n, cap;
     int discover;            /* --discover: the set follows /proc */
+    unsigned flags;          /* GTO_SNAP_* of every scrape's snapshot */
     struct discover disc;
     uint64_t measure_every_ns;  /* stack residency at most this often per
                                  * target; 0 never */
@@ -50,7 +51,8 @@ struct targets {
                               * down, comes back or exits */
 };
 
-void targets_init(struct targets *ts, int discover, uint64_t measure_every_ns);
+/* FAST: snapshots without thread records (GTO_SNAP_NO_THREADS). */
+void targets_init(struct targets *ts, int discover, int fast, uint64_t measure_every_ns);
 void targets_free(struct targets *ts);
 
 /* Adds process PID (-p) and opens it.  -1 with ERR when it cannot be
