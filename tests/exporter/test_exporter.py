@@ -2,10 +2,13 @@
 processes with different idle queues, every series labelled by its pid,
 promtool on every exposition; --discover following processes as they
 come and go; a target that exits; the same numbers as gt-top's."""
+import os
 import re
+import socket
 import subprocess
+import time
 
-from conftest import (EXPORTER, GT_TOP, Pipeline, hold_site, idle_site, le_values, parse,
+from conftest import (BUILD, EXPORTER, GT_TOP, Pipeline, hold_site, idle_site, le_values, parse,
                       promtool_check_metrics, series, stage_a_site)
 
 
@@ -177,3 +180,66 @@ def test_fast_reads_no_thread_record_and_counts_the_same(two, exporter):
     assert not names & RECORD_FAMILIES, names & RECORD_FAMILIES
     full = {n for n, _, _ in parse(exporter("-p", a.pid).metrics())}
     assert RECORD_FAMILIES <= full
+
+
+KNOT = os.path.join(BUILD, "examples", "knot", "knot")
+
+
+class Knot:
+    """examples/knot on a free port, serving an empty root: its own two
+    threads (the listener, the signal waiter), and one more per
+    connection (the server's design), parked waiting for a request."""
+
+    def __init__(self, root):
+        self.p = subprocess.Popen([KNOT, "-p", "0", "-r", root, "-t", "60"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        line = self.p.stdout.readline()
+        m = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        assert m, line
+        self.port, self.pid, self.conns = int(m.group(1)), self.p.pid, []
+
+    def connect(self, n):
+        self.conns += [socket.create_connection(("127.0.0.1", self.port)) for _ in range(n)]
+
+    def stop(self):
+        for c in self.conns:
+            c.close()
+        self.p.terminate()
+        self.p.wait(timeout=20)
+
+
+def test_two_knot_servers(exporter, tmp_path):
+    """Two Knot servers, 3 idle connections to one and 5 to the other:
+    each pid's threads and the queue its connections wait in."""
+    a, b = Knot(str(tmp_path)), Knot(str(tmp_path))
+    try:
+        e = exporter("-p", "%d,%d" % (a.pid, b.pid))
+        base = parse(e.metrics())
+        for k in (a, b):
+            assert value(base, "gt_up", pid=str(k.pid)) == "1"
+            assert series(base, "gt_up", pid=str(k.pid))[0][0]["exe"] == "knot"
+        a.connect(3)
+        b.connect(5)
+        deadline = time.monotonic() + 30
+        while True:
+            text = e.metrics()
+            samples = parse(text)
+            totals = {k.pid: sum(int(v) for _, v in series(samples, "gt_threads", pid=str(k.pid)))
+                      for k in (a, b)}
+            if totals == {a.pid: 2 + 3, b.pid: 2 + 5}:
+                break
+            assert time.monotonic() < deadline, totals
+            time.sleep(0.1)
+        promtool_check_metrics(text)
+        for k, n in ((a, 3), (b, 5)):
+            before = {l["location"]: int(v) for l, v in
+                      series(base, "gt_location_waiting_threads", pid=str(k.pid))}
+            now = {l["location"]: int(v) for l, v in
+                   series(samples, "gt_location_waiting_threads", pid=str(k.pid))}
+            grown = {loc: c - before.get(loc, 0) for loc, c in now.items()
+                     if c != before.get(loc, 0)}
+            # The connections wait at one place, all of them.
+            assert list(grown.values()) == [n], grown
+    finally:
+        a.stop()
+        b.stop()
