@@ -74,6 +74,12 @@ def test_discover_follows_processes(two, exporter):
     a, b = two
     plain = subprocess.Popen(["sleep", "60"])
     try:
+        # A reader maps the programs it reads (their symbols): it is no
+        # gt program for that.
+        reader = exporter("-p", a.pid)
+        reader.metrics()
+        with open("/proc/%d/maps" % reader.p.pid) as f:
+            assert "/pipeline\n" in f.read()
         e = exporter("--discover", "--rescan", "0.2")
         text = e.metrics()
         promtool_check_metrics(text)
@@ -81,6 +87,7 @@ def test_discover_follows_processes(two, exporter):
         check_target(samples, a)
         check_target(samples, b)
         assert not series(samples, "gt_up", pid=str(plain.pid))
+        assert not series(samples, "gt_up", pid=str(reader.p.pid))
         # A process started later is found (each scrape rescans) ...
         c = Pipeline(0, 2)
         try:

@@ -1,10 +1,12 @@
 /*
  * discover.c - see discover.h.
  *
- * A process is a gt program when a mapped ELF object defines the
+ * A process is a gt program when an ELF object it runs defines the
  * registry.  The program itself is looked at first (through
  * /proc/PID/exe, one stat when it was seen before); then every object
- * /proc/PID/maps names, for a program linked with libgt.so.  Files are
+ * /proc/PID/maps names with an executable mapping, for a program linked
+ * with libgt.so.  (A file mapped only to be read, as every gt reader maps
+ * its target's program, is not one the process runs.)  Files are
  * opened through /proc/PID/root, so a process in another mount namespace
  * (a container) is looked at in its own files.  A process whose maps
  * this user may not read is not one it may read either: it is left out.
@@ -150,11 +152,15 @@ static int look_at(struct discover *d, pid_t pid)
         found = object_has_registry(d, (uint64_t)st.st_dev, (uint64_t)st.st_ino, path);
     char line[PATH_MAX + 256];
     for (unsigned n = 0; !found && n < MAX_MAPS_LINES && fgets(line, sizeof(line), maps); n++) {
-        unsigned long long off, ino;
+        unsigned long long ino;
         unsigned maj, min;
+        char perms[8];
         int at = 0;
-        if (sscanf(line, "%*x-%*x %*s %llx %x:%x %llu %n", &off, &maj, &min, &ino, &at) < 4 ||
-            off != 0 || ino == 0 || !at || line[at] != '/')
+        /* Only objects loaded to run: a reader (gt-top, this exporter)
+         * maps its targets' programs whole, read-only, to read their
+         * symbols, and is no gt program for that. */
+        if (sscanf(line, "%*x-%*x %7s %*x %x:%x %llu %n", perms, &maj, &min, &ino, &at) < 4 ||
+            perms[2] != 'x' || ino == 0 || !at || line[at] != '/')
             continue;
         char *name = line + at;
         name[strcspn(name, "\n")] = 0;
