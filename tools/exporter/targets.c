@@ -121,6 +121,22 @@ int targets_add_pid(struct targets *ts, pid_t pid, char *err)
     return 0;
 }
 
+/* The last scan's entry of PID (the scan is in pid order), NULL none. */
+static const struct discover_proc *scanned(const struct targets *ts, pid_t pid)
+{
+    size_t lo = 0, hi = ts->disc.nprocs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ts->disc.procs[mid].pid == pid)
+            return &ts->disc.procs[mid];
+        if (ts->disc.procs[mid].pid < pid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
 void targets_rescan(struct targets *ts)
 {
     if (!ts->discover || discover_scan(&ts->disc) < 0)
@@ -129,25 +145,28 @@ void targets_rescan(struct targets *ts)
     size_t kept = 0;
     for (size_t i = 0; i < ts->n; i++) {
         struct target *t = &ts->v[i];
-        int alive = 0;
-        for (size_t k = 0; k < ts->disc.nprocs && !alive; k++)
-            alive = ts->disc.procs[k].pid == t->pid && ts->disc.procs[k].start == t->start;
-        if (!alive || t->gone) {
+        const struct discover_proc *p = scanned(ts, t->pid);
+        if (!p || p->start != t->start || !p->is_gt || t->gone) {
             target_close(t);
             continue;
         }
         ts->v[kept++] = *t;
     }
     ts->n = kept;
-    /* Add the new ones, in pid order (the scan's). */
+    /* Add the new ones, in pid order (the scan's): the targets kept are
+     * marked in the scan first, so that each check is O(log n). */
+    uint8_t *known = calloc(ts->disc.nprocs + 1, 1);
+    if (!known)
+        return;
+    for (size_t i = 0; i < ts->n; i++) {
+        const struct discover_proc *p = scanned(ts, ts->v[i].pid);
+        known[p - ts->disc.procs] = 1;
+    }
     for (size_t k = 0; k < ts->disc.nprocs; k++) {
         const struct discover_proc *p = &ts->disc.procs[k];
         if (!p->is_gt)
             continue;
-        int known = 0;
-        for (size_t i = 0; i < ts->n && !known; i++)
-            known = ts->v[i].pid == p->pid && ts->v[i].start == p->start;
-        if (known)
+        if (known[k])
             continue;
         struct target *t = target_new(ts, p->pid, p->start);
         if (!t)
@@ -160,6 +179,7 @@ void targets_rescan(struct targets *ts)
             fprintf(stderr, "gt-exporter: found process %d (%s)\n", (int)t->pid, t->exe);
         t->was_up = 1;   /* a first failure is news */
     }
+    free(known);
 }
 
 void targets_sample(struct targets *ts)
