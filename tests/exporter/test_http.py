@@ -53,6 +53,9 @@ def test_keep_alive_pipelined_and_bad_requests(exporter):
                      b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         assert out.count("HTTP/1.1 200 OK") == 2
         assert "gt_up{pid=\"%d\",exe=\"pipeline\"} 1" % p.pid in out
+        # Hundreds of pipelined requests in one write: every one answered.
+        many = b"GET / HTTP/1.1\r\n\r\n" * 400 + b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n"
+        assert raw(e, many).count("HTTP/1.1 200 OK") == 401
         assert raw(e, b"garbage\r\n\r\n").startswith("HTTP/1.1 400 ")
         assert raw(e, b"GET /metrics HTTP/2.0\r\n\r\n").startswith("HTTP/1.1 505 ")
         # A head past 8 KiB is refused, not buffered on.

@@ -366,34 +366,39 @@ static void conn_read(struct http_server *s, struct http_conn *c)
     }
 }
 
+/* Writes C's response; once it is out, answers the next request already
+ * buffered (pipelining) in the same loop, never by recursion: a head
+ * buffer holds hundreds of tiny requests. */
 static void conn_write(struct http_server *s, struct http_conn *c)
 {
-    while (c->out_off < c->out_len) {
-        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN)
-            return;
-        if (n <= 0) {
-            conn_close(c);
+    for (;;) {
+        while (c->out_off < c->out_len) {
+            ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+                             MSG_NOSIGNAL);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0 && errno == EAGAIN)
+                return;
+            if (n <= 0) {
+                conn_close(c);
+                return;
+            }
+            c->out_off += (size_t)n;
+        }
+        free(c->out);
+        c->out = NULL;
+        if (c->close_after) {
+            shutdown(c->fd, SHUT_WR);
+            c->state = CONN_DRAIN;
+            c->deadline = now_ms() + DRAIN_TIMEOUT_MS;
             return;
         }
-        c->out_off += (size_t)n;
-    }
-    free(c->out);
-    c->out = NULL;
-    if (c->close_after) {
-        shutdown(c->fd, SHUT_WR);
-        c->state = CONN_DRAIN;
-        c->deadline = now_ms() + DRAIN_TIMEOUT_MS;
-        return;
-    }
-    c->state = CONN_READ;
-    c->deadline = now_ms() + (c->got ? HTTP_REQUEST_TIMEOUT_MS : HTTP_IDLE_TIMEOUT_MS);
-    size_t end = head_end(c);
-    if (end || c->got == sizeof(c->req)) {
+        c->state = CONN_READ;
+        c->deadline = now_ms() + (c->got ? HTTP_REQUEST_TIMEOUT_MS : HTTP_IDLE_TIMEOUT_MS);
+        size_t end = head_end(c);
+        if (!end && c->got < sizeof(c->req))
+            return;
         start_response(s, c, end);
-        conn_write(s, c);
     }
 }
 
