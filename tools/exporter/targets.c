@@ -57,11 +57,26 @@ static int process_gone(const struct target *t)
 }
 
 /* Opens T's sampler; -1 with t->err. */
+static uint64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Opening a target parses its program's ELF files: a process that
+ * cannot be opened (another user's, one that is not dumpable) is tried
+ * again this long after, not at every scrape. */
+#define REOPEN_NS (10 * UINT64_C(1000000000))
+
 static int target_open(struct targets *ts, struct target *t)
 {
+    if (monotonic_ns() < t->retry_ns)
+        return -1;   /* t->err still says why */
     if (sampler_open(&t->s, t->pid, NULL, NULL, t->err) < 0) {
         /* sampler_open leaves nothing open on failure */
         t->gone = process_gone(t);
+        t->retry_ns = monotonic_ns() + REOPEN_NS;
         return -1;
     }
     t->open = 1;
@@ -223,13 +238,6 @@ void targets_sample(struct targets *ts)
             fprintf(stderr, "gt-exporter: process %d (%s) cannot be read: %s\n", (int)t->pid,
                     t->exe, t->err);
     }
-}
-
-static uint64_t monotonic_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 void targets_release(struct targets *ts)

@@ -31,6 +31,7 @@ struct target {
     int open;                /* s holds the target */
     int up;                  /* the last sample read it */
     int gone;                /* its process exited: never read again */
+    uint64_t retry_ns;       /* CLOCK_MONOTONIC: open it again from then */
     int was_up;              /* up before the last sample (for the log) */
     int sampled;             /* s->cur holds this scrape's snapshot and tb
                               * its tables */
