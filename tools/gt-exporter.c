@@ -75,8 +75,8 @@ static const struct argp_option options[] = {
     {"fast", OPT_FAST, NULL, 0, "read each target's counters, locations and "
      "edges only, not every thread's record: a scrape costs the same at 10 "
      "threads or a million, but leaves out the series counted from the records "
-     "(live and reserved stack bytes, oldest waits, blocked threads, deadlocks, "
-     "the hog), and thread counts are the runtime's own tallies", 2},
+     "(live and reserved stack bytes, oldest waits, blocked threads, "
+     "deadlocks), and thread counts are the runtime's own tallies", 2},
     {NULL, 'h', NULL, OPTION_HIDDEN, "give this help list", -1},
     {0},
 };

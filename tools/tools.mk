@@ -180,11 +180,11 @@ install-exporter: $(GT_EXPORTER)
 	install -m 644 tools/gt-exporter.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 install: install-exporter
 
-# The exporter against two fixtures of known queues and two Knot
-# servers, promtool on every exposition, and a real Prometheus server
+# The exporter against two fixtures of known queues, the fixture of
+# deadlocks and a spinner, and two Knot servers, promtool on every exposition, and a real Prometheus server
 # scraping it (tests/exporter/).  ($$(KNOT): examples.mk is read after
 # this file.)
-TE_PROGS := $(BUILD)/tests/viewer/pipeline
+TE_PROGS := $(BUILD)/tests/viewer/pipeline $(BUILD)/tests/tools/blockers
 test-exporter: $(GT_EXPORTER) $(BUILD)/bin/gt-top $(TE_PROGS) $$(KNOT) $(DEPS_STAMP)
 	$(Q)GT_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/exporter
 TEST_SUITES += test-exporter

@@ -19,7 +19,8 @@
  * viewer/README.md lists every metric.  A snapshot taken without thread
  * records (GTO_SNAP_NO_THREADS, gt-exporter --fast) leaves out the
  * series counted from them, and takes each location's queue length from
- * its record.
+ * its record (the running thread, gt_running_seconds and gt_hog, comes
+ * from the header: gto_hog).
  */
 #include "prometheus.h"
 
@@ -399,10 +400,10 @@ static const struct family {
      cycles, records},
     {"gt_running_seconds", "gauge",
      "How long the running thread has run without parking or yielding (0 when "
-     "none runs or the time is unknown).", running, records},
+     "none runs or the time is unknown).", running, NULL},
     {"gt_hog", "gauge",
      "1 when the running thread has run past the hog threshold without yielding.",
-     hog, records},
+     hog, NULL},
     {"gt_watchdog_samples_total", "counter",
      "Stack samples the runtime's watchdog took of a thread running too long.",
      watchdog, NULL},

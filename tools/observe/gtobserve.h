@@ -481,7 +481,9 @@ size_t gto_location_blockers(const gto_snapshot *s, uint32_t loc,
 /* The running thread and how long it has run without parking or
  * yielding.  Returns 1 and fills *OUT when one runs, else 0. */
 struct gto_hog {
-    const struct gto_thread *th;
+    const struct gto_thread *th;   /* NULL in a snapshot taken with
+                                    * GTO_SNAP_NO_THREADS (the header's
+                                    * current names the thread) */
     int run_known;           /* 0: it began with a hand-off (gt_yield) and
                               * no watchdog saw when: run_ns is 0 */
     uint64_t run_ns;         /* now - run start */

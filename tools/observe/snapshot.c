@@ -1565,7 +1565,7 @@ int gto_snapshot_take(gto_target *t, unsigned flags, gto_snapshot **out, char *e
     /* Threads are unwound while they are read, a batch of records at a
      * time (see WINDOW); measuring reads the pages below each saved sp on
      * its own. */
-    int no_threads = (flags & GTO_SNAP_NO_THREADS) != 0;
+    int no_threads = s->no_threads = (flags & GTO_SNAP_NO_THREADS) != 0;
     int rc = no_threads ? 0 : read_threads(t, s, &l, reg, flags, err);
     if (rc == 0 && !no_threads && l.size[GT_REC_REGISTRY][GT_F_REG_SPAWNS] == 8) {
         /* Ids are handed out from 1, one per spawn: the counter read
