@@ -25,6 +25,7 @@
 #include "prometheus.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "blockers.h"
@@ -257,14 +258,42 @@ static void rss(FILE *out, const struct prom_target *t)
     plain_u64(out, "gt_resident_memory_bytes", t, t->s->rss);
 }
 
+/* Whether the target's snapshots hold its thread records: every series
+ * counted from them is left out of a snapshot taken without them
+ * (GTO_SNAP_NO_THREADS, gt-exporter --fast) rather than printed as 0. */
+static int records(const struct prom_target *t)
+{
+    return !(t->s->flags & GTO_SNAP_NO_THREADS);
+}
+
+/* A target as the families see it: the caller's, and what
+ * prom_write_deadlocks was told of its deadlocks (every family is called
+ * with one of these). */
+struct target_in {
+    struct prom_target t;
+    const struct prom_deadlocks *dl;
+};
+
+static const struct prom_deadlocks *known_deadlocks(const struct prom_target *t)
+{
+    return ((const struct target_in *)(const void *)t)->dl;
+}
+
 static void deadlocked(FILE *out, const struct prom_target *t)
 {
-    plain_u64(out, "gt_deadlocked_threads", t, t->tb->cycle_threads);
+    plain_u64(out, "gt_deadlocked_threads", t,
+              records(t) ? t->tb->cycle_threads : known_deadlocks(t)->threads);
 }
 
 static void cycles(FILE *out, const struct prom_target *t)
 {
-    plain_u64(out, "gt_deadlock_cycles", t, t->tb->ncycles);
+    plain_u64(out, "gt_deadlock_cycles", t,
+              records(t) ? t->tb->ncycles : known_deadlocks(t)->cycles);
+}
+
+static int deadlocks_known(const struct prom_target *t)
+{
+    return records(t) || known_deadlocks(t);
 }
 
 static void running(FILE *out, const struct prom_target *t)
@@ -277,13 +306,6 @@ static void hog(FILE *out, const struct prom_target *t)
     plain_u64(out, "gt_hog", t, t->tb->running && t->tb->hog.hog ? 1 : 0);
 }
 
-/* Whether the target's snapshots hold its thread records: every series
- * counted from them is left out of a snapshot taken without them
- * (GTO_SNAP_NO_THREADS, gt-exporter --fast) rather than printed as 0. */
-static int records(const struct prom_target *t)
-{
-    return !(t->s->flags & GTO_SNAP_NO_THREADS);
-}
 
 static void waiting(FILE *out, const struct prom_target *t)
 {
@@ -394,10 +416,10 @@ static const struct family {
      "(measured every 10 s or less often).", dead, measured},
     {"gt_guard_mappings", "gauge", "Mappings the guard policy uses.", guard_mappings, NULL},
     {"gt_resident_memory_bytes", "gauge", "Resident set size.", rss, rss_known},
-    {"gt_deadlocked_threads", "gauge", "Threads in a deadlock cycle.", deadlocked, records},
+    {"gt_deadlocked_threads", "gauge", "Threads in a deadlock cycle.", deadlocked, deadlocks_known},
     {"gt_deadlock_cycles", "gauge",
      "Deadlock cycles (threads waiting on each other through mutexes and joins).",
-     cycles, records},
+     cycles, deadlocks_known},
     {"gt_running_seconds", "gauge",
      "How long the running thread has run without parking or yielding (0 when "
      "none runs or the time is unknown).", running, NULL},
@@ -422,17 +444,30 @@ static const struct family {
      "Threads that went from one location to the next.", edges, NULL},
 };
 
-void prom_write(FILE *out, const struct prom_target *t, size_t n)
+void prom_write_deadlocks(FILE *out, const struct prom_target *targets,
+                          const struct prom_deadlocks *const *dl, size_t n)
 {
+    struct target_in *in = malloc((n + 1) * sizeof(*in));
+    if (!in)
+        return;   /* an empty exposition: the scraper says so */
+    for (size_t i = 0; i < n; i++)
+        in[i] = (struct target_in){targets[i], dl ? dl[i] : NULL};
     for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
         const struct family *fam = &families[f];
         size_t shown = 0;
         for (size_t i = 0; i < n; i++) {
-            if (fam->present && !fam->present(&t[i]))
+            const struct prom_target *t = &in[i].t;
+            if (fam->present && !fam->present(t))
                 continue;
             if (!shown++)
                 prom_family(out, fam->name, fam->type, fam->help);
-            fam->series(out, &t[i]);
+            fam->series(out, t);
         }
     }
+    free(in);
+}
+
+void prom_write(FILE *out, const struct prom_target *t, size_t n)
+{
+    prom_write_deadlocks(out, t, NULL, n);
 }

@@ -2,7 +2,8 @@
 ground truth: its two deadlock cycles (5 threads), the 5 waiters its
 lock holder holds up, its joiner; then a thread spinning without
 yielding, a hog in the default mode and with --fast (which reads the
-running thread from the registry's header)."""
+running thread from the registry's header, and every record for the
+deadlock gauges apart from its scrapes)."""
 import os
 import subprocess
 import time
@@ -44,8 +45,12 @@ def test_deadlocks_blocked_threads_and_the_hog(exporter):
         join = "join_here (blockers.c:%d)*" % B_LINES["join"]
         assert one(s, "gt_location_blocked_threads", pid=pid, location=join) == "1"
         assert one(s, "gt_hog", pid=pid) == "0"
+        # --fast reads every record for the deadlock gauges apart from
+        # its scrapes (the first one in the first scrape).
         f = parse(fast.metrics())
-        assert not series(f, "gt_deadlock_cycles")
+        assert one(f, "gt_deadlock_cycles", pid=pid) == "2"
+        assert one(f, "gt_deadlocked_threads", pid=pid) == "5"
+        assert not series(f, "gt_location_blocked_threads")
         assert one(f, "gt_location_waiting_threads", pid=pid, location=lock) == str(WAITERS)
         assert one(f, "gt_hog", pid=pid) == "0"
 

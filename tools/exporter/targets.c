@@ -13,7 +13,8 @@
 #include "prometheus.h"
 #include "proc.h"
 
-void targets_init(struct targets *ts, int discover, int fast, uint64_t measure_every_ns)
+void targets_init(struct targets *ts, int discover, int fast, uint64_t measure_every_ns,
+                  uint64_t deadlocks_every_ns)
 {
     memset(ts, 0, sizeof(*ts));
     ts->discover = discover;
@@ -24,6 +25,7 @@ void targets_init(struct targets *ts, int discover, int fast, uint64_t measure_e
      * edges only (a few reads whatever the threads). */
     ts->flags = fast ? GTO_SNAP_NO_THREADS : GTO_SNAP_BLOCKERS;
     ts->measure_every_ns = measure_every_ns;
+    ts->deadlocks_every_ns = fast ? deadlocks_every_ns : 0;
     discover_init(&ts->disc);
 }
 
@@ -197,6 +199,22 @@ void targets_rescan(struct targets *ts)
     free(known);
 }
 
+/* --fast: the deadlock gauges of T from a snapshot of every record (and
+ * who waits on whom), taken apart from the scrapes', when due. */
+static void check_deadlocks(struct targets *ts, struct target *t)
+{
+    if (!ts->deadlocks_every_ns || !t->open || monotonic_ns() < t->dl_due_ns)
+        return;
+    char err[GTO_ERR_MAX];
+    gto_snapshot *snap;
+    t->dl_due_ns = monotonic_ns() + ts->deadlocks_every_ns;
+    if (gto_snapshot_take(t->s.target, GTO_SNAP_BLOCKERS, &snap, err) < 0)
+        return;   /* the scrapes say when the target cannot be read */
+    t->dl = (struct prom_deadlocks){gto_cycle_count(snap), gto_cycle_threads(snap)};
+    t->dl_known = 1;
+    gto_snapshot_free(snap);
+}
+
 void targets_sample(struct targets *ts)
 {
     for (size_t i = 0; i < ts->n; i++) {
@@ -204,6 +222,10 @@ void targets_sample(struct targets *ts)
         t->up = 0;
         if (t->gone || (!t->open && target_open(ts, t) < 0))
             continue;
+        /* The first scrape of a --fast target has its deadlock gauges
+         * too: a family that came one scrape late would look new. */
+        if (!t->dl_known)
+            check_deadlocks(ts, t);
         if (sampler_step(&t->s, t->err) < 0) {
             if (t->s.target_gone || process_gone(t)) {
                 t->gone = 1;
@@ -248,6 +270,7 @@ void targets_release(struct targets *ts)
             continue;
         tables_free(&t->tb);
         t->sampled = 0;
+        check_deadlocks(ts, t);
         /* sampler_release measures the stacks when its policy says they
          * are due (at most 1/100 of the time); the exporter's own floor
          * spaces them further, or stops them. */

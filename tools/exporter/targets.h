@@ -18,6 +18,7 @@
 
 #include "discover.h"
 #include "gtobserve.h"
+#include "prometheus.h"
 #include "sampler.h"
 #include "tables.h"
 
@@ -32,6 +33,12 @@ struct target {
     int up;                  /* the last sample read it */
     int gone;                /* its process exited: never read again */
     uint64_t retry_ns;       /* CLOCK_MONOTONIC: open it again from then */
+    /* --fast: the deadlock gauges, from a snapshot with every record
+     * taken after a response every deadlocks_every_ns (the first in the
+     * first scrape). */
+    int dl_known;
+    struct prom_deadlocks dl;
+    uint64_t dl_due_ns;
     int was_up;              /* up before the last sample (for the log) */
     int sampled;             /* s->cur holds this scrape's snapshot and tb
                               * its tables */
@@ -48,12 +55,16 @@ struct targets {
     struct discover disc;
     uint64_t measure_every_ns;  /* stack residency at most this often per
                                  * target; 0 never */
+    uint64_t deadlocks_every_ns;  /* --fast: the deadlock gauges this often;
+                                   * 0 never (left out) */
     int log;                 /* a line on stderr when a target comes, goes
                               * down, comes back or exits */
 };
 
-/* FAST: snapshots without thread records (GTO_SNAP_NO_THREADS). */
-void targets_init(struct targets *ts, int discover, int fast, uint64_t measure_every_ns);
+/* FAST: snapshots without thread records (GTO_SNAP_NO_THREADS), and
+ * the deadlock gauges every DEADLOCKS_EVERY_NS from a full one. */
+void targets_init(struct targets *ts, int discover, int fast, uint64_t measure_every_ns,
+                  uint64_t deadlocks_every_ns);
 void targets_free(struct targets *ts);
 
 /* Adds process PID (-p) and opens it.  -1 with ERR when it cannot be
