@@ -159,3 +159,39 @@ test-core: $(GT_CORE) $(TOOL_BINS) $(TT_PROGS) $(TC_PROGS) $(BUILD)/bin/gt-top \
 	$(Q)GT_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/core
 TEST_SUITES += test-core
 .PHONY: test-core
+
+# gt-exporter: tools/gt-exporter.c (its command line and loop) and
+# tools/exporter/*.c (one job each: the HTTP server, the targets, /proc
+# discovery, the scrape), over gt-top's engine: its sampler, tables and
+# Prometheus writer are linked in (not its screen), so a scrape and
+# `gt-top -b --format prometheus` print the same bytes for one snapshot.
+EXPORTER_SRCS := $(sort $(wildcard tools/exporter/*.c))
+EXPORTER_OBJS := $(EXPORTER_SRCS:%.c=$(BUILD)/%.o)
+EXPORTER_VIEWER_OBJS := $(addprefix $(BUILD)/viewer/,sampler.o tables.o prometheus.o \
+                          blockers.o stack_measurer.o)
+GT_EXPORTER := $(BUILD)/bin/gt-exporter
+$(BUILD)/tools/gt-exporter.o $(EXPORTER_OBJS): TOOLS_CFLAGS += -Iviewer
+$(GT_EXPORTER): $(BUILD)/tools/gt-exporter.o $(EXPORTER_OBJS) $(EXPORTER_VIEWER_OBJS) \
+                $(BUILD)/tools/common.o $(LIBGTOBSERVE) | $(BUILD)/bin/
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(GT_LDFLAGS) -o $@ $^ $(TOOLS_LIBS) -pthread
+exporter: $(GT_EXPORTER)
+tools: $(GT_EXPORTER)
+
+install-exporter: $(GT_EXPORTER)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(GT_EXPORTER) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 tools/gt-exporter.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+install: install-exporter
+
+# The exporter against two fixtures of known queues, the fixture of
+# deadlocks and a spinner, and two Knot servers, promtool on every exposition, and a real Prometheus server
+# scraping it (tests/exporter/).  ($$(KNOT): examples.mk is read after
+# this file.)
+TE_PROGS := $(BUILD)/tests/viewer/pipeline $(BUILD)/tests/tools/blockers
+test-exporter: $(GT_EXPORTER) $(BUILD)/bin/gt-top $(TE_PROGS) $$(KNOT) $(DEPS_STAMP)
+	$(Q)GT_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/exporter
+TEST_SUITES += test-exporter
+
+.PHONY: exporter install-exporter test-exporter
+-include $(BUILD)/tools/gt-exporter.d $(EXPORTER_OBJS:.o=.d)

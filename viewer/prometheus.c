@@ -16,11 +16,16 @@
  * locations' labels.  With several targets every series also carries the
  * target's own labels (pid, exe), and each family's HELP and TYPE come
  * once, before all of its series, as the format requires.
- * viewer/README.md lists every metric.
+ * viewer/README.md lists every metric.  A snapshot taken without thread
+ * records (GTO_SNAP_NO_THREADS, gt-exporter --fast) leaves out the
+ * series counted from them, and takes each location's queue length from
+ * its record (the running thread, gt_running_seconds and gt_hog, comes
+ * from the header: gto_hog).
  */
 #include "prometheus.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "blockers.h"
@@ -38,6 +43,13 @@ static void loc_label(const struct tables *tb, uint32_t index, char *buf, size_t
         snprintf(buf, len, "%s #%u", l->where, index);
     else
         snprintf(buf, len, "%s", l->where);
+}
+
+/* The label of the target's location row I, in BUF. */
+static const char *label_of(const struct prom_target *t, size_t i, char *buf, size_t len)
+{
+    loc_label(t->tb, t->tb->locs[i].index, buf, len);
+    return buf;
 }
 
 /* Label values escape backslash, double quote and newline. */
@@ -246,14 +258,42 @@ static void rss(FILE *out, const struct prom_target *t)
     plain_u64(out, "gt_resident_memory_bytes", t, t->s->rss);
 }
 
+/* Whether the target's snapshots hold its thread records: every series
+ * counted from them is left out of a snapshot taken without them
+ * (GTO_SNAP_NO_THREADS, gt-exporter --fast) rather than printed as 0. */
+static int records(const struct prom_target *t)
+{
+    return !(t->s->flags & GTO_SNAP_NO_THREADS);
+}
+
+/* A target as the families see it: the caller's, and what
+ * prom_write_deadlocks was told of its deadlocks (every family is called
+ * with one of these). */
+struct target_in {
+    struct prom_target t;
+    const struct prom_deadlocks *dl;
+};
+
+static const struct prom_deadlocks *known_deadlocks(const struct prom_target *t)
+{
+    return ((const struct target_in *)(const void *)t)->dl;
+}
+
 static void deadlocked(FILE *out, const struct prom_target *t)
 {
-    plain_u64(out, "gt_deadlocked_threads", t, t->tb->cycle_threads);
+    plain_u64(out, "gt_deadlocked_threads", t,
+              records(t) ? t->tb->cycle_threads : known_deadlocks(t)->threads);
 }
 
 static void cycles(FILE *out, const struct prom_target *t)
 {
-    plain_u64(out, "gt_deadlock_cycles", t, t->tb->ncycles);
+    plain_u64(out, "gt_deadlock_cycles", t,
+              records(t) ? t->tb->ncycles : known_deadlocks(t)->cycles);
+}
+
+static int deadlocks_known(const struct prom_target *t)
+{
+    return records(t) || known_deadlocks(t);
 }
 
 static void running(FILE *out, const struct prom_target *t)
@@ -266,12 +306,20 @@ static void hog(FILE *out, const struct prom_target *t)
     plain_u64(out, "gt_hog", t, t->tb->running && t->tb->hog.hog ? 1 : 0);
 }
 
+
 static void waiting(FILE *out, const struct prom_target *t)
 {
     char label[WHERE_MAX + 16];
     for (size_t i = 0; i < t->tb->nlocs; i++) {
-        loc_label(t->tb, t->tb->locs[i].index, label, sizeof(label));
-        loc_u64(out, "gt_location_waiting_threads", t, label, t->tb->locs[i].waiting);
+        /* Counted from the records, with the states; without them, the
+         * location record's own count of its queue. */
+        uint64_t n = t->tb->locs[i].waiting;
+        if (!records(t)) {
+            const struct gto_location *l = gto_location_by_index(t->s->cur,
+                                                                 t->tb->locs[i].index);
+            n = l ? l->waiting : 0;
+        }
+        loc_u64(out, "gt_location_waiting_threads", t, label_of(t, i, label, sizeof(label)), n);
     }
 }
 
@@ -357,9 +405,9 @@ static const struct family {
      * count bytes twice.  Each of these sums over targets. */
     {"gt_stack_reserved_bytes", "gauge",
      "Stack bytes reserved for all threads (stack_hi - stack_lo, guards apart).",
-     reserved, NULL},
+     reserved, records},
     {"gt_stack_live_bytes", "gauge",
-     "Stack bytes in use at each thread's last switch, all threads.", live, NULL},
+     "Stack bytes in use at each thread's last switch, all threads.", live, records},
     {"gt_stack_resident_bytes", "gauge",
      "Stack bytes in memory, all threads (measured every 10 s or less often).",
      resident, measured},
@@ -368,10 +416,10 @@ static const struct family {
      "(measured every 10 s or less often).", dead, measured},
     {"gt_guard_mappings", "gauge", "Mappings the guard policy uses.", guard_mappings, NULL},
     {"gt_resident_memory_bytes", "gauge", "Resident set size.", rss, rss_known},
-    {"gt_deadlocked_threads", "gauge", "Threads in a deadlock cycle.", deadlocked, NULL},
+    {"gt_deadlocked_threads", "gauge", "Threads in a deadlock cycle.", deadlocked, deadlocks_known},
     {"gt_deadlock_cycles", "gauge",
      "Deadlock cycles (threads waiting on each other through mutexes and joins).",
-     cycles, NULL},
+     cycles, deadlocks_known},
     {"gt_running_seconds", "gauge",
      "How long the running thread has run without parking or yielding (0 when "
      "none runs or the time is unknown).", running, NULL},
@@ -385,28 +433,41 @@ static const struct family {
      waiting, NULL},
     {"gt_location_blocked_threads", "gauge",
      "Threads waiting at a location held up by another thread (a mutex's owner, "
-     "a joined thread): some of its waiting threads.", blocked, NULL},
+     "a joined thread): some of its waiting threads.", blocked, records},
     {"gt_location_arrivals_total", "counter", "Waits begun at a location.", arrivals, NULL},
     {"gt_location_wait_seconds", "histogram",
      "Completed waits at a location, from the park to running again, in the "
      "runtime's log2 buckets (le = 2^(b+1) - 1 ns).", wait_seconds, NULL},
     {"gt_location_oldest_wait_seconds", "gauge",
-     "Age of the oldest wait in progress at a location.", oldest, NULL},
+     "Age of the oldest wait in progress at a location.", oldest, records},
     {"gt_edge_transitions_total", "counter",
      "Threads that went from one location to the next.", edges, NULL},
 };
 
-void prom_write(FILE *out, const struct prom_target *t, size_t n)
+void prom_write_deadlocks(FILE *out, const struct prom_target *targets,
+                          const struct prom_deadlocks *const *dl, size_t n)
 {
+    struct target_in *in = malloc((n + 1) * sizeof(*in));
+    if (!in)
+        return;   /* an empty exposition: the scraper says so */
+    for (size_t i = 0; i < n; i++)
+        in[i] = (struct target_in){targets[i], dl ? dl[i] : NULL};
     for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
         const struct family *fam = &families[f];
         size_t shown = 0;
         for (size_t i = 0; i < n; i++) {
-            if (fam->present && !fam->present(&t[i]))
+            const struct prom_target *t = &in[i].t;
+            if (fam->present && !fam->present(t))
                 continue;
             if (!shown++)
                 prom_family(out, fam->name, fam->type, fam->help);
-            fam->series(out, &t[i]);
+            fam->series(out, t);
         }
     }
+    free(in);
+}
+
+void prom_write(FILE *out, const struct prom_target *t, size_t n)
+{
+    prom_write_deadlocks(out, t, NULL, n);
 }

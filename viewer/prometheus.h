@@ -26,6 +26,20 @@ struct prom_target {
  * such as resident bytes before the first measure, is left out). */
 void prom_write(FILE *out, const struct prom_target *t, size_t n);
 
+/* The deadlock gauges of a target whose snapshot has no thread records
+ * (GTO_SNAP_NO_THREADS), known from a fuller snapshot taken apart, less
+ * often (gt-exporter --fast). */
+struct prom_deadlocks {
+    uint64_t cycles;        /* gto_cycle_count */
+    uint64_t threads;       /* gto_cycle_threads */
+};
+
+/* prom_write, with DL[i] the deadlock gauges of target I when its
+ * snapshot has no records (NULL: unknown, left out, as prom_write does;
+ * a snapshot with records gives its own). */
+void prom_write_deadlocks(FILE *out, const struct prom_target *t,
+                          const struct prom_deadlocks *const *dl, size_t n);
+
 /* The labels of a process, `pid="PID",exe="EXE"`, into BUF (EXE's
  * quotes, backslashes and newlines escaped; cut short to fit LEN).
  * Returns BUF. */

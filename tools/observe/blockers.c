@@ -930,9 +930,11 @@ int gto_hog(const gto_snapshot *s, struct gto_hog *out)
     for (size_t i = 0; i < s->nthreads && !out->th && !s->bl; i++)
         if (s->threads[i].state == GTO_STATE_RUNNING && !s->threads[i].in_flux)
             out->th = &s->threads[i];
-    if (!out->th)
+    /* Without records the header alone says which thread runs, and since
+     * when: the same figures, no record to point to. */
+    if (!out->th && !(s->no_threads && c->current))
         return 0;
-    int same = c->current && out->th->addr == c->current;
+    int same = c->current && (!out->th || out->th->addr == c->current);
     out->threshold_ns = c->watchdog_ns ? c->watchdog_ns : DEFAULT_HOG_NS;
     if (same && c->run_start) {
         out->run_known = 1;

@@ -222,7 +222,8 @@ struct gto_counters {
      * the header's running tallies): nstate[] plus in_flux add up to
      * gto_thread_count, and nstate[GTO_STATE_RUNNING] <= 1.  A record that
      * stayed torn, or a second "running" thread that re-reading could not
-     * settle, counts in in_flux and in no state. */
+     * settle, counts in in_flux and in no state.  (A snapshot taken with
+     * GTO_SNAP_NO_THREADS has no records: the header's tallies then.) */
     uint64_t nstate[GTO_STATE_COUNT];
     uint64_t in_flux;
     /* Damage the reader found and did not trust: thread records left out
@@ -303,6 +304,13 @@ int gto_stack_measures_known(const gto_target *t);
                                      * (mutex owners, channels) and build the
                                      * wait-for graph: gto_block_of,
                                      * gto_cycle_*, gto_location_blockers */
+#define GTO_SNAP_NO_THREADS 0x10u   /* the header, locations and edges only,
+                                     * no thread record (a few reads, not
+                                     * one per chunk): gto_thread_count is
+                                     * 0, counters.nstate the header's own
+                                     * tallies, each location's waiting its
+                                     * record's; for a frequent poller of
+                                     * totals (gt-exporter --fast) */
 
 /* Copies the registry: threads (every slot not free), locations, edges and
  * counters, one read per chunk, torn records re-read a bounded number of
@@ -536,7 +544,9 @@ size_t gto_location_blockers(const gto_snapshot *s, uint32_t loc,
 /* The running thread and how long it has run without parking or
  * yielding.  Returns 1 and fills *OUT when one runs, else 0. */
 struct gto_hog {
-    const struct gto_thread *th;
+    const struct gto_thread *th;   /* NULL in a snapshot taken with
+                                    * GTO_SNAP_NO_THREADS (the header's
+                                    * current names the thread) */
     int run_known;           /* 0: it began with a hand-off (gt_yield) and
                               * no watchdog saw when: run_ns is 0 */
     uint64_t run_ns;         /* now - run start */

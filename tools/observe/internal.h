@@ -353,6 +353,7 @@ struct gto_snapshot {
     struct gto_sample sample;
     struct gto_obj_layout ol;
     struct gto_blockers *bl;    /* GTO_SNAP_BLOCKERS, else NULL */
+    int no_threads;             /* taken with GTO_SNAP_NO_THREADS */
 };
 
 #endif /* GTO_INTERNAL_H */

@@ -1565,8 +1565,9 @@ int gto_snapshot_take(gto_target *t, unsigned flags, gto_snapshot **out, char *e
     /* Threads are unwound while they are read, a batch of records at a
      * time (see WINDOW); measuring reads the pages below each saved sp on
      * its own. */
-    int rc = read_threads(t, s, &l, reg, flags, err);
-    if (rc == 0 && l.size[GT_REC_REGISTRY][GT_F_REG_SPAWNS] == 8) {
+    int no_threads = s->no_threads = (flags & GTO_SNAP_NO_THREADS) != 0;
+    int rc = no_threads ? 0 : read_threads(t, s, &l, reg, flags, err);
+    if (rc == 0 && !no_threads && l.size[GT_REC_REGISTRY][GT_F_REG_SPAWNS] == 8) {
         /* Ids are handed out from 1, one per spawn: the counter read
          * after the records bounds every id they hold. */
         uint64_t spawns = s->c.spawns;
@@ -1575,7 +1576,7 @@ int gto_snapshot_take(gto_target *t, unsigned flags, gto_snapshot **out, char *e
                         &spawns, sizeof(spawns));
         drop_damaged(s, spawns < s->c.spawns ? s->c.spawns : spawns);
     }
-    if (rc == 0 && !s->nthreads && !s->c.damaged)
+    if (rc == 0 && !no_threads && !s->nthreads && !s->c.damaged)
         rc = check_no_threads(t, header_threads(&l, reg), err);
     /* A live target's header copied again after the thread records: the
      * running thread by it, the one that runs now if a record says so
@@ -1600,6 +1601,11 @@ int gto_snapshot_take(gto_target *t, unsigned flags, gto_snapshot **out, char *e
             s->wd_since = 0;
         check_sample(s, &l, reg);
         count_states(s);
+        /* No records to count: the header's tallies, from the copy taken
+         * last.  Each is exact on its own; together they may be a moment
+         * apart (a thread between two states counted in neither or both). */
+        for (int i = GTO_STATE_RUNNABLE; no_threads && i < GTO_STATE_COUNT; i++)
+            s->c.nstate[i] = get_at(&l, GT_REC_REGISTRY, GT_F_REG_NSTATE, reg, (size_t)i);
         struct gto_counters *c = &s->c;
         c->uptime_ns = c->now > c->clock_base ? c->now - c->clock_base : 0;
         c->idle_total = c->idle_ns + (c->idle_since && c->now > c->idle_since
