@@ -49,8 +49,19 @@ const char *block_edge_words(const struct block_row *b, char *buf, size_t len);
  * "deadlocks", "threads_in_deadlock", "running", "watchdog". */
 void json_blockers(FILE *out, const struct sampler *s, const struct tables *tb);
 
+/* The same members over N processes (S), each cycle and the running
+ * thread with its "pid": the cycles of every process, the running thread
+ * of process HOG (N: none), the watchdog's longest threshold and every
+ * process's events. */
+void json_blockers_multi(FILE *out, const struct sampler *const *s, size_t n,
+                         const struct tables *tb, size_t hog);
+
 /* ", "blocked_by": [{"id", "waiters"}, ...]" of location INDEX. */
 void json_location_blockers(FILE *out, const struct sampler *s, uint32_t index);
+/* Its items alone, after *FIRST ones (FIRST may be NULL), each with the
+ * process's "pid" when PID is not 0. */
+void json_location_blocker_items(FILE *out, const struct sampler *s, uint32_t index,
+                                 pid_t pid, size_t *first);
 
 /* ", "block": ..., "blocked_by": ..." of thread TH. */
 void json_thread_block(FILE *out, const struct sampler *s, const struct gto_thread *th);
