@@ -15,7 +15,7 @@
 #include "tables.h"
 
 #define MULTI_MAX 256          /* processes followed at once */
-#define MULTI_NOTE_MAX 512
+#define MULTI_NOTE_MAX 200
 
 struct multi_proc {
     struct sampler s;

@@ -101,6 +101,8 @@ struct ui {
     int have_stacks;
     enum gto_class_by class_by;
     char message[GTO_ERR_MAX + 64];
+    double message_until;     /* a note of processes that came and went
+                               * is kept on screen until then */
     int header_n;             /* header lines drawn last */
     struct layout lay;        /* the list's columns as drawn last */
 };
@@ -293,7 +295,14 @@ static void resample_multi(struct ui *u)
         tables_free(&u->tb);
     u->have_tables = 0;
     int rc = multi_step(m, err);
-    snprintf(u->message, sizeof(u->message), "%s", m->note);
+    /* What came and went stays on the last line for 10 s (and until the
+     * next news), as a note, not an error. */
+    if (m->note[0]) {
+        snprintf(u->message, sizeof(u->message), "%s", m->note);
+        u->message_until = now_s() + 10;
+    } else if (now_s() >= u->message_until) {
+        u->message[0] = 0;
+    }
     m->note[0] = 0;
     if (rc < 0)
         snprintf(u->message, sizeof(u->message), "every process has exited: showing the "
