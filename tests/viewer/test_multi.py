@@ -17,6 +17,7 @@ import installed_schemas
 from conftest import BUILD, GT_TOP, PIPELINE, Pipeline, gt_top, site, where
 from test_batch import parse_prometheus
 from test_screen import SESSION, keys, screen, tmux, wait_for
+from test_text_columns import check_aligned, table_of, titles
 
 IDLE = where("idle", "idler_main")
 HOLD = where("hold", "main_thread")
@@ -144,6 +145,14 @@ def test_text_sums_then_splits_by_process(two):
             and l.split()[3] in ("parked", "runnable", "running")]
     assert sum(int(r[0]) == a.pid and r[2] == "idler" for r in rows) == 3
     assert sum(int(r[0]) == b.pid and r[2] == "idler" for r in rows) == 5
+
+
+def test_text_tables_with_a_pid_column_stay_aligned(two):
+    a, b = two
+    out = gt_top("-b", "-d", "0.2", "-p", "%d,%d" % (a.pid, b.pid)).stdout
+    check_aligned(table_of(out, "PID  WAITING"), titles("loc_columns", multi=True))
+    out = gt_top("-b", "-d", "0.2", "-p", "%d,%d" % (a.pid, b.pid), "--view", "threads").stdout
+    check_aligned(table_of(out, "PID"), titles("thread_columns", multi=True))
 
 
 def test_prometheus_a_target_per_process(two):
