@@ -299,3 +299,30 @@ def test_screen_drops_a_process_that_exits(three):
     assert "gt-top-exited" not in s
     keys("q")
     wait_for("gt-top-exited 0")
+
+
+def test_screen_name_follows_processes_as_they_come(tmp_path):
+    name = "gtn%d" % (os.getpid() % 100000)
+    exe = tmp_path / name
+    shutil.copy(PIPELINE, exe)
+    ps = [Named(str(exe), 1, 2)]
+    try:
+        tmux("kill-server")
+        tmux("new-session", "-d", "-s", SESSION, "-x", "100", "-y", "30",
+             "%s -d 0.3 --name %s; echo gt-top-exited $?; sleep 30" % (GT_TOP, name))
+        s = wait_for("gt-top - 1 process: %d (%s)" % (ps[0].pid, name))
+        assert idle_rows(s)[0][0] == "2"
+        ps.append(Named(str(exe), 1, 3))
+        s = wait_for("gt-top - 2 processes")
+        s = wait_for("process %d (%s) appeared" % (ps[1].pid, name))
+        s = wait_for("Threads: %d total" % ((1 + 2 + 1) + (1 + 3 + 1)))
+        assert [r[0] for r in idle_rows(s)] == ["5"]
+        ps[0].stop()
+        s = wait_for("process %d (%s) exited" % (ps[0].pid, name))
+        s = wait_for("gt-top - 1 process: %d" % ps[1].pid)
+        keys("q")
+        wait_for("gt-top-exited 0")
+    finally:
+        tmux("kill-server")
+        for p in ps:
+            p.stop()
