@@ -925,41 +925,76 @@ static int print_text_multi(FILE *out, struct multi *m, struct tables *tb, enum 
     return 0;
 }
 
-/* A merged location's share of each process: its own rows' figures (a
- * process whose two locations share a label adds both). */
-static void json_location_by_pid(FILE *out, struct multi *m, const struct loc_row *l)
+/* A process's location row under a merged row: every process's rows by
+ * merged index, then process, so that each merged row finds its own in
+ * one range (n log n, not rows times processes times rows). */
+struct share {
+    uint32_t merged;
+    uint32_t proc;
+    const struct loc_row *row;
+};
+
+static int cmp_share(const void *a, const void *b)
+{
+    const struct share *x = a, *y = b;
+    if (x->merged != y->merged)
+        return x->merged < y->merged ? -1 : 1;
+    if (x->proc != y->proc)
+        return x->proc < y->proc ? -1 : 1;
+    return (x->row->index > y->row->index) - (x->row->index < y->row->index);
+}
+
+/* Every process's location rows with the merged row they went into (the
+ * last merge's maps), sorted by it; *N of them.  NULL out of memory. */
+static struct share *shares_of(struct multi *m, size_t *n)
+{
+    size_t total = 0;
+    for (size_t k = 0; k < m->n; k++)
+        total += m->p[k]->tb.nlocs;
+    struct share *v = malloc((total + 1) * sizeof(*v));
+    if (!v)
+        return NULL;
+    *n = 0;
+    for (size_t k = 0; k < m->n; k++) {
+        const struct multi_proc *p = m->p[k];
+        for (size_t i = 0; i < p->tb.nlocs && *n < total; i++) {
+            const struct loc_row *r = &p->tb.locs[i];
+            if (r->index && r->index < p->nmap && p->to_merged[r->index])
+                v[(*n)++] = (struct share){p->to_merged[r->index], (uint32_t)k, r};
+        }
+    }
+    qsort(v, *n, sizeof(*v), cmp_share);
+    return v;
+}
+
+/* A merged location's share of each process (its own rows of that label
+ * summed: a process whose two locations share a label adds both), then
+ * the blockers of every process's rows: V[0, N) are its shares. */
+static void json_location_by_pid(FILE *out, struct multi *m, const struct share *v,
+                                 size_t n)
 {
     size_t first = 0;
     fprintf(out, ", \"processes\": [");
-    for (size_t k = 0; k < m->n; k++) {
-        const struct multi_proc *p = m->p[k];
+    for (size_t i = 0; i < n;) {
         uint64_t waiting = 0, arrivals = 0, completed = 0;
         double per_s = 0;
-        int any = 0;
-        for (size_t i = 0; i < p->tb.nlocs; i++) {
-            const struct loc_row *r = &p->tb.locs[i];
-            if (!r->index || r->index >= p->nmap || p->to_merged[r->index] != l->index)
-                continue;
-            any = 1;
-            waiting += r->waiting, arrivals += r->arrivals, completed += r->completed;
-            per_s += r->arrivals_s;
+        size_t j = i;
+        for (; j < n && v[j].proc == v[i].proc; j++) {
+            waiting += v[j].row->waiting, arrivals += v[j].row->arrivals;
+            completed += v[j].row->completed, per_s += v[j].row->arrivals_s;
         }
-        if (!any)
-            continue;
         fprintf(out, "%s{\"pid\": %d, \"waiting\": %" PRIu64 ", \"arrivals\": %" PRIu64
                 ", \"completed\": %" PRIu64 ", \"arrivals_per_s\": %.3f}",
-                first++ ? ", " : "", (int)p->s.pid, waiting, arrivals, completed, per_s);
+                first++ ? ", " : "", (int)m->p[v[i].proc]->s.pid, waiting, arrivals,
+                completed, per_s);
+        i = j;
     }
     fprintf(out, "]");
     first = 0;
     fprintf(out, ", \"blocked_by\": [");
-    for (size_t k = 0; k < m->n; k++) {
-        const struct multi_proc *p = m->p[k];
-        for (size_t i = 0; i < p->tb.nlocs; i++) {
-            const struct loc_row *r = &p->tb.locs[i];
-            if (r->index && r->index < p->nmap && p->to_merged[r->index] == l->index)
-                json_location_blocker_items(out, &p->s, r->index, p->s.pid, &first);
-        }
+    for (size_t i = 0; i < n; i++) {
+        const struct multi_proc *p = m->p[v[i].proc];
+        json_location_blocker_items(out, &p->s, v[i].row->index, p->s.pid, &first);
     }
     fprintf(out, "]");
 }
@@ -1136,6 +1171,10 @@ static int print_json_multi(FILE *out, struct multi *m, struct tables *tb, enum 
                 ", \"live\": %" PRIu64 "}}", s->spawns_s, s->exits_s, s->switches_s,
                 c->runq_len, s->idle_share, s->rss, p->tb.reserved, p->tb.live);
     }
+    size_t nshares = 0, at = 0;
+    struct share *shares = shares_of(m, &nshares);
+    if (!shares)
+        return -1;
     fprintf(out, "], \"locations\": [");
     for (size_t i = 0; i < tb->nlocs; i++) {
         const struct loc_row *l = &tb->locs[i];
@@ -1155,9 +1194,21 @@ static int print_json_multi(FILE *out, struct multi *m, struct tables *tb, enum 
         fprintf(out, ", \"arrivals_per_s\": %.3f, \"age_p50_ns\": %" PRIu64
                 ", \"age_p99_ns\": %" PRIu64 ", \"age_max_ns\": %" PRIu64,
                 l->arrivals_s, l->age_p50, l->age_p99, l->age_max);
-        json_location_by_pid(out, m, l);
+        /* The rows are in the view's order, the shares by index. */
+        size_t lo = 0, hi = nshares;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (shares[mid].merged < l->index)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (at = lo; at < nshares && shares[at].merged == l->index; at++)
+            ;
+        json_location_by_pid(out, m, shares + lo, at - lo);
         fputc('}', out);
     }
+    free(shares);
     fprintf(out, "], \"edges\": [");
     for (size_t i = 0; i < tb->nedges; i++) {
         const struct edge_row *e = &tb->edges[i];
