@@ -473,8 +473,9 @@ static void json_threads(FILE *out, struct sampler *one, const struct tables *tb
             fprintf(out, "\"pid\": %d, ", (int)s->pid);
         fprintf(out, "\"id\": %" PRIu64 ", \"name\": ", th->id);
         gto_json_string(out, th->name);
+        /* Over several processes an index names a merged row. */
         fprintf(out, ", \"state\": \"%s\", \"location\": %u, \"where\": ",
-                gto_state_name(th->state), th->location);
+                gto_state_name(th->state), one ? th->location : r->merged_location);
         gto_json_string(out, r->where);
         fprintf(out, ", \"wait_kind\": ");
         gto_json_string(out, parked ? gto_wait_kind_name(th->wait_kind) : NULL);
@@ -1101,11 +1102,9 @@ static int print_json_multi(FILE *out, struct multi *m, struct tables *tb, enum 
     uint64_t taken = 0;
     double dt = 0, spawns = 0, exits = 0, switches = 0, idle = 0;
     int averages = 0, exact = 1;
-    const struct sampler *ss[MULTI_MAX];
     for (size_t k = 0; k < m->n; k++) {
         const struct sampler *s = &m->p[k]->s;
         const struct gto_counters *c = gto_snapshot_counters(s->cur);
-        ss[k] = s;
         if (c->uptime_ns > uptime)
             uptime = c->uptime_ns;
         if (s->taken_realtime_ns > taken)
@@ -1148,7 +1147,7 @@ static int print_json_multi(FILE *out, struct multi *m, struct tables *tb, enum 
             ", \"max_map_count\": %" PRIu64 "}, \"records_in_flux\": %zu",
             gto_guard_policy_name(c0->guard_policy), mappings, c0->max_map_count, tb->in_flux);
     fprintf(out, ", \"records_damaged\": %" PRIu64, tb->damaged);
-    json_blockers_multi(out, ss, m->n, tb, m->hog);
+    json_blockers_multi(out, m, tb);
     /* Each process alone: what the summed members are the sums of. */
     fprintf(out, ", \"processes\": [");
     for (size_t k = 0; k < m->n; k++) {

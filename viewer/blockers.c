@@ -7,6 +7,8 @@
  */
 #include "blockers.h"
 
+#include "multi.h"
+
 #include <inttypes.h>
 #include <string.h>
 
@@ -146,8 +148,10 @@ const char *block_edge_words(const struct block_row *b, char *buf, size_t len)
 
 /* S's cycles as members of "deadlocks", after *FIRST ones; each names its
  * process when PID is not 0. */
-static void json_cycles(FILE *out, const struct sampler *s, pid_t pid, size_t *first)
+static void json_cycles(FILE *out, const struct sampler *s, const struct multi_proc *mp,
+                        size_t *first)
 {
+    pid_t pid = mp ? s->pid : 0;
     size_t n = gto_cycle_count(s->cur);
     for (size_t i = 0; i < n; i++) {
         const struct gto_cycle *cy = gto_cycle_at(s->cur, i);
@@ -160,7 +164,11 @@ static void json_cycles(FILE *out, const struct sampler *s, pid_t pid, size_t *f
             const struct gto_block *b = gto_block_of(s->cur, th);
             fprintf(out, "%s{\"id\": %" PRIu64 ", \"name\": ", m ? ", " : "", th->id);
             gto_json_string(out, th->name);
-            fprintf(out, ", \"location\": %u, \"waits_for\": {\"kind\": ", th->location);
+            /* Over several processes, the merged row (bounded by the map). */
+            uint32_t loc = th->location;
+            if (mp)
+                loc = loc && loc < mp->nmap ? mp->to_merged[loc] : 0;
+            fprintf(out, ", \"location\": %u, \"waits_for\": {\"kind\": ", loc);
             gto_json_string(out, gto_wait_kind_name(b ? b->kind : (int)th->wait_kind));
             fprintf(out, ", \"object\": %" PRIu64 "}, \"held_by\": %" PRIu64 "}",
                     b ? b->obj : th->wait_obj, cy->threads[(m + 1) % cy->n]->id);
@@ -204,29 +212,29 @@ void json_blockers(FILE *out, const struct sampler *s, const struct tables *tb)
     const struct gto_counters *c = gto_snapshot_counters(s->cur);
     size_t first = 0;
     fprintf(out, ", \"deadlocks\": [");
-    json_cycles(out, s, 0, &first);
+    json_cycles(out, s, NULL, &first);
     fprintf(out, "], \"threads_in_deadlock\": %" PRIu64, tb->cycle_threads);
     json_running(out, s, tb, 0);
     fprintf(out, ", \"watchdog\": {\"threshold_ns\": %" PRIu64 ", \"events\": %" PRIu64 "}",
             c->watchdog_ns, c->watchdog_events);
 }
 
-void json_blockers_multi(FILE *out, const struct sampler *const *s, size_t n,
-                         const struct tables *tb, size_t hog)
+void json_blockers_multi(FILE *out, const struct multi *m, const struct tables *tb)
 {
     size_t first = 0;
     uint64_t events = 0, threshold = 0;
     fprintf(out, ", \"deadlocks\": [");
-    for (size_t k = 0; k < n; k++) {
-        const struct gto_counters *c = gto_snapshot_counters(s[k]->cur);
-        json_cycles(out, s[k], s[k]->pid, &first);
+    for (size_t k = 0; k < m->n; k++) {
+        const struct sampler *s = &m->p[k]->s;
+        const struct gto_counters *c = gto_snapshot_counters(s->cur);
+        json_cycles(out, s, m->p[k], &first);
         events += c->watchdog_events;
         if (c->watchdog_ns > threshold)
             threshold = c->watchdog_ns;
     }
     fprintf(out, "], \"threads_in_deadlock\": %" PRIu64, tb->cycle_threads);
-    if (hog < n)
-        json_running(out, s[hog], tb, s[hog]->pid);
+    if (m->hog < m->n)
+        json_running(out, &m->p[m->hog]->s, tb, m->p[m->hog]->s.pid);
     else
         fprintf(out, ", \"running\": null");
     fprintf(out, ", \"watchdog\": {\"threshold_ns\": %" PRIu64 ", \"events\": %" PRIu64 "}",

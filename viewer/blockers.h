@@ -49,12 +49,13 @@ const char *block_edge_words(const struct block_row *b, char *buf, size_t len);
  * "deadlocks", "threads_in_deadlock", "running", "watchdog". */
 void json_blockers(FILE *out, const struct sampler *s, const struct tables *tb);
 
-/* The same members over N processes (S), each cycle and the running
- * thread with its "pid": the cycles of every process, the running thread
- * of process HOG (N: none), the watchdog's longest threshold and every
+/* The same members over the processes of M (TB their merged tables),
+ * each cycle and the running thread with its "pid": the cycles of every
+ * process (a member's location the merged row's index), the running
+ * thread of process m->hog, the watchdog's longest threshold and every
  * process's events. */
-void json_blockers_multi(FILE *out, const struct sampler *const *s, size_t n,
-                         const struct tables *tb, size_t hog);
+struct multi;
+void json_blockers_multi(FILE *out, const struct multi *m, const struct tables *tb);
 
 /* ", "blocked_by": [{"id", "waiters"}, ...]" of location INDEX. */
 void json_location_blockers(FILE *out, const struct sampler *s, uint32_t index);

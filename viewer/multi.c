@@ -612,8 +612,9 @@ static int merge_threads(struct multi *m, struct tables *out)
         for (size_t i = 0; i < p->tb.nthreads && n < total; i++) {
             struct thread_row *t = &out->threads[n++];
             *t = p->tb.threads[i];
-            uint32_t mi = mapped(p, t->th->location);
-            t->where_rank = t->where[0] && mi ? rank[mi] : 0;
+            uint32_t mi = t->where[0] ? mapped(p, t->th->location) : 0;
+            t->where_rank = mi ? rank[mi] : 0;
+            t->merged_location = mi;
         }
     }
     out->nthreads = n;

@@ -73,6 +73,9 @@ struct thread_row {
     uint8_t measured;              /* touched, resident, dead are known */
     uint8_t now_exact;             /* 0: waited_ns is a lower bound (a core
                                     * that cannot tell when it was written) */
+    uint32_t merged_location;      /* over several processes (multi.c):
+                                    * its location's merged row index, which
+                                    * the JSON's "location" names; 0 none */
     uint32_t depth;                /* in the screen's tree (tables_tree_threads):
                                     * spawners above it; 0 in a flat list */
     uint64_t now;                  /* the snapshot's now (wait descriptions

@@ -17,6 +17,7 @@ import installed_schemas
 from conftest import BUILD, GT_TOP, PIPELINE, Pipeline, gt_top, site, where
 from test_batch import parse_prometheus
 from test_screen import SESSION, keys, screen, tmux, wait_for
+from test_blockers import Blockers
 from test_text_columns import check_aligned, table_of, titles
 
 IDLE = where("idle", "idler_main")
@@ -99,6 +100,9 @@ def test_threads_carry_their_pid(two):
     doc = multi_json("-p", "%d,%d" % (a.pid, b.pid), "--view", "threads")
     rows = doc["threads_list"]
     assert len(rows) == 16
+    # "location" names a row of the document's own (merged) locations.
+    merged = {l["index"]: l["where"] for l in doc["locations"]}
+    assert all(merged[t["location"]] == t["where"] for t in rows if t["location"])
     for p in (a, b):
         mine = [t for t in rows if t["pid"] == p.pid]
         assert sorted(t["id"] for t in mine) == list(range(1, 9))
@@ -124,6 +128,45 @@ def test_every_view_follows_the_schema(two, tmp_path):
     classes = stacks["stacks_report"]["classes"]
     idlers = {c["pid"]: c["threads"] for c in classes if c["class"] == "idler_main"}
     assert idlers == {a.pid: 3, b.pid: 5}
+
+
+def test_blockers_and_cycles_name_their_process():
+    """tests/tools/blockers.c twice: each process's cycles and blockers,
+    each with its pid (thread ids are per process), in JSON and text."""
+    a, b = Blockers(), Blockers()
+    try:
+        one = multi_json("-p", a.pid)
+        doc = multi_json("-p", "%d,%d" % (a.pid, b.pid))
+        text = gt_top("-b", "-d", "0.1", "-p", "%d,%d" % (a.pid, b.pid)).stdout
+    finally:
+        a.stop()
+        b.stop()
+    assert len(doc["deadlocks"]) == 2 * len(one["deadlocks"]) > 0
+    assert doc["threads_in_deadlock"] == 2 * one["threads_in_deadlock"]
+    # A member's location is an index of the document's own locations.
+    merged_where = {l["index"]: l["where"] for l in doc["locations"]}
+    one_where = {l["index"]: l["where"] for l in one["locations"]}
+    members = lambda cycles, wheres: [[(t["id"], t["name"], t["held_by"], wheres[t["location"]])
+                                       for t in c["threads"]] for c in cycles]
+    for pid in (a.pid, b.pid):
+        mine = [c for c in doc["deadlocks"] if c["pid"] == pid]
+        assert members(mine, merged_where) == members(one["deadlocks"], one_where)
+    for l in doc["locations"]:
+        solo = [x for x in one["locations"] if x["where"] == l["where"]]
+        assert len(solo) == 1
+        assert sorted((x["pid"], x["id"], x["waiters"]) for x in l["blocked_by"]) == \
+            sorted((p, x["id"], x["waiters"]) for p in (a.pid, b.pid)
+                   for x in solo[0]["blocked_by"])
+    assert "DEADLOCK: %d cycles, %d threads" % (len(doc["deadlocks"]),
+                                               doc["threads_in_deadlock"]) in text
+    assert text.count("deadlock: cycle of") == len(doc["deadlocks"])
+    held = [x for x in one["locations"] if x["blocked_by"]
+            and x["blocked_by"][0]["waiters"] > 1][0]
+    row = next(l for l in text.splitlines()[:text.splitlines().index("By process:")]
+               if held["where"] in l)
+    top = held["blocked_by"][0]
+    assert "pid %d thread %d (%d) +%d" % (a.pid, top["id"], top["waiters"],
+                                         2 * len(held["blocked_by"]) - 1) in row
 
 
 def test_text_sums_then_splits_by_process(two):
