@@ -786,32 +786,66 @@ static void format_columns(const struct ui *u, char *out, size_t len, const void
     }
 }
 
-/* A queue's last minute in eight levels of block. */
-static void sparkline(const struct sampler *s, uint32_t index, char *out, size_t len)
+/* SHOW queue lengths, oldest first, in eight levels of block scaled to
+ * the highest, into OUT. */
+static void spark_draw(const uint64_t *len, unsigned show, char *out, size_t olen)
 {
     static const char *const blocks[] = {" ", "\u2581", "\u2582", "\u2583", "\u2584",
                                          "\u2585", "\u2586", "\u2587", "\u2588"};
-    out[0] = 0;
-    if (index >= s->nhist)
-        return;
-    const struct loc_history *h = &s->hist[index];
-    uint32_t max = 1;
-    for (unsigned i = 0; i < h->filled; i++)
-        if (h->len[i] > max)
-            max = h->len[i];
+    uint64_t max = 1;
+    for (unsigned k = 0; k < show; k++)
+        if (len[k] > max)
+            max = len[k];
     size_t at = 0;
-    unsigned show = h->filled < SPARK_COLUMNS ? h->filled : SPARK_COLUMNS;
+    out[0] = 0;
     for (unsigned k = 0; k < show; k++) {
-        unsigned i = (h->next + SPARK_LEN - show + k) % SPARK_LEN;
-        /* In 64 bits: a queue of 2^29 would wrap the product. */
-        const char *b = blocks[((uint64_t)h->len[i] * 8 + max - 1) / max];
+        /* len * 8 cannot wrap: a queue is counted in 32 bits. */
+        const char *b = blocks[(len[k] * 8 + max - 1) / max];
         size_t bl = strlen(b);
-        if (at + bl + 1 > len)
+        if (at + bl + 1 > olen)
             break;
         memcpy(out + at, b, bl);
         at += bl;
     }
     out[at] = 0;
+}
+
+/* A queue's last minute in eight levels of block. */
+static void sparkline(const struct sampler *s, uint32_t index, char *out, size_t len)
+{
+    uint64_t v[SPARK_COLUMNS];
+    out[0] = 0;
+    if (index >= s->nhist)
+        return;
+    const struct loc_history *h = &s->hist[index];
+    unsigned show = h->filled < SPARK_COLUMNS ? h->filled : SPARK_COLUMNS;
+    for (unsigned k = 0; k < show; k++)
+        v[k] = h->len[(h->next + SPARK_LEN - show + k) % SPARK_LEN];
+    spark_draw(v, show, out, len);
+}
+
+/* Over several processes: a merged row's queue, the sum of its
+ * processes' own locations' histories, each aligned on its latest
+ * refresh (every process is sampled at each one; one that came later has
+ * no earlier lengths: 0 there). */
+static void sparkline_multi(const struct multi *m, uint32_t index, char *out, size_t len)
+{
+    uint64_t v[SPARK_COLUMNS] = {0};
+    unsigned show = 0;
+    for (size_t k = 0; k < m->n; k++) {
+        const struct multi_proc *p = m->p[k];
+        for (size_t i = 1; i < p->nmap && i < p->s.nhist; i++) {
+            if (p->to_merged[i] != index)
+                continue;
+            const struct loc_history *h = &p->s.hist[i];
+            unsigned have = h->filled < SPARK_COLUMNS ? h->filled : SPARK_COLUMNS;
+            if (have > show)
+                show = have;
+            for (unsigned j = 0; j < have; j++)   /* j refreshes ago */
+                v[SPARK_COLUMNS - 1 - j] += h->len[(h->next + SPARK_LEN - 1 - j) % SPARK_LEN];
+        }
+    }
+    spark_draw(v + SPARK_COLUMNS - show, show, out, len);
 }
 
 /* The first part of a location label ("func (file:line)" before " < "). */
@@ -827,10 +861,9 @@ static void format_row(const struct ui *u, size_t i, char *line, size_t len)
     if (u->view == VIEW_LOCATIONS) {
         char spark[128];
         format_columns(u, line, len, &u->tb.locs[i]);
-        /* The queue's history is a process's, by its own indices: over
-         * several, none is kept (the rows merge anew each refresh). */
-        spark[0] = 0;
-        if (!u->m)
+        if (u->m)
+            sparkline_multi(u->m, u->tb.locs[i].index, spark, sizeof(spark));
+        else
             sparkline(u->s, u->tb.locs[i].index, spark, sizeof(spark));
         size_t at = strlen(line);
         put_cell(line, len, &at, " ", -1, COL_LEFT);
@@ -902,7 +935,9 @@ static void stacks_lines(struct ui *u)
         return;
     }
     for (size_t k = 0; k < u->nmstacks && k < u->m->n; k++) {
-        drill_add(u, "%s%s:", k ? "\n" : "", gto_target_name(u->m->p[k]->s.target));
+        if (k)
+            drill_add(u, "%s", "");
+        drill_add(u, "%s:", gto_target_name(u->m->p[k]->s.target));
         stack_report_lines(u, &u->mstacks[k]);
     }
 }

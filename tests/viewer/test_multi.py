@@ -331,6 +331,33 @@ def test_screen_sums_and_splits_by_process(three):
     assert [t.rstrip("^v") for t in title.split()[:2]] == ["PID", "ID"]
 
 
+def test_screen_queue_drill_down_and_stacks_over_processes(three):
+    # The idlers' queue never changes: full blocks, summed over processes.
+    s = wait_for("\u2588\u2588\u2588")
+    row = next(l for l in s.splitlines() if "idler_main (pipeline.c" in l)
+    assert row.rstrip().endswith("\u2588\u2588\u2588"), row
+    # Enter on the summed row: each process's threads there, under its
+    # name (on a screen tall enough for all three).
+    tmux("resize-window", "-t", SESSION, "-x", "100", "-y", "150")
+    keys("/")
+    keys("idler_main", "Enter")
+    wait_for("filter: idler_main")
+    keys("Enter")
+    s = wait_for("view: location")
+    for p in three:
+        s = wait_for("process %d (pipeline):" % p.pid)
+    lines = s.splitlines()
+    for p in three:
+        at = next(i for i, l in enumerate(lines) if l == "process %d (pipeline):" % p.pid)
+        assert lines[at + 1].strip() == "%d threads waiting" % p.nidle, lines[at:at + 2]
+    keys("Escape")
+    keys("3")
+    s = wait_for("process %d (pipeline):" % three[2].pid)
+    for p in three:
+        assert "process %d (pipeline):" % p.pid in s
+    assert s.count("Functions holding live stack") == 3
+
+
 def test_screen_drops_a_process_that_exits(three):
     wait_for("idler_main (pipeline.c")
     gone = three[2]
