@@ -169,6 +169,23 @@ def test_blockers_and_cycles_name_their_process():
                                          2 * len(held["blocked_by"]) - 1) in row
 
 
+def test_the_running_thread_names_its_process():
+    """One process's thread spins: the header's running thread is that
+    one, with its pid, whichever process it is."""
+    a, b = Blockers(), Blockers()
+    try:
+        spin = b.spin(5)
+        doc = multi_json("-p", "%d,%d" % (a.pid, b.pid))
+        text = gt_top("-b", "-d", "0.2", "-p", "%d,%d" % (a.pid, b.pid)).stdout
+    finally:
+        a.stop()
+        b.stop()
+    assert doc["running"]["pid"] == b.pid and doc["running"]["id"] == spin["id"]
+    assert doc["states"]["running"] == 1
+    line = next(l for l in text.splitlines() if '"spinner" has run' in l)
+    assert line.startswith("HOG over") and line.endswith("(pid %d)" % b.pid), line
+
+
 def test_text_sums_then_splits_by_process(two):
     a, b = two
     out = gt_top("-b", "-d", "0.3", "-p", "%d,%d" % (a.pid, b.pid)).stdout
