@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 const char *multi_comm(pid_t pid, char *buf, size_t len)
@@ -170,8 +171,33 @@ void multi_close(struct multi *m)
         drop(m, m->n - 1);
 }
 
+static uint64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* PID matched and could not be read a moment ago: not worth opening (an
+ * ELF's symbols read) at every refresh. */
+static int skipped(const struct multi *m, pid_t pid, uint64_t now)
+{
+    for (size_t i = 0; i < m->nskip; i++)
+        if (m->skip[i].pid == pid && now < m->skip[i].retry_ns)
+            return 1;
+    return 0;
+}
+
+static void skip_add(struct multi *m, pid_t pid, uint64_t now)
+{
+    size_t i = m->nskip < MULTI_SKIP_MAX ? m->nskip++ : m->skip_next++ % MULTI_SKIP_MAX;
+    m->skip[i].pid = pid;
+    m->skip[i].retry_ns = now + MULTI_SKIP_NS;
+}
+
 size_t multi_scan(struct multi *m)
 {
+    uint64_t now = monotonic_ns();
     DIR *d = opendir("/proc");
     size_t added = 0;
     if (!d || !m->pattern) {
@@ -184,7 +210,8 @@ size_t multi_scan(struct multi *m)
     while ((e = readdir(d)) && m->n < MULTI_MAX) {
         char *end;
         long v = strtol(e->d_name, &end, 10);
-        if (*end || v <= 0 || v > 0x3fffffff || v == self || following(m, (pid_t)v))
+        if (*end || v <= 0 || v > 0x3fffffff || v == self || following(m, (pid_t)v) ||
+            skipped(m, (pid_t)v, now))
             continue;
         char comm[64], exe[256], err[GTO_ERR_MAX];
         multi_comm((pid_t)v, comm, sizeof(comm));
@@ -195,8 +222,10 @@ size_t multi_scan(struct multi *m)
             continue;
         /* Not a gt program, gone, or not ours to read: not followed, and
          * no error, as pgrep finds only what it may see. */
-        if (add(m, (pid_t)v, err) < 0)
+        if (add(m, (pid_t)v, err) < 0) {
+            skip_add(m, (pid_t)v, now);
             continue;
+        }
         added++;
         note_add(m, "process %d (%s) appeared", (int)v, m->p[m->n - 1]->exe);
     }

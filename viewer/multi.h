@@ -9,6 +9,7 @@
 #define GT_TOP_MULTI_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "sampler.h"
@@ -16,6 +17,8 @@
 
 #define MULTI_MAX 256          /* processes followed at once */
 #define MULTI_NOTE_MAX 200
+#define MULTI_SKIP_MAX 256     /* unreadable matches remembered */
+#define MULTI_SKIP_NS 5000000000ull   /* and tried again after 5 s */
 
 struct multi_proc {
     struct sampler s;
@@ -36,6 +39,14 @@ struct multi {
     int sums_only, measure_on_release, measure_aside;
     size_t hog;                /* the process whose running thread the
                                 * merged tables' hog is (n: none) */
+    /* Processes the pattern matched that could not be read (not gt
+     * programs, or not yet: a registry appears once the runtime starts),
+     * not opened again before retry_ns (CLOCK_MONOTONIC). */
+    struct {
+        pid_t pid;
+        uint64_t retry_ns;
+    } skip[MULTI_SKIP_MAX];
+    size_t nskip, skip_next;
     /* What came and went at the last multi_scan or multi_step, for the
      * screen's last line or stderr: "process 12 (knot) exited". */
     char note[MULTI_NOTE_MAX];
