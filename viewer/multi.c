@@ -494,12 +494,8 @@ static int merge_edges(struct multi *m, struct tables *out)
     for (size_t k = 0; k < m->n; k++)
         total += m->p[k]->tb.nedges;
     struct edge_row *e = calloc(total + 1, sizeof(*e));
-    /* Weights of each merged edge's mean run time. */
-    double *w = calloc(total + 1, sizeof(*w));
-    if (!e || !w) {
-        free(e), free(w);
+    if (!e)
         return -1;
-    }
     for (size_t k = 0; k < m->n; k++) {
         const struct multi_proc *p = m->p[k];
         for (size_t i = 0; i < p->tb.nedges; i++) {
@@ -539,7 +535,6 @@ static int merge_edges(struct multi *m, struct tables *out)
         e[o++] = r;
         i = j;
     }
-    free(w);
     out->edges = e;
     out->nedges = o;
     return 0;

@@ -67,7 +67,8 @@ struct ui {
     int split;                /* P: the Locations rows by process */
     struct stack_report *mstacks;   /* the Stacks view, a report per process */
     size_t nmstacks;
-    pid_t drill_pid;          /* the drilled thread's process (several) */
+    pid_t drill_pid;          /* the drilled thread's process, or the
+                               * drilled row's when split (several) */
     struct tables tb;
     int have_tables;
     enum view view;
@@ -511,7 +512,7 @@ static void drill_open(struct ui *u)
          * name. */
         for (size_t k = 0; k < u->m->n; k++) {
             struct multi_proc *p = u->m->p[k];
-            if (u->drill == DRILL_THREAD && p->s.pid != u->drill_pid)
+            if ((u->drill == DRILL_THREAD || u->drill_pid) && p->s.pid != u->drill_pid)
                 continue;
             drill_add(u, "%s:", gto_target_name(p->s.target));
             drill_one(u, &p->s, p);
@@ -1531,6 +1532,7 @@ static int act_enter(struct ui *u)
     if (u->view == VIEW_LOCATIONS) {
         u->drill = DRILL_LOCATION;
         u->drill_loc = u->tb.locs[i].index;
+        u->drill_pid = u->tb.locs[i].pid;   /* a row split by process */
     } else if (u->view == VIEW_THREADS) {
         u->drill = DRILL_THREAD;
         u->drill_thread = u->tb.threads[i].th->id;

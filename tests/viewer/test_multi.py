@@ -375,6 +375,21 @@ def test_screen_queue_drill_down_and_stacks_over_processes(three):
     assert s.count("Functions holding live stack") == 3
 
 
+def test_screen_split_row_drills_into_its_process(three):
+    wait_for("idler_main (pipeline.c")
+    keys("P")
+    wait_for("view: locations by process")
+    keys("/")
+    keys("idler_main", "Enter")
+    wait_for("filter: idler_main")
+    # The longest queue first: the process with 4 idlers.
+    keys("Home", "Enter")
+    s = wait_for("threads waiting")
+    assert "process %d (pipeline):" % three[2].pid in s
+    assert sum("(pipeline):" in l for l in s.splitlines()) == 1
+    assert "  4 threads waiting" in s.splitlines()
+
+
 def test_screen_drops_a_process_that_exits(three):
     wait_for("idler_main (pipeline.c")
     gone = three[2]
