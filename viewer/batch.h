@@ -43,6 +43,18 @@ int batch_print(FILE *out, struct sampler *s, struct tables *tb,
                 enum view v, enum format f, struct row_order order,
                 enum gto_class_by by);
 
+/* The header over the processes of M (multi.h), TB their merged tables:
+ * the same lines as header_lines, summed ("N processes"). */
+struct multi;
+int multi_header_lines(const struct multi *m, const struct tables *tb, int screen,
+                       struct header_line *lines, int max);
+
+/* batch_print over the processes of M, TB their merged tables (split by
+ * none): text adds the locations by process, JSON per-process members,
+ * Prometheus a target per process labelled by pid and exe. */
+int batch_print_multi(FILE *out, struct multi *m, struct tables *tb, enum view v,
+                      enum format f, struct row_order order, enum gto_class_by by);
+
 /* A class's row of the Stacks view into BUF (K NULL: the titles); the
  * screen and text output share it.  Returns what snprintf does. */
 int stack_class_line(const struct gto_class *k, char *buf, size_t len);

@@ -7,6 +7,8 @@
  */
 #include "blockers.h"
 
+#include "multi.h"
+
 #include <inttypes.h>
 #include <string.h>
 
@@ -144,59 +146,121 @@ const char *block_edge_words(const struct block_row *b, char *buf, size_t len)
 
 /* ---- JSON --------------------------------------------------------------- */
 
-void json_blockers(FILE *out, const struct sampler *s, const struct tables *tb)
+/* S's cycles as members of "deadlocks", after *FIRST ones; each names its
+ * process when PID is not 0. */
+static void json_cycles(FILE *out, const struct sampler *s, const struct multi_proc *mp,
+                        size_t *first)
 {
-    const struct gto_counters *c = gto_snapshot_counters(s->cur);
+    pid_t pid = mp ? s->pid : 0;
     size_t n = gto_cycle_count(s->cur);
-    fprintf(out, ", \"deadlocks\": [");
     for (size_t i = 0; i < n; i++) {
         const struct gto_cycle *cy = gto_cycle_at(s->cur, i);
-        fprintf(out, "%s{\"threads\": [", i ? ", " : "");
+        fprintf(out, "%s{", (*first)++ ? ", " : "");
+        if (pid)
+            fprintf(out, "\"pid\": %d, ", (int)pid);
+        fprintf(out, "\"threads\": [");
         for (size_t m = 0; cy && m < cy->n; m++) {
             const struct gto_thread *th = cy->threads[m];
             const struct gto_block *b = gto_block_of(s->cur, th);
             fprintf(out, "%s{\"id\": %" PRIu64 ", \"name\": ", m ? ", " : "", th->id);
             gto_json_string(out, th->name);
-            fprintf(out, ", \"location\": %u, \"waits_for\": {\"kind\": ", th->location);
+            /* Over several processes, the merged row (bounded by the map). */
+            uint32_t loc = th->location;
+            if (mp)
+                loc = loc && loc < mp->nmap ? mp->to_merged[loc] : 0;
+            fprintf(out, ", \"location\": %u, \"waits_for\": {\"kind\": ", loc);
             gto_json_string(out, gto_wait_kind_name(b ? b->kind : (int)th->wait_kind));
             fprintf(out, ", \"object\": %" PRIu64 "}, \"held_by\": %" PRIu64 "}",
                     b ? b->obj : th->wait_obj, cy->threads[(m + 1) % cy->n]->id);
         }
         fprintf(out, "]}");
     }
-    fprintf(out, "], \"threads_in_deadlock\": %" PRIu64, tb->cycle_threads);
+}
+
+/* "running" of TB's hog, read from S's snapshot; with its process when
+ * PID is not 0. */
+static void json_running(FILE *out, const struct sampler *s, const struct tables *tb,
+                         pid_t pid)
+{
+    const struct gto_counters *c = gto_snapshot_counters(s->cur);
     if (!tb->running) {
         fprintf(out, ", \"running\": null");
-    } else {
-        const struct gto_hog *h = &tb->hog;
-        fprintf(out, ", \"running\": {\"id\": %" PRIu64 ", \"name\": ", h->th->id);
-        gto_json_string(out, h->th->name);
-        if (h->run_known)
-            fprintf(out, ", \"run_ns\": %" PRIu64, h->run_ns);
-        else
-            fprintf(out, ", \"run_ns\": null");
-        fprintf(out, ", \"run_exact\": %s, \"hog\": %s, \"threshold_ns\": %" PRIu64
-                ", \"sampled\": %s, \"sample_age_ns\": ",
-                h->run_exact ? "true" : "false", h->hog ? "true" : "false", h->threshold_ns,
-                h->th->sampled ? "true" : "false");
-        if (h->th->sampled && h->th->sample_ns <= c->now)
-            fprintf(out, "%" PRIu64 "}", c->now - h->th->sample_ns);
-        else
-            fprintf(out, "null}");
+        return;
     }
+    const struct gto_hog *h = &tb->hog;
+    fprintf(out, ", \"running\": {");
+    if (pid)
+        fprintf(out, "\"pid\": %d, ", (int)pid);
+    fprintf(out, "\"id\": %" PRIu64 ", \"name\": ", h->th->id);
+    gto_json_string(out, h->th->name);
+    if (h->run_known)
+        fprintf(out, ", \"run_ns\": %" PRIu64, h->run_ns);
+    else
+        fprintf(out, ", \"run_ns\": null");
+    fprintf(out, ", \"run_exact\": %s, \"hog\": %s, \"threshold_ns\": %" PRIu64
+            ", \"sampled\": %s, \"sample_age_ns\": ",
+            h->run_exact ? "true" : "false", h->hog ? "true" : "false", h->threshold_ns,
+            h->th->sampled ? "true" : "false");
+    if (h->th->sampled && h->th->sample_ns <= c->now)
+        fprintf(out, "%" PRIu64 "}", c->now - h->th->sample_ns);
+    else
+        fprintf(out, "null}");
+}
+
+void json_blockers(FILE *out, const struct sampler *s, const struct tables *tb)
+{
+    const struct gto_counters *c = gto_snapshot_counters(s->cur);
+    size_t first = 0;
+    fprintf(out, ", \"deadlocks\": [");
+    json_cycles(out, s, NULL, &first);
+    fprintf(out, "], \"threads_in_deadlock\": %" PRIu64, tb->cycle_threads);
+    json_running(out, s, tb, 0);
     fprintf(out, ", \"watchdog\": {\"threshold_ns\": %" PRIu64 ", \"events\": %" PRIu64 "}",
             c->watchdog_ns, c->watchdog_events);
 }
 
+void json_blockers_multi(FILE *out, const struct multi *m, const struct tables *tb)
+{
+    size_t first = 0;
+    uint64_t events = 0, threshold = 0;
+    fprintf(out, ", \"deadlocks\": [");
+    for (size_t k = 0; k < m->n; k++) {
+        const struct sampler *s = &m->p[k]->s;
+        const struct gto_counters *c = gto_snapshot_counters(s->cur);
+        json_cycles(out, s, m->p[k], &first);
+        events += c->watchdog_events;
+        if (c->watchdog_ns > threshold)
+            threshold = c->watchdog_ns;
+    }
+    fprintf(out, "], \"threads_in_deadlock\": %" PRIu64, tb->cycle_threads);
+    if (m->hog < m->n)
+        json_running(out, &m->p[m->hog]->s, tb, m->p[m->hog]->s.pid);
+    else
+        fprintf(out, ", \"running\": null");
+    fprintf(out, ", \"watchdog\": {\"threshold_ns\": %" PRIu64 ", \"events\": %" PRIu64 "}",
+            threshold, events);
+}
+
 void json_location_blockers(FILE *out, const struct sampler *s, uint32_t index)
 {
-    const struct gto_loc_blocker *b;
-    size_t n = index ? gto_location_blockers(s->cur, index, &b) : 0;
     fprintf(out, ", \"blocked_by\": [");
-    for (size_t i = 0; i < n; i++)
-        fprintf(out, "%s{\"id\": %" PRIu64 ", \"waiters\": %zu}", i ? ", " : "", b[i].by->id,
-                b[i].waiters);
+    json_location_blocker_items(out, s, index, 0, NULL);
     fprintf(out, "]");
+}
+
+void json_location_blocker_items(FILE *out, const struct sampler *s, uint32_t index,
+                                 pid_t pid, size_t *first)
+{
+    const struct gto_loc_blocker *b;
+    size_t n = index ? gto_location_blockers(s->cur, index, &b) : 0, zero = 0;
+    if (!first)
+        first = &zero;
+    for (size_t i = 0; i < n; i++) {
+        fprintf(out, "%s{", (*first)++ ? ", " : "");
+        if (pid)
+            fprintf(out, "\"pid\": %d, ", (int)pid);
+        fprintf(out, "\"id\": %" PRIu64 ", \"waiters\": %zu}", b[i].by->id, b[i].waiters);
+    }
 }
 
 void json_thread_block(FILE *out, const struct sampler *s, const struct gto_thread *th)

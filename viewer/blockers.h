@@ -49,8 +49,20 @@ const char *block_edge_words(const struct block_row *b, char *buf, size_t len);
  * "deadlocks", "threads_in_deadlock", "running", "watchdog". */
 void json_blockers(FILE *out, const struct sampler *s, const struct tables *tb);
 
+/* The same members over the processes of M (TB their merged tables),
+ * each cycle and the running thread with its "pid": the cycles of every
+ * process (a member's location the merged row's index), the running
+ * thread of process m->hog, the watchdog's longest threshold and every
+ * process's events. */
+struct multi;
+void json_blockers_multi(FILE *out, const struct multi *m, const struct tables *tb);
+
 /* ", "blocked_by": [{"id", "waiters"}, ...]" of location INDEX. */
 void json_location_blockers(FILE *out, const struct sampler *s, uint32_t index);
+/* Its items alone, after *FIRST ones (FIRST may be NULL), each with the
+ * process's "pid" when PID is not 0. */
+void json_location_blocker_items(FILE *out, const struct sampler *s, uint32_t index,
+                                 pid_t pid, size_t *first);
 
 /* ", "block": ..., "blocked_by": ..." of thread TH. */
 void json_thread_block(FILE *out, const struct sampler *s, const struct gto_thread *th);

@@ -15,6 +15,7 @@
  * the target could not be read, 2 bad command line.  Every failure
  * before the screen opens is one line on stderr.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@
 #include "batch.h"
 #include "blockers.h"
 #include "exit_status.h"
+#include "multi.h"
 #include "quit_signal.h"
 #include "refresh_cost.h"
 #include "sampler.h"
@@ -36,13 +38,18 @@
 
 static const char usage_text[] =
     "usage: gt-top [-b] [-n N] [-d SECS] [OPTION...] [-p] PID\n"
+    "       gt-top [-b] [OPTION...] -p PID1,PID2,... | --name PATTERN\n"
     "       gt-top [-b] [OPTION...] --core CORE [--exe EXE]\n"
     "       gt-top -h | -V\n"
     "Watches the green threads of a gt program, live or from a core file: a\n"
     "queue per location, every thread, stack memory, the location graph.\n"
     "\n"
     "Target:\n"
-    "  -p, --pid PID        the live gt program to watch (the same as PID alone)\n"
+    "  -p, --pid PID        the live gt program to watch (the same as PID alone);\n"
+    "                       PID1,PID2,... or -p repeated: several, as one\n"
+    "      --name PATTERN   every gt program whose command name (or executable's\n"
+    "                       basename) matches the shell pattern: knot, 'kn*'; the\n"
+    "                       screen looks for new ones at each refresh\n"
     "      --core CORE      a core file of a gt program\n"
     "      --exe EXE        the program that dumped CORE (default: the path\n"
     "                       the core names)\n"
@@ -79,9 +86,16 @@ static const char usage_text[] =
     "  q F10 quit          h ? F1 help          1-4 Tab views      Enter drill down\n"
     "  Esc back            D deadlocks          / \\ F4 filter      F3 search\n"
     "  F5 thread tree      < > s F6 sort column r reverse          p Space pause\n"
-    "  d + - interval      arrows PgUp PgDn Home End, the mouse: move, click a\n"
+    "  d + - interval      P by process (several)\n"
+    "  arrows PgUp PgDn Home End, the mouse: move, click a\n"
     "  row to select it, a column's title to sort by it\n"
     "q, F10, Ctrl-C or SIGTERM end gt-top.\n"
+    "\n"
+    "Over several processes the header sums them, a Locations row sums a\n"
+    "location (by its label) over every process, P on the screen splits the\n"
+    "rows by process (a PID column), and the Threads view has a PID column;\n"
+    "batch output adds the rows by process; a process that exits is dropped\n"
+    "with a note.\n"
     "\n"
     "Exit status: 0 done (q, Ctrl-C or SIGTERM, or every snapshot printed),\n"
     "1 the target could not be read (the message says why), 2 bad command line.\n"
@@ -93,6 +107,10 @@ struct options {
     int iterations_given;    /* -n: the screen too stops after them */
     double delay;
     pid_t pid;
+    pid_t pids[MULTI_MAX];   /* -p, every pid given */
+    size_t npids;
+    const char *name;        /* --name */
+    int multi;               /* several pids or --name: merged output */
     const char *core, *exe;
     enum view view;
     enum format format;
@@ -114,11 +132,38 @@ static int usage_error(const char *msg, const char *arg)
     return EXIT_USAGE;
 }
 
+/* -p's argument: PID or PID1,PID2,..., each added to o->pids. */
+static int add_pids(struct options *o, const char *arg)
+{
+    const char *p = arg;
+    for (;;) {
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (end == p || (*end && *end != ',') || errno || v <= 0 || v > 0x3fffffff) {
+            usage_error("'%s' is not a process id or a list of them (PID1,PID2,...)", arg);
+            return -1;
+        }
+        if (o->npids >= MULTI_MAX) {
+            char n[32];
+            snprintf(n, sizeof(n), "%d", MULTI_MAX);
+            usage_error("at most %s processes at once", n);
+            return -1;
+        }
+        o->pids[o->npids++] = (pid_t)v;
+        if (!*end)
+            return 0;
+        p = end + 1;
+    }
+}
+
 /* --sort COL[:asc|:desc] against the columns of the chosen view. */
 static int parse_sort(struct options *o)
 {
     const struct column *cols = o->view == VIEW_THREADS ? thread_columns : loc_columns;
     size_t ncols = o->view == VIEW_THREADS ? thread_ncolumns : loc_ncolumns;
+    if (o->multi)
+        ncols = o->view == VIEW_THREADS ? thread_ncolumns_multi : loc_ncolumns_multi;
     char name[64], names[512];
     const char *colon = strchr(o->sort, ':');
     size_t len = colon ? (size_t)(colon - o->sort) : strlen(o->sort);
@@ -151,7 +196,7 @@ static int parse_sort(struct options *o)
 static int parse_options(int argc, char **argv, struct options *o)
 {
     enum { OPT_CORE = 256, OPT_EXE, OPT_VIEW, OPT_FORMAT, OPT_TIMING, OPT_SORT,
-           OPT_CLASS_BY };
+           OPT_CLASS_BY, OPT_NAME };
     static const struct option longs[] = {
         {"batch", no_argument, NULL, 'b'},
         {"iterations", required_argument, NULL, 'n'},
@@ -164,6 +209,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"timing", no_argument, NULL, OPT_TIMING},
         {"sort", required_argument, NULL, OPT_SORT},
         {"class-by", required_argument, NULL, OPT_CLASS_BY},
+        {"name", required_argument, NULL, OPT_NAME},
         {"hog", required_argument, NULL, 'H'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -178,6 +224,7 @@ static int parse_options(int argc, char **argv, struct options *o)
     o->hog_mark_ns = HOG_MARK_DEFAULT_NS;
     opterr = 0;
     const char *pid_arg = NULL;
+    int pid_args = 0;
     while ((c = getopt_long(argc, argv, ":bn:d:p:hH:V", longs, NULL)) != -1) {
         switch (c) {
         case 'b':
@@ -195,9 +242,14 @@ static int parse_options(int argc, char **argv, struct options *o)
                 return usage_error("-d wants seconds between 0.05 and 3600, not '%s'", optarg);
             break;
         case 'p':
-            if (pid_arg)
-                return usage_error("one PID only ('%s' is extra)", optarg);
+            /* top's: -p PID1,PID2,..., and -p again adds. */
+            if (add_pids(o, optarg) < 0)
+                return EXIT_USAGE;
             pid_arg = optarg;
+            pid_args++;
+            break;
+        case OPT_NAME:
+            o->name = optarg;
             break;
         case OPT_CORE:
             o->core = optarg;
@@ -261,20 +313,25 @@ static int parse_options(int argc, char **argv, struct options *o)
     /* The PID alone, as gt-stacks and gt-waste take it; -p PID as top's. */
     if (optind < argc) {
         if (pid_arg)
-            return usage_error("one PID only ('%s' is extra)", argv[optind]);
+            return usage_error("one PID only ('%s' is extra): -p PID1,PID2 for several",
+                               argv[optind]);
         pid_arg = argv[optind++];
+        if (add_pids(o, pid_arg) < 0)
+            return EXIT_USAGE;
+        pid_args++;
     }
     if (optind < argc)
         return usage_error("unexpected argument '%s'", argv[optind]);
-    if (pid_arg) {
-        long v = strtol(pid_arg, &end, 10);
-        if (*end || end == pid_arg || v <= 0 || v > 0x3fffffff)
-            return usage_error("'%s' is not a process id", pid_arg);
-        o->pid = (pid_t)v;
-    }
-    if (!o->pid == !o->core)
-        return usage_error("%s", o->core ? "give a PID or --core CORE, not both"
-                                         : "which program? give a PID or --core CORE");
+    /* One pid given once stays the one-process gt-top, to the byte; a
+     * list, a repeated -p or --name are several, even when they name
+     * one process. */
+    o->multi = o->name || o->npids > 1 || pid_args > 1;
+    if (o->npids == 1 && !o->multi)
+        o->pid = o->pids[0];
+    if (o->core && (o->npids || o->name))
+        return usage_error("%s", "give a PID (or --name) or --core CORE, not both");
+    if (!o->core && !o->npids && !o->name)
+        return usage_error("%s", "which program? give a PID or --core CORE, or --name PATTERN");
     if (o->exe && !o->core)
         return usage_error("%s", "--exe goes with --core");
     if (o->format == FORMAT_DOT && o->view != VIEW_GRAPH && o->view != VIEW_LOCATIONS)
@@ -372,6 +429,99 @@ fail:
     return EXIT_TARGET;
 }
 
+/* The note of what came and went, on stderr: not an error. */
+static void print_note(struct multi *m)
+{
+    if (m->note[0])
+        fprintf(stderr, "gt-top: %s\n", m->note);
+    m->note[0] = 0;
+}
+
+/* run_batch over several processes: the same steps, each snapshot of
+ * every process, printed merged.  A process that exits is dropped with a
+ * note; with none left, the end is the one-process one (exit 1). */
+static int run_batch_multi(struct multi *m, const struct options *o,
+                           struct refresh_cost *cost)
+{
+    char err[GTO_ERR_MAX];
+    m->flags = snapshot_flags(o->view) & ~GTO_SNAP_BLOCKERS;
+    m->sums_only = o->view != VIEW_THREADS;
+    m->measure_on_release = 1;
+    double t0 = now_seconds();
+    if (multi_step(m, err) < 0)
+        goto fail;
+    print_note(m);
+    m->flags = snapshot_flags(o->view);
+    multi_release(m);
+    double spent = now_seconds() - t0;
+    if (spent < o->delay)
+        sleep_seconds(o->delay - spent);
+    for (long i = 0; i < o->iterations && !quit_requested; i++) {
+        refresh_cost_begin(cost);
+        if (multi_step(m, err) < 0)
+            goto fail;
+        print_note(m);
+        struct tables tb;
+        int shown = o->format != FORMAT_PROMETHEUS || i + 1 == o->iterations;
+        if (multi_build(m, &tb, o->view == VIEW_THREADS, 0) < 0 ||
+            (shown && batch_print_multi(stdout, m, &tb, o->view, o->format, o->order,
+                                        o->class_by) < 0)) {
+            fprintf(stderr, "gt-top: out of memory\n");
+            tables_free(&tb);
+            return EXIT_TARGET;
+        }
+        fflush(stdout);
+        refresh_cost_end(cost, tb.total_threads);
+        tables_free(&tb);
+        multi_tables_free(m);
+        if (i + 1 == o->iterations)
+            break;
+        t0 = now_seconds();
+        multi_release(m);
+        spent = now_seconds() - t0;
+        if (spent < o->delay)
+            sleep_seconds(o->delay - spent);
+    }
+    return EXIT_OK;
+fail:
+    print_note(m);
+    if (quit_requested)
+        return EXIT_OK;
+    fprintf(stderr, "gt-top: %s\n", err);
+    return EXIT_TARGET;
+}
+
+static int run_multi(const struct options *o, struct refresh_cost *cost)
+{
+    struct multi m;
+    char err[GTO_ERR_MAX];
+    int rc;
+    memset(&m, 0, sizeof(m));
+    m.hog_mark_ns = o->hog_mark_ns;
+    m.measure_aside = !o->batch;
+    if (multi_open(&m, o->pids, o->npids, o->name, err) < 0) {
+        fprintf(stderr, "gt-top: %s\n", err);
+        return EXIT_TARGET;
+    }
+    if (o->batch) {
+        rc = run_batch_multi(&m, o, cost);
+    } else {
+        m.flags = GTO_SNAP_BLOCKERS;
+        if (multi_step(&m, err) < 0) {
+            multi_close(&m);
+            if (quit_requested)
+                return EXIT_OK;
+            fprintf(stderr, "gt-top: %s\n", err);
+            return EXIT_TARGET;
+        }
+        rc = tui_run_multi(&m, o->delay, o->iterations_given ? o->iterations : 0, o->view,
+                           o->order, o->class_by, cost);
+        refresh_cost_flush(cost, stderr);
+    }
+    multi_close(&m);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     struct options o;
@@ -392,6 +542,8 @@ int main(int argc, char **argv)
     struct sampler s;
     struct refresh_cost cost = {.enabled = o.timing, .buffered = !o.batch};
     char err[GTO_ERR_MAX];
+    if (o.multi)
+        return run_multi(&o, &cost);
     if (sampler_open(&s, o.pid, o.core, o.exe, err) < 0) {
         fprintf(stderr, "gt-top: %s\n", err);
         return EXIT_TARGET;

@@ -454,6 +454,14 @@ static int lc_done(const void *a, const void *b) { return CMP(LOC(a)->done_p99, 
 static int lc_kind(const void *a, const void *b) { return strcmp(LOC(a)->kind, LOC(b)->kind); }
 static int lc_blocked(const void *a, const void *b) { return CMP(LOC(a)->blocked_waiters, LOC(b)->blocked_waiters); }
 
+static int lc_pid(const void *a, const void *b) { return CMP(LOC(a)->pid, LOC(b)->pid); }
+static void lf_pid(const void *r, char *b, size_t n)
+{
+    if (LOC(r)->pid)
+        snprintf(b, n, "%d", (int)LOC(r)->pid);
+    else
+        snprintf(b, n, "all");
+}
 static void lf_where(const void *r, char *b, size_t n) { snprintf(b, n, "%s", LOC(r)->where); }
 static void lf_waiting(const void *r, char *b, size_t n) { gto_fmt_count(LOC(r)->waiting, b, n); }
 static void lf_arrivals(const void *r, char *b, size_t n) { snprintf(b, n, "%.1f", LOC(r)->arrivals_s); }
@@ -467,8 +475,18 @@ static void lf_kind(const void *r, char *b, size_t n) { snprintf(b, n, "%s", LOC
 static void lf_blocked(const void *r, char *b, size_t n)
 {
     const struct loc_row *l = LOC(r);
+    char pid[32] = "";
+    /* Thread ids are per process: over several, the blocker's pid too. */
+    if (l->blocker_pid)
+        snprintf(pid, sizeof(pid), "pid %d ", (int)l->blocker_pid);
     if (!l->nblockers)
         snprintf(b, n, "%s", "");
+    else if (pid[0] && l->nblockers == 1)
+        snprintf(b, n, "%sthread %" PRIu64 " (%" PRIu64 ")", pid, l->blocker_id,
+                 l->blocker_waiters);
+    else if (pid[0])
+        snprintf(b, n, "%sthread %" PRIu64 " (%" PRIu64 ") +%zu", pid, l->blocker_id,
+                 l->blocker_waiters, l->nblockers - 1);
     else if (l->nblockers == 1)
         snprintf(b, n, "thread %" PRIu64 " (%" PRIu64 ")", l->blocker_id, l->blocker_waiters);
     else
@@ -487,8 +505,11 @@ const struct column loc_columns[] = {
     {"blocked_by", "BLOCKED BY", 16, COL_LEFT, "the thread holding up most of its waiters (through a mutex or a join) and how many; +N more threads hold up others", lc_blocked, lf_blocked, NULL},
     {"kind", "KIND", 9, COL_LEFT, "what the threads wait on", lc_kind, lf_kind, NULL},
     {"location", "LOCATION", 0, COL_LEFT, "function (file:line) of the blocking call", lc_where, lf_where, NULL},
+    /* Over several processes only (loc_ncolumns_multi). */
+    {"pid", "PID", 7, COL_RIGHT, "the process of a row split by process (P on the screen), all for a row summed over every process", lc_pid, lf_pid, NULL},
 };
-const size_t loc_ncolumns = sizeof(loc_columns) / sizeof(loc_columns[0]);
+const size_t loc_ncolumns_multi = sizeof(loc_columns) / sizeof(loc_columns[0]);
+const size_t loc_ncolumns = sizeof(loc_columns) / sizeof(loc_columns[0]) - 1;
 
 /* Thread columns: a sort key each; the names also compare in full. */
 static uint64_t tk_id(const void *r) { return THR(r)->id; }
@@ -527,6 +548,9 @@ static uint64_t tk_blocked(const void *r)
     return b && b->by ? b->by->id : 0;
 }
 
+static uint64_t tk_pid(const void *r) { return (uint64_t)TROW(r)->s->pid; }
+static int tc_pid(const void *a, const void *b) { return CMP(tk_pid(a), tk_pid(b)); }
+static void tf_pid(const void *r, char *b, size_t n) { snprintf(b, n, "%d", (int)TROW(r)->s->pid); }
 static int tc_id(const void *a, const void *b) { return CMP(tk_id(a), tk_id(b)); }
 static int tc_name(const void *a, const void *b) { return strcmp(THR(a)->name, THR(b)->name); }
 static int tc_state(const void *a, const void *b) { return CMP(tk_state(a), tk_state(b)); }
@@ -599,8 +623,12 @@ const struct column thread_columns[] = {
     {"live", "LIVE", 7, COL_RIGHT, "stack bytes its frames use now", tc_live, tf_live, tk_live},
     {"touched", "TOUCHED", 8, COL_RIGHT, "stack bytes it has ever touched, from the last stack measure (the header says how old; - before the first)", tc_touched, tf_touched, tk_touched},
     {"reserved", "RESERVED", 9, COL_RIGHT, "stack bytes reserved for it", tc_reserved, tf_reserved, tk_reserved},
+    /* Over several processes only (thread_ncolumns_multi): ids are per
+     * process. */
+    {"pid", "PID", 7, COL_RIGHT, "the process the thread belongs to (thread ids are per process)", tc_pid, tf_pid, tk_pid},
 };
-const size_t thread_ncolumns = sizeof(thread_columns) / sizeof(thread_columns[0]);
+const size_t thread_ncolumns_multi = sizeof(thread_columns) / sizeof(thread_columns[0]);
+const size_t thread_ncolumns = sizeof(thread_columns) / sizeof(thread_columns[0]) - 1;
 
 int tables_column(const struct column *table, size_t n, const char *name)
 {
@@ -722,7 +750,46 @@ int tables_sort_threads(struct thread_row *rows, size_t n, size_t col,
 /* See tables.h.  Rows are found by id through a sorted copy of the ids
  * (radix, as the sort), children are listed in the rows' order by a
  * counting pass, and the walk keeps its own stack. */
+static int tree_one(struct thread_row *rows, size_t n);
+
 int tables_tree_threads(struct thread_row *rows, size_t n)
+{
+    /* One process (every row's sampler the same): one tree. */
+    size_t k = 1;
+    while (k < n && rows[k].s == rows[0].s)
+        k++;
+    if (k >= n)
+        return tree_one(rows, n);
+    /* Several: each process's rows together, in their order (a stable
+     * pass per process, the processes in the order of their first row),
+     * then a tree each: parent ids mean nothing across processes. */
+    struct thread_row *out = malloc((n + 1) * sizeof(*out));
+    unsigned char *taken = calloc(n + 1, 1);
+    if (!out || !taken) {
+        free(out), free(taken);
+        return -1;
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (taken[i])
+            continue;
+        size_t start = at;
+        for (size_t j = i; j < n; j++)
+            if (!taken[j] && rows[j].s == rows[i].s) {
+                out[at++] = rows[j];
+                taken[j] = 1;
+            }
+        if (tree_one(out + start, at - start) < 0) {
+            free(out), free(taken);
+            return -1;
+        }
+    }
+    memcpy(rows, out, n * sizeof(*rows));
+    free(out), free(taken);
+    return 0;
+}
+
+static int tree_one(struct thread_row *rows, size_t n)
 {
     struct keyed *by_id = malloc((n + 1) * sizeof(*by_id));
     struct keyed *tmp = malloc((n + 1) * sizeof(*tmp));

@@ -35,6 +35,12 @@ struct loc_row {
     uint64_t blocker_waiters;
     size_t nblockers;
     uint64_t blocked_waiters;
+    /* Over several processes (multi.c): the process of a row split by
+     * process, 0 for a row that sums the location over every process
+     * (and on one process); the process of blocker_id, 0 on one. */
+    pid_t pid;
+    pid_t blocker_pid;
+    uint32_t nprocs;               /* processes it sums (0: one, unmerged) */
 };
 
 struct edge_row {
@@ -67,6 +73,9 @@ struct thread_row {
     uint8_t measured;              /* touched, resident, dead are known */
     uint8_t now_exact;             /* 0: waited_ns is a lower bound (a core
                                     * that cannot tell when it was written) */
+    uint32_t merged_location;      /* over several processes (multi.c):
+                                    * its location's merged row index, which
+                                    * the JSON's "location" names; 0 none */
     uint32_t depth;                /* in the screen's tree (tables_tree_threads):
                                     * spawners above it; 0 in a flat list */
     uint64_t now;                  /* the snapshot's now (wait descriptions
@@ -150,6 +159,10 @@ extern const struct column loc_columns[];
 extern const size_t loc_ncolumns;
 extern const struct column thread_columns[];
 extern const size_t thread_ncolumns;
+/* Over several processes the tables have one column more, PID, at index
+ * loc_ncolumns (thread_ncolumns) right after the others, so every other
+ * column keeps its index; it is shown first. */
+extern const size_t loc_ncolumns_multi, thread_ncolumns_multi;
 
 /* Sorts rows by column C, descending when DESC.  Threads whose values
  * tie keep their snapshot order, in both directions.  tables_sort_threads
@@ -162,7 +175,9 @@ int tables_sort_threads(struct thread_row *rows, size_t n, size_t col,
  * sorted order, with its depth; a thread whose parent is not among them
  * (the main thread, an exited spawner) is a root.  Parent ids are the
  * target's: a loop of parents is broken where it is entered, nothing is
- * visited twice.  O(n log n); -1 (rows unchanged) when out of memory. */
+ * visited twice.  Rows of several processes (their samplers differ) make
+ * a tree each, processes in the order of their first row.  O(n log n);
+ * -1 (rows unchanged) when out of memory. */
 int tables_tree_threads(struct thread_row *rows, size_t n);
 
 /* The column of that name (TABLE is loc_columns or thread_columns), or -1. */

@@ -17,6 +17,7 @@
 
 #include "blockers.h"
 #include "exit_status.h"
+#include "multi.h"
 #include "quit_signal.h"
 #include "stack_report.h"
 #include "tables.h"
@@ -60,7 +61,14 @@ struct cursor {
 };
 
 struct ui {
-    struct sampler *s;
+    struct sampler *s;        /* the one process's; over several, the
+                               * first's (its clock for the bar) */
+    struct multi *m;          /* several processes, NULL for one */
+    int split;                /* P: the Locations rows by process */
+    struct stack_report *mstacks;   /* the Stacks view, a report per process */
+    size_t nmstacks;
+    pid_t drill_pid;          /* the drilled thread's process, or the
+                               * drilled row's when split (several) */
     struct tables tb;
     int have_tables;
     enum view view;
@@ -94,6 +102,8 @@ struct ui {
     int have_stacks;
     enum gto_class_by class_by;
     char message[GTO_ERR_MAX + 64];
+    double message_until;     /* a note of processes that came and went
+                               * is kept on screen until then */
     int header_n;             /* header lines drawn last */
     struct layout lay;        /* the list's columns as drawn last */
 };
@@ -152,6 +162,9 @@ static size_t list_len(const struct ui *u)
 
 static uint64_t row_key(const struct ui *u, size_t i)
 {
+    if (u->view == VIEW_THREADS && u->m)
+        /* Thread ids are per process: the pid in the high bits. */
+        return (uint64_t)u->tb.threads[i].s->pid << 40 ^ u->tb.threads[i].th->id;
     if (u->view == VIEW_THREADS)
         return u->tb.threads[i].th->id;
     if (u->view == VIEW_LOCATIONS)
@@ -221,30 +234,94 @@ static void arrange_from(struct ui *u, struct cursor c)
 
 static void arrange(struct ui *u) { arrange_from(u, cursor_save(u)); }
 
-static void rebuild(struct ui *u)
+static void mstacks_free(struct ui *u)
 {
-    struct cursor c = cursor_save(u);
+    for (size_t k = 0; k < u->nmstacks; k++)
+        stack_report_free(&u->mstacks[k]);
+    free(u->mstacks);
+    u->mstacks = NULL;
+    u->nmstacks = 0;
+}
+
+/* The tables afresh from the current snapshots, the cursor back on C. */
+static void rebuild_from(struct ui *u, struct cursor c)
+{
     if (u->have_tables)
         tables_free(&u->tb);
     /* The screen keeps the thread rows: a key switches to their view. */
-    u->have_tables = tables_build(&u->tb, u->s, 1) == 0;
-    if (u->have_stacks)
+    if (u->m) {
+        u->s = &u->m->p[0]->s;
+        u->have_tables = multi_build(u->m, &u->tb, 1, u->split) == 0;
+    } else {
+        u->have_tables = tables_build(&u->tb, u->s, 1) == 0;
+    }
+    if (u->have_stacks && !u->m)
         stack_report_free(&u->stacks);
     u->have_stacks = 0;
-    if (u->view == VIEW_STACKS)
+    mstacks_free(u);
+    if (u->view == VIEW_STACKS && u->m) {
+        u->mstacks = calloc(u->m->n + 1, sizeof(*u->mstacks));
+        for (size_t k = 0; u->mstacks && k < u->m->n; k++, u->nmstacks++)
+            if (stack_report_build(&u->mstacks[k], u->m->p[k]->s.target, u->m->p[k]->s.cur,
+                                   u->class_by, u->message) < 0)
+                break;
+        u->have_stacks = u->mstacks != NULL;
+    } else if (u->view == VIEW_STACKS) {
         u->have_stacks = stack_report_build(&u->stacks, u->s->target, u->s->cur,
                                             u->class_by, u->message) == 0;
+    }
     arrange_from(u, c);
 }
+
+static void rebuild(struct ui *u) { rebuild_from(u, cursor_save(u)); }
 
 static void deadlocks_open(struct ui *u);
 static void drill_open(struct ui *u);
 static double now_s(void);
 static void draw(struct ui *u);
 
+/* Over several processes: new ones (--name), the next snapshots, a
+ * process that exited dropped with a note on the last line.  The rows
+ * point into the snapshots: they go first, the cursor kept. */
+static void resample_multi(struct ui *u)
+{
+    char err[GTO_ERR_MAX];
+    struct multi *m = u->m;
+    struct cursor c = cursor_save(u);
+    m->flags = GTO_SNAP_BLOCKERS |
+               (u->view == VIEW_STACKS ? GTO_SNAP_UNWIND | GTO_SNAP_MEASURE : 0);
+    if (m->pattern)
+        multi_scan(m);
+    if (u->have_tables)
+        tables_free(&u->tb);
+    u->have_tables = 0;
+    int rc = multi_step(m, err);
+    /* What came and went stays on the last line for 10 s (and until the
+     * next news), as a note, not an error. */
+    if (m->note[0]) {
+        snprintf(u->message, sizeof(u->message), "%s", m->note);
+        u->message_until = now_s() + 10;
+    } else if (now_s() >= u->message_until) {
+        u->message[0] = 0;
+    }
+    m->note[0] = 0;
+    if (rc < 0)
+        snprintf(u->message, sizeof(u->message), "every process has exited: showing the "
+                 "last snapshot (q quits)");
+    rebuild_from(u, c);
+    if (u->drill == DRILL_DEADLOCKS)
+        deadlocks_open(u);
+    else if (u->drill != DRILL_NONE && now_s() - u->drill_at >= 10 * u->drill_cost)
+        drill_open(u);
+}
+
 static void resample(struct ui *u)
 {
     char err[GTO_ERR_MAX];
+    if (u->m) {
+        resample_multi(u);
+        return;
+    }
     u->s->flags = GTO_SNAP_BLOCKERS |
                   (u->view == VIEW_STACKS ? GTO_SNAP_UNWIND | GTO_SNAP_MEASURE : 0);
     if (sampler_step(u->s, err) < 0) {
@@ -323,18 +400,16 @@ static const char *thread_where(gto_target *t, const gto_snapshot *src,
     return buf;
 }
 
-static void drill_open(struct ui *u)
+/* The drill-down's lines of process S (TO_MERGED: its location indices'
+ * merged rows over several processes, NULL for one). */
+static void drill_one(struct ui *u, struct sampler *s, const struct multi_proc *mp)
 {
     char err[GTO_ERR_MAX], buf[64], buf2[64], buf3[64];
     gto_snapshot *snap;
-    /* Read again on the refreshes while it is shown, but it unwinds every
-     * thread (220 ms at 100K): at most a tenth of the time goes to it. */
-    u->drill_at = now_s();
-    drill_free(u);
     /* One unwound snapshot for this screen: the cost is paid once, when
      * someone asks for backtraces, not on every refresh. */
     for (int tries = 0;; tries++) {
-        if (gto_snapshot_take(u->s->target, GTO_SNAP_UNWIND | GTO_SNAP_MEASURE |
+        if (gto_snapshot_take(s->target, GTO_SNAP_UNWIND | GTO_SNAP_MEASURE |
                               GTO_SNAP_BLOCKERS, &snap, err) < 0) {
             snap = NULL;
             break;
@@ -350,7 +425,7 @@ static void drill_open(struct ui *u)
             break;
         gto_snapshot_free(snap);
     }
-    const gto_snapshot *src = snap ? snap : u->s->cur;
+    const gto_snapshot *src = snap ? snap : s->cur;
     uint64_t now = gto_snapshot_counters(src)->now;
     int exact = gto_snapshot_counters(src)->now_exact;
     char wait[2 * GTO_LABEL_MAX + 256], label[GTO_LABEL_MAX];
@@ -367,8 +442,8 @@ static void drill_open(struct ui *u)
                 drill_add(u, "  waiting %s on %s at %s",
                           gto_fmt_age(gto_wait_age(th, now),
                                       exact, buf, sizeof(buf)),
-                          gto_block_describe(u->s->target, src, th, wait, sizeof(wait)),
-                          thread_where(u->s->target, src, th, label, sizeof(label)));
+                          gto_block_describe(s->target, src, th, wait, sizeof(wait)),
+                          thread_where(s->target, src, th, label, sizeof(label)));
             struct gto_hog h;
             if (th->state == GTO_STATE_RUNNING && gto_hog(src, &h) && h.th == th)
                 drill_add(u, "  %s%s", gto_hog_describe(src, &h, wait, sizeof(wait)),
@@ -378,16 +453,21 @@ static void drill_open(struct ui *u)
                       gto_fmt_bytes(th->live, buf2, sizeof(buf2)),
                       gto_fmt_bytes(th->reserved, buf3, sizeof(buf3)));
             drill_add(u, "  backtrace:");
-            drill_frames(u, u->s->target, th);
+            drill_frames(u, s->target, th);
         }
     } else {
-        size_t n = gto_thread_count(src), k = 0;
+        size_t n = gto_thread_count(src), k = 0, maxidx = gto_location_count(src);
         const struct gto_thread **at = malloc((n + 1) * sizeof(*at));
-        const struct loc_row *l = tables_loc(&u->tb, u->drill_loc);
-        drill_add(u, "Location %s", l ? l->where : "?");
         for (size_t i = 0; at && i < n; i++) {
             const struct gto_thread *th = gto_thread_at(src, i);
-            if (th->location == u->drill_loc && th->state == GTO_STATE_PARKED)
+            if (th->state != GTO_STATE_PARKED)
+                continue;
+            /* Over several processes the row is merged: this process's
+             * locations of that row (bounded by its snapshot and map). */
+            uint32_t loc = th->location;
+            if (mp)
+                loc = loc && loc <= maxidx && loc < mp->nmap ? mp->to_merged[loc] : 0;
+            if (loc == u->drill_loc)
                 at[k++] = th;
         }
         drill_add(u, "  %zu threads waiting", k);
@@ -400,7 +480,7 @@ static void drill_open(struct ui *u)
                       g[i].count, gto_fmt_age(g[i].wait_min, exact, buf, sizeof(buf)),
                       gto_fmt_age(g[i].wait_max, exact, buf2, sizeof(buf2)), g[i].rep->id,
                       g[i].rep->name, g[i].count > 1 ? " and others" : "");
-            drill_frames(u, u->s->target, g[i].rep);
+            drill_frames(u, s->target, g[i].rep);
             for (size_t m = 0; m < g[i].count && m < 50; m++)
                 drill_add(u, "      thread %" PRIu64 " \"%s\"", g[i].threads[m]->id,
                           g[i].threads[m]->name);
@@ -413,6 +493,31 @@ static void drill_open(struct ui *u)
     }
     if (snap)
         gto_snapshot_free(snap);
+}
+
+static void drill_open(struct ui *u)
+{
+    /* Read again on the refreshes while it is shown, but it unwinds every
+     * thread (220 ms at 100K): at most a tenth of the time goes to it. */
+    u->drill_at = now_s();
+    drill_free(u);
+    if (u->drill == DRILL_LOCATION) {
+        const struct loc_row *l = tables_loc(&u->tb, u->drill_loc);
+        drill_add(u, "Location %s", l ? l->where : "?");
+    }
+    if (!u->m) {
+        drill_one(u, u->s, NULL);
+    } else {
+        /* A thread in its own process; a location in each, under its
+         * name. */
+        for (size_t k = 0; k < u->m->n; k++) {
+            struct multi_proc *p = u->m->p[k];
+            if ((u->drill == DRILL_THREAD || u->drill_pid) && p->s.pid != u->drill_pid)
+                continue;
+            drill_add(u, "%s:", gto_target_name(p->s.target));
+            drill_one(u, &p->s, p);
+        }
+    }
     u->drill_cost = now_s() - u->drill_at;
     /* Opened again on the refreshes: the lines stay where they were
      * scrolled to, within the new ones. */
@@ -454,7 +559,15 @@ static void deadlocks_open(struct ui *u)
     } else {
         drill_add(u, "%s  (Esc goes back)", banner);
         drill_add(u, "%s", "");
-        deadlock_lines(u->s, deadlock_emit, u);
+        if (!u->m)
+            deadlock_lines(u->s, deadlock_emit, u);
+        /* Over several processes each one's cycles under its name: the
+         * ids are its own. */
+        for (size_t k = 0; u->m && k < u->m->n; k++)
+            if (gto_cycle_count(u->m->p[k]->s.cur)) {
+                drill_add(u, "%s:", gto_target_name(u->m->p[k]->s.target));
+                deadlock_lines(&u->m->p[k]->s, deadlock_emit, u);
+            }
     }
     if (u->dtop >= u->ndrill)
         u->dtop = u->ndrill ? u->ndrill - 1 : 0;
@@ -576,11 +689,16 @@ static void layout_compute(struct ui *u)
         return;
     }
     int h = body_height(u), x = 0;
-    size_t cand[LAYOUT_MAX + 1];
-    for (size_t k = 0; k < ncand && k < LAYOUT_MAX; k++)
-        cand[k] = pick ? pick[k] : k;
+    size_t cand[LAYOUT_MAX + 2], nc = 0;
+    /* Over several processes PID comes first: in the Threads view, and
+     * in the Locations view split by process. */
+    if (u->m && (u->view == VIEW_THREADS || u->split))
+        cand[nc++] = u->view == VIEW_THREADS ? thread_ncolumns : loc_ncolumns;
+    for (size_t k = 0; k < ncand && nc < LAYOUT_MAX; k++)
+        cand[nc++] = pick ? pick[k] : k;
     if (pick)
-        cand[ncand++] = loc_ncolumns - 1;    /* LOCATION, the rest */
+        cand[nc++] = loc_ncolumns - 1;    /* LOCATION, the rest */
+    ncand = nc;
     int rest = -1;
     for (size_t k = 0; k < ncand && l->n < LAYOUT_MAX; k++) {
         const struct column *c = &l->cols[cand[k]];
@@ -669,32 +787,66 @@ static void format_columns(const struct ui *u, char *out, size_t len, const void
     }
 }
 
-/* A queue's last minute in eight levels of block. */
-static void sparkline(const struct sampler *s, uint32_t index, char *out, size_t len)
+/* SHOW queue lengths, oldest first, in eight levels of block scaled to
+ * the highest, into OUT. */
+static void spark_draw(const uint64_t *len, unsigned show, char *out, size_t olen)
 {
     static const char *const blocks[] = {" ", "\u2581", "\u2582", "\u2583", "\u2584",
                                          "\u2585", "\u2586", "\u2587", "\u2588"};
-    out[0] = 0;
-    if (index >= s->nhist)
-        return;
-    const struct loc_history *h = &s->hist[index];
-    uint32_t max = 1;
-    for (unsigned i = 0; i < h->filled; i++)
-        if (h->len[i] > max)
-            max = h->len[i];
+    uint64_t max = 1;
+    for (unsigned k = 0; k < show; k++)
+        if (len[k] > max)
+            max = len[k];
     size_t at = 0;
-    unsigned show = h->filled < SPARK_COLUMNS ? h->filled : SPARK_COLUMNS;
+    out[0] = 0;
     for (unsigned k = 0; k < show; k++) {
-        unsigned i = (h->next + SPARK_LEN - show + k) % SPARK_LEN;
-        /* In 64 bits: a queue of 2^29 would wrap the product. */
-        const char *b = blocks[((uint64_t)h->len[i] * 8 + max - 1) / max];
+        /* len * 8 cannot wrap: a queue is counted in 32 bits. */
+        const char *b = blocks[(len[k] * 8 + max - 1) / max];
         size_t bl = strlen(b);
-        if (at + bl + 1 > len)
+        if (at + bl + 1 > olen)
             break;
         memcpy(out + at, b, bl);
         at += bl;
     }
     out[at] = 0;
+}
+
+/* A queue's last minute in eight levels of block. */
+static void sparkline(const struct sampler *s, uint32_t index, char *out, size_t len)
+{
+    uint64_t v[SPARK_COLUMNS];
+    out[0] = 0;
+    if (index >= s->nhist)
+        return;
+    const struct loc_history *h = &s->hist[index];
+    unsigned show = h->filled < SPARK_COLUMNS ? h->filled : SPARK_COLUMNS;
+    for (unsigned k = 0; k < show; k++)
+        v[k] = h->len[(h->next + SPARK_LEN - show + k) % SPARK_LEN];
+    spark_draw(v, show, out, len);
+}
+
+/* Over several processes: a merged row's queue, the sum of its
+ * processes' own locations' histories, each aligned on its latest
+ * refresh (every process is sampled at each one; one that came later has
+ * no earlier lengths: 0 there). */
+static void sparkline_multi(const struct multi *m, uint32_t index, char *out, size_t len)
+{
+    uint64_t v[SPARK_COLUMNS] = {0};
+    unsigned show = 0;
+    for (size_t k = 0; k < m->n; k++) {
+        const struct multi_proc *p = m->p[k];
+        for (size_t i = 1; i < p->nmap && i < p->s.nhist; i++) {
+            if (p->to_merged[i] != index)
+                continue;
+            const struct loc_history *h = &p->s.hist[i];
+            unsigned have = h->filled < SPARK_COLUMNS ? h->filled : SPARK_COLUMNS;
+            if (have > show)
+                show = have;
+            for (unsigned j = 0; j < have; j++)   /* j refreshes ago */
+                v[SPARK_COLUMNS - 1 - j] += h->len[(h->next + SPARK_LEN - 1 - j) % SPARK_LEN];
+        }
+    }
+    spark_draw(v + SPARK_COLUMNS - show, show, out, len);
 }
 
 /* The first part of a location label ("func (file:line)" before " < "). */
@@ -710,7 +862,10 @@ static void format_row(const struct ui *u, size_t i, char *line, size_t len)
     if (u->view == VIEW_LOCATIONS) {
         char spark[128];
         format_columns(u, line, len, &u->tb.locs[i]);
-        sparkline(u->s, u->tb.locs[i].index, spark, sizeof(spark));
+        if (u->m)
+            sparkline_multi(u->m, u->tb.locs[i].index, spark, sizeof(spark));
+        else
+            sparkline(u->s, u->tb.locs[i].index, spark, sizeof(spark));
         size_t at = strlen(line);
         put_cell(line, len, &at, " ", -1, COL_LEFT);
         put_cell(line, len, &at, spark, -1, COL_LEFT);
@@ -742,34 +897,50 @@ static void format_row(const struct ui *u, size_t i, char *line, size_t len)
     }
 }
 
-static void stacks_lines(struct ui *u)
+static void stack_report_lines(struct ui *u, const struct stack_report *r)
 {
     char a[32], b[32];
+    drill_add(u, "Live stack per thread (threads by size):");
+    for (int i = 0; i < LIVE_HIST_BUCKETS; i++)
+        if (r->live_hist[i])
+            drill_add(u, "  %8s..%-8s %10" PRIu64, gto_fmt_bytes(1ull << i, a, sizeof(a)),
+                      gto_fmt_bytes(2ull << i, b, sizeof(b)), r->live_hist[i]);
+    if (r->no_stack)
+        drill_add(u, "  %-18s %10" PRIu64, "no stack", r->no_stack);
+    char line[512];
+    stack_class_line(NULL, line, sizeof(line));
+    drill_add(u, "Classes (by %s):", gto_class_by_name(u->class_by));
+    drill_add(u, "%s", line);
+    for (size_t i = 0; i < r->nclasses && i < 10; i++) {
+        stack_class_line(&r->classes[i], line, sizeof(line));
+        drill_add(u, "%s", line);
+    }
+    drill_add(u, "Functions holding live stack:");
+    for (size_t i = 0; i < r->nfunctions && i < 20; i++)
+        drill_add(u, "  %10s in %6zu frames  %s",
+                  gto_fmt_bytes(r->functions[i].live, a, sizeof(a)),
+                  r->functions[i].frames, r->functions[i].function);
+}
+
+/* The Stacks view: the report, or over several processes each one's
+ * under its name (a class's percentiles are of one process's threads). */
+static void stacks_lines(struct ui *u)
+{
     drill_free(u);
     if (!u->have_stacks) {
         drill_add(u, "(stack analysis unavailable)");
         return;
     }
-    drill_add(u, "Live stack per thread (threads by size):");
-    for (int i = 0; i < LIVE_HIST_BUCKETS; i++)
-        if (u->stacks.live_hist[i])
-            drill_add(u, "  %8s..%-8s %10" PRIu64, gto_fmt_bytes(1ull << i, a, sizeof(a)),
-                      gto_fmt_bytes(2ull << i, b, sizeof(b)), u->stacks.live_hist[i]);
-    if (u->stacks.no_stack)
-        drill_add(u, "  %-18s %10" PRIu64, "no stack", u->stacks.no_stack);
-    char line[512];
-    stack_class_line(NULL, line, sizeof(line));
-    drill_add(u, "Classes (by %s):", gto_class_by_name(u->class_by));
-    drill_add(u, "%s", line);
-    for (size_t i = 0; i < u->stacks.nclasses && i < 10; i++) {
-        stack_class_line(&u->stacks.classes[i], line, sizeof(line));
-        drill_add(u, "%s", line);
+    if (!u->m) {
+        stack_report_lines(u, &u->stacks);
+        return;
     }
-    drill_add(u, "Functions holding live stack:");
-    for (size_t i = 0; i < u->stacks.nfunctions && i < 20; i++)
-        drill_add(u, "  %10s in %6zu frames  %s",
-                  gto_fmt_bytes(u->stacks.functions[i].live, a, sizeof(a)),
-                  u->stacks.functions[i].frames, u->stacks.functions[i].function);
+    for (size_t k = 0; k < u->nmstacks && k < u->m->n; k++) {
+        if (k)
+            drill_add(u, "%s", "");
+        drill_add(u, "%s:", gto_target_name(u->m->p[k]->s.target));
+        stack_report_lines(u, &u->mstacks[k]);
+    }
 }
 
 /* The help: the keys, then a legend of every column of every view (the
@@ -798,6 +969,9 @@ static const char *const help_keys[] = {
     "                  that spawned it;  F5 again the flat list",
     "  p Space         pause / resume sampling",
     "  d + -           refresh interval (d cycles, + slower, - faster)",
+    "  P               over several processes (-p PID1,PID2, --name): the",
+    "                  Locations rows by process, a PID column;  P again:",
+    "                  each row sums its location over every process",
     "  h ? F1          this help;  q F10 quit",
 };
 
@@ -884,12 +1058,12 @@ static void help_build(struct ui *u)
     help_add(u, "%s", "Locations view: a row per blocking call site.  The screen shows WAITING");
     help_add(u, "%s", "ARRIV/s AGE99 OLDEST, BLOCKED BY while a thread holds waiters up,");
     help_add(u, "%s", "LOCATION and QUEUE; gt-top -b prints every column but QUEUE.");
-    for (size_t i = 0; i < loc_ncolumns; i++)
+    for (size_t i = 0; i < loc_ncolumns_multi; i++)
         help_legend(u, loc_columns[i].title, loc_columns[i].description);
     help_legend(u, legend_queue[0][0], legend_queue[0][1]);
     help_add(u, "%s", "");
     help_add(u, "%s", "Threads view: a row per thread, the columns the screen's width holds");
-    for (size_t i = 0; i < thread_ncolumns; i++)
+    for (size_t i = 0; i < thread_ncolumns_multi; i++)
         help_legend(u, thread_columns[i].title, thread_columns[i].description);
     help_add(u, "%s", "");
     help_add(u, "%s", "Stacks view: live stack per thread, then a row per class of threads");
@@ -941,7 +1115,9 @@ static void draw(struct ui *u)
         refresh();
         return;
     }
-    int n = u->have_tables ? header_lines(u->s, &u->tb, 1, hl, HEADER_MAX) : 0;
+    int n = !u->have_tables ? 0
+            : u->m ? multi_header_lines(u->m, &u->tb, 1, hl, HEADER_MAX)
+                   : header_lines(u->s, &u->tb, 1, hl, HEADER_MAX);
     u->header_n = n;
     for (int i = 0; i < n; i++) {
         /* The banner and a hog stand out: red where there is colour,
@@ -958,7 +1134,9 @@ static void draw(struct ui *u)
              "every %.1fs%s  at %s%s%s", view_bar,
              u->drill == DRILL_LOCATION ? "location" : u->drill == DRILL_THREAD ? "thread"
              : u->drill == DRILL_DEADLOCKS ? "deadlocks"
-             : u->view == VIEW_THREADS && u->tree ? "threads tree" : view_names[u->view],
+             : u->view == VIEW_THREADS && u->tree ? "threads tree"
+             : u->view == VIEW_LOCATIONS && u->split ? "locations by process"
+                                                      : view_names[u->view],
              u->filter[0] ? "  filter" : "", u->delay, u->paused ? " PAUSED" : "", when,
              u->filter[0] ? ": " : "", u->filter);
     put_line(n, line, A_REVERSE);
@@ -1354,9 +1532,11 @@ static int act_enter(struct ui *u)
     if (u->view == VIEW_LOCATIONS) {
         u->drill = DRILL_LOCATION;
         u->drill_loc = u->tb.locs[i].index;
+        u->drill_pid = u->tb.locs[i].pid;   /* a row split by process */
     } else if (u->view == VIEW_THREADS) {
         u->drill = DRILL_THREAD;
         u->drill_thread = u->tb.threads[i].th->id;
+        u->drill_pid = u->tb.threads[i].s->pid;
     } else {
         return ACT_NONE;
     }
@@ -1379,6 +1559,19 @@ static int act_back(struct ui *u)
 }
 
 static int act_resize(struct ui *u) { (void)u; clear(); return ACT_REDRAW; }
+
+/* P: the Locations rows by process (a PID column) or summed. */
+static int act_split(struct ui *u)
+{
+    if (!u->m)
+        return ACT_NONE;
+    u->split = !u->split;
+    if (u->view != VIEW_LOCATIONS)
+        set_view(u, VIEW_LOCATIONS);
+    u->selected = u->top = 0;
+    rebuild_from(u, (struct cursor){0, 0, 0});
+    return ACT_REDRAW;
+}
 
 static int act_deadlocks(struct ui *u)
 {
@@ -1404,7 +1597,7 @@ static const struct { int key; int (*fn)(struct ui *); } bindings[] = {
     {'+', act_slower},      {'-', act_faster},     {'\n', act_enter},
     {KEY_ENTER, act_enter}, {'\r', act_enter},     {27, act_back},
     {KEY_BACKSPACE, act_back}, {KEY_RESIZE, act_resize},
-    {'D', act_deadlocks},   {KEY_MOUSE, act_mouse},
+    {'D', act_deadlocks},   {KEY_MOUSE, act_mouse},    {'P', act_split},
 };
 
 /* ---- the loop ----------------------------------------------------------- */
@@ -1423,12 +1616,34 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static int run(struct ui *u0, struct sampler *s, double delay, long iterations,
+               enum view first, struct row_order order, enum gto_class_by class_by,
+               struct refresh_cost *cost);
+
 int tui_run(struct sampler *s, double delay, long iterations, enum view first,
             struct row_order order, enum gto_class_by class_by,
             struct refresh_cost *cost)
 {
     struct ui u;
     memset(&u, 0, sizeof(u));
+    return run(&u, s, delay, iterations, first, order, class_by, cost);
+}
+
+int tui_run_multi(struct multi *m, double delay, long iterations, enum view first,
+                  struct row_order order, enum gto_class_by class_by,
+                  struct refresh_cost *cost)
+{
+    struct ui u;
+    memset(&u, 0, sizeof(u));
+    u.m = m;
+    return run(&u, &m->p[0]->s, delay, iterations, first, order, class_by, cost);
+}
+
+static int run(struct ui *u0, struct sampler *s, double delay, long iterations,
+               enum view first, struct row_order order, enum gto_class_by class_by,
+               struct refresh_cost *cost)
+{
+    struct ui u = *u0;
     u.s = s;
     u.iterations = iterations;
     u.refreshes = 1;           /* the first screen's snapshot */
@@ -1489,7 +1704,7 @@ int tui_run(struct sampler *s, double delay, long iterations, enum view first,
             break;
         int timed = 0;
         int due = !u.paused && now_s() >= next;
-        if ((flags & ACT_RESAMPLE) || (due && !s->target_gone && s->pid)) {
+        if ((flags & ACT_RESAMPLE) || (due && u.m) || (due && !s->target_gone && s->pid)) {
             refresh_cost_begin(cost);
             timed = 1;
             resample(&u);
@@ -1504,7 +1719,7 @@ int tui_run(struct sampler *s, double delay, long iterations, enum view first,
         if (flags & ACT_REDRAW)
             draw(&u);
         if (timed)
-            refresh_cost_end(cost, gto_thread_count(s->cur));
+            refresh_cost_end(cost, u.m ? u.tb.total_threads : gto_thread_count(s->cur));
     }
     endwin();
     drill_free(&u);
@@ -1512,7 +1727,10 @@ int tui_run(struct sampler *s, double delay, long iterations, enum view first,
     free(u.shown);
     if (u.have_tables)
         tables_free(&u.tb);
-    if (u.have_stacks)
+    if (u.have_stacks && !u.m)
         stack_report_free(&u.stacks);
+    mstacks_free(&u);
+    if (u.m)
+        multi_tables_free(u.m);
     return EXIT_OK;
 }

@@ -17,4 +17,12 @@ int tui_run(struct sampler *s, double delay, long iterations, enum view first,
             struct row_order order, enum gto_class_by class_by,
             struct refresh_cost *cost);
 
+/* The same over several processes (multi.h), M holding a first snapshot
+ * of each: merged rows, P splits them by process; with a --name pattern,
+ * new processes are looked for at each refresh. */
+struct multi;
+int tui_run_multi(struct multi *m, double delay, long iterations, enum view first,
+                  struct row_order order, enum gto_class_by class_by,
+                  struct refresh_cost *cost);
+
 #endif

@@ -62,7 +62,8 @@ def test_pid_alone_or_after_p(pipeline):
 
 def test_pid_given_twice_or_badly():
     for args, says in ((["-b", "-p", "1", "2"], "one PID only ('2' is extra)"),
-                       (["-b", "-p", "1", "-p", "2"], "one PID only ('2' is extra)"),
+                       (["-b", "-p", "1,x"], "'1,x' is not a process id"),
+                       (["-b", "-p", "1,"], "'1,' is not a process id"),
                        (["-b", "1", "2"], "unexpected argument '2'"),
                        (["-b", "x"], "'x' is not a process id"),
                        (["-b", "-p", "0"], "'0' is not a process id"),

@@ -13,13 +13,16 @@ LONG = "conn 127.0.0.1:8080 xx"          # 22 characters
 TABLES = os.path.join(HERE, "..", "..", "viewer", "tables.c")
 
 
-def titles(name):
-    """(title, right-aligned) of each column of tables.c's table NAME."""
+def titles(name, multi=False):
+    """(title, right-aligned) of each column of tables.c's table NAME; its
+    last, PID, is over several processes only, and then first."""
     src = open(TABLES).read()
     body = src[src.index("const struct column %s[] = {" % name):]
     body = body[:body.index("\n};")]
-    return [(t, a == "RIGHT") for t, a in re.findall(r'\{"\w+", "([^"]+)", \d+, COL_(\w+),',
+    cols = [(t, a == "RIGHT") for t, a in re.findall(r'\{"\w+", "([^"]+)", \d+, COL_(\w+),',
                                                       body)]
+    assert cols[-1][0] == "PID"
+    return [cols[-1]] + cols[:-1] if multi else cols[:-1]
 
 
 def spans(title_line, cols):
