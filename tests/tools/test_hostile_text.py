@@ -154,9 +154,11 @@ def test_error_line_names_the_process_safely(hostile):
     _, err = run([GT_STACKS, "\x1b[2J\n7"], rc=2)
     assert len(err.splitlines()) >= 1 and "'\\x1b[2J\\x0a7' is not a process id" in err
     _, err = run([GT_TOP, "-b", "-p", "\x1b[2J\n7"], rc=2)
-    assert err == "gt-top: '\\x1b[2J\\x0a7' is not a process id (gt-top --help for usage)\n"
+    assert err == "gt-top: '\\x1b[2J\\x0a7' is not a process id or a list of them " \
+        "(PID1,PID2,...) (gt-top --help for usage)\n"
     _, err = run([GT_TOP, "-b", "\x1b[2J\n7"], rc=2)
-    assert err == "gt-top: '\\x1b[2J\\x0a7' is not a process id (gt-top --help for usage)\n"
+    assert err == "gt-top: '\\x1b[2J\\x0a7' is not a process id or a list of them " \
+        "(PID1,PID2,...) (gt-top --help for usage)\n"
     _, err = run([GT_TOP, "-p", "1", "\x1b[2J\n7"], rc=2)
     assert "one PID only ('\\x1b[2J\\x0a7' is extra)" in err
     # gt-stacks reads several processes: the second is checked as the first.
