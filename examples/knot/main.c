@@ -260,6 +260,7 @@ static int worker_main(int listen_fd, void *unused)
 {
     (void)unused;
     prepare();
+    supervisor_worker_ready();
     return serve(listen_fd);
 }
 

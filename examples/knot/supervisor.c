@@ -58,6 +58,7 @@
  * once.  One that died younger restarts after a delay that starts at
  * BACKOFF_MIN_NS and doubles with each early death, up to BACKOFF_MAX_NS,
  * so a worker that cannot start costs a fork every few seconds, not a CPU. */
+#define SUPERVISOR_NAME "knot-supervisor" /* 15 bytes: all comm holds */
 #define NS_PER_S 1000000000LL
 #define NS_PER_MS 1000000LL
 #define HEALTHY_NS (5 * NS_PER_S)
@@ -119,9 +120,16 @@ static const char *signal_abbrev(int signo)
     return name ? name : "?";
 }
 
+static sigset_t worker_mask; /* the signal mask the supervisor started with */
+
+void supervisor_worker_ready(void)
+{
+    sigprocmask(SIG_SETMASK, &worker_mask, NULL);
+}
+
 /* Forks the worker of slot i.  In the child this never returns. */
-static void start_worker(struct supervisor *sv, int i, const sigset_t *child_mask,
-                         int (*worker_main)(int, void *), void *arg)
+static void start_worker(struct supervisor *sv, int i, int (*worker_main)(int, void *),
+                         void *arg)
 {
     struct worker_slot *w = &sv->slots[i];
     const char *failed;
@@ -131,7 +139,12 @@ static void start_worker(struct supervisor *sv, int i, const sigset_t *child_mas
         w->restart_at_ns = now_ns() + BACKOFF_MAX_NS;
         return;
     }
+    /* The child inherits the name: give it the program's for the fork, so
+     * that it never shows as the supervisor, even for a moment. */
+    prctl(PR_SET_NAME, sv->comm);
     pid_t pid = fork();
+    if (pid != 0)
+        prctl(PR_SET_NAME, SUPERVISOR_NAME);
     if (pid < 0) {
         knot_log("worker %d: fork: %s; trying again in %.2g s", i + 1, strerror(errno),
                  (double)BACKOFF_MAX_NS / NS_PER_S);
@@ -144,7 +157,6 @@ static void start_worker(struct supervisor *sv, int i, const sigset_t *child_mas
         if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != sv->pid)
             _exit(1);
         setpgid(0, 0);
-        prctl(PR_SET_NAME, sv->comm);
         knot_log_set_pid(getpid());
         /* Only its own socket: a socket another worker still held open
          * after that worker died would keep taking connections. */
@@ -152,9 +164,9 @@ static void start_worker(struct supervisor *sv, int i, const sigset_t *child_mas
         for (int j = 0; j < sv->workers; j++)
             if (j != i && sv->slots[j].listen_fd >= 0)
                 close(sv->slots[j].listen_fd);
-        sigprocmask(SIG_SETMASK, child_mask, NULL);
         exit(worker_main(w->listen_fd, arg));
     }
+    setpgid(pid, pid); /* as the child does: whichever runs first */
     w->pid = pid;
     w->started_ns = now_ns();
     knot_log("worker %d started: pid %d", i + 1, (int)pid);
@@ -208,18 +220,18 @@ static int worker_ended(struct supervisor *sv, int i, int status, int stopping)
 
 int supervisor_run(struct supervisor *sv, int (*worker_main)(int, void *), void *arg)
 {
-    sigset_t handled, child_mask;
+    sigset_t handled;
     sigemptyset(&handled);
     sigaddset(&handled, SIGCHLD);
     sigaddset(&handled, SIGINT);
     sigaddset(&handled, SIGTERM);
-    sigprocmask(SIG_BLOCK, &handled, &child_mask);
+    sigprocmask(SIG_BLOCK, &handled, &worker_mask);
     /* See the top of the file: the workers get the name back. */
     prctl(PR_GET_NAME, sv->comm);
-    prctl(PR_SET_NAME, "knot-supervisor");
+    prctl(PR_SET_NAME, SUPERVISOR_NAME);
 
     for (int i = 0; i < sv->workers; i++)
-        start_worker(sv, i, &child_mask, worker_main, arg);
+        start_worker(sv, i, worker_main, arg);
 
     int stopping = 0, failed = 0;
     for (;;) {
@@ -234,7 +246,7 @@ int supervisor_run(struct supervisor *sv, int (*worker_main)(int, void *), void 
         for (int i = 0; i < sv->workers; i++) {
             struct worker_slot *w = &sv->slots[i];
             if (!stopping && !w->pid && w->restart_at_ns <= now)
-                start_worker(sv, i, &child_mask, worker_main, arg);
+                start_worker(sv, i, worker_main, arg);
             if (w->pid)
                 running++;
             else if (!stopping && w->restart_at_ns < next)
@@ -267,7 +279,7 @@ int supervisor_run(struct supervisor *sv, int (*worker_main)(int, void *), void 
             if (sv->slots[i].pid)
                 kill(sv->slots[i].pid, signo);
     }
-    sigprocmask(SIG_SETMASK, &child_mask, NULL);
+    sigprocmask(SIG_SETMASK, &worker_mask, NULL);
     knot_log("stopped");
     return failed;
 }

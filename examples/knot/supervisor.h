@@ -43,9 +43,15 @@ int supervisor_open(struct supervisor *sv, int workers, const struct sockaddr_in
 /* Starts the workers, each a fork of this process that runs
  * worker_main(its listening fd, arg) and exits with what it returns, and
  * supervises them until a SIGINT or SIGTERM has stopped them all.
+ * worker_main starts with SIGINT, SIGTERM and SIGCHLD blocked, so that a
+ * stop passed on to a worker still starting waits for its handlers: it
+ * calls supervisor_worker_ready() once they are in place.
  * Returns the supervisor's exit status: 0 when every worker stopped
  * cleanly, 1 when one failed while stopping. */
 int supervisor_run(struct supervisor *sv, int (*worker_main)(int listen_fd, void *arg),
                    void *arg);
+
+/* In a worker: unblocks the signals (see supervisor_run). */
+void supervisor_worker_ready(void);
 
 #endif
