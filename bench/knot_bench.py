@@ -42,10 +42,10 @@ bench/bench.mk), like any bench-* program: one scenario per process, and
         CPU, an upper bound on what it can take from Knot even on Knot's
         core).  The medians of R such rotations.
 
-IMPL is knot (examples/knot), nginx (Debian's: one worker (two with
-workers=2), access log off,
-sendfile off, open_file_cache on, its own config file, prefix and port,
-stopped afterwards) or st (bench/st_httpd.c on libst).  Every server
+IMPL is knot (examples/knot), nginx (Debian's: one worker, two with
+workers=2; access log off, sendfile off, open_file_cache on, its own
+config file, prefix and port, stopped afterwards) or st (bench/st_httpd.c
+on libst).  Every server
 serves the same two files from the same directory, listens on 127.0.0.1
 only and runs pinned to the CPU run.py pinned itself to; wrk and the
 load generator run on another CPU.
