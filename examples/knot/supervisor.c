@@ -21,7 +21,7 @@
  * other workers get all the new connections instead of a queue nobody
  * reads.  One more socket, bound but never listening (so it never gets a
  * connection), keeps the port for as long as the supervisor runs, even
- * with every worker down; with -p 0 it is the one that learns the port.
+ * with every worker down.
  *
  * Signals: SIGINT, SIGTERM and SIGCHLD stay blocked here and are taken
  * with sigtimedwait, so the loop below is ordinary sequential code.  A
@@ -88,7 +88,28 @@ int supervisor_open(struct supervisor *sv, int workers, const struct sockaddr_in
     for (int i = 0; i < workers; i++)
         sv->slots[i] = (struct worker_slot){.listen_fd = -1};
 
+    /* First a plain bind, without SO_REUSEPORT, which fails if anything
+     * has the port: SO_REUSEPORT alone would let this Knot share a port
+     * with another server of the same user (another `knot -w` say) and
+     * take half its connections without a word.  With -p 0 it also picks
+     * the port.  Then the sockets that keep it, all with SO_REUSEPORT. */
     int one = 1;
+    *failed = "socket";
+    int probe = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (probe < 0)
+        return -1;
+    *failed = "bind";
+    socklen_t len = sizeof sv->addr;
+    if (setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        bind(probe, (struct sockaddr *)&sv->addr, sizeof sv->addr) < 0 ||
+        getsockname(probe, (struct sockaddr *)&sv->addr, &len) < 0) {
+        int saved = errno;
+        close(probe);
+        errno = saved;
+        return -1;
+    }
+    close(probe);
+
     *failed = "socket";
     sv->reserve_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (sv->reserve_fd < 0)
@@ -97,9 +118,7 @@ int supervisor_open(struct supervisor *sv, int workers, const struct sockaddr_in
         setsockopt(sv->reserve_fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
         goto fail;
     *failed = "bind";
-    socklen_t len = sizeof sv->addr;
-    if (bind(sv->reserve_fd, (struct sockaddr *)&sv->addr, sizeof sv->addr) < 0 ||
-        getsockname(sv->reserve_fd, (struct sockaddr *)&sv->addr, &len) < 0)
+    if (bind(sv->reserve_fd, (struct sockaddr *)&sv->addr, sizeof sv->addr) < 0)
         goto fail;
     for (int i = 0; i < workers; i++)
         if ((sv->slots[i].listen_fd = listener_open(&sv->addr, 1, failed)) < 0)

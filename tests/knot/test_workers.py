@@ -409,6 +409,37 @@ def test_one_worker_is_the_single_process(docroot):
                    "for 0 busy\nknot: stopped\n")
 
 
+def test_a_port_in_use_is_refused(docroot):
+    """SO_REUSEPORT would let a second server of the same user share the
+    port silently; Knot checks that the port is free first."""
+    first = Supervised(docroot, 2)
+    try:
+        for argv in ([KNOT, "-w", "2"], [KNOT]):
+            r = subprocess.run(argv + ["-p", str(first.port), "-r", docroot],
+                               capture_output=True, text=True, timeout=10)
+            assert r.returncode == 1, (argv, r.stderr)
+            assert r.stderr == ("knot: cannot listen on 127.0.0.1:%d: Address already in use "
+                                "(choose another port with -p, or -p 0 for any)\n"
+                                % first.port), argv
+        # A single Knot already there: refused the same way.
+        single = subprocess.Popen([KNOT, "-p", "0", "-r", docroot], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE)
+        try:
+            port = int(re.search(r"http://127\.0\.0\.1:(\d+)/",
+                                 single.stderr.readline().decode()).group(1))
+            r = subprocess.run([KNOT, "-w", "2", "-p", str(port), "-r", docroot],
+                               capture_output=True, text=True, timeout=10)
+            assert r.returncode == 1 and "Address already in use" in r.stderr, r.stderr
+        finally:
+            single.terminate()
+            single.wait()
+        status, _ = first.stop()
+    except BaseException:
+        first.kill()
+        raise
+    assert status == 0
+
+
 def test_bad_worker_counts(docroot):
     for value in ("0", "-1", "1025", "two", "2x", ""):
         r = subprocess.run([KNOT, "-w", value, "-p", "0", "-r", docroot], capture_output=True,
