@@ -10,9 +10,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <sched.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,9 +107,10 @@ static long raise_fd_limit(void)
  * taskset or a cgroup's cpuset leaves it, as nproc counts). */
 static int parse_workers(const char *text)
 {
-    const char *what = "-w %s: not a worker count (1-" KNOT_STR(SUPERVISOR_MAX_WORKERS) ", or auto)";
     if (strcmp(text, "auto") != 0)
-        return (int)parse_long(text, 1, SUPERVISOR_MAX_WORKERS, what);
+        return (int)parse_long(text, 1, SUPERVISOR_MAX_WORKERS,
+                               "-w %s: not a worker count (1-" KNOT_STR(SUPERVISOR_MAX_WORKERS)
+                               ", or auto)");
     cpu_set_t cpus;
     int n = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 0;
     if (n < 1) {
