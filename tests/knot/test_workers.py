@@ -216,6 +216,38 @@ def test_both_workers_serve_one_port(docroot):
         assert not alive(pid)
 
 
+def test_workers_share_the_access_log(docroot, tmp_path):
+    """Every worker appends to the one --log file: one whole line per
+    request, whichever worker served it (all flushed by the graceful stop)."""
+    log_path = str(tmp_path / "access.log")
+    server = Supervised(docroot, 2, "--log", log_path)
+    try:
+        clients = []
+        for i in range(SPREAD_CONNS):
+            c = Client(server.port)
+            c.send(b"GET /small.txt?n=%d HTTP/1.1\r\nHost: x\r\n\r\n" % i)
+            assert c.response().body == SMALL
+            clients.append(c)
+        check_spread(server, clients, server.worker_pids)  # both wrote some
+        for c in clients:
+            c.close()
+        status, _ = server.stop()
+    except BaseException:
+        server.kill()
+        raise
+    assert status == 0
+    with open(log_path) as f:
+        lines = f.read().split("\n")
+    assert lines[-1] == ""
+    seen = []
+    for line in lines[:-1]:
+        m = re.match(r'^127\.0\.0\.1 - - \[[^]]+\] "GET /small\.txt\?n=(\d+) HTTP/1\.1" 200 100$',
+                     line)
+        assert m, line
+        seen.append(int(m.group(1)))
+    assert sorted(seen) == list(range(SPREAD_CONNS))
+
+
 def test_gt_stacks_reads_a_worker(docroot):
     server = Supervised(docroot, 2)
     try:
