@@ -302,6 +302,43 @@ def test_a_killed_worker_is_logged_and_replaced(docroot):
     assert "knot: worker 2 (pid %d) stopped" % other in lines
 
 
+def test_a_healthy_worker_restarts_at_once_on_its_socket(docroot):
+    """A worker that ran 5 s or more is restarted at once, and its
+    listening socket outlives it: connections the kernel queued for it
+    are served by its successor, none reset."""
+    server = Supervised(docroot, 2)
+    try:
+        victim, other = server.worker_pids
+        started = time.monotonic()
+        # Stopped, it accepts nothing: its share of new connections waits
+        # in its socket's queue (the kernel completes their handshakes).
+        os.kill(victim, signal.SIGSTOP)
+        clients = []
+        for i in range(SPREAD_CONNS):
+            c = Client(server.port)
+            c.send(b"GET /small.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            clients.append(c)
+        time.sleep(max(0.0, 5.5 - (time.monotonic() - started)))
+        after = len(server.lines)
+        os.kill(victim, signal.SIGKILL)
+        m = server.wait_line(r"^knot: worker 1 \(pid %d\) was killed by signal 9 \(SIGKILL\) "
+                             r"after [\d.]+ s; restarting it$" % victim, after)
+        new = int(server.wait_line(WORKER_STARTED % 1, m.index).group(1))
+        server.worker_pids = [new, other]
+        # Every client is answered (a connection reset would raise here),
+        # and the new worker holds some: all were opened before it was.
+        for c in clients:
+            assert c.response().body == SMALL
+        check_spread(server, clients, [new, other])
+        for c in clients:
+            c.close()
+        status, _ = server.stop()
+    except BaseException:
+        server.kill()
+        raise
+    assert status == 0
+
+
 def get_ok(port):
     c = Client(port)
     try:
