@@ -289,8 +289,8 @@ int supervisor_run(struct supervisor *sv, int (*worker_main)(int, void *), void 
             for (int i = 0; i < sv->workers; i++)
                 close_fd(&sv->slots[i].listen_fd);
             close_fd(&sv->reserve_fd);
-            knot_log("SIG%s: stopping %d workers (a second signal cuts their connections)",
-                     signal_abbrev(signo), running);
+            knot_log("SIG%s: stopping %d worker%s (a second signal cuts their connections)",
+                     signal_abbrev(signo), running, running == 1 ? "" : "s");
         } else {
             knot_log("SIG%s again: passing it on", signal_abbrev(signo));
         }
