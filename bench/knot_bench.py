@@ -183,11 +183,11 @@ for _size in (100, 16384):
     for _conns in (100, 1000):
         _key = "%s-c%d-%s" % (size_label(_size), _conns, WORKERS_LABEL)
         _what = ("%d server processes, wrk -t1 on loopback, %s file, %d keep-alive "
-                 "connections; nothing pinned: wrk and the servers share both cores" % (
+                 "connections; nothing pinned: wrk and the server's processes share the "
+                 "2 CPUs the one-process rows split" % (
                      MULTI_WORKERS, "100-byte" if _size == 100 else "16 KiB", _conns))
         add_group("http-" + _key, "http " + _key,
-                  "%s (thousands of requests/s; higher is better; client and servers "
-                  "together on 2 cores)" % _what, "nginx", _MULTI)
+                  "%s (thousands of requests/s; higher is better)" % _what, "nginx", _MULTI)
         add_group("cpu-" + _key, "cpu/req " + _key,
                   "%s: the server's CPU time per request, summed over its processes "
                   "(lower is better)" % _what, "nginx", _MULTI)
