@@ -146,12 +146,24 @@ void supervisor_worker_ready(void)
     sigprocmask(SIG_SETMASK, &worker_mask, NULL);
 }
 
+/* A worker that stopped gracefully on its own (a SIGTERM sent to it
+ * alone) shut its socket down for every process holding it, this one's
+ * copy included (see shutdown.c): such a socket must be opened anew. */
+static int still_listening(int fd)
+{
+    int on = 0;
+    socklen_t len = sizeof on;
+    return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == 0 && on;
+}
+
 /* Forks the worker of slot i.  In the child this never returns. */
 static void start_worker(struct supervisor *sv, int i, int (*worker_main)(int, void *),
                          void *arg)
 {
     struct worker_slot *w = &sv->slots[i];
     const char *failed;
+    if (w->listen_fd >= 0 && !still_listening(w->listen_fd))
+        close_fd(&w->listen_fd);
     if (w->listen_fd < 0 && (w->listen_fd = listener_open(&sv->addr, 1, &failed)) < 0) {
         knot_log("worker %d: cannot listen again (%s: %s); trying again in %.2g s", i + 1,
                  failed, strerror(errno), (double)BACKOFF_MAX_NS / NS_PER_S);

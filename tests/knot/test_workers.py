@@ -339,6 +339,52 @@ def test_a_healthy_worker_restarts_at_once_on_its_socket(docroot):
     assert status == 0
 
 
+def test_a_worker_stopped_alone_hands_its_share_over(docroot):
+    """SIGTERM to one worker: it stops gracefully, the kernel sends every
+    new connection to the other meanwhile (none waits in the stopping
+    worker's queue), and once it has exited a new worker takes its place,
+    on a socket opened anew, and serves."""
+    server = Supervised(docroot, 2, "-t", "60")
+    try:
+        victim, other = server.worker_pids
+        started = time.monotonic()
+        busy = Client(server.port)
+        while holder_of(server, busy) != victim:  # a request in flight in the victim
+            busy.close()
+            busy = Client(server.port)
+        busy.send(b"GET /small.txt HTTP/1.1\r\nHost: x\r\n")
+        after = len(server.lines)
+        os.kill(victim, signal.SIGTERM)
+        server.wait_line(r"^knot\[%d\]: SIGTERM: stopping: no new connections; closing 0 "
+                         r"idle, waiting for 1 busy$" % victim, after)
+        # Every new connection is served, all by the other worker (a
+        # connection queued for the stopping one would time out here).
+        clients = open_served(server.port, SPREAD_CONNS)
+        assert {local_port(c) for c in clients} <= conn_threads(other)
+        for c in clients:
+            c.close()
+        # The victim exits once its request is done; it ran over 5 s, so it
+        # is replaced at once.
+        time.sleep(max(0.0, 5.5 - (time.monotonic() - started)))
+        busy.send(b"\r\n")
+        assert busy.response().body == SMALL
+        m = server.wait_line(r"^knot: worker 1 \(pid %d\) exited with status 0 after [\d.]+ s; "
+                             r"restarting it$" % victim, after)
+        new = int(server.wait_line(WORKER_STARTED % 1, m.index).group(1))
+        server.worker_pids = [new, other]
+        wait_started(new)
+        clients = open_served(server.port, SPREAD_CONNS)
+        check_spread(server, clients, [new, other])
+        for c in clients:
+            c.close()
+        status, lines = server.stop()
+    except BaseException:
+        server.kill()
+        raise
+    assert status == 0
+    assert not any("accept:" in line for line in lines), lines
+
+
 def get_ok(port):
     c = Client(port)
     try:
