@@ -406,6 +406,8 @@ def test_sigterm_stops_gracefully_with_no_orphans(docroot):
         server.wait_line(r"^knot: SIGTERM: stopping 2 workers", after)
         server.wait_line(r"^knot\[%d\]: SIGTERM: stopping: no new connections; closing \d+ "
                          r"idle, waiting for 1 busy$" % holder, after)
+        for pid in server.worker_pids:  # both have stopped accepting
+            server.wait_line(r"^knot\[%d\]: SIGTERM: stopping: " % pid, after)
         for c in idle:
             assert c.closed(wait=10)
         # No new connection: the supervisor closed its copies of the
