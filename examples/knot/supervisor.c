@@ -19,9 +19,11 @@
  * waiting in its predecessor's queue.  A worker that died young restarts
  * only after a back-off, and its socket is closed meanwhile, so that the
  * other workers get all the new connections instead of a queue nobody
- * reads.  One more socket, bound but never listening (so it never gets a
- * connection), keeps the port for as long as the supervisor runs, even
- * with every worker down.
+ * reads.  A worker stopped gracefully on its own (SIGTERM to its pid)
+ * shuts its socket down, which stops it for every holder at once, and its
+ * successor gets a new one.  One more socket, bound but never listening
+ * (so it never gets a connection), keeps the port for as long as the
+ * supervisor runs, even with every worker down.
  *
  * Signals: SIGINT, SIGTERM and SIGCHLD stay blocked here and are taken
  * with sigtimedwait, so the loop below is ordinary sequential code.  A
