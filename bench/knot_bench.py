@@ -18,6 +18,9 @@ bench/bench.mk), like any bench-* program: one scenario per process, and
         (bench/pipeline.lua), a D-th of the client's system calls per
         request, so that the servers set the rate; p99 is not reported,
         as a request's latency then includes its batch's.
+        workers=2: two server processes each, Knot `-w 2` against nginx
+        `worker_processes 2` (the State Threads server has one process,
+        so it sits these out), and nothing pinned (see below).
     bench-knot rss-IMPL conns=N reps=R
         RSS per idle keep-alive connection: the server's RSS with N
         connections that each made one request and now idle, minus its RSS
@@ -39,12 +42,28 @@ bench/bench.mk), like any bench-* program: one scenario per process, and
         CPU, an upper bound on what it can take from Knot even on Knot's
         core).  The medians of R such rotations.
 
-IMPL is knot (examples/knot), nginx (Debian's: one worker, access log off,
-sendfile off, open_file_cache on, its own config file, prefix and port,
-stopped afterwards) or st (bench/st_httpd.c on libst).  Every server
+IMPL is knot (examples/knot), nginx (Debian's: one worker, two with
+workers=2; access log off, sendfile off, open_file_cache on, its own
+config file, prefix and port, stopped afterwards) or st (bench/st_httpd.c
+on libst).  Every server
 serves the same two files from the same directory, listens on 127.0.0.1
 only and runs pinned to the CPU run.py pinned itself to; wrk and the
 load generator run on another CPU.
+
+With workers=2 nothing can be pinned the same way: two server processes
+on one CPU would measure one CPU's worth, so the server's processes and
+wrk's one thread all run unpinned, on the two CPUs the other rows give
+one to the servers and one to wrk (both cores of a 2-core machine), and
+the kernel's scheduler shares the two cores among the three of them.
+Whatever wrk uses, the two workers do not get: requests/s then says what
+the two cores give client and server together, not what two server
+cores could do (the row notes how busy wrk kept its one thread).  CPU per request is the servers' processes'
+summed run time (each worker's, and the idle supervisor's or master's)
+over wrk's request count, the figure that compares the servers.  Both
+servers spread connections the same way: Knot's workers each accept on a
+socket of their own (SO_REUSEPORT), and nginx is given `listen ...
+reuseport` for the same; wrk is the same -t1 as in every other row,
+against the same files.
 
 Debian's libst is built with select() only, which cannot watch an fd above
 1023: the State Threads server's memory is measured at 1,000 connections
@@ -73,6 +92,9 @@ SIZES = {100: "100.bin", 16384: "16k.bin"}
 ST_SELECT_LIMIT = 1000  # connections the select()-only libst can hold
 PIPE_DEPTH = 8          # requests per write in the pipelined runs
 PIPE_LABEL = "pipe%d" % PIPE_DEPTH
+MULTI_WORKERS = 2       # server processes in the multi-process rows
+MULTI_IMPLS = ("knot", "nginx")
+WORKERS_LABEL = "w%d" % MULTI_WORKERS
 
 # ---------------------------------------------------------------------------
 # What bench/run.py runs and shows (it calls runs(); GROUPS and TARGETS are
@@ -94,6 +116,13 @@ def runs(Run, a):
             out.append(Run("knot", "wrk-all", a(conns=conns, size=size, secs=3, reps=5),
                            quick, [(b + key, impl) for b in ("http-", "p99-", "cpu-")
                                    for impl in IMPLS]))
+    for size in (100, 16384):
+        for conns in (100, 1000):
+            key = "%s-c%d-%s" % (size_label(size), conns, WORKERS_LABEL)
+            out.append(Run("knot", "wrk-all", a(conns=conns, size=size, secs=3, reps=3,
+                                                workers=MULTI_WORKERS),
+                           None, [(b + key, impl) for b in ("http-", "p99-", "cpu-")
+                                  for impl in MULTI_IMPLS]))
     for size in (100, 16384):
         key = "%s-c100-%s" % (size_label(size), PIPE_LABEL)
         # Three repetitions: these rows move little, and the whole bench
@@ -148,6 +177,22 @@ for _size in (100, 16384):
                   "not depend on how fast wrk can go)" % _what, "nginx", _SERVERS)
         add_group("p99-" + _key, "p99 " + _key,
                   "%s: 99th percentile latency" % _what, "nginx", _SERVERS)
+_MULTI = [("knot", "Knot -w %d (gt)" % MULTI_WORKERS),
+          ("nginx", "nginx, worker_processes %d" % MULTI_WORKERS)]
+for _size in (100, 16384):
+    for _conns in (100, 1000):
+        _key = "%s-c%d-%s" % (size_label(_size), _conns, WORKERS_LABEL)
+        _what = ("%d server processes, wrk -t1 on loopback, %s file, %d keep-alive "
+                 "connections; nothing pinned: wrk and the server's processes share the "
+                 "2 CPUs the one-process rows split" % (
+                     MULTI_WORKERS, "100-byte" if _size == 100 else "16 KiB", _conns))
+        add_group("http-" + _key, "http " + _key,
+                  "%s (thousands of requests/s; higher is better)" % _what, "nginx", _MULTI)
+        add_group("cpu-" + _key, "cpu/req " + _key,
+                  "%s: the server's CPU time per request, summed over its processes "
+                  "(lower is better)" % _what, "nginx", _MULTI)
+        add_group("p99-" + _key, "p99 " + _key,
+                  "%s: 99th percentile latency" % _what, "nginx", _MULTI)
 for _size in (100, 16384):
     _key = "%s-c100-%s" % (size_label(_size), PIPE_LABEL)
     _what = ("wrk -t1 on loopback, %s file, 100 keep-alive connections, %d requests "
@@ -212,7 +257,14 @@ def cpus():
 
 
 def pinned(cpu):
-    return lambda: os.sched_setaffinity(0, {cpu})
+    """preexec_fn: cpu (one CPU, or a set of them: every CPU for the
+    unpinned multi-process rows)."""
+    return lambda: os.sched_setaffinity(0, cpu if isinstance(cpu, (set, frozenset)) else {cpu})
+
+
+def all_cpus(server_cpu, client_cpu):
+    """The two cores the pinned rows split, for the unpinned rows to share."""
+    return {server_cpu, client_cpu}
 
 
 def free_port():
@@ -257,10 +309,10 @@ def wait_for_port(port, proc, what, timeout=10):
 
 NGINX_CONF = """\
 # Written by bench/knot_bench.py for one bench run; nginx's best
-# static-file settings for this test, one worker.
+# static-file settings for this test, {workers} worker(s).
 daemon off;
 master_process on;
-worker_processes 1;
+worker_processes {workers};
 worker_rlimit_nofile 20000;
 pid {prefix}/nginx.pid;
 error_log {prefix}/error.log warn;
@@ -285,7 +337,7 @@ http {{
     uwsgi_temp_path {prefix}/uwsgi;
     scgi_temp_path {prefix}/scgi;
     server {{
-        listen 127.0.0.1:{port} backlog=4096;
+        listen 127.0.0.1:{port} backlog=4096{reuseport};
         root {root};
         location / {{ }}
     }}
@@ -297,12 +349,16 @@ class Server:
     """One server under test, started pinned, stopped (and waited for) by
     stop(), whatever happened in between."""
 
-    def __init__(self, impl, build, root, cpu):
+    def __init__(self, impl, build, root, cpu, workers=1):
         self.impl = impl
+        self.workers = workers
         out = os.path.join(build, "bench")
         if impl == "knot":
             exe = os.path.join(build, "examples", "knot", "knot")
-            self.proc = subprocess.Popen([exe, "-p", "0", "-r", root, "-t", "300"],
+            argv = [exe, "-p", "0", "-r", root, "-t", "300"]
+            if workers > 1:
+                argv += ["-w", str(workers)]
+            self.proc = subprocess.Popen(argv,
                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                          universal_newlines=True, preexec_fn=pinned(cpu))
             line = self.proc.stderr.readline()
@@ -333,26 +389,39 @@ class Server:
             user = "user root;" if os.geteuid() == 0 else ""
             with open(conf, "w") as f:
                 f.write(NGINX_CONF.format(prefix=self.prefix, port=self.port, root=root,
-                                          user=user))
+                                          user=user, workers=workers,
+                                          reuseport=" reuseport" if workers > 1 else ""))
             self.proc = subprocess.Popen([nginx, "-p", self.prefix + "/", "-c", conf],
                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                          universal_newlines=True, preexec_fn=pinned(cpu))
             wait_for_port(self.port, self.proc, "nginx")
-            self.pid = self.worker_pid()
+            self.pids = [self.proc.pid] + self.worker_pids()
+            self.pid = self.pids[1]
             return
         wait_for_port(self.port, self.proc, impl)
+        # Knot -w N: the supervisor and its workers.
+        self.pids = [self.proc.pid] + (self.worker_pids() if workers > 1 else [])
 
-    def worker_pid(self):
-        """nginx's one worker: the process that holds the connections."""
+    def worker_pids(self):
+        """The workers (nginx's, or Knot's with -w): the processes that hold
+        the connections, the children of the master or supervisor."""
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
             path = "/proc/%d/task/%d/children" % (self.proc.pid, self.proc.pid)
             with open(path) as f:
                 kids = f.read().split()
-            if kids:
-                return int(kids[0])
+            if len(kids) >= self.workers:
+                return [int(k) for k in kids]
             time.sleep(0.05)
-        die("nginx started no worker")
+        die("%s started %d of %d workers" % (self.impl, len(kids), self.workers))
+
+    def cpu_ns(self):
+        """Run time of the server: of the process holding the connections,
+        or with several workers of every process (the master or supervisor
+        is idle while wrk runs, but counted alike)."""
+        if self.workers == 1:
+            return cpu_ns(self.pid)
+        return sum(cpu_ns(pid) for pid in self.pids)
 
     def stop(self):
         if self.proc.poll() is None:
@@ -405,7 +474,7 @@ def run_wrk(port, path, conns, secs, cpu, busy=None, depth=1):
     return float(rps.group(1)), float(p99.group(1)) * scale, int(count.group(1))
 
 
-def scenario_wrk(impls, params, build, root, server_cpu, client_cpu):
+def scenario_wrk(impls, params, build, root, server_cpu, client_cpu, workers=1):
     """wrk against every server in impls, all started at once (idle ones
     cost nothing) and measured in turn, the order rotating each
     repetition: on a shared machine a burst of someone else's work then
@@ -420,23 +489,24 @@ def scenario_wrk(impls, params, build, root, server_cpu, client_cpu):
             conns_run[impl] = (ST_SELECT_LIMIT - 20 if impl == "st" and conns >= ST_SELECT_LIMIT
                                else conns)
             rps[impl], p99[impl], cpu[impl], busy[impl] = [], [], [], []
-            servers[impl] = Server(impl, build, root, server_cpu)
+            servers[impl] = Server(impl, build, root, server_cpu, workers)
             run_wrk(servers[impl].port, path, conns_run[impl], 1, client_cpu,
                     depth=depth)  # warm-up
         for rep in range(params["reps"]):
             k = rep % len(impls)
             for impl in impls[k:] + impls[:k]:
                 server = servers[impl]
-                before = cpu_ns(server.pid)
+                before = server.cpu_ns()
                 r, p, count = run_wrk(server.port, path, conns_run[impl], params["secs"],
                                       client_cpu, busy[impl], depth)
-                cpu[impl].append((cpu_ns(server.pid) - before) / max(count, 1))
+                cpu[impl].append((server.cpu_ns() - before) / max(count, 1))
                 rps[impl].append(r / 1000.0)
                 p99[impl].append(p)
     finally:
         for server in servers.values():
             server.stop()
-    key = "%s-c%d" % (size_label(size), conns) + ("-pipe%d" % depth if depth > 1 else "")
+    key = "%s-c%d" % (size_label(size), conns) + ("-pipe%d" % depth if depth > 1 else "") + (
+        "-w%d" % workers if workers > 1 else "")
     for impl in impls:
         plugin_cli.result("http-" + key, impl, "k-req/s", rps[impl], conns_run[impl],
                           client_busy="%.3f" % statistics.median(busy[impl]))
@@ -576,8 +646,18 @@ def main():
     if kind == "top":
         scenario_top(params, build, root, server_cpu, client_cpu)
     elif kind == "wrk":
-        scenario_wrk(IMPLS if impl == "all" else (impl,), params, build, root,
-                     server_cpu, client_cpu)
+        workers = params.get("workers", 1)
+        if workers > 1:
+            # Unpinned (see the top of the file); the State Threads server
+            # has one process only.
+            if impl == "st":
+                ap.error("workers=%d: the State Threads server has one process" % workers)
+            everywhere = all_cpus(server_cpu, client_cpu)
+            scenario_wrk(MULTI_IMPLS if impl == "all" else (impl,), params, build, root,
+                         everywhere, everywhere, workers)
+        else:
+            scenario_wrk(IMPLS if impl == "all" else (impl,), params, build, root,
+                         server_cpu, client_cpu)
     else:
         scenario_rss(impl, params, build, root, server_cpu, client_cpu)
     return 0

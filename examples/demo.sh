@@ -3,20 +3,22 @@
 #
 #   sh examples/demo.sh KNOT LOADGEN GT_TOP RUNDIR
 #
-# It writes a small document root into RUNDIR, starts Knot on a loopback
-# port the kernel picks, and drives it with the load generator: clients
-# that fetch back to back, slow readers that keep Knot's threads waiting
-# in write, idle keep-alive connections, and a burst of new connections
-# every few seconds.  On a terminal it then runs gt-top attached to Knot;
-# otherwise it prints three batch snapshots a second apart.  However it
+# It writes a small document root into RUNDIR, starts Knot with two
+# worker processes (knot -w 2) on a loopback port the kernel picks, and
+# drives it with the load generator: clients that fetch back to back, slow
+# readers that keep Knot's threads waiting in write, idle keep-alive
+# connections, and a burst of new connections every few seconds.  On a
+# terminal it then runs gt-top attached to the first worker; otherwise it
+# prints three batch snapshots of that worker a second apart.  However it
 # ends (gt-top quit, Ctrl-C, an error), it stops the load and then Knot,
 # and waits until both are gone.
 #
-# Why gt-top is Knot's parent: gt-top reads Knot's memory, which needs
-# ptrace rights over it.  Under Yama's ptrace_scope 1 (the default on
-# Ubuntu and others) only an ancestor has them, so Knot is started by a
-# subshell that then becomes gt-top with exec.  This shell only starts
-# that subshell and cleans up; it learns the pids from files in RUNDIR.
+# Why gt-top is an ancestor of Knot's workers: gt-top reads a worker's
+# memory, which needs ptrace rights over it.  Under Yama's ptrace_scope 1
+# (the default on Ubuntu and others) only an ancestor has them, so Knot's
+# supervisor is started by a subshell that then becomes gt-top with exec.
+# This shell only starts that subshell and cleans up; it learns the pids
+# from files in RUNDIR.
 #
 # Every failure prints one line starting with "demo:" and exits 1 (64 for
 # a wrong command line).
@@ -38,6 +40,7 @@ BURST=500         # new connections, one request each, every BURST_EVERY s
 BURST_EVERY=3
 FDS_SPARE=200     # listener, logs, the file cache, stdio, in each process
 KNOT_TIMEOUT=300  # see below
+WORKERS=2         # knot -w: worker processes sharing the port
 
 # Slow readers are what keeps Knot's threads in write.  big.bin is 2 MiB
 # bigger than the largest send buffer Linux grows (net.ipv4.tcp_wmem), so
@@ -136,22 +139,28 @@ else
 fi
 
 (
-    "$KNOT" -p 0 -r "$RUN/root" -t "$KNOT_TIMEOUT" >"$RUN/knot.log" 2>&1 &
+    "$KNOT" -w "$WORKERS" -p 0 -r "$RUN/root" -t "$KNOT_TIMEOUT" >"$RUN/knot.log" 2>&1 &
     knot=$!
     echo "$knot" >"$RUN/knot.pid"
     # Knot prints its address once it listens; connections made from then
-    # on wait in its accept queue, so that line means it answers.
+    # on wait in its accept queues, so that line means it answers.  The
+    # supervisor logs each worker's pid as it starts it.
     port=
+    workers=
     tries=0
-    while [ -z "$port" ]; do
+    while [ -z "$port" ] || [ "$(echo "$workers" | wc -w)" -lt "$WORKERS" ]; do
         if ! is_running "$knot"; then
             fail "Knot did not start; its log ($RUN/knot.log) says: $(cat "$RUN/knot.log")"
         fi
-        [ "$tries" -ge 100 ] && fail "Knot printed no address within 10 s; see $RUN/knot.log"
+        [ "$tries" -ge 100 ] &&
+            fail "Knot printed no address and worker pids within 10 s; see $RUN/knot.log"
         sleep 0.1
         tries=$((tries + 1))
         port=$(sed -n 's|^knot: serving .* on http://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$RUN/knot.log")
+        workers=$(sed -n 's|^knot: worker [0-9]* started: pid \([0-9]*\)$|\1|p' "$RUN/knot.log")
     done
+    workers=$(echo "$workers" | paste -sd ' ' -)
+    watched=${workers%% *}
 
     # A long duration: the demo stops the load itself, when it ends.
     "$LOADGEN" -p "$port" --duration 604800 --path / \
@@ -164,17 +173,20 @@ fi
     is_running "$loadgen" ||
         fail "the load generator stopped at once; its log ($RUN/loadgen.log) says:" \
             "$(cat "$RUN/loadgen.log")"
-    echo "demo: Knot (pid $knot) on http://127.0.0.1:$port/ serving $RUN/root;" \
+    echo "demo: Knot, $WORKERS workers (pids $workers; supervisor pid $knot)," \
+        "on http://127.0.0.1:$port/ serving $RUN/root;" \
         "load generator (pid $loadgen): $FAST fast clients, $SLOW slow readers," \
         "$IDLE idle keep-alive, $BURST new connections every $BURST_EVERY s"
+    echo "demo: gt-top shows worker $watched, which serves about 1/$WORKERS of the" \
+        "connections (the kernel spreads them); the others: gt-top -p PID"
 
     : >"$RUN/gt-top.started"
     if [ "$interactive" = 1 ]; then
-        exec "$GT_TOP" -p "$knot"
+        exec "$GT_TOP" -p "$watched"
     fi
     # Without a terminal: let the connections build up, then snapshots.
     sleep 1.7
-    exec "$GT_TOP" -b -n 3 -d 1 -p "$knot"
+    exec "$GT_TOP" -b -n 3 -d 1 -p "$watched"
 )
 status=$?
 

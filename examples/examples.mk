@@ -4,7 +4,7 @@
 #
 #   make knot          $(BUILD)/examples/knot/knot and .../loadgen
 #   make test-knot     HTTP conformance, bad input, 10,000 connections
-#   make demo          Knot under load from loadgen, watched by gt-top
+#   make demo          Knot (-w 2) under load from loadgen, gt-top on a worker
 #                      (examples/demo.sh; batch snapshots without a terminal)
 #   make install       also installs knot into $(PREFIX)/bin
 #

@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,45 @@
 #include "file_cache.h"
 #include "log.h"
 #include "server.h"
+
+int listener_open(const struct sockaddr_in *addr, int reuseport, const char **failed)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    /* A connection is writable again once fewer than this many bytes wait
+     * unsent, not once a third of its send buffer has drained.  The write
+     * timeout then measures a client's lack of progress: the kernel grows
+     * a send buffer to megabytes, and a client reading a large file slowly
+     * but steadily would otherwise sit in one wait longer than the timeout
+     * and be cut.  Accepted connections inherit it.
+     * TCP_NODELAY (inherited too): each response goes out when written.
+     * Under Nagle's algorithm the second of two pipelined responses waited
+     * for the client to acknowledge the first, which it delays: 40 ms. */
+    int notsent_lowat = 128 * 1024;
+    *failed = "socket";
+    if (fd < 0)
+        return -1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) ||
+        setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &notsent_lowat,
+                   sizeof notsent_lowat) < 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
+        goto fail;
+    *failed = "bind";
+    if (bind(fd, (const struct sockaddr *)addr, sizeof *addr) < 0)
+        goto fail;
+    /* The kernel caps the backlog at somaxconn; ask for all of it, so a
+     * burst of connections waits for the accept thread instead of failing. */
+    *failed = "listen";
+    if (listen(fd, 65535) < 0)
+        goto fail;
+    return fd;
+fail:;
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return -1;
+}
 
 void server_add_conn(struct server *s, struct conn *c)
 {

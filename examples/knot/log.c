@@ -10,10 +10,18 @@
 
 #include "log.h"
 
+static int worker_pid; /* 0: "knot: ", else "knot[PID]: " */
+
+void knot_log_set_pid(int pid)
+{
+    worker_pid = pid;
+}
+
 void knot_log(const char *fmt, ...)
 {
     char line[512];
-    int n = snprintf(line, sizeof line, "knot: ");
+    int n = worker_pid ? snprintf(line, sizeof line, "knot[%d]: ", worker_pid)
+                       : snprintf(line, sizeof line, "knot: ");
     va_list ap;
     va_start(ap, fmt);
     n += vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);

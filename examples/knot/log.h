@@ -7,4 +7,7 @@
 /* "knot: " + the formatted message + newline, in one write. */
 void knot_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* A worker of `knot -w N` says which one it is: "knot[PID]: " from now on. */
+void knot_log_set_pid(int pid);
+
 #endif

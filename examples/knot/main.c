@@ -11,7 +11,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +25,10 @@
 #include "file_cache.h"
 #include "log.h"
 #include "server.h"
+#include "supervisor.h"
 
+#define KNOT_STR_(x) #x
+#define KNOT_STR(x) KNOT_STR_(x)
 #define EXIT_USAGE 64 /* as sysexits.h's EX_USAGE */
 #define DEFAULT_TIMEOUT_S 10.0
 #define DEFAULT_CACHE_MIB 64
@@ -46,6 +49,10 @@ static void usage(FILE *out)
         "                          request, and to read each part of a response\n"
         "                          (default %.0f; fractions allowed)\n"
         "  -b, --bind ADDRESS      IPv4 address to listen on (default 127.0.0.1)\n"
+        "  -w, --workers N|auto    worker processes sharing the port (default 1:\n"
+        "                          one process, no supervisor; auto: one per CPU\n"
+        "                          this process may run on; at most %d); each is\n"
+        "                          a gt process of its own, -c counts per worker\n"
         "      --cache-mib MIB     file cache size (default %d MiB); files over an\n"
         "                          eighth of it are streamed, not cached\n"
         "      --log FILE          access log in Common Log Format (\"-\": stdout)\n"
@@ -53,10 +60,13 @@ static void usage(FILE *out)
         "\n"
         "SIGINT or SIGTERM stops gracefully: no new connections, requests in\n"
         "flight finish (for up to TIMEOUT); a second signal stops at once.\n"
+        "With -w N a supervisor process starts the workers, logs each one's pid,\n"
+        "restarts one that dies (after a back-off if it died young) and passes\n"
+        "SIGINT and SIGTERM on to them.\n"
         "Exit status: 0 after a graceful stop, 1 on a run-time error, %d on a\n"
         "usage error.\n",
-        SERVER_FDS_KEPT_BACK + SERVER_MAX_REFUSING, DEFAULT_TIMEOUT_S, DEFAULT_CACHE_MIB,
-        EXIT_USAGE);
+        SERVER_FDS_KEPT_BACK + SERVER_MAX_REFUSING, DEFAULT_TIMEOUT_S,
+        SUPERVISOR_MAX_WORKERS, DEFAULT_CACHE_MIB, EXIT_USAGE);
 }
 
 static void usage_error(const char *fmt, const char *arg)
@@ -93,7 +103,24 @@ static long raise_fd_limit(void)
     return rl.rlim_cur == RLIM_INFINITY ? 1L << 20 : (long)rl.rlim_cur;
 }
 
-static void parse_options(int argc, char **argv, struct server_config *cfg)
+/* -w: a count, or "auto" for the CPUs this process may run on (what
+ * taskset or a cgroup's cpuset leaves it, as nproc counts). */
+static int parse_workers(const char *text)
+{
+    if (strcmp(text, "auto") != 0)
+        return (int)parse_long(text, 1, SUPERVISOR_MAX_WORKERS,
+                               "-w %s: not a worker count (1-" KNOT_STR(SUPERVISOR_MAX_WORKERS)
+                               ", or auto)");
+    cpu_set_t cpus;
+    int n = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 0;
+    if (n < 1) {
+        long online = sysconf(_SC_NPROCESSORS_ONLN);
+        n = online > 0 ? (int)online : 1;
+    }
+    return n < SUPERVISOR_MAX_WORKERS ? n : SUPERVISOR_MAX_WORKERS;
+}
+
+static void parse_options(int argc, char **argv, struct server_config *cfg, int *workers)
 {
     enum { OPT_LOG = 256, OPT_CACHE };
     static const struct option options[] = {
@@ -102,6 +129,7 @@ static void parse_options(int argc, char **argv, struct server_config *cfg)
         {"max-conns", required_argument, NULL, 'c'},
         {"timeout", required_argument, NULL, 't'},
         {"bind", required_argument, NULL, 'b'},
+        {"workers", required_argument, NULL, 'w'},
         {"log", required_argument, NULL, OPT_LOG},
         {"cache-mib", required_argument, NULL, OPT_CACHE},
         {"help", no_argument, NULL, 'h'},
@@ -109,7 +137,7 @@ static void parse_options(int argc, char **argv, struct server_config *cfg)
     };
     int have_port = 0;
     int opt;
-    while ((opt = getopt_long(argc, argv, "p:r:c:t:b:h", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "p:r:c:t:b:w:h", options, NULL)) != -1) {
         switch (opt) {
         case 'p':
             cfg->port = (int)parse_long(optarg, 0, 65535, "-p %s: not a port number (0-65535)");
@@ -132,6 +160,9 @@ static void parse_options(int argc, char **argv, struct server_config *cfg)
         }
         case 'b':
             cfg->bind_address = optarg;
+            break;
+        case 'w':
+            *workers = parse_workers(optarg);
             break;
         case OPT_LOG:
             cfg->access_log_path = optarg;
@@ -157,45 +188,26 @@ static void parse_options(int argc, char **argv, struct server_config *cfg)
         usage_error("%sno document root: give one with -r DOCROOT", "");
 }
 
-static int open_listener(const struct server_config *cfg)
+static struct sockaddr_in listen_address(const struct server_config *cfg)
 {
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->port)};
     if (inet_pton(AF_INET, cfg->bind_address, &addr.sin_addr) != 1) {
         fprintf(stderr, "knot: -b %s: not an IPv4 address\n", cfg->bind_address);
         exit(EXIT_USAGE);
     }
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    /* A connection is writable again once fewer than this many bytes wait
-     * unsent, not once a third of its send buffer has drained.  The write
-     * timeout then measures a client's lack of progress: the kernel grows
-     * a send buffer to megabytes, and a client reading a large file slowly
-     * but steadily would otherwise sit in one wait longer than the timeout
-     * and be cut.  Accepted connections inherit it.
-     * TCP_NODELAY (inherited too): each response goes out when written.
-     * Under Nagle's algorithm the second of two pipelined responses waited
-     * for the client to acknowledge the first, which it delays: 40 ms. */
-    int notsent_lowat = 128 * 1024;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-        setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &notsent_lowat,
-                   sizeof notsent_lowat) < 0 ||
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0) {
-        perror("knot: socket");
-        exit(1);
-    }
-    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
+    return addr;
+}
+
+/* Says why the port could not be had, and exits. */
+static void listen_failed(const struct server_config *cfg, const char *failed)
+{
+    if (strcmp(failed, "bind") == 0)
         fprintf(stderr, "knot: cannot listen on %s:%d: %s%s\n", cfg->bind_address, cfg->port,
                 strerror(errno),
                 errno == EADDRINUSE ? " (choose another port with -p, or -p 0 for any)" : "");
-        exit(1);
-    }
-    /* The kernel caps the backlog at somaxconn; ask for all of it, so a
-     * burst of connections waits for the accept thread instead of failing. */
-    if (listen(fd, 65535) < 0) {
-        perror("knot: listen");
-        exit(1);
-    }
-    return fd;
+    else
+        fprintf(stderr, "knot: %s: %s\n", failed, strerror(errno));
+    exit(1);
 }
 
 /* The first green thread: starts the others and ends. */
@@ -216,10 +228,46 @@ static void server_main(void *arg)
     listener_main(s);
 }
 
+static struct server server;
+
+/* Before the start-up line: from then on SIGINT/SIGTERM must find the
+ * handlers that stop gracefully. */
+static void prepare(void)
+{
+    gt_mutex_init(&server.lock);
+    gt_cond_init(&server.conns_changed);
+    if (shutdown_install_handlers() < 0) {
+        perror("knot: signal handlers");
+        exit(1);
+    }
+}
+
+/* Serves on listen_fd until a graceful stop; the exit status. */
+static int serve(int listen_fd)
+{
+    server.listen_fd = listen_fd;
+    if (gt_main(server_main, &server) < 0) {
+        perror("knot: gt_main");
+        return 1;
+    }
+    if (server.access_log)
+        access_log_close(server.access_log);
+    return 0;
+}
+
+/* What each worker of `knot -w N` runs, in a fork of the supervisor. */
+static int worker_main(int listen_fd, void *unused)
+{
+    (void)unused;
+    prepare();
+    supervisor_worker_ready();
+    return serve(listen_fd);
+}
+
 int main(int argc, char **argv)
 {
-    static struct server server;
     struct server_config *cfg = &server.config;
+    int workers = 1;
     long fd_limit = raise_fd_limit();
     cfg->bind_address = "127.0.0.1";
     cfg->timeout_ns = (int64_t)(DEFAULT_TIMEOUT_S * 1e9);
@@ -229,7 +277,8 @@ int main(int argc, char **argv)
     cfg->max_conns = spare_fds > 16 ? (int)spare_fds : 16;
     server.conn_fd_budget = fd_limit - SERVER_FDS_KEPT_BACK > 1
                                 ? fd_limit - SERVER_FDS_KEPT_BACK : 1;
-    parse_options(argc, argv, cfg);
+    parse_options(argc, argv, cfg, &workers);
+    struct sockaddr_in addr = listen_address(cfg);
 
     server.root_fd = open(cfg->docroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (server.root_fd < 0) {
@@ -250,26 +299,27 @@ int main(int argc, char **argv)
         knot_log("warning: -c %d is above the open-file limit (%ld): connections past "
                  "%ld will wait for a free fd", cfg->max_conns, fd_limit,
                  server.conn_fd_budget);
-    server.listen_fd = open_listener(cfg);
-    gt_mutex_init(&server.lock);
-    gt_cond_init(&server.conns_changed);
-    if (shutdown_install_handlers() < 0) {
-        perror("knot: signal handlers");
-        return 1;
+    const char *failed;
+    if (workers > 1) {
+        static struct supervisor supervisor;
+        if (supervisor_open(&supervisor, workers, &addr, &failed) < 0)
+            listen_failed(cfg, failed);
+        knot_log("serving %s on http://%s:%u/ (max %d connections per worker, timeout "
+                 "%.3g s; %d workers, supervisor pid %d)",
+                 cfg->docroot, cfg->bind_address, (unsigned)ntohs(supervisor.addr.sin_port),
+                 cfg->max_conns, (double)cfg->timeout_ns / 1e9, workers, (int)getpid());
+        return supervisor_run(&supervisor, worker_main, NULL);
     }
 
+    int listen_fd = listener_open(&addr, 0, &failed);
+    if (listen_fd < 0)
+        listen_failed(cfg, failed);
+    prepare();
     struct sockaddr_in bound;
     socklen_t bound_len = sizeof bound;
-    getsockname(server.listen_fd, (struct sockaddr *)&bound, &bound_len);
+    getsockname(listen_fd, (struct sockaddr *)&bound, &bound_len);
     knot_log("serving %s on http://%s:%u/ (max %d connections, timeout %.3g s)",
              cfg->docroot, cfg->bind_address, (unsigned)ntohs(bound.sin_port),
              cfg->max_conns, (double)cfg->timeout_ns / 1e9);
-
-    if (gt_main(server_main, &server) < 0) {
-        perror("knot: gt_main");
-        return 1;
-    }
-    if (server.access_log)
-        access_log_close(server.access_log);
-    return 0;
+    return serve(listen_fd);
 }

@@ -36,6 +36,7 @@ struct server_config {
 #define SERVER_MAX_REFUSING 64
 
 struct conn;
+struct sockaddr_in;
 struct file_cache;
 struct access_log;
 
@@ -56,6 +57,14 @@ struct server {
     gt_mutex_t lock;              /* only for conns_changed */
     gt_cond_t conns_changed;      /* signalled when a connection ends */
 };
+
+/* A listening TCP socket on addr, with the options every connection
+ * inherits (see listener.c); reuseport: SO_REUSEPORT, so that each worker
+ * of `knot -w N` has a socket of its own on the one port.  The fd, or -1
+ * with errno and *failed naming the call that failed ("socket", "bind",
+ * "listen").  Plain system calls: usable before gt_main and in the
+ * supervisor, which never starts it. */
+int listener_open(const struct sockaddr_in *addr, int reuseport, const char **failed);
 
 /* Thread bodies; arg is the struct server. */
 void listener_main(void *server);

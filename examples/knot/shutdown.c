@@ -4,8 +4,8 @@
  * A signal handler may not touch the server, so it only writes the signal
  * number into a pipe (the self-pipe trick); the thread "signals" reads it
  * like any socket and does the work as ordinary code:
- *   1. stop accepting (close the listening socket: the accept thread wakes
- *      with EBADF and ends);
+ *   1. stop accepting (shut down and close the listening socket: the
+ *      accept thread wakes with EBADF and ends);
  *   2. wake the idle keep-alive connections (shutdown(SHUT_RD): their
  *      threads read end-of-file and close);
  *   3. let connections with a request in flight finish it (each answers
@@ -85,6 +85,11 @@ void shutdown_main(void *arg)
         return;
     }
     s->stopping = 1;
+    /* shutdown first: it stops the socket listening even while another
+     * process holds it (a supervisor keeps a copy of each worker's), so
+     * that the kernel sends new connections to the other workers at once
+     * instead of queueing them here while this one finishes. */
+    shutdown(s->listen_fd, SHUT_RDWR);
     close(s->listen_fd);
     int idle = 0;
     for (struct conn *c = s->conn_list; c; c = c->next) {
