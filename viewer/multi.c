@@ -188,6 +188,19 @@ static int skipped(const struct multi *m, pid_t pid, uint64_t now)
     return 0;
 }
 
+/* Whether P's runtime has published its registry: one read of the
+ * header, no thread record. */
+static int runtime_started(struct multi_proc *p)
+{
+    gto_snapshot *snap = NULL;
+    char err[GTO_ERR_MAX];
+    if (gto_snapshot_take(p->s.target, GTO_SNAP_NO_THREADS, &snap, err) < 0)
+        return 0;
+    int started = gto_snapshot_counters(snap)->started;
+    gto_snapshot_free(snap);
+    return started;
+}
+
 static void skip_add(struct multi *m, pid_t pid, uint64_t now)
 {
     size_t i = m->nskip < MULTI_SKIP_MAX ? m->nskip++ : m->skip_next++ % MULTI_SKIP_MAX;
@@ -223,6 +236,15 @@ size_t multi_scan(struct multi *m)
         /* Not a gt program, gone, or not ours to read: not followed, and
          * no error, as pgrep finds only what it may see. */
         if (add(m, (pid_t)v, err) < 0) {
+            skip_add(m, (pid_t)v, now);
+            continue;
+        }
+        /* A process of the program whose runtime has not started (Knot's
+         * supervisor, which forks the workers and never serves; a program
+         * still before gt_main) has nothing to show: looked at again
+         * later, as one that is not ours to read. */
+        if (!runtime_started(m->p[m->n - 1])) {
+            drop(m, m->n - 1);
             skip_add(m, (pid_t)v, now);
             continue;
         }

@@ -244,6 +244,12 @@ def test_name_picks_exactly_the_gt_processes_of_that_name(tmp_path):
     other = tmp_path / (name + "x")
     shutil.copy("/bin/sleep", other)
     sleeper = subprocess.Popen([str(other), "60"])
+    # A gt program under a matching name whose runtime has not started.
+    early = tmp_path / (name + "early")
+    shutil.copy(os.path.join(os.path.dirname(PIPELINE), "before_main"), early)
+    waiting = subprocess.Popen([str(early)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               text=True)
+    assert waiting.stdout.readline() == "ready\n"
     ps = [Named(str(exe), 1, n) for n in (1, 2, 3)]
     try:
         doc = json.loads(gt_top("-b", "-d", "0.2", "--name", name + "*", "--format",
@@ -260,6 +266,8 @@ def test_name_picks_exactly_the_gt_processes_of_that_name(tmp_path):
     finally:
         sleeper.kill()
         sleeper.wait()
+        waiting.kill()
+        waiting.wait()
         for p in ps:
             p.stop()
 
