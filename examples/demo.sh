@@ -8,8 +8,9 @@
 # drives it with the load generator: clients that fetch back to back, slow
 # readers that keep Knot's threads waiting in write, idle keep-alive
 # connections, and a burst of new connections every few seconds.  On a
-# terminal it then runs gt-top attached to the first worker; otherwise it
-# prints three batch snapshots of that worker a second apart.  However it
+# terminal it then runs gt-top over both workers (gt-top -p PID1,PID2: each
+# row sums the workers, P splits it by worker); otherwise it prints three
+# batch snapshots of the two a second apart.  However it
 # ends (gt-top quit, Ctrl-C, an error), it stops the load and then Knot,
 # and waits until both are gone.
 #
@@ -160,7 +161,7 @@ fi
         workers=$(sed -n 's|^knot: worker [0-9]* started: pid \([0-9]*\)$|\1|p' "$RUN/knot.log")
     done
     workers=$(echo "$workers" | paste -sd ' ' -)
-    watched=${workers%% *}
+    watched=$(echo "$workers" | tr ' ' ,)
 
     # A long duration: the demo stops the load itself, when it ends.
     "$LOADGEN" -p "$port" --duration 604800 --path / \
@@ -177,8 +178,8 @@ fi
         "on http://127.0.0.1:$port/ serving $RUN/root;" \
         "load generator (pid $loadgen): $FAST fast clients, $SLOW slow readers," \
         "$IDLE idle keep-alive, $BURST new connections every $BURST_EVERY s"
-    echo "demo: gt-top shows worker $watched, which serves about 1/$WORKERS of the" \
-        "connections (the kernel spreads them); the others: gt-top -p PID"
+    echo "demo: gt-top shows the $WORKERS workers as one (gt-top -p $watched);" \
+        "P splits its rows by worker"
 
     : >"$RUN/gt-top.started"
     if [ "$interactive" = 1 ]; then
