@@ -6,7 +6,10 @@ must give the same exact counts."""
 import gzip
 import os
 import re
+import socket
 import subprocess
+import time
+import urllib.request
 
 import pytest
 
@@ -373,3 +376,42 @@ def test_core(two, tmp_path):
     assert {s["labels"]["pid"] for s in p["sample"]} == {a.pid}
     alpha = [s for s in p["sample"] if "alpha_leaf" in s["functions"]]
     assert [s["values"][0] for s in alpha] == [per_group(COUNTS_A)["alpha"]]
+
+
+def test_go_tool_pprof_http_views(two, tmp_path):
+    """go tool pprof -http serves the profile's graph and flame graph: both
+    pages hold the fixture's functions (the graph is drawn by Graphviz's
+    dot, which make test installs)."""
+    a, _ = two
+    profile_of(tmp_path, a.pid)
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    env = dict(os.environ, HOME=str(home), GOCACHE=str(tmp_path / "gocache"),
+               GOPATH=str(tmp_path / "gopath"), GOTOOLCHAIN="local", GOPROXY="off",
+               GOFLAGS="", PPROF_TMPDIR=str(tmp_path / "pprof"), BROWSER="true")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(["go", "tool", "pprof", "-no_browser",
+                               "-http=127.0.0.1:%d" % port, str(tmp_path / "p.pb.gz")],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    try:
+        pages = {}
+        end = time.time() + 120
+        while time.time() < end and len(pages) < 2:
+            for view in ("/ui/", "/ui/flamegraph"):
+                try:
+                    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, view),
+                                                timeout=30) as r:
+                        pages[view] = (r.status, r.read().decode("utf-8", "replace"))
+                except OSError:
+                    time.sleep(0.2)
+            assert server.poll() is None, server.stdout.read().decode()
+        for view in ("/ui/", "/ui/flamegraph"):
+            status, body = pages[view]
+            assert status == 200, view
+            for fn in ("alpha_leaf", "beta_wait", "diver_wait", "hold_main"):
+                assert fn in body, (view, fn)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
