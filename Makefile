@@ -58,6 +58,7 @@ HEADERS_OK := $(BUILD)/.headers-all-ok
 TEST_SUITES :=
 
 include runtime/runtime.mk
+-include runtime/pthread/pthread.mk
 -include tests/tests.mk
 include tests/integration.mk
 -include tools/tools.mk
