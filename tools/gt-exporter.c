@@ -15,6 +15,12 @@
  * between scrapes.  It reads the targets through libgtobserve only
  * (process_vm_readv): it never stops them or writes to them.
  *
+ * A scrape reads no thread record (the header, the locations, the head
+ * of each location's queue, the edges: the same few reads at any number
+ * of threads); what only every record tells comes from a read of them
+ * all every --full-every seconds, after a response.  --full reads every
+ * record at every scrape, as gt-top does.
+ *
  * The parts: exporter/http.c serves, exporter/targets.c keeps the
  * targets, exporter/discover.c finds gt processes, exporter/scrape.c
  * writes a response, exporter/proc.c reads /proc.
@@ -46,7 +52,10 @@ static const char doc[] =
     "of every target (threads by state, each location's queue and wait-time "
     "histogram, stack bytes, deadlocks, the hog), labelled by pid and exe, "
     "with gt_up per target.\v"
-    "Targets are read, never stopped or written to; one that exits or cannot "
+    "A scrape reads each target's header, locations, queue heads and edges, "
+    "not every thread's record (--full does); the stack bytes, blocked threads "
+    "and deadlocks come from a read of every record every --full-every "
+    "seconds.  Targets are read, never stopped or written to; one that exits or cannot "
     "be read has gt_up 0 (with --discover it is dropped once gone), never an "
     "error page.  / is a page linking to /metrics.\n\n"
     "Exit status: 0 stopped by SIGTERM or Ctrl-C (or --once done), 1 a target "
