@@ -217,6 +217,12 @@ static void full_read(struct targets *ts, struct target *t, int force)
     char err[GTO_ERR_MAX];
     gto_snapshot *snap;
     t->full_due_ns = now + ts->full_every_ns;
+    /* Targets read first in one scrape (at start, all of them) are next
+     * read a quarter, a half, three quarters or a whole period later, and
+     * a period apart from then on: not all after one response, which
+     * would hold the next requests up for all their reads at once. */
+    if (force)
+        t->full_due_ns = now + ts->full_every_ns / 4 * (1 + ts->nfirst++ % 4);
     if (gto_snapshot_take(t->s.target, GTO_SNAP_BLOCKERS, &snap, err) < 0)
         return;
     /* Location indices are bounded by the locations the snapshot read
@@ -319,7 +325,6 @@ void targets_release(struct targets *ts)
             continue;
         tables_free(&t->tb);
         t->sampled = 0;
-        full_read(ts, t, 0);
         /* sampler_release measures the stacks when its policy says they
          * are due (at most 1/100 of the time); the exporter's own floor
          * spaces them further, or stops them. */
@@ -332,5 +337,8 @@ void targets_release(struct targets *ts)
             if (t->s.next_measure_ns < floor)
                 t->s.next_measure_ns = floor;
         }
+        /* Once the scrape's snapshot is let go: its buffers serve the
+         * full read. */
+        full_read(ts, t, 0);
     }
 }

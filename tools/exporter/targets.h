@@ -59,6 +59,8 @@ struct targets {
     uint64_t measure_every_ns;  /* stack residency at most this often per
                                  * target; 0 never */
     uint64_t full_every_ns;  /* not --full: every record this often */
+    unsigned nfirst;         /* first full reads made (they spread the
+                              * next ones over a period) */
     int log;                 /* a line on stderr when a target comes, goes
                               * down, comes back or exits */
 };
