@@ -188,7 +188,13 @@ install: install-exporter
 # deadlocks and a spinner, and two Knot servers, promtool on every exposition, and a real Prometheus server
 # scraping it (tests/exporter/).  ($$(KNOT): examples.mk is read after
 # this file.)
-TE_PROGS := $(BUILD)/tests/viewer/pipeline $(BUILD)/tests/tools/blockers
+# tests/exporter/*.c: the exporter's own fixtures (queue_order: waiters
+# parked at one place in a known order).
+TE_FIXTURES := $(patsubst tests/exporter/%.c,$(BUILD)/tests/exporter/%,$(wildcard tests/exporter/*.c))
+$(BUILD)/tests/exporter/%: tests/exporter/%.c $(LIBGT_A) | $(BUILD)/tests/exporter/
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(GT_CFLAGS) -MMD -MP -o $@ $< $(LIBGT_A) $(GT_LDFLAGS) $(GT_LIBS)
+TE_PROGS := $(BUILD)/tests/viewer/pipeline $(BUILD)/tests/tools/blockers $(TE_FIXTURES)
 test-exporter: $(GT_EXPORTER) $(BUILD)/bin/gt-top $(TE_PROGS) $$(KNOT) $(DEPS_STAMP)
 	$(Q)GT_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/exporter
 TEST_SUITES += test-exporter

@@ -17,10 +17,12 @@
  * target's own labels (pid, exe), and each family's HELP and TYPE come
  * once, before all of its series, as the format requires.
  * viewer/README.md lists every metric.  A snapshot taken without thread
- * records (GTO_SNAP_NO_THREADS, gt-exporter --fast) leaves out the
- * series counted from them, and takes each location's queue length from
- * its record (the running thread, gt_running_seconds and gt_hog, comes
- * from the header: gto_hog).
+ * records (GTO_SNAP_NO_THREADS, gt-exporter's scrapes) takes the series
+ * counted from them from a full read taken apart (prom_write_full), or
+ * leaves them out while there is none; each location's queue length and
+ * oldest wait come from its record and its queue's head (the running
+ * thread, gt_running_seconds and gt_hog, comes from the header:
+ * gto_hog).
  */
 #include "prometheus.h"
 
@@ -221,16 +223,6 @@ static void file_io_time(FILE *out, const struct prom_target *t)
     plain_ns(out, "gt_file_io_seconds_total", t, counters(t)->file_io_ns);
 }
 
-static void reserved(FILE *out, const struct prom_target *t)
-{
-    plain_u64(out, "gt_stack_reserved_bytes", t, t->tb->reserved);
-}
-
-static void live(FILE *out, const struct prom_target *t)
-{
-    plain_u64(out, "gt_stack_live_bytes", t, t->tb->live);
-}
-
 /* Resident and dead are measured every 10 s or so, never in a compact
  * core: absent until known rather than 0. */
 static int measured(const struct prom_target *t)
@@ -259,41 +251,60 @@ static void rss(FILE *out, const struct prom_target *t)
 }
 
 /* Whether the target's snapshots hold its thread records: every series
- * counted from them is left out of a snapshot taken without them
- * (GTO_SNAP_NO_THREADS, gt-exporter --fast) rather than printed as 0. */
+ * counted from them comes from the full read of a snapshot taken without
+ * them (GTO_SNAP_NO_THREADS, gt-exporter), and is left out rather than
+ * printed as 0 while there is none. */
 static int records(const struct prom_target *t)
 {
     return !(t->s->flags & GTO_SNAP_NO_THREADS);
 }
 
 /* A target as the families see it: the caller's, and what
- * prom_write_deadlocks was told of its deadlocks (every family is called
- * with one of these). */
+ * prom_write_full was told of its full read (every family is called with
+ * one of these). */
 struct target_in {
     struct prom_target t;
-    const struct prom_deadlocks *dl;
+    const struct prom_full *full;
 };
 
-static const struct prom_deadlocks *known_deadlocks(const struct prom_target *t)
+static const struct prom_full *full_read(const struct prom_target *t)
 {
-    return ((const struct target_in *)(const void *)t)->dl;
+    return ((const struct target_in *)(const void *)t)->full;
+}
+
+static int counted(const struct prom_target *t)
+{
+    return records(t) || full_read(t);
+}
+
+static void reserved(FILE *out, const struct prom_target *t)
+{
+    plain_u64(out, "gt_stack_reserved_bytes", t,
+              records(t) ? t->tb->reserved : full_read(t)->reserved);
+}
+
+static void live(FILE *out, const struct prom_target *t)
+{
+    plain_u64(out, "gt_stack_live_bytes", t, records(t) ? t->tb->live : full_read(t)->live);
 }
 
 static void deadlocked(FILE *out, const struct prom_target *t)
 {
     plain_u64(out, "gt_deadlocked_threads", t,
-              records(t) ? t->tb->cycle_threads : known_deadlocks(t)->threads);
+              records(t) ? t->tb->cycle_threads : full_read(t)->cycle_threads);
 }
 
 static void cycles(FILE *out, const struct prom_target *t)
 {
     plain_u64(out, "gt_deadlock_cycles", t,
-              records(t) ? t->tb->ncycles : known_deadlocks(t)->cycles);
+              records(t) ? t->tb->ncycles : full_read(t)->cycles);
 }
 
-static int deadlocks_known(const struct prom_target *t)
+/* The oldest wait: counted from the records, or read from each queue's
+ * head (GTO_SNAP_QUEUE_HEADS) into the rows by the caller. */
+static int oldest_known(const struct prom_target *t)
 {
-    return records(t) || known_deadlocks(t);
+    return records(t) || (t->s->flags & GTO_SNAP_QUEUE_HEADS);
 }
 
 static void running(FILE *out, const struct prom_target *t)
@@ -310,25 +321,22 @@ static void hog(FILE *out, const struct prom_target *t)
 static void waiting(FILE *out, const struct prom_target *t)
 {
     char label[WHERE_MAX + 16];
-    for (size_t i = 0; i < t->tb->nlocs; i++) {
-        /* Counted from the records, with the states; without them, the
-         * location record's own count of its queue. */
-        uint64_t n = t->tb->locs[i].waiting;
-        if (!records(t)) {
-            const struct gto_location *l = gto_location_by_index(t->s->cur,
-                                                                 t->tb->locs[i].index);
-            n = l ? l->waiting : 0;
-        }
-        loc_u64(out, "gt_location_waiting_threads", t, label_of(t, i, label, sizeof(label)), n);
-    }
+    for (size_t i = 0; i < t->tb->nlocs; i++)
+        loc_u64(out, "gt_location_waiting_threads", t, label_of(t, i, label, sizeof(label)),
+                t->tb->locs[i].waiting);
 }
 
 static void blocked(FILE *out, const struct prom_target *t)
 {
     char label[WHERE_MAX + 16];
+    const struct prom_full *f = records(t) ? NULL : full_read(t);
     for (size_t i = 0; i < t->tb->nlocs; i++) {
-        loc_label(t->tb, t->tb->locs[i].index, label, sizeof(label));
-        loc_u64(out, "gt_location_blocked_threads", t, label, t->tb->locs[i].blocked_waiters);
+        uint32_t index = t->tb->locs[i].index;
+        if (f && (!index || index > f->nblocked))
+            continue;   /* made since the full read: not counted yet */
+        loc_label(t->tb, index, label, sizeof(label));
+        loc_u64(out, "gt_location_blocked_threads", t, label,
+                f ? f->blocked[index] : t->tb->locs[i].blocked_waiters);
     }
 }
 
@@ -384,6 +392,13 @@ static void edges(FILE *out, const struct prom_target *t)
     }
 }
 
+/* The end of the HELP of a family counted from every thread record:
+ * gt-exporter counts it at a full read, not at each scrape (its
+ * --full-every; gt-top at each refresh).  One text for both, so that
+ * their expositions agree to the byte. */
+#define FULL_EVERY "; gt-exporter counts it every --full-every seconds (60 by " \
+                   "default), or at each scrape with --full."
+
 static const struct family {
     const char *name, *type, *help;
     void (*series)(FILE *out, const struct prom_target *t);
@@ -404,10 +419,10 @@ static const struct family {
      * resident and resident within reserved, so a sum over kind would
      * count bytes twice.  Each of these sums over targets. */
     {"gt_stack_reserved_bytes", "gauge",
-     "Stack bytes reserved for all threads (stack_hi - stack_lo, guards apart).",
-     reserved, records},
+     "Stack bytes reserved for all threads (stack_hi - stack_lo, guards apart)" FULL_EVERY,
+     reserved, counted},
     {"gt_stack_live_bytes", "gauge",
-     "Stack bytes in use at each thread's last switch, all threads.", live, records},
+     "Stack bytes in use at each thread's last switch, all threads" FULL_EVERY, live, counted},
     {"gt_stack_resident_bytes", "gauge",
      "Stack bytes in memory, all threads (measured every 10 s or less often).",
      resident, measured},
@@ -416,10 +431,11 @@ static const struct family {
      "(measured every 10 s or less often).", dead, measured},
     {"gt_guard_mappings", "gauge", "Mappings the guard policy uses.", guard_mappings, NULL},
     {"gt_resident_memory_bytes", "gauge", "Resident set size.", rss, rss_known},
-    {"gt_deadlocked_threads", "gauge", "Threads in a deadlock cycle.", deadlocked, deadlocks_known},
+    {"gt_deadlocked_threads", "gauge", "Threads in a deadlock cycle" FULL_EVERY, deadlocked,
+     counted},
     {"gt_deadlock_cycles", "gauge",
-     "Deadlock cycles (threads waiting on each other through mutexes and joins).",
-     cycles, deadlocks_known},
+     "Deadlock cycles (threads waiting on each other through mutexes and joins)" FULL_EVERY,
+     cycles, counted},
     {"gt_running_seconds", "gauge",
      "How long the running thread has run without parking or yielding (0 when "
      "none runs or the time is unknown).", running, NULL},
@@ -433,25 +449,25 @@ static const struct family {
      waiting, NULL},
     {"gt_location_blocked_threads", "gauge",
      "Threads waiting at a location held up by another thread (a mutex's owner, "
-     "a joined thread): some of its waiting threads.", blocked, records},
+     "a joined thread): some of its waiting threads" FULL_EVERY, blocked, counted},
     {"gt_location_arrivals_total", "counter", "Waits begun at a location.", arrivals, NULL},
     {"gt_location_wait_seconds", "histogram",
      "Completed waits at a location, from the park to running again, in the "
      "runtime's log2 buckets (le = 2^(b+1) - 1 ns).", wait_seconds, NULL},
     {"gt_location_oldest_wait_seconds", "gauge",
-     "Age of the oldest wait in progress at a location.", oldest, records},
+     "Age of the oldest wait in progress at a location.", oldest, oldest_known},
     {"gt_edge_transitions_total", "counter",
      "Threads that went from one location to the next.", edges, NULL},
 };
 
-void prom_write_deadlocks(FILE *out, const struct prom_target *targets,
-                          const struct prom_deadlocks *const *dl, size_t n)
+void prom_write_full(FILE *out, const struct prom_target *targets,
+                     const struct prom_full *const *full, size_t n)
 {
     struct target_in *in = malloc((n + 1) * sizeof(*in));
     if (!in)
         return;   /* an empty exposition: the scraper says so */
     for (size_t i = 0; i < n; i++)
-        in[i] = (struct target_in){targets[i], dl ? dl[i] : NULL};
+        in[i] = (struct target_in){targets[i], full ? full[i] : NULL};
     for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
         const struct family *fam = &families[f];
         size_t shown = 0;
@@ -469,5 +485,5 @@ void prom_write_deadlocks(FILE *out, const struct prom_target *targets,
 
 void prom_write(FILE *out, const struct prom_target *t, size_t n)
 {
-    prom_write_deadlocks(out, t, NULL, n);
+    prom_write_full(out, t, NULL, n);
 }

@@ -26,19 +26,28 @@ struct prom_target {
  * such as resident bytes before the first measure, is left out). */
 void prom_write(FILE *out, const struct prom_target *t, size_t n);
 
-/* The deadlock gauges of a target whose snapshot has no thread records
- * (GTO_SNAP_NO_THREADS), known from a fuller snapshot taken apart, less
- * often (gt-exporter --fast). */
-struct prom_deadlocks {
+/* What a snapshot without thread records (GTO_SNAP_NO_THREADS) cannot
+ * count, counted from a snapshot of every record (GTO_SNAP_BLOCKERS)
+ * taken apart, less often (gt-exporter's full read). */
+struct prom_full {
     uint64_t cycles;        /* gto_cycle_count */
-    uint64_t threads;       /* gto_cycle_threads */
+    uint64_t cycle_threads; /* gto_cycle_threads */
+    uint64_t reserved, live;    /* stack bytes of every thread */
+    /* Waiters held up (the sum of gto_location_blockers' waiters) by
+     * location index, 1 up to nblocked: the locations of that snapshot
+     * (a location made since has no gt_location_blocked_threads yet). */
+    const uint64_t *blocked;
+    size_t nblocked;
 };
 
-/* prom_write, with DL[i] the deadlock gauges of target I when its
- * snapshot has no records (NULL: unknown, left out, as prom_write does;
- * a snapshot with records gives its own). */
-void prom_write_deadlocks(FILE *out, const struct prom_target *t,
-                          const struct prom_deadlocks *const *dl, size_t n);
+/* prom_write, with FULL[i] what the full read of target I counted when
+ * its snapshot has no records (NULL: unknown, those series left out, as
+ * prom_write does; a snapshot with records gives its own).  A snapshot
+ * without records gives each location's queue and oldest wait by its
+ * table rows: the caller fills waiting and age_max from the location
+ * records (gto_location.waiting, oldest_since) before sorting them. */
+void prom_write_full(FILE *out, const struct prom_target *t,
+                     const struct prom_full *const *full, size_t n);
 
 /* The labels of a process, `pid="PID",exe="EXE"`, into BUF (EXE's
  * quotes, backslashes and newlines escaped; cut short to fit LEN).

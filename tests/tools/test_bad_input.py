@@ -2,6 +2,7 @@
 (2 for a bad command line): never a crash, a hang or a traceback."""
 import json
 import os
+import pty
 import shutil
 import stat
 import subprocess
@@ -10,7 +11,9 @@ import time
 
 import pytest
 
-from conftest import (FIXTURES, GT_STACKS, GT_WASTE, Fixture, exe, gcore, run)
+from conftest import (BIN, FIXTURES, GT_STACKS, GT_WASTE, Fixture, exe, gcore, run)
+
+GT_TOP = os.path.join(BIN, "gt-top")
 
 TOOLS = [GT_STACKS, GT_WASTE]
 
@@ -129,6 +132,40 @@ def test_not_a_gt_program(tool):
                              "gt_registry in its program (%s) or its libraries"
                              % (os.path.basename(tool), p.pid,
                                 os.path.realpath(shutil.which("sleep"))))
+
+
+def test_a_reader_is_not_a_gt_program(known):
+    """gt-top maps its target's program read-only, for its symbols: the
+    program's registry is in a file gt-top maps, but not one it runs (no
+    executable mapping of it), so gt-top is no gt program that has not
+    started yet: it is not a gt program."""
+    # gt-top on its screen (a pseudo-terminal), refreshing once a minute.
+    master, slave = pty.openpty()
+    top = subprocess.Popen([GT_TOP, "-d", "60", str(known.pid)], stdin=slave, stdout=slave,
+                           stderr=slave, env=dict(os.environ, TERM="xterm"))
+    os.close(slave)
+    try:
+        # Once its first snapshot is symbolized, it maps the program.
+        program = os.path.realpath(known.exe)
+        deadline = time.monotonic() + 20
+        while True:
+            assert top.poll() is None
+            with open("/proc/%d/maps" % top.pid) as f:
+                mine = [line.split() for line in f if line.rstrip().endswith(program)]
+            if mine:
+                break
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert all(m[1][2] != "x" for m in mine), mine
+        rc, out, err = run(GT_STACKS, "-p", top.pid)
+    finally:
+        top.kill()
+        top.wait()
+        os.close(master)
+    assert rc == 1 and out == ""
+    assert one_line(err) == ("gt-stacks: process %d (gt-top) is not a gt program: no "
+                             "gt_registry in its program (%s) or its libraries"
+                             % (top.pid, os.path.realpath(GT_TOP)))
 
 
 def bad_registry(mode):

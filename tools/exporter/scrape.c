@@ -38,16 +38,16 @@ void scrape_write(struct targets *ts, FILE *out)
     targets_rescan(ts);
     targets_sample(ts);
     struct prom_target *pt = calloc(ts->n + 1, sizeof(*pt));
-    const struct prom_deadlocks **dl = calloc(ts->n + 1, sizeof(*dl));
+    const struct prom_full **full = calloc(ts->n + 1, sizeof(*full));
     size_t n = 0;
-    for (size_t i = 0; pt && dl && i < ts->n; i++)
+    for (size_t i = 0; pt && full && i < ts->n; i++)
         if (ts->v[i].up) {
-            dl[n] = ts->v[i].dl_known ? &ts->v[i].dl : NULL;
+            full[n] = ts->v[i].full_known ? &ts->v[i].full : NULL;
             pt[n++] = (struct prom_target){&ts->v[i].s, &ts->v[i].tb, ts->v[i].labels};
         }
-    prom_write_deadlocks(out, pt, dl, n);
+    prom_write_full(out, pt, full, n);
     free(pt);
-    free(dl);
+    free(full);
 
     if (ts->n) {
         prom_family(out, "gt_up", "gauge",

@@ -13,19 +13,22 @@
 #include "prometheus.h"
 #include "proc.h"
 
-void targets_init(struct targets *ts, int discover, int fast, uint64_t measure_every_ns,
-                  uint64_t deadlocks_every_ns)
+void targets_init(struct targets *ts, int discover, int full, uint64_t measure_every_ns,
+                  uint64_t full_every_ns)
 {
     memset(ts, 0, sizeof(*ts));
     ts->discover = discover;
-    /* What a scrape reads: every thread record, for the counts gt-top
-     * makes of them, and who blocks whom (gt_location_blocked_threads,
-     * the deadlock gauges); never the stacks, which cost most of a
-     * snapshot and make no series.  --fast: the header, locations and
-     * edges only (a few reads whatever the threads). */
-    ts->flags = fast ? GTO_SNAP_NO_THREADS : GTO_SNAP_BLOCKERS;
+    /* What a scrape reads: the header (threads by state are the runtime's
+     * own tallies), the locations, the record at the head of each queue
+     * (its oldest wait) and the edges: a few reads whatever the threads.
+     * What only every record tells comes from a full read every
+     * full_every_ns.  --full: every thread record at every scrape, for
+     * the counts gt-top makes of them, and who blocks whom.  Never the
+     * stacks, which cost most of a snapshot and make no series. */
+    ts->full = full;
+    ts->flags = full ? GTO_SNAP_BLOCKERS : GTO_SNAP_NO_THREADS | GTO_SNAP_QUEUE_HEADS;
     ts->measure_every_ns = measure_every_ns;
-    ts->deadlocks_every_ns = fast ? deadlocks_every_ns : 0;
+    ts->full_every_ns = full ? 0 : full_every_ns;
     discover_init(&ts->disc);
 }
 
@@ -37,6 +40,9 @@ static void target_close(struct target *t)
     if (t->open)
         sampler_close(&t->s);
     t->open = 0;
+    free(t->blocked);
+    t->blocked = NULL;
+    t->full_known = 0;
 }
 
 void targets_free(struct targets *ts)
@@ -199,20 +205,67 @@ void targets_rescan(struct targets *ts)
     free(known);
 }
 
-/* --fast: the deadlock gauges of T from a snapshot of every record (and
- * who waits on whom), taken apart from the scrapes', when due. */
-static void check_deadlocks(struct targets *ts, struct target *t)
+/* Not --full: what only every record of T tells, from a snapshot of
+ * them all and of who waits on whom, taken apart from the scrapes' when
+ * due (FORCE: now).  A failed read keeps the last one, and the next is
+ * tried when due: the scrapes say when the target cannot be read. */
+static void full_read(struct targets *ts, struct target *t, int force)
 {
-    if (!ts->deadlocks_every_ns || !t->open || monotonic_ns() < t->dl_due_ns)
+    uint64_t now = monotonic_ns();
+    if (ts->full || !ts->full_every_ns || !t->open || (!force && now < t->full_due_ns))
         return;
     char err[GTO_ERR_MAX];
     gto_snapshot *snap;
-    t->dl_due_ns = monotonic_ns() + ts->deadlocks_every_ns;
+    t->full_due_ns = now + ts->full_every_ns;
+    /* Targets read first in one scrape (at start, all of them) are next
+     * read a quarter, a half, three quarters or a whole period later, and
+     * a period apart from then on: not all after one response, which
+     * would hold the next requests up for all their reads at once. */
+    if (force)
+        t->full_due_ns = now + ts->full_every_ns / 4 * (1 + ts->nfirst++ % 4);
     if (gto_snapshot_take(t->s.target, GTO_SNAP_BLOCKERS, &snap, err) < 0)
-        return;   /* the scrapes say when the target cannot be read */
-    t->dl = (struct prom_deadlocks){gto_cycle_count(snap), gto_cycle_threads(snap)};
-    t->dl_known = 1;
+        return;
+    /* Location indices are bounded by the locations the snapshot read
+     * (its array grows with the records, never sized by a count). */
+    size_t nlocs = gto_location_count(snap);
+    uint64_t *blocked = calloc(nlocs + 1, sizeof(*blocked));
+    if (!blocked) {
+        gto_snapshot_free(snap);
+        return;
+    }
+    for (size_t i = 1; i <= nlocs; i++) {
+        const struct gto_loc_blocker *b;
+        size_t n = gto_location_blockers(snap, (uint32_t)i, &b);
+        for (size_t k = 0; k < n; k++)
+            blocked[i] += b[k].waiters;
+    }
+    struct prom_full f = {gto_cycle_count(snap), gto_cycle_threads(snap), 0, 0, blocked, nlocs};
+    for (size_t i = 0; i < gto_thread_count(snap); i++) {
+        const struct gto_thread *th = gto_thread_at(snap, i);
+        f.reserved += th->reserved;
+        f.live += th->live;
+    }
     gto_snapshot_free(snap);
+    free(t->blocked);
+    t->blocked = blocked;
+    t->full = f;
+    t->full_known = 1;
+}
+
+/* A snapshot without records: each location row's queue and oldest wait
+ * from its record and its queue's head (the rows were counted from
+ * records there are none of), before the rows are sorted by them. */
+static void rows_from_locations(struct target *t)
+{
+    const gto_snapshot *snap = t->s.cur;
+    uint64_t now = gto_snapshot_counters(snap)->now;
+    for (size_t i = 0; i < t->tb.nlocs; i++) {
+        struct loc_row *r = &t->tb.locs[i];
+        const struct gto_location *l = gto_location_by_index(snap, r->index);
+        r->waiting = l ? l->waiting : 0;
+        /* gto_wait_age's rule, on the head's wait_since */
+        r->age_max = l && l->oldest_since && now > l->oldest_since ? now - l->oldest_since : 0;
+    }
 }
 
 void targets_sample(struct targets *ts)
@@ -222,10 +275,10 @@ void targets_sample(struct targets *ts)
         t->up = 0;
         if (t->gone || (!t->open && target_open(ts, t) < 0))
             continue;
-        /* The first scrape of a --fast target has its deadlock gauges
-         * too: a family that came one scrape late would look new. */
-        if (!t->dl_known)
-            check_deadlocks(ts, t);
+        /* The first scrape of a target has the full read's series too:
+         * a family that came one scrape late would look new. */
+        if (!t->full_known && !t->full_due_ns)
+            full_read(ts, t, 1);
         if (sampler_step(&t->s, t->err) < 0) {
             if (t->s.target_gone || process_gone(t)) {
                 t->gone = 1;
@@ -238,6 +291,8 @@ void targets_sample(struct targets *ts)
             sampler_release(&t->s);
             continue;
         }
+        if (!ts->full)
+            rows_from_locations(t);
         /* The rows in the order gt-top -b prints them (the Locations
          * view's own: most threads waiting first), so that the two
          * expositions of one snapshot are the same bytes. */
@@ -270,7 +325,6 @@ void targets_release(struct targets *ts)
             continue;
         tables_free(&t->tb);
         t->sampled = 0;
-        check_deadlocks(ts, t);
         /* sampler_release measures the stacks when its policy says they
          * are due (at most 1/100 of the time); the exporter's own floor
          * spaces them further, or stops them. */
@@ -283,5 +337,8 @@ void targets_release(struct targets *ts)
             if (t->s.next_measure_ns < floor)
                 t->s.next_measure_ns = floor;
         }
+        /* Once the scrape's snapshot is let go: its buffers serve the
+         * full read. */
+        full_read(ts, t, 0);
     }
 }

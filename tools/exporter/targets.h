@@ -33,12 +33,14 @@ struct target {
     int up;                  /* the last sample read it */
     int gone;                /* its process exited: never read again */
     uint64_t retry_ns;       /* CLOCK_MONOTONIC: open it again from then */
-    /* --fast: the deadlock gauges, from a snapshot with every record
-     * taken after a response every deadlocks_every_ns (the first in the
-     * first scrape). */
-    int dl_known;
-    struct prom_deadlocks dl;
-    uint64_t dl_due_ns;
+    /* Not --full: what only every thread record tells (stack bytes,
+     * blocked waiters, deadlocks), from a snapshot of them all taken after
+     * a response every full_every_ns (the first in the first scrape), kept
+     * until the next. */
+    int full_known;
+    struct prom_full full;
+    uint64_t *blocked;       /* full.blocked's array, by location index */
+    uint64_t full_due_ns;
     int was_up;              /* up before the last sample (for the log) */
     int sampled;             /* s->cur holds this scrape's snapshot and tb
                               * its tables */
@@ -52,19 +54,24 @@ struct targets {
     size_t n, cap;
     int discover;            /* --discover: the set follows /proc */
     unsigned flags;          /* GTO_SNAP_* of every scrape's snapshot */
+    int full;                /* --full: every record at every scrape */
     struct discover disc;
     uint64_t measure_every_ns;  /* stack residency at most this often per
                                  * target; 0 never */
-    uint64_t deadlocks_every_ns;  /* --fast: the deadlock gauges this often;
-                                   * 0 never (left out) */
+    uint64_t full_every_ns;  /* not --full: every record this often */
+    unsigned nfirst;         /* first full reads made (they spread the
+                              * next ones over a period) */
     int log;                 /* a line on stderr when a target comes, goes
                               * down, comes back or exits */
 };
 
-/* FAST: snapshots without thread records (GTO_SNAP_NO_THREADS), and
- * the deadlock gauges every DEADLOCKS_EVERY_NS from a full one. */
-void targets_init(struct targets *ts, int discover, int fast, uint64_t measure_every_ns,
-                  uint64_t deadlocks_every_ns);
+/* FULL: every scrape reads every thread record.  Else a scrape reads
+ * the header, the locations, their queues' heads and the edges
+ * (GTO_SNAP_NO_THREADS | GTO_SNAP_QUEUE_HEADS), and every record is read
+ * every FULL_EVERY_NS, after a response (the first time in the first
+ * scrape). */
+void targets_init(struct targets *ts, int discover, int full, uint64_t measure_every_ns,
+                  uint64_t full_every_ns);
 void targets_free(struct targets *ts);
 
 /* Adds process PID (-p) and opens it.  -1 with ERR when it cannot be

@@ -409,9 +409,10 @@ static int read_maps(gto_target *t, char *err)
     size_t cap = 0;
     while (fgets(line, sizeof(line), f)) {
         unsigned long long start, end, offset;
+        char perms[8] = "";
         int pathpos = 0;
-        if (sscanf(line, "%llx-%llx %*s %llx %*s %*s %n", &start, &end, &offset,
-                   &pathpos) < 3 || !pathpos || line[pathpos] != '/')
+        if (sscanf(line, "%llx-%llx %7s %llx %*s %*s %n", &start, &end, perms, &offset,
+                   &pathpos) < 4 || !pathpos || line[pathpos] != '/')
             continue;
         char *p = line + pathpos;
         p[strcspn(p, "\n")] = 0;
@@ -432,6 +433,7 @@ static int read_maps(gto_target *t, char *err)
         m->offset = offset;
         m->fd = -1;
         m->deleted = was_deleted;
+        m->not_exec = perms[2] != 'x';
         m->path = strdup(p);
         if (m->path)
             t->nmaps++;

@@ -185,6 +185,12 @@ struct gto_location {
     uint64_t pcs[GTO_LOC_DEPTH_MAX];    /* pcs[0]: the call site */
     uint64_t waiting, arrivals, completed, total_wait_ns, max_wait_ns;
     uint64_t hist[GTO_HIST_BUCKETS];
+    /* GTO_SNAP_QUEUE_HEADS: the wait_since of the thread at the head of
+     * its queue, which the runtime keeps oldest first: when the oldest
+     * wait in progress here began (the least wait_since of the threads
+     * parked here).  0 unknown: no waiter, a record in flux, or a head
+     * that kept waking while it was read. */
+    uint64_t oldest_since;
     int in_flux;
     int damaged;                        /* the record's own index field was
                                          * not its slot (and it was not in
@@ -310,7 +316,13 @@ int gto_stack_measures_known(const gto_target *t);
                                      * 0, counters.nstate the header's own
                                      * tallies, each location's waiting its
                                      * record's; for a frequent poller of
-                                     * totals (gt-exporter --fast) */
+                                     * totals (gt-exporter) */
+#define GTO_SNAP_QUEUE_HEADS 0x20u  /* each location's oldest wait in
+                                     * progress (oldest_since), from the
+                                     * record at the head of its queue:
+                                     * one read per location with waiters,
+                                     * for a snapshot without the records
+                                     * (GTO_SNAP_NO_THREADS) */
 
 /* Copies the registry: threads (every slot not free), locations, edges and
  * counters, one read per chunk, torn records re-read a bounded number of

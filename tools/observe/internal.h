@@ -101,6 +101,8 @@ struct gto_mapping {
     char *path;            /* the file to read (EXE replaces the core's) */
     int deleted;           /* live: the file at path is not the mapped one
                             * any more (replaced, or removed) */
+    int not_exec;          /* live: mapped without execute permission; 0
+                            * in a core (NT_FILE does not say) */
     int fd;                /* opened on demand, -1 not yet, -2 failed */
 };
 

@@ -571,6 +571,7 @@ struct record_reader {
     size_t cap;              /* records the array holds: it grows with the
                               * records read, never sized by a count that
                               * may be damage */
+    unsigned flags;          /* the snapshot's GTO_SNAP_* */
 };
 
 /* Grows *ARR (records of SIZE bytes, RR->cap of them) to hold NEED. */
@@ -593,7 +594,7 @@ static int grow_records(struct record_reader *rr, void **arr, size_t size,
 static slab_visit visit_locations, visit_edges;
 
 static int read_locations(gto_target *t, gto_snapshot *s, const struct layout *l,
-                          const uint8_t *reg, char *err)
+                          const uint8_t *reg, unsigned flags, char *err)
 {
     uint32_t rsize = l->size[GT_REC_LOCATION][0];
     uint64_t n = get(l, GT_REC_REGISTRY, GT_F_REG_LOC_COUNT, reg);
@@ -606,16 +607,69 @@ static int read_locations(gto_target *t, gto_snapshot *s, const struct layout *l
                  "corrupt", t->name, (unsigned long long)n);
         return -1;
     }
-    struct record_reader rr = {s, l, 0};
+    struct record_reader rr = {s, l, 0, flags};
     return read_slab(t, "location chunks", get(l, GT_REC_REGISTRY, GT_F_REG_LOC_CHUNKS, reg),
                      get(l, GT_REC_REGISTRY, GT_F_REG_LOC_CHUNK_COUNT, reg),
                      get(l, GT_REC_REGISTRY, GT_F_REG_LOCS_PER_CHUNK, reg), n, rsize,
                      l->off[GT_REC_LOCATION][GT_F_LOC_SEQ], visit_locations, &rr, err);
 }
 
+/* Whether the fields a queue's head is read by are in the layout: the
+ * location's head word, and the thread's seq, state, location, wait_since
+ * and loc_prev, of the sizes the runtime gives them. */
+static int heads_readable(const struct layout *l)
+{
+    return l->size[GT_REC_LOCATION][GT_F_LOC_HEAD] == 8 &&
+           l->size[GT_REC_THREAD][GT_F_THR_SEQ] == 4 &&
+           l->size[GT_REC_THREAD][GT_F_THR_STATE] &&
+           l->size[GT_REC_THREAD][GT_F_THR_LOCATION] &&
+           l->size[GT_REC_THREAD][GT_F_THR_WAIT_SINCE] == 8 &&
+           l->size[GT_REC_THREAD][GT_F_THR_LOC_PREV] == 8 &&
+           l->size[GT_REC_THREAD][0] >= 8;
+}
+
+/* GTO_SNAP_QUEUE_HEADS: when the oldest wait in progress at the location
+ * of index IDX, whose record is at LOC, began (0 unknown).  The runtime
+ * queues a location's waiters oldest first (gt/registry.h, GT_F_LOC_HEAD):
+ * a park stamps wait_since and appends the thread to the tail in one seq
+ * bracket, on the one kernel thread that runs every green thread, with a
+ * clock that never goes back; a wake unlinks wherever the thread is.  So
+ * the head's wait_since is the queue's least, in one record's read.
+ *
+ * HEAD is the head word of the location's copy.  It is an address from
+ * the target, read through the backend only (a bad one fails the read),
+ * and its record is believed only when it says it is that head: seq even
+ * and unchanged after the copy, parked, at IDX, with no thread before it.
+ * A head that woke meanwhile: the location's head word is read again, a
+ * few times at most.  REC holds a thread record. */
+static uint64_t queue_head_since(gto_target *t, const struct layout *l, uint64_t loc,
+                                 uint32_t idx, uint64_t head, uint8_t *rec)
+{
+    uint32_t rsize = l->size[GT_REC_THREAD][0];
+    uint32_t seq_off = l->off[GT_REC_THREAD][GT_F_THR_SEQ];
+    for (int k = 0; head && k <= RETRIES; k++) {
+        if (k && (!t->be->memory_moves ||
+                  t->be->read(t, loc + l->off[GT_REC_LOCATION][GT_F_LOC_HEAD], &head, 8) < 0 ||
+                  !head))
+            return 0;
+        uint32_t seq, again;
+        if (t->be->read(t, head, rec, rsize) < 0)
+            continue;
+        seq = (uint32_t)get(l, GT_REC_THREAD, GT_F_THR_SEQ, rec);
+        if ((seq & 1) || get(l, GT_REC_THREAD, GT_F_THR_STATE, rec) != GTO_STATE_PARKED ||
+            get(l, GT_REC_THREAD, GT_F_THR_LOCATION, rec) != idx ||
+            get(l, GT_REC_THREAD, GT_F_THR_LOC_PREV, rec) != 0)
+            continue;
+        if (t->be->memory_moves &&
+            (t->be->read(t, head + seq_off, &again, 4) < 0 || again != seq))
+            continue;
+        return get(l, GT_REC_THREAD, GT_F_THR_WAIT_SINCE, rec);
+    }
+    return 0;
+}
+
 static int visit_locations(gto_target *t, const struct slab *sl, void *arg, char *err)
 {
-    (void)t;
     struct record_reader *rr = arg;
     gto_snapshot *s = rr->s;
     const struct layout *l = rr->l;
@@ -652,6 +706,24 @@ static int visit_locations(gto_target *t, const struct slab *sl, void *arg, char
         for (size_t h = 0; h < GTO_HIST_BUCKETS; h++)
             loc->hist[h] = get_at(l, GT_REC_LOCATION, GT_F_LOC_HIST, b, h);
     }
+    /* The queues' heads while the copies of their locations are fresh:
+     * one record's read per location with waiters. */
+    if (!(rr->flags & GTO_SNAP_QUEUE_HEADS) || !heads_readable(l))
+        return 0;
+    uint8_t *rec = malloc(l->size[GT_REC_THREAD][0]);
+    if (!rec) {
+        gto__err(err, "out of memory for a thread record");
+        return -1;
+    }
+    for (uint64_t i = sl->first ? 0 : 1; i < sl->n; i++) {
+        const uint8_t *b = sl->recs + i * rsize;
+        uint64_t slot = sl->first + i;   /* at locs[slot - 1] (above) */
+        struct gto_location *loc = slot <= s->nlocs ? &s->locs[slot - 1] : NULL;
+        if (loc && !loc->in_flux && loc->waiting)
+            loc->oldest_since = queue_head_since(t, l, sl->addrs[i], loc->index,
+                                                 get(l, GT_REC_LOCATION, GT_F_LOC_HEAD, b), rec);
+    }
+    free(rec);
     return 0;
 }
 
@@ -667,7 +739,7 @@ static int read_edges(gto_target *t, gto_snapshot *s, const struct layout *l,
                  "corrupt", t->name, (unsigned long long)n);
         return -1;
     }
-    struct record_reader rr = {s, l, 0};
+    struct record_reader rr = {s, l, 0, 0};
     return read_slab(t, "edge chunks", get(l, GT_REC_REGISTRY, GT_F_REG_EDGE_CHUNKS, reg),
                      get(l, GT_REC_REGISTRY, GT_F_REG_EDGE_CHUNK_COUNT, reg),
                      get(l, GT_REC_REGISTRY, GT_F_REG_EDGES_PER_CHUNK, reg), n, rsize,
@@ -1617,7 +1689,7 @@ int gto_snapshot_take(gto_target *t, unsigned flags, gto_snapshot **out, char *e
      * a thread's index past it is damage, never a location interned while
      * the threads were read.  (An edge's ends were interned before it.) */
     if (rc == 0)
-        rc = read_locations(t, s, &l, reg, err);
+        rc = read_locations(t, s, &l, reg, flags, err);
     if (rc == 0)
         rc = read_edges(t, s, &l, reg, err);
     if (rc == 0)

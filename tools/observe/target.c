@@ -162,6 +162,19 @@ static int registry_in(gto_target *t, struct gto_mapping *m)
     return found;
 }
 
+/* Whether PATH runs in the target: one of its mappings is executable.
+ * A file mapped only to be read is no part of the program, whatever
+ * registry it defines: a reader of gt programs (gt-top, gt-exporter)
+ * maps its target's program read-only for its symbols, and is not a gt
+ * program for that. */
+static int runs_in(const gto_target *t, const char *path)
+{
+    for (size_t i = 0; i < t->nmaps; i++)
+        if (!t->maps[i].not_exec && strcmp(t->maps[i].path, path) == 0)
+            return 1;
+    return 0;
+}
+
 int gto__find_registry(gto_target *t, char *err)
 {
     elf_version(EV_CURRENT);
@@ -176,7 +189,7 @@ int gto__find_registry(gto_target *t, char *err)
             int is_exe = t->exe && strcmp(m->path, t->exe) == 0;
             int is_libgt = strstr(m->path, "libgt") != NULL;
             if ((pass == 0 && !is_exe) || (pass == 1 && (is_exe || !is_libgt)) ||
-                (pass == 2 && (is_exe || is_libgt)))
+                (pass == 2 && (is_exe || is_libgt)) || !runs_in(t, m->path))
                 continue;
             if (registry_in(t, m) == 0)
                 return 0;
