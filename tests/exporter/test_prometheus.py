@@ -5,6 +5,8 @@ with their le values.  The example configuration and alerting rules are
 checked with promtool, the rules on series whose outcome is known."""
 import json
 import os
+import re
+import socket
 import subprocess
 import time
 import urllib.parse
@@ -12,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from conftest import (ALERTS, HERE, PROM_CONFIG, free_port, idle_site, le_values,
+from conftest import (ALERTS, BUILD, HERE, PROM_CONFIG, free_port, idle_site, le_values,
                       stage_a_site)
 
 
@@ -141,3 +143,81 @@ def test_real_prometheus_scrapes_the_exporter(two, exporter, prometheus):
     assert by_pid(down) == {str(b.pid): "0"}
     assert by_pid(prom.query("gt_up == 1")) == {str(a.pid): "1"}
     assert prom.query('up{job="gt"}')[0]["value"][1] == "1"
+
+
+KNOT = os.path.join(BUILD, "examples", "knot", "knot")
+
+
+def test_real_prometheus_over_two_knot_workers(exporter, prometheus, tmp_path):
+    """knot -w 2 under a real Prometheus: each worker's series by pid, its
+    thread count its two own threads plus one per connection it holds,
+    the connections over both workers exactly those the test opened,
+    each worker's connections waiting at the place a kept-alive
+    connection waits, and the wait histograms whole: every le bucket,
+    +Inf equal to _count."""
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "index.html").write_text("hello\n")
+    knot = subprocess.Popen([KNOT, "-w", "2", "-p", "0", "-r", str(root), "-t", "60"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    conns = []
+    try:
+        port, workers = None, []
+        while port is None or len(workers) < 2:
+            line = knot.stdout.readline()
+            assert line, "knot -w 2 stopped"
+            m = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+            port = int(m.group(1)) if m else port
+            m = re.match(r"knot: worker \d+ started: pid (\d+)$", line)
+            workers += [int(m.group(1))] if m else []
+        # Each connection makes one request, reads its answer and stays
+        # open: its thread then waits for the next request.
+        nconn = 12
+        for _ in range(nconn):
+            c = socket.create_connection(("127.0.0.1", port))
+            c.sendall(b"GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n")
+            got = b""
+            while not got.endswith(b"hello\n"):
+                got += c.recv(4096)
+            conns.append(c)
+        e = exporter("-p", "%d,%d" % tuple(workers))
+        prom = prometheus(e.address)
+        deadline = time.monotonic() + 60
+        prom.wait_for('count_over_time(gt_up[1m]) >= 3', 2, deadline)
+        assert by_pid(prom.query("gt_up")) == {str(w): "1" for w in workers}
+        assert {r["metric"]["exe"] for r in prom.query("gt_up")} == {"knot"}
+        threads = {int(p): int(v) for p, v in by_pid(prom.query("sum by (pid) (gt_threads)")).items()}
+        assert set(threads) == set(workers)
+        # Two threads of its own each (the listener, the signal waiter),
+        # one more per connection it was given: all twelve, somewhere.
+        assert sum(threads.values()) == 2 * 2 + nconn, threads
+        assert all(n >= 2 for n in threads.values()), threads
+        # The idle connections wait at one place in each worker holding
+        # any: per pid, that place's queue is the worker's connections.
+        waiting = prom.query('gt_location_waiting_threads > 0')
+        per_pid = {}
+        for r in waiting:
+            per_pid.setdefault(int(r["metric"]["pid"]), {})[r["metric"]["location"]] = \
+                int(r["value"][1])
+        for w in workers:
+            conn_waits = {loc: n for loc, n in per_pid.get(w, {}).items()
+                          if not loc.startswith(("listener_main", "wait_for_signal"))}
+            assert sum(conn_waits.values()) == threads[w] - 2, (w, per_pid)
+        # Histograms: the completed waits of both workers' connection
+        # threads, every le bucket present, +Inf equal to _count.
+        buckets = prom.query('gt_location_wait_seconds_bucket')
+        les = {}
+        for r in buckets:
+            key = (r["metric"]["pid"], r["metric"]["location"])
+            les.setdefault(key, {})[r["metric"]["le"]] = int(r["value"][1])
+        assert les and all(sorted(v, key=lambda x: float("inf") if x == "+Inf" else float(x))
+                           == le_values() for v in les.values())
+        counts = {(r["metric"]["pid"], r["metric"]["location"]): int(r["value"][1])
+                  for r in prom.query('gt_location_wait_seconds_count')}
+        assert counts == {k: v["+Inf"] for k, v in les.items()}
+        assert {int(p) for p, _ in counts} <= set(workers)
+    finally:
+        for c in conns:
+            c.close()
+        knot.terminate()
+        assert knot.wait(timeout=30) == 0
