@@ -130,3 +130,14 @@ void gt__fd_restore_all(void)
         }
     }
 }
+
+void gt__fd_after_fork(void)
+{
+    for (int c = 0; c < FD_CHUNKS; c++) {
+        struct gt__fdent *ch = atomic_load(&chunks[c]);
+        for (int i = 0; ch && i < FDS_PER_CHUNK; i++) {
+            ch[i].registered = false;
+            ch[i].waiters = ch[i].waiters_tail = NULL;
+        }
+    }
+}

@@ -114,6 +114,12 @@ static bool known_not_ready(int fd, uint32_t events)
     return known;
 }
 
+void gt__io_after_fork(void)
+{
+    not_ready.t = NULL;
+    not_ready.fd = -1;
+}
+
 ssize_t gt__io(struct gt__io *io, const void *fp)
 {
     uint32_t events = io_events(io->op);

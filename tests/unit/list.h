@@ -113,6 +113,9 @@
     X(watchdog_signal_restarts_read, 0)       \
     X(watchdog_off_no_thread, 0)              \
     X(watchdog_thread_lives_with_gt_main, 0)  \
-    X(watchdog_fork_child_has_none, 0)
+    X(watchdog_fork_child_has_none, 0)       \
+    /* test_fork.c */                         \
+    X(fork_child_keeps_caller, 0)             \
+    X(fork_beside_runtime, 0)
 
 #endif /* GT_TEST_LIST_H */
