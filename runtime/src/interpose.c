@@ -17,7 +17,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/select.h>
 #include <time.h>
 
 #include "internal.h"
@@ -126,6 +130,137 @@ GT__PUBLIC int poll(struct pollfd *fds, nfds_t n, int timeout_ms)
         return sys_poll(fds, n, timeout_ms);
     return gt__keep_frame(gt__poll(
         fds, n, timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000000, FP));
+}
+
+/* A timespec as a timeout in ns: -1 for NULL (no limit); EINVAL when it
+ * is not one the kernel takes. */
+static int timespec_ns(const struct timespec *ts, int64_t *ns)
+{
+    if (!ts) {
+        *ns = -1;
+        return 0;
+    }
+    if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000) {
+        errno = EINVAL;
+        return -1;
+    }
+    /* Beyond 292 years: no limit, as good as. */
+    *ns = ts->tv_sec > INT64_MAX / 1000000000 - 1
+              ? -1 : (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+    return 0;
+}
+
+GT__PUBLIC int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+                     const sigset_t *mask)
+{
+    if (!gt__self()) {
+        /* glibc passes a copy: the caller's timespec is const. */
+        struct timespec copy, *cp = NULL;
+        if (ts) {
+            copy = *ts;
+            cp = &copy;
+        }
+        return (int)syscall(SYS_ppoll, fds, n, cp, mask, SYS_SIGSET_BYTES);
+    }
+    int64_t ns;
+    if (timespec_ns(ts, &ns) < 0)
+        return -1;
+    return gt__keep_frame(gt__poll_masked(fds, n, ns, mask, FP));
+}
+
+/* The kernel's pselect6 takes the mask and its size as a pair. */
+static int sys_pselect(int nfds, fd_set *r, fd_set *w, fd_set *e,
+                       struct timespec *ts, const sigset_t *mask)
+{
+    struct { const sigset_t *ss; size_t len; } m = {mask, SYS_SIGSET_BYTES};
+    return (int)syscall(SYS_pselect6, nfds, r, w, e, ts, mask ? &m : NULL);
+}
+
+GT__PUBLIC int select(int nfds, fd_set *r, fd_set *w, fd_set *e,
+                      struct timeval *tv)
+{
+    int64_t ns = -1;
+    if (tv) {
+        if (tv->tv_sec < 0 || tv->tv_usec < 0) {
+            errno = EINVAL;
+            return -1;
+        }
+        /* As the kernel: microseconds past a second carry over. */
+        time_t sec = tv->tv_sec + tv->tv_usec / 1000000;
+        long nsec = (long)(tv->tv_usec % 1000000) * 1000;
+        ns = sec > INT64_MAX / 1000000000 - 1
+                 ? -1 : (int64_t)sec * 1000000000 + nsec;
+    }
+    if (!gt__self()) {
+        /* Linux's select writes back the time left: so does pselect6. */
+        struct timespec ts, *tp = NULL;
+        if (tv) {
+            ts.tv_sec = tv->tv_sec + tv->tv_usec / 1000000;
+            ts.tv_nsec = (long)(tv->tv_usec % 1000000) * 1000;
+            tp = &ts;
+        }
+        int rc = sys_pselect(nfds, r, w, e, tp, NULL);
+        if (tv) {
+            tv->tv_sec = ts.tv_sec;
+            tv->tv_usec = ts.tv_nsec / 1000;
+        }
+        return rc;
+    }
+    int64_t left;
+    int rc = gt__select(nfds, r, w, e, ns, NULL, FP, &left);
+    if (tv && ns >= 0) {
+        tv->tv_sec = (time_t)(left / 1000000000);
+        tv->tv_usec = (suseconds_t)(left % 1000000000 / 1000);
+    }
+    return gt__keep_frame(rc);
+}
+
+GT__PUBLIC int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e,
+                       const struct timespec *ts, const sigset_t *mask)
+{
+    if (!gt__self()) {
+        struct timespec copy, *cp = NULL;
+        if (ts) {
+            copy = *ts;
+            cp = &copy;
+        }
+        return sys_pselect(nfds, r, w, e, cp, mask);
+    }
+    int64_t ns;
+    if (timespec_ns(ts, &ns) < 0)
+        return -1;
+    return gt__keep_frame(gt__select(nfds, r, w, e, ns, mask, FP, NULL));
+}
+
+GT__PUBLIC int epoll_wait(int epfd, struct epoll_event *ev, int max,
+                          int timeout_ms)
+{
+    if (!gt__self())
+        return sys_epoll_pwait(epfd, ev, max, timeout_ms, NULL);
+    return gt__keep_frame(gt__epoll_wait(
+        epfd, ev, max, timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000000,
+        NULL, FP));
+}
+
+GT__PUBLIC int epoll_pwait(int epfd, struct epoll_event *ev, int max,
+                           int timeout_ms, const sigset_t *mask)
+{
+    if (!gt__self())
+        return sys_epoll_pwait(epfd, ev, max, timeout_ms, mask);
+    return gt__keep_frame(gt__epoll_wait(
+        epfd, ev, max, timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000000,
+        mask, FP));
+}
+
+GT__PUBLIC int epoll_pwait2(int epfd, struct epoll_event *ev, int max,
+                            const struct timespec *ts, const sigset_t *mask)
+{
+    if (!gt__self())
+        return sys_epoll_pwait2(epfd, ev, max, ts, mask);
+    int64_t ns;
+    if (timespec_ns(ts, &ns) < 0)
+        return -1;
+    return gt__keep_frame(gt__epoll_wait(epfd, ev, max, ns, mask, FP));
 }
 
 GT__PUBLIC int nanosleep(const struct timespec *req, struct timespec *rem)

@@ -5,6 +5,9 @@
 #ifndef GT_IO_H
 #define GT_IO_H
 
+#include <poll.h>
+#include <signal.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -34,6 +37,20 @@ int gt__connect(int fd, const struct sockaddr *a, socklen_t al,
 int gt__poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns,
              const void *fp) GT__HIDDEN;
 int gt__close(int fd) GT__HIDDEN;
+
+/* multiplex.c: the waits of select, pselect, ppoll and epoll_wait, for a
+ * green thread.  Timeouts in ns, -1 for none; mask: the call's signal
+ * mask or NULL (see multiplex.c for what it can and cannot do). */
+struct epoll_event;
+int gt__poll_masked(struct pollfd *fds, nfds_t n, int64_t timeout_ns,
+                    const sigset_t *mask, const void *fp) GT__HIDDEN;
+/* left_ns (may be NULL) gets the time left of the timeout, for select. */
+int gt__select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex,
+               int64_t timeout_ns, const sigset_t *mask, const void *fp,
+               int64_t *left_ns) GT__HIDDEN;
+int gt__epoll_wait(int epfd, struct epoll_event *ev, int max,
+                   int64_t timeout_ns, const sigset_t *mask,
+                   const void *fp) GT__HIDDEN;
 /* After dup/dup2/dup3/F_DUPFD: newfd shares fd's open file description,
  * so it shares what the runtime knows (and did) about it. */
 int gt__dup_result(int fd, int newfd) GT__HIDDEN;

@@ -203,13 +203,13 @@ int gt__poller_poll(int64_t timeout_ns)
     }
     int n = -1;
     if (!no_pwait2) {
-        n = epoll_pwait2(S.epfd, evs, MAX_EVENTS, tp, NULL);
+        n = sys_epoll_pwait2(S.epfd, evs, MAX_EVENTS, tp, NULL);
         if (n < 0 && errno == ENOSYS)
             no_pwait2 = true;
     }
     if (no_pwait2) {
         int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
-        n = epoll_wait(S.epfd, evs, MAX_EVENTS, ms);
+        n = sys_epoll_pwait(S.epfd, evs, MAX_EVENTS, ms, NULL);
     }
     uint64_t now = gt__clock();
     gt__reg.polls++;

@@ -116,6 +116,10 @@
     X(watchdog_fork_child_has_none, 0)       \
     /* test_fork.c */                         \
     X(fork_child_keeps_caller, 0)             \
-    X(fork_beside_runtime, 0)
+    X(fork_beside_runtime, 0)                 \
+    /* test_multiplex.c */                    \
+    X(multiplex_epoll_wait_parks, 0)          \
+    X(multiplex_select_high_fds, 0)           \
+    X(multiplex_ppoll, 0)
 
 #endif /* GT_TEST_LIST_H */
