@@ -20,13 +20,26 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/select.h>
 #include <time.h>
 
 #include "internal.h"
 #include "io.h"
 #include "sys.h"
+
+/* Linux's names that <fcntl.h> gives only with _GNU_SOURCE. */
+#ifndef O_PATH
+#define O_PATH 010000000
+#endif
+#ifndef O_TMPFILE
+#define O_TMPFILE (020000000 | O_DIRECTORY)
+#endif
+#ifndef F_OFD_SETLKW
+#define F_OFD_SETLKW 38
+#endif
 
 #define FP __builtin_frame_address(0)
 #define GT__PUBLIC __attribute__((visibility("default")))
@@ -117,6 +130,102 @@ GT__PUBLIC int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen,
     struct gt__io io = {.op = GT__IO_ACCEPT4, .fd = fd, .addr = addr,
                         .addrlen = addrlen, .flags = flags};
     return (int)gt__io(&io, FP);
+}
+
+GT__PUBLIC ssize_t sendfile(int out, int in, off_t *offset, size_t len)
+{
+    struct gt__io io = {.op = GT__IO_SENDFILE, .fd = out, .in_fd = in,
+                        .offset = offset, .len = len};
+    return gt__io(&io, FP);
+}
+
+GT__PUBLIC ssize_t sendfile64(int out, int in, off_t *offset, size_t len)
+{
+    struct gt__io io = {.op = GT__IO_SENDFILE, .fd = out, .in_fd = in,
+                        .offset = offset, .len = len};
+    return gt__io(&io, FP);
+}
+
+/* open and openat: only a FIFO can keep an open waiting (for the other
+ * end), so only a FIFO goes to filewait.c; O_CREAT and O_TMPFILE are
+ * the flags with a mode, as in libc. */
+static int open_at(int dirfd, const char *path, int flags, mode_t mode,
+                   const void *fp)
+{
+    if (gt__self() && !(flags & (O_NONBLOCK | O_PATH)) &&
+        (flags & O_ACCMODE) != O_RDWR) {
+        struct stat st;
+        if (fstatat(dirfd, path, &st, 0) == 0 && S_ISFIFO(st.st_mode))
+            return gt__open_fifo(dirfd, path, flags, mode, fp);
+    }
+    return (int)syscall(SYS_openat, dirfd, path, flags, mode);
+}
+
+#define OPEN_MODE(flags, mode)                                              \
+    do {                                                                    \
+        if ((flags) & O_CREAT || ((flags) & O_TMPFILE) == O_TMPFILE) {      \
+            va_list ap;                                                     \
+            va_start(ap, flags);                                            \
+            mode = va_arg(ap, mode_t);                                      \
+            va_end(ap);                                                     \
+        }                                                                   \
+    } while (0)
+
+GT__PUBLIC int open(const char *path, int flags, ...)
+{
+    mode_t mode = 0;
+    OPEN_MODE(flags, mode);
+    return gt__keep_frame(open_at(AT_FDCWD, path, flags, mode, FP));
+}
+
+GT__PUBLIC int open64(const char *path, int flags, ...)
+{
+    mode_t mode = 0;
+    OPEN_MODE(flags, mode);
+    return gt__keep_frame(open_at(AT_FDCWD, path, flags, mode, FP));
+}
+
+GT__PUBLIC int openat(int dirfd, const char *path, int flags, ...)
+{
+    mode_t mode = 0;
+    OPEN_MODE(flags, mode);
+    return gt__keep_frame(open_at(dirfd, path, flags, mode, FP));
+}
+
+GT__PUBLIC int openat64(int dirfd, const char *path, int flags, ...)
+{
+    mode_t mode = 0;
+    OPEN_MODE(flags, mode);
+    return gt__keep_frame(open_at(dirfd, path, flags, mode, FP));
+}
+
+/* What _FORTIFY_SOURCE makes of a two-argument open with flags the
+ * compiler cannot see (no O_CREAT, so no mode). */
+GT__PUBLIC int __open_2(const char *path, int flags)
+{
+    return gt__keep_frame(open_at(AT_FDCWD, path, flags, 0, FP));
+}
+
+GT__PUBLIC int __open64_2(const char *path, int flags)
+{
+    return gt__keep_frame(open_at(AT_FDCWD, path, flags, 0, FP));
+}
+
+GT__PUBLIC int __openat_2(int dirfd, const char *path, int flags)
+{
+    return gt__keep_frame(open_at(dirfd, path, flags, 0, FP));
+}
+
+GT__PUBLIC int __openat64_2(int dirfd, const char *path, int flags)
+{
+    return gt__keep_frame(open_at(dirfd, path, flags, 0, FP));
+}
+
+GT__PUBLIC int flock(int fd, int op)
+{
+    if (gt__self() && !(op & LOCK_NB) && (op & (LOCK_SH | LOCK_EX)))
+        return gt__keep_frame(gt__lock_wait(fd, -1, op, FP));
+    return (int)syscall(SYS_flock, fd, op);
 }
 
 GT__PUBLIC int connect(int fd, const struct sockaddr *addr, socklen_t len)
@@ -341,8 +450,10 @@ GT__PUBLIC int ioctl(int fd, unsigned long req, ...)
 }
 
 /* fcntl: the program sees its own O_NONBLOCK, never the runtime's. */
-static int fcntl_view(int fd, int cmd, long arg)
+static int fcntl_view(int fd, int cmd, long arg, const void *fp)
 {
+    if ((cmd == F_SETLKW || cmd == F_OFD_SETLKW) && gt__self())
+        return gt__lock_wait(fd, cmd, arg, fp);
     if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
         return gt__dup_result(fd, sys_fcntl(fd, cmd, arg));
     struct gt__fdent *e = gt__fd_get(fd);
@@ -371,7 +482,7 @@ GT__PUBLIC int fcntl(int fd, int cmd, ...)
     va_start(ap, cmd);
     long arg = va_arg(ap, long); /* every fcntl argument fits a long */
     va_end(ap);
-    return fcntl_view(fd, cmd, arg);
+    return gt__keep_frame(fcntl_view(fd, cmd, arg, FP));
 }
 
 GT__PUBLIC int fcntl64(int fd, int cmd, ...)
@@ -380,5 +491,5 @@ GT__PUBLIC int fcntl64(int fd, int cmd, ...)
     va_start(ap, cmd);
     long arg = va_arg(ap, long);
     va_end(ap);
-    return fcntl_view(fd, cmd, arg);
+    return gt__keep_frame(fcntl_view(fd, cmd, arg, FP));
 }

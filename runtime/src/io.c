@@ -35,6 +35,8 @@ static ssize_t io_call(const struct gt__io *io)
         return sys_accept4(io->fd, io->addr, io->addrlen, io->flags);
     case GT__IO_RECVMSG: return sys_recvmsg(io->fd, io->buf, io->flags);
     case GT__IO_SENDMSG: return sys_sendmsg(io->fd, io->buf, io->flags);
+    case GT__IO_SENDFILE:
+        return syscall(SYS_sendfile, io->fd, io->in_fd, io->offset, io->len);
     }
     errno = EINVAL;
     return -1;
@@ -80,6 +82,8 @@ static bool is_msg_op(enum gt__io_op op)
 
 static ssize_t io_park_loop(struct gt__io *io, struct gt__fdent *e,
                             uint32_t events, const void *fp);
+static ssize_t sendfile_all(struct gt__io *io, struct gt__fdent *e,
+                            const void *fp);
 
 /* The last call that came back EAGAIN to a caller that asked not to wait
  * (MSG_DONTWAIT, O_NONBLOCK): which thread, which fd, which direction, and
@@ -172,7 +176,57 @@ ssize_t gt__io(struct gt__io *io, const void *fp)
         }
         return (ssize_t)got;
     }
+    if (io->op == GT__IO_SENDFILE && !e->user_nonblock)
+        return sendfile_all(io, e, fp);
     return io_park_loop(io, e, events, fp);
+}
+
+/* sendfile to a socket or pipe the program sees as blocking: the kernel
+ * would move all `len` bytes before returning (short only at the input's
+ * end, or on an error after some bytes), where the non-blocking fd
+ * underneath stops when its buffer is full.  So keep going, parking on
+ * the out fd; if the input is itself a pipe or socket the runtime made
+ * non-blocking (Linux takes any input that splices), EAGAIN may be the
+ * input's, and the wait is on the side that is not ready. */
+static ssize_t sendfile_all(struct gt__io *io, struct gt__fdent *e,
+                            const void *fp)
+{
+    size_t done = 0, len = io->len;
+    (void)e;
+    while (done < len) {
+        io->len = len - done;
+        ssize_t r = io_call(io);
+        if (r > 0) {
+            done += (size_t)r;
+            continue;
+        }
+        if (r == 0)
+            break; /* the input's end */
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            io->len = len;
+            return done ? (ssize_t)done : -1;
+        }
+        int fd = io->fd;
+        uint32_t ev = POLLOUT;
+        struct gt__fdent *in = gt__fd_get(io->in_fd);
+        if (in && in->kind == GT__FD_NONBLOCK) {
+            struct pollfd p = {.fd = io->fd, .events = POLLOUT};
+            if (sys_poll(&p, 1, 0) == 1 && (p.revents & POLLOUT)) {
+                fd = io->in_fd;
+                ev = POLLIN;
+            }
+        }
+        int w = wait_ready(fd, ev, fp, 0);
+        if (w) {
+            io->len = len;
+            if (done)
+                return (ssize_t)done;
+            errno = w;
+            return -1;
+        }
+    }
+    io->len = len;
+    return (ssize_t)done;
 }
 
 static ssize_t io_park_loop(struct gt__io *io, struct gt__fdent *e,

@@ -9,12 +9,13 @@
 #include <signal.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 enum gt__io_op {
     GT__IO_READ, GT__IO_WRITE, GT__IO_READV, GT__IO_WRITEV,
     GT__IO_RECVFROM, GT__IO_SENDTO, GT__IO_ACCEPT4,
-    GT__IO_RECVMSG, GT__IO_SENDMSG,
+    GT__IO_RECVMSG, GT__IO_SENDMSG, GT__IO_SENDFILE,
 };
 
 struct gt__io {
@@ -26,6 +27,8 @@ struct gt__io {
     struct sockaddr *addr;     /* recvfrom/accept4 out, sendto in */
     socklen_t *addrlen;        /* recvfrom/accept4 */
     socklen_t addrlen_in;      /* sendto */
+    int in_fd;                 /* sendfile: fd is the out fd */
+    off_t *offset;             /* sendfile */
 };
 
 /* Runs the call; in a green thread, parks on EAGAIN until the fd is ready
@@ -54,5 +57,11 @@ int gt__epoll_wait(int epfd, struct epoll_event *ev, int max,
 /* After dup/dup2/dup3/F_DUPFD: newfd shares fd's open file description,
  * so it shares what the runtime knows (and did) about it. */
 int gt__dup_result(int fd, int newfd) GT__HIDDEN;
+
+/* filewait.c: calls on files that wait for another process, for a
+ * green thread (see there). */
+int gt__open_fifo(int dirfd, const char *path, int flags, mode_t mode,
+                  const void *fp) GT__HIDDEN;
+int gt__lock_wait(int fd, int cmd, long arg, const void *fp) GT__HIDDEN;
 
 #endif

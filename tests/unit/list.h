@@ -120,6 +120,10 @@
     /* test_multiplex.c */                    \
     X(multiplex_epoll_wait_parks, 0)          \
     X(multiplex_select_high_fds, 0)           \
-    X(multiplex_ppoll, 0)
+    X(multiplex_ppoll, 0)                     \
+    /* test_blocking.c */                     \
+    X(blocking_sendfile_parks, 0)             \
+    X(blocking_fifo_open, 0)                  \
+    X(blocking_locks_park, 0)
 
 #endif /* GT_TEST_LIST_H */
