@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <limits.h>
 #include <stdlib.h>
 
 #include "internal.h"
@@ -84,6 +85,10 @@ static ssize_t io_park_loop(struct gt__io *io, struct gt__fdent *e,
                             uint32_t events, const void *fp);
 static ssize_t sendfile_all(struct gt__io *io, struct gt__fdent *e,
                             const void *fp);
+static ssize_t recv_all(struct gt__io *io, struct gt__fdent *e,
+                        uint32_t events, const void *fp);
+static ssize_t recvmsg_all(struct gt__io *io, struct gt__fdent *e,
+                           uint32_t events, const void *fp);
 
 /* The last call that came back EAGAIN to a caller that asked not to wait
  * (MSG_DONTWAIT, O_NONBLOCK): which thread, which fd, which direction, and
@@ -160,25 +165,89 @@ ssize_t gt__io(struct gt__io *io, const void *fp)
     }
     /* MSG_WAITALL on a plain recv: the kernel returns short reads on a
      * non-blocking socket, so keep going as a blocking socket would. */
-    if (io->op == GT__IO_RECVFROM && (io->flags & MSG_WAITALL) &&
-        !e->user_nonblock && !(io->flags & MSG_DONTWAIT)) {
-        struct gt__io part = *io;
-        size_t got = 0;
-        while (got < io->len) {
-            part.buf = (char *)io->buf + got;
-            part.len = io->len - got;
-            ssize_t r = io_park_loop(&part, e, events, fp);
-            if (r <= 0)
-                return got ? (ssize_t)got : r;
-            got += (size_t)r;
-            part.addr = NULL; /* the peer's address comes with the first */
-            part.addrlen = NULL;
-        }
-        return (ssize_t)got;
-    }
+    if ((io->op == GT__IO_RECVFROM || io->op == GT__IO_RECVMSG) &&
+        (io->flags & MSG_WAITALL) && !e->user_nonblock &&
+        !(io->flags & MSG_DONTWAIT))
+        return io->op == GT__IO_RECVFROM ? recv_all(io, e, events, fp)
+                                         : recvmsg_all(io, e, events, fp);
     if (io->op == GT__IO_SENDFILE && !e->user_nonblock)
         return sendfile_all(io, e, fp);
     return io_park_loop(io, e, events, fp);
+}
+
+/* MSG_WAITALL waits for more only on a stream socket: a datagram comes
+ * whole or not at all, and a blocking recv returns one, short or not. */
+static bool is_stream(int fd)
+{
+    int type = 0;
+    socklen_t len = sizeof(type);
+    return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+           type == SOCK_STREAM;
+}
+
+static ssize_t recv_all(struct gt__io *io, struct gt__fdent *e,
+                        uint32_t events, const void *fp)
+{
+    struct gt__io part = *io;
+    size_t got = 0;
+    while (got < io->len) {
+        part.buf = (char *)io->buf + got;
+        part.len = io->len - got;
+        ssize_t r = io_park_loop(&part, e, events, fp);
+        if (r <= 0)
+            return got ? (ssize_t)got : r;
+        got += (size_t)r;
+        if (got < io->len && got == (size_t)r && !is_stream(io->fd))
+            break;
+        part.addr = NULL; /* the peer's address comes with the first */
+        part.addrlen = NULL;
+    }
+    return (ssize_t)got;
+}
+
+/* recvmsg's form: the rest goes into what is left of the program's
+ * iovecs (a copy, advanced), with no address and no control data, which
+ * come with the first part; msg_flags stay the first part's. */
+static ssize_t recvmsg_all(struct gt__io *io, struct gt__fdent *e,
+                           uint32_t events, const void *fp)
+{
+    struct msghdr *msg = io->buf;
+    ssize_t r = io_park_loop(io, e, events, fp);
+    if (r <= 0 || !msg || msg->msg_iovlen == 0 || msg->msg_iovlen > IOV_MAX)
+        return r;
+    size_t total = 0, n = msg->msg_iovlen;
+    for (size_t i = 0; i < n; i++) {
+        if (msg->msg_iov[i].iov_len > SSIZE_MAX - total)
+            return r; /* the kernel refused such a total: not reached */
+        total += msg->msg_iov[i].iov_len;
+    }
+    if ((size_t)r >= total || !is_stream(io->fd))
+        return r;
+    struct iovec small[8], *iov = small;
+    if (n > 8 && !(iov = malloc(n * sizeof(*iov))))
+        return r; /* a short read, as a signal could have made it */
+    int first_flags = msg->msg_flags;
+    size_t got = (size_t)r;
+    while (got < total) {
+        size_t skip = got, k = 0, m = 0;
+        while (skip >= msg->msg_iov[k].iov_len)
+            skip -= msg->msg_iov[k++].iov_len;
+        for (size_t i = k; i < n; i++, m++)
+            iov[m] = msg->msg_iov[i];
+        iov[0].iov_base = (char *)iov[0].iov_base + skip;
+        iov[0].iov_len -= skip;
+        struct msghdr part = {.msg_iov = iov, .msg_iovlen = m};
+        struct gt__io p = *io;
+        p.buf = &part;
+        r = io_park_loop(&p, e, events, fp);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    msg->msg_flags = first_flags;
+    if (iov != small)
+        free(iov);
+    return (ssize_t)got;
 }
 
 /* sendfile to a socket or pipe the program sees as blocking: the kernel

@@ -124,6 +124,7 @@
     /* test_blocking.c */                     \
     X(blocking_sendfile_parks, 0)             \
     X(blocking_fifo_open, 0)                  \
-    X(blocking_locks_park, 0)
+    X(blocking_locks_park, 0)                 \
+    X(blocking_recvmsg_waitall, 0)
 
 #endif /* GT_TEST_LIST_H */

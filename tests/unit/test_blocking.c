@@ -421,3 +421,69 @@ TEST_IMPL(blocking_locks_park)
     unlink(path);
     rmdir(tmpdir);
 }
+
+/* ---- recvmsg with MSG_WAITALL gathers every part ------------------------- */
+
+static int wa[2];
+
+static void wa_writer(void *arg)
+{
+    (void)arg;
+    int pass = wa[1];
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    memset(cbuf, 0, sizeof cbuf);
+    struct iovec v = {.iov_base = "abc", .iov_len = 3};
+    struct msghdr m = {.msg_iov = &v, .msg_iovlen = 1, .msg_control = cbuf,
+                       .msg_controllen = sizeof cbuf};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &pass, sizeof pass);
+    ASSERT_EQ(sendmsg(wa[1], &m, 0), 3);
+    ASSERT_EQ(gt_sleep_ns(2 * MS), 0);
+    ASSERT_EQ(send(wa[1], "defgh", 5, 0), 5);
+    ASSERT_EQ(gt_sleep_ns(2 * MS), 0);
+    ASSERT_EQ(write(wa[1], "ij", 2), 2);
+}
+
+static void waitall_main(void *arg)
+{
+    (void)arg;
+    ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM, 0, wa));
+    gt_t w = tu_spawn(wa_writer, NULL);
+    char a[4], b[6];
+    struct iovec v[2] = {{a, sizeof a}, {b, sizeof b}};
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    struct msghdr m = {.msg_iov = v, .msg_iovlen = 2, .msg_control = cbuf,
+                       .msg_controllen = sizeof cbuf};
+    ASSERT_EQ(recvmsg(wa[0], &m, MSG_WAITALL), 10);
+    ASSERT_MEM_EQ(a, "abcd", 4);
+    ASSERT_MEM_EQ(b, "efghij", 6);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    ASSERT_NOT_NULL(c);
+    ASSERT_EQ(c->cmsg_type, SCM_RIGHTS);
+    int got;
+    memcpy(&got, CMSG_DATA(c), sizeof got);
+    ASSERT_GE(got, 0);
+    ASSERT_OK(close(got));
+    ASSERT_EQ(m.msg_flags & MSG_CTRUNC, 0);
+    tu_join(w);
+
+    /* A datagram is whole at once: no waiting for more. */
+    int d[2];
+    ASSERT_OK(socketpair(AF_UNIX, SOCK_DGRAM, 0, d));
+    ASSERT_EQ(send(d[1], "12345", 5, 0), 5);
+    ASSERT_EQ(send(d[1], "678", 3, 0), 3);
+    char big[64];
+    struct iovec one = {big, sizeof big};
+    struct msghdr dm = {.msg_iov = &one, .msg_iovlen = 1};
+    ASSERT_EQ(recvmsg(d[0], &dm, MSG_WAITALL), 5);
+    ASSERT_EQ(recv(d[0], big, sizeof big, MSG_WAITALL), 3);
+    ASSERT_MEM_EQ(big, "678", 3);
+}
+
+TEST_IMPL(blocking_recvmsg_waitall)
+{
+    tu_run(waitall_main, NULL);
+}
