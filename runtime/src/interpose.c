@@ -372,6 +372,74 @@ GT__PUBLIC int epoll_pwait2(int epfd, struct epoll_event *ev, int max,
     return gt__keep_frame(gt__epoll_wait(epfd, ev, max, ns, mask, FP));
 }
 
+/* ---- _FORTIFY_SOURCE's checked names ---------------------------------------
+ *
+ * A program built with _FORTIFY_SOURCE (as distributions build theirs)
+ * calls these instead of read, recv, poll... wherever the compiler knows
+ * the buffer's size: the same calls, after glibc's check of that size. */
+extern _Noreturn void __chk_fail(void);
+
+GT__PUBLIC ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
+{
+    if (len > buflen)
+        __chk_fail();
+    struct gt__io io = {.op = GT__IO_READ, .fd = fd, .buf = buf, .len = len};
+    return gt__io(&io, FP);
+}
+
+GT__PUBLIC ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen,
+                              int flags)
+{
+    if (len > buflen)
+        __chk_fail();
+    struct gt__io io = {.op = GT__IO_RECVFROM, .fd = fd, .buf = buf,
+                        .len = len, .flags = flags};
+    return gt__io(&io, FP);
+}
+
+GT__PUBLIC ssize_t __recvfrom_chk(int fd, void *buf, size_t len,
+                                  size_t buflen, int flags,
+                                  struct sockaddr *addr, socklen_t *addrlen)
+{
+    if (len > buflen)
+        __chk_fail();
+    struct gt__io io = {.op = GT__IO_RECVFROM, .fd = fd, .buf = buf,
+                        .len = len, .flags = flags, .addr = addr,
+                        .addrlen = addrlen};
+    return gt__io(&io, FP);
+}
+
+GT__PUBLIC int __poll_chk(struct pollfd *fds, nfds_t n, int timeout_ms,
+                          size_t fdslen)
+{
+    if (fdslen / sizeof(*fds) < n)
+        __chk_fail();
+    if (!gt__self())
+        return sys_poll(fds, n, timeout_ms);
+    return gt__keep_frame(gt__poll(
+        fds, n, timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000000, FP));
+}
+
+GT__PUBLIC int __ppoll_chk(struct pollfd *fds, nfds_t n,
+                           const struct timespec *ts, const sigset_t *mask,
+                           size_t fdslen)
+{
+    if (fdslen / sizeof(*fds) < n)
+        __chk_fail();
+    if (!gt__self()) {
+        struct timespec copy, *cp = NULL;
+        if (ts) {
+            copy = *ts;
+            cp = &copy;
+        }
+        return (int)syscall(SYS_ppoll, fds, n, cp, mask, SYS_SIGSET_BYTES);
+    }
+    int64_t ns;
+    if (timespec_ns(ts, &ns) < 0)
+        return -1;
+    return gt__keep_frame(gt__poll_masked(fds, n, ns, mask, FP));
+}
+
 GT__PUBLIC int nanosleep(const struct timespec *req, struct timespec *rem)
 {
     if (!gt__self())

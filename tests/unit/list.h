@@ -125,6 +125,8 @@
     X(blocking_sendfile_parks, 0)             \
     X(blocking_fifo_open, 0)                  \
     X(blocking_locks_park, 0)                 \
-    X(blocking_recvmsg_waitall, 0)
+    X(blocking_recvmsg_waitall, 0)            \
+    /* test_fortify.c */                      \
+    X(fortify_calls_park, 0)
 
 #endif /* GT_TEST_LIST_H */
