@@ -377,7 +377,9 @@ static void locks_main(void *arg)
     ASSERT_EQ(write(holder_go[1], "t", 1), 1);
     ASSERT_EQ(read(holder_ready[0], &c, 1), 1);
     contend(lk_posix_b, posix_release);
-    ASSERT_ERRNO(fcntl(lk_b, F_SETLKW, (struct flock *)NULL), EFAULT);
+    struct flock bad = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    ASSERT_ERRNO(fcntl(-1, F_SETLKW, &bad), EBADF);
+    ASSERT_ERRNO(flock(-1, LOCK_EX), EBADF);
 }
 
 TEST_IMPL(blocking_locks_park)
