@@ -27,10 +27,11 @@
  * A mutex held by a thread that is gone stays locked, as POSIX says of
  * pthread mutexes; the registry still names its (now free) owner record.
  *
- * Why pthread_atfork and not an interposed fork(): the handler then runs
- * for every fork that copies the process, daemon(3) and library code
- * that calls glibc's fork internally included; vfork and posix_spawn run
- * no handlers, and their child runs no green thread before exec.
+ * Why a fork handler (glibc's, as pthread_atfork registers it) and not an
+ * interposed fork(): the handler runs for every fork that copies the
+ * process, daemon(3) and library code that calls glibc's fork internally
+ * included; vfork and posix_spawn run no handlers, and their child runs
+ * no green thread before exec.
  *
  * A fork from outside any green thread while the runtime runs in another
  * kernel thread leaves the child without the runtime's kernel thread at
@@ -39,7 +40,6 @@
  * nothing there walks a list: the slots and locations are reset whole,
  * and the stacks of the threads that were are left mapped, unused.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -164,7 +164,14 @@ static void after_fork_in_child(void)
     }
 }
 
+/* glibc's own registration, which pthread_atfork calls: the handler must
+ * reach glibc even where a library (libgt-pthread.so) defines the
+ * program's pthread_atfork. */
+extern int __register_atfork(void (*prepare)(void), void (*parent)(void),
+                             void (*child)(void), void *dso);
+extern void *__dso_handle;
+
 void gt__fork_init(void)
 {
-    pthread_atfork(NULL, NULL, after_fork_in_child);
+    __register_atfork(NULL, NULL, after_fork_in_child, &__dso_handle);
 }

@@ -119,7 +119,7 @@ static void in_child(void)
 
     /* New threads, sleeping (timers) and parked on a new pipe. */
     ASSERT_OK(pipe(q));
-    enum { N = 200 };
+    enum { N = 2000 }; /* as a server's child starts its workers */
     static gt_t w[N];
     for (int i = 0; i < N; i++)
         w[i] = tu_spawn(child_worker, NULL);
