@@ -18,6 +18,7 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
@@ -452,6 +453,39 @@ GT__PUBLIC int nanosleep(const struct timespec *req, struct timespec *rem)
     gt__sleep(FP, (int64_t)req->tv_sec * 1000000000 + req->tv_nsec);
     if (rem)
         rem->tv_sec = rem->tv_nsec = 0;
+    return 0;
+}
+
+/* clock_nanosleep returns its error instead of setting errno.  The clocks
+ * a sleep can count on park; a CPU-time clock is the kernel's business. */
+GT__PUBLIC int clock_nanosleep(clockid_t clk, int flags,
+                               const struct timespec *req,
+                               struct timespec *rem)
+{
+    bool wall = clk == CLOCK_REALTIME || clk == CLOCK_MONOTONIC ||
+                clk == CLOCK_BOOTTIME || clk == CLOCK_TAI;
+    if (!gt__self() || !wall) {
+        long r = syscall(SYS_clock_nanosleep, clk, flags, req, rem);
+        return r < 0 ? errno : 0;
+    }
+    if (!req || req->tv_nsec < 0 || req->tv_nsec >= 1000000000 ||
+        req->tv_sec < 0)
+        return EINVAL;
+    int64_t ns;
+    if (flags & TIMER_ABSTIME) {
+        struct timespec now;
+        clock_gettime(clk, &now);
+        ns = (int64_t)(req->tv_sec - now.tv_sec) * 1000000000 +
+             (req->tv_nsec - now.tv_nsec);
+        if (ns <= 0)
+            return 0;
+    } else {
+        ns = req->tv_sec > INT64_MAX / 1000000000 - 1
+                 ? INT64_MAX : (int64_t)req->tv_sec * 1000000000 + req->tv_nsec;
+        if (rem)
+            rem->tv_sec = rem->tv_nsec = 0;
+    }
+    gt__sleep(FP, ns);
     return 0;
 }
 

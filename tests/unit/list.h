@@ -126,6 +126,8 @@
     X(blocking_fifo_open, 0)                  \
     X(blocking_locks_park, 0)                 \
     X(blocking_recvmsg_waitall, 0)            \
+    X(blocking_clock_nanosleep, 0)            \
+    X(blocking_msg_dontwait, 0)               \
     /* test_fortify.c */                      \
     X(fortify_calls_park, 0)
 

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MS TU_MS
@@ -488,4 +489,108 @@ static void waitall_main(void *arg)
 TEST_IMPL(blocking_recvmsg_waitall)
 {
     tu_run(waitall_main, NULL);
+}
+
+/* ---- clock_nanosleep parks, relative or absolute -------------------------- */
+
+__attribute__((noinline)) static void cns_sleeper(void *arg)
+{
+    (void)arg;
+    struct timespec now, until;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    until = now;
+    until.tv_nsec += 20 * MS;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    ASSERT_EQ(clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL), 0);
+    __asm__ volatile("");
+    struct timespec after;
+    clock_gettime(CLOCK_MONOTONIC, &after);
+    ASSERT(after.tv_sec > until.tv_sec ||
+           (after.tv_sec == until.tv_sec && after.tv_nsec >= until.tv_nsec));
+}
+
+static void cns_main(void *arg)
+{
+    (void)arg;
+    ticks = 0;
+    stop_ticker = 0;
+    gt_t tk = tu_spawn(ticker, NULL);
+    gt_t s = tu_spawn(cns_sleeper, NULL);
+    await_parked(s, cns_sleeper, GT_WAIT_SLEEP);
+    tu_join(s);
+    long before = ticks;
+    struct timespec rel = {0, 10 * MS}, rem = {1, 1};
+    int64_t t0 = tu_now_ns();
+    ASSERT_EQ(clock_nanosleep(CLOCK_REALTIME, 0, &rel, &rem), 0);
+    ASSERT_GE(tu_now_ns() - t0, 10 * MS);
+    ASSERT_GT(ticks, before);
+    ASSERT_EQ(rem.tv_sec + rem.tv_nsec, 0);
+    /* Its errors are its result, not errno. */
+    rel.tv_nsec = 1000000000;
+    ASSERT_EQ(clock_nanosleep(CLOCK_MONOTONIC, 0, &rel, NULL), EINVAL);
+    stop_ticker = 1;
+    tu_join(tk);
+}
+
+TEST_IMPL(blocking_clock_nanosleep)
+{
+    tu_run(cns_main, NULL);
+    struct timespec rel = {0, 1 * MS};
+    ASSERT_EQ(clock_nanosleep(CLOCK_MONOTONIC, 0, &rel, NULL), 0);
+}
+
+/* ---- recvmsg and sendmsg: MSG_DONTWAIT, or park ----------------------------- */
+
+static int md[2];
+static ssize_t md_got;
+static char md_buf[4];
+
+__attribute__((noinline)) static void md_reader(void *arg)
+{
+    (void)arg;
+    struct iovec v = {md_buf, sizeof md_buf};
+    struct msghdr m = {.msg_iov = &v, .msg_iovlen = 1};
+    md_got = recvmsg(md[0], &m, 0);
+    __asm__ volatile("");
+}
+
+static void msg_main(void *arg)
+{
+    (void)arg;
+    ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM, 0, md));
+    char b[4];
+    struct iovec v = {b, sizeof b};
+    struct msghdr m = {.msg_iov = &v, .msg_iovlen = 1};
+    /* An empty blocking socket: MSG_DONTWAIT answers at once. */
+    ASSERT_ERRNO(recvmsg(md[0], &m, MSG_DONTWAIT), EAGAIN);
+    ASSERT_EQ(fcntl(md[0], F_GETFL) & O_NONBLOCK, 0);
+    /* Without it, the reader parks at its call until data comes. */
+    gt_t r = tu_spawn(md_reader, NULL);
+    await_parked(r, md_reader, GT_WAIT_FD);
+    ASSERT_EQ(rec(r)->wait_obj, md[0]);
+    memcpy(b, "abcd", 4);
+    ASSERT_EQ(sendmsg(md[1], &m, 0), 4);
+    tu_join(r);
+    ASSERT_EQ(md_got, 4);
+    ASSERT_MEM_EQ(md_buf, "abcd", 4);
+    /* A full socket: sendmsg(MSG_DONTWAIT) says so, and nothing waits. */
+    int small = 4096;
+    ASSERT_OK(setsockopt(md[1], SOL_SOCKET, SO_SNDBUF, &small, sizeof small));
+    static char chunk[65536];
+    struct iovec cv = {chunk, sizeof chunk};
+    struct msghdr cm = {.msg_iov = &cv, .msg_iovlen = 1};
+    ssize_t sent = 0, r2;
+    while ((r2 = sendmsg(md[1], &cm, MSG_DONTWAIT)) > 0)
+        sent += r2;
+    ASSERT_EQ(r2, -1);
+    ASSERT_EQ(errno, EAGAIN);
+    ASSERT_GT(sent, 0);
+}
+
+TEST_IMPL(blocking_msg_dontwait)
+{
+    tu_run(msg_main, NULL);
 }
