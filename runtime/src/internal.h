@@ -91,6 +91,8 @@ struct gt__fdent {
     bool user_nonblock;   /* the caller's own O_NONBLOCK */
     bool we_set;          /* the runtime turned O_NONBLOCK on */
     bool registered;      /* in the epoll set (edge-triggered) */
+    bool inherited;       /* in a fork's child, O_NONBLOCK set by the
+                           * parent's runtime: the parent's to restore */
     struct gt__fd_waiter *waiters, *waiters_tail; /* its waits, oldest first */
 };
 
@@ -418,7 +420,9 @@ void gt__fd_forget(int fd) GT__HIDDEN;
 void gt__fd_share(int newfd, const struct gt__fdent *from) GT__HIDDEN;
 void gt__fd_restore_all(void) GT__HIDDEN;
 /* In the child of a fork: no fd is in the (new) epoll set and no thread
- * waits on any fd; the rest of what is known stays (fork.c). */
+ * waits on any fd; the rest of what is known stays (fork.c), and the
+ * O_NONBLOCK the parent set is left to the parent (the file description
+ * is one): gt__fd_restore_all skips it. */
 void gt__fd_after_fork(void) GT__HIDDEN;
 
 /* ---- io.c, fork.c ------------------------------------------------------- */
