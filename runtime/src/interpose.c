@@ -42,6 +42,9 @@
 #define F_OFD_SETLKW 38
 #endif
 
+/* glibc's failure of a _FORTIFY_SOURCE check: a message, then abort. */
+extern _Noreturn void __chk_fail(void);
+
 #define FP __builtin_frame_address(0)
 #define GT__PUBLIC __attribute__((visibility("default")))
 
@@ -201,25 +204,33 @@ GT__PUBLIC int openat64(int dirfd, const char *path, int flags, ...)
 }
 
 /* What _FORTIFY_SOURCE makes of a two-argument open with flags the
- * compiler cannot see (no O_CREAT, so no mode). */
+ * compiler cannot see: no mode, so O_CREAT and O_TMPFILE are refused
+ * (glibc aborts there too). */
+static int open_2(int dirfd, const char *path, int flags, const void *fp)
+{
+    if (flags & O_CREAT || (flags & O_TMPFILE) == O_TMPFILE)
+        __chk_fail();
+    return open_at(dirfd, path, flags, 0, fp);
+}
+
 GT__PUBLIC int __open_2(const char *path, int flags)
 {
-    return gt__keep_frame(open_at(AT_FDCWD, path, flags, 0, FP));
+    return gt__keep_frame(open_2(AT_FDCWD, path, flags, FP));
 }
 
 GT__PUBLIC int __open64_2(const char *path, int flags)
 {
-    return gt__keep_frame(open_at(AT_FDCWD, path, flags, 0, FP));
+    return gt__keep_frame(open_2(AT_FDCWD, path, flags, FP));
 }
 
 GT__PUBLIC int __openat_2(int dirfd, const char *path, int flags)
 {
-    return gt__keep_frame(open_at(dirfd, path, flags, 0, FP));
+    return gt__keep_frame(open_2(dirfd, path, flags, FP));
 }
 
 GT__PUBLIC int __openat64_2(int dirfd, const char *path, int flags)
 {
-    return gt__keep_frame(open_at(dirfd, path, flags, 0, FP));
+    return gt__keep_frame(open_2(dirfd, path, flags, FP));
 }
 
 GT__PUBLIC int flock(int fd, int op)
@@ -378,7 +389,6 @@ GT__PUBLIC int epoll_pwait2(int epfd, struct epoll_event *ev, int max,
  * A program built with _FORTIFY_SOURCE (as distributions build theirs)
  * calls these instead of read, recv, poll... wherever the compiler knows
  * the buffer's size: the same calls, after glibc's check of that size. */
-extern _Noreturn void __chk_fail(void);
 
 GT__PUBLIC ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 {
