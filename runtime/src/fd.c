@@ -95,7 +95,7 @@ void gt__fd_forget(int fd)
     if (!e)
         return;
     e->kind = GT__FD_UNKNOWN;
-    e->user_nonblock = e->we_set = e->registered = false;
+    e->user_nonblock = e->we_set = e->registered = e->inherited = false;
 }
 
 void gt__fd_share(int newfd, const struct gt__fdent *from)
@@ -120,6 +120,10 @@ void gt__fd_restore_all(void)
         for (int i = 0; i < FDS_PER_CHUNK; i++) {
             struct gt__fdent *e = &ch[i];
             int fd = c * FDS_PER_CHUNK + i;
+            if (e->inherited) { /* the parent's flag, in use there */
+                e->registered = false;
+                continue;
+            }
             if (e->we_set) {
                 int fl = sys_fcntl(fd, F_GETFL, 0);
                 if (fl >= 0)
@@ -127,6 +131,18 @@ void gt__fd_restore_all(void)
             }
             e->kind = GT__FD_UNKNOWN;
             e->user_nonblock = e->we_set = e->registered = false;
+        }
+    }
+}
+
+void gt__fd_after_fork(void)
+{
+    for (int c = 0; c < FD_CHUNKS; c++) {
+        struct gt__fdent *ch = atomic_load(&chunks[c]);
+        for (int i = 0; ch && i < FDS_PER_CHUNK; i++) {
+            ch[i].registered = false;
+            ch[i].waiters = ch[i].waiters_tail = NULL;
+            ch[i].inherited = ch[i].we_set;
         }
     }
 }

@@ -91,6 +91,8 @@ struct gt__fdent {
     bool user_nonblock;   /* the caller's own O_NONBLOCK */
     bool we_set;          /* the runtime turned O_NONBLOCK on */
     bool registered;      /* in the epoll set (edge-triggered) */
+    bool inherited;       /* in a fork's child, O_NONBLOCK set by the
+                           * parent's runtime: the parent's to restore */
     struct gt__fd_waiter *waiters, *waiters_tail; /* its waits, oldest first */
 };
 
@@ -406,6 +408,8 @@ void gt__fd_closed(int fd) GT__HIDDEN; /* wakes waiters with EBADF */
 int gt__fd_park_unstacked(int fd, const void *fp, uint64_t deadline,
                           void (*fn)(void *), void *arg) GT__HIDDEN;
 void gt__fd_unstacked_resumed(struct gt__thread *t) GT__HIDDEN;
+/* In the child of a fork: an epoll instance of its own (fork.c). */
+void gt__poller_after_fork(void) GT__HIDDEN;
 
 /* ---- fd.c ---------------------------------------------------------------- */
 struct gt__fdent *gt__fd_get(int fd) GT__HIDDEN; /* NULL if out of range */
@@ -415,6 +419,17 @@ void gt__fd_forget(int fd) GT__HIDDEN;
 /* newfd is a duplicate of the fd described by from (may be NULL). */
 void gt__fd_share(int newfd, const struct gt__fdent *from) GT__HIDDEN;
 void gt__fd_restore_all(void) GT__HIDDEN;
+/* In the child of a fork: no fd is in the (new) epoll set and no thread
+ * waits on any fd; the rest of what is known stays (fork.c), and the
+ * O_NONBLOCK the parent set is left to the parent (the file description
+ * is one): gt__fd_restore_all skips it. */
+void gt__fd_after_fork(void) GT__HIDDEN;
+
+/* ---- io.c, fork.c ------------------------------------------------------- */
+/* In the child of a fork: io.c forgets its note of the last EAGAIN. */
+void gt__io_after_fork(void) GT__HIDDEN;
+/* Registers the child's fork handler (fork.c); once, at the first gt_main. */
+void gt__fork_init(void) GT__HIDDEN;
 
 /* ---- fault.c ------------------------------------------------------------- */
 int gt__fault_init(void) GT__HIDDEN;

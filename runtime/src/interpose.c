@@ -17,12 +17,33 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/select.h>
 #include <time.h>
 
 #include "internal.h"
 #include "io.h"
 #include "sys.h"
+
+/* Linux's names that <fcntl.h> gives only with _GNU_SOURCE. */
+#ifndef O_PATH
+#define O_PATH 010000000
+#endif
+#ifndef O_TMPFILE
+#define O_TMPFILE (020000000 | O_DIRECTORY)
+#endif
+#ifndef F_OFD_SETLKW
+#define F_OFD_SETLKW 38
+#endif
+
+/* glibc's failure of a _FORTIFY_SOURCE check: a message, then abort. */
+extern _Noreturn void __chk_fail(void);
 
 #define FP __builtin_frame_address(0)
 #define GT__PUBLIC __attribute__((visibility("default")))
@@ -115,6 +136,110 @@ GT__PUBLIC int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen,
     return (int)gt__io(&io, FP);
 }
 
+GT__PUBLIC ssize_t sendfile(int out, int in, off_t *offset, size_t len)
+{
+    struct gt__io io = {.op = GT__IO_SENDFILE, .fd = out, .in_fd = in,
+                        .offset = offset, .len = len};
+    return gt__io(&io, FP);
+}
+
+GT__PUBLIC ssize_t sendfile64(int out, int in, off_t *offset, size_t len)
+{
+    struct gt__io io = {.op = GT__IO_SENDFILE, .fd = out, .in_fd = in,
+                        .offset = offset, .len = len};
+    return gt__io(&io, FP);
+}
+
+/* open and openat: only a FIFO can keep an open waiting (for the other
+ * end), so only a FIFO goes to filewait.c; O_CREAT and O_TMPFILE are
+ * the flags with a mode, as in libc. */
+static int open_at(int dirfd, const char *path, int flags, mode_t mode,
+                   const void *fp)
+{
+    if (gt__self() && !(flags & (O_NONBLOCK | O_PATH)) &&
+        (flags & O_ACCMODE) != O_RDWR) {
+        struct stat st;
+        if (fstatat(dirfd, path, &st, 0) == 0 && S_ISFIFO(st.st_mode))
+            return gt__open_fifo(dirfd, path, flags, mode, fp);
+    }
+    return (int)syscall(SYS_openat, dirfd, path, flags, mode);
+}
+
+#define OPEN_MODE(flags, mode)                                              \
+    do {                                                                    \
+        if ((flags) & O_CREAT || ((flags) & O_TMPFILE) == O_TMPFILE) {      \
+            va_list ap;                                                     \
+            va_start(ap, flags);                                            \
+            mode = va_arg(ap, mode_t);                                      \
+            va_end(ap);                                                     \
+        }                                                                   \
+    } while (0)
+
+GT__PUBLIC int open(const char *path, int flags, ...)
+{
+    mode_t mode = 0;
+    OPEN_MODE(flags, mode);
+    return gt__keep_frame(open_at(AT_FDCWD, path, flags, mode, FP));
+}
+
+GT__PUBLIC int open64(const char *path, int flags, ...)
+{
+    mode_t mode = 0;
+    OPEN_MODE(flags, mode);
+    return gt__keep_frame(open_at(AT_FDCWD, path, flags, mode, FP));
+}
+
+GT__PUBLIC int openat(int dirfd, const char *path, int flags, ...)
+{
+    mode_t mode = 0;
+    OPEN_MODE(flags, mode);
+    return gt__keep_frame(open_at(dirfd, path, flags, mode, FP));
+}
+
+GT__PUBLIC int openat64(int dirfd, const char *path, int flags, ...)
+{
+    mode_t mode = 0;
+    OPEN_MODE(flags, mode);
+    return gt__keep_frame(open_at(dirfd, path, flags, mode, FP));
+}
+
+/* What _FORTIFY_SOURCE makes of a two-argument open with flags the
+ * compiler cannot see: no mode, so O_CREAT and O_TMPFILE are refused
+ * (glibc aborts there too). */
+static int open_2(int dirfd, const char *path, int flags, const void *fp)
+{
+    if (flags & O_CREAT || (flags & O_TMPFILE) == O_TMPFILE)
+        __chk_fail();
+    return open_at(dirfd, path, flags, 0, fp);
+}
+
+GT__PUBLIC int __open_2(const char *path, int flags)
+{
+    return gt__keep_frame(open_2(AT_FDCWD, path, flags, FP));
+}
+
+GT__PUBLIC int __open64_2(const char *path, int flags)
+{
+    return gt__keep_frame(open_2(AT_FDCWD, path, flags, FP));
+}
+
+GT__PUBLIC int __openat_2(int dirfd, const char *path, int flags)
+{
+    return gt__keep_frame(open_2(dirfd, path, flags, FP));
+}
+
+GT__PUBLIC int __openat64_2(int dirfd, const char *path, int flags)
+{
+    return gt__keep_frame(open_2(dirfd, path, flags, FP));
+}
+
+GT__PUBLIC int flock(int fd, int op)
+{
+    if (gt__self() && !(op & LOCK_NB) && (op & (LOCK_SH | LOCK_EX)))
+        return gt__keep_frame(gt__lock_wait(fd, -1, op, FP));
+    return (int)syscall(SYS_flock, fd, op);
+}
+
 GT__PUBLIC int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
     return gt__keep_frame(gt__connect(fd, addr, len, FP));
@@ -126,6 +251,204 @@ GT__PUBLIC int poll(struct pollfd *fds, nfds_t n, int timeout_ms)
         return sys_poll(fds, n, timeout_ms);
     return gt__keep_frame(gt__poll(
         fds, n, timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000000, FP));
+}
+
+/* A timespec as a timeout in ns: -1 for NULL (no limit); EINVAL when it
+ * is not one the kernel takes. */
+static int timespec_ns(const struct timespec *ts, int64_t *ns)
+{
+    if (!ts) {
+        *ns = -1;
+        return 0;
+    }
+    if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000) {
+        errno = EINVAL;
+        return -1;
+    }
+    /* Beyond 292 years: no limit, as good as. */
+    *ns = ts->tv_sec > INT64_MAX / 1000000000 - 1
+              ? -1 : (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+    return 0;
+}
+
+GT__PUBLIC int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+                     const sigset_t *mask)
+{
+    if (!gt__self()) {
+        /* glibc passes a copy: the caller's timespec is const. */
+        struct timespec copy, *cp = NULL;
+        if (ts) {
+            copy = *ts;
+            cp = &copy;
+        }
+        return (int)syscall(SYS_ppoll, fds, n, cp, mask, SYS_SIGSET_BYTES);
+    }
+    int64_t ns;
+    if (timespec_ns(ts, &ns) < 0)
+        return -1;
+    return gt__keep_frame(gt__poll_masked(fds, n, ns, mask, FP));
+}
+
+/* The kernel's pselect6 takes the mask and its size as a pair. */
+static int sys_pselect(int nfds, fd_set *r, fd_set *w, fd_set *e,
+                       struct timespec *ts, const sigset_t *mask)
+{
+    struct { const sigset_t *ss; size_t len; } m = {mask, SYS_SIGSET_BYTES};
+    return (int)syscall(SYS_pselect6, nfds, r, w, e, ts, mask ? &m : NULL);
+}
+
+GT__PUBLIC int select(int nfds, fd_set *r, fd_set *w, fd_set *e,
+                      struct timeval *tv)
+{
+    int64_t ns = -1;
+    if (tv) {
+        if (tv->tv_sec < 0 || tv->tv_usec < 0) {
+            errno = EINVAL;
+            return -1;
+        }
+        /* As the kernel: microseconds past a second carry over. */
+        time_t sec = tv->tv_sec + tv->tv_usec / 1000000;
+        long nsec = (long)(tv->tv_usec % 1000000) * 1000;
+        ns = sec > INT64_MAX / 1000000000 - 1
+                 ? -1 : (int64_t)sec * 1000000000 + nsec;
+    }
+    if (!gt__self()) {
+        /* Linux's select writes back the time left: so does pselect6. */
+        struct timespec ts, *tp = NULL;
+        if (tv) {
+            ts.tv_sec = tv->tv_sec + tv->tv_usec / 1000000;
+            ts.tv_nsec = (long)(tv->tv_usec % 1000000) * 1000;
+            tp = &ts;
+        }
+        int rc = sys_pselect(nfds, r, w, e, tp, NULL);
+        if (tv) {
+            tv->tv_sec = ts.tv_sec;
+            tv->tv_usec = ts.tv_nsec / 1000;
+        }
+        return rc;
+    }
+    int64_t left;
+    int rc = gt__select(nfds, r, w, e, ns, NULL, FP, &left);
+    if (tv && ns >= 0) {
+        tv->tv_sec = (time_t)(left / 1000000000);
+        tv->tv_usec = (suseconds_t)(left % 1000000000 / 1000);
+    }
+    return gt__keep_frame(rc);
+}
+
+GT__PUBLIC int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e,
+                       const struct timespec *ts, const sigset_t *mask)
+{
+    if (!gt__self()) {
+        struct timespec copy, *cp = NULL;
+        if (ts) {
+            copy = *ts;
+            cp = &copy;
+        }
+        return sys_pselect(nfds, r, w, e, cp, mask);
+    }
+    int64_t ns;
+    if (timespec_ns(ts, &ns) < 0)
+        return -1;
+    return gt__keep_frame(gt__select(nfds, r, w, e, ns, mask, FP, NULL));
+}
+
+GT__PUBLIC int epoll_wait(int epfd, struct epoll_event *ev, int max,
+                          int timeout_ms)
+{
+    if (!gt__self())
+        return sys_epoll_pwait(epfd, ev, max, timeout_ms, NULL);
+    return gt__keep_frame(gt__epoll_wait(
+        epfd, ev, max, timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000000,
+        NULL, FP));
+}
+
+GT__PUBLIC int epoll_pwait(int epfd, struct epoll_event *ev, int max,
+                           int timeout_ms, const sigset_t *mask)
+{
+    if (!gt__self())
+        return sys_epoll_pwait(epfd, ev, max, timeout_ms, mask);
+    return gt__keep_frame(gt__epoll_wait(
+        epfd, ev, max, timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000000,
+        mask, FP));
+}
+
+GT__PUBLIC int epoll_pwait2(int epfd, struct epoll_event *ev, int max,
+                            const struct timespec *ts, const sigset_t *mask)
+{
+    if (!gt__self())
+        return sys_epoll_pwait2(epfd, ev, max, ts, mask);
+    int64_t ns;
+    if (timespec_ns(ts, &ns) < 0)
+        return -1;
+    return gt__keep_frame(gt__epoll_wait(epfd, ev, max, ns, mask, FP));
+}
+
+/* ---- _FORTIFY_SOURCE's checked names ---------------------------------------
+ *
+ * A program built with _FORTIFY_SOURCE (as distributions build theirs)
+ * calls these instead of read, recv, poll... wherever the compiler knows
+ * the buffer's size: the same calls, after glibc's check of that size. */
+
+GT__PUBLIC ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
+{
+    if (len > buflen)
+        __chk_fail();
+    struct gt__io io = {.op = GT__IO_READ, .fd = fd, .buf = buf, .len = len};
+    return gt__io(&io, FP);
+}
+
+GT__PUBLIC ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen,
+                              int flags)
+{
+    if (len > buflen)
+        __chk_fail();
+    struct gt__io io = {.op = GT__IO_RECVFROM, .fd = fd, .buf = buf,
+                        .len = len, .flags = flags};
+    return gt__io(&io, FP);
+}
+
+GT__PUBLIC ssize_t __recvfrom_chk(int fd, void *buf, size_t len,
+                                  size_t buflen, int flags,
+                                  struct sockaddr *addr, socklen_t *addrlen)
+{
+    if (len > buflen)
+        __chk_fail();
+    struct gt__io io = {.op = GT__IO_RECVFROM, .fd = fd, .buf = buf,
+                        .len = len, .flags = flags, .addr = addr,
+                        .addrlen = addrlen};
+    return gt__io(&io, FP);
+}
+
+GT__PUBLIC int __poll_chk(struct pollfd *fds, nfds_t n, int timeout_ms,
+                          size_t fdslen)
+{
+    if (fdslen / sizeof(*fds) < n)
+        __chk_fail();
+    if (!gt__self())
+        return sys_poll(fds, n, timeout_ms);
+    return gt__keep_frame(gt__poll(
+        fds, n, timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000000, FP));
+}
+
+GT__PUBLIC int __ppoll_chk(struct pollfd *fds, nfds_t n,
+                           const struct timespec *ts, const sigset_t *mask,
+                           size_t fdslen)
+{
+    if (fdslen / sizeof(*fds) < n)
+        __chk_fail();
+    if (!gt__self()) {
+        struct timespec copy, *cp = NULL;
+        if (ts) {
+            copy = *ts;
+            cp = &copy;
+        }
+        return (int)syscall(SYS_ppoll, fds, n, cp, mask, SYS_SIGSET_BYTES);
+    }
+    int64_t ns;
+    if (timespec_ns(ts, &ns) < 0)
+        return -1;
+    return gt__keep_frame(gt__poll_masked(fds, n, ns, mask, FP));
 }
 
 GT__PUBLIC int nanosleep(const struct timespec *req, struct timespec *rem)
@@ -140,6 +463,39 @@ GT__PUBLIC int nanosleep(const struct timespec *req, struct timespec *rem)
     gt__sleep(FP, (int64_t)req->tv_sec * 1000000000 + req->tv_nsec);
     if (rem)
         rem->tv_sec = rem->tv_nsec = 0;
+    return 0;
+}
+
+/* clock_nanosleep returns its error instead of setting errno.  The clocks
+ * a sleep can count on park; a CPU-time clock is the kernel's business. */
+GT__PUBLIC int clock_nanosleep(clockid_t clk, int flags,
+                               const struct timespec *req,
+                               struct timespec *rem)
+{
+    bool wall = clk == CLOCK_REALTIME || clk == CLOCK_MONOTONIC ||
+                clk == CLOCK_BOOTTIME || clk == CLOCK_TAI;
+    if (!gt__self() || !wall) {
+        long r = syscall(SYS_clock_nanosleep, clk, flags, req, rem);
+        return r < 0 ? errno : 0;
+    }
+    if (!req || req->tv_nsec < 0 || req->tv_nsec >= 1000000000 ||
+        req->tv_sec < 0)
+        return EINVAL;
+    int64_t ns;
+    if (flags & TIMER_ABSTIME) {
+        struct timespec now;
+        clock_gettime(clk, &now);
+        ns = (int64_t)(req->tv_sec - now.tv_sec) * 1000000000 +
+             (req->tv_nsec - now.tv_nsec);
+        if (ns <= 0)
+            return 0;
+    } else {
+        ns = req->tv_sec > INT64_MAX / 1000000000 - 1
+                 ? INT64_MAX : (int64_t)req->tv_sec * 1000000000 + req->tv_nsec;
+        if (rem)
+            rem->tv_sec = rem->tv_nsec = 0;
+    }
+    gt__sleep(FP, ns);
     return 0;
 }
 
@@ -206,8 +562,10 @@ GT__PUBLIC int ioctl(int fd, unsigned long req, ...)
 }
 
 /* fcntl: the program sees its own O_NONBLOCK, never the runtime's. */
-static int fcntl_view(int fd, int cmd, long arg)
+static int fcntl_view(int fd, int cmd, long arg, const void *fp)
 {
+    if ((cmd == F_SETLKW || cmd == F_OFD_SETLKW) && gt__self())
+        return gt__lock_wait(fd, cmd, arg, fp);
     if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
         return gt__dup_result(fd, sys_fcntl(fd, cmd, arg));
     struct gt__fdent *e = gt__fd_get(fd);
@@ -236,7 +594,7 @@ GT__PUBLIC int fcntl(int fd, int cmd, ...)
     va_start(ap, cmd);
     long arg = va_arg(ap, long); /* every fcntl argument fits a long */
     va_end(ap);
-    return fcntl_view(fd, cmd, arg);
+    return gt__keep_frame(fcntl_view(fd, cmd, arg, FP));
 }
 
 GT__PUBLIC int fcntl64(int fd, int cmd, ...)
@@ -245,5 +603,5 @@ GT__PUBLIC int fcntl64(int fd, int cmd, ...)
     va_start(ap, cmd);
     long arg = va_arg(ap, long);
     va_end(ap);
-    return fcntl_view(fd, cmd, arg);
+    return gt__keep_frame(fcntl_view(fd, cmd, arg, FP));
 }

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <limits.h>
 #include <stdlib.h>
 
 #include "internal.h"
@@ -35,6 +36,8 @@ static ssize_t io_call(const struct gt__io *io)
         return sys_accept4(io->fd, io->addr, io->addrlen, io->flags);
     case GT__IO_RECVMSG: return sys_recvmsg(io->fd, io->buf, io->flags);
     case GT__IO_SENDMSG: return sys_sendmsg(io->fd, io->buf, io->flags);
+    case GT__IO_SENDFILE:
+        return syscall(SYS_sendfile, io->fd, io->in_fd, io->offset, io->len);
     }
     errno = EINVAL;
     return -1;
@@ -80,6 +83,12 @@ static bool is_msg_op(enum gt__io_op op)
 
 static ssize_t io_park_loop(struct gt__io *io, struct gt__fdent *e,
                             uint32_t events, const void *fp);
+static ssize_t sendfile_all(struct gt__io *io, struct gt__fdent *e,
+                            const void *fp);
+static ssize_t recv_all(struct gt__io *io, struct gt__fdent *e,
+                        uint32_t events, const void *fp);
+static ssize_t recvmsg_all(struct gt__io *io, struct gt__fdent *e,
+                           uint32_t events, const void *fp);
 
 /* The last call that came back EAGAIN to a caller that asked not to wait
  * (MSG_DONTWAIT, O_NONBLOCK): which thread, which fd, which direction, and
@@ -112,6 +121,12 @@ static bool known_not_ready(int fd, uint32_t events)
                  not_ready.events == events && not_ready.polls == gt__reg.polls;
     not_ready.fd = -1;
     return known;
+}
+
+void gt__io_after_fork(void)
+{
+    not_ready.t = NULL;
+    not_ready.fd = -1;
 }
 
 ssize_t gt__io(struct gt__io *io, const void *fp)
@@ -150,23 +165,137 @@ ssize_t gt__io(struct gt__io *io, const void *fp)
     }
     /* MSG_WAITALL on a plain recv: the kernel returns short reads on a
      * non-blocking socket, so keep going as a blocking socket would. */
-    if (io->op == GT__IO_RECVFROM && (io->flags & MSG_WAITALL) &&
-        !e->user_nonblock && !(io->flags & MSG_DONTWAIT)) {
-        struct gt__io part = *io;
-        size_t got = 0;
-        while (got < io->len) {
-            part.buf = (char *)io->buf + got;
-            part.len = io->len - got;
-            ssize_t r = io_park_loop(&part, e, events, fp);
-            if (r <= 0)
-                return got ? (ssize_t)got : r;
-            got += (size_t)r;
-            part.addr = NULL; /* the peer's address comes with the first */
-            part.addrlen = NULL;
-        }
-        return (ssize_t)got;
-    }
+    if ((io->op == GT__IO_RECVFROM || io->op == GT__IO_RECVMSG) &&
+        (io->flags & MSG_WAITALL) && !e->user_nonblock &&
+        !(io->flags & MSG_DONTWAIT))
+        return io->op == GT__IO_RECVFROM ? recv_all(io, e, events, fp)
+                                         : recvmsg_all(io, e, events, fp);
+    if (io->op == GT__IO_SENDFILE && !e->user_nonblock)
+        return sendfile_all(io, e, fp);
     return io_park_loop(io, e, events, fp);
+}
+
+/* MSG_WAITALL waits for more only on a stream socket: a datagram comes
+ * whole or not at all, and a blocking recv returns one, short or not. */
+static bool is_stream(int fd)
+{
+    int type = 0;
+    socklen_t len = sizeof(type);
+    return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+           type == SOCK_STREAM;
+}
+
+static ssize_t recv_all(struct gt__io *io, struct gt__fdent *e,
+                        uint32_t events, const void *fp)
+{
+    struct gt__io part = *io;
+    size_t got = 0;
+    while (got < io->len) {
+        part.buf = (char *)io->buf + got;
+        part.len = io->len - got;
+        ssize_t r = io_park_loop(&part, e, events, fp);
+        if (r <= 0)
+            return got ? (ssize_t)got : r;
+        got += (size_t)r;
+        if (got < io->len && got == (size_t)r && !is_stream(io->fd))
+            break;
+        part.addr = NULL; /* the peer's address comes with the first */
+        part.addrlen = NULL;
+    }
+    return (ssize_t)got;
+}
+
+/* recvmsg's form: the rest goes into what is left of the program's
+ * iovecs (a copy, advanced), with no address and no control data, which
+ * come with the first part; msg_flags stay the first part's. */
+static ssize_t recvmsg_all(struct gt__io *io, struct gt__fdent *e,
+                           uint32_t events, const void *fp)
+{
+    struct msghdr *msg = io->buf;
+    ssize_t r = io_park_loop(io, e, events, fp);
+    if (r <= 0 || !msg || msg->msg_iovlen == 0 || msg->msg_iovlen > IOV_MAX)
+        return r;
+    size_t total = 0, n = msg->msg_iovlen;
+    for (size_t i = 0; i < n; i++) {
+        if (msg->msg_iov[i].iov_len > SSIZE_MAX - total)
+            return r; /* the kernel refused such a total: not reached */
+        total += msg->msg_iov[i].iov_len;
+    }
+    if ((size_t)r >= total || !is_stream(io->fd))
+        return r;
+    struct iovec small[8], *iov = small;
+    if (n > 8 && !(iov = malloc(n * sizeof(*iov))))
+        return r; /* a short read, as a signal could have made it */
+    int first_flags = msg->msg_flags;
+    size_t got = (size_t)r;
+    while (got < total) {
+        size_t skip = got, k = 0, m = 0;
+        while (skip >= msg->msg_iov[k].iov_len)
+            skip -= msg->msg_iov[k++].iov_len;
+        for (size_t i = k; i < n; i++, m++)
+            iov[m] = msg->msg_iov[i];
+        iov[0].iov_base = (char *)iov[0].iov_base + skip;
+        iov[0].iov_len -= skip;
+        struct msghdr part = {.msg_iov = iov, .msg_iovlen = m};
+        struct gt__io p = *io;
+        p.buf = &part;
+        r = io_park_loop(&p, e, events, fp);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    msg->msg_flags = first_flags;
+    if (iov != small)
+        free(iov);
+    return (ssize_t)got;
+}
+
+/* sendfile to a socket or pipe the program sees as blocking: the kernel
+ * would move all `len` bytes before returning (short only at the input's
+ * end, or on an error after some bytes), where the non-blocking fd
+ * underneath stops when its buffer is full.  So keep going, parking on
+ * the out fd; if the input is itself a pipe or socket the runtime made
+ * non-blocking (Linux takes any input that splices), EAGAIN may be the
+ * input's, and the wait is on the side that is not ready. */
+static ssize_t sendfile_all(struct gt__io *io, struct gt__fdent *e,
+                            const void *fp)
+{
+    size_t done = 0, len = io->len;
+    (void)e;
+    while (done < len) {
+        io->len = len - done;
+        ssize_t r = io_call(io);
+        if (r > 0) {
+            done += (size_t)r;
+            continue;
+        }
+        if (r == 0)
+            break; /* the input's end */
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            io->len = len;
+            return done ? (ssize_t)done : -1;
+        }
+        int fd = io->fd;
+        uint32_t ev = POLLOUT;
+        struct gt__fdent *in = gt__fd_get(io->in_fd);
+        if (in && in->kind == GT__FD_NONBLOCK) {
+            struct pollfd p = {.fd = io->fd, .events = POLLOUT};
+            if (sys_poll(&p, 1, 0) == 1 && (p.revents & POLLOUT)) {
+                fd = io->in_fd;
+                ev = POLLIN;
+            }
+        }
+        int w = wait_ready(fd, ev, fp, 0);
+        if (w) {
+            io->len = len;
+            if (done)
+                return (ssize_t)done;
+            errno = w;
+            return -1;
+        }
+    }
+    io->len = len;
+    return (ssize_t)done;
 }
 
 static ssize_t io_park_loop(struct gt__io *io, struct gt__fdent *e,

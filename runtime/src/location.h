@@ -10,7 +10,7 @@
  * inline and compare the chain with the cached record as they walk it;
  * everything else (a miss, a new location or edge) is in location.c.
  *
- * Included by sched.c and location.c only, after internal.h.
+ * Included by sched.c, location.c and fork.c only, after internal.h.
  */
 #ifndef GT_LOCATION_H
 #define GT_LOCATION_H

@@ -15,9 +15,13 @@
  * a ready fd wakes the waiters whose events it satisfies.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <unistd.h>
 
 #include <valgrind/valgrind.h>
 
@@ -40,6 +44,22 @@ void gt__poller_fini(void)
     if (S.epfd >= 0)
         sys_close(S.epfd);
     S.epfd = -1;
+}
+
+/* The parent's instance is the same kernel object as this copy of its
+ * fd: the child takes a new one under the same number (fork.c). */
+void gt__poller_after_fork(void)
+{
+    int fd = epoll_create1(EPOLL_CLOEXEC);
+    if (fd < 0 || (fd != S.epfd && dup3(fd, S.epfd, O_CLOEXEC) < 0)) {
+        /* Without one, a wait on an fd would find it "always ready" and
+         * spin: better to say so and stop here. */
+        fprintf(stderr, "gt: fork: no epoll instance for the child: %s\n",
+                strerror(errno));
+        _exit(127);
+    }
+    if (fd != S.epfd)
+        sys_close(fd);
 }
 
 /* 0, or -1 when epoll cannot watch the fd (a regular file: always ready). */
@@ -183,13 +203,13 @@ int gt__poller_poll(int64_t timeout_ns)
     }
     int n = -1;
     if (!no_pwait2) {
-        n = epoll_pwait2(S.epfd, evs, MAX_EVENTS, tp, NULL);
+        n = sys_epoll_pwait2(S.epfd, evs, MAX_EVENTS, tp, NULL);
         if (n < 0 && errno == ENOSYS)
             no_pwait2 = true;
     }
     if (no_pwait2) {
         int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
-        n = epoll_wait(S.epfd, evs, MAX_EVENTS, ms);
+        n = sys_epoll_pwait(S.epfd, evs, MAX_EVENTS, ms, NULL);
     }
     uint64_t now = gt__clock();
     gt__reg.polls++;

@@ -687,6 +687,7 @@ static int init_once(void)
         gt__stacks_init() < 0)
         return -1;
     gt__fault_init(); /* best effort: a missing handler loses only reports */
+    gt__fork_init();
     S.next_id = 1;
     done = true;
     return 0;

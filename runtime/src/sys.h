@@ -9,6 +9,7 @@
 #ifndef GT_SYS_H
 #define GT_SYS_H
 
+#include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -52,6 +53,29 @@ static inline int sys_poll(struct pollfd *p, nfds_t n, int timeout_ms)
     }
     return (int)syscall(SYS_ppoll, p, n, tp, NULL, (size_t)_NSIG / 8);
 }
+/* The signal mask as the kernel takes it: the first 8 bytes of a
+ * sigset_t, its size passed alongside. */
+#define SYS_SIGSET_BYTES ((size_t)_NSIG / 8)
+struct epoll_event;
+static inline int sys_epoll_pwait(int epfd, struct epoll_event *ev, int max,
+                                  int timeout_ms, const sigset_t *mask)
+{ return (int)syscall(SYS_epoll_pwait, epfd, ev, max, timeout_ms, mask,
+                      SYS_SIGSET_BYTES); }
+static inline int sys_epoll_pwait2(int epfd, struct epoll_event *ev, int max,
+                                   const struct timespec *timeout,
+                                   const sigset_t *mask)
+{
+#if defined(SYS_epoll_pwait2)
+    return (int)syscall(SYS_epoll_pwait2, epfd, ev, max, timeout, mask,
+                        SYS_SIGSET_BYTES);
+#else
+    (void)epfd; (void)ev; (void)max; (void)timeout; (void)mask;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+static inline int sys_sigprocmask(int how, const sigset_t *set, sigset_t *old)
+{ return (int)syscall(SYS_rt_sigprocmask, how, set, old, SYS_SIGSET_BYTES); }
 static inline int sys_nanosleep(const struct timespec *req, struct timespec *rem)
 { return (int)syscall(SYS_nanosleep, req, rem); }
 

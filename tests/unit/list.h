@@ -113,6 +113,22 @@
     X(watchdog_signal_restarts_read, 0)       \
     X(watchdog_off_no_thread, 0)              \
     X(watchdog_thread_lives_with_gt_main, 0)  \
-    X(watchdog_fork_child_has_none, 0)
+    X(watchdog_fork_child_has_none, 0)       \
+    /* test_fork.c */                         \
+    X(fork_child_keeps_caller, 0)             \
+    X(fork_beside_runtime, 0)                 \
+    /* test_multiplex.c */                    \
+    X(multiplex_epoll_wait_parks, 0)          \
+    X(multiplex_select_high_fds, 0)           \
+    X(multiplex_ppoll, 0)                     \
+    /* test_blocking.c */                     \
+    X(blocking_sendfile_parks, 0)             \
+    X(blocking_fifo_open, 0)                  \
+    X(blocking_locks_park, 0)                 \
+    X(blocking_recvmsg_waitall, 0)            \
+    X(blocking_clock_nanosleep, 0)            \
+    X(blocking_msg_dontwait, 0)               \
+    /* test_fortify.c */                      \
+    X(fortify_calls_park, 0)
 
 #endif /* GT_TEST_LIST_H */
