@@ -101,8 +101,17 @@ static int read_request(struct conn *c, struct http_request *req, size_t *head_l
     if (c->len == 0) {
         /* The next request may be here already: then it goes into the
          * buffer the last one used, with no wait.  If not, the EAGAIN
-         * lets the wait below park without first polling the socket. */
-        ssize_t n = conn_read_ready(c);
+         * lets the wait below park without first polling the socket.
+         * When the last read took all the client had sent (drained), a
+         * request that came since is known to the runtime just as well
+         * (an epoll edge after that read), so the wait needs no read that
+         * fails first: one system call fewer per request on a keep-alive
+         * connection whose client waits for each response. */
+        ssize_t n = -1;
+        errno = EAGAIN;
+        if (!c->drained)
+            n = conn_read_ready(c);
+        c->drained = 0;
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
             return CLIENT_GONE;
         if (n < 0) {

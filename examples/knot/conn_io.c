@@ -44,12 +44,15 @@ ssize_t conn_read_ready(struct conn *c)
         errno = EAGAIN;
         return -1;
     }
+    size_t room = CONN_BUFFER_SIZE - c->len;
     ssize_t n;
     do
-        n = recv(c->fd, c->buf + c->len, CONN_BUFFER_SIZE - c->len, MSG_DONTWAIT);
+        n = recv(c->fd, c->buf + c->len, room, MSG_DONTWAIT);
     while (n < 0 && errno == EINTR);
     if (n > 0)
         c->len += (size_t)n;
+    /* Less than there was room for: the client had sent no more. */
+    c->drained = n > 0 && (size_t)n < room;
     return n;
 }
 
