@@ -33,6 +33,13 @@
 #define REFUSE_TIMEOUT_NS 1000000000LL /* a refused client's request must come this fast */
 #define IDLE_GRACE_NS 100000000LL      /* idle this long, a connection's thread
                                         * gives its stack back (wait_idle) */
+/* A pipelined response with a body up to this size waits in the kernel for
+ * the next one (MSG_MORE, see next_request_queued); a larger one goes out
+ * at once.  Holding pays for small responses, which share segments: at a
+ * depth of 8 over loopback, about 0.6x the CPU per request of sending each
+ * at once at 100 bytes and 0.7x at 8 KiB; but at 16 KiB, bodies that fill
+ * large segments of their own, about 1.1x. */
+#define HOLD_BODY_MAX 8192
 
 /* The request line as received, for the access log: the first line of the
  * head, or whatever arrived of it. */
@@ -201,6 +208,8 @@ static int respond_with_file(struct conn *c, const struct http_request *req, int
      * no copy of it in this process, however long the client stalls. */
     int streamed = send_body && !file->data;
     int more_queued = c->more_queued;
+    if (iov[1].iov_len > HOLD_BODY_MAX)
+        c->more_queued = 0;
     c->more_queued |= streamed;
     int result = conn_write_all(c, iov, 2, s->config.timeout_ns);
     c->more_queued = more_queued;
