@@ -82,11 +82,9 @@ static void conn_resume(void *arg);
 static int wait_idle(struct conn *c)
 {
     c->idle = 1;
-    int64_t now = gt_now_ns();
-    c->idle_deadline = now + c->server->config.timeout_ns;
-    int64_t grace_end = now + IDLE_GRACE_NS;
-    int r = conn_wait_readable(c, grace_end < c->idle_deadline ? grace_end
-                                                               : c->idle_deadline);
+    int64_t timeout = c->server->config.timeout_ns;
+    c->idle_deadline = gt_now_ns() + timeout;
+    int r = conn_wait_readable_for(c, IDLE_GRACE_NS < timeout ? IDLE_GRACE_NS : timeout);
     if (r < 0 && errno == ETIMEDOUT) {
         int64_t left = c->idle_deadline - gt_now_ns();
         if (left > 0)
@@ -128,8 +126,10 @@ static int read_request(struct conn *c, struct http_request *req, size_t *head_l
                 return CLIENT_GONE;
         }
     }
-    /* The whole head must arrive within the timeout, however it is sent. */
-    int64_t deadline = gt_now_ns() + s->config.timeout_ns;
+    /* The whole head must arrive within the timeout, however it is sent.
+     * The clock is read only for a head that did not come whole at once
+     * (no wait has happened before: the deadline is the same). */
+    int64_t deadline = 0;
     for (;;) {
         long end = http_scan_head(&c->scanner, c->buf ? c->buf : "", c->len,
                                   CONN_BUFFER_SIZE);
@@ -140,6 +140,8 @@ static int read_request(struct conn *c, struct http_request *req, size_t *head_l
         }
         if (end < 0)
             return (int)-end;
+        if (!deadline)
+            deadline = gt_now_ns() + s->config.timeout_ns;
         ssize_t n = conn_read_more(c, deadline);
         if (n == 0)
             return CLIENT_GONE;

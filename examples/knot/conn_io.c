@@ -30,12 +30,16 @@
 
 int conn_wait_readable(struct conn *c, int64_t deadline_ns)
 {
-    int64_t left = deadline_ns - gt_now_ns();
-    if (left <= 0) {
+    return conn_wait_readable_for(c, deadline_ns - gt_now_ns());
+}
+
+int conn_wait_readable_for(struct conn *c, int64_t timeout_ns)
+{
+    if (timeout_ns <= 0) {
         errno = ETIMEDOUT;
         return -1;
     }
-    return gt_wait_fd(c->fd, POLLIN, left) < 0 ? -1 : 0;
+    return gt_wait_fd(c->fd, POLLIN, timeout_ns) < 0 ? -1 : 0;
 }
 
 ssize_t conn_read_ready(struct conn *c)

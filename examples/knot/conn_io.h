@@ -21,6 +21,9 @@ struct conn;
  * ETIMEDOUT at deadline_ns (gt_now_ns clock). */
 int conn_wait_readable(struct conn *c, int64_t deadline_ns);
 
+/* The same, for at most timeout_ns from now. */
+int conn_wait_readable_for(struct conn *c, int64_t timeout_ns);
+
 /* Appends what the client sent to c->buf (allocating it).  Returns the
  * bytes added, 0 when the client closed, -1 with errno (ETIMEDOUT at the
  * deadline, ENOBUFS when the buffer is full). */
