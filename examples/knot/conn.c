@@ -40,6 +40,11 @@
  * at once at 100 bytes and 0.7x at 8 KiB; but at 16 KiB, bodies that fill
  * large segments of their own, about 1.1x. */
 #define HOLD_BODY_MAX 8192
+/* A body up to this size is copied after its head, so that the response
+ * goes out with send() from one buffer: the kernel's sendmsg copies in a
+ * msghdr and an iovec array first (2% of the CPU of a 100-byte response,
+ * for a copy of 100 bytes here). */
+#define INLINE_BODY_MAX 512
 
 /* The request line as received, for the access log: the first line of the
  * head, or whatever arrived of it. */
@@ -200,11 +205,16 @@ static int respond_with_file(struct conn *c, const struct http_request *req, int
         .keep_alive = keep_alive,
         .http10_keep_alive = keep_alive && req->version_minor == 0,
     };
-    char head[HTTP_RESPONSE_HEAD_MAX];
+    char head[HTTP_RESPONSE_HEAD_MAX + INLINE_BODY_MAX];
     struct iovec iov[2] = {
         {head, http_format_head(head, status, &fields)},
         {(void *)file->data, send_body && file->data ? (size_t)file->size : 0},
     };
+    if (iov[1].iov_len && iov[1].iov_len <= INLINE_BODY_MAX) {
+        memcpy(head + iov[0].iov_len, iov[1].iov_base, iov[1].iov_len);
+        iov[0].iov_len += iov[1].iov_len;
+        iov[1].iov_len = 0;
+    }
     log_response(c, status, send_body ? (long long)file->size : 0);
     /* A streamed body follows its head straight from the file (sendfile):
      * no copy of it in this process, however long the client stalls. */

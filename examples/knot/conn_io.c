@@ -100,10 +100,17 @@ void conn_release_buffer(struct conn *c)
 
 int conn_write_all(struct conn *c, struct iovec *iov, int iovcnt, int64_t timeout_ns)
 {
+    while (iovcnt > 0 && iov[iovcnt - 1].iov_len == 0)
+        iovcnt--;
     while (iovcnt > 0) {
-        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)iovcnt};
-        ssize_t n = sendmsg(c->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL |
-                                               (c->more_queued ? MSG_MORE : 0));
+        int flags = MSG_DONTWAIT | MSG_NOSIGNAL | (c->more_queued ? MSG_MORE : 0);
+        ssize_t n;
+        if (iovcnt == 1) { /* the lighter call: no msghdr, no iovec array */
+            n = send(c->fd, iov->iov_base, iov->iov_len, flags);
+        } else {
+            struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)iovcnt};
+            n = sendmsg(c->fd, &msg, flags);
+        }
         if (n < 0) {
             if (errno == EINTR)
                 continue;
