@@ -33,6 +33,18 @@
 #define REFUSE_TIMEOUT_NS 1000000000LL /* a refused client's request must come this fast */
 #define IDLE_GRACE_NS 100000000LL      /* idle this long, a connection's thread
                                         * gives its stack back (wait_idle) */
+/* A pipelined response with a body up to this size waits in the kernel for
+ * the next one (MSG_MORE, see next_request_queued); a larger one goes out
+ * at once.  Holding pays for small responses, which share segments: at a
+ * depth of 8 over loopback, about 0.6x the CPU per request of sending each
+ * at once at 100 bytes and 0.7x at 8 KiB; but at 16 KiB, bodies that fill
+ * large segments of their own, about 1.1x. */
+#define HOLD_BODY_MAX 8192
+/* A body up to this size is copied after its head, so that the response
+ * goes out with send() from one buffer: the kernel's sendmsg copies in a
+ * msghdr and an iovec array first (2% of the CPU of a 100-byte response,
+ * for a copy of 100 bytes here). */
+#define INLINE_BODY_MAX 512
 
 /* The request line as received, for the access log: the first line of the
  * head, or whatever arrived of it. */
@@ -75,11 +87,9 @@ static void conn_resume(void *arg);
 static int wait_idle(struct conn *c)
 {
     c->idle = 1;
-    int64_t now = gt_now_ns();
-    c->idle_deadline = now + c->server->config.timeout_ns;
-    int64_t grace_end = now + IDLE_GRACE_NS;
-    int r = conn_wait_readable(c, grace_end < c->idle_deadline ? grace_end
-                                                               : c->idle_deadline);
+    int64_t timeout = c->server->config.timeout_ns;
+    c->idle_deadline = gt_now_ns() + timeout;
+    int r = conn_wait_readable_for(c, IDLE_GRACE_NS < timeout ? IDLE_GRACE_NS : timeout);
     if (r < 0 && errno == ETIMEDOUT) {
         int64_t left = c->idle_deadline - gt_now_ns();
         if (left > 0)
@@ -101,8 +111,17 @@ static int read_request(struct conn *c, struct http_request *req, size_t *head_l
     if (c->len == 0) {
         /* The next request may be here already: then it goes into the
          * buffer the last one used, with no wait.  If not, the EAGAIN
-         * lets the wait below park without first polling the socket. */
-        ssize_t n = conn_read_ready(c);
+         * lets the wait below park without first polling the socket.
+         * When the last read took all the client had sent (drained), a
+         * request that came since is known to the runtime just as well
+         * (an epoll edge after that read), so the wait needs no read that
+         * fails first: one system call fewer per request on a keep-alive
+         * connection whose client waits for each response. */
+        ssize_t n = -1;
+        errno = EAGAIN;
+        if (!c->drained)
+            n = conn_read_ready(c);
+        c->drained = 0;
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
             return CLIENT_GONE;
         if (n < 0) {
@@ -112,8 +131,10 @@ static int read_request(struct conn *c, struct http_request *req, size_t *head_l
                 return CLIENT_GONE;
         }
     }
-    /* The whole head must arrive within the timeout, however it is sent. */
-    int64_t deadline = gt_now_ns() + s->config.timeout_ns;
+    /* The whole head must arrive within the timeout, however it is sent.
+     * The clock is read only for a head that did not come whole at once
+     * (no wait has happened before: the deadline is the same). */
+    int64_t deadline = 0;
     for (;;) {
         long end = http_scan_head(&c->scanner, c->buf ? c->buf : "", c->len,
                                   CONN_BUFFER_SIZE);
@@ -124,6 +145,8 @@ static int read_request(struct conn *c, struct http_request *req, size_t *head_l
         }
         if (end < 0)
             return (int)-end;
+        if (!deadline)
+            deadline = gt_now_ns() + s->config.timeout_ns;
         ssize_t n = conn_read_more(c, deadline);
         if (n == 0)
             return CLIENT_GONE;
@@ -182,16 +205,23 @@ static int respond_with_file(struct conn *c, const struct http_request *req, int
         .keep_alive = keep_alive,
         .http10_keep_alive = keep_alive && req->version_minor == 0,
     };
-    char head[HTTP_RESPONSE_HEAD_MAX];
+    char head[HTTP_RESPONSE_HEAD_MAX + INLINE_BODY_MAX];
     struct iovec iov[2] = {
         {head, http_format_head(head, status, &fields)},
         {(void *)file->data, send_body && file->data ? (size_t)file->size : 0},
     };
+    if (iov[1].iov_len && iov[1].iov_len <= INLINE_BODY_MAX) {
+        memcpy(head + iov[0].iov_len, iov[1].iov_base, iov[1].iov_len);
+        iov[0].iov_len += iov[1].iov_len;
+        iov[1].iov_len = 0;
+    }
     log_response(c, status, send_body ? (long long)file->size : 0);
     /* A streamed body follows its head straight from the file (sendfile):
      * no copy of it in this process, however long the client stalls. */
     int streamed = send_body && !file->data;
     int more_queued = c->more_queued;
+    if (iov[1].iov_len > HOLD_BODY_MAX)
+        c->more_queued = 0;
     c->more_queued |= streamed;
     int result = conn_write_all(c, iov, 2, s->config.timeout_ns);
     c->more_queued = more_queued;

@@ -20,6 +20,9 @@ struct conn {
     int more_queued;         /* a whole next request is already in buf: the
                               * response may wait in the kernel to go out
                               * with the next one's (MSG_MORE) */
+    int drained;             /* the last read left nothing unread in the
+                              * socket: the next wait for a request needs
+                              * no read first (conn_read_ready) */
     char peer[32];           /* "127.0.0.1:5555" */
     size_t peer_host_len;    /* the address part of peer */
     struct conn *prev, *next; /* the server's list */

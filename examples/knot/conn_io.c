@@ -30,12 +30,16 @@
 
 int conn_wait_readable(struct conn *c, int64_t deadline_ns)
 {
-    int64_t left = deadline_ns - gt_now_ns();
-    if (left <= 0) {
+    return conn_wait_readable_for(c, deadline_ns - gt_now_ns());
+}
+
+int conn_wait_readable_for(struct conn *c, int64_t timeout_ns)
+{
+    if (timeout_ns <= 0) {
         errno = ETIMEDOUT;
         return -1;
     }
-    return gt_wait_fd(c->fd, POLLIN, left) < 0 ? -1 : 0;
+    return gt_wait_fd(c->fd, POLLIN, timeout_ns) < 0 ? -1 : 0;
 }
 
 ssize_t conn_read_ready(struct conn *c)
@@ -44,12 +48,15 @@ ssize_t conn_read_ready(struct conn *c)
         errno = EAGAIN;
         return -1;
     }
+    size_t room = CONN_BUFFER_SIZE - c->len;
     ssize_t n;
     do
-        n = recv(c->fd, c->buf + c->len, CONN_BUFFER_SIZE - c->len, MSG_DONTWAIT);
+        n = recv(c->fd, c->buf + c->len, room, MSG_DONTWAIT);
     while (n < 0 && errno == EINTR);
     if (n > 0)
         c->len += (size_t)n;
+    /* Less than there was room for: the client had sent no more. */
+    c->drained = n > 0 && (size_t)n < room;
     return n;
 }
 
@@ -93,10 +100,17 @@ void conn_release_buffer(struct conn *c)
 
 int conn_write_all(struct conn *c, struct iovec *iov, int iovcnt, int64_t timeout_ns)
 {
+    while (iovcnt > 0 && iov[iovcnt - 1].iov_len == 0)
+        iovcnt--;
     while (iovcnt > 0) {
-        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)iovcnt};
-        ssize_t n = sendmsg(c->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL |
-                                               (c->more_queued ? MSG_MORE : 0));
+        int flags = MSG_DONTWAIT | MSG_NOSIGNAL | (c->more_queued ? MSG_MORE : 0);
+        ssize_t n;
+        if (iovcnt == 1) { /* the lighter call: no msghdr, no iovec array */
+            n = send(c->fd, iov->iov_base, iov->iov_len, flags);
+        } else {
+            struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)iovcnt};
+            n = sendmsg(c->fd, &msg, flags);
+        }
         if (n < 0) {
             if (errno == EINTR)
                 continue;

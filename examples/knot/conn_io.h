@@ -21,6 +21,9 @@ struct conn;
  * ETIMEDOUT at deadline_ns (gt_now_ns clock). */
 int conn_wait_readable(struct conn *c, int64_t deadline_ns);
 
+/* The same, for at most timeout_ns from now. */
+int conn_wait_readable_for(struct conn *c, int64_t timeout_ns);
+
 /* Appends what the client sent to c->buf (allocating it).  Returns the
  * bytes added, 0 when the client closed, -1 with errno (ETIMEDOUT at the
  * deadline, ENOBUFS when the buffer is full). */
@@ -29,7 +32,7 @@ ssize_t conn_read_more(struct conn *c, int64_t deadline_ns);
 /* Appends what the client has sent already to c->buf, without waiting
  * and only if the connection still has its buffer.  Returns the bytes
  * added, 0 when the client closed, -1 with errno (EAGAIN: nothing there
- * yet, or no buffer). */
+ * yet, or no buffer).  Sets c->drained when it took all there was. */
 ssize_t conn_read_ready(struct conn *c);
 
 /* Drops the first n bytes of c->buf. */

@@ -105,11 +105,27 @@ long http_scan_head(struct http_head_scanner *s, const char *buf, size_t len,
     return 0;
 }
 
+/* Character classes by table: every byte of every header name and Host
+ * value is looked up, on every request. */
+#define CLASS_TCHAR 1    /* token (RFC 9110 5.6.2): header names, methods */
+#define CLASS_REG_NAME 2 /* unreserved and sub-delims (RFC 3986): a Host */
+
+static unsigned char char_class[256];
+
+/* Filled before main, so that no caller can find it empty. */
+__attribute__((constructor)) static void char_class_init(void)
+{
+    for (int c = 0; c < 256; c++) {
+        int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        char_class[c] = (unsigned char)(
+            (alnum || (c && strchr("!#$%&'*+-.^_`|~", c)) ? CLASS_TCHAR : 0) |
+            (alnum || (c && strchr("-._~!$&'()*+,;=", c)) ? CLASS_REG_NAME : 0));
+    }
+}
+
 static int is_tchar(unsigned char c)
 {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return 1;
-    return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+    return char_class[c] & CLASS_TCHAR;
 }
 
 /* Field values may hold visible ASCII, obs-text, spaces and tabs. */
@@ -145,8 +161,7 @@ static int host_is_valid(const char *v, size_t len)
                     !isxdigit((unsigned char)v[i + 2]))
                     return 0;
                 i += 2;
-            } else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                         (c >= '0' && c <= '9') || (c && strchr("-._~!$&'()*+,;=", c)))) {
+            } else if (!(char_class[c] & CLASS_REG_NAME)) {
                 return 0;
             }
         }

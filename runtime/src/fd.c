@@ -79,6 +79,7 @@ struct gt__fdent *gt__fd_prepare(int fd)
             e->we_set = true;
         }
         e->kind = GT__FD_NONBLOCK;
+        e->socket = S_ISSOCK(st.st_mode);
     } else if (S_ISCHR(st.st_mode)) {
         int fl = sys_fcntl(fd, F_GETFL, 0);
         e->user_nonblock = fl >= 0 && (fl & O_NONBLOCK);
@@ -96,6 +97,8 @@ void gt__fd_forget(int fd)
         return;
     e->kind = GT__FD_UNKNOWN;
     e->user_nonblock = e->we_set = e->registered = e->inherited = false;
+    e->socket = e->hung_up = false;
+    e->stream = GT__FD_STREAM_UNASKED;
 }
 
 void gt__fd_share(int newfd, const struct gt__fdent *from)
@@ -107,6 +110,9 @@ void gt__fd_share(int newfd, const struct gt__fdent *from)
         return;
     e->kind = from->kind;
     e->user_nonblock = from->user_nonblock;
+    e->socket = from->socket;
+    e->stream = from->stream;
+    e->hung_up = from->hung_up;
     /* One description, one flag: restore it through one fd only. */
     e->we_set = false;
 }
@@ -131,6 +137,8 @@ void gt__fd_restore_all(void)
             }
             e->kind = GT__FD_UNKNOWN;
             e->user_nonblock = e->we_set = e->registered = false;
+            e->socket = e->hung_up = false;
+            e->stream = GT__FD_STREAM_UNASKED;
         }
     }
 }

@@ -86,6 +86,12 @@ enum gt__fd_kind {
     GT__FD_FILE,       /* regular file, block device, dir: call straight */
 };
 
+enum gt__fd_stream {
+    GT__FD_STREAM_UNASKED = 0,
+    GT__FD_STREAM_YES,  /* SOCK_STREAM: a short read leaves nothing unread */
+    GT__FD_STREAM_NO,   /* datagrams, seqpackets: a short read is one message */
+};
+
 struct gt__fdent {
     uint8_t kind;
     bool user_nonblock;   /* the caller's own O_NONBLOCK */
@@ -93,6 +99,9 @@ struct gt__fdent {
     bool registered;      /* in the epoll set (edge-triggered) */
     bool inherited;       /* in a fork's child, O_NONBLOCK set by the
                            * parent's runtime: the parent's to restore */
+    bool socket;          /* a socket; its type is asked only when needed */
+    uint8_t stream;       /* GT__FD_STREAM_*: a byte stream or not (sockets) */
+    bool hung_up;         /* the poller saw the peer's end (RDHUP, HUP, ERR) */
     struct gt__fd_waiter *waiters, *waiters_tail; /* its waits, oldest first */
 };
 

@@ -113,6 +113,37 @@ static void note_not_ready(int fd, uint32_t events)
     not_ready.polls = gt__reg.polls;
 }
 
+/* Did the read io just made, which returned r > 0 bytes, leave nothing
+ * unread?  Then it tells a wait what an EAGAIN would: any byte that came
+ * after it raised an edge still queued in epoll, as long as the poller
+ * has not run since.  A program that reads a request short of its buffer
+ * and then waits for the next one needs no read that fails with EAGAIN
+ * first, nor a zero-timeout poll(2).  Only a stream socket's short read
+ * drains it (a datagram is one message of several, a tty line one line of
+ * several), and only while the peer has not ended its side: the end
+ * stays readable after the data before it, and its edge may have been
+ * reported with them. */
+static bool read_drained(const struct gt__io *io, struct gt__fdent *e, ssize_t r)
+{
+    if ((size_t)r >= io->len || !e->socket || e->hung_up)
+        return false;
+    if (io->op == GT__IO_RECVFROM) {
+        if (io->flags & ~(MSG_DONTWAIT | MSG_NOSIGNAL | MSG_CMSG_CLOEXEC))
+            return false; /* MSG_PEEK leaves the bytes, MSG_OOB is not them */
+    } else if (io->op != GT__IO_READ) {
+        return false;
+    }
+    if (e->stream == GT__FD_STREAM_UNASKED) {
+        int type = 0;
+        socklen_t len = sizeof(type);
+        e->stream = getsockopt(io->fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+                            type == SOCK_STREAM
+                        ? GT__FD_STREAM_YES
+                        : GT__FD_STREAM_NO;
+    }
+    return e->stream == GT__FD_STREAM_YES;
+}
+
 /* True when a wait for events on fd directly follows an EAGAIN for them
  * in this thread, with no poll in between; the record is used up. */
 static bool known_not_ready(int fd, uint32_t events)
@@ -307,6 +338,8 @@ static ssize_t io_park_loop(struct gt__io *io, struct gt__fdent *e,
                     (is_msg_op(io->op) && (io->flags & MSG_DONTWAIT));
     for (;;) {
         ssize_t r = io_call(io);
+        if (r > 0 && read_drained(io, e, r))
+            note_not_ready(io->fd, POLLIN);
         if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
             return r;
         if (dontwait) {

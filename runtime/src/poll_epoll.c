@@ -230,6 +230,8 @@ int gt__poller_poll(int64_t timeout_ns)
                          ((ev & EPOLLPRI) ? POLLPRI : 0) |
                          ((ev & EPOLLOUT) ? POLLOUT : 0);
         bool all = ev & (EPOLLERR | EPOLLHUP);
+        if (ev & (EPOLLRDHUP | EPOLLERR | EPOLLHUP))
+            e->hung_up = true; /* io.c: a short read no longer drains it */
         uint32_t seen = ready | ((ev & EPOLLERR) ? POLLERR : 0) |
                         ((ev & EPOLLHUP) ? POLLHUP : 0);
         bool rearm = false;

@@ -54,6 +54,7 @@
     X(chan_ping_pong, 0)                      \
     /* test_io.c */                           \
     X(io_wait_fd, 0)                          \
+    X(io_wait_after_short_read, 10)           \
     X(io_user_nonblock, 0)                    \
     X(io_regular_file, 0)                     \
     X(io_close_forgets, 0)                    \

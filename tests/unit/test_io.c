@@ -337,6 +337,95 @@ TEST_IMPL(io_wait_fd)
     ASSERT_EQ(wait_done, 2);
 }
 
+/* ---- a wait after a short read ------------------------------------------ */
+
+/* A short read of a stream socket drained it, so the wait that follows
+ * skips its zero-timeout poll and trusts epoll's edges.  What it must not
+ * lose: bytes sent after that read, the end of a stream whose edge came
+ * with the bytes before it, and the other datagrams of a datagram socket
+ * (there a short read is one message of several).  Those waits have no
+ * timeout: one that missed what is there would sleep until the runner's
+ * timeout fails the test. */
+static int short_fd[2];
+static int short_sent;
+
+/* Parks on fd first, so that the poller reports what the peer sends next
+ * in one edge, then reads less than the buffer holds. */
+static void park_then_read_short(int fd, const char *want)
+{
+    char buf[64];
+    ASSERT_GT(gt_wait_fd(fd, POLLIN, 5000 * TU_MS), 0);
+    ASSERT_EQ(short_sent, 1);
+    ssize_t n = gt_recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    ASSERT_EQ(n, (ssize_t)strlen(want));
+    ASSERT_MEM_EQ(buf, want, (size_t)n);
+}
+
+static void short_then_more(void *arg)
+{
+    char c = 0;
+    (void)arg;
+    park_then_read_short(short_fd[0], "abc");
+    /* More comes after the read, with no poll in between. */
+    ASSERT_EQ(gt_write(short_fd[1], "d", 1), 1);
+    int rc = gt_wait_fd(short_fd[0], POLLIN, -1);
+    ASSERT_GT(rc, 0);
+    ASSERT_EQ(gt_recv(short_fd[0], &c, 1, MSG_DONTWAIT), 1);
+    ASSERT_EQ(c, 'd');
+}
+
+static void short_then_end(void *arg)
+{
+    char c;
+    (void)arg;
+    park_then_read_short(short_fd[0], "abc");
+    /* The end came with "abc": still readable. */
+    int rc = gt_wait_fd(short_fd[0], POLLIN, -1);
+    ASSERT_GT(rc, 0);
+    ASSERT_EQ(gt_recv(short_fd[0], &c, 1, MSG_DONTWAIT), 0);
+}
+
+static void short_then_datagram(void *arg)
+{
+    char buf[64];
+    (void)arg;
+    park_then_read_short(short_fd[0], "abc");
+    int rc = gt_wait_fd(short_fd[0], POLLIN, -1);
+    ASSERT_GT(rc, 0);
+    ASSERT_EQ(gt_recv(short_fd[0], buf, sizeof buf, MSG_DONTWAIT), 3);
+    ASSERT_MEM_EQ(buf, "def", 3);
+}
+
+static void short_read_case(int type, void (*reader)(void *), int end)
+{
+    short_sent = 0;
+    ASSERT_OK(socketpair(AF_UNIX, type, 0, short_fd));
+    gt_t r = tu_spawn(reader, NULL);
+    ASSERT_EQ(gt_yield(), 0); /* the reader parks */
+    ASSERT_EQ(gt_send(short_fd[1], "abc", 3, 0), 3);
+    if (type == SOCK_DGRAM)
+        ASSERT_EQ(gt_send(short_fd[1], "def", 3, 0), 3);
+    if (end)
+        ASSERT_OK(shutdown(short_fd[1], SHUT_WR));
+    short_sent = 1;
+    tu_join(r);
+    ASSERT_EQ(gt_close(short_fd[0]), 0);
+    ASSERT_EQ(gt_close(short_fd[1]), 0);
+}
+
+static void short_read_test(void *arg)
+{
+    (void)arg;
+    short_read_case(SOCK_STREAM, short_then_more, 0);
+    short_read_case(SOCK_STREAM, short_then_end, 1);
+    short_read_case(SOCK_DGRAM, short_then_datagram, 0);
+}
+
+TEST_IMPL(io_wait_after_short_read)
+{
+    tu_run(short_read_test, NULL);
+}
+
 /* ---- one fd, a reader and a writer parked on it at once ----------------- */
 
 #define BIG (4 * 1024 * 1024)
