@@ -44,6 +44,7 @@ _Atomic bool gt__running;
  * a store on each side, not two calls to __errno_location.  (A forked
  * child's one thread keeps its parent's TLS addresses.) */
 static int *errno_at;
+size_t gt__main_stack_size;
 #if defined(__SANITIZE_ADDRESS__)
 static const void *main_stack_bottom;
 static size_t main_stack_size;
@@ -738,7 +739,9 @@ int gt_main(void (*fn)(void *), void *arg)
     S.exit_status = 0;
     errno_at = &errno;
     S.slice_start = gt__clock();
-    if (spawn(NULL, fn, arg, NULL, (uint64_t)(uintptr_t)__builtin_return_address(0),
+    gt_attr_t first = {NULL, gt__main_stack_size, 0};
+    if (spawn(NULL, fn, arg, &first,
+              (uint64_t)(uintptr_t)__builtin_return_address(0),
               GT_TF_MAIN | GT_TF_DETACHED) < 0) {
         int e = errno;
         gt__poller_fini();
