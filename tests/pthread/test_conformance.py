@@ -27,9 +27,10 @@ def run(name, mode, env=None, timeout=120):
     """(status, stdout, stderr) of program NAME run natively, under the
     preload or linked; the gt runs are checked to be on gt."""
     exe = os.path.join(PROGS, name + ("-linked" if mode == "linked" else ""))
-    e = dict(os.environ, **(env or {}))
+    e = dict(os.environ)
     e.pop("LD_PRELOAD", None)
     e.pop("GT_PTHREAD_WARN_TLS", None)
+    e.update(env or {})
     if mode == "preload":
         e["LD_PRELOAD"] = LIB
     if mode != "native":
@@ -59,3 +60,43 @@ def test_linked_form():
     rc, green, err = run("lifecycle", "linked")
     assert rc == 0, err
     assert green == native
+
+
+def test_cancel_not_supported():
+    """Natively the thread is cancelled; on gt pthread_cancel is ENOTSUP,
+    said once on stderr, and the thread runs to its end; the cancel state
+    and type calls behave alike."""
+    rc, native, err = run("cancel", "native")
+    assert rc == 0, err
+    assert native == "cancel 0\njoined canceled\nok cancel-state\n"
+    rc, green, err = run("cancel", "preload")
+    assert rc == 0, err
+    assert green == "cancel ENOTSUP\njoined returned\nok cancel-state\n"
+    said = [l for l in err.splitlines() if "pthread_cancel" in l]
+    assert said == ["gt-pthread: pthread_cancel is not supported on green "
+                    "threads: ENOTSUP"]
+
+
+def tls_lines(err):
+    return [l for l in err.splitlines()
+            if l.startswith("gt-pthread: ") and "__thread variables" in l]
+
+
+def test_tls_warning():
+    """The program's own TLS segment (4 KiB of __thread) is reported at
+    start on gt, once, naming the program; GT_PTHREAD_WARN_TLS=0 silences
+    it; a program without one, and a native run, print nothing."""
+    exe = os.path.join(PROGS, "tls")
+    rc, out, err = run("tls", "native")
+    assert rc == 0 and out == "ok tls\n" and not tls_lines(err)
+    rc, out, err = run("tls", "preload", {"GT_PTHREAD_WARN_TLS": "1"})
+    assert rc == 0 and out == "ok tls\n", err
+    lines = tls_lines(err)
+    assert len(lines) == 1, err
+    assert lines[0].startswith("gt-pthread: %s has " % exe)
+    size = int(lines[0].split(" has ")[1].split()[0])
+    assert 4096 <= size < 4096 + 64
+    rc, out, err = run("tls", "preload", {"GT_PTHREAD_WARN_TLS": "0"})
+    assert rc == 0 and out == "ok tls\n" and not tls_lines(err), err
+    rc, out, err = run("lifecycle", "preload", {"GT_PTHREAD_WARN_TLS": "1"})
+    assert rc == 0 and not tls_lines(err), err
