@@ -125,6 +125,11 @@ static size_t main_stack_size(void)
 void gt__pt_main_thread(void *unused)
 {
     (void)unused;
+    /* Readers show the program's main as the thread's entry. */
+    struct gt__thread *t = gt__self();
+    gt__seq_begin(&t->pub.seq);
+    t->pub.entry = (uint64_t)(uintptr_t)program_main;
+    gt__seq_end(&t->pub.seq);
     gt__pt_start_queued();
     exit(program_main(main_argc, main_argv, main_envp));
 }
