@@ -55,9 +55,9 @@ GT__PUBLIC int pthread_getname_np(pthread_t th, char *buf, size_t len)
  * the guard below it), its detach state; the rest glibc's defaults. */
 GT__PUBLIC int pthread_getattr_np(pthread_t th, pthread_attr_t *attr)
 {
-    if (!gt__self())
-        return PT_NEXT(pthread_getattr_np)(th, attr);
     struct gt__pthread *b = find_live(th);
+    if (!gt__self() && !b)
+        return PT_NEXT(pthread_getattr_np)(th, attr);
     if (!b)
         return ESRCH;
     struct gt__thread *t = b->h.rec;
@@ -74,7 +74,8 @@ GT__PUBLIC int pthread_getattr_np(pthread_t th, pthread_attr_t *attr)
 }
 
 /* ---- the kernel thread's properties ----------------------------------------
- * Asked of any live pthread, answered for the one kernel thread. */
+ * Asked of any live pthread, answered for the calling kernel thread: in a
+ * green thread, the one that runs them all. */
 
 #define KERNEL_THREAD(th)                                                  \
     do {                                                                   \
@@ -85,7 +86,7 @@ GT__PUBLIC int pthread_getattr_np(pthread_t th, pthread_attr_t *attr)
 
 GT__PUBLIC int pthread_getcpuclockid(pthread_t th, clockid_t *clk)
 {
-    if (gt__self())
+    if (gt__self() || gt__pt_find(th))
         KERNEL_THREAD(th);
     return PT_NEXT(pthread_getcpuclockid)(th, clk);
 }
@@ -93,14 +94,14 @@ GT__PUBLIC int pthread_getcpuclockid(pthread_t th, clockid_t *clk)
 GT__PUBLIC int pthread_setaffinity_np(pthread_t th, size_t size,
                                       const cpu_set_t *set)
 {
-    if (gt__self())
+    if (gt__self() || gt__pt_find(th))
         KERNEL_THREAD(th);
     return PT_NEXT(pthread_setaffinity_np)(th, size, set);
 }
 
 GT__PUBLIC int pthread_getaffinity_np(pthread_t th, size_t size, cpu_set_t *set)
 {
-    if (gt__self())
+    if (gt__self() || gt__pt_find(th))
         KERNEL_THREAD(th);
     return PT_NEXT(pthread_getaffinity_np)(th, size, set);
 }
@@ -108,7 +109,7 @@ GT__PUBLIC int pthread_getaffinity_np(pthread_t th, size_t size, cpu_set_t *set)
 GT__PUBLIC int pthread_setschedparam(pthread_t th, int policy,
                                      const struct sched_param *p)
 {
-    if (gt__self())
+    if (gt__self() || gt__pt_find(th))
         KERNEL_THREAD(th);
     return PT_NEXT(pthread_setschedparam)(th, policy, p);
 }
@@ -116,14 +117,14 @@ GT__PUBLIC int pthread_setschedparam(pthread_t th, int policy,
 GT__PUBLIC int pthread_getschedparam(pthread_t th, int *policy,
                                      struct sched_param *p)
 {
-    if (gt__self())
+    if (gt__self() || gt__pt_find(th))
         KERNEL_THREAD(th);
     return PT_NEXT(pthread_getschedparam)(th, policy, p);
 }
 
 GT__PUBLIC int pthread_setschedprio(pthread_t th, int prio)
 {
-    if (gt__self())
+    if (gt__self() || gt__pt_find(th))
         KERNEL_THREAD(th);
     return PT_NEXT(pthread_setschedprio)(th, prio);
 }
