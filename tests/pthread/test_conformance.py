@@ -17,7 +17,7 @@ LIB = os.path.join(BUILD, "lib", "libgt-pthread.so")
 PROGS = os.path.join(BUILD, "tests", "pthread")
 
 # Programs whose gt run must differ in a stated way: their own tests.
-SPECIAL = {"cancel", "tls"}
+SPECIAL = {"cancel", "tls", "ctor_join"}
 NAMES = sorted(os.path.basename(p)[:-2] for p in glob.glob(os.path.join(HERE, "*.c"))
                if not os.path.basename(p).startswith("fx_")
                and os.path.basename(p)[:-2] not in SPECIAL)
@@ -100,3 +100,18 @@ def test_tls_warning():
     assert rc == 0 and out == "ok tls\n" and not tls_lines(err), err
     rc, out, err = run("lifecycle", "preload", {"GT_PTHREAD_WARN_TLS": "1"})
     assert rc == 0 and not tls_lines(err), err
+
+
+def test_join_before_main():
+    """A constructor's join of a thread it made: natively 0; on gt the
+    thread starts with main, so EDEADLK with one line on stderr, and main
+    can join it."""
+    rc, native, err = run("ctor_join", "native")
+    assert rc == 0, err
+    assert native == "constructor join 0\nok ctor-join\n"
+    rc, green, err = run("ctor_join", "preload")
+    assert rc == 0, err
+    assert green == "constructor join EDEADLK\nok ctor-join\n"
+    said = [l for l in err.splitlines() if "pthread_join" in l]
+    assert said == ["gt-pthread: pthread_join before main would wait forever "
+                    "(the thread starts with main): EDEADLK"]

@@ -4,7 +4,8 @@ in nanosleep and in pthread_join, named by pthread_setname_np.  gt-stacks
 groups them by where they wait (exact counts, the program's own call
 sites, the names they set); gt-top -b shows one queue per location with
 exactly that many waiting, of the right kind, each joiner held up by the
-sleeper it joins; main is green thread 1 with main as its entry."""
+sleeper it joins; main is green thread 1 with main as its entry; the
+runtime's watchdog is a real kernel thread beside them."""
 import collections
 import json
 import os
@@ -46,6 +47,7 @@ def wait_idle(pid):
 @pytest.fixture(scope="module")
 def parked():
     env = dict(os.environ, LD_PRELOAD=LIB)
+    env.pop("GT_WATCHDOG_MS", None)
     p = subprocess.Popen([FX, str(READERS), str(SLEEPERS), str(JOINERS)],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, env=env)
@@ -98,6 +100,15 @@ def test_gt_stacks_groups(parked):
         assert g["count"] == n and g["states"] == {"parked": n}
         assert g["representative"]["name"] == name
         assert len(g["thread_ids"]) == n
+
+
+def test_runtime_threads_are_real(parked):
+    """The runtime's own helper, the watchdog, is a real kernel thread
+    (its pthread_create reached glibc, not the green one): two kernel
+    threads, and the registry says the watchdog runs."""
+    assert len(os.listdir("/proc/%d/task" % parked)) == 2
+    doc = json_of(GT_TOP, "-b", "-n", "1", "--format", "json", parked)
+    assert doc["watchdog"]["threshold_ns"] == 100 * 1000 * 1000
 
 
 def test_gt_top_locations_and_names(parked):
