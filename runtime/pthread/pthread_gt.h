@@ -51,6 +51,9 @@ enum gt__pt_phase {
     GT__PT_AFTER,   /* gt_main returned: glibc's names only */
 };
 extern enum gt__pt_phase gt__pt_phase GT__HIDDEN;
+/* Set on the kernel thread that runs gt_main, the one that owns the
+ * library's tables. */
+extern __thread bool gt__pt_on_runtime_thread GT__HIDDEN;
 
 #define PT_NAME_MAX 16 /* Linux's TASK_COMM_LEN: setname_np's limit */
 
@@ -91,7 +94,8 @@ struct gt__pthread {
 /* The calling green thread's block; NULL outside one (or in a green
  * thread libgt-pthread did not make: gt_spawn's, which has none). */
 struct gt__pthread *gt__pt_self(void) GT__HIDDEN;
-/* The block of pthread_t th, NULL if none (joined, never existed). */
+/* The block of pthread_t th, NULL if none (joined, never existed), or if
+ * the caller is a kernel thread of its own while green threads run. */
 struct gt__pthread *gt__pt_find(pthread_t th) GT__HIDDEN;
 
 /* start.c: green thread 1, which runs main. */

@@ -37,6 +37,7 @@
 #include "pthread_gt.h"
 
 enum gt__pt_phase gt__pt_phase = GT__PT_BEFORE;
+__attribute__((tls_model("initial-exec"))) __thread bool gt__pt_on_runtime_thread;
 
 typedef int (*main_fn)(int, char **, char **);
 static main_fn program_main;
@@ -142,6 +143,7 @@ static int start_main(int argc, char **argv, char **envp)
     main_envp = envp;
     warn_tls();
     gt__main_stack_size = main_stack_size();
+    gt__pt_on_runtime_thread = true;
     gt__pt_phase = GT__PT_RUNNING;
     int rc = gt_main(gt__pt_main_thread, NULL);
     int e = errno;

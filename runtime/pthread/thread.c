@@ -83,6 +83,13 @@ static void table_remove(struct gt__pthread *b)
 
 struct gt__pthread *gt__pt_find(pthread_t th)
 {
+    /* The table belongs to the kernel thread that runs the green threads.
+     * Another one (the watchdog signalling the scheduler, a library's
+     * helper thread) must not read it while they run: a grow may free it
+     * under the reader.  Its pthread_t are glibc's anyway. */
+    if (GT__UNLIKELY(!gt__self()) && gt__pt_phase == GT__PT_RUNNING &&
+        !gt__pt_on_runtime_thread)
+        return NULL;
     uint64_t id = (uint64_t)th;
     for (struct gt__pthread *b = table[bucket(id, table_size)]; b; b = b->hnext)
         if (b->id == id)
