@@ -18,7 +18,9 @@
  *
  * AFTER gt_main RETURNS (main called pthread_exit and every other thread
  * has ended) the process exits with status 0 as POSIX says; atexit
- * handlers then run outside any green thread, on glibc's names.
+ * handlers then run outside any green thread, on glibc's names.  When a
+ * green thread calls exit(), gt_main never returns: leave_runtime does
+ * what its return would have (the fd flags) at the end of exit().
  *
  * TLS.  __thread variables belong to the kernel thread, so every green
  * thread shares one copy.  The program's own TLS segment (PT_TLS of the
@@ -33,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "pthread_gt.h"
 
@@ -135,6 +138,27 @@ void gt__pt_main_thread(void *unused)
     exit(program_main(main_argc, main_argv, main_envp));
 }
 
+/* The process that started the runtime: a forked child must not touch
+ * the flags of descriptions it shares with it. */
+static pid_t runtime_pid;
+
+/* exit() from a green thread never returns to gt_main, which would put
+ * back the O_NONBLOCK flags the runtime set on pipes and sockets (stdin
+ * is often a pipe shared with the shell or the parent).  This destructor,
+ * among the last things exit() runs, does it instead, and leaves the
+ * runtime: from here on (libc's own destructors, the flush of stdio) the
+ * calling thread is no green thread, so every name is plain libc's and
+ * blocks as the restored flags say. */
+static __attribute__((destructor)) void leave_runtime(void)
+{
+    if (gt__pt_phase != GT__PT_RUNNING || !gt__pt_on_runtime_thread)
+        return;
+    gt__pt_phase = GT__PT_AFTER;
+    if (getpid() == runtime_pid)
+        gt__fd_restore_all();
+    gt__tls_current = NULL;
+}
+
 /* What glibc calls as main. */
 static int start_main(int argc, char **argv, char **envp)
 {
@@ -144,6 +168,7 @@ static int start_main(int argc, char **argv, char **envp)
     warn_tls();
     gt__main_stack_size = main_stack_size();
     gt__pt_on_runtime_thread = true;
+    runtime_pid = getpid();
     gt__pt_phase = GT__PT_RUNNING;
     int rc = gt_main(gt__pt_main_thread, NULL);
     int e = errno;

@@ -115,3 +115,27 @@ def test_join_before_main():
     said = [l for l in err.splitlines() if "pthread_join" in l]
     assert said == ["gt-pthread: pthread_join before main would wait forever "
                     "(the thread starts with main): EDEADLK"]
+
+
+def test_exit_puts_back_fd_flags():
+    """A program whose main read its stdin pipe (a pipe the runtime turns
+    non-blocking underneath) and returned: once it has exited the pipe,
+    shared with whoever gave it, is blocking again, as it was.  A pipe the
+    caller had made non-blocking itself stays so."""
+    import fcntl
+    fx = os.path.join(PROGS, "fx_parked")
+    env = dict(os.environ, LD_PRELOAD=LIB)
+    for nonblock in (False, True):
+        r, w = os.pipe()
+        try:
+            if nonblock:
+                os.set_blocking(r, False)
+            os.write(w, b"x\n")
+            p = subprocess.run([fx, "0", "0", "0"], stdin=r, capture_output=True,
+                               text=True, env=env, timeout=60)
+            assert p.returncode == 0, p.stderr
+            assert p.stdout.startswith("ready ")
+            assert bool(fcntl.fcntl(r, fcntl.F_GETFL) & os.O_NONBLOCK) == nonblock
+        finally:
+            os.close(r)
+            os.close(w)
