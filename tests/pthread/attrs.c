@@ -47,6 +47,13 @@ static void *probe_stack(void *arg)
     return NULL;
 }
 
+static void *wait_gate(void *arg)
+{
+    char c;
+    CHECK_EQ(read(*(int *)arg, &c, 1), 1);
+    return NULL;
+}
+
 int main(void)
 {
     pthread_attr_t a;
@@ -93,6 +100,27 @@ int main(void)
     CHECK(p.inside);
     CHECK_EQ(pthread_attr_destroy(&a), 0);
     OK("accepted");
+
+    /* Another thread's attributes, asked while it waits: its stack size
+     * and detach state. */
+    int gate[2];
+    CHECK_EQ(pipe(gate), 0);
+    CHECK_EQ(pthread_attr_init(&a), 0);
+    CHECK_EQ(pthread_attr_setstacksize(&a, 256 << 10), 0);
+    CHECK_EQ(pthread_create(&t, &a, wait_gate, &gate[0]), 0);
+    CHECK_EQ(pthread_attr_destroy(&a), 0);
+    CHECK_EQ(pthread_getattr_np(t, &a), 0);
+    void *addr;
+    size_t size;
+    int ds;
+    CHECK_EQ(pthread_attr_getstack(&a, &addr, &size), 0);
+    CHECK(size >= (size_t)(256 << 10)); /* glibc may reuse a bigger one */
+    CHECK_EQ(pthread_attr_getdetachstate(&a, &ds), 0);
+    CHECK_EQ(ds, PTHREAD_CREATE_JOINABLE);
+    CHECK_EQ(pthread_attr_destroy(&a), 0);
+    CHECK_EQ(write(gate[1], "x", 1), 1);
+    CHECK_EQ(pthread_join(t, NULL), 0);
+    OK("other-thread");
 
     /* Main's attributes: its stack holds its locals. */
     memset(&p, 0, sizeof p);

@@ -113,6 +113,10 @@ int main(void)
     CHECK_EQ(pthread_attr_destroy(&a), 0);
     CHECK_EQ(write(w1, "x", 1), 1);
     CHECK_EQ(write(w2, "y", 1), 1);
+    /* Detaching a thread that may already have ended: 0 either way. */
+    CHECK_EQ(pthread_create(&t, NULL, ret_arg, NULL), 0);
+    usleep(10000);
+    CHECK_EQ(pthread_detach(t), 0);
     OK("detached");
 
     /* tryjoin: EBUSY while it runs, then the value. */
