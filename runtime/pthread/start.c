@@ -22,6 +22,9 @@
  * green thread calls exit(), gt_main never returns: leave_runtime does
  * what its return would have (the fd flags) at the end of exit().
  *
+ * A GT PROGRAM (linked with libgt) starts its own runtime: its main runs
+ * as it is, with one line on stderr, and the pthread names are glibc's.
+ *
  * TLS.  __thread variables belong to the kernel thread, so every green
  * thread shares one copy.  The program's own TLS segment (PT_TLS of the
  * executable) says whether it has any: one line on stderr at start unless
@@ -159,12 +162,32 @@ static __attribute__((destructor)) void leave_runtime(void)
     gt__tls_current = NULL;
 }
 
+/* Is the program a gt program already (libgt.a linked in, or libgt.so
+ * loaded)?  Its own gt_registry is then found before this library's, or
+ * after it. */
+static bool program_is_gt(void)
+{
+    void *first = dlsym(RTLD_DEFAULT, "gt_registry");
+    return (first && first != (void *)&gt__reg) ||
+           dlsym(RTLD_NEXT, "gt_registry") != NULL;
+}
+
 /* What glibc calls as main. */
 static int start_main(int argc, char **argv, char **envp)
 {
     main_argc = argc;
     main_argv = argv;
     main_envp = envp;
+    if (program_is_gt()) {
+        /* It starts its own runtime (with a preload inherited from a
+         * parent, say): a second one around it would only be in its way.
+         * Every pthread name is glibc's for it. */
+        fprintf(stderr, "gt-pthread: %s runs on gt already (it links "
+                        "libgt): its main runs as it is\n",
+                program_invocation_name);
+        gt__pt_phase = GT__PT_AFTER;
+        return program_main(argc, argv, envp);
+    }
     warn_tls();
     gt__main_stack_size = main_stack_size();
     gt__pt_on_runtime_thread = true;

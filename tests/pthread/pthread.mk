@@ -27,7 +27,11 @@ $(PTT_LINKED): tests/pthread/lifecycle.c tests/pthread/pt_check.h $(LIBGT_PTHREA
 	$(Q)$(CC) $(PTT_CFLAGS) -o $@ $< -L$(BUILD)/lib -lgt-pthread \
 		-Wl,-rpath,$(abspath $(BUILD)/lib) -ldl
 
-test-pthread: $(LIBGT_PTHREAD_SO) $(PTT_PROGS) $(PTT_LINKED) $(TOOL_BINS) $(GT_TOP) $(DEPS_STAMP)
+# A gt program (linked with libgt.a), which the library must leave alone.
+PTT_GT_PROGRAM := $(BUILD)/tests/viewer/before_main
+
+test-pthread: $(LIBGT_PTHREAD_SO) $(PTT_PROGS) $(PTT_LINKED) $(PTT_GT_PROGRAM) \
+              $(TOOL_BINS) $(GT_TOP) $(DEPS_STAMP)
 	$(Q)GT_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/pthread
 
 TEST_SUITES += test-pthread

@@ -139,3 +139,21 @@ def test_exit_puts_back_fd_flags():
         finally:
             os.close(r)
             os.close(w)
+
+
+def test_gt_program_left_alone():
+    """A gt program (tests/viewer/before_main.c, linked with libgt.a) run
+    with the preload, as one inheriting LD_PRELOAD from a parent would be:
+    the library says in one line that it leaves it alone, and the
+    program's own runtime runs as without the preload (no second runtime
+    around it: no TLS line, no watchdog clash)."""
+    exe = os.path.join(BUILD, "tests", "viewer", "before_main")
+    env = dict(os.environ, LD_PRELOAD=LIB)
+    env.pop("GT_PTHREAD_WARN_TLS", None)
+    env.pop("GT_WATCHDOG_MS", None)
+    p = subprocess.run([exe], input="go\n", capture_output=True, text=True,
+                       env=env, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "ready\n"
+    assert p.stderr == ("gt-pthread: %s runs on gt already (it links libgt): "
+                        "its main runs as it is\n" % exe)
