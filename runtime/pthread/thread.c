@@ -457,14 +457,17 @@ GT__PUBLIC int pthread_tryjoin_np(pthread_t th, void **ret)
     return join(th, ret, JOIN_TRY, 0, FP);
 }
 
-/* The deadline, in the runtime's clock, of abstime on clock clk; 0 with
- * *err set when abstime is invalid. */
+/* The deadline, in the runtime's clock, of abstime on clock clk (0, none,
+ * for a NULL abstime, as glibc waits then); 0 with *err set when abstime
+ * is invalid. */
 static uint64_t deadline_of(clockid_t clk, const struct timespec *abstime,
                             int *err)
 {
     struct timespec now;
     *err = 0;
-    if (!abstime || abstime->tv_nsec < 0 || abstime->tv_nsec >= 1000000000 ||
+    if (!abstime)
+        return 0;
+    if (abstime->tv_nsec < 0 || abstime->tv_nsec >= 1000000000 ||
         (clk != CLOCK_REALTIME && clk != CLOCK_MONOTONIC) ||
         clock_gettime(clk, &now) < 0) {
         *err = EINVAL;

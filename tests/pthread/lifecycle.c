@@ -20,6 +20,12 @@ static void *ret_arg(void *arg)
     return arg;
 }
 
+static void *nap_then_ret(void *arg)
+{
+    usleep(20000);
+    return arg;
+}
+
 static void *exit_arg(void *arg)
 {
     pthread_exit((char *)arg + 1);
@@ -150,6 +156,10 @@ int main(void)
     ts = in_ms(CLOCK_MONOTONIC, 60000);
     CHECK_EQ(pthread_clockjoin_np(t, &r, CLOCK_MONOTONIC, &ts), 0);
     CHECK_EQ((intptr_t)r, 9);
+    /* No deadline (glibc: wait as pthread_join does). */
+    CHECK_EQ(pthread_create(&t, NULL, nap_then_ret, (void *)10), 0);
+    CHECK_EQ(pthread_timedjoin_np(t, &r, NULL), 0);
+    CHECK_EQ((intptr_t)r, 10);
     OK("timedjoin");
 
     /* Many threads, each joined once; ids all distinct while they live. */
