@@ -66,6 +66,7 @@ include tests/integration.mk
 -include viewer/viewer.mk
 -include tests/fuzz/fuzz.mk
 -include tests/agree/agree.mk
+-include tests/pthread/pthread.mk
 include schema/schema.mk
 -include examples/examples.mk
 -include bench/bench.mk

@@ -329,6 +329,10 @@ int gt__sleep(const void *fp, int64_t ns) GT__HIDDEN;
 
 static inline struct gt__thread *gt__self(void) { return gt__tls_current; }
 
+/* Usable bytes of the first thread's stack (0: the default); set before
+ * gt_main by libgt-pthread, whose first thread runs the program's main. */
+extern size_t gt__main_stack_size GT__HIDDEN;
+
 /* Set while gt_main runs, in whichever kernel thread; read by any. */
 extern _Atomic bool gt__running GT__HIDDEN;
 
