@@ -2,8 +2,8 @@
 libgt-pthread.so, against what tests/pthread/fixtures/sync_readers.c
 knows (its LINE markers): threads parked on a pthread mutex held up by
 its owner, named; readers of a write-locked rwlock held up by the writer;
-two threads locking each other's pthread mutex reported as a deadlock
-cycle and nothing else in one; condition and semaphore waits.  gt-stacks
+two threads locking each other's pthread mutex, and one relocking its
+normal mutex, reported as deadlock cycles and nothing else in one; condition and semaphore waits.  gt-stacks
 and gt-top, live."""
 import json
 import os
@@ -108,19 +108,24 @@ def check(doc, threads, target):
         assert (r["blocked_by"]["id"], r["blocked_by"]["edge"], r["blocked_by"]["cycle"]) \
             == (writer[0]["id"], True, None)
 
-    # The two threads that lock each other's mutex: one cycle, and no
-    # other thread in one.
+    # The two threads that lock each other's mutex, and the one that
+    # locks its normal mutex twice: two cycles, and no other thread in one.
     cycle = at(threads, site("cycle_main", "cycle"))
     assert len(cycle) == 2
     a, b = sorted(cycle, key=lambda t: t["id"])
+    me = at(threads, site("self_main", "self"))
+    assert len(me) == 1
+    me = me[0]
+    want = sorted([[(a["id"], "mutex", b["id"]), (b["id"], "mutex", a["id"])],
+                   [(me["id"], "mutex", me["id"])]])
     assert [[(m["id"], m["waits_for"]["kind"], m["held_by"]) for m in d["threads"]]
-            for d in doc["deadlocks"]] == [[(a["id"], "mutex", b["id"]),
-                                            (b["id"], "mutex", a["id"])]]
-    objs = [m["waits_for"]["object"] for m in doc["deadlocks"][0]["threads"]]
+            for d in doc["deadlocks"]] == want
+    pair = [d for d in doc["deadlocks"] if len(d["threads"]) == 2][0]
+    objs = [m["waits_for"]["object"] for m in pair["threads"]]
     assert objs[0] != objs[1] and mutex not in objs
-    assert doc["threads_in_deadlock"] == 2
+    assert doc["threads_in_deadlock"] == 3
     assert {t["id"] for t in threads if t["blocked_by"] and t["blocked_by"]["cycle"]} \
-        == {a["id"], b["id"]}
+        == {a["id"], b["id"], me["id"]}
 
     # A condition variable's waiter and a semaphore's, at their call sites.
     cond = at(threads, site("cond_main", "cond"))
@@ -154,6 +159,7 @@ def test_gt_stacks_text(target):
                        timeout=60)
     assert r.returncode == 0, r.stderr
     assert "deadlock: cycle of 2 threads" in r.stdout
+    assert "deadlock: cycle of 1 thread" in r.stdout
     assert re.search(r"%d threads .* at %s .*\n  held up by thread \d+ \"[^\"]*\" "
                      r"\(parked, sleep at %s\)" % (target["nwaiters"],
                                                    re.escape(site("waiter_main", "waiter")),
