@@ -272,3 +272,13 @@ GT__PT_PUBLIC int pthread_mutexattr_setpshared(pthread_mutexattr_t *attr,
     }
     return GT__PT_REAL(pthread_mutexattr_setpshared)(attr, pshared);
 }
+
+/* A mutex of green threads is never left inconsistent by a dead owner
+ * (robust mutexes are accepted as plain ones): nothing to make
+ * consistent, which POSIX answers with EINVAL. */
+GT__PT_PUBLIC int pthread_mutex_consistent(pthread_mutex_t *pm)
+{
+    if (!gt__self() && !gt__pt_ours((struct gt__pt_head *)pm))
+        return GT__PT_REAL(pthread_mutex_consistent)(pm);
+    return EINVAL;
+}

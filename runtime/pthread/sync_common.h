@@ -73,7 +73,7 @@ int gt__pt_deadline(clockid_t clock, const struct timespec *abstime,
  * on. */
 void gt__pt_refuse_pshared(const char *what) GT__HIDDEN;
 /* One line on stderr the first time an object is misused in a way the
- * runtime cannot serve (see README.md, "Sync objects"). */
+ * runtime cannot serve (see SYNC.md, "Outside a green thread"). */
 void gt__pt_complain(const char *what, const void *obj) GT__HIDDEN;
 
 /* ---- the mutex, shared with cond.c ----------------------------------- */
