@@ -49,20 +49,18 @@ int gt__pt_deadline(clockid_t clock, const struct timespec *abstime,
     return 0;
 }
 
-void gt__pt_refuse_pshared(const char *what)
+void gt__pt_refuse_pshared_once(int *said, const char *what)
 {
-    static int said;
-    if (__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
+    if (__atomic_exchange_n(said, 1, __ATOMIC_RELAXED))
         return;
     fprintf(stderr, "gt-pthread: %s: process-shared objects are not "
                     "supported (green threads of one process only); refused\n",
             what);
 }
 
-void gt__pt_complain(const char *what, const void *obj)
+void gt__pt_complain_once(int *said, const char *what, const void *obj)
 {
-    static int said;
-    if (__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
+    if (__atomic_exchange_n(said, 1, __ATOMIC_RELAXED))
         return;
     fprintf(stderr, "gt-pthread: %s %p (reported once)\n", what, obj);
 }

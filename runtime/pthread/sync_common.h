@@ -70,11 +70,23 @@ int gt__pt_deadline(clockid_t clock, const struct timespec *abstime,
 
 /* One line on stderr the first time WHAT is refused: process-shared
  * objects need locks between processes that green threads cannot park
- * on. */
-void gt__pt_refuse_pshared(const char *what) GT__HIDDEN;
+ * on.  Once per call site (SAID). */
+void gt__pt_refuse_pshared_once(int *said, const char *what) GT__HIDDEN;
+#define gt__pt_refuse_pshared(what)                                        \
+    do {                                                                   \
+        static int said_;                                                  \
+        gt__pt_refuse_pshared_once(&said_, what);                          \
+    } while (0)
 /* One line on stderr the first time an object is misused in a way the
- * runtime cannot serve (see SYNC.md, "Outside a green thread"). */
-void gt__pt_complain(const char *what, const void *obj) GT__HIDDEN;
+ * runtime cannot serve (see SYNC.md, "Outside a green thread").  Once per
+ * call site. */
+void gt__pt_complain_once(int *said, const char *what, const void *obj)
+    GT__HIDDEN;
+#define gt__pt_complain(what, obj)                                         \
+    do {                                                                   \
+        static int said_;                                                  \
+        gt__pt_complain_once(&said_, what, obj);                           \
+    } while (0)
 
 /* ---- the mutex, shared with cond.c ----------------------------------- */
 
