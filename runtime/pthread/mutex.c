@@ -34,8 +34,8 @@ struct pt_mutex {
     int rest[5];
 } __attribute__((may_alias));
 
-_Static_assert(sizeof(struct pt_mutex) == sizeof(pthread_mutex_t),
-               "pthread_mutex_t is not glibc's x86-64/AArch64 size");
+_Static_assert(sizeof(struct pt_mutex) <= sizeof(pthread_mutex_t),
+               "pthread_mutex_t smaller than glibc's (40 bytes x86-64, 48 AArch64)");
 _Static_assert(offsetof(struct pt_mutex, kind) == 16,
                "glibc's static initializers put the kind at offset 16");
 
@@ -122,7 +122,7 @@ GT__PT_PUBLIC int pthread_mutex_init(pthread_mutex_t *pm,
     /* What glibc's init writes for these types: an unlocked mutex either
      * implementation can take up. */
     struct pt_mutex *p = (struct pt_mutex *)pm;
-    memset(p, 0, sizeof(*p));
+    memset(pm, 0, sizeof(*pm));
     p->kind = type;
     return 0;
 }
