@@ -2,8 +2,9 @@
 libgt-pthread.so, against what tests/pthread/fixtures/sync_readers.c
 knows (its LINE markers): threads parked on a pthread mutex held up by
 its owner, named; readers of a write-locked rwlock held up by the writer;
-two threads locking each other's pthread mutex, and one relocking its
-normal mutex, reported as deadlock cycles and nothing else in one; condition and semaphore waits.  gt-stacks
+two threads locking each other's pthread mutex, two write-locking each
+other's rwlock, and one relocking its normal mutex, reported as deadlock
+cycles and nothing else in one; condition and semaphore waits.  gt-stacks
 and gt-top, live."""
 import json
 import os
@@ -108,24 +109,25 @@ def check(doc, threads, target):
         assert (r["blocked_by"]["id"], r["blocked_by"]["edge"], r["blocked_by"]["cycle"]) \
             == (writer[0]["id"], True, None)
 
-    # The two threads that lock each other's mutex, and the one that
-    # locks its normal mutex twice: two cycles, and no other thread in one.
-    cycle = at(threads, site("cycle_main", "cycle"))
-    assert len(cycle) == 2
-    a, b = sorted(cycle, key=lambda t: t["id"])
+    # The two threads that lock each other's mutex, the two that
+    # write-lock each other's rwlock, and the one that locks its normal
+    # mutex twice: three cycles, and no other thread in one.
+    cycles = []
+    for func, name in (("cycle_main", "cycle"), ("rwcycle_main", "rwcycle")):
+        pair = at(threads, site(func, name))
+        assert len(pair) == 2
+        a, b = sorted(pair, key=lambda t: t["id"])
+        cycles.append([(a["id"], "mutex", b["id"]), (b["id"], "mutex", a["id"])])
     me = at(threads, site("self_main", "self"))
     assert len(me) == 1
-    me = me[0]
-    want = sorted([[(a["id"], "mutex", b["id"]), (b["id"], "mutex", a["id"])],
-                   [(me["id"], "mutex", me["id"])]])
+    cycles.append([(me[0]["id"], "mutex", me[0]["id"])])
     assert [[(m["id"], m["waits_for"]["kind"], m["held_by"]) for m in d["threads"]]
-            for d in doc["deadlocks"]] == want
-    pair = [d for d in doc["deadlocks"] if len(d["threads"]) == 2][0]
-    objs = [m["waits_for"]["object"] for m in pair["threads"]]
-    assert objs[0] != objs[1] and mutex not in objs
-    assert doc["threads_in_deadlock"] == 3
+            for d in doc["deadlocks"]] == sorted(cycles)
+    objs = [m["waits_for"]["object"] for d in doc["deadlocks"] for m in d["threads"]]
+    assert len(set(objs)) == 5 and mutex not in objs
+    assert doc["threads_in_deadlock"] == 5
     assert {t["id"] for t in threads if t["blocked_by"] and t["blocked_by"]["cycle"]} \
-        == {a["id"], b["id"], me["id"]}
+        == {m[0] for c in cycles for m in c}
 
     # A condition variable's waiter and a semaphore's, at their call sites.
     cond = at(threads, site("cond_main", "cond"))
@@ -158,8 +160,8 @@ def test_gt_stacks_text(target):
     r = subprocess.run([GT_STACKS, str(target["pid"])], capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 0, r.stderr
-    assert "deadlock: cycle of 2 threads" in r.stdout
-    assert "deadlock: cycle of 1 thread" in r.stdout
+    assert r.stdout.count("deadlock: cycle of 2 threads") == 2
+    assert r.stdout.count("deadlock: cycle of 1 thread") == 1
     assert re.search(r"%d threads .* at %s .*\n  held up by thread \d+ \"[^\"]*\" "
                      r"\(parked, sleep at %s\)" % (target["nwaiters"],
                                                    re.escape(site("waiter_main", "waiter")),
