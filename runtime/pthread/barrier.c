@@ -20,10 +20,10 @@ struct barrier {
     unsigned arrived;     /* parked in this round */
 };
 
-_Static_assert(sizeof(pthread_barrier_t) >= sizeof(struct gt__pt_head),
+_Static_assert(sizeof(pthread_barrier_t) >= sizeof(struct gt__pts_head),
                "pthread_barrier_t too small");
 
-GT__PT_PUBLIC int pthread_barrier_init(pthread_barrier_t *pb,
+GT__PTS_PUBLIC int pthread_barrier_init(pthread_barrier_t *pb,
                                        const pthread_barrierattr_t *attr,
                                        unsigned count)
 {
@@ -31,7 +31,7 @@ GT__PT_PUBLIC int pthread_barrier_init(pthread_barrier_t *pb,
         int shared = PTHREAD_PROCESS_PRIVATE;
         pthread_barrierattr_getpshared(attr, &shared);
         if (shared != PTHREAD_PROCESS_PRIVATE) {
-            gt__pt_refuse_pshared("pthread_barrier_init");
+            gt__pts_refuse_pshared("pthread_barrier_init");
             return EINVAL;
         }
     }
@@ -42,34 +42,34 @@ GT__PT_PUBLIC int pthread_barrier_init(pthread_barrier_t *pb,
         return ENOMEM;
     gt_cond_init(&b->c);
     b->count = count;
-    gt__pt_set((struct gt__pt_head *)pb, b);
+    gt__pts_set((struct gt__pts_head *)pb, b);
     return 0;
 }
 
-GT__PT_PUBLIC int pthread_barrier_destroy(pthread_barrier_t *pb)
+GT__PTS_PUBLIC int pthread_barrier_destroy(pthread_barrier_t *pb)
 {
-    struct gt__pt_head *h = (struct gt__pt_head *)pb;
-    if (!gt__pt_ours(h))
+    struct gt__pts_head *h = (struct gt__pts_head *)pb;
+    if (!gt__pts_ours(h))
         return EINVAL;
     struct barrier *b = h->impl;
     if (!gt__may_touch_object() || b->arrived)
         return EBUSY;
     b->c.magic = 0xdeadull;
     free(b);
-    gt__pt_set(h, NULL);
+    gt__pts_set(h, NULL);
     return 0;
 }
 
 static int barrier_wait(pthread_barrier_t *pb, const void *fp)
 {
-    struct gt__pt_head *h = (struct gt__pt_head *)pb;
-    if (!gt__pt_ours(h))
+    struct gt__pts_head *h = (struct gt__pts_head *)pb;
+    if (!gt__pts_ours(h))
         return EINVAL;
     struct barrier *b = h->impl;
     if (!gt__self()) {
         if (b->count == 1 && gt__may_touch_object())
             return PTHREAD_BARRIER_SERIAL_THREAD;
-        gt__pt_complain("pthread_barrier_wait outside a green thread: EINVAL:",
+        gt__pts_complain("pthread_barrier_wait outside a green thread: EINVAL:",
                         pb);
         return EINVAL;
     }
@@ -89,17 +89,17 @@ static int barrier_wait(pthread_barrier_t *pb, const void *fp)
     return 0;
 }
 
-GT__PT_PUBLIC int pthread_barrier_wait(pthread_barrier_t *pb)
+GT__PTS_PUBLIC int pthread_barrier_wait(pthread_barrier_t *pb)
 {
     return gt__keep_frame(barrier_wait(pb, __builtin_frame_address(0)));
 }
 
-GT__PT_PUBLIC int pthread_barrierattr_setpshared(pthread_barrierattr_t *attr,
+GT__PTS_PUBLIC int pthread_barrierattr_setpshared(pthread_barrierattr_t *attr,
                                                  int pshared)
 {
     if (pshared == PTHREAD_PROCESS_SHARED) {
-        gt__pt_refuse_pshared("pthread_barrierattr_setpshared");
+        gt__pts_refuse_pshared("pthread_barrierattr_setpshared");
         return EINVAL;
     }
-    return GT__PT_REAL(pthread_barrierattr_setpshared)(attr, pshared);
+    return GT__PTS_REAL(pthread_barrierattr_setpshared)(attr, pshared);
 }

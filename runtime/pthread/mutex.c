@@ -1,7 +1,7 @@
 /*
  * mutex.c - pthread_mutex_* on gt_mutex_t.
  *
- * A pthread_mutex_t holds a pointer to a heap gt__pt_mutex (sync_common.h,
+ * A pthread_mutex_t holds a pointer to a heap gt__pts_mutex (sync_common.h,
  * THE OBJECTS), made at its first lock in a green thread, so a thread
  * parked on it is seen by every reader as parked on a gt mutex, its owner
  * named, and a cycle of them reported as a deadlock.  The type comes from
@@ -29,7 +29,7 @@
 
 /* pthread_mutex_t as this file sees it. */
 struct pt_mutex {
-    struct gt__pt_head h;  /* bytes 0-15: glibc's __lock..__nusers */
+    struct gt__pts_head h;  /* bytes 0-15: glibc's __lock..__nusers */
     int kind;              /* glibc's __kind: the type in its low 2 bits */
     int rest[5];
 } __attribute__((may_alias));
@@ -51,29 +51,29 @@ static int type_of(int kind)
     }
 }
 
-int gt__pt_mutex_get(pthread_mutex_t *pm, struct gt__pt_mutex **out)
+int gt__pts_mutex_get(pthread_mutex_t *pm, struct gt__pts_mutex **out)
 {
     struct pt_mutex *p = (struct pt_mutex *)pm;
-    if (gt__pt_ours(&p->h)) {
+    if (gt__pts_ours(&p->h)) {
         *out = p->h.impl;
         return 0;
     }
-    if (!gt__pt_idle(&p->h)) {
-        gt__pt_complain("pthread mutex locked outside green threads (or "
+    if (!gt__pts_idle(&p->h)) {
+        gt__pts_complain("pthread mutex locked outside green threads (or "
                         "not a mutex): EINVAL in a green thread:", pm);
         return EINVAL;
     }
-    struct gt__pt_mutex *x = calloc(1, sizeof(*x));
+    struct gt__pts_mutex *x = calloc(1, sizeof(*x));
     if (!x)
         return EAGAIN;
     gt_mutex_init(&x->m);
     x->type = type_of(p->kind);
-    gt__pt_set(&p->h, x);
+    gt__pts_set(&p->h, x);
     *out = x;
     return 0;
 }
 
-int gt__pt_mutex_take(struct gt__pt_mutex *x, const void *fp, uint64_t deadline)
+int gt__pts_mutex_take(struct gt__pts_mutex *x, const void *fp, uint64_t deadline)
 {
     struct gt__thread *self = gt__self();
     gt_mutex_t *m = &x->m;
@@ -93,7 +93,7 @@ int gt__pt_mutex_take(struct gt__pt_mutex *x, const void *fp, uint64_t deadline)
     return 0;
 }
 
-void gt__pt_mutex_release(struct gt__pt_mutex *x)
+void gt__pts_mutex_release(struct gt__pts_mutex *x)
 {
     gt_mutex_t *m = &x->m;
     struct gt__thread *next = gt__waitq_pop(&m->waiters);
@@ -105,7 +105,7 @@ void gt__pt_mutex_release(struct gt__pt_mutex *x)
     }
 }
 
-GT__PT_PUBLIC int pthread_mutex_init(pthread_mutex_t *pm,
+GT__PTS_PUBLIC int pthread_mutex_init(pthread_mutex_t *pm,
                                      const pthread_mutexattr_t *attr)
 {
     int type = PTHREAD_MUTEX_DEFAULT;
@@ -113,7 +113,7 @@ GT__PT_PUBLIC int pthread_mutex_init(pthread_mutex_t *pm,
         int shared = PTHREAD_PROCESS_PRIVATE;
         pthread_mutexattr_getpshared(attr, &shared);
         if (shared != PTHREAD_PROCESS_PRIVATE) {
-            gt__pt_refuse_pshared("pthread_mutex_init");
+            gt__pts_refuse_pshared("pthread_mutex_init");
             return EINVAL;
         }
         if (pthread_mutexattr_gettype(attr, &type) != 0)
@@ -127,21 +127,21 @@ GT__PT_PUBLIC int pthread_mutex_init(pthread_mutex_t *pm,
     return 0;
 }
 
-GT__PT_PUBLIC int pthread_mutex_destroy(pthread_mutex_t *pm)
+GT__PTS_PUBLIC int pthread_mutex_destroy(pthread_mutex_t *pm)
 {
     struct pt_mutex *p = (struct pt_mutex *)pm;
-    if (gt__pt_idle(&p->h))
+    if (gt__pts_idle(&p->h))
         return 0;
-    if (!gt__pt_ours(&p->h))
-        return gt__self() ? EBUSY : GT__PT_REAL(pthread_mutex_destroy)(pm);
-    struct gt__pt_mutex *x = p->h.impl;
+    if (!gt__pts_ours(&p->h))
+        return gt__self() ? EBUSY : GT__PTS_REAL(pthread_mutex_destroy)(pm);
+    struct gt__pts_mutex *x = p->h.impl;
     /* Locked, waited on, or a kernel thread's call while green threads
      * run (they may be using it). */
     if (!gt__may_touch_object() || x->m.owner || x->m.waiters.head)
         return EBUSY;
     x->m.magic = 0xdeadull;
     free(x);
-    gt__pt_set(&p->h, NULL);
+    gt__pts_set(&p->h, NULL);
     return 0;
 }
 
@@ -149,8 +149,8 @@ GT__PT_PUBLIC int pthread_mutex_destroy(pthread_mutex_t *pm)
 static int mutex_lock(pthread_mutex_t *pm, const void *fp, int try,
                       clockid_t clock, const struct timespec *abstime)
 {
-    struct gt__pt_mutex *x;
-    int r = gt__pt_mutex_get(pm, &x);
+    struct gt__pts_mutex *x;
+    int r = gt__pts_mutex_get(pm, &x);
     if (r)
         return r;
     struct gt__thread *self = gt__self();
@@ -168,31 +168,31 @@ static int mutex_lock(pthread_mutex_t *pm, const void *fp, int try,
         /* NORMAL: parks below, for ever or until ABSTIME, like glibc. */
     }
     if (!x->m.owner)
-        return gt__pt_mutex_take(x, fp, 0);
+        return gt__pts_mutex_take(x, fp, 0);
     if (try)
         return EBUSY;
     /* POSIX checks ABSTIME only when the call would block. */
     uint64_t deadline = 0;
-    if (abstime && (r = gt__pt_deadline(clock, abstime, &deadline)))
+    if (abstime && (r = gt__pts_deadline(clock, abstime, &deadline)))
         return r;
-    return gt__pt_mutex_take(x, fp, deadline);
+    return gt__pts_mutex_take(x, fp, deadline);
 }
 
-static int mutex_unlocked_elsewhere(pthread_mutex_t *pm)
+static int mutex_elsewhere(pthread_mutex_t *pm)
 {
-    gt__pt_complain("pthread mutex used by green threads, then outside "
+    gt__pts_complain("pthread mutex used by green threads, then outside "
                     "them: EINVAL there:", pm);
     return EINVAL;
 }
 
-GT__PT_PUBLIC int pthread_mutex_lock(pthread_mutex_t *pm)
+GT__PTS_PUBLIC int pthread_mutex_lock(pthread_mutex_t *pm)
 {
     /* The uncontended lock of a mutex in use, in a few loads and two
      * stores: the call is most of what a lock costs. */
     struct pt_mutex *p = (struct pt_mutex *)pm;
     struct gt__thread *self = gt__self();
-    if (GT__LIKELY(self && gt__pt_ours(&p->h))) {
-        struct gt__pt_mutex *x = p->h.impl;
+    if (GT__LIKELY(self && gt__pts_ours(&p->h))) {
+        struct gt__pts_mutex *x = p->h.impl;
         if (GT__LIKELY(!x->m.owner)) {
             x->m.owner = self;
             x->m.held_since = gt__reg.clock_now;
@@ -201,54 +201,54 @@ GT__PT_PUBLIC int pthread_mutex_lock(pthread_mutex_t *pm)
         }
     }
     if (!self) {
-        if (gt__pt_ours((struct gt__pt_head *)pm))
-            return mutex_unlocked_elsewhere(pm);
-        return GT__PT_REAL(pthread_mutex_lock)(pm);
+        if (gt__pts_ours((struct gt__pts_head *)pm))
+            return mutex_elsewhere(pm);
+        return GT__PTS_REAL(pthread_mutex_lock)(pm);
     }
     return gt__keep_frame(
         mutex_lock(pm, __builtin_frame_address(0), 0, CLOCK_REALTIME, NULL));
 }
 
-GT__PT_PUBLIC int pthread_mutex_trylock(pthread_mutex_t *pm)
+GT__PTS_PUBLIC int pthread_mutex_trylock(pthread_mutex_t *pm)
 {
     if (!gt__self()) {
-        if (gt__pt_ours((struct gt__pt_head *)pm))
-            return mutex_unlocked_elsewhere(pm);
-        return GT__PT_REAL(pthread_mutex_trylock)(pm);
+        if (gt__pts_ours((struct gt__pts_head *)pm))
+            return mutex_elsewhere(pm);
+        return GT__PTS_REAL(pthread_mutex_trylock)(pm);
     }
     return mutex_lock(pm, NULL, 1, CLOCK_REALTIME, NULL);
 }
 
-GT__PT_PUBLIC int pthread_mutex_timedlock(pthread_mutex_t *pm,
+GT__PTS_PUBLIC int pthread_mutex_timedlock(pthread_mutex_t *pm,
                                           const struct timespec *abstime)
 {
     if (!gt__self()) {
-        if (gt__pt_ours((struct gt__pt_head *)pm))
-            return mutex_unlocked_elsewhere(pm);
-        return GT__PT_REAL(pthread_mutex_timedlock)(pm, abstime);
+        if (gt__pts_ours((struct gt__pts_head *)pm))
+            return mutex_elsewhere(pm);
+        return GT__PTS_REAL(pthread_mutex_timedlock)(pm, abstime);
     }
     return gt__keep_frame(mutex_lock(pm, __builtin_frame_address(0), 0,
                                      CLOCK_REALTIME, abstime));
 }
 
-GT__PT_PUBLIC int pthread_mutex_clocklock(pthread_mutex_t *pm, clockid_t clock,
+GT__PTS_PUBLIC int pthread_mutex_clocklock(pthread_mutex_t *pm, clockid_t clock,
                                           const struct timespec *abstime)
 {
     if (!gt__self()) {
-        if (gt__pt_ours((struct gt__pt_head *)pm))
-            return mutex_unlocked_elsewhere(pm);
-        return GT__PT_REAL(pthread_mutex_clocklock)(pm, clock, abstime);
+        if (gt__pts_ours((struct gt__pts_head *)pm))
+            return mutex_elsewhere(pm);
+        return GT__PTS_REAL(pthread_mutex_clocklock)(pm, clock, abstime);
     }
     return gt__keep_frame(
         mutex_lock(pm, __builtin_frame_address(0), 0, clock, abstime));
 }
 
-GT__PT_PUBLIC int pthread_mutex_unlock(pthread_mutex_t *pm)
+GT__PTS_PUBLIC int pthread_mutex_unlock(pthread_mutex_t *pm)
 {
     struct pt_mutex *p = (struct pt_mutex *)pm;
     struct gt__thread *self = gt__self();
-    if (GT__LIKELY(self && gt__pt_ours(&p->h))) {
-        struct gt__pt_mutex *x = p->h.impl;
+    if (GT__LIKELY(self && gt__pts_ours(&p->h))) {
+        struct gt__pts_mutex *x = p->h.impl;
         /* The owner's last unlock with nobody waiting. */
         if (GT__LIKELY(x->m.owner == self && x->count == 1 &&
                        !x->m.waiters.head)) {
@@ -258,19 +258,19 @@ GT__PT_PUBLIC int pthread_mutex_unlock(pthread_mutex_t *pm)
         }
     }
     if (!self) {
-        if (gt__pt_ours(&p->h)) {
-            mutex_unlocked_elsewhere(pm);
+        if (gt__pts_ours(&p->h)) {
+            mutex_elsewhere(pm);
             return EPERM;
         }
-        return GT__PT_REAL(pthread_mutex_unlock)(pm);
+        return GT__PTS_REAL(pthread_mutex_unlock)(pm);
     }
-    if (!gt__pt_ours(&p->h)) {
+    if (!gt__pts_ours(&p->h)) {
         /* Never locked by a green thread: unlocked, or a kernel thread's. */
-        if (!gt__pt_idle(&p->h))
+        if (!gt__pts_idle(&p->h))
             return EPERM;
         return type_of(p->kind) == PTHREAD_MUTEX_NORMAL ? 0 : EPERM;
     }
-    struct gt__pt_mutex *x = p->h.impl;
+    struct gt__pts_mutex *x = p->h.impl;
     if (x->m.owner != gt__self()) {
         /* glibc lets any thread unlock a NORMAL mutex (undefined in
          * POSIX; some programs use one as a binary semaphore): so does
@@ -283,26 +283,26 @@ GT__PT_PUBLIC int pthread_mutex_unlock(pthread_mutex_t *pm)
         x->count--;
         return 0;
     }
-    gt__pt_mutex_release(x);
+    gt__pts_mutex_release(x);
     return 0;
 }
 
-GT__PT_PUBLIC int pthread_mutexattr_setpshared(pthread_mutexattr_t *attr,
+GT__PTS_PUBLIC int pthread_mutexattr_setpshared(pthread_mutexattr_t *attr,
                                                int pshared)
 {
     if (pshared == PTHREAD_PROCESS_SHARED) {
-        gt__pt_refuse_pshared("pthread_mutexattr_setpshared");
+        gt__pts_refuse_pshared("pthread_mutexattr_setpshared");
         return EINVAL;
     }
-    return GT__PT_REAL(pthread_mutexattr_setpshared)(attr, pshared);
+    return GT__PTS_REAL(pthread_mutexattr_setpshared)(attr, pshared);
 }
 
 /* A mutex of green threads is never left inconsistent by a dead owner
  * (robust mutexes are accepted as plain ones): nothing to make
  * consistent, which POSIX answers with EINVAL. */
-GT__PT_PUBLIC int pthread_mutex_consistent(pthread_mutex_t *pm)
+GT__PTS_PUBLIC int pthread_mutex_consistent(pthread_mutex_t *pm)
 {
-    if (!gt__self() && !gt__pt_ours((struct gt__pt_head *)pm))
-        return GT__PT_REAL(pthread_mutex_consistent)(pm);
+    if (!gt__self() && !gt__pts_ours((struct gt__pts_head *)pm))
+        return GT__PTS_REAL(pthread_mutex_consistent)(pm);
     return EINVAL;
 }

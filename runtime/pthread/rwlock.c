@@ -42,7 +42,7 @@ struct rw {
 };
 
 struct pt_rwlock {
-    struct gt__pt_head h;
+    struct gt__pts_head h;
     char glibc[32];
     unsigned flags;       /* glibc's __flags: the kind */
     unsigned rest;
@@ -56,7 +56,7 @@ _Static_assert(offsetof(struct pt_rwlock, flags) == 48,
 static int rw_get(pthread_rwlock_t *prw, struct rw **out)
 {
     struct pt_rwlock *p = (struct pt_rwlock *)prw;
-    if (gt__pt_ours(&p->h)) {
+    if (gt__pts_ours(&p->h)) {
         *out = p->h.impl;
         return 0;
     }
@@ -68,7 +68,7 @@ static int rw_get(pthread_rwlock_t *prw, struct rw **out)
     gt_cond_init(&x->r);
     gt_cond_init(&x->w);
     x->prefer_writer = p->flags == PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP;
-    gt__pt_set(&p->h, x);
+    gt__pts_set(&p->h, x);
     *out = x;
     return 0;
 }
@@ -138,7 +138,7 @@ static int rdlock(pthread_rwlock_t *prw, const void *fp, int try,
             return EBUSY;
         if (x->wl.owner == self)
             return EDEADLK;
-        if (abstime && !deadline && (r = gt__pt_deadline(clock, abstime, &deadline)))
+        if (abstime && !deadline && (r = gt__pts_deadline(clock, abstime, &deadline)))
             return r;
         if (rw_park(x, &x->r, fp, deadline) == ETIMEDOUT)
             return ETIMEDOUT;
@@ -163,7 +163,7 @@ static int wrlock(pthread_rwlock_t *prw, const void *fp, int try,
             return EBUSY;
         if (x->wl.owner == self)
             return EDEADLK;
-        if (abstime && !deadline && (r = gt__pt_deadline(clock, abstime, &deadline)))
+        if (abstime && !deadline && (r = gt__pts_deadline(clock, abstime, &deadline)))
             return r;
         x->wwait++;
         r = rw_park(x, &x->w, fp, deadline);
@@ -179,38 +179,38 @@ static int wrlock(pthread_rwlock_t *prw, const void *fp, int try,
     }
 }
 
-GT__PT_PUBLIC int pthread_rwlock_init(pthread_rwlock_t *prw,
+GT__PTS_PUBLIC int pthread_rwlock_init(pthread_rwlock_t *prw,
                                       const pthread_rwlockattr_t *attr)
 {
     if (attr) {
         int shared = PTHREAD_PROCESS_PRIVATE;
         pthread_rwlockattr_getpshared(attr, &shared);
         if (shared != PTHREAD_PROCESS_PRIVATE) {
-            gt__pt_refuse_pshared("pthread_rwlock_init");
+            gt__pts_refuse_pshared("pthread_rwlock_init");
             return EINVAL;
         }
     }
-    return GT__PT_REAL(pthread_rwlock_init)(prw, attr);
+    return GT__PTS_REAL(pthread_rwlock_init)(prw, attr);
 }
 
-GT__PT_PUBLIC int pthread_rwlock_destroy(pthread_rwlock_t *prw)
+GT__PTS_PUBLIC int pthread_rwlock_destroy(pthread_rwlock_t *prw)
 {
-    struct gt__pt_head *h = (struct gt__pt_head *)prw;
-    if (!gt__pt_ours(h))
-        return GT__PT_REAL(pthread_rwlock_destroy)(prw);
+    struct gt__pts_head *h = (struct gt__pts_head *)prw;
+    if (!gt__pts_ours(h))
+        return GT__PTS_REAL(pthread_rwlock_destroy)(prw);
     struct rw *x = h->impl;
     if (!gt__may_touch_object() || x->wl.owner || x->readers ||
         x->r.waiters.head || x->w.waiters.head)
         return EBUSY;
     x->wl.magic = 0xdeadull;
     free(x);
-    gt__pt_set(h, NULL);
+    gt__pts_set(h, NULL);
     return 0;
 }
 
 static int rw_elsewhere(pthread_rwlock_t *prw)
 {
-    gt__pt_complain("pthread rwlock used by green threads, then outside "
+    gt__pts_complain("pthread rwlock used by green threads, then outside "
                     "them: EINVAL there:", prw);
     return EINVAL;
 }
@@ -218,75 +218,75 @@ static int rw_elsewhere(pthread_rwlock_t *prw)
 #define OUTSIDE(prw, call)                                                 \
     do {                                                                   \
         if (!gt__self()) {                                                 \
-            if (gt__pt_ours((struct gt__pt_head *)(prw)))                  \
+            if (gt__pts_ours((struct gt__pts_head *)(prw)))                  \
                 return rw_elsewhere(prw);                                  \
             return call;                                                   \
         }                                                                  \
     } while (0)
 
-GT__PT_PUBLIC int pthread_rwlock_rdlock(pthread_rwlock_t *prw)
+GT__PTS_PUBLIC int pthread_rwlock_rdlock(pthread_rwlock_t *prw)
 {
-    OUTSIDE(prw, GT__PT_REAL(pthread_rwlock_rdlock)(prw));
+    OUTSIDE(prw, GT__PTS_REAL(pthread_rwlock_rdlock)(prw));
     return gt__keep_frame(
         rdlock(prw, __builtin_frame_address(0), 0, CLOCK_REALTIME, NULL));
 }
 
-GT__PT_PUBLIC int pthread_rwlock_tryrdlock(pthread_rwlock_t *prw)
+GT__PTS_PUBLIC int pthread_rwlock_tryrdlock(pthread_rwlock_t *prw)
 {
-    OUTSIDE(prw, GT__PT_REAL(pthread_rwlock_tryrdlock)(prw));
+    OUTSIDE(prw, GT__PTS_REAL(pthread_rwlock_tryrdlock)(prw));
     return rdlock(prw, NULL, 1, CLOCK_REALTIME, NULL);
 }
 
-GT__PT_PUBLIC int pthread_rwlock_timedrdlock(pthread_rwlock_t *prw,
+GT__PTS_PUBLIC int pthread_rwlock_timedrdlock(pthread_rwlock_t *prw,
                                              const struct timespec *abstime)
 {
-    OUTSIDE(prw, GT__PT_REAL(pthread_rwlock_timedrdlock)(prw, abstime));
+    OUTSIDE(prw, GT__PTS_REAL(pthread_rwlock_timedrdlock)(prw, abstime));
     return gt__keep_frame(
         rdlock(prw, __builtin_frame_address(0), 0, CLOCK_REALTIME, abstime));
 }
 
-GT__PT_PUBLIC int pthread_rwlock_clockrdlock(pthread_rwlock_t *prw, clockid_t clock,
+GT__PTS_PUBLIC int pthread_rwlock_clockrdlock(pthread_rwlock_t *prw, clockid_t clock,
                                              const struct timespec *abstime)
 {
-    OUTSIDE(prw, GT__PT_REAL(pthread_rwlock_clockrdlock)(prw, clock, abstime));
+    OUTSIDE(prw, GT__PTS_REAL(pthread_rwlock_clockrdlock)(prw, clock, abstime));
     return gt__keep_frame(
         rdlock(prw, __builtin_frame_address(0), 0, clock, abstime));
 }
 
-GT__PT_PUBLIC int pthread_rwlock_wrlock(pthread_rwlock_t *prw)
+GT__PTS_PUBLIC int pthread_rwlock_wrlock(pthread_rwlock_t *prw)
 {
-    OUTSIDE(prw, GT__PT_REAL(pthread_rwlock_wrlock)(prw));
+    OUTSIDE(prw, GT__PTS_REAL(pthread_rwlock_wrlock)(prw));
     return gt__keep_frame(
         wrlock(prw, __builtin_frame_address(0), 0, CLOCK_REALTIME, NULL));
 }
 
-GT__PT_PUBLIC int pthread_rwlock_trywrlock(pthread_rwlock_t *prw)
+GT__PTS_PUBLIC int pthread_rwlock_trywrlock(pthread_rwlock_t *prw)
 {
-    OUTSIDE(prw, GT__PT_REAL(pthread_rwlock_trywrlock)(prw));
+    OUTSIDE(prw, GT__PTS_REAL(pthread_rwlock_trywrlock)(prw));
     return wrlock(prw, NULL, 1, CLOCK_REALTIME, NULL);
 }
 
-GT__PT_PUBLIC int pthread_rwlock_timedwrlock(pthread_rwlock_t *prw,
+GT__PTS_PUBLIC int pthread_rwlock_timedwrlock(pthread_rwlock_t *prw,
                                              const struct timespec *abstime)
 {
-    OUTSIDE(prw, GT__PT_REAL(pthread_rwlock_timedwrlock)(prw, abstime));
+    OUTSIDE(prw, GT__PTS_REAL(pthread_rwlock_timedwrlock)(prw, abstime));
     return gt__keep_frame(
         wrlock(prw, __builtin_frame_address(0), 0, CLOCK_REALTIME, abstime));
 }
 
-GT__PT_PUBLIC int pthread_rwlock_clockwrlock(pthread_rwlock_t *prw, clockid_t clock,
+GT__PTS_PUBLIC int pthread_rwlock_clockwrlock(pthread_rwlock_t *prw, clockid_t clock,
                                              const struct timespec *abstime)
 {
-    OUTSIDE(prw, GT__PT_REAL(pthread_rwlock_clockwrlock)(prw, clock, abstime));
+    OUTSIDE(prw, GT__PTS_REAL(pthread_rwlock_clockwrlock)(prw, clock, abstime));
     return gt__keep_frame(
         wrlock(prw, __builtin_frame_address(0), 0, clock, abstime));
 }
 
-GT__PT_PUBLIC int pthread_rwlock_unlock(pthread_rwlock_t *prw)
+GT__PTS_PUBLIC int pthread_rwlock_unlock(pthread_rwlock_t *prw)
 {
-    OUTSIDE(prw, GT__PT_REAL(pthread_rwlock_unlock)(prw));
-    struct gt__pt_head *h = (struct gt__pt_head *)prw;
-    if (!gt__pt_ours(h))
+    OUTSIDE(prw, GT__PTS_REAL(pthread_rwlock_unlock)(prw));
+    struct gt__pts_head *h = (struct gt__pts_head *)prw;
+    if (!gt__pts_ours(h))
         return EPERM; /* never locked by a green thread */
     struct rw *x = h->impl;
     if (x->wl.owner == gt__self()) {
@@ -301,12 +301,12 @@ GT__PT_PUBLIC int pthread_rwlock_unlock(pthread_rwlock_t *prw)
     return 0;
 }
 
-GT__PT_PUBLIC int pthread_rwlockattr_setpshared(pthread_rwlockattr_t *attr,
+GT__PTS_PUBLIC int pthread_rwlockattr_setpshared(pthread_rwlockattr_t *attr,
                                                 int pshared)
 {
     if (pshared == PTHREAD_PROCESS_SHARED) {
-        gt__pt_refuse_pshared("pthread_rwlockattr_setpshared");
+        gt__pts_refuse_pshared("pthread_rwlockattr_setpshared");
         return EINVAL;
     }
-    return GT__PT_REAL(pthread_rwlockattr_setpshared)(attr, pshared);
+    return GT__PTS_REAL(pthread_rwlockattr_setpshared)(attr, pshared);
 }

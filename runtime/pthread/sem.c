@@ -29,12 +29,12 @@ struct sem {
     unsigned value;
 };
 
-_Static_assert(sizeof(sem_t) >= sizeof(struct gt__pt_head), "sem_t too small");
+_Static_assert(sizeof(sem_t) >= sizeof(struct gt__pts_head), "sem_t too small");
 
 static struct sem *sem_of(sem_t *s)
 {
-    struct gt__pt_head *h = (struct gt__pt_head *)s;
-    return gt__pt_ours(h) ? h->impl : NULL;
+    struct gt__pts_head *h = (struct gt__pts_head *)s;
+    return gt__pts_ours(h) ? h->impl : NULL;
 }
 
 /* May this caller touch S without a green thread?  Sets errno if not. */
@@ -42,20 +42,20 @@ static int outside_ok(sem_t *s)
 {
     if (gt__may_touch_object())
         return 1;
-    gt__pt_complain("semaphore used by a kernel thread while green threads "
+    gt__pts_complain("semaphore used by a kernel thread while green threads "
                     "run: EINVAL:", s);
     errno = EINVAL;
     return 0;
 }
 
-GT__PT_PUBLIC int sem_init(sem_t *s, int pshared, unsigned value)
+GT__PTS_PUBLIC int sem_init(sem_t *s, int pshared, unsigned value)
 {
     if (value > SEM_VALUE_MAX) {
         errno = EINVAL;
         return -1;
     }
     if (pshared) {
-        gt__pt_refuse_pshared("sem_init");
+        gt__pts_refuse_pshared("sem_init");
         errno = ENOSYS;
         return -1;
     }
@@ -66,30 +66,30 @@ GT__PT_PUBLIC int sem_init(sem_t *s, int pshared, unsigned value)
     }
     gt_cond_init(&x->c);
     x->value = value;
-    gt__pt_set((struct gt__pt_head *)s, x);
+    gt__pts_set((struct gt__pts_head *)s, x);
     return 0;
 }
 
-GT__PT_PUBLIC int sem_destroy(sem_t *s)
+GT__PTS_PUBLIC int sem_destroy(sem_t *s)
 {
     struct sem *x = sem_of(s);
     if (!x)
-        return GT__PT_REAL(sem_destroy)(s);
+        return GT__PTS_REAL(sem_destroy)(s);
     if (!gt__may_touch_object() || x->c.waiters.head) {
         errno = EBUSY;
         return -1;
     }
     x->c.magic = 0xdeadull;
     free(x);
-    gt__pt_set((struct gt__pt_head *)s, NULL);
+    gt__pts_set((struct gt__pts_head *)s, NULL);
     return 0;
 }
 
-GT__PT_PUBLIC int sem_post(sem_t *s)
+GT__PTS_PUBLIC int sem_post(sem_t *s)
 {
     struct sem *x = sem_of(s);
     if (!x)
-        return GT__PT_REAL(sem_post)(s);
+        return GT__PTS_REAL(sem_post)(s);
     if (!gt__self() && !outside_ok(s))
         return -1;
     struct gt__thread *t = gt__self() ? gt__waitq_pop(&x->c.waiters) : NULL;
@@ -105,11 +105,11 @@ GT__PT_PUBLIC int sem_post(sem_t *s)
     return 0;
 }
 
-GT__PT_PUBLIC int sem_getvalue(sem_t *restrict s, int *restrict value)
+GT__PTS_PUBLIC int sem_getvalue(sem_t *restrict s, int *restrict value)
 {
     struct sem *x = sem_of(s);
     if (!x)
-        return GT__PT_REAL(sem_getvalue)(s, value);
+        return GT__PTS_REAL(sem_getvalue)(s, value);
     *value = (int)x->value; /* 0 while threads wait (POSIX allows it) */
     return 0;
 }
@@ -135,7 +135,7 @@ static int sem_take(sem_t *s, struct sem *x, const void *fp, int try,
     /* POSIX checks ABSTIME only when the call would block. */
     uint64_t deadline = 0;
     int r;
-    if (abstime && (r = gt__pt_deadline(clock, abstime, &deadline))) {
+    if (abstime && (r = gt__pts_deadline(clock, abstime, &deadline))) {
         errno = r;
         return -1;
     }
@@ -148,39 +148,39 @@ static int sem_take(sem_t *s, struct sem *x, const void *fp, int try,
     return -1;
 }
 
-GT__PT_PUBLIC int sem_wait(sem_t *s)
+GT__PTS_PUBLIC int sem_wait(sem_t *s)
 {
     struct sem *x = sem_of(s);
     if (!x)
-        return GT__PT_REAL(sem_wait)(s);
+        return GT__PTS_REAL(sem_wait)(s);
     return gt__keep_frame(
         sem_take(s, x, __builtin_frame_address(0), 0, CLOCK_REALTIME, NULL));
 }
 
-GT__PT_PUBLIC int sem_trywait(sem_t *s)
+GT__PTS_PUBLIC int sem_trywait(sem_t *s)
 {
     struct sem *x = sem_of(s);
     if (!x)
-        return GT__PT_REAL(sem_trywait)(s);
+        return GT__PTS_REAL(sem_trywait)(s);
     return sem_take(s, x, NULL, 1, CLOCK_REALTIME, NULL);
 }
 
-GT__PT_PUBLIC int sem_timedwait(sem_t *restrict s,
+GT__PTS_PUBLIC int sem_timedwait(sem_t *restrict s,
                                 const struct timespec *restrict abstime)
 {
     struct sem *x = sem_of(s);
     if (!x)
-        return GT__PT_REAL(sem_timedwait)(s, abstime);
+        return GT__PTS_REAL(sem_timedwait)(s, abstime);
     return gt__keep_frame(sem_take(s, x, __builtin_frame_address(0), 0,
                                    CLOCK_REALTIME, abstime));
 }
 
-GT__PT_PUBLIC int sem_clockwait(sem_t *restrict s, clockid_t clock,
+GT__PTS_PUBLIC int sem_clockwait(sem_t *restrict s, clockid_t clock,
                                 const struct timespec *restrict abstime)
 {
     struct sem *x = sem_of(s);
     if (!x)
-        return GT__PT_REAL(sem_clockwait)(s, clock, abstime);
+        return GT__PTS_REAL(sem_clockwait)(s, clock, abstime);
     return gt__keep_frame(
         sem_take(s, x, __builtin_frame_address(0), 0, clock, abstime));
 }

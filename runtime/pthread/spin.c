@@ -33,17 +33,17 @@ static int tag_of(struct gt__thread *t)
     return t->pub.id < INT_MAX - 1 ? (int)t->pub.id + 1 : INT_MAX;
 }
 
-GT__PT_PUBLIC int pthread_spin_init(pthread_spinlock_t *l, int pshared)
+GT__PTS_PUBLIC int pthread_spin_init(pthread_spinlock_t *l, int pshared)
 {
     if (pshared == PTHREAD_PROCESS_SHARED) {
-        gt__pt_refuse_pshared("pthread_spin_init");
+        gt__pts_refuse_pshared("pthread_spin_init");
         return EINVAL;
     }
     __atomic_store_n(l, 0, __ATOMIC_RELEASE);
     return 0;
 }
 
-GT__PT_PUBLIC int pthread_spin_destroy(pthread_spinlock_t *l)
+GT__PTS_PUBLIC int pthread_spin_destroy(pthread_spinlock_t *l)
 {
     (void)l;
     return 0;
@@ -76,12 +76,12 @@ static int spin_lock(pthread_spinlock_t *l, const void *fp)
     }
 }
 
-GT__PT_PUBLIC int pthread_spin_lock(pthread_spinlock_t *l)
+GT__PTS_PUBLIC int pthread_spin_lock(pthread_spinlock_t *l)
 {
     return gt__keep_frame(spin_lock(l, __builtin_frame_address(0)));
 }
 
-GT__PT_PUBLIC int pthread_spin_trylock(pthread_spinlock_t *l)
+GT__PTS_PUBLIC int pthread_spin_trylock(pthread_spinlock_t *l)
 {
     struct gt__thread *self = gt__self();
     int seen = 0;
@@ -91,7 +91,7 @@ GT__PT_PUBLIC int pthread_spin_trylock(pthread_spinlock_t *l)
                : EBUSY;
 }
 
-GT__PT_PUBLIC int pthread_spin_unlock(pthread_spinlock_t *l)
+GT__PTS_PUBLIC int pthread_spin_unlock(pthread_spinlock_t *l)
 {
     __atomic_store_n(l, 0, __ATOMIC_RELEASE);
     return 0;

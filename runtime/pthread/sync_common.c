@@ -8,7 +8,7 @@
 
 #include "sync_common.h"
 
-void *gt__pt_next(const char *name, void **cache)
+void *gt__pts_next(const char *name, void **cache)
 {
     /* Kernel threads outside the runtime may race here: each finds the
      * same pointer, and the word is written whole. */
@@ -26,7 +26,7 @@ void *gt__pt_next(const char *name, void **cache)
     return f;
 }
 
-int gt__pt_deadline(clockid_t clock, const struct timespec *abstime,
+int gt__pts_deadline(clockid_t clock, const struct timespec *abstime,
                     uint64_t *deadline)
 {
     if ((clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC) || !abstime ||
@@ -49,7 +49,7 @@ int gt__pt_deadline(clockid_t clock, const struct timespec *abstime,
     return 0;
 }
 
-void gt__pt_refuse_pshared_once(int *said, const char *what)
+void gt__pts_refuse_pshared_once(int *said, const char *what)
 {
     if (__atomic_exchange_n(said, 1, __ATOMIC_RELAXED))
         return;
@@ -58,7 +58,7 @@ void gt__pt_refuse_pshared_once(int *said, const char *what)
             what);
 }
 
-void gt__pt_complain_once(int *said, const char *what, const void *obj)
+void gt__pts_complain_once(int *said, const char *what, const void *obj)
 {
     if (__atomic_exchange_n(said, 1, __ATOMIC_RELAXED))
         return;
