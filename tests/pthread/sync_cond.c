@@ -3,7 +3,8 @@
  * a queue shared by many producers and consumers, broadcast and signal,
  * timed waits on the clock pthread_condattr_setclock chose (and
  * pthread_cond_clockwait), the mutex held again on every return, errors,
- * the attributes.
+ * the attributes.  On gt also: a recursive mutex held twice is let go
+ * whole by a wait and held twice again after it.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -233,6 +234,41 @@ static void test_timed(void)
     CHECK_EQ(pthread_cond_destroy(&signalled_cond), 0);
 }
 
+/* ---- a recursive mutex held twice (gt only: glibc keeps it held) ------- */
+
+static pthread_mutex_t rec = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+static pthread_cond_t rec_cond = PTHREAD_COND_INITIALIZER;
+static int rec_other;
+
+static void *rec_taker(void *arg)
+{
+    (void)arg;
+    if (pthread_mutex_lock(&rec) != 0)
+        return NULL;
+    rec_other = 1;
+    pthread_cond_signal(&rec_cond);
+    pthread_mutex_unlock(&rec);
+    return NULL;
+}
+
+static void test_recursive_wait(void)
+{
+    if (!on_gt())
+        return; /* undefined in POSIX; glibc does not release it */
+    CHECK_EQ(pthread_mutex_lock(&rec), 0);
+    CHECK_EQ(pthread_mutex_lock(&rec), 0);
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, rec_taker, NULL), 0);
+    /* The wait lets the mutex go whole: the other thread takes it. */
+    while (!rec_other)
+        CHECK_EQ(pthread_cond_wait(&rec_cond, &rec), 0);
+    /* And gives it back twice held. */
+    CHECK_EQ(pthread_mutex_unlock(&rec), 0);
+    CHECK_EQ(pthread_mutex_unlock(&rec), 0);
+    CHECK_EQ(pthread_mutex_unlock(&rec), EPERM);
+    pthread_join(t, NULL);
+}
+
 static void test_attr(void)
 {
     pthread_condattr_t attr;
@@ -251,6 +287,7 @@ int main(void)
     test_queue();
     test_signal_broadcast();
     test_timed();
+    test_recursive_wait();
     test_attr();
     return check_done();
 }
