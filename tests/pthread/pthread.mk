@@ -18,9 +18,9 @@ PTT_CFLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer -Wall -Wextra -Werror -p
 # The link-time form of one program: -lgt-pthread, found through its rpath.
 PTT_LINKED := $(BUILD)/tests/pthread/lifecycle-linked
 
-$(BUILD)/tests/pthread/%: tests/pthread/%.c tests/pthread/pt_check.h | $(BUILD)/tests/pthread/
+$(BUILD)/tests/pthread/%: tests/pthread/%.c | $(BUILD)/tests/pthread/
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(PTT_CFLAGS) -o $@ $< -ldl
+	$(Q)$(CC) $(PTT_CFLAGS) -MMD -MP -o $@ $< -ldl
 
 $(PTT_LINKED): tests/pthread/lifecycle.c tests/pthread/pt_check.h $(LIBGT_PTHREAD_SO) | $(BUILD)/tests/pthread/
 	$(call msg,CCLD,$@)
@@ -35,3 +35,4 @@ test-pthread: $(LIBGT_PTHREAD_SO) $(PTT_PROGS) $(PTT_LINKED) $(PTT_GT_PROGRAM) \
 	$(Q)GT_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/pthread
 
 TEST_SUITES += test-pthread
+-include $(PTT_PROGS:=.d)
