@@ -37,6 +37,13 @@ IDLE_BEFORE_READ = 1.2
 # than the 1 s a core's ages may be off (issue item 1), so a reader that
 # takes the runtime's last clock reading for the core's "now" is caught.
 QUIET_BEFORE_CORE = 1.5
+# How long the busy fixture's main thread sits in its read(2) before it is
+# read: the runtime's watchdog (every 100 ms by default) samples the running
+# thread again and again while it runs, and a sample taken on its way to
+# the read (in printf, in fcntl) would be replaced during the readings by
+# one taken in it, so that two readers would see two stacks.  Three periods
+# make sure the sample they all read is one taken in the read.
+SAMPLED_IN_READ = 0.3
 CLASS_BYS = ("entry", "name", "prefix")
 
 
@@ -308,6 +315,7 @@ def readings(tmp_path_factory):
         assert line.startswith("truth2 "), (line, p.stderr.read())
         truth2 = dict(truth, phase="busy", **json.loads(line.split(" ", 1)[1]))
         wait_blocked(pid, False)
+        time.sleep(SAMPLED_IN_READ)
         live_then_gcore("busy", truth2)
 
         time.sleep(QUIET_BEFORE_CORE)
