@@ -143,8 +143,9 @@ def group_threads(snap, ks=None, progress=None):
             if want is not None and k not in want:
                 continue
             state, fl, s, p, f, lo, hi, entry, name = pick(v)
-            if state == running and snap.target.is_core:
-                # The registers the kernel saved: GDB's own frames.
+            if state == running:
+                # The OS thread's registers (the kernel saved them in a
+                # core; a live inferior is stopped): GDB's own frames.
                 key = (stacks.os_thread_pcs(lo or 0, hi or 0), False, None)
             elif state == running or s is None:
                 key = (None, True, None)

@@ -64,13 +64,15 @@ def live_bytes(t):
 def walk(target, t, max_frames=MAX_FRAMES):
     """Return addresses of t's frames, innermost first, or None.
 
-    None for the running thread (its saved context is stale: its frames
-    are the OS thread's) and for a context outside its own stack.  The
+    The running thread's saved context is stale: its frames are the OS
+    thread's, which GDB unwinds (the registers the kernel saved in a core,
+    the stopped inferior's live).  None for a context outside its own
+    stack.  The
     first pc is not a return address in a fresh context (it is the entry
     trampoline itself); see first_is_return.
     """
     raw = t.regs_raw
-    if t.state == RUNNING and target.is_core:
+    if t.state == RUNNING:
         return os_thread_pcs((t.stack_lo or 0) - (t.guard_size or 0), t.stack_hi or 0)
     if t.state == RUNNING or not raw:
         return None

@@ -941,6 +941,49 @@ static int fp_chain(gto_target *t, uint64_t pc, uint64_t sp, uint64_t fp, uint64
     return *status;
 }
 
+/* A sample that caught a system call knows sp and pc only: libunwind
+ * finds the system call wrapper's caller (its return address is at sp,
+ * by CFI) and no further, for want of rbp.  That caller keeps a frame
+ * pointer (gt programs are built with them), and rbp was still its own
+ * at the call (callee-saved, and the wrappers leave it be): its saved
+ * rbp and return address are a pair of words above sp from which the
+ * frame-pointer chain goes up the stack to the entry trampoline.  The
+ * words of the first SYSCALL_SCAN_BYTES above sp are tried in turn as
+ * that rbp, lowest first (the innermost frame's pair is the lowest);
+ * a chain is taken only when it reaches the entry through code of known
+ * modules.  1 with FR's frames but the last, then the chain from that
+ * caller on, in W; 0 when no word gives one. */
+#define SYSCALL_SCAN_BYTES 4096
+static int syscall_callers(gto_target *t, const struct gto_frame *fr, size_t nfr,
+                           uint64_t sp, uint64_t top, const uint8_t *copy, struct walk *w)
+{
+    uint64_t caller = fr[nfr - 1].pc;
+    for (uint64_t fp = sp + 8; fp < top && top - fp >= 16 && fp - sp <= SYSCALL_SCAN_BYTES;
+         fp += 8) {
+        int status;
+        if (fp_chain(t, caller, sp, fp, top, copy, w, &status) != GTO_UNWIND_OK || w->nfr < 2)
+            continue;
+        int known = 1;
+        for (size_t i = 1; i < w->nfr && known; i++) {
+            const struct gto_symbol *sym;
+            size_t ns = gto_symbolize(t, w->fr[i].pc, 1, &sym);
+            known = sym[ns - 1].module != NULL;
+        }
+        if (!known)
+            continue;
+        size_t n = nfr - 1 + w->nfr;
+        struct gto_frame *all = malloc(n * sizeof(*all));
+        if (!all)
+            break;
+        memcpy(all, fr, (nfr - 1) * sizeof(*all));
+        memcpy(all + nfr - 1, w->fr, w->nfr * sizeof(*all));
+        keep_frames(w, all, n);
+        return 1;
+    }
+    w->nfr = 0;
+    return 0;
+}
+
 /* Marks the running thread TH sampled when the registry's register sample
  * is of its current run (the watchdog's of a hog, or the fatal-signal
  * handler's), and unwinds it from the sample when the target has no
@@ -1017,6 +1060,13 @@ static int unwind_sample(gto_target *t, gto_snapshot *s, struct gto_thread *th,
     if (!sane && full &&
         (fp_chain(t, sm->regs[GT_CTX_PC], sp, sm->regs[GT_CTX_RBP], th->stack_hi, copy, w,
                   &th->unwind_status) == GTO_UNWIND_OK || nfr <= 1)) {
+        free(fr);
+        free(copy);
+        return 1;
+    }
+    if (!full && status != GTO_UNWIND_OK && nfr >= 2 &&
+        syscall_callers(t, fr, nfr, sp, th->stack_hi, copy, w)) {
+        th->unwind_status = GTO_UNWIND_OK;
         free(fr);
         free(copy);
         return 1;
