@@ -522,71 +522,84 @@ static void json_pct(FILE *out, const char *key, const struct gto_pct *p, int sa
             ", \"max\": %" PRIu64 "}", key, p->p50, p->p99, p->max);
 }
 
-static int json_stacks(FILE *out, struct sampler *s, enum gto_class_by by)
+/* The pieces below are shared by one process's document and the one
+ * summed over several (print_json, print_json_multi): the two must not
+ * drift apart, since readers take either with one schema. */
+
+/* "stacks_report" opened, up to its "classes" list, opened too. */
+static void json_stacks_head(FILE *out, const uint64_t *hist, uint64_t no_stack,
+                             enum gto_class_by by)
 {
-    struct stack_report r;
-    char err[GTO_ERR_MAX];
-    if (stack_report_build(&r, s->target, s->cur, by, err) < 0) {
-        fprintf(stderr, "gt-top: %s\n", err);
-        return -1;
-    }
     fprintf(out, ", \"stacks_report\": {\"live_hist\": [");
     for (int i = 0; i < LIVE_HIST_BUCKETS; i++)
-        fprintf(out, "%s%" PRIu64, i ? ", " : "", r.live_hist[i]);
+        fprintf(out, "%s%" PRIu64, i ? ", " : "", hist[i]);
     fprintf(out, "], \"no_stack\": %" PRIu64 ", \"class_by\": \"%s\", \"classes\": [",
-            r.no_stack, gto_class_by_name(by));
-    for (size_t i = 0; i < r.nclasses; i++) {
-        const struct gto_class *k = &r.classes[i];
-        fprintf(out, "%s{\"class\": ", i ? ", " : "");
-        gto_json_string(out, k->name);
-        fprintf(out, ", \"threads\": %zu, \"sampled\": %zu", k->threads, k->sampled);
-        json_pct(out, "touched", &k->touched, k->measured != 0);
-        json_pct(out, "live", &k->live, k->sampled != 0);
-        fprintf(out, ", \"suggested_stack_size\": ");
-        json_u64_or_null(out, k->has_suggestion, k->suggested);
-        fprintf(out, ", \"saves\": %" PRIu64 ", \"stack_size\": %" PRIu64
-                ", \"dead_resident\": ", k->saves, k->stack_size);
-        json_u64_or_null(out, gto_stack_measures_known(s->target), k->dead_resident);
-        fprintf(out, "}");
-    }
-    fprintf(out, "], \"functions\": [");
-    for (size_t i = 0; i < r.nfunctions; i++) {
-        fprintf(out, "%s{\"function\": ", i ? ", " : "");
-        gto_json_string(out, r.functions[i].function);
-        fprintf(out, ", \"live\": %" PRIu64 ", \"frames\": %zu}", r.functions[i].live,
-                r.functions[i].frames);
-    }
-    fprintf(out, "]}");
-    stack_report_free(&r);
-    return 0;
+            no_stack, gto_class_by_name(by));
 }
 
-static int print_json(FILE *out, struct sampler *s, struct tables *tb, enum view v,
-                      enum gto_class_by by)
+/* A class's members from its name on, and its closing brace; the caller
+ * writes what comes before "class".  dead_resident is null unless the
+ * target's stacks were measured (KNOWN). */
+static void json_class(FILE *out, const struct gto_class *k, int known)
 {
-    const struct gto_counters *c = gto_snapshot_counters(s->cur);
-    fprintf(out, "{\"schema_version\": %d, \"target\": ", GTO_JSON_SCHEMA_VERSION);
-    gto_json_string(out, gto_target_name(s->target));
-    if (s->pid)
-        fprintf(out, ", \"pid\": %d", (int)s->pid);
-    else
-        fprintf(out, ", \"pid\": null");
-    fprintf(out, ", \"time\": %.3f, \"interval_s\": %.3f, \"rates_are_averages\": %s",
-            (double)s->taken_realtime_ns / 1e9, s->dt,
-            s->rates_are_averages ? "true" : "false");
-    fprintf(out, ", \"now_exact\": %s, \"uptime_ns\": %" PRIu64, c->now_exact ? "true" : "false",
-            c->uptime_ns);
-    fprintf(out, ", \"threads\": %zu, \"states\": {", tb->total_threads);
+    gto_json_string(out, k->name);
+    fprintf(out, ", \"threads\": %zu, \"sampled\": %zu", k->threads, k->sampled);
+    json_pct(out, "touched", &k->touched, k->measured != 0);
+    json_pct(out, "live", &k->live, k->sampled != 0);
+    fprintf(out, ", \"suggested_stack_size\": ");
+    json_u64_or_null(out, k->has_suggestion, k->suggested);
+    fprintf(out, ", \"saves\": %" PRIu64 ", \"stack_size\": %" PRIu64
+            ", \"dead_resident\": ", k->saves, k->stack_size);
+    json_u64_or_null(out, known, k->dead_resident);
+    fprintf(out, "}");
+}
+
+/* Closes "classes", then the N functions F holding live stack, then
+ * "stacks_report". */
+static void json_functions(FILE *out, const struct stack_function *f, size_t n)
+{
+    fprintf(out, "], \"functions\": [");
+    for (size_t i = 0; i < n; i++) {
+        fprintf(out, "%s{\"function\": ", i ? ", " : "");
+        gto_json_string(out, f[i].function);
+        fprintf(out, ", \"live\": %" PRIu64 ", \"frames\": %zu}", f[i].live, f[i].frames);
+    }
+    fprintf(out, "]}");
+}
+
+/* The document's figures from "time" to "stacks": one process's own, or
+ * their sums (maxima for times) over several. */
+struct json_totals {
+    uint64_t taken_ns;       /* realtime of the (latest) snapshot */
+    double dt;               /* interval, s */
+    int averages;            /* rates are averages since the start */
+    int exact;               /* "now" is the target's own clock */
+    uint64_t uptime_ns, runq, idle_ns, io_calls, io_ns, rss;
+    double spawns_s, exits_s, switches_s, idle_share;
+};
+
+static void json_states(FILE *out, const uint64_t *nstate)
+{
     for (int i = GTO_STATE_RUNNABLE; i < GTO_STATE_COUNT; i++)
         fprintf(out, "%s\"%s\": %" PRIu64, i == GTO_STATE_RUNNABLE ? "" : ", ",
-                gto_state_name(i), tb->nstate[i]);
+                gto_state_name(i), nstate[i]);
+}
+
+static void json_totals(FILE *out, const struct json_totals *t, const struct tables *tb)
+{
+    fprintf(out, ", \"time\": %.3f, \"interval_s\": %.3f, \"rates_are_averages\": %s",
+            (double)t->taken_ns / 1e9, t->dt, t->averages ? "true" : "false");
+    fprintf(out, ", \"now_exact\": %s, \"uptime_ns\": %" PRIu64, t->exact ? "true" : "false",
+            t->uptime_ns);
+    fprintf(out, ", \"threads\": %zu, \"states\": {", tb->total_threads);
+    json_states(out, tb->nstate);
     fprintf(out, "}, \"in_flux\": %" PRIu64, tb->threads_in_flux);
     fprintf(out, ", \"rates\": {\"spawns_per_s\": %.3f, \"exits_per_s\": %.3f,"
-            " \"switches_per_s\": %.3f}", s->spawns_s, s->exits_s, s->switches_s);
+            " \"switches_per_s\": %.3f}", t->spawns_s, t->exits_s, t->switches_s);
     fprintf(out, ", \"run_queue\": %" PRIu64 ", \"idle_ns\": %" PRIu64 ", \"idle_share\": %.4f"
             ", \"file_io_calls\": %" PRIu64 ", \"file_io_ns\": %" PRIu64
             ", \"rss_bytes\": %" PRIu64,
-            c->runq_len, c->idle_total, s->idle_share, c->file_io_calls, c->file_io_ns, s->rss);
+            t->runq, t->idle_ns, t->idle_share, t->io_calls, t->io_ns, t->rss);
     fprintf(out, ", \"stacks\": {\"reserved\": %" PRIu64 ", \"live\": %" PRIu64
             ", \"resident\": ", tb->reserved, tb->live);
     /* Unknown (not measured yet, or a compact core) is null, not 0. */
@@ -595,38 +608,45 @@ static int print_json(FILE *out, struct sampler *s, struct tables *tb, enum view
     json_u64_or_null(out, tb->measured, tb->dead);
     fprintf(out, ", \"measured\": %s, \"measured_age_s\": %.3f}",
             tb->measured ? "true" : "false", (double)tb->measured_age_ns / 1e9);
-    fprintf(out, ", ");
-    gto_json_capture(out, s->target);
+}
+
+/* "guard" (after "capture") and the registry's record counts. */
+static void json_guard(FILE *out, uint32_t policy, uint64_t mappings, uint64_t max_map_count,
+                       const struct tables *tb)
+{
     fprintf(out, ", \"guard\": {\"policy\": \"%s\", \"mappings\": %" PRIu64
             ", \"max_map_count\": %" PRIu64 "}, \"records_in_flux\": %zu",
-            gto_guard_policy_name(c->guard_policy), c->guard_mappings,
-            c->max_map_count, tb->in_flux);
+            gto_guard_policy_name(policy), mappings, max_map_count, tb->in_flux);
     fprintf(out, ", \"records_damaged\": %" PRIu64, tb->damaged);
-    json_blockers(out, s, tb);
-    fprintf(out, ", \"locations\": [");
-    for (size_t i = 0; i < tb->nlocs; i++) {
-        const struct loc_row *l = &tb->locs[i];
-        fprintf(out, "%s{\"index\": %u, \"function\": ", i ? ", " : "", l->index);
-        gto_json_string(out, l->function);
-        fprintf(out, ", \"where\": ");
-        gto_json_string(out, l->where);
-        fprintf(out, ", \"kind\": \"%s\", \"waiting\": %" PRIu64 ", \"arrivals\": %" PRIu64
-                ", \"completed\": %" PRIu64 ", \"wait_max_ns\": %" PRIu64,
-                l->kind, l->waiting, l->arrivals, l->completed, l->wait_max);
-        /* No completed wait: no quantile of them either (not 0 ns). */
-        fprintf(out, ", \"done_p50_ns\": ");
-        json_u64_or_null(out, l->completed != 0, l->done_p50);
-        fprintf(out, ", \"done_p99_ns\": ");
-        json_u64_or_null(out, l->completed != 0, l->done_p99);
-        fprintf(out, ", \"done_mean_ns\": ");
-        json_u64_or_null(out, l->completed != 0, l->done_mean);
-        fprintf(out, ", \"arrivals_per_s\": %.3f, \"age_p50_ns\": %" PRIu64
-                ", \"age_p99_ns\": %" PRIu64 ", \"age_max_ns\": %" PRIu64,
-                l->arrivals_s, l->age_p50, l->age_p99, l->age_max);
-        json_location_blockers(out, s, l->index);
-        fputc('}', out);
-    }
-    fprintf(out, "], \"edges\": [");
+}
+
+/* A location row, opened (after ", " unless FIRST) and left open for the
+ * members that differ between one process and several. */
+static void json_location(FILE *out, const struct loc_row *l, int first)
+{
+    fprintf(out, "%s{\"index\": %u, \"function\": ", first ? "" : ", ", l->index);
+    gto_json_string(out, l->function);
+    fprintf(out, ", \"where\": ");
+    gto_json_string(out, l->where);
+    fprintf(out, ", \"kind\": \"%s\", \"waiting\": %" PRIu64 ", \"arrivals\": %" PRIu64
+            ", \"completed\": %" PRIu64 ", \"wait_max_ns\": %" PRIu64,
+            l->kind, l->waiting, l->arrivals, l->completed, l->wait_max);
+    /* No completed wait: no quantile of them either (not 0 ns). */
+    fprintf(out, ", \"done_p50_ns\": ");
+    json_u64_or_null(out, l->completed != 0, l->done_p50);
+    fprintf(out, ", \"done_p99_ns\": ");
+    json_u64_or_null(out, l->completed != 0, l->done_p99);
+    fprintf(out, ", \"done_mean_ns\": ");
+    json_u64_or_null(out, l->completed != 0, l->done_mean);
+    fprintf(out, ", \"arrivals_per_s\": %.3f, \"age_p50_ns\": %" PRIu64
+            ", \"age_p99_ns\": %" PRIu64 ", \"age_max_ns\": %" PRIu64,
+            l->arrivals_s, l->age_p50, l->age_p99, l->age_max);
+}
+
+/* "edges" (who runs after whom) and "block_edges" (who waits on whom). */
+static void json_edges(FILE *out, const struct tables *tb)
+{
+    fprintf(out, ", \"edges\": [");
     for (size_t i = 0; i < tb->nedges; i++) {
         const struct edge_row *e = &tb->edges[i];
         fprintf(out, "%s{\"from\": %u, \"to\": %u, \"from_where\": ", i ? ", " : "",
@@ -645,6 +665,56 @@ static int print_json(FILE *out, struct sampler *s, struct tables *tb, enum view
                 gto_state_name(b->to_state), b->waiters, b->threads);
     }
     fprintf(out, "]");
+}
+
+static int json_stacks(FILE *out, struct sampler *s, enum gto_class_by by)
+{
+    struct stack_report r;
+    char err[GTO_ERR_MAX];
+    if (stack_report_build(&r, s->target, s->cur, by, err) < 0) {
+        fprintf(stderr, "gt-top: %s\n", err);
+        return -1;
+    }
+    json_stacks_head(out, r.live_hist, r.no_stack, by);
+    for (size_t i = 0; i < r.nclasses; i++) {
+        fprintf(out, "%s{\"class\": ", i ? ", " : "");
+        json_class(out, &r.classes[i], gto_stack_measures_known(s->target));
+    }
+    json_functions(out, r.functions, r.nfunctions);
+    stack_report_free(&r);
+    return 0;
+}
+
+static int print_json(FILE *out, struct sampler *s, struct tables *tb, enum view v,
+                      enum gto_class_by by)
+{
+    const struct gto_counters *c = gto_snapshot_counters(s->cur);
+    fprintf(out, "{\"schema_version\": %d, \"target\": ", GTO_JSON_SCHEMA_VERSION);
+    gto_json_string(out, gto_target_name(s->target));
+    if (s->pid)
+        fprintf(out, ", \"pid\": %d", (int)s->pid);
+    else
+        fprintf(out, ", \"pid\": null");
+    struct json_totals t = {
+        .taken_ns = s->taken_realtime_ns, .dt = s->dt, .averages = s->rates_are_averages,
+        .exact = c->now_exact != 0, .uptime_ns = c->uptime_ns, .runq = c->runq_len,
+        .idle_ns = c->idle_total, .io_calls = c->file_io_calls, .io_ns = c->file_io_ns,
+        .rss = s->rss, .spawns_s = s->spawns_s, .exits_s = s->exits_s,
+        .switches_s = s->switches_s, .idle_share = s->idle_share,
+    };
+    json_totals(out, &t, tb);
+    fprintf(out, ", ");
+    gto_json_capture(out, s->target);
+    json_guard(out, c->guard_policy, c->guard_mappings, c->max_map_count, tb);
+    json_blockers(out, s, tb);
+    fprintf(out, ", \"locations\": [");
+    for (size_t i = 0; i < tb->nlocs; i++) {
+        json_location(out, &tb->locs[i], i == 0);
+        json_location_blockers(out, s, tb->locs[i].index);
+        fputc('}', out);
+    }
+    fprintf(out, "]");
+    json_edges(out, tb);
     if (v == VIEW_THREADS)
         json_threads(out, s, tb);
     if (v == VIEW_STACKS && json_stacks(out, s, by) < 0)
@@ -1056,36 +1126,15 @@ static int json_stacks_multi(FILE *out, struct multi *m, enum gto_class_by by)
         }
     }
     qsort(f, o, sizeof(*f), cmp_function);
-    fprintf(out, ", \"stacks_report\": {\"live_hist\": [");
-    for (int i = 0; i < LIVE_HIST_BUCKETS; i++)
-        fprintf(out, "%s%" PRIu64, i ? ", " : "", hist[i]);
-    fprintf(out, "], \"no_stack\": %" PRIu64 ", \"class_by\": \"%s\", \"classes\": [",
-            no_stack, gto_class_by_name(by));
+    json_stacks_head(out, hist, no_stack, by);
     size_t first = 0;
     for (size_t p = 0; p < m->n; p++)
         for (size_t i = 0; i < r[p].nclasses; i++) {
-            const struct gto_class *k = &r[p].classes[i];
             fprintf(out, "%s{\"pid\": %d, \"class\": ", first++ ? ", " : "",
                     (int)m->p[p]->s.pid);
-            gto_json_string(out, k->name);
-            fprintf(out, ", \"threads\": %zu, \"sampled\": %zu", k->threads, k->sampled);
-            json_pct(out, "touched", &k->touched, k->measured != 0);
-            json_pct(out, "live", &k->live, k->sampled != 0);
-            fprintf(out, ", \"suggested_stack_size\": ");
-            json_u64_or_null(out, k->has_suggestion, k->suggested);
-            fprintf(out, ", \"saves\": %" PRIu64 ", \"stack_size\": %" PRIu64
-                    ", \"dead_resident\": ", k->saves, k->stack_size);
-            json_u64_or_null(out, gto_stack_measures_known(m->p[p]->s.target),
-                             k->dead_resident);
-            fprintf(out, "}");
+            json_class(out, &r[p].classes[i], gto_stack_measures_known(m->p[p]->s.target));
         }
-    fprintf(out, "], \"functions\": [");
-    for (size_t i = 0; i < o; i++) {
-        fprintf(out, "%s{\"function\": ", i ? ", " : "");
-        gto_json_string(out, f[i].function);
-        fprintf(out, ", \"live\": %" PRIu64 ", \"frames\": %zu}", f[i].live, f[i].frames);
-    }
-    fprintf(out, "]}");
+    json_functions(out, f, o);
     free(f);
     rc = 0;
 done:
@@ -1098,55 +1147,33 @@ done:
 static int print_json_multi(FILE *out, struct multi *m, struct tables *tb, enum view v,
                             enum gto_class_by by)
 {
-    uint64_t uptime = 0, runq = 0, idle_ns = 0, io_n = 0, io_ns = 0, rss = 0, mappings = 0;
-    uint64_t taken = 0;
-    double dt = 0, spawns = 0, exits = 0, switches = 0, idle = 0;
-    int averages = 0, exact = 1;
+    /* Times are the latest process's, counts and rates their sums. */
+    struct json_totals t = {.exact = 1};
+    uint64_t mappings = 0;
     for (size_t k = 0; k < m->n; k++) {
         const struct sampler *s = &m->p[k]->s;
         const struct gto_counters *c = gto_snapshot_counters(s->cur);
-        if (c->uptime_ns > uptime)
-            uptime = c->uptime_ns;
-        if (s->taken_realtime_ns > taken)
-            taken = s->taken_realtime_ns;
-        if (s->dt > dt)
-            dt = s->dt;
-        exact &= c->now_exact != 0;
-        averages |= s->rates_are_averages;
-        runq += c->runq_len, idle_ns += c->idle_total;
-        io_n += c->file_io_calls, io_ns += c->file_io_ns;
-        rss += s->rss, mappings += c->guard_mappings;
-        spawns += s->spawns_s, exits += s->exits_s, switches += s->switches_s;
-        idle += s->idle_share;
+        if (c->uptime_ns > t.uptime_ns)
+            t.uptime_ns = c->uptime_ns;
+        if (s->taken_realtime_ns > t.taken_ns)
+            t.taken_ns = s->taken_realtime_ns;
+        if (s->dt > t.dt)
+            t.dt = s->dt;
+        t.exact &= c->now_exact != 0;
+        t.averages |= s->rates_are_averages;
+        t.runq += c->runq_len, t.idle_ns += c->idle_total;
+        t.io_calls += c->file_io_calls, t.io_ns += c->file_io_ns;
+        t.rss += s->rss, mappings += c->guard_mappings;
+        t.spawns_s += s->spawns_s, t.exits_s += s->exits_s, t.switches_s += s->switches_s;
+        t.idle_share += s->idle_share;
     }
     const struct gto_counters *c0 = gto_snapshot_counters(m->p[0]->s.cur);
     fprintf(out, "{\"schema_version\": %d, \"target\": \"%zu process%s\", \"pid\": null",
             GTO_JSON_SCHEMA_VERSION, m->n, m->n == 1 ? "" : "es");
-    fprintf(out, ", \"time\": %.3f, \"interval_s\": %.3f, \"rates_are_averages\": %s",
-            (double)taken / 1e9, dt, averages ? "true" : "false");
-    fprintf(out, ", \"now_exact\": %s, \"uptime_ns\": %" PRIu64, exact ? "true" : "false",
-            uptime);
-    fprintf(out, ", \"threads\": %zu, \"states\": {", tb->total_threads);
-    for (int i = GTO_STATE_RUNNABLE; i < GTO_STATE_COUNT; i++)
-        fprintf(out, "%s\"%s\": %" PRIu64, i == GTO_STATE_RUNNABLE ? "" : ", ",
-                gto_state_name(i), tb->nstate[i]);
-    fprintf(out, "}, \"in_flux\": %" PRIu64, tb->threads_in_flux);
-    fprintf(out, ", \"rates\": {\"spawns_per_s\": %.3f, \"exits_per_s\": %.3f,"
-            " \"switches_per_s\": %.3f}", spawns, exits, switches);
-    fprintf(out, ", \"run_queue\": %" PRIu64 ", \"idle_ns\": %" PRIu64 ", \"idle_share\": %.4f"
-            ", \"file_io_calls\": %" PRIu64 ", \"file_io_ns\": %" PRIu64
-            ", \"rss_bytes\": %" PRIu64, runq, idle_ns, idle / (double)m->n, io_n, io_ns, rss);
-    fprintf(out, ", \"stacks\": {\"reserved\": %" PRIu64 ", \"live\": %" PRIu64
-            ", \"resident\": ", tb->reserved, tb->live);
-    json_u64_or_null(out, tb->measured, tb->resident);
-    fprintf(out, ", \"dead\": ");
-    json_u64_or_null(out, tb->measured, tb->dead);
-    fprintf(out, ", \"measured\": %s, \"measured_age_s\": %.3f}",
-            tb->measured ? "true" : "false", (double)tb->measured_age_ns / 1e9);
-    fprintf(out, ", \"capture\": null, \"guard\": {\"policy\": \"%s\", \"mappings\": %" PRIu64
-            ", \"max_map_count\": %" PRIu64 "}, \"records_in_flux\": %zu",
-            gto_guard_policy_name(c0->guard_policy), mappings, c0->max_map_count, tb->in_flux);
-    fprintf(out, ", \"records_damaged\": %" PRIu64, tb->damaged);
+    t.idle_share /= (double)m->n;
+    json_totals(out, &t, tb);
+    fprintf(out, ", \"capture\": null");
+    json_guard(out, c0->guard_policy, mappings, c0->max_map_count, tb);
     json_blockers_multi(out, m, tb);
     /* Each process alone: what the summed members are the sums of. */
     fprintf(out, ", \"processes\": [");
@@ -1161,9 +1188,7 @@ static int print_json_multi(FILE *out, struct multi *m, struct tables *tb, enum 
         fprintf(out, ", \"interval_s\": %.3f, \"rates_are_averages\": %s, \"uptime_ns\": %"
                 PRIu64 ", \"threads\": %zu, \"states\": {", s->dt,
                 s->rates_are_averages ? "true" : "false", c->uptime_ns, p->tb.total_threads);
-        for (int i = GTO_STATE_RUNNABLE; i < GTO_STATE_COUNT; i++)
-            fprintf(out, "%s\"%s\": %" PRIu64, i == GTO_STATE_RUNNABLE ? "" : ", ",
-                    gto_state_name(i), p->tb.nstate[i]);
+        json_states(out, p->tb.nstate);
         fprintf(out, "}, \"rates\": {\"spawns_per_s\": %.3f, \"exits_per_s\": %.3f,"
                 " \"switches_per_s\": %.3f}, \"run_queue\": %" PRIu64 ", \"idle_share\": %.4f"
                 ", \"rss_bytes\": %" PRIu64 ", \"stacks\": {\"reserved\": %" PRIu64
@@ -1177,22 +1202,7 @@ static int print_json_multi(FILE *out, struct multi *m, struct tables *tb, enum 
     fprintf(out, "], \"locations\": [");
     for (size_t i = 0; i < tb->nlocs; i++) {
         const struct loc_row *l = &tb->locs[i];
-        fprintf(out, "%s{\"index\": %u, \"function\": ", i ? ", " : "", l->index);
-        gto_json_string(out, l->function);
-        fprintf(out, ", \"where\": ");
-        gto_json_string(out, l->where);
-        fprintf(out, ", \"kind\": \"%s\", \"waiting\": %" PRIu64 ", \"arrivals\": %" PRIu64
-                ", \"completed\": %" PRIu64 ", \"wait_max_ns\": %" PRIu64,
-                l->kind, l->waiting, l->arrivals, l->completed, l->wait_max);
-        fprintf(out, ", \"done_p50_ns\": ");
-        json_u64_or_null(out, l->completed != 0, l->done_p50);
-        fprintf(out, ", \"done_p99_ns\": ");
-        json_u64_or_null(out, l->completed != 0, l->done_p99);
-        fprintf(out, ", \"done_mean_ns\": ");
-        json_u64_or_null(out, l->completed != 0, l->done_mean);
-        fprintf(out, ", \"arrivals_per_s\": %.3f, \"age_p50_ns\": %" PRIu64
-                ", \"age_p99_ns\": %" PRIu64 ", \"age_max_ns\": %" PRIu64,
-                l->arrivals_s, l->age_p50, l->age_p99, l->age_max);
+        json_location(out, l, i == 0);
         /* The rows are in the view's order, the shares by index. */
         size_t lo = 0, hi = nshares;
         while (lo < hi) {
@@ -1208,25 +1218,8 @@ static int print_json_multi(FILE *out, struct multi *m, struct tables *tb, enum 
         fputc('}', out);
     }
     free(shares);
-    fprintf(out, "], \"edges\": [");
-    for (size_t i = 0; i < tb->nedges; i++) {
-        const struct edge_row *e = &tb->edges[i];
-        fprintf(out, "%s{\"from\": %u, \"to\": %u, \"from_where\": ", i ? ", " : "",
-                e->from, e->to);
-        gto_json_string(out, e->from_where);
-        fprintf(out, ", \"to_where\": ");
-        gto_json_string(out, e->to_where);
-        fprintf(out, ", \"per_s\": %.3f, \"mean_run_ns\": %" PRIu64 ", \"count\": %" PRIu64 "}",
-                e->per_s, e->mean_run_ns, e->count);
-    }
-    fprintf(out, "], \"block_edges\": [");
-    for (size_t i = 0; i < tb->nblocks; i++) {
-        const struct block_row *b = &tb->blocks[i];
-        fprintf(out, "%s{\"from\": %u, \"to\": %u, \"to_state\": \"%s\", \"waiters\": %"
-                PRIu64 ", \"threads\": %zu}", i ? ", " : "", b->from, b->to,
-                gto_state_name(b->to_state), b->waiters, b->threads);
-    }
     fprintf(out, "]");
+    json_edges(out, tb);
     if (v == VIEW_THREADS)
         json_threads(out, NULL, tb);
     if (v == VIEW_STACKS && json_stacks_multi(out, m, by) < 0)
