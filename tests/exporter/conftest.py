@@ -136,17 +136,30 @@ class Exporter:
         self.log.close()
 
 
-@pytest.fixture
-def exporter(tmp_path):
+def stopped_after(make):
+    """A fixture's factory, make(*args), and at the end of the test the
+    stop() of everything it started, in the order they started."""
     started = []
 
     def start(*args):
-        e = Exporter(tmp_path, *args)
-        started.append(e)
-        return e
+        x = make(*args)
+        started.append(x)
+        return x
     yield start
-    for e in started:
-        e.stop()
+    for x in started:
+        x.stop()
+
+
+@pytest.fixture
+def exporter(tmp_path):
+    yield from stopped_after(lambda *args: Exporter(tmp_path, *args))
+
+
+@pytest.fixture
+def pipeline():
+    """Pipeline(*args) for a test; listed after exporter, they stop
+    before the exporters do, as targets that go away."""
+    yield from stopped_after(Pipeline)
 
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
