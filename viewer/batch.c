@@ -132,49 +132,29 @@ char *batch_next_line(struct header_line *lines, int *n, int max, int alert)
     return lines[(*n)++].text;
 }
 
-int header_lines(const struct sampler *s, const struct tables *tb, int screen,
-                 struct header_line *lines, int max)
+void batch_header_threads(struct header_line *lines, int *n, int max,
+                          const struct tables *tb, int screen)
 {
-    char *l;
-    const struct gto_counters *c = gto_snapshot_counters(s->cur);
-    char up[32], rss[32], res[32], live[32], dead[32], rsv[32], flux[48] = "";
-    char io_calls[32], io_time[32], damaged[64] = "";
-    int n = 0;
-    /* A core that cannot tell when it was written gives its uptime, as
-     * every age, as a lower bound: ">= 604ms". */
-    gto_fmt_age(c->uptime_ns, c->now_exact, up, sizeof(up));
-    if (tb->damaged)
-        snprintf(damaged, sizeof(damaged), "  (%" PRIu64 " records damaged)", tb->damaged);
-    if ((l = batch_next_line(lines, &n, max, 0)))
-        snprintf(l, sizeof(lines->text), "gt-top - %s  up %s  %s%s%s",
-                 gto_target_name(s->target), up,
-                 s->target_gone ? "TARGET EXITED, last snapshot" : "",
-                 tb->in_flux ? "  (records in flux)" : "", damaged);
+    char *l, flux[48] = "";
     char banner[sizeof(lines->text)];
     if (deadlock_banner(tb, screen, banner, sizeof(banner)) &&
-        (l = batch_next_line(lines, &n, max, 1)))
+        (l = batch_next_line(lines, n, max, 1)))
         snprintf(l, sizeof(lines->text), "%s", banner);
     if (tb->threads_in_flux)
         snprintf(flux, sizeof(flux), ", %" PRIu64 " in flux", tb->threads_in_flux);
-    if ((l = batch_next_line(lines, &n, max, 0)))
+    if ((l = batch_next_line(lines, n, max, 0)))
         snprintf(l, sizeof(lines->text),
                  "Threads: %zu total, %" PRIu64 " running, %" PRIu64
                  " runnable, %" PRIu64 " parked, %" PRIu64 " exited%s",
                  tb->total_threads, tb->nstate[GTO_STATE_RUNNING], tb->nstate[GTO_STATE_RUNNABLE],
                  tb->nstate[GTO_STATE_PARKED], tb->nstate[GTO_STATE_EXITED], flux);
-    char run[sizeof(lines->text)];
-    int hog = running_line(s, tb, run, sizeof(run));
-    if ((l = batch_next_line(lines, &n, max, hog)))
-        snprintf(l, sizeof(lines->text), "%s", run);
-    if ((l = batch_next_line(lines, &n, max, 0)))
-        snprintf(l, sizeof(lines->text),
-                 "Rates%s: %.1f spawns/s, %.1f exits/s, %.1f switches/s; "
-                 "run queue %" PRIu64 "; idle %.0f%%",
-                 s->rates_are_averages ? " (lifetime)" : "", s->spawns_s,
-                 s->exits_s, s->switches_s, c->runq_len, s->idle_share * 100);
+}
+
+void batch_header_stacks(struct header_line *lines, int *n, int max, const struct tables *tb)
+{
+    char *l, rsv[32], live[32], res[32], dead[32], age[48] = "";
     gto_fmt_bytes(tb->reserved, rsv, sizeof(rsv));
     gto_fmt_bytes(tb->live, live, sizeof(live));
-    char age[48] = "";
     if (tb->measured) {
         gto_fmt_bytes(tb->resident, res, sizeof(res));
         gto_fmt_bytes(tb->dead, dead, sizeof(dead));
@@ -186,14 +166,45 @@ int header_lines(const struct sampler *s, const struct tables *tb, int screen,
         snprintf(res, sizeof(res), "-");
         snprintf(dead, sizeof(dead), "-");
     }
+    if ((l = batch_next_line(lines, n, max, 0)))
+        snprintf(l, sizeof(lines->text),
+                 "Stacks: reserved %s, live %s, resident %s, dead %s%s",
+                 rsv, live, res, dead, age);
+}
+
+int header_lines(const struct sampler *s, const struct tables *tb, int screen,
+                 struct header_line *lines, int max)
+{
+    char *l;
+    const struct gto_counters *c = gto_snapshot_counters(s->cur);
+    char up[32], rss[32], io_calls[32], io_time[32], damaged[64] = "";
+    int n = 0;
+    /* A core that cannot tell when it was written gives its uptime, as
+     * every age, as a lower bound: ">= 604ms". */
+    gto_fmt_age(c->uptime_ns, c->now_exact, up, sizeof(up));
+    if (tb->damaged)
+        snprintf(damaged, sizeof(damaged), "  (%" PRIu64 " records damaged)", tb->damaged);
+    if ((l = batch_next_line(lines, &n, max, 0)))
+        snprintf(l, sizeof(lines->text), "gt-top - %s  up %s  %s%s%s",
+                 gto_target_name(s->target), up,
+                 s->target_gone ? "TARGET EXITED, last snapshot" : "",
+                 tb->in_flux ? "  (records in flux)" : "", damaged);
+    batch_header_threads(lines, &n, max, tb, screen);
+    char run[sizeof(lines->text)];
+    int hog = running_line(s, tb, run, sizeof(run));
+    if ((l = batch_next_line(lines, &n, max, hog)))
+        snprintf(l, sizeof(lines->text), "%s", run);
+    if ((l = batch_next_line(lines, &n, max, 0)))
+        snprintf(l, sizeof(lines->text),
+                 "Rates%s: %.1f spawns/s, %.1f exits/s, %.1f switches/s; "
+                 "run queue %" PRIu64 "; idle %.0f%%",
+                 s->rates_are_averages ? " (lifetime)" : "", s->spawns_s,
+                 s->exits_s, s->switches_s, c->runq_len, s->idle_share * 100);
     if (s->rss)
         gto_fmt_bytes(s->rss, rss, sizeof(rss));
     else
         snprintf(rss, sizeof(rss), "-");
-    if ((l = batch_next_line(lines, &n, max, 0)))
-        snprintf(l, sizeof(lines->text),
-                 "Stacks: reserved %s, live %s, resident %s, dead %s%s",
-                 rsv, live, res, dead, age);
+    batch_header_stacks(lines, &n, max, tb);
     gto_fmt_count(c->file_io_calls, io_calls, sizeof(io_calls));
     gto_fmt_duration(c->file_io_ns, io_time, sizeof(io_time));
     if ((l = batch_next_line(lines, &n, max, 0)))

@@ -22,8 +22,7 @@ int multi_header_lines(const struct multi *m, const struct tables *tb, int scree
                        struct header_line *lines, int max)
 {
     char *l;
-    char names[160] = "", up[32], rss[32], res[32], live[32], dead[32], rsv[32];
-    char flux[48] = "", io_calls[32], io_time[32], damaged[64] = "";
+    char names[160] = "", up[32], rss[32], io_calls[32], io_time[32], damaged[64] = "";
     uint64_t uptime = 0, runq = 0, rss_sum = 0, io_n = 0, io_ns = 0, mappings = 0;
     double spawns = 0, exits = 0, switches = 0, idle = 0;
     int averages = 0, exact = 1, n = 0;
@@ -59,18 +58,7 @@ int multi_header_lines(const struct multi *m, const struct tables *tb, int scree
         snprintf(l, sizeof(lines->text), "gt-top - %zu process%s: %s  up %s%s%s", m->n,
                  m->n == 1 ? "" : "es", names, up,
                  tb->in_flux ? "  (records in flux)" : "", damaged);
-    char banner[sizeof(lines->text)];
-    if (deadlock_banner(tb, screen, banner, sizeof(banner)) &&
-        (l = batch_next_line(lines, &n, max, 1)))
-        snprintf(l, sizeof(lines->text), "%s", banner);
-    if (tb->threads_in_flux)
-        snprintf(flux, sizeof(flux), ", %" PRIu64 " in flux", tb->threads_in_flux);
-    if ((l = batch_next_line(lines, &n, max, 0)))
-        snprintf(l, sizeof(lines->text),
-                 "Threads: %zu total, %" PRIu64 " running, %" PRIu64
-                 " runnable, %" PRIu64 " parked, %" PRIu64 " exited%s",
-                 tb->total_threads, tb->nstate[GTO_STATE_RUNNING], tb->nstate[GTO_STATE_RUNNABLE],
-                 tb->nstate[GTO_STATE_PARKED], tb->nstate[GTO_STATE_EXITED], flux);
+    batch_header_threads(lines, &n, max, tb, screen);
     /* The running thread that has run longest of every process's. */
     char run[sizeof(lines->text)], pfx[sizeof(lines->text) + 32];
     size_t k = m->hog < m->n ? m->hog : 0;
@@ -88,26 +76,11 @@ int multi_header_lines(const struct multi *m, const struct tables *tb, int scree
                  "run queue %" PRIu64 "; idle %.0f%% (mean)",
                  averages ? " (lifetime)" : "", spawns, exits, switches, runq,
                  m->n ? idle / (double)m->n * 100 : 0);
-    gto_fmt_bytes(tb->reserved, rsv, sizeof(rsv));
-    gto_fmt_bytes(tb->live, live, sizeof(live));
-    char age[48] = "";
-    if (tb->measured) {
-        gto_fmt_bytes(tb->resident, res, sizeof(res));
-        gto_fmt_bytes(tb->dead, dead, sizeof(dead));
-        if (tb->measured_age_ns >= 1000000000u)
-            snprintf(age, sizeof(age), " (%.0fs ago)", (double)tb->measured_age_ns / 1e9);
-    } else {
-        snprintf(res, sizeof(res), "-");
-        snprintf(dead, sizeof(dead), "-");
-    }
     if (rss_sum)
         gto_fmt_bytes(rss_sum, rss, sizeof(rss));
     else
         snprintf(rss, sizeof(rss), "-");
-    if ((l = batch_next_line(lines, &n, max, 0)))
-        snprintf(l, sizeof(lines->text),
-                 "Stacks: reserved %s, live %s, resident %s, dead %s%s",
-                 rsv, live, res, dead, age);
+    batch_header_stacks(lines, &n, max, tb);
     gto_fmt_count(io_n, io_calls, sizeof(io_calls));
     gto_fmt_duration(io_ns, io_time, sizeof(io_time));
     const struct gto_counters *c0 = m->n ? gto_snapshot_counters(m->p[0]->s.cur) : NULL;

@@ -17,6 +17,11 @@
 
 /* The next header line, or NULL when MAX are filled. */
 char *batch_next_line(struct header_line *lines, int *n, int max, int alert);
+/* The header's lines that read the tables alone, one process's or
+ * merged: the deadlock banner and the thread counts; the stacks' sizes. */
+void batch_header_threads(struct header_line *lines, int *n, int max,
+                          const struct tables *tb, int screen);
+void batch_header_stacks(struct header_line *lines, int *n, int max, const struct tables *tb);
 /* The most columns a table prints. */
 #define TEXT_COLUMNS_MAX 16
 /* NROWS rows under NCOLS columns (at most TEXT_COLUMNS_MAX); ROW gives
