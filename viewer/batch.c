@@ -438,7 +438,7 @@ static int print_text(FILE *out, struct sampler *s, struct tables *tb, enum view
         break;
     case VIEW_THREADS:
         batch_print_table(out, thread_columns, thread_ncolumns, tb->threads, tb->nthreads,
-                    batch_thread_at);
+                          batch_thread_at);
         break;
     case VIEW_STACKS:
         if (batch_text_stacks(out, s, by) < 0)
@@ -511,7 +511,7 @@ void batch_json_threads(FILE *out, struct sampler *one, const struct tables *tb)
         batch_json_u64_or_null(out, r->measured && !running, r->dead);
         fprintf(out, ", \"unused\": ");
         batch_json_u64_or_null(out, r->measured,
-                         th->reserved > r->touched ? th->reserved - r->touched : 0);
+                               th->reserved > r->touched ? th->reserved - r->touched : 0);
         fprintf(out, ", \"resident\": ");
         batch_json_u64_or_null(out, r->measured, r->resident);
         fprintf(out, "}}");
