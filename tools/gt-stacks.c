@@ -681,15 +681,33 @@ static void print_thread_json(gto_target *t, const gto_snapshot *s,
     printf("}");
 }
 
-static void print_group_json(gto_target *t, const struct gto_group *g)
+/* A group's opening members, of one process or merged over several:
+ * "count" and the "states" its members are in (the object left open). */
+static void print_json_count_states(size_t count, const size_t *nstate)
 {
-    printf("{\"count\": %zu, \"states\": {", g->count);
+    printf("{\"count\": %zu, \"states\": {", count);
     const char *sep = "";
     for (int i = 0; i < GTO_STATE_COUNT; i++)
-        if (g->nstate[i]) {
-            printf("%s\"%s\": %zu", sep, gto_state_name(i), g->nstate[i]);
+        if (nstate[i]) {
+            printf("%s\"%s\": %zu", sep, gto_state_name(i), nstate[i]);
             sep = ", ";
         }
+}
+
+/* "wait_ns" of a group: null when none of its members waits. */
+static void print_json_wait_ns(size_t nwaiting, uint64_t min, uint64_t median, uint64_t max)
+{
+    if (nwaiting)
+        printf(", \"wait_ns\": {\"min\": %llu, \"median\": %llu, \"max\": %llu}",
+               (unsigned long long)min, (unsigned long long)median,
+               (unsigned long long)max);
+    else
+        printf(", \"wait_ns\": null");
+}
+
+static void print_group_json(gto_target *t, const struct gto_group *g)
+{
+    print_json_count_states(g->count, g->nstate);
     printf("}, \"representative\": {\"id\": %llu, \"name\": ",
            (unsigned long long)g->rep->id);
     gto_json_string(stdout, g->rep->name);
@@ -697,12 +715,7 @@ static void print_group_json(gto_target *t, const struct gto_group *g)
     printf("}, \"unstacked\": %s, \"location\": %u",
            g->rep->flags & GTO_TF_UNSTACKED ? "true" : "false",
            g->nstate[GTO_STATE_PARKED] ? g->location : 0);
-    if (g->nwaiting)
-        printf(", \"wait_ns\": {\"min\": %llu, \"median\": %llu, \"max\": %llu}",
-               (unsigned long long)g->wait_min, (unsigned long long)g->wait_median,
-               (unsigned long long)g->wait_max);
-    else
-        printf(", \"wait_ns\": null");
+    print_json_wait_ns(g->nwaiting, g->wait_min, g->wait_median, g->wait_max);
     printf(", \"thread_ids\": [");
     for (size_t i = 0; i < g->count; i++)
         printf("%s%llu", i ? ", " : "", (unsigned long long)g->threads[i]->id);
@@ -1031,15 +1044,9 @@ static void print_merged_json(struct one *const *rd, size_t nsets,
     const struct gto_merged_part *first = &m->parts[0];
     const struct one *r = rd[first->set];
     const struct gto_thread *rep = first->g->rep;
-    printf("{\"count\": %zu, \"states\": {", m->count);
-    const char *sep = "";
-    for (int i = 0; i < GTO_STATE_COUNT; i++)
-        if (m->nstate[i]) {
-            printf("%s\"%s\": %zu", sep, gto_state_name(i), m->nstate[i]);
-            sep = ", ";
-        }
+    print_json_count_states(m->count, m->nstate);
     printf("}, \"by_pid\": [");
-    sep = "";
+    const char *sep = "";
     for (size_t i = 0; i < nsets; i++) {
         size_t n = gto_merged_count(m, i);
         if (!n)
@@ -1065,12 +1072,7 @@ static void print_merged_json(struct one *const *rd, size_t nsets,
            (unsigned long long)rep->id);
     gto_json_string(stdout, rep->name);
     printf("}, \"unstacked\": %s", rep->flags & GTO_TF_UNSTACKED ? "true" : "false");
-    if (m->nwaiting)
-        printf(", \"wait_ns\": {\"min\": %llu, \"median\": %llu, \"max\": %llu}",
-               (unsigned long long)m->wait_min, (unsigned long long)m->wait_median,
-               (unsigned long long)m->wait_max);
-    else
-        printf(", \"wait_ns\": null");
+    print_json_wait_ns(m->nwaiting, m->wait_min, m->wait_median, m->wait_max);
     printf(", \"frames\": ");
     print_json_frames(r->t, rep);
     printf("}");

@@ -195,6 +195,25 @@ struct prof {
     int oom;
 };
 
+/* The id of KEY in P's table; a new key gets NEXT (*IS_NEW set).  0,
+ * and P marked out of memory, when the table cannot hold it. */
+static uint64_t intern(struct prof *p, const char *key, uint64_t next, int *is_new)
+{
+    uint64_t id = table_get(&p->ids, key, next, is_new);
+    if (!id)
+        p->oom = 1;
+    return id;
+}
+
+/* Appends the encoded location LOC to P's and frees it. */
+static void put_location(struct prof *p, struct buf *loc)
+{
+    if (loc->oom)
+        p->oom = 1;
+    put_msg(&p->locations, 4, loc);
+    free(loc->p);
+}
+
 /* The string table index of S (NULL as ""). */
 static uint64_t str_id(struct prof *p, const char *s)
 {
@@ -209,12 +228,10 @@ static uint64_t str_id(struct prof *p, const char *s)
     key[0] = 's';
     memcpy(key + 1, s, n + 1);
     int is_new;
-    uint64_t id = table_get(&p->ids, key, p->nstrings, &is_new);
+    uint64_t id = intern(p, key, p->nstrings, &is_new);
     free(key);
-    if (!id) {
-        p->oom = 1;
+    if (!id)
         return 0;
-    }
     if (is_new) {
         put_bytes(&p->strings, 6, s, n);
         p->nstrings++;
@@ -227,11 +244,9 @@ static uint64_t function_id(struct prof *p, const char *name, const char *file)
     char key[2 * GTO_LABEL_MAX];
     snprintf(key, sizeof(key), "f%s%c%s", name, '\x1f', file ? file : "");
     int is_new;
-    uint64_t id = table_get(&p->ids, key, p->nfunctions + 1, &is_new);
-    if (!id) {
-        p->oom = 1;
+    uint64_t id = intern(p, key, p->nfunctions + 1, &is_new);
+    if (!id)
         return 0;
-    }
     if (is_new) {
         p->nfunctions++;
         uint64_t sname = str_id(p, name), sfile = str_id(p, file);
@@ -253,11 +268,9 @@ static uint64_t mapping_id(struct prof *p, size_t set, gto_target *t, uint64_t p
     char key[64];
     snprintf(key, sizeof(key), "m%zu:%llx", set, (unsigned long long)mod.start);
     int is_new;
-    uint64_t id = table_get(&p->ids, key, p->nmappings + 1, &is_new);
-    if (!id) {
-        p->oom = 1;
+    uint64_t id = intern(p, key, p->nmappings + 1, &is_new);
+    if (!id)
         return 0;
-    }
     if (is_new) {
         p->nmappings++;
         uint64_t file = str_id(p, mod.path), build = str_id(p, mod.build_id);
@@ -286,11 +299,9 @@ static uint64_t frame_location(struct prof *p, size_t set, gto_target *t,
     char key[64];
     snprintf(key, sizeof(key), "l%zu:%llx:%d", set, (unsigned long long)pc, exact);
     int is_new;
-    uint64_t id = table_get(&p->ids, key, p->nlocations + 1, &is_new);
-    if (!id) {
-        p->oom = 1;
+    uint64_t id = intern(p, key, p->nlocations + 1, &is_new);
+    if (!id)
         return 0;
-    }
     if (!is_new)
         return id;
     p->nlocations++;
@@ -308,10 +319,7 @@ static uint64_t frame_location(struct prof *p, size_t set, gto_target *t,
         put_uint(&p->tmp2, 2, sym[j].line > 0 ? (uint64_t)sym[j].line : 0);
         put_msg(&loc, 4, &p->tmp2);
     }
-    if (loc.oom)
-        p->oom = 1;
-    put_msg(&p->locations, 4, &loc);
-    free(loc.p);
+    put_location(p, &loc);
     return id;
 }
 
@@ -322,11 +330,9 @@ static uint64_t frameless_location(struct prof *p, int state)
     char key[32], name[32];
     snprintf(key, sizeof(key), "p%d", state);
     int is_new;
-    uint64_t id = table_get(&p->ids, key, p->nlocations + 1, &is_new);
-    if (!id) {
-        p->oom = 1;
+    uint64_t id = intern(p, key, p->nlocations + 1, &is_new);
+    if (!id)
         return 0;
-    }
     if (is_new) {
         p->nlocations++;
         snprintf(name, sizeof(name), "[%s]", gto_state_name(state));
@@ -335,10 +341,7 @@ static uint64_t frameless_location(struct prof *p, int state)
         put_uint(&loc, 1, id);
         put_uint(&p->tmp2, 1, fn);
         put_msg(&loc, 4, &p->tmp2);
-        if (loc.oom)
-            p->oom = 1;
-        put_msg(&p->locations, 4, &loc);
-        free(loc.p);
+        put_location(p, &loc);
     }
     return id;
 }

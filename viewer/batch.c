@@ -115,8 +115,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "batch_parts.h"
 #include "blockers.h"
-#include "multi.h"
 #include "prometheus.h"
 #include "stack_report.h"
 
@@ -124,7 +124,7 @@ const char *const view_names[VIEW_COUNT] = {"locations", "threads", "stacks",
                                             "graph"};
 
 /* The next header line, or NULL when MAX are filled. */
-static char *next_line(struct header_line *lines, int *n, int max, int alert)
+char *batch_next_line(struct header_line *lines, int *n, int max, int alert)
 {
     if (*n >= max || *n >= HEADER_MAX)
         return NULL;
@@ -132,49 +132,29 @@ static char *next_line(struct header_line *lines, int *n, int max, int alert)
     return lines[(*n)++].text;
 }
 
-int header_lines(const struct sampler *s, const struct tables *tb, int screen,
-                 struct header_line *lines, int max)
+void batch_header_threads(struct header_line *lines, int *n, int max,
+                          const struct tables *tb, int screen)
 {
-    char *l;
-    const struct gto_counters *c = gto_snapshot_counters(s->cur);
-    char up[32], rss[32], res[32], live[32], dead[32], rsv[32], flux[48] = "";
-    char io_calls[32], io_time[32], damaged[64] = "";
-    int n = 0;
-    /* A core that cannot tell when it was written gives its uptime, as
-     * every age, as a lower bound: ">= 604ms". */
-    gto_fmt_age(c->uptime_ns, c->now_exact, up, sizeof(up));
-    if (tb->damaged)
-        snprintf(damaged, sizeof(damaged), "  (%" PRIu64 " records damaged)", tb->damaged);
-    if ((l = next_line(lines, &n, max, 0)))
-        snprintf(l, sizeof(lines->text), "gt-top - %s  up %s  %s%s%s",
-                 gto_target_name(s->target), up,
-                 s->target_gone ? "TARGET EXITED, last snapshot" : "",
-                 tb->in_flux ? "  (records in flux)" : "", damaged);
+    char *l, flux[48] = "";
     char banner[sizeof(lines->text)];
     if (deadlock_banner(tb, screen, banner, sizeof(banner)) &&
-        (l = next_line(lines, &n, max, 1)))
+        (l = batch_next_line(lines, n, max, 1)))
         snprintf(l, sizeof(lines->text), "%s", banner);
     if (tb->threads_in_flux)
         snprintf(flux, sizeof(flux), ", %" PRIu64 " in flux", tb->threads_in_flux);
-    if ((l = next_line(lines, &n, max, 0)))
+    if ((l = batch_next_line(lines, n, max, 0)))
         snprintf(l, sizeof(lines->text),
                  "Threads: %zu total, %" PRIu64 " running, %" PRIu64
                  " runnable, %" PRIu64 " parked, %" PRIu64 " exited%s",
                  tb->total_threads, tb->nstate[GTO_STATE_RUNNING], tb->nstate[GTO_STATE_RUNNABLE],
                  tb->nstate[GTO_STATE_PARKED], tb->nstate[GTO_STATE_EXITED], flux);
-    char run[sizeof(lines->text)];
-    int hog = running_line(s, tb, run, sizeof(run));
-    if ((l = next_line(lines, &n, max, hog)))
-        snprintf(l, sizeof(lines->text), "%s", run);
-    if ((l = next_line(lines, &n, max, 0)))
-        snprintf(l, sizeof(lines->text),
-                 "Rates%s: %.1f spawns/s, %.1f exits/s, %.1f switches/s; "
-                 "run queue %" PRIu64 "; idle %.0f%%",
-                 s->rates_are_averages ? " (lifetime)" : "", s->spawns_s,
-                 s->exits_s, s->switches_s, c->runq_len, s->idle_share * 100);
+}
+
+void batch_header_stacks(struct header_line *lines, int *n, int max, const struct tables *tb)
+{
+    char *l, rsv[32], live[32], res[32], dead[32], age[48] = "";
     gto_fmt_bytes(tb->reserved, rsv, sizeof(rsv));
     gto_fmt_bytes(tb->live, live, sizeof(live));
-    char age[48] = "";
     if (tb->measured) {
         gto_fmt_bytes(tb->resident, res, sizeof(res));
         gto_fmt_bytes(tb->dead, dead, sizeof(dead));
@@ -186,17 +166,48 @@ int header_lines(const struct sampler *s, const struct tables *tb, int screen,
         snprintf(res, sizeof(res), "-");
         snprintf(dead, sizeof(dead), "-");
     }
+    if ((l = batch_next_line(lines, n, max, 0)))
+        snprintf(l, sizeof(lines->text),
+                 "Stacks: reserved %s, live %s, resident %s, dead %s%s",
+                 rsv, live, res, dead, age);
+}
+
+int header_lines(const struct sampler *s, const struct tables *tb, int screen,
+                 struct header_line *lines, int max)
+{
+    char *l;
+    const struct gto_counters *c = gto_snapshot_counters(s->cur);
+    char up[32], rss[32], io_calls[32], io_time[32], damaged[64] = "";
+    int n = 0;
+    /* A core that cannot tell when it was written gives its uptime, as
+     * every age, as a lower bound: ">= 604ms". */
+    gto_fmt_age(c->uptime_ns, c->now_exact, up, sizeof(up));
+    if (tb->damaged)
+        snprintf(damaged, sizeof(damaged), "  (%" PRIu64 " records damaged)", tb->damaged);
+    if ((l = batch_next_line(lines, &n, max, 0)))
+        snprintf(l, sizeof(lines->text), "gt-top - %s  up %s  %s%s%s",
+                 gto_target_name(s->target), up,
+                 s->target_gone ? "TARGET EXITED, last snapshot" : "",
+                 tb->in_flux ? "  (records in flux)" : "", damaged);
+    batch_header_threads(lines, &n, max, tb, screen);
+    char run[sizeof(lines->text)];
+    int hog = running_line(s, tb, run, sizeof(run));
+    if ((l = batch_next_line(lines, &n, max, hog)))
+        snprintf(l, sizeof(lines->text), "%s", run);
+    if ((l = batch_next_line(lines, &n, max, 0)))
+        snprintf(l, sizeof(lines->text),
+                 "Rates%s: %.1f spawns/s, %.1f exits/s, %.1f switches/s; "
+                 "run queue %" PRIu64 "; idle %.0f%%",
+                 s->rates_are_averages ? " (lifetime)" : "", s->spawns_s,
+                 s->exits_s, s->switches_s, c->runq_len, s->idle_share * 100);
     if (s->rss)
         gto_fmt_bytes(s->rss, rss, sizeof(rss));
     else
         snprintf(rss, sizeof(rss), "-");
-    if ((l = next_line(lines, &n, max, 0)))
-        snprintf(l, sizeof(lines->text),
-                 "Stacks: reserved %s, live %s, resident %s, dead %s%s",
-                 rsv, live, res, dead, age);
+    batch_header_stacks(lines, &n, max, tb);
     gto_fmt_count(c->file_io_calls, io_calls, sizeof(io_calls));
     gto_fmt_duration(c->file_io_ns, io_time, sizeof(io_time));
-    if ((l = next_line(lines, &n, max, 0)))
+    if ((l = batch_next_line(lines, &n, max, 0)))
         snprintf(l, sizeof(lines->text),
                  "RSS %s; file I/O %s calls, %s; guard %s, %" PRIu64
                  " mappings of vm.max_map_count %" PRIu64,
@@ -205,7 +216,7 @@ int header_lines(const struct sampler *s, const struct tables *tb, int screen,
                  c->max_map_count);
     const struct gt_core_capture *cap = gto_target_capture(s->target);
     char capture[sizeof(lines->text)];
-    if (cap && (l = next_line(lines, &n, max, 0)))
+    if (cap && (l = batch_next_line(lines, &n, max, 0)))
         snprintf(l, sizeof(lines->text), "%s", gto_fmt_capture(cap, capture, sizeof(capture)));
     return n;
 }
@@ -221,16 +232,14 @@ static size_t text_chars(const char *text)
     return n;
 }
 
-#define TEXT_COLUMNS_MAX 16
-
 /* A table of NROWS rows (ROW(ROWS, i)), every cell whole and every
  * column as wide as its widest cell or its title (its width at least),
  * so that a long name or wait never shifts the columns after it: the
  * rows are formatted twice, once to measure.  One space between cells,
  * none after the last: a last cell of free width is not padded. */
-static void print_table(FILE *out, const struct column *cols, size_t ncols,
-                        const void *rows, size_t nrows,
-                        const void *(*row)(const void *rows, size_t i))
+void batch_print_table(FILE *out, const struct column *cols, size_t ncols,
+                       const void *rows, size_t nrows,
+                       const void *(*row)(const void *rows, size_t i))
 {
     char buf[WHERE_MAX + 32];
     size_t w[TEXT_COLUMNS_MAX];
@@ -269,12 +278,12 @@ static void print_table(FILE *out, const struct column *cols, size_t ncols,
     }
 }
 
-static const void *loc_at(const void *rows, size_t i)
+const void *batch_loc_at(const void *rows, size_t i)
 {
     return (const struct loc_row *)rows + i;
 }
 
-static const void *thread_at(const void *rows, size_t i)
+const void *batch_thread_at(const void *rows, size_t i)
 {
     return (const struct thread_row *)rows + i;
 }
@@ -295,7 +304,7 @@ static int cmp_graph_edge(const void *a, const void *b)
  * first ("->"), then its waits on threads, most waiters first ("=>":
  * its waiters wait on threads parked elsewhere, so a convoy reads as a
  * chain down the page).  n log n: a registry can count many edges. */
-static void text_graph(FILE *out, const struct tables *tb)
+void batch_text_graph(FILE *out, const struct tables *tb)
 {
     struct edge_row *e = malloc((tb->nedges + 1) * sizeof(*e));
     if (!e)
@@ -372,7 +381,7 @@ int stack_class_line(const struct gto_class *k, char *buf, size_t len)
                     gto_fmt_bytes(k->saves, sav, sizeof(sav)));
 }
 
-static int text_stacks(FILE *out, struct sampler *s, enum gto_class_by by)
+int batch_text_stacks(FILE *out, struct sampler *s, enum gto_class_by by)
 {
     struct stack_report r;
     char a[32], b[32], err[GTO_ERR_MAX], line[512];
@@ -407,7 +416,7 @@ static int text_stacks(FILE *out, struct sampler *s, enum gto_class_by by)
     return 0;
 }
 
-static void text_line(void *out, const char *line)
+void batch_text_line(void *out, const char *line)
 {
     fprintf(out, "%s\n", line);
 }
@@ -421,22 +430,22 @@ static int print_text(FILE *out, struct sampler *s, struct tables *tb, enum view
         fprintf(out, "%s\n", lines[i].text);
     fputc('\n', out);
     /* The cycles before any view: what a stuck program shows first. */
-    if (deadlock_lines(s, text_line, out))
+    if (deadlock_lines(s, batch_text_line, out))
         fputc('\n', out);
     switch (v) {
     case VIEW_LOCATIONS:
-        print_table(out, loc_columns, loc_ncolumns, tb->locs, tb->nlocs, loc_at);
+        batch_print_table(out, loc_columns, loc_ncolumns, tb->locs, tb->nlocs, batch_loc_at);
         break;
     case VIEW_THREADS:
-        print_table(out, thread_columns, thread_ncolumns, tb->threads, tb->nthreads,
-                    thread_at);
+        batch_print_table(out, thread_columns, thread_ncolumns, tb->threads, tb->nthreads,
+                          batch_thread_at);
         break;
     case VIEW_STACKS:
-        if (text_stacks(out, s, by) < 0)
+        if (batch_text_stacks(out, s, by) < 0)
             return -1;
         break;
     case VIEW_GRAPH:
-        text_graph(out, tb);
+        batch_text_graph(out, tb);
         break;
     default:
         break;
@@ -448,7 +457,7 @@ static int print_text(FILE *out, struct sampler *s, struct tables *tb, enum view
 /* ---- JSON --------------------------------------------------------------- */
 
 /* A number, or null when not KNOWN. */
-static void json_u64_or_null(FILE *out, int known, uint64_t v)
+void batch_json_u64_or_null(FILE *out, int known, uint64_t v)
 {
     if (known)
         fprintf(out, "%" PRIu64, v);
@@ -458,7 +467,7 @@ static void json_u64_or_null(FILE *out, int known, uint64_t v)
 
 /* S NULL: rows of several processes, each read through its own sampler
  * and naming its "pid" (thread ids are per process). */
-static void json_threads(FILE *out, struct sampler *one, const struct tables *tb)
+void batch_json_threads(FILE *out, struct sampler *one, const struct tables *tb)
 {
     char wait[128];
     fprintf(out, ", \"threads_list\": [");
@@ -482,9 +491,9 @@ static void json_threads(FILE *out, struct sampler *one, const struct tables *tb
         fprintf(out, ", \"wait\": ");
         gto_json_string(out, gto_wait_describe(th, r->now, wait, sizeof(wait)));
         fprintf(out, ", \"wait_obj\": ");
-        json_u64_or_null(out, parked, th->wait_obj);
+        batch_json_u64_or_null(out, parked, th->wait_obj);
         fprintf(out, ", \"wait_ns\": ");
-        json_u64_or_null(out, parked, r->waited_ns);
+        batch_json_u64_or_null(out, parked, r->waited_ns);
         json_thread_block(out, s, th);
         size_t ns = gto_symbolize(s->target, th->entry, 0, &entry);
         fprintf(out, ", \"entry\": ");
@@ -495,16 +504,16 @@ static void json_threads(FILE *out, struct sampler *one, const struct tables *tb
         fprintf(out, ", \"run_ns\": %" PRIu64 ", \"switches\": %" PRIu64
                 ", \"stack\": {\"reserved\": %" PRIu64 ", \"live\": ",
                 th->run_ns, th->switches, th->reserved);
-        json_u64_or_null(out, !running, th->live);
+        batch_json_u64_or_null(out, !running, th->live);
         fprintf(out, ", \"touched\": ");
-        json_u64_or_null(out, r->measured, r->touched);
+        batch_json_u64_or_null(out, r->measured, r->touched);
         fprintf(out, ", \"dead\": ");
-        json_u64_or_null(out, r->measured && !running, r->dead);
+        batch_json_u64_or_null(out, r->measured && !running, r->dead);
         fprintf(out, ", \"unused\": ");
-        json_u64_or_null(out, r->measured,
-                         th->reserved > r->touched ? th->reserved - r->touched : 0);
+        batch_json_u64_or_null(out, r->measured,
+                               th->reserved > r->touched ? th->reserved - r->touched : 0);
         fprintf(out, ", \"resident\": ");
-        json_u64_or_null(out, r->measured, r->resident);
+        batch_json_u64_or_null(out, r->measured, r->resident);
         fprintf(out, "}}");
     }
     fprintf(out, "]");
@@ -522,111 +531,120 @@ static void json_pct(FILE *out, const char *key, const struct gto_pct *p, int sa
             ", \"max\": %" PRIu64 "}", key, p->p50, p->p99, p->max);
 }
 
-static int json_stacks(FILE *out, struct sampler *s, enum gto_class_by by)
+/* The pieces below are shared by one process's document and the one
+ * summed over several (print_json, and batch_multi.c): the two must not
+ * drift apart, since readers take either with one schema. */
+
+/* "stacks_report" opened, up to its "classes" list, opened too. */
+void batch_json_stacks_head(FILE *out, const uint64_t *hist, uint64_t no_stack,
+                            enum gto_class_by by)
 {
-    struct stack_report r;
-    char err[GTO_ERR_MAX];
-    if (stack_report_build(&r, s->target, s->cur, by, err) < 0) {
-        fprintf(stderr, "gt-top: %s\n", err);
-        return -1;
-    }
     fprintf(out, ", \"stacks_report\": {\"live_hist\": [");
     for (int i = 0; i < LIVE_HIST_BUCKETS; i++)
-        fprintf(out, "%s%" PRIu64, i ? ", " : "", r.live_hist[i]);
+        fprintf(out, "%s%" PRIu64, i ? ", " : "", hist[i]);
     fprintf(out, "], \"no_stack\": %" PRIu64 ", \"class_by\": \"%s\", \"classes\": [",
-            r.no_stack, gto_class_by_name(by));
-    for (size_t i = 0; i < r.nclasses; i++) {
-        const struct gto_class *k = &r.classes[i];
-        fprintf(out, "%s{\"class\": ", i ? ", " : "");
-        gto_json_string(out, k->name);
-        fprintf(out, ", \"threads\": %zu, \"sampled\": %zu", k->threads, k->sampled);
-        json_pct(out, "touched", &k->touched, k->measured != 0);
-        json_pct(out, "live", &k->live, k->sampled != 0);
-        fprintf(out, ", \"suggested_stack_size\": ");
-        json_u64_or_null(out, k->has_suggestion, k->suggested);
-        fprintf(out, ", \"saves\": %" PRIu64 ", \"stack_size\": %" PRIu64
-                ", \"dead_resident\": ", k->saves, k->stack_size);
-        json_u64_or_null(out, gto_stack_measures_known(s->target), k->dead_resident);
-        fprintf(out, "}");
-    }
-    fprintf(out, "], \"functions\": [");
-    for (size_t i = 0; i < r.nfunctions; i++) {
-        fprintf(out, "%s{\"function\": ", i ? ", " : "");
-        gto_json_string(out, r.functions[i].function);
-        fprintf(out, ", \"live\": %" PRIu64 ", \"frames\": %zu}", r.functions[i].live,
-                r.functions[i].frames);
-    }
-    fprintf(out, "]}");
-    stack_report_free(&r);
-    return 0;
+            no_stack, gto_class_by_name(by));
 }
 
-static int print_json(FILE *out, struct sampler *s, struct tables *tb, enum view v,
-                      enum gto_class_by by)
+/* A class's members from its name on, and its closing brace; the caller
+ * writes what comes before "class".  dead_resident is null unless the
+ * target's stacks were measured (KNOWN). */
+void batch_json_class(FILE *out, const struct gto_class *k, int known)
 {
-    const struct gto_counters *c = gto_snapshot_counters(s->cur);
-    fprintf(out, "{\"schema_version\": %d, \"target\": ", GTO_JSON_SCHEMA_VERSION);
-    gto_json_string(out, gto_target_name(s->target));
-    if (s->pid)
-        fprintf(out, ", \"pid\": %d", (int)s->pid);
-    else
-        fprintf(out, ", \"pid\": null");
-    fprintf(out, ", \"time\": %.3f, \"interval_s\": %.3f, \"rates_are_averages\": %s",
-            (double)s->taken_realtime_ns / 1e9, s->dt,
-            s->rates_are_averages ? "true" : "false");
-    fprintf(out, ", \"now_exact\": %s, \"uptime_ns\": %" PRIu64, c->now_exact ? "true" : "false",
-            c->uptime_ns);
-    fprintf(out, ", \"threads\": %zu, \"states\": {", tb->total_threads);
+    gto_json_string(out, k->name);
+    fprintf(out, ", \"threads\": %zu, \"sampled\": %zu", k->threads, k->sampled);
+    json_pct(out, "touched", &k->touched, k->measured != 0);
+    json_pct(out, "live", &k->live, k->sampled != 0);
+    fprintf(out, ", \"suggested_stack_size\": ");
+    batch_json_u64_or_null(out, k->has_suggestion, k->suggested);
+    fprintf(out, ", \"saves\": %" PRIu64 ", \"stack_size\": %" PRIu64
+            ", \"dead_resident\": ", k->saves, k->stack_size);
+    batch_json_u64_or_null(out, known, k->dead_resident);
+    fprintf(out, "}");
+}
+
+/* Closes "classes", then the N functions F holding live stack, then
+ * "stacks_report". */
+void batch_json_functions(FILE *out, const struct stack_function *f, size_t n)
+{
+    fprintf(out, "], \"functions\": [");
+    for (size_t i = 0; i < n; i++) {
+        fprintf(out, "%s{\"function\": ", i ? ", " : "");
+        gto_json_string(out, f[i].function);
+        fprintf(out, ", \"live\": %" PRIu64 ", \"frames\": %zu}", f[i].live, f[i].frames);
+    }
+    fprintf(out, "]}");
+}
+
+void batch_json_states(FILE *out, const uint64_t *nstate)
+{
     for (int i = GTO_STATE_RUNNABLE; i < GTO_STATE_COUNT; i++)
         fprintf(out, "%s\"%s\": %" PRIu64, i == GTO_STATE_RUNNABLE ? "" : ", ",
-                gto_state_name(i), tb->nstate[i]);
+                gto_state_name(i), nstate[i]);
+}
+
+void batch_json_totals(FILE *out, const struct json_totals *t, const struct tables *tb)
+{
+    fprintf(out, ", \"time\": %.3f, \"interval_s\": %.3f, \"rates_are_averages\": %s",
+            (double)t->taken_ns / 1e9, t->dt, t->averages ? "true" : "false");
+    fprintf(out, ", \"now_exact\": %s, \"uptime_ns\": %" PRIu64, t->exact ? "true" : "false",
+            t->uptime_ns);
+    fprintf(out, ", \"threads\": %zu, \"states\": {", tb->total_threads);
+    batch_json_states(out, tb->nstate);
     fprintf(out, "}, \"in_flux\": %" PRIu64, tb->threads_in_flux);
     fprintf(out, ", \"rates\": {\"spawns_per_s\": %.3f, \"exits_per_s\": %.3f,"
-            " \"switches_per_s\": %.3f}", s->spawns_s, s->exits_s, s->switches_s);
+            " \"switches_per_s\": %.3f}", t->spawns_s, t->exits_s, t->switches_s);
     fprintf(out, ", \"run_queue\": %" PRIu64 ", \"idle_ns\": %" PRIu64 ", \"idle_share\": %.4f"
             ", \"file_io_calls\": %" PRIu64 ", \"file_io_ns\": %" PRIu64
             ", \"rss_bytes\": %" PRIu64,
-            c->runq_len, c->idle_total, s->idle_share, c->file_io_calls, c->file_io_ns, s->rss);
+            t->runq, t->idle_ns, t->idle_share, t->io_calls, t->io_ns, t->rss);
     fprintf(out, ", \"stacks\": {\"reserved\": %" PRIu64 ", \"live\": %" PRIu64
             ", \"resident\": ", tb->reserved, tb->live);
     /* Unknown (not measured yet, or a compact core) is null, not 0. */
-    json_u64_or_null(out, tb->measured, tb->resident);
+    batch_json_u64_or_null(out, tb->measured, tb->resident);
     fprintf(out, ", \"dead\": ");
-    json_u64_or_null(out, tb->measured, tb->dead);
+    batch_json_u64_or_null(out, tb->measured, tb->dead);
     fprintf(out, ", \"measured\": %s, \"measured_age_s\": %.3f}",
             tb->measured ? "true" : "false", (double)tb->measured_age_ns / 1e9);
-    fprintf(out, ", ");
-    gto_json_capture(out, s->target);
+}
+
+/* "guard" (after "capture") and the registry's record counts. */
+void batch_json_guard(FILE *out, uint32_t policy, uint64_t mappings, uint64_t max_map_count,
+                      const struct tables *tb)
+{
     fprintf(out, ", \"guard\": {\"policy\": \"%s\", \"mappings\": %" PRIu64
             ", \"max_map_count\": %" PRIu64 "}, \"records_in_flux\": %zu",
-            gto_guard_policy_name(c->guard_policy), c->guard_mappings,
-            c->max_map_count, tb->in_flux);
+            gto_guard_policy_name(policy), mappings, max_map_count, tb->in_flux);
     fprintf(out, ", \"records_damaged\": %" PRIu64, tb->damaged);
-    json_blockers(out, s, tb);
-    fprintf(out, ", \"locations\": [");
-    for (size_t i = 0; i < tb->nlocs; i++) {
-        const struct loc_row *l = &tb->locs[i];
-        fprintf(out, "%s{\"index\": %u, \"function\": ", i ? ", " : "", l->index);
-        gto_json_string(out, l->function);
-        fprintf(out, ", \"where\": ");
-        gto_json_string(out, l->where);
-        fprintf(out, ", \"kind\": \"%s\", \"waiting\": %" PRIu64 ", \"arrivals\": %" PRIu64
-                ", \"completed\": %" PRIu64 ", \"wait_max_ns\": %" PRIu64,
-                l->kind, l->waiting, l->arrivals, l->completed, l->wait_max);
-        /* No completed wait: no quantile of them either (not 0 ns). */
-        fprintf(out, ", \"done_p50_ns\": ");
-        json_u64_or_null(out, l->completed != 0, l->done_p50);
-        fprintf(out, ", \"done_p99_ns\": ");
-        json_u64_or_null(out, l->completed != 0, l->done_p99);
-        fprintf(out, ", \"done_mean_ns\": ");
-        json_u64_or_null(out, l->completed != 0, l->done_mean);
-        fprintf(out, ", \"arrivals_per_s\": %.3f, \"age_p50_ns\": %" PRIu64
-                ", \"age_p99_ns\": %" PRIu64 ", \"age_max_ns\": %" PRIu64,
-                l->arrivals_s, l->age_p50, l->age_p99, l->age_max);
-        json_location_blockers(out, s, l->index);
-        fputc('}', out);
-    }
-    fprintf(out, "], \"edges\": [");
+}
+
+/* A location row, opened (after ", " unless FIRST) and left open for the
+ * members that differ between one process and several. */
+void batch_json_location(FILE *out, const struct loc_row *l, int first)
+{
+    fprintf(out, "%s{\"index\": %u, \"function\": ", first ? "" : ", ", l->index);
+    gto_json_string(out, l->function);
+    fprintf(out, ", \"where\": ");
+    gto_json_string(out, l->where);
+    fprintf(out, ", \"kind\": \"%s\", \"waiting\": %" PRIu64 ", \"arrivals\": %" PRIu64
+            ", \"completed\": %" PRIu64 ", \"wait_max_ns\": %" PRIu64,
+            l->kind, l->waiting, l->arrivals, l->completed, l->wait_max);
+    /* No completed wait: no quantile of them either (not 0 ns). */
+    fprintf(out, ", \"done_p50_ns\": ");
+    batch_json_u64_or_null(out, l->completed != 0, l->done_p50);
+    fprintf(out, ", \"done_p99_ns\": ");
+    batch_json_u64_or_null(out, l->completed != 0, l->done_p99);
+    fprintf(out, ", \"done_mean_ns\": ");
+    batch_json_u64_or_null(out, l->completed != 0, l->done_mean);
+    fprintf(out, ", \"arrivals_per_s\": %.3f, \"age_p50_ns\": %" PRIu64
+            ", \"age_p99_ns\": %" PRIu64 ", \"age_max_ns\": %" PRIu64,
+            l->arrivals_s, l->age_p50, l->age_p99, l->age_max);
+}
+
+/* "edges" (who runs after whom) and "block_edges" (who waits on whom). */
+void batch_json_edges(FILE *out, const struct tables *tb)
+{
+    fprintf(out, ", \"edges\": [");
     for (size_t i = 0; i < tb->nedges; i++) {
         const struct edge_row *e = &tb->edges[i];
         fprintf(out, "%s{\"from\": %u, \"to\": %u, \"from_where\": ", i ? ", " : "",
@@ -645,8 +663,58 @@ static int print_json(FILE *out, struct sampler *s, struct tables *tb, enum view
                 gto_state_name(b->to_state), b->waiters, b->threads);
     }
     fprintf(out, "]");
+}
+
+static int json_stacks(FILE *out, struct sampler *s, enum gto_class_by by)
+{
+    struct stack_report r;
+    char err[GTO_ERR_MAX];
+    if (stack_report_build(&r, s->target, s->cur, by, err) < 0) {
+        fprintf(stderr, "gt-top: %s\n", err);
+        return -1;
+    }
+    batch_json_stacks_head(out, r.live_hist, r.no_stack, by);
+    for (size_t i = 0; i < r.nclasses; i++) {
+        fprintf(out, "%s{\"class\": ", i ? ", " : "");
+        batch_json_class(out, &r.classes[i], gto_stack_measures_known(s->target));
+    }
+    batch_json_functions(out, r.functions, r.nfunctions);
+    stack_report_free(&r);
+    return 0;
+}
+
+static int print_json(FILE *out, struct sampler *s, struct tables *tb, enum view v,
+                      enum gto_class_by by)
+{
+    const struct gto_counters *c = gto_snapshot_counters(s->cur);
+    fprintf(out, "{\"schema_version\": %d, \"target\": ", GTO_JSON_SCHEMA_VERSION);
+    gto_json_string(out, gto_target_name(s->target));
+    if (s->pid)
+        fprintf(out, ", \"pid\": %d", (int)s->pid);
+    else
+        fprintf(out, ", \"pid\": null");
+    struct json_totals t = {
+        .taken_ns = s->taken_realtime_ns, .dt = s->dt, .averages = s->rates_are_averages,
+        .exact = c->now_exact != 0, .uptime_ns = c->uptime_ns, .runq = c->runq_len,
+        .idle_ns = c->idle_total, .io_calls = c->file_io_calls, .io_ns = c->file_io_ns,
+        .rss = s->rss, .spawns_s = s->spawns_s, .exits_s = s->exits_s,
+        .switches_s = s->switches_s, .idle_share = s->idle_share,
+    };
+    batch_json_totals(out, &t, tb);
+    fprintf(out, ", ");
+    gto_json_capture(out, s->target);
+    batch_json_guard(out, c->guard_policy, c->guard_mappings, c->max_map_count, tb);
+    json_blockers(out, s, tb);
+    fprintf(out, ", \"locations\": [");
+    for (size_t i = 0; i < tb->nlocs; i++) {
+        batch_json_location(out, &tb->locs[i], i == 0);
+        json_location_blockers(out, s, tb->locs[i].index);
+        fputc('}', out);
+    }
+    fprintf(out, "]");
+    batch_json_edges(out, tb);
     if (v == VIEW_THREADS)
-        json_threads(out, s, tb);
+        batch_json_threads(out, s, tb);
     if (v == VIEW_STACKS && json_stacks(out, s, by) < 0)
         return -1;
     fprintf(out, "}\n");
@@ -664,7 +732,7 @@ static void dot_str(FILE *out, const char *s)
     }
 }
 
-static void print_dot(FILE *out, const struct tables *tb)
+void batch_print_dot(FILE *out, const struct tables *tb)
 {
     char run[32];
     /* Locations at an end of an edge, by index: one pass over the edges
@@ -745,528 +813,7 @@ int batch_print(FILE *out, struct sampler *s, struct tables *tb,
         break;
     }
     case FORMAT_DOT:
-        print_dot(out, tb);
-        break;
-    }
-    fflush(out);
-    return rc;
-}
-
-/* ---- several processes (multi.h) ---------------------------------------- */
-
-int multi_header_lines(const struct multi *m, const struct tables *tb, int screen,
-                       struct header_line *lines, int max)
-{
-    char *l;
-    char names[160] = "", up[32], rss[32], res[32], live[32], dead[32], rsv[32];
-    char flux[48] = "", io_calls[32], io_time[32], damaged[64] = "";
-    uint64_t uptime = 0, runq = 0, rss_sum = 0, io_n = 0, io_ns = 0, mappings = 0;
-    double spawns = 0, exits = 0, switches = 0, idle = 0;
-    int averages = 0, exact = 1, n = 0;
-    size_t at = 0;
-    for (size_t k = 0; k < m->n; k++) {
-        const struct sampler *s = &m->p[k]->s;
-        const struct gto_counters *c = gto_snapshot_counters(s->cur);
-        if (c->uptime_ns > uptime)
-            uptime = c->uptime_ns;
-        exact &= c->now_exact != 0;
-        runq += c->runq_len;
-        rss_sum += s->rss;
-        io_n += c->file_io_calls;
-        io_ns += c->file_io_ns;
-        mappings += c->guard_mappings;
-        spawns += s->spawns_s, exits += s->exits_s, switches += s->switches_s;
-        idle += s->idle_share;
-        averages |= s->rates_are_averages;
-        /* "12 (knot), 13 (knot), ..." as long as the line has room. */
-        if (at < sizeof(names) - 24) {
-            int w = snprintf(names + at, sizeof(names) - at, "%s%d (%s)", k ? ", " : "",
-                             (int)s->pid, m->p[k]->exe);
-            at = w > 0 && at + (size_t)w < sizeof(names) ? at + (size_t)w : sizeof(names);
-        } else if (at < sizeof(names)) {
-            snprintf(names + at, sizeof(names) - at, ", ...");
-            at = sizeof(names);
-        }
-    }
-    gto_fmt_age(uptime, exact, up, sizeof(up));
-    if (tb->damaged)
-        snprintf(damaged, sizeof(damaged), "  (%" PRIu64 " records damaged)", tb->damaged);
-    if ((l = next_line(lines, &n, max, 0)))
-        snprintf(l, sizeof(lines->text), "gt-top - %zu process%s: %s  up %s%s%s", m->n,
-                 m->n == 1 ? "" : "es", names, up,
-                 tb->in_flux ? "  (records in flux)" : "", damaged);
-    char banner[sizeof(lines->text)];
-    if (deadlock_banner(tb, screen, banner, sizeof(banner)) &&
-        (l = next_line(lines, &n, max, 1)))
-        snprintf(l, sizeof(lines->text), "%s", banner);
-    if (tb->threads_in_flux)
-        snprintf(flux, sizeof(flux), ", %" PRIu64 " in flux", tb->threads_in_flux);
-    if ((l = next_line(lines, &n, max, 0)))
-        snprintf(l, sizeof(lines->text),
-                 "Threads: %zu total, %" PRIu64 " running, %" PRIu64
-                 " runnable, %" PRIu64 " parked, %" PRIu64 " exited%s",
-                 tb->total_threads, tb->nstate[GTO_STATE_RUNNING], tb->nstate[GTO_STATE_RUNNABLE],
-                 tb->nstate[GTO_STATE_PARKED], tb->nstate[GTO_STATE_EXITED], flux);
-    /* The running thread that has run longest of every process's. */
-    char run[sizeof(lines->text)], pfx[sizeof(lines->text) + 32];
-    size_t k = m->hog < m->n ? m->hog : 0;
-    int hog = m->n ? running_line(&m->p[k]->s, m->hog < m->n ? tb : &m->p[k]->tb, run,
-                                  sizeof(run)) : 0;
-    if (m->hog < m->n)
-        snprintf(pfx, sizeof(pfx), "%s (pid %d)", run, (int)m->p[k]->s.pid);
-    else
-        snprintf(pfx, sizeof(pfx), "%s", m->n ? run : "Running: none");
-    if ((l = next_line(lines, &n, max, hog)))
-        snprintf(l, sizeof(lines->text), "%.*s", (int)sizeof(lines->text) - 1, pfx);
-    if ((l = next_line(lines, &n, max, 0)))
-        snprintf(l, sizeof(lines->text),
-                 "Rates%s: %.1f spawns/s, %.1f exits/s, %.1f switches/s; "
-                 "run queue %" PRIu64 "; idle %.0f%% (mean)",
-                 averages ? " (lifetime)" : "", spawns, exits, switches, runq,
-                 m->n ? idle / (double)m->n * 100 : 0);
-    gto_fmt_bytes(tb->reserved, rsv, sizeof(rsv));
-    gto_fmt_bytes(tb->live, live, sizeof(live));
-    char age[48] = "";
-    if (tb->measured) {
-        gto_fmt_bytes(tb->resident, res, sizeof(res));
-        gto_fmt_bytes(tb->dead, dead, sizeof(dead));
-        if (tb->measured_age_ns >= 1000000000u)
-            snprintf(age, sizeof(age), " (%.0fs ago)", (double)tb->measured_age_ns / 1e9);
-    } else {
-        snprintf(res, sizeof(res), "-");
-        snprintf(dead, sizeof(dead), "-");
-    }
-    if (rss_sum)
-        gto_fmt_bytes(rss_sum, rss, sizeof(rss));
-    else
-        snprintf(rss, sizeof(rss), "-");
-    if ((l = next_line(lines, &n, max, 0)))
-        snprintf(l, sizeof(lines->text),
-                 "Stacks: reserved %s, live %s, resident %s, dead %s%s",
-                 rsv, live, res, dead, age);
-    gto_fmt_count(io_n, io_calls, sizeof(io_calls));
-    gto_fmt_duration(io_ns, io_time, sizeof(io_time));
-    const struct gto_counters *c0 = m->n ? gto_snapshot_counters(m->p[0]->s.cur) : NULL;
-    if ((l = next_line(lines, &n, max, 0)))
-        snprintf(l, sizeof(lines->text),
-                 "RSS %s; file I/O %s calls, %s; guard %s, %" PRIu64
-                 " mappings of vm.max_map_count %" PRIu64,
-                 rss, io_calls, io_time, c0 ? gto_guard_policy_name(c0->guard_policy) : "-",
-                 mappings, c0 ? c0->max_map_count : 0);
-    return n;
-}
-
-/* The columns of a table over several processes: PID (at NCOLS, the
- * extra one) first, then the others in their order, into OUT. */
-static size_t pid_first(const struct column *cols, size_t ncols, struct column *out)
-{
-    size_t n = 0;
-    out[n++] = cols[ncols];
-    for (size_t i = 0; i < ncols && n < TEXT_COLUMNS_MAX; i++)
-        out[n++] = cols[i];
-    return n;
-}
-
-static void sort_view(struct tables *tb, enum view v, struct row_order order)
-{
-    if (v == VIEW_LOCATIONS)
-        tables_sort_locs(tb, order.col < 0 ? 0 : (size_t)order.col,
-                         order.col < 0 ? 1 : order.desc);
-}
-
-static int print_text_multi(FILE *out, struct multi *m, struct tables *tb, enum view v,
-                            struct row_order order, enum gto_class_by by)
-{
-    struct header_line lines[HEADER_MAX];
-    struct column cols[TEXT_COLUMNS_MAX];
-    int n = multi_header_lines(m, tb, 0, lines, HEADER_MAX);
-    for (int i = 0; i < n; i++)
-        fprintf(out, "%s\n", lines[i].text);
-    fputc('\n', out);
-    /* Each process's cycles, under its name: thread ids are its own. */
-    for (size_t k = 0; k < m->n; k++)
-        if (gto_cycle_count(m->p[k]->s.cur)) {
-            fprintf(out, "%s:\n", gto_target_name(m->p[k]->s.target));
-            deadlock_lines(&m->p[k]->s, text_line, out);
-            fputc('\n', out);
-        }
-    switch (v) {
-    case VIEW_LOCATIONS: {
-        /* Summed over every process, then by process (PID first). */
-        print_table(out, loc_columns, loc_ncolumns, tb->locs, tb->nlocs, loc_at);
-        struct tables split;
-        if (multi_merge(m, &split, 0, 1) < 0)
-            return -1;
-        sort_view(&split, v, order);
-        fprintf(out, "\nBy process:\n");
-        size_t nc = pid_first(loc_columns, loc_ncolumns, cols);
-        print_table(out, cols, nc, split.locs, split.nlocs, loc_at);
-        tables_free(&split);
-        break;
-    }
-    case VIEW_THREADS: {
-        size_t nc = pid_first(thread_columns, thread_ncolumns, cols);
-        print_table(out, cols, nc, tb->threads, tb->nthreads, thread_at);
-        break;
-    }
-    case VIEW_STACKS:
-        for (size_t k = 0; k < m->n; k++) {
-            fprintf(out, "%s%s:\n", k ? "\n" : "", gto_target_name(m->p[k]->s.target));
-            if (text_stacks(out, &m->p[k]->s, by) < 0)
-                return -1;
-        }
-        break;
-    case VIEW_GRAPH:
-        text_graph(out, tb);
-        break;
-    default:
-        break;
-    }
-    fputc('\n', out);
-    return 0;
-}
-
-/* A process's location row under a merged row: every process's rows by
- * merged index, then process, so that each merged row finds its own in
- * one range (n log n, not rows times processes times rows). */
-struct share {
-    uint32_t merged;
-    uint32_t proc;
-    const struct loc_row *row;
-};
-
-static int cmp_share(const void *a, const void *b)
-{
-    const struct share *x = a, *y = b;
-    if (x->merged != y->merged)
-        return x->merged < y->merged ? -1 : 1;
-    if (x->proc != y->proc)
-        return x->proc < y->proc ? -1 : 1;
-    return (x->row->index > y->row->index) - (x->row->index < y->row->index);
-}
-
-/* Every process's location rows with the merged row they went into (the
- * last merge's maps), sorted by it; *N of them.  NULL out of memory. */
-static struct share *shares_of(struct multi *m, size_t *n)
-{
-    size_t total = 0;
-    for (size_t k = 0; k < m->n; k++)
-        total += m->p[k]->tb.nlocs;
-    struct share *v = malloc((total + 1) * sizeof(*v));
-    if (!v)
-        return NULL;
-    *n = 0;
-    for (size_t k = 0; k < m->n; k++) {
-        const struct multi_proc *p = m->p[k];
-        for (size_t i = 0; i < p->tb.nlocs && *n < total; i++) {
-            const struct loc_row *r = &p->tb.locs[i];
-            if (r->index && r->index < p->nmap && p->to_merged[r->index])
-                v[(*n)++] = (struct share){p->to_merged[r->index], (uint32_t)k, r};
-        }
-    }
-    qsort(v, *n, sizeof(*v), cmp_share);
-    return v;
-}
-
-/* A merged location's share of each process (its own rows of that label
- * summed: a process whose two locations share a label adds both), then
- * the blockers of every process's rows: V[0, N) are its shares. */
-static void json_location_by_pid(FILE *out, struct multi *m, const struct share *v,
-                                 size_t n)
-{
-    size_t first = 0;
-    fprintf(out, ", \"processes\": [");
-    for (size_t i = 0; i < n;) {
-        uint64_t waiting = 0, arrivals = 0, completed = 0;
-        double per_s = 0;
-        size_t j = i;
-        for (; j < n && v[j].proc == v[i].proc; j++) {
-            waiting += v[j].row->waiting, arrivals += v[j].row->arrivals;
-            completed += v[j].row->completed, per_s += v[j].row->arrivals_s;
-        }
-        fprintf(out, "%s{\"pid\": %d, \"waiting\": %" PRIu64 ", \"arrivals\": %" PRIu64
-                ", \"completed\": %" PRIu64 ", \"arrivals_per_s\": %.3f}",
-                first++ ? ", " : "", (int)m->p[v[i].proc]->s.pid, waiting, arrivals,
-                completed, per_s);
-        i = j;
-    }
-    fprintf(out, "]");
-    first = 0;
-    fprintf(out, ", \"blocked_by\": [");
-    for (size_t i = 0; i < n; i++) {
-        const struct multi_proc *p = m->p[v[i].proc];
-        json_location_blocker_items(out, &p->s, v[i].row->index, p->s.pid, &first);
-    }
-    fprintf(out, "]");
-}
-
-static int cmp_function(const void *a, const void *b)
-{
-    const struct stack_function *x = a, *y = b;
-    if (x->live != y->live)
-        return x->live > y->live ? -1 : 1;
-    return strcmp(x->function, y->function);
-}
-
-static int cmp_function_name(const void *a, const void *b)
-{
-    return strcmp(((const struct stack_function *)a)->function,
-                  ((const struct stack_function *)b)->function);
-}
-
-/* "stacks_report" over every process: the histogram and the functions
- * summed (functions by name), the classes of each process with its pid
- * (a class's percentiles are of its process's threads). */
-static int json_stacks_multi(FILE *out, struct multi *m, enum gto_class_by by)
-{
-    struct stack_report *r = calloc(m->n + 1, sizeof(*r));
-    char err[GTO_ERR_MAX];
-    size_t built = 0, nf = 0;
-    uint64_t hist[LIVE_HIST_BUCKETS] = {0}, no_stack = 0;
-    int rc = -1;
-    if (!r)
-        return -1;
-    for (; built < m->n; built++)
-        if (stack_report_build(&r[built], m->p[built]->s.target, m->p[built]->s.cur, by,
-                               err) < 0) {
-            fprintf(stderr, "gt-top: %s\n", err);
-            goto done;
-        }
-    for (size_t k = 0; k < m->n; k++) {
-        for (int i = 0; i < LIVE_HIST_BUCKETS; i++)
-            hist[i] += r[k].live_hist[i];
-        no_stack += r[k].no_stack;
-        nf += r[k].nfunctions;
-    }
-    struct stack_function *f = malloc((nf + 1) * sizeof(*f));
-    if (!f)
-        goto done;
-    nf = 0;
-    for (size_t k = 0; k < m->n; k++)
-        for (size_t i = 0; i < r[k].nfunctions; i++)
-            f[nf++] = r[k].functions[i];
-    qsort(f, nf, sizeof(*f), cmp_function_name);
-    size_t o = 0;
-    for (size_t i = 0; i < nf; i++) {
-        if (o && strcmp(f[o - 1].function, f[i].function) == 0) {
-            f[o - 1].live += f[i].live;
-            f[o - 1].frames += f[i].frames;
-        } else {
-            f[o++] = f[i];
-        }
-    }
-    qsort(f, o, sizeof(*f), cmp_function);
-    fprintf(out, ", \"stacks_report\": {\"live_hist\": [");
-    for (int i = 0; i < LIVE_HIST_BUCKETS; i++)
-        fprintf(out, "%s%" PRIu64, i ? ", " : "", hist[i]);
-    fprintf(out, "], \"no_stack\": %" PRIu64 ", \"class_by\": \"%s\", \"classes\": [",
-            no_stack, gto_class_by_name(by));
-    size_t first = 0;
-    for (size_t p = 0; p < m->n; p++)
-        for (size_t i = 0; i < r[p].nclasses; i++) {
-            const struct gto_class *k = &r[p].classes[i];
-            fprintf(out, "%s{\"pid\": %d, \"class\": ", first++ ? ", " : "",
-                    (int)m->p[p]->s.pid);
-            gto_json_string(out, k->name);
-            fprintf(out, ", \"threads\": %zu, \"sampled\": %zu", k->threads, k->sampled);
-            json_pct(out, "touched", &k->touched, k->measured != 0);
-            json_pct(out, "live", &k->live, k->sampled != 0);
-            fprintf(out, ", \"suggested_stack_size\": ");
-            json_u64_or_null(out, k->has_suggestion, k->suggested);
-            fprintf(out, ", \"saves\": %" PRIu64 ", \"stack_size\": %" PRIu64
-                    ", \"dead_resident\": ", k->saves, k->stack_size);
-            json_u64_or_null(out, gto_stack_measures_known(m->p[p]->s.target),
-                             k->dead_resident);
-            fprintf(out, "}");
-        }
-    fprintf(out, "], \"functions\": [");
-    for (size_t i = 0; i < o; i++) {
-        fprintf(out, "%s{\"function\": ", i ? ", " : "");
-        gto_json_string(out, f[i].function);
-        fprintf(out, ", \"live\": %" PRIu64 ", \"frames\": %zu}", f[i].live, f[i].frames);
-    }
-    fprintf(out, "]}");
-    free(f);
-    rc = 0;
-done:
-    for (size_t k = 0; k < built; k++)
-        stack_report_free(&r[k]);
-    free(r);
-    return rc;
-}
-
-static int print_json_multi(FILE *out, struct multi *m, struct tables *tb, enum view v,
-                            enum gto_class_by by)
-{
-    uint64_t uptime = 0, runq = 0, idle_ns = 0, io_n = 0, io_ns = 0, rss = 0, mappings = 0;
-    uint64_t taken = 0;
-    double dt = 0, spawns = 0, exits = 0, switches = 0, idle = 0;
-    int averages = 0, exact = 1;
-    for (size_t k = 0; k < m->n; k++) {
-        const struct sampler *s = &m->p[k]->s;
-        const struct gto_counters *c = gto_snapshot_counters(s->cur);
-        if (c->uptime_ns > uptime)
-            uptime = c->uptime_ns;
-        if (s->taken_realtime_ns > taken)
-            taken = s->taken_realtime_ns;
-        if (s->dt > dt)
-            dt = s->dt;
-        exact &= c->now_exact != 0;
-        averages |= s->rates_are_averages;
-        runq += c->runq_len, idle_ns += c->idle_total;
-        io_n += c->file_io_calls, io_ns += c->file_io_ns;
-        rss += s->rss, mappings += c->guard_mappings;
-        spawns += s->spawns_s, exits += s->exits_s, switches += s->switches_s;
-        idle += s->idle_share;
-    }
-    const struct gto_counters *c0 = gto_snapshot_counters(m->p[0]->s.cur);
-    fprintf(out, "{\"schema_version\": %d, \"target\": \"%zu process%s\", \"pid\": null",
-            GTO_JSON_SCHEMA_VERSION, m->n, m->n == 1 ? "" : "es");
-    fprintf(out, ", \"time\": %.3f, \"interval_s\": %.3f, \"rates_are_averages\": %s",
-            (double)taken / 1e9, dt, averages ? "true" : "false");
-    fprintf(out, ", \"now_exact\": %s, \"uptime_ns\": %" PRIu64, exact ? "true" : "false",
-            uptime);
-    fprintf(out, ", \"threads\": %zu, \"states\": {", tb->total_threads);
-    for (int i = GTO_STATE_RUNNABLE; i < GTO_STATE_COUNT; i++)
-        fprintf(out, "%s\"%s\": %" PRIu64, i == GTO_STATE_RUNNABLE ? "" : ", ",
-                gto_state_name(i), tb->nstate[i]);
-    fprintf(out, "}, \"in_flux\": %" PRIu64, tb->threads_in_flux);
-    fprintf(out, ", \"rates\": {\"spawns_per_s\": %.3f, \"exits_per_s\": %.3f,"
-            " \"switches_per_s\": %.3f}", spawns, exits, switches);
-    fprintf(out, ", \"run_queue\": %" PRIu64 ", \"idle_ns\": %" PRIu64 ", \"idle_share\": %.4f"
-            ", \"file_io_calls\": %" PRIu64 ", \"file_io_ns\": %" PRIu64
-            ", \"rss_bytes\": %" PRIu64, runq, idle_ns, idle / (double)m->n, io_n, io_ns, rss);
-    fprintf(out, ", \"stacks\": {\"reserved\": %" PRIu64 ", \"live\": %" PRIu64
-            ", \"resident\": ", tb->reserved, tb->live);
-    json_u64_or_null(out, tb->measured, tb->resident);
-    fprintf(out, ", \"dead\": ");
-    json_u64_or_null(out, tb->measured, tb->dead);
-    fprintf(out, ", \"measured\": %s, \"measured_age_s\": %.3f}",
-            tb->measured ? "true" : "false", (double)tb->measured_age_ns / 1e9);
-    fprintf(out, ", \"capture\": null, \"guard\": {\"policy\": \"%s\", \"mappings\": %" PRIu64
-            ", \"max_map_count\": %" PRIu64 "}, \"records_in_flux\": %zu",
-            gto_guard_policy_name(c0->guard_policy), mappings, c0->max_map_count, tb->in_flux);
-    fprintf(out, ", \"records_damaged\": %" PRIu64, tb->damaged);
-    json_blockers_multi(out, m, tb);
-    /* Each process alone: what the summed members are the sums of. */
-    fprintf(out, ", \"processes\": [");
-    for (size_t k = 0; k < m->n; k++) {
-        const struct multi_proc *p = m->p[k];
-        const struct sampler *s = &p->s;
-        const struct gto_counters *c = gto_snapshot_counters(s->cur);
-        fprintf(out, "%s{\"pid\": %d, \"exe\": ", k ? ", " : "", (int)s->pid);
-        gto_json_string(out, p->exe);
-        fprintf(out, ", \"target\": ");
-        gto_json_string(out, gto_target_name(s->target));
-        fprintf(out, ", \"interval_s\": %.3f, \"rates_are_averages\": %s, \"uptime_ns\": %"
-                PRIu64 ", \"threads\": %zu, \"states\": {", s->dt,
-                s->rates_are_averages ? "true" : "false", c->uptime_ns, p->tb.total_threads);
-        for (int i = GTO_STATE_RUNNABLE; i < GTO_STATE_COUNT; i++)
-            fprintf(out, "%s\"%s\": %" PRIu64, i == GTO_STATE_RUNNABLE ? "" : ", ",
-                    gto_state_name(i), p->tb.nstate[i]);
-        fprintf(out, "}, \"rates\": {\"spawns_per_s\": %.3f, \"exits_per_s\": %.3f,"
-                " \"switches_per_s\": %.3f}, \"run_queue\": %" PRIu64 ", \"idle_share\": %.4f"
-                ", \"rss_bytes\": %" PRIu64 ", \"stacks\": {\"reserved\": %" PRIu64
-                ", \"live\": %" PRIu64 "}}", s->spawns_s, s->exits_s, s->switches_s,
-                c->runq_len, s->idle_share, s->rss, p->tb.reserved, p->tb.live);
-    }
-    size_t nshares = 0, at = 0;
-    struct share *shares = shares_of(m, &nshares);
-    if (!shares)
-        return -1;
-    fprintf(out, "], \"locations\": [");
-    for (size_t i = 0; i < tb->nlocs; i++) {
-        const struct loc_row *l = &tb->locs[i];
-        fprintf(out, "%s{\"index\": %u, \"function\": ", i ? ", " : "", l->index);
-        gto_json_string(out, l->function);
-        fprintf(out, ", \"where\": ");
-        gto_json_string(out, l->where);
-        fprintf(out, ", \"kind\": \"%s\", \"waiting\": %" PRIu64 ", \"arrivals\": %" PRIu64
-                ", \"completed\": %" PRIu64 ", \"wait_max_ns\": %" PRIu64,
-                l->kind, l->waiting, l->arrivals, l->completed, l->wait_max);
-        fprintf(out, ", \"done_p50_ns\": ");
-        json_u64_or_null(out, l->completed != 0, l->done_p50);
-        fprintf(out, ", \"done_p99_ns\": ");
-        json_u64_or_null(out, l->completed != 0, l->done_p99);
-        fprintf(out, ", \"done_mean_ns\": ");
-        json_u64_or_null(out, l->completed != 0, l->done_mean);
-        fprintf(out, ", \"arrivals_per_s\": %.3f, \"age_p50_ns\": %" PRIu64
-                ", \"age_p99_ns\": %" PRIu64 ", \"age_max_ns\": %" PRIu64,
-                l->arrivals_s, l->age_p50, l->age_p99, l->age_max);
-        /* The rows are in the view's order, the shares by index. */
-        size_t lo = 0, hi = nshares;
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (shares[mid].merged < l->index)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        for (at = lo; at < nshares && shares[at].merged == l->index; at++)
-            ;
-        json_location_by_pid(out, m, shares + lo, at - lo);
-        fputc('}', out);
-    }
-    free(shares);
-    fprintf(out, "], \"edges\": [");
-    for (size_t i = 0; i < tb->nedges; i++) {
-        const struct edge_row *e = &tb->edges[i];
-        fprintf(out, "%s{\"from\": %u, \"to\": %u, \"from_where\": ", i ? ", " : "",
-                e->from, e->to);
-        gto_json_string(out, e->from_where);
-        fprintf(out, ", \"to_where\": ");
-        gto_json_string(out, e->to_where);
-        fprintf(out, ", \"per_s\": %.3f, \"mean_run_ns\": %" PRIu64 ", \"count\": %" PRIu64 "}",
-                e->per_s, e->mean_run_ns, e->count);
-    }
-    fprintf(out, "], \"block_edges\": [");
-    for (size_t i = 0; i < tb->nblocks; i++) {
-        const struct block_row *b = &tb->blocks[i];
-        fprintf(out, "%s{\"from\": %u, \"to\": %u, \"to_state\": \"%s\", \"waiters\": %"
-                PRIu64 ", \"threads\": %zu}", i ? ", " : "", b->from, b->to,
-                gto_state_name(b->to_state), b->waiters, b->threads);
-    }
-    fprintf(out, "]");
-    if (v == VIEW_THREADS)
-        json_threads(out, NULL, tb);
-    if (v == VIEW_STACKS && json_stacks_multi(out, m, by) < 0)
-        return -1;
-    fprintf(out, "}\n");
-    return 0;
-}
-
-int batch_print_multi(FILE *out, struct multi *m, struct tables *tb, enum view v,
-                      enum format f, struct row_order order, enum gto_class_by by)
-{
-    int rc = 0;
-    sort_view(tb, v, order);
-    if (v == VIEW_THREADS &&
-        tables_sort_threads(tb->threads, tb->nthreads, order.col < 0 ? 0 : (size_t)order.col,
-                            order.col < 0 ? 0 : order.desc) < 0)
-        return -1;
-    switch (f) {
-    case FORMAT_TEXT:
-        rc = print_text_multi(out, m, tb, v, order, by);
-        break;
-    case FORMAT_JSON:
-        rc = print_json_multi(out, m, tb, v, by);
-        break;
-    case FORMAT_PROMETHEUS: {
-        /* A target per process, labelled by pid and exe: the same
-         * exposition gt-exporter serves. */
-        struct prom_target t[MULTI_MAX];
-        char labels[MULTI_MAX][160];
-        for (size_t k = 0; k < m->n; k++) {
-            struct multi_proc *p = m->p[k];
-            t[k] = (struct prom_target){&p->s, &p->tb,
-                                        prom_labels(labels[k], sizeof(labels[k]), p->s.pid,
-                                                    p->exe)};
-        }
-        prom_write(out, t, m->n);
-        break;
-    }
-    case FORMAT_DOT:
-        print_dot(out, tb);
+        batch_print_dot(out, tb);
         break;
     }
     fflush(out);

@@ -562,26 +562,6 @@ static int merge_edges(struct multi *m, struct tables *out)
     return 0;
 }
 
-static int cmp_block_ends(const void *a, const void *b)
-{
-    const struct block_row *x = a, *y = b;
-    if (x->from != y->from)
-        return x->from < y->from ? -1 : 1;
-    if (x->to != y->to)
-        return x->to < y->to ? -1 : 1;
-    return (x->to_state > y->to_state) - (x->to_state < y->to_state);
-}
-
-static int cmp_block_rows(const void *a, const void *b)
-{
-    const struct block_row *x = a, *y = b;
-    if (x->from != y->from)
-        return x->from < y->from ? -1 : 1;
-    if (x->waiters != y->waiters)
-        return x->waiters > y->waiters ? -1 : 1;
-    return cmp_block_ends(a, b);
-}
-
 static int merge_blocks(struct multi *m, struct tables *out)
 {
     size_t total = 0, n = 0;
@@ -603,21 +583,13 @@ static int merge_blocks(struct multi *m, struct tables *out)
             n++;
         }
     }
-    qsort(b, n, sizeof(*b), cmp_block_ends);
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (o && cmp_block_ends(&b[o - 1], &b[i]) == 0) {
-            b[o - 1].waiters += b[i].waiters;
-            b[o - 1].threads += b[i].threads;
-        } else {
-            b[o++] = b[i];
-        }
-    }
+    /* The Graph view's order does not look at the texts: they can be
+     * named after the sort. */
+    size_t o = tables_merge_blocks(b, n);
     for (size_t i = 0; i < o; i++) {
         b[i].from_where = merged_where(out, b[i].from);
         b[i].to_where = b[i].to ? merged_where(out, b[i].to) : "";
     }
-    qsort(b, o, sizeof(*b), cmp_block_rows);
     out->blocks = b;
     out->nblocks = o;
     return 0;

@@ -181,6 +181,22 @@ static int cmp_block_rows(const void *a, const void *b)
     return cmp_block_ends(a, b);
 }
 
+size_t tables_merge_blocks(struct block_row *b, size_t n)
+{
+    qsort(b, n, sizeof(*b), cmp_block_ends);
+    size_t out = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (out && cmp_block_ends(&b[out - 1], &b[i]) == 0) {
+            b[out - 1].waiters += b[i].waiters;
+            b[out - 1].threads += b[i].threads;
+        } else {
+            b[out++] = b[i];
+        }
+    }
+    qsort(b, out, sizeof(*b), cmp_block_rows);
+    return out;
+}
+
 /* Each location's blockers (the library's, from the wait-for edges of its
  * waiters), and the edges "waits on a thread parked at ..." they make:
  * one per pair of locations, the threads that hold the waiters up being
@@ -223,18 +239,7 @@ static int build_blocks(struct tables *tb, const gto_snapshot *snap,
                 .waiters = b[k].waiters, .threads = 1};
         }
     }
-    qsort(tb->blocks, nb, sizeof(*tb->blocks), cmp_block_ends);
-    size_t out = 0;
-    for (size_t i = 0; i < nb; i++) {
-        if (out && cmp_block_ends(&tb->blocks[out - 1], &tb->blocks[i]) == 0) {
-            tb->blocks[out - 1].waiters += tb->blocks[i].waiters;
-            tb->blocks[out - 1].threads += tb->blocks[i].threads;
-        } else {
-            tb->blocks[out++] = tb->blocks[i];
-        }
-    }
-    tb->nblocks = out;
-    qsort(tb->blocks, out, sizeof(*tb->blocks), cmp_block_rows);
+    tb->nblocks = tables_merge_blocks(tb->blocks, nb);
     return 0;
 }
 

@@ -134,6 +134,11 @@ int tables_build(struct tables *tb, struct sampler *s, int with_threads);
 void tables_free(struct tables *tb);
 /* The row of location INDEX, NULL when there is none (O(1)). */
 const struct loc_row *tables_loc(const struct tables *tb, uint32_t index);
+/* Sums the N block rows B that join the same two locations (and state),
+ * then sorts them in the Graph view's order: by source, most waiters
+ * first.  Returns how many rows are left.  One process's blockers and
+ * several processes' merged ones go through it alike. */
+size_t tables_merge_blocks(struct block_row *b, size_t n);
 
 /* ---- columns ------------------------------------------------------------ */
 

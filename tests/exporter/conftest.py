@@ -15,6 +15,7 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 from fixture_lines import marker_lines  # noqa: E402
+from ready_process import ReadyProcess  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 BUILD = os.environ.get("GT_BUILD", os.path.join(ROOT, "build"))
@@ -50,28 +51,18 @@ def le_values():
     return out + ["+Inf"]
 
 
-class Pipeline:
+class Pipeline(ReadyProcess):
     """A pipeline fixture: NLOOP threads going round stage_a and stage_b,
     NIDLE parked for ever at LINE:idle, NSHARED at each of two callers of
     LINE:shared, the main thread at LINE:hold."""
 
     def __init__(self, nloop, nidle, nshared=0):
         self.nloop, self.nidle, self.nshared = nloop, nidle, nshared
-        self.p = subprocess.Popen([PIPELINE, str(nloop), str(nidle), str(nshared)],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.DEVNULL, text=True)
-        line = self.p.stdout.readline()
-        assert line.startswith("ready "), line
-        self.pid = self.p.pid
+        super().__init__([PIPELINE, nloop, nidle, nshared], stderr=subprocess.DEVNULL)
 
     @property
     def threads(self):
         return self.nloop + self.nidle + 2 * self.nshared + 1
-
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.stdin.close()
-            self.p.wait(timeout=10)
 
 
 @pytest.fixture
@@ -136,17 +127,30 @@ class Exporter:
         self.log.close()
 
 
-@pytest.fixture
-def exporter(tmp_path):
+def stopped_after(make):
+    """A fixture's factory, make(*args), and at the end of the test the
+    stop() of everything it started, in the order they started."""
     started = []
 
     def start(*args):
-        e = Exporter(tmp_path, *args)
-        started.append(e)
-        return e
+        x = make(*args)
+        started.append(x)
+        return x
     yield start
-    for e in started:
-        e.stop()
+    for x in started:
+        x.stop()
+
+
+@pytest.fixture
+def exporter(tmp_path):
+    yield from stopped_after(lambda *args: Exporter(tmp_path, *args))
+
+
+@pytest.fixture
+def pipeline():
+    """Pipeline(*args) for a test; listed after exporter, they stop
+    before the exporters do, as targets that go away."""
+    yield from stopped_after(Pipeline)
 
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')

@@ -22,64 +22,55 @@ def raw(e, data, read_until_close=True):
             out += chunk
 
 
-def test_pages(exporter):
-    p = Pipeline(0, 2)
-    try:
-        e = exporter("-p", p.pid)
-        status, headers, body = e.get("/")
-        assert status == 200 and headers["Content-Type"].startswith("text/html")
-        assert '<a href="/metrics">' in body
-        status, headers, body = e.get("/metrics", method="HEAD")
-        assert status == 200 and body == "" and int(headers["Content-Length"]) > 1000
-        status, _, body = e.get("/metrics?debug=1")
-        assert status == 200
-        assert series(parse(body), "gt_location_waiting_threads", pid=str(p.pid),
-                      location=idle_site() + "*")[0][1] == "2"
-        status, _, _ = e.get("/nothing")
-        assert status == 404
-        status, headers, _ = e.get("/metrics", method="POST")
-        assert status == 405 and headers["Allow"] == "GET, HEAD"
-    finally:
-        p.stop()
+def test_pages(exporter, pipeline):
+    p = pipeline(0, 2)
+    e = exporter("-p", p.pid)
+    status, headers, body = e.get("/")
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    assert '<a href="/metrics">' in body
+    status, headers, body = e.get("/metrics", method="HEAD")
+    assert status == 200 and body == "" and int(headers["Content-Length"]) > 1000
+    status, _, body = e.get("/metrics?debug=1")
+    assert status == 200
+    assert series(parse(body), "gt_location_waiting_threads", pid=str(p.pid),
+                  location=idle_site() + "*")[0][1] == "2"
+    status, _, _ = e.get("/nothing")
+    assert status == 404
+    status, headers, _ = e.get("/metrics", method="POST")
+    assert status == 405 and headers["Allow"] == "GET, HEAD"
 
 
-def test_keep_alive_pipelined_and_bad_requests(exporter):
-    p = Pipeline(0, 1)
-    try:
-        e = exporter("-p", p.pid)
-        # Two requests in one write, the second asking to close: two
-        # answers, then the connection ends.
-        out = raw(e, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
-                     b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        assert out.count("HTTP/1.1 200 OK") == 2
-        assert "gt_up{pid=\"%d\",exe=\"pipeline\"} 1" % p.pid in out
-        # Hundreds of pipelined requests in one write: every one answered.
-        many = b"GET / HTTP/1.1\r\n\r\n" * 400 + b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n"
-        assert raw(e, many).count("HTTP/1.1 200 OK") == 401
-        assert raw(e, b"garbage\r\n\r\n").startswith("HTTP/1.1 400 ")
-        assert raw(e, b"GET /metrics HTTP/2.0\r\n\r\n").startswith("HTTP/1.1 505 ")
-        # A head past 8 KiB is refused, not buffered on.
-        big = b"GET / HTTP/1.1\r\nX-Fill: " + b"a" * 9000
-        assert raw(e, big, read_until_close=False).startswith("HTTP/1.1 431 ")
-        # HTTP/1.0 closes after its answer.
-        assert raw(e, b"GET / HTTP/1.0\r\n\r\n").startswith("HTTP/1.1 200 ")
-    finally:
-        p.stop()
+def test_keep_alive_pipelined_and_bad_requests(exporter, pipeline):
+    p = pipeline(0, 1)
+    e = exporter("-p", p.pid)
+    # Two requests in one write, the second asking to close: two
+    # answers, then the connection ends.
+    out = raw(e, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+                 b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert out.count("HTTP/1.1 200 OK") == 2
+    assert "gt_up{pid=\"%d\",exe=\"pipeline\"} 1" % p.pid in out
+    # Hundreds of pipelined requests in one write: every one answered.
+    many = b"GET / HTTP/1.1\r\n\r\n" * 400 + b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n"
+    assert raw(e, many).count("HTTP/1.1 200 OK") == 401
+    assert raw(e, b"garbage\r\n\r\n").startswith("HTTP/1.1 400 ")
+    assert raw(e, b"GET /metrics HTTP/2.0\r\n\r\n").startswith("HTTP/1.1 505 ")
+    # A head past 8 KiB is refused, not buffered on.
+    big = b"GET / HTTP/1.1\r\nX-Fill: " + b"a" * 9000
+    assert raw(e, big, read_until_close=False).startswith("HTTP/1.1 431 ")
+    # HTTP/1.0 closes after its answer.
+    assert raw(e, b"GET / HTTP/1.0\r\n\r\n").startswith("HTTP/1.1 200 ")
 
 
-def test_slow_client_holds_no_one_up(exporter):
-    p = Pipeline(0, 1)
-    try:
-        e = exporter("-p", p.pid)
-        slow = [socket.create_connection(("127.0.0.1", e.port)) for _ in range(5)]
-        for s in slow:
-            s.sendall(b"GET /metr")   # and nothing more
-        status, _, body = e.get("/metrics")
-        assert status == 200 and "gt_up{pid=\"%d\"" % p.pid in body
-        for s in slow:
-            s.close()
-    finally:
-        p.stop()
+def test_slow_client_holds_no_one_up(exporter, pipeline):
+    p = pipeline(0, 1)
+    e = exporter("-p", p.pid)
+    slow = [socket.create_connection(("127.0.0.1", e.port)) for _ in range(5)]
+    for s in slow:
+        s.sendall(b"GET /metr")   # and nothing more
+    status, _, body = e.get("/metrics")
+    assert status == 200 and "gt_up{pid=\"%d\"" % p.pid in body
+    for s in slow:
+        s.close()
 
 
 def run(*args):

@@ -215,3 +215,33 @@ def request(port, raw, head_request=False):
 def get(port, path, extra=b"", version=b"HTTP/1.1"):
     raw = b"GET " + path + b" " + version + b"\r\nHost: 127.0.0.1\r\n" + extra + b"\r\n"
     return request(port, raw)
+
+
+def open_served(port, n):
+    """n keep-alive connections, each served one request; left open."""
+    clients = []
+    for _ in range(n):
+        c = Client(port)
+        c.send(b"GET /small.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert c.response().body == SMALL
+        clients.append(c)
+    return clients
+
+
+def refuses(port):
+    """Whether nothing listens on port any more (a stopping server has
+    closed its listening sockets)."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+def finish_in_flight(client):
+    """Ends the request left unfinished on client: a stopping server
+    answers it, then closes the connection."""
+    client.send(b"\r\n")
+    r = client.response()
+    assert (r.status, r.body, r.headers["connection"]) == (200, SMALL, "close")
+    assert client.closed()

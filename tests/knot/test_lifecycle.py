@@ -1,10 +1,9 @@
 """The command line, the connection cap, and graceful shutdown."""
 import signal
-import socket
 import subprocess
 import time
 
-from conftest import KNOT, SMALL, Client, get
+from conftest import KNOT, SMALL, Client, finish_in_flight, get, open_served, refuses
 
 
 def run_knot(*args):
@@ -47,12 +46,7 @@ def test_port_in_use_is_reported(knot, docroot):
 
 def test_connection_cap(fresh_knot):
     server = fresh_knot("-c", "3", "-t", "30")
-    held = []
-    for _ in range(3):
-        c = Client(server.port)
-        c.send(b"GET /small.txt HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert c.response().body == SMALL
-        held.append(c)
+    held = open_served(server.port, 3)
     # The fourth is answered 503 and closed; the three keep being served.
     extra = Client(server.port)
     extra.send(b"GET /small.txt HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -82,12 +76,7 @@ def test_connection_cap(fresh_knot):
 
 def test_graceful_shutdown(fresh_knot):
     server = fresh_knot("-t", "5")
-    idle = []
-    for _ in range(5):
-        c = Client(server.port)
-        c.send(b"GET /small.txt HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert c.response().body == SMALL
-        idle.append(c)
+    idle = open_served(server.port, 5)
     busy = Client(server.port)
     busy.send(b"GET /small.txt HTTP/1.1\r\nHost: x\r\n")   # a request in flight
     time.sleep(0.2)
@@ -97,18 +86,10 @@ def test_graceful_shutdown(fresh_knot):
     for c in idle:
         assert c.closed(wait=3)
     # ...no new connection is accepted...
-    try:
-        socket.create_connection(("127.0.0.1", server.port), timeout=2).close()
-        refused = False
-    except ConnectionRefusedError:
-        refused = True
-    assert refused
+    assert refuses(server.port)
     # ...and the request in flight is finished, then its connection closed.
     assert server.proc.poll() is None
-    busy.send(b"\r\n")
-    r = busy.response()
-    assert (r.status, r.body, r.headers["connection"]) == (200, SMALL, "close")
-    assert busy.closed()
+    finish_in_flight(busy)
     status, err = server.stop()
     assert status == 0
     assert "knot: SIGTERM: stopping: no new connections; closing 5 idle, waiting for 1 busy\n" in err

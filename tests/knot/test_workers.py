@@ -9,12 +9,11 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import threading
 import time
 
-from conftest import KNOT, SMALL, Client
+from conftest import KNOT, SMALL, Client, finish_in_flight, open_served, refuses
 
 BUILD = os.path.dirname(os.path.dirname(os.path.dirname(KNOT)))
 GT_STACKS = os.path.join(BUILD, "bin/gt-stacks")
@@ -85,6 +84,22 @@ class Supervised:
                         pattern, timeout, "\n".join(self.lines)))
                 self.changed.wait(left)
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        """A test that fails leaves no supervisor or worker behind."""
+        if exc_type is not None:
+            self.kill()
+        return False
+
+    def replaced(self, worker, pid, how, after):
+        """The pid of the worker started in place of worker number `worker`
+        (pid), once the supervisor has logged that it ended, `how` (a
+        pattern of the rest of its line), from line `after` on."""
+        m = self.wait_line(r"^knot: worker %d \(pid %d\) %s$" % (worker, pid, how), after)
+        return int(self.wait_line(WORKER_STARTED % worker, m.index).group(1))
+
     def stop(self, sig=signal.SIGTERM, timeout=20):
         """Signals the supervisor, waits for it; (exit status, stderr lines)."""
         if self.proc.poll() is None:
@@ -151,17 +166,6 @@ def wait_started(pid, timeout=20):
     raise AssertionError("worker %d did not start its threads within %d s" % (pid, timeout))
 
 
-def open_served(port, n):
-    """n keep-alive connections, each served one request; left open."""
-    clients = []
-    for _ in range(n):
-        c = Client(port)
-        c.send(b"GET /small.txt HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert c.response().body == SMALL
-        clients.append(c)
-    return clients
-
-
 def local_port(client):
     return client.sock.getsockname()[1]
 
@@ -177,7 +181,7 @@ def holder_of(server, client, timeout=20):
     raise AssertionError("no worker accepted the connection within %d s" % timeout)
 
 
-def check_spread(server, clients, pids):
+def check_spread(clients, pids):
     """Every client is held by exactly one of pids, and each pid holds
     some; returns {pid: ports}."""
     held = {pid: conn_threads(pid) for pid in pids}
@@ -190,9 +194,30 @@ def check_spread(server, clients, pids):
     return held
 
 
+def spread_over(port, pids):
+    """SPREAD_CONNS connections served, each held by exactly one of pids,
+    every pid holding some; then closed."""
+    clients = open_served(port, SPREAD_CONNS)
+    check_spread(clients, pids)
+    for c in clients:
+        c.close()
+
+
+def in_flight(server):
+    """A connection with a request not yet finished, and the worker that
+    holds it."""
+    busy = Client(server.port)
+    busy.send(b"GET /small.txt HTTP/1.1\r\nHost: x\r\n")
+    return busy, holder_of(server, busy)
+
+
+KILLED = r"was killed by signal 9 \(SIGKILL\) after [\d.]+ s; restarting it"
+STOPPING = (r"^knot\[%d\]: %s: stopping: no new connections; closing %s idle, "
+            r"waiting for 1 busy$")
+
+
 def test_both_workers_serve_one_port(docroot):
-    server = Supervised(docroot, 2)
-    try:
+    with Supervised(docroot, 2) as server:
         assert len(set(server.worker_pids)) == 2
         for pid in server.worker_pids:
             assert ppid_of(pid) == server.pid
@@ -200,14 +225,8 @@ def test_both_workers_serve_one_port(docroot):
                 assert f.read() == "knot\n"
         with open("/proc/%d/comm" % server.pid) as f:
             assert f.read() == "knot-supervisor\n"
-        clients = open_served(server.port, SPREAD_CONNS)
-        check_spread(server, clients, server.worker_pids)
-        for c in clients:
-            c.close()
+        spread_over(server.port, server.worker_pids)
         status, lines = server.stop()
-    except BaseException:
-        server.kill()
-        raise
     assert status == 0
     assert lines[-1] == "knot: stopped"
     for i, pid in enumerate(server.worker_pids):
@@ -220,21 +239,17 @@ def test_workers_share_the_access_log(docroot, tmp_path):
     """Every worker appends to the one --log file: one whole line per
     request, whichever worker served it (all flushed by the graceful stop)."""
     log_path = str(tmp_path / "access.log")
-    server = Supervised(docroot, 2, "--log", log_path)
-    try:
+    with Supervised(docroot, 2, "--log", log_path) as server:
         clients = []
         for i in range(SPREAD_CONNS):
             c = Client(server.port)
             c.send(b"GET /small.txt?n=%d HTTP/1.1\r\nHost: x\r\n\r\n" % i)
             assert c.response().body == SMALL
             clients.append(c)
-        check_spread(server, clients, server.worker_pids)  # both wrote some
+        check_spread(clients, server.worker_pids)  # both wrote some
         for c in clients:
             c.close()
         status, _ = server.stop()
-    except BaseException:
-        server.kill()
-        raise
     assert status == 0
     with open(log_path) as f:
         lines = f.read().split("\n")
@@ -249,8 +264,7 @@ def test_workers_share_the_access_log(docroot, tmp_path):
 
 
 def test_gt_stacks_reads_a_worker(docroot):
-    server = Supervised(docroot, 2)
-    try:
+    with Supervised(docroot, 2) as server:
         for pid in server.worker_pids:
             r = subprocess.run([GT_STACKS, "-p", str(pid)], capture_output=True, text=True,
                                timeout=60)
@@ -260,43 +274,29 @@ def test_gt_stacks_reads_a_worker(docroot):
                              r"\(thread \d+ \"accept\"\)$", r.stdout, re.M), r.stdout
             assert '"signals"' in r.stdout
         status, _ = server.stop()
-    except BaseException:
-        server.kill()
-        raise
     assert status == 0
 
 
 def test_a_killed_worker_is_logged_and_replaced(docroot):
-    server = Supervised(docroot, 2)
-    try:
+    with Supervised(docroot, 2) as server:
         victim, other = server.worker_pids
         after = len(server.lines)
         os.kill(victim, signal.SIGKILL)
-        m = server.wait_line(r"^knot: worker 1 \(pid %d\) was killed by signal 9 \(SIGKILL\) "
-                             r"after [\d.]+ s; restarting it in 0\.25 s$" % victim, after)
-        new = int(server.wait_line(WORKER_STARTED % 1, m.index).group(1))
+        new = server.replaced(1, victim, KILLED + r" in 0\.25 s", after)
         assert new not in (victim, other) and alive(new) and ppid_of(new) == server.pid
         wait_started(new)
         assert alive(other)
         # The new worker serves, on the same port, beside the old one.
-        clients = open_served(server.port, SPREAD_CONNS)
-        check_spread(server, clients, [new, other])
-        for c in clients:
-            c.close()
+        spread_over(server.port, [new, other])
 
         # It died young, so a second early death doubles the back-off.
         after = len(server.lines)
         os.kill(new, signal.SIGKILL)
-        m = server.wait_line(r"^knot: worker 1 \(pid %d\) was killed by signal 9 \(SIGKILL\) "
-                             r"after [\d.]+ s; restarting it in 0\.5 s$" % new, after)
-        newer = int(server.wait_line(WORKER_STARTED % 1, m.index).group(1))
+        newer = server.replaced(1, new, KILLED + r" in 0\.5 s", after)
         server.worker_pids = [newer, other]
         wait_started(newer)
         assert get_ok(server.port)
         status, lines = server.stop()
-    except BaseException:
-        server.kill()
-        raise
     assert status == 0
     assert "knot: worker 1 (pid %d) stopped" % newer in lines
     assert "knot: worker 2 (pid %d) stopped" % other in lines
@@ -306,8 +306,7 @@ def test_a_healthy_worker_restarts_at_once_on_its_socket(docroot):
     """A worker that ran 5 s or more is restarted at once, and its
     listening socket outlives it: connections the kernel queued for it
     are served by its successor, none reset."""
-    server = Supervised(docroot, 2)
-    try:
+    with Supervised(docroot, 2) as server:
         victim, other = server.worker_pids
         started = time.monotonic()
         # Stopped, it accepts nothing: its share of new connections waits
@@ -321,21 +320,16 @@ def test_a_healthy_worker_restarts_at_once_on_its_socket(docroot):
         time.sleep(max(0.0, 5.5 - (time.monotonic() - started)))
         after = len(server.lines)
         os.kill(victim, signal.SIGKILL)
-        m = server.wait_line(r"^knot: worker 1 \(pid %d\) was killed by signal 9 \(SIGKILL\) "
-                             r"after [\d.]+ s; restarting it$" % victim, after)
-        new = int(server.wait_line(WORKER_STARTED % 1, m.index).group(1))
+        new = server.replaced(1, victim, KILLED, after)
         server.worker_pids = [new, other]
         # Every client is answered (a connection reset would raise here),
         # and the new worker holds some: all were opened before it was.
         for c in clients:
             assert c.response().body == SMALL
-        check_spread(server, clients, [new, other])
+        check_spread(clients, [new, other])
         for c in clients:
             c.close()
         status, _ = server.stop()
-    except BaseException:
-        server.kill()
-        raise
     assert status == 0
 
 
@@ -344,8 +338,7 @@ def test_a_worker_stopped_alone_hands_its_share_over(docroot):
     new connection to the other meanwhile (none waits in the stopping
     worker's queue), and once it has exited a new worker takes its place,
     on a socket opened anew, and serves."""
-    server = Supervised(docroot, 2, "-t", "60")
-    try:
+    with Supervised(docroot, 2, "-t", "60") as server:
         victim, other = server.worker_pids
         started = time.monotonic()
         busy = Client(server.port)
@@ -355,8 +348,7 @@ def test_a_worker_stopped_alone_hands_its_share_over(docroot):
         busy.send(b"GET /small.txt HTTP/1.1\r\nHost: x\r\n")
         after = len(server.lines)
         os.kill(victim, signal.SIGTERM)
-        server.wait_line(r"^knot\[%d\]: SIGTERM: stopping: no new connections; closing 0 "
-                         r"idle, waiting for 1 busy$" % victim, after)
+        server.wait_line(STOPPING % (victim, "SIGTERM", "0"), after)
         # Every new connection is served, all by the other worker (a
         # connection queued for the stopping one would time out here).
         clients = open_served(server.port, SPREAD_CONNS)
@@ -368,19 +360,12 @@ def test_a_worker_stopped_alone_hands_its_share_over(docroot):
         time.sleep(max(0.0, 5.5 - (time.monotonic() - started)))
         busy.send(b"\r\n")
         assert busy.response().body == SMALL
-        m = server.wait_line(r"^knot: worker 1 \(pid %d\) exited with status 0 after [\d.]+ s; "
-                             r"restarting it$" % victim, after)
-        new = int(server.wait_line(WORKER_STARTED % 1, m.index).group(1))
+        new = server.replaced(1, victim, r"exited with status 0 after [\d.]+ s; restarting it",
+                              after)
         server.worker_pids = [new, other]
         wait_started(new)
-        clients = open_served(server.port, SPREAD_CONNS)
-        check_spread(server, clients, [new, other])
-        for c in clients:
-            c.close()
+        spread_over(server.port, [new, other])
         status, lines = server.stop()
-    except BaseException:
-        server.kill()
-        raise
     assert status == 0
     assert not any("accept:" in line for line in lines), lines
 
@@ -395,39 +380,24 @@ def get_ok(port):
 
 
 def test_sigterm_stops_gracefully_with_no_orphans(docroot):
-    server = Supervised(docroot, 2, "-t", "30")
-    try:
+    with Supervised(docroot, 2, "-t", "30") as server:
         idle = open_served(server.port, 8)
-        busy = Client(server.port)
-        busy.send(b"GET /small.txt HTTP/1.1\r\nHost: x\r\n")   # a request in flight
-        holder = holder_of(server, busy)
+        busy, holder = in_flight(server)
         after = len(server.lines)
         server.proc.send_signal(signal.SIGTERM)
         server.wait_line(r"^knot: SIGTERM: stopping 2 workers", after)
-        server.wait_line(r"^knot\[%d\]: SIGTERM: stopping: no new connections; closing \d+ "
-                         r"idle, waiting for 1 busy$" % holder, after)
+        server.wait_line(STOPPING % (holder, "SIGTERM", r"\d+"), after)
         for pid in server.worker_pids:  # both have stopped accepting
             server.wait_line(r"^knot\[%d\]: SIGTERM: stopping: " % pid, after)
         for c in idle:
             assert c.closed(wait=10)
         # No new connection: the supervisor closed its copies of the
         # listening sockets, and the workers theirs.
-        try:
-            socket.create_connection(("127.0.0.1", server.port), timeout=2).close()
-            refused = False
-        except ConnectionRefusedError:
-            refused = True
-        assert refused
+        assert refuses(server.port)
         # The request in flight is finished, then everything stops.
         assert server.proc.poll() is None and alive(holder)
-        busy.send(b"\r\n")
-        r = busy.response()
-        assert (r.status, r.body, r.headers["connection"]) == (200, SMALL, "close")
-        assert busy.closed()
+        finish_in_flight(busy)
         status, lines = server.stop(sig=0)
-    except BaseException:
-        server.kill()
-        raise
     assert status == 0
     assert not any("cutting" in line for line in lines), lines
     for pid in server.worker_pids:
@@ -439,27 +409,20 @@ def test_ctrl_c_reaches_each_worker_once(docroot):
     """A terminal's Ctrl-C signals the whole foreground process group; the
     workers have groups of their own, so each gets SIGINT once, from the
     supervisor, and stops gracefully instead of cutting at a second one."""
-    server = Supervised(docroot, 2, "-t", "30", new_session=True)
-    try:
+    with Supervised(docroot, 2, "-t", "30", new_session=True) as server:
         # (Two SIGINTs sent at once are often merged into one by the
         # kernel, so the groups themselves are checked too.)
         assert os.getpgid(server.pid) == server.pid
         for pid in server.worker_pids:
             assert os.getpgid(pid) == pid
-        busy = Client(server.port)
-        busy.send(b"GET /small.txt HTTP/1.1\r\nHost: x\r\n")
-        holder = holder_of(server, busy)
+        busy, holder = in_flight(server)
         after = len(server.lines)
         os.killpg(server.pid, signal.SIGINT)
-        server.wait_line(r"^knot\[%d\]: SIGINT: stopping: no new connections; closing 0 "
-                         r"idle, waiting for 1 busy$" % holder, after)
+        server.wait_line(STOPPING % (holder, "SIGINT", "0"), after)
         busy.send(b"\r\n")
         r = busy.response()
         assert (r.status, r.body) == (200, SMALL)
         status, lines = server.stop(sig=0)
-    except BaseException:
-        server.kill()
-        raise
     assert status == 0
     assert lines.count("knot: SIGINT: stopping 2 workers (a second signal cuts their "
                        "connections)") == 1
@@ -467,8 +430,7 @@ def test_ctrl_c_reaches_each_worker_once(docroot):
 
 
 def test_workers_stop_when_the_supervisor_is_killed(docroot):
-    server = Supervised(docroot, 2)
-    try:
+    with Supervised(docroot, 2) as server:
         assert get_ok(server.port)
         server.proc.send_signal(signal.SIGKILL)
         server.proc.wait()
@@ -478,9 +440,6 @@ def test_workers_stop_when_the_supervisor_is_killed(docroot):
             time.sleep(0.05)
         server.reader.join(20)
         lines = [line for line in server.lines if line is not None]
-    except BaseException:
-        server.kill()
-        raise
     for pid in server.worker_pids:
         assert not alive(pid), "worker %d outlived its supervisor" % pid
         # get_ok's connection, closed by the client just before the
@@ -494,14 +453,10 @@ def test_workers_stop_when_the_supervisor_is_killed(docroot):
 
 def test_auto_starts_one_worker_per_cpu(docroot):
     cpus = len(os.sched_getaffinity(0))
-    server = Supervised(docroot, "auto")
-    try:
+    with Supervised(docroot, "auto") as server:
         assert server.workers == cpus == len(server.worker_pids)
         assert get_ok(server.port)
         status, _ = server.stop()
-    except BaseException:
-        server.kill()
-        raise
     assert status == 0
 
 
@@ -533,8 +488,7 @@ def test_one_worker_is_the_single_process(docroot):
 def test_a_port_in_use_is_refused(docroot):
     """SO_REUSEPORT would let a second server of the same user share the
     port silently; Knot checks that the port is free first."""
-    first = Supervised(docroot, 2)
-    try:
+    with Supervised(docroot, 2) as first:
         for argv in ([KNOT, "-w", "2"], [KNOT]):
             r = subprocess.run(argv + ["-p", str(first.port), "-r", docroot],
                                capture_output=True, text=True, timeout=10)
@@ -555,9 +509,6 @@ def test_a_port_in_use_is_refused(docroot):
             single.terminate()
             single.wait()
         status, _ = first.stop()
-    except BaseException:
-        first.kill()
-        raise
     assert status == 0
 
 

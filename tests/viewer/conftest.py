@@ -10,6 +10,7 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from fixture_lines import marker_lines  # noqa: E402
+from ready_process import ReadyProcess  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD = os.environ.get("GT_BUILD", os.path.join(HERE, "..", "..", "build"))
@@ -36,22 +37,14 @@ def site(label):
     return label.split(" < ")[0]
 
 
-class Pipeline:
-    def __init__(self, nloop, nidle, nshared=0, nfileio=0, idle_name=None):
+class Pipeline(ReadyProcess):
+    """The pipeline fixture; EXE another copy of it (a name of its own)."""
+
+    def __init__(self, nloop, nidle, nshared=0, nfileio=0, idle_name=None, exe=PIPELINE):
         self.nloop, self.nidle = nloop, nidle
         self.idle_name = idle_name or "idler"
-        self.p = subprocess.Popen([PIPELINE, str(nloop), str(nidle), str(nshared),
-                                   str(nfileio)] + ([idle_name] if idle_name else []),
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
-        line = self.p.stdout.readline()
-        assert line.startswith("ready "), line
-        self.pid = self.p.pid
-
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.stdin.close()
-            self.p.wait(timeout=10)
+        super().__init__([exe, nloop, nidle, nshared, nfileio] +
+                         ([idle_name] if idle_name else []))
 
 
 @pytest.fixture
@@ -72,16 +65,11 @@ def gt_top(*args, check=True):
 UNSTACKED = os.path.join(BUILD, "tests", "tools", "unstacked")
 
 
-class Unstacked(Pipeline):
+class Unstacked(ReadyProcess):
     """tests/tools/unstacked.c: NIDLE threads "idle" wait in
     gt_wait_readable_then holding no stack (a fresh context), NSLEEP
     threads "sleeper" and the main thread wait with ordinary frames."""
 
     def __init__(self, nidle, nsleep):
         self.nidle, self.nsleep = nidle, nsleep
-        self.p = subprocess.Popen([UNSTACKED, str(nidle), str(nsleep)],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
-        line = self.p.stdout.readline()
-        assert line.startswith("ready "), line
-        self.pid = self.p.pid
+        super().__init__([UNSTACKED, nidle, nsleep])

@@ -29,13 +29,7 @@ class Named(Pipeline):
     exactly these processes, whatever else runs on the machine."""
 
     def __init__(self, exe, nloop, nidle):
-        self.nloop, self.nidle = nloop, nidle
-        self.p = subprocess.Popen([exe, str(nloop), str(nidle), "0", "0"],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
-        line = self.p.stdout.readline()
-        assert line.startswith("ready "), line
-        self.pid = self.p.pid
+        super().__init__(nloop, nidle, exe=exe)
 
 
 @pytest.fixture
