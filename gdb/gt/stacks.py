@@ -146,7 +146,8 @@ def frames(target, t):
     for it after `green-thread ID`); a physical
     frame in inlined code gives one record per function of its inline
     chain, innermost first, all with its n, inlined true but for the
-    last.  [] for the running thread (its frames are the OS thread's)."""
+    last.  The running thread's are the OS thread's, numbered from 0; []
+    when GDB can unwind none."""
     pcs = walk(target, t)
     if not pcs:
         return []
