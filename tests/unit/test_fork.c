@@ -12,6 +12,8 @@
 
 #include <gt/registry.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 #include <fcntl.h>
 #include <sys/syscall.h>
@@ -208,9 +210,10 @@ TEST_IMPL(fork_child_keeps_caller)
 
 /* ---- a fork beside the runtime: the child has none, and may start one -- */
 
-static atomic_int beside_state; /* 1: runtime up, 2: child reaped */
+static atomic_int beside_state; /* 1: runtime up */
 static pid_t beside_child;
 static int beside_status;
+static int wake_main[2], wake_reader[2]; /* written once the child is reaped */
 
 static void child_small(void *arg)
 {
@@ -220,11 +223,30 @@ static void child_small(void *arg)
     ASSERT_EQ(live_records(NULL), 1);
 }
 
+/* Whether the kernel thread TID sits in the poller's wait: then it holds
+ * no lock of libc's or of the runtime's, and a fork from another thread
+ * cannot leave one held in the child (which would hang there, as under
+ * ASan's allocator once). */
+static int in_poller_wait(pid_t tid)
+{
+    char path[64], buf[64] = {0};
+    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    long nr = n > 0 ? strtol(buf, NULL, 10) : -1;
+    return nr == SYS_epoll_wait || nr == SYS_epoll_pwait || nr == 441 /* epoll_pwait2 */;
+}
+
 static void *beside(void *arg)
 {
-    (void)arg;
+    pid_t runtime_tid = *(pid_t *)arg;
     while (atomic_load(&beside_state) != 1)
         ;
+    while (!in_poller_wait(runtime_tid))
+        usleep(1000);
     pid_t pid = fork();
     if (pid == 0) {
         if (live_records(NULL) != 0 || gt_registry.nstate[GT_STATE_PARKED])
@@ -235,24 +257,36 @@ static void *beside(void *arg)
     }
     beside_child = pid;
     waitpid(pid, &beside_status, 0);
-    atomic_store(&beside_state, 2);
+    char c = 1;
+    if (write(wake_reader[1], &c, 1) != 1 || write(wake_main[1], &c, 1) != 1)
+        abort();
     return NULL;
+}
+
+static void parked_reader(void *arg)
+{
+    (void)arg;
+    char c;
+    ASSERT_EQ(read(wake_reader[0], &c, 1), 1);
 }
 
 static void beside_main(void *arg)
 {
     (void)arg;
-    gt_t s = tu_spawn(sleeper_b, NULL);
+    gt_t s = tu_spawn(parked_reader, NULL);
     atomic_store(&beside_state, 1);
-    while (atomic_load(&beside_state) != 2)
-        gt_sleep_ns(1 * MS);
+    char c;
+    ASSERT_EQ(read(wake_main[0], &c, 1), 1); /* parks: the poller waits */
     tu_join(s);
 }
 
 TEST_IMPL(fork_beside_runtime)
 {
     pthread_t pt;
-    ASSERT_EQ(pthread_create(&pt, NULL, beside, NULL), 0);
+    pid_t runtime_tid = (pid_t)syscall(SYS_gettid);
+    ASSERT_OK(pipe(wake_main));
+    ASSERT_OK(pipe(wake_reader));
+    ASSERT_EQ(pthread_create(&pt, NULL, beside, &runtime_tid), 0);
     tu_run(beside_main, NULL);
     pthread_join(pt, NULL);
     ASSERT_GT(beside_child, 0);
