@@ -59,6 +59,9 @@ static uint32_t io_events(enum gt__io_op op)
 static bool we_made_nonblocking(int fd)
 {
     struct gt__fdent *e = gt__fd_get(fd);
+    if (e && e->kind == GT__FD_UNKNOWN) /* another process's runtime may
+                                           have set the flag */
+        return e->intent == GT__FD_INTENT_BLOCK;
     return e && e->kind == GT__FD_NONBLOCK && e->we_set;
 }
 
