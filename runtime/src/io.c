@@ -436,6 +436,12 @@ int gt__poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const void *fp)
             }
         }
         int ready = sys_poll(fds, n, 0);
+        if (ready == 0 && r == EINTR) { /* a signal meant for this thread */
+            if (w != small)
+                free(w);
+            errno = EINTR;
+            return -1;
+        }
         if (ready != 0 || r == ETIMEDOUT) {
             if (w != small)
                 free(w);
