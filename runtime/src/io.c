@@ -170,6 +170,7 @@ ssize_t gt__io(struct gt__io *io, const void *fp)
         for (;;) {
             ssize_t r = io_call(io);
             if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK) ||
+                (is_msg_op(io->op) && (io->flags & MSG_DONTWAIT)) ||
                 !we_made_nonblocking(io->fd))
                 return r;
             wait_blocking(io->fd, (short)events);
