@@ -156,8 +156,20 @@ def apache():
         yield p, port, child, d
     finally:
         if p.poll() is None:
-            p.kill()
-            p.wait()
+            # SIGTERM stops the children too; a parent killed outright
+            # would leave its child serving.
+            kids = children(p.pid)
+            p.terminate()
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+            for k in kids:
+                try:
+                    os.kill(k, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
         p.stdout.close()
         shutil.rmtree(d, ignore_errors=True)
 
