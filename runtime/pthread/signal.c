@@ -8,7 +8,9 @@
  * for a thread that was joined or never existed; a thread that has exited
  * and is not joined yet takes signal 0 and ignores the others, as glibc
  * does) and sig (EINVAL), and sends sig to the kernel thread: the handler
- * runs in the caller, before pthread_kill returns if sig is unblocked.
+ * runs in the caller, before pthread_kill returns if sig is unblocked;
+ * then, if th is parked in a blocking call (read, accept, poll...) and the
+ * handler has no SA_RESTART, that call returns EINTR (see interrupt).
  *
  * WAITING FOR A SIGNAL.  sigwait, sigwaitinfo and sigtimedwait in a green
  * thread park it (a "fd" wait at the program's call site) on a signalfd
@@ -37,6 +39,32 @@
 
 #define FP __builtin_frame_address(0)
 
+/* The handler of sig has run (in the caller) and b's thread is parked in
+ * a call that a signal interrupts: it returns EINTR, as it would have in
+ * the target thread natively, when the handler was installed without
+ * SA_RESTART.  This is how servers wake a thread blocked in accept or
+ * poll to make it look at a flag (Apache's worker MPM stops its listener
+ * so).  Waits on mutexes and conditions are not interrupted, as on
+ * glibc; nor are sleeps (nanosleep would have to say what remains). */
+static void interrupt(struct gt__pthread *b, int sig)
+{
+    struct gt__thread *t = b->h.rec;
+    if (!t || t == gt__self() || t->pub.state != GT_STATE_PARKED ||
+        (t->pub.wait_kind != GT_WAIT_FD && t->pub.wait_kind != GT_WAIT_POLL))
+        return;
+    sigset_t mask;
+    struct sigaction sa;
+    if (sigprocmask(SIG_BLOCK, NULL, &mask) != 0 ||
+        sigismember(&mask, sig) == 1 || sigaction(sig, NULL, &sa) != 0)
+        return; /* blocked: pending, delivered later, nothing interrupted */
+    if ((sa.sa_flags & SA_SIGINFO) == 0 &&
+        (sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN))
+        return;
+    if (sa.sa_flags & SA_RESTART)
+        return; /* the call would have gone on */
+    gt__wake(t, EINTR);
+}
+
 GT__PUBLIC int pthread_kill(pthread_t th, int sig)
 {
     struct gt__pthread *b = gt__pt_find(th);
@@ -48,7 +76,10 @@ GT__PUBLIC int pthread_kill(pthread_t th, int sig)
         return EINVAL;
     if (sig == 0 || b->exited)
         return 0;
-    return PT_NEXT(pthread_kill)(PT_NEXT(pthread_self)(), sig);
+    int rc = PT_NEXT(pthread_kill)(PT_NEXT(pthread_self)(), sig);
+    if (rc == 0)
+        interrupt(b, sig);
+    return rc;
 }
 
 GT__PUBLIC int pthread_sigqueue(pthread_t th, int sig, const union sigval val)

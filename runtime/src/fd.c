@@ -7,7 +7,9 @@
  *   socket, pipe,     -> O_NONBLOCK on (remembering whether the program
  *   eventfd and other    had asked for it: only then does it see EAGAIN;
  *   anonymous inodes     the interposed fcntl shows the program its own
- *                        flags);
+ *                        flags; what it asked is known from the call that
+ *                        made the fd when the runtime saw it, else read
+ *                        from the flag);
  *   tty, char device  -> flags untouched (the description is shared with
  *                        other processes, e.g. the shell): wait for
  *                        readiness, then call;
@@ -72,12 +74,17 @@ struct gt__fdent *gt__fd_prepare(int fd)
         int fl = sys_fcntl(fd, F_GETFL, 0);
         if (fl < 0)
             return NULL;
-        e->user_nonblock = fl & O_NONBLOCK;
-        if (!e->user_nonblock) {
-            if (sys_fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-                return NULL;
-            e->we_set = true;
-        }
+        /* The flag found is the program's only when the runtime saw
+         * nothing of the fd: a sibling's runtime (fork shares the
+         * description) may have set it on a socket its program left
+         * blocking, and so may this process's, for an fd closed behind
+         * its back and reopened. */
+        e->user_nonblock = e->intent ? e->intent == GT__FD_INTENT_NONBLOCK
+                                     : (fl & O_NONBLOCK) != 0;
+        if (!(fl & O_NONBLOCK) &&
+            sys_fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+            return NULL;
+        e->we_set = !e->user_nonblock;
         e->kind = GT__FD_NONBLOCK;
         e->socket = S_ISSOCK(st.st_mode);
     } else if (S_ISCHR(st.st_mode)) {
@@ -99,15 +106,25 @@ void gt__fd_forget(int fd)
     e->user_nonblock = e->we_set = e->registered = e->inherited = false;
     e->socket = e->hung_up = false;
     e->stream = GT__FD_STREAM_UNASKED;
+    e->intent = GT__FD_INTENT_UNKNOWN;
+}
+
+void gt__fd_intent(int fd, bool nonblock)
+{
+    struct gt__fdent *e = fd_get_alloc(fd);
+    if (!e)
+        return;
+    e->intent = nonblock ? GT__FD_INTENT_NONBLOCK : GT__FD_INTENT_BLOCK;
 }
 
 void gt__fd_share(int newfd, const struct gt__fdent *from)
 {
-    if (!from || from->kind == GT__FD_UNKNOWN)
+    if (!from || (from->kind == GT__FD_UNKNOWN && !from->intent))
         return;
     struct gt__fdent *e = fd_get_alloc(newfd);
     if (!e)
         return;
+    e->intent = from->intent;
     e->kind = from->kind;
     e->user_nonblock = from->user_nonblock;
     e->socket = from->socket;

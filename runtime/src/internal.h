@@ -92,6 +92,16 @@ enum gt__fd_stream {
     GT__FD_STREAM_NO,   /* datagrams, seqpackets: a short read is one message */
 };
 
+/* What the program itself asked of an fd's O_NONBLOCK, known from the call
+ * that made it (socket, pipe...) or an fcntl/ioctl before its first use in
+ * a green thread.  The flag on the file description is no evidence: fork
+ * shares the description, and another process's runtime may have set it. */
+enum gt__fd_intent {
+    GT__FD_INTENT_UNKNOWN = 0,
+    GT__FD_INTENT_BLOCK,
+    GT__FD_INTENT_NONBLOCK,
+};
+
 struct gt__fdent {
     uint8_t kind;
     bool user_nonblock;   /* the caller's own O_NONBLOCK */
@@ -102,6 +112,8 @@ struct gt__fdent {
     bool socket;          /* a socket; its type is asked only when needed */
     uint8_t stream;       /* GT__FD_STREAM_*: a byte stream or not (sockets) */
     bool hung_up;         /* the poller saw the peer's end (RDHUP, HUP, ERR) */
+    uint8_t intent;       /* GT__FD_INTENT_*: the program's O_NONBLOCK as
+                           * it created or set the fd, if the runtime saw */
     struct gt__fd_waiter *waiters, *waiters_tail; /* its waits, oldest first */
 };
 
@@ -429,6 +441,9 @@ struct gt__fdent *gt__fd_get(int fd) GT__HIDDEN; /* NULL if out of range */
 /* Learns what fd is (once) and prepares it for parking I/O. */
 struct gt__fdent *gt__fd_prepare(int fd) GT__HIDDEN;
 void gt__fd_forget(int fd) GT__HIDDEN;
+/* The program made fd (socket, pipe...) or set its flags before the
+ * runtime prepared it: nonblock is its own O_NONBLOCK. */
+void gt__fd_intent(int fd, bool nonblock) GT__HIDDEN;
 /* newfd is a duplicate of the fd described by from (may be NULL). */
 void gt__fd_share(int newfd, const struct gt__fdent *from) GT__HIDDEN;
 void gt__fd_restore_all(void) GT__HIDDEN;

@@ -523,6 +523,50 @@ GT__PUBLIC unsigned sleep(unsigned s)
 
 GT__PUBLIC int close(int fd) { return gt__close(fd); }
 
+/* The calls that make pollable fds say whether the program wants them
+ * non-blocking: kept (fd.c: the intent), so that the flag the runtime
+ * finds later on the shared description cannot be taken for the
+ * program's.  A pre-forking server makes its listening socket here and
+ * its children inherit what the runtime knows with the memory. */
+static int made(int fd, bool nonblock)
+{
+    if (fd >= 0) {
+        gt__fd_forget(fd); /* a number closed behind libgt's back */
+        gt__fd_intent(fd, nonblock);
+    }
+    return fd;
+}
+
+GT__PUBLIC int socket(int domain, int type, int protocol)
+{
+    return made((int)syscall(SYS_socket, domain, type, protocol),
+                type & SOCK_NONBLOCK);
+}
+
+GT__PUBLIC int socketpair(int domain, int type, int protocol, int sv[2])
+{
+    int r = (int)syscall(SYS_socketpair, domain, type, protocol, sv);
+    if (r == 0) {
+        made(sv[0], type & SOCK_NONBLOCK);
+        made(sv[1], type & SOCK_NONBLOCK);
+    }
+    return r;
+}
+
+int pipe2(int fds[2], int flags); /* <unistd.h> has it with _GNU_SOURCE */
+
+GT__PUBLIC int pipe2(int fds[2], int flags)
+{
+    int r = (int)syscall(SYS_pipe2, fds, flags);
+    if (r == 0) {
+        made(fds[0], flags & O_NONBLOCK);
+        made(fds[1], flags & O_NONBLOCK);
+    }
+    return r;
+}
+
+GT__PUBLIC int pipe(int fds[2]) { return pipe2(fds, 0); }
+
 GT__PUBLIC int dup(int fd)
 {
     return gt__dup_result(fd, (int)syscall(SYS_dup, fd));
@@ -549,6 +593,12 @@ GT__PUBLIC int ioctl(int fd, unsigned long req, ...)
     void *arg = va_arg(ap, void *);
     va_end(ap);
     struct gt__fdent *e = gt__fd_get(fd);
+    if (req == FIONBIO && arg && (!e || e->kind == GT__FD_UNKNOWN)) {
+        int r = (int)syscall(SYS_ioctl, fd, req, arg);
+        if (r == 0) /* not prepared yet: what it asks is its own */
+            gt__fd_intent(fd, *(const int *)arg != 0);
+        return r;
+    }
     if (req == FIONBIO && e && e->kind == GT__FD_NONBLOCK && arg) {
         int on = *(const int *)arg;
         int fl = sys_fcntl(fd, F_GETFL, 0);
@@ -582,6 +632,22 @@ static int fcntl_view(int fd, int cmd, long arg, const void *fp)
                 e->user_nonblock = arg & O_NONBLOCK;
                 e->we_set = !e->user_nonblock;
             }
+            return r;
+        }
+    }
+    if (!e || e->kind == GT__FD_UNKNOWN) {
+        /* Not prepared yet: the program's flags are its own; a flag set
+         * on the description by another process's runtime is not. */
+        if (cmd == F_GETFL) {
+            int fl = sys_fcntl(fd, F_GETFL, 0);
+            if (fl >= 0 && e && e->intent == GT__FD_INTENT_BLOCK)
+                fl &= ~O_NONBLOCK;
+            return fl;
+        }
+        if (cmd == F_SETFL) {
+            int r = sys_fcntl(fd, F_SETFL, arg);
+            if (r == 0)
+                gt__fd_intent(fd, arg & O_NONBLOCK);
             return r;
         }
     }

@@ -59,6 +59,9 @@ static uint32_t io_events(enum gt__io_op op)
 static bool we_made_nonblocking(int fd)
 {
     struct gt__fdent *e = gt__fd_get(fd);
+    if (e && e->kind == GT__FD_UNKNOWN) /* another process's runtime may
+                                           have set the flag */
+        return e->intent == GT__FD_INTENT_BLOCK;
     return e && e->kind == GT__FD_NONBLOCK && e->we_set;
 }
 
@@ -167,6 +170,7 @@ ssize_t gt__io(struct gt__io *io, const void *fp)
         for (;;) {
             ssize_t r = io_call(io);
             if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK) ||
+                (is_msg_op(io->op) && (io->flags & MSG_DONTWAIT)) ||
                 !we_made_nonblocking(io->fd))
                 return r;
             wait_blocking(io->fd, (short)events);
@@ -433,6 +437,12 @@ int gt__poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const void *fp)
             }
         }
         int ready = sys_poll(fds, n, 0);
+        if (ready == 0 && r == EINTR) { /* a signal meant for this thread */
+            if (w != small)
+                free(w);
+            errno = EINTR;
+            return -1;
+        }
         if (ready != 0 || r == ETIMEDOUT) {
             if (w != small)
                 free(w);

@@ -130,6 +130,11 @@ int gt__locations_init(void)
     return 0;
 }
 
+/* No code lies in the first page, nor above user space (x86-64 and
+ * AArch64 with 48-bit addresses). */
+#define GT__MIN_CODE_ADDR 4096u
+#define GT__USER_ADDR_END (1ull << 48)
+
 /* Reads up to `depth` return addresses starting at frame fp of thread t. */
 static uint32_t capture(const struct gt__thread *t, const void *fp,
                         uint64_t *pcs, uint32_t depth)
@@ -140,7 +145,11 @@ static uint32_t capture(const struct gt__thread *t, const void *fp,
         if (!gt__frame_ok(t, f))
             break;
         const uint64_t *frame = (const uint64_t *)f;
-        if (!frame[1])
+        /* Code without frame pointers leaves any value in the frame
+         * register, which may point into the stack at no frame: a word
+         * that is no user-space code address (a canary, a count) ends
+         * the chain rather than naming a caller that does not exist. */
+        if (frame[1] < GT__MIN_CODE_ADDR || frame[1] >= GT__USER_ADDR_END)
             break;
         pcs[n++] = frame[1];
         if (frame[0] <= f) /* frames only go up the stack */

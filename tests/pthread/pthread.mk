@@ -30,8 +30,13 @@ $(PTT_LINKED): tests/pthread/lifecycle.c tests/pthread/pt_check.h $(LIBGT_PTHREA
 # A gt program (linked with libgt.a), which the library must leave alone.
 PTT_GT_PROGRAM := $(BUILD)/tests/viewer/before_main
 
+# test_apache.py and test_siege.py drive Debian's apache2 and siege (which
+# tools/install-deps.sh installs), wrk, gdb with the extension, and Knot.
+# Knot by its path: examples.mk, which names it, is read after this file.
+PTT_KNOT := $(BUILD)/examples/knot/knot
+
 test-pthread: $(LIBGT_PTHREAD_SO) $(PTT_PROGS) $(PTT_LINKED) $(PTT_GT_PROGRAM) \
-              $(TOOL_BINS) $(GT_TOP) $(DEPS_STAMP)
+              $(TOOL_BINS) $(GT_TOP) $(GDB_CONSTANTS) $(PTT_KNOT) $(DEPS_STAMP)
 	$(Q)GT_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/pthread
 
 TEST_SUITES += test-pthread

@@ -88,6 +88,8 @@
     X(misuse_chan, 0)                         \
     X(misuse_location_depth, 0)               \
     X(misuse_spawn_enomem, 0)                 \
+    /* test_location_walk.c */                \
+    X(location_walk_stops_at_junk, 0)         \
     /* test_outside.c */                      \
     X(outside_pthread_calls, 0)               \
     /* test_registry.c */                     \

@@ -1,0 +1,146 @@
+"""siege (Debian's package, unmodified), which runs one pthread per
+simulated user, under LD_PRELOAD=libgt-pthread.so against Knot: the same
+transaction counts as natively, and gt-top attached to it sees every user
+parked on its own socket while the server holds the answers back.
+
+Ground truth for the second: Knot is stopped (SIGSTOP), so the kernel
+completes the users' connections into its backlog and no answer can come;
+every user must then be parked on an fd that is a socket, until Knot goes
+on (SIGCONT) and siege finishes every transaction."""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BUILD = os.environ.get("GT_BUILD", os.path.join(HERE, "..", "..", "build"))
+LIB = os.path.join(BUILD, "lib", "libgt-pthread.so")
+GT_TOP = os.path.join(BUILD, "bin", "gt-top")
+KNOT = os.path.join(BUILD, "examples", "knot", "knot")
+SIEGE = "/usr/bin/siege"
+USERS, REPS = 200, 5
+PARKED_USERS = 300
+
+
+@pytest.fixture(scope="module")
+def knot():
+    if not os.path.exists(SIEGE):
+        pytest.fail("siege missing: run tools/install-deps.sh (Debian "
+                    "package siege)", pytrace=False)
+    d = tempfile.mkdtemp(prefix="gt-siege-")
+    root = os.path.join(d, "root")
+    os.makedirs(root)
+    with open(os.path.join(root, "index.html"), "w") as f:
+        f.write("siege on gt\n" * 200)
+    # siege's own settings: no log file, a user limit above the test's,
+    # and its home (where it writes a template) the test's directory.
+    rc = os.path.join(d, "siegerc")
+    with open(rc, "w") as f:
+        f.write("limit = 10000\nprotocol = HTTP/1.1\nconnection = close\n"
+                "show-logfile = false\nlogging = false\n")
+    p = subprocess.Popen([KNOT, "-p", "0", "-r", root], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+    try:
+        line = p.stdout.readline()
+        m = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        assert m, line
+        env = dict(os.environ, SIEGERC=rc, HOME=d)
+        env.pop("LD_PRELOAD", None)
+        yield p, "http://127.0.0.1:%s/" % m.group(1), env
+    finally:
+        p.send_signal(signal.SIGCONT)
+        p.kill()
+        p.wait()
+        p.stdout.close()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def siege_argv(url, users, reps):
+    return [SIEGE, "-b", "-c", str(users), "-r", str(reps), url]
+
+
+def counts(text):
+    """(transactions, failed) from siege's summary."""
+    t = re.search(r"Transactions:\s+(\d+) hits", text)
+    f = re.search(r"Failed transactions:\s+(\d+)", text)
+    assert t and f, text
+    return int(t.group(1)), int(f.group(1))
+
+
+def on_gt(env):
+    e = dict(env, LD_PRELOAD=LIB, GT_PTHREAD_WARN_TLS="2")
+    e.pop("GT_WATCHDOG_MS", None)
+    return e
+
+
+def assert_on_gt(stderr):
+    # With GT_PTHREAD_WARN_TLS=2 the library names libc's TLS segment,
+    # which it does only once it runs main on gt.
+    assert any(l.startswith("gt-pthread: ") and "libc.so" in l
+               for l in stderr.splitlines()), stderr
+
+
+def test_same_transactions_as_native(knot):
+    _, url, env = knot
+    native = subprocess.run(siege_argv(url, USERS, REPS), env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert native.returncode == 0, native.stderr
+    green = subprocess.run(siege_argv(url, USERS, REPS), env=on_gt(env),
+                           capture_output=True, text=True, timeout=120)
+    assert green.returncode == 0, green.stderr
+    assert_on_gt(green.stderr)
+    want = (USERS * REPS, 0)
+    assert counts(native.stdout + native.stderr) == want
+    assert counts(green.stdout + green.stderr) == want
+
+
+def threads_of(pid):
+    r = subprocess.run([GT_TOP, "-b", "-n", "1", "--view", "threads",
+                        "--format", "json", str(pid)], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)["threads_list"]
+
+
+def on_socket(pid, t):
+    if t["state"] != "parked" or t["wait_kind"] not in ("fd", "poll"):
+        return False
+    try:
+        return os.readlink("/proc/%d/fd/%d" % (pid, t["wait_obj"])) \
+            .startswith("socket:")
+    except OSError:
+        return False
+
+
+def test_users_parked_on_their_sockets(knot):
+    server, url, env = knot
+    server.send_signal(signal.SIGSTOP)
+    s = subprocess.Popen(siege_argv(url, PARKED_USERS, 1), env=on_gt(env),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        parked = []
+        for _ in range(400):
+            try:
+                threads = threads_of(s.pid)
+            except (AssertionError, ValueError):
+                threads = []  # not started on gt yet
+            parked = [t for t in threads if on_socket(s.pid, t)]
+            if len(parked) >= PARKED_USERS:
+                break
+            time.sleep(0.05)
+        # One user per socket, each its own thread and fd.
+        assert len(parked) == PARKED_USERS, len(parked)
+        assert len({t["wait_obj"] for t in parked}) == PARKED_USERS
+    finally:
+        server.send_signal(signal.SIGCONT)
+    out, err = s.communicate(timeout=120)
+    assert s.returncode == 0, err
+    assert_on_gt(err)
+    assert counts(out + err) == (PARKED_USERS, 0)
