@@ -192,6 +192,9 @@ static void fork_main(void *arg)
 TEST_IMPL(fork_child_keeps_caller)
 {
     pid_t me = getpid();
+    /* No watchdog thread, as in fork_beside_runtime: a fork must not
+     * catch another thread inside the allocator. */
+    setenv("GT_WATCHDOG_MS", "0", 1);
     ASSERT_OK(pipe(pa));
     ASSERT_OK(pipe(pc));
     ASSERT_OK(pipe(rep));
@@ -284,6 +287,12 @@ TEST_IMPL(fork_beside_runtime)
 {
     pthread_t pt;
     pid_t runtime_tid = (pid_t)syscall(SYS_gettid);
+    /* No watchdog thread: it wakes on its own and may be inside the
+     * allocator when the fork comes, which leaves the child with that
+     * lock held for ever (seen under ASan: the child's own watchdog then
+     * waited on it).  What this test forks beside is the runtime's one
+     * thread, parked in the poller. */
+    setenv("GT_WATCHDOG_MS", "0", 1);
     ASSERT_OK(pipe(wake_main));
     ASSERT_OK(pipe(wake_reader));
     ASSERT_EQ(pthread_create(&pt, NULL, beside, &runtime_tid), 0);
