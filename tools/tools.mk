@@ -195,7 +195,7 @@ $(BUILD)/tests/exporter/%: tests/exporter/%.c $(LIBGT_A) | $(BUILD)/tests/export
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(GT_CFLAGS) -MMD -MP -o $@ $< $(LIBGT_A) $(GT_LDFLAGS) $(GT_LIBS)
 TE_PROGS := $(BUILD)/tests/viewer/pipeline $(BUILD)/tests/tools/blockers $(TE_FIXTURES)
-test-exporter: $(GT_EXPORTER) $(BUILD)/bin/gt-top $(TE_PROGS) $$(KNOT) $(DEPS_STAMP)
+test-exporter: $(GT_EXPORTER) $(BUILD)/bin/gt-top $(BUILD)/bin/gt-stacks $(TE_PROGS) $$(KNOT) $(DEPS_STAMP)
 	$(Q)GT_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/exporter
 TEST_SUITES += test-exporter
 

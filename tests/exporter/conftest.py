@@ -1,6 +1,7 @@
 """Shared pieces of gt-exporter's tests: paths, the fixture processes
 (tests/viewer/pipeline.c: known queues per location), the exporter
 started on a free loopback port, and a parser of the exposition."""
+import json
 import os
 import re
 import signal
@@ -21,6 +22,7 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 BUILD = os.environ.get("GT_BUILD", os.path.join(ROOT, "build"))
 EXPORTER = os.path.join(BUILD, "bin", "gt-exporter")
 GT_TOP = os.path.join(BUILD, "bin", "gt-top")
+GT_STACKS = os.path.join(BUILD, "bin", "gt-stacks")
 PIPELINE = os.path.join(BUILD, "tests", "viewer", "pipeline")
 PIPELINE_SRC = os.path.join(ROOT, "tests", "viewer", "pipeline.c")
 LINES = marker_lines(PIPELINE_SRC)
@@ -59,6 +61,22 @@ class Pipeline(ReadyProcess):
     def __init__(self, nloop, nidle, nshared=0):
         self.nloop, self.nidle, self.nshared = nloop, nidle, nshared
         super().__init__([PIPELINE, nloop, nidle, nshared], stderr=subprocess.DEVNULL)
+        self.wait_main_parked()
+
+    def wait_main_parked(self, timeout=20):
+        """The fixture says "ready" just before its main thread parks at
+        LINE:hold: until it has, a scrape may not count it there.  Waits
+        until gt-stacks sees thread 1 parked (its only park after ready)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            r = subprocess.run([GT_STACKS, "--all", "--json", str(self.pid)],
+                               capture_output=True, text=True, timeout=60)
+            if r.returncode == 0:
+                threads = json.loads(r.stdout)["threads_list"]
+                if any(t["id"] == 1 and t["state"] == "parked" for t in threads):
+                    return
+            assert time.monotonic() < deadline, "pipeline %d: main never parked" % self.pid
+            time.sleep(0.02)
 
     @property
     def threads(self):
