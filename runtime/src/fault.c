@@ -104,6 +104,9 @@ static void note_fatal_time(void)
 static void on_fatal(int sig, siginfo_t *si, void *ucv)
 {
     struct gt__thread *t = gt__tls_current;
+    /* The time first too, in case the report is cut short (another
+     * fatal signal finds the handler reset); again last, below. */
+    note_fatal_time();
     /* First, before anything that could fail: the core then holds the
      * interrupted thread's exact registers (registry.h, THE WATCHDOG'S
      * SAMPLE), a spinning thread's included, whose saved context is

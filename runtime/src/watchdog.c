@@ -425,6 +425,9 @@ struct watch {
     uint64_t prev_cpu;
     uint64_t abort_sent;     /* when the abort was decided, 0 not yet */
     bool abort_asked;        /* and the signal sent for it */
+    bool abort_killed;       /* SIGABRT sent: once only, for a second
+                              * one would find the fatal handler reset
+                              * (SA_RESETHAND) and kill mid-report */
 };
 
 static bool outstanding(void)
@@ -491,8 +494,10 @@ static void look(struct watch *w, uint64_t now, bool late)
             ask();
             w->abort_asked = true;
         }
-        if (now - w->abort_sent >= ABORT_GRACE_NS)
+        if (!w->abort_killed && now - w->abort_sent >= ABORT_GRACE_NS) {
             pthread_kill(wd.sched, SIGABRT);
+            w->abort_killed = true;
+        }
         return;
     }
     if (ran < wd.threshold_ns) {
