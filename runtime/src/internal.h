@@ -131,6 +131,7 @@ struct gt__sched {
     uint64_t live;                /* threads not yet FREE */
     uint64_t fd_waiters;          /* fd waits in progress */
     uint64_t slice_start;         /* ns: the clock at the last park/poll */
+    uint64_t polled_at;           /* ns: slice_start at the last poll */
     uint32_t switches_since_poll;
     int epfd;
     int loc_depth;

@@ -33,8 +33,22 @@ __thread struct gt__thread *gt__tls_current;
 #define S gt__sched
 
 /* Yield and park poll for I/O and timers at least this often while the
- * run queue never drains, so a busy set of threads cannot starve I/O. */
+ * run queue never drains, so a busy set of threads cannot starve I/O:
+ * every POLL_EVERY_SWITCHES switches, or sooner once POLL_EVERY_NS have
+ * passed since the last poll.  The count alone let threads that run a
+ * few milliseconds between parks (a program setting up a thousand
+ * clients, each touching a fresh stack) hold a ready socket's reader
+ * back for seconds.  The time is the clock the last park read
+ * (slice_start), so the test costs no reading of its own; the build
+ * without instrumentation reads none at a park and keeps the count. */
 #define POLL_EVERY_SWITCHES 1024
+#define POLL_EVERY_NS 1000000
+
+static inline bool poll_due(void)
+{
+    return S.switches_since_poll >= POLL_EVERY_SWITCHES ||
+           S.slice_start - S.polled_at >= POLL_EVERY_NS;
+}
 
 _Atomic bool gt__running;
 /* errno of the kernel thread running gt_main, shared by every green
@@ -224,6 +238,7 @@ switch_prepare(struct gt__thread *cur, enum gt_state st, struct gt__thread *next
 static void poll_now(void)
 {
     S.switches_since_poll = 0;
+    S.polled_at = S.slice_start;
     if (S.heap_len)
         gt__timer_expire(gt__clock());
     if (S.fd_waiters)
@@ -251,8 +266,7 @@ void gt__switch_to(struct gt__thread *cur, enum gt_state st,
      * the poll found for it would be dropped (gt__wake skips a running
      * thread), and an edge-triggered fd or an expired timer would never
      * wake it again. */
-    if (GT__UNLIKELY(S.switches_since_poll >= POLL_EVERY_SWITCHES) &&
-        gt__tls_current)
+    if (GT__UNLIKELY(poll_due()) && gt__tls_current)
         poll_now();
     *ep = saved_errno;
 }
@@ -382,7 +396,7 @@ int gt_yield(void)
     }
     /* Saved before the poll, which may fail inside (ERRNO). */
     int *ep = errno_at, saved_errno = *ep;
-    if (GT__UNLIKELY(S.switches_since_poll >= POLL_EVERY_SWITCHES))
+    if (GT__UNLIKELY(poll_due()))
         poll_now();
     struct gt__thread *next = rq_pop();
     if (GT__UNLIKELY(!next)) {
@@ -777,6 +791,7 @@ int gt_main(void (*fn)(void *), void *arg)
         if (wait)
             gt__stacks_trim(); /* idle: freed stacks' pages go back now */
         gt__poller_poll(wait);
+        S.polled_at = S.slice_start; /* the poll's own reading */
     }
     gt__watchdog_stop();
     gt__stacks_trim();

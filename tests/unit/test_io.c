@@ -426,6 +426,90 @@ TEST_IMPL(io_wait_after_short_read)
     tu_run(short_read_test, NULL);
 }
 
+/* ---- a ready fd is not held back by threads that keep the queue full ---- */
+
+/* A ring of threads hands a turn round, each running RING_BUSY_NS on the
+ * CPU before it passes the turn on and parks: the run queue never drains,
+ * and every run is long.  The first turn makes a pipe readable that a
+ * parked reader waits on.  The reader must run within a few turns, not
+ * after the ring has made a thousand switches (or, here, stopped at
+ * RING_TURNS): the count of turns is the test, not a time. */
+#define RING 8
+#define RING_TURNS 200
+#define RING_BUSY_NS 2000000
+static gt_mutex_t ring_lock = GT_MUTEX_INITIALIZER;
+static gt_cond_t ring_cv[RING];
+static int ring_turn, ring_turns, ring_stop, ring_pipe[2];
+static int turns_when_read = -1;
+
+static void ring_member(void *arg)
+{
+    int me = (int)(intptr_t)arg;
+    ASSERT_EQ(gt_mutex_lock(&ring_lock), 0);
+    for (;;) {
+        while (ring_turn != me && !ring_stop)
+            ASSERT_EQ(gt_cond_wait(&ring_cv[me], &ring_lock), 0);
+        if (ring_stop)
+            break;
+        if (ring_turns == 0)
+            ASSERT_EQ(write(ring_pipe[1], "x", 1), 1);
+        int64_t until = gt_now_ns() + RING_BUSY_NS;
+        while (gt_now_ns() < until)
+            ; /* work that does not park */
+        if (++ring_turns == RING_TURNS)
+            ring_stop = 1;
+        ring_turn = (me + 1) % RING;
+        ASSERT_EQ(gt_cond_signal(&ring_cv[ring_turn]), 0);
+    }
+    ASSERT_EQ(gt_mutex_unlock(&ring_lock), 0);
+}
+
+static void ring_reader(void *arg)
+{
+    char c;
+    (void)arg;
+    ASSERT_EQ(gt_read(ring_pipe[0], &c, 1), 1);
+    turns_when_read = ring_turns;
+    ring_stop = 1;
+    for (int i = 0; i < RING; i++)
+        ASSERT_EQ(gt_cond_signal(&ring_cv[i]), 0);
+}
+
+static void ring_test(void *arg)
+{
+    gt_t r, m[RING];
+    (void)arg;
+    ASSERT_OK(pipe(ring_pipe));
+    for (int i = 0; i < RING; i++)
+        ASSERT_EQ(gt_cond_init(&ring_cv[i]), 0);
+    r = tu_spawn(ring_reader, NULL);
+    gt_yield(); /* the reader parks on the empty pipe */
+    ring_turn = -1; /* nobody's until every member waits for its turn */
+    for (int i = 0; i < RING; i++)
+        m[i] = tu_spawn(ring_member, (void *)(intptr_t)i);
+    gt_yield();
+    ASSERT_EQ(gt_mutex_lock(&ring_lock), 0);
+    ring_turn = 0;
+    ASSERT_EQ(gt_cond_signal(&ring_cv[0]), 0);
+    ASSERT_EQ(gt_mutex_unlock(&ring_lock), 0);
+    for (int i = 0; i < RING; i++)
+        tu_join(m[i]);
+    tu_join(r);
+    ASSERT_OK(close(ring_pipe[0]));
+    ASSERT_OK(close(ring_pipe[1]));
+}
+
+TEST_IMPL(io_ready_fd_not_starved)
+{
+    tu_run(ring_test, NULL);
+    /* The byte went in at turn 1; a poll is due 1 ms later, at the next
+     * switch, so the reader runs after turn 2 or 3. */
+    ASSERT_GT(turns_when_read, 0);
+    if (turns_when_read > 4)
+        FAIL("the reader ran after %d turns of %d ms each", turns_when_read,
+             RING_BUSY_NS / 1000000);
+}
+
 /* ---- one fd, a reader and a writer parked on it at once ----------------- */
 
 #define BIG (4 * 1024 * 1024)
