@@ -27,10 +27,8 @@ GT__PUBLIC int pthread_setname_np(pthread_t th, const char *name)
     if (!b)
         return ESRCH;
     memcpy(b->name, name, strlen(name) + 1);
-    if (!b->h.rec) { /* made before main: named when it starts */
-        b->named = true;
-        return 0;
-    }
+    if (!b->h.rec)
+        return 0; /* made before main: named when it starts */
     int saved = errno;
     int rc = gt__self() ? gt_set_name(b->h, name) : 0;
     errno = saved;

@@ -81,8 +81,6 @@ struct gt__pthread {
     bool detached;
     bool exited;
     bool is_main;
-    bool named;                  /* name set by setname_np before main:
-                                  * the registry's once it is spawned */
     bool cancel_disabled;        /* pthread_setcancelstate's record */
     bool cancel_async;           /* pthread_setcanceltype's record */
     char name[PT_NAME_MAX];      /* getname_np until setname_np: the

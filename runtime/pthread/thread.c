@@ -201,7 +201,9 @@ static void thread_entry(void *arg)
  * readers as the spawn site.  0 or an error number. */
 static int spawn_block(struct gt__pthread *b, uint64_t site)
 {
-    gt_attr_t ga = {b->named ? b->name : NULL,
+    /* The registry gets the name too, set or inherited, so readers show
+     * what pthread_getname_np and the kernel's comm would. */
+    gt_attr_t ga = {b->name[0] ? b->name : NULL,
                     b->stack_size ? b->stack_size : default_stack(),
                     b->detached};
     int saved = errno;
@@ -275,6 +277,8 @@ void gt__pt_start_queued(void)
     }
     snprintf(gt__pt_main.name, sizeof gt__pt_main.name, "%s",
              program_invocation_short_name ? program_invocation_short_name : "");
+    if (gt__pt_main.name[0])
+        gt_set_name(gt__pt_main.h, gt__pt_main.name);
     table_insert(&gt__pt_main);
     gt__pt_keys_adopt(&gt__pt_main.spec);
     for (struct gt__pthread *b = queue_head, *next; b; b = next) {

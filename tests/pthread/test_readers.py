@@ -78,7 +78,7 @@ EXPECTED = [
     ("reader", "reader_read", READERS, "reader", "fd"),
     ("sleeper", "sleeper_sleep", SLEEPERS, "sleeper", "sleep"),
     ("joiner", "joiner_join", JOINERS, "joiner", "join"),
-    ("main", "main_read", 1, "", "fd"),
+    ("main", "main_read", 1, "fx_parked", "fd"),  # the comm of the program
 ]
 
 
@@ -124,8 +124,11 @@ def test_gt_top_locations_and_names(parked):
         assert loc["waiting"] == n and loc["kind"] == kind, loc
     threads = doc["threads_list"]
     names = collections.Counter(t["name"] for t in threads)
+    # main has the program's name, as the kernel's comm of its thread.
+    with open("/proc/%d/comm" % parked) as f:
+        assert f.read().strip() == "fx_parked"
     assert names == {"reader": READERS, "sleeper": SLEEPERS,
-                     "joiner": JOINERS, "": 1}
+                     "joiner": JOINERS, "fx_parked": 1}
     by_id = {t["id"]: t for t in threads}
     # main is green thread 1, entered at the program's main.
     assert by_id[1]["entry"] == "main"
