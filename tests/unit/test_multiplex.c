@@ -18,29 +18,6 @@
 
 #define MS TU_MS
 
-static struct gt_location_rec *loc(uint32_t i)
-{
-    struct gt_location_rec **c =
-        (struct gt_location_rec **)(uintptr_t)gt_registry.loc_chunks;
-    return &c[i / gt_registry.locs_per_chunk][i % gt_registry.locs_per_chunk];
-}
-
-/* The record of a thread, as a reader sees it. */
-static const struct gt_thread_rec *rec(gt_t t)
-{
-    return (const struct gt_thread_rec *)(const void *)t.rec;
-}
-
-/* Is t parked at a call site inside fn (within its first bytes)? */
-static bool parked_in(gt_t t, void (*fn)(void *), uint8_t kind)
-{
-    const struct gt_thread_rec *r = rec(t);
-    if (r->state != GT_STATE_PARKED || r->wait_kind != kind || !r->location)
-        return false;
-    uint64_t pc = loc(r->location)->pcs[0];
-    return pc > (uintptr_t)fn && pc < (uintptr_t)fn + 768;
-}
-
 static long ticks;
 static int stop_ticker;
 
@@ -84,9 +61,9 @@ static void epoll_main(void *arg)
         gt_yield();
     /* The waiter is parked on the epoll fd, at its own call site, while
      * the ticker runs. */
-    ASSERT(parked_in(w, ep_waiter, GT_WAIT_FD));
-    ASSERT_EQ(rec(w)->wait_obj, ep);
-    ASSERT_EQ(rec(w)->wait_arg, POLLIN);
+    ASSERT(tu_parked_in(w, ep_waiter, GT_WAIT_FD));
+    ASSERT_EQ(tu_rec(w)->wait_obj, ep);
+    ASSERT_EQ(tu_rec(w)->wait_arg, POLLIN);
     ASSERT_EQ(write(ep_pipe[1], "x", 1), 1);
     tu_join(w);
     if (tu_watchdog_stop(wd))
@@ -216,7 +193,7 @@ static void select_main(void *arg)
     gt_t w = tu_spawn(sel_waiter, NULL);
     while (ticks < 100)
         gt_yield();
-    ASSERT(parked_in(w, sel_waiter, GT_WAIT_POLL));
+    ASSERT(tu_parked_in(w, sel_waiter, GT_WAIT_POLL));
     ASSERT_EQ(write(HIGH_W, "x", 1), 1);
     tu_join(w);
     if (tu_watchdog_stop(wd))
@@ -323,7 +300,7 @@ static void ppoll_main(void *arg)
     ASSERT_OK(pipe(pp));
     gt_t w = tu_spawn(pp_waiter, NULL);
     gt_yield();
-    ASSERT(parked_in(w, pp_waiter, GT_WAIT_FD));
+    ASSERT(tu_parked_in(w, pp_waiter, GT_WAIT_FD));
     ASSERT_EQ(write(pp[1], "x", 1), 1);
     tu_join(w);
     ASSERT_EQ(pp_got, 1);
