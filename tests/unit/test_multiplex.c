@@ -20,6 +20,7 @@
 
 static long ticks;
 static int stop_ticker;
+static gt_t ticker_thread;
 
 static void ticker(void *arg)
 {
@@ -28,6 +29,26 @@ static void ticker(void *arg)
         ticks++;
         gt_yield();
     }
+}
+
+/* Starts the ticker, then FN; returns FN's thread once the ticker has
+ * run 100 times, time enough for FN to have parked.  stop_ticking ends
+ * the ticker. */
+static gt_t spawn_beside_ticker(void (*fn)(void *))
+{
+    ticks = 0;
+    stop_ticker = 0;
+    ticker_thread = tu_spawn(ticker, NULL);
+    gt_t w = tu_spawn(fn, NULL);
+    while (ticks < 100)
+        gt_yield();
+    return w;
+}
+
+static void stop_ticking(void)
+{
+    stop_ticker = 1;
+    tu_join(ticker_thread);
 }
 
 /* ---- epoll_wait parks on the epoll fd ----------------------------------- */
@@ -53,12 +74,7 @@ static void epoll_main(void *arg)
     ASSERT_OK(epoll_ctl(ep, EPOLL_CTL_ADD, ep_pipe[0], &e));
     struct tu_watchdog *wd = tu_watchdog_start(ep_pipe[1], "W", 1, 3000);
 
-    ticks = 0;
-    stop_ticker = 0;
-    gt_t tk = tu_spawn(ticker, NULL);
-    gt_t w = tu_spawn(ep_waiter, NULL);
-    while (ticks < 100)
-        gt_yield();
+    gt_t w = spawn_beside_ticker(ep_waiter);
     /* The waiter is parked on the epoll fd, at its own call site, while
      * the ticker runs. */
     ASSERT(tu_parked_in(w, ep_waiter, GT_WAIT_FD));
@@ -94,8 +110,7 @@ static void epoll_main(void *arg)
     ASSERT_ERRNO(epoll_wait(ep_pipe[0], ep_ev, 4, 10), EINVAL);
     ASSERT_ERRNO(epoll_wait(999, ep_ev, 4, 10), EBADF);
 
-    stop_ticker = 1;
-    tu_join(tk);
+    stop_ticking();
 }
 
 /* epoll_pwait's mask lets a blocked signal in: EINTR, handler run. */
@@ -187,12 +202,7 @@ static void select_main(void *arg)
     ASSERT_EQ(dup2(b[0], LOW_R), LOW_R);
     struct tu_watchdog *wd = tu_watchdog_start(HIGH_W, "W", 1, 3000);
 
-    ticks = 0;
-    stop_ticker = 0;
-    gt_t tk = tu_spawn(ticker, NULL);
-    gt_t w = tu_spawn(sel_waiter, NULL);
-    while (ticks < 100)
-        gt_yield();
+    gt_t w = spawn_beside_ticker(sel_waiter);
     ASSERT(tu_parked_in(w, sel_waiter, GT_WAIT_POLL));
     ASSERT_EQ(write(HIGH_W, "x", 1), 1);
     tu_join(w);
@@ -261,8 +271,7 @@ static void select_main(void *arg)
     ts = (struct timespec){0, 1000000000};
     ASSERT_ERRNO(pselect(1, NULL, NULL, NULL, &ts, NULL), EINVAL);
 
-    stop_ticker = 1;
-    tu_join(tk);
+    stop_ticking();
 }
 
 TEST_IMPL(multiplex_select_high_fds)
