@@ -118,6 +118,22 @@ static void rw_next(struct rw *x)
     }
 }
 
+/* What a reader or writer that cannot have the lock now gets instead of
+ * parking: EBUSY for a try, EDEADLK when it holds the write lock itself,
+ * ABSTIME's error (on CLOCK; NULL: no deadline); else 0, and *DEADLINE
+ * set at the first park (0: none). */
+static int may_park(const struct rw *x, int try, clockid_t clock,
+                    const struct timespec *abstime, uint64_t *deadline)
+{
+    if (try)
+        return EBUSY;
+    if (x->wl.owner == gt__self())
+        return EDEADLK;
+    if (abstime && !*deadline)
+        return gt__pts_deadline(clock, abstime, deadline);
+    return 0;
+}
+
 static int rdlock(pthread_rwlock_t *prw, const void *fp, int try,
                   clockid_t clock, const struct timespec *abstime)
 {
@@ -125,7 +141,6 @@ static int rdlock(pthread_rwlock_t *prw, const void *fp, int try,
     int r = rw_get(prw, &x);
     if (r)
         return r;
-    struct gt__thread *self = gt__self();
     uint64_t deadline = 0;
     for (;;) {
         if (!x->wl.owner && !(x->prefer_writer && x->wwait)) {
@@ -134,11 +149,7 @@ static int rdlock(pthread_rwlock_t *prw, const void *fp, int try,
             x->readers++;
             return 0;
         }
-        if (try)
-            return EBUSY;
-        if (x->wl.owner == self)
-            return EDEADLK;
-        if (abstime && !deadline && (r = gt__pts_deadline(clock, abstime, &deadline)))
+        if ((r = may_park(x, try, clock, abstime, &deadline)))
             return r;
         if (rw_park(x, &x->r, fp, deadline) == ETIMEDOUT)
             return ETIMEDOUT;
@@ -159,11 +170,7 @@ static int wrlock(pthread_rwlock_t *prw, const void *fp, int try,
             write_take(x, self, 0);
             return 0;
         }
-        if (try)
-            return EBUSY;
-        if (x->wl.owner == self)
-            return EDEADLK;
-        if (abstime && !deadline && (r = gt__pts_deadline(clock, abstime, &deadline)))
+        if ((r = may_park(x, try, clock, abstime, &deadline)))
             return r;
         x->wwait++;
         r = rw_park(x, &x->w, fp, deadline);

@@ -65,18 +65,29 @@ static void interrupt(struct gt__pthread *b, int sig)
     gt__wake(t, EINTR);
 }
 
-GT__PUBLIC int pthread_kill(pthread_t th, int sig)
+/* What pthread_kill and pthread_sigqueue answer for green thread B (NULL:
+ * none) without sending SIG: ESRCH, EINVAL, or 0 for signal 0 or a thread
+ * that has exited; -1 when the signal is to be sent. */
+static int not_sent(const struct gt__pthread *b, int sig)
 {
-    struct gt__pthread *b = gt__pt_find(th);
-    if (!gt__self() && (!b || gt__pt_phase == GT__PT_AFTER))
-        return b ? (sig == 0 ? 0 : ESRCH) : PT_NEXT(pthread_kill)(th, sig);
     if (!b)
         return ESRCH;
     if (sig < 0 || sig >= NSIG)
         return EINVAL;
     if (sig == 0 || b->exited)
         return 0;
-    int rc = PT_NEXT(pthread_kill)(PT_NEXT(pthread_self)(), sig);
+    return -1;
+}
+
+GT__PUBLIC int pthread_kill(pthread_t th, int sig)
+{
+    struct gt__pthread *b = gt__pt_find(th);
+    if (!gt__self() && (!b || gt__pt_phase == GT__PT_AFTER))
+        return b ? (sig == 0 ? 0 : ESRCH) : PT_NEXT(pthread_kill)(th, sig);
+    int rc = not_sent(b, sig);
+    if (rc >= 0)
+        return rc;
+    rc = PT_NEXT(pthread_kill)(PT_NEXT(pthread_self)(), sig);
     if (rc == 0)
         interrupt(b, sig);
     return rc;
@@ -87,12 +98,9 @@ GT__PUBLIC int pthread_sigqueue(pthread_t th, int sig, const union sigval val)
     struct gt__pthread *b = gt__pt_find(th);
     if (!gt__self() && !b)
         return PT_NEXT(pthread_sigqueue)(th, sig, val);
-    if (!b)
-        return ESRCH;
-    if (sig < 0 || sig >= NSIG)
-        return EINVAL;
-    if (sig == 0 || b->exited)
-        return 0;
+    int rc = not_sent(b, sig);
+    if (rc >= 0)
+        return rc;
     return PT_NEXT(pthread_sigqueue)(PT_NEXT(pthread_self)(), sig, val);
 }
 
@@ -107,17 +115,27 @@ GT__PUBLIC int pthread_cancel(pthread_t th)
     return ENOTSUP;
 }
 
+/* pthread_setcancelstate and pthread_setcanceltype: *FLAG records which
+ * of two values was set, NO (false) or YES (true).  Puts the one set
+ * before in *OLD (when not NULL) and records VALUE; EINVAL for any other
+ * value, leaving both alone. */
+static int set_choice(bool *flag, int value, int no, int yes, int *old)
+{
+    if (value != no && value != yes)
+        return EINVAL;
+    if (old)
+        *old = *flag ? yes : no;
+    *flag = value == yes;
+    return 0;
+}
+
 GT__PUBLIC int pthread_setcancelstate(int state, int *old)
 {
     struct gt__pthread *b = gt__pt_self();
     if (!b)
         return PT_NEXT(pthread_setcancelstate)(state, old);
-    if (state != PTHREAD_CANCEL_ENABLE && state != PTHREAD_CANCEL_DISABLE)
-        return EINVAL;
-    if (old)
-        *old = b->cancel_disabled ? PTHREAD_CANCEL_DISABLE : PTHREAD_CANCEL_ENABLE;
-    b->cancel_disabled = state == PTHREAD_CANCEL_DISABLE;
-    return 0;
+    return set_choice(&b->cancel_disabled, state, PTHREAD_CANCEL_ENABLE,
+                      PTHREAD_CANCEL_DISABLE, old);
 }
 
 GT__PUBLIC int pthread_setcanceltype(int type, int *old)
@@ -125,12 +143,8 @@ GT__PUBLIC int pthread_setcanceltype(int type, int *old)
     struct gt__pthread *b = gt__pt_self();
     if (!b)
         return PT_NEXT(pthread_setcanceltype)(type, old);
-    if (type != PTHREAD_CANCEL_DEFERRED && type != PTHREAD_CANCEL_ASYNCHRONOUS)
-        return EINVAL;
-    if (old)
-        *old = b->cancel_async ? PTHREAD_CANCEL_ASYNCHRONOUS : PTHREAD_CANCEL_DEFERRED;
-    b->cancel_async = type == PTHREAD_CANCEL_ASYNCHRONOUS;
-    return 0;
+    return set_choice(&b->cancel_async, type, PTHREAD_CANCEL_DEFERRED,
+                      PTHREAD_CANCEL_ASYNCHRONOUS, old);
 }
 
 GT__PUBLIC void pthread_testcancel(void)

@@ -245,12 +245,21 @@ GT__PUBLIC int connect(int fd, const struct sockaddr *addr, socklen_t len)
     return gt__keep_frame(gt__connect(fd, addr, len, FP));
 }
 
-GT__PUBLIC int poll(struct pollfd *fds, nfds_t n, int timeout_ms)
+/* poll and __poll_chk: FP is the frame of the public name the program
+ * called, where the wait is published (that name keeps its frame with
+ * gt__keep_frame). */
+static int poll_at(struct pollfd *fds, nfds_t n, int timeout_ms,
+                   const void *fp)
 {
     if (!gt__self())
         return sys_poll(fds, n, timeout_ms);
-    return gt__keep_frame(gt__poll(
-        fds, n, timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000000, FP));
+    return gt__poll(fds, n, timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000000,
+                    fp);
+}
+
+GT__PUBLIC int poll(struct pollfd *fds, nfds_t n, int timeout_ms)
+{
+    return gt__keep_frame(poll_at(fds, n, timeout_ms, FP));
 }
 
 /* A timespec as a timeout in ns: -1 for NULL (no limit); EINVAL when it
@@ -271,8 +280,9 @@ static int timespec_ns(const struct timespec *ts, int64_t *ns)
     return 0;
 }
 
-GT__PUBLIC int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
-                     const sigset_t *mask)
+/* ppoll and __ppoll_chk, FP as for poll_at. */
+static int ppoll_at(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+                    const sigset_t *mask, const void *fp)
 {
     if (!gt__self()) {
         /* glibc passes a copy: the caller's timespec is const. */
@@ -286,7 +296,13 @@ GT__PUBLIC int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
     int64_t ns;
     if (timespec_ns(ts, &ns) < 0)
         return -1;
-    return gt__keep_frame(gt__poll_masked(fds, n, ns, mask, FP));
+    return gt__poll_masked(fds, n, ns, mask, fp);
+}
+
+GT__PUBLIC int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+                     const sigset_t *mask)
+{
+    return gt__keep_frame(ppoll_at(fds, n, ts, mask, FP));
 }
 
 /* The kernel's pselect6 takes the mask and its size as a pair. */
@@ -425,10 +441,7 @@ GT__PUBLIC int __poll_chk(struct pollfd *fds, nfds_t n, int timeout_ms,
 {
     if (fdslen / sizeof(*fds) < n)
         __chk_fail();
-    if (!gt__self())
-        return sys_poll(fds, n, timeout_ms);
-    return gt__keep_frame(gt__poll(
-        fds, n, timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000000, FP));
+    return gt__keep_frame(poll_at(fds, n, timeout_ms, FP));
 }
 
 GT__PUBLIC int __ppoll_chk(struct pollfd *fds, nfds_t n,
@@ -437,18 +450,7 @@ GT__PUBLIC int __ppoll_chk(struct pollfd *fds, nfds_t n,
 {
     if (fdslen / sizeof(*fds) < n)
         __chk_fail();
-    if (!gt__self()) {
-        struct timespec copy, *cp = NULL;
-        if (ts) {
-            copy = *ts;
-            cp = &copy;
-        }
-        return (int)syscall(SYS_ppoll, fds, n, cp, mask, SYS_SIGSET_BYTES);
-    }
-    int64_t ns;
-    if (timespec_ns(ts, &ns) < 0)
-        return -1;
-    return gt__keep_frame(gt__poll_masked(fds, n, ns, mask, FP));
+    return gt__keep_frame(ppoll_at(fds, n, ts, mask, FP));
 }
 
 GT__PUBLIC int nanosleep(const struct timespec *req, struct timespec *rem)

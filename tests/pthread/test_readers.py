@@ -12,13 +12,13 @@ import os
 import re
 import subprocess
 import sys
-import time
 
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 from fixture_lines import marker_lines  # noqa: E402
+from ready_process import wait_idle  # noqa: E402
 
 BUILD = os.environ.get("GT_BUILD", os.path.join(HERE, "..", "..", "build"))
 LIB = os.path.join(BUILD, "lib", "libgt-pthread.so")
@@ -28,20 +28,6 @@ GT_TOP = os.path.join(BUILD, "bin", "gt-top")
 LINES = marker_lines(os.path.join(HERE, "fx_parked.c"))
 
 READERS, SLEEPERS, JOINERS = 5, 7, 3
-
-
-def wait_idle(pid):
-    """Until the kernel thread that runs the green threads sleeps in the
-    poller: every green thread has parked then."""
-    for _ in range(2000):
-        with open("/proc/%d/stat" % pid, "rb") as f:
-            state = chr(f.read().rsplit(b") ", 1)[1][0])
-        with open("/proc/%d/wchan" % pid) as f:
-            wchan = f.read()
-        if state == "S" and "poll" in wchan:
-            return
-        time.sleep(0.005)
-    raise AssertionError("process %d never went idle" % pid)
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,12 @@ import os
 import re
 import subprocess
 import sys
-import time
 
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from fixture_lines import marker_lines  # noqa: E402
+from ready_process import wait_idle  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD = os.environ.get("GT_BUILD", os.path.join(HERE, "..", "..", "build"))
@@ -29,20 +29,6 @@ LINES = marker_lines(SOURCE)
 
 def site(func, name):
     return "%s (sync_readers.c:%d)" % (func, LINES[name])
-
-
-def wait_idle(pid):
-    """Until its one kernel thread sleeps in the poller: every green
-    thread has parked."""
-    for _ in range(2000):
-        with open("/proc/%d/stat" % pid, "rb") as f:
-            state = chr(f.read().rsplit(b") ", 1)[1][0])
-        with open("/proc/%d/wchan" % pid) as f:
-            wchan = f.read()
-        if state == "S" and "poll" in wchan:
-            return
-        time.sleep(0.005)
-    raise AssertionError("process %d never went idle" % pid)
 
 
 @pytest.fixture(scope="module")

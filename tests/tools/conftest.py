@@ -6,12 +6,12 @@ import sys
 import re
 import resource
 import subprocess
-import time
 
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from fixture_lines import marker_lines  # noqa: E402
+from ready_process import wait_idle  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD = os.environ.get("GT_BUILD", os.path.join(HERE, "..", "..", "build"))
@@ -53,22 +53,6 @@ def exe(variant="static", name="known_stacks"):
 def unlimited_core():
     resource.setrlimit(resource.RLIMIT_CORE,
                        (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
-
-
-def wait_idle(pid):
-    """Until the process sleeps in the kernel: its one kernel thread is then
-    in the poller, so every green thread has parked (the main one parks
-    just after it prints "ready")."""
-    for _ in range(1000):
-        # Bytes: the process name in it is any bytes the program set.
-        with open("/proc/%d/stat" % pid, "rb") as f:
-            state = chr(f.read().rsplit(b") ", 1)[1][0])
-        with open("/proc/%d/wchan" % pid) as f:
-            wchan = f.read()
-        if state == "S" and "poll" in wchan:
-            return
-        time.sleep(0.005)
-    raise AssertionError("process %d never went idle" % pid)
 
 
 class Running:

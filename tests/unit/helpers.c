@@ -8,6 +8,7 @@
  */
 #include "test.h"
 
+#include <gt/registry.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -294,4 +295,25 @@ size_t tu_vm_size(void)
         FAIL("cannot parse /proc/self/statm");
     fclose(f);
     return pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+struct gt_location_rec *tu_loc(uint32_t i)
+{
+    struct gt_location_rec **c =
+        (struct gt_location_rec **)(uintptr_t)gt_registry.loc_chunks;
+    return &c[i / gt_registry.locs_per_chunk][i % gt_registry.locs_per_chunk];
+}
+
+const struct gt_thread_rec *tu_rec(gt_t t)
+{
+    return (const struct gt_thread_rec *)(const void *)t.rec;
+}
+
+bool tu_parked_in(gt_t t, void (*fn)(void *), uint8_t kind)
+{
+    const struct gt_thread_rec *r = tu_rec(t);
+    if (r->state != GT_STATE_PARKED || r->wait_kind != kind || !r->location)
+        return false;
+    uint64_t pc = tu_loc(r->location)->pcs[0];
+    return pc > (uintptr_t)fn && pc < (uintptr_t)fn + 768;
 }

@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -157,5 +158,16 @@ int tu_watchdog_stop(struct tu_watchdog *w);
 
 /* Virtual memory size of this process in bytes (/proc/self/statm). */
 size_t tu_vm_size(void);
+
+/* What a reader sees of this process's threads (gt/registry.h). */
+struct gt_location_rec;
+struct gt_thread_rec;
+/* Location record I of the registry (I from a thread record's location). */
+struct gt_location_rec *tu_loc(uint32_t i);
+/* The record of thread T. */
+const struct gt_thread_rec *tu_rec(gt_t t);
+/* Is T parked with wait KIND at a call site inside FN (within its first
+ * 768 bytes)? */
+bool tu_parked_in(gt_t t, void (*fn)(void *), uint8_t kind);
 
 #endif /* GT_TEST_H */

@@ -22,41 +22,15 @@
 
 #define MS TU_MS
 
-static struct gt_location_rec *loc(uint32_t i)
-{
-    struct gt_location_rec **c =
-        (struct gt_location_rec **)(uintptr_t)gt_registry.loc_chunks;
-    return &c[i / gt_registry.locs_per_chunk][i % gt_registry.locs_per_chunk];
-}
-
-static const struct gt_thread_rec *rec(gt_t t)
-{
-    return (const struct gt_thread_rec *)(const void *)t.rec;
-}
-
-/* Is pc inside fn (within its first bytes)? */
-static bool in_fn(uint64_t pc, void (*fn)(void *))
-{
-    return pc > (uintptr_t)fn && pc < (uintptr_t)fn + 768;
-}
-
-/* Is t parked with `kind` at a call site inside fn? */
-static bool parked_in(gt_t t, void (*fn)(void *), uint8_t kind)
-{
-    const struct gt_thread_rec *r = rec(t);
-    return r->state == GT_STATE_PARKED && r->wait_kind == kind &&
-           r->location && in_fn(loc(r->location)->pcs[0], fn);
-}
-
 /* Yields until t is parked in fn, for 5 s at most. */
 static void await_parked(gt_t t, void (*fn)(void *), uint8_t kind)
 {
     int64_t t0 = tu_now_ns();
-    while (!parked_in(t, fn, kind)) {
+    while (!tu_parked_in(t, fn, kind)) {
         if (tu_now_ns() - t0 > 5000 * MS)
             FAIL("thread %llu never parked in the function at %p (state %u, "
                  "wait kind %u)", (unsigned long long)t.id, (void *)fn,
-                 rec(t)->state, rec(t)->wait_kind);
+                 tu_rec(t)->state, tu_rec(t)->wait_kind);
         gt_sleep_ns(1 * MS);
     }
 }
@@ -127,8 +101,8 @@ static void sendfile_main(void *arg)
     gt_t s = tu_spawn(sf_sender, NULL);
     /* The buffer fills: the sender parks on the socket's writability. */
     await_parked(s, sf_sender, GT_WAIT_FD);
-    ASSERT_EQ(rec(s)->wait_obj, sf_sock[0]);
-    ASSERT_EQ(rec(s)->wait_arg, POLLOUT);
+    ASSERT_EQ(tu_rec(s)->wait_obj, sf_sock[0]);
+    ASSERT_EQ(tu_rec(s)->wait_arg, POLLOUT);
     long before = ticks;
     /* A slow reader: small reads, a pause now and then. */
     sf_got = calloc(1, FILE_BYTES);
@@ -327,19 +301,19 @@ static void contend(void (*b_fn)(void *), void (*release)(void))
     gt_t tk = tu_spawn(ticker, NULL);
     gt_t b = tu_spawn(b_fn, NULL);
     await_parked(b, b_fn, GT_WAIT_SLEEP);
-    ASSERT_EQ(rec(b)->wait_obj, lk_b);
-    uint32_t at = rec(b)->location;
+    ASSERT_EQ(tu_rec(b)->wait_obj, lk_b);
+    uint32_t at = tu_rec(b)->location;
     long before = ticks;
     while (ticks < before + 100)
         gt_yield();
     ASSERT_EQ(lk_b_done, 0);
-    uint64_t completed = loc(at)->completed;
+    uint64_t completed = tu_loc(at)->completed;
     release();
     tu_join(b);
     ASSERT_EQ(lk_b_done, 1);
-    ASSERT_GE(loc(at)->arrivals, 1);
-    ASSERT_GT(loc(at)->completed, completed);
-    ASSERT_GT(loc(at)->total_wait_ns, 0);
+    ASSERT_GE(tu_loc(at)->arrivals, 1);
+    ASSERT_GT(tu_loc(at)->completed, completed);
+    ASSERT_GT(tu_loc(at)->total_wait_ns, 0);
     stop_ticker = 1;
     tu_join(tk);
 }
@@ -570,7 +544,7 @@ static void msg_main(void *arg)
     /* Without it, the reader parks at its call until data comes. */
     gt_t r = tu_spawn(md_reader, NULL);
     await_parked(r, md_reader, GT_WAIT_FD);
-    ASSERT_EQ(rec(r)->wait_obj, md[0]);
+    ASSERT_EQ(tu_rec(r)->wait_obj, md[0]);
     memcpy(b, "abcd", 4);
     ASSERT_EQ(sendmsg(md[1], &m, 0), 4);
     tu_join(r);

@@ -18,31 +18,9 @@
 
 #define MS TU_MS
 
-static struct gt_location_rec *loc(uint32_t i)
-{
-    struct gt_location_rec **c =
-        (struct gt_location_rec **)(uintptr_t)gt_registry.loc_chunks;
-    return &c[i / gt_registry.locs_per_chunk][i % gt_registry.locs_per_chunk];
-}
-
-/* The record of a thread, as a reader sees it. */
-static const struct gt_thread_rec *rec(gt_t t)
-{
-    return (const struct gt_thread_rec *)(const void *)t.rec;
-}
-
-/* Is t parked at a call site inside fn (within its first bytes)? */
-static bool parked_in(gt_t t, void (*fn)(void *), uint8_t kind)
-{
-    const struct gt_thread_rec *r = rec(t);
-    if (r->state != GT_STATE_PARKED || r->wait_kind != kind || !r->location)
-        return false;
-    uint64_t pc = loc(r->location)->pcs[0];
-    return pc > (uintptr_t)fn && pc < (uintptr_t)fn + 768;
-}
-
 static long ticks;
 static int stop_ticker;
+static gt_t ticker_thread;
 
 static void ticker(void *arg)
 {
@@ -51,6 +29,26 @@ static void ticker(void *arg)
         ticks++;
         gt_yield();
     }
+}
+
+/* Starts the ticker, then FN; returns FN's thread once the ticker has
+ * run 100 times, time enough for FN to have parked.  stop_ticking ends
+ * the ticker. */
+static gt_t spawn_beside_ticker(void (*fn)(void *))
+{
+    ticks = 0;
+    stop_ticker = 0;
+    ticker_thread = tu_spawn(ticker, NULL);
+    gt_t w = tu_spawn(fn, NULL);
+    while (ticks < 100)
+        gt_yield();
+    return w;
+}
+
+static void stop_ticking(void)
+{
+    stop_ticker = 1;
+    tu_join(ticker_thread);
 }
 
 /* ---- epoll_wait parks on the epoll fd ----------------------------------- */
@@ -76,17 +74,12 @@ static void epoll_main(void *arg)
     ASSERT_OK(epoll_ctl(ep, EPOLL_CTL_ADD, ep_pipe[0], &e));
     struct tu_watchdog *wd = tu_watchdog_start(ep_pipe[1], "W", 1, 3000);
 
-    ticks = 0;
-    stop_ticker = 0;
-    gt_t tk = tu_spawn(ticker, NULL);
-    gt_t w = tu_spawn(ep_waiter, NULL);
-    while (ticks < 100)
-        gt_yield();
+    gt_t w = spawn_beside_ticker(ep_waiter);
     /* The waiter is parked on the epoll fd, at its own call site, while
      * the ticker runs. */
-    ASSERT(parked_in(w, ep_waiter, GT_WAIT_FD));
-    ASSERT_EQ(rec(w)->wait_obj, ep);
-    ASSERT_EQ(rec(w)->wait_arg, POLLIN);
+    ASSERT(tu_parked_in(w, ep_waiter, GT_WAIT_FD));
+    ASSERT_EQ(tu_rec(w)->wait_obj, ep);
+    ASSERT_EQ(tu_rec(w)->wait_arg, POLLIN);
     ASSERT_EQ(write(ep_pipe[1], "x", 1), 1);
     tu_join(w);
     if (tu_watchdog_stop(wd))
@@ -117,8 +110,7 @@ static void epoll_main(void *arg)
     ASSERT_ERRNO(epoll_wait(ep_pipe[0], ep_ev, 4, 10), EINVAL);
     ASSERT_ERRNO(epoll_wait(999, ep_ev, 4, 10), EBADF);
 
-    stop_ticker = 1;
-    tu_join(tk);
+    stop_ticking();
 }
 
 /* epoll_pwait's mask lets a blocked signal in: EINTR, handler run. */
@@ -210,13 +202,8 @@ static void select_main(void *arg)
     ASSERT_EQ(dup2(b[0], LOW_R), LOW_R);
     struct tu_watchdog *wd = tu_watchdog_start(HIGH_W, "W", 1, 3000);
 
-    ticks = 0;
-    stop_ticker = 0;
-    gt_t tk = tu_spawn(ticker, NULL);
-    gt_t w = tu_spawn(sel_waiter, NULL);
-    while (ticks < 100)
-        gt_yield();
-    ASSERT(parked_in(w, sel_waiter, GT_WAIT_POLL));
+    gt_t w = spawn_beside_ticker(sel_waiter);
+    ASSERT(tu_parked_in(w, sel_waiter, GT_WAIT_POLL));
     ASSERT_EQ(write(HIGH_W, "x", 1), 1);
     tu_join(w);
     if (tu_watchdog_stop(wd))
@@ -284,8 +271,7 @@ static void select_main(void *arg)
     ts = (struct timespec){0, 1000000000};
     ASSERT_ERRNO(pselect(1, NULL, NULL, NULL, &ts, NULL), EINVAL);
 
-    stop_ticker = 1;
-    tu_join(tk);
+    stop_ticking();
 }
 
 TEST_IMPL(multiplex_select_high_fds)
@@ -323,7 +309,7 @@ static void ppoll_main(void *arg)
     ASSERT_OK(pipe(pp));
     gt_t w = tu_spawn(pp_waiter, NULL);
     gt_yield();
-    ASSERT(parked_in(w, pp_waiter, GT_WAIT_FD));
+    ASSERT(tu_parked_in(w, pp_waiter, GT_WAIT_FD));
     ASSERT_EQ(write(pp[1], "x", 1), 1);
     tu_join(w);
     ASSERT_EQ(pp_got, 1);
