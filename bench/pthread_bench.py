@@ -14,7 +14,8 @@ plug-in runs.)
         times with LD_PRELOAD=build/lib/libgt-pthread.so (impl=gt-pthread),
         the two alternating, the first of each pair switching every round.
         Each process takes 3 repetitions after its warm-up; a figure is
-        the median of the R processes' medians.  Every preloaded process
+        the median of the R processes' medians (min and max: of those
+        medians).  Every preloaded process
         runs with GT_PTHREAD_WARN_TLS=2 and must print a line starting
         "gt-pthread: " (the library's report of the TLS segments it found),
         and no native one may: a row that measured NPTL twice is an error.
@@ -27,7 +28,10 @@ plug-in runs.)
         ServerRoot and port each): natively and with LD_PRELOAD=
         libgt-pthread.so.  Both are started, then R rounds each run wrk -t1
         -cC for S seconds against one and then the other (the order
-        switching every round) after a 1 s warm-up of each.  Rows:
+        switching every round) after a 1 s warm-up of each.  p99 includes
+        each connection's first request, which waits for the listener's
+        accept: the first second of a run carries the tail, so S of 5
+        rather than 3.  Rows:
         requests/s, p99 latency, the child's CPU time per request (utime +
         stime of /proc/PID/stat over wrk's request count), and the child's
         RSS per thread: VmRSS read 1 s after each wrk run (connections
@@ -71,6 +75,7 @@ EXTRA_THREADS = 2       # the worker MPM child's listener and main thread
 MODES = ("native", "gt")
 LIB_IMPL = {"native": "pthread", "gt": "gt-pthread"}
 TLS_LINE = "gt-pthread: "
+WRK_TIMEOUT = 30        # s; see run_wrk
 
 # ---------------------------------------------------------------------------
 # What bench/run.py runs and shows.
@@ -96,7 +101,7 @@ def runs(Run, a):
                        a(n=NPTL_QUICK[scen], reps=1),
                        [(bench, impl) for _, bench in NPTL_RESULTS[scen]
                         for impl in LIB_IMPL.values()]))
-    out.append(Run("pthread-preload", "apache", a(threads=2000, conns=1000, secs=3, reps=5),
+    out.append(Run("pthread-preload", "apache", a(threads=2000, conns=1000, secs=5, reps=5),
                    a(threads=200, conns=100, secs=1, reps=1),
                    [(b, m) for b in APACHE_BENCHES for m in MODES]))
     return out
@@ -225,8 +230,7 @@ def scenario_nptl(scen, params, build):
     for _, bench in NPTL_RESULTS[scen]:
         for mode in MODES:
             plugin_cli.result(bench, LIB_IMPL[mode], "ns" if "rss" not in bench else "bytes",
-                              got[(bench, mode)], ns[bench], processes=params["reps"],
-                              inner_reps=INNER_REPS)
+                              got[(bench, mode)], ns[bench], inner_reps=INNER_REPS)
 
 
 # ---------------------------------------------------------------------------
@@ -420,9 +424,12 @@ def thread_count(build, server):
 
 
 def run_wrk(port, conns, secs, cpu, busy=None):
-    """(requests/s, p99 ns, requests) of one wrk -t1 run."""
+    """(requests/s, p99 ns, requests) of one wrk -t1 run.  wrk's timeout is
+    raised from 2 s to WRK_TIMEOUT: a slower response still counts in the
+    latency distribution (wrk leaves timed-out requests out of it, which
+    would flatter p99), and a timeout is an error."""
     argv = ["wrk", "-t1", "-c%d" % conns, "-d%ds" % secs, "--latency",
-            "http://127.0.0.1:%d/100.bin" % port]
+            "--timeout", "%ds" % WRK_TIMEOUT, "http://127.0.0.1:%d/100.bin" % port]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     out = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -468,6 +475,8 @@ def scenario_apache(params, build):
                 s = servers[mode]
                 before = cpu_ns(s.child)
                 r, p, count = run_wrk(s.port, conns, secs, client_cpu, busy[mode])
+                print("pthread_bench: apache %s round %d: %.0f requests/s, p99 %.1f ms"
+                      % (mode, rep, r, p / 1e6), file=sys.stderr, flush=True)
                 cpu[mode].append((cpu_ns(s.child) - before) / max(count, 1))
                 rps[mode].append(r / 1000.0)
                 p99[mode].append(p)
