@@ -30,8 +30,8 @@ plug-in runs.)
         -cC for S seconds against one and then the other (the order
         switching every round) after a 1 s warm-up of each.  p99 includes
         each connection's first request, which waits for the listener's
-        accept: the first second of a run carries the tail, so S of 5
-        rather than 3.  Rows:
+        accept; runs of 3 s had far wider p99 tails than runs of 8 s, so S
+        is 5 rather than 3.  Rows:
         requests/s, p99 latency, the child's CPU time per request (utime +
         stime of /proc/PID/stat over wrk's request count), and the child's
         RSS per thread: VmRSS read 1 s after each wrk run (connections
@@ -143,9 +143,9 @@ add_group("pt-rss-kstack", "pthread RSS+kstack",
 
 _APACHE_ROWS = [("native", "Apache worker MPM, native"),
                 ("gt", "Apache worker MPM, LD_PRELOAD=libgt-pthread.so")]
-_WHAT = ("Debian's Apache 2.4, worker MPM, one child of ThreadsPerChild threads (n), "
-         "a 100-byte file, wrk -t1 with 1,000 keep-alive connections (100 and 200 threads "
-         "in bench-quick); Apache on one CPU, wrk on the other")
+_WHAT = ("Debian's Apache 2.4, worker MPM, one child of ThreadsPerChild 2,000, a 100-byte "
+         "file, wrk -t1 with n keep-alive connections for 5 s (bench-quick: 200 threads, "
+         "100 connections, 1 s); Apache on one CPU, wrk on the other")
 add_group("apache-http", "apache http",
           "%s (thousands of requests/s; higher is better)" % _WHAT, "native", _APACHE_ROWS)
 add_group("apache-p99", "apache p99", "%s: 99th percentile latency" % _WHAT, "native",
@@ -154,9 +154,10 @@ add_group("apache-cpu", "apache cpu/req",
           "%s: the child's CPU time per request (utime + stime over wrk's request count; "
           "lower is better)" % _WHAT, "native", _APACHE_ROWS)
 add_group("apache-rss", "apache RSS/thread",
-          "Apache as above: the child's VmRSS, idle after the wrk runs, over its threads "
+          "Apache as above: the child's VmRSS, idle after each wrk run, over its threads "
           "(n: ThreadsPerChild + the listener + main, counted: kernel threads natively, "
-          "green threads on gt)", "native", _APACHE_ROWS)
+          "green threads on gt); the child's fixed memory included, the 16 KiB kernel "
+          "stack of each native thread not", "native", _APACHE_ROWS)
 
 TARGETS = []
 
