@@ -207,9 +207,10 @@ def run_bench_pthread(build, lib, scen, n, mode):
                                               p.stderr.strip()[-500:]))
     on_gt = any(l.startswith(TLS_LINE) for l in p.stderr.splitlines())
     if on_gt != (mode == "gt"):
-        die("%s ran %s gt under %s: the preload %s" % (
-            " ".join(argv), "on" if on_gt else "without", mode,
-            "did not take" if mode == "gt" else "leaked into the native run"))
+        die("%s: %s" % (" ".join(argv), (
+            "printed no \"%s\" line under LD_PRELOAD=%s: it ran on NPTL" % (TLS_LINE, lib)
+            if mode == "gt" else
+            "printed \"%s\" lines natively: the preload leaked into it" % TLS_LINE)))
     out = {}
     for line in p.stdout.splitlines():
         if line.startswith("RESULT "):
