@@ -13,6 +13,11 @@
  *             variables, the way portable code parks; ns per hand-off
  *   spawn     pthread_create (64 KiB stack) + pthread_join, n times;
  *             ns per thread
+ *   mutex     two figures: an uncontended pthread_mutex_lock + unlock pair
+ *             in one thread, n times (bench=mutex, ns per pair), and a
+ *             contended hand-off: two threads pass three mutexes around so
+ *             that every lock waits for the other thread's unlock
+ *             (bench=mutex-handoff, ns per hand-off)
  *   rss       n threads with the smallest stack glibc allows, parked on a
  *             condvar; user-space RSS bytes per thread (impl=pthread), and
  *             the same plus the kernel stack each thread costs, read from
@@ -177,6 +182,107 @@ static void bench_spawn(const bench_args_t *a)
     bench_report("spawn", "pthread", "ns", ns, reps, threads, NULL);
 }
 
+/* ---- mutex: uncontended pair, contended hand-off ------------------------- */
+
+/*
+ * The hand-off with mutexes alone, each unlocked by the thread that locked
+ * it (as POSIX asks).  Three mutexes: side 0 starts holding m[0] and m[1],
+ * side 1 holding m[2].  Step j of side 0 unlocks m[j % 3] and locks
+ * m[(j + 2) % 3], which side 1 holds until its own step j; step j of side
+ * 1 unlocks m[(j + 2) % 3] and locks m[(j + 1) % 3], which side 0 holds
+ * until its step j + 1.  So every lock waits for the other side, and the
+ * two alternate: one hand-off per lock.  A barrier makes both hold their
+ * first mutexes before either steps.
+ */
+static struct {
+    pthread_mutex_t m[3];
+    pthread_barrier_t start;
+    long steps; /* steps of each side */
+} mutex_pp = {.m = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+                    PTHREAD_MUTEX_INITIALIZER}};
+
+static void lock(pthread_mutex_t *m)
+{
+    check(pthread_mutex_lock(m), "pthread_mutex_lock");
+}
+
+static void unlock(pthread_mutex_t *m)
+{
+    check(pthread_mutex_unlock(m), "pthread_mutex_unlock");
+}
+
+static void *mutex_side(void *arg)
+{
+    int me = (int)(intptr_t)arg;
+    long steps = mutex_pp.steps;
+    if (me == 0) {
+        lock(&mutex_pp.m[0]);
+        lock(&mutex_pp.m[1]);
+    } else {
+        lock(&mutex_pp.m[2]);
+    }
+    int b = pthread_barrier_wait(&mutex_pp.start);
+    if (b && b != PTHREAD_BARRIER_SERIAL_THREAD)
+        check(b, "pthread_barrier_wait");
+    if (me == 0) {
+        for (long j = 0; j < steps; j++) {
+            unlock(&mutex_pp.m[j % 3]);
+            lock(&mutex_pp.m[(j + 2) % 3]);
+        }
+        /* Holds m[steps % 3] and m[(steps + 1) % 3]. */
+        unlock(&mutex_pp.m[steps % 3]);
+        unlock(&mutex_pp.m[(steps + 1) % 3]);
+    } else {
+        lock(&mutex_pp.m[0]);
+        /* Its last step would wait for a step side 0 never takes. */
+        for (long j = 0; j < steps - 1; j++) {
+            unlock(&mutex_pp.m[(j + 2) % 3]);
+            lock(&mutex_pp.m[(j + 1) % 3]);
+        }
+        /* Holds m[(steps + 1) % 3] and m[(steps + 2) % 3]. */
+        unlock(&mutex_pp.m[(steps + 1) % 3]);
+        unlock(&mutex_pp.m[(steps + 2) % 3]);
+    }
+    return NULL;
+}
+
+static void bench_mutex(const bench_args_t *a)
+{
+    long n = bench_n(a, 100000);
+    int reps = bench_reps(a, 11);
+    double pair[BENCH_MAX_REPS], handoff[BENCH_MAX_REPS];
+    pthread_mutex_t m;
+    check(pthread_mutex_init(&m, NULL), "pthread_mutex_init");
+    check(pthread_barrier_init(&mutex_pp.start, NULL, 2), "pthread_barrier_init");
+    /* Each side's steps: side 0 locks n times, side 1 n - 1 times and
+       once before its loop, so 2n locks wait in all. */
+    mutex_pp.steps = n < 2 ? 2 : n;
+    long locks = 2 * mutex_pp.steps;
+
+    for (int r = -1; r < reps; r++) { /* r == -1: warm-up, not recorded */
+        int64_t t0 = bench_now_ns();
+        for (long i = 0; i < n; i++) {
+            lock(&m);
+            unlock(&m);
+        }
+        int64_t t1 = bench_now_ns();
+        pthread_t t[2];
+        for (int k = 0; k < 2; k++)
+            t[k] = spawn(mutex_side, (void *)(intptr_t)k, SPAWN_STACK_SIZE);
+        join(t[0]);
+        join(t[1]);
+        int64_t t2 = bench_now_ns();
+        if (r >= 0) {
+            pair[r] = (double)(t1 - t0) / (double)n;
+            handoff[r] = (double)(t2 - t1) / (double)locks;
+        }
+    }
+    pthread_barrier_destroy(&mutex_pp.start);
+    pthread_mutex_destroy(&m);
+    bench_report("mutex", "pthread", "ns", pair, reps, n, NULL);
+    bench_report("mutex-handoff", "pthread", "ns", handoff, reps, locks, NULL);
+}
+
 /* ---- rss: memory per parked thread ---------------------------------------- */
 
 static struct {
@@ -255,7 +361,7 @@ static void bench_rss(const bench_args_t *a)
 
 int main(int argc, char **argv)
 {
-    const char *scenarios = "yield parkwake spawn rss";
+    const char *scenarios = "yield parkwake spawn mutex rss";
     bench_args_t a;
     bench_parse_args(argc, argv, scenarios, &a);
     pin_to_one_cpu();
@@ -265,6 +371,8 @@ int main(int argc, char **argv)
         bench_pingpong(&a, 1);
     else if (!strcmp(a.scenario, "spawn"))
         bench_spawn(&a);
+    else if (!strcmp(a.scenario, "mutex"))
+        bench_mutex(&a);
     else if (!strcmp(a.scenario, "rss"))
         bench_rss(&a);
     else

@@ -7,7 +7,7 @@
 set -eu
 
 PACKAGES="libpth-dev libst-dev libboost-context-dev golang-go g++ python3
-          nginx wrk curl delve gdb"
+          nginx wrk curl delve gdb apache2-bin"
 
 missing=""
 for pkg in $PACKAGES; do
