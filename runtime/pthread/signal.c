@@ -44,13 +44,17 @@
  * the target thread natively, when the handler was installed without
  * SA_RESTART.  This is how servers wake a thread blocked in accept or
  * poll to make it look at a flag (Apache's worker MPM stops its listener
- * so).  Waits on mutexes and conditions are not interrupted, as on
- * glibc; nor are sleeps (nanosleep would have to say what remains). */
+ * so).  A sleep returns EINTR and what was left even with SA_RESTART,
+ * as the kernel's never restart.  Waits on mutexes and conditions are
+ * not interrupted, as on glibc. */
 static void interrupt(struct gt__pthread *b, int sig)
 {
     struct gt__thread *t = b->h.rec;
-    if (!t || t == gt__self() || t->pub.state != GT_STATE_PARKED ||
-        (t->pub.wait_kind != GT_WAIT_FD && t->pub.wait_kind != GT_WAIT_POLL))
+    if (!t || t == gt__self() || t->pub.state != GT_STATE_PARKED)
+        return;
+    bool sleep = t->pub.wait_kind == GT_WAIT_SLEEP;
+    if (!sleep && t->pub.wait_kind != GT_WAIT_FD &&
+        t->pub.wait_kind != GT_WAIT_POLL)
         return;
     sigset_t mask;
     struct sigaction sa;
@@ -60,7 +64,7 @@ static void interrupt(struct gt__pthread *b, int sig)
     if ((sa.sa_flags & SA_SIGINFO) == 0 &&
         (sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN))
         return;
-    if (sa.sa_flags & SA_RESTART)
+    if ((sa.sa_flags & SA_RESTART) && !sleep)
         return; /* the call would have gone on */
     gt__wake(t, EINTR);
 }

@@ -338,7 +338,9 @@ int gt__park_unstacked(const void *fp, enum gt_wait_kind kind, uint64_t obj,
  * gt/registry.h). */
 void gt__wake(struct gt__thread *t, int result) GT__HIDDEN;
 uint64_t gt__deadline(int64_t timeout_ns) GT__HIDDEN;
-int gt__sleep(const void *fp, int64_t ns) GT__HIDDEN;
+/* Parks for ns: 0 when the time is up (ns <= 0: a yield), the ns left
+ * when a signal cut it short (EINTR), -1 (EPERM) outside a green thread. */
+int64_t gt__sleep(const void *fp, int64_t ns) GT__HIDDEN;
 
 static inline struct gt__thread *gt__self(void) { return gt__tls_current; }
 

@@ -453,6 +453,19 @@ GT__PUBLIC int __ppoll_chk(struct pollfd *fds, nfds_t n,
     return gt__keep_frame(ppoll_at(fds, n, ts, mask, FP));
 }
 
+/* A sleep a signal cut short (pthread_kill of libgt-pthread): as the
+ * kernel, EINTR and what was left, whatever SA_RESTART says (signal(7):
+ * the sleeps are never restarted). */
+static int interrupted(int64_t left, struct timespec *rem)
+{
+    if (rem) {
+        rem->tv_sec = left / 1000000000;
+        rem->tv_nsec = left % 1000000000;
+    }
+    errno = EINTR;
+    return -1;
+}
+
 GT__PUBLIC int nanosleep(const struct timespec *req, struct timespec *rem)
 {
     if (!gt__self())
@@ -462,7 +475,10 @@ GT__PUBLIC int nanosleep(const struct timespec *req, struct timespec *rem)
         errno = EINVAL;
         return -1;
     }
-    gt__sleep(FP, (int64_t)req->tv_sec * 1000000000 + req->tv_nsec);
+    int64_t left =
+        gt__sleep(FP, (int64_t)req->tv_sec * 1000000000 + req->tv_nsec);
+    if (left > 0)
+        return interrupted(left, rem);
     if (rem)
         rem->tv_sec = rem->tv_nsec = 0;
     return 0;
@@ -497,7 +513,13 @@ GT__PUBLIC int clock_nanosleep(clockid_t clk, int flags,
         if (rem)
             rem->tv_sec = rem->tv_nsec = 0;
     }
-    gt__sleep(FP, ns);
+    int64_t left = gt__sleep(FP, ns);
+    if (left > 0) {
+        int saved = errno;
+        interrupted(left, flags & TIMER_ABSTIME ? NULL : rem);
+        errno = saved; /* clock_nanosleep returns its error */
+        return EINTR;
+    }
     return 0;
 }
 
@@ -507,7 +529,10 @@ GT__PUBLIC int usleep(useconds_t us)
         struct timespec ts = {us / 1000000, (long)(us % 1000000) * 1000};
         return sys_nanosleep(&ts, NULL);
     }
-    gt__sleep(FP, (int64_t)us * 1000);
+    if (gt__sleep(FP, (int64_t)us * 1000) > 0) {
+        errno = EINTR;
+        return -1;
+    }
     return 0;
 }
 
@@ -519,8 +544,11 @@ GT__PUBLIC unsigned sleep(unsigned s)
             return (unsigned)rem.tv_sec + (rem.tv_nsec >= 500000000);
         return 0;
     }
-    gt__sleep(FP, (int64_t)s * 1000000000);
-    return 0;
+    struct timespec rem = {0, 0};
+    int64_t left = gt__sleep(FP, (int64_t)s * 1000000000);
+    if (left > 0)
+        interrupted(left, &rem);
+    return (unsigned)rem.tv_sec + (rem.tv_nsec >= 500000000);
 }
 
 GT__PUBLIC int close(int fd) { return gt__close(fd); }

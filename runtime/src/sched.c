@@ -372,7 +372,7 @@ void gt__wake(struct gt__thread *t, int result)
     rq_push(t);
 }
 
-int gt__sleep(const void *fp, int64_t ns)
+int64_t gt__sleep(const void *fp, int64_t ns)
 {
     if (!gt__tls_current) {
         errno = EPERM;
@@ -380,8 +380,13 @@ int gt__sleep(const void *fp, int64_t ns)
     }
     if (ns <= 0)
         return gt_yield();
-    gt__park(fp, GT_WAIT_SLEEP, 0, (uint64_t)ns, gt__deadline(ns));
-    return 0;
+    uint64_t deadline = gt__deadline(ns);
+    if (gt__park(fp, GT_WAIT_SLEEP, 0, (uint64_t)ns, deadline) != EINTR)
+        return 0;
+    /* Interrupted (libgt-pthread's pthread_kill): what is left, at least
+     * 1 ns, for nanosleep's rem and sleep's return. */
+    uint64_t now = gt__clock();
+    return deadline > now ? (int64_t)(deadline - now) : 1;
 }
 
 /* The hot path of a hand-off: cur goes to the back of the run queue and

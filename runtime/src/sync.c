@@ -46,7 +46,8 @@ int gt__waitq_park(struct gt__waitq *q, const void *fp, enum gt_wait_kind k,
 
 int gt_sleep_ns(int64_t ns)
 {
-    return gt__keep_frame(gt__sleep(__builtin_frame_address(0), ns));
+    return gt__keep_frame(gt__sleep(__builtin_frame_address(0), ns) < 0 ? -1
+                                                                       : 0);
 }
 
 /* ---- mutex --------------------------------------------------------------- */

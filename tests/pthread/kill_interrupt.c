@@ -2,7 +2,9 @@
  * kill_interrupt.c - pthread_kill wakes a thread blocked in a system call:
  * with a handler installed without SA_RESTART, the call returns EINTR in
  * the target thread (how servers such as Apache's worker MPM stop a
- * listener blocked in accept); with SA_RESTART it goes on waiting.
+ * listener blocked in accept); with SA_RESTART it goes on waiting.  A
+ * sleep returns EINTR and what was left even with SA_RESTART (signal(7):
+ * nanosleep and sleep are never restarted).
  */
 #define _GNU_SOURCE /* pthread_tryjoin_np */
 #include <errno.h>
@@ -46,6 +48,27 @@ static void *reader(void *arg)
         }
     }
     return (void *)last;
+}
+
+#define LONG_SLEEP 30
+
+/* Sleeps LONG_SLEEP s in nanosleep (arg NULL) or sleep; what was left,
+ * in whole seconds, negated errno of nanosleep. */
+static void *sleeper(void *arg)
+{
+    if (arg) {
+        unsigned left = sleep(LONG_SLEEP);
+        CHECK(left > 0 && left <= LONG_SLEEP);
+        return (void *)(long)left;
+    }
+    struct timespec ts = {LONG_SLEEP, 0}, rem = {-1, -1};
+    CHECK_EQ(nanosleep(&ts, &rem), -1);
+    CHECK_EQ(errno, EINTR);
+    CHECK(rem.tv_sec >= 0 && rem.tv_sec < LONG_SLEEP);
+    CHECK(rem.tv_nsec >= 0 && rem.tv_nsec < 1000000000);
+    /* Signalled within a second or two of the start. */
+    CHECK(rem.tv_sec >= LONG_SLEEP - 10);
+    return (void *)(long)rem.tv_sec;
 }
 
 static void pause_ms(long ms)
@@ -102,5 +125,15 @@ int main(void)
     CHECK_EQ(pthread_join(t, &ret), 0);
     CHECK_EQ((long)ret, 1);
     OK("SA_RESTART read goes on");
+
+    /* Sleeps: cut short, SA_RESTART or not, the rest reported. */
+    for (int use_sleep = 0; use_sleep < 2; use_sleep++) {
+        CHECK_EQ(pthread_create(&t, NULL, sleeper,
+                                use_sleep ? (void *)1 : NULL), 0);
+        pause_ms(50);
+        long left = stop_by_signal(t);
+        CHECK(left >= LONG_SLEEP - 10 && left <= LONG_SLEEP);
+    }
+    OK("sleeps interrupted, the rest told");
     return 0;
 }
