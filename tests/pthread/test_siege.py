@@ -85,6 +85,20 @@ def counts(text):
     return int(t.group(1)), int(f.group(1))
 
 
+# What siege 4.0.7 prints when it polled sock + 1 (sock >= FD_SETSIZE) and
+# took that descriptor's readiness for its socket's: connect is still in
+# progress, or the read finds nothing yet.
+FD_BUG = re.compile(r"socket: (unable to connect sock\.c:\d+: Operation "
+                    r"already in progress|read error Resource temporarily "
+                    r"unavailable sock\.c:\d+)")
+
+
+def siege_fd_bug_lines(err):
+    errors = [l for l in err.splitlines() if "error" in l]
+    assert all(FD_BUG.search(l) for l in errors), errors[:20]
+    return errors
+
+
 def on_gt(env):
     e = dict(env, LD_PRELOAD=LIB, GT_PTHREAD_WARN_TLS="2")
     e.pop("GT_WATCHDOG_MS", None)
@@ -159,11 +173,12 @@ def test_users_parked_on_their_sockets(knot):
 
 
 def test_5000_users_all_seen_and_all_served(knot):
-    """siege -c 5000: every transaction done, none failed (what native
-    siege gives when its descriptors stay below 1024), and one gt-top
-    snapshot shows all 5,000 users at once, named as natively (the
-    program's name), each either waiting out its delay, on its socket,
-    not yet run, or done."""
+    """siege -c 5000: one gt-top snapshot shows all 5,000 users at once,
+    named as natively (the program's name), each either waiting out its
+    delay, on its socket, not yet run, or done; every user makes its
+    transaction, and none fails but by siege's own FD_SETSIZE bug (none
+    at all on a quiet machine, as native siege when its descriptors stay
+    below 1,024)."""
     _, url, env = knot
     s = subprocess.Popen(siege_argv(url, MANY_USERS, 1, MANY_DELAY),
                          env=on_gt(env), stdout=subprocess.PIPE,
@@ -196,4 +211,11 @@ def test_5000_users_all_seen_and_all_served(knot):
         out, err = s.communicate(timeout=180)
     assert s.returncode == 0, err
     assert_on_gt(err)
-    assert counts(out + err) == (MANY_USERS, 0)
+    done, failed = counts(out + err)
+    # Every user made its transaction: none lost, none hung.
+    assert done + failed == MANY_USERS, (done, failed)
+    # On a quiet machine none fails (5,000 of 5,000 by hand); on a busy one
+    # more sockets stay open at once and siege's FD_SETSIZE bug (above)
+    # fails some, natively too.  Any other failure is a fault.
+    bug = siege_fd_bug_lines(err)
+    assert failed == 0 or bug, err[-3000:]
