@@ -8,7 +8,7 @@ pkgs="gcc make libunwind-dev liblzma-dev libelf-dev libdw-dev systemtap-sdt-dev
       valgrind gdb strace python3 python3-pytest binutils curl
       libncurses-dev tmux graphviz prometheus python3-jsonschema
       groff-base man-db zlib1g-dev golang-go
-      clang libclang-rt-14-dev apache2-bin siege $*"
+      clang libclang-rt-14-dev apache2-bin siege wrk g++ $*"
 
 missing=""
 for p in $pkgs; do

@@ -13,14 +13,22 @@
 # would have; -O1 so that calls stay where the source puts them.
 
 PTT_SRCS := $(sort $(wildcard tests/pthread/*.c))
-PTT_PROGS := $(patsubst tests/pthread/%.c,$(BUILD)/tests/pthread/%,$(PTT_SRCS))
+# C++ programs: waits the standard library makes with futex(2) itself.
+PTT_CXX_SRCS := $(sort $(wildcard tests/pthread/*.cc))
+PTT_PROGS := $(patsubst tests/pthread/%.c,$(BUILD)/tests/pthread/%,$(PTT_SRCS)) \
+             $(patsubst tests/pthread/%.cc,$(BUILD)/tests/pthread/%,$(PTT_CXX_SRCS))
 PTT_CFLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer -Wall -Wextra -Werror -pthread
+PTT_CXXFLAGS := -std=c++20 -O1 -g -fno-omit-frame-pointer -Wall -Wextra -Werror -pthread
 # The link-time form of one program: -lgt-pthread, found through its rpath.
 PTT_LINKED := $(BUILD)/tests/pthread/lifecycle-linked
 
 $(BUILD)/tests/pthread/%: tests/pthread/%.c | $(BUILD)/tests/pthread/
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(PTT_CFLAGS) -MMD -MP -o $@ $< -ldl
+
+$(BUILD)/tests/pthread/%: tests/pthread/%.cc | $(BUILD)/tests/pthread/
+	$(call msg,CXXLD,$@)
+	$(Q)$(CXX) $(PTT_CXXFLAGS) -MMD -MP -o $@ $< -ldl
 
 $(PTT_LINKED): tests/pthread/lifecycle.c tests/pthread/pt_check.h $(LIBGT_PTHREAD_SO) | $(BUILD)/tests/pthread/
 	$(call msg,CCLD,$@)

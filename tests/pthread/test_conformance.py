@@ -18,9 +18,10 @@ PROGS = os.path.join(BUILD, "tests", "pthread")
 
 # Programs whose gt run must differ in a stated way: their own tests.
 SPECIAL = {"cancel", "tls", "ctor_join"}
-NAMES = sorted(os.path.basename(p)[:-2] for p in glob.glob(os.path.join(HERE, "*.c"))
-               if not os.path.basename(p).startswith("fx_")
-               and os.path.basename(p)[:-2] not in SPECIAL)
+NAMES = sorted(n for n in (os.path.splitext(os.path.basename(p))[0]
+                           for p in glob.glob(os.path.join(HERE, "*.c")) +
+                           glob.glob(os.path.join(HERE, "*.cc")))
+               if not n.startswith("fx_") and n not in SPECIAL)
 
 
 def run(name, mode, env=None, timeout=120):
