@@ -29,7 +29,7 @@ BENCH_PROGRAMS += $(BENCH_OUT)/bench-knot
 $(BENCH_OUT)/st-httpd: bench/st_httpd.c | bench-deps $(BENCH_OUT)/
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(BENCH_CFLAGS) -o $@ $< -lst
-$(BENCH_OUT)/bench-knot: bench/knot_bench.py bench/plugin_cli.py $(BENCH_OUT)/st-httpd \
+$(BENCH_OUT)/bench-knot: bench/knot_bench.py bench/plugin_cli.py bench/http_load.py $(BENCH_OUT)/st-httpd \
                          $(KNOT) $(KNOT_LOADGEN) $(GT_TOP) | bench-deps $(BENCH_OUT)/
 	$(call msg,GEN,$@)
 	$(Q)printf '#!/bin/sh\nexec %s %s --build %s "$$@"\n' '$(PYTHON)' \

@@ -75,7 +75,6 @@ Python 3 standard library only.
 
 import os
 import re
-import resource
 import shutil
 import signal
 import socket
@@ -84,7 +83,9 @@ import subprocess
 import sys
 import time
 
+import http_load
 import plugin_cli
+from http_load import cpus, free_port, pinned
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 IMPLS = ("knot", "nginx", "st")
@@ -244,35 +245,9 @@ def die(msg):
     plugin_cli.die("knot_bench", msg)
 
 
-def cpus():
-    """(the CPU for servers, the CPU for clients)."""
-    server_cpu = sorted(os.sched_getaffinity(0))[-1]
-    try:  # run.py pinned us; widen again to see which CPUs exist for us
-        os.sched_setaffinity(0, range(os.cpu_count() or 1))
-    except OSError:
-        pass
-    others = sorted(os.sched_getaffinity(0) - {server_cpu})
-    os.sched_setaffinity(0, {server_cpu})
-    return server_cpu, (others[0] if others else server_cpu)
-
-
-def pinned(cpu):
-    """preexec_fn: cpu (one CPU, or a set of them: every CPU for the
-    unpinned multi-process rows)."""
-    return lambda: os.sched_setaffinity(0, cpu if isinstance(cpu, (set, frozenset)) else {cpu})
-
-
 def all_cpus(server_cpu, client_cpu):
     """The two cores the pinned rows split, for the unpinned rows to share."""
     return {server_cpu, client_cpu}
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def make_docroot(build):
@@ -452,26 +427,7 @@ def run_wrk(port, path, conns, secs, cpu, busy=None, depth=1):
     if depth > 1:
         argv[-1:-1] = ["-s", os.path.join(HERE, "pipeline.lua")]
         argv += ["--", str(depth)]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.monotonic()
-    out = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         universal_newlines=True, preexec_fn=pinned(cpu),
-                         timeout=secs + 60).stdout
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if busy is not None:
-        busy.append((after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-                    / (time.monotonic() - t0))
-    rps = re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M)
-    count = re.search(r"^\s+(\d+) requests in ", out, re.M)
-    p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-    if not rps or not p99 or not count:
-        die("cannot read wrk's output:\n" + out)
-    for bad in (r"Non-2xx or 3xx responses: (\d+)", r"Socket errors: (.*)"):
-        m = re.search(bad, out)
-        if m:
-            die("wrk saw errors (%s) against port %d:\n%s" % (m.group(0), port, out))
-    scale = {"us": 1e3, "ms": 1e6, "s": 1e9}[p99.group(2)]
-    return float(rps.group(1)), float(p99.group(1)) * scale, int(count.group(1))
+    return http_load.run_wrk(argv, port, secs, cpu, die, busy)
 
 
 def scenario_wrk(impls, params, build, root, server_cpu, client_cpu, workers=1):

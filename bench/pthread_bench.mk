@@ -8,7 +8,7 @@
 # runs); it needs the preload library, bench-pthread and gt-top (which
 # counts the preloaded Apache child's green threads).
 BENCH_PROGRAMS += $(BENCH_OUT)/bench-pthread-preload
-$(BENCH_OUT)/bench-pthread-preload: bench/pthread_bench.py bench/plugin_cli.py \
+$(BENCH_OUT)/bench-pthread-preload: bench/pthread_bench.py bench/plugin_cli.py bench/http_load.py \
                                     $(LIBGT_PTHREAD_SO) $(BENCH_OUT)/bench-pthread $(GT_TOP) \
                                     | bench-deps $(BENCH_OUT)/
 	$(call msg,GEN,$@)

@@ -52,8 +52,6 @@ Python 3 standard library only.
 
 import json
 import os
-import re
-import resource
 import shutil
 import signal
 import socket
@@ -63,7 +61,9 @@ import sys
 import tempfile
 import time
 
+import http_load
 import plugin_cli
+from http_load import cpus, free_port, pinned
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 APACHE = "/usr/sbin/apache2"
@@ -243,28 +243,6 @@ def scenario_nptl(scen, params, build):
 # ---------------------------------------------------------------------------
 
 
-def cpus():
-    """(the CPU for the servers, the CPU for wrk)."""
-    server_cpu = sorted(os.sched_getaffinity(0))[-1]
-    try:  # run.py pinned us; widen again to see which CPUs exist for us
-        os.sched_setaffinity(0, range(os.cpu_count() or 1))
-    except OSError:
-        pass
-    others = sorted(os.sched_getaffinity(0) - {server_cpu})
-    os.sched_setaffinity(0, {server_cpu})
-    return server_cpu, (others[0] if others else server_cpu)
-
-
-def pinned(cpu):
-    return lambda: os.sched_setaffinity(0, {cpu})
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def write_apache_conf(d, port, threads):
     """One ServerRoot: the worker MPM with one child of THREADS threads,
     keep-alive without a request limit, a 100-byte file, access log off
@@ -435,26 +413,7 @@ def run_wrk(port, conns, secs, cpu, busy=None):
     would flatter p99), and a timeout is an error."""
     argv = ["wrk", "-t1", "-c%d" % conns, "-d%ds" % secs, "--latency",
             "--timeout", "%ds" % WRK_TIMEOUT, "http://127.0.0.1:%d/100.bin" % port]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.monotonic()
-    out = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         universal_newlines=True, preexec_fn=pinned(cpu),
-                         timeout=secs + 60).stdout
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if busy is not None:
-        busy.append((after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-                    / (time.monotonic() - t0))
-    rps = re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M)
-    count = re.search(r"^\s+(\d+) requests in ", out, re.M)
-    p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-    if not rps or not p99 or not count:
-        die("cannot read wrk's output:\n" + out)
-    for bad in (r"Non-2xx or 3xx responses: (\d+)", r"Socket errors: (.*)"):
-        m = re.search(bad, out)
-        if m:
-            die("wrk saw errors (%s) against port %d:\n%s" % (m.group(0), port, out))
-    scale = {"us": 1e3, "ms": 1e6, "s": 1e9}[p99.group(2)]
-    return float(rps.group(1)), float(p99.group(1)) * scale, int(count.group(1))
+    return http_load.run_wrk(argv, port, secs, cpu, die, busy)
 
 
 def scenario_apache(params, build):
