@@ -8,7 +8,9 @@ counts keep each image a few kilobytes."""
 import os
 import subprocess
 import sys
-import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from ready_process import wait_idle  # noqa: E402
 
 BUILD = os.environ.get("GT_BUILD", "build")
 FIXTURES = os.path.join(BUILD, "tests", "tools")
@@ -27,20 +29,6 @@ SEEDS = [
     # cond waiter and channel waiters (it says "truth", not "ready").
     ("blockers", "blockers", ["-n", "0", "-w", "3", "-x"], [], True),
 ]
-
-
-def wait_idle(pid):
-    """Until the fixture's one kernel thread sleeps in the poller: every
-    green thread has parked."""
-    for _ in range(2000):
-        with open("/proc/%d/stat" % pid) as f:
-            state = f.read().rsplit(") ", 1)[1][0]
-        with open("/proc/%d/wchan" % pid) as f:
-            wchan = f.read()
-        if state == "S" and "poll" in wchan:
-            return
-        time.sleep(0.005)
-    raise SystemExit("make_corpus: process %d never went idle" % pid)
 
 
 def main():
