@@ -205,6 +205,71 @@ def test_gt_top_sees_workers_listener_and_main(apache):
     assert pod["waiting"] == 1 and pod["kind"] == "fd", pod
 
 
+KEEPALIVE = 50
+
+
+def test_keepalive_connections_wait_in_apr(apache):
+    """Each open keep-alive connection holds one worker (the worker MPM),
+    parked in APR's wait for the next request on that connection's
+    socket: gt-top's threads list names exactly the sockets the test
+    holds open (the server's ends, matched by port pairs in
+    /proc/net/tcp)."""
+    _, port, child, _ = apache
+    wait_parked(child, THREADS + 2)
+    conns = []
+    try:
+        for _ in range(KEEPALIVE):
+            c = socket.create_connection(("127.0.0.1", port), timeout=10)
+            c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            got = b""
+            while BODY.encode() not in got:
+                chunk = c.recv(65536)
+                assert chunk, got
+                got += chunk
+            conns.append(c)
+        # The server's end of each of our connections: its local port is
+        # Apache's, its remote port is our socket's local one.
+        ours = {c.getsockname()[1] for c in conns}
+        inodes = set()
+        with open("/proc/%d/net/tcp" % child) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                local, remote = fields[1], fields[2]
+                if int(local.split(":")[1], 16) == port and \
+                        int(remote.split(":")[1], 16) in ours:
+                    inodes.add(fields[9])
+        assert len(inodes) == KEEPALIVE
+        waiting = []
+        for _ in range(200):
+            doc = json.loads(subprocess.run(
+                [GT_TOP, "-b", "-n", "1", "--view", "threads", "--format",
+                 "json", str(child)], capture_output=True, text=True,
+                timeout=60).stdout)
+            waiting = []
+            for t in doc["threads_list"]:
+                if t["state"] != "parked" or t["wait_kind"] not in ("fd",
+                                                                    "poll"):
+                    continue
+                try:
+                    link = os.readlink("/proc/%d/fd/%d" % (child,
+                                                           t["wait_obj"]))
+                except OSError:
+                    continue
+                if link.startswith("socket:[") and link[8:-1] in inodes:
+                    waiting.append(t)
+            if len(waiting) == KEEPALIVE:
+                break
+            time.sleep(0.05)
+        assert len(waiting) == KEEPALIVE, len(waiting)
+        assert len({t["wait_obj"] for t in waiting}) == KEEPALIVE
+        # In APR's socket wait, called from Apache's request reading.
+        for t in waiting:
+            assert t["where"].startswith("apr_wait_for_io_or_timeout ("), t
+    finally:
+        for c in conns:
+            c.close()
+
+
 def test_gt_stacks_groups_with_apache_frames(apache):
     _, _, child, _ = apache
     r = subprocess.run([GT_STACKS, "--json", str(child)], capture_output=True,
