@@ -11,7 +11,7 @@
 
 #include "pt_check.h"
 
-static int gate[2];
+static int gate[2], named[2];
 
 static void *named_later(void *arg)
 {
@@ -19,6 +19,7 @@ static void *named_later(void *arg)
     CHECK_EQ(pthread_getname_np(pthread_self(), buf, sizeof buf), 0);
     CHECK(strcmp(buf, (char *)arg) == 0); /* the creator's name */
     CHECK_EQ(pthread_setname_np(pthread_self(), "worker-7"), 0);
+    CHECK_EQ(write(named[1], "n", 1), 1);
     char c;
     CHECK_EQ(read(gate[0], &c, 1), 1);
     return NULL;
@@ -38,9 +39,11 @@ int main(void)
     OK("self");
 
     CHECK_EQ(pipe(gate), 0);
+    CHECK_EQ(pipe(named), 0);
     pthread_t t;
     CHECK_EQ(pthread_create(&t, NULL, named_later, "main-x"), 0);
-    usleep(20000);
+    char n;
+    CHECK_EQ(read(named[0], &n, 1), 1); /* it has named itself */
     CHECK_EQ(pthread_getname_np(t, buf, sizeof buf), 0);
     CHECK(strcmp(buf, "worker-7") == 0);
     CHECK_EQ(pthread_setname_np(t, "renamed"), 0);
