@@ -179,7 +179,12 @@ static void requeue(int fd)
 
 int gt__poller_poll(int64_t timeout_ns)
 {
-    struct epoll_event evs[MAX_EVENTS];
+    /* Not on the stack: the periodic poll runs on whichever green thread
+     * resumes when it is due, and 6 KiB of events there would be memory
+     * that thread never asked for, and "touched" a reader would blame on
+     * it.  One kernel thread runs the scheduler, and a poll never runs
+     * inside another. */
+    static struct epoll_event evs[MAX_EVENTS];
     struct timespec ts, *tp = NULL;
     if (timeout_ns >= 0) {
         ts.tv_sec = timeout_ns / 1000000000;
