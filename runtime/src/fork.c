@@ -96,7 +96,7 @@ static void keep_only(struct gt__thread *self)
             drop_thread(t);
     }
     self->joiner = NULL; /* whoever would join it is gone */
-    S.rq_head = S.rq_tail = NULL;
+    S.rq_head = S.rq_tail = S.ready_head = S.ready_tail = NULL;
     gt__reg.runq_len = 0;
     S.heap_len = 0;
     S.live = 1;
@@ -134,7 +134,7 @@ static void reset_all(void)
         gt__reg.nstate[s] = 0;
     gt__reg.nstate[GT_STATE_FREE] =
         gt__reg.thread_chunk_count * (uint64_t)GT_THREADS_PER_CHUNK;
-    S.rq_head = S.rq_tail = NULL;
+    S.rq_head = S.rq_tail = S.ready_head = S.ready_tail = NULL;
     gt__reg.runq_len = 0;
     S.heap_len = 0;
     S.live = 0;

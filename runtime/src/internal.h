@@ -125,6 +125,7 @@ struct gt__sched {
                                    * detached, go after the switch) or
                                    * unstacked (its pages go) */
     struct gt__thread *rq_head, *rq_tail;
+    struct gt__thread *ready_head, *ready_tail; /* run queue's second line */
     struct gt__thread *free_slots;
     struct gt__thread **heap;     /* timers: min-heap on pub.deadline */
     uint32_t heap_len, heap_cap;

@@ -64,17 +64,40 @@ static const void *main_stack_bottom;
 static size_t main_stack_size;
 #endif
 
-/* ---- run queue ----------------------------------------------------------- */
+/* ---- run queue ----------------------------------------------------------- *
+ *
+ * First in, first out, in two lines.  A thread whose fd the periodic poll
+ * finds ready (while other threads kept the queue busy: poll_now) joins
+ * the second line, and the two lines take turns while both hold threads.  In one line it would wait behind everything
+ * queued before the poll: a program that starts thousands of threads at
+ * once, each computing milliseconds before its first wait, kept a thread
+ * whose socket was ready waiting for seconds.  Taking turns bounds that
+ * wait by the second line alone, and the first line still gets every
+ * other turn, so neither starves.  A timer's wake keeps to the first
+ * line: a sleep still lets every thread queued before it run first, which
+ * programs count on ("sleep a moment, every new thread has started").
+ * With no fd found ready, the order is plain FIFO: a spawned thread runs
+ * at the next yield, after those spawned before it. */
+
+static bool polling_busy; /* poll_now is waking threads */
+static bool ready_turn;   /* the second line's turn is next */
 
 static inline void rq_push(struct gt__thread *t)
 {
-    gt__list_push(GT__RUNQ_LIST, &S.rq_head, &S.rq_tail, t);
+    if (GT__UNLIKELY(polling_busy))
+        gt__list_push(GT__RUNQ_LIST, &S.ready_head, &S.ready_tail, t);
+    else
+        gt__list_push(GT__RUNQ_LIST, &S.rq_head, &S.rq_tail, t);
     gt__reg.runq_len++;
 }
 
 static inline struct gt__thread *rq_pop(void)
 {
-    struct gt__thread *t = gt__list_pop(GT__RUNQ_LIST, &S.rq_head, &S.rq_tail);
+    struct gt__thread *t;
+    if (GT__UNLIKELY(S.ready_head) && (!S.rq_head || (ready_turn = !ready_turn)))
+        t = gt__list_pop(GT__RUNQ_LIST, &S.ready_head, &S.ready_tail);
+    else
+        t = gt__list_pop(GT__RUNQ_LIST, &S.rq_head, &S.rq_tail);
     if (t)
         gt__reg.runq_len--;
     return t;
@@ -241,8 +264,11 @@ static void poll_now(void)
     S.polled_at = S.slice_start;
     if (S.heap_len)
         gt__timer_expire(gt__clock());
-    if (S.fd_waiters)
+    if (S.fd_waiters) {
+        polling_busy = true; /* what it wakes joins the second line */
         gt__poller_poll(0);
+        polling_busy = false;
+    }
 }
 
 /* Leaves the current context for next (NULL: the scheduler context).
@@ -557,6 +583,11 @@ struct gt__exit_switch gt__thread_start(struct gt__thread *t)
     /* Restarted after an unstacked wait: end it, then run as new. */
     if (GT__UNLIKELY(t->pub.flags & GT_TF_UNSTACKED))
         gt__fd_unstacked_resumed(t);
+    /* The periodic poll, as gt__switch_to makes it for a thread that
+     * resumes: a burst of new threads, each running a while, would
+     * otherwise never poll. */
+    if (GT__UNLIKELY(poll_due()))
+        poll_now();
     /* From here on its context, once saved, holds frames.  (Cleared here
      * and not at the switch in: the hand-off path stays as short.) */
     gt__seq_begin(&t->pub.seq);

@@ -56,6 +56,7 @@
     X(io_wait_fd, 0)                          \
     X(io_wait_after_short_read, 10)           \
     X(io_ready_fd_not_starved, 10)            \
+    X(io_ready_fd_not_behind_burst, 10)       \
     X(io_user_nonblock, 0)                    \
     X(io_regular_file, 0)                     \
     X(io_close_forgets, 0)                    \

@@ -510,6 +510,60 @@ TEST_IMPL(io_ready_fd_not_starved)
              RING_BUSY_NS / 1000000);
 }
 
+/* ---- a ready fd is not held back by a burst of new threads -------------- */
+
+/* BURST threads are spawned at once, each running BURST_BUSY_NS before it
+ * ends (a program starting its clients, each touching a fresh stack); a
+ * parked reader's pipe is already readable.  The reader must run after a
+ * few of them, not after all: the poll that finds it ready puts it in the
+ * run queue's second line, which takes turns with the first. */
+#define BURST 100
+#define BURST_BUSY_NS 1000000
+static int burst_pipe[2], burst_ran, burst_ran_before_read = -1;
+
+static void burst_member(void *arg)
+{
+    (void)arg;
+    int64_t until = gt_now_ns() + BURST_BUSY_NS;
+    while (gt_now_ns() < until)
+        ; /* work that does not park */
+    burst_ran++;
+}
+
+static void burst_reader(void *arg)
+{
+    char c;
+    (void)arg;
+    ASSERT_EQ(gt_read(burst_pipe[0], &c, 1), 1);
+    burst_ran_before_read = burst_ran;
+}
+
+static void burst_test(void *arg)
+{
+    gt_t r, m[BURST];
+    (void)arg;
+    ASSERT_OK(pipe(burst_pipe));
+    r = tu_spawn(burst_reader, NULL);
+    gt_yield(); /* the reader parks on the empty pipe */
+    ASSERT_EQ(write(burst_pipe[1], "x", 1), 1);
+    for (int i = 0; i < BURST; i++)
+        m[i] = tu_spawn(burst_member, NULL);
+    for (int i = 0; i < BURST; i++)
+        tu_join(m[i]);
+    tu_join(r);
+    ASSERT_OK(close(burst_pipe[0]));
+    ASSERT_OK(close(burst_pipe[1]));
+}
+
+TEST_IMPL(io_ready_fd_not_behind_burst)
+{
+    tu_run(burst_test, NULL);
+    ASSERT_GT(burst_ran_before_read + 1, 0);
+    if (burst_ran_before_read > 3)
+        FAIL("the reader ran after %d of %d new threads", burst_ran_before_read,
+             BURST);
+}
+
 /* ---- one fd, a reader and a writer parked on it at once ----------------- */
 
 #define BIG (4 * 1024 * 1024)
