@@ -68,10 +68,11 @@ static size_t main_stack_size;
  *
  * First in, first out, in two lines.  A thread whose fd the periodic poll
  * finds ready (while other threads kept the queue busy: poll_now) joins
- * the second line, and the two lines take turns while both hold threads.  In one line it would wait behind everything
- * queued before the poll: a program that starts thousands of threads at
- * once, each computing milliseconds before its first wait, kept a thread
- * whose socket was ready waiting for seconds.  Taking turns bounds that
+ * the second line, and the two lines take turns while both hold threads.
+ * In one line it would wait behind everything queued before the poll: a
+ * program that starts thousands of threads at once, each computing
+ * milliseconds before its first wait, kept a thread whose socket was
+ * ready waiting for seconds.  Taking turns bounds that
  * wait by the second line alone, and the first line still gets every
  * other turn, so neither starves.  A timer's wake keeps to the first
  * line: a sleep still lets every thread queued before it run first, which
@@ -94,7 +95,8 @@ static inline void rq_push(struct gt__thread *t)
 static inline struct gt__thread *rq_pop(void)
 {
     struct gt__thread *t;
-    if (GT__UNLIKELY(S.ready_head) && (!S.rq_head || (ready_turn = !ready_turn)))
+    if (GT__UNLIKELY(S.ready_head) &&
+        (!S.rq_head || (ready_turn = !ready_turn)))
         t = gt__list_pop(GT__RUNQ_LIST, &S.ready_head, &S.ready_tail);
     else
         t = gt__list_pop(GT__RUNQ_LIST, &S.rq_head, &S.rq_tail);
