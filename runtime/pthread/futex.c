@@ -18,6 +18,13 @@
  * (requeue, wake-op, priority inheritance) goes to the kernel unchanged:
  * no library of the C++ standard uses them from program code.
  *
+ * NOT KEPT: a wake from another process.  A futex in shared memory that
+ * another process wakes (through the kernel) does not wake a green
+ * waiter here.  The private flag cannot tell such a futex apart: Debian's
+ * libstdc++ 12 is built without it (_GLIBCXX_HAVE_LINUX_FUTEX_PRIVATE),
+ * so its waits are all "shared", and looking at the word now and then
+ * instead would restart the wait readers show.
+ *
  * Readers see such a waiter as a condition wait (GT_WAIT_COND) whose
  * object is the futex word's address, with no mutex.  One kernel thread
  * and cooperative scheduling make the word's test and the park one step:
