@@ -100,15 +100,12 @@ static long wait_on(const uint32_t *addr, uint32_t val, int op,
             clockid_t clk = op & FUTEX_CLOCK_REALTIME ? CLOCK_REALTIME
                                                       : CLOCK_MONOTONIC;
             r = gt__pts_deadline(clk, timeout, &deadline);
-        } else if (timeout->tv_sec < 0 || timeout->tv_nsec < 0 ||
-                   timeout->tv_nsec >= 1000000000) {
-            r = EINVAL;
         } else {
-            int64_t ns = timeout->tv_sec > INT64_MAX / 1000000000 - 1
-                             ? INT64_MAX
-                             : (int64_t)timeout->tv_sec * 1000000000 +
-                                   timeout->tv_nsec;
-            deadline = gt__deadline(ns ? ns : 1);
+            int64_t ns;
+            if (gt__timespec_ns(timeout, &ns) < 0)
+                return -1;
+            if (ns >= 0) /* else as good as no limit */
+                deadline = gt__deadline(ns ? ns : 1);
             r = 0;
         }
         if (r) {

@@ -241,16 +241,8 @@ GT__PUBLIC int sigtimedwait(const sigset_t *restrict set,
 {
     if (!gt__self())
         return PT_NEXT(sigtimedwait)(set, info, timeout);
-    int64_t ns = -1;
-    if (timeout) {
-        if (timeout->tv_sec < 0 || timeout->tv_nsec < 0 ||
-            timeout->tv_nsec >= 1000000000) {
-            errno = EINVAL;
-            return -1;
-        }
-        ns = timeout->tv_sec > INT64_MAX / 1000000000 - 1
-                 ? INT64_MAX
-                 : (int64_t)timeout->tv_sec * 1000000000 + timeout->tv_nsec;
-    }
+    int64_t ns;
+    if (gt__timespec_ns(timeout, &ns) < 0)
+        return -1;
     return gt__keep_frame(wait_signal(set, info, ns, FP));
 }

@@ -339,6 +339,23 @@ int gt__park_unstacked(const void *fp, enum gt_wait_kind kind, uint64_t obj,
  * gt/registry.h). */
 void gt__wake(struct gt__thread *t, int result) GT__HIDDEN;
 uint64_t gt__deadline(int64_t timeout_ns) GT__HIDDEN;
+/* A timespec as a timeout in ns: -1 for NULL or beyond 292 years (no
+ * limit, as good as); -1 and EINVAL when it is not one the kernel takes.
+ * Every interposed call that takes one reads it so. */
+static inline int gt__timespec_ns(const struct timespec *ts, int64_t *ns)
+{
+    if (!ts) {
+        *ns = -1;
+        return 0;
+    }
+    if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000) {
+        errno = EINVAL;
+        return -1;
+    }
+    *ns = ts->tv_sec > INT64_MAX / 1000000000 - 1
+              ? -1 : (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+    return 0;
+}
 /* Parks for ns: 0 when the time is up (ns <= 0: a yield), the ns left
  * when a signal cut it short (EINTR), -1 (EPERM) outside a green thread. */
 int64_t gt__sleep(const void *fp, int64_t ns) GT__HIDDEN;

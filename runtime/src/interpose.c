@@ -262,24 +262,6 @@ GT__PUBLIC int poll(struct pollfd *fds, nfds_t n, int timeout_ms)
     return gt__keep_frame(poll_at(fds, n, timeout_ms, FP));
 }
 
-/* A timespec as a timeout in ns: -1 for NULL (no limit); EINVAL when it
- * is not one the kernel takes. */
-static int timespec_ns(const struct timespec *ts, int64_t *ns)
-{
-    if (!ts) {
-        *ns = -1;
-        return 0;
-    }
-    if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000) {
-        errno = EINVAL;
-        return -1;
-    }
-    /* Beyond 292 years: no limit, as good as. */
-    *ns = ts->tv_sec > INT64_MAX / 1000000000 - 1
-              ? -1 : (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
-    return 0;
-}
-
 /* ppoll and __ppoll_chk, FP as for poll_at. */
 static int ppoll_at(struct pollfd *fds, nfds_t n, const struct timespec *ts,
                     const sigset_t *mask, const void *fp)
@@ -294,7 +276,7 @@ static int ppoll_at(struct pollfd *fds, nfds_t n, const struct timespec *ts,
         return (int)syscall(SYS_ppoll, fds, n, cp, mask, SYS_SIGSET_BYTES);
     }
     int64_t ns;
-    if (timespec_ns(ts, &ns) < 0)
+    if (gt__timespec_ns(ts, &ns) < 0)
         return -1;
     return gt__poll_masked(fds, n, ns, mask, fp);
 }
@@ -364,7 +346,7 @@ GT__PUBLIC int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e,
         return sys_pselect(nfds, r, w, e, cp, mask);
     }
     int64_t ns;
-    if (timespec_ns(ts, &ns) < 0)
+    if (gt__timespec_ns(ts, &ns) < 0)
         return -1;
     return gt__keep_frame(gt__select(nfds, r, w, e, ns, mask, FP, NULL));
 }
@@ -395,7 +377,7 @@ GT__PUBLIC int epoll_pwait2(int epfd, struct epoll_event *ev, int max,
     if (!gt__self())
         return sys_epoll_pwait2(epfd, ev, max, ts, mask);
     int64_t ns;
-    if (timespec_ns(ts, &ns) < 0)
+    if (gt__timespec_ns(ts, &ns) < 0)
         return -1;
     return gt__keep_frame(gt__epoll_wait(epfd, ev, max, ns, mask, FP));
 }
@@ -470,13 +452,12 @@ GT__PUBLIC int nanosleep(const struct timespec *req, struct timespec *rem)
 {
     if (!gt__self())
         return sys_nanosleep(req, rem);
-    if (!req || req->tv_nsec < 0 || req->tv_nsec >= 1000000000 ||
-        req->tv_sec < 0) {
+    int64_t ns;
+    if (!req || gt__timespec_ns(req, &ns) < 0) {
         errno = EINVAL;
         return -1;
     }
-    int64_t left =
-        gt__sleep(FP, (int64_t)req->tv_sec * 1000000000 + req->tv_nsec);
+    int64_t left = gt__sleep(FP, ns < 0 ? INT64_MAX : ns);
     if (left > 0)
         return interrupted(left, rem);
     if (rem)
@@ -508,8 +489,8 @@ GT__PUBLIC int clock_nanosleep(clockid_t clk, int flags,
         if (ns <= 0)
             return 0;
     } else {
-        ns = req->tv_sec > INT64_MAX / 1000000000 - 1
-                 ? INT64_MAX : (int64_t)req->tv_sec * 1000000000 + req->tv_nsec;
+        if (gt__timespec_ns(req, &ns) < 0 || ns < 0)
+            ns = INT64_MAX; /* checked above: beyond 292 years */
         if (rem)
             rem->tv_sec = rem->tv_nsec = 0;
     }
