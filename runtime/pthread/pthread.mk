@@ -7,6 +7,7 @@
 # shim and of nothing else.
 #
 #   make lib            also build/lib/libgt-pthread.so
+#   make install        also PREFIX/lib/libgt-pthread.so
 #   make test-pthread   tests/pthread: conformance, readers, real programs
 
 PT_SRCS := $(sort $(wildcard runtime/pthread/*.c))
@@ -20,5 +21,12 @@ $(LIBGT_PTHREAD_SO): $(RT_OBJS) $(PT_OBJS) | $(BUILD)/lib/
 	$(Q)ln -sf libgt-pthread.so $(BUILD)/lib/libgt-pthread.so.0
 
 lib: $(LIBGT_PTHREAD_SO)
+
+install-pthread: $(LIBGT_PTHREAD_SO)
+	install -d $(DESTDIR)$(PREFIX)/lib
+	install -m 755 $(LIBGT_PTHREAD_SO) $(DESTDIR)$(PREFIX)/lib/libgt-pthread.so.0
+	ln -sf libgt-pthread.so.0 $(DESTDIR)$(PREFIX)/lib/libgt-pthread.so
+install: install-pthread
+.PHONY: install-pthread
 
 -include $(PT_OBJS:.o=.d)

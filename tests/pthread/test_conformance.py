@@ -158,3 +158,22 @@ def test_gt_program_left_alone():
     assert p.stdout == "ready\n"
     assert p.stderr == ("gt-pthread: %s runs on gt already (it links libgt): "
                         "its main runs as it is\n" % exe)
+
+
+def test_make_install_installs_the_library(tmp_path):
+    """make install puts libgt-pthread.so under PREFIX/lib, and a pthread
+    program preloaded from there runs on gt."""
+    root = os.path.join(HERE, "..", "..")
+    r = subprocess.run(["make", "-C", root, "BUILD=" + BUILD,
+                        "DESTDIR=" + str(tmp_path), "PREFIX=/opt/gt",
+                        "install-pthread"], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    lib = os.path.join(str(tmp_path), "opt", "gt", "lib", "libgt-pthread.so")
+    assert os.path.exists(lib)
+    e = dict(os.environ, LD_PRELOAD=lib, GT_PTHREAD_WARN_TLS="2")
+    p = subprocess.run([os.path.join(PROGS, "lifecycle")], capture_output=True,
+                       text=True, timeout=120, env=e)
+    assert p.returncode == 0, p.stderr
+    assert any(l.startswith("gt-pthread: ") and "libc.so" in l
+               for l in p.stderr.splitlines()), p.stderr
